@@ -1,0 +1,57 @@
+# Oncofed — the two commands a newcomer needs: `make run` and `make test`.
+# Both install what a fresh Debian/Ubuntu machine lacks (a C compiler and the OpenGL/X11
+# headers Fyne needs) before building.
+
+GO        ?= go
+BIN       := bin
+# Packages Fyne's GLFW driver needs to build on Debian/Ubuntu (xorg-dev is far more than needed).
+SYSDEPS   := gcc libc6-dev pkgconf libgl-dev libx11-dev libxcursor-dev libxrandr-dev \
+             libxinerama-dev libxi-dev libxxf86vm-dev
+# Packages that must never depend on Fyne, NATS or an SQL driver (see DESIGN.md).
+PURE_PKGS := ./analysis/... ./protocol/... ./app/...
+FORBIDDEN := ^(fyne\.io/|github\.com/nats-io/|modernc\.org/sqlite|database/sql$$|github\.com/go-gl/)
+
+.PHONY: all run build test deps check-display vet fmt-check layering unit bench clean
+
+all: build
+
+## deps: install the missing system packages (Debian/Ubuntu only; elsewhere see README).
+deps:
+	@./scripts/install-deps.sh $(SYSDEPS)
+
+build: deps
+	$(GO) build -o $(BIN)/oncofed .
+	$(GO) build -o $(BIN)/oncofed-node ./cmd/oncofed-node
+	$(GO) build -o $(BIN)/oncofed-cli ./cmd/oncofed-cli
+
+## run: build and start the desktop app on the embedded demo network.
+run: check-display build
+	./$(BIN)/oncofed
+
+check-display:
+	@./scripts/check-display.sh
+
+## test: everything CI checks.
+test: deps vet fmt-check layering unit
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi; echo "gofmt: ok"
+
+layering:
+	@bad=$$($(GO) list -deps $(PURE_PKGS) | grep -E '$(FORBIDDEN)' | sort -u); \
+	if [ -n "$$bad" ]; then echo "layering: analysis, protocol and app must not depend on:"; echo "$$bad"; exit 1; fi; \
+	echo "layering: ok"
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+## bench: Go benchmarks plus the side-by-side harness; writes bench/RESULTS.md.
+bench: deps
+	./scripts/bench.sh
+
+clean:
+	rm -rf $(BIN)

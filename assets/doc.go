@@ -1,0 +1,2 @@
+// Package assets bundles the app's icons and other resources.
+package assets

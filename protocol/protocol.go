@@ -1,0 +1,121 @@
+// Package protocol is the versioned wire format between the analyst's client and the site
+// nodes: the queries a node may answer (and nothing else), the cohort filter language, and
+// the aggregate replies with what the site's disclosure policy did to them. It imports only
+// the standard library, so the client, the node and the tests share one definition.
+//
+// Messages are JSON. A node refuses a message whose Version it does not speak.
+package protocol
+
+// Version is the protocol version carried in every query and in the NATS subjects.
+const Version = "v1"
+
+// Kind names one of the whitelisted query kinds. A node answers these and nothing else.
+type Kind string
+
+const (
+	KindCatalog  Kind = "catalog"  // studies, variables, endpoints, counts, data cut, policy
+	KindCount    Kind = "count"    // cohort size, optionally by group
+	KindSummary  Kind = "summary"  // per group: category counts; n, Σx, Σx², histogram
+	KindSurvival Kind = "survival" // per group: survival table (time, events, censorings)
+	KindCox      Kind = "cox"      // per site at a given β: stratum contributions or risk-set sums
+)
+
+// Kinds lists every query kind in a stable order.
+var Kinds = []Kind{KindCatalog, KindCount, KindSummary, KindSurvival, KindCox}
+
+// Query is what the client sends to every site of a study.
+type Query struct {
+	Version string `json:"version"`
+	Kind    Kind   `json:"kind"`
+	// ID identifies the query for deduplication and the audit log (random, client-chosen).
+	ID string `json:"id"`
+	// Analyst is the identity asking (verified from a signature once queries are signed).
+	Analyst string  `json:"analyst,omitempty"`
+	Study   string  `json:"study,omitempty"`
+	Cohort  *Filter `json:"cohort,omitempty"` // nil = every patient of the study
+	GroupBy string  `json:"group_by,omitempty"`
+
+	Endpoint  string          `json:"endpoint,omitempty"`  // survival, cox
+	Variables []string        `json:"variables,omitempty"` // summary
+	Bins      []HistogramSpec `json:"bins,omitempty"`      // summary: fixed bin edges per numeric variable
+	Cox       *CoxRequest     `json:"cox,omitempty"`       // cox
+}
+
+// HistogramSpec gives the fixed edges on which a numeric variable is binned (no raw min/max
+// ever leaves a site).
+type HistogramSpec struct {
+	Variable string    `json:"variable"`
+	Edges    []float64 `json:"edges"`
+}
+
+// Op is a cohort filter operator.
+type Op string
+
+const (
+	OpAnd     Op = "and"     // all of Args
+	OpOr      Op = "or"      // any of Args
+	OpNot     Op = "not"     // negation of Args[0]
+	OpEq      Op = "eq"      // categorical Var equals Value
+	OpIn      Op = "in"      // categorical Var in Values
+	OpRange   Op = "range"   // numeric Var in [Min, Max] (either bound may be absent)
+	OpMissing Op = "missing" // Var is missing
+	OpPresent Op = "present" // Var is not missing
+)
+
+// Filter is a cohort definition: a tree of conditions over the study's variables.
+// A patient with a missing value fails eq, in and range.
+type Filter struct {
+	Op     Op        `json:"op"`
+	Args   []*Filter `json:"args,omitempty"`
+	Var    string    `json:"var,omitempty"`
+	Value  string    `json:"value,omitempty"`
+	Values []string  `json:"values,omitempty"`
+	Min    *float64  `json:"min,omitempty"`
+	Max    *float64  `json:"max,omitempty"`
+	// MinOpen / MaxOpen make a bound strict (x > Min, x < Max).
+	MinOpen bool `json:"min_open,omitempty"`
+	MaxOpen bool `json:"max_open,omitempty"`
+}
+
+// CoxForm selects how a site contributes to a Cox fit.
+type CoxForm string
+
+const (
+	// CoxStratified: the site is its own stratum and returns log-likelihood, gradient and
+	// Hessian at Beta; contributions add up across sites.
+	CoxStratified CoxForm = "stratified"
+	// CoxPooled: the site returns risk-set sums at each of its distinct times for Beta, from
+	// which the client computes the exact pooled (unstratified) partial likelihood (WebDISCO).
+	CoxPooled CoxForm = "pooled"
+)
+
+// CoxRequest asks a site for its Cox contribution at one Newton–Raphson iterate.
+type CoxRequest struct {
+	Form       CoxForm  `json:"form"`
+	Ties       string   `json:"ties"`       // "efron" or "breslow"
+	Covariates []string `json:"covariates"` // variables; categorical ones expand to treatment contrasts
+	// Levels fixes, for each categorical covariate, its levels in design order; the first is
+	// the reference. The client sets it from the catalog so every site builds the same design.
+	Levels map[string][]string `json:"levels,omitempty"`
+	Beta   []float64           `json:"beta"` // one per design column
+	// Strata optionally stratifies within the site as well (by a categorical variable).
+	Strata string `json:"strata,omitempty"`
+}
+
+// Error codes carried in a refusal (and in the NATS reply header), after wtf's.
+const (
+	CodeInvalid         = "invalid"
+	CodeNotFound        = "not_found"
+	CodeUnavailable     = "unavailable"
+	CodeRefusedByPolicy = "refused_by_policy"
+	CodeInternal        = "internal"
+	CodeUnsupported     = "unsupported_version"
+)
+
+// Error is a coded refusal from a node.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }

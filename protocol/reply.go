@@ -1,0 +1,178 @@
+package protocol
+
+// Reply is a node's answer to one Query. Exactly one payload is set when Error is nil.
+type Reply struct {
+	Version string `json:"version"`
+	QueryID string `json:"query_id"`
+	Site    string `json:"site"`
+	Kind    Kind   `json:"kind"`
+	Error   *Error `json:"error,omitempty"`
+	// Policy says what the site's disclosure policy did to this reply, so the client can
+	// show it in the privacy line under every figure.
+	Policy PolicyEffects `json:"policy"`
+
+	Catalog  *Catalog       `json:"catalog,omitempty"`
+	Count    *CountReply    `json:"count,omitempty"`
+	Summary  *SummaryReply  `json:"summary,omitempty"`
+	Survival *SurvivalReply `json:"survival,omitempty"`
+	Cox      *CoxReply      `json:"cox,omitempty"`
+}
+
+// PolicyEffects records what the policy did: the bin width applied to times, how many cells
+// were suppressed, whether survival rows were merged or the tail truncated.
+type PolicyEffects struct {
+	BinDays         float64  `json:"bin_days"`
+	MinCell         int      `json:"min_cell"`
+	MinCohort       int      `json:"min_cohort"`
+	SuppressedCells int      `json:"suppressed_cells,omitempty"`
+	MergedRows      int      `json:"merged_rows,omitempty"`
+	TruncatedAfter  *float64 `json:"truncated_after,omitempty"` // no survival row released after this time
+	Notes           []string `json:"notes,omitempty"`
+}
+
+// Policy is a site's disclosure policy as published in its catalog.
+type Policy struct {
+	MinCohort        int     `json:"min_cohort"`
+	MinCell          int     `json:"min_cell"`
+	BinDays          float64 `json:"bin_days"`
+	OverlapGuard     bool    `json:"overlap_guard"`
+	DailyQueryBudget int     `json:"daily_query_budget"`
+	// MaxCoxCovariatesPerEvents caps design columns at events/this (e.g. 10 = one column per
+	// ten events); 0 = no cap.
+	EventsPerCoxCovariate int `json:"events_per_cox_covariate"`
+}
+
+// Catalog lists what a site holds, as released under its policy.
+type Catalog struct {
+	Site    string         `json:"site"`
+	Policy  Policy         `json:"policy"`
+	Studies []StudyCatalog `json:"studies"`
+}
+
+// StudyCatalog describes one study at a site.
+type StudyCatalog struct {
+	Name    string `json:"name"`
+	DataCut string `json:"data_cut"` // YYYY-MM-DD
+	// Patients is the count as released: rounded or suppressed (then Suppressed is true).
+	Patients   int        `json:"patients"`
+	Suppressed bool       `json:"suppressed,omitempty"`
+	Variables  []Variable `json:"variables"`
+	Endpoints  []Endpoint `json:"endpoints"`
+}
+
+// VariableType is categorical or numeric.
+type VariableType string
+
+const (
+	Categorical VariableType = "categorical"
+	Numeric     VariableType = "numeric"
+)
+
+// Variable is one entry of a study's data dictionary.
+type Variable struct {
+	Name       string       `json:"name"`
+	Type       VariableType `json:"type"`
+	Label      string       `json:"label,omitempty"`
+	Unit       string       `json:"unit,omitempty"`
+	Categories []string     `json:"categories,omitempty"` // sorted
+}
+
+// Endpoint is a time-to-event outcome: time in days and an event flag.
+type Endpoint struct {
+	Name  string `json:"name"`
+	Label string `json:"label,omitempty"`
+}
+
+// Count is a released count: either a number or suppressed (a true count in 1..min_cell-1,
+// shown to users as "<min_cell", never as 0).
+type Count struct {
+	N          int  `json:"n"`
+	Suppressed bool `json:"suppressed,omitempty"`
+}
+
+// CountReply is the cohort size, and per group when the query has GroupBy. A patient whose
+// group value is missing is counted under Missing.
+type CountReply struct {
+	Total   Count            `json:"total"`
+	Groups  map[string]Count `json:"groups,omitempty"`
+	Missing Count            `json:"missing,omitempty"`
+}
+
+// SummaryReply holds, per group ("" when ungrouped), the summary of each requested variable.
+type SummaryReply struct {
+	Groups []GroupSummary `json:"groups"`
+}
+
+// GroupSummary is one group's summaries.
+type GroupSummary struct {
+	Group     string            `json:"group"`
+	N         Count             `json:"n"`
+	Variables []VariableSummary `json:"variables"`
+}
+
+// VariableSummary is the aggregate of one variable in one group.
+type VariableSummary struct {
+	Variable string `json:"variable"`
+	Missing  Count  `json:"missing"`
+	// Categorical:
+	Categories map[string]Count `json:"categories,omitempty"`
+	// Numeric: n, Σx, Σx² and counts on the requested fixed edges (len(Edges)+1 cells:
+	// below the first edge, between edges, at or above the last).
+	N         Count     `json:"n"`
+	Sum       float64   `json:"sum"`
+	SumSq     float64   `json:"sum_sq"`
+	Edges     []float64 `json:"edges,omitempty"`
+	Histogram []Count   `json:"histogram,omitempty"`
+}
+
+// SurvivalReply holds one survival table per group ("" when ungrouped).
+type SurvivalReply struct {
+	Endpoint string          `json:"endpoint"`
+	Groups   []SurvivalGroup `json:"groups"`
+	// MissingGroup is the number of cohort patients left out because their group value is missing.
+	MissingGroup Count `json:"missing_group"`
+}
+
+// SurvivalGroup is a survival table: for each released time, events and censorings.
+// Times are in days (coarsened per Policy.BinDays). Rows are never suppressed.
+type SurvivalGroup struct {
+	Group  string    `json:"group"`
+	Time   []float64 `json:"time"`
+	Events []int     `json:"events"`
+	Censor []int     `json:"censor"`
+}
+
+// CoxReply is a site's contribution at the requested β.
+type CoxReply struct {
+	Columns []string `json:"columns"` // design column names, in β order
+	N       int      `json:"n"`       // complete cases used
+	Events  int      `json:"events"`
+	// Excluded is the number of cohort patients left out for a missing covariate.
+	Excluded int `json:"excluded"`
+
+	// Stratified form: log-likelihood, gradient, Hessian (p×p, row-major) of the site's
+	// partial log-likelihood at β.
+	LogLik   float64   `json:"loglik,omitempty"`
+	Gradient []float64 `json:"gradient,omitempty"`
+	Hessian  []float64 `json:"hessian,omitempty"`
+
+	// Pooled form: per distinct time of the site, the sums the client needs for the exact
+	// pooled partial likelihood, plus Σ x over all events.
+	Rows      []CoxRiskSetRow `json:"rows,omitempty"`
+	EventXSum []float64       `json:"event_x_sum,omitempty"`
+}
+
+// CoxRiskSetRow holds, for the subjects whose time equals Time, with w = exp(x'β):
+// R0 = Σ w, R1 = Σ w x, R2 = Σ w x x' (row-major) over all of them (the client forms
+// the risk-set sums S_k(t) = Σ_{time ≥ t} R_k), and E0, E1, E2 the same sums over the
+// events only (for Efron's tie correction), and D the number of events.
+type CoxRiskSetRow struct {
+	Time float64   `json:"time"`
+	D    int       `json:"d"`
+	R0   float64   `json:"r0"`
+	R1   []float64 `json:"r1"`
+	R2   []float64 `json:"r2"`
+	E0   float64   `json:"e0,omitempty"`
+	E1   []float64 `json:"e1,omitempty"`
+	E2   []float64 `json:"e2,omitempty"`
+}
