@@ -1,0 +1,56 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// Network is what the core needs from the federation: who is there, and a scatter-gather of
+// one query to every site of a study. The NATS implementation lives in package network; the
+// core never sees a subject or a connection.
+type Network interface {
+	// Sites lists the sites seen on the network (answering or recently seen) with their status.
+	Sites(ctx context.Context) ([]SiteStatus, error)
+	// Query sends q to every site that serves q.Study (every site for a catalog query with
+	// no study) concurrently and gathers replies until all answered or ctx's deadline passed.
+	// It returns an error only when nothing could be sent at all (hub unreachable: code
+	// unavailable); missing, refusing and invalid sites are reported in the Gathered result.
+	Query(ctx context.Context, q protocol.Query) (*Gathered, error)
+	// Close releases the connection.
+	Close() error
+}
+
+// SiteStatus is one site as seen on the network.
+type SiteStatus struct {
+	Site     string
+	Online   bool
+	Latency  time.Duration // round trip of the last ping, 0 when unknown
+	Studies  []string
+	LastSeen time.Time
+}
+
+// Gathered is the outcome of one scatter-gather: the valid replies (at most one per site,
+// duplicates dropped) and every site that did not contribute, with the reason.
+type Gathered struct {
+	Query    protocol.Query
+	Replies  []protocol.Reply // valid, successful replies, sorted by site
+	Expected []string         // sites the query was sent to, sorted
+	Missing  []string         // sites that did not answer before the deadline
+	Refused  []SiteProblem    // sites that answered with a coded error (e.g. refused_by_policy)
+	Invalid  []SiteProblem    // sites whose reply failed validation; never merged
+	Elapsed  time.Duration
+}
+
+// SiteProblem names a site and why its reply is not used.
+type SiteProblem struct {
+	Site    string
+	Code    string
+	Message string
+}
+
+// Partial reports whether some expected site did not contribute.
+func (g *Gathered) Partial() bool {
+	return len(g.Missing)+len(g.Refused)+len(g.Invalid) > 0
+}
