@@ -1,0 +1,426 @@
+package network
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/nats-io/nuid"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// Defaults of the client; each has an Option.
+const (
+	DefaultTimeout       = 5 * time.Second
+	DefaultDiscoveryWait = 500 * time.Millisecond
+	DefaultDiscoveryTTL  = 5 * time.Second
+	// DefaultForgetAfter is how long a site that stopped answering discovery is still
+	// expected (and so reported missing) before the client forgets it.
+	DefaultForgetAfter = 10 * time.Minute
+)
+
+type config struct {
+	name          string
+	timeout       time.Duration
+	discoveryWait time.Duration
+	discoveryTTL  time.Duration
+	forgetAfter   time.Duration
+	natsOpts      []nats.Option
+}
+
+// Option configures Dial.
+type Option func(*config) error
+
+// WithName names the connection on the hub (shown in its monitoring).
+func WithName(name string) Option {
+	return func(c *config) error { c.name = name; return nil }
+}
+
+// WithTimeout sets the deadline of a query whose context has none (default DefaultTimeout).
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("network: timeout %v is not positive", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithDiscoveryWait bounds how long the client listens for sites announcing themselves
+// (default DefaultDiscoveryWait); it stops earlier once no new site answered for a fifth of it.
+func WithDiscoveryWait(d time.Duration) Option {
+	return func(c *config) error { c.discoveryWait = d; return nil }
+}
+
+// WithDiscoveryTTL sets how long a discovery is reused before sites are asked again (default
+// DefaultDiscoveryTTL), so that the rounds of a Cox fit do not each pay for a discovery.
+func WithDiscoveryTTL(d time.Duration) Option {
+	return func(c *config) error { c.discoveryTTL = d; return nil }
+}
+
+// WithCredentials authenticates with a NATS credentials file (user JWT and NKey seed).
+func WithCredentials(file string) Option {
+	return func(c *config) error {
+		c.natsOpts = append(c.natsOpts, nats.UserCredentials(file))
+		return nil
+	}
+}
+
+// WithNKey authenticates with the NKey seed in seedFile.
+func WithNKey(seedFile string) Option {
+	return func(c *config) error {
+		o, err := nats.NkeyOptionFromSeed(seedFile)
+		if err != nil {
+			return fmt.Errorf("network: nkey %s: %w", seedFile, err)
+		}
+		c.natsOpts = append(c.natsOpts, o)
+		return nil
+	}
+}
+
+// WithTLS connects over TLS with the given configuration (root CAs, client certificate).
+func WithTLS(cfg *tls.Config) Option {
+	return func(c *config) error {
+		c.natsOpts = append(c.natsOpts, nats.Secure(cfg))
+		return nil
+	}
+}
+
+// WithRootCA trusts the hub certificates signed by the CA in file.
+func WithRootCA(file string) Option {
+	return func(c *config) error {
+		c.natsOpts = append(c.natsOpts, nats.RootCAs(file))
+		return nil
+	}
+}
+
+// WithNATSOptions passes further options to the NATS connection.
+func WithNATSOptions(opts ...nats.Option) Option {
+	return func(c *config) error {
+		c.natsOpts = append(c.natsOpts, opts...)
+		return nil
+	}
+}
+
+// Client is the analyst's side of the federation: it implements app.Network over a NATS
+// hub. It is safe for concurrent use.
+type Client struct {
+	nc  *nats.Conn
+	cfg config
+
+	mu         sync.Mutex
+	sites      map[string]*siteState
+	discovered time.Time // last discovery; zero = never
+	discoverMu sync.Mutex
+}
+
+type siteState struct {
+	studies  []string
+	protocol string
+	latency  time.Duration
+	online   bool
+	lastSeen time.Time
+}
+
+var _ app.Network = (*Client)(nil)
+
+// Dial connects to the hub at url (a comma-separated list for a cluster). It fails with a
+// *protocol.Error of code unavailable when the hub cannot be reached. The connection then
+// reconnects by itself when the hub restarts.
+func Dial(ctx context.Context, url string, opts ...Option) (*Client, error) {
+	cfg := config{
+		name:          "oncofed-client",
+		timeout:       DefaultTimeout,
+		discoveryWait: DefaultDiscoveryWait,
+		discoveryTTL:  DefaultDiscoveryTTL,
+		forgetAfter:   DefaultForgetAfter,
+	}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	natsOpts := append([]nats.Option{
+		nats.Name(cfg.name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.Timeout(connectTimeout(ctx)),
+	}, cfg.natsOpts...)
+	nc, err := nats.Connect(url, natsOpts...)
+	if err != nil {
+		return nil, &protocol.Error{Code: protocol.CodeUnavailable, Message: fmt.Sprintf("hub %s: %v", url, err)}
+	}
+	return &Client{nc: nc, cfg: cfg, sites: map[string]*siteState{}}, nil
+}
+
+func connectTimeout(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		if d := time.Until(dl); d > 0 {
+			return d
+		}
+	}
+	return 5 * time.Second
+}
+
+// Conn is the underlying NATS connection.
+func (c *Client) Conn() *nats.Conn { return c.nc }
+
+// Close releases the connection.
+func (c *Client) Close() error {
+	c.nc.Close()
+	return nil
+}
+
+// Sites asks every site to announce itself now and lists the sites seen, online or not
+// (a site not heard from in this discovery is offline until forgotten), sorted by name,
+// with the round-trip latency of this discovery.
+func (c *Client) Sites(ctx context.Context) ([]app.SiteStatus, error) {
+	if err := c.discover(ctx); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]app.SiteStatus, 0, len(c.sites))
+	for name, s := range c.sites {
+		out = append(out, app.SiteStatus{
+			Site: name, Online: s.online, Latency: s.latency,
+			Studies: slices.Clone(s.studies), LastSeen: s.lastSeen,
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Site < out[j].Site })
+	return out, nil
+}
+
+// discover sends one $SRV.INFO request for the site service and records the sites that
+// answer within the discovery window.
+func (c *Client) discover(ctx context.Context) error {
+	c.discoverMu.Lock()
+	defer c.discoverMu.Unlock()
+	subject, err := micro.ControlSubject(micro.InfoVerb, ServiceName, "")
+	if err != nil {
+		return err
+	}
+	inbox := c.nc.NewRespInbox()
+	ch := make(chan *nats.Msg, 256)
+	sub, err := c.nc.ChanSubscribe(inbox, ch)
+	if err != nil {
+		return &protocol.Error{Code: protocol.CodeUnavailable, Message: "discovery: " + err.Error()}
+	}
+	defer sub.Unsubscribe()
+	start := time.Now()
+	if err := c.nc.PublishRequest(subject, inbox, nil); err != nil {
+		return &protocol.Error{Code: protocol.CodeUnavailable, Message: "discovery: " + err.Error()}
+	}
+	wait := c.cfg.discoveryWait
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	quiet := time.NewTimer(wait)
+	defer quiet.Stop()
+	seen := map[string]*siteState{}
+loop:
+	for {
+		select {
+		case m := <-ch:
+			var info micro.Info
+			if json.Unmarshal(m.Data, &info) != nil || info.Name != ServiceName {
+				continue
+			}
+			site := info.Metadata[metaSite]
+			if site == "" {
+				continue
+			}
+			var studies []string
+			_ = json.Unmarshal([]byte(info.Metadata[metaStudies]), &studies)
+			lat := time.Since(start)
+			if s, ok := seen[site]; ok {
+				// Several processes of one site: union of studies, best latency.
+				for _, st := range studies {
+					if !slices.Contains(s.studies, st) {
+						s.studies = append(s.studies, st)
+					}
+				}
+				sort.Strings(s.studies)
+				continue
+			}
+			sort.Strings(studies)
+			seen[site] = &siteState{studies: studies, protocol: info.Metadata[metaProtocol], latency: lat, online: true, lastSeen: time.Now()}
+			// Stop once no new site has announced itself for a fifth of the window.
+			if !quiet.Stop() {
+				select {
+				case <-quiet.C:
+				default:
+				}
+			}
+			quiet.Reset(wait / 5)
+		case <-quiet.C:
+			break loop
+		case <-deadline.C:
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name, s := range c.sites {
+		if _, ok := seen[name]; !ok {
+			s.online = false
+			if now.Sub(s.lastSeen) > c.cfg.forgetAfter {
+				delete(c.sites, name)
+			}
+		}
+	}
+	for name, s := range seen {
+		c.sites[name] = s
+	}
+	c.discovered = now
+	return nil
+}
+
+// expected returns the sites that serve study (every site when study is empty), from a
+// discovery no older than the TTL; it discovers again when the cache is stale or knows no
+// site for the study.
+func (c *Client) expected(ctx context.Context, study string) ([]string, error) {
+	list, fresh := c.cached(study)
+	if !fresh || len(list) == 0 {
+		if err := c.discover(ctx); err != nil {
+			return nil, err
+		}
+		list, _ = c.cached(study)
+	}
+	return list, nil
+}
+
+func (c *Client) cached(study string) (sites []string, fresh bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name, s := range c.sites {
+		if study == "" || slices.Contains(s.studies, study) {
+			sites = append(sites, name)
+		}
+	}
+	sort.Strings(sites)
+	return sites, !c.discovered.IsZero() && time.Since(c.discovered) < c.cfg.discoveryTTL
+}
+
+// Query sends q once to every site serving q.Study and gathers the replies until every
+// expected site answered or the deadline passed (ctx's, or the client's timeout when ctx has
+// none). One reply per site is kept (the first); a reply that fails protocol.ValidateReply is
+// reported in Invalid and never merged; a coded refusal is reported in Refused. A site that
+// answers without having been discovered is added to Expected. Query fails only when the
+// query cannot be sent at all.
+func (c *Client) Query(ctx context.Context, q protocol.Query) (*app.Gathered, error) {
+	start := time.Now()
+	if q.Version == "" {
+		q.Version = protocol.Version
+	}
+	if q.ID == "" {
+		q.ID = nuid.Next()
+	}
+	if q.Kind != protocol.KindCatalog && q.Study == "" {
+		return nil, &protocol.Error{Code: protocol.CodeInvalid, Message: fmt.Sprintf("a %s query needs a study", q.Kind)}
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
+		defer cancel()
+	}
+	body, err := json.Marshal(q)
+	if err != nil {
+		return nil, &protocol.Error{Code: protocol.CodeInvalid, Message: "encode query: " + err.Error()}
+	}
+	expected, err := c.expected(ctx, q.Study)
+	if err != nil {
+		return nil, err
+	}
+	g := &app.Gathered{Query: q, Expected: expected}
+	if c.nc.IsClosed() {
+		return nil, &protocol.Error{Code: protocol.CodeUnavailable, Message: "connection to the hub is closed"}
+	}
+	inbox := c.nc.NewRespInbox()
+	ch := make(chan *nats.Msg, 64)
+	sub, err := c.nc.ChanSubscribe(inbox, ch)
+	if err != nil {
+		return nil, &protocol.Error{Code: protocol.CodeUnavailable, Message: "subscribe: " + err.Error()}
+	}
+	defer sub.Unsubscribe()
+	msg := &nats.Msg{Subject: QuerySubject(q.Study, q.Kind), Reply: inbox, Data: body, Header: nats.Header{HeaderQueryID: []string{q.ID}}}
+	if err := c.nc.PublishMsg(msg); err != nil {
+		return nil, &protocol.Error{Code: protocol.CodeUnavailable, Message: "publish: " + err.Error()}
+	}
+	answered := map[string]bool{}
+	pending := len(expected)
+collect:
+	for pending > 0 {
+		select {
+		case m := <-ch:
+			site, reply, problem := decodeReply(q, m)
+			if site == "" || answered[site] {
+				continue // unattributable, or a duplicate: the first answer counts
+			}
+			answered[site] = true
+			if slices.Contains(expected, site) {
+				pending--
+			} else {
+				g.Expected = append(g.Expected, site)
+			}
+			switch {
+			case problem != nil:
+				g.Invalid = append(g.Invalid, *problem)
+			case reply.Error != nil:
+				g.Refused = append(g.Refused, app.SiteProblem{Site: site, Code: reply.Error.Code, Message: reply.Error.Message})
+			default:
+				g.Replies = append(g.Replies, reply)
+			}
+		case <-ctx.Done():
+			break collect
+		}
+	}
+	sort.Strings(g.Expected)
+	for _, s := range g.Expected {
+		if !answered[s] {
+			g.Missing = append(g.Missing, s)
+		}
+	}
+	sort.Slice(g.Replies, func(i, j int) bool { return g.Replies[i].Site < g.Replies[j].Site })
+	sort.Slice(g.Refused, func(i, j int) bool { return g.Refused[i].Site < g.Refused[j].Site })
+	sort.Slice(g.Invalid, func(i, j int) bool { return g.Invalid[i].Site < g.Invalid[j].Site })
+	g.Elapsed = time.Since(start)
+	return g, nil
+}
+
+// decodeReply attributes a reply message to a site and checks it. The site comes from the
+// reply header (so that even an undecodable body is attributed), or from the body.
+func decodeReply(q protocol.Query, m *nats.Msg) (string, protocol.Reply, *app.SiteProblem) {
+	site := m.Header.Get(HeaderSite)
+	var r protocol.Reply
+	if err := json.Unmarshal(m.Data, &r); err != nil {
+		return site, r, &app.SiteProblem{Site: site, Code: protocol.CodeInvalid, Message: "reply is not valid JSON: " + err.Error()}
+	}
+	if site == "" {
+		site = r.Site
+	}
+	if r.Site != site {
+		return site, r, &app.SiteProblem{Site: site, Code: protocol.CodeInvalid, Message: fmt.Sprintf("reply names site %q", r.Site)}
+	}
+	if err := protocol.ValidateReply(q, r); err != nil {
+		var pe *protocol.Error
+		if errors.As(err, &pe) {
+			return site, r, &app.SiteProblem{Site: site, Code: pe.Code, Message: pe.Message}
+		}
+		return site, r, &app.SiteProblem{Site: site, Code: protocol.CodeInvalid, Message: err.Error()}
+	}
+	return site, r, nil
+}

@@ -1,0 +1,215 @@
+package network
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// Handler answers one JSON-encoded protocol.Query with one JSON-encoded protocol.Reply.
+// The site node's engine (node.Engine) implements it; it must never panic on bad input and
+// always return a reply (a coded error when it refuses).
+type Handler interface {
+	HandleJSON(ctx context.Context, query []byte) []byte
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, query []byte) []byte
+
+// HandleJSON calls f.
+func (f HandlerFunc) HandleJSON(ctx context.Context, query []byte) []byte { return f(ctx, query) }
+
+// SiteOptions tunes a served site; the zero value is sensible.
+type SiteOptions struct {
+	// HandlerTimeout bounds the work on one query (default 60 s).
+	HandlerTimeout time.Duration
+	// Concurrency is the number of queries handled at once (default GOMAXPROCS).
+	Concurrency int
+}
+
+// SiteService is one site served on the hub. Stop it, or cancel the context given to
+// ServeSite, to withdraw the site.
+type SiteService struct {
+	svc  micro.Service
+	nc   *nats.Conn
+	site string
+	sem  chan struct{}
+	wg   sync.WaitGroup
+	opts SiteOptions
+	ctx  context.Context
+	stop context.CancelFunc
+	once sync.Once
+}
+
+// ServeSite serves h as the site named site for the given studies: a NATS micro service
+// named ServiceName whose metadata carry the site, its studies and the protocol version, with
+// one endpoint per study and query kind on QuerySubject(study, kind) and one catalog endpoint
+// on CatalogSubject. The connection nc is the site's outbound connection to the hub; the site
+// listens on no port of its own.
+//
+// Each site subscribes in a queue group of its own, so that several processes of one site
+// share its load while every site receives every query.
+func ServeSite(ctx context.Context, nc *nats.Conn, site string, studies []string, h Handler) (*SiteService, error) {
+	return ServeSiteWithOptions(ctx, nc, site, studies, h, SiteOptions{})
+}
+
+// ServeSiteWithOptions is ServeSite with tuning options.
+func ServeSiteWithOptions(ctx context.Context, nc *nats.Conn, site string, studies []string, h Handler, opts SiteOptions) (*SiteService, error) {
+	if site == "" {
+		return nil, errors.New("network: serve site: empty site name")
+	}
+	if opts.HandlerTimeout <= 0 {
+		opts.HandlerTimeout = 60 * time.Second
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	studies = append([]string(nil), studies...)
+	sort.Strings(studies)
+	meta, err := json.Marshal(studies)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := micro.AddService(nc, micro.Config{
+		Name:        ServiceName,
+		Version:     ServiceVersion,
+		Description: "Oncofed site node: whitelisted aggregate queries under a disclosure policy",
+		Metadata: map[string]string{
+			metaSite:     site,
+			metaStudies:  string(meta),
+			metaProtocol: protocol.Version,
+		},
+		QueueGroup: queueGroup(site),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("network: serve site %s: %w", site, err)
+	}
+	s := &SiteService{svc: svc, nc: nc, site: site, sem: make(chan struct{}, opts.Concurrency), opts: opts}
+	s.ctx, s.stop = context.WithCancel(ctx)
+	add := func(name, subject, study string, kind protocol.Kind) error {
+		return svc.AddEndpoint(name, micro.HandlerFunc(func(req micro.Request) { s.handle(req, h, study, kind) }),
+			micro.WithEndpointSubject(subject),
+			micro.WithEndpointMetadata(map[string]string{"study": study, "kind": string(kind)}))
+	}
+	if err := add("catalog", CatalogSubject(), "", protocol.KindCatalog); err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("network: serve site %s: %w", site, err)
+	}
+	for _, study := range studies {
+		for _, kind := range protocol.Kinds {
+			if kind == protocol.KindCatalog {
+				continue
+			}
+			name := string(kind) + "-" + StudyToken(study)
+			if err := add(name, QuerySubject(study, kind), study, kind); err != nil {
+				s.Stop()
+				return nil, fmt.Errorf("network: serve site %s, study %s: %w", site, study, err)
+			}
+		}
+	}
+	go func() {
+		<-s.ctx.Done()
+		s.Stop()
+	}()
+	return s, nil
+}
+
+// Site is the served site's name.
+func (s *SiteService) Site() string { return s.site }
+
+// Stats are the micro service statistics (requests, errors, processing time per endpoint).
+func (s *SiteService) Stats() micro.Stats { return s.svc.Stats() }
+
+// Stop withdraws the site from the hub and waits for queries in progress to be answered.
+func (s *SiteService) Stop() {
+	s.once.Do(func() {
+		_ = s.svc.Stop()
+		s.wg.Wait()
+		s.stop()
+	})
+}
+
+// queryHead is the part of a query that the transport checks against the subject.
+type queryHead struct {
+	Version string        `json:"version"`
+	Kind    protocol.Kind `json:"kind"`
+	ID      string        `json:"id"`
+	Study   string        `json:"study"`
+}
+
+// handle answers one request off the subscription's goroutine, so that a slow query (a large
+// Cox round) does not hold up the site's other endpoints, with at most Concurrency at once.
+func (s *SiteService) handle(req micro.Request, h Handler, study string, kind protocol.Kind) {
+	select {
+	case s.sem <- struct{}{}:
+	case <-s.ctx.Done():
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer func() { <-s.sem; s.wg.Done() }()
+		var head queryHead
+		var reply []byte
+		if err := json.Unmarshal(req.Data(), &head); err != nil {
+			reply = s.refusal(head, protocol.CodeInvalid, "query is not valid JSON: "+err.Error())
+		} else if head.Version != protocol.Version {
+			reply = s.refusal(head, protocol.CodeUnsupported, fmt.Sprintf("protocol version %q, this site speaks %q", head.Version, protocol.Version))
+		} else if head.Kind != kind {
+			reply = s.refusal(head, protocol.CodeInvalid, fmt.Sprintf("a %q query on the %q subject", head.Kind, kind))
+		} else if kind != protocol.KindCatalog && head.Study != study {
+			reply = s.refusal(head, protocol.CodeInvalid, fmt.Sprintf("a query on study %q sent to the subject of study %q", head.Study, study))
+		} else {
+			ctx, cancel := context.WithTimeout(s.ctx, s.opts.HandlerTimeout)
+			reply = h.HandleJSON(ctx, req.Data())
+			cancel()
+		}
+		code := replyCode(reply)
+		// Leave room for the headers; a reply the hub would reject is replaced by a refusal
+		// the client can show.
+		if max := s.nc.MaxPayload(); max > 0 && int64(len(reply)) > max-1024 {
+			reply = s.refusal(head, protocol.CodeInternal, fmt.Sprintf("reply of %d bytes exceeds the hub's message size", len(reply)))
+			code = protocol.CodeInternal
+		}
+		hdr := micro.Headers{HeaderSite: []string{s.site}, HeaderQueryID: []string{head.ID}}
+		if code != "" {
+			hdr[HeaderErrorCode] = []string{code}
+			// micro counts it as an error in the service stats.
+			_ = req.Error(code, "refused: "+code, reply, micro.WithHeaders(hdr))
+			return
+		}
+		_ = req.Respond(reply, micro.WithHeaders(hdr))
+	}()
+}
+
+func (s *SiteService) refusal(head queryHead, code, msg string) []byte {
+	b, _ := json.Marshal(protocol.Reply{
+		Version: protocol.Version, QueryID: head.ID, Site: s.site, Kind: head.Kind,
+		Error: &protocol.Error{Code: code, Message: msg},
+	})
+	return b
+}
+
+// replyCode returns the error code of an encoded reply, or "" for a successful one (or one
+// that does not decode: the client judges that).
+func replyCode(reply []byte) string {
+	var r struct {
+		Error *protocol.Error `json:"error"`
+	}
+	if json.Unmarshal(reply, &r) != nil || r.Error == nil {
+		return ""
+	}
+	if r.Error.Code == "" {
+		return protocol.CodeInternal
+	}
+	return r.Error.Code
+}

@@ -1,0 +1,454 @@
+package protocol
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+)
+
+// ValidateReply checks that r is a well-formed answer to q before the client uses it: it
+// belongs to q (version, query ID, kind), names its site, carries either a coded error or
+// exactly the payload q asked for, and the payload is possible: counts are non-negative,
+// parts add up to their whole when nothing was suppressed, survival times are finite,
+// non-negative and strictly increasing, vectors and matrices have the length the query
+// implies, and no number is NaN or infinite.
+//
+// A reply that fails is never merged; the client reports the site with the returned error,
+// a *Error with code invalid whose message gives the path of the offending field
+// (e.g. "survival.groups[1].events[3]: -2 is negative").
+func ValidateReply(q Query, r Reply) error {
+	v := validator{}
+	v.reply(q, r)
+	if v.err == nil {
+		return nil
+	}
+	return &Error{Code: CodeInvalid, Message: v.err.Error()}
+}
+
+// validator records the first problem found; later checks become no-ops so that the
+// message names the root cause rather than its consequences.
+type validator struct{ err error }
+
+func (v *validator) failf(path, format string, args ...any) {
+	if v.err != nil {
+		return
+	}
+	if path != "" {
+		format = path + ": " + format
+	}
+	v.err = fmt.Errorf(format, args...)
+}
+
+func (v *validator) finite(path string, x float64) {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		v.failf(path, "%v is not a finite number", x)
+	}
+}
+
+func (v *validator) finites(path string, xs []float64) {
+	for i, x := range xs {
+		v.finite(fmt.Sprintf("%s[%d]", path, i), x)
+	}
+}
+
+func (v *validator) nonNegative(path string, n int) {
+	if n < 0 {
+		v.failf(path, "%d is negative", n)
+	}
+}
+
+func (v *validator) count(path string, c Count) {
+	if c.N < 0 {
+		v.failf(path, "%d is negative", c.N)
+	}
+}
+
+func (v *validator) length(path string, got, want int) {
+	if got != want {
+		v.failf(path, "length %d, want %d", got, want)
+	}
+}
+
+func (v *validator) reply(q Query, r Reply) {
+	if r.Version != Version {
+		v.failf("version", "%q, want %q", r.Version, Version)
+	}
+	if r.QueryID != q.ID {
+		v.failf("query_id", "%q answers another query than %q", r.QueryID, q.ID)
+	}
+	if r.Kind != q.Kind {
+		v.failf("kind", "%q, want %q", r.Kind, q.Kind)
+	}
+	if r.Site == "" {
+		v.failf("site", "empty")
+	}
+	v.policyEffects(r.Policy)
+	payloads := 0
+	for _, set := range []bool{r.Catalog != nil, r.Count != nil, r.Summary != nil, r.Survival != nil, r.Cox != nil} {
+		if set {
+			payloads++
+		}
+	}
+	if r.Error != nil {
+		if r.Error.Code == "" {
+			v.failf("error.code", "empty")
+		}
+		if payloads != 0 {
+			v.failf("", "an error reply carries %d payloads", payloads)
+		}
+		return
+	}
+	if payloads != 1 {
+		v.failf("", "%d payloads, want exactly one", payloads)
+		return
+	}
+	switch q.Kind {
+	case KindCatalog:
+		if r.Catalog == nil {
+			v.failf("catalog", "missing")
+			return
+		}
+		v.catalog(r.Site, r.Catalog)
+	case KindCount:
+		if r.Count == nil {
+			v.failf("count", "missing")
+			return
+		}
+		v.countReply(q, r.Count)
+	case KindSummary:
+		if r.Summary == nil {
+			v.failf("summary", "missing")
+			return
+		}
+		v.summary(q, r.Summary)
+	case KindSurvival:
+		if r.Survival == nil {
+			v.failf("survival", "missing")
+			return
+		}
+		v.survival(q, r.Survival)
+	case KindCox:
+		if r.Cox == nil {
+			v.failf("cox", "missing")
+			return
+		}
+		v.cox(q, r.Cox)
+	default:
+		v.failf("kind", "unknown kind %q", q.Kind)
+	}
+}
+
+func (v *validator) policyEffects(p PolicyEffects) {
+	v.finite("policy.bin_days", p.BinDays)
+	if p.BinDays < 0 {
+		v.failf("policy.bin_days", "%v is negative", p.BinDays)
+	}
+	v.nonNegative("policy.min_cell", p.MinCell)
+	v.nonNegative("policy.min_cohort", p.MinCohort)
+	v.nonNegative("policy.suppressed_cells", p.SuppressedCells)
+	v.nonNegative("policy.merged_rows", p.MergedRows)
+	if p.TruncatedAfter != nil {
+		v.finite("policy.truncated_after", *p.TruncatedAfter)
+	}
+}
+
+func (v *validator) catalog(site string, c *Catalog) {
+	if c.Site != site {
+		v.failf("catalog.site", "%q, but the reply comes from %q", c.Site, site)
+	}
+	v.nonNegative("catalog.policy.min_cohort", c.Policy.MinCohort)
+	v.nonNegative("catalog.policy.min_cell", c.Policy.MinCell)
+	v.finite("catalog.policy.bin_days", c.Policy.BinDays)
+	if c.Policy.BinDays < 0 {
+		v.failf("catalog.policy.bin_days", "%v is negative", c.Policy.BinDays)
+	}
+	studies := map[string]bool{}
+	for i, s := range c.Studies {
+		path := fmt.Sprintf("catalog.studies[%d]", i)
+		if s.Name == "" {
+			v.failf(path+".name", "empty")
+		}
+		if studies[s.Name] {
+			v.failf(path+".name", "study %q listed twice", s.Name)
+		}
+		studies[s.Name] = true
+		v.nonNegative(path+".patients", s.Patients)
+		vars := map[string]bool{}
+		for j, x := range s.Variables {
+			vp := fmt.Sprintf("%s.variables[%d]", path, j)
+			if x.Name == "" {
+				v.failf(vp+".name", "empty")
+			}
+			if vars[x.Name] {
+				v.failf(vp+".name", "variable %q listed twice", x.Name)
+			}
+			vars[x.Name] = true
+			if x.Type != Categorical && x.Type != Numeric {
+				v.failf(vp+".type", "unknown type %q", x.Type)
+			}
+		}
+		eps := map[string]bool{}
+		for j, e := range s.Endpoints {
+			if e.Name == "" || eps[e.Name] {
+				v.failf(fmt.Sprintf("%s.endpoints[%d].name", path, j), "empty or listed twice: %q", e.Name)
+			}
+			eps[e.Name] = true
+		}
+	}
+}
+
+// countReply checks a count reply; groups plus missing add up to the total unless a
+// suppressed cell hides a value.
+func (v *validator) countReply(q Query, c *CountReply) {
+	v.count("count.total", c.Total)
+	v.count("count.missing", c.Missing)
+	if q.GroupBy == "" && len(c.Groups) > 0 {
+		v.failf("count.groups", "%d groups for an ungrouped query", len(c.Groups))
+	}
+	sum, suppressed := c.Missing.N, c.Total.Suppressed || c.Missing.Suppressed
+	for _, g := range slices.Sorted(maps.Keys(c.Groups)) {
+		n := c.Groups[g]
+		v.count(fmt.Sprintf("count.groups[%q]", g), n)
+		sum += n.N
+		suppressed = suppressed || n.Suppressed
+	}
+	if q.GroupBy != "" && !suppressed && sum != c.Total.N {
+		v.failf("count", "groups and missing add up to %d, but the total is %d", sum, c.Total.N)
+	}
+	if q.GroupBy == "" && c.Missing.N != 0 {
+		v.failf("count.missing", "%d missing group values for an ungrouped query", c.Missing.N)
+	}
+}
+
+func (v *validator) summary(q Query, s *SummaryReply) {
+	want := map[string]bool{}
+	for _, name := range q.Variables {
+		want[name] = true
+	}
+	edges := map[string][]float64{}
+	for _, b := range q.Bins {
+		edges[b.Variable] = b.Edges
+	}
+	groups := map[string]bool{}
+	for i, g := range s.Groups {
+		path := fmt.Sprintf("summary.groups[%d]", i)
+		if groups[g.Group] {
+			v.failf(path+".group", "group %q listed twice", g.Group)
+		}
+		groups[g.Group] = true
+		if q.GroupBy == "" && g.Group != "" {
+			v.failf(path+".group", "group %q in an ungrouped query", g.Group)
+		}
+		v.count(path+".n", g.N)
+		seen := map[string]bool{}
+		for j, x := range g.Variables {
+			vp := fmt.Sprintf("%s.variables[%d]", path, j)
+			if !want[x.Variable] {
+				v.failf(vp+".variable", "%q was not asked for", x.Variable)
+			}
+			if seen[x.Variable] {
+				v.failf(vp+".variable", "%q listed twice", x.Variable)
+			}
+			seen[x.Variable] = true
+			v.variableSummary(vp, g.N, x, edges[x.Variable])
+		}
+	}
+}
+
+func (v *validator) variableSummary(path string, groupN Count, x VariableSummary, edges []float64) {
+	v.count(path+".missing", x.Missing)
+	v.count(path+".n", x.N)
+	exact := !groupN.Suppressed && !x.Missing.Suppressed
+	if x.Categories != nil {
+		sum := x.Missing.N
+		for _, c := range slices.Sorted(maps.Keys(x.Categories)) {
+			n := x.Categories[c]
+			v.count(fmt.Sprintf("%s.categories[%q]", path, c), n)
+			sum += n.N
+			exact = exact && !n.Suppressed
+		}
+		if exact && sum != groupN.N {
+			v.failf(path, "categories and missing add up to %d, but the group has %d", sum, groupN.N)
+		}
+		return
+	}
+	v.finite(path+".sum", x.Sum)
+	v.finite(path+".sum_sq", x.SumSq)
+	if x.SumSq < 0 {
+		v.failf(path+".sum_sq", "%v is negative", x.SumSq)
+	}
+	exact = exact && !x.N.Suppressed
+	if exact && x.N.N+x.Missing.N != groupN.N {
+		v.failf(path, "n %d and missing %d do not add up to the group's %d", x.N.N, x.Missing.N, groupN.N)
+	}
+	// Cauchy–Schwarz: (Σx)² ≤ n Σx², with room for rounding.
+	if !x.N.Suppressed && x.Sum*x.Sum > float64(x.N.N)*x.SumSq*(1+1e-9)+1e-9 {
+		v.failf(path, "sum %v and sum of squares %v are impossible for n = %d", x.Sum, x.SumSq, x.N.N)
+	}
+	if x.Histogram == nil {
+		return
+	}
+	if edges != nil && !slices.Equal(edges, x.Edges) {
+		v.failf(path+".edges", "%v, but the query asked for %v", x.Edges, edges)
+	}
+	v.finites(path+".edges", x.Edges)
+	for i := 1; i < len(x.Edges); i++ {
+		if x.Edges[i] <= x.Edges[i-1] {
+			v.failf(fmt.Sprintf("%s.edges[%d]", path, i), "%v does not follow %v", x.Edges[i], x.Edges[i-1])
+		}
+	}
+	v.length(path+".histogram", len(x.Histogram), len(x.Edges)+1)
+	sum := 0
+	for i, c := range x.Histogram {
+		v.count(fmt.Sprintf("%s.histogram[%d]", path, i), c)
+		sum += c.N
+		exact = exact && !c.Suppressed
+	}
+	if exact && sum != x.N.N {
+		v.failf(path+".histogram", "cells add up to %d, but n is %d", sum, x.N.N)
+	}
+}
+
+func (v *validator) survival(q Query, s *SurvivalReply) {
+	if s.Endpoint != q.Endpoint {
+		v.failf("survival.endpoint", "%q, want %q", s.Endpoint, q.Endpoint)
+	}
+	v.count("survival.missing_group", s.MissingGroup)
+	groups := map[string]bool{}
+	for i, g := range s.Groups {
+		path := fmt.Sprintf("survival.groups[%d]", i)
+		if groups[g.Group] {
+			v.failf(path+".group", "group %q listed twice", g.Group)
+		}
+		groups[g.Group] = true
+		if q.GroupBy == "" && g.Group != "" {
+			v.failf(path+".group", "group %q in an ungrouped query", g.Group)
+		}
+		v.length(path+".events", len(g.Events), len(g.Time))
+		v.length(path+".censor", len(g.Censor), len(g.Time))
+		if v.err != nil {
+			return
+		}
+		for k, t := range g.Time {
+			tp := fmt.Sprintf("%s.time[%d]", path, k)
+			v.finite(tp, t)
+			if t < 0 {
+				v.failf(tp, "%v is negative", t)
+			}
+			if k > 0 && t <= g.Time[k-1] {
+				v.failf(tp, "%v does not follow %v", t, g.Time[k-1])
+			}
+			v.nonNegative(fmt.Sprintf("%s.events[%d]", path, k), g.Events[k])
+			v.nonNegative(fmt.Sprintf("%s.censor[%d]", path, k), g.Censor[k])
+		}
+		// Without delayed entry the number at risk at t_k is Σ_{j≥k}(d_j + c_j) ≥ d_k, so
+		// "events ≤ at risk" holds once counts are non-negative; guard the sum against
+		// overflow from absurd counts instead.
+		total := 0
+		for k := range g.Time {
+			total += g.Events[k] + g.Censor[k]
+			if total < 0 || total > maxPatients {
+				v.failf(path, "more than %d subjects", maxPatients)
+				break
+			}
+		}
+	}
+}
+
+// maxPatients bounds any count in a reply: no site holds more patients than this, so a
+// larger number is a corrupt reply (and would overflow sums on the client).
+const maxPatients = 1 << 40
+
+func (v *validator) cox(q Query, c *CoxReply) {
+	if q.Cox == nil {
+		v.failf("cox", "reply to a query without a cox request")
+		return
+	}
+	p := len(q.Cox.Beta)
+	v.length("cox.columns", len(c.Columns), p)
+	v.nonNegative("cox.n", c.N)
+	v.nonNegative("cox.events", c.Events)
+	v.nonNegative("cox.excluded", c.Excluded)
+	if c.Events > c.N {
+		v.failf("cox.events", "%d events among %d subjects", c.Events, c.N)
+	}
+	switch q.Cox.Form {
+	case CoxStratified:
+		v.finite("cox.loglik", c.LogLik)
+		v.length("cox.gradient", len(c.Gradient), p)
+		v.length("cox.hessian", len(c.Hessian), p*p)
+		v.finites("cox.gradient", c.Gradient)
+		v.finites("cox.hessian", c.Hessian)
+		if v.err != nil {
+			return
+		}
+		for i := 0; i < p; i++ {
+			// The Hessian of a log partial likelihood is negative semi-definite: its diagonal
+			// is ≤ 0 and it is symmetric.
+			if h := c.Hessian[i*p+i]; h > 1e-9*(1+math.Abs(h)) {
+				v.failf(fmt.Sprintf("cox.hessian[%d,%d]", i, i), "%v is positive", h)
+			}
+			for j := 0; j < i; j++ {
+				a, b := c.Hessian[i*p+j], c.Hessian[j*p+i]
+				if math.Abs(a-b) > 1e-8*(1+math.Max(math.Abs(a), math.Abs(b))) {
+					v.failf(fmt.Sprintf("cox.hessian[%d,%d]", i, j), "%v differs from its transpose %v", a, b)
+				}
+			}
+		}
+		if len(c.Rows) != 0 {
+			v.failf("cox.rows", "risk-set rows in a stratified reply")
+		}
+	case CoxPooled:
+		v.length("cox.event_x_sum", len(c.EventXSum), p)
+		v.finites("cox.event_x_sum", c.EventXSum)
+		events := 0
+		for k, row := range c.Rows {
+			path := fmt.Sprintf("cox.rows[%d]", k)
+			v.finite(path+".time", row.Time)
+			if k > 0 && row.Time <= c.Rows[k-1].Time {
+				v.failf(path+".time", "%v does not follow %v", row.Time, c.Rows[k-1].Time)
+			}
+			v.nonNegative(path+".d", row.D)
+			events += row.D
+			v.finite(path+".r0", row.R0)
+			if row.R0 <= 0 {
+				// Every row holds at least one subject and exp(x'β) > 0.
+				v.failf(path+".r0", "%v is not positive", row.R0)
+			}
+			v.length(path+".r1", len(row.R1), p)
+			v.length(path+".r2", len(row.R2), p*p)
+			v.finites(path+".r1", row.R1)
+			v.finites(path+".r2", row.R2)
+			v.finite(path+".e0", row.E0)
+			if row.E0 < 0 || row.E0 > row.R0*(1+1e-12) {
+				v.failf(path+".e0", "%v is outside [0, r0 = %v]", row.E0, row.R0)
+			}
+			if row.D > 0 && row.E0 <= 0 {
+				v.failf(path+".e0", "%v with %d events", row.E0, row.D)
+			}
+			if row.D == 0 && row.E0 != 0 {
+				v.failf(path+".e0", "%v without events", row.E0)
+			}
+			if row.E1 != nil || row.D > 0 {
+				v.length(path+".e1", len(row.E1), p)
+				v.finites(path+".e1", row.E1)
+			}
+			if row.E2 != nil || row.D > 0 {
+				v.length(path+".e2", len(row.E2), p*p)
+				v.finites(path+".e2", row.E2)
+			}
+			if v.err != nil {
+				return
+			}
+		}
+		if events != c.Events {
+			v.failf("cox.rows", "%d events in the rows, but events is %d", events, c.Events)
+		}
+		if len(c.Gradient) != 0 || len(c.Hessian) != 0 {
+			v.failf("cox", "gradient or Hessian in a pooled reply")
+		}
+	default:
+		v.failf("cox", "unknown form %q in the query", q.Cox.Form)
+	}
+}
