@@ -1,0 +1,581 @@
+package analysis
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// Ties selects the partial-likelihood approximation for tied event times.
+type Ties int
+
+const (
+	// Efron is Efron's (1977) approximation, R's coxph default: with d tied events at t,
+	// the risk set loses l/d of the tied subjects' weight in the l-th of d terms.
+	Efron Ties = iota
+	// Breslow is Breslow's (1974) approximation: every tied event sees the full risk set.
+	Breslow
+)
+
+// String returns "efron" or "breslow", the spelling of R's ties argument.
+func (t Ties) String() string {
+	switch t {
+	case Efron:
+		return "efron"
+	case Breslow:
+		return "breslow"
+	}
+	return fmt.Sprintf("Ties(%d)", int(t))
+}
+
+// ParseTies parses R's spelling of the ties method: "efron" or "breslow" (case-insensitive).
+// The empty string means Efron, R's default.
+func ParseTies(s string) (Ties, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "efron", "":
+		return Efron, nil
+	case "breslow":
+		return Breslow, nil
+	}
+	return 0, fmt.Errorf("analysis: cox: unknown ties method %q (want efron or breslow)", s)
+}
+
+// CoxContribution is the log partial likelihood ℓ(β), its gradient U(β) = ∂ℓ/∂β and its
+// Hessian H(β) = ∂²ℓ/∂β∂β' (p×p, row-major, negative semi-definite) at some β, for the
+// subjects of one or more strata. The log partial likelihood of a stratified model is the sum
+// over strata (Therneau & Grambsch 2000, §3.3), so contributions of independent strata — for
+// example of sites — add up (Add).
+type CoxContribution struct {
+	LogLik   float64
+	Gradient []float64
+	Hessian  []float64
+	// N is the number of subjects and Events the number of events that contributed.
+	N, Events int
+	// SecondMoment, when not nil, holds for every covariate j the sum over the event terms of
+	// the weighted uncentered second moment S2_jj/S0 (the same sums as −H_jj but without
+	// subtracting the squared risk-set mean). FitCox uses it to recognise a covariate that is
+	// constant in every risk set whatever its units (−H_jj is then only rounding noise). It is
+	// not sent over the wire; nil means unknown.
+	SecondMoment []float64
+}
+
+// Add adds o to c in place. An empty c (nil Gradient) becomes a copy of o. Both must have
+// the same number of covariates; a mismatch is a programmer error and panics.
+func (c *CoxContribution) Add(o CoxContribution) {
+	if c.Gradient == nil && c.Hessian == nil && c.N == 0 && c.Events == 0 && c.LogLik == 0 {
+		c.LogLik = o.LogLik
+		c.Gradient = slices.Clone(o.Gradient)
+		c.Hessian = slices.Clone(o.Hessian)
+		c.N, c.Events = o.N, o.Events
+		c.SecondMoment = slices.Clone(o.SecondMoment)
+		return
+	}
+	if len(c.Gradient) != len(o.Gradient) || len(c.Hessian) != len(o.Hessian) {
+		panic(fmt.Sprintf("analysis: CoxContribution.Add: %d covariates added to %d", len(o.Gradient), len(c.Gradient)))
+	}
+	c.LogLik += o.LogLik
+	for i, v := range o.Gradient {
+		c.Gradient[i] += v
+	}
+	for i, v := range o.Hessian {
+		c.Hessian[i] += v
+	}
+	c.N += o.N
+	c.Events += o.Events
+	if c.SecondMoment != nil && len(o.SecondMoment) == len(c.SecondMoment) {
+		for i, v := range o.SecondMoment {
+			c.SecondMoment[i] += v
+		}
+	} else {
+		c.SecondMoment = nil // unknown for part of the data
+	}
+}
+
+// coxAccum accumulates the partial likelihood while walking the distinct times from the
+// largest to the smallest. Walking backwards, the risk set R(t) = {i : T_i ≥ t} only grows, so
+// its sums
+//
+//	S0 = Σ_{i∈R(t)} w_i,  S1 = Σ w_i x_i,  S2 = Σ w_i x_i x_i',  w_i = exp(x_i'β)
+//
+// are running sums and one pass costs O(n p²) (Therneau & Grambsch 2000, §3.2; R's coxfit6).
+type coxAccum struct {
+	p    int
+	ties Ties
+	// Running risk-set sums; s2 and e2 are p×p row-major, only the lower triangle (j ≤ i) is
+	// maintained.
+	s0     float64
+	s1, s2 []float64
+	// Sums over the events at the current time (for Efron).
+	d      int
+	e0     float64
+	e1, e2 []float64
+	// Results: minus the log-denominator terms, minus the risk-set means, the information
+	// (lower triangle) and the uncentered second moments.
+	loglik float64
+	grad   []float64
+	info   []float64
+	m2     []float64
+	events int
+	// Scratch for Efron's partial sums.
+	a []float64
+}
+
+func newCoxAccum(p int, ties Ties) *coxAccum {
+	buf := make([]float64, 5*p+3*p*p)
+	acc := &coxAccum{p: p, ties: ties}
+	acc.s1, buf = buf[:p], buf[p:]
+	acc.e1, buf = buf[:p], buf[p:]
+	acc.grad, buf = buf[:p], buf[p:]
+	acc.m2, buf = buf[:p], buf[p:]
+	acc.a, buf = buf[:p], buf[p:]
+	acc.s2, buf = buf[:p*p], buf[p*p:]
+	acc.e2, buf = buf[:p*p], buf[p*p:]
+	acc.info = buf[:p*p]
+	return acc
+}
+
+// beginTime clears the event sums before the subjects of the next (smaller) time are added.
+func (acc *coxAccum) beginTime() {
+	acc.d = 0
+	acc.e0 = 0
+	clear(acc.e1)
+	clear(acc.e2)
+}
+
+// eventTerm adds the log-denominator terms of the d events at the current time, once every
+// subject with that time is in the running sums. With Breslow's approximation each event
+// contributes −log S0, −S1/S0 to the gradient and S2/S0 − (S1/S0)(S1/S0)' to the information.
+// With Efron's, the l-th of the d events (l = 0..d−1) uses the sums minus l/d of the tied
+// events' sums E0, E1, E2 (Efron 1977; Therneau & Grambsch 2000, §3.3.1).
+func (acc *coxAccum) eventTerm() {
+	d := acc.d
+	if d == 0 {
+		return
+	}
+	acc.events += d
+	p := acc.p
+	if acc.ties == Breslow || d == 1 {
+		den := acc.s0
+		fd := float64(d)
+		acc.loglik -= fd * math.Log(den)
+		for i := 0; i < p; i++ {
+			mi := acc.s1[i] / den
+			acc.grad[i] -= fd * mi
+			row := acc.s2[i*p : i*p+i+1]
+			inf := acc.info[i*p : i*p+i+1]
+			for j := range row {
+				inf[j] += fd * (row[j]/den - mi*acc.s1[j]/den)
+			}
+			acc.m2[i] += fd * acc.s2[i*p+i] / den
+		}
+		return
+	}
+	fd := float64(d)
+	for l := 0; l < d; l++ {
+		f := float64(l) / fd
+		den := acc.s0 - f*acc.e0
+		acc.loglik -= math.Log(den)
+		for i := 0; i < p; i++ {
+			acc.a[i] = (acc.s1[i] - f*acc.e1[i]) / den
+		}
+		for i := 0; i < p; i++ {
+			mi := acc.a[i]
+			acc.grad[i] -= mi
+			for j := 0; j <= i; j++ {
+				acc.info[i*p+j] += (acc.s2[i*p+j]-f*acc.e2[i*p+j])/den - mi*acc.a[j]
+			}
+			acc.m2[i] += (acc.s2[i*p+i] - f*acc.e2[i*p+i]) / den
+		}
+	}
+}
+
+// contribution finishes the pass: it adds the event terms Σ_events x'β (eventLP) and
+// Σ_events x (eventX), and mirrors the information into a full negative Hessian.
+func (acc *coxAccum) contribution(n int, eventLP float64, eventX []float64) CoxContribution {
+	p := acc.p
+	c := CoxContribution{
+		LogLik:       acc.loglik + eventLP,
+		Gradient:     make([]float64, p),
+		Hessian:      make([]float64, p*p),
+		N:            n,
+		Events:       acc.events,
+		SecondMoment: slices.Clone(acc.m2),
+	}
+	for i := 0; i < p; i++ {
+		c.Gradient[i] = eventX[i] + acc.grad[i]
+		for j := 0; j <= i; j++ {
+			v := -acc.info[i*p+j]
+			c.Hessian[i*p+j] = v
+			c.Hessian[j*p+i] = v
+		}
+	}
+	return c
+}
+
+// addSubject adds one subject with weight w and covariates x to the running risk-set sums
+// (and to the event sums if it is an event).
+func (acc *coxAccum) addSubject(w float64, x []float64, event bool) {
+	p := acc.p
+	acc.s0 += w
+	if event {
+		acc.d++
+		acc.e0 += w
+	}
+	for i := 0; i < p; i++ {
+		wx := w * x[i]
+		acc.s1[i] += wx
+		row := acc.s2[i*p : i*p+i+1]
+		for j := range row {
+			row[j] += wx * x[j]
+		}
+		if event {
+			acc.e1[i] += wx
+			erow := acc.e2[i*p : i*p+i+1]
+			for j := range erow {
+				erow[j] += wx * x[j]
+			}
+		}
+	}
+}
+
+// checkPatients validates the patient-level input of the node-side functions. Length
+// mismatches are programmer errors (panic); non-finite values are bad data (error).
+func checkPatients(fn string, time []float64, event []bool, x []float64, p int, beta []float64) error {
+	n := len(time)
+	if p < 0 || len(event) != n || len(x) != n*p || (beta != nil && len(beta) != p) {
+		panic(fmt.Sprintf("analysis: %s: %d times, %d event flags, %d covariate values for p = %d, %d coefficients",
+			fn, n, len(event), len(x), p, len(beta)))
+	}
+	for i, t := range time {
+		if math.IsNaN(t) || math.IsInf(t, 0) || t < 0 {
+			return fmt.Errorf("analysis: %s: record %d: time %v is not a finite non-negative number", fn, i, t)
+		}
+	}
+	for k, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("analysis: %s: record %d, column %d: covariate value %v is not finite (leave out incomplete cases first, see BuildDesign)", fn, k/max(p, 1), k%max(p, 1), v)
+		}
+	}
+	for j, b := range beta {
+		if math.IsNaN(b) || math.IsInf(b, 0) {
+			return fmt.Errorf("analysis: %s: coefficient %d is %v", fn, j, b)
+		}
+	}
+	return nil
+}
+
+// orderByTime returns the record indices sorted by increasing time (stable, so that the
+// order inside tied times is the input order).
+func orderByTime(time []float64) []int32 {
+	idx := make([]int32, len(time))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortStableFunc(idx, func(a, b int32) int {
+		ta, tb := time[a], time[b]
+		switch {
+		case ta < tb:
+			return -1
+		case ta > tb:
+			return 1
+		}
+		return 0
+	})
+	return idx
+}
+
+// columnCenters returns the mean of every column of the n×p matrix x, exactly the common
+// value for a constant column (so that centring makes it exactly zero).
+func columnCenters(x []float64, n, p int) []float64 {
+	m := make([]float64, p)
+	if n == 0 {
+		return m
+	}
+	for j := 0; j < p; j++ {
+		first, constant := x[j], true
+		sum := 0.0
+		for i := 0; i < n; i++ {
+			v := x[i*p+j]
+			sum += v
+			if v != first {
+				constant = false
+			}
+		}
+		if constant {
+			m[j] = first
+		} else {
+			m[j] = sum / float64(n)
+		}
+	}
+	return m
+}
+
+// CoxStratumContribution returns the log partial likelihood, its gradient and Hessian at beta
+// for the patient-level data of ONE stratum (a site, or a stratum inside a site): time[i],
+// event[i] and the covariates x[i*p : (i+1)*p] (n×p row-major) of subject i.
+//
+// With w_i = exp(x_i'β), risk sets R(t) = {i : T_i ≥ t} and, at each distinct event time t
+// with d events, the sums S_k(t) over R(t) and E_k(t) over the events (k = 0, 1, 2 for w,
+// w x, w x x'), Breslow's log partial likelihood is (Cox 1972; Breslow 1974)
+//
+//	ℓ(β) = Σ_events x_i'β − Σ_t d log S0(t),
+//	U(β) = Σ_events x_i − Σ_t d S1/S0,   −H(β) = Σ_t d [S2/S0 − (S1/S0)(S1/S0)'],
+//
+// and Efron's replaces, for the l-th of the d tied events (l = 0..d−1), S_k by S_k − (l/d) E_k
+// (Efron 1977). The covariates are centred on their means first, as R's coxph does: the
+// partial likelihood does not change, but a constant column then contributes exact zeros and
+// exp(x'β) cannot overflow for large covariate values. Cost O(n log n + n p²).
+//
+// Length mismatches panic; a non-finite time, covariate or coefficient returns an error.
+func CoxStratumContribution(time []float64, event []bool, x []float64, p int, beta []float64, ties Ties) (CoxContribution, error) {
+	if len(beta) != p {
+		panic(fmt.Sprintf("analysis: CoxStratumContribution: %d coefficients for p = %d", len(beta), p))
+	}
+	if err := checkPatients("CoxStratumContribution", time, event, x, p, beta); err != nil {
+		return CoxContribution{}, err
+	}
+	n := len(time)
+	center := columnCenters(x, n, p)
+	order := orderByTime(time)
+	acc := newCoxAccum(p, ties)
+	xc := make([]float64, p)
+	eventX := make([]float64, p)
+	eventLP := 0.0
+	for k := n - 1; k >= 0; {
+		t := time[order[k]]
+		acc.beginTime()
+		for ; k >= 0 && time[order[k]] == t; k-- {
+			i := int(order[k])
+			row := x[i*p : (i+1)*p]
+			lp := 0.0
+			for j := range xc {
+				xc[j] = row[j] - center[j]
+				lp += beta[j] * xc[j]
+			}
+			if event[i] {
+				eventLP += lp
+				for j := range xc {
+					eventX[j] += xc[j]
+				}
+			}
+			acc.addSubject(math.Exp(lp), xc, event[i])
+		}
+		acc.eventTerm()
+	}
+	return acc.contribution(n, eventLP, eventX), nil
+}
+
+// RiskSetRow holds, for the subjects of one site whose time equals Time, with w = exp(x'β):
+// R0 = Σ w, R1 = Σ w x, R2 = Σ w x x' (p×p row-major) over all of them, and E0, E1, E2 the same
+// sums over the events only (nil when D = 0), D being the number of events. The client forms
+// the pooled risk-set sums S_k(t) = Σ_sites Σ_{rows with Time ≥ t} R_k (WebDISCO, Lu et al. 2015).
+type RiskSetRow struct {
+	Time   float64
+	D      int
+	R0     float64
+	R1, R2 []float64
+	E0     float64
+	E1, E2 []float64
+}
+
+// CoxRiskSetRows returns one site's rows at beta, one per distinct time in increasing order,
+// and eventXSum = Σ_events x. Covariates are NOT centred: every site must use the same origin
+// for the pooled sums to be comparable. All rows share one backing array (no per-row
+// allocation). Length mismatches panic; non-finite values return an error.
+func CoxRiskSetRows(time []float64, event []bool, x []float64, p int, beta []float64) (rows []RiskSetRow, eventXSum []float64, err error) {
+	if len(beta) != p {
+		panic(fmt.Sprintf("analysis: CoxRiskSetRows: %d coefficients for p = %d", len(beta), p))
+	}
+	if err := checkPatients("CoxRiskSetRows", time, event, x, p, beta); err != nil {
+		return nil, nil, err
+	}
+	n := len(time)
+	order := orderByTime(time)
+	nrows, nevrows := 0, 0
+	for k := 0; k < n; {
+		t := time[order[k]]
+		nrows++
+		hasEvent := false
+		for ; k < n && time[order[k]] == t; k++ {
+			hasEvent = hasEvent || event[order[k]]
+		}
+		if hasEvent {
+			nevrows++
+		}
+	}
+	rows = make([]RiskSetRow, 0, nrows)
+	buf := make([]float64, (nrows+nevrows)*(p+p*p))
+	eventXSum = make([]float64, p)
+	for k := 0; k < n; {
+		t := time[order[k]]
+		r := RiskSetRow{Time: t}
+		r.R1, buf = buf[:p:p], buf[p:]
+		r.R2, buf = buf[:p*p:p*p], buf[p*p:]
+		start := k
+		for ; k < n && time[order[k]] == t; k++ {
+			if event[order[k]] {
+				r.D++
+			}
+		}
+		if r.D > 0 {
+			r.E1, buf = buf[:p:p], buf[p:]
+			r.E2, buf = buf[:p*p:p*p], buf[p*p:]
+		}
+		for _, i32 := range order[start:k] {
+			i := int(i32)
+			xi := x[i*p : (i+1)*p]
+			lp := 0.0
+			for j, v := range xi {
+				lp += beta[j] * v
+			}
+			w := math.Exp(lp)
+			r.R0 += w
+			for a := 0; a < p; a++ {
+				wx := w * xi[a]
+				r.R1[a] += wx
+				for b := 0; b <= a; b++ {
+					r.R2[a*p+b] += wx * xi[b]
+				}
+			}
+			if event[i] {
+				r.E0 += w
+				for a := 0; a < p; a++ {
+					wx := w * xi[a]
+					r.E1[a] += wx
+					eventXSum[a] += xi[a]
+					for b := 0; b <= a; b++ {
+						r.E2[a*p+b] += wx * xi[b]
+					}
+				}
+			}
+		}
+		for a := 0; a < p; a++ {
+			for b := 0; b < a; b++ {
+				r.R2[b*p+a] = r.R2[a*p+b]
+				if r.D > 0 {
+					r.E2[b*p+a] = r.E2[a*p+b]
+				}
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows, eventXSum, nil
+}
+
+// checkRows validates one site's rows as received from the network: bad data, so errors.
+func checkRows(site int, rows []RiskSetRow, p int) error {
+	for k := range rows {
+		r := &rows[k]
+		if math.IsNaN(r.Time) || math.IsInf(r.Time, 0) {
+			return fmt.Errorf("analysis: cox risk-set rows: site %d, row %d: time %v is not finite", site, k, r.Time)
+		}
+		if k > 0 && r.Time <= rows[k-1].Time {
+			return fmt.Errorf("analysis: cox risk-set rows: site %d, row %d: time %v does not follow %v", site, k, r.Time, rows[k-1].Time)
+		}
+		if len(r.R1) != p || len(r.R2) != p*p {
+			return fmt.Errorf("analysis: cox risk-set rows: site %d, row %d: %d and %d risk sums for p = %d", site, k, len(r.R1), len(r.R2), p)
+		}
+		if r.D < 0 {
+			return fmt.Errorf("analysis: cox risk-set rows: site %d, row %d: %d events", site, k, r.D)
+		}
+		if r.D > 0 && (len(r.E1) != p || len(r.E2) != p*p) {
+			return fmt.Errorf("analysis: cox risk-set rows: site %d, row %d: %d events but %d and %d event sums for p = %d", site, k, r.D, len(r.E1), len(r.E2), p)
+		}
+		if math.IsNaN(r.R0) || r.R0 < 0 || math.IsNaN(r.E0) || r.E0 < 0 {
+			return fmt.Errorf("analysis: cox risk-set rows: site %d, row %d: negative or NaN weight sum", site, k)
+		}
+	}
+	return nil
+}
+
+// PooledCoxContribution computes, on the client, the exact pooled (unstratified) log partial
+// likelihood, gradient and Hessian at beta from every site's risk-set rows at the same beta
+// (WebDISCO, Lu et al., JAMIA 2015). The pooled risk-set sums are
+//
+//	S_k(t) = Σ_sites Σ_{rows with Time ≥ t} R_k,   E_k(t) = Σ_sites E_k of the rows at t,
+//
+// and with them ℓ, U and H follow exactly as in CoxStratumContribution (Breslow or Efron),
+// the event terms Σ_events x'β and Σ_events x coming from eventXSum. Ties across sites are
+// handled like ties within a site: rows with equal Time are one distinct time.
+//
+// The rows carry no subject counts, so the result has N = 0: the caller knows N from the
+// sites' replies. Malformed rows (unsorted, wrong lengths) return an error naming the site
+// and row. Cost O(R (K + p²)) for R rows from K sites.
+func PooledCoxContribution(sites [][]RiskSetRow, eventXSum [][]float64, p int, beta []float64, ties Ties) (CoxContribution, error) {
+	if len(beta) != p {
+		panic(fmt.Sprintf("analysis: PooledCoxContribution: %d coefficients for p = %d", len(beta), p))
+	}
+	if len(eventXSum) != len(sites) {
+		return CoxContribution{}, fmt.Errorf("analysis: PooledCoxContribution: %d sites but %d event sums", len(sites), len(eventXSum))
+	}
+	eventX := make([]float64, p)
+	for s, rows := range sites {
+		if err := checkRows(s, rows, p); err != nil {
+			return CoxContribution{}, err
+		}
+		if len(eventXSum[s]) != p {
+			return CoxContribution{}, fmt.Errorf("analysis: PooledCoxContribution: site %d: %d event sums for p = %d", s, len(eventXSum[s]), p)
+		}
+		for j, v := range eventXSum[s] {
+			eventX[j] += v
+		}
+	}
+	acc := newCoxAccum(p, ties)
+	next := make([]int, len(sites)) // next row to add per site, walking backwards
+	for s, rows := range sites {
+		next[s] = len(rows) - 1
+	}
+	for {
+		t, found := math.Inf(-1), false
+		for s, k := range next {
+			if k >= 0 && (!found || sites[s][k].Time > t) {
+				t, found = sites[s][k].Time, true
+			}
+		}
+		if !found {
+			break
+		}
+		acc.beginTime()
+		for s, k := range next {
+			if k < 0 || sites[s][k].Time != t {
+				continue
+			}
+			r := &sites[s][k]
+			next[s]--
+			acc.s0 += r.R0
+			for a := 0; a < p; a++ {
+				acc.s1[a] += r.R1[a]
+				for b := 0; b <= a; b++ {
+					acc.s2[a*p+b] += r.R2[a*p+b]
+				}
+			}
+			if r.D > 0 {
+				acc.d += r.D
+				acc.e0 += r.E0
+				for a := 0; a < p; a++ {
+					acc.e1[a] += r.E1[a]
+					for b := 0; b <= a; b++ {
+						acc.e2[a*p+b] += r.E2[a*p+b]
+					}
+				}
+			}
+		}
+		acc.eventTerm()
+	}
+	eventLP := 0.0
+	for j, v := range eventX {
+		eventLP += beta[j] * v
+	}
+	return acc.contribution(0, eventLP, eventX), nil
+}
+
+// ErrNotConverged is wrapped by the error FitCox returns, together with a fit, when
+// Newton–Raphson ran out of iterations (R: "Ran out of iterations and did not converge").
+// Test with errors.Is.
+var ErrNotConverged = errors.New("analysis: cox: did not converge")
+
+// ErrNoEvents is returned by FitCox when the data hold no event: the partial likelihood is
+// then constant and no coefficient is estimable.
+var ErrNoEvents = errors.New("analysis: cox: no events")

@@ -1,0 +1,150 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// CovariateColumn is one covariate of a model, as a plain column over the patients: either
+// Numeric (NaN = missing) or Categorical ("" = missing), not both.
+type CovariateColumn struct {
+	Name        string
+	Numeric     []float64
+	Categorical []string
+}
+
+// BuildDesign builds the n×p design matrix (row-major, complete cases only) of a Cox model
+// from covariate columns, as R's model.matrix does with treatment contrasts:
+//
+//   - a numeric column is used as is, under its own name;
+//   - a categorical column with levels L1, …, Lk becomes k−1 indicator columns named
+//     Name+Lj for j ≥ 2 (R: "sexmale"); L1 is the reference. The levels are levels[Name] when
+//     given (in that order; a value outside them is an error), else the distinct values of the
+//     complete cases in sorted (byte) order, as R does for a character column.
+//
+// keep[i] reports whether patient i is a complete case (no covariate missing); x holds only
+// those rows, in order. The number of patients left out is the number of false entries in
+// keep (see IncompleteCases). A categorical column with fewer than two levels is an error, as in R
+// ("contrasts can be applied only to factors with 2 or more levels"); a given level that no
+// complete case has gives an all-zero column, which FitCox reports as not estimable.
+func BuildDesign(cols []CovariateColumn, levels map[string][]string) (x []float64, p int, names []string, keep []bool, err error) {
+	if len(cols) == 0 {
+		return nil, 0, nil, nil, fmt.Errorf("analysis: design: no covariates")
+	}
+	n := -1
+	for c, col := range cols {
+		isNum, isCat := col.Numeric != nil, col.Categorical != nil
+		if isNum == isCat {
+			return nil, 0, nil, nil, fmt.Errorf("analysis: design: covariate %d (%q) must be either numeric or categorical", c, col.Name)
+		}
+		m := len(col.Numeric) + len(col.Categorical)
+		if n >= 0 && m != n {
+			return nil, 0, nil, nil, fmt.Errorf("analysis: design: covariate %q has %d values, %q has %d", col.Name, m, cols[0].Name, n)
+		}
+		n = m
+	}
+	keep = make([]bool, n)
+	for i := range keep {
+		keep[i] = true
+	}
+	for _, col := range cols {
+		for i, v := range col.Numeric {
+			if math.IsNaN(v) {
+				keep[i] = false
+			} else if math.IsInf(v, 0) {
+				return nil, 0, nil, nil, fmt.Errorf("analysis: design: covariate %q, patient %d: value %v is not finite", col.Name, i, v)
+			}
+		}
+		for i, v := range col.Categorical {
+			if v == "" {
+				keep[i] = false
+			}
+		}
+	}
+
+	// Column layout: one per numeric covariate, k−1 per categorical one.
+	type block struct {
+		index map[string]int // level → design column offset+1 (0 = reference)
+	}
+	blocks := make([]block, len(cols))
+	for c, col := range cols {
+		if col.Numeric != nil {
+			names = append(names, col.Name)
+			continue
+		}
+		lv, given := levels[col.Name]
+		if !given {
+			seen := map[string]bool{}
+			for i, v := range col.Categorical {
+				if keep[i] && !seen[v] {
+					seen[v] = true
+					lv = append(lv, v)
+				}
+			}
+			slices.Sort(lv)
+		}
+		if len(lv) < 2 {
+			return nil, 0, nil, nil, fmt.Errorf("analysis: design: categorical covariate %q has %d level(s) among complete cases; contrasts need at least 2", col.Name, len(lv))
+		}
+		idx := make(map[string]int, len(lv))
+		for j, l := range lv {
+			if _, dup := idx[l]; dup {
+				return nil, 0, nil, nil, fmt.Errorf("analysis: design: covariate %q: level %q given twice", col.Name, l)
+			}
+			idx[l] = j
+			if j > 0 {
+				names = append(names, col.Name+l)
+			}
+		}
+		for i, v := range col.Categorical {
+			if keep[i] {
+				if _, ok := idx[v]; !ok {
+					return nil, 0, nil, nil, fmt.Errorf("analysis: design: covariate %q, patient %d: value %q is not one of the levels %q", col.Name, i, v, lv)
+				}
+			}
+		}
+		blocks[c].index = idx
+	}
+	p = len(names)
+	kept := 0
+	for _, k := range keep {
+		if k {
+			kept++
+		}
+	}
+	x = make([]float64, 0, kept*p)
+	for i := 0; i < n; i++ {
+		if !keep[i] {
+			continue
+		}
+		for c, col := range cols {
+			if col.Numeric != nil {
+				x = append(x, col.Numeric[i])
+				continue
+			}
+			k := len(blocks[c].index)
+			lvl := blocks[c].index[col.Categorical[i]]
+			for j := 1; j < k; j++ {
+				if j == lvl {
+					x = append(x, 1)
+				} else {
+					x = append(x, 0)
+				}
+			}
+		}
+	}
+	return x, p, names, keep, nil
+}
+
+// IncompleteCases returns the number of false entries in keep: the patients BuildDesign left out for a
+// missing covariate value.
+func IncompleteCases(keep []bool) int {
+	d := 0
+	for _, k := range keep {
+		if !k {
+			d++
+		}
+	}
+	return d
+}
