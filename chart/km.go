@@ -1,0 +1,702 @@
+package chart
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"sort"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// KMCurve is one group's Kaplan–Meier estimate as a step function. Times are in days.
+type KMCurve struct {
+	// Name labels the group in the legend and the number-at-risk table.
+	Name string
+	// N is the number of patients in the group, shown as "n = N" in the legend and as the
+	// at-risk count at time 0; 0 leaves it out.
+	N int
+	// Time holds the distinct times of the step function in increasing order, and Surv the
+	// survival estimate S(t) from Time[i] until the next time.
+	Time, Surv []float64
+	// Lower and Upper are the pointwise confidence limits of Surv (nil: no band). NaN marks
+	// a limit that is not estimable, as R reports NA once S(t) reaches 0.
+	Lower, Upper []float64
+	// NRisk is the number at risk at Time[i]. When present, and Time holds every distinct
+	// time (events and censorings, like summary(survfit, censored = TRUE) or an
+	// analysis.SurvivalTable), the figure derives its number-at-risk table from it.
+	NRisk []int
+	// CensorTimes are the times, in days, at which patients were censored; each gets a '+'
+	// mark on the curve.
+	CensorTimes []float64
+	// End is the end of follow-up in days; the curve is drawn flat up to it. Zero means the
+	// last of Time and CensorTimes.
+	End float64
+	// Median is the median survival and its 95% CI in days, shown in the annotation box;
+	// nil leaves the column out.
+	Median *MedianCI
+	// Color overrides the style's palette colour for this group.
+	Color color.Color
+}
+
+// MedianCI is a median survival time with its confidence interval, in days. A value that is
+// NaN or +Inf was not reached.
+type MedianCI struct {
+	Median, Lower, Upper float64
+}
+
+// HazardRatio is a hazard ratio with its 95% CI, with a label naming the comparison
+// ("male vs female").
+type HazardRatio struct {
+	Label            string
+	HR, Lower, Upper float64
+}
+
+// SuppressedCount in a RiskTable marks a cell the site's disclosure policy suppressed.
+const SuppressedCount = -1
+
+// RiskTable is a number-at-risk table given explicitly, as released by the sites under
+// their disclosure policies.
+type RiskTable struct {
+	// Times are in days; each column is drawn under that time on the x-axis, so they are
+	// normally the axis ticks (KMFigure.Ticks).
+	Times []float64
+	// Counts[i][j] is the number at risk in curve i at Times[j]; SuppressedCount (or any
+	// negative value) marks a suppressed cell.
+	Counts [][]int
+	// MinCell is the policy's minimum cell size: suppressed cells and counts between 1 and
+	// MinCell-1 are shown as "<MinCell".
+	MinCell int
+}
+
+// KMFigure is the publication Kaplan–Meier figure: step curves with confidence bands and
+// censor marks, a number-at-risk table aligned under the time axis, a legend with n, an
+// annotation box (median with 95% CI per group, log-rank p, hazard ratio) and a footnote.
+// The zero value of every option gives the usual figure; set fields to turn parts off.
+type KMFigure struct {
+	// Title is drawn above the figure; empty for none.
+	Title string
+	// XLabel defaults to "Time (months)" (or the unit in use); YLabel to
+	// "Overall survival probability" (or "Overall survival (%)" with Percent).
+	XLabel, YLabel string
+	// Unit is the unit of the time axis; input times are in days.
+	Unit TimeUnit
+	// Percent labels the y-axis 0–100 % instead of 0–1.
+	Percent bool
+	// Curves are the groups, drawn in order.
+	Curves []KMCurve
+	// XTicks overrides the time-axis ticks, in days; nil chooses them with TimeTicks.
+	XTicks []float64
+	// RiskTable, when set, is drawn as given; otherwise the table is derived from the
+	// curves' NRisk (and N) at the axis ticks, hiding counts below RiskMinCell.
+	RiskTable *RiskTable
+	// RiskMinCell applies the minimum cell size to a derived risk table.
+	RiskMinCell int
+	// HideRiskTable, HideBands, HideCensor and HideLegend turn those parts off.
+	HideRiskTable, HideBands, HideCensor, HideLegend bool
+	// ShowMedianLines draws dashed lines at S = 0.5 down to each group's median.
+	ShowMedianLines bool
+	// LogRankP is the log-rank test p-value (nil: not shown), labelled PLabel (default
+	// "Log-rank").
+	LogRankP *float64
+	PLabel   string
+	// HR is a hazard ratio with 95% CI for a two-group comparison (nil: not shown).
+	HR *HazardRatio
+	// Notes are extra annotation lines, such as landmark survival.
+	Notes []string
+	// Footnote is drawn under the figure: the cohort in words, sites, data cut and the
+	// privacy line.
+	Footnote string
+	// Style is the look; the zero Style is PublicationStyle.
+	Style Style
+}
+
+// FigureStyle returns the style the figure is drawn in.
+func (f *KMFigure) FigureStyle() Style { return f.Style.orDefault() }
+
+// Ticks returns the time-axis ticks in days: XTicks if set, otherwise the ticks TimeTicks
+// chooses for the longest follow-up. A caller building a RiskTable from site releases asks
+// the sites for the counts at these times.
+func (f *KMFigure) Ticks() []float64 {
+	if len(f.XTicks) > 0 {
+		return append([]float64(nil), f.XTicks...)
+	}
+	maxT := 0.0
+	for i := range f.Curves {
+		maxT = math.Max(maxT, f.Curves[i].end())
+	}
+	ticks := TimeTicks(f.Unit.FromDays(maxT), f.Unit, f.FigureStyle().MaxTimeIntervals)
+	for i := range ticks {
+		ticks[i] *= f.Unit.DaysPer()
+	}
+	return ticks
+}
+
+// end returns the end of follow-up of the curve in days.
+func (k *KMCurve) end() float64 {
+	e := k.End
+	if n := len(k.Time); n > 0 {
+		e = math.Max(e, k.Time[n-1])
+	}
+	for _, t := range k.CensorTimes {
+		e = math.Max(e, t)
+	}
+	return e
+}
+
+// survAt returns S(t): the estimate at the last step time at or before t (1 before the first).
+func (k *KMCurve) survAt(t float64) float64 {
+	i := sort.Search(len(k.Time), func(i int) bool { return k.Time[i] > t })
+	if i == 0 {
+		return 1
+	}
+	return k.Surv[i-1]
+}
+
+// riskAt returns the number at risk at time t (patients with follow-up ≥ t), read from NRisk
+// at the first distinct time at or after t; 0 after the last time.
+func (k *KMCurve) riskAt(t float64) int {
+	i := sort.Search(len(k.Time), func(i int) bool { return k.Time[i] >= t })
+	switch {
+	case i == 0 && k.N > 0:
+		return k.N
+	case i == len(k.Time):
+		return 0
+	}
+	return k.NRisk[i]
+}
+
+func (f *KMFigure) validate() error {
+	if len(f.Curves) == 0 {
+		return fmt.Errorf("chart: Kaplan–Meier figure has no curves")
+	}
+	for ci := range f.Curves {
+		k := &f.Curves[ci]
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("chart: curve %d (%q): %s", ci, k.Name, fmt.Sprintf(format, args...))
+		}
+		n := len(k.Time)
+		if len(k.Surv) != n {
+			return bad("%d times but %d survival values", n, len(k.Surv))
+		}
+		if (k.Lower != nil && len(k.Lower) != n) || (k.Upper != nil && len(k.Upper) != n) {
+			return bad("confidence limits do not match the %d times", n)
+		}
+		if k.NRisk != nil && len(k.NRisk) != n {
+			return bad("%d at-risk counts for %d times", len(k.NRisk), n)
+		}
+		for i, t := range k.Time {
+			if !(t >= 0) || math.IsInf(t, 0) || (i > 0 && t < k.Time[i-1]) {
+				return bad("time %d (%v) is negative, not finite or out of order", i, t)
+			}
+			if s := k.Surv[i]; !(s >= 0 && s <= 1) {
+				return bad("survival %d (%v) is outside [0, 1]", i, s)
+			}
+		}
+	}
+	if rt := f.RiskTable; rt != nil {
+		if len(rt.Counts) != len(f.Curves) {
+			return fmt.Errorf("chart: risk table has %d rows for %d curves", len(rt.Counts), len(f.Curves))
+		}
+		for i, row := range rt.Counts {
+			if len(row) != len(rt.Times) {
+				return fmt.Errorf("chart: risk table row %d has %d counts for %d times", i, len(row), len(rt.Times))
+			}
+		}
+	}
+	return nil
+}
+
+// riskTable returns the table to draw (times in days), or nil for none.
+func (f *KMFigure) riskTable(ticks []float64) *RiskTable {
+	if f.HideRiskTable {
+		return nil
+	}
+	if f.RiskTable != nil {
+		return f.RiskTable
+	}
+	rt := &RiskTable{Times: ticks, MinCell: f.RiskMinCell}
+	for i := range f.Curves {
+		k := &f.Curves[i]
+		if k.NRisk == nil {
+			return nil // cannot derive the table for every group: draw none rather than a partial one
+		}
+		row := make([]int, len(ticks))
+		for j, t := range ticks {
+			row[j] = k.riskAt(t)
+		}
+		rt.Counts = append(rt.Counts, row)
+	}
+	return rt
+}
+
+func (f *KMFigure) color(s Style, i int) color.Color {
+	if c := f.Curves[i].Color; c != nil {
+		return c
+	}
+	return s.color(i)
+}
+
+// kmLayout is where the parts of a Kaplan–Meier figure go on a canvas.
+type kmLayout struct {
+	style     Style
+	plot      *plot.Plot
+	plotArea  draw.Canvas // the canvas the gonum plot is drawn on
+	data      draw.Canvas // its data area, where x and y are mapped
+	ticks     []float64   // axis ticks in units
+	table     *RiskTable
+	tableArea draw.Canvas
+	rowH      vg.Length
+}
+
+// x maps a time in units to the canvas, exactly as the plot maps its ticks.
+func (l *kmLayout) x(t float64) vg.Length { return l.data.X(l.plot.X.Norm(t)) }
+
+// y maps a survival probability to the canvas.
+func (l *kmLayout) y(s float64) vg.Length { return l.data.Y(l.plot.Y.Norm(s)) }
+
+// layout places the title, footnote, plot and risk table on c, and builds the plot with
+// its curves.
+func (f *KMFigure) layout(c draw.Canvas) *kmLayout {
+	s := f.FigureStyle()
+	l := &kmLayout{style: s}
+	margin := s.TextSize * 0.9
+	inner := draw.Crop(c, margin, -margin, margin, -margin)
+	inner = drawTitle(inner, s, f.Title)
+	inner = drawFootnote(inner, s, f.Footnote)
+
+	ticksDays := f.Ticks()
+	u := f.Unit
+	l.ticks = make([]float64, len(ticksDays))
+	for i, t := range ticksDays {
+		l.ticks[i] = u.FromDays(t)
+	}
+	l.table = f.riskTable(ticksDays)
+
+	// The risk table takes a header line and one row per group under the plot.
+	tsty := s.text(s.TextSize, false)
+	l.rowH = s.TextSize * 1.45
+	var labelW, cellW vg.Length
+	if l.table != nil {
+		for i := range f.Curves {
+			labelW = max(labelW, tsty.Width(f.Curves[i].Name))
+			for _, n := range l.table.Counts[i] {
+				cellW = max(cellW, tsty.Width(FormatCount(n, l.table.MinCell)))
+			}
+		}
+		h := vg.Length(len(f.Curves)+1)*l.rowH + s.TextSize*0.4
+		l.tableArea = inner
+		l.tableArea.Max.Y = inner.Min.Y + h
+		inner.Min.Y += h + s.TextSize*0.6
+	}
+	l.plotArea = inner
+	l.plot = f.newPlot(s, l.ticks)
+	l.data = l.plot.DataCanvas(l.plotArea)
+	if l.table != nil {
+		// Room on the left for the group labels, right-aligned before the first column.
+		gap := s.TextSize * 0.8
+		if need := labelW + gap + cellW/2; l.data.Min.X-inner.Min.X < need {
+			l.plotArea.Min.X += need - (l.data.Min.X - inner.Min.X)
+		}
+		// Room on the right for half of the last column.
+		if over := l.data.Max.X + cellW/2 - inner.Max.X; over > 0 {
+			l.plotArea.Max.X -= over
+		}
+		l.data = l.plot.DataCanvas(l.plotArea)
+	}
+	return l
+}
+
+// newPlot builds the gonum plot: axes, bands, curves, censor marks and median lines.
+func (f *KMFigure) newPlot(s Style, ticks []float64) *plot.Plot {
+	p := s.newPlot()
+	u := f.Unit
+	p.X.Label.Text = f.XLabel
+	if p.X.Label.Text == "" {
+		p.X.Label.Text = "Time (" + u.String() + ")"
+	}
+	p.Y.Label.Text = f.YLabel
+	if p.Y.Label.Text == "" {
+		p.Y.Label.Text = "Overall survival probability"
+		if f.Percent {
+			p.Y.Label.Text = "Overall survival (%)"
+		}
+	}
+	xt := make(plot.ConstantTicks, len(ticks))
+	for i, t := range ticks {
+		xt[i] = plot.Tick{Value: t, Label: formatTick(t)}
+	}
+	p.X.Tick.Marker = xt
+	var yt plot.ConstantTicks
+	for _, v := range []float64{0, 0.25, 0.5, 0.75, 1} {
+		lbl := fmt.Sprintf("%.2f", v)
+		if f.Percent {
+			lbl = fmt.Sprintf("%.0f", 100*v)
+		}
+		yt = append(yt, plot.Tick{Value: v, Label: lbl})
+	}
+	p.Y.Tick.Marker = yt
+
+	for i := range f.Curves {
+		k := &f.Curves[i]
+		clr := f.color(s, i)
+		xs, ys := k.steps(u, k.Surv)
+		if !f.HideBands && k.Lower != nil && k.Upper != nil {
+			_, lo := k.steps(u, k.Lower)
+			_, hi := k.steps(u, k.Upper)
+			p.Add(&band{x: xs, lo: lo, hi: hi, color: withAlpha(clr, s.BandAlpha)})
+		}
+		line := &plotter.Line{XYs: make(plotter.XYs, len(xs)), StepStyle: plotter.PostStep,
+			LineStyle: draw.LineStyle{Color: clr, Width: s.LineWidth}}
+		for j := range xs {
+			line.XYs[j] = plotter.XY{X: xs[j], Y: ys[j]}
+		}
+		p.Add(line)
+		if !f.HideCensor && len(k.CensorTimes) > 0 {
+			m := &censorMarks{color: clr, size: s.CensorSize, width: s.LineWidth * 0.6}
+			for _, t := range k.CensorTimes {
+				m.pts = append(m.pts, plotter.XY{X: u.FromDays(t), Y: k.survAt(t)})
+			}
+			p.Add(m)
+		}
+	}
+	if f.ShowMedianLines {
+		p.Add(&medianLines{fig: f, unit: u, color: s.Muted, width: s.AxisWidth * 1.2})
+	}
+	p.X.Min, p.X.Max = 0, ticks[len(ticks)-1]
+	p.Y.Min, p.Y.Max = 0, 1
+	return p
+}
+
+// steps returns the vertices of the post-step function through (0, 1), (Time[i], v[i]) and
+// (End, last v), with times in units.
+func (k *KMCurve) steps(u TimeUnit, v []float64) (xs, ys []float64) {
+	xs = append(xs, 0)
+	ys = append(ys, 1)
+	for i, t := range k.Time {
+		xs = append(xs, u.FromDays(t))
+		ys = append(ys, v[i])
+	}
+	if end := k.end(); len(k.Time) == 0 || end > k.Time[len(k.Time)-1] {
+		xs = append(xs, u.FromDays(end))
+		ys = append(ys, ys[len(ys)-1])
+	}
+	return xs, ys
+}
+
+// Draw draws the figure to fill c.
+func (f *KMFigure) Draw(c draw.Canvas) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	s := f.FigureStyle()
+	fillBackground(c, s)
+	l := f.layout(c)
+	l.plot.Draw(l.plotArea)
+	if l.table != nil {
+		f.drawRiskTable(c, l)
+	}
+	if !f.HideLegend {
+		f.drawLegend(c, l)
+	}
+	return nil
+}
+
+// drawRiskTable draws "Number at risk" and one row per group, each count centred under its
+// time's position on the x-axis, the group label right-aligned before the first column.
+func (f *KMFigure) drawRiskTable(c draw.Canvas, l *kmLayout) {
+	s := l.style
+	ta := l.tableArea
+	head := s.text(s.TextSize, true)
+	top := ta.Max.Y
+	putText(c, head, ta.Min.X, top-l.rowH/2, draw.XLeft, draw.YCenter, "Number at risk")
+	var cellW vg.Length
+	tsty := s.text(s.TextSize, false)
+	for i := range f.Curves {
+		for _, n := range l.table.Counts[i] {
+			cellW = max(cellW, tsty.Width(FormatCount(n, l.table.MinCell)))
+		}
+	}
+	labelX := l.data.Min.X - cellW/2 - s.TextSize*0.8
+	for i := range f.Curves {
+		y := top - vg.Length(i+1)*l.rowH - l.rowH/2
+		sty := tsty
+		sty.Color = f.color(s, i)
+		putText(c, sty, labelX, y, draw.XRight, draw.YCenter, f.Curves[i].Name)
+		for j, t := range l.table.Times {
+			v := f.Unit.FromDays(t)
+			if v < l.plot.X.Min-1e-9 || v > l.plot.X.Max+1e-9 {
+				continue
+			}
+			putText(c, sty, l.x(v), y, draw.XCenter, draw.YCenter, FormatCount(l.table.Counts[i][j], l.table.MinCell))
+		}
+	}
+}
+
+// band fills the area between two post-step functions; NaN limits leave a gap.
+type band struct {
+	x, lo, hi []float64
+	color     color.Color
+}
+
+// Plot implements plot.Plotter.
+func (b *band) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	flush := func(upper, lower []vg.Point) {
+		if len(upper) < 2 {
+			return
+		}
+		poly := append([]vg.Point(nil), upper...)
+		for i := len(lower) - 1; i >= 0; i-- {
+			poly = append(poly, lower[i])
+		}
+		c.FillPolygon(b.color, poly)
+	}
+	var upper, lower []vg.Point
+	for i := 0; i < len(b.x); i++ {
+		ok := !math.IsNaN(b.lo[i]) && !math.IsNaN(b.hi[i])
+		if !ok {
+			flush(upper, lower)
+			upper, lower = nil, nil
+			continue
+		}
+		x, yl, yh := trX(b.x[i]), trY(b.lo[i]), trY(b.hi[i])
+		if len(upper) > 0 { // post-step: run flat to this time, then jump
+			upper = append(upper, vg.Point{X: x, Y: upper[len(upper)-1].Y})
+			lower = append(lower, vg.Point{X: x, Y: lower[len(lower)-1].Y})
+		}
+		upper = append(upper, vg.Point{X: x, Y: yh})
+		lower = append(lower, vg.Point{X: x, Y: yl})
+	}
+	flush(upper, lower)
+}
+
+// censorMarks draws a '+' at each censoring on the curve.
+type censorMarks struct {
+	pts         plotter.XYs
+	color       color.Color
+	size, width vg.Length
+}
+
+// Plot implements plot.Plotter.
+func (m *censorMarks) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	sty := draw.LineStyle{Color: m.color, Width: m.width}
+	for _, pt := range m.pts {
+		x, y := trX(pt.X), trY(pt.Y)
+		if !c.ContainsX(x) {
+			continue
+		}
+		c.StrokeLine2(sty, x-m.size, y, x+m.size, y)
+		c.StrokeLine2(sty, x, y-m.size, x, y+m.size)
+	}
+}
+
+// medianLines draws the dashed reference lines at S = 0.5 down to each reached median.
+type medianLines struct {
+	fig   *KMFigure
+	unit  TimeUnit
+	color color.Color
+	width vg.Length
+}
+
+// Plot implements plot.Plotter.
+func (m *medianLines) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	dash := []vg.Length{m.width * 4, m.width * 3}
+	far := math.Inf(-1)
+	for i := range m.fig.Curves {
+		k := &m.fig.Curves[i]
+		if k.Median == nil || math.IsNaN(k.Median.Median) || math.IsInf(k.Median.Median, 0) {
+			continue
+		}
+		x := m.unit.FromDays(k.Median.Median)
+		far = math.Max(far, x)
+		strokeLine(c, m.color, m.width, dash, vg.Point{X: trX(x), Y: trY(0.5)}, vg.Point{X: trX(x), Y: trY(0)})
+	}
+	if !math.IsInf(far, -1) {
+		strokeLine(c, m.color, m.width, dash, vg.Point{X: trX(0), Y: trY(0.5)}, vg.Point{X: trX(far), Y: trY(0.5)})
+	}
+}
+
+// drawLegend draws the legend and annotation box — one row per group (colour, name, n,
+// median with 95% CI), then the log-rank p, the hazard ratio and any notes — in the corner
+// of the data area the curves cross least.
+func (f *KMFigure) drawLegend(c draw.Canvas, l *kmLayout) {
+	s := l.style
+	u := f.Unit
+	tsty := s.text(s.TextSize, false)
+	hsty := s.text(s.TextSize, false)
+	hsty.Color = s.Muted
+	rowH := s.TextSize * 1.3
+	swatch := s.TextSize * 1.8
+	gap := s.TextSize * 0.8
+	pad := s.TextSize * 0.6
+
+	hasMedian := false
+	names := make([]string, len(f.Curves))
+	meds := make([]string, len(f.Curves))
+	var nameW, medW vg.Length
+	for i := range f.Curves {
+		k := &f.Curves[i]
+		names[i] = k.Name
+		if k.N > 0 {
+			names[i] = fmt.Sprintf("%s (n = %d)", k.Name, k.N)
+		}
+		nameW = max(nameW, tsty.Width(names[i]))
+		if m := k.Median; m != nil {
+			hasMedian = true
+			meds[i] = FormatMedianCI(u.FromDays(m.Median), u.FromDays(m.Lower), u.FromDays(m.Upper))
+			medW = max(medW, tsty.Width(meds[i]))
+		}
+	}
+	medHead := "Median, " + u.Abbrev() + " (95% CI)"
+	if hasMedian {
+		medW = max(medW, hsty.Width(medHead))
+	}
+	var extra []string
+	if f.LogRankP != nil {
+		lbl := f.PLabel
+		if lbl == "" {
+			lbl = "Log-rank"
+		}
+		extra = append(extra, lbl+" "+FormatP(*f.LogRankP))
+	}
+	if hr := f.HR; hr != nil {
+		lbl := "HR"
+		if hr.Label != "" {
+			lbl += " (" + hr.Label + ")"
+		}
+		extra = append(extra, lbl+" "+FormatHR(hr.HR, hr.Lower, hr.Upper))
+	}
+	extra = append(extra, f.Notes...)
+
+	w := swatch + gap + nameW
+	if hasMedian {
+		w += gap + medW
+	}
+	for _, e := range extra {
+		w = max(w, tsty.Width(e))
+	}
+	rows := len(f.Curves) + len(extra)
+	if hasMedian {
+		rows++
+	}
+	h := vg.Length(rows) * rowH
+	if len(extra) > 0 {
+		h += rowH * 0.3
+	}
+	box := vg.Rectangle{Max: vg.Point{X: w + 2*pad, Y: h + 2*pad}}
+	r := l.placeBox(f, box.Max, s.TextSize*0.6)
+
+	bg := s.Background
+	if bg == nil {
+		bg = color.White
+	}
+	fillRect(c, withAlpha(bg, 0.85), r)
+	strokeLine(c, s.Muted, s.AxisWidth*0.6, nil, r.Min, vg.Point{X: r.Max.X, Y: r.Min.Y}, r.Max,
+		vg.Point{X: r.Min.X, Y: r.Max.Y}, r.Min)
+
+	x0 := r.Min.X + pad
+	y := r.Max.Y - pad - rowH/2
+	medX := x0 + swatch + gap + nameW + gap
+	if hasMedian {
+		putText(c, hsty, medX, y, draw.XLeft, draw.YCenter, medHead)
+		y -= rowH
+	}
+	for i := range f.Curves {
+		clr := f.color(s, i)
+		strokeLine(c, clr, s.LineWidth, nil, vg.Point{X: x0, Y: y}, vg.Point{X: x0 + swatch, Y: y})
+		if !f.HideBands && f.Curves[i].Lower != nil {
+			fillRect(c, withAlpha(clr, s.BandAlpha), vg.Rectangle{
+				Min: vg.Point{X: x0, Y: y - rowH*0.3}, Max: vg.Point{X: x0 + swatch, Y: y + rowH*0.3}})
+		}
+		putText(c, tsty, x0+swatch+gap, y, draw.XLeft, draw.YCenter, names[i])
+		if meds[i] != "" {
+			putText(c, tsty, medX, y, draw.XLeft, draw.YCenter, meds[i])
+		}
+		y -= rowH
+	}
+	y -= rowH * 0.3
+	for _, e := range extra {
+		putText(c, tsty, x0, y, draw.XLeft, draw.YCenter, e)
+		y -= rowH
+	}
+}
+
+// placeBox returns where to put a box of the given size in the data area: of the positions
+// on a grid over the area, the one the curves cross least (their confidence bands count a
+// quarter), and among equals the one nearest a corner, preferring top right, then bottom
+// left, bottom right and top left.
+func (l *kmLayout) placeBox(f *KMFigure, size vg.Point, inset vg.Length) vg.Rectangle {
+	d := l.data
+	x0, x1 := d.Min.X+inset, d.Max.X-inset-size.X
+	y0, y1 := d.Min.Y+inset, d.Max.Y-inset-size.Y
+	if x1 < x0 {
+		x1 = x0
+	}
+	if y1 < y0 {
+		y1 = y0
+	}
+	type sample struct {
+		p vg.Point
+		w float64
+	}
+	var pts []sample
+	// Sample the step functions densely, vertical drops included, every 2 points.
+	trace := func(xs, ys []float64, w float64) {
+		for j := 1; j < len(xs); j++ {
+			if math.IsNaN(ys[j-1]) || math.IsNaN(ys[j]) {
+				continue
+			}
+			xa, xb := l.x(xs[j-1]), l.x(xs[j])
+			ya, yb := l.y(ys[j-1]), l.y(ys[j])
+			for t := xa; t < xb; t += 2 {
+				pts = append(pts, sample{vg.Point{X: t, Y: ya}, w})
+			}
+			for t := min(ya, yb); t <= max(ya, yb); t += 2 {
+				pts = append(pts, sample{vg.Point{X: xb, Y: t}, w})
+			}
+		}
+	}
+	for i := range f.Curves {
+		k := &f.Curves[i]
+		xs, ys := k.steps(f.Unit, k.Surv)
+		trace(xs, ys, 1)
+		if !f.HideBands && k.Lower != nil && k.Upper != nil {
+			_, lo := k.steps(f.Unit, k.Lower)
+			_, hi := k.steps(f.Unit, k.Upper)
+			trace(xs, lo, 0.25)
+			trace(xs, hi, 0.25)
+		}
+	}
+	corners := []vg.Point{{X: x1, Y: y1}, {X: x0, Y: y0}, {X: x1, Y: y0}, {X: x0, Y: y1}}
+	const steps = 12
+	best := corners[0]
+	bestScore, bestDist := math.Inf(1), math.Inf(1)
+	for ix := 0; ix <= steps; ix++ {
+		for iy := 0; iy <= steps; iy++ {
+			o := vg.Point{X: x0 + (x1-x0)*vg.Length(ix)/steps, Y: y0 + (y1-y0)*vg.Length(iy)/steps}
+			score := 0.0
+			for _, sp := range pts {
+				p := sp.p
+				if p.X >= o.X-inset && p.X <= o.X+size.X+inset && p.Y >= o.Y-inset && p.Y <= o.Y+size.Y+inset {
+					score += sp.w
+				}
+			}
+			dist := math.Inf(1)
+			for ci, c := range corners {
+				// Each corner in the order of preference costs a little more.
+				dd := math.Hypot(float64(o.X-c.X), float64(o.Y-c.Y)) + float64(ci)*float64(inset)
+				dist = math.Min(dist, dd)
+			}
+			if score < bestScore-1e-9 || (score < bestScore+1e-9 && dist < bestDist) {
+				best, bestScore, bestDist = o, score, dist
+			}
+		}
+	}
+	return vg.Rectangle{Min: best, Max: best.Add(size)}
+}

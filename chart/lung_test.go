@@ -1,0 +1,97 @@
+package chart
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+)
+
+// lungRef is the part of R's reference results for the NCCTG lung data
+// (analysis/testdata/lung_expected_bin0.json, made by gen_lung.R with R's survival
+// package) that the figures show.
+type lungRef struct {
+	BySex struct {
+		KM struct {
+			Group   []string   `json:"group"`
+			Time    []float64  `json:"time"`
+			NRisk   []int      `json:"n_risk"`
+			NCensor []int      `json:"n_censor"`
+			Surv    []float64  `json:"surv"`
+			Lower   []*float64 `json:"lower"`
+			Upper   []*float64 `json:"upper"`
+		} `json:"km"`
+		Median struct {
+			Group  []string  `json:"group"`
+			N      []int     `json:"n"`
+			Median []float64 `json:"median"`
+			LCL    []float64 `json:"lcl"`
+			UCL    []float64 `json:"ucl"`
+		} `json:"median"`
+		LogRank struct {
+			P float64 `json:"p"`
+		} `json:"logrank"`
+	} `json:"by_sex"`
+	Cox struct {
+		Efron struct {
+			Term  []string  `json:"term"`
+			HR    []float64 `json:"hr"`
+			Lower []float64 `json:"lower"`
+			Upper []float64 `json:"upper"`
+			P     []float64 `json:"p"`
+		} `json:"efron"`
+	} `json:"cox_sex_age"`
+}
+
+func loadLung(tb testing.TB) *lungRef {
+	tb.Helper()
+	b, err := os.ReadFile("../analysis/testdata/lung_expected_bin0.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var r lungRef
+	if err := json.Unmarshal(b, &r); err != nil {
+		tb.Fatal(err)
+	}
+	return &r
+}
+
+func nan2(p *float64) float64 {
+	if p == nil {
+		return nan
+	}
+	return *p
+}
+
+// lungFigure is the Kaplan–Meier figure of overall survival by sex in the NCCTG lung data,
+// every number from R (survfit, survdiff, coxph; see gen_lung.R).
+func lungFigure(tb testing.TB) *KMFigure {
+	r := loadLung(tb)
+	km := r.BySex.KM
+	f := &KMFigure{
+		Title:    "Overall survival by sex — NCCTG lung cancer",
+		Footnote: "Cohort: advanced lung cancer, NCCTG (R survival::lung), 18 sites pooled. Data cut 2026-10-31. Privacy: exact times, no suppressed cells, 18 of 18 sites answered.",
+	}
+	for gi, g := range r.BySex.Median.Group {
+		c := KMCurve{Name: g, N: r.BySex.Median.N[gi],
+			Median: &MedianCI{r.BySex.Median.Median[gi], r.BySex.Median.LCL[gi], r.BySex.Median.UCL[gi]}}
+		for i := range km.Time {
+			if km.Group[i] != g {
+				continue
+			}
+			c.Time = append(c.Time, km.Time[i])
+			c.Surv = append(c.Surv, km.Surv[i])
+			c.Lower = append(c.Lower, nan2(km.Lower[i]))
+			c.Upper = append(c.Upper, nan2(km.Upper[i]))
+			c.NRisk = append(c.NRisk, km.NRisk[i])
+			if km.NCensor[i] > 0 {
+				c.CensorTimes = append(c.CensorTimes, km.Time[i])
+			}
+		}
+		f.Curves = append(f.Curves, c)
+	}
+	p := r.BySex.LogRank.P
+	f.LogRankP = &p
+	cx := r.Cox.Efron
+	f.HR = &HazardRatio{Label: "male vs female", HR: cx.HR[0], Lower: cx.Lower[0], Upper: cx.Upper[0]}
+	return f
+}
