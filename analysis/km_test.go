@@ -18,14 +18,14 @@ type kmGoldens struct {
 }
 
 type kmGoldenCase struct {
-	Name          string         `json:"name"`
-	Dataset       string         `json:"dataset"`
-	GroupBy       string         `json:"group_by"`
-	Bin           float64        `json:"bin"`
-	ConfType      string         `json:"conf_type"`
-	ConfInt       float64        `json:"conf_int"`
-	LandmarkTimes goldenFloats   `json:"landmark_times"`
-	Groups        []kmGoldenGrp  `json:"groups"`
+	Name          string        `json:"name"`
+	Dataset       string        `json:"dataset"`
+	GroupBy       string        `json:"group_by"`
+	Bin           float64       `json:"bin"`
+	ConfType      string        `json:"conf_type"`
+	ConfInt       float64       `json:"conf_int"`
+	LandmarkTimes goldenFloats  `json:"landmark_times"`
+	Groups        []kmGoldenGrp `json:"groups"`
 }
 
 type kmGoldenGrp struct {
