@@ -1,0 +1,115 @@
+# Reference Cox fits of R's survival package for analysis/cox_test.go.
+# Regenerate (from analysis/testdata): Rscript cox_goldens.R  → cox_goldens.json
+# (Debian: apt-get install r-base-core r-cran-survival r-cran-jsonlite)
+#
+# The JSON holds the patient-level data sets (so the Go tests need no R) and, for every case,
+# the model specification and what coxph reports: coef, se, HR and 95% CI, z, p, loglik at 0
+# and at the estimate, likelihood-ratio, Wald and score tests, iterations, n, events, the
+# terms coxph reports as NA and its warnings.
+#
+# Cases without strata are fitted on the pooled data (Go: one local stratum, and the pooled
+# WebDISCO form from per-site risk-set rows); cases with strata = "site" are
+# coxph(... + strata(site)) (Go: sum of per-site stratum contributions).
+# bin > 0 replaces time by ceiling(time / bin) * bin before fitting (coarsened times, many
+# ties within and across sites).
+suppressMessages({library(survival); library(jsonlite)})
+
+# Categorical covariates are character columns; their levels are given explicitly in the case
+# (first = reference) or default to the sorted distinct values in C (byte) order, which is
+# what analysis.BuildDesign does.
+sites_by_row <- function(n, k) paste0("s", (seq_len(n) - 1) %% k + 1)
+
+l <- subset(lung, !is.na(inst))
+lung_d <- data.frame(site = paste0("inst", l$inst), time = l$time, event = as.integer(l$status == 2),
+  age = l$age, sex = ifelse(l$sex == 1, "male", "female"),
+  ecog = ifelse(is.na(l$ph.ecog), NA, paste0("ecog", l$ph.ecog)), karno = l$ph.karno,
+  wt_loss = l$wt.loss, stringsAsFactors = FALSE)
+lung_d$age2 <- 2 * lung_d$age  # collinear with age
+lung_d$one <- 1                # constant
+
+vet_d <- data.frame(site = sites_by_row(nrow(veteran), 5), time = veteran$time, event = veteran$status,
+  trt = veteran$trt, celltype = as.character(veteran$celltype), karno = veteran$karno,
+  stringsAsFactors = FALSE)
+
+co <- subset(colon, etype == 2)
+colon_d <- data.frame(site = sites_by_row(nrow(co), 10), time = co$time, event = co$status,
+  rx = as.character(co$rx), sex = co$sex, age = co$age, nodes = co$nodes, stringsAsFactors = FALSE)
+
+ov_d <- data.frame(site = sites_by_row(nrow(ovarian), 3), time = ovarian$futime, event = ovarian$fustat,
+  age = ovarian$age, resid_ds = ovarian$resid.ds, rx = ovarian$rx, ecog_ps = ovarian$ecog.ps)
+
+# Monotone likelihood: every subject with x = 1 dies before any subject with x = 0.
+set.seed(20240601)
+sep_d <- data.frame(site = sites_by_row(40, 2), time = round(c(runif(20, 1, 100), runif(20, 150, 300))),
+  event = 1L, x = rep(c(1, 0), each = 20), z = round(rnorm(40), 3))
+
+datasets <- list(lung = lung_d, veteran = vet_d, colon = colon_d, ovarian = ov_d, separation = sep_d)
+
+case <- function(name, data, covariates, ties = "efron", strata = "", bin = 0, levels = NULL,
+                 iter_max = 20, note = "")
+  list(name = name, data = data, covariates = I(covariates), ties = ties, strata = strata, bin = bin,
+       levels = if (is.null(levels)) NULL else lapply(levels, I), iter_max = iter_max, note = note)
+
+cases <- list()
+add <- function(...) cases[[length(cases) + 1]] <<- case(...)
+for (bin in c(0, 30)) for (ties in c("efron", "breslow")) for (strata in c("", "site")) {
+  sfx <- sprintf("%s_%s%s", ties, if (bin > 0) paste0("bin", bin) else "exact", if (strata == "") "" else "_strata")
+  add(paste0("lung_sex_age_", sfx), "lung", c("sex", "age"), ties, strata, bin)
+  add(paste0("lung_ecog_", sfx), "lung", c("sex", "age", "ecog"), ties, strata, bin)
+  add(paste0("lung_full_", sfx), "lung", c("sex", "age", "ecog", "karno", "wt_loss"), ties, strata, bin,
+      note = "karno and wt_loss have missing values: complete cases")
+}
+for (ties in c("efron", "breslow")) for (strata in c("", "site")) {
+  sfx <- paste0(ties, if (strata == "") "" else "_strata")
+  add(paste0("veteran_", sfx), "veteran", c("trt", "celltype", "karno"), ties, strata,
+      levels = list(celltype = levels(veteran$celltype)), note = "celltype levels in R's factor order")
+  add(paste0("colon_", sfx), "colon", c("rx", "sex", "age", "nodes"), ties, strata,
+      levels = list(rx = levels(colon$rx)), note = "death endpoint (etype 2); nodes has missing values")
+  add(paste0("ovarian_", sfx), "ovarian", c("age", "resid_ds", "rx", "ecog_ps"), ties, strata)
+  add(paste0("colon_bin30_", sfx), "colon", c("rx", "sex", "age", "nodes"), ties, strata, bin = 30,
+      levels = list(rx = levels(colon$rx)))
+}
+add("lung_collinear_efron", "lung", c("age", "age2", "sex"), note = "age2 = 2 age: NA in R")
+add("lung_collinear_efron_strata", "lung", c("age", "age2", "sex"), strata = "site")
+add("lung_constant_efron", "lung", c("age", "one", "sex"), note = "one = 1: NA in R")
+add("lung_constant_breslow_strata", "lung", c("age", "one", "sex"), ties = "breslow", strata = "site")
+add("lung_collinear_constant_bin30_efron", "lung", c("sex", "age", "one", "age2", "karno"), bin = 30)
+add("separation_efron", "separation", c("x", "z"), note = "monotone likelihood: coefficient of x may be infinite")
+add("separation_breslow_strata", "separation", c("x", "z"), ties = "breslow", strata = "site")
+add("lung_iter2_efron", "lung", c("sex", "age", "karno"), iter_max = 2,
+    note = "does not converge in 2 iterations; R reports iter = 3 and a diagonal-only variance")
+
+cat_levels <- function(x, given) if (!is.null(given)) given else sort(unique(x[!is.na(x)]), method = "radix")
+
+fit_case <- function(cs) {
+  d <- datasets[[cs$data]]
+  if (cs$bin > 0) d$time <- ceiling(d$time / cs$bin) * cs$bin
+  for (v in cs$covariates) if (is.character(d[[v]])) d[[v]] <- factor(d[[v]], levels = cat_levels(d[[v]], cs$levels[[v]]))
+  rhs <- paste(cs$covariates, collapse = " + ")
+  if (cs$strata != "") rhs <- paste0(rhs, " + strata(", cs$strata, ")")
+  fml <- as.formula(paste("Surv(time, event) ~", rhs))
+  warns <- character()
+  f <- withCallingHandlers(coxph(fml, data = d, ties = cs$ties, control = coxph.control(iter.max = cs$iter_max)),
+    warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") })
+  s <- summary(f)
+  cf <- s$coefficients; ci <- s$conf.int
+  test <- function(x) list(stat = unname(x["test"]), df = unname(x["df"]), p = unname(x["pvalue"]))
+  list(terms = I(rownames(cf)), coef = unname(cf[, "coef"]), se = unname(cf[, "se(coef)"]),
+       hr = unname(ci[, "exp(coef)"]), lower = unname(ci[, "lower .95"]), upper = unname(ci[, "upper .95"]),
+       z = unname(cf[, "z"]), p = unname(cf[, "Pr(>|z|)"]),
+       loglik0 = f$loglik[1], loglik = f$loglik[2],
+       lrt = test(s$logtest), score = test(s$sctest),
+       # summary() rounds the Wald statistic to 2 decimals; the fit holds it unrounded.
+       wald = list(stat = unname(f$wald.test), df = unname(s$waldtest["df"]),
+                   p = pchisq(unname(f$wald.test), unname(s$waldtest["df"]), lower.tail = FALSE)),
+       iter = f$iter, n = f$n, events = f$nevent,
+       not_estimable = I(rownames(cf)[is.na(cf[, "coef"])]), warnings = I(warns),
+       vcov = unname(as.vector(f$var)))
+}
+
+out <- list(
+  generated_by = paste("analysis/testdata/cox_goldens.R with", R.version.string, "and survival", packageVersion("survival")),
+  datasets = datasets,
+  cases = lapply(cases, function(cs) c(cs, list(expected = fit_case(cs)))))
+writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, dataframe = "columns", na = "null", null = "null"),
+           "cox_goldens.json")
