@@ -101,6 +101,9 @@ type CountReply struct {
 // SummaryReply holds, per group ("" when ungrouped), the summary of each requested variable.
 type SummaryReply struct {
 	Groups []GroupSummary `json:"groups"`
+	// MissingGroup is the number of cohort patients left out because their group value is
+	// missing (grouped queries only).
+	MissingGroup Count `json:"missing_group,omitempty"`
 }
 
 // GroupSummary is one group's summaries.

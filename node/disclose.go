@@ -1,0 +1,104 @@
+package node
+
+import (
+	"fmt"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// suppressPartition releases the cells of a partition whose total is released elsewhere
+// (groups of a cohort, categories of a variable, histogram cells). A count in 1..minCell-1 is
+// released as suppressed, never as a number (primary suppression). When exactly one cell is
+// suppressed it could be recovered as the total minus the others, so the smallest other
+// non-zero cell is suppressed too (secondary suppression). Zero is released as zero.
+// It returns the released cells and how many were suppressed.
+func suppressPartition(cells []int, minCell int) ([]protocol.Count, int) {
+	out := make([]protocol.Count, len(cells))
+	suppressed := 0
+	for i, n := range cells {
+		if n > 0 && n < minCell {
+			out[i] = protocol.Count{Suppressed: true}
+			suppressed++
+		} else {
+			out[i] = protocol.Count{N: n}
+		}
+	}
+	if suppressed == 1 {
+		best := -1
+		for i, n := range cells {
+			if !out[i].Suppressed && n > 0 && (best < 0 || n < cells[best]) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			out[best] = protocol.Count{Suppressed: true}
+			suppressed++
+		}
+	}
+	return out, suppressed
+}
+
+// releaseCount releases a single count under min_cell.
+func releaseCount(n, minCell int) (protocol.Count, int) {
+	if n > 0 && n < minCell {
+		return protocol.Count{Suppressed: true}, 1
+	}
+	return protocol.Count{N: n}, 0
+}
+
+// releaseSurvival applies the policy to one group's survival table, whose times are already
+// coarsened to bin_days. Rows are never suppressed (that would corrupt the curve); instead:
+//
+//   - merging: consecutive rows are added together, each into the following one (times only
+//     ever move later, as with coarsening), until every released row holds at least minCell
+//     events plus censorings;
+//   - tail truncation: no row is released once fewer than minCell subjects are at risk; those
+//     subjects are reported as censored at the last released time, so the number at risk
+//     derived from the table stays exact at every released time.
+//
+// The released table is a valid table of the same subjects, only coarser, so pooled tables
+// stay valid. With minCell ≤ 1 the table is released as it is.
+func releaseSurvival(t analysis.SurvivalTable, minCell int) (g protocol.SurvivalGroup, merged int, truncatedAfter *float64) {
+	g.Time, g.Events, g.Censor = []float64{}, []int{}, []int{}
+	if minCell <= 1 {
+		g.Time = append(g.Time, t.Time...)
+		g.Events = append(g.Events, t.Events...)
+		g.Censor = append(g.Censor, t.Censor...)
+		return g, 0, nil
+	}
+	remaining := t.Total()
+	for k := 0; k < len(t.Time); {
+		if remaining < minCell {
+			// Truncate: fold the remaining subjects into the last released row as censorings.
+			if len(g.Time) == 0 {
+				g.Time, g.Events, g.Censor = append(g.Time, 0), append(g.Events, 0), append(g.Censor, remaining)
+			} else {
+				g.Censor[len(g.Censor)-1] += remaining
+			}
+			at := g.Time[len(g.Time)-1]
+			return g, merged, &at
+		}
+		d, c, j := 0, 0, k
+		for j < len(t.Time) {
+			d += t.Events[j]
+			c += t.Censor[j]
+			j++
+			if d+c >= minCell {
+				break
+			}
+		}
+		merged += j - k - 1
+		g.Time = append(g.Time, t.Time[j-1])
+		g.Events = append(g.Events, d)
+		g.Censor = append(g.Censor, c)
+		remaining -= d + c
+		k = j
+	}
+	return g, merged, nil
+}
+
+// note adds a human-readable line to the reply's policy effects.
+func note(p *protocol.PolicyEffects, format string, args ...any) {
+	p.Notes = append(p.Notes, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,409 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// Config configures an Engine.
+type Config struct {
+	// Site is the name the network sees. Empty: the name stored at import, else the database
+	// file's base name (for a store with a Path method), else "site".
+	Site string
+	// Policy is the disclosure policy; nil means DefaultPolicy().
+	Policy *protocol.Policy
+	// Now is the clock (for the audit log and the daily budget); nil means time.Now.
+	Now func() time.Time
+}
+
+// Engine answers the whitelisted queries of one site from memory, applies the disclosure
+// policy and writes every query to the audit log. It is safe for concurrent use and knows
+// nothing of the transport: network code calls HandleJSON (or Handle) per request.
+type Engine struct {
+	store  Store
+	site   string
+	policy protocol.Policy
+	now    func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]*loadedStudy
+
+	// decide serialises the release decision (budget, overlap guard), the audit append and the
+	// guard bookkeeping, so concurrent queries cannot both slip under a limit.
+	decide   sync.Mutex
+	released map[guardKey]*guardSets
+}
+
+// NewEngine returns an engine over store.
+func NewEngine(ctx context.Context, store Store, cfg Config) (*Engine, error) {
+	e := &Engine{store: store, site: cfg.Site, now: cfg.Now, cache: map[string]*loadedStudy{}, released: map[guardKey]*guardSets{}}
+	if cfg.Policy != nil {
+		e.policy = *cfg.Policy
+	} else {
+		e.policy = DefaultPolicy()
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.site == "" {
+		name, err := store.SiteName(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("node: site name: %w", err)
+		}
+		e.site = name
+	}
+	if e.site == "" {
+		if p, ok := store.(interface{ Path() string }); ok {
+			e.site = DefaultSiteName(p.Path())
+		} else {
+			e.site = "site"
+		}
+	}
+	return e, nil
+}
+
+// Site returns the site name the engine answers as.
+func (e *Engine) Site() string { return e.site }
+
+// Policy returns the disclosure policy in force.
+func (e *Engine) Policy() protocol.Policy { return e.policy }
+
+// Studies returns the names of the studies the site serves, sorted.
+func (e *Engine) Studies(ctx context.Context) ([]string, error) {
+	infos, err := e.store.Studies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(infos))
+	for i, s := range infos {
+		names[i] = s.Name
+	}
+	return names, nil
+}
+
+// HandleJSON answers one JSON-encoded query with a JSON-encoded Reply. Oversized or
+// undecodable messages (unknown fields included) are refused with code invalid and audited.
+func (e *Engine) HandleJSON(ctx context.Context, msg []byte) []byte {
+	var q protocol.Query
+	var err error
+	if len(msg) > protocol.MaxQueryBytes {
+		err = errorf(protocol.CodeInvalid, "query of %d bytes exceeds the limit of %d", len(msg), protocol.MaxQueryBytes)
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(msg))
+		dec.DisallowUnknownFields()
+		if derr := dec.Decode(&q); derr != nil {
+			err = errorf(protocol.CodeInvalid, "undecodable query: %s", clip(derr.Error()))
+		} else if dec.More() {
+			err = errorf(protocol.CodeInvalid, "undecodable query: trailing data")
+		}
+	}
+	var reply protocol.Reply
+	if err != nil {
+		raw := msg
+		if len(raw) > 4096 {
+			raw = raw[:4096]
+		}
+		reply = e.refuseUndecodable(ctx, q, string(raw), err)
+	} else {
+		reply = e.handle(ctx, q, string(msg))
+	}
+	out, merr := json.Marshal(reply)
+	if merr != nil {
+		out, _ = json.Marshal(protocol.Reply{Version: protocol.Version, QueryID: q.ID, Site: e.site, Kind: q.Kind,
+			Error: &protocol.Error{Code: protocol.CodeInternal, Message: "reply could not be encoded"}})
+	}
+	return out
+}
+
+// Handle answers one query. The reply always carries the policy's effects; on refusal it
+// carries a coded Error and no payload.
+func (e *Engine) Handle(ctx context.Context, q protocol.Query) protocol.Reply {
+	raw, err := json.Marshal(q)
+	if err != nil {
+		// Only non-finite floats fail to encode; they would be refused anyway.
+		return e.refuseUndecodable(ctx, q, fmt.Sprintf("%+v", q), errorf(protocol.CodeInvalid, "query cannot be encoded: %v", err))
+	}
+	return e.handle(ctx, q, string(raw))
+}
+
+func (e *Engine) baseReply(q protocol.Query) protocol.Reply {
+	return protocol.Reply{Version: protocol.Version, QueryID: clip(q.ID), Site: e.site, Kind: q.Kind,
+		Policy: protocol.PolicyEffects{BinDays: e.policy.BinDays, MinCell: e.policy.MinCell, MinCohort: e.policy.MinCohort}}
+}
+
+func (e *Engine) refuseUndecodable(ctx context.Context, q protocol.Query, raw string, err error) protocol.Reply {
+	reply := e.baseReply(q)
+	reply.Kind = ""
+	pe := asProtocolError(err)
+	reply.Error = pe
+	e.decide.Lock()
+	defer e.decide.Unlock()
+	if _, aerr := e.store.AppendAudit(ctx, AuditEntry{At: e.now(), Analyst: clip(q.Analyst), Query: raw, Outcome: OutcomeRefused,
+		Code: pe.Code, Reason: pe.Message}); aerr != nil {
+		reply.Error = &protocol.Error{Code: protocol.CodeInternal, Message: "audit log unavailable"}
+	}
+	return reply
+}
+
+// answer is the outcome of computing a query before the release decision.
+type answer struct {
+	sets     []bitset // patient sets whose aggregates the reply releases (overlap guard)
+	study    *loadedStudy
+	released string // for the audit log
+}
+
+func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) protocol.Reply {
+	reply := e.baseReply(q)
+	var ans answer
+	err := checkQuery(&q)
+	if err == nil {
+		ans, err = e.compute(ctx, &q, &reply)
+	}
+	budgeted := q.Kind != protocol.KindCatalog && q.Version == protocol.Version
+
+	e.decide.Lock()
+	defer e.decide.Unlock()
+	if err == nil && budgeted && e.policy.DailyQueryBudget > 0 {
+		err = e.checkBudget(ctx, q.Analyst)
+	}
+	if err == nil && e.policy.OverlapGuard && ans.study != nil && len(ans.sets) > 0 {
+		err = e.checkOverlap(ctx, q.Analyst, ans.study, ans.sets)
+	}
+	entry := AuditEntry{At: e.now(), Analyst: q.Analyst, Kind: string(q.Kind), Study: q.Study, QueryID: q.ID, Query: raw, Budgeted: budgeted}
+	if err != nil {
+		pe := asProtocolError(err)
+		entry.Outcome, entry.Code, entry.Reason = OutcomeRefused, pe.Code, pe.Message
+	} else {
+		entry.Outcome, entry.Released = OutcomeReleased, ans.released
+		entry.Reason = effectsText(reply.Policy)
+	}
+	if _, aerr := e.store.AppendAudit(ctx, entry); aerr != nil {
+		// Nothing leaves the site unaudited.
+		err = errorf(protocol.CodeInternal, "audit log unavailable")
+	}
+	if err != nil {
+		out := e.baseReply(q)
+		out.Error = asProtocolError(err)
+		return out
+	}
+	if e.policy.OverlapGuard && ans.study != nil {
+		if gerr := e.recordReleased(ctx, q.Analyst, ans.study, ans.sets); gerr != nil {
+			out := e.baseReply(q)
+			out.Error = errorf(protocol.CodeInternal, "overlap guard state unavailable").(*protocol.Error)
+			return out
+		}
+	}
+	return reply
+}
+
+func effectsText(p protocol.PolicyEffects) string {
+	s := fmt.Sprintf("bin_days=%g min_cell=%d min_cohort=%d suppressed=%d merged=%d", p.BinDays, p.MinCell, p.MinCohort, p.SuppressedCells, p.MergedRows)
+	if p.TruncatedAfter != nil {
+		s += fmt.Sprintf(" truncated_after=%g", *p.TruncatedAfter)
+	}
+	return s
+}
+
+// checkBudget refuses once the analyst has used the daily budget (UTC day).
+func (e *Engine) checkBudget(ctx context.Context, analyst string) error {
+	now := e.now().UTC()
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	n, err := e.store.CountQueries(ctx, analyst, day)
+	if err != nil {
+		return errorf(protocol.CodeInternal, "query budget unavailable")
+	}
+	if n >= e.policy.DailyQueryBudget {
+		return errorf(protocol.CodeRefusedByPolicy, "daily query budget of %d queries used up for analyst %q", e.policy.DailyQueryBudget, clip(analyst))
+	}
+	return nil
+}
+
+// study returns the in-memory study, loading it on first use and again whenever the store
+// holds a newer version (a re-import).
+func (e *Engine) study(ctx context.Context, name string) (*loadedStudy, error) {
+	infos, err := e.store.Studies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var info *StudyInfo
+	for i := range infos {
+		if infos[i].Name == name {
+			info = &infos[i]
+		}
+	}
+	if info == nil {
+		return nil, errorf(protocol.CodeNotFound, "no study %q at site %q", clip(name), e.site)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ls, ok := e.cache[name]; ok && ls.info.Version == info.Version {
+		return ls, nil
+	}
+	st, si, err := e.store.LoadStudy(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	ls := newLoadedStudy(st, si)
+	e.cache[name] = ls
+	return ls, nil
+}
+
+// compute validates the query against the study and computes the reply's payload under the
+// policy. It touches patient values only after every name in the query has been resolved.
+func (e *Engine) compute(ctx context.Context, q *protocol.Query, reply *protocol.Reply) (answer, error) {
+	if q.Kind == protocol.KindCatalog {
+		cat, err := e.catalog(ctx, q.Study)
+		if err != nil {
+			return answer{}, err
+		}
+		reply.Catalog = cat
+		return answer{released: fmt.Sprintf("catalog of %d studies", len(cat.Studies))}, nil
+	}
+	ls, err := e.study(ctx, q.Study)
+	if err != nil {
+		return answer{}, err
+	}
+	if q.Cohort != nil {
+		if err := ls.checkFilterNames(q.Cohort, "cohort"); err != nil {
+			return answer{}, err
+		}
+	}
+	var group *VariableData
+	if q.GroupBy != "" {
+		group = ls.vars[q.GroupBy]
+		if group == nil {
+			return answer{}, errorf(protocol.CodeNotFound, "group_by: no variable %q in study %q", clip(q.GroupBy), ls.data.Name)
+		}
+		if group.Type != protocol.Categorical {
+			return answer{}, errorf(protocol.CodeInvalid, "group_by: %q is numeric; group by a categorical variable", q.GroupBy)
+		}
+		if len(group.Categories) > maxGroups {
+			return answer{}, errorf(protocol.CodeInvalid, "group_by: %q has %d categories, more than %d", q.GroupBy, len(group.Categories), maxGroups)
+		}
+	}
+	if err := e.checkKindNames(ls, q); err != nil {
+		return answer{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return answer{}, errorf(protocol.CodeUnavailable, "query cancelled: %v", err)
+	}
+	c := &cohort{study: ls, rows: ls.evalFilter(q.Cohort), group: group}
+	c.n = c.rows.count()
+	if c.n < e.policy.MinCohort {
+		return answer{}, errorf(protocol.CodeRefusedByPolicy, "cohort has fewer than min_cohort=%d patients", e.policy.MinCohort)
+	}
+	var ans answer
+	switch q.Kind {
+	case protocol.KindCount:
+		ans, err = e.count(c, reply)
+	case protocol.KindSummary:
+		ans, err = e.summary(c, q, reply)
+	case protocol.KindSurvival:
+		ans, err = e.survival(c, q, reply)
+	case protocol.KindCox:
+		ans, err = e.cox(c, q, reply)
+	default:
+		panic("node: unchecked kind " + string(q.Kind))
+	}
+	ans.study = ls
+	return ans, err
+}
+
+// maxGroups bounds the categories of a grouping variable.
+const maxGroups = 256
+
+// checkKindNames resolves the kind-specific names (endpoint, summary variables, covariates).
+func (e *Engine) checkKindNames(ls *loadedStudy, q *protocol.Query) error {
+	switch q.Kind {
+	case protocol.KindSurvival, protocol.KindCox:
+		if ls.eps[q.Endpoint] == nil {
+			return errorf(protocol.CodeNotFound, "no endpoint %q in study %q", clip(q.Endpoint), ls.data.Name)
+		}
+	}
+	switch q.Kind {
+	case protocol.KindSummary:
+		for i, name := range q.Variables {
+			if ls.vars[name] == nil {
+				return errorf(protocol.CodeNotFound, "variables[%d]: no variable %q in study %q", i, clip(name), ls.data.Name)
+			}
+		}
+		for i, b := range q.Bins {
+			if ls.vars[b.Variable].Type != protocol.Numeric {
+				return errorf(protocol.CodeInvalid, "bins[%d]: %q is categorical", i, b.Variable)
+			}
+		}
+	case protocol.KindCox:
+		for i, name := range q.Cox.Covariates {
+			if ls.vars[name] == nil {
+				return errorf(protocol.CodeNotFound, "cox.covariates[%d]: no variable %q in study %q", i, clip(name), ls.data.Name)
+			}
+		}
+		for name := range q.Cox.Levels {
+			if ls.vars[name].Type != protocol.Categorical {
+				return errorf(protocol.CodeInvalid, "cox.levels: %q is numeric", name)
+			}
+		}
+		if s := q.Cox.Strata; s != "" {
+			v := ls.vars[s]
+			if v == nil {
+				return errorf(protocol.CodeNotFound, "cox.strata: no variable %q", clip(s))
+			}
+			if v.Type != protocol.Categorical {
+				return errorf(protocol.CodeInvalid, "cox.strata: %q is numeric", s)
+			}
+		}
+	}
+	return nil
+}
+
+// catalog lists the studies (one when name is set) as released under the policy.
+func (e *Engine) catalog(ctx context.Context, name string) (*protocol.Catalog, error) {
+	infos, err := e.store.Studies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cat := &protocol.Catalog{Site: e.site, Policy: e.policy, Studies: []protocol.StudyCatalog{}}
+	for _, info := range infos {
+		if name != "" && info.Name != name {
+			continue
+		}
+		ls, err := e.study(ctx, info.Name)
+		if err != nil {
+			return nil, err
+		}
+		sc := protocol.StudyCatalog{Name: info.Name, DataCut: ls.data.DataCut, Variables: []protocol.Variable{}, Endpoints: []protocol.Endpoint{}}
+		sc.Patients, sc.Suppressed = e.catalogCount(ls.data.Len())
+		for _, v := range ls.data.Variables {
+			sc.Variables = append(sc.Variables, v.Variable)
+		}
+		for _, ep := range ls.data.Endpoints {
+			sc.Endpoints = append(sc.Endpoints, protocol.Endpoint{Name: ep.Name, Label: ep.Label})
+		}
+		cat.Studies = append(cat.Studies, sc)
+	}
+	if name != "" && len(cat.Studies) == 0 {
+		return nil, errorf(protocol.CodeNotFound, "no study %q at site %q", clip(name), e.site)
+	}
+	sort.Slice(cat.Studies, func(i, j int) bool { return cat.Studies[i].Name < cat.Studies[j].Name })
+	return cat, nil
+}
+
+// catalogCount is a study's size as the catalog shows it: suppressed below min_cohort,
+// otherwise rounded UP to a multiple of 10 (so a released count never exceeds it) unless the
+// policy releases exact cells (min_cell 0).
+func (e *Engine) catalogCount(n int) (int, bool) {
+	if n < e.policy.MinCohort {
+		return 0, true
+	}
+	if e.policy.MinCell > 0 {
+		return (n + 9) / 10 * 10, false
+	}
+	return n, false
+}

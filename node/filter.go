@@ -1,0 +1,242 @@
+package node
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// loadedStudy is a study's columns in memory with the lookups queries need. It is immutable
+// once built; a new import produces a new one.
+type loadedStudy struct {
+	data     *StudyData
+	info     StudyInfo
+	vars     map[string]*VariableData
+	catIndex map[string]map[string]int32
+	eps      map[string]*EndpointData
+
+	orderMu sync.Mutex
+	order   map[string][]int32 // per endpoint: rows sorted by time (stable), built on first use
+}
+
+func newLoadedStudy(st *StudyData, info StudyInfo) *loadedStudy {
+	ls := &loadedStudy{data: st, info: info, vars: map[string]*VariableData{}, catIndex: map[string]map[string]int32{},
+		eps: map[string]*EndpointData{}, order: map[string][]int32{}}
+	for i := range st.Variables {
+		v := &st.Variables[i]
+		ls.vars[v.Name] = v
+		if v.Type == protocol.Categorical {
+			idx := make(map[string]int32, len(v.Categories))
+			for c, s := range v.Categories {
+				idx[s] = int32(c)
+			}
+			ls.catIndex[v.Name] = idx
+		}
+	}
+	for i := range st.Endpoints {
+		ls.eps[st.Endpoints[i].Name] = &st.Endpoints[i]
+	}
+	return ls
+}
+
+// timeOrder returns the rows of endpoint ep sorted by time: computed once per load so that a
+// survival query is a single pass with no sorting.
+func (ls *loadedStudy) timeOrder(ep *EndpointData) []int32 {
+	ls.orderMu.Lock()
+	defer ls.orderMu.Unlock()
+	if o, ok := ls.order[ep.Name]; ok {
+		return o
+	}
+	o := make([]int32, len(ep.Time))
+	for i := range o {
+		o[i] = int32(i)
+	}
+	t := ep.Time
+	sort.SliceStable(o, func(a, b int) bool { return t[o[a]] < t[o[b]] })
+	ls.order[ep.Name] = o
+	return o
+}
+
+// checkFilterNames resolves every variable and category the filter names against the study
+// dictionary, so that an unknown name is refused before any patient value is read.
+func (ls *loadedStudy) checkFilterNames(f *protocol.Filter, path string) error {
+	switch f.Op {
+	case protocol.OpAnd, protocol.OpOr, protocol.OpNot:
+		for i, a := range f.Args {
+			if err := ls.checkFilterNames(a, fmt.Sprintf("%s.args[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	v, ok := ls.vars[f.Var]
+	if !ok {
+		return errorf(protocol.CodeNotFound, "%s: no variable %q in study %q", path, clip(f.Var), ls.data.Name)
+	}
+	switch f.Op {
+	case protocol.OpEq, protocol.OpIn:
+		if v.Type != protocol.Categorical {
+			return errorf(protocol.CodeInvalid, "%s: %q is numeric: use range", path, f.Var)
+		}
+		vals := f.Values
+		if f.Op == protocol.OpEq {
+			vals = []string{f.Value}
+		}
+		for _, s := range vals {
+			if _, ok := ls.catIndex[f.Var][s]; !ok {
+				return errorf(protocol.CodeNotFound, "%s: %q has no category %q", path, f.Var, clip(s))
+			}
+		}
+	case protocol.OpRange:
+		if v.Type != protocol.Numeric {
+			return errorf(protocol.CodeInvalid, "%s: %q is categorical: use eq or in", path, f.Var)
+		}
+	}
+	return nil
+}
+
+// evalFilter returns the rows matching f (f already checked). nil selects every patient.
+func (ls *loadedStudy) evalFilter(f *protocol.Filter) bitset {
+	n := ls.data.Len()
+	if f == nil {
+		b := newBitset(n)
+		b.fill(n)
+		return b
+	}
+	switch f.Op {
+	case protocol.OpAnd:
+		b := ls.evalFilter(f.Args[0])
+		for _, a := range f.Args[1:] {
+			b.and(ls.evalFilter(a))
+		}
+		return b
+	case protocol.OpOr:
+		b := ls.evalFilter(f.Args[0])
+		for _, a := range f.Args[1:] {
+			b.or(ls.evalFilter(a))
+		}
+		return b
+	case protocol.OpNot:
+		b := newBitset(n)
+		b.fill(n)
+		b.andNot(ls.evalFilter(f.Args[0]))
+		return b
+	}
+	v := ls.vars[f.Var]
+	switch f.Op {
+	case protocol.OpEq:
+		return codesMatch(v.Codes, []int32{ls.catIndex[f.Var][f.Value]})
+	case protocol.OpIn:
+		want := make([]int32, 0, len(f.Values))
+		for _, s := range f.Values {
+			want = append(want, ls.catIndex[f.Var][s])
+		}
+		return codesMatch(v.Codes, want)
+	case protocol.OpRange:
+		return rangeMatch(v.Numeric, f)
+	case protocol.OpMissing, protocol.OpPresent:
+		want := f.Op == protocol.OpMissing
+		b := newBitset(n)
+		if v.Type == protocol.Numeric {
+			x := v.Numeric
+			fillWords(b, n, func(i int) bool { return (x[i] != x[i]) == want })
+		} else {
+			c := v.Codes
+			fillWords(b, n, func(i int) bool { return (c[i] < 0) == want })
+		}
+		return b
+	}
+	panic("node: unchecked filter operator " + string(f.Op))
+}
+
+// codesMatch selects rows whose category code is one of want.
+func codesMatch(codes []int32, want []int32) bitset {
+	n := len(codes)
+	b := newBitset(n)
+	if len(want) == 1 {
+		c := want[0]
+		for w := range b {
+			base := w << 6
+			end := min(base+64, n)
+			var word uint64
+			for i, x := range codes[base:end] {
+				if x == c {
+					word |= 1 << uint(i)
+				}
+			}
+			b[w] = word
+		}
+		return b
+	}
+	maxCode := int32(0)
+	for _, c := range want {
+		maxCode = max(maxCode, c)
+	}
+	hit := make([]bool, maxCode+2) // index code+1, so missing (-1) is index 0 and never hit
+	for _, c := range want {
+		hit[c+1] = true
+	}
+	for w := range b {
+		base := w << 6
+		end := min(base+64, n)
+		var word uint64
+		for i, x := range codes[base:end] {
+			if int(x+1) < len(hit) && hit[x+1] {
+				word |= 1 << uint(i)
+			}
+		}
+		b[w] = word
+	}
+	return b
+}
+
+// rangeMatch selects rows whose value lies within f's bounds; NaN (missing) fails every
+// comparison and so never matches.
+func rangeMatch(x []float64, f *protocol.Filter) bitset {
+	n := len(x)
+	b := newBitset(n)
+	lo, hi := -1.7976931348623157e308, 1.7976931348623157e308
+	if f.Min != nil {
+		lo = *f.Min
+	}
+	if f.Max != nil {
+		hi = *f.Max
+	}
+	loOpen, hiOpen := f.MinOpen, f.MaxOpen
+	for w := range b {
+		base := w << 6
+		end := min(base+64, n)
+		var word uint64
+		for i, v := range x[base:end] {
+			okLo := v >= lo
+			if loOpen {
+				okLo = v > lo
+			}
+			okHi := v <= hi
+			if hiOpen {
+				okHi = v < hi
+			}
+			if okLo && okHi {
+				word |= 1 << uint(i)
+			}
+		}
+		b[w] = word
+	}
+	return b
+}
+
+func fillWords(b bitset, n int, pred func(i int) bool) {
+	for w := range b {
+		base := w << 6
+		end := min(base+64, n)
+		var word uint64
+		for i := base; i < end; i++ {
+			if pred(i) {
+				word |= 1 << uint(i-base)
+			}
+		}
+		b[w] = word
+	}
+}

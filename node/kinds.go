@@ -1,0 +1,309 @@
+package node
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// cohort is a query's selected patients and its optional grouping variable.
+type cohort struct {
+	study *loadedStudy
+	rows  bitset
+	n     int
+	group *VariableData // nil: ungrouped
+}
+
+// groupSets splits the cohort by the grouping variable: one bitset and size per category,
+// plus the number of cohort patients whose group value is missing.
+func (c *cohort) groupSets() (sets []bitset, sizes []int, missing int) {
+	k := len(c.group.Categories)
+	n := c.study.data.Len()
+	sets = make([]bitset, k)
+	sizes = make([]int, k)
+	for g := range sets {
+		sets[g] = newBitset(n)
+	}
+	codes := c.group.Codes
+	c.rows.forEach(func(i int) {
+		g := codes[i]
+		if g < 0 {
+			missing++
+			return
+		}
+		sets[g].set(i)
+		sizes[g]++
+	})
+	return sets, sizes, missing
+}
+
+// checkGroupSizes refuses a query with a non-empty group smaller than min_cohort: its
+// aggregates (a survival table, sums of squares) would describe a handful of patients, and
+// an ungrouped query minus the other groups would expose them anyway.
+func (e *Engine) checkGroupSizes(c *cohort, sizes []int) error {
+	for g, n := range sizes {
+		if n > 0 && n < e.policy.MinCohort {
+			return errorf(protocol.CodeRefusedByPolicy, "group %s=%q has fewer than min_cohort=%d patients", c.group.Name, c.group.Categories[g], e.policy.MinCohort)
+		}
+	}
+	return nil
+}
+
+// union returns the rows in any of sets.
+func union(n int, sets []bitset) bitset {
+	u := newBitset(n)
+	for _, s := range sets {
+		u.or(s)
+	}
+	return u
+}
+
+func (e *Engine) count(c *cohort, reply *protocol.Reply) (answer, error) {
+	minCell := e.policy.MinCell
+	cr := &protocol.CountReply{}
+	var sup int
+	cr.Total, sup = releaseCount(c.n, minCell)
+	reply.Policy.SuppressedCells += sup
+	ans := answer{sets: []bitset{c.rows}}
+	if c.group != nil {
+		sets, sizes, missing := c.groupSets()
+		counts, s := suppressPartition(append(append([]int(nil), sizes...), missing), minCell)
+		reply.Policy.SuppressedCells += s
+		cr.Groups = make(map[string]protocol.Count, len(sizes))
+		for g, name := range c.group.Categories {
+			cr.Groups[name] = counts[g]
+			if !counts[g].Suppressed && sizes[g] > 0 {
+				ans.sets = append(ans.sets, sets[g])
+			}
+		}
+		cr.Missing = counts[len(sizes)]
+	}
+	reply.Count = cr
+	ans.released = fmt.Sprintf("count n=%d groups=%d suppressed=%d", c.n, len(cr.Groups), reply.Policy.SuppressedCells)
+	return ans, nil
+}
+
+func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (answer, error) {
+	minCell := e.policy.MinCell
+	ls := c.study
+	n := ls.data.Len()
+	type grp struct {
+		name string
+		rows bitset
+		n    int
+	}
+	var groups []grp
+	ans := answer{}
+	sr := &protocol.SummaryReply{Groups: []protocol.GroupSummary{}}
+	if c.group == nil {
+		groups = []grp{{"", c.rows, c.n}}
+		ans.sets = []bitset{c.rows}
+	} else {
+		sets, sizes, missing := c.groupSets()
+		if err := e.checkGroupSizes(c, sizes); err != nil {
+			return answer{}, err
+		}
+		for g, s := range sets {
+			if sizes[g] > 0 {
+				groups = append(groups, grp{c.group.Categories[g], s, sizes[g]})
+				ans.sets = append(ans.sets, s)
+			}
+		}
+		ans.sets = append(ans.sets, union(n, sets))
+		var s int
+		sr.MissingGroup, s = releaseCount(missing, minCell)
+		reply.Policy.SuppressedCells += s
+	}
+	edges := map[string][]float64{}
+	for _, b := range q.Bins {
+		edges[b.Variable] = b.Edges
+	}
+	for _, g := range groups {
+		gs := protocol.GroupSummary{Group: g.name, N: protocol.Count{N: g.n}, Variables: []protocol.VariableSummary{}}
+		for _, name := range q.Variables {
+			v := ls.vars[name]
+			vs := protocol.VariableSummary{Variable: name}
+			if v.Type == protocol.Categorical {
+				cells := make([]int, len(v.Categories)+1) // last: missing
+				codes := v.Codes
+				g.rows.forEach(func(i int) {
+					if c := codes[i]; c >= 0 {
+						cells[c]++
+					} else {
+						cells[len(cells)-1]++
+					}
+				})
+				released, s := suppressPartition(cells, minCell)
+				reply.Policy.SuppressedCells += s
+				vs.Categories = make(map[string]protocol.Count, len(v.Categories))
+				present := 0
+				for k, cat := range v.Categories {
+					vs.Categories[cat] = released[k]
+					present += cells[k]
+				}
+				vs.Missing = released[len(v.Categories)]
+				vs.N = protocol.Count{N: present}
+				if released[len(v.Categories)].Suppressed {
+					// The number present would give the suppressed missing count away.
+					vs.N = protocol.Count{Suppressed: true}
+				}
+			} else {
+				x := v.Numeric
+				e := edges[name]
+				var hist []int
+				if e != nil {
+					hist = make([]int, len(e)+1)
+				}
+				var present, missing int
+				var sum, sumSq float64
+				g.rows.forEach(func(i int) {
+					xi := x[i]
+					if xi != xi {
+						missing++
+						return
+					}
+					present++
+					sum += xi
+					sumSq += xi * xi
+					if hist != nil {
+						// Cell k holds edges[k-1] ≤ x < edges[k]: the number of edges ≤ x.
+						hist[sort.Search(len(e), func(j int) bool { return e[j] > xi })]++
+					}
+				})
+				cells, s := suppressPartition([]int{present, missing}, minCell)
+				reply.Policy.SuppressedCells += s
+				vs.N, vs.Missing = cells[0], cells[1]
+				if vs.N.Suppressed {
+					// Σx and Σx² of a handful of values identify them.
+					sum, sumSq = 0, 0
+					hist = nil
+				} else {
+					vs.Sum, vs.SumSq = sum, sumSq
+				}
+				if e != nil {
+					vs.Edges = e
+					if hist != nil {
+						var s int
+						vs.Histogram, s = suppressPartition(hist, minCell)
+						reply.Policy.SuppressedCells += s
+					} else {
+						vs.Histogram = make([]protocol.Count, len(e)+1)
+						for k := range vs.Histogram {
+							vs.Histogram[k] = protocol.Count{Suppressed: true}
+						}
+					}
+				}
+			}
+			gs.Variables = append(gs.Variables, vs)
+		}
+		sr.Groups = append(sr.Groups, gs)
+	}
+	reply.Summary = sr
+	ans.released = fmt.Sprintf("summary n=%d groups=%d variables=%d suppressed=%d", c.n, len(groups), len(q.Variables), reply.Policy.SuppressedCells)
+	return ans, nil
+}
+
+// survivalTables tabulates the cohort's survival per group in one pass over the endpoint's
+// rows in time order (precomputed per load), coarsening times to bin days on the way: no
+// per-query sorting. Group index is the category code (0 when ungrouped).
+func survivalTables(c *cohort, ep *EndpointData, binDays float64) (tables []analysis.SurvivalTable, sets []bitset, missing int) {
+	order := c.study.timeOrder(ep)
+	k := 1
+	var codes []int32
+	if c.group != nil {
+		k = len(c.group.Categories)
+		codes = c.group.Codes
+	}
+	n := c.study.data.Len()
+	tables = make([]analysis.SurvivalTable, k)
+	sets = make([]bitset, k)
+	for g := range sets {
+		sets[g] = newBitset(n)
+	}
+	rows := c.rows
+	times, events := ep.Time, ep.Event
+	for _, r := range order {
+		i := int(r)
+		if rows[i>>6]&(1<<(uint(i)&63)) == 0 {
+			continue
+		}
+		g := 0
+		if codes != nil {
+			g = int(codes[i])
+			if g < 0 {
+				missing++
+				continue
+			}
+		}
+		sets[g][i>>6] |= 1 << (uint(i) & 63)
+		t := times[i]
+		if binDays > 0 {
+			t = analysis.CoarsenTime(t, binDays)
+		}
+		tb := &tables[g]
+		last := len(tb.Time) - 1
+		if last < 0 || tb.Time[last] != t {
+			tb.Time = append(tb.Time, t)
+			tb.Events = append(tb.Events, 0)
+			tb.Censor = append(tb.Censor, 0)
+			last++
+		}
+		if events[i] {
+			tb.Events[last]++
+		} else {
+			tb.Censor[last]++
+		}
+	}
+	return tables, sets, missing
+}
+
+func (e *Engine) survival(c *cohort, q *protocol.Query, reply *protocol.Reply) (answer, error) {
+	ep := c.study.eps[q.Endpoint]
+	tables, sets, missing := survivalTables(c, ep, e.policy.BinDays)
+	ans := answer{}
+	if c.group != nil {
+		sizes := make([]int, len(tables))
+		for g, t := range tables {
+			sizes[g] = t.Total()
+		}
+		if err := e.checkGroupSizes(c, sizes); err != nil {
+			return answer{}, err
+		}
+	}
+	sr := &protocol.SurvivalReply{Endpoint: ep.Name, Groups: []protocol.SurvivalGroup{}}
+	var truncated *float64
+	rows := 0
+	for g, t := range tables {
+		if t.Total() == 0 {
+			continue
+		}
+		name := ""
+		if c.group != nil {
+			name = c.group.Categories[g]
+		}
+		sg, merged, tr := releaseSurvival(t, e.policy.MinCell)
+		sg.Group = name
+		reply.Policy.MergedRows += merged
+		if tr != nil {
+			note(&reply.Policy, "group %q: no rows after %g days (fewer than %d at risk); those patients are reported as censored there", name, *tr, e.policy.MinCell)
+			if truncated == nil || *tr > *truncated {
+				truncated = tr
+			}
+		}
+		rows += len(sg.Time)
+		sr.Groups = append(sr.Groups, sg)
+		ans.sets = append(ans.sets, sets[g])
+	}
+	reply.Policy.TruncatedAfter = truncated
+	if c.group != nil {
+		ans.sets = append(ans.sets, union(c.study.data.Len(), sets))
+		var s int
+		sr.MissingGroup, s = releaseCount(missing, e.policy.MinCell)
+		reply.Policy.SuppressedCells += s
+	}
+	reply.Survival = sr
+	ans.released = fmt.Sprintf("survival %s n=%d groups=%d rows=%d merged=%d", ep.Name, c.n, len(sr.Groups), rows, reply.Policy.MergedRows)
+	return ans, nil
+}

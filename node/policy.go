@@ -1,0 +1,78 @@
+package node
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// DefaultPolicy is the policy of a node started without --policy: safe for identifiable
+// hospital data.
+func DefaultPolicy() protocol.Policy {
+	return protocol.Policy{
+		MinCohort:             10,
+		MinCell:               5,
+		BinDays:               7,
+		OverlapGuard:          true,
+		DailyQueryBudget:      500,
+		EventsPerCoxCovariate: 10,
+	}
+}
+
+// ExactPolicy releases exact tables with no protection at all: for trusted networks and tests.
+func ExactPolicy() protocol.Policy {
+	return protocol.Policy{}
+}
+
+// IsExact reports whether p switches off the four core protections (min_cohort, min_cell,
+// bin_days, overlap_guard).
+func IsExact(p protocol.Policy) bool {
+	return p.MinCohort == 0 && p.MinCell == 0 && p.BinDays == 0 && !p.OverlapGuard
+}
+
+// ParsePolicy reads a policy JSON document. Fields absent from it keep DefaultPolicy's safe
+// values — except in an exact policy (min_cohort, min_cell and bin_days 0, overlap_guard false,
+// as the trusted-network example {"min_cohort":0,"min_cell":0,"bin_days":0,"overlap_guard":false}),
+// where the absent daily_query_budget and events_per_cox_covariate default to 0 (off) as well.
+// Unknown fields and negative values are refused, so a typo cannot silently weaken a policy.
+func ParsePolicy(data []byte) (protocol.Policy, error) {
+	var present map[string]json.RawMessage
+	if err := json.Unmarshal(data, &present); err != nil {
+		return protocol.Policy{}, fmt.Errorf("node: policy: %w", err)
+	}
+	p := DefaultPolicy()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return protocol.Policy{}, fmt.Errorf("node: policy: %w", err)
+	}
+	if IsExact(p) {
+		if _, ok := present["daily_query_budget"]; !ok {
+			p.DailyQueryBudget = 0
+		}
+		if _, ok := present["events_per_cox_covariate"]; !ok {
+			p.EventsPerCoxCovariate = 0
+		}
+	}
+	if p.MinCohort < 0 || p.MinCell < 0 || p.BinDays < 0 || math.IsNaN(p.BinDays) || math.IsInf(p.BinDays, 0) ||
+		p.DailyQueryBudget < 0 || p.EventsPerCoxCovariate < 0 {
+		return protocol.Policy{}, fmt.Errorf("node: policy: negative or non-finite value")
+	}
+	return p, nil
+}
+
+// LoadPolicy reads a policy file; path "" gives DefaultPolicy.
+func LoadPolicy(path string) (protocol.Policy, error) {
+	if path == "" {
+		return DefaultPolicy(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return protocol.Policy{}, fmt.Errorf("node: policy: %w", err)
+	}
+	return ParsePolicy(data)
+}

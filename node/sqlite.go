@@ -1,0 +1,559 @@
+package node
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oncofed/oncofed/protocol"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// timeLayout stores times with a fixed width so that they sort as text.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// SQLiteStore is the default Store: one SQLite file (WAL journal, foreign keys on) with a
+// single connection, so there is exactly one writer and a transaction never waits on itself.
+type SQLiteStore struct {
+	db   *sql.DB
+	path string
+}
+
+var _ Store = (*SQLiteStore)(nil)
+
+// OpenSQLite opens (creating if needed) the node database at path and brings its schema up
+// to date.
+func OpenSQLite(path string) (*SQLiteStore, error) {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("node: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	s := &SQLiteStore{db: db, path: path}
+	if err := s.migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("node: %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Path returns the database file's path.
+func (s *SQLiteStore) Path() string { return s.path }
+
+// DefaultSiteName is the site name a database file gets when none was set: its base name
+// without extension (inst3.db → inst3).
+func DefaultSiteName(dbPath string) string {
+	b := filepath.Base(dbPath)
+	return strings.TrimSuffix(b, filepath.Ext(b))
+}
+
+// Close closes the database.
+func (s *SQLiteStore) Close() error { return s.db.Close() }
+
+// migrate applies the embedded migrations numbered above PRAGMA user_version, each in its own
+// transaction together with the version bump.
+func (s *SQLiteStore) migrate(ctx context.Context) error {
+	var version int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := filepath.Base(name)
+		n, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			panic("node: migration without a number: " + base)
+		}
+		if n <= version {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", n)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		version = n
+	}
+	return nil
+}
+
+// Column roles in study_columns.
+const (
+	roleID       = "id"
+	roleVariable = "variable"
+	roleTime     = "time"
+	roleEvent    = "event"
+)
+
+// ReplaceStudy implements Store.
+func (s *SQLiteStore) ReplaceStudy(ctx context.Context, st *StudyData) (StudyInfo, error) {
+	if err := checkStudyShape(st); err != nil {
+		return StudyInfo{}, err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return StudyInfo{}, err
+	}
+	defer tx.Rollback()
+	version, err := nextVersion(ctx, tx)
+	if err != nil {
+		return StudyInfo{}, err
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM studies WHERE name = ?", st.Name); err != nil {
+		return StudyInfo{}, err
+	}
+	now := time.Now().UTC()
+	res, err := tx.ExecContext(ctx, "INSERT INTO studies (name, data_cut, patients, version, imported_at) VALUES (?, ?, ?, ?, ?)",
+		st.Name, st.DataCut, st.Len(), version, now.Format(timeLayout))
+	if err != nil {
+		return StudyInfo{}, err
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return StudyInfo{}, err
+	}
+	stmt, err := tx.PrepareContext(ctx, "INSERT INTO study_columns (study_id, position, role, name, type, label, unit, categories, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	if err != nil {
+		return StudyInfo{}, err
+	}
+	defer stmt.Close()
+	pos := 0
+	insert := func(role, name, typ, label, unit string, cats []string, data []byte) error {
+		if cats == nil {
+			cats = []string{}
+		}
+		cj, _ := json.Marshal(cats)
+		_, err := stmt.ExecContext(ctx, id, pos, role, name, typ, label, unit, string(cj), data)
+		pos++
+		return err
+	}
+	if err := insert(roleID, "", "", "", "", nil, encodeStrings(st.IDs)); err != nil {
+		return StudyInfo{}, err
+	}
+	for _, v := range st.Variables {
+		var data []byte
+		if v.Type == protocol.Numeric {
+			data = encodeFloats(v.Numeric)
+		} else {
+			data = encodeCodes(v.Codes)
+		}
+		if err := insert(roleVariable, v.Name, string(v.Type), v.Label, v.Unit, v.Categories, data); err != nil {
+			return StudyInfo{}, err
+		}
+	}
+	for _, e := range st.Endpoints {
+		if err := insert(roleTime, e.Name, "", e.Label, "days", nil, encodeFloats(e.Time)); err != nil {
+			return StudyInfo{}, err
+		}
+		if err := insert(roleEvent, e.Name, "", "", "", nil, encodeBools(e.Event)); err != nil {
+			return StudyInfo{}, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return StudyInfo{}, err
+	}
+	return StudyInfo{Name: st.Name, DataCut: st.DataCut, Patients: st.Len(), Version: version, ImportedAt: now}, nil
+}
+
+// nextVersion hands out study versions from a counter that never goes back, so that guard
+// state keyed by version never applies to a different load.
+func nextVersion(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var v int64
+	err := tx.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = 'study_version'").Scan(&v)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	v++
+	_, err = tx.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES ('study_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", strconv.FormatInt(v, 10))
+	return v, err
+}
+
+// checkStudyShape panics on programmer misuse (columns of different lengths) and returns an
+// error for data that cannot be stored.
+func checkStudyShape(st *StudyData) error {
+	if st.Name == "" {
+		return errorf(protocol.CodeInvalid, "study has no name")
+	}
+	n := st.Len()
+	for _, v := range st.Variables {
+		if (v.Type == protocol.Numeric && len(v.Numeric) != n) || (v.Type == protocol.Categorical && len(v.Codes) != n) {
+			panic(fmt.Sprintf("node: variable %q has a column of the wrong length", v.Name))
+		}
+	}
+	for _, e := range st.Endpoints {
+		if len(e.Time) != n || len(e.Event) != n {
+			panic(fmt.Sprintf("node: endpoint %q has columns of the wrong length", e.Name))
+		}
+	}
+	return nil
+}
+
+// Studies implements Store.
+func (s *SQLiteStore) Studies(ctx context.Context) ([]StudyInfo, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT name, data_cut, patients, version, imported_at FROM studies ORDER BY name")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []StudyInfo
+	for rows.Next() {
+		var si StudyInfo
+		var at string
+		if err := rows.Scan(&si.Name, &si.DataCut, &si.Patients, &si.Version, &at); err != nil {
+			return nil, err
+		}
+		si.ImportedAt, _ = time.Parse(timeLayout, at)
+		out = append(out, si)
+	}
+	return out, rows.Err()
+}
+
+// LoadStudy implements Store.
+func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, StudyInfo, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, StudyInfo{}, err
+	}
+	defer tx.Rollback()
+	var si StudyInfo
+	var id int64
+	var at string
+	err = tx.QueryRowContext(ctx, "SELECT id, name, data_cut, patients, version, imported_at FROM studies WHERE name = ?", name).
+		Scan(&id, &si.Name, &si.DataCut, &si.Patients, &si.Version, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, StudyInfo{}, errorf(protocol.CodeNotFound, "no study %q", name)
+	}
+	if err != nil {
+		return nil, StudyInfo{}, err
+	}
+	si.ImportedAt, _ = time.Parse(timeLayout, at)
+	rows, err := tx.QueryContext(ctx, "SELECT role, name, type, label, unit, categories, data FROM study_columns WHERE study_id = ? ORDER BY position", id)
+	if err != nil {
+		return nil, StudyInfo{}, err
+	}
+	defer rows.Close()
+	st := &StudyData{Name: si.Name, DataCut: si.DataCut}
+	n := si.Patients
+	for rows.Next() {
+		var role, cname, typ, label, unit, cats string
+		var data []byte
+		if err := rows.Scan(&role, &cname, &typ, &label, &unit, &cats, &data); err != nil {
+			return nil, StudyInfo{}, err
+		}
+		bad := func() error { return fmt.Errorf("node: study %q column %q (%s) is corrupt", name, cname, role) }
+		switch role {
+		case roleID:
+			if st.IDs, err = decodeStrings(data, n); err != nil {
+				return nil, StudyInfo{}, bad()
+			}
+		case roleVariable:
+			v := VariableData{Variable: protocol.Variable{Name: cname, Type: protocol.VariableType(typ), Label: label, Unit: unit}}
+			if err := json.Unmarshal([]byte(cats), &v.Categories); err != nil {
+				return nil, StudyInfo{}, bad()
+			}
+			if len(v.Categories) == 0 {
+				v.Categories = nil
+			}
+			if v.Type == protocol.Numeric {
+				v.Numeric, err = decodeFloats(data, n)
+			} else {
+				v.Codes, err = decodeCodes(data, n, len(v.Categories))
+			}
+			if err != nil {
+				return nil, StudyInfo{}, bad()
+			}
+			st.Variables = append(st.Variables, v)
+		case roleTime:
+			t, err := decodeFloats(data, n)
+			if err != nil {
+				return nil, StudyInfo{}, bad()
+			}
+			st.Endpoints = append(st.Endpoints, EndpointData{Name: cname, Label: label, Time: t})
+		case roleEvent:
+			e, err := decodeBools(data, n)
+			if err != nil || len(st.Endpoints) == 0 || st.Endpoints[len(st.Endpoints)-1].Name != cname {
+				return nil, StudyInfo{}, bad()
+			}
+			st.Endpoints[len(st.Endpoints)-1].Event = e
+		default:
+			return nil, StudyInfo{}, bad()
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, StudyInfo{}, err
+	}
+	if len(st.IDs) != n {
+		return nil, StudyInfo{}, fmt.Errorf("node: study %q has no id column", name)
+	}
+	return st, si, nil
+}
+
+// DeleteStudy implements Store.
+func (s *SQLiteStore) DeleteStudy(ctx context.Context, name string) error {
+	res, err := s.db.ExecContext(ctx, "DELETE FROM studies WHERE name = ?", name)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errorf(protocol.CodeNotFound, "no study %q", name)
+	}
+	return nil
+}
+
+// SiteName implements Store.
+func (s *SQLiteStore) SiteName(ctx context.Context) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = 'site'").Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+// SetSiteName implements Store.
+func (s *SQLiteStore) SetSiteName(ctx context.Context, name string) error {
+	_, err := s.db.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES ('site', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", name)
+	return err
+}
+
+// AppendAudit implements Store. Reading the chain's head and inserting happen in one
+// transaction on the single connection, so concurrent appends cannot fork the chain.
+func (s *SQLiteStore) AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return AuditRecord{}, err
+	}
+	defer tx.Rollback()
+	r := AuditRecord{AuditEntry: e, PrevHash: GenesisHash, Seq: 1}
+	r.At = e.At.UTC()
+	var last int64
+	var lastHash string
+	err = tx.QueryRowContext(ctx, "SELECT seq, row_hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&last, &lastHash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return AuditRecord{}, err
+	default:
+		r.Seq, r.PrevHash = last+1, lastHash
+	}
+	r.QueryHash = HashQuery(e.Query)
+	r.Hash = ChainHash(r)
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (seq, at, analyst, kind, study, query_id, query, query_hash, outcome, code, reason, released, budgeted, prev_hash, row_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Seq, r.At.Format(timeLayout), r.Analyst, r.Kind, r.Study, r.QueryID, r.Query, r.QueryHash, r.Outcome, r.Code, r.Reason, r.Released, boolInt(r.Budgeted), r.PrevHash, r.Hash)
+	if err != nil {
+		return AuditRecord{}, err
+	}
+	return r, tx.Commit()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// AuditRecords implements Store.
+func (s *SQLiteStore) AuditRecords(ctx context.Context) ([]AuditRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, at, analyst, kind, study, query_id, query, query_hash, outcome, code, reason, released, budgeted, prev_hash, row_hash
+		FROM audit_log ORDER BY seq`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditRecord
+	for rows.Next() {
+		var r AuditRecord
+		var at string
+		var budgeted int
+		if err := rows.Scan(&r.Seq, &at, &r.Analyst, &r.Kind, &r.Study, &r.QueryID, &r.Query, &r.QueryHash, &r.Outcome, &r.Code, &r.Reason, &r.Released, &budgeted, &r.PrevHash, &r.Hash); err != nil {
+			return nil, err
+		}
+		r.At, err = time.Parse(timeLayout, at)
+		if err != nil {
+			// A malformed time is tampering too; keep the record so verification reports it.
+			r.At = time.Time{}
+		}
+		r.Budgeted = budgeted != 0
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// CountQueries implements Store.
+func (s *SQLiteStore) CountQueries(ctx context.Context, analyst string, since time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_log WHERE analyst = ? AND budgeted = 1 AND at >= ?",
+		analyst, since.UTC().Format(timeLayout)).Scan(&n)
+	return n, err
+}
+
+// SaveReleasedSet implements Store.
+func (s *SQLiteStore) SaveReleasedSet(ctx context.Context, r ReleasedSet) error {
+	_, err := s.db.ExecContext(ctx, "INSERT INTO released_sets (analyst, study, version, digest, size, bits) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+		r.Analyst, r.Study, r.Version, bitsDigest(r.Bits), r.Size, encodeWords(r.Bits))
+	return err
+}
+
+// ReleasedSets implements Store.
+func (s *SQLiteStore) ReleasedSets(ctx context.Context, analyst, study string, version int64) ([]ReleasedSet, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT size, bits FROM released_sets WHERE analyst = ? AND study = ? AND version = ? ORDER BY rowid", analyst, study, version)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ReleasedSet
+	for rows.Next() {
+		r := ReleasedSet{Analyst: analyst, Study: study, Version: version}
+		var data []byte
+		if err := rows.Scan(&r.Size, &data); err != nil {
+			return nil, err
+		}
+		if len(data)%8 != 0 {
+			return nil, fmt.Errorf("node: released set of %q is corrupt", analyst)
+		}
+		r.Bits = make([]uint64, len(data)/8)
+		for i := range r.Bits {
+			r.Bits[i] = binary.LittleEndian.Uint64(data[8*i:])
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Column encodings: little-endian fixed width for numbers, length-prefixed strings.
+
+func encodeFloats(x []float64) []byte {
+	b := make([]byte, 8*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(v))
+	}
+	return b
+}
+
+func decodeFloats(b []byte, n int) ([]float64, error) {
+	if len(b) != 8*n {
+		return nil, errors.New("length")
+	}
+	x := make([]float64, n)
+	for i := range x {
+		x[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+	}
+	return x, nil
+}
+
+func encodeWords(x []uint64) []byte {
+	b := make([]byte, 8*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint64(b[8*i:], v)
+	}
+	return b
+}
+
+func encodeCodes(x []int32) []byte {
+	b := make([]byte, 4*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(v))
+	}
+	return b
+}
+
+func decodeCodes(b []byte, n, levels int) ([]int32, error) {
+	if len(b) != 4*n {
+		return nil, errors.New("length")
+	}
+	x := make([]int32, n)
+	for i := range x {
+		x[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
+		if x[i] < -1 || int(x[i]) >= levels {
+			return nil, errors.New("code out of range")
+		}
+	}
+	return x, nil
+}
+
+func encodeBools(x []bool) []byte {
+	b := make([]byte, len(x))
+	for i, v := range x {
+		if v {
+			b[i] = 1
+		}
+	}
+	return b
+}
+
+func decodeBools(b []byte, n int) ([]bool, error) {
+	if len(b) != n {
+		return nil, errors.New("length")
+	}
+	x := make([]bool, n)
+	for i, v := range b {
+		x[i] = v != 0
+	}
+	return x, nil
+}
+
+func encodeStrings(x []string) []byte {
+	var b []byte
+	for _, s := range x {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+func decodeStrings(b []byte, n int) ([]string, error) {
+	out := make([]string, 0, n)
+	for len(b) > 0 {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < l {
+			return nil, errors.New("truncated")
+		}
+		out = append(out, string(b[k:k+int(l)]))
+		b = b[k+int(l):]
+	}
+	if len(out) != n {
+		return nil, errors.New("count")
+	}
+	return out, nil
+}
