@@ -1,0 +1,299 @@
+package app
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// NetworkInfo is a network the analyst has connected to. It holds no credentials: those stay
+// in the OS keychain or a credentials file named on the command line.
+type NetworkInfo struct {
+	ID            string // stable key in the cache, e.g. "demo" or the hub URL
+	Name          string
+	URL           string // hub URL; empty for the embedded demo
+	Demo          bool
+	LastConnected time.Time
+}
+
+// SiteRecord is what the cache remembers about a site: its last seen status and what its
+// catalog published (data cut per study, policy).
+type SiteRecord struct {
+	Site     string
+	Online   bool
+	Latency  time.Duration
+	LastSeen time.Time
+	Studies  []string
+	Policy   *protocol.Policy  // nil until a catalog from the site was seen
+	DataCuts map[string]string // study → YYYY-MM-DD, from the catalog
+}
+
+// Catalog is the study catalog of a network: every site's published catalog, as released, and
+// their merge. Sites that did not answer the catalog query are listed in Missing.
+type Catalog struct {
+	FetchedAt time.Time
+	Sites     []protocol.Catalog // one per answering site, sorted by site
+	Missing   []string           // sites expected but not answering when fetched
+	Studies   []Study            // merged view, sorted by name (see MergeCatalogs)
+}
+
+// Study is one study merged across the sites that hold it.
+type Study struct {
+	Name string
+	// Sites holding the study, sorted.
+	Sites []string
+	// DataCut per site (YYYY-MM-DD).
+	DataCut map[string]string
+	// Patients is the sum of released counts; when a site's count is suppressed the sum is a
+	// lower bound and PatientsAtLeast is true.
+	Patients        int
+	PatientsAtLeast bool
+	Variables       []Variable // sorted by name
+	Endpoints       []Endpoint // sorted by name
+}
+
+// Variable is a variable in the union of the sites' data dictionaries. Categories is the
+// union of the sites' categories. MissingAt lists the sites of the study that do not have it:
+// a cohort filter on it excludes every patient of those sites.
+type Variable struct {
+	Name       string
+	Type       protocol.VariableType
+	Label      string
+	Unit       string
+	Categories []string // sorted union
+	Sites      []string // sites that have it, sorted
+	MissingAt  []string // sites of the study that lack it, sorted
+	// TypeConflict lists "site: type" for sites that declare another type than Type (the
+	// type of the first site in name order); such a variable should not be used.
+	TypeConflict []string
+}
+
+// Endpoint is a time-to-event endpoint in the union of the sites' catalogs.
+type Endpoint struct {
+	Name      string
+	Label     string
+	Sites     []string
+	MissingAt []string
+}
+
+// Study returns the merged study called name, or nil.
+func (c *Catalog) Study(name string) *Study {
+	if c == nil {
+		return nil
+	}
+	for i := range c.Studies {
+		if c.Studies[i].Name == name {
+			return &c.Studies[i]
+		}
+	}
+	return nil
+}
+
+// Variable returns the variable called name, or nil.
+func (s *Study) Variable(name string) *Variable {
+	for i := range s.Variables {
+		if s.Variables[i].Name == name {
+			return &s.Variables[i]
+		}
+	}
+	return nil
+}
+
+// MergeCatalogs builds the merged Catalog of the given per-site catalogs: for each study the
+// union of variables (with the union of their categories) and endpoints, and which of the
+// study's sites lack each of them. The input is not modified; the result does not depend on
+// the order of cats.
+func MergeCatalogs(fetchedAt time.Time, cats []protocol.Catalog, missing []string) *Catalog {
+	sites := slices.Clone(cats)
+	sort.Slice(sites, func(i, j int) bool { return sites[i].Site < sites[j].Site })
+	out := &Catalog{FetchedAt: fetchedAt, Sites: sites, Missing: sortedCopy(missing)}
+
+	byName := map[string]*Study{}
+	vars := map[string]map[string]*Variable{}
+	eps := map[string]map[string]*Endpoint{}
+	for _, sc := range sites {
+		for _, st := range sc.Studies {
+			s := byName[st.Name]
+			if s == nil {
+				s = &Study{Name: st.Name, DataCut: map[string]string{}}
+				byName[st.Name] = s
+				vars[st.Name] = map[string]*Variable{}
+				eps[st.Name] = map[string]*Endpoint{}
+			}
+			s.Sites = append(s.Sites, sc.Site)
+			s.DataCut[sc.Site] = st.DataCut
+			s.Patients += st.Patients
+			s.PatientsAtLeast = s.PatientsAtLeast || st.Suppressed
+			for _, v := range st.Variables {
+				m := vars[st.Name][v.Name]
+				if m == nil {
+					m = &Variable{Name: v.Name, Type: v.Type, Label: v.Label, Unit: v.Unit}
+					vars[st.Name][v.Name] = m
+				}
+				if v.Type != m.Type {
+					m.TypeConflict = append(m.TypeConflict, fmt.Sprintf("%s: %s", sc.Site, v.Type))
+				}
+				if m.Label == "" {
+					m.Label = v.Label
+				}
+				if m.Unit == "" {
+					m.Unit = v.Unit
+				}
+				m.Sites = append(m.Sites, sc.Site)
+				m.Categories = union(m.Categories, v.Categories)
+			}
+			for _, e := range st.Endpoints {
+				m := eps[st.Name][e.Name]
+				if m == nil {
+					m = &Endpoint{Name: e.Name, Label: e.Label}
+					eps[st.Name][e.Name] = m
+				}
+				m.Sites = append(m.Sites, sc.Site)
+			}
+		}
+	}
+	for name, s := range byName {
+		for _, v := range vars[name] {
+			v.MissingAt = difference(s.Sites, v.Sites)
+			s.Variables = append(s.Variables, *v)
+		}
+		sort.Slice(s.Variables, func(i, j int) bool { return s.Variables[i].Name < s.Variables[j].Name })
+		for _, e := range eps[name] {
+			e.MissingAt = difference(s.Sites, e.Sites)
+			s.Endpoints = append(s.Endpoints, *e)
+		}
+		sort.Slice(s.Endpoints, func(i, j int) bool { return s.Endpoints[i].Name < s.Endpoints[j].Name })
+		out.Studies = append(out.Studies, *s)
+	}
+	sort.Slice(out.Studies, func(i, j int) bool { return out.Studies[i].Name < out.Studies[j].Name })
+	return out
+}
+
+// CatalogChanges lists, in words, what differs between an older and a newer catalog: sites
+// that appeared or went away, studies added or removed, data cuts moved, patient counts
+// changed, variables, categories and endpoints added or removed. It is empty when nothing
+// that matters to the analyst changed.
+func CatalogChanges(old, cur *Catalog) []string {
+	var out []string
+	if old == nil || cur == nil {
+		return nil
+	}
+	oldSites, curSites := catalogSites(old), catalogSites(cur)
+	for _, s := range difference(curSites, oldSites) {
+		out = append(out, fmt.Sprintf("site %s answered (new)", s))
+	}
+	for _, s := range difference(oldSites, curSites) {
+		out = append(out, fmt.Sprintf("site %s no longer answered", s))
+	}
+	for _, cs := range cur.Studies {
+		os := old.Study(cs.Name)
+		if os == nil {
+			out = append(out, fmt.Sprintf("study %s added (%d sites)", cs.Name, len(cs.Sites)))
+			continue
+		}
+		for _, site := range cs.Sites {
+			if o, ok := os.DataCut[site]; ok && o != cs.DataCut[site] {
+				out = append(out, fmt.Sprintf("study %s: site %s data cut %s → %s", cs.Name, site, o, cs.DataCut[site]))
+			}
+		}
+		if os.Patients != cs.Patients {
+			out = append(out, fmt.Sprintf("study %s: patients %d → %d (%+d)", cs.Name, os.Patients, cs.Patients, cs.Patients-os.Patients))
+		}
+		for _, v := range cs.Variables {
+			ov := os.Variable(v.Name)
+			if ov == nil {
+				out = append(out, fmt.Sprintf("study %s: variable %s added", cs.Name, v.Name))
+				continue
+			}
+			for _, c := range difference(v.Categories, ov.Categories) {
+				out = append(out, fmt.Sprintf("study %s: variable %s: category %s added", cs.Name, v.Name, c))
+			}
+			for _, c := range difference(ov.Categories, v.Categories) {
+				out = append(out, fmt.Sprintf("study %s: variable %s: category %s removed", cs.Name, v.Name, c))
+			}
+		}
+		for _, v := range os.Variables {
+			if cs.Variable(v.Name) == nil {
+				out = append(out, fmt.Sprintf("study %s: variable %s removed", cs.Name, v.Name))
+			}
+		}
+		oe, ce := endpointNames(os), endpointNames(&cs)
+		for _, e := range difference(ce, oe) {
+			out = append(out, fmt.Sprintf("study %s: endpoint %s added", cs.Name, e))
+		}
+		for _, e := range difference(oe, ce) {
+			out = append(out, fmt.Sprintf("study %s: endpoint %s removed", cs.Name, e))
+		}
+	}
+	for _, os := range old.Studies {
+		if cur.Study(os.Name) == nil {
+			out = append(out, fmt.Sprintf("study %s removed", os.Name))
+		}
+	}
+	return out
+}
+
+func catalogSites(c *Catalog) []string {
+	s := make([]string, len(c.Sites))
+	for i, sc := range c.Sites {
+		s[i] = sc.Site
+	}
+	sort.Strings(s)
+	return s
+}
+
+func endpointNames(s *Study) []string {
+	n := make([]string, len(s.Endpoints))
+	for i, e := range s.Endpoints {
+		n[i] = e.Name
+	}
+	return n
+}
+
+// union returns the sorted union of two string sets.
+func union(a, b []string) []string {
+	m := map[string]bool{}
+	for _, x := range a {
+		m[x] = true
+	}
+	for _, x := range b {
+		m[x] = true
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(m))
+	for x := range m {
+		out = append(out, x)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// difference returns the sorted elements of a not in b.
+func difference(a, b []string) []string {
+	m := map[string]bool{}
+	for _, x := range b {
+		m[x] = true
+	}
+	var out []string
+	for _, x := range a {
+		if !m[x] {
+			out = append(out, x)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedCopy(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	c := slices.Clone(s)
+	sort.Strings(c)
+	return c
+}

@@ -1,0 +1,330 @@
+package cache
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oncofed/oncofed/app"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// ApplicationID marks an SQLite file as an Oncofed cache (PRAGMA application_id, "ONCF").
+const ApplicationID = 0x4F4E4346
+
+// pragmas are set on every connection: WAL so readers never block the writer, a busy timeout
+// so a second process (the CLI next to the desktop app) waits instead of failing, and foreign
+// keys so deleting a result deletes its aggregates.
+const pragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)"
+
+// DB is the SQLite cache. It implements app.Cache. All writes go through one connection (so
+// writers in one process queue instead of meeting SQLITE_BUSY) and take the write lock at
+// BEGIN (so writers in two processes wait on busy_timeout instead of failing on upgrade).
+type DB struct {
+	path string
+	w    *sql.DB // the writer: one connection, BEGIN IMMEDIATE
+	r    *sql.DB // readers, query_only
+
+	// MovedAside is the path a corrupt cache file was renamed to when Open rebuilt it, or "".
+	// The caller should tell the analyst (their cached results are in that file).
+	MovedAside string
+}
+
+var _ app.Cache = (*DB)(nil)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	now        func() time.Time
+	migrations int // apply only the first n migrations (tests of upgrades); 0 = all
+}
+
+// WithClock sets the clock used to timestamp a moved-aside corrupt file.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithSchemaVersion applies migrations only up to version v instead of all of them. It exists
+// to build caches of earlier versions in upgrade tests.
+func WithSchemaVersion(v int) Option { return func(o *options) { o.migrations = v } }
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() []migration {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		panic("cache: " + err.Error())
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			panic("cache: migration file " + e.Name() + " does not start with a number and '_'")
+		}
+		b, err := migrationFS.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			panic("cache: " + err.Error())
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			panic(fmt.Sprintf("cache: migration %s: expected number %d", m.name, i+1))
+		}
+	}
+	return ms
+}
+
+var migrations = loadMigrations()
+
+// SchemaVersion is the schema version this build writes (the number of the last migration).
+func SchemaVersion() int { return len(migrations) }
+
+// DefaultPath returns where the cache lives when --cache is not given: oncofed/cache.db under
+// the OS user cache directory.
+func DefaultPath() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "oncofed", "cache.db"), nil
+}
+
+// Open opens (creating it if needed) the cache at path and brings its schema up to date.
+//
+// A cache written by a newer Oncofed (a higher user_version) or a file that is some other
+// SQLite database is refused with an *app.Error of code EConflict and left untouched. A file
+// that is not a database or fails SQLite's quick_check is moved aside to
+// path.corrupt-<UTC timestamp> (with its -wal and -shm) and a new cache is built; db.MovedAside
+// then says where the old file went.
+func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
+	o := options{now: time.Now}
+	for _, f := range opts {
+		f(&o)
+	}
+	want := len(migrations)
+	if o.migrations > 0 && o.migrations < want {
+		want = o.migrations
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, app.WrapError(app.EInternal, err, "cannot create the cache directory")
+	}
+	db := &DB{path: path}
+	if _, err := os.Stat(path); err == nil {
+		switch err := inspect(ctx, path, len(migrations)); {
+		case err == nil:
+		case errors.Is(err, errCorrupt):
+			aside, merr := moveAside(path, o.now())
+			if merr != nil {
+				return nil, app.WrapError(app.EInternal, merr, "the cache %s is damaged and could not be moved aside", path)
+			}
+			db.MovedAside = aside
+		default:
+			return nil, err
+		}
+	}
+
+	var err error
+	db.w, err = sql.Open("sqlite", dsn(path, "_txlock=immediate"))
+	if err != nil {
+		return nil, app.WrapError(app.EInternal, err, "cannot open the cache %s", path)
+	}
+	db.w.SetMaxOpenConns(1)
+	db.w.SetConnMaxIdleTime(0)
+	if err := db.migrate(ctx, want); err != nil {
+		db.w.Close()
+		return nil, err
+	}
+	db.r, err = sql.Open("sqlite", dsn(path, "_pragma=query_only(1)"))
+	if err != nil {
+		db.w.Close()
+		return nil, app.WrapError(app.EInternal, err, "cannot open the cache %s", path)
+	}
+	db.r.SetMaxOpenConns(4)
+	return db, nil
+}
+
+// Path returns the file the cache lives in.
+func (db *DB) Path() string { return db.path }
+
+// Close closes both connection pools.
+func (db *DB) Close() error {
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+// dsn builds a file: URI DSN (so SQLite sees mode=ro and the like) with the common pragmas.
+func dsn(path string, extra ...string) string {
+	r := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+	q := pragmas
+	for _, e := range extra {
+		q += "&" + e
+	}
+	return "file:" + r.Replace(path) + "?" + q
+}
+
+var errCorrupt = errors.New("cache: file is corrupt")
+
+// inspect opens an existing file read-only, without changing its journal mode, and decides
+// whether it is a usable cache (nil), corrupt (errCorrupt) or must be left alone (*app.Error).
+func inspect(ctx context.Context, path string, known int) error {
+	ro, err := sql.Open("sqlite", "file:"+strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return app.WrapError(app.EInternal, err, "cannot open the cache %s", path)
+	}
+	defer ro.Close()
+	var version, appID int
+	var tables int
+	err = ro.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version)
+	if err == nil {
+		err = ro.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID)
+	}
+	if err == nil {
+		err = ro.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables)
+	}
+	if err != nil {
+		if isCorruption(err) {
+			return errCorrupt
+		}
+		return app.WrapError(app.EInternal, err, "cannot read the cache %s", path)
+	}
+	if appID != ApplicationID && (version != 0 || tables != 0 || appID != 0) {
+		return app.Errorf(app.EConflict, "%s is not an Oncofed cache (application id %#x); it was left untouched — choose another file with --cache", path, appID)
+	}
+	if version > known {
+		return app.Errorf(app.EConflict, "the cache %s was written by a newer version of Oncofed (cache schema %d; this version knows up to %d). It was left untouched: update Oncofed, or use another cache file with --cache", path, version, known)
+	}
+	rows, err := ro.QueryContext(ctx, "PRAGMA quick_check")
+	if err != nil {
+		if isCorruption(err) {
+			return errCorrupt
+		}
+		return app.WrapError(app.EInternal, err, "cannot check the cache %s", path)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return app.WrapError(app.EInternal, err, "cannot check the cache %s", path)
+		}
+		if s != "ok" {
+			return errCorrupt
+		}
+	}
+	if err := rows.Err(); err != nil {
+		if isCorruption(err) {
+			return errCorrupt
+		}
+		return app.WrapError(app.EInternal, err, "cannot check the cache %s", path)
+	}
+	return nil
+}
+
+func isCorruption(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		return true
+	}
+	return false
+}
+
+// moveAside renames path and its WAL and shared-memory files to path.corrupt-<timestamp>….
+func moveAside(path string, now time.Time) (string, error) {
+	aside := path + ".corrupt-" + now.UTC().Format("20060102T150405Z")
+	if err := os.Rename(path, aside); err != nil {
+		return "", err
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Rename(path+suffix, aside+suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return aside, err
+		}
+	}
+	return aside, nil
+}
+
+// migrate applies the missing migrations up to want, each in its own transaction together
+// with the new user_version, so a crash leaves the schema at a whole version.
+func (db *DB) migrate(ctx context.Context, want int) error {
+	for {
+		tx, err := db.w.BeginTx(ctx, nil)
+		if err != nil {
+			if isCorruption(err) {
+				return app.WrapError(app.EInternal, err, "the cache %s is damaged", db.path)
+			}
+			return app.WrapError(app.EInternal, err, "cannot open the cache %s", db.path)
+		}
+		var v int
+		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+			tx.Rollback()
+			return app.WrapError(app.EInternal, err, "cannot read the cache schema version")
+		}
+		if v > len(migrations) {
+			// Another, newer process upgraded the file since inspect looked at it.
+			tx.Rollback()
+			return app.Errorf(app.EConflict, "the cache %s was written by a newer version of Oncofed (cache schema %d; this version knows up to %d). It was left untouched: update Oncofed, or use another cache file with --cache", db.path, v, len(migrations))
+		}
+		if v >= want {
+			return tx.Rollback()
+		}
+		m := migrations[v]
+		stmts := m.sql
+		if v == 0 {
+			stmts = fmt.Sprintf("PRAGMA application_id = %d;\n", ApplicationID) + stmts
+		}
+		if _, err := tx.ExecContext(ctx, stmts); err != nil {
+			tx.Rollback()
+			return app.WrapError(app.EInternal, err, "cache migration %s failed", m.name)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
+			tx.Rollback()
+			return app.WrapError(app.EInternal, err, "cache migration %s failed", m.name)
+		}
+		if err := tx.Commit(); err != nil {
+			return app.WrapError(app.EInternal, err, "cache migration %s failed", m.name)
+		}
+	}
+}
+
+// sqlError converts a driver error to an *app.Error: constraint violations of a unique key
+// become EConflict, everything else EInternal.
+func sqlError(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	var ae *app.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return app.WrapError(app.EConflict, err, format, args...)
+		}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return app.WrapError(app.EUnavailable, err, format, args...)
+	}
+	return app.WrapError(app.EInternal, err, format, args...)
+}
