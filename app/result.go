@@ -343,9 +343,9 @@ type CoxResult struct {
 
 // CoxTerm is one coefficient: log hazard ratio, its SE, the HR with 95 % CI, z and p.
 type CoxTerm struct {
-	Term                     string
+	Term                       string
 	Coef, SE, HR, Lower, Upper float64
-	Z, P                     float64
+	Z, P                       float64
 }
 
 func nan() float64 { return math.NaN() }

@@ -78,8 +78,8 @@ func testResult(name string, ranAt time.Time, rounds int) *app.Result {
 	}
 	r.Provenance = app.Provenance{RanAt: ranAt, Elapsed: 1234 * time.Millisecond, Expected: []string{"inst1", "inst3", "inst5"},
 		Answered: []string{"inst1", "inst3"}, Missing: []string{"inst5"},
-		Refused:  []app.SiteProblem{{Site: "inst7", Code: protocol.CodeRefusedByPolicy, Message: "cohort below 10"}},
-		Sites:    []app.SiteProvenance{{Site: "inst1", DataCut: "2026-10-31", Policy: protocol.PolicyEffects{BinDays: 7}}},
+		Refused:    []app.SiteProblem{{Site: "inst7", Code: protocol.CodeRefusedByPolicy, Message: "cohort below 10"}},
+		Sites:      []app.SiteProvenance{{Site: "inst1", DataCut: "2026-10-31", Policy: protocol.PolicyEffects{BinDays: 7}}},
 		AppVersion: app.Version, ProtocolVersion: protocol.Version, ContentHash: app.ContentHash(req, r.Rounds)}
 	return r
 }
