@@ -31,6 +31,7 @@ func ExampleKaplanMeier() {
 	fmt.Printf("S(12) = %.4f [%.4f, %.4f]\n", at[0].Surv, at[0].Lower, at[0].Upper)
 	// The numbers are R's (survival 3.5-3): summary(survfit(Surv(time, status) ~ 1),
 	// censored = TRUE), quantile(fit, 0.5) and summary(fit, times = 12) on the ten records.
+
 	// Output:
 	// t= 3 n.risk=10 n.event=1 surv=0.9000 95% CI [0.7320, 1.0000]
 	// t= 5 n.risk= 9 n.event=1 surv=0.8000 95% CI [0.5868, 1.0000]
@@ -70,6 +71,7 @@ func ExampleStratifiedLogRank() {
 	fmt.Printf("observed %v, expected [%.3f %.3f]\n", r.Observed, r.Expected[0], r.Expected[1])
 	fmt.Printf("chisq %.4f on %d df, p = %.4f\n", r.ChiSq, r.DF, r.P)
 	// R (survival 3.5-3), survdiff(Surv(t, e) ~ arm + strata(site)): chisq 5.550580718, p 0.01847455658.
+
 	// Output:
 	// observed [6 3], expected [2.983 6.017]
 	// chisq 5.5506 on 1 df, p = 0.0185
