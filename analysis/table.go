@@ -131,46 +131,125 @@ func NewSurvivalTable(time []float64, event []bool) (SurvivalTable, error) {
 // MergeTables adds tables from several sites (or groups) into one: the union of their
 // times, with counts summed at equal times. The result is exactly the table of the pooled
 // records, so every statistic of the merged table equals the statistic of the pooled data.
+// The result never shares memory with the inputs. Inputs whose times are not increasing are
+// sorted first; sorted inputs (every valid table) merge in O(N log k) for N rows in k tables.
 func MergeTables(tables ...SurvivalTable) SurvivalTable {
 	withEntries := false
-	size := 0
 	for _, t := range tables {
-		size += len(t.Time)
 		if t.Entries != nil {
 			withEntries = true
 		}
 	}
-	type row struct {
-		time    float64
-		d, c, e int
-	}
-	rows := make([]row, 0, size)
+	parts := make([]SurvivalTable, 0, len(tables))
 	for _, t := range tables {
-		for k, x := range t.Time {
-			r := row{time: x, d: t.Events[k], c: t.Censor[k]}
-			if t.Entries != nil {
-				r.e = t.Entries[k]
-			}
-			rows = append(rows, r)
+		if len(t.Time) > 0 {
+			parts = append(parts, sortedCopy(t, withEntries))
 		}
 	}
-	sort.Slice(rows, func(a, b int) bool { return rows[a].time < rows[b].time })
+	if len(parts) == 0 {
+		return SurvivalTable{}
+	}
+	// Pairwise rounds: each row takes part in about log2(k) linear merges.
+	for len(parts) > 1 {
+		next := parts[:0]
+		for i := 0; i < len(parts); i += 2 {
+			if i+1 == len(parts) {
+				next = append(next, parts[i])
+			} else {
+				next = append(next, mergeSorted(parts[i], parts[i+1], withEntries))
+			}
+		}
+		parts = next
+	}
+	return parts[0]
+}
+
+// sortedCopy returns a copy of t with strictly increasing times (rows at equal times summed),
+// with an Entries column when withEntries is set.
+func sortedCopy(t SurvivalTable, withEntries bool) SurvivalTable {
+	n := len(t.Time)
+	strictly := true
+	for k := 1; k < n && strictly; k++ {
+		strictly = t.Time[k] > t.Time[k-1]
+	}
+	entry := func(k int) int {
+		if t.Entries == nil {
+			return 0
+		}
+		return t.Entries[k]
+	}
+	if strictly {
+		c := SurvivalTable{
+			Time:   append([]float64(nil), t.Time...),
+			Events: append([]int(nil), t.Events...),
+			Censor: append([]int(nil), t.Censor...),
+		}
+		if withEntries {
+			c.Entries = make([]int, n)
+			for k := range c.Entries {
+				c.Entries[k] = entry(k)
+			}
+		}
+		return c
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return t.Time[idx[a]] < t.Time[idx[b]] })
 	var out SurvivalTable
-	for _, r := range rows {
-		n := len(out.Time)
-		if n == 0 || out.Time[n-1] != r.time {
-			out.Time = append(out.Time, r.time)
+	for _, k := range idx {
+		m := len(out.Time)
+		if m == 0 || out.Time[m-1] != t.Time[k] {
+			out.Time = append(out.Time, t.Time[k])
 			out.Events = append(out.Events, 0)
 			out.Censor = append(out.Censor, 0)
 			if withEntries {
 				out.Entries = append(out.Entries, 0)
 			}
-			n++
+			m++
 		}
-		out.Events[n-1] += r.d
-		out.Censor[n-1] += r.c
+		out.Events[m-1] += t.Events[k]
+		out.Censor[m-1] += t.Censor[k]
 		if withEntries {
-			out.Entries[n-1] += r.e
+			out.Entries[m-1] += entry(k)
+		}
+	}
+	return out
+}
+
+// mergeSorted merges two tables with strictly increasing times into a new one.
+func mergeSorted(a, b SurvivalTable, withEntries bool) SurvivalTable {
+	n := len(a.Time) + len(b.Time)
+	out := SurvivalTable{Time: make([]float64, 0, n), Events: make([]int, 0, n), Censor: make([]int, 0, n)}
+	if withEntries {
+		out.Entries = make([]int, 0, n)
+	}
+	take := func(t SurvivalTable, k int) {
+		m := len(out.Time)
+		if m > 0 && out.Time[m-1] == t.Time[k] {
+			out.Events[m-1] += t.Events[k]
+			out.Censor[m-1] += t.Censor[k]
+			if withEntries {
+				out.Entries[m-1] += t.Entries[k]
+			}
+			return
+		}
+		out.Time = append(out.Time, t.Time[k])
+		out.Events = append(out.Events, t.Events[k])
+		out.Censor = append(out.Censor, t.Censor[k])
+		if withEntries {
+			out.Entries = append(out.Entries, t.Entries[k])
+		}
+	}
+	i, j := 0, 0
+	for i < len(a.Time) || j < len(b.Time) {
+		if j == len(b.Time) || (i < len(a.Time) && a.Time[i] <= b.Time[j]) {
+			take(a, i)
+			i++
+		} else {
+			take(b, j)
+			j++
 		}
 	}
 	return out

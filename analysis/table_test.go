@@ -159,3 +159,26 @@ func TestSurvivalTableValidate(t *testing.T) {
 		t.Errorf("merge with entries: %+v", m)
 	}
 }
+
+// TestMergeTablesUnsortedAndAliasing: MergeTables accepts tables whose times are out of order
+// or repeated (Coarsen relies on it), and its result never shares memory with an input.
+func TestMergeTablesUnsortedAndAliasing(t *testing.T) {
+	messy := SurvivalTable{Time: []float64{5, 1, 5, 3}, Events: []int{1, 0, 2, 1}, Censor: []int{0, 1, 1, 0}}
+	sorted := SurvivalTable{Time: []float64{1, 2}, Events: []int{1, 1}, Censor: []int{0, 0}, Entries: []int{0, 1}}
+	got := MergeTables(messy, sorted)
+	want := SurvivalTable{Time: []float64{1, 2, 3, 5}, Events: []int{1, 1, 1, 3}, Censor: []int{1, 0, 0, 1}, Entries: []int{0, 1, 0, 0}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	single := MergeTables(sorted)
+	single.Events[0] = 99
+	if sorted.Events[0] != 1 {
+		t.Error("MergeTables of one table aliases its input")
+	}
+	if m := MergeTables(); m.Len() != 0 || m.Time != nil {
+		t.Errorf("MergeTables() = %+v", m)
+	}
+	if m := MergeTables(SurvivalTable{}, SurvivalTable{}); m.Len() != 0 {
+		t.Errorf("merge of empty tables = %+v", m)
+	}
+}
