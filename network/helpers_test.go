@@ -1,0 +1,157 @@
+package network_test
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/oncofed/oncofed/network"
+	"github.com/oncofed/oncofed/node"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// lungSiteCSVs splits analysis/testdata/lung.csv (the NCCTG lung data, one site per
+// institution, as written by analysis/testdata/gen_lung.R) into one CSV per site under dir.
+func lungSiteCSVs(t testing.TB, dir string) map[string]string {
+	t.Helper()
+	f, err := os.Open("../analysis/testdata/lung.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := rows[0]
+	siteCol := -1
+	for i, h := range header {
+		if h == "site" {
+			siteCol = i
+		}
+	}
+	drop := func(r []string) []string {
+		out := append([]string(nil), r[:siteCol]...)
+		return append(out, r[siteCol+1:]...)
+	}
+	bySite := map[string][][]string{}
+	for _, r := range rows[1:] {
+		bySite[r[siteCol]] = append(bySite[r[siteCol]], drop(r))
+	}
+	paths := map[string]string{}
+	for site, rs := range bySite {
+		p := filepath.Join(dir, site+".csv")
+		out, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := csv.NewWriter(out)
+		_ = w.Write(drop(header))
+		_ = w.WriteAll(rs)
+		if err := out.Close(); err != nil {
+			t.Fatal(err)
+		}
+		paths[site] = p
+	}
+	return paths
+}
+
+// lungNet is a real federation on loopback: an embedded hub and one node per NCCTG
+// institution, each a node.Engine over its own SQLite file, each on its own connection.
+type lungNet struct {
+	hub     *network.Hub
+	engines map[string]*node.Engine
+	conns   map[string]*nats.Conn
+	svcs    map[string]*network.SiteService
+	sites   []string
+}
+
+// wrap lets a test alter one site's behaviour around its real engine.
+type wrap func(site string, h network.Handler, nc *nats.Conn) network.Handler
+
+func startLungNet(t testing.TB, policy protocol.Policy, w wrap) *lungNet {
+	t.Helper()
+	ctx := context.Background()
+	hub, err := network.StartHub(network.HubOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hub.Shutdown)
+	dir := t.TempDir()
+	ln := &lungNet{hub: hub, engines: map[string]*node.Engine{}, conns: map[string]*nats.Conn{}, svcs: map[string]*network.SiteService{}}
+	for site, path := range lungSiteCSVs(t, dir) {
+		store, err := node.OpenSQLite(filepath.Join(dir, site+".db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = node.ImportCSV(ctx, store, node.ImportSpec{
+			Study: "lung", IDColumn: "id", Site: site, DataCut: "2024-01-01",
+			Endpoints: []node.EndpointSpec{{Name: "os", TimeColumn: "time", EventColumn: "event"}},
+		}, f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("import %s: %v", site, err)
+		}
+		p := policy
+		eng, err := node.NewEngine(ctx, store, node.Config{Site: site, Policy: &p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := nats.Connect(hub.URL(), nats.Name(site), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		var h network.Handler = eng
+		if w != nil {
+			h = w(site, eng, nc)
+		}
+		svc, err := network.ServeSite(ctx, nc, site, []string{"lung"}, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(svc.Stop)
+		ln.engines[site], ln.conns[site], ln.svcs[site] = eng, nc, svc
+		ln.sites = append(ln.sites, site)
+	}
+	sort.Strings(ln.sites)
+	return ln
+}
+
+func dial(t testing.TB, url string, opts ...network.Option) *network.Client {
+	t.Helper()
+	c, err := network.Dial(context.Background(), url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// corrupt returns a handler that answers with the real engine's reply altered by f.
+func corrupt(h network.Handler, f func(r *protocol.Reply)) network.Handler {
+	return network.HandlerFunc(func(ctx context.Context, q []byte) []byte {
+		var r protocol.Reply
+		if err := json.Unmarshal(h.HandleJSON(ctx, q), &r); err != nil {
+			panic(err)
+		}
+		f(&r)
+		b, _ := json.Marshal(r)
+		return b
+	})
+}
+
+func names(ps []string) string { return strings.Join(ps, ",") }
