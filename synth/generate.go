@@ -1,0 +1,251 @@
+package synth
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+)
+
+// Column holds one variable of a Cohort.
+type Column struct {
+	// Codes holds a categorical variable: an index into Variable.Levels, −1 when missing.
+	Codes []int8
+	// Values holds a numeric variable: NaN when missing.
+	Values []float64
+}
+
+// Cohort is a block of consecutive patients of one site, column by column: what the
+// streaming API hands to a benchmark so that a 10,000,000-patient federation never goes
+// through CSV. Rows Offset … Offset+Len()−1 of the site.
+type Cohort struct {
+	Study   string // the study's name on the network
+	Site    Site
+	Schema  *Schema
+	Offset  int
+	Columns []Column // aligned with Schema.Variables
+	// Endpoints in days; PFSDays[i] ≤ OSDays[i] always.
+	OSDays   []float64
+	OSEvent  []bool
+	PFSDays  []float64
+	PFSEvent []bool
+}
+
+// Len returns the number of patients in the block.
+func (c *Cohort) Len() int { return len(c.OSDays) }
+
+// ID returns the identifier of row i: the site name and the patient's number in the site,
+// so that ids are unique across the federation.
+func (c *Cohort) ID(i int) string {
+	return string(c.appendID(nil, i))
+}
+
+func (c *Cohort) appendID(b []byte, i int) []byte {
+	b = append(b, c.Site.Name...)
+	b = append(b, '-')
+	n := c.Offset + i + 1
+	for d := 100000; d > 1 && n < d; d /= 10 {
+		b = append(b, '0')
+	}
+	return strconv.AppendInt(b, int64(n), 10)
+}
+
+// Column returns the column of the named variable; it panics for an unknown name.
+func (c *Cohort) Column(name string) Column {
+	i := c.Schema.Index(name)
+	if i < 0 {
+		panic("synth: no variable " + name)
+	}
+	return c.Columns[i]
+}
+
+// Level returns the category of a categorical variable at row i, "" when missing.
+func (c *Cohort) Level(name string, i int) string {
+	v := c.Schema.Variables[c.Schema.Index(name)]
+	code := c.Column(name).Codes[i]
+	if code < 0 {
+		return ""
+	}
+	return v.Levels[code]
+}
+
+// Generator produces the sites of a Spec deterministically.
+type Generator struct {
+	spec   Spec
+	model  *model
+	sites  []Site
+	scales scales
+}
+
+var calibrations sync.Map // fingerprint string → scales
+
+// New validates spec, lays out its sites and calibrates the arms' survival scales.
+func New(spec Spec) (*Generator, error) {
+	s, err := spec.normalized()
+	if err != nil {
+		return nil, err
+	}
+	m, _ := modelOf(s.Study)
+	g := &Generator{spec: s, model: m}
+	g.sites = plan(s, m)
+	// The calibration depends on the study, the seed and the site plan; cache it so that
+	// regenerating a spec (tests, CSV then columns) is cheap.
+	key := fmt.Sprint(s.Study, s.Seed, sizesOf(g.sites))
+	if v, ok := calibrations.Load(key); ok {
+		g.scales = v.(scales)
+	} else {
+		g.scales = m.calibrate(s.Seed, g.sites)
+		calibrations.Store(key, g.scales)
+	}
+	return g, nil
+}
+
+func sizesOf(sites []Site) []int {
+	out := make([]int, len(sites))
+	for i, s := range sites {
+		out[i] = s.Patients
+	}
+	return out
+}
+
+// Spec returns the normalized spec (defaults filled in).
+func (g *Generator) Spec() Spec { return g.spec }
+
+// Schema returns the study's variables.
+func (g *Generator) Schema() *Schema { return g.model.schema }
+
+// Sites returns the site plan: names, kinds, sizes and site effects.
+func (g *Generator) Sites() []Site { return append([]Site(nil), g.sites...) }
+
+// Site generates every patient of site i in one Cohort.
+func (g *Generator) Site(i int) *Cohort {
+	if i < 0 || i >= len(g.sites) {
+		panic(fmt.Sprintf("synth: site %d out of range [0,%d)", i, len(g.sites)))
+	}
+	sg := g.siteGen(i)
+	c := g.newCohort(i, g.sites[i].Patients)
+	sg.fill(c, g.sites[i].Patients)
+	return c
+}
+
+// Stream generates the federation site by site in blocks of at most chunk patients
+// (chunk ≤ 0: one block per site) and calls fn with each block. The block's slices are
+// reused for the next call: copy what must outlive fn. The rows do not depend on chunk.
+// Stream stops at the first error fn returns.
+func (g *Generator) Stream(chunk int, fn func(*Cohort) error) error {
+	for i, s := range g.sites {
+		n := chunk
+		if n <= 0 || n > s.Patients {
+			n = s.Patients
+		}
+		sg := g.siteGen(i)
+		c := g.newCohort(i, n)
+		for off := 0; off < s.Patients; off += n {
+			k := min(n, s.Patients-off)
+			c.Offset = off
+			c.resize(k)
+			sg.fill(c, k)
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (g *Generator) newCohort(site, n int) *Cohort {
+	c := &Cohort{Study: g.spec.Name, Site: g.sites[site], Schema: g.model.schema}
+	c.Columns = make([]Column, len(c.Schema.Variables))
+	for j, v := range c.Schema.Variables {
+		if v.Categorical() {
+			c.Columns[j].Codes = make([]int8, n)
+		} else {
+			c.Columns[j].Values = make([]float64, n)
+		}
+	}
+	c.OSDays, c.PFSDays = make([]float64, n), make([]float64, n)
+	c.OSEvent, c.PFSEvent = make([]bool, n), make([]bool, n)
+	return c
+}
+
+func (c *Cohort) resize(n int) {
+	for j := range c.Columns {
+		if c.Columns[j].Codes != nil {
+			c.Columns[j].Codes = c.Columns[j].Codes[:n]
+		} else {
+			c.Columns[j].Values = c.Columns[j].Values[:n]
+		}
+	}
+	c.OSDays, c.PFSDays = c.OSDays[:n], c.PFSDays[:n]
+	c.OSEvent, c.PFSEvent = c.OSEvent[:n], c.PFSEvent[:n]
+}
+
+type siteGen struct {
+	g       *Generator
+	site    *Site
+	r       *rand.Rand
+	p       *patient
+	yearIdx int
+	cut     float64 // data cut as a fractional year
+	minFU   float64 // months
+}
+
+func (g *Generator) siteGen(i int) *siteGen {
+	s := &g.sites[i]
+	cut := g.spec.DataCut
+	sg := &siteGen{
+		g: g, site: s,
+		r:       newRand(s.seed[0], s.seed[1]),
+		p:       g.model.newPatient(),
+		yearIdx: g.model.schema.Index("dx_year"),
+		cut:     float64(cut.Year()) + float64(cut.YearDay()-1)/365.25,
+		minFU:   g.model.minFollowUp,
+	}
+	if g.spec.MinFollowUp > 0 {
+		sg.minFU = g.spec.MinFollowUp
+	}
+	return sg
+}
+
+// fill draws the next n patients of the site into c.
+func (sg *siteGen) fill(c *Cohort, n int) {
+	m := sg.g.model
+	r, p, s := sg.r, sg.p, sg.site
+	dropPerMonth := m.dropout / 12
+	for i := 0; i < n; i++ {
+		m.draw(r, s, p)
+		t := m.sampleLatent(r, p, &sg.g.scales, s.LogHazard)
+		// Administrative censoring: uniform accrual over A months, then F months of
+		// minimum follow-up to the data cut; loss to follow-up is exponential.
+		potential := sg.minFU + m.accrual*r.Float64()
+		cens := math.Min(potential, r.ExpFloat64()/dropPerMonth)
+		if sg.yearIdx >= 0 {
+			p.v[sg.yearIdx] = math.Floor(sg.cut - potential/12)
+		}
+		osM, osE := t.os, true
+		if osM > cens {
+			osM, osE = cens, false
+		}
+		pfsM, pfsE := t.pfs, true
+		if pfsM > cens {
+			pfsM, pfsE = cens, false
+		}
+		// Whole days, at least one; rounding is monotone so PFS ≤ OS survives it.
+		c.OSDays[i] = math.Max(1, math.Round(osM*daysPerMonth))
+		c.PFSDays[i] = math.Max(1, math.Round(pfsM*daysPerMonth))
+		c.OSEvent[i], c.PFSEvent[i] = osE, pfsE
+		for j := range c.Columns {
+			x := p.v[j]
+			if codes := c.Columns[j].Codes; codes != nil {
+				if math.IsNaN(x) {
+					codes[i] = -1
+				} else {
+					codes[i] = int8(x)
+				}
+			} else {
+				c.Columns[j].Values[i] = x
+			}
+		}
+	}
+}

@@ -1,0 +1,100 @@
+package synth
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Study names one of the four cancers the demo network serves.
+type Study string
+
+const (
+	NSCLC Study = "nsclc" // advanced non-small-cell lung cancer, first line
+	TNBC  Study = "tnbc"  // triple-negative breast cancer, early and metastatic
+	MPM   Study = "mpm"   // unresectable malignant pleural mesothelioma, first line
+	MM    Study = "mm"    // newly diagnosed multiple myeloma
+)
+
+// Studies lists every study in a stable order.
+var Studies = []Study{NSCLC, TNBC, MPM, MM}
+
+// ParseStudy returns the study with the given name (case-insensitive).
+func ParseStudy(name string) (Study, error) {
+	for _, s := range Studies {
+		if strings.EqualFold(name, string(s)) {
+			return s, nil
+		}
+	}
+	return "", fmt.Errorf("synth: unknown study %q (want one of nsclc, tnbc, mpm, mm)", name)
+}
+
+// Variable describes one patient-level column of a study.
+type Variable struct {
+	Name string
+	// Levels lists the categories of a categorical variable in a fixed order; nil for a
+	// numeric variable. A categorical Column holds indexes into Levels.
+	Levels []string
+	Unit   string // numeric variables: unit of measure
+	Doc    string // what the variable means, for catalogs and the manifest
+}
+
+// Categorical reports whether v has categories.
+func (v Variable) Categorical() bool { return v.Levels != nil }
+
+// Endpoint names a time-to-event endpoint and the CSV columns that hold it.
+type Endpoint struct {
+	Name        string // "OS", "PFS"
+	TimeColumn  string // days from diagnosis (start of first-line treatment)
+	EventColumn string // 1 = event, 0 = censored
+}
+
+// Flag returns the endpoint in the node importer's syntax NAME=TIMECOL:EVENTCOL.
+func (e Endpoint) Flag() string { return e.Name + "=" + e.TimeColumn + ":" + e.EventColumn }
+
+// Endpoints are the two endpoints every study has. For early TNBC the PFS columns hold
+// event-free survival (recurrence, progression or death), as KEYNOTE-522 reports it.
+var Endpoints = []Endpoint{
+	{Name: "OS", TimeColumn: "os_days", EventColumn: "os_event"},
+	{Name: "PFS", TimeColumn: "pfs_days", EventColumn: "pfs_event"},
+}
+
+// IDColumn is the name of the patient identifier column in every CSV.
+const IDColumn = "id"
+
+// Schema is the list of variables of a study, in CSV column order (after the id).
+type Schema struct {
+	Study     Study
+	Title     string
+	Variables []Variable
+}
+
+// Index returns the position of the named variable, or -1.
+func (s *Schema) Index(name string) int {
+	for i, v := range s.Variables {
+		if v.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Header returns the CSV header: id, the variables, then the endpoint columns.
+func (s *Schema) Header() []string {
+	h := []string{IDColumn}
+	for _, v := range s.Variables {
+		h = append(h, v.Name)
+	}
+	for _, e := range Endpoints {
+		h = append(h, e.TimeColumn, e.EventColumn)
+	}
+	return h
+}
+
+// SchemaOf returns the schema of a study.
+func SchemaOf(s Study) (*Schema, error) {
+	m, err := modelOf(s)
+	if err != nil {
+		return nil, err
+	}
+	return m.schema, nil
+}
