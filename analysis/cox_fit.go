@@ -141,6 +141,15 @@ func FitCox(eval CoxEvaluator, p int, opts CoxOptions) (*CoxFit, error) {
 	sys0 := fs.system(c0)
 
 	fit := &CoxFit{Terms: terms, N: c0.N, Events: c0.Events, LogLik0: c0.LogLik}
+	if sys0.finite && len(sys0.kept) == 0 {
+		// No term has any information (all constant, or a single subject): R's first Newton
+		// step is zero and it stops after one iteration with every coefficient NA. The second
+		// evaluation would be at the same β, so it is skipped.
+		fit.Iterations, fit.Converged, fit.LogLik = 1, true, c0.LogLik
+		fs.finish(fit, sys0, c0, make([]float64, p), tolerInf, eps)
+		fit.LRT, fit.Wald, fit.Score = chiSquareTest(0, 0), chiSquareTest(0, 0), chiSquareTest(0, 0)
+		return fit, nil
+	}
 	a := sys0.solve(sys0.u)
 	score := 0.0
 	for i := range a {
@@ -210,9 +219,10 @@ func FitCox(eval CoxEvaluator, p int, opts CoxOptions) (*CoxFit, error) {
 	return fit, nil
 }
 
-// chiSquareTest returns the test with its upper-tail p-value (NaN p for df = 0).
+// chiSquareTest returns the test with its upper-tail p-value; with df = 0 (nothing estimable)
+// the p-value is 1, as R prints it.
 func chiSquareTest(stat float64, df int) Test {
-	t := Test{Stat: stat, DF: df, P: math.NaN()}
+	t := Test{Stat: stat, DF: df, P: 1}
 	if df > 0 {
 		t.P = distuv.ChiSquared{K: float64(df)}.Survival(stat)
 	}
