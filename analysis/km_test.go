@@ -210,10 +210,9 @@ func TestKaplanMeierGoldens(t *testing.T) {
 	}
 }
 
-// TestMedianMatchesPrintSurvfit compares Median with the median R's print(fit) reports
-// (survmean), which follows the same rule as quantile.survfit except for a curve that ends flat
-// at exactly 0.5: there print(fit) gives the start of the flat segment and Median the midpoint
-// up to the last time, as quantile(fit, 0.5) does (documented on Quantile).
+// TestMedianMatchesPrintSurvfit compares TableMedian with the median R's print(fit) and
+// summary(fit)$table report (survmean) on every golden curve, and Median with it: they agree
+// except for a curve that ends flat at exactly 0.5 (documented on Quantile and TableMedian).
 func TestMedianMatchesPrintSurvfit(t *testing.T) {
 	g := loadKMGoldens(t)
 	differ := 0
@@ -229,8 +228,10 @@ func TestMedianMatchesPrintSurvfit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := e.Median()
 			want := []float64{float64(grp.TableMedian.Median), float64(grp.TableMedian.LCL), float64(grp.TableMedian.UCL)}
+			tm := e.TableMedian()
+			checkGoldenFloats(t, c.Name+" "+grp.Group+" TableMedian", []float64{tm.Time, tm.Lower, tm.Upper}, want)
+			m := e.Median()
 			got := []float64{m.Time, m.Lower, m.Upper}
 			same := true
 			for i := range got {

@@ -158,3 +158,41 @@ func approxConstantRight(y []float64, shift float64, probs []float64) []int {
 	}
 	return out
 }
+
+// TableMedian returns the median as R's print(fit) and summary(fit)$table report it
+// (survival 3.5 survmean): the first time the curve is below 0.5 (within sqrt(machine ε)), or,
+// where the curve is at exactly 0.5 first and falls below it later, the midpoint of the start of
+// that flat segment and the time it falls; the limits apply the same rule to the lower and upper
+// curves. It equals Median except for a curve that ends flat at exactly 0.5, where TableMedian
+// gives the start of the flat segment (and Median, as quantile(fit, 0.5), the midpoint up to the
+// last time).
+func (e *KMEstimate) TableMedian() QuantileEstimate {
+	return QuantileEstimate{
+		Prob:  0.5,
+		Time:  survmeanMedian(e.Surv, e.Time),
+		Lower: survmeanMedian(e.Lower, e.Time),
+		Upper: survmeanMedian(e.Upper, e.Time),
+	}
+}
+
+// survmeanMedian is survmean's minmin(y, x).
+func survmeanMedian(y, x []float64) float64 {
+	var ks []int
+	for k, v := range y {
+		if !math.IsNaN(v) && v < 0.5+quantileTol {
+			ks = append(ks, k)
+		}
+	}
+	if len(ks) == 0 {
+		return math.NaN()
+	}
+	first := y[ks[0]]
+	if math.Abs(first-0.5) < quantileTol {
+		for _, k := range ks[1:] {
+			if y[k] < first {
+				return (x[ks[0]] + x[k]) / 2
+			}
+		}
+	}
+	return x[ks[0]]
+}
