@@ -58,7 +58,7 @@ func ParseConfType(s string) (ConfType, error) {
 // log-scale intervals at the 95% level.
 type KMOptions struct {
 	ConfType  ConfType
-	ConfLevel float64 // in (0, 1); 0 means 0.95
+	ConfLevel float64 // in (0, 1); 0 means 0.95; any other value is a programming error and panics
 }
 
 func (o KMOptions) level() float64 {
@@ -243,6 +243,9 @@ type Landmark struct {
 // and events and censorings since the previous landmark. Landmarks must be finite; a negative
 // landmark is reported as time 0.
 func (e *KMEstimate) At(times []float64) ([]Landmark, error) {
+	if len(e.Time) == 0 {
+		return nil, errors.New("analysis: landmarks of an empty Kaplan-Meier estimate")
+	}
 	ts := append([]float64(nil), times...)
 	for _, x := range ts {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
