@@ -1,9 +1,265 @@
 package node
 
 import (
+	"fmt"
+	"math"
+
+	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
 )
 
+// cox answers one Newton–Raphson round of a federated Cox fit: the site's contribution at the
+// requested β over the complete cases of the cohort, in the stratified form (log-likelihood,
+// gradient, Hessian; within-site strata add up) or the pooled form (risk-set sums per distinct
+// time, WebDISCO). Times go through the same policy as survival tables (coarsened to
+// bin_days, merged forward until each time holds min_cell subjects, tail truncated), so a
+// pooled fit equals R's fit on the released times.
 func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answer, error) {
-	return answer{}, errorf(protocol.CodeUnavailable, "cox queries are not served yet")
+	req := q.Cox
+	if c.group != nil {
+		return answer{}, errorf(protocol.CodeInvalid, "cox queries take no group_by (use covariates or cox.strata)")
+	}
+	if req.Form == protocol.CoxPooled && req.Strata != "" {
+		return answer{}, errorf(protocol.CodeInvalid, "the pooled form is unstratified: cox.strata needs the stratified form")
+	}
+	ls := c.study
+	ep := ls.eps[q.Endpoint]
+	var rows []int
+	c.rows.forEach(func(i int) { rows = append(rows, i) })
+
+	var strata *VariableData
+	if req.Strata != "" {
+		strata = ls.vars[req.Strata]
+	}
+	cols := make([]analysis.CovariateColumn, len(req.Covariates))
+	for k, name := range req.Covariates {
+		v := ls.vars[name]
+		cols[k].Name = name
+		if v.Type == protocol.Numeric {
+			cols[k].Numeric = make([]float64, len(rows))
+			for r, i := range rows {
+				cols[k].Numeric[r] = v.Numeric[i]
+			}
+		} else {
+			cols[k].Categorical = make([]string, len(rows))
+			for r, i := range rows {
+				if code := v.Codes[i]; code >= 0 {
+					cols[k].Categorical[r] = v.Categories[code]
+				}
+			}
+		}
+	}
+	if strata != nil {
+		// A patient without a stratum cannot be placed: treat like a missing covariate.
+		col := analysis.CovariateColumn{Name: "\x00strata", Numeric: make([]float64, len(rows))}
+		for r, i := range rows {
+			if strata.Codes[i] < 0 {
+				col.Numeric[r] = math.NaN()
+			}
+		}
+		cols = append(cols, col)
+	}
+	levels := req.Levels
+	if levels == nil {
+		// Without levels from the client each site would pick its own reference category and
+		// the designs would not line up across sites; use the site's full dictionary.
+		levels = map[string][]string{}
+	}
+	for _, name := range req.Covariates {
+		if v := ls.vars[name]; v.Type == protocol.Categorical {
+			if _, ok := levels[name]; !ok {
+				levels[name] = v.Categories
+			}
+		}
+	}
+	x, p, names, keep, err := analysis.BuildDesign(cols, levels)
+	if err != nil {
+		return answer{}, errorf(protocol.CodeInvalid, "cox design: %s", trimPrefix(err.Error()))
+	}
+	if strata != nil {
+		// Drop the stratum marker column (all zeros) from the design.
+		p--
+		names = names[:p]
+		x = dropLastColumn(x, p+1)
+	}
+	beta := req.Beta
+	if len(beta) == 0 {
+		beta = make([]float64, p)
+	}
+	if len(beta) != p {
+		return answer{}, errorf(protocol.CodeInvalid, "cox.beta has %d coefficients for %d design columns %q", len(beta), p, names)
+	}
+
+	// Complete cases, their times under the policy, and their set for the overlap guard.
+	n := 0
+	complete := newBitset(ls.data.Len())
+	for r, i := range rows {
+		if keep[r] {
+			complete.set(i)
+			n++
+		}
+	}
+	if n < e.policy.MinCohort {
+		return answer{}, errorf(protocol.CodeRefusedByPolicy, "fewer than min_cohort=%d complete cases", e.policy.MinCohort)
+	}
+	times := make([]float64, 0, n)
+	events := make([]bool, 0, n)
+	var stratum []int32
+	for r, i := range rows {
+		if keep[r] {
+			times = append(times, ep.Time[i])
+			events = append(events, ep.Event[i])
+			if strata != nil {
+				stratum = append(stratum, strata.Codes[i])
+			}
+		}
+	}
+	times, events, merged, truncated := policyTimes(times, events, e.policy.BinDays, e.policy.MinCell)
+	reply.Policy.MergedRows = merged
+	reply.Policy.TruncatedAfter = truncated
+	d := 0
+	for _, ev := range events {
+		if ev {
+			d++
+		}
+	}
+	if k := e.policy.EventsPerCoxCovariate; k > 0 && d < k*p {
+		return answer{}, errorf(protocol.CodeRefusedByPolicy, "%d design columns need at least %d events (events_per_cox_covariate=%d); the cohort has fewer", p, k*p, k)
+	}
+	ties, _ := analysis.ParseTies(req.Ties)
+	cr := &protocol.CoxReply{Columns: names, N: n, Events: d, Excluded: len(rows) - n}
+	switch req.Form {
+	case protocol.CoxStratified:
+		var sum analysis.CoxContribution
+		if strata == nil {
+			sum, err = analysis.CoxStratumContribution(times, events, x, p, beta, ties)
+		} else {
+			sum, err = stratifiedContribution(times, events, x, p, beta, ties, stratum, len(strata.Categories))
+		}
+		if err != nil {
+			return answer{}, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
+		}
+		cr.LogLik, cr.Gradient, cr.Hessian = sum.LogLik, sum.Gradient, sum.Hessian
+		if cr.Gradient == nil {
+			cr.Gradient, cr.Hessian = make([]float64, p), make([]float64, p*p)
+		}
+	case protocol.CoxPooled:
+		rs, exs, err := analysis.CoxRiskSetRows(times, events, x, p, beta)
+		if err != nil {
+			return answer{}, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
+		}
+		cr.EventXSum = exs
+		cr.Rows = make([]protocol.CoxRiskSetRow, len(rs))
+		for k, r := range rs {
+			cr.Rows[k] = protocol.CoxRiskSetRow{Time: r.Time, D: r.D, R0: r.R0, R1: r.R1, R2: r.R2, E0: r.E0, E1: r.E1, E2: r.E2}
+		}
+	}
+	if !coxFinite(cr) {
+		return answer{}, errorf(protocol.CodeInvalid, "cox: the contribution at this beta overflows (beta too large)")
+	}
+	reply.Cox = cr
+	return answer{sets: []bitset{complete}, released: fmt.Sprintf("cox %s %s p=%d n=%d events=%d", req.Form, req.Ties, p, n, d)}, nil
+}
+
+// stratifiedContribution sums the contributions of the within-site strata.
+func stratifiedContribution(times []float64, events []bool, x []float64, p int, beta []float64, ties analysis.Ties, stratum []int32, k int) (analysis.CoxContribution, error) {
+	var sum analysis.CoxContribution
+	for s := int32(0); s < int32(k); s++ {
+		var t []float64
+		var ev []bool
+		var xs []float64
+		for i, g := range stratum {
+			if g == s {
+				t = append(t, times[i])
+				ev = append(ev, events[i])
+				xs = append(xs, x[i*p:(i+1)*p]...)
+			}
+		}
+		if len(t) == 0 {
+			continue
+		}
+		c, err := analysis.CoxStratumContribution(t, ev, xs, p, beta, ties)
+		if err != nil {
+			return sum, err
+		}
+		sum.Add(c)
+	}
+	return sum, nil
+}
+
+// policyTimes applies the survival-table policy to patient times: coarsening to binDays, then
+// the same forward merging and tail truncation as releaseSurvival (a subject past the
+// truncation time is censored at it). It returns new slices.
+func policyTimes(time []float64, event []bool, binDays float64, minCell int) ([]float64, []bool, int, *float64) {
+	t2 := make([]float64, len(time))
+	e2 := append([]bool(nil), event...)
+	for i, t := range time {
+		t2[i] = analysis.CoarsenTime(t, binDays)
+	}
+	if minCell <= 1 || len(t2) == 0 {
+		return t2, e2, 0, nil
+	}
+	tab, err := analysis.NewSurvivalTable(t2, e2)
+	if err != nil {
+		panic("node: policyTimes: " + err.Error()) // times were validated at import
+	}
+	released, _, truncated := releaseSurvival(tab, minCell)
+	merged := len(tab.Time) - len(released.Time)
+	// Each table time maps to the first released time at or after it; past the truncation
+	// time subjects become censorings at it.
+	for i, t := range t2 {
+		if truncated != nil && t > *truncated {
+			t2[i], e2[i] = *truncated, false
+			continue
+		}
+		lo, hi := 0, len(released.Time)
+		for lo < hi {
+			m := (lo + hi) / 2
+			if released.Time[m] < t {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		t2[i] = released.Time[lo]
+	}
+	return t2, e2, merged, truncated
+}
+
+func dropLastColumn(x []float64, p int) []float64 {
+	n := len(x) / p
+	out := make([]float64, 0, n*(p-1))
+	for i := 0; i < n; i++ {
+		out = append(out, x[i*p:i*p+p-1]...)
+	}
+	return out
+}
+
+func coxFinite(cr *protocol.CoxReply) bool {
+	ok := func(xs ...float64) bool {
+		for _, v := range xs {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return false
+			}
+		}
+		return true
+	}
+	if !ok(cr.LogLik) || !ok(cr.Gradient...) || !ok(cr.Hessian...) || !ok(cr.EventXSum...) {
+		return false
+	}
+	for _, r := range cr.Rows {
+		if !ok(r.R0, r.E0) || !ok(r.R1...) || !ok(r.R2...) || !ok(r.E1...) || !ok(r.E2...) {
+			return false
+		}
+	}
+	return true
+}
+
+// trimPrefix drops the "analysis: " package prefix from messages relayed to the client.
+func trimPrefix(s string) string {
+	const pre = "analysis: "
+	if len(s) > len(pre) && s[:len(pre)] == pre {
+		return s[len(pre):]
+	}
+	return s
 }

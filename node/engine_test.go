@@ -1,0 +1,339 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"testing"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+func TestCatalog(t *testing.T) {
+	ctx := context.Background()
+	e, _ := lungEngine(t, DefaultPolicy(), nil)
+	r := mustOK(t, e.Handle(ctx, protocol.Query{Version: protocol.Version, Kind: protocol.KindCatalog, ID: "c"}))
+	c := r.Catalog
+	if c.Site != "lung" || len(c.Studies) != 1 || c.Policy != DefaultPolicy() {
+		t.Fatalf("catalog %+v", c)
+	}
+	s := c.Studies[0]
+	// 227 patients, rounded up to a multiple of 10 under the default policy.
+	if s.Name != "lung" || s.Patients != 230 || s.Suppressed || s.DataCut != "2020-01-01" || len(s.Variables) != 6 || len(s.Endpoints) != 1 || s.Endpoints[0].Name != "OS" {
+		t.Fatalf("study %+v", s)
+	}
+	exact, _ := lungEngine(t, ExactPolicy(), nil)
+	if n := mustOK(t, exact.Handle(ctx, protocol.Query{Version: protocol.Version, Kind: protocol.KindCatalog})).Catalog.Studies[0].Patients; n != 227 {
+		t.Errorf("exact policy catalog count %d, want 227", n)
+	}
+	// A site smaller than min_cohort shows its size as suppressed.
+	small := lungSites(t, DefaultPolicy())
+	for _, se := range small {
+		if se.Site() == "inst33" { // 2 patients
+			s := mustOK(t, se.Handle(ctx, protocol.Query{Version: protocol.Version, Kind: protocol.KindCatalog})).Catalog.Studies[0]
+			if !s.Suppressed || s.Patients != 0 {
+				t.Errorf("inst33 catalog count %+v, want suppressed", s)
+			}
+		}
+	}
+	wantCode(t, e.Handle(ctx, protocol.Query{Version: protocol.Version, Kind: protocol.KindCatalog, Study: "nope"}), protocol.CodeNotFound)
+}
+
+func TestCount(t *testing.T) {
+	ctx := context.Background()
+	e, _ := lungEngine(t, ExactPolicy(), nil)
+	q := query(protocol.KindCount)
+	q.GroupBy = "ecog"
+	r := mustOK(t, e.Handle(ctx, q)).Count
+	// python: collections.Counter(r['ecog'] for r in lung.csv) → ecog1 113, ecog0 63, ecog2 49,
+	// ecog3 1, missing 1.
+	if r.Total.N != 227 || r.Groups["ecog0"].N != 63 || r.Groups["ecog1"].N != 113 || r.Groups["ecog2"].N != 49 ||
+		r.Groups["ecog3"].N != 1 || r.Missing.N != 1 {
+		t.Fatalf("count %+v", r)
+	}
+	// male and age ≥ 60: 94 (python over lung.csv).
+	q = query(protocol.KindCount)
+	q.Cohort = and(eq("sex", "male"), rng("age", fp(60), nil))
+	if n := mustOK(t, e.Handle(ctx, q)).Count.Total.N; n != 94 {
+		t.Errorf("male ∧ age≥60: %d, want 94", n)
+	}
+	// female ∧ ecog ∈ {0,1} ∧ karno ≥ 80: 67 (python).
+	q.Cohort = and(eq("sex", "female"), &protocol.Filter{Op: protocol.OpIn, Var: "ecog", Values: []string{"ecog0", "ecog1"}}, rng("karno", fp(80), nil))
+	if n := mustOK(t, e.Handle(ctx, q)).Count.Total.N; n != 67 {
+		t.Errorf("female ∧ ecog01 ∧ karno≥80: %d, want 67", n)
+	}
+	// not, or, missing, present, open bounds: each against a direct count over the columns.
+	st, _, _ := e.store.LoadStudy(ctx, "lung")
+	age, wl := st.Variable("age").Numeric, st.Variable("wt.loss").Numeric
+	cases := []struct {
+		f    *protocol.Filter
+		pred func(i int) bool
+	}{
+		{&protocol.Filter{Op: protocol.OpNot, Args: []*protocol.Filter{eq("sex", "male")}}, func(i int) bool { return age[i] == age[i] && st.Variable("sex").Codes[i] == 0 }},
+		{&protocol.Filter{Op: protocol.OpMissing, Var: "wt.loss"}, func(i int) bool { return math.IsNaN(wl[i]) }},
+		{&protocol.Filter{Op: protocol.OpPresent, Var: "wt.loss"}, func(i int) bool { return !math.IsNaN(wl[i]) }},
+		{&protocol.Filter{Op: protocol.OpRange, Var: "age", Min: fp(60), Max: fp(70), MinOpen: true, MaxOpen: true}, func(i int) bool { return age[i] > 60 && age[i] < 70 }},
+		{&protocol.Filter{Op: protocol.OpOr, Args: []*protocol.Filter{rng("age", nil, fp(50)), rng("wt.loss", fp(20), nil)}}, func(i int) bool { return age[i] <= 50 || wl[i] >= 20 }},
+	}
+	for k, c := range cases {
+		want := 0
+		for i := 0; i < st.Len(); i++ {
+			if c.pred(i) {
+				want++
+			}
+		}
+		q.Cohort = c.f
+		if n := mustOK(t, e.Handle(ctx, q)).Count.Total.N; n != want {
+			t.Errorf("case %d: count %d, want %d", k, n, want)
+		}
+	}
+}
+
+func TestSummary(t *testing.T) {
+	ctx := context.Background()
+	sites := lungSites(t, ExactPolicy())
+	var inst1 *Engine
+	for _, e := range sites {
+		if e.Site() == "inst1" {
+			inst1 = e
+		}
+	}
+	q := query(protocol.KindSummary)
+	q.Variables = []string{"age", "wt.loss", "ecog"}
+	q.Bins = []protocol.HistogramSpec{{Variable: "age", Edges: []float64{50, 60, 70}}}
+	r := mustOK(t, inst1.Handle(ctx, q)).Summary
+	if len(r.Groups) != 1 || r.Groups[0].N.N != 36 {
+		t.Fatalf("summary %+v", r)
+	}
+	v := r.Groups[0].Variables
+	// python over the inst1 rows of lung.csv: age n 36, Σ 2261, Σ² 145145; histogram cells
+	// (<50, [50,60), [60,70), ≥70) = 2, 11, 13, 10; wt.loss n 33, Σ 356, Σ² 7846, 3 missing;
+	// ecog0 13, ecog1 14, ecog2 9.
+	age := v[0]
+	if age.N.N != 36 || age.Sum != 2261 || age.SumSq != 145145 || age.Missing.N != 0 {
+		t.Errorf("age %+v", age)
+	}
+	wantHist := []int{2, 11, 13, 10}
+	for k, c := range age.Histogram {
+		if c.N != wantHist[k] || c.Suppressed {
+			t.Errorf("age histogram cell %d: %+v, want %d", k, c, wantHist[k])
+		}
+	}
+	if w := v[1]; w.N.N != 33 || w.Sum != 356 || w.SumSq != 7846 || w.Missing.N != 3 || w.Histogram != nil {
+		t.Errorf("wt.loss %+v", w)
+	}
+	if c := v[2].Categories; c["ecog0"].N != 13 || c["ecog1"].N != 14 || c["ecog2"].N != 9 || c["ecog3"].N != 0 {
+		t.Errorf("ecog %+v", c)
+	}
+	// Grouped: the groups add up to the ungrouped summary.
+	q.GroupBy = "sex"
+	g := mustOK(t, inst1.Handle(ctx, q)).Summary
+	if len(g.Groups) != 2 || g.Groups[0].Group != "female" || g.Groups[0].N.N != 12 || g.Groups[1].N.N != 24 {
+		t.Fatalf("grouped %+v", g.Groups)
+	}
+	if s := g.Groups[0].Variables[0].Sum + g.Groups[1].Variables[0].Sum; s != 2261 {
+		t.Errorf("group age sums add to %v, want 2261", s)
+	}
+}
+
+// rReference is the part of analysis/testdata/lung_expected_bin*.json (R 4 survival, written
+// by gen_lung.R) the node tests use.
+type rReference struct {
+	Overall struct {
+		KM rKM `json:"km"`
+	} `json:"overall"`
+	BySex struct {
+		KM rKM `json:"km"`
+	} `json:"by_sex"`
+	CoxSexAge map[string]struct {
+		Term []string  `json:"term"`
+		Coef []float64 `json:"coef"`
+		SE   []float64 `json:"se"`
+	} `json:"cox_sex_age"`
+}
+
+type rKM struct {
+	Group   []string  `json:"group"`
+	Time    []float64 `json:"time"`
+	NRisk   []int     `json:"n_risk"`
+	NEvent  []int     `json:"n_event"`
+	NCensor []int     `json:"n_censor"`
+}
+
+func loadReference(t *testing.T, bin int) rReference {
+	t.Helper()
+	name := "../analysis/testdata/lung_expected_bin0.json"
+	if bin == 30 {
+		name = "../analysis/testdata/lung_expected_bin30.json"
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r rReference
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func toTable(g protocol.SurvivalGroup) analysis.SurvivalTable {
+	return analysis.SurvivalTable{Time: g.Time, Events: g.Events, Censor: g.Censor}
+}
+
+// The survival tables of the 18 lung sites, merged, equal R's survfit on the pooled data:
+// n.risk, n.event and n.censor at every time, exact and with 30-day bins.
+func TestSurvivalMergedEqualsR(t *testing.T) {
+	ctx := context.Background()
+	for _, bin := range []int{0, 30} {
+		ref := loadReference(t, bin)
+		pol := ExactPolicy()
+		pol.BinDays = float64(bin)
+		sites := lungSites(t, pol)
+		check := func(group string, km rKM, tables []analysis.SurvivalTable) {
+			t.Helper()
+			m := analysis.MergeTables(tables...)
+			if err := m.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			risk := m.AtRisk()
+			k := 0
+			for i, g := range km.Group {
+				if g != group {
+					continue
+				}
+				if k >= m.Len() || m.Time[k] != km.Time[i] || risk[k] != km.NRisk[i] || m.Events[k] != km.NEvent[i] || m.Censor[k] != km.NCensor[i] {
+					t.Fatalf("bin %d group %s row %d: node (t=%v risk=%d d=%d c=%d), R (t=%v risk=%d d=%d c=%d)", bin, group, k,
+						m.Time[k], risk[k], m.Events[k], m.Censor[k], km.Time[i], km.NRisk[i], km.NEvent[i], km.NCensor[i])
+				}
+				k++
+			}
+			if k != m.Len() || k == 0 {
+				t.Fatalf("bin %d group %s: %d merged rows, R has %d", bin, group, m.Len(), k)
+			}
+		}
+		var all []analysis.SurvivalTable
+		bySex := map[string][]analysis.SurvivalTable{}
+		for _, e := range sites {
+			q := query(protocol.KindSurvival)
+			q.Endpoint = "OS"
+			r := mustOK(t, e.Handle(ctx, q))
+			if r.Policy.BinDays != float64(bin) {
+				t.Fatalf("reply says bin_days %v", r.Policy.BinDays)
+			}
+			all = append(all, toTable(r.Survival.Groups[0]))
+			q.GroupBy = "sex"
+			for _, g := range mustOK(t, e.Handle(ctx, q)).Survival.Groups {
+				bySex[g.Group] = append(bySex[g.Group], toTable(g))
+			}
+		}
+		check("all", ref.Overall.KM, all)
+		check("female", ref.BySex.KM, bySex["female"])
+		check("male", ref.BySex.KM, bySex["male"])
+	}
+}
+
+// The node's one-pass tabulation equals analysis.NewSurvivalTable + Coarsen on the same rows.
+func TestSurvivalEqualsNewSurvivalTable(t *testing.T) {
+	ctx := context.Background()
+	pol := ExactPolicy()
+	pol.BinDays = 7
+	e, store := lungEngine(t, pol, nil)
+	st, _, _ := store.LoadStudy(ctx, "lung")
+	var tm []float64
+	var ev []bool
+	for i := 0; i < st.Len(); i++ {
+		if st.Variable("age").Numeric[i] >= 60 {
+			tm = append(tm, st.Endpoints[0].Time[i])
+			ev = append(ev, st.Endpoints[0].Event[i])
+		}
+	}
+	want, err := analysis.NewSurvivalTable(tm, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = want.Coarsen(7)
+	q := query(protocol.KindSurvival)
+	q.Endpoint = "OS"
+	q.Cohort = rng("age", fp(60), nil)
+	got := toTable(mustOK(t, e.Handle(ctx, q)).Survival.Groups[0])
+	if got.Len() != want.Len() {
+		t.Fatalf("%d rows, want %d", got.Len(), want.Len())
+	}
+	for k := range got.Time {
+		if got.Time[k] != want.Time[k] || got.Events[k] != want.Events[k] || got.Censor[k] != want.Censor[k] {
+			t.Fatalf("row %d differs", k)
+		}
+	}
+}
+
+// Federated Cox through the node's cox queries equals R's coxph on the pooled lung data:
+// stratified form == coxph(... + strata(site)), pooled form == coxph(...), exact and 30-day bins.
+func TestCoxMatchesR(t *testing.T) {
+	ctx := context.Background()
+	for _, bin := range []int{0, 30} {
+		ref := loadReference(t, bin)
+		pol := ExactPolicy()
+		pol.BinDays = float64(bin)
+		sites := lungSites(t, pol)
+		for _, c := range []struct {
+			golden string
+			form   protocol.CoxForm
+			ties   string
+		}{
+			{"efron", protocol.CoxPooled, "efron"},
+			{"breslow", protocol.CoxPooled, "breslow"},
+			{"efron_site_strata", protocol.CoxStratified, "efron"},
+		} {
+			var names []string
+			eval := func(beta []float64) (analysis.CoxContribution, error) {
+				var sum analysis.CoxContribution
+				var rows [][]analysis.RiskSetRow
+				var exs [][]float64
+				for _, e := range sites {
+					q := query(protocol.KindCox)
+					q.Endpoint = "OS"
+					q.Cox = &protocol.CoxRequest{Form: c.form, Ties: c.ties, Covariates: []string{"sex", "age"},
+						Levels: map[string][]string{"sex": {"female", "male"}}, Beta: beta}
+					r := e.Handle(ctx, q)
+					if r.Error != nil {
+						return sum, r.Error
+					}
+					names = r.Cox.Columns
+					if c.form == protocol.CoxStratified {
+						sum.Add(analysis.CoxContribution{LogLik: r.Cox.LogLik, Gradient: r.Cox.Gradient, Hessian: r.Cox.Hessian, N: r.Cox.N, Events: r.Cox.Events})
+						continue
+					}
+					var rs []analysis.RiskSetRow
+					for _, w := range r.Cox.Rows {
+						rs = append(rs, analysis.RiskSetRow{Time: w.Time, D: w.D, R0: w.R0, R1: w.R1, R2: w.R2, E0: w.E0, E1: w.E1, E2: w.E2})
+					}
+					rows = append(rows, rs)
+					exs = append(exs, r.Cox.EventXSum)
+				}
+				if c.form == protocol.CoxPooled {
+					ties, _ := analysis.ParseTies(c.ties)
+					return analysis.PooledCoxContribution(rows, exs, 2, beta, ties)
+				}
+				return sum, nil
+			}
+			fit, err := analysis.FitCox(eval, 2, analysis.CoxOptions{})
+			if err != nil {
+				t.Fatalf("bin %d %s: %v", bin, c.golden, err)
+			}
+			want := ref.CoxSexAge[c.golden]
+			for j := range want.Coef {
+				if names[j] != want.Term[j] {
+					t.Errorf("column %d is %q, R's %q", j, names[j], want.Term[j])
+				}
+				if rel(fit.Coef[j], want.Coef[j]) > 1e-9 || rel(fit.SE[j], want.SE[j]) > 1e-9 {
+					t.Errorf("bin %d %s %s: coef %v se %v, R %v %v", bin, c.golden, want.Term[j], fit.Coef[j], fit.SE[j], want.Coef[j], want.SE[j])
+				}
+			}
+		}
+	}
+}
+
+func rel(a, b float64) float64 { return math.Abs(a-b) / math.Max(math.Abs(b), 1e-300) }

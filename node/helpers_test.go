@@ -1,0 +1,175 @@
+package node
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// lungCSV is the NCCTG lung data as written by analysis/testdata/gen_lung.R.
+const lungCSV = "../analysis/testdata/lung.csv"
+
+var lungSpec = ImportSpec{Study: "lung", IDColumn: "id", DataCut: "2020-01-01",
+	Endpoints: []EndpointSpec{{Name: "OS", TimeColumn: "time", EventColumn: "event"}}}
+
+// fixedClock is an injectable clock for budget and audit tests.
+type fixedClock struct{ t time.Time }
+
+func (c *fixedClock) now() time.Time { return c.t }
+
+func openStore(t testing.TB, path string) *SQLiteStore {
+	t.Helper()
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// importFile imports a CSV file into a new database in dir.
+func importFile(t testing.TB, dbPath, csvPath string, spec ImportSpec) *SQLiteStore {
+	t.Helper()
+	s := openStore(t, dbPath)
+	f, err := os.Open(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := ImportCSV(context.Background(), s, spec, f); err != nil {
+		t.Fatalf("import %s: %v", csvPath, err)
+	}
+	return s
+}
+
+// splitLung writes lung.csv split by its site column into one CSV per site in dir and
+// returns the site names and file paths, sorted by site.
+func splitLung(t testing.TB, dir string) (sites, paths []string) {
+	t.Helper()
+	f, err := os.Open(lungCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := recs[0]
+	siteCol := -1
+	for j, h := range header {
+		if h == "site" {
+			siteCol = j
+		}
+	}
+	bySite := map[string][][]string{}
+	for _, r := range recs[1:] {
+		bySite[r[siteCol]] = append(bySite[r[siteCol]], r)
+	}
+	for s := range bySite {
+		sites = append(sites, s)
+	}
+	sort.Strings(sites)
+	for _, s := range sites {
+		p := filepath.Join(dir, s+".csv")
+		out, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := csv.NewWriter(out)
+		w.Write(header)
+		w.WriteAll(bySite[s])
+		if err := out.Close(); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	return sites, paths
+}
+
+// lungSites imports every lung site into its own database and returns an engine per site.
+func lungSites(t testing.TB, policy protocol.Policy) []*Engine {
+	t.Helper()
+	dir := t.TempDir()
+	sites, paths := splitLung(t, dir)
+	var engines []*Engine
+	for k, s := range sites {
+		store := importFile(t, filepath.Join(dir, s+".db"), paths[k], lungSpec)
+		e, err := NewEngine(context.Background(), store, Config{Policy: &policy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Site() != s {
+			t.Fatalf("site name %q, want %q from the database file name", e.Site(), s)
+		}
+		engines = append(engines, e)
+	}
+	return engines
+}
+
+// lungEngine imports the whole lung file into one database.
+func lungEngine(t testing.TB, policy protocol.Policy, clock *fixedClock) (*Engine, *SQLiteStore) {
+	t.Helper()
+	store := importFile(t, filepath.Join(t.TempDir(), "lung.db"), lungCSV, lungSpec)
+	cfg := Config{Policy: &policy}
+	if clock != nil {
+		cfg.Now = clock.now
+	}
+	e, err := NewEngine(context.Background(), store, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, store
+}
+
+func query(kind protocol.Kind) protocol.Query {
+	return protocol.Query{Version: protocol.Version, Kind: kind, ID: "q", Analyst: "alice", Study: "lung"}
+}
+
+func mustOK(t testing.TB, r protocol.Reply) protocol.Reply {
+	t.Helper()
+	if r.Error != nil {
+		t.Fatalf("query refused: %v", r.Error)
+	}
+	return r
+}
+
+func wantCode(t testing.TB, r protocol.Reply, code string) {
+	t.Helper()
+	if r.Error == nil {
+		b, _ := json.Marshal(r)
+		t.Fatalf("query answered, want refusal %s: %s", code, b)
+	}
+	if r.Error.Code != code {
+		t.Fatalf("refused with %v, want code %s", r.Error, code)
+	}
+	if r.Count != nil || r.Summary != nil || r.Survival != nil || r.Cox != nil || r.Catalog != nil {
+		t.Fatalf("refusal carries a payload")
+	}
+}
+
+func eq(v, value string) *protocol.Filter { return &protocol.Filter{Op: protocol.OpEq, Var: v, Value: value} }
+func and(args ...*protocol.Filter) *protocol.Filter {
+	return &protocol.Filter{Op: protocol.OpAnd, Args: args}
+}
+func rng(v string, lo, hi *float64) *protocol.Filter {
+	return &protocol.Filter{Op: protocol.OpRange, Var: v, Min: lo, Max: hi}
+}
+func fp(x float64) *float64 { return &x }
+
+func writeFile(t testing.TB, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(strings.TrimLeft(content, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
