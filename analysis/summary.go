@@ -101,35 +101,43 @@ type VariableAggregate struct {
 // Validate reports the first inconsistency of a numeric or categorical aggregate: histogram
 // length, edges not strictly increasing or not finite, negative counts, non-finite sums.
 func (v VariableAggregate) Validate() error {
+	if err := v.validate(); err != nil {
+		return fmt.Errorf("analysis: %w", err)
+	}
+	return nil
+}
+
+// validate is Validate without the package prefix, for callers that add their own context.
+func (v VariableAggregate) validate() error {
 	neg := func(c CellCount) bool { return c.N < 0 || (c.Suppressed && c.Max != 0 && c.Max < c.N) }
 	if neg(v.Missing) {
-		return fmt.Errorf("analysis: variable %q: invalid missing count %+v", v.Name, v.Missing)
+		return fmt.Errorf("variable %q: invalid missing count %+v", v.Name, v.Missing)
 	}
 	if !v.Numeric {
 		for k, c := range v.Categories {
 			if neg(c) {
-				return fmt.Errorf("analysis: variable %q: category %q: invalid count %+v", v.Name, k, c)
+				return fmt.Errorf("variable %q: category %q: invalid count %+v", v.Name, k, c)
 			}
 		}
 		return nil
 	}
 	if neg(v.N) || neg(v.Unsummed) {
-		return fmt.Errorf("analysis: variable %q: invalid count n=%+v unsummed=%+v", v.Name, v.N, v.Unsummed)
+		return fmt.Errorf("variable %q: invalid count n=%+v unsummed=%+v", v.Name, v.N, v.Unsummed)
 	}
 	if math.IsNaN(v.Sum) || math.IsInf(v.Sum, 0) || math.IsNaN(v.SumSq) || math.IsInf(v.SumSq, 0) || v.SumSq < 0 {
-		return fmt.Errorf("analysis: variable %q: sums Σx=%v Σx²=%v are not finite", v.Name, v.Sum, v.SumSq)
+		return fmt.Errorf("variable %q: sums Σx=%v Σx²=%v are not finite", v.Name, v.Sum, v.SumSq)
 	}
 	for i, e := range v.Edges {
 		if math.IsNaN(e) || math.IsInf(e, 0) || (i > 0 && e <= v.Edges[i-1]) {
-			return fmt.Errorf("analysis: variable %q: histogram edge %d (%v) not finite and increasing", v.Name, i, e)
+			return fmt.Errorf("variable %q: histogram edge %d (%v) not finite and increasing", v.Name, i, e)
 		}
 	}
 	if v.Histogram != nil && len(v.Histogram) != len(v.Edges)+1 {
-		return fmt.Errorf("analysis: variable %q: %d histogram cells for %d edges, want %d", v.Name, len(v.Histogram), len(v.Edges), len(v.Edges)+1)
+		return fmt.Errorf("variable %q: %d histogram cells for %d edges, want %d", v.Name, len(v.Histogram), len(v.Edges), len(v.Edges)+1)
 	}
 	for i, c := range v.Histogram {
 		if neg(c) {
-			return fmt.Errorf("analysis: variable %q: histogram cell %d: invalid count %+v", v.Name, i, c)
+			return fmt.Errorf("variable %q: histogram cell %d: invalid count %+v", v.Name, i, c)
 		}
 	}
 	return nil
@@ -148,8 +156,8 @@ func MergeVariables(parts []VariableAggregate) (VariableAggregate, error) {
 	var sum, sumSq summaryNeumaier
 	edgesSet, noHist := false, false
 	for i, p := range parts {
-		if err := p.Validate(); err != nil {
-			return VariableAggregate{}, fmt.Errorf("part %d: %w", i, err)
+		if err := p.validate(); err != nil {
+			return VariableAggregate{}, fmt.Errorf("analysis: MergeVariables: part %d: %w", i, err)
 		}
 		if p.Name != m.Name || p.Numeric != m.Numeric {
 			return VariableAggregate{}, fmt.Errorf("analysis: MergeVariables: part %d is %q (numeric %v), want %q (numeric %v)", i, p.Name, p.Numeric, m.Name, m.Numeric)

@@ -101,6 +101,11 @@ func BuildTable1(sites []SiteAggregate, opts Table1Options) (Table1, error) {
 	var varNames []string
 	varSeen := map[string]bool{}
 	parts := map[string]map[string][]VariableAggregate{} // variable → group → parts
+	type origin struct {
+		site, group string
+		v           VariableAggregate
+	}
+	first := map[string]origin{} // where each variable was first met, to name both ends of a conflict
 	for _, s := range sites {
 		siteVars := map[string]bool{}
 		for _, g := range s.Groups {
@@ -116,6 +121,16 @@ func BuildTable1(sites []SiteAggregate, opts Table1Options) (Table1, error) {
 					return Table1{}, fmt.Errorf("analysis: Table 1: site %q group %q: variable %q reported twice", s.Site, g.Group, v.Name)
 				}
 				has[v.Name] = true
+				if err := v.validate(); err != nil {
+					return Table1{}, fmt.Errorf("analysis: Table 1: site %q group %q: %w", s.Site, g.Group, err)
+				}
+				if o, ok := first[v.Name]; !ok {
+					first[v.Name] = origin{s.Site, g.Group, v}
+				} else if o.v.Numeric != v.Numeric {
+					return Table1{}, fmt.Errorf("analysis: Table 1: variable %q is numeric at site %q group %q but not at site %q group %q", v.Name, summaryWhich(o.v.Numeric, o.site, s.Site), summaryWhich(o.v.Numeric, o.group, g.Group), summaryWhich(!o.v.Numeric, o.site, s.Site), summaryWhich(!o.v.Numeric, o.group, g.Group))
+				} else if v.Histogram != nil && o.v.Histogram != nil && !summaryEqualEdges(o.v.Edges, v.Edges) {
+					return Table1{}, fmt.Errorf("analysis: Table 1: variable %q: histogram edges %v at site %q group %q differ from %v at site %q group %q", v.Name, v.Edges, s.Site, g.Group, o.v.Edges, o.site, o.group)
+				}
 				if !varSeen[v.Name] {
 					varSeen[v.Name] = true
 					varNames = append(varNames, v.Name)
@@ -148,7 +163,7 @@ func BuildTable1(sites []SiteAggregate, opts Table1Options) (Table1, error) {
 			all = append(all, ps...)
 			if len(ps) == 0 {
 				// The group exists but no site reported this variable for it: empty aggregate.
-				ps = []VariableAggregate{{Name: name, Numeric: parts[name][summaryAnyGroup(parts[name])][0].Numeric}}
+				ps = []VariableAggregate{summaryEmptyLike(parts[name][summaryAnyGroup(parts[name])][0])}
 			}
 			m, err := MergeVariables(ps)
 			if err != nil {
@@ -221,6 +236,24 @@ func BuildTable1BySite(sites []SiteAggregate, opts Table1Options) (Table1, error
 	}
 	opts.Columns = order
 	return BuildTable1(bySite, opts)
+}
+
+// summaryEmptyLike is an aggregate of no values with v's name, kind and histogram edges.
+func summaryEmptyLike(v VariableAggregate) VariableAggregate {
+	e := VariableAggregate{Name: v.Name, Numeric: v.Numeric}
+	if v.Histogram != nil {
+		e.Edges = v.Edges
+		e.Histogram = make([]CellCount, len(v.Histogram))
+	}
+	return e
+}
+
+// summaryWhich returns a when first is true, else b.
+func summaryWhich(first bool, a, b string) string {
+	if first {
+		return a
+	}
+	return b
 }
 
 func summaryAnyGroup(m map[string][]VariableAggregate) string {
@@ -332,7 +365,7 @@ func (t *Table1) render(probs []float64, digits int) {
 				anyMissing = anyMissing || s.Missing.N > 0
 			}
 			row(v.Name+", mean (SD)", ms, smd(v.SMD))
-			if len(v.Numerics) > 0 && len(v.Numerics[0].Quantiles) > 0 {
+			if len(v.Numerics[len(v.Numerics)-1].Quantiles) > 0 { // the overall column has them if any has
 				label := v.Name + ", median [Q1, Q3]"
 				if !defaultProbs {
 					var ps []string
