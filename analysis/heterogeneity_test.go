@@ -103,6 +103,9 @@ func TestMetaAnalyzeAgainstMetafor(t *testing.T) {
 				t.Errorf("df = %d, want %d", h.DF, c.DF[0])
 			}
 			metaCheck(t, "Q p", h.QP, c.QP[0], 1e-6)
+			if c.QP[0] < 1e-6 && !scalar.EqualWithinRel(h.QP, c.QP[0], 1e-6) {
+				t.Errorf("Q p = %g, want %g (relative)", h.QP, c.QP[0])
+			}
 			metaCheck(t, "I2", h.I2, c.I2[0], 1e-9)
 			metaCheck(t, "H2", h.H2, c.H2[0], 1e-9)
 			for i := range in {
@@ -200,5 +203,19 @@ func TestMetaAnalyzePanicsOnBadLevel(t *testing.T) {
 			}()
 			MetaAnalyze([]SiteEstimate{{Site: "a", Estimate: 0, SE: 1}}, level)
 		}()
+	}
+}
+
+// BenchmarkMetaAnalyze pools 100 sites' log HRs.
+func BenchmarkMetaAnalyze(b *testing.B) {
+	sites := make([]SiteEstimate, 100)
+	for i := range sites {
+		sites[i] = SiteEstimate{Site: fmt.Sprint("site", i), Estimate: math.Sin(float64(i)) / 2, SE: 0.1 + float64(i%7)/10}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := MetaAnalyze(sites, 0.95); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -647,3 +647,40 @@ func TestMergeVariablesAssociativeWithSuppression(t *testing.T) {
 		t.Errorf("summary %+v, want n 6–9, used 5, mean 9, partial", s)
 	}
 }
+
+// BenchmarkBuildTable1 builds a Table 1 of 10 numeric (20-cell histograms) and 10 categorical
+// (5-level) variables over 2 groups from 100 sites' aggregates.
+func BenchmarkBuildTable1(b *testing.B) {
+	edges := make([]float64, 19)
+	for i := range edges {
+		edges[i] = float64(10 * i)
+	}
+	var sites []SiteAggregate
+	for s := 0; s < 100; s++ {
+		site := SiteAggregate{Site: fmt.Sprint("site", s)}
+		for _, g := range []string{"control", "treated"} {
+			ga := GroupAggregate{Group: g, N: ExactCount(200)}
+			for v := 0; v < 10; v++ {
+				h := make([]CellCount, len(edges)+1)
+				for k := range h {
+					h[k] = ExactCount(10)
+				}
+				ga.Variables = append(ga.Variables, VariableAggregate{Name: fmt.Sprint("x", v), Numeric: true,
+					N: ExactCount(200), Sum: 200 * float64(90+s%7), SumSq: 200 * float64((90+s%7)*(90+s%7)+400), Edges: edges, Histogram: h})
+				cats := map[string]CellCount{}
+				for l := 0; l < 5; l++ {
+					cats[fmt.Sprint("level", l)] = ExactCount(40 + (s+l+v)%5 - 2)
+				}
+				ga.Variables = append(ga.Variables, VariableAggregate{Name: fmt.Sprint("c", v), Categories: cats})
+			}
+			site.Groups = append(site.Groups, ga)
+		}
+		sites = append(sites, site)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := BuildTable1(sites, Table1Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
