@@ -93,3 +93,5 @@ func CodeMessage(code string) string {
 	}
 	return "Unexpected error."
 }
+
+func asError(err error, target **Error) bool { return errors.As(err, target) }

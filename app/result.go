@@ -5,9 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math"
 	"time"
 
+	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -174,38 +174,17 @@ func ContentHash(req Request, rounds []Round) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Count is a released count merged over sites. When some site's count was suppressed (a true
-// value in 1..min_cell−1), the merged value is only known to lie in [N, Max] and Suppressed is
-// true; otherwise N == Max is exact.
-type Count struct {
-	N          int  `json:"n"`
-	Max        int  `json:"max"`
-	Suppressed bool `json:"suppressed,omitempty"`
-}
+// Count is a released count merged over sites: exact, or — when some site suppressed a small
+// cell — an interval [N, Max] (see analysis.CellCount; String renders "12", "<5", "13–16").
+type Count = analysis.CellCount
 
-// String renders the count as the UI shows it: "412", or "≥ 3" when suppressed cells make it a range.
-func (c Count) String() string {
-	if !c.Suppressed {
-		return fmt.Sprint(c.N)
+// releasedCount converts a site's released count; minCell is the site's small-cell threshold
+// (a suppressed count is then known to lie in 1..minCell−1).
+func releasedCount(r protocol.Count, minCell int) Count {
+	if r.Suppressed {
+		return analysis.SuppressedCount(minCell)
 	}
-	return fmt.Sprintf("%d–%d", c.N, c.Max)
-}
-
-// addCount adds a site's released count; minCell is the site's small-cell threshold.
-func addCount(c Count, r protocol.Count, minCell int) Count {
-	if !r.Suppressed {
-		c.N += r.N
-		c.Max += r.N
-		return c
-	}
-	c.Suppressed = true
-	c.N++
-	if minCell > 1 {
-		c.Max += minCell - 1
-	} else {
-		c.Max++
-	}
-	return c
+	return analysis.ExactCount(r.N)
 }
 
 // CountResult is the payload of a count: the pooled cohort size, per group, and per site.
@@ -222,130 +201,65 @@ type GroupCount struct {
 	N     Count
 }
 
-// SiteCount is one site's released counts (N exact, or Suppressed).
+// SiteCount is one site's released counts.
 type SiteCount struct {
-	Site   string
-	Total  protocol.Count
-	Groups map[string]protocol.Count
+	Site    string
+	Total   Count
+	Groups  map[string]Count
+	Missing Count
 }
 
-// SummaryResult is the payload of a summary ("Table 1"): per group, per variable.
+// SummaryResult is the payload of a summary: Table 1 with one column per group, overall and
+// SMD (analysis.BuildTable1), and the same per site (analysis.BuildTable1BySite).
 type SummaryResult struct {
-	Groups []SummaryGroup // sorted by group; "" is the whole cohort when ungrouped
-}
-
-// SummaryGroup is one column of Table 1.
-type SummaryGroup struct {
-	Group     string
-	N         Count
-	Variables []SummaryVariable
-}
-
-// SummaryVariable is one variable of one group. Categorical variables fill Categories;
-// numeric ones fill N, Mean, SD and the histogram.
-type SummaryVariable struct {
-	Variable   string
-	Missing    Count
-	Categories []CategoryCount // sorted by category
-	// Numeric: mean and SD (n−1 denominator) from the pooled n, Σx, Σx²:
-	// mean = Σx/n, SD = sqrt((Σx² − n·mean²)/(n−1)). NaN when n < 1 (mean) or n < 2 (SD), or
-	// when a site suppressed its n (the sums are then not usable).
-	N         Count
-	Mean, SD  float64
-	Edges     []float64
-	Histogram []Count
-}
-
-// CategoryCount is a category's pooled count and its percentage of the group's non-missing
-// values (NaN when that total is zero).
-type CategoryCount struct {
-	Category string
-	N        Count
-	Percent  float64
+	Table        analysis.Table1
+	BySite       analysis.Table1
+	MissingGroup Count // cohort patients without a group value, left out
 }
 
 // KMResult is the payload of a Kaplan–Meier analysis: one curve per group, medians, landmark
 // survival and the log-rank test between groups (pooled, and stratified by site).
 type KMResult struct {
 	Endpoint string
-	// BinDays is the coarsest time bin any answering site applied (0 = exact times).
+	// BinDays is the coarsest time bin any answering site applied (0 = exact times): the
+	// curves equal R's survfit on the pooled data with times coarsened to that bin.
 	BinDays      float64
 	Groups       []KMGroup // sorted by group; a single group "" when ungrouped
 	MissingGroup Count     // cohort patients without a group value, left out
-	// LogRank compares the groups on the pooled tables (survdiff); nil with one group.
-	LogRank *TestResult
-	// StratifiedLogRank compares the groups within sites (survdiff … + strata(site)); nil
-	// with one group.
-	StratifiedLogRank *TestResult
+	// LogRank compares the groups on the pooled tables (R's survdiff); nil with one group or
+	// when the test is undefined (then LogRankError says why).
+	LogRank *analysis.LogRankResult
+	// StratifiedLogRank compares the groups within sites (survdiff(… + strata(site))).
+	StratifiedLogRank *analysis.LogRankResult
+	LogRankError      string
 }
 
-// KMGroup is the Kaplan–Meier curve of one group, on the pooled survival table. The slices
-// are parallel, one entry per distinct time (as R's summary(survfit, censored = TRUE)).
-// Confidence limits are 95 % on the log scale (R's default conf.type = "log"); NaN where
-// undefined.
+// KMGroup is the Kaplan–Meier curve of one group on the pooled survival table, with its median
+// (and 95 % CI) and the survival at the requested landmark times.
 type KMGroup struct {
-	Group   string
-	N       int
-	Events  int
-	Time    []float64
-	AtRisk  []int
-	NEvent  []int
-	NCensor []int
-	Surv    []float64
-	StdErr  []float64 // standard error of S(t) (R's summary(fit)$std.err)
-	Lower   []float64
-	Upper   []float64
-	// Median survival and its 95 % CI; NaN when not reached.
-	Median, MedianLower, MedianUpper float64
-	Landmarks                        []Landmark
-	PerSite                          []SiteEvents // contribution of each site
+	Group     string
+	Table     analysis.SurvivalTable // the merged table (number at risk for the chart)
+	Curve     *analysis.KMEstimate   // 95 % log-scale CIs, R's survfit defaults
+	Median    analysis.QuantileEstimate
+	Landmarks []analysis.Landmark
+	PerSite   []SiteEvents // what each site contributed, sorted by site
 }
 
-// Landmark is S(t) at a fixed time with its CI and the number at risk.
-type Landmark struct {
-	Time, Surv, Lower, Upper float64
-	AtRisk                   int
-}
-
-// SiteEvents is the patients and events one site contributed to a group.
+// SiteEvents is the patients and events one site contributed.
 type SiteEvents struct {
-	Site          string
-	Patients      int
-	Events        int
-	BinDays       float64
-	TruncatedTail bool
+	Site     string
+	Patients int
+	Events   int
 }
 
-// TestResult is a chi-square test.
-type TestResult struct {
-	Chisq    float64
-	DF       int
-	P        float64
-	Observed []float64 // per group (log-rank), when available
-	Expected []float64
-}
-
-// CoxResult is the payload of a Cox model.
+// CoxResult is the payload of a Cox model fitted over the sites.
 type CoxResult struct {
-	Form                  protocol.CoxForm
-	Ties                  string
-	Terms                 []CoxTerm
-	N, Events             int
-	LogLik0, LogLik       float64
-	LRT, Wald, Score      TestResult
-	Iterations            int
-	Converged             bool
-	NotEstimable          []string
-	Vcov                  []float64 // p×p, row-major
-	PerSite               []SiteEvents
-	ExcludedMissingValues int // patients left out for a missing covariate, all sites
+	Form protocol.CoxForm
+	Ties string
+	Fit  *analysis.CoxFit
+	// FitError is set when the fit did not converge (Fit then holds the last good iterate).
+	FitError string
+	PerSite  []SiteEvents
+	// Excluded is the number of cohort patients left out for a missing covariate, all sites.
+	Excluded int
 }
-
-// CoxTerm is one coefficient: log hazard ratio, its SE, the HR with 95 % CI, z and p.
-type CoxTerm struct {
-	Term                       string
-	Coef, SE, HR, Lower, Upper float64
-	Z, P                       float64
-}
-
-func nan() float64 { return math.NaN() }

@@ -1,0 +1,419 @@
+package app_test
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// patient is one row of analysis/testdata/lung.csv (R's survival::lung with sites by
+// institution, written by analysis/testdata/gen_lung.R).
+type patient struct {
+	site  string
+	time  float64
+	event bool
+	num   map[string]float64 // age, karno, wt.loss; absent = missing
+	cat   map[string]string  // sex, ecog; absent = missing
+}
+
+func loadLung(t testing.TB) []patient {
+	t.Helper()
+	f, err := os.Open("../analysis/testdata/lung.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []patient
+	for i, r := range rows[1:] {
+		p := patient{site: r[1], num: map[string]float64{}, cat: map[string]string{}}
+		if p.time, err = strconv.ParseFloat(r[2], 64); err != nil {
+			t.Fatalf("lung.csv line %d: %v", i+2, err)
+		}
+		p.event = r[3] == "1"
+		for _, c := range []struct {
+			col  int
+			name string
+		}{{4, "age"}, {7, "karno"}, {8, "wt.loss"}} {
+			if r[c.col] != "" {
+				v, err := strconv.ParseFloat(r[c.col], 64)
+				if err != nil {
+					t.Fatalf("lung.csv line %d: %v", i+2, err)
+				}
+				p.num[c.name] = v
+			}
+		}
+		if r[5] != "" {
+			p.cat["sex"] = r[5]
+		}
+		if r[6] != "" {
+			p.cat["ecog"] = r[6]
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// fakeNetwork is a hand-written app.Network: every site of the lung data answers from its own
+// patients, computing the aggregates as a node would (analysis.NewSurvivalTable, the Cox
+// contributions). The real NATS path is tested in package network.
+type fakeNetwork struct {
+	mu       sync.Mutex
+	bySite   map[string][]patient
+	down     bool            // the hub is unreachable: Query fails with code unavailable
+	silent   map[string]bool // sites that do not answer (Missing)
+	refuse   map[string]string
+	dataCut  string
+	binDays  float64
+	coxCalls int
+	// dropAfter: the site stops answering Cox queries after this many Cox rounds.
+	dropSite  string
+	dropAfter int
+	queries   []protocol.Query
+}
+
+func newFakeNetwork(ps []patient) *fakeNetwork {
+	n := &fakeNetwork{bySite: map[string][]patient{}, silent: map[string]bool{}, refuse: map[string]string{}, dataCut: "2026-10-31"}
+	for _, p := range ps {
+		n.bySite[p.site] = append(n.bySite[p.site], p)
+	}
+	return n
+}
+
+func (n *fakeNetwork) sites() []string {
+	var s []string
+	for site := range n.bySite {
+		s = append(s, site)
+	}
+	sort.Strings(s)
+	return s
+}
+
+func (n *fakeNetwork) Sites(ctx context.Context) ([]app.SiteStatus, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.down {
+		return nil, app.Errorf(app.EUnavailable, "hub unreachable")
+	}
+	var out []app.SiteStatus
+	for _, s := range n.sites() {
+		out = append(out, app.SiteStatus{Site: s, Online: !n.silent[s], Studies: []string{"lung"}, Latency: time.Millisecond})
+	}
+	return out, nil
+}
+
+func (n *fakeNetwork) Close() error { return nil }
+
+func (n *fakeNetwork) Query(ctx context.Context, q protocol.Query) (*app.Gathered, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.down {
+		return nil, app.Errorf(app.EUnavailable, "nats: no servers available for connection")
+	}
+	n.queries = append(n.queries, q)
+	if q.Kind == protocol.KindCox {
+		n.coxCalls++
+	}
+	g := &app.Gathered{Query: q, Expected: n.sites()}
+	for _, site := range n.sites() {
+		if n.silent[site] || (site == n.dropSite && q.Kind == protocol.KindCox && n.coxCalls > n.dropAfter) {
+			g.Missing = append(g.Missing, site)
+			continue
+		}
+		if msg, ok := n.refuse[site]; ok {
+			g.Refused = append(g.Refused, app.SiteProblem{Site: site, Code: protocol.CodeRefusedByPolicy, Message: msg})
+			continue
+		}
+		rep, err := n.answer(site, q)
+		if err != nil {
+			g.Refused = append(g.Refused, app.SiteProblem{Site: site, Code: protocol.CodeInvalid, Message: err.Error()})
+			continue
+		}
+		g.Replies = append(g.Replies, rep)
+	}
+	return g, nil
+}
+
+func (n *fakeNetwork) policy() protocol.Policy {
+	return protocol.Policy{MinCohort: 0, MinCell: 0, BinDays: n.binDays}
+}
+
+func (n *fakeNetwork) answer(site string, q protocol.Query) (protocol.Reply, error) {
+	rep := protocol.Reply{Version: protocol.Version, QueryID: q.ID, Site: site, Kind: q.Kind, Policy: protocol.PolicyEffects{BinDays: n.binDays}}
+	var cohort []patient
+	for _, p := range n.bySite[site] {
+		if match(q.Cohort, p) {
+			cohort = append(cohort, p)
+		}
+	}
+	group := func(p patient) (string, bool) {
+		if q.GroupBy == "" {
+			return "", true
+		}
+		v, ok := p.cat[q.GroupBy]
+		return v, ok
+	}
+	switch q.Kind {
+	case protocol.KindCatalog:
+		cats := map[string]map[string]bool{"sex": {}, "ecog": {}}
+		for _, p := range n.bySite[site] {
+			for k, v := range p.cat {
+				cats[k][v] = true
+			}
+		}
+		st := protocol.StudyCatalog{Name: "lung", DataCut: n.dataCut, Patients: len(n.bySite[site]),
+			Endpoints: []protocol.Endpoint{{Name: "os", Label: "Overall survival"}}}
+		for _, name := range []string{"age", "karno", "wt.loss"} {
+			st.Variables = append(st.Variables, protocol.Variable{Name: name, Type: protocol.Numeric})
+		}
+		for _, name := range []string{"ecog", "sex"} {
+			var cs []string
+			for c := range cats[name] {
+				cs = append(cs, c)
+			}
+			sort.Strings(cs)
+			st.Variables = append(st.Variables, protocol.Variable{Name: name, Type: protocol.Categorical, Categories: cs})
+		}
+		rep.Catalog = &protocol.Catalog{Site: site, Policy: n.policy(), Studies: []protocol.StudyCatalog{st}}
+	case protocol.KindCount:
+		c := &protocol.CountReply{Total: protocol.Count{N: len(cohort)}}
+		if q.GroupBy != "" {
+			c.Groups = map[string]protocol.Count{}
+		}
+		for _, p := range cohort {
+			g, ok := group(p)
+			switch {
+			case !ok:
+				c.Missing.N++
+			case q.GroupBy != "":
+				gc := c.Groups[g]
+				gc.N++
+				c.Groups[g] = gc
+			}
+		}
+		rep.Count = c
+	case protocol.KindSurvival:
+		s := &protocol.SurvivalReply{Endpoint: q.Endpoint}
+		times, events := map[string][]float64{}, map[string][]bool{}
+		for _, p := range cohort {
+			g, ok := group(p)
+			if !ok {
+				s.MissingGroup.N++
+				continue
+			}
+			times[g] = append(times[g], analysis.CoarsenTime(p.time, n.binDays))
+			events[g] = append(events[g], p.event)
+		}
+		var names []string
+		for g := range times {
+			names = append(names, g)
+		}
+		sort.Strings(names)
+		for _, g := range names {
+			t, err := analysis.NewSurvivalTable(times[g], events[g])
+			if err != nil {
+				return rep, err
+			}
+			s.Groups = append(s.Groups, protocol.SurvivalGroup{Group: g, Time: t.Time, Events: t.Events, Censor: t.Censor})
+		}
+		rep.Survival = s
+	case protocol.KindSummary:
+		s := &protocol.SummaryReply{}
+		byGroup := map[string][]patient{}
+		for _, p := range cohort {
+			g, ok := group(p)
+			if !ok {
+				s.MissingGroup.N++
+				continue
+			}
+			byGroup[g] = append(byGroup[g], p)
+		}
+		var names []string
+		for g := range byGroup {
+			names = append(names, g)
+		}
+		sort.Strings(names)
+		edges := map[string][]float64{}
+		for _, b := range q.Bins {
+			edges[b.Variable] = b.Edges
+		}
+		for _, g := range names {
+			gs := protocol.GroupSummary{Group: g, N: protocol.Count{N: len(byGroup[g])}}
+			for _, v := range q.Variables {
+				vs := protocol.VariableSummary{Variable: v}
+				if v == "sex" || v == "ecog" {
+					vs.Categories = map[string]protocol.Count{}
+					for _, p := range byGroup[g] {
+						c, ok := p.cat[v]
+						if !ok {
+							vs.Missing.N++
+							continue
+						}
+						k := vs.Categories[c]
+						k.N++
+						vs.Categories[c] = k
+					}
+				} else {
+					vs.Edges = edges[v]
+					if vs.Edges != nil {
+						vs.Histogram = make([]protocol.Count, len(vs.Edges)+1)
+					}
+					for _, p := range byGroup[g] {
+						x, ok := p.num[v]
+						if !ok {
+							vs.Missing.N++
+							continue
+						}
+						vs.N.N++
+						vs.Sum += x
+						vs.SumSq += x * x
+						if vs.Edges != nil {
+							vs.Histogram[sort.Search(len(vs.Edges), func(i int) bool { return vs.Edges[i] > x })].N++
+						}
+					}
+				}
+				gs.Variables = append(gs.Variables, vs)
+			}
+			s.Groups = append(s.Groups, gs)
+		}
+		rep.Summary = s
+	case protocol.KindCox:
+		return n.cox(rep, cohort, q)
+	default:
+		return rep, fmt.Errorf("unsupported kind %s", q.Kind)
+	}
+	return rep, nil
+}
+
+func (n *fakeNetwork) cox(rep protocol.Reply, cohort []patient, q protocol.Query) (protocol.Reply, error) {
+	var cols []analysis.CovariateColumn
+	for _, v := range q.Cox.Covariates {
+		c := analysis.CovariateColumn{Name: v}
+		for _, p := range cohort {
+			if v == "sex" || v == "ecog" {
+				c.Categorical = append(c.Categorical, p.cat[v])
+			} else {
+				x, ok := p.num[v]
+				if !ok {
+					x = math.NaN()
+				}
+				c.Numeric = append(c.Numeric, x)
+			}
+		}
+		if c.Categorical == nil && c.Numeric == nil {
+			if v == "sex" || v == "ecog" {
+				c.Categorical = []string{}
+			} else {
+				c.Numeric = []float64{}
+			}
+		}
+		cols = append(cols, c)
+	}
+	x, p, names, keep, err := analysis.BuildDesign(cols, q.Cox.Levels)
+	if err != nil {
+		return rep, err
+	}
+	var time []float64
+	var event []bool
+	for i, pt := range cohort {
+		if keep[i] {
+			time = append(time, analysis.CoarsenTime(pt.time, n.binDays))
+			event = append(event, pt.event)
+		}
+	}
+	ties, _ := analysis.ParseTies(q.Cox.Ties)
+	c := &protocol.CoxReply{Columns: names, N: len(time), Excluded: analysis.IncompleteCases(keep)}
+	for _, e := range event {
+		if e {
+			c.Events++
+		}
+	}
+	if q.Cox.Form == protocol.CoxPooled {
+		rows, exs, err := analysis.CoxRiskSetRows(time, event, x, p, q.Cox.Beta)
+		if err != nil {
+			return rep, err
+		}
+		for _, r := range rows {
+			c.Rows = append(c.Rows, protocol.CoxRiskSetRow{Time: r.Time, D: r.D, R0: r.R0, R1: r.R1, R2: r.R2, E0: r.E0, E1: r.E1, E2: r.E2})
+		}
+		c.EventXSum = exs
+	} else {
+		contrib, err := analysis.CoxStratumContribution(time, event, x, p, q.Cox.Beta, ties)
+		if err != nil {
+			return rep, err
+		}
+		c.LogLik, c.Gradient, c.Hessian = contrib.LogLik, contrib.Gradient, contrib.Hessian
+	}
+	rep.Cox = c
+	return rep, nil
+}
+
+// match evaluates a cohort filter on a patient as a node does (missing fails eq, in, range).
+func match(f *protocol.Filter, p patient) bool {
+	if f == nil {
+		return true
+	}
+	switch f.Op {
+	case protocol.OpAnd:
+		for _, a := range f.Args {
+			if !match(a, p) {
+				return false
+			}
+		}
+		return true
+	case protocol.OpOr:
+		for _, a := range f.Args {
+			if match(a, p) {
+				return true
+			}
+		}
+		return false
+	case protocol.OpNot:
+		return !match(f.Args[0], p)
+	case protocol.OpEq:
+		v, ok := p.cat[f.Var]
+		return ok && v == f.Value
+	case protocol.OpIn:
+		v, ok := p.cat[f.Var]
+		for _, x := range f.Values {
+			if ok && v == x {
+				return true
+			}
+		}
+		return false
+	case protocol.OpRange:
+		x, ok := p.num[f.Var]
+		if f.Var == "time" {
+			x, ok = p.time, true
+		}
+		if !ok {
+			return false
+		}
+		if f.Min != nil && (x < *f.Min || f.MinOpen && x == *f.Min) {
+			return false
+		}
+		if f.Max != nil && (x > *f.Max || f.MaxOpen && x == *f.Max) {
+			return false
+		}
+		return true
+	case protocol.OpMissing, protocol.OpPresent:
+		_, ok1 := p.num[f.Var]
+		_, ok2 := p.cat[f.Var]
+		return (ok1 || ok2) == (f.Op == protocol.OpPresent)
+	}
+	panic("fake network: unknown op " + string(f.Op))
+}

@@ -1,0 +1,361 @@
+package app
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// Render computes r's payload (Count, Summary, KM or Cox) from its stored rounds, with no
+// network: a result opened from the cache is rendered by the same code, from the same
+// aggregates, as when it was computed, so it shows exactly the same numbers.
+func Render(r *Result) error {
+	r.Count, r.Summary, r.KM, r.Cox = nil, nil, nil, nil
+	if len(r.Rounds) == 0 {
+		return Errorf(EInternal, "result %q holds no aggregates", r.Name)
+	}
+	replies := r.Rounds[0].Replies
+	var err error
+	switch r.Request.Kind {
+	case protocol.KindCount:
+		r.Count, err = renderCount(replies)
+	case protocol.KindSummary:
+		r.Summary, err = renderSummary(replies)
+	case protocol.KindSurvival:
+		r.KM, err = renderKM(replies, r.Request.Landmarks)
+	case protocol.KindCox:
+		r.Cox, err = renderCox(r.Request, r.Rounds)
+	default:
+		return Errorf(EInvalid, "unknown analysis kind %q", r.Request.Kind)
+	}
+	return err
+}
+
+func renderCount(replies []protocol.Reply) (*CountResult, error) {
+	out := &CountResult{}
+	groups := map[string]Count{}
+	for _, rep := range replies {
+		c := rep.Count
+		if c == nil {
+			return nil, Errorf(EInternal, "site %s: count reply without counts", rep.Site)
+		}
+		mc := rep.Policy.MinCell
+		sc := SiteCount{Site: rep.Site, Total: releasedCount(c.Total, mc), Missing: releasedCount(c.Missing, mc)}
+		out.Total = out.Total.Add(sc.Total)
+		out.Missing = out.Missing.Add(sc.Missing)
+		if len(c.Groups) > 0 {
+			sc.Groups = map[string]Count{}
+			for g, n := range c.Groups {
+				sc.Groups[g] = releasedCount(n, mc)
+				groups[g] = groups[g].Add(sc.Groups[g])
+			}
+		}
+		out.PerSite = append(out.PerSite, sc)
+	}
+	for _, g := range sortedKeys(groups) {
+		out.Groups = append(out.Groups, GroupCount{Group: g, N: groups[g]})
+	}
+	sort.Slice(out.PerSite, func(i, j int) bool { return out.PerSite[i].Site < out.PerSite[j].Site })
+	return out, nil
+}
+
+func renderSummary(replies []protocol.Reply) (*SummaryResult, error) {
+	out := &SummaryResult{}
+	var sites []analysis.SiteAggregate
+	for _, rep := range replies {
+		s := rep.Summary
+		if s == nil {
+			return nil, Errorf(EInternal, "site %s: summary reply without summaries", rep.Site)
+		}
+		mc := rep.Policy.MinCell
+		out.MissingGroup = out.MissingGroup.Add(releasedCount(s.MissingGroup, mc))
+		sa := analysis.SiteAggregate{Site: rep.Site}
+		for _, g := range s.Groups {
+			ga := analysis.GroupAggregate{Group: g.Group, N: releasedCount(g.N, mc)}
+			for _, v := range g.Variables {
+				va := analysis.VariableAggregate{Name: v.Variable, Missing: releasedCount(v.Missing, mc)}
+				if v.Categories != nil {
+					va.Categories = map[string]Count{}
+					for c, n := range v.Categories {
+						va.Categories[c] = releasedCount(n, mc)
+					}
+				} else {
+					va.Numeric = true
+					va.N = releasedCount(v.N, mc)
+					va.Sum, va.SumSq, va.Edges = v.Sum, v.SumSq, v.Edges
+					for _, h := range v.Histogram {
+						va.Histogram = append(va.Histogram, releasedCount(h, mc))
+					}
+				}
+				ga.Variables = append(ga.Variables, va)
+			}
+			sa.Groups = append(sa.Groups, ga)
+		}
+		sites = append(sites, sa)
+	}
+	var err error
+	if out.Table, err = analysis.BuildTable1(sites, analysis.Table1Options{}); err != nil {
+		return nil, WrapError(EInvalid, err, "the sites' summaries do not merge")
+	}
+	if out.BySite, err = analysis.BuildTable1BySite(sites, analysis.Table1Options{}); err != nil {
+		return nil, WrapError(EInvalid, err, "the sites' summaries do not merge")
+	}
+	return out, nil
+}
+
+// renderKM merges each group's survival tables over the sites and estimates the curves; the
+// log-rank test uses the merged tables, the stratified one each site's tables as a stratum.
+func renderKM(replies []protocol.Reply, landmarks []float64) (*KMResult, error) {
+	out := &KMResult{}
+	perGroup := map[string][]analysis.SurvivalTable{}
+	perSite := map[string][]SiteEvents{}
+	bySite := map[string]map[string]analysis.SurvivalTable{}
+	for _, rep := range replies {
+		s := rep.Survival
+		if s == nil {
+			return nil, Errorf(EInternal, "site %s: survival reply without tables", rep.Site)
+		}
+		if out.Endpoint == "" {
+			out.Endpoint = s.Endpoint
+		}
+		out.BinDays = math.Max(out.BinDays, rep.Policy.BinDays)
+		out.MissingGroup = out.MissingGroup.Add(releasedCount(s.MissingGroup, rep.Policy.MinCell))
+		bySite[rep.Site] = map[string]analysis.SurvivalTable{}
+		for _, g := range s.Groups {
+			t := analysis.SurvivalTable{Time: g.Time, Events: g.Events, Censor: g.Censor}
+			if err := t.Validate(); err != nil {
+				return nil, WrapError(EInvalid, err, "site %s, group %q: the survival table is not valid", rep.Site, g.Group)
+			}
+			perGroup[g.Group] = append(perGroup[g.Group], t)
+			bySite[rep.Site][g.Group] = t
+			perSite[g.Group] = append(perSite[g.Group], SiteEvents{Site: rep.Site, Patients: t.Total(), Events: t.TotalEvents()})
+		}
+	}
+	names := sortedKeys(perGroup)
+	merged := make([]analysis.SurvivalTable, len(names))
+	for i, name := range names {
+		merged[i] = analysis.MergeTables(perGroup[name]...)
+		g := KMGroup{Group: name, Table: merged[i], PerSite: perSite[name]}
+		sort.Slice(g.PerSite, func(a, b int) bool { return g.PerSite[a].Site < g.PerSite[b].Site })
+		if merged[i].Total() > 0 {
+			curve, err := analysis.KaplanMeier(merged[i], analysis.KMOptions{})
+			if err != nil {
+				return nil, WrapError(EInvalid, err, "group %q: no Kaplan–Meier estimate", name)
+			}
+			g.Curve = curve
+			g.Median = curve.Median()
+			if len(landmarks) > 0 {
+				if g.Landmarks, err = curve.At(landmarks); err != nil {
+					return nil, WrapError(EInvalid, err, "group %q: landmarks", name)
+				}
+			}
+		} else {
+			g.Median = analysis.QuantileEstimate{Prob: 0.5, Time: math.NaN(), Lower: math.NaN(), Upper: math.NaN()}
+		}
+		out.Groups = append(out.Groups, g)
+	}
+	if len(names) >= 2 {
+		lr, err := analysis.LogRank(merged)
+		if err != nil {
+			out.LogRankError = err.Error()
+		}
+		out.LogRank = lr
+		var strata [][]analysis.SurvivalTable
+		for _, site := range sortedKeys(bySite) {
+			row := make([]analysis.SurvivalTable, len(names))
+			for i, name := range names {
+				row[i] = bySite[site][name]
+			}
+			strata = append(strata, row)
+		}
+		if slr, err := analysis.StratifiedLogRank(strata); err == nil {
+			out.StratifiedLogRank = slr
+		}
+	}
+	return out, nil
+}
+
+// coxTies parses the ties method of a request ("" = efron, R's default).
+func coxTies(s string) (analysis.Ties, error) {
+	if s == "" {
+		return analysis.Efron, nil
+	}
+	t, err := analysis.ParseTies(s)
+	if err != nil {
+		return 0, WrapError(EInvalid, err, "unknown ties method %q", s)
+	}
+	return t, nil
+}
+
+// coxRound sums the contribution of every site's reply in one round at beta: stratified
+// replies add up, pooled replies are combined into the exact pooled partial likelihood.
+func coxRound(replies []protocol.Reply, form protocol.CoxForm, ties analysis.Ties, beta []float64) (analysis.CoxContribution, []string, error) {
+	p := len(beta)
+	var columns []string
+	var total analysis.CoxContribution
+	var rows [][]analysis.RiskSetRow
+	var exs [][]float64
+	for i, rep := range replies {
+		c := rep.Cox
+		if c == nil {
+			return total, nil, Errorf(EInternal, "site %s: cox reply without a contribution", rep.Site)
+		}
+		if i == 0 {
+			columns = c.Columns
+		} else if !equalStrings(columns, c.Columns) {
+			return total, nil, Errorf(EInvalid, "site %s built design columns %v, other sites %v", rep.Site, c.Columns, columns)
+		}
+		if len(c.Columns) != p {
+			return total, nil, Errorf(EInvalid, "site %s returned %d design columns for %d coefficients", rep.Site, len(c.Columns), p)
+		}
+		switch form {
+		case protocol.CoxPooled:
+			sr := make([]analysis.RiskSetRow, len(c.Rows))
+			for k, r := range c.Rows {
+				sr[k] = analysis.RiskSetRow{Time: r.Time, D: r.D, R0: r.R0, R1: r.R1, R2: r.R2, E0: r.E0, E1: r.E1, E2: r.E2}
+			}
+			rows = append(rows, sr)
+			exs = append(exs, c.EventXSum)
+			total.N += c.N
+			total.Events += c.Events
+		default:
+			if len(c.Gradient) != p || len(c.Hessian) != p*p {
+				return total, nil, Errorf(EInvalid, "site %s returned a gradient of %d and a Hessian of %d values for %d coefficients", rep.Site, len(c.Gradient), len(c.Hessian), p)
+			}
+			contrib := analysis.CoxContribution{LogLik: c.LogLik, Gradient: c.Gradient, Hessian: c.Hessian, N: c.N, Events: c.Events}
+			if i == 0 {
+				total = analysis.CoxContribution{Gradient: make([]float64, p), Hessian: make([]float64, p*p)}
+			}
+			total.Add(contrib)
+		}
+	}
+	if form == protocol.CoxPooled {
+		n, events := total.N, total.Events
+		var err error
+		total, err = analysis.PooledCoxContribution(rows, exs, p, beta, ties)
+		if err != nil {
+			return total, nil, WrapError(EInvalid, err, "the sites' risk-set sums do not combine")
+		}
+		// The risk-set rows carry no subject counts: take them from the sites' replies.
+		total.N, total.Events = n, events
+	}
+	return total, columns, nil
+}
+
+// renderCox refits the model from the stored rounds: the replay evaluator hands FitCox the
+// contribution of round k at its k-th call and checks that FitCox asks for the very β that
+// round was computed at, so the refit retraces the original iterations bit for bit.
+func renderCox(req Request, rounds []Round) (*CoxResult, error) {
+	if req.Cox == nil {
+		return nil, Errorf(EInvalid, "a Cox result without a model")
+	}
+	ties, err := coxTies(req.Cox.Ties)
+	if err != nil {
+		return nil, err
+	}
+	form := coxForm(req.Cox.Form)
+	first := rounds[0]
+	if first.Query.Cox == nil || len(first.Replies) == 0 {
+		return nil, Errorf(EInternal, "the stored Cox rounds are incomplete")
+	}
+	p := len(first.Query.Cox.Beta)
+	k := 0
+	var columns []string
+	eval := func(beta []float64) (analysis.CoxContribution, error) {
+		if k >= len(rounds) {
+			return analysis.CoxContribution{}, Errorf(EInternal, "the refit asks for more rounds (%d) than were stored", k+1)
+		}
+		round := rounds[k]
+		if round.Query.Cox == nil || !equalBits(round.Query.Cox.Beta, beta) {
+			return analysis.CoxContribution{}, Errorf(EInternal, "the refit diverges from the stored rounds at round %d", k)
+		}
+		k++
+		c, cols, err := coxRound(round.Replies, form, ties, beta)
+		columns = cols
+		return c, err
+	}
+	return fitCox(eval, p, req, form, first.Replies, &columns)
+}
+
+// fitCox runs FitCox with eval and builds the CoxResult; columns is filled by eval's first call.
+func fitCox(eval analysis.CoxEvaluator, p int, req Request, form protocol.CoxForm, first []protocol.Reply, columns *[]string) (*CoxResult, error) {
+	out := &CoxResult{Form: form, Ties: req.Cox.Ties}
+	if out.Ties == "" {
+		out.Ties = "efron"
+	}
+	// Terms are only known from the replies; name them after the first round's columns.
+	terms := make([]string, p)
+	if len(first) > 0 && first[0].Cox != nil && len(first[0].Cox.Columns) == p {
+		copy(terms, first[0].Cox.Columns)
+	} else {
+		for i := range terms {
+			terms[i] = fmt.Sprintf("x%d", i+1)
+		}
+	}
+	fit, err := analysis.FitCox(eval, p, analysis.CoxOptions{Terms: terms})
+	if fit == nil {
+		if err == nil {
+			err = fmt.Errorf("no fit")
+		}
+		var ae *Error
+		if asError(err, &ae) {
+			return nil, err
+		}
+		return nil, WrapError(EInvalid, err, "the Cox model could not be fitted")
+	}
+	if err != nil {
+		out.FitError = err.Error()
+	}
+	out.Fit = fit
+	for _, rep := range first {
+		if rep.Cox != nil {
+			out.PerSite = append(out.PerSite, SiteEvents{Site: rep.Site, Patients: rep.Cox.N, Events: rep.Cox.Events})
+			out.Excluded += rep.Cox.Excluded
+		}
+	}
+	sort.Slice(out.PerSite, func(i, j int) bool { return out.PerSite[i].Site < out.PerSite[j].Site })
+	return out, nil
+}
+
+func coxForm(f protocol.CoxForm) protocol.CoxForm {
+	if f == "" {
+		return protocol.CoxStratified
+	}
+	return f
+}
+
+func equalBits(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,715 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// Service is the application core that both front ends (the Fyne app and oncofed-cli) drive:
+// the study catalog (cache-first), running analyses and storing them with provenance, the
+// results library and offline review. It is safe for concurrent use.
+type Service struct {
+	net     Network // nil: offline only (oncofed-cli --offline)
+	cache   Cache
+	network NetworkInfo
+	now     func() time.Time
+	newID   func() string
+	analyst string
+	notify  func(Notice)
+
+	mu      sync.Mutex
+	offline bool
+}
+
+// Notice is a change of connectivity the UI shows once, as a banner: going offline (the hub
+// cannot be reached, cached results are served) or coming back.
+type Notice struct {
+	Offline bool
+	Message string
+	At      time.Time
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock injects the clock (tests; default time.Now).
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithQueryIDs injects the generator of query IDs (default: 128 random bits in hex).
+func WithQueryIDs(f func() string) Option { return func(s *Service) { s.newID = f } }
+
+// WithAnalyst sets the analyst identity sent with every query.
+func WithAnalyst(name string) Option { return func(s *Service) { s.analyst = name } }
+
+// WithNotify sets the function told, once per transition, when the service goes offline or
+// comes back online. It is called synchronously from the call that noticed the change.
+func WithNotify(f func(Notice)) Option { return func(s *Service) { s.notify = f } }
+
+// NewService returns the service for network n, answering from net (nil for offline use) and
+// storing in cache. It does no I/O.
+func NewService(net Network, cache Cache, n NetworkInfo, opts ...Option) *Service {
+	if cache == nil {
+		panic("app: NewService needs a cache")
+	}
+	if n.ID == "" {
+		panic("app: NewService needs a network ID")
+	}
+	s := &Service{net: net, cache: cache, network: n, now: time.Now, newID: randomID, offline: net == nil}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+func randomID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("app: no randomness: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// Network returns the network the service talks to.
+func (s *Service) Network() NetworkInfo { return s.network }
+
+// Offline reports whether the last attempt to reach the network failed (or there is none).
+func (s *Service) Offline() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.offline
+}
+
+// setOffline records connectivity and tells the UI once per change.
+func (s *Service) setOffline(off bool) {
+	s.mu.Lock()
+	changed := s.offline != off
+	s.offline = off
+	s.mu.Unlock()
+	if !changed || s.notify == nil || s.net == nil {
+		return
+	}
+	n := Notice{Offline: off, At: s.now()}
+	if off {
+		n.Message = "Offline — the network " + s.network.Name + " cannot be reached; showing cached results. New analyses cannot run until it is back."
+	} else {
+		n.Message = "Back online — connected to " + s.network.Name + "."
+	}
+	s.notify(n)
+}
+
+// query sends q through the network, recording connectivity. It returns an error of code
+// EUnavailable when the network cannot be reached.
+func (s *Service) query(ctx context.Context, q protocol.Query) (*Gathered, error) {
+	if s.net == nil {
+		return nil, Errorf(EUnavailable, "offline: no network is connected")
+	}
+	g, err := s.net.Query(ctx, q)
+	if err != nil {
+		if ErrorCode(err) == EUnavailable || ctx.Err() == nil && isUnreachable(err) {
+			s.setOffline(true)
+			return nil, WrapError(EUnavailable, err, "the network %s cannot be reached", s.network.Name)
+		}
+		return nil, err
+	}
+	s.setOffline(false)
+	return g, nil
+}
+
+// isUnreachable treats an uncoded error from Network.Query as the hub being unreachable: the
+// contract says Query fails only when nothing could be sent.
+func isUnreachable(err error) bool {
+	var e *Error
+	return !asError(err, &e)
+}
+
+// CatalogUpdate is the outcome of a catalog refresh: the new catalog and, when a catalog was
+// cached before, what changed (CatalogChanges).
+type CatalogUpdate struct {
+	Catalog *Catalog
+	Changes []string
+	// First is true when nothing was cached before this refresh.
+	First bool
+	Err   error
+}
+
+// LoadCatalog returns the cached catalog at once (nil when none is cached yet) and refreshes
+// it from the network in the background; the refresh's outcome arrives on the returned
+// channel, which then closes. Without a network the channel closes without a value.
+func (s *Service) LoadCatalog(ctx context.Context) (*Catalog, <-chan CatalogUpdate, error) {
+	cached, err := s.cache.Catalog(ctx, s.network.ID)
+	if err != nil && ErrorCode(err) != ENotFound {
+		return nil, nil, err
+	}
+	ch := make(chan CatalogUpdate, 1)
+	if s.net == nil {
+		close(ch)
+		return cached, ch, nil
+	}
+	go func() {
+		defer close(ch)
+		u, err := s.RefreshCatalog(ctx)
+		if err != nil {
+			ch <- CatalogUpdate{Err: err}
+			return
+		}
+		ch <- *u
+	}()
+	return cached, ch, nil
+}
+
+// RefreshCatalog asks every site for its catalog, stores the merged catalog and the site list,
+// and reports what changed since the cached one.
+func (s *Service) RefreshCatalog(ctx context.Context) (*CatalogUpdate, error) {
+	g, err := s.query(ctx, protocol.Query{Version: protocol.Version, Kind: protocol.KindCatalog, ID: s.newID(), Analyst: s.analyst})
+	if err != nil {
+		return nil, err
+	}
+	var cats []protocol.Catalog
+	for _, r := range g.Replies {
+		if r.Catalog != nil {
+			c := *r.Catalog
+			if c.Site == "" {
+				c.Site = r.Site
+			}
+			cats = append(cats, c)
+		}
+	}
+	var missing []string
+	missing = append(missing, g.Missing...)
+	for _, p := range append(slices.Clone(g.Refused), g.Invalid...) {
+		missing = append(missing, p.Site)
+	}
+	now := s.now()
+	cur := MergeCatalogs(now, cats, missing)
+	old, err := s.cache.Catalog(ctx, s.network.ID)
+	if err != nil && ErrorCode(err) != ENotFound {
+		return nil, err
+	}
+	n := s.network
+	n.LastConnected = now
+	if err := s.cache.SaveNetwork(ctx, n); err != nil {
+		return nil, err
+	}
+	if err := s.cache.SaveCatalog(ctx, s.network.ID, cur); err != nil {
+		return nil, err
+	}
+	if err := s.cache.SaveSites(ctx, s.network.ID, s.siteRecords(cur, nil, now)); err != nil {
+		return nil, err
+	}
+	return &CatalogUpdate{Catalog: cur, Changes: CatalogChanges(old, cur), First: old == nil}, nil
+}
+
+// siteRecords combines the network's site status with what the catalog published.
+func (s *Service) siteRecords(cat *Catalog, status []SiteStatus, now time.Time) []SiteRecord {
+	bySite := map[string]*SiteRecord{}
+	get := func(site string) *SiteRecord {
+		r := bySite[site]
+		if r == nil {
+			r = &SiteRecord{Site: site, DataCuts: map[string]string{}}
+			bySite[site] = r
+		}
+		return r
+	}
+	if cat != nil {
+		for _, c := range cat.Sites {
+			r := get(c.Site)
+			r.Online, r.LastSeen = true, cat.FetchedAt
+			p := c.Policy
+			r.Policy = &p
+			r.Studies = nil
+			for _, st := range c.Studies {
+				r.Studies = append(r.Studies, st.Name)
+				r.DataCuts[st.Name] = st.DataCut
+			}
+		}
+		for _, m := range cat.Missing {
+			get(m)
+		}
+	}
+	for _, st := range status {
+		r := get(st.Site)
+		r.Online, r.Latency, r.LastSeen = st.Online, st.Latency, st.LastSeen
+		if len(st.Studies) > 0 {
+			r.Studies = slices.Clone(st.Studies)
+		}
+	}
+	out := make([]SiteRecord, 0, len(bySite))
+	for _, site := range sortedKeys(bySite) {
+		out = append(out, *bySite[site])
+	}
+	return out
+}
+
+// Sites returns the network's sites with their status, data cuts and policies, and stores
+// them. Offline, it returns the cached list (with their last known status) and no error.
+func (s *Service) Sites(ctx context.Context) ([]SiteRecord, error) {
+	if s.net != nil {
+		status, err := s.net.Sites(ctx)
+		if err == nil {
+			s.setOffline(false)
+			cat, cerr := s.cache.Catalog(ctx, s.network.ID)
+			if cerr != nil && ErrorCode(cerr) != ENotFound {
+				return nil, cerr
+			}
+			recs := s.siteRecords(cat, status, s.now())
+			if err := s.cache.SaveSites(ctx, s.network.ID, recs); err != nil {
+				return nil, err
+			}
+			return recs, nil
+		}
+		if ErrorCode(err) != EUnavailable && !isUnreachable(err) {
+			return nil, err
+		}
+		s.setOffline(true)
+	}
+	recs, err := s.cache.Sites(ctx, s.network.ID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range recs {
+		recs[i].Online = false
+	}
+	return recs, nil
+}
+
+// SaveCohort stores a named cohort of this network (insert when c.ID is 0).
+func (s *Service) SaveCohort(ctx context.Context, c *Cohort) error {
+	c.Network = s.network.ID
+	now := s.now()
+	if c.ID == 0 {
+		c.CreatedAt = now
+	}
+	c.UpdatedAt = now
+	return s.cache.SaveCohort(ctx, c)
+}
+
+// Cohorts lists the saved cohorts of a study ("" = all studies).
+func (s *Service) Cohorts(ctx context.Context, study string) ([]Cohort, error) {
+	return s.cache.Cohorts(ctx, s.network.ID, study)
+}
+
+// DeleteCohort deletes a saved cohort.
+func (s *Service) DeleteCohort(ctx context.Context, id int64) error {
+	return s.cache.DeleteCohort(ctx, id)
+}
+
+// validate checks a request before anything is sent.
+func validate(req Request) error {
+	if req.Study == "" {
+		return Errorf(EInvalid, "choose a study")
+	}
+	switch req.Kind {
+	case protocol.KindCount:
+	case protocol.KindSummary:
+		if len(req.Variables) == 0 {
+			return Errorf(EInvalid, "choose at least one variable to summarize")
+		}
+	case protocol.KindSurvival:
+		if req.Endpoint == "" {
+			return Errorf(EInvalid, "choose an endpoint")
+		}
+	case protocol.KindCox:
+		if req.Endpoint == "" {
+			return Errorf(EInvalid, "choose an endpoint")
+		}
+		if req.Cox == nil || len(req.Cox.Covariates) == 0 {
+			return Errorf(EInvalid, "choose at least one covariate for the Cox model")
+		}
+		if _, err := coxTies(req.Cox.Ties); err != nil {
+			return err
+		}
+		switch req.Cox.Form {
+		case "", protocol.CoxStratified, protocol.CoxPooled:
+		default:
+			return Errorf(EInvalid, "unknown Cox form %q (stratified or pooled)", req.Cox.Form)
+		}
+	default:
+		return Errorf(EInvalid, "unknown analysis kind %q", req.Kind)
+	}
+	return nil
+}
+
+// baseQuery is the protocol query of a request (without ID and, for Cox, without β).
+func (s *Service) baseQuery(req Request) protocol.Query {
+	q := protocol.Query{Version: protocol.Version, Kind: req.Kind, Analyst: s.analyst, Study: req.Study,
+		Cohort: req.Cohort, GroupBy: req.GroupBy, Endpoint: req.Endpoint, Variables: req.Variables, Bins: req.Bins}
+	if req.Kind == protocol.KindSurvival || req.Kind == protocol.KindCox {
+		q.Variables, q.Bins = nil, nil
+	}
+	if req.Kind == protocol.KindCox {
+		q.GroupBy = ""
+	}
+	return q
+}
+
+// Run runs an analysis on the network, stores it with its provenance and returns it.
+//
+// When the network cannot be reached, Run answers from the cache: the newest stored result of
+// the same request, with Cached set (show its age with AsOf), and the service goes offline
+// (announced once through WithNotify). When nothing is cached for the request the error has
+// code EUnavailable. When every site refuses, the error has code ERefusedByPolicy.
+func (s *Service) Run(ctx context.Context, req Request) (*Result, error) {
+	if err := validate(req); err != nil {
+		return nil, err
+	}
+	if req.Kind == protocol.KindCox {
+		if err := s.fillLevels(ctx, &req); err != nil {
+			return nil, err
+		}
+	}
+	start := s.now()
+	var r *Result
+	var err error
+	if req.Kind == protocol.KindCox {
+		r, err = s.runCox(ctx, req)
+	} else {
+		r, err = s.runOnce(ctx, req)
+	}
+	if ErrorCode(err) == EUnavailable && s.Offline() {
+		return s.cachedAnswer(ctx, req, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.Provenance.RanAt = start
+	r.Provenance.Elapsed = s.now().Sub(start)
+	if err := s.cache.SaveResult(ctx, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// cachedAnswer serves the newest cached result of req after the network failed with cause.
+func (s *Service) cachedAnswer(ctx context.Context, req Request, cause error) (*Result, error) {
+	r, err := s.cache.LatestResult(ctx, s.network.ID, req.Key())
+	if ErrorCode(err) == ENotFound {
+		return nil, WrapError(EUnavailable, cause, "offline, and this analysis was never run before: there is no cached result to show")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.render(r); err != nil {
+		return nil, err
+	}
+	r.Cached = true
+	return r, nil
+}
+
+// fillLevels fixes the levels of categorical Cox covariates from the catalog, so every site
+// builds the same design (first level = reference).
+func (s *Service) fillLevels(ctx context.Context, req *Request) error {
+	cox := *req.Cox
+	cox.Levels = maps2(cox.Levels)
+	req.Cox = &cox
+	var st *Study
+	for _, v := range cox.Covariates {
+		if _, ok := cox.Levels[v]; ok {
+			continue
+		}
+		if st == nil {
+			cat, err := s.cache.Catalog(ctx, s.network.ID)
+			if err != nil && ErrorCode(err) != ENotFound {
+				return err
+			}
+			if st = cat.Study(req.Study); st == nil {
+				return Errorf(EInvalid, "study %s is not in the catalog; refresh the catalog first", req.Study)
+			}
+		}
+		vr := st.Variable(v)
+		if vr == nil {
+			return Errorf(EInvalid, "study %s has no variable %s", req.Study, v)
+		}
+		if vr.Type == protocol.Categorical {
+			if len(vr.Categories) < 2 {
+				return Errorf(EInvalid, "variable %s has fewer than two categories; it cannot be a Cox covariate", v)
+			}
+			cox.Levels[v] = slices.Clone(vr.Categories)
+		}
+	}
+	if len(cox.Levels) == 0 {
+		cox.Levels = nil
+	}
+	return nil
+}
+
+func maps2(m map[string][]string) map[string][]string {
+	out := make(map[string][]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// runOnce runs a one-round analysis.
+func (s *Service) runOnce(ctx context.Context, req Request) (*Result, error) {
+	q := s.baseQuery(req)
+	q.ID = s.newID()
+	g, err := s.query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if err := noAnswer(g); err != nil {
+		return nil, err
+	}
+	r := &Result{Network: s.network.ID, Request: req, Rounds: []Round{{Query: q, Replies: sortReplies(g.Replies)}}}
+	if err := s.finish(ctx, r, g); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// noAnswer returns the error of a scatter-gather that got no usable reply.
+func noAnswer(g *Gathered) error {
+	if len(g.Replies) > 0 {
+		return nil
+	}
+	if len(g.Refused) > 0 {
+		var why []string
+		code := ERefusedByPolicy
+		for _, p := range g.Refused {
+			why = append(why, p.Site+": "+p.Message)
+			if p.Code == protocol.CodeInvalid {
+				code = EInvalid
+			}
+		}
+		return Errorf(code, "no site answered: %s", strings.Join(why, "; "))
+	}
+	if len(g.Invalid) > 0 {
+		return Errorf(EInternal, "no site sent a usable reply (%d invalid)", len(g.Invalid))
+	}
+	if len(g.Expected) == 0 {
+		return Errorf(EUnavailable, "no site serves study %s", g.Query.Study)
+	}
+	return Errorf(EUnavailable, "none of the %d sites answered in time", len(g.Expected))
+}
+
+func sortReplies(rs []protocol.Reply) []protocol.Reply {
+	out := slices.Clone(rs)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Site < out[j].Site })
+	return out
+}
+
+// finish fills the provenance of r from the scatter-gather of its first round and renders it.
+func (s *Service) finish(ctx context.Context, r *Result, g *Gathered) error {
+	p := &r.Provenance
+	p.Expected = sortedCopy(g.Expected)
+	for _, rep := range r.Rounds[0].Replies {
+		p.Answered = append(p.Answered, rep.Site)
+	}
+	p.Missing = sortedCopy(g.Missing)
+	p.Refused = slices.Clone(g.Refused)
+	p.Invalid = slices.Clone(g.Invalid)
+	cat, err := s.cache.Catalog(ctx, s.network.ID)
+	if err != nil && ErrorCode(err) != ENotFound {
+		return err
+	}
+	st := cat.Study(r.Request.Study)
+	for _, rep := range r.Rounds[0].Replies {
+		sp := SiteProvenance{Site: rep.Site, Policy: rep.Policy}
+		if st != nil {
+			sp.DataCut = st.DataCut[rep.Site]
+		}
+		p.Sites = append(p.Sites, sp)
+	}
+	p.AppVersion, p.ProtocolVersion = Version, protocol.Version
+	p.ContentHash = ContentHash(r.Request, r.Rounds)
+	if r.Name == "" {
+		r.Name = DefaultName(r.Request)
+	}
+	return Render(r)
+}
+
+// DefaultName names a result after its request, e.g. "Kaplan–Meier of os by sex (lung)".
+func DefaultName(req Request) string {
+	var s string
+	switch req.Kind {
+	case protocol.KindCount:
+		s = "Count"
+	case protocol.KindSummary:
+		s = "Summary of " + strings.Join(req.Variables, ", ")
+	case protocol.KindSurvival:
+		s = "Kaplan–Meier of " + req.Endpoint
+	case protocol.KindCox:
+		s = "Cox model of " + req.Endpoint
+		if req.Cox != nil {
+			s += " on " + strings.Join(req.Cox.Covariates, " + ")
+		}
+	default:
+		s = string(req.Kind)
+	}
+	if req.GroupBy != "" && req.Kind != protocol.KindCox {
+		s += " by " + req.GroupBy
+	}
+	if req.CohortName != "" {
+		s += ", " + req.CohortName
+	}
+	return s + " (" + req.Study + ")"
+}
+
+// runCox fits a Cox model with one scatter-gather per Newton–Raphson round. The sites that
+// answer the first round are the model's sites: each later round must be answered by every one
+// of them (a site that drops out aborts the fit, since its absence would change the
+// likelihood between iterations), and replies from sites that join later are ignored.
+func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
+	ties, err := coxTies(req.Cox.Ties)
+	if err != nil {
+		return nil, err
+	}
+	form := coxForm(req.Cox.Form)
+	base := s.baseQuery(req)
+	var (
+		rounds  []Round
+		first   *Gathered
+		members map[string]bool
+		columns []string
+	)
+	eval := func(beta []float64) (contrib analysis.CoxContribution, err error) {
+		q := base
+		q.ID = s.newID()
+		q.Cox = &protocol.CoxRequest{Form: form, Ties: req.Cox.Ties, Covariates: req.Cox.Covariates,
+			Levels: req.Cox.Levels, Beta: slices.Clone(beta), Strata: req.Cox.Strata}
+		g, err := s.query(ctx, q)
+		if err != nil {
+			if len(rounds) > 0 {
+				return contrib, WrapError(EUnavailable, err, "the network was lost in round %d of the Cox fit; the fit was aborted", len(rounds)+1)
+			}
+			return contrib, err
+		}
+		replies := sortReplies(g.Replies)
+		if first == nil {
+			if err := noAnswer(g); err != nil {
+				return contrib, err
+			}
+			first, members = g, map[string]bool{}
+			for _, r := range replies {
+				members[r.Site] = true
+			}
+		} else {
+			var kept []protocol.Reply
+			got := map[string]bool{}
+			for _, r := range replies {
+				if members[r.Site] {
+					kept = append(kept, r)
+					got[r.Site] = true
+				}
+			}
+			for _, site := range sortedKeys(members) {
+				if !got[site] {
+					return contrib, Errorf(EUnavailable, "site %s stopped answering in round %d of the Cox fit; the fit was aborted because every site must contribute to every round", site, len(rounds)+1)
+				}
+			}
+			replies = kept
+		}
+		rounds = append(rounds, Round{Query: q, Replies: replies})
+		c, cols, err := coxRound(replies, form, ties, beta)
+		if columns == nil {
+			columns = cols
+		}
+		return c, err
+	}
+	// The live fit only drives the rounds; the stored result is then rendered by replaying
+	// them (Render), so a result looks the same when computed and when reopened.
+	p, err := s.coxColumns(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := fitCox(eval, p, req, form, nil, &columns); err != nil {
+		return nil, err
+	}
+	r := &Result{Network: s.network.ID, Request: req, Rounds: rounds}
+	if err := s.finish(ctx, r, first); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// coxColumns counts the design columns of a Cox request from the catalog: one per numeric
+// covariate, levels−1 per categorical one (treatment contrasts).
+func (s *Service) coxColumns(ctx context.Context, req Request) (int, error) {
+	p := 0
+	for _, v := range req.Cox.Covariates {
+		if lv, ok := req.Cox.Levels[v]; ok {
+			p += len(lv) - 1
+		} else {
+			p++
+		}
+	}
+	if p < 1 {
+		return 0, Errorf(EInvalid, "the Cox model has no estimable column")
+	}
+	return p, nil
+}
+
+// Open loads a stored result and renders it from its stored aggregates, with no network.
+func (s *Service) Open(ctx context.Context, id int64) (*Result, error) {
+	r, err := s.cache.Result(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.render(r); err != nil {
+		return nil, err
+	}
+	r.Cached = true
+	return r, nil
+}
+
+// render checks the stored content hash and renders r.
+func (s *Service) render(r *Result) error {
+	if h := ContentHash(r.Request, r.Rounds); h != r.Provenance.ContentHash {
+		return Errorf(EInternal, "the cached result %d (%s) does not match its content hash; it may be damaged", r.ID, r.Name)
+	}
+	return Render(r)
+}
+
+// Results lists this network's stored results (f.Network is set to the service's network).
+func (s *Service) Results(ctx context.Context, f ResultFilter) ([]ResultSummary, error) {
+	f.Network = s.network.ID
+	return s.cache.Results(ctx, f)
+}
+
+// Rename renames a stored result.
+func (s *Service) Rename(ctx context.Context, id int64, name string) error {
+	return s.cache.RenameResult(ctx, id, name)
+}
+
+// Pin pins (or unpins) a stored result: pinned results list first and make the slides of
+// presentation mode.
+func (s *Service) Pin(ctx context.Context, id int64, pinned bool) error {
+	return s.cache.PinResult(ctx, id, pinned)
+}
+
+// Delete deletes a stored result and its aggregates.
+func (s *Service) Delete(ctx context.Context, id int64) error { return s.cache.DeleteResult(ctx, id) }
+
+// Rerun runs a stored result's request again on today's network, stores the new result under
+// the same name and says what changed since (Compare). Offline it fails with EUnavailable: a
+// re-run never silently returns the old result.
+func (s *Service) Rerun(ctx context.Context, id int64) (*Result, *Changes, error) {
+	old, err := s.Open(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := s.Run(ctx, old.Request)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.Cached {
+		return nil, nil, Errorf(EUnavailable, "offline: the analysis cannot be re-run until the network is back")
+	}
+	if r.Name != old.Name {
+		if err := s.cache.RenameResult(ctx, r.ID, old.Name); err != nil {
+			return nil, nil, err
+		}
+		r.Name = old.Name
+	}
+	return r, Compare(old, r), nil
+}
