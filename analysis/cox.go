@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -118,18 +119,15 @@ type coxAccum struct {
 	info   []float64
 	m2     []float64
 	events int
-	// Scratch for Efron's partial sums.
-	a []float64
 }
 
 func newCoxAccum(p int, ties Ties) *coxAccum {
-	buf := make([]float64, 5*p+3*p*p)
+	buf := make([]float64, 4*p+3*p*p)
 	acc := &coxAccum{p: p, ties: ties}
 	acc.s1, buf = buf[:p], buf[p:]
 	acc.e1, buf = buf[:p], buf[p:]
 	acc.grad, buf = buf[:p], buf[p:]
 	acc.m2, buf = buf[:p], buf[p:]
-	acc.a, buf = buf[:p], buf[p:]
 	acc.s2, buf = buf[:p*p], buf[p*p:]
 	acc.e2, buf = buf[:p*p], buf[p*p:]
 	acc.info = buf[:p*p]
@@ -172,22 +170,34 @@ func (acc *coxAccum) eventTerm() {
 		}
 		return
 	}
+	// Efron: the l-th term uses den_l = S0 − f_l E0 and a_l = (S1 − f_l E1)/den_l with
+	// f_l = l/d. Expanding the sums over l,
+	//   Σ_l (S2 − f_l E2)/den_l = S2 Σ u_l − E2 Σ v_l,
+	//   Σ_l a_l a_l' = S1 S1' Σ u_l² − (S1 E1' + E1 S1') Σ u_l v_l + E1 E1' Σ v_l²,
+	// with u_l = 1/den_l and v_l = f_l/den_l, costs O(d + p²) per time instead of O(d p²).
 	fd := float64(d)
+	var su, sv, suu, suv, svv float64
 	for l := 0; l < d; l++ {
 		f := float64(l) / fd
 		den := acc.s0 - f*acc.e0
 		acc.loglik -= math.Log(den)
-		for i := 0; i < p; i++ {
-			acc.a[i] = (acc.s1[i] - f*acc.e1[i]) / den
+		u := 1 / den
+		v := f * u
+		su += u
+		sv += v
+		suu += u * u
+		suv += u * v
+		svv += v * v
+	}
+	for i := 0; i < p; i++ {
+		s1i, e1i := acc.s1[i], acc.e1[i]
+		acc.grad[i] -= s1i*su - e1i*sv
+		for j := 0; j <= i; j++ {
+			s1j, e1j := acc.s1[j], acc.e1[j]
+			acc.info[i*p+j] += acc.s2[i*p+j]*su - acc.e2[i*p+j]*sv -
+				(s1i*s1j*suu - (s1i*e1j+e1i*s1j)*suv + e1i*e1j*svv)
 		}
-		for i := 0; i < p; i++ {
-			mi := acc.a[i]
-			acc.grad[i] -= mi
-			for j := 0; j <= i; j++ {
-				acc.info[i*p+j] += (acc.s2[i*p+j]-f*acc.e2[i*p+j])/den - mi*acc.a[j]
-			}
-			acc.m2[i] += (acc.s2[i*p+i] - f*acc.e2[i*p+i]) / den
-		}
+		acc.m2[i] += acc.s2[i*p+i]*su - acc.e2[i*p+i]*sv
 	}
 }
 
@@ -242,11 +252,11 @@ func (acc *coxAccum) addSubject(w float64, x []float64, event bool) {
 
 // checkPatients validates the patient-level input of the node-side functions. Length
 // mismatches are programmer errors (panic); non-finite values are bad data (error).
-func checkPatients(fn string, time []float64, event []bool, x []float64, p int, beta []float64) error {
+func checkPatients(fn string, time []float64, event []bool, x []float64, p int) error {
 	n := len(time)
-	if p < 0 || len(event) != n || len(x) != n*p || (beta != nil && len(beta) != p) {
-		panic(fmt.Sprintf("analysis: %s: %d times, %d event flags, %d covariate values for p = %d, %d coefficients",
-			fn, n, len(event), len(x), p, len(beta)))
+	if p < 0 || len(event) != n || len(x) != n*p {
+		panic(fmt.Sprintf("analysis: %s: %d times, %d event flags, %d covariate values for p = %d",
+			fn, n, len(event), len(x), p))
 	}
 	for i, t := range time {
 		if math.IsNaN(t) || math.IsInf(t, 0) || t < 0 {
@@ -255,8 +265,15 @@ func checkPatients(fn string, time []float64, event []bool, x []float64, p int, 
 	}
 	for k, v := range x {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("analysis: %s: record %d, column %d: covariate value %v is not finite (leave out incomplete cases first, see BuildDesign)", fn, k/max(p, 1), k%max(p, 1), v)
+			return fmt.Errorf("analysis: %s: record %d, column %d: covariate value %v is not finite (leave out incomplete cases first, see BuildDesign)", fn, k/p, k%p, v)
 		}
+	}
+	return nil
+}
+
+func checkBeta(fn string, beta []float64, p int) error {
+	if len(beta) != p {
+		panic(fmt.Sprintf("analysis: %s: %d coefficients for p = %d", fn, len(beta), p))
 	}
 	for j, b := range beta {
 		if math.IsNaN(b) || math.IsInf(b, 0) {
@@ -266,50 +283,99 @@ func checkPatients(fn string, time []float64, event []bool, x []float64, p int, 
 	return nil
 }
 
-// orderByTime returns the record indices sorted by increasing time (stable, so that the
-// order inside tied times is the input order).
-func orderByTime(time []float64) []int32 {
-	idx := make([]int32, len(time))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	slices.SortStableFunc(idx, func(a, b int32) int {
-		ta, tb := time[a], time[b]
-		switch {
-		case ta < tb:
-			return -1
-		case ta > tb:
-			return 1
-		}
-		return 0
-	})
-	return idx
+// CoxStratum is the patient-level data of one stratum prepared for repeated evaluation at
+// different β: sorted by time once (O(n log n)), so that each Contribution or RiskSetRows
+// costs O(n p²). A node that keeps it between the rounds of a fit saves the sort; the
+// one-shot functions CoxStratumContribution and CoxRiskSetRows build one per call.
+// A CoxStratum is read-only after construction and safe for concurrent use.
+type CoxStratum struct {
+	p      int
+	time   []float64 // increasing
+	event  []bool
+	x      []float64 // rows in time order, n×p
+	center []float64 // column means (exactly the value of a constant column)
+	groups []int32   // start of each distinct time in time, plus n at the end
+	events int
+	eventX []float64 // Σ_events x (uncentred)
 }
 
-// columnCenters returns the mean of every column of the n×p matrix x, exactly the common
-// value for a constant column (so that centring makes it exactly zero).
-func columnCenters(x []float64, n, p int) []float64 {
-	m := make([]float64, p)
-	if n == 0 {
-		return m
+// NewCoxStratum copies and sorts one stratum's data: time[i], event[i] and the covariates
+// x[i*p : (i+1)*p] (n×p row-major) of subject i. Length mismatches panic; a negative or
+// non-finite time or a non-finite covariate returns an error naming the record.
+func NewCoxStratum(time []float64, event []bool, x []float64, p int) (*CoxStratum, error) {
+	if err := checkPatients("NewCoxStratum", time, event, x, p); err != nil {
+		return nil, err
 	}
-	for j := 0; j < p; j++ {
-		first, constant := x[j], true
-		sum := 0.0
-		for i := 0; i < n; i++ {
-			v := x[i*p+j]
-			sum += v
-			if v != first {
-				constant = false
+	n := len(time)
+	if n > math.MaxInt32 {
+		return nil, fmt.Errorf("analysis: NewCoxStratum: %d records is more than one stratum can hold", n)
+	}
+	order := orderByTime(time)
+	s := &CoxStratum{
+		p:      p,
+		time:   make([]float64, n),
+		event:  make([]bool, n),
+		x:      make([]float64, n*p),
+		center: columnCenters(x, n, p),
+		eventX: make([]float64, p),
+	}
+	for k, i32 := range order {
+		i := int(i32)
+		s.time[k] = time[i]
+		s.event[k] = event[i]
+		copy(s.x[k*p:(k+1)*p], x[i*p:(i+1)*p])
+		if event[i] {
+			s.events++
+			for j := 0; j < p; j++ {
+				s.eventX[j] += x[i*p+j]
 			}
 		}
-		if constant {
-			m[j] = first
-		} else {
-			m[j] = sum / float64(n)
+		if k == 0 || s.time[k] != s.time[k-1] {
+			s.groups = append(s.groups, int32(k))
 		}
 	}
-	return m
+	s.groups = append(s.groups, int32(n))
+	return s, nil
+}
+
+// Len returns the number of subjects and Events the number of events.
+func (s *CoxStratum) Len() int { return len(s.time) }
+
+// Events returns the number of events in the stratum.
+func (s *CoxStratum) Events() int { return s.events }
+
+// Contribution returns the stratum's log partial likelihood, gradient and Hessian at beta;
+// see CoxStratumContribution for the formulas.
+func (s *CoxStratum) Contribution(beta []float64, ties Ties) (CoxContribution, error) {
+	p := s.p
+	if err := checkBeta("CoxStratum.Contribution", beta, p); err != nil {
+		return CoxContribution{}, err
+	}
+	acc := newCoxAccum(p, ties)
+	xc := make([]float64, p)
+	eventX := make([]float64, p)
+	eventLP := 0.0
+	for g := len(s.groups) - 2; g >= 0; g-- {
+		acc.beginTime()
+		for k := s.groups[g]; k < s.groups[g+1]; k++ {
+			row := s.x[int(k)*p : int(k+1)*p]
+			lp := 0.0
+			for j := range xc {
+				xc[j] = row[j] - s.center[j]
+				lp += beta[j] * xc[j]
+			}
+			ev := s.event[k]
+			if ev {
+				eventLP += lp
+				for j := range xc {
+					eventX[j] += xc[j]
+				}
+			}
+			acc.addSubject(math.Exp(lp), xc, ev)
+		}
+		acc.eventTerm()
+	}
+	return acc.contribution(len(s.time), eventLP, eventX), nil
 }
 
 // CoxStratumContribution returns the log partial likelihood, its gradient and Hessian at beta
@@ -326,45 +392,19 @@ func columnCenters(x []float64, n, p int) []float64 {
 // and Efron's replaces, for the l-th of the d tied events (l = 0..d−1), S_k by S_k − (l/d) E_k
 // (Efron 1977). The covariates are centred on their means first, as R's coxph does: the
 // partial likelihood does not change, but a constant column then contributes exact zeros and
-// exp(x'β) cannot overflow for large covariate values. Cost O(n log n + n p²).
+// exp(x'β) cannot overflow for large covariate values. Cost O(n log n + n p²); use CoxStratum
+// to sort once for all the iterations of a fit.
 //
 // Length mismatches panic; a non-finite time, covariate or coefficient returns an error.
 func CoxStratumContribution(time []float64, event []bool, x []float64, p int, beta []float64, ties Ties) (CoxContribution, error) {
-	if len(beta) != p {
-		panic(fmt.Sprintf("analysis: CoxStratumContribution: %d coefficients for p = %d", len(beta), p))
-	}
-	if err := checkPatients("CoxStratumContribution", time, event, x, p, beta); err != nil {
+	if err := checkBeta("CoxStratumContribution", beta, p); err != nil {
 		return CoxContribution{}, err
 	}
-	n := len(time)
-	center := columnCenters(x, n, p)
-	order := orderByTime(time)
-	acc := newCoxAccum(p, ties)
-	xc := make([]float64, p)
-	eventX := make([]float64, p)
-	eventLP := 0.0
-	for k := n - 1; k >= 0; {
-		t := time[order[k]]
-		acc.beginTime()
-		for ; k >= 0 && time[order[k]] == t; k-- {
-			i := int(order[k])
-			row := x[i*p : (i+1)*p]
-			lp := 0.0
-			for j := range xc {
-				xc[j] = row[j] - center[j]
-				lp += beta[j] * xc[j]
-			}
-			if event[i] {
-				eventLP += lp
-				for j := range xc {
-					eventX[j] += xc[j]
-				}
-			}
-			acc.addSubject(math.Exp(lp), xc, event[i])
-		}
-		acc.eventTerm()
+	s, err := NewCoxStratum(time, event, x, p)
+	if err != nil {
+		return CoxContribution{}, err
 	}
-	return acc.contribution(n, eventLP, eventX), nil
+	return s.Contribution(beta, ties)
 }
 
 // RiskSetRow holds, for the subjects of one site whose time equals Time, with w = exp(x'β):
@@ -385,37 +425,42 @@ type RiskSetRow struct {
 // for the pooled sums to be comparable. All rows share one backing array (no per-row
 // allocation). Length mismatches panic; non-finite values return an error.
 func CoxRiskSetRows(time []float64, event []bool, x []float64, p int, beta []float64) (rows []RiskSetRow, eventXSum []float64, err error) {
-	if len(beta) != p {
-		panic(fmt.Sprintf("analysis: CoxRiskSetRows: %d coefficients for p = %d", len(beta), p))
-	}
-	if err := checkPatients("CoxRiskSetRows", time, event, x, p, beta); err != nil {
+	if err := checkBeta("CoxRiskSetRows", beta, p); err != nil {
 		return nil, nil, err
 	}
-	n := len(time)
-	order := orderByTime(time)
-	nrows, nevrows := 0, 0
-	for k := 0; k < n; {
-		t := time[order[k]]
-		nrows++
-		hasEvent := false
-		for ; k < n && time[order[k]] == t; k++ {
-			hasEvent = hasEvent || event[order[k]]
-		}
-		if hasEvent {
-			nevrows++
+	s, err := NewCoxStratum(time, event, x, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.RiskSetRows(beta)
+}
+
+// RiskSetRows returns the stratum's risk-set rows at beta; see CoxRiskSetRows.
+func (s *CoxStratum) RiskSetRows(beta []float64) (rows []RiskSetRow, eventXSum []float64, err error) {
+	p := s.p
+	if err := checkBeta("CoxStratum.RiskSetRows", beta, p); err != nil {
+		return nil, nil, err
+	}
+	ngroups := len(s.groups) - 1
+	nev := 0
+	for g := 0; g < ngroups; g++ {
+		for k := s.groups[g]; k < s.groups[g+1]; k++ {
+			if s.event[k] {
+				nev++
+				break
+			}
 		}
 	}
-	rows = make([]RiskSetRow, 0, nrows)
-	buf := make([]float64, (nrows+nevrows)*(p+p*p))
-	eventXSum = make([]float64, p)
-	for k := 0; k < n; {
-		t := time[order[k]]
-		r := RiskSetRow{Time: t}
+	rows = make([]RiskSetRow, ngroups)
+	buf := make([]float64, (ngroups+nev)*(p+p*p))
+	for g := range rows {
+		r := &rows[g]
+		lo, hi := int(s.groups[g]), int(s.groups[g+1])
+		r.Time = s.time[lo]
 		r.R1, buf = buf[:p:p], buf[p:]
 		r.R2, buf = buf[:p*p:p*p], buf[p*p:]
-		start := k
-		for ; k < n && time[order[k]] == t; k++ {
-			if event[order[k]] {
+		for k := lo; k < hi; k++ {
+			if s.event[k] {
 				r.D++
 			}
 		}
@@ -423,9 +468,8 @@ func CoxRiskSetRows(time []float64, event []bool, x []float64, p int, beta []flo
 			r.E1, buf = buf[:p:p], buf[p:]
 			r.E2, buf = buf[:p*p:p*p], buf[p*p:]
 		}
-		for _, i32 := range order[start:k] {
-			i := int(i32)
-			xi := x[i*p : (i+1)*p]
+		for k := lo; k < hi; k++ {
+			xi := s.x[k*p : (k+1)*p]
 			lp := 0.0
 			for j, v := range xi {
 				lp += beta[j] * v
@@ -439,12 +483,11 @@ func CoxRiskSetRows(time []float64, event []bool, x []float64, p int, beta []flo
 					r.R2[a*p+b] += wx * xi[b]
 				}
 			}
-			if event[i] {
+			if s.event[k] {
 				r.E0 += w
 				for a := 0; a < p; a++ {
 					wx := w * xi[a]
 					r.E1[a] += wx
-					eventXSum[a] += xi[a]
 					for b := 0; b <= a; b++ {
 						r.E2[a*p+b] += wx * xi[b]
 					}
@@ -459,9 +502,8 @@ func CoxRiskSetRows(time []float64, event []bool, x []float64, p int, beta []flo
 				}
 			}
 		}
-		rows = append(rows, r)
 	}
-	return rows, eventXSum, nil
+	return rows, slices.Clone(s.eventX), nil
 }
 
 // checkRows validates one site's rows as received from the network: bad data, so errors.
@@ -579,3 +621,53 @@ var ErrNotConverged = errors.New("analysis: cox: did not converge")
 // ErrNoEvents is returned by FitCox when the data hold no event: the partial likelihood is
 // then constant and no coefficient is estimable.
 var ErrNoEvents = errors.New("analysis: cox: no events")
+
+// orderByTime returns the record indices sorted by increasing time, ties in input order
+// (so that sums, and their rounding, do not depend on the sort algorithm).
+func orderByTime(time []float64) []int32 {
+	type key struct {
+		t float64
+		i int32
+	}
+	keys := make([]key, len(time))
+	for i, t := range time {
+		keys[i] = key{t, int32(i)}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := cmp.Compare(a.t, b.t); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	idx := make([]int32, len(time))
+	for k, key := range keys {
+		idx[k] = key.i
+	}
+	return idx
+}
+
+// columnCenters returns the mean of every column of the n×p matrix x, exactly the common
+// value for a constant column (so that centring makes it exactly zero).
+func columnCenters(x []float64, n, p int) []float64 {
+	m := make([]float64, p)
+	if n == 0 {
+		return m
+	}
+	for j := 0; j < p; j++ {
+		first, constant := x[j], true
+		sum := 0.0
+		for i := 0; i < n; i++ {
+			v := x[i*p+j]
+			sum += v
+			if v != first {
+				constant = false
+			}
+		}
+		if constant {
+			m[j] = first
+		} else {
+			m[j] = sum / float64(n)
+		}
+	}
+	return m
+}
