@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"image"
+	stddraw "image/draw"
 	"io"
 	"math"
 	"os"
@@ -38,11 +39,16 @@ func pageFor(s Style, width, height int) (dpi int, w, h vg.Length) {
 // Image renders f to a width×height image, for the screen.
 func Image(f Figure, width, height int) (*image.RGBA, error) {
 	dpi, _, _ := pageFor(f.FigureStyle(), width, height)
-	img := image.NewRGBA(image.Rect(0, 0, width, height))
-	c := vgimg.NewWith(vgimg.UseImage(img), vgimg.UseDPI(dpi))
+	// vgimg draws into its own copy of the image it is given; return that copy.
+	c := vgimg.NewWith(vgimg.UseImage(image.NewRGBA(image.Rect(0, 0, width, height))), vgimg.UseDPI(dpi))
 	if err := f.Draw(draw.New(c)); err != nil {
 		return nil, err
 	}
+	if img, ok := c.Image().(*image.RGBA); ok {
+		return img, nil
+	}
+	img := image.NewRGBA(image.Rect(0, 0, width, height))
+	stddraw.Draw(img, img.Bounds(), c.Image(), image.Point{}, stddraw.Src)
 	return img, nil
 }
 

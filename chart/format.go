@@ -7,8 +7,9 @@ import (
 )
 
 // FormatP formats a p-value the way journals print it: "p < 0.0001" below 10⁻⁴, otherwise
-// "p = " and two significant digits ("p = 0.0013", "p = 0.23"), with a third digit when two
-// would round a value below 0.05 up to 0.050 and so misstate significance. NaN gives "p = NA".
+// "p = " and two significant digits ("p = 0.0013", "p = 0.23"), with a third (and at most a
+// fourth) digit when fewer would round a value below 0.05 up to 0.050 and so misstate
+// significance. NaN gives "p = NA".
 func FormatP(p float64) string {
 	switch {
 	case math.IsNaN(p) || p < 0 || p > 1:

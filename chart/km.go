@@ -250,6 +250,9 @@ type kmLayout struct {
 	table     *RiskTable
 	tableArea draw.Canvas
 	rowH      vg.Length
+
+	legend     *kmLegend
+	legendRect vg.Rectangle
 }
 
 // x maps a time in units to the canvas, exactly as the plot maps its ticks.
@@ -306,6 +309,22 @@ func (f *KMFigure) layout(c draw.Canvas) *kmLayout {
 			l.plotArea.Max.X -= over
 		}
 		l.data = l.plot.DataCanvas(l.plotArea)
+	}
+	if !f.HideLegend {
+		l.legend = f.legend(s, false)
+		inset := s.TextSize * 0.6
+		var score float64
+		l.legendRect, score = l.placeBox(f, l.legend.size, inset)
+		// A box that would hide part of a curve (or much of a band) goes right of the
+		// plot instead, stacked to be narrow, when that leaves the plot 70% of the width;
+		// the risk table follows the new axis.
+		if stacked := f.legend(s, true); score > 6 && stacked.size.X < (inner.Max.X-inner.Min.X)*0.3 {
+			l.legend = stacked
+			l.plotArea.Max.X -= l.legend.size.X + s.TextSize
+			l.data = l.plot.DataCanvas(l.plotArea)
+			o := vg.Point{X: l.plotArea.Max.X + s.TextSize, Y: l.data.Max.Y - l.legend.size.Y}
+			l.legendRect = vg.Rectangle{Min: o, Max: o.Add(l.legend.size)}
+		}
 	}
 	return l
 }
@@ -399,7 +418,7 @@ func (f *KMFigure) Draw(c draw.Canvas) error {
 	if l.table != nil {
 		f.drawRiskTable(c, l)
 	}
-	if !f.HideLegend {
+	if l.legend != nil {
 		f.drawLegend(c, l)
 	}
 	return nil
@@ -522,116 +541,132 @@ func (m *medianLines) Plot(c draw.Canvas, p *plot.Plot) {
 	}
 }
 
-// drawLegend draws the legend and annotation box — one row per group (colour, name, n,
-// median with 95% CI), then the log-rank p, the hazard ratio and any notes — in the corner
-// of the data area the curves cross least.
-func (f *KMFigure) drawLegend(c draw.Canvas, l *kmLayout) {
-	s := l.style
+// kmLegend is the legend and annotation box: one row per group (colour, name, n, median
+// with 95% CI), then the log-rank p, the hazard ratio and any notes.
+//
+// Stacked puts each group's median on a line of its own under its name, for the narrow
+// box to the right of the plot.
+type kmLegend struct {
+	names, meds, extra []string
+	medHead            string
+	nameW              vg.Length
+	size               vg.Point
+	stacked            bool
+}
+
+func (f *KMFigure) legend(s Style, stacked bool) *kmLegend {
 	u := f.Unit
 	tsty := s.text(s.TextSize, false)
-	hsty := s.text(s.TextSize, false)
-	hsty.Color = s.Muted
-	rowH := s.TextSize * 1.3
-	swatch := s.TextSize * 1.8
-	gap := s.TextSize * 0.8
-	pad := s.TextSize * 0.6
-
-	hasMedian := false
-	names := make([]string, len(f.Curves))
-	meds := make([]string, len(f.Curves))
-	var nameW, medW vg.Length
+	rowH, swatch, gap, pad := s.TextSize*1.3, s.TextSize*1.8, s.TextSize*0.8, s.TextSize*0.6
+	lg := &kmLegend{names: make([]string, len(f.Curves)), meds: make([]string, len(f.Curves)), stacked: stacked}
+	var medW vg.Length
 	for i := range f.Curves {
 		k := &f.Curves[i]
-		names[i] = k.Name
+		lg.names[i] = k.Name
 		if k.N > 0 {
-			names[i] = fmt.Sprintf("%s (n = %d)", k.Name, k.N)
+			lg.names[i] = fmt.Sprintf("%s (n = %d)", k.Name, k.N)
 		}
-		nameW = max(nameW, tsty.Width(names[i]))
+		lg.nameW = max(lg.nameW, tsty.Width(lg.names[i]))
 		if m := k.Median; m != nil {
-			hasMedian = true
-			meds[i] = FormatMedianCI(u.FromDays(m.Median), u.FromDays(m.Lower), u.FromDays(m.Upper))
-			medW = max(medW, tsty.Width(meds[i]))
+			lg.medHead = "Median, " + u.Abbrev() + " (95% CI)"
+			lg.meds[i] = FormatMedianCI(u.FromDays(m.Median), u.FromDays(m.Lower), u.FromDays(m.Upper))
+			if u == Days { // a tenth of a day is noise
+				lg.meds[i] = fmt.Sprintf("%s (%s–%s)", formatDays(m.Median), formatDays(m.Lower), formatDays(m.Upper))
+			}
+			medW = max(medW, tsty.Width(lg.meds[i]))
 		}
 	}
-	medHead := "Median, " + u.Abbrev() + " (95% CI)"
-	if hasMedian {
-		medW = max(medW, hsty.Width(medHead))
+	if lg.medHead != "" {
+		medW = max(medW, tsty.Width(lg.medHead))
 	}
-	var extra []string
 	if f.LogRankP != nil {
 		lbl := f.PLabel
 		if lbl == "" {
 			lbl = "Log-rank"
 		}
-		extra = append(extra, lbl+" "+FormatP(*f.LogRankP))
+		lg.extra = append(lg.extra, lbl+" "+FormatP(*f.LogRankP))
 	}
 	if hr := f.HR; hr != nil {
 		lbl := "HR"
 		if hr.Label != "" {
 			lbl += " (" + hr.Label + ")"
 		}
-		extra = append(extra, lbl+" "+FormatHR(hr.HR, hr.Lower, hr.Upper))
+		lg.extra = append(lg.extra, lbl+" "+FormatHR(hr.HR, hr.Lower, hr.Upper))
 	}
-	extra = append(extra, f.Notes...)
+	lg.extra = append(lg.extra, f.Notes...)
 
-	w := swatch + gap + nameW
-	if hasMedian {
+	w := swatch + gap + lg.nameW
+	rows := len(f.Curves) + len(lg.extra)
+	switch {
+	case lg.medHead != "" && stacked:
+		w = max(w, swatch+gap+medW)
+		rows += len(f.Curves) + 1
+	case lg.medHead != "":
 		w += gap + medW
-	}
-	for _, e := range extra {
-		w = max(w, tsty.Width(e))
-	}
-	rows := len(f.Curves) + len(extra)
-	if hasMedian {
 		rows++
 	}
+	for _, e := range lg.extra {
+		w = max(w, tsty.Width(e))
+	}
 	h := vg.Length(rows) * rowH
-	if len(extra) > 0 {
+	if len(lg.extra) > 0 {
 		h += rowH * 0.3
 	}
-	box := vg.Rectangle{Max: vg.Point{X: w + 2*pad, Y: h + 2*pad}}
-	r := l.placeBox(f, box.Max, s.TextSize*0.6)
+	lg.size = vg.Point{X: w + 2*pad, Y: h + 2*pad}
+	return lg
+}
 
-	bg := s.Background
-	if bg == nil {
-		bg = color.White
-	}
-	fillRect(c, withAlpha(bg, 0.85), r)
+// drawLegend draws the legend box in the rectangle the layout chose for it.
+func (f *KMFigure) drawLegend(c draw.Canvas, l *kmLayout) {
+	s := l.style
+	lg, r := l.legend, l.legendRect
+	tsty := s.text(s.TextSize, false)
+	hsty := tsty
+	hsty.Color = s.Muted
+	rowH, swatch, gap, pad := s.TextSize*1.3, s.TextSize*1.8, s.TextSize*0.8, s.TextSize*0.6
+
+	fillRect(c, withAlpha(s.bg(), 0.85), r)
 	strokeLine(c, s.Muted, s.AxisWidth*0.6, nil, r.Min, vg.Point{X: r.Max.X, Y: r.Min.Y}, r.Max,
 		vg.Point{X: r.Min.X, Y: r.Max.Y}, r.Min)
 
 	x0 := r.Min.X + pad
 	y := r.Max.Y - pad - rowH/2
-	medX := x0 + swatch + gap + nameW + gap
-	if hasMedian {
-		putText(c, hsty, medX, y, draw.XLeft, draw.YCenter, medHead)
+	medX := x0 + swatch + gap + lg.nameW + gap
+	if lg.stacked {
+		medX = x0 + swatch + gap
+	}
+	if lg.medHead != "" {
+		putText(c, hsty, medX, y, draw.XLeft, draw.YCenter, lg.medHead)
 		y -= rowH
 	}
 	for i := range f.Curves {
 		clr := f.color(s, i)
-		strokeLine(c, clr, s.LineWidth, nil, vg.Point{X: x0, Y: y}, vg.Point{X: x0 + swatch, Y: y})
 		if !f.HideBands && f.Curves[i].Lower != nil {
 			fillRect(c, withAlpha(clr, s.BandAlpha), vg.Rectangle{
 				Min: vg.Point{X: x0, Y: y - rowH*0.3}, Max: vg.Point{X: x0 + swatch, Y: y + rowH*0.3}})
 		}
-		putText(c, tsty, x0+swatch+gap, y, draw.XLeft, draw.YCenter, names[i])
-		if meds[i] != "" {
-			putText(c, tsty, medX, y, draw.XLeft, draw.YCenter, meds[i])
+		strokeLine(c, clr, s.LineWidth, nil, vg.Point{X: x0, Y: y}, vg.Point{X: x0 + swatch, Y: y})
+		putText(c, tsty, x0+swatch+gap, y, draw.XLeft, draw.YCenter, lg.names[i])
+		if lg.meds[i] != "" {
+			if lg.stacked {
+				y -= rowH
+			}
+			putText(c, tsty, medX, y, draw.XLeft, draw.YCenter, lg.meds[i])
 		}
 		y -= rowH
 	}
 	y -= rowH * 0.3
-	for _, e := range extra {
+	for _, e := range lg.extra {
 		putText(c, tsty, x0, y, draw.XLeft, draw.YCenter, e)
 		y -= rowH
 	}
 }
 
-// placeBox returns where to put a box of the given size in the data area: of the positions
+// placeBox returns, with its overlap score, where to put a box of the given size in the data area: of the positions
 // on a grid over the area, the one the curves cross least (their confidence bands count a
 // quarter), and among equals the one nearest a corner, preferring top right, then bottom
 // left, bottom right and top left.
-func (l *kmLayout) placeBox(f *KMFigure, size vg.Point, inset vg.Length) vg.Rectangle {
+func (l *kmLayout) placeBox(f *KMFigure, size vg.Point, inset vg.Length) (vg.Rectangle, float64) {
 	d := l.data
 	x0, x1 := d.Min.X+inset, d.Max.X-inset-size.X
 	y0, y1 := d.Min.Y+inset, d.Max.Y-inset-size.Y
@@ -698,5 +733,13 @@ func (l *kmLayout) placeBox(f *KMFigure, size vg.Point, inset vg.Length) vg.Rect
 			}
 		}
 	}
-	return vg.Rectangle{Min: best, Max: best.Add(size)}
+	return vg.Rectangle{Min: best, Max: best.Add(size)}, bestScore
+}
+
+// formatDays prints a time in whole days, or "NR" when not reached.
+func formatDays(d float64) string {
+	if math.IsNaN(d) || math.IsInf(d, 0) {
+		return "NR"
+	}
+	return fmt.Sprintf("%.0f", d)
 }

@@ -2,6 +2,7 @@ package chart
 
 import (
 	"image/color"
+	"sync"
 
 	xfont "golang.org/x/image/font"
 	"gonum.org/v1/plot"
@@ -75,15 +76,16 @@ func PublicationStyle() Style {
 	}
 }
 
-// PresentationStyle is for slides and tumor boards: a 10.5×6.56 inch figure with axis labels
-// of 22 pt and tick labels of 20 pt, readable at projector distance, and thick lines.
+// PresentationStyle is for slides and tumor boards: a 12×7.5 inch figure (a 16:10 slide)
+// with axis labels of 20 pt, tick labels of 18 pt and text of 16 pt, readable at projector
+// distance, and thick lines.
 func PresentationStyle() Style {
 	s := PublicationStyle()
 	s.Name = "presentation"
-	s.TitleSize, s.LabelSize, s.TickSize, s.TextSize, s.FootnoteSize = 26, 22, 20, 18, 14
+	s.TitleSize, s.LabelSize, s.TickSize, s.TextSize, s.FootnoteSize = 24, 20, 18, 16, 13
 	s.LineWidth, s.AxisWidth, s.CensorSize = 3, 1.3, 5.5
 	s.MaxTimeIntervals = 7
-	s.Width, s.Height = 10.5*vg.Inch, 6.5625*vg.Inch
+	s.Width, s.Height = 12*vg.Inch, 7.5*vg.Inch
 	return s
 }
 
@@ -131,7 +133,7 @@ func (s Style) color(i int) color.Color { return s.Palette[i%len(s.Palette)] }
 func (s Style) text(size vg.Length, bold bool) text.Style {
 	f := s.Font
 	if bold {
-		f.Weight = xfont.WeightBold
+		f = boldAlias(f)
 	}
 	return text.Style{
 		Color:   s.Foreground,
@@ -166,4 +168,33 @@ func withAlpha(c color.Color, a float64) color.Color {
 	return color.RGBA64{
 		R: uint16(float64(r) * a), G: uint16(float64(g) * a), B: uint16(float64(b) * a), A: uint16(0xffff * a),
 	}
+}
+
+// bg returns the background colour, white when the figure has none.
+func (s Style) bg() color.Color {
+	if s.Background == nil {
+		return color.White
+	}
+	return s.Background
+}
+
+// boldFaces maps a regular font to the alias its bold face is registered under.
+var boldFaces sync.Map
+
+// boldAlias returns a normal-weight font descriptor naming f's bold face. vgpdf embeds each
+// face under its typeface name but selects bold ones with a "B" style it never registered,
+// so bold text fails in PDF; a typeface of its own ("LiberationBold") sidesteps that in
+// every format.
+func boldAlias(f font.Font) font.Font {
+	f.Size = 0
+	if v, ok := boldFaces.Load(f); ok {
+		return v.(font.Font)
+	}
+	b := f
+	b.Weight = xfont.WeightBold
+	face := font.DefaultCache.Lookup(b, 10)
+	alias := font.Font{Typeface: f.Typeface + "Bold", Variant: f.Variant, Style: f.Style}
+	font.DefaultCache.Add(font.Collection{{Font: alias, Face: face.Face}})
+	boldFaces.Store(f, alias)
+	return alias
 }

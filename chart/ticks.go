@@ -85,10 +85,9 @@ func TimeTicks(maxTime float64, unit TimeUnit, maxIntervals int) []float64 {
 			break
 		}
 	}
-	if math.Ceil(maxTime/step-1e-9) > float64(maxIntervals) { // beyond the table: widen by powers of 10
-		for math.Ceil(maxTime/step-1e-9) > float64(maxIntervals) {
-			step *= 10
-		}
+	for k := 0; math.Ceil(maxTime/step-1e-9) > float64(maxIntervals); k++ {
+		// Beyond the table: 1-2-5 steps from the last usual one.
+		step = []float64{2, 5, 10}[k%3] * math.Pow(10, float64(k/3)) * steps[len(steps)-1]
 	}
 	n := int(math.Ceil(maxTime/step - 1e-9))
 	if n < 1 {

@@ -1,0 +1,328 @@
+package chart
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// BarGroup is one group's values in a BarChart, one per category.
+type BarGroup struct {
+	// Name labels the group in the legend.
+	Name string
+	// Values holds one count (or percentage) per category; a negative value marks a cell
+	// suppressed by a disclosure policy, drawn as "<MinCell" at the baseline.
+	Values []float64
+	// Color overrides the palette colour.
+	Color color.Color
+}
+
+// BarChart shows category counts by group as grouped bars, for the Summary tab.
+type BarChart struct {
+	// Title, XLabel and YLabel label the figure; YLabel defaults to "Patients".
+	Title, XLabel, YLabel string
+	// Categories name the bars along the x-axis.
+	Categories []string
+	// Groups are drawn side by side within each category.
+	Groups []BarGroup
+	// MinCell is the policy's minimum cell size, shown for suppressed cells.
+	MinCell int
+	// HideValues turns off the value printed above each bar.
+	HideValues bool
+	// Footnote is drawn under the figure.
+	Footnote string
+	// Style is the look; the zero Style is PublicationStyle.
+	Style Style
+}
+
+// FigureStyle returns the style the figure is drawn in.
+func (b *BarChart) FigureStyle() Style { return b.Style.orDefault() }
+
+func (b *BarChart) validate() error {
+	if len(b.Categories) == 0 || len(b.Groups) == 0 {
+		return fmt.Errorf("chart: bar chart needs categories and groups")
+	}
+	for i, g := range b.Groups {
+		if len(g.Values) != len(b.Categories) {
+			return fmt.Errorf("chart: bar group %d (%q) has %d values for %d categories", i, g.Name, len(g.Values), len(b.Categories))
+		}
+		for j, v := range g.Values {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("chart: bar group %d (%q), category %q: value %v is not finite", i, g.Name, b.Categories[j], v)
+			}
+		}
+	}
+	return nil
+}
+
+// Draw draws the bar chart to fill c.
+func (b *BarChart) Draw(c draw.Canvas) error {
+	if err := b.validate(); err != nil {
+		return err
+	}
+	s := b.FigureStyle()
+	fillBackground(c, s)
+	inner := frame(c, s, b.Title, b.Footnote)
+	colors := make([]color.Color, len(b.Groups))
+	names := make([]string, len(b.Groups))
+	for i, g := range b.Groups {
+		colors[i], names[i] = g.Color, g.Name
+		if colors[i] == nil {
+			colors[i] = s.color(i)
+		}
+	}
+	if len(b.Groups) > 1 {
+		inner = drawLegendRow(c, inner, s, names, colors)
+	}
+
+	p := s.newPlot()
+	p.X.Label.Text, p.Y.Label.Text = b.XLabel, b.YLabel
+	if p.Y.Label.Text == "" {
+		p.Y.Label.Text = "Patients"
+	}
+	var xt plot.ConstantTicks
+	for i, cat := range b.Categories {
+		xt = append(xt, plot.Tick{Value: float64(i), Label: cat})
+	}
+	p.X.Tick.Marker = xt
+	p.X.Tick.Length = 0
+	top := 0.0
+	for _, g := range b.Groups {
+		for _, v := range g.Values {
+			top = math.Max(top, v)
+		}
+	}
+	if top == 0 {
+		top = 1
+	}
+	p.X.Min, p.X.Max = -0.5, float64(len(b.Categories))-0.5
+	p.Y.Min, p.Y.Max = 0, top*1.12 // headroom for the value labels
+	p.Y.Tick.Marker = countTicks{}
+	p.Add(&barMarks{chart: b, style: s, colors: colors})
+	p.Draw(inner)
+	return nil
+}
+
+// barMarks draws the bars, their value labels and the suppressed-cell labels.
+type barMarks struct {
+	chart  *BarChart
+	style  Style
+	colors []color.Color
+}
+
+// Plot implements plot.Plotter.
+func (m *barMarks) Plot(c draw.Canvas, p *plot.Plot) {
+	s := m.style
+	trX, trY := p.Transforms(&c)
+	g := len(m.chart.Groups)
+	slot := 0.8 / float64(g)
+	vsty := s.text(s.TextSize*0.85, false)
+	for gi, grp := range m.chart.Groups {
+		for ci, v := range grp.Values {
+			x0 := float64(ci) - 0.4 + float64(gi)*slot
+			xa, xb := trX(x0+slot*0.06), trX(x0+slot*0.94)
+			mid := (xa + xb) / 2
+			if v < 0 {
+				putText(c, vsty, mid, trY(0)+s.TextSize*0.2, draw.XCenter, draw.YBottom, FormatCount(-1, m.chart.MinCell))
+				continue
+			}
+			fillRect(c, m.colors[gi], vg.Rectangle{Min: vg.Point{X: xa, Y: trY(0)}, Max: vg.Point{X: xb, Y: trY(v)}})
+			if !m.chart.HideValues {
+				lbl := strconv.FormatFloat(v, 'f', -1, 64)
+				if v != math.Trunc(v) {
+					lbl = strconv.FormatFloat(v, 'f', 1, 64)
+				}
+				if vsty.Width(lbl) <= (xb-xa)*1.15 {
+					putText(c, vsty, mid, trY(v)+s.TextSize*0.15, draw.XCenter, draw.YBottom, lbl)
+				}
+			}
+		}
+	}
+}
+
+// HistSeries is one group's counts in a Histogram, one per bin.
+type HistSeries struct {
+	// Name labels the group in the legend.
+	Name string
+	// Counts holds one count per bin; a negative count marks a suppressed bin.
+	Counts []float64
+	// Color overrides the palette colour.
+	Color color.Color
+}
+
+// Histogram draws counts over bins given by their edges, as sites release them; several
+// series share each bin side by side.
+type Histogram struct {
+	// Title, XLabel and YLabel label the figure; YLabel defaults to "Patients".
+	Title, XLabel, YLabel string
+	// Edges are the bin edges in increasing order: bin i is [Edges[i], Edges[i+1]).
+	Edges []float64
+	// Series are overlaid in order.
+	Series []HistSeries
+	// MinCell is the policy's minimum cell size, shown for suppressed bins.
+	MinCell int
+	// Footnote is drawn under the figure.
+	Footnote string
+	// Style is the look; the zero Style is PublicationStyle.
+	Style Style
+}
+
+// FigureStyle returns the style the figure is drawn in.
+func (h *Histogram) FigureStyle() Style { return h.Style.orDefault() }
+
+func (h *Histogram) validate() error {
+	if len(h.Edges) < 2 || len(h.Series) == 0 {
+		return fmt.Errorf("chart: histogram needs at least two edges and one series")
+	}
+	for i := 1; i < len(h.Edges); i++ {
+		if !(h.Edges[i] > h.Edges[i-1]) || math.IsInf(h.Edges[i], 0) || math.IsInf(h.Edges[i-1], 0) {
+			return fmt.Errorf("chart: histogram edge %d (%v) does not increase from %v", i, h.Edges[i], h.Edges[i-1])
+		}
+	}
+	for i, sr := range h.Series {
+		if len(sr.Counts) != len(h.Edges)-1 {
+			return fmt.Errorf("chart: histogram series %d (%q) has %d counts for %d bins", i, sr.Name, len(sr.Counts), len(h.Edges)-1)
+		}
+		for j, v := range sr.Counts {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("chart: histogram series %d (%q), bin %d: count %v is not finite", i, sr.Name, j, v)
+			}
+		}
+	}
+	return nil
+}
+
+// Draw draws the histogram to fill c.
+func (h *Histogram) Draw(c draw.Canvas) error {
+	if err := h.validate(); err != nil {
+		return err
+	}
+	s := h.FigureStyle()
+	fillBackground(c, s)
+	inner := frame(c, s, h.Title, h.Footnote)
+	colors := make([]color.Color, len(h.Series))
+	names := make([]string, len(h.Series))
+	for i, sr := range h.Series {
+		colors[i], names[i] = sr.Color, sr.Name
+		if colors[i] == nil {
+			colors[i] = s.color(i)
+		}
+	}
+	if len(h.Series) > 1 {
+		inner = drawLegendRow(c, inner, s, names, colors)
+	}
+	p := s.newPlot()
+	p.X.Label.Text, p.Y.Label.Text = h.XLabel, h.YLabel
+	if p.Y.Label.Text == "" {
+		p.Y.Label.Text = "Patients"
+	}
+	top := 0.0
+	for _, sr := range h.Series {
+		for _, v := range sr.Counts {
+			top = math.Max(top, v)
+		}
+	}
+	if top == 0 {
+		top = 1
+	}
+	p.X.Min, p.X.Max = h.Edges[0], h.Edges[len(h.Edges)-1]
+	p.Y.Min, p.Y.Max = 0, top*1.05
+	p.Y.Tick.Marker = countTicks{}
+	p.Add(&histMarks{hist: h, style: s, colors: colors})
+	p.Draw(inner)
+	return nil
+}
+
+// histMarks draws the bins of every series and labels suppressed bins.
+type histMarks struct {
+	hist   *Histogram
+	style  Style
+	colors []color.Color
+}
+
+// Plot implements plot.Plotter.
+func (m *histMarks) Plot(c draw.Canvas, p *plot.Plot) {
+	s := m.style
+	trX, trY := p.Transforms(&c)
+	// Several series share each bin side by side (dodged) rather than overlaid: translucent
+	// overlays mix the palette's colours into ones no legend explains.
+	ns := len(m.hist.Series)
+	vsty := s.text(s.TextSize*0.8, false)
+	for si, sr := range m.hist.Series {
+		for i, v := range sr.Counts {
+			x0, x1 := trX(m.hist.Edges[i]), trX(m.hist.Edges[i+1])
+			w := (x1 - x0) / vg.Length(ns)
+			xa, xb := x0+w*vg.Length(si), x0+w*vg.Length(si+1)
+			if v < 0 {
+				sty := vsty
+				sty.Color = m.colors[si]
+				putText(c, sty, (xa+xb)/2, trY(0)+s.TextSize*0.2, draw.XCenter, draw.YBottom, FormatCount(-1, m.hist.MinCell))
+				continue
+			}
+			r := vg.Rectangle{Min: vg.Point{X: xa, Y: trY(0)}, Max: vg.Point{X: xb, Y: trY(v)}}
+			fillRect(c, withAlpha(m.colors[si], 0.85), r)
+			strokeLine(c, s.bg(), s.AxisWidth*0.5, nil, r.Min, vg.Point{X: r.Min.X, Y: r.Max.Y}, r.Max, vg.Point{X: r.Max.X, Y: r.Min.Y})
+		}
+	}
+}
+
+// frame draws the title and footnote and returns the area left between them, inside the
+// figure margin.
+func frame(c draw.Canvas, s Style, title, footnote string) draw.Canvas {
+	margin := s.TextSize * 0.9
+	inner := draw.Crop(c, margin, -margin, margin, -margin)
+	inner = drawTitle(inner, s, title)
+	return drawFootnote(inner, s, footnote)
+}
+
+// drawLegendRow draws a one-line legend (colour swatch and name per entry) right-aligned at
+// the top of c and returns c without it.
+func drawLegendRow(c, area draw.Canvas, s Style, names []string, colors []color.Color) draw.Canvas {
+	tsty := s.text(s.TextSize, false)
+	sw := s.TextSize
+	gap := s.TextSize * 0.5
+	total := vg.Length(0)
+	for _, n := range names {
+		total += sw + gap + tsty.Width(n) + 2*gap
+	}
+	x := area.Max.X - total
+	y := area.Max.Y - s.TextSize*0.7
+	for i, n := range names {
+		fillRect(c, colors[i], vg.Rectangle{Min: vg.Point{X: x, Y: y - sw/2}, Max: vg.Point{X: x + sw, Y: y + sw/2}})
+		putText(c, tsty, x+sw+gap, y, draw.XLeft, draw.YCenter, n)
+		x += sw + gap + tsty.Width(n) + 2*gap
+	}
+	area.Max.Y -= s.TextSize * 1.8
+	return area
+}
+
+// countTicks are about five ticks at steps of 1, 2 or 5 × 10ᵏ, labelled without trailing
+// zeros ("75", not "75.00").
+type countTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (countTicks) Ticks(min, max float64) []plot.Tick {
+	span := max - min
+	if !(span > 0) {
+		return []plot.Tick{{Value: min, Label: formatTick(min)}}
+	}
+	raw := span / 5
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := 10 * mag
+	for _, m := range []float64{1, 2, 5} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	var ts []plot.Tick
+	for v := math.Ceil(min/step) * step; v <= max+step*1e-9; v += step {
+		ts = append(ts, plot.Tick{Value: v, Label: formatTick(v)})
+	}
+	return ts
+}
