@@ -156,7 +156,9 @@ func wantCode(t testing.TB, r protocol.Reply, code string) {
 	}
 }
 
-func eq(v, value string) *protocol.Filter { return &protocol.Filter{Op: protocol.OpEq, Var: v, Value: value} }
+func eq(v, value string) *protocol.Filter {
+	return &protocol.Filter{Op: protocol.OpEq, Var: v, Value: value}
+}
 func and(args ...*protocol.Filter) *protocol.Filter {
 	return &protocol.Filter{Op: protocol.OpAnd, Args: args}
 }

@@ -1,0 +1,362 @@
+package node
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+func TestParsePolicy(t *testing.T) {
+	p, err := ParsePolicy([]byte(`{"min_cohort":0,"min_cell":0,"bin_days":0,"overlap_guard":false}`))
+	if err != nil || p != ExactPolicy() {
+		t.Errorf("the issue's exact policy parsed as %+v, %v; want everything off", p, err)
+	}
+	p, err = ParsePolicy([]byte(`{"min_cell":11}`))
+	if want := DefaultPolicy(); err != nil || p.MinCell != 11 || p.MinCohort != want.MinCohort || !p.OverlapGuard || p.DailyQueryBudget != 500 || p.EventsPerCoxCovariate != 10 {
+		t.Errorf("partial policy %+v, %v: absent fields must keep the safe defaults", p, err)
+	}
+	for _, bad := range []string{`{"min_cel":3}`, `{"min_cell":-1}`, `[1]`, `{"bin_days":"x"}`} {
+		if _, err := ParsePolicy([]byte(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	if p, err := LoadPolicy(""); err != nil || p != DefaultPolicy() {
+		t.Errorf("no policy file: %+v", p)
+	}
+}
+
+// Attack: ask for the size of a cohort of 1–4 patients (ecog3 has one patient in lung).
+func TestAttackSmallCohort(t *testing.T) {
+	ctx := context.Background()
+	e, _ := lungEngine(t, DefaultPolicy(), nil)
+	for _, f := range []*protocol.Filter{
+		eq("ecog", "ecog3"), // 1 patient
+		and(eq("sex", "female"), rng("age", fp(76), nil)), // 2 patients (ages 76, 77)
+		and(eq("sex", "female"), rng("age", fp(75), nil)), // 6 patients: below min_cohort 10 too
+	} {
+		for _, kind := range []protocol.Kind{protocol.KindCount, protocol.KindSummary, protocol.KindSurvival} {
+			q := query(kind)
+			q.Cohort = f
+			q.Endpoint = "OS"
+			if kind == protocol.KindSummary {
+				q.Variables = []string{"age"}
+			}
+			r := e.Handle(ctx, q)
+			wantCode(t, r, protocol.CodeRefusedByPolicy)
+			// The refusal must not tell the size.
+			if r.Error.Message != "cohort has fewer than min_cohort=10 patients" {
+				t.Errorf("refusal %q", r.Error.Message)
+			}
+		}
+	}
+}
+
+// Attack: read a small group's count off a grouped count, directly or as total minus the rest.
+func TestAttackSmallCells(t *testing.T) {
+	ctx := context.Background()
+	e, _ := lungEngine(t, DefaultPolicy(), nil)
+	q := query(protocol.KindCount)
+	q.GroupBy = "ecog"
+	r := mustOK(t, e.Handle(ctx, q))
+	c := r.Count
+	// ecog3 (1 patient) and missing (1) are suppressed, shown as suppressed and never as a number.
+	if !c.Groups["ecog3"].Suppressed || c.Groups["ecog3"].N != 0 || !c.Missing.Suppressed {
+		t.Fatalf("small cells released: %+v", c)
+	}
+	if r.Policy.SuppressedCells != 2 || c.Groups["ecog1"].N != 113 {
+		t.Errorf("suppressed %d cells, %+v", r.Policy.SuppressedCells, c)
+	}
+	// Cohort "male": ecog3 1, missing 1 again; cohort "ecog≠ecog0 ∧ male ∧ age ≥ 50" etc.: every
+	// partition must show zero or at least two suppressed cells, so no cell is total minus the rest.
+	for _, f := range []*protocol.Filter{nil, eq("sex", "male"), rng("age", fp(50), nil), rng("age", fp(65), nil), rng("karno", fp(90), nil)} {
+		q.Cohort = f
+		r := e.Handle(ctx, q)
+		if r.Error != nil {
+			continue
+		}
+		n := 0
+		for _, g := range r.Count.Groups {
+			if g.Suppressed {
+				n++
+			}
+		}
+		if r.Count.Missing.Suppressed {
+			n++
+		}
+		if n == 1 {
+			t.Errorf("cohort %+v: exactly one suppressed cell can be recovered by subtraction: %+v", f, r.Count)
+		}
+	}
+}
+
+func TestSuppressPartition(t *testing.T) {
+	cases := []struct {
+		cells []int
+		want  []bool // suppressed
+	}{
+		{[]int{50, 3, 20}, []bool{false, true, true}},           // secondary: the smallest other non-zero
+		{[]int{50, 3, 2, 20}, []bool{false, true, true, false}}, // two already: no secondary
+		{[]int{50, 0, 20}, []bool{false, false, false}},         // zero is released as zero
+		{[]int{5, 4, 0}, []bool{true, true, false}},
+	}
+	for _, c := range cases {
+		got, n := suppressPartition(c.cells, 5)
+		k := 0
+		for i := range got {
+			if got[i].Suppressed != c.want[i] || (got[i].Suppressed && got[i].N != 0) || (!got[i].Suppressed && got[i].N != c.cells[i]) {
+				t.Errorf("%v: cell %d released as %+v", c.cells, i, got[i])
+			}
+			if c.want[i] {
+				k++
+			}
+		}
+		if n != k {
+			t.Errorf("%v: reported %d suppressed, want %d", c.cells, n, k)
+		}
+	}
+}
+
+// Attack: isolate one patient with fine histogram edges, or a numeric variable present for a
+// handful of patients (their Σx, Σx² would give the values away).
+func TestAttackFineBins(t *testing.T) {
+	ctx := context.Background()
+	e, _ := lungEngine(t, DefaultPolicy(), nil)
+	q := query(protocol.KindSummary)
+	q.Cohort = eq("sex", "female")
+	q.Variables = []string{"age"}
+	// The oldest woman is 77, the next 76: edges 76.5 and 78 put her alone in one cell.
+	q.Bins = []protocol.HistogramSpec{{Variable: "age", Edges: []float64{76.5, 78}}}
+	r := mustOK(t, e.Handle(ctx, q))
+	h := r.Summary.Groups[0].Variables[0].Histogram
+	if !h[1].Suppressed || h[1].N != 0 || !h[0].Suppressed && !h[2].Suppressed {
+		t.Fatalf("a one-patient cell is recoverable: %+v", h)
+	}
+	// Σx over a cohort whose variable is present for fewer than min_cell patients is withheld.
+	// Make such a variable: cohort of 12 where only 2 have wt.loss, via a study of our own.
+	store := openStore(t, filepath.Join(t.TempDir(), "s.db"))
+	var b strings.Builder
+	b.WriteString("pid,t,e,x\n")
+	for i := 0; i < 12; i++ {
+		x := ""
+		if i < 2 {
+			x = []string{"61.5", "48"}[i]
+		}
+		b.WriteString(strings.Join([]string{string(rune('a' + i)), "10", "1", x}, ",") + "\n")
+	}
+	if _, err := ImportCSV(ctx, store, ImportSpec{Study: "s", IDColumn: "pid", Endpoints: []EndpointSpec{{"OS", "t", "e"}}}, strings.NewReader(b.String())); err != nil {
+		t.Fatal(err)
+	}
+	pol := DefaultPolicy()
+	e2, _ := NewEngine(ctx, store, Config{Policy: &pol})
+	q = protocol.Query{Version: protocol.Version, Kind: protocol.KindSummary, Study: "s", Variables: []string{"x"}}
+	v := mustOK(t, e2.Handle(ctx, q)).Summary.Groups[0].Variables[0]
+	if !v.N.Suppressed || v.Sum != 0 || v.SumSq != 0 || !v.Missing.Suppressed {
+		t.Errorf("two values leak through n/Σx/Σx²: %+v", v)
+	}
+}
+
+// Survival under the default policy: times on the 7-day grid, every released row holds at least
+// min_cell events plus censorings, no row once fewer than min_cell are at risk, and the table
+// still accounts for every patient (so the pooled table stays valid).
+func TestSurvivalPolicy(t *testing.T) {
+	ctx := context.Background()
+	e, _ := lungEngine(t, DefaultPolicy(), nil)
+	q := query(protocol.KindSurvival)
+	q.Endpoint = "OS"
+	q.GroupBy = "sex"
+	r := mustOK(t, e.Handle(ctx, q))
+	if r.Policy.BinDays != 7 || r.Policy.MergedRows == 0 || r.Policy.TruncatedAfter == nil {
+		t.Errorf("effects %+v: want 7-day bins, merged rows and a truncated tail", r.Policy)
+	}
+	total := 0
+	for _, g := range r.Survival.Groups {
+		tab := toTable(g)
+		if err := tab.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		risk := tab.AtRisk()
+		for k := range g.Time {
+			if int(g.Time[k])%7 != 0 {
+				t.Errorf("group %s time %v not on the 7-day grid", g.Group, g.Time[k])
+			}
+			if g.Events[k]+g.Censor[k] < 5 {
+				t.Errorf("group %s row %d holds %d subjects", g.Group, k, g.Events[k]+g.Censor[k])
+			}
+			if risk[k] < 5 {
+				t.Errorf("group %s row %d released with %d at risk", g.Group, k, risk[k])
+			}
+		}
+		total += tab.Total()
+	}
+	if total != 227 {
+		t.Errorf("tables hold %d patients, want 227", total)
+	}
+	// Up to the truncation time the released curve is the 7-day-binned curve with merged rows:
+	// at each released time the number at risk equals the exact binned table's.
+	pol := ExactPolicy()
+	pol.BinDays = 7
+	exact, _ := lungEngine(t, pol, nil)
+	x := mustOK(t, exact.Handle(ctx, q))
+	for gi, g := range r.Survival.Groups {
+		xt := toTable(x.Survival.Groups[gi])
+		xr := xt.AtRisk()
+		risk := toTable(g).AtRisk()
+		prev, j := -1.0, 0
+		for k, tm := range g.Time {
+			// The released row at tm gathers the bins after the previous released time, so its
+			// number at risk is the exact one at the first of those bins.
+			for j < len(xt.Time) && xt.Time[j] <= prev {
+				j++
+			}
+			if risk[k] != xr[j] {
+				t.Errorf("group %s row %d (t=%v): %d at risk, exact binned table %d", g.Group, k, tm, risk[k], xr[j])
+			}
+			prev = tm
+		}
+	}
+}
+
+func TestReleaseSurvivalMergeAndTruncate(t *testing.T) {
+	// Hand-made table: times 1..6 with (d, c) = (1,0) (1,1) (3,0) (0,1) (2,0) (1,1); 12 subjects.
+	tab := analysis.SurvivalTable{Time: []float64{1, 2, 3, 4, 5, 6}, Events: []int{1, 1, 3, 0, 2, 1}, Censor: []int{0, 1, 0, 1, 0, 1}}
+	g, merged, tr := releaseSurvival(tab, 3)
+	// Rows 1–2 merge into time 2 (d=2, c=1: 3 subjects); row 3 alone (3); rows 4–5 merge into 5
+	// (d=2, c=1); then 2 remain at risk (< 3): truncated after 5, folded in as censorings.
+	wantT, wantD, wantC := []float64{2, 3, 5}, []int{2, 3, 2}, []int{1, 0, 3}
+	if len(g.Time) != 3 || tr == nil || *tr != 5 || merged != 2 {
+		t.Fatalf("released %+v merged %d truncated %v", g, merged, tr)
+	}
+	for k := range wantT {
+		if g.Time[k] != wantT[k] || g.Events[k] != wantD[k] || g.Censor[k] != wantC[k] {
+			t.Errorf("row %d: (%v,%d,%d), want (%v,%d,%d)", k, g.Time[k], g.Events[k], g.Censor[k], wantT[k], wantD[k], wantC[k])
+		}
+	}
+	// min_cell 0: released unchanged.
+	g, merged, tr = releaseSurvival(tab, 0)
+	if len(g.Time) != 6 || merged != 0 || tr != nil {
+		t.Errorf("exact release changed the table")
+	}
+}
+
+// Attack (differencing): the count of cohort A, then of A minus one patient — here the
+// oldest woman removed with a numeric range — gives her away by subtraction.
+func TestAttackDifferencing(t *testing.T) {
+	ctx := context.Background()
+	e, store := lungEngine(t, DefaultPolicy(), nil)
+	a := query(protocol.KindCount)
+	a.Cohort = eq("sex", "female")
+	if n := mustOK(t, e.Handle(ctx, a)).Count.Total.N; n != 90 {
+		t.Fatalf("A has %d patients, want 90", n)
+	}
+	minusOne := query(protocol.KindSurvival)
+	minusOne.Endpoint = "OS"
+	minusOne.Cohort = and(eq("sex", "female"), rng("age", nil, fp(76))) // all women but the 77-year-old
+	wantCode(t, e.Handle(ctx, minusOne), protocol.CodeRefusedByPolicy)
+	minusOne.Kind = protocol.KindCount
+	minusOne.Endpoint = ""
+	wantCode(t, e.Handle(ctx, minusOne), protocol.CodeRefusedByPolicy)
+	// Via "not": A minus the patients aged exactly 77.
+	notOld := query(protocol.KindCount)
+	notOld.Cohort = and(eq("sex", "female"), &protocol.Filter{Op: protocol.OpNot, Args: []*protocol.Filter{rng("age", fp(77), fp(77))}})
+	wantCode(t, e.Handle(ctx, notOld), protocol.CodeRefusedByPolicy)
+	// Via a group: count everyone by sex (releases the set "female"), then is the same.
+	// A minus 6 (women aged 75+) differs by ≥ min_cell: allowed.
+	minusSix := query(protocol.KindCount)
+	minusSix.Cohort = and(eq("sex", "female"), rng("age", nil, fp(74)))
+	if n := mustOK(t, e.Handle(ctx, minusSix)).Count.Total.N; n != 84 {
+		t.Fatalf("A minus six: %d", n)
+	}
+	// The same set again is no attack.
+	mustOK(t, e.Handle(ctx, a))
+	// Another analyst has not seen A: allowed for her (the guard is per analyst).
+	bob := minusOne
+	bob.Analyst = "bob"
+	mustOK(t, e.Handle(ctx, bob))
+	// The guard survives a restart of the node.
+	pol := DefaultPolicy()
+	e2, err := NewEngine(ctx, store, Config{Policy: &pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, e2.Handle(ctx, minusOne), protocol.CodeRefusedByPolicy)
+	// Through groups: count by sex releases the set "male"; then males minus one is refused.
+	g := query(protocol.KindCount)
+	g.Analyst = "carol"
+	g.GroupBy = "sex"
+	mustOK(t, e.Handle(ctx, g))
+	m1 := query(protocol.KindCount)
+	m1.Analyst = "carol"
+	m1.Cohort = and(eq("sex", "male"), &protocol.Filter{Op: protocol.OpPresent, Var: "ecog"}) // drops the one male without ecog
+	wantCode(t, e.Handle(ctx, m1), protocol.CodeRefusedByPolicy)
+	// With the guard off the same attack is answered (the test can fail).
+	off := DefaultPolicy()
+	off.OverlapGuard = false
+	e3, _ := lungEngine(t, off, nil)
+	mustOK(t, e3.Handle(ctx, a))
+	mustOK(t, e3.Handle(ctx, minusOne))
+}
+
+// Attack: exhaust the node with queries (e.g. to difference many near-identical cohorts).
+func TestAttackBudget(t *testing.T) {
+	ctx := context.Background()
+	clock := &fixedClock{t: time.Date(2026, 3, 1, 23, 0, 0, 0, time.UTC)}
+	pol := DefaultPolicy()
+	pol.DailyQueryBudget = 3
+	e, _ := lungEngine(t, pol, clock)
+	q := query(protocol.KindCount)
+	for i := 0; i < 3; i++ {
+		mustOK(t, e.Handle(ctx, q))
+	}
+	// Catalog queries are free.
+	mustOK(t, e.Handle(ctx, protocol.Query{Version: protocol.Version, Kind: protocol.KindCatalog, Analyst: "alice"}))
+	wantCode(t, e.Handle(ctx, q), protocol.CodeRefusedByPolicy)
+	other := q
+	other.Analyst = "bob"
+	mustOK(t, e.Handle(ctx, other))
+	clock.t = clock.t.Add(2 * time.Hour) // next UTC day
+	mustOK(t, e.Handle(ctx, q))
+}
+
+// Attack: a Cox model with as many columns as events reconstructs patients' covariates.
+func TestAttackCoxCovariates(t *testing.T) {
+	ctx := context.Background()
+	e, _ := lungEngine(t, DefaultPolicy(), nil)
+	q := query(protocol.KindCox)
+	q.Endpoint = "OS"
+	// ecog2 patients: 49 with 43 events; 5 columns (sex, age, karno, wt.loss, site has 18 levels
+	// → 17 columns) need 220 events at 10 per column.
+	q.Cohort = eq("ecog", "ecog2")
+	q.Cox = &protocol.CoxRequest{Form: protocol.CoxStratified, Ties: "efron", Covariates: []string{"sex", "age", "karno", "wt.loss", "site"}}
+	r := e.Handle(ctx, q)
+	wantCode(t, r, protocol.CodeRefusedByPolicy)
+	if !strings.Contains(r.Error.Message, "events") {
+		t.Errorf("refusal %q does not say why", r.Error.Message)
+	}
+	// Two columns need 20 events: allowed.
+	q.Cox.Covariates = []string{"sex", "age"}
+	c := mustOK(t, e.Handle(ctx, q)).Cox
+	if len(c.Gradient) != 2 || c.Events == 0 {
+		t.Errorf("reply %+v", c)
+	}
+}
+
+// Under a protective policy the pooled Cox rows each hold at least min_cell subjects.
+func TestCoxPooledRowsPolicy(t *testing.T) {
+	ctx := context.Background()
+	e, _ := lungEngine(t, DefaultPolicy(), nil)
+	q := query(protocol.KindCox)
+	q.Endpoint = "OS"
+	q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "breslow", Covariates: []string{"age"}, Beta: []float64{0}}
+	c := mustOK(t, e.Handle(ctx, q)).Cox
+	for k, r := range c.Rows {
+		// β = 0: R0 counts the subjects of the row.
+		if r.R0 < 5 || int(r.Time)%7 != 0 {
+			t.Errorf("row %d at %v holds %v subjects", k, r.Time, r.R0)
+		}
+	}
+}
