@@ -26,6 +26,7 @@ lung_d <- data.frame(site = paste0("inst", l$inst), time = l$time, event = as.in
   wt_loss = l$wt.loss, stringsAsFactors = FALSE)
 lung_d$age2 <- 2 * lung_d$age  # collinear with age
 lung_d$one <- 1                # constant
+lung_d$inst_odd <- l$inst %% 2 # constant within each site: no information once stratified by site
 
 vet_d <- data.frame(site = sites_by_row(nrow(veteran), 5), time = veteran$time, event = veteran$status,
   trt = veteran$trt, celltype = as.character(veteran$celltype), karno = veteran$karno,
@@ -74,6 +75,9 @@ add("lung_collinear_efron_strata", "lung", c("age", "age2", "sex"), strata = "si
 add("lung_constant_efron", "lung", c("age", "one", "sex"), note = "one = 1: NA in R")
 add("lung_constant_breslow_strata", "lung", c("age", "one", "sex"), ties = "breslow", strata = "site")
 add("lung_collinear_constant_bin30_efron", "lung", c("sex", "age", "one", "age2", "karno"), bin = 30)
+add("lung_sitelevel_efron_strata", "lung", c("sex", "age", "inst_odd"), strata = "site",
+    note = "inst_odd is constant within each stratum: NA in R")
+add("lung_sitelevel_efron", "lung", c("sex", "age", "inst_odd"))
 add("separation_efron", "separation", c("x", "z"), note = "monotone likelihood: coefficient of x may be infinite")
 add("separation_breslow_strata", "separation", c("x", "z"), ties = "breslow", strata = "site")
 add("lung_iter2_efron", "lung", c("sex", "age", "karno"), iter_max = 2,
