@@ -625,6 +625,14 @@ var ErrNoEvents = errors.New("analysis: cox: no events")
 // orderByTime returns the record indices sorted by increasing time, ties in input order
 // (so that sums, and their rounding, do not depend on the sort algorithm).
 func orderByTime(time []float64) []int32 {
+	if slices.IsSorted(time) {
+		// Nodes often hold their data in time order already: skip the sort.
+		idx := make([]int32, len(time))
+		for i := range idx {
+			idx[i] = int32(i)
+		}
+		return idx
+	}
 	type key struct {
 		t float64
 		i int32
