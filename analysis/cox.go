@@ -338,7 +338,7 @@ func NewCoxStratum(time []float64, event []bool, x []float64, p int) (*CoxStratu
 	return s, nil
 }
 
-// Len returns the number of subjects and Events the number of events.
+// Len returns the number of subjects in the stratum.
 func (s *CoxStratum) Len() int { return len(s.time) }
 
 // Events returns the number of events in the stratum.
