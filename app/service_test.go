@@ -88,7 +88,7 @@ type fixture struct {
 	path  string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{net: newFakeNetwork(loadLung(t)), clock: &clock{time.Date(2026, 11, 20, 14, 2, 0, 0, time.UTC)}}
 	f.path = filepath.Join(t.TempDir(), "cache.db")

@@ -486,7 +486,7 @@ func (db *DB) Results(ctx context.Context, f app.ResultFilter) ([]app.ResultSumm
 	if f.Pinned {
 		conds = append(conds, "pinned = 1")
 	}
-	q := `SELECT id, name, kind, study, pinned, ran_at, expected, answered, request_key, content_hash FROM results`
+	q := `SELECT id, name, kind, study, pinned, ran_at, expected, answered FROM results`
 	if len(conds) > 0 {
 		q += " WHERE " + strings.Join(conds, " AND ")
 	}
@@ -510,7 +510,7 @@ func (db *DB) Results(ctx context.Context, f app.ResultFilter) ([]app.ResultSumm
 			var s app.ResultSummary
 			var kind string
 			var ran int64
-			if err := rows.Scan(&s.ID, &s.Name, &kind, &s.Study, &s.Pinned, &ran, &s.Expected, &s.Answered, &s.RequestKey, &s.ContentHash); err != nil {
+			if err := rows.Scan(&s.ID, &s.Name, &kind, &s.Study, &s.Pinned, &ran, &s.Expected, &s.Answered); err != nil {
 				return err
 			}
 			s.Kind, s.RanAt = protocol.Kind(kind), fromNanos(ran)
