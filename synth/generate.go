@@ -72,15 +72,17 @@ func (c *Cohort) Level(name string, i int) string {
 
 // Generator produces the sites of a Spec deterministically.
 type Generator struct {
-	spec   Spec
-	model  *model
-	sites  []Site
-	scales scales
+	spec      Spec
+	model     *model
+	sites     []Site
+	calibrate sync.Once
+	scales    scales
 }
 
 var calibrations sync.Map // fingerprint string → scales
 
-// New validates spec, lays out its sites and calibrates the arms' survival scales.
+// New validates spec and lays out its sites. The arms' survival scales are calibrated when
+// the first patients are generated (a fraction of a second).
 func New(spec Spec) (*Generator, error) {
 	s, err := spec.normalized()
 	if err != nil {
@@ -89,16 +91,23 @@ func New(spec Spec) (*Generator, error) {
 	m, _ := modelOf(s.Study)
 	g := &Generator{spec: s, model: m}
 	g.sites = plan(s, m)
-	// The calibration depends on the study, the seed and the site plan; cache it so that
-	// regenerating a spec (tests, CSV then columns) is cheap.
-	key := fmt.Sprint(s.Study, s.Seed, sizesOf(g.sites))
-	if v, ok := calibrations.Load(key); ok {
-		g.scales = v.(scales)
-	} else {
-		g.scales = m.calibrate(s.Seed, g.sites)
-		calibrations.Store(key, g.scales)
-	}
 	return g, nil
+}
+
+// calibrated returns the arms' scales, calibrating on first use. The calibration depends on
+// the study, the seed and the site plan; it is cached so that regenerating a spec (tests,
+// CSV then columns) is cheap.
+func (g *Generator) calibrated() *scales {
+	g.calibrate.Do(func() {
+		key := fmt.Sprint(g.spec.Study, g.spec.Seed, sizesOf(g.sites))
+		if v, ok := calibrations.Load(key); ok {
+			g.scales = v.(scales)
+			return
+		}
+		g.scales = g.model.calibrate(g.spec.Seed, g.sites)
+		calibrations.Store(key, g.scales)
+	})
+	return &g.scales
 }
 
 func sizesOf(sites []Site) []int {
@@ -194,6 +203,7 @@ type siteGen struct {
 func (g *Generator) siteGen(i int) *siteGen {
 	s := &g.sites[i]
 	cut := g.spec.DataCut
+	g.calibrated()
 	sg := &siteGen{
 		g: g, site: s,
 		r:       newRand(s.seed[0], s.seed[1]),

@@ -49,20 +49,21 @@ func mmModel() *model {
 			cat("treatment", "first-line regimen", "VRd-ASCT", "VRd", "D-Rd", "Rd", "D-VMP"),
 			dxYear,
 		}},
+		// maxECOG: MAIA, ALCYONE and IFM 2009 enrolled ECOG 0–2.
 		// PFS shapes and the transplant-era OS shape are an ASSUMPTION (k 1.2–1.3).
 		arms: []arm{
 			// IFM 2009: PFS 50 vs 36 months with vs without transplant, OS ≈ equal, 4-year OS
 			// ≈81 vs 82% (Attal NEJM 2017). Weibull k 1.3 through S(48) = 0.81 gives a median
 			// of ≈120 months (derived, ASSUMPTION shape).
-			{key: "VRd-ASCT", osMedian: 120, osShape: 1.3, pfsMedian: 50, pfsShape: 1.2},
-			{key: "VRd", osMedian: 120, osShape: 1.3, pfsMedian: 36, pfsShape: 1.2},
+			{key: "VRd-ASCT", osMedian: 120, osShape: 1.3, pfsMedian: 50, pfsShape: 1.2, maxECOG: 2},
+			{key: "VRd", osMedian: 120, osShape: 1.3, pfsMedian: 36, pfsShape: 1.2, maxECOG: 2},
 			// MAIA (transplant-ineligible): ≈ final OS 90.3 vs 64.1 months, k 1.28 / 1.37
 			// (SYNTH.md §5; Facon 2025); PFS D-Rd: 5-year PFS 52.5% puts the median past 60
 			// months, ASSUMPTION 62; Rd 34.4 (Facon Lancet Oncol 2021).
-			{key: "D-Rd", osMedian: 90.3, osShape: 1.28, pfsMedian: 62, pfsShape: 1.2},
-			{key: "Rd", osMedian: 64.1, osShape: 1.37, pfsMedian: 34.4, pfsShape: 1.2},
+			{key: "D-Rd", osMedian: 90.3, osShape: 1.28, pfsMedian: 62, pfsShape: 1.2, maxECOG: 2},
+			{key: "Rd", osMedian: 64.1, osShape: 1.37, pfsMedian: 34.4, pfsShape: 1.2, maxECOG: 2},
 			// ALCYONE: D-VMP OS 83.0, PFS 36.4 months (Mateos Lancet 2020; Lancet Oncol 2025).
-			{key: "D-VMP", osMedian: 83.0, osShape: 1.3, pfsMedian: 36.4, pfsShape: 1.2},
+			{key: "D-VMP", osMedian: 83.0, osShape: 1.3, pfsMedian: 36.4, pfsShape: 1.2, maxECOG: 2},
 		},
 		// Hospital volume Q1/Q2/Q3 vs Q4: HR 1.22/1.17/1.12 (Go JCO 2017).
 		volumeHR:    [4]float64{1.22, 1.17, 1.12, 1},
@@ -93,8 +94,10 @@ func mmModel() *model {
 		// ISS I/II/III 35/40/25% (HARMONY, D'Agostino ASH 2019).
 		iss := pick(r, 0.35, 0.40, 0.25)
 		v[mmISS] = iss
-		// High LDH: ASSUMPTION 11%; missing 5%.
-		ldh := bern(r, 0.11)
+		// High LDH: ASSUMPTION 11% overall, more often with a high tumour burden: 5 / 10 /
+		// 20% in ISS I / II / III (without it R-ISS I would fall to ≈22%, below Palumbo's
+		// 28%); missing 5%.
+		ldh := bern(r, []float64{0.05, 0.10, 0.20}[int(iss)])
 		v[mmLDH] = missing(r, 0.05, ldh)
 		// FISH: del(17p) 10.5%, t(4;14) 12%, t(14;16) 4% (Fonseca Blood 2003, E9486; t(4;14)
 		// and t(14;16) are exclusive translocations); 1q gain 28% (Mayo, Blood Adv 2020).
@@ -121,6 +124,7 @@ func mmModel() *model {
 		// ECOG: ASSUMPTION 30/50/20%.
 		ecog := pick(r, 0.30, 0.50, 0.20)
 		v[mmECOG] = missing(r, 0.03, ecog)
+		p.ecog = ecog
 		// Transplant-eligible: age <70 and ECOG ≤1 (ASSUMPTION); 80% of them get ASCT.
 		// Ineligible: D-Rd 55%, Rd 30%, D-VMP 15% (ASSUMPTION).
 		if v[mmAge] < 70 && ecog <= 1 {

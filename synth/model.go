@@ -18,6 +18,10 @@ type arm struct {
 	key                 string // unique within the model, e.g. "pembro-chemo"
 	osMedian, osShape   float64
 	pfsMedian, pfsShape float64
+	// maxECOG is the trial's performance-status limit: the arm is calibrated on its
+	// patients with ECOG ≤ maxECOG, the population the published median describes. Frailer
+	// real-world patients on the same regimen then do worse than the trial, as they do.
+	maxECOG float64
 	// cured arms (early TNBC) follow a mixture-cure model for event-free survival: a
 	// patient is cured with the probability set by draw (by pCR); otherwise EFS is
 	// Weibull(pfsMedian, pfsShape) and OS = EFS + post-recurrence survival
@@ -48,6 +52,7 @@ type model struct {
 type patient struct {
 	v             []float64
 	arm           int
+	ecog          float64 // true performance status (the recorded one may be missing)
 	etaOS, etaPFS float64
 	cure          float64
 }
@@ -141,13 +146,14 @@ func weibullScale(median, k float64) float64 { return median / math.Pow(math.Ln2
 // (so a rare arm, e.g. crizotinib in ALK-positive NSCLC, may get fewer); calReps latent
 // draws per calibration patient for PFS.
 const (
-	calMin      = 20000
-	calMaxDraws = 1_500_000
-	calReps     = 8
+	calMin      = 8000
+	calMaxDraws = 400_000
+	calReps     = 6
 )
 
 // calibrate sets each non-cured arm's Weibull scales so that, over the spec's pooled
-// population (sites weighted by size, with their site effects), the median OS of the arm
+// trial-eligible population (ECOG ≤ the arm's maxECOG; sites weighted by size, with their
+// site effects), the median OS of the arm
 // equals its published median exactly in expectation, and the median PFS (after taking
 // the minimum with OS) equals its published median up to Monte Carlo error.
 //
@@ -184,7 +190,7 @@ func (m *model) calibrate(seed uint64, sites []Site) scales {
 		}
 		s := &sites[si]
 		m.draw(r, s, p)
-		if m.arms[p.arm].cured {
+		if a := &m.arms[p.arm]; a.cured || p.ecog > a.maxECOG {
 			continue
 		}
 		d := byArm[p.arm]
@@ -204,7 +210,7 @@ func (m *model) calibrate(seed uint64, sites []Site) scales {
 		}
 		// OS: f(x) = mean exp(−x e^η) decreases in x; find f(x) = 1/2.
 		lo, hi := 1e-6, 1e6
-		for it := 0; it < 100; it++ {
+		for it := 0; it < 50; it++ {
 			x := math.Sqrt(lo * hi)
 			f := 0.0
 			for _, e := range d {
@@ -233,7 +239,7 @@ func (m *model) calibrate(seed uint64, sites []Site) scales {
 		target := a.pfsMedian
 		half := len(os) / 2
 		lo, hi = target*1e-3, target*1e3
-		for it := 0; it < 60; it++ {
+		for it := 0; it < 40; it++ {
 			l := math.Sqrt(lo * hi)
 			below := 0
 			for j := range os {

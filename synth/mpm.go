@@ -36,18 +36,19 @@ func mpmModel() *model {
 			dxYear,
 		}},
 		arms: []arm{
+			// CheckMate 743 and MAPS enrolled ECOG 0–1 (maxECOG).
 			// CheckMate 743 by histology: epithelioid OS 18.7 vs 16.5, non-epithelioid 18.1
 			// vs 8.8 (Baas Lancet 2021); k 1.09 (nivo-ipi) / 1.07 (chemo) (SYNTH.md §5).
 			// PFS 6.8 vs 7.2 overall (Baas 2021); non-epithelioid chemotherapy PFS 4.5 is an
 			// ASSUMPTION (not published in SYNTH.md; must stay below its 8.8-month OS).
 			// PFS shapes: ASSUMPTION 0.9 for nivo-ipi, 1.1 for chemotherapy.
-			{key: "nivo-ipi/epithelioid", osMedian: 18.7, osShape: 1.09, pfsMedian: 6.8, pfsShape: 0.9},
-			{key: "nivo-ipi/non-epithelioid", osMedian: 18.1, osShape: 1.09, pfsMedian: 6.8, pfsShape: 0.9},
-			{key: "chemo/epithelioid", osMedian: 16.5, osShape: 1.07, pfsMedian: 7.2, pfsShape: 1.1},
-			{key: "chemo/non-epithelioid", osMedian: 8.8, osShape: 1.07, pfsMedian: 4.5, pfsShape: 1.1},
+			{key: "nivo-ipi/epithelioid", osMedian: 18.7, osShape: 1.09, pfsMedian: 6.8, pfsShape: 0.9, maxECOG: 1},
+			{key: "nivo-ipi/non-epithelioid", osMedian: 18.1, osShape: 1.09, pfsMedian: 6.8, pfsShape: 0.9, maxECOG: 1},
+			{key: "chemo/epithelioid", osMedian: 16.5, osShape: 1.07, pfsMedian: 7.2, pfsShape: 1.1, maxECOG: 1},
+			{key: "chemo/non-epithelioid", osMedian: 8.8, osShape: 1.07, pfsMedian: 4.5, pfsShape: 1.1, maxECOG: 1},
 			// MAPS, bevacizumab added to chemotherapy: OS 18.8, PFS 9.2 (Zalcman Lancet 2016);
 			// shapes as chemotherapy (ASSUMPTION).
-			{key: "chemo-bev", osMedian: 18.8, osShape: 1.07, pfsMedian: 9.2, pfsShape: 1.1},
+			{key: "chemo-bev", osMedian: 18.8, osShape: 1.07, pfsMedian: 9.2, pfsShape: 1.1, maxECOG: 1},
 		},
 		volumeHR: [4]float64{1, 1, 1, 1},
 		// Community-centre treatment predicts worse OS (Verma Clin Lung Cancer 2018); the
@@ -83,6 +84,7 @@ func mpmModel() *model {
 		// ECOG: ASSUMPTION 35/55/10% (CheckMate 743 took ECOG 0–1 only).
 		ecog := pick(r, 0.35, 0.55, 0.10)
 		v[mpECOG] = missing(r, 0.03, ecog)
+		p.ecog = ecog
 		// BAP1 loss 56%: epithelioid 55, sarcomatoid 42, biphasic 64% (Erber AIMM 2019);
 		// immunohistochemistry is done for ASSUMPTION 70% of the site's testing rate.
 		pLoss := []float64{0.55, 0.42, 0.64}[int(h)]

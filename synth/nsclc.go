@@ -90,21 +90,22 @@ func nsclcModel() *model {
 				"pembrolizumab", "pembro-chemo", "chemo"),
 			dxYear,
 		}},
+		// maxECOG: KEYNOTE-024/189 and FLAURA enrolled ECOG 0–1, ALEX 0–2.
 		// Each arm's OS median and Weibull shape k come from SYNTH.md §5 (fitted from the
 		// median and a published landmark); PFS shapes are an ASSUMPTION (TKIs ≈1.2,
 		// immunotherapy ≈0.8–0.9 for its plateau, chemotherapy ≈1.1).
 		arms: []arm{
 			// FLAURA: OS 38.6 vs 31.8 months, PFS 18.9 vs 10.2 (Soria NEJM 2018; Ramalingam NEJM 2020); k 1.69 / 1.36.
-			{key: "osimertinib", osMedian: 38.6, osShape: 1.69, pfsMedian: 18.9, pfsShape: 1.2},
-			{key: "egfr-tki-1g", osMedian: 31.8, osShape: 1.36, pfsMedian: 10.2, pfsShape: 1.2},
+			{key: "osimertinib", osMedian: 38.6, osShape: 1.69, pfsMedian: 18.9, pfsShape: 1.2, maxECOG: 1},
+			{key: "egfr-tki-1g", osMedian: 31.8, osShape: 1.36, pfsMedian: 10.2, pfsShape: 1.2, maxECOG: 1},
 			// ALEX: final OS 81.1 vs 54.2, PFS 34.8 vs 10.9 (Mok Ann Oncol 2020; Peters Ann Oncol 2025); k 1.29 / 1.25.
-			{key: "alectinib", osMedian: 81.1, osShape: 1.29, pfsMedian: 34.8, pfsShape: 1.2},
-			{key: "crizotinib", osMedian: 54.2, osShape: 1.25, pfsMedian: 10.9, pfsShape: 1.2},
+			{key: "alectinib", osMedian: 81.1, osShape: 1.29, pfsMedian: 34.8, pfsShape: 1.2, maxECOG: 2},
+			{key: "crizotinib", osMedian: 54.2, osShape: 1.25, pfsMedian: 10.9, pfsShape: 1.2, maxECOG: 2},
 			// KEYNOTE-024 pembrolizumab, TPS ≥50%: OS 26.3, PFS 10.3 (Reck NEJM 2016; JCO 2021); k 0.61.
-			{key: "pembrolizumab", osMedian: 26.3, osShape: 0.61, pfsMedian: 10.3, pfsShape: 0.8},
+			{key: "pembrolizumab", osMedian: 26.3, osShape: 0.61, pfsMedian: 10.3, pfsShape: 0.8, maxECOG: 1},
 			// KEYNOTE-189: OS 22.0 vs 10.6, PFS 9.0 vs 4.9 (Garassino JCO 2023); k 0.86 / 0.66.
-			{key: "pembro-chemo", osMedian: 22.0, osShape: 0.86, pfsMedian: 9.0, pfsShape: 0.9},
-			{key: "chemo", osMedian: 10.6, osShape: 0.66, pfsMedian: 4.9, pfsShape: 1.1},
+			{key: "pembro-chemo", osMedian: 22.0, osShape: 0.86, pfsMedian: 9.0, pfsShape: 0.9, maxECOG: 1},
+			{key: "chemo", osMedian: 10.6, osShape: 0.66, pfsMedian: 4.9, pfsShape: 1.1, maxECOG: 1},
 		},
 		// Stage IV NSCLC, hospital-volume quartiles Q1–Q3 vs Q4: HR 1.11/1.12/1.05 (Goyal,
 		// NCDB). The academic-centre HR 0.93 (Lou Cancer Med 2018) is not added on top: our
@@ -217,6 +218,7 @@ func nsclcModel() *model {
 		// Treatment follows the guideline on the test results (a driver missed because the
 		// panel was not done gets immunotherapy or chemotherapy). Frail or very old patients
 		// get chemotherapy alone more often (ASSUMPTION).
+		p.ecog = ecog
 		frail := ecog >= 2 || v[luAge] >= 80
 		switch {
 		case panel && egfr:
