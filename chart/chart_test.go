@@ -499,3 +499,45 @@ func BenchmarkKMFourGroupsImage1600x1000(b *testing.B) {
 		}
 	}
 }
+
+func TestPDFWorkarounds(t *testing.T) {
+	if got, want := toCP1252("1.67 (1.20–2.32) — I² ≥ 50% ∞ ü"), "1.67 (1.20\x962.32) \x97 I\xb2 >= 50% inf \xfc"; got != want {
+		t.Errorf("toCP1252 = %q, want %q", got, want)
+	}
+	// A band colour at alpha 0.2 reaches vgpdf with its straight components.
+	c := withAlpha(rgb(0x00, 0x72, 0xB2), 0.2)
+	r, g, b, a := c.RGBA()
+	if a > 0 && a < 0xffff {
+		r, g, b = r*0xffff/a, g*0xffff/a, b*0xffff/a
+	}
+	if r>>8 != 0x00 || g>>8 < 0x71 || g>>8 > 0x72 || b>>8 < 0xB1 || b>>8 > 0xB2 {
+		t.Errorf("straight colour %x %x %x, want about 00 72 b2", r>>8, g>>8, b>>8)
+	}
+}
+
+func TestStyles(t *testing.T) {
+	p := PresentationStyle()
+	if p.LabelSize < 18 || p.TickSize < 18 {
+		t.Errorf("presentation axis labels %v pt, ticks %v pt; UI.md asks for ≥ 18 pt", p.LabelSize, p.TickSize)
+	}
+	if got := (Style{}).orDefault(); got.Name != "publication" {
+		t.Errorf("zero Style is %q, want publication", got.Name)
+	}
+	// Okabe–Ito in its published order, and every group colour drawn from it.
+	hex := []string{"E69F00", "56B4E9", "009E73", "F0E442", "0072B2", "D55E00", "CC79A7", "000000"}
+	for i, c := range OkabeIto {
+		r, g, b, _ := c.RGBA()
+		if got := strings.ToUpper(strconv.FormatUint(uint64(r>>8)<<16|uint64(g>>8)<<8|uint64(b>>8)|1<<24, 16)[1:]); got != hex[i] {
+			t.Errorf("OkabeIto[%d] = #%s, want #%s", i, got, hex[i])
+		}
+	}
+	for i, c := range GroupPalette {
+		found := false
+		for _, o := range OkabeIto {
+			found = found || c == o
+		}
+		if !found {
+			t.Errorf("GroupPalette[%d] is not an Okabe–Ito colour", i)
+		}
+	}
+}

@@ -36,12 +36,23 @@ func pageFor(s Style, width, height int) (dpi int, w, h vg.Length) {
 	return dpi, w, h
 }
 
+// rasterCanvas is a vgimg canvas created already filled with the figure's background, which
+// vgimg paints with a memory fill; rasterising a page-sized rectangle instead costs a
+// quarter of the drawing time.
+type rasterCanvas struct {
+	*vgimg.Canvas
+}
+
+func newRaster(f Figure, width, height int) *vgimg.Canvas {
+	s := f.FigureStyle()
+	dpi, pw, ph := pageFor(s, width, height)
+	return vgimg.NewWith(vgimg.UseWH(pw, ph), vgimg.UseDPI(dpi), vgimg.UseBackgroundColor(s.bg()))
+}
+
 // Image renders f to a width×height image, for the screen.
 func Image(f Figure, width, height int) (*image.RGBA, error) {
-	dpi, _, _ := pageFor(f.FigureStyle(), width, height)
-	// vgimg draws into its own copy of the image it is given; return that copy.
-	c := vgimg.NewWith(vgimg.UseImage(image.NewRGBA(image.Rect(0, 0, width, height))), vgimg.UseDPI(dpi))
-	if err := f.Draw(draw.New(c)); err != nil {
+	c := newRaster(f, width, height)
+	if err := f.Draw(draw.New(rasterCanvas{c})); err != nil {
 		return nil, err
 	}
 	if img, ok := c.Image().(*image.RGBA); ok {
@@ -54,10 +65,8 @@ func Image(f Figure, width, height int) (*image.RGBA, error) {
 
 // WritePNG writes f as a width×height PNG image.
 func WritePNG(w io.Writer, f Figure, width, height int) error {
-	dpi, _, _ := pageFor(f.FigureStyle(), width, height)
-	img := image.NewRGBA(image.Rect(0, 0, width, height))
-	c := vgimg.NewWith(vgimg.UseImage(img), vgimg.UseDPI(dpi))
-	if err := f.Draw(draw.New(c)); err != nil {
+	c := newRaster(f, width, height)
+	if err := f.Draw(draw.New(rasterCanvas{c})); err != nil {
 		return err
 	}
 	_, err := vgimg.PngCanvas{Canvas: c}.WriteTo(w)
@@ -94,7 +103,7 @@ func WritePDFDeck(w io.Writer, figs []Figure, width, height int) error {
 		if i > 0 {
 			c.NextPage()
 		}
-		if err := f.Draw(draw.New(c)); err != nil {
+		if err := f.Draw(draw.New(pdfCanvas{c})); err != nil {
 			return fmt.Errorf("chart: page %d: %w", i+1, err)
 		}
 	}

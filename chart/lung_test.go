@@ -2,6 +2,7 @@ package chart
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"testing"
 )
@@ -54,6 +55,8 @@ func loadLung(tb testing.TB) *lungRef {
 	}
 	return &r
 }
+
+var nan = math.NaN()
 
 func nan2(p *float64) float64 {
 	if p == nil {
