@@ -1,16 +1,113 @@
 // Command oncofed is the desktop app: it connects to a federated network of hospital nodes
 // (by default an embedded demo network) and shows cohort summaries, Kaplan–Meier curves and
 // Cox models computed from the sites' aggregates. This file only wires the pieces together.
+//
+//	oncofed                          the embedded demo network (synthetic hospitals)
+//	oncofed --hub URL [--creds FILE] a real hub
 package main
 
 import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/user"
+	"path/filepath"
+	"time"
+
 	fyneapp "fyne.io/fyne/v2/app"
-	"fyne.io/fyne/v2/widget"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/cache"
+	"github.com/oncofed/oncofed/network"
+	"github.com/oncofed/oncofed/synth"
+	"github.com/oncofed/oncofed/ui"
+	"github.com/oncofed/oncofed/ui/demonet"
 )
 
 func main() {
-	a := fyneapp.NewWithID("org.oncofed.desktop")
-	w := a.NewWindow("Oncofed")
-	w.SetContent(widget.NewLabel("Oncofed"))
+	hub := flag.String("hub", "", "hub URL (nats://host:4222); empty starts the embedded demo network")
+	creds := flag.String("creds", "", "NATS credentials file for --hub")
+	cachePath := flag.String("cache", "", "cache database (default: oncofed/cache.db in the user cache directory)")
+	flag.Parse()
+	if err := run(*hub, *creds, *cachePath); err != nil {
+		fmt.Fprintln(os.Stderr, "oncofed:", err)
+		os.Exit(1)
+	}
+}
+
+func run(hubURL, creds, cachePath string) error {
+	ctx := context.Background()
+	if cachePath == "" {
+		p, err := cache.DefaultPath()
+		if err != nil {
+			p = filepath.Join(os.TempDir(), "oncofed", "cache.db")
+		}
+		cachePath = p
+	}
+	db, err := cache.Open(ctx, cachePath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	info := app.NetworkInfo{ID: hubURL, Name: hubURL, URL: hubURL}
+	label := hubURL
+	if hubURL == "" {
+		fed := synth.DemoFederation()
+		demo, err := demonet.Start(ctx, demoDir(), fed)
+		if err != nil {
+			return fmt.Errorf("starting the demo network: %w", err)
+		}
+		defer demo.Close()
+		hubURL = demo.URL()
+		info = app.NetworkInfo{ID: "demo", Name: fed.Name, Demo: true}
+		label = "Demo network"
+	}
+	opts := []network.Option{network.WithName("oncofed-desktop"), network.WithTimeout(10 * time.Second)}
+	if creds != "" {
+		opts = append(opts, network.WithCredentials(creds))
+	}
+	var net app.Network
+	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	client, err := network.Dial(dialCtx, hubURL, opts...)
+	cancel()
+	if err != nil {
+		// Offline: the library and cached results still work.
+		log.Printf("oncofed: the hub %s cannot be reached (%v); starting offline", hubURL, err)
+	} else {
+		net = client
+		defer client.Close()
+	}
+
+	notices := make(chan app.Notice, 16)
+	analyst := analystName()
+	svc := app.NewService(net, db, info, app.WithAnalyst(analyst), app.WithNotify(func(n app.Notice) {
+		select {
+		case notices <- n:
+		default:
+		}
+	}))
+	fy := fyneapp.NewWithID("org.oncofed.desktop")
+	fy.SetIcon(ui.Icon())
+	w := ui.New(fy, svc, ui.Options{Network: net, Analyst: analyst, NetworkLabel: label, Notices: notices})
 	w.ShowAndRun()
+	w.Close()
+	return nil
+}
+
+// demoDir holds the demo hospitals' databases, kept between runs.
+func demoDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "oncofed", "demo")
+	}
+	return filepath.Join(os.TempDir(), "oncofed-demo")
+}
+
+func analystName() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "analyst"
 }

@@ -1,0 +1,649 @@
+package ui
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// noGroup is the group-by choice for an ungrouped analysis.
+const noGroup = "(none)"
+
+// cohortFilter is one condition of the cohort: a categorical variable in a set of values, or a
+// numeric variable in a range.
+type cohortFilter struct {
+	Var         string
+	Categorical bool
+	Values      []string
+	Min, Max    *float64
+}
+
+// Filter returns the condition in the wire form.
+func (f cohortFilter) Filter() *protocol.Filter {
+	if f.Categorical {
+		return &protocol.Filter{Op: protocol.OpIn, Var: f.Var, Values: append([]string(nil), f.Values...)}
+	}
+	return &protocol.Filter{Op: protocol.OpRange, Var: f.Var, Min: f.Min, Max: f.Max}
+}
+
+// String says the condition in words: "stage in IIIB, IVA", "age ≥ 18", "age 18–65".
+func (f cohortFilter) String() string {
+	if f.Categorical {
+		return f.Var + " in " + strings.Join(f.Values, ", ")
+	}
+	switch {
+	case f.Min != nil && f.Max != nil:
+		return f.Var + " " + fmtNum(*f.Min) + "–" + fmtNum(*f.Max)
+	case f.Min != nil:
+		return f.Var + " ≥ " + fmtNum(*f.Min)
+	case f.Max != nil:
+		return f.Var + " ≤ " + fmtNum(*f.Max)
+	}
+	return f.Var + " (any)"
+}
+
+func fmtNum(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+
+// cohortPanel is the always visible left panel: study endpoint, filters from the variable
+// dictionary, group-by, live feasibility per site and pooled, and Run.
+type cohortPanel struct {
+	ui      *App
+	content fyne.CanvasObject
+
+	endpoint  *widget.Select
+	filterBox *fyne.Container
+	addFilter *widget.Select
+	groupBy   *widget.Select
+	feasBox   *fyne.Container
+	feasState *widget.Label
+	warning   *widget.Label
+	note      *widget.Label
+	run       *widget.Button
+	cancel    *widget.Button
+	progress  *widget.ProgressBarInfinite
+	runState  *widget.Label
+
+	study   *app.Study
+	filters []cohortFilter
+
+	feasGen    int
+	feasTimer  *time.Timer
+	feas       *feasibility
+	refusals   []app.SiteProblem
+	suppressed bool
+}
+
+func newCohortPanel(a *App) *cohortPanel {
+	c := &cohortPanel{ui: a}
+	c.endpoint = widget.NewSelect(nil, func(string) { c.onChanged() })
+	c.endpoint.PlaceHolder = "(endpoint)"
+	c.filterBox = container.NewVBox()
+	c.addFilter = widget.NewSelect(nil, func(v string) {
+		if v == "" {
+			return
+		}
+		c.addFilter.ClearSelected()
+		c.onAddFilter(v)
+	})
+	c.addFilter.PlaceHolder = "+ filter on…"
+	c.groupBy = widget.NewSelect(nil, func(string) { c.onChanged() })
+	c.groupBy.PlaceHolder = noGroup
+	c.feasBox = container.NewVBox()
+	c.feasState = widget.NewLabel("Choose a study.")
+	c.feasState.Wrapping = fyne.TextWrapWord
+	c.warning = widget.NewLabel("")
+	c.warning.Wrapping = fyne.TextWrapWord
+	c.warning.Importance = widget.WarningImportance
+	c.warning.Hide()
+	c.note = widget.NewLabel("")
+	c.note.Wrapping = fyne.TextWrapWord
+	c.note.Hide()
+	c.run = widget.NewButtonWithIcon("Run (Ctrl+↵)", theme.MediaPlayIcon(), c.onRun)
+	c.run.Importance = widget.HighImportance
+	c.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), c.onCancel)
+	c.cancel.Hide()
+	c.progress = widget.NewProgressBarInfinite()
+	c.progress.Stop()
+	c.progress.Hide()
+	c.runState = widget.NewLabel("")
+	c.runState.Wrapping = fyne.TextWrapWord
+	c.runState.Hide()
+
+	heading := func(s string) fyne.CanvasObject {
+		return widget.NewLabelWithStyle(s, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	}
+	body := container.NewVBox(
+		heading("Cohort"),
+		widget.NewLabel("Endpoint"), c.endpoint,
+		widget.NewLabel("Filters"), c.filterBox, c.addFilter,
+		widget.NewLabel("Group by"), c.groupBy,
+		widget.NewSeparator(),
+		heading("Feasibility"), c.feasState, c.feasBox, c.warning,
+		c.note,
+	)
+	bottom := container.NewVBox(widget.NewSeparator(), c.runState, c.progress, c.run, c.cancel)
+	c.content = container.NewBorder(nil, bottom, nil, nil, container.NewVScroll(body))
+	c.updateRunState()
+	return c
+}
+
+// setStudy resets the panel for a study.
+func (c *cohortPanel) setStudy(st *app.Study) {
+	c.study = st
+	c.filters = nil
+	var eps []string
+	for _, e := range st.Endpoints {
+		eps = append(eps, e.Name)
+	}
+	c.endpoint.SetOptions(eps)
+	c.endpoint.Selected = ""
+	if len(eps) > 0 {
+		c.endpoint.Selected = eps[0]
+		for _, e := range eps {
+			if e == "os" {
+				c.endpoint.Selected = e
+			}
+		}
+	}
+	c.endpoint.Refresh()
+	var vars, cats []string
+	for _, v := range st.Variables {
+		if len(v.TypeConflict) > 0 {
+			continue
+		}
+		vars = append(vars, v.Name)
+		if v.Type == protocol.Categorical {
+			cats = append(cats, v.Name)
+		}
+	}
+	c.addFilter.SetOptions(vars)
+	c.groupBy.SetOptions(append([]string{noGroup}, cats...))
+	c.groupBy.Selected = noGroup
+	c.groupBy.Refresh()
+	c.renderFilters()
+	c.onChanged()
+}
+
+func (c *cohortPanel) setNote(s string) {
+	c.note.SetText(s)
+	c.note.Show()
+}
+
+func (c *cohortPanel) renderFilters() {
+	c.filterBox.RemoveAll()
+	if len(c.filters) == 0 {
+		c.filterBox.Add(widget.NewLabelWithStyle("all patients", fyne.TextAlignLeading, fyne.TextStyle{Italic: true}))
+	}
+	for i, f := range c.filters {
+		i := i
+		l := widget.NewLabel(f.String())
+		l.Wrapping = fyne.TextWrapWord
+		rm := widget.NewButtonWithIcon("", theme.CancelIcon(), func() { c.onRemoveFilter(i) })
+		rm.Importance = widget.LowImportance
+		c.filterBox.Add(container.NewBorder(nil, nil, nil, rm, l))
+	}
+	c.filterBox.Refresh()
+}
+
+// onAddFilter asks for the values (categorical) or the range (numeric) of variable name.
+func (c *cohortPanel) onAddFilter(name string) {
+	if c.study == nil {
+		return
+	}
+	v := c.study.Variable(name)
+	if v == nil {
+		return
+	}
+	title := "Filter on " + name
+	if v.Label != "" {
+		title += " (" + v.Label + ")"
+	}
+	if v.Type == protocol.Categorical {
+		check := widget.NewCheckGroup(v.Categories, nil)
+		items := []*widget.FormItem{widget.NewFormItem("Keep", check)}
+		d := dialog.NewForm(title, "Add", "Cancel", items, func(ok bool) {
+			if !ok || len(check.Selected) == 0 {
+				return
+			}
+			c.AddFilter(cohortFilter{Var: name, Categorical: true, Values: ordered(check.Selected, v.Categories)})
+		}, c.ui.win)
+		d.Show()
+		return
+	}
+	unit := ""
+	if v.Unit != "" {
+		unit = " (" + v.Unit + ")"
+	}
+	lo, hi := widget.NewEntry(), widget.NewEntry()
+	lo.SetPlaceHolder("no lower bound")
+	hi.SetPlaceHolder("no upper bound")
+	lo.Validator, hi.Validator = numberValidator, numberValidator
+	items := []*widget.FormItem{widget.NewFormItem("At least"+unit, lo), widget.NewFormItem("At most"+unit, hi)}
+	d := dialog.NewForm(title, "Add", "Cancel", items, func(ok bool) {
+		if !ok {
+			return
+		}
+		f, err := rangeFilter(name, lo.Text, hi.Text)
+		if err != nil {
+			c.ui.showError("Filter on "+name, err)
+			return
+		}
+		c.AddFilter(f)
+	}, c.ui.win)
+	d.Show()
+}
+
+// numberValidator flags a field that is neither empty nor a number.
+func numberValidator(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	if _, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err != nil {
+		return fmt.Errorf("not a number")
+	}
+	return nil
+}
+
+// rangeFilter builds a numeric filter from the two fields, refusing bad input with the field named.
+func rangeFilter(name, lo, hi string) (cohortFilter, error) {
+	f := cohortFilter{Var: name}
+	parse := func(field, s string) (*float64, error) {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return nil, nil
+		}
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, app.Errorf(app.EInvalid, "%q in the field %q is not a number", s, field)
+		}
+		return &x, nil
+	}
+	var err error
+	if f.Min, err = parse("at least", lo); err != nil {
+		return f, err
+	}
+	if f.Max, err = parse("at most", hi); err != nil {
+		return f, err
+	}
+	if f.Min == nil && f.Max == nil {
+		return f, app.Errorf(app.EInvalid, "give a lower bound, an upper bound or both")
+	}
+	if f.Min != nil && f.Max != nil && *f.Min > *f.Max {
+		return f, app.Errorf(app.EInvalid, "the lower bound %s is above the upper bound %s", fmtNum(*f.Min), fmtNum(*f.Max))
+	}
+	return f, nil
+}
+
+func ordered(sel, order []string) []string {
+	in := map[string]bool{}
+	for _, s := range sel {
+		in[s] = true
+	}
+	var out []string
+	for _, s := range order {
+		if in[s] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// AddFilter adds a condition to the cohort (replacing one on the same variable).
+func (c *cohortPanel) AddFilter(f cohortFilter) {
+	for i := range c.filters {
+		if c.filters[i].Var == f.Var {
+			c.filters[i] = f
+			c.renderFilters()
+			c.onChanged()
+			return
+		}
+	}
+	c.filters = append(c.filters, f)
+	c.renderFilters()
+	c.onChanged()
+}
+
+func (c *cohortPanel) onRemoveFilter(i int) {
+	if i < 0 || i >= len(c.filters) {
+		return
+	}
+	c.filters = append(c.filters[:i:i], c.filters[i+1:]...)
+	c.renderFilters()
+	c.onChanged()
+}
+
+// Cohort returns the cohort filter (nil: every patient of the study).
+func (c *cohortPanel) Cohort() *protocol.Filter {
+	switch len(c.filters) {
+	case 0:
+		return nil
+	case 1:
+		return c.filters[0].Filter()
+	}
+	f := &protocol.Filter{Op: protocol.OpAnd}
+	for _, x := range c.filters {
+		f.Args = append(f.Args, x.Filter())
+	}
+	return f
+}
+
+// Describe says the cohort in words, for names and footnotes.
+func (c *cohortPanel) Describe() string {
+	if len(c.filters) == 0 {
+		return "all patients"
+	}
+	var parts []string
+	for _, f := range c.filters {
+		parts = append(parts, f.String())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// GroupBy returns the grouping variable, "" for none.
+func (c *cohortPanel) GroupBy() string {
+	if c.groupBy.Selected == noGroup {
+		return ""
+	}
+	return c.groupBy.Selected
+}
+
+// Request returns the request of kind for the cohort as built.
+func (c *cohortPanel) Request(kind protocol.Kind) app.Request {
+	r := app.Request{Kind: kind, Study: c.ui.study, Cohort: c.Cohort(), GroupBy: c.GroupBy(), Endpoint: c.endpoint.Selected}
+	if len(c.filters) > 0 {
+		r.CohortName = c.Describe()
+	}
+	return r
+}
+
+// onChanged reacts to any edit of the cohort: results in flight are dropped and the
+// feasibility count is asked again once the cohort stays unchanged for the debounce time.
+func (c *cohortPanel) onChanged() {
+	c.ui.dropRuns()
+	c.feasGen++
+	gen := c.feasGen
+	if c.feasTimer != nil {
+		c.feasTimer.Stop()
+	}
+	if c.ui.study == "" {
+		return
+	}
+	if c.ui.opt.Network == nil {
+		c.feasState.SetText("Live feasibility is not available on this connection.")
+		return
+	}
+	c.feasState.SetText("counting…")
+	do := c.ui.opt.Do
+	c.feasTimer = time.AfterFunc(c.ui.opt.Debounce, func() { do(func() { c.startFeasibility(gen) }) })
+}
+
+// feasibility is the outcome of one live count.
+type feasibility struct {
+	count   *app.CountResult
+	refused []app.SiteProblem
+	missing []string
+	invalid []app.SiteProblem
+	minCell map[string]int
+}
+
+// startFeasibility sends the count for generation gen, unless the cohort changed since.
+func (c *cohortPanel) startFeasibility(gen int) {
+	if gen != c.feasGen || c.ui.opt.Network == nil {
+		return
+	}
+	if c.ui.offline {
+		c.feasState.SetText("Offline: feasibility needs the network.")
+		return
+	}
+	req := c.Request(protocol.KindCount)
+	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindCount, ID: newQueryID(), Analyst: c.ui.opt.Analyst,
+		Study: req.Study, Cohort: req.Cohort, GroupBy: req.GroupBy}
+	net := c.ui.opt.Network
+	parent := c.ui.ctx
+	c.ui.goWork(func() func() {
+		ctx, cancel := context.WithTimeout(parent, 15*time.Second)
+		defer cancel()
+		g, err := net.Query(ctx, q)
+		if err != nil {
+			return func() {
+				if gen == c.feasGen {
+					c.feasState.SetText("Feasibility unavailable: " + app.ErrorMessage(err))
+				}
+			}
+		}
+		f := &feasibility{refused: g.Refused, missing: g.Missing, invalid: g.Invalid, minCell: map[string]int{}}
+		for _, r := range g.Replies {
+			f.minCell[r.Site] = r.Policy.MinCell
+		}
+		if len(g.Replies) > 0 {
+			r := &app.Result{Request: app.Request{Kind: protocol.KindCount, Study: q.Study}, Rounds: []app.Round{{Query: q, Replies: g.Replies}}}
+			if err := app.Render(r); err != nil {
+				return func() {
+					if gen == c.feasGen {
+						c.feasState.SetText("Feasibility unavailable: " + app.ErrorMessage(err))
+					}
+				}
+			}
+			f.count = r.Count
+		}
+		return func() {
+			if gen == c.feasGen {
+				c.showFeasibility(f)
+			}
+		}
+	})
+}
+
+func newQueryID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("ui: no randomness: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// FormatCount renders a released count: "1,284", "<5" (suppressed, never 0), "13–16".
+func FormatCount(n app.Count) string {
+	if n.Suppressed {
+		return n.String()
+	}
+	return thousands(n.N)
+}
+
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	if n < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// showFeasibility fills the feasibility grid: pooled (and per group), then each site.
+func (c *cohortPanel) showFeasibility(f *feasibility) {
+	c.feas = f
+	c.feasBox.RemoveAll()
+	row := func(name, value string, bold bool) {
+		l := widget.NewLabelWithStyle(name, fyne.TextAlignLeading, fyne.TextStyle{Bold: bold})
+		l.Truncation = fyne.TextTruncateEllipsis
+		v := widget.NewLabelWithStyle(value, fyne.TextAlignTrailing, fyne.TextStyle{Bold: bold, Monospace: true})
+		c.feasBox.Add(container.NewBorder(nil, nil, nil, v, l))
+	}
+	caption := func(s string) {
+		l := widget.NewLabelWithStyle(s, fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
+		l.Wrapping = fyne.TextWrapWord
+		l.SizeName = theme.SizeNameCaptionText
+		c.feasBox.Add(l)
+	}
+	c.suppressed = false
+	if f.count != nil {
+		row("pooled", FormatCount(f.count.Total), true)
+		for _, g := range f.count.Groups {
+			row("   "+g.Group, FormatCount(g.N), false)
+		}
+		if f.count.Missing.N > 0 || f.count.Missing.Suppressed {
+			row("   (missing group)", FormatCount(f.count.Missing), false)
+		}
+		for _, s := range f.count.PerSite {
+			row(s.Site, FormatCount(s.Total), false)
+			if s.Total.Suppressed {
+				c.suppressed = true
+			}
+			if len(s.Groups) > 0 {
+				var parts []string
+				for _, g := range sortedGroupKeys(s.Groups) {
+					n := s.Groups[g]
+					if n.Suppressed {
+						c.suppressed = true
+					}
+					parts = append(parts, g+" "+FormatCount(n))
+				}
+				caption(strings.Join(parts, " · "))
+			}
+		}
+	}
+	for _, p := range f.refused {
+		row(p.Site, "refused", false)
+		caption(p.Message)
+	}
+	for _, s := range f.missing {
+		row(s, "no answer", false)
+	}
+	for _, p := range f.invalid {
+		row(p.Site, "invalid reply", false)
+	}
+	c.feasBox.Refresh()
+	c.feasState.SetText("Patients per site as released (counts below a site's minimum cell show as \"<5\").")
+	c.refusals = append(append([]app.SiteProblem(nil), f.refused...), f.invalid...)
+	if len(f.refused) > 0 {
+		var names []string
+		for _, p := range f.refused {
+			names = append(names, p.Site)
+		}
+		c.warning.SetText(fmt.Sprintf("⚠ %d site(s) would refuse this cohort under their privacy policy (%s); a run leaves them out.",
+			len(f.refused), strings.Join(names, ", ")))
+		c.warning.Show()
+	} else {
+		c.warning.Hide()
+	}
+}
+
+func sortedGroupKeys(m map[string]app.Count) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// updateRunState enables Run only when an analysis can run, and says why not.
+func (c *cohortPanel) updateRunState() {
+	if c.run == nil {
+		return
+	}
+	reason := ""
+	switch {
+	case c.ui.offline:
+		reason = "Offline: new analyses cannot run until the network is back. Cached results stay available in the Library."
+	case c.ui.study == "":
+		reason = "Choose a study to run an analysis."
+	case c.endpoint != nil && c.endpoint.Selected == "":
+		reason = "Choose an endpoint."
+	}
+	if c.ui.running > 0 {
+		c.run.Disable()
+		c.cancel.Show()
+		c.progress.Show()
+		c.progress.Start()
+		c.runState.SetText("Asking the sites…")
+		c.runState.Show()
+		return
+	}
+	c.cancel.Hide()
+	c.progress.Stop()
+	c.progress.Hide()
+	if reason != "" {
+		c.run.Disable()
+		c.runState.SetText(reason)
+		c.runState.Show()
+		return
+	}
+	c.run.Enable()
+	c.runState.Hide()
+}
+
+// onRun runs the Kaplan–Meier analysis and the Table 1 of the cohort, after a warning when
+// sites' policies would refuse it.
+func (c *cohortPanel) onRun() {
+	if c.run.Disabled() {
+		return
+	}
+	if len(c.refusals) > 0 {
+		dialog.ShowConfirm("Some sites will refuse",
+			c.warning.Text+"\n\nRun on the other sites anyway?", func(ok bool) {
+				if ok {
+					c.ui.runAnalyses()
+				}
+			}, c.ui.win)
+		return
+	}
+	c.ui.runAnalyses()
+}
+
+func (c *cohortPanel) onCancel() {
+	c.ui.dropRuns()
+	c.runState.SetText("Cancelled.")
+	c.runState.Show()
+}
+
+// runAnalyses runs Kaplan–Meier and Table 1 of the cohort and shows the Survival tab.
+func (a *App) runAnalyses() {
+	ctx, gen := a.newRunContext()
+	a.survival.run(ctx, gen, a.cohort.Request(protocol.KindSurvival))
+	a.summary.run(ctx, gen, a.summaryRequest())
+	a.selectTab(TabSurvival)
+}
+
+// runService runs req on the service off the UI goroutine and hands the result (or error)
+// to done on the UI goroutine, unless the run was superseded meanwhile.
+func (a *App) runService(ctx context.Context, gen int, req app.Request, done func(*app.Result, error)) {
+	a.running++
+	a.cohort.updateRunState()
+	a.goWork(func() func() {
+		r, err := a.svc.Run(ctx, req)
+		return func() {
+			if gen != a.runGen {
+				return
+			}
+			a.running--
+			a.cohort.updateRunState()
+			if err != nil && ctx.Err() == context.Canceled {
+				return
+			}
+			done(r, err)
+			a.library.onRefresh()
+		}
+	})
+}

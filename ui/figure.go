@@ -1,0 +1,125 @@
+package ui
+
+import (
+	"image"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/oncofed/oncofed/chart"
+)
+
+// figureView shows a chart.Figure as an image that is re-rendered, off the UI goroutine, for
+// the size the view is laid out at. Resizing the window never waits for a render: the last
+// image stays (scaled) until the new one arrives.
+type figureView struct {
+	widget.BaseWidget
+	do      func(func())
+	img     *canvas.Image
+	msg     *widget.Label
+	figure  func() chart.Figure // nil: no figure, msg is shown
+	gen     int
+	size    fyne.Size // the size of the last render request
+	timer   *time.Timer
+	// rendered counts finished renders (tests wait on it).
+	rendered int
+	lastErr  error
+}
+
+func newFigureView(do func(func()), placeholder string) *figureView {
+	v := &figureView{do: do}
+	v.img = canvas.NewImageFromImage(nil)
+	v.img.FillMode = canvas.ImageFillContain
+	v.img.ScaleMode = canvas.ImageScaleSmooth
+	v.msg = widget.NewLabelWithStyle(placeholder, fyne.TextAlignCenter, fyne.TextStyle{Italic: true})
+	v.msg.Wrapping = fyne.TextWrapWord
+	v.ExtendBaseWidget(v)
+	return v
+}
+
+// SetFigure shows the figure made by f (nil: the placeholder text msg) and renders it.
+func (v *figureView) SetFigure(f func() chart.Figure, msg string) {
+	v.figure = f
+	v.gen++
+	if f == nil {
+		v.img.Image = nil
+		v.img.Refresh()
+		v.msg.SetText(msg)
+		v.msg.Show()
+		return
+	}
+	v.msg.Hide()
+	v.size = fyne.Size{}
+	v.requestRender(v.Size())
+}
+
+// Image returns the image on screen (nil before the first render).
+func (v *figureView) Image() image.Image { return v.img.Image }
+
+func (v *figureView) CreateRenderer() fyne.WidgetRenderer {
+	return &figureRenderer{v: v}
+}
+
+// requestRender renders the figure for size after a short quiet period (a window being
+// dragged larger asks for many sizes; only the last one is drawn).
+func (v *figureView) requestRender(size fyne.Size) {
+	if v.figure == nil || size.Width < 50 || size.Height < 50 || size == v.size {
+		return
+	}
+	v.size = size
+	scale := float32(1)
+	if c := fyne.CurrentApp().Driver().CanvasForObject(v); c != nil {
+		scale = c.Scale()
+	}
+	w, h := int(size.Width*scale), int(size.Height*scale)
+	fig := v.figure()
+	gen := v.gen
+	if v.timer != nil {
+		v.timer.Stop()
+	}
+	do := v.do
+	v.timer = time.AfterFunc(60*time.Millisecond, func() {
+		img, err := chart.Image(fig, w, h)
+		do(func() {
+			if gen != v.gen {
+				return
+			}
+			v.rendered++
+			if err != nil {
+				v.lastErr = err
+				v.msg.SetText("The figure cannot be drawn: " + err.Error())
+				v.msg.Show()
+				return
+			}
+			v.lastErr = nil
+			v.img.Image = img
+			v.img.Refresh()
+		})
+	})
+}
+
+type figureRenderer struct{ v *figureView }
+
+func (r *figureRenderer) Layout(size fyne.Size) {
+	r.v.img.Resize(size)
+	r.v.img.Move(fyne.NewPos(0, 0))
+	ms := r.v.msg.MinSize()
+	r.v.msg.Resize(fyne.NewSize(size.Width, ms.Height))
+	r.v.msg.Move(fyne.NewPos(0, (size.Height-ms.Height)/2))
+	r.v.requestRender(size)
+}
+
+func (r *figureRenderer) MinSize() fyne.Size { return fyne.NewSize(320, 220) }
+
+func (r *figureRenderer) Refresh() {
+	r.v.img.Refresh()
+	r.v.msg.Refresh()
+}
+
+func (r *figureRenderer) Objects() []fyne.CanvasObject {
+	return []fyne.CanvasObject{r.v.img, r.v.msg}
+}
+
+func (r *figureRenderer) Destroy() {}

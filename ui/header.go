@@ -1,0 +1,89 @@
+package ui
+
+import (
+	"fmt"
+	"image/color"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+)
+
+// header is the top bar: the app's name, the network status and the study.
+type header struct {
+	ui      *App
+	content fyne.CanvasObject
+	status  *widget.Label
+	study   *widget.Select
+	present *widget.Button
+}
+
+func newHeader(a *App) *header {
+	h := &header{ui: a}
+	title := widget.NewLabelWithStyle("Oncofed", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	h.status = widget.NewLabel("")
+	h.study = widget.NewSelect(nil, func(s string) { a.onStudy(s) })
+	h.study.PlaceHolder = "(no study)"
+	h.present = widget.NewButtonWithIcon("Present", theme.MediaPlayIcon(), func() { a.library.onPresent() })
+	bar := container.NewHBox(title, widget.NewSeparator(), h.status, layout.NewSpacer(),
+		widget.NewLabel("Study"), container.NewGridWrap(fyne.NewSize(220, h.study.MinSize().Height), h.study), h.present)
+	h.content = container.NewVBox(container.NewPadded(bar), widget.NewSeparator())
+	return h
+}
+
+func (h *header) setStudies(names []string) { h.study.SetOptions(names) }
+
+// updateStatus writes "● Demo network · 5/5 sites" (or the offline state).
+func (h *header) updateStatus() {
+	a := h.ui
+	if a.offline {
+		h.setStatus("○ "+a.opt.NetworkLabel+" · offline", widget.DangerImportance)
+		return
+	}
+	if a.sitesAll == 0 {
+		h.setStatus("● "+a.opt.NetworkLabel+" · connecting…", widget.MediumImportance)
+		return
+	}
+	imp := widget.SuccessImportance
+	if a.sitesUp < a.sitesAll {
+		imp = widget.WarningImportance
+	}
+	h.setStatus(fmt.Sprintf("● %s · %d/%d sites", a.opt.NetworkLabel, a.sitesUp, a.sitesAll), imp)
+}
+
+func (h *header) setStatus(text string, imp widget.Importance) {
+	h.status.Importance = imp
+	h.status.SetText(text)
+}
+
+// offlineBanner is the single banner shown while the network cannot be reached.
+type offlineBanner struct {
+	content *fyne.Container
+	label   *widget.Label
+}
+
+func newOfflineBanner() *offlineBanner {
+	b := &offlineBanner{label: widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Bold: true})}
+	bg := canvas.NewRectangle(color.NRGBA{R: 0xD5, G: 0x5E, B: 0x00, A: 0x55})
+	b.content = container.NewStack(bg, b.label)
+	b.content.Hide()
+	return b
+}
+
+func (b *offlineBanner) show(text string) {
+	b.label.SetText(text)
+	b.content.Show()
+}
+
+func (b *offlineBanner) hide() { b.content.Hide() }
+
+// Text is the banner's text, "" when hidden.
+func (b *offlineBanner) Text() string {
+	if !b.content.Visible() {
+		return ""
+	}
+	return b.label.Text
+}

@@ -1,0 +1,362 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// libraryTab lists the results stored in the cache, pinned first, with their provenance and
+// age; each can be opened (rendered offline from its stored aggregates), renamed, pinned,
+// deleted or re-run with what changed since.
+type libraryTab struct {
+	ui      *App
+	content fyne.CanvasObject
+
+	list     *widget.List
+	detail   *widget.Label
+	open     *widget.Button
+	rename   *widget.Button
+	pin      *widget.Button
+	del      *widget.Button
+	rerun    *widget.Button
+	state    *widget.Label
+	items    []app.ResultSummary
+	selected int
+	loading  bool
+	again    bool
+}
+
+func newLibraryTab(a *App) *libraryTab {
+	t := &libraryTab{ui: a, selected: -1}
+	t.list = widget.NewList(func() int { return len(t.items) }, func() fyne.CanvasObject {
+		l := widget.NewLabel("")
+		l.Truncation = fyne.TextTruncateEllipsis
+		return l
+	}, func(id widget.ListItemID, o fyne.CanvasObject) {
+		if id < len(t.items) {
+			o.(*widget.Label).SetText(t.itemText(t.items[id]))
+		}
+	})
+	t.list.OnSelected = func(id widget.ListItemID) { t.selected = id; t.updateDetail() }
+	t.list.OnUnselected = func(widget.ListItemID) { t.selected = -1; t.updateDetail() }
+	t.detail = widget.NewLabel("Select a result.")
+	t.detail.Wrapping = fyne.TextWrapWord
+	t.open = widget.NewButtonWithIcon("Open", theme.FolderOpenIcon(), t.onOpen)
+	t.rename = widget.NewButtonWithIcon("Rename", theme.DocumentCreateIcon(), t.onRename)
+	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), t.onPin)
+	t.del = widget.NewButtonWithIcon("Delete", theme.DeleteIcon(), t.onDelete)
+	t.rerun = widget.NewButtonWithIcon("Re-run: what changed", theme.ViewRefreshIcon(), t.onRerun)
+	t.state = widget.NewLabel("")
+	present := widget.NewButtonWithIcon("Present pinned", theme.MediaPlayIcon(), t.onPresent)
+	deck := widget.NewButtonWithIcon("Export deck (PDF)", theme.DocumentSaveIcon(), t.onExportDeck)
+	bar := container.NewHBox(widget.NewLabelWithStyle("Results library", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		t.state, layout.NewSpacer(), present, deck)
+	buttons := container.NewGridWithColumns(5, t.open, t.rename, t.pin, t.del, t.rerun)
+	bottom := container.NewVBox(widget.NewSeparator(), t.detail, buttons)
+	t.content = container.NewBorder(bar, bottom, nil, nil, t.list)
+	t.updateDetail()
+	return t
+}
+
+func kindName(k protocol.Kind) string {
+	switch k {
+	case protocol.KindSurvival:
+		return "Kaplan–Meier"
+	case protocol.KindSummary:
+		return "Table 1"
+	case protocol.KindCox:
+		return "Cox model"
+	case protocol.KindCount:
+		return "Count"
+	}
+	return string(k)
+}
+
+func (t *libraryTab) itemText(s app.ResultSummary) string {
+	pin := "   "
+	if s.Pinned {
+		pin = "★ "
+	}
+	return fmt.Sprintf("%s%s — %s · %d of %d sites · %s", pin, s.Name, kindName(s.Kind), s.Answered, s.Expected, app.Age(t.ui.opt.Now(), s.RanAt))
+}
+
+// onRefresh reloads the list from the cache.
+func (t *libraryTab) onRefresh() {
+	if t.loading {
+		t.again = true
+		return
+	}
+	t.loading = true
+	svc, parent := t.ui.svc, t.ui.ctx
+	t.ui.goWork(func() func() {
+		items, err := svc.Results(parent, app.ResultFilter{Limit: 500})
+		return func() {
+			t.loading = false
+			if t.again {
+				t.again = false
+				defer t.onRefresh()
+			}
+			if err != nil {
+				t.state.SetText("The library cannot be read. " + ErrorText(err))
+				return
+			}
+			var keep int64 = -1
+			if t.selected >= 0 && t.selected < len(t.items) {
+				keep = t.items[t.selected].ID
+			}
+			t.items = items
+			t.selected = -1
+			t.list.UnselectAll()
+			for i, it := range items {
+				if it.ID == keep {
+					t.list.Select(i)
+				}
+			}
+			t.state.SetText(fmt.Sprintf("%d results", len(items)))
+			t.list.Refresh()
+			t.updateDetail()
+		}
+	})
+}
+
+// Items returns the listed results (tests).
+func (t *libraryTab) Items() []app.ResultSummary { return t.items }
+
+func (t *libraryTab) current() *app.ResultSummary {
+	if t.selected < 0 || t.selected >= len(t.items) {
+		return nil
+	}
+	return &t.items[t.selected]
+}
+
+func (t *libraryTab) updateDetail() {
+	s := t.current()
+	buttons := []*widget.Button{t.open, t.rename, t.pin, t.del, t.rerun}
+	if s == nil {
+		t.detail.SetText("Select a result to open it (offline, from its stored aggregates), rename, pin, delete or re-run it.")
+		for _, b := range buttons {
+			b.Disable()
+		}
+		return
+	}
+	for _, b := range buttons {
+		b.Enable()
+	}
+	if t.ui.offline {
+		t.rerun.Disable()
+	}
+	if s.Pinned {
+		t.pin.SetText("Unpin")
+	} else {
+		t.pin.SetText("Pin")
+	}
+	t.detail.SetText(fmt.Sprintf("%s\n%s on study %s · computed %s (%s) · %d of %d sites answered",
+		s.Name, kindName(s.Kind), s.Study, s.RanAt.Local().Format("2006-01-02 15:04"), app.Age(t.ui.opt.Now(), s.RanAt),
+		s.Answered, s.Expected))
+}
+
+// onOpen renders the selected result from the cache and shows it in its tab.
+func (t *libraryTab) onOpen() {
+	s := t.current()
+	if s == nil {
+		return
+	}
+	t.ui.openResult(s.ID)
+}
+
+// openResult loads result id from the cache (no network) and shows it.
+func (a *App) openResult(id int64) {
+	a.goWork(func() func() {
+		r, err := a.svc.Open(a.ctx, id)
+		return func() {
+			if err != nil {
+				a.showError("Opening a saved result", err)
+				return
+			}
+			a.showResult(r)
+		}
+	})
+}
+
+// showResult shows r in the tab of its kind.
+func (a *App) showResult(r *app.Result) {
+	switch {
+	case r.KM != nil:
+		a.survival.show(r)
+		a.selectTab(TabSurvival)
+	case r.Summary != nil:
+		a.summary.show(r)
+		a.selectTab(TabSummary)
+	case r.Cox != nil:
+		a.cox.show(r)
+		a.selectTab(TabCox)
+	case r.Count != nil:
+		dialog.ShowInformation(r.Name, "Pooled cohort size: "+FormatCount(r.Count.Total)+"\n"+PrivacyLine(r, a.opt.Now()), a.win)
+	}
+}
+
+func (t *libraryTab) onRename() {
+	s := t.current()
+	if s == nil {
+		return
+	}
+	id := s.ID
+	e := widget.NewEntry()
+	e.SetText(s.Name)
+	e.Validator = func(v string) error {
+		if strings.TrimSpace(v) == "" {
+			return fmt.Errorf("a name is needed")
+		}
+		return nil
+	}
+	dialog.ShowForm("Rename result", "Rename", "Cancel", []*widget.FormItem{widget.NewFormItem("Name", e)}, func(ok bool) {
+		if !ok {
+			return
+		}
+		name := strings.TrimSpace(e.Text)
+		t.mutate("Rename", func(ctx context.Context) error { return t.ui.svc.Rename(ctx, id, name) })
+	}, t.ui.win)
+}
+
+func (t *libraryTab) onPin() {
+	s := t.current()
+	if s == nil {
+		return
+	}
+	id, pinned := s.ID, !s.Pinned
+	t.mutate("Pin", func(ctx context.Context) error { return t.ui.svc.Pin(ctx, id, pinned) })
+}
+
+func (t *libraryTab) onDelete() {
+	s := t.current()
+	if s == nil {
+		return
+	}
+	id, name := s.ID, s.Name
+	dialog.ShowConfirm("Delete result", "Delete “"+name+"” and its stored aggregates? This cannot be undone.", func(ok bool) {
+		if ok {
+			t.mutate("Delete", func(ctx context.Context) error { return t.ui.svc.Delete(ctx, id) })
+		}
+	}, t.ui.win)
+}
+
+// mutate runs a cache change off the UI goroutine and reloads the list.
+func (t *libraryTab) mutate(what string, f func(context.Context) error) {
+	parent := t.ui.ctx
+	t.ui.goWork(func() func() {
+		err := f(parent)
+		return func() {
+			if err != nil {
+				t.ui.showError(what, err)
+			}
+			t.onRefresh()
+		}
+	})
+}
+
+// onRerun runs the selected result's request again and says what changed.
+func (t *libraryTab) onRerun() {
+	s := t.current()
+	if s == nil {
+		return
+	}
+	if t.ui.offline {
+		dialog.ShowInformation("Re-run", "Offline: a result can be re-run once the network is back.", t.ui.win)
+		return
+	}
+	id := s.ID
+	t.state.SetText("Re-running “" + s.Name + "”…")
+	parent := t.ui.ctx
+	t.ui.goWork(func() func() {
+		ctx, cancel := context.WithTimeout(parent, t.ui.opt.QueryTimeout)
+		defer cancel()
+		r, ch, err := t.ui.svc.Rerun(ctx, id)
+		return func() {
+			t.onRefresh()
+			if err != nil {
+				t.ui.showError("Re-run", err)
+				return
+			}
+			t.ui.showResult(r)
+			lines := ch.Lines
+			if len(lines) == 0 {
+				lines = []string{"nothing changed"}
+			}
+			msg := fmt.Sprintf("Since %s:\n• %s", ch.From.Local().Format("2006-01-02 15:04"), strings.Join(lines, "\n• "))
+			dialog.ShowInformation("What changed — "+r.Name, msg, t.ui.win)
+		}
+	})
+}
+
+// pinnedResults opens every pinned result (off the UI goroutine).
+func (a *App) pinnedResults(ctx context.Context) ([]*app.Result, error) {
+	items, err := a.svc.Results(ctx, app.ResultFilter{Pinned: true})
+	if err != nil {
+		return nil, err
+	}
+	var out []*app.Result
+	for i := len(items) - 1; i >= 0; i-- { // oldest pinned first: the order they were made
+		r, err := a.svc.Open(ctx, items[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		if r.KM != nil || (r.Cox != nil && r.Cox.Fit != nil) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (t *libraryTab) onPresent() {
+	a := t.ui
+	a.goWork(func() func() {
+		ctx, cancel := context.WithTimeout(a.ctx, 30*time.Second)
+		defer cancel()
+		rs, err := a.pinnedResults(ctx)
+		return func() {
+			if err != nil {
+				a.showError("Presentation", err)
+				return
+			}
+			if len(rs) == 0 {
+				dialog.ShowInformation("Presentation", "Pin a Kaplan–Meier or Cox result first (Pin on the Survival or Cox tab, or in the Library): each pinned figure is a slide.", a.win)
+				return
+			}
+			a.present(rs)
+		}
+	})
+}
+
+func (t *libraryTab) onExportDeck() {
+	a := t.ui
+	a.goWork(func() func() {
+		ctx, cancel := context.WithTimeout(a.ctx, 30*time.Second)
+		defer cancel()
+		rs, err := a.pinnedResults(ctx)
+		return func() {
+			if err != nil {
+				a.showError("Export deck", err)
+				return
+			}
+			if len(rs) == 0 {
+				dialog.ShowInformation("Export deck", "Pin a Kaplan–Meier or Cox result first: each pinned figure is a page.", a.win)
+				return
+			}
+			now := a.opt.Now()
+			a.saveFile("oncofed-deck.pdf", func(w io.Writer) error { return writeDeck(w, rs, now) })
+		}
+	})
+}

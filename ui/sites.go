@@ -1,0 +1,165 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// sitesTab lists the network's sites: status, latency, data cut, patients as released and
+// the disclosure policy.
+type sitesTab struct {
+	ui      *App
+	content fyne.CanvasObject
+
+	grid    *fyne.Container
+	state   *widget.Label
+	records []app.SiteRecord
+	loading bool
+}
+
+func newSitesTab(a *App) *sitesTab {
+	t := &sitesTab{ui: a}
+	t.grid = container.NewGridWithColumns(6)
+	t.state = widget.NewLabel("")
+	t.state.Wrapping = fyne.TextWrapWord
+	refresh := widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), t.onRefresh)
+	bar := container.NewHBox(widget.NewLabelWithStyle("Sites of the network", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), layout.NewSpacer(), refresh)
+	t.content = container.NewBorder(container.NewVBox(bar, t.state), nil, nil, nil, container.NewVScroll(t.grid))
+	return t
+}
+
+// onRefresh asks the network for the sites' status (the cached list when offline).
+func (t *sitesTab) onRefresh() {
+	if t.loading {
+		return
+	}
+	t.loading = true
+	t.state.SetText("Asking the network…")
+	svc, parent := t.ui.svc, t.ui.ctx
+	t.ui.goWork(func() func() {
+		ctx, cancel := context.WithTimeout(parent, 10*time.Second)
+		defer cancel()
+		recs, err := svc.Sites(ctx)
+		off := svc.Offline()
+		return func() {
+			t.loading = false
+			if err != nil {
+				t.state.SetText("Sites unavailable. " + ErrorText(err))
+				return
+			}
+			t.records = recs
+			up := 0
+			for _, r := range recs {
+				if r.Online {
+					up++
+				}
+			}
+			if !off {
+				t.ui.sitesUp, t.ui.sitesAll = up, len(recs)
+			}
+			t.ui.setOffline(off, time.Time{})
+			t.ui.header.updateStatus()
+			t.refreshTable()
+		}
+	})
+}
+
+// refreshTable redraws the grid for the current study.
+func (t *sitesTab) refreshTable() {
+	t.grid.RemoveAll()
+	for _, h := range []string{"Site", "Status", "Latency", "Data cut", "Patients (released)", "Policy"} {
+		t.grid.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	}
+	study := t.ui.study
+	for _, r := range t.records {
+		status := "● online"
+		imp := widget.SuccessImportance
+		if !r.Online {
+			status, imp = "○ offline", widget.DangerImportance
+			if !r.LastSeen.IsZero() {
+				status += ", seen " + app.Age(t.ui.opt.Now(), r.LastSeen)
+			}
+		}
+		st := widget.NewLabel(status)
+		st.Importance = imp
+		lat := "–"
+		if r.Latency > 0 {
+			lat = fmt.Sprintf("%d ms", r.Latency.Milliseconds())
+			if r.Latency < time.Millisecond {
+				lat = "<1 ms"
+			}
+		}
+		cut := r.DataCuts[study]
+		if cut == "" {
+			cut = "–"
+		}
+		t.grid.Add(widget.NewLabel(r.Site))
+		t.grid.Add(st)
+		t.grid.Add(widget.NewLabel(lat))
+		t.grid.Add(widget.NewLabel(cut))
+		t.grid.Add(widget.NewLabel(t.patients(r.Site, study)))
+		pol := widget.NewLabel(policyText(r.Policy))
+		pol.Wrapping = fyne.TextWrapWord
+		t.grid.Add(pol)
+	}
+	t.grid.Refresh()
+	if len(t.records) == 0 {
+		t.state.SetText("No site known yet.")
+	} else {
+		t.state.SetText(fmt.Sprintf("%d sites; data cut and patients for study %s.", len(t.records), study))
+	}
+}
+
+// patients is the site's released patient count for study, from the catalog.
+func (t *sitesTab) patients(site, study string) string {
+	if t.ui.catalog == nil {
+		return "–"
+	}
+	for _, c := range t.ui.catalog.Sites {
+		if c.Site != site {
+			continue
+		}
+		for _, s := range c.Studies {
+			if s.Name == study {
+				if s.Suppressed {
+					return "<" + fmt.Sprint(c.Policy.MinCohort)
+				}
+				return thousands(s.Patients)
+			}
+		}
+		return "does not hold " + study
+	}
+	return "–"
+}
+
+// policyText says a site's policy in a line: "min cohort 10 · min cell 5 · 30-day bins · overlap guard".
+func policyText(p *protocol.Policy) string {
+	if p == nil {
+		return "unknown"
+	}
+	var parts []string
+	parts = append(parts, fmt.Sprintf("min cohort %d", p.MinCohort), fmt.Sprintf("min cell %d", p.MinCell))
+	if p.BinDays > 0 {
+		parts = append(parts, fmtNum(p.BinDays)+"-day bins")
+	} else {
+		parts = append(parts, "exact times")
+	}
+	if p.OverlapGuard {
+		parts = append(parts, "overlap guard")
+	}
+	if p.DailyQueryBudget > 0 {
+		parts = append(parts, fmt.Sprintf("%d queries/day", p.DailyQueryBudget))
+	}
+	return strings.Join(parts, " · ")
+}

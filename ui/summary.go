@@ -1,0 +1,283 @@
+package ui
+
+import (
+	"context"
+	"io"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// summaryTab shows the cohort's Table 1: baseline characteristics by group, pooled or per
+// site, with export to CSV and Markdown.
+type summaryTab struct {
+	ui      *App
+	content fyne.CanvasObject
+
+	view    *widget.RadioGroup
+	export  *widget.Select
+	table   *widget.Table
+	notes   *widget.Label
+	privacy *widget.Label
+	status  *widget.Label
+
+	result  *app.Result
+	perSite bool
+	shown   table1View
+}
+
+func newSummaryTab(a *App) *summaryTab {
+	t := &summaryTab{ui: a}
+	t.view = widget.NewRadioGroup([]string{"Pooled", "Per site"}, func(string) { t.refresh() })
+	t.view.Horizontal = true
+	t.view.Selected = "Pooled"
+	t.export = widget.NewSelect([]string{"CSV", "Markdown"}, func(s string) {
+		if s == "" {
+			return
+		}
+		t.export.ClearSelected()
+		t.exportAs(s)
+	})
+	t.export.PlaceHolder = "Export…"
+	t.table = widget.NewTableWithHeaders(t.size, func() fyne.CanvasObject {
+		l := widget.NewLabel("")
+		l.Truncation = fyne.TextTruncateEllipsis
+		return l
+	}, t.cell)
+	t.table.ShowHeaderColumn = false
+	t.table.CreateHeader = func() fyne.CanvasObject {
+		return widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	}
+	t.table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
+		o.(*widget.Label).SetText(t.header(id.Col))
+	}
+	t.table.StickyColumnCount = 1
+	t.notes = widget.NewLabel("")
+	t.notes.Wrapping = fyne.TextWrapWord
+	t.notes.SizeName = theme.SizeNameCaptionText
+	t.privacy = widget.NewLabel("")
+	t.privacy.Wrapping = fyne.TextWrapWord
+	t.privacy.SizeName = theme.SizeNameCaptionText
+	t.status = widget.NewLabel("Build a cohort on the left and press Run to see its Table 1.")
+	t.status.Wrapping = fyne.TextWrapWord
+	bar := container.NewHBox(widget.NewLabel("Table 1"), t.view, layout.NewSpacer(), t.export)
+	t.content = container.NewBorder(container.NewVBox(bar, t.status), container.NewVBox(t.notes, t.privacy), nil, nil, t.table)
+	return t
+}
+
+// summaryRequest is the Table 1 request for the cohort: every variable of the study but the
+// grouping one, numeric ones binned on fixed edges so medians and quartiles can be estimated.
+func (a *App) summaryRequest() app.Request {
+	req := a.cohort.Request(protocol.KindSummary)
+	req.Endpoint = ""
+	st := a.currentStudy()
+	if st == nil {
+		return req
+	}
+	for _, v := range st.Variables {
+		if v.Name == req.GroupBy || len(v.TypeConflict) > 0 {
+			continue
+		}
+		req.Variables = append(req.Variables, v.Name)
+		if v.Type == protocol.Numeric {
+			if edges := DefaultEdges(v); edges != nil {
+				req.Bins = append(req.Bins, protocol.HistogramSpec{Variable: v.Name, Edges: edges})
+			}
+		}
+	}
+	return req
+}
+
+// DefaultEdges are fixed histogram edges for a numeric variable, chosen from its unit (no site
+// ever releases a minimum or maximum): 5-year bins for ages, whole points for scores, and so
+// on; nil when nothing sensible is known (then only mean and SD are shown).
+func DefaultEdges(v app.Variable) []float64 {
+	seq := func(lo, hi, step float64) []float64 {
+		var e []float64
+		for x := lo; x <= hi+1e-9; x += step {
+			e = append(e, x)
+		}
+		return e
+	}
+	unit := strings.ToLower(v.Unit)
+	name := strings.ToLower(v.Name)
+	switch {
+	case unit == "years" || strings.Contains(name, "age"):
+		return seq(20, 95, 5)
+	case unit == "points" || strings.Contains(name, "ecog"):
+		return seq(1, 4, 1)
+	case unit == "kg":
+		return seq(0, 30, 2.5)
+	case unit == "%":
+		return seq(0, 100, 10)
+	case unit == "cm":
+		return seq(140, 200, 5)
+	case unit == "g/dl":
+		return seq(6, 18, 1)
+	}
+	return nil
+}
+
+func (t *summaryTab) run(ctx context.Context, gen int, req app.Request) {
+	if len(req.Variables) == 0 {
+		t.status.SetText("This study has no variables to summarize.")
+		return
+	}
+	t.status.SetText("Computing Table 1 from the sites' summaries…")
+	t.status.Show()
+	t.ui.runService(ctx, gen, req, func(r *app.Result, err error) {
+		if err != nil {
+			t.status.SetText("No Table 1. " + ErrorText(err))
+			t.status.Show()
+			return
+		}
+		t.show(r)
+	})
+}
+
+// show displays a summary result.
+func (t *summaryTab) show(r *app.Result) {
+	if r == nil || r.Summary == nil {
+		return
+	}
+	t.result = r
+	if r.Cached {
+		t.status.SetText("Shown from the cache: " + app.AsOf(t.ui.opt.Now(), &r.Provenance) + ".")
+		t.status.Show()
+	} else {
+		t.status.Hide()
+	}
+	t.privacy.SetText(PrivacyLine(r, t.ui.opt.Now()))
+	t.refresh()
+}
+
+func (t *summaryTab) refresh() {
+	if t.result == nil {
+		return
+	}
+	t.perSite = t.view.Selected == "Per site"
+	t.shown = t.makeView()
+	tb := t.shown
+	t.notes.SetText(strings.Join(tb.Notes, "\n"))
+	// Widths: a wide label column, then the value columns.
+	t.table.SetColumnWidth(0, 260)
+	for i := range tb.Columns {
+		t.table.SetColumnWidth(i+1, 170)
+	}
+	t.table.SetColumnWidth(len(tb.Columns)+1, 70)
+	t.table.Refresh()
+}
+
+// table1View is the Table 1 on show, pooled or per site, as text.
+type table1View struct {
+	Columns []string
+	Rows    []table1Row
+	Notes   []string
+}
+
+type table1Row struct {
+	Label, SMD string
+	Cells      []string
+}
+
+// shownTable is the Table 1 on show (pooled or per site); the zero table before a result.
+func (t *summaryTab) shownTable() table1View { return t.shown }
+
+func (t *summaryTab) makeView() table1View {
+	var tb table1View
+	if t.result == nil || t.result.Summary == nil {
+		return tb
+	}
+	src := t.result.Summary.Table
+	if t.perSite {
+		src = t.result.Summary.BySite
+	}
+	tb.Columns, tb.Notes = src.Columns, src.Notes
+	for _, r := range src.Rows {
+		tb.Rows = append(tb.Rows, table1Row{r.Label, r.SMD, r.Cells})
+	}
+	return tb
+}
+
+func (t *summaryTab) size() (int, int) {
+	if t.result == nil {
+		return 0, 0
+	}
+	tb := t.shownTable()
+	return len(tb.Rows), len(tb.Columns) + 2
+}
+
+func (t *summaryTab) header(col int) string {
+	if t.result == nil {
+		return ""
+	}
+	tb := t.shownTable()
+	switch {
+	case col == 0:
+		return "Variable"
+	case col <= len(tb.Columns):
+		name := tb.Columns[col-1]
+		if name == "" {
+			name = "All patients"
+		}
+		return name
+	}
+	return "SMD"
+}
+
+// Cell returns the text of a body cell (tests).
+func (t *summaryTab) Cell(row, col int) string {
+	tb := t.shownTable()
+	if row >= len(tb.Rows) {
+		return ""
+	}
+	r := tb.Rows[row]
+	switch {
+	case col == 0:
+		return r.Label
+	case col <= len(r.Cells):
+		return r.Cells[col-1]
+	}
+	return r.SMD
+}
+
+func (t *summaryTab) cell(id widget.TableCellID, o fyne.CanvasObject) {
+	l := o.(*widget.Label)
+	l.SetText(t.Cell(id.Row, id.Col))
+	l.TextStyle.Bold = id.Col == 0 && !strings.HasPrefix(t.Cell(id.Row, 0), " ")
+}
+
+func (t *summaryTab) exportAs(format string) {
+	if t.result == nil || t.result.Summary == nil {
+		dialog.ShowInformation("Export", "Run an analysis first: there is no Table 1 to export.", t.ui.win)
+		return
+	}
+	tb := t.result.Summary.Table
+	if t.perSite {
+		tb = t.result.Summary.BySite
+	}
+	ext, write := ".csv", tb.WriteCSV
+	if format == "Markdown" {
+		ext, write = ".md", tb.WriteMarkdown
+	}
+	name := "table1-" + t.result.Request.Study + ext
+	prov := PrivacyLine(t.result, t.ui.opt.Now())
+	t.ui.saveFile(name, func(w io.Writer) error {
+		if err := write(w); err != nil {
+			return err
+		}
+		if format == "Markdown" {
+			_, err := io.WriteString(w, "\n"+prov+"\n")
+			return err
+		}
+		return nil
+	})
+}

@@ -1,0 +1,376 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/chart"
+)
+
+// LandmarkMonths are the landmark times (in months) the Survival tab reports per group.
+var LandmarkMonths = []float64{12, 24, 60}
+
+const daysPerMonth = 365.25 / 12
+
+// kmOptions are the Survival tab's display choices.
+type kmOptions struct {
+	Unit        chart.TimeUnit
+	HideBands   bool
+	HideCensor  bool
+	MedianLines bool
+}
+
+// survivalTab shows the Kaplan–Meier figure of the cohort with its number-at-risk table,
+// medians and landmarks per group, the log-rank tests and the privacy line.
+type survivalTab struct {
+	ui      *App
+	content fyne.CanvasObject
+
+	unit     *widget.Select
+	bands    *widget.Check
+	censor   *widget.Check
+	medians  *widget.Check
+	export   *widget.Select
+	pin      *widget.Button
+	figure   *figureView
+	stats    *fyne.Container
+	logrank  *widget.Label
+	privacy  *widget.Label
+	status   *widget.Label
+	opts     kmOptions
+	result   *app.Result
+	footnote string
+}
+
+func newSurvivalTab(a *App) *survivalTab {
+	t := &survivalTab{ui: a}
+	t.unit = widget.NewSelect([]string{"months", "years", "days"}, func(s string) {
+		switch s {
+		case "years":
+			t.opts.Unit = chart.Years
+		case "days":
+			t.opts.Unit = chart.Days
+		default:
+			t.opts.Unit = chart.Months
+		}
+		t.redraw()
+	})
+	t.unit.Selected = "months"
+	t.bands = widget.NewCheck("CI bands", func(on bool) { t.opts.HideBands = !on; t.redraw() })
+	t.bands.Checked = true
+	t.censor = widget.NewCheck("Censor marks", func(on bool) { t.opts.HideCensor = !on; t.redraw() })
+	t.censor.Checked = true
+	t.medians = widget.NewCheck("Median lines", func(on bool) { t.opts.MedianLines = on; t.redraw() })
+	t.export = widget.NewSelect([]string{"PNG", "SVG", "PDF"}, func(s string) {
+		if s == "" {
+			return
+		}
+		t.export.ClearSelected()
+		t.exportAs(strings.ToLower(s))
+	})
+	t.export.PlaceHolder = "Export…"
+	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.ui.pinResult(t.result) })
+	t.pin.Disable()
+	t.figure = newFigureView(a.opt.Do, "Build a cohort on the left and press Run to see Kaplan–Meier curves.")
+	t.stats = container.NewGridWithColumns(7)
+	t.logrank = widget.NewLabel("")
+	t.logrank.Wrapping = fyne.TextWrapWord
+	t.privacy = widget.NewLabel("")
+	t.privacy.Wrapping = fyne.TextWrapWord
+	t.privacy.SizeName = theme.SizeNameCaptionText
+	t.status = widget.NewLabel("")
+	t.status.Wrapping = fyne.TextWrapWord
+	t.status.Hide()
+	bar := container.NewHBox(widget.NewLabel("Time in"), t.unit, t.bands, t.censor, t.medians, layout.NewSpacer(), t.pin, t.export)
+	bottom := container.NewVBox(t.stats, t.logrank, t.privacy)
+	t.content = container.NewBorder(container.NewVBox(bar, t.status), bottom, nil, nil, t.figure)
+	return t
+}
+
+// run asks the service for the Kaplan–Meier analysis of req.
+func (t *survivalTab) run(ctx context.Context, gen int, req app.Request) {
+	for _, m := range LandmarkMonths {
+		req.Landmarks = append(req.Landmarks, m*daysPerMonth)
+	}
+	t.setStatus("Computing Kaplan–Meier curves from the sites' survival tables…")
+	t.ui.runService(ctx, gen, req, func(r *app.Result, err error) {
+		if err != nil {
+			t.setStatus("No Kaplan–Meier result. " + ErrorText(err))
+			return
+		}
+		t.show(r)
+	})
+}
+
+func (t *survivalTab) setStatus(s string) {
+	if s == "" {
+		t.status.Hide()
+		return
+	}
+	t.status.SetText(s)
+	t.status.Show()
+}
+
+// show displays a Kaplan–Meier result (live or from the cache).
+func (t *survivalTab) show(r *app.Result) {
+	if r == nil || r.KM == nil {
+		return
+	}
+	t.result = r
+	t.setStatus("")
+	if r.Cached {
+		t.setStatus("Shown from the cache: " + app.AsOf(t.ui.opt.Now(), &r.Provenance) + ".")
+	}
+	t.pin.Enable()
+	t.privacy.SetText(PrivacyLine(r, t.ui.opt.Now()))
+	t.footnote = cohortWords(r.Request) + ". " + t.privacy.Text
+	t.fillStats()
+	t.redraw()
+}
+
+// Result returns the result on show (nil before the first).
+func (t *survivalTab) Result() *app.Result { return t.result }
+
+func (t *survivalTab) redraw() {
+	if t.result == nil || t.result.KM == nil {
+		return
+	}
+	r, opts, style, foot := t.result, t.opts, t.ui.chartStyle(), t.footnote
+	t.figure.SetFigure(func() chart.Figure { return KMFigure(r, opts, style, foot) }, "")
+	t.fillStats()
+}
+
+// fillStats writes the per-group table: n, events, median (95% CI) and landmark survival.
+func (t *survivalTab) fillStats() {
+	r := t.result
+	t.stats.RemoveAll()
+	u := t.opts.Unit
+	head := func(s string) {
+		t.stats.Add(widget.NewLabelWithStyle(s, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	}
+	head("Group")
+	head("Patients")
+	head("Events")
+	head("Median, " + u.String() + " (95% CI)")
+	for _, m := range LandmarkMonths {
+		head(landmarkHeader(m, u))
+	}
+	for _, g := range r.KM.Groups {
+		t.stats.Add(widget.NewLabel(groupName(g.Group)))
+		t.stats.Add(widget.NewLabel(thousands(g.Table.Total())))
+		t.stats.Add(widget.NewLabel(thousands(g.Table.TotalEvents())))
+		t.stats.Add(widget.NewLabel(chart.FormatMedianCI(u.FromDays(g.Median.Time), u.FromDays(g.Median.Lower), u.FromDays(g.Median.Upper))))
+		for i := range LandmarkMonths {
+			s := "–"
+			if i < len(g.Landmarks) {
+				s = formatLandmark(g.Landmarks[i].Surv, g.Landmarks[i].Lower, g.Landmarks[i].Upper, g.Landmarks[i].Beyond)
+			}
+			t.stats.Add(widget.NewLabel(s))
+		}
+	}
+	t.stats.Refresh()
+	t.logrank.SetText(logRankText(r.KM))
+}
+
+func landmarkHeader(months float64, u chart.TimeUnit) string {
+	switch u {
+	case chart.Years:
+		return fmt.Sprintf("S at %s y", fmtNum(months/12))
+	case chart.Days:
+		return fmt.Sprintf("S at %.0f d", months*daysPerMonth)
+	}
+	return fmt.Sprintf("S at %s mo", fmtNum(months))
+}
+
+// formatLandmark writes "54.2% (50.1–58.0)"; beyond the last follow-up it is "–".
+func formatLandmark(s, lo, hi float64, beyond bool) string {
+	if beyond || math.IsNaN(s) {
+		return "–"
+	}
+	pct := func(x float64) string {
+		if math.IsNaN(x) {
+			return "NA"
+		}
+		return fmt.Sprintf("%.1f", 100*x)
+	}
+	return pct(s) + "% (" + pct(lo) + "–" + pct(hi) + ")"
+}
+
+func logRankText(k *app.KMResult) string {
+	if len(k.Groups) < 2 {
+		return "One group: no log-rank test."
+	}
+	if k.LogRank == nil {
+		if k.LogRankError != "" {
+			return "Log-rank test not available: " + k.LogRankError
+		}
+		return "Log-rank test not available."
+	}
+	s := fmt.Sprintf("Log-rank %s (χ² = %.2f on %d df)", chart.FormatP(k.LogRank.P), k.LogRank.ChiSq, k.LogRank.DF)
+	if k.StratifiedLogRank != nil {
+		s += fmt.Sprintf(" · stratified by site %s", chart.FormatP(k.StratifiedLogRank.P))
+	}
+	if k.MissingGroup.N > 0 {
+		s += " · " + FormatCount(k.MissingGroup) + " patients without a group value left out"
+	}
+	return s
+}
+
+func groupName(g string) string {
+	if g == "" {
+		return "All patients"
+	}
+	return g
+}
+
+// cohortWords says the request's cohort in words for footnotes.
+func cohortWords(req app.Request) string {
+	s := "Cohort: " + req.Study
+	if req.CohortName != "" {
+		s += ", " + req.CohortName
+	} else {
+		s += ", all patients"
+	}
+	if req.GroupBy != "" {
+		s += "; by " + req.GroupBy
+	}
+	return s
+}
+
+// endpointLabel is the y-axis label of an endpoint.
+func endpointLabel(ep string) string {
+	switch strings.ToLower(ep) {
+	case "os", "":
+		return "Overall survival probability"
+	case "pfs":
+		return "Progression-free survival probability"
+	case "dfs":
+		return "Disease-free survival probability"
+	case "efs":
+		return "Event-free survival probability"
+	}
+	return strings.ToUpper(ep) + " probability"
+}
+
+// KMFigure is the chart of a Kaplan–Meier result: one curve per group with bands, censor
+// marks and the number-at-risk table (cells below the sites' minimum cell never shown).
+func KMFigure(r *app.Result, o kmOptions, style chart.Style, footnote string) *chart.KMFigure {
+	k := r.KM
+	f := &chart.KMFigure{
+		Unit:            o.Unit,
+		YLabel:          endpointLabel(k.Endpoint),
+		HideBands:       o.HideBands,
+		HideCensor:      o.HideCensor,
+		ShowMedianLines: o.MedianLines,
+		RiskMinCell:     minCell(r),
+		Footnote:        footnote,
+		Style:           style,
+	}
+	for _, g := range k.Groups {
+		c := chart.KMCurve{Name: groupName(g.Group), N: g.Table.Total()}
+		if e := g.Curve; e != nil {
+			c.Time, c.Surv, c.NRisk = e.Time, e.Surv, e.NRisk
+			c.Lower, c.Upper = e.Lower, e.Upper
+			for i, n := range e.NCensor {
+				if n > 0 {
+					c.CensorTimes = append(c.CensorTimes, e.Time[i])
+				}
+			}
+		}
+		c.Median = &chart.MedianCI{Median: g.Median.Time, Lower: g.Median.Lower, Upper: g.Median.Upper}
+		if len(c.Time) == 0 {
+			continue
+		}
+		f.Curves = append(f.Curves, c)
+	}
+	if k.LogRank != nil && !math.IsNaN(k.LogRank.P) {
+		p := k.LogRank.P
+		f.LogRankP = &p
+	}
+	if k.StratifiedLogRank != nil {
+		f.Notes = append(f.Notes, "Stratified by site: "+chart.FormatP(k.StratifiedLogRank.P))
+	}
+	return f
+}
+
+// onExport exports the figure as PNG (the keyboard shortcut).
+func (t *survivalTab) onExport() { t.exportAs("png") }
+
+// exportAs saves the figure on show as a PNG, SVG or PDF file.
+func (t *survivalTab) exportAs(format string) {
+	if t.result == nil {
+		dialog.ShowInformation("Export", "Run an analysis first: there is no figure to export.", t.ui.win)
+		return
+	}
+	r, opts, style, foot := t.result, t.opts, chart.PublicationStyle(), t.footnote
+	name := "kaplan-meier-" + r.Request.Study + "." + format
+	t.ui.saveFile(name, func(w io.Writer) error {
+		return writeFigure(w, format, KMFigure(r, opts, style, foot))
+	})
+}
+
+// writeFigure writes fig in format at the size of a publication figure (1600×1000 pixels).
+func writeFigure(w io.Writer, format string, fig chart.Figure) error {
+	switch format {
+	case "svg":
+		return chart.WriteSVG(w, fig, 1600, 1000)
+	case "pdf":
+		return chart.WritePDF(w, fig, 1600, 1000)
+	}
+	return chart.WritePNG(w, fig, 1600, 1000)
+}
+
+// saveFile asks where to save name and writes it off the UI goroutine.
+func (a *App) saveFile(name string, write func(io.Writer) error) {
+	d := dialog.NewFileSave(func(wc fyne.URIWriteCloser, err error) {
+		if err != nil {
+			a.showError("Export", err)
+			return
+		}
+		if wc == nil {
+			return
+		}
+		a.goWork(func() func() {
+			werr := write(wc)
+			if cerr := wc.Close(); werr == nil {
+				werr = cerr
+			}
+			if werr != nil {
+				return func() { a.showError("Export", app.WrapError(app.EInternal, werr, "the file could not be written")) }
+			}
+			return nil
+		})
+	}, a.win)
+	d.SetFileName(name)
+	d.Show()
+}
+
+// pinResult pins r for presentation mode.
+func (a *App) pinResult(r *app.Result) {
+	if r == nil || r.ID == 0 {
+		return
+	}
+	id := r.ID
+	a.goWork(func() func() {
+		err := a.svc.Pin(a.ctx, id, true)
+		return func() {
+			if err != nil {
+				a.showError("Pin", err)
+				return
+			}
+			r.Pinned = true
+			a.library.onRefresh()
+		}
+	})
+}
