@@ -16,13 +16,13 @@ import (
 // image stays (scaled) until the new one arrives.
 type figureView struct {
 	widget.BaseWidget
-	do      func(func())
-	img     *canvas.Image
-	msg     *widget.Label
-	figure  func() chart.Figure // nil: no figure, msg is shown
-	gen     int
-	size    fyne.Size // the size of the last render request
-	timer   *time.Timer
+	do     func(func())
+	img    *canvas.Image
+	msg    *widget.Label
+	figure func() chart.Figure // nil: no figure, msg is shown
+	gen    int
+	size   fyne.Size // the size of the last render request
+	timer  *time.Timer
 	// rendered counts finished renders (tests wait on it).
 	rendered int
 	lastErr  error
