@@ -541,3 +541,32 @@ func TestStyles(t *testing.T) {
 		}
 	}
 }
+
+// TestOddFiguresDraw draws figures at the edges of what callers may pass — tiny images, a
+// group without events, a curve reaching 0 (NaN limits), twelve groups — which must draw
+// without panicking or erroring.
+func TestOddFiguresDraw(t *testing.T) {
+	lung := lungFigure(t)
+	many := &KMFigure{HideBands: false}
+	for g := 0; g < 12; g++ {
+		c := KMCurve{Name: "group " + strconv.Itoa(g), N: 10, Time: []float64{50 * float64(g+1), 900}, Surv: []float64{0.8, 0},
+			Lower: []float64{0.5, nan}, Upper: []float64{1, nan}, NRisk: []int{10, 2}, Median: &MedianCI{900, 100, nan}}
+		many.Curves = append(many.Curves, c)
+	}
+	empty := &KMFigure{Curves: []KMCurve{{Name: "no follow-up yet"}}, Unit: Years}
+	flat := &KMFigure{Curves: []KMCurve{{Name: "censored only", N: 3, Time: []float64{30, 60}, Surv: []float64{1, 1},
+		NRisk: []int{3, 2}, CensorTimes: []float64{30, 60, 400}}}}
+	for _, c := range []struct {
+		name string
+		f    Figure
+		w, h int
+	}{
+		{"lung 240x150", lung, 240, 150}, {"lung 64x40", lung, 64, 40}, {"lung 3000x300", lung, 3000, 300},
+		{"twelve groups", many, 1600, 1000}, {"empty curve", empty, 800, 500}, {"censored only", flat, 800, 500},
+		{"forest tiny", forestFigure(t), 120, 80}, {"bars tiny", barFigure(), 120, 80},
+	} {
+		if _, err := Image(c.f, c.w, c.h); err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}

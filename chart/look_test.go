@@ -13,6 +13,13 @@ func TestLook(t *testing.T) {
 	if dir == "" {
 		t.Skip("set CHART_LOOK=dir to write the figures for looking at")
 	}
+	dark := lungFigure(t)
+	dark.Style = PublicationStyle().Dark()
+	for name, f := range map[string]Figure{"km_four_800x500": fourGroupFigure(), "km_lung_dark": dark} {
+		if err := WriteFile(filepath.Join(dir, name+".png"), f, 800, 500); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, g := range goldenFigures(t) {
 		for _, ext := range []string{".png", ".svg", ".pdf"} {
 			if err := WriteFile(filepath.Join(dir, g.name+ext), g.fig, g.w, g.h); err != nil {

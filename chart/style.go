@@ -94,13 +94,9 @@ func (s Style) Dark() Style {
 	s = s.orDefault()
 	s.Name += "-dark"
 	s.Foreground, s.Background, s.Muted = color.Gray{Y: 0xEE}, color.Gray{Y: 0x1E}, color.Gray{Y: 0xA8}
-	p := append([]color.Color(nil), s.Palette...)
-	for i, c := range p {
-		if c == OkabeIto[7] { // black would vanish on a dark background
-			p[i] = color.White
-		}
-	}
-	s.Palette = p
+	// On a dark ground the light Okabe–Ito colours carry and the dark ones (blue, black)
+	// sink, so the order changes: sky blue, orange, green, purple, yellow, vermillion, white.
+	s.Palette = []color.Color{OkabeIto[1], OkabeIto[0], OkabeIto[2], OkabeIto[6], OkabeIto[3], OkabeIto[5], color.White}
 	return s
 }
 
