@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// cpuTime is the CPU time (user + system) this process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// startProfile starts a CPU profile into path, unless the whole run is being profiled
+// already (-cpuprofile), and returns the function that stops it.
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		os.Remove(path)
+		return func() {}, nil
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+// profileSpots are the functions whose cumulative share of the CPU profile says where the
+// federated time goes, with what they stand for.
+var profileSpots = []struct{ fn, what string }{
+	{"network.(*SiteService).handle", "node side, all of it (per query: decode, compute, encode, send)"},
+	{"node.(*Engine).HandleJSON", "node engine: decode query, compute, audit, encode reply"},
+	{"node.(*Engine).cox", "node: Cox risk-set sums at β (statistics)"},
+	{"analysis.CoxRiskSetRows", "node: analysis.CoxRiskSetRows (sort + sums)"},
+	{"node.(*Engine).survival", "node: survival tables (statistics)"},
+	{"node.(*SQLiteStore).AppendAudit", "node: audit log append (SQLite)"},
+	{"network.replyCode", "node transport: re-decoding the reply to find its error code"},
+	{"network.decodeReply", "client: decode + validate each reply"},
+	{"protocol.ValidateReply", "client: protocol.ValidateReply"},
+	{"analysis.PooledCoxContribution", "client: pooled Cox from risk-set rows (statistics)"},
+	{"analysis.MergeTables", "client: merge survival tables"},
+	{"analysis.KaplanMeier", "client: Kaplan–Meier"},
+	{"encoding/json.Marshal", "JSON encoding (all)"},
+	{"encoding/json.Unmarshal", "JSON decoding (all)"},
+	{"runtime.gcBgMarkWorker", "garbage collector (background)"},
+	{"nats-server/v2/server.(*client).readLoop", "embedded hub (NATS server) routing"},
+}
+
+// profileSummary lists the cumulative CPU share of profileSpots in the profile at path.
+func profileSummary(path string) (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.Command("go", "tool", "pprof", "-top", "-cum", "-nodecount=100000", exe, path).Output()
+	if err != nil {
+		return "", fmt.Errorf("go tool pprof: %w", err)
+	}
+	total := ""
+	cum := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "Duration:") {
+			total = strings.TrimSpace(line)
+		}
+		f := strings.Fields(line)
+		if len(f) < 6 || !strings.HasSuffix(f[4], "%") {
+			continue
+		}
+		name := strings.Join(f[5:], " ")
+		for _, s := range profileSpots {
+			if strings.HasSuffix(name, s.fn) {
+				if _, seen := cum[s.fn]; !seen {
+					cum[s.fn] = f[3] + " (" + f[4] + ")"
+				}
+			}
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "CPU profile of the timed federated runs (%s). Cumulative CPU per part (parts overlap: a row includes\nthe rows it calls):\n\n", total)
+	b.WriteString("| Part | Function | CPU (share of samples) |\n|---|---|---|\n")
+	for _, s := range profileSpots {
+		v, ok := cum[s.fn]
+		if !ok {
+			v = "< 0.5%"
+		}
+		fmt.Fprintf(&b, "| %s | `%s` | %s |\n", s.what, s.fn, v)
+	}
+	return b.String(), nil
+}
+
