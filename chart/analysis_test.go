@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/oncofed/oncofed/analysis"
@@ -64,5 +65,65 @@ func TestCurveFromEstimate(t *testing.T) {
 		if m, w := *got.Median, *wc.Median; m != w {
 			t.Errorf("%s median %v, R print(survfit) %v", wc.Name, m, w)
 		}
+	}
+}
+
+// TestFromAggregates builds the Summary-tab charts from released aggregates: ECOG by sex
+// in the lung data (counts from lung.csv; male ECOG 3 and missing, 1 each, suppressed by a
+// minimum cell of 5 as a site would release them) and age in 10-year bins.
+func TestFromAggregates(t *testing.T) {
+	ex := analysis.ExactCount
+	sup := analysis.SuppressedCount(5)
+	female := analysis.VariableAggregate{Name: "ECOG", Categories: map[string]analysis.CellCount{"ecog0": ex(27), "ecog1": ex(42), "ecog2": ex(21)}}
+	male := analysis.VariableAggregate{Name: "ECOG", Missing: sup,
+		Categories: map[string]analysis.CellCount{"ecog0": ex(36), "ecog1": ex(71), "ecog2": ex(28), "ecog3": sup}}
+	b, err := BarsFromAggregates("ECOG by sex", []string{"female", "male"}, []analysis.VariableAggregate{female, male}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(b.Categories, ","); got != "ecog0,ecog1,ecog2,ecog3,missing" {
+		t.Fatalf("categories %s", got)
+	}
+	m := b.Groups[1]
+	if m.Values[3] != 1 || m.Max[3] != 4 || m.Labels[3] != "<5" || m.Labels[4] != "<5" || b.Groups[0].Labels[3] != "0" {
+		t.Errorf("male ECOG 3 drawn as %v–%v %q, missing %q; female ECOG 3 %q", m.Values[3], m.Max[3], m.Labels[3], m.Labels[4], b.Groups[0].Labels[3])
+	}
+	items, _, _ := recordTexts(t, b, 1200, 750)
+	n := 0
+	for _, it := range items {
+		if it.s == "<5" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d cells labelled <5 in the drawing, want 2", n)
+	}
+	if _, err := BarsFromAggregates("x", []string{"a"}, []analysis.VariableAggregate{{Name: "age", Numeric: true}}, nil); err == nil {
+		t.Error("BarsFromAggregates accepted a numeric variable")
+	}
+
+	// Age: female counts per 10-year bin from lung.csv (40–49: 9, 50–59: 31, 60–69: 32,
+	// 70–79: 18; below 40: 0; 80 and over: 0), one range cell to show pooling.
+	edges := []float64{40, 50, 60, 70, 80}
+	fa := analysis.VariableAggregate{Name: "age", Numeric: true, Edges: edges,
+		Histogram: []analysis.CellCount{ex(0), ex(9), ex(31), ex(32), ex(18), ex(0)}}
+	ma := analysis.VariableAggregate{Name: "age", Numeric: true, Edges: edges,
+		Histogram: []analysis.CellCount{sup, ex(9), {N: 30, Suppressed: true, Max: 33}, ex(56), ex(34), ex(4)}}
+	h, err := HistogramFromAggregates("Age", []string{"female", "male"}, []analysis.VariableAggregate{fa, ma})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Series[1]; got.Counts[1] != 30 || got.Max[1] != 33 || len(got.Counts) != 4 {
+		t.Errorf("male series %+v", got)
+	}
+	if want := "Outside the axis: male <5 below 40 and 4 at or above 80."; h.Footnote != want {
+		t.Errorf("footnote %q, want %q", h.Footnote, want)
+	}
+	if _, err := Image(h, 800, 500); err != nil {
+		t.Fatal(err)
+	}
+	ma.Edges = []float64{40, 55, 60, 70, 80}
+	if _, err := HistogramFromAggregates("Age", []string{"female", "male"}, []analysis.VariableAggregate{fa, ma}); err == nil {
+		t.Error("HistogramFromAggregates accepted different edges")
 	}
 }

@@ -18,6 +18,12 @@ type BarGroup struct {
 	// Values holds one count (or percentage) per category; a negative value marks a cell
 	// suppressed by a disclosure policy, drawn as "<MinCell" at the baseline.
 	Values []float64
+	// Max, when set, gives for each category an upper bound: a pooled count that includes
+	// suppressed cells is only known to lie in [Values[i], Max[i]], and the bar shows that
+	// range as a pale extension. Max[i] ≤ Values[i] means exact.
+	Max []float64
+	// Labels, when set, replace the value printed above each bar ("<5", "13–16").
+	Labels []string
 	// Color overrides the palette colour.
 	Color color.Color
 }
@@ -50,6 +56,9 @@ func (b *BarChart) validate() error {
 	for i, g := range b.Groups {
 		if len(g.Values) != len(b.Categories) {
 			return fmt.Errorf("chart: bar group %d (%q) has %d values for %d categories", i, g.Name, len(g.Values), len(b.Categories))
+		}
+		if (g.Max != nil && len(g.Max) != len(g.Values)) || (g.Labels != nil && len(g.Labels) != len(g.Values)) {
+			return fmt.Errorf("chart: bar group %d (%q): Max or Labels do not match the %d categories", i, g.Name, len(g.Values))
 		}
 		for j, v := range g.Values {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -93,8 +102,11 @@ func (b *BarChart) Draw(c draw.Canvas) error {
 	p.X.Tick.Length = 0
 	top := 0.0
 	for _, g := range b.Groups {
-		for _, v := range g.Values {
+		for i, v := range g.Values {
 			top = math.Max(top, v)
+			if g.Max != nil {
+				top = math.Max(top, g.Max[i])
+			}
 		}
 	}
 	if top == 0 {
@@ -132,13 +144,21 @@ func (m *barMarks) Plot(c draw.Canvas, p *plot.Plot) {
 				continue
 			}
 			fillRect(c, m.colors[gi], vg.Rectangle{Min: vg.Point{X: xa, Y: trY(0)}, Max: vg.Point{X: xb, Y: trY(v)}})
+			top := v
+			if grp.Max != nil && grp.Max[ci] > v {
+				top = grp.Max[ci]
+				fillRect(c, withAlpha(m.colors[gi], 0.3), vg.Rectangle{Min: vg.Point{X: xa, Y: trY(v)}, Max: vg.Point{X: xb, Y: trY(top)}})
+			}
 			if !m.chart.HideValues {
 				lbl := strconv.FormatFloat(v, 'f', -1, 64)
 				if v != math.Trunc(v) {
 					lbl = strconv.FormatFloat(v, 'f', 1, 64)
 				}
+				if grp.Labels != nil {
+					lbl = grp.Labels[ci]
+				}
 				if vsty.Width(lbl) <= (xb-xa)*1.15 {
-					putText(c, vsty, mid, trY(v)+s.TextSize*0.15, draw.XCenter, draw.YBottom, lbl)
+					putText(c, vsty, mid, trY(top)+s.TextSize*0.15, draw.XCenter, draw.YBottom, lbl)
 				}
 			}
 		}
@@ -151,6 +171,9 @@ type HistSeries struct {
 	Name string
 	// Counts holds one count per bin; a negative count marks a suppressed bin.
 	Counts []float64
+	// Max, when set, bounds each bin's count from above when it is only known to lie in
+	// [Counts[i], Max[i]] (pooled with suppressed cells); the range is drawn pale.
+	Max []float64
 	// Color overrides the palette colour.
 	Color color.Color
 }
@@ -185,8 +208,8 @@ func (h *Histogram) validate() error {
 		}
 	}
 	for i, sr := range h.Series {
-		if len(sr.Counts) != len(h.Edges)-1 {
-			return fmt.Errorf("chart: histogram series %d (%q) has %d counts for %d bins", i, sr.Name, len(sr.Counts), len(h.Edges)-1)
+		if len(sr.Counts) != len(h.Edges)-1 || (sr.Max != nil && len(sr.Max) != len(sr.Counts)) {
+			return fmt.Errorf("chart: histogram series %d (%q) has %d counts (%d bounds) for %d bins", i, sr.Name, len(sr.Counts), len(sr.Max), len(h.Edges)-1)
 		}
 		for j, v := range sr.Counts {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -223,8 +246,11 @@ func (h *Histogram) Draw(c draw.Canvas) error {
 	}
 	top := 0.0
 	for _, sr := range h.Series {
-		for _, v := range sr.Counts {
+		for i, v := range sr.Counts {
 			top = math.Max(top, v)
+			if sr.Max != nil {
+				top = math.Max(top, sr.Max[i])
+			}
 		}
 	}
 	if top == 0 {
@@ -266,6 +292,9 @@ func (m *histMarks) Plot(c draw.Canvas, p *plot.Plot) {
 			}
 			r := vg.Rectangle{Min: vg.Point{X: xa, Y: trY(0)}, Max: vg.Point{X: xb, Y: trY(v)}}
 			fillRect(c, withAlpha(m.colors[si], 0.85), r)
+			if sr.Max != nil && sr.Max[i] > v {
+				fillRect(c, withAlpha(m.colors[si], 0.3), vg.Rectangle{Min: vg.Point{X: xa, Y: trY(v)}, Max: vg.Point{X: xb, Y: trY(sr.Max[i])}})
+			}
 			strokeLine(c, s.bg(), s.AxisWidth*0.5, nil, r.Min, vg.Point{X: r.Min.X, Y: r.Max.Y}, r.Max, vg.Point{X: r.Max.X, Y: r.Min.Y})
 		}
 	}
