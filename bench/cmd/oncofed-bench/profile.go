@@ -99,4 +99,3 @@ func profileSummary(path string) (string, error) {
 	}
 	return b.String(), nil
 }
-

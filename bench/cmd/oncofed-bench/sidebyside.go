@@ -42,10 +42,10 @@ type sbsRow struct {
 
 // rResult is what bench/r/sidebyside.R writes.
 type rResult struct {
-	RVersion        string `json:"r_version"`
-	SurvivalVersion string `json:"survival_version"`
-	N               int    `json:"n"`
-	Reps            int    `json:"reps"`
+	RVersion        string    `json:"r_version"`
+	SurvivalVersion string    `json:"survival_version"`
+	N               int       `json:"n"`
+	Reps            int       `json:"reps"`
 	CPUSeconds      []float64 `json:"cpu_seconds"`
 	Seconds         struct {
 		Total   []float64 `json:"total"`
