@@ -130,13 +130,19 @@ func (m *model) sampleLatent(r *rand.Rand, p *patient, sc *scales, siteEta float
 		if r.Float64() < p.cure {
 			return latent{math.Inf(1), math.Inf(1)}
 		}
-		efs := sc.pfs[p.arm] * math.Pow(-math.Log(u2)/math.Exp(ep), 1/a.pfsShape)
-		prs := sc.os[p.arm] * math.Pow(-math.Log(u1)/math.Exp(eo), 1/a.osShape)
+		efs := weibullTime(sc.pfs[p.arm], a.pfsShape, u2, ep)
+		prs := weibullTime(sc.os[p.arm], a.osShape, u1, eo)
 		return latent{efs + prs, efs}
 	}
-	os := sc.os[p.arm] * math.Pow(-math.Log(u1)/math.Exp(eo), 1/a.osShape)
-	ttp := sc.pfs[p.arm] * math.Pow(-math.Log(u2)/math.Exp(ep), 1/a.pfsShape)
+	os := weibullTime(sc.os[p.arm], a.osShape, u1, eo)
+	ttp := weibullTime(sc.pfs[p.arm], a.pfsShape, u2, ep)
 	return latent{os, math.Min(os, ttp)}
+}
+
+// weibullTime inverts S(t) = exp(−(t/λ)^k e^η) at u: t = λ·(−ln u / e^η)^(1/k), written
+// with one exp and two logs instead of a pow.
+func weibullTime(lambda, k, u, eta float64) float64 {
+	return lambda * math.Exp((math.Log(-math.Log(u))-eta)/k)
 }
 
 // weibullScale returns λ = median / (ln 2)^(1/k).
@@ -232,8 +238,8 @@ func (m *model) calibrate(seed uint64, sites []Site) scales {
 				z1, z2 := r.NormFloat64(), r.NormFloat64()
 				u1 := phi(z1)
 				u2 := phi(m.rho*z1 + math.Sqrt(1-m.rho*m.rho)*z2)
-				os = append(os, sc.os[ai]*math.Pow(-math.Log(u1)/math.Exp(e.eo), 1/a.osShape))
-				dp = append(dp, math.Pow(-math.Log(u2)/math.Exp(e.ep), 1/a.pfsShape))
+				os = append(os, weibullTime(sc.os[ai], a.osShape, u1, e.eo))
+				dp = append(dp, weibullTime(1, a.pfsShape, u2, e.ep))
 			}
 		}
 		target := a.pfsMedian

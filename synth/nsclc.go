@@ -92,8 +92,8 @@ func nsclcModel() *model {
 		}},
 		// maxECOG: KEYNOTE-024/189 and FLAURA enrolled ECOG 0–1, ALEX 0–2.
 		// Each arm's OS median and Weibull shape k come from SYNTH.md §5 (fitted from the
-		// median and a published landmark); PFS shapes are an ASSUMPTION (TKIs ≈1.2,
-		// immunotherapy ≈0.8–0.9 for its plateau, chemotherapy ≈1.1).
+		// median and a published landmark); PFS shapes are an ASSUMPTION where not
+		// fitted (TKIs ≈1.2, pembrolizumab alone 0.8 for its plateau).
 		arms: []arm{
 			// FLAURA: OS 38.6 vs 31.8 months, PFS 18.9 vs 10.2 (Soria NEJM 2018; Ramalingam NEJM 2020); k 1.69 / 1.36.
 			{key: "osimertinib", osMedian: 38.6, osShape: 1.69, pfsMedian: 18.9, pfsShape: 1.2, maxECOG: 1},
@@ -103,8 +103,11 @@ func nsclcModel() *model {
 			{key: "crizotinib", osMedian: 54.2, osShape: 1.25, pfsMedian: 10.9, pfsShape: 1.2, maxECOG: 2},
 			// KEYNOTE-024 pembrolizumab, TPS ≥50%: OS 26.3, PFS 10.3 (Reck NEJM 2016; JCO 2021); k 0.61.
 			{key: "pembrolizumab", osMedian: 26.3, osShape: 0.61, pfsMedian: 10.3, pfsShape: 0.8, maxECOG: 1},
-			// KEYNOTE-189: OS 22.0 vs 10.6, PFS 9.0 vs 4.9 (Garassino JCO 2023); k 0.86 / 0.66.
-			{key: "pembro-chemo", osMedian: 22.0, osShape: 0.86, pfsMedian: 9.0, pfsShape: 0.9, maxECOG: 1},
+			// KEYNOTE-189: OS 22.0 vs 10.6, PFS 9.0 vs 4.9 (Garassino JCO 2023); OS k 0.86 /
+			// 0.66. PFS k 0.8 / 1.1 (ASSUMPTION: an immunotherapy plateau); with them a
+			// site-stratified adjusted Cox fit gives PFS HR ≈0.56 vs the published 0.50 (a
+			// shared k = 1.1 gives 0.62, because PFS is the minimum with OS).
+			{key: "pembro-chemo", osMedian: 22.0, osShape: 0.86, pfsMedian: 9.0, pfsShape: 0.8, maxECOG: 1},
 			{key: "chemo", osMedian: 10.6, osShape: 0.66, pfsMedian: 4.9, pfsShape: 1.1, maxECOG: 1},
 		},
 		// Stage IV NSCLC, hospital-volume quartiles Q1–Q3 vs Q4: HR 1.11/1.12/1.05 (Goyal,
