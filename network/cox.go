@@ -212,6 +212,12 @@ func (res *CoxResult) contribution(replies []protocol.Reply, p int, beta []float
 		if err != nil {
 			return c, &protocol.Error{Code: protocol.CodeInvalid, Message: "federated cox: " + err.Error()}
 		}
+		// Risk-set rows hold sums, not subjects: the sites' counts say how many they cover.
+		c.N, c.Events = 0, 0
+		for _, r := range replies {
+			c.N += r.Cox.N
+			c.Events += r.Cox.Events
+		}
 		return c, nil
 	}
 	return total, &protocol.Error{Code: protocol.CodeInvalid, Message: fmt.Sprintf("federated cox: unknown form %q", res.Form)}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -33,8 +32,6 @@ func (f HandlerFunc) HandleJSON(ctx context.Context, query []byte) []byte { retu
 type SiteOptions struct {
 	// HandlerTimeout bounds the work on one query (default 60 s).
 	HandlerTimeout time.Duration
-	// Concurrency is the number of queries handled at once (default GOMAXPROCS).
-	Concurrency int
 }
 
 // SiteService is one site served on the hub. Stop it, or cancel the context given to
@@ -43,8 +40,6 @@ type SiteService struct {
 	svc  micro.Service
 	nc   *nats.Conn
 	site string
-	sem  chan struct{}
-	wg   sync.WaitGroup
 	opts SiteOptions
 	ctx  context.Context
 	stop context.CancelFunc
@@ -71,9 +66,6 @@ func ServeSiteWithOptions(ctx context.Context, nc *nats.Conn, site string, studi
 	if opts.HandlerTimeout <= 0 {
 		opts.HandlerTimeout = 60 * time.Second
 	}
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = runtime.GOMAXPROCS(0)
-	}
 	studies = append([]string(nil), studies...)
 	sort.Strings(studies)
 	meta, err := json.Marshal(studies)
@@ -94,7 +86,7 @@ func ServeSiteWithOptions(ctx context.Context, nc *nats.Conn, site string, studi
 	if err != nil {
 		return nil, fmt.Errorf("network: serve site %s: %w", site, err)
 	}
-	s := &SiteService{svc: svc, nc: nc, site: site, sem: make(chan struct{}, opts.Concurrency), opts: opts}
+	s := &SiteService{svc: svc, nc: nc, site: site, opts: opts}
 	s.ctx, s.stop = context.WithCancel(ctx)
 	add := func(name, subject, study string, kind protocol.Kind) error {
 		return svc.AddEndpoint(name, micro.HandlerFunc(func(req micro.Request) { s.handle(req, h, study, kind) }),
@@ -130,11 +122,11 @@ func (s *SiteService) Site() string { return s.site }
 // Stats are the micro service statistics (requests, errors, processing time per endpoint).
 func (s *SiteService) Stats() micro.Stats { return s.svc.Stats() }
 
-// Stop withdraws the site from the hub and waits for queries in progress to be answered.
+// Stop withdraws the site from the hub; micro drains its subscriptions, so a query in
+// progress is still answered.
 func (s *SiteService) Stop() {
 	s.once.Do(func() {
 		_ = s.svc.Stop()
-		s.wg.Wait()
 		s.stop()
 	})
 }
@@ -147,48 +139,44 @@ type queryHead struct {
 	Study   string        `json:"study"`
 }
 
-// handle answers one request off the subscription's goroutine, so that a slow query (a large
-// Cox round) does not hold up the site's other endpoints, with at most Concurrency at once.
+// handle answers one request. It responds on the subscription's own goroutine, as micro
+// requires (its statistics read the response state after the handler returns): queries of one
+// kind and study are answered one after another per site process, queries on different
+// endpoints concurrently, and a slow query is bounded by HandlerTimeout.
 func (s *SiteService) handle(req micro.Request, h Handler, study string, kind protocol.Kind) {
-	select {
-	case s.sem <- struct{}{}:
-	case <-s.ctx.Done():
+	if s.ctx.Err() != nil {
 		return
 	}
-	s.wg.Add(1)
-	go func() {
-		defer func() { <-s.sem; s.wg.Done() }()
-		var head queryHead
-		var reply []byte
-		if err := json.Unmarshal(req.Data(), &head); err != nil {
-			reply = s.refusal(head, protocol.CodeInvalid, "query is not valid JSON: "+err.Error())
-		} else if head.Version != protocol.Version {
-			reply = s.refusal(head, protocol.CodeUnsupported, fmt.Sprintf("protocol version %q, this site speaks %q", head.Version, protocol.Version))
-		} else if head.Kind != kind {
-			reply = s.refusal(head, protocol.CodeInvalid, fmt.Sprintf("a %q query on the %q subject", head.Kind, kind))
-		} else if kind != protocol.KindCatalog && head.Study != study {
-			reply = s.refusal(head, protocol.CodeInvalid, fmt.Sprintf("a query on study %q sent to the subject of study %q", head.Study, study))
-		} else {
-			ctx, cancel := context.WithTimeout(s.ctx, s.opts.HandlerTimeout)
-			reply = h.HandleJSON(ctx, req.Data())
-			cancel()
-		}
-		code := replyCode(reply)
-		// Leave room for the headers; a reply the hub would reject is replaced by a refusal
-		// the client can show.
-		if max := s.nc.MaxPayload(); max > 0 && int64(len(reply)) > max-1024 {
-			reply = s.refusal(head, protocol.CodeInternal, fmt.Sprintf("reply of %d bytes exceeds the hub's message size", len(reply)))
-			code = protocol.CodeInternal
-		}
-		hdr := micro.Headers{HeaderSite: []string{s.site}, HeaderQueryID: []string{head.ID}}
-		if code != "" {
-			hdr[HeaderErrorCode] = []string{code}
-			// micro counts it as an error in the service stats.
-			_ = req.Error(code, "refused: "+code, reply, micro.WithHeaders(hdr))
-			return
-		}
-		_ = req.Respond(reply, micro.WithHeaders(hdr))
-	}()
+	var head queryHead
+	var reply []byte
+	if err := json.Unmarshal(req.Data(), &head); err != nil {
+		reply = s.refusal(head, protocol.CodeInvalid, "query is not valid JSON: "+err.Error())
+	} else if head.Version != protocol.Version {
+		reply = s.refusal(head, protocol.CodeUnsupported, fmt.Sprintf("protocol version %q, this site speaks %q", head.Version, protocol.Version))
+	} else if head.Kind != kind {
+		reply = s.refusal(head, protocol.CodeInvalid, fmt.Sprintf("a %q query on the %q subject", head.Kind, kind))
+	} else if kind != protocol.KindCatalog && head.Study != study {
+		reply = s.refusal(head, protocol.CodeInvalid, fmt.Sprintf("a query on study %q sent to the subject of study %q", head.Study, study))
+	} else {
+		ctx, cancel := context.WithTimeout(s.ctx, s.opts.HandlerTimeout)
+		reply = h.HandleJSON(ctx, req.Data())
+		cancel()
+	}
+	code := replyCode(reply)
+	// Leave room for the headers; a reply the hub would reject is replaced by a refusal
+	// the client can show.
+	if max := s.nc.MaxPayload(); max > 0 && int64(len(reply)) > max-1024 {
+		reply = s.refusal(head, protocol.CodeInternal, fmt.Sprintf("reply of %d bytes exceeds the hub's message size", len(reply)))
+		code = protocol.CodeInternal
+	}
+	hdr := micro.Headers{HeaderSite: []string{s.site}, HeaderQueryID: []string{head.ID}}
+	if code != "" {
+		hdr[HeaderErrorCode] = []string{code}
+		// micro counts it as an error in the service stats.
+		_ = req.Error(code, "refused: "+code, reply, micro.WithHeaders(hdr))
+		return
+	}
+	_ = req.Respond(reply, micro.WithHeaders(hdr))
 }
 
 func (s *SiteService) refusal(head queryHead, code, msg string) []byte {
