@@ -337,3 +337,37 @@ func TestCoxMatchesR(t *testing.T) {
 }
 
 func rel(a, b float64) float64 { return math.Abs(a-b) / math.Max(math.Abs(b), 1e-300) }
+
+// The counting tabulation and the ordered walk (the fallback for very many distinct times)
+// give the same tables and patient sets.
+func TestSurvivalTabulationsAgree(t *testing.T) {
+	ctx := context.Background()
+	e, _ := lungEngine(t, ExactPolicy(), nil)
+	ls, err := e.study(ctx, "lung")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bin := range []float64{0, 7, 30} {
+		for _, group := range []string{"", "ecog", "sex"} {
+			c := &cohort{study: ls, rows: ls.evalFilter(rng("age", fp(55), nil))}
+			if group != "" {
+				c.group = ls.vars[group]
+			}
+			a, as, am := survivalTables(c, ls.eps["OS"], bin)
+			b, bs, bm := survivalTablesOrdered(c, ls.eps["OS"], bin)
+			if am != bm || len(a) != len(b) {
+				t.Fatalf("bin %v group %q: missing %d/%d, %d/%d tables", bin, group, am, bm, len(a), len(b))
+			}
+			for g := range a {
+				if a[g].Len() != b[g].Len() || bitsDigest(as[g]) != bitsDigest(bs[g]) {
+					t.Fatalf("bin %v group %q %d: tables or sets differ", bin, group, g)
+				}
+				for k := range a[g].Time {
+					if a[g].Time[k] != b[g].Time[k] || a[g].Events[k] != b[g].Events[k] || a[g].Censor[k] != b[g].Censor[k] {
+						t.Fatalf("bin %v group %q %d row %d differs", bin, group, g, k)
+					}
+				}
+			}
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -19,6 +20,43 @@ type loadedStudy struct {
 
 	orderMu sync.Mutex
 	order   map[string][]int32 // per endpoint: rows sorted by time (stable), built on first use
+	index   map[timeKey]*timeIndex
+}
+
+type timeKey struct {
+	endpoint string
+	binDays  float64
+}
+
+// timeIndex gives every patient the rank of its (coarsened) time among the endpoint's
+// distinct (coarsened) times, so that a survival table is a counting pass in row order.
+type timeIndex struct {
+	times []float64 // distinct coarsened times, increasing
+	rank  []int32   // per row: index into times
+}
+
+// timeIndex returns the rank index of endpoint ep under bins of binDays, built once per load.
+func (ls *loadedStudy) timeIndex(ep *EndpointData, binDays float64) *timeIndex {
+	order := ls.timeOrder(ep)
+	ls.orderMu.Lock()
+	defer ls.orderMu.Unlock()
+	k := timeKey{ep.Name, binDays}
+	if ti, ok := ls.index[k]; ok {
+		return ti
+	}
+	ti := &timeIndex{rank: make([]int32, len(ep.Time))}
+	for _, r := range order {
+		t := analysis.CoarsenTime(ep.Time[r], binDays)
+		if n := len(ti.times); n == 0 || ti.times[n-1] != t {
+			ti.times = append(ti.times, t)
+		}
+		ti.rank[r] = int32(len(ti.times) - 1)
+	}
+	if ls.index == nil {
+		ls.index = map[timeKey]*timeIndex{}
+	}
+	ls.index[k] = ti
+	return ti
 }
 
 func newLoadedStudy(st *StudyData, info StudyInfo) *loadedStudy {

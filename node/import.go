@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/oncofed/oncofed/protocol"
 )
@@ -204,6 +205,17 @@ func BuildStudy(ctx context.Context, name, dataCut string, src Source) (*StudyDa
 			return nil, &ImportError{Line: rec.Line, Reason: fmt.Sprintf("duplicate patient id %q (first on line %d)", rec.ID, prev)}
 		}
 		seen[rec.ID] = rec.Line
+		if !utf8.ValidString(rec.ID) {
+			return nil, &ImportError{Line: rec.Line, Reason: "patient id is not valid UTF-8"}
+		}
+		for j, v := range rec.Values {
+			if !utf8.ValidString(v) {
+				return nil, &ImportError{Line: rec.Line, Column: vars[j], Reason: "value is not valid UTF-8"}
+			}
+			if len(v) > protocol.MaxNameLen {
+				return nil, &ImportError{Line: rec.Line, Column: vars[j], Reason: fmt.Sprintf("value longer than %d bytes", protocol.MaxNameLen)}
+			}
+		}
 		if len(rec.Values) != len(vars) || len(rec.Times) != len(eps) || len(rec.Events) != len(eps) {
 			panic("node: import source yielded a record of the wrong shape")
 		}
@@ -282,6 +294,9 @@ func checkName(what, s string) error {
 	}
 	if len(s) > protocol.MaxNameLen {
 		return &ImportError{Reason: fmt.Sprintf("%s name %.20q… longer than %d bytes", what, s, protocol.MaxNameLen)}
+	}
+	if !utf8.ValidString(s) {
+		return &ImportError{Reason: fmt.Sprintf("%s name %q is not valid UTF-8", what, s)}
 	}
 	return nil
 }

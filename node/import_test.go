@@ -85,6 +85,7 @@ func TestImportBadInput(t *testing.T) {
 		{"event flag 2", header + good + "3,5,2,male,50\n", nil, 4, "not 0/1"},
 		{"event flag empty", header + "3,5,,male,50\n", nil, 2, "not 0/1"},
 		{"empty id", header + ",5,1,male,50\n", nil, 2, "empty patient id"},
+		{"invalid UTF-8", header + good + "3,5,1,m\xbd,50\n", nil, 4, "UTF-8"},
 		{"short row", header + good + "3,5,1,male\n", nil, 4, "wrong number of fields"},
 		{"bad quoting", header + good + "3,5,1,\"ma\"le,50\n", nil, 4, ""},
 		{"duplicate column", "pid,os_days,os_event,sex,sex\n1,1,1,a,b\n", nil, 1, "duplicate column"},

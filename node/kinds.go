@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"math/bits"
 	"sort"
 
 	"github.com/oncofed/oncofed/analysis"
@@ -205,10 +206,73 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 	return ans, nil
 }
 
-// survivalTables tabulates the cohort's survival per group in one pass over the endpoint's
-// rows in time order (precomputed per load), coarsening times to bin days on the way: no
-// per-query sorting. Group index is the category code (0 when ungrouped).
+// maxCountingCells bounds groups × distinct times for the counting tabulation.
+const maxCountingCells = 1 << 22
+
+// survivalTables tabulates the cohort's survival per group (index: category code, 0 when
+// ungrouped), with times coarsened to binDays. No sorting happens per query: usually it is one
+// sequential counting pass over the cohort's rows, adding each patient to the cell of its
+// precomputed time rank; when groups × distinct times would be too many cells it walks the
+// rows in their precomputed time order instead.
 func survivalTables(c *cohort, ep *EndpointData, binDays float64) (tables []analysis.SurvivalTable, sets []bitset, missing int) {
+	ti := c.study.timeIndex(ep, binDays)
+	k := 1
+	if c.group != nil {
+		k = len(c.group.Categories)
+	}
+	if k*len(ti.times) > maxCountingCells {
+		return survivalTablesOrdered(c, ep, binDays)
+	}
+	d := len(ti.times)
+	n := c.study.data.Len()
+	var codes []int32
+	if c.group != nil {
+		codes = c.group.Codes
+	}
+	evCount := make([]int32, k*d)
+	ceCount := make([]int32, k*d)
+	sets = make([]bitset, k)
+	for g := range sets {
+		sets[g] = newBitset(n)
+	}
+	rank, events := ti.rank, ep.Event
+	for w, word := range c.rows {
+		for word != 0 {
+			i := w<<6 + bits.TrailingZeros64(word)
+			word &= word - 1
+			g := 0
+			if codes != nil {
+				g = int(codes[i])
+				if g < 0 {
+					missing++
+					continue
+				}
+			}
+			sets[g][i>>6] |= 1 << (uint(i) & 63)
+			cell := g*d + int(rank[i])
+			if events[i] {
+				evCount[cell]++
+			} else {
+				ceCount[cell]++
+			}
+		}
+	}
+	tables = make([]analysis.SurvivalTable, k)
+	for g := range tables {
+		tb := &tables[g]
+		for r := 0; r < d; r++ {
+			if e, ce := evCount[g*d+r], ceCount[g*d+r]; e+ce > 0 {
+				tb.Time = append(tb.Time, ti.times[r])
+				tb.Events = append(tb.Events, int(e))
+				tb.Censor = append(tb.Censor, int(ce))
+			}
+		}
+	}
+	return tables, sets, missing
+}
+
+// survivalTablesOrdered is survivalTables by a walk over the rows in time order.
+func survivalTablesOrdered(c *cohort, ep *EndpointData, binDays float64) (tables []analysis.SurvivalTable, sets []bitset, missing int) {
 	order := c.study.timeOrder(ep)
 	k := 1
 	var codes []int32
