@@ -2,9 +2,12 @@ package chart
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
+
+	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/oncofed/oncofed/analysis"
 )
@@ -126,4 +129,79 @@ func HistogramFromAggregates(title string, groups []string, vs []analysis.Variab
 		h.Footnote = "Outside the axis: " + strings.Join(outside, "; ") + "."
 	}
 	return h, nil
+}
+
+// ForestFromMeta builds the per-site forest plot of a hazard ratio from the sites' log-HR
+// estimates and their meta-analysis: one row per site used, with the HR and the Wald
+// interval at h.Level, squares weighted as in the pooled estimate, the pooled diamond (the
+// DerSimonian–Laird random-effects estimate when random is true, else the fixed effect), I²
+// and the Q test. Sites MetaAnalyze left out are named in the footnote with the reason.
+func ForestFromMeta(title string, sites []analysis.SiteEstimate, h analysis.Heterogeneity, random bool) *ForestPlot {
+	z := distuv.UnitNormal.Quantile(1 - (1-h.Level)/2)
+	byName := map[string]analysis.SiteEstimate{}
+	for _, s := range sites {
+		byName[s.Site] = s
+	}
+	weights, pooled, model := h.WeightsFixed, h.Fixed, "fixed effect"
+	if random {
+		weights, pooled, model = h.WeightsRandom, h.Random, "random effects"
+	}
+	f := &ForestPlot{Title: title, LabelHeader: "Site", I2: &h.I2, QP: &h.QP}
+	if h.Level != 0.95 {
+		f.EstimateHeader = fmt.Sprintf("HR (%g%% CI)", 100*h.Level)
+	}
+	for i, name := range h.Sites {
+		s := byName[name]
+		r := ForestRow{Label: name, HR: math.Exp(s.Estimate), Lower: math.Exp(s.Estimate - z*s.SE), Upper: math.Exp(s.Estimate + z*s.SE)}
+		if i < len(weights) {
+			r.Weight = weights[i]
+		}
+		f.Rows = append(f.Rows, r)
+	}
+	f.Rows = append(f.Rows, ForestRow{Label: "Pooled (" + model + ")", HR: math.Exp(pooled.Estimate),
+		Lower: math.Exp(pooled.Lower), Upper: math.Exp(pooled.Upper), Pooled: true})
+	var out []string
+	for _, e := range h.Excluded {
+		out = append(out, e.Site+" ("+e.Reason+")")
+	}
+	if len(out) > 0 {
+		f.Footnote = "Not pooled: " + strings.Join(out, "; ") + "."
+	}
+	return f
+}
+
+// ForestFromCox builds the forest plot of a Cox model: one row per estimable term with its
+// HR, 95% CI and Wald p-value; terms R would report as NA, and terms without a finite
+// interval, are named in the footnote instead.
+// labels renames terms for display (nil or missing keys keep the term names).
+func ForestFromCox(title string, fit *analysis.CoxFit, labels map[string]string) *ForestPlot {
+	f := &ForestPlot{Title: title, LabelHeader: "Term", EstimateHeader: "HR (95% CI)  p"}
+	var undrawn []string
+	for i, term := range fit.Terms {
+		if math.IsNaN(fit.HR[i]) {
+			continue // not estimable: listed from fit.NotEstimable below
+		}
+		if !(fit.Lower[i] > 0) || math.IsInf(fit.Upper[i], 0) || math.IsInf(fit.HR[i], 0) {
+			undrawn = append(undrawn, term)
+			continue
+		}
+		lbl := term
+		if l, ok := labels[term]; ok {
+			lbl = l
+		}
+		f.Rows = append(f.Rows, ForestRow{Label: lbl, HR: fit.HR[i], Lower: fit.Lower[i], Upper: fit.Upper[i],
+			Text: FormatHR(fit.HR[i], fit.Lower[i], fit.Upper[i]) + "  " + FormatP(fit.P[i])})
+	}
+	var notes []string
+	if len(fit.NotEstimable) > 0 {
+		notes = append(notes, "Not estimable: "+strings.Join(fit.NotEstimable, ", ")+".")
+	}
+	if len(fit.Infinite) > 0 {
+		notes = append(notes, "Coefficient may be infinite: "+strings.Join(fit.Infinite, ", ")+".")
+	}
+	if len(undrawn) > 0 {
+		notes = append(notes, "No finite interval to draw: "+strings.Join(undrawn, ", ")+".")
+	}
+	f.Footnote = strings.Join(notes, " ")
+	return f
 }

@@ -2,6 +2,7 @@ package chart
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"math"
 	"os"
 	"strconv"
@@ -125,5 +126,87 @@ func TestFromAggregates(t *testing.T) {
 	ma.Edges = []float64{40, 55, 60, 70, 80}
 	if _, err := HistogramFromAggregates("Age", []string{"female", "male"}, []analysis.VariableAggregate{fa, ma}); err == nil {
 		t.Error("HistogramFromAggregates accepted different edges")
+	}
+}
+
+// TestForestFromMeta pools the per-site log HRs of testdata/forest_lung.json with
+// analysis.MetaAnalyze and checks the plot's rows, diamond, I² and Q p against R
+// (gen_forest.R: coxph per site, inverse-variance fixed effect).
+func TestForestFromMeta(t *testing.T) {
+	b, err := os.ReadFile("testdata/forest_lung.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Sites struct {
+			Label                              []string
+			Coef, SE, HR, Lower, Upper, Weight []float64
+		}
+		Pooled struct{ HR, Lower, Upper float64 }
+		QP     float64 `json:"q_p"`
+		I2     float64 `json:"i2"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	var sites []analysis.SiteEstimate
+	for i, l := range r.Sites.Label {
+		sites = append(sites, analysis.SiteEstimate{Site: l, Estimate: r.Sites.Coef[i], SE: r.Sites.SE[i]})
+	}
+	sites = append(sites, analysis.SiteEstimate{Site: "inst99", Estimate: math.Inf(1), SE: 1})
+	h, err := analysis.MetaAnalyze(sites, 0.95)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := ForestFromMeta("HR male vs female by site", sites, h, false)
+	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Abs(b) }
+	if len(f.Rows) != len(r.Sites.Label)+1 {
+		t.Fatalf("%d rows", len(f.Rows))
+	}
+	for i, row := range f.Rows[:len(r.Sites.Label)] {
+		if row.Label != r.Sites.Label[i] || !near(row.HR, r.Sites.HR[i]) || !near(row.Lower, r.Sites.Lower[i]) ||
+			!near(row.Upper, r.Sites.Upper[i]) || !near(row.Weight, 100*r.Sites.Weight[i]) {
+			t.Errorf("row %d %+v; R: %s %v (%v–%v) weight %v", i, row, r.Sites.Label[i], r.Sites.HR[i], r.Sites.Lower[i], r.Sites.Upper[i], r.Sites.Weight[i])
+		}
+	}
+	p := f.Rows[len(f.Rows)-1]
+	if !p.Pooled || !near(p.HR, r.Pooled.HR) || !near(p.Lower, r.Pooled.Lower) || !near(p.Upper, r.Pooled.Upper) {
+		t.Errorf("pooled %+v; R %+v", p, r.Pooled)
+	}
+	if math.Abs(*f.QP-r.QP) > 1e-6 || math.Abs(*f.I2-r.I2) > 1e-9 {
+		t.Errorf("Q p %v, I² %v; R %v, %v", *f.QP, *f.I2, r.QP, r.I2)
+	}
+	if !strings.Contains(f.Footnote, "inst99") {
+		t.Errorf("footnote %q does not name the excluded site", f.Footnote)
+	}
+	if _, err := Image(f, 800, 500); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestForestFromCox maps a Cox fit (the lung sex + age model's numbers from R's coxph,
+// gen_lung.R, plus a non-estimable and an infinite term) to forest rows.
+func TestForestFromCox(t *testing.T) {
+	cx := loadLung(t).Cox.Efron
+	inf := math.Inf(1)
+	fit := &analysis.CoxFit{
+		Terms:        []string{"sexmale", "age", "inst_dup", "sep"},
+		HR:           []float64{cx.HR[0], cx.HR[1], nan, 1e12},
+		Lower:        []float64{cx.Lower[0], cx.Lower[1], nan, 0},
+		Upper:        []float64{cx.Upper[0], cx.Upper[1], nan, inf},
+		P:            []float64{cx.P[0], cx.P[1], nan, 0.99},
+		NotEstimable: []string{"inst_dup"}, Infinite: []string{"sep"},
+	}
+	f := ForestFromCox("Cox", fit, map[string]string{"sexmale": "Male (vs female)"})
+	if len(f.Rows) != 2 || f.Rows[0].Label != "Male (vs female)" || f.Rows[1].Label != "age" {
+		t.Fatalf("rows %+v", f.Rows)
+	}
+	if want := "1.67 (1.20–2.32)  p = 0.0023"; f.Rows[0].Text != want {
+		t.Errorf("text %q, want %q", f.Rows[0].Text, want)
+	}
+	for _, w := range []string{"Not estimable: inst_dup", "may be infinite: sep", "No finite interval to draw: sep"} {
+		if !strings.Contains(f.Footnote, w) {
+			t.Errorf("footnote %q lacks %q", f.Footnote, w)
+		}
 	}
 }

@@ -38,8 +38,8 @@ type ForestPlot struct {
 	LabelHeader, EstimateHeader string
 	// Rows are drawn top to bottom.
 	Rows []ForestRow
-	// I2 is Higgins' I² as a fraction (nil: not shown); QP is the p-value of Cochran's Q
-	// (nil: not shown).
+	// I2 is Higgins' I² in percent, as analysis.Heterogeneity reports it (nil: not shown);
+	// QP is the p-value of Cochran's Q (nil: not shown).
 	I2, QP *float64
 	// Footnote is drawn under the figure.
 	Footnote string
@@ -207,7 +207,7 @@ func (f *ForestPlot) Draw(c draw.Canvas) error {
 func (f *ForestPlot) heterogeneity() string {
 	out := ""
 	if f.I2 != nil {
-		out = fmt.Sprintf("I² = %.0f%%", 100*(*f.I2))
+		out = fmt.Sprintf("I² = %.0f%%", *f.I2)
 	}
 	if f.QP != nil {
 		if out != "" {
