@@ -207,15 +207,14 @@ func days(x float64) string {
 	return strconv.FormatFloat(x, 'f', -1, 64) + " days"
 }
 
-// FormatP formats a p-value as figures show it: "p = 0.0013", "p < 0.0001", "NA".
+// FormatP formats a p-value with two significant digits as figures show it: "0.0013",
+// "< 0.0001", "NA".
 func FormatP(p float64) string {
 	switch {
 	case math.IsNaN(p):
 		return "NA"
 	case p < 0.0001:
 		return "< 0.0001"
-	case p < 0.001:
-		return strconv.FormatFloat(p, 'f', 4, 64)
 	default:
 		return strconv.FormatFloat(p, 'g', 2, 64)
 	}

@@ -183,17 +183,37 @@ func (s *Service) RefreshCatalog(ctx context.Context) (*CatalogUpdate, error) {
 			cats = append(cats, c)
 		}
 	}
+	if len(cats) == 0 {
+		// Never replace a cached catalog with an empty one.
+		if err := noAnswer(g); err != nil {
+			return nil, err
+		}
+		return nil, Errorf(EUnavailable, "no site sent its catalog")
+	}
 	var missing []string
 	missing = append(missing, g.Missing...)
 	for _, p := range append(slices.Clone(g.Refused), g.Invalid...) {
 		missing = append(missing, p.Site)
 	}
-	now := s.now()
-	cur := MergeCatalogs(now, cats, missing)
 	old, err := s.cache.Catalog(ctx, s.network.ID)
 	if err != nil && ErrorCode(err) != ENotFound {
 		return nil, err
 	}
+	// A site that did not answer this time keeps its last known catalog (listed in Missing),
+	// so one slow site does not make its studies vanish from the app.
+	if old != nil {
+		gone := map[string]bool{}
+		for _, m := range missing {
+			gone[m] = true
+		}
+		for _, c := range old.Sites {
+			if gone[c.Site] {
+				cats = append(cats, c)
+			}
+		}
+	}
+	now := s.now()
+	cur := MergeCatalogs(now, cats, missing)
 	n := s.network
 	n.LastConnected = now
 	if err := s.cache.SaveNetwork(ctx, n); err != nil {
@@ -604,7 +624,13 @@ func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
 			}
 			for _, site := range sortedKeys(members) {
 				if !got[site] {
-					return contrib, Errorf(EUnavailable, "site %s stopped answering in round %d of the Cox fit; the fit was aborted because every site must contribute to every round", site, len(rounds)+1)
+					why := "stopped answering"
+					for _, p := range append(slices.Clone(g.Refused), g.Invalid...) {
+						if p.Site == site {
+							why = "answered with an error (" + p.Code + ": " + p.Message + ")"
+						}
+					}
+					return contrib, Errorf(EUnavailable, "site %s %s in round %d of the Cox fit; the fit was aborted because every site must contribute to every round", site, why, len(rounds)+1)
 				}
 			}
 			replies = kept

@@ -549,3 +549,31 @@ func TestLibraryThroughService(t *testing.T) {
 		t.Errorf("cohorts %+v, %v", cs, err)
 	}
 }
+
+// TestCatalogKeepsSilentSites: a site that misses one catalog refresh keeps its last known
+// catalog (and is listed as missing); a refresh nobody answers leaves the cache alone.
+func TestCatalogKeepsSilentSites(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.net.silent["inst1"] = true
+	u, err := f.svc.RefreshCatalog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := u.Catalog.Study("lung"); st == nil || len(st.Sites) != 18 || st.Patients != 227 || !reflect.DeepEqual(u.Catalog.Missing, []string{"inst1"}) {
+		t.Errorf("catalog with a silent site: %+v, missing %v", st, u.Catalog.Missing)
+	}
+	if len(u.Changes) != 0 {
+		t.Errorf("changes %q", u.Changes)
+	}
+	for _, s := range f.net.sites() {
+		f.net.silent[s] = true
+	}
+	if _, err := f.svc.RefreshCatalog(ctx); app.ErrorCode(err) != app.EUnavailable {
+		t.Errorf("refresh nobody answers: %v", err)
+	}
+	cat, _, err := f.svc.LoadCatalog(ctx)
+	if err != nil || cat.Study("lung") == nil || len(cat.Sites) != 18 {
+		t.Errorf("cached catalog after an empty refresh: %v", err)
+	}
+}

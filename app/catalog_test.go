@@ -1,0 +1,99 @@
+package app_test
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+func TestMergeCatalogs(t *testing.T) {
+	cats := []protocol.Catalog{
+		{Site: "b", Studies: []protocol.StudyCatalog{{Name: "nsclc", DataCut: "2026-10-01", Patients: 1, Suppressed: true,
+			Variables: []protocol.Variable{{Name: "stage", Type: protocol.Categorical, Categories: []string{"III", "IV"}}, {Name: "age", Type: protocol.Categorical}},
+			Endpoints: []protocol.Endpoint{{Name: "os"}}}}},
+		{Site: "a", Studies: []protocol.StudyCatalog{{Name: "nsclc", DataCut: "2026-10-31", Patients: 400,
+			Variables: []protocol.Variable{{Name: "stage", Type: protocol.Categorical, Label: "Stage", Categories: []string{"I", "IV"}}, {Name: "age", Type: protocol.Numeric, Unit: "years"}, {Name: "pdl1", Type: protocol.Numeric}},
+			Endpoints: []protocol.Endpoint{{Name: "os"}, {Name: "pfs"}}}}},
+	}
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	c := app.MergeCatalogs(at, cats, []string{"c"})
+	if cats[0].Site != "b" {
+		t.Error("MergeCatalogs reordered its input")
+	}
+	st := c.Study("nsclc")
+	if st == nil || !reflect.DeepEqual(st.Sites, []string{"a", "b"}) || st.Patients != 401 || !st.PatientsAtLeast || st.DataCut["b"] != "2026-10-01" {
+		t.Fatalf("study %+v", st)
+	}
+	stage := st.Variable("stage")
+	if !reflect.DeepEqual(stage.Categories, []string{"I", "III", "IV"}) || stage.Label != "Stage" || stage.MissingAt != nil {
+		t.Errorf("stage %+v", stage)
+	}
+	if pdl1 := st.Variable("pdl1"); !reflect.DeepEqual(pdl1.MissingAt, []string{"b"}) {
+		t.Errorf("pdl1 %+v; want missing at b", pdl1)
+	}
+	if age := st.Variable("age"); age.Type != protocol.Numeric || !reflect.DeepEqual(age.TypeConflict, []string{"b: categorical"}) {
+		t.Errorf("age %+v; want a type conflict at b", age)
+	}
+	if len(st.Endpoints) != 2 || !reflect.DeepEqual(st.Endpoints[1].MissingAt, []string{"b"}) {
+		t.Errorf("endpoints %+v", st.Endpoints)
+	}
+	if !reflect.DeepEqual(c.Missing, []string{"c"}) || c.Study("other") != nil {
+		t.Errorf("missing %v", c.Missing)
+	}
+	// Order of the input does not matter.
+	rev := app.MergeCatalogs(at, []protocol.Catalog{cats[1], cats[0]}, []string{"c"})
+	if !reflect.DeepEqual(rev, c) {
+		t.Error("MergeCatalogs depends on the order of its input")
+	}
+}
+
+func TestAgeAndAsOf(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{{30 * time.Second, "just now"}, {time.Minute, "1 minute ago"}, {59 * time.Minute, "59 minutes ago"}, {2 * time.Hour, "2 hours ago"}, {25 * time.Hour, "1 day ago"}, {72 * time.Hour, "3 days ago"}} {
+		if got := app.Age(now, now.Add(-c.d)); got != c.want {
+			t.Errorf("Age(%v) = %q, want %q", c.d, got, c.want)
+		}
+	}
+	p := &app.Provenance{RanAt: now.Add(-72 * time.Hour), Expected: []string{"a", "b"}, Answered: []string{"a", "b"}}
+	if got := app.AsOf(now, p); got != "as of 3 days ago, all 2 sites" {
+		t.Errorf("AsOf = %q", got)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	if app.ErrorCode(nil) != "" || app.ErrorMessage(nil) != "" {
+		t.Error("nil error has a code")
+	}
+	plain := errors.New("disk on fire")
+	if app.ErrorCode(plain) != app.EInternal || app.ErrorMessage(plain) != app.CodeMessage(app.EInternal) {
+		t.Error("an uncoded error is not internal")
+	}
+	e := app.WrapError(app.ENotFound, plain, "result %d is gone", 7)
+	wrapped := errors.Join(errors.New("context"), e)
+	if app.ErrorCode(wrapped) != app.ENotFound || app.ErrorMessage(wrapped) != "result 7 is gone" || !errors.Is(wrapped, plain) {
+		t.Errorf("wrapped: %v", wrapped)
+	}
+	for _, code := range []string{app.EInvalid, app.ENotFound, app.EUnavailable, app.ERefusedByPolicy, app.EInternal, app.EConflict} {
+		if m := app.CodeMessage(code); m == "" || m == app.CodeMessage("bogus") {
+			t.Errorf("code %s has no message of its own", code)
+		}
+	}
+}
+
+func TestFormatP(t *testing.T) {
+	for _, c := range []struct {
+		p    float64
+		want string
+	}{{0.00001, "< 0.0001"}, {0.00013, "0.00013"}, {0.0013, "0.0013"}, {0.0456, "0.046"}, {0.5, "0.5"}} {
+		if got := app.FormatP(c.p); got != c.want {
+			t.Errorf("FormatP(%v) = %q, want %q", c.p, got, c.want)
+		}
+	}
+}
