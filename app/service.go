@@ -242,7 +242,9 @@ func (s *Service) siteRecords(cat *Catalog, status []SiteStatus, now time.Time) 
 	if cat != nil {
 		for _, c := range cat.Sites {
 			r := get(c.Site)
-			r.Online, r.LastSeen = true, cat.FetchedAt
+			// A catalog answer means the site was up when the catalog was fetched; a status
+			// list, when given, says whether it is up now.
+			r.Online, r.LastSeen = status == nil && !slices.Contains(cat.Missing, c.Site), cat.FetchedAt
 			p := c.Policy
 			r.Policy = &p
 			r.Studies = nil

@@ -577,3 +577,22 @@ func TestCatalogKeepsSilentSites(t *testing.T) {
 		t.Errorf("cached catalog after an empty refresh: %v", err)
 	}
 }
+
+func TestSitesStatus(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.net.silent["inst5"] = true
+	sites, err := f.svc.Sites(ctx)
+	if err != nil || len(sites) != 18 {
+		t.Fatalf("sites %d, %v", len(sites), err)
+	}
+	for _, s := range sites {
+		if s.Online == (s.Site == "inst5") || s.Policy == nil || s.DataCuts["lung"] != "2026-10-31" {
+			t.Errorf("site %+v", s)
+		}
+	}
+	cached, err := f.db.Sites(ctx, "demo")
+	if err != nil || !reflect.DeepEqual(cached, sites) {
+		t.Errorf("cached sites differ: %v", err)
+	}
+}
