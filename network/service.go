@@ -109,6 +109,12 @@ func ServeSiteWithOptions(ctx context.Context, nc *nats.Conn, site string, studi
 			}
 		}
 	}
+	// Once ServeSite returns the hub knows the subscriptions, so a discovery right after it
+	// finds the site. A node started before its hub is not connected yet: its subscriptions
+	// are sent when the connection comes up.
+	if nc.IsConnected() {
+		_ = nc.FlushTimeout(10 * time.Second)
+	}
 	go func() {
 		<-s.ctx.Done()
 		s.Stop()

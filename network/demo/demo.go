@@ -1,0 +1,198 @@
+// Package demo runs a synthetic federation in one process: an embedded hub and one site node
+// per hospital of synth's demo federation, each a node.Engine over its own SQLite file,
+// serving on its own connection. The desktop app's default network, `oncofed-cli --demo` and
+// tests use it. It wires concrete implementations (node, synth, network) together, so only
+// commands, main.go and tests import it; package network itself stays free of them.
+package demo
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/oncofed/oncofed/network"
+	"github.com/oncofed/oncofed/node"
+	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/synth"
+)
+
+// Options configures Start; the zero value runs synth.DemoFederation on a random loopback port.
+type Options struct {
+	// Listen is the hub's client address (host:port); empty: 127.0.0.1 on a free port.
+	Listen string
+	// Federation is the synthetic network; nil means synth.DemoFederation().
+	Federation *synth.Federation
+}
+
+// Demo is a running federation.
+type Demo struct {
+	Hub     *network.Hub
+	Sites   []string            // hospital names, sorted
+	Studies map[string][]string // studies per site
+
+	mu     sync.Mutex
+	stores []*node.SQLiteStore
+	conns  map[string]*nats.Conn
+	svcs   map[string]*network.SiteService
+}
+
+// URL is the hub's address, for network.Dial.
+func (d *Demo) URL() string { return d.Hub.URL() }
+
+// StopSite takes a site off the network, as if its node went down.
+func (d *Demo) StopSite(site string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s := d.svcs[site]; s != nil {
+		s.Stop()
+		delete(d.svcs, site)
+	}
+	if c := d.conns[site]; c != nil {
+		c.Close()
+		delete(d.conns, site)
+	}
+}
+
+// Close stops every site and the hub.
+func (d *Demo) Close() {
+	for _, site := range d.Sites {
+		d.StopSite(site)
+	}
+	for _, s := range d.stores {
+		s.Close()
+	}
+	if d.Hub != nil {
+		d.Hub.Shutdown()
+	}
+}
+
+// Start generates the federation's hospitals into one SQLite file per site under dir, or
+// reuses the files an earlier Start left there for the same federation (the generator is
+// deterministic), and serves every site on a new embedded hub. A failed generation leaves no
+// half-imported files behind for the next start.
+func Start(ctx context.Context, dir string, opts Options) (*Demo, error) {
+	fed := synth.DemoFederation()
+	if opts.Federation != nil {
+		fed = *opts.Federation
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	stores, studies, err := prepare(ctx, dir, fed)
+	if err != nil {
+		return nil, err
+	}
+	d := &Demo{Studies: studies, conns: map[string]*nats.Conn{}, svcs: map[string]*network.SiteService{}}
+	for site, st := range stores {
+		d.Sites = append(d.Sites, site)
+		d.stores = append(d.stores, st)
+	}
+	sort.Strings(d.Sites)
+	d.Hub, err = network.StartHub(network.HubOptions{Listen: opts.Listen})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	for _, site := range d.Sites {
+		sp, ok := fed.Policies[site]
+		if !ok {
+			sp = synth.DemoPolicy
+		}
+		pol := protocol.Policy{MinCohort: sp.MinCohort, MinCell: sp.MinCell, BinDays: float64(sp.BinDays), OverlapGuard: sp.OverlapGuard}
+		eng, err := node.NewEngine(ctx, stores[site], node.Config{Site: site, Policy: &pol})
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		nc, err := nats.Connect(d.Hub.URL(), nats.Name("oncofed-demo-"+site), nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond))
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("demo: site %s: %w", site, err)
+		}
+		d.conns[site] = nc
+		svc, err := network.ServeSite(ctx, nc, site, studies[site], eng)
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		d.svcs[site] = svc
+	}
+	return d, nil
+}
+
+// prepare opens (generating when needed) one store per site.
+func prepare(ctx context.Context, dir string, fed synth.Federation) (map[string]*node.SQLiteStore, map[string][]string, error) {
+	marker := filepath.Join(dir, "ready-"+fingerprint(fed))
+	_, statErr := os.Stat(marker)
+	fresh := statErr != nil
+	if fresh {
+		// Whatever an earlier, different or interrupted generation left is discarded whole.
+		olds, _ := filepath.Glob(filepath.Join(dir, "*.db*"))
+		readies, _ := filepath.Glob(filepath.Join(dir, "ready-*"))
+		for _, o := range append(olds, readies...) {
+			os.Remove(o)
+		}
+	}
+	stores := map[string]*node.SQLiteStore{}
+	studies := map[string][]string{}
+	fail := func(err error) (map[string]*node.SQLiteStore, map[string][]string, error) {
+		for _, s := range stores {
+			s.Close()
+		}
+		return nil, nil, err
+	}
+	for _, spec := range fed.Studies {
+		g, err := synth.New(spec)
+		if err != nil {
+			return fail(fmt.Errorf("demo: %w", err))
+		}
+		for i, s := range g.Sites() {
+			st := stores[s.Name]
+			if st == nil {
+				if st, err = node.OpenSQLite(filepath.Join(dir, s.Name+".db")); err != nil {
+					return fail(fmt.Errorf("demo: %w", err))
+				}
+				stores[s.Name] = st
+			}
+			is := g.ImportSpec(i)
+			studies[s.Name] = append(studies[s.Name], is.Study)
+			if !fresh {
+				continue
+			}
+			var buf bytes.Buffer
+			if err := g.WriteCSV(&buf, i); err != nil {
+				return fail(fmt.Errorf("demo: %w", err))
+			}
+			ispec := node.ImportSpec{Study: is.Study, IDColumn: is.IDColumn, DataCut: is.DataCut.Format("2006-01-02"), Site: is.Site}
+			for _, ep := range is.Endpoints {
+				ispec.Endpoints = append(ispec.Endpoints, node.EndpointSpec{Name: ep.Name, TimeColumn: ep.TimeColumn, EventColumn: ep.EventColumn})
+			}
+			if _, err := node.ImportCSV(ctx, st, ispec, &buf); err != nil {
+				return fail(fmt.Errorf("demo: %s at %s: %w", is.Study, s.Name, err))
+			}
+		}
+	}
+	if fresh {
+		if err := os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
+			return fail(fmt.Errorf("demo: %w", err))
+		}
+	}
+	return stores, studies, nil
+}
+
+// fingerprint names a federation's generated data, so a changed federation is regenerated.
+func fingerprint(fed synth.Federation) string {
+	b, _ := json.Marshal(fed.Studies)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
