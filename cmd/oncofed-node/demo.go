@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/oncofed/oncofed/node"
+	"github.com/oncofed/oncofed/synth"
+)
+
+func init() {
+	register("synth", "write synthetic hospitals (CSV per site, manifest, import script) and their site databases", runSynth)
+}
+
+// runSynth writes a synthetic federation: with no sizing flags the demo network the app
+// starts on (six hospitals, four studies, the demo policies); with --sites/--patients a
+// federation of that size for the chosen studies.
+func runSynth(args []string) error {
+	fs := flag.NewFlagSet("synth", flag.ContinueOnError)
+	out := fs.String("out", "", "output `DIR` (created if missing)")
+	study := fs.String("study", "all", "study: nsclc, tnbc, mpm, mm or all")
+	sites := fs.Int("sites", 0, "number of hospitals `N` (default: the demo network's 6)")
+	patients := fs.Int("patients", 0, "patients per study `N`, the total over all sites (default: the demo network's sizes)")
+	seed := fs.Uint64("seed", synth.DemoSeed, "random `SEED`: the same seed gives the same files")
+	cut := fs.String("data-cut", "", "data-cut date `YYYY-MM-DD` (default "+synth.DefaultDataCut.Format("2006-01-02")+")")
+	noDB := fs.Bool("no-db", false, "write the CSV files and import script only, not the site databases")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: oncofed-node synth --out DIR [--study nsclc|tnbc|mpm|mm|all] [--sites N] [--patients N] [--seed S]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return errors.New("--out is required and there are no positional arguments")
+	}
+	var dataCut time.Time
+	if *cut != "" {
+		t, err := time.Parse("2006-01-02", *cut)
+		if err != nil {
+			return fmt.Errorf("--data-cut %q is not a date YYYY-MM-DD", *cut)
+		}
+		dataCut = t
+	}
+	specs, policies, err := synthSpecs(*study, *sites, *patients, *seed, dataCut)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	man, err := synth.WriteFiles(*out, specs...)
+	if err != nil {
+		return err
+	}
+	for site, p := range policies {
+		js, _ := json.MarshalIndent(p, "", "  ")
+		if err := os.WriteFile(filepath.Join(*out, site+".policy.json"), append(js, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	total := 0
+	for _, e := range man.Sites {
+		total += e.Patients
+	}
+	fmt.Printf("wrote %d site files (%d patients) to %s in %v: manifest.json, import.sh\n", len(man.Sites), total, *out, time.Since(start).Round(time.Millisecond))
+	if *noDB {
+		fmt.Printf("import them with: sh %s\n", filepath.Join(*out, "import.sh"))
+		return nil
+	}
+	return importManifest(context.Background(), *out, man)
+}
+
+// synthSpecs turns the flags into specs; the demo's policies come back when no sizing flag
+// was given.
+func synthSpecs(study string, sites, patients int, seed uint64, dataCut time.Time) ([]synth.Spec, map[string]synth.SitePolicy, error) {
+	var studies []synth.Study
+	if study == "all" || study == "" {
+		studies = synth.Studies
+	} else {
+		s, err := synth.ParseStudy(study)
+		if err != nil {
+			return nil, nil, err
+		}
+		studies = []synth.Study{s}
+	}
+	if sites < 0 || patients < 0 {
+		return nil, nil, errors.New("--sites and --patients must be positive")
+	}
+	var specs []synth.Spec
+	if sites == 0 && patients == 0 {
+		fed := synth.DemoFederation()
+		for _, spec := range fed.Studies {
+			for _, s := range studies {
+				if spec.Study == s {
+					spec.Seed, spec.DataCut = seed, dataCut
+					specs = append(specs, spec)
+				}
+			}
+		}
+		return specs, fed.Policies, nil
+	}
+	if sites == 0 {
+		sites = 6
+	}
+	if patients == 0 {
+		patients = 1000 * sites
+	}
+	if patients < sites {
+		return nil, nil, fmt.Errorf("--patients %d cannot fill %d sites", patients, sites)
+	}
+	for _, s := range studies {
+		specs = append(specs, synth.Spec{Study: s, Sites: sites, Patients: patients, Seed: seed, DataCut: dataCut})
+	}
+	return specs, nil, nil
+}
+
+// importManifest loads every written CSV into its site database with the node importer.
+func importManifest(ctx context.Context, dir string, man *synth.Manifest) error {
+	dbs := map[string]bool{}
+	for _, e := range man.Sites {
+		spec := node.ImportSpec{Study: e.Study, IDColumn: e.IDColumn, DataCut: e.DataCut.Format("2006-01-02"), Site: e.Site}
+		for _, ep := range e.Endpoints {
+			spec.Endpoints = append(spec.Endpoints, node.EndpointSpec{Name: ep.Name, TimeColumn: ep.TimeColumn, EventColumn: ep.EventColumn})
+		}
+		if err := importOne(ctx, filepath.Join(dir, e.DB), filepath.Join(dir, e.CSV), spec); err != nil {
+			return fmt.Errorf("site %s, study %s: %w", e.Site, e.Study, err)
+		}
+		dbs[e.DB] = true
+	}
+	fmt.Printf("imported into %d site databases:", len(dbs))
+	for _, e := range man.Sites {
+		if dbs[e.DB] {
+			fmt.Printf(" %s", filepath.Join(dir, e.DB))
+			delete(dbs, e.DB)
+		}
+	}
+	fmt.Println()
+	return nil
+}
+
+func importOne(ctx context.Context, dbPath, csvPath string, spec node.ImportSpec) error {
+	f, err := os.Open(csvPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	store, err := node.OpenSQLite(dbPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	_, err = node.ImportCSV(ctx, store, spec, f)
+	return err
+}
