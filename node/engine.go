@@ -181,8 +181,26 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) proto
 		pe := asProtocolError(err)
 		entry.Outcome, entry.Code, entry.Reason = OutcomeRefused, pe.Code, pe.Message
 	} else {
-		entry.Outcome, entry.Released = OutcomeReleased, ans.released
-		entry.Reason = effectsText(reply.Policy)
+		// The reply's hash lets an auditor check a payload an analyst presents later.
+		body, merr := json.Marshal(reply)
+		if merr != nil {
+			err = errorf(protocol.CodeInvalid, "reply cannot be encoded (non-finite value)")
+			pe := asProtocolError(err)
+			entry.Outcome, entry.Code, entry.Reason = OutcomeRefused, pe.Code, pe.Message
+		} else {
+			entry.Outcome, entry.Released = OutcomeReleased, ans.released+" reply_sha256="+HashQuery(string(body))
+		}
+		if err == nil {
+			entry.Reason = effectsText(reply.Policy)
+		}
+	}
+	if err == nil && e.policy.OverlapGuard && ans.study != nil {
+		// Remember the sets before releasing: should the audit append then fail, the guard is
+		// merely stricter than needed.
+		if gerr := e.recordReleased(ctx, q.Analyst, ans.study, ans.sets); gerr != nil {
+			err = errorf(protocol.CodeInternal, "overlap guard state unavailable")
+			entry.Outcome, entry.Code, entry.Reason, entry.Released = OutcomeRefused, protocol.CodeInternal, "overlap guard state unavailable", ""
+		}
 	}
 	if _, aerr := e.store.AppendAudit(ctx, entry); aerr != nil {
 		// Nothing leaves the site unaudited.
@@ -192,13 +210,6 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) proto
 		out := e.baseReply(q)
 		out.Error = asProtocolError(err)
 		return out
-	}
-	if e.policy.OverlapGuard && ans.study != nil {
-		if gerr := e.recordReleased(ctx, q.Analyst, ans.study, ans.sets); gerr != nil {
-			out := e.baseReply(q)
-			out.Error = errorf(protocol.CodeInternal, "overlap guard state unavailable").(*protocol.Error)
-			return out
-		}
 	}
 	return reply
 }

@@ -371,3 +371,37 @@ func TestSurvivalTabulationsAgree(t *testing.T) {
 		}
 	}
 }
+
+// Concurrent queries (the transport serves requests in parallel) keep the audit chain intact
+// and answer consistently.
+func TestConcurrentQueries(t *testing.T) {
+	ctx := context.Background()
+	e, store := lungEngine(t, DefaultPolicy(), nil)
+	const workers, each = 4, 10
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		go func(w int) {
+			for i := 0; i < each; i++ {
+				q := query(protocol.KindSurvival)
+				q.Endpoint = "OS"
+				q.GroupBy = "sex"
+				q.Analyst = string(rune('a' + w))
+				r := e.Handle(ctx, q)
+				if r.Error != nil || len(r.Survival.Groups) != 2 {
+					errs <- r.Error
+					return
+				}
+			}
+			errs <- nil
+		}(w)
+	}
+	for w := 0; w < workers; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := VerifyAudit(ctx, store)
+	if err != nil || len(recs) != workers*each {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
+}
