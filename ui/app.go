@@ -137,10 +137,9 @@ func (a *App) buildWindow() {
 		container.NewTabItem(TabLibrary, a.library.content),
 	)
 	a.tabs.OnSelected = func(t *container.TabItem) { a.onTabSelected(t.Text) }
-	split := container.NewHSplit(a.cohort.content, a.tabs)
-	split.Offset = 0.22
+	left := container.New(fixedWidth{width: 290}, a.cohort.content)
 	top := container.NewVBox(a.header.content, a.banner.content)
-	a.win.SetContent(container.NewBorder(top, nil, nil, nil, split))
+	a.win.SetContent(container.NewBorder(top, nil, container.NewHBox(left, widget.NewSeparator()), nil, a.tabs))
 	w := float32(a.fy.Preferences().FloatWithFallback("window.width", 1400))
 	h := float32(a.fy.Preferences().FloatWithFallback("window.height", 900))
 	a.win.Resize(fyne.NewSize(w, h))

@@ -633,6 +633,17 @@ func (a *App) runService(ctx context.Context, gen int, req app.Request, done fun
 	a.cohort.updateRunState()
 	a.goWork(func() func() {
 		r, err := a.svc.Run(ctx, req)
+		if err == nil && !r.Cached && req.Kind == protocol.KindSummary {
+			// The default name lists every variable; "Table 1 by …" says it in the library.
+			name := strings.TrimSuffix("Table 1 by "+req.GroupBy, " by ")
+			if req.CohortName != "" {
+				name += ", " + req.CohortName
+			}
+			name += " (" + req.Study + ")"
+			if a.svc.Rename(ctx, r.ID, name) == nil {
+				r.Name = name
+			}
+		}
 		return func() {
 			if gen != a.runGen {
 				return

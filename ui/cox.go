@@ -65,7 +65,7 @@ func newCoxTab(a *App) *coxTab {
 	t.export.PlaceHolder = "Export…"
 	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.ui.pinResult(t.result) })
 	t.pin.Disable()
-	t.table = container.NewGridWithColumns(4)
+	t.table = container.New(gridTable{cols: 4})
 	t.model = widget.NewLabel("")
 	t.model.Wrapping = fyne.TextWrapWord
 	t.figure = newFigureView(a.opt.Do, "Choose covariates and press Fit model to see hazard ratios.")
@@ -162,7 +162,7 @@ func (t *coxTab) show(r *app.Result) {
 		t.table.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	}
 	for i, term := range fit.Terms {
-		t.table.Add(widget.NewLabel(term))
+		t.table.Add(widget.NewLabel(TermLabel(r.Request, term)))
 		if math.IsNaN(fit.Coef[i]) {
 			t.table.Add(widget.NewLabel("not estimable"))
 			t.table.Add(widget.NewLabel(""))
@@ -191,9 +191,9 @@ func (t *coxTab) show(r *app.Result) {
 	}
 	t.model.SetText(m)
 	t.privacy.SetText(PrivacyLine(r, t.ui.opt.Now()))
-	style, foot := t.ui.chartStyle(), cohortWords(r.Request)+". "+t.privacy.Text
-	if fig := ForestFigure(r, style, foot); fig != nil {
-		t.figure.SetFigure(func() chart.Figure { return ForestFigure(r, style, foot) }, "")
+	style := t.ui.chartStyle()
+	if fig := ForestFigure(r, style, ""); fig != nil {
+		t.figure.SetFigure(func() chart.Figure { return ForestFigure(r, style, "") }, "")
 	} else {
 		t.figure.SetFigure(nil, "No estimable term to plot.")
 	}
@@ -209,11 +209,8 @@ func ForestFigure(r *app.Result, style chart.Style, footnote string) *chart.Fore
 		if !(hr > 0) || !(lo > 0) || math.IsInf(hi, 0) || math.IsNaN(hi) || math.IsInf(hr, 0) {
 			continue
 		}
-		w := 0.0
-		if se := fit.SE[i]; se > 0 {
-			w = 1 / (se * se)
-		}
-		f.Rows = append(f.Rows, chart.ForestRow{Label: term, HR: hr, Lower: lo, Upper: hi, Weight: w})
+		// Terms are on different scales, so their inverse variances are no weights: equal squares.
+		f.Rows = append(f.Rows, chart.ForestRow{Label: TermLabel(r.Request, term), HR: hr, Lower: lo, Upper: hi})
 	}
 	if len(f.Rows) == 0 {
 		return nil
@@ -233,4 +230,24 @@ func (t *coxTab) exportAs(format string) {
 		return
 	}
 	t.ui.saveFile("forest-"+r.Request.Study+"."+format, func(w io.Writer) error { return writeFigure(w, format, fig) })
+}
+
+// TermLabel names a design column for readers: "sex: male vs female" for the treatment
+// contrast of level male of a categorical covariate (the first level is the reference),
+// "age (per year)" for a numeric covariate with a unit known as years, the column otherwise.
+func TermLabel(req app.Request, term string) string {
+	if req.Cox == nil {
+		return term
+	}
+	for v, levels := range req.Cox.Levels {
+		if len(levels) < 2 || !strings.HasPrefix(term, v) {
+			continue
+		}
+		for _, l := range levels[1:] {
+			if term == v+l {
+				return v + ": " + l + " vs " + levels[0]
+			}
+		}
+	}
+	return term
 }

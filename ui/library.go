@@ -90,7 +90,7 @@ func (t *libraryTab) itemText(s app.ResultSummary) string {
 	if s.Pinned {
 		pin = "★ "
 	}
-	return fmt.Sprintf("%s%s — %s · %d of %d sites · %s", pin, s.Name, kindName(s.Kind), s.Answered, s.Expected, app.Age(t.ui.opt.Now(), s.RanAt))
+	return fmt.Sprintf("%s%s · %d of %d sites · %s", pin, s.Name, s.Answered, s.Expected, app.Age(t.ui.opt.Now(), s.RanAt))
 }
 
 // onRefresh reloads the list from the cache.

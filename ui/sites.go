@@ -30,7 +30,7 @@ type sitesTab struct {
 
 func newSitesTab(a *App) *sitesTab {
 	t := &sitesTab{ui: a}
-	t.grid = container.NewGridWithColumns(6)
+	t.grid = container.New(gridTable{cols: 6})
 	t.state = widget.NewLabel("")
 	t.state.Wrapping = fyne.TextWrapWord
 	refresh := widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), t.onRefresh)
@@ -109,9 +109,7 @@ func (t *sitesTab) refreshTable() {
 		t.grid.Add(widget.NewLabel(lat))
 		t.grid.Add(widget.NewLabel(cut))
 		t.grid.Add(widget.NewLabel(t.patients(r.Site, study)))
-		pol := widget.NewLabel(policyText(r.Policy))
-		pol.Wrapping = fyne.TextWrapWord
-		t.grid.Add(pol)
+		t.grid.Add(widget.NewLabel(policyText(r.Policy)))
 	}
 	t.grid.Refresh()
 	if len(t.records) == 0 {

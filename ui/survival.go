@@ -23,6 +23,9 @@ var LandmarkMonths = []float64{12, 24, 60}
 
 const daysPerMonth = 365.25 / 12
 
+// maxCensorMarks is the number of censoring times above which censor marks start hidden.
+const maxCensorMarks = 400
+
 // kmOptions are the Survival tab's display choices.
 type kmOptions struct {
 	Unit        chart.TimeUnit
@@ -37,20 +40,23 @@ type survivalTab struct {
 	ui      *App
 	content fyne.CanvasObject
 
-	unit     *widget.Select
-	bands    *widget.Check
-	censor   *widget.Check
-	medians  *widget.Check
-	export   *widget.Select
-	pin      *widget.Button
-	figure   *figureView
-	stats    *fyne.Container
-	logrank  *widget.Label
-	privacy  *widget.Label
-	status   *widget.Label
-	opts     kmOptions
-	result   *app.Result
-	footnote string
+	unit    *widget.Select
+	bands   *widget.Check
+	censor  *widget.Check
+	medians *widget.Check
+	export  *widget.Select
+	pin     *widget.Button
+	figure  *figureView
+	stats   *fyne.Container
+	logrank *widget.Label
+	privacy *widget.Label
+	status  *widget.Label
+	opts    kmOptions
+	result  *app.Result
+	// censorSet is true once the analyst chose whether to see censor marks; until then they
+	// are hidden for large cohorts, where a mark at nearly every time would hide the curves.
+	censorSet bool
+	footnote  string
 }
 
 func newSurvivalTab(a *App) *survivalTab {
@@ -69,7 +75,11 @@ func newSurvivalTab(a *App) *survivalTab {
 	t.unit.Selected = "months"
 	t.bands = widget.NewCheck("CI bands", func(on bool) { t.opts.HideBands = !on; t.redraw() })
 	t.bands.Checked = true
-	t.censor = widget.NewCheck("Censor marks", func(on bool) { t.opts.HideCensor = !on; t.redraw() })
+	t.censor = widget.NewCheck("Censor marks", func(on bool) {
+		t.opts.HideCensor = !on
+		t.censorSet = true
+		t.redraw()
+	})
 	t.censor.Checked = true
 	t.medians = widget.NewCheck("Median lines", func(on bool) { t.opts.MedianLines = on; t.redraw() })
 	t.export = widget.NewSelect([]string{"PNG", "SVG", "PDF"}, func(s string) {
@@ -83,7 +93,7 @@ func newSurvivalTab(a *App) *survivalTab {
 	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.ui.pinResult(t.result) })
 	t.pin.Disable()
 	t.figure = newFigureView(a.opt.Do, "Build a cohort on the left and press Run to see Kaplan–Meier curves.")
-	t.stats = container.NewGridWithColumns(7)
+	t.stats = container.New(gridTable{cols: 7})
 	t.logrank = widget.NewLabel("")
 	t.logrank.Wrapping = fyne.TextWrapWord
 	t.privacy = widget.NewLabel("")
@@ -93,7 +103,7 @@ func newSurvivalTab(a *App) *survivalTab {
 	t.status.Wrapping = fyne.TextWrapWord
 	t.status.Hide()
 	bar := container.NewHBox(widget.NewLabel("Time in"), t.unit, t.bands, t.censor, t.medians, layout.NewSpacer(), t.pin, t.export)
-	bottom := container.NewVBox(t.stats, t.logrank, t.privacy)
+	bottom := container.NewVBox(container.NewHScroll(t.stats), t.logrank, t.privacy)
 	t.content = container.NewBorder(container.NewVBox(bar, t.status), bottom, nil, nil, t.figure)
 	return t
 }
@@ -133,6 +143,21 @@ func (t *survivalTab) show(r *app.Result) {
 		t.setStatus("Shown from the cache: " + app.AsOf(t.ui.opt.Now(), &r.Provenance) + ".")
 	}
 	t.pin.Enable()
+	if !t.censorSet {
+		marks := 0
+		for _, g := range r.KM.Groups {
+			if g.Curve != nil {
+				for _, n := range g.Curve.NCensor {
+					if n > 0 {
+						marks++
+					}
+				}
+			}
+		}
+		t.opts.HideCensor = marks > maxCensorMarks
+		t.censor.Checked = !t.opts.HideCensor
+		t.censor.Refresh()
+	}
 	t.privacy.SetText(PrivacyLine(r, t.ui.opt.Now()))
 	t.footnote = cohortWords(r.Request) + ". " + t.privacy.Text
 	t.fillStats()
@@ -146,8 +171,9 @@ func (t *survivalTab) redraw() {
 	if t.result == nil || t.result.KM == nil {
 		return
 	}
-	r, opts, style, foot := t.result, t.opts, t.ui.chartStyle(), t.footnote
-	t.figure.SetFigure(func() chart.Figure { return KMFigure(r, opts, style, foot) }, "")
+	// On screen the privacy line stands under the figure as text; exports carry it as footnote.
+	r, opts, style := t.result, t.opts, t.ui.chartStyle()
+	t.figure.SetFigure(func() chart.Figure { return KMFigure(r, opts, style, "") }, "")
 	t.fillStats()
 }
 
