@@ -97,3 +97,17 @@ func TestFormatP(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://alice:s3cret@hub.example.org:4222": "nats://hub.example.org:4222",
+		"nats://token@hub:4222":                    "nats://hub:4222",
+		"nats://hub:4222":                          "nats://hub:4222",
+		"demo":                                     "demo",
+		"":                                         "",
+	} {
+		if got := app.RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

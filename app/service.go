@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -63,6 +64,9 @@ func NewService(net Network, cache Cache, n NetworkInfo, opts ...Option) *Servic
 	if n.ID == "" {
 		panic("app: NewService needs a network ID")
 	}
+	// A hub URL may carry a user and password (nats://user:pass@host): they must never reach
+	// the cache, which keys everything by the network ID.
+	n.ID, n.URL = RedactURL(n.ID), RedactURL(n.URL)
 	s := &Service{net: net, cache: cache, network: n, now: time.Now, newID: randomID, offline: net == nil}
 	for _, o := range opts {
 		o(s)
@@ -740,4 +744,15 @@ func (s *Service) Rerun(ctx context.Context, id int64) (*Result, *Changes, error
 		r.Name = old.Name
 	}
 	return r, Compare(old, r), nil
+}
+
+// RedactURL removes the user information (user name, password, token) from a URL; other
+// strings are returned unchanged.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil || u.Host == "" {
+		return s
+	}
+	u.User = nil
+	return u.String()
 }

@@ -294,6 +294,13 @@ func TestOpenRendersExactlyAsBefore(t *testing.T) {
 	}
 	defer db2.Close()
 	svc := app.NewService(nil, db2, app.NetworkInfo{ID: "demo", Name: "Demo network"})
+	if !svc.Offline() {
+		t.Error("a service without a network is not offline")
+	}
+	// Without a network (oncofed-cli --offline), Run answers the request from the cache.
+	if c, err := svc.Run(ctx, kmBySex); err != nil || !c.Cached || c.ID != r.ID {
+		t.Errorf("offline Run: %v", err)
+	}
 	o, err := svc.Open(ctx, r.ID)
 	if err != nil {
 		t.Fatal(err)
