@@ -579,3 +579,24 @@ func BenchmarkList10000(b *testing.B) {
 		}
 	}
 }
+
+// TestNoCredentialsInCache: a hub URL with a password is stored without it.
+func TestNoCredentialsInCache(t *testing.T) {
+	ctx := context.Background()
+	db, path := openTemp(t)
+	n := app.NetworkInfo{ID: "nats://alice:s3cret@hub:4222", Name: "Hub", URL: "nats://alice:s3cret@hub:4222"}
+	if err := db.SaveNetwork(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Networks(ctx)
+	if err != nil || len(got) != 1 || got[0].URL != "nats://hub:4222" || got[0].ID != "nats://hub:4222" {
+		t.Errorf("networks %+v, %v", got, err)
+	}
+	db.Close()
+	for _, f := range []string{path, path + "-wal"} {
+		b, _ := os.ReadFile(f)
+		if bytes.Contains(b, []byte("s3cret")) {
+			t.Errorf("%s contains the password", f)
+		}
+	}
+}
