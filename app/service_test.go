@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -217,14 +218,17 @@ func coxGoldenCheck(t *testing.T, g golden, key string, r *app.Result) {
 // TestCoxThroughService: a federated Newton–Raphson with one network round per iteration gives
 // R's coxph(Surv(time, event) ~ sex + age + strata(site)) (stratified) and ~ sex + age (pooled).
 func TestCoxThroughService(t *testing.T) {
-	g := loadGolden(t, 0)
 	for _, c := range []struct {
 		form protocol.CoxForm
 		ties string
 		key  string
-	}{{protocol.CoxStratified, "efron", "efron_site_strata"}, {protocol.CoxPooled, "efron", "efron"}, {protocol.CoxPooled, "breslow", "breslow"}} {
-		t.Run(string(c.form)+"/"+c.ties, func(t *testing.T) {
+		bin  int
+	}{{protocol.CoxStratified, "efron", "efron_site_strata", 0}, {protocol.CoxPooled, "efron", "efron", 0}, {protocol.CoxPooled, "breslow", "breslow", 0},
+		{protocol.CoxStratified, "efron", "efron_site_strata", 30}, {protocol.CoxPooled, "efron", "efron", 30}, {protocol.CoxPooled, "breslow", "breslow", 30}} {
+		t.Run(fmt.Sprintf("%s/%s/bin%d", c.form, c.ties, c.bin), func(t *testing.T) {
+			g := loadGolden(t, c.bin)
 			f := newFixture(t)
+			f.net.binDays = float64(c.bin)
 			req := app.Request{Kind: protocol.KindCox, Study: "lung", Endpoint: "os", Cox: &app.CoxSpec{Covariates: []string{"sex", "age"}, Ties: c.ties, Form: c.form}}
 			r, err := f.svc.Run(context.Background(), req)
 			if err != nil {
