@@ -114,7 +114,7 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 			}
 		}
 	}
-	times, events, merged, truncated := policyTimes(times, events, e.policy.BinDays, e.policy.MinCell)
+	times, events, merged, truncated := policyTimes(times, events, e.policy.BinDays, e.policy.MinCell, req.Form == protocol.CoxPooled)
 	reply.Policy.MergedRows = merged
 	reply.Policy.TruncatedAfter = truncated
 	d := 0
@@ -188,9 +188,9 @@ func stratifiedContribution(times []float64, events []bool, x []float64, p int, 
 }
 
 // policyTimes applies the survival-table policy to patient times: coarsening to binDays, then
-// the same forward merging and tail truncation as releaseSurvival (a subject past the
-// truncation time is censored at it). It returns new slices.
-func policyTimes(time []float64, event []bool, binDays float64, minCell int) ([]float64, []bool, int, *float64) {
+// the same forward merging and tail truncation as releaseBlocks (strict for the pooled form; a
+// subject past the truncation time is censored at it). It returns new slices.
+func policyTimes(time []float64, event []bool, binDays float64, minCell int, strict bool) ([]float64, []bool, int, *float64) {
 	t2 := make([]float64, len(time))
 	e2 := append([]bool(nil), event...)
 	for i, t := range time {
@@ -203,7 +203,7 @@ func policyTimes(time []float64, event []bool, binDays float64, minCell int) ([]
 	if err != nil {
 		panic("node: policyTimes: " + err.Error()) // times were validated at import
 	}
-	released, _, truncated := releaseSurvival(tab, minCell)
+	released, _, truncated := releaseBlocks(tab, minCell, strict)
 	merged := len(tab.Time) - len(released.Time)
 	// Each table time maps to the first released time at or after it; past the truncation
 	// time subjects become censorings at it.

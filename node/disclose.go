@@ -60,6 +60,16 @@ func releaseCount(n, minCell int) (protocol.Count, int) {
 // The released table is a valid table of the same subjects, only coarser, so pooled tables
 // stay valid. With minCell ≤ 1 the table is released as it is.
 func releaseSurvival(t analysis.SurvivalTable, minCell int) (g protocol.SurvivalGroup, merged int, truncatedAfter *float64) {
+	return releaseBlocks(t, minCell, false)
+}
+
+// releaseBlocks is releaseSurvival; strict additionally makes the events and the censorings
+// of every released row each either zero or at least minCell. The pooled Cox form needs it:
+// its rows carry sums of exp(x'β)·x over a row's events (for Efron's ties) and, by difference,
+// over its censorings, and each such sum must cover minCell patients or none. In strict mode
+// the subjects left when the rows run out are censored at the last released time; should that
+// leave that row with 1..minCell-1 censorings, the row is folded back into the remainder too.
+func releaseBlocks(t analysis.SurvivalTable, minCell int, strict bool) (g protocol.SurvivalGroup, merged int, truncatedAfter *float64) {
 	g.Time, g.Events, g.Censor = []float64{}, []int{}, []int{}
 	if minCell <= 1 {
 		g.Time = append(g.Time, t.Time...)
@@ -67,26 +77,28 @@ func releaseSurvival(t analysis.SurvivalTable, minCell int) (g protocol.Survival
 		g.Censor = append(g.Censor, t.Censor...)
 		return g, 0, nil
 	}
+	ok := func(d, c int) bool {
+		if strict {
+			return (d == 0 || d >= minCell) && (c == 0 || c >= minCell) && d+c > 0
+		}
+		return d+c >= minCell
+	}
 	remaining := t.Total()
+	rest := 0 // subjects to fold in as censorings at the last released time
 	for k := 0; k < len(t.Time); {
 		if remaining < minCell {
-			// Truncate: fold the remaining subjects into the last released row as censorings.
-			if len(g.Time) == 0 {
-				g.Time, g.Events, g.Censor = append(g.Time, 0), append(g.Events, 0), append(g.Censor, remaining)
-			} else {
-				g.Censor[len(g.Censor)-1] += remaining
-			}
-			at := g.Time[len(g.Time)-1]
-			return g, merged, &at
+			rest = remaining
+			break
 		}
 		d, c, j := 0, 0, k
-		for j < len(t.Time) {
+		for j < len(t.Time) && !ok(d, c) {
 			d += t.Events[j]
 			c += t.Censor[j]
 			j++
-			if d+c >= minCell {
-				break
-			}
+		}
+		if !ok(d, c) { // strict mode ran out of rows
+			rest = d + c
+			break
 		}
 		merged += j - k - 1
 		g.Time = append(g.Time, t.Time[j-1])
@@ -95,7 +107,23 @@ func releaseSurvival(t analysis.SurvivalTable, minCell int) (g protocol.Survival
 		remaining -= d + c
 		k = j
 	}
-	return g, merged, nil
+	if rest == 0 {
+		return g, merged, nil
+	}
+	// Truncate: fold the remaining subjects into the last released row as censorings.
+	for strict && len(g.Time) > 0 && g.Censor[len(g.Censor)-1]+rest < minCell {
+		last := len(g.Time) - 1
+		rest += g.Events[last] + g.Censor[last]
+		g.Time, g.Events, g.Censor = g.Time[:last], g.Events[:last], g.Censor[:last]
+		merged++
+	}
+	if len(g.Time) == 0 {
+		g.Time, g.Events, g.Censor = append(g.Time, 0), append(g.Events, 0), append(g.Censor, rest)
+	} else {
+		g.Censor[len(g.Censor)-1] += rest
+	}
+	at := g.Time[len(g.Time)-1]
+	return g, merged, &at
 }
 
 // note adds a human-readable line to the reply's policy effects.

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -345,18 +346,54 @@ func TestAttackCoxCovariates(t *testing.T) {
 	}
 }
 
-// Under a protective policy the pooled Cox rows each hold at least min_cell subjects.
+// Under a protective policy each pooled Cox row sums over at least min_cell subjects, and its
+// events and its censorings each number zero or at least min_cell (the E sums and R−E cover
+// them separately).
 func TestCoxPooledRowsPolicy(t *testing.T) {
 	ctx := context.Background()
 	e, _ := lungEngine(t, DefaultPolicy(), nil)
 	q := query(protocol.KindCox)
 	q.Endpoint = "OS"
-	q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "breslow", Covariates: []string{"age"}, Beta: []float64{0}}
-	c := mustOK(t, e.Handle(ctx, q)).Cox
-	for k, r := range c.Rows {
-		// β = 0: R0 counts the subjects of the row.
-		if r.R0 < 5 || int(r.Time)%7 != 0 {
-			t.Errorf("row %d at %v holds %v subjects", k, r.Time, r.R0)
+	q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{0}}
+	r := mustOK(t, e.Handle(ctx, q))
+	c := r.Cox
+	subjects, events := 0, 0
+	for k, row := range c.Rows {
+		// β = 0: R0 counts the row's subjects, E0 its events.
+		n, d := int(math.Round(row.R0)), row.D
+		if n < 5 || int(row.Time)%7 != 0 || (d != 0 && d < 5) || (n-d != 0 && n-d < 5) || math.Round(row.E0) != float64(d) {
+			t.Errorf("row %d at %v: %d subjects, %d events", k, row.Time, n, d)
+		}
+		subjects += n
+		events += d
+	}
+	if subjects != c.N || events != c.Events || c.N != 227 || r.Policy.TruncatedAfter == nil {
+		t.Errorf("rows hold %d subjects and %d events; reply N %d events %d, effects %+v", subjects, events, c.N, c.Events, r.Policy)
+	}
+}
+
+func TestReleaseBlocksStrict(t *testing.T) {
+	// (d, c) per time: (1,0) (1,1) (3,0) (0,1) (2,0) (1,1) (0,2); minCell 3.
+	tab := analysis.SurvivalTable{Time: []float64{1, 2, 3, 4, 5, 6, 7}, Events: []int{1, 1, 3, 0, 2, 1, 0}, Censor: []int{0, 1, 0, 1, 0, 1, 2}}
+	g, _, tr := releaseBlocks(tab, 3, true)
+	// Rows 1–3 give (5,1): censorings 1 < 3, so row 4 joins: (5,2), row 5: (7,2), row 6: (8,3) at
+	// time 6 — every component ≥ 3. Row 7 (0,2) is left: 2 censorings folded into time 6 → (8,5).
+	if len(g.Time) != 1 || g.Time[0] != 6 || g.Events[0] != 8 || g.Censor[0] != 5 || tr == nil || *tr != 6 {
+		t.Fatalf("strict release %+v, truncated %v", g, tr)
+	}
+	// A table whose tail would leave a row with 1..2 censorings folds that row back.
+	tab = analysis.SurvivalTable{Time: []float64{1, 2, 3}, Events: []int{3, 3, 1}, Censor: []int{0, 0, 0}}
+	g, _, tr = releaseBlocks(tab, 3, true)
+	// (3,0) at 1, (3,0) at 2, then 1 event left: censored at 2 → (3,1) violates, so the row at 2
+	// folds back: 4 censorings at 1 → (3,4).
+	if len(g.Time) != 1 || g.Time[0] != 1 || g.Events[0] != 3 || g.Censor[0] != 4 || *tr != 1 {
+		t.Fatalf("strict release %+v", g)
+	}
+	for _, g := range []protocol.SurvivalGroup{g} {
+		for k := range g.Time {
+			if d, c := g.Events[k], g.Censor[k]; (d != 0 && d < 3) || (c != 0 && c < 3) {
+				t.Errorf("row %d (%d,%d)", k, d, c)
+			}
 		}
 	}
 }
