@@ -85,6 +85,57 @@ type ImportSpec struct {
 	DataCut string
 	// Site, when set, is stored as the site name the network sees.
 	Site string
+	// Dictionary optionally gives labels and units of variables and labels of endpoints, by
+	// name. A name that is neither a variable nor an endpoint of the file is refused.
+	Dictionary []DictionaryEntry
+}
+
+// DictionaryEntry is one line of a study's data dictionary.
+type DictionaryEntry struct {
+	Name  string
+	Label string
+	Unit  string
+}
+
+// ReadDictionary reads a data dictionary CSV with the header name,label,unit (label and unit
+// may be empty).
+func ReadDictionary(r io.Reader) ([]DictionaryEntry, error) {
+	cr := csv.NewReader(r)
+	recs, err := cr.ReadAll()
+	if err != nil {
+		return nil, csvError(err)
+	}
+	if len(recs) == 0 || len(recs[0]) != 3 || recs[0][0] != "name" || recs[0][1] != "label" || recs[0][2] != "unit" {
+		return nil, &ImportError{Line: 1, Reason: "dictionary header must be name,label,unit"}
+	}
+	var out []DictionaryEntry
+	for k, r := range recs[1:] {
+		e := DictionaryEntry{Name: strings.TrimSpace(r[0]), Label: strings.TrimSpace(r[1]), Unit: strings.TrimSpace(r[2])}
+		if e.Name == "" || len(e.Label) > protocol.MaxNameLen || len(e.Unit) > protocol.MaxNameLen || !utf8.ValidString(e.Label+e.Unit) {
+			return nil, &ImportError{Line: k + 2, Reason: "dictionary entry needs a name; label and unit at most 256 bytes of UTF-8"}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// applyDictionary sets labels and units from the dictionary.
+func applyDictionary(st *StudyData, dict []DictionaryEntry) error {
+	for _, d := range dict {
+		if v := st.Variable(d.Name); v != nil {
+			v.Label, v.Unit = d.Label, d.Unit
+			continue
+		}
+		if e := st.Endpoint(d.Name); e != nil {
+			if d.Unit != "" && d.Unit != "days" {
+				return &ImportError{Reason: fmt.Sprintf("dictionary: endpoint %q is in days, not %q", d.Name, d.Unit)}
+			}
+			e.Label = d.Label
+			continue
+		}
+		return &ImportError{Reason: fmt.Sprintf("dictionary: %q is neither a variable nor an endpoint", d.Name)}
+	}
+	return nil
 }
 
 // EndpointReport summarises one imported endpoint.
@@ -126,6 +177,9 @@ func Import(ctx context.Context, store Store, spec ImportSpec, src Source) (Impo
 	}
 	st, err := BuildStudy(ctx, spec.Study, cut, src)
 	if err != nil {
+		return ImportReport{}, err
+	}
+	if err := applyDictionary(st, spec.Dictionary); err != nil {
 		return ImportReport{}, err
 	}
 	info, err := store.ReplaceStudy(ctx, st)

@@ -221,3 +221,27 @@ func TestParseEndpointSpec(t *testing.T) {
 		}
 	}
 }
+
+func TestImportDictionary(t *testing.T) {
+	ctx := context.Background()
+	dict, err := ReadDictionary(strings.NewReader("name,label,unit\nage,Age at diagnosis,years\nOS,Overall survival,\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := openStore(t, filepath.Join(t.TempDir(), "s.db"))
+	spec := ImportSpec{Study: "s", IDColumn: "pid", Endpoints: []EndpointSpec{{"OS", "t", "e"}}, Dictionary: dict}
+	if _, err := ImportCSV(ctx, store, spec, strings.NewReader("pid,t,e,age\n1,1,1,50\n")); err != nil {
+		t.Fatal(err)
+	}
+	st, _, _ := store.LoadStudy(ctx, "s")
+	if v := st.Variable("age"); v.Label != "Age at diagnosis" || v.Unit != "years" || st.Endpoints[0].Label != "Overall survival" {
+		t.Errorf("dictionary not applied: %+v %+v", v.Variable, st.Endpoints[0])
+	}
+	spec.Dictionary = append(spec.Dictionary, DictionaryEntry{Name: "stage"})
+	if _, err := ImportCSV(ctx, store, spec, strings.NewReader("pid,t,e,age\n1,1,1,50\n")); err == nil || !strings.Contains(err.Error(), "stage") {
+		t.Errorf("unknown dictionary name: %v", err)
+	}
+	if _, err := ReadDictionary(strings.NewReader("variable,label\n")); err == nil {
+		t.Error("bad dictionary header accepted")
+	}
+}

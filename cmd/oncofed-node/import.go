@@ -22,6 +22,7 @@ func runImport(args []string) error {
 	id := fs.String("id", "", "patient id `COLUMN`")
 	site := fs.String("site", "", "site `NAME` the network sees (default: the database file's base name)")
 	cut := fs.String("data-cut", "", "data-cut date `YYYY-MM-DD` (default: today)")
+	dict := fs.String("dictionary", "", "optional data dictionary CSV `PATH` with header name,label,unit")
 	var eps stringList
 	fs.Var(&eps, "endpoint", "endpoint `NAME=TIMECOL:EVENTCOL` (repeatable; time in days, event 0/1)")
 	if err := fs.Parse(args); err != nil {
@@ -38,6 +39,17 @@ func runImport(args []string) error {
 			return err
 		}
 		spec.Endpoints = append(spec.Endpoints, es)
+	}
+	if *dict != "" {
+		df, err := os.Open(*dict)
+		if err != nil {
+			return err
+		}
+		spec.Dictionary, err = node.ReadDictionary(df)
+		df.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", *dict, err)
+		}
 	}
 	f, err := os.Open(*csvPath)
 	if err != nil {
