@@ -27,7 +27,7 @@ func putText(c draw.Canvas, sty text.Style, x, y vg.Length, xa text.XAlignment, 
 
 // fillBackground paints the whole canvas in the style's background colour.
 func fillBackground(c draw.Canvas, s Style) {
-	if _, filled := c.Canvas.(rasterCanvas); filled || s.Background == nil {
+	if _, filled := c.Canvas.(*rasterCanvas); filled || s.Background == nil {
 		return
 	}
 	c.SetColor(s.Background)

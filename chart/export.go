@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	stddraw "image/draw"
+	"image/png"
 	"io"
 	"math"
 	"os"
@@ -13,7 +14,6 @@ import (
 
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgpdf"
 	"gonum.org/v1/plot/vg/vgsvg"
 )
@@ -36,23 +36,10 @@ func pageFor(s Style, width, height int) (dpi int, w, h vg.Length) {
 	return dpi, w, h
 }
 
-// rasterCanvas is a vgimg canvas created already filled with the figure's background, which
-// vgimg paints with a memory fill; rasterising a page-sized rectangle instead costs a
-// quarter of the drawing time.
-type rasterCanvas struct {
-	*vgimg.Canvas
-}
-
-func newRaster(f Figure, width, height int) *vgimg.Canvas {
-	s := f.FigureStyle()
-	dpi, pw, ph := pageFor(s, width, height)
-	return vgimg.NewWith(vgimg.UseWH(pw, ph), vgimg.UseDPI(dpi), vgimg.UseBackgroundColor(s.bg()))
-}
-
 // Image renders f to a width×height image, for the screen.
 func Image(f Figure, width, height int) (*image.RGBA, error) {
 	c := newRaster(f, width, height)
-	if err := f.Draw(draw.New(rasterCanvas{c})); err != nil {
+	if err := f.Draw(c.drawTo()); err != nil {
 		return nil, err
 	}
 	if img, ok := c.Image().(*image.RGBA); ok {
@@ -63,14 +50,18 @@ func Image(f Figure, width, height int) (*image.RGBA, error) {
 	return img, nil
 }
 
-// WritePNG writes f as a width×height PNG image.
+// WritePNG writes f as a width×height PNG image. It compresses for speed: zlib's default
+// level takes several times as long as drawing the figure, for files a third smaller.
 func WritePNG(w io.Writer, f Figure, width, height int) error {
-	c := newRaster(f, width, height)
-	if err := f.Draw(draw.New(rasterCanvas{c})); err != nil {
+	img, err := Image(f, width, height)
+	if err != nil {
 		return err
 	}
-	_, err := vgimg.PngCanvas{Canvas: c}.WriteTo(w)
-	return err
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if err := enc.Encode(w, img); err != nil {
+		return fmt.Errorf("chart: writing PNG: %w", err)
+	}
+	return nil
 }
 
 // WriteSVG writes f as an SVG with the fonts embedded. The page has the layout a
