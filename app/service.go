@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"net/url"
 	"slices"
 	"sort"
@@ -333,6 +334,9 @@ func validate(req Request) error {
 	if req.Study == "" {
 		return Errorf(EInvalid, "choose a study")
 	}
+	if _, err := json.Marshal(req); err != nil {
+		return WrapError(EInvalid, err, "the request holds a number that is not finite")
+	}
 	switch req.Kind {
 	case protocol.KindCount:
 	case protocol.KindSummary:
@@ -547,6 +551,14 @@ func (s *Service) finish(ctx context.Context, r *Result, g *Gathered) error {
 		p.Sites = append(p.Sites, sp)
 	}
 	p.AppVersion, p.ProtocolVersion = Version, protocol.Version
+	// Everything stored must survive JSON (no NaN or ±Inf from a misbehaving site).
+	for i, round := range r.Rounds {
+		for _, rep := range round.Replies {
+			if _, err := json.Marshal(rep); err != nil {
+				return WrapError(EInvalid, err, "site %s sent a reply (round %d) that cannot be stored", rep.Site, i+1)
+			}
+		}
+	}
 	p.ContentHash = ContentHash(r.Request, r.Rounds)
 	if r.Name == "" {
 		r.Name = DefaultName(r.Request)

@@ -511,7 +511,8 @@ func TestRefusedAndInvalid(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	for _, req := range []app.Request{{Kind: protocol.KindSurvival, Study: "lung"}, {Kind: "plot", Study: "lung"}, {Kind: protocol.KindCount},
-		{Kind: protocol.KindCox, Study: "lung", Endpoint: "os", Cox: &app.CoxSpec{Covariates: []string{"stage"}}}} {
+		{Kind: protocol.KindCox, Study: "lung", Endpoint: "os", Cox: &app.CoxSpec{Covariates: []string{"stage"}}},
+		{Kind: protocol.KindSurvival, Study: "lung", Endpoint: "os", Landmarks: []float64{math.NaN()}}} {
 		if _, err := f.svc.Run(ctx, req); app.ErrorCode(err) != app.EInvalid {
 			t.Errorf("%+v: %v, want invalid", req, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -322,6 +323,15 @@ func TestSaveResultAllOrNothing(t *testing.T) {
 		if n := count(t, db, table); n != 0 {
 			t.Errorf("%s holds %d rows after a failed save", table, n)
 		}
+	}
+	// A reply that cannot be encoded (NaN) is refused as invalid, without a trace.
+	nan := testResult("nan", t0, 2)
+	nan.Rounds[1].Replies[1].Cox = &protocol.CoxReply{LogLik: math.NaN()}
+	if err := db.SaveResult(ctx, nan); app.ErrorCode(err) != app.EInvalid {
+		t.Errorf("SaveResult with NaN: %v, want invalid", err)
+	}
+	if n := count(t, db, "results"); n != 0 {
+		t.Errorf("results holds %d rows after a NaN save", n)
 	}
 	// A cancelled context fails cleanly too.
 	cctx, cancel := context.WithCancel(ctx)

@@ -344,11 +344,16 @@ func (db *DB) SaveResult(ctx context.Context, r *app.Result) error {
 	if r.Network == "" {
 		return app.Errorf(app.EInvalid, "a result needs a network")
 	}
+	request, err1 := json.Marshal(r.Request)
+	prov, err2 := json.Marshal(r.Provenance)
+	if err := errors.Join(err1, err2); err != nil {
+		return app.WrapError(app.EInvalid, err, "result %q cannot be stored", r.Name)
+	}
 	return db.write(ctx, "save result "+r.Name, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO results (network_id, name, kind, study, pinned, ran_at, expected, answered, request_key, request, provenance, content_hash)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.Network, r.Name, string(r.Request.Kind), r.Request.Study, r.Pinned, nanos(r.Provenance.RanAt),
-			len(r.Provenance.Expected), len(r.Provenance.Answered), r.Request.Key(), mustJSON(r.Request), mustJSON(r.Provenance), r.Provenance.ContentHash)
+			len(r.Provenance.Expected), len(r.Provenance.Answered), r.Request.Key(), string(request), string(prov), r.Provenance.ContentHash)
 		if err != nil {
 			return err
 		}
@@ -367,11 +372,19 @@ func (db *DB) SaveResult(ctx context.Context, r *app.Result) error {
 		}
 		defer replyStmt.Close()
 		for i, round := range r.Rounds {
-			if _, err := roundStmt.ExecContext(ctx, id, i, mustJSON(round.Query)); err != nil {
+			q, err := json.Marshal(round.Query)
+			if err != nil {
+				return app.WrapError(app.EInvalid, err, "round %d of result %q cannot be stored", i+1, r.Name)
+			}
+			if _, err := roundStmt.ExecContext(ctx, id, i, string(q)); err != nil {
 				return err
 			}
 			for _, rep := range round.Replies {
-				if _, err := replyStmt.ExecContext(ctx, id, i, rep.Site, mustJSON(rep)); err != nil {
+				b, err := json.Marshal(rep)
+				if err != nil {
+					return app.WrapError(app.EInvalid, err, "the reply of site %s (round %d) cannot be stored", rep.Site, i+1)
+				}
+				if _, err := replyStmt.ExecContext(ctx, id, i, rep.Site, string(b)); err != nil {
 					return err
 				}
 			}
