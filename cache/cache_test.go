@@ -610,3 +610,22 @@ func TestNoCredentialsInCache(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenEmptyFile: a zero-byte file (touch cache.db) is an empty database, not corruption.
+func TestOpenEmptyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cache.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.MovedAside != "" {
+		t.Errorf("an empty file was moved aside to %s", db.MovedAside)
+	}
+	if v := rawInt(t, path, "PRAGMA user_version"); v != SchemaVersion() {
+		t.Errorf("user_version %d", v)
+	}
+}
