@@ -46,14 +46,16 @@ type Option func(*Service)
 // WithClock injects the clock (tests; default time.Now).
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
 
-// WithQueryIDs injects the generator of query IDs (default: 128 random bits in hex).
+// WithQueryIDs injects the generator of query IDs (default: 128 random bits in hex). It is
+// called concurrently and must be safe for that.
 func WithQueryIDs(f func() string) Option { return func(s *Service) { s.newID = f } }
 
 // WithAnalyst sets the analyst identity sent with every query.
 func WithAnalyst(name string) Option { return func(s *Service) { s.analyst = name } }
 
 // WithNotify sets the function told, once per transition, when the service goes offline or
-// comes back online. It is called synchronously from the call that noticed the change.
+// comes back online. It is called synchronously from the call that noticed the change, which
+// may be a background refresh: it must be safe for concurrent use and must not block.
 func WithNotify(f func(Notice)) Option { return func(s *Service) { s.notify = f } }
 
 // NewService returns the service for network n, answering from net (nil for offline use) and

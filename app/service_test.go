@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,10 +100,12 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.db.Close() })
-	n := 0
+	var n atomic.Int64
+	var mu sync.Mutex
 	f.svc = app.NewService(f.net, f.db, app.NetworkInfo{ID: "demo", Name: "Demo network", Demo: true},
-		app.WithClock(f.clock.now), app.WithNotify(func(n app.Notice) { f.notes = append(f.notes, n) }),
-		app.WithQueryIDs(func() string { n++; return "q" + string(rune('0'+n%10)) }))
+		app.WithClock(f.clock.now),
+		app.WithNotify(func(n app.Notice) { mu.Lock(); f.notes = append(f.notes, n); mu.Unlock() }),
+		app.WithQueryIDs(func() string { return fmt.Sprint("q", n.Add(1)) }))
 	if _, err := f.svc.RefreshCatalog(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -606,5 +610,31 @@ func TestSitesStatus(t *testing.T) {
 	cached, err := f.db.Sites(ctx, "demo")
 	if err != nil || !reflect.DeepEqual(cached, sites) {
 		t.Errorf("cached sites differ: %v", err)
+	}
+}
+
+// TestRunDuringBackgroundRefresh: analyses run and are stored while the catalog refreshes in
+// the background (the UI and the refresh write to the cache at once).
+func TestRunDuringBackgroundRefresh(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	var updates []<-chan app.CatalogUpdate
+	for i := 0; i < 5; i++ {
+		_, u, err := f.svc.LoadCatalog(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		updates = append(updates, u)
+		if _, err := f.svc.Run(ctx, app.Request{Kind: protocol.KindCount, Study: "lung", GroupBy: "sex"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range updates {
+		if got := <-u; got.Err != nil {
+			t.Error(got.Err)
+		}
+	}
+	if list, err := f.svc.Results(ctx, app.ResultFilter{}); err != nil || len(list) != 5 {
+		t.Errorf("%d results, %v", len(list), err)
 	}
 }
