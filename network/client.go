@@ -136,7 +136,7 @@ type siteState struct {
 var _ app.Network = (*Client)(nil)
 
 // Dial connects to the hub at url (a comma-separated list for a cluster). It fails with a
-// *protocol.Error of code unavailable when the hub cannot be reached. The connection then
+// *app.Error of code unavailable when the hub cannot be reached. The connection then
 // reconnects by itself when the hub restarts.
 func Dial(ctx context.Context, url string, opts ...Option) (*Client, error) {
 	cfg := config{
@@ -159,7 +159,7 @@ func Dial(ctx context.Context, url string, opts ...Option) (*Client, error) {
 	}, cfg.natsOpts...)
 	nc, err := nats.Connect(url, natsOpts...)
 	if err != nil {
-		return nil, &protocol.Error{Code: protocol.CodeUnavailable, Message: fmt.Sprintf("hub %s: %v", url, err)}
+		return nil, &app.Error{Code: app.EUnavailable, Message: fmt.Sprintf("hub %s: %v", url, err)}
 	}
 	return &Client{nc: nc, cfg: cfg, sites: map[string]*siteState{}}, nil
 }
@@ -215,12 +215,12 @@ func (c *Client) discover(ctx context.Context) error {
 	ch := make(chan *nats.Msg, 256)
 	sub, err := c.nc.ChanSubscribe(inbox, ch)
 	if err != nil {
-		return &protocol.Error{Code: protocol.CodeUnavailable, Message: "discovery: " + err.Error()}
+		return &app.Error{Code: app.EUnavailable, Message: "discovery: " + err.Error()}
 	}
 	defer sub.Unsubscribe()
 	start := time.Now()
 	if err := c.nc.PublishRequest(subject, inbox, nil); err != nil {
-		return &protocol.Error{Code: protocol.CodeUnavailable, Message: "discovery: " + err.Error()}
+		return &app.Error{Code: app.EUnavailable, Message: "discovery: " + err.Error()}
 	}
 	wait := c.cfg.discoveryWait
 	deadline := time.NewTimer(wait)
@@ -330,7 +330,7 @@ func (c *Client) Query(ctx context.Context, q protocol.Query) (*app.Gathered, er
 		q.ID = nuid.Next()
 	}
 	if q.Kind != protocol.KindCatalog && q.Study == "" {
-		return nil, &protocol.Error{Code: protocol.CodeInvalid, Message: fmt.Sprintf("a %s query needs a study", q.Kind)}
+		return nil, &app.Error{Code: app.EInvalid, Message: fmt.Sprintf("a %s query needs a study", q.Kind)}
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -339,7 +339,7 @@ func (c *Client) Query(ctx context.Context, q protocol.Query) (*app.Gathered, er
 	}
 	body, err := json.Marshal(q)
 	if err != nil {
-		return nil, &protocol.Error{Code: protocol.CodeInvalid, Message: "encode query: " + err.Error()}
+		return nil, &app.Error{Code: app.EInvalid, Message: "encode query: " + err.Error()}
 	}
 	expected, err := c.expected(ctx, q.Study)
 	if err != nil {
@@ -347,18 +347,18 @@ func (c *Client) Query(ctx context.Context, q protocol.Query) (*app.Gathered, er
 	}
 	g := &app.Gathered{Query: q, Expected: expected}
 	if c.nc.IsClosed() {
-		return nil, &protocol.Error{Code: protocol.CodeUnavailable, Message: "connection to the hub is closed"}
+		return nil, &app.Error{Code: app.EUnavailable, Message: "connection to the hub is closed"}
 	}
 	inbox := c.nc.NewRespInbox()
 	ch := make(chan *nats.Msg, 64)
 	sub, err := c.nc.ChanSubscribe(inbox, ch)
 	if err != nil {
-		return nil, &protocol.Error{Code: protocol.CodeUnavailable, Message: "subscribe: " + err.Error()}
+		return nil, &app.Error{Code: app.EUnavailable, Message: "subscribe: " + err.Error()}
 	}
 	defer sub.Unsubscribe()
 	msg := &nats.Msg{Subject: QuerySubject(q.Study, q.Kind), Reply: inbox, Data: body, Header: nats.Header{HeaderQueryID: []string{q.ID}}}
 	if err := c.nc.PublishMsg(msg); err != nil {
-		return nil, &protocol.Error{Code: protocol.CodeUnavailable, Message: "publish: " + err.Error()}
+		return nil, &app.Error{Code: app.EUnavailable, Message: "publish: " + err.Error()}
 	}
 	answered := map[string]bool{}
 	pending := len(expected)

@@ -69,15 +69,15 @@ func DesignColumns(req *protocol.CoxRequest) int {
 // design.
 func FederatedCox(ctx context.Context, net app.Network, q protocol.Query, opts CoxOptions) (*CoxResult, error) {
 	if q.Kind != protocol.KindCox || q.Cox == nil {
-		return nil, &protocol.Error{Code: protocol.CodeInvalid, Message: "federated cox: the query is not a cox query"}
+		return nil, &app.Error{Code: app.EInvalid, Message: "federated cox: the query is not a cox query"}
 	}
 	ties, err := analysis.ParseTies(q.Cox.Ties)
 	if err != nil {
-		return nil, &protocol.Error{Code: protocol.CodeInvalid, Message: "federated cox: " + err.Error()}
+		return nil, &app.Error{Code: app.EInvalid, Message: "federated cox: " + err.Error()}
 	}
 	p := DesignColumns(q.Cox)
 	if p < 1 {
-		return nil, &protocol.Error{Code: protocol.CodeInvalid, Message: "federated cox: no design column (a categorical covariate needs at least two levels)"}
+		return nil, &app.Error{Code: app.EInvalid, Message: "federated cox: no design column (a categorical covariate needs at least two levels)"}
 	}
 	res := &CoxResult{Form: q.Cox.Form, Ties: ties, Policy: map[string]protocol.PolicyEffects{}}
 	round := 0
@@ -145,10 +145,10 @@ func allZero(x []float64) bool {
 func (res *CoxResult) start(g *app.Gathered, p int, opts CoxOptions) error {
 	res.First = g
 	if opts.RequireAll && g.Partial() {
-		return &protocol.Error{Code: protocol.CodeUnavailable, Message: "federated cox: not every site answered: " + problems(g)}
+		return &app.Error{Code: app.EUnavailable, Message: "federated cox: not every site answered: " + problems(g)}
 	}
 	if len(g.Replies) == 0 {
-		return &protocol.Error{Code: protocol.CodeUnavailable, Message: "federated cox: no site answered: " + problems(g)}
+		return &app.Error{Code: app.EUnavailable, Message: "federated cox: no site answered: " + problems(g)}
 	}
 	for _, r := range g.Replies {
 		res.Sites = append(res.Sites, r.Site)
@@ -159,7 +159,7 @@ func (res *CoxResult) start(g *app.Gathered, p int, opts CoxOptions) error {
 		}
 	}
 	if len(res.Columns) != p {
-		return &protocol.Error{Code: protocol.CodeInvalid, Message: fmt.Sprintf("federated cox: sites built %d design columns, the request implies %d", len(res.Columns), p)}
+		return &app.Error{Code: app.EInvalid, Message: fmt.Sprintf("federated cox: sites built %d design columns, the request implies %d", len(res.Columns), p)}
 	}
 	return nil
 }
@@ -175,11 +175,11 @@ func (res *CoxResult) sameSites(g *app.Gathered, round int) ([]protocol.Reply, e
 	for _, s := range res.Sites {
 		r, ok := bySite[s]
 		if !ok {
-			return nil, &protocol.Error{Code: protocol.CodeUnavailable, Message: fmt.Sprintf(
+			return nil, &app.Error{Code: app.EUnavailable, Message: fmt.Sprintf(
 				"federated cox: site %s dropped out in round %d (%s); the fit is aborted rather than continued on a different cohort", s, round, why(g, s))}
 		}
 		if !slices.Equal(r.Cox.Columns, res.Columns) {
-			return nil, &protocol.Error{Code: protocol.CodeInvalid, Message: fmt.Sprintf(
+			return nil, &app.Error{Code: app.EInvalid, Message: fmt.Sprintf(
 				"federated cox: site %s built columns %v in round %d, others %v", s, r.Cox.Columns, round, res.Columns)}
 		}
 		out = append(out, r)
@@ -210,7 +210,7 @@ func (res *CoxResult) contribution(replies []protocol.Reply, p int, beta []float
 		}
 		c, err := analysis.PooledCoxContribution(rows, sums, p, beta, res.Ties)
 		if err != nil {
-			return c, &protocol.Error{Code: protocol.CodeInvalid, Message: "federated cox: " + err.Error()}
+			return c, &app.Error{Code: app.EInvalid, Message: "federated cox: " + err.Error()}
 		}
 		// Risk-set rows hold sums, not subjects: the sites' counts say how many they cover.
 		c.N, c.Events = 0, 0
@@ -220,7 +220,7 @@ func (res *CoxResult) contribution(replies []protocol.Reply, p int, beta []float
 		}
 		return c, nil
 	}
-	return total, &protocol.Error{Code: protocol.CodeInvalid, Message: fmt.Sprintf("federated cox: unknown form %q", res.Form)}
+	return total, &app.Error{Code: app.EInvalid, Message: fmt.Sprintf("federated cox: unknown form %q", res.Form)}
 }
 
 // why says what happened to site in a round.

@@ -1,0 +1,456 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+func runSites(ctx context.Context, c *common, args []string, out io.Writer) error {
+	var studyName string
+	if err := parseFlags("sites", c, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&studyName, "study", "", "only the sites serving study `NAME`")
+	}); err != nil {
+		return err
+	}
+	e, err := connect(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	// The catalog gives each site's data cuts and policy; a failed refresh still lists sites.
+	_, _ = e.catalog(ctx)
+	recs, err := e.svc.Sites(ctx)
+	if err != nil {
+		return err
+	}
+	var rows []app.SiteRecord
+	for _, r := range recs {
+		if studyName == "" || contains(r.Studies, studyName) {
+			rows = append(rows, r)
+		}
+	}
+	return writeSites(out, c.format, rows)
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func runStudies(ctx context.Context, c *common, args []string, out io.Writer) error {
+	if err := parseFlags("studies", c, args, nil); err != nil {
+		return err
+	}
+	e, err := connect(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	cat, err := e.catalog(ctx)
+	if err != nil {
+		return err
+	}
+	return writeStudies(out, c.format, cat)
+}
+
+func runVariables(ctx context.Context, c *common, args []string, out io.Writer) error {
+	var studyName string
+	if err := parseFlags("variables", c, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&studyName, "study", "", "study `NAME`")
+	}); err != nil {
+		return err
+	}
+	e, err := connect(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	cat, err := e.catalog(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := study(cat, studyName)
+	if err != nil {
+		return err
+	}
+	return writeVariables(out, c.format, st)
+}
+
+func runCatalog(ctx context.Context, c *common, args []string, out io.Writer) error {
+	if err := parseFlags("catalog", c, args, nil); err != nil {
+		return err
+	}
+	e, err := connect(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	cat, err := e.catalog(ctx)
+	if err != nil {
+		return err
+	}
+	if c.format == "json" {
+		return writeJSON(out, map[string]any{"sites": cat.Sites, "missing": nonNil(cat.Missing), "studies": cat.Studies})
+	}
+	if err := writeStudies(out, c.format, cat); err != nil {
+		return err
+	}
+	if c.format == "text" {
+		for _, st := range cat.Studies {
+			fmt.Fprintln(out)
+			if err := writeVariables(out, "text", &st); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// analysisFlags are the flags of the analysis commands.
+type analysisFlags struct {
+	study, where, group, endpoint string
+}
+
+func (a *analysisFlags) register(fs *flag.FlagSet, endpoint bool) {
+	fs.StringVar(&a.study, "study", "", "study `NAME`")
+	fs.StringVar(&a.where, "where", "", "cohort `FILTER`, e.g. \"sex = male and age >= 60 and ecog in (0, 1)\"")
+	fs.StringVar(&a.where, "filter", "", "same as --where")
+	fs.StringVar(&a.group, "group", "", "group by categorical `VARIABLE`")
+	if endpoint {
+		fs.StringVar(&a.endpoint, "endpoint", "", "time-to-event endpoint `NAME`")
+	}
+}
+
+// prepare connects, fetches the catalog and checks the common analysis flags.
+func (a *analysisFlags) prepare(ctx context.Context, c *common, needEndpoint bool) (*env, *app.Study, *protocol.Filter, error) {
+	e, err := connect(ctx, c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	fail := func(err error) (*env, *app.Study, *protocol.Filter, error) {
+		e.Close()
+		return nil, nil, nil, err
+	}
+	cat, err := e.catalog(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	st, err := study(cat, a.study)
+	if err != nil {
+		return fail(err)
+	}
+	f, err := cohort(st, a.where)
+	if err != nil {
+		return fail(err)
+	}
+	if err := checkVariable(st, "--group", a.group, protocol.Categorical); err != nil {
+		return fail(err)
+	}
+	if needEndpoint {
+		if err := checkEndpoint(st, a.endpoint); err != nil {
+			return fail(err)
+		}
+	}
+	return e, st, f, nil
+}
+
+func runCount(ctx context.Context, c *common, args []string, out io.Writer) error {
+	var a analysisFlags
+	if err := parseFlags("count", c, args, func(fs *flag.FlagSet) { a.register(fs, false) }); err != nil {
+		return err
+	}
+	e, st, f, err := a.prepare(ctx, c, false)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	r, err := e.svc.Run(ctx, app.Request{Kind: protocol.KindCount, Study: st.Name, Cohort: f, GroupBy: a.group})
+	if err != nil {
+		return err
+	}
+	if err := writeCount(out, c.format, r); err != nil {
+		return err
+	}
+	return requireAll(c, &r.Provenance)
+}
+
+func runSummary(ctx context.Context, c *common, args []string, out io.Writer) error {
+	var a analysisFlags
+	var vars, bins string
+	if err := parseFlags("summary", c, args, func(fs *flag.FlagSet) {
+		a.register(fs, false)
+		fs.StringVar(&vars, "vars", "", "comma-separated `VARIABLES` to summarise")
+		fs.StringVar(&bins, "bins", "", "histogram edges per numeric variable, `VAR:E1,E2,...;VAR2:...`")
+	}); err != nil {
+		return err
+	}
+	names := splitList(vars)
+	if len(names) == 0 {
+		return usagef("--vars is required")
+	}
+	e, st, f, err := a.prepare(ctx, c, false)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	for _, v := range names {
+		if err := checkVariable(st, "--vars", v, ""); err != nil {
+			return err
+		}
+	}
+	var specs []protocol.HistogramSpec
+	for _, part := range strings.Split(bins, ";") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		v, edges, ok := strings.Cut(part, ":")
+		if !ok {
+			return usagef("--bins: %q is not VAR:E1,E2,...", part)
+		}
+		v = strings.TrimSpace(v)
+		if err := checkVariable(st, "--bins", v, protocol.Numeric); err != nil {
+			return err
+		}
+		xs, err := parseFloats("--bins", edges)
+		if err != nil {
+			return err
+		}
+		specs = append(specs, protocol.HistogramSpec{Variable: v, Edges: xs})
+	}
+	r, err := e.svc.Run(ctx, app.Request{Kind: protocol.KindSummary, Study: st.Name, Cohort: f, GroupBy: a.group, Variables: names, Bins: specs})
+	if err != nil {
+		return err
+	}
+	if err := writeSummary(out, c.format, r); err != nil {
+		return err
+	}
+	return requireAll(c, &r.Provenance)
+}
+
+// kmOptions are the km command's own flags.
+type kmOptions struct {
+	confType  analysis.ConfType
+	tau       float64
+	landmarks []float64
+	plot      string
+}
+
+func runKM(ctx context.Context, c *common, args []string, out io.Writer) error {
+	var a analysisFlags
+	var conf, landmarks, plot string
+	var tau float64
+	if err := parseFlags("km", c, args, func(fs *flag.FlagSet) {
+		a.register(fs, true)
+		fs.StringVar(&conf, "conf-type", "log", "confidence interval `TYPE`: log, log-log or plain (as R's survfit)")
+		fs.Float64Var(&tau, "tau", 0, "restricted mean survival up to `DAYS` (default: the shortest follow-up of the groups)")
+		fs.StringVar(&landmarks, "landmarks", "90,180,365,730", "survival at these `DAYS`")
+		fs.StringVar(&plot, "out", "", "also draw the curves to `FILE` (.png, .svg or .pdf)")
+	}); err != nil {
+		return err
+	}
+	ct, err := analysis.ParseConfType(conf)
+	if err != nil {
+		return usagef("--conf-type: %v", err)
+	}
+	marks, err := parseFloats("--landmarks", landmarks)
+	if err != nil {
+		return err
+	}
+	if tau < 0 || math.IsNaN(tau) {
+		return usagef("--tau must be positive")
+	}
+	e, st, f, err := a.prepare(ctx, c, true)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	r, err := e.svc.Run(ctx, app.Request{Kind: protocol.KindSurvival, Study: st.Name, Cohort: f, GroupBy: a.group, Endpoint: a.endpoint, Landmarks: marks})
+	if err != nil {
+		return err
+	}
+	opts := kmOptions{confType: ct, tau: tau, landmarks: marks, plot: plot}
+	doc, err := kmDocument(r, opts)
+	if err != nil {
+		return err
+	}
+	if err := writeKM(out, c.format, doc); err != nil {
+		return err
+	}
+	if plot != "" {
+		if err := drawKM(r, plot); err != nil {
+			return err
+		}
+	}
+	return requireAll(c, &r.Provenance)
+}
+
+func runCox(ctx context.Context, c *common, args []string, out io.Writer) error {
+	var a analysisFlags
+	var covs, ties, strata, refs string
+	if err := parseFlags("cox", c, args, func(fs *flag.FlagSet) {
+		a.register(fs, true)
+		fs.StringVar(&covs, "covariates", "", "comma-separated `VARIABLES` of the model")
+		fs.StringVar(&ties, "ties", "efron", "tie handling `METHOD`: efron or breslow")
+		fs.StringVar(&strata, "strata", "", "`site` stratifies by site (each site its own baseline hazard); empty fits one pooled baseline; another categorical variable stratifies within sites by it as well")
+		fs.StringVar(&refs, "reference", "", "reference levels, `VAR=LEVEL,...` (default: the first category)")
+	}); err != nil {
+		return err
+	}
+	if a.group != "" {
+		return usagef("--group does not apply to cox: add the variable to --covariates or --strata")
+	}
+	names := splitList(covs)
+	if len(names) == 0 {
+		return usagef("--covariates is required")
+	}
+	if _, err := analysis.ParseTies(ties); err != nil {
+		return usagef("--ties: %v", err)
+	}
+	e, st, f, err := a.prepare(ctx, c, true)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	spec := &app.CoxSpec{Covariates: names, Ties: ties, Form: protocol.CoxPooled, Levels: map[string][]string{}}
+	switch strata {
+	case "":
+	case "site":
+		spec.Form = protocol.CoxStratified
+	default:
+		if err := checkVariable(st, "--strata", strata, protocol.Categorical); err != nil {
+			return err
+		}
+		spec.Form, spec.Strata = protocol.CoxStratified, strata
+	}
+	for _, v := range names {
+		if err := checkVariable(st, "--covariates", v, ""); err != nil {
+			return err
+		}
+		if vr := st.Variable(v); vr.Type == protocol.Categorical {
+			if len(vr.Categories) < 2 {
+				return usagef("--covariates: %q has fewer than two categories", v)
+			}
+			spec.Levels[v] = append([]string(nil), vr.Categories...)
+		}
+	}
+	for _, kv := range splitList(refs) {
+		v, level, ok := strings.Cut(kv, "=")
+		lv, isCat := spec.Levels[strings.TrimSpace(v)]
+		if !ok || !isCat {
+			return usagef("--reference: %q is not VAR=LEVEL for a categorical covariate", kv)
+		}
+		level = strings.TrimSpace(level)
+		i := indexOf(lv, level)
+		if i < 0 {
+			return usagef("--reference: %q is not a level of %s (%s)", level, v, strings.Join(lv, ", "))
+		}
+		lv = append([]string{level}, append(append([]string(nil), lv[:i]...), lv[i+1:]...)...)
+		spec.Levels[strings.TrimSpace(v)] = lv
+	}
+	r, err := e.svc.Run(ctx, app.Request{Kind: protocol.KindCox, Study: st.Name, Cohort: f, Endpoint: a.endpoint, Cox: spec})
+	if err != nil {
+		return err
+	}
+	if err := writeCox(out, c.format, r, spec, strata); err != nil {
+		return err
+	}
+	return requireAll(c, &r.Provenance)
+}
+
+func indexOf(xs []string, x string) int {
+	for i, v := range xs {
+		if v == x {
+			return i
+		}
+	}
+	return -1
+}
+
+// sitesText is the line under every result: who answered, who did not and why.
+func sitesText(p *app.Provenance) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sites: %d of %d answered", len(p.Answered), len(p.Expected))
+	if len(p.Missing) > 0 {
+		fmt.Fprintf(&b, "; missing: %s", strings.Join(p.Missing, ", "))
+	}
+	for _, r := range p.Refused {
+		fmt.Fprintf(&b, "; refused: %s (%s: %s)", r.Site, r.Code, r.Message)
+	}
+	for _, r := range p.Invalid {
+		fmt.Fprintf(&b, "; invalid reply: %s (%s)", r.Site, r.Message)
+	}
+	return b.String()
+}
+
+// policyText summarises what the answering sites' policies did.
+func policyText(p *app.Provenance) string {
+	var parts []string
+	for _, s := range p.Sites {
+		var what []string
+		if s.Policy.BinDays > 0 {
+			what = append(what, fmt.Sprintf("times in %g-day bins", s.Policy.BinDays))
+		}
+		if s.Policy.SuppressedCells > 0 {
+			what = append(what, fmt.Sprintf("%d cells suppressed (<%d)", s.Policy.SuppressedCells, s.Policy.MinCell))
+		}
+		if s.Policy.MergedRows > 0 {
+			what = append(what, fmt.Sprintf("%d survival rows merged", s.Policy.MergedRows))
+		}
+		if s.Policy.TruncatedAfter != nil {
+			what = append(what, fmt.Sprintf("no rows after day %g", *s.Policy.TruncatedAfter))
+		}
+		if len(what) > 0 {
+			parts = append(parts, s.Site+": "+strings.Join(what, ", "))
+		}
+	}
+	if len(parts) == 0 {
+		return "privacy: exact aggregates from every answering site"
+	}
+	sort.Strings(parts)
+	return "privacy: " + strings.Join(parts, "; ")
+}
+
+func provenanceJSON(p *app.Provenance) map[string]any {
+	refused := []map[string]string{}
+	for _, r := range p.Refused {
+		refused = append(refused, map[string]string{"site": r.Site, "code": r.Code, "reason": r.Message})
+	}
+	invalid := []map[string]string{}
+	for _, r := range p.Invalid {
+		invalid = append(invalid, map[string]string{"site": r.Site, "reason": r.Message})
+	}
+	return map[string]any{
+		"expected": nonNil(p.Expected), "answered": nonNil(p.Answered), "missing": nonNil(p.Missing),
+		"refused": refused, "invalid": invalid, "partial": p.Partial(),
+		"elapsed_ms": float64(p.Elapsed) / float64(time.Millisecond),
+	}
+}
+
+func policyJSON(p *app.Provenance) map[string]any {
+	out := map[string]any{}
+	for _, s := range p.Sites {
+		out[s.Site] = map[string]any{"data_cut": s.DataCut, "effects": s.Policy}
+	}
+	return out
+}
+
+func nonNil(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return xs
+}

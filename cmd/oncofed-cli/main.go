@@ -1,0 +1,377 @@
+// Command oncofed-cli is the headless client of an Oncofed network: every analysis the desktop
+// app shows is also a command, for scripts and reproducible reports. It runs the same app
+// services as the desktop app (so the numbers are the same), over a hub or the in-process
+// demo network.
+//
+//	oncofed-cli --demo sites
+//	oncofed-cli --hub nats://hub:4222 studies
+//	oncofed-cli --demo variables --study nsclc
+//	oncofed-cli --demo count --study nsclc --where "age >= 65 and ecog in (0, 1)" --group sex
+//	oncofed-cli --demo summary --study nsclc --vars age,sex,stage --group arm
+//	oncofed-cli --demo km --study nsclc --endpoint OS --group arm --format json
+//	oncofed-cli --demo cox --study nsclc --endpoint OS --covariates arm,age,sex --strata site
+//
+// Exit status: 0 success, 2 bad arguments (a malformed filter says where), 3 when some site
+// refused or did not answer and --require-all was given, 1 any other failure. Errors go to
+// standard error in one line.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/cache"
+	"github.com/oncofed/oncofed/network"
+	"github.com/oncofed/oncofed/network/demo"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+	exitPartial = 3
+)
+
+// usageError is a bad argument: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// errPartial marks a result that some site did not contribute to, under --require-all.
+var errPartial = errors.New("not every site contributed")
+
+// common holds the flags every command accepts (before or after the command name).
+type common struct {
+	hub        string
+	demo       bool
+	demoDir    string
+	creds      string
+	nkey       string
+	tlsCA      string
+	timeout    time.Duration
+	format     string
+	requireAll bool
+	cachePath  string
+	analyst    string
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.hub, "hub", c.hub, "hub `URL` (nats://host:4222)")
+	fs.BoolVar(&c.demo, "demo", c.demo, "start the synthetic demo network in this process instead of dialling a hub")
+	fs.StringVar(&c.demoDir, "demo-dir", c.demoDir, "`DIR` for the demo hospitals' databases (default: the user cache directory)")
+	fs.StringVar(&c.creds, "creds", c.creds, "NATS credentials `FILE`")
+	fs.StringVar(&c.nkey, "nkey", c.nkey, "NKey seed `FILE`")
+	fs.StringVar(&c.tlsCA, "tls-ca", c.tlsCA, "CA certificate `FILE` of the hub")
+	fs.DurationVar(&c.timeout, "timeout", c.timeout, "how long to wait for the sites' replies")
+	fs.StringVar(&c.format, "format", c.format, "output `FORMAT`: text, json or csv")
+	fs.BoolVar(&c.requireAll, "require-all", c.requireAll, "exit with status 3 when a site refused or did not answer")
+	fs.StringVar(&c.cachePath, "cache", c.cachePath, "result cache `FILE` (default: a temporary one; give the desktop app's to see results there)")
+	fs.StringVar(&c.analyst, "analyst", c.analyst, "analyst `NAME` sent with queries (default: the user name)")
+}
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, c *common, args []string, out io.Writer) error
+}
+
+var commands = map[string]command{
+	"sites":     {"list the sites on the network with status and latency", runSites},
+	"studies":   {"list the studies with their sites and patient counts", runStudies},
+	"variables": {"list a study's variables and endpoints", runVariables},
+	"catalog":   {"print every site's catalog", runCatalog},
+	"count":     {"cohort size, optionally by group", runCount},
+	"summary":   {"Table 1: summaries of variables, optionally by group", runSummary},
+	"km":        {"Kaplan–Meier curves, medians, RMST and log-rank tests", runKM},
+	"cox":       {"Cox proportional hazards model fitted over the sites", runCox},
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: oncofed-cli (--hub URL | --demo) <command> [flags]")
+	fmt.Fprintln(w, "\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'oncofed-cli <command> -h' for a command's flags.")
+}
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c := &common{timeout: 10 * time.Second, format: "text"}
+	global := flag.NewFlagSet("oncofed-cli", flag.ContinueOnError)
+	global.SetOutput(stderr)
+	global.Usage = func() { usage(stderr); global.PrintDefaults() }
+	c.register(global)
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if global.NArg() == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	name := global.Arg(0)
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "oncofed-cli: unknown command %q\n", name)
+		usage(stderr)
+		return exitUsage
+	}
+	err := cmd.run(ctx, c, global.Args()[1:], stdout)
+	var ue *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "oncofed-cli %s: %v\n", name, err)
+		return exitUsage
+	case errors.Is(err, errPartial):
+		fmt.Fprintf(stderr, "oncofed-cli %s: %v\n", name, err)
+		return exitPartial
+	default:
+		fmt.Fprintf(stderr, "oncofed-cli %s: %s\n", name, oneLine(err))
+		return exitFailure
+	}
+}
+
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+
+// flags returns a command's flag set with the common flags, parsing args into it.
+func parseFlags(name string, c *common, args []string, define func(fs *flag.FlagSet)) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	c.register(fs)
+	if define != nil {
+		define(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	switch c.format {
+	case "text", "json", "csv":
+	default:
+		return usagef("--format %q: want text, json or csv", c.format)
+	}
+	if c.demo == (c.hub != "") {
+		return usagef("give exactly one of --hub URL and --demo")
+	}
+	if c.timeout <= 0 {
+		return usagef("--timeout must be positive")
+	}
+	return nil
+}
+
+// env is a connected client: the network, the app service on it and what to close.
+type env struct {
+	net     *network.Client
+	svc     *app.Service
+	closers []func()
+}
+
+func (e *env) Close() {
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]()
+	}
+}
+
+// connect starts the demo network when asked, dials the hub and opens the result cache.
+func connect(ctx context.Context, c *common) (*env, error) {
+	e := &env{}
+	url := c.hub
+	info := app.NetworkInfo{ID: c.hub, Name: c.hub, URL: c.hub}
+	if c.demo {
+		dir := c.demoDir
+		if dir == "" {
+			base, err := os.UserCacheDir()
+			if err != nil {
+				base = os.TempDir()
+			}
+			dir = filepath.Join(base, "oncofed", "demo")
+		}
+		d, err := demo.Start(ctx, dir, demo.Options{})
+		if err != nil {
+			return nil, err
+		}
+		e.closers = append(e.closers, d.Close)
+		url = d.URL()
+		info = app.NetworkInfo{ID: "demo", Name: "demo", Demo: true}
+	}
+	opts := []network.Option{network.WithName("oncofed-cli"), network.WithTimeout(c.timeout)}
+	if c.creds != "" {
+		opts = append(opts, network.WithCredentials(c.creds))
+	}
+	if c.nkey != "" {
+		opts = append(opts, network.WithNKey(c.nkey))
+	}
+	if c.tlsCA != "" {
+		opts = append(opts, network.WithRootCA(c.tlsCA))
+	}
+	dctx, cancel := context.WithTimeout(ctx, c.timeout)
+	client, err := network.Dial(dctx, url, opts...)
+	cancel()
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.net = client
+	e.closers = append(e.closers, func() { client.Close() })
+	path := c.cachePath
+	if path == "" {
+		dir, err := os.MkdirTemp("", "oncofed-cli-")
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		e.closers = append(e.closers, func() { os.RemoveAll(dir) })
+		path = filepath.Join(dir, "cache.db")
+	}
+	db, err := cache.Open(ctx, path)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.closers = append(e.closers, func() { db.Close() })
+	analyst := c.analyst
+	if analyst == "" {
+		analyst = "analyst"
+		if u, err := user.Current(); err == nil && u.Username != "" {
+			analyst = u.Username
+		}
+	}
+	e.svc = app.NewService(client, db, info, app.WithAnalyst(analyst))
+	return e, nil
+}
+
+// catalog refreshes the network's catalog.
+func (e *env) catalog(ctx context.Context) (*app.Catalog, error) {
+	u, err := e.svc.RefreshCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return u.Catalog, nil
+}
+
+// study returns the merged study, or a usage error listing the studies there are.
+func study(cat *app.Catalog, name string) (*app.Study, error) {
+	if name == "" {
+		return nil, usagef("--study is required (studies: %s)", strings.Join(studyNames(cat), ", "))
+	}
+	st := cat.Study(name)
+	if st == nil {
+		return nil, usagef("no site serves study %q (studies: %s)", name, strings.Join(studyNames(cat), ", "))
+	}
+	return st, nil
+}
+
+func studyNames(cat *app.Catalog) []string {
+	var out []string
+	for _, s := range cat.Studies {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// cohort parses --where against the study's variables.
+func cohort(st *app.Study, where string) (*protocol.Filter, error) {
+	f, err := parseFilter(where, func(name string) (protocol.VariableType, bool) {
+		if v := st.Variable(name); v != nil {
+			return v.Type, true
+		}
+		return "", false
+	})
+	if err != nil {
+		return nil, &usageError{"--where: " + err.Error()}
+	}
+	return f, nil
+}
+
+func checkVariable(st *app.Study, flagName, name string, want protocol.VariableType) error {
+	if name == "" {
+		return nil
+	}
+	v := st.Variable(name)
+	if v == nil {
+		return usagef("%s: study %s has no variable %q", flagName, st.Name, name)
+	}
+	if want != "" && v.Type != want {
+		return usagef("%s: %q is %s, want %s", flagName, name, v.Type, want)
+	}
+	return nil
+}
+
+func checkEndpoint(st *app.Study, name string) error {
+	var names []string
+	for _, e := range st.Endpoints {
+		if e.Name == name {
+			return nil
+		}
+		names = append(names, e.Name)
+	}
+	if name == "" {
+		return usagef("--endpoint is required (endpoints: %s)", strings.Join(names, ", "))
+	}
+	return usagef("--endpoint: study %s has no endpoint %q (endpoints: %s)", st.Name, name, strings.Join(names, ", "))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseFloats(flagName, s string) ([]float64, error) {
+	var out []float64
+	for _, p := range splitList(s) {
+		x, err := strconv.ParseFloat(p, 64)
+		if err != nil {
+			return nil, usagef("%s: %q is not a number", flagName, p)
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// requireAll turns a partial result into errPartial under --require-all (after it was printed).
+func requireAll(c *common, p *app.Provenance) error {
+	if c.requireAll && p.Partial() {
+		return fmt.Errorf("%w: %s", errPartial, sitesText(p))
+	}
+	return nil
+}

@@ -1,0 +1,635 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/chart"
+)
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func writeCSV(w io.Writer, rows [][]string) error {
+	cw := csv.NewWriter(w)
+	if err := cw.WriteAll(rows); err != nil {
+		return err
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 2, 4, 2, ' ', 0) }
+
+// num is a JSON number that is null when undefined (R's NA).
+func num(x float64) *float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
+	}
+	return &x
+}
+
+func nums(xs []float64) []*float64 {
+	out := make([]*float64, len(xs))
+	for i, x := range xs {
+		out[i] = num(x)
+	}
+	return out
+}
+
+// g formats a number for text and CSV: NA when undefined, else the shortest exact form.
+func g(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "NA"
+	}
+	return strconv.FormatFloat(x, 'g', -1, 64)
+}
+
+// r4 formats a number to 4 significant digits for text tables.
+func r4(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "NA"
+	}
+	return strconv.FormatFloat(x, 'g', 4, 64)
+}
+
+func writeSites(w io.Writer, format string, rows []app.SiteRecord) error {
+	switch format {
+	case "json":
+		out := []map[string]any{}
+		for _, r := range rows {
+			out = append(out, map[string]any{"site": r.Site, "online": r.Online, "latency_ms": float64(r.Latency) / float64(time.Millisecond),
+				"studies": nonNil(r.Studies), "last_seen": r.LastSeen, "policy": r.Policy, "data_cuts": r.DataCuts})
+		}
+		return writeJSON(w, out)
+	case "csv":
+		recs := [][]string{{"site", "online", "latency_ms", "studies"}}
+		for _, r := range rows {
+			recs = append(recs, []string{r.Site, strconv.FormatBool(r.Online), g(float64(r.Latency) / float64(time.Millisecond)), strings.Join(r.Studies, " ")})
+		}
+		return writeCSV(w, recs)
+	}
+	t := table(w)
+	fmt.Fprintln(t, "SITE\tSTATUS\tLATENCY\tSTUDIES\tPOLICY")
+	for _, r := range rows {
+		status, lat := "offline", "-"
+		if r.Online {
+			status, lat = "online", r.Latency.Round(100*time.Microsecond).String()
+		}
+		pol := "-"
+		if r.Policy != nil {
+			pol = fmt.Sprintf("min cohort %d, min cell %d, bins %g d", r.Policy.MinCohort, r.Policy.MinCell, r.Policy.BinDays)
+		}
+		fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\n", r.Site, status, lat, strings.Join(r.Studies, ", "), pol)
+	}
+	return t.Flush()
+}
+
+func patients(st *app.Study) string {
+	if st.PatientsAtLeast {
+		return "≥" + strconv.Itoa(st.Patients)
+	}
+	return strconv.Itoa(st.Patients)
+}
+
+func writeStudies(w io.Writer, format string, cat *app.Catalog) error {
+	switch format {
+	case "json":
+		out := []map[string]any{}
+		for _, st := range cat.Studies {
+			out = append(out, map[string]any{"study": st.Name, "sites": st.Sites, "patients": st.Patients,
+				"patients_at_least": st.PatientsAtLeast, "data_cut": st.DataCut})
+		}
+		return writeJSON(w, map[string]any{"studies": out, "missing_sites": nonNil(cat.Missing)})
+	case "csv":
+		recs := [][]string{{"study", "sites", "patients"}}
+		for _, st := range cat.Studies {
+			recs = append(recs, []string{st.Name, strings.Join(st.Sites, " "), patients(&st)})
+		}
+		return writeCSV(w, recs)
+	}
+	t := table(w)
+	fmt.Fprintln(t, "STUDY\tPATIENTS\tSITES")
+	for _, st := range cat.Studies {
+		fmt.Fprintf(t, "%s\t%s\t%d: %s\n", st.Name, patients(&st), len(st.Sites), strings.Join(st.Sites, ", "))
+	}
+	if err := t.Flush(); err != nil {
+		return err
+	}
+	if len(cat.Missing) > 0 {
+		fmt.Fprintf(w, "not answering: %s\n", strings.Join(cat.Missing, ", "))
+	}
+	return nil
+}
+
+func writeVariables(w io.Writer, format string, st *app.Study) error {
+	switch format {
+	case "json":
+		return writeJSON(w, map[string]any{"study": st.Name, "variables": st.Variables, "endpoints": st.Endpoints})
+	case "csv":
+		recs := [][]string{{"name", "kind", "type", "categories", "missing_at"}}
+		for _, v := range st.Variables {
+			recs = append(recs, []string{v.Name, "variable", string(v.Type), strings.Join(v.Categories, " "), strings.Join(v.MissingAt, " ")})
+		}
+		for _, e := range st.Endpoints {
+			recs = append(recs, []string{e.Name, "endpoint", "time-to-event", "", strings.Join(e.MissingAt, " ")})
+		}
+		return writeCSV(w, recs)
+	}
+	fmt.Fprintf(w, "study %s (%s patients at %d sites)\n", st.Name, patients(st), len(st.Sites))
+	t := table(w)
+	fmt.Fprintln(t, "VARIABLE\tTYPE\tVALUES\tNOT AT")
+	for _, v := range st.Variables {
+		vals := strings.Join(v.Categories, ", ")
+		if v.Unit != "" {
+			vals = v.Unit
+		}
+		fmt.Fprintf(t, "%s\t%s\t%s\t%s\n", v.Name, v.Type, vals, strings.Join(v.MissingAt, ", "))
+	}
+	for _, e := range st.Endpoints {
+		fmt.Fprintf(t, "%s\tendpoint\t%s\t%s\n", e.Name, e.Label, strings.Join(e.MissingAt, ", "))
+	}
+	return t.Flush()
+}
+
+func countJSON(c app.Count) map[string]any {
+	m := map[string]any{"n": c.N, "text": c.String()}
+	if c.Suppressed {
+		m["suppressed"] = true
+		if c.Max > 0 {
+			m["max"] = c.Max
+		}
+	}
+	return m
+}
+
+func writeCount(w io.Writer, format string, r *app.Result) error {
+	c := r.Count
+	switch format {
+	case "json":
+		groups := []map[string]any{}
+		for _, gc := range c.Groups {
+			groups = append(groups, map[string]any{"group": gc.Group, "count": countJSON(gc.N)})
+		}
+		perSite := []map[string]any{}
+		for _, s := range c.PerSite {
+			perSite = append(perSite, map[string]any{"site": s.Site, "total": countJSON(s.Total)})
+		}
+		return writeJSON(w, map[string]any{"study": r.Request.Study, "total": countJSON(c.Total), "groups": groups,
+			"missing_group": countJSON(c.Missing), "per_site": perSite,
+			"sites": provenanceJSON(&r.Provenance), "policy": policyJSON(&r.Provenance)})
+	case "csv":
+		recs := [][]string{{"group", "n", "suppressed"}}
+		recs = append(recs, []string{"all", strconv.Itoa(c.Total.N), strconv.FormatBool(c.Total.Suppressed)})
+		for _, gc := range c.Groups {
+			recs = append(recs, []string{gc.Group, strconv.Itoa(gc.N.N), strconv.FormatBool(gc.N.Suppressed)})
+		}
+		return writeCSV(w, recs)
+	}
+	fmt.Fprintf(w, "%s: %s patients\n", r.Request.Study, c.Total)
+	if len(c.Groups) > 0 {
+		t := table(w)
+		fmt.Fprintf(t, "%s\tN\n", strings.ToUpper(r.Request.GroupBy))
+		for _, gc := range c.Groups {
+			fmt.Fprintf(t, "%s\t%s\n", gc.Group, gc.N)
+		}
+		if c.Missing.N > 0 || c.Missing.Suppressed {
+			fmt.Fprintf(t, "(missing)\t%s\n", c.Missing)
+		}
+		if err := t.Flush(); err != nil {
+			return err
+		}
+	}
+	t := table(w)
+	fmt.Fprintln(t, "SITE\tN")
+	for _, s := range c.PerSite {
+		fmt.Fprintf(t, "%s\t%s\n", s.Site, s.Total)
+	}
+	if err := t.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, sitesText(&r.Provenance))
+	fmt.Fprintln(w, policyText(&r.Provenance))
+	return nil
+}
+
+func writeSummary(w io.Writer, format string, r *app.Result) error {
+	tb := r.Summary.Table
+	switch format {
+	case "json":
+		n := []string{}
+		for _, c := range tb.N {
+			n = append(n, c.String())
+		}
+		rows := []map[string]any{}
+		for _, row := range tb.Rows {
+			rows = append(rows, map[string]any{"label": row.Label, "cells": row.Cells, "smd": row.SMD})
+		}
+		return writeJSON(w, map[string]any{"study": r.Request.Study, "columns": tb.Columns, "n": n, "rows": rows,
+			"notes": tb.Notes, "sites": provenanceJSON(&r.Provenance), "policy": policyJSON(&r.Provenance)})
+	case "csv":
+		recs := [][]string{append(append([]string{"row"}, tb.Columns...), "smd")}
+		for _, row := range tb.Rows {
+			recs = append(recs, append(append([]string{row.Label}, row.Cells...), row.SMD))
+		}
+		return writeCSV(w, recs)
+	}
+	t := table(w)
+	fmt.Fprintf(t, "\t%s\tSMD\n", strings.Join(tb.Columns, "\t"))
+	ns := []string{}
+	for _, c := range tb.N {
+		ns = append(ns, "n = "+c.String())
+	}
+	fmt.Fprintf(t, "\t%s\t\n", strings.Join(ns, "\t"))
+	for _, row := range tb.Rows {
+		fmt.Fprintf(t, "%s\t%s\t%s\n", row.Label, strings.Join(row.Cells, "\t"), row.SMD)
+	}
+	if err := t.Flush(); err != nil {
+		return err
+	}
+	for _, note := range tb.Notes {
+		fmt.Fprintln(w, "note:", note)
+	}
+	fmt.Fprintln(w, sitesText(&r.Provenance))
+	fmt.Fprintln(w, policyText(&r.Provenance))
+	return nil
+}
+
+// kmDoc is the km command's result, in the JSON layout of issue 5.
+type kmDoc struct {
+	Study         string         `json:"study"`
+	Endpoint      string         `json:"endpoint"`
+	Cohort        any            `json:"cohort"`
+	GroupBy       string         `json:"group_by,omitempty"`
+	ConfType      string         `json:"conf_type"`
+	BinDays       float64        `json:"bin_days"`
+	Sites         map[string]any `json:"sites"`
+	Policy        map[string]any `json:"policy"`
+	Groups        []kmGroupDoc   `json:"groups"`
+	LogRank       *testDoc       `json:"logrank"`
+	LogRankStrata *testDoc       `json:"logrank_site_strata"`
+	LogRankError  string         `json:"logrank_error,omitempty"`
+
+	provenance *app.Provenance
+}
+
+type kmGroupDoc struct {
+	Name      string        `json:"name"`
+	N         int           `json:"n"`
+	Events    int           `json:"events"`
+	Curve     curveDoc      `json:"curve"`
+	Median    estDoc        `json:"median"`
+	RMST      rmstDoc       `json:"rmst"`
+	Landmarks []landmarkDoc `json:"landmarks"`
+}
+
+type curveDoc struct {
+	Time    []float64  `json:"time"`
+	NRisk   []int      `json:"n_risk"`
+	NEvent  []int      `json:"n_event"`
+	NCensor []int      `json:"n_censor"`
+	Surv    []float64  `json:"surv"`
+	StdErr  []*float64 `json:"std_err"`
+	Lower   []*float64 `json:"lower"`
+	Upper   []*float64 `json:"upper"`
+}
+
+type estDoc struct {
+	Value *float64 `json:"value"`
+	Lower *float64 `json:"lower"`
+	Upper *float64 `json:"upper"`
+}
+
+type rmstDoc struct {
+	Tau   float64  `json:"tau"`
+	Value *float64 `json:"value"`
+	SE    *float64 `json:"se"`
+}
+
+type landmarkDoc struct {
+	Time   float64  `json:"time"`
+	NRisk  int      `json:"n_risk"`
+	Surv   *float64 `json:"surv"`
+	StdErr *float64 `json:"std_err"`
+	Lower  *float64 `json:"lower"`
+	Upper  *float64 `json:"upper"`
+	Beyond bool     `json:"beyond_follow_up,omitempty"`
+}
+
+type testDoc struct {
+	ChiSq float64 `json:"chisq"`
+	DF    int     `json:"df"`
+	P     float64 `json:"p"`
+}
+
+func testOf(t *analysis.LogRankResult) *testDoc {
+	if t == nil {
+		return nil
+	}
+	return &testDoc{ChiSq: t.ChiSq, DF: t.DF, P: t.P}
+}
+
+// kmDocument builds the km result document; curves with another confidence interval type
+// than R's default (log) are recomputed from the merged tables.
+func kmDocument(r *app.Result, o kmOptions) (*kmDoc, error) {
+	km := r.KM
+	doc := &kmDoc{Study: r.Request.Study, Endpoint: km.Endpoint, Cohort: r.Request.Cohort, GroupBy: r.Request.GroupBy,
+		ConfType: o.confType.String(), BinDays: km.BinDays, Sites: provenanceJSON(&r.Provenance), Policy: policyJSON(&r.Provenance),
+		LogRank: testOf(km.LogRank), LogRankStrata: testOf(km.StratifiedLogRank), LogRankError: km.LogRankError, provenance: &r.Provenance}
+	tau := o.tau
+	if tau == 0 {
+		tau = math.Inf(1)
+		for _, grp := range km.Groups {
+			if n := len(grp.Curve.Time); n > 0 {
+				tau = math.Min(tau, grp.Curve.Time[n-1])
+			}
+		}
+	}
+	for _, grp := range km.Groups {
+		est := grp.Curve
+		if o.confType != est.ConfType {
+			var err error
+			if est, err = analysis.KaplanMeier(grp.Table, analysis.KMOptions{ConfType: o.confType}); err != nil {
+				return nil, fmt.Errorf("group %s: %w", grp.Group, err)
+			}
+		}
+		name := grp.Group
+		if name == "" {
+			name = "all"
+		}
+		gd := kmGroupDoc{Name: name, N: est.N, Events: est.Events, Curve: curveDoc{
+			Time: est.Time, NRisk: est.NRisk, NEvent: est.NEvent, NCensor: est.NCensor, Surv: est.Surv,
+			StdErr: nums(est.StdErr), Lower: nums(est.Lower), Upper: nums(est.Upper)}}
+		med := est.Median()
+		gd.Median = estDoc{Value: num(med.Time), Lower: num(med.Lower), Upper: num(med.Upper)}
+		if !math.IsInf(tau, 0) {
+			gd.RMST.Tau = tau
+			if rm, err := est.RMST(tau); err == nil {
+				gd.RMST.Value, gd.RMST.SE = num(rm.Mean), num(rm.SE)
+			}
+		}
+		if len(o.landmarks) > 0 {
+			marks, err := est.At(o.landmarks)
+			if err != nil {
+				return nil, fmt.Errorf("group %s: landmarks: %w", grp.Group, err)
+			}
+			for _, m := range marks {
+				gd.Landmarks = append(gd.Landmarks, landmarkDoc{Time: m.Time, NRisk: m.NRisk, Surv: num(m.Surv), StdErr: num(m.StdErr),
+					Lower: num(m.Lower), Upper: num(m.Upper), Beyond: m.Beyond})
+			}
+		}
+		doc.Groups = append(doc.Groups, gd)
+	}
+	return doc, nil
+}
+
+func pstr(x *float64) string {
+	if x == nil {
+		return "NA"
+	}
+	return r4(*x)
+}
+
+func writeKM(w io.Writer, format string, doc *kmDoc) error {
+	switch format {
+	case "json":
+		return writeJSON(w, doc)
+	case "csv":
+		recs := [][]string{{"group", "time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"}}
+		for _, gd := range doc.Groups {
+			c := gd.Curve
+			for k := range c.Time {
+				recs = append(recs, []string{gd.Name, g(c.Time[k]), strconv.Itoa(c.NRisk[k]), strconv.Itoa(c.NEvent[k]), strconv.Itoa(c.NCensor[k]),
+					g(c.Surv[k]), ptrG(c.StdErr[k]), ptrG(c.Lower[k]), ptrG(c.Upper[k])})
+			}
+		}
+		return writeCSV(w, recs)
+	}
+	fmt.Fprintf(w, "Kaplan–Meier of %s in %s", doc.Endpoint, doc.Study)
+	if doc.GroupBy != "" {
+		fmt.Fprintf(w, " by %s", doc.GroupBy)
+	}
+	fmt.Fprintf(w, " (%s confidence intervals", doc.ConfType)
+	if doc.BinDays > 0 {
+		fmt.Fprintf(w, "; times coarsened to %g-day bins", doc.BinDays)
+	}
+	fmt.Fprintln(w, ")")
+	t := table(w)
+	fmt.Fprint(t, "GROUP\tN\tEVENTS\tMEDIAN (95% CI)")
+	if len(doc.Groups) > 0 && doc.Groups[0].RMST.Tau > 0 {
+		fmt.Fprintf(t, "\tRMST %g d (SE)", doc.Groups[0].RMST.Tau)
+	}
+	if len(doc.Groups) > 0 {
+		for _, m := range doc.Groups[0].Landmarks {
+			fmt.Fprintf(t, "\tS(%g) (95%% CI)", m.Time)
+		}
+	}
+	fmt.Fprintln(t)
+	for _, gd := range doc.Groups {
+		fmt.Fprintf(t, "%s\t%d\t%d\t%s (%s–%s)", gd.Name, gd.N, gd.Events, pstr(gd.Median.Value), pstr(gd.Median.Lower), pstr(gd.Median.Upper))
+		if gd.RMST.Tau > 0 {
+			fmt.Fprintf(t, "\t%s (%s)", pstr(gd.RMST.Value), pstr(gd.RMST.SE))
+		}
+		for _, m := range gd.Landmarks {
+			if m.Beyond {
+				fmt.Fprint(t, "\tbeyond follow-up")
+				continue
+			}
+			fmt.Fprintf(t, "\t%s (%s–%s)", pstr(m.Surv), pstr(m.Lower), pstr(m.Upper))
+		}
+		fmt.Fprintln(t)
+	}
+	if err := t.Flush(); err != nil {
+		return err
+	}
+	if doc.LogRank != nil {
+		fmt.Fprintf(w, "log-rank: chisq = %s on %d df, p %s\n", r4(doc.LogRank.ChiSq), doc.LogRank.DF, pEq(doc.LogRank.P))
+	}
+	if doc.LogRankStrata != nil {
+		fmt.Fprintf(w, "log-rank stratified by site: chisq = %s on %d df, p %s\n", r4(doc.LogRankStrata.ChiSq), doc.LogRankStrata.DF, pEq(doc.LogRankStrata.P))
+	}
+	if doc.LogRankError != "" {
+		fmt.Fprintln(w, "log-rank:", doc.LogRankError)
+	}
+	fmt.Fprintln(w, sitesText(doc.provenance))
+	fmt.Fprintln(w, policyText(doc.provenance))
+	return nil
+}
+
+func ptrG(x *float64) string {
+	if x == nil {
+		return "NA"
+	}
+	return g(*x)
+}
+
+// drawKM draws the pooled curves to path (.png, .svg or .pdf).
+func drawKM(r *app.Result, path string) error {
+	fig := &chart.KMFigure{Title: fmt.Sprintf("%s: %s", r.Request.Study, r.KM.Endpoint), Footnote: sitesText(&r.Provenance)}
+	for _, grp := range r.KM.Groups {
+		name := grp.Group
+		if name == "" {
+			name = "all"
+		}
+		c := chart.CurveFromEstimate(name, grp.Curve)
+		fig.Curves = append(fig.Curves, c)
+	}
+	if r.KM.LogRank != nil {
+		p := r.KM.LogRank.P
+		fig.LogRankP = &p
+	}
+	return chart.WriteFile(path, fig, 1600, 1200)
+}
+
+// coxTermDoc is one design column of a Cox model, named as issue 5's JSON: the variable, and
+// for a categorical one its level and reference.
+type coxTermDoc struct {
+	Term      string   `json:"term"`
+	Column    string   `json:"column"`
+	Level     *string  `json:"level"`
+	Reference *string  `json:"reference"`
+	Coef      *float64 `json:"coef"`
+	SE        *float64 `json:"se"`
+	HR        *float64 `json:"hr"`
+	Lower     *float64 `json:"lower"`
+	Upper     *float64 `json:"upper"`
+	P         *float64 `json:"p"`
+}
+
+func coxTerms(r *app.Result, spec *app.CoxSpec) []coxTermDoc {
+	fit := r.Cox.Fit
+	// Design column names are variable+level for categorical covariates (R's "sexmale").
+	type origin struct{ variable, level, ref string }
+	origins := map[string]origin{}
+	for _, v := range spec.Covariates {
+		if lv, ok := spec.Levels[v]; ok {
+			for _, l := range lv[1:] {
+				origins[v+l] = origin{v, l, lv[0]}
+			}
+		} else {
+			origins[v] = origin{variable: v}
+		}
+	}
+	var out []coxTermDoc
+	for j, col := range fit.Terms {
+		o, ok := origins[col]
+		if !ok {
+			o = origin{variable: col}
+		}
+		d := coxTermDoc{Term: o.variable, Column: col, Coef: num(fit.Coef[j]), SE: num(fit.SE[j]), HR: num(fit.HR[j]),
+			Lower: num(fit.Lower[j]), Upper: num(fit.Upper[j]), P: num(fit.P[j])}
+		if o.level != "" {
+			lv, ref := o.level, o.ref
+			d.Level, d.Reference = &lv, &ref
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, strata string) error {
+	fit := r.Cox.Fit
+	terms := coxTerms(r, spec)
+	switch format {
+	case "json":
+		var strataDoc any
+		if strata != "" {
+			strataDoc = strata
+		}
+		doc := map[string]any{"study": r.Request.Study, "endpoint": r.Request.Endpoint, "cohort": r.Request.Cohort,
+			"n": fit.N, "events": fit.Events, "excluded": r.Cox.Excluded, "ties": spec.Ties, "strata": strataDoc,
+			"form": string(spec.Form), "converged": fit.Converged, "iterations": fit.Iterations,
+			"loglik": []*float64{num(fit.LogLik0), num(fit.LogLik)},
+			"tests": map[string]any{"lrt": testJSON(fit.LRT), "wald": testJSON(fit.Wald), "score": testJSON(fit.Score)},
+			"terms": terms, "not_estimable": nonNil(fit.NotEstimable), "warnings": nonNil(fit.Warnings),
+			"sites": provenanceJSON(&r.Provenance), "policy": policyJSON(&r.Provenance)}
+		if r.Cox.FitError != "" {
+			doc["fit_error"] = r.Cox.FitError
+		}
+		return writeJSON(w, doc)
+	case "csv":
+		recs := [][]string{{"term", "level", "reference", "coef", "se", "hr", "lower", "upper", "p"}}
+		for _, t := range terms {
+			lv, ref := "", ""
+			if t.Level != nil {
+				lv, ref = *t.Level, *t.Reference
+			}
+			recs = append(recs, []string{t.Term, lv, ref, ptrG(t.Coef), ptrG(t.SE), ptrG(t.HR), ptrG(t.Lower), ptrG(t.Upper), ptrG(t.P)})
+		}
+		return writeCSV(w, recs)
+	}
+	how := "pooled baseline hazard (exact risk-set sums across sites)"
+	switch {
+	case strata == "site":
+		how = "stratified by site"
+	case strata != "":
+		how = "stratified by site and " + strata
+	}
+	fmt.Fprintf(w, "Cox model of %s in %s, %s ties, %s\n", r.Request.Endpoint, r.Request.Study, spec.Ties, how)
+	fmt.Fprintf(w, "n = %d, events = %d", fit.N, fit.Events)
+	if r.Cox.Excluded > 0 {
+		fmt.Fprintf(w, " (%d left out for a missing covariate)", r.Cox.Excluded)
+	}
+	fmt.Fprintln(w)
+	t := table(w)
+	fmt.Fprintln(t, "TERM\tCOEF\tSE\tHR (95% CI)\tP")
+	for _, d := range terms {
+		label := d.Term
+		if d.Level != nil {
+			label = fmt.Sprintf("%s: %s vs %s", d.Term, *d.Level, *d.Reference)
+		}
+		fmt.Fprintf(t, "%s\t%s\t%s\t%s (%s–%s)\t%s\n", label, pstr(d.Coef), pstr(d.SE), pstr(d.HR), pstr(d.Lower), pstr(d.Upper), pValue(d.P))
+	}
+	if err := t.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "likelihood ratio test = %s on %d df, p %s; %d iterations", r4(fit.LRT.Stat), fit.LRT.DF, pEq(fit.LRT.P), fit.Iterations)
+	if !fit.Converged {
+		fmt.Fprint(w, " (did not converge)")
+	}
+	fmt.Fprintln(w)
+	for _, s := range fit.NotEstimable {
+		fmt.Fprintf(w, "not estimable: %s\n", s)
+	}
+	for _, s := range fit.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", s)
+	}
+	if r.Cox.FitError != "" {
+		fmt.Fprintln(w, "fit:", r.Cox.FitError)
+	}
+	fmt.Fprintln(w, sitesText(&r.Provenance))
+	fmt.Fprintln(w, policyText(&r.Provenance))
+	return nil
+}
+
+func pValue(p *float64) string {
+	if p == nil {
+		return "NA"
+	}
+	return app.FormatP(*p)
+}
+
+// pEq is "= 0.012" or "< 0.0001".
+func pEq(p float64) string {
+	s := app.FormatP(p)
+	if strings.HasPrefix(s, "<") || strings.HasPrefix(s, ">") {
+		return s
+	}
+	return "= " + s
+}
+
+func testJSON(t analysis.Test) map[string]any {
+	return map[string]any{"stat": num(t.Stat), "df": t.DF, "p": num(t.P)}
+}
