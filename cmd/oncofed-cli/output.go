@@ -552,8 +552,8 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 			"n": fit.N, "events": fit.Events, "excluded": r.Cox.Excluded, "ties": spec.Ties, "strata": strataDoc,
 			"form": string(spec.Form), "converged": fit.Converged, "iterations": fit.Iterations,
 			"loglik": []*float64{num(fit.LogLik0), num(fit.LogLik)},
-			"tests": map[string]any{"lrt": testJSON(fit.LRT), "wald": testJSON(fit.Wald), "score": testJSON(fit.Score)},
-			"terms": terms, "not_estimable": nonNil(fit.NotEstimable), "warnings": nonNil(fit.Warnings),
+			"tests":  map[string]any{"lrt": testJSON(fit.LRT), "wald": testJSON(fit.Wald), "score": testJSON(fit.Score)},
+			"terms":  terms, "not_estimable": nonNil(fit.NotEstimable), "warnings": nonNil(fit.Warnings),
 			"sites": provenanceJSON(&r.Provenance), "policy": policyJSON(&r.Provenance)}
 		if r.Cox.FitError != "" {
 			doc["fit_error"] = r.Cox.FitError
