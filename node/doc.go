@@ -1,4 +1,47 @@
 // Package node is the hospital side: the site's data store and CSV import, the engine that
 // answers whitelisted aggregate queries, the disclosure policy applied before anything leaves,
 // and the hash-chained audit log. It is the only component that sees patient-level records.
+//
+// # Data
+//
+// A Store (SQLiteStore by default: OpenSQLite) keeps studies column by column, the audit log
+// and the overlap guard's state. ImportCSV (or Import over any Source, the seam for OMOP CDM
+// or warehouse extracts) loads a study all-or-nothing: a bad line refuses the whole file with
+// its line number, and a re-import replaces the study atomically.
+//
+// # Queries
+//
+// Engine.HandleJSON / Engine.Handle answer the protocol's kinds (catalog, count, summary,
+// survival, cox) from columns held in memory (reloaded when the store's study version
+// changes). Every name in a query is resolved against the study before a patient value is
+// read; anything unknown, malformed or oversized is refused with a coded protocol.Error.
+//
+// # Disclosure policy (protocol.Policy; DefaultPolicy, ParsePolicy, ExactPolicy)
+//
+//   - min_cohort: a cohort, a group of a summary or survival query, or the complete cases of a
+//     Cox query smaller than this is refused (without saying how small).
+//   - min_cell: counts in 1..min_cell-1 are released as suppressed, never as numbers; when a
+//     partition (groups, categories, histogram cells) has exactly one suppressed cell the
+//     smallest other non-zero cell is suppressed too, so no cell is "total minus the rest".
+//     Σx and Σx² of fewer than min_cell values are withheld.
+//   - bin_days: survival times are reported as ceil(t/w)·w; survival rows are then merged
+//     forward until each holds min_cell events plus censorings, and no row is released once
+//     fewer than min_cell are at risk (those patients are censored at the last released
+//     time). Tables stay valid and mergeable. Cox queries use the same released times; the
+//     pooled Cox form additionally keeps the events and the censorings of each time either
+//     zero or at least min_cell.
+//   - overlap_guard: every patient set whose aggregate was released to an analyst (cohorts,
+//     groups, Cox complete cases) is remembered per study version; a set differing from one of
+//     them by 1..min_cell-1 patients is refused (the differencing attack).
+//   - daily_query_budget: queries per analyst per UTC day (catalog queries are free).
+//   - events_per_cox_covariate: a Cox query needs at least this many events per design column.
+//
+// Every reply carries protocol.PolicyEffects saying what the policy did.
+//
+// # Audit
+//
+// Every query, answered or refused, is appended to a hash-chained log (AuditRecord;
+// VerifyChain, VerifyAudit): altering, removing or reordering a record breaks the chain.
+// Removing the newest records cannot be detected from the chain alone; publish the head hash
+// (oncofed-node audit prints it) to make that visible.
 package node

@@ -437,7 +437,7 @@ func (s *SQLiteStore) SaveReleasedSet(ctx context.Context, r ReleasedSet) error 
 
 // ReleasedSets implements Store.
 func (s *SQLiteStore) ReleasedSets(ctx context.Context, analyst, study string, version int64) ([]ReleasedSet, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT size, bits FROM released_sets WHERE analyst = ? AND study = ? AND version = ? ORDER BY rowid", analyst, study, version)
+	rows, err := s.db.QueryContext(ctx, "SELECT size, bits FROM released_sets WHERE analyst = ? AND study = ? AND version = ? ORDER BY digest", analyst, study, version)
 	if err != nil {
 		return nil, err
 	}

@@ -68,3 +68,28 @@ func TestImportAndAuditCommands(t *testing.T) {
 		t.Errorf("policy: exit %d", code)
 	}
 }
+
+func TestStudiesAndQueryCommands(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "inst3.db")
+	csvPath := filepath.Join(dir, "a.csv")
+	os.WriteFile(csvPath, []byte("pid,t,e,sex\n1,10,1,m\n2,20,0,f\n"), 0o644)
+	var out, errb bytes.Buffer
+	if code := run([]string{"import", "--db", db, "--study", "s", "--csv", csvPath, "--id", "pid", "--endpoint", "OS=t:e"}, &out, &errb); code != 0 {
+		t.Fatalf("import: %s", errb.String())
+	}
+	if code := run([]string{"studies", "--db", db}, &out, &errb); code != 0 {
+		t.Errorf("studies: exit %d: %s", code, errb.String())
+	}
+	qf := filepath.Join(dir, "q.json")
+	os.WriteFile(qf, []byte(`{"version":"v1","kind":"count","study":"s"}`), 0o644)
+	if code := run([]string{"query", "--db", db, "--query", qf}, &out, &errb); code != 0 {
+		t.Errorf("query: exit %d: %s", code, errb.String())
+	}
+	if code := run([]string{"query", "--db", filepath.Join(dir, "typo.db"), "--query", qf}, &out, &errb); code != 1 {
+		t.Errorf("query on a missing database: exit %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "typo.db")); err == nil {
+		t.Error("a mistyped --db created a database")
+	}
+}
