@@ -9,32 +9,37 @@ import (
 
 // suppressPartition releases the cells of a partition whose total is released elsewhere
 // (groups of a cohort, categories of a variable, histogram cells). A count in 1..minCell-1 is
-// released as suppressed, never as a number (primary suppression). When exactly one cell is
-// suppressed it could be recovered as the total minus the others, so the smallest other
-// non-zero cell is suppressed too (secondary suppression). Zero is released as zero.
+// released as suppressed, never as a number (primary suppression). Because the total is known,
+// the suppressed cells' sum is known too; so further cells, the smallest non-zero ones first,
+// are suppressed (secondary suppression) until either nothing is suppressed or at least two
+// cells are and their sum reaches minCell — then no suppressed cell is "total minus the rest"
+// and no small sum pins the suppressed cells down. Zero is released as zero.
 // It returns the released cells and how many were suppressed.
 func suppressPartition(cells []int, minCell int) ([]protocol.Count, int) {
 	out := make([]protocol.Count, len(cells))
-	suppressed := 0
+	suppressed, sum := 0, 0
 	for i, n := range cells {
 		if n > 0 && n < minCell {
 			out[i] = protocol.Count{Suppressed: true}
 			suppressed++
+			sum += n
 		} else {
 			out[i] = protocol.Count{N: n}
 		}
 	}
-	if suppressed == 1 {
+	for suppressed > 0 && (suppressed == 1 || sum < minCell) {
 		best := -1
 		for i, n := range cells {
 			if !out[i].Suppressed && n > 0 && (best < 0 || n < cells[best]) {
 				best = i
 			}
 		}
-		if best >= 0 {
-			out[best] = protocol.Count{Suppressed: true}
-			suppressed++
+		if best < 0 {
+			break // every non-zero cell is suppressed already
 		}
+		out[best] = protocol.Count{Suppressed: true}
+		suppressed++
+		sum += cells[best]
 	}
 	return out, suppressed
 }

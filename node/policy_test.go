@@ -69,7 +69,9 @@ func TestAttackSmallCells(t *testing.T) {
 	if !c.Groups["ecog3"].Suppressed || c.Groups["ecog3"].N != 0 || !c.Missing.Suppressed {
 		t.Fatalf("small cells released: %+v", c)
 	}
-	if r.Policy.SuppressedCells != 2 || c.Groups["ecog1"].N != 113 {
+	// Their sum, 2, would follow from the total minus the rest and give both away: the smallest
+	// other cell (ecog2, 49) is suppressed too.
+	if r.Policy.SuppressedCells != 3 || !c.Groups["ecog2"].Suppressed || c.Groups["ecog1"].N != 113 || c.Groups["ecog0"].N != 63 {
 		t.Errorf("suppressed %d cells, %+v", r.Policy.SuppressedCells, c)
 	}
 	// Cohort "male": ecog3 1, missing 1 again; cohort "ecog≠ecog0 ∧ male ∧ age ≥ 50" etc.: every
@@ -92,6 +94,16 @@ func TestAttackSmallCells(t *testing.T) {
 		if n == 1 {
 			t.Errorf("cohort %+v: exactly one suppressed cell can be recovered by subtraction: %+v", f, r.Count)
 		}
+		// The suppressed cells' sum (total minus the released cells) is not a small number.
+		if n > 0 {
+			rest := r.Count.Total.N - r.Count.Missing.N
+			for _, g := range r.Count.Groups {
+				rest -= g.N
+			}
+			if rest < 5 {
+				t.Errorf("cohort %+v: the suppressed cells sum to %d", f, rest)
+			}
+		}
 	}
 }
 
@@ -104,6 +116,9 @@ func TestSuppressPartition(t *testing.T) {
 		{[]int{50, 3, 2, 20}, []bool{false, true, true, false}}, // two already: no secondary
 		{[]int{50, 0, 20}, []bool{false, false, false}},         // zero is released as zero
 		{[]int{5, 4, 0}, []bool{true, true, false}},
+		{[]int{1, 1, 18}, []bool{true, true, true}},            // 1+1 < 5 would give both away: add more
+		{[]int{1, 1, 30, 18}, []bool{true, true, false, true}}, // the smallest other cell is enough
+		{[]int{3, 2, 40}, []bool{true, true, false}},           // 3+2 reaches min_cell: enough
 	}
 	for _, c := range cases {
 		got, n := suppressPartition(c.cells, 5)
