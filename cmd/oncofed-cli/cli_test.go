@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"gonum.org/v1/gonum/floats/scalar"
+
+	"github.com/oncofed/oncofed/network"
+	"github.com/oncofed/oncofed/node"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// startLung serves analysis/testdata/lung.csv (NCCTG lung, one site per institution) on a
+// real embedded hub: one node.Engine per site over its own SQLite file, under policy.
+func startLung(t *testing.T, policy protocol.Policy) string {
+	t.Helper()
+	ctx := context.Background()
+	f, err := os.Open("../../analysis/testdata/lung.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySite := map[string][][]string{}
+	for _, r := range rows[1:] {
+		bySite[r[1]] = append(bySite[r[1]], append([]string{r[0]}, r[2:]...))
+	}
+	header := append([]string{rows[0][0]}, rows[0][2:]...)
+	hub, err := network.StartHub(network.HubOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hub.Shutdown)
+	dir := t.TempDir()
+	for site, rs := range bySite {
+		var buf bytes.Buffer
+		w := csv.NewWriter(&buf)
+		_ = w.Write(header)
+		_ = w.WriteAll(rs)
+		store, err := node.OpenSQLite(filepath.Join(dir, site+".db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		if _, err := node.ImportCSV(ctx, store, node.ImportSpec{Study: "lung", IDColumn: "id", Site: site, DataCut: "2024-01-01",
+			Endpoints: []node.EndpointSpec{{Name: "os", TimeColumn: "time", EventColumn: "event"}}}, &buf); err != nil {
+			t.Fatal(err)
+		}
+		p := policy
+		eng, err := node.NewEngine(ctx, store, node.Config{Site: site, Policy: &p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := nats.Connect(hub.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		svc, err := network.ServeSite(ctx, nc, site, []string{"lung"}, eng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(svc.Stop)
+	}
+	return hub.URL()
+}
+
+func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(context.Background(), args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+// rLung is the part of analysis/testdata/lung_expected_bin0.json (R 4 survival, written by
+// analysis/testdata/gen_lung.R) the CLI is checked against.
+type rLung struct {
+	BySex struct {
+		KM struct {
+			Group  []string   `json:"group"`
+			Time   []float64  `json:"time"`
+			NRisk  []int      `json:"n_risk"`
+			NEvent []int      `json:"n_event"`
+			Surv   []float64  `json:"surv"`
+			StdErr []float64  `json:"std_err"`
+			Lower  []*float64 `json:"lower"`
+			Upper  []*float64 `json:"upper"`
+		} `json:"km"`
+		Median struct {
+			Median    []float64 `json:"median"`
+			LCL       []float64 `json:"lcl"`
+			UCL       []float64 `json:"ucl"`
+			RMean365  []float64 `json:"rmean_365"`
+			RMeanSE   []float64 `json:"rmean_se"`
+			N, Events []int
+		} `json:"median"`
+		LogRank           testDoc `json:"logrank"`
+		LogRankSiteStrata testDoc `json:"logrank_site_strata"`
+	} `json:"by_sex"`
+	Cox map[string]struct {
+		Term  []string  `json:"term"`
+		Coef  []float64 `json:"coef"`
+		SE    []float64 `json:"se"`
+		HR    []float64 `json:"hr"`
+		Lower []float64 `json:"lower"`
+		Upper []float64 `json:"upper"`
+		P     []float64 `json:"p"`
+	} `json:"cox_sex_age"`
+}
+
+func readR(t *testing.T) rLung {
+	b, err := os.ReadFile("../../analysis/testdata/lung_expected_bin0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r rLung
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Tolerances of the house: estimates relative 1e-9, p-values 1e-6.
+func near(t *testing.T, what string, got *float64, want, tol float64) {
+	t.Helper()
+	if got == nil {
+		t.Errorf("%s: null, R %v", what, want)
+		return
+	}
+	if !scalar.EqualWithinAbsOrRel(*got, want, tol, tol) {
+		t.Errorf("%s = %.15g, R %.15g", what, *got, want)
+	}
+}
+
+func f64(x float64) *float64 { return &x }
+
+// TestKMCommandEqualsR runs `oncofed-cli km --format json` against the lung sites on a hub
+// and compares every number with R's survfit/survdiff on the pooled data.
+func TestKMCommandEqualsR(t *testing.T) {
+	want := readR(t)
+	url := startLung(t, protocol.Policy{})
+	code, out, errOut := cli(t, "--hub", url, "km", "--study", "lung", "--endpoint", "os", "--group", "sex", "--tau", "365", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var doc struct {
+		kmDoc
+		Sites struct {
+			Answered []string `json:"answered"`
+			Missing  []string `json:"missing"`
+		} `json:"sites"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(doc.Sites.Answered) != 18 || len(doc.Sites.Missing) != 0 {
+		t.Errorf("answered %v, missing %v", doc.Sites.Answered, doc.Sites.Missing)
+	}
+	if len(doc.Groups) != 2 || doc.Groups[0].Name != "female" || doc.Groups[1].Name != "male" {
+		t.Fatalf("groups %+v", doc.Groups)
+	}
+	row := 0
+	for i, gd := range doc.Groups {
+		c := gd.Curve
+		for k := range c.Time {
+			if want.BySex.KM.Group[row] != gd.Name || c.Time[k] != want.BySex.KM.Time[row] || c.NRisk[k] != want.BySex.KM.NRisk[row] || c.NEvent[k] != want.BySex.KM.NEvent[row] {
+				t.Fatalf("row %d: %s t=%v risk %d events %d; R %s t=%v risk %d events %d", row, gd.Name, c.Time[k], c.NRisk[k], c.NEvent[k],
+					want.BySex.KM.Group[row], want.BySex.KM.Time[row], want.BySex.KM.NRisk[row], want.BySex.KM.NEvent[row])
+			}
+			near(t, "surv", f64(c.Surv[k]), want.BySex.KM.Surv[row], 1e-9)
+			near(t, "std_err", c.StdErr[k], want.BySex.KM.StdErr[row], 1e-9)
+			if w := want.BySex.KM.Lower[row]; w != nil {
+				near(t, "lower", c.Lower[k], *w, 1e-9)
+			}
+			if w := want.BySex.KM.Upper[row]; w != nil {
+				near(t, "upper", c.Upper[k], *w, 1e-9)
+			}
+			row++
+		}
+		near(t, gd.Name+" median", gd.Median.Value, want.BySex.Median.Median[i], 1e-9)
+		near(t, gd.Name+" median lower", gd.Median.Lower, want.BySex.Median.LCL[i], 1e-9)
+		near(t, gd.Name+" median upper", gd.Median.Upper, want.BySex.Median.UCL[i], 1e-9)
+		near(t, gd.Name+" rmst 365", gd.RMST.Value, want.BySex.Median.RMean365[i], 1e-9)
+		near(t, gd.Name+" rmst se", gd.RMST.SE, want.BySex.Median.RMeanSE[i], 1e-9)
+	}
+	if row != len(want.BySex.KM.Time) {
+		t.Errorf("%d rows, R %d", row, len(want.BySex.KM.Time))
+	}
+	near(t, "log-rank chisq", f64(doc.LogRank.ChiSq), want.BySex.LogRank.ChiSq, 1e-9)
+	near(t, "log-rank p", f64(doc.LogRank.P), want.BySex.LogRank.P, 1e-6)
+	near(t, "site-stratified log-rank chisq", f64(doc.LogRankStrata.ChiSq), want.BySex.LogRankSiteStrata.ChiSq, 1e-9)
+	near(t, "site-stratified log-rank p", f64(doc.LogRankStrata.P), want.BySex.LogRankSiteStrata.P, 1e-6)
+
+	// The text form names the sites and the groups.
+	code, out, errOut = cli(t, "--hub", url, "km", "--study", "lung", "--endpoint", "os", "--group", "sex")
+	if code != 0 || !strings.Contains(out, "sites: 18 of 18 answered") || !strings.Contains(out, "female") {
+		t.Errorf("text: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestCoxCommandEqualsR runs `oncofed-cli cox --format json` (pooled with Efron and Breslow
+// ties, and stratified by site) and compares with R's coxph on the pooled data.
+func TestCoxCommandEqualsR(t *testing.T) {
+	want := readR(t)
+	url := startLung(t, protocol.Policy{})
+	for _, tc := range []struct {
+		golden string
+		args   []string
+	}{
+		{"efron", nil},
+		{"breslow", []string{"--ties", "breslow"}},
+		{"efron_site_strata", []string{"--strata", "site"}},
+	} {
+		args := append([]string{"--hub", url, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex,age", "--format", "json"}, tc.args...)
+		code, out, errOut := cli(t, args...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", tc.golden, code, errOut)
+		}
+		var doc struct {
+			N, Events int
+			Converged bool
+			Terms     []coxTermDoc
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatal(err)
+		}
+		w := want.Cox[tc.golden]
+		if doc.N != 227 || !doc.Converged || len(doc.Terms) != 2 {
+			t.Fatalf("%s: n %d converged %v terms %d", tc.golden, doc.N, doc.Converged, len(doc.Terms))
+		}
+		for j, term := range doc.Terms {
+			if term.Column != w.Term[j] {
+				t.Errorf("%s: column %q, R %q", tc.golden, term.Column, w.Term[j])
+			}
+			near(t, tc.golden+" coef", term.Coef, w.Coef[j], 1e-9)
+			near(t, tc.golden+" se", term.SE, w.SE[j], 1e-9)
+			near(t, tc.golden+" hr", term.HR, w.HR[j], 1e-9)
+			near(t, tc.golden+" lower", term.Lower, w.Lower[j], 1e-9)
+			near(t, tc.golden+" upper", term.Upper, w.Upper[j], 1e-9)
+			near(t, tc.golden+" p", term.P, w.P[j], 1e-6)
+		}
+		if s := doc.Terms[0]; s.Term != "sex" || s.Level == nil || *s.Level != "male" || *s.Reference != "female" {
+			t.Errorf("%s: first term %+v, want sex male vs female", tc.golden, s)
+		}
+	}
+}
+
+// TestExitCodes: bad arguments exit 2 with the filter position; refusals under --require-all
+// exit 3 after printing the partial result; an unreachable hub exits 1 with one line.
+func TestExitCodes(t *testing.T) {
+	// A minimum cohort of 21: only inst1 (36 patients) and inst12 (23) answer.
+	url := startLung(t, protocol.Policy{MinCohort: 21})
+	code, _, errOut := cli(t, "--hub", url, "count", "--study", "lung", "--where", "sex = male and age >> 3")
+	if code != exitUsage || !strings.Contains(errOut, "position 21") {
+		t.Errorf("bad filter: exit %d, %q", code, errOut)
+	}
+	code, _, errOut = cli(t, "--hub", url, "count", "--study", "lung", "--where", "colour = red")
+	if code != exitUsage || !strings.Contains(errOut, `unknown variable "colour"`) {
+		t.Errorf("unknown variable: exit %d, %q", code, errOut)
+	}
+	code, _, _ = cli(t, "--hub", url, "frobnicate")
+	if code != exitUsage {
+		t.Errorf("unknown command: exit %d", code)
+	}
+	code, _, errOut = cli(t, "--hub", url, "count", "--study", "nosuch")
+	if code != exitUsage || !strings.Contains(errOut, "lung") {
+		t.Errorf("unknown study: exit %d, %q", code, errOut)
+	}
+	code, out, errOut := cli(t, "--hub", url, "count", "--study", "lung")
+	if code != exitOK || !strings.Contains(out, "lung: 59 patients") || !strings.Contains(out, "sites: 2 of 18 answered") ||
+		!strings.Contains(out, "refused: inst10 (refused_by_policy") {
+		t.Errorf("partial count: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = cli(t, "--hub", url, "--require-all", "count", "--study", "lung", "--format", "json")
+	if code != exitPartial || !strings.Contains(out, `"partial": true`) || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("--require-all: exit %d\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = cli(t, "--hub", "nats://127.0.0.1:1", "--timeout", "1s", "sites")
+	if code != exitFailure || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "unavailable") {
+		t.Errorf("unreachable hub: exit %d, %q", code, errOut)
+	}
+}
+
+// TestDemoFlag: --demo starts the synthetic federation in-process.
+func TestDemoFlag(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := cli(t, "--demo", "--demo-dir", dir, "--format", "csv", "sites")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if lines := strings.Count(out, "\n"); lines != 7 {
+		t.Errorf("%d CSV lines, want a header and 6 sites:\n%s", lines, out)
+	}
+	code, out, errOut = cli(t, "--demo", "--demo-dir", dir, "count", "--study", "nsclc", "--format", "json")
+	if code != 0 || !strings.Contains(out, `"n": 7800`) {
+		t.Errorf("count: exit %d\n%s%s", code, out, errOut)
+	}
+}
