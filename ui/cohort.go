@@ -398,7 +398,8 @@ type feasibility struct {
 	refused []app.SiteProblem
 	missing []string
 	invalid []app.SiteProblem
-	minCell map[string]int
+	minCell   map[string]int
+	minCohort map[string]int
 }
 
 // startFeasibility sends the count for generation gen, unless the cohort changed since.
@@ -426,9 +427,10 @@ func (c *cohortPanel) startFeasibility(gen int) {
 				}
 			}
 		}
-		f := &feasibility{refused: g.Refused, missing: g.Missing, invalid: g.Invalid, minCell: map[string]int{}}
+		f := &feasibility{refused: g.Refused, missing: g.Missing, invalid: g.Invalid, minCell: map[string]int{}, minCohort: map[string]int{}}
 		for _, r := range g.Replies {
 			f.minCell[r.Site] = r.Policy.MinCell
+			f.minCohort[r.Site] = r.Policy.MinCohort
 		}
 		if len(g.Replies) > 0 {
 			r := &app.Result{Request: app.Request{Kind: protocol.KindCount, Study: q.Study}, Rounds: []app.Round{{Query: q, Replies: g.Replies}}}
@@ -487,7 +489,7 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 	row := func(name, value string, bold bool) {
 		l := widget.NewLabelWithStyle(name, fyne.TextAlignLeading, fyne.TextStyle{Bold: bold})
 		l.Truncation = fyne.TextTruncateEllipsis
-		v := widget.NewLabelWithStyle(value, fyne.TextAlignTrailing, fyne.TextStyle{Bold: bold, Monospace: true})
+		v := widget.NewLabelWithStyle(value, fyne.TextAlignTrailing, fyne.TextStyle{Bold: bold, Monospace: !bold})
 		c.feasBox.Add(container.NewBorder(nil, nil, nil, v, l))
 	}
 	caption := func(s string) {
@@ -535,18 +537,43 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 	}
 	c.feasBox.Refresh()
 	c.feasState.SetText("Patients per site as released (counts below a site's minimum cell show as \"<5\").")
-	c.refusals = append(append([]app.SiteProblem(nil), f.refused...), f.invalid...)
-	if len(f.refused) > 0 {
-		var names []string
-		for _, p := range f.refused {
-			names = append(names, p.Site)
+	c.refusals = PredictRefusals(f.count, f.refused, f.minCohort)
+	if len(c.refusals) > 0 {
+		var lines []string
+		for _, p := range c.refusals {
+			lines = append(lines, p.Site+": "+p.Message)
 		}
-		c.warning.SetText(fmt.Sprintf("⚠ %d site(s) would refuse this cohort under their privacy policy (%s); a run leaves them out.",
-			len(f.refused), strings.Join(names, ", ")))
+		c.warning.SetText(fmt.Sprintf("⚠ %s would refuse an analysis of this cohort under their privacy policy, and a run leaves them out — %s.",
+			plural(len(c.refusals), "site", "sites"), strings.Join(lines, "; ")))
 		c.warning.Show()
 	} else {
 		c.warning.Hide()
 	}
+}
+
+// PredictRefusals lists the sites whose policy would refuse a grouped analysis of the cohort:
+// those that refused the count itself, and those with a non-empty group smaller than their
+// minimum cohort (a suppressed group always is), which survival and summary queries refuse.
+func PredictRefusals(count *app.CountResult, refused []app.SiteProblem, minCohort map[string]int) []app.SiteProblem {
+	out := append([]app.SiteProblem(nil), refused...)
+	if count == nil {
+		return out
+	}
+	for _, s := range count.PerSite {
+		mc := minCohort[s.Site]
+		var small []string
+		for _, g := range sortedGroupKeys(s.Groups) {
+			n := s.Groups[g]
+			if n.Suppressed || (n.N > 0 && n.N < mc) {
+				small = append(small, g+" ("+FormatCount(n)+")")
+			}
+		}
+		if len(small) > 0 {
+			out = append(out, app.SiteProblem{Site: s.Site, Code: protocol.CodeRefusedByPolicy,
+				Message: fmt.Sprintf("group %s below its minimum of %d patients", strings.Join(small, ", "), mc)})
+		}
+	}
+	return out
 }
 
 func sortedGroupKeys(m map[string]app.Count) []string {

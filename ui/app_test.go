@@ -1,0 +1,327 @@
+package ui
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2/test"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// pooledTotal is the size of testFederation: 300 + 120 + 60 NSCLC patients (its SiteSizes).
+const pooledTotal = 480
+
+func TestStartShowsNetworkAndFeasibility(t *testing.T) {
+	f := startApp(t)
+	if got := f.ui.header.status.Text; got != "● Test network · 3/3 sites" {
+		t.Errorf("network status = %q, want %q", got, "● Test network · 3/3 sites")
+	}
+	if f.ui.study != "nsclc" {
+		t.Errorf("study = %q, want nsclc", f.ui.study)
+	}
+	c := f.ui.cohort
+	if c.feas.count == nil || c.feas.count.Total != (app.Count{N: pooledTotal}) {
+		t.Fatalf("pooled feasibility = %+v, want exactly %d", c.feas.count, pooledTotal)
+	}
+	got := texts(c.feasBox)
+	if len(got) < 2 || got[0] != "pooled" || got[1] != "480" {
+		t.Errorf("feasibility starts %q, want pooled 480", got)
+	}
+	if c.run.Disabled() {
+		t.Errorf("Run is disabled online with a study and endpoint: %q", c.runState.Text)
+	}
+}
+
+func TestFeasibilityShowsSuppressedGroup(t *testing.T) {
+	f := startApp(t)
+	c := f.ui.cohort
+	before := c.feas
+	c.groupBy.SetSelected("alk")
+	f.loop.until(t, "feasibility by alk", func() bool { return c.feas != before })
+	got := texts(c.feasBox)
+	// ALK-rearranged is a few percent of patients: at the 60- and 120-patient sites fewer
+	// than 5, which the sites release as suppressed and the panel shows as "<5", never 0.
+	if !contains(got, "rearranged <5") {
+		t.Errorf("no suppressed group shown as <5 in %q", got)
+	}
+	for _, s := range got {
+		if strings.Contains(s, "rearranged 0") {
+			t.Errorf("a suppressed group is shown as 0: %q", s)
+		}
+	}
+	if !c.warning.Visible() || !strings.Contains(c.warning.Text, "lakeside-community") {
+		t.Errorf("no warning naming the site whose policy would refuse: visible=%v %q", c.warning.Visible(), c.warning.Text)
+	}
+	// Running shows the refusal warning first instead of sending the query.
+	runs := f.ui.runGen
+	test.Tap(c.run)
+	if f.ui.runGen != runs {
+		t.Error("Run sent a query the sites would refuse without asking first")
+	}
+}
+
+func TestFilterUpdatesFeasibility(t *testing.T) {
+	f := startApp(t)
+	c := f.ui.cohort
+	before := c.feas
+	lo, hi := 60.0, 70.0
+	c.AddFilter(cohortFilter{Var: "age", Min: &lo, Max: &hi})
+	f.loop.until(t, "feasibility with an age filter", func() bool { return c.feas != before })
+	if got := texts(c.filterBox); len(got) != 1 || got[0] != "age 60–70" {
+		t.Errorf("filters shown %q, want [age 60–70]", got)
+	}
+	n := c.feas.count.Total
+	if n.Suppressed || n.N <= 0 || n.N >= pooledTotal {
+		t.Fatalf("pooled count with age 60–70 = %v, want a part of %d", n, pooledTotal)
+	}
+	sum := 0
+	for _, s := range c.feas.count.PerSite {
+		sum += s.Total.N
+	}
+	if sum != n.N {
+		t.Errorf("sites add up to %d, pooled says %d", sum, n.N)
+	}
+	if c.Describe() != "age 60–70" {
+		t.Errorf("cohort in words = %q", c.Describe())
+	}
+	before = c.feas
+	c.onRemoveFilter(0)
+	f.loop.until(t, "feasibility without filters", func() bool { return c.feas != before })
+	if c.feas.count.Total.N != pooledTotal {
+		t.Errorf("after removing the filter the pooled count is %v, want %d", c.feas.count.Total, pooledTotal)
+	}
+}
+
+func TestRunShowsKaplanMeier(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	before := a.cohort.feas
+	a.cohort.groupBy.SetSelected("sex")
+	f.loop.until(t, "feasibility by sex", func() bool { return a.cohort.feas != before })
+	if len(a.cohort.refusals) > 0 {
+		t.Fatalf("unexpected refusals by sex: %+v", a.cohort.refusals)
+	}
+	test.Tap(a.cohort.run)
+	if a.tabs.Selected().Text != TabSurvival {
+		t.Errorf("Run shows tab %q, want %s", a.tabs.Selected().Text, TabSurvival)
+	}
+	if !a.cohort.cancel.Visible() || !a.cohort.run.Disabled() {
+		t.Error("no Cancel (or an enabled Run) while the sites are asked")
+	}
+	f.loop.until(t, "the Kaplan–Meier result", func() bool { return a.survival.result != nil })
+	r := a.survival.result
+	if r.Cached || len(r.KM.Groups) != 2 || r.KM.Groups[0].Group != "female" || r.KM.Groups[1].Group != "male" {
+		t.Fatalf("result: cached=%v groups=%+v", r.Cached, r.KM.Groups)
+	}
+	cells := texts(a.survival.stats)
+	// Patients per group plus those without a sex add up to the federation's size.
+	total := r.KM.MissingGroup.N
+	for _, g := range r.KM.Groups {
+		total += g.Table.Total()
+		med := chart.FormatMedianCI(g.Median.Time/daysPerMonth, g.Median.Lower/daysPerMonth, g.Median.Upper/daysPerMonth)
+		if !contains(cells, med) {
+			t.Errorf("%s: median %q not shown in %q", g.Group, med, cells)
+		}
+		if math.IsNaN(g.Median.Time) {
+			t.Errorf("%s: median not reached in a 6-year NSCLC cohort", g.Group)
+		}
+		if len(g.Landmarks) != 3 {
+			t.Errorf("%s: %d landmarks, want 12/24/60 months", g.Group, len(g.Landmarks))
+		}
+	}
+	if total != pooledTotal {
+		t.Errorf("groups and missing add up to %d patients, want %d", total, pooledTotal)
+	}
+	if !contains(cells, "Median, months (95% CI)") || !contains(cells, "S at 12 mo") {
+		t.Errorf("stats table header missing in %q", cells)
+	}
+	if !strings.HasPrefix(a.survival.logrank.Text, "Log-rank p") || !strings.Contains(a.survival.logrank.Text, "stratified by site") {
+		t.Errorf("log-rank line %q", a.survival.logrank.Text)
+	}
+	if p := a.survival.privacy.Text; !strings.Contains(p, "3 of 3 sites") || !strings.Contains(p, "(live)") || !strings.Contains(p, "data cut 2026-06-30") {
+		t.Errorf("privacy line %q", p)
+	}
+	// The figure is rendered off the UI goroutine at the size it is laid out at.
+	fv := a.survival.figure
+	f.loop.until(t, "the KM figure", func() bool { return fv.Image() != nil })
+	if b := fv.Image().Bounds(); b.Dx() != int(fv.Size().Width) || b.Dy() != int(fv.Size().Height) {
+		t.Errorf("figure rendered at %v for a view of %v", b, fv.Size())
+	}
+	// Switching the time unit re-renders with the medians in years.
+	a.survival.unit.SetSelected("years")
+	g := r.KM.Groups[0]
+	med := chart.FormatMedianCI(g.Median.Time/365.25, g.Median.Lower/365.25, g.Median.Upper/365.25)
+	if !contains(texts(a.survival.stats), med) {
+		t.Errorf("median in years %q not shown", med)
+	}
+	// Table 1 ran alongside and both results are in the library.
+	f.loop.until(t, "Table 1", func() bool { return a.summary.result != nil })
+	if a.summary.Cell(0, 0) != "n" || a.summary.header(1) != "female" {
+		t.Errorf("Table 1 starts %q / %q", a.summary.Cell(0, 0), a.summary.header(1))
+	}
+	f.loop.until(t, "the library", func() bool { return len(a.library.Items()) == 2 })
+	names := []string{a.library.Items()[0].Name, a.library.Items()[1].Name}
+	if !contains(names, "Table 1 by sex (nsclc)") || !contains(names, "Kaplan–Meier of OS by sex (nsclc)") {
+		t.Errorf("library lists %q", names)
+	}
+}
+
+func TestCancelDropsTheRun(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	test.Tap(a.cohort.run)
+	test.Tap(a.cohort.cancel)
+	if a.running != 0 || a.cohort.run.Disabled() {
+		t.Errorf("after Cancel: running=%d, run disabled=%v", a.running, a.cohort.run.Disabled())
+	}
+	// Results of the cancelled run arrive (or fail) and are dropped.
+	deadline := time.Now().Add(2 * time.Second)
+	f.loop.until(t, "the cancelled run to settle", func() bool { return time.Now().After(deadline) })
+	if a.survival.result != nil {
+		t.Error("a cancelled run's result was shown")
+	}
+}
+
+func TestCoxFitShowsHazardRatios(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	a.selectTab(TabCox)
+	a.cox.covariates.SetSelected([]string{"age", "sex"})
+	test.Tap(a.cox.fit)
+	f.loop.until(t, "the Cox fit", func() bool { return a.cox.result != nil || strings.HasPrefix(a.cox.status.Text, "No Cox") })
+	if a.cox.result == nil {
+		t.Fatalf("no fit: %s", a.cox.status.Text)
+	}
+	fit := a.cox.result.Cox.Fit
+	cells := texts(a.cox.table)
+	for i, term := range fit.Terms {
+		hr := chart.FormatHR(fit.HR[i], fit.Lower[i], fit.Upper[i])
+		if !contains(cells, hr) {
+			t.Errorf("%s: HR %q not in %q", term, hr, cells)
+		}
+	}
+	if !contains(cells, "sex: male vs female") || !contains(cells, "age") {
+		t.Errorf("term labels %q", cells)
+	}
+	if fit.N != pooledTotal {
+		t.Errorf("fit on %d patients, want %d (age and sex are complete)", fit.N, pooledTotal)
+	}
+	fv := a.cox.figure
+	f.loop.until(t, "the forest plot", func() bool { return fv.Image() != nil })
+	if fv.lastErr != nil {
+		t.Error(fv.lastErr)
+	}
+}
+
+func TestOfflineBannerAndCachedResults(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	test.Tap(a.cohort.run)
+	f.loop.until(t, "a result to cache", func() bool { return a.survival.result != nil && a.summary.result != nil })
+	kmID := a.survival.result.ID
+	want := a.survival.result.KM.Groups[0].Median
+	a.Close()
+
+	// The same cache, no network: the app starts offline.
+	f.open(t, nil)
+	a = f.ui
+	a.Start()
+	f.loop.until(t, "the offline state", func() bool { return a.Offline() })
+	if got := a.banner.Text(); !strings.HasPrefix(got, "Offline — showing cached results as of ") {
+		t.Errorf("banner = %q", got)
+	}
+	if !a.cohort.run.Disabled() || !strings.HasPrefix(a.cohort.runState.Text, "Offline: new analyses cannot run") {
+		t.Errorf("Run enabled=%v, reason %q", !a.cohort.run.Disabled(), a.cohort.runState.Text)
+	}
+	if a.study != "nsclc" {
+		t.Errorf("the cached catalog did not load: study %q", a.study)
+	}
+	f.loop.until(t, "the library", func() bool { return len(a.library.Items()) == 2 })
+	a.openResult(kmID)
+	f.loop.until(t, "the cached KM result", func() bool { return a.survival.result != nil })
+	r := a.survival.result
+	if !r.Cached || r.KM.Groups[0].Median != want {
+		t.Errorf("offline re-render: cached=%v median %+v, want %+v", r.Cached, r.KM.Groups[0].Median, want)
+	}
+	if !strings.Contains(a.survival.privacy.Text, "(cached, ") {
+		t.Errorf("privacy line does not say cached: %q", a.survival.privacy.Text)
+	}
+	if a.tabs.Selected().Text != TabSurvival {
+		t.Errorf("opening a KM result shows tab %q", a.tabs.Selected().Text)
+	}
+}
+
+func TestNoticeTogglesBanner(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	at := time.Date(2026, 11, 28, 9, 30, 0, 0, time.Local)
+	a.onNotice(app.Notice{Offline: true, At: at})
+	if got := a.banner.Text(); !strings.HasPrefix(got, "Offline — showing cached results as of 28 Nov 2026 09:30") {
+		t.Errorf("banner = %q", got)
+	}
+	if !a.cohort.run.Disabled() || a.header.status.Text != "○ Test network · offline" {
+		t.Errorf("offline: run disabled=%v, status %q", a.cohort.run.Disabled(), a.header.status.Text)
+	}
+	a.onNotice(app.Notice{Offline: false})
+	if a.banner.Text() != "" || a.cohort.run.Disabled() {
+		t.Errorf("back online: banner %q, run disabled=%v", a.banner.Text(), a.cohort.run.Disabled())
+	}
+}
+
+func TestLibraryRenamePinDelete(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	test.Tap(a.cohort.run)
+	f.loop.until(t, "two results", func() bool { return len(a.library.Items()) == 2 })
+	lib := a.library
+	lib.list.Select(1)
+	id := lib.current().ID
+	lib.mutate("Rename", func(ctx context.Context) error { return a.svc.Rename(ctx, id, "Tumor board, OS") })
+	f.loop.until(t, "the rename", func() bool { return contains(names(lib.Items()), "Tumor board, OS") })
+	lib.list.Select(indexOf(lib.Items(), id))
+	test.Tap(lib.pin)
+	f.loop.until(t, "the pin", func() bool { return len(lib.Items()) == 2 && lib.Items()[0].Pinned && lib.Items()[0].ID == id })
+	if !strings.HasPrefix(lib.itemText(lib.Items()[0]), "★ Tumor board, OS · 3 of 3 sites · ") {
+		t.Errorf("pinned item reads %q", lib.itemText(lib.Items()[0]))
+	}
+	lib.mutate("Delete", func(ctx context.Context) error { return a.svc.Delete(ctx, id) })
+	f.loop.until(t, "the delete", func() bool { return len(lib.Items()) == 1 })
+}
+
+func names(items []app.ResultSummary) []string {
+	var out []string
+	for _, it := range items {
+		out = append(out, it.Name)
+	}
+	return out
+}
+
+func indexOf(items []app.ResultSummary, id int64) int {
+	for i, it := range items {
+		if it.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestSummaryRequestBinsNumericVariables(t *testing.T) {
+	f := startApp(t)
+	req := f.ui.summaryRequest()
+	if req.Kind != protocol.KindSummary || len(req.Variables) == 0 {
+		t.Fatalf("request %+v", req)
+	}
+	binned := map[string]bool{}
+	for _, b := range req.Bins {
+		binned[b.Variable] = true
+	}
+	if !binned["age"] {
+		t.Errorf("age is not binned: %+v", req.Bins)
+	}
+}

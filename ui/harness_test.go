@@ -1,0 +1,145 @@
+package ui
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/cache"
+	"github.com/oncofed/oncofed/network"
+	"github.com/oncofed/oncofed/synth"
+	"github.com/oncofed/oncofed/ui/demonet"
+)
+
+// loop stands in for Fyne's event loop: work that the app posts with Options.Do queues up and
+// runs on the test goroutine when the test pumps it, so widgets are only ever touched there.
+type loop struct{ ch chan func() }
+
+func newLoop() *loop { return &loop{ch: make(chan func(), 1<<14)} }
+
+func (l *loop) do(f func()) { l.ch <- f }
+
+// until pumps posted work until cond holds, failing the test after timeout.
+func (l *loop) until(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case f := <-l.ch:
+			f()
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// testFederation is a small synthetic network: three hospitals of 300, 120 and 60 NSCLC
+// patients under the demo policy (min cohort 10, min cell 5), so a rare group (ALK-rearranged,
+// a few percent) is suppressed at the smallest site.
+func testFederation() synth.Federation {
+	f := synth.Federation{Name: "test federation", Policies: map[string]synth.SitePolicy{},
+		Studies: []synth.Spec{{Study: synth.NSCLC, SiteSizes: []int{300, 120, 60}, Seed: 11}}}
+	g, err := synth.New(f.Studies[0])
+	if err != nil {
+		panic(err)
+	}
+	for _, s := range g.Sites() {
+		f.Policies[s.Name] = synth.DemoPolicy
+	}
+	return f
+}
+
+type fixture struct {
+	ui     *App
+	loop   *loop
+	demo   *demonet.Demo
+	db     *cache.DB
+	svc    *app.Service
+	cache  string
+	client *network.Client
+}
+
+// startApp starts the test federation on a real embedded hub, a real SQLite cache in a
+// temporary directory, and the app on Fyne's headless test driver; it waits for the catalog.
+func startApp(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	test.NewTempApp(t)
+	dir := t.TempDir()
+	demo, err := demonet.Start(ctx, filepath.Join(dir, "sites"), testFederation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(demo.Close)
+	f := &fixture{demo: demo, cache: filepath.Join(dir, "cache.db")}
+	client, err := network.Dial(ctx, demo.URL(), network.WithTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	f.client = client
+	f.open(t, client)
+	f.ui.Start()
+	f.loop.until(t, "the catalog", func() bool { return f.ui.study != "" && f.ui.cohort.feas != nil })
+	return f
+}
+
+// open builds the app on a (new) service over net (nil: offline) and the fixture's cache.
+func (f *fixture) open(t *testing.T, net app.Network) {
+	t.Helper()
+	db, err := cache.Open(context.Background(), f.cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	notices := make(chan app.Notice, 8)
+	svc := app.NewService(net, db, app.NetworkInfo{ID: "demo", Name: "test federation", Demo: true},
+		app.WithAnalyst("tester"), app.WithNotify(func(n app.Notice) { notices <- n }))
+	f.loop = newLoop()
+	opt := Options{Analyst: "tester", NetworkLabel: "Test network", Notices: notices, Do: f.loop.do, Debounce: 10 * time.Millisecond}
+	if net != nil {
+		opt.Network = net
+	}
+	f.db, f.svc = db, svc
+	f.ui = New(fyne.CurrentApp(), svc, opt)
+	f.ui.Window().Resize(fyne.NewSize(1400, 900))
+	t.Cleanup(f.ui.Close)
+}
+
+// texts returns the text of every label under o, in order.
+func texts(o fyne.CanvasObject) []string {
+	var out []string
+	var walk func(fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		switch w := o.(type) {
+		case *widget.Label:
+			out = append(out, w.Text)
+			return
+		case *fyne.Container:
+			for _, c := range w.Objects {
+				walk(c)
+			}
+		}
+	}
+	walk(o)
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if strings.Contains(x, s) {
+			return true
+		}
+	}
+	return false
+}
