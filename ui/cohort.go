@@ -394,10 +394,10 @@ func (c *cohortPanel) onChanged() {
 
 // feasibility is the outcome of one live count.
 type feasibility struct {
-	count   *app.CountResult
-	refused []app.SiteProblem
-	missing []string
-	invalid []app.SiteProblem
+	count     *app.CountResult
+	refused   []app.SiteProblem
+	missing   []string
+	invalid   []app.SiteProblem
 	minCell   map[string]int
 	minCohort map[string]int
 }
