@@ -1,0 +1,147 @@
+package ui
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+func TestPrivacyLine(t *testing.T) {
+	now := time.Date(2026, 11, 28, 15, 0, 0, 0, time.Local)
+	trunc := 900.0
+	r := &app.Result{Provenance: app.Provenance{
+		RanAt:    time.Date(2026, 11, 28, 14, 2, 0, 0, time.Local),
+		Expected: []string{"a", "b", "c", "d"},
+		Answered: []string{"a", "b", "c"},
+		Missing:  []string{"d"},
+		Sites: []app.SiteProvenance{
+			{Site: "a", DataCut: "2026-10-31", Policy: protocol.PolicyEffects{BinDays: 7, SuppressedCells: 2}},
+			{Site: "b", DataCut: "2026-09-30", Policy: protocol.PolicyEffects{MergedRows: 3}},
+			{Site: "c", DataCut: "2026-10-31", Policy: protocol.PolicyEffects{BinDays: 30, TruncatedAfter: &trunc}},
+		},
+	}}
+	want := "privacy: 7-day bins at a, 30-day bins at c · 2 cells suppressed · 3 rows merged · tail truncated at c · " +
+		"3 of 4 sites (d: no answer) · data cuts 2026-09-30 – 2026-10-31 · computed 14:02 (live)"
+	if got := PrivacyLine(r, now); got != want {
+		t.Errorf("PrivacyLine =\n%q, want\n%q", got, want)
+	}
+	r.Cached = true
+	r.Provenance.Sites = r.Provenance.Sites[1:2]
+	r.Provenance.Missing = nil
+	r.Provenance.Refused = []app.SiteProblem{{Site: "d", Code: "refused_by_policy"}}
+	r.Provenance.RanAt = now.Add(-3 * 24 * time.Hour)
+	want = "privacy: exact times · 0 cells suppressed · 3 rows merged · 3 of 4 sites (d: refused) · data cut 2026-09-30 · computed " +
+		r.Provenance.RanAt.Format("2006-01-02 15:04") + " (cached, 3 days ago)"
+	if got := PrivacyLine(r, now); got != want {
+		t.Errorf("PrivacyLine =\n%q, want\n%q", got, want)
+	}
+}
+
+func TestFormatCountNeverShowsSuppressedAsZero(t *testing.T) {
+	for _, c := range []struct {
+		n    app.Count
+		want string
+	}{
+		{app.Count{N: 1284}, "1,284"},
+		{app.Count{N: 0}, "0"},
+		{app.Count{N: 999}, "999"},
+		{app.Count{N: 1234567}, "1,234,567"},
+		{app.Count{N: 1, Suppressed: true, Max: 4}, "<5"},
+		{app.Count{N: 13, Suppressed: true, Max: 16}, "13–16"},
+	} {
+		if got := FormatCount(c.n); got != c.want {
+			t.Errorf("FormatCount(%+v) = %q, want %q", c.n, got, c.want)
+		}
+	}
+}
+
+func TestRangeFilterFlagsBadInput(t *testing.T) {
+	f, err := rangeFilter("age", " 18 ", "")
+	if err != nil || f.String() != "age ≥ 18" || f.Filter().Op != protocol.OpRange || *f.Filter().Min != 18 || f.Filter().Max != nil {
+		t.Errorf("rangeFilter(18, \"\") = %+v, %v", f, err)
+	}
+	for _, c := range []struct{ lo, hi, msg string }{
+		{"abc", "", `"abc" in the field "at least" is not a number`},
+		{"", "1e", `"1e" in the field "at most" is not a number`},
+		{"", "", "give a lower bound, an upper bound or both"},
+		{"70", "60", "the lower bound 70 is above the upper bound 60"},
+		{"NaN", "", `"NaN" in the field "at least" is not a number`},
+	} {
+		_, err := rangeFilter("age", c.lo, c.hi)
+		var e *app.Error
+		if !errors.As(err, &e) || e.Code != app.EInvalid || e.Message != c.msg {
+			t.Errorf("rangeFilter(%q, %q) = %v, want invalid %q", c.lo, c.hi, err, c.msg)
+		}
+	}
+	if numberValidator("x") == nil || numberValidator("") != nil || numberValidator("2.5") != nil {
+		t.Error("numberValidator flags the wrong fields")
+	}
+}
+
+func TestCohortFilterWords(t *testing.T) {
+	hi := 65.0
+	for _, c := range []struct {
+		f    cohortFilter
+		want string
+	}{
+		{cohortFilter{Var: "stage", Categorical: true, Values: []string{"IIIB", "IVA"}}, "stage in IIIB, IVA"},
+		{cohortFilter{Var: "age", Max: &hi}, "age ≤ 65"},
+	} {
+		if got := c.f.String(); got != c.want {
+			t.Errorf("%+v reads %q, want %q", c.f, got, c.want)
+		}
+	}
+}
+
+func TestTermLabel(t *testing.T) {
+	req := app.Request{Cox: &app.CoxSpec{Covariates: []string{"sex", "stage", "age"},
+		Levels: map[string][]string{"sex": {"female", "male"}, "stage": {"IIIB", "IIIC", "IVA"}}}}
+	for term, want := range map[string]string{
+		"sexmale":   "sex: male vs female",
+		"stageIVA":  "stage: IVA vs IIIB",
+		"age":       "age",
+		"sexfemale": "sexfemale", // the reference level is no column
+	} {
+		if got := TermLabel(req, term); got != want {
+			t.Errorf("TermLabel(%q) = %q, want %q", term, got, want)
+		}
+	}
+}
+
+func TestPredictRefusals(t *testing.T) {
+	count := &app.CountResult{PerSite: []app.SiteCount{
+		{Site: "big", Groups: map[string]app.Count{"a": {N: 40}, "b": {N: 12}}},
+		{Site: "small", Groups: map[string]app.Count{"a": {N: 7}, "b": {N: 1, Suppressed: true, Max: 4}, "c": {N: 0}}},
+	}}
+	got := PredictRefusals(count, []app.SiteProblem{{Site: "tiny", Message: "cohort has fewer than min_cohort=10 patients"}},
+		map[string]int{"big": 10, "small": 10})
+	if len(got) != 2 || got[0].Site != "tiny" || got[1].Site != "small" ||
+		got[1].Message != "group a (7), b (<5) below its minimum of 10 patients" {
+		t.Errorf("PredictRefusals = %+v", got)
+	}
+}
+
+func TestDefaultEdges(t *testing.T) {
+	age := DefaultEdges(app.Variable{Name: "age", Unit: "years"})
+	if len(age) == 0 || age[0] != 20 || age[len(age)-1] != 95 || age[1]-age[0] != 5 {
+		t.Errorf("age edges %v", age)
+	}
+	if e := DefaultEdges(app.Variable{Name: "dx_year"}); e != nil {
+		t.Errorf("dx_year edges %v, want none", e)
+	}
+}
+
+func TestErrorText(t *testing.T) {
+	err := app.Errorf(app.ERefusedByPolicy, "no site answered: a: cohort has fewer than min_cohort=10 patients")
+	want := "A site's privacy policy does not allow this query.\nNo site answered: a: cohort has fewer than min_cohort=10 patients."
+	if got := ErrorText(err); got != want {
+		t.Errorf("ErrorText = %q, want %q", got, want)
+	}
+	if got := ErrorText(errors.New("sql: database is locked")); strings.Contains(got, "sql") {
+		t.Errorf("an uncoded error leaks its detail: %q", got)
+	}
+}
