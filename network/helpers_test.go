@@ -155,3 +155,5 @@ func corrupt(h network.Handler, f func(r *protocol.Reply)) network.Handler {
 }
 
 func names(ps []string) string { return strings.Join(ps, ",") }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }

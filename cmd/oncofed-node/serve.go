@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/node"
+	"github.com/oncofed/oncofed/protocol"
 )
 
 func init() {
@@ -45,6 +47,22 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, serveConfig{hub: *hubURL, dbs: dbs, site: *site, policy: policy, creds: *creds, nkey: *nkey, ca: *ca}, os.Stderr)
+}
+
+// serveConfig is what `serve` was asked to do.
+type serveConfig struct {
+	hub             string
+	dbs             []string
+	site            string
+	policy          protocol.Policy
+	creds, nkey, ca string
+}
+
+// serve serves the databases until ctx is done.
+func serve(ctx context.Context, cfg serveConfig, log io.Writer) error {
 	opts := []nats.Option{
 		nats.Name("oncofed-node"),
 		nats.MaxReconnects(-1),
@@ -52,42 +70,40 @@ func runServe(args []string) error {
 		nats.RetryOnFailedConnect(true), // a site may start before its hub
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
-				fmt.Fprintf(os.Stderr, "oncofed-node serve: disconnected from the hub: %v\n", err)
+				fmt.Fprintf(log, "oncofed-node serve: disconnected from the hub: %v\n", err)
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			fmt.Fprintf(os.Stderr, "oncofed-node serve: reconnected to %s\n", nc.ConnectedUrl())
+			fmt.Fprintf(log, "oncofed-node serve: reconnected to %s\n", nc.ConnectedUrl())
 		}),
 	}
-	if *creds != "" {
-		opts = append(opts, nats.UserCredentials(*creds))
+	if cfg.creds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.creds))
 	}
-	if *nkey != "" {
-		o, err := nats.NkeyOptionFromSeed(*nkey)
+	if cfg.nkey != "" {
+		o, err := nats.NkeyOptionFromSeed(cfg.nkey)
 		if err != nil {
-			return fmt.Errorf("nkey %s: %w", *nkey, err)
+			return fmt.Errorf("nkey %s: %w", cfg.nkey, err)
 		}
 		opts = append(opts, o)
 	}
-	if *ca != "" {
-		opts = append(opts, nats.RootCAs(*ca))
+	if cfg.ca != "" {
+		opts = append(opts, nats.RootCAs(cfg.ca))
 	}
-	nc, err := nats.Connect(*hubURL, opts...)
+	nc, err := nats.Connect(cfg.hub, opts...)
 	if err != nil {
-		return fmt.Errorf("hub %s: %w", *hubURL, err)
+		return fmt.Errorf("hub %s: %w", cfg.hub, err)
 	}
 	defer nc.Close()
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	var services []*network.SiteService
-	for _, path := range dbs {
+	for _, path := range cfg.dbs {
 		store, err := node.OpenSQLite(path)
 		if err != nil {
 			return err
 		}
 		defer store.Close()
-		eng, err := node.NewEngine(ctx, store, node.Config{Site: *site, Policy: &policy})
+		eng, err := node.NewEngine(ctx, store, node.Config{Site: cfg.site, Policy: &cfg.policy})
 		if err != nil {
 			return err
 		}
@@ -103,7 +119,7 @@ func runServe(args []string) error {
 			return err
 		}
 		services = append(services, svc)
-		fmt.Fprintf(os.Stderr, "oncofed-node serve: site %s serves %v from %s on %s\n", eng.Site(), studies, path, *hubURL)
+		fmt.Fprintf(log, "oncofed-node serve: site %s serves %v from %s on %s\n", eng.Site(), studies, path, cfg.hub)
 	}
 	<-ctx.Done()
 	for _, s := range services {
