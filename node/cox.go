@@ -1,6 +1,7 @@
 package node
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 
@@ -14,6 +15,9 @@ import (
 // time, WebDISCO). Times go through the same policy as survival tables (coarsened to
 // bin_days, merged forward until each time holds min_cell subjects, tail truncated), so a
 // pooled fit equals R's fit on the released times.
+//
+// The rounds of one fit ask the same question at different β, so the design and the
+// time-sorted strata are prepared once and kept (coxCache); each round then costs O(n p²).
 func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answer, error) {
 	req := q.Cox
 	if c.group != nil {
@@ -22,7 +26,94 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	if req.Form == protocol.CoxPooled && req.Strata != "" {
 		return answer{}, errorf(protocol.CodeInvalid, "the pooled form is unstratified: cox.strata needs the stratified form")
 	}
+	prep, err := e.coxPrepare(c, q)
+	if err != nil {
+		return answer{}, err
+	}
+	p := prep.p
+	beta := req.Beta
+	if len(beta) == 0 {
+		beta = make([]float64, p)
+	}
+	if len(beta) != p {
+		return answer{}, errorf(protocol.CodeInvalid, "cox.beta has %d coefficients for %d design columns %q", len(beta), p, prep.names)
+	}
+	reply.Policy.MergedRows = prep.merged
+	reply.Policy.TruncatedAfter = prep.truncated
+	if k := e.policy.EventsPerCoxCovariate; k > 0 && prep.events < k*p {
+		return answer{}, errorf(protocol.CodeRefusedByPolicy, "%d design columns need at least %d events (events_per_cox_covariate=%d); the cohort has fewer", p, k*p, k)
+	}
+	ties, _ := analysis.ParseTies(req.Ties)
+	cr := &protocol.CoxReply{Columns: prep.names, N: prep.n, Events: prep.events, Excluded: prep.excluded}
+	switch req.Form {
+	case protocol.CoxStratified:
+		var sum analysis.CoxContribution
+		for _, st := range prep.strata {
+			ct, err := st.Contribution(beta, ties)
+			if err != nil {
+				return answer{}, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
+			}
+			sum.Add(ct)
+		}
+		cr.LogLik, cr.Gradient, cr.Hessian = sum.LogLik, sum.Gradient, sum.Hessian
+		if cr.Gradient == nil {
+			cr.Gradient, cr.Hessian = make([]float64, p), make([]float64, p*p)
+		}
+	case protocol.CoxPooled:
+		rs, exs, err := prep.strata[0].RiskSetRows(beta)
+		if err != nil {
+			return answer{}, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
+		}
+		cr.EventXSum = exs
+		cr.Rows = make([]protocol.CoxRiskSetRow, len(rs))
+		for k, r := range rs {
+			cr.Rows[k] = protocol.CoxRiskSetRow{Time: r.Time, D: r.D, R0: r.R0, R1: r.R1, R2: r.R2, E0: r.E0, E1: r.E1, E2: r.E2}
+		}
+	}
+	if !coxFinite(cr) {
+		return answer{}, errorf(protocol.CodeInvalid, "cox: the contribution at this beta overflows (beta too large)")
+	}
+	reply.Cox = cr
+	return answer{sets: []bitset{prep.complete}, released: fmt.Sprintf("cox %s %s p=%d n=%d events=%d", req.Form, req.Ties, p, prep.n, prep.events)}, nil
+}
+
+// coxPrepared is the part of a Cox query that does not depend on β.
+type coxPrepared struct {
+	names               []string
+	p                   int
+	n, events, excluded int
+	complete            bitset
+	strata              []*analysis.CoxStratum // one for the pooled form or an unstratified site
+	merged              int
+	truncated           *float64
+}
+
+// coxCacheSize bounds the prepared Cox designs kept (each holds n×p floats).
+const coxCacheSize = 4
+
+// coxPrepare builds (or finds) the design, released times and sorted strata of a Cox query.
+func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) {
+	req := q.Cox
 	ls := c.study
+	keyJSON, _ := json.Marshal(struct {
+		Version  int64
+		Endpoint string
+		Cohort   *protocol.Filter
+		Form     protocol.CoxForm
+		Cov      []string
+		Levels   map[string][]string
+		Strata   string
+	}{ls.info.Version, q.Endpoint, q.Cohort, req.Form, req.Covariates, req.Levels, req.Strata})
+	key := ls.data.Name + "\x00" + string(keyJSON)
+	e.coxMu.Lock()
+	for _, ent := range e.coxCache {
+		if ent.key == key {
+			e.coxMu.Unlock()
+			return ent.prep, nil
+		}
+	}
+	e.coxMu.Unlock()
+
 	ep := ls.eps[q.Endpoint]
 	var rows []int
 	c.rows.forEach(func(i int) { rows = append(rows, i) })
@@ -59,11 +150,11 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 		}
 		cols = append(cols, col)
 	}
-	levels := req.Levels
-	if levels == nil {
-		// Without levels from the client each site would pick its own reference category and
-		// the designs would not line up across sites; use the site's full dictionary.
-		levels = map[string][]string{}
+	// Without levels from the client each site would pick its own reference category among
+	// the values it happens to hold; use the site's full dictionary instead.
+	levels := map[string][]string{}
+	for name, lv := range req.Levels {
+		levels[name] = lv
 	}
 	for _, name := range req.Covariates {
 		if v := ls.vars[name]; v.Type == protocol.Categorical {
@@ -74,7 +165,7 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	}
 	x, p, names, keep, err := analysis.BuildDesign(cols, levels)
 	if err != nil {
-		return answer{}, errorf(protocol.CodeInvalid, "cox design: %s", trimPrefix(err.Error()))
+		return nil, errorf(protocol.CodeInvalid, "cox design: %s", trimPrefix(err.Error()))
 	}
 	if strata != nil {
 		// Drop the stratum marker column (all zeros) from the design.
@@ -82,28 +173,19 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 		names = names[:p]
 		x = dropLastColumn(x, p+1)
 	}
-	beta := req.Beta
-	if len(beta) == 0 {
-		beta = make([]float64, p)
-	}
-	if len(beta) != p {
-		return answer{}, errorf(protocol.CodeInvalid, "cox.beta has %d coefficients for %d design columns %q", len(beta), p, names)
-	}
-
-	// Complete cases, their times under the policy, and their set for the overlap guard.
-	n := 0
-	complete := newBitset(ls.data.Len())
+	prep := &coxPrepared{names: names, p: p, complete: newBitset(ls.data.Len())}
 	for r, i := range rows {
 		if keep[r] {
-			complete.set(i)
-			n++
+			prep.complete.set(i)
+			prep.n++
 		}
 	}
-	if n < e.policy.MinCohort {
-		return answer{}, errorf(protocol.CodeRefusedByPolicy, "fewer than min_cohort=%d complete cases", e.policy.MinCohort)
+	prep.excluded = len(rows) - prep.n
+	if prep.n < e.policy.MinCohort {
+		return nil, errorf(protocol.CodeRefusedByPolicy, "fewer than min_cohort=%d complete cases", e.policy.MinCohort)
 	}
-	times := make([]float64, 0, n)
-	events := make([]bool, 0, n)
+	times := make([]float64, 0, prep.n)
+	events := make([]bool, 0, prep.n)
 	var stratum []int32
 	for r, i := range rows {
 		if keep[r] {
@@ -114,77 +196,52 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 			}
 		}
 	}
-	times, events, merged, truncated := policyTimes(times, events, e.policy.BinDays, e.policy.MinCell, req.Form == protocol.CoxPooled)
-	reply.Policy.MergedRows = merged
-	reply.Policy.TruncatedAfter = truncated
-	d := 0
+	times, events, prep.merged, prep.truncated = policyTimes(times, events, e.policy.BinDays, e.policy.MinCell, req.Form == protocol.CoxPooled)
 	for _, ev := range events {
 		if ev {
-			d++
+			prep.events++
 		}
 	}
-	if k := e.policy.EventsPerCoxCovariate; k > 0 && d < k*p {
-		return answer{}, errorf(protocol.CodeRefusedByPolicy, "%d design columns need at least %d events (events_per_cox_covariate=%d); the cohort has fewer", p, k*p, k)
-	}
-	ties, _ := analysis.ParseTies(req.Ties)
-	cr := &protocol.CoxReply{Columns: names, N: n, Events: d, Excluded: len(rows) - n}
-	switch req.Form {
-	case protocol.CoxStratified:
-		var sum analysis.CoxContribution
-		if strata == nil {
-			sum, err = analysis.CoxStratumContribution(times, events, x, p, beta, ties)
-		} else {
-			sum, err = stratifiedContribution(times, events, x, p, beta, ties, stratum, len(strata.Categories))
-		}
+	if strata == nil {
+		st, err := analysis.NewCoxStratum(times, events, x, p)
 		if err != nil {
-			return answer{}, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
+			return nil, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
 		}
-		cr.LogLik, cr.Gradient, cr.Hessian = sum.LogLik, sum.Gradient, sum.Hessian
-		if cr.Gradient == nil {
-			cr.Gradient, cr.Hessian = make([]float64, p), make([]float64, p*p)
-		}
-	case protocol.CoxPooled:
-		rs, exs, err := analysis.CoxRiskSetRows(times, events, x, p, beta)
-		if err != nil {
-			return answer{}, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
-		}
-		cr.EventXSum = exs
-		cr.Rows = make([]protocol.CoxRiskSetRow, len(rs))
-		for k, r := range rs {
-			cr.Rows[k] = protocol.CoxRiskSetRow{Time: r.Time, D: r.D, R0: r.R0, R1: r.R1, R2: r.R2, E0: r.E0, E1: r.E1, E2: r.E2}
+		prep.strata = []*analysis.CoxStratum{st}
+	} else {
+		for s := int32(0); s < int32(len(strata.Categories)); s++ {
+			var t []float64
+			var ev []bool
+			var xs []float64
+			for i, g := range stratum {
+				if g == s {
+					t = append(t, times[i])
+					ev = append(ev, events[i])
+					xs = append(xs, x[i*p:(i+1)*p]...)
+				}
+			}
+			if len(t) == 0 {
+				continue
+			}
+			st, err := analysis.NewCoxStratum(t, ev, xs, p)
+			if err != nil {
+				return nil, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
+			}
+			prep.strata = append(prep.strata, st)
 		}
 	}
-	if !coxFinite(cr) {
-		return answer{}, errorf(protocol.CodeInvalid, "cox: the contribution at this beta overflows (beta too large)")
+	e.coxMu.Lock()
+	e.coxCache = append(e.coxCache, coxCacheEntry{key, prep})
+	if len(e.coxCache) > coxCacheSize {
+		e.coxCache = e.coxCache[1:]
 	}
-	reply.Cox = cr
-	return answer{sets: []bitset{complete}, released: fmt.Sprintf("cox %s %s p=%d n=%d events=%d", req.Form, req.Ties, p, n, d)}, nil
+	e.coxMu.Unlock()
+	return prep, nil
 }
 
-// stratifiedContribution sums the contributions of the within-site strata.
-func stratifiedContribution(times []float64, events []bool, x []float64, p int, beta []float64, ties analysis.Ties, stratum []int32, k int) (analysis.CoxContribution, error) {
-	var sum analysis.CoxContribution
-	for s := int32(0); s < int32(k); s++ {
-		var t []float64
-		var ev []bool
-		var xs []float64
-		for i, g := range stratum {
-			if g == s {
-				t = append(t, times[i])
-				ev = append(ev, events[i])
-				xs = append(xs, x[i*p:(i+1)*p]...)
-			}
-		}
-		if len(t) == 0 {
-			continue
-		}
-		c, err := analysis.CoxStratumContribution(t, ev, xs, p, beta, ties)
-		if err != nil {
-			return sum, err
-		}
-		sum.Add(c)
-	}
-	return sum, nil
+type coxCacheEntry struct {
+	key  string
+	prep *coxPrepared
 }
 
 // policyTimes applies the survival-table policy to patient times: coarsening to binDays, then

@@ -39,6 +39,9 @@ type Engine struct {
 	// guard bookkeeping, so concurrent queries cannot both slip under a limit.
 	decide   sync.Mutex
 	released map[guardKey]*guardSets
+
+	coxMu    sync.Mutex
+	coxCache []coxCacheEntry // most recent last
 }
 
 // NewEngine returns an engine over store.

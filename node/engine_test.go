@@ -405,3 +405,41 @@ func TestConcurrentQueries(t *testing.T) {
 		t.Fatalf("%d records, %v", len(recs), err)
 	}
 }
+
+// Within-site strata: one node holding all of lung, asked for the stratified form with
+// cox.strata = "site", gives R's coxph(Surv(time, event) ~ sex + age + strata(site)).
+func TestCoxWithinSiteStrataMatchesR(t *testing.T) {
+	ctx := context.Background()
+	ref := loadReference(t, 0).CoxSexAge["efron_site_strata"]
+	e, _ := lungEngine(t, ExactPolicy(), nil)
+	eval := func(beta []float64) (analysis.CoxContribution, error) {
+		q := query(protocol.KindCox)
+		q.Endpoint = "OS"
+		q.Cox = &protocol.CoxRequest{Form: protocol.CoxStratified, Ties: "efron", Covariates: []string{"sex", "age"}, Strata: "site", Beta: beta}
+		r := e.Handle(ctx, q)
+		if r.Error != nil {
+			return analysis.CoxContribution{}, r.Error
+		}
+		if r.Cox.N != 227 || r.Cox.Excluded != 0 || r.Cox.Columns[0] != "sexmale" {
+			t.Fatalf("reply %+v", r.Cox)
+		}
+		return analysis.CoxContribution{LogLik: r.Cox.LogLik, Gradient: r.Cox.Gradient, Hessian: r.Cox.Hessian, N: r.Cox.N, Events: r.Cox.Events}, nil
+	}
+	fit, err := analysis.FitCox(eval, 2, analysis.CoxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := range ref.Coef {
+		if rel(fit.Coef[j], ref.Coef[j]) > 1e-9 || rel(fit.SE[j], ref.SE[j]) > 1e-9 {
+			t.Errorf("%s: coef %v se %v, R %v %v", ref.Term[j], fit.Coef[j], fit.SE[j], ref.Coef[j], ref.SE[j])
+		}
+	}
+	// Missing covariates are excluded and counted: wt.loss is missing for 14 patients (python).
+	q := query(protocol.KindCox)
+	q.Endpoint = "OS"
+	q.Cox = &protocol.CoxRequest{Form: protocol.CoxStratified, Ties: "efron", Covariates: []string{"wt.loss"}}
+	c := mustOK(t, e.Handle(ctx, q)).Cox
+	if c.Excluded != 14 || c.N != 213 {
+		t.Errorf("wt.loss: N %d excluded %d, want 213 and 14", c.N, c.Excluded)
+	}
+}
