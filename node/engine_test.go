@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/oncofed/oncofed/analysis"
@@ -441,5 +442,28 @@ func TestCoxWithinSiteStrataMatchesR(t *testing.T) {
 	c := mustOK(t, e.Handle(ctx, q)).Cox
 	if c.Excluded != 14 || c.N != 213 {
 		t.Errorf("wt.loss: N %d excluded %d, want 213 and 14", c.N, c.Excluded)
+	}
+}
+
+// The prepared Cox design is kept between rounds but never outlives a re-import.
+func TestCoxCacheFollowsReimport(t *testing.T) {
+	ctx := context.Background()
+	store := openStore(t, t.TempDir()+"/s.db")
+	spec := ImportSpec{Study: "s", IDColumn: "pid", Endpoints: []EndpointSpec{{"OS", "t", "e"}}}
+	if _, err := ImportCSV(ctx, store, spec, strings.NewReader("pid,t,e,x\n1,1,1,0\n2,2,0,1\n3,3,1,2\n")); err != nil {
+		t.Fatal(err)
+	}
+	pol := ExactPolicy()
+	e, _ := NewEngine(ctx, store, Config{Policy: &pol})
+	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindCox, Study: "s", Endpoint: "OS",
+		Cox: &protocol.CoxRequest{Form: protocol.CoxStratified, Ties: "breslow", Covariates: []string{"x"}, Beta: []float64{0}}}
+	if n := mustOK(t, e.Handle(ctx, q)).Cox.N; n != 3 {
+		t.Fatalf("N %d", n)
+	}
+	if _, err := ImportCSV(ctx, store, spec, strings.NewReader("pid,t,e,x\n1,1,1,0\n2,2,0,1\n3,3,1,2\n4,4,1,3\n")); err != nil {
+		t.Fatal(err)
+	}
+	if n := mustOK(t, e.Handle(ctx, q)).Cox.N; n != 4 {
+		t.Fatalf("after re-import N %d, want 4", n)
 	}
 }
