@@ -70,7 +70,8 @@ func (c *Cohort) Level(name string, i int) string {
 	return v.Levels[code]
 }
 
-// Generator produces the sites of a Spec deterministically.
+// Generator produces the sites of a Spec deterministically. It is safe for concurrent use:
+// different sites may be generated in parallel (Site, StreamSite, WriteCSV).
 type Generator struct {
 	spec      Spec
 	model     *model
@@ -143,21 +144,34 @@ func (g *Generator) Site(i int) *Cohort {
 // reused for the next call: copy what must outlive fn. The rows do not depend on chunk.
 // Stream stops at the first error fn returns.
 func (g *Generator) Stream(chunk int, fn func(*Cohort) error) error {
-	for i, s := range g.sites {
-		n := chunk
-		if n <= 0 || n > s.Patients {
-			n = s.Patients
+	for i := range g.sites {
+		if err := g.StreamSite(i, chunk, fn); err != nil {
+			return err
 		}
-		sg := g.siteGen(i)
-		c := g.newCohort(i, n)
-		for off := 0; off < s.Patients; off += n {
-			k := min(n, s.Patients-off)
-			c.Offset = off
-			c.resize(k)
-			sg.fill(c, k)
-			if err := fn(c); err != nil {
-				return err
-			}
+	}
+	return nil
+}
+
+// StreamSite is Stream for site i alone. Sites are independent streams of the seed, so
+// several goroutines may generate different sites at the same time.
+func (g *Generator) StreamSite(i, chunk int, fn func(*Cohort) error) error {
+	if i < 0 || i >= len(g.sites) {
+		panic(fmt.Sprintf("synth: site %d out of range [0,%d)", i, len(g.sites)))
+	}
+	total := g.sites[i].Patients
+	n := chunk
+	if n <= 0 || n > total {
+		n = total
+	}
+	sg := g.siteGen(i)
+	c := g.newCohort(i, n)
+	for off := 0; off < total; off += n {
+		k := min(n, total-off)
+		c.Offset = off
+		c.resize(k)
+		sg.fill(c, k)
+		if err := fn(c); err != nil {
+			return err
 		}
 	}
 	return nil

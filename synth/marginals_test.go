@@ -41,6 +41,9 @@ func (tl *tally) check(t *testing.T, cond, level string, p float64, source strin
 
 func stream(t *testing.T, spec synth.Spec, fn func(c *synth.Cohort, i int)) {
 	t.Helper()
+	if testing.Short() || raceEnabled {
+		spec.Patients /= 4
+	}
 	g := mustNew(t, spec)
 	if err := g.Stream(20000, func(c *synth.Cohort) error {
 		for i := 0; i < c.Len(); i++ {

@@ -21,8 +21,9 @@ type Spec struct {
 	// Patients is the total over all sites, split unequally: a few big academic centres
 	// and smaller community hospitals. Ignored when SiteSizes is set.
 	Patients int
-	// SiteSizes optionally fixes the number of patients of each site, largest first is
-	// not required; the larger quarter of the sites are the academic centres.
+	// SiteSizes optionally fixes the number of patients of each site (in any order); the
+	// larger quarter of the sites are the academic centres. List sizes in decreasing order
+	// in every study of a federation so that site i is the same hospital in each.
 	SiteSizes []int
 	Seed      uint64
 	// DataCut is the administrative censoring date; zero means DefaultDataCut.

@@ -303,3 +303,37 @@ func TestParseStudy(t *testing.T) {
 		t.Error("ParseStudy(sarcoma) succeeded")
 	}
 }
+
+// TestSitesInParallel generates the sites of a spec concurrently (a fresh generator, whose
+// lazy calibration the goroutines share) and gets the rows of the sequential stream.
+func TestSitesInParallel(t *testing.T) {
+	spec := synth.Spec{Study: synth.TNBC, Sites: 4, Patients: 4000, Seed: 77}
+	want := map[int][][]string{}
+	if err := mustNew(t, spec).Stream(0, func(c *synth.Cohort) error {
+		want[c.Site.Index] = snapshot(c)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g := mustNew(t, spec)
+	got := make([][][]string, 4)
+	done := make(chan error, 4)
+	for i := range 4 {
+		go func() {
+			done <- g.StreamSite(i, 1000, func(c *synth.Cohort) error {
+				got[i] = append(got[i], snapshot(c)...)
+				return nil
+			})
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range got {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Errorf("site %d generated in parallel differs", i)
+		}
+	}
+}
