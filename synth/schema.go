@@ -8,6 +8,7 @@ import (
 // Study names one of the four cancers the demo network serves.
 type Study string
 
+// The four studies.
 const (
 	NSCLC Study = "nsclc" // advanced non-small-cell lung cancer, first line
 	TNBC  Study = "tnbc"  // triple-negative breast cancer, early and metastatic

@@ -42,9 +42,10 @@ var DefaultDataCut = time.Date(2026, time.June, 30, 0, 0, 0, 0, time.UTC)
 // outcome (hospital-volume hazard ratios).
 type SiteKind string
 
+// The two kinds of hospital.
 const (
-	Academic  SiteKind = "academic"
-	Community SiteKind = "community"
+	Academic  SiteKind = "academic"  // a high-volume university or cancer centre
+	Community SiteKind = "community" // a general, community or regional hospital
 )
 
 // Site is one synthetic hospital of a Spec.
