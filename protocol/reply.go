@@ -30,15 +30,16 @@ type PolicyEffects struct {
 	Notes           []string `json:"notes,omitempty"`
 }
 
-// Policy is a site's disclosure policy as published in its catalog.
+// Policy is a site's disclosure policy as published in its catalog. The node package
+// documents each rule (node.DefaultPolicy gives the safe defaults).
 type Policy struct {
 	MinCohort        int     `json:"min_cohort"`
 	MinCell          int     `json:"min_cell"`
 	BinDays          float64 `json:"bin_days"`
 	OverlapGuard     bool    `json:"overlap_guard"`
 	DailyQueryBudget int     `json:"daily_query_budget"`
-	// MaxCoxCovariatesPerEvents caps design columns at events/this (e.g. 10 = one column per
-	// ten events); 0 = no cap.
+	// EventsPerCoxCovariate is the number of events a Cox query needs per design column
+	// (e.g. 10: p columns need 10·p events among the complete cases); 0 = no cap.
 	EventsPerCoxCovariate int `json:"events_per_cox_covariate"`
 }
 
@@ -53,7 +54,9 @@ type Catalog struct {
 type StudyCatalog struct {
 	Name    string `json:"name"`
 	DataCut string `json:"data_cut"` // YYYY-MM-DD
-	// Patients is the count as released: rounded or suppressed (then Suppressed is true).
+	// Patients is the count as released: suppressed (then Suppressed is true and Patients 0)
+	// below min_cohort, otherwise rounded UP to a multiple of 10 when min_cell > 0 (so no
+	// released count exceeds it), exact when min_cell is 0.
 	Patients   int        `json:"patients"`
 	Suppressed bool       `json:"suppressed,omitempty"`
 	Variables  []Variable `json:"variables"`
