@@ -86,6 +86,12 @@ func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // rLung is the part of analysis/testdata/lung_expected_bin0.json (R 4 survival, written by
 // analysis/testdata/gen_lung.R) the CLI is checked against.
 type rLung struct {
+	Overall map[string]struct {
+		Time  []float64  `json:"time"`
+		Surv  []float64  `json:"surv"`
+		Lower []*float64 `json:"lower"`
+		Upper []*float64 `json:"upper"`
+	} `json:"overall"`
 	BySex struct {
 		KM struct {
 			Group  []string   `json:"group"`
@@ -201,6 +207,34 @@ func TestKMCommandEqualsR(t *testing.T) {
 	near(t, "log-rank p", f64(doc.LogRank.P), want.BySex.LogRank.P, 1e-6)
 	near(t, "site-stratified log-rank chisq", f64(doc.LogRankStrata.ChiSq), want.BySex.LogRankSiteStrata.ChiSq, 1e-9)
 	near(t, "site-stratified log-rank p", f64(doc.LogRankStrata.P), want.BySex.LogRankSiteStrata.P, 1e-6)
+
+	// Ungrouped, with the other interval types of survfit (R: conf.type = "log-log", "plain").
+	for golden, ct := range map[string]string{"km_loglog": "log-log", "km_plain": "plain"} {
+		code, out, errOut = cli(t, "--hub", url, "km", "--study", "lung", "--endpoint", "os", "--conf-type", ct, "--format", "json")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", ct, code, errOut)
+		}
+		var d kmDoc
+		if err := json.Unmarshal([]byte(out), &d); err != nil {
+			t.Fatal(err)
+		}
+		w := want.Overall[golden]
+		if len(d.Groups) != 1 || d.Groups[0].Name != "all" || len(d.Groups[0].Curve.Time) != len(w.Time) {
+			t.Fatalf("%s: groups %d", ct, len(d.Groups))
+		}
+		c := d.Groups[0].Curve
+		for k := range w.Time {
+			near(t, ct+" surv", f64(c.Surv[k]), w.Surv[k], 1e-9)
+			if w.Lower[k] != nil {
+				near(t, ct+" lower", c.Lower[k], *w.Lower[k], 1e-9)
+			} else if c.Lower[k] != nil {
+				t.Errorf("%s lower at %v: %v, R NA", ct, w.Time[k], *c.Lower[k])
+			}
+			if w.Upper[k] != nil {
+				near(t, ct+" upper", c.Upper[k], *w.Upper[k], 1e-9)
+			}
+		}
+	}
 
 	// The text form names the sites and the groups.
 	code, out, errOut = cli(t, "--hub", url, "km", "--study", "lung", "--endpoint", "os", "--group", "sex")
