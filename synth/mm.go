@@ -58,9 +58,9 @@ func mmModel() *model {
 			{key: "VRd-ASCT", osMedian: 120, osShape: 1.3, pfsMedian: 50, pfsShape: 1.2, maxECOG: 2},
 			{key: "VRd", osMedian: 120, osShape: 1.3, pfsMedian: 36, pfsShape: 1.2, maxECOG: 2},
 			// MAIA (transplant-ineligible): ≈ final OS 90.3 vs 64.1 months, k 1.28 / 1.37
-			// (SYNTH.md §5; Facon 2025); PFS D-Rd: 5-year PFS 52.5% puts the median past 60
-			// months, ASSUMPTION 62; Rd 34.4 (Facon Lancet Oncol 2021).
-			{key: "D-Rd", osMedian: 90.3, osShape: 1.28, pfsMedian: 62, pfsShape: 1.2, maxECOG: 2},
+			// (SYNTH.md §5; Facon 2025); PFS 61.9 vs 34.4 (64.5-month update, Facon 2024; ≈
+			// from secondary summaries, consistent with the 5-year PFS 52.5 vs 29%).
+			{key: "D-Rd", osMedian: 90.3, osShape: 1.28, pfsMedian: 61.9, pfsShape: 1.2, maxECOG: 2},
 			{key: "Rd", osMedian: 64.1, osShape: 1.37, pfsMedian: 34.4, pfsShape: 1.2, maxECOG: 2},
 			// ALCYONE: D-VMP OS 83.0, PFS 36.4 months (Mateos Lancet 2020; Lancet Oncol 2025).
 			{key: "D-VMP", osMedian: 83.0, osShape: 1.3, pfsMedian: 36.4, pfsShape: 1.2, maxECOG: 2},

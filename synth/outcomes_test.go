@@ -99,7 +99,7 @@ var publishedMedians = map[synth.Study]map[string]published{
 	synth.MM: {
 		"VRd-ASCT": {120, 50, 2},    // IFM 2009 PFS (Attal NEJM 2017); OS derived from 4-yr 81%
 		"VRd":      {120, 36, 2},    // IFM 2009 without transplant
-		"D-Rd":     {90.3, 62, 2},   // MAIA ≈ final OS (Facon 2025); PFS ASSUMPTION from 5-yr 52.5%
+		"D-Rd":     {90.3, 61.9, 2}, // MAIA ≈ final OS (Facon 2025); PFS 64.5-month update (Facon 2024, ≈)
 		"Rd":       {64.1, 34.4, 2}, // MAIA
 		"D-VMP":    {83.0, 36.4, 2}, // ALCYONE (Mateos Lancet 2020; Lancet Oncol 2025)
 	},
