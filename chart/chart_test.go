@@ -394,7 +394,7 @@ func TestExportFormats(t *testing.T) {
 	dir := t.TempDir()
 	for _, ext := range []string{"png", "svg", "pdf"} {
 		path := filepath.Join(dir, "km."+ext)
-		if err := WriteFile(path, f, 1600, 1000); err != nil {
+		if err := WriteFile(path, f, 800, 500); err != nil {
 			t.Fatal(err)
 		}
 		b, err := os.ReadFile(path)
@@ -407,12 +407,12 @@ func TestExportFormats(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sz := img.Bounds().Size(); sz.X != 1600 || sz.Y != 1000 {
-				t.Errorf("PNG is %v, want 1600×1000", sz)
+			if sz := img.Bounds().Size(); sz.X != 800 || sz.Y != 500 {
+				t.Errorf("PNG is %v, want 800×500", sz)
 			}
 		case "svg":
 			s := string(b)
-			// The page is the 8×5 in logical page (576×360 pt) at 200 dpi for 1600×1000.
+			// The page is the 8×5 in logical page (576×360 pt), at 100 dpi for 800×500.
 			if !strings.Contains(s, `<svg width="576pt" height="360pt"`) || !strings.Contains(s, "Number at risk") ||
 				!strings.Contains(s, "@font-face") {
 				t.Errorf("SVG lacks its page size, the risk table or embedded fonts: %.300s", s)
@@ -438,7 +438,7 @@ func TestExportFormats(t *testing.T) {
 	var deck bytes.Buffer
 	pres := *f
 	pres.Style = PresentationStyle()
-	if err := WritePDFDeck(&deck, []Figure{&pres, forestFigure(t), barFigure()}, 1600, 1000); err != nil {
+	if err := WritePDFDeck(&deck, []Figure{&pres, forestFigure(t), barFigure()}, 800, 500); err != nil {
 		t.Fatal(err)
 	}
 	if n := bytes.Count(deck.Bytes(), []byte("/Type /Page\n")); n != 3 {
