@@ -140,8 +140,8 @@ func (a *App) buildWindow() {
 	left := container.New(fixedWidth{width: 290}, a.cohort.content)
 	top := container.NewVBox(a.header.content, a.banner.content)
 	a.win.SetContent(container.NewBorder(top, nil, container.NewHBox(left, widget.NewSeparator()), nil, a.tabs))
-	w := float32(a.fy.Preferences().FloatWithFallback("window.width", 1400))
-	h := float32(a.fy.Preferences().FloatWithFallback("window.height", 900))
+	w := float32(a.fy.Preferences().FloatWithFallback("window.width", 1280))
+	h := float32(a.fy.Preferences().FloatWithFallback("window.height", 800))
 	a.win.Resize(fyne.NewSize(w, h))
 	a.win.SetCloseIntercept(func() {
 		s := a.win.Canvas().Size()

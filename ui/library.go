@@ -64,7 +64,7 @@ func newLibraryTab(a *App) *libraryTab {
 	deck := widget.NewButtonWithIcon("Export deck (PDF)", theme.DocumentSaveIcon(), t.onExportDeck)
 	bar := container.NewHBox(widget.NewLabelWithStyle("Results library", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		t.state, layout.NewSpacer(), present, deck)
-	buttons := container.NewGridWithColumns(5, t.open, t.rename, t.pin, t.del, t.rerun)
+	buttons := container.NewHBox(t.open, t.rename, t.pin, t.del, t.rerun)
 	bottom := container.NewVBox(widget.NewSeparator(), t.detail, buttons)
 	t.content = container.NewBorder(bar, bottom, nil, nil, t.list)
 	t.updateDetail()

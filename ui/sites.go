@@ -35,7 +35,7 @@ func newSitesTab(a *App) *sitesTab {
 	t.state.Wrapping = fyne.TextWrapWord
 	refresh := widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), t.onRefresh)
 	bar := container.NewHBox(widget.NewLabelWithStyle("Sites of the network", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), layout.NewSpacer(), refresh)
-	t.content = container.NewBorder(container.NewVBox(bar, t.state), nil, nil, nil, container.NewVScroll(t.grid))
+	t.content = container.NewBorder(container.NewVBox(bar, t.state), nil, nil, nil, container.NewScroll(t.grid))
 	return t
 }
 
