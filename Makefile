@@ -49,9 +49,10 @@ layering:
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-## bench: Go benchmarks plus the side-by-side harness; writes bench/RESULTS.md.
+## bench: Go benchmarks plus the side-by-side harness (federated vs R, 100 sites, node floor, app
+## figures); writes bench/RESULTS.md. BENCH_SIZES=100k,1M,10M adds the 10M run (see scripts/bench.sh).
 bench: deps
-	./scripts/bench.sh
+	bash ./scripts/bench.sh
 
 clean:
 	rm -rf $(BIN)

@@ -53,6 +53,7 @@ func env(name, def string) string {
 // parseSize reads 100k, 1M, 10M or a plain number.
 func parseSize(s string) (int, error) {
 	s = strings.TrimSpace(s)
+	orig := s
 	mult := 1
 	switch {
 	case strings.HasSuffix(s, "k"), strings.HasSuffix(s, "K"):
@@ -61,8 +62,8 @@ func parseSize(s string) (int, error) {
 		mult, s = 1000000, s[:len(s)-1]
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 10 {
-		return 0, fmt.Errorf("bad size %q (want e.g. 100k, 1M, 10M)", s)
+	if err != nil || n*mult < 10 {
+		return 0, fmt.Errorf("bad size %q (want e.g. 100k, 1M, 10M)", orig)
 	}
 	return n * mult, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log"
@@ -65,6 +66,61 @@ func plainLoop(st *node.StudyData) ([]analysis.SurvivalTable, error) {
 	return out, nil
 }
 
+// sortedLoop is the tight floor, what a careful programmer writes as a plain loop: one
+// sequential pass over the filter columns gives each patient its group (−1 when left out),
+// then one pass over the patients in time order (the order is computed once, outside the
+// timing, as the node computes it once per load) run-length counts each group's table, with
+// no sort at all.
+func sortedLoop(st *node.StudyData, order []int32, grp []int8) []analysis.SurvivalTable {
+	age := st.Variable("age").Numeric
+	stage := st.Variable("stage")
+	sex := st.Variable("sex")
+	ep := st.Endpoint("OS")
+	want := make([]bool, len(stage.Categories))
+	for k, c := range stage.Categories {
+		want[k] = c == "IVA" || c == "IVB"
+	}
+	for i, a := range age {
+		s, g := stage.Codes[i], sex.Codes[i]
+		if !(a >= 60) || s < 0 || !want[s] || g < 0 {
+			grp[i] = -1
+		} else {
+			grp[i] = int8(g)
+		}
+	}
+	out := make([]analysis.SurvivalTable, len(sex.Categories))
+	for _, i32 := range order {
+		g := grp[i32]
+		if g < 0 {
+			continue
+		}
+		t := &out[g]
+		tm := ep.Time[i32]
+		n := len(t.Time)
+		if n == 0 || t.Time[n-1] != tm {
+			t.Time = append(t.Time, tm)
+			t.Events = append(t.Events, 0)
+			t.Censor = append(t.Censor, 0)
+			n++
+		}
+		if ep.Event[i32] {
+			t.Events[n-1]++
+		} else {
+			t.Censor[n-1]++
+		}
+	}
+	return out
+}
+
+func timeOrder(t []float64) []int32 {
+	o := make([]int32, len(t))
+	for i := range o {
+		o[i] = int32(i)
+	}
+	slices.SortStableFunc(o, func(a, b int32) int { return cmp.Compare(t[a], t[b]) })
+	return o
+}
+
 func sameTables(reply *protocol.SurvivalReply, floor []analysis.SurvivalTable) error {
 	if len(reply.Groups) != len(floor) {
 		return fmt.Errorf("node released %d groups, the floor has %d", len(reply.Groups), len(floor))
@@ -119,9 +175,14 @@ func nodeFloor(ctx context.Context, cfg config, r *report) error {
 	if err := sameTables(first.Survival, floorTables); err != nil {
 		return err
 	}
+	order := timeOrder(st.Endpoint("OS").Time)
+	grp := make([]int8, st.Len())
+	if err := sameTables(first.Survival, sortedLoop(st, order, grp)); err != nil {
+		return fmt.Errorf("sorted floor: %w", err)
+	}
 	raw := []byte(mustJSON(q))
 	reps := max(cfg.reps*4, 21)
-	var handle, handleJSON, guardedT, floor []time.Duration
+	var handle, handleJSON, guardedT, floor, tight []time.Duration
 	for i := 0; i < reps; i++ {
 		t := time.Now()
 		if rep := db.engine.Handle(ctx, q); rep.Error != nil {
@@ -141,18 +202,26 @@ func nodeFloor(ctx context.Context, cfg config, r *report) error {
 			return err
 		}
 		floor = append(floor, time.Since(t))
+		t = time.Now()
+		_ = sortedLoop(st, order, grp)
+		tight = append(tight, time.Since(t))
 	}
-	fl := medianDur(floor)
+	fl := medianDur(tight)
+	generic := medianDur(floor)
 	h := medianDur(handle)
 	var b strings.Builder
 	b.WriteString("## 4. Node: survival query vs the plain-loop floor\n\n")
 	fmt.Fprintf(&b, "One site of %d synthetic NSCLC patients in SQLite. Query: `survival` of OS for age ≥ 60 and stage in (IVA, IVB),\n", nodePatients)
-	fmt.Fprintf(&b, "grouped by sex (%d and %d patients released). Floor: a plain Go loop over the same in-memory columns (filter, split by\n",
+	fmt.Fprintf(&b, "grouped by sex (%d and %d patients released). Two plain Go loops over the same in-memory columns, whose tables were\n",
 		floorTables[0].Total(), floorTables[1].Total())
-	b.WriteString("group, sort and tabulate each group with analysis.NewSurvivalTable); its tables were checked equal to the node's.\n")
+	b.WriteString("checked equal to the node's: the **floor** makes one sequential pass over the filter and group columns, then walks the\n")
+	b.WriteString("patients in time order (order computed once per load, untimed, as the node does) run-length counting each group's\n")
+	b.WriteString("table, no sort; the **naive loop** filters and splits in\n")
+	b.WriteString("row order and then sorts and tabulates each group (analysis.NewSurvivalTable). The goal is checked against the floor.\n")
 	fmt.Fprintf(&b, "Medians over %d queries; every node query also appends to the SQLite audit log.\n\n", reps)
 	b.WriteString("| Figure | Median | vs floor |\n|---|---|---|\n")
-	fmt.Fprintf(&b, "| Plain-loop floor | %s | 1.00× |\n", fmtDur(fl))
+	fmt.Fprintf(&b, "| Plain-loop floor (time-ordered pass) | %s | 1.00× |\n", fmtDur(fl))
+	fmt.Fprintf(&b, "| Naive plain loop (filter, then sort each group) | %s | %.2f× |\n", fmtDur(generic), ratio(generic, fl))
 	fmt.Fprintf(&b, "| Engine.Handle, exact policy | %s | %.2f× |\n", fmtDur(h), ratio(h, fl))
 	fmt.Fprintf(&b, "| Engine.HandleJSON (decode query, encode reply), exact policy | %s | %.2f× |\n", fmtDur(medianDur(handleJSON)), ratio(medianDur(handleJSON), fl))
 	fmt.Fprintf(&b, "| Engine.Handle, demo policy (min cell 5, overlap guard) | %s | %.2f× |\n", fmtDur(medianDur(guardedT)), ratio(medianDur(guardedT), fl))
