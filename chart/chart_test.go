@@ -179,7 +179,10 @@ func TestNothingClippedOrOverlapping(t *testing.T) {
 	for _, g := range goldenFigures(t) {
 		figs = append(figs, fig{g.name, g.fig, g.w, g.h})
 	}
-	figs = append(figs, fig{"km_lung_640x400", lungFigure(t), 640, 400}, fig{"km_four_800x500", fourGroupFigure(), 800, 500})
+	long := lungFigure(t)
+	long.Title = "Overall survival by sex in the North Central Cancer Treatment Group lung cancer cohort, all sites pooled"
+	figs = append(figs, fig{"km_lung_640x400", lungFigure(t), 640, 400}, fig{"km_four_800x500", fourGroupFigure(), 800, 500},
+		fig{"km_long_title_800x500", long, 800, 500})
 	for _, g := range figs {
 		t.Run(g.name, func(t *testing.T) {
 			items, w, h := recordTexts(t, g.f, g.w, g.h)

@@ -34,14 +34,18 @@ func fillBackground(c draw.Canvas, s Style) {
 	c.Fill(c.Rectangle.Path())
 }
 
-// drawTitle draws a bold title centred at the top of c and returns c without it.
+// drawTitle draws a bold title centred at the top of c, word-wrapped to its width, and
+// returns c without it.
 func drawTitle(c draw.Canvas, s Style, title string) draw.Canvas {
-	if title == "" {
+	if strings.TrimSpace(title) == "" {
 		return c
 	}
 	sty := s.text(s.TitleSize, true)
-	putText(c, sty, c.Center().X, c.Max.Y, draw.XCenter, draw.YTop, title)
-	c.Max.Y -= sty.Height(title) + s.TitleSize*0.6
+	for _, line := range wrapText(title, c.Max.X-c.Min.X, sty) {
+		putText(c, sty, c.Center().X, c.Max.Y, draw.XCenter, draw.YTop, line)
+		c.Max.Y -= sty.Height(line) + s.TitleSize*0.2
+	}
+	c.Max.Y -= s.TitleSize * 0.4
 	return c
 }
 
