@@ -125,8 +125,10 @@ type rLung struct {
 	} `json:"cox_sex_age"`
 }
 
-func readR(t *testing.T) rLung {
-	b, err := os.ReadFile("../../analysis/testdata/lung_expected_bin0.json")
+func readR(t *testing.T) rLung { return readRFile(t, "lung_expected_bin0.json") }
+
+func readRFile(t *testing.T, name string) rLung {
+	b, err := os.ReadFile("../../analysis/testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,6 +242,60 @@ func TestKMCommandEqualsR(t *testing.T) {
 	code, out, errOut = cli(t, "--hub", url, "km", "--study", "lung", "--endpoint", "os", "--group", "sex")
 	if code != 0 || !strings.Contains(out, "sites: 18 of 18 answered") || !strings.Contains(out, "female") {
 		t.Errorf("text: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestCoarsenedTimesEqualR: sites whose policy reports times in 30-day bins
+// (ceil(t/30)·30) give, pooled, R's survfit and survdiff on the pooled coarsened times
+// (analysis/testdata/lung_expected_bin30.json).
+func TestCoarsenedTimesEqualR(t *testing.T) {
+	want := readRFile(t, "lung_expected_bin30.json")
+	url := startLung(t, protocol.Policy{BinDays: 30})
+	code, out, errOut := cli(t, "--hub", url, "km", "--study", "lung", "--endpoint", "os", "--group", "sex", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var doc kmDoc
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.BinDays != 30 {
+		t.Errorf("bin_days %v, want 30", doc.BinDays)
+	}
+	row := 0
+	for i, gd := range doc.Groups {
+		c := gd.Curve
+		for k := range c.Time {
+			if row >= len(want.BySex.KM.Time) || c.Time[k] != want.BySex.KM.Time[row] || c.NRisk[k] != want.BySex.KM.NRisk[row] {
+				t.Fatalf("row %d: %s t=%v n.risk %d differs from R", row, gd.Name, c.Time[k], c.NRisk[k])
+			}
+			near(t, "surv", f64(c.Surv[k]), want.BySex.KM.Surv[row], 1e-9)
+			near(t, "std_err", c.StdErr[k], want.BySex.KM.StdErr[row], 1e-9)
+			row++
+		}
+		near(t, gd.Name+" median", gd.Median.Value, want.BySex.Median.Median[i], 1e-9)
+	}
+	if row != len(want.BySex.KM.Time) {
+		t.Errorf("%d rows, R %d", row, len(want.BySex.KM.Time))
+	}
+	near(t, "log-rank chisq", f64(doc.LogRank.ChiSq), want.BySex.LogRank.ChiSq, 1e-9)
+	near(t, "site-stratified log-rank chisq", f64(doc.LogRankStrata.ChiSq), want.BySex.LogRankSiteStrata.ChiSq, 1e-9)
+
+	// Cox on the same sites: coxph on the pooled coarsened times.
+	for golden, strata := range map[string]string{"efron": "", "efron_site_strata": "site"} {
+		code, out, errOut := cli(t, "--hub", url, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex,age", "--strata", strata, "--format", "json")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", golden, code, errOut)
+		}
+		var cox struct{ Terms []coxTermDoc }
+		if err := json.Unmarshal([]byte(out), &cox); err != nil {
+			t.Fatal(err)
+		}
+		w := want.Cox[golden]
+		for j, term := range cox.Terms {
+			near(t, golden+" "+term.Column+" coef", term.Coef, w.Coef[j], 1e-9)
+			near(t, golden+" "+term.Column+" se", term.SE, w.SE[j], 1e-9)
+		}
 	}
 }
 
