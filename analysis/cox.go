@@ -1,7 +1,6 @@
 package analysis
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -623,33 +622,53 @@ var ErrNotConverged = errors.New("analysis: cox: did not converge")
 var ErrNoEvents = errors.New("analysis: cox: no events")
 
 // orderByTime returns the record indices sorted by increasing time, ties in input order
-// (so that sums, and their rounding, do not depend on the sort algorithm).
+// (so that sums, and their rounding, do not depend on the sort). Times are finite and
+// non-negative, so the bit patterns of the float64 values sort like the values: a stable LSD
+// radix sort on them costs O(n) per byte that differs between records (usually 3–5 of 8).
 func orderByTime(time []float64) []int32 {
+	n := len(time)
+	idx := make([]int32, n)
+	for i := range idx {
+		idx[i] = int32(i)
+	}
 	if slices.IsSorted(time) {
-		// Nodes often hold their data in time order already: skip the sort.
-		idx := make([]int32, len(time))
-		for i := range idx {
-			idx[i] = int32(i)
-		}
-		return idx
+		return idx // nodes often hold their data in time order already
 	}
-	type key struct {
-		t float64
-		i int32
-	}
-	keys := make([]key, len(time))
+	keys := make([]uint64, n)
+	var and, or uint64 = ^uint64(0), 0
 	for i, t := range time {
-		keys[i] = key{t, int32(i)}
-	}
-	slices.SortFunc(keys, func(a, b key) int {
-		if c := cmp.Compare(a.t, b.t); c != 0 {
-			return c
+		if t == 0 {
+			t = 0 // −0 has the sign bit set
 		}
-		return cmp.Compare(a.i, b.i)
-	})
-	idx := make([]int32, len(time))
-	for k, key := range keys {
-		idx[k] = key.i
+		k := math.Float64bits(t)
+		keys[i] = k
+		and &= k
+		or |= k
+	}
+	keys2 := make([]uint64, n)
+	idx2 := make([]int32, n)
+	var count [256]int
+	for shift := uint(0); shift < 64; shift += 8 {
+		if (and>>shift)&0xff == (or>>shift)&0xff {
+			continue // every key has the same byte here
+		}
+		count = [256]int{}
+		for _, k := range keys {
+			count[(k>>shift)&0xff]++
+		}
+		pos := 0
+		for b, c := range count {
+			count[b] = pos
+			pos += c
+		}
+		for i, k := range keys {
+			b := (k >> shift) & 0xff
+			keys2[count[b]] = k
+			idx2[count[b]] = idx[i]
+			count[b]++
+		}
+		keys, keys2 = keys2, keys
+		idx, idx2 = idx2, idx
 	}
 	return idx
 }

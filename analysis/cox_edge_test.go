@@ -432,3 +432,39 @@ func TestCoxStratumOrderInvariant(t *testing.T) {
 		closeSlices(t, ties.String()+" Hessian", got.Hessian, want.Hessian, 1e-10)
 	}
 }
+
+// TestOrderByTime compares the radix sort with a stable comparison sort, on times with many
+// ties, zeros of both signs, subnormals and large values.
+func TestOrderByTime(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	special := []float64{0, math.Copysign(0, -1), 5e-324, 1e-300, 1, 1e300, math.MaxFloat64}
+	for _, n := range []int{0, 1, 2, 10, 1000, 5000} {
+		time := make([]float64, n)
+		for i := range time {
+			switch r.IntN(3) {
+			case 0:
+				time[i] = special[r.IntN(len(special))]
+			case 1:
+				time[i] = float64(r.IntN(50))
+			default:
+				time[i] = r.ExpFloat64() * 1000
+			}
+		}
+		want := make([]int32, n)
+		for i := range want {
+			want[i] = int32(i)
+		}
+		slices.SortStableFunc(want, func(a, b int32) int {
+			switch {
+			case time[a] < time[b]:
+				return -1
+			case time[a] > time[b]:
+				return 1
+			}
+			return 0
+		})
+		if got := orderByTime(time); !slices.Equal(got, want) {
+			t.Errorf("n = %d: radix order differs from a stable sort", n)
+		}
+	}
+}
