@@ -591,7 +591,7 @@ func (f *KMFigure) legend(s Style, stacked bool) *kmLegend {
 		if hr.Label != "" {
 			lbl += " (" + hr.Label + ")"
 		}
-		lg.extra = append(lg.extra, lbl+" "+FormatHR(hr.HR, hr.Lower, hr.Upper))
+		lg.extra = append(lg.extra, fmt.Sprintf("%s %s (95%% CI %s–%s)", lbl, formatRatio(hr.HR), formatRatio(hr.Lower), formatRatio(hr.Upper)))
 	}
 	lg.extra = append(lg.extra, f.Notes...)
 
