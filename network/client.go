@@ -213,7 +213,8 @@ func (c *Client) discover(ctx context.Context) error {
 		return err
 	}
 	inbox := c.nc.NewRespInbox()
-	ch := make(chan *nats.Msg, 256)
+	// Announcements are small; a full channel would drop some (nats.go does not block).
+	ch := make(chan *nats.Msg, 4096)
 	sub, err := c.nc.ChanSubscribe(inbox, ch)
 	if err != nil {
 		return &app.Error{Code: app.EUnavailable, Message: "discovery: " + err.Error()}
