@@ -32,7 +32,7 @@ type presentation struct {
 func slideFigure(r *app.Result, now time.Time, style chart.Style) chart.Figure {
 	foot := cohortWords(r.Request) + ". " + PrivacyLine(r, now)
 	if r.KM != nil {
-		f := KMFigure(r, kmOptions{}, style, foot)
+		f := KMFigure(r, kmOptions{HideCensor: tooManyCensorMarks(r)}, style, foot)
 		f.Title = r.Name
 		return f
 	}
@@ -66,7 +66,8 @@ func (a *App) present(rs []*app.Result) *presentation {
 	p.figure = newFigureView(a.opt.Do, "")
 	hint := widget.NewLabel("← → or space to move · Esc to leave")
 	hint.Importance = widget.LowImportance
-	p.win.SetContent(container.NewBorder(p.title, container.NewBorder(nil, nil, hint, p.page), nil, nil, p.figure))
+	// The figure carries the title (and footnote), so a slide exported to PDF looks the same.
+	p.win.SetContent(container.NewBorder(nil, container.NewBorder(nil, nil, hint, p.page), nil, nil, p.figure))
 	p.win.Canvas().SetOnTypedKey(p.onKey)
 	p.win.Resize(fyne.NewSize(1280, 800))
 	p.win.SetFullScreen(true)

@@ -144,17 +144,7 @@ func (t *survivalTab) show(r *app.Result) {
 	}
 	t.pin.Enable()
 	if !t.censorSet {
-		marks := 0
-		for _, g := range r.KM.Groups {
-			if g.Curve != nil {
-				for _, n := range g.Curve.NCensor {
-					if n > 0 {
-						marks++
-					}
-				}
-			}
-		}
-		t.opts.HideCensor = marks > maxCensorMarks
+		t.opts.HideCensor = tooManyCensorMarks(r)
 		t.censor.Checked = !t.opts.HideCensor
 		t.censor.Refresh()
 	}
@@ -399,4 +389,20 @@ func (a *App) pinResult(r *app.Result) {
 			a.library.onRefresh()
 		}
 	})
+}
+
+// tooManyCensorMarks reports whether r's curves have so many censoring times that marks at
+// each would hide the curves.
+func tooManyCensorMarks(r *app.Result) bool {
+	marks := 0
+	for _, g := range r.KM.Groups {
+		if g.Curve != nil {
+			for _, n := range g.Curve.NCensor {
+				if n > 0 {
+					marks++
+				}
+			}
+		}
+	}
+	return marks > maxCensorMarks
 }
