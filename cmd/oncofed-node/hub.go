@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"syscall"
 
 	"github.com/oncofed/oncofed/network"
+	"github.com/oncofed/oncofed/network/demo"
+	"github.com/oncofed/oncofed/synth"
 )
 
 func init() {
@@ -44,4 +47,80 @@ func runHub(args []string) error {
 	<-sig
 	hub.Shutdown()
 	return nil
+}
+
+func init() {
+	register("demo", "run a hub and synthetic hospitals in one process (the demo network)", runDemo)
+}
+
+// runDemo starts the synthetic demo federation (synth.DemoFederation, or --sites hospitals
+// from --seed) on a hub at --listen and runs until SIGINT or SIGTERM.
+func runDemo(args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:4222", "hub client `ADDRESS` host:port (port 0: a free port)")
+	sites := fs.Int("sites", 0, "number of hospitals `N` (default: the six of the standard demo)")
+	seed := fs.Uint64("seed", synth.DemoSeed, "generator `SEED`")
+	dir := fs.String("dir", "", "`DIR` for the hospitals' databases, reused when present (default: a temporary directory)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *sites < 0 || *sites == 1 {
+		return fmt.Errorf("--sites %d: want at least 2", *sites)
+	}
+	fed, err := demoFederation(*sites, *seed)
+	if err != nil {
+		return err
+	}
+	if *dir == "" {
+		tmp, err := os.MkdirTemp("", "oncofed-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		*dir = tmp
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	d, err := demo.Start(ctx, *dir, demo.Options{Listen: *listen, Federation: &fed})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	fmt.Println(d.URL())
+	for _, s := range d.Sites {
+		fmt.Fprintf(os.Stderr, "oncofed-node demo: %s serves %v\n", s, d.Studies[s])
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// demoFederation is the standard demo for n = 0 and the standard seed, otherwise the same
+// studies and total sizes spread over n hospitals from seed.
+func demoFederation(n int, seed uint64) (synth.Federation, error) {
+	fed := synth.DemoFederation()
+	if n == 0 && seed == synth.DemoSeed {
+		return fed, nil
+	}
+	if n == 0 {
+		n = len(fed.Studies[0].SiteSizes)
+	}
+	custom := synth.Federation{Name: fmt.Sprintf("%s, %d sites, seed %d", fed.Name, n, seed), Policies: map[string]synth.SitePolicy{}}
+	for _, s := range fed.Studies {
+		total := 0
+		for _, k := range s.SiteSizes {
+			total += k
+		}
+		custom.Studies = append(custom.Studies, synth.Spec{Study: s.Study, Name: s.Name, Sites: n, Patients: total, Seed: seed, DataCut: s.DataCut})
+	}
+	g, err := synth.New(custom.Studies[0])
+	if err != nil {
+		return custom, err
+	}
+	for _, s := range g.Sites() {
+		custom.Policies[s.Name] = synth.DemoPolicy
+	}
+	return custom, nil
 }
