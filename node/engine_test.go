@@ -373,11 +373,17 @@ func TestSurvivalTabulationsAgree(t *testing.T) {
 	}
 }
 
-// Concurrent queries (the transport serves requests in parallel) keep the audit chain intact
-// and answer consistently.
+// Concurrent queries (the transport serves requests in parallel, and several processes may
+// serve one database) keep the audit chain intact and answer consistently.
 func TestConcurrentQueries(t *testing.T) {
 	ctx := context.Background()
 	e, store := lungEngine(t, DefaultPolicy(), nil)
+	// A second process on the same database file, with its own connection.
+	pol := DefaultPolicy()
+	e2, err := NewEngine(ctx, openStore(t, store.Path()), Config{Policy: &pol})
+	if err != nil {
+		t.Fatal(err)
+	}
 	const workers, each = 4, 10
 	errs := make(chan error, workers)
 	for w := 0; w < workers; w++ {
@@ -387,7 +393,11 @@ func TestConcurrentQueries(t *testing.T) {
 				q.Endpoint = "OS"
 				q.GroupBy = "sex"
 				q.Analyst = string(rune('a' + w))
-				r := e.Handle(ctx, q)
+				eng := e
+				if w%2 == 1 {
+					eng = e2
+				}
+				r := eng.Handle(ctx, q)
 				if r.Error != nil || len(r.Survival.Groups) != 2 {
 					errs <- r.Error
 					return

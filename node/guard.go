@@ -22,27 +22,33 @@ type guardKey struct {
 type guardSets struct {
 	sets    []ReleasedSet
 	digests map[string]bool
+	lastID  int64 // highest store ID read
 }
 
+// guardState returns the sets released to analyst for this load of the study: cached in
+// memory, topped up from the store on every call with what other processes serving the same
+// database have released since.
 func (e *Engine) guardState(ctx context.Context, analyst string, ls *loadedStudy) (*guardSets, error) {
 	k := guardKey{analyst, ls.data.Name, ls.info.Version}
-	if gs, ok := e.released[k]; ok {
-		return gs, nil
+	gs, ok := e.released[k]
+	if !ok {
+		gs = &guardSets{digests: map[string]bool{}}
+		e.released[k] = gs
 	}
-	sets, err := e.store.ReleasedSets(ctx, analyst, ls.data.Name, ls.info.Version)
+	sets, err := e.store.ReleasedSets(ctx, analyst, ls.data.Name, ls.info.Version, gs.lastID)
 	if err != nil {
 		return nil, err
 	}
-	gs := &guardSets{digests: map[string]bool{}}
 	words := (ls.data.Len() + 63) / 64
 	for _, s := range sets {
-		if len(s.Bits) != words {
-			continue // not of this load (cannot happen: versions are never reused)
+		gs.lastID = max(gs.lastID, s.ID)
+		d := bitsDigest(s.Bits)
+		if len(s.Bits) != words || gs.digests[d] {
+			continue // not of this load (cannot happen: versions are never reused), or known
 		}
 		gs.sets = append(gs.sets, s)
-		gs.digests[bitsDigest(s.Bits)] = true
+		gs.digests[d] = true
 	}
-	e.released[k] = gs
 	return gs, nil
 }
 

@@ -412,3 +412,33 @@ func TestReleaseBlocksStrict(t *testing.T) {
 		}
 	}
 }
+
+// Two node processes serving one database (load-balanced by the hub) share the guard, the
+// budget and one audit chain: the differencing attack split across them is still refused.
+func TestAttackDifferencingAcrossProcesses(t *testing.T) {
+	ctx := context.Background()
+	dbPath := filepath.Join(t.TempDir(), "lung.db")
+	importFile(t, dbPath, lungCSV, lungSpec)
+	pol := DefaultPolicy()
+	pol.DailyQueryBudget = 3
+	var engines []*Engine
+	for i := 0; i < 2; i++ {
+		e, err := NewEngine(ctx, openStore(t, dbPath), Config{Policy: &pol}) // its own connection
+		if err != nil {
+			t.Fatal(err)
+		}
+		engines = append(engines, e)
+	}
+	a := query(protocol.KindCount)
+	a.Cohort = eq("sex", "female")
+	mustOK(t, engines[0].Handle(ctx, a))
+	minusOne := query(protocol.KindCount)
+	minusOne.Cohort = and(eq("sex", "female"), rng("age", nil, fp(76)))
+	wantCode(t, engines[1].Handle(ctx, minusOne), protocol.CodeRefusedByPolicy)
+	mustOK(t, engines[1].Handle(ctx, a))
+	// Budget 3 spent across both processes (the refusal above counts too).
+	wantCode(t, engines[0].Handle(ctx, a), protocol.CodeRefusedByPolicy)
+	if _, err := VerifyAudit(ctx, engines[0].store); err != nil {
+		t.Fatal(err)
+	}
+}

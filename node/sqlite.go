@@ -45,6 +45,9 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// Write transactions take the write lock at BEGIN, so that two processes appending to the
+	// audit chain serialise instead of both reading the same head.
+	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("node: open %s: %w", path, err)
@@ -430,14 +433,15 @@ func (s *SQLiteStore) CountQueries(ctx context.Context, analyst string, since ti
 
 // SaveReleasedSet implements Store.
 func (s *SQLiteStore) SaveReleasedSet(ctx context.Context, r ReleasedSet) error {
-	_, err := s.db.ExecContext(ctx, "INSERT INTO released_sets (analyst, study, version, digest, size, bits) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+	_, err := s.db.ExecContext(ctx, "INSERT INTO released_sets (analyst, study, version, digest, size, bits) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (analyst, study, version, digest) DO NOTHING",
 		r.Analyst, r.Study, r.Version, bitsDigest(r.Bits), r.Size, encodeWords(r.Bits))
 	return err
 }
 
 // ReleasedSets implements Store.
-func (s *SQLiteStore) ReleasedSets(ctx context.Context, analyst, study string, version int64) ([]ReleasedSet, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT size, bits FROM released_sets WHERE analyst = ? AND study = ? AND version = ? ORDER BY digest", analyst, study, version)
+func (s *SQLiteStore) ReleasedSets(ctx context.Context, analyst, study string, version, after int64) ([]ReleasedSet, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT id, size, bits FROM released_sets WHERE analyst = ? AND study = ? AND version = ? AND id > ? ORDER BY id",
+		analyst, study, version, after)
 	if err != nil {
 		return nil, err
 	}
@@ -446,7 +450,7 @@ func (s *SQLiteStore) ReleasedSets(ctx context.Context, analyst, study string, v
 	for rows.Next() {
 		r := ReleasedSet{Analyst: analyst, Study: study, Version: version}
 		var data []byte
-		if err := rows.Scan(&r.Size, &data); err != nil {
+		if err := rows.Scan(&r.ID, &r.Size, &data); err != nil {
 			return nil, err
 		}
 		if len(data)%8 != 0 {

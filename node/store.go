@@ -77,7 +77,8 @@ type StudyInfo struct {
 
 // Store is where a site keeps its studies, its audit log and its disclosure-guard state.
 // SQLiteStore is the default implementation; a PostgreSQL one can follow (hospital data
-// teams run that). Every method is one transaction.
+// teams run that). Every method is one transaction. Several node processes may share one
+// store: the audit chain, the budget and the released sets live in it, not in a process.
 type Store interface {
 	// ReplaceStudy stores s, replacing any study of the same name atomically: readers see
 	// either the old study or the new one, and a failure leaves the old one in place.
@@ -103,8 +104,9 @@ type Store interface {
 
 	// SaveReleasedSet remembers a patient set released to an analyst (overlap guard).
 	SaveReleasedSet(ctx context.Context, r ReleasedSet) error
-	// ReleasedSets returns the sets released to analyst for one study version.
-	ReleasedSets(ctx context.Context, analyst, study string, version int64) ([]ReleasedSet, error)
+	// ReleasedSets returns the sets released to analyst for one study version whose ID is
+	// above after, in ID order (after 0: all of them).
+	ReleasedSets(ctx context.Context, analyst, study string, version, after int64) ([]ReleasedSet, error)
 
 	Close() error
 }
@@ -112,6 +114,7 @@ type Store interface {
 // ReleasedSet is a patient set (a cohort or one of its groups) whose aggregate was released to
 // an analyst: a bitset over the rows of one version of a study.
 type ReleasedSet struct {
+	ID      int64 // assigned by the store
 	Analyst string
 	Study   string
 	Version int64
