@@ -420,10 +420,16 @@ func TestCoxGoldens(t *testing.T) {
 					le = append(le, event[i])
 				}
 			}
+			var logliks []float64
 			fit, err := FitCox(func(beta []float64) (CoxContribution, error) {
-				return CoxStratumContribution(lt, le, x, p, beta, ties)
+				c, err := CoxStratumContribution(lt, le, x, p, beta, ties)
+				logliks = append(logliks, c.LogLik)
+				return c, err
 			}, p, opts)
 			checkCoxFit(t, "local", fit, err, cs.Expected, cs.IterMax)
+			if strings.HasPrefix(cs.Name, "halving") && !(len(logliks) > 1 && logliks[1] < logliks[0]) {
+				t.Errorf("the first Newton step did not lower the loglik (%v): no step halving tested", logliks)
+			}
 			if fit != nil && fit.N != cs.Expected.N {
 				t.Errorf("local: N = %d, R: %d", fit.N, cs.Expected.N)
 			}

@@ -44,7 +44,29 @@ set.seed(20240601)
 sep_d <- data.frame(site = sites_by_row(40, 2), time = round(c(runif(20, 1, 100), runif(20, 150, 300))),
   event = 1L, x = rep(c(1, 0), each = 20), z = round(rnorm(40), 3))
 
-datasets <- list(lung = lung_d, veteran = vet_d, colon = colon_d, ovarian = ov_d, separation = sep_d)
+# Newton–Raphson overshoots at the first step (the loglik drops from -112.23 to -124.75) and
+# R halves the step: heavy-tailed (Cauchy) covariate, generated once with Go's math/rand/v2.
+halv_d <- data.frame(site = sites_by_row(53, 2),
+  time = c(92, 337, 683, 58, 99, 8, 6, 53, 7, 18, 82, 177, 2, 28, 36, 6, 13, 136, 125, 55, 40, 148, 11, 54,
+    410, 64, 29, 8, 118, 25, 130, 14, 13, 34, 271, 7, 661, 123, 17, 55, 120, 162, 343, 14, 15, 27, 238,
+    5, 1014, 57, 567, 9, 14),
+  event = c(1, 0, 1, 0, 0, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1,
+    1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 1, 0, 0, 1, 1, 0, 1, 1, 0, 1),
+  x = c(-1.1622205299676387, -1.4216482295673383, -1.8549960901506617, 4.0460543111144354,
+    -1.6535895253386494, 1.2079641095765064, -0.64988553432242901, 0.51410998334844993,
+    44.052777850442162, 0.073970162881581494, -0.2388172867911777, 0.18135037001394919,
+    3.6426678734246463, 2.7704104540732168, 1.2316152555537292, -5.6899443197264334, 2.3851838166450681,
+    -0.29188082874477395, 0.038301013494916117, 0.19991971856267313, 0.23507560067628058,
+    -0.61534259457553109, 83.393981441037596, -1.6045527919267588, -1.5118899992342407,
+    -1.0412065475843351, 3.5491299193382151, 56.828806884349873, 0.48065550154152753,
+    -0.48066002038621414, -0.5231683413241599, 1.0411413688984363, -0.2261432243214738,
+    1.3920946763330975, -0.68443733890288871, 2.1119761794726983, -0.53993745359935597,
+    -0.24335930882957518, 0.48383928032095186, 0.1454887766864735, 1.5573095076111139,
+    -8.209442186293737, -2.081475868573385, -0.0082107408042808808, 0.59721794197301636,
+    -0.72591789951272379, -3.0655942096174917, 4.2156960737029987, -2.5835038996682824,
+    0.58639255961592684, -9.9694036149471845, 2.8803556885597397, 1.9893059450531694))
+
+datasets <- list(lung = lung_d, veteran = vet_d, colon = colon_d, ovarian = ov_d, separation = sep_d, halving = halv_d)
 
 case <- function(name, data, covariates, ties = "efron", strata = "", bin = 0, levels = NULL,
                  iter_max = 20, note = "")
@@ -80,6 +102,8 @@ add("lung_sitelevel_efron_strata", "lung", c("sex", "age", "inst_odd"), strata =
 add("lung_sitelevel_efron", "lung", c("sex", "age", "inst_odd"))
 add("separation_efron", "separation", c("x", "z"), note = "monotone likelihood: coefficient of x may be infinite")
 add("separation_breslow_strata", "separation", c("x", "z"), ties = "breslow", strata = "site")
+add("halving_efron", "halving", c("x"), note = "step halving at the first iteration")
+add("halving_breslow_strata", "halving", c("x"), ties = "breslow", strata = "site")
 add("lung_iter2_efron", "lung", c("sex", "age", "karno"), iter_max = 2,
     note = "does not converge in 2 iterations; R reports iter = 3 and a diagonal-only variance")
 
@@ -98,9 +122,10 @@ fit_case <- function(cs) {
   s <- summary(f)
   cf <- s$coefficients; ci <- s$conf.int
   test <- function(x) list(stat = unname(x["test"]), df = unname(x["df"]), p = unname(x["pvalue"]))
-  list(terms = I(rownames(cf)), coef = unname(cf[, "coef"]), se = unname(cf[, "se(coef)"]),
-       hr = unname(ci[, "exp(coef)"]), lower = unname(ci[, "lower .95"]), upper = unname(ci[, "upper .95"]),
-       z = unname(cf[, "z"]), p = unname(cf[, "Pr(>|z|)"]),
+  vec <- function(v) I(unname(v))  # arrays in JSON even for one term
+  list(terms = I(rownames(cf)), coef = vec(cf[, "coef"]), se = vec(cf[, "se(coef)"]),
+       hr = vec(ci[, "exp(coef)"]), lower = vec(ci[, "lower .95"]), upper = vec(ci[, "upper .95"]),
+       z = vec(cf[, "z"]), p = vec(cf[, "Pr(>|z|)"]),
        loglik0 = f$loglik[1], loglik = f$loglik[2],
        lrt = test(s$logtest), score = test(s$sctest),
        # summary() rounds the Wald statistic to 2 decimals; the fit holds it unrounded.
@@ -108,7 +133,7 @@ fit_case <- function(cs) {
                    p = pchisq(unname(f$wald.test), unname(s$waldtest["df"]), lower.tail = FALSE)),
        iter = f$iter, n = f$n, events = f$nevent,
        not_estimable = I(rownames(cf)[is.na(cf[, "coef"])]), warnings = I(warns),
-       vcov = unname(as.vector(f$var)))
+       vcov = vec(as.vector(f$var)))
 }
 
 out <- list(
