@@ -40,7 +40,6 @@ func (b bitset) andNot(o bitset) {
 		b[i] &^= o[i]
 	}
 }
-func (b bitset) clone() bitset { return append(bitset(nil), b...) }
 
 func (b bitset) count() int {
 	n := 0
