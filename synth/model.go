@@ -159,9 +159,9 @@ const (
 
 // calibrate sets each non-cured arm's Weibull scales so that, over the spec's pooled
 // trial-eligible population (ECOG ≤ the arm's maxECOG; sites weighted by size, with their
-// site effects), the median OS of the arm
-// equals its published median exactly in expectation, and the median PFS (after taking
-// the minimum with OS) equals its published median up to Monte Carlo error.
+// site effects), the arm's median OS equals its published median in expectation (up to the
+// sampling of the calibration patients' covariates), and its median PFS (after taking the
+// minimum with OS) equals the published median up to Monte Carlo error.
 //
 // OS: solve (1/n) Σᵢ exp(−(m/λ)^k e^{ηᵢ}) = 1/2 for λ by bisection on x = (m/λ)^k.
 // PFS: bisection on λ_p of the empirical median of min(λ_p·Dᵢ, OSᵢ) over calReps
