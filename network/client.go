@@ -203,11 +203,26 @@ func (c *Client) Sites(ctx context.Context) ([]app.SiteStatus, error) {
 	return out, nil
 }
 
+// connected fails with code unavailable while the connection to the hub is down (closed, or
+// reconnecting: a query would only wait in the reconnect buffer until its deadline).
+func (c *Client) connected() error {
+	switch {
+	case c.nc.IsClosed():
+		return &app.Error{Code: app.EUnavailable, Message: "the connection to the hub is closed"}
+	case !c.nc.IsConnected():
+		return &app.Error{Code: app.EUnavailable, Message: "not connected to the hub " + c.nc.Opts.Url + " (reconnecting)"}
+	}
+	return nil
+}
+
 // discover sends one $SRV.INFO request for the site service and records the sites that
 // answer within the discovery window.
 func (c *Client) discover(ctx context.Context) error {
 	c.discoverMu.Lock()
 	defer c.discoverMu.Unlock()
+	if err := c.connected(); err != nil {
+		return err
+	}
 	subject, err := micro.ControlSubject(micro.InfoVerb, ServiceName, "")
 	if err != nil {
 		return err
@@ -360,8 +375,8 @@ func (c *Client) Query(ctx context.Context, q protocol.Query) (*app.Gathered, er
 		return nil, err
 	}
 	g := &app.Gathered{Query: q, Expected: expected}
-	if c.nc.IsClosed() {
-		return nil, &app.Error{Code: app.EUnavailable, Message: "connection to the hub is closed"}
+	if err := c.connected(); err != nil {
+		return nil, err
 	}
 	inbox := c.nc.NewRespInbox()
 	// nats.go drops a message, as a slow consumer, when a channel subscription's buffer is

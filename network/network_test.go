@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/protocol"
@@ -316,6 +317,14 @@ func TestHubRestart(t *testing.T) {
 		t.Fatalf("before restart: %v %v", err, g)
 	}
 	ln.hub.Shutdown()
+	// While the hub is down a query fails at once with code unavailable (the app then serves
+	// cached results) instead of waiting for its deadline.
+	for deadline := time.Now().Add(5 * time.Second); c.Conn().IsConnected() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := c.Query(context.Background(), countQuery()); app.ErrorCode(err) != app.EUnavailable {
+		t.Errorf("query with the hub down: %v, want code unavailable", err)
+	}
 	addr := strings.TrimPrefix(url, "nats://")
 	var hub *network.Hub
 	for i := 0; i < 50; i++ {
