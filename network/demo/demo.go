@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -190,9 +191,19 @@ func prepare(ctx context.Context, dir string, fed synth.Federation) (map[string]
 	return stores, studies, nil
 }
 
-// fingerprint names a federation's generated data, so a changed federation is regenerated.
+// fingerprint names a federation's generated data, so that a changed federation — or a
+// build from another revision, whose generator or node schema may differ — is regenerated.
 func fingerprint(fed synth.Federation) string {
 	b, _ := json.Marshal(fed.Studies)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
+	h := sha256.New()
+	h.Write(b)
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		fmt.Fprintln(h, bi.Main.Version)
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" || s.Key == "vcs.modified" {
+				fmt.Fprintln(h, s.Key, s.Value)
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
