@@ -296,7 +296,9 @@ func (e *Engine) compute(ctx context.Context, q *protocol.Query, reply *protocol
 			return answer{}, errorf(protocol.CodeNotFound, "group_by: no variable %q in study %q", clip(q.GroupBy), ls.data.Name)
 		}
 		if group.Type != protocol.Categorical {
-			return answer{}, errorf(protocol.CodeInvalid, "group_by: %q is numeric; group by a categorical variable", q.GroupBy)
+			if group = ls.integerGroups(group); group == nil {
+				return answer{}, errorf(protocol.CodeInvalid, "group_by: %q is numeric with non-integer values or more than %d distinct values; group by a categorical variable", q.GroupBy, maxNumericGroups)
+			}
 		}
 		if len(group.Categories) > maxGroups {
 			return answer{}, errorf(protocol.CodeInvalid, "group_by: %q has %d categories, more than %d", q.GroupBy, len(group.Categories), maxGroups)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -476,4 +477,33 @@ func TestCoxCacheFollowsReimport(t *testing.T) {
 	if n := mustOK(t, e.Handle(ctx, q)).Cox.N; n != 4 {
 		t.Fatalf("after re-import N %d, want 4", n)
 	}
+}
+
+// An integer-coded numeric variable with few values (ECOG as 0–3) can be a grouping variable:
+// grouping lung by the numeric karno score (6 distinct values, python) equals grouping by the
+// same values as categories.
+func TestGroupByIntegerCodedNumeric(t *testing.T) {
+	ctx := context.Background()
+	e, store := lungEngine(t, ExactPolicy(), nil)
+	q := query(protocol.KindCount)
+	q.GroupBy = "karno"
+	c := mustOK(t, e.Handle(ctx, q)).Count
+	st, _, _ := store.LoadStudy(ctx, "lung")
+	want := map[string]int{}
+	for _, x := range st.Variable("karno").Numeric {
+		if !math.IsNaN(x) {
+			want[strconv.Itoa(int(x))]++
+		}
+	}
+	if len(c.Groups) != len(want) || c.Missing.N != 1 {
+		t.Fatalf("groups %+v, want %v and 1 missing", c.Groups, want)
+	}
+	for k, n := range want {
+		if c.Groups[k].N != n {
+			t.Errorf("karno %s: %d, want %d", k, c.Groups[k].N, n)
+		}
+	}
+	// Age has more than 12 distinct values: refused.
+	q.GroupBy = "age"
+	wantCode(t, e.Handle(ctx, q), protocol.CodeInvalid)
 }

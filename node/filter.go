@@ -2,7 +2,9 @@ package node
 
 import (
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"sync"
 
 	"github.com/oncofed/oncofed/analysis"
@@ -21,6 +23,62 @@ type loadedStudy struct {
 	orderMu sync.Mutex
 	order   map[string][]int32 // per endpoint: rows sorted by time (stable), built on first use
 	index   map[timeKey]*timeIndex
+	groups  map[string]*VariableData // integer-coded numeric variables viewed as categories
+}
+
+// maxNumericGroups bounds the distinct values of a numeric variable used as group_by.
+const maxNumericGroups = 12
+
+// integerGroups returns a categorical view of an integer-coded numeric variable (ECOG 0–4,
+// a year), with one category per distinct value in the whole study, named by the value and
+// ordered numerically — or nil when the variable has non-integer values or more than
+// maxNumericGroups distinct values. Like a categorical dictionary, the categories come from
+// the study, not from a cohort.
+func (ls *loadedStudy) integerGroups(v *VariableData) *VariableData {
+	ls.orderMu.Lock()
+	defer ls.orderMu.Unlock()
+	if g, ok := ls.groups[v.Name]; ok {
+		return g
+	}
+	if ls.groups == nil {
+		ls.groups = map[string]*VariableData{}
+	}
+	distinct := map[float64]int32{}
+	for _, x := range v.Numeric {
+		if x != x {
+			continue
+		}
+		if x != math.Trunc(x) || math.Abs(x) > 1e15 {
+			ls.groups[v.Name] = nil
+			return nil
+		}
+		if _, ok := distinct[x]; !ok {
+			if len(distinct) == maxNumericGroups {
+				ls.groups[v.Name] = nil
+				return nil
+			}
+			distinct[x] = 0
+		}
+	}
+	values := make([]float64, 0, len(distinct))
+	for x := range distinct {
+		values = append(values, x)
+	}
+	sort.Float64s(values)
+	g := &VariableData{Variable: protocol.Variable{Name: v.Name, Type: protocol.Categorical, Label: v.Label, Unit: v.Unit}, Codes: make([]int32, len(v.Numeric))}
+	for k, x := range values {
+		distinct[x] = int32(k)
+		g.Categories = append(g.Categories, strconv.FormatFloat(x, 'f', -1, 64))
+	}
+	for i, x := range v.Numeric {
+		if x != x {
+			g.Codes[i] = -1
+		} else {
+			g.Codes[i] = distinct[x]
+		}
+	}
+	ls.groups[v.Name] = g
+	return g
 }
 
 type timeKey struct {

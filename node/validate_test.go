@@ -57,7 +57,7 @@ func TestQueryRefusals(t *testing.T) {
 		{"too wide", func(q *protocol.Query) { q.Cohort = wide }, protocol.CodeInvalid, "more than 256"},
 		{"long study", func(q *protocol.Query) { q.Study = long }, protocol.CodeInvalid, "longer"},
 		{"long value", func(q *protocol.Query) { q.Cohort = eq("sex", long) }, protocol.CodeInvalid, "longer"},
-		{"group numeric", func(q *protocol.Query) { q.GroupBy = "age" }, protocol.CodeInvalid, "numeric"},
+		{"group numeric", func(q *protocol.Query) { q.GroupBy = "wt.loss" }, protocol.CodeInvalid, "numeric"},
 		{"group unknown", func(q *protocol.Query) { q.GroupBy = "stage" }, protocol.CodeNotFound, "stage"},
 		{"cox params on count", func(q *protocol.Query) { q.Cox = &protocol.CoxRequest{} }, protocol.CodeInvalid, "cox parameters"},
 		{"variables on count", func(q *protocol.Query) { q.Variables = []string{"age"} }, protocol.CodeInvalid, "summary"},

@@ -33,7 +33,10 @@ type Query struct {
 	Analyst string  `json:"analyst,omitempty"`
 	Study   string  `json:"study,omitempty"`
 	Cohort  *Filter `json:"cohort,omitempty"` // nil = every patient of the study
-	GroupBy string  `json:"group_by,omitempty"`
+	// GroupBy names a categorical variable, or an integer-coded numeric one with at most 12
+	// distinct values in the study (e.g. ECOG 0–4), whose groups are then named by the value
+	// ("0", "1", …).
+	GroupBy string `json:"group_by,omitempty"`
 
 	Endpoint  string          `json:"endpoint,omitempty"`  // survival, cox
 	Variables []string        `json:"variables,omitempty"` // summary
