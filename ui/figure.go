@@ -14,6 +14,12 @@ import (
 // figureView shows a chart.Figure as an image that is re-rendered, off the UI goroutine, for
 // the size the view is laid out at. Resizing the window never waits for a render: the last
 // image stays (scaled) until the new one arrives.
+// The widest and the tallest aspect (width/height) a figure is drawn at.
+const (
+	maxAspect = 2.2
+	minAspect = 1.1
+)
+
 type figureView struct {
 	widget.BaseWidget
 	do     func(func())
@@ -73,7 +79,16 @@ func (v *figureView) requestRender(size fyne.Size) {
 	if c := fyne.CurrentApp().Driver().CanvasForObject(v); c != nil {
 		scale = c.Scale()
 	}
-	w, h := int(size.Width*scale), int(size.Height*scale)
+	// A figure is laid out on a page of about 8:5; stretched much wider or taller its type
+	// shrinks to nothing, so it is drawn at a bounded aspect and centred in the view.
+	fw, fh := size.Width, size.Height
+	if fw > maxAspect*fh {
+		fw = maxAspect * fh
+	}
+	if fh > fw/minAspect {
+		fh = fw / minAspect
+	}
+	w, h := int(fw*scale), int(fh*scale)
 	fig := v.figure()
 	gen := v.gen
 	if v.timer != nil {

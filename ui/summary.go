@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -28,6 +29,9 @@ type summaryTab struct {
 	notes   *widget.Label
 	privacy *widget.Label
 	status  *widget.Label
+
+	chartVar *widget.Select
+	figure   *figureView
 
 	result  *app.Result
 	perSite bool
@@ -68,8 +72,13 @@ func newSummaryTab(a *App) *summaryTab {
 	t.privacy.SizeName = theme.SizeNameCaptionText
 	t.status = widget.NewLabel("Build a cohort on the left and press Run to see its Table 1.")
 	t.status.Wrapping = fyne.TextWrapWord
-	bar := container.NewHBox(widget.NewLabel("Table 1"), t.view, layout.NewSpacer(), t.export)
-	t.content = container.NewBorder(container.NewVBox(bar, t.status), container.NewVBox(t.notes, t.privacy), nil, nil, t.table)
+	t.chartVar = widget.NewSelect(nil, func(string) { t.redrawChart() })
+	t.chartVar.PlaceHolder = "(variable)"
+	t.figure = newFigureView(a.opt.Do, "Bars and histograms of the cohort's variables appear here after a run.")
+	bar := container.NewHBox(widget.NewLabel("Table 1"), t.view, layout.NewSpacer(), widget.NewLabel("Chart of"), t.chartVar, t.export)
+	split := container.NewVSplit(t.table, t.figure)
+	split.Offset = 0.55
+	t.content = container.NewBorder(container.NewVBox(bar, t.status), container.NewVBox(t.notes, t.privacy), nil, nil, split)
 	return t
 }
 
@@ -156,7 +165,43 @@ func (t *summaryTab) show(r *app.Result) {
 		t.status.Hide()
 	}
 	t.privacy.SetText(PrivacyLine(r, t.ui.opt.Now()))
+	var names []string
+	first := ""
+	for _, v := range r.Summary.Table.Variables {
+		names = append(names, v.Name)
+		if first == "" && !v.Numeric {
+			first = v.Name
+		}
+	}
+	t.chartVar.Options = names
+	if t.chartVar.Selected == "" || !containsExact(names, t.chartVar.Selected) {
+		t.chartVar.Selected = first
+	}
+	t.chartVar.Refresh()
 	t.refresh()
+	t.redrawChart()
+}
+
+// redrawChart draws the chosen variable as bars or a histogram per group.
+func (t *summaryTab) redrawChart() {
+	if t.result == nil || t.chartVar.Selected == "" {
+		return
+	}
+	r, name, style := t.result, t.chartVar.Selected, t.ui.chartStyle()
+	if SummaryFigure(r, name, style, "") == nil {
+		t.figure.SetFigure(nil, "No chart for "+name+": it has no histogram edges.")
+		return
+	}
+	t.figure.SetFigure(func() chart.Figure { return SummaryFigure(r, name, style, "") }, "")
+}
+
+func containsExact(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *summaryTab) refresh() {

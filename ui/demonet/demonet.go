@@ -7,6 +7,7 @@ package demonet
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,14 +60,30 @@ func (d *Demo) Close() {
 
 // Start generates fed's hospitals into SQLite files under dir (reused when dir already holds
 // them from an earlier start) and serves them on a new embedded hub on 127.0.0.1.
+//
+// Reused files written by an older node whose schema no longer fits are detected by a probe
+// query on each site and generated anew.
 func Start(ctx context.Context, dir string, fed synth.Federation) (*Demo, error) {
+	d, err := start(ctx, dir, fed, false)
+	if errors.Is(err, errStale) {
+		d, err = start(ctx, dir, fed, true)
+	}
+	return d, err
+}
+
+var errStale = errors.New("demo: stale site databases")
+
+func start(ctx context.Context, dir string, fed synth.Federation, regenerate bool) (*Demo, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	marker := filepath.Join(dir, "ready-"+fingerprint(fed))
-	fresh := false
+	fresh := regenerate
 	if _, err := os.Stat(marker); err != nil {
 		fresh = true
+	}
+	if fresh {
+		os.Remove(marker)
 		// A partial earlier import is discarded whole.
 		olds, _ := filepath.Glob(filepath.Join(dir, "*.db*"))
 		for _, o := range olds {
@@ -135,7 +152,14 @@ func Start(ctx context.Context, dir string, fed synth.Federation) (*Demo, error)
 		eng, err := node.NewEngine(ctx, st, node.Config{Site: site, Policy: &pol})
 		if err != nil {
 			d.Close()
+			if !fresh {
+				return nil, errStale
+			}
 			return nil, err
+		}
+		if !fresh && !probe(ctx, eng, studies[site]) {
+			d.Close()
+			return nil, errStale
 		}
 		nc, err := nats.Connect(hub.URL(), nats.Name(site), nats.MaxReconnects(-1), nats.ReconnectWait(200*time.Millisecond))
 		if err != nil {
@@ -166,4 +190,16 @@ func fingerprint(fed synth.Federation) string {
 		add(fmt.Sprintf("%s|%s|%v|%d|%s;", s.Study, s.Name, s.SiteSizes, s.Seed, s.DataCut))
 	}
 	return fmt.Sprintf("%016x", h)
+}
+
+// probe asks a site's engine for a count of each of its studies, as a client would, and
+// reports whether it answered without an internal error.
+func probe(ctx context.Context, eng *node.Engine, studies []string) bool {
+	for _, st := range studies {
+		r := eng.Handle(ctx, protocol.Query{Version: protocol.Version, Kind: protocol.KindCount, ID: "demo-probe-" + st, Analyst: "demo-probe", Study: st})
+		if r.Error != nil && r.Error.Code == protocol.CodeInternal {
+			return false
+		}
+	}
+	return true
 }
