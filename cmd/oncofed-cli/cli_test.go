@@ -20,7 +20,10 @@ import (
 
 // startLung serves analysis/testdata/lung.csv (NCCTG lung, one site per institution) on a
 // real embedded hub: one node.Engine per site over its own SQLite file, under policy.
-func startLung(t *testing.T, policy protocol.Policy) string {
+func startLung(t *testing.T, policy protocol.Policy) string { return startLungWrapped(t, policy, nil) }
+
+// startLungWrapped is startLung with each site's handler passed through wrap (nil: as is).
+func startLungWrapped(t *testing.T, policy protocol.Policy, wrap func(site string, h network.Handler, nc *nats.Conn) network.Handler) string {
 	t.Helper()
 	ctx := context.Background()
 	f, err := os.Open("../../analysis/testdata/lung.csv")
@@ -67,7 +70,11 @@ func startLung(t *testing.T, policy protocol.Policy) string {
 			t.Fatal(err)
 		}
 		t.Cleanup(nc.Close)
-		svc, err := network.ServeSite(ctx, nc, site, []string{"lung"}, eng)
+		var h network.Handler = eng
+		if wrap != nil {
+			h = wrap(site, eng, nc)
+		}
+		svc, err := network.ServeSite(ctx, nc, site, []string{"lung"}, h)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -343,6 +350,29 @@ func TestCoxCommandEqualsR(t *testing.T) {
 		if s := doc.Terms[0]; s.Term != "sex" || s.Level == nil || *s.Level != "male" || *s.Reference != "female" {
 			t.Errorf("%s: first term %+v, want sex male vs female", tc.golden, s)
 		}
+	}
+}
+
+// TestCoxSiteDropsOut: a site that stops answering in the third round of the fit makes the
+// cox command fail with a message naming the site, not print a fit on a changed cohort.
+func TestCoxSiteDropsOut(t *testing.T) {
+	url := startLungWrapped(t, protocol.Policy{}, func(site string, h network.Handler, nc *nats.Conn) network.Handler {
+		if site != "inst13" {
+			return h
+		}
+		coxRounds := 0
+		return network.HandlerFunc(func(ctx context.Context, q []byte) []byte {
+			if strings.Contains(string(q), `"kind":"cox"`) {
+				if coxRounds++; coxRounds == 3 {
+					nc.Close()
+				}
+			}
+			return h.HandleJSON(ctx, q)
+		})
+	})
+	code, out, errOut := cli(t, "--hub", url, "--timeout", "2s", "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex,age")
+	if code != exitFailure || out != "" || !strings.Contains(errOut, "inst13") || !strings.Contains(errOut, "round 3") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 }
 
