@@ -27,7 +27,7 @@ func newLoop() *loop { return &loop{ch: make(chan func(), 1<<14)} }
 func (l *loop) do(f func()) { l.ch <- f }
 
 // until pumps posted work until cond holds, failing the test after timeout.
-func (l *loop) until(t *testing.T, what string, cond func() bool) {
+func (l *loop) until(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.After(30 * time.Second)
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -71,12 +71,15 @@ type fixture struct {
 
 // startApp starts the test federation on a real embedded hub, a real SQLite cache in a
 // temporary directory, and the app on Fyne's headless test driver; it waits for the catalog.
-func startApp(t *testing.T) *fixture {
+func startApp(t testing.TB) *fixture { return startAppOn(t, testFederation()) }
+
+// startAppOn is startApp on the federation fed.
+func startAppOn(t testing.TB, fed synth.Federation) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	test.NewTempApp(t)
 	dir := t.TempDir()
-	demo, err := demonet.Start(ctx, filepath.Join(dir, "sites"), testFederation())
+	demo, err := demonet.Start(ctx, filepath.Join(dir, "sites"), fed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +98,7 @@ func startApp(t *testing.T) *fixture {
 }
 
 // open builds the app on a (new) service over net (nil: offline) and the fixture's cache.
-func (f *fixture) open(t *testing.T, net app.Network) {
+func (f *fixture) open(t testing.TB, net app.Network) {
 	t.Helper()
 	db, err := cache.Open(context.Background(), f.cache)
 	if err != nil {
