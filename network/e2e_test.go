@@ -227,7 +227,7 @@ func TestFederatedCoxAbortsWhenSiteDropsOut(t *testing.T) {
 			return h.HandleJSON(ctx, q)
 		})
 	})
-	c := dial(t, ln.hub.URL(), network.WithTimeout(1500*time.Millisecond))
+	c := dial(t, ln.hub.URL(), network.WithTimeout(4*time.Second))
 	res, err := network.FederatedCox(context.Background(), c, coxQuery(protocol.CoxStratified, "efron"), network.CoxOptions{})
 	if err == nil {
 		t.Fatalf("fit returned %+v after %s dropped out", res, leaver)

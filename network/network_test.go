@@ -95,7 +95,7 @@ func TestSiteKilledMidQuery(t *testing.T) {
 	})
 	c := dial(t, ln.hub.URL())
 	warm(t, c, len(ln.sites))
-	const deadline = 1500 * time.Millisecond
+	const deadline = 3 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	start := time.Now()
@@ -110,7 +110,7 @@ func TestSiteKilledMidQuery(t *testing.T) {
 	if !g.Partial() || len(g.Replies) != len(ln.sites)-1 {
 		t.Errorf("%d replies, partial %v", len(g.Replies), g.Partial())
 	}
-	if elapsed < deadline-50*time.Millisecond || elapsed > deadline+500*time.Millisecond {
+	if elapsed < deadline-50*time.Millisecond || elapsed > deadline+2*time.Second {
 		t.Errorf("returned after %v, want about the deadline %v", elapsed, deadline)
 	}
 	want := lungN - ln.count(t, victim)
@@ -169,8 +169,8 @@ func TestStragglerIgnored(t *testing.T) {
 	})
 	c := dial(t, ln.hub.URL())
 	warm(t, c, len(ln.sites))
-	delay.Store(int64(2 * time.Second))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	delay.Store(int64(5 * time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	g, err := c.Query(ctx, countQuery())
 	cancel()
 	if err != nil {
@@ -179,13 +179,13 @@ func TestStragglerIgnored(t *testing.T) {
 	if names(g.Missing) != slow || len(g.Replies) != len(ln.sites)-1 {
 		t.Fatalf("missing %v with %d replies, want only %s missing", g.Missing, len(g.Replies), slow)
 	}
-	if g.Elapsed > 1500*time.Millisecond {
-		t.Errorf("query took %v past its 1s deadline", g.Elapsed)
+	if g.Elapsed > 4*time.Second {
+		t.Errorf("query took %v past its 2s deadline", g.Elapsed)
 	}
 	// The straggler is now fast; its stale reply to the first query arrives during the second
 	// and must not be taken for an answer to it.
 	delay.Store(0)
-	time.Sleep(800 * time.Millisecond)
+	time.Sleep(2500 * time.Millisecond)
 	g2, err := c.Query(context.Background(), countQuery())
 	if err != nil {
 		t.Fatal(err)

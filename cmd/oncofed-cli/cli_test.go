@@ -370,7 +370,7 @@ func TestCoxSiteDropsOut(t *testing.T) {
 			return h.HandleJSON(ctx, q)
 		})
 	})
-	code, out, errOut := cli(t, "--hub", url, "--timeout", "2s", "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex,age")
+	code, out, errOut := cli(t, "--hub", url, "--timeout", "5s", "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex,age")
 	if code != exitFailure || out != "" || !strings.Contains(errOut, "inst13") || !strings.Contains(errOut, "round 3") || strings.Count(errOut, "\n") != 1 {
 		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
