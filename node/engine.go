@@ -329,6 +329,7 @@ func (e *Engine) compute(ctx context.Context, q *protocol.Query, reply *protocol
 		panic("node: unchecked kind " + string(q.Kind))
 	}
 	ans.study = ls
+	reply.DataCut = ls.data.DataCut
 	return ans, err
 }
 

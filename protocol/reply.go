@@ -10,6 +10,9 @@ type Reply struct {
 	// Policy says what the site's disclosure policy did to this reply, so the client can
 	// show it in the privacy line under every figure.
 	Policy PolicyEffects `json:"policy"`
+	// DataCut is the data-cut date (YYYY-MM-DD) of the study the answer was computed from,
+	// for the result's provenance (set on answers to study queries).
+	DataCut string `json:"data_cut,omitempty"`
 
 	Catalog  *Catalog       `json:"catalog,omitempty"`
 	Count    *CountReply    `json:"count,omitempty"`
