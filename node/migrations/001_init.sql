@@ -50,15 +50,13 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_analyst_at ON audit_log (analyst, at);
 
 -- Patient sets released to an analyst (overlap guard against differencing), as bitsets over
--- the rows of one study version. Deduplicated by digest; id orders them, so that several
--- node processes serving one database can each read what the others added.
+-- the rows of one study version. Deduplicated by digest.
 CREATE TABLE released_sets (
-    id      INTEGER PRIMARY KEY,
     analyst TEXT NOT NULL,
     study   TEXT NOT NULL,
     version INTEGER NOT NULL,
     digest  TEXT NOT NULL,
     size    INTEGER NOT NULL,
     bits    BLOB NOT NULL,
-    UNIQUE (analyst, study, version, digest)
+    PRIMARY KEY (analyst, study, version, digest)
 );
