@@ -251,8 +251,11 @@ func TestDuplicateReplyMergedOnce(t *testing.T) {
 // TestInvalidReplyExcluded: a site whose reply is impossible (negative events) is named in
 // Invalid with the reason and never merged.
 func TestInvalidReplyExcluded(t *testing.T) {
-	const bad = "inst12"
+	const bad, garbled = "inst12", "inst16"
 	ln := startLungNet(t, node.ExactPolicy(), func(site string, h network.Handler, _ *nats.Conn) network.Handler {
+		if site == garbled {
+			return network.HandlerFunc(func(context.Context, []byte) []byte { return []byte("{not json") })
+		}
 		if site != bad {
 			return h
 		}
@@ -267,16 +270,19 @@ func TestInvalidReplyExcluded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(g.Invalid) != 1 || g.Invalid[0].Site != bad || g.Invalid[0].Code != protocol.CodeInvalid ||
+	if len(g.Invalid) != 2 || g.Invalid[0].Site != bad || g.Invalid[0].Code != protocol.CodeInvalid ||
 		!strings.Contains(g.Invalid[0].Message, "survival.groups[0].events[1]: -3 is negative") {
 		t.Fatalf("invalid %+v, want %s with the negative count named", g.Invalid, bad)
 	}
+	if g.Invalid[1].Site != garbled || !strings.Contains(g.Invalid[1].Message, "not valid JSON") {
+		t.Errorf("invalid %+v, want %s's undecodable reply attributed to it", g.Invalid[1], garbled)
+	}
 	for _, r := range g.Replies {
-		if r.Site == bad {
-			t.Errorf("invalid reply of %s merged", bad)
+		if r.Site == bad || r.Site == garbled {
+			t.Errorf("invalid reply of %s merged", r.Site)
 		}
 	}
-	if len(g.Replies) != len(ln.sites)-1 || len(g.Missing) != 0 {
+	if len(g.Replies) != len(ln.sites)-2 || len(g.Missing) != 0 {
 		t.Errorf("%d replies, missing %v", len(g.Replies), g.Missing)
 	}
 }
