@@ -110,3 +110,52 @@ func TestConcurrentQueries(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// TestSiteProcessesShareLoad: a second process of a site (same name, same database, its own
+// connection) joins the site's queue group: queries are spread over the two processes, each
+// answered once, and discovery shows one site.
+func TestSiteProcessesShareLoad(t *testing.T) {
+	const site = "inst1"
+	ln := startLungNet(t, node.ExactPolicy(), nil)
+	nc, err := nats.Connect(ln.hub.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	second, err := network.ServeSite(context.Background(), nc, site, []string{"lung"}, ln.engines[site])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Stop()
+	c := dial(t, ln.hub.URL())
+	sites, err := c.Sites(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sites) != len(ln.sites) {
+		t.Errorf("%d sites discovered with two processes of %s, want %d", len(sites), site, len(ln.sites))
+	}
+	const queries = 20
+	for i := 0; i < queries; i++ {
+		g, err := c.Query(context.Background(), countQuery())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.Partial() || total(t, g.Replies) != lungN {
+			t.Fatalf("query %d: partial %v, count %d", i, g.Partial(), total(t, g.Replies))
+		}
+	}
+	requests := func(s *network.SiteService) int {
+		n := 0
+		for _, e := range s.Stats().Endpoints {
+			if e.Subject == network.QuerySubject("lung", protocol.KindCount) {
+				n += e.NumRequests
+			}
+		}
+		return n
+	}
+	a, b := requests(ln.svcs[site]), requests(second)
+	if a+b != queries || a == 0 || b == 0 {
+		t.Errorf("the two processes of %s answered %d and %d of %d count queries", site, a, b, queries)
+	}
+}
