@@ -104,6 +104,7 @@ func latency(ctx context.Context, cfg config, r *report) error {
 	defer closeSites(dbs)
 
 	var runs []*latencyRun
+	profPath := filepath.Join(cfg.work, "latency.prof")
 	// All sites up. The client keeps its default discovery TTL (5 s), as the app does.
 	runAll := func(name string, delays map[int]time.Duration, offline []int, n int, deadline time.Duration) error {
 		fed, err := serveFederation(ctx, dbs, delays)
@@ -124,7 +125,14 @@ func latency(ctx context.Context, cfg config, r *report) error {
 			fed.stop(i)
 		}
 		log.Printf("latency: %s: %d queries", name, n)
+		stop := func() {}
+		if len(runs) == 0 {
+			if stop, err = startProfile(profPath); err != nil {
+				return err
+			}
+		}
 		run, err := queries(ctx, client, n, deadline, name)
+		stop()
 		if err != nil {
 			return err
 		}
@@ -176,6 +184,15 @@ func latency(ctx context.Context, cfg config, r *report) error {
 	fmt.Fprintf(&b, "With 10 sites offline every answer came after the %s deadline by p50 %s / max %s, and %d of %d were labelled\n",
 		cfg.deadline, fmtDur(percentile(off.overshoot, 50)), fmtDur(percentile(off.overshoot, 100)), off.partial, len(off.elapsed))
 	fmt.Fprintf(&b, "partial with %d sites missing (median).\n\n", int(medianFloat(intsToFloats(off.missing))))
+	if sum, err := profileTable(profPath, latencySpots, len(runs[0].elapsed)); err != nil {
+		fmt.Fprintf(&b, "Profile not summarised: %v.\n\n", err)
+	} else {
+		fmt.Fprintf(&b, "### Where the time goes (all 100 sites up, %d queries)\n\n", len(runs[0].elapsed))
+		b.WriteString("All 100 nodes, the hub and the client share this process and its 2 cores, so a query's latency here is\n")
+		b.WriteString("bounded by the CPU of the whole network; in a deployment each node has its own machine and the client's\n")
+		b.WriteString("own work (decode, validate, merge) plus the slowest node bound it.\n\n")
+		b.WriteString(sum + "\n")
+	}
 	r.add(b.String())
 
 	all := runs[0]

@@ -19,6 +19,7 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -243,6 +244,10 @@ func (r *report) markdown() string {
 		if !strings.HasSuffix(s, "\n\n") {
 			b.WriteString("\n")
 		}
+	}
+	if notes, err := os.ReadFile(filepath.Join("bench", "NOTES.md")); err == nil {
+		b.WriteString("\n")
+		b.Write(notes)
 	}
 	if len(r.notes) > 0 {
 		b.WriteString("## Notes\n\n")

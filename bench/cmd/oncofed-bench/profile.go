@@ -39,7 +39,7 @@ func startProfile(path string) (func(), error) {
 
 // profileSpots are the functions whose cumulative share of the CPU profile says where the
 // federated time goes, with what they stand for.
-var profileSpots = []struct{ fn, what string }{
+var federatedSpots = []spot{
 	{"network.(*SiteService).handle", "node side, all of it (per query: decode, compute, encode, send)"},
 	{"node.(*Engine).HandleJSON", "node engine: decode query, compute, audit, encode reply"},
 	{"node.(*Engine).cox", "node: Cox risk-set sums at β (statistics)"},
@@ -58,8 +58,35 @@ var profileSpots = []struct{ fn, what string }{
 	{"nats-server/v2/server.(*client).readLoop", "embedded hub (NATS server) routing"},
 }
 
+type spot struct{ fn, what string }
+
+// latencySpots are the parts of a KM scatter-gather over 100 sites.
+var latencySpots = []spot{
+	{"network.(*SiteService).handle", "100 nodes, all of it (decode, compute, audit, encode, send)"},
+	{"node.(*Engine).HandleJSON", "node engines"},
+	{"node.(*Engine).survival", "node: survival tables (statistics)"},
+	{"node.(*SQLiteStore).AppendAudit", "node: audit log append (SQLite)"},
+	{"node.(*Engine).checkOverlap", "node: overlap guard"},
+	{"network.replyCode", "node transport: re-decoding the reply to find its error code"},
+	{"network.(*Client).Query", "client: scatter-gather (collect, decode, validate)"},
+	{"network.decodeReply", "client: decode + validate each reply"},
+	{"protocol.ValidateReply", "client: protocol.ValidateReply"},
+	{"fmt.Sprintf", "fmt.Sprintf (all; mostly the validator's per-row paths)"},
+	{"main.mergeKM", "client: merge 100 sites' tables, KM, log-rank"},
+	{"encoding/json.Marshal", "JSON encoding (all)"},
+	{"encoding/json.Unmarshal", "JSON decoding (all)"},
+	{"nats-server/v2/server.(*client).readLoop", "embedded hub (NATS server) routing"},
+	{"runtime.gcBgMarkWorker", "garbage collector (background)"},
+}
+
 // profileSummary lists the cumulative CPU share of profileSpots in the profile at path.
 func profileSummary(path string) (string, error) {
+	return profileTable(path, federatedSpots, 0)
+}
+
+// profileTable lists the cumulative CPU of spots in the profile at path, and per query when
+// queries > 0.
+func profileTable(path string, spots []spot, queries int) (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", err
@@ -79,18 +106,22 @@ func profileSummary(path string) (string, error) {
 			continue
 		}
 		name := strings.Join(f[5:], " ")
-		for _, s := range profileSpots {
+		for _, s := range spots {
 			if strings.HasSuffix(name, s.fn) {
 				if _, seen := cum[s.fn]; !seen {
-					cum[s.fn] = f[3] + " (" + f[4] + ")"
+					v := f[3] + " (" + f[4] + ")"
+					if d, err := time.ParseDuration(f[3]); err == nil && queries > 0 {
+						v += " — " + fmtDur(d/time.Duration(queries)) + " per query"
+					}
+					cum[s.fn] = v
 				}
 			}
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "CPU profile of the timed federated runs (%s). Cumulative CPU per part (parts overlap: a row includes\nthe rows it calls):\n\n", total)
+	fmt.Fprintf(&b, "CPU profile (%s). Cumulative CPU per part (parts overlap: a row includes the rows it calls):\n\n", total)
 	b.WriteString("| Part | Function | CPU (share of samples) |\n|---|---|---|\n")
-	for _, s := range profileSpots {
+	for _, s := range spots {
 		v, ok := cum[s.fn]
 		if !ok {
 			v = "< 0.5%"
