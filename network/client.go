@@ -35,6 +35,7 @@ type config struct {
 	discoveryWait time.Duration
 	discoveryTTL  time.Duration
 	forgetAfter   time.Duration
+	mustAnswer    []string
 	natsOpts      []nats.Option
 }
 
@@ -68,6 +69,16 @@ func WithDiscoveryWait(d time.Duration) Option {
 // DefaultDiscoveryTTL), so that the rounds of a Cox fit do not each pay for a discovery.
 func WithDiscoveryTTL(d time.Duration) Option {
 	return func(c *config) error { c.discoveryTTL = d; return nil }
+}
+
+// WithExpectedSites names sites that every query expects whether or not discovery finds
+// them, so that a site that is down is reported missing even by a client that never saw it
+// (a script's fixed list of sites). Give only sites that serve the studies queried.
+func WithExpectedSites(sites ...string) Option {
+	return func(c *config) error {
+		c.mustAnswer = append(c.mustAnswer, sites...)
+		return nil
+	}
 }
 
 // WithCredentials authenticates with a NATS credentials file (user JWT and NKey seed).
@@ -329,6 +340,12 @@ func (c *Client) expected(ctx context.Context, study string) ([]string, error) {
 		}
 		list, _ = c.cached(study)
 	}
+	for _, s := range c.cfg.mustAnswer {
+		if !slices.Contains(list, s) {
+			list = append(list, s)
+		}
+	}
+	sort.Strings(list)
 	return list, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -157,5 +158,20 @@ func TestSiteProcessesShareLoad(t *testing.T) {
 	a, b := requests(ln.svcs[site]), requests(second)
 	if a+b != queries || a == 0 || b == 0 {
 		t.Errorf("the two processes of %s answered %d and %d of %d count queries", site, a, b, queries)
+	}
+}
+
+// TestExpectedSites: a client told which sites must answer reports a site that is down as
+// missing, although it never discovered it.
+func TestExpectedSites(t *testing.T) {
+	ln := startLungNet(t, node.ExactPolicy(), nil)
+	ln.svcs["inst3"].Stop()
+	c := dial(t, ln.hub.URL(), network.WithExpectedSites(ln.sites...), network.WithTimeout(2*time.Second))
+	g, err := c.Query(context.Background(), countQuery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names(g.Missing) != "inst3" || len(g.Expected) != len(ln.sites) || len(g.Replies) != len(ln.sites)-1 {
+		t.Errorf("missing %v, expected %d, replies %d", g.Missing, len(g.Expected), len(g.Replies))
 	}
 }

@@ -406,6 +406,10 @@ func TestExitCodes(t *testing.T) {
 	if code != exitPartial || !strings.Contains(out, `"partial": true`) || strings.Count(errOut, "\n") != 1 {
 		t.Errorf("--require-all: exit %d\n%s%s", code, out, errOut)
 	}
+	code, out, errOut = cli(t, "--hub", url, "--require-all", "--expect-sites", "inst1,inst12,inst99", "--timeout", "2s", "count", "--study", "lung", "--where", "age > 0")
+	if code != exitPartial || !strings.Contains(out, "missing: inst99") {
+		t.Errorf("--expect-sites: exit %d\n%s%s", code, out, errOut)
+	}
 	code, _, errOut = cli(t, "--hub", "nats://127.0.0.1:1", "--timeout", "1s", "sites")
 	if code != exitFailure || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "unavailable") {
 		t.Errorf("unreachable hub: exit %d, %q", code, errOut)

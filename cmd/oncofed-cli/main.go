@@ -68,6 +68,7 @@ type common struct {
 	requireAll bool
 	cachePath  string
 	analyst    string
+	expect     string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -82,6 +83,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.requireAll, "require-all", c.requireAll, "exit with status 3 when a site refused or did not answer")
 	fs.StringVar(&c.cachePath, "cache", c.cachePath, "result cache `FILE` (default: a temporary one; give the desktop app's to see results there)")
 	fs.StringVar(&c.analyst, "analyst", c.analyst, "analyst `NAME` sent with queries (default: the user name)")
+	fs.StringVar(&c.expect, "expect-sites", c.expect, "comma-separated `SITES` that must answer: one that is down is reported missing even if never seen")
 }
 
 type command struct {
@@ -238,6 +240,9 @@ func connect(ctx context.Context, c *common) (*env, error) {
 	}
 	if c.tlsCA != "" {
 		opts = append(opts, network.WithRootCA(c.tlsCA))
+	}
+	if sites := splitList(c.expect); len(sites) > 0 {
+		opts = append(opts, network.WithExpectedSites(sites...))
 	}
 	dctx, cancel := context.WithTimeout(ctx, c.timeout)
 	client, err := network.Dial(dctx, url, opts...)
