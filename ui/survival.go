@@ -48,6 +48,7 @@ type survivalTab struct {
 	pin     *widget.Button
 	figure  *figureView
 	stats   *fyne.Container
+	perSite *fyne.Container
 	logrank *widget.Label
 	privacy *widget.Label
 	status  *widget.Label
@@ -103,7 +104,9 @@ func newSurvivalTab(a *App) *survivalTab {
 	t.status.Wrapping = fyne.TextWrapWord
 	t.status.Hide()
 	bar := container.NewHBox(widget.NewLabel("Time in"), t.unit, t.bands, t.censor, t.medians, layout.NewSpacer(), t.pin, t.export)
-	bottom := container.NewVBox(container.NewHScroll(t.stats), t.logrank, t.privacy)
+	t.perSite = container.New(gridTable{cols: 3})
+	bySite := widget.NewAccordion(widget.NewAccordionItem("Per site: patients and events each site contributed", container.NewHScroll(t.perSite)))
+	bottom := container.NewVBox(container.NewHScroll(t.stats), t.logrank, bySite, t.privacy)
 	t.content = container.NewBorder(container.NewVBox(bar, t.status), bottom, nil, nil, t.figure)
 	return t
 }
@@ -197,6 +200,7 @@ func (t *survivalTab) fillStats() {
 	}
 	t.stats.Refresh()
 	t.logrank.SetText(logRankText(r.KM))
+	t.fillPerSite()
 }
 
 func landmarkHeader(months float64, u chart.TimeUnit) string {
@@ -405,4 +409,29 @@ func tooManyCensorMarks(r *app.Result) bool {
 		}
 	}
 	return marks > maxCensorMarks
+}
+
+// fillPerSite writes what each site contributed to each group: patients and events.
+func (t *survivalTab) fillPerSite() {
+	r := t.result
+	t.perSite.RemoveAll()
+	groups := r.KM.Groups
+	t.perSite.Layout = gridTable{cols: len(groups) + 1}
+	t.perSite.Add(widget.NewLabelWithStyle("Site", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	for _, g := range groups {
+		t.perSite.Add(widget.NewLabelWithStyle(groupName(g.Group)+": patients / events", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	}
+	for _, site := range r.Provenance.Answered {
+		t.perSite.Add(widget.NewLabel(site))
+		for _, g := range groups {
+			cell := "–"
+			for _, s := range g.PerSite {
+				if s.Site == site {
+					cell = thousands(s.Patients) + " / " + thousands(s.Events)
+				}
+			}
+			t.perSite.Add(widget.NewLabel(cell))
+		}
+	}
+	t.perSite.Refresh()
 }
