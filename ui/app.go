@@ -337,6 +337,9 @@ func (a *App) setOffline(off bool, since time.Time) {
 			text += " as of " + asOf.Local().Format("2 Jan 2006 15:04") + " (" + app.Age(a.opt.Now(), asOf) + ")"
 		}
 		a.banner.show(text)
+		if a.catalog == nil {
+			a.cohort.feasState.SetText("Offline, and nothing is cached for this network yet: connect once to load its studies.")
+		}
 	} else {
 		a.offlineAt = time.Time{}
 		a.banner.hide()

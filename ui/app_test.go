@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"strings"
@@ -333,5 +334,37 @@ func TestSummaryRequestBinsNumericVariables(t *testing.T) {
 	}
 	if !binned["age"] {
 		t.Errorf("age is not binned: %+v", req.Bins)
+	}
+}
+
+func TestExports(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	test.Tap(a.cohort.run)
+	f.loop.until(t, "both results", func() bool { return a.survival.result != nil && a.summary.result != nil })
+	now := time.Now()
+	var csv, md bytes.Buffer
+	if err := WriteTable1(&csv, a.summary.result, false, "CSV", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteTable1(&md, a.summary.result, true, "Markdown", now); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(csv.String()), "\n")
+	if len(lines) != len(a.summary.result.Summary.Table.Rows)+1 || !strings.Contains(lines[1], "n") {
+		t.Errorf("CSV has %d lines for %d rows:\n%s", len(lines), len(a.summary.result.Summary.Table.Rows), csv.String())
+	}
+	if !strings.HasPrefix(md.String(), "|") || !strings.Contains(md.String(), "privacy: ") || !strings.Contains(md.String(), "north-academic") {
+		t.Errorf("Markdown per site:\n%s", md.String())
+	}
+	fig := KMFigure(a.survival.result, kmOptions{}, chart.PublicationStyle(), "footnote")
+	for format, magic := range map[string]string{"png": "\x89PNG", "svg": "<?xml", "pdf": "%PDF"} {
+		var b bytes.Buffer
+		if err := writeFigure(&b, format, fig); err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		if !strings.HasPrefix(b.String(), magic) {
+			t.Errorf("%s export starts %q", format, b.String()[:min(16, b.Len())])
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -305,24 +306,27 @@ func (t *summaryTab) exportAs(format string) {
 		dialog.ShowInformation("Export", "Run an analysis first: there is no Table 1 to export.", t.ui.win)
 		return
 	}
-	tb := t.result.Summary.Table
-	if t.perSite {
-		tb = t.result.Summary.BySite
-	}
-	ext, write := ".csv", tb.WriteCSV
+	r, perSite, now := t.result, t.perSite, t.ui.opt.Now()
+	ext := ".csv"
 	if format == "Markdown" {
-		ext, write = ".md", tb.WriteMarkdown
+		ext = ".md"
 	}
-	name := "table1-" + t.result.Request.Study + ext
-	prov := PrivacyLine(t.result, t.ui.opt.Now())
-	t.ui.saveFile(name, func(w io.Writer) error {
-		if err := write(w); err != nil {
-			return err
-		}
-		if format == "Markdown" {
-			_, err := io.WriteString(w, "\n"+prov+"\n")
-			return err
-		}
-		return nil
-	})
+	t.ui.saveFile("table1-"+r.Request.Study+ext, func(w io.Writer) error { return WriteTable1(w, r, perSite, format, now) })
+}
+
+// WriteTable1 writes the Table 1 of r (pooled, or per site) as CSV or as Markdown followed by
+// the privacy and provenance line.
+func WriteTable1(w io.Writer, r *app.Result, perSite bool, format string, now time.Time) error {
+	tb := r.Summary.Table
+	if perSite {
+		tb = r.Summary.BySite
+	}
+	if format != "Markdown" {
+		return tb.WriteCSV(w)
+	}
+	if err := tb.WriteMarkdown(w); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n"+PrivacyLine(r, now)+"\n")
+	return err
 }
