@@ -162,6 +162,11 @@ func TestRunShowsKaplanMeier(t *testing.T) {
 	if !contains(texts(a.survival.stats), med) {
 		t.Errorf("median in years %q not shown", med)
 	}
+	// Two groups: a Cox model on sex (stratified by site) puts its HR into the figure.
+	f.loop.until(t, "the hazard ratio", func() bool { return a.survival.opts.HR != nil })
+	if hr := a.survival.opts.HR; hr.Label != "male vs female, stratified by site" || !(hr.Lower < hr.HR && hr.HR < hr.Upper) {
+		t.Errorf("HR %+v", hr)
+	}
 	// Table 1 ran alongside and both results are in the library.
 	f.loop.until(t, "Table 1", func() bool { return a.summary.result != nil })
 	if a.summary.Cell(0, 0) != "n" || a.summary.header(1) != "female" {
@@ -179,7 +184,7 @@ func TestRunShowsKaplanMeier(t *testing.T) {
 	// Table 1 is renamed after it is stored: wait for the library to show that.
 	f.loop.until(t, "the library", func() bool {
 		got := names(a.library.Items())
-		return len(got) == 2 && contains(got, "Table 1 by sex (nsclc)") && contains(got, "Kaplan–Meier of OS by sex (nsclc)")
+		return len(got) == 3 && contains(got, "Table 1 by sex (nsclc)") && contains(got, "Kaplan–Meier of OS by sex (nsclc)")
 	})
 }
 

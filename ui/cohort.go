@@ -650,7 +650,28 @@ func (a *App) runAnalyses() {
 	ctx, gen := a.newRunContext()
 	a.survival.run(ctx, gen, a.cohort.Request(protocol.KindSurvival))
 	a.summary.run(ctx, gen, a.summaryRequest())
+	if req, ok := a.twoGroupCox(); ok {
+		a.survival.runHR(ctx, gen, req)
+	}
 	a.selectTab(TabSurvival)
+}
+
+// twoGroupCox is the Cox model of the endpoint on the grouping variable when it has exactly
+// two categories: its hazard ratio (stratified by site) goes into the Kaplan–Meier figure.
+func (a *App) twoGroupCox() (app.Request, bool) {
+	st := a.currentStudy()
+	g := a.cohort.GroupBy()
+	if st == nil || g == "" {
+		return app.Request{}, false
+	}
+	v := st.Variable(g)
+	if v == nil || v.Type != protocol.Categorical || len(v.Categories) != 2 {
+		return app.Request{}, false
+	}
+	req := a.cohort.Request(protocol.KindCox)
+	req.GroupBy = ""
+	req.Cox = &app.CoxSpec{Covariates: []string{g}, Ties: "efron", Form: protocol.CoxStratified}
+	return req, true
 }
 
 // runService runs req on the service off the UI goroutine and hands the result (or error)

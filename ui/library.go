@@ -195,6 +195,7 @@ func (a *App) openResult(id int64) {
 func (a *App) showResult(r *app.Result) {
 	switch {
 	case r.KM != nil:
+		a.survival.opts.HR = nil // a hazard ratio belongs to the run it came with
 		a.survival.show(r)
 		a.selectTab(TabSurvival)
 	case r.Summary != nil:

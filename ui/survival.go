@@ -32,6 +32,8 @@ type kmOptions struct {
 	HideBands   bool
 	HideCensor  bool
 	MedianLines bool
+	// HR is the two-group hazard ratio shown in the annotation box (nil: none).
+	HR *chart.HazardRatio
 }
 
 // survivalTab shows the Kaplan–Meier figure of the cohort with its number-at-risk table,
@@ -111,8 +113,28 @@ func newSurvivalTab(a *App) *survivalTab {
 	return t
 }
 
+// runHR fits the two-group Cox model req and puts its hazard ratio into the figure.
+func (t *survivalTab) runHR(ctx context.Context, gen int, req app.Request) {
+	t.ui.runService(ctx, gen, req, func(r *app.Result, err error) {
+		if err != nil || r.Cox == nil || r.Cox.Fit == nil || len(r.Cox.Fit.Terms) != 1 {
+			return // the figure simply has no HR; the Cox tab explains failures
+		}
+		fit := r.Cox.Fit
+		label := TermLabel(r.Request, fit.Terms[0])
+		if i := strings.Index(label, ": "); i >= 0 {
+			label = label[i+2:]
+		}
+		t.opts.HR = &chart.HazardRatio{Label: label + ", stratified by site", HR: fit.HR[0], Lower: fit.Lower[0], Upper: fit.Upper[0]}
+		if !(fit.HR[0] > 0) || math.IsInf(fit.Upper[0], 0) {
+			t.opts.HR = nil
+		}
+		t.redraw()
+	})
+}
+
 // run asks the service for the Kaplan–Meier analysis of req.
 func (t *survivalTab) run(ctx context.Context, gen int, req app.Request) {
+	t.opts.HR = nil
 	for _, m := range LandmarkMonths {
 		req.Landmarks = append(req.Landmarks, m*daysPerMonth)
 	}
@@ -293,6 +315,7 @@ func KMFigure(r *app.Result, o kmOptions, style chart.Style, footnote string) *c
 		HideBands:       o.HideBands,
 		HideCensor:      o.HideCensor,
 		ShowMedianLines: o.MedianLines,
+		HR:              o.HR,
 		RiskMinCell:     minCell(r),
 		Footnote:        footnote,
 		Style:           style,
