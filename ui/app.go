@@ -282,6 +282,12 @@ func (a *App) onStudy(name string) {
 	if st == nil {
 		return
 	}
+	if a.study != "" {
+		// Results of the previous study stay in the Library; the tabs start afresh.
+		a.survival.clear()
+		a.summary.clear()
+		a.cox.clear()
+	}
 	a.study = name
 	a.fy.Preferences().SetString("study", name)
 	a.cohort.setStudy(st)

@@ -251,3 +251,14 @@ func TermLabel(req app.Request, term string) string {
 	}
 	return term
 }
+
+// clear empties the tab (a new study was chosen).
+func (t *coxTab) clear() {
+	t.result = nil
+	t.table.RemoveAll()
+	t.model.SetText("")
+	t.privacy.SetText("")
+	t.pin.Disable()
+	t.figure.SetFigure(nil, "Choose covariates and press Fit model to see hazard ratios.")
+	t.setStatus("")
+}

@@ -330,3 +330,17 @@ func WriteTable1(w io.Writer, r *app.Result, perSite bool, format string, now ti
 	_, err := io.WriteString(w, "\n"+PrivacyLine(r, now)+"\n")
 	return err
 }
+
+// clear empties the tab (a new study was chosen).
+func (t *summaryTab) clear() {
+	t.result = nil
+	t.shown = table1View{}
+	t.table.Refresh()
+	t.notes.SetText("")
+	t.privacy.SetText("")
+	t.chartVar.Options, t.chartVar.Selected = nil, ""
+	t.chartVar.Refresh()
+	t.figure.SetFigure(nil, "Bars and histograms of the cohort's variables appear here after a run.")
+	t.status.SetText("Build a cohort on the left and press Run to see its Table 1.")
+	t.status.Show()
+}

@@ -458,3 +458,15 @@ func (t *survivalTab) fillPerSite() {
 	}
 	t.perSite.Refresh()
 }
+
+// clear empties the tab (a new study was chosen).
+func (t *survivalTab) clear() {
+	t.result, t.opts.HR = nil, nil
+	t.figure.SetFigure(nil, "Build a cohort on the left and press Run to see Kaplan–Meier curves.")
+	t.stats.RemoveAll()
+	t.perSite.RemoveAll()
+	t.logrank.SetText("")
+	t.privacy.SetText("")
+	t.pin.Disable()
+	t.setStatus("")
+}
