@@ -19,8 +19,13 @@ type Config struct {
 	Site string
 	// Policy is the disclosure policy; nil means DefaultPolicy().
 	Policy *protocol.Policy
-	// Now is the clock (for the audit log and the daily budget); nil means time.Now.
+	// Now is the clock (for the audit log, the daily budget and signature times); nil means
+	// time.Now.
 	Now func() time.Time
+	// Analysts lists the analysts whose signed queries the node answers. Nil runs the node
+	// open (unsigned queries, declared identities trusted), for demos and trusted test
+	// networks; the catalog then says "open" and the operator should be told.
+	Analysts *Analysts
 }
 
 // Engine answers the whitelisted queries of one site from memory, applies the disclosure
@@ -31,6 +36,9 @@ type Engine struct {
 	site   string
 	policy protocol.Policy
 	now    func() time.Time
+
+	analysts *Analysts  // nil: open
+	nonces   NonceStore // replay guard of signed queries
 
 	mu    sync.Mutex
 	cache map[string]*loadedStudy
@@ -55,6 +63,12 @@ func NewEngine(ctx context.Context, store Store, cfg Config) (*Engine, error) {
 	if e.now == nil {
 		e.now = time.Now
 	}
+	e.analysts = cfg.Analysts
+	if ns, ok := store.(NonceStore); ok {
+		e.nonces = ns
+	} else {
+		e.nonces = &nonceMemory{}
+	}
 	if e.site == "" {
 		name, err := store.SiteName(ctx)
 		if err != nil {
@@ -74,6 +88,14 @@ func NewEngine(ctx context.Context, store Store, cfg Config) (*Engine, error) {
 
 // Site returns the site name the engine answers as.
 func (e *Engine) Site() string { return e.site }
+
+// Auth returns how the engine identifies analysts: AuthSigned or AuthOpen.
+func (e *Engine) Auth() string {
+	if e.analysts == nil {
+		return AuthOpen
+	}
+	return AuthSigned
+}
 
 // Policy returns the disclosure policy in force.
 func (e *Engine) Policy() protocol.Policy { return e.policy }
@@ -146,9 +168,13 @@ func (e *Engine) refuseUndecodable(ctx context.Context, q protocol.Query, raw st
 	reply.Kind = ""
 	pe := asProtocolError(err)
 	reply.Error = pe
+	analyst := clip(q.Analyst)
+	if e.analysts != nil {
+		analyst = "" // unverified: never attributed to the name it claims
+	}
 	e.decide.Lock()
 	defer e.decide.Unlock()
-	if _, aerr := e.store.AppendAudit(ctx, AuditEntry{At: e.now(), Analyst: clip(q.Analyst), Query: raw, Outcome: OutcomeRefused,
+	if _, aerr := e.store.AppendAudit(ctx, AuditEntry{At: e.now(), Analyst: analyst, Query: raw, Outcome: OutcomeRefused,
 		Code: pe.Code, Reason: pe.Message}); aerr != nil {
 		reply.Error = &protocol.Error{Code: protocol.CodeInternal, Message: "audit log unavailable"}
 	}
@@ -165,24 +191,33 @@ type answer struct {
 func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) protocol.Reply {
 	reply := e.baseReply(q)
 	var ans answer
-	err := checkQuery(&q)
+	// The identity comes first: budget, guard and audit are keyed on it, and a query that is
+	// not authenticated must neither read data nor spend the budget of the name it claims.
+	analyst, err := e.authenticate(ctx, &q)
+	authenticated := err == nil
+	if err == nil {
+		err = checkQuery(&q)
+	}
 	if err == nil {
 		ans, err = e.compute(ctx, &q, &reply)
 	}
-	budgeted := q.Kind != protocol.KindCatalog && q.Version == protocol.Version
+	budgeted := authenticated && q.Kind != protocol.KindCatalog && q.Version == protocol.Version
 
 	e.decide.Lock()
 	defer e.decide.Unlock()
 	if err == nil && budgeted && e.policy.DailyQueryBudget > 0 {
-		err = e.checkBudget(ctx, q.Analyst)
+		err = e.checkBudget(ctx, analyst)
 	}
 	if err == nil && e.policy.OverlapGuard && ans.study != nil && len(ans.sets) > 0 {
-		err = e.checkOverlap(ctx, q.Analyst, ans.study, ans.sets)
+		err = e.checkOverlap(ctx, analyst, ans.study, ans.sets)
 	}
-	entry := AuditEntry{At: e.now(), Analyst: q.Analyst, Kind: string(q.Kind), Study: q.Study, QueryID: q.ID, Query: raw, Budgeted: budgeted}
+	entry := AuditEntry{At: e.now(), Analyst: analyst, Kind: string(q.Kind), Study: q.Study, QueryID: q.ID, Query: raw, Budgeted: budgeted}
 	if err != nil {
 		pe := asProtocolError(err)
 		entry.Outcome, entry.Code, entry.Reason = OutcomeRefused, pe.Code, pe.Message
+		if !authenticated && q.Analyst != "" {
+			entry.Reason += fmt.Sprintf(" (declared analyst %q, not verified)", clip(q.Analyst))
+		}
 	} else {
 		// The reply's hash lets an auditor check a payload an analyst presents later.
 		body, merr := json.Marshal(reply)
@@ -200,7 +235,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) proto
 	if err == nil && e.policy.OverlapGuard && ans.study != nil {
 		// Remember the sets before releasing: should the audit append then fail, the guard is
 		// merely stricter than needed.
-		if gerr := e.recordReleased(ctx, q.Analyst, ans.study, ans.sets); gerr != nil {
+		if gerr := e.recordReleased(ctx, analyst, ans.study, ans.sets); gerr != nil {
 			err = errorf(protocol.CodeInternal, "overlap guard state unavailable")
 			entry.Outcome, entry.Code, entry.Reason, entry.Released = OutcomeRefused, protocol.CodeInternal, "overlap guard state unavailable", ""
 		}
@@ -386,7 +421,7 @@ func (e *Engine) catalog(ctx context.Context, name string) (*protocol.Catalog, e
 	if err != nil {
 		return nil, err
 	}
-	cat := &protocol.Catalog{Site: e.site, Policy: e.policy, Studies: []protocol.StudyCatalog{}}
+	cat := &protocol.Catalog{Site: e.site, Policy: e.policy, Auth: e.Auth(), Studies: []protocol.StudyCatalog{}}
 	for _, info := range infos {
 		if name != "" && info.Name != name {
 			continue

@@ -561,3 +561,26 @@ func decodeStrings(b []byte, n int) ([]string, error) {
 	}
 	return out, nil
 }
+
+// UseNonce implements NonceStore: it records (key, nonce) until expires and reports whether
+// it was new. Expired nonces are deleted on the way.
+func (s *SQLiteStore) UseNonce(ctx context.Context, key, nonce string, now, expires time.Time) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "DELETE FROM seen_nonces WHERE expires < ?", now.UTC().Format(timeLayout)); err != nil {
+		return false, err
+	}
+	res, err := tx.ExecContext(ctx, "INSERT INTO seen_nonces (key_id, nonce, expires) VALUES (?, ?, ?) ON CONFLICT (key_id, nonce) DO NOTHING",
+		key, nonce, expires.UTC().Format(timeLayout))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	return n == 1, tx.Commit()
+}

@@ -36,8 +36,8 @@ func TestMigrateFromVersion1(t *testing.T) {
 			s := openStore(t, path)
 			var version int
 			s.db.QueryRow("PRAGMA user_version").Scan(&version)
-			if version != 2 {
-				t.Fatalf("schema version %d after open, want 2", version)
+			if version != 3 {
+				t.Fatalf("schema version %d after open, want 3", version)
 			}
 			sets, err := s.ReleasedSets(ctx, "alice", "lung", 1, 0)
 			if err != nil || len(sets) != 1 || sets[0].ID == 0 || sets[0].Size != 1 || sets[0].Bits[0] != 1 {

@@ -29,7 +29,8 @@ type Query struct {
 	Kind    Kind   `json:"kind"`
 	// ID identifies the query for deduplication and the audit log (random, client-chosen).
 	ID string `json:"id"`
-	// Analyst is the identity asking (verified from a signature once queries are signed).
+	// Analyst is the identity the client declares. A node that verifies signatures ignores it
+	// and uses the name its analysts list gives the signing key.
 	Analyst string  `json:"analyst,omitempty"`
 	Study   string  `json:"study,omitempty"`
 	Cohort  *Filter `json:"cohort,omitempty"` // nil = every patient of the study
@@ -42,6 +43,10 @@ type Query struct {
 	Variables []string        `json:"variables,omitempty"` // summary
 	Bins      []HistogramSpec `json:"bins,omitempty"`      // summary: fixed bin edges per numeric variable
 	Cox       *CoxRequest     `json:"cox,omitempty"`       // cox
+
+	// Auth is the analyst's signature (Signer.Sign), required by a node that keeps a list of
+	// authorised analyst keys. It is the last field, and QuerySigningBytes covers every other.
+	Auth *Auth `json:"auth,omitempty"`
 }
 
 // HistogramSpec gives the fixed edges on which a numeric variable is binned (no raw min/max

@@ -48,8 +48,12 @@ type Policy struct {
 
 // Catalog lists what a site holds, as released under its policy.
 type Catalog struct {
-	Site    string         `json:"site"`
-	Policy  Policy         `json:"policy"`
+	Site   string `json:"site"`
+	Policy Policy `json:"policy"`
+	// Auth says how the site identifies analysts: "signed" (queries must carry a valid
+	// signature by an authorised analyst key, whose name keys the budget, the overlap guard
+	// and the audit log) or "open" (the declared analyst name is trusted: demos and tests).
+	Auth    string         `json:"auth,omitempty"`
 	Studies []StudyCatalog `json:"studies"`
 }
 
