@@ -373,3 +373,28 @@ func TestExports(t *testing.T) {
 		}
 	}
 }
+
+func TestStudySwitchResetsTheCohort(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	test.Tap(a.cohort.run)
+	f.loop.until(t, "a result", func() bool { return a.survival.result != nil })
+	lo := 60.0
+	a.cohort.AddFilter(cohortFilter{Var: "age", Min: &lo})
+	// A catalog with a second study, as a refresh would bring.
+	cat := *a.catalog
+	other := cat.Studies[0]
+	other.Name = "nsclc-2"
+	cat.Studies = append(append([]app.Study(nil), cat.Studies...), other)
+	a.onCatalog(&cat)
+	if a.study != "nsclc" || len(a.header.study.Options) != 2 {
+		t.Fatalf("a catalog refresh changed the study to %q (options %v)", a.study, a.header.study.Options)
+	}
+	a.header.study.SetSelected("nsclc-2")
+	if a.study != "nsclc-2" || len(a.cohort.filters) != 0 || a.survival.result != nil {
+		t.Errorf("after switching: study %q, filters %v, result kept %v", a.study, a.cohort.filters, a.survival.result != nil)
+	}
+	if a.cohort.Request(protocol.KindCount).Study != "nsclc-2" {
+		t.Error("requests still name the old study")
+	}
+}
