@@ -37,6 +37,7 @@ type config struct {
 	forgetAfter   time.Duration
 	mustAnswer    []string
 	natsOpts      []nats.Option
+	signer        *protocol.Signer
 }
 
 // Option configures Dial.
@@ -77,6 +78,22 @@ func WithDiscoveryTTL(d time.Duration) Option {
 func WithExpectedSites(sites ...string) Option {
 	return func(c *config) error {
 		c.mustAnswer = append(c.mustAnswer, sites...)
+		return nil
+	}
+}
+
+// WithSigner signs every query with the analyst's key (protocol.Signer), as nodes with an
+// analysts list require. Each query, and each round of a Cox fit, gets a fresh time and nonce.
+func WithSigner(s *protocol.Signer) Option {
+	return func(c *config) error { c.signer = s; return nil }
+}
+
+// WithInboxPrefix sets the prefix of the subjects on which this client receives replies
+// (default "_INBOX"). A hub whose permissions give each analyst an inbox of their own (see
+// docs/nats/hub.conf) lets the analyst subscribe only under that prefix.
+func WithInboxPrefix(prefix string) Option {
+	return func(c *config) error {
+		c.natsOpts = append(c.natsOpts, nats.CustomInboxPrefix(prefix))
 		return nil
 	}
 }
@@ -377,6 +394,12 @@ func (c *Client) Query(ctx context.Context, q protocol.Query) (*app.Gathered, er
 	}
 	if q.Kind != protocol.KindCatalog && q.Study == "" {
 		return nil, &app.Error{Code: app.EInvalid, Message: fmt.Sprintf("a %s query needs a study", q.Kind)}
+	}
+	if c.cfg.signer != nil {
+		// Signed last: the signature covers every field as sent.
+		if err := c.cfg.signer.Sign(&q); err != nil {
+			return nil, &app.Error{Code: app.EInternal, Message: "sign query: " + err.Error()}
+		}
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc

@@ -10,6 +10,8 @@
 //	oncofed-cli --demo summary --study nsclc --vars age,sex,stage --group arm
 //	oncofed-cli --demo km --study nsclc --endpoint OS --group arm --format json
 //	oncofed-cli --demo cox --study nsclc --endpoint OS --covariates arm,age,sex --strata site
+//	oncofed-cli keygen --out ~/.oncofed/alice.key --name alice
+//	oncofed-cli --hub tls://hub:4222 --key ~/.oncofed/alice.key count --study nsclc
 //
 // Exit status: 0 success, 2 bad arguments (a malformed filter says where), 3 when some site
 // refused or did not answer and --require-all was given, 1 any other failure. Errors go to
@@ -69,6 +71,8 @@ type common struct {
 	cachePath  string
 	analyst    string
 	expect     string
+	key        string
+	inbox      string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -83,6 +87,8 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.requireAll, "require-all", c.requireAll, "exit with status 3 when a site refused or did not answer")
 	fs.StringVar(&c.cachePath, "cache", c.cachePath, "result cache `FILE` (default: a temporary one; give the desktop app's to see results there)")
 	fs.StringVar(&c.analyst, "analyst", c.analyst, "analyst `NAME` sent with queries (default: the user name)")
+	fs.StringVar(&c.key, "key", c.key, "analyst key `FILE` (from keygen) to sign every query with; sites with an analysts list answer signed queries only")
+	fs.StringVar(&c.inbox, "inbox", c.inbox, "reply inbox `PREFIX` the hub's permissions give this analyst (e.g. _INBOX_alice)")
 	fs.StringVar(&c.expect, "expect-sites", c.expect, "comma-separated `SITES` that must answer: one that is down is reported missing even if never seen")
 }
 
@@ -103,7 +109,7 @@ var commands = map[string]command{
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: oncofed-cli (--hub URL | --demo) <command> [flags]")
+	fmt.Fprintln(w, "usage: oncofed-cli (--hub URL | --demo) [--key FILE] <command> [flags]")
 	fmt.Fprintln(w, "\ncommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
@@ -241,6 +247,17 @@ func connect(ctx context.Context, c *common) (*env, error) {
 	if c.tlsCA != "" {
 		opts = append(opts, network.WithRootCA(c.tlsCA))
 	}
+	if c.key != "" {
+		signer, err := loadSigner(c.key)
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		opts = append(opts, network.WithSigner(signer))
+	}
+	if c.inbox != "" {
+		opts = append(opts, network.WithInboxPrefix(c.inbox))
+	}
 	if sites := splitList(c.expect); len(sites) > 0 {
 		opts = append(opts, network.WithExpectedSites(sites...))
 	}
@@ -271,13 +288,18 @@ func connect(ctx context.Context, c *common) (*env, error) {
 	e.closers = append(e.closers, func() { db.Close() })
 	analyst := c.analyst
 	if analyst == "" {
-		analyst = "analyst"
-		if u, err := user.Current(); err == nil && u.Username != "" {
-			analyst = u.Username
-		}
+		analyst = defaultAnalyst()
 	}
 	e.svc = app.NewService(client, db, info, app.WithAnalyst(analyst))
 	return e, nil
+}
+
+// defaultAnalyst is the user's login name ("analyst" when unknown).
+func defaultAnalyst() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "analyst"
 }
 
 // catalog refreshes the network's catalog.

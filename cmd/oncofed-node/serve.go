@@ -34,6 +34,7 @@ func runServe(args []string) error {
 	creds := fs.String("creds", "", "NATS credentials `FILE`")
 	nkey := fs.String("nkey", "", "NKey seed `FILE`")
 	ca := fs.String("tls-ca", "", "CA certificate `FILE` the hub's certificate is signed by")
+	analystsPath := fs.String("analysts", "", "`FILE` of authorised analysts, one `NAME PUBLIC-KEY` line each (oncofed-cli keygen prints them); without it the node runs OPEN: unsigned queries, declared names trusted")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,9 +48,15 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
+	var analysts *node.Analysts
+	if *analystsPath != "" {
+		if analysts, err = node.LoadAnalysts(*analystsPath); err != nil {
+			return err
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	return serve(ctx, serveConfig{hub: *hubURL, dbs: dbs, site: *site, policy: policy, creds: *creds, nkey: *nkey, ca: *ca}, os.Stderr)
+	return serve(ctx, serveConfig{hub: *hubURL, dbs: dbs, site: *site, policy: policy, creds: *creds, nkey: *nkey, ca: *ca, analysts: analysts}, os.Stderr)
 }
 
 // serveConfig is what `serve` was asked to do.
@@ -59,6 +66,7 @@ type serveConfig struct {
 	site            string
 	policy          protocol.Policy
 	creds, nkey, ca string
+	analysts        *node.Analysts // nil: open
 }
 
 // serve serves the databases until ctx is done.
@@ -96,6 +104,11 @@ func serve(ctx context.Context, cfg serveConfig, log io.Writer) error {
 	}
 	defer nc.Close()
 
+	if cfg.analysts == nil {
+		fmt.Fprintln(log, "oncofed-node serve: WARNING: no --analysts list: the node runs OPEN, answering unsigned queries and trusting the analyst names they declare (budget, overlap guard and audit can be evaded by changing the name); for demos and trusted test networks only")
+	} else {
+		fmt.Fprintf(log, "oncofed-node serve: answering signed queries from %d authorised analysts\n", cfg.analysts.Len())
+	}
 	var services []*network.SiteService
 	for _, path := range cfg.dbs {
 		store, err := node.OpenSQLite(path)
@@ -103,7 +116,7 @@ func serve(ctx context.Context, cfg serveConfig, log io.Writer) error {
 			return err
 		}
 		defer store.Close()
-		eng, err := node.NewEngine(ctx, store, node.Config{Site: cfg.site, Policy: &cfg.policy})
+		eng, err := node.NewEngine(ctx, store, node.Config{Site: cfg.site, Policy: &cfg.policy, Analysts: cfg.analysts})
 		if err != nil {
 			return err
 		}

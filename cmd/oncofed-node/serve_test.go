@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"io"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,4 +77,86 @@ func TestServe(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop")
 	}
+}
+
+// TestServeAnalysts: `serve --analysts` answers only queries signed by a listed key.
+func TestServeAnalysts(t *testing.T) {
+	hub, err := network.StartHub(network.HubOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Shutdown()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "east.db")
+	store, err := node.OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = node.ImportCSV(context.Background(), store, node.ImportSpec{Study: "trial", IDColumn: "id", Site: "east",
+		Endpoints: []node.EndpointSpec{{Name: "os", TimeColumn: "time", EventColumn: "event"}}}, strings.NewReader("id,time,event\n1,100,1\n2,200,0\n"))
+	store.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := protocol.NewSigner(key, nil)
+	analysts, err := node.ParseAnalysts(strings.NewReader("alice " + signer.PublicKey() + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var log strings.Builder
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, serveConfig{hub: hub.URL(), dbs: []string{path}, policy: node.ExactPolicy(), analysts: analysts}, &syncWriter{w: &log})
+	}()
+	unsigned := dialWait(t, hub.URL())
+	signed, err := network.Dial(context.Background(), hub.URL(), network.WithSigner(signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer signed.Close()
+	g, err := unsigned.Query(context.Background(), protocol.Query{Kind: protocol.KindCount, Study: "trial"})
+	if err != nil || len(g.Refused) != 1 || g.Refused[0].Code != protocol.CodeUnauthenticated {
+		t.Fatalf("unsigned: %+v, %v", g, err)
+	}
+	g, err = signed.Query(context.Background(), protocol.Query{Kind: protocol.KindCount, Study: "trial"})
+	if err != nil || len(g.Replies) != 1 || g.Replies[0].Count.Total.N != 2 {
+		t.Fatalf("signed: %+v, %v", g, err)
+	}
+	cancel()
+	<-done
+}
+
+// dialWait dials the hub and waits until a site answers discovery (bounded).
+func dialWait(t *testing.T, url string) *network.Client {
+	t.Helper()
+	c, err := network.Dial(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if s, err := c.Sites(context.Background()); err == nil && len(s) > 0 {
+			return c
+		}
+	}
+	t.Fatal("no site came up")
+	return nil
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
