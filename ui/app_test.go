@@ -162,6 +162,26 @@ func TestRunShowsKaplanMeier(t *testing.T) {
 	if !contains(texts(a.survival.stats), med) {
 		t.Errorf("median in years %q not shown", med)
 	}
+	// The per-site view: female patients' curve at each of the three sites, tested across sites.
+	a.survival.view.SetSelected(viewBySite + "female")
+	sv := a.survival.siteView
+	if sv == nil || len(sv.KM.Groups) != 3 || sv.KM.Groups[0].Group != "lakeside-community" || sv.KM.LogRank == nil {
+		t.Fatalf("per-site view: %+v", sv)
+	}
+	perSite := 0
+	for _, g := range sv.KM.Groups {
+		perSite += g.Table.Total()
+	}
+	if perSite != r.KM.Groups[0].Table.Total() {
+		t.Errorf("sites' female patients add up to %d, pooled %d", perSite, r.KM.Groups[0].Table.Total())
+	}
+	if !strings.HasPrefix(a.survival.logrank.Text, "Log-rank across sites p") || !contains(texts(a.survival.stats), "north-academic") {
+		t.Errorf("per-site stats: %q / %q", a.survival.logrank.Text, texts(a.survival.stats))
+	}
+	a.survival.view.SetSelected(viewPooled)
+	if a.survival.siteView != nil {
+		t.Error("back to pooled still shows sites")
+	}
 	// Two groups: a Cox model on sex (stratified by site) puts its HR into the figure.
 	f.loop.until(t, "the hazard ratio", func() bool { return a.survival.opts.HR != nil })
 	if hr := a.survival.opts.HR; hr.Label != "male vs female, stratified by site" || !(hr.Lower < hr.HR && hr.HR < hr.Upper) {

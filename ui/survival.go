@@ -16,6 +16,7 @@ import (
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/protocol"
 )
 
 // LandmarkMonths are the landmark times (in months) the Survival tab reports per group.
@@ -51,11 +52,14 @@ type survivalTab struct {
 	figure  *figureView
 	stats   *fyne.Container
 	perSite *fyne.Container
-	logrank *widget.Label
-	privacy *widget.Label
-	status  *widget.Label
-	opts    kmOptions
-	result  *app.Result
+	view    *widget.Select
+	// siteView is the per-site view of result for the group chosen in view (nil: pooled).
+	siteView *app.Result
+	logrank  *widget.Label
+	privacy  *widget.Label
+	status   *widget.Label
+	opts     kmOptions
+	result   *app.Result
 	// censorSet is true once the analyst chose whether to see censor marks; until then they
 	// are hidden for large cohorts, where a mark at nearly every time would hide the curves.
 	censorSet bool
@@ -105,7 +109,9 @@ func newSurvivalTab(a *App) *survivalTab {
 	t.status = widget.NewLabel("")
 	t.status.Wrapping = fyne.TextWrapWord
 	t.status.Hide()
-	bar := container.NewHBox(widget.NewLabel("Time in"), t.unit, t.bands, t.censor, t.medians, layout.NewSpacer(), t.pin, t.export)
+	t.view = widget.NewSelect([]string{viewPooled}, func(string) { t.onView() })
+	t.view.Selected = viewPooled
+	bar := container.NewHBox(t.view, widget.NewLabel("Time in"), t.unit, t.bands, t.censor, t.medians, layout.NewSpacer(), t.pin, t.export)
 	t.perSite = container.New(gridTable{cols: 3})
 	bySite := widget.NewAccordion(widget.NewAccordionItem("Per site: patients and events each site contributed", container.NewHScroll(t.perSite)))
 	bottom := container.NewVBox(container.NewHScroll(t.stats), t.logrank, bySite, t.privacy)
@@ -173,6 +179,12 @@ func (t *survivalTab) show(r *app.Result) {
 		t.censor.Checked = !t.opts.HideCensor
 		t.censor.Refresh()
 	}
+	opts := []string{viewPooled}
+	for _, g := range r.KM.Groups {
+		opts = append(opts, viewBySite+groupName(g.Group))
+	}
+	t.view.Options, t.view.Selected, t.siteView = opts, viewPooled, nil
+	t.view.Refresh()
 	t.privacy.SetText(PrivacyLine(r, t.ui.opt.Now()))
 	t.footnote = cohortWords(r.Request) + ". " + t.privacy.Text
 	t.fillStats()
@@ -187,20 +199,101 @@ func (t *survivalTab) redraw() {
 		return
 	}
 	// On screen the privacy line stands under the figure as text; exports carry it as footnote.
-	r, opts, style := t.result, t.opts, t.ui.chartStyle()
+	r, opts, style := t.shown()
 	t.figure.SetFigure(func() chart.Figure { return KMFigure(r, opts, style, "") }, "")
 	t.fillStats()
 }
 
+// The choices of the view select: the pooled curves per group, or one group's curve per site.
+const (
+	viewPooled = "Pooled curves"
+	viewBySite = "By site: "
+)
+
+// shown is the result on show (pooled, or the per-site view) with its display options.
+func (t *survivalTab) shown() (*app.Result, kmOptions, chart.Style) {
+	if t.siteView != nil {
+		o := t.opts
+		o.HR = nil // the hazard ratio compares the groups, not the sites
+		return t.siteView, o, t.ui.chartStyle()
+	}
+	return t.result, t.opts, t.ui.chartStyle()
+}
+
+// onView switches between the pooled curves and one group's curve per site.
+func (t *survivalTab) onView() {
+	if t.result == nil {
+		return
+	}
+	t.siteView = nil
+	if g, ok := strings.CutPrefix(t.view.Selected, viewBySite); ok {
+		if g == groupName("") {
+			g = ""
+		}
+		sv, err := PerSiteView(t.result, g)
+		if err != nil {
+			t.setStatus("No per-site view: " + ErrorText(err))
+		} else {
+			t.siteView = sv
+		}
+	}
+	t.redraw()
+}
+
+// PerSiteView is group's Kaplan–Meier curve at each answering site, from the survival tables
+// the sites released (so under each site's own bins and merging), with the log-rank test across
+// sites. The pooled result r is not changed.
+func PerSiteView(r *app.Result, group string) (*app.Result, error) {
+	if len(r.Rounds) == 0 {
+		return nil, app.Errorf(app.EInternal, "the result holds no aggregates")
+	}
+	one := protocol.Reply{Version: protocol.Version, Site: "sites", Kind: protocol.KindSurvival, Survival: &protocol.SurvivalReply{}}
+	for _, rep := range r.Rounds[0].Replies {
+		if rep.Survival == nil {
+			continue
+		}
+		one.Survival.Endpoint = rep.Survival.Endpoint
+		if rep.Policy.MinCell > one.Policy.MinCell {
+			one.Policy.MinCell = rep.Policy.MinCell
+		}
+		if rep.Policy.BinDays > one.Policy.BinDays {
+			one.Policy.BinDays = rep.Policy.BinDays
+		}
+		for _, g := range rep.Survival.Groups {
+			if g.Group == group {
+				sg := g
+				sg.Group = rep.Site
+				one.Survival.Groups = append(one.Survival.Groups, sg)
+			}
+		}
+	}
+	if len(one.Survival.Groups) == 0 {
+		return nil, app.Errorf(app.ENotFound, "no site released a table for %s", groupName(group))
+	}
+	req := r.Request
+	req.GroupBy = "site"
+	out := &app.Result{ID: r.ID, Name: r.Name, Network: r.Network, Request: req, Provenance: r.Provenance, Cached: r.Cached,
+		Rounds: []app.Round{{Query: r.Rounds[0].Query, Replies: []protocol.Reply{one}}}}
+	if err := app.Render(out); err != nil {
+		return nil, err
+	}
+	out.KM.StratifiedLogRank = nil // one stratum: it would repeat the test across sites
+	return out, nil
+}
+
 // fillStats writes the per-group table: n, events, median (95% CI) and landmark survival.
 func (t *survivalTab) fillStats() {
-	r := t.result
+	r, _, _ := t.shown()
 	t.stats.RemoveAll()
 	u := t.opts.Unit
 	head := func(s string) {
 		t.stats.Add(widget.NewLabelWithStyle(s, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	}
-	head("Group")
+	if t.siteView != nil {
+		head("Site")
+	} else {
+		head("Group")
+	}
 	head("Patients")
 	head("Events")
 	head("Median, " + u.String() + " (95% CI)")
@@ -221,7 +314,11 @@ func (t *survivalTab) fillStats() {
 		}
 	}
 	t.stats.Refresh()
-	t.logrank.SetText(logRankText(r.KM))
+	if t.siteView != nil {
+		t.logrank.SetText(strings.Replace(logRankText(r.KM), "Log-rank", "Log-rank across sites", 1))
+	} else {
+		t.logrank.SetText(logRankText(r.KM))
+	}
 	t.fillPerSite()
 }
 
@@ -356,7 +453,8 @@ func (t *survivalTab) exportAs(format string) {
 		dialog.ShowInformation("Export", "Run an analysis first: there is no figure to export.", t.ui.win)
 		return
 	}
-	r, opts, style, foot := t.result, t.opts, chart.PublicationStyle(), t.footnote
+	r, opts, _ := t.shown()
+	style, foot := chart.PublicationStyle(), t.footnote
 	name := "kaplan-meier-" + r.Request.Study + "." + format
 	t.ui.saveFile(name, func(w io.Writer) error {
 		return writeFigure(w, format, KMFigure(r, opts, style, foot))
@@ -461,7 +559,9 @@ func (t *survivalTab) fillPerSite() {
 
 // clear empties the tab (a new study was chosen).
 func (t *survivalTab) clear() {
-	t.result, t.opts.HR = nil, nil
+	t.result, t.opts.HR, t.siteView = nil, nil, nil
+	t.view.Options, t.view.Selected = []string{viewPooled}, viewPooled
+	t.view.Refresh()
 	t.figure.SetFigure(nil, "Build a cohort on the left and press Run to see Kaplan–Meier curves.")
 	t.stats.RemoveAll()
 	t.perSite.RemoveAll()
