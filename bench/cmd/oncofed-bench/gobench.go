@@ -12,24 +12,15 @@ import (
 type benchStat struct {
 	pkg, name      string
 	ns, bytes, obj []float64
+	extra          map[string][]float64 // custom metrics (b.ReportMetric), by unit
+	units          []string
 }
 
-// goBench summarises the Go benchmarks that scripts/bench.sh ran (go test -bench -count N,
-// raw output in cfg.goResults): the median of each benchmark's runs.
-func goBench(cfg config, r *report) {
-	var b strings.Builder
-	b.WriteString("## Go benchmarks (go test -bench)\n\n")
-	data, err := os.ReadFile(cfg.goResults)
-	if err != nil {
-		fmt.Fprintf(&b, "Skipped: no benchmark output at %s (`make bench` writes it; run scripts/bench.sh).\n\n", cfg.goResults)
-		r.add(b.String())
-		return
-	}
-	var stats []*benchStat
+// parseGoBench reads `go test -bench` output.
+func parseGoBench(data string) (stats []*benchStat, failed []string) {
 	index := map[string]*benchStat{}
 	pkg := ""
-	var failed []string
-	for _, line := range strings.Split(string(data), "\n") {
+	for _, line := range strings.Split(data, "\n") {
 		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
 			pkg = strings.TrimPrefix(strings.TrimSpace(p), "github.com/oncofed/oncofed/")
 			continue
@@ -62,14 +53,57 @@ func goBench(cfg config, r *report) {
 				s.bytes = append(s.bytes, v)
 			case "allocs/op":
 				s.obj = append(s.obj, v)
+			default:
+				if s.extra == nil {
+					s.extra = map[string][]float64{}
+				}
+				if _, ok := s.extra[f[i+1]]; !ok {
+					s.units = append(s.units, f[i+1])
+				}
+				s.extra[f[i+1]] = append(s.extra[f[i+1]], v)
 			}
 		}
 	}
-	fmt.Fprintf(&b, "Medians over the runs in %s (`go test -run '^$' -bench . -benchmem -count N` on every package with benchmarks).\n\n", cfg.goResults)
-	b.WriteString("| Package | Benchmark | Runs | Median time/op | B/op | allocs/op |\n|---|---|---|---|---|---|\n")
+	return stats, failed
+}
+
+// goBenchMedian returns the median ns/op and custom metrics of benchmark name (without the
+// Benchmark prefix) in the Go results, if it ran.
+func goBenchMedian(path, name string) (*benchStat, bool) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false
+	}
+	stats, _ := parseGoBench(string(data))
 	for _, s := range stats {
-		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s |\n", s.pkg, s.name, len(s.ns),
-			fmtDur(time.Duration(medianFloat(s.ns))), human(medianFloat(s.bytes)), human(medianFloat(s.obj)))
+		if s.name == name {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
+// goBench summarises the Go benchmarks that scripts/bench.sh ran (go test -bench -count N,
+// raw output in cfg.goResults): the median of each benchmark's runs.
+func goBench(cfg config, r *report) {
+	var b strings.Builder
+	b.WriteString("## Go benchmarks (go test -bench)\n\n")
+	data, err := os.ReadFile(cfg.goResults)
+	if err != nil {
+		fmt.Fprintf(&b, "Skipped: no benchmark output at %s (`make bench` writes it; run scripts/bench.sh).\n\n", cfg.goResults)
+		r.add(b.String())
+		return
+	}
+	stats, failed := parseGoBench(string(data))
+	fmt.Fprintf(&b, "Medians over the runs in %s (`go test -run '^$' -bench . -benchmem -count N` on every package with benchmarks).\n\n", cfg.goResults)
+	b.WriteString("| Package | Benchmark | Runs | Median time/op | B/op | allocs/op | Other metrics (median) |\n|---|---|---|---|---|---|---|\n")
+	for _, s := range stats {
+		var extra []string
+		for _, u := range s.units {
+			extra = append(extra, fmt.Sprintf("%.4g %s", medianFloat(s.extra[u]), u))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s |\n", s.pkg, s.name, len(s.ns),
+			fmtDur(time.Duration(medianFloat(s.ns))), human(medianFloat(s.bytes)), human(medianFloat(s.obj)), strings.Join(extra, ", "))
 	}
 	if len(failed) > 0 {
 		fmt.Fprintf(&b, "\nFailures reported by go test: %s\n", strings.Join(failed, "; "))
