@@ -111,11 +111,14 @@ func newSurvivalTab(a *App) *survivalTab {
 	t.status.Hide()
 	t.view = widget.NewSelect([]string{viewPooled}, func(string) { t.onView() })
 	t.view.Selected = viewPooled
-	bar := container.NewHBox(t.view, widget.NewLabel("Time in"), t.unit, t.bands, t.censor, t.medians, layout.NewSpacer(), t.pin, t.export)
+	bar := container.NewHBox(container.NewGridWrap(fyne.NewSize(230, t.view.MinSize().Height), t.view), widget.NewLabel("Time in"), t.unit, t.bands, t.censor, t.medians, layout.NewSpacer(), t.pin, t.export)
 	t.perSite = container.New(gridTable{cols: 3})
 	bySite := widget.NewAccordion(widget.NewAccordionItem("Per site: patients and events each site contributed", container.NewHScroll(t.perSite)))
-	bottom := container.NewVBox(container.NewHScroll(t.stats), t.logrank, bySite, t.privacy)
-	t.content = container.NewBorder(container.NewVBox(bar, t.status), bottom, nil, nil, t.figure)
+	// The numbers scroll under the figure, so many groups or sites never squeeze it.
+	numbers := container.NewVScroll(container.NewVBox(container.NewHScroll(t.stats), t.logrank, bySite))
+	split := container.NewVSplit(t.figure, numbers)
+	split.Offset = 0.7
+	t.content = container.NewBorder(container.NewVBox(bar, t.status), t.privacy, nil, nil, split)
 	return t
 }
 
