@@ -52,6 +52,7 @@ type survivalTab struct {
 	figure  *figureView
 	stats   *fyne.Container
 	perSite *fyne.Container
+	numbers *container.Scroll
 	view    *widget.Select
 	// siteView is the per-site view of result for the group chosen in view (nil: pooled).
 	siteView *app.Result
@@ -115,8 +116,8 @@ func newSurvivalTab(a *App) *survivalTab {
 	t.perSite = container.New(gridTable{cols: 3})
 	bySite := widget.NewAccordion(widget.NewAccordionItem("Per site: patients and events each site contributed", container.NewHScroll(t.perSite)))
 	// The numbers scroll under the figure, so many groups or sites never squeeze it.
-	numbers := container.NewVScroll(container.NewVBox(container.NewHScroll(t.stats), t.logrank, bySite))
-	split := container.NewVSplit(t.figure, numbers)
+	t.numbers = container.NewVScroll(container.NewVBox(container.NewHScroll(t.stats), t.logrank, bySite))
+	split := container.NewVSplit(t.figure, t.numbers)
 	split.Offset = 0.7
 	t.content = container.NewBorder(container.NewVBox(bar, t.status), t.privacy, nil, nil, split)
 	return t
@@ -323,6 +324,9 @@ func (t *survivalTab) fillStats() {
 		t.logrank.SetText(logRankText(r.KM))
 	}
 	t.fillPerSite()
+	// The scrolled content changed size: lay it out again (and its inner horizontal scroll).
+	t.numbers.Content.Refresh()
+	t.numbers.Refresh()
 }
 
 func landmarkHeader(months float64, u chart.TimeUnit) string {
