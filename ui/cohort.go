@@ -65,6 +65,7 @@ type cohortPanel struct {
 	ui      *App
 	content fyne.CanvasObject
 
+	scroll    *container.Scroll
 	endpoint  *widget.Select
 	filterBox *fyne.Container
 	addFilter *widget.Select
@@ -137,7 +138,8 @@ func newCohortPanel(a *App) *cohortPanel {
 		c.note,
 	)
 	bottom := container.NewVBox(widget.NewSeparator(), c.runState, c.progress, c.run, c.cancel)
-	c.content = container.NewBorder(nil, bottom, nil, nil, container.NewVScroll(body))
+	c.scroll = container.NewVScroll(body)
+	c.content = container.NewBorder(nil, bottom, nil, nil, c.scroll)
 	c.updateRunState()
 	return c
 }
@@ -198,6 +200,9 @@ func (c *cohortPanel) renderFilters() {
 		c.filterBox.Add(container.NewBorder(nil, nil, nil, rm, l))
 	}
 	c.filterBox.Refresh()
+	if c.scroll != nil {
+		c.scroll.Refresh()
+	}
 }
 
 // onAddFilter asks for the values (categorical) or the range (numeric) of variable name.
@@ -536,6 +541,7 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 		row(p.Site, "invalid reply", false)
 	}
 	c.feasBox.Refresh()
+	defer c.scroll.Refresh()
 	c.feasState.SetText("Patients per site as released (counts below a site's minimum cell show as \"<5\").")
 	c.refusals = PredictRefusals(f.count, f.refused, f.minCohort)
 	if len(c.refusals) > 0 {

@@ -23,6 +23,7 @@ type sitesTab struct {
 	content fyne.CanvasObject
 
 	grid    *fyne.Container
+	scroll  *container.Scroll
 	state   *widget.Label
 	records []app.SiteRecord
 	loading bool
@@ -35,7 +36,8 @@ func newSitesTab(a *App) *sitesTab {
 	t.state.Wrapping = fyne.TextWrapWord
 	refresh := widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), t.onRefresh)
 	bar := container.NewHBox(widget.NewLabelWithStyle("Sites of the network", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), layout.NewSpacer(), refresh)
-	t.content = container.NewBorder(container.NewVBox(bar, t.state), nil, nil, nil, container.NewScroll(t.grid))
+	t.scroll = container.NewScroll(t.grid)
+	t.content = container.NewBorder(container.NewVBox(bar, t.state), nil, nil, nil, t.scroll)
 	return t
 }
 
@@ -112,6 +114,7 @@ func (t *sitesTab) refreshTable() {
 		t.grid.Add(widget.NewLabel(policyText(r.Policy)))
 	}
 	t.grid.Refresh()
+	t.scroll.Refresh()
 	if len(t.records) == 0 {
 		t.state.SetText("No site known yet.")
 	} else {
