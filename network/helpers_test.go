@@ -1,7 +1,9 @@
 package network_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/csv"
 	"encoding/json"
 	"os"
@@ -79,14 +81,33 @@ type wrap func(site string, h network.Handler, nc *nats.Conn) network.Handler
 
 func startLungNet(t testing.TB, policy protocol.Policy, w wrap) *lungNet {
 	t.Helper()
-	ctx := context.Background()
 	hub, err := network.StartHub(network.HubOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(hub.Shutdown)
+	ln := serveLung(t, hub.URL(), policy, w)
+	ln.hub = hub
+	return ln
+}
+
+// serveLung serves the NCCTG sites on the hub (or cluster: comma-separated URLs) at url.
+func serveLung(t testing.TB, url string, policy protocol.Policy, w wrap) *lungNet {
+	t.Helper()
+	return serveLungAuth(t, url, policy, nil, w)
+}
+
+// serveLungWith serves the NCCTG sites answering the signed queries of analysts only.
+func serveLungWith(t testing.TB, url string, policy protocol.Policy, analysts *node.Analysts) *lungNet {
+	t.Helper()
+	return serveLungAuth(t, url, policy, analysts, nil)
+}
+
+func serveLungAuth(t testing.TB, url string, policy protocol.Policy, analysts *node.Analysts, w wrap) *lungNet {
+	t.Helper()
+	ctx := context.Background()
 	dir := t.TempDir()
-	ln := &lungNet{hub: hub, engines: map[string]*node.Engine{}, conns: map[string]*nats.Conn{}, svcs: map[string]*network.SiteService{}}
+	ln := &lungNet{engines: map[string]*node.Engine{}, conns: map[string]*nats.Conn{}, svcs: map[string]*network.SiteService{}}
 	for site, path := range lungSiteCSVs(t, dir) {
 		store, err := node.OpenSQLite(filepath.Join(dir, site+".db"))
 		if err != nil {
@@ -106,11 +127,11 @@ func startLungNet(t testing.TB, policy protocol.Policy, w wrap) *lungNet {
 			t.Fatalf("import %s: %v", site, err)
 		}
 		p := policy
-		eng, err := node.NewEngine(ctx, store, node.Config{Site: site, Policy: &p})
+		eng, err := node.NewEngine(ctx, store, node.Config{Site: site, Policy: &p, Analysts: analysts})
 		if err != nil {
 			t.Fatal(err)
 		}
-		nc, err := nats.Connect(hub.URL(), nats.Name(site), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+		nc, err := nats.Connect(url, nats.Name(site), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,6 +174,13 @@ func corrupt(h network.Handler, f func(r *protocol.Reply)) network.Handler {
 		return b
 	})
 }
+
+// testAnalystKey is a deterministic Ed25519 analyst key (seed byte b repeated).
+func testAnalystKey(b byte) ed25519.PrivateKey {
+	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, ed25519.SeedSize))
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 func names(ps []string) string { return strings.Join(ps, ",") }
 
