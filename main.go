@@ -3,7 +3,7 @@
 // Cox models computed from the sites' aggregates. This file only wires the pieces together.
 //
 //	oncofed                          the embedded demo network (synthetic hospitals)
-//	oncofed --hub URL [--creds FILE] a real hub
+//	oncofed --hub URL [--creds FILE] a real hub (remembered when chosen in the app's Network dialog)
 package main
 
 import (
@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"github.com/oncofed/oncofed/app"
@@ -27,17 +28,25 @@ import (
 )
 
 func main() {
-	hub := flag.String("hub", "", "hub URL (nats://host:4222); empty starts the embedded demo network")
+	hub := flag.String("hub", "", "hub URL (nats://host:4222); default: the one chosen in the app, else the embedded demo network")
 	creds := flag.String("creds", "", "NATS credentials file for --hub")
+	demo := flag.Bool("demo", false, "start the embedded demo network whatever hub the app remembers")
 	cachePath := flag.String("cache", "", "cache database (default: oncofed/cache.db in the user cache directory)")
 	flag.Parse()
-	if err := run(*hub, *creds, *cachePath); err != nil {
+	fy := fyneapp.NewWithID("org.oncofed.desktop")
+	if *hub == "" && !*demo {
+		*hub = fy.Preferences().String(ui.PrefHub)
+		if *creds == "" {
+			*creds = fy.Preferences().String(ui.PrefCreds)
+		}
+	}
+	if err := run(fy, *hub, *creds, *cachePath); err != nil {
 		fmt.Fprintln(os.Stderr, "oncofed:", err)
 		os.Exit(1)
 	}
 }
 
-func run(hubURL, creds, cachePath string) error {
+func run(fy fyne.App, hubURL, creds, cachePath string) error {
 	ctx := context.Background()
 	if cachePath == "" {
 		p, err := cache.DefaultPath()
@@ -89,7 +98,6 @@ func run(hubURL, creds, cachePath string) error {
 		default:
 		}
 	}))
-	fy := fyneapp.NewWithID("org.oncofed.desktop")
 	fy.SetIcon(ui.Icon())
 	w := ui.New(fy, svc, ui.Options{Network: net, Analyst: analyst, NetworkLabel: label, Notices: notices})
 	w.ShowAndRun()

@@ -3,10 +3,12 @@ package ui
 import (
 	"fmt"
 	"image/color"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -19,6 +21,7 @@ type header struct {
 	status  *widget.Label
 	study   *widget.Select
 	present *widget.Button
+	bar     *fyne.Container
 }
 
 func newHeader(a *App) *header {
@@ -28,9 +31,11 @@ func newHeader(a *App) *header {
 	h.study = widget.NewSelect(nil, func(s string) { a.onStudy(s) })
 	h.study.PlaceHolder = "(no study)"
 	h.present = widget.NewButtonWithIcon("Present", theme.MediaPlayIcon(), func() { a.library.onPresent() })
-	bar := container.NewHBox(title, widget.NewSeparator(), h.status, layout.NewSpacer(),
+	network := widget.NewButtonWithIcon("", theme.SettingsIcon(), h.onNetwork)
+	network.Importance = widget.LowImportance
+	h.bar = container.NewHBox(title, widget.NewSeparator(), h.status, network, layout.NewSpacer(),
 		widget.NewLabel("Study"), container.NewGridWrap(fyne.NewSize(220, h.study.MinSize().Height), h.study), h.present)
-	h.content = container.NewVBox(container.NewPadded(bar), widget.NewSeparator())
+	h.content = container.NewVBox(container.NewPadded(h.bar), widget.NewSeparator())
 	return h
 }
 
@@ -57,6 +62,7 @@ func (h *header) updateStatus() {
 func (h *header) setStatus(text string, imp widget.Importance) {
 	h.status.Importance = imp
 	h.status.SetText(text)
+	h.bar.Refresh() // the status changed width: lay the bar out again
 }
 
 // offlineBanner is the single banner shown while the network cannot be reached.
@@ -166,4 +172,61 @@ func (l gridTable) Layout(objs []fyne.CanvasObject, _ fyne.Size) {
 		}
 		y += h[r]
 	}
+}
+
+// Preference keys of the network to connect to at the next start (read by main.go).
+const (
+	PrefHub   = "network.hub"
+	PrefCreds = "network.creds"
+)
+
+// onNetwork shows the connection and lets the analyst choose the hub for the next start: the
+// embedded demo network (no URL) or a hub URL with a credentials file.
+func (h *header) onNetwork() {
+	a := h.ui
+	prefs := a.fy.Preferences()
+	info := a.svc.Network()
+	now := "the embedded demo network (synthetic hospitals)"
+	if !info.Demo {
+		now = "the hub " + info.URL
+	}
+	state := "online"
+	if a.offline {
+		state = "offline"
+	}
+	url, creds := widget.NewEntry(), widget.NewEntry()
+	url.SetPlaceHolder("empty: the demo network")
+	url.SetText(prefs.String(PrefHub))
+	url.Validator = func(s string) error {
+		s = strings.TrimSpace(s)
+		if s == "" || strings.HasPrefix(s, "nats://") || strings.HasPrefix(s, "tls://") {
+			return nil
+		}
+		return fmt.Errorf("a hub URL starts with nats:// or tls://")
+	}
+	creds.SetPlaceHolder("path of a NATS .creds file (optional)")
+	creds.SetText(prefs.String(PrefCreds))
+	items := []*widget.FormItem{
+		widget.NewFormItem("Connected to", widget.NewLabel(now+" ("+state+")")),
+		widget.NewFormItem("Hub URL", url),
+		widget.NewFormItem("Credentials", creds),
+	}
+	d := dialog.NewForm("Network", "Use at next start", "Close", items, func(ok bool) {
+		if !ok {
+			return
+		}
+		prefs.SetString(PrefHub, strings.TrimSpace(url.Text))
+		prefs.SetString(PrefCreds, strings.TrimSpace(creds.Text))
+		dialog.ShowInformation("Network", "Oncofed connects to "+describeHub(strings.TrimSpace(url.Text))+" the next time it starts "+
+			"(or now with: oncofed --hub URL --creds FILE).", a.win)
+	}, a.win)
+	d.Resize(fyne.NewSize(560, 260))
+	d.Show()
+}
+
+func describeHub(url string) string {
+	if url == "" {
+		return "the demo network"
+	}
+	return url
 }
