@@ -61,8 +61,9 @@ func run(fy fyne.App, hubURL, creds, cachePath string) error {
 	}
 	defer db.Close()
 
-	info := app.NetworkInfo{ID: hubURL, Name: hubURL, URL: hubURL}
-	label := hubURL
+	shown := app.RedactURL(hubURL) // a password in the URL never reaches the window or the cache
+	info := app.NetworkInfo{ID: shown, Name: shown, URL: shown}
+	label := shown
 	if hubURL == "" {
 		fed := synth.DemoFederation()
 		demo, err := demonet.Start(ctx, demoDir(), fed)
@@ -84,7 +85,7 @@ func run(fy fyne.App, hubURL, creds, cachePath string) error {
 	cancel()
 	if err != nil {
 		// Offline: the library and cached results still work.
-		log.Printf("oncofed: the hub %s cannot be reached (%v); starting offline", hubURL, err)
+		log.Printf("oncofed: the hub %s cannot be reached (%v); starting offline", app.RedactURL(hubURL), err)
 	} else {
 		net = client
 		defer client.Close()
