@@ -3,7 +3,7 @@
 // Cox models computed from the sites' aggregates. This file only wires the pieces together.
 //
 //	oncofed                          the embedded demo network (synthetic hospitals)
-//	oncofed --hub URL [--creds FILE] a real hub (remembered when chosen in the app's Network dialog)
+//	oncofed --hub URL [--creds FILE] [--key FILE] a real hub (remembered when chosen in the app's Network dialog)
 package main
 
 import (
@@ -22,6 +22,7 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/cache"
 	"github.com/oncofed/oncofed/network"
+	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/synth"
 	"github.com/oncofed/oncofed/ui"
 	"github.com/oncofed/oncofed/ui/demonet"
@@ -30,6 +31,7 @@ import (
 func main() {
 	hub := flag.String("hub", "", "hub URL (nats://host:4222); default: the one chosen in the app, else the embedded demo network")
 	creds := flag.String("creds", "", "NATS credentials file for --hub")
+	key := flag.String("key", "", "analyst key `FILE` (oncofed-cli keygen) to sign every query with; sites with an analysts list answer signed queries only")
 	demo := flag.Bool("demo", false, "start the embedded demo network whatever hub the app remembers")
 	cachePath := flag.String("cache", "", "cache database (default: oncofed/cache.db in the user cache directory)")
 	flag.Parse()
@@ -40,13 +42,13 @@ func main() {
 			*creds = fy.Preferences().String(ui.PrefCreds)
 		}
 	}
-	if err := run(fy, *hub, *creds, *cachePath); err != nil {
+	if err := run(fy, *hub, *creds, *key, *cachePath); err != nil {
 		fmt.Fprintln(os.Stderr, "oncofed:", err)
 		os.Exit(1)
 	}
 }
 
-func run(fy fyne.App, hubURL, creds, cachePath string) error {
+func run(fy fyne.App, hubURL, creds, keyFile, cachePath string) error {
 	ctx := context.Background()
 	if cachePath == "" {
 		p, err := cache.DefaultPath()
@@ -78,6 +80,13 @@ func run(fy fyne.App, hubURL, creds, cachePath string) error {
 	opts := []network.Option{network.WithName("oncofed-desktop"), network.WithTimeout(10 * time.Second)}
 	if creds != "" {
 		opts = append(opts, network.WithCredentials(creds))
+	}
+	if keyFile != "" {
+		signer, err := loadSigner(keyFile)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, network.WithSigner(signer))
 	}
 	var net app.Network
 	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -119,4 +128,25 @@ func analystName() string {
 		return u.Username
 	}
 	return "analyst"
+}
+
+// loadSigner reads the analyst's private key (an oncofed-cli keygen file), refusing one that
+// others can read: it would let them sign as the analyst.
+func loadSigner(path string) (*protocol.Signer, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("analyst key: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("analyst key %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("analyst key: %w", err)
+	}
+	key, err := protocol.ParsePrivateKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("analyst key %s: %w", path, err)
+	}
+	return protocol.NewSigner(key, nil), nil
 }
