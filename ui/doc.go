@@ -1,3 +1,17 @@
-// Package ui holds the Fyne screens and widgets of the desktop app: network, cohort builder,
-// summary, survival, Cox, sites, results library and presentation mode.
+// Package ui holds the Fyne screens and widgets of the desktop app: the header with the
+// network status and the study, the cohort builder with live feasibility (always visible on
+// the left), and the Summary (Table 1 with bars and histograms), Survival (Kaplan–Meier with
+// its number-at-risk table, per-site view), Cox (hazard ratios and forest plot), Sites and
+// Library tabs, the offline banner and presentation mode.
+//
+// One file and one struct per screen, with build…/on… handlers; the app.Service is passed in.
+// Everything that waits — network, cache, rendering a figure — runs on a goroutine of its own
+// and hands its result back through Options.Do (fyne.Do in the app, a queue the test drains in
+// tests), so a slow site never freezes the window. Every analysis run carries a generation:
+// a result that arrives after the cohort changed, or after Cancel, is dropped.
+//
+// The package imports Fyne, app, chart, assets and protocol (the cohort filter and query kinds
+// that app's requests are made of); it never imports Fyne's app package, so its tests run on
+// Fyne's headless test driver without cgo. Package demonet, beside it, starts a synthetic
+// federation in-process for main.go and the tests.
 package ui
