@@ -82,11 +82,10 @@ type cohortPanel struct {
 	study   *app.Study
 	filters []cohortFilter
 
-	feasGen    int
-	feasTimer  *time.Timer
-	feas       *feasibility
-	refusals   []app.SiteProblem
-	suppressed bool
+	feasGen   int
+	feasTimer *time.Timer
+	feas      *feasibility
+	refusals  []app.SiteProblem
 }
 
 func newCohortPanel(a *App) *cohortPanel {
@@ -403,7 +402,6 @@ type feasibility struct {
 	refused   []app.SiteProblem
 	missing   []string
 	invalid   []app.SiteProblem
-	minCell   map[string]int
 	minCohort map[string]int
 }
 
@@ -432,9 +430,8 @@ func (c *cohortPanel) startFeasibility(gen int) {
 				}
 			}
 		}
-		f := &feasibility{refused: g.Refused, missing: g.Missing, invalid: g.Invalid, minCell: map[string]int{}, minCohort: map[string]int{}}
+		f := &feasibility{refused: g.Refused, missing: g.Missing, invalid: g.Invalid, minCohort: map[string]int{}}
 		for _, r := range g.Replies {
-			f.minCell[r.Site] = r.Policy.MinCell
 			f.minCohort[r.Site] = r.Policy.MinCohort
 		}
 		if len(g.Replies) > 0 {
@@ -503,7 +500,6 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 		l.SizeName = theme.SizeNameCaptionText
 		c.feasBox.Add(l)
 	}
-	c.suppressed = false
 	if f.count != nil {
 		row("pooled", FormatCount(f.count.Total), true)
 		for _, g := range f.count.Groups {
@@ -514,17 +510,10 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 		}
 		for _, s := range f.count.PerSite {
 			row(s.Site, FormatCount(s.Total), false)
-			if s.Total.Suppressed {
-				c.suppressed = true
-			}
 			if len(s.Groups) > 0 {
 				var parts []string
 				for _, g := range sortedGroupKeys(s.Groups) {
-					n := s.Groups[g]
-					if n.Suppressed {
-						c.suppressed = true
-					}
-					parts = append(parts, g+" "+FormatCount(n))
+					parts = append(parts, g+" "+FormatCount(s.Groups[g]))
 				}
 				caption(strings.Join(parts, " · "))
 			}
