@@ -108,6 +108,10 @@ func start(ctx context.Context, dir string, fed synth.Federation, regenerate boo
 			st := stores[s.Name]
 			if st == nil {
 				if st, err = node.OpenSQLite(filepath.Join(dir, s.Name+".db")); err != nil {
+					if !fresh {
+						fail(err)
+						return nil, errStale
+					}
 					return fail(err)
 				}
 				stores[s.Name] = st
