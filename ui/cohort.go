@@ -402,6 +402,7 @@ type feasibility struct {
 	refused   []app.SiteProblem
 	missing   []string
 	invalid   []app.SiteProblem
+	minCell   map[string]int
 	minCohort map[string]int
 }
 
@@ -430,9 +431,9 @@ func (c *cohortPanel) startFeasibility(gen int) {
 				}
 			}
 		}
-		f := &feasibility{refused: g.Refused, missing: g.Missing, invalid: g.Invalid, minCohort: map[string]int{}}
+		f := &feasibility{refused: g.Refused, missing: g.Missing, invalid: g.Invalid, minCell: map[string]int{}, minCohort: map[string]int{}}
 		for _, r := range g.Replies {
-			f.minCohort[r.Site] = r.Policy.MinCohort
+			f.minCell[r.Site], f.minCohort[r.Site] = r.Policy.MinCell, r.Policy.MinCohort
 		}
 		if len(g.Replies) > 0 {
 			r := &app.Result{Request: app.Request{Kind: protocol.KindCount, Study: q.Study}, Rounds: []app.Round{{Query: q, Replies: g.Replies}}}
@@ -531,7 +532,19 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 	}
 	c.feasBox.Refresh()
 	defer c.scroll.Refresh()
-	c.feasState.SetText("Patients per site as released (counts below a site's minimum cell show as \"<5\").")
+	mc := 0
+	if f.count != nil {
+		for _, s := range f.count.PerSite {
+			if m := f.minCell[s.Site]; m > mc {
+				mc = m
+			}
+		}
+	}
+	if mc > 1 {
+		c.feasState.SetText(fmt.Sprintf("Patients per site as released: counts below a site's minimum cell show as \"<%d\", never as 0.", mc))
+	} else {
+		c.feasState.SetText("Patients per site as released.")
+	}
 	c.refusals = PredictRefusals(f.count, f.refused, f.minCohort)
 	if len(c.refusals) > 0 {
 		var lines []string
