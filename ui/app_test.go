@@ -37,6 +37,10 @@ func TestStartShowsNetworkAndFeasibility(t *testing.T) {
 	if c.run.Disabled() {
 		t.Errorf("Run is disabled online with a study and endpoint: %q", c.runState.Text)
 	}
+	// The demo policy's minimum cell is 5.
+	if !strings.Contains(c.feasState.Text, `show as "<5", never as 0`) {
+		t.Errorf("feasibility legend %q", c.feasState.Text)
+	}
 }
 
 func TestFeasibilityShowsSuppressedGroup(t *testing.T) {
