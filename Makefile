@@ -11,7 +11,7 @@ SYSDEPS   := gcc libc6-dev pkgconf libgl-dev libx11-dev libxcursor-dev libxrandr
 PURE_PKGS := ./analysis/... ./protocol/... ./app/...
 FORBIDDEN := ^(fyne\.io/|github\.com/nats-io/|modernc\.org/sqlite|database/sql$$|github\.com/go-gl/)
 
-.PHONY: all run build test deps check-display vet fmt-check layering unit bench clean
+.PHONY: all run build test deps check-display vet fmt-check layering unit bench fuzz clean
 
 all: build
 
@@ -53,6 +53,17 @@ unit:
 ## figures); writes bench/RESULTS.md. BENCH_SIZES=100k,1M,10M adds the 10M run (see scripts/bench.sh).
 bench: deps
 	bash ./scripts/bench.sh
+
+## fuzz: run every fuzzer of the tree (func Fuzz* in *_test.go) for FUZZTIME each (default 20s).
+## Not part of `make test`, where their seed corpora already run as ordinary tests.
+FUZZTIME ?= 20s
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+	  for n in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "== $$(dirname $$f) $$n ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$n$$" -fuzztime $(FUZZTIME) $$(dirname $$f); \
+	  done; \
+	done
 
 clean:
 	rm -rf $(BIN)
