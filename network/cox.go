@@ -67,6 +67,10 @@ func DesignColumns(req *protocol.CoxRequest) int {
 // and the round: continuing without it would silently change the cohort between iterations.
 // q.Cox.Levels must fix the levels of every categorical covariate so all sites build the same
 // design.
+//
+// Deprecated: app.Service.Run fits Cox models for the CLI and the desktop app with the same
+// rounds and the same abort rule (tested over a real hub in cmd/oncofed-cli); this duplicate
+// makes network depend on analysis against the layering. It stays only while bench/ calls it.
 func FederatedCox(ctx context.Context, net app.Network, q protocol.Query, opts CoxOptions) (*CoxResult, error) {
 	if q.Kind != protocol.KindCox || q.Cox == nil {
 		return nil, &app.Error{Code: app.EInvalid, Message: "federated cox: the query is not a cox query"}

@@ -2,8 +2,9 @@
 // embedded hub for the demo and tests (StartHub), the node side as a NATS micro service
 // (ServeSite), and the analyst's client (Dial), which implements app.Network with a
 // concurrent scatter-gather, deadlines, deduplication and reply validation
-// (protocol.ValidateReply). FederatedCox runs a Cox fit's Newton–Raphson iterations as
-// rounds of scatter-gather. Package network/demo runs a synthetic federation in-process.
+// (protocol.ValidateReply). FederatedCox (deprecated: app.Service runs Cox fits for the CLI
+// and the desktop app) runs a Cox fit's Newton–Raphson iterations as rounds of
+// scatter-gather. Package network/demo runs a synthetic federation in-process.
 //
 // # Topology
 //
@@ -24,26 +25,27 @@
 // # Running on a stock nats-server or a cluster
 //
 // The embedded hub is an ordinary nats-server; production runs the same topology on a stock
-// server or cluster. A minimal server configuration:
-//
-//	port: 4222
-//	max_payload: 32MB          # pooled Cox replies carry p×p sums per distinct time
-//	tls { cert_file: hub.crt, key_file: hub.key }
-//	authorization {
-//	  users: [
-//	    # a site may only serve: answer queries and announce its service
-//	    { nkey: U...SITE, permissions: {
-//	        subscribe: ["oncofed.v1.>", "$SRV.>"], publish: ["_INBOX.>", "$SRV.>"] } }
-//	    # an analyst may only ask
-//	    { nkey: U...ANALYST, permissions: {
-//	        publish: ["oncofed.v1.>", "$SRV.>"], subscribe: ["_INBOX.>"] } }
-//	  ]
-//	}
+// server or cluster. docs/nats/hub.conf is the reference configuration — TLS, one NKey user
+// per site and per analyst, and per-subject permissions: a site subscribes only to its
+// studies' query subjects, the catalog and discovery, and publishes nothing but one answer to
+// each request it received (allow_responses); an analyst publishes only queries on the
+// studies granted and discovery requests, and receives replies only in an inbox of its own
+// (WithInboxPrefix, e.g. "_INBOX_alice"), so no analyst can read another's queries or
+// results. TestHubPermissions loads that file into the embedded hub and plays each violation.
+// `oncofed-node hub --config FILE` runs the embedded hub from such a file; `oncofed-node serve
+// --hub URL --nkey SEED --tls-ca CA` and `oncofed-cli --hub URL --nkey SEED --tls-ca CA
+// --inbox _INBOX_alice` connect to it.
 //
 // For a cluster add a cluster block (name, listen, routes) to each server and give the nodes
 // and clients every server's URL, comma-separated; NATS routes requests and replies across
-// the cluster and clients fail over by themselves. Narrowing "oncofed.v1.>" to
-// "oncofed.v1.<study>.>" grants an analyst one study. `oncofed-node hub --config FILE` runs
-// the embedded hub from such a file; `oncofed-node serve --hub URL --nkey SEED` and
-// `oncofed-cli --hub URL --nkey SEED` connect to it.
+// the cluster and clients fail over by themselves (TestClusterServerKilled).
+//
+// # Signed queries
+//
+// Transport permissions say who may reach the hub; the nodes themselves decide whom they
+// answer. With WithSigner the client signs every query (protocol.Signer, Ed25519: a fresh
+// time and nonce each, so every round of a Cox fit is signed afresh); a node started with an
+// analysts list (node.Config.Analysts, oncofed-node serve --analysts) answers only signed
+// queries by listed keys, refuses stale, future-dated and replayed ones with code
+// unauthenticated, and keys its budget, overlap guard and audit log on the verified name.
 package network
