@@ -422,3 +422,54 @@ func TestStudySwitchResetsTheCohort(t *testing.T) {
 		t.Error("requests still name the old study")
 	}
 }
+
+func TestSaveAndOpenCohort(t *testing.T) {
+	f := startApp(t)
+	c := f.ui.cohort
+	lo := 65.0
+	c.AddFilter(cohortFilter{Var: "age", Min: &lo})
+	c.AddFilter(cohortFilter{Var: "stage", Categorical: true, Values: []string{"IVA", "IVB"}})
+	c.groupBy.SetSelected("sex")
+	before := c.feas
+	f.loop.until(t, "feasibility of the cohort", func() bool { return c.feas != before })
+	built := c.feas.count.Total
+	c.SaveAs("Stage IV, 65+")
+	f.loop.until(t, "the saved cohort", func() bool { return len(c.open.Options) == 1 })
+	if got := c.Request(protocol.KindSurvival).CohortName; got != "Stage IV, 65+" {
+		t.Errorf("cohort name %q, want the saved name", got)
+	}
+	c.onRemoveFilter(0)
+	c.groupBy.SetSelected(noGroup)
+	if got := c.Request(protocol.KindSurvival).CohortName; got != "stage in IVA, IVB" {
+		t.Errorf("an edited cohort keeps the saved name: %q", got)
+	}
+	c.open.SetSelected("Stage IV, 65+")
+	if c.Describe() != "age ≥ 65; stage in IVA, IVB" || c.GroupBy() != "sex" {
+		t.Errorf("opened cohort: %q by %q", c.Describe(), c.GroupBy())
+	}
+	// The reopened cohort is the same query: the same count as when it was built.
+	before = c.feas
+	f.loop.until(t, "feasibility of the reopened cohort", func() bool { return c.feas != before })
+	if c.feas.count.Total != built || built.N <= 0 || built.N >= pooledTotal {
+		t.Errorf("reopened cohort counts %v, built %v", c.feas.count.Total, built)
+	}
+}
+
+func TestFiltersOf(t *testing.T) {
+	lo := 1.0
+	got, err := FiltersOf(&protocol.Filter{Op: protocol.OpAnd, Args: []*protocol.Filter{
+		{Op: protocol.OpIn, Var: "stage", Values: []string{"IVA"}},
+		{Op: protocol.OpRange, Var: "ecog", Min: &lo},
+		{Op: protocol.OpEq, Var: "sex", Value: "male"},
+	}})
+	if err != nil || describeFilters(got) != "stage in IVA; ecog ≥ 1; sex in male" {
+		t.Errorf("FiltersOf = %q, %v", describeFilters(got), err)
+	}
+	_, err = FiltersOf(&protocol.Filter{Op: protocol.OpAnd, Args: []*protocol.Filter{{Op: protocol.OpIn, Var: "a"}, {Op: protocol.OpNot}}})
+	if err == nil || !strings.Contains(err.Error(), `cohort.args[1]: the condition "not" cannot be edited here`) {
+		t.Errorf("a not condition: %v", err)
+	}
+	if fs, err := FiltersOf(nil); fs != nil || err != nil {
+		t.Errorf("nil filter: %v %v", fs, err)
+	}
+}

@@ -82,6 +82,13 @@ type cohortPanel struct {
 	study   *app.Study
 	filters []cohortFilter
 
+	// Saved cohorts of the study; savedName is the one opened or saved last, savedFilter its
+	// conditions in words (the name stands for the cohort only while they are unchanged).
+	open        *widget.Select
+	saved       []app.Cohort
+	savedName   string
+	savedFilter string
+
 	feasGen   int
 	feasTimer *time.Timer
 	feas      *feasibility
@@ -124,11 +131,19 @@ func newCohortPanel(a *App) *cohortPanel {
 	c.runState.Wrapping = fyne.TextWrapWord
 	c.runState.Hide()
 
+	c.open = widget.NewSelect(nil, func(name string) {
+		if name != "" {
+			c.onOpen(name)
+		}
+	})
+	c.open.PlaceHolder = "Open saved…"
+	save := widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), c.onSave)
 	heading := func(s string) fyne.CanvasObject {
 		return widget.NewLabelWithStyle(s, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	}
 	body := container.NewVBox(
 		heading("Cohort"),
+		container.NewBorder(nil, nil, nil, save, c.open),
 		widget.NewLabel("Endpoint"), c.endpoint,
 		widget.NewLabel("Filters"), c.filterBox, c.addFilter,
 		widget.NewLabel("Group by"), c.groupBy,
@@ -147,6 +162,10 @@ func newCohortPanel(a *App) *cohortPanel {
 func (c *cohortPanel) setStudy(st *app.Study) {
 	c.study = st
 	c.filters = nil
+	c.savedName, c.savedFilter, c.saved = "", "", nil
+	c.open.Options = nil
+	c.open.ClearSelected()
+	c.loadSaved()
 	var eps []string
 	for _, e := range st.Endpoints {
 		eps = append(eps, e.Name)
@@ -371,6 +390,9 @@ func (c *cohortPanel) Request(kind protocol.Kind) app.Request {
 	r := app.Request{Kind: kind, Study: c.ui.study, Cohort: c.Cohort(), GroupBy: c.GroupBy(), Endpoint: c.endpoint.Selected}
 	if len(c.filters) > 0 {
 		r.CohortName = c.Describe()
+		if c.savedName != "" && c.savedFilter == r.CohortName {
+			r.CohortName = c.savedName
+		}
 	}
 	return r
 }
