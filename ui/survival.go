@@ -33,6 +33,7 @@ type kmOptions struct {
 	HideBands   bool
 	HideCensor  bool
 	MedianLines bool
+	Percent     bool
 	// HR is the two-group hazard ratio shown in the annotation box (nil: none).
 	HR *chart.HazardRatio
 }
@@ -83,13 +84,14 @@ func newSurvivalTab(a *App) *survivalTab {
 	t.unit.Selected = "months"
 	t.bands = widget.NewCheck("CI bands", func(on bool) { t.opts.HideBands = !on; t.redraw() })
 	t.bands.Checked = true
-	t.censor = widget.NewCheck("Censor marks", func(on bool) {
+	t.censor = widget.NewCheck("Censored +", func(on bool) {
 		t.opts.HideCensor = !on
 		t.censorSet = true
 		t.redraw()
 	})
 	t.censor.Checked = true
-	t.medians = widget.NewCheck("Median lines", func(on bool) { t.opts.MedianLines = on; t.redraw() })
+	t.medians = widget.NewCheck("Medians", func(on bool) { t.opts.MedianLines = on; t.redraw() })
+	percent := widget.NewCheck("%", func(on bool) { t.opts.Percent = on; t.redraw() })
 	t.export = widget.NewSelect([]string{"PNG", "SVG", "PDF"}, func(s string) {
 		if s == "" {
 			return
@@ -112,7 +114,7 @@ func newSurvivalTab(a *App) *survivalTab {
 	t.status.Hide()
 	t.view = widget.NewSelect([]string{viewPooled}, func(string) { t.onView() })
 	t.view.Selected = viewPooled
-	bar := container.NewHBox(container.NewGridWrap(fyne.NewSize(230, t.view.MinSize().Height), t.view), widget.NewLabel("Time in"), t.unit, t.bands, t.censor, t.medians, layout.NewSpacer(), t.pin, t.export)
+	bar := container.NewHBox(container.NewGridWrap(fyne.NewSize(200, t.view.MinSize().Height), t.view), widget.NewLabel("Time in"), t.unit, t.bands, t.censor, t.medians, percent, layout.NewSpacer(), t.pin, t.export)
 	t.perSite = container.New(gridTable{cols: 3})
 	bySite := widget.NewAccordion(widget.NewAccordionItem("Per site: patients and events each site contributed", container.NewHScroll(t.perSite)))
 	// The numbers scroll under the figure, so many groups or sites never squeeze it.
@@ -395,18 +397,22 @@ func cohortWords(req app.Request) string {
 }
 
 // endpointLabel is the y-axis label of an endpoint.
-func endpointLabel(ep string) string {
+func endpointLabel(ep string, percent bool) string {
+	name := strings.ToUpper(ep)
 	switch strings.ToLower(ep) {
 	case "os", "":
-		return "Overall survival probability"
+		name = "Overall survival"
 	case "pfs":
-		return "Progression-free survival probability"
+		name = "Progression-free survival"
 	case "dfs":
-		return "Disease-free survival probability"
+		name = "Disease-free survival"
 	case "efs":
-		return "Event-free survival probability"
+		name = "Event-free survival"
 	}
-	return strings.ToUpper(ep) + " probability"
+	if percent {
+		return name + " (%)"
+	}
+	return name + " probability"
 }
 
 // KMFigure is the chart of a Kaplan–Meier result: one curve per group with bands, censor
@@ -415,10 +421,11 @@ func KMFigure(r *app.Result, o kmOptions, style chart.Style, footnote string) *c
 	k := r.KM
 	f := &chart.KMFigure{
 		Unit:            o.Unit,
-		YLabel:          endpointLabel(k.Endpoint),
+		YLabel:          endpointLabel(k.Endpoint, o.Percent),
 		HideBands:       o.HideBands,
 		HideCensor:      o.HideCensor,
 		ShowMedianLines: o.MedianLines,
+		Percent:         o.Percent,
 		HR:              o.HR,
 		RiskMinCell:     minCell(r),
 		Footnote:        footnote,
