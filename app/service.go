@@ -489,6 +489,7 @@ func (s *Service) runOnce(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.excludeImplausible(ctx, g)
 	if err := noAnswer(g); err != nil {
 		return nil, err
 	}
