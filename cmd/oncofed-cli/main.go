@@ -86,7 +86,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.format, "format", c.format, "output `FORMAT`: text, json or csv")
 	fs.BoolVar(&c.requireAll, "require-all", c.requireAll, "exit with status 3 when a site refused or did not answer")
 	fs.StringVar(&c.cachePath, "cache", c.cachePath, "result cache `FILE` (default: a temporary one; give the desktop app's to see results there)")
-	fs.StringVar(&c.analyst, "analyst", c.analyst, "analyst `NAME` sent with queries (default: the user name)")
+	fs.StringVar(&c.analyst, "analyst", c.analyst, "analyst `NAME` declared with queries (default: the user name); sites that verify signatures use the name their analysts list gives your --key")
 	fs.StringVar(&c.key, "key", c.key, "analyst key `FILE` (from keygen) to sign every query with; sites with an analysts list answer signed queries only")
 	fs.StringVar(&c.inbox, "inbox", c.inbox, "reply inbox `PREFIX` the hub's permissions give this analyst (e.g. _INBOX_alice)")
 	fs.StringVar(&c.expect, "expect-sites", c.expect, "comma-separated `SITES` that must answer: one that is down is reported missing even if never seen")
