@@ -38,6 +38,19 @@
 //
 // Every reply carries protocol.PolicyEffects saying what the policy did.
 //
+// # Who asks (Analysts, Config.Analysts)
+//
+// A node given an analysts list (LoadAnalysts: `NAME PUBLIC-KEY` lines; oncofed-node serve
+// --analysts) answers only queries signed with a listed Ed25519 key (protocol.Signer). It
+// refuses, with code unauthenticated and before reading any data, a query that is unsigned,
+// signed by an unlisted key, forged or altered after signing (the signature covers the whole
+// query as decoded), signed more than protocol.MaxQueryAge ago or more than
+// protocol.MaxClockSkew ahead, or replayed (its nonce is kept in the site database, so every
+// process serving it refuses the replay). The budget, the overlap guard and the audit log are
+// keyed on the listed name of the key, never on the declared Query.Analyst; refused
+// unauthenticated queries are audited under no name and charged to nobody's budget. Without a
+// list the node runs open (demos, trusted test networks): its catalog says "open".
+//
 // # Audit
 //
 // Every query, answered or refused, is appended to a hash-chained log (AuditRecord;
