@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/cache"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/protocol"
@@ -274,7 +276,8 @@ func TestClusterServerKilled(t *testing.T) {
 
 // TestSignedQueriesOverHub: a client with a signer reaches nodes that answer signed queries
 // only; a client without one, or with a key the sites do not list, is refused by every site
-// with code unauthenticated, and each Cox round is signed afresh (a replay would be refused).
+// with code unauthenticated; a Cox fit through the app service, every round signed afresh,
+// converges on all sites; the replay of a signed query is refused.
 func TestSignedQueriesOverHub(t *testing.T) {
 	signer := protocol.NewSigner(testAnalystKey(7), nil)
 	analysts, err := node.ParseAnalysts(strings.NewReader("alice " + signer.PublicKey() + "\n"))
@@ -310,6 +313,25 @@ func TestSignedQueriesOverHub(t *testing.T) {
 				t.Errorf("%s: %s refused with %s: %s", name, p.Site, p.Code, p.Message)
 			}
 		}
+	}
+	// A Cox fit through the app: every round is a new query, signed afresh (a reused nonce
+	// would be refused as a replay and abort the fit).
+	db, err := cache.Open(ctx, filepath.Join(t.TempDir(), "cache.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	svc := app.NewService(signed, db, app.NetworkInfo{ID: "signed", Name: "signed", URL: hub.URL()})
+	if _, err := svc.RefreshCatalog(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Run(ctx, app.Request{Kind: protocol.KindCox, Study: "lung", Endpoint: "os",
+		Cox: &app.CoxSpec{Covariates: []string{"sex", "age"}, Ties: "efron", Form: protocol.CoxPooled}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rounds) < 3 || res.Cox.Fit == nil || !res.Cox.Fit.Converged || res.Cox.Fit.N != lungN || res.Provenance.Partial() {
+		t.Fatalf("signed Cox fit: %d rounds, fit %+v, partial %v", len(res.Rounds), res.Cox.Fit, res.Provenance.Partial())
 	}
 	// Replaying the signed query as sent is refused by every site.
 	raw := g.Query
