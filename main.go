@@ -22,10 +22,10 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/cache"
 	"github.com/oncofed/oncofed/network"
+	"github.com/oncofed/oncofed/network/demo"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/synth"
 	"github.com/oncofed/oncofed/ui"
-	"github.com/oncofed/oncofed/ui/demonet"
 )
 
 func main() {
@@ -67,13 +67,14 @@ func run(fy fyne.App, hubURL, creds, keyFile, cachePath string) error {
 	info := app.NetworkInfo{ID: shown, Name: shown, URL: shown}
 	label := shown
 	if hubURL == "" {
+		// The same network as oncofed-cli --demo: the same hospitals, policies and numbers.
 		fed := synth.DemoFederation()
-		demo, err := demonet.Start(ctx, demoDir(), fed)
+		d, err := demo.Start(ctx, demoDir(), demo.Options{Federation: &fed})
 		if err != nil {
 			return fmt.Errorf("starting the demo network: %w", err)
 		}
-		defer demo.Close()
-		hubURL = demo.URL()
+		defer d.Close()
+		hubURL = d.URL()
 		info = app.NetworkInfo{ID: "demo", Name: fed.Name, Demo: true}
 		label = "Demo network"
 	}

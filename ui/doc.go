@@ -12,6 +12,6 @@
 //
 // The package imports Fyne, app, chart, assets and protocol (the cohort filter and query kinds
 // that app's requests are made of); it never imports Fyne's app package, so its tests run on
-// Fyne's headless test driver without cgo. Package demonet, beside it, starts a synthetic
-// federation in-process for main.go and the tests.
+// Fyne's headless test driver without cgo. Package network/demo starts the synthetic
+// federation in-process for main.go (as for oncofed-cli --demo) and the tests.
 package ui

@@ -14,8 +14,8 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/cache"
 	"github.com/oncofed/oncofed/network"
+	"github.com/oncofed/oncofed/network/demo"
 	"github.com/oncofed/oncofed/synth"
-	"github.com/oncofed/oncofed/ui/demonet"
 )
 
 // loop stands in for Fyne's event loop: work that the app posts with Options.Do queues up and
@@ -62,7 +62,7 @@ func testFederation() synth.Federation {
 type fixture struct {
 	ui     *App
 	loop   *loop
-	demo   *demonet.Demo
+	demo   *demo.Demo
 	db     *cache.DB
 	svc    *app.Service
 	cache  string
@@ -79,13 +79,13 @@ func startAppOn(t testing.TB, fed synth.Federation) *fixture {
 	ctx := context.Background()
 	test.NewTempApp(t)
 	dir := t.TempDir()
-	demo, err := demonet.Start(ctx, filepath.Join(dir, "sites"), fed)
+	d, err := demo.Start(ctx, filepath.Join(dir, "sites"), demo.Options{Federation: &fed})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(demo.Close)
-	f := &fixture{demo: demo, cache: filepath.Join(dir, "cache.db")}
-	client, err := network.Dial(ctx, demo.URL(), network.WithTimeout(5*time.Second))
+	t.Cleanup(d.Close)
+	f := &fixture{demo: d, cache: filepath.Join(dir, "cache.db")}
+	client, err := network.Dial(ctx, d.URL(), network.WithTimeout(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
