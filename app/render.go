@@ -44,15 +44,23 @@ func renderCount(replies []protocol.Reply) (*CountResult, error) {
 		}
 		mc := rep.Policy.MinCell
 		sc := SiteCount{Site: rep.Site, Total: releasedCount(c.Total, mc), Missing: releasedCount(c.Missing, mc)}
-		out.Total = out.Total.Add(sc.Total)
-		out.Missing = out.Missing.Add(sc.Missing)
 		if len(c.Groups) > 0 {
+			// The groups and the missing group partition the total (releasedPartition).
+			names := sortedKeys(c.Groups)
+			cells := make([]protocol.Count, 0, len(names)+1)
+			for _, g := range names {
+				cells = append(cells, c.Groups[g])
+			}
+			part := releasedPartition(append(cells, c.Missing), sc.Total, mc)
+			sc.Missing = part[len(names)]
 			sc.Groups = map[string]Count{}
-			for g, n := range c.Groups {
-				sc.Groups[g] = releasedCount(n, mc)
+			for i, g := range names {
+				sc.Groups[g] = part[i]
 				groups[g] = groups[g].Add(sc.Groups[g])
 			}
 		}
+		out.Total = out.Total.Add(sc.Total)
+		out.Missing = out.Missing.Add(sc.Missing)
 		out.PerSite = append(out.PerSite, sc)
 	}
 	for _, g := range sortedKeys(groups) {
@@ -78,16 +86,26 @@ func renderSummary(replies []protocol.Reply) (*SummaryResult, error) {
 			for _, v := range g.Variables {
 				va := analysis.VariableAggregate{Name: v.Variable, Missing: releasedCount(v.Missing, mc)}
 				if v.Categories != nil {
+					// The categories and the missing values partition the group.
+					names := sortedKeys(v.Categories)
+					cells := make([]protocol.Count, 0, len(names)+1)
+					for _, c := range names {
+						cells = append(cells, v.Categories[c])
+					}
+					part := releasedPartition(append(cells, v.Missing), ga.N, mc)
+					va.Missing = part[len(names)]
 					va.Categories = map[string]Count{}
-					for c, n := range v.Categories {
-						va.Categories[c] = releasedCount(n, mc)
+					for i, c := range names {
+						va.Categories[c] = part[i]
 					}
 				} else {
 					va.Numeric = true
-					va.N = releasedCount(v.N, mc)
+					// Present and missing partition the group; the histogram's cells the present.
+					nm := releasedPartition([]protocol.Count{v.N, v.Missing}, ga.N, mc)
+					va.N, va.Missing = nm[0], nm[1]
 					va.Sum, va.SumSq, va.Edges = v.Sum, v.SumSq, v.Edges
-					for _, h := range v.Histogram {
-						va.Histogram = append(va.Histogram, releasedCount(h, mc))
+					if v.Histogram != nil {
+						va.Histogram = releasedPartition(v.Histogram, va.N, mc)
 					}
 				}
 				ga.Variables = append(ga.Variables, va)
