@@ -30,6 +30,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	offline bool
+	counts  map[string]countEntry // Count's recent answers by request key
 }
 
 // Notice is a change of connectivity the UI shows once, as a banner: going offline (the hub

@@ -438,14 +438,14 @@ func (c *cohortPanel) startFeasibility(gen int) {
 		return
 	}
 	req := c.Request(protocol.KindCount)
-	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindCount, ID: newQueryID(), Analyst: c.ui.opt.Analyst,
-		Study: req.Study, Cohort: req.Cohort, GroupBy: req.GroupBy}
-	net := c.ui.opt.Network
+	svc := c.ui.svc
 	parent := c.ui.ctx
 	c.ui.goWork(func() func() {
 		ctx, cancel := context.WithTimeout(parent, 15*time.Second)
 		defer cancel()
-		g, err := net.Query(ctx, q)
+		// Through the service: not stored in the library, and a cohort counted a moment ago
+		// is answered from memory instead of being charged to the sites' budgets again.
+		r, err := svc.Count(ctx, req)
 		if err != nil {
 			return func() {
 				if gen == c.feasGen {
@@ -453,20 +453,10 @@ func (c *cohortPanel) startFeasibility(gen int) {
 				}
 			}
 		}
-		f := &feasibility{refused: g.Refused, missing: g.Missing, invalid: g.Invalid, minCell: map[string]int{}, minCohort: map[string]int{}}
-		for _, r := range g.Replies {
-			f.minCell[r.Site], f.minCohort[r.Site] = r.Policy.MinCell, r.Policy.MinCohort
-		}
-		if len(g.Replies) > 0 {
-			r := &app.Result{Request: app.Request{Kind: protocol.KindCount, Study: q.Study}, Rounds: []app.Round{{Query: q, Replies: g.Replies}}}
-			if err := app.Render(r); err != nil {
-				return func() {
-					if gen == c.feasGen {
-						c.feasState.SetText("Feasibility unavailable: " + app.ErrorMessage(err))
-					}
-				}
-			}
-			f.count = r.Count
+		p := r.Provenance
+		f := &feasibility{count: r.Count, refused: p.Refused, missing: p.Missing, invalid: p.Invalid, minCell: map[string]int{}, minCohort: map[string]int{}}
+		for _, rep := range r.Rounds[0].Replies {
+			f.minCell[rep.Site], f.minCohort[rep.Site] = rep.Policy.MinCell, rep.Policy.MinCohort
 		}
 		return func() {
 			if gen == c.feasGen {
