@@ -1,0 +1,204 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// MinSiteEvents is the fewest events a site needs for its own Cox fit in the per-site view:
+// with fewer, a site's log hazard ratio is too unstable to weigh (and often infinite). It is
+// the rule of the R reference (analysis/testdata/meta_goldens.R).
+const MinSiteEvents = 10
+
+// SiteCoxResult is the per-site view of a site-stratified Cox model: the same model fitted at
+// each site alone, for a forest plot of the sites' hazard ratios and their heterogeneity.
+type SiteCoxResult struct {
+	Terms []string
+	Sites []SiteCoxFit // every site of the model, sorted
+	// Queries is the number of extra scatter-gathers the per-site fits sent.
+	Queries int
+}
+
+// SiteCoxFit is one site's own fit, or why there is none.
+type SiteCoxFit struct {
+	Site   string
+	N      int
+	Events int
+	Fit    *analysis.CoxFit // nil when not fitted
+	// Excluded says why the site is left out of every term's meta-analysis ("" when fitted
+	// and converged); a term may still be left out on its own (Meta).
+	Excluded string
+}
+
+// SiteCox fits the model of a stratified Cox result at each of its sites alone and returns the
+// fits, for Meta.
+//
+// How: a site's contribution to the stratified model at β (its partial log-likelihood,
+// gradient and Hessian) is all a Newton–Raphson fit of that site alone needs. Every fit starts,
+// as R's coxph does, at β = 0, whose contributions are the stored first round of r: no query.
+// Each further iteration needs the site's contribution at its own β, so one query per site
+// and iteration is sent (the sites' fits run concurrently); the protocol sends a query to
+// every site of the study, and the other sites' replies are discarded. That costs the
+// sites' budgets (K − 1)/K of wasted answers, the price of needing no protocol change; the
+// number of queries is reported in Queries. Sites with fewer than MinSiteEvents events are
+// not fitted.
+//
+// The fits equal R's coxph on each site's data (the same FitCox as the pooled model). The
+// per-site fits are not stored with r: reopening r from the library and asking for the
+// per-site view needs the network again.
+func (s *Service) SiteCox(ctx context.Context, r *Result) (*SiteCoxResult, error) {
+	if r == nil || r.Request.Kind != protocol.KindCox || r.Request.Cox == nil || len(r.Rounds) == 0 {
+		return nil, Errorf(EInvalid, "the per-site view needs a Cox result")
+	}
+	if coxForm(r.Request.Cox.Form) != protocol.CoxStratified {
+		return nil, Errorf(EInvalid, "the per-site view needs the model stratified by site (the pooled form releases no per-site likelihood)")
+	}
+	ties, err := coxTies(r.Request.Cox.Ties)
+	if err != nil {
+		return nil, err
+	}
+	first := r.Rounds[0]
+	if first.Query.Cox == nil || len(first.Replies) == 0 {
+		return nil, Errorf(EInternal, "the stored Cox rounds are incomplete")
+	}
+	p := len(first.Query.Cox.Beta)
+	for _, b := range first.Query.Cox.Beta {
+		if b != 0 {
+			return nil, Errorf(EInternal, "the first stored Cox round is not at β = 0")
+		}
+	}
+	out := &SiteCoxResult{}
+	if r.Cox != nil && r.Cox.Fit != nil {
+		out.Terms = slices.Clone(r.Cox.Fit.Terms)
+	}
+	for _, rep := range first.Replies {
+		if out.Terms == nil && rep.Cox != nil && len(rep.Cox.Columns) == p {
+			out.Terms = slices.Clone(rep.Cox.Columns)
+		}
+	}
+	terms := out.Terms
+	if len(terms) != p {
+		terms = nil
+	}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		queries int
+	)
+	out.Sites = make([]SiteCoxFit, len(first.Replies))
+	for i, rep := range sortReplies(first.Replies) {
+		sf := &out.Sites[i]
+		sf.Site = rep.Site
+		if rep.Cox == nil {
+			sf.Excluded = "no contribution"
+			continue
+		}
+		sf.N, sf.Events = rep.Cox.N, rep.Cox.Events
+		if rep.Cox.Events < MinSiteEvents {
+			sf.Excluded = fmt.Sprintf("%d events, fewer than %d", rep.Cox.Events, MinSiteEvents)
+			continue
+		}
+		wg.Add(1)
+		go func(rep protocol.Reply) {
+			defer wg.Done()
+			calls := 0
+			eval := func(beta []float64) (analysis.CoxContribution, error) {
+				calls++
+				reply := rep
+				if calls > 1 {
+					q := first.Query
+					q.ID = s.newID()
+					cox := *first.Query.Cox
+					cox.Beta = slices.Clone(beta)
+					q.Cox = &cox
+					mu.Lock()
+					queries++
+					mu.Unlock()
+					g, err := s.query(ctx, q)
+					if err != nil {
+						return analysis.CoxContribution{}, err
+					}
+					found := false
+					for _, x := range g.Replies {
+						if x.Site == rep.Site {
+							reply, found = x, true
+						}
+					}
+					if !found {
+						why := "did not answer"
+						for _, pr := range append(slices.Clone(g.Refused), g.Invalid...) {
+							if pr.Site == rep.Site {
+								why = "answered with an error (" + pr.Code + ": " + pr.Message + ")"
+							}
+						}
+						return analysis.CoxContribution{}, Errorf(EUnavailable, "%s in iteration %d", why, calls-1)
+					}
+				}
+				c, _, err := coxRound([]protocol.Reply{reply}, protocol.CoxStratified, ties, beta)
+				return c, err
+			}
+			fit, err := analysis.FitCox(eval, p, analysis.CoxOptions{Terms: terms})
+			sf.Fit = fit
+			switch {
+			case fit == nil && err != nil:
+				sf.Excluded = ErrorMessage(err)
+			case fit == nil:
+				sf.Excluded = "no fit"
+			case !fit.Converged:
+				sf.Excluded = "the fit did not converge"
+				if err != nil {
+					sf.Excluded += ": " + ErrorMessage(err)
+				}
+			}
+		}(rep)
+	}
+	wg.Wait()
+	out.Queries = queries
+	if err := ctx.Err(); err != nil {
+		return nil, WrapError(EUnavailable, err, "the per-site fits were cancelled")
+	}
+	return out, nil
+}
+
+// Meta meta-analyses the sites' log hazard ratios of one term (analysis.MetaAnalyze at the
+// given level): the sites' estimates used, and the heterogeneity with every left-out site
+// named — not fitted, not converged, the term not estimable there (e.g. one sex only), or its
+// coefficient possibly infinite.
+func (sc *SiteCoxResult) Meta(term string, level float64) ([]analysis.SiteEstimate, analysis.Heterogeneity, error) {
+	j := slices.Index(sc.Terms, term)
+	if j < 0 {
+		return nil, analysis.Heterogeneity{}, Errorf(EInvalid, "the model has no term %q", term)
+	}
+	var used []analysis.SiteEstimate
+	var excluded []analysis.ExcludedSite
+	for _, s := range sc.Sites {
+		why := s.Excluded
+		if why == "" && s.Fit != nil {
+			switch {
+			case slices.Contains(s.Fit.NotEstimable, term) || math.IsNaN(s.Fit.Coef[j]):
+				why = "not estimable at this site"
+			case slices.Contains(s.Fit.Infinite, term):
+				why = "coefficient may be infinite"
+			case !(s.Fit.SE[j] > 0) || math.IsInf(s.Fit.SE[j], 0):
+				why = "no finite standard error"
+			}
+		}
+		if why != "" {
+			excluded = append(excluded, analysis.ExcludedSite{Site: s.Site, Reason: why})
+			continue
+		}
+		used = append(used, analysis.SiteEstimate{Site: s.Site, Estimate: s.Fit.Coef[j], SE: s.Fit.SE[j]})
+	}
+	h, err := analysis.MetaAnalyze(used, level)
+	h.Excluded = append(excluded, h.Excluded...)
+	if err != nil {
+		return used, h, WrapError(EInvalid, err, "no site has its own estimate of %s", term)
+	}
+	return used, h, nil
+}

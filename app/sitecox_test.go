@@ -1,0 +1,132 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// metaGolden is the lung_sex_by_site case of analysis/testdata/meta_expected.json (written by
+// meta_goldens.R): R's coxph(Surv(time, event) ~ sex) at each lung institution with at least
+// 10 events and both sexes, and metafor::rma (FE and DL) on their log HRs.
+type metaGolden struct {
+	Site   []string  `json:"site"`
+	Yi     []float64 `json:"yi"`
+	Sei    []float64 `json:"sei"`
+	Fixed  pooledG   `json:"fixed"`
+	Random pooledG   `json:"random"`
+	Tau2   []float64 `json:"tau2"`
+	Q      []float64 `json:"Q"`
+	QP     []float64 `json:"Q_p"`
+	I2     []float64 `json:"I2"`
+}
+
+type pooledG struct {
+	Estimate []float64 `json:"estimate"`
+	SE       []float64 `json:"se"`
+	P        []float64 `json:"p"`
+}
+
+func loadMetaGolden(t *testing.T) metaGolden {
+	b, err := os.ReadFile(filepath.Join("..", "analysis", "testdata", "meta_expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all struct {
+		Cases []struct {
+			Name []string `json:"name"`
+			metaGolden
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &all); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range all.Cases {
+		if c.Name[0] == "lung_sex_by_site" {
+			return c.metaGolden
+		}
+	}
+	t.Fatal("no lung_sex_by_site case")
+	return metaGolden{}
+}
+
+// TestSiteCoxMatchesR: the per-site fits of the stratified model on sex give R's per-site
+// coxph estimates and standard errors, the sites R left out are left out and named, and the
+// meta-analysis gives metafor's pooled estimates, Q, its p-value, τ² and I².
+func TestSiteCoxMatchesR(t *testing.T) {
+	ctx := context.Background()
+	g := loadMetaGolden(t)
+	f := newFixture(t)
+	req := app.Request{Kind: protocol.KindCox, Study: "lung", Endpoint: "os", Cox: &app.CoxSpec{Covariates: []string{"sex"}, Ties: "efron", Form: protocol.CoxStratified}}
+	r, err := f.svc.Run(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := f.net.sent()
+	sc, err := f.svc.SiteCox(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.net.sent() - before; got != sc.Queries || got == 0 {
+		t.Errorf("%d queries sent, %d reported", got, sc.Queries)
+	}
+	term := sc.Terms[0]
+	used, h, err := sc.Meta(term, 0.95)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sites []string
+	for _, u := range used {
+		sites = append(sites, u.Site)
+	}
+	if !slices.Equal(sites, g.Site) {
+		t.Fatalf("sites used %v, R used %v", sites, g.Site)
+	}
+	for i, u := range used {
+		if !close(u.Estimate, g.Yi[i], 1e-9) || !close(u.SE, g.Sei[i], 1e-9) {
+			t.Errorf("%s: log HR %.15g (SE %.15g), R %.15g (%.15g)", u.Site, u.Estimate, u.SE, g.Yi[i], g.Sei[i])
+		}
+	}
+	// Every other site is named with a reason.
+	if len(h.Excluded)+len(used) != len(f.net.sites()) {
+		t.Errorf("%d excluded + %d used of %d sites: %+v", len(h.Excluded), len(used), len(f.net.sites()), h.Excluded)
+	}
+	for _, e := range h.Excluded {
+		if e.Reason == "" {
+			t.Errorf("site %s excluded without a reason", e.Site)
+		}
+	}
+	for _, c := range []struct {
+		name      string
+		got, want float64
+		tol       float64
+	}{
+		{"fixed", h.Fixed.Estimate, g.Fixed.Estimate[0], 1e-9}, {"fixed SE", h.Fixed.SE, g.Fixed.SE[0], 1e-9},
+		{"fixed p", h.Fixed.P, g.Fixed.P[0], 1e-6},
+		{"random", h.Random.Estimate, g.Random.Estimate[0], 1e-9}, {"random SE", h.Random.SE, g.Random.SE[0], 1e-9},
+		{"Q", h.Q, g.Q[0], 1e-9}, {"Q p", h.QP, g.QP[0], 1e-6}, {"I2", h.I2, g.I2[0], 1e-9}, {"tau2", h.Tau2, g.Tau2[0], 1e-9},
+	} {
+		if !close(c.got, c.want, c.tol) && !(c.want == 0 && c.got == 0) {
+			t.Errorf("%s = %.15g, metafor %.15g", c.name, c.got, c.want)
+		}
+	}
+}
+
+// TestSiteCoxNeedsStratified: the pooled form releases no per-site likelihood.
+func TestSiteCoxNeedsStratified(t *testing.T) {
+	f := newFixture(t)
+	req := app.Request{Kind: protocol.KindCox, Study: "lung", Endpoint: "os", Cox: &app.CoxSpec{Covariates: []string{"sex"}, Form: protocol.CoxPooled}}
+	r, err := f.svc.Run(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.SiteCox(context.Background(), r); app.ErrorCode(err) != app.EInvalid {
+		t.Errorf("pooled form: %v", err)
+	}
+}
