@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/csv"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -15,56 +14,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/oncofed/oncofed/internal/lungtest"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/protocol"
 )
-
-// lungSiteCSVs splits analysis/testdata/lung.csv (the NCCTG lung data, one site per
-// institution, as written by analysis/testdata/gen_lung.R) into one CSV per site under dir.
-func lungSiteCSVs(t testing.TB, dir string) map[string]string {
-	t.Helper()
-	f, err := os.Open("../analysis/testdata/lung.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	header := rows[0]
-	siteCol := -1
-	for i, h := range header {
-		if h == "site" {
-			siteCol = i
-		}
-	}
-	drop := func(r []string) []string {
-		out := append([]string(nil), r[:siteCol]...)
-		return append(out, r[siteCol+1:]...)
-	}
-	bySite := map[string][][]string{}
-	for _, r := range rows[1:] {
-		bySite[r[siteCol]] = append(bySite[r[siteCol]], drop(r))
-	}
-	paths := map[string]string{}
-	for site, rs := range bySite {
-		p := filepath.Join(dir, site+".csv")
-		out, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := csv.NewWriter(out)
-		_ = w.Write(drop(header))
-		_ = w.WriteAll(rs)
-		if err := out.Close(); err != nil {
-			t.Fatal(err)
-		}
-		paths[site] = p
-	}
-	return paths
-}
 
 // lungNet is a real federation on loopback: an embedded hub and one node per NCCTG
 // institution, each a node.Engine over its own SQLite file, each on its own connection.
@@ -108,7 +62,7 @@ func serveLungAuth(t testing.TB, url string, policy protocol.Policy, analysts *n
 	ctx := context.Background()
 	dir := t.TempDir()
 	ln := &lungNet{engines: map[string]*node.Engine{}, conns: map[string]*nats.Conn{}, svcs: map[string]*network.SiteService{}}
-	for site, path := range lungSiteCSVs(t, dir) {
+	for site, path := range lungtest.WriteSites(t, dir, false) {
 		store, err := node.OpenSQLite(filepath.Join(dir, site+".db"))
 		if err != nil {
 			t.Fatal(err)

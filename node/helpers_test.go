@@ -2,15 +2,16 @@ package node
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/oncofed/oncofed/internal/lungtest"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -54,43 +55,10 @@ func importFile(t testing.TB, dbPath, csvPath string, spec ImportSpec) *SQLiteSt
 // returns the site names and file paths, sorted by site.
 func splitLung(t testing.TB, dir string) (sites, paths []string) {
 	t.Helper()
-	f, err := os.Open(lungCSV)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	header := recs[0]
-	siteCol := -1
-	for j, h := range header {
-		if h == "site" {
-			siteCol = j
-		}
-	}
-	bySite := map[string][][]string{}
-	for _, r := range recs[1:] {
-		bySite[r[siteCol]] = append(bySite[r[siteCol]], r)
-	}
-	for s := range bySite {
-		sites = append(sites, s)
-	}
-	sort.Strings(sites)
+	bySite := lungtest.WriteSites(t, dir, true)
+	sites = slices.Sorted(maps.Keys(bySite))
 	for _, s := range sites {
-		p := filepath.Join(dir, s+".csv")
-		out, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := csv.NewWriter(out)
-		w.Write(header)
-		w.WriteAll(bySite[s])
-		if err := out.Close(); err != nil {
-			t.Fatal(err)
-		}
-		paths = append(paths, p)
+		paths = append(paths, bySite[s])
 	}
 	return sites, paths
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"gonum.org/v1/gonum/floats/scalar"
 
+	"github.com/oncofed/oncofed/internal/lungtest"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/protocol"
@@ -26,20 +27,7 @@ func startLung(t *testing.T, policy protocol.Policy) string { return startLungWr
 func startLungWrapped(t *testing.T, policy protocol.Policy, wrap func(site string, h network.Handler, nc *nats.Conn) network.Handler) string {
 	t.Helper()
 	ctx := context.Background()
-	f, err := os.Open("../../analysis/testdata/lung.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bySite := map[string][][]string{}
-	for _, r := range rows[1:] {
-		bySite[r[1]] = append(bySite[r[1]], append([]string{r[0]}, r[2:]...))
-	}
-	header := append([]string{rows[0][0]}, rows[0][2:]...)
+	header, bySite := lungtest.BySite(t, false)
 	hub, err := network.StartHub(network.HubOptions{})
 	if err != nil {
 		t.Fatal(err)
