@@ -16,6 +16,10 @@ import (
 // the rule of the R reference (analysis/testdata/meta_goldens.R).
 const MinSiteEvents = 10
 
+// Heterogeneity is a meta-analysis of the sites' estimates (analysis.MetaAnalyze), named here
+// so front ends need not import analysis.
+type Heterogeneity = analysis.Heterogeneity
+
 // SiteCoxResult is the per-site view of a site-stratified Cox model: the same model fitted at
 // each site alone, for a forest plot of the sites' hazard ratios and their heterogeneity.
 type SiteCoxResult struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -258,6 +259,53 @@ func TestCoxFitShowsHazardRatios(t *testing.T) {
 	f.loop.until(t, "the forest plot", func() bool { return fv.Image() != nil })
 	if fv.lastErr != nil {
 		t.Error(fv.lastErr)
+	}
+}
+
+// TestCoxPerSiteView: the per-site view of a term fits the model at each site alone and shows
+// their hazard ratios with the pooled diamond, I² and the Q test; the small test federation's
+// sites all have enough events, so none is left out.
+func TestCoxPerSiteView(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	a.selectTab(TabCox)
+	a.cox.covariates.SetSelected([]string{"sex"})
+	test.Tap(a.cox.fit)
+	f.loop.until(t, "the Cox fit", func() bool { return a.cox.result != nil || strings.HasPrefix(a.cox.status.Text, "No Cox") })
+	if a.cox.result == nil {
+		t.Fatalf("no fit: %s", a.cox.status.Text)
+	}
+	want := "By site: sex: male vs female"
+	if !slices.Contains(a.cox.view.Options, want) {
+		t.Fatalf("views %q", a.cox.view.Options)
+	}
+	a.cox.view.SetSelected(want)
+	f.loop.until(t, "the per-site fits", func() bool { return a.cox.sites != nil || strings.HasPrefix(a.cox.status.Text, "No per-site") })
+	if a.cox.sites == nil {
+		t.Fatalf("no per-site view: %s", a.cox.status.Text)
+	}
+	if n := len(a.cox.sites.Sites); n != 3 {
+		t.Errorf("%d sites fitted, want 3", n)
+	}
+	line := a.cox.meta.Text
+	if !strings.Contains(line, "I² = ") || !strings.Contains(line, "fixed effect") || !strings.Contains(line, "sites pooled") {
+		t.Errorf("heterogeneity line %q", line)
+	}
+	fv := a.cox.figure
+	f.loop.until(t, "the per-site forest plot", func() bool { return fv.Image() != nil })
+	if fv.lastErr != nil {
+		t.Error(fv.lastErr)
+	}
+	// Random effects switch the diamond; no new fits are needed.
+	sent := a.cox.sites.Queries
+	a.cox.random.SetChecked(true)
+	if !strings.Contains(a.cox.meta.Text, "random effects") || a.cox.sites.Queries != sent {
+		t.Errorf("random effects: %q", a.cox.meta.Text)
+	}
+	// Back to the terms.
+	a.cox.view.SetSelected(viewAllTerms)
+	if a.cox.meta.Visible() {
+		t.Error("heterogeneity line still shown for the terms view")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -41,7 +42,18 @@ type coxTab struct {
 	privacy    *widget.Label
 	status     *widget.Label
 	result     *app.Result
+
+	// The per-site view: the model fitted at each site alone (app.Service.SiteCox), one term's
+	// log hazard ratios meta-analysed into a forest plot with I² and the Q test.
+	view     *widget.Select
+	random   *widget.Check
+	meta     *widget.Label
+	sites    *app.SiteCoxResult
+	sitesFor *app.Result       // the result sites was fitted for
+	terms    map[string]string // view option → term
 }
+
+const viewAllTerms = "All terms"
 
 func newCoxTab(a *App) *coxTab {
 	t := &coxTab{ui: a}
@@ -75,6 +87,14 @@ func newCoxTab(a *App) *coxTab {
 	t.status = widget.NewLabel("")
 	t.status.Wrapping = fyne.TextWrapWord
 	t.status.Hide()
+	t.view = widget.NewSelect([]string{viewAllTerms}, func(string) { t.onView() })
+	t.view.Selected = viewAllTerms
+	t.view.Disable()
+	t.random = widget.NewCheck("Random effects", func(bool) { t.onView() })
+	t.random.Hide()
+	t.meta = widget.NewLabel("")
+	t.meta.Wrapping = fyne.TextWrapWord
+	t.meta.Hide()
 
 	left := container.NewVBox(
 		widget.NewLabelWithStyle("Covariates", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
@@ -83,8 +103,8 @@ func newCoxTab(a *App) *coxTab {
 		widget.NewLabelWithStyle("Baseline hazard", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.form,
 		t.fit,
 	)
-	bar := container.NewHBox(widget.NewLabel("Cox proportional hazards model of the cohort's endpoint"), layout.NewSpacer(), t.pin, t.export)
-	right := container.NewBorder(container.NewVBox(bar, t.status), container.NewVBox(t.table, t.model, t.privacy), nil, nil, t.figure)
+	bar := container.NewHBox(widget.NewLabel("Cox model of the cohort's endpoint"), layout.NewSpacer(), t.random, t.view, t.pin, t.export)
+	right := container.NewBorder(container.NewVBox(bar, t.status), container.NewVBox(t.meta, t.table, t.model, t.privacy), nil, nil, t.figure)
 	split := container.NewHSplit(container.NewVScroll(left), right)
 	split.Offset = 0.22
 	t.content = split
@@ -191,6 +211,18 @@ func (t *coxTab) show(r *app.Result) {
 	}
 	t.model.SetText(m)
 	t.privacy.SetText(PrivacyLine(r, t.ui.opt.Now()))
+	t.setViews(r)
+	if t.view.Selected != viewAllTerms {
+		t.onView()
+		return
+	}
+	t.showTerms(r)
+}
+
+// showTerms draws the forest plot of the model's terms.
+func (t *coxTab) showTerms(r *app.Result) {
+	t.meta.Hide()
+	t.random.Hide()
 	style := t.ui.chartStyle()
 	if fig := ForestFigure(r, style, ""); fig != nil {
 		t.figure.SetFigure(func() chart.Figure { return ForestFigure(r, style, "") }, "")
@@ -226,6 +258,19 @@ func (t *coxTab) exportAs(format string) {
 	r := t.result
 	foot := cohortWords(r.Request) + ". " + PrivacyLine(r, t.ui.opt.Now())
 	fig := ForestFigure(r, chart.PublicationStyle(), foot)
+	if term, ok := t.terms[t.view.Selected]; ok && t.sitesFor == r && t.sites != nil {
+		// The per-site view on screen is what is exported.
+		used, h, err := t.sites.Meta(term, 0.95)
+		if err != nil {
+			return
+		}
+		fig = chart.ForestFromMeta("Per-site hazard ratio: "+TermLabel(r.Request, term), used, h, t.random.Checked)
+		fig.Style = chart.PublicationStyle()
+		if fig.Footnote != "" {
+			foot = fig.Footnote + " " + foot
+		}
+		fig.Footnote = foot
+	}
 	if fig == nil {
 		return
 	}
@@ -252,8 +297,131 @@ func TermLabel(req app.Request, term string) string {
 	return term
 }
 
+// setViews offers a per-site view of each estimable term of a model stratified by site (the
+// pooled form releases no per-site likelihood), keeping the chosen term when it is still there.
+func (t *coxTab) setViews(r *app.Result) {
+	opts := []string{viewAllTerms}
+	t.terms = map[string]string{}
+	if r.Cox.Form != protocol.CoxPooled {
+		for i, term := range r.Cox.Fit.Terms {
+			if math.IsNaN(r.Cox.Fit.Coef[i]) {
+				continue
+			}
+			o := "By site: " + TermLabel(r.Request, term)
+			opts = append(opts, o)
+			t.terms[o] = term
+		}
+	}
+	t.view.Options = opts
+	if !slices.Contains(opts, t.view.Selected) {
+		t.view.Selected = viewAllTerms
+	}
+	if len(opts) > 1 {
+		t.view.Enable()
+	} else {
+		t.view.Disable()
+	}
+	t.view.Refresh()
+}
+
+// onView shows the chosen view, fitting the per-site models first when they are not yet known
+// for the result shown.
+func (t *coxTab) onView() {
+	r := t.result
+	if r == nil {
+		return
+	}
+	term, ok := t.terms[t.view.Selected]
+	if !ok {
+		t.showTerms(r)
+		return
+	}
+	t.random.Show()
+	if t.sitesFor == r && t.sites != nil {
+		t.showSites(r, term)
+		return
+	}
+	if t.ui.offline {
+		t.setStatus("Offline: the per-site fits need the sites (a few rounds per site).")
+		return
+	}
+	ctx, gen := t.ui.newRunContext()
+	t.setStatus("Fitting the model at each site alone…")
+	t.figure.SetFigure(nil, "Fitting the model at each site alone…")
+	t.ui.running++
+	t.ui.cohort.updateRunState()
+	svc := t.ui.svc
+	t.ui.goWork(func() func() {
+		sc, err := svc.SiteCox(ctx, r)
+		return func() {
+			if gen != t.ui.runGen {
+				return
+			}
+			t.ui.running--
+			t.ui.cohort.updateRunState()
+			if err != nil {
+				t.setStatus("No per-site view. " + ErrorText(err))
+				t.figure.SetFigure(nil, "No per-site view.")
+				return
+			}
+			t.setStatus("")
+			t.sites, t.sitesFor = sc, r
+			if t.result == r {
+				t.onView()
+			}
+		}
+	})
+}
+
+// showSites draws the per-site forest plot of term with the pooled diamond and heterogeneity.
+func (t *coxTab) showSites(r *app.Result, term string) {
+	used, h, err := t.sites.Meta(term, 0.95)
+	if err != nil {
+		t.meta.SetText(ErrorText(err))
+		t.meta.Show()
+		t.figure.SetFigure(nil, "No site has its own estimate of this term.")
+		return
+	}
+	random := t.random.Checked
+	t.meta.SetText(HeterogeneityLine(h, random))
+	t.meta.Show()
+	style := t.ui.chartStyle()
+	title := "Per-site hazard ratio: " + TermLabel(r.Request, term)
+	t.figure.SetFigure(func() chart.Figure {
+		f := chart.ForestFromMeta(title, used, h, random)
+		f.Style = style
+		return f
+	}, "")
+}
+
+// HeterogeneityLine is the per-site view's summary: the pooled HR of the chosen model, I², τ²,
+// Cochran's Q and its p-value, and which sites were left out and why.
+func HeterogeneityLine(h app.Heterogeneity, random bool) string {
+	p, model := h.Fixed, "fixed effect"
+	if random {
+		p, model = h.Random, "random effects (DerSimonian–Laird)"
+	}
+	s := fmt.Sprintf("%d sites pooled, %s: HR %s · I² = %.0f%%, τ² = %.3g, Q = %.2f on %d df (%s)",
+		len(h.Sites), model, chart.FormatHR(math.Exp(p.Estimate), math.Exp(p.Lower), math.Exp(p.Upper)),
+		h.I2, h.Tau2, h.Q, h.DF, chart.FormatP(h.QP))
+	if len(h.Excluded) > 0 {
+		var out []string
+		for _, e := range h.Excluded {
+			out = append(out, e.Site+" ("+e.Reason+")")
+		}
+		s += "\nNot pooled: " + strings.Join(out, "; ") + "."
+	}
+	return s
+}
+
 // clear empties the tab (a new study was chosen).
 func (t *coxTab) clear() {
+	t.sites, t.sitesFor = nil, nil
+	t.meta.Hide()
+	t.random.Hide()
+	t.view.Options = []string{viewAllTerms}
+	t.view.Selected = viewAllTerms
+	t.view.Disable()
 	t.result = nil
 	t.table.RemoveAll()
 	t.model.SetText("")
