@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/floats/scalar"
+
+	"github.com/oncofed/oncofed/internal/lungtest"
 )
 
 // summaryGolden mirrors testdata/summary_expected.json, written by testdata/summary_goldens.R
@@ -100,23 +102,15 @@ func summaryLoadGolden(t *testing.T) summaryGolden {
 // the golden's edges). No cell is suppressed.
 func summaryLungSites(t *testing.T, g summaryGolden) []SiteAggregate {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "lung.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	header, rows := lungtest.Read(t)
 	col := map[string]int{}
-	for i, h := range recs[0] {
+	for i, h := range header {
 		col[h] = i
 	}
 	type key struct{ site, group string }
 	aggs := map[key]*GroupAggregate{}
 	var keys []key
-	for line, r := range recs[1:] {
+	for line, r := range rows {
 		k := key{r[col["site"]], r[col["sex"]]}
 		a := aggs[k]
 		if a == nil {

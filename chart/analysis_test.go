@@ -1,7 +1,6 @@
 package chart
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"math"
 	"os"
@@ -10,36 +9,29 @@ import (
 	"testing"
 
 	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/internal/lungtest"
 )
 
 // TestCurveFromEstimate builds the by-sex curves from lung.csv through analysis.KaplanMeier
 // and checks them against R's survfit table and print(fit) medians (lung_expected_bin0.json),
 // which the golden figure draws.
 func TestCurveFromEstimate(t *testing.T) {
-	f, err := os.Open("../analysis/testdata/lung.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, n := range recs[0] {
-		col[n] = i
-	}
+	header, rows := lungtest.Read(t)
+	sexCol, timeCol, eventCol := lungtest.Column(t, header, "sex"), lungtest.Column(t, header, "time"), lungtest.Column(t, header, "event")
 	want := lungFigure(t)
 	for _, wc := range want.Curves {
 		var times []float64
 		var events []bool
-		for _, r := range recs[1:] {
-			if r[col["sex"]] != wc.Name {
+		for _, r := range rows {
+			if r[sexCol] != wc.Name {
 				continue
 			}
-			tm, _ := strconv.ParseFloat(r[col["time"]], 64)
+			tm, err := strconv.ParseFloat(r[timeCol], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
 			times = append(times, tm)
-			events = append(events, r[col["event"]] == "1")
+			events = append(events, r[eventCol] == "1")
 		}
 		tab, err := analysis.NewSurvivalTable(times, events)
 		if err != nil {

@@ -2,7 +2,6 @@ package chart
 
 import (
 	"bytes"
-	"encoding/csv"
 	"image/color"
 	"image/png"
 	"math"
@@ -17,6 +16,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/recorder"
+
+	"github.com/oncofed/oncofed/internal/lungtest"
 )
 
 // textItem is one string a figure drew: its left and right edges, baseline and extents.
@@ -81,40 +82,37 @@ func row(items []textItem, s string, keep func(textItem) bool) []textItem {
 	return nil
 }
 
-// lungAtRisk counts, straight from the patient-level lung.csv, the patients of each sex
-// with follow-up ≥ t days: the number at risk at t, an oracle independent of the
+// lungAtRisk reads the patient-level lung.csv once and returns a counter of the patients
+// of each sex with follow-up ≥ days: the number at risk, an oracle independent of the
 // survfit table the figure reads.
-func lungAtRisk(t *testing.T, sex string, days float64) int {
-	f, err := os.Open("../analysis/testdata/lung.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, name := range recs[0] {
-		col[name] = i
-	}
-	n := 0
-	for _, r := range recs[1:] {
-		tm, err := strconv.ParseFloat(r[col["time"]], 64)
+func lungAtRisk(t *testing.T) func(sex string, days float64) int {
+	t.Helper()
+	header, rows := lungtest.Read(t)
+	sexCol, timeCol := lungtest.Column(t, header, "sex"), lungtest.Column(t, header, "time")
+	times := map[string][]float64{}
+	for _, r := range rows {
+		tm, err := strconv.ParseFloat(r[timeCol], 64)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r[col["sex"]] == sex && tm >= days {
-			n++
-		}
+		times[r[sexCol]] = append(times[r[sexCol]], tm)
 	}
-	return n
+	return func(sex string, days float64) int {
+		n := 0
+		for _, tm := range times[sex] {
+			if tm >= days {
+				n++
+			}
+		}
+		return n
+	}
 }
 
 // TestRiskTableAlignedUnderTicks checks, on what is actually drawn, that each number in
 // the at-risk table is centred exactly under its tick label on the time axis, that the
 // group labels end left of the first column, and that the counts are right.
 func TestRiskTableAlignedUnderTicks(t *testing.T) {
+	atRisk := lungAtRisk(t)
 	cases := []struct {
 		name string
 		mod  func(*KMFigure)
@@ -158,7 +156,7 @@ func TestRiskTableAlignedUnderTicks(t *testing.T) {
 					if d := cell.centre() - tickRow[j].centre(); math.Abs(d) > 1e-6 {
 						t.Errorf("%s: count %q centred %.6f pt off tick %q", c.Name, cell.s, d, tickRow[j].s)
 					}
-					if want := strconv.Itoa(lungAtRisk(t, c.Name, ticks[j])); cell.s != want {
+					if want := strconv.Itoa(atRisk(c.Name, ticks[j])); cell.s != want {
 						t.Errorf("%s: at risk at %.1f d is %s, lung.csv says %s", c.Name, ticks[j], cell.s, want)
 					}
 				}
