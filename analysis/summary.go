@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -192,7 +193,7 @@ func MergeVariables(parts []VariableAggregate) (VariableAggregate, error) {
 			m.Edges = append([]float64(nil), p.Edges...)
 			m.Histogram = make([]CellCount, len(p.Histogram))
 			edgesSet = true
-		} else if !summaryEqualEdges(m.Edges, p.Edges) {
+		} else if !slices.Equal(m.Edges, p.Edges) {
 			return VariableAggregate{}, fmt.Errorf("analysis: MergeVariables: variable %q: part %d has histogram edges %v, want %v", m.Name, i, p.Edges, m.Edges)
 		}
 		for j, c := range p.Histogram {
@@ -204,18 +205,6 @@ func MergeVariables(parts []VariableAggregate) (VariableAggregate, error) {
 	}
 	m.Sum, m.SumSq = sum.value(), sumSq.value()
 	return m, nil
-}
-
-func summaryEqualEdges(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // summaryNeumaier is Neumaier's improved Kahan summation (Neumaier 1974).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -128,7 +129,7 @@ func BuildTable1(sites []SiteAggregate, opts Table1Options) (Table1, error) {
 					first[v.Name] = origin{s.Site, g.Group, v}
 				} else if o.v.Numeric != v.Numeric {
 					return Table1{}, fmt.Errorf("analysis: Table 1: variable %q is numeric at site %q group %q but not at site %q group %q", v.Name, summaryWhich(o.v.Numeric, o.site, s.Site), summaryWhich(o.v.Numeric, o.group, g.Group), summaryWhich(!o.v.Numeric, o.site, s.Site), summaryWhich(!o.v.Numeric, o.group, g.Group))
-				} else if v.Histogram != nil && o.v.Histogram != nil && !summaryEqualEdges(o.v.Edges, v.Edges) {
+				} else if v.Histogram != nil && o.v.Histogram != nil && !slices.Equal(o.v.Edges, v.Edges) {
 					return Table1{}, fmt.Errorf("analysis: Table 1: variable %q: histogram edges %v at site %q group %q differ from %v at site %q group %q", v.Name, v.Edges, s.Site, g.Group, o.v.Edges, o.site, o.group)
 				}
 				if !varSeen[v.Name] {
