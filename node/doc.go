@@ -30,9 +30,10 @@
 //     time). Tables stay valid and mergeable. Cox queries use the same released times; the
 //     pooled Cox form additionally keeps the events and the censorings of each time either
 //     zero or at least min_cell.
-//   - overlap_guard: every patient set whose aggregate was released to an analyst (cohorts,
-//     groups, Cox complete cases) is remembered per study version; a set differing from one of
-//     them by 1..min_cell-1 patients is refused (the differencing attack).
+//   - overlap_guard: every patient set whose aggregate or count was released to an analyst
+//     (cohorts, groups, the released cells of a summary's categories and histograms, Cox
+//     complete cases) is remembered per study version; a set differing from one of them by
+//     1..min_cell-1 patients is refused (the differencing attack).
 //   - daily_query_budget: queries per analyst per UTC day (catalog queries are free).
 //   - events_per_cox_covariate: a Cox query needs at least this many events per design column.
 //

@@ -8,9 +8,10 @@ import (
 
 // The overlap guard stops the differencing attack: an analyst who obtains aggregates over a
 // patient set A and over A minus one patient learns that patient's values by subtraction.
-// Every patient set whose aggregate is released (the cohort and each released group) is
-// remembered per analyst and study version as a bitset; a new set is refused when its
-// symmetric difference with a remembered one holds between 1 and min_cell-1 patients.
+// Every patient set whose aggregate or count is released (the cohort, each released group,
+// each released cell of a summary) is remembered per analyst and study version as a bitset;
+// a new set is refused when its symmetric difference with a remembered one holds between 1
+// and min_cell-1 patients.
 // Comparison is one XOR-and-popcount pass over n/64 words, skipped outright when the sizes
 // alone differ by min_cell or more; identical sets are stored once.
 

@@ -121,6 +121,10 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 	for _, b := range q.Bins {
 		edges[b.Variable] = b.Edges
 	}
+	// Every released cell is a patient set whose count leaves the site, as are the groups of a
+	// count query: the overlap guard must see them, or a histogram edge moved by one year (or a
+	// category cell next to a cohort one patient smaller) differences out a patient.
+	guard := e.policy.OverlapGuard && minCell > 1
 	for _, g := range groups {
 		gs := protocol.GroupSummary{Group: g.name, N: protocol.Count{N: g.n}, Variables: []protocol.VariableSummary{}}
 		for _, name := range q.Variables {
@@ -145,6 +149,14 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 					present += cells[k]
 				}
 				vs.Missing = released[len(v.Categories)]
+				if guard {
+					ans.sets = append(ans.sets, releasedCellSets(g.rows, g.n, released, func(i int) int {
+						if c := codes[i]; c >= 0 {
+							return int(c)
+						}
+						return len(v.Categories)
+					})...)
+				}
 				vs.N = protocol.Count{N: present}
 				if released[len(v.Categories)].Suppressed {
 					// The number present would give the suppressed missing count away.
@@ -176,6 +188,14 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 				cells, s := suppressPartition([]int{present, missing}, minCell)
 				reply.Policy.SuppressedCells += s
 				vs.N, vs.Missing = cells[0], cells[1]
+				if guard {
+					ans.sets = append(ans.sets, releasedCellSets(g.rows, g.n, cells, func(i int) int {
+						if x[i] != x[i] {
+							return 1
+						}
+						return 0
+					})...)
+				}
 				if vs.N.Suppressed {
 					// Σx and Σx² of a handful of values identify them.
 					sum, sumSq = 0, 0
@@ -189,6 +209,14 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 						var s int
 						vs.Histogram, s = suppressPartition(hist, minCell)
 						reply.Policy.SuppressedCells += s
+						if guard {
+							ans.sets = append(ans.sets, releasedCellSets(g.rows, g.n, vs.Histogram, func(i int) int {
+								if x[i] != x[i] {
+									return -1
+								}
+								return sort.Search(len(e), func(j int) bool { return e[j] > x[i] })
+							})...)
+						}
 					} else {
 						vs.Histogram = make([]protocol.Count, len(e)+1)
 						for k := range vs.Histogram {
@@ -204,6 +232,35 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 	reply.Summary = sr
 	ans.released = fmt.Sprintf("summary n=%d groups=%d variables=%d suppressed=%d", c.n, len(groups), len(q.Variables), reply.Policy.SuppressedCells)
 	return ans, nil
+}
+
+// releasedCellSets returns the patient sets of the released non-zero cells of a partition of
+// rows (cell gives a row's cell, -1 for none), except a cell holding all n rows: that set is
+// the group's own, already among the query's sets.
+func releasedCellSets(rows bitset, n int, released []protocol.Count, cell func(i int) int) []bitset {
+	sets := make([]bitset, len(released))
+	some := false
+	for k, c := range released {
+		if !c.Suppressed && c.N > 0 && c.N != n {
+			sets[k] = newBitset(len(rows) * 64)
+			some = true
+		}
+	}
+	if !some {
+		return nil
+	}
+	rows.forEach(func(i int) {
+		if k := cell(i); k >= 0 && sets[k] != nil {
+			sets[k].set(i)
+		}
+	})
+	out := sets[:0]
+	for _, s := range sets {
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // maxCountingCells bounds groups × distinct times for the counting tabulation.

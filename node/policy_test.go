@@ -442,3 +442,42 @@ func TestAttackDifferencingAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Attack (differencing through the cells of a summary): the cells of a categorical variable
+// and of a histogram are patient sets whose counts are released, like the groups of a count.
+// A histogram with its edge at 67, then at 68, gives away how many women are aged exactly 67
+// (one, lung.csv), as the cohorts "age < 67" and "age < 68" would; and the cell "female" of
+// a summary of sex, then the cohort of all women but one, gives that woman away.
+func TestAttackDifferencingThroughCells(t *testing.T) {
+	ctx := context.Background()
+	e, _ := lungEngine(t, DefaultPolicy(), nil)
+	hist := func(edge float64) protocol.Query {
+		q := query(protocol.KindSummary)
+		q.Cohort = eq("sex", "female")
+		q.Variables = []string{"age"}
+		q.Bins = []protocol.HistogramSpec{{Variable: "age", Edges: []float64{edge}}}
+		return q
+	}
+	r := mustOK(t, e.Handle(ctx, hist(67)))
+	// lung.csv: 63 women are younger than 67, 27 are 67 or older (awk over the file).
+	if h := r.Summary.Groups[0].Variables[0].Histogram; h[0].N != 63 || h[1].N != 27 {
+		t.Fatalf("histogram %+v, want 63 and 27", h)
+	}
+	wantCode(t, e.Handle(ctx, hist(68)), protocol.CodeRefusedByPolicy)
+
+	s := query(protocol.KindSummary)
+	s.Analyst = "bob"
+	s.Variables = []string{"sex"}
+	mustOK(t, e.Handle(ctx, s))
+	minusOne := query(protocol.KindCount)
+	minusOne.Analyst = "bob"
+	minusOne.Cohort = and(eq("sex", "female"), rng("age", nil, fp(76))) // all women but the 77-year-old
+	wantCode(t, e.Handle(ctx, minusOne), protocol.CodeRefusedByPolicy)
+
+	// With the guard off both are answered (the test can fail).
+	off := DefaultPolicy()
+	off.OverlapGuard = false
+	e2, _ := lungEngine(t, off, nil)
+	mustOK(t, e2.Handle(ctx, hist(67)))
+	mustOK(t, e2.Handle(ctx, hist(68)))
+}
