@@ -432,6 +432,9 @@ func (c *Client) Query(ctx context.Context, q protocol.Query) (*app.Gathered, er
 	if err := c.nc.PublishMsg(msg); err != nil {
 		return nil, &app.Error{Code: app.EUnavailable, Message: "publish: " + err.Error()}
 	}
+	for _, site := range expected {
+		app.ReportProgress(ctx, app.Progress{QueryID: q.ID, Site: site, State: app.SiteWaiting})
+	}
 	answered := map[string]bool{}
 	pending := len(expected)
 collect:
@@ -451,10 +454,13 @@ collect:
 			switch {
 			case problem != nil:
 				g.Invalid = append(g.Invalid, *problem)
+				app.ReportProgress(ctx, app.Progress{QueryID: q.ID, Site: site, State: app.SiteInvalid, Message: problem.Message})
 			case reply.Error != nil:
 				g.Refused = append(g.Refused, app.SiteProblem{Site: site, Code: reply.Error.Code, Message: reply.Error.Message})
+				app.ReportProgress(ctx, app.Progress{QueryID: q.ID, Site: site, State: app.SiteRefused, Message: reply.Error.Message})
 			default:
 				g.Replies = append(g.Replies, reply)
+				app.ReportProgress(ctx, app.Progress{QueryID: q.ID, Site: site, State: app.SiteAnswered})
 			}
 		case <-ctx.Done():
 			break collect

@@ -397,9 +397,23 @@ func (a *App) newRunContext() (context.Context, int) {
 		a.runCancel()
 	}
 	a.runGen++
+	// The superseded runs' results are dropped without counting down: start the count afresh.
+	a.running = 0
 	ctx, cancel := context.WithTimeout(a.ctx, a.opt.QueryTimeout)
 	a.runCancel = cancel
-	return ctx, a.runGen
+	gen, do := a.runGen, a.opt.Do
+	if a.cohort != nil && a.cohort.sites != nil {
+		a.cohort.sites.reset()
+		// The network reports each site of each query of the run; only this run's are shown.
+		ctx = app.WithProgress(ctx, func(p app.Progress) {
+			do(func() {
+				if gen == a.runGen {
+					a.cohort.sites.update(p)
+				}
+			})
+		})
+	}
+	return ctx, gen
 }
 
 // dropRuns cancels the analyses in flight and makes their results stale (the cohort changed).

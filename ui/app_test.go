@@ -523,3 +523,30 @@ func TestFiltersOf(t *testing.T) {
 		t.Errorf("nil filter: %v %v", fs, err)
 	}
 }
+
+// TestRunShowsSitesLive: during a run each site is shown waiting until it answers; a site
+// that went down is shown as waiting, then as not having answered, and Cancel ends the run.
+func TestRunShowsSitesLive(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	test.Tap(a.cohort.run)
+	f.loop.until(t, "the run", func() bool { return a.running == 0 && a.survival.result != nil })
+	if got := a.cohort.sites.Text(); !strings.HasPrefix(got, "3 of 3 sites answered") {
+		t.Errorf("after the run: %q", got)
+	}
+	down := f.demo.Sites[0]
+	f.demo.StopSite(down)
+	// Any edit drops the old results; run again with a site down.
+	a.cohort.groupBy.SetSelected("")
+	test.Tap(a.cohort.run)
+	f.loop.until(t, "the other sites' answers", func() bool {
+		return strings.HasPrefix(a.cohort.sites.Text(), "2 of 3 sites answered")
+	})
+	if got := a.cohort.sites.Text(); !strings.Contains(got, "waiting: "+down) {
+		t.Errorf("during the run: %q", got)
+	}
+	test.Tap(a.cohort.cancel)
+	if got := a.cohort.sites.Text(); !strings.Contains(got, "no answer: "+down) {
+		t.Errorf("after Cancel: %q", got)
+	}
+}

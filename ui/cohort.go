@@ -76,6 +76,7 @@ type cohortPanel struct {
 	note      *widget.Label
 	run       *widget.Button
 	cancel    *widget.Button
+	sites     *siteProgress // live per-site state of the run
 	progress  *widget.ProgressBarInfinite
 	runState  *widget.Label
 
@@ -151,7 +152,8 @@ func newCohortPanel(a *App) *cohortPanel {
 		heading("Feasibility"), c.feasState, c.feasBox, c.warning,
 		c.note,
 	)
-	bottom := container.NewVBox(widget.NewSeparator(), c.runState, c.progress, c.run, c.cancel)
+	c.sites = newSiteProgress()
+	bottom := container.NewVBox(widget.NewSeparator(), c.runState, c.progress, c.sites.label, c.run, c.cancel)
 	c.scroll = container.NewVScroll(body)
 	c.content = container.NewBorder(nil, bottom, nil, nil, c.scroll)
 	c.updateRunState()
@@ -631,6 +633,7 @@ func (c *cohortPanel) updateRunState() {
 	c.cancel.Hide()
 	c.progress.Stop()
 	c.progress.Hide()
+	c.sites.done()
 	if reason != "" {
 		c.run.Disable()
 		c.runState.SetText(reason)
