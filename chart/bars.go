@@ -75,20 +75,12 @@ func (b *BarChart) Draw(c draw.Canvas) error {
 		return err
 	}
 	s := b.FigureStyle()
-	fillBackground(c, s)
-	inner := frame(c, s, b.Title, b.Footnote)
-	colors := make([]color.Color, len(b.Groups))
 	names := make([]string, len(b.Groups))
+	colors := make([]color.Color, len(b.Groups))
 	for i, g := range b.Groups {
-		colors[i], names[i] = g.Color, g.Name
-		if colors[i] == nil {
-			colors[i] = s.color(i)
-		}
+		names[i], colors[i] = g.Name, g.Color
 	}
-	if len(b.Groups) > 1 {
-		inner = drawLegendRow(c, inner, s, names, colors)
-	}
-
+	inner := frameCounts(c, s, b.Title, b.Footnote, names, colors)
 	p := s.newPlot()
 	p.X.Label.Text, p.Y.Label.Text = b.XLabel, b.YLabel
 	if p.Y.Label.Text == "" {
@@ -102,18 +94,10 @@ func (b *BarChart) Draw(c draw.Canvas) error {
 	p.X.Tick.Length = 0
 	top := 0.0
 	for _, g := range b.Groups {
-		for i, v := range g.Values {
-			top = math.Max(top, v)
-			if g.Max != nil {
-				top = math.Max(top, g.Max[i])
-			}
-		}
-	}
-	if top == 0 {
-		top = 1
+		top = math.Max(top, countsTop(g.Values, g.Max))
 	}
 	p.X.Min, p.X.Max = -0.5, float64(len(b.Categories))-0.5
-	p.Y.Min, p.Y.Max = 0, top*1.12 // headroom for the value labels
+	p.Y.Min, p.Y.Max = 0, nonZero(top)*1.12 // headroom for the value labels
 	p.Y.Tick.Marker = countTicks{}
 	p.Add(&barMarks{chart: b, style: s, colors: colors})
 	p.Draw(inner)
@@ -226,19 +210,12 @@ func (h *Histogram) Draw(c draw.Canvas) error {
 		return err
 	}
 	s := h.FigureStyle()
-	fillBackground(c, s)
-	inner := frame(c, s, h.Title, h.Footnote)
-	colors := make([]color.Color, len(h.Series))
 	names := make([]string, len(h.Series))
+	colors := make([]color.Color, len(h.Series))
 	for i, sr := range h.Series {
-		colors[i], names[i] = sr.Color, sr.Name
-		if colors[i] == nil {
-			colors[i] = s.color(i)
-		}
+		names[i], colors[i] = sr.Name, sr.Color
 	}
-	if len(h.Series) > 1 {
-		inner = drawLegendRow(c, inner, s, names, colors)
-	}
+	inner := frameCounts(c, s, h.Title, h.Footnote, names, colors)
 	p := s.newPlot()
 	p.X.Label.Text, p.Y.Label.Text = h.XLabel, h.YLabel
 	if p.Y.Label.Text == "" {
@@ -246,18 +223,10 @@ func (h *Histogram) Draw(c draw.Canvas) error {
 	}
 	top := 0.0
 	for _, sr := range h.Series {
-		for i, v := range sr.Counts {
-			top = math.Max(top, v)
-			if sr.Max != nil {
-				top = math.Max(top, sr.Max[i])
-			}
-		}
-	}
-	if top == 0 {
-		top = 1
+		top = math.Max(top, countsTop(sr.Counts, sr.Max))
 	}
 	p.X.Min, p.X.Max = h.Edges[0], h.Edges[len(h.Edges)-1]
-	p.Y.Min, p.Y.Max = 0, top*1.05
+	p.Y.Min, p.Y.Max = 0, nonZero(top)*1.05
 	p.Y.Tick.Marker = countTicks{}
 	p.Add(&histMarks{hist: h, style: s, colors: colors})
 	p.Draw(inner)
@@ -300,13 +269,45 @@ func (m *histMarks) Plot(c draw.Canvas, p *plot.Plot) {
 	}
 }
 
-// frame draws the title and footnote and returns the area left between them, inside the
-// figure margin.
-func frame(c draw.Canvas, s Style, title, footnote string) draw.Canvas {
+// frameCounts starts a bar chart or histogram: it fills the background, draws the title,
+// the footnote and, for more than one series, a legend row, and returns the area left for
+// the plot, inside the figure margin. A nil colour in colors is replaced in place by the palette's colour of its index,
+// so that the caller draws each series in its legend colour.
+func frameCounts(c draw.Canvas, s Style, title, footnote string, names []string, colors []color.Color) draw.Canvas {
+	for i := range colors {
+		if colors[i] == nil {
+			colors[i] = s.color(i)
+		}
+	}
+	fillBackground(c, s)
 	margin := s.TextSize * 0.9
 	inner := draw.Crop(c, margin, -margin, margin, -margin)
-	inner = drawTitle(inner, s, title)
-	return drawFootnote(inner, s, footnote)
+	inner = drawFootnote(drawTitle(inner, s, title), s, footnote)
+	if len(names) > 1 {
+		inner = drawLegendRow(c, inner, s, names, colors)
+	}
+	return inner
+}
+
+// countsTop returns the largest count or upper bound of one series (max may be nil), 0 when
+// there is none above 0.
+func countsTop(counts, max []float64) float64 {
+	top := 0.0
+	for i, v := range counts {
+		top = math.Max(top, v)
+		if max != nil {
+			top = math.Max(top, max[i])
+		}
+	}
+	return top
+}
+
+// nonZero returns top, or 1 for an axis of only zeros, which would otherwise have no extent.
+func nonZero(top float64) float64 {
+	if top == 0 {
+		return 1
+	}
+	return top
 }
 
 // drawLegendRow draws a one-line legend (colour swatch and name per entry) right-aligned at
