@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -35,20 +36,11 @@ func runSites(ctx context.Context, c *common, args []string, out io.Writer) erro
 	}
 	var rows []app.SiteRecord
 	for _, r := range recs {
-		if studyName == "" || contains(r.Studies, studyName) {
+		if studyName == "" || slices.Contains(r.Studies, studyName) {
 			rows = append(rows, r)
 		}
 	}
 	return writeSites(out, c.format, rows)
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 func runStudies(ctx context.Context, c *common, args []string, out io.Writer) error {
