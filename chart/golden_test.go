@@ -206,40 +206,9 @@ func productLimit(times []float64, events []bool) KMCurve {
 // in days on a percent axis, with an explicit risk table as sites would release it under a
 // minimum cell of 5 (counts below 5 suppressed).
 func coarseFigure(tb testing.TB) *KMFigure {
-	b, err := os.ReadFile("../analysis/testdata/lung_expected_bin30.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var r struct {
-		Overall struct {
-			KM struct {
-				Time    []float64  `json:"time"`
-				NRisk   []int      `json:"n_risk"`
-				NCensor []int      `json:"n_censor"`
-				Surv    []float64  `json:"surv"`
-				Lower   []*float64 `json:"lower"`
-				Upper   []*float64 `json:"upper"`
-			} `json:"km"`
-			Median struct {
-				N      []int     `json:"n"`
-				Median []float64 `json:"median"`
-				LCL    []float64 `json:"lcl"`
-				UCL    []float64 `json:"ucl"`
-			} `json:"median"`
-		} `json:"overall"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		tb.Fatal(err)
-	}
-	km := r.Overall.KM
-	c := KMCurve{Name: "All patients", N: r.Overall.Median.N[0], Time: km.Time, Surv: km.Surv, NRisk: km.NRisk,
-		Median: &MedianCI{r.Overall.Median.Median[0], r.Overall.Median.LCL[0], r.Overall.Median.UCL[0]}}
-	for i := range km.Time {
-		c.Lower, c.Upper = append(c.Lower, nan2(km.Lower[i])), append(c.Upper, nan2(km.Upper[i]))
-		if km.NCensor[i] > 0 {
-			c.CensorTimes = append(c.CensorTimes, km.Time[i])
-		}
-	}
+	r := loadLungFile(tb, "lung_expected_bin30.json")
+	c := rCurve(r.Overall.KM, r.Overall.Median, 0)
+	c.Name = "All patients"
 	f := &KMFigure{Unit: Days, Percent: true, Curves: []KMCurve{c}, ShowMedianLines: true,
 		Title:    "Overall survival, 30-day bins",
 		Footnote: "Privacy: event times coarsened to 30-day bins; at-risk counts below 5 suppressed."}
