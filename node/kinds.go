@@ -20,14 +20,9 @@ type cohort struct {
 // groupSets splits the cohort by the grouping variable: one bitset and size per category,
 // plus the number of cohort patients whose group value is missing.
 func (c *cohort) groupSets() (sets []bitset, sizes []int, missing int) {
-	k := len(c.group.Categories)
-	n := c.study.data.Len()
-	sets = make([]bitset, k)
+	k, codes := c.groups()
+	sets = c.newSets(k)
 	sizes = make([]int, k)
-	for g := range sets {
-		sets[g] = newBitset(n)
-	}
-	codes := c.group.Codes
 	c.rows.forEach(func(i int) {
 		g := codes[i]
 		if g < 0 {
@@ -38,6 +33,25 @@ func (c *cohort) groupSets() (sets []bitset, sizes []int, missing int) {
 		sizes[g]++
 	})
 	return sets, sizes, missing
+}
+
+// groups returns the number of groups and each row's group code (-1: missing); one group and
+// nil codes when the cohort is ungrouped.
+func (c *cohort) groups() (k int, codes []int32) {
+	if c.group == nil {
+		return 1, nil
+	}
+	return len(c.group.Categories), c.group.Codes
+}
+
+// newSets returns k empty sets of the study's rows.
+func (c *cohort) newSets(k int) []bitset {
+	n := c.study.data.Len()
+	sets := make([]bitset, k)
+	for g := range sets {
+		sets[g] = newBitset(n)
+	}
+	return sets
 }
 
 // checkGroupSizes refuses a query with a non-empty group smaller than min_cohort: its
@@ -273,25 +287,14 @@ const maxCountingCells = 1 << 22
 // rows in their precomputed time order instead.
 func survivalTables(c *cohort, ep *EndpointData, binDays float64) (tables []analysis.SurvivalTable, sets []bitset, missing int) {
 	ti := c.study.timeIndex(ep, binDays)
-	k := 1
-	if c.group != nil {
-		k = len(c.group.Categories)
-	}
+	k, codes := c.groups()
 	if k*len(ti.times) > maxCountingCells {
 		return survivalTablesOrdered(c, ep, binDays)
 	}
 	d := len(ti.times)
-	n := c.study.data.Len()
-	var codes []int32
-	if c.group != nil {
-		codes = c.group.Codes
-	}
 	evCount := make([]int32, k*d)
 	ceCount := make([]int32, k*d)
-	sets = make([]bitset, k)
-	for g := range sets {
-		sets[g] = newBitset(n)
-	}
+	sets = c.newSets(k)
 	rank, events := ti.rank, ep.Event
 	for w, word := range c.rows {
 		for word != 0 {
@@ -305,7 +308,7 @@ func survivalTables(c *cohort, ep *EndpointData, binDays float64) (tables []anal
 					continue
 				}
 			}
-			sets[g][i>>6] |= 1 << (uint(i) & 63)
+			sets[g].set(i)
 			cell := g*d + int(rank[i])
 			if events[i] {
 				evCount[cell]++
@@ -331,23 +334,13 @@ func survivalTables(c *cohort, ep *EndpointData, binDays float64) (tables []anal
 // survivalTablesOrdered is survivalTables by a walk over the rows in time order.
 func survivalTablesOrdered(c *cohort, ep *EndpointData, binDays float64) (tables []analysis.SurvivalTable, sets []bitset, missing int) {
 	order := c.study.timeOrder(ep)
-	k := 1
-	var codes []int32
-	if c.group != nil {
-		k = len(c.group.Categories)
-		codes = c.group.Codes
-	}
-	n := c.study.data.Len()
+	k, codes := c.groups()
 	tables = make([]analysis.SurvivalTable, k)
-	sets = make([]bitset, k)
-	for g := range sets {
-		sets[g] = newBitset(n)
-	}
-	rows := c.rows
+	sets = c.newSets(k)
 	times, events := ep.Time, ep.Event
 	for _, r := range order {
 		i := int(r)
-		if rows[i>>6]&(1<<(uint(i)&63)) == 0 {
+		if !c.rows.has(i) {
 			continue
 		}
 		g := 0
@@ -358,7 +351,7 @@ func survivalTablesOrdered(c *cohort, ep *EndpointData, binDays float64) (tables
 				continue
 			}
 		}
-		sets[g][i>>6] |= 1 << (uint(i) & 63)
+		sets[g].set(i)
 		t := times[i]
 		if binDays > 0 {
 			t = analysis.CoarsenTime(t, binDays)
