@@ -1,12 +1,9 @@
 package analysis
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"gonum.org/v1/gonum/floats/scalar"
@@ -43,16 +40,10 @@ type metaGoldenPooled struct {
 
 func metaLoadGoldens(t *testing.T) []metaGoldenCase {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "meta_expected.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g struct {
 		Cases []metaGoldenCase `json:"cases"`
 	}
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	loadGolden(t, "meta_expected.json", &g)
 	if len(g.Cases) < 4 {
 		t.Fatalf("meta_expected.json: %d cases, want at least 4", len(g.Cases))
 	}

@@ -3,11 +3,8 @@ package analysis
 import (
 	"bytes"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,7 +17,7 @@ import (
 
 // summaryGolden mirrors testdata/summary_expected.json, written by testdata/summary_goldens.R
 // (R 4.2 on lung.csv, patient level). A null in the JSON (e.g. an ogive quantile in an open
-// cell) decodes as NaN through summaryNum.
+// cell) decodes as NaN through goldenFloat.
 type summaryGolden struct {
 	Groups  []string  `json:"groups"`
 	Probs   []float64 `json:"probs"`
@@ -39,26 +36,26 @@ type summaryGolden struct {
 		SMD      float64                    `json:"smd"`
 	} `json:"categorical"`
 	AgeBySite []struct {
-		Site string     `json:"site"`
-		N    int        `json:"n"`
-		Mean float64    `json:"mean"`
-		SD   summaryNum `json:"sd"`
+		Site string      `json:"site"`
+		N    int         `json:"n"`
+		Mean float64     `json:"mean"`
+		SD   goldenFloat `json:"sd"`
 	} `json:"age_by_site"`
 }
 
 type summaryGoldenNumeric struct {
-	Group         string       `json:"group"`
-	N             int          `json:"n"`
-	Missing       int          `json:"missing"`
-	Sum           float64      `json:"sum"`
-	SumSq         float64      `json:"sum_sq"`
-	Mean          float64      `json:"mean"`
-	SD            float64      `json:"sd"`
-	Hist          []int        `json:"hist"`
-	ExactQuantile []float64    `json:"exact_quantile"`
-	HistQuantile  []summaryNum `json:"hist_quantile"`
-	BracketLower  []float64    `json:"bracket_lower"`
-	BracketUpper  []float64    `json:"bracket_upper"`
+	Group         string        `json:"group"`
+	N             int           `json:"n"`
+	Missing       int           `json:"missing"`
+	Sum           float64       `json:"sum"`
+	SumSq         float64       `json:"sum_sq"`
+	Mean          float64       `json:"mean"`
+	SD            float64       `json:"sd"`
+	Hist          []int         `json:"hist"`
+	ExactQuantile []float64     `json:"exact_quantile"`
+	HistQuantile  []goldenFloat `json:"hist_quantile"`
+	BracketLower  []float64     `json:"bracket_lower"`
+	BracketUpper  []float64     `json:"bracket_upper"`
 }
 
 type summaryGoldenCategorical struct {
@@ -68,29 +65,10 @@ type summaryGoldenCategorical struct {
 	Percent []float64 `json:"percent"`
 }
 
-// summaryNum is a float64 that decodes JSON null as NaN.
-type summaryNum float64
-
-func (x *summaryNum) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*x = summaryNum(math.NaN())
-		return nil
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	*x = summaryNum(f)
-	return err
-}
-
 func summaryLoadGolden(t *testing.T) summaryGolden {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "summary_expected.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var g summaryGolden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	loadGolden(t, "summary_expected.json", &g)
 	if len(g.Numeric) != 3 || len(g.Categorical) != 2 || len(g.Groups) != 2 {
 		t.Fatalf("summary_expected.json: %d numeric, %d categorical variables, %d groups; want 3, 2, 2", len(g.Numeric), len(g.Categorical), len(g.Groups))
 	}
