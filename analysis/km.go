@@ -241,7 +241,8 @@ type Landmark struct {
 // summary(fit, times = times, extend = TRUE): Ŝ at the last curve time ≤ the landmark (1 before
 // the first, as survfit0 adds the point (0, 1)), the number at risk just before the landmark,
 // and events and censorings since the previous landmark. Landmarks must be finite; a negative
-// landmark is reported as time 0.
+// landmark reads the start of the curve (Ŝ = 1, everyone at risk) and keeps its own time, as
+// in R.
 func (e *KMEstimate) At(times []float64) ([]Landmark, error) {
 	if len(e.Time) == 0 {
 		return nil, errors.New("analysis: landmarks of an empty Kaplan-Meier estimate")
@@ -260,7 +261,7 @@ func (e *KMEstimate) At(times []float64) ([]Landmark, error) {
 		nevent, ncensor        []int
 		surv, se, lower, upper []float64
 	)
-	if len(e.Time) == 0 || e.Time[0] != 0 {
+	if e.Time[0] != 0 {
 		time = append(time, 0)
 		nrisk = append(nrisk, e.NRisk[0])
 		nevent = append(nevent, 0)

@@ -508,3 +508,31 @@ func TestKaplanMeierSkipsEmptyRows(t *testing.T) {
 		t.Errorf("empty row not skipped: %+v", ea)
 	}
 }
+
+// TestAtNegativeLandmark: a landmark before 0 reads the start of the curve and keeps its own
+// time. R 4 survival: summary(survfit(Surv(c(10, 20, 30), c(1, 1, 0)) ~ 1), times = c(-5, 15),
+// extend = TRUE) gives time -5, 15; surv 1, 2/3; n.risk 3, 2.
+func TestAtNegativeLandmark(t *testing.T) {
+	tab, err := NewSurvivalTable([]float64{10, 20, 30}, []bool{true, true, false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := KaplanMeier(tab, KMOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	marks, err := e.At([]float64{15, -5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		time, surv float64
+		nrisk      int
+	}{{-5, 1, 3}, {15, 2.0 / 3, 2}}
+	for i, w := range want {
+		m := marks[i]
+		if m.Time != w.time || !goldenEqual(m.Surv, w.surv, goldenAbsEst, goldenRelEst) || m.NRisk != w.nrisk {
+			t.Errorf("landmark %d: time %v, surv %v, n.risk %d; R: %v, %v, %d", i, m.Time, m.Surv, m.NRisk, w.time, w.surv, w.nrisk)
+		}
+	}
+}
