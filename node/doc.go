@@ -20,10 +20,11 @@
 //
 //   - min_cohort: a cohort, a group of a summary or survival query, or the complete cases of a
 //     Cox query smaller than this is refused (without saying how small).
-//   - min_cell: counts in 1..min_cell-1 are released as suppressed, never as numbers; when a
-//     partition (groups, categories, histogram cells) has exactly one suppressed cell the
-//     smallest other non-zero cell is suppressed too, so no cell is "total minus the rest".
-//     Σx and Σx² of fewer than min_cell values are withheld.
+//   - min_cell: counts in 1..min_cell-1 are released as suppressed, never as numbers; in a
+//     partition (groups, categories, histogram cells) further cells, the smallest first, are
+//     suppressed until at least two are and together they hold at least min_cell patients, so
+//     no cell is "total minus the rest" and no small sum pins them down. Σx and Σx² (and the
+//     histogram) of fewer than min_cell values are withheld.
 //   - bin_days: survival times are reported as ceil(t/w)·w; survival rows are then merged
 //     forward until each holds min_cell events plus censorings, and no row is released once
 //     fewer than min_cell are at risk (those patients are censored at the last released
