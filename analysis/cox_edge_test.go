@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -407,15 +408,7 @@ func TestCoxStratumOrderInvariant(t *testing.T) {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		switch {
-		case time[a] < time[b]:
-			return -1
-		case time[a] > time[b]:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(time[a], time[b]) })
 	st, se, sx := make([]float64, n), make([]bool, n), make([]float64, n*p)
 	for k, i := range order {
 		st[k], se[k] = time[i], event[i]
@@ -454,15 +447,7 @@ func TestOrderByTime(t *testing.T) {
 		for i := range want {
 			want[i] = int32(i)
 		}
-		slices.SortStableFunc(want, func(a, b int32) int {
-			switch {
-			case time[a] < time[b]:
-				return -1
-			case time[a] > time[b]:
-				return 1
-			}
-			return 0
-		})
+		slices.SortStableFunc(want, func(a, b int32) int { return cmp.Compare(time[a], time[b]) })
 		if got := orderByTime(time); !slices.Equal(got, want) {
 			t.Errorf("n = %d: radix order differs from a stable sort", n)
 		}
