@@ -555,7 +555,7 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 		}
 	}
 	if mc > 1 {
-		c.feasState.SetText(fmt.Sprintf("Patients per site as released: counts below a site's minimum cell show as \"<%d\" (a wider \"<n\" where a site also hid a larger cell), never as 0.", mc))
+		c.feasState.SetText(fmt.Sprintf("Patients per site as released: hidden small counts show as \"<%d\" (or a wider \"<n\"), never as 0.", mc))
 	} else {
 		c.feasState.SetText("Patients per site as released.")
 	}

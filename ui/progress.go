@@ -89,6 +89,11 @@ func (p *siteProgress) refresh() {
 		}
 		switch st {
 		case app.SiteRefused:
+			// The rule's name ("overlap guard: …" → "overlap guard") fits the panel; the whole
+			// reason is in the result's provenance.
+			if r, _, ok := strings.Cut(why, ":"); ok {
+				why = r
+			}
 			if why != "" {
 				s += " (" + why + ")"
 			}
