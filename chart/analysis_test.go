@@ -1,9 +1,7 @@
 package chart
 
 import (
-	"encoding/json"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,22 +123,7 @@ func TestFromAggregates(t *testing.T) {
 // analysis.MetaAnalyze and checks the plot's rows, diamond, I² and Q p against R
 // (gen_forest.R: coxph per site, inverse-variance fixed effect).
 func TestForestFromMeta(t *testing.T) {
-	b, err := os.ReadFile("testdata/forest_lung.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r struct {
-		Sites struct {
-			Label                              []string
-			Coef, SE, HR, Lower, Upper, Weight []float64
-		}
-		Pooled struct{ HR, Lower, Upper float64 }
-		QP     float64 `json:"q_p"`
-		I2     float64 `json:"i2"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
+	r := loadForest(t)
 	var sites []analysis.SiteEstimate
 	for i, l := range r.Sites.Label {
 		sites = append(sites, analysis.SiteEstimate{Site: l, Estimate: r.Sites.Coef[i], SE: r.Sites.SE[i]})

@@ -2,7 +2,6 @@ package chart
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"image"
@@ -229,23 +228,7 @@ func coarseFigure(tb testing.TB) *KMFigure {
 // forestFigure is the per-site forest plot of HR male vs female from testdata/forest_lung.json
 // (gen_forest.R: Cox model per institution, inverse-variance pooling).
 func forestFigure(tb testing.TB) *ForestPlot {
-	b, err := os.ReadFile("testdata/forest_lung.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var r struct {
-		Sites struct {
-			Label                    []string
-			N                        []int
-			HR, Lower, Upper, Weight []float64
-		}
-		Pooled struct{ HR, Lower, Upper float64 }
-		QP     float64 `json:"q_p"`
-		I2     float64 `json:"i2"`
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		tb.Fatal(err)
-	}
+	r := loadForest(tb)
 	f := &ForestPlot{Title: "Hazard ratio male vs female by site", LabelHeader: "Site (n)", I2: &r.I2, QP: &r.QP,
 		Footnote: "Cox model per site; fixed-effect inverse-variance pooling. NCCTG lung data, five largest institutions."}
 	for i, l := range r.Sites.Label {

@@ -90,6 +90,32 @@ func rCurve(km rKM, med rMedian, gi int) KMCurve {
 	return c
 }
 
+// forestRef is testdata/forest_lung.json (gen_forest.R: coxph of sex per institution of the
+// lung data, inverse-variance fixed-effect pooling).
+type forestRef struct {
+	Sites struct {
+		Label                              []string
+		N                                  []int
+		Coef, SE, HR, Lower, Upper, Weight []float64
+	}
+	Pooled struct{ HR, Lower, Upper float64 }
+	QP     float64 `json:"q_p"`
+	I2     float64 `json:"i2"`
+}
+
+func loadForest(tb testing.TB) *forestRef {
+	tb.Helper()
+	b, err := os.ReadFile("testdata/forest_lung.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var r forestRef
+	if err := json.Unmarshal(b, &r); err != nil {
+		tb.Fatal(err)
+	}
+	return &r
+}
+
 var nan = math.NaN()
 
 func nan2(p *float64) float64 {
