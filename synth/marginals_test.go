@@ -55,13 +55,6 @@ func stream(t *testing.T, spec synth.Spec, fn func(c *synth.Cohort, i int)) {
 	}
 }
 
-func missingLevel(l string) string {
-	if l == "" {
-		return "missing"
-	}
-	return l
-}
-
 // Each expected proportion below is the generator's sourced input (see the comment at its
 // use in the study's file); the tests check the generator reproduces them within 4 SE.
 
