@@ -48,9 +48,14 @@ func (v *validator) finite(path string, x float64) {
 
 func (v *validator) finites(path string, xs []float64) {
 	for i, x := range xs {
-		v.finite(fmt.Sprintf("%s[%d]", path, i), x)
+		if !isFinite(x) {
+			// The path is formatted only on failure: replies carry millions of numbers.
+			v.finite(fmt.Sprintf("%s[%d]", path, i), x)
+		}
 	}
 }
+
+func isFinite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 func (v *validator) nonNegative(path string, n int) {
 	if n < 0 {
@@ -331,6 +336,9 @@ func (v *validator) survival(q Query, s *SurvivalReply) {
 			return
 		}
 		for k, t := range g.Time {
+			if isFinite(t) && t >= 0 && (k == 0 || t > g.Time[k-1]) && g.Events[k] >= 0 && g.Censor[k] >= 0 {
+				continue // the common case, checked without formatting a path
+			}
 			tp := fmt.Sprintf("%s.time[%d]", path, k)
 			v.finite(tp, t)
 			if t < 0 {
@@ -354,6 +362,38 @@ func (v *validator) survival(q Query, s *SurvivalReply) {
 			}
 		}
 	}
+}
+
+// coxRowPlausible reports whether row passes every check of the pooled-row loop in
+// validator.cox (which it must mirror): the loop formats the failing field's path only when
+// this says no.
+func coxRowPlausible(row CoxRiskSetRow, p int, increasing bool) bool {
+	if !increasing || !isFinite(row.Time) || row.D < 0 || !isFinite(row.R0) || row.R0 <= 0 ||
+		len(row.R1) != p || len(row.R2) != p*p || !allFinite(row.R1) || !allFinite(row.R2) ||
+		!isFinite(row.E0) || row.E0 < 0 || row.E0 > row.R0*(1+1e-12) ||
+		(row.D > 0) != (row.E0 > 0) {
+		return false
+	}
+	if row.E1 != nil || row.D > 0 {
+		if len(row.E1) != p || !allFinite(row.E1) {
+			return false
+		}
+	}
+	if row.E2 != nil || row.D > 0 {
+		if len(row.E2) != p*p || !allFinite(row.E2) {
+			return false
+		}
+	}
+	return true
+}
+
+func allFinite(xs []float64) bool {
+	for _, x := range xs {
+		if !isFinite(x) {
+			return false
+		}
+	}
+	return true
 }
 
 // maxPatients bounds any count in a reply: no site holds more patients than this, so a
@@ -404,13 +444,16 @@ func (v *validator) cox(q Query, c *CoxReply) {
 		v.finites("cox.event_x_sum", c.EventXSum)
 		events := 0
 		for k, row := range c.Rows {
+			events += row.D
+			if coxRowPlausible(row, p, k == 0 || row.Time > c.Rows[k-1].Time) {
+				continue // the common case, checked without formatting a path
+			}
 			path := fmt.Sprintf("cox.rows[%d]", k)
 			v.finite(path+".time", row.Time)
 			if k > 0 && row.Time <= c.Rows[k-1].Time {
 				v.failf(path+".time", "%v does not follow %v", row.Time, c.Rows[k-1].Time)
 			}
 			v.nonNegative(path+".d", row.D)
-			events += row.D
 			v.finite(path+".r0", row.R0)
 			if row.R0 <= 0 {
 				// Every row holds at least one subject and exp(x'β) > 0.
