@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -147,6 +148,7 @@ func WithNATSOptions(opts ...nats.Option) Option {
 type Client struct {
 	nc  *nats.Conn
 	cfg config
+	hub string // the hub's URLs without credentials, for messages
 
 	mu         sync.Mutex
 	sites      map[string]*siteState
@@ -186,11 +188,22 @@ func Dial(ctx context.Context, url string, opts ...Option) (*Client, error) {
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.Timeout(connectTimeout(ctx)),
 	}, cfg.natsOpts...)
+	hub := redactURLs(url)
 	nc, err := nats.Connect(url, natsOpts...)
 	if err != nil {
-		return nil, &app.Error{Code: app.EUnavailable, Message: fmt.Sprintf("hub %s: %v", url, err)}
+		return nil, &app.Error{Code: app.EUnavailable, Message: fmt.Sprintf("hub %s: %v", hub, err)}
 	}
-	return &Client{nc: nc, cfg: cfg, sites: map[string]*siteState{}}, nil
+	return &Client{nc: nc, cfg: cfg, hub: hub, sites: map[string]*siteState{}}, nil
+}
+
+// redactURLs is app.RedactURL over each URL of a comma-separated list: errors name the hub
+// but are logged and shown, so they must not carry a password given in its URL.
+func redactURLs(list string) string {
+	urls := strings.Split(list, ",")
+	for i, u := range urls {
+		urls[i] = app.RedactURL(strings.TrimSpace(u))
+	}
+	return strings.Join(urls, ",")
 }
 
 func connectTimeout(ctx context.Context) time.Duration {
@@ -238,7 +251,7 @@ func (c *Client) connected() error {
 	case c.nc.IsClosed():
 		return &app.Error{Code: app.EUnavailable, Message: "the connection to the hub is closed"}
 	case !c.nc.IsConnected():
-		return &app.Error{Code: app.EUnavailable, Message: "not connected to the hub " + c.nc.Opts.Url + " (reconnecting)"}
+		return &app.Error{Code: app.EUnavailable, Message: "not connected to the hub " + c.hub + " (reconnecting)"}
 	}
 	return nil
 }
