@@ -63,11 +63,10 @@ func BuildDesign(cols []CovariateColumn, levels map[string][]string) (x []float6
 		}
 	}
 
-	// Column layout: one per numeric covariate, k−1 per categorical one.
-	type block struct {
-		index map[string]int // level → design column offset+1 (0 = reference)
-	}
-	blocks := make([]block, len(cols))
+	// Column layout: one per numeric covariate, k−1 per categorical one. levelIndex[c] maps
+	// each level of categorical column c to its position among the levels: 0 is the
+	// reference, j ≥ 1 is the block's j-th indicator column.
+	levelIndex := make([]map[string]int, len(cols))
 	for c, col := range cols {
 		if col.Numeric != nil {
 			names = append(names, col.Name)
@@ -104,16 +103,10 @@ func BuildDesign(cols []CovariateColumn, levels map[string][]string) (x []float6
 				}
 			}
 		}
-		blocks[c].index = idx
+		levelIndex[c] = idx
 	}
 	p = len(names)
-	kept := 0
-	for _, k := range keep {
-		if k {
-			kept++
-		}
-	}
-	x = make([]float64, 0, kept*p)
+	x = make([]float64, 0, (n-IncompleteCases(keep))*p)
 	for i := 0; i < n; i++ {
 		if !keep[i] {
 			continue
@@ -123,8 +116,8 @@ func BuildDesign(cols []CovariateColumn, levels map[string][]string) (x []float6
 				x = append(x, col.Numeric[i])
 				continue
 			}
-			k := len(blocks[c].index)
-			lvl := blocks[c].index[col.Categorical[i]]
+			k := len(levelIndex[c])
+			lvl := levelIndex[c][col.Categorical[i]]
 			for j := 1; j < k; j++ {
 				if j == lvl {
 					x = append(x, 1)
