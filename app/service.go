@@ -70,7 +70,7 @@ func NewService(net Network, cache Cache, n NetworkInfo, opts ...Option) *Servic
 	}
 	// A hub URL may carry a user and password (nats://user:pass@host): they must never reach
 	// the cache, which keys everything by the network ID.
-	n.ID, n.URL = RedactURL(n.ID), RedactURL(n.URL)
+	n.ID, n.Name, n.URL = RedactURL(n.ID), RedactURL(n.Name), RedactURL(n.URL)
 	s := &Service{net: net, cache: cache, network: n, now: time.Now, newID: randomID, offline: net == nil}
 	for _, o := range opts {
 		o(s)
