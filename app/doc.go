@@ -13,6 +13,10 @@
 //	list, err := svc.Results(ctx, app.ResultFilter{})
 //	r, err = svc.Open(ctx, id)                // from the cache, no network
 //	r, changes, err := svc.Rerun(ctx, id)     // "since the last tumor board"
+//	c, err := svc.Count(ctx, req)             // live feasibility: not stored, remembered 2 min
+//	sc, err := svc.SiteCox(ctx, coxResult)    // the model at each site alone
+//	used, h, err := sc.Meta(term, 0.95)       // their meta-analysis: I², Q, pooled diamond
+//	ctx = app.WithProgress(ctx, showSite)     // each site's state as a run goes
 //
 // For offline use (oncofed-cli --offline) pass a nil Network: Run then answers from the
 // cache or fails with code unavailable, and Open works as always.

@@ -1,8 +1,12 @@
 // Package ui holds the Fyne screens and widgets of the desktop app: the header with the
 // network status and the study, the cohort builder with live feasibility (always visible on
-// the left), and the Summary (Table 1 with bars and histograms), Survival (Kaplan–Meier with
-// its number-at-risk table, per-site view), Cox (hazard ratios and forest plot), Sites and
-// Library tabs, the offline banner and presentation mode.
+// the left; counted through app.Service.Count, which stores nothing and does not ask the sites
+// again for a cohort counted a moment ago) and each site's state during a run (answered,
+// waiting, refused; app.WithProgress), and the Summary (Table 1 with bars and histograms),
+// Survival (Kaplan–Meier with its number-at-risk table, per-site view), Cox (hazard ratios and
+// forest plot; per term, a per-site view: the model fitted at each site alone, their forest plot
+// with the fixed or random pooled diamond, I² and the Q test), Sites and Library tabs, the
+// offline banner and presentation mode.
 //
 // One file and one struct per screen, with build…/on… handlers; the app.Service is passed in.
 // Everything that waits — network, cache, rendering a figure — runs on a goroutine of its own
