@@ -629,3 +629,25 @@ func TestOpenEmptyFile(t *testing.T) {
 		t.Errorf("user_version %d", v)
 	}
 }
+
+// TestNoCredentialsInNetworkName: oncofed-cli names a network by its hub URL as given, so a
+// password in that URL must not reach the cache through the name either.
+func TestNoCredentialsInNetworkName(t *testing.T) {
+	ctx := context.Background()
+	db, path := openTemp(t)
+	url := "nats://alice:s3cret@hub:4222"
+	if err := db.SaveNetwork(ctx, app.NetworkInfo{ID: url, Name: url, URL: url}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Networks(ctx)
+	if err != nil || len(got) != 1 || got[0].Name != "nats://hub:4222" {
+		t.Errorf("networks %+v, %v", got, err)
+	}
+	db.Close()
+	for _, f := range []string{path, path + "-wal"} {
+		b, _ := os.ReadFile(f)
+		if bytes.Contains(b, []byte("s3cret")) {
+			t.Errorf("%s contains the password", f)
+		}
+	}
+}

@@ -77,8 +77,9 @@ func (db *DB) SaveNetwork(ctx context.Context, n app.NetworkInfo) error {
 	if n.ID == "" {
 		return app.Errorf(app.EInvalid, "a network needs an ID")
 	}
-	// Credentials never go into the cache.
-	n.ID, n.URL = app.RedactURL(n.ID), app.RedactURL(n.URL)
+	// Credentials never go into the cache; a network may be named by its hub URL
+	// (oncofed-cli does), so the name is redacted too.
+	n.ID, n.Name, n.URL = app.RedactURL(n.ID), app.RedactURL(n.Name), app.RedactURL(n.URL)
 	return db.write(ctx, "save network "+n.ID, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO networks (id, name, url, demo, last_connected) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, url = excluded.url, demo = excluded.demo, last_connected = excluded.last_connected`,
