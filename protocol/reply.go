@@ -149,10 +149,10 @@ type SurvivalReply struct {
 // SurvivalGroup is a survival table: for each released time, events and censorings.
 // Times are in days (coarsened per Policy.BinDays). Rows are never suppressed.
 type SurvivalGroup struct {
-	Group  string    `json:"group"`
-	Time   []float64 `json:"time"`
-	Events []int     `json:"events"`
-	Censor []int     `json:"censor"`
+	Group  string   `json:"group"`
+	Time   Float64s `json:"time"`
+	Events Ints     `json:"events"`
+	Censor Ints     `json:"censor"`
 }
 
 // CoxReply is a site's contribution at the requested β.
@@ -180,12 +180,12 @@ type CoxReply struct {
 // the risk-set sums S_k(t) = Σ_{time ≥ t} R_k), and E0, E1, E2 the same sums over the
 // events only (for Efron's tie correction), and D the number of events.
 type CoxRiskSetRow struct {
-	Time float64   `json:"time"`
-	D    int       `json:"d"`
-	R0   float64   `json:"r0"`
-	R1   []float64 `json:"r1"`
-	R2   []float64 `json:"r2"`
-	E0   float64   `json:"e0,omitempty"`
-	E1   []float64 `json:"e1,omitempty"`
-	E2   []float64 `json:"e2,omitempty"`
+	Time float64  `json:"time"`
+	D    int      `json:"d"`
+	R0   float64  `json:"r0"`
+	R1   Float64s `json:"r1"`
+	R2   Float64s `json:"r2"`
+	E0   float64  `json:"e0,omitempty"`
+	E1   Float64s `json:"e1,omitempty"`
+	E2   Float64s `json:"e2,omitempty"`
 }
