@@ -43,16 +43,22 @@ func runSites(ctx context.Context, c *common, args []string, out io.Writer) erro
 	return writeSites(out, c.format, rows)
 }
 
+// fetchCatalog connects, refreshes the catalog and disconnects: the listing commands need
+// nothing else from the network.
+func fetchCatalog(ctx context.Context, c *common) (*app.Catalog, error) {
+	e, err := connect(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	return e.catalog(ctx)
+}
+
 func runStudies(ctx context.Context, c *common, args []string, out io.Writer) error {
 	if err := parseFlags("studies", c, args, nil); err != nil {
 		return err
 	}
-	e, err := connect(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer e.Close()
-	cat, err := e.catalog(ctx)
+	cat, err := fetchCatalog(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -66,12 +72,7 @@ func runVariables(ctx context.Context, c *common, args []string, out io.Writer) 
 	}); err != nil {
 		return err
 	}
-	e, err := connect(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer e.Close()
-	cat, err := e.catalog(ctx)
+	cat, err := fetchCatalog(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -86,12 +87,7 @@ func runCatalog(ctx context.Context, c *common, args []string, out io.Writer) er
 	if err := parseFlags("catalog", c, args, nil); err != nil {
 		return err
 	}
-	e, err := connect(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer e.Close()
-	cat, err := e.catalog(ctx)
+	cat, err := fetchCatalog(ctx, c)
 	if err != nil {
 		return err
 	}
