@@ -109,3 +109,26 @@ func TestCountAllRefused(t *testing.T) {
 		t.Errorf("count %+v, refused %d of %d", r.Count, len(r.Provenance.Refused), len(f.net.sites()))
 	}
 }
+
+// TestLatestFindsTheStoredRun: the newest stored result of a request comes back from the
+// library with no network; a request never run is not found.
+func TestLatestFindsTheStoredRun(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	req := app.Request{Kind: protocol.KindCox, Study: "lung", Endpoint: "os", Cox: &app.CoxSpec{Covariates: []string{"sex"}, Ties: "efron", Form: protocol.CoxStratified}}
+	if _, err := f.svc.Latest(ctx, req); app.ErrorCode(err) != app.ENotFound {
+		t.Fatalf("before any run: %v", err)
+	}
+	r, err := f.svc.Run(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.net.down = true
+	got, err := f.svc.Latest(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != r.ID || !got.Cached || !sameBits(got.Cox.Fit.Coef, r.Cox.Fit.Coef) {
+		t.Errorf("latest %d (cached %v) %v, ran %d %v", got.ID, got.Cached, got.Cox.Fit.Coef, r.ID, r.Cox.Fit.Coef)
+	}
+}

@@ -213,6 +213,14 @@ func TestRunShowsKaplanMeier(t *testing.T) {
 		got := names(a.library.Items())
 		return len(got) == 3 && contains(got, "Table 1 by sex (nsclc)") && contains(got, "Kaplan–Meier of OS by sex (nsclc)")
 	})
+	// Reopened from the library, the Kaplan–Meier figure gets back the HR fitted with it.
+	want := *a.survival.opts.HR
+	a.survival.opts.HR = nil
+	a.openResult(r.ID)
+	f.loop.until(t, "the hazard ratio of the reopened result", func() bool { return a.survival.opts.HR != nil })
+	if got := *a.survival.opts.HR; got != want {
+		t.Errorf("reopened HR %+v, fitted %+v", got, want)
+	}
 }
 
 func TestCancelDropsTheRun(t *testing.T) {

@@ -691,10 +691,7 @@ func (a *App) twoGroupCox() (app.Request, bool) {
 	if v == nil || v.Type != protocol.Categorical || len(v.Categories) != 2 {
 		return app.Request{}, false
 	}
-	req := a.cohort.Request(protocol.KindCox)
-	req.GroupBy = ""
-	req.Cox = &app.CoxSpec{Covariates: []string{g}, Ties: "efron", Form: protocol.CoxStratified}
-	return req, true
+	return KMHazardRatioRequest(a.cohort.Request(protocol.KindSurvival)), true
 }
 
 // runService runs req on the service off the UI goroutine and hands the result (or error)

@@ -198,6 +198,20 @@ func (a *App) showResult(r *app.Result) {
 		a.survival.opts.HR = nil // a hazard ratio belongs to the run it came with
 		a.survival.show(r)
 		a.selectTab(TabSurvival)
+		if r.Request.GroupBy != "" && len(r.KM.Groups) == 2 {
+			// The HR fitted with this result is in the library too: put it back.
+			svc, ctx, req := a.svc, a.ctx, KMHazardRatioRequest(r.Request)
+			a.goWork(func() func() {
+				c, err := svc.Latest(ctx, req)
+				return func() {
+					if err != nil || a.survival.result != r {
+						return
+					}
+					a.survival.opts.HR = hazardRatio(c)
+					a.survival.redraw()
+				}
+			})
+		}
 	case r.Summary != nil:
 		a.summary.show(r)
 		a.selectTab(TabSummary)

@@ -128,20 +128,36 @@ func newSurvivalTab(a *App) *survivalTab {
 // runHR fits the two-group Cox model req and puts its hazard ratio into the figure.
 func (t *survivalTab) runHR(ctx context.Context, gen int, req app.Request) {
 	t.ui.runService(ctx, gen, req, func(r *app.Result, err error) {
-		if err != nil || r.Cox == nil || r.Cox.Fit == nil || len(r.Cox.Fit.Terms) != 1 {
+		if err != nil {
 			return // the figure simply has no HR; the Cox tab explains failures
 		}
-		fit := r.Cox.Fit
-		label := TermLabel(r.Request, fit.Terms[0])
-		if i := strings.Index(label, ": "); i >= 0 {
-			label = label[i+2:]
-		}
-		t.opts.HR = &chart.HazardRatio{Label: label + ", stratified by site", HR: fit.HR[0], Lower: fit.Lower[0], Upper: fit.Upper[0]}
-		if !(fit.HR[0] > 0) || math.IsInf(fit.Upper[0], 0) {
-			t.opts.HR = nil
-		}
+		t.opts.HR = hazardRatio(r)
 		t.redraw()
 	})
+}
+
+// hazardRatio is the HR of a one-term Cox result for the Kaplan–Meier figure; nil when there
+// is none to draw.
+func hazardRatio(r *app.Result) *chart.HazardRatio {
+	if r == nil || r.Cox == nil || r.Cox.Fit == nil || len(r.Cox.Fit.Terms) != 1 {
+		return nil
+	}
+	fit := r.Cox.Fit
+	if !(fit.HR[0] > 0) || math.IsInf(fit.Upper[0], 0) {
+		return nil
+	}
+	label := TermLabel(r.Request, fit.Terms[0])
+	if i := strings.Index(label, ": "); i >= 0 {
+		label = label[i+2:]
+	}
+	return &chart.HazardRatio{Label: label + ", stratified by site", HR: fit.HR[0], Lower: fit.Lower[0], Upper: fit.Upper[0]}
+}
+
+// KMHazardRatioRequest is the Cox request whose HR goes with a two-group Kaplan–Meier request
+// (the same one the run sends alongside, App.twoGroupCox).
+func KMHazardRatioRequest(km app.Request) app.Request {
+	return app.Request{Kind: protocol.KindCox, Study: km.Study, CohortName: km.CohortName, Cohort: km.Cohort, Endpoint: km.Endpoint,
+		Cox: &app.CoxSpec{Covariates: []string{km.GroupBy}, Ties: "efron", Form: protocol.CoxStratified}}
 }
 
 // run asks the service for the Kaplan–Meier analysis of req.
