@@ -17,19 +17,18 @@ import (
 // numbers also decodes, so hand-written queries, tests and older caches still read.
 type Float64s []float64
 
-// MarshalJSON encodes f as a base64 string (null when f is nil).
-func (f Float64s) MarshalJSON() ([]byte, error) {
-	if f == nil {
-		return []byte("null"), nil
-	}
+// MarshalText encodes f as base64; encoding/json writes it as a JSON string. (MarshalText
+// rather than MarshalJSON: encoding/json re-scans a MarshalJSON result, which made encoding
+// slower than decimal text; a text result is only quoted.) A nil vector encodes as "".
+func (f Float64s) MarshalText() ([]byte, error) {
 	raw := make([]byte, 8*len(f))
 	for i, x := range f {
 		binary.LittleEndian.PutUint64(raw[8*i:], math.Float64bits(x))
 	}
-	return quoteBase64(raw), nil
+	return encodeBase64(raw), nil
 }
 
-// UnmarshalJSON decodes a base64 string written by MarshalJSON or a JSON array of numbers.
+// UnmarshalJSON decodes a base64 string written by MarshalText or a JSON array of numbers.
 func (f *Float64s) UnmarshalJSON(b []byte) error {
 	raw, isString, err := unquoteBase64(b)
 	if err != nil {
@@ -58,19 +57,16 @@ func (f *Float64s) UnmarshalJSON(b []byte) error {
 // the counts of a survival table). A plain JSON array of integers also decodes.
 type Ints []int
 
-// MarshalJSON encodes n as a base64 string (null when n is nil).
-func (n Ints) MarshalJSON() ([]byte, error) {
-	if n == nil {
-		return []byte("null"), nil
-	}
+// MarshalText encodes n as base64 of zig-zag varints (see Float64s.MarshalText).
+func (n Ints) MarshalText() ([]byte, error) {
 	raw := make([]byte, 0, 2*len(n))
 	for _, x := range n {
 		raw = binary.AppendVarint(raw, int64(x))
 	}
-	return quoteBase64(raw), nil
+	return encodeBase64(raw), nil
 }
 
-// UnmarshalJSON decodes a base64 string written by MarshalJSON or a JSON array of integers.
+// UnmarshalJSON decodes a base64 string written by MarshalText or a JSON array of integers.
 func (n *Ints) UnmarshalJSON(b []byte) error {
 	raw, isString, err := unquoteBase64(b)
 	if err != nil {
@@ -97,12 +93,9 @@ func (n *Ints) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func quoteBase64(raw []byte) []byte {
-	enc := base64.StdEncoding
-	out := make([]byte, enc.EncodedLen(len(raw))+2)
-	out[0] = '"'
-	enc.Encode(out[1:], raw)
-	out[len(out)-1] = '"'
+func encodeBase64(raw []byte) []byte {
+	out := make([]byte, base64.StdEncoding.EncodedLen(len(raw)))
+	base64.StdEncoding.Encode(out, raw)
 	return out
 }
 
