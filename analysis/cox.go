@@ -226,25 +226,26 @@ func (acc *coxAccum) contribution(n int, eventLP float64, eventX []float64) CoxC
 // addSubject adds one subject with weight w and covariates x to the running risk-set sums
 // (and to the event sums if it is an event).
 func (acc *coxAccum) addSubject(w float64, x []float64, event bool) {
-	p := acc.p
 	acc.s0 += w
+	addWeighted(acc.s1, acc.s2, w, x[:acc.p])
 	if event {
 		acc.d++
 		acc.e0 += w
+		addWeighted(acc.e1, acc.e2, w, x[:acc.p])
 	}
-	for i := 0; i < p; i++ {
-		wx := w * x[i]
-		acc.s1[i] += wx
-		row := acc.s2[i*p : i*p+i+1]
+}
+
+// addWeighted adds w·x to s1 and the lower triangle of w·x·x' to s2 (p×p row-major, p =
+// len(x)): one subject's terms of the running sums S1 and S2 of a risk set or of the events
+// at one time.
+func addWeighted(s1, s2 []float64, w float64, x []float64) {
+	p := len(x)
+	for i, xi := range x {
+		wx := w * xi
+		s1[i] += wx
+		row := s2[i*p : i*p+i+1]
 		for j := range row {
 			row[j] += wx * x[j]
-		}
-		if event {
-			acc.e1[i] += wx
-			erow := acc.e2[i*p : i*p+i+1]
-			for j := range erow {
-				erow[j] += wx * x[j]
-			}
 		}
 	}
 }
@@ -475,22 +476,10 @@ func (s *CoxStratum) RiskSetRows(beta []float64) (rows []RiskSetRow, eventXSum [
 			}
 			w := math.Exp(lp)
 			r.R0 += w
-			for a := 0; a < p; a++ {
-				wx := w * xi[a]
-				r.R1[a] += wx
-				for b := 0; b <= a; b++ {
-					r.R2[a*p+b] += wx * xi[b]
-				}
-			}
+			addWeighted(r.R1, r.R2, w, xi)
 			if s.event[k] {
 				r.E0 += w
-				for a := 0; a < p; a++ {
-					wx := w * xi[a]
-					r.E1[a] += wx
-					for b := 0; b <= a; b++ {
-						r.E2[a*p+b] += wx * xi[b]
-					}
-				}
+				addWeighted(r.E1, r.E2, w, xi)
 			}
 		}
 		for a := 0; a < p; a++ {
