@@ -304,6 +304,10 @@ func TestCoxPerSiteView(t *testing.T) {
 	if fv.lastErr != nil {
 		t.Error(fv.lastErr)
 	}
+	// With the per-site controls shown, the tab still fits a 1280×800 screen (TestFitsSmallScreens).
+	if m := a.cox.content.MinSize(); m.Width > 1280-300 {
+		t.Errorf("Cox tab with the per-site view needs %v", m)
+	}
 	// Random effects switch the diamond; no new fits are needed.
 	sent := a.cox.sites.Queries
 	a.cox.random.SetChecked(true)

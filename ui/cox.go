@@ -103,7 +103,9 @@ func newCoxTab(a *App) *coxTab {
 		widget.NewLabelWithStyle("Baseline hazard", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.form,
 		t.fit,
 	)
-	bar := container.NewHBox(widget.NewLabel("Cox model of the cohort's endpoint"), layout.NewSpacer(), t.random, t.view, t.pin, t.export)
+	// The view names a term ("By site: sex: male vs female"): wide enough to read it.
+	view := container.NewGridWrap(fyne.NewSize(230, t.view.MinSize().Height), t.view)
+	bar := container.NewHBox(widget.NewLabel("Cox model of the endpoint"), layout.NewSpacer(), t.random, view, t.pin, t.export)
 	right := container.NewBorder(container.NewVBox(bar, t.status), container.NewVBox(t.meta, t.table, t.model, t.privacy), nil, nil, t.figure)
 	split := container.NewHSplit(container.NewVScroll(left), right)
 	split.Offset = 0.22
