@@ -29,30 +29,11 @@ type kmGoldenCase struct {
 }
 
 type kmGoldenGrp struct {
-	Group  string `json:"group"`
-	N      int    `json:"n"`
-	Events int    `json:"events"`
-	KM     struct {
-		Time      goldenFloats `json:"time"`
-		NRisk     goldenFloats `json:"n_risk"`
-		NEvent    goldenFloats `json:"n_event"`
-		NCensor   goldenFloats `json:"n_censor"`
-		Surv      goldenFloats `json:"surv"`
-		StdErr    goldenFloats `json:"std_err"`
-		StdErrLog goldenFloats `json:"std_err_log"`
-		Lower     goldenFloats `json:"lower"`
-		Upper     goldenFloats `json:"upper"`
-	} `json:"km"`
-	Landmarks struct {
-		Time    goldenFloats `json:"time"`
-		NRisk   goldenFloats `json:"n_risk"`
-		NEvent  goldenFloats `json:"n_event"`
-		NCensor goldenFloats `json:"n_censor"`
-		Surv    goldenFloats `json:"surv"`
-		StdErr  goldenFloats `json:"std_err"`
-		Lower   goldenFloats `json:"lower"`
-		Upper   goldenFloats `json:"upper"`
-	} `json:"landmarks"`
+	Group       string          `json:"group"`
+	N           int             `json:"n"`
+	Events      int             `json:"events"`
+	KM          survfitRows     `json:"km"`
+	Landmarks   survfitRows     `json:"landmarks"`
 	Quantiles   goldenQuantiles `json:"quantiles"`
 	TableMedian struct {
 		Median goldenFloat `json:"median"`
@@ -255,13 +236,13 @@ func TestMedianMatchesPrintSurvfit(t *testing.T) {
 type lungReference struct {
 	BinDays float64 `json:"bin_days"`
 	Overall struct {
-		KM       lungKM     `json:"km"`
-		KMLogLog lungKM     `json:"km_loglog"`
-		KMPlain  lungKM     `json:"km_plain"`
-		Median   lungMedian `json:"median"`
+		KM       survfitRows `json:"km"`
+		KMLogLog survfitRows `json:"km_loglog"`
+		KMPlain  survfitRows `json:"km_plain"`
+		Median   lungMedian  `json:"median"`
 	} `json:"overall"`
 	BySex struct {
-		KM                lungKM      `json:"km"`
+		KM                survfitRows `json:"km"`
 		Median            lungMedian  `json:"median"`
 		LogRank           lungLogRank `json:"logrank"`
 		LogRankSiteStrata lungLogRank `json:"logrank_site_strata"`
@@ -272,16 +253,19 @@ type lungReference struct {
 	} `json:"by_ecog"`
 }
 
-type lungKM struct {
-	Group   goldenStrings `json:"group"`
-	Time    goldenFloats  `json:"time"`
-	NRisk   goldenFloats  `json:"n_risk"`
-	NEvent  goldenFloats  `json:"n_event"`
-	NCensor goldenFloats  `json:"n_censor"`
-	Surv    goldenFloats  `json:"surv"`
-	StdErr  goldenFloats  `json:"std_err"`
-	Lower   goldenFloats  `json:"lower"`
-	Upper   goldenFloats  `json:"upper"`
+// survfitRows is a table of rows of R's summary(survfit): the curve (censored = TRUE) or its
+// landmarks (times = ...). A column R did not write stays nil.
+type survfitRows struct {
+	Group     goldenStrings `json:"group"`
+	Time      goldenFloats  `json:"time"`
+	NRisk     goldenFloats  `json:"n_risk"`
+	NEvent    goldenFloats  `json:"n_event"`
+	NCensor   goldenFloats  `json:"n_censor"`
+	Surv      goldenFloats  `json:"surv"`
+	StdErr    goldenFloats  `json:"std_err"`
+	StdErrLog goldenFloats  `json:"std_err_log"`
+	Lower     goldenFloats  `json:"lower"`
+	Upper     goldenFloats  `json:"upper"`
 }
 
 type lungMedian struct {
@@ -315,7 +299,7 @@ func TestLungReference(t *testing.T) {
 			all := lung.pooledTable(t, "", "", w)
 			for _, k := range []struct {
 				ct  ConfType
-				ref lungKM
+				ref survfitRows
 			}{{ConfLog, ref.Overall.KM}, {ConfLogLog, ref.Overall.KMLogLog}, {ConfPlain, ref.Overall.KMPlain}} {
 				e, err := KaplanMeier(all, KMOptions{ConfType: k.ct})
 				if err != nil {
@@ -382,7 +366,7 @@ func lungStrata(tb testing.TB, d goldenDataset, col string, levels []string, w f
 	return strata
 }
 
-func checkLungKM(t *testing.T, what string, e *KMEstimate, ref lungKM, group string) {
+func checkLungKM(t *testing.T, what string, e *KMEstimate, ref survfitRows, group string) {
 	t.Helper()
 	var time, nrisk, nevent, ncensor, surv, se, lo, hi []float64
 	for i, g := range ref.Group {
