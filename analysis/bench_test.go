@@ -40,7 +40,6 @@ func BenchmarkMergeTables100Sites(b *testing.B) {
 			for i := range sites {
 				sites[i] = benchSiteTable(b, rng, 1000, 1, days)
 			}
-			b.ResetTimer()
 			for b.Loop() {
 				m := MergeTables(sites...)
 				if m.Total() != 100000 {
@@ -67,7 +66,6 @@ func BenchmarkKMLogRank1M(b *testing.B) {
 					benchSiteTable(b, rng, perArm, 0.8, days),
 				}
 			}
-			b.ResetTimer()
 			for b.Loop() {
 				arms := make([]SurvivalTable, 2)
 				for g := range arms {

@@ -61,7 +61,6 @@ func pooledEvaluator(sites []benchSite) CoxEvaluator {
 func BenchmarkPooledCoxFit1MWhole(b *testing.B) {
 	sites := benchSetup(b)
 	eval := pooledEvaluator(sites)
-	b.ResetTimer()
 	for b.Loop() {
 		fit, err := FitCox(eval, benchP, CoxOptions{})
 		if err != nil || !fit.Converged {
@@ -94,7 +93,6 @@ func BenchmarkPooledCoxFit1MClient(b *testing.B) {
 	for _, r := range benchRound[0] {
 		rows += len(r)
 	}
-	b.ResetTimer()
 	for b.Loop() {
 		call := 0
 		fit, err := FitCox(func(beta []float64) (CoxContribution, error) {
@@ -114,7 +112,6 @@ func BenchmarkPooledCoxFit1MClient(b *testing.B) {
 // (CoxStratum) and keep it for all the rounds.
 func BenchmarkPooledCoxFit1MWholePrepared(b *testing.B) {
 	sites := benchSetup(b)
-	b.ResetTimer()
 	for b.Loop() {
 		strata := make([]*CoxStratum, len(sites))
 		for k, s := range sites {
@@ -149,7 +146,6 @@ func BenchmarkCoxStratumPrepared100k(b *testing.B) {
 		b.Fatal(err)
 	}
 	beta := []float64{0.5, 0.02, -0.05, 0.1, 0.1}
-	b.ResetTimer()
 	for b.Loop() {
 		if _, err := s.Contribution(beta, Efron); err != nil {
 			b.Fatal(err)
@@ -162,7 +158,6 @@ func BenchmarkCoxStratumContribution100k(b *testing.B) {
 	sites := benchSetup(b)
 	s := sites[0]
 	beta := []float64{0.5, 0.02, -0.05, 0.1, 0.1}
-	b.ResetTimer()
 	for b.Loop() {
 		if _, err := CoxStratumContribution(s.time, s.event, s.x, benchP, beta, Efron); err != nil {
 			b.Fatal(err)
@@ -175,7 +170,6 @@ func BenchmarkCoxRiskSetRows100k(b *testing.B) {
 	sites := benchSetup(b)
 	s := sites[0]
 	beta := []float64{0.5, 0.02, -0.05, 0.1, 0.1}
-	b.ResetTimer()
 	for b.Loop() {
 		if _, _, err := CoxRiskSetRows(s.time, s.event, s.x, benchP, beta); err != nil {
 			b.Fatal(err)
