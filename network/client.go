@@ -188,7 +188,7 @@ func Dial(ctx context.Context, url string, opts ...Option) (*Client, error) {
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.Timeout(connectTimeout(ctx)),
 	}, cfg.natsOpts...)
-	hub := redactURLs(url)
+	hub := RedactURLs(url)
 	nc, err := nats.Connect(url, natsOpts...)
 	if err != nil {
 		return nil, &app.Error{Code: app.EUnavailable, Message: fmt.Sprintf("hub %s: %v", hub, err)}
@@ -196,9 +196,10 @@ func Dial(ctx context.Context, url string, opts ...Option) (*Client, error) {
 	return &Client{nc: nc, cfg: cfg, hub: hub, sites: map[string]*siteState{}}, nil
 }
 
-// redactURLs is app.RedactURL over each URL of a comma-separated list: errors name the hub
-// but are logged and shown, so they must not carry a password given in its URL.
-func redactURLs(list string) string {
+// RedactURLs is app.RedactURL over each URL of a comma-separated hub list (a cluster), for
+// messages that name the hub: they are logged and shown, so they must not carry a password
+// given in its URL.
+func RedactURLs(list string) string {
 	urls := strings.Split(list, ",")
 	for i, u := range urls {
 		urls[i] = app.RedactURL(strings.TrimSpace(u))

@@ -82,7 +82,7 @@ func serve(ctx context.Context, cfg serveConfig, log io.Writer) error {
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			fmt.Fprintf(log, "oncofed-node serve: reconnected to %s\n", nc.ConnectedUrl())
+			fmt.Fprintf(log, "oncofed-node serve: reconnected to %s\n", nc.ConnectedUrlRedacted())
 		}),
 	}
 	if cfg.creds != "" {
@@ -100,7 +100,7 @@ func serve(ctx context.Context, cfg serveConfig, log io.Writer) error {
 	}
 	nc, err := nats.Connect(cfg.hub, opts...)
 	if err != nil {
-		return fmt.Errorf("hub %s: %w", cfg.hub, err)
+		return fmt.Errorf("hub %s: %w", network.RedactURLs(cfg.hub), err)
 	}
 	defer nc.Close()
 
@@ -132,7 +132,7 @@ func serve(ctx context.Context, cfg serveConfig, log io.Writer) error {
 			return err
 		}
 		services = append(services, svc)
-		fmt.Fprintf(log, "oncofed-node serve: site %s serves %v from %s on %s\n", eng.Site(), studies, path, cfg.hub)
+		fmt.Fprintf(log, "oncofed-node serve: site %s serves %v from %s on %s\n", eng.Site(), studies, path, network.RedactURLs(cfg.hub))
 	}
 	<-ctx.Done()
 	for _, s := range services {

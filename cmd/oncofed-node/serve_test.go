@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -159,4 +160,63 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// syncBuffer is a log written by serve's goroutines and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeLogHidesHubPassword: the log names the hub, but not the password in its URL.
+func TestServeLogHidesHubPassword(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "hub.conf")
+	if err := os.WriteFile(conf, []byte("host: 127.0.0.1\nport: -1\nauthorization { user: site, password: s3cret }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hub, err := network.StartHub(network.HubOptions{ConfigFile: conf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Shutdown()
+	db := filepath.Join(t.TempDir(), "east.db")
+	store, err := node.OpenSQLite(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = node.ImportCSV(context.Background(), store, node.ImportSpec{Study: "trial", IDColumn: "id", Site: "east",
+		Endpoints: []node.EndpointSpec{{Name: "os", TimeColumn: "time", EventColumn: "event"}}}, strings.NewReader("id,age,time,event\n1,60,100,1\n2,70,200,0\n"))
+	store.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := strings.Replace(hub.URL(), "nats://", "nats://site:s3cret@", 1)
+	var log syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, serveConfig{hub: url, dbs: []string{db}, policy: node.ExactPolicy()}, &log) }()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log.String(), "serves"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("site not served; log:\n%s", log.String())
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if l := log.String(); strings.Contains(l, "s3cret") || !strings.Contains(l, hub.URL()) {
+		t.Fatalf("log names the hub with its password, or not at all:\n%s", l)
+	}
 }
