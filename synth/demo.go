@@ -41,12 +41,8 @@ func DemoFederation() Federation {
 		},
 		Policies: map[string]SitePolicy{},
 	}
-	g, err := New(f.Studies[0])
-	if err != nil {
-		panic("synth: demo federation: " + err.Error())
-	}
-	for _, s := range g.Sites() {
-		f.Policies[s.Name] = DemoPolicy
+	for _, name := range f.SiteNames() {
+		f.Policies[name] = DemoPolicy
 	}
 	coarse := DemoPolicy
 	coarse.BinDays = 30
