@@ -91,9 +91,12 @@ func (s *Service) SiteCox(ctx context.Context, r *Result) (*SiteCoxResult, error
 		terms = nil
 	}
 	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		queries int
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		queries  int
+		tried    int
+		lostNet  error // the network failed for every site fitted
+		netFails int
 	)
 	out.Sites = make([]SiteCoxFit, len(first.Replies))
 	for i, rep := range sortReplies(first.Replies) {
@@ -108,6 +111,7 @@ func (s *Service) SiteCox(ctx context.Context, r *Result) (*SiteCoxResult, error
 			sf.Excluded = fmt.Sprintf("%d events, fewer than %d", rep.Cox.Events, MinSiteEvents)
 			continue
 		}
+		tried++
 		wg.Add(1)
 		go func(rep protocol.Reply) {
 			defer wg.Done()
@@ -149,6 +153,12 @@ func (s *Service) SiteCox(ctx context.Context, r *Result) (*SiteCoxResult, error
 			}
 			fit, err := analysis.FitCox(eval, p, analysis.CoxOptions{Terms: terms})
 			sf.Fit = fit
+			if err != nil && ErrorCode(err) == EUnavailable && s.Offline() {
+				mu.Lock()
+				netFails++
+				lostNet = err
+				mu.Unlock()
+			}
 			switch {
 			case fit == nil && err != nil:
 				sf.Excluded = ErrorMessage(err)
@@ -166,6 +176,9 @@ func (s *Service) SiteCox(ctx context.Context, r *Result) (*SiteCoxResult, error
 	out.Queries = queries
 	if err := ctx.Err(); err != nil {
 		return nil, WrapError(EUnavailable, err, "the per-site fits were cancelled")
+	}
+	if tried > 0 && netFails == tried {
+		return nil, lostNet
 	}
 	return out, nil
 }

@@ -130,3 +130,18 @@ func TestSiteCoxNeedsStratified(t *testing.T) {
 		t.Errorf("pooled form: %v", err)
 	}
 }
+
+// TestSiteCoxOffline: with the hub gone, the per-site view fails with code unavailable
+// instead of listing every site as left out.
+func TestSiteCoxOffline(t *testing.T) {
+	f := newFixture(t)
+	req := app.Request{Kind: protocol.KindCox, Study: "lung", Endpoint: "os", Cox: &app.CoxSpec{Covariates: []string{"sex"}}}
+	r, err := f.svc.Run(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.net.down = true
+	if _, err := f.svc.SiteCox(context.Background(), r); app.ErrorCode(err) != app.EUnavailable {
+		t.Errorf("offline: %v", err)
+	}
+}
