@@ -219,7 +219,10 @@ func (e *env) Close() {
 func connect(ctx context.Context, c *common) (*env, error) {
 	e := &env{}
 	url := c.hub
-	info := app.NetworkInfo{ID: c.hub, Name: c.hub, URL: c.hub}
+	// The network is named by its hub URL; app and cache redact single URLs but not a
+	// cluster list, so the password of every URL is dropped here.
+	shown := network.RedactURLs(c.hub)
+	info := app.NetworkInfo{ID: shown, Name: shown, URL: shown}
 	if c.demo {
 		dir := c.demoDir
 		if dir == "" {
