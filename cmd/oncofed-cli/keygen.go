@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,14 +25,8 @@ func runKeygen(_ context.Context, _ *common, args []string, out io.Writer) error
 	fs.SetOutput(os.Stderr)
 	path := fs.String("out", "", "`FILE` for the private key (required; FILE.pub gets the public key)")
 	name := fs.String("name", "", "analyst `NAME` for the public key line (default: the user name)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	if *path == "" {
 		return usagef("--out FILE is required")

@@ -179,14 +179,8 @@ func parseFlags(name string, c *common, args []string, define func(fs *flag.Flag
 	if define != nil {
 		define(fs)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	switch c.format {
 	case "text", "json", "csv":
@@ -402,6 +396,21 @@ func parseFloats(flagName, s string) ([]float64, error) {
 func requireAll(c *common, p *app.Provenance) error {
 	if c.requireAll && p.Partial() {
 		return fmt.Errorf("%w: %s", errPartial, sitesText(p))
+	}
+	return nil
+}
+
+// parseArgs parses a command's flags: -h is passed through, a bad flag or any positional
+// argument is a usage error.
+func parseArgs(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	return nil
 }
