@@ -171,8 +171,8 @@ type CoxReply struct {
 
 	// Pooled form: per distinct time of the site, the sums the client needs for the exact
 	// pooled partial likelihood, plus Σ x over all events.
-	Rows      []CoxRiskSetRow `json:"rows,omitempty"`
-	EventXSum []float64       `json:"event_x_sum,omitempty"`
+	Rows      CoxRows   `json:"rows,omitempty"`
+	EventXSum []float64 `json:"event_x_sum,omitempty"`
 }
 
 // CoxRiskSetRow holds, for the subjects whose time equals Time, with w = exp(x'β):
