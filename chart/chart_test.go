@@ -296,6 +296,22 @@ func TestFormatHRMedianCount(t *testing.T) {
 	if got, want := FormatHR(1.5, 0.9, math.Inf(1)), "1.50 (0.90–∞)"; got != want {
 		t.Errorf("FormatHR = %q, want %q", got, want)
 	}
+	// A CI that excludes 1 must not print as touching it: a bound rounding to 1.00 gets the
+	// decimals that keep it on its side; a bound of exactly 1 stays "1.00".
+	for _, c := range []struct {
+		hr, lo, hi float64
+		want       string
+	}{
+		{0.8, 0.64, 0.996, "0.80 (0.64–0.996)"},
+		{1.3, 1.004, 1.7, "1.30 (1.004–1.70)"},
+		{0.9, 0.8, 0.99996, "0.90 (0.80–0.99996)"},
+		{0.9, 0.8, 1, "0.90 (0.80–1.00)"},
+		{1.02, 0.996, 1.004, "1.02 (1.00–1.00)"}, // includes 1: as before
+	} {
+		if got := FormatHR(c.hr, c.lo, c.hi); got != c.want {
+			t.Errorf("FormatHR(%v, %v, %v) = %q, want %q", c.hr, c.lo, c.hi, got, c.want)
+		}
+	}
 	// lung female median 426 d (348–550), R print(survfit), in months
 	u := Months
 	if got, want := FormatMedianCI(u.FromDays(426), u.FromDays(348), u.FromDays(550)), "14.0 (11.4–18.1)"; got != want {

@@ -50,10 +50,24 @@ func sigDigits(x float64, n int) string {
 }
 
 // FormatHR formats a hazard ratio and its confidence interval as "0.59 (0.42–0.82)".
-// Ratios are printed with two decimals (three below 0.1, one from 10 up) so that a CI
-// that excludes 1 never prints as touching it.
+// Ratios are printed with two decimals (three below 0.1, one from 10 up); a limit of a CI
+// that excludes 1 gets as many more decimals as it needs not to print as 1
+// ("0.80 (0.64–0.996)"), so that such a CI never reads as touching 1.
 func FormatHR(hr, lo, hi float64) string {
-	return fmt.Sprintf("%s (%s–%s)", formatRatio(hr), formatRatio(lo), formatRatio(hi))
+	return fmt.Sprintf("%s (%s–%s)", formatRatio(hr), formatLimit(lo, lo > 1), formatLimit(hi, hi < 1))
+}
+
+// formatLimit is formatRatio for a confidence limit; when the interval excludes 1 on this
+// limit's side, decimals are added until the limit no longer rounds to 1.
+func formatLimit(x float64, excludesOne bool) string {
+	s := formatRatio(x)
+	for d := 3; excludesOne && d <= 17; d++ {
+		if v, _ := strconv.ParseFloat(s, 64); v != 1 {
+			break
+		}
+		s = strconv.FormatFloat(x, 'f', d, 64)
+	}
+	return s
 }
 
 func formatRatio(x float64) string {
