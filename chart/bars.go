@@ -269,9 +269,8 @@ func (m *histMarks) Plot(c draw.Canvas, p *plot.Plot) {
 	}
 }
 
-// frameCounts starts a bar chart or histogram: it fills the background, draws the title,
-// the footnote and, for more than one series, a legend row, and returns the area left for
-// the plot, inside the figure margin. A nil colour in colors is replaced in place by the palette's colour of its index,
+// frameCounts starts a bar chart or histogram: the frame and, for more than one series, a
+// legend row; it returns the area left for the plot. A nil colour in colors is replaced in place by the palette's colour of its index,
 // so that the caller draws each series in its legend colour.
 func frameCounts(c draw.Canvas, s Style, title, footnote string, names []string, colors []color.Color) draw.Canvas {
 	for i := range colors {
@@ -279,10 +278,7 @@ func frameCounts(c draw.Canvas, s Style, title, footnote string, names []string,
 			colors[i] = s.color(i)
 		}
 	}
-	fillBackground(c, s)
-	margin := s.TextSize * 0.9
-	inner := draw.Crop(c, margin, -margin, margin, -margin)
-	inner = drawFootnote(drawTitle(inner, s, title), s, footnote)
+	inner := frame(c, s, title, footnote)
 	if len(names) > 1 {
 		inner = drawLegendRow(c, inner, s, names, colors)
 	}

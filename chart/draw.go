@@ -34,6 +34,15 @@ func fillBackground(c draw.Canvas, s Style) {
 	c.Fill(c.Rectangle.Path())
 }
 
+// frame starts every figure: it fills the background, draws the title and the footnote
+// inside the figure margin, and returns the area left between them.
+func frame(c draw.Canvas, s Style, title, footnote string) draw.Canvas {
+	fillBackground(c, s)
+	margin := s.TextSize * 0.9
+	inner := draw.Crop(c, margin, -margin, margin, -margin)
+	return drawFootnote(drawTitle(inner, s, title), s, footnote)
+}
+
 // drawTitle draws a bold title centred at the top of c, word-wrapped to its width, and
 // returns c without it.
 func drawTitle(c draw.Canvas, s Style, title string) draw.Canvas {

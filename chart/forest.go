@@ -111,11 +111,7 @@ func (f *ForestPlot) Draw(c draw.Canvas) error {
 		return err
 	}
 	s := f.FigureStyle()
-	fillBackground(c, s)
-	margin := s.TextSize * 0.9
-	inner := draw.Crop(c, margin, -margin, margin, -margin)
-	inner = drawTitle(inner, s, f.Title)
-	inner = drawFootnote(inner, s, f.Footnote)
+	inner := frame(c, s, f.Title, f.Footnote)
 
 	tsty := s.text(s.TextSize, false)
 	bsty := s.text(s.TextSize, true)

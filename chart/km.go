@@ -261,15 +261,12 @@ func (l *kmLayout) x(t float64) vg.Length { return l.data.X(l.plot.X.Norm(t)) }
 // y maps a survival probability to the canvas.
 func (l *kmLayout) y(s float64) vg.Length { return l.data.Y(l.plot.Y.Norm(s)) }
 
-// layout places the title, footnote, plot and risk table on c, and builds the plot with
-// its curves.
+// layout fills the background, draws the title and footnote, places the plot and risk
+// table on c, and builds the plot with its curves.
 func (f *KMFigure) layout(c draw.Canvas) *kmLayout {
 	s := f.FigureStyle()
 	l := &kmLayout{style: s}
-	margin := s.TextSize * 0.9
-	inner := draw.Crop(c, margin, -margin, margin, -margin)
-	inner = drawTitle(inner, s, f.Title)
-	inner = drawFootnote(inner, s, f.Footnote)
+	inner := frame(c, s, f.Title, f.Footnote)
 
 	ticksDays := f.Ticks()
 	u := f.Unit
@@ -411,8 +408,6 @@ func (f *KMFigure) Draw(c draw.Canvas) error {
 	if err := f.validate(); err != nil {
 		return err
 	}
-	s := f.FigureStyle()
-	fillBackground(c, s)
 	l := f.layout(c)
 	l.plot.Draw(l.plotArea)
 	if l.table != nil {
