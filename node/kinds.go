@@ -66,6 +66,19 @@ func (e *Engine) checkGroupSizes(c *cohort, sizes []int) error {
 	return nil
 }
 
+// appendMissingSet adds to sets, when its count was released as a number, the set of cohort
+// rows in none of groups (their group value is missing): a released count like any group's.
+func appendMissingSet(sets []bitset, c *cohort, groups []bitset, released protocol.Count) []bitset {
+	if released.Suppressed || released.N == 0 {
+		return sets
+	}
+	m := append(bitset(nil), c.rows...)
+	for _, g := range groups {
+		m.andNot(g)
+	}
+	return append(sets, m)
+}
+
 // union returns the rows in any of sets.
 func union(n int, sets []bitset) bitset {
 	u := newBitset(n)
@@ -94,6 +107,7 @@ func (e *Engine) count(c *cohort, reply *protocol.Reply) (answer, error) {
 			}
 		}
 		cr.Missing = counts[len(sizes)]
+		ans.sets = appendMissingSet(ans.sets, c, sets, cr.Missing)
 	}
 	reply.Count = cr
 	ans.released = fmt.Sprintf("count n=%d groups=%d suppressed=%d", c.n, len(cr.Groups), reply.Policy.SuppressedCells)
@@ -130,6 +144,7 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 		var s int
 		sr.MissingGroup, s = releaseCount(missing, minCell)
 		reply.Policy.SuppressedCells += s
+		ans.sets = appendMissingSet(ans.sets, c, sets, sr.MissingGroup)
 	}
 	edges := map[string][]float64{}
 	for _, b := range q.Bins {
@@ -416,6 +431,7 @@ func (e *Engine) survival(c *cohort, q *protocol.Query, reply *protocol.Reply) (
 		var s int
 		sr.MissingGroup, s = releaseCount(missing, e.policy.MinCell)
 		reply.Policy.SuppressedCells += s
+		ans.sets = appendMissingSet(ans.sets, c, sets, sr.MissingGroup)
 	}
 	reply.Survival = sr
 	ans.released = fmt.Sprintf("survival %s n=%d groups=%d rows=%d merged=%d", ep.Name, c.n, len(sr.Groups), rows, reply.Policy.MergedRows)

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -480,4 +481,50 @@ func TestAttackDifferencingThroughCells(t *testing.T) {
 	e2, _ := lungEngine(t, off, nil)
 	mustOK(t, e2.Handle(ctx, hist(67)))
 	mustOK(t, e2.Handle(ctx, hist(68)))
+}
+
+// Attack (differencing through the missing cell): the count of patients whose grouping value
+// is missing is a released patient set like the groups; the cohort of those patients minus
+// one must be refused after it.
+func TestAttackDifferencingThroughMissingCell(t *testing.T) {
+	ctx := context.Background()
+	var b strings.Builder
+	b.WriteString("id,age,grp,time,event\n")
+	for i := 1; i <= 39; i++ {
+		grp := ""
+		switch {
+		case i <= 12:
+			grp = "a"
+		case i <= 24:
+			grp = "b"
+		}
+		fmt.Fprintf(&b, "%d,%d,%s,%d,%d\n", i, i, grp, 10*i, i%2)
+	}
+	dir := t.TempDir()
+	spec := ImportSpec{Study: "s", IDColumn: "id", Endpoints: []EndpointSpec{{Name: "OS", TimeColumn: "time", EventColumn: "event"}}}
+	store := importFile(t, filepath.Join(dir, "s.db"), writeFile(t, dir, "s.csv", b.String()), spec)
+	pol := DefaultPolicy()
+	e, err := NewEngine(ctx, store, Config{Policy: &pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []protocol.Kind{protocol.KindCount, protocol.KindSurvival} {
+		q := protocol.Query{Version: protocol.Version, Kind: kind, ID: "q", Analyst: "alice-" + string(kind), Study: "s", GroupBy: "grp"}
+		if kind == protocol.KindSurvival {
+			q.Endpoint = "OS"
+		}
+		r := mustOK(t, e.Handle(ctx, q))
+		var missing protocol.Count
+		if r.Count != nil {
+			missing = r.Count.Missing
+		} else {
+			missing = r.Survival.MissingGroup
+		}
+		if missing.N != 15 {
+			t.Fatalf("%s: missing group %+v, want 15 (ids 25..39)", kind, missing)
+		}
+		minusOne := protocol.Query{Version: protocol.Version, Kind: protocol.KindCount, ID: "q", Analyst: q.Analyst, Study: "s",
+			Cohort: and(&protocol.Filter{Op: protocol.OpNot, Args: []*protocol.Filter{{Op: protocol.OpPresent, Var: "grp"}}}, rng("age", nil, fp(38)))}
+		wantCode(t, e.Handle(ctx, minusOne), protocol.CodeRefusedByPolicy)
+	}
 }
