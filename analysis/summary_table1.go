@@ -164,7 +164,7 @@ func BuildTable1(sites []SiteAggregate, opts Table1Options) (Table1, error) {
 			all = append(all, ps...)
 			if len(ps) == 0 {
 				// The group exists but no site reported this variable for it: empty aggregate.
-				ps = []VariableAggregate{summaryEmptyLike(parts[name][summaryAnyGroup(parts[name])][0])}
+				ps = []VariableAggregate{summaryEmptyLike(parts[name], groups)}
 			}
 			m, err := MergeVariables(ps)
 			if err != nil {
@@ -239,12 +239,23 @@ func BuildTable1BySite(sites []SiteAggregate, opts Table1Options) (Table1, error
 	return BuildTable1(bySite, opts)
 }
 
-// summaryEmptyLike is an aggregate of no values with v's name, kind and histogram edges.
-func summaryEmptyLike(v VariableAggregate) VariableAggregate {
-	e := VariableAggregate{Name: v.Name, Numeric: v.Numeric}
-	if v.Histogram != nil {
-		e.Edges = v.Edges
-		e.Histogram = make([]CellCount, len(v.Histogram))
+// summaryEmptyLike is an aggregate of no values shaped like the variable's parts (byGroup,
+// looked at in the order of groups, so that every build gives the same table): their name and
+// kind, and the histogram edges when any part has a histogram (BuildTable1 has checked those
+// share their edges), so that the empty column reads NA for its quantiles as for its mean.
+func summaryEmptyLike(byGroup map[string][]VariableAggregate, groups []string) VariableAggregate {
+	var e VariableAggregate
+	for _, g := range groups {
+		for _, v := range byGroup[g] {
+			if e.Name == "" {
+				e = VariableAggregate{Name: v.Name, Numeric: v.Numeric}
+			}
+			if v.Histogram != nil {
+				e.Edges = v.Edges
+				e.Histogram = make([]CellCount, len(v.Histogram))
+				return e
+			}
+		}
 	}
 	return e
 }
@@ -255,15 +266,6 @@ func summaryWhich(first bool, a, b string) string {
 		return a
 	}
 	return b
-}
-
-func summaryAnyGroup(m map[string][]VariableAggregate) string {
-	for g, ps := range m {
-		if len(ps) > 0 {
-			return g
-		}
-	}
-	panic("analysis: Table 1: variable without any part")
 }
 
 // summaryOrder returns the keys of n, first those listed in order, then the rest sorted.

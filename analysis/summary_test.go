@@ -656,3 +656,42 @@ func BenchmarkBuildTable1(b *testing.B) {
 		}
 	}
 }
+
+// TestTable1GroupWithoutVariable: a group whose only site reports no variables gets an empty
+// column (n 0) for each variable, with NA quantiles when another group released a histogram,
+// the same in every build (it was shaped from whichever group a map iteration met first, so
+// its median cell was "NA [NA, NA]" in some builds and blank in others).
+func TestTable1GroupWithoutVariable(t *testing.T) {
+	edges := []float64{50, 60, 70}
+	e := ExactCount
+	sites := []SiteAggregate{
+		// n suppressed: no sums or histogram
+		{Site: "s1", Groups: []GroupAggregate{{Group: "A", N: SuppressedCount(5), Variables: []VariableAggregate{
+			{Name: "age", Numeric: true, N: SuppressedCount(5)}}}}},
+		// values 55, 65, 65, 75
+		{Site: "s2", Groups: []GroupAggregate{{Group: "C", N: e(4), Variables: []VariableAggregate{
+			{Name: "age", Numeric: true, N: e(4), Sum: 260, SumSq: 17100, Edges: edges, Histogram: []CellCount{e(0), e(1), e(2), e(1)}}}}}},
+		{Site: "s3", Groups: []GroupAggregate{{Group: "B", N: e(7)}}},
+	}
+	var first []Table1Row
+	for range 20 {
+		tab, err := BuildTable1(sites, Table1Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(tab.Columns) != "[A B C Overall]" {
+			t.Fatalf("columns %v", tab.Columns)
+		}
+		if b := tab.Variables[0].Numerics[1]; b.N != e(0) || b.UsedN != 0 {
+			t.Errorf("age in B: n %v used %d, want 0, 0", b.N, b.UsedN)
+		}
+		if got := tab.Rows[2].Cells[1]; got != "NA [NA, NA]" {
+			t.Errorf("age median in B %q, want NA [NA, NA]", got)
+		}
+		if first == nil {
+			first = tab.Rows
+		} else if fmt.Sprint(tab.Rows) != fmt.Sprint(first) {
+			t.Fatalf("rows differ between builds:\n%v\n%v", tab.Rows, first)
+		}
+	}
+}
