@@ -104,7 +104,12 @@ func TestRedactURL(t *testing.T) {
 		"nats://token@hub:4222":                    "nats://hub:4222",
 		"nats://hub:4222":                          "nats://hub:4222",
 		"demo":                                     "demo",
-		"":                                         "",
+		// A cluster list: every URL loses its password, not only the first.
+		"nats://a:s1@h1:4222,nats://b:s2@h2:4222":   "nats://h1:4222,nats://h2:4222",
+		"nats://h1:4222, nats://a:s@h2 ,tls://t@h3": "nats://h1:4222, nats://h2 ,tls://h3",
+		"nats://a:s@h1,nats://h2":                   "nats://h1,nats://h2",
+		"Hospital network, nats://a:s@h1":           "Hospital network, nats://h1",
+		"":                                          "",
 	} {
 		if got := app.RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)

@@ -762,9 +762,22 @@ func (s *Service) Rerun(ctx context.Context, id int64) (*Result, *Changes, error
 	return r, Compare(old, r), nil
 }
 
-// RedactURL removes the user information (user name, password, token) from a URL; other
-// strings are returned unchanged.
+// RedactURL removes the user information (user name, password, token) from a URL, and from
+// each URL of a comma-separated list (a NATS cluster: "nats://a:s@h1,nats://a:s@h2"); other
+// strings, and the parts of a list that are not URLs with user information, are returned
+// unchanged (spacing around the commas included).
 func RedactURL(s string) string {
+	parts := strings.Split(s, ",")
+	for i, part := range parts {
+		trimmed := strings.TrimSpace(part)
+		if red := redactOneURL(trimmed); red != trimmed {
+			parts[i] = strings.Replace(part, trimmed, red, 1)
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func redactOneURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.User == nil || u.Host == "" {
 		return s

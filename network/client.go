@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -188,23 +187,12 @@ func Dial(ctx context.Context, url string, opts ...Option) (*Client, error) {
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.Timeout(connectTimeout(ctx)),
 	}, cfg.natsOpts...)
-	hub := RedactURLs(url)
+	hub := app.RedactURL(url) // each URL of a cluster list loses its password
 	nc, err := nats.Connect(url, natsOpts...)
 	if err != nil {
 		return nil, &app.Error{Code: app.EUnavailable, Message: fmt.Sprintf("hub %s: %v", hub, err)}
 	}
 	return &Client{nc: nc, cfg: cfg, hub: hub, sites: map[string]*siteState{}}, nil
-}
-
-// RedactURLs is app.RedactURL over each URL of a comma-separated hub list (a cluster), for
-// messages that name the hub: they are logged and shown, so they must not carry a password
-// given in its URL.
-func RedactURLs(list string) string {
-	urls := strings.Split(list, ",")
-	for i, u := range urls {
-		urls[i] = app.RedactURL(strings.TrimSpace(u))
-	}
-	return strings.Join(urls, ",")
 }
 
 func connectTimeout(ctx context.Context) time.Duration {

@@ -215,7 +215,7 @@ func connect(ctx context.Context, c *common) (*env, error) {
 	url := c.hub
 	// The network is named by its hub URL; app and cache redact single URLs but not a
 	// cluster list, so the password of every URL is dropped here.
-	shown := network.RedactURLs(c.hub)
+	shown := app.RedactURL(c.hub)
 	info := app.NetworkInfo{ID: shown, Name: shown, URL: shown}
 	if c.demo {
 		dir := c.demoDir

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/protocol"
@@ -100,7 +101,7 @@ func serve(ctx context.Context, cfg serveConfig, log io.Writer) error {
 	}
 	nc, err := nats.Connect(cfg.hub, opts...)
 	if err != nil {
-		return fmt.Errorf("hub %s: %w", network.RedactURLs(cfg.hub), err)
+		return fmt.Errorf("hub %s: %w", app.RedactURL(cfg.hub), err)
 	}
 	defer nc.Close()
 
@@ -132,7 +133,7 @@ func serve(ctx context.Context, cfg serveConfig, log io.Writer) error {
 			return err
 		}
 		services = append(services, svc)
-		fmt.Fprintf(log, "oncofed-node serve: site %s serves %v from %s on %s\n", eng.Site(), studies, path, network.RedactURLs(cfg.hub))
+		fmt.Fprintf(log, "oncofed-node serve: site %s serves %v from %s on %s\n", eng.Site(), studies, path, app.RedactURL(cfg.hub))
 	}
 	<-ctx.Done()
 	for _, s := range services {
