@@ -24,8 +24,9 @@ func DefaultPolicy() protocol.Policy {
 }
 
 // ExactPolicy releases exact tables with no protection at all: for trusted networks and tests.
+// It allows the pooled Cox form.
 func ExactPolicy() protocol.Policy {
-	return protocol.Policy{}
+	return protocol.Policy{AllowPooledCox: true}
 }
 
 // IsExact reports whether p switches off the four core protections (min_cohort, min_cell,
@@ -37,8 +38,10 @@ func IsExact(p protocol.Policy) bool {
 // ParsePolicy reads a policy JSON document. Fields absent from it keep DefaultPolicy's safe
 // values — except in an exact policy (min_cohort, min_cell and bin_days 0, overlap_guard false,
 // as the trusted-network example {"min_cohort":0,"min_cell":0,"bin_days":0,"overlap_guard":false}),
-// where the absent daily_query_budget and events_per_cox_covariate default to 0 (off) as well.
-// Unknown fields and negative values are refused, so a typo cannot silently weaken a policy.
+// where the absent daily_query_budget and events_per_cox_covariate default to 0 (off) as well
+// and the absent allow_pooled_cox to true (a trusted network may fit the pooled Cox form).
+// Otherwise an absent allow_pooled_cox is false: the pooled form discloses covariate values,
+// so a protective policy allows it only when it says so. Unknown fields and negative values are refused, so a typo cannot silently weaken a policy.
 func ParsePolicy(data []byte) (protocol.Policy, error) {
 	var present map[string]json.RawMessage
 	if err := json.Unmarshal(data, &present); err != nil {
@@ -56,6 +59,9 @@ func ParsePolicy(data []byte) (protocol.Policy, error) {
 		}
 		if _, ok := present["events_per_cox_covariate"]; !ok {
 			p.EventsPerCoxCovariate = 0
+		}
+		if _, ok := present["allow_pooled_cox"]; !ok {
+			p.AllowPooledCox = true
 		}
 	}
 	if p.MinCohort < 0 || p.MinCell < 0 || p.BinDays < 0 || math.IsNaN(p.BinDays) || math.IsInf(p.BinDays, 0) ||

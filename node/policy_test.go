@@ -2,9 +2,13 @@ package node
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +30,22 @@ func TestParsePolicy(t *testing.T) {
 		if _, err := ParsePolicy([]byte(bad)); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+	// allow_pooled_cox: true in the exact policy unless it says otherwise, false in any other
+	// unless it says so.
+	for doc, want := range map[string]bool{
+		`{"min_cohort":0,"min_cell":0,"bin_days":0,"overlap_guard":false}`:                          true,
+		`{"min_cohort":0,"min_cell":0,"bin_days":0,"overlap_guard":false,"allow_pooled_cox":false}`: false,
+		`{"min_cell":11}`:           false,
+		`{}`:                        false,
+		`{"allow_pooled_cox":true}`: true,
+	} {
+		if p, err := ParsePolicy([]byte(doc)); err != nil || p.AllowPooledCox != want {
+			t.Errorf("%s: allow_pooled_cox %v (%v), want %v", doc, p.AllowPooledCox, err, want)
+		}
+	}
+	if DefaultPolicy().AllowPooledCox || !ExactPolicy().AllowPooledCox {
+		t.Errorf("DefaultPolicy must refuse the pooled Cox form, ExactPolicy allow it")
 	}
 	if p, err := LoadPolicy(""); err != nil || p != DefaultPolicy() {
 		t.Errorf("no policy file: %+v", p)
@@ -367,7 +387,9 @@ func TestAttackCoxCovariates(t *testing.T) {
 // them separately).
 func TestCoxPooledRowsPolicy(t *testing.T) {
 	ctx := context.Background()
-	e, _ := lungEngine(t, DefaultPolicy(), nil)
+	pol := DefaultPolicy()
+	pol.AllowPooledCox = true
+	e, _ := lungEngine(t, pol, nil)
 	q := query(protocol.KindCox)
 	q.Endpoint = "OS"
 	q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{0}}
@@ -526,5 +548,126 @@ func TestAttackDifferencingThroughMissingCell(t *testing.T) {
 		minusOne := protocol.Query{Version: protocol.Version, Kind: protocol.KindCount, ID: "q", Analyst: q.Analyst, Study: "s",
 			Cohort: and(&protocol.Filter{Op: protocol.OpNot, Args: []*protocol.Filter{{Op: protocol.OpPresent, Var: "grp"}}}, rng("age", nil, fp(38)))}
 		wantCode(t, e.Handle(ctx, minusOne), protocol.CodeRefusedByPolicy)
+	}
+}
+
+// lungAgeSD is the sample standard deviation of age over the lung.csv patients (all have an
+// age), computed here from the file so the β-bound test does not hard-code it.
+func lungAgeSD(t *testing.T) float64 {
+	t.Helper()
+	f, err := os.Open(lungCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := slices.Index(recs[0], "age")
+	var ages []float64
+	for _, r := range recs[1:] {
+		a, err := strconv.ParseFloat(r[col], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ages = append(ages, a)
+	}
+	return columnSD(ages, 1)[0]
+}
+
+// Attack (review finding): with a large β on one covariate, a pooled reply's E1/E0 per
+// released time is the covariate value of the extreme event patient of that block — on lung
+// with β = 8 per year of age it reads off ages (81, 82, …). The attack works where the pooled
+// form is allowed with no protection (the exact policy, for trusted networks), which shows
+// the test can fail; the default policy refuses the pooled form outright, and a policy that
+// opts in to it still refuses the extreme β.
+func TestAttackPooledCoxExtremeBeta(t *testing.T) {
+	ctx := context.Background()
+	q := query(protocol.KindCox)
+	q.Endpoint = "OS"
+	q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{8}}
+
+	// Under the exact policy each row is one exact time, so a single-event row's E1/E0 is that
+	// patient's age at any β (β = 4, as 8·82 overflows exp); a protective policy's blocks of
+	// at least min_cell events need the extreme β to single out their oldest patient.
+	exact, _ := lungEngine(t, ExactPolicy(), nil)
+	qe := q
+	qe.Cox = &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{4}}
+	c := mustOK(t, exact.Handle(ctx, qe)).Cox
+	integral := 0
+	for _, row := range c.Rows {
+		if row.D == 1 {
+			// One event at this time: E1/E0 is exactly that patient's age.
+			if v := row.E1[0] / row.E0; math.Abs(v-math.Round(v)) < 1e-9 && v >= 39 && v <= 82 {
+				integral++
+			}
+		}
+	}
+	if integral < 50 {
+		t.Fatalf("exact policy: only %d single-event rows gave an age; the attack this test guards against did not reproduce", integral)
+	}
+
+	def, _ := lungEngine(t, DefaultPolicy(), nil)
+	r := def.Handle(ctx, q)
+	wantCode(t, r, protocol.CodeRefusedByPolicy)
+	if r.Cox != nil || !strings.Contains(r.Error.Message, "pooled") || !strings.Contains(r.Error.Message, "stratified by site") {
+		t.Errorf("default policy, pooled form: %+v; want a refusal that names the stratified-by-site form", r.Error)
+	}
+
+	optIn := DefaultPolicy()
+	optIn.AllowPooledCox = true
+	opted, _ := lungEngine(t, optIn, nil)
+	r = opted.Handle(ctx, q)
+	wantCode(t, r, protocol.CodeRefusedByPolicy)
+	if r.Cox != nil || !strings.Contains(r.Error.Message, "limit of 10") {
+		t.Errorf("pooled form allowed, β = 8 per year of age: %+v; want the β bound's refusal", r.Error)
+	}
+	// At β = 0 the opted-in site answers (TestCoxPooledRowsPolicy checks its blocks).
+	q.Cox.Beta = []float64{0}
+	mustOK(t, opted.Handle(ctx, q))
+}
+
+// Attack: the stratified form at an absurd β (the reviewer's 8 per year of age, 72 standard
+// deviations) makes the gradient tend to sums of risk-set maxima; the default policy refuses
+// any |β_j·sd(x_j)| above MaxCoxBetaSD and answers just below it and at R's estimate.
+func TestAttackStratifiedCoxExtremeBeta(t *testing.T) {
+	ctx := context.Background()
+	e, _ := lungEngine(t, DefaultPolicy(), nil)
+	sd := lungAgeSD(t)
+	q := query(protocol.KindCox)
+	q.Endpoint = "OS"
+	for _, tc := range []struct {
+		beta float64
+		ok   bool
+	}{
+		{8, false},
+		{-8, false},
+		{1.01 * MaxCoxBetaSD / sd, false},
+		{-1.01 * MaxCoxBetaSD / sd, false},
+		{0.99 * MaxCoxBetaSD / sd, true},
+		{0.0187, true}, // R 4.x coxph(Surv(time, status) ~ age, lung): coef 0.01872
+		{0, true},
+	} {
+		q.Cox = &protocol.CoxRequest{Form: protocol.CoxStratified, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{tc.beta}}
+		r := e.Handle(ctx, q)
+		if tc.ok {
+			if c := mustOK(t, r).Cox; len(c.Gradient) != 1 {
+				t.Errorf("β = %g: reply %+v", tc.beta, c)
+			}
+			continue
+		}
+		wantCode(t, r, protocol.CodeRefusedByPolicy)
+		if r.Cox != nil || !strings.Contains(r.Error.Message, "age") || !strings.Contains(r.Error.Message, "limit of 10") {
+			t.Errorf("β = %g: %+v; want a refusal that names the covariate and the limit", tc.beta, r.Error)
+		}
+	}
+	// A second covariate's β is bounded on its own scale: sex (0/1, sd ≈ 0.49) at β = 30 is
+	// refused even though age's β is ordinary.
+	q.Cox = &protocol.CoxRequest{Form: protocol.CoxStratified, Ties: "efron", Covariates: []string{"age", "sex"}, Beta: []float64{0.0187, 30}}
+	r := e.Handle(ctx, q)
+	wantCode(t, r, protocol.CodeRefusedByPolicy)
+	if r.Error != nil && !strings.Contains(r.Error.Message, "cox.beta[1] for sexmale") {
+		t.Errorf("two covariates: %q; want the refusal to name sexmale", r.Error.Message)
 	}
 }

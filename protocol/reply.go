@@ -44,6 +44,11 @@ type Policy struct {
 	// EventsPerCoxCovariate is the number of events a Cox query needs per design column
 	// (e.g. 10: p columns need 10·p events among the complete cases); 0 = no cap.
 	EventsPerCoxCovariate int `json:"events_per_cox_covariate"`
+	// AllowPooledCox lets the site answer the pooled (WebDISCO) Cox form. Its risk-set sums
+	// per released time approach single patients' covariate values as β grows, so it is an
+	// opt-in for trusted networks; without it the site refuses the pooled form (code
+	// refused_by_policy) and answers the stratified-by-site form only.
+	AllowPooledCox bool `json:"allow_pooled_cox"`
 }
 
 // Catalog lists what a site holds, as released under its policy.

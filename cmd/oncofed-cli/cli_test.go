@@ -245,7 +245,7 @@ func TestKMCommandEqualsR(t *testing.T) {
 // (analysis/testdata/lung_expected_bin30.json).
 func TestCoarsenedTimesEqualR(t *testing.T) {
 	want := readRFile(t, "lung_expected_bin30.json")
-	url := startLung(t, protocol.Policy{BinDays: 30})
+	url := startLung(t, protocol.Policy{BinDays: 30, AllowPooledCox: true})
 	code, out, errOut := cli(t, "--hub", url, "km", "--study", "lung", "--endpoint", "os", "--group", "sex", "--format", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -277,7 +277,7 @@ func TestCoarsenedTimesEqualR(t *testing.T) {
 	near(t, "site-stratified log-rank chisq", f64(doc.LogRankStrata.ChiSq), want.BySex.LogRankSiteStrata.ChiSq, 1e-9)
 
 	// Cox on the same sites: coxph on the pooled coarsened times.
-	for golden, strata := range map[string]string{"efron": "", "efron_site_strata": "site"} {
+	for golden, strata := range map[string]string{"efron": "none", "efron_site_strata": "site"} {
 		code, out, errOut := cli(t, "--hub", url, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex,age", "--strata", strata, "--format", "json")
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", golden, code, errOut)
@@ -295,17 +295,18 @@ func TestCoarsenedTimesEqualR(t *testing.T) {
 }
 
 // TestCoxCommandEqualsR runs `oncofed-cli cox --format json` (pooled with Efron and Breslow
-// ties, and stratified by site) and compares with R's coxph on the pooled data.
+// ties, and stratified by site, the default) and compares with R's coxph on the pooled data.
 func TestCoxCommandEqualsR(t *testing.T) {
 	want := readR(t)
-	url := startLung(t, protocol.Policy{})
+	url := startLung(t, node.ExactPolicy())
 	for _, tc := range []struct {
 		golden string
 		args   []string
 	}{
-		{"efron", nil},
-		{"breslow", []string{"--ties", "breslow"}},
+		{"efron", []string{"--strata", "none"}},
+		{"breslow", []string{"--ties", "breslow", "--strata", "none"}},
 		{"efron_site_strata", []string{"--strata", "site"}},
+		{"efron_site_strata", nil}, // the default: R's coxph(... + strata(site))
 	} {
 		args := append([]string{"--hub", url, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex,age", "--format", "json"}, tc.args...)
 		code, out, errOut := cli(t, args...)
@@ -338,6 +339,24 @@ func TestCoxCommandEqualsR(t *testing.T) {
 		if s := doc.Terms[0]; s.Term != "sex" || s.Level == nil || *s.Level != "male" || *s.Reference != "female" {
 			t.Errorf("%s: first term %+v, want sex male vs female", tc.golden, s)
 		}
+	}
+}
+
+// TestCoxPooledRefusedByDefaultPolicy: sites under the default policy refuse the pooled form
+// (it discloses covariate values); the cox command fails naming each site and the reason,
+// while the default (stratified by site) fits.
+func TestCoxPooledRefusedByDefaultPolicy(t *testing.T) {
+	pol := node.DefaultPolicy()
+	pol.DailyQueryBudget = 0
+	url := startLung(t, pol)
+	code, out, errOut := cli(t, "--hub", url, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex,age", "--strata", "none")
+	if code != exitFailure || out != "" ||
+		!strings.Contains(errOut, "inst1: this site's policy does not allow the pooled Cox form") || !strings.Contains(errOut, "stratified by site") {
+		t.Errorf("pooled under the default policy: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	code, out, errOut = cli(t, "--hub", url, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex,age")
+	if code != exitOK || !strings.Contains(out, "stratified by site") {
+		t.Errorf("default form under the default policy: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 }
 

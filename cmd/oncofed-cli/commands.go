@@ -293,7 +293,7 @@ func runCox(ctx context.Context, c *common, args []string, out io.Writer) error 
 		a.register(fs, true)
 		fs.StringVar(&covs, "covariates", "", "comma-separated `VARIABLES` of the model")
 		fs.StringVar(&ties, "ties", "efron", "tie handling `METHOD`: efron or breslow")
-		fs.StringVar(&strata, "strata", "", "`site` stratifies by site (each site its own baseline hazard); empty fits one pooled baseline; another categorical variable stratifies within sites by it as well")
+		fs.StringVar(&strata, "strata", "site", "`site` stratifies by site (each site its own baseline hazard, R's coxph(... + strata(site))); none fits one pooled baseline from the sites' risk-set sums, which only sites whose policy has allow_pooled_cox answer; another categorical variable stratifies within sites by it as well")
 		fs.StringVar(&refs, "reference", "", "reference levels, `VAR=LEVEL,...` (default: the first category)")
 	}); err != nil {
 		return err
@@ -315,7 +315,10 @@ func runCox(ctx context.Context, c *common, args []string, out io.Writer) error 
 	defer e.Close()
 	spec := &app.CoxSpec{Covariates: names, Ties: ties, Form: protocol.CoxPooled, Levels: map[string][]string{}}
 	switch strata {
-	case "":
+	case "none", "":
+		// The pooled (WebDISCO) form discloses covariate values, so a site answers it only
+		// when its policy opts in; a refusal names the site and why.
+		strata = ""
 	case "site":
 		spec.Form = protocol.CoxStratified
 	default:
