@@ -34,7 +34,7 @@ func releasedPatients(r protocol.Reply) (n int, ok bool) {
 		}
 		return n, true
 	case r.Cox != nil:
-		return r.Cox.N + r.Cox.Excluded, true
+		return r.Cox.N + r.Cox.Excluded, true // a suppressed Excluded is 0: a lower bound
 	}
 	return 0, false
 }

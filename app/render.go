@@ -331,7 +331,7 @@ func fitCox(eval analysis.CoxEvaluator, p int, req Request, form protocol.CoxFor
 	for _, rep := range first {
 		if rep.Cox != nil {
 			out.PerSite = append(out.PerSite, SiteEvents{Site: rep.Site, Patients: rep.Cox.N, Events: rep.Cox.Events})
-			out.Excluded += rep.Cox.Excluded
+			out.Excluded = out.Excluded.Add(releasedCount(rep.Cox.ExcludedCount(), rep.Policy.MinCell))
 		}
 	}
 	sort.Slice(out.PerSite, func(i, j int) bool { return out.PerSite[i].Site < out.PerSite[j].Site })

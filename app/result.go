@@ -259,6 +259,8 @@ type CoxResult struct {
 	// FitError is set when the fit did not converge (Fit then holds the last good iterate).
 	FitError string
 	PerSite  []SiteEvents
-	// Excluded is the number of cohort patients left out for a missing covariate, all sites.
-	Excluded int
+	// Excluded is the number of cohort patients left out for a missing covariate, all sites,
+	// as released: a site whose count was below its min_cell reports it suppressed, so the
+	// total may be an interval ("<5", "13–16").
+	Excluded Count
 }

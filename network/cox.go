@@ -36,8 +36,11 @@ type CoxResult struct {
 	Sites  []string
 	First  *app.Gathered
 	Rounds int
-	// Excluded is the number of cohort patients the sites left out for a missing covariate.
-	Excluded int
+	// Excluded is the number of cohort patients the sites left out for a missing covariate,
+	// over the sites that released it; ExcludedSuppressed counts the sites that suppressed it
+	// (each left out 1..min_cell-1 more).
+	Excluded           int
+	ExcludedSuppressed int
 	// Policy is each site's policy effects from the first round.
 	Policy map[string]protocol.PolicyEffects
 }
@@ -157,6 +160,9 @@ func (res *CoxResult) start(g *app.Gathered, p int, opts CoxOptions) error {
 	for _, r := range g.Replies {
 		res.Sites = append(res.Sites, r.Site)
 		res.Excluded += r.Cox.Excluded
+		if r.Cox.ExcludedSuppressed {
+			res.ExcludedSuppressed++
+		}
 		res.Policy[r.Site] = r.Policy
 		if res.Columns == nil {
 			res.Columns = slices.Clone(r.Cox.Columns)

@@ -54,7 +54,13 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 		return answer{}, errorf(protocol.CodeRefusedByPolicy, "%d design columns need at least %d events (events_per_cox_covariate=%d); the cohort has fewer", p, k*p, k)
 	}
 	ties, _ := analysis.ParseTies(req.Ties)
-	cr := &protocol.CoxReply{Columns: prep.names, N: prep.n, Events: prep.events, Excluded: prep.excluded}
+	cr := &protocol.CoxReply{Columns: prep.names, N: prep.n, Events: prep.events}
+	// "1 patient lacks wt.loss" is a small cell like any other. (N is exact, so N plus a count
+	// of the cohort would give it back; the overlap guard refuses that pair, as the complete
+	// cases and the cohort differ by 1..min_cell-1 patients.)
+	excluded, suppressed := releaseCount(prep.excluded, e.policy.MinCell)
+	cr.Excluded, cr.ExcludedSuppressed = excluded.N, excluded.Suppressed
+	reply.Policy.SuppressedCells += suppressed
 	switch req.Form {
 	case protocol.CoxStratified:
 		var sum analysis.CoxContribution

@@ -671,3 +671,33 @@ func TestAttackStratifiedCoxExtremeBeta(t *testing.T) {
 		t.Errorf("two covariates: %q; want the refusal to name sexmale", r.Error.Message)
 	}
 }
+
+// Attack (review finding): a Cox reply released "1 patient lacks a covariate" as a plain int.
+// In lung one patient lacks karno and 14 lack wt.loss (analysis/testdata/lung.csv): under the
+// default policy the first count is suppressed like any small cell, the second released; the
+// exact policy releases both. A count of the whole cohort after the karno fit (N + that count
+// would give the suppressed 1 back) is refused by the overlap guard.
+func TestAttackCoxExcludedSuppressed(t *testing.T) {
+	ctx := context.Background()
+	pol := DefaultPolicy()
+	pol.DailyQueryBudget = 0
+	e, _ := lungEngine(t, pol, nil)
+	exact, _ := lungEngine(t, ExactPolicy(), nil)
+	cox := func(e *Engine, cov string) protocol.Reply {
+		q := query(protocol.KindCox)
+		q.Endpoint = "OS"
+		q.Cox = &protocol.CoxRequest{Form: protocol.CoxStratified, Ties: "efron", Covariates: []string{cov}}
+		return mustOK(t, e.Handle(ctx, q))
+	}
+	r := cox(e, "karno")
+	if c := r.Cox; c.Excluded != 0 || !c.ExcludedSuppressed || c.ExcludedCount() != (protocol.Count{Suppressed: true}) || r.Policy.SuppressedCells != 1 {
+		t.Errorf("karno, default policy: excluded %d suppressed %v, suppressed cells %d; want the 1 suppressed", c.Excluded, c.ExcludedSuppressed, r.Policy.SuppressedCells)
+	}
+	if c := cox(e, "wt.loss").Cox; c.Excluded != 14 || c.ExcludedSuppressed {
+		t.Errorf("wt.loss, default policy: excluded %d suppressed %v; want 14", c.Excluded, c.ExcludedSuppressed)
+	}
+	if c := cox(exact, "karno").Cox; c.Excluded != 1 || c.ExcludedSuppressed {
+		t.Errorf("karno, exact policy: excluded %d suppressed %v; want 1", c.Excluded, c.ExcludedSuppressed)
+	}
+	wantCode(t, e.Handle(ctx, query(protocol.KindCount)), protocol.CodeRefusedByPolicy)
+}

@@ -165,8 +165,12 @@ type CoxReply struct {
 	Columns []string `json:"columns"` // design column names, in β order
 	N       int      `json:"n"`       // complete cases used
 	Events  int      `json:"events"`
-	// Excluded is the number of cohort patients left out for a missing covariate.
+	// Excluded is the number of cohort patients left out for a missing covariate, released
+	// under min_cell like every count: a true count in 1..min_cell-1 is released as 0 with
+	// ExcludedSuppressed set (ExcludedCount gives both as a Count).
 	Excluded int `json:"excluded"`
+	// ExcludedSuppressed says Excluded was suppressed (the true count is in 1..min_cell-1).
+	ExcludedSuppressed bool `json:"excluded_suppressed,omitempty"`
 
 	// Stratified form: log-likelihood, gradient, Hessian (p×p, row-major) of the site's
 	// partial log-likelihood at β.
@@ -178,6 +182,11 @@ type CoxReply struct {
 	// pooled partial likelihood, plus Σ x over all events.
 	Rows      CoxRows   `json:"rows,omitempty"`
 	EventXSum []float64 `json:"event_x_sum,omitempty"`
+}
+
+// ExcludedCount returns the released count of patients left out for a missing covariate.
+func (c *CoxReply) ExcludedCount() Count {
+	return Count{N: c.Excluded, Suppressed: c.ExcludedSuppressed}
 }
 
 // CoxRiskSetRow holds, for the subjects whose time equals Time, with w = exp(x'β):

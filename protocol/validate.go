@@ -410,6 +410,9 @@ func (v *validator) cox(q Query, c *CoxReply) {
 	v.nonNegative("cox.n", c.N)
 	v.nonNegative("cox.events", c.Events)
 	v.nonNegative("cox.excluded", c.Excluded)
+	if c.ExcludedSuppressed && c.Excluded != 0 {
+		v.failf("cox.excluded", "%d released although suppressed", c.Excluded)
+	}
 	if c.Events > c.N {
 		v.failf("cox.events", "%d events among %d subjects", c.Events, c.N)
 	}

@@ -81,6 +81,12 @@ func TestValidateReply(t *testing.T) {
 		{"other endpoint", survivalQuery(), func() Reply { r := survivalReply(); r.Survival.Endpoint = "pfs"; return r }, "survival.endpoint"},
 		{"absurd counts", survivalQuery(), func() Reply { r := survivalReply(); r.Survival.Groups[0].Events[0] = math.MaxInt; return r }, "survival.groups[0]"},
 		{"bad bin days", survivalQuery(), func() Reply { r := survivalReply(); r.Policy.BinDays = -30; return r }, "policy.bin_days"},
+		{"suppressed excluded ok", coxQuery(CoxStratified), func() Reply { r := coxReply(CoxStratified); r.Cox.ExcludedSuppressed = true; return r }, ""},
+		{"suppressed excluded with a number", coxQuery(CoxStratified), func() Reply {
+			r := coxReply(CoxStratified)
+			r.Cox.Excluded, r.Cox.ExcludedSuppressed = 1, true
+			return r
+		}, "cox.excluded"},
 		{"events above n", coxQuery(CoxStratified), func() Reply { r := coxReply(CoxStratified); r.Cox.Events = 4; return r }, "cox.events"},
 		{"short gradient", coxQuery(CoxStratified), func() Reply { r := coxReply(CoxStratified); r.Cox.Gradient = []float64{1}; return r }, "cox.gradient"},
 		{"Hessian size", coxQuery(CoxStratified), func() Reply { r := coxReply(CoxStratified); r.Cox.Hessian = r.Cox.Hessian[:3]; return r }, "cox.hessian"},

@@ -202,8 +202,8 @@ func (t *coxTab) show(r *app.Result) {
 	}
 	m := fmt.Sprintf("%s patients, %s events · %s ties, %s · likelihood ratio test %s on %d df · %d iterations",
 		thousands(fit.N), thousands(fit.Events), r.Cox.Ties, form, chart.FormatP(fit.LRT.P), fit.LRT.DF, fit.Iterations)
-	if r.Cox.Excluded > 0 {
-		m += fmt.Sprintf(" · %d patients left out for a missing covariate", r.Cox.Excluded)
+	if ex := r.Cox.Excluded; ex.N > 0 || ex.Suppressed {
+		m += fmt.Sprintf(" · %s patients left out for a missing covariate", FormatCount(ex))
 	}
 	if r.Cox.FitError != "" {
 		m += "\n⚠ " + r.Cox.FitError

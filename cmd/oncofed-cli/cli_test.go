@@ -360,6 +360,38 @@ func TestCoxPooledRefusedByDefaultPolicy(t *testing.T) {
 	}
 }
 
+// TestCoxExcludedSuppressed: under the default policy a site's count of patients left out for
+// a missing covariate is a small cell like any other: lung's sites lack wt.loss for 0–3
+// patients each (analysis/testdata/lung.csv), so the pooled count is an interval, never the
+// sites' small numbers, in the JSON and the text output.
+func TestCoxExcludedSuppressed(t *testing.T) {
+	pol := node.DefaultPolicy()
+	pol.DailyQueryBudget = 0
+	url := startLung(t, pol)
+	code, out, errOut := cli(t, "--hub", url, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "wt.loss", "--format", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var doc struct {
+		Excluded struct {
+			N          int
+			Suppressed bool
+			Text       string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !doc.Excluded.Suppressed || !strings.Contains(doc.Excluded.Text, "–") && !strings.HasPrefix(doc.Excluded.Text, "<") {
+		t.Errorf("excluded %+v, want a suppressed count", doc.Excluded)
+	}
+	code, out, errOut = cli(t, "--hub", url, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "wt.loss")
+	if code != exitOK || !strings.Contains(out, "("+doc.Excluded.Text+" left out for a missing covariate)") {
+		t.Errorf("text output: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Logf("excluded: %s", doc.Excluded.Text)
+}
+
 // TestCoxSiteDropsOut: a site that stops answering in the third round of the fit makes the
 // cox command fail with a message naming the site, not print a fit on a changed cohort.
 func TestCoxSiteDropsOut(t *testing.T) {

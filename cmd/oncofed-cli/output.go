@@ -549,7 +549,7 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 			strataDoc = strata
 		}
 		doc := map[string]any{"study": r.Request.Study, "endpoint": r.Request.Endpoint, "cohort": r.Request.Cohort,
-			"n": fit.N, "events": fit.Events, "excluded": r.Cox.Excluded, "ties": spec.Ties, "strata": strataDoc,
+			"n": fit.N, "events": fit.Events, "excluded": countJSON(r.Cox.Excluded), "ties": spec.Ties, "strata": strataDoc,
 			"form": string(spec.Form), "converged": fit.Converged, "iterations": fit.Iterations,
 			"loglik": []*float64{num(fit.LogLik0), num(fit.LogLik)},
 			"tests":  map[string]any{"lrt": testJSON(fit.LRT), "wald": testJSON(fit.Wald), "score": testJSON(fit.Score)},
@@ -579,8 +579,8 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	}
 	fmt.Fprintf(w, "Cox model of %s in %s, %s ties, %s\n", r.Request.Endpoint, r.Request.Study, spec.Ties, how)
 	fmt.Fprintf(w, "n = %d, events = %d", fit.N, fit.Events)
-	if r.Cox.Excluded > 0 {
-		fmt.Fprintf(w, " (%d left out for a missing covariate)", r.Cox.Excluded)
+	if ex := r.Cox.Excluded; ex.N > 0 || ex.Suppressed {
+		fmt.Fprintf(w, " (%s left out for a missing covariate)", ex)
 	}
 	fmt.Fprintln(w)
 	t := table(w)
