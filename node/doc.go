@@ -37,6 +37,13 @@
 //     1..min_cell-1 patients is refused (the differencing attack).
 //   - daily_query_budget: queries per analyst per UTC day (catalog queries are free).
 //   - events_per_cox_covariate: a Cox query needs at least this many events per design column.
+//   - allow_pooled_cox: the pooled (WebDISCO) Cox form is answered only when true (ExactPolicy,
+//     or a policy file that says so; an exact policy document without the field too). Its
+//     risk-set sums per released time approach single patients' covariate values at large β,
+//     so protective policies answer the stratified-by-site form only.
+//   - Cox β bound (all but exact policies): a Cox query with |β_j·sd(x_j)| above MaxCoxBetaSD
+//     (sd over the site's complete cases) is refused; see MaxCoxBetaSD for why 10.
+//   - min_cell also applies to a Cox reply's count of patients left out for a missing covariate.
 //
 // Every reply carries protocol.PolicyEffects saying what the policy did.
 //
