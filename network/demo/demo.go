@@ -110,6 +110,9 @@ func Start(ctx context.Context, dir string, opts Options) (*Demo, error) {
 			sp = synth.DemoPolicy
 		}
 		pol := protocol.Policy{MinCohort: sp.MinCohort, MinCell: sp.MinCell, BinDays: float64(sp.BinDays), OverlapGuard: sp.OverlapGuard}
+		// As node.ParsePolicy reads a policy file with these four fields: only an exact
+		// (trusted) site answers the pooled Cox form, which discloses covariate values.
+		pol.AllowPooledCox = node.IsExact(pol)
 		eng, err := node.NewEngine(ctx, stores[site], node.Config{Site: site, Policy: &pol})
 		if err != nil {
 			d.Close()

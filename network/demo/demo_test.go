@@ -2,6 +2,7 @@ package demo_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,5 +71,51 @@ func TestDemoFederation(t *testing.T) {
 		if second[s] != n {
 			t.Errorf("%s: %d patients after restart, %d before", s, second[s], n)
 		}
+	}
+}
+
+// TestDemoPooledCoxWhereAllowed: in a federation whose one site runs the exact (trusted)
+// policy and the others the demo policy, a pooled Cox fit uses the exact site and lists the
+// others as refused with the reason, and the stratified fit uses every site.
+func TestDemoPooledCoxWhereAllowed(t *testing.T) {
+	ctx := context.Background()
+	fed := synth.Federation{Name: "mixed", Policies: map[string]synth.SitePolicy{},
+		Studies: []synth.Spec{{Study: synth.NSCLC, SiteSizes: []int{300, 120, 60}, Seed: 11}}}
+	names := fed.SiteNames()
+	for _, s := range names {
+		fed.Policies[s] = synth.DemoPolicy
+	}
+	fed.Policies[names[0]] = synth.SitePolicy{}
+	d, err := demo.Start(ctx, t.TempDir(), demo.Options{Federation: &fed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	c, err := network.Dial(ctx, d.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	q := protocol.Query{Kind: protocol.KindCox, Study: "nsclc", Endpoint: "OS", Analyst: "test",
+		Cox: &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "efron", Covariates: []string{"age"}}}
+	res, err := network.FederatedCox(ctx, c, q, network.CoxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Sites) != 1 || res.Sites[0] != names[0] || res.Fit == nil {
+		t.Fatalf("pooled fit used %v, want only the exact site %s", res.Sites, names[0])
+	}
+	if len(res.First.Refused) != len(names)-1 {
+		t.Fatalf("refused %+v, want the %d demo-policy sites", res.First.Refused, len(names)-1)
+	}
+	for _, p := range res.First.Refused {
+		if p.Code != protocol.CodeRefusedByPolicy || !strings.Contains(p.Message, "pooled Cox form") {
+			t.Errorf("%s: %s: %s", p.Site, p.Code, p.Message)
+		}
+	}
+	q.Cox.Form = protocol.CoxStratified
+	res, err = network.FederatedCox(ctx, c, q, network.CoxOptions{})
+	if err != nil || len(res.Sites) != len(names) {
+		t.Fatalf("stratified fit: sites %v, %v", res.Sites, err)
 	}
 }
