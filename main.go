@@ -83,7 +83,7 @@ func run(fy fyne.App, hubURL, creds, keyFile, cachePath string) error {
 		opts = append(opts, network.WithCredentials(creds))
 	}
 	if keyFile != "" {
-		signer, err := loadSigner(keyFile)
+		signer, err := protocol.LoadSigner(keyFile)
 		if err != nil {
 			return err
 		}
@@ -129,25 +129,4 @@ func analystName() string {
 		return u.Username
 	}
 	return "analyst"
-}
-
-// loadSigner reads the analyst's private key (an oncofed-cli keygen file), refusing one that
-// others can read: it would let them sign as the analyst.
-func loadSigner(path string) (*protocol.Signer, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("analyst key: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("analyst key %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("analyst key: %w", err)
-	}
-	key, err := protocol.ParsePrivateKey(data)
-	if err != nil {
-		return nil, fmt.Errorf("analyst key %s: %w", path, err)
-	}
-	return protocol.NewSigner(key, nil), nil
 }

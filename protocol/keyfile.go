@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
 )
 
 // MarshalPrivateKey encodes an analyst's Ed25519 private key as a PEM "PRIVATE KEY" block
@@ -33,4 +34,26 @@ func ParsePrivateKey(data []byte) (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("protocol: private key is a %T, not Ed25519", k)
 	}
 	return ek, nil
+}
+
+// LoadSigner reads an analyst's private key file (as `oncofed-cli keygen` writes it) and
+// returns a Signer with the real clock. A key file that others can read is refused: it would
+// let them sign as the analyst.
+func LoadSigner(path string) (*Signer, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("analyst key: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("analyst key %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("analyst key: %w", err)
+	}
+	key, err := ParsePrivateKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("analyst key %s: %w", path, err)
+	}
+	return NewSigner(key, nil), nil
 }

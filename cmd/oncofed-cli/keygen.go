@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -75,25 +74,4 @@ func writeNew(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return nil
-}
-
-// loadSigner reads the analyst's private key (a keygen file). A key file that others can read
-// is refused: it would let them sign as the analyst.
-func loadSigner(path string) (*protocol.Signer, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("analyst key: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("analyst key %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("analyst key: %w", err)
-	}
-	key, err := protocol.ParsePrivateKey(data)
-	if err != nil {
-		return nil, fmt.Errorf("analyst key %s: %w", path, err)
-	}
-	return protocol.NewSigner(key, nil), nil
 }

@@ -245,7 +245,7 @@ func connect(ctx context.Context, c *common) (*env, error) {
 		opts = append(opts, network.WithRootCA(c.tlsCA))
 	}
 	if c.key != "" {
-		signer, err := loadSigner(c.key)
+		signer, err := protocol.LoadSigner(c.key)
 		if err != nil {
 			e.Close()
 			return nil, err
