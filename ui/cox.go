@@ -158,14 +158,7 @@ func (t *coxTab) onFit() {
 	})
 }
 
-func (t *coxTab) setStatus(s string) {
-	if s == "" {
-		t.status.Hide()
-		return
-	}
-	t.status.SetText(s)
-	t.status.Show()
-}
+func (t *coxTab) setStatus(s string) { showStatus(t.status, s) }
 
 // show displays a Cox result.
 func (t *coxTab) show(r *app.Result) {

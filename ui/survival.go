@@ -176,13 +176,17 @@ func (t *survivalTab) run(ctx context.Context, gen int, req app.Request) {
 	})
 }
 
-func (t *survivalTab) setStatus(s string) {
+func (t *survivalTab) setStatus(s string) { showStatus(t.status, s) }
+
+// showStatus puts s in a tab's status label, hiding the label when s is empty so that it
+// takes no room above the figure.
+func showStatus(l *widget.Label, s string) {
 	if s == "" {
-		t.status.Hide()
+		l.Hide()
 		return
 	}
-	t.status.SetText(s)
-	t.status.Show()
+	l.SetText(s)
+	l.Show()
 }
 
 // show displays a Kaplan–Meier result (live or from the cache).
