@@ -74,33 +74,17 @@ func (b *BarChart) Draw(c draw.Canvas) error {
 	if err := b.validate(); err != nil {
 		return err
 	}
-	s := b.FigureStyle()
-	names := make([]string, len(b.Groups))
-	colors := make([]color.Color, len(b.Groups))
-	for i, g := range b.Groups {
-		names[i], colors[i] = g.Name, g.Color
-	}
-	inner := frameCounts(c, s, b.Title, b.Footnote, names, colors)
-	p := s.newPlot()
-	p.X.Label.Text, p.Y.Label.Text = b.XLabel, b.YLabel
-	if p.Y.Label.Text == "" {
-		p.Y.Label.Text = "Patients"
-	}
-	var xt plot.ConstantTicks
-	for i, cat := range b.Categories {
-		xt = append(xt, plot.Tick{Value: float64(i), Label: cat})
-	}
-	p.X.Tick.Marker = xt
-	p.X.Tick.Length = 0
-	top := 0.0
+	f := countsFigure{title: b.Title, footnote: b.Footnote, xLabel: b.XLabel, yLabel: b.YLabel,
+		xMin: -0.5, xMax: float64(len(b.Categories)) - 0.5, headroom: 1.12} // headroom for the value labels
 	for _, g := range b.Groups {
-		top = math.Max(top, countsTop(g.Values, g.Max))
+		f.series = append(f.series, countSeries{name: g.Name, color: g.Color, counts: g.Values, max: g.Max})
 	}
-	p.X.Min, p.X.Max = -0.5, float64(len(b.Categories))-0.5
-	p.Y.Min, p.Y.Max = 0, nonZero(top)*1.12 // headroom for the value labels
-	p.Y.Tick.Marker = countTicks{}
-	p.Add(&barMarks{chart: b, style: s, colors: colors})
-	p.Draw(inner)
+	for i, cat := range b.Categories {
+		f.xTicks = append(f.xTicks, plot.Tick{Value: float64(i), Label: cat})
+	}
+	f.draw(c, b.FigureStyle(), func(s Style, colors []color.Color) plot.Plotter {
+		return &barMarks{chart: b, style: s, colors: colors}
+	})
 	return nil
 }
 
@@ -209,27 +193,14 @@ func (h *Histogram) Draw(c draw.Canvas) error {
 	if err := h.validate(); err != nil {
 		return err
 	}
-	s := h.FigureStyle()
-	names := make([]string, len(h.Series))
-	colors := make([]color.Color, len(h.Series))
-	for i, sr := range h.Series {
-		names[i], colors[i] = sr.Name, sr.Color
-	}
-	inner := frameCounts(c, s, h.Title, h.Footnote, names, colors)
-	p := s.newPlot()
-	p.X.Label.Text, p.Y.Label.Text = h.XLabel, h.YLabel
-	if p.Y.Label.Text == "" {
-		p.Y.Label.Text = "Patients"
-	}
-	top := 0.0
+	f := countsFigure{title: h.Title, footnote: h.Footnote, xLabel: h.XLabel, yLabel: h.YLabel,
+		xMin: h.Edges[0], xMax: h.Edges[len(h.Edges)-1], headroom: 1.05}
 	for _, sr := range h.Series {
-		top = math.Max(top, countsTop(sr.Counts, sr.Max))
+		f.series = append(f.series, countSeries{name: sr.Name, color: sr.Color, counts: sr.Counts, max: sr.Max})
 	}
-	p.X.Min, p.X.Max = h.Edges[0], h.Edges[len(h.Edges)-1]
-	p.Y.Min, p.Y.Max = 0, nonZero(top)*1.05
-	p.Y.Tick.Marker = countTicks{}
-	p.Add(&histMarks{hist: h, style: s, colors: colors})
-	p.Draw(inner)
+	f.draw(c, h.FigureStyle(), func(s Style, colors []color.Color) plot.Plotter {
+		return &histMarks{hist: h, style: s, colors: colors}
+	})
 	return nil
 }
 
@@ -269,20 +240,57 @@ func (m *histMarks) Plot(c draw.Canvas, p *plot.Plot) {
 	}
 }
 
-// frameCounts starts a bar chart or histogram: the frame and, for more than one series, a
-// legend row; it returns the area left for the plot. A nil colour in colors is replaced in place by the palette's colour of its index,
-// so that the caller draws each series in its legend colour.
-func frameCounts(c draw.Canvas, s Style, title, footnote string, names []string, colors []color.Color) draw.Canvas {
-	for i := range colors {
+// countSeries is one series of a bar chart or histogram as their shared frame sees it.
+type countSeries struct {
+	name        string
+	color       color.Color // nil: the palette's colour of the series' index
+	counts, max []float64   // max may be nil
+}
+
+// countsFigure is what a bar chart and a histogram share: a count axis from 0 with room
+// above the highest count or bound, a legend row for more than one series, and the frame.
+type countsFigure struct {
+	title, footnote, xLabel, yLabel string
+	series                          []countSeries
+	xMin, xMax                      float64
+	// headroom multiplies the highest count or bound to give the top of the y-axis.
+	headroom float64
+	// xTicks, when set, label categories at fixed positions, without tick marks.
+	xTicks plot.ConstantTicks
+}
+
+// draw draws the frame, legend and axes to fill c, and the marks that marks returns for the
+// series' colours (a nil colour replaced by the palette's, so that every series is drawn in
+// its legend colour).
+func (f *countsFigure) draw(c draw.Canvas, s Style, marks func(s Style, colors []color.Color) plot.Plotter) {
+	names := make([]string, len(f.series))
+	colors := make([]color.Color, len(f.series))
+	top := 0.0
+	for i, sr := range f.series {
+		names[i], colors[i] = sr.name, sr.color
 		if colors[i] == nil {
 			colors[i] = s.color(i)
 		}
+		top = math.Max(top, countsTop(sr.counts, sr.max))
 	}
-	inner := frame(c, s, title, footnote)
+	inner := frame(c, s, f.title, f.footnote)
 	if len(names) > 1 {
 		inner = drawLegendRow(c, inner, s, names, colors)
 	}
-	return inner
+	p := s.newPlot()
+	p.X.Label.Text, p.Y.Label.Text = f.xLabel, f.yLabel
+	if p.Y.Label.Text == "" {
+		p.Y.Label.Text = "Patients"
+	}
+	if f.xTicks != nil {
+		p.X.Tick.Marker = f.xTicks
+		p.X.Tick.Length = 0
+	}
+	p.X.Min, p.X.Max = f.xMin, f.xMax
+	p.Y.Min, p.Y.Max = 0, nonZero(top)*f.headroom
+	p.Y.Tick.Marker = countTicks{}
+	p.Add(marks(s, colors))
+	p.Draw(inner)
 }
 
 // countsTop returns the largest count or upper bound of one series (max may be nil), 0 when
