@@ -75,49 +75,38 @@ func (b *BarChart) Draw(c draw.Canvas) error {
 		return err
 	}
 	f := countsFigure{title: b.Title, footnote: b.Footnote, xLabel: b.XLabel, yLabel: b.YLabel,
-		xMin: -0.5, xMax: float64(len(b.Categories)) - 0.5, headroom: 1.12} // headroom for the value labels
+		xMin: -0.5, xMax: float64(len(b.Categories)) - 0.5, headroom: 1.12} // room for the value labels
 	for _, g := range b.Groups {
 		f.series = append(f.series, countSeries{name: g.Name, color: g.Color, counts: g.Values, max: g.Max})
 	}
 	for i, cat := range b.Categories {
 		f.xTicks = append(f.xTicks, plot.Tick{Value: float64(i), Label: cat})
 	}
-	f.draw(c, b.FigureStyle(), func(s Style, colors []color.Color) plot.Plotter {
-		return &barMarks{chart: b, style: s, colors: colors}
-	})
+	f.draw(c, b.FigureStyle(), b.drawBars)
 	return nil
 }
 
-// barMarks draws the bars, their value labels and the suppressed-cell labels.
-type barMarks struct {
-	chart  *BarChart
-	style  Style
-	colors []color.Color
-}
-
-// Plot implements plot.Plotter.
-func (m *barMarks) Plot(c draw.Canvas, p *plot.Plot) {
-	s := m.style
-	trX, trY := p.Transforms(&c)
-	g := len(m.chart.Groups)
+// drawBars draws the bars, their value labels and the suppressed-cell labels.
+func (b *BarChart) drawBars(c draw.Canvas, trX, trY func(float64) vg.Length, s Style, colors []color.Color) {
+	g := len(b.Groups)
 	slot := 0.8 / float64(g)
 	vsty := s.text(s.TextSize*0.85, false)
-	for gi, grp := range m.chart.Groups {
+	for gi, grp := range b.Groups {
 		for ci, v := range grp.Values {
 			x0 := float64(ci) - 0.4 + float64(gi)*slot
 			xa, xb := trX(x0+slot*0.06), trX(x0+slot*0.94)
 			mid := (xa + xb) / 2
 			if v < 0 {
-				putText(c, vsty, mid, trY(0)+s.TextSize*0.2, draw.XCenter, draw.YBottom, FormatCount(-1, m.chart.MinCell))
+				putText(c, vsty, mid, trY(0)+s.TextSize*0.2, draw.XCenter, draw.YBottom, FormatCount(-1, b.MinCell))
 				continue
 			}
-			fillRect(c, m.colors[gi], vg.Rectangle{Min: vg.Point{X: xa, Y: trY(0)}, Max: vg.Point{X: xb, Y: trY(v)}})
+			fillRect(c, colors[gi], vg.Rectangle{Min: vg.Point{X: xa, Y: trY(0)}, Max: vg.Point{X: xb, Y: trY(v)}})
 			top := v
 			if grp.Max != nil && grp.Max[ci] > v {
 				top = grp.Max[ci]
-				fillRect(c, withAlpha(m.colors[gi], 0.3), vg.Rectangle{Min: vg.Point{X: xa, Y: trY(v)}, Max: vg.Point{X: xb, Y: trY(top)}})
+				fillRect(c, withAlpha(colors[gi], 0.3), vg.Rectangle{Min: vg.Point{X: xa, Y: trY(v)}, Max: vg.Point{X: xb, Y: trY(top)}})
 			}
-			if !m.chart.HideValues {
+			if !b.HideValues {
 				lbl := strconv.FormatFloat(v, 'f', -1, 64)
 				if v != math.Trunc(v) {
 					lbl = strconv.FormatFloat(v, 'f', 1, 64)
@@ -198,42 +187,31 @@ func (h *Histogram) Draw(c draw.Canvas) error {
 	for _, sr := range h.Series {
 		f.series = append(f.series, countSeries{name: sr.Name, color: sr.Color, counts: sr.Counts, max: sr.Max})
 	}
-	f.draw(c, h.FigureStyle(), func(s Style, colors []color.Color) plot.Plotter {
-		return &histMarks{hist: h, style: s, colors: colors}
-	})
+	f.draw(c, h.FigureStyle(), h.drawBins)
 	return nil
 }
 
-// histMarks draws the bins of every series and labels suppressed bins.
-type histMarks struct {
-	hist   *Histogram
-	style  Style
-	colors []color.Color
-}
-
-// Plot implements plot.Plotter.
-func (m *histMarks) Plot(c draw.Canvas, p *plot.Plot) {
-	s := m.style
-	trX, trY := p.Transforms(&c)
+// drawBins draws the bins of every series and labels suppressed bins.
+func (h *Histogram) drawBins(c draw.Canvas, trX, trY func(float64) vg.Length, s Style, colors []color.Color) {
 	// Several series share each bin side by side (dodged) rather than overlaid: translucent
 	// overlays mix the palette's colours into ones no legend explains.
-	ns := len(m.hist.Series)
+	ns := len(h.Series)
 	vsty := s.text(s.TextSize*0.8, false)
-	for si, sr := range m.hist.Series {
+	for si, sr := range h.Series {
 		for i, v := range sr.Counts {
-			x0, x1 := trX(m.hist.Edges[i]), trX(m.hist.Edges[i+1])
+			x0, x1 := trX(h.Edges[i]), trX(h.Edges[i+1])
 			w := (x1 - x0) / vg.Length(ns)
 			xa, xb := x0+w*vg.Length(si), x0+w*vg.Length(si+1)
 			if v < 0 {
 				sty := vsty
-				sty.Color = m.colors[si]
-				putText(c, sty, (xa+xb)/2, trY(0)+s.TextSize*0.2, draw.XCenter, draw.YBottom, FormatCount(-1, m.hist.MinCell))
+				sty.Color = colors[si]
+				putText(c, sty, (xa+xb)/2, trY(0)+s.TextSize*0.2, draw.XCenter, draw.YBottom, FormatCount(-1, h.MinCell))
 				continue
 			}
 			r := vg.Rectangle{Min: vg.Point{X: xa, Y: trY(0)}, Max: vg.Point{X: xb, Y: trY(v)}}
-			fillRect(c, withAlpha(m.colors[si], 0.85), r)
+			fillRect(c, withAlpha(colors[si], 0.85), r)
 			if sr.Max != nil && sr.Max[i] > v {
-				fillRect(c, withAlpha(m.colors[si], 0.3), vg.Rectangle{Min: vg.Point{X: xa, Y: trY(v)}, Max: vg.Point{X: xb, Y: trY(sr.Max[i])}})
+				fillRect(c, withAlpha(colors[si], 0.3), vg.Rectangle{Min: vg.Point{X: xa, Y: trY(v)}, Max: vg.Point{X: xb, Y: trY(sr.Max[i])}})
 			}
 			strokeLine(c, s.bg(), s.AxisWidth*0.5, nil, r.Min, vg.Point{X: r.Min.X, Y: r.Max.Y}, r.Max, vg.Point{X: r.Max.X, Y: r.Min.Y})
 		}
@@ -259,10 +237,19 @@ type countsFigure struct {
 	xTicks plot.ConstantTicks
 }
 
-// draw draws the frame, legend and axes to fill c, and the marks that marks returns for the
-// series' colours (a nil colour replaced by the palette's, so that every series is drawn in
-// its legend colour).
-func (f *countsFigure) draw(c draw.Canvas, s Style, marks func(s Style, colors []color.Color) plot.Plotter) {
+// countMarks draws a figure's bars on the plot's data area c, through the plot's data-to-canvas
+// transforms, each series in its colour.
+type countMarks func(c draw.Canvas, trX, trY func(float64) vg.Length, s Style, colors []color.Color)
+
+// plotterFunc adapts a function to plot.Plotter.
+type plotterFunc func(c draw.Canvas, p *plot.Plot)
+
+// Plot implements plot.Plotter.
+func (f plotterFunc) Plot(c draw.Canvas, p *plot.Plot) { f(c, p) }
+
+// draw draws the frame, legend and axes to fill c, then marks in the series' colours (a nil
+// colour replaced by the palette's, so that every series is drawn in its legend colour).
+func (f *countsFigure) draw(c draw.Canvas, s Style, marks countMarks) {
 	names := make([]string, len(f.series))
 	colors := make([]color.Color, len(f.series))
 	top := 0.0
@@ -289,7 +276,10 @@ func (f *countsFigure) draw(c draw.Canvas, s Style, marks func(s Style, colors [
 	p.X.Min, p.X.Max = f.xMin, f.xMax
 	p.Y.Min, p.Y.Max = 0, nonZero(top)*f.headroom
 	p.Y.Tick.Marker = countTicks{}
-	p.Add(marks(s, colors))
+	p.Add(plotterFunc(func(c draw.Canvas, p *plot.Plot) {
+		trX, trY := p.Transforms(&c)
+		marks(c, trX, trY, s, colors)
+	}))
 	p.Draw(inner)
 }
 
