@@ -2,9 +2,12 @@ package analysis
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/oncofed/oncofed/internal/lungtest"
 )
 
 // kmGoldens mirrors testdata/km_goldens.json, written by testdata/km_goldens.R
@@ -231,28 +234,6 @@ func TestMedianMatchesPrintSurvfit(t *testing.T) {
 	}
 }
 
-// lungReference mirrors testdata/lung_expected_bin{0,30}.json (written by gen_lung.R, the
-// lead's reference results of R's survival on the NCCTG lung data split by institution).
-type lungReference struct {
-	BinDays float64 `json:"bin_days"`
-	Overall struct {
-		KM       survfitRows `json:"km"`
-		KMLogLog survfitRows `json:"km_loglog"`
-		KMPlain  survfitRows `json:"km_plain"`
-		Median   lungMedian  `json:"median"`
-	} `json:"overall"`
-	BySex struct {
-		KM                survfitRows `json:"km"`
-		Median            lungMedian  `json:"median"`
-		LogRank           lungLogRank `json:"logrank"`
-		LogRankSiteStrata lungLogRank `json:"logrank_site_strata"`
-	} `json:"by_sex"`
-	ByECOG struct {
-		Median  lungMedian  `json:"median"`
-		LogRank lungLogRank `json:"logrank"`
-	} `json:"by_ecog"`
-}
-
 // survfitRows is a table of rows of R's summary(survfit): the curve (censored = TRUE) or its
 // landmarks (times = ...). A column R did not write stays nil.
 type survfitRows struct {
@@ -268,38 +249,20 @@ type survfitRows struct {
 	Upper     goldenFloats  `json:"upper"`
 }
 
-type lungMedian struct {
-	Group    goldenStrings `json:"group"`
-	N        goldenFloats  `json:"n"`
-	Events   goldenFloats  `json:"events"`
-	Median   goldenFloats  `json:"median"`
-	LCL      goldenFloats  `json:"lcl"`
-	UCL      goldenFloats  `json:"ucl"`
-	RMean365 goldenFloats  `json:"rmean_365"`
-	RMeanSE  goldenFloats  `json:"rmean_se"`
-}
-
-type lungLogRank struct {
-	ChiSq float64 `json:"chisq"`
-	DF    int     `json:"df"`
-	P     float64 `json:"p"`
-}
-
 // TestLungReference checks against the lead's reference files: R on the pooled lung records with
 // exact times (bin 0) and with times coarsened to 30 days (bin 30), while Go coarsens each site's
 // table and merges, as the nodes and the client do.
 func TestLungReference(t *testing.T) {
 	g := loadKMGoldens(t)
 	lung := g.Datasets["lung"]
-	for _, file := range []string{"lung_expected_bin0.json", "lung_expected_bin30.json"} {
-		t.Run(file, func(t *testing.T) {
-			var ref lungReference
-			loadGolden(t, file, &ref)
-			w := ref.BinDays
+	for _, bin := range []int{0, 30} {
+		t.Run(fmt.Sprintf("lung_expected_bin%d.json", bin), func(t *testing.T) {
+			ref := lungtest.ReadExpected(t, bin)
+			w := float64(bin)
 			all := lung.pooledTable(t, "", "", w)
 			for _, k := range []struct {
 				ct  ConfType
-				ref survfitRows
+				ref lungtest.Survfit
 			}{{ConfLog, ref.Overall.KM}, {ConfLogLog, ref.Overall.KMLogLog}, {ConfPlain, ref.Overall.KMPlain}} {
 				e, err := KaplanMeier(all, KMOptions{ConfType: k.ct})
 				if err != nil {
@@ -366,9 +329,10 @@ func lungStrata(tb testing.TB, d goldenDataset, col string, levels []string, w f
 	return strata
 }
 
-func checkLungKM(t *testing.T, what string, e *KMEstimate, ref survfitRows, group string) {
+func checkLungKM(t *testing.T, what string, e *KMEstimate, ref lungtest.Survfit, group string) {
 	t.Helper()
-	var time, nrisk, nevent, ncensor, surv, se, lo, hi []float64
+	var time, surv, se, lo, hi []float64
+	var nrisk, nevent, ncensor []int
 	for i, g := range ref.Group {
 		if g != group {
 			continue
@@ -386,16 +350,16 @@ func checkLungKM(t *testing.T, what string, e *KMEstimate, ref survfitRows, grou
 		t.Fatalf("%s: no reference rows for group %q", what, group)
 	}
 	checkGoldenFloats(t, what+" time", e.Time, time)
-	checkGoldenInts(t, what+" n.risk", e.NRisk, goldenFloats(nrisk).Ints())
-	checkGoldenInts(t, what+" n.event", e.NEvent, goldenFloats(nevent).Ints())
-	checkGoldenInts(t, what+" n.censor", e.NCensor, goldenFloats(ncensor).Ints())
+	checkGoldenInts(t, what+" n.risk", e.NRisk, nrisk)
+	checkGoldenInts(t, what+" n.event", e.NEvent, nevent)
+	checkGoldenInts(t, what+" n.censor", e.NCensor, ncensor)
 	checkGoldenFloats(t, what+" surv", e.Surv, surv)
 	checkGoldenFloats(t, what+" std.err", e.StdErr, se)
 	checkGoldenFloats(t, what+" lower", e.Lower, lo)
 	checkGoldenFloats(t, what+" upper", e.Upper, hi)
 }
 
-func checkLungMedians(t *testing.T, what string, tables []SurvivalTable, ref lungMedian) {
+func checkLungMedians(t *testing.T, what string, tables []SurvivalTable, ref lungtest.Medians) {
 	t.Helper()
 	if len(ref.Median) != len(tables) {
 		t.Fatalf("%s: %d groups, reference has %d", what, len(tables), len(ref.Median))
@@ -411,13 +375,13 @@ func checkLungMedians(t *testing.T, what string, tables []SurvivalTable, ref lun
 			t.Fatal(err)
 		}
 		w := what + " " + ref.Group[i]
-		checkGoldenInts(t, w+" n, events", []int{e.N, e.Events}, []int{int(ref.N[i]), int(ref.Events[i])})
+		checkGoldenInts(t, w+" n, events", []int{e.N, e.Events}, []int{ref.N[i], ref.Events[i]})
 		checkGoldenFloats(t, w+" median, LCL, UCL", []float64{m.Time, m.Lower, m.Upper}, []float64{ref.Median[i], ref.LCL[i], ref.UCL[i]})
 		checkGoldenFloats(t, w+" rmean(365), se", []float64{r.Mean, r.SE}, []float64{ref.RMean365[i], ref.RMeanSE[i]})
 	}
 }
 
-func checkLungLogRank(t *testing.T, what string, got *LogRankResult, ref lungLogRank) {
+func checkLungLogRank(t *testing.T, what string, got *LogRankResult, ref lungtest.LogRank) {
 	t.Helper()
 	if got.DF != ref.DF {
 		t.Errorf("%s: df = %d, R: %d", what, got.DF, ref.DF)
