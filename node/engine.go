@@ -43,8 +43,8 @@ type Engine struct {
 	mu    sync.Mutex
 	cache map[string]*loadedStudy
 
-	// decide serialises the release decision (budget, overlap guard), the audit append and the
-	// guard bookkeeping, so concurrent queries cannot both slip under a limit.
+	// decide serialises this process's release decisions and guards the cache of released
+	// sets; across processes Store.Release serialises them.
 	decide   sync.Mutex
 	released map[guardKey]*guardSets
 
@@ -172,10 +172,11 @@ func (e *Engine) refuseUndecodable(ctx context.Context, q protocol.Query, raw st
 	if e.analysts != nil {
 		analyst = "" // unverified: never attributed to the name it claims
 	}
-	e.decide.Lock()
-	defer e.decide.Unlock()
-	if _, aerr := e.store.AppendAudit(ctx, AuditEntry{At: e.now(), Analyst: analyst, Query: raw, Outcome: OutcomeRefused,
-		Code: pe.Code, Reason: pe.Message}); aerr != nil {
+	if aerr := e.store.Release(ctx, analyst, func(tx ReleaseTx) error {
+		_, err := tx.AppendAudit(ctx, AuditEntry{At: e.now(), Analyst: analyst, Query: raw, Outcome: OutcomeRefused,
+			Code: pe.Code, Reason: pe.Message})
+		return err
+	}); aerr != nil {
 		reply.Error = &protocol.Error{Code: protocol.CodeInternal, Message: "audit log unavailable"}
 	}
 	return reply
@@ -202,47 +203,74 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) proto
 		ans, err = e.compute(ctx, &q, &reply)
 	}
 	budgeted := authenticated && q.Kind != protocol.KindCatalog && q.Version == protocol.Version
+	guarded := e.policy.OverlapGuard && ans.study != nil && len(ans.sets) > 0
 
+	// Budget, overlap guard, the record of the released sets and the audit record are one
+	// transaction (Store.Release), so that two processes serving this database cannot both
+	// pass a check before either records; decide keeps this process's guard cache consistent.
 	e.decide.Lock()
 	defer e.decide.Unlock()
-	if err == nil && budgeted && e.policy.DailyQueryBudget > 0 {
-		err = e.checkBudget(ctx, analyst)
-	}
-	if err == nil && e.policy.OverlapGuard && ans.study != nil && len(ans.sets) > 0 {
-		err = e.checkOverlap(ctx, analyst, ans.study, ans.sets)
-	}
-	entry := AuditEntry{At: e.now(), Analyst: analyst, Kind: string(q.Kind), Study: q.Study, QueryID: q.ID, Query: raw, Budgeted: budgeted}
-	if err != nil {
-		pe := asProtocolError(err)
-		entry.Outcome, entry.Code, entry.Reason = OutcomeRefused, pe.Code, pe.Message
-		if !authenticated && q.Analyst != "" {
-			entry.Reason += fmt.Sprintf(" (declared analyst %q, not verified)", clip(q.Analyst))
+	var view *guardView
+	var entry AuditEntry
+	var recordErr error // the released sets could not be saved: the transaction is rolled back
+	computeErr := err
+	txErr := e.store.Release(ctx, analyst, func(tx ReleaseTx) error {
+		err, view, recordErr = computeErr, nil, nil // fn may run more than once
+		if err == nil && budgeted && e.policy.DailyQueryBudget > 0 {
+			err = e.checkBudget(ctx, tx, analyst)
 		}
-	} else {
-		// The reply's hash lets an auditor check a payload an analyst presents later.
-		body, merr := json.Marshal(reply)
-		if merr != nil {
-			err = errorf(protocol.CodeInvalid, "reply cannot be encoded (non-finite value)")
+		if err == nil && guarded {
+			var verr error
+			if view, verr = e.guardView(ctx, tx, analyst, ans.study); verr != nil {
+				err = errorf(protocol.CodeInternal, "overlap guard state unavailable")
+			} else {
+				err = view.check(analyst, ans.sets)
+			}
+		}
+		entry = AuditEntry{At: e.now(), Analyst: analyst, Kind: string(q.Kind), Study: q.Study, QueryID: q.ID, Query: raw, Budgeted: budgeted}
+		if err != nil {
 			pe := asProtocolError(err)
 			entry.Outcome, entry.Code, entry.Reason = OutcomeRefused, pe.Code, pe.Message
+			if !authenticated && q.Analyst != "" {
+				entry.Reason += fmt.Sprintf(" (declared analyst %q, not verified)", clip(q.Analyst))
+			}
 		} else {
-			entry.Outcome, entry.Released = OutcomeReleased, ans.released+" reply_sha256="+HashQuery(string(body))
+			// The reply's hash lets an auditor check a payload an analyst presents later.
+			body, merr := json.Marshal(reply)
+			if merr != nil {
+				err = errorf(protocol.CodeInvalid, "reply cannot be encoded (non-finite value)")
+				pe := asProtocolError(err)
+				entry.Outcome, entry.Code, entry.Reason = OutcomeRefused, pe.Code, pe.Message
+			} else {
+				entry.Outcome, entry.Released, entry.Reason = OutcomeReleased, ans.released+" reply_sha256="+HashQuery(string(body)), effectsText(reply.Policy)
+			}
 		}
-		if err == nil {
-			entry.Reason = effectsText(reply.Policy)
+		if err == nil && guarded {
+			if recordErr = view.record(ctx, tx, analyst, ans.study, ans.sets); recordErr != nil {
+				return recordErr
+			}
 		}
-	}
-	if err == nil && e.policy.OverlapGuard && ans.study != nil {
-		// Remember the sets before releasing: should the audit append then fail, the guard is
-		// merely stricter than needed.
-		if gerr := e.recordReleased(ctx, analyst, ans.study, ans.sets); gerr != nil {
+		_, aerr := tx.AppendAudit(ctx, entry)
+		return aerr
+	})
+	if txErr == nil {
+		if view != nil {
+			view.commit()
+		}
+	} else {
+		// Nothing of the transaction was stored. The refusal is audited on its own; should
+		// that fail too, the query still goes unanswered.
+		err = errorf(protocol.CodeInternal, "audit log unavailable")
+		if recordErr != nil {
 			err = errorf(protocol.CodeInternal, "overlap guard state unavailable")
 			entry.Outcome, entry.Code, entry.Reason, entry.Released = OutcomeRefused, protocol.CodeInternal, "overlap guard state unavailable", ""
+			if rerr := e.store.Release(ctx, analyst, func(tx ReleaseTx) error {
+				_, aerr := tx.AppendAudit(ctx, entry)
+				return aerr
+			}); rerr != nil {
+				err = errorf(protocol.CodeInternal, "audit log unavailable")
+			}
 		}
-	}
-	if _, aerr := e.store.AppendAudit(ctx, entry); aerr != nil {
-		// Nothing leaves the site unaudited.
-		err = errorf(protocol.CodeInternal, "audit log unavailable")
 	}
 	if err != nil {
 		out := e.baseReply(q)
@@ -260,11 +288,11 @@ func effectsText(p protocol.PolicyEffects) string {
 	return s
 }
 
-// checkBudget refuses once the analyst has used the daily budget (UTC day).
-func (e *Engine) checkBudget(ctx context.Context, analyst string) error {
+// checkBudget refuses once the analyst has used the daily budget (UTC day), counted within tx.
+func (e *Engine) checkBudget(ctx context.Context, tx ReleaseTx, analyst string) error {
 	now := e.now().UTC()
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	n, err := e.store.CountQueries(ctx, analyst, day)
+	n, err := tx.CountQueries(ctx, day)
 	if err != nil {
 		return errorf(protocol.CodeInternal, "query budget unavailable")
 	}

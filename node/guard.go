@@ -20,85 +20,112 @@ type guardKey struct {
 	version        int64
 }
 
+// guardSets is the engine's cache of the sets released to one analyst for one study version.
+// It holds committed sets only: a transaction's reads and writes join it after the commit
+// (guardView.commit), so a rolled-back release leaves neither a set nor a skipped ID behind.
 type guardSets struct {
 	sets    []ReleasedSet
 	digests map[string]bool
 	lastID  int64 // highest store ID read
 }
 
-// guardState returns the sets released to analyst for this load of the study: cached in
-// memory, topped up from the store on every call with what other processes serving the same
-// database have released since.
-func (e *Engine) guardState(ctx context.Context, analyst string, ls *loadedStudy) (*guardSets, error) {
+// guardView is the guard state within one Release transaction: the cache, plus what other
+// processes serving the same database released since the cache was last topped up, plus what
+// this transaction saves.
+type guardView struct {
+	gs      *guardSets
+	minCell int
+	words   int
+	added   []ReleasedSet   // read or saved in this transaction, not yet in gs
+	digests map[string]bool // of added
+	lastID  int64
+}
+
+// guardView reads, within tx, the sets released to analyst for this load of the study since
+// the cached ones. Called with e.decide held.
+func (e *Engine) guardView(ctx context.Context, tx ReleaseTx, analyst string, ls *loadedStudy) (*guardView, error) {
 	k := guardKey{analyst, ls.data.Name, ls.info.Version}
 	gs, ok := e.released[k]
 	if !ok {
 		gs = &guardSets{digests: map[string]bool{}}
 		e.released[k] = gs
 	}
-	sets, err := e.store.ReleasedSets(ctx, analyst, ls.data.Name, ls.info.Version, gs.lastID)
+	v := &guardView{gs: gs, minCell: e.policy.MinCell, words: (ls.data.Len() + 63) / 64, digests: map[string]bool{}, lastID: gs.lastID}
+	sets, err := tx.ReleasedSets(ctx, ls.data.Name, ls.info.Version, gs.lastID)
 	if err != nil {
 		return nil, err
 	}
-	words := (ls.data.Len() + 63) / 64
 	for _, s := range sets {
-		gs.lastID = max(gs.lastID, s.ID)
-		d := bitsDigest(s.Bits)
-		if len(s.Bits) != words || gs.digests[d] {
-			continue // not of this load (cannot happen: versions are never reused), or known
-		}
-		gs.sets = append(gs.sets, s)
-		gs.digests[d] = true
+		v.lastID = max(v.lastID, s.ID)
+		v.add(s)
 	}
-	return gs, nil
+	return v, nil
 }
 
-// checkOverlap refuses when one of sets differs from a set already released to analyst by
-// fewer than min_cell patients (but is not identical). Called with e.decide held.
-func (e *Engine) checkOverlap(ctx context.Context, analyst string, ls *loadedStudy, sets []bitset) error {
-	minCell := e.policy.MinCell
-	if minCell <= 1 {
-		return nil
+// known reports whether a set with digest d is in the view.
+func (v *guardView) known(d string) bool { return v.gs.digests[d] || v.digests[d] }
+
+// add puts r into the view unless it is known.
+func (v *guardView) add(r ReleasedSet) {
+	d := bitsDigest(r.Bits)
+	if len(r.Bits) != v.words || v.known(d) {
+		return // not of this load (cannot happen: versions are never reused), or known
 	}
-	gs, err := e.guardState(ctx, analyst, ls)
-	if err != nil {
-		return errorf(protocol.CodeInternal, "overlap guard state unavailable")
+	v.added = append(v.added, r)
+	v.digests[d] = true
+}
+
+// check refuses when one of sets differs from a set already released by fewer than min_cell
+// patients (but is not identical).
+func (v *guardView) check(analyst string, sets []bitset) error {
+	if v.minCell <= 1 {
+		return nil
 	}
 	for _, s := range sets {
 		ns := s.count()
-		for _, r := range gs.sets {
-			if diff := ns - r.Size; diff >= minCell || -diff >= minCell {
-				continue
-			}
-			if d := xorCount(s, r.Bits, minCell); d > 0 && d < minCell {
-				return errorf(protocol.CodeRefusedByPolicy,
-					"overlap guard: this patient set differs from one already released to analyst %q by fewer than min_cell=%d patients", clip(analyst), minCell)
+		for _, released := range [][]ReleasedSet{v.gs.sets, v.added} {
+			for _, r := range released {
+				if diff := ns - r.Size; diff >= v.minCell || -diff >= v.minCell {
+					continue
+				}
+				if d := xorCount(s, r.Bits, v.minCell); d > 0 && d < v.minCell {
+					return errorf(protocol.CodeRefusedByPolicy,
+						"overlap guard: this patient set differs from one already released to analyst %q by fewer than min_cell=%d patients", clip(analyst), v.minCell)
+				}
 			}
 		}
 	}
 	return nil
 }
 
-// recordReleased remembers the released sets. Called with e.decide held.
-func (e *Engine) recordReleased(ctx context.Context, analyst string, ls *loadedStudy, sets []bitset) error {
-	if len(sets) == 0 {
-		return nil
-	}
-	gs, err := e.guardState(ctx, analyst, ls)
-	if err != nil {
-		return err
-	}
+// record saves the sets not yet known within tx.
+func (v *guardView) record(ctx context.Context, tx ReleaseTx, analyst string, ls *loadedStudy, sets []bitset) error {
 	for _, s := range sets {
-		d := bitsDigest(s)
-		if gs.digests[d] {
+		if v.known(bitsDigest(s)) {
 			continue
 		}
 		r := ReleasedSet{Analyst: analyst, Study: ls.data.Name, Version: ls.info.Version, Size: s.count(), Bits: s}
-		if err := e.store.SaveReleasedSet(ctx, r); err != nil {
+		id, err := tx.SaveReleasedSet(ctx, r)
+		if err != nil {
 			return err
 		}
-		gs.digests[d] = true
-		gs.sets = append(gs.sets, r)
+		r.ID = id
+		v.add(r)
+		// Every other set was read above under the same lock, so no ID below id is unseen.
+		v.lastID = max(v.lastID, id)
 	}
 	return nil
+}
+
+// commit moves what the transaction read and saved into the cache. Call it only once the
+// Release committed; called with e.decide held.
+func (v *guardView) commit() {
+	for _, r := range v.added {
+		d := bitsDigest(r.Bits)
+		if !v.gs.digests[d] {
+			v.gs.sets = append(v.gs.sets, r)
+			v.gs.digests[d] = true
+		}
+	}
+	v.gs.lastID = max(v.gs.lastID, v.lastID)
 }

@@ -29,7 +29,9 @@ var migrations embed.FS
 const timeLayout = "2006-01-02T15:04:05.000000000Z"
 
 // SQLiteStore is the default Store: one SQLite file (WAL journal, foreign keys on) with a
-// single connection, so there is exactly one writer and a transaction never waits on itself.
+// single connection, so there is exactly one writer per process and a transaction never waits
+// on itself. Several processes may open the same file: their write transactions take the
+// write lock at BEGIN and wait for one another up to the busy timeout (10 s).
 type SQLiteStore struct {
 	db   *sql.DB
 	path string
@@ -45,8 +47,9 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	// Write transactions take the write lock at BEGIN, so that two processes appending to the
-	// audit chain serialise instead of both reading the same head.
+	// Write transactions take the write lock at BEGIN, so that two processes deciding a
+	// release (Release: budget, overlap guard, audit chain head) serialise instead of both
+	// reading the same state.
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
@@ -358,19 +361,50 @@ func (s *SQLiteStore) SetSiteName(ctx context.Context, name string) error {
 	return err
 }
 
-// AppendAudit implements Store. Reading the chain's head and inserting happen in one
-// transaction on the single connection, so concurrent appends cannot fork the chain.
-func (s *SQLiteStore) AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, error) {
+// Release implements Store. The transaction begins with BEGIN IMMEDIATE (the _txlock DSN
+// parameter), so it holds the database's write lock before its first read: another process's
+// Release waits (busy_timeout) instead of reading the same budget, released sets and chain
+// head. Within the process the single connection serialises Releases too.
+func (s *SQLiteStore) Release(ctx context.Context, analyst string, fn func(tx ReleaseTx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return AuditRecord{}, err
+		return err
 	}
 	defer tx.Rollback()
+	rt := &sqliteReleaseTx{tx: tx, analyst: analyst}
+	err = fn(rt)
+	rt.tx = nil
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// sqliteReleaseTx is SQLiteStore's ReleaseTx.
+type sqliteReleaseTx struct {
+	tx      *sql.Tx // nil once Release returned
+	analyst string
+}
+
+func (t *sqliteReleaseTx) use(analyst string) *sql.Tx {
+	if t.tx == nil {
+		panic("node: ReleaseTx used after its Release returned")
+	}
+	if analyst != t.analyst {
+		panic(fmt.Sprintf("node: ReleaseTx of analyst %q used for analyst %q", t.analyst, analyst))
+	}
+	return t.tx
+}
+
+// AppendAudit implements ReleaseTx. The chain's head is read and the record inserted under
+// the write lock, so concurrent appends cannot fork the chain.
+func (t *sqliteReleaseTx) AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, error) {
+	tx := t.use(e.Analyst)
 	r := AuditRecord{AuditEntry: e, PrevHash: GenesisHash, Seq: 1}
 	r.At = e.At.UTC()
 	var last int64
 	var lastHash string
-	err = tx.QueryRowContext(ctx, "SELECT seq, row_hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&last, &lastHash)
+	err := tx.QueryRowContext(ctx, "SELECT seq, row_hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&last, &lastHash)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
@@ -386,7 +420,7 @@ func (s *SQLiteStore) AppendAudit(ctx context.Context, e AuditEntry) (AuditRecor
 	if err != nil {
 		return AuditRecord{}, err
 	}
-	return r, tx.Commit()
+	return r, nil
 }
 
 func boolInt(b bool) int {
@@ -423,38 +457,45 @@ func (s *SQLiteStore) AuditRecords(ctx context.Context) ([]AuditRecord, error) {
 	return out, rows.Err()
 }
 
-// CountQueries implements Store.
-func (s *SQLiteStore) CountQueries(ctx context.Context, analyst string, since time.Time) (int, error) {
+// CountQueries implements ReleaseTx.
+func (t *sqliteReleaseTx) CountQueries(ctx context.Context, since time.Time) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_log WHERE analyst = ? AND budgeted = 1 AND at >= ?",
-		analyst, since.UTC().Format(timeLayout)).Scan(&n)
+	err := t.use(t.analyst).QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_log WHERE analyst = ? AND budgeted = 1 AND at >= ?",
+		t.analyst, since.UTC().Format(timeLayout)).Scan(&n)
 	return n, err
 }
 
-// SaveReleasedSet implements Store.
-func (s *SQLiteStore) SaveReleasedSet(ctx context.Context, r ReleasedSet) error {
-	_, err := s.db.ExecContext(ctx, "INSERT INTO released_sets (analyst, study, version, digest, size, bits) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (analyst, study, version, digest) DO NOTHING",
-		r.Analyst, r.Study, r.Version, bitsDigest(r.Bits), r.Size, encodeWords(r.Bits))
-	return err
+// SaveReleasedSet implements ReleaseTx.
+func (t *sqliteReleaseTx) SaveReleasedSet(ctx context.Context, r ReleasedSet) (int64, error) {
+	tx := t.use(r.Analyst)
+	digest := bitsDigest(r.Bits)
+	var id int64
+	err := tx.QueryRowContext(ctx, "INSERT INTO released_sets (analyst, study, version, digest, size, bits) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (analyst, study, version, digest) DO NOTHING RETURNING id",
+		r.Analyst, r.Study, r.Version, digest, r.Size, encodeWords(r.Bits)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) { // stored before
+		err = tx.QueryRowContext(ctx, "SELECT id FROM released_sets WHERE analyst = ? AND study = ? AND version = ? AND digest = ?",
+			r.Analyst, r.Study, r.Version, digest).Scan(&id)
+	}
+	return id, err
 }
 
-// ReleasedSets implements Store.
-func (s *SQLiteStore) ReleasedSets(ctx context.Context, analyst, study string, version, after int64) ([]ReleasedSet, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, size, bits FROM released_sets WHERE analyst = ? AND study = ? AND version = ? AND id > ? ORDER BY id",
-		analyst, study, version, after)
+// ReleasedSets implements ReleaseTx.
+func (t *sqliteReleaseTx) ReleasedSets(ctx context.Context, study string, version, after int64) ([]ReleasedSet, error) {
+	rows, err := t.use(t.analyst).QueryContext(ctx, "SELECT id, size, bits FROM released_sets WHERE analyst = ? AND study = ? AND version = ? AND id > ? ORDER BY id",
+		t.analyst, study, version, after)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []ReleasedSet
 	for rows.Next() {
-		r := ReleasedSet{Analyst: analyst, Study: study, Version: version}
+		r := ReleasedSet{Analyst: t.analyst, Study: study, Version: version}
 		var data []byte
 		if err := rows.Scan(&r.ID, &r.Size, &data); err != nil {
 			return nil, err
 		}
 		if len(data)%8 != 0 {
-			return nil, fmt.Errorf("node: released set of %q is corrupt", analyst)
+			return nil, fmt.Errorf("node: released set of %q is corrupt", t.analyst)
 		}
 		r.Bits = make([]uint64, len(data)/8)
 		for i := range r.Bits {

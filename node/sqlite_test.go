@@ -39,15 +39,27 @@ func TestMigrateFromVersion1(t *testing.T) {
 			if version != 3 {
 				t.Fatalf("schema version %d after open, want 3", version)
 			}
-			sets, err := s.ReleasedSets(ctx, "alice", "lung", 1, 0)
+			var sets, after []ReleasedSet
+			err = s.Release(ctx, "alice", func(tx ReleaseTx) error {
+				var err error
+				if sets, err = tx.ReleasedSets(ctx, "lung", 1, 0); err != nil || len(sets) != 1 {
+					return err
+				}
+				id, err := tx.SaveReleasedSet(ctx, ReleasedSet{Analyst: "alice", Study: "lung", Version: 1, Size: 2, Bits: []uint64{3}})
+				if err != nil {
+					return err
+				}
+				if id <= sets[0].ID {
+					t.Errorf("new set's ID %d is not above the migrated one's %d", id, sets[0].ID)
+				}
+				after, err = tx.ReleasedSets(ctx, "lung", 1, sets[0].ID)
+				return err
+			})
 			if err != nil || len(sets) != 1 || sets[0].ID == 0 || sets[0].Size != 1 || sets[0].Bits[0] != 1 {
 				t.Fatalf("released sets after migration: %+v, %v", sets, err)
 			}
-			if err := s.SaveReleasedSet(ctx, ReleasedSet{Analyst: "alice", Study: "lung", Version: 1, Size: 2, Bits: []uint64{3}}); err != nil {
-				t.Fatal(err)
-			}
-			if sets, _ := s.ReleasedSets(ctx, "alice", "lung", 1, sets[0].ID); len(sets) != 1 || sets[0].Size != 2 {
-				t.Fatalf("sets after the first: %+v", sets)
+			if len(after) != 1 || after[0].Size != 2 {
+				t.Fatalf("sets after the first: %+v", after)
 			}
 		})
 	}

@@ -95,20 +95,46 @@ type Store interface {
 	// SetSiteName stores the site name the network sees.
 	SetSiteName(ctx context.Context, name string) error
 
-	// AppendAudit adds e to the hash-chained audit log and returns the stored record.
-	AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, error)
+	// Release runs fn as one atomic step of the release decision for analyst: fn reads the
+	// analyst's budget and released sets, decides, records the sets it releases and appends
+	// the audit record (of a refusal too) through tx, and everything fn wrote is committed
+	// together when fn returns nil, or not at all when it returns an error (which Release
+	// returns). No other Release that touches analyst's budget or sets, nor any audit
+	// append, runs between fn's reads and the commit, whether it comes from this process or
+	// from another process serving the same database: otherwise two replicas answering A and
+	// A minus one patient at the same moment would both pass the overlap guard, and the
+	// budget's last query could be answered twice. A second caller waits for the first.
+	//
+	// SQLiteStore takes the database's write lock before the first read (BEGIN IMMEDIATE,
+	// the connection's busy timeout bounds the wait). A PostgreSQL store can lock the
+	// analyst's row first (SELECT ... FROM analysts WHERE name = $1 FOR UPDATE, the row
+	// inserted on first use) and the audit chain's head row before appending, or run the
+	// transaction SERIALIZABLE and retry fn on a serialization failure; fn must therefore
+	// have no effect outside tx, and may be called more than once.
+	//
+	// tx is valid only until fn returns.
+	Release(ctx context.Context, analyst string, fn func(tx ReleaseTx) error) error
 	// AuditRecords returns the whole log in order.
 	AuditRecords(ctx context.Context) ([]AuditRecord, error)
-	// CountQueries returns how many budgeted queries analyst made at or after since.
-	CountQueries(ctx context.Context, analyst string, since time.Time) (int, error)
-
-	// SaveReleasedSet remembers a patient set released to an analyst (overlap guard).
-	SaveReleasedSet(ctx context.Context, r ReleasedSet) error
-	// ReleasedSets returns the sets released to analyst for one study version whose ID is
-	// above after, in ID order (after 0: all of them).
-	ReleasedSets(ctx context.Context, analyst, study string, version, after int64) ([]ReleasedSet, error)
 
 	Close() error
+}
+
+// ReleaseTx is a store inside Release: the release-decision state of one analyst, read and
+// written in one transaction. Using it for another analyst's records panics.
+type ReleaseTx interface {
+	// CountQueries returns how many budgeted queries the analyst made at or after since.
+	CountQueries(ctx context.Context, since time.Time) (int, error)
+	// ReleasedSets returns the sets released to the analyst for one study version whose ID
+	// is above after, in ID order (after 0: all of them).
+	ReleasedSets(ctx context.Context, study string, version, after int64) ([]ReleasedSet, error)
+	// SaveReleasedSet remembers a patient set released to the analyst (overlap guard) and
+	// returns its ID, which is above the ID of every set stored before it. A set identical
+	// to one already stored (same study version and bits) is not stored again; its ID is
+	// returned.
+	SaveReleasedSet(ctx context.Context, r ReleasedSet) (int64, error)
+	// AppendAudit adds e to the hash-chained audit log and returns the stored record.
+	AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, error)
 }
 
 // ReleasedSet is a patient set (a cohort or one of its groups) whose aggregate was released to
