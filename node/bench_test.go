@@ -187,6 +187,7 @@ func BenchmarkCox1M(b *testing.B) {
 	}
 	pol := DefaultPolicy()
 	pol.DailyQueryBudget = 0
+	pol.AllowPooledCox = true // the pooled form is a policy opt-in; this measures it
 	e, err := NewEngine(ctx, store, Config{Policy: &pol})
 	if err != nil {
 		b.Fatal(err)
