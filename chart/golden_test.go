@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
+
+	"github.com/oncofed/oncofed/internal/lungtest"
 )
 
 var regen = flag.Bool("regen", false, "rewrite the golden images in testdata/ from the current code")
@@ -205,7 +207,7 @@ func productLimit(times []float64, events []bool) KMCurve {
 // in days on a percent axis, with an explicit risk table as sites would release it under a
 // minimum cell of 5 (counts below 5 suppressed).
 func coarseFigure(tb testing.TB) *KMFigure {
-	r := loadLungFile(tb, "lung_expected_bin30.json")
+	r := lungtest.ReadExpected(tb, 30)
 	c := rCurve(r.Overall.KM, r.Overall.Median, 0)
 	c.Name = "All patients"
 	f := &KMFigure{Unit: Days, Percent: true, Curves: []KMCurve{c}, ShowMedianLines: true,
