@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/protocol"
 )
@@ -28,19 +27,21 @@ func BenchmarkScatterGatherCount(b *testing.B) {
 	}
 }
 
-// BenchmarkFederatedCoxPooled: a whole pooled Cox fit (sex + age, Efron) over the 18 lung
-// sites: one scatter-gather of risk-set sums per Newton–Raphson evaluation.
-func BenchmarkFederatedCoxPooled(b *testing.B) {
+// BenchmarkServiceCoxPooled: a whole pooled Cox fit (sex + age, Efron) over the 18 lung sites
+// as oncofed-cli cox --strata none runs it: app.Service.Run with one scatter-gather of risk-set
+// sums per Newton–Raphson evaluation, the result rendered from its rounds and stored with every
+// round's replies in a SQLite cache (a file in a temporary directory, as the CLI's default).
+func BenchmarkServiceCoxPooled(b *testing.B) {
 	ln := startLungNet(b, node.ExactPolicy(), nil)
-	c := dial(b, ln.hub.URL())
+	svc := coxService(b, dial(b, ln.hub.URL()))
 	ctx := context.Background()
-	q := coxQuery(protocol.CoxPooled, "efron")
-	if _, err := network.FederatedCox(ctx, c, q, network.CoxOptions{}); err != nil {
+	req := coxRequest(protocol.CoxPooled, "efron")
+	if _, err := svc.Run(ctx, req); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := network.FederatedCox(ctx, c, q, network.CoxOptions{}); err != nil {
+		if _, err := svc.Run(ctx, req); err != nil {
 			b.Fatal(err)
 		}
 	}

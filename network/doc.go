@@ -2,9 +2,9 @@
 // embedded hub for the demo and tests (StartHub), the node side as a NATS micro service
 // (ServeSite), and the analyst's client (Dial), which implements app.Network with a
 // concurrent scatter-gather, deadlines, deduplication and reply validation
-// (protocol.ValidateReply). FederatedCox (deprecated: app.Service runs Cox fits for the CLI
-// and the desktop app) runs a Cox fit's Newton–Raphson iterations as rounds of
-// scatter-gather. Package network/demo runs a synthetic federation in-process.
+// (protocol.ValidateReply). A Cox fit is not run here: app.Service drives its Newton–Raphson
+// iterations as rounds of Client.Query. Package network/demo runs a synthetic federation
+// in-process.
 //
 // # Topology
 //

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"gonum.org/v1/gonum/floats/scalar"
 
 	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/cache"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/protocol"
@@ -164,20 +167,43 @@ func TestFederatedKaplanMeierEqualsR(t *testing.T) {
 	near(t, "site-stratified log-rank p", slr.P, want.BySex.LogRankSiteStrata.P, tolP)
 }
 
-func coxQuery(form protocol.CoxForm, ties string) protocol.Query {
-	return protocol.Query{Kind: protocol.KindCox, Study: "lung", Endpoint: "os", Cox: &protocol.CoxRequest{
+// coxService is the Cox path of oncofed-cli and the desktop app on network c: an app.Service
+// with a real SQLite cache in a temporary directory, its catalog refreshed first (as the CLI
+// does before every analysis), so that every round's replies are stored as they would be.
+func coxService(t testing.TB, c app.Network) *app.Service {
+	t.Helper()
+	ctx := context.Background()
+	db, err := cache.Open(ctx, filepath.Join(t.TempDir(), "cache.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	svc := app.NewService(c, db, app.NetworkInfo{ID: "lung", Name: "lung"}, app.WithAnalyst("test"))
+	if _, err := svc.RefreshCatalog(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// coxRequest is the model of the R goldens: coxph(Surv(time, status) ~ sex + age), female the
+// reference level of sex.
+func coxRequest(form protocol.CoxForm, ties string) app.Request {
+	return app.Request{Kind: protocol.KindCox, Study: "lung", Endpoint: "os", Cox: &app.CoxSpec{
 		Form: form, Ties: ties, Covariates: []string{"sex", "age"},
 		Levels: map[string][]string{"sex": {"female", "male"}},
 	}}
 }
 
-// TestFederatedCoxEqualsR: Newton–Raphson over network rounds gives R's coxph on the pooled
+// TestFederatedCoxEqualsR: app.Service's Newton–Raphson over network rounds (the path of
+// oncofed-cli cox and the desktop app, cache writes included) gives R's coxph on the pooled
 // data: pooled (WebDISCO risk-set sums) = coxph(Surv(time, event) ~ sex + age) with Efron and
-// Breslow ties; stratified by site = coxph(... + strata(site)).
+// Breslow ties; stratified by site = coxph(... + strata(site)). The result reopened from the
+// cache (rendered from its stored rounds, no network) gives the same numbers.
 func TestFederatedCoxEqualsR(t *testing.T) {
 	want := readLungExpected(t)
 	ln := startLungNet(t, node.ExactPolicy(), nil)
-	c := dial(t, ln.hub.URL())
+	svc := coxService(t, dial(t, ln.hub.URL()))
+	ctx := context.Background()
 	for _, tc := range []struct {
 		golden string
 		form   protocol.CoxForm
@@ -187,31 +213,49 @@ func TestFederatedCoxEqualsR(t *testing.T) {
 		{"breslow", protocol.CoxPooled, "breslow"},
 		{"efron_site_strata", protocol.CoxStratified, "efron"},
 	} {
-		res, err := network.FederatedCox(context.Background(), c, coxQuery(tc.form, tc.ties), network.CoxOptions{})
+		res, err := svc.Run(ctx, coxRequest(tc.form, tc.ties))
 		if err != nil {
 			t.Fatalf("%s: %v", tc.golden, err)
 		}
-		w := want.Cox[tc.golden]
-		if len(res.Sites) != len(ln.sites) || !res.Fit.Converged || res.Fit.N != lungN {
-			t.Errorf("%s: %d sites, converged %v, n %d", tc.golden, len(res.Sites), res.Fit.Converged, res.Fit.N)
+		reopened, err := svc.Open(ctx, res.ID)
+		if err != nil {
+			t.Fatalf("%s: reopening result %d from the cache: %v", tc.golden, res.ID, err)
 		}
-		for j, term := range w.Term {
-			if res.Fit.Terms[j] != term {
-				t.Errorf("%s: term %d %q, R %q", tc.golden, j, res.Fit.Terms[j], term)
+		for _, r := range []struct {
+			how string
+			res *app.Result
+		}{{"run", res}, {"reopened", reopened}} {
+			name := tc.golden + " (" + r.how + ")"
+			fit := r.res.Cox.Fit
+			if fit == nil || r.res.Cox.Form != tc.form || r.res.Cox.FitError != "" {
+				t.Fatalf("%s: form %s, fit %v, fit error %q", name, r.res.Cox.Form, fit, r.res.Cox.FitError)
 			}
-			near(t, tc.golden+" "+term+" coef", res.Fit.Coef[j], w.Coef[j], tolEst)
-			near(t, tc.golden+" "+term+" se", res.Fit.SE[j], w.SE[j], tolEst)
-			near(t, tc.golden+" "+term+" hr", res.Fit.HR[j], w.HR[j], tolEst)
-			near(t, tc.golden+" "+term+" p", res.Fit.P[j], w.P[j], tolP)
-		}
-		if res.Rounds < 3 {
-			t.Errorf("%s: %d rounds", tc.golden, res.Rounds)
+			if len(r.res.Provenance.Answered) != len(ln.sites) || r.res.Provenance.Partial() || !fit.Converged || fit.N != lungN {
+				t.Errorf("%s: %d of %d sites answered, converged %v, n %d", name, len(r.res.Provenance.Answered), len(ln.sites), fit.Converged, fit.N)
+			}
+			if len(fit.Terms) != len(want.Cox[tc.golden].Term) {
+				t.Fatalf("%s: terms %v, R %v", name, fit.Terms, want.Cox[tc.golden].Term)
+			}
+			w := want.Cox[tc.golden]
+			for j, term := range w.Term {
+				if fit.Terms[j] != term {
+					t.Errorf("%s: term %d %q, R %q", name, j, fit.Terms[j], term)
+				}
+				near(t, name+" "+term+" coef", fit.Coef[j], w.Coef[j], tolEst)
+				near(t, name+" "+term+" se", fit.SE[j], w.SE[j], tolEst)
+				near(t, name+" "+term+" hr", fit.HR[j], w.HR[j], tolEst)
+				near(t, name+" "+term+" p", fit.P[j], w.P[j], tolP)
+			}
+			if len(r.res.Rounds) < 3 {
+				t.Errorf("%s: %d rounds", name, len(r.res.Rounds))
+			}
 		}
 	}
 }
 
 // TestFederatedCoxAbortsWhenSiteDropsOut: a site that answers the first rounds and then stops
-// answering aborts the fit with a message naming it; no fit on a changed cohort is returned.
+// answering aborts the fit with a message naming it and the round; no fit on a changed cohort
+// is returned, and nothing is stored.
 func TestFederatedCoxAbortsWhenSiteDropsOut(t *testing.T) {
 	const leaver = "inst13"
 	rounds := 0
@@ -220,19 +264,26 @@ func TestFederatedCoxAbortsWhenSiteDropsOut(t *testing.T) {
 			return h
 		}
 		return network.HandlerFunc(func(ctx context.Context, q []byte) []byte {
-			rounds++ // handled one at a time per round: the client waits for every round
-			if rounds == 3 {
+			// Queries come one at a time (the client waits for every round): the catalog
+			// refresh, Cox rounds 1 and 2, then the site is gone in round 3.
+			rounds++
+			if rounds == 4 {
 				nc.Close()
 			}
 			return h.HandleJSON(ctx, q)
 		})
 	})
-	c := dial(t, ln.hub.URL(), network.WithTimeout(4*time.Second))
-	res, err := network.FederatedCox(context.Background(), c, coxQuery(protocol.CoxStratified, "efron"), network.CoxOptions{})
+	svc := coxService(t, dial(t, ln.hub.URL(), network.WithTimeout(4*time.Second)))
+	ctx := context.Background()
+	res, err := svc.Run(ctx, coxRequest(protocol.CoxStratified, "efron"))
 	if err == nil {
-		t.Fatalf("fit returned %+v after %s dropped out", res, leaver)
+		t.Fatalf("fit returned %+v after %s dropped out", res.Cox, leaver)
 	}
-	if !strings.Contains(err.Error(), "site "+leaver+" dropped out in round 3") {
-		t.Errorf("error %q does not name the site and round", err)
+	if !strings.Contains(err.Error(), "site "+leaver+" stopped answering in round 3") || app.ErrorCode(err) != app.EUnavailable {
+		t.Errorf("error %q (code %s) does not name the site and round", err, app.ErrorCode(err))
+	}
+	stored, err := svc.Results(ctx, app.ResultFilter{})
+	if err != nil || len(stored) != 0 {
+		t.Errorf("aborted fit: %d results stored (%v)", len(stored), err)
 	}
 }

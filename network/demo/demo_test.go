@@ -2,10 +2,13 @@ package demo_test
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/cache"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/network/demo"
 	"github.com/oncofed/oncofed/protocol"
@@ -96,26 +99,39 @@ func TestDemoPooledCoxWhereAllowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	q := protocol.Query{Kind: protocol.KindCox, Study: "nsclc", Endpoint: "OS", Analyst: "test",
-		Cox: &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "efron", Covariates: []string{"age"}}}
-	res, err := network.FederatedCox(ctx, c, q, network.CoxOptions{})
+	// The Cox path of oncofed-cli and the desktop app: app.Service with a real SQLite cache.
+	db, err := cache.Open(ctx, filepath.Join(t.TempDir(), "cache.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Sites) != 1 || res.Sites[0] != names[0] || res.Fit == nil {
-		t.Fatalf("pooled fit used %v, want only the exact site %s", res.Sites, names[0])
+	defer db.Close()
+	svc := app.NewService(c, db, app.NetworkInfo{ID: "mixed", Name: "mixed"}, app.WithAnalyst("test"))
+	if _, err := svc.RefreshCatalog(ctx); err != nil {
+		t.Fatal(err)
 	}
-	if len(res.First.Refused) != len(names)-1 {
-		t.Fatalf("refused %+v, want the %d demo-policy sites", res.First.Refused, len(names)-1)
+	req := app.Request{Kind: protocol.KindCox, Study: "nsclc", Endpoint: "OS",
+		Cox: &app.CoxSpec{Form: protocol.CoxPooled, Ties: "efron", Covariates: []string{"age"}}}
+	res, err := svc.Run(ctx, req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, p := range res.First.Refused {
+	if p := res.Provenance; len(p.Answered) != 1 || p.Answered[0] != names[0] || res.Cox.Fit == nil || !res.Cox.Fit.Converged {
+		t.Fatalf("pooled fit used %v (fit %v), want only the exact site %s", p.Answered, res.Cox.Fit, names[0])
+	}
+	if len(res.Provenance.Refused) != len(names)-1 {
+		t.Fatalf("refused %+v, want the %d demo-policy sites", res.Provenance.Refused, len(names)-1)
+	}
+	for _, p := range res.Provenance.Refused {
 		if p.Code != protocol.CodeRefusedByPolicy || !strings.Contains(p.Message, "pooled Cox form") {
 			t.Errorf("%s: %s: %s", p.Site, p.Code, p.Message)
 		}
 	}
-	q.Cox.Form = protocol.CoxStratified
-	res, err = network.FederatedCox(ctx, c, q, network.CoxOptions{})
-	if err != nil || len(res.Sites) != len(names) {
-		t.Fatalf("stratified fit: sites %v, %v", res.Sites, err)
+	req.Cox.Form = protocol.CoxStratified
+	res, err = svc.Run(ctx, req)
+	if err != nil {
+		t.Fatalf("stratified fit: %v", err)
+	}
+	if len(res.Provenance.Answered) != len(names) || res.Provenance.Partial() || res.Cox.Fit == nil || !res.Cox.Fit.Converged {
+		t.Fatalf("stratified fit: sites %v of %v, fit %v", res.Provenance.Answered, names, res.Cox.Fit)
 	}
 }
