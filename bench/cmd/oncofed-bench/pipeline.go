@@ -3,16 +3,18 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
-	"github.com/oncofed/oncofed/network"
+	"github.com/oncofed/oncofed/cache"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -31,48 +33,179 @@ type answer struct {
 	Partial bool
 }
 
-// phases are the parts of one federated run, for the table that says where the time goes.
+// phases are the parts of one federated run, for the tables that say where the time goes: each
+// analysis is one app.Service.Run, of which the scatter-gathers (Network.Query) and the cache
+// write (Cache.SaveResult) are timed by wrapping the service's network and cache; the rest is
+// the client's own work (merge, fit, the render from the stored rounds, the content hash).
 type phases struct {
-	KMQuery, KMMerge, Cox time.Duration
+	KM, KMNet, KMSave    time.Duration
+	Cox, CoxNet, CoxSave time.Duration
+	CoxStored            int // bytes of the stored rounds of the Cox result (query and reply JSON)
 }
 
-func (p phases) total() time.Duration { return p.KMQuery + p.KMMerge + p.Cox }
+func (p phases) total() time.Duration { return p.KM + p.Cox }
 
 // coxCovariates are the model of the side-by-side: two numeric and one two-level covariate.
 var coxCovariates = []string{"age", "sex", "ecog"}
 
-// federatedKMCox is what `oncofed-cli km --group sex` followed by `oncofed-cli cox --form
-// pooled` do over the network: one survival scatter-gather, the per-site tables merged per
-// group, Kaplan–Meier with medians, the log-rank test; then the pooled Cox fit (WebDISCO), one
-// scatter-gather per Newton–Raphson evaluation.
-func federatedKMCox(ctx context.Context, net app.Network) (answer, phases, error) {
+// kmRequest and coxRequest are what `oncofed-cli km --study nsclc --endpoint OS --group sex` and
+// `oncofed-cli cox --study nsclc --endpoint OS --covariates age,sex,ecog --strata none` send to
+// app.Service.Run (the CLI fills the levels of a categorical covariate from the catalog; the
+// synthetic sites' sex levels are female and male).
+var (
+	kmRequest  = app.Request{Kind: protocol.KindSurvival, Study: benchStudy, Endpoint: "OS", GroupBy: "sex"}
+	coxRequest = app.Request{Kind: protocol.KindCox, Study: benchStudy, Endpoint: "OS", Cox: &app.CoxSpec{
+		Covariates: coxCovariates, Ties: "efron", Form: protocol.CoxPooled,
+		Levels: map[string][]string{"sex": {"female", "male"}}}}
+)
+
+// client is the analyst's side as oncofed-cli wires it: an app.Service on a network and a
+// SQLite result cache (cache.Open), with the network and the cache wrapped to time them.
+type client struct {
+	svc   *app.Service
+	net   *timedNetwork
+	cache *timedCache
+	path  string // the cache file
+}
+
+// newClient opens a cache at path and refreshes the catalog, as every oncofed-cli analysis
+// command does before it runs (timed apart from the analyses).
+func newClient(ctx context.Context, net app.Network, path string) (*client, time.Duration, error) {
+	t0 := time.Now()
+	db, err := cache.Open(ctx, path)
+	if err != nil {
+		return nil, 0, err
+	}
+	c := &client{net: &timedNetwork{Network: net}, cache: &timedCache{Cache: db}, path: path}
+	c.svc = app.NewService(c.net, c.cache, app.NetworkInfo{ID: "bench", Name: "bench"}, app.WithAnalyst("bench"))
+	if _, err := c.svc.RefreshCatalog(ctx); err != nil {
+		db.Close()
+		return nil, 0, fmt.Errorf("catalog: %w", err)
+	}
+	return c, time.Since(t0), nil
+}
+
+// close closes the cache only: the network belongs to the caller.
+func (c *client) close() error { return c.cache.Cache.Close() }
+
+// timedNetwork adds up the time spent in scatter-gathers.
+type timedNetwork struct {
+	app.Network
+	mu    sync.Mutex
+	spent time.Duration
+}
+
+func (n *timedNetwork) Query(ctx context.Context, q protocol.Query) (*app.Gathered, error) {
+	t := time.Now()
+	g, err := n.Network.Query(ctx, q)
+	n.mu.Lock()
+	n.spent += time.Since(t)
+	n.mu.Unlock()
+	return g, err
+}
+
+func (n *timedNetwork) take() time.Duration {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	d := n.spent
+	n.spent = 0
+	return d
+}
+
+// timedCache adds up the time spent storing results.
+type timedCache struct {
+	app.Cache
+	mu    sync.Mutex
+	spent time.Duration
+}
+
+func (c *timedCache) SaveResult(ctx context.Context, r *app.Result) error {
+	t := time.Now()
+	err := c.Cache.SaveResult(ctx, r)
+	c.mu.Lock()
+	c.spent += time.Since(t)
+	c.mu.Unlock()
+	return err
+}
+
+func (c *timedCache) take() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.spent
+	c.spent = 0
+	return d
+}
+
+// federatedKMCox is what `oncofed-cli km --group sex` followed by `oncofed-cli cox --strata none`
+// do over the network, through app.Service.Run as the CLI and the desktop app run them: one
+// survival scatter-gather, the per-site tables merged per group, Kaplan–Meier with medians and
+// the log-rank tests, stored in the cache; then the pooled Cox fit (WebDISCO), one scatter-gather
+// per Newton–Raphson evaluation, rendered again from its rounds and stored with every round's
+// replies.
+func federatedKMCox(ctx context.Context, c *client) (answer, phases, error) {
 	var a answer
 	var ph phases
+	c.net.take()
+	c.cache.take()
 	t0 := time.Now()
-	g, err := net.Query(ctx, protocol.Query{Kind: protocol.KindSurvival, Study: benchStudy, Endpoint: "OS", GroupBy: "sex", Analyst: "bench"})
+	km, err := c.svc.Run(ctx, kmRequest)
 	if err != nil {
+		return a, ph, fmt.Errorf("km: %w", err)
+	}
+	ph.KM, ph.KMNet, ph.KMSave = time.Since(t0), c.net.take(), c.cache.take()
+	if km.Cached {
+		return a, ph, fmt.Errorf("km: answered from the cache (the network was lost)")
+	}
+	if a, err = kmAnswer(km); err != nil {
 		return a, ph, err
 	}
-	ph.KMQuery = time.Since(t0)
-	t1 := time.Now()
-	a, err = mergeSurvival(g)
-	if err != nil {
-		return a, ph, err
-	}
-	ph.KMMerge = time.Since(t1)
 
-	t2 := time.Now()
-	cq := protocol.Query{Kind: protocol.KindCox, Study: benchStudy, Endpoint: "OS", Analyst: "bench",
-		Cox: &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "efron", Covariates: coxCovariates,
-			Levels: map[string][]string{"sex": {"female", "male"}}}}
-	res, err := network.FederatedCox(ctx, net, cq, network.CoxOptions{})
+	t1 := time.Now()
+	cox, err := c.svc.Run(ctx, coxRequest)
 	if err != nil {
-		return a, ph, err
+		return a, ph, fmt.Errorf("cox: %w", err)
 	}
-	ph.Cox = time.Since(t2)
-	a.Coef, a.SE, a.LogLik, a.CoxN, a.Rounds = res.Fit.Coef, res.Fit.SE, res.Fit.LogLik, res.Fit.N, res.Rounds
-	a.Partial = a.Partial || res.First.Partial()
+	ph.Cox, ph.CoxNet, ph.CoxSave = time.Since(t1), c.net.take(), c.cache.take()
+	if cox.Cached || cox.Cox == nil || cox.Cox.Fit == nil || cox.Cox.FitError != "" {
+		return a, ph, fmt.Errorf("cox: no fit (cached %v, fit error %q)", cox.Cached, cox.Cox.FitError)
+	}
+	for _, r := range cox.Rounds {
+		b, err := json.Marshal(r.Query)
+		if err != nil {
+			return a, ph, err
+		}
+		ph.CoxStored += len(b)
+		for _, rep := range r.Replies {
+			b, err := json.Marshal(rep)
+			if err != nil {
+				return a, ph, err
+			}
+			ph.CoxStored += len(b)
+		}
+	}
+	fit := cox.Cox.Fit
+	a.Coef, a.SE, a.LogLik, a.CoxN, a.Rounds = fit.Coef, fit.SE, fit.LogLik, fit.N, len(cox.Rounds)
+	a.Partial = a.Partial || cox.Provenance.Partial()
 	return a, ph, nil
+}
+
+// kmAnswer reads the groups, their sizes and medians and the log-rank test off a KM result.
+func kmAnswer(r *app.Result) (answer, error) {
+	var a answer
+	a.Partial = r.Provenance.Partial()
+	if r.KM == nil || r.KM.LogRank == nil {
+		return a, fmt.Errorf("km: no curves or no log-rank test (%s)", r.KM.LogRankError)
+	}
+	for _, g := range r.KM.Groups {
+		if g.Curve == nil {
+			return a, fmt.Errorf("km: group %q has no curve", g.Group)
+		}
+		a.Groups = append(a.Groups, g.Group)
+		a.N = append(a.N, g.Curve.N)
+		a.Median = append(a.Median, g.Median.Time)
+	}
+	a.ChiSq = r.KM.LogRank.ChiSq
+	return a, nil
 }
 
 // mergeSurvival merges a gathered survival answer per group across sites, estimates each

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/oncofed/oncofed/network"
@@ -23,7 +24,12 @@ type sbsRow struct {
 	n, sites      int
 	build         time.Duration // synth + SQLite import of every site (not part of any figure)
 	discovery     time.Duration
+	setup         time.Duration // cache.Open + catalog refresh, as every oncofed-cli command starts
 	cold          time.Duration // first run: engines load their study from SQLite
+	tmpfs         string        // the tmpfs directory of the cache in the tmpfs runs ("" = none)
+	oursTmpfs     []phases      // the same runs with the cache on tmpfs
+	cacheBytes    int64         // size of the cache file (with its WAL) after the timed runs
+	cacheResults  int           // results stored in it by then
 	ours          []time.Duration
 	inProc        []time.Duration // the same, engines called in process (no hub, no JSON)
 	oursCPU       []time.Duration // process CPU (client + hub + 10 nodes, all in this process)
@@ -134,17 +140,25 @@ func sideBySideSize(ctx context.Context, cfg config, n int, rSkip string) (*sbsR
 	if err != nil {
 		return nil, err
 	}
-	client, err := network.Dial(ctx, fed.hub.URL(), network.WithName("oncofed-bench"),
+	nc, err := network.Dial(ctx, fed.hub.URL(), network.WithName("oncofed-bench"),
 		network.WithTimeout(30*time.Minute), network.WithDiscoveryTTL(24*time.Hour))
 	if err != nil {
 		fed.close()
 		return nil, err
 	}
 	t1 := time.Now()
-	if _, err := client.Sites(ctx); err != nil {
+	if _, err := nc.Sites(ctx); err != nil {
 		return nil, err
 	}
 	row.discovery = time.Since(t1)
+	// The result cache is where oncofed-cli puts it by default: a file in a new temporary
+	// directory (here the scratch directory, on the same file system).
+	client, setup, err := newClient(ctx, nc, filepath.Join(dir, "cache.db"))
+	if err != nil {
+		return nil, err
+	}
+	defer client.close()
+	row.setup = setup
 	log.Printf("side by side %s: first (cold) federated run", sizeName(n))
 	t2 := time.Now()
 	a, _, err := federatedKMCox(ctx, client)
@@ -171,21 +185,55 @@ func sideBySideSize(ctx context.Context, cfg config, n int, rSkip string) (*sbsR
 		row.rounds = a.Rounds
 		row.partialSeen = row.partialSeen || a.Partial
 		row.ourAnswer = a
-		log.Printf("side by side %s: federated run %d: %s (KM query %s, merge+KM+log-rank %s, Cox %s in %d rounds)",
-			sizeName(n), i+1, fmtDur(row.ours[i]), fmtDur(ph.KMQuery), fmtDur(ph.KMMerge), fmtDur(ph.Cox), a.Rounds)
+		log.Printf("side by side %s: federated run %d: %s (KM %s, Cox %s in %d rounds: scatter-gathers %s, cache write %s)",
+			sizeName(n), i+1, fmtDur(row.ours[i]), fmtDur(ph.KM), fmtDur(ph.Cox), a.Rounds, fmtDur(ph.CoxNet), fmtDur(ph.CoxSave))
 	}
 	stopProfile()
 	_ = a
-	client.Close()
+	row.cacheResults = 2 * (reps + 1)
+	row.cacheBytes = fileSize(client.path) + fileSize(client.path+"-wal")
+	// The same runs with the cache on a RAM file system: the difference is the cache's disk I/O
+	// (its JSON encoding is the same).
+	if shm := tmpfsDir(); shm != "" {
+		tdir, err := os.MkdirTemp(shm, "oncofed-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tdir)
+		tc, _, err := newClient(ctx, nc, filepath.Join(tdir, "cache.db"))
+		if err != nil {
+			return nil, err
+		}
+		row.tmpfs = shm
+		for i := 0; i < reps+1; i++ {
+			_, ph, err := federatedKMCox(ctx, tc)
+			if err != nil {
+				tc.close()
+				return nil, fmt.Errorf("cache on tmpfs: %w", err)
+			}
+			if i > 0 { // the first run warms the new cache's connection like the cold run did
+				row.oursTmpfs = append(row.oursTmpfs, ph)
+			}
+		}
+		tc.close()
+		os.RemoveAll(tdir)
+		log.Printf("side by side %s: cache on %s: median %s", sizeName(n), shm, fmtDur(medianDur(phaseDurs(row.oursTmpfs, func(p phases) time.Duration { return p.total() }))))
+	}
+	nc.Close()
 	fed.close()
-	local := &inProcess{sites: dbs}
+	local, _, err := newClient(ctx, &inProcess{sites: dbs}, filepath.Join(dir, "cache-inprocess.db"))
+	if err != nil {
+		return nil, fmt.Errorf("in process: %w", err)
+	}
 	for i := 0; i < reps; i++ {
 		t := time.Now()
 		if _, _, err := federatedKMCox(ctx, local); err != nil {
+			local.close()
 			return nil, fmt.Errorf("in process: %w", err)
 		}
 		row.inProc = append(row.inProc, time.Since(t))
 	}
+	local.close()
 	log.Printf("side by side %s: in process (no hub, no JSON): median %s", sizeName(n), fmtDur(medianDur(row.inProc)))
 	// Let the engines go before R and the Go floor run.
 	closeSites(dbs)
@@ -255,30 +303,32 @@ func sideBySide(ctx context.Context, cfg config, r *report) error {
 	b.WriteString("## 1–2. Federated KM + log-rank + pooled Cox vs R on the pooled data\n\n")
 	b.WriteString("Synthetic NSCLC federation (synth, seed 2026) of 10 sites, exact policy (no binning, no suppression).\n")
 	b.WriteString("**Ours**: each site a node engine on its own SQLite file, served over its own connection to an embedded NATS hub\n")
-	b.WriteString("on loopback; the client sends one `survival` query grouped by sex (2 levels) and merges the per-site tables,\n")
-	b.WriteString("Kaplan–Meier with medians per group, log-rank; then the pooled Cox model (Efron; age + sex + ECOG) by\n")
-	b.WriteString("`network.FederatedCox`, one scatter-gather of risk-set sums per Newton–Raphson evaluation (WebDISCO) — what\n")
-	b.WriteString("`oncofed-cli km` and `oncofed-cli cox --form pooled` do. Timed after one cold run (which loads the columns\n")
-	b.WriteString("from SQLite into the engines); site discovery is timed apart. **R**: `survfit` (+ its median table) +\n")
-	b.WriteString("`survdiff` + `coxph(ties = \"efron\")` on the same pooled patients, already in memory (bench/r/sidebyside.R),\n")
-	b.WriteString("timed inside R. **Go pooled floor**: the same statistics by a plain Go program on the pooled columns in\n")
-	b.WriteString("memory (analysis.NewSurvivalTable/KaplanMeier/LogRank, NewCoxStratum + FitCox), no network. **In process**: our\n")
-	b.WriteString("federated computation with the transport taken out — the client calls the 10 engines directly (node.Engine.Handle,\n")
-	b.WriteString("concurrently), no hub, no JSON, no reply validation — so the difference to *ours* is the cost of moving the aggregates.\n\n")
-	b.WriteString("Wall-clock time is what the analyst waits for; the machine is shared (other builds and tests ran at the same\n")
-	b.WriteString("time), so CPU time (user + system, of the whole federation — client, hub and 10 nodes in this process — and of R)\n")
-	b.WriteString("is reported too: it is less sensitive to the neighbours.\n\n")
-	b.WriteString("| Patients | Ours end to end (wall) | KM query | merge+KM+log-rank | Cox (rounds) | R total (wall) | R survfit / survdiff / coxph | **Ours / R (wall)** | Ours CPU | R CPU | Ours / R (CPU) | In process (no hub, no JSON) | In process / R | Go pooled floor | Ours / floor | Agreement with R (max rel. diff) |\n")
+	b.WriteString("on loopback. The client is wired as `oncofed-cli` wires it: `app.Service` on `network.Client`, with a SQLite result\n")
+	b.WriteString("cache (`cache.Open`, a file in a temporary directory on disk, the CLI's default) whose catalog was refreshed once\n")
+	b.WriteString("before the timed runs. One run is two `Service.Run` calls: the KM of `oncofed-cli km --group sex` (one `survival`\n")
+	b.WriteString("scatter-gather, the per-site tables merged per group, Kaplan–Meier with medians, log-rank pooled and by site, the\n")
+	b.WriteString("result stored), then the Cox model of `oncofed-cli cox --covariates age,sex,ecog --strata none` (the pooled form,\n")
+	b.WriteString("WebDISCO, Efron: one scatter-gather of risk-set sums per Newton–Raphson evaluation, the fit rendered again from\n")
+	b.WriteString("the stored rounds, and the result stored with every round's per-site replies, in one transaction). Timed after one\n")
+	b.WriteString("cold run (which loads the columns from SQLite into the engines); site discovery and the cache's opening with its\n")
+	b.WriteString("catalog refresh are timed apart. **R**: `survfit` (+ its median table) + `survdiff` + `coxph(ties = \"efron\")` on\n")
+	b.WriteString("the same pooled patients, already in memory (bench/r/sidebyside.R), timed inside R. **Go pooled floor**: the same\n")
+	b.WriteString("statistics by a plain Go program on the pooled columns in memory (analysis.NewSurvivalTable/KaplanMeier/LogRank,\n")
+	b.WriteString("NewCoxStratum + FitCox), no network, no cache. **In process**: the same `app.Service` runs, cache included, with\n")
+	b.WriteString("the transport taken out — its network calls the 10 engines directly (node.Engine.Handle, concurrently), no hub, no\n")
+	b.WriteString("JSON on the wire, no reply validation — so the difference to *ours* is the cost of moving the aggregates.\n\n")
+	b.WriteString("Wall-clock time is what the analyst waits for; the machine is shared (other engineers' builds and tests ran at the\n")
+	b.WriteString("same time), so CPU time (user + system, of the whole federation — client, hub and 10 nodes in this process — and of\n")
+	b.WriteString("R) is reported too: it is less sensitive to the neighbours.\n\n")
+	b.WriteString("| Patients | Runs | Ours end to end (wall) | KM run | Cox run (rounds) | R total (wall) | R survfit / survdiff / coxph | **Ours / R (wall)** | Ours CPU | R CPU | Ours / R (CPU) | In process (no hub) | In process / R | Go pooled floor | Ours / floor | Agreement with R (max rel. diff) |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, row := range rows {
 		ours := medianDur(row.ours)
 		oursCPU := medianDur(row.oursCPU)
-		var kq, km, cx []time.Duration
-		for _, p := range row.phases {
-			kq, km, cx = append(kq, p.KMQuery), append(km, p.KMMerge), append(cx, p.Cox)
-		}
 		rTot, rParts, ratioR, agree, rCPU, ratioCPU, ratioIn := "skipped", "—", "—", "—", "—", "—", "—"
+		runs := fmt.Sprintf("%d", len(row.ours))
 		if row.r != nil {
+			runs += fmt.Sprintf(" (R %d)", len(row.r.Seconds.Total))
 			rt := secs(medianFloat(row.r.Seconds.Total))
 			rTot = fmtDur(rt)
 			rParts = fmt.Sprintf("%s / %s / %s", fmtDur(secs(medianFloat(row.r.Seconds.KM))), fmtDur(secs(medianFloat(row.r.Seconds.Logrank))), fmtDur(secs(medianFloat(row.r.Seconds.Cox))))
@@ -290,17 +340,55 @@ func sideBySide(ctx context.Context, cfg config, r *report) error {
 			ratioIn = fmt.Sprintf("%.2f×", ratio(medianDur(row.inProc), rt))
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s (%d) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f× | %s |\n",
-			sizeName(row.n), fmtDur(ours), fmtDur(medianDur(kq)), fmtDur(medianDur(km)), fmtDur(medianDur(cx)), row.rounds,
+			sizeName(row.n), runs, fmtDur(ours), fmtDur(medianPhase(row.phases, func(p phases) time.Duration { return p.KM })),
+			fmtDur(medianPhase(row.phases, func(p phases) time.Duration { return p.Cox })), row.rounds,
 			rTot, rParts, ratioR, fmtDur(oursCPU), rCPU, ratioCPU, fmtDur(medianDur(row.inProc)), ratioIn,
 			fmtDur(medianDur(row.goPooled)), ratio(ours, medianDur(row.goPooled)), agree)
 	}
+	b.WriteString("\n### Where a run's wall-clock time goes, and what the cache costs\n\n")
+	b.WriteString("Each `Service.Run` is split by wrapping the service's network and cache (medians over the timed runs; medians of\n")
+	b.WriteString("parts need not add up to the median of the whole): the **scatter-gathers** (`Network.Query`: send, the nodes' work,\n")
+	b.WriteString("gather, decode, validate; one per Cox round), the **cache write** (`Cache.SaveResult`: every round's query and\n")
+	b.WriteString("per-site replies as JSON, inserted in one SQLite transaction, WAL, committed to the file system), and the client's\n")
+	b.WriteString("own work in between (the live fit, the provenance with a JSON check of every reply, the content hash over every\n")
+	b.WriteString("round, and the render that replays the fit from the stored rounds). The **tmpfs** columns are the same runs,\n")
+	b.WriteString("right after, with the cache file on a RAM file system: what is left of the cache write there is its JSON and\n")
+	b.WriteString("SQLite work, the difference to the disk figure its I/O.\n\n")
+	b.WriteString("| Patients | Cox run | its scatter-gathers | its cache write (disk) | client work (rest) | stored per Cox result | Cox run, cache on tmpfs | its cache write (tmpfs) | Ours end to end, cache on tmpfs | KM run | its scatter-gather | its cache write |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, row := range rows {
+		med := func(ps []phases, f func(phases) time.Duration) string {
+			if len(ps) == 0 {
+				return "—"
+			}
+			return fmtDur(medianPhase(ps, f))
+		}
+		cox := func(p phases) time.Duration { return p.Cox }
+		rest := func(p phases) time.Duration { return p.Cox - p.CoxNet - p.CoxSave }
+		stored := 0
+		if len(row.phases) > 0 {
+			stored = row.phases[len(row.phases)-1].CoxStored
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s (%d) | %s | %s | %.1f MiB JSON | %s | %s | %s | %s | %s | %s |\n",
+			sizeName(row.n), med(row.phases, cox), med(row.phases, func(p phases) time.Duration { return p.CoxNet }), row.rounds,
+			med(row.phases, func(p phases) time.Duration { return p.CoxSave }), med(row.phases, rest), float64(stored)/(1<<20),
+			med(row.oursTmpfs, cox), med(row.oursTmpfs, func(p phases) time.Duration { return p.CoxSave }),
+			med(row.oursTmpfs, func(p phases) time.Duration { return p.total() }),
+			med(row.phases, func(p phases) time.Duration { return p.KM }), med(row.phases, func(p phases) time.Duration { return p.KMNet }),
+			med(row.phases, func(p phases) time.Duration { return p.KMSave }))
+	}
 	b.WriteString("\n")
-	b.WriteString("| Patients | Build (synth + SQLite import, not timed above) | Discovery | Cold first run | Engine heap per 1M patients | Ours vs Go floor (max rel. diff) | Cox N | Groups n (female, male) | Median OS, days |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	for _, row := range rows {
+		if row.tmpfs == "" {
+			fmt.Fprintf(&b, "%s: no tmpfs directory here (/dev/shm), so no run with the cache in RAM.\n\n", sizeName(row.n))
+		}
+	}
+	b.WriteString("| Patients | Build (synth + SQLite import, not timed above) | Discovery | Cache open + catalog refresh | Cold first run | Cache file after the runs | Engine heap per 1M patients | Ours vs Go floor (max rel. diff) | Cox N | Groups n (female, male) | Median OS, days |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, row := range rows {
 		a := row.ourAnswer
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f MiB | %.1e | %d | %v | %v |\n", sizeName(row.n), fmtDur(row.build), fmtDur(row.discovery),
-			fmtDur(row.cold), row.heapPerM, row.agreeGo, a.CoxN, a.N, a.Median)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.1f MiB, %d results | %.0f MiB | %.1e | %d | %v | %v |\n", sizeName(row.n), fmtDur(row.build), fmtDur(row.discovery),
+			fmtDur(row.setup), fmtDur(row.cold), float64(row.cacheBytes)/(1<<20), row.cacheResults, row.heapPerM, row.agreeGo, a.CoxN, a.N, a.Median)
 	}
 	b.WriteString("\n")
 	if rSkip != "" {
@@ -356,8 +444,44 @@ func sideBySide(ctx context.Context, cfg config, r *report) error {
 		}
 		rt := secs(medianFloat(row.r.Seconds.Total))
 		rr := ratio(medianDur(row.ours), rt)
-		r.goal("Federated KM + log-rank + Cox, 1M / 10 sites, end to end through the hub", "≤ 0.1× R",
+		r.goal("Federated KM + log-rank + Cox, 1M / 10 sites, end to end through the hub (app.Service, cache writes included)", "≤ 0.1× R",
 			fmt.Sprintf("%s vs R %s = %.3f× (agree to %.0e)", fmtDur(medianDur(row.ours)), fmtDur(rt), rr, row.agreeR), rr <= 0.1)
 	}
 	return nil
+}
+
+// medianPhase is the median of one part of the runs' phases.
+func medianPhase(ps []phases, f func(phases) time.Duration) time.Duration {
+	return medianDur(phaseDurs(ps, f))
+}
+
+func phaseDurs(ps []phases, f func(phases) time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ps))
+	for i, p := range ps {
+		out[i] = f(p)
+	}
+	return out
+}
+
+// fileSize is the size of the file at path, 0 when there is none.
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// tmpfsDir returns /dev/shm when it is a RAM file system (tmpfs) this process may write to,
+// else "".
+func tmpfsDir() string {
+	const tmpfsMagic = 0x01021994
+	var st syscall.Statfs_t
+	if err := syscall.Statfs("/dev/shm", &st); err != nil || st.Type != tmpfsMagic {
+		return ""
+	}
+	if syscall.Access("/dev/shm", 2) != nil {
+		return ""
+	}
+	return "/dev/shm"
 }
