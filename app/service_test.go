@@ -2,10 +2,8 @@ package app_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -18,59 +16,12 @@ import (
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/cache"
+	"github.com/oncofed/oncofed/internal/lungtest"
 	"github.com/oncofed/oncofed/protocol"
 )
 
-// golden reads a column of R's reference results (analysis/testdata/lung_expected_bin*.json,
-// written by gen_lung.R with survival's survfit, survdiff and coxph); null (R's NA) is NaN.
-type golden map[string]any
-
-func loadGolden(t testing.TB, bin int) golden {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "analysis", "testdata", "lung_expected_bin"+map[int]string{0: "0", 30: "30"}[bin]+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g golden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
-	return g
-}
-
-func (g golden) get(path ...string) any {
-	var cur any = map[string]any(g)
-	for _, p := range path {
-		cur = cur.(map[string]any)[p]
-	}
-	return cur
-}
-
-func (g golden) floats(path ...string) []float64 {
-	var out []float64
-	switch v := g.get(path...).(type) {
-	case []any:
-		for _, x := range v {
-			if x == nil {
-				out = append(out, math.NaN())
-			} else {
-				out = append(out, x.(float64))
-			}
-		}
-	case float64:
-		out = []float64{v}
-	}
-	return out
-}
-
-func (g golden) strings(path ...string) []string {
-	var out []string
-	for _, x := range g.get(path...).([]any) {
-		out = append(out, x.(string))
-	}
-	return out
-}
-
+// close reports whether a and b agree within tol, relative or absolute; NaN (R's NA) agrees
+// only with NaN.
 func close(a, b, tol float64) bool {
 	if math.IsNaN(a) || math.IsNaN(b) {
 		return math.IsNaN(a) && math.IsNaN(b)
@@ -121,7 +72,7 @@ func TestKMThroughServiceMatchesR(t *testing.T) {
 		t.Run(map[int]string{0: "exact", 30: "30-day bins"}[bin], func(t *testing.T) {
 			f := newFixture(t)
 			f.net.binDays = float64(bin)
-			g := loadGolden(t, bin)
+			g := lungtest.ReadExpected(t, bin)
 			r, err := f.svc.Run(context.Background(), kmBySex)
 			if err != nil {
 				t.Fatal(err)
@@ -134,11 +85,8 @@ func TestKMThroughServiceMatchesR(t *testing.T) {
 				t.Errorf("BinDays %v", km.BinDays)
 			}
 			// R: by_sex$km, summary(survfit(Surv(t, event) ~ sex, d), censored = TRUE).
-			groups := g.strings("by_sex", "km", "group")
-			cols := map[string][]float64{}
-			for _, c := range []string{"time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"} {
-				cols[c] = g.floats("by_sex", "km", c)
-			}
+			w := g.BySex.KM
+			groups := w.Group
 			row := 0
 			for _, grp := range km.Groups {
 				c := grp.Curve
@@ -150,9 +98,10 @@ func TestKMThroughServiceMatchesR(t *testing.T) {
 						t.Fatalf("group %s: more rows than R", grp.Group)
 					}
 					got := []float64{c.Time[k], float64(c.NRisk[k]), float64(c.NEvent[k]), float64(c.NCensor[k]), c.Surv[k], c.StdErr[k], c.Lower[k], c.Upper[k]}
+					want := []float64{w.Time[row], float64(w.NRisk[row]), float64(w.NEvent[row]), float64(w.NCensor[row]), w.Surv[row], w.StdErr[row], w.Lower[row], w.Upper[row]}
 					for i, name := range []string{"time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"} {
-						if !close(got[i], cols[name][row], 1e-9) {
-							t.Errorf("%s row %d %s = %v, R %v", grp.Group, k, name, got[i], cols[name][row])
+						if !close(got[i], want[i], 1e-9) {
+							t.Errorf("%s row %d %s = %v, R %v", grp.Group, k, name, got[i], want[i])
 						}
 					}
 					row++
@@ -162,7 +111,7 @@ func TestKMThroughServiceMatchesR(t *testing.T) {
 				t.Errorf("compared %d rows, R has %d", row, len(groups))
 			}
 			// R: by_sex$median (print(survfit) table: median, 0.95LCL, 0.95UCL).
-			med, lcl, ucl := g.floats("by_sex", "median", "median"), g.floats("by_sex", "median", "lcl"), g.floats("by_sex", "median", "ucl")
+			med, lcl, ucl := g.BySex.Median.Median, g.BySex.Median.LCL, g.BySex.Median.UCL
 			for i, grp := range km.Groups {
 				m := grp.Median
 				if !close(m.Time, med[i], 1e-9) || !close(m.Lower, lcl[i], 1e-9) || !close(m.Upper, ucl[i], 1e-9) {
@@ -177,12 +126,12 @@ func TestKMThroughServiceMatchesR(t *testing.T) {
 			if lr == nil {
 				t.Fatalf("no log-rank: %s", km.LogRankError)
 			}
-			if !close(lr.ChiSq, g.floats("by_sex", "logrank", "chisq")[0], 1e-9) || !close(lr.P, g.floats("by_sex", "logrank", "p")[0], 1e-6) || lr.DF != 1 {
-				t.Errorf("log-rank χ² %v p %v, R %v %v", lr.ChiSq, lr.P, g.floats("by_sex", "logrank", "chisq"), g.floats("by_sex", "logrank", "p"))
+			if wlr := g.BySex.LogRank; !close(lr.ChiSq, wlr.ChiSq, 1e-9) || !close(lr.P, wlr.P, 1e-6) || lr.DF != wlr.DF {
+				t.Errorf("log-rank χ² %v p %v df %d, R %+v", lr.ChiSq, lr.P, lr.DF, wlr)
 			}
 			slr := km.StratifiedLogRank
-			if slr == nil || !close(slr.ChiSq, g.floats("by_sex", "logrank_site_strata", "chisq")[0], 1e-9) || !close(slr.P, g.floats("by_sex", "logrank_site_strata", "p")[0], 1e-6) {
-				t.Errorf("stratified log-rank %+v, R %v", slr, g.floats("by_sex", "logrank_site_strata", "chisq"))
+			if wslr := g.BySex.LogRankSiteStrata; slr == nil || !close(slr.ChiSq, wslr.ChiSq, 1e-9) || !close(slr.P, wslr.P, 1e-6) {
+				t.Errorf("stratified log-rank %+v, R %+v", slr, wslr)
 			}
 			// Provenance.
 			p := r.Provenance
@@ -196,24 +145,26 @@ func TestKMThroughServiceMatchesR(t *testing.T) {
 	}
 }
 
-func coxGoldenCheck(t *testing.T, g golden, key string, r *app.Result) {
+// coxGoldenCheck compares r's Cox fit with R's coxph fit want (gen_lung.R's cox_sex_age[[key]]).
+func coxGoldenCheck(t *testing.T, want lungtest.CoxTable, key string, r *app.Result) {
 	t.Helper()
 	if r.Cox == nil || r.Cox.Fit == nil {
 		t.Fatalf("no Cox fit: %+v", r.Cox)
 	}
 	fit := r.Cox.Fit
-	if !reflect.DeepEqual(fit.Terms, g.strings("cox_sex_age", key, "term")) {
+	if !reflect.DeepEqual(fit.Terms, want.Term) {
 		t.Fatalf("terms %v", fit.Terms)
 	}
 	for _, c := range []struct {
 		name string
 		got  []float64
 		tol  float64
-	}{{"coef", fit.Coef, 1e-9}, {"se", fit.SE, 1e-9}, {"hr", fit.HR, 1e-9}, {"lower", fit.Lower, 1e-9}, {"upper", fit.Upper, 1e-9}, {"p", fit.P, 1e-6}} {
-		want := g.floats("cox_sex_age", key, c.name)
-		for i := range want {
-			if !close(c.got[i], want[i], c.tol) {
-				t.Errorf("%s %s[%s] = %v, R %v", key, c.name, fit.Terms[i], c.got[i], want[i])
+		want []float64
+	}{{"coef", fit.Coef, 1e-9, want.Coef}, {"se", fit.SE, 1e-9, want.SE}, {"hr", fit.HR, 1e-9, want.HR}, {"lower", fit.Lower, 1e-9, want.Lower},
+		{"upper", fit.Upper, 1e-9, want.Upper}, {"p", fit.P, 1e-6, want.P}} {
+		for i := range c.want {
+			if !close(c.got[i], c.want[i], c.tol) {
+				t.Errorf("%s %s[%s] = %v, R %v", key, c.name, fit.Terms[i], c.got[i], c.want[i])
 			}
 		}
 	}
@@ -230,7 +181,7 @@ func TestCoxThroughService(t *testing.T) {
 	}{{protocol.CoxStratified, "efron", "efron_site_strata", 0}, {protocol.CoxPooled, "efron", "efron", 0}, {protocol.CoxPooled, "breslow", "breslow", 0},
 		{protocol.CoxStratified, "efron", "efron_site_strata", 30}, {protocol.CoxPooled, "efron", "efron", 30}, {protocol.CoxPooled, "breslow", "breslow", 30}} {
 		t.Run(fmt.Sprintf("%s/%s/bin%d", c.form, c.ties, c.bin), func(t *testing.T) {
-			g := loadGolden(t, c.bin)
+			want := lungtest.ReadExpected(t, c.bin).Cox.Model(c.key)
 			f := newFixture(t)
 			f.net.binDays = float64(c.bin)
 			req := app.Request{Kind: protocol.KindCox, Study: "lung", Endpoint: "os", Cox: &app.CoxSpec{Covariates: []string{"sex", "age"}, Ties: c.ties, Form: c.form}}
@@ -238,7 +189,7 @@ func TestCoxThroughService(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			coxGoldenCheck(t, g, c.key, r)
+			coxGoldenCheck(t, want, c.key, r)
 			if len(r.Rounds) < 3 || len(r.Rounds) != r.Cox.Fit.Iterations+1 {
 				t.Errorf("%d rounds for %d iterations", len(r.Rounds), r.Cox.Fit.Iterations)
 			}
