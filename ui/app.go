@@ -39,6 +39,9 @@ type Options struct {
 	Now func() time.Time
 	// QueryTimeout bounds one analysis; 0 means 60 s.
 	QueryTimeout time.Duration
+	// Keyring keeps the hub credentials chosen in the Network dialog (oskeyring's); nil, or one
+	// that is not Available, stores none and has them asked for at each start.
+	Keyring app.Keyring
 }
 
 // App is the desktop app's main window: a header with the network status and the study, the
