@@ -45,18 +45,10 @@ func renderCount(replies []protocol.Reply) (*CountResult, error) {
 		mc := rep.Policy.MinCell
 		sc := SiteCount{Site: rep.Site, Total: releasedCount(c.Total, mc), Missing: releasedCount(c.Missing, mc)}
 		if len(c.Groups) > 0 {
-			// The groups and the missing group partition the total (releasedPartition).
-			names := sortedKeys(c.Groups)
-			cells := make([]protocol.Count, 0, len(names)+1)
-			for _, g := range names {
-				cells = append(cells, c.Groups[g])
-			}
-			part := releasedPartition(append(cells, c.Missing), sc.Total, mc)
-			sc.Missing = part[len(names)]
-			sc.Groups = map[string]Count{}
-			for i, g := range names {
-				sc.Groups[g] = part[i]
-				groups[g] = groups[g].Add(sc.Groups[g])
+			// The groups and the missing group partition the total.
+			sc.Groups, sc.Missing = releasedLevels(c.Groups, c.Missing, sc.Total, mc)
+			for g, n := range sc.Groups {
+				groups[g] = groups[g].Add(n)
 			}
 		}
 		out.Total = out.Total.Add(sc.Total)
@@ -70,16 +62,51 @@ func renderCount(replies []protocol.Reply) (*CountResult, error) {
 	return out, nil
 }
 
+// releasedLevels reads the released counts of named cells that, with missing, partition total
+// (a count's groups, a categorical variable's categories) with the bounds releasedPartition
+// gives them.
+func releasedLevels(cells map[string]protocol.Count, missing protocol.Count, total Count, minCell int) (map[string]Count, Count) {
+	names := sortedKeys(cells)
+	in := make([]protocol.Count, 0, len(names)+1)
+	for _, n := range names {
+		in = append(in, cells[n])
+	}
+	part := releasedPartition(append(in, missing), total, minCell)
+	out := make(map[string]Count, len(names))
+	for i, n := range names {
+		out[n] = part[i]
+	}
+	return out, part[len(names)]
+}
+
 func renderSummary(replies []protocol.Reply) (*SummaryResult, error) {
 	out := &SummaryResult{}
+	sites, missing, err := summarySites(replies)
+	if err != nil {
+		return nil, err
+	}
+	out.MissingGroup = missing
+	if out.Table, err = analysis.BuildTable1(sites, analysis.Table1Options{}); err != nil {
+		return nil, WrapError(EInvalid, err, "the sites' summaries do not merge")
+	}
+	if out.BySite, err = analysis.BuildTable1BySite(sites, analysis.Table1Options{}); err != nil {
+		return nil, WrapError(EInvalid, err, "the sites' summaries do not merge")
+	}
+	return out, nil
+}
+
+// summarySites reads the sites' summary replies as analysis aggregates, every released count
+// with its bounds, and adds up the patients without a group value.
+func summarySites(replies []protocol.Reply) ([]analysis.SiteAggregate, Count, error) {
 	var sites []analysis.SiteAggregate
+	var missingGroup Count
 	for _, rep := range replies {
 		s := rep.Summary
 		if s == nil {
-			return nil, Errorf(EInternal, "site %s: summary reply without summaries", rep.Site)
+			return nil, Count{}, Errorf(EInternal, "site %s: summary reply without summaries", rep.Site)
 		}
 		mc := rep.Policy.MinCell
-		out.MissingGroup = out.MissingGroup.Add(releasedCount(s.MissingGroup, mc))
+		missingGroup = missingGroup.Add(releasedCount(s.MissingGroup, mc))
 		sa := analysis.SiteAggregate{Site: rep.Site}
 		for _, g := range s.Groups {
 			ga := analysis.GroupAggregate{Group: g.Group, N: releasedCount(g.N, mc)}
@@ -87,17 +114,7 @@ func renderSummary(replies []protocol.Reply) (*SummaryResult, error) {
 				va := analysis.VariableAggregate{Name: v.Variable, Missing: releasedCount(v.Missing, mc)}
 				if v.Categories != nil {
 					// The categories and the missing values partition the group.
-					names := sortedKeys(v.Categories)
-					cells := make([]protocol.Count, 0, len(names)+1)
-					for _, c := range names {
-						cells = append(cells, v.Categories[c])
-					}
-					part := releasedPartition(append(cells, v.Missing), ga.N, mc)
-					va.Missing = part[len(names)]
-					va.Categories = map[string]Count{}
-					for i, c := range names {
-						va.Categories[c] = part[i]
-					}
+					va.Categories, va.Missing = releasedLevels(v.Categories, v.Missing, ga.N, mc)
 				} else {
 					va.Numeric = true
 					// Present and missing partition the group; the histogram's cells the present.
@@ -114,14 +131,44 @@ func renderSummary(replies []protocol.Reply) (*SummaryResult, error) {
 		}
 		sites = append(sites, sa)
 	}
-	var err error
-	if out.Table, err = analysis.BuildTable1(sites, analysis.Table1Options{}); err != nil {
-		return nil, WrapError(EInvalid, err, "the sites' summaries do not merge")
+	return sites, missingGroup, nil
+}
+
+// SummaryVariable returns variable name of a summary result merged over the sites within each
+// group of its Table 1 (groups in the table's column order, without the overall column), from
+// the same aggregates, with the same bounds on suppressed counts, as the table: what a figure
+// of the variable draws. A group no site reported the variable for is left out; no groups
+// means no site reported it.
+func SummaryVariable(r *Result, name string) (groups []string, vs []analysis.VariableAggregate, err error) {
+	if r.Summary == nil || len(r.Rounds) == 0 {
+		return nil, nil, Errorf(EInvalid, "result %q is not a summary", r.Name)
 	}
-	if out.BySite, err = analysis.BuildTable1BySite(sites, analysis.Table1Options{}); err != nil {
-		return nil, WrapError(EInvalid, err, "the sites' summaries do not merge")
+	sites, _, err := summarySites(r.Rounds[0].Replies)
+	if err != nil {
+		return nil, nil, err
 	}
-	return out, nil
+	parts := map[string][]analysis.VariableAggregate{}
+	for _, s := range sites {
+		for _, g := range s.Groups {
+			for _, v := range g.Variables {
+				if v.Name == name {
+					parts[g.Group] = append(parts[g.Group], v)
+				}
+			}
+		}
+	}
+	cols := r.Summary.Table.Columns
+	for _, g := range cols[:max(len(cols)-1, 0)] {
+		if len(parts[g]) == 0 {
+			continue
+		}
+		m, err := analysis.MergeVariables(parts[g])
+		if err != nil {
+			return nil, nil, WrapError(EInvalid, err, "group %q: variable %q does not merge", g, name)
+		}
+		groups, vs = append(groups, g), append(vs, m)
+	}
+	return groups, vs, nil
 }
 
 // renderKM merges each group's survival tables over the sites and estimates the curves; the
