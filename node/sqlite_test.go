@@ -3,9 +3,15 @@ package node
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/oncofed/oncofed/protocol"
 )
 
 // A database written by an older node (schema version 1) is brought up to date on open, and
@@ -62,5 +68,86 @@ func TestMigrateFromVersion1(t *testing.T) {
 				t.Fatalf("sets after the first: %+v", after)
 			}
 		})
+	}
+}
+
+// Store.Release is all or nothing: when fn fails, neither the sets it saved nor the audit
+// record it appended are stored.
+func TestReleaseAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, filepath.Join(t.TempDir(), "n.db"))
+	failed := errors.New("fn failed")
+	err := s.Release(ctx, "alice", func(tx ReleaseTx) error {
+		if _, err := tx.SaveReleasedSet(ctx, ReleasedSet{Analyst: "alice", Study: "lung", Version: 1, Size: 1, Bits: []uint64{1}}); err != nil {
+			return err
+		}
+		if _, err := tx.AppendAudit(ctx, AuditEntry{Analyst: "alice", Outcome: OutcomeReleased, Budgeted: true}); err != nil {
+			return err
+		}
+		return failed
+	})
+	if err != failed {
+		t.Fatalf("Release returned %v, want fn's error", err)
+	}
+	err = s.Release(ctx, "alice", func(tx ReleaseTx) error {
+		sets, err := tx.ReleasedSets(ctx, "lung", 1, 0)
+		if err != nil || len(sets) != 0 {
+			t.Errorf("sets of a rolled-back release: %+v, %v", sets, err)
+		}
+		n, err := tx.CountQueries(ctx, time.Time{})
+		if err != nil || n != 0 {
+			t.Errorf("budgeted queries of a rolled-back release: %d, %v", n, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := s.AuditRecords(ctx); err != nil || len(recs) != 0 {
+		t.Fatalf("audit records of a rolled-back release: %d, %v", len(recs), err)
+	}
+	// Another analyst's records through alice's transaction: programmer misuse.
+	defer func() {
+		if r := recover(); r == nil || !strings.HasPrefix(fmt.Sprint(r), "node: ") {
+			t.Errorf("bob's audit record through alice's ReleaseTx: recovered %v, want a node: panic", r)
+		}
+	}()
+	s.Release(ctx, "alice", func(tx ReleaseTx) error {
+		_, err := tx.AppendAudit(ctx, AuditEntry{Analyst: "bob"})
+		return err
+	})
+}
+
+// When the released sets cannot be saved, the query is refused (internal), the refusal is
+// audited on its own, and nothing of the failed release reaches the store or the engine's
+// guard cache: A, refused so, was never released, so A minus one is answered afterwards, and
+// then A is refused by the guard.
+func TestReleaseGuardSaveFails(t *testing.T) {
+	ctx := context.Background()
+	e, s := lungEngine(t, DefaultPolicy(), nil)
+	a, minusOne := raceQueries("alice")
+	if _, err := s.db.Exec("CREATE TRIGGER fail_sets BEFORE INSERT ON released_sets BEGIN SELECT RAISE(ABORT, 'disk full'); END"); err != nil {
+		t.Fatal(err)
+	}
+	r := e.Handle(ctx, a)
+	wantCode(t, r, protocol.CodeInternal)
+	if r.Error.Message != "overlap guard state unavailable" {
+		t.Fatalf("refusal %q", r.Error.Message)
+	}
+	if _, err := s.db.Exec("DROP TRIGGER fail_sets"); err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, e.Handle(ctx, minusOne))
+	wantCode(t, e.Handle(ctx, a), protocol.CodeRefusedByPolicy)
+	recs, err := VerifyAudit(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Outcome+" "+r.Code)
+	}
+	if want := []string{"refused internal", "released ", "refused refused_by_policy"}; !slices.Equal(got, want) {
+		t.Fatalf("audit log %q, want %q", got, want)
 	}
 }
