@@ -64,6 +64,10 @@
 //
 // Every query, answered or refused, is appended to a hash-chained log (AuditRecord;
 // VerifyChain, VerifyAudit): altering, removing or reordering a record breaks the chain.
+// The budget check, the overlap guard's check, the record of the released sets and the audit
+// append are one store transaction (Store.Release), so several node processes serving one
+// database (replicas in a queue group) decide one query at a time: A and A minus one sent to
+// two replicas at the same instant are never both answered, nor is a budget overspent.
 // Removing the newest records cannot be detected from the chain alone; publish the head hash
 // (oncofed-node audit prints it) to make that visible.
 package node
