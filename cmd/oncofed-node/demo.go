@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/oncofed/oncofed/network/demo"
 	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/synth"
 )
@@ -124,11 +125,7 @@ func synthSpecs(study string, sites, patients int, seed uint64, dataCut time.Tim
 func importManifest(ctx context.Context, dir string, man *synth.Manifest) error {
 	dbs := map[string]bool{}
 	for _, e := range man.Sites {
-		spec := node.ImportSpec{Study: e.Study, IDColumn: e.IDColumn, DataCut: e.DataCut.Format("2006-01-02"), Site: e.Site}
-		for _, ep := range e.Endpoints {
-			spec.Endpoints = append(spec.Endpoints, node.EndpointSpec{Name: ep.Name, TimeColumn: ep.TimeColumn, EventColumn: ep.EventColumn})
-		}
-		if err := importOne(ctx, filepath.Join(dir, e.DB), filepath.Join(dir, e.CSV), spec); err != nil {
+		if err := importOne(ctx, filepath.Join(dir, e.DB), filepath.Join(dir, e.CSV), demo.NodeImportSpec(e.ImportSpec)); err != nil {
 			return fmt.Errorf("site %s, study %s: %w", e.Site, e.Study, err)
 		}
 		dbs[e.DB] = true

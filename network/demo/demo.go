@@ -177,11 +177,7 @@ func prepare(ctx context.Context, dir string, fed synth.Federation) (map[string]
 			if err := g.WriteCSV(&buf, i); err != nil {
 				return fail(fmt.Errorf("demo: %w", err))
 			}
-			ispec := node.ImportSpec{Study: is.Study, IDColumn: is.IDColumn, DataCut: is.DataCut.Format("2006-01-02"), Site: is.Site}
-			for _, ep := range is.Endpoints {
-				ispec.Endpoints = append(ispec.Endpoints, node.EndpointSpec{Name: ep.Name, TimeColumn: ep.TimeColumn, EventColumn: ep.EventColumn})
-			}
-			if _, err := node.ImportCSV(ctx, st, ispec, &buf); err != nil {
+			if _, err := node.ImportCSV(ctx, st, NodeImportSpec(is), &buf); err != nil {
 				return fail(fmt.Errorf("demo: %s at %s: %w", is.Study, s.Name, err))
 			}
 		}
@@ -192,6 +188,18 @@ func prepare(ctx context.Context, dir string, fed synth.Federation) (map[string]
 		}
 	}
 	return stores, studies, nil
+}
+
+// NodeImportSpec returns synth's import spec in the node importer's form: the same study,
+// site, id column, endpoints and data cut (as YYYY-MM-DD) that `oncofed-node import` reads
+// from the flags is.Args gives. It lives here, not in synth, because synth may not import
+// node; this wiring package imports both.
+func NodeImportSpec(is synth.ImportSpec) node.ImportSpec {
+	spec := node.ImportSpec{Study: is.Study, IDColumn: is.IDColumn, DataCut: is.DataCut.Format("2006-01-02"), Site: is.Site}
+	for _, ep := range is.Endpoints {
+		spec.Endpoints = append(spec.Endpoints, node.EndpointSpec{Name: ep.Name, TimeColumn: ep.TimeColumn, EventColumn: ep.EventColumn})
+	}
+	return spec
 }
 
 // fingerprint names a federation's generated data, so that a changed federation — or a
