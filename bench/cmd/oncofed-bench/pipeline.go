@@ -59,9 +59,9 @@ var (
 		Levels: map[string][]string{"sex": {"female", "male"}}}}
 )
 
-// client is the analyst's side as oncofed-cli wires it: an app.Service on a network and a
+// analystClient is the analyst's side as oncofed-cli wires it: an app.Service on a network and a
 // SQLite result cache (cache.Open), with the network and the cache wrapped to time them.
-type client struct {
+type analystClient struct {
 	svc   *app.Service
 	net   *timedNetwork
 	cache *timedCache
@@ -70,13 +70,13 @@ type client struct {
 
 // newClient opens a cache at path and refreshes the catalog, as every oncofed-cli analysis
 // command does before it runs (timed apart from the analyses).
-func newClient(ctx context.Context, net app.Network, path string) (*client, time.Duration, error) {
+func newClient(ctx context.Context, net app.Network, path string) (*analystClient, time.Duration, error) {
 	t0 := time.Now()
 	db, err := cache.Open(ctx, path)
 	if err != nil {
 		return nil, 0, err
 	}
-	c := &client{net: &timedNetwork{Network: net}, cache: &timedCache{Cache: db}, path: path}
+	c := &analystClient{net: &timedNetwork{Network: net}, cache: &timedCache{Cache: db}, path: path}
 	c.svc = app.NewService(c.net, c.cache, app.NetworkInfo{ID: "bench", Name: "bench"}, app.WithAnalyst("bench"))
 	if _, err := c.svc.RefreshCatalog(ctx); err != nil {
 		db.Close()
@@ -86,7 +86,7 @@ func newClient(ctx context.Context, net app.Network, path string) (*client, time
 }
 
 // close closes the cache only: the network belongs to the caller.
-func (c *client) close() error { return c.cache.Cache.Close() }
+func (c *analystClient) close() error { return c.cache.Cache.Close() }
 
 // timedNetwork adds up the time spent in scatter-gathers.
 type timedNetwork struct {
@@ -142,7 +142,7 @@ func (c *timedCache) take() time.Duration {
 // the log-rank tests, stored in the cache; then the pooled Cox fit (WebDISCO), one scatter-gather
 // per Newton–Raphson evaluation, rendered again from its rounds and stored with every round's
 // replies.
-func federatedKMCox(ctx context.Context, c *client) (answer, phases, error) {
+func federatedKMCox(ctx context.Context, c *analystClient) (answer, phases, error) {
 	var a answer
 	var ph phases
 	c.net.take()

@@ -45,7 +45,8 @@ var federatedSpots = []spot{
 	{"node.(*Engine).cox", "node: Cox risk-set sums at β (statistics)"},
 	{"analysis.CoxRiskSetRows", "node: analysis.CoxRiskSetRows (sort + sums)"},
 	{"node.(*Engine).survival", "node: survival tables (statistics)"},
-	{"node.(*SQLiteStore).AppendAudit", "node: audit log append (SQLite)"},
+	{"node.(*SQLiteStore).Release", "node: release transaction (policy checks, reply hash, audit append, commit)"},
+	{"node.(*sqliteReleaseTx).AppendAudit", "node: audit log append (SQLite)"},
 	{"network.replyCode", "node transport: re-decoding the reply to find its error code"},
 	{"network.decodeReply", "client: decode + validate each reply"},
 	{"protocol.ValidateReply", "client: protocol.ValidateReply"},
@@ -55,7 +56,9 @@ var federatedSpots = []spot{
 	{"app.Render", "client: render from the stored rounds (the Cox fit replayed)"},
 	{"app.ContentHash", "client: content hash (JSON of every round)"},
 	{"cache.(*DB).SaveResult", "cache: SaveResult (JSON of every reply + SQLite insert + commit)"},
-	{"modernc.org/sqlite.(*conn).Exec", "cache and node audit: SQLite statements (modernc, pure Go)"},
+	{"modernc.org/sqlite.(*conn).step", "SQLite statements, cache and nodes' audit (modernc, pure Go)"},
+	{"protocol.CoxRows.MarshalText", "Cox risk-set rows to base64 text (nodes' replies; client's JSON check, hash and cache write)"},
+	{"encoding/json.appendString", "JSON string escaping (mostly of that base64 text)"},
 	{"analysis.PooledCoxContribution", "client: pooled Cox from risk-set rows (statistics; live fit + replay)"},
 	{"analysis.MergeTables", "client: merge survival tables"},
 	{"analysis.KaplanMeier", "client: Kaplan–Meier"},
@@ -72,7 +75,8 @@ var latencySpots = []spot{
 	{"network.(*SiteService).handle", "100 nodes, all of it (decode, compute, audit, encode, send)"},
 	{"node.(*Engine).HandleJSON", "node engines"},
 	{"node.(*Engine).survival", "node: survival tables (statistics)"},
-	{"node.(*SQLiteStore).AppendAudit", "node: audit log append (SQLite)"},
+	{"node.(*SQLiteStore).Release", "node: release transaction (policy checks, reply hash, audit append, commit)"},
+	{"node.(*sqliteReleaseTx).AppendAudit", "node: audit log append (SQLite)"},
 	{"node.(*Engine).checkOverlap", "node: overlap guard"},
 	{"network.replyCode", "node transport: re-decoding the reply to find its error code"},
 	{"network.(*Client).Query", "client: scatter-gather (collect, decode, validate)"},
@@ -113,6 +117,10 @@ func profileTable(path string, spots []spot, queries int) (string, error) {
 			continue
 		}
 		name := strings.Join(f[5:], " ")
+		// A generic function is listed with its shape, appendString[go.shape.[]uint8].
+		if i := strings.Index(name, "[go.shape."); i > 0 {
+			name = name[:i]
+		}
 		for _, s := range spots {
 			if strings.HasSuffix(name, s.fn) {
 				if _, seen := cum[s.fn]; !seen {

@@ -167,6 +167,26 @@ func sideBySideSize(ctx context.Context, cfg config, n int, rSkip string) (*sbsR
 	}
 	row.cold = time.Since(t2)
 	row.heapPerM = float64(heapInUse()-min(base, heapInUse())) / (1 << 20) / (float64(n) / 1e6)
+	// The same runs with the cache on a RAM file system, interleaved with the timed runs so that
+	// both see the same neighbours: the difference is the cache's disk I/O (its JSON encoding
+	// and SQLite work are the same).
+	var tmpClient *analystClient
+	if shm := tmpfsDir(); shm != "" {
+		tdir, err := os.MkdirTemp(shm, "oncofed-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tdir)
+		if tmpClient, _, err = newClient(ctx, nc, filepath.Join(tdir, "cache.db")); err != nil {
+			return nil, err
+		}
+		defer tmpClient.close()
+		row.tmpfs = shm
+		// Its first run, like the cold run for the disk cache, is not timed.
+		if _, _, err := federatedKMCox(ctx, tmpClient); err != nil {
+			return nil, fmt.Errorf("cache on tmpfs: %w", err)
+		}
+	}
 	row.profile = filepath.Join(cfg.work, "federated-"+sizeName(n)+".prof")
 	stopProfile, err := startProfile(row.profile)
 	if err != nil {
@@ -187,45 +207,35 @@ func sideBySideSize(ctx context.Context, cfg config, n int, rSkip string) (*sbsR
 		row.ourAnswer = a
 		log.Printf("side by side %s: federated run %d: %s (KM %s, Cox %s in %d rounds: scatter-gathers %s, cache write %s)",
 			sizeName(n), i+1, fmtDur(row.ours[i]), fmtDur(ph.KM), fmtDur(ph.Cox), a.Rounds, fmtDur(ph.CoxNet), fmtDur(ph.CoxSave))
+		if tmpClient != nil {
+			_, ph, err := federatedKMCox(ctx, tmpClient)
+			if err != nil {
+				stopProfile()
+				return nil, fmt.Errorf("cache on tmpfs: %w", err)
+			}
+			row.oursTmpfs = append(row.oursTmpfs, ph)
+			log.Printf("side by side %s: federated run %d, cache on %s: %s (Cox %s, cache write %s)",
+				sizeName(n), i+1, row.tmpfs, fmtDur(ph.total()), fmtDur(ph.Cox), fmtDur(ph.CoxSave))
+		}
 	}
 	stopProfile()
 	_ = a
 	row.cacheResults = 2 * (reps + 1)
 	row.cacheBytes = fileSize(client.path) + fileSize(client.path+"-wal")
-	// The same runs with the cache on a RAM file system: the difference is the cache's disk I/O
-	// (its JSON encoding is the same).
-	if shm := tmpfsDir(); shm != "" {
-		tdir, err := os.MkdirTemp(shm, "oncofed-bench-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tdir)
-		tc, _, err := newClient(ctx, nc, filepath.Join(tdir, "cache.db"))
-		if err != nil {
-			return nil, err
-		}
-		row.tmpfs = shm
-		for i := 0; i < reps+1; i++ {
-			_, ph, err := federatedKMCox(ctx, tc)
-			if err != nil {
-				tc.close()
-				return nil, fmt.Errorf("cache on tmpfs: %w", err)
-			}
-			if i > 0 { // the first run warms the new cache's connection like the cold run did
-				row.oursTmpfs = append(row.oursTmpfs, ph)
-			}
-		}
-		tc.close()
-		os.RemoveAll(tdir)
-		log.Printf("side by side %s: cache on %s: median %s", sizeName(n), shm, fmtDur(medianDur(phaseDurs(row.oursTmpfs, func(p phases) time.Duration { return p.total() }))))
-	}
 	nc.Close()
 	fed.close()
 	local, _, err := newClient(ctx, &inProcess{sites: dbs}, filepath.Join(dir, "cache-inprocess.db"))
 	if err != nil {
 		return nil, fmt.Errorf("in process: %w", err)
 	}
-	for i := 0; i < reps; i++ {
+	for i := -1; i < reps; i++ { // run -1 is the new cache's first, not timed
+		if i < 0 {
+			if _, _, err := federatedKMCox(ctx, local); err != nil {
+				local.close()
+				return nil, fmt.Errorf("in process: %w", err)
+			}
+			continue
+		}
 		t := time.Now()
 		if _, _, err := federatedKMCox(ctx, local); err != nil {
 			local.close()
@@ -430,7 +440,8 @@ func sideBySide(ctx context.Context, cfg config, r *report) error {
 		if sum, err := profileSummary(prof.profile); err != nil {
 			fmt.Fprintf(&b, "Profile of the %s runs not summarised: %v.\n\n", sizeName(prof.n), err)
 		} else {
-			fmt.Fprintf(&b, "### Where the federated time goes (%s patients)\n\n%s\n", sizeName(prof.n), sum)
+			fmt.Fprintf(&b, "### Where the federated CPU goes (%s patients)\n\nA CPU profile of the timed runs (the runs with the cache on tmpfs included, interleaved with them;\n"+
+				"`go tool pprof -top -cum`). The client, the hub and the 10 nodes share this process, so the profile holds all of them.\n\n%s\n", sizeName(prof.n), sum)
 		}
 	}
 	r.add(b.String())
