@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/floats/scalar"
+
+	"github.com/oncofed/oncofed/internal/lungtest"
 )
 
 // Tolerances of the project's correctness bar (issue 3): relative error on estimates and on
@@ -47,19 +49,7 @@ func (g *goldenFloats) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] != '[' {
 		b = append(append([]byte{'['}, b...), ']')
 	}
-	var raw []*float64
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	out := make(goldenFloats, len(raw))
-	for i, p := range raw {
-		out[i] = math.NaN()
-		if p != nil {
-			out[i] = *p
-		}
-	}
-	*g = out
-	return nil
+	return json.Unmarshal(b, (*lungtest.Floats)(g)) // null as NaN, as in the lung goldens
 }
 
 // Ints returns the values as ints (counts), panicking on a non-integer: a malformed golden.
