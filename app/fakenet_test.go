@@ -2,10 +2,8 @@ package app_test
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"math"
-	"os"
 	"sort"
 	"strconv"
 	"sync"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/internal/lungtest"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -29,39 +28,32 @@ type patient struct {
 
 func loadLung(t testing.TB) []patient {
 	t.Helper()
-	f, err := os.Open("../analysis/testdata/lung.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	header, rows := lungtest.Read(t)
+	col := func(name string) int { return lungtest.Column(t, header, name) }
+	site, tm, event, sex, ecog := col("site"), col("time"), col("event"), col("sex"), col("ecog")
+	nums := map[string]int{"age": col("age"), "karno": col("karno"), "wt.loss": col("wt.loss")}
 	var ps []patient
-	for i, r := range rows[1:] {
-		p := patient{site: r[1], num: map[string]float64{}, cat: map[string]string{}}
-		if p.time, err = strconv.ParseFloat(r[2], 64); err != nil {
+	for i, r := range rows {
+		p := patient{site: r[site], num: map[string]float64{}, cat: map[string]string{}}
+		var err error
+		if p.time, err = strconv.ParseFloat(r[tm], 64); err != nil {
 			t.Fatalf("lung.csv line %d: %v", i+2, err)
 		}
-		p.event = r[3] == "1"
-		for _, c := range []struct {
-			col  int
-			name string
-		}{{4, "age"}, {7, "karno"}, {8, "wt.loss"}} {
-			if r[c.col] != "" {
-				v, err := strconv.ParseFloat(r[c.col], 64)
+		p.event = r[event] == "1"
+		for name, c := range nums {
+			if r[c] != "" {
+				v, err := strconv.ParseFloat(r[c], 64)
 				if err != nil {
 					t.Fatalf("lung.csv line %d: %v", i+2, err)
 				}
-				p.num[c.name] = v
+				p.num[name] = v
 			}
 		}
-		if r[5] != "" {
-			p.cat["sex"] = r[5]
+		if r[sex] != "" {
+			p.cat["sex"] = r[sex]
 		}
-		if r[6] != "" {
-			p.cat["ecog"] = r[6]
+		if r[ecog] != "" {
+			p.cat["ecog"] = r[ecog]
 		}
 		ps = append(ps, p)
 	}
