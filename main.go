@@ -2,12 +2,18 @@
 // (by default an embedded demo network) and shows cohort summaries, Kaplan–Meier curves and
 // Cox models computed from the sites' aggregates. This file only wires the pieces together.
 //
-//	oncofed                          the embedded demo network (synthetic hospitals)
-//	oncofed --hub URL [--creds FILE] [--key FILE] a real hub (remembered when chosen in the app's Network dialog)
+//	oncofed                          the hub chosen in the app's Network dialog, else the embedded demo network
+//	oncofed --demo                   the embedded demo network (synthetic hospitals)
+//	oncofed --hub URL [--creds FILE] [--key FILE] [--inbox PREFIX] [--tls-ca FILE]
+//	                                 a hub for this run only (files are read, nothing is remembered)
+//
+// A hub chosen in the Network dialog keeps its password, NATS credentials and the analyst's
+// key in the system keyring; where there is none, the app asks for them at each start.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -23,97 +29,227 @@ import (
 	"github.com/oncofed/oncofed/cache"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/network/demo"
+	"github.com/oncofed/oncofed/oskeyring"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/synth"
 	"github.com/oncofed/oncofed/ui"
 )
 
 func main() {
-	hub := flag.String("hub", "", "hub URL (nats://host:4222); default: the one chosen in the app, else the embedded demo network")
-	creds := flag.String("creds", "", "NATS credentials file for --hub")
+	hub := flag.String("hub", "", "hub URL (nats://host:4222) for this run; default: the one chosen in the app, else the embedded demo network")
+	creds := flag.String("creds", "", "NATS credentials or NKey seed `FILE` for --hub")
 	key := flag.String("key", "", "analyst key `FILE` (oncofed-cli keygen) to sign every query with; sites with an analysts list answer signed queries only")
-	demo := flag.Bool("demo", false, "start the embedded demo network whatever hub the app remembers")
+	inbox := flag.String("inbox", "", "reply inbox `PREFIX` the hub's permissions give this analyst (e.g. _INBOX_alice)")
+	tlsCA := flag.String("tls-ca", "", "CA certificate `FILE` of the hub")
+	demoFlag := flag.Bool("demo", false, "start the embedded demo network whatever hub the app remembers")
 	cachePath := flag.String("cache", "", "cache database (default: oncofed/cache.db in the user cache directory)")
 	flag.Parse()
 	fy := fyneapp.NewWithID("org.oncofed.desktop")
-	if *hub == "" && !*demo {
-		*hub = fy.Preferences().String(ui.PrefHub)
-		if *creds == "" {
-			*creds = fy.Preferences().String(ui.PrefCreds)
-		}
+	s := &session{fy: fy, keyring: oskeyring.New(oskeyring.Service, 0), cachePath: *cachePath}
+	var err error
+	switch {
+	case *hub != "":
+		s.conn, s.creds, err = fromFlags(*hub, *creds, *key, *inbox, *tlsCA)
+	case !*demoFlag:
+		s.conn, s.remembered = ui.LoadConnection(fy.Preferences()), true
 	}
-	if err := run(fy, *hub, *creds, *key, *cachePath); err != nil {
+	if err == nil {
+		err = s.run()
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "oncofed:", err)
 		os.Exit(1)
 	}
 }
 
-func run(fy fyne.App, hubURL, creds, keyFile, cachePath string) error {
+// fromFlags is the connection of --hub and its flags: the files are read now and nothing is
+// remembered.
+func fromFlags(hub, credsFile, keyFile, inbox, tlsCA string) (ui.Connection, app.Credentials, error) {
+	bare, user, password := app.SplitHubURL(hub)
+	conn := ui.Connection{URL: bare, User: user, Inbox: inbox, RootCA: tlsCA}
+	c := app.Credentials{Password: password}
+	if credsFile != "" {
+		data, err := os.ReadFile(credsFile)
+		if err != nil {
+			return conn, c, fmt.Errorf("--creds: %w", err)
+		}
+		c.NATS = string(data)
+	}
+	if keyFile != "" {
+		data, err := protocol.ReadKeyFile(keyFile)
+		if err != nil {
+			return conn, c, err
+		}
+		c.AnalystKey = string(data)
+	}
+	return conn, c, nil
+}
+
+// session is one run of the app: the cache, the demo network or the hub connection, and the
+// main window.
+type session struct {
+	fy         fyne.App
+	keyring    *oskeyring.Keyring
+	cachePath  string
+	conn       ui.Connection
+	remembered bool // conn comes from the preferences: its secrets are in the keyring or asked for
+	creds      app.Credentials
+
+	db      *cache.DB
+	info    app.NetworkInfo
+	label   string
+	closers []func()
+	main    *ui.App
+}
+
+func (s *session) run() error {
+	defer func() {
+		for i := len(s.closers) - 1; i >= 0; i-- {
+			s.closers[i]()
+		}
+	}()
 	ctx := context.Background()
-	if cachePath == "" {
+	if s.cachePath == "" {
 		p, err := cache.DefaultPath()
 		if err != nil {
 			p = filepath.Join(os.TempDir(), "oncofed", "cache.db")
 		}
-		cachePath = p
+		s.cachePath = p
 	}
-	db, err := cache.Open(ctx, cachePath)
+	db, err := cache.Open(ctx, s.cachePath)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	s.db = db
+	s.closers = append(s.closers, func() { db.Close() })
+	s.fy.SetIcon(ui.Icon())
 
-	shown := app.RedactURL(hubURL) // a password in the URL never reaches the window or the cache
-	info := app.NetworkInfo{ID: shown, Name: shown, URL: shown}
-	label := shown
-	if hubURL == "" {
+	if s.conn.URL == "" {
 		// The same network as oncofed-cli --demo: the same hospitals, policies and numbers.
 		fed := synth.DemoFederation()
 		d, err := demo.Start(ctx, demoDir(), demo.Options{Federation: &fed})
 		if err != nil {
 			return fmt.Errorf("starting the demo network: %w", err)
 		}
-		defer d.Close()
-		hubURL = d.URL()
-		info = app.NetworkInfo{ID: "demo", Name: fed.Name, Demo: true}
-		label = "Demo network"
+		s.closers = append(s.closers, d.Close)
+		s.info = app.NetworkInfo{ID: "demo", Name: fed.Name, Demo: true}
+		s.label = "Demo network"
+		s.open(s.dial(d.URL(), app.Credentials{}))
+		s.fy.Run()
+		return nil
 	}
-	opts := []network.Option{network.WithName("oncofed-desktop"), network.WithTimeout(10 * time.Second)}
-	if creds != "" {
-		opts = append(opts, network.WithCredentials(creds))
+	s.info = app.NetworkInfo{ID: s.conn.URL, Name: s.conn.URL, URL: s.conn.URL}
+	s.label = s.conn.URL
+	var missing []string
+	why := ""
+	if s.remembered && len(s.conn.Secrets) > 0 {
+		s.creds, missing, err = app.LoadCredentials(s.keyring, s.conn.URL, s.conn.Secrets)
+		switch {
+		case errors.Is(err, app.ErrNoKeyring):
+			log.Printf("oncofed: %v", err)
+			missing, why = s.conn.Secrets, "No system keyring answered, so Oncofed keeps no credentials between runs."
+		case err != nil:
+			return err
+		case len(missing) > 0:
+			why = "The system keyring no longer holds them."
+		}
 	}
-	if keyFile != "" {
-		signer, err := protocol.LoadSigner(keyFile)
+	if len(missing) == 0 {
+		client, err := s.connect(s.creds)
+		if err != nil {
+			// Offline: the library and cached results still work.
+			log.Printf("oncofed: the hub %s cannot be reached (%v); starting offline", s.conn.URL, err)
+		}
+		s.open(client)
+		s.fy.Run()
+		return nil
+	}
+	ask := ui.AskCredentials(s.fy, s.conn, missing, why, func(c app.Credentials) error {
+		client, err := s.connect(merge(s.creds, c))
 		if err != nil {
 			return err
 		}
-		opts = append(opts, network.WithSigner(signer))
-	}
-	var net app.Network
-	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	client, err := network.Dial(dialCtx, hubURL, opts...)
-	cancel()
-	if err != nil {
-		// Offline: the library and cached results still work.
-		log.Printf("oncofed: the hub %s cannot be reached (%v); starting offline", app.RedactURL(hubURL), err)
-	} else {
-		net = client
-		defer client.Close()
-	}
+		fyne.DoAndWait(func() { s.open(client) })
+		return nil
+	}, func() { s.open(nil) })
+	ask.Show()
+	s.fy.Run()
+	return nil
+}
 
+// merge fills the credentials missing from have with those asked for.
+func merge(have, asked app.Credentials) app.Credentials {
+	if have.Password == "" {
+		have.Password = asked.Password
+	}
+	if have.NATS == "" {
+		have.NATS = asked.NATS
+	}
+	if have.AnalystKey == "" {
+		have.AnalystKey = asked.AnalystKey
+	}
+	return have
+}
+
+// connect dials the hub of s.conn with c; nil and the error when it cannot.
+func (s *session) connect(c app.Credentials) (*network.Client, error) {
+	return s.dialErr(app.JoinHubURL(s.conn.URL, s.conn.User, c.Password), c)
+}
+
+func (s *session) dial(url string, c app.Credentials) *network.Client {
+	client, err := s.dialErr(url, c)
+	if err != nil {
+		log.Printf("oncofed: %v", err)
+	}
+	return client
+}
+
+func (s *session) dialErr(url string, c app.Credentials) (*network.Client, error) {
+	opts := []network.Option{network.WithName("oncofed-desktop"), network.WithTimeout(10 * time.Second)}
+	if c.NATS != "" {
+		opts = append(opts, network.WithCredentialsData(c.NATS))
+	}
+	if s.conn.Inbox != "" {
+		opts = append(opts, network.WithInboxPrefix(s.conn.Inbox))
+	}
+	if s.conn.RootCA != "" {
+		opts = append(opts, network.WithRootCA(s.conn.RootCA))
+	}
+	if c.AnalystKey != "" {
+		key, err := protocol.ParsePrivateKey([]byte(c.AnalystKey))
+		if err != nil {
+			return nil, fmt.Errorf("analyst key: %w", err)
+		}
+		opts = append(opts, network.WithSigner(protocol.NewSigner(key, nil)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client, err := network.Dial(ctx, url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("the hub %s: %v", app.RedactURL(url), app.RedactURL(err.Error()))
+	}
+	return client, nil
+}
+
+// open shows the main window on client (nil: offline). It runs on the UI goroutine.
+func (s *session) open(client *network.Client) {
+	var net app.Network
+	if client != nil {
+		net = client
+		s.closers = append(s.closers, func() { client.Close() })
+	}
 	notices := make(chan app.Notice, 16)
 	analyst := analystName()
-	svc := app.NewService(net, db, info, app.WithAnalyst(analyst), app.WithNotify(func(n app.Notice) {
+	svc := app.NewService(net, s.db, s.info, app.WithAnalyst(analyst), app.WithNotify(func(n app.Notice) {
 		select {
 		case notices <- n:
 		default:
 		}
 	}))
-	fy.SetIcon(ui.Icon())
-	w := ui.New(fy, svc, ui.Options{Network: net, Analyst: analyst, NetworkLabel: label, Notices: notices})
-	w.ShowAndRun()
-	w.Close()
-	return nil
+	s.main = ui.New(s.fy, svc, ui.Options{Network: net, Analyst: analyst, NetworkLabel: s.label, Notices: notices, Keyring: s.keyring})
+	s.closers = append(s.closers, s.main.Close)
+	s.main.Start()
+	s.main.Window().Show()
 }
 
 // demoDir holds the demo hospitals' databases, kept between runs.

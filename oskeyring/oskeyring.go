@@ -11,6 +11,7 @@ package oskeyring
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/zalando/go-keyring"
@@ -24,13 +25,15 @@ const Service = "org.oncofed.desktop"
 
 // DefaultTimeout bounds each call. A locked keyring asks the user for its password in a
 // window of its own, so the bound leaves time to type it; a keyring that never answers (a
-// Secret Service without a prompter on a headless machine) counts as none.
-const DefaultTimeout = 90 * time.Second
+// Secret Service without a prompter on a headless machine) counts as none from then on, so
+// that the app waits for it once, not at every call.
+const DefaultTimeout = 60 * time.Second
 
 // Keyring is the OS keyring under one service name. The zero value is not usable; call New.
 type Keyring struct {
 	service string
 	timeout time.Duration
+	stuck   atomic.Bool // a call timed out: the keyring counts as absent for this process
 }
 
 // New returns the OS keyring under service (Service for the desktop app). timeout bounds
@@ -85,6 +88,9 @@ func (k *Keyring) Delete(account string) error {
 // found, a secret too large for the platform is said so, and anything else — the keyring is
 // missing, locked without a prompter, or broken — wraps app.ErrNoKeyring.
 func (k *Keyring) call(what string, op func() error) error {
+	if k.stuck.Load() {
+		return fmt.Errorf("%w: the keyring did not answer earlier", app.ErrNoKeyring)
+	}
 	done := make(chan error, 1)
 	go func() { done <- op() }()
 	var err error
@@ -93,6 +99,7 @@ func (k *Keyring) call(what string, op func() error) error {
 	case <-time.After(k.timeout):
 		// The goroutine stays blocked in the D-Bus call; there is no way to cancel it, and
 		// it ends with the process.
+		k.stuck.Store(true)
 		return fmt.Errorf("%w: the keyring did not answer a %s within %v", app.ErrNoKeyring, what, k.timeout)
 	}
 	switch {

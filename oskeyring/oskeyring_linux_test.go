@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/godbus/dbus/v5"
+
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/oskeyring"
 )
@@ -274,10 +276,79 @@ func TestNoKeyring(t *testing.T) {
 	}
 }
 
-// TestNoKeyringChild is the child half of TestNoKeyring.
+// hangingSecrets is a Secret Service that never answers, as a keyring waiting on a prompt
+// nobody can see does.
+type hangingSecrets struct{ release chan struct{} }
+
+func (h hangingSecrets) Unlock(objects []dbus.ObjectPath) ([]dbus.ObjectPath, dbus.ObjectPath, *dbus.Error) {
+	<-h.release
+	return nil, "/", nil
+}
+
+func (h hangingSecrets) OpenSession(algorithm string, input dbus.Variant) (dbus.Variant, dbus.ObjectPath, *dbus.Error) {
+	<-h.release
+	return dbus.MakeVariant(""), "/", nil
+}
+
+// TestKeyringThatNeverAnswers: a keyring that hangs costs one timeout, after which it counts
+// as absent and every call fails at once.
+func TestKeyringThatNeverAnswers(t *testing.T) {
+	if _, err := exec.LookPath("dbus-daemon"); err != nil && os.Getenv("CI") == "" {
+		t.Skip("dbus-daemon is not installed")
+	}
+	dir := t.TempDir()
+	bus, addr, err := startBus(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bus.Process.Kill(); _ = bus.Wait() })
+	conn, err := dbus.Connect(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	h := hangingSecrets{release: make(chan struct{})}
+	defer close(h.release)
+	if err := conn.Export(h, "/org/freedesktop/secrets", "org.freedesktop.Secret.Service"); err != nil {
+		t.Fatal(err)
+	}
+	if reply, err := conn.RequestName("org.freedesktop.secrets", dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("cannot own org.freedesktop.secrets: %v %v", reply, err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNoKeyringChild$", "-test.v")
+	cmd.Env = []string{childEnv + "=hang", "DBUS_SESSION_BUS_ADDRESS=" + addr, "PATH=" + dir, "HOME=" + dir}
+	b, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(b), "--- PASS: TestNoKeyringChild") {
+		t.Fatalf("child: %v\n%s", err, b)
+	}
+}
+
+// TestNoKeyringChild is the child half of TestNoKeyring and TestKeyringThatNeverAnswers.
 func TestNoKeyringChild(t *testing.T) {
-	if os.Getenv(childEnv) == "" {
+	switch os.Getenv(childEnv) {
+	case "":
 		t.Skip("run by TestNoKeyring in an environment without a keyring")
+	case "hang":
+		k := oskeyring.New("oncofed-test", time.Second)
+		start := time.Now()
+		err := k.Available()
+		if !errors.Is(err, app.ErrNoKeyring) || !strings.Contains(err.Error(), "did not answer") {
+			t.Fatalf("Available() on a hanging keyring = %v, want app.ErrNoKeyring saying it did not answer", err)
+		}
+		if d := time.Since(start); d < time.Second || d > 5*time.Second {
+			t.Errorf("the first call took %v, want the 1 s timeout", d)
+		}
+		start = time.Now()
+		if _, err := k.Get("hub"); !errors.Is(err, app.ErrNoKeyring) {
+			t.Fatalf("Get after a timeout = %v, want app.ErrNoKeyring", err)
+		}
+		if err := k.Set("hub", "pw"); !errors.Is(err, app.ErrNoKeyring) {
+			t.Fatalf("Set after a timeout = %v, want app.ErrNoKeyring", err)
+		}
+		if d := time.Since(start); d > 100*time.Millisecond {
+			t.Errorf("calls after a timeout took %v: they should fail at once", d)
+		}
+		return
 	}
 	k := oskeyring.New("oncofed-test", 10*time.Second)
 	if err := k.Available(); !errors.Is(err, app.ErrNoKeyring) {

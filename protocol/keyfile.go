@@ -37,9 +37,22 @@ func ParsePrivateKey(data []byte) (ed25519.PrivateKey, error) {
 }
 
 // LoadSigner reads an analyst's private key file (as `oncofed-cli keygen` writes it) and
-// returns a Signer with the real clock. A key file that others can read is refused: it would
-// let them sign as the analyst.
+// returns a Signer with the real clock (ReadKeyFile says what it refuses).
 func LoadSigner(path string) (*Signer, error) {
+	data, err := ReadKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	key, err := ParsePrivateKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("analyst key %s: %w", path, err)
+	}
+	return NewSigner(key, nil), nil
+}
+
+// ReadKeyFile reads an analyst's private key file and checks that it holds an Ed25519 key. A
+// key file that others can read is refused: it would let them sign as the analyst.
+func ReadKeyFile(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("analyst key: %w", err)
@@ -51,9 +64,8 @@ func LoadSigner(path string) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("analyst key: %w", err)
 	}
-	key, err := ParsePrivateKey(data)
-	if err != nil {
+	if _, err := ParsePrivateKey(data); err != nil {
 		return nil, fmt.Errorf("analyst key %s: %w", path, err)
 	}
-	return NewSigner(key, nil), nil
+	return data, nil
 }

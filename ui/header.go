@@ -3,12 +3,10 @@ package ui
 import (
 	"fmt"
 	"image/color"
-	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -92,61 +90,4 @@ func (b *offlineBanner) Text() string {
 		return ""
 	}
 	return b.label.Text
-}
-
-// Preference keys of the network to connect to at the next start (read by main.go).
-const (
-	PrefHub   = "network.hub"
-	PrefCreds = "network.creds"
-)
-
-// onNetwork shows the connection and lets the analyst choose the hub for the next start: the
-// embedded demo network (no URL) or a hub URL with a credentials file.
-func (h *header) onNetwork() {
-	a := h.ui
-	prefs := a.fy.Preferences()
-	info := a.svc.Network()
-	now := "the embedded demo network (synthetic hospitals)"
-	if !info.Demo {
-		now = "the hub " + info.URL
-	}
-	state := "online"
-	if a.offline {
-		state = "offline"
-	}
-	url, creds := widget.NewEntry(), widget.NewEntry()
-	url.SetPlaceHolder("empty: the demo network")
-	url.SetText(prefs.String(PrefHub))
-	url.Validator = func(s string) error {
-		s = strings.TrimSpace(s)
-		if s == "" || strings.HasPrefix(s, "nats://") || strings.HasPrefix(s, "tls://") {
-			return nil
-		}
-		return fmt.Errorf("a hub URL starts with nats:// or tls://")
-	}
-	creds.SetPlaceHolder("path of a NATS .creds file (optional)")
-	creds.SetText(prefs.String(PrefCreds))
-	items := []*widget.FormItem{
-		widget.NewFormItem("Connected to", widget.NewLabel(now+" ("+state+")")),
-		widget.NewFormItem("Hub URL", url),
-		widget.NewFormItem("Credentials", creds),
-	}
-	d := dialog.NewForm("Network", "Use at next start", "Close", items, func(ok bool) {
-		if !ok {
-			return
-		}
-		prefs.SetString(PrefHub, strings.TrimSpace(url.Text))
-		prefs.SetString(PrefCreds, strings.TrimSpace(creds.Text))
-		dialog.ShowInformation("Network", "Oncofed connects to "+describeHub(strings.TrimSpace(url.Text))+" the next time it starts "+
-			"(or now with: oncofed --hub URL --creds FILE).", a.win)
-	}, a.win)
-	d.Resize(fyne.NewSize(560, 260))
-	d.Show()
-}
-
-func describeHub(url string) string {
-	if url == "" {
-		return "the demo network"
-	}
-	return url
 }
