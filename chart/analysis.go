@@ -181,7 +181,7 @@ func ForestFromCox(title string, fit *analysis.CoxFit, labels map[string]string)
 		if math.IsNaN(fit.HR[i]) {
 			continue // not estimable: listed from fit.NotEstimable below
 		}
-		if !(fit.Lower[i] > 0) || math.IsInf(fit.Upper[i], 0) || math.IsInf(fit.HR[i], 0) {
+		if !(fit.Lower[i] > 0) || !(fit.Upper[i] < math.Inf(1)) || math.IsInf(fit.HR[i], 0) { // NaN fails < too
 			undrawn = append(undrawn, term)
 			continue
 		}

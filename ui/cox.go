@@ -226,22 +226,21 @@ func (t *coxTab) showTerms(r *app.Result) {
 	}
 }
 
-// ForestFigure is the forest plot of a Cox result: one row per estimable term, squares sized
-// by inverse variance; nil when no term is estimable.
+// ForestFigure is the forest plot of a Cox result (chart.ForestFromCox): one row per term with
+// a finite interval, labelled as TermLabel names it, with its HR (95% CI) and p-value, in equal
+// squares; the terms it cannot draw are named in the footnote, before footnote. Nil when no
+// term can be drawn.
 func ForestFigure(r *app.Result, style chart.Style, footnote string) *chart.ForestPlot {
 	fit := r.Cox.Fit
-	f := &chart.ForestPlot{Title: "Cox model: " + r.Request.Endpoint, LabelHeader: "Term", Footnote: footnote, Style: style}
-	for i, term := range fit.Terms {
-		hr, lo, hi := fit.HR[i], fit.Lower[i], fit.Upper[i]
-		if !(hr > 0) || !(lo > 0) || math.IsInf(hi, 0) || math.IsNaN(hi) || math.IsInf(hr, 0) {
-			continue
-		}
-		// Terms are on different scales, so their inverse variances are no weights: equal squares.
-		f.Rows = append(f.Rows, chart.ForestRow{Label: TermLabel(r.Request, term), HR: hr, Lower: lo, Upper: hi})
+	labels := make(map[string]string, len(fit.Terms))
+	for _, term := range fit.Terms {
+		labels[term] = TermLabel(r.Request, term)
 	}
+	f := chart.ForestFromCox("Cox model: "+r.Request.Endpoint, fit, labels)
 	if len(f.Rows) == 0 {
 		return nil
 	}
+	f.Style, f.Footnote = style, joinNotes(f.Footnote, footnote)
 	return f
 }
 
@@ -260,11 +259,7 @@ func (t *coxTab) exportAs(format string) {
 			return
 		}
 		fig = chart.ForestFromMeta("Per-site hazard ratio: "+TermLabel(r.Request, term), used, h, t.random.Checked)
-		fig.Style = chart.PublicationStyle()
-		if fig.Footnote != "" {
-			foot = fig.Footnote + " " + foot
-		}
-		fig.Footnote = foot
+		fig.Style, fig.Footnote = chart.PublicationStyle(), joinNotes(fig.Footnote, foot)
 	}
 	if fig == nil {
 		return

@@ -452,20 +452,13 @@ func KMFigure(r *app.Result, o kmOptions, style chart.Style, footnote string) *c
 		Style:           style,
 	}
 	for _, g := range k.Groups {
-		c := chart.KMCurve{Name: groupName(g.Group), N: g.Table.Total()}
-		if e := g.Curve; e != nil {
-			c.Time, c.Surv, c.NRisk = e.Time, e.Surv, e.NRisk
-			c.Lower, c.Upper = e.Lower, e.Upper
-			for i, n := range e.NCensor {
-				if n > 0 {
-					c.CensorTimes = append(c.CensorTimes, e.Time[i])
-				}
-			}
+		if g.Curve == nil || len(g.Curve.Time) == 0 {
+			continue // a group without patients has no curve
 		}
+		c := chart.CurveFromEstimate(groupName(g.Group), g.Curve)
+		// The median the tab's table shows (quantile(fit, 0.5)), so that figure and table agree
+		// where R's print(fit) differs: a curve ending flat at exactly 0.5.
 		c.Median = &chart.MedianCI{Median: g.Median.Time, Lower: g.Median.Lower, Upper: g.Median.Upper}
-		if len(c.Time) == 0 {
-			continue
-		}
 		f.Curves = append(f.Curves, c)
 	}
 	if k.LogRank != nil && !math.IsNaN(k.LogRank.P) {

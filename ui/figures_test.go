@@ -1,0 +1,111 @@
+package ui
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// TestForestFigure: the Cox tab's forest plot is chart.ForestFromCox with the tab's term labels;
+// a term without an estimate or without a finite interval is named in the footnote, before
+// the export's own footnote, and never reaches the drawing (a NaN upper limit used to).
+func TestForestFigure(t *testing.T) {
+	nan := math.NaN()
+	// Inputs: age and sex are R's summary(coxph(Surv(time, status) ~ age + sex, lung)) rounded;
+	// ph.karno stands for a term R reports as NA, wt.loss for one whose SE came out NaN.
+	fit := &analysis.CoxFit{
+		Terms: []string{"age", "sexmale", "ph.karno", "wt.loss"},
+		HR:    []float64{1.017, 0.5986, nan, 1.2}, Lower: []float64{1.0006, 0.4311, nan, 0.9},
+		Upper: []float64{1.035, 0.8311, nan, nan}, P: []float64{0.0419, 0.00218, nan, 0.3},
+		NotEstimable: []string{"ph.karno"},
+	}
+	r := &app.Result{Request: app.Request{Kind: protocol.KindCox, Endpoint: "OS",
+		Cox: &app.CoxSpec{Covariates: []string{"age", "sex", "ph.karno", "wt.loss"}, Levels: map[string][]string{"sex": {"female", "male"}}}},
+		Cox: &app.CoxResult{Fit: fit}}
+	f := ForestFigure(r, chart.PublicationStyle(), "Cohort: lung.")
+	if f == nil {
+		t.Fatal("no figure")
+	}
+	var labels []string
+	for _, row := range f.Rows {
+		labels = append(labels, row.Label)
+	}
+	if want := []string{"age", "sex: male vs female"}; !slices.Equal(labels, want) {
+		t.Errorf("rows %q, want %q", labels, want)
+	}
+	if want := chart.FormatHR(0.5986, 0.4311, 0.8311) + "  " + chart.FormatP(0.00218); f.Rows[1].Text != want {
+		t.Errorf("sex row reads %q, want %q", f.Rows[1].Text, want)
+	}
+	if want := "Not estimable: ph.karno. No finite interval to draw: wt.loss. Cohort: lung."; f.Footnote != want {
+		t.Errorf("footnote %q, want %q", f.Footnote, want)
+	}
+	if f.Title != "Cox model: OS" {
+		t.Errorf("title %q", f.Title)
+	}
+	if _, err := chart.Image(f, 800, 500); err != nil {
+		t.Errorf("drawing: %v", err)
+	}
+
+	fit.Terms, fit.HR, fit.Lower, fit.Upper, fit.P = fit.Terms[2:], fit.HR[2:], fit.Lower[2:], fit.Upper[2:], fit.P[2:]
+	if f := ForestFigure(r, chart.PublicationStyle(), ""); f != nil {
+		t.Errorf("a fit with no drawable term gave %d rows", len(f.Rows))
+	}
+}
+
+// oneSiteSummary is a site's summary of 100 patients, min cell 5, whose suppressed cells are
+// not all primary: the histogram's exact cells add up to 90, so its two suppressed cells hold
+// 10 between them, each 1..9; ecog's levels and missing likewise.
+const oneSiteSummary = `{"groups":[{"group":"","n":{"n":100},"variables":[
+{"variable":"age","missing":{"n":0},"n":{"n":100},"sum":5900,"sum_sq":352000,"edges":[40,50,60,70],
+ "histogram":[{"n":0},{"n":0,"suppressed":true},{"n":40},{"n":50},{"n":0,"suppressed":true}]},
+{"variable":"ecog","missing":{"n":0,"suppressed":true},"categories":{"0":{"n":30},"1":{"n":60},"2":{"n":0,"suppressed":true}}}]}]}`
+
+// TestSummaryFigureBounds: the Summary tab's bars and histogram show a suppressed cell with the
+// bounds Table 1 gives it (here 1..9, from the site's total), not as "<5": a secondarily
+// suppressed cell can hold more than min cell − 1 patients.
+func TestSummaryFigureBounds(t *testing.T) {
+	var s protocol.SummaryReply
+	if err := json.Unmarshal([]byte(oneSiteSummary), &s); err != nil {
+		t.Fatal(err)
+	}
+	r := &app.Result{Request: app.Request{Kind: protocol.KindSummary, Study: "nsclc", Variables: []string{"age", "ecog"}},
+		Rounds: []app.Round{{Replies: []protocol.Reply{{Site: "a", Summary: &s, Policy: protocol.PolicyEffects{MinCell: 5, MinCohort: 10}}}}}}
+	if err := app.Render(r); err != nil {
+		t.Fatal(err)
+	}
+
+	h, ok := SummaryFigure(r, "age", chart.PresentationStyle(), "Cohort: all.").(*chart.Histogram)
+	if !ok {
+		t.Fatal("age: no histogram")
+	}
+	if sr := h.Series[0]; sr.Name != "All patients" || !slices.Equal(sr.Counts, []float64{1, 40, 50}) || !slices.Equal(sr.Max, []float64{9, 40, 50}) {
+		t.Errorf("age series %+v, want [1–9, 40, 50]", sr)
+	}
+	if want := "Outside the axis: All patients 0 below 40 and <10 at or above 70. Cohort: all."; h.Footnote != want {
+		t.Errorf("footnote %q, want %q", h.Footnote, want)
+	}
+
+	b, ok := SummaryFigure(r, "ecog", chart.PresentationStyle(), "").(*chart.BarChart)
+	if !ok {
+		t.Fatal("ecog: no bars")
+	}
+	g := b.Groups[0]
+	if !slices.Equal(b.Categories, []string{"0", "1", "2", "missing"}) || !slices.Equal(g.Values, []float64{30, 60, 1, 1}) ||
+		!slices.Equal(g.Max, []float64{30, 60, 9, 9}) || !slices.Equal(g.Labels, []string{"30", "60", "<10", "<10"}) {
+		t.Errorf("ecog bars %q: %+v", b.Categories, g)
+	}
+	for _, fig := range []chart.Figure{h, b} {
+		if _, err := chart.Image(fig, 800, 500); err != nil {
+			t.Error(err)
+		}
+	}
+	if SummaryFigure(r, "karno", chart.PresentationStyle(), "") != nil {
+		t.Error("a variable not in the summary has a figure")
+	}
+}
