@@ -208,6 +208,17 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) proto
 	// Budget, overlap guard, the record of the released sets and the audit record are one
 	// transaction (Store.Release), so that two processes serving this database cannot both
 	// pass a check before either records; decide keeps this process's guard cache consistent.
+	// The reply's hash lets an auditor check a payload an analyst presents later; it is
+	// computed before the transaction, which holds the database's write lock.
+	var released string
+	var encodeErr error
+	if err == nil {
+		if body, merr := json.Marshal(reply); merr != nil {
+			encodeErr = errorf(protocol.CodeInvalid, "reply cannot be encoded (non-finite value)")
+		} else {
+			released = ans.released + " reply_sha256=" + HashQuery(string(body))
+		}
+	}
 	e.decide.Lock()
 	defer e.decide.Unlock()
 	var view *guardView
@@ -227,6 +238,9 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) proto
 				err = view.check(analyst, ans.sets)
 			}
 		}
+		if err == nil {
+			err = encodeErr
+		}
 		entry = AuditEntry{At: e.now(), Analyst: analyst, Kind: string(q.Kind), Study: q.Study, QueryID: q.ID, Query: raw, Budgeted: budgeted}
 		if err != nil {
 			pe := asProtocolError(err)
@@ -235,15 +249,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) proto
 				entry.Reason += fmt.Sprintf(" (declared analyst %q, not verified)", clip(q.Analyst))
 			}
 		} else {
-			// The reply's hash lets an auditor check a payload an analyst presents later.
-			body, merr := json.Marshal(reply)
-			if merr != nil {
-				err = errorf(protocol.CodeInvalid, "reply cannot be encoded (non-finite value)")
-				pe := asProtocolError(err)
-				entry.Outcome, entry.Code, entry.Reason = OutcomeRefused, pe.Code, pe.Message
-			} else {
-				entry.Outcome, entry.Released, entry.Reason = OutcomeReleased, ans.released+" reply_sha256="+HashQuery(string(body)), effectsText(reply.Policy)
-			}
+			entry.Outcome, entry.Released, entry.Reason = OutcomeReleased, released, effectsText(reply.Policy)
 		}
 		if err == nil && guarded {
 			if recordErr = view.record(ctx, tx, analyst, ans.study, ans.sets); recordErr != nil {

@@ -78,7 +78,8 @@ func DefaultSiteName(dbPath string) string {
 func (s *SQLiteStore) Close() error { return s.db.Close() }
 
 // migrate applies the embedded migrations numbered above PRAGMA user_version, each in its own
-// transaction together with the version bump.
+// transaction together with the version bump; the version is read again under the write
+// lock, so processes opening a new database at the same moment apply each migration once.
 func (s *SQLiteStore) migrate(ctx context.Context) error {
 	var version int
 	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
@@ -105,6 +106,16 @@ func (s *SQLiteStore) migrate(ctx context.Context) error {
 		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
+		}
+		// Another process opening the database at the same moment may have applied it
+		// while this one waited for the write lock.
+		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if n <= version {
+			tx.Rollback()
+			continue
 		}
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			tx.Rollback()

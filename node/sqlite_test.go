@@ -151,3 +151,33 @@ func TestReleaseGuardSaveFails(t *testing.T) {
 		t.Fatalf("audit log %q, want %q", got, want)
 	}
 }
+
+// Replicas started together on a new database file each open it (and would migrate it): every
+// open succeeds and each migration is applied once. Before the schema version was read again
+// under the write lock, a second opener re-ran a migration ("table meta already exists").
+func TestOpenConcurrently(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		path := filepath.Join(t.TempDir(), "n.db")
+		errs := make([]error, 4)
+		var fns []func()
+		for i := range errs {
+			fns = append(fns, func() {
+				s, err := OpenSQLite(path)
+				if err == nil {
+					err = s.Close()
+				}
+				errs[i] = err
+			})
+		}
+		together(fns...)
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: opener %d: %v", round, i, err)
+			}
+		}
+		var version int
+		if err := openStore(t, path).db.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != 3 {
+			t.Fatalf("round %d: schema version %d, %v", round, version, err)
+		}
+	}
+}
