@@ -7,17 +7,24 @@ BIN       := bin
 # Packages Fyne's GLFW driver needs to build on Debian/Ubuntu (xorg-dev is far more than needed).
 SYSDEPS   := gcc libc6-dev pkgconf libgl-dev libx11-dev libxcursor-dev libxrandr-dev \
              libxinerama-dev libxi-dev libxxf86vm-dev
+# What the tests need besides: a D-Bus session bus and GNOME Keyring, which oskeyring's tests
+# start privately to check the desktop app's credentials against a real Secret Service.
+TESTDEPS  := dbus gnome-keyring
 # Packages that must never depend on Fyne, NATS or an SQL driver (see DESIGN.md).
 PURE_PKGS := ./analysis/... ./protocol/... ./app/...
 FORBIDDEN := ^(fyne\.io/|github\.com/nats-io/|modernc\.org/sqlite|database/sql$$|github\.com/go-gl/)
 
-.PHONY: all run build test deps check-display vet fmt-check layering unit bench fuzz clean
+.PHONY: all run build test deps test-deps check-display vet fmt-check layering unit bench fuzz clean
 
 all: build
 
 ## deps: install the missing system packages (Debian/Ubuntu only; elsewhere see README).
 deps:
 	@./scripts/install-deps.sh $(SYSDEPS)
+
+## test-deps: the packages the tests need on top of deps.
+test-deps:
+	@./scripts/install-deps.sh $(SYSDEPS) $(TESTDEPS)
 
 build: deps
 	$(GO) build -o $(BIN)/oncofed .
@@ -32,7 +39,7 @@ check-display:
 	@./scripts/check-display.sh
 
 ## test: everything CI checks.
-test: deps vet fmt-check layering unit
+test: test-deps vet fmt-check layering unit
 
 vet:
 	$(GO) vet ./...
@@ -55,7 +62,7 @@ bench: deps
 	bash ./scripts/bench.sh
 
 ## fuzz: run every fuzzer of the tree (func Fuzz* in *_test.go) for FUZZTIME each (default 20s).
-## Not part of `make test`, where their seed corpora already run as ordinary tests.
+## `make test` runs their seed corpora as ordinary tests; CI (.ci/run) then fuzzes each for 5s.
 FUZZTIME ?= 20s
 fuzz:
 	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
