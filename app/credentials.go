@@ -12,6 +12,9 @@ import (
 // Keychain on macOS, Credential Manager on Windows); package oskeyring is the real one. Secrets
 // are text under an account name within the app's service.
 type Keyring interface {
+	// Available returns nil when the keyring can be used, else an error wrapping
+	// ErrNoKeyring that says why not.
+	Available() error
 	// Get returns the secret stored under account: ErrSecretNotFound when there is none,
 	// an error wrapping ErrNoKeyring when the system has no usable keyring.
 	Get(account string) (string, error)
@@ -149,6 +152,18 @@ func LoadCredentials(k Keyring, hub string, kinds []string) (c Credentials, miss
 		}
 	}
 	return c, missing, nil
+}
+
+// CheckNATSCredentials checks that data looks like a NATS .creds file (a user JWT and its
+// NKey seed) or an NKey seed file: it holds a user seed (a line starting "SU"). The network
+// parses it for real when connecting; this catches the wrong file chosen in a dialog.
+func CheckNATSCredentials(data string) error {
+	for _, line := range strings.Split(data, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "SU") {
+			return nil
+		}
+	}
+	return errors.New("not a NATS credentials or NKey seed file: it holds no user seed (a line starting SU)")
 }
 
 // SplitHubURL takes a hub URL, or a comma-separated list of them for a cluster, and returns

@@ -36,6 +36,8 @@ func (k *memKeyring) Set(a, v string) error {
 
 func (k *memKeyring) Delete(a string) error { delete(k.m, a); return nil }
 
+func (k *memKeyring) Available() error { return nil }
+
 func TestSaveCredentialsAllOrNothing(t *testing.T) {
 	hub := "nats://hub.example.org:4222"
 	old := app.Credentials{Password: "old-pw", AnalystKey: "old-key"}
