@@ -6,6 +6,9 @@ import (
 	"slices"
 	"testing"
 
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
@@ -107,5 +110,34 @@ func TestSummaryFigureBounds(t *testing.T) {
 	}
 	if SummaryFigure(r, "karno", chart.PresentationStyle(), "") != nil {
 		t.Error("a variable not in the summary has a figure")
+	}
+}
+
+// TestPinnedActionsWithoutPins: Present and Export deck with nothing pinned say what to pin,
+// each in its own words, and open no presentation.
+func TestPinnedActionsWithoutPins(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	for _, c := range []struct {
+		do   func()
+		want string
+	}{
+		{a.library.onPresent, "each pinned figure is a slide"},
+		{a.library.onExportDeck, "each pinned figure is a page"},
+	} {
+		c.do()
+		var shown []string
+		f.loop.until(t, "the dialog", func() bool {
+			shown = nil
+			if top := a.win.Canvas().Overlays().Top(); top != nil {
+				for _, o := range test.LaidOutObjects(top) {
+					if l, ok := o.(*widget.Label); ok {
+						shown = append(shown, l.Text)
+					}
+				}
+			}
+			return contains(shown, c.want)
+		})
+		a.win.Canvas().Overlays().Remove(a.win.Canvas().Overlays().Top())
 	}
 }

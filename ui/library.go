@@ -336,42 +336,34 @@ func (a *App) pinnedResults(ctx context.Context) ([]*app.Result, error) {
 }
 
 func (t *libraryTab) onPresent() {
-	a := t.ui
-	a.goWork(func() func() {
-		ctx, cancel := context.WithTimeout(a.ctx, 30*time.Second)
-		defer cancel()
-		rs, err := a.pinnedResults(ctx)
-		return func() {
-			if err != nil {
-				a.showError("Presentation", err)
-				return
-			}
-			if len(rs) == 0 {
-				dialog.ShowInformation("Presentation", "Pin a Kaplan–Meier or Cox result first (Pin on the Survival or Cox tab, or in the Library): each pinned figure is a slide.", a.win)
-				return
-			}
-			a.present(rs)
-		}
-	})
+	t.withPinned("Presentation", "Pin a Kaplan–Meier or Cox result first (Pin on the Survival or Cox tab, or in the Library): each pinned figure is a slide.",
+		func(rs []*app.Result) { t.ui.present(rs) })
 }
 
 func (t *libraryTab) onExportDeck() {
+	t.withPinned("Export deck", "Pin a Kaplan–Meier or Cox result first: each pinned figure is a page.", func(rs []*app.Result) {
+		now := t.ui.opt.Now()
+		t.ui.saveFile("oncofed-deck.pdf", func(w io.Writer) error { return writeDeck(w, rs, now) })
+	})
+}
+
+// withPinned opens the pinned results off the UI goroutine, then hands them to use on it; an
+// error, or no pinned figure (the reason none says), is shown in a dialog titled what.
+func (t *libraryTab) withPinned(what, none string, use func([]*app.Result)) {
 	a := t.ui
 	a.goWork(func() func() {
 		ctx, cancel := context.WithTimeout(a.ctx, 30*time.Second)
 		defer cancel()
 		rs, err := a.pinnedResults(ctx)
 		return func() {
-			if err != nil {
-				a.showError("Export deck", err)
-				return
+			switch {
+			case err != nil:
+				a.showError(what, err)
+			case len(rs) == 0:
+				dialog.ShowInformation(what, none, a.win)
+			default:
+				use(rs)
 			}
-			if len(rs) == 0 {
-				dialog.ShowInformation("Export deck", "Pin a Kaplan–Meier or Cox result first: each pinned figure is a page.", a.win)
-				return
-			}
-			now := a.opt.Now()
-			a.saveFile("oncofed-deck.pdf", func(w io.Writer) error { return writeDeck(w, rs, now) })
 		}
 	})
 }
