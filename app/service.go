@@ -391,13 +391,8 @@ func (s *Service) baseQuery(req Request) protocol.Query {
 // (announced once through WithNotify). When nothing is cached for the request the error has
 // code EUnavailable. When every site refuses, the error has code ERefusedByPolicy.
 func (s *Service) Run(ctx context.Context, req Request) (*Result, error) {
-	if err := validate(req); err != nil {
+	if err := s.prepare(ctx, &req); err != nil {
 		return nil, err
-	}
-	if req.Kind == protocol.KindCox {
-		if err := s.fillLevels(ctx, &req); err != nil {
-			return nil, err
-		}
 	}
 	start := s.now()
 	var r *Result
@@ -423,18 +418,11 @@ func (s *Service) Run(ctx context.Context, req Request) (*Result, error) {
 
 // cachedAnswer serves the newest cached result of req after the network failed with cause.
 func (s *Service) cachedAnswer(ctx context.Context, req Request, cause error) (*Result, error) {
-	r, err := s.cache.LatestResult(ctx, s.network.ID, req.Key())
+	r, err := s.latest(ctx, req)
 	if ErrorCode(err) == ENotFound {
 		return nil, WrapError(EUnavailable, cause, "offline, and this analysis was never run before: there is no cached result to show")
 	}
-	if err != nil {
-		return nil, err
-	}
-	if err := s.render(r); err != nil {
-		return nil, err
-	}
-	r.Cached = true
-	return r, nil
+	return r, err
 }
 
 // fillLevels fixes the levels of categorical Cox covariates from the catalog, so every site
@@ -699,15 +687,7 @@ func (s *Service) coxColumns(ctx context.Context, req Request) (int, error) {
 
 // Open loads a stored result and renders it from its stored aggregates, with no network.
 func (s *Service) Open(ctx context.Context, id int64) (*Result, error) {
-	r, err := s.cache.Result(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.render(r); err != nil {
-		return nil, err
-	}
-	r.Cached = true
-	return r, nil
+	return s.fromCache(s.cache.Result(ctx, id))
 }
 
 // render checks the stored content hash and renders r.
