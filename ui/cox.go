@@ -254,12 +254,12 @@ func (t *coxTab) exportAs(format string) {
 	fig := ForestFigure(r, chart.PublicationStyle(), foot)
 	if term, ok := t.terms[t.view.Selected]; ok && t.sitesFor == r && t.sites != nil {
 		// The per-site view on screen is what is exported.
-		used, h, err := t.sites.Meta(term, 0.95)
+		sites, _, err := t.siteForest(r, term, chart.PublicationStyle())
 		if err != nil {
 			return
 		}
-		fig = chart.ForestFromMeta("Per-site hazard ratio: "+TermLabel(r.Request, term), used, h, t.random.Checked)
-		fig.Style, fig.Footnote = chart.PublicationStyle(), joinNotes(fig.Footnote, foot)
+		fig = sites()
+		fig.Footnote = joinNotes(fig.Footnote, foot)
 	}
 	if fig == nil {
 		return
@@ -365,23 +365,32 @@ func (t *coxTab) onView() {
 
 // showSites draws the per-site forest plot of term with the pooled diamond and heterogeneity.
 func (t *coxTab) showSites(r *app.Result, term string) {
-	used, h, err := t.sites.Meta(term, 0.95)
+	fig, h, err := t.siteForest(r, term, t.ui.chartStyle())
 	if err != nil {
 		t.meta.SetText(ErrorText(err))
 		t.meta.Show()
 		t.figure.SetFigure(nil, "No site has its own estimate of this term.")
 		return
 	}
-	random := t.random.Checked
-	t.meta.SetText(HeterogeneityLine(h, random))
+	t.meta.SetText(HeterogeneityLine(h, t.random.Checked))
 	t.meta.Show()
-	style := t.ui.chartStyle()
-	title := "Per-site hazard ratio: " + TermLabel(r.Request, term)
-	t.figure.SetFigure(func() chart.Figure {
+	t.figure.SetFigure(func() chart.Figure { return fig() }, "")
+}
+
+// siteForest pools the sites' estimates of term by the model chosen on the tab and returns a
+// maker of its forest plot (chart.ForestFromMeta; each call a new figure, as renders run
+// concurrently) with the pooling.
+func (t *coxTab) siteForest(r *app.Result, term string, style chart.Style) (func() *chart.ForestPlot, app.Heterogeneity, error) {
+	used, h, err := t.sites.Meta(term, 0.95)
+	if err != nil {
+		return nil, h, err
+	}
+	title, random := "Per-site hazard ratio: "+TermLabel(r.Request, term), t.random.Checked
+	return func() *chart.ForestPlot {
 		f := chart.ForestFromMeta(title, used, h, random)
 		f.Style = style
 		return f
-	}, "")
+	}, h, nil
 }
 
 // HeterogeneityLine is the per-site view's summary: the pooled HR of the chosen model, I², τ²,
