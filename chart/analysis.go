@@ -97,7 +97,9 @@ func BarsFromAggregates(title string, groups []string, vs []analysis.VariableAgg
 
 // HistogramFromAggregates builds the histogram of a numeric variable with one series per
 // aggregate, over the bins between the first and last histogram edge (all aggregates must
-// share their edges). Values below the first or at or above the last edge cannot be drawn
+// share their edges). Suppressed and range counts show their lower bound solid and the rest
+// of their range pale, labelled as analysis.CellCount prints them ("<5", "13–16") where the
+// label fits the bin. Values below the first or at or above the last edge cannot be drawn
 // on a bounded axis; their counts are given in the footnote.
 func HistogramFromAggregates(title string, groups []string, vs []analysis.VariableAggregate) (*Histogram, error) {
 	if len(groups) != len(vs) || len(vs) == 0 {
@@ -115,8 +117,11 @@ func HistogramFromAggregates(title string, groups []string, vs []analysis.Variab
 		}
 		s := HistSeries{Name: groups[i]}
 		for _, c := range v.Histogram[1 : len(v.Histogram)-1] {
-			lo, hi, _ := cellBounds(c)
-			s.Counts, s.Max = append(s.Counts, lo), append(s.Max, hi)
+			lo, hi, lbl := cellBounds(c)
+			if c.Exact() {
+				lbl = ""
+			}
+			s.Counts, s.Max, s.Labels = append(s.Counts, lo), append(s.Max, hi), append(s.Labels, lbl)
 		}
 		below, above := v.Histogram[0], v.Histogram[len(v.Histogram)-1]
 		if below.N > 0 || below.Suppressed || above.N > 0 || above.Suppressed {

@@ -131,6 +131,10 @@ type HistSeries struct {
 	// Max, when set, bounds each bin's count from above when it is only known to lie in
 	// [Counts[i], Max[i]] (pooled with suppressed cells); the range is drawn pale.
 	Max []float64
+	// Labels, when set, print a bin's text above it in the series' colour where it fits the
+	// bin ("<5" for a range count); an empty label prints nothing. Bins carry no value labels
+	// otherwise: a histogram is read from its shape and axis.
+	Labels []string
 	// Color overrides the palette colour.
 	Color color.Color
 }
@@ -165,8 +169,8 @@ func (h *Histogram) validate() error {
 		}
 	}
 	for i, sr := range h.Series {
-		if len(sr.Counts) != len(h.Edges)-1 || (sr.Max != nil && len(sr.Max) != len(sr.Counts)) {
-			return fmt.Errorf("chart: histogram series %d (%q) has %d counts (%d bounds) for %d bins", i, sr.Name, len(sr.Counts), len(sr.Max), len(h.Edges)-1)
+		if len(sr.Counts) != len(h.Edges)-1 || (sr.Max != nil && len(sr.Max) != len(sr.Counts)) || (sr.Labels != nil && len(sr.Labels) != len(sr.Counts)) {
+			return fmt.Errorf("chart: histogram series %d (%q) has %d counts (%d bounds, %d labels) for %d bins", i, sr.Name, len(sr.Counts), len(sr.Max), len(sr.Labels), len(h.Edges)-1)
 		}
 		for j, v := range sr.Counts {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -210,10 +214,17 @@ func (h *Histogram) drawBins(c draw.Canvas, trX, trY func(float64) vg.Length, s 
 			}
 			r := vg.Rectangle{Min: vg.Point{X: xa, Y: trY(0)}, Max: vg.Point{X: xb, Y: trY(v)}}
 			fillRect(c, withAlpha(colors[si], 0.85), r)
+			top := v
 			if sr.Max != nil && sr.Max[i] > v {
-				fillRect(c, withAlpha(colors[si], 0.3), vg.Rectangle{Min: vg.Point{X: xa, Y: trY(v)}, Max: vg.Point{X: xb, Y: trY(sr.Max[i])}})
+				top = sr.Max[i]
+				fillRect(c, withAlpha(colors[si], 0.3), vg.Rectangle{Min: vg.Point{X: xa, Y: trY(v)}, Max: vg.Point{X: xb, Y: trY(top)}})
 			}
 			strokeLine(c, s.bg(), s.AxisWidth*0.5, nil, r.Min, vg.Point{X: r.Min.X, Y: r.Max.Y}, r.Max, vg.Point{X: r.Max.X, Y: r.Min.Y})
+			if sr.Labels != nil && sr.Labels[i] != "" && vsty.Width(sr.Labels[i]) <= (xb-xa)*0.9 { // dodged bins touch: keep a gap
+				sty := vsty
+				sty.Color = colors[si]
+				putText(c, sty, (xa+xb)/2, trY(top)+s.TextSize*0.15, draw.XCenter, draw.YBottom, sr.Labels[i])
+			}
 		}
 	}
 }

@@ -87,8 +87,9 @@ func TestSummaryFigureBounds(t *testing.T) {
 	if !ok {
 		t.Fatal("age: no histogram")
 	}
-	if sr := h.Series[0]; sr.Name != "All patients" || !slices.Equal(sr.Counts, []float64{1, 40, 50}) || !slices.Equal(sr.Max, []float64{9, 40, 50}) {
-		t.Errorf("age series %+v, want [1–9, 40, 50]", sr)
+	if sr := h.Series[0]; sr.Name != "All patients" || !slices.Equal(sr.Counts, []float64{1, 40, 50}) || !slices.Equal(sr.Max, []float64{9, 40, 50}) ||
+		!slices.Equal(sr.Labels, []string{"<10", "", ""}) {
+		t.Errorf("age series %+v, want [1–9, 40, 50], the first labelled <10", sr)
 	}
 	if want := "Outside the axis: All patients 0 below 40 and <10 at or above 70. Cohort: all."; h.Footnote != want {
 		t.Errorf("footnote %q, want %q", h.Footnote, want)
