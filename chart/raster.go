@@ -88,16 +88,39 @@ func (c *rasterCanvas) FillString(f font.Face, pt vg.Point, s string) {
 		c.Canvas.FillString(f, pt, s)
 		return
 	}
-	face, ok := c.faces[f.Font]
-	if !ok {
-		face = f.FontFace(c.dpi)
-		c.faces[f.Font] = face
-	}
+	face := c.face(f)
 	// The baseline point in pixels, truncated to 26.6 fixed point as gg does.
 	x, y := pt.X.Dots(c.dpi), c.h-pt.Y.Dots(c.dpi)
 	d := xfont.Drawer{Dst: c.img, Src: image.NewUniform(c.colors[len(c.colors)-1]), Face: face,
 		Dot: fixed.Point26_6{X: fixed.Int26_6(math.Floor(x * 64)), Y: fixed.Int26_6(math.Floor(y * 64))}}
 	d.DrawString(s)
+}
+
+// face returns the x/image face that draws f at the canvas's resolution.
+func (c *rasterCanvas) face(f font.Face) xfont.Face {
+	face, ok := c.faces[f.Font]
+	if !ok {
+		// x/image's opentype.Face.Kern returns kerning at UnitsPerEm/64 pixels per em
+		// whatever the face's size (golang/go#46727); gonum/plot measures text with the right
+		// kerning, so without this scaling small labels lose the space after "A" or "L"
+		// ("stage: IVA vs IIIB" drew as "IVAvs IIIB").
+		ppem := f.Font.Size.Points() * c.dpi / 72
+		face = scaledKern{Face: f.FontFace(c.dpi), scale: ppem / (float64(f.Face.UnitsPerEm()) / 64)}
+		c.faces[f.Font] = face
+	}
+	return face
+}
+
+// scaledKern corrects the kerning of a face from x/image's opentype package by scale, the
+// face's pixels per em over those Kern assumes.
+type scaledKern struct {
+	xfont.Face
+	scale float64
+}
+
+// Kern implements font.Face.
+func (f scaledKern) Kern(r0, r1 rune) fixed.Int26_6 {
+	return fixed.Int26_6(math.Round(float64(f.Face.Kern(r0, r1)) * f.scale))
 }
 
 // drawTo returns the draw.Canvas for a figure on this canvas.
