@@ -152,12 +152,27 @@ func TestReleaseGuardSaveFails(t *testing.T) {
 	}
 }
 
-// Replicas started together on a new database file each open it (and would migrate it): every
-// open succeeds and each migration is applied once. Before the schema version was read again
-// under the write lock, a second opener re-ran a migration ("table meta already exists").
+// Replicas upgraded together open a database written by an older node (schema version 1, WAL
+// journal) at the same moment: every open succeeds and each migration is applied once. Before
+// the schema version was read again under the write lock, a replica that waited for another's
+// migration re-ran it ("table seen_nonces already exists").
 func TestOpenConcurrently(t *testing.T) {
+	v1, err := migrations.ReadFile("migrations/001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for round := 0; round < 20; round++ {
-		path := filepath.Join(t.TempDir(), "n.db")
+		path := filepath.Join(t.TempDir(), "old.db")
+		raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stmt := range []string{string(v1), "PRAGMA user_version = 1"} {
+			if _, err := raw.Exec(stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		raw.Close()
 		errs := make([]error, 4)
 		var fns []func()
 		for i := range errs {
