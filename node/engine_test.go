@@ -2,14 +2,13 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/internal/lungtest"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -140,47 +139,6 @@ func TestSummary(t *testing.T) {
 	}
 }
 
-// rReference is the part of analysis/testdata/lung_expected_bin*.json (R 4 survival, written
-// by gen_lung.R) the node tests use.
-type rReference struct {
-	Overall struct {
-		KM rKM `json:"km"`
-	} `json:"overall"`
-	BySex struct {
-		KM rKM `json:"km"`
-	} `json:"by_sex"`
-	CoxSexAge map[string]struct {
-		Term []string  `json:"term"`
-		Coef []float64 `json:"coef"`
-		SE   []float64 `json:"se"`
-	} `json:"cox_sex_age"`
-}
-
-type rKM struct {
-	Group   []string  `json:"group"`
-	Time    []float64 `json:"time"`
-	NRisk   []int     `json:"n_risk"`
-	NEvent  []int     `json:"n_event"`
-	NCensor []int     `json:"n_censor"`
-}
-
-func loadReference(t *testing.T, bin int) rReference {
-	t.Helper()
-	name := "../analysis/testdata/lung_expected_bin0.json"
-	if bin == 30 {
-		name = "../analysis/testdata/lung_expected_bin30.json"
-	}
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r rReference
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 func toTable(g protocol.SurvivalGroup) analysis.SurvivalTable {
 	return analysis.SurvivalTable{Time: g.Time, Events: g.Events, Censor: g.Censor}
 }
@@ -190,11 +148,11 @@ func toTable(g protocol.SurvivalGroup) analysis.SurvivalTable {
 func TestSurvivalMergedEqualsR(t *testing.T) {
 	ctx := context.Background()
 	for _, bin := range []int{0, 30} {
-		ref := loadReference(t, bin)
+		ref := lungtest.ReadExpected(t, bin)
 		pol := ExactPolicy()
 		pol.BinDays = float64(bin)
 		sites := lungSites(t, pol)
-		check := func(group string, km rKM, tables []analysis.SurvivalTable) {
+		check := func(group string, km lungtest.Survfit, tables []analysis.SurvivalTable) {
 			t.Helper()
 			m := analysis.MergeTables(tables...)
 			if err := m.Validate(); err != nil {
@@ -276,7 +234,7 @@ func TestSurvivalEqualsNewSurvivalTable(t *testing.T) {
 func TestCoxMatchesR(t *testing.T) {
 	ctx := context.Background()
 	for _, bin := range []int{0, 30} {
-		ref := loadReference(t, bin)
+		ref := lungtest.ReadExpected(t, bin)
 		pol := ExactPolicy()
 		pol.BinDays = float64(bin)
 		sites := lungSites(t, pol)
@@ -325,7 +283,7 @@ func TestCoxMatchesR(t *testing.T) {
 			if err != nil {
 				t.Fatalf("bin %d %s: %v", bin, c.golden, err)
 			}
-			want := ref.CoxSexAge[c.golden]
+			want := ref.Cox.Model(c.golden)
 			for j := range want.Coef {
 				if names[j] != want.Term[j] {
 					t.Errorf("column %d is %q, R's %q", j, names[j], want.Term[j])
@@ -422,7 +380,7 @@ func TestConcurrentQueries(t *testing.T) {
 // cox.strata = "site", gives R's coxph(Surv(time, event) ~ sex + age + strata(site)).
 func TestCoxWithinSiteStrataMatchesR(t *testing.T) {
 	ctx := context.Background()
-	ref := loadReference(t, 0).CoxSexAge["efron_site_strata"]
+	ref := lungtest.ReadExpected(t, 0).Cox.EfronSiteStrata
 	e, _ := lungEngine(t, ExactPolicy(), nil)
 	eval := func(beta []float64) (analysis.CoxContribution, error) {
 		q := query(protocol.KindCox)
