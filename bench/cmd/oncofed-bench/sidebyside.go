@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -330,8 +331,8 @@ func sideBySide(ctx context.Context, cfg config, r *report) error {
 	b.WriteString("Wall-clock time is what the analyst waits for; the machine is shared (other engineers' builds and tests ran at the\n")
 	b.WriteString("same time), so CPU time (user + system, of the whole federation — client, hub and 10 nodes in this process — and of\n")
 	b.WriteString("R) is reported too: it is less sensitive to the neighbours.\n\n")
-	b.WriteString("| Patients | Runs | Ours end to end (wall) | KM run | Cox run (rounds) | R total (wall) | R survfit / survdiff / coxph | **Ours / R (wall)** | Ours CPU | R CPU | Ours / R (CPU) | In process (no hub) | In process / R | Go pooled floor | Ours / floor | Agreement with R (max rel. diff) |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| Patients | Runs | Ours end to end (wall) | Ours min–max | KM run | Cox run (rounds) | R total (wall; min–max) | R survfit / survdiff / coxph | **Ours / R (wall)** | Ours CPU | R CPU | Ours / R (CPU) | In process (no hub) | In process / R | Go pooled floor | Ours / floor | Agreement with R (max rel. diff) |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, row := range rows {
 		ours := medianDur(row.ours)
 		oursCPU := medianDur(row.oursCPU)
@@ -340,7 +341,7 @@ func sideBySide(ctx context.Context, cfg config, r *report) error {
 		if row.r != nil {
 			runs += fmt.Sprintf(" (R %d)", len(row.r.Seconds.Total))
 			rt := secs(medianFloat(row.r.Seconds.Total))
-			rTot = fmtDur(rt)
+			rTot = fmt.Sprintf("%s (%s–%s)", fmtDur(rt), fmtDur(secs(slices.Min(row.r.Seconds.Total))), fmtDur(secs(slices.Max(row.r.Seconds.Total))))
 			rParts = fmt.Sprintf("%s / %s / %s", fmtDur(secs(medianFloat(row.r.Seconds.KM))), fmtDur(secs(medianFloat(row.r.Seconds.Logrank))), fmtDur(secs(medianFloat(row.r.Seconds.Cox))))
 			ratioR = fmt.Sprintf("**%.2f×**", ratio(ours, rt))
 			agree = fmt.Sprintf("%.1e", row.agreeR)
@@ -349,8 +350,8 @@ func sideBySide(ctx context.Context, cfg config, r *report) error {
 			ratioCPU = fmt.Sprintf("%.2f×", ratio(oursCPU, rc))
 			ratioIn = fmt.Sprintf("%.2f×", ratio(medianDur(row.inProc), rt))
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s (%d) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f× | %s |\n",
-			sizeName(row.n), runs, fmtDur(ours), fmtDur(medianPhase(row.phases, func(p phases) time.Duration { return p.KM })),
+		fmt.Fprintf(&b, "| %s | %s | %s | %s–%s | %s | %s (%d) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f× | %s |\n",
+			sizeName(row.n), runs, fmtDur(ours), fmtDur(slices.Min(row.ours)), fmtDur(slices.Max(row.ours)), fmtDur(medianPhase(row.phases, func(p phases) time.Duration { return p.KM })),
 			fmtDur(medianPhase(row.phases, func(p phases) time.Duration { return p.Cox })), row.rounds,
 			rTot, rParts, ratioR, fmtDur(oursCPU), rCPU, ratioCPU, fmtDur(medianDur(row.inProc)), ratioIn,
 			fmtDur(medianDur(row.goPooled)), ratio(ours, medianDur(row.goPooled)), agree)
