@@ -33,6 +33,9 @@ type AuditEntry struct {
 	Released string // short description of what left the site (counts, rows, hash of the reply)
 	// Budgeted marks queries that count against the analyst's daily budget.
 	Budgeted bool
+	// Feasibility marks feasibility counts (protocol.Query.Feasibility) of an identified
+	// analyst: they count against the feasibility budget instead (Budgeted is false).
+	Feasibility bool
 }
 
 // AuditRecord is a stored audit entry with its place in the hash chain.
@@ -73,6 +76,12 @@ func ChainHash(r AuditRecord) string {
 	field(r.Reason)
 	field(r.Released)
 	field(strconv.FormatBool(r.Budgeted))
+	if r.Feasibility {
+		// Only when set, so the hashes of records written before the field existed still
+		// verify; the length prefixes keep a record with the extra field from serialising
+		// like one without.
+		field("feasibility")
+	}
 	field(r.PrevHash)
 	h := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(h[:])

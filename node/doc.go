@@ -44,6 +44,13 @@
 //   - Cox β bound (all but exact policies): a Cox query with |β_j·sd(x_j)| above MaxCoxBetaSD
 //     (sd over the site's complete cases) is refused; see MaxCoxBetaSD for why 10.
 //   - min_cell also applies to a Cox reply's count of patients left out for a missing covariate.
+//   - feasibility_rounding, feasibility_noise, feasibility_budget: a feasibility count
+//     (protocol.Query.Feasibility, the live cohort panel's question) is |S| plus integer noise
+//     uniform in [−noise, +noise], rounded to the nearest multiple of the rounding, refused
+//     like an exact count below min_cohort. The noise is keyed by the site's secret
+//     (Store.SiteSecret) and the patient set, so equivalent queries get one answer. The
+//     overlap guard neither checks nor records these counts; they are charged to the daily
+//     feasibility budget (not the query budget) and audited with AuditEntry.Feasibility.
 //
 // Every reply carries protocol.PolicyEffects saying what the policy did.
 //

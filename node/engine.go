@@ -50,13 +50,16 @@ type Engine struct {
 
 	coxMu    sync.Mutex
 	coxCache []coxCacheEntry // most recent last
+
+	secretMu sync.Mutex
+	secret   []byte // the store's SiteSecret, read on first use
 }
 
 // NewEngine returns an engine over store.
 func NewEngine(ctx context.Context, store Store, cfg Config) (*Engine, error) {
 	e := &Engine{store: store, site: cfg.Site, now: cfg.Now, cache: map[string]*loadedStudy{}, released: map[guardKey]*guardSets{}}
 	if cfg.Policy != nil {
-		e.policy = *cfg.Policy
+		e.policy = withFeasibilityDefaults(*cfg.Policy)
 	} else {
 		e.policy = DefaultPolicy()
 	}
@@ -202,7 +205,10 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) proto
 	if err == nil {
 		ans, err = e.compute(ctx, &q, &reply)
 	}
-	budgeted := authenticated && q.Kind != protocol.KindCatalog && q.Version == protocol.Version
+	// A feasibility count is charged to the feasibility budget instead of the query budget,
+	// and the guard neither checks nor records it (its answer carries no sets).
+	feasibility := authenticated && q.Feasibility && q.Version == protocol.Version
+	budgeted := authenticated && q.Kind != protocol.KindCatalog && q.Version == protocol.Version && !q.Feasibility
 	guarded := e.policy.OverlapGuard && ans.study != nil && len(ans.sets) > 0
 
 	// Budget, overlap guard, the record of the released sets and the audit record are one
@@ -230,6 +236,9 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) proto
 		if err == nil && budgeted && e.policy.DailyQueryBudget > 0 {
 			err = e.checkBudget(ctx, tx, analyst)
 		}
+		if err == nil && feasibility && e.policy.FeasibilityBudget > 0 {
+			err = e.checkFeasibilityBudget(ctx, tx, analyst)
+		}
 		if err == nil && guarded {
 			var verr error
 			if view, verr = e.guardView(ctx, tx, analyst, ans.study); verr != nil {
@@ -241,7 +250,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) proto
 		if err == nil {
 			err = encodeErr
 		}
-		entry = AuditEntry{At: e.now(), Analyst: analyst, Kind: string(q.Kind), Study: q.Study, QueryID: q.ID, Query: raw, Budgeted: budgeted}
+		entry = AuditEntry{At: e.now(), Analyst: analyst, Kind: string(q.Kind), Study: q.Study, QueryID: q.ID, Query: raw, Budgeted: budgeted, Feasibility: feasibility}
 		if err != nil {
 			pe := asProtocolError(err)
 			entry.Outcome, entry.Code, entry.Reason = OutcomeRefused, pe.Code, pe.Message
@@ -290,6 +299,9 @@ func effectsText(p protocol.PolicyEffects) string {
 	s := fmt.Sprintf("bin_days=%g min_cell=%d min_cohort=%d suppressed=%d merged=%d", p.BinDays, p.MinCell, p.MinCohort, p.SuppressedCells, p.MergedRows)
 	if p.TruncatedAfter != nil {
 		s += fmt.Sprintf(" truncated_after=%g", *p.TruncatedAfter)
+	}
+	if p.FeasibilityRounding > 0 {
+		s += fmt.Sprintf(" feasibility rounding=%d noise=±%d", p.FeasibilityRounding, p.FeasibilityNoise)
 	}
 	return s
 }
@@ -382,17 +394,19 @@ func (e *Engine) compute(ctx context.Context, q *protocol.Query, reply *protocol
 	c := &cohort{study: ls, rows: ls.evalFilter(q.Cohort), group: group}
 	c.n = c.rows.count()
 	if c.n < e.policy.MinCohort {
-		return answer{}, errorf(protocol.CodeRefusedByPolicy, "cohort has fewer than min_cohort=%d patients", e.policy.MinCohort)
+		return answer{}, errSmallCohort(e.policy.MinCohort)
 	}
 	var ans answer
-	switch q.Kind {
-	case protocol.KindCount:
+	switch {
+	case q.Feasibility: // an ungrouped count (checkQuery)
+		ans, err = e.feasibilityCount(ctx, c, reply)
+	case q.Kind == protocol.KindCount:
 		ans, err = e.count(c, reply)
-	case protocol.KindSummary:
+	case q.Kind == protocol.KindSummary:
 		ans, err = e.summary(c, q, reply)
-	case protocol.KindSurvival:
+	case q.Kind == protocol.KindSurvival:
 		ans, err = e.survival(c, q, reply)
-	case protocol.KindCox:
+	case q.Kind == protocol.KindCox:
 		ans, err = e.cox(c, q, reply)
 	default:
 		panic("node: unchecked kind " + string(q.Kind))

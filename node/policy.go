@@ -20,14 +20,40 @@ func DefaultPolicy() protocol.Policy {
 		OverlapGuard:          true,
 		DailyQueryBudget:      500,
 		EventsPerCoxCovariate: 10,
+		FeasibilityRounding:   10,
+		FeasibilityNoise:      3,
+		FeasibilityBudget:     2000,
 	}
 }
 
 // ExactPolicy releases exact tables with no protection at all: for trusted networks and tests.
-// It allows the pooled Cox form.
+// It allows the pooled Cox form, and its feasibility counts are exact (rounding 1, no noise,
+// no budget).
 func ExactPolicy() protocol.Policy {
-	return protocol.Policy{AllowPooledCox: true}
+	return protocol.Policy{AllowPooledCox: true, FeasibilityRounding: 1}
 }
+
+// withFeasibilityDefaults fills in the feasibility settings of a policy built in code before
+// they existed (FeasibilityRounding 0, which ParsePolicy refuses): an exact policy gets exact
+// feasibility counts (rounding 1, no noise), any other the defaults' rounding and noise, so
+// that a protective policy written as a Go literal does not release exact feasibility counts.
+// FeasibilityBudget 0 stays unlimited.
+func withFeasibilityDefaults(p protocol.Policy) protocol.Policy {
+	if p.FeasibilityRounding > 0 {
+		return p
+	}
+	if IsExact(p) {
+		p.FeasibilityRounding, p.FeasibilityNoise = 1, 0
+		return p
+	}
+	d := DefaultPolicy()
+	p.FeasibilityRounding, p.FeasibilityNoise = d.FeasibilityRounding, d.FeasibilityNoise
+	return p
+}
+
+// maxFeasibilityNoise bounds feasibility_rounding and feasibility_noise, so that a count plus
+// noise plus half the rounding cannot overflow.
+const maxFeasibilityNoise = 1 << 20
 
 // IsExact reports whether p switches off the four core protections (min_cohort, min_cell,
 // bin_days, overlap_guard).
@@ -38,8 +64,10 @@ func IsExact(p protocol.Policy) bool {
 // ParsePolicy reads a policy JSON document. Fields absent from it keep DefaultPolicy's safe
 // values — except in an exact policy (min_cohort, min_cell and bin_days 0, overlap_guard false,
 // as the trusted-network example {"min_cohort":0,"min_cell":0,"bin_days":0,"overlap_guard":false}),
-// where the absent daily_query_budget and events_per_cox_covariate default to 0 (off) as well
-// and the absent allow_pooled_cox to true (a trusted network may fit the pooled Cox form).
+// where the absent daily_query_budget, events_per_cox_covariate and feasibility_budget default
+// to 0 (off) as well, the absent feasibility_rounding to 1 and feasibility_noise to 0 (exact
+// feasibility counts), and the absent allow_pooled_cox to true (a trusted network may fit the
+// pooled Cox form). feasibility_rounding must be at least 1.
 // Otherwise an absent allow_pooled_cox is false: the pooled form discloses covariate values,
 // so a protective policy allows it only when it says so. Unknown fields and negative values are refused, so a typo cannot silently weaken a policy.
 func ParsePolicy(data []byte) (protocol.Policy, error) {
@@ -63,10 +91,25 @@ func ParsePolicy(data []byte) (protocol.Policy, error) {
 		if _, ok := present["allow_pooled_cox"]; !ok {
 			p.AllowPooledCox = true
 		}
+		if _, ok := present["feasibility_rounding"]; !ok {
+			p.FeasibilityRounding = 1
+		}
+		if _, ok := present["feasibility_noise"]; !ok {
+			p.FeasibilityNoise = 0
+		}
+		if _, ok := present["feasibility_budget"]; !ok {
+			p.FeasibilityBudget = 0
+		}
 	}
 	if p.MinCohort < 0 || p.MinCell < 0 || p.BinDays < 0 || math.IsNaN(p.BinDays) || math.IsInf(p.BinDays, 0) ||
-		p.DailyQueryBudget < 0 || p.EventsPerCoxCovariate < 0 {
+		p.DailyQueryBudget < 0 || p.EventsPerCoxCovariate < 0 || p.FeasibilityNoise < 0 || p.FeasibilityBudget < 0 {
 		return protocol.Policy{}, fmt.Errorf("node: policy: negative or non-finite value")
+	}
+	if p.FeasibilityRounding < 1 {
+		return protocol.Policy{}, fmt.Errorf("node: policy: feasibility_rounding %d: must be at least 1 (1 = no rounding)", p.FeasibilityRounding)
+	}
+	if p.FeasibilityRounding > maxFeasibilityNoise || p.FeasibilityNoise > maxFeasibilityNoise {
+		return protocol.Policy{}, fmt.Errorf("node: policy: feasibility_rounding and feasibility_noise are at most %d", maxFeasibilityNoise)
 	}
 	return p, nil
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"embed"
 	"encoding/binary"
@@ -425,9 +426,9 @@ func (t *sqliteReleaseTx) AppendAudit(ctx context.Context, e AuditEntry) (AuditR
 	}
 	r.QueryHash = HashQuery(e.Query)
 	r.Hash = ChainHash(r)
-	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (seq, at, analyst, kind, study, query_id, query, query_hash, outcome, code, reason, released, budgeted, prev_hash, row_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.Seq, r.At.Format(timeLayout), r.Analyst, r.Kind, r.Study, r.QueryID, r.Query, r.QueryHash, r.Outcome, r.Code, r.Reason, r.Released, boolInt(r.Budgeted), r.PrevHash, r.Hash)
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (seq, at, analyst, kind, study, query_id, query, query_hash, outcome, code, reason, released, budgeted, feasibility, prev_hash, row_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Seq, r.At.Format(timeLayout), r.Analyst, r.Kind, r.Study, r.QueryID, r.Query, r.QueryHash, r.Outcome, r.Code, r.Reason, r.Released, boolInt(r.Budgeted), boolInt(r.Feasibility), r.PrevHash, r.Hash)
 	if err != nil {
 		return AuditRecord{}, err
 	}
@@ -443,7 +444,7 @@ func boolInt(b bool) int {
 
 // AuditRecords implements Store.
 func (s *SQLiteStore) AuditRecords(ctx context.Context) ([]AuditRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, at, analyst, kind, study, query_id, query, query_hash, outcome, code, reason, released, budgeted, prev_hash, row_hash
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, at, analyst, kind, study, query_id, query, query_hash, outcome, code, reason, released, budgeted, feasibility, prev_hash, row_hash
 		FROM audit_log ORDER BY seq`)
 	if err != nil {
 		return nil, err
@@ -453,8 +454,8 @@ func (s *SQLiteStore) AuditRecords(ctx context.Context) ([]AuditRecord, error) {
 	for rows.Next() {
 		var r AuditRecord
 		var at string
-		var budgeted int
-		if err := rows.Scan(&r.Seq, &at, &r.Analyst, &r.Kind, &r.Study, &r.QueryID, &r.Query, &r.QueryHash, &r.Outcome, &r.Code, &r.Reason, &r.Released, &budgeted, &r.PrevHash, &r.Hash); err != nil {
+		var budgeted, feasibility int
+		if err := rows.Scan(&r.Seq, &at, &r.Analyst, &r.Kind, &r.Study, &r.QueryID, &r.Query, &r.QueryHash, &r.Outcome, &r.Code, &r.Reason, &r.Released, &budgeted, &feasibility, &r.PrevHash, &r.Hash); err != nil {
 			return nil, err
 		}
 		r.At, err = time.Parse(timeLayout, at)
@@ -463,6 +464,7 @@ func (s *SQLiteStore) AuditRecords(ctx context.Context) ([]AuditRecord, error) {
 			r.At = time.Time{}
 		}
 		r.Budgeted = budgeted != 0
+		r.Feasibility = feasibility != 0
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -475,6 +477,50 @@ func (t *sqliteReleaseTx) CountQueries(ctx context.Context, since time.Time) (in
 		t.analyst, since.UTC().Format(timeLayout)).Scan(&n)
 	return n, err
 }
+
+// CountFeasibility implements ReleaseTx.
+func (t *sqliteReleaseTx) CountFeasibility(ctx context.Context, since time.Time) (int, error) {
+	var n int
+	err := t.use(t.analyst).QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_log WHERE analyst = ? AND feasibility = 1 AND at >= ?",
+		t.analyst, since.UTC().Format(timeLayout)).Scan(&n)
+	return n, err
+}
+
+// SiteSecret implements Store. Replicas creating the key at the same moment agree on it: the
+// insert keeps the first row (the transaction holds the write lock) and every caller reads
+// the row that is stored.
+func (s *SQLiteStore) SiteSecret(ctx context.Context) ([]byte, error) {
+	var key []byte
+	err := s.db.QueryRowContext(ctx, "SELECT secret FROM site_secret WHERE id = 1").Scan(&key)
+	if err == nil && len(key) == siteSecretSize {
+		return key, nil
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	fresh := make([]byte, siteSecretSize)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, fmt.Errorf("node: site secret: %w", err)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "INSERT INTO site_secret (id, secret) VALUES (1, ?) ON CONFLICT (id) DO NOTHING", fresh); err != nil {
+		return nil, err
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT secret FROM site_secret WHERE id = 1").Scan(&key); err != nil {
+		return nil, err
+	}
+	if len(key) != siteSecretSize {
+		return nil, fmt.Errorf("node: site secret is corrupt (%d bytes)", len(key))
+	}
+	return key, tx.Commit()
+}
+
+// siteSecretSize is the length of the site's secret key in bytes.
+const siteSecretSize = 32
 
 // SaveReleasedSet implements ReleaseTx.
 func (t *sqliteReleaseTx) SaveReleasedSet(ctx context.Context, r ReleasedSet) (int64, error) {

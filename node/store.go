@@ -114,6 +114,11 @@ type Store interface {
 	//
 	// tx is valid only until fn returns.
 	Release(ctx context.Context, analyst string, fn func(tx ReleaseTx) error) error
+	// SiteSecret returns the site's 32-byte secret key (the key of the noise of feasibility
+	// counts), creating it from crypto/rand on first use. Every caller, in any process serving
+	// the store, gets the same key for the store's lifetime. It must never leave the node.
+	SiteSecret(ctx context.Context) ([]byte, error)
+
 	// AuditRecords returns the whole log in order.
 	AuditRecords(ctx context.Context) ([]AuditRecord, error)
 
@@ -125,6 +130,9 @@ type Store interface {
 type ReleaseTx interface {
 	// CountQueries returns how many budgeted queries the analyst made at or after since.
 	CountQueries(ctx context.Context, since time.Time) (int, error)
+	// CountFeasibility returns how many feasibility counts (AuditEntry.Feasibility) the
+	// analyst asked at or after since.
+	CountFeasibility(ctx context.Context, since time.Time) (int, error)
 	// ReleasedSets returns the sets released to the analyst for one study version whose ID
 	// is above after, in ID order (after 0: all of them).
 	ReleasedSets(ctx context.Context, study string, version, after int64) ([]ReleasedSet, error)

@@ -28,6 +28,9 @@ func checkQuery(q *protocol.Query) error {
 			return errorf(protocol.CodeInvalid, "%s longer than %d bytes", f.name, protocol.MaxNameLen)
 		}
 	}
+	if err := protocol.CheckFeasibility(*q); err != nil {
+		return err
+	}
 	if q.Kind == protocol.KindCatalog {
 		if q.Cohort != nil || q.GroupBy != "" || len(q.Variables) > 0 || len(q.Bins) > 0 || q.Cox != nil {
 			return errorf(protocol.CodeInvalid, "a catalog query takes no cohort, grouping or parameters")

@@ -44,6 +44,15 @@ type Query struct {
 	Bins      []HistogramSpec `json:"bins,omitempty"`      // summary: fixed bin edges per numeric variable
 	Cox       *CoxRequest     `json:"cox,omitempty"`       // cox
 
+	// Feasibility asks for an approximate count that the site does not remember: the cohort
+	// size plus noise that depends only on the patient set, rounded (Reply.Policy says how),
+	// never below min_cohort. It is what a live feasibility panel asks while the analyst edits
+	// filters: such counts are not recorded by the overlap guard, so they cannot make the site
+	// refuse the exact analysis of the final cohort, and they are charged to the site's
+	// feasibility budget instead of its daily query budget. Valid only with KindCount and
+	// without GroupBy; exact numbers come only from a query without it.
+	Feasibility bool `json:"feasibility,omitempty"`
+
 	// Auth is the analyst's signature (Signer.Sign), required by a node that keeps a list of
 	// authorised analyst keys. It is the last field, and QuerySigningBytes covers every other.
 	Auth *Auth `json:"auth,omitempty"`

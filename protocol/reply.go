@@ -31,6 +31,12 @@ type PolicyEffects struct {
 	MergedRows      int      `json:"merged_rows,omitempty"`
 	TruncatedAfter  *float64 `json:"truncated_after,omitempty"` // no survival row released after this time
 	Notes           []string `json:"notes,omitempty"`
+	// FeasibilityRounding is set (≥ 1) on the answer to a feasibility count only: the count
+	// is a multiple of it, the cohort size plus noise rounded to the nearest multiple.
+	FeasibilityRounding int `json:"feasibility_rounding,omitempty"`
+	// FeasibilityNoise is the bound k of the integer noise, uniform in [−k, +k], added to a
+	// feasibility count before rounding (0: none).
+	FeasibilityNoise int `json:"feasibility_noise,omitempty"`
 }
 
 // Policy is a site's disclosure policy as published in its catalog. The node package
@@ -49,6 +55,14 @@ type Policy struct {
 	// opt-in for trusted networks; without it the site refuses the pooled form (code
 	// refused_by_policy) and answers the stratified-by-site form only.
 	AllowPooledCox bool `json:"allow_pooled_cox"`
+	// FeasibilityRounding, FeasibilityNoise: a feasibility count (Query.Feasibility) is the
+	// cohort size plus integer noise uniform in [−noise, +noise], drawn deterministically from
+	// the patient set, rounded to the nearest multiple of the rounding and never released below
+	// min_cohort. FeasibilityBudget is the number of feasibility counts an analyst may ask per
+	// day (0 = unlimited); they do not count against DailyQueryBudget.
+	FeasibilityRounding int `json:"feasibility_rounding"`
+	FeasibilityNoise    int `json:"feasibility_noise"`
+	FeasibilityBudget   int `json:"feasibility_budget"`
 }
 
 // Catalog lists what a site holds, as released under its policy.

@@ -58,3 +58,36 @@ func TestSignVerify(t *testing.T) {
 		t.Errorf("public key text round trip: %v", err)
 	}
 }
+
+// TestSignatureCoversFeasibility: a signed query cannot be turned into a feasibility count or
+// out of one (an approximate, unremembered count into an exact one, or back) after signing.
+func TestSignatureCoversFeasibility(t *testing.T) {
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := NewSigner(key, func() time.Time { return now })
+	for _, feas := range []bool{true, false} {
+		q := Query{Version: Version, Kind: KindCount, ID: "q", Study: "lung", Feasibility: feas,
+			Cohort: &Filter{Op: OpEq, Var: "sex", Value: "female"}}
+		if err := s.Sign(&q); err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(q)
+		var got Query
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := VerifyQuery(got, pub, now); err != nil {
+			t.Fatalf("feasibility=%v: the signed query does not verify: %v", feas, err)
+		}
+		if strings.Contains(string(body), `"feasibility":true`) != feas {
+			t.Fatalf("feasibility=%v: encoded as %s", feas, body)
+		}
+		got.Feasibility = !feas
+		if _, err := VerifyQuery(got, pub, now); err == nil || !strings.Contains(err.Error(), "does not verify") {
+			t.Errorf("feasibility flipped from %v after signing still verifies: %v", feas, err)
+		}
+	}
+}

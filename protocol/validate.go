@@ -12,7 +12,8 @@ import (
 // exactly the payload q asked for, and the payload is possible: counts are non-negative,
 // parts add up to their whole when nothing was suppressed, survival times are finite,
 // non-negative and strictly increasing, vectors and matrices have the length the query
-// implies, and no number is NaN or infinite.
+// implies, no number is NaN or infinite, and an answer is labelled approximate exactly when
+// the query was a feasibility count (then its count is a multiple of the stated rounding).
 //
 // A reply that fails is never merged; the client reports the site with the returned error,
 // a *Error with code invalid whose message gives the path of the offending field
@@ -24,6 +25,22 @@ func ValidateReply(q Query, r Reply) error {
 		return nil
 	}
 	return &Error{Code: CodeInvalid, Message: v.err.Error()}
+}
+
+// CheckFeasibility checks the Feasibility flag of a query against its kind: only an
+// ungrouped count can be a feasibility count. The error is a *Error of code invalid whose
+// message starts with the field path ("feasibility: ...").
+func CheckFeasibility(q Query) error {
+	if !q.Feasibility {
+		return nil
+	}
+	if q.Kind != KindCount {
+		return &Error{Code: CodeInvalid, Message: fmt.Sprintf("feasibility: a %s query cannot be a feasibility count; only count can", q.Kind)}
+	}
+	if q.GroupBy != "" {
+		return &Error{Code: CodeInvalid, Message: "feasibility: a feasibility count takes no group_by (count each group as its own cohort)"}
+	}
+	return nil
 }
 
 // validator records the first problem found; later checks become no-ops so that the
@@ -108,6 +125,7 @@ func (v *validator) reply(q Query, r Reply) {
 		v.failf("", "%d payloads, want exactly one", payloads)
 		return
 	}
+	v.feasibility(q, r)
 	switch q.Kind {
 	case KindCatalog:
 		if r.Catalog == nil {
@@ -155,6 +173,40 @@ func (v *validator) policyEffects(p PolicyEffects) {
 	v.nonNegative("policy.merged_rows", p.MergedRows)
 	if p.TruncatedAfter != nil {
 		v.finite("policy.truncated_after", *p.TruncatedAfter)
+	}
+	v.nonNegative("policy.feasibility_rounding", p.FeasibilityRounding)
+	v.nonNegative("policy.feasibility_noise", p.FeasibilityNoise)
+}
+
+// feasibility checks that an answer says truthfully whether it is approximate: the answer to a
+// feasibility count names its rounding (≥ 1) and its count is a non-negative multiple of it,
+// never suppressed (a cohort too small is refused, as an exact count is); any other answer
+// claims no rounding or noise, so the client never labels an exact number approximate or
+// the reverse.
+func (v *validator) feasibility(q Query, r Reply) {
+	p := r.Policy
+	if !q.Feasibility {
+		if p.FeasibilityRounding != 0 || p.FeasibilityNoise != 0 {
+			v.failf("policy.feasibility_rounding", "feasibility rounding %d and noise %d on the answer to an exact query", p.FeasibilityRounding, p.FeasibilityNoise)
+		}
+		return
+	}
+	if err := CheckFeasibility(q); err != nil {
+		v.failf("", "%s", err.(*Error).Message)
+		return
+	}
+	if p.FeasibilityRounding < 1 {
+		v.failf("policy.feasibility_rounding", "%d on the answer to a feasibility count, want at least 1", p.FeasibilityRounding)
+		return
+	}
+	if r.Count == nil {
+		return
+	}
+	if r.Count.Total.Suppressed {
+		v.failf("count.total", "suppressed in a feasibility count (a cohort too small is refused)")
+	}
+	if n := r.Count.Total.N; n%p.FeasibilityRounding != 0 {
+		v.failf("count.total", "%d is not a multiple of the feasibility rounding %d", n, p.FeasibilityRounding)
 	}
 }
 

@@ -116,6 +116,27 @@ func TestValidateReply(t *testing.T) {
 		{"negative count", Query{Version: Version, Kind: KindCount, ID: "c", Study: "s"}, func() Reply {
 			return Reply{Version: Version, QueryID: "c", Site: "a", Kind: KindCount, Count: &CountReply{Total: Count{N: -1}}}
 		}, "count.total"},
+		{"feasibility ok", feasQuery(), func() Reply { return feasReply(1230) }, ""},
+		{"feasibility zero ok", feasQuery(), func() Reply { return feasReply(0) }, ""},
+		{"feasibility not a multiple", feasQuery(), func() Reply { return feasReply(1234) }, "count.total: 1234 is not a multiple of the feasibility rounding 10"},
+		{"feasibility negative", feasQuery(), func() Reply { return feasReply(-10) }, "count.total"},
+		{"feasibility suppressed", feasQuery(), func() Reply { r := feasReply(0); r.Count.Total.Suppressed = true; return r }, "count.total"},
+		{"feasibility without rounding", feasQuery(), func() Reply { r := feasReply(1230); r.Policy.FeasibilityRounding = 0; return r }, "policy.feasibility_rounding"},
+		{"feasibility negative noise", feasQuery(), func() Reply { r := feasReply(1230); r.Policy.FeasibilityNoise = -3; return r }, "policy.feasibility_noise"},
+		{"feasibility refusal ok", feasQuery(), func() Reply {
+			r := feasReply(0)
+			r.Count, r.Policy.FeasibilityRounding, r.Policy.FeasibilityNoise = nil, 0, 0
+			r.Error = &Error{Code: CodeRefusedByPolicy, Message: "cohort has fewer than min_cohort=10 patients"}
+			return r
+		}, ""},
+		{"exact count labelled approximate", Query{Version: Version, Kind: KindCount, ID: "f", Study: "s"}, func() Reply { return feasReply(1230) }, "policy.feasibility_rounding"},
+		{"feasibility on a survival query", func() Query { q := survivalQuery(); q.GroupBy = ""; q.Feasibility = true; return q }(), func() Reply {
+			r := survivalReply()
+			r.Survival.Groups = r.Survival.Groups[:1]
+			r.Survival.Groups[0].Group = ""
+			r.Policy.FeasibilityRounding = 10
+			return r
+		}, "feasibility: a survival query"},
 		{"summary ok", summaryQuery(), summaryReply, ""},
 		{"histogram length", summaryQuery(), func() Reply {
 			r := summaryReply()
@@ -159,6 +180,43 @@ func TestValidateReply(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), c.field) {
 			t.Errorf("%s: error %q does not name %s", c.name, err, c.field)
+		}
+	}
+}
+
+func feasQuery() Query {
+	return Query{Version: Version, Kind: KindCount, ID: "f", Study: "s", Feasibility: true}
+}
+
+func feasReply(n int) Reply {
+	return Reply{Version: Version, QueryID: "f", Site: "a", Kind: KindCount,
+		Policy: PolicyEffects{MinCohort: 10, FeasibilityRounding: 10, FeasibilityNoise: 3},
+		Count:  &CountReply{Total: Count{N: n}}}
+}
+
+// TestCheckFeasibility: only an ungrouped count may be a feasibility count; the refusal names
+// the field.
+func TestCheckFeasibility(t *testing.T) {
+	for _, c := range []struct {
+		q  Query
+		ok bool
+	}{
+		{Query{Kind: KindCount, Feasibility: true}, true},
+		{Query{Kind: KindCount}, true},
+		{Query{Kind: KindSurvival}, true},
+		{Query{Kind: KindCount, Feasibility: true, GroupBy: "sex"}, false},
+		{Query{Kind: KindSurvival, Feasibility: true}, false},
+		{Query{Kind: KindSummary, Feasibility: true}, false},
+		{Query{Kind: KindCox, Feasibility: true}, false},
+		{Query{Kind: KindCatalog, Feasibility: true}, false},
+	} {
+		err := CheckFeasibility(c.q)
+		if (err == nil) != c.ok {
+			t.Errorf("%s feasibility=%v group_by=%q: error %v, want ok=%v", c.q.Kind, c.q.Feasibility, c.q.GroupBy, err, c.ok)
+		}
+		var pe *Error
+		if err != nil && (!errors.As(err, &pe) || pe.Code != CodeInvalid || !strings.HasPrefix(pe.Message, "feasibility: ")) {
+			t.Errorf("%s: %v is not an invalid error naming the field", c.q.Kind, err)
 		}
 	}
 }
