@@ -2,8 +2,12 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -18,21 +22,28 @@ type countEntry struct {
 	r  *Result
 }
 
-// Count counts a cohort (req.Kind is set to count) on the network for live feasibility: the
-// result is rendered with its provenance but not stored in the library, and it is not
-// answered from the library when offline (the error then has code EUnavailable).
+// Count gives the approximate size of a cohort for live feasibility (req.Kind is set to
+// count): every site answers a feasibility count (protocol.Query.Feasibility), its true count
+// plus noise that depends only on the patient set, rounded (CountResult.Approximate, Rounding,
+// Noise say so); a cohort too small at a site is refused there, which SmallCohort recognises.
+// With req.GroupBy naming a categorical variable of at most maxFeasibilityGroups categories,
+// each group is counted the same way as its own cohort (the cohort and GroupBy in {group}),
+// concurrently; a group a site refuses as too small is counted there as suppressed below the
+// site's min_cohort. The result is rendered with its provenance but not stored in the library,
+// and it is not answered from the library when offline (the error then has code EUnavailable).
 //
-// Privacy: every count a site answers is charged to the analyst's query budget and its
-// patient set is remembered by the site's overlap guard, so a feasibility panel that counted
-// on every edit would use up the budget and trip the guard on the analyst's own near-identical
-// cohorts. The UI debounces edits; Count in addition answers a cohort definition it counted in
-// the last two minutes from memory (the same Result, RanAt telling its age), so undoing an
-// edit, toggling a filter back and forth or switching tabs sends nothing. The key is the
-// request without its display name.
+// Privacy: feasibility counts are not remembered by the sites' overlap guards and are charged
+// to their feasibility budgets, not their query budgets, so editing filters does not make a
+// site refuse the exact analysis (Run) of the final cohort. A site answers the same patient set
+// the same way however it is asked, so asking again learns nothing; still, Count answers a
+// cohort definition it counted in the last two minutes from memory (the same Result, RanAt
+// telling its age), so undoing an edit, toggling a filter back and forth or switching tabs
+// sends nothing. The key is the request without its display name.
 //
 // A count that every site refused is not an error: the Result then has no Count and its
 // provenance lists the refusals (feasibility shows why). It is an error (as for Run) when no
-// site answered at all.
+// site answered at all. Only Rounds[0] (the cohort's count) is kept in the Result; the
+// groups' replies are merged into Count.Groups and PerSite[i].Groups and not kept.
 func (s *Service) Count(ctx context.Context, req Request) (*Result, error) {
 	req.Kind = protocol.KindCount
 	req.CohortName = ""
@@ -49,9 +60,28 @@ func (s *Service) Count(ctx context.Context, req Request) (*Result, error) {
 	}
 	s.mu.Unlock()
 
+	groups := s.feasibilityGroups(ctx, req)
 	q := s.baseQuery(req)
+	q.GroupBy, q.Feasibility = "", true
 	q.ID = s.newID()
+	// The groups are asked while the cohort is: one round trip for the panel.
+	groupGathered := make([]*Gathered, len(groups))
+	var wg sync.WaitGroup
+	for i, name := range groups {
+		gq := q
+		gq.ID = s.newID()
+		gq.Cohort = withinGroup(req.Cohort, req.GroupBy, name)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if g, err := s.query(ctx, gq); err == nil {
+				s.excludeImplausible(ctx, g)
+				groupGathered[i] = g
+			}
+		}()
+	}
 	g, err := s.query(ctx, q)
+	wg.Wait()
 	if err != nil {
 		return nil, err
 	}
@@ -66,11 +96,17 @@ func (s *Service) Count(ctx context.Context, req Request) (*Result, error) {
 		p.Refused, p.Invalid = g.Refused, g.Invalid
 	} else if err := s.finish(ctx, r, g); err != nil {
 		return nil, err
+	} else if len(groups) > 0 {
+		mergeFeasibilityGroups(r.Count, groups, groupGathered)
 	}
 	r.Provenance.RanAt = now
 	r.Provenance.Elapsed = s.now().Sub(now)
 	// Only a complete answer is remembered: a site that was slow this time is asked again.
-	if len(g.Missing) == 0 {
+	complete := len(g.Missing) == 0
+	for _, gg := range groupGathered {
+		complete = complete && gg != nil && len(gg.Missing) == 0
+	}
+	if complete {
 		s.mu.Lock()
 		if s.counts == nil {
 			s.counts = map[string]countEntry{}
@@ -93,4 +129,99 @@ func (s *Service) Count(ctx context.Context, req Request) (*Result, error) {
 		s.mu.Unlock()
 	}
 	return r, nil
+}
+
+// maxFeasibilityGroups bounds the groups Count asks for separately (each is a query to every
+// site, charged to their feasibility budgets).
+const maxFeasibilityGroups = 12
+
+// feasibilityGroups returns the categories of req.GroupBy in the cached catalog, or nil when
+// there is no grouping, the variable is not categorical or has too many categories.
+func (s *Service) feasibilityGroups(ctx context.Context, req Request) []string {
+	if req.GroupBy == "" {
+		return nil
+	}
+	cat, err := s.cache.Catalog(ctx, s.network.ID)
+	if err != nil || cat == nil {
+		return nil
+	}
+	st := cat.Study(req.Study)
+	if st == nil {
+		return nil
+	}
+	v := st.Variable(req.GroupBy)
+	if v == nil || v.Type != protocol.Categorical || len(v.Categories) == 0 || len(v.Categories) > maxFeasibilityGroups {
+		return nil
+	}
+	return v.Categories
+}
+
+// withinGroup is the cohort restricted to one group: cohort AND variable in {group}.
+func withinGroup(cohort *protocol.Filter, variable, group string) *protocol.Filter {
+	in := &protocol.Filter{Op: protocol.OpIn, Var: variable, Values: []string{group}}
+	if cohort == nil {
+		return in
+	}
+	return &protocol.Filter{Op: protocol.OpAnd, Args: []*protocol.Filter{cohort, in}}
+}
+
+// mergeFeasibilityGroups adds the groups' feasibility counts to c: per site the approximate
+// count, or suppressed below the site's min_cohort when the site refused the group as too
+// small; pooled, their sum over the sites that answered the cohort. A group no site counted
+// (unreachable, refused for another reason) is left out.
+func mergeFeasibilityGroups(c *CountResult, groups []string, gathered []*Gathered) {
+	sites := map[string]*SiteCount{}
+	for i := range c.PerSite {
+		sites[c.PerSite[i].Site] = &c.PerSite[i]
+	}
+	for i, name := range groups {
+		g := gathered[i]
+		if g == nil {
+			continue
+		}
+		pooled, counted := Count{}, false
+		add := func(site string, n Count) {
+			sc := sites[site]
+			if sc == nil {
+				return // the site did not count the cohort: not in the pooled total either
+			}
+			if sc.Groups == nil {
+				sc.Groups = map[string]Count{}
+			}
+			sc.Groups[name] = n
+			pooled, counted = pooled.Add(n), true
+		}
+		for _, rep := range g.Replies {
+			if rep.Count != nil {
+				add(rep.Site, releasedCount(rep.Count.Total, rep.Policy.MinCell))
+			}
+		}
+		for _, p := range g.Refused {
+			if m, ok := SmallCohort(p); ok {
+				add(p.Site, analysis.SuppressedCount(m)) // shown as "<m"
+			}
+		}
+		if counted {
+			c.Groups = append(c.Groups, GroupCount{Group: name, N: pooled})
+		}
+	}
+}
+
+// SmallCohort reports whether a site refused because the cohort (or, for a feasibility count,
+// its approximate size) is below the site's min_cohort, and that minimum. It recognises the
+// node's refusal "cohort has fewer than min_cohort=N patients", which the node words the same
+// for exact and feasibility counts so that neither tells more than the other.
+func SmallCohort(p SiteProblem) (minCohort int, ok bool) {
+	if p.Code != protocol.CodeRefusedByPolicy {
+		return 0, false
+	}
+	const marker = "fewer than min_cohort="
+	i := strings.Index(p.Message, marker)
+	if i < 0 {
+		return 0, false
+	}
+	if _, err := fmt.Sscanf(p.Message[i+len(marker):], "%d", &minCohort); err != nil || minCohort < 1 {
+		return 0, false
+	}
+	return minCohort, true
 }

@@ -76,6 +76,8 @@ type fakeNetwork struct {
 	dropSite  string
 	dropAfter int
 	queries   []protocol.Query
+	// feasMinCohort: feasibility counts of fewer patients are refused, in the node's words.
+	feasMinCohort int
 }
 
 func newFakeNetwork(ps []patient) *fakeNetwork {
@@ -129,6 +131,19 @@ func (n *fakeNetwork) Query(ctx context.Context, q protocol.Query) (*app.Gathere
 		if msg, ok := n.refuse[site]; ok {
 			g.Refused = append(g.Refused, app.SiteProblem{Site: site, Code: protocol.CodeRefusedByPolicy, Message: msg})
 			continue
+		}
+		if q.Feasibility && n.feasMinCohort > 0 {
+			size := 0
+			for _, p := range n.bySite[site] {
+				if match(q.Cohort, p) {
+					size++
+				}
+			}
+			if size < n.feasMinCohort {
+				g.Refused = append(g.Refused, app.SiteProblem{Site: site, Code: protocol.CodeRefusedByPolicy,
+					Message: fmt.Sprintf("cohort has fewer than min_cohort=%d patients", n.feasMinCohort)})
+				continue
+			}
 		}
 		rep, err := n.answer(site, q)
 		if err != nil {
@@ -196,6 +211,11 @@ func (n *fakeNetwork) answer(site string, q protocol.Query) (protocol.Reply, err
 				gc.N++
 				c.Groups[g] = gc
 			}
+		}
+		if q.Feasibility {
+			// As a node with feasibility_rounding 10 and no noise would answer.
+			c.Total.N = (len(cohort) + 5) / 10 * 10
+			rep.Policy.FeasibilityRounding = 10
 		}
 		rep.Count = c
 	case protocol.KindSurvival:

@@ -60,7 +60,10 @@ func (s *Service) excludeImplausible(ctx context.Context, g *Gathered) {
 	for _, r := range g.Replies {
 		st, known := size[r.Site]
 		n, ok := releasedPatients(r)
-		if known && ok && !st.Suppressed && st.DataCut != "" && r.DataCut == st.DataCut && n > st.Patients {
+		// A feasibility count is the size plus noise, rounded: it may exceed the true size by
+		// the noise bound plus half the rounding.
+		limit := st.Patients + r.Policy.FeasibilityNoise + r.Policy.FeasibilityRounding/2
+		if known && ok && !st.Suppressed && st.DataCut != "" && r.DataCut == st.DataCut && n > limit {
 			g.Invalid = append(g.Invalid, SiteProblem{Site: r.Site, Code: protocol.CodeInvalid,
 				Message: fmt.Sprintf("the reply accounts for %d patients, more than the %d its catalog lists for study %s (data cut %s)", n, st.Patients, st.Name, st.DataCut)})
 			continue

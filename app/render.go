@@ -43,7 +43,12 @@ func renderCount(replies []protocol.Reply) (*CountResult, error) {
 			return nil, Errorf(EInternal, "site %s: count reply without counts", rep.Site)
 		}
 		mc := rep.Policy.MinCell
-		sc := SiteCount{Site: rep.Site, Total: releasedCount(c.Total, mc), Missing: releasedCount(c.Missing, mc)}
+		sc := SiteCount{Site: rep.Site, Total: releasedCount(c.Total, mc), Missing: releasedCount(c.Missing, mc), Rounding: rep.Policy.FeasibilityRounding}
+		if sc.Rounding > 0 {
+			out.Approximate = true
+			out.Rounding = max(out.Rounding, sc.Rounding)
+			out.Noise = max(out.Noise, rep.Policy.FeasibilityNoise)
+		}
 		if len(c.Groups) > 0 {
 			// The groups and the missing group partition the total.
 			sc.Groups, sc.Missing = releasedLevels(c.Groups, c.Missing, sc.Total, mc)

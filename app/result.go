@@ -192,6 +192,13 @@ type CountResult struct {
 	Groups  []GroupCount // sorted by group
 	Missing Count        // patients whose group value is missing
 	PerSite []SiteCount  // sorted by site
+
+	// Approximate is set on feasibility counts (Service.Count): every site released its
+	// count plus noise in [−Noise, +Noise], rounded to a multiple of Rounding (the largest
+	// over the answering sites), so the pooled Total is a sum of approximations. Show them
+	// as such ("≈1,230"); exact numbers come only with a Run.
+	Approximate     bool
+	Rounding, Noise int
 }
 
 // GroupCount is one group's pooled count.
@@ -206,6 +213,8 @@ type SiteCount struct {
 	Total   Count
 	Groups  map[string]Count
 	Missing Count
+	// Rounding is the multiple to which the site rounded a feasibility count (0: exact).
+	Rounding int
 }
 
 // SummaryResult is the payload of a summary: Table 1 with one column per group, overall and
