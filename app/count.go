@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -198,7 +197,8 @@ func mergeFeasibilityGroups(c *CountResult, groups []string, gathered []*Gathere
 		}
 		for _, p := range g.Refused {
 			if m, ok := SmallCohort(p); ok {
-				add(p.Site, analysis.SuppressedCount(m)) // shown as "<m"
+				// In 0..m−1 (an empty group is refused too): shown as "<m".
+				add(p.Site, Count{Suppressed: true, Max: m - 1})
 			}
 		}
 		if counted {

@@ -31,16 +31,29 @@ func TestStartShowsNetworkAndFeasibility(t *testing.T) {
 	if c.feas.count == nil || c.feas.count.Total != (app.Count{N: pooledTotal}) {
 		t.Fatalf("pooled feasibility = %+v, want exactly %d", c.feas.count, pooledTotal)
 	}
+	// Feasibility counts are approximate: each site adds noise of ±3 and rounds to 10 (the
+	// node's defaults under the demo policy), which leaves 300, 120 and 60 as they are.
+	if !c.feas.count.Approximate || c.feas.count.Rounding != 10 || c.feas.count.Noise != 3 {
+		t.Errorf("feasibility count not labelled approximate: %+v", c.feas.count)
+	}
 	got := texts(c.feasBox)
-	if len(got) < 2 || got[0] != "pooled" || got[1] != "480" {
-		t.Errorf("feasibility starts %q, want pooled 480", got)
+	if len(got) < 2 || got[0] != "pooled" || got[1] != "≈480" {
+		t.Errorf("feasibility starts %q, want pooled ≈480", got)
+	}
+	for _, want := range []string{"≈300", "≈120", "≈60"} {
+		if !contains(got, want) {
+			t.Errorf("no site shown as %s in %q", want, got)
+		}
 	}
 	if c.run.Disabled() {
 		t.Errorf("Run is disabled online with a study and endpoint: %q", c.runState.Text)
 	}
-	// The demo policy's minimum cell is 5.
-	if !strings.Contains(c.feasState.Text, `show as "<5"`) {
-		t.Errorf("feasibility legend %q", c.feasState.Text)
+	// The legend says how the counts were obfuscated, the demo policy's minimum cohort (10),
+	// and where exact numbers come from.
+	for _, want := range []string{"±3", "nearest 10", `"<10"`, "Exact numbers come with Run"} {
+		if !strings.Contains(c.feasState.Text, want) {
+			t.Errorf("feasibility legend %q does not say %s", c.feasState.Text, want)
+		}
 	}
 }
 
@@ -52,15 +65,17 @@ func TestFeasibilityShowsSuppressedGroup(t *testing.T) {
 	f.loop.until(t, "feasibility by alk", func() bool { return c.feas != before })
 	got := texts(c.feasBox)
 	// ALK-rearranged is a few percent of patients: at the 60- and 120-patient sites fewer
-	// than 5, which the sites release as suppressed (and the missing group with it, as the
-	// second cell) and the panel shows as a bound, "<23" at the 60-patient site (37 of 60
-	// released, so the two hidden cells share 23), never 0.
-	if !contains(got, "rearranged <23") {
-		t.Errorf("no suppressed group shown as <23 in %q", got)
+	// than the minimum cohort of 10, so those sites refuse its feasibility count and the
+	// panel shows "<10", never 0 nor a number; the other groups are approximate.
+	if !contains(got, "rearranged <10") {
+		t.Errorf("no group below the minimum shown as <10 in %q", got)
+	}
+	if !contains(got, "negative ≈") {
+		t.Errorf("no approximate group count in %q", got)
 	}
 	for _, s := range got {
-		if strings.Contains(s, "rearranged 0") {
-			t.Errorf("a suppressed group is shown as 0: %q", s)
+		if strings.Contains(s, "rearranged 0") || strings.Contains(s, "rearranged ≈0") {
+			t.Errorf("a group below the minimum is shown as 0: %q", s)
 		}
 	}
 	if !c.warning.Visible() || !strings.Contains(c.warning.Text, "lakeside-community") {

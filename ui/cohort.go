@@ -445,8 +445,10 @@ func (c *cohortPanel) startFeasibility(gen int) {
 	c.ui.goWork(func() func() {
 		ctx, cancel := context.WithTimeout(parent, 15*time.Second)
 		defer cancel()
-		// Through the service: not stored in the library, and a cohort counted a moment ago
-		// is answered from memory instead of being charged to the sites' budgets again.
+		// Through the service: approximate counts the sites do not remember (so editing does
+		// not make them refuse the final analysis), not stored in the library, and a cohort
+		// counted a moment ago is answered from memory instead of being charged to the
+		// sites' feasibility budgets again.
 		r, err := svc.Count(ctx, req)
 		if err != nil {
 			return func() {
@@ -499,6 +501,53 @@ func thousands(n int) string {
 	return b.String()
 }
 
+// FormatFeasibility renders a count of the feasibility panel: "≈1,230" when the sites
+// released it approximately (rounded, with noise), "<10" for a count known only to be below
+// a site's minimum, "≈121–129" for a sum of approximate counts with such a part; exact counts
+// as FormatCount.
+func FormatFeasibility(n app.Count, approximate bool) string {
+	s := FormatCount(n)
+	if !approximate || (n.Suppressed && n.N <= 1 && n.Max > 0) {
+		return s
+	}
+	return "≈" + s
+}
+
+// feasibilityLegend explains the numbers of the feasibility panel.
+func feasibilityLegend(f *feasibility) string {
+	below := 0 // the largest minimum cohort among the sites: counts below it show as "<n"
+	for _, m := range f.minCohort {
+		below = max(below, m)
+	}
+	for _, p := range f.refused {
+		if m, ok := app.SmallCohort(p); ok {
+			below = max(below, m)
+		}
+	}
+	small := ""
+	if below > 1 {
+		small = fmt.Sprintf(" A cohort below a site's minimum shows as \"<%d\".", below)
+	}
+	if f.count != nil && f.count.Approximate {
+		noise := ""
+		if f.count.Noise > 0 {
+			noise = fmt.Sprintf("add random noise of up to ±%d and ", f.count.Noise)
+		}
+		return fmt.Sprintf("Approximate patients per site: sites %sround to the nearest %d, so that editing filters reveals no single patient.%s Exact numbers come with Run.",
+			noise, f.count.Rounding, small)
+	}
+	mc := 0
+	if f.count != nil {
+		for _, s := range f.count.PerSite {
+			mc = max(mc, f.minCell[s.Site])
+		}
+	}
+	if mc > 1 {
+		return fmt.Sprintf("Patients per site as released: hidden small counts show as \"<%d\" (or a wider \"<n\"), never as 0.%s", mc, small)
+	}
+	return "Patients per site as released." + small
+}
+
 // showFeasibility fills the feasibility grid: pooled (and per group), then each site.
 func (c *cohortPanel) showFeasibility(f *feasibility) {
 	c.feas = f
@@ -516,25 +565,31 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 		c.feasBox.Add(l)
 	}
 	if f.count != nil {
-		row("pooled", FormatCount(f.count.Total), true)
+		approx := f.count.Approximate
+		row("pooled", FormatFeasibility(f.count.Total, approx), true)
 		for _, g := range f.count.Groups {
-			row("   "+g.Group, FormatCount(g.N), false)
+			row("   "+g.Group, FormatFeasibility(g.N, approx), false)
 		}
 		if f.count.Missing.N > 0 || f.count.Missing.Suppressed {
-			row("   (missing group)", FormatCount(f.count.Missing), false)
+			row("   (missing group)", FormatFeasibility(f.count.Missing, approx), false)
 		}
 		for _, s := range f.count.PerSite {
-			row(s.Site, FormatCount(s.Total), false)
+			row(s.Site, FormatFeasibility(s.Total, s.Rounding > 0), false)
 			if len(s.Groups) > 0 {
 				var parts []string
 				for _, g := range sortedGroupKeys(s.Groups) {
-					parts = append(parts, g+" "+FormatCount(s.Groups[g]))
+					parts = append(parts, g+" "+FormatFeasibility(s.Groups[g], s.Rounding > 0))
 				}
 				caption(strings.Join(parts, " · "))
 			}
 		}
 	}
 	for _, p := range f.refused {
+		if m, ok := app.SmallCohort(p); ok {
+			// Below the site's minimum: the site says no more, and neither does the panel.
+			row(p.Site, fmt.Sprintf("<%d", m), false)
+			continue
+		}
 		row(p.Site, "refused", false)
 		caption(p.Message)
 	}
@@ -546,19 +601,7 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 	}
 	c.feasBox.Refresh()
 	defer c.scroll.Refresh()
-	mc := 0
-	if f.count != nil {
-		for _, s := range f.count.PerSite {
-			if m := f.minCell[s.Site]; m > mc {
-				mc = m
-			}
-		}
-	}
-	if mc > 1 {
-		c.feasState.SetText(fmt.Sprintf("Patients per site as released: hidden small counts show as \"<%d\" (or a wider \"<n\"), never as 0.", mc))
-	} else {
-		c.feasState.SetText("Patients per site as released.")
-	}
+	c.feasState.SetText(feasibilityLegend(f))
 	c.refusals = PredictRefusals(f.count, f.refused, f.minCohort)
 	if len(c.refusals) > 0 {
 		var lines []string
@@ -574,10 +617,17 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 }
 
 // PredictRefusals lists the sites whose policy would refuse a grouped analysis of the cohort:
-// those that refused the count itself, and those with a non-empty group smaller than their
-// minimum cohort (a suppressed group always is), which survival and summary queries refuse.
+// those that refused the count itself (but not for their feasibility budget, which an
+// analysis does not use), and those with a non-empty group smaller than their minimum cohort
+// (a suppressed group always is), which survival and summary queries refuse. With
+// approximate counts the prediction is approximate too.
 func PredictRefusals(count *app.CountResult, refused []app.SiteProblem, minCohort map[string]int) []app.SiteProblem {
-	out := append([]app.SiteProblem(nil), refused...)
+	var out []app.SiteProblem
+	for _, p := range refused {
+		if !strings.Contains(p.Message, "feasibility budget") {
+			out = append(out, p)
+		}
+	}
 	if count == nil {
 		return out
 	}
@@ -587,7 +637,7 @@ func PredictRefusals(count *app.CountResult, refused []app.SiteProblem, minCohor
 		for _, g := range sortedGroupKeys(s.Groups) {
 			n := s.Groups[g]
 			if n.Suppressed || (n.N > 0 && n.N < mc) {
-				small = append(small, g+" ("+FormatCount(n)+")")
+				small = append(small, g+" ("+FormatFeasibility(n, s.Rounding > 0)+")")
 			}
 		}
 		if len(small) > 0 {
