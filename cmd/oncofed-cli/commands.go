@@ -158,7 +158,13 @@ func (a *analysisFlags) prepare(ctx context.Context, c *common, needEndpoint boo
 
 func runCount(ctx context.Context, c *common, args []string, out io.Writer) error {
 	var a analysisFlags
-	if err := parseFlags("count", c, args, func(fs *flag.FlagSet) { a.register(fs, false) }); err != nil {
+	var feasibility bool
+	if err := parseFlags("count", c, args, func(fs *flag.FlagSet) {
+		a.register(fs, false)
+		fs.BoolVar(&feasibility, "feasibility", false, "approximate count, as the desktop's live panel asks: each site adds noise and rounds "+
+			"(its policy's feasibility_rounding and feasibility_noise), does not remember it in its overlap guard and charges its "+
+			"feasibility budget; not stored in the library. Default: the exact count")
+	}); err != nil {
 		return err
 	}
 	e, st, f, err := a.prepare(ctx, c, false)
@@ -166,7 +172,17 @@ func runCount(ctx context.Context, c *common, args []string, out io.Writer) erro
 		return err
 	}
 	defer e.Close()
-	r, err := e.svc.Run(ctx, app.Request{Kind: protocol.KindCount, Study: st.Name, Cohort: f, GroupBy: a.group})
+	req := app.Request{Kind: protocol.KindCount, Study: st.Name, Cohort: f, GroupBy: a.group}
+	var r *app.Result
+	if feasibility {
+		r, err = e.svc.Count(ctx, req)
+		if err == nil && r.Count == nil {
+			// Every site refused (Count reports that as its result, for the desktop's panel).
+			err = app.Errorf(app.ERefusedByPolicy, "every site refused the feasibility count: %s", sitesText(&r.Provenance))
+		}
+	} else {
+		r, err = e.svc.Run(ctx, req)
+	}
 	if err != nil {
 		return err
 	}

@@ -187,26 +187,50 @@ func writeCount(w io.Writer, format string, r *app.Result) error {
 		for _, s := range c.PerSite {
 			perSite = append(perSite, map[string]any{"site": s.Site, "total": countJSON(s.Total)})
 		}
-		return writeJSON(w, map[string]any{"study": r.Request.Study, "total": countJSON(c.Total), "groups": groups,
+		doc := map[string]any{"study": r.Request.Study, "total": countJSON(c.Total), "groups": groups,
 			"missing_group": countJSON(c.Missing), "per_site": perSite,
-			"sites": provenanceJSON(&r.Provenance), "policy": policyJSON(&r.Provenance)})
+			"sites": provenanceJSON(&r.Provenance), "policy": policyJSON(&r.Provenance)}
+		if c.Approximate {
+			doc["approximate"] = map[string]any{"rounding": c.Rounding, "noise": c.Noise}
+		}
+		return writeJSON(w, doc)
 	case "csv":
-		recs := [][]string{{"group", "n", "suppressed"}}
-		recs = append(recs, []string{"all", strconv.Itoa(c.Total.N), strconv.FormatBool(c.Total.Suppressed)})
+		header := []string{"group", "n", "suppressed"}
+		if c.Approximate {
+			header = append(header, "approximate")
+		}
+		recs := [][]string{header}
+		rec := func(group string, n app.Count) {
+			r := []string{group, strconv.Itoa(n.N), strconv.FormatBool(n.Suppressed)}
+			if c.Approximate {
+				r = append(r, "true")
+			}
+			recs = append(recs, r)
+		}
+		rec("all", c.Total)
 		for _, gc := range c.Groups {
-			recs = append(recs, []string{gc.Group, strconv.Itoa(gc.N.N), strconv.FormatBool(gc.N.Suppressed)})
+			rec(gc.Group, gc.N)
 		}
 		return writeCSV(w, recs)
 	}
-	fmt.Fprintf(w, "%s: %s patients\n", r.Request.Study, c.Total)
+	approx := func(n app.Count) string {
+		if !c.Approximate || (n.Suppressed && n.N <= 1 && n.Max > 0) {
+			return n.String()
+		}
+		return "≈" + n.String()
+	}
+	fmt.Fprintf(w, "%s: %s patients\n", r.Request.Study, approx(c.Total))
+	if c.Approximate {
+		fmt.Fprintf(w, "approximate: each site added noise of up to ±%d and rounded to the nearest %d; the exact count is `count` without --feasibility\n", c.Noise, c.Rounding)
+	}
 	if len(c.Groups) > 0 {
 		t := table(w)
 		fmt.Fprintf(t, "%s\tN\n", strings.ToUpper(r.Request.GroupBy))
 		for _, gc := range c.Groups {
-			fmt.Fprintf(t, "%s\t%s\n", gc.Group, gc.N)
+			fmt.Fprintf(t, "%s\t%s\n", gc.Group, approx(gc.N))
 		}
 		if c.Missing.N > 0 || c.Missing.Suppressed {
-			fmt.Fprintf(t, "(missing)\t%s\n", c.Missing)
+			fmt.Fprintf(t, "(missing)\t%s\n", approx(c.Missing))
 		}
 		if err := t.Flush(); err != nil {
 			return err
@@ -215,7 +239,12 @@ func writeCount(w io.Writer, format string, r *app.Result) error {
 	t := table(w)
 	fmt.Fprintln(t, "SITE\tN")
 	for _, s := range c.PerSite {
-		fmt.Fprintf(t, "%s\t%s\n", s.Site, s.Total)
+		fmt.Fprintf(t, "%s\t%s\n", s.Site, approx(s.Total))
+	}
+	for _, p := range r.Provenance.Refused {
+		if m, ok := app.SmallCohort(p); ok {
+			fmt.Fprintf(t, "%s\t<%d\n", p.Site, m)
+		}
 	}
 	if err := t.Flush(); err != nil {
 		return err
