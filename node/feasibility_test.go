@@ -536,6 +536,9 @@ func TestParseFeasibilityPolicy(t *testing.T) {
 	if p := withFeasibilityDefaults(protocol.Policy{}); p.FeasibilityRounding != 1 || p.FeasibilityNoise != 0 {
 		t.Errorf("exact literal policy: %+v", p)
 	}
+	if p := withFeasibilityDefaults(protocol.Policy{FeasibilityRounding: 5, FeasibilityNoise: -2, FeasibilityBudget: -1}); p.FeasibilityRounding != 5 || p.FeasibilityNoise != 0 || p.FeasibilityBudget != 0 {
+		t.Errorf("negative noise and budget in a literal policy: %+v", p)
+	}
 	if p := withFeasibilityDefaults(ExactPolicy()); p != ExactPolicy() {
 		t.Errorf("ExactPolicy changed: %+v", p)
 	}

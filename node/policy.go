@@ -39,6 +39,11 @@ func ExactPolicy() protocol.Policy {
 // that a protective policy written as a Go literal does not release exact feasibility counts.
 // FeasibilityBudget 0 stays unlimited.
 func withFeasibilityDefaults(p protocol.Policy) protocol.Policy {
+	// Out-of-range values ParsePolicy would refuse are brought into range rather than
+	// released in a reply that clients refuse.
+	p.FeasibilityNoise = min(max(p.FeasibilityNoise, 0), maxFeasibilityNoise)
+	p.FeasibilityRounding = min(p.FeasibilityRounding, maxFeasibilityNoise)
+	p.FeasibilityBudget = max(p.FeasibilityBudget, 0)
 	if p.FeasibilityRounding > 0 {
 		return p
 	}
