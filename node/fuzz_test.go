@@ -23,6 +23,9 @@ func FuzzDecodeQuery(f *testing.F) {
 		`{"version":"v1","kind":"catalog"}`,
 		`{"version":"v1","kind":"count","study":"lung","cohort":{"op":"not","args":[{"op":"missing","var":"wt.loss"}]}}`,
 		`{"version":"v1","kind":"count","study":"lung","cohort":{"op":"range","var":"age","min":1e308,"max":-1e308}}`,
+		`{"version":"v1","kind":"count","study":"lung","feasibility":true,"cohort":{"op":"range","var":"age","min":60}}`,
+		`{"version":"v1","kind":"count","study":"lung","feasibility":true,"group_by":"sex"}`,
+		`{"version":"v1","kind":"survival","study":"lung","endpoint":"OS","feasibility":true}`,
 		`{"kind":"count"`, `{}`, `"x"`, `{"version":"v1","kind":"cox","study":"lung","cox":null}`,
 	} {
 		f.Add([]byte(s))
