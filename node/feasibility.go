@@ -30,8 +30,9 @@ import (
 //
 // With r = 10 and k = 3, the answers to S and S minus one patient (whose exact counts always
 // differ by one) differ with probability 0 to 25/49 depending on n mod 10, 17/70 ≈ 0.24 on
-// average (TestAttackFeasibilityPairs enumerates it and measures 300 pairs), and a difference
-// does not say which patient, nor whether the removed one was in S.
+// average (TestAttackFeasibilityPairs enumerates it and measures 300 pairs): one pair tells
+// little, and the feasibility budget bounds how many pairs an analyst may ask. The noise does
+// not depend on the analyst either, so analysts pooling their answers average nothing away.
 
 // feasibilityNoise returns the noise of the patient set rows of one load of a study: an
 // integer uniform in [−k, +k] (k = 0: none), the same for the same set and key.
