@@ -95,8 +95,8 @@ func TestAttackFeasibilityThenRun(t *testing.T) {
 	})
 }
 
-// Attack (averaging): the same patient set asked 50 times, and through equivalent filters,
-// gets one answer, so averaging repeated answers cancels no noise. lung has no missing sex
+// Attack (averaging): the same patient set asked 50 times, through equivalent filters and by
+// another analyst, gets one answer, so averaging repeated answers cancels no noise. lung has no missing sex
 // or age, so each filter below selects the same 90 women, and the same 138 patients aged
 // 60 or more.
 func TestAttackFeasibilityAveraging(t *testing.T) {
@@ -125,6 +125,8 @@ func TestAttackFeasibilityAveraging(t *testing.T) {
 		for _, f := range filters[1:] {
 			answers[feasAnswer(t, e, feasQuery("mallory", f))]++
 		}
+		// Colluding analysts pool nothing either: the noise does not depend on who asks.
+		answers[feasAnswer(t, e, feasQuery("eve", filters[0]))]++
 		if len(answers) != 1 {
 			t.Errorf("%s: %d distinct answers %v to one patient set, want 1", name, len(answers), answers)
 		}
