@@ -25,7 +25,8 @@ type Options struct {
 	// stored in the results library; nil turns live feasibility off.
 	Network app.Network
 	// Analyst is the identity sent with feasibility counts (the same the Service uses, so the
-	// sites' overlap guard and query budget see one analyst).
+	// sites' feasibility budget and audit log see one analyst; feasibility counts are
+	// approximate and the sites' overlap guard does not remember them).
 	Analyst string
 	// NetworkLabel names the network in the header ("Demo network").
 	NetworkLabel string
