@@ -11,6 +11,7 @@ import (
 	"github.com/oncofed/oncofed/cache"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/network/demo"
+	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/synth"
 )
@@ -133,5 +134,55 @@ func TestDemoPooledCoxWhereAllowed(t *testing.T) {
 	}
 	if len(res.Provenance.Answered) != len(names) || res.Provenance.Partial() || res.Cox.Fit == nil || !res.Cox.Fit.Converged {
 		t.Fatalf("stratified fit: sites %v of %v, fit %v", res.Provenance.Answered, names, res.Cox.Fit)
+	}
+}
+
+// TestDemoSitesImportedAsSpecified: what Start imports at each hospital — through
+// NodeImportSpec, the conversion oncofed-node synth uses too — is the synthetic spec's study,
+// site name, data cut, endpoints and patient count, read back from the site databases.
+func TestDemoSitesImportedAsSpecified(t *testing.T) {
+	ctx := context.Background()
+	cut := time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC)
+	fed := synth.Federation{Name: "spec", Policies: map[string]synth.SitePolicy{},
+		Studies: []synth.Spec{{Study: synth.TNBC, SiteSizes: []int{80, 40}, Seed: 5, DataCut: cut}}}
+	dir := t.TempDir()
+	d, err := demo.Start(ctx, dir, demo.Options{Federation: &fed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	g, err := synth.New(fed.Studies[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range g.Sites() {
+		is := g.ImportSpec(i)
+		st, err := node.OpenSQLite(filepath.Join(dir, s.Name+".db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		name, err := st.SiteName(ctx)
+		if err != nil || name != s.Name {
+			t.Errorf("site %d stored as %q (%v), want %q", i, name, err, s.Name)
+		}
+		data, info, err := st.LoadStudy(ctx, is.Study)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
+		}
+		if info.DataCut != "2025-03-31" || info.Patients != fed.Studies[0].SiteSizes[i] {
+			t.Errorf("%s: data cut %q, %d patients; want 2025-03-31, %d", s.Name, info.DataCut, info.Patients, fed.Studies[0].SiteSizes[i])
+		}
+		var eps []string
+		for _, e := range data.Endpoints {
+			eps = append(eps, e.Name)
+		}
+		var want []string
+		for _, e := range is.Endpoints {
+			want = append(want, e.Name)
+		}
+		if strings.Join(eps, ",") != strings.Join(want, ",") || len(want) == 0 {
+			t.Errorf("%s: endpoints %v, want %v", s.Name, eps, want)
+		}
 	}
 }
