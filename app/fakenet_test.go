@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -78,6 +79,11 @@ type fakeNetwork struct {
 	queries   []protocol.Query
 	// feasMinCohort: feasibility counts of fewer patients are refused, in the node's words.
 	feasMinCohort int
+	// noJSON: replies are handed over as values, without the JSON they came in (an in-process
+	// network); otherwise each goes through JSON as network.Client receives it.
+	noJSON bool
+	// wire, when set, writes a reply's JSON as the site sends it (default json.Marshal).
+	wire func(protocol.Reply) ([]byte, error)
 }
 
 func newFakeNetwork(ps []patient) *fakeNetwork {
@@ -149,6 +155,25 @@ func (n *fakeNetwork) Query(ctx context.Context, q protocol.Query) (*app.Gathere
 		if err != nil {
 			g.Refused = append(g.Refused, app.SiteProblem{Site: site, Code: protocol.CodeInvalid, Message: err.Error()})
 			continue
+		}
+		if !n.noJSON {
+			// As network.Client: the reply is what the site's JSON decodes to, and the JSON is kept.
+			wire := n.wire
+			if wire == nil {
+				wire = func(r protocol.Reply) ([]byte, error) { return json.Marshal(r) }
+			}
+			b, err := wire(rep)
+			if err != nil {
+				return nil, err
+			}
+			rep = protocol.Reply{}
+			if err := json.Unmarshal(b, &rep); err != nil {
+				return nil, err
+			}
+			if g.ReplyJSON == nil {
+				g.ReplyJSON = map[string][]byte{}
+			}
+			g.ReplyJSON[site] = b
 		}
 		g.Replies = append(g.Replies, rep)
 	}

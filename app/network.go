@@ -41,6 +41,12 @@ type Gathered struct {
 	Refused  []SiteProblem    // sites that answered with a coded error (e.g. refused_by_policy)
 	Invalid  []SiteProblem    // sites whose reply failed validation; never merged
 	Elapsed  time.Duration
+	// ReplyJSON optionally holds, by site, the JSON of each reply in Replies exactly as it was
+	// received (the bytes it was decoded from). The service stores and hashes those bytes
+	// instead of encoding the decoded reply again: a pooled Cox reply runs to megabytes, and
+	// re-encoding it to keep it cost more than the scatter-gather. A network that does not
+	// speak JSON leaves it nil (the replies are then encoded when stored).
+	ReplyJSON map[string][]byte
 }
 
 // SiteProblem names a site and why its reply is not used.

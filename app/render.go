@@ -333,7 +333,6 @@ func renderCox(req Request, rounds []Round) (*CoxResult, error) {
 	}
 	p := len(first.Query.Cox.Beta)
 	k := 0
-	var columns []string
 	eval := func(beta []float64) (analysis.CoxContribution, error) {
 		if k >= len(rounds) {
 			return analysis.CoxContribution{}, Errorf(EInternal, "the refit asks for more rounds (%d) than were stored", k+1)
@@ -343,20 +342,20 @@ func renderCox(req Request, rounds []Round) (*CoxResult, error) {
 			return analysis.CoxContribution{}, Errorf(EInternal, "the refit diverges from the stored rounds at round %d", k)
 		}
 		k++
-		c, cols, err := coxRound(round.Replies, form, ties, beta)
-		columns = cols
+		c, _, err := coxRound(round.Replies, form, ties, beta)
 		return c, err
 	}
-	return fitCox(eval, p, req, form, first.Replies, &columns)
+	out, err := fitCox(eval, p, req, form, coxTerms(first.Replies, p))
+	if err != nil {
+		return nil, err
+	}
+	out.addSites(first.Replies)
+	return out, nil
 }
 
-// fitCox runs FitCox with eval and builds the CoxResult; columns is filled by eval's first call.
-func fitCox(eval analysis.CoxEvaluator, p int, req Request, form protocol.CoxForm, first []protocol.Reply, columns *[]string) (*CoxResult, error) {
-	out := &CoxResult{Form: form, Ties: req.Cox.Ties}
-	if out.Ties == "" {
-		out.Ties = "efron"
-	}
-	// Terms are only known from the replies; name them after the first round's columns.
+// coxTerms names the p design columns after the first reply's columns (x1, x2, … when it
+// has none of that length): terms are only known from the replies.
+func coxTerms(first []protocol.Reply, p int) []string {
 	terms := make([]string, p)
 	if len(first) > 0 && first[0].Cox != nil && len(first[0].Cox.Columns) == p {
 		copy(terms, first[0].Cox.Columns)
@@ -364,6 +363,16 @@ func fitCox(eval analysis.CoxEvaluator, p int, req Request, form protocol.CoxFor
 		for i := range terms {
 			terms[i] = fmt.Sprintf("x%d", i+1)
 		}
+	}
+	return terms
+}
+
+// fitCox runs FitCox with eval and terms and builds the CoxResult without its per-site part
+// (addSites).
+func fitCox(eval analysis.CoxEvaluator, p int, req Request, form protocol.CoxForm, terms []string) (*CoxResult, error) {
+	out := &CoxResult{Form: form, Ties: req.Cox.Ties}
+	if out.Ties == "" {
+		out.Ties = "efron"
 	}
 	fit, err := analysis.FitCox(eval, p, analysis.CoxOptions{Terms: terms})
 	if fit == nil {
@@ -380,6 +389,11 @@ func fitCox(eval analysis.CoxEvaluator, p int, req Request, form protocol.CoxFor
 		out.FitError = err.Error()
 	}
 	out.Fit = fit
+	return out, nil
+}
+
+// addSites fills the per-site counts of a Cox result from its first round's replies.
+func (out *CoxResult) addSites(first []protocol.Reply) {
 	for _, rep := range first {
 		if rep.Cox != nil {
 			out.PerSite = append(out.PerSite, SiteEvents{Site: rep.Site, Patients: rep.Cox.N, Events: rep.Cox.Events})
@@ -387,7 +401,6 @@ func fitCox(eval analysis.CoxEvaluator, p int, req Request, form protocol.CoxFor
 		}
 	}
 	sort.Slice(out.PerSite, func(i, j int) bool { return out.PerSite[i].Site < out.PerSite[j].Site })
-	return out, nil
 }
 
 func coxForm(f protocol.CoxForm) protocol.CoxForm {

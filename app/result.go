@@ -55,6 +55,23 @@ func (r Request) Key() string {
 type Round struct {
 	Query   protocol.Query   `json:"query"`
 	Replies []protocol.Reply `json:"replies"`
+	// ReplyJSON, when set, holds the JSON of each reply as received and stored: ReplyJSON[i]
+	// decodes to Replies[i]. The cache stores these bytes and ContentHash covers them, so a
+	// reply is encoded once, by its site. Nil for a round built in code (or from a network
+	// without JSON): its replies are then encoded with encoding/json (ReplyBytes).
+	ReplyJSON []json.RawMessage `json:"-"`
+}
+
+// ReplyBytes returns the JSON of Replies[i] as it is stored: ReplyJSON[i] when the round
+// holds the bytes as received, otherwise the reply encoded by encoding/json.
+func (r *Round) ReplyBytes(i int) ([]byte, error) {
+	if r.ReplyJSON != nil {
+		if len(r.ReplyJSON) != len(r.Replies) {
+			panic(fmt.Sprintf("app: round holds %d replies but %d reply JSONs", len(r.Replies), len(r.ReplyJSON)))
+		}
+		return r.ReplyJSON[i], nil
+	}
+	return json.Marshal(r.Replies[i])
 }
 
 // Provenance is how a result was made: when, from which sites and under which policies, by
@@ -158,7 +175,12 @@ func Age(now, t time.Time) string {
 	}
 }
 
-// ContentHash returns the hex SHA-256 of the request and rounds in their JSON form.
+// ContentHash returns the hex SHA-256 of the request and rounds in their JSON form as stored:
+// the stream encoding/json's Encoder writes for the request and then each round, where a round's
+// replies are the bytes ReplyBytes returns (the JSON as received, when the round holds it). For a
+// round without ReplyJSON that is exactly json.NewEncoder(h).Encode(round); with it, the same
+// bytes whenever the site's JSON is what encoding/json would write (as a Go node's is), so
+// results stored either way keep their hash.
 func ContentHash(req Request, rounds []Round) string {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
@@ -166,9 +188,33 @@ func ContentHash(req Request, rounds []Round) string {
 		panic("app: request does not marshal: " + err.Error())
 	}
 	for _, r := range rounds {
-		if err := enc.Encode(r); err != nil {
-			panic("app: round does not marshal: " + err.Error())
+		if r.ReplyJSON == nil {
+			if err := enc.Encode(r); err != nil {
+				panic("app: round does not marshal: " + err.Error())
+			}
+			continue
 		}
+		q, err := json.Marshal(r.Query)
+		if err != nil {
+			panic("app: query does not marshal: " + err.Error())
+		}
+		h.Write([]byte(`{"query":`))
+		h.Write(q)
+		h.Write([]byte(`,"replies":`))
+		if r.Replies == nil {
+			h.Write([]byte("null"))
+		} else {
+			h.Write([]byte("["))
+			for i := range r.Replies {
+				if i > 0 {
+					h.Write([]byte(","))
+				}
+				b, _ := r.ReplyBytes(i) // never fails with ReplyJSON set
+				h.Write(b)
+			}
+			h.Write([]byte("]"))
+		}
+		h.Write([]byte("}\n"))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

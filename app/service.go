@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
@@ -482,7 +483,7 @@ func (s *Service) runOnce(ctx context.Context, req Request) (*Result, error) {
 	if err := noAnswer(g); err != nil {
 		return nil, err
 	}
-	r := &Result{Network: s.network.ID, Request: req, Rounds: []Round{{Query: q, Replies: sortReplies(g.Replies)}}}
+	r := &Result{Network: s.network.ID, Request: req, Rounds: []Round{newRound(q, sortReplies(g.Replies), g)}}
 	if err := s.finish(ctx, r, g); err != nil {
 		return nil, err
 	}
@@ -514,6 +515,26 @@ func noAnswer(g *Gathered) error {
 	return Errorf(EUnavailable, "none of the %d sites answered in time", len(g.Expected))
 }
 
+// newRound is the round of query q with the replies kept from g, holding their JSON as
+// received when g has it for every one of them (and it is valid UTF-8, as the cache's JSON
+// check wants); otherwise the replies are encoded when stored.
+func newRound(q protocol.Query, replies []protocol.Reply, g *Gathered) Round {
+	r := Round{Query: q, Replies: replies}
+	if len(g.ReplyJSON) == 0 {
+		return r
+	}
+	raw := make([]json.RawMessage, len(replies))
+	for i, rep := range replies {
+		b, ok := g.ReplyJSON[rep.Site]
+		if !ok || !utf8.Valid(b) {
+			return r
+		}
+		raw[i] = b
+	}
+	r.ReplyJSON = raw
+	return r
+}
+
 func sortReplies(rs []protocol.Reply) []protocol.Reply {
 	out := slices.Clone(rs)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Site < out[j].Site })
@@ -543,8 +564,12 @@ func (s *Service) finish(ctx context.Context, r *Result, g *Gathered) error {
 		p.Sites = append(p.Sites, sp)
 	}
 	p.AppVersion, p.ProtocolVersion = Version, protocol.Version
-	// Everything stored must survive JSON (no NaN or ±Inf from a misbehaving site).
+	// Everything stored must survive JSON (no NaN or ±Inf from a misbehaving site). Replies
+	// kept as received are JSON already: they were decoded from it.
 	for i, round := range r.Rounds {
+		if round.ReplyJSON != nil {
+			continue
+		}
 		for _, rep := range round.Replies {
 			if _, err := json.Marshal(rep); err != nil {
 				return WrapError(EInvalid, err, "site %s sent a reply (round %d) that cannot be stored", rep.Site, i+1)
@@ -554,6 +579,10 @@ func (s *Service) finish(ctx context.Context, r *Result, g *Gathered) error {
 	p.ContentHash = ContentHash(r.Request, r.Rounds)
 	if r.Name == "" {
 		r.Name = DefaultName(r.Request)
+	}
+	if r.Request.Kind == protocol.KindCox && r.Cox != nil {
+		// runCox computed the payload from these very rounds (see there).
+		return nil
 	}
 	return Render(r)
 }
@@ -600,7 +629,7 @@ func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
 		rounds  []Round
 		first   *Gathered
 		members map[string]bool
-		columns []string
+		terms   []string
 	)
 	eval := func(beta []float64) (contrib analysis.CoxContribution, err error) {
 		q := base
@@ -645,23 +674,29 @@ func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
 			}
 			replies = kept
 		}
-		rounds = append(rounds, Round{Query: q, Replies: replies})
-		c, cols, err := coxRound(replies, form, ties, beta)
-		if columns == nil {
-			columns = cols
+		rounds = append(rounds, newRound(q, replies, g))
+		if len(rounds) == 1 {
+			copy(terms, coxTerms(replies, len(beta)))
 		}
+		c, _, err := coxRound(replies, form, ties, beta)
 		return c, err
 	}
-	// The live fit only drives the rounds; the stored result is then rendered by replaying
-	// them (Render), so a result looks the same when computed and when reopened.
 	p, err := s.coxColumns(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := fitCox(eval, p, req, form, nil, &columns); err != nil {
+	// The live fit is the result's payload. Reopening a result replays its stored rounds through
+	// the same code (renderCox: the same coxRound on the same decoded replies, the same FitCox
+	// at the same β, the terms named by the first round), so it renders the same bits without
+	// a second fit here; TestOfflineOpenEveryKind checks that. FitCox reads the terms only after
+	// its first evaluation, which names them.
+	terms = make([]string, p)
+	out, err := fitCox(eval, p, req, form, terms)
+	if err != nil {
 		return nil, err
 	}
-	r := &Result{Network: s.network.ID, Request: req, Rounds: rounds}
+	out.addSites(rounds[0].Replies)
+	r := &Result{Network: s.network.ID, Request: req, Rounds: rounds, Cox: out}
 	if err := s.finish(ctx, r, first); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -56,6 +57,27 @@ func rawExec(t testing.TB, path, q string) {
 	if _, err := raw.Exec(q); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
+}
+
+// storedAsEncoded checks that a loaded result's rounds carry each reply's stored JSON, which
+// for a result built in code is the reply as encoding/json writes it, and returns the rounds
+// without it (as they were saved).
+func storedAsEncoded(t *testing.T, rounds []app.Round) []app.Round {
+	t.Helper()
+	out := make([]app.Round, len(rounds))
+	for i, r := range rounds {
+		if len(r.ReplyJSON) != len(r.Replies) {
+			t.Fatalf("round %d: %d reply JSONs for %d replies", i, len(r.ReplyJSON), len(r.Replies))
+		}
+		for j, b := range r.ReplyJSON {
+			want, err := json.Marshal(r.Replies[j])
+			if err != nil || string(b) != string(want) {
+				t.Errorf("round %d reply %d: stored %.80q…, want %.80q…", i, j, b, want)
+			}
+		}
+		out[i] = app.Round{Query: r.Query, Replies: r.Replies}
+	}
+	return out
 }
 
 // testResult builds a two-site survival result with the given number of rounds.
@@ -154,7 +176,7 @@ func TestMigrateFromEachEarlierVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Name != "before upgrade" || !reflect.DeepEqual(got.Rounds, r.Rounds) {
+			if got.Name != "before upgrade" || !reflect.DeepEqual(storedAsEncoded(t, got.Rounds), r.Rounds) {
 				t.Errorf("result changed by the upgrade: %+v", got)
 			}
 		})
@@ -281,6 +303,10 @@ func TestResultRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if h := app.ContentHash(got.Request, got.Rounds); h != r.Provenance.ContentHash {
+		t.Errorf("content hash over the stored bytes %s, want %s", h, r.Provenance.ContentHash)
+	}
+	got.Rounds = storedAsEncoded(t, got.Rounds)
 	if !reflect.DeepEqual(got, r) {
 		t.Errorf("round trip differs:\n got %+v\nwant %+v", got, r)
 	}

@@ -380,8 +380,9 @@ func (db *DB) SaveResult(ctx context.Context, r *app.Result) error {
 			if _, err := roundStmt.ExecContext(ctx, id, i, string(q)); err != nil {
 				return err
 			}
-			for _, rep := range round.Replies {
-				b, err := json.Marshal(rep)
+			for j, rep := range round.Replies {
+				// The reply's JSON as received when the round holds it (see app.Round).
+				b, err := round.ReplyBytes(j)
 				if err != nil {
 					return app.WrapError(app.EInvalid, err, "the reply of site %s (round %d) cannot be stored", rep.Site, i+1)
 				}
@@ -470,20 +471,27 @@ func loadResult(ctx context.Context, tx *sql.Tx, where string, args ...any) (*ap
 	defer rows.Close()
 	for rows.Next() {
 		var i int
-		var s string
-		if err := rows.Scan(&i, &s); err != nil {
+		var b []byte
+		if err := rows.Scan(&i, &b); err != nil {
 			return nil, err
 		}
 		var rep protocol.Reply
-		if err := decode(s, &rep, "reply"); err != nil {
-			return nil, err
+		if err := json.Unmarshal(b, &rep); err != nil {
+			return nil, app.WrapError(app.EInternal, err, "the cached reply is damaged")
 		}
 		if i < 0 || i >= len(r.Rounds) {
 			return nil, app.Errorf(app.EInternal, "the cached result %d is damaged: reply of unknown round %d", r.ID, i)
 		}
+		// The stored bytes stay with the reply: the content hash is checked over them, and a
+		// result saved again is stored as it was.
 		r.Rounds[i].Replies = append(r.Rounds[i].Replies, rep)
+		r.Rounds[i].ReplyJSON = append(r.Rounds[i].ReplyJSON, b)
 	}
-	return &r, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// A round stored without replies keeps ReplyJSON nil like Replies, so it hashes as it did.
+	return &r, nil
 }
 
 // Results lists results, pinned first, newest first.

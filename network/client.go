@@ -462,6 +462,12 @@ collect:
 				app.ReportProgress(ctx, app.Progress{QueryID: q.ID, Site: site, State: app.SiteRefused, Message: reply.Error.Message})
 			default:
 				g.Replies = append(g.Replies, reply)
+				// Kept so the service stores and hashes the reply as received instead of
+				// encoding it again (nats.go gives every message its own buffer).
+				if g.ReplyJSON == nil {
+					g.ReplyJSON = make(map[string][]byte, len(expected))
+				}
+				g.ReplyJSON[site] = m.Data
 				app.ReportProgress(ctx, app.Progress{QueryID: q.ID, Site: site, State: app.SiteAnswered})
 			}
 		case <-ctx.Done():
