@@ -104,16 +104,17 @@ func saveConnection(p fyne.Preferences, k app.Keyring, f connectionForm) (string
 			return "", fmt.Errorf("CA certificate: %w", err)
 		}
 	}
-	if hub == "" {
-		conn.save(p)
-		return "Oncofed starts on the demo network the next time it starts.", nil
-	}
-	// What the keyring already holds for this hub stays (the analyst's key is on every hub).
+	// What the keyring already holds for this hub stays (the analyst's key is on every hub,
+	// and is still listed after a spell on the demo network).
 	old := LoadConnection(p)
 	for _, kind := range old.Secrets {
 		if old.URL == hub || kind == app.KindAnalystKey {
 			conn.Secrets = append(conn.Secrets, kind)
 		}
+	}
+	if hub == "" {
+		conn.save(p)
+		return "Oncofed starts on the demo network the next time it starts.", nil
 	}
 	for _, kind := range c.Kinds() {
 		if !slices.Contains(conn.Secrets, kind) {
@@ -134,8 +135,9 @@ func saveConnection(p fyne.Preferences, k app.Keyring, f connectionForm) (string
 		return next + " " + askNote(conn.Secrets), nil
 	}
 	if err := k.Available(); err != nil {
+		fyne.LogError("system keyring", err)
 		conn.save(p)
-		return next + " " + askNote(conn.Secrets) + " (" + err.Error() + ")", nil
+		return next + " " + askNote(conn.Secrets), nil
 	}
 	if err := app.SaveCredentials(k, hub, c); err != nil {
 		return "", err // nothing stored: SaveCredentials puts back what it changed

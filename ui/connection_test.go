@@ -154,6 +154,13 @@ func TestSaveConnectionSecretsGoToTheKeyring(t *testing.T) {
 	if c := LoadConnection(prefs); fmt.Sprint(c.Secrets) != "[analyst-key]" {
 		t.Errorf("another hub lists %v, want [analyst-key]", c.Secrets)
 	}
+	// The demo network and back: the analyst's key is still listed.
+	if _, err := saveConnection(prefs, k, connectionForm{}); err != nil {
+		t.Fatal(err)
+	}
+	if c := LoadConnection(prefs); c.URL != "" || fmt.Sprint(c.Secrets) != "[analyst-key]" {
+		t.Errorf("after choosing the demo network: %+v", c)
+	}
 }
 
 func TestSaveConnectionWithoutKeyringStoresNothing(t *testing.T) {
