@@ -226,7 +226,8 @@ func (s *session) dialErr(url string, c app.Credentials) (*network.Client, error
 	defer cancel()
 	client, err := network.Dial(ctx, url, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("the hub %s: %v", app.RedactURL(url), app.RedactURL(err.Error()))
+		// The network's error names the hub; a password in the URL is taken out of it.
+		return nil, errors.New(app.RedactURL(err.Error()))
 	}
 	return client, nil
 }

@@ -408,6 +408,11 @@ func AskCredentials(fy fyne.App, conn Connection, kinds []string, why string, co
 		}()
 	})
 	connectBtn.Importance = widget.HighImportance
+	password.OnSubmitted = func(string) {
+		if !connectBtn.Disabled() {
+			connectBtn.OnTapped()
+		}
+	}
 	offlineBtn = widget.NewButton("Work offline", func() {
 		offline()
 		w.Close()
