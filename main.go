@@ -226,8 +226,7 @@ func (s *session) dialErr(url string, c app.Credentials) (*network.Client, error
 	defer cancel()
 	client, err := network.Dial(ctx, url, opts...)
 	if err != nil {
-		// The network's error names the hub; a password in the URL is taken out of it.
-		return nil, errors.New(app.RedactURL(err.Error()))
+		return nil, err // it names the hub without the password (network.Dial redacts it)
 	}
 	return client, nil
 }
