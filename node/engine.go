@@ -47,6 +47,7 @@ type Engine struct {
 	// sets; across processes Store.Release serialises them.
 	decide   sync.Mutex
 	released map[guardKey]*guardSets
+	feasible map[feasKey]*feasSets // remembered feasibility answers, also guarded by decide
 
 	coxMu    sync.Mutex
 	coxCache []coxCacheEntry // most recent last
@@ -57,7 +58,7 @@ type Engine struct {
 
 // NewEngine returns an engine over store.
 func NewEngine(ctx context.Context, store Store, cfg Config) (*Engine, error) {
-	e := &Engine{store: store, site: cfg.Site, now: cfg.Now, cache: map[string]*loadedStudy{}, released: map[guardKey]*guardSets{}}
+	e := &Engine{store: store, site: cfg.Site, now: cfg.Now, cache: map[string]*loadedStudy{}, released: map[guardKey]*guardSets{}, feasible: map[feasKey]*feasSets{}}
 	if cfg.Policy != nil {
 		e.policy = withFeasibilityDefaults(*cfg.Policy)
 	} else {
@@ -187,7 +188,8 @@ func (e *Engine) refuseUndecodable(ctx context.Context, q protocol.Query, raw st
 
 // answer is the outcome of computing a query before the release decision.
 type answer struct {
-	sets     []bitset // patient sets whose aggregates the reply releases (overlap guard)
+	sets     []bitset     // patient sets whose aggregates the reply releases (overlap guard)
+	feas     *feasPending // a feasibility count, decided within the release transaction
 	study    *loadedStudy
 	released string // for the audit log
 }
@@ -218,26 +220,53 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) proto
 	// computed before the transaction, which holds the database's write lock.
 	var released string
 	var encodeErr error
-	if err == nil {
+	releasedText := func(text string) {
 		if body, merr := json.Marshal(reply); merr != nil {
 			encodeErr = errorf(protocol.CodeInvalid, "reply cannot be encoded (non-finite value)")
 		} else {
-			released = ans.released + " reply_sha256=" + HashQuery(string(body))
+			released = text + " reply_sha256=" + HashQuery(string(body))
 		}
+	}
+	if err == nil && ans.feas == nil {
+		releasedText(ans.released)
 	}
 	e.decide.Lock()
 	defer e.decide.Unlock()
 	var view *guardView
+	var fview *feasView
 	var entry AuditEntry
 	var recordErr error // the released sets could not be saved: the transaction is rolled back
 	computeErr := err
 	txErr := e.store.Release(ctx, analyst, func(tx ReleaseTx) error {
-		err, view, recordErr = computeErr, nil, nil // fn may run more than once
+		err, view, fview, recordErr = computeErr, nil, nil, nil // fn may run more than once
 		if err == nil && budgeted && e.policy.DailyQueryBudget > 0 {
 			err = e.checkBudget(ctx, tx, analyst)
 		}
 		if err == nil && feasibility && e.policy.FeasibilityBudget > 0 {
 			err = e.checkFeasibilityBudget(ctx, tx, analyst)
+		}
+		if err == nil && ans.feas != nil {
+			// The answer of a near-duplicate set asked before, by anyone, else a fresh
+			// one, remembered: read and written under the lock that orders releases, so
+			// that two replicas cannot answer near duplicates with two draws.
+			p := ans.feas
+			var n int
+			var from int64
+			var serr error
+			if fview, n, from, serr = e.stickyCount(ctx, tx, ans.study, p); serr != nil {
+				err = errorf(protocol.CodeInternal, "feasibility state unavailable")
+			} else if n < e.policy.MinCohort {
+				err = errSmallCohort(e.policy.MinCohort)
+			} else {
+				reply.Count.Total.N = n
+				// The audit log keeps the true size, what left and the set whose answer
+				// it is; the noise follows from them, the key never appears.
+				text := fmt.Sprintf("feasibility count n=%d released=%d", p.n, n)
+				if from != 0 {
+					text += fmt.Sprintf(" answer_of_set=%d", from)
+				}
+				releasedText(text)
+			}
 		}
 		if err == nil && guarded {
 			var verr error
@@ -271,6 +300,9 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) proto
 	if txErr == nil {
 		if view != nil {
 			view.commit()
+		}
+		if fview != nil {
+			fview.commit()
 		}
 	} else {
 		// Nothing of the transaction was stored. The refusal is audited on its own; should

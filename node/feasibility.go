@@ -74,8 +74,11 @@ func errSmallCohort(minCohort int) error {
 	return errorf(protocol.CodeRefusedByPolicy, "cohort has fewer than min_cohort=%d patients", minCohort)
 }
 
-// feasibilityCount answers a feasibility count of c (n ≥ min_cohort, checked by compute).
-// Its answer carries no patient set: the overlap guard neither checks nor records it.
+// feasibilityCount computes the fresh answer to a feasibility count of c (n ≥ min_cohort,
+// checked by compute): round(n + noise(c's set), r). Whether that or the answer of a
+// remembered near-duplicate set is released, and whether it is the small-cohort refusal, is
+// decided within the release transaction (Engine.stickyCount). Its answer carries no patient
+// set for the overlap guard, which neither checks nor records it.
 func (e *Engine) feasibilityCount(ctx context.Context, c *cohort, reply *protocol.Reply) (answer, error) {
 	key, err := e.siteSecret(ctx)
 	if err != nil {
@@ -83,15 +86,108 @@ func (e *Engine) feasibilityCount(ctx context.Context, c *cohort, reply *protoco
 	}
 	r, k := e.policy.FeasibilityRounding, e.policy.FeasibilityNoise
 	noise := feasibilityNoise(key, c.study.data.Name, c.study.info.Version, c.rows, k)
-	released := roundToMultiple(c.n+noise, r)
-	if released < e.policy.MinCohort {
-		return answer{}, errSmallCohort(e.policy.MinCohort)
-	}
-	reply.Count = &protocol.CountReply{Total: protocol.Count{N: released}}
+	reply.Count = &protocol.CountReply{}
 	reply.Policy.FeasibilityRounding, reply.Policy.FeasibilityNoise = r, k
-	// The audit log keeps the true size and what left; the noise follows from them, the key
-	// never appears.
-	return answer{released: fmt.Sprintf("feasibility count n=%d released=%d", c.n, released)}, nil
+	return answer{feas: &feasPending{rows: c.rows, n: c.n, fresh: roundToMultiple(c.n+noise, r)}}, nil
+}
+
+// feasPending is a feasibility count computed before the release decision.
+type feasPending struct {
+	rows  bitset
+	n     int // |rows|
+	fresh int // round(n + noise(rows), r): the answer unless a near-duplicate set was answered
+}
+
+// feasKey names the feasibility sets of one load of a study.
+type feasKey struct {
+	study   string
+	version int64
+}
+
+// feasSets is the engine's cache of the feasibility sets of one study version, committed
+// ones only, in ID order, as guardSets is for the overlap guard.
+type feasSets struct {
+	sets   []FeasibilitySet
+	lastID int64 // highest store ID read
+}
+
+// feasView is the feasibility state within one Release transaction: the cache, plus what
+// other processes serving the same database remembered since it was last topped up, plus
+// what this transaction saves.
+type feasView struct {
+	fs     *feasSets
+	added  []FeasibilitySet // read or saved in this transaction, not yet in fs
+	lastID int64
+}
+
+// commit moves what the transaction read and saved into the cache. Call it only once the
+// Release committed; called with e.decide held.
+func (v *feasView) commit() {
+	v.fs.sets = append(v.fs.sets, v.added...)
+	v.fs.lastID = max(v.fs.lastID, v.lastID)
+}
+
+// stickyRadius is the distance below which a feasibility set gets the answer of a remembered
+// one: min_cell, the overlap guard's, and at least 1 (identical sets).
+func (e *Engine) stickyRadius() int { return max(e.policy.MinCell, 1) }
+
+// nearest returns the earliest remembered set S with |S Δ rows| < radius (n = |rows|), or
+// false. The cache holds lower IDs than the transaction's additions, so scanning the cache
+// first and each in order finds the earliest.
+func (v *feasView) nearest(rows bitset, n, radius int) (FeasibilitySet, bool) {
+	for _, sets := range [][]FeasibilitySet{v.fs.sets, v.added} {
+		for _, s := range sets {
+			// |S Δ S'| ≥ ||S| − |S'||: most sets are skipped on their size alone.
+			if d := n - s.Size; d >= radius || -d >= radius || len(s.Bits) != len(rows) {
+				continue
+			}
+			if xorCount(rows, s.Bits, radius) < radius {
+				return s, true
+			}
+		}
+	}
+	return FeasibilitySet{}, false
+}
+
+// stickyCount decides, within tx, the answer to the feasibility count p of ls: the answer of
+// the earliest remembered set that differs from p's by fewer than min_cell patients, else p's
+// fresh answer, which is then remembered (a fresh answer below min_cohort too: it is the
+// refusal, and a near duplicate must get the same refusal). It returns the answer and the ID
+// of the set it belongs to; the caller refuses an answer below min_cohort. An exact
+// feasibility policy (rounding 1, no noise) releases the fresh answer and remembers nothing:
+// its counts are labelled exact. Called with e.decide held.
+func (e *Engine) stickyCount(ctx context.Context, tx ReleaseTx, ls *loadedStudy, p *feasPending) (view *feasView, released int, from int64, err error) {
+	if e.policy.FeasibilityRounding <= 1 && e.policy.FeasibilityNoise <= 0 {
+		return nil, p.fresh, 0, nil
+	}
+	k := feasKey{ls.data.Name, ls.info.Version}
+	fs, ok := e.feasible[k]
+	if !ok {
+		fs = &feasSets{}
+		e.feasible[k] = fs
+	}
+	v := &feasView{fs: fs, lastID: fs.lastID}
+	sets, err := tx.FeasibilitySets(ctx, k.study, k.version, fs.lastID)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	for _, s := range sets {
+		v.lastID = max(v.lastID, s.ID)
+		if len(s.Bits) == len(p.rows) {
+			v.added = append(v.added, s)
+		}
+	}
+	if s, ok := v.nearest(p.rows, p.n, e.stickyRadius()); ok {
+		return v, s.Answer, s.ID, nil
+	}
+	f := FeasibilitySet{Study: k.study, Version: k.version, Size: p.n, Bits: p.rows, Answer: p.fresh}
+	if f.ID, f.Answer, err = tx.SaveFeasibilitySet(ctx, f); err != nil {
+		return nil, 0, 0, err
+	}
+	// Every other set was read above under the same lock, so no ID below f.ID is unseen.
+	v.added = append(v.added, f)
+	v.lastID = max(v.lastID, f.ID)
+	return v, f.Answer, f.ID, nil
 }
 
 // siteSecret returns the store's secret key, read once per engine.

@@ -215,13 +215,16 @@ func TestRoundToMultiple(t *testing.T) {
 
 // pairDiffers is the probability that round(n + U₁) ≠ round(n − 1 + U₂), with U₁, U₂
 // independent and uniform on {−k..k} and round to the nearest multiple of r (half up): the
-// chance that a set and the set minus one patient get different feasibility answers, by
-// enumeration of the (2k+1)² noise pairs.
-func pairDiffers(n, r, k int) float64 {
+// chance that a set and the set minus one patient would get different feasibility answers
+// were each answered with its own noise, by enumeration of the (2k+1)² noise pairs.
+func pairDiffers(n, r, k int) float64 { return pairDiffersBy(n, 1, r, k) }
+
+// pairDiffersBy is pairDiffers for a set of n and one of n − d patients.
+func pairDiffersBy(n, d, r, k int) float64 {
 	differ := 0
 	for u1 := -k; u1 <= k; u1++ {
 		for u2 := -k; u2 <= k; u2++ {
-			if roundToMultiple(n+u1, r) != roundToMultiple(n-1+u2, r) {
+			if roundToMultiple(n+u1, r) != roundToMultiple(n-d+u2, r) {
 				differ++
 			}
 		}
@@ -249,23 +252,51 @@ func synthCSV(t testing.TB, dir string, n int) string {
 var synthSpec = ImportSpec{Study: "synth", IDColumn: "id", DataCut: "2026-01-01",
 	Endpoints: []EndpointSpec{{Name: "OS", TimeColumn: "time", EventColumn: "event"}}}
 
+// rangeDistance is |[a, b] Δ [c, d]| for ranges of the unique key of synthCSV.
+func rangeDistance(a, b, c, d int) int {
+	return (b - a + 1) + (d - c + 1) - 2*max(0, min(b, d)-max(a, c)+1)
+}
+
+// separatedRanges draws count ranges [lo, hi] of the key 1..patients, with size(lo, hi) ≥ 20
+// patients, each at distance at least sep from every range drawn before it (so that no set
+// asked earlier is a near duplicate of a later pair).
+func separatedRanges(rnd *rand.Rand, patients, count, sep int, size func(*rand.Rand) int) [][2]int {
+	var out [][2]int
+	for len(out) < count {
+		n := size(rnd)
+		lo := 1 + rnd.IntN(patients-n+1)
+		hi := lo + n - 1
+		ok := true
+		for _, r := range out {
+			if rangeDistance(lo, hi, r[0], r[1]) < sep {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, [2]int{lo, hi})
+		}
+	}
+	return out
+}
+
 // Attack (differencing through feasibility counts): 300 pairs (S, S minus one patient) of a
 // synthetic study, S a random range of a unique key (20 to 400 patients) and the patient a
-// random member. Exact counts of such a pair always differ by one; feasibility answers
-// differ only by chance. For rounding r = 10 and noise ±3 the chance is pairDiffers(|S|):
-// 0 when |S| mod 10 is 0, 1 or 9, up to 25/49 ≈ 0.51 at 5, and 17/70 ≈ 0.243 averaged over
-// the ten residues. The measured fraction must lie within 4.5 standard deviations of the
-// expectation computed for the drawn sizes (Σ p, variance Σ p(1−p)), and far below 1.
+// random member, half of the pairs asked minus-one first. Exact counts of such a pair always
+// differ by one. Were each set answered with its own noise, the answers would differ with
+// probability pairDiffers(|S|): 0 when |S| mod 10 is 0, 1 or 9, up to 25/49 ≈ 0.51 at 5, and
+// 17/70 ≈ 0.243 averaged over the ten residues (the fraction measured before sticky answers
+// was 56 to 79 of 300 over 11 runs). With sticky answers the second set of a pair differs from
+// the first by one patient, fewer than min_cell, so it gets the first one's answer: no pair
+// differs. The ranges are drawn at least min_cell + 1 apart, so that no earlier pair's set is
+// a near duplicate of a later one (TestAttackFeasibilityStickyBoundary shows what such a set
+// can do).
+//
+// Sets differing by min_cell patients or more are answered independently, as before: 300
+// pairs ([lo, hi], [lo, hi − min_cell]) differ in a fraction that must lie within 4.5 standard
+// deviations of the expectation computed for the drawn sizes (Σ p, variance Σ p(1−p)).
 func TestAttackFeasibilityPairs(t *testing.T) {
-	dir := t.TempDir()
 	const patients, pairs = 1000, 300
-	store := importFile(t, filepath.Join(dir, "synth.db"), synthCSV(t, dir, patients), synthSpec)
-	pol := DefaultPolicy()
-	pol.FeasibilityBudget = 0
-	e, err := NewEngine(context.Background(), store, Config{Policy: &pol})
-	if err != nil {
-		t.Fatal(err)
-	}
 	avg := 0.0
 	for res := 0; res < 10; res++ {
 		avg += pairDiffers(100+res, 10, 3) / 10
@@ -273,35 +304,72 @@ func TestAttackFeasibilityPairs(t *testing.T) {
 	if math.Abs(avg-17.0/70) > 1e-12 {
 		t.Fatalf("average over residues %v, want 17/70 (119 of 490 noise pairs, enumerated by hand)", avg)
 	}
-	rnd := rand.New(rand.NewPCG(1, 2))
-	differ := 0
-	var expect, variance float64
-	for i := 0; i < pairs; i++ {
-		size := 20 + rnd.IntN(381)
-		lo := 1 + rnd.IntN(patients-size+1)
-		hi := lo + size - 1
-		drop := lo + rnd.IntN(size)
-		s := feasQuery("mallory", rng("k", fp(float64(lo)), fp(float64(hi))))
-		s.Study = "synth"
-		minus := feasQuery("mallory", and(rng("k", fp(float64(lo)), fp(float64(hi))),
-			&protocol.Filter{Op: protocol.OpNot, Args: []*protocol.Filter{rng("k", fp(float64(drop)), fp(float64(drop)))}}))
-		minus.Study = "synth"
-		if feasAnswer(t, e, s) != feasAnswer(t, e, minus) {
-			differ++
+	engine := func(t *testing.T) *Engine {
+		dir := t.TempDir()
+		store := importFile(t, filepath.Join(dir, "synth.db"), synthCSV(t, dir, patients), synthSpec)
+		pol := DefaultPolicy()
+		pol.FeasibilityBudget = 0
+		e, err := NewEngine(context.Background(), store, Config{Policy: &pol})
+		if err != nil {
+			t.Fatal(err)
 		}
-		p := pairDiffers(size, pol.FeasibilityRounding, pol.FeasibilityNoise)
-		expect += p
-		variance += p * (1 - p)
+		return e
 	}
-	frac := float64(differ) / pairs
-	sd := math.Sqrt(variance)
-	t.Logf("feasibility answers of S and S minus one differ in %d of %d pairs (%.3f); expected %.1f ± %.1f (%.3f)", differ, pairs, frac, expect, sd, expect/pairs)
-	if math.Abs(float64(differ)-expect) > 4.5*sd {
-		t.Errorf("%d of %d pairs differ, expected %.1f ± %.1f: the noise is not independent between the sets", differ, pairs, expect, sd)
+	ask := func(t *testing.T, e *Engine, f *protocol.Filter) int {
+		q := feasQuery("mallory", f)
+		q.Study = "synth"
+		return feasAnswer(t, e, q)
 	}
-	if frac > 0.6 {
-		t.Errorf("%.3f of the pairs differ: a difference almost gives the patient away", frac)
-	}
+	keys := func(lo, hi int) *protocol.Filter { return rng("k", fp(float64(lo)), fp(float64(hi))) }
+	minCell := DefaultPolicy().MinCell
+	size := func(rnd *rand.Rand) int { return 20 + rnd.IntN(381) }
+
+	t.Run("minus one", func(t *testing.T) {
+		e := engine(t)
+		rnd := rand.New(rand.NewPCG(1, 2))
+		differ := 0
+		var independent float64
+		for i, r := range separatedRanges(rnd, patients, pairs, minCell+1, size) {
+			drop := r[0] + rnd.IntN(r[1]-r[0]+1)
+			s := keys(r[0], r[1])
+			minus := and(s, &protocol.Filter{Op: protocol.OpNot, Args: []*protocol.Filter{keys(drop, drop)}})
+			var as, am int
+			if i%2 == 0 {
+				as, am = ask(t, e, s), ask(t, e, minus)
+			} else {
+				am, as = ask(t, e, minus), ask(t, e, s)
+			}
+			if as != am {
+				differ++
+			}
+			independent += pairDiffers(r[1]-r[0]+1, 10, 3)
+		}
+		t.Logf("S and S minus one: %d of %d pairs differ (with independent noise per set: %.1f expected)", differ, pairs, independent)
+		if differ != 0 {
+			t.Errorf("%d of %d pairs (S, S minus one) got different answers, want none", differ, pairs)
+		}
+	})
+
+	t.Run("minus min_cell", func(t *testing.T) {
+		e := engine(t)
+		rnd := rand.New(rand.NewPCG(3, 4))
+		differ := 0
+		var expect, variance float64
+		// Both sets of every pair at least min_cell + 1 from every earlier set.
+		for _, r := range separatedRanges(rnd, patients, pairs, 2*minCell+1, size) {
+			if ask(t, e, keys(r[0], r[1])) != ask(t, e, keys(r[0], r[1]-minCell)) {
+				differ++
+			}
+			p := pairDiffersBy(r[1]-r[0]+1, minCell, 10, 3)
+			expect += p
+			variance += p * (1 - p)
+		}
+		sd := math.Sqrt(variance)
+		t.Logf("S and S minus %d: %d of %d pairs differ; expected %.1f ± %.1f with independent noise", minCell, differ, pairs, expect, sd)
+		if math.Abs(float64(differ)-expect) > 4.5*sd {
+			t.Errorf("%d of %d pairs differ, expected %.1f ± %.1f: sets min_cell apart are not answered independently", differ, pairs, expect, sd)
+		}
+	})
 }
 
 // Attack (exhausting the feasibility budget): with a feasibility budget of 5 the sixth count

@@ -563,6 +563,48 @@ func (t *sqliteReleaseTx) ReleasedSets(ctx context.Context, study string, versio
 	return out, rows.Err()
 }
 
+// SaveFeasibilitySet implements ReleaseTx.
+func (t *sqliteReleaseTx) SaveFeasibilitySet(ctx context.Context, f FeasibilitySet) (int64, int, error) {
+	tx := t.use(t.analyst)
+	digest := bitsDigest(f.Bits)
+	var id int64
+	answer := f.Answer
+	err := tx.QueryRowContext(ctx, "INSERT INTO feasibility_sets (study, version, digest, size, bits, answer) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (study, version, digest) DO NOTHING RETURNING id",
+		f.Study, f.Version, digest, f.Size, encodeWords(f.Bits), f.Answer).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) { // stored before
+		err = tx.QueryRowContext(ctx, "SELECT id, answer FROM feasibility_sets WHERE study = ? AND version = ? AND digest = ?",
+			f.Study, f.Version, digest).Scan(&id, &answer)
+	}
+	return id, answer, err
+}
+
+// FeasibilitySets implements ReleaseTx.
+func (t *sqliteReleaseTx) FeasibilitySets(ctx context.Context, study string, version, after int64) ([]FeasibilitySet, error) {
+	rows, err := t.use(t.analyst).QueryContext(ctx, "SELECT id, size, bits, answer FROM feasibility_sets WHERE study = ? AND version = ? AND id > ? ORDER BY id",
+		study, version, after)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []FeasibilitySet
+	for rows.Next() {
+		f := FeasibilitySet{Study: study, Version: version}
+		var data []byte
+		if err := rows.Scan(&f.ID, &f.Size, &data, &f.Answer); err != nil {
+			return nil, err
+		}
+		if len(data)%8 != 0 {
+			return nil, fmt.Errorf("node: feasibility set %d of %q is corrupt", f.ID, study)
+		}
+		f.Bits = make([]uint64, len(data)/8)
+		for i := range f.Bits {
+			f.Bits[i] = binary.LittleEndian.Uint64(data[8*i:])
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
 // Column encodings: little-endian fixed width for numbers, length-prefixed strings.
 
 func encodeFloats(x []float64) []byte {

@@ -103,12 +103,16 @@ type Store interface {
 	// append, runs between fn's reads and the commit, whether it comes from this process or
 	// from another process serving the same database: otherwise two replicas answering A and
 	// A minus one patient at the same moment would both pass the overlap guard, and the
-	// budget's last query could be answered twice. A second caller waits for the first.
+	// budget's last query could be answered twice. Nor does any Release that reads or adds
+	// feasibility sets of the same study version, whoever its analyst (they are site-wide):
+	// otherwise two replicas would answer near-duplicate sets with two independent draws. A
+	// second caller waits for the first.
 	//
 	// SQLiteStore takes the database's write lock before the first read (BEGIN IMMEDIATE,
 	// the connection's busy timeout bounds the wait). A PostgreSQL store can lock the
 	// analyst's row first (SELECT ... FROM analysts WHERE name = $1 FOR UPDATE, the row
-	// inserted on first use) and the audit chain's head row before appending, or run the
+	// inserted on first use), a row per study version before reading its feasibility sets,
+	// and the audit chain's head row before appending, or run the
 	// transaction SERIALIZABLE and retry fn on a serialization failure; fn must therefore
 	// have no effect outside tx, and may be called more than once.
 	//
@@ -125,8 +129,9 @@ type Store interface {
 	Close() error
 }
 
-// ReleaseTx is a store inside Release: the release-decision state of one analyst, read and
-// written in one transaction. Using it for another analyst's records panics.
+// ReleaseTx is a store inside Release: the release-decision state of one analyst, and the
+// site-wide feasibility sets, read and written in one transaction. Using it for another
+// analyst's records panics.
 type ReleaseTx interface {
 	// CountQueries returns how many budgeted queries the analyst made at or after since.
 	CountQueries(ctx context.Context, since time.Time) (int, error)
@@ -143,6 +148,26 @@ type ReleaseTx interface {
 	SaveReleasedSet(ctx context.Context, r ReleasedSet) (int64, error)
 	// AppendAudit adds e to the hash-chained audit log and returns the stored record.
 	AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, error)
+	// FeasibilitySets returns the feasibility sets remembered for one study version, asked by
+	// any analyst, whose ID is above after, in ID order (after 0: all of them).
+	FeasibilitySets(ctx context.Context, study string, version, after int64) ([]FeasibilitySet, error)
+	// SaveFeasibilitySet remembers a feasibility set and its answer and returns its ID, which
+	// is above the ID of every set stored before it. A set identical to one already stored
+	// (same study version and bits) is not stored again: its ID and answer are returned
+	// instead, so that the first answer stays the answer.
+	SaveFeasibilitySet(ctx context.Context, f FeasibilitySet) (id int64, answer int, err error)
+}
+
+// FeasibilitySet is a patient set whose feasibility count was answered (to any analyst), with
+// the count released: a bitset over the rows of one version of a study. An Answer below the
+// policy's min_cohort means the answer was the small-cohort refusal.
+type FeasibilitySet struct {
+	ID      int64 // assigned by the store
+	Study   string
+	Version int64
+	Size    int
+	Bits    []uint64
+	Answer  int
 }
 
 // ReleasedSet is a patient set (a cohort or one of its groups) whose aggregate was released to

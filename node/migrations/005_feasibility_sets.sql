@@ -1,0 +1,19 @@
+-- Sticky feasibility answers (node/feasibility.go).
+--
+-- Every feasibility answer a node gives is remembered per study version for all analysts
+-- together (colluding analysts must not get independent draws): the patient set, its size and
+-- the count released (a multiple of the rounding; below min_cohort when the answer was the
+-- small-cohort refusal). A later set differing from a remembered one by fewer than min_cell
+-- patients gets the answer of the earliest such set and is not stored itself. The id orders
+-- the sets, so that processes serving one database read what the others added since they last
+-- looked and agree on which set is the earliest.
+CREATE TABLE feasibility_sets (
+    id      INTEGER PRIMARY KEY,
+    study   TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    digest  TEXT NOT NULL,
+    size    INTEGER NOT NULL,
+    bits    BLOB NOT NULL,
+    answer  INTEGER NOT NULL,
+    UNIQUE (study, version, digest)
+);
