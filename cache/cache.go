@@ -142,6 +142,11 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		}
 	}
 
+	if !exists(path) {
+		if err := create(ctx, path); err != nil {
+			return nil, err
+		}
+	}
 	var err error
 	db.w, err = sql.Open("sqlite", dsn(path, "_txlock=immediate"))
 	if err != nil {
@@ -160,6 +165,36 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	}
 	db.r.SetMaxOpenConns(4)
 	return db, nil
+}
+
+// pageSize is the page size of a new cache file. A stored pooled Cox result is tens of MiB of
+// replies of about 600 KB each; SQLite writes and checkpoints them a page per system call, and
+// with 64 KiB pages (SQLite's largest) storing one took 103 ms against 161 ms with the default
+// 4 KiB (BenchmarkSaveCoxResult, medians of 3 interleaved runs; BenchmarkList10000 unchanged
+// within noise, 36 vs 39 ms). An existing file keeps its page size.
+const pageSize = 65536
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// create makes a new, empty cache file with the page size set: the DSN's pragmas cannot do it,
+// since the driver applies journal_mode (which fixes the page size) first. A file another
+// process created meanwhile is left as it is (page_size is then a no-op).
+func create(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", "file:"+strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		return app.WrapError(app.EInternal, err, "cannot create the cache %s", path)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	for _, q := range []string{fmt.Sprintf("PRAGMA page_size = %d", pageSize), "PRAGMA journal_mode = WAL"} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return app.WrapError(app.EInternal, err, "cannot create the cache %s", path)
+		}
+	}
+	return db.Close()
 }
 
 // Path returns the file the cache lives in.

@@ -241,7 +241,7 @@ func TestCorruptFileMovedAside(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i := 0; i < 50; i++ {
+			for i := 0; i < 200; i++ {
 				if err := db.SaveResult(ctx, testResult(fmt.Sprint(i), t0, 3)); err != nil {
 					t.Fatal(err)
 				}
@@ -249,7 +249,11 @@ func TestCorruptFileMovedAside(t *testing.T) {
 			db.Close()
 			rawExec(t, path, "PRAGMA wal_checkpoint(TRUNCATE)")
 			b := fileBytes(t, path)
-			const page = 4096
+			// The page size is in the header (bytes 16–17, big-endian; 1 stands for 65536).
+			page := int(b[16])<<8 | int(b[17])
+			if page == 1 {
+				page = 65536
+			}
 			if len(b) < 6*page {
 				t.Fatalf("cache only %d bytes", len(b))
 			}
@@ -675,5 +679,120 @@ func TestNoCredentialsInNetworkName(t *testing.T) {
 		if bytes.Contains(b, []byte("s3cret")) {
 			t.Errorf("%s contains the password", f)
 		}
+	}
+}
+
+// BenchmarkSaveCoxResult stores a result the size of the 1M-patient pooled Cox fit of the
+// side-by-side benchmark (4 rounds × 10 sites, each reply ≈ 600 KB of JSON as received: 24 MiB)
+// into a cache file on disk (t.TempDir), one result per iteration.
+func BenchmarkSaveCoxResult(b *testing.B) {
+	ctx := context.Background()
+	path := filepath.Join(b.TempDir(), "cache.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	const p = 3
+	r := &app.Result{Name: "cox", Network: "demo", Request: app.Request{Kind: protocol.KindCox, Study: "nsclc", Endpoint: "os",
+		Cox: &app.CoxSpec{Covariates: []string{"age", "sex", "ecog"}, Form: protocol.CoxPooled}}}
+	for k := 0; k < 4; k++ {
+		q := protocol.Query{Version: protocol.Version, Kind: protocol.KindCox, ID: fmt.Sprintf("q%d", k), Study: "nsclc", Endpoint: "os",
+			Cox: &protocol.CoxRequest{Form: protocol.CoxPooled, Covariates: []string{"age", "sex", "ecog"}, Beta: []float64{0.1 * float64(k), 0, 0}}}
+		round := app.Round{Query: q}
+		for s := 0; s < 10; s++ {
+			rows := make(protocol.CoxRows, 2200)
+			for i := range rows {
+				x := float64(i*31+s) / 7
+				rows[i] = protocol.CoxRiskSetRow{Time: float64(i), D: i % 3, R0: x, R1: []float64{x, x / 3, x / 5}, R2: make([]float64, p*p),
+					E0: x / 2, E1: []float64{x, x / 7, x / 11}, E2: make([]float64, p*p)}
+				for j := range rows[i].R2 {
+					rows[i].R2[j], rows[i].E2[j] = x/float64(j+13), x/float64(j+17)
+				}
+			}
+			rep := protocol.Reply{Version: protocol.Version, QueryID: q.ID, Site: fmt.Sprintf("site%02d", s), Kind: protocol.KindCox,
+				Cox: &protocol.CoxReply{Columns: []string{"age", "sexmale", "ecog"}, N: 97000, Events: 60000, Rows: rows, EventXSum: []float64{1, 2, 3}}}
+			js, err := json.Marshal(rep)
+			if err != nil {
+				b.Fatal(err)
+			}
+			round.Replies = append(round.Replies, rep)
+			round.ReplyJSON = append(round.ReplyJSON, js)
+		}
+		r.Rounds = append(r.Rounds, round)
+	}
+	size := 0
+	for _, round := range r.Rounds {
+		for _, js := range round.ReplyJSON {
+			size += len(js)
+		}
+	}
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.ID = 0
+		if err := db.SaveResult(ctx, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestPageSize: a new cache file gets 64 KiB pages (pageSize); an existing file keeps the page
+// size it was made with, and still opens, upgrades and stores results.
+func TestPageSize(t *testing.T) {
+	ctx := context.Background()
+	pageOf := func(path string) int {
+		raw, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		var ps int
+		if err := raw.QueryRow("PRAGMA page_size").Scan(&ps); err != nil {
+			t.Fatal(err)
+		}
+		return ps
+	}
+	db, path := openTemp(t)
+	if err := db.SaveResult(ctx, testResult("r", t0, 2)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if ps := pageOf(path); ps != pageSize {
+		t.Errorf("new cache: page size %d, want %d", ps, pageSize)
+	}
+
+	// A cache of schema 1 made with SQLite's default page size, as earlier versions made them.
+	old := filepath.Join(t.TempDir(), "old.db")
+	raw, err := sql.Open("sqlite", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.SetMaxOpenConns(1)
+	schema1, err := migrationFS.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"PRAGMA page_size = 4096", "PRAGMA journal_mode = WAL",
+		fmt.Sprintf("PRAGMA application_id = %d", ApplicationID), string(schema1), "PRAGMA user_version = 1"} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%.40s: %v", q, err)
+		}
+	}
+	raw.Close()
+	db2, err := Open(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := testResult("after upgrade", t0, 2)
+	if err := db2.SaveResult(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db2.Result(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	db2.Close()
+	if ps := pageOf(old); ps != 4096 {
+		t.Errorf("existing cache: page size %d, want 4096 kept", ps)
 	}
 }
