@@ -48,8 +48,11 @@
 //     (protocol.Query.Feasibility, the live cohort panel's question) is |S| plus integer noise
 //     uniform in [−noise, +noise], rounded to the nearest multiple of the rounding, refused
 //     like an exact count below min_cohort. The noise is keyed by the site's secret
-//     (Store.SiteSecret) and the patient set, so equivalent queries get one answer. The
-//     overlap guard neither checks nor records these counts; they are charged to the daily
+//     (Store.SiteSecret) and the patient set, so equivalent queries get one answer. Answers
+//     are sticky: a set fewer than min_cell patients from one answered before (to any
+//     analyst, same study version) gets that set's answer, so S and S minus one patient get
+//     one answer (see feasibility.go for what this does and does not stop). The overlap
+//     guard neither checks nor records these counts; they are charged to the daily
 //     feasibility budget (not the query budget) and audited with AuditEntry.Feasibility.
 //
 // Every reply carries protocol.PolicyEffects saying what the policy did.

@@ -13,26 +13,55 @@ import (
 )
 
 // Feasibility counts (protocol.Query.Feasibility) are what a live cohort panel asks on every
-// edit. They are approximate and not remembered, as in i2b2/SHRINE and TriNetX, but stronger:
+// edit. They are approximate, as in i2b2/SHRINE and TriNetX, but stronger:
 //
-//   - n = |S| below min_cohort is refused exactly as an exact count would be;
-//   - otherwise the site releases round(n + noise(S), r), the nearest multiple of the rounding
+//   - n = |S| below min_cohort is refused exactly as an exact count would be, and nothing is
+//     remembered;
+//   - otherwise, when the node answered a set S₀ of the same study version before, to any
+//     analyst, with |S₀ Δ S| < min_cell (the overlap guard's distance), S gets S₀'s answer
+//     exactly — the earliest such S₀, so that the choice is deterministic — and S itself is
+//     not remembered;
+//   - else S gets a fresh answer round(n + noise(S), r), the nearest multiple of the rounding
 //     r, where noise(S) is an integer uniform in [−k, +k]; should that fall below min_cohort
-//     the answer is the same refusal, so a small answer and a small cohort look alike;
+//     the answer is the same refusal, so a small answer and a small cohort look alike. The
+//     node remembers (S, answer), the refusal too (else a near duplicate asked later could
+//     be answered where S is refused), in the site database (migration 005), for everyone;
 //   - noise(S) is a function of the patient set, not of the query: it is drawn from a
-//     ChaCha8 stream keyed by HMAC-SHA256(site secret, study, study version, S's bitset). The
-//     same set asked again, or through an equivalent filter (age ≥ 60 and not age < 60),
-//     gets the same answer, so averaging repeated answers learns nothing; two sets differing
-//     by one patient get independent noise, so their answers differ only by chance.
+//     ChaCha8 stream keyed by HMAC-SHA256(site secret, study, study version, S's bitset),
+//     so the answer of a fresh set does not depend on who asks first either;
 //   - the overlap guard neither checks nor records them (they cannot make the site refuse the
 //     exact analysis of the final cohort), they are charged to the feasibility budget instead
-//     of the daily query budget, and they are audited like every query.
+//     of the daily query budget, and they are audited like every query (the audit record
+//     names the remembered set whose answer was released).
 //
-// With r = 10 and k = 3, the answers to S and S minus one patient (whose exact counts always
-// differ by one) differ with probability 0 to 25/49 depending on n mod 10, 17/70 ≈ 0.24 on
-// average (TestAttackFeasibilityPairs enumerates it and measures 300 pairs): one pair tells
-// little, and the feasibility budget bounds how many pairs an analyst may ask. The noise does
-// not depend on the analyst either, so analysts pooling their answers average nothing away.
+// The lookup and the record of a fresh answer are part of the Release transaction, under the
+// lock that orders release decisions, so replicas serving one database give near duplicates
+// asked at the same instant one answer; each engine caches the remembered sets as the guard
+// caches released ones (a scan with a size pre-filter and XOR-and-popcount: about 6 to 9 µs
+// over 2,000 sets of a 3,000-patient study, BenchmarkFeasibilitySticky).
+//
+// What this guarantees. The same set, asked again, through an equivalent filter or by another
+// analyst, gets one answer, so averaging learns nothing. A set and a near duplicate (fewer than
+// min_cell patients apart) asked after it get the same answer, whoever asks and in whichever
+// order, provided no remembered set lies at the boundary (see below): in particular S and S
+// minus patient x. Before sticky answers those differed with probability 0 to 25/49 by
+// n mod 10, 17/70 ≈ 0.24 on average, and an analyst able to isolate x by quasi-identifiers
+// learnt from 30 pairs (S_i, S_i minus x) whether x is in S_i (TestAttackFeasibilityMembership:
+// a member was told apart by 7 to 10 differing pairs of 30 over 6 runs; a non-member's sets
+// are identical). Now every such pair is identical for the member and the non-member alike.
+//
+// What it does not. Sets min_cell or more apart are answered independently, like exact
+// releases under the guard, and answers are deterministic: an analyst who can also name
+// min_cell − 1 patients known to be outside S can build B = S ∪ those patients, min_cell − 1
+// from S minus x when x ∉ S (same answer) but min_cell from it when x ∈ S (its own answer,
+// different with probability about one half): TestAttackFeasibilityStickyBoundary tells a
+// member apart in two counts per try. Any rule that answers near duplicates alike and far
+// sets independently has such a boundary; only noise that grows with the number of counts
+// allowed (differential privacy's accounting), or far fewer counts, bounds what an attacker
+// learns. The feasibility budget bounds the counts per analyst and day, and the audit log
+// shows the pattern (the same set with and without one patient; sets padded by a few named
+// patients). A sticky answer is also less accurate: it is S₀'s, so it may differ from |S| by
+// up to k + min_cell − 1 before rounding (the reply's noise label still says k).
 
 // feasibilityNoise returns the noise of the patient set rows of one load of a study: an
 // integer uniform in [−k, +k] (k = 0: none), the same for the same set and key.
