@@ -217,7 +217,8 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) proto
 	// transaction (Store.Release), so that two processes serving this database cannot both
 	// pass a check before either records; decide keeps this process's guard cache consistent.
 	// The reply's hash lets an auditor check a payload an analyst presents later; it is
-	// computed before the transaction, which holds the database's write lock.
+	// computed before the transaction, which holds the database's write lock, except for a
+	// feasibility count, whose answer is decided within it (a few bytes to encode).
 	var released string
 	var encodeErr error
 	releasedText := func(text string) {
