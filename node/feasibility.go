@@ -34,6 +34,12 @@ import (
 //     of the daily query budget, and they are audited like every query (the audit record
 //     names the remembered set whose answer was released).
 //
+// Why S is not remembered (pointing at S₀): remembered sets then stay min_cell or more apart,
+// and every answer stays within k + min_cell − 1 of the true size before rounding. A chain of
+// small edits in the live panel (age ≥ 60, 61, 62, …) gets a fresh answer once it has moved
+// min_cell patients from the set it started from; chained sets would carry the first answer
+// arbitrarily far. Nor would chaining close the boundary below: the attacker picks the order.
+//
 // The lookup and the record of a fresh answer are part of the Release transaction, under the
 // lock that orders release decisions, so replicas serving one database give near duplicates
 // asked at the same instant one answer; each engine caches the remembered sets as the guard
