@@ -140,8 +140,7 @@ func (c *timedCache) take() time.Duration {
 // do over the network, through app.Service.Run as the CLI and the desktop app run them: one
 // survival scatter-gather, the per-site tables merged per group, Kaplan–Meier with medians and
 // the log-rank tests, stored in the cache; then the pooled Cox fit (WebDISCO), one scatter-gather
-// per Newton–Raphson evaluation, rendered again from its rounds and stored with every round's
-// replies.
+// per Newton–Raphson evaluation, stored with every round's replies as received.
 func federatedKMCox(ctx context.Context, c *analystClient) (answer, phases, error) {
 	var a answer
 	var ph phases
