@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,4 +109,38 @@ func TestAuditTampering(t *testing.T) {
 			t.Fatalf("re-hashed forgery not detected at the next record: seq %d, %v", seq, err)
 		}
 	})
+}
+
+// TestAuditHashesTheReplySent: the reply_sha256 an audit record holds is the SHA-256 of the
+// very bytes HandleJSON sent (encoded once), so an analyst's copy of a payload can be checked
+// against the site's log byte for byte — for an exact answer and a feasibility count.
+func TestAuditHashesTheReplySent(t *testing.T) {
+	ctx := context.Background()
+	e, store := lungEngine(t, DefaultPolicy(), nil)
+	for i, q := range []protocol.Query{query(protocol.KindSurvival), query(protocol.KindCount)} {
+		q.ID = fmt.Sprintf("q%d", i)
+		if q.Kind == protocol.KindSurvival {
+			q.Endpoint = "OS"
+		} else {
+			q.Feasibility = true
+		}
+		msg, err := json.Marshal(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := e.HandleJSON(ctx, msg)
+		var r protocol.Reply
+		if err := json.Unmarshal(out, &r); err != nil || r.Error != nil {
+			t.Fatalf("%s: %v %+v", q.Kind, err, r.Error)
+		}
+		recs, err := store.AuditRecords(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := recs[len(recs)-1]
+		want := "reply_sha256=" + HashQuery(string(out))
+		if last.QueryID != q.ID || !strings.Contains(last.Released, want) {
+			t.Errorf("%s: audit record %q (query %q) does not hold %s", q.Kind, last.Released, last.QueryID, want)
+		}
+	}
 }

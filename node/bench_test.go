@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -200,6 +201,18 @@ func BenchmarkCox1M(b *testing.B) {
 			for b.Loop() {
 				if r := e.Handle(ctx, q); r.Error != nil {
 					b.Fatal(r.Error)
+				}
+			}
+		})
+		// As the network serves it: the query's JSON in, the reply's JSON out.
+		msg, err := json.Marshal(q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(string(form)+"/wire", func(b *testing.B) {
+			for b.Loop() {
+				if out := e.HandleJSON(ctx, msg); len(out) < 1000 {
+					b.Fatalf("reply %s", out)
 				}
 			}
 		})

@@ -141,7 +141,10 @@ func (e *Engine) HandleJSON(ctx context.Context, msg []byte) []byte {
 		}
 		reply = e.refuseUndecodable(ctx, q, string(raw), err)
 	} else {
-		reply = e.handle(ctx, q, string(msg))
+		var body []byte
+		if reply, body = e.handle(ctx, q, string(msg)); body != nil {
+			return body // the bytes whose hash the audit log holds, encoded once
+		}
 	}
 	out, merr := json.Marshal(reply)
 	if merr != nil {
@@ -159,7 +162,8 @@ func (e *Engine) Handle(ctx context.Context, q protocol.Query) protocol.Reply {
 		// Only non-finite floats fail to encode; they would be refused anyway.
 		return e.refuseUndecodable(ctx, q, fmt.Sprintf("%+v", q), errorf(protocol.CodeInvalid, "query cannot be encoded: %v", err))
 	}
-	return e.handle(ctx, q, string(raw))
+	reply, _ := e.handle(ctx, q, string(raw))
+	return reply
 }
 
 func (e *Engine) baseReply(q protocol.Query) protocol.Reply {
@@ -194,7 +198,9 @@ type answer struct {
 	released string // for the audit log
 }
 
-func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) protocol.Reply {
+// handle answers q; for a released answer it also returns the reply's JSON, whose SHA-256 the
+// audit record holds, so that HandleJSON sends exactly those bytes without encoding them again.
+func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (protocol.Reply, []byte) {
 	reply := e.baseReply(q)
 	var ans answer
 	// The identity comes first: budget, guard and audit are keyed on it, and a query that is
@@ -220,11 +226,13 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) proto
 	// computed before the transaction, which holds the database's write lock, except for a
 	// feasibility count, whose answer is decided within it (a few bytes to encode).
 	var released string
+	var encoded []byte
 	var encodeErr error
 	releasedText := func(text string) {
 		if body, merr := json.Marshal(reply); merr != nil {
 			encodeErr = errorf(protocol.CodeInvalid, "reply cannot be encoded (non-finite value)")
 		} else {
+			encoded = body
 			released = text + " reply_sha256=" + HashQuery(string(body))
 		}
 	}
@@ -323,9 +331,9 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) proto
 	if err != nil {
 		out := e.baseReply(q)
 		out.Error = asProtocolError(err)
-		return out
+		return out, nil
 	}
-	return reply
+	return reply, encoded
 }
 
 func effectsText(p protocol.PolicyEffects) string {
