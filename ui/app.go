@@ -275,6 +275,9 @@ func (a *App) onCatalog(c *app.Catalog) {
 	if study != "" {
 		a.header.study.SetSelected(study) // calls onStudy
 	}
+	if st := c.Study(a.study); st != nil {
+		a.cox.offerForms(st) // a refreshed catalog may carry changed policies for the same study
+	}
 }
 
 // onStudy switches the study.

@@ -33,6 +33,7 @@ type coxTab struct {
 	covariates *widget.CheckGroup
 	ties       *widget.RadioGroup
 	form       *widget.RadioGroup
+	formNote   *widget.Label // why the pooled form is not offered, when it is not
 	fit        *widget.Button
 	export     *widget.Select
 	pin        *widget.Button
@@ -65,6 +66,9 @@ func newCoxTab(a *App) *coxTab {
 	t.form = widget.NewRadioGroup([]string{formStratified, formPooled}, nil)
 	t.form.Selected = formStratified
 	t.form.Required = true
+	t.formNote = widget.NewLabel("")
+	t.formNote.Wrapping = fyne.TextWrapWord
+	t.formNote.Hide()
 	t.fit = widget.NewButtonWithIcon("Fit model", theme.MediaPlayIcon(), t.onFit)
 	t.fit.Importance = widget.HighImportance
 	t.export = widget.NewSelect([]string{"PNG", "SVG", "PDF"}, func(s string) {
@@ -100,7 +104,7 @@ func newCoxTab(a *App) *coxTab {
 		widget.NewLabelWithStyle("Covariates", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		t.covariates,
 		widget.NewLabelWithStyle("Ties", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.ties,
-		widget.NewLabelWithStyle("Baseline hazard", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.form,
+		widget.NewLabelWithStyle("Baseline hazard", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.form, t.formNote,
 		t.fit,
 	)
 	// The view names a term ("By site: sex: male vs female"): wide enough to read it.
@@ -124,6 +128,40 @@ func (t *coxTab) setStudy(st *app.Study) {
 	t.covariates.Options = opts
 	t.covariates.Selected = nil
 	t.covariates.Refresh()
+	t.offerForms(st)
+}
+
+// offerForms offers the pooled form only when every site holding the study publishes a policy
+// that allows it (allow_pooled_cox): one refusing site aborts a pooled fit, so offering it
+// would only lead to a refusal. The note says which sites keep it off.
+func (t *coxTab) offerForms(st *app.Study) {
+	var refuse []string
+	if c := t.ui.catalog; c != nil {
+		allowed := map[string]bool{}
+		for _, sc := range c.Sites {
+			allowed[sc.Site] = sc.Policy.AllowPooledCox
+		}
+		for _, site := range st.Sites {
+			if !allowed[site] {
+				refuse = append(refuse, site)
+			}
+		}
+	}
+	if len(refuse) == 0 {
+		t.form.Options = []string{formStratified, formPooled}
+		t.formNote.Hide()
+	} else {
+		t.form.Options = []string{formStratified}
+		t.form.Selected = formStratified
+		who := "no site's policy allows it"
+		if len(refuse) < len(st.Sites) {
+			who = "the policies of " + strings.Join(refuse, ", ") + " do not allow it"
+		}
+		t.formNote.SetText("A pooled baseline is not offered: " + who +
+			" (allow_pooled_cox: its risk-set sums per time disclose covariate values).")
+		t.formNote.Show()
+	}
+	t.form.Refresh()
 }
 
 // Request is the Cox request for the cohort and the choices on the tab.
