@@ -249,10 +249,10 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 	txErr := e.store.Release(ctx, analyst, func(tx ReleaseTx) error {
 		err, view, fview, recordErr = computeErr, nil, nil, nil // fn may run more than once
 		if err == nil && budgeted && e.policy.DailyQueryBudget > 0 {
-			err = e.checkBudget(ctx, tx, analyst)
+			err = e.checkDailyBudget(ctx, tx.CountQueries, e.policy.DailyQueryBudget, "query", "queries", analyst)
 		}
 		if err == nil && feasibility && e.policy.FeasibilityBudget > 0 {
-			err = e.checkFeasibilityBudget(ctx, tx, analyst)
+			err = e.checkDailyBudget(ctx, tx.CountFeasibility, e.policy.FeasibilityBudget, "feasibility", "counts", analyst)
 		}
 		if err == nil && ans.feas != nil {
 			// The answer of a near-duplicate set asked before, by anyone, else a fresh
@@ -347,16 +347,18 @@ func effectsText(p protocol.PolicyEffects) string {
 	return s
 }
 
-// checkBudget refuses once the analyst has used the daily budget (UTC day), counted within tx.
-func (e *Engine) checkBudget(ctx context.Context, tx ReleaseTx, analyst string) error {
+// checkDailyBudget refuses once the analyst has used limit of what count counts today (UTC
+// day), within tx: the query budget (name "query", unit "queries") or the feasibility budget
+// ("feasibility", "counts").
+func (e *Engine) checkDailyBudget(ctx context.Context, count func(context.Context, time.Time) (int, error), limit int, name, unit, analyst string) error {
 	now := e.now().UTC()
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	n, err := tx.CountQueries(ctx, day)
+	n, err := count(ctx, day)
 	if err != nil {
-		return errorf(protocol.CodeInternal, "query budget unavailable")
+		return errorf(protocol.CodeInternal, "%s budget unavailable", name)
 	}
-	if n >= e.policy.DailyQueryBudget {
-		return errorf(protocol.CodeRefusedByPolicy, "daily query budget of %d queries used up for analyst %q", e.policy.DailyQueryBudget, clip(analyst))
+	if n >= limit {
+		return errorf(protocol.CodeRefusedByPolicy, "daily %s budget of %d %s used up for analyst %q", name, limit, unit, clip(analyst))
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
-	"time"
 
 	"github.com/oncofed/oncofed/protocol"
 )
@@ -241,19 +240,4 @@ func (e *Engine) siteSecret(ctx context.Context) ([]byte, error) {
 	}
 	e.secret = key
 	return key, nil
-}
-
-// checkFeasibilityBudget refuses once the analyst has used the daily feasibility budget (UTC
-// day), counted within tx.
-func (e *Engine) checkFeasibilityBudget(ctx context.Context, tx ReleaseTx, analyst string) error {
-	now := e.now().UTC()
-	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	n, err := tx.CountFeasibility(ctx, day)
-	if err != nil {
-		return errorf(protocol.CodeInternal, "feasibility budget unavailable")
-	}
-	if n >= e.policy.FeasibilityBudget {
-		return errorf(protocol.CodeRefusedByPolicy, "daily feasibility budget of %d counts used up for analyst %q", e.policy.FeasibilityBudget, clip(analyst))
-	}
-	return nil
 }
