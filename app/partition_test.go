@@ -18,10 +18,9 @@ const centralUniversityAge = `{"groups":[{"group":"","n":{"n":2100},"variables":
 "histogram":[{"n":0},{"n":0},{"n":0},{"n":0},{"n":0,"suppressed":true},{"n":0,"suppressed":true},{"n":44},{"n":110},{"n":230},
 {"n":371},{"n":430},{"n":384},{"n":300},{"n":147},{"n":49},{"n":20},{"n":0,"suppressed":true}]}]}]}`
 
-// TestTable1SiteWithSecondarySuppression is issue 7: the per-site Table 1 showed the age median
-// of the two largest demo sites as "NA [NA, NA]", because every suppressed cell was read as
-// 1..min cell−1 and the histogram then could not add up to the site's exact n.
-func TestTable1SiteWithSecondarySuppression(t *testing.T) {
+// centralUniversityAgeResult is a summary of age rendered from centralUniversityAge alone.
+func centralUniversityAgeResult(t *testing.T) *app.Result {
+	t.Helper()
 	var s protocol.SummaryReply
 	if err := json.Unmarshal([]byte(centralUniversityAge), &s); err != nil {
 		t.Fatal(err)
@@ -32,6 +31,14 @@ func TestTable1SiteWithSecondarySuppression(t *testing.T) {
 	if err := app.Render(r); err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+// TestTable1SiteWithSecondarySuppression is issue 7: the per-site Table 1 showed the age median
+// of the two largest demo sites as "NA [NA, NA]", because every suppressed cell was read as
+// 1..min cell−1 and the histogram then could not add up to the site's exact n.
+func TestTable1SiteWithSecondarySuppression(t *testing.T) {
+	r := centralUniversityAgeResult(t)
 	for _, tb := range []struct {
 		name string
 		rows [][]string

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"encoding/json"
 	"reflect"
 	"slices"
 	"testing"
@@ -109,16 +108,7 @@ func cellOf(edges []float64, x float64) int {
 // Table 1 uses (issue 7), not 1..min cell−1: central-university's three suppressed age cells
 // hold 2100 − 2085 = 15 patients, so each holds 1..13.
 func TestSummaryVariableSecondarySuppression(t *testing.T) {
-	var s protocol.SummaryReply
-	if err := json.Unmarshal([]byte(centralUniversityAge), &s); err != nil {
-		t.Fatal(err)
-	}
-	rep := protocol.Reply{Site: "central-university", Summary: &s, Policy: protocol.PolicyEffects{MinCell: 5, MinCohort: 10}}
-	r := &app.Result{Request: app.Request{Kind: protocol.KindSummary, Study: "nsclc", Variables: []string{"age"}},
-		Rounds: []app.Round{{Replies: []protocol.Reply{rep}}}}
-	if err := app.Render(r); err != nil {
-		t.Fatal(err)
-	}
+	r := centralUniversityAgeResult(t)
 	groups, vs, err := app.SummaryVariable(r, "age")
 	if err != nil || !slices.Equal(groups, []string{""}) {
 		t.Fatalf("groups %q: %v", groups, err)
