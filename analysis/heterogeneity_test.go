@@ -7,48 +7,9 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/floats/scalar"
+
+	"github.com/oncofed/oncofed/internal/lungtest"
 )
-
-// metaGoldenCase mirrors one case of testdata/meta_expected.json (R meta_goldens.R, metafor
-// 3.8.1 rma with method "FE" and "DL"; jsonlite writes every value as an array).
-type metaGoldenCase struct {
-	Name          []string         `json:"name"`
-	Site          []string         `json:"site"`
-	Yi            []float64        `json:"yi"`
-	Sei           []float64        `json:"sei"`
-	Level         []float64        `json:"level"`
-	Fixed         metaGoldenPooled `json:"fixed"`
-	Random        metaGoldenPooled `json:"random"`
-	Tau2          []float64        `json:"tau2"`
-	Q             []float64        `json:"Q"`
-	DF            []int            `json:"df"`
-	QP            []float64        `json:"Q_p"`
-	I2            []float64        `json:"I2"`
-	H2            []float64        `json:"H2"`
-	WeightsFixed  []float64        `json:"weights_fixed"`
-	WeightsRandom []float64        `json:"weights_random"`
-}
-
-type metaGoldenPooled struct {
-	Estimate []float64 `json:"estimate"`
-	SE       []float64 `json:"se"`
-	Z        []float64 `json:"z"`
-	P        []float64 `json:"p"`
-	Lower    []float64 `json:"lower"`
-	Upper    []float64 `json:"upper"`
-}
-
-func metaLoadGoldens(t *testing.T) []metaGoldenCase {
-	t.Helper()
-	var g struct {
-		Cases []metaGoldenCase `json:"cases"`
-	}
-	loadGolden(t, "meta_expected.json", &g)
-	if len(g.Cases) < 4 {
-		t.Fatalf("meta_expected.json: %d cases, want at least 4", len(g.Cases))
-	}
-	return g.Cases
-}
 
 // metaCheck compares got with want at rel (and abs, for values at or near 0) tolerance tol.
 func metaCheck(t *testing.T, what string, got, want, tol float64) {
@@ -58,7 +19,7 @@ func metaCheck(t *testing.T, what string, got, want, tol float64) {
 	}
 }
 
-func metaCheckPooled(t *testing.T, what string, got PooledEstimate, want metaGoldenPooled) {
+func metaCheckPooled(t *testing.T, what string, got PooledEstimate, want lungtest.MetaPooled) {
 	t.Helper()
 	metaCheck(t, what+" estimate", got.Estimate, want.Estimate[0], 1e-9)
 	metaCheck(t, what+" SE", got.SE, want.SE[0], 1e-9)
@@ -73,7 +34,7 @@ func metaCheckPooled(t *testing.T, what string, got PooledEstimate, want metaGol
 }
 
 func TestMetaAnalyzeAgainstMetafor(t *testing.T) {
-	for _, c := range metaLoadGoldens(t) {
+	for _, c := range lungtest.ReadMeta(t) {
 		t.Run(c.Name[0], func(t *testing.T) {
 			in := make([]SiteEstimate, len(c.Yi))
 			for i := range c.Yi {
@@ -110,7 +71,7 @@ func TestMetaAnalyzeAgainstMetafor(t *testing.T) {
 // The BCG case has τ² > 0, so the random-effects estimate must differ from the fixed one; the
 // lung and homogeneous cases have Q < df, so τ² is truncated at 0 and DL equals the fixed effect.
 func TestMetaAnalyzeTruncation(t *testing.T) {
-	for _, c := range metaLoadGoldens(t) {
+	for _, c := range lungtest.ReadMeta(t) {
 		in := make([]SiteEstimate, len(c.Yi))
 		for i := range c.Yi {
 			in[i] = SiteEstimate{Site: c.Site[i], Estimate: c.Yi[i], SE: c.Sei[i]}
@@ -135,8 +96,8 @@ func TestMetaAnalyzeTruncation(t *testing.T) {
 // A site with an infinite, NaN, zero SE or a NaN estimate is left out, reported, and the
 // result equals the analysis without it.
 func TestMetaAnalyzeExcludesUnusableSites(t *testing.T) {
-	var bcg metaGoldenCase
-	for _, c := range metaLoadGoldens(t) {
+	var bcg lungtest.MetaCase
+	for _, c := range lungtest.ReadMeta(t) {
 		if c.Name[0] == "bcg" {
 			bcg = c
 		}

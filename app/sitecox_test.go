@@ -2,66 +2,20 @@ package app_test
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/internal/lungtest"
 	"github.com/oncofed/oncofed/protocol"
 )
-
-// metaGolden is the lung_sex_by_site case of analysis/testdata/meta_expected.json (written by
-// meta_goldens.R): R's coxph(Surv(time, event) ~ sex) at each lung institution with at least
-// 10 events and both sexes, and metafor::rma (FE and DL) on their log HRs.
-type metaGolden struct {
-	Site   []string  `json:"site"`
-	Yi     []float64 `json:"yi"`
-	Sei    []float64 `json:"sei"`
-	Fixed  pooledG   `json:"fixed"`
-	Random pooledG   `json:"random"`
-	Tau2   []float64 `json:"tau2"`
-	Q      []float64 `json:"Q"`
-	QP     []float64 `json:"Q_p"`
-	I2     []float64 `json:"I2"`
-}
-
-type pooledG struct {
-	Estimate []float64 `json:"estimate"`
-	SE       []float64 `json:"se"`
-	P        []float64 `json:"p"`
-}
-
-func loadMetaGolden(t *testing.T) metaGolden {
-	b, err := os.ReadFile(filepath.Join("..", "analysis", "testdata", "meta_expected.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var all struct {
-		Cases []struct {
-			Name []string `json:"name"`
-			metaGolden
-		} `json:"cases"`
-	}
-	if err := json.Unmarshal(b, &all); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range all.Cases {
-		if c.Name[0] == "lung_sex_by_site" {
-			return c.metaGolden
-		}
-	}
-	t.Fatal("no lung_sex_by_site case")
-	return metaGolden{}
-}
 
 // TestSiteCoxMatchesR: the per-site fits of the stratified model on sex give R's per-site
 // coxph estimates and standard errors, the sites R left out are left out and named, and the
 // meta-analysis gives metafor's pooled estimates, Q, its p-value, τ² and I².
 func TestSiteCoxMatchesR(t *testing.T) {
 	ctx := context.Background()
-	g := loadMetaGolden(t)
+	g := lungtest.ReadMetaCase(t, "lung_sex_by_site")
 	f := newFixture(t)
 	req := app.Request{Kind: protocol.KindCox, Study: "lung", Endpoint: "os", Cox: &app.CoxSpec{Covariates: []string{"sex"}, Ties: "efron", Form: protocol.CoxStratified}}
 	r, err := f.svc.Run(ctx, req)

@@ -1,6 +1,7 @@
 // Package lungtest gives tests in every package the NCCTG lung data of
 // analysis/testdata/lung.csv (R's survival::lung with one site per institution, written by
-// analysis/testdata/gen_lung.R), read and split by site the same way everywhere.
+// analysis/testdata/gen_lung.R), read and split by site the same way everywhere, and R's
+// results on it (ReadExpected) and on the meta-analysis cases (ReadMeta), decoded strictly.
 //
 // It is test support only: it imports testing and fails the calling test on any error.
 package lungtest
