@@ -88,52 +88,47 @@ func newClient(ctx context.Context, net app.Network, path string) (*analystClien
 // close closes the cache only: the network belongs to the caller.
 func (c *analystClient) close() error { return c.cache.Cache.Close() }
 
-// timedNetwork adds up the time spent in scatter-gathers.
-type timedNetwork struct {
-	app.Network
+// stopwatch adds up time spent from several goroutines until taken.
+type stopwatch struct {
 	mu    sync.Mutex
 	spent time.Duration
 }
 
-func (n *timedNetwork) Query(ctx context.Context, q protocol.Query) (*app.Gathered, error) {
-	t := time.Now()
-	g, err := n.Network.Query(ctx, q)
-	n.mu.Lock()
-	n.spent += time.Since(t)
-	n.mu.Unlock()
-	return g, err
+func (w *stopwatch) since(t time.Time) {
+	w.mu.Lock()
+	w.spent += time.Since(t)
+	w.mu.Unlock()
 }
 
-func (n *timedNetwork) take() time.Duration {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	d := n.spent
-	n.spent = 0
+// take returns the time added up since the last take.
+func (w *stopwatch) take() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	d := w.spent
+	w.spent = 0
 	return d
+}
+
+// timedNetwork adds up the time spent in scatter-gathers.
+type timedNetwork struct {
+	app.Network
+	stopwatch
+}
+
+func (n *timedNetwork) Query(ctx context.Context, q protocol.Query) (*app.Gathered, error) {
+	defer n.since(time.Now())
+	return n.Network.Query(ctx, q)
 }
 
 // timedCache adds up the time spent storing results.
 type timedCache struct {
 	app.Cache
-	mu    sync.Mutex
-	spent time.Duration
+	stopwatch
 }
 
 func (c *timedCache) SaveResult(ctx context.Context, r *app.Result) error {
-	t := time.Now()
-	err := c.Cache.SaveResult(ctx, r)
-	c.mu.Lock()
-	c.spent += time.Since(t)
-	c.mu.Unlock()
-	return err
-}
-
-func (c *timedCache) take() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	d := c.spent
-	c.spent = 0
-	return d
+	defer c.since(time.Now())
+	return c.Cache.SaveResult(ctx, r)
 }
 
 // federatedKMCox is what `oncofed-cli km --group sex` followed by `oncofed-cli cox --strata none`
