@@ -134,8 +134,7 @@ func (s *session) run() error {
 		s.closers = append(s.closers, d.Close)
 		s.info = app.NetworkInfo{ID: "demo", Name: fed.Name, Demo: true}
 		s.label = "Demo network"
-		s.open(s.dial(d.URL(), app.Credentials{}))
-		s.fy.Run()
+		s.showAndRun(s.dial(d.URL(), app.Credentials{}))
 		return nil
 	}
 	s.info = app.NetworkInfo{ID: s.conn.URL, Name: s.conn.URL, URL: s.conn.URL}
@@ -155,13 +154,7 @@ func (s *session) run() error {
 		}
 	}
 	if len(missing) == 0 {
-		client, err := s.connect(s.creds)
-		if err != nil {
-			// Offline: the library and cached results still work.
-			log.Printf("oncofed: the hub %s cannot be reached (%v); starting offline", s.conn.URL, err)
-		}
-		s.open(client)
-		s.fy.Run()
+		s.showAndRun(s.connect(s.creds))
 		return nil
 	}
 	ask := ui.AskCredentials(s.fy, s.conn, missing, why, func(c app.Credentials) error {
@@ -175,6 +168,16 @@ func (s *session) run() error {
 	ask.Show()
 	s.fy.Run()
 	return nil
+}
+
+// showAndRun shows the main window on client and runs the app until it quits; without a client
+// (err says why) the app starts offline, where the library and cached results still work.
+func (s *session) showAndRun(client *network.Client, err error) {
+	if err != nil {
+		log.Printf("oncofed: %v; starting offline", err)
+	}
+	s.open(client)
+	s.fy.Run()
 }
 
 // merge fills the credentials missing from have with those asked for.
@@ -193,18 +196,11 @@ func merge(have, asked app.Credentials) app.Credentials {
 
 // connect dials the hub of s.conn with c; nil and the error when it cannot.
 func (s *session) connect(c app.Credentials) (*network.Client, error) {
-	return s.dialErr(app.JoinHubURL(s.conn.URL, s.conn.User, c.Password), c)
+	return s.dial(app.JoinHubURL(s.conn.URL, s.conn.User, c.Password), c)
 }
 
-func (s *session) dial(url string, c app.Credentials) *network.Client {
-	client, err := s.dialErr(url, c)
-	if err != nil {
-		log.Printf("oncofed: %v", err)
-	}
-	return client
-}
-
-func (s *session) dialErr(url string, c app.Credentials) (*network.Client, error) {
+// dial connects to url with c and s.conn's inbox and CA.
+func (s *session) dial(url string, c app.Credentials) (*network.Client, error) {
 	opts := []network.Option{network.WithName("oncofed-desktop"), network.WithTimeout(10 * time.Second)}
 	if c.NATS != "" {
 		opts = append(opts, network.WithCredentialsData(c.NATS))
