@@ -633,12 +633,7 @@ func TestNoCredentialsInCache(t *testing.T) {
 		t.Errorf("networks %+v, %v", got, err)
 	}
 	db.Close()
-	for _, f := range []string{path, path + "-wal"} {
-		b, _ := os.ReadFile(f)
-		if bytes.Contains(b, []byte("s3cret")) {
-			t.Errorf("%s contains the password", f)
-		}
-	}
+	passwordNotIn(t, "s3cret", path, path+"-wal")
 }
 
 // TestOpenEmptyFile: a zero-byte file (touch cache.db) is an empty database, not corruption.
@@ -660,6 +655,17 @@ func TestOpenEmptyFile(t *testing.T) {
 	}
 }
 
+// passwordNotIn fails the test for each of files that holds password.
+func passwordNotIn(t *testing.T, password string, files ...string) {
+	t.Helper()
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if bytes.Contains(b, []byte(password)) {
+			t.Errorf("%s contains the password", f)
+		}
+	}
+}
+
 // TestNoCredentialsInNetworkName: oncofed-cli names a network by its hub URL as given, so a
 // password in that URL must not reach the cache through the name either.
 func TestNoCredentialsInNetworkName(t *testing.T) {
@@ -674,12 +680,7 @@ func TestNoCredentialsInNetworkName(t *testing.T) {
 		t.Errorf("networks %+v, %v", got, err)
 	}
 	db.Close()
-	for _, f := range []string{path, path + "-wal"} {
-		b, _ := os.ReadFile(f)
-		if bytes.Contains(b, []byte("s3cret")) {
-			t.Errorf("%s contains the password", f)
-		}
-	}
+	passwordNotIn(t, "s3cret", path, path+"-wal")
 }
 
 // BenchmarkSaveCoxResult stores a result the size of the 1M-patient pooled Cox fit of the
