@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -207,21 +208,14 @@ func fileField(win fyne.Window, entry *widget.Entry) fyne.CanvasObject {
 			entry.SetText(r.URI().Path())
 			r.Close()
 		}, win)
-		if dir := strings.TrimSpace(entry.Text); dir != "" {
-			if l, err := storage.ListerForURI(storage.NewFileURI(parentDir(dir))); err == nil {
+		if path := strings.TrimSpace(entry.Text); path != "" {
+			if l, err := storage.ListerForURI(storage.NewFileURI(filepath.Dir(path))); err == nil {
 				d.SetLocation(l)
 			}
 		}
 		d.Show()
 	})
 	return container.NewBorder(nil, nil, nil, choose, entry)
-}
-
-func parentDir(p string) string {
-	if i := strings.LastIndexByte(p, os.PathSeparator); i > 0 {
-		return p[:i]
-	}
-	return p
 }
 
 // onNetwork shows the connection and lets the analyst choose the hub for the next start: the
