@@ -99,11 +99,19 @@ const (
 
 // Variable is one entry of a study's data dictionary.
 type Variable struct {
-	Name       string       `json:"name"`
-	Type       VariableType `json:"type"`
-	Label      string       `json:"label,omitempty"`
-	Unit       string       `json:"unit,omitempty"`
-	Categories []string     `json:"categories,omitempty"` // sorted
+	Name  string       `json:"name"`
+	Type  VariableType `json:"type"`
+	Label string       `json:"label,omitempty"`
+	Unit  string       `json:"unit,omitempty"`
+	// Categories are the study's declared levels, the same at every site of the study
+	// (never read off one site's rows: a category absent at a site is an empty set there).
+	Categories []string `json:"categories,omitempty"`
+	// Min and Max are a numeric variable's declared range (public, from the study's
+	// dictionary): values outside it are refused at import, and releases that need a bound
+	// on one patient's contribution (clipped sums, Cox β caps, differentially private
+	// noise) take it from here, never from the data. Nil when not declared.
+	Min *float64 `json:"min,omitempty"`
+	Max *float64 `json:"max,omitempty"`
 }
 
 // Endpoint is a time-to-event outcome: time in days and an event flag.
