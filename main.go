@@ -134,7 +134,7 @@ func (s *session) run() error {
 		s.closers = append(s.closers, d.Close)
 		s.info = app.NetworkInfo{ID: "demo", Name: fed.Name, Demo: true}
 		s.label = "Demo network"
-		s.showAndRun(s.dial(d.URL(), app.Credentials{}))
+		s.showAndRun(s.dial(d.URL(), app.Credentials{AnalystKey: string(d.AnalystKey)}))
 		return nil
 	}
 	s.info = app.NetworkInfo{ID: s.conn.URL, Name: s.conn.URL, URL: s.conn.URL}

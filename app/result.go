@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/oncofed/oncofed/analysis"
@@ -103,6 +104,20 @@ type SiteProvenance struct {
 
 // Partial reports whether some expected site did not contribute.
 func (p *Provenance) Partial() bool { return len(p.Answered) < len(p.Expected) }
+
+// OpenSites lists, sorted, the answering sites that run insecure-open (PolicyEffects.Auth):
+// they answer unsigned queries and trust declared analyst names, so their budget, overlap
+// guard and audit protect nothing against a determined analyst. Both front ends say so.
+func (p *Provenance) OpenSites() []string {
+	var open []string
+	for _, s := range p.Sites {
+		if s.Policy.Auth == protocol.AuthOpen {
+			open = append(open, s.Site)
+		}
+	}
+	sort.Strings(open)
+	return open
+}
 
 // SitesLine is "5 of 6 sites" (with "all" when complete).
 func (p *Provenance) SitesLine() string {

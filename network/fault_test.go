@@ -280,7 +280,7 @@ func TestClusterServerKilled(t *testing.T) {
 // converges on all sites; the replay of a signed query is refused.
 func TestSignedQueriesOverHub(t *testing.T) {
 	signer := protocol.NewSigner(testAnalystKey(7), nil)
-	analysts, err := node.ParseAnalysts(strings.NewReader("alice " + signer.PublicKey() + "\n"))
+	analysts, err := node.ParseAnalysts(strings.NewReader("alice " + signer.PublicKey() + " trusted\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func serveLungAuth(t testing.TB, url string, policy protocol.Policy, analysts *n
 			t.Fatalf("import %s: %v", site, err)
 		}
 		p := policy
-		eng, err := node.NewEngine(ctx, store, node.Config{Site: site, Policy: &p, Analysts: analysts})
+		eng, err := node.NewEngine(ctx, store, node.Config{Site: site, Policy: &p, Analysts: analysts, InsecureOpen: analysts == nil})
 		if err != nil {
 			t.Fatal(err)
 		}

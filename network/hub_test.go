@@ -79,7 +79,7 @@ authorization {
 		t.Fatal(err)
 	}
 	pol := node.ExactPolicy()
-	eng, err := node.NewEngine(context.Background(), store, node.Config{Policy: &pol})
+	eng, err := node.NewEngine(context.Background(), store, node.Config{InsecureOpen: true, Policy: &pol})
 	if err != nil {
 		t.Fatal(err)
 	}

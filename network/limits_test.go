@@ -46,7 +46,7 @@ func TestReplyTooLargeForHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	pol := node.ExactPolicy()
-	eng, err := node.NewEngine(context.Background(), store, node.Config{Policy: &pol})
+	eng, err := node.NewEngine(context.Background(), store, node.Config{InsecureOpen: true, Policy: &pol})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -179,7 +179,7 @@ func TestHubPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	pol := node.ExactPolicy()
-	eng, err := node.NewEngine(ctx, store, node.Config{Policy: &pol})
+	eng, err := node.NewEngine(ctx, store, node.Config{InsecureOpen: true, Policy: &pol})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestAuditTampering(t *testing.T) {
 		dbPath := filepath.Join(t.TempDir(), "lung.db")
 		store := importFile(t, dbPath, lungCSV, lungSpec)
 		pol := DefaultPolicy()
-		e, _ := NewEngine(ctx, store, Config{Policy: &pol})
+		e, _ := NewEngine(ctx, store, Config{InsecureOpen: true, Policy: &pol})
 		for i := 0; i < 4; i++ {
 			q := query(protocol.KindCount)
 			q.ID = string(rune('a' + i))

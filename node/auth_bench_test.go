@@ -19,10 +19,10 @@ func BenchmarkSignedCount(b *testing.B) {
 		b.Run(map[bool]string{false: "open", true: "signed"}[signed], func(b *testing.B) {
 			store := importFile(b, filepath.Join(b.TempDir(), "lung.db"), lungCSV, lungSpec)
 			pol := ExactPolicy()
-			cfg := Config{Policy: &pol}
+			cfg := Config{InsecureOpen: true, Policy: &pol}
 			signer := protocol.NewSigner(testKey(1), nil)
 			if signed {
-				a, err := ParseAnalysts(strings.NewReader("alice " + signer.PublicKey() + "\n"))
+				a, err := ParseAnalysts(strings.NewReader("alice " + signer.PublicKey() + " trusted\n"))
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -40,7 +40,7 @@ type signedLung struct {
 func newSignedLung(t *testing.T, pol protocol.Policy) *signedLung {
 	t.Helper()
 	clock := &fixedClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	a, err := ParseAnalysts(strings.NewReader(fmt.Sprintf("# analysts of the lung site\nalice %s\n\nbob   %s\n", pubText(testKey(1)), pubText(testKey(2)))))
+	a, err := ParseAnalysts(strings.NewReader(fmt.Sprintf("# analysts of the lung site\nalice %s trusted\n\nbob   %s trusted\n", pubText(testKey(1)), pubText(testKey(2)))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,15 +298,95 @@ func TestParseAnalysts(t *testing.T) {
 		{"alice " + k1 + "\nalice " + k2 + "\n", `line 2: "alice" already listed on line 1`},
 		{"alice\n", "line 1: want NAME PUBLIC-KEY"},
 		{"# only a comment\n", "no analyst listed"},
-		{"alice " + k1 + " extra\n", "line 1: want NAME PUBLIC-KEY, got 3"},
+		{"alice " + k1 + " extra\n", `line 1: unknown role "extra"`},
+		{"alice " + k1 + " trusted x\n", "line 1: want NAME PUBLIC-KEY [ROLE], got 4"},
 		{"\n\nalice AAAA\n", "line 3:"},
 	} {
 		if _, err := ParseAnalysts(strings.NewReader(tc.in)); err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("%q: %v, want %q", tc.in, err, tc.err)
 		}
 	}
-	a, err := ParseAnalysts(strings.NewReader("alice " + k1 + "\n  bob\t" + k2 + "  \n"))
+	a, err := ParseAnalysts(strings.NewReader("alice " + k1 + "\n  bob\t" + k2 + "  trusted\n"))
 	if err != nil || a.Len() != 2 {
 		t.Fatalf("%v, %v", a, err)
+	}
+	// Trusted only when the file says so.
+	for name, want := range map[string]Role{"alice": RoleDP, "bob": RoleTrusted} {
+		if got, ok := a.Role(name); !ok || got != want {
+			t.Errorf("role of %s: %q, %v; want %q", name, got, ok, want)
+		}
+	}
+}
+
+// Attack class 1 of the privacy review (declared identity): on a node that trusted the name a
+// query declares, the attacker got A and A minus one patient (the 77-year-old woman) by
+// switching names, and read her age off the sums. Now a node has no such mode by default:
+// the engine refuses to run without an analysts list unless told insecure-open, every reply of
+// an insecure-open node says so, and a signed node keys the guard on the key, whatever name
+// the query declares. The attacker recovers nothing.
+func TestAttackDeclaredIdentity(t *testing.T) {
+	store := importFile(t, filepath.Join(t.TempDir(), "lung.db"), lungCSV, lungSpec)
+	pol := DefaultPolicy()
+	if _, err := NewEngine(context.Background(), store, Config{Policy: &pol}); err != ErrNoAnalysts {
+		t.Fatalf("an engine without analysts or insecure-open: %v, want ErrNoAnalysts", err)
+	}
+
+	// An insecure-open node labels its catalog and every reply, answered or refused.
+	open, _ := lungEngine(t, pol, nil)
+	for _, q := range []protocol.Query{query(protocol.KindCatalog), query(protocol.KindCount), {Version: protocol.Version, Kind: "nonsense"}} {
+		if r := open.Handle(context.Background(), q); r.Policy.Auth != protocol.AuthOpen {
+			t.Errorf("open node's reply to %q not labelled open: %+v", q.Kind, r.Policy)
+		}
+	}
+
+	sl := newSignedLung(t, pol)
+	a := query(protocol.KindSummary)
+	a.Cohort = eq("sex", "female")
+	a.Variables = []string{"age"}
+	minusOne := a
+	minusOne.Cohort = and(eq("sex", "female"), rng("age", nil, fp(76))) // all 90 women but the 77-year-old
+	recovered := 0
+	for _, claims := range [][2]string{{"alice", "alice"}, {"alice", "carol"}, {"x1", "x2"}, {"", "bob"}} {
+		qa, qm := a, minusOne
+		qa.Analyst, qm.Analyst = claims[0], claims[1]
+		ra := handleJSON(t, sl.e, sign(t, sl.alice, qa))
+		rm := handleJSON(t, sl.e, sign(t, sl.alice, qm))
+		if ra.Error == nil && rm.Error == nil {
+			recovered++
+		}
+		if rec := lastAudit(t, sl.store); rec.Analyst != "alice" {
+			t.Errorf("declaring %q: audited as %q, want the key's name", claims[1], rec.Analyst)
+		}
+		if r := handleJSON(t, sl.e, sign(t, sl.alice, query(protocol.KindCatalog))); r.Policy.Auth != "" {
+			t.Errorf("signed node's reply labelled %q", r.Policy.Auth)
+		}
+	}
+	if recovered != 0 {
+		t.Errorf("the attacker got both A and A minus one patient in %d of 4 tries", recovered)
+	}
+}
+
+// An analyst listed without a role is a dp analyst: until a kind has a differentially
+// private release, such an analyst gets the catalog only, refused before any data is read.
+func TestDPRoleGetsNoRuleBasedRelease(t *testing.T) {
+	clock := &fixedClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	a, err := ParseAnalysts(strings.NewReader("dora " + pubText(testKey(4)) + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := importFile(t, filepath.Join(t.TempDir(), "lung.db"), lungCSV, lungSpec)
+	pol := DefaultPolicy()
+	e, err := NewEngine(context.Background(), store, Config{Policy: &pol, Now: clock.now, Analysts: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dora := protocol.NewSigner(testKey(4), clock.now)
+	mustOK(t, handleJSON(t, e, sign(t, dora, query(protocol.KindCatalog))))
+	for _, k := range []protocol.Kind{protocol.KindCount, protocol.KindSummary, protocol.KindSurvival, protocol.KindCox} {
+		r := handleJSON(t, e, sign(t, dora, query(k)))
+		wantCode(t, r, protocol.CodeRefusedByPolicy)
+		if !strings.Contains(r.Error.Message, "dp role") {
+			t.Errorf("%s: %v", k, r.Error)
+		}
 	}
 }

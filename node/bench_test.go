@@ -59,7 +59,7 @@ func BenchmarkSurvival1M(b *testing.B) {
 	}
 	pol := DefaultPolicy()
 	pol.DailyQueryBudget = 0
-	e, err := NewEngine(ctx, store, Config{Policy: &pol})
+	e, err := NewEngine(ctx, store, Config{InsecureOpen: true, Policy: &pol})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func BenchmarkSurvival1M(b *testing.B) {
 	var reply protocol.Reply
 	pe := ExactPolicy()
 	pe.BinDays = 7
-	exact, _ := NewEngine(ctx, store, Config{Policy: &pe})
+	exact, _ := NewEngine(ctx, store, Config{InsecureOpen: true, Policy: &pe})
 	reply = mustOK(b, exact.Handle(ctx, q))
 	for g, grp := range reply.Survival.Groups {
 		for k := range grp.Time {
@@ -189,7 +189,7 @@ func BenchmarkCox1M(b *testing.B) {
 	pol := DefaultPolicy()
 	pol.DailyQueryBudget = 0
 	pol.AllowPooledCox = true // the pooled form is a policy opt-in; this measures it
-	e, err := NewEngine(ctx, store, Config{Policy: &pol})
+	e, err := NewEngine(ctx, store, Config{InsecureOpen: true, Policy: &pol})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -59,16 +59,20 @@
 //
 // # Who asks (Analysts, Config.Analysts)
 //
-// A node given an analysts list (LoadAnalysts: `NAME PUBLIC-KEY` lines; oncofed-node serve
-// --analysts) answers only queries signed with a listed Ed25519 key (protocol.Signer). It
+// A node answers only queries signed with an Ed25519 key of its analysts list (LoadAnalysts:
+// `NAME PUBLIC-KEY [ROLE]` lines; oncofed-node serve --analysts); NewEngine refuses to run
+// without one (ErrNoAnalysts) unless Config.InsecureOpen. The role is trusted (rule-based
+// releases) or dp, the default (differentially private releases; until a kind has one, a dp
+// analyst is refused everything but the catalog, before any data is read). It
 // refuses, with code unauthenticated and before reading any data, a query that is unsigned,
 // signed by an unlisted key, forged or altered after signing (the signature covers the whole
 // query as decoded), signed more than protocol.MaxQueryAge ago or more than
 // protocol.MaxClockSkew ahead, or replayed (its nonce is kept in the site database, so every
 // process serving it refuses the replay). The budget, the overlap guard and the audit log are
 // keyed on the listed name of the key, never on the declared Query.Analyst; refused
-// unauthenticated queries are audited under no name and charged to nobody's budget. Without a
-// list the node runs open (demos, trusted test networks): its catalog says "open".
+// unauthenticated queries are audited under no name and charged to nobody's budget. An
+// insecure-open node (demos, closed test networks) trusts declared names: its catalog and
+// every reply (PolicyEffects.Auth) say "open".
 //
 // # Audit
 //

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -22,11 +23,19 @@ type Config struct {
 	// Now is the clock (for the audit log, the daily budget and signature times); nil means
 	// time.Now.
 	Now func() time.Time
-	// Analysts lists the analysts whose signed queries the node answers. Nil runs the node
-	// open (unsigned queries, declared identities trusted), for demos and trusted test
-	// networks; the catalog then says "open" and the operator should be told.
+	// Analysts lists the analysts whose signed queries the node answers, and their roles.
+	// NewEngine refuses a nil list unless InsecureOpen is set.
 	Analysts *Analysts
+	// InsecureOpen runs the node without an analysts list: unsigned queries are answered and
+	// the analyst names they declare trusted, so budget, overlap guard and audit can be evaded
+	// by changing the name. For demos, tests and closed networks only; the catalog and every
+	// reply say "open".
+	InsecureOpen bool
 }
+
+// ErrNoAnalysts is returned by NewEngine for a configuration with neither an analysts list
+// nor InsecureOpen.
+var ErrNoAnalysts = errors.New("node: no analysts list: this node would answer anyone under any name; give the authorised analysts (oncofed-node serve --analysts FILE), or start it --insecure-open for a demo or a closed test network")
 
 // Engine answers the whitelisted queries of one site from memory, applies the disclosure
 // policy and writes every query to the audit log. It is safe for concurrent use and knows
@@ -58,6 +67,9 @@ type Engine struct {
 
 // NewEngine returns an engine over store.
 func NewEngine(ctx context.Context, store Store, cfg Config) (*Engine, error) {
+	if cfg.Analysts == nil && !cfg.InsecureOpen {
+		return nil, ErrNoAnalysts
+	}
 	e := &Engine{store: store, site: cfg.Site, now: cfg.Now, cache: map[string]*loadedStudy{}, released: map[guardKey]*guardSets{}, feasible: map[feasKey]*feasSets{}}
 	if cfg.Policy != nil {
 		e.policy = withFeasibilityDefaults(*cfg.Policy)
@@ -167,8 +179,12 @@ func (e *Engine) Handle(ctx context.Context, q protocol.Query) protocol.Reply {
 }
 
 func (e *Engine) baseReply(q protocol.Query) protocol.Reply {
-	return protocol.Reply{Version: protocol.Version, QueryID: clip(q.ID), Site: e.site, Kind: q.Kind,
+	r := protocol.Reply{Version: protocol.Version, QueryID: clip(q.ID), Site: e.site, Kind: q.Kind,
 		Policy: protocol.PolicyEffects{BinDays: e.policy.BinDays, MinCell: e.policy.MinCell, MinCohort: e.policy.MinCohort}}
+	if e.analysts == nil {
+		r.Policy.Auth = AuthOpen
+	}
+	return r
 }
 
 func (e *Engine) refuseUndecodable(ctx context.Context, q protocol.Query, raw string, err error) protocol.Reply {
@@ -205,8 +221,12 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 	var ans answer
 	// The identity comes first: budget, guard and audit are keyed on it, and a query that is
 	// not authenticated must neither read data nor spend the budget of the name it claims.
-	analyst, err := e.authenticate(ctx, &q)
+	who, err := e.authenticate(ctx, &q)
+	analyst := who.name
 	authenticated := err == nil
+	if err == nil {
+		err = e.checkRole(who, &q)
+	}
 	if err == nil {
 		err = checkQuery(&q)
 	}

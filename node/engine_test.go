@@ -339,7 +339,7 @@ func TestConcurrentQueries(t *testing.T) {
 	e, store := lungEngine(t, DefaultPolicy(), nil)
 	// A second process on the same database file, with its own connection.
 	pol := DefaultPolicy()
-	e2, err := NewEngine(ctx, openStore(t, store.Path()), Config{Policy: &pol})
+	e2, err := NewEngine(ctx, openStore(t, store.Path()), Config{InsecureOpen: true, Policy: &pol})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +423,7 @@ func TestCoxCacheFollowsReimport(t *testing.T) {
 		t.Fatal(err)
 	}
 	pol := ExactPolicy()
-	e, _ := NewEngine(ctx, store, Config{Policy: &pol})
+	e, _ := NewEngine(ctx, store, Config{InsecureOpen: true, Policy: &pol})
 	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindCox, Study: "s", Endpoint: "OS",
 		Cox: &protocol.CoxRequest{Form: protocol.CoxStratified, Ties: "breslow", Covariates: []string{"x"}, Beta: []float64{0}}}
 	if n := mustOK(t, e.Handle(ctx, q)).Cox.N; n != 3 {

@@ -34,7 +34,7 @@ func Example() {
 	fmt.Println("imported", rep.Patients, "patients")
 
 	policy := node.ExactPolicy() // a trusted network: exact tables
-	engine, err := node.NewEngine(ctx, store, node.Config{Policy: &policy})
+	engine, err := node.NewEngine(ctx, store, node.Config{InsecureOpen: true, Policy: &policy})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func Example() {
 
 	// Under the default policy the same five patients are too few to say anything about.
 	strict := node.DefaultPolicy()
-	guarded, _ := node.NewEngine(ctx, store, node.Config{Policy: &strict})
+	guarded, _ := node.NewEngine(ctx, store, node.Config{InsecureOpen: true, Policy: &strict})
 	fmt.Println(guarded.Handle(ctx, protocol.Query{Version: protocol.Version, Kind: protocol.KindCount, Study: "demo"}).Error)
 	// Output:
 	// imported 5 patients

@@ -37,7 +37,7 @@ func BenchmarkFeasibilitySticky(b *testing.B) {
 			store := importFile(b, filepath.Join(dir, "synth.db"), synthCSV(b, dir, patients), synthSpec)
 			pol := DefaultPolicy()
 			pol.FeasibilityBudget = 0
-			e, err := NewEngine(ctx, store, Config{Policy: &pol})
+			e, err := NewEngine(ctx, store, Config{InsecureOpen: true, Policy: &pol})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -41,7 +41,7 @@ func egfrEngine(t testing.TB, n int) (*Engine, *loadedStudy) {
 	store := importFile(t, filepath.Join(dir, "egfr.db"), egfrCSV(t, dir, n), egfrSpec)
 	pol := DefaultPolicy()
 	pol.FeasibilityBudget = 0
-	e, err := NewEngine(context.Background(), store, Config{Policy: &pol})
+	e, err := NewEngine(context.Background(), store, Config{InsecureOpen: true, Policy: &pol})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestAttackFeasibilityStickyRace(t *testing.T) {
 	pol.FeasibilityBudget = 0
 	var engines [2]*Engine
 	for i := range engines {
-		e, err := NewEngine(ctx, openStore(t, dbPath), Config{Policy: &pol})
+		e, err := NewEngine(ctx, openStore(t, dbPath), Config{InsecureOpen: true, Policy: &pol})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,7 +262,7 @@ func TestFeasibilityStickyRefusal(t *testing.T) {
 	store := importFile(t, filepath.Join(dir, "synth.db"), synthCSV(t, dir, 1000), synthSpec)
 	pol := DefaultPolicy()
 	pol.MinCohort, pol.FeasibilityBudget = 15, 0
-	e, err := NewEngine(ctx, store, Config{Policy: &pol})
+	e, err := NewEngine(ctx, store, Config{InsecureOpen: true, Policy: &pol})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -309,7 +309,7 @@ func TestAttackFeasibilityPairs(t *testing.T) {
 		store := importFile(t, filepath.Join(dir, "synth.db"), synthCSV(t, dir, patients), synthSpec)
 		pol := DefaultPolicy()
 		pol.FeasibilityBudget = 0
-		e, err := NewEngine(context.Background(), store, Config{Policy: &pol})
+		e, err := NewEngine(context.Background(), store, Config{InsecureOpen: true, Policy: &pol})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -475,7 +475,7 @@ func TestAttackFeasibilitySecret(t *testing.T) {
 	var engines [2]*Engine
 	for i := range stores {
 		stores[i] = importFile(t, filepath.Join(dir, fmt.Sprintf("site%d.db", i)), lungCSV, lungSpec)
-		e, err := NewEngine(ctx, stores[i], Config{Policy: &pol})
+		e, err := NewEngine(ctx, stores[i], Config{InsecureOpen: true, Policy: &pol})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -562,7 +562,7 @@ func TestAttackFeasibilitySecret(t *testing.T) {
 	// Restart and replica: the same key, hence the same answer.
 	q := feasQuery("alice", eq("sex", "female"))
 	before := feasAnswer(t, engines[0], q)
-	again, err := NewEngine(ctx, openStore(t, stores[0].Path()), Config{Policy: &pol})
+	again, err := NewEngine(ctx, openStore(t, stores[0].Path()), Config{InsecureOpen: true, Policy: &pol})
 	if err != nil {
 		t.Fatal(err)
 	}

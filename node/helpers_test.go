@@ -71,7 +71,7 @@ func lungSites(t testing.TB, policy protocol.Policy) []*Engine {
 	var engines []*Engine
 	for k, s := range sites {
 		store := importFile(t, filepath.Join(dir, s+".db"), paths[k], lungSpec)
-		e, err := NewEngine(context.Background(), store, Config{Policy: &policy})
+		e, err := NewEngine(context.Background(), store, Config{InsecureOpen: true, Policy: &policy})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func lungSites(t testing.TB, policy protocol.Policy) []*Engine {
 func lungEngine(t testing.TB, policy protocol.Policy, clock *fixedClock) (*Engine, *SQLiteStore) {
 	t.Helper()
 	store := importFile(t, filepath.Join(t.TempDir(), "lung.db"), lungCSV, lungSpec)
-	cfg := Config{Policy: &policy}
+	cfg := Config{InsecureOpen: true, Policy: &policy}
 	if clock != nil {
 		cfg.Now = clock.now
 	}

@@ -55,7 +55,7 @@ func TestImportLung(t *testing.T) {
 	if name, _ := store.SiteName(ctx); name != "" {
 		t.Errorf("site name %q stored without --site", name)
 	}
-	e, err := NewEngine(ctx, store, Config{})
+	e, err := NewEngine(ctx, store, Config{InsecureOpen: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestReimportAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 	pol := ExactPolicy()
-	e, err := NewEngine(ctx, store, Config{Policy: &pol})
+	e, err := NewEngine(ctx, store, Config{InsecureOpen: true, Policy: &pol})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestImportSiteName(t *testing.T) {
 	if _, err := ImportCSV(ctx, store, spec, strings.NewReader("pid,t,e\n1,1,1\n")); err != nil {
 		t.Fatal(err)
 	}
-	e, err := NewEngine(ctx, store, Config{})
+	e, err := NewEngine(ctx, store, Config{InsecureOpen: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -189,7 +189,7 @@ func TestAttackFineBins(t *testing.T) {
 		t.Fatal(err)
 	}
 	pol := DefaultPolicy()
-	e2, _ := NewEngine(ctx, store, Config{Policy: &pol})
+	e2, _ := NewEngine(ctx, store, Config{InsecureOpen: true, Policy: &pol})
 	q = protocol.Query{Version: protocol.Version, Kind: protocol.KindSummary, Study: "s", Variables: []string{"x"}}
 	v := mustOK(t, e2.Handle(ctx, q)).Summary.Groups[0].Variables[0]
 	if !v.N.Suppressed || v.Sum != 0 || v.SumSq != 0 || !v.Missing.Suppressed {
@@ -316,7 +316,7 @@ func TestAttackDifferencing(t *testing.T) {
 	mustOK(t, e.Handle(ctx, bob))
 	// The guard survives a restart of the node.
 	pol := DefaultPolicy()
-	e2, err := NewEngine(ctx, store, Config{Policy: &pol})
+	e2, err := NewEngine(ctx, store, Config{InsecureOpen: true, Policy: &pol})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +446,7 @@ func TestAttackDifferencingAcrossProcesses(t *testing.T) {
 	pol.DailyQueryBudget = 3
 	var engines []*Engine
 	for i := 0; i < 2; i++ {
-		e, err := NewEngine(ctx, openStore(t, dbPath), Config{Policy: &pol}) // its own connection
+		e, err := NewEngine(ctx, openStore(t, dbPath), Config{InsecureOpen: true, Policy: &pol}) // its own connection
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -526,7 +526,7 @@ func TestAttackDifferencingThroughMissingCell(t *testing.T) {
 	spec := ImportSpec{Study: "s", IDColumn: "id", Endpoints: []EndpointSpec{{Name: "OS", TimeColumn: "time", EventColumn: "event"}}}
 	store := importFile(t, filepath.Join(dir, "s.db"), writeFile(t, dir, "s.csv", b.String()), spec)
 	pol := DefaultPolicy()
-	e, err := NewEngine(ctx, store, Config{Policy: &pol})
+	e, err := NewEngine(ctx, store, Config{InsecureOpen: true, Policy: &pol})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func twoReplicas(t *testing.T, pol protocol.Policy, clock *fixedClock) (string, 
 	importFile(t, dbPath, lungCSV, lungSpec)
 	var engines [2]*Engine
 	for i := range engines {
-		cfg := Config{Policy: &pol}
+		cfg := Config{InsecureOpen: true, Policy: &pol}
 		if clock != nil {
 			cfg.Now = clock.now
 		}
@@ -184,7 +184,7 @@ func replicaLoop(path string, in io.Reader, out io.Writer) int {
 		return 1
 	}
 	defer store.Close()
-	e, err := NewEngine(ctx, store, Config{})
+	e, err := NewEngine(ctx, store, Config{InsecureOpen: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -231,7 +231,7 @@ func TestAttackDifferencingRaceProcesses(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "lung.db")
 	importFile(t, dbPath, lungCSV, lungSpec)
 	pol := DefaultPolicy()
-	e, err := NewEngine(ctx, openStore(t, dbPath), Config{Policy: &pol})
+	e, err := NewEngine(ctx, openStore(t, dbPath), Config{InsecureOpen: true, Policy: &pol})
 	if err != nil {
 		t.Fatal(err)
 	}

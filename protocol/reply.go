@@ -37,7 +37,13 @@ type PolicyEffects struct {
 	// FeasibilityNoise is the bound k of the integer noise, uniform in [−k, +k], added to a
 	// feasibility count before rounding (0: none).
 	FeasibilityNoise int `json:"feasibility_noise,omitempty"`
+	// Auth is "open" on a reply of a node started insecure-open: it answers unsigned queries
+	// and trusts the analyst name they declare. Empty on a node that verifies signatures.
+	Auth string `json:"auth,omitempty"`
 }
+
+// AuthOpen is PolicyEffects.Auth (and Catalog.Auth) of a node that runs insecure-open.
+const AuthOpen = "open"
 
 // Policy is a site's disclosure policy as published in its catalog. The node package
 // documents each rule (node.DefaultPolicy gives the safe defaults).

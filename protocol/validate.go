@@ -176,6 +176,9 @@ func (v *validator) policyEffects(p PolicyEffects) {
 	}
 	v.nonNegative("policy.feasibility_rounding", p.FeasibilityRounding)
 	v.nonNegative("policy.feasibility_noise", p.FeasibilityNoise)
+	if p.Auth != "" && p.Auth != AuthOpen {
+		v.failf("policy.auth", "unknown authentication mode %q", p.Auth)
+	}
 }
 
 // feasibility checks that an answer says truthfully whether it is approximate: the answer to a

@@ -85,7 +85,7 @@ func startAppOn(t testing.TB, fed synth.Federation) *fixture {
 	}
 	t.Cleanup(d.Close)
 	f := &fixture{demo: d, cache: filepath.Join(dir, "cache.db")}
-	client, err := network.Dial(ctx, d.URL(), network.WithTimeout(5*time.Second))
+	client, err := network.Dial(ctx, d.URL(), network.WithTimeout(5*time.Second), network.WithSigner(d.Signer()))
 	if err != nil {
 		t.Fatal(err)
 	}

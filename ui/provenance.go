@@ -52,6 +52,9 @@ func PrivacyLine(r *app.Result, now time.Time) string {
 	if len(truncated) > 0 {
 		parts = append(parts, "tail truncated at "+siteList(truncated))
 	}
+	if open := p.OpenSites(); len(open) > 0 {
+		parts = append(parts, "OPEN (unsigned queries) at "+siteList(open))
+	}
 
 	sites := fmt.Sprintf("%d of %d sites", len(p.Answered), len(p.Expected))
 	var absent []string

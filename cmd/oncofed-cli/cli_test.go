@@ -49,7 +49,7 @@ func startLungWrapped(t *testing.T, policy protocol.Policy, wrap func(site strin
 			t.Fatal(err)
 		}
 		p := policy
-		eng, err := node.NewEngine(ctx, store, node.Config{Site: site, Policy: &p})
+		eng, err := node.NewEngine(ctx, store, node.Config{InsecureOpen: true, Site: site, Policy: &p})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -411,5 +411,19 @@ func TestDemoFlag(t *testing.T) {
 	code, out, errOut = cli(t, "--demo", "--demo-dir", dir, "count", "--study", "nsclc", "--format", "json")
 	if code != 0 || !strings.Contains(out, `"n": 7800`) {
 		t.Errorf("count: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// The privacy line names the sites that run insecure-open (the lung test sites do), and the
+// demo's sites, which verify the demo analyst's signatures, are not named.
+func TestOpenSitesLabelled(t *testing.T) {
+	url := startLung(t, protocol.Policy{})
+	code, out, errOut := cli(t, "--hub", url, "count", "--study", "lung")
+	if code != 0 || !strings.Contains(out, "OPEN, answering unsigned queries: inst1, inst10") {
+		t.Errorf("open lung sites: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = cli(t, "--demo", "--demo-dir", t.TempDir(), "count", "--study", "nsclc")
+	if code != 0 || strings.Contains(out, "OPEN") || !strings.Contains(out, "privacy:") {
+		t.Errorf("demo sites (signed): exit %d\n%s%s", code, out, errOut)
 	}
 }

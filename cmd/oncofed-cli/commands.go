@@ -424,10 +424,13 @@ func policyText(p *app.Provenance) string {
 			parts = append(parts, s.Site+": "+strings.Join(what, ", "))
 		}
 	}
+	sort.Strings(parts)
+	if open := p.OpenSites(); len(open) > 0 {
+		parts = append(parts, "OPEN, answering unsigned queries: "+strings.Join(open, ", "))
+	}
 	if len(parts) == 0 {
 		return "privacy: exact aggregates from every answering site"
 	}
-	sort.Strings(parts)
 	return "privacy: " + strings.Join(parts, "; ")
 }
 

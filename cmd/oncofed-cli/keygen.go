@@ -18,7 +18,9 @@ func init() {
 
 // runKeygen writes a new Ed25519 private key to --out (mode 0600, never over an existing
 // file) and its public half to --out.pub as the `NAME KEY` line a site adds to its analysts
-// file (oncofed-node serve --analysts); it prints the same line.
+// file (oncofed-node serve --analysts; the site appends the role "trusted" for an analyst
+// under a data-use agreement, else the analyst gets differentially private releases); it
+// prints the same line.
 func runKeygen(_ context.Context, _ *common, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)

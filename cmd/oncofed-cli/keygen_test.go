@@ -33,7 +33,7 @@ func TestKeygenAndSignedQueries(t *testing.T) {
 		t.Errorf("keygen over an existing key: %d %s", code, stderr)
 	}
 
-	analysts, err := node.ParseAnalysts(strings.NewReader(line))
+	analysts, err := node.ParseAnalysts(strings.NewReader(strings.TrimSpace(line) + " trusted\n")) // listed under a data-use agreement
 	if err != nil {
 		t.Fatal(err)
 	}

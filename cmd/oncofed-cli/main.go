@@ -213,6 +213,7 @@ func (e *env) Close() {
 func connect(ctx context.Context, c *common) (*env, error) {
 	e := &env{}
 	url := c.hub
+	var demoSigner *protocol.Signer
 	// The network is named by its hub URL; app and cache redact single URLs but not a
 	// cluster list, so the password of every URL is dropped here.
 	shown := app.RedactURL(c.hub)
@@ -233,6 +234,9 @@ func connect(ctx context.Context, c *common) (*env, error) {
 		e.closers = append(e.closers, d.Close)
 		url = d.URL()
 		info = app.NetworkInfo{ID: "demo", Name: "demo", Demo: true}
+		if c.key == "" {
+			demoSigner = d.Signer() // the demo sites answer their demo analyst's signed queries
+		}
 	}
 	opts := []network.Option{network.WithName("oncofed-cli"), network.WithTimeout(c.timeout)}
 	if c.creds != "" {
@@ -251,6 +255,8 @@ func connect(ctx context.Context, c *common) (*env, error) {
 			return nil, err
 		}
 		opts = append(opts, network.WithSigner(signer))
+	} else if demoSigner != nil {
+		opts = append(opts, network.WithSigner(demoSigner))
 	}
 	if c.inbox != "" {
 		opts = append(opts, network.WithInboxPrefix(c.inbox))

@@ -93,7 +93,7 @@ func runDemo(args []string) error {
 	for _, s := range d.Sites {
 		fmt.Fprintf(os.Stderr, "oncofed-node demo: %s serves %v\n", s, d.Studies[s])
 	}
-	fmt.Fprintln(os.Stderr, "oncofed-node demo: the synthetic sites run OPEN (unsigned queries, declared analyst names trusted; their catalogs say auth \"open\"): a demo, not a deployment")
+	fmt.Fprintf(os.Stderr, "oncofed-node demo: the synthetic sites answer queries signed by the demo analyst (trusted): oncofed-cli --hub %s --key %s\n", d.URL(), d.KeyPath)
 	<-ctx.Done()
 	return nil
 }

@@ -35,7 +35,8 @@ func runServe(args []string) error {
 	creds := fs.String("creds", "", "NATS credentials `FILE`")
 	nkey := fs.String("nkey", "", "NKey seed `FILE`")
 	ca := fs.String("tls-ca", "", "CA certificate `FILE` the hub's certificate is signed by")
-	analystsPath := fs.String("analysts", "", "`FILE` of authorised analysts, one `NAME PUBLIC-KEY` line each (oncofed-cli keygen prints them); without it the node runs OPEN: unsigned queries, declared names trusted")
+	analystsPath := fs.String("analysts", "", "`FILE` of authorised analysts, one `NAME PUBLIC-KEY [trusted|dp]` line each (oncofed-cli keygen prints them; without a role: dp, differentially private releases); required unless --insecure-open")
+	insecureOpen := fs.Bool("insecure-open", false, "serve WITHOUT an analysts list: unsigned queries answered, declared analyst names trusted (budget, guard and audit can be evaded by changing the name); demos and closed test networks only")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,10 +51,15 @@ func runServe(args []string) error {
 		return err
 	}
 	var analysts *node.Analysts
-	if *analystsPath != "" {
+	switch {
+	case *analystsPath != "" && *insecureOpen:
+		return fmt.Errorf("--analysts and --insecure-open contradict each other: give one")
+	case *analystsPath != "":
 		if analysts, err = node.LoadAnalysts(*analystsPath); err != nil {
 			return err
 		}
+	case !*insecureOpen:
+		return fmt.Errorf("no --analysts list: a node answers only the analysts it lists (`NAME PUBLIC-KEY [trusted|dp]` lines; oncofed-cli keygen prints the key); for a demo or a closed test network, --insecure-open serves unsigned queries")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -67,7 +73,7 @@ type serveConfig struct {
 	site            string
 	policy          protocol.Policy
 	creds, nkey, ca string
-	analysts        *node.Analysts // nil: open
+	analysts        *node.Analysts // nil: insecure-open (runServe refuses nil without --insecure-open)
 }
 
 // serve serves the databases until ctx is done.
@@ -106,7 +112,7 @@ func serve(ctx context.Context, cfg serveConfig, log io.Writer) error {
 	defer nc.Close()
 
 	if cfg.analysts == nil {
-		fmt.Fprintln(log, "oncofed-node serve: WARNING: no --analysts list: the node runs OPEN, answering unsigned queries and trusting the analyst names they declare (budget, overlap guard and audit can be evaded by changing the name); for demos and trusted test networks only")
+		fmt.Fprintln(log, "oncofed-node serve: WARNING: --insecure-open: the node runs OPEN, answering unsigned queries and trusting the analyst names they declare (budget, overlap guard and audit can be evaded by changing the name); for demos and trusted test networks only")
 	} else {
 		fmt.Fprintf(log, "oncofed-node serve: answering signed queries from %d authorised analysts\n", cfg.analysts.Len())
 	}
@@ -117,7 +123,7 @@ func serve(ctx context.Context, cfg serveConfig, log io.Writer) error {
 			return err
 		}
 		defer store.Close()
-		eng, err := node.NewEngine(ctx, store, node.Config{Site: cfg.site, Policy: &cfg.policy, Analysts: cfg.analysts})
+		eng, err := node.NewEngine(ctx, store, node.Config{Site: cfg.site, Policy: &cfg.policy, Analysts: cfg.analysts, InsecureOpen: cfg.analysts == nil})
 		if err != nil {
 			return err
 		}

@@ -104,7 +104,7 @@ func TestServeAnalysts(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer := protocol.NewSigner(key, nil)
-	analysts, err := node.ParseAnalysts(strings.NewReader("alice " + signer.PublicKey() + "\n"))
+	analysts, err := node.ParseAnalysts(strings.NewReader("alice " + signer.PublicKey() + " trusted\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,5 +218,21 @@ func TestServeLogHidesHubPassword(t *testing.T) {
 	}
 	if l := log.String(); strings.Contains(l, "s3cret") || !strings.Contains(l, hub.URL()) {
 		t.Fatalf("log names the hub with its password, or not at all:\n%s", l)
+	}
+}
+
+// A node is authenticated by default: serve refuses to start without an analysts list unless
+// told --insecure-open, and refuses both at once.
+func TestServeNeedsAnalysts(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--db", "site.db"}, "no --analysts list"},
+		{[]string{"--db", "site.db", "--insecure-open", "--analysts", "a.txt"}, "contradict"},
+	} {
+		if err := runServe(tc.args); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("serve %q: %v, want %q", tc.args, err, tc.want)
+		}
 	}
 }

@@ -8,14 +8,19 @@ package demo
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,11 +40,18 @@ type Options struct {
 	Federation *synth.Federation
 }
 
-// Demo is a running federation.
+// Demo is a running federation. Its sites answer signed queries only, from one demo analyst
+// (DemoAnalyst, role trusted) whose key Start keeps next to the site databases: clients sign
+// with AnalystKey (network.WithSigner(d.Signer())), so the demo needs no setup and still runs
+// the release path a real network runs.
 type Demo struct {
 	Hub     *network.Hub
 	Sites   []string            // hospital names, sorted
 	Studies map[string][]string // studies per site
+	// AnalystKey is the demo analyst's private key (PEM, protocol.MarshalPrivateKey) and
+	// KeyPath the file holding it (mode 0600), for `oncofed-cli --key` against a demo hub.
+	AnalystKey []byte
+	KeyPath    string
 
 	mu     sync.Mutex
 	stores []*node.SQLiteStore
@@ -49,6 +61,68 @@ type Demo struct {
 
 // URL is the hub's address, for network.Dial.
 func (d *Demo) URL() string { return d.Hub.URL() }
+
+// DemoAnalyst is the name the demo sites list the demo analyst key under.
+const DemoAnalyst = "demo"
+
+// Signer signs queries as the demo analyst.
+func (d *Demo) Signer() *protocol.Signer {
+	key, err := protocol.ParsePrivateKey(d.AnalystKey)
+	if err != nil {
+		panic("demo: the analyst key Start checked no longer parses: " + err.Error())
+	}
+	return protocol.NewSigner(key, nil)
+}
+
+// analystKey reads the demo analyst's key file under dir, creating it on first use.
+func analystKey(dir string) (path string, pem []byte, list *node.Analysts, err error) {
+	path = filepath.Join(dir, "demo-analyst.key")
+	pem, err = protocol.ReadKeyFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		_, priv, gerr := ed25519.GenerateKey(rand.Reader)
+		if gerr != nil {
+			return "", nil, nil, fmt.Errorf("demo: analyst key: %w", gerr)
+		}
+		if pem, err = protocol.MarshalPrivateKey(priv); err == nil {
+			err = writeFileAtomic(path, pem)
+		}
+	}
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("demo: %w", err)
+	}
+	key, err := protocol.ParsePrivateKey(pem)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("demo: analyst key %s: %w", path, err)
+	}
+	pub := protocol.EncodePublicKey(key.Public().(ed25519.PublicKey))
+	list, err = node.ParseAnalysts(strings.NewReader(DemoAnalyst + " " + pub + " " + string(node.RoleTrusted) + "\n"))
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("demo: %w", err)
+	}
+	return path, pem, list, nil
+}
+
+// writeFileAtomic writes data to path (mode 0600) through a temporary file, so that a
+// crash leaves either no key or a whole one.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".demo-analyst-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
 
 // StopSite takes a site off the network, as if its node went down.
 func (d *Demo) StopSite(site string) {
@@ -89,11 +163,15 @@ func Start(ctx context.Context, dir string, opts Options) (*Demo, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
+	keyPath, keyPEM, analysts, err := analystKey(dir)
+	if err != nil {
+		return nil, err
+	}
 	stores, studies, err := prepare(ctx, dir, fed)
 	if err != nil {
 		return nil, err
 	}
-	d := &Demo{Studies: studies, conns: map[string]*nats.Conn{}, svcs: map[string]*network.SiteService{}}
+	d := &Demo{Studies: studies, AnalystKey: keyPEM, KeyPath: keyPath, conns: map[string]*nats.Conn{}, svcs: map[string]*network.SiteService{}}
 	for site, st := range stores {
 		d.Sites = append(d.Sites, site)
 		d.stores = append(d.stores, st)
@@ -113,7 +191,7 @@ func Start(ctx context.Context, dir string, opts Options) (*Demo, error) {
 		// As node.ParsePolicy reads a policy file with these four fields: only an exact
 		// (trusted) site answers the pooled Cox form, which discloses covariate values.
 		pol.AllowPooledCox = node.IsExact(pol)
-		eng, err := node.NewEngine(ctx, stores[site], node.Config{Site: site, Policy: &pol})
+		eng, err := node.NewEngine(ctx, stores[site], node.Config{Site: site, Policy: &pol, Analysts: analysts})
 		if err != nil {
 			d.Close()
 			return nil, err

@@ -31,7 +31,7 @@ func TestDemoFederation(t *testing.T) {
 		}
 		defer d.Close()
 		t.Logf("demo started in %v", time.Since(start))
-		c, err := network.Dial(ctx, d.URL())
+		c, err := network.Dial(ctx, d.URL(), network.WithSigner(d.Signer()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +95,7 @@ func TestDemoPooledCoxWhereAllowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	c, err := network.Dial(ctx, d.URL())
+	c, err := network.Dial(ctx, d.URL(), network.WithSigner(d.Signer()))
 	if err != nil {
 		t.Fatal(err)
 	}

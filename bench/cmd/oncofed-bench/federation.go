@@ -188,7 +188,7 @@ func buildSites(ctx context.Context, dir string, spec synth.Spec, policy protoco
 			return nil, err
 		}
 		p := policy
-		eng, err := node.NewEngine(ctx, store, node.Config{Site: c.Site.Name, Policy: &p})
+		eng, err := node.NewEngine(ctx, store, node.Config{InsecureOpen: true, Site: c.Site.Name, Policy: &p})
 		if err != nil {
 			store.Close()
 			return nil, err
