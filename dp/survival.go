@@ -225,7 +225,7 @@ func releaseIndependent(s *Sampler, t SurvivalTable, rho *big.Rat) (SurvivalTabl
 	noise.Mechanism = SurvivalIndependent.String()
 	d, c := make([]int64, T), make([]int64, T)
 	raw := y[2*T]   // N̂ − exits so far
-	prev := raw + 1 // no upper bound at t = 1 beyond N̂ itself
+	prev := max(raw, 0) // at t = 1 the only bound is N̂ itself
 	for i := range T {
 		n := min(max(raw, 0), prev)
 		d[i] = min(max(y[i], 0), n)
