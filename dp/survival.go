@@ -224,7 +224,7 @@ func releaseIndependent(s *Sampler, t SurvivalTable, rho *big.Rat) (SurvivalTabl
 	}
 	noise.Mechanism = SurvivalIndependent.String()
 	d, c := make([]int64, T), make([]int64, T)
-	raw := y[2*T]   // N̂ − exits so far
+	raw := y[2*T]       // N̂ − exits so far
 	prev := max(raw, 0) // at t = 1 the only bound is N̂ itself
 	for i := range T {
 		n := min(max(raw, 0), prev)
