@@ -61,13 +61,32 @@ func (t SurvivalTable) MedianBin() int {
 // ErrEmptyTable reports a survival table with no bins or unequal columns.
 var ErrEmptyTable = errors.New("dp: survival table empty or ragged")
 
+// ErrTableTooLarge reports more than MaxSurvivalBins bins, or more than
+// maxPatients patients (where the strategy's integer arithmetic could
+// approach int64 overflow).
+var ErrTableTooLarge = errors.New("dp: survival table too large")
+
+// MaxSurvivalBins bounds T: the strategies are dense T×T matrices (11 MB of
+// int64 at 1200), which is ample for monthly bins over 100 years or weekly
+// over 20; coarsen finer tables before release.
+const MaxSurvivalBins = 1200
+
+const maxPatients = 1 << 40
+
 func (t SurvivalTable) check() error {
 	if t.Len() == 0 || len(t.Censored) != t.Len() {
 		return ErrEmptyTable
 	}
+	if t.Len() > MaxSurvivalBins {
+		return ErrTableTooLarge
+	}
+	var total int64
 	for i := range t.Events {
 		if t.Events[i] < 0 || t.Censored[i] < 0 {
 			return ErrNegativeCount
+		}
+		if total += t.Events[i] + t.Censored[i]; t.Events[i] > maxPatients || t.Censored[i] > maxPatients || total > maxPatients {
+			return ErrTableTooLarge
 		}
 	}
 	return nil
