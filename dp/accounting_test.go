@@ -104,3 +104,30 @@ func TestAccountingMisusePanics(t *testing.T) {
 	expectPanic(t, "Compose nil", func() { Compose(nil) })
 	expectPanic(t, "δ=0", func() { EpsilonCKS(0.1, 0) })
 }
+
+// TestCKSCoversDiscreteGaussian: the zCDP → (ε, δ) conversion must hold for
+// the mechanism we actually run. The exact δ(ε) of N_ℤ(0, σ²) on a
+// sensitivity-1 count is P[X ≥ a] − e^ε·P[X ≥ b], a = ⌊εσ² − 1/2⌋ + 1,
+// b = ⌊εσ² + 1/2⌋ + 1 (Canonne, Kamath & Steinke 2020, Theorem 7; as in the
+// reference cdp2adp.py dg_delta); it must not exceed DeltaCKS at ρ = 1/(2σ²).
+func TestCKSCoversDiscreteGaussian(t *testing.T) {
+	for _, s2 := range []float64{0.5, 5, 50, 500} {
+		pmf, w := gaussPMF(s2)
+		upper := func(x int64) float64 { // P[X ≥ x]
+			p := 0.0
+			for y := max(x, -w); y <= w; y++ {
+				p += pmf(y)
+			}
+			return p
+		}
+		rho := 1 / (2 * s2)
+		for _, eps := range []float64{0.1, 0.5, 1, 2} {
+			a := int64(math.Floor(eps*s2-0.5)) + 1
+			b := int64(math.Floor(eps*s2+0.5)) + 1
+			exact := upper(a) - math.Exp(eps)*upper(b)
+			if bound := DeltaCKS(rho, eps); exact > bound*(1+1e-9)+1e-15 {
+				t.Errorf("σ²=%g ε=%g: discrete Gaussian δ %.3g above the zCDP bound %.3g", s2, eps, exact, bound)
+			}
+		}
+	}
+}

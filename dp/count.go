@@ -8,10 +8,14 @@ import (
 // Noise describes what was done to a release, for the audit log and for the
 // policy effects shown under a figure.
 type Noise struct {
-	Mechanism string   // "discrete-gaussian", "survival-sqrt", …
-	Sigma2    *big.Rat // discrete Gaussian parameter per noisy coordinate
-	Sens2     *big.Rat // squared L2 sensitivity of what was noised
-	Rho       *big.Rat // zCDP cost actually spent (≤ the ρ asked for)
+	Mechanism string // "discrete-gaussian", "survival-sqrt", …
+	// Sigma2 is the discrete Gaussian parameter per noisy coordinate and
+	// Sens2 the squared L2 sensitivity of what was noised. For the
+	// factorized survival mechanisms that is R·x in the strategy's integer
+	// units (scaled by 1000 for sqrt), so only Sigma2/Sens2 = 1/(2ρ)
+	// compares across mechanisms.
+	Sigma2, Sens2 *big.Rat
+	Rho           *big.Rat // zCDP cost actually spent (≤ the ρ asked for)
 }
 
 // ErrNegativeCount reports a negative count in the input: bad data.

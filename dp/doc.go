@@ -12,6 +12,12 @@
 // (ε, δ) conversion, neither of which touches the secret before noise is
 // added.
 //
+// Not covered: the sampler's running time depends on the value it draws
+// (rejection sampling), so an observer timing a release learns a little
+// about the noise; Canonne, Kamath & Steinke (2020, Section 5.3) discuss
+// this. Nodes reply over a message bus after whole queries, which blurs but
+// does not remove the channel.
+//
 // Privacy unit: neighbouring data sets differ by adding or removing one
 // patient. Budgets are exact rationals (*big.Rat) so that a ledger of many
 // releases never drifts: under zCDP composition is ρ₁ + ρ₂ (Bun & Steinke

@@ -2,6 +2,7 @@ package dp
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"errors"
 	"math"
 	"math/big"
@@ -290,5 +291,17 @@ func TestSamplerMisusePanics(t *testing.T) {
 			}()
 			f()
 		}()
+	}
+}
+
+// TestDefaultSamplerIsCryptoRand: production code passes nil and must get
+// the operating system's CSPRNG.
+func TestDefaultSamplerIsCryptoRand(t *testing.T) {
+	s := NewSampler(nil)
+	if s.r != crand.Reader {
+		t.Fatal("NewSampler(nil) does not read crypto/rand")
+	}
+	if _, err := s.DiscreteGaussian(Rho("10")); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -52,6 +52,9 @@ func (st strategy) apply(x []int64) []int64 {
 // et al. (2010).
 func (st strategy) leastSquares(y []int64) []float64 {
 	m, n := len(st.rows), st.cols()
+	if m == n && st.lowerTriangular() {
+		return st.forwardSubstitute(y)
+	}
 	r := mat.NewDense(m, n, nil)
 	for i, row := range st.rows {
 		for j, v := range row {
@@ -74,6 +77,34 @@ func (st strategy) leastSquares(y []int64) []float64 {
 		panic("dp: least squares: " + err.Error())
 	}
 	return x.RawVector().Data
+}
+
+func (st strategy) lowerTriangular() bool {
+	for i, r := range st.rows {
+		if r[i] == 0 {
+			return false
+		}
+		for _, v := range r[i+1:] {
+			if v != 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// forwardSubstitute solves R x = y for square lower-triangular R in O(n²),
+// without forming RᵀR (whose condition number is the square of R's).
+func (st strategy) forwardSubstitute(y []int64) []float64 {
+	x := make([]float64, len(y))
+	for i, r := range st.rows {
+		acc := float64(y[i])
+		for j, v := range r[:i] {
+			acc -= float64(v) * x[j]
+		}
+		x[i] = acc / float64(r[i])
+	}
+	return x
 }
 
 // identityStrategy noises every cell on its own: R = I, Δ² = 1.

@@ -61,13 +61,32 @@ func (t SurvivalTable) MedianBin() int {
 // ErrEmptyTable reports a survival table with no bins or unequal columns.
 var ErrEmptyTable = errors.New("dp: survival table empty or ragged")
 
+// ErrTableTooLarge reports more than MaxSurvivalBins bins, or more than
+// maxPatients patients (where the strategy's integer arithmetic could
+// approach int64 overflow).
+var ErrTableTooLarge = errors.New("dp: survival table too large")
+
+// MaxSurvivalBins bounds T: the strategies are dense T×T matrices (11 MB of
+// int64 at 1200), which is ample for monthly bins over 100 years or weekly
+// over 20; coarsen finer tables before release.
+const MaxSurvivalBins = 1200
+
+const maxPatients = 1 << 40
+
 func (t SurvivalTable) check() error {
 	if t.Len() == 0 || len(t.Censored) != t.Len() {
 		return ErrEmptyTable
 	}
+	if t.Len() > MaxSurvivalBins {
+		return ErrTableTooLarge
+	}
+	var total int64
 	for i := range t.Events {
 		if t.Events[i] < 0 || t.Censored[i] < 0 {
 			return ErrNegativeCount
+		}
+		if total += t.Events[i] + t.Censored[i]; t.Events[i] > maxPatients || t.Censored[i] > maxPatients || total > maxPatients {
+			return ErrTableTooLarge
 		}
 	}
 	return nil
@@ -77,15 +96,20 @@ func (t SurvivalTable) check() error {
 type SurvivalMechanism int
 
 const (
-	// SurvivalSqrt (the default) releases each of the event and censoring
-	// columns, read from the last bin backwards, through the square-root
-	// factorization of the prefix-sum matrix (see sqrtStrategy), decodes the
-	// suffix sums n_t-style by least squares, makes them non-increasing by
-	// isotonic regression (pool-adjacent-violators) and non-negative, and
-	// rounds. It was the most accurate of the three in UTILITY.md.
+	// SurvivalSqrt (the default) noises the event column and the censoring
+	// column, each read from the last bin backwards so that its prefix sums
+	// are the suffix sums Σ_{s≥t} that make up the number at risk, through
+	// the square-root factorization of the prefix-sum matrix (see
+	// sqrtStrategy). It decodes them exactly, makes the suffix sums
+	// non-increasing (isotonic regression, pool-adjacent-violators) and
+	// non-negative, and rounds. Noise on a prefix sum grows like log T
+	// instead of T, which is why it is 2–2.3× more accurate than the
+	// baseline at equal ρ (median; 2.8–3.5× at the 90th percentile) and
+	// needs 3.5–8× less ρ for the same accuracy (UTILITY.md).
 	SurvivalSqrt SurvivalMechanism = iota
 	// SurvivalTree is the same with the binary-tree mechanism and Hay et
-	// al.'s (2010) least-squares consistency.
+	// al.'s (2010) least-squares consistency; 5–15% less accurate than
+	// SurvivalSqrt at T = 60, kept for comparison.
 	SurvivalTree
 	// SurvivalIndependent is the baseline: independent noise on every d_t,
 	// c_t and on N, at-risk from N minus the cumulative exits, made
@@ -109,6 +133,12 @@ func (m SurvivalMechanism) String() string {
 // consistent: non-negative counts, at-risk non-increasing, events ≤ at risk,
 // so that the Kaplan–Meier curve (and log-rank, pooled across sites) follows
 // from it; the cohort size is its n_1, no extra query needed.
+//
+// Tables of disjoint groups (KM by arm, by stage) released with the same ρ
+// cost ρ in all, not ρ per group: adding or removing one patient changes one
+// group's table only (parallel composition). Overlapping groups compose: ρ
+// per table. Sites are noised separately and their released tables can be
+// summed as they are (each is consistent, so the sum is).
 func ReleaseSurvival(s *Sampler, t SurvivalTable, rho *big.Rat, m SurvivalMechanism) (SurvivalTable, Noise, error) {
 	if s == nil {
 		panic("dp: nil Sampler")

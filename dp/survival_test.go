@@ -186,9 +186,11 @@ func TestReleaseSurvivalErrors(t *testing.T) {
 		tab  SurvivalTable
 		want error
 	}{
-		"empty":    {SurvivalTable{}, ErrEmptyTable},
-		"ragged":   {SurvivalTable{Events: []int64{1, 2}, Censored: []int64{1}}, ErrEmptyTable},
-		"negative": {SurvivalTable{Events: []int64{1, -2}, Censored: []int64{1, 0}}, ErrNegativeCount},
+		"empty":             {SurvivalTable{}, ErrEmptyTable},
+		"ragged":            {SurvivalTable{Events: []int64{1, 2}, Censored: []int64{1}}, ErrEmptyTable},
+		"negative":          {SurvivalTable{Events: []int64{1, -2}, Censored: []int64{1, 0}}, ErrNegativeCount},
+		"too many bins":     {SurvivalTable{Events: make([]int64, MaxSurvivalBins+1), Censored: make([]int64, MaxSurvivalBins+1)}, ErrTableTooLarge},
+		"too many patients": {SurvivalTable{Events: []int64{1 << 39, 1 << 39}, Censored: []int64{1 << 39, 0}}, ErrTableTooLarge},
 	} {
 		if _, _, err := ReleaseSurvival(s, tc.tab, Rho("0.1"), SurvivalSqrt); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)
