@@ -36,6 +36,10 @@ type AuditEntry struct {
 	// Feasibility marks feasibility counts (protocol.Query.Feasibility) of an identified
 	// analyst: they count against the feasibility budget instead (Budgeted is false).
 	Feasibility bool
+	// Rho is the zero-concentrated DP cost of a differentially private release (role dp),
+	// charged to the analyst's budget for Study whether the reply was an answer or, decided
+	// on noisy values, a refusal; 0 for everything else.
+	Rho float64
 }
 
 // AuditRecord is a stored audit entry with its place in the hash chain.
@@ -81,6 +85,10 @@ func ChainHash(r AuditRecord) string {
 		// verify; the length prefixes keep a record with the extra field from serialising
 		// like one without.
 		field("feasibility")
+	}
+	if r.Rho != 0 {
+		// Likewise only when set; 'g' with precision -1 prints the float64 exactly as stored.
+		field("rho=" + strconv.FormatFloat(r.Rho, 'g', -1, 64))
 	}
 	field(r.PrevHash)
 	h := sha256.Sum256([]byte(b.String()))

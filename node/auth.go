@@ -221,10 +221,11 @@ func (e *Engine) authenticate(ctx context.Context, q *protocol.Query) (identity,
 }
 
 // checkRole refuses, before any data is read, a query whose release the analyst's role does
-// not allow. A dp analyst gets differentially private releases only, and no query kind has
-// one yet: everything but the catalog (public) is refused, saying what the site could do.
+// not allow. A dp analyst gets differentially private releases only (dprelease.go): the
+// catalog (public), counts and survival tables; summaries and Cox models have none yet and
+// are refused, saying what the site could do.
 func (e *Engine) checkRole(who identity, q *protocol.Query) error {
-	if who.role != RoleDP || q.Kind == protocol.KindCatalog {
+	if who.role != RoleDP || q.Kind == protocol.KindCatalog || e.dpCost(q) > 0 {
 		return nil
 	}
 	return errorf(protocol.CodeRefusedByPolicy, "analyst %q has the dp role, and this site has no differentially private release of %s queries yet; the site can list the analyst as trusted (under a data-use agreement) in its analysts file", clip(who.name), q.Kind)

@@ -365,28 +365,3 @@ func TestAttackDeclaredIdentity(t *testing.T) {
 		t.Errorf("the attacker got both A and A minus one patient in %d of 4 tries", recovered)
 	}
 }
-
-// An analyst listed without a role is a dp analyst: until a kind has a differentially
-// private release, such an analyst gets the catalog only, refused before any data is read.
-func TestDPRoleGetsNoRuleBasedRelease(t *testing.T) {
-	clock := &fixedClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	a, err := ParseAnalysts(strings.NewReader("dora " + pubText(testKey(4)) + "\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := importFile(t, filepath.Join(t.TempDir(), "lung.db"), lungCSV, lungSpec)
-	pol := DefaultPolicy()
-	e, err := NewEngine(context.Background(), store, Config{Policy: &pol, Now: clock.now, Analysts: a})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dora := protocol.NewSigner(testKey(4), clock.now)
-	mustOK(t, handleJSON(t, e, sign(t, dora, query(protocol.KindCatalog))))
-	for _, k := range []protocol.Kind{protocol.KindCount, protocol.KindSummary, protocol.KindSurvival, protocol.KindCox} {
-		r := handleJSON(t, e, sign(t, dora, query(k)))
-		wantCode(t, r, protocol.CodeRefusedByPolicy)
-		if !strings.Contains(r.Error.Message, "dp role") {
-			t.Errorf("%s: %v", k, r.Error)
-		}
-	}
-}

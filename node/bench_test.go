@@ -161,7 +161,7 @@ func BenchmarkSurvival1M(b *testing.B) {
 	b.Run("engine-compute", func(b *testing.B) {
 		for b.Loop() {
 			var reply protocol.Reply
-			if _, err := e.compute(ctx, &q, &reply); err != nil {
+			if _, err := e.compute(ctx, &q, identity{role: RoleTrusted}, &reply); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oncofed/oncofed/dp"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -58,6 +59,8 @@ type Engine struct {
 	released map[guardKey]*guardSets
 	feasible map[feasKey]*feasSets // remembered feasibility answers, also guarded by decide
 
+	sampler *dp.Sampler // noise of differentially private releases (crypto/rand)
+
 	coxMu    sync.Mutex
 	coxCache []coxCacheEntry // most recent last
 
@@ -70,9 +73,9 @@ func NewEngine(ctx context.Context, store Store, cfg Config) (*Engine, error) {
 	if cfg.Analysts == nil && !cfg.InsecureOpen {
 		return nil, ErrNoAnalysts
 	}
-	e := &Engine{store: store, site: cfg.Site, now: cfg.Now, cache: map[string]*loadedStudy{}, released: map[guardKey]*guardSets{}, feasible: map[feasKey]*feasSets{}}
+	e := &Engine{store: store, site: cfg.Site, now: cfg.Now, sampler: dp.NewSampler(nil), cache: map[string]*loadedStudy{}, released: map[guardKey]*guardSets{}, feasible: map[feasKey]*feasSets{}}
 	if cfg.Policy != nil {
-		e.policy = withFeasibilityDefaults(*cfg.Policy)
+		e.policy = withDPDefaults(withFeasibilityDefaults(*cfg.Policy))
 	} else {
 		e.policy = DefaultPolicy()
 	}
@@ -208,8 +211,11 @@ func (e *Engine) refuseUndecodable(ctx context.Context, q protocol.Query, raw st
 
 // answer is the outcome of computing a query before the release decision.
 type answer struct {
-	sets     []bitset     // patient sets whose aggregates the reply releases (overlap guard)
-	feas     *feasPending // a feasibility count, decided within the release transaction
+	sets []bitset     // patient sets whose aggregates the reply releases (overlap guard)
+	feas *feasPending // a feasibility count, decided within the release transaction
+	// dp labels a differentially private answer (role dp) and says its cost; it is set also
+	// when the answer is a refusal decided on noisy values, whose ρ is charged all the same.
+	dp       *protocol.DPEffects
 	study    *loadedStudy
 	released string // for the audit log
 }
@@ -230,14 +236,18 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 	if err == nil {
 		err = checkQuery(&q)
 	}
+	isDP := authenticated && who.role == RoleDP && q.Kind != protocol.KindCatalog && q.Version == protocol.Version
+	if err == nil && isDP {
+		err = e.preCheckDPBudget(ctx, analyst, &q)
+	}
 	if err == nil {
-		ans, err = e.compute(ctx, &q, &reply)
+		ans, err = e.compute(ctx, &q, who, &reply)
 	}
 	// A feasibility count is charged to the feasibility budget instead of the query budget,
 	// and the guard neither checks nor records it (its answer carries no sets).
 	feasibility := authenticated && q.Feasibility && q.Version == protocol.Version
 	budgeted := authenticated && q.Kind != protocol.KindCatalog && q.Version == protocol.Version && !q.Feasibility
-	guarded := e.policy.OverlapGuard && ans.study != nil && len(ans.sets) > 0
+	guarded := e.policy.OverlapGuard && ans.study != nil && len(ans.sets) > 0 && !isDP
 
 	// Budget, overlap guard, the record of the released sets and the audit record are one
 	// transaction (Store.Release), so that two processes serving this database cannot both
@@ -256,7 +266,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 			released = text + " reply_sha256=" + HashQuery(string(body))
 		}
 	}
-	if err == nil && ans.feas == nil {
+	if err == nil && ans.feas == nil && ans.dp == nil {
 		releasedText(ans.released)
 	}
 	e.decide.Lock()
@@ -268,6 +278,22 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 	computeErr := err
 	txErr := e.store.Release(ctx, analyst, func(tx ReleaseTx) error {
 		err, view, fview, recordErr = computeErr, nil, nil, nil // fn may run more than once
+		charged := 0.0                                          // ρ of a differentially private answer, or of a refusal decided on noise
+		if ans.dp != nil {
+			// Authoritative: a replica may have spent since the pre-check. Refused here,
+			// nothing computed leaves, so nothing is charged.
+			left, total, berr := e.checkDPBudget(ctx, tx, analyst, q.Study, ans.dp.Rho)
+			if berr != nil {
+				err = berr
+			} else {
+				charged = ans.dp.Rho
+				ans.dp.LeftToday, ans.dp.LeftTotal = left, total
+				if err == nil {
+					reply.Policy.DP = ans.dp
+					releasedText(fmt.Sprintf("%s dp rho=%g sigma2=%g", ans.released, ans.dp.Rho, ans.dp.Sigma2))
+				}
+			}
+		}
 		if err == nil && budgeted && e.policy.DailyQueryBudget > 0 {
 			err = e.checkDailyBudget(ctx, tx.CountQueries, e.policy.DailyQueryBudget, "query", "queries", analyst)
 		}
@@ -308,7 +334,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 		if err == nil {
 			err = encodeErr
 		}
-		entry = AuditEntry{At: e.now(), Analyst: analyst, Kind: string(q.Kind), Study: q.Study, QueryID: q.ID, Query: raw, Budgeted: budgeted, Feasibility: feasibility}
+		entry = AuditEntry{At: e.now(), Analyst: analyst, Kind: string(q.Kind), Study: q.Study, QueryID: q.ID, Query: raw, Budgeted: budgeted, Feasibility: feasibility, Rho: charged}
 		if err != nil {
 			pe := asProtocolError(err)
 			entry.Outcome, entry.Code, entry.Reason = OutcomeRefused, pe.Code, pe.Message
@@ -351,6 +377,9 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 	if err != nil {
 		out := e.baseReply(q)
 		out.Error = asProtocolError(err)
+		if txErr == nil && entry.Rho > 0 {
+			out.Policy.DP = ans.dp // refused on noisy values: the analyst is told what it cost
+		}
 		return out, nil
 	}
 	return reply, encoded
@@ -415,7 +444,7 @@ func (e *Engine) study(ctx context.Context, name string) (*loadedStudy, error) {
 
 // compute validates the query against the study and computes the reply's payload under the
 // policy. It touches patient values only after every name in the query has been resolved.
-func (e *Engine) compute(ctx context.Context, q *protocol.Query, reply *protocol.Reply) (answer, error) {
+func (e *Engine) compute(ctx context.Context, q *protocol.Query, who identity, reply *protocol.Reply) (answer, error) {
 	if q.Kind == protocol.KindCatalog {
 		cat, err := e.catalog(ctx, q.Study)
 		if err != nil {
@@ -456,10 +485,24 @@ func (e *Engine) compute(ctx context.Context, q *protocol.Query, reply *protocol
 	}
 	c := &cohort{study: ls, rows: ls.evalFilter(q.Cohort), group: group}
 	c.n = c.rows.count()
+	var ans answer
+	if who.role == RoleDP {
+		// The thresholds are applied to the noisy sizes (dprelease.go).
+		switch q.Kind {
+		case protocol.KindCount:
+			ans, err = e.dpCount(c, q, reply)
+		case protocol.KindSurvival:
+			ans, err = e.dpSurvival(c, q, reply)
+		default:
+			panic("node: dp release of an unchecked kind " + string(q.Kind))
+		}
+		ans.study = ls
+		reply.DataCut = ls.data.DataCut
+		return ans, err
+	}
 	if c.n < e.policy.MinCohort {
 		return answer{}, errSmallCohort(e.policy.MinCohort)
 	}
-	var ans answer
 	switch {
 	case q.Feasibility: // an ungrouped count (checkQuery)
 		ans, err = e.feasibilityCount(ctx, c, reply)

@@ -426,9 +426,9 @@ func (t *sqliteReleaseTx) AppendAudit(ctx context.Context, e AuditEntry) (AuditR
 	}
 	r.QueryHash = HashQuery(e.Query)
 	r.Hash = ChainHash(r)
-	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (seq, at, analyst, kind, study, query_id, query, query_hash, outcome, code, reason, released, budgeted, feasibility, prev_hash, row_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.Seq, r.At.Format(timeLayout), r.Analyst, r.Kind, r.Study, r.QueryID, r.Query, r.QueryHash, r.Outcome, r.Code, r.Reason, r.Released, boolInt(r.Budgeted), boolInt(r.Feasibility), r.PrevHash, r.Hash)
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (seq, at, analyst, kind, study, query_id, query, query_hash, outcome, code, reason, released, budgeted, feasibility, rho, prev_hash, row_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Seq, r.At.Format(timeLayout), r.Analyst, r.Kind, r.Study, r.QueryID, r.Query, r.QueryHash, r.Outcome, r.Code, r.Reason, r.Released, boolInt(r.Budgeted), boolInt(r.Feasibility), r.Rho, r.PrevHash, r.Hash)
 	if err != nil {
 		return AuditRecord{}, err
 	}
@@ -444,7 +444,7 @@ func boolInt(b bool) int {
 
 // AuditRecords implements Store.
 func (s *SQLiteStore) AuditRecords(ctx context.Context) ([]AuditRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, at, analyst, kind, study, query_id, query, query_hash, outcome, code, reason, released, budgeted, feasibility, prev_hash, row_hash
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, at, analyst, kind, study, query_id, query, query_hash, outcome, code, reason, released, budgeted, feasibility, rho, prev_hash, row_hash
 		FROM audit_log ORDER BY seq`)
 	if err != nil {
 		return nil, err
@@ -455,7 +455,7 @@ func (s *SQLiteStore) AuditRecords(ctx context.Context) ([]AuditRecord, error) {
 		var r AuditRecord
 		var at string
 		var budgeted, feasibility int
-		if err := rows.Scan(&r.Seq, &at, &r.Analyst, &r.Kind, &r.Study, &r.QueryID, &r.Query, &r.QueryHash, &r.Outcome, &r.Code, &r.Reason, &r.Released, &budgeted, &feasibility, &r.PrevHash, &r.Hash); err != nil {
+		if err := rows.Scan(&r.Seq, &at, &r.Analyst, &r.Kind, &r.Study, &r.QueryID, &r.Query, &r.QueryHash, &r.Outcome, &r.Code, &r.Reason, &r.Released, &budgeted, &feasibility, &r.Rho, &r.PrevHash, &r.Hash); err != nil {
 			return nil, err
 		}
 		r.At, err = time.Parse(timeLayout, at)
@@ -484,6 +484,14 @@ func (t *sqliteReleaseTx) CountFeasibility(ctx context.Context, since time.Time)
 	err := t.use(t.analyst).QueryRowContext(ctx, "SELECT COUNT(*) FROM audit_log WHERE analyst = ? AND feasibility = 1 AND at >= ?",
 		t.analyst, since.UTC().Format(timeLayout)).Scan(&n)
 	return n, err
+}
+
+// SpentRho implements ReleaseTx.
+func (t *sqliteReleaseTx) SpentRho(ctx context.Context, study string, since time.Time) (float64, error) {
+	var rho float64
+	err := t.use(t.analyst).QueryRowContext(ctx, "SELECT COALESCE(SUM(rho), 0) FROM audit_log WHERE analyst = ? AND study = ? AND rho > 0 AND at >= ?",
+		t.analyst, study, since.UTC().Format(timeLayout)).Scan(&rho)
+	return rho, err
 }
 
 // SiteSecret implements Store. Replicas creating the key at the same moment agree on it: the

@@ -138,6 +138,9 @@ type ReleaseTx interface {
 	// CountFeasibility returns how many feasibility counts (AuditEntry.Feasibility) the
 	// analyst asked at or after since.
 	CountFeasibility(ctx context.Context, since time.Time) (int, error)
+	// SpentRho returns the differential-privacy cost (AuditEntry.Rho) the analyst was charged
+	// for study at or after since (the zero time: ever).
+	SpentRho(ctx context.Context, study string, since time.Time) (float64, error)
 	// ReleasedSets returns the sets released to the analyst for one study version whose ID
 	// is above after, in ID order (after 0: all of them).
 	ReleasedSets(ctx context.Context, study string, version, after int64) ([]ReleasedSet, error)

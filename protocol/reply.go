@@ -40,6 +40,21 @@ type PolicyEffects struct {
 	// Auth is "open" on a reply of a node started insecure-open: it answers unsigned queries
 	// and trusts the analyst name they declare. Empty on a node that verifies signatures.
 	Auth string `json:"auth,omitempty"`
+	// DP describes a differentially private release (nil on rule-based ones).
+	DP *DPEffects `json:"dp,omitempty"`
+}
+
+// DPEffects says how a differentially private reply was noised and what it cost: the
+// analyst's ρ spent by this reply (zero-concentrated DP), what remains of the day's and the
+// lifetime budget for this study after it, and the discrete Gaussian's variance per noisy
+// coordinate (counts; for survival tables the variance of each released bin's count is
+// about Sigma2 too, see package dp).
+type DPEffects struct {
+	Mechanism string  `json:"mechanism"` // "discrete-gaussian", "survival-sqrt"
+	Rho       float64 `json:"rho"`
+	Sigma2    float64 `json:"sigma2"`
+	LeftToday float64 `json:"left_today"`
+	LeftTotal float64 `json:"left_total"`
 }
 
 // AuthOpen is PolicyEffects.Auth (and Catalog.Auth) of a node that runs insecure-open.
@@ -69,6 +84,18 @@ type Policy struct {
 	FeasibilityRounding int `json:"feasibility_rounding"`
 	FeasibilityNoise    int `json:"feasibility_noise"`
 	FeasibilityBudget   int `json:"feasibility_budget"`
+	// Differentially private releases (analysts of role dp), under zero-concentrated DP with
+	// exact discrete Gaussian noise. DPRhoCount is the ρ a count or a grouped count costs
+	// (feasibility counts too), DPRhoSurvival the ρ of a survival query (every group's table,
+	// on DPBinDays-wide bins up to DPHorizonDays; later patients are censored there).
+	// DPRhoDaily bounds what one analyst spends on one study per UTC day, DPRhoTotal what
+	// they spend on it ever.
+	DPRhoCount    float64 `json:"dp_rho_count"`
+	DPRhoSurvival float64 `json:"dp_rho_survival"`
+	DPRhoDaily    float64 `json:"dp_rho_daily"`
+	DPRhoTotal    float64 `json:"dp_rho_total"`
+	DPBinDays     float64 `json:"dp_bin_days"`
+	DPHorizonDays float64 `json:"dp_horizon_days"`
 }
 
 // Catalog lists what a site holds, as released under its policy.

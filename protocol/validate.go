@@ -179,6 +179,20 @@ func (v *validator) policyEffects(p PolicyEffects) {
 	if p.Auth != "" && p.Auth != AuthOpen {
 		v.failf("policy.auth", "unknown authentication mode %q", p.Auth)
 	}
+	if d := p.DP; d != nil {
+		for _, f := range []struct {
+			name string
+			x    float64
+		}{{"rho", d.Rho}, {"sigma2", d.Sigma2}, {"left_today", d.LeftToday}, {"left_total", d.LeftTotal}} {
+			v.finite("policy.dp."+f.name, f.x)
+			if f.x < 0 {
+				v.failf("policy.dp."+f.name, "%v is negative", f.x)
+			}
+		}
+		if d.Rho == 0 || d.Sigma2 == 0 || d.Mechanism == "" {
+			v.failf("policy.dp", "a differentially private release names its mechanism, ρ > 0 and σ² > 0")
+		}
+	}
 }
 
 // feasibility checks that an answer says truthfully whether it is approximate: the answer to a

@@ -1,0 +1,246 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/big"
+	"time"
+
+	"github.com/oncofed/oncofed/dp"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// Differentially private releases: what an analyst of role dp gets (Analysts, RoleDP).
+//
+// A count (grouped or not, feasibility counts too) is released through dp.ReleaseCounts at
+// the policy's dp_rho_count; a survival query through dp.ReleaseSurvival (the square-root
+// factorisation mechanism, dp/UTILITY.md) at dp_rho_survival, one table per declared group on
+// dp_bin_days-wide bins up to dp_horizon_days (patients followed longer are censored there),
+// so the tables' shape is public. Each patient is in exactly one group (or the missing-group
+// cell), so the whole reply costs one ρ (parallel composition).
+//
+// The rules mode's thresholds stay in force on top of the noise, decided on the noisy values
+// (post-processing, so the release stays differentially private): a cohort whose noisy size is
+// below min_cohort is refused, a group or cell whose noisy count is below min_cell is
+// suppressed — and the ρ of such a refusal is charged, as its decision used the data. The
+// overlap guard does not apply: its refusal depends on the exact patient sets, which would
+// break the guarantee, and differencing is what the ρ budget accounts for.
+//
+// Whether to answer at all is decided from public information only: the query's kind gives
+// its cost, the audit log the analyst's spending; a query that would exceed the daily or the
+// lifetime budget for its study is refused before anything is computed (and again within the
+// release transaction, so replicas cannot overspend).
+
+// dpCost is the ρ a dp analyst's query costs, from the policy and the query's kind alone; 0
+// for kinds without a differentially private release.
+func (e *Engine) dpCost(q *protocol.Query) float64 {
+	switch q.Kind {
+	case protocol.KindCount:
+		return e.policy.DPRhoCount
+	case protocol.KindSurvival:
+		return e.policy.DPRhoSurvival
+	}
+	return 0
+}
+
+// dpBudgetEpsilon absorbs the rounding of summed float64 costs: ten queries at 0.02 must fit
+// a budget of 0.2.
+const dpBudgetEpsilon = 1e-9
+
+// checkDPBudget refuses, within tx, a release of cost that would take analyst's spending on
+// study past the daily or the lifetime budget; it returns what would be left after it.
+func (e *Engine) checkDPBudget(ctx context.Context, tx ReleaseTx, analyst, study string, cost float64) (leftToday, leftTotal float64, err error) {
+	now := e.now().UTC()
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	today, err := tx.SpentRho(ctx, study, day)
+	if err != nil {
+		return 0, 0, errorf(protocol.CodeInternal, "privacy budget unavailable")
+	}
+	ever, err := tx.SpentRho(ctx, study, time.Time{})
+	if err != nil {
+		return 0, 0, errorf(protocol.CodeInternal, "privacy budget unavailable")
+	}
+	leftToday, leftTotal = e.policy.DPRhoDaily-today-cost, e.policy.DPRhoTotal-ever-cost
+	switch {
+	case leftTotal < -dpBudgetEpsilon:
+		return 0, 0, errorf(protocol.CodeRefusedByPolicy, "privacy budget: analyst %q has spent ρ=%.4g of the lifetime budget of %g for study %q; this query costs %g", clip(analyst), ever, e.policy.DPRhoTotal, clip(study), cost)
+	case leftToday < -dpBudgetEpsilon:
+		return 0, 0, errorf(protocol.CodeRefusedByPolicy, "privacy budget: analyst %q has spent ρ=%.4g of today's budget of %g for study %q; this query costs %g (the budget renews at 00:00 UTC)", clip(analyst), today, e.policy.DPRhoDaily, clip(study), cost)
+	}
+	return max(leftToday, 0), max(leftTotal, 0), nil
+}
+
+// preCheckDPBudget refuses a dp analyst's query that would exceed the budget before its
+// answer is computed. The decision is taken again within the release transaction.
+func (e *Engine) preCheckDPBudget(ctx context.Context, analyst string, q *protocol.Query) error {
+	var err error
+	if txErr := e.store.Release(ctx, analyst, func(tx ReleaseTx) error {
+		_, _, err = e.checkDPBudget(ctx, tx, analyst, q.Study, e.dpCost(q))
+		return nil
+	}); txErr != nil {
+		return errorf(protocol.CodeInternal, "privacy budget unavailable")
+	}
+	return err
+}
+
+// ratOf is x as an exact rational (a float64 is a dyadic rational).
+func ratOf(x float64) *big.Rat { return new(big.Rat).SetFloat64(x) }
+
+func floatOf(r *big.Rat) float64 {
+	f, _ := r.Float64()
+	return f
+}
+
+// dpEffects labels a reply with its mechanism and cost; the budget left is filled in within
+// the release transaction.
+func dpEffects(n dp.Noise) *protocol.DPEffects {
+	return &protocol.DPEffects{Mechanism: n.Mechanism, Rho: floatOf(n.Rho), Sigma2: floatOf(n.Sigma2)}
+}
+
+// dpCount releases the cohort's size (and its groups' and the missing group's sizes) with
+// discrete Gaussian noise; a feasibility count is the noisy size rounded to the policy's
+// feasibility_rounding.
+func (e *Engine) dpCount(c *cohort, q *protocol.Query, reply *protocol.Reply) (answer, error) {
+	counts := []int64{int64(c.n)}
+	var sizes []int
+	missing := 0
+	if c.group != nil {
+		_, sizes, missing = c.groupSets()
+		counts = counts[:0]
+		for _, s := range sizes {
+			counts = append(counts, int64(s))
+		}
+		counts = append(counts, int64(missing))
+	}
+	noisy, noise, err := dp.ReleaseCounts(e.sampler, counts, ratOf(e.policy.DPRhoCount))
+	if err != nil {
+		return answer{}, errorf(protocol.CodeInternal, "noise source unavailable")
+	}
+	ans := answer{dp: dpEffects(noise)}
+	var total int64
+	for _, v := range noisy {
+		total += v // the groups and the missing cell partition the cohort
+	}
+	if total < int64(e.policy.MinCohort) {
+		return ans, errSmallCohort(e.policy.MinCohort)
+	}
+	cr := &protocol.CountReply{Total: protocol.Count{N: int(total)}}
+	if q.Feasibility {
+		r := int64(e.policy.FeasibilityRounding)
+		rounded := (total + r/2) / r * r
+		if rounded < int64(e.policy.MinCohort) {
+			return ans, errSmallCohort(e.policy.MinCohort)
+		}
+		cr.Total.N = int(rounded)
+		reply.Policy.FeasibilityRounding = int(r)
+	}
+	if c.group != nil {
+		cr.Groups = make(map[string]protocol.Count, len(sizes))
+		for g, name := range c.group.Categories {
+			cr.Groups[name] = e.dpCell(noisy[g], reply)
+		}
+		cr.Missing = e.dpCell(noisy[len(sizes)], reply)
+	}
+	reply.Count = cr
+	ans.released = fmt.Sprintf("dp count n=%d released=%d groups=%d", c.n, cr.Total.N, len(cr.Groups))
+	return ans, nil
+}
+
+// dpCell is a noisy count as released: suppressed below min_cell (decided on the noisy value).
+// A noisy count at or below zero is suppressed too (never shown as 0), or 0 without min_cell.
+func (e *Engine) dpCell(v int64, reply *protocol.Reply) protocol.Count {
+	switch {
+	case v > 0 && v >= int64(e.policy.MinCell):
+		return protocol.Count{N: int(v)}
+	case e.policy.MinCell > 0:
+		reply.Policy.SuppressedCells++
+		return protocol.Count{Suppressed: true}
+	}
+	return protocol.Count{}
+}
+
+// dpSurvival releases one noisy survival table per group of the cohort on the policy's DP
+// bins; groups whose noisy size is below min_cell are left out, like empty groups.
+func (e *Engine) dpSurvival(c *cohort, q *protocol.Query, reply *protocol.Reply) (answer, error) {
+	ep := c.study.eps[q.Endpoint]
+	w, horizon := e.policy.DPBinDays, e.policy.DPHorizonDays
+	bins := int(math.Ceil(horizon / w))
+	k, codes := c.groups()
+	tables := make([]dp.SurvivalTable, k)
+	for g := range tables {
+		tables[g] = dp.SurvivalTable{Events: make([]int64, bins), Censored: make([]int64, bins)}
+	}
+	missing := 0
+	c.rows.forEach(func(i int) {
+		g := 0
+		if codes != nil {
+			if g = int(codes[i]); g < 0 {
+				missing++
+				return
+			}
+		}
+		b := int(math.Ceil(ep.Time[i] / w))
+		event := ep.Event[i]
+		switch {
+		case b < 1:
+			b = 1
+		case b > bins:
+			b, event = bins, false // followed past the horizon: censored there
+		}
+		if event {
+			tables[g].Events[b-1]++
+		} else {
+			tables[g].Censored[b-1]++
+		}
+	})
+	rho := ratOf(e.policy.DPRhoSurvival)
+	released := make([]dp.SurvivalTable, k)
+	var noise dp.Noise
+	var total int64
+	for g := range tables {
+		var err error
+		if released[g], noise, err = dp.ReleaseSurvival(e.sampler, tables[g], rho, dp.SurvivalSqrt); err != nil {
+			return answer{}, errorf(protocol.CodeInternal, "noise source unavailable")
+		}
+		total += released[g].AtRisk()[0]
+	}
+	ans := answer{dp: dpEffects(noise)}
+	sr := &protocol.SurvivalReply{Endpoint: ep.Name, Groups: []protocol.SurvivalGroup{}}
+	if c.group != nil {
+		m, _, err := dp.ReleaseCount(e.sampler, int64(missing), rho)
+		if err != nil {
+			return answer{}, errorf(protocol.CodeInternal, "noise source unavailable")
+		}
+		total += max(m, 0)
+		sr.MissingGroup = e.dpCell(m, reply)
+	}
+	if total < int64(e.policy.MinCohort) {
+		return ans, errSmallCohort(e.policy.MinCohort)
+	}
+	for g, t := range released {
+		if n := t.AtRisk()[0]; n < int64(max(e.policy.MinCell, 1)) {
+			if n > 0 {
+				reply.Policy.SuppressedCells++
+			}
+			continue
+		}
+		sg := protocol.SurvivalGroup{}
+		if c.group != nil {
+			sg.Group = c.group.Categories[g]
+		}
+		for b := range t.Events {
+			if d, ce := t.Events[b], t.Censored[b]; d+ce > 0 {
+				sg.Time = append(sg.Time, float64(b+1)*w)
+				sg.Events = append(sg.Events, int(d))
+				sg.Censor = append(sg.Censor, int(ce))
+			}
+		}
+		sr.Groups = append(sr.Groups, sg)
+	}
+	reply.Policy.BinDays = w
+	reply.Policy.TruncatedAfter = &horizon
+	reply.Survival = sr
+	ans.released = fmt.Sprintf("dp survival %s n=%d groups=%d bins=%d", ep.Name, c.n, len(sr.Groups), bins)
+	return ans, nil
+}
