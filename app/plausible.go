@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/oncofed/oncofed/protocol"
@@ -63,6 +64,11 @@ func (s *Service) excludeImplausible(ctx context.Context, g *Gathered) {
 		// A feasibility count is the size plus noise, rounded: it may exceed the true size by
 		// the noise bound plus half the rounding.
 		limit := st.Patients + r.Policy.FeasibilityNoise + r.Policy.FeasibilityRounding/2
+		if d := r.Policy.DP; d != nil {
+			// A differentially private size has Gaussian noise of the stated sd: 6 sd is
+			// exceeded once in 10⁹ honest replies.
+			limit += int(math.Ceil(6 * d.SizeSD))
+		}
 		if known && ok && !st.Suppressed && st.DataCut != "" && r.DataCut == st.DataCut && n > limit {
 			g.Invalid = append(g.Invalid, SiteProblem{Site: r.Site, Code: protocol.CodeInvalid,
 				Message: fmt.Sprintf("the reply accounts for %d patients, more than the %d its catalog lists for study %s (data cut %s)", n, st.Patients, st.Name, st.DataCut)})

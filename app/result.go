@@ -105,6 +105,59 @@ type SiteProvenance struct {
 // Partial reports whether some expected site did not contribute.
 func (p *Provenance) Partial() bool { return len(p.Answered) < len(p.Expected) }
 
+// ReleaseSummary says what kind of release a result is made of and what it cost.
+type ReleaseSummary struct {
+	// Kind is "exact", "coarsened" (times binned, cells suppressed or rows merged at some
+	// site) or "differentially private" (at least one site noised its reply).
+	Kind string
+	// DPSites lists the sites that released with differential privacy; Rho is the largest ρ
+	// one of them charged (each site charges its own budget), LeftToday and LeftTotal the
+	// smallest budget one of them has left.
+	DPSites              []string
+	Rho                  float64
+	LeftToday, LeftTotal float64
+}
+
+// Release summarises the answering sites' releases; both front ends print it under a result.
+func (p *Provenance) Release() ReleaseSummary {
+	s := ReleaseSummary{Kind: "exact"}
+	for _, site := range p.Sites {
+		e := site.Policy
+		if e.BinDays > 0 || e.SuppressedCells > 0 || e.MergedRows > 0 || e.TruncatedAfter != nil || e.FeasibilityRounding > 1 {
+			s.Kind = "coarsened"
+		}
+		if e.DP == nil {
+			continue
+		}
+		if len(s.DPSites) == 0 || e.DP.LeftToday < s.LeftToday {
+			s.LeftToday = e.DP.LeftToday
+		}
+		if len(s.DPSites) == 0 || e.DP.LeftTotal < s.LeftTotal {
+			s.LeftTotal = e.DP.LeftTotal
+		}
+		s.DPSites = append(s.DPSites, site.Site)
+		s.Rho = max(s.Rho, e.DP.Rho)
+	}
+	if len(s.DPSites) > 0 {
+		s.Kind = "differentially private"
+		sort.Strings(s.DPSites)
+	}
+	return s
+}
+
+// DPText is "differentially private at 3 sites: ρ=0.015 each, left today ≥ 0.185 (lifetime
+// ≥ 1.985)", or "" when no site noised its reply.
+func (s ReleaseSummary) DPText() string {
+	if len(s.DPSites) == 0 {
+		return ""
+	}
+	where := s.DPSites[0]
+	if len(s.DPSites) > 1 {
+		where = fmt.Sprintf("%d sites", len(s.DPSites))
+	}
+	return fmt.Sprintf("differentially private at %s: ρ=%.4g each, left today ≥ %.4g (lifetime ≥ %.4g)", where, s.Rho, s.LeftToday, s.LeftTotal)
+}
+
 // OpenSites lists, sorted, the answering sites that run insecure-open (PolicyEffects.Auth):
 // they answer unsigned queries and trust declared analyst names, so their budget, overlap
 // guard and audit protect nothing against a determined analyst. Both front ends say so.

@@ -269,3 +269,38 @@ func releaseIndependent(s *Sampler, t SurvivalTable, rho *big.Rat) (SurvivalTabl
 	}
 	return SurvivalTable{Events: d, Censored: c}, noise, nil
 }
+
+// SurvivalSizeSD is the standard deviation of the noise in the cohort size a survival release
+// implies (its n_1 = Σ events + censorings), before the consistency steps, for a table of the
+// given number of bins at rho: σ·‖1ᵀD‖ for each of the two columns, D the mechanism's linear
+// decoder. A client uses it to tell a noisy size from an impossible one.
+func SurvivalSizeSD(bins int, rho *big.Rat, m SurvivalMechanism) float64 {
+	if bins < 1 || bins > MaxSurvivalBins {
+		panic("dp: SurvivalSizeSD: bins out of range")
+	}
+	if m == SurvivalIndependent {
+		sigma2, _ := SigmaSquared(big.NewRat(2, 1), rho)
+		// N̂ is noised on its own.
+		f, _ := sigma2.Float64()
+		return math.Sqrt(f)
+	}
+	st := sqrtStrategy(bins)
+	if m == SurvivalTree {
+		st = treeStrategy(bins)
+	}
+	sigma2, _ := SigmaSquared(big.NewRat(st.sens2(), 1), rho)
+	// Σ_i x̂_i is linear in the noise z: its weight on z_j is Σ_i D_ij, D applied to e_j.
+	var w2 float64
+	e := make([]int64, len(st.rows))
+	for j := range e {
+		e[j] = 1
+		sum := 0.0
+		for _, v := range st.leastSquares(e) {
+			sum += v
+		}
+		w2 += sum * sum
+		e[j] = 0
+	}
+	f, _ := sigma2.Float64()
+	return math.Sqrt(2 * f * w2) // two columns, independent noise
+}

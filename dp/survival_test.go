@@ -201,3 +201,30 @@ func TestReleaseSurvivalErrors(t *testing.T) {
 	expectPanic(t, "ρ=0", func() { _, _, _ = ReleaseSurvival(s, ok, Rho("0"), SurvivalSqrt) })
 	expectPanic(t, "mechanism", func() { _, _, _ = ReleaseSurvival(s, ok, Rho("0.1"), SurvivalMechanism(9)) })
 }
+
+// SurvivalSizeSD matches the spread of the released cohort size n̂_1 around the true N over
+// repeated releases (a cohort far from zero, so the clamping steps do not bind at n_1).
+func TestSurvivalSizeSD(t *testing.T) {
+	tab := cohort(2000, 7)
+	rho := Rho("0.015")
+	for _, m := range []SurvivalMechanism{SurvivalSqrt, SurvivalTree, SurvivalIndependent} {
+		s := seeded(byte(11 + m))
+		const reps = 400
+		var ss float64
+		n := float64(tab.AtRisk()[0])
+		for i := 0; i < reps; i++ {
+			r, _, err := ReleaseSurvival(s, tab, rho, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := float64(r.AtRisk()[0]) - n
+			ss += d * d
+		}
+		got, want := math.Sqrt(ss/reps), SurvivalSizeSD(tab.Len(), rho, m)
+		// 400 draws estimate an sd within ±7% (1 se ≈ sd/√800, ×2); rounding and isotonic
+		// smoothing only shrink the spread. Accept 0.75–1.15.
+		if got < 0.75*want || got > 1.15*want {
+			t.Errorf("%s: empirical sd of n̂_1 %.2f, SurvivalSizeSD %.2f", m, got, want)
+		}
+	}
+}

@@ -118,6 +118,7 @@ func (e *Engine) dpCount(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 		return answer{}, errorf(protocol.CodeInternal, "noise source unavailable")
 	}
 	ans := answer{dp: dpEffects(noise)}
+	ans.dp.SizeSD = math.Sqrt(ans.dp.Sigma2 * float64(len(counts))) // the total sums every cell
 	var total int64
 	for _, v := range noisy {
 		total += v // the groups and the missing cell partition the cohort
@@ -206,14 +207,17 @@ func (e *Engine) dpSurvival(c *cohort, q *protocol.Query, reply *protocol.Reply)
 		total += released[g].AtRisk()[0]
 	}
 	ans := answer{dp: dpEffects(noise)}
+	sd := dp.SurvivalSizeSD(bins, rho, dp.SurvivalSqrt)
+	ans.dp.SizeSD = math.Sqrt(float64(k) * sd * sd) // one table per group
 	sr := &protocol.SurvivalReply{Endpoint: ep.Name, Groups: []protocol.SurvivalGroup{}}
 	if c.group != nil {
-		m, _, err := dp.ReleaseCount(e.sampler, int64(missing), rho)
+		m, mn, err := dp.ReleaseCount(e.sampler, int64(missing), rho)
 		if err != nil {
 			return answer{}, errorf(protocol.CodeInternal, "noise source unavailable")
 		}
 		total += max(m, 0)
 		sr.MissingGroup = e.dpCell(m, reply)
+		ans.dp.SizeSD = math.Sqrt(ans.dp.SizeSD*ans.dp.SizeSD + floatOf(mn.Sigma2))
 	}
 	if total < int64(e.policy.MinCohort) {
 		return ans, errSmallCohort(e.policy.MinCohort)

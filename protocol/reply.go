@@ -46,13 +46,16 @@ type PolicyEffects struct {
 
 // DPEffects says how a differentially private reply was noised and what it cost: the
 // analyst's ρ spent by this reply (zero-concentrated DP), what remains of the day's and the
-// lifetime budget for this study after it, and the discrete Gaussian's variance per noisy
-// coordinate (counts; for survival tables the variance of each released bin's count is
-// about Sigma2 too, see package dp).
+// lifetime budget for this study after it, the discrete Gaussian's parameter per noisy
+// coordinate (for counts the variance of each count; for survival tables that of the
+// mechanism's integer strategy, see package dp) and the standard deviation of the noise in
+// the cohort size the reply implies, so that a client can tell a noisy size from an
+// impossible one.
 type DPEffects struct {
 	Mechanism string  `json:"mechanism"` // "discrete-gaussian", "survival-sqrt"
 	Rho       float64 `json:"rho"`
 	Sigma2    float64 `json:"sigma2"`
+	SizeSD    float64 `json:"size_sd"`
 	LeftToday float64 `json:"left_today"`
 	LeftTotal float64 `json:"left_total"`
 }

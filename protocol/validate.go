@@ -183,7 +183,7 @@ func (v *validator) policyEffects(p PolicyEffects) {
 		for _, f := range []struct {
 			name string
 			x    float64
-		}{{"rho", d.Rho}, {"sigma2", d.Sigma2}, {"left_today", d.LeftToday}, {"left_total", d.LeftTotal}} {
+		}{{"rho", d.Rho}, {"sigma2", d.Sigma2}, {"size_sd", d.SizeSD}, {"left_today", d.LeftToday}, {"left_total", d.LeftTotal}} {
 			v.finite("policy.dp."+f.name, f.x)
 			if f.x < 0 {
 				v.failf("policy.dp."+f.name, "%v is negative", f.x)

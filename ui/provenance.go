@@ -55,6 +55,9 @@ func PrivacyLine(r *app.Result, now time.Time) string {
 	if open := p.OpenSites(); len(open) > 0 {
 		parts = append(parts, "OPEN (unsigned queries) at "+siteList(open))
 	}
+	if dp := p.Release().DPText(); dp != "" {
+		parts = append(parts, dp)
+	}
 
 	sites := fmt.Sprintf("%d of %d sites", len(p.Answered), len(p.Expected))
 	var absent []string

@@ -26,6 +26,12 @@ func startLung(t *testing.T, policy protocol.Policy) string { return startLungWr
 // startLungWrapped is startLung with each site's handler passed through wrap (nil: as is).
 func startLungWrapped(t *testing.T, policy protocol.Policy, wrap func(site string, h network.Handler, nc *nats.Conn) network.Handler) string {
 	t.Helper()
+	return startLungFor(t, policy, nil, wrap)
+}
+
+// startLungFor is startLungWrapped with the sites answering analysts only (nil: open).
+func startLungFor(t *testing.T, policy protocol.Policy, analysts *node.Analysts, wrap func(site string, h network.Handler, nc *nats.Conn) network.Handler) string {
+	t.Helper()
 	ctx := context.Background()
 	header, bySite := lungtest.BySite(t, false)
 	hub, err := network.StartHub(network.HubOptions{})
@@ -49,7 +55,7 @@ func startLungWrapped(t *testing.T, policy protocol.Policy, wrap func(site strin
 			t.Fatal(err)
 		}
 		p := policy
-		eng, err := node.NewEngine(ctx, store, node.Config{InsecureOpen: true, Site: site, Policy: &p})
+		eng, err := node.NewEngine(ctx, store, node.Config{InsecureOpen: analysts == nil, Analysts: analysts, Site: site, Policy: &p})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -425,5 +431,29 @@ func TestOpenSitesLabelled(t *testing.T) {
 	code, out, errOut = cli(t, "--demo", "--demo-dir", t.TempDir(), "count", "--study", "nsclc")
 	if code != 0 || strings.Contains(out, "OPEN") || !strings.Contains(out, "privacy:") {
 		t.Errorf("demo sites (signed): exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// An analyst of role dp gets differentially private counts and curves: the privacy line says
+// so, with the ρ each site charged and the budget left, and the JSON names the release kind.
+func TestDPAnalystLabelled(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "dora.key")
+	code, line, stderr := cli(t, "keygen", "--out", keyFile, "--name", "dora")
+	if code != exitOK {
+		t.Fatalf("keygen: %s", stderr)
+	}
+	analysts, err := node.ParseAnalysts(strings.NewReader(line)) // no role: dp
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := startLungFor(t, node.DefaultPolicy(), analysts, nil)
+	code, out, stderr := cli(t, "--hub", url, "--key", keyFile, "km", "--study", "lung", "--endpoint", "os")
+	// How many of the 18 small sites answer depends on the noise (a noisy size below 10 is refused).
+	if code != exitOK || !strings.Contains(out, " sites: ρ=0.015 each, left today ≥ 0.185 (lifetime ≥ 1.985)") || !strings.Contains(out, "privacy: ") {
+		t.Errorf("km: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr = cli(t, "--hub", url, "--key", keyFile, "count", "--study", "lung", "--format", "json")
+	if code != exitOK || !strings.Contains(out, `"release": "differentially private"`) {
+		t.Errorf("count: exit %d\n%s%s", code, out, stderr)
 	}
 }

@@ -428,6 +428,9 @@ func policyText(p *app.Provenance) string {
 	if open := p.OpenSites(); len(open) > 0 {
 		parts = append(parts, "OPEN, answering unsigned queries: "+strings.Join(open, ", "))
 	}
+	if dp := p.Release().DPText(); dp != "" {
+		parts = append(parts, dp)
+	}
 	if len(parts) == 0 {
 		return "privacy: exact aggregates from every answering site"
 	}
@@ -445,7 +448,7 @@ func provenanceJSON(p *app.Provenance) map[string]any {
 	}
 	return map[string]any{
 		"expected": nonNil(p.Expected), "answered": nonNil(p.Answered), "missing": nonNil(p.Missing),
-		"refused": refused, "invalid": invalid, "partial": p.Partial(),
+		"refused": refused, "invalid": invalid, "partial": p.Partial(), "release": p.Release().Kind,
 		"elapsed_ms": float64(p.Elapsed) / float64(time.Millisecond),
 	}
 }
