@@ -92,6 +92,20 @@ func TestDPReleases(t *testing.T) {
 		t.Errorf("the client refuses the reply: %v", err)
 	}
 
+	// The catalog tells each analyst their standing: dora's ρ left for lung, tom's queries.
+	cq := query(protocol.KindCatalog)
+	cat := mustOK(t, handleJSON(t, l.e, sign(t, l.dora, cq)))
+	if err := protocol.ValidateReply(cq, cat); err != nil {
+		t.Errorf("catalog refused by the client: %v", err)
+	}
+	you := cat.Catalog.You
+	if you == nil || you.Role != "dp" || you.QueriesLeft != pol.DailyQueryBudget-2 ||
+		math.Abs(you.RhoLeftToday["lung"]-(0.2-0.005-km.Policy.DP.Rho)) > 1e-12 || math.Abs(you.RhoLeftTotal["lung"]-(2-0.005-km.Policy.DP.Rho)) > 1e-12 {
+		t.Errorf("dora's standing %+v", you)
+	}
+	if you := mustOK(t, handleJSON(t, l.e, sign(t, l.tom, cq))).Catalog.You; you == nil || you.Role != "trusted" || you.QueriesLeft != pol.DailyQueryBudget || you.RhoLeftToday != nil {
+		t.Errorf("tom's standing %+v", you)
+	}
 	for _, k := range []protocol.Kind{protocol.KindSummary, protocol.KindCox} {
 		r := handleJSON(t, l.e, sign(t, l.dora, query(k)))
 		wantCode(t, r, protocol.CodeRefusedByPolicy)
@@ -146,18 +160,28 @@ func TestDPBudget(t *testing.T) {
 	mustOK(t, handleJSON(t, l.e, sign(t, l.tom, query(protocol.KindCount))))
 
 	l.clock.t = l.clock.t.Add(24 * time.Hour)
-	small := query(protocol.KindCount)
-	small.Cohort = and(eq("sex", "female"), rng("age", fp(80), nil)) // 3 women aged 80 or more
-	r = handleJSON(t, l.e, sign(t, l.dora, small))
-	wantCode(t, r, protocol.CodeRefusedByPolicy)
-	if !strings.Contains(r.Error.Message, "min_cohort") || r.Policy.DP == nil || r.Policy.DP.Rho != 0.005 {
-		t.Errorf("small cohort on noisy size: %v, DP %+v", r.Error, r.Policy.DP)
-	}
+	mustOK(t, handleJSON(t, l.e, sign(t, l.dora, query(protocol.KindCount))))
 	mustOK(t, handleJSON(t, l.e, sign(t, l.dora, query(protocol.KindCount))))
 	r = handleJSON(t, l.e, sign(t, l.dora, query(protocol.KindCount)))
 	wantCode(t, r, protocol.CodeRefusedByPolicy)
 	if !strings.Contains(r.Error.Message, "lifetime budget of 0.03") {
 		t.Errorf("over the lifetime budget: %v", r.Error)
+	}
+
+	// Refused as small on the noisy size: charged. (ρ = 50: noise of sd 0.1, so that 3
+	// patients are below min_cohort for certain.)
+	pol = DefaultPolicy()
+	pol.DPRhoCount, pol.DPRhoDaily, pol.DPRhoTotal = 50, 100, 100
+	l = newDPLung(t, pol, lungCSV)
+	small := query(protocol.KindCount)
+	small.Cohort = and(eq("sex", "female"), rng("age", fp(80), nil)) // 3 women aged 80 or more
+	r = handleJSON(t, l.e, sign(t, l.dora, small))
+	wantCode(t, r, protocol.CodeRefusedByPolicy)
+	if !strings.Contains(r.Error.Message, "min_cohort") || r.Policy.DP == nil || r.Policy.DP.Rho != 50 {
+		t.Errorf("small cohort on noisy size: %v, DP %+v", r.Error, r.Policy.DP)
+	}
+	if rec := lastAudit(t, l.store); rec.Rho != 50 {
+		t.Errorf("the noisy refusal charged ρ=%v, want 50", rec.Rho)
 	}
 }
 

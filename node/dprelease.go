@@ -35,10 +35,12 @@ import (
 // dpCost is the ρ a dp analyst's query costs, from the policy and the query's kind alone; 0
 // for kinds without a differentially private release.
 func (e *Engine) dpCost(q *protocol.Query) float64 {
-	switch q.Kind {
-	case protocol.KindCount:
+	switch {
+	case q.Feasibility:
+		return e.policy.DPRhoFeasibility
+	case q.Kind == protocol.KindCount:
 		return e.policy.DPRhoCount
-	case protocol.KindSurvival:
+	case q.Kind == protocol.KindSurvival:
 		return e.policy.DPRhoSurvival
 	}
 	return 0
@@ -113,7 +115,7 @@ func (e *Engine) dpCount(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 		}
 		counts = append(counts, int64(missing))
 	}
-	noisy, noise, err := dp.ReleaseCounts(e.sampler, counts, ratOf(e.policy.DPRhoCount))
+	noisy, noise, err := dp.ReleaseCounts(e.sampler, counts, ratOf(e.dpCost(q)))
 	if err != nil {
 		return answer{}, errorf(protocol.CodeInternal, "noise source unavailable")
 	}
@@ -247,4 +249,39 @@ func (e *Engine) dpSurvival(c *cohort, q *protocol.Query, reply *protocol.Reply)
 	reply.Survival = sr
 	ans.released = fmt.Sprintf("dp survival %s n=%d groups=%d bins=%d", ep.Name, c.n, len(sr.Groups), bins)
 	return ans, nil
+}
+
+// standing is what the analyst may still ask of this site, for the catalog: queries left today
+// and, for a dp analyst, the ρ left per study of cat, today and for good. It reads the audit
+// log within a release transaction, as the budget checks do.
+func (e *Engine) standing(ctx context.Context, who identity, cat *protocol.Catalog) (*protocol.AnalystBudget, error) {
+	b := &protocol.AnalystBudget{Name: who.name, Role: string(who.role), QueriesLeft: -1}
+	if who.role == RoleDP {
+		b.RhoLeftToday, b.RhoLeftTotal = map[string]float64{}, map[string]float64{}
+	}
+	err := e.store.Release(ctx, who.name, func(tx ReleaseTx) error {
+		if limit := e.policy.DailyQueryBudget; limit > 0 {
+			now := e.now().UTC()
+			used, err := tx.CountQueries(ctx, time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC))
+			if err != nil {
+				return err
+			}
+			b.QueriesLeft = max(limit-used, 0)
+		}
+		if who.role != RoleDP {
+			return nil
+		}
+		for _, st := range cat.Studies {
+			today, total, err := e.checkDPBudget(ctx, tx, who.name, st.Name, 0)
+			if err != nil {
+				return err
+			}
+			b.RhoLeftToday[st.Name], b.RhoLeftTotal[st.Name] = today, total
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, errorf(protocol.CodeInternal, "budget unavailable")
+	}
+	return b, nil
 }

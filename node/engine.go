@@ -450,6 +450,11 @@ func (e *Engine) compute(ctx context.Context, q *protocol.Query, who identity, r
 		if err != nil {
 			return answer{}, err
 		}
+		if e.analysts != nil {
+			if cat.You, err = e.standing(ctx, who, cat); err != nil {
+				return answer{}, err
+			}
+		}
 		reply.Catalog = cat
 		return answer{released: fmt.Sprintf("catalog of %d studies", len(cat.Studies))}, nil
 	}

@@ -24,6 +24,7 @@ func DefaultPolicy() protocol.Policy {
 		FeasibilityNoise:      3,
 		FeasibilityBudget:     2000,
 		DPRhoCount:            DefaultDP.DPRhoCount,
+		DPRhoFeasibility:      DefaultDP.DPRhoFeasibility,
 		DPRhoSurvival:         DefaultDP.DPRhoSurvival,
 		DPRhoDaily:            DefaultDP.DPRhoDaily,
 		DPRhoTotal:            DefaultDP.DPRhoTotal,
@@ -37,8 +38,9 @@ func DefaultPolicy() protocol.Policy {
 // the exact curve (median max|ΔS|) for a 2,000-patient cohort; a count at ρ = 0.005 has
 // noise of sd 10; 0.2 a day allows 10 KM queries and 10 counts per study; the lifetime 2.0
 // (ε ≈ 9 at δ = 10⁻⁶) bounds what the daily budget cannot, as ρ adds up across days. Monthly
-// bins up to 10 years of follow-up.
-var DefaultDP = protocol.Policy{DPRhoCount: 0.005, DPRhoSurvival: 0.015, DPRhoDaily: 0.2, DPRhoTotal: 2, DPBinDays: 30, DPHorizonDays: 3650}
+// bins up to 10 years of follow-up. A feasibility count costs 0.0005 (noise of sd 32, then
+// rounded to 10), so that a hundred edits of a cohort's filters take a quarter of a day.
+var DefaultDP = protocol.Policy{DPRhoCount: 0.005, DPRhoFeasibility: 0.0005, DPRhoSurvival: 0.015, DPRhoDaily: 0.2, DPRhoTotal: 2, DPBinDays: 30, DPHorizonDays: 3650}
 
 // maxDPBins bounds dp_horizon_days / dp_bin_days: every bin is released (noised) whether or
 // not it holds patients.
@@ -52,7 +54,7 @@ func withDPDefaults(p protocol.Policy) protocol.Policy {
 		v   *float64
 		def float64
 	}{
-		{&p.DPRhoCount, d.DPRhoCount}, {&p.DPRhoSurvival, d.DPRhoSurvival}, {&p.DPRhoDaily, d.DPRhoDaily},
+		{&p.DPRhoCount, d.DPRhoCount}, {&p.DPRhoFeasibility, d.DPRhoFeasibility}, {&p.DPRhoSurvival, d.DPRhoSurvival}, {&p.DPRhoDaily, d.DPRhoDaily},
 		{&p.DPRhoTotal, d.DPRhoTotal}, {&p.DPBinDays, d.DPBinDays}, {&p.DPHorizonDays, d.DPHorizonDays},
 	} {
 		if !(*f.v > 0) || math.IsInf(*f.v, 0) {
@@ -158,7 +160,7 @@ func ParsePolicy(data []byte) (protocol.Policy, error) {
 	for _, f := range []struct {
 		name string
 		v    float64
-	}{{"dp_rho_count", p.DPRhoCount}, {"dp_rho_survival", p.DPRhoSurvival}, {"dp_rho_daily", p.DPRhoDaily}, {"dp_rho_total", p.DPRhoTotal}, {"dp_bin_days", p.DPBinDays}, {"dp_horizon_days", p.DPHorizonDays}} {
+	}{{"dp_rho_count", p.DPRhoCount}, {"dp_rho_feasibility", p.DPRhoFeasibility}, {"dp_rho_survival", p.DPRhoSurvival}, {"dp_rho_daily", p.DPRhoDaily}, {"dp_rho_total", p.DPRhoTotal}, {"dp_bin_days", p.DPBinDays}, {"dp_horizon_days", p.DPHorizonDays}} {
 		if !(f.v > 0) || math.IsInf(f.v, 0) {
 			return protocol.Policy{}, fmt.Errorf("node: policy: %s %v: must be positive and finite", f.name, f.v)
 		}

@@ -93,12 +93,15 @@ type Policy struct {
 	// on DPBinDays-wide bins up to DPHorizonDays; later patients are censored there).
 	// DPRhoDaily bounds what one analyst spends on one study per UTC day, DPRhoTotal what
 	// they spend on it ever.
-	DPRhoCount    float64 `json:"dp_rho_count"`
-	DPRhoSurvival float64 `json:"dp_rho_survival"`
-	DPRhoDaily    float64 `json:"dp_rho_daily"`
-	DPRhoTotal    float64 `json:"dp_rho_total"`
-	DPBinDays     float64 `json:"dp_bin_days"`
-	DPHorizonDays float64 `json:"dp_horizon_days"`
+	// DPRhoFeasibility is the ρ of a feasibility count (the cohort panel's live estimate,
+	// asked at every edit of a filter): small, as the answer is rounded anyway.
+	DPRhoCount       float64 `json:"dp_rho_count"`
+	DPRhoFeasibility float64 `json:"dp_rho_feasibility"`
+	DPRhoSurvival    float64 `json:"dp_rho_survival"`
+	DPRhoDaily       float64 `json:"dp_rho_daily"`
+	DPRhoTotal       float64 `json:"dp_rho_total"`
+	DPBinDays        float64 `json:"dp_bin_days"`
+	DPHorizonDays    float64 `json:"dp_horizon_days"`
 }
 
 // Catalog lists what a site holds, as released under its policy.
@@ -110,6 +113,20 @@ type Catalog struct {
 	// and the audit log) or "open" (the declared analyst name is trusted: demos and tests).
 	Auth    string         `json:"auth,omitempty"`
 	Studies []StudyCatalog `json:"studies"`
+	// You is what the asking analyst may still ask of this site (nil on an insecure-open
+	// node, where names are not verified).
+	You *AnalystBudget `json:"you,omitempty"`
+}
+
+// AnalystBudget is one analyst's standing at a site, as the catalog tells them: their role
+// (trusted: rule-based releases; dp: differentially private ones), the queries left today,
+// and for a dp analyst the ρ left per study, today and for good.
+type AnalystBudget struct {
+	Name         string             `json:"name"`
+	Role         string             `json:"role"`
+	QueriesLeft  int                `json:"queries_left"` // -1: no daily query budget
+	RhoLeftToday map[string]float64 `json:"rho_left_today,omitempty"`
+	RhoLeftTotal map[string]float64 `json:"rho_left_total,omitempty"`
 }
 
 // StudyCatalog describes one study at a site.

@@ -237,6 +237,22 @@ func (v *validator) catalog(site string, c *Catalog) {
 	if c.Policy.BinDays < 0 {
 		v.failf("catalog.policy.bin_days", "%v is negative", c.Policy.BinDays)
 	}
+	if y := c.You; y != nil {
+		if y.Role != "trusted" && y.Role != "dp" {
+			v.failf("catalog.you.role", "unknown role %q", y.Role)
+		}
+		if y.QueriesLeft < -1 {
+			v.failf("catalog.you.queries_left", "%d", y.QueriesLeft)
+		}
+		for _, m := range []map[string]float64{y.RhoLeftToday, y.RhoLeftTotal} {
+			for study, x := range m {
+				v.finite("catalog.you.rho_left["+study+"]", x)
+				if x < 0 {
+					v.failf("catalog.you.rho_left["+study+"]", "%v is negative", x)
+				}
+			}
+		}
+	}
 	studies := map[string]bool{}
 	for i, s := range c.Studies {
 		path := fmt.Sprintf("catalog.studies[%d]", i)
