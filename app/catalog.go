@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/oncofed/oncofed/protocol"
@@ -296,4 +297,51 @@ func sortedCopy(s []string) []string {
 	c := slices.Clone(s)
 	sort.Strings(c)
 	return c
+}
+
+// StandingText says what the analyst may still ask of the sites holding study, from their
+// last catalogs (protocol.Catalog.You): "Your standing: trusted at 6 sites · 487 queries left
+// today" or, for a dp analyst, "… · ρ 0.185 left today, 1.985 in all (the smallest of 6
+// sites)". Empty when no site told (insecure-open nodes do not).
+func (c *Catalog) StandingText(study string) string {
+	if c == nil {
+		return ""
+	}
+	roles := map[string]int{}
+	queries, sites, dpSites := -1, 0, 0
+	var today, total float64
+	for _, sc := range c.Sites {
+		y := sc.You
+		if y == nil || !slices.ContainsFunc(sc.Studies, func(s protocol.StudyCatalog) bool { return s.Name == study }) {
+			continue
+		}
+		sites++
+		roles[y.Role]++
+		if y.QueriesLeft >= 0 && (queries < 0 || y.QueriesLeft < queries) {
+			queries = y.QueriesLeft
+		}
+		if t, ok := y.RhoLeftToday[study]; ok {
+			if dpSites == 0 || t < today {
+				today = t
+			}
+			if a := y.RhoLeftTotal[study]; dpSites == 0 || a < total {
+				total = a
+			}
+			dpSites++
+		}
+	}
+	if sites == 0 {
+		return ""
+	}
+	var parts []string
+	for _, r := range sortedKeys(roles) {
+		parts = append(parts, fmt.Sprintf("%s at %d of %d sites", r, roles[r], sites))
+	}
+	if queries >= 0 {
+		parts = append(parts, fmt.Sprintf("%d queries left today", queries))
+	}
+	if dpSites > 0 {
+		parts = append(parts, fmt.Sprintf("ρ %.4g left today, %.4g in all (the smallest of %d sites)", today, total, dpSites))
+	}
+	return "Your standing: " + strings.Join(parts, " · ")
 }

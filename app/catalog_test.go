@@ -116,3 +116,23 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+func TestStandingText(t *testing.T) {
+	study := []protocol.StudyCatalog{{Name: "lung"}}
+	cat := app.MergeCatalogs(time.Now(), []protocol.Catalog{
+		{Site: "a", Studies: study, You: &protocol.AnalystBudget{Name: "dora", Role: "dp", QueriesLeft: 480,
+			RhoLeftToday: map[string]float64{"lung": 0.185}, RhoLeftTotal: map[string]float64{"lung": 1.9}}},
+		{Site: "b", Studies: study, You: &protocol.AnalystBudget{Name: "dora", Role: "dp", QueriesLeft: 499,
+			RhoLeftToday: map[string]float64{"lung": 0.2}, RhoLeftTotal: map[string]float64{"lung": 1.5}}},
+		{Site: "c", Studies: study, You: &protocol.AnalystBudget{Name: "dora", Role: "trusted", QueriesLeft: -1}},
+		{Site: "open", Studies: study},
+		{Site: "d", Studies: []protocol.StudyCatalog{{Name: "other"}}, You: &protocol.AnalystBudget{Role: "dp", QueriesLeft: 1}},
+	}, nil)
+	want := "Your standing: dp at 2 of 3 sites · trusted at 1 of 3 sites · 480 queries left today · ρ 0.185 left today, 1.5 in all (the smallest of 2 sites)"
+	if got := cat.StandingText("lung"); got != want {
+		t.Errorf("StandingText =\n%q, want\n%q", got, want)
+	}
+	if got := cat.StandingText("nothing"); got != "" {
+		t.Errorf("a study no site tells about: %q", got)
+	}
+}

@@ -601,7 +601,11 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 	}
 	c.feasBox.Refresh()
 	defer c.scroll.Refresh()
-	c.feasState.SetText(feasibilityLegend(f))
+	legend := feasibilityLegend(f)
+	if s := c.ui.catalog.StandingText(c.ui.study); s != "" {
+		legend += " " + s + " (as of the last catalog)."
+	}
+	c.feasState.SetText(legend)
 	c.refusals = PredictRefusals(f.count, f.refused, f.minCohort)
 	if len(c.refusals) > 0 {
 		var lines []string
