@@ -10,8 +10,9 @@ SYSDEPS   := gcc libc6-dev pkgconf libgl-dev libx11-dev libxcursor-dev libxrandr
 # What the tests need besides: a D-Bus session bus and GNOME Keyring, which oskeyring's tests
 # start privately to check the desktop app's credentials against a real Secret Service.
 TESTDEPS  := dbus gnome-keyring
-# Packages that must never depend on Fyne, NATS or an SQL driver (see DESIGN.md).
-PURE_PKGS := ./analysis/... ./protocol/... ./app/...
+# Packages that must never depend on Fyne, NATS or an SQL driver (see DESIGN.md; dp is the
+# differential-privacy mathematics the nodes release with).
+PURE_PKGS := ./analysis/... ./protocol/... ./app/... ./dp/...
 FORBIDDEN := ^(fyne\.io/|github\.com/nats-io/|modernc\.org/sqlite|database/sql$$|github\.com/go-gl/)
 
 .PHONY: all run build test deps test-deps check-display vet fmt-check layering unit bench fuzz clean
