@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"gonum.org/v1/gonum/floats/scalar"
 
+	"github.com/oncofed/oncofed/internal/lungnode"
 	"github.com/oncofed/oncofed/internal/lungtest"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/node"
@@ -45,7 +46,7 @@ func startLungWrapped(t *testing.T, policy protocol.Policy, wrap func(site strin
 		}
 		t.Cleanup(func() { store.Close() })
 		if _, err := node.ImportCSV(ctx, store, node.ImportSpec{Study: "lung", IDColumn: "id", Site: site, DataCut: "2024-01-01",
-			Endpoints: []node.EndpointSpec{{Name: "os", TimeColumn: "time", EventColumn: "event"}}}, &buf); err != nil {
+			Endpoints: []node.EndpointSpec{{Name: "os", TimeColumn: "time", EventColumn: "event"}}, Dictionary: lungnode.Dictionary(t, false, "os")}, &buf); err != nil {
 			t.Fatal(err)
 		}
 		p := policy
