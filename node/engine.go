@@ -538,7 +538,11 @@ func (e *Engine) catalog(ctx context.Context, name string) (*protocol.Catalog, e
 		sc := protocol.StudyCatalog{Name: info.Name, DataCut: ls.data.DataCut, StudyVersion: ls.data.StudyVersion}
 		sc.Patients, sc.Suppressed = e.catalogCount(ls.data.Len())
 		sc.Variables, sc.Endpoints = ls.data.Dictionary()
-		sc.DictionaryHash = protocol.DictionaryHash(sc.StudyVersion, sc.Variables, sc.Endpoints)
+		if ls.info.DictionaryHash != "" {
+			// Not for a study imported before dictionaries were declared (its categories were
+			// read off its rows): clients label it instead of taking it for a declared one.
+			sc.DictionaryHash = protocol.DictionaryHash(sc.StudyVersion, sc.Variables, sc.Endpoints)
+		}
 		cat.Studies = append(cat.Studies, sc)
 	}
 	if name != "" && len(cat.Studies) == 0 {
