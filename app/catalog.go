@@ -110,17 +110,17 @@ func (s *Study) DictionaryWarning() string {
 // union of the sites' categories. MissingAt lists the sites of the study that do not have it:
 // a cohort filter on it excludes every patient of those sites.
 type Variable struct {
-	Name       string
-	Type       protocol.VariableType
-	Label      string
-	Unit       string
+	Name  string
+	Type  protocol.VariableType
+	Label string
+	Unit  string
 	// Categories are the declared categories in the study's order (the first site's, in name
 	// order; categories only other sites list follow, when dictionaries disagree).
 	Categories []string
 	// Min and Max are a numeric variable's declared range, as the first site publishes it.
-	Min, Max   *float64
-	Sites      []string // sites that have it, sorted
-	MissingAt  []string // sites of the study that lack it, sorted
+	Min, Max  *float64
+	Sites     []string // sites that have it, sorted
+	MissingAt []string // sites of the study that lack it, sorted
 	// TypeConflict lists "site: type" for sites that declare another type than Type (the
 	// type of the first site in name order); such a variable should not be used.
 	TypeConflict []string

@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/oncofed/oncofed/analysis"
@@ -204,7 +205,7 @@ func renderKM(replies []protocol.Reply, landmarks []float64) (*KMResult, error) 
 			perSite[g.Group] = append(perSite[g.Group], SiteEvents{Site: rep.Site, Patients: t.Total(), Events: t.TotalEvents()})
 		}
 	}
-	names := sortedKeys(perGroup)
+	names := groupOrder(replies)
 	merged := make([]analysis.SurvivalTable, len(names))
 	for i, name := range names {
 		merged[i] = analysis.MergeTables(perGroup[name]...)
@@ -432,6 +433,29 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// groupOrder returns the survival groups of the replies in the order the sites list them:
+// the study's declared category order (stage I before II before IV), not the names' sort
+// order. Each site lists its groups in that order; a group first seen at a later site goes
+// right after the group the site lists before it.
+func groupOrder(replies []protocol.Reply) []string {
+	var out []string
+	for _, rep := range replies {
+		if rep.Survival == nil {
+			continue
+		}
+		pos := -1
+		for _, g := range rep.Survival.Groups {
+			if i := slices.Index(out, g.Group); i >= 0 {
+				pos = i
+				continue
+			}
+			out = slices.Insert(out, pos+1, g.Group)
+			pos++
+		}
+	}
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {
