@@ -77,7 +77,7 @@ func releasedLevels(cells map[string]protocol.Count, missing protocol.Count, tot
 	for _, n := range names {
 		in = append(in, cells[n])
 	}
-	part := releasedPartition(append(in, missing), total, minCell)
+	part := releasedLevelPartition(append(in, missing), len(names), total, minCell)
 	out := make(map[string]Count, len(names))
 	for i, n := range names {
 		out[n] = part[i]
