@@ -1,11 +1,11 @@
 package app_test
 
 import (
-	"slices"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
