@@ -49,7 +49,7 @@ var (
 
 // dxYear is the variable every study has for the year of diagnosis; the generator fills
 // it from the accrual date.
-var dxYear = num("dx_year", "year", "year of diagnosis (start of first-line treatment)", 1990, 2030)
+var dxYear = num("dx_year", "year", "year of diagnosis (start of first-line treatment)", 2015, 2030)
 
 // NSCLC variable indexes.
 const (
@@ -84,7 +84,7 @@ func nsclcModel() *model {
 			cat("race", "self-reported race", "asian", "black", "white", "other"),
 			cat("histology", "histology", "adenocarcinoma", "squamous", "other"),
 			cat("stage", "clinical stage (IASLC 8th edition)", "IIIB", "IIIC", "IVA", "IVB"),
-			num("ecog", "points", "ECOG performance status at start of treatment", 0, 4),
+			num("ecog", "points", "ECOG performance status at start of treatment", 0, 5),
 			num("weight_loss_kg", "kg", "weight loss in the last six months", -50, 100),
 			cat("egfr", "EGFR sensitising mutation", "mutant", "wild-type"),
 			cat("alk", "ALK rearrangement", "rearranged", "negative"),
