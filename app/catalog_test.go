@@ -200,3 +200,26 @@ func TestKMGroupsInDeclaredOrder(t *testing.T) {
 		t.Errorf("groups %v, want <1, 1-49, >=50", got)
 	}
 }
+
+// Table 1's group columns come in the study's declared order too.
+func TestSummaryColumnsInDeclaredOrder(t *testing.T) {
+	group := func(name string, n int) protocol.GroupSummary {
+		return protocol.GroupSummary{Group: name, N: protocol.Count{N: n}, Variables: []protocol.VariableSummary{
+			{Variable: "age", N: protocol.Count{N: n}, Missing: protocol.Count{}, Sum: float64(60 * n), SumSq: float64(3700 * n)}}}
+	}
+	reply := func(site string, groups ...protocol.GroupSummary) protocol.Reply {
+		return protocol.Reply{Version: protocol.Version, Site: site, Kind: protocol.KindSummary, Policy: protocol.PolicyEffects{MinCell: 5},
+			Summary: &protocol.SummaryReply{Groups: groups}}
+	}
+	r := &app.Result{Request: app.Request{Kind: protocol.KindSummary, Study: "s", GroupBy: "pdl1", Variables: []string{"age"}},
+		Rounds: []app.Round{{Replies: []protocol.Reply{
+			reply("a", group("<1", 20), group(">=50", 30)),
+			reply("b", group("<1", 20), group("1-49", 40), group(">=50", 30)),
+		}}}}
+	if err := app.Render(r); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Summary.Table.Columns; len(got) != 4 || !reflect.DeepEqual(got[:3], []string{"<1", "1-49", ">=50"}) {
+		t.Errorf("columns %v, want <1, 1-49, >=50, overall", got)
+	}
+}

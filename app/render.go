@@ -92,10 +92,18 @@ func renderSummary(replies []protocol.Reply) (*SummaryResult, error) {
 		return nil, err
 	}
 	out.MissingGroup = missing
-	if out.Table, err = analysis.BuildTable1(sites, analysis.Table1Options{}); err != nil {
+	// The group columns in the study's declared order, as the sites list them.
+	opts := analysis.Table1Options{Columns: appearanceOrder(replies, func(r protocol.Reply) []string {
+		var names []string
+		for _, g := range r.Summary.Groups {
+			names = append(names, g.Group)
+		}
+		return names
+	})}
+	if out.Table, err = analysis.BuildTable1(sites, opts); err != nil {
 		return nil, WrapError(EInvalid, err, "the sites' summaries do not merge")
 	}
-	if out.BySite, err = analysis.BuildTable1BySite(sites, analysis.Table1Options{}); err != nil {
+	if out.BySite, err = analysis.BuildTable1BySite(sites, opts); err != nil {
 		return nil, WrapError(EInvalid, err, "the sites' summaries do not merge")
 	}
 	return out, nil
@@ -440,18 +448,28 @@ func equalStrings(a, b []string) bool {
 // order. Each site lists its groups in that order; a group first seen at a later site goes
 // right after the group the site lists before it.
 func groupOrder(replies []protocol.Reply) []string {
+	return appearanceOrder(replies, func(r protocol.Reply) []string {
+		var names []string
+		for _, g := range r.Survival.Groups {
+			names = append(names, g.Group)
+		}
+		return names
+	})
+}
+
+// appearanceOrder merges the name lists the replies give (each in the study's order) into
+// one list in that order: a name first seen at a later reply goes right after the name that
+// reply lists before it.
+func appearanceOrder(replies []protocol.Reply, names func(protocol.Reply) []string) []string {
 	var out []string
 	for _, rep := range replies {
-		if rep.Survival == nil {
-			continue
-		}
 		pos := -1
-		for _, g := range rep.Survival.Groups {
-			if i := slices.Index(out, g.Group); i >= 0 {
+		for _, name := range names(rep) {
+			if i := slices.Index(out, name); i >= 0 {
 				pos = i
 				continue
 			}
-			out = slices.Insert(out, pos+1, g.Group)
+			out = slices.Insert(out, pos+1, name)
 			pos++
 		}
 	}
