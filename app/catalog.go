@@ -54,19 +54,73 @@ type Study struct {
 	PatientsAtLeast bool
 	Variables       []Variable // sorted by name
 	Endpoints       []Endpoint // sorted by name
+	// Dictionaries are the distinct dictionaries the sites publish for the study (version and
+	// hash), the one most sites publish first. Every site of a study should publish the same
+	// one; more than one means they disagree (DictionaryWarning says how), and merged
+	// results mix definitions.
+	Dictionaries []StudyDictionary
+}
+
+// StudyDictionary is one dictionary of a study as published by some of its sites.
+type StudyDictionary struct {
+	Version string // declared study version ("" when none)
+	// Hash is protocol.DictionaryHash of what the sites list, computed here.
+	Hash  string
+	Sites []string // sorted
+	// Unverified lists sites whose published hash is not the hash of what they list (a
+	// site's bug or a lie); their dictionary is taken from what they list.
+	Unverified []string
+	// Undeclared: the sites imported the study before dictionaries were declared, so their
+	// categories are read off their own rows (and tell what they hold).
+	Undeclared bool
+}
+
+// DictionaryWarning describes, for a label next to the study, how its sites' dictionaries
+// disagree, or returns "" when every site publishes the same declared dictionary.
+func (s *Study) DictionaryWarning() string {
+	var parts []string
+	for _, d := range s.Dictionaries {
+		v := "no declared version"
+		if d.Version != "" {
+			v = "version " + d.Version
+		}
+		h := d.Hash
+		if len(h) > 12 {
+			h = h[:12]
+		}
+		text := fmt.Sprintf("%s (dictionary %s): %s", v, h, strings.Join(d.Sites, ", "))
+		if d.Undeclared {
+			text += " — categories read off the site's rows, not declared"
+		}
+		if len(d.Unverified) > 0 {
+			text += fmt.Sprintf(" — published hash does not match at %s", strings.Join(d.Unverified, ", "))
+		}
+		parts = append(parts, text)
+	}
+	switch {
+	case len(s.Dictionaries) > 1:
+		return fmt.Sprintf("the sites of %s publish %d different dictionaries: %s", s.Name, len(s.Dictionaries), strings.Join(parts, "; "))
+	case len(s.Dictionaries) == 1 && (s.Dictionaries[0].Undeclared || len(s.Dictionaries[0].Unverified) > 0):
+		return fmt.Sprintf("%s: %s", s.Name, parts[0])
+	}
+	return ""
 }
 
 // Variable is a variable in the union of the sites' data dictionaries. Categories is the
 // union of the sites' categories. MissingAt lists the sites of the study that do not have it:
 // a cohort filter on it excludes every patient of those sites.
 type Variable struct {
-	Name       string
-	Type       protocol.VariableType
-	Label      string
-	Unit       string
-	Categories []string // sorted union
-	Sites      []string // sites that have it, sorted
-	MissingAt  []string // sites of the study that lack it, sorted
+	Name  string
+	Type  protocol.VariableType
+	Label string
+	Unit  string
+	// Categories are the declared categories in the study's order (the first site's, in name
+	// order; categories only other sites list follow, when dictionaries disagree).
+	Categories []string
+	// Min and Max are a numeric variable's declared range, as the first site publishes it.
+	Min, Max  *float64
+	Sites     []string // sites that have it, sorted
+	MissingAt []string // sites of the study that lack it, sorted
 	// TypeConflict lists "site: type" for sites that declare another type than Type (the
 	// type of the first site in name order); such a variable should not be used.
 	TypeConflict []string
@@ -126,12 +180,13 @@ func MergeCatalogs(fetchedAt time.Time, cats []protocol.Catalog, missing []strin
 			}
 			s.Sites = append(s.Sites, sc.Site)
 			s.DataCut[sc.Site] = st.DataCut
+			addDictionary(s, sc.Site, st)
 			s.Patients += st.Patients
 			s.PatientsAtLeast = s.PatientsAtLeast || st.Suppressed
 			for _, v := range st.Variables {
 				m := vars[st.Name][v.Name]
 				if m == nil {
-					m = &Variable{Name: v.Name, Type: v.Type, Label: v.Label, Unit: v.Unit}
+					m = &Variable{Name: v.Name, Type: v.Type, Label: v.Label, Unit: v.Unit, Min: v.Min, Max: v.Max}
 					vars[st.Name][v.Name] = m
 				}
 				if v.Type != m.Type {
@@ -144,7 +199,7 @@ func MergeCatalogs(fetchedAt time.Time, cats []protocol.Catalog, missing []strin
 					m.Unit = v.Unit
 				}
 				m.Sites = append(m.Sites, sc.Site)
-				m.Categories = union(m.Categories, v.Categories)
+				m.Categories = orderedUnion(m.Categories, v.Categories)
 			}
 			for _, e := range st.Endpoints {
 				m := eps[st.Name][e.Name]
@@ -167,9 +222,41 @@ func MergeCatalogs(fetchedAt time.Time, cats []protocol.Catalog, missing []strin
 			s.Endpoints = append(s.Endpoints, *e)
 		}
 		sort.Slice(s.Endpoints, func(i, j int) bool { return s.Endpoints[i].Name < s.Endpoints[j].Name })
+		sort.SliceStable(s.Dictionaries, func(i, j int) bool { return len(s.Dictionaries[i].Sites) > len(s.Dictionaries[j].Sites) })
 		out.Studies = append(out.Studies, *s)
 	}
 	sort.Slice(out.Studies, func(i, j int) bool { return out.Studies[i].Name < out.Studies[j].Name })
+	return out
+}
+
+// addDictionary records which dictionary site publishes for the study: the hash of what it
+// lists, computed here, so that a site cannot claim agreement it does not have.
+func addDictionary(s *Study, site string, st protocol.StudyCatalog) {
+	h := protocol.DictionaryHash(st.StudyVersion, st.Variables, st.Endpoints)
+	var d *StudyDictionary
+	for i := range s.Dictionaries {
+		if s.Dictionaries[i].Hash == h {
+			d = &s.Dictionaries[i]
+		}
+	}
+	if d == nil {
+		s.Dictionaries = append(s.Dictionaries, StudyDictionary{Version: st.StudyVersion, Hash: h, Undeclared: st.DictionaryHash == ""})
+		d = &s.Dictionaries[len(s.Dictionaries)-1]
+	}
+	d.Sites = append(d.Sites, site)
+	if st.DictionaryHash != "" && st.DictionaryHash != h {
+		d.Unverified = append(d.Unverified, site)
+	}
+}
+
+// orderedUnion returns a followed by the elements of b not in a, in their order.
+func orderedUnion(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
 	return out
 }
 
@@ -199,6 +286,9 @@ func CatalogChanges(old, cur *Catalog) []string {
 			if o, ok := os.DataCut[site]; ok && o != cs.DataCut[site] {
 				out = append(out, fmt.Sprintf("study %s: site %s data cut %s → %s", cs.Name, site, o, cs.DataCut[site]))
 			}
+		}
+		if w := cs.DictionaryWarning(); w != "" && w != os.DictionaryWarning() {
+			out = append(out, "warning: "+w)
 		}
 		if os.Patients != cs.Patients {
 			out = append(out, fmt.Sprintf("study %s: patients %d → %d (%+d)", cs.Name, os.Patients, cs.Patients, cs.Patients-os.Patients))

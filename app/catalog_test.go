@@ -3,6 +3,7 @@ package app_test
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +30,9 @@ func TestMergeCatalogs(t *testing.T) {
 		t.Fatalf("study %+v", st)
 	}
 	stage := st.Variable("stage")
-	if !reflect.DeepEqual(stage.Categories, []string{"I", "III", "IV"}) || stage.Label != "Stage" || stage.MissingAt != nil {
+	// The sites disagree (each lists its own categories, as nodes did before dictionaries were
+	// declared): the first site's order, then what only the other lists.
+	if !reflect.DeepEqual(stage.Categories, []string{"I", "IV", "III"}) || stage.Label != "Stage" || stage.MissingAt != nil {
 		t.Errorf("stage %+v", stage)
 	}
 	if pdl1 := st.Variable("pdl1"); !reflect.DeepEqual(pdl1.MissingAt, []string{"b"}) {
@@ -134,5 +137,109 @@ func TestStandingText(t *testing.T) {
 	}
 	if got := cat.StandingText("nothing"); got != "" {
 		t.Errorf("a study no site tells about: %q", got)
+	}
+}
+
+// Sites of one study should publish one declared dictionary: the merge keeps its category
+// order and range, and says when sites disagree (another version, another dictionary under a
+// hash that does not describe it, a study imported before dictionaries were declared).
+func TestMergeCatalogsDictionaries(t *testing.T) {
+	vars := []protocol.Variable{{Name: "grade", Type: protocol.Categorical, Categories: []string{"low", "mid", "high"}},
+		{Name: "age", Type: protocol.Numeric, Min: ptr(18.0), Max: ptr(100.0)}}
+	eps := []protocol.Endpoint{{Name: "OS"}}
+	study := func(version string, vars []protocol.Variable, hash string) protocol.StudyCatalog {
+		return protocol.StudyCatalog{Name: "s", Patients: 100, StudyVersion: version, Variables: vars, Endpoints: eps, DictionaryHash: hash}
+	}
+	h1 := protocol.DictionaryHash("1", vars, eps)
+	agree := []protocol.Catalog{
+		{Site: "a", Studies: []protocol.StudyCatalog{study("1", vars, h1)}},
+		{Site: "b", Studies: []protocol.StudyCatalog{study("1", vars, h1)}},
+	}
+	st := app.MergeCatalogs(time.Now(), agree, nil).Study("s")
+	if w := st.DictionaryWarning(); w != "" || len(st.Dictionaries) != 1 || st.Dictionaries[0].Hash != h1 {
+		t.Errorf("agreeing sites: warning %q, dictionaries %+v", w, st.Dictionaries)
+	}
+	if g := st.Variable("grade"); !reflect.DeepEqual(g.Categories, []string{"low", "mid", "high"}) {
+		t.Errorf("grade %v, want the declared order", g.Categories)
+	}
+	if a := st.Variable("age"); a.Min == nil || *a.Min != 18 || a.Max == nil || *a.Max != 100 {
+		t.Errorf("age range %v..%v", a.Min, a.Max)
+	}
+
+	other := append([]protocol.Variable(nil), vars...)
+	other[0] = protocol.Variable{Name: "grade", Type: protocol.Categorical, Categories: []string{"low", "high"}}
+	for _, c := range []struct {
+		name string
+		site protocol.StudyCatalog
+		want []string
+	}{
+		{"new version", study("2", other, protocol.DictionaryHash("2", other, eps)), []string{"2 different dictionaries", "version 2", "version 1", ": c"}},
+		{"same version, other dictionary", study("1", other, protocol.DictionaryHash("1", other, eps)), []string{"2 different dictionaries", ": c"}},
+		{"a hash that does not describe the list", study("1", other, h1), []string{"2 different dictionaries", "does not match at c"}},
+		{"imported before dictionaries", study("", other, ""), []string{"no declared version", "not declared"}},
+	} {
+		cats := append(append([]protocol.Catalog(nil), agree...), protocol.Catalog{Site: "c", Studies: []protocol.StudyCatalog{c.site}})
+		st := app.MergeCatalogs(time.Now(), cats, nil).Study("s")
+		w := st.DictionaryWarning()
+		for _, want := range c.want {
+			if !strings.Contains(w, want) {
+				t.Errorf("%s: warning %q lacks %q", c.name, w, want)
+			}
+		}
+		if len(st.Dictionaries) != 2 || !reflect.DeepEqual(st.Dictionaries[0].Sites, []string{"a", "b"}) {
+			t.Errorf("%s: dictionaries %+v", c.name, st.Dictionaries)
+		}
+	}
+}
+
+func ptr[T any](x T) *T { return &x }
+
+// Kaplan–Meier groups come out in the study's declared order (the order the sites list them),
+// not sorted by name: pdl1 <1, 1-49, >=50 (sorted would be 1-49, <1, >=50).
+func TestKMGroupsInDeclaredOrder(t *testing.T) {
+	group := func(name string, n int) protocol.SurvivalGroup {
+		return protocol.SurvivalGroup{Group: name, Time: []float64{10, 20}, Events: []int{n, 1}, Censor: []int{1, n}}
+	}
+	reply := func(site string, groups ...protocol.SurvivalGroup) protocol.Reply {
+		return protocol.Reply{Version: protocol.Version, Site: site, Kind: protocol.KindSurvival,
+			Survival: &protocol.SurvivalReply{Endpoint: "OS", Groups: groups}}
+	}
+	r := &app.Result{Request: app.Request{Kind: protocol.KindSurvival, Study: "s", Endpoint: "OS", GroupBy: "pdl1"},
+		Rounds: []app.Round{{Replies: []protocol.Reply{
+			reply("a", group("<1", 5), group(">=50", 6)), // a has no 1-49 group
+			reply("b", group("<1", 5), group("1-49", 7), group(">=50", 6)),
+		}}}}
+	if err := app.Render(r); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, g := range r.KM.Groups {
+		got = append(got, g.Group)
+	}
+	if !reflect.DeepEqual(got, []string{"<1", "1-49", ">=50"}) {
+		t.Errorf("groups %v, want <1, 1-49, >=50", got)
+	}
+}
+
+// Table 1's group columns come in the study's declared order too.
+func TestSummaryColumnsInDeclaredOrder(t *testing.T) {
+	group := func(name string, n int) protocol.GroupSummary {
+		return protocol.GroupSummary{Group: name, N: protocol.Count{N: n}, Variables: []protocol.VariableSummary{
+			{Variable: "age", N: protocol.Count{N: n}, Missing: protocol.Count{}, Sum: float64(60 * n), SumSq: float64(3700 * n)}}}
+	}
+	reply := func(site string, groups ...protocol.GroupSummary) protocol.Reply {
+		return protocol.Reply{Version: protocol.Version, Site: site, Kind: protocol.KindSummary, Policy: protocol.PolicyEffects{MinCell: 5},
+			Summary: &protocol.SummaryReply{Groups: groups}}
+	}
+	r := &app.Result{Request: app.Request{Kind: protocol.KindSummary, Study: "s", GroupBy: "pdl1", Variables: []string{"age"}},
+		Rounds: []app.Round{{Replies: []protocol.Reply{
+			reply("a", group("<1", 20), group(">=50", 30)),
+			reply("b", group("<1", 20), group("1-49", 40), group(">=50", 30)),
+		}}}}
+	if err := app.Render(r); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Summary.Table.Columns; len(got) != 4 || !reflect.DeepEqual(got[:3], []string{"<1", "1-49", ">=50"}) {
+		t.Errorf("columns %v, want <1, 1-49, >=50, overall", got)
 	}
 }

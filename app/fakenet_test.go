@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -212,14 +213,22 @@ func (n *fakeNetwork) answer(site string, q protocol.Query) (protocol.Reply, err
 		for _, name := range []string{"age", "karno", "wt.loss"} {
 			st.Variables = append(st.Variables, protocol.Variable{Name: name, Type: protocol.Numeric})
 		}
+		// The study's declared dictionary, the same at every site; a site holding a value
+		// outside it (a test's doing) publishes a dictionary of its own with it appended.
+		declared := map[string][]string{"ecog": {"ecog0", "ecog1", "ecog2", "ecog3"}, "sex": {"female", "male"}}
 		for _, name := range []string{"ecog", "sex"} {
-			var cs []string
+			cs := slices.Clone(declared[name])
+			var extra []string
 			for c := range cats[name] {
-				cs = append(cs, c)
+				if !slices.Contains(cs, c) {
+					extra = append(extra, c)
+				}
 			}
-			sort.Strings(cs)
-			st.Variables = append(st.Variables, protocol.Variable{Name: name, Type: protocol.Categorical, Categories: cs})
+			sort.Strings(extra)
+			st.Variables = append(st.Variables, protocol.Variable{Name: name, Type: protocol.Categorical, Categories: append(cs, extra...)})
 		}
+		st.StudyVersion = "1"
+		st.DictionaryHash = protocol.DictionaryHash(st.StudyVersion, st.Variables, st.Endpoints)
 		rep.Catalog = &protocol.Catalog{Site: site, Policy: n.policy(), Studies: []protocol.StudyCatalog{st}}
 	case protocol.KindCount:
 		c := &protocol.CountReply{Total: protocol.Count{N: len(cohort)}}

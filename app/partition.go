@@ -22,12 +22,25 @@ import (
 // is unknown, or the released cells contradict the total, the small-cell bound minCell−1 is
 // kept (it holds for a partition that needed no secondary suppression).
 func releasedPartition(cells []protocol.Count, total Count, minCell int) []Count {
+	return releasedLevelPartition(cells, 0, total, minCell)
+}
+
+// releasedLevelPartition is releasedPartition where the first levels cells are a variable's
+// declared categories (or a count's groups): a node suppresses such a cell also when it is
+// empty, so that a category absent at the site looks like a rare one (node.suppressLevels).
+// Their lower bound is 0, not 1, and they take nothing from the others' upper bound.
+func releasedLevelPartition(cells []protocol.Count, levels int, total Count, minCell int) []Count {
 	out := make([]Count, len(cells))
 	exact, k, smallest := 0, 0, 0
 	for i, c := range cells {
 		out[i] = releasedCount(c, minCell)
+		if c.Suppressed && i < levels {
+			out[i].N = 0
+		}
 		if c.Suppressed {
-			k++
+			if i >= levels {
+				k++ // at least one patient each
+			}
 		} else {
 			exact += c.N
 			if c.N > 0 && (smallest == 0 || c.N < smallest) {
@@ -35,7 +48,7 @@ func releasedPartition(cells []protocol.Count, total Count, minCell int) []Count
 			}
 		}
 	}
-	if k == 0 {
+	if k == 0 && !anySuppressed(cells) {
 		return out
 	}
 	upper := total.N
@@ -45,17 +58,32 @@ func releasedPartition(cells []protocol.Count, total Count, minCell int) []Count
 		}
 		upper = total.Max
 	}
-	hi := upper - exact - (k - 1)
-	if smallest > 0 && smallest < hi {
-		hi = smallest
+	// A cell's upper bound is what the others leave: R less one patient for each other cell
+	// known to hold at least one.
+	hi := upper - exact - max(k-1, 0)
+	hiLevel := upper - exact - k // a level cell: every one of the k others holds one or more
+	if smallest > 0 {
+		hi, hiLevel = min(hi, smallest), min(hiLevel, smallest)
 	}
-	if hi < 1 {
+	if hi < 1 || hiLevel < 0 {
 		return out // contradicts the total: keep the small-cell reading
 	}
 	for i, c := range cells {
-		if c.Suppressed {
+		switch {
+		case c.Suppressed && i < levels:
+			out[i] = analysis.CellCount{N: 0, Suppressed: true, Max: max(hiLevel, 1)}
+		case c.Suppressed:
 			out[i] = analysis.CellCount{N: 1, Suppressed: true, Max: hi}
 		}
 	}
 	return out
+}
+
+func anySuppressed(cells []protocol.Count) bool {
+	for _, c := range cells {
+		if c.Suppressed {
+			return true
+		}
+	}
+	return false
 }

@@ -87,8 +87,9 @@ func cells(rows []analysis.Table1Row) [][]string {
 // bounds come from the partition's total.
 func TestSuppressedCellBounds(t *testing.T) {
 	// Groups of a count: a (2, primary) and b (30, secondary: otherwise a = total − c − b) under
-	// min cell 5; c released as 68. Total 100, so a + b = 32: each of a and b is in 1..31 (and
-	// at most 68, the smallest released cell, which the node would have suppressed first).
+	// min cell 5; c released as 68. Total 100, so a + b = 32: each of a and b is in 0..32 (a
+	// group may be empty: the node suppresses an empty declared category like a rare one) and
+	// at most 68, the smallest released cell, which the node would have suppressed first.
 	c := &protocol.CountReply{Total: protocol.Count{N: 100}, Groups: map[string]protocol.Count{
 		"a": {Suppressed: true}, "b": {Suppressed: true}, "c": {N: 68}}}
 	rep := protocol.Reply{Site: "s", Count: c, Policy: protocol.PolicyEffects{MinCell: 5, MinCohort: 10}}
@@ -97,8 +98,8 @@ func TestSuppressedCellBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, g := range r.Count.Groups[:2] {
-		if !g.N.Suppressed || g.N.N != 1 || g.N.Max != 31 {
-			t.Errorf("group %s: %+v, want suppressed 1..31", g.Group, g.N)
+		if !g.N.Suppressed || g.N.N != 0 || g.N.Max != 32 {
+			t.Errorf("group %s: %+v, want suppressed 0..32", g.Group, g.N)
 		}
 	}
 	if r.Count.Groups[2].N.Suppressed || r.Count.Groups[2].N.N != 68 {

@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/oncofed/oncofed/analysis"
@@ -76,7 +77,7 @@ func releasedLevels(cells map[string]protocol.Count, missing protocol.Count, tot
 	for _, n := range names {
 		in = append(in, cells[n])
 	}
-	part := releasedPartition(append(in, missing), total, minCell)
+	part := releasedLevelPartition(append(in, missing), len(names), total, minCell)
 	out := make(map[string]Count, len(names))
 	for i, n := range names {
 		out[n] = part[i]
@@ -91,10 +92,18 @@ func renderSummary(replies []protocol.Reply) (*SummaryResult, error) {
 		return nil, err
 	}
 	out.MissingGroup = missing
-	if out.Table, err = analysis.BuildTable1(sites, analysis.Table1Options{}); err != nil {
+	// The group columns in the study's declared order, as the sites list them.
+	opts := analysis.Table1Options{Columns: appearanceOrder(replies, func(r protocol.Reply) []string {
+		var names []string
+		for _, g := range r.Summary.Groups {
+			names = append(names, g.Group)
+		}
+		return names
+	})}
+	if out.Table, err = analysis.BuildTable1(sites, opts); err != nil {
 		return nil, WrapError(EInvalid, err, "the sites' summaries do not merge")
 	}
-	if out.BySite, err = analysis.BuildTable1BySite(sites, analysis.Table1Options{}); err != nil {
+	if out.BySite, err = analysis.BuildTable1BySite(sites, opts); err != nil {
 		return nil, WrapError(EInvalid, err, "the sites' summaries do not merge")
 	}
 	return out, nil
@@ -204,7 +213,7 @@ func renderKM(replies []protocol.Reply, landmarks []float64) (*KMResult, error) 
 			perSite[g.Group] = append(perSite[g.Group], SiteEvents{Site: rep.Site, Patients: t.Total(), Events: t.TotalEvents()})
 		}
 	}
-	names := sortedKeys(perGroup)
+	names := groupOrder(replies)
 	merged := make([]analysis.SurvivalTable, len(names))
 	for i, name := range names {
 		merged[i] = analysis.MergeTables(perGroup[name]...)
@@ -432,6 +441,39 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// groupOrder returns the survival groups of the replies in the order the sites list them:
+// the study's declared category order (stage I before II before IV), not the names' sort
+// order. Each site lists its groups in that order; a group first seen at a later site goes
+// right after the group the site lists before it.
+func groupOrder(replies []protocol.Reply) []string {
+	return appearanceOrder(replies, func(r protocol.Reply) []string {
+		var names []string
+		for _, g := range r.Survival.Groups {
+			names = append(names, g.Group)
+		}
+		return names
+	})
+}
+
+// appearanceOrder merges the name lists the replies give (each in the study's order) into
+// one list in that order: a name first seen at a later reply goes right after the name that
+// reply lists before it.
+func appearanceOrder(replies []protocol.Reply, names func(protocol.Reply) []string) []string {
+	var out []string
+	for _, rep := range replies {
+		pos := -1
+		for _, name := range names(rep) {
+			if i := slices.Index(out, name); i >= 0 {
+				pos = i
+				continue
+			}
+			out = slices.Insert(out, pos+1, name)
+			pos++
+		}
+	}
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -346,7 +346,7 @@ type KMResult struct {
 	// BinDays is the coarsest time bin any answering site applied (0 = exact times): the
 	// curves equal R's survfit on the pooled data with times coarsened to that bin.
 	BinDays      float64
-	Groups       []KMGroup // sorted by group; a single group "" when ungrouped
+	Groups       []KMGroup // in the study's declared category order (groupOrder); a single group "" when ungrouped
 	MissingGroup Count     // cohort patients without a group value, left out
 	// LogRank compares the groups on the pooled tables (R's survdiff); nil with one group or
 	// when the test is undefined (then LogRankError says why).

@@ -411,9 +411,19 @@ func TestCatalogCacheFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := <-updates
-	want := []string{"site inst99 answered (new)", "study lung: patients 227 → 228 (+1)", "study lung: variable ecog: category ecog4 added"}
-	if u.Err != nil || !reflect.DeepEqual(u.Changes, want) {
-		t.Errorf("changes %q, %v; want %q", u.Changes, u.Err, want)
+	// inst99 holds an undeclared category: it publishes a dictionary of its own, which the
+	// changes warn of.
+	want := []string{"site inst99 answered (new)", "warning: the sites of lung publish 2 different dictionaries", "study lung: patients 227 → 228 (+1)", "study lung: variable ecog: category ecog4 added"}
+	if u.Err != nil || len(u.Changes) != len(want) {
+		t.Fatalf("changes %q, %v; want %q", u.Changes, u.Err, want)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(u.Changes[i], w) {
+			t.Errorf("change %d %q, want %q…", i, u.Changes[i], w)
+		}
+	}
+	if !strings.Contains(u.Changes[1], "version 1 (dictionary ") || !strings.HasSuffix(u.Changes[1], ": inst99") {
+		t.Errorf("warning %q should name the sites and their dictionaries", u.Changes[1])
 	}
 }
 

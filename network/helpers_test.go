@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/oncofed/oncofed/internal/lungnode"
 	"github.com/oncofed/oncofed/internal/lungtest"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/node"
@@ -74,7 +75,8 @@ func serveLungAuth(t testing.TB, url string, policy protocol.Policy, analysts *n
 		}
 		_, err = node.ImportCSV(ctx, store, node.ImportSpec{
 			Study: "lung", IDColumn: "id", Site: site, DataCut: "2024-01-01",
-			Endpoints: []node.EndpointSpec{{Name: "os", TimeColumn: "time", EventColumn: "event"}},
+			Endpoints:  []node.EndpointSpec{{Name: "os", TimeColumn: "time", EventColumn: "event"}},
+			Dictionary: lungnode.Dictionary(t, false, "os"),
 		}, f)
 		f.Close()
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/oncofed/oncofed/internal/lungnode"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/protocol"
@@ -42,7 +43,7 @@ func TestReplyTooLargeForHub(t *testing.T) {
 	}
 	defer f.Close()
 	if _, err := node.ImportCSV(context.Background(), store, node.ImportSpec{Study: "lung", IDColumn: "id", Site: "all",
-		Endpoints: []node.EndpointSpec{{Name: "os", TimeColumn: "time", EventColumn: "event"}}}, f); err != nil {
+		Endpoints: []node.EndpointSpec{{Name: "os", TimeColumn: "time", EventColumn: "event"}}, Dictionary: lungnode.Dictionary(t, true, "os")}, f); err != nil {
 		t.Fatal(err)
 	}
 	pol := node.ExactPolicy()

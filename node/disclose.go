@@ -16,10 +16,18 @@ import (
 // and no small sum pins the suppressed cells down. Zero is released as zero.
 // It returns the released cells and how many were suppressed.
 func suppressPartition(cells []int, minCell int) ([]protocol.Count, int) {
+	return suppressLevels(cells, nil, minCell)
+}
+
+// suppressLevels is suppressPartition where the cell k with hideZero[k] set is a declared
+// category (or group) that may be empty at this site without the query saying so: its zero is
+// released like a count in 1..minCell-1 (suppressed), so that a category absent at the site is
+// not told apart from a rare one. Secondary suppression then covers it like any small cell.
+func suppressLevels(cells []int, hideZero []bool, minCell int) ([]protocol.Count, int) {
 	out := make([]protocol.Count, len(cells))
 	suppressed, sum := 0, 0
 	for i, n := range cells {
-		if n > 0 && n < minCell {
+		if (n > 0 && n < minCell) || (n == 0 && minCell > 1 && i < len(hideZero) && hideZero[i]) {
 			out[i] = protocol.Count{Suppressed: true}
 			suppressed++
 			sum += n

@@ -9,18 +9,41 @@
 // or warehouse extracts) loads a study all-or-nothing: a bad line refuses the whole file with
 // its line number, and a re-import replaces the study atomically.
 //
+// # Dictionary
+//
+// A study's variables are declared by its Dictionary (ReadDictionary: a JSON file with the
+// study version, each variable's type, label, unit, categories in the study's order and numeric
+// range, and the endpoints' labels; AddCategories for --categories), the same at every site of
+// the study. Categories are never read off a site's rows: the catalog lists the declared ones
+// whether or not the site holds patients in them, so it tells nothing about them. The import
+// refuses a value outside the declared categories or range (line and column) and a non-numeric
+// column without declared categories. The store keeps the declared version and the dictionary's
+// hash (protocol.DictionaryHash, migration 006) and refuses a re-import that changes the
+// dictionary under the same version (DictionaryChangedError); the catalog publishes both.
+//
+// A declared category a site does not hold is an empty set, answered exactly like a small one:
+// a cohort on it is refused below min_cohort like any, a count or summary cell holding 0 is
+// suppressed like one holding 1..min_cell-1 (suppressLevels), and a group of a summary or
+// survival query is refused below min_cohort also when empty — in the same words — unless the
+// query's filter itself empties it (excludedByQuery: "stage in (I, II), grouped by stage" needs
+// no stage III group). Unknown categories stay not_found: the dictionary is public. A numeric
+// variable can group a query only through its declared integer range (at most 12 values), never
+// the values the site holds; Cox levels must be the declared categories, reordered.
+//
 // # Queries
 //
 // Engine.HandleJSON / Engine.Handle answer the protocol's kinds (catalog, count, summary,
 // survival, cox) from columns held in memory (reloaded when the store's study version
-// changes). Every name in a query is resolved against the study before a patient value is
-// read; anything unknown, malformed or oversized is refused with a coded protocol.Error.
+// changes). Every name in a query is resolved against the study's declared dictionary before
+// a patient value is read; anything unknown, malformed or oversized is refused with a coded
+// protocol.Error.
 //
 // # Disclosure policy (protocol.Policy; DefaultPolicy, ParsePolicy, ExactPolicy)
 //
 //   - min_cohort: a cohort, a group of a summary or survival query, or the complete cases of a
 //     Cox query smaller than this is refused (without saying how small).
-//   - min_cell: counts in 1..min_cell-1 are released as suppressed, never as numbers; in a
+//   - min_cell: counts in 1..min_cell-1 (and 0 in a declared category's cell, see Dictionary)
+//     are released as suppressed, never as numbers; in a
 //     partition (groups, categories, histogram cells) further cells, the smallest first, are
 //     suppressed until at least two are and together they hold at least min_cell patients, so
 //     no cell is "total minus the rest" and no small sum pins them down. Σx and Σx² (and the

@@ -475,7 +475,7 @@ func (e *Engine) compute(ctx context.Context, q *protocol.Query, who identity, r
 		}
 		if group.Type != protocol.Categorical {
 			if group = ls.integerGroups(group); group == nil {
-				return answer{}, errorf(protocol.CodeInvalid, "group_by: %q is numeric with non-integer values or more than %d distinct values; group by a categorical variable", q.GroupBy, maxNumericGroups)
+				return answer{}, errorf(protocol.CodeInvalid, "group_by: %q is numeric without a declared range of at most %d integers (min and max in the study's dictionary); group by a categorical variable", q.GroupBy, maxNumericGroups)
 			}
 		}
 		if len(group.Categories) > maxGroups {
@@ -488,7 +488,7 @@ func (e *Engine) compute(ctx context.Context, q *protocol.Query, who identity, r
 	if err := ctx.Err(); err != nil {
 		return answer{}, errorf(protocol.CodeUnavailable, "query cancelled: %v", err)
 	}
-	c := &cohort{study: ls, rows: ls.evalFilter(q.Cohort), group: group}
+	c := &cohort{study: ls, filter: q.Cohort, rows: ls.evalFilter(q.Cohort), group: group}
 	c.n = c.rows.count()
 	var ans answer
 	if who.role == RoleDP {
@@ -556,9 +556,21 @@ func (e *Engine) checkKindNames(ls *loadedStudy, q *protocol.Query) error {
 				return errorf(protocol.CodeNotFound, "cox.covariates[%d]: no variable %q in study %q", i, clip(name), ls.data.Name)
 			}
 		}
-		for name := range q.Cox.Levels {
-			if ls.vars[name].Type != protocol.Categorical {
+		for name, lv := range q.Cox.Levels {
+			v := ls.vars[name]
+			if v.Type != protocol.Categorical {
 				return errorf(protocol.CodeInvalid, "cox.levels: %q is numeric", name)
+			}
+			// The levels are the declared categories, reordered (the first is the reference):
+			// an unknown one is not_found like a filter's, and one left out would make the
+			// design fail exactly when a patient holds it, telling that someone does.
+			for _, l := range lv {
+				if _, ok := ls.catIndex[name][l]; !ok {
+					return errorf(protocol.CodeNotFound, "cox.levels[%q]: no category %q", name, clip(l))
+				}
+			}
+			if len(lv) != len(v.Categories) {
+				return errorf(protocol.CodeInvalid, "cox.levels[%q]: give every declared category (%d), in the order wanted, the reference first", name, len(v.Categories))
 			}
 		}
 		if s := q.Cox.Strata; s != "" {
@@ -589,13 +601,15 @@ func (e *Engine) catalog(ctx context.Context, name string) (*protocol.Catalog, e
 		if err != nil {
 			return nil, err
 		}
-		sc := protocol.StudyCatalog{Name: info.Name, DataCut: ls.data.DataCut, Variables: []protocol.Variable{}, Endpoints: []protocol.Endpoint{}}
+		// The dictionary part (variables, categories, ranges, endpoints, version, hash) is the
+		// study's declared one, the same bytes at every site of the study whatever its rows.
+		sc := protocol.StudyCatalog{Name: info.Name, DataCut: ls.data.DataCut, StudyVersion: ls.data.StudyVersion}
 		sc.Patients, sc.Suppressed = e.catalogCount(ls.data.Len())
-		for _, v := range ls.data.Variables {
-			sc.Variables = append(sc.Variables, v.Variable)
-		}
-		for _, ep := range ls.data.Endpoints {
-			sc.Endpoints = append(sc.Endpoints, protocol.Endpoint{Name: ep.Name, Label: ep.Label})
+		sc.Variables, sc.Endpoints = ls.data.Dictionary()
+		if ls.info.DictionaryHash != "" {
+			// Not for a study imported before dictionaries were declared (its categories were
+			// read off its rows): clients label it instead of taking it for a declared one.
+			sc.DictionaryHash = protocol.DictionaryHash(sc.StudyVersion, sc.Variables, sc.Endpoints)
 		}
 		cat.Studies = append(cat.Studies, sc)
 	}

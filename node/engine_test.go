@@ -2,7 +2,9 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -437,31 +439,60 @@ func TestCoxCacheFollowsReimport(t *testing.T) {
 	}
 }
 
-// An integer-coded numeric variable with few values (ECOG as 0–3) can be a grouping variable:
-// grouping lung by the numeric karno score (6 distinct values, python) equals grouping by the
-// same values as categories.
+// An integer-coded numeric variable whose declared range holds few integers (ECOG 0–3) can be
+// a grouping variable: its groups are the range's integers, in order, also those no patient of
+// the site holds (here 3); a numeric variable without a declared range, or with a wide one
+// (karno 0–100), is refused whatever the site's values.
 func TestGroupByIntegerCodedNumeric(t *testing.T) {
 	ctx := context.Background()
-	e, store := lungEngine(t, ExactPolicy(), nil)
-	q := query(protocol.KindCount)
-	q.GroupBy = "karno"
-	c := mustOK(t, e.Handle(ctx, q)).Count
-	st, _, _ := store.LoadStudy(ctx, "lung")
-	want := map[string]int{}
-	for _, x := range st.Variable("karno").Numeric {
-		if !math.IsNaN(x) {
-			want[strconv.Itoa(int(x))]++
+	var b strings.Builder
+	b.WriteString("pid,t,e,ecog,karno,score\n")
+	want := map[string]int{"0": 0, "1": 0, "2": 0, "3": 0}
+	for i := 0; i < 60; i++ {
+		ecog := strconv.Itoa(i % 3)
+		if i%10 == 9 {
+			ecog = ""
+		} else {
+			want[ecog]++
 		}
+		fmt.Fprintf(&b, "%d,%d,%d,%s,%d,%d\n", i, 10+i, i%2, ecog, 50+10*(i%6), i%4)
 	}
-	if len(c.Groups) != len(want) || c.Missing.N != 1 {
-		t.Fatalf("groups %+v, want %v and 1 missing", c.Groups, want)
+	dict := Dictionary{Entries: []DictionaryEntry{
+		{Name: "ecog", Type: protocol.Numeric, Min: fp(0), Max: fp(3)},
+		{Name: "karno", Type: protocol.Numeric, Min: fp(0), Max: fp(100)},
+	}}
+	store := openStore(t, filepath.Join(t.TempDir(), "s.db"))
+	spec := ImportSpec{Study: "s", IDColumn: "pid", Endpoints: []EndpointSpec{{"OS", "t", "e"}}, Dictionary: dict}
+	if _, err := ImportCSV(ctx, store, spec, strings.NewReader(b.String())); err != nil {
+		t.Fatal(err)
+	}
+	pol := ExactPolicy()
+	e, err := NewEngine(ctx, store, Config{InsecureOpen: true, Policy: &pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindCount, Study: "s", GroupBy: "ecog"}
+	c := mustOK(t, e.Handle(ctx, q)).Count
+	if len(c.Groups) != len(want) || c.Missing.N != 6 {
+		t.Fatalf("groups %+v missing %+v, want %v and 6 missing", c.Groups, c.Missing, want)
 	}
 	for k, n := range want {
-		if c.Groups[k].N != n {
-			t.Errorf("karno %s: %d, want %d", k, c.Groups[k].N, n)
+		if g, ok := c.Groups[k]; !ok || g.N != n {
+			t.Errorf("ecog %s: %+v, want %d", k, g, n)
 		}
 	}
-	// Age has more than 12 distinct values: refused.
-	q.GroupBy = "age"
-	wantCode(t, e.Handle(ctx, q), protocol.CodeInvalid)
+	q.Kind = protocol.KindSurvival
+	q.Endpoint = "OS"
+	var order []string
+	for _, g := range mustOK(t, e.Handle(ctx, q)).Survival.Groups {
+		order = append(order, g.Group)
+	}
+	if strings.Join(order, ",") != "0,1,2" {
+		t.Errorf("survival groups %v, want 0,1,2 (3 is empty and the policy exact)", order)
+	}
+	q.Kind, q.Endpoint = protocol.KindCount, ""
+	for _, v := range []string{"karno", "score"} {
+		q.GroupBy = v
+		wantCode(t, e.Handle(ctx, q), protocol.CodeInvalid)
+	}
 }

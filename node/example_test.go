@@ -25,7 +25,13 @@ func Example() {
 
 	csv := "pid,os_days,os_event,sex\n" +
 		"1,120,1,female\n2,340,0,male\n3,200,1,male\n4,90,1,female\n5,400,0,male\n"
-	spec := node.ImportSpec{Study: "demo", IDColumn: "pid", DataCut: "2025-06-30",
+	// The study's categories are declared (the same at every site of the study), not read
+	// off the rows: --categories sex=female,male, or a dictionary file (node.ReadDictionary).
+	dict := node.Dictionary{Version: "1"}
+	if err := dict.AddCategories("sex", []string{"female", "male"}); err != nil {
+		log.Fatal(err)
+	}
+	spec := node.ImportSpec{Study: "demo", IDColumn: "pid", DataCut: "2025-06-30", Dictionary: dict,
 		Endpoints: []node.EndpointSpec{{Name: "OS", TimeColumn: "os_days", EventColumn: "os_event"}}}
 	rep, err := node.ImportCSV(ctx, store, spec, strings.NewReader(csv))
 	if err != nil {

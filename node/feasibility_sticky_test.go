@@ -31,7 +31,8 @@ func egfrCSV(t testing.TB, dir string, n int) string {
 }
 
 var egfrSpec = ImportSpec{Study: "egfr", IDColumn: "id", DataCut: "2026-01-01",
-	Endpoints: []EndpointSpec{{Name: "OS", TimeColumn: "time", EventColumn: "event"}}}
+	Endpoints:  []EndpointSpec{{Name: "OS", TimeColumn: "time", EventColumn: "event"}},
+	Dictionary: declare("egfr=mutant,wild", "stage=I,II,III,IV")}
 
 // egfrEngine imports n egfrCSV patients into a new database in a temporary directory and
 // returns an engine with the default policy but no feasibility budget, and the study.

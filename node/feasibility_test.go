@@ -250,7 +250,8 @@ func synthCSV(t testing.TB, dir string, n int) string {
 }
 
 var synthSpec = ImportSpec{Study: "synth", IDColumn: "id", DataCut: "2026-01-01",
-	Endpoints: []EndpointSpec{{Name: "OS", TimeColumn: "time", EventColumn: "event"}}}
+	Endpoints:  []EndpointSpec{{Name: "OS", TimeColumn: "time", EventColumn: "event"}},
+	Dictionary: declare("sex=female,male")}
 
 // rangeDistance is |[a, b] Δ [c, d]| for ranges of the unique key of synthCSV.
 func rangeDistance(a, b, c, d int) int {

@@ -29,11 +29,12 @@ type loadedStudy struct {
 // maxNumericGroups bounds the distinct values of a numeric variable used as group_by.
 const maxNumericGroups = 12
 
-// integerGroups returns a categorical view of an integer-coded numeric variable (ECOG 0–4,
-// a year), with one category per distinct value in the whole study, named by the value and
-// ordered numerically — or nil when the variable has non-integer values or more than
-// maxNumericGroups distinct values. Like a categorical dictionary, the categories come from
-// the study, not from a cohort.
+// integerGroups returns a categorical view of an integer-coded numeric variable (ECOG 0–4)
+// whose declared range holds at most maxNumericGroups integers: one category per integer of
+// the range, named by the value and ordered numerically, whatever values the site holds (a
+// row with a non-integer value has no group, like a missing one). It returns nil when the
+// range is not declared or too wide: the groups come from the study's dictionary, never from
+// the site's rows, so which values a site holds is not told by the groups it answers with.
 func (ls *loadedStudy) integerGroups(v *VariableData) *VariableData {
 	ls.orderMu.Lock()
 	defer ls.orderMu.Unlock()
@@ -43,38 +44,20 @@ func (ls *loadedStudy) integerGroups(v *VariableData) *VariableData {
 	if ls.groups == nil {
 		ls.groups = map[string]*VariableData{}
 	}
-	distinct := map[float64]int32{}
-	for _, x := range v.Numeric {
-		if x != x {
-			continue
-		}
-		if x != math.Trunc(x) || math.Abs(x) > 1e15 {
-			ls.groups[v.Name] = nil
-			return nil
-		}
-		if _, ok := distinct[x]; !ok {
-			if len(distinct) == maxNumericGroups {
-				ls.groups[v.Name] = nil
-				return nil
-			}
-			distinct[x] = 0
-		}
+	if v.Min == nil || v.Max == nil || *v.Max-*v.Min >= maxNumericGroups || math.Ceil(*v.Min) > math.Floor(*v.Max) {
+		ls.groups[v.Name] = nil
+		return nil
 	}
-	values := make([]float64, 0, len(distinct))
-	for x := range distinct {
-		values = append(values, x)
-	}
-	sort.Float64s(values)
+	lo, hi := math.Ceil(*v.Min), math.Floor(*v.Max)
 	g := &VariableData{Variable: protocol.Variable{Name: v.Name, Type: protocol.Categorical, Label: v.Label, Unit: v.Unit}, Codes: make([]int32, len(v.Numeric))}
-	for k, x := range values {
-		distinct[x] = int32(k)
+	for x := lo; x <= hi; x++ {
 		g.Categories = append(g.Categories, strconv.FormatFloat(x, 'f', -1, 64))
 	}
 	for i, x := range v.Numeric {
-		if x != x {
+		if x != x || x != math.Trunc(x) {
 			g.Codes[i] = -1
 		} else {
-			g.Codes[i] = distinct[x]
+			g.Codes[i] = int32(x - lo)
 		}
 	}
 	ls.groups[v.Name] = g

@@ -19,7 +19,26 @@ import (
 const lungCSV = "../analysis/testdata/lung.csv"
 
 var lungSpec = ImportSpec{Study: "lung", IDColumn: "id", DataCut: "2020-01-01",
-	Endpoints: []EndpointSpec{{Name: "OS", TimeColumn: "time", EventColumn: "event"}}}
+	Endpoints:  []EndpointSpec{{Name: "OS", TimeColumn: "time", EventColumn: "event"}},
+	Dictionary: lungDictionary()}
+
+// lungDictionary is the lung study's committed dictionary (analysis/testdata), with the
+// categories of lung.csv's site column.
+func lungDictionary() Dictionary {
+	f, err := os.Open(lungtest.DictionaryPath())
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	d, err := ReadDictionary(f)
+	if err != nil {
+		panic(err)
+	}
+	if err := d.AddCategories("site", lungtest.Sites); err != nil {
+		panic(err)
+	}
+	return d
+}
 
 // fixedClock is an injectable clock for budget and audit tests.
 type fixedClock struct{ t time.Time }
@@ -142,4 +161,19 @@ func writeFile(t testing.TB, dir, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// declare is a dictionary declaring the categories of each VAR=a,b,c (as --categories does).
+func declare(specs ...string) Dictionary {
+	var d Dictionary
+	for _, s := range specs {
+		name, cats, err := ParseCategories(s)
+		if err != nil {
+			panic(err)
+		}
+		if err := d.AddCategories(name, cats); err != nil {
+			panic(err)
+		}
+	}
+	return d
 }

@@ -1,13 +1,14 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -85,57 +86,315 @@ type ImportSpec struct {
 	DataCut string
 	// Site, when set, is stored as the site name the network sees.
 	Site string
-	// Dictionary optionally gives labels and units of variables and labels of endpoints, by
-	// name. A name that is neither a variable nor an endpoint of the file is refused.
-	Dictionary []DictionaryEntry
+	// Dictionary is the study's declared data dictionary (ReadDictionary, AddCategories): its
+	// version, and per variable its type, label, unit, categories and range, per endpoint its
+	// label. Every column with non-numeric values must have declared categories.
+	Dictionary Dictionary
+	// StudyVersion, when set, is the study's declared version; it must agree with
+	// Dictionary.Version when both are set.
+	StudyVersion string
 }
 
-// DictionaryEntry is one line of a study's data dictionary.
+// Dictionary is a study's declared data dictionary, the same at every site of the study: the
+// catalog publishes it whatever the site's rows hold, so that it says nothing about them. A
+// category absent at a site is an empty set there, answered like any small one.
+type Dictionary struct {
+	// Study, when set (a dictionary file's "study"), must be the study imported.
+	Study string
+	// Version is the study's declared version. A re-import may change the dictionary only
+	// under another version (Store.ReplaceStudy refuses otherwise).
+	Version string
+	Entries []DictionaryEntry
+}
+
+// DictionaryEntry declares one variable or endpoint.
 type DictionaryEntry struct {
-	Name  string
+	Name string
+	// Endpoint marks an endpoint's entry (label only; its unit is days). An entry of the old
+	// name,label,unit CSV format is neither marked nor typed: it applies to the variable or
+	// the endpoint of that name.
+	Endpoint bool
+	// Type is categorical, numeric, or empty: categorical when Categories are given, numeric
+	// when a range is, else as the values say (a column with a non-numeric value and no
+	// declared categories is refused).
+	Type  protocol.VariableType
 	Label string
 	Unit  string
+	// Categories are the declared levels in the study's order (stage I < II < III < IV): the
+	// catalog, groups and the reference level of a Cox model keep this order.
+	Categories []string
+	// Min and Max are a numeric variable's declared range; a value outside it is refused.
+	Min, Max *float64
 }
 
-// ReadDictionary reads a data dictionary CSV with the header name,label,unit (label and unit
-// may be empty).
-func ReadDictionary(r io.Reader) ([]DictionaryEntry, error) {
-	cr := csv.NewReader(r)
+// maxDeclaredCategories bounds the categories a variable may declare.
+const maxDeclaredCategories = 1000
+
+// ReadDictionary reads a data dictionary: JSON (the declared form, below) or, for files made
+// before categories were declared, a CSV with the header name,label,unit (labels and units
+// only; categorical columns then need --categories). The JSON form:
+//
+//	{"study": "lung", "version": "2026-1",
+//	 "variables": [
+//	   {"name": "sex", "type": "categorical", "label": "Sex", "categories": ["female", "male"]},
+//	   {"name": "age", "type": "numeric", "label": "Age", "unit": "years", "min": 18, "max": 100}],
+//	 "endpoints": [{"name": "OS", "label": "Overall survival"}]}
+//
+// Unknown fields are refused, so a misspelt "categores" is not silently ignored.
+func ReadDictionary(r io.Reader) (Dictionary, error) {
+	br := bufio.NewReader(r)
+	for {
+		b, err := br.Peek(1)
+		if err != nil {
+			return Dictionary{}, &ImportError{Line: 1, Reason: "empty dictionary"}
+		}
+		if b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n' {
+			br.ReadByte()
+			continue
+		}
+		if b[0] == '{' {
+			return readJSONDictionary(br)
+		}
+		break
+	}
+	cr := csv.NewReader(br)
 	recs, err := cr.ReadAll()
 	if err != nil {
-		return nil, csvError(err)
+		return Dictionary{}, csvError(err)
 	}
-	if len(recs) == 0 || len(recs[0]) != 3 || recs[0][0] != "name" || recs[0][1] != "label" || recs[0][2] != "unit" {
-		return nil, &ImportError{Line: 1, Reason: "dictionary header must be name,label,unit"}
+	if len(recs) == 0 || len(recs[0]) != 3 || strings.TrimPrefix(recs[0][0], "\ufeff") != "name" || recs[0][1] != "label" || recs[0][2] != "unit" {
+		return Dictionary{}, &ImportError{Line: 1, Reason: `dictionary must be JSON ({"version": …, "variables": […]}) or a CSV with the header name,label,unit`}
 	}
-	var out []DictionaryEntry
+	var d Dictionary
 	for k, r := range recs[1:] {
 		e := DictionaryEntry{Name: strings.TrimSpace(r[0]), Label: strings.TrimSpace(r[1]), Unit: strings.TrimSpace(r[2])}
-		if e.Name == "" || len(e.Label) > protocol.MaxNameLen || len(e.Unit) > protocol.MaxNameLen || !utf8.ValidString(e.Label+e.Unit) {
-			return nil, &ImportError{Line: k + 2, Reason: "dictionary entry needs a name; label and unit at most 256 bytes of UTF-8"}
+		if err := checkEntry(e); err != nil {
+			err.Line = k + 2
+			return Dictionary{}, err
 		}
-		out = append(out, e)
+		d.Entries = append(d.Entries, e)
 	}
-	return out, nil
+	if err := d.check(); err != nil {
+		return Dictionary{}, err
+	}
+	return d, nil
 }
 
-// applyDictionary sets labels and units from the dictionary.
-func applyDictionary(st *StudyData, dict []DictionaryEntry) error {
-	for _, d := range dict {
-		if v := st.Variable(d.Name); v != nil {
-			v.Label, v.Unit = d.Label, d.Unit
+func readJSONDictionary(r io.Reader) (Dictionary, error) {
+	var f struct {
+		Study     string `json:"study"`
+		Version   string `json:"version"`
+		Variables []struct {
+			Name       string                `json:"name"`
+			Type       protocol.VariableType `json:"type"`
+			Label      string                `json:"label"`
+			Unit       string                `json:"unit"`
+			Categories []string              `json:"categories"`
+			Min        *float64              `json:"min"`
+			Max        *float64              `json:"max"`
+		} `json:"variables"`
+		Endpoints []struct {
+			Name  string `json:"name"`
+			Label string `json:"label"`
+			Unit  string `json:"unit"`
+		} `json:"endpoints"`
+	}
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return Dictionary{}, &ImportError{Reason: "dictionary: " + err.Error()}
+	}
+	if dec.More() {
+		return Dictionary{}, &ImportError{Reason: "dictionary: trailing data after the JSON object"}
+	}
+	d := Dictionary{Study: f.Study, Version: f.Version}
+	for _, v := range f.Variables {
+		d.Entries = append(d.Entries, DictionaryEntry{Name: v.Name, Type: v.Type, Label: v.Label, Unit: v.Unit, Categories: v.Categories, Min: v.Min, Max: v.Max})
+	}
+	for _, e := range f.Endpoints {
+		d.Entries = append(d.Entries, DictionaryEntry{Name: e.Name, Endpoint: true, Label: e.Label, Unit: e.Unit})
+	}
+	if err := d.check(); err != nil {
+		return Dictionary{}, err
+	}
+	return d, nil
+}
+
+// ParseCategories parses VAR=a,b,c (as given to --categories): a categorical variable and its
+// categories in the study's order.
+func ParseCategories(s string) (name string, categories []string, err error) {
+	name, list, ok := strings.Cut(s, "=")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" || strings.TrimSpace(list) == "" {
+		return "", nil, &ImportError{Reason: fmt.Sprintf("categories %q: want VAR=a,b,c", s)}
+	}
+	for _, c := range strings.Split(list, ",") {
+		categories = append(categories, strings.TrimSpace(c))
+	}
+	return name, categories, nil
+}
+
+// AddCategories declares the categories of variable name (--categories): on the variable's
+// entry when the dictionary has one without categories, else as a new entry. Declaring a
+// variable's categories twice, or categories of a numeric variable, is refused.
+func (d *Dictionary) AddCategories(name string, categories []string) error {
+	for i := range d.Entries {
+		e := &d.Entries[i]
+		if e.Name != name || e.Endpoint {
 			continue
 		}
-		if e := st.Endpoint(d.Name); e != nil {
-			if d.Unit != "" && d.Unit != "days" {
-				return &ImportError{Reason: fmt.Sprintf("dictionary: endpoint %q is in days, not %q", d.Name, d.Unit)}
-			}
-			e.Label = d.Label
-			continue
+		if e.Categories != nil || e.Type == protocol.Numeric || e.Min != nil || e.Max != nil {
+			return &ImportError{Column: name, Reason: "categories declared twice (the dictionary already declares this variable's type or categories)"}
 		}
-		return &ImportError{Reason: fmt.Sprintf("dictionary: %q is neither a variable nor an endpoint", d.Name)}
+		e.Type, e.Categories = protocol.Categorical, categories
+		return checkEntryErr(*e)
+	}
+	e := DictionaryEntry{Name: name, Type: protocol.Categorical, Categories: categories}
+	if err := checkEntryErr(e); err != nil {
+		return err
+	}
+	d.Entries = append(d.Entries, e)
+	return nil
+}
+
+func checkEntryErr(e DictionaryEntry) error {
+	if err := checkEntry(e); err != nil {
+		return err
 	}
 	return nil
+}
+
+// check refuses a malformed dictionary: bad names, types, categories or ranges, an entry given
+// twice.
+func (d *Dictionary) check() error {
+	if len(d.Version) > protocol.MaxNameLen || !utf8.ValidString(d.Version) {
+		return &ImportError{Reason: "dictionary: version longer than 256 bytes or not UTF-8"}
+	}
+	seen := map[string]bool{}
+	for _, e := range d.Entries {
+		if err := checkEntry(e); err != nil {
+			return err
+		}
+		if seen[e.Name] {
+			return &ImportError{Column: e.Name, Reason: "dictionary: declared twice"}
+		}
+		seen[e.Name] = true
+	}
+	return nil
+}
+
+// checkEntry refuses a malformed entry.
+func checkEntry(e DictionaryEntry) *ImportError {
+	bad := func(f string, a ...any) *ImportError {
+		return &ImportError{Column: e.Name, Reason: "dictionary: " + fmt.Sprintf(f, a...)}
+	}
+	if e.Name == "" {
+		return &ImportError{Reason: "dictionary entry without a name"}
+	}
+	if err := checkName("variable", e.Name); err != nil {
+		return err.(*ImportError)
+	}
+	if len(e.Label) > protocol.MaxNameLen || len(e.Unit) > protocol.MaxNameLen || !utf8.ValidString(e.Label+e.Unit) {
+		return bad("label and unit at most 256 bytes of UTF-8")
+	}
+	if e.Endpoint {
+		if e.Unit != "" && e.Unit != "days" {
+			return bad("an endpoint is in days, not %q", e.Unit)
+		}
+		return nil
+	}
+	switch e.Type {
+	case "", protocol.Categorical, protocol.Numeric:
+	default:
+		return bad("type %q: want categorical or numeric", e.Type)
+	}
+	ranged := e.Min != nil || e.Max != nil
+	if e.Categories != nil {
+		if e.Type == protocol.Numeric || ranged {
+			return bad("categories given to a numeric variable")
+		}
+		if len(e.Categories) == 0 || len(e.Categories) > maxDeclaredCategories {
+			return bad("1 to %d categories needed", maxDeclaredCategories)
+		}
+		dup := map[string]bool{}
+		for _, c := range e.Categories {
+			if c == "" || c != strings.TrimSpace(c) || len(c) > protocol.MaxNameLen || !utf8.ValidString(c) {
+				return bad("category %q: empty, padded with spaces, longer than 256 bytes or not UTF-8", c)
+			}
+			if dup[c] {
+				return bad("category %q declared twice", c)
+			}
+			dup[c] = true
+		}
+	} else if e.Type == protocol.Categorical {
+		return bad("a categorical variable needs its declared categories")
+	}
+	for _, b := range []*float64{e.Min, e.Max} {
+		if b != nil && (math.IsNaN(*b) || math.IsInf(*b, 0)) {
+			return bad("range bound is not finite")
+		}
+	}
+	if e.Min != nil && e.Max != nil && *e.Min > *e.Max {
+		return bad("range min %v above max %v", *e.Min, *e.Max)
+	}
+	return nil
+}
+
+// declaration is what the dictionary says of one CSV variable (nil entry: undeclared).
+type declaration struct {
+	entry *DictionaryEntry
+	label string
+	unit  string
+}
+
+// resolveDictionary matches the dictionary's entries to the source's variables and endpoints:
+// per variable its entry (nil when undeclared), per endpoint its label, and the declared
+// variables' order. An entry naming neither a variable nor an endpoint is refused: a
+// dictionary is the study's, and a site's file lacking a declared column is an error (an
+// empty column says the site does not collect it).
+func resolveDictionary(d Dictionary, vars, eps []string) (decl []*DictionaryEntry, epLabels []string, order []int, err error) {
+	vi := map[string]int{}
+	for j, v := range vars {
+		vi[v] = j
+	}
+	ei := map[string]int{}
+	for k, e := range eps {
+		ei[e] = k
+	}
+	decl = make([]*DictionaryEntry, len(vars))
+	epLabels = make([]string, len(eps))
+	for i := range d.Entries {
+		e := &d.Entries[i]
+		j, isVar := vi[e.Name]
+		k, isEp := ei[e.Name]
+		switch {
+		case isVar && !e.Endpoint:
+			if decl[j] != nil {
+				return nil, nil, nil, &ImportError{Column: e.Name, Reason: "dictionary: declared twice"}
+			}
+			decl[j] = e
+			order = append(order, j)
+		case isEp && (e.Endpoint || (e.Type == "" && e.Categories == nil && e.Min == nil && e.Max == nil)):
+			if e.Unit != "" && e.Unit != "days" {
+				return nil, nil, nil, &ImportError{Reason: fmt.Sprintf("dictionary: endpoint %q is in days, not %q", e.Name, e.Unit)}
+			}
+			epLabels[k] = e.Label
+		case e.Endpoint:
+			return nil, nil, nil, &ImportError{Reason: fmt.Sprintf("dictionary: endpoint %q is not an endpoint of the import (--endpoint)", e.Name)}
+		default:
+			return nil, nil, nil, &ImportError{Line: 1, Column: e.Name, Reason: "declared in the dictionary but not a variable of the file (a site that does not collect it gives an empty column)"}
+		}
+	}
+	declared := map[int]bool{}
+	for _, j := range order {
+		declared[j] = true
+	}
+	for j := range vars {
+		if !declared[j] {
+			order = append(order, j)
+		}
+	}
+	return decl, epLabels, order, nil
 }
 
 // EndpointReport summarises one imported endpoint.
@@ -153,6 +412,9 @@ type ImportReport struct {
 	Version   int64
 	Variables []protocol.Variable
 	Endpoints []EndpointReport
+	// StudyVersion and DictionaryHash are what the catalog publishes for the study.
+	StudyVersion   string
+	DictionaryHash string
 }
 
 // ImportCSV reads a CSV file (header on line 1) into the study spec.Study of store, replacing
@@ -170,16 +432,28 @@ func ImportCSV(ctx context.Context, store Store, spec ImportSpec, r io.Reader) (
 
 // Import builds a study from src (see BuildStudy) and stores it, replacing any previous load
 // atomically; spec.IDColumn and spec.Endpoints are the source's business and ignored here.
+// The store refuses a re-import that changes the study's dictionary under the same declared
+// version.
 func Import(ctx context.Context, store Store, spec ImportSpec, src Source) (ImportReport, error) {
 	cut := spec.DataCut
 	if cut == "" {
 		cut = time.Now().UTC().Format("2006-01-02")
 	}
-	st, err := BuildStudy(ctx, spec.Study, cut, src)
-	if err != nil {
+	dict := spec.Dictionary
+	if dict.Study != "" && dict.Study != spec.Study {
+		return ImportReport{}, &ImportError{Reason: fmt.Sprintf("the dictionary declares study %q, not %q", dict.Study, spec.Study)}
+	}
+	switch {
+	case spec.StudyVersion != "" && dict.Version != "" && spec.StudyVersion != dict.Version:
+		return ImportReport{}, &ImportError{Reason: fmt.Sprintf("study version %q given, but the dictionary declares version %q", spec.StudyVersion, dict.Version)}
+	case spec.StudyVersion != "":
+		dict.Version = spec.StudyVersion
+	}
+	if err := dict.check(); err != nil {
 		return ImportReport{}, err
 	}
-	if err := applyDictionary(st, spec.Dictionary); err != nil {
+	st, err := BuildStudy(ctx, spec.Study, cut, dict, src)
+	if err != nil {
 		return ImportReport{}, err
 	}
 	info, err := store.ReplaceStudy(ctx, st)
@@ -191,7 +465,8 @@ func Import(ctx context.Context, store Store, spec ImportSpec, src Source) (Impo
 			return ImportReport{}, err
 		}
 	}
-	rep := ImportReport{Study: st.Name, DataCut: st.DataCut, Patients: st.Len(), Version: info.Version}
+	rep := ImportReport{Study: st.Name, DataCut: st.DataCut, Patients: st.Len(), Version: info.Version,
+		StudyVersion: st.StudyVersion, DictionaryHash: st.DictionaryHash()}
 	for _, v := range st.Variables {
 		rep.Variables = append(rep.Variables, v.Variable)
 	}
@@ -209,10 +484,12 @@ func Import(ctx context.Context, store Store, spec ImportSpec, src Source) (Impo
 	return rep, nil
 }
 
-// BuildStudy reads every record of src into columns: it refuses duplicate or empty ids,
-// types each variable (numeric when every non-empty value parses as a finite number) and
-// sorts categories.
-func BuildStudy(ctx context.Context, name, dataCut string, src Source) (*StudyData, error) {
+// BuildStudy reads every record of src into columns: it refuses duplicate or empty ids and
+// types each variable by the dictionary (see DictionaryEntry): a value that is not a declared
+// category, or a number outside the declared range, is refused with its line; a column with a
+// non-numeric value and no declared categories is refused. Declared variables come first, in
+// the dictionary's order, then the undeclared (numeric) ones in the source's order.
+func BuildStudy(ctx context.Context, name, dataCut string, dict Dictionary, src Source) (*StudyData, error) {
 	if err := checkName("study", name); err != nil {
 		return nil, err
 	}
@@ -232,11 +509,16 @@ func BuildStudy(ctx context.Context, name, dataCut string, src Source) (*StudyDa
 			return nil, err
 		}
 	}
-	st := &StudyData{Name: name, DataCut: dataCut}
+	decl, epLabels, order, err := resolveDictionary(dict, vars, eps)
+	if err != nil {
+		return nil, err
+	}
+	st := &StudyData{Name: name, DataCut: dataCut, StudyVersion: dict.Version}
 	raw := make([][]string, len(vars))
+	var lines []int
 	st.Endpoints = make([]EndpointData, len(eps))
 	for k, e := range eps {
-		st.Endpoints[k].Name = e
+		st.Endpoints[k].Name, st.Endpoints[k].Label = e, epLabels[k]
 	}
 	seen := make(map[string]int)
 	for n := 0; ; n++ {
@@ -274,6 +556,7 @@ func BuildStudy(ctx context.Context, name, dataCut string, src Source) (*StudyDa
 			panic("node: import source yielded a record of the wrong shape")
 		}
 		st.IDs = append(st.IDs, rec.ID)
+		lines = append(lines, rec.Line)
 		for j, v := range rec.Values {
 			raw[j] = append(raw[j], v)
 		}
@@ -290,55 +573,86 @@ func BuildStudy(ctx context.Context, name, dataCut string, src Source) (*StudyDa
 			st.Endpoints[k].Time, st.Endpoints[k].Event = []float64{}, []bool{}
 		}
 	}
-	for j, name := range vars {
-		st.Variables = append(st.Variables, typeColumn(name, raw[j]))
+	for _, j := range order {
+		v, err := typeColumn(vars[j], raw[j], lines, decl[j])
+		if err != nil {
+			return nil, err
+		}
+		st.Variables = append(st.Variables, v)
 	}
 	return st, nil
 }
 
-// typeColumn makes a variable of raw values: numeric when every non-empty value is a finite
-// number, categorical otherwise.
-func typeColumn(name string, raw []string) VariableData {
-	num := make([]float64, len(raw))
-	numeric := true
+// typeColumn makes a variable of raw values (lines: each row's source line) as its
+// declaration says: categorical with the declared categories, numeric within the declared
+// range, or, undeclared, numeric when every non-empty value is a finite number.
+func typeColumn(name string, raw []string, lines []int, d *DictionaryEntry) (VariableData, error) {
+	v := VariableData{Variable: protocol.Variable{Name: name}}
+	if d != nil {
+		v.Label, v.Unit = d.Label, d.Unit
+	}
+	if d != nil && d.Categories != nil {
+		v.Type, v.Categories = protocol.Categorical, append([]string(nil), d.Categories...)
+		levels := make(map[string]int32, len(d.Categories))
+		for i, c := range d.Categories {
+			levels[c] = int32(i)
+		}
+		v.Codes = make([]int32, len(raw))
+		for i, s := range raw {
+			if s == "" {
+				v.Codes[i] = -1
+				continue
+			}
+			c, ok := levels[s]
+			if !ok {
+				return VariableData{}, &ImportError{Line: lines[i], Column: name, Reason: fmt.Sprintf("value %q is not a declared category (declared: %s)", clip(s), clip(strings.Join(d.Categories, ", ")))}
+			}
+			v.Codes[i] = c
+		}
+		return v, nil
+	}
+	v.Type = protocol.Numeric
+	if d != nil {
+		v.Min, v.Max = cloneFloat(d.Min), cloneFloat(d.Max)
+	}
+	v.Numeric = make([]float64, len(raw))
 	for i, s := range raw {
 		if s == "" {
-			num[i] = math.NaN()
+			v.Numeric[i] = math.NaN()
 			continue
 		}
 		x, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-			numeric = false
-			break
+			if d == nil {
+				return VariableData{}, &ImportError{Line: lines[i], Column: name, Reason: fmt.Sprintf("non-numeric value %q in a column without declared categories: declare them (oncofed-node import --categories %s=a,b,c, or \"categories\" in the dictionary)", clip(s), name)}
+			}
+			return VariableData{}, &ImportError{Line: lines[i], Column: name, Reason: fmt.Sprintf("value %q is not a number (declared numeric)", clip(s))}
 		}
-		num[i] = x
-	}
-	if numeric {
-		return VariableData{Variable: protocol.Variable{Name: name, Type: protocol.Numeric}, Numeric: num}
-	}
-	levels := map[string]int32{}
-	for _, s := range raw {
-		if s != "" {
-			levels[s] = 0
+		if (v.Min != nil && x < *v.Min) || (v.Max != nil && x > *v.Max) {
+			return VariableData{}, &ImportError{Line: lines[i], Column: name, Reason: fmt.Sprintf("value %v outside the declared range %s", x, rangeText(v.Min, v.Max))}
 		}
+		v.Numeric[i] = x
 	}
-	cats := make([]string, 0, len(levels))
-	for s := range levels {
-		cats = append(cats, s)
+	return v, nil
+}
+
+func cloneFloat(p *float64) *float64 {
+	if p == nil {
+		return nil
 	}
-	sort.Strings(cats)
-	for i, s := range cats {
-		levels[s] = int32(i)
+	x := *p
+	return &x
+}
+
+func rangeText(lo, hi *float64) string {
+	l, h := "-∞", "+∞"
+	if lo != nil {
+		l = strconv.FormatFloat(*lo, 'g', -1, 64)
 	}
-	codes := make([]int32, len(raw))
-	for i, s := range raw {
-		if s == "" {
-			codes[i] = -1
-		} else {
-			codes[i] = levels[s]
-		}
+	if hi != nil {
+		h = strconv.FormatFloat(*hi, 'g', -1, 64)
 	}
-	return VariableData{Variable: protocol.Variable{Name: name, Type: protocol.Categorical, Categories: cats}, Codes: codes}
+	return "[" + l + ", " + h + "]"
 }
 
 // checkName refuses names a query could not name.

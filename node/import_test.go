@@ -131,7 +131,8 @@ func TestImportTypesAndEvents(t *testing.T) {
 		"b,2,FALSE,I,,x\n" +
 		"c,0,1,,4.25,y\n" +
 		"d,7,0,IV,-1e2,\n"
-	rep, err := ImportCSV(ctx, store, ImportSpec{Study: "s", IDColumn: "pid", Endpoints: []EndpointSpec{{"OS", "t", "e"}}}, strings.NewReader(csv))
+	rep, err := ImportCSV(ctx, store, ImportSpec{Study: "s", IDColumn: "pid", Endpoints: []EndpointSpec{{"OS", "t", "e"}},
+		Dictionary: declare("stage=I,II,III,IV", "note=x,y")}, strings.NewReader(csv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestImportTypesAndEvents(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	st, _, _ := store.LoadStudy(ctx, "s")
-	if v := st.Variable("stage"); v.Type != protocol.Categorical || strings.Join(v.Categories, ",") != "I,II,IV" || v.Codes[2] != -1 {
+	if v := st.Variable("stage"); v.Type != protocol.Categorical || strings.Join(v.Categories, ",") != "I,II,III,IV" || v.Codes[2] != -1 {
 		t.Errorf("stage: %+v", v)
 	}
 	if v := st.Variable("score"); v.Type != protocol.Numeric || !math.IsNaN(v.Numeric[1]) || v.Numeric[3] != -100 {
@@ -155,7 +156,7 @@ func TestReimportAtomic(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	store := openStore(t, filepath.Join(dir, "s.db"))
-	spec := ImportSpec{Study: "s", IDColumn: "pid", Endpoints: []EndpointSpec{{"OS", "t", "e"}}}
+	spec := ImportSpec{Study: "s", IDColumn: "pid", Endpoints: []EndpointSpec{{"OS", "t", "e"}}, Dictionary: declare("sex=f,m")}
 	first := "pid,t,e,sex\n1,10,1,m\n2,20,0,f\n3,30,1,m\n"
 	if _, err := ImportCSV(ctx, store, spec, strings.NewReader(first)); err != nil {
 		t.Fatal(err)
@@ -237,7 +238,7 @@ func TestImportDictionary(t *testing.T) {
 	if v := st.Variable("age"); v.Label != "Age at diagnosis" || v.Unit != "years" || st.Endpoints[0].Label != "Overall survival" {
 		t.Errorf("dictionary not applied: %+v %+v", v.Variable, st.Endpoints[0])
 	}
-	spec.Dictionary = append(spec.Dictionary, DictionaryEntry{Name: "stage"})
+	spec.Dictionary.Entries = append(spec.Dictionary.Entries, DictionaryEntry{Name: "stage"})
 	if _, err := ImportCSV(ctx, store, spec, strings.NewReader("pid,t,e,age\n1,1,1,50\n")); err == nil || !strings.Contains(err.Error(), "stage") {
 		t.Errorf("unknown dictionary name: %v", err)
 	}

@@ -11,10 +11,33 @@ import (
 
 // cohort is a query's selected patients and its optional grouping variable.
 type cohort struct {
-	study *loadedStudy
-	rows  bitset
-	n     int
-	group *VariableData // nil: ungrouped
+	study  *loadedStudy
+	filter *protocol.Filter // the query's cohort definition (nil: everyone)
+	rows   bitset
+	n      int
+	group  *VariableData // nil: ungrouped
+}
+
+// hiddenGroups says, per group, whether its emptiness is private: true unless the query's
+// filter itself excludes the group (see excludedByQuery). An empty group whose emptiness is
+// private is answered like a small one.
+func (c *cohort) hiddenGroups() []bool {
+	return hidden(queryEmptied(c.filter, c.group))
+}
+
+// hiddenCells is hiddenGroups for the categories of v within group g (g < 0: ungrouped).
+func (c *cohort) hiddenCells(v *VariableData, g int) []bool {
+	if g < 0 || c.group == nil {
+		return hidden(queryEmptied(c.filter, v))
+	}
+	return hidden(queryEmptied(c.filter, v, assumption{c.group.Name, c.group.Categories[g]}))
+}
+
+func hidden(emptied []bool) []bool {
+	for k := range emptied {
+		emptied[k] = !emptied[k]
+	}
+	return emptied
 }
 
 // groupSets splits the cohort by the grouping variable: one bitset and size per category,
@@ -54,12 +77,15 @@ func (c *cohort) newSets(k int) []bitset {
 	return sets
 }
 
-// checkGroupSizes refuses a query with a non-empty group smaller than min_cohort: its
-// aggregates (a survival table, sums of squares) would describe a handful of patients, and
-// an ungrouped query minus the other groups would expose them anyway.
+// checkGroupSizes refuses a query with a group smaller than min_cohort: its aggregates (a
+// survival table, sums of squares) would describe a handful of patients, and an ungrouped
+// query minus the other groups would expose them anyway. An empty group is refused alike —
+// word for word — unless the query itself empties it: whether a declared category holds
+// patients at this site is not to be told by answering.
 func (e *Engine) checkGroupSizes(c *cohort, sizes []int) error {
+	hide := c.hiddenGroups()
 	for g, n := range sizes {
-		if n > 0 && n < e.policy.MinCohort {
+		if (n > 0 || hide[g]) && n < e.policy.MinCohort {
 			return errorf(protocol.CodeRefusedByPolicy, "group %s=%q has fewer than min_cohort=%d patients", c.group.Name, c.group.Categories[g], e.policy.MinCohort)
 		}
 	}
@@ -97,7 +123,7 @@ func (e *Engine) count(c *cohort, reply *protocol.Reply) (answer, error) {
 	ans := answer{sets: []bitset{c.rows}}
 	if c.group != nil {
 		sets, sizes, missing := c.groupSets()
-		counts, s := suppressPartition(append(append([]int(nil), sizes...), missing), minCell)
+		counts, s := suppressLevels(append(append([]int(nil), sizes...), missing), c.hiddenGroups(), minCell)
 		reply.Policy.SuppressedCells += s
 		cr.Groups = make(map[string]protocol.Count, len(sizes))
 		for g, name := range c.group.Categories {
@@ -122,12 +148,13 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 		name string
 		rows bitset
 		n    int
+		code int // the group's category code, -1 ungrouped
 	}
 	var groups []grp
 	ans := answer{}
 	sr := &protocol.SummaryReply{Groups: []protocol.GroupSummary{}}
 	if c.group == nil {
-		groups = []grp{{"", c.rows, c.n}}
+		groups = []grp{{"", c.rows, c.n, -1}}
 		ans.sets = []bitset{c.rows}
 	} else {
 		sets, sizes, missing := c.groupSets()
@@ -136,7 +163,7 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 		}
 		for g, s := range sets {
 			if sizes[g] > 0 {
-				groups = append(groups, grp{c.group.Categories[g], s, sizes[g]})
+				groups = append(groups, grp{c.group.Categories[g], s, sizes[g], g})
 				ans.sets = append(ans.sets, s)
 			}
 		}
@@ -169,7 +196,7 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 						cells[len(cells)-1]++
 					}
 				})
-				released, s := suppressPartition(cells, minCell)
+				released, s := suppressLevels(cells, c.hiddenCells(v, g.code), minCell)
 				reply.Policy.SuppressedCells += s
 				vs.Categories = make(map[string]protocol.Count, len(v.Categories))
 				present := 0

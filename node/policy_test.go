@@ -523,7 +523,7 @@ func TestAttackDifferencingThroughMissingCell(t *testing.T) {
 		fmt.Fprintf(&b, "%d,%d,%s,%d,%d\n", i, i, grp, 10*i, i%2)
 	}
 	dir := t.TempDir()
-	spec := ImportSpec{Study: "s", IDColumn: "id", Endpoints: []EndpointSpec{{Name: "OS", TimeColumn: "time", EventColumn: "event"}}}
+	spec := ImportSpec{Study: "s", IDColumn: "id", Endpoints: []EndpointSpec{{Name: "OS", TimeColumn: "time", EventColumn: "event"}}, Dictionary: declare("grp=a,b")}
 	store := importFile(t, filepath.Join(dir, "s.db"), writeFile(t, dir, "s.csv", b.String()), spec)
 	pol := DefaultPolicy()
 	e, err := NewEngine(ctx, store, Config{InsecureOpen: true, Policy: &pol})

@@ -156,12 +156,22 @@ func (s *SQLiteStore) ReplaceStudy(ctx context.Context, st *StudyData) (StudyInf
 	if err != nil {
 		return StudyInfo{}, err
 	}
+	hash := st.DictionaryHash()
+	var oldVersion, oldHash string
+	err = tx.QueryRowContext(ctx, "SELECT study_version, dictionary_hash FROM studies WHERE name = ?", st.Name).Scan(&oldVersion, &oldHash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return StudyInfo{}, err
+	case oldHash != "" && oldVersion == st.StudyVersion && oldHash != hash:
+		return StudyInfo{}, &DictionaryChangedError{Study: st.Name, Version: st.StudyVersion, Old: oldHash, New: hash}
+	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM studies WHERE name = ?", st.Name); err != nil {
 		return StudyInfo{}, err
 	}
 	now := time.Now().UTC()
-	res, err := tx.ExecContext(ctx, "INSERT INTO studies (name, data_cut, patients, version, imported_at) VALUES (?, ?, ?, ?, ?)",
-		st.Name, st.DataCut, st.Len(), version, now.Format(timeLayout))
+	res, err := tx.ExecContext(ctx, "INSERT INTO studies (name, data_cut, patients, version, imported_at, study_version, dictionary_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		st.Name, st.DataCut, st.Len(), version, now.Format(timeLayout), st.StudyVersion, hash)
 	if err != nil {
 		return StudyInfo{}, err
 	}
@@ -169,22 +179,22 @@ func (s *SQLiteStore) ReplaceStudy(ctx context.Context, st *StudyData) (StudyInf
 	if err != nil {
 		return StudyInfo{}, err
 	}
-	stmt, err := tx.PrepareContext(ctx, "INSERT INTO study_columns (study_id, position, role, name, type, label, unit, categories, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	stmt, err := tx.PrepareContext(ctx, "INSERT INTO study_columns (study_id, position, role, name, type, label, unit, categories, data, min, max) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		return StudyInfo{}, err
 	}
 	defer stmt.Close()
 	pos := 0
-	insert := func(role, name, typ, label, unit string, cats []string, data []byte) error {
+	insert := func(role, name, typ, label, unit string, cats []string, data []byte, lo, hi *float64) error {
 		if cats == nil {
 			cats = []string{}
 		}
 		cj, _ := json.Marshal(cats)
-		_, err := stmt.ExecContext(ctx, id, pos, role, name, typ, label, unit, string(cj), data)
+		_, err := stmt.ExecContext(ctx, id, pos, role, name, typ, label, unit, string(cj), data, nullFloat(lo), nullFloat(hi))
 		pos++
 		return err
 	}
-	if err := insert(roleID, "", "", "", "", nil, encodeStrings(st.IDs)); err != nil {
+	if err := insert(roleID, "", "", "", "", nil, encodeStrings(st.IDs), nil, nil); err != nil {
 		return StudyInfo{}, err
 	}
 	for _, v := range st.Variables {
@@ -194,22 +204,52 @@ func (s *SQLiteStore) ReplaceStudy(ctx context.Context, st *StudyData) (StudyInf
 		} else {
 			data = encodeCodes(v.Codes)
 		}
-		if err := insert(roleVariable, v.Name, string(v.Type), v.Label, v.Unit, v.Categories, data); err != nil {
+		if err := insert(roleVariable, v.Name, string(v.Type), v.Label, v.Unit, v.Categories, data, v.Min, v.Max); err != nil {
 			return StudyInfo{}, err
 		}
 	}
 	for _, e := range st.Endpoints {
-		if err := insert(roleTime, e.Name, "", e.Label, "days", nil, encodeFloats(e.Time)); err != nil {
+		if err := insert(roleTime, e.Name, "", e.Label, "days", nil, encodeFloats(e.Time), nil, nil); err != nil {
 			return StudyInfo{}, err
 		}
-		if err := insert(roleEvent, e.Name, "", "", "", nil, encodeBools(e.Event)); err != nil {
+		if err := insert(roleEvent, e.Name, "", "", "", nil, encodeBools(e.Event), nil, nil); err != nil {
 			return StudyInfo{}, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return StudyInfo{}, err
 	}
-	return StudyInfo{Name: st.Name, DataCut: st.DataCut, Patients: st.Len(), Version: version, ImportedAt: now}, nil
+	return StudyInfo{Name: st.Name, DataCut: st.DataCut, Patients: st.Len(), Version: version, ImportedAt: now,
+		StudyVersion: st.StudyVersion, DictionaryHash: hash}, nil
+}
+
+// DictionaryChangedError refuses a re-import that changes a study's dictionary under the same
+// declared version. Its code is invalid.
+type DictionaryChangedError struct {
+	Study, Version string
+	Old, New       string // dictionary hashes
+}
+
+func (e *DictionaryChangedError) Error() string {
+	v := "no declared version"
+	if e.Version != "" {
+		v = fmt.Sprintf("version %q", e.Version)
+	}
+	return fmt.Sprintf("study %q (%s) is already published with another dictionary (hash %.12s…, this import %.12s…): "+
+		"every site of a study publishes the same dictionary, so change it only with a new study version "+
+		"(--study-version, or \"version\" in the dictionary) agreed across the study's sites", e.Study, v, e.Old, e.New)
+}
+
+// Unwrap gives the coded form.
+func (e *DictionaryChangedError) Unwrap() error {
+	return &protocol.Error{Code: protocol.CodeInvalid, Message: e.Error()}
+}
+
+func nullFloat(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
 
 // nextVersion hands out study versions from a counter that never goes back, so that guard
@@ -247,7 +287,7 @@ func checkStudyShape(st *StudyData) error {
 
 // Studies implements Store.
 func (s *SQLiteStore) Studies(ctx context.Context) ([]StudyInfo, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT name, data_cut, patients, version, imported_at FROM studies ORDER BY name")
+	rows, err := s.db.QueryContext(ctx, "SELECT name, data_cut, patients, version, imported_at, study_version, dictionary_hash FROM studies ORDER BY name")
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +296,7 @@ func (s *SQLiteStore) Studies(ctx context.Context) ([]StudyInfo, error) {
 	for rows.Next() {
 		var si StudyInfo
 		var at string
-		if err := rows.Scan(&si.Name, &si.DataCut, &si.Patients, &si.Version, &at); err != nil {
+		if err := rows.Scan(&si.Name, &si.DataCut, &si.Patients, &si.Version, &at, &si.StudyVersion, &si.DictionaryHash); err != nil {
 			return nil, err
 		}
 		si.ImportedAt, _ = time.Parse(timeLayout, at)
@@ -275,8 +315,8 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 	var si StudyInfo
 	var id int64
 	var at string
-	err = tx.QueryRowContext(ctx, "SELECT id, name, data_cut, patients, version, imported_at FROM studies WHERE name = ?", name).
-		Scan(&id, &si.Name, &si.DataCut, &si.Patients, &si.Version, &at)
+	err = tx.QueryRowContext(ctx, "SELECT id, name, data_cut, patients, version, imported_at, study_version, dictionary_hash FROM studies WHERE name = ?", name).
+		Scan(&id, &si.Name, &si.DataCut, &si.Patients, &si.Version, &at, &si.StudyVersion, &si.DictionaryHash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, StudyInfo{}, errorf(protocol.CodeNotFound, "no study %q", name)
 	}
@@ -284,17 +324,18 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 		return nil, StudyInfo{}, err
 	}
 	si.ImportedAt, _ = time.Parse(timeLayout, at)
-	rows, err := tx.QueryContext(ctx, "SELECT role, name, type, label, unit, categories, data FROM study_columns WHERE study_id = ? ORDER BY position", id)
+	rows, err := tx.QueryContext(ctx, "SELECT role, name, type, label, unit, categories, data, min, max FROM study_columns WHERE study_id = ? ORDER BY position", id)
 	if err != nil {
 		return nil, StudyInfo{}, err
 	}
 	defer rows.Close()
-	st := &StudyData{Name: si.Name, DataCut: si.DataCut}
+	st := &StudyData{Name: si.Name, DataCut: si.DataCut, StudyVersion: si.StudyVersion}
 	n := si.Patients
 	for rows.Next() {
 		var role, cname, typ, label, unit, cats string
 		var data []byte
-		if err := rows.Scan(&role, &cname, &typ, &label, &unit, &cats, &data); err != nil {
+		var lo, hi sql.NullFloat64
+		if err := rows.Scan(&role, &cname, &typ, &label, &unit, &cats, &data, &lo, &hi); err != nil {
 			return nil, StudyInfo{}, err
 		}
 		bad := func() error { return fmt.Errorf("node: study %q column %q (%s) is corrupt", name, cname, role) }
@@ -305,6 +346,12 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 			}
 		case roleVariable:
 			v := VariableData{Variable: protocol.Variable{Name: cname, Type: protocol.VariableType(typ), Label: label, Unit: unit}}
+			if lo.Valid {
+				v.Min = &lo.Float64
+			}
+			if hi.Valid {
+				v.Max = &hi.Float64
+			}
 			if err := json.Unmarshal([]byte(cats), &v.Categories); err != nil {
 				return nil, StudyInfo{}, bad()
 			}

@@ -13,9 +13,31 @@ type StudyData struct {
 	Name    string
 	DataCut string   // YYYY-MM-DD, "" when unknown
 	IDs     []string // the site's patient identifiers (never released)
-	// Variables in import order (the CSV's column order).
+	// StudyVersion is the study's declared version (its dictionary's), "" when undeclared.
+	StudyVersion string
+	// Variables in the dictionary's order, then undeclared ones in the CSV's column order.
 	Variables []VariableData
 	Endpoints []EndpointData
+}
+
+// Dictionary returns the study's dictionary as the catalog publishes it: every variable with
+// its declared categories and range, and every endpoint.
+func (s *StudyData) Dictionary() ([]protocol.Variable, []protocol.Endpoint) {
+	vars := make([]protocol.Variable, 0, len(s.Variables))
+	for _, v := range s.Variables {
+		vars = append(vars, v.Variable)
+	}
+	eps := make([]protocol.Endpoint, 0, len(s.Endpoints))
+	for _, e := range s.Endpoints {
+		eps = append(eps, protocol.Endpoint{Name: e.Name, Label: e.Label})
+	}
+	return vars, eps
+}
+
+// DictionaryHash is protocol.DictionaryHash of the study's version and dictionary.
+func (s *StudyData) DictionaryHash() string {
+	vars, eps := s.Dictionary()
+	return protocol.DictionaryHash(s.StudyVersion, vars, eps)
 }
 
 // Len returns the number of patients.
@@ -73,6 +95,10 @@ type StudyInfo struct {
 	Patients   int
 	Version    int64
 	ImportedAt time.Time
+	// StudyVersion and DictionaryHash are the declared version and the dictionary's hash as
+	// imported ("" for a study imported before migration 006).
+	StudyVersion   string
+	DictionaryHash string
 }
 
 // Store is where a site keeps its studies, its audit log and its disclosure-guard state.
@@ -81,7 +107,10 @@ type StudyInfo struct {
 // store: the audit chain, the budget and the released sets live in it, not in a process.
 type Store interface {
 	// ReplaceStudy stores s, replacing any study of the same name atomically: readers see
-	// either the old study or the new one, and a failure leaves the old one in place.
+	// either the old study or the new one, and a failure leaves the old one in place. It
+	// refuses (code invalid, ErrDictionaryChanged) to replace a study whose dictionary hash
+	// differs under the same declared StudyVersion: sites of a study publish one dictionary,
+	// and changing it takes a new version.
 	ReplaceStudy(ctx context.Context, s *StudyData) (StudyInfo, error)
 	// Studies lists the stored studies, sorted by name.
 	Studies(ctx context.Context) ([]StudyInfo, error)

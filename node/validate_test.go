@@ -90,7 +90,11 @@ func TestQueryRefusals(t *testing.T) {
 		{"cox unknown level", func(q *protocol.Query) {
 			q.Kind, q.Endpoint = protocol.KindCox, "OS"
 			q.Cox = &protocol.CoxRequest{Form: protocol.CoxStratified, Ties: "efron", Covariates: []string{"sex"}, Levels: map[string][]string{"sex": {"f", "m"}}}
-		}, protocol.CodeInvalid, "not one of the levels"},
+		}, protocol.CodeNotFound, "no category"},
+		{"cox levels leave a category out", func(q *protocol.Query) {
+			q.Kind, q.Endpoint = protocol.KindCox, "OS"
+			q.Cox = &protocol.CoxRequest{Form: protocol.CoxStratified, Ties: "efron", Covariates: []string{"ecog"}, Levels: map[string][]string{"ecog": {"ecog1", "ecog0"}}}
+		}, protocol.CodeInvalid, "every declared category"},
 		{"cox pooled strata", func(q *protocol.Query) {
 			q.Kind, q.Endpoint = protocol.KindCox, "OS"
 			q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "efron", Covariates: []string{"age"}, Strata: "sex"}

@@ -140,6 +140,13 @@ type StudyCatalog struct {
 	Suppressed bool       `json:"suppressed,omitempty"`
 	Variables  []Variable `json:"variables"`
 	Endpoints  []Endpoint `json:"endpoints"`
+	// StudyVersion is the study's declared version (its dictionary's "version", or
+	// oncofed-node import --study-version); a site cannot change its dictionary without
+	// changing it. DictionaryHash is DictionaryHash(StudyVersion, Variables, Endpoints): every
+	// site of a study publishes the same one, so a client tells sites that disagree. Both are
+	// empty for a study imported before dictionaries were declared.
+	StudyVersion   string `json:"study_version,omitempty"`
+	DictionaryHash string `json:"dictionary_hash,omitempty"`
 }
 
 // VariableType is categorical or numeric.

@@ -22,6 +22,9 @@ type ImportSpec struct {
 	IDColumn  string     `json:"id_column"`
 	Endpoints []Endpoint `json:"endpoints"`
 	DataCut   time.Time  `json:"data_cut"`
+	// Dictionary is the path of the study's dictionary file (Schema.Dictionary), relative to
+	// the manifest, when WriteFiles wrote one.
+	Dictionary string `json:"dictionary,omitempty"`
 }
 
 // Args returns the arguments of `oncofed-node import` (after the subcommand) that load
@@ -30,6 +33,9 @@ func (s ImportSpec) Args(dbPath, csvPath string) []string {
 	a := []string{"--db", dbPath, "--study", s.Study, "--csv", csvPath, "--id", s.IDColumn}
 	for _, e := range s.Endpoints {
 		a = append(a, "--endpoint", e.Flag())
+	}
+	if s.Dictionary != "" {
+		a = append(a, "--dictionary", s.Dictionary)
 	}
 	return append(a, "--site", s.Site, "--data-cut", s.DataCut.Format("2006-01-02"))
 }
@@ -122,7 +128,8 @@ type Manifest struct {
 	Sites []ManifestEntry `json:"sites"`
 }
 
-// WriteFiles writes one CSV per site and study into dir (<study>/<site>.csv), a
+// WriteFiles writes one CSV per site and study into dir (<study>/<site>.csv), the study's
+// dictionary (<study>/dictionary.json), a
 // manifest.json and an import.sh with the `oncofed-node import` command for each file.
 // Each site's database is <site>.db, shared by every study the site holds.
 func WriteFiles(dir string, specs ...Spec) (*Manifest, error) {
@@ -141,12 +148,17 @@ func WriteFiles(dir string, specs ...Spec) (*Manifest, error) {
 		if err := os.MkdirAll(filepath.Join(dir, g.spec.Name), 0o755); err != nil {
 			return nil, err
 		}
+		dict := filepath.Join(g.spec.Name, "dictionary.json")
+		if err := os.WriteFile(filepath.Join(dir, dict), g.model.schema.Dictionary(), 0o644); err != nil {
+			return nil, err
+		}
 		for i, s := range g.sites {
 			rel := filepath.Join(g.spec.Name, s.Name+".csv")
 			if err := writeFile(filepath.Join(dir, rel), func(w io.Writer) error { return g.WriteCSV(w, i) }); err != nil {
 				return nil, fmt.Errorf("synth: site %s: %w", s.Name, err)
 			}
 			is := g.ImportSpec(i)
+			is.Dictionary = dict
 			db := s.Name + ".db"
 			cmd := "oncofed-node import " + shellJoin(is.Args(db, rel))
 			man.Sites = append(man.Sites, ManifestEntry{ImportSpec: is, CSV: rel, DB: db, Patients: s.Patients, Kind: s.Kind, Command: cmd})

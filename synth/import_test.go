@@ -43,7 +43,16 @@ func TestCSVImportsIntoNode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		spec := node.ImportSpec{Study: e.Study, IDColumn: e.IDColumn, DataCut: e.DataCut.Format("2006-01-02"), Site: e.Site}
+		df, err := os.Open(filepath.Join(dir, e.Dictionary))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dict, err := node.ReadDictionary(df)
+		df.Close()
+		if err != nil {
+			t.Fatalf("%s: dictionary: %v", e.Study, err)
+		}
+		spec := node.ImportSpec{Study: e.Study, IDColumn: e.IDColumn, DataCut: e.DataCut.Format("2006-01-02"), Site: e.Site, Dictionary: dict}
 		for _, ep := range e.Endpoints {
 			spec.Endpoints = append(spec.Endpoints, node.EndpointSpec{Name: ep.Name, TimeColumn: ep.TimeColumn, EventColumn: ep.EventColumn})
 		}
@@ -68,13 +77,12 @@ func TestCSVImportsIntoNode(t *testing.T) {
 			if v.Categorical() != (got.Type != protocol.Numeric) {
 				t.Errorf("%s.%s: imported as %v", e.Study, v.Name, got.Type)
 			}
-			if v.Categorical() {
-				// The node lists the categories it saw, sorted; all must be schema levels.
-				for _, c := range got.Categories {
-					if !slices.Contains(v.Levels, c) {
-						t.Errorf("%s.%s: category %q not in %v", e.Study, v.Name, c, v.Levels)
-					}
-				}
+			if v.Categorical() && !slices.Equal(got.Categories, v.Levels) {
+				// Declared by the dictionary, in the schema's order, whatever the site holds.
+				t.Errorf("%s.%s: categories %v, want the schema's %v", e.Study, v.Name, got.Categories, v.Levels)
+			}
+			if !v.Categorical() && (got.Min == nil || *got.Min != *v.Min || got.Max == nil || *got.Max != *v.Max) {
+				t.Errorf("%s.%s: range %v..%v, want the schema's %v..%v", e.Study, v.Name, got.Min, got.Max, *v.Min, *v.Max)
 			}
 		}
 		// Endpoints equal the generator's columns (same rows in the same order as IDs).

@@ -34,7 +34,7 @@ const (
 func mmModel() *model {
 	m := &model{
 		schema: &Schema{Study: MM, Title: "Newly diagnosed multiple myeloma (synthetic)", Variables: []Variable{
-			num("age", "years", "age at diagnosis"),
+			num("age", "years", "age at diagnosis", 18, 100),
 			cat("sex", "sex", "female", "male"),
 			cat("iss", "International Staging System", "I", "II", "III"),
 			cat("ldh", "serum LDH", "normal", "high"),
@@ -44,7 +44,7 @@ func mmModel() *model {
 			cat("gain1q", "1q gain or amplification by FISH", "yes", "no"),
 			cat("fish_risk", "cytogenetic risk: high = del(17p), t(4;14) or t(14;16)", "high", "standard"),
 			cat("r_iss", "Revised ISS (Palumbo JCO 2015)", "I", "II", "III"),
-			num("ecog", "points", "ECOG performance status at diagnosis"),
+			num("ecog", "points", "ECOG performance status at diagnosis", 0, 5),
 			cat("transplant", "autologous stem-cell transplant in first line", "yes", "no"),
 			cat("treatment", "first-line regimen", "VRd-ASCT", "VRd", "D-Rd", "Rd", "D-VMP"),
 			dxYear,

@@ -26,11 +26,11 @@ const (
 func mpmModel() *model {
 	m := &model{
 		schema: &Schema{Study: MPM, Title: "Unresectable pleural mesothelioma, first line (synthetic)", Variables: []Variable{
-			num("age", "years", "age at diagnosis"),
+			num("age", "years", "age at diagnosis", 18, 100),
 			cat("sex", "sex", "female", "male"),
 			cat("histology", "histological subtype", "epithelioid", "sarcomatoid", "biphasic"),
 			cat("stage", "IMIG stage", "I", "II", "III", "IV"),
-			num("ecog", "points", "ECOG performance status at start of treatment"),
+			num("ecog", "points", "ECOG performance status at start of treatment", 0, 5),
 			cat("bap1", "BAP1 by immunohistochemistry", "lost", "retained"),
 			cat("treatment", "first-line regimen", "nivo-ipi", "chemo", "chemo-bev"),
 			dxYear,

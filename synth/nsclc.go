@@ -28,7 +28,11 @@ func modelOf(s Study) (*model, error) {
 	return m, nil
 }
 
-func num(name, unit, doc string) Variable { return Variable{Name: name, Unit: unit, Doc: doc} }
+// num is a numeric variable with its declared range (public: the study's dictionary says
+// it, and the node refuses values outside it).
+func num(name, unit, doc string, lo, hi float64) Variable {
+	return Variable{Name: name, Unit: unit, Doc: doc, Min: &lo, Max: &hi}
+}
 func cat(name, doc string, levels ...string) Variable {
 	return Variable{Name: name, Levels: levels, Doc: doc}
 }
@@ -45,7 +49,7 @@ var (
 
 // dxYear is the variable every study has for the year of diagnosis; the generator fills
 // it from the accrual date.
-var dxYear = num("dx_year", "year", "year of diagnosis (start of first-line treatment)")
+var dxYear = num("dx_year", "year", "year of diagnosis (start of first-line treatment)", 2015, 2030)
 
 // NSCLC variable indexes.
 const (
@@ -75,13 +79,13 @@ const (
 func nsclcModel() *model {
 	m := &model{
 		schema: &Schema{Study: NSCLC, Title: "Advanced NSCLC, first line (real-world, synthetic)", Variables: []Variable{
-			num("age", "years", "age at diagnosis"),
+			num("age", "years", "age at diagnosis", 18, 100),
 			cat("sex", "sex", "female", "male"),
 			cat("race", "self-reported race", "asian", "black", "white", "other"),
 			cat("histology", "histology", "adenocarcinoma", "squamous", "other"),
 			cat("stage", "clinical stage (IASLC 8th edition)", "IIIB", "IIIC", "IVA", "IVB"),
-			num("ecog", "points", "ECOG performance status at start of treatment"),
-			num("weight_loss_kg", "kg", "weight loss in the last six months"),
+			num("ecog", "points", "ECOG performance status at start of treatment", 0, 5),
+			num("weight_loss_kg", "kg", "weight loss in the last six months", -50, 100),
 			cat("egfr", "EGFR sensitising mutation", "mutant", "wild-type"),
 			cat("alk", "ALK rearrangement", "rearranged", "negative"),
 			cat("kras_g12c", "KRAS G12C mutation", "mutant", "wild-type"),

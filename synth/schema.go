@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -37,6 +38,9 @@ type Variable struct {
 	Levels []string
 	Unit   string // numeric variables: unit of measure
 	Doc    string // what the variable means, for catalogs and the manifest
+	// Min and Max are a numeric variable's declared range: the generator stays within it, and
+	// every site of the study declares it in its dictionary.
+	Min, Max *float64 `json:",omitempty"`
 }
 
 // Categorical reports whether v has categories.
@@ -89,6 +93,50 @@ func (s *Schema) Header() []string {
 		h = append(h, e.TimeColumn, e.EventColumn)
 	}
 	return h
+}
+
+// DictionaryVersion is the declared version of every synthetic study's dictionary.
+const DictionaryVersion = "synth-1"
+
+// Dictionary returns the study's data dictionary in the JSON form `oncofed-node import
+// --dictionary` reads (node.ReadDictionary): the study version, each variable with its type,
+// label (the Doc), unit, categories in the schema's (clinical) order and declared range, and
+// the endpoints. Every site of the study imports the same one, so every site publishes the
+// same dictionary whatever its patients.
+func (s *Schema) Dictionary() []byte {
+	type variable struct {
+		Name       string   `json:"name"`
+		Type       string   `json:"type"`
+		Label      string   `json:"label,omitempty"`
+		Unit       string   `json:"unit,omitempty"`
+		Categories []string `json:"categories,omitempty"`
+		Min        *float64 `json:"min,omitempty"`
+		Max        *float64 `json:"max,omitempty"`
+	}
+	type endpoint struct {
+		Name string `json:"name"`
+	}
+	d := struct {
+		Study     string     `json:"study"`
+		Version   string     `json:"version"`
+		Variables []variable `json:"variables"`
+		Endpoints []endpoint `json:"endpoints"`
+	}{Study: string(s.Study), Version: DictionaryVersion}
+	for _, v := range s.Variables {
+		dv := variable{Name: v.Name, Type: "numeric", Label: v.Doc, Unit: v.Unit, Min: v.Min, Max: v.Max}
+		if v.Categorical() {
+			dv.Type, dv.Categories = "categorical", v.Levels
+		}
+		d.Variables = append(d.Variables, dv)
+	}
+	for _, e := range Endpoints {
+		d.Endpoints = append(d.Endpoints, endpoint{e.Name})
+	}
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		panic("synth: dictionary: " + err.Error())
+	}
+	return append(b, '\n')
 }
 
 // SchemaOf returns the schema of a study.

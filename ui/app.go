@@ -212,10 +212,27 @@ func (a *App) Start() {
 			a.sites.onRefresh()
 			if len(u.Changes) > 0 && !u.First {
 				a.cohort.setNote("Since last time: " + joinMax(u.Changes, 3))
+			} else if w := dictionaryWarnings(u.Catalog); len(w) > 0 {
+				// Sites of a study that publish different dictionaries mix definitions.
+				a.cohort.setNote("Warning: " + joinMax(w, 2))
 			}
 		}
 	})
 	a.library.onRefresh()
+}
+
+// dictionaryWarnings lists the studies of c whose sites publish different dictionaries.
+func dictionaryWarnings(c *app.Catalog) []string {
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for i := range c.Studies {
+		if w := c.Studies[i].DictionaryWarning(); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 func (a *App) catalogTime(c *app.Catalog) time.Time {

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"gonum.org/v1/gonum/floats/scalar"
 
+	"github.com/oncofed/oncofed/internal/lungnode"
 	"github.com/oncofed/oncofed/internal/lungtest"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/node"
@@ -51,7 +52,7 @@ func startLungFor(t *testing.T, policy protocol.Policy, analysts *node.Analysts,
 		}
 		t.Cleanup(func() { store.Close() })
 		if _, err := node.ImportCSV(ctx, store, node.ImportSpec{Study: "lung", IDColumn: "id", Site: site, DataCut: "2024-01-01",
-			Endpoints: []node.EndpointSpec{{Name: "os", TimeColumn: "time", EventColumn: "event"}}}, &buf); err != nil {
+			Endpoints: []node.EndpointSpec{{Name: "os", TimeColumn: "time", EventColumn: "event"}}, Dictionary: lungnode.Dictionary(t, false, "os")}, &buf); err != nil {
 			t.Fatal(err)
 		}
 		p := policy

@@ -109,8 +109,12 @@ func writeStudies(w io.Writer, format string, cat *app.Catalog) error {
 	case "json":
 		out := []map[string]any{}
 		for _, st := range cat.Studies {
-			out = append(out, map[string]any{"study": st.Name, "sites": st.Sites, "patients": st.Patients,
-				"patients_at_least": st.PatientsAtLeast, "data_cut": st.DataCut})
+			m := map[string]any{"study": st.Name, "sites": st.Sites, "patients": st.Patients,
+				"patients_at_least": st.PatientsAtLeast, "data_cut": st.DataCut}
+			if w := st.DictionaryWarning(); w != "" {
+				m["dictionary_warning"] = w
+			}
+			out = append(out, m)
 		}
 		return writeJSON(w, map[string]any{"studies": out, "missing_sites": nonNil(cat.Missing)})
 	case "csv":
@@ -130,6 +134,11 @@ func writeStudies(w io.Writer, format string, cat *app.Catalog) error {
 	}
 	if len(cat.Missing) > 0 {
 		fmt.Fprintf(w, "not answering: %s\n", strings.Join(cat.Missing, ", "))
+	}
+	for _, st := range cat.Studies {
+		if warn := st.DictionaryWarning(); warn != "" {
+			fmt.Fprintf(w, "warning: %s\n", warn)
+		}
 	}
 	return nil
 }

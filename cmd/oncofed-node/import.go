@@ -22,9 +22,11 @@ func runImport(args []string) error {
 	id := fs.String("id", "", "patient id `COLUMN`")
 	site := fs.String("site", "", "site `NAME` the network sees (default: the database file's base name)")
 	cut := fs.String("data-cut", "", "data-cut date `YYYY-MM-DD` (default: today)")
-	dict := fs.String("dictionary", "", "optional data dictionary CSV `PATH` with header name,label,unit")
-	var eps stringList
+	dict := fs.String("dictionary", "", "the study's data dictionary `PATH`: JSON with version, variables (type, label, unit, categories, min, max) and endpoints; or an old name,label,unit CSV (labels only)")
+	version := fs.String("study-version", "", "the study's declared `VERSION` (or \"version\" in the dictionary); the dictionary can change only with a new one")
+	var eps, cats stringList
 	fs.Var(&eps, "endpoint", "endpoint `NAME=TIMECOL:EVENTCOL` (repeatable; time in days, event 0/1)")
+	fs.Var(&cats, "categories", "declare a categorical variable's categories in the study's order, `VAR=a,b,c` (repeatable); every column with non-numeric values needs them, here or in the dictionary")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -32,7 +34,7 @@ func runImport(args []string) error {
 		fs.Usage()
 		return errors.New("--db, --study, --csv, --id and at least one --endpoint are required")
 	}
-	spec := node.ImportSpec{Study: *study, IDColumn: *id, DataCut: *cut, Site: *site}
+	spec := node.ImportSpec{Study: *study, IDColumn: *id, DataCut: *cut, Site: *site, StudyVersion: *version}
 	for _, e := range eps {
 		es, err := node.ParseEndpointSpec(e)
 		if err != nil {
@@ -51,6 +53,15 @@ func runImport(args []string) error {
 			return fmt.Errorf("%s: %w", *dict, err)
 		}
 	}
+	for _, c := range cats {
+		name, list, err := node.ParseCategories(c)
+		if err != nil {
+			return err
+		}
+		if err := spec.Dictionary.AddCategories(name, list); err != nil {
+			return fmt.Errorf("--categories %s: %w", c, err)
+		}
+	}
 	f, err := os.Open(*csvPath)
 	if err != nil {
 		return err
@@ -65,11 +76,26 @@ func runImport(args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w (nothing was changed)", *csvPath, err)
 	}
-	fmt.Printf("imported study %q: %d patients, data cut %s (version %d)\n", rep.Study, rep.Patients, rep.DataCut, rep.Version)
+	sv := rep.StudyVersion
+	if sv == "" {
+		sv = "(none declared)"
+	}
+	fmt.Printf("imported study %q: %d patients, data cut %s (load %d)\n", rep.Study, rep.Patients, rep.DataCut, rep.Version)
+	fmt.Printf("  study version %s, dictionary %s\n", sv, rep.DictionaryHash)
 	for _, v := range rep.Variables {
-		if len(v.Categories) > 0 {
+		switch {
+		case len(v.Categories) > 0:
 			fmt.Printf("  %-20s %-12s %v\n", v.Name, v.Type, v.Categories)
-		} else {
+		case v.Min != nil || v.Max != nil:
+			lo, hi := "", ""
+			if v.Min != nil {
+				lo = fmt.Sprint(*v.Min)
+			}
+			if v.Max != nil {
+				hi = fmt.Sprint(*v.Max)
+			}
+			fmt.Printf("  %-20s %-12s [%s, %s]\n", v.Name, v.Type, lo, hi)
+		default:
 			fmt.Printf("  %-20s %s\n", v.Name, v.Type)
 		}
 	}

@@ -32,9 +32,33 @@ func TestImportAndAuditCommands(t *testing.T) {
 	os.WriteFile(csvPath, []byte("pid,t,e,sex\n1,10,1,m\n2,20,0,f\n"), 0o644)
 	var out, errb bytes.Buffer
 	args := []string{"import", "--db", db, "--study", "s", "--csv", csvPath, "--id", "pid", "--endpoint", "OS=t:e", "--data-cut", "2024-02-29"}
+	// A categorical column needs its declared categories.
+	if code := run(args, &out, &errb); code != 1 || !strings.Contains(errb.String(), `column "sex"`) || !strings.Contains(errb.String(), "--categories sex=") {
+		t.Fatalf("import without declared categories: exit %d: %s", code, errb.String())
+	}
+	args = append(args, "--categories", "sex=m,f", "--study-version", "1")
+	errb.Reset()
 	if code := run(args, &out, &errb); code != 0 {
 		t.Fatalf("import: exit %d: %s", code, errb.String())
 	}
+	// The same version with another dictionary (a JSON file declaring the other order and a
+	// range) is refused; under version 2 it is accepted.
+	dict := filepath.Join(dir, "dict.json")
+	os.WriteFile(dict, []byte(`{"version": "1", "variables": [{"name": "sex", "categories": ["f", "m"]}], "endpoints": [{"name": "OS", "label": "Overall survival"}]}`), 0o644)
+	base := []string{"import", "--db", db, "--study", "s", "--csv", csvPath, "--id", "pid", "--endpoint", "OS=t:e", "--data-cut", "2024-02-29", "--dictionary", dict}
+	errb.Reset()
+	if code := run(base, &out, &errb); code != 1 || !strings.Contains(errb.String(), "new study version") {
+		t.Fatalf("changed dictionary under the same version: exit %d: %s", code, errb.String())
+	}
+	errb.Reset()
+	if code := run(append(base, "--study-version", "2"), &out, &errb); code != 1 || !strings.Contains(errb.String(), `declares version "1"`) {
+		t.Fatalf("--study-version disagreeing with the dictionary: exit %d: %s", code, errb.String())
+	}
+	os.WriteFile(dict, []byte(`{"version": "2", "variables": [{"name": "sex", "categories": ["f", "m"]}], "endpoints": [{"name": "OS", "label": "Overall survival"}]}`), 0o644)
+	if code := run(base, &out, &errb); code != 0 {
+		t.Fatalf("new version: exit %d: %s", code, errb.String())
+	}
+	args = base
 	// A bad file names its line and changes nothing.
 	os.WriteFile(csvPath, []byte("pid,t,e,sex\n1,10,1,m\n2,-20,0,f\n"), 0o644)
 	errb.Reset()
@@ -75,7 +99,7 @@ func TestStudiesAndQueryCommands(t *testing.T) {
 	csvPath := filepath.Join(dir, "a.csv")
 	os.WriteFile(csvPath, []byte("pid,t,e,sex\n1,10,1,m\n2,20,0,f\n"), 0o644)
 	var out, errb bytes.Buffer
-	if code := run([]string{"import", "--db", db, "--study", "s", "--csv", csvPath, "--id", "pid", "--endpoint", "OS=t:e"}, &out, &errb); code != 0 {
+	if code := run([]string{"import", "--db", db, "--study", "s", "--csv", csvPath, "--id", "pid", "--endpoint", "OS=t:e", "--categories", "sex=f,m"}, &out, &errb); code != 0 {
 		t.Fatalf("import: %s", errb.String())
 	}
 	if code := run([]string{"studies", "--db", db}, &out, &errb); code != 0 {

@@ -25,6 +25,17 @@ func Path() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "analysis", "testdata", "lung.csv")
 }
 
+// DictionaryPath returns the path of analysis/testdata/lung_dictionary.json, the study's
+// declared dictionary (node.ReadDictionary) for a site's own export of lung.csv, without the
+// site column; a file with the site column also declares its categories (Sites).
+func DictionaryPath() string {
+	return filepath.Join(filepath.Dir(Path()), "lung_dictionary.json")
+}
+
+// Sites are the categories of lung.csv's site column in R's (sorted) order.
+var Sites = []string{"inst1", "inst10", "inst11", "inst12", "inst13", "inst15", "inst16", "inst2", "inst21",
+	"inst22", "inst26", "inst3", "inst32", "inst33", "inst4", "inst5", "inst6", "inst7"}
+
 // Read returns lung.csv's header and data rows (227 patients, one row each).
 func Read(tb testing.TB) (header []string, rows [][]string) {
 	tb.Helper()

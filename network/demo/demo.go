@@ -277,7 +277,23 @@ func NodeImportSpec(is synth.ImportSpec) node.ImportSpec {
 	for _, ep := range is.Endpoints {
 		spec.Endpoints = append(spec.Endpoints, node.EndpointSpec{Name: ep.Name, TimeColumn: ep.TimeColumn, EventColumn: ep.EventColumn})
 	}
+	spec.Dictionary = StudyDictionary(synth.Study(is.Study))
 	return spec
+}
+
+// StudyDictionary is a synthetic study's declared dictionary (synth's Schema.Dictionary, read
+// as `oncofed-node import --dictionary` reads it): every demo site of the study declares the
+// same one. It panics on an unknown study or a dictionary the node refuses (a bug in synth).
+func StudyDictionary(study synth.Study) node.Dictionary {
+	schema, err := synth.SchemaOf(study)
+	if err != nil {
+		panic("demo: " + err.Error())
+	}
+	d, err := node.ReadDictionary(bytes.NewReader(schema.Dictionary()))
+	if err != nil {
+		panic("demo: dictionary of " + string(study) + ": " + err.Error())
+	}
+	return d
 }
 
 // fingerprint names a federation's generated data, so that a changed federation — or a

@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,13 +20,14 @@ import (
 // benchStudy is the study every figure uses: the synthetic real-world NSCLC cohort.
 const benchStudy = "nsclc"
 
-// studyData turns one synthetic site into the columns node.BuildStudy would make of its CSV:
-// a numeric variable stays numeric (NaN = missing); a categorical one gets the categories it
-// actually holds, sorted, as the importer types them. Going through columns rather than CSV
-// keeps a 10,000,000-patient federation within minutes; the columns are the same.
+// studyData turns one synthetic site into the columns node.BuildStudy would make of its CSV
+// and the study's dictionary (synth's Schema.Dictionary): a numeric variable stays numeric
+// (NaN = missing) with its declared range; a categorical one has the declared categories, in
+// the schema's order, whatever the site holds. Going through columns rather than CSV keeps a
+// 10,000,000-patient federation within minutes; the columns are the same.
 func studyData(c *synth.Cohort, dataCut time.Time) *node.StudyData {
 	n := c.Len()
-	st := &node.StudyData{Name: c.Study, DataCut: dataCut.Format("2006-01-02"), IDs: make([]string, n)}
+	st := &node.StudyData{Name: c.Study, DataCut: dataCut.Format("2006-01-02"), IDs: make([]string, n), StudyVersion: synth.DictionaryVersion}
 	for i := range st.IDs {
 		st.IDs[i] = c.ID(i)
 	}
@@ -35,38 +35,17 @@ func studyData(c *synth.Cohort, dataCut time.Time) *node.StudyData {
 		col := c.Columns[j]
 		if !v.Categorical() {
 			st.Variables = append(st.Variables, node.VariableData{
-				Variable: protocol.Variable{Name: v.Name, Type: protocol.Numeric},
+				Variable: protocol.Variable{Name: v.Name, Type: protocol.Numeric, Label: v.Doc, Unit: v.Unit, Min: v.Min, Max: v.Max},
 				Numeric:  append([]float64(nil), col.Values...),
 			})
 			continue
 		}
-		seen := make([]bool, len(v.Levels))
-		for _, code := range col.Codes {
-			if code >= 0 {
-				seen[code] = true
-			}
-		}
-		var cats []string
-		for k, ok := range seen {
-			if ok {
-				cats = append(cats, v.Levels[k])
-			}
-		}
-		sort.Strings(cats)
-		remap := make([]int32, len(v.Levels))
-		for k, lv := range v.Levels {
-			remap[k] = int32(sort.SearchStrings(cats, lv))
-		}
 		codes := make([]int32, n)
 		for i, code := range col.Codes {
-			if code < 0 {
-				codes[i] = -1
-			} else {
-				codes[i] = remap[code]
-			}
+			codes[i] = int32(code) // −1 stays missing
 		}
 		st.Variables = append(st.Variables, node.VariableData{
-			Variable: protocol.Variable{Name: v.Name, Type: protocol.Categorical, Categories: cats},
+			Variable: protocol.Variable{Name: v.Name, Type: protocol.Categorical, Label: v.Doc, Categories: append([]string(nil), v.Levels...)},
 			Codes:    codes,
 		})
 	}
