@@ -78,6 +78,7 @@ func lungSites(t testing.TB, policy protocol.Policy) []*Engine {
 		if e.Site() != s {
 			t.Fatalf("site name %q, want %q from the database file name", e.Site(), s)
 		}
+		declareRanges(t, e, "lung", lungRanges)
 		engines = append(engines, e)
 	}
 	return engines
@@ -95,6 +96,7 @@ func lungEngine(t testing.TB, policy protocol.Policy, clock *fixedClock) (*Engin
 	if err != nil {
 		t.Fatal(err)
 	}
+	declareRanges(t, e, "lung", lungRanges)
 	return e, store
 }
 
@@ -142,4 +144,25 @@ func writeFile(t testing.TB, dir, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// lungRanges are declared ranges for lung's numeric variables, as a study dictionary would
+// give them (wider than the data: ages 39–82, ECOG 0–3, Karnofsky 50–100, weight loss −24–68).
+var lungRanges = map[string][2]float64{"age": {18, 100}, "ph.ecog": {0, 5}, "ecog": {0, 5}, "ph.karno": {0, 100},
+	"karno": {0, 100}, "pat.karno": {0, 100}, "wt.loss": {-50, 100}, "meal.cal": {0, 5000}}
+
+// declareRanges sets the declared range (protocol.Variable.Min/Max) of the named numeric
+// variables of a study on the engine's loaded study data, until import fills them from a
+// dictionary.
+func declareRanges(t testing.TB, e *Engine, study string, ranges map[string][2]float64) {
+	t.Helper()
+	ls, err := e.study(context.Background(), study)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range ranges {
+		if v := ls.vars[name]; v != nil && v.Type == protocol.Numeric {
+			v.Min, v.Max = fp(r[0]), fp(r[1])
+		}
+	}
 }

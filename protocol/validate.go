@@ -468,6 +468,16 @@ func (v *validator) cox(q Query, c *CoxReply) {
 	if c.Events > c.N {
 		v.failf("cox.events", "%d events among %d subjects", c.Events, c.N)
 	}
+	if c.BetaLimit != nil {
+		v.length("cox.beta_limit", len(c.BetaLimit), p)
+		for j, b := range c.BetaLimit {
+			if !isFinite(b) || b <= 0 {
+				v.failf(fmt.Sprintf("cox.beta_limit[%d]", j), "%v is not a positive number", b)
+			} else if j < p && math.Abs(q.Cox.Beta[j]) > b {
+				v.failf(fmt.Sprintf("cox.beta_limit[%d]", j), "the site answered at |β| = %v above its own limit %v", math.Abs(q.Cox.Beta[j]), b)
+			}
+		}
+	}
 	switch q.Cox.Form {
 	case CoxStratified:
 		v.finite("cox.loglik", c.LogLik)
