@@ -31,8 +31,11 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	}
 	// The β cap is decided from public information before any row is read.
 	limits, err := e.modelBetaLimits(c.study, req.Covariates, req.Levels)
-	if err != nil {
+	if err != nil && !e.withoutModelRules {
 		return answer{}, err
+	}
+	if e.withoutModelRules {
+		limits = nil
 	}
 	if len(limits) > 0 && len(req.Beta) == len(limits) {
 		if err := checkBeta(req.Beta, limits, designNames(c.study, req.Covariates, req.Levels), e.policy.MaxCoxLogHR); err != nil {
@@ -226,7 +229,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	}
 	// The design-column rule, on the released event flags (a late event censored by the tail
 	// truncation counts as no event, as the reply treats it).
-	if !IsExact(e.policy) {
+	if !IsExact(e.policy) && !e.withoutModelRules {
 		if err := checkDesignColumns(x, p, names, designBlocks(ls, req.Covariates, levels), events, e.policy.MinCell); err != nil {
 			return nil, err
 		}

@@ -52,6 +52,10 @@ type Engine struct {
 	coxMu    sync.Mutex
 	coxCache []coxCacheEntry // most recent last
 
+	// withoutModelRules switches off the design-column rule and the β cap (modelsafe.go), for
+	// the attack tests that show what they stop; nothing outside tests sets it.
+	withoutModelRules bool
+
 	secretMu sync.Mutex
 	secret   []byte // the store's SiteSecret, read on first use
 }
