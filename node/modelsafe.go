@@ -30,16 +30,19 @@ import (
 // declared minimum and maximum of a numeric covariate).
 //
 // Why 5. Real effects are far inside it: the strongest prognostic factors and treatment effects
-// in oncology have hazard ratios of 0.1–10 (|β| ≤ 2.3); the NCCTG lung fits have |β·w| ≤ 2.6
-// (ph.ecog 0.48 per grade over its declared 0–5; age 0.017 per year over 18–100: 1.4) and their
-// Newton–Raphson iterates stay below 3 (TestCoxFitsStayWithinCap measures it). A fit that wants
-// more is diverging (monotone likelihood: a level with no events, or separation), and the
-// client reports it so. On the privacy side, e^5 is the most one patient can weigh against
-// another in a risk set through one column: in a risk set of 50 patients one extreme patient
-// holds at most 148/(148+49) ≈ 75% of the weight, not the ≈ 100% (a read-out of that patient)
-// that β = 60 gave. Smaller caps (3: e^3 ≈ 20) refuse real fits (ECOG as a number over 0–5 at
-// β = 0.7 is 3.5); larger ones (10: e^10 ≈ 22 000, the old per-sd bound) bring the hard-max back
-// for risk sets of thousands.
+// in oncology have hazard ratios of 0.1–10 (|β| ≤ 2.3); a numeric covariate's effect across a
+// realistic declared range is of the same order (age at 0.03 per year over 18–100 is 2.5). The
+// NCCTG lung models (sex, age, Karnofsky score, weight loss) ask at most 0.36 of the cap along
+// their whole Newton–Raphson path (Karnofsky's first step, |β·w| = 1.8) and converge in 3 to
+// 5 rounds (TestCoxFitsStayWithinCap). A fit that wants more is diverging (monotone
+// likelihood: a level without events, or separation), and the client reports it so. On the
+// privacy side, e^5 is the most one patient can weigh against another in a risk set through
+// one column: in a risk set of 50 one extreme patient holds at most 148/(148+49) ≈ 75% of the
+// weight, not the ≈ 100% (a read-out of that patient) that β = 60 gave. A smaller cap (3:
+// e^3 ≈ 20) would refuse real fits on wide declared ranges (an ECOG score taken as a number
+// over 0–5 at β = 0.7 is 3.5); a larger one (10: e^10 ≈ 22 000, the old per-sd bound) brings
+// the hard maximum back for risk sets of thousands. Sites can set their own
+// (max_cox_log_hr).
 const DefaultMaxCoxLogHR = 5
 
 // modelBetaLimits returns, for each design column of a model on the given covariates, the
