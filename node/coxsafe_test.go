@@ -201,8 +201,8 @@ func TestParsePolicyMaxCoxLogHR(t *testing.T) {
 	for doc, want := range map[string]float64{
 		`{}`:                     DefaultMaxCoxLogHR,
 		`{"max_cox_log_hr":3.5}`: 3.5,
-		`{"min_cohort":0,"min_cell":0,"bin_days":0,"overlap_guard":false}`:                        0,
-		`{"min_cohort":0,"min_cell":0,"bin_days":0,"overlap_guard":false,"max_cox_log_hr":3}`:     3,
+		`{"min_cohort":0,"min_cell":0,"bin_days":0,"overlap_guard":false}`:                       0,
+		`{"min_cohort":0,"min_cell":0,"bin_days":0,"overlap_guard":false,"max_cox_log_hr":3}`:    3,
 		`{"min_cohort":0,"min_cell":0,"bin_days":30,"overlap_guard":false,"max_cox_log_hr":2.5}`: 2.5,
 	} {
 		p, err := ParsePolicy([]byte(doc))
