@@ -146,10 +146,8 @@ func writeFile(t testing.TB, dir, name, content string) string {
 	return p
 }
 
-// lungRanges are declared ranges for lung's numeric variables, as a study dictionary would
-// give them (wider than the data: ages 39–82, ECOG 0–3, Karnofsky 50–100, weight loss −24–68).
-var lungRanges = map[string][2]float64{"age": {18, 100}, "ph.ecog": {0, 5}, "ecog": {0, 5}, "ph.karno": {0, 100},
-	"karno": {0, 100}, "pat.karno": {0, 100}, "wt.loss": {-50, 100}, "meal.cal": {0, 5000}}
+// lungRanges are lung's declared numeric ranges (lungtest.Ranges).
+var lungRanges = lungtest.Ranges
 
 // declareRanges sets the declared range (protocol.Variable.Min/Max) of the named numeric
 // variables of a study on the engine's loaded study data, until import fills them from a

@@ -19,6 +19,23 @@ import (
 	"github.com/oncofed/oncofed/protocol"
 )
 
+// rangedStore declares lung's numeric ranges (lungtest.Ranges) on the study it loads, as the
+// study's dictionary will once import reads ranges: protective sites refuse a numeric Cox
+// covariate without one.
+type rangedStore struct{ *node.SQLiteStore }
+
+func (s rangedStore) LoadStudy(ctx context.Context, name string) (*node.StudyData, node.StudyInfo, error) {
+	st, info, err := s.SQLiteStore.LoadStudy(ctx, name)
+	if err == nil {
+		for i := range st.Variables {
+			if r, ok := lungtest.Ranges[st.Variables[i].Name]; ok && st.Variables[i].Type == protocol.Numeric {
+				st.Variables[i].Min, st.Variables[i].Max = &r[0], &r[1]
+			}
+		}
+	}
+	return st, info, err
+}
+
 // startLung serves analysis/testdata/lung.csv (NCCTG lung, one site per institution) on a
 // real embedded hub: one node.Engine per site over its own SQLite file, under policy.
 func startLung(t *testing.T, policy protocol.Policy) string { return startLungWrapped(t, policy, nil) }
@@ -49,7 +66,7 @@ func startLungWrapped(t *testing.T, policy protocol.Policy, wrap func(site strin
 			t.Fatal(err)
 		}
 		p := policy
-		eng, err := node.NewEngine(ctx, store, node.Config{Site: site, Policy: &p})
+		eng, err := node.NewEngine(ctx, rangedStore{store}, node.Config{Site: site, Policy: &p})
 		if err != nil {
 			t.Fatal(err)
 		}

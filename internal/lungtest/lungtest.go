@@ -96,3 +96,9 @@ func WriteSites(tb testing.TB, dir string, keepSite bool) map[string]string {
 	}
 	return paths
 }
+
+// Ranges are declared ranges (min, max) of lung.csv's numeric variables, as a study dictionary
+// would give them (wider than the data: ages 39–82, Karnofsky 50–100, weight loss −24–68 kg).
+// Protective sites cap a Cox model's β per the declared range and refuse a numeric covariate
+// without one; tests set these on the loaded study until import reads them from a dictionary.
+var Ranges = map[string][2]float64{"age": {18, 100}, "karno": {0, 100}, "wt.loss": {-50, 100}}
