@@ -113,7 +113,7 @@ func Start(ctx context.Context, dir string, opts Options) (*Demo, error) {
 		// As node.ParsePolicy reads a policy file with these four fields: only an exact
 		// (trusted) site answers the pooled Cox form, which discloses covariate values.
 		pol.AllowPooledCox = node.IsExact(pol)
-		eng, err := node.NewEngine(ctx, stores[site], node.Config{Site: site, Policy: &pol})
+		eng, err := node.NewEngine(ctx, declaredStore{stores[site]}, node.Config{Site: site, Policy: &pol})
 		if err != nil {
 			d.Close()
 			return nil, err
@@ -217,4 +217,24 @@ func fingerprint(fed synth.Federation) string {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// declaredStore gives the studies it loads the declared ranges of synth.DeclaredRanges
+// (protocol.Variable.Min/Max): protective sites refuse a numeric Cox covariate without one. A
+// bridge until import reads ranges from the study's dictionary; a range already declared is
+// kept.
+type declaredStore struct{ *node.SQLiteStore }
+
+func (s declaredStore) LoadStudy(ctx context.Context, name string) (*node.StudyData, node.StudyInfo, error) {
+	st, info, err := s.SQLiteStore.LoadStudy(ctx, name)
+	if err != nil {
+		return st, info, err
+	}
+	for i := range st.Variables {
+		v := &st.Variables[i]
+		if r, ok := synth.DeclaredRanges[v.Name]; ok && v.Type == protocol.Numeric && v.Min == nil && v.Max == nil {
+			v.Min, v.Max = &r[0], &r[1]
+		}
+	}
+	return st, info, nil
 }
