@@ -220,6 +220,10 @@ func (v *validator) catalog(site string, c *Catalog) {
 	if c.Policy.BinDays < 0 {
 		v.failf("catalog.policy.bin_days", "%v is negative", c.Policy.BinDays)
 	}
+	v.finite("catalog.policy.max_cox_log_hr", c.Policy.MaxCoxLogHR)
+	if c.Policy.MaxCoxLogHR < 0 {
+		v.failf("catalog.policy.max_cox_log_hr", "%v is negative", c.Policy.MaxCoxLogHR)
+	}
 	studies := map[string]bool{}
 	for i, s := range c.Studies {
 		path := fmt.Sprintf("catalog.studies[%d]", i)
