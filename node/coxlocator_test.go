@@ -75,6 +75,7 @@ func locatorSite(t *testing.T, ps []locPatient, policy protocol.Policy, withoutR
 // locQuery is one query of the attack: a cohort, covariates (levels) and β.
 type locQuery struct {
 	variant string
+	form    protocol.CoxForm // "" = stratified
 	cohort  *protocol.Filter
 	cov     []string
 	levels  map[string][]string
@@ -84,7 +85,11 @@ type locQuery struct {
 
 func (lq locQuery) query(analyst string) protocol.Query {
 	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindCox, ID: "q", Analyst: analyst, Study: "loc", Endpoint: "OS", Cohort: lq.cohort}
-	q.Cox = &protocol.CoxRequest{Form: protocol.CoxStratified, Ties: "efron", Covariates: lq.cov, Levels: lq.levels, Beta: []float64{lq.beta}}
+	form := lq.form
+	if form == "" {
+		form = protocol.CoxStratified
+	}
+	q.Cox = &protocol.CoxRequest{Form: form, Ties: "efron", Covariates: lq.cov, Levels: lq.levels, Beta: []float64{lq.beta}}
 	return q
 }
 
@@ -118,7 +123,28 @@ func sameReply(a, b *protocol.CoxReply, ea, eb *protocol.Error) bool {
 			return false
 		}
 	}
-	return true
+	if len(a.Rows) != len(b.Rows) || len(a.EventXSum) != len(b.EventXSum) {
+		return false
+	}
+	all := func(x, y []float64) bool {
+		if len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !near(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	for k, ra := range a.Rows {
+		rb := b.Rows[k]
+		if ra.Time != rb.Time || ra.D != rb.D || !near(ra.R0, rb.R0) || !near(ra.E0, rb.E0) ||
+			!all(ra.R1, rb.R1) || !all(ra.R2, rb.R2) || !all(ra.E1, rb.E1) || !all(ra.E2, rb.E2) {
+			return false
+		}
+	}
+	return all(a.EventXSum, b.EventXSum)
 }
 
 // locatorQueries are the attack's queries against target x (the review's recipe and its
@@ -165,7 +191,7 @@ func locatorQueries(ps []locPatient, x locPatient) []locQuery {
 	var out []locQuery
 	add := func(variant string, cohort *protocol.Filter, cov []string, lv map[string][]string, atCap, oldMax float64) {
 		for _, b := range []float64{0, atCap, 0.99 * oldMax, 60} {
-			out = append(out, locQuery{variant, cohort, cov, lv, b, oldMax})
+			out = append(out, locQuery{variant: variant, cohort: cohort, cov: cov, levels: lv, beta: b, oldMax: oldMax})
 		}
 	}
 	recipe := &protocol.Filter{Op: protocol.OpOr, Args: []*protocol.Filter{eq("sex", other), single(x)}}
@@ -184,7 +210,8 @@ func locatorQueries(ps []locPatient, x locPatient) []locQuery {
 // log-likelihood, gradient and Hessian show when x left the risk set and whether x had an
 // event. Variants: x plus the 4 (min_cell − 1) patients of x's sex nearest in age; a numeric
 // covariate (prior lines) on which x is the only patient off the most common value; each at
-// β = 0, at the cap, at the old bound's largest β and at 60.
+// β = 0, at the cap, at the old bound's largest β and at 60; stratified, and also pooled at a
+// site that opts in to the pooled form.
 //
 // The attacker here is as strong as can be: it knows every other patient's data exactly, so
 // for each hypothesis about x (7-day bin of its time, event or not) it computes every reply
@@ -218,7 +245,7 @@ func TestAttackCoxLocator(t *testing.T) {
 	for _, p := range ps {
 		maxBin = max(maxBin, binOf(p.time)+1)
 	}
-	attack := func(withoutRules bool) (statusRecovered, binRecovered, answered int, binsLeft []int) {
+	attack := func(pol protocol.Policy, withoutRules, pooled bool) (statusRecovered, binRecovered, answered int, binsLeft []int) {
 		real, sim := locatorSite(t, ps, pol, withoutRules)
 		ctx := context.Background()
 		ls, err := sim.study(ctx, "loc")
@@ -228,6 +255,13 @@ func TestAttackCoxLocator(t *testing.T) {
 		ep := ls.eps["OS"]
 		for _, x := range targets {
 			qs := locatorQueries(ps, x)
+			if pooled {
+				// The same queries in the pooled form, which this site opts in to.
+				for _, lq := range slices.Clone(qs) {
+					lq.form, lq.variant = protocol.CoxPooled, lq.variant+" pooled"
+					qs = append(qs, lq)
+				}
+			}
 			if withoutRules {
 				// The old code refused |β·sd| > 10: the attacker asks nothing beyond it.
 				qs = slices.DeleteFunc(qs, func(lq locQuery) bool { return math.Abs(lq.beta) > lq.oldMax })
@@ -287,11 +321,17 @@ func TestAttackCoxLocator(t *testing.T) {
 		return
 	}
 
-	status, bin, answered, left := attack(false)
+	status, bin, answered, left := attack(pol, false, false)
 	if status != 0 || bin != 0 {
 		t.Errorf("default policy: the attacker recovered the event status of %d and the 7-day bin of %d of %d targets (%d queries answered)", status, bin, len(targets), answered)
 	}
-	oldStatus, oldBin, oldAnswered, oldLeft := attack(true)
+	// A site that opts in to the pooled form: the same rules refuse its risk-set rows.
+	optIn := pol
+	optIn.AllowPooledCox = true
+	if s, b, a, _ := attack(optIn, false, true); s != 0 || b != 0 {
+		t.Errorf("default policy with allow_pooled_cox, both forms: status of %d and bin of %d of %d targets recovered (%d queries answered)", s, b, len(targets), a)
+	}
+	oldStatus, oldBin, oldAnswered, oldLeft := attack(pol, true, false)
 	t.Logf("%d targets, %d bins; with the design-column rule and the cap: status %d, bin %d recovered (%d queries answered; bins left per target %v); without them: status %d, bin %d (%d answered; bins left %v)",
 		len(targets), maxBin, status, bin, answered, left, oldStatus, oldBin, oldAnswered, oldLeft)
 	if oldStatus < 10 {

@@ -224,21 +224,24 @@ func TestDemoCoxFitsWithinCap(t *testing.T) {
 		if res.Cox.Fit == nil || !res.Cox.Fit.Converged || res.Cox.FitError != "" {
 			t.Fatalf("%v: fit %+v, error %q", cov, res.Cox.Fit, res.Cox.FitError)
 		}
-		worst := 0.0
+		worst, worstSum := 0.0, 0.0
 		for _, r := range res.Rounds {
 			for _, rep := range r.Replies {
 				if rep.Cox == nil || rep.Cox.BetaLimit == nil {
 					t.Fatalf("%v: %s states no β limit", cov, rep.Site)
 				}
+				sum := 0.0
 				for j, b := range r.Query.Cox.Beta {
 					worst = max(worst, abs(b)/rep.Cox.BetaLimit[j])
+					sum += abs(b) / rep.Cox.BetaLimit[j]
 				}
+				worstSum = max(worstSum, sum)
 			}
 		}
 		if worst > 0.7 {
 			t.Errorf("%v: an iterate reached %.2f of a site's cap", cov, worst)
 		}
-		t.Logf("%v: %d sites, %d rounds, largest |β|/limit asked %.3f", cov, len(res.Provenance.Answered), len(res.Rounds), worst)
+		t.Logf("%v: %d sites, %d rounds, largest |β|/limit asked %.3f, largest Σ|β|/limit %.3f, final coef %.3g", cov, len(res.Provenance.Answered), len(res.Rounds), worst, worstSum, res.Cox.Fit.Coef)
 	}
 }
 
