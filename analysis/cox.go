@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -368,6 +369,47 @@ func (s *CoxStratum) Len() int { return len(s.time) }
 
 // Events returns the number of events in the stratum.
 func (s *CoxStratum) Events() int { return s.events }
+
+// ExtremeGaps returns, at beta, how far the k-th largest linear predictor η = x'β of the
+// stratum lies below the largest (top) and the k-th smallest above the smallest (bottom):
+// e^top bounds how much more the heaviest subject weighs in a risk set than the k-th
+// heaviest. With fewer than k subjects both are +Inf. k < 1 or a beta of the wrong length
+// panic. O(n·k).
+func (s *CoxStratum) ExtremeGaps(beta []float64, k int) (top, bottom float64) {
+	if k < 1 || len(beta) != s.p {
+		panic(fmt.Sprintf("analysis: ExtremeGaps: k = %d, %d coefficients for p = %d", k, len(beta), s.p))
+	}
+	n := len(s.time)
+	if n < k {
+		return math.Inf(1), math.Inf(1)
+	}
+	// hi holds the k largest η in decreasing order, lo the k smallest in increasing order.
+	hi := make([]float64, 0, k)
+	lo := make([]float64, 0, k)
+	for i := 0; i < n; i++ {
+		eta := 0.0
+		for j, b := range beta {
+			eta += b * s.x[i*s.p+j]
+		}
+		if len(hi) < k || eta > hi[len(hi)-1] {
+			pos, _ := slices.BinarySearchFunc(hi, eta, func(a, t float64) int { return cmp.Compare(t, a) })
+			if len(hi) < k {
+				hi = append(hi, 0)
+			}
+			copy(hi[pos+1:], hi[pos:len(hi)-1])
+			hi[pos] = eta
+		}
+		if len(lo) < k || eta < lo[len(lo)-1] {
+			pos, _ := slices.BinarySearch(lo, eta)
+			if len(lo) < k {
+				lo = append(lo, 0)
+			}
+			copy(lo[pos+1:], lo[pos:len(lo)-1])
+			lo[pos] = eta
+		}
+	}
+	return hi[0] - hi[k-1], lo[k-1] - lo[0]
+}
 
 // Contribution returns the stratum's log partial likelihood, gradient and Hessian at beta;
 // see CoxStratumContribution for the formulas.

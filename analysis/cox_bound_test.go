@@ -119,3 +119,22 @@ func TestMinBound(t *testing.T) {
 		t.Errorf("Add: bound %v, want the smallest 2", c.CoefBound)
 	}
 }
+
+func TestExtremeGaps(t *testing.T) {
+	// η at β = (1, 2): 0, 1, 2, 3, 5, 9 (rows in any order).
+	x := []float64{0, 0, 1, 0, 3, 3, 0, 1, 1, 1, 1, 2}
+	time := []float64{6, 5, 4, 3, 2, 1}
+	s, err := NewCoxStratum(time, []bool{true, false, true, true, false, true}, x, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		k           int
+		top, bottom float64
+	}{{1, 0, 0}, {2, 4, 1}, {3, 6, 2}, {6, 9, 9}, {7, math.Inf(1), math.Inf(1)}} {
+		top, bottom := s.ExtremeGaps([]float64{1, 2}, c.k)
+		if top != c.top || bottom != c.bottom {
+			t.Errorf("k = %d: gaps %v, %v; want %v, %v", c.k, top, bottom, c.top, c.bottom)
+		}
+	}
+}

@@ -57,6 +57,11 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	if limits != nil && len(limits) != p {
 		return answer{}, errorf(protocol.CodeInvalid, "cox: %d design columns %q for %d declared columns", p, prep.names, len(limits))
 	}
+	if limits != nil && !e.withoutModelRules && !e.withoutWeightSpread {
+		if err := checkWeightSpread(prep.strata, beta, e.policy.MinCell); err != nil {
+			return answer{}, err
+		}
+	}
 	reply.Policy.MergedRows = prep.merged
 	reply.Policy.TruncatedAfter = prep.truncated
 	ties, _ := analysis.ParseTies(req.Ties)
@@ -230,7 +235,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	// The design-column rule, on the released event flags (a late event censored by the tail
 	// truncation counts as no event, as the reply treats it).
 	if !IsExact(e.policy) && !e.withoutModelRules {
-		if err := checkDesignColumns(x, p, names, designBlocks(ls, req.Covariates, levels), events, e.policy.MinCell); err != nil {
+		if err := checkDesignColumns(x, p, names, designBlocks(ls, req.Covariates, levels), events, e.policy.MinCell, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -254,6 +259,13 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			}
 			if len(t) == 0 {
 				continue
+			}
+			// A within-site stratum is a cohort of its own: its risk sets never meet the
+			// others', so the design-column rule holds in each.
+			if !IsExact(e.policy) && !e.withoutModelRules {
+				if err := checkDesignColumns(xs, p, names, designBlocks(ls, req.Covariates, levels), ev, e.policy.MinCell, fmt.Sprintf(" in stratum %s of %s", strata.Categories[s], req.Strata)); err != nil {
+					return nil, err
+				}
 			}
 			st, err := analysis.NewCoxStratum(t, ev, xs, p)
 			if err != nil {

@@ -79,7 +79,7 @@ func TestDesignColumnRule(t *testing.T) {
 			group(&grades, &doses, &events, g.grade, g.dose, g.k, g.ev)
 		}
 		x, p, names, blocks := designOf(grades, doses)
-		err := checkDesignColumns(x, p, names, blocks, events, tc.minCell)
+		err := checkDesignColumns(x, p, names, blocks, events, tc.minCell, "")
 		if tc.refuse == "" {
 			if err != nil {
 				t.Errorf("%s: %v", tc.name, err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -16,6 +17,11 @@ import (
 //  2. Each coefficient is capped by a bound that does not depend on the data (modelBetaLimits):
 //     |β_j|·w_j ≤ max_cox_log_hr, w_j = 1 for an indicator and the declared range's width for a
 //     numeric column.
+//  3. The columns together may not single out a patient either (checkWeightSpread): at the
+//     requested β the min_cell heaviest patients of each stratum lie within e^2 of the
+//     heaviest (and the lightest likewise).
+//
+// Within-site strata (cox.strata) are cohorts of their own: rule 1 holds in each as well.
 //
 // Why both. The review's locator attack took the cohort "patients of the other sex ∪ {x}" with
 // covariate sex: the sex column held x alone, the old bound (|β·sd| ≤ 10, sd of that column ≈
@@ -160,8 +166,9 @@ func designBlocks(ls *loadedStudy, covariates []string, levels map[string][]stri
 // discloses it for each (TestAttackCoxLocator plays it). A column where everyone had the
 // event is refused; one censored patient among them is enough not to single out anyone.
 //
-// The refusal names the column, never a count. With minCell ≤ 0 it checks nothing.
-func checkDesignColumns(x []float64, p int, names []string, blocks []designBlock, event []bool, minCell int) error {
+// The refusal names the column (and where, e.g. the within-site stratum), never a count.
+// With minCell ≤ 0 it checks nothing.
+func checkDesignColumns(x []float64, p int, names []string, blocks []designBlock, event []bool, minCell int, where string) error {
 	if minCell <= 0 {
 		return nil
 	}
@@ -180,7 +187,7 @@ func checkDesignColumns(x []float64, p int, names []string, blocks []designBlock
 		return ev+none >= minCell && ev >= minCell && none >= 1
 	}
 	refuse := func(what string) error {
-		return errorf(protocol.CodeRefusedByPolicy, "design column %s holds too few patients in this cohort: every column of a model needs at least min_cell=%d patients, %d events and a patient without an event (a smaller column would disclose single patients); merge levels, choose another reference level or widen the cohort", what, minCell, minCell)
+		return errorf(protocol.CodeRefusedByPolicy, "design column %s holds too few patients in this cohort%s: every column of a model needs at least min_cell=%d patients, %d events and a patient without an event (a smaller column would disclose single patients); merge levels, choose another reference level or widen the cohort", what, where, minCell, minCell)
 	}
 	j := 0
 	for _, b := range blocks {
@@ -222,6 +229,41 @@ func checkDesignColumns(x []float64, p int, names []string, blocks []designBlock
 			return refuse(fmt.Sprintf("%s (the reference level %s)", b.Covariate, b.Reference))
 		}
 		j += b.Columns
+	}
+	return nil
+}
+
+// maxWeightSpread bounds how far the min_cell-th largest linear predictor of a stratum may lie
+// below the largest (and the min_cell-th smallest above the smallest) at a requested β:
+// e^2 ≈ 7.4, so the heaviest patient holds at most 7.4/(7.4 + min_cell − 1) ≈ 65% of the
+// weight of the min_cell heaviest (min_cell 5), never the ≈ 100% of the locator's read-out.
+// Real fits are far inside it (their heaviest patients are alike: measured at most 0.22 on the
+// lung models and 0.30 on the demo's, along their whole Newton path, in TestCoxFitsStayWithinCap
+// and TestDemoCoxFitsWithinCap); the combined-columns attack needs 10.
+const maxWeightSpread = 2
+
+// checkWeightSpread is the rule for the columns together: at the requested β, in every stratum,
+// the minCell subjects with the largest linear predictor η = x'β lie within maxWeightSpread of
+// the largest, and the minCell with the smallest within it of the smallest. It reads the
+// covariates and β only, never an outcome, so a refusal says nothing about times or events.
+//
+// Why: the per-column cap bounds each column on its own, and the design-column rule each
+// column's margin; neither bounds a combination. With covariates a, b, c and a cohort of
+// patients having exactly one of them plus x having all three, every column passes and
+// β = (5, 5, 5) gives x a weight e^10 ≈ 22 000 times any other patient's: the hard maximum of
+// the locator attack again; at β = (2.5, 2.5, 2.5) x still holds over 80% of every risk set
+// it is in (TestAttackCoxCombinedColumns). Requiring min_cell patients within e^2 of the
+// heaviest means no one patient outweighs the min_cell−1 next ones, however many columns make
+// up the difference.
+func checkWeightSpread(strata []*analysis.CoxStratum, beta []float64, minCell int) error {
+	if minCell <= 0 {
+		return nil
+	}
+	for _, st := range strata {
+		top, bottom := st.ExtremeGaps(beta, minCell)
+		if top > maxWeightSpread || bottom > maxWeightSpread {
+			return errorf(protocol.CodeRefusedByPolicy, "at this β the model's columns together single out fewer than min_cell=%d patients: the %d with the largest (or smallest) linear predictor x'β do not lie within %d of it, so one patient would outweigh the others in a risk set; a fit that gets there is diverging", minCell, minCell, maxWeightSpread)
+		}
 	}
 	return nil
 }
