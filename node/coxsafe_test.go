@@ -102,13 +102,17 @@ func TestDesignColumnRule(t *testing.T) {
 }
 
 // capSite is a 40-patient site: sex (20 each), age (declared 18–100), bmi (no declared
-// range), events in two of three patients.
+// range), grp (g1: the first 6 patients, g2 the others), events in two of three patients.
 func capSite(t *testing.T, policy protocol.Policy) *Engine {
 	t.Helper()
 	var b strings.Builder
-	b.WriteString("id,sex,age,bmi,time,event\n")
+	b.WriteString("id,sex,age,bmi,grp,time,event\n")
 	for i := 0; i < 40; i++ {
-		fmt.Fprintf(&b, "%d,%s,%d,%g,%d,%d\n", i+1, []string{"female", "male"}[i%2], 40+i, 20+float64(i%9), 30+17*i%400, b2i(i%3 != 0))
+		grp := "g2"
+		if i < 6 {
+			grp = "g1"
+		}
+		fmt.Fprintf(&b, "%d,%s,%d,%g,%s,%d,%d\n", i+1, []string{"female", "male"}[i%2], 40+i, 20+float64(i%9), grp, 30+17*i%400, b2i(i%3 != 0))
 	}
 	store := importFile(t, filepath.Join(t.TempDir(), "cap.db"), writeFile(t, t.TempDir(), "cap.csv", b.String()),
 		ImportSpec{Study: "cap", IDColumn: "id", DataCut: "2026-01-01", Endpoints: []EndpointSpec{{Name: "OS", TimeColumn: "time", EventColumn: "event"}}})
@@ -298,4 +302,23 @@ func TestCoxRoundsChargedToBudget(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("daily query budget of %d queries used up", rounds-2)) || !strings.Contains(err.Error(), fmt.Sprintf("iteration %d", rounds-2)) {
 		t.Errorf("budget %d: %v; want the budget's refusal at iteration %d", rounds-2, err, rounds-2)
 	}
+}
+
+// A within-site stratum is a cohort of its own for the design-column rule: sex holds 20
+// patients per level over the site, but only 3 in stratum g1 of grp.
+func TestDesignColumnRuleWithinStrata(t *testing.T) {
+	ctx := context.Background()
+	pol := DefaultPolicy()
+	pol.DailyQueryBudget, pol.OverlapGuard = 0, false
+	e := capSite(t, pol)
+	q := capQuery("sex", 0)
+	mustOK(t, e.Handle(ctx, q))
+	q.Cox.Strata = "grp"
+	r := e.Handle(ctx, q)
+	wantCode(t, r, protocol.CodeRefusedByPolicy)
+	if !strings.Contains(r.Error.Message, "design column sexmale holds too few patients in this cohort in stratum g1 of grp") {
+		t.Errorf("stratified by grp: %q", r.Error.Message)
+	}
+	// The exact policy answers it.
+	mustOK(t, capSite(t, ExactPolicy()).Handle(ctx, q))
 }
