@@ -56,7 +56,12 @@
 //     the cap never depends on the data; a numeric covariate without a declared range is
 //     refused, saying to declare it. The cap is decided from public information before a row
 //     is read and stated in the reply (CoxReply.BetaLimit), so clients keep their iterates
-//     within it and report a fit that wants more as diverging. ParsePolicy refuses a negative,
+//     within it and report a fit that wants more as diverging. The columns together: at the
+//     requested β the min_cell patients with the largest (and smallest) linear predictor x'β of
+//     each stratum lie within 2 of it (checkWeightSpread; covariates and β only), so that
+//     several columns, each passing, cannot single out the one patient who has them all.
+//     Within-site strata (cox.strata) are cohorts of their own for the design-column rule.
+//     ParsePolicy refuses a negative,
 //     zero or non-finite max_cox_log_hr in a protective policy (there is no uncapped one; a
 //     policy built in Go without it gets the default); exact policies have neither rule and
 //     ignore the field.
