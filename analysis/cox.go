@@ -1,7 +1,6 @@
 package analysis
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -383,29 +382,37 @@ func (s *CoxStratum) ExtremeGaps(beta []float64, k int) (top, bottom float64) {
 	if n < k {
 		return math.Inf(1), math.Inf(1)
 	}
-	// hi holds the k largest η in decreasing order, lo the k smallest in increasing order.
+	// hi holds the k largest η in decreasing order, lo the k smallest in increasing order
+	// (k is small: min_cell); most η pass neither threshold and cost one comparison each.
+	p := s.p
+	beta = beta[:p]
 	hi := make([]float64, 0, k)
 	lo := make([]float64, 0, k)
 	for i := 0; i < n; i++ {
+		row := s.x[i*p : i*p+p]
 		eta := 0.0
-		for j, b := range beta {
-			eta += b * s.x[i*s.p+j]
+		for j, v := range row {
+			eta += beta[j] * v
 		}
-		if len(hi) < k || eta > hi[len(hi)-1] {
-			pos, _ := slices.BinarySearchFunc(hi, eta, func(a, t float64) int { return cmp.Compare(t, a) })
+		if len(hi) < k || eta > hi[k-1] {
 			if len(hi) < k {
-				hi = append(hi, 0)
+				hi = append(hi, eta)
+			} else {
+				hi[k-1] = eta
 			}
-			copy(hi[pos+1:], hi[pos:len(hi)-1])
-			hi[pos] = eta
+			for m := len(hi) - 1; m > 0 && hi[m] > hi[m-1]; m-- {
+				hi[m], hi[m-1] = hi[m-1], hi[m]
+			}
 		}
-		if len(lo) < k || eta < lo[len(lo)-1] {
-			pos, _ := slices.BinarySearch(lo, eta)
+		if len(lo) < k || eta < lo[k-1] {
 			if len(lo) < k {
-				lo = append(lo, 0)
+				lo = append(lo, eta)
+			} else {
+				lo[k-1] = eta
 			}
-			copy(lo[pos+1:], lo[pos:len(lo)-1])
-			lo[pos] = eta
+			for m := len(lo) - 1; m > 0 && lo[m] < lo[m-1]; m-- {
+				lo[m], lo[m-1] = lo[m-1], lo[m]
+			}
 		}
 	}
 	return hi[0] - hi[k-1], lo[k-1] - lo[0]

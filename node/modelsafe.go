@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
@@ -256,8 +257,8 @@ const maxWeightSpread = 2
 // heaviest means no one patient outweighs the min_cell−1 next ones, however many columns make
 // up the difference.
 func checkWeightSpread(strata []*analysis.CoxStratum, beta []float64, minCell int) error {
-	if minCell <= 0 {
-		return nil
+	if minCell <= 0 || !slices.ContainsFunc(beta, func(b float64) bool { return b != 0 }) {
+		return nil // at β = 0 every patient weighs the same
 	}
 	for _, st := range strata {
 		top, bottom := st.ExtremeGaps(beta, minCell)
