@@ -59,6 +59,11 @@ type CoxContribution struct {
 	// constant in every risk set whatever its units (−H_jj is then only rounding noise). It is
 	// not sent over the wire; nil means unknown.
 	SecondMoment []float64
+	// CoefBound, when not nil, holds for every covariate the largest |β_j| at which the data's
+	// holders answer (a site's cap, protocol.CoxReply.BetaLimit; the smallest over the sites
+	// when added). FitCox reads it from the evaluation at β = 0 and keeps every iterate within
+	// it; nil means no bound.
+	CoefBound []float64
 }
 
 // Add adds o to c in place. An empty c (nil Gradient) becomes a copy of o. Both must have
@@ -70,6 +75,7 @@ func (c *CoxContribution) Add(o CoxContribution) {
 		c.Hessian = slices.Clone(o.Hessian)
 		c.N, c.Events = o.N, o.Events
 		c.SecondMoment = slices.Clone(o.SecondMoment)
+		c.CoefBound = slices.Clone(o.CoefBound)
 		return
 	}
 	if len(c.Gradient) != len(o.Gradient) || len(c.Hessian) != len(o.Hessian) {
@@ -91,6 +97,25 @@ func (c *CoxContribution) Add(o CoxContribution) {
 	} else {
 		c.SecondMoment = nil // unknown for part of the data
 	}
+	c.CoefBound = MinBound(c.CoefBound, o.CoefBound)
+}
+
+// MinBound returns the elementwise smaller of two coefficient bounds (CoxContribution.
+// CoefBound), nil standing for no bound; a new slice, or nil when both are nil.
+func MinBound(a, b []float64) []float64 {
+	switch {
+	case a == nil:
+		return slices.Clone(b)
+	case b == nil:
+		return slices.Clone(a)
+	case len(a) != len(b):
+		panic(fmt.Sprintf("analysis: MinBound: bounds of %d and %d covariates", len(a), len(b)))
+	}
+	out := make([]float64, len(a))
+	for i := range a {
+		out[i] = math.Min(a[i], b[i])
+	}
+	return out
 }
 
 // coxAccum accumulates the partial likelihood while walking the distinct times from the
@@ -343,6 +368,55 @@ func (s *CoxStratum) Len() int { return len(s.time) }
 
 // Events returns the number of events in the stratum.
 func (s *CoxStratum) Events() int { return s.events }
+
+// ExtremeGaps returns, at beta, how far the k-th largest linear predictor η = x'β of the
+// stratum lies below the largest (top) and the k-th smallest above the smallest (bottom):
+// e^top bounds how much more the heaviest subject weighs in a risk set than the k-th
+// heaviest. With fewer than k subjects both are +Inf. k < 1 or a beta of the wrong length
+// panic. O(n·k).
+func (s *CoxStratum) ExtremeGaps(beta []float64, k int) (top, bottom float64) {
+	if k < 1 || len(beta) != s.p {
+		panic(fmt.Sprintf("analysis: ExtremeGaps: k = %d, %d coefficients for p = %d", k, len(beta), s.p))
+	}
+	n := len(s.time)
+	if n < k {
+		return math.Inf(1), math.Inf(1)
+	}
+	// hi holds the k largest η in decreasing order, lo the k smallest in increasing order
+	// (k is small: min_cell); most η pass neither threshold and cost one comparison each.
+	p := s.p
+	beta = beta[:p]
+	hi := make([]float64, 0, k)
+	lo := make([]float64, 0, k)
+	for i := 0; i < n; i++ {
+		row := s.x[i*p : i*p+p]
+		eta := 0.0
+		for j, v := range row {
+			eta += beta[j] * v
+		}
+		if len(hi) < k || eta > hi[k-1] {
+			if len(hi) < k {
+				hi = append(hi, eta)
+			} else {
+				hi[k-1] = eta
+			}
+			for m := len(hi) - 1; m > 0 && hi[m] > hi[m-1]; m-- {
+				hi[m], hi[m-1] = hi[m-1], hi[m]
+			}
+		}
+		if len(lo) < k || eta < lo[k-1] {
+			if len(lo) < k {
+				lo = append(lo, eta)
+			} else {
+				lo[k-1] = eta
+			}
+			for m := len(lo) - 1; m > 0 && lo[m] < lo[m-1]; m-- {
+				lo[m], lo[m-1] = lo[m-1], lo[m]
+			}
+		}
+	}
+	return hi[0] - hi[k-1], lo[k-1] - lo[0]
+}
 
 // Contribution returns the stratum's log partial likelihood, gradient and Hessian at beta;
 // see CoxStratumContribution for the formulas.
@@ -605,6 +679,13 @@ func PooledCoxContribution(sites [][]RiskSetRow, eventXSum [][]float64, p int, b
 // Newton–Raphson ran out of iterations (R: "Ran out of iterations and did not converge").
 // Test with errors.Is.
 var ErrNotConverged = errors.New("analysis: cox: did not converge")
+
+// ErrBeyondBound is wrapped by the error FitCox returns, together with a fit, when the
+// likelihood still increases at the coefficient bound (CoxContribution.CoefBound) of a term:
+// its estimate is infinite (monotone likelihood, separation) or at least beyond what the data's
+// holders answer. The fit then holds the last iterate, on the bound, and lists the terms in
+// Infinite.
+var ErrBeyondBound = errors.New("analysis: cox: a coefficient diverges beyond the sites' bound")
 
 // ErrNoEvents is returned by FitCox when the data hold no event: the partial likelihood is
 // then constant and no coefficient is estimable.

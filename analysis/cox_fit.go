@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/gonum/mat"
@@ -76,6 +77,10 @@ var constantTol = math.Sqrt(0x1p-52)
 //   - it has converged when |1 − ℓ_best/ℓ_new| ≤ Eps, ℓ_best being the largest loglik so far;
 //   - otherwise, if ℓ_new < ℓ_best (or anything is not finite) the step is halved towards the
 //     last good β (with h halvings in a row: β_new = (β_new + h β)/(h + 1)), else it is accepted;
+//   - when the evaluation at β = 0 carries a CoefBound (the sites' cap), a step beyond it is cut
+//     back to it; a fit that ends on the bound with the likelihood still rising outward is
+//     reported with an error wrapping ErrBeyondBound and the terms in Infinite (a fit that never
+//     reaches the bound takes R's path exactly);
 //   - after MaxIter iterations it stops: the fit at the last good β is returned with
 //     Converged = false and an error wrapping ErrNotConverged.
 //
@@ -125,7 +130,7 @@ func FitCox(eval CoxEvaluator, p int, opts CoxOptions) (*CoxFit, error) {
 		tolerInf = math.Sqrt(eps)
 	}
 
-	fs := &coxFitState{eval: eval, p: p, toler: toler, betaOrig: make([]float64, p)}
+	fs := &coxFitState{eval: eval, p: p, toler: toler, betaOrig: make([]float64, p), terms: terms}
 	beta := make([]float64, p) // scaled coordinates
 	c0, err := fs.evaluateRaw(beta, 0)
 	if err != nil {
@@ -138,6 +143,9 @@ func FitCox(eval CoxEvaluator, p int, opts CoxOptions) (*CoxFit, error) {
 		return nil, fmt.Errorf("analysis: cox: log-likelihood at β = 0 is %v", c0.LogLik)
 	}
 	fs.setScale(c0)
+	if err := fs.setBound(c0.CoefBound); err != nil {
+		return nil, err
+	}
 	sys0 := fs.system(c0)
 
 	fit := &CoxFit{Terms: terms, N: c0.N, Events: c0.Events, LogLik0: c0.LogLik}
@@ -161,6 +169,7 @@ func FitCox(eval CoxEvaluator, p int, opts CoxOptions) (*CoxFit, error) {
 	for i := range newBeta {
 		newBeta[i] = beta[i] + a[i]
 	}
+	fs.clamp(newBeta)
 	halving := 0
 	var final *coxSystem
 	var finalC CoxContribution
@@ -194,6 +203,7 @@ func FitCox(eval CoxEvaluator, p int, opts CoxOptions) (*CoxFit, error) {
 			beta[i] = newBeta[i]
 			newBeta[i] += step[i]
 		}
+		fs.clamp(newBeta)
 	}
 	if !converged {
 		iter = maxIter
@@ -212,11 +222,73 @@ func FitCox(eval CoxEvaluator, p int, opts CoxOptions) (*CoxFit, error) {
 	fit.LRT = chiSquareTest(2*(fit.LogLik-fit.LogLik0), df)
 	fit.Score = chiSquareTest(score, df)
 	fit.Wald = chiSquareTest(fs.wald(final, beta), df)
+	if err := fs.beyondBound(fit, finalC, beta); err != nil {
+		return fit, err
+	}
 	if !converged {
 		fit.Warnings = append(fit.Warnings, "Ran out of iterations and did not converge")
 		return fit, fmt.Errorf("%w after %d iterations (relative change in loglik above %g)", ErrNotConverged, maxIter, eps)
 	}
 	return fit, nil
+}
+
+// setBound fixes the bound of each coefficient in scaled coordinates from the evaluator's
+// CoefBound (nil: none), a hair inside it so that the original-scale β sent never exceeds it by
+// a rounding.
+func (fs *coxFitState) setBound(bound []float64) error {
+	if bound == nil {
+		return nil
+	}
+	if len(bound) != fs.p {
+		return fmt.Errorf("analysis: cox: %d coefficient bounds for p = %d", len(bound), fs.p)
+	}
+	fs.bound = make([]float64, fs.p)
+	for j, b := range bound {
+		if !(b > 0) {
+			return fmt.Errorf("analysis: cox: coefficient bound %v of %s is not positive", b, fs.terms[j])
+		}
+		fs.bound[j] = b * (1 - 1e-9) / fs.scale[j]
+	}
+	return nil
+}
+
+// clamp brings each coefficient of the scaled beta into its bound (a Newton step that
+// overshoots it is cut back to it; the step-halving that follows stays inside, as it averages
+// points inside).
+func (fs *coxFitState) clamp(beta []float64) {
+	if fs.bound == nil {
+		return
+	}
+	for j, b := range fs.bound {
+		beta[j] = math.Max(-b, math.Min(b, beta[j]))
+	}
+}
+
+// beyondBound reports the terms whose coefficient ended on its bound with the score still
+// pointing outward: the likelihood keeps increasing beyond what the sites answer, so the
+// estimate is infinite (or at least beyond the bound). They are added to fit.Infinite, the fit
+// is marked not converged and the error wraps ErrBeyondBound.
+func (fs *coxFitState) beyondBound(fit *CoxFit, c CoxContribution, betaScaled []float64) error {
+	if fs.bound == nil {
+		return nil
+	}
+	var terms []string
+	for j, b := range fs.bound {
+		if fs.zeroInfo[j] || math.Abs(betaScaled[j]) < b*(1-1e-6) || c.Gradient[j]*betaScaled[j] <= 0 {
+			continue
+		}
+		terms = append(terms, fmt.Sprintf("%s (|β| ≤ %.4g)", fit.Terms[j], b*fs.scale[j]/(1-1e-9)))
+		if !slices.Contains(fit.Infinite, fit.Terms[j]) {
+			fit.Infinite = append(fit.Infinite, fit.Terms[j])
+		}
+	}
+	if terms == nil {
+		return nil
+	}
+	fit.Converged = false
+	msg := fmt.Sprintf("the coefficient of %s reached the largest value the sites answer and the likelihood still increases beyond it: the estimate is infinite (monotone likelihood: a level without events, or a covariate that separates the events) or at least beyond the sites' cap; drop or merge the covariate", strings.Join(terms, ", "))
+	fit.Warnings = append(fit.Warnings, msg)
+	return fmt.Errorf("%w: %s", ErrBeyondBound, msg)
 }
 
 // chiSquareTest returns the test with its upper-tail p-value; with df = 0 (nothing estimable)
@@ -236,6 +308,8 @@ type coxFitState struct {
 	p        int
 	toler    float64
 	scale    []float64 // original β_j = scaled β_j × scale_j
+	bound    []float64 // |scaled β_j| ≤ bound_j; nil: unbounded
+	terms    []string
 	zeroInfo []bool
 	betaOrig []float64
 }

@@ -85,6 +85,10 @@ type fakeNetwork struct {
 	noJSON bool
 	// wire, when set, writes a reply's JSON as the site sends it (default json.Marshal).
 	wire func(protocol.Reply) ([]byte, error)
+	// betaLimit, when positive, is every site's limit on |β_j| (CoxReply.BetaLimit);
+	// overLimit counts the Cox queries asked beyond it (a node refuses them).
+	betaLimit float64
+	overLimit int
 }
 
 func newFakeNetwork(ps []patient) *fakeNetwork {
@@ -403,6 +407,14 @@ func (n *fakeNetwork) cox(rep protocol.Reply, cohort []patient, q protocol.Query
 			return rep, err
 		}
 		c.LogLik, c.Gradient, c.Hessian = contrib.LogLik, contrib.Gradient, contrib.Hessian
+	}
+	if n.betaLimit > 0 {
+		for _, b := range q.Cox.Beta {
+			if math.Abs(b) > n.betaLimit {
+				n.overLimit++
+			}
+		}
+		c.BetaLimit = slices.Repeat([]float64{n.betaLimit}, p)
 	}
 	rep.Cox = c
 	return rep, nil

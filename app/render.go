@@ -277,6 +277,7 @@ func coxRound(replies []protocol.Reply, form protocol.CoxForm, ties analysis.Tie
 	var total analysis.CoxContribution
 	var rows [][]analysis.RiskSetRow
 	var exs [][]float64
+	var bound []float64 // the smallest β limit of the sites (nil: none has one)
 	for i, rep := range replies {
 		c := rep.Cox
 		if c == nil {
@@ -289,6 +290,12 @@ func coxRound(replies []protocol.Reply, form protocol.CoxForm, ties analysis.Tie
 		}
 		if len(c.Columns) != p {
 			return total, nil, Errorf(EInvalid, "site %s returned %d design columns for %d coefficients", rep.Site, len(c.Columns), p)
+		}
+		if c.BetaLimit != nil {
+			if len(c.BetaLimit) != p {
+				return total, nil, Errorf(EInvalid, "site %s returned %d β limits for %d coefficients", rep.Site, len(c.BetaLimit), p)
+			}
+			bound = analysis.MinBound(bound, c.BetaLimit)
 		}
 		switch form {
 		case protocol.CoxPooled:
@@ -321,6 +328,7 @@ func coxRound(replies []protocol.Reply, form protocol.CoxForm, ties analysis.Tie
 		// The risk-set rows carry no subject counts: take them from the sites' replies.
 		total.N, total.Events = n, events
 	}
+	total.CoefBound = bound
 	return total, columns, nil
 }
 

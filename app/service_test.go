@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -597,5 +598,52 @@ func TestRunDuringBackgroundRefresh(t *testing.T) {
 	}
 	if list, err := f.svc.Results(ctx, app.ResultFilter{}); err != nil || len(list) != 5 {
 		t.Errorf("%d results, %v", len(list), err)
+	}
+}
+
+// A fit whose likelihood keeps rising beyond the sites' β limit (here no woman has an event,
+// so the coefficient of sexmale is infinite) never asks a site beyond it and is reported as a
+// diverging coefficient, not returned as an ordinary estimate; without a limit it runs on as
+// R's coxph does.
+func TestCoxDivergingBeyondSitesLimit(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	for site, ps := range f.net.bySite {
+		for i := range ps {
+			if ps[i].cat["sex"] == "female" {
+				ps[i].event = false
+			}
+		}
+		f.net.bySite[site] = ps
+	}
+	f.net.betaLimit = 5
+	req := app.Request{Kind: protocol.KindCox, Study: "lung", Endpoint: "os", Cox: &app.CoxSpec{Covariates: []string{"sex"}, Ties: "efron", Form: protocol.CoxStratified}}
+	r, err := f.svc.Run(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.net.overLimit != 0 {
+		t.Errorf("%d Cox queries asked beyond the sites' limit", f.net.overLimit)
+	}
+	fit := r.Cox.Fit
+	if fit.Converged || !slices.Contains(fit.Infinite, "sexmale") || math.Abs(fit.Coef[0]) > 5 {
+		t.Errorf("fit: converged %v, infinite %v, coef %v", fit.Converged, fit.Infinite, fit.Coef)
+	}
+	if !strings.Contains(r.Cox.FitError, "sexmale") || !strings.Contains(r.Cox.FitError, "infinite") {
+		t.Errorf("fit error %q; want it to say sexmale's coefficient is infinite", r.Cox.FitError)
+	}
+	// The stored result replays to the same fit.
+	back, err := f.svc.Open(ctx, r.ID)
+	if err != nil || back.Cox.FitError != r.Cox.FitError || back.Cox.Fit.Coef[0] != fit.Coef[0] {
+		t.Errorf("reopened: %v, %+v", err, back.Cox)
+	}
+
+	f.net.betaLimit = 0
+	r, err = f.svc.Run(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Cox.Fit.Coef[0] < 5 {
+		t.Errorf("without a limit: coef %v, want it far beyond 5", r.Cox.Fit.Coef)
 	}
 }

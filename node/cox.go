@@ -29,6 +29,19 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	if req.Form == protocol.CoxPooled && !e.policy.AllowPooledCox {
 		return answer{}, errorf(protocol.CodeRefusedByPolicy, "this site's policy does not allow the pooled Cox form (allow_pooled_cox is false: its risk-set sums per time disclose single patients' covariate values); fit the model stratified by site instead")
 	}
+	// The β cap is decided from public information before any row is read.
+	limits, err := e.modelBetaLimits(c.study, req.Covariates, req.Levels)
+	if err != nil && !e.withoutModelRules {
+		return answer{}, err
+	}
+	if e.withoutModelRules {
+		limits = nil
+	}
+	if len(limits) > 0 && len(req.Beta) == len(limits) {
+		if err := checkBeta(req.Beta, limits, designNames(c.study, req.Covariates, req.Levels), e.policy.MaxCoxLogHR); err != nil {
+			return answer{}, err
+		}
+	}
 	prep, err := e.coxPrepare(c, q)
 	if err != nil {
 		return answer{}, err
@@ -41,20 +54,18 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	if len(beta) != p {
 		return answer{}, errorf(protocol.CodeInvalid, "cox.beta has %d coefficients for %d design columns %q", len(beta), p, prep.names)
 	}
-	if !IsExact(e.policy) {
-		for j, b := range beta {
-			if z := math.Abs(b) * prep.sd[j]; z > MaxCoxBetaSD {
-				return answer{}, errorf(protocol.CodeRefusedByPolicy, "cox.beta[%d] for %s is %g, %.3g standard deviations of the covariate on the log-hazard scale, above the limit of %g: at such a β a reply approaches single patients' values, and no real effect is that large (if a fit gets there, its coefficient is infinite)", j, prep.names[j], b, z, float64(MaxCoxBetaSD))
-			}
+	if limits != nil && len(limits) != p {
+		return answer{}, errorf(protocol.CodeInvalid, "cox: %d design columns %q for %d declared columns", p, prep.names, len(limits))
+	}
+	if limits != nil && !e.withoutModelRules && !e.withoutWeightSpread {
+		if err := checkWeightSpread(prep.strata, beta, e.policy.MinCell); err != nil {
+			return answer{}, err
 		}
 	}
 	reply.Policy.MergedRows = prep.merged
 	reply.Policy.TruncatedAfter = prep.truncated
-	if k := e.policy.EventsPerCoxCovariate; k > 0 && prep.events < k*p {
-		return answer{}, errorf(protocol.CodeRefusedByPolicy, "%d design columns need at least %d events (events_per_cox_covariate=%d); the cohort has fewer", p, k*p, k)
-	}
 	ties, _ := analysis.ParseTies(req.Ties)
-	cr := &protocol.CoxReply{Columns: prep.names, N: prep.n, Events: prep.events}
+	cr := &protocol.CoxReply{Columns: prep.names, N: prep.n, Events: prep.events, BetaLimit: limits}
 	// "1 patient lacks wt.loss" is a small cell like any other. (N is exact, so N plus a count
 	// of the cohort would give it back; the overlap guard refuses that pair, as the complete
 	// cases and the cohort differ by 1..min_cell-1 patients.)
@@ -93,33 +104,10 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	return answer{sets: []bitset{prep.complete}, released: fmt.Sprintf("cox %s %s p=%d n=%d events=%d", req.Form, req.Ties, p, prep.n, prep.events)}, nil
 }
 
-// MaxCoxBetaSD bounds |β_j·sd(x_j)| in a Cox query to a site whose policy is not exact, sd
-// being the standard deviation of design column j over the site's complete cases.
-//
-// Why a bound: with w = exp(x'β), every released Cox quantity is built from risk-set means
-// Σ w x / Σ w. Two patients whose x_j differ by d standard deviations get weights in the ratio
-// exp(β_j·sd·d); once that ratio is large for the gap between the largest values of a risk
-// set (about 0.3–0.5 sd in risk sets of 20–200), the mean is the extreme patient's value: the
-// reviewer's attack (β = 8 per year of age, 72 sd, on lung.csv) read ages 81, 82, … off the
-// pooled rows, and the stratified gradient Σ(x_i − mean) tends to sums of such maxima.
-// Why 10: it is a hazard ratio of e^10 ≈ 22 000 per standard deviation, three orders of
-// magnitude beyond real effects (a strong prognostic factor has HR 2–5 per SD, |β·sd| < 2),
-// so Newton–Raphson iterates of a real fit, overshoot included, stay well inside it; a fit
-// that reaches it is diverging towards an infinite coefficient (monotone likelihood), for
-// which R's coxph only warns. At the limit a gap of 0.3 sd still weighs e^3 ≈ 20, so the
-// bound does not make a reply safe by itself (the values are an analytic function of β and
-// identifiable in principle); it removes the near-hard-max regime where one query per β
-// reads values off, leaving the ill-conditioned inversion of sums of exponentials, against
-// which min_cohort, the strict time blocks and the daily query budget apply. The refusal
-// threshold reveals only the complete cases' standard deviation, which a summary query
-// releases anyway.
-const MaxCoxBetaSD = 10
-
 // coxPrepared is the part of a Cox query that does not depend on β.
 type coxPrepared struct {
 	names               []string
 	p                   int
-	sd                  []float64 // per design column over the complete cases (MaxCoxBetaSD)
 	n, events, excluded int
 	complete            bitset
 	strata              []*analysis.CoxStratum // one for the pooled form or an unstratified site
@@ -220,7 +208,6 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 		}
 	}
 	prep.excluded = len(rows) - prep.n
-	prep.sd = columnSD(x, p)
 	if prep.n < e.policy.MinCohort {
 		return nil, errorf(protocol.CodeRefusedByPolicy, "fewer than min_cohort=%d complete cases", e.policy.MinCohort)
 	}
@@ -240,6 +227,16 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	for _, ev := range events {
 		if ev {
 			prep.events++
+		}
+	}
+	if k := e.policy.EventsPerCoxCovariate; k > 0 && prep.events < k*p {
+		return nil, errorf(protocol.CodeRefusedByPolicy, "%d design columns need at least %d events (events_per_cox_covariate=%d); the cohort has fewer", p, k*p, k)
+	}
+	// The design-column rule, on the released event flags (a late event censored by the tail
+	// truncation counts as no event, as the reply treats it).
+	if !IsExact(e.policy) && !e.withoutModelRules {
+		if err := checkDesignColumns(x, p, names, designBlocks(ls, req.Covariates, levels), events, e.policy.MinCell, ""); err != nil {
+			return nil, err
 		}
 	}
 	if strata == nil {
@@ -262,6 +259,13 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			}
 			if len(t) == 0 {
 				continue
+			}
+			// A within-site stratum is a cohort of its own: its risk sets never meet the
+			// others', so the design-column rule holds in each.
+			if !IsExact(e.policy) && !e.withoutModelRules {
+				if err := checkDesignColumns(xs, p, names, designBlocks(ls, req.Covariates, levels), ev, e.policy.MinCell, fmt.Sprintf(" in stratum %s of %s", strata.Categories[s], req.Strata)); err != nil {
+					return nil, err
+				}
 			}
 			st, err := analysis.NewCoxStratum(t, ev, xs, p)
 			if err != nil {
@@ -321,33 +325,6 @@ func policyTimes(time []float64, event []bool, binDays float64, minCell int, str
 		t2[i] = released.Time[lo]
 	}
 	return t2, e2, merged, truncated
-}
-
-// columnSD returns the sample standard deviation of each column of the row-major n×p x
-// (0 for fewer than two rows), by the two-pass formula.
-func columnSD(x []float64, p int) []float64 {
-	sd := make([]float64, p)
-	n := 0
-	if p > 0 {
-		n = len(x) / p
-	}
-	if n < 2 {
-		return sd
-	}
-	for j := 0; j < p; j++ {
-		var mean float64
-		for i := 0; i < n; i++ {
-			mean += x[i*p+j]
-		}
-		mean /= float64(n)
-		var ss float64
-		for i := 0; i < n; i++ {
-			d := x[i*p+j] - mean
-			ss += d * d
-		}
-		sd[j] = math.Sqrt(ss / float64(n-1))
-	}
-	return sd
 }
 
 func dropLastColumn(x []float64, p int) []float64 {

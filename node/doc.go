@@ -58,14 +58,36 @@
 //     (cohorts, groups, the released cells of a summary's categories and histograms, Cox
 //     complete cases) is remembered per study version; a set differing from one of them by
 //     1..min_cell-1 patients is refused (the differencing attack).
-//   - daily_query_budget: queries per analyst per UTC day (catalog queries are free).
+//   - daily_query_budget: queries per analyst per UTC day (catalog queries are free). Every
+//     round of a federated Cox fit is one query: a fit of k Newton–Raphson rounds uses k, and
+//     one that runs out is refused at the next round, saying the budget is used up.
 //   - events_per_cox_covariate: a Cox query needs at least this many events per design column.
 //   - allow_pooled_cox: the pooled (WebDISCO) Cox form is answered only when true (ExactPolicy,
 //     or a policy file that says so; an exact policy document without the field too). Its
 //     risk-set sums per released time approach single patients' covariate values at large β,
 //     so protective policies answer the stratified-by-site form only.
-//   - Cox β bound (all but exact policies): a Cox query with |β_j·sd(x_j)| above MaxCoxBetaSD
-//     (sd over the site's complete cases) is refused; see MaxCoxBetaSD for why 10.
+//   - Model releases (all but exact policies; modelsafe.go, one rule set for Cox and every model
+//     kind to come). Design columns: every column of a model needs, among the site's complete
+//     cases, min_cell patients, min_cell events and at least one patient without an event — an
+//     indicator column's level, a categorical covariate's reference level, and a numeric
+//     column's patients off its most common value; otherwise the query is refused naming the
+//     column, never a count (checkDesignColumns). This stops the review's Cox locator attack
+//     (cohort "other sex ∪ {x}" with covariate sex puts x alone in a column; the reply at a
+//     large β read off x's time and event status). β cap, max_cox_log_hr (default 5, see
+//     DefaultMaxCoxLogHR for why): |β_j|·w_j ≤ max_cox_log_hr, w_j = 1 for an indicator and
+//     the width of the declared range (protocol.Variable.Min/Max) for a numeric covariate, so
+//     the cap never depends on the data; a numeric covariate without a declared range is
+//     refused, saying to declare it. The cap is decided from public information before a row
+//     is read and stated in the reply (CoxReply.BetaLimit), so clients keep their iterates
+//     within it and report a fit that wants more as diverging. The columns together: at the
+//     requested β the min_cell patients with the largest (and smallest) linear predictor x'β of
+//     each stratum lie within 2 of it (checkWeightSpread; covariates and β only), so that
+//     several columns, each passing, cannot single out the one patient who has them all.
+//     Within-site strata (cox.strata) are cohorts of their own for the design-column rule.
+//     ParsePolicy refuses a negative,
+//     zero or non-finite max_cox_log_hr in a protective policy (there is no uncapped one; a
+//     policy built in Go without it gets the default); exact policies have neither rule and
+//     ignore the field.
 //   - min_cell also applies to a Cox reply's count of patients left out for a missing covariate.
 //   - feasibility_rounding, feasibility_noise, feasibility_budget: a feasibility count
 //     (protocol.Query.Feasibility, the live cohort panel's question) is |S| plus integer noise

@@ -64,6 +64,12 @@ type Engine struct {
 	coxMu    sync.Mutex
 	coxCache []coxCacheEntry // most recent last
 
+	// withoutModelRules switches off the design-column rule and the β cap (modelsafe.go), for
+	// the attack tests that show what they stop; nothing outside tests sets it.
+	withoutModelRules bool
+	// withoutWeightSpread switches off checkWeightSpread alone (tests only).
+	withoutWeightSpread bool
+
 	secretMu sync.Mutex
 	secret   []byte // the store's SiteSecret, read on first use
 }

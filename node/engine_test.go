@@ -254,6 +254,7 @@ func TestCoxMatchesR(t *testing.T) {
 				var sum analysis.CoxContribution
 				var rows [][]analysis.RiskSetRow
 				var exs [][]float64
+				var bound []float64 // the sites' β limits, as the app passes them (none when exact)
 				for _, e := range sites {
 					q := query(protocol.KindCox)
 					q.Endpoint = "OS"
@@ -264,6 +265,10 @@ func TestCoxMatchesR(t *testing.T) {
 						return sum, r.Error
 					}
 					names = r.Cox.Columns
+					bound = analysis.MinBound(bound, r.Cox.BetaLimit)
+					if (bin > 0) != (r.Cox.BetaLimit != nil) {
+						t.Fatalf("bin %d: β limits %v", bin, r.Cox.BetaLimit)
+					}
 					if c.form == protocol.CoxStratified {
 						sum.Add(analysis.CoxContribution{LogLik: r.Cox.LogLik, Gradient: r.Cox.Gradient, Hessian: r.Cox.Hessian, N: r.Cox.N, Events: r.Cox.Events})
 						continue
@@ -277,8 +282,11 @@ func TestCoxMatchesR(t *testing.T) {
 				}
 				if c.form == protocol.CoxPooled {
 					ties, _ := analysis.ParseTies(c.ties)
-					return analysis.PooledCoxContribution(rows, exs, 2, beta, ties)
+					pooled, err := analysis.PooledCoxContribution(rows, exs, 2, beta, ties)
+					pooled.CoefBound = bound
+					return pooled, err
 				}
+				sum.CoefBound = bound
 				return sum, nil
 			}
 			fit, err := analysis.FitCox(eval, 2, analysis.CoxOptions{})

@@ -177,3 +177,19 @@ func declare(specs ...string) Dictionary {
 	}
 	return d
 }
+
+// declareRanges sets the declared range (protocol.Variable.Min/Max) of the named numeric
+// variables of a study on the engine's loaded study data, for tests that build a study
+// without a dictionary file.
+func declareRanges(t testing.TB, e *Engine, study string, ranges map[string][2]float64) {
+	t.Helper()
+	ls, err := e.study(context.Background(), study)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range ranges {
+		if v := ls.vars[name]; v != nil && v.Type == protocol.Numeric {
+			v.Min, v.Max = fp(r[0]), fp(r[1])
+		}
+	}
+}

@@ -20,6 +20,7 @@ func DefaultPolicy() protocol.Policy {
 		OverlapGuard:          true,
 		DailyQueryBudget:      500,
 		EventsPerCoxCovariate: 10,
+		MaxCoxLogHR:           DefaultMaxCoxLogHR,
 		FeasibilityRounding:   10,
 		FeasibilityNoise:      3,
 		FeasibilityBudget:     2000,
@@ -85,6 +86,11 @@ func withFeasibilityDefaults(p protocol.Policy) protocol.Policy {
 	p.FeasibilityNoise = min(max(p.FeasibilityNoise, 0), maxFeasibilityNoise)
 	p.FeasibilityRounding = min(p.FeasibilityRounding, maxFeasibilityNoise)
 	p.FeasibilityBudget = max(p.FeasibilityBudget, 0)
+	// The Cox β cap likewise: a protective policy without one (or with a value ParsePolicy
+	// refuses) gets the default rather than no cap.
+	if !IsExact(p) && !(p.MaxCoxLogHR > 0 && p.MaxCoxLogHR <= math.MaxFloat64) {
+		p.MaxCoxLogHR = DefaultMaxCoxLogHR
+	}
 	if p.FeasibilityRounding > 0 {
 		return p
 	}
@@ -113,7 +119,10 @@ func IsExact(p protocol.Policy) bool {
 // where the absent daily_query_budget, events_per_cox_covariate and feasibility_budget default
 // to 0 (off) as well, the absent feasibility_rounding to 1 and feasibility_noise to 0 (exact
 // feasibility counts), and the absent allow_pooled_cox to true (a trusted network may fit the
-// pooled Cox form). feasibility_rounding must be at least 1.
+// pooled Cox form), and max_cox_log_hr is ignored (exact policies put no cap on a Cox query's β;
+// absent, it reads 0). feasibility_rounding must be at least 1. In any other policy
+// max_cox_log_hr (default DefaultMaxCoxLogHR) must be a positive finite number: there is no
+// uncapped protective policy.
 // Otherwise an absent allow_pooled_cox is false: the pooled form discloses covariate values,
 // so a protective policy allows it only when it says so. Unknown fields and negative values are refused, so a typo cannot silently weaken a policy.
 func ParsePolicy(data []byte) (protocol.Policy, error) {
@@ -146,10 +155,17 @@ func ParsePolicy(data []byte) (protocol.Policy, error) {
 		if _, ok := present["feasibility_budget"]; !ok {
 			p.FeasibilityBudget = 0
 		}
+		if _, ok := present["max_cox_log_hr"]; !ok {
+			p.MaxCoxLogHR = 0
+		}
 	}
 	if p.MinCohort < 0 || p.MinCell < 0 || p.BinDays < 0 || math.IsNaN(p.BinDays) || math.IsInf(p.BinDays, 0) ||
-		p.DailyQueryBudget < 0 || p.EventsPerCoxCovariate < 0 || p.FeasibilityNoise < 0 || p.FeasibilityBudget < 0 {
+		p.DailyQueryBudget < 0 || p.EventsPerCoxCovariate < 0 || p.FeasibilityNoise < 0 || p.FeasibilityBudget < 0 ||
+		p.MaxCoxLogHR < 0 || math.IsNaN(p.MaxCoxLogHR) || math.IsInf(p.MaxCoxLogHR, 0) {
 		return protocol.Policy{}, fmt.Errorf("node: policy: negative or non-finite value")
+	}
+	if !IsExact(p) && p.MaxCoxLogHR == 0 {
+		return protocol.Policy{}, fmt.Errorf("node: policy: max_cox_log_hr 0: a protective policy needs a positive cap on the Cox β (only an exact policy has none; the default is %g)", float64(DefaultMaxCoxLogHR))
 	}
 	if p.FeasibilityRounding < 1 {
 		return protocol.Policy{}, fmt.Errorf("node: policy: feasibility_rounding %d: must be at least 1 (1 = no rounding)", p.FeasibilityRounding)

@@ -79,6 +79,11 @@ type Policy struct {
 	// opt-in for trusted networks; without it the site refuses the pooled form (code
 	// refused_by_policy) and answers the stratified-by-site form only.
 	AllowPooledCox bool `json:"allow_pooled_cox"`
+	// MaxCoxLogHR caps the β of a Cox query, whatever the data: |β_j|·w_j ≤ MaxCoxLogHR, w_j
+	// being 1 for an indicator column and the width of the declared range (Variable.Min/Max)
+	// for a numeric one, so that no column can weigh one patient more than e^MaxCoxLogHR times
+	// another. Exact policies have no cap (the field is then ignored).
+	MaxCoxLogHR float64 `json:"max_cox_log_hr"`
 	// FeasibilityRounding, FeasibilityNoise: a feasibility count (Query.Feasibility) is the
 	// cohort size plus integer noise uniform in [−noise, +noise], drawn deterministically from
 	// the patient set, rounded to the nearest multiple of the rounding and never released below
@@ -253,6 +258,10 @@ type CoxReply struct {
 	Excluded int `json:"excluded"`
 	// ExcludedSuppressed says Excluded was suppressed (the true count is in 1..min_cell-1).
 	ExcludedSuppressed bool `json:"excluded_suppressed,omitempty"`
+	// BetaLimit, per design column, is the largest |β_j| the site answers (its policy's
+	// max_cox_log_hr over the column's declared width); nil when the site has no cap. The
+	// client keeps its Newton–Raphson iterates within the smallest limit of all sites.
+	BetaLimit []float64 `json:"beta_limit,omitempty"`
 
 	// Stratified form: log-likelihood, gradient, Hessian (p×p, row-major) of the site's
 	// partial log-likelihood at β.

@@ -253,6 +253,10 @@ func (v *validator) catalog(site string, c *Catalog) {
 			}
 		}
 	}
+	v.finite("catalog.policy.max_cox_log_hr", c.Policy.MaxCoxLogHR)
+	if c.Policy.MaxCoxLogHR < 0 {
+		v.failf("catalog.policy.max_cox_log_hr", "%v is negative", c.Policy.MaxCoxLogHR)
+	}
 	studies := map[string]bool{}
 	for i, s := range c.Studies {
 		path := fmt.Sprintf("catalog.studies[%d]", i)
@@ -500,6 +504,16 @@ func (v *validator) cox(q Query, c *CoxReply) {
 	}
 	if c.Events > c.N {
 		v.failf("cox.events", "%d events among %d subjects", c.Events, c.N)
+	}
+	if c.BetaLimit != nil {
+		v.length("cox.beta_limit", len(c.BetaLimit), p)
+		for j, b := range c.BetaLimit {
+			if !isFinite(b) || b <= 0 {
+				v.failf(fmt.Sprintf("cox.beta_limit[%d]", j), "%v is not a positive number", b)
+			} else if j < p && math.Abs(q.Cox.Beta[j]) > b {
+				v.failf(fmt.Sprintf("cox.beta_limit[%d]", j), "the site answered at |β| = %v above its own limit %v", math.Abs(q.Cox.Beta[j]), b)
+			}
+		}
 	}
 	switch q.Cox.Form {
 	case CoxStratified:

@@ -87,6 +87,15 @@ func TestValidateReply(t *testing.T) {
 			r.Cox.Excluded, r.Cox.ExcludedSuppressed = 1, true
 			return r
 		}, "cox.excluded"},
+		{"beta limit ok", coxQuery(CoxStratified), func() Reply { r := coxReply(CoxStratified); r.Cox.BetaLimit = []float64{5, 0.06}; return r }, ""},
+		{"beta limit length", coxQuery(CoxStratified), func() Reply { r := coxReply(CoxStratified); r.Cox.BetaLimit = []float64{5}; return r }, "cox.beta_limit"},
+		{"beta limit zero", coxQuery(CoxStratified), func() Reply { r := coxReply(CoxStratified); r.Cox.BetaLimit = []float64{5, 0}; return r }, "cox.beta_limit[1]"},
+		{"beta limit NaN", coxQuery(CoxPooled), func() Reply { r := coxReply(CoxPooled); r.Cox.BetaLimit = []float64{math.NaN(), 1}; return r }, "cox.beta_limit[0]"},
+		{"answered beyond its own beta limit", func() Query { q := coxQuery(CoxStratified); q.Cox.Beta = []float64{0, 0.5}; return q }(), func() Reply {
+			r := coxReply(CoxStratified)
+			r.Cox.BetaLimit = []float64{5, 0.4}
+			return r
+		}, "cox.beta_limit[1]"},
 		{"events above n", coxQuery(CoxStratified), func() Reply { r := coxReply(CoxStratified); r.Cox.Events = 4; return r }, "cox.events"},
 		{"short gradient", coxQuery(CoxStratified), func() Reply { r := coxReply(CoxStratified); r.Cox.Gradient = []float64{1}; return r }, "cox.gradient"},
 		{"Hessian size", coxQuery(CoxStratified), func() Reply { r := coxReply(CoxStratified); r.Cox.Hessian = r.Cox.Hessian[:3]; return r }, "cox.hessian"},
