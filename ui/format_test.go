@@ -24,7 +24,7 @@ func TestPrivacyLine(t *testing.T) {
 			{Site: "c", DataCut: "2026-10-31", Policy: protocol.PolicyEffects{BinDays: 30, TruncatedAfter: &trunc}},
 		},
 	}}
-	want := "privacy: 7-day bins at a, 30-day bins at c · 2 cells suppressed · 3 rows merged · tail truncated at c · OPEN (unsigned queries) at b · " +
+	want := "privacy: coarsened release · 7-day bins at a, 30-day bins at c · 2 cells suppressed · 3 rows merged · tail truncated at c · OPEN (unsigned queries) at b · " +
 		"3 of 4 sites (d: no answer) · data cuts 2026-09-30 – 2026-10-31 · computed 14:02 (live)"
 	if got := PrivacyLine(r, now); got != want {
 		t.Errorf("PrivacyLine =\n%q, want\n%q", got, want)
@@ -34,7 +34,7 @@ func TestPrivacyLine(t *testing.T) {
 	r.Provenance.Missing = nil
 	r.Provenance.Refused = []app.SiteProblem{{Site: "d", Code: "refused_by_policy"}}
 	r.Provenance.RanAt = now.Add(-3 * 24 * time.Hour)
-	want = "privacy: exact times · 0 cells suppressed · 3 rows merged · OPEN (unsigned queries) at b · 3 of 4 sites (d: refused) · data cut 2026-09-30 · computed " +
+	want = "privacy: coarsened release · 0 cells suppressed · 3 rows merged · OPEN (unsigned queries) at b · 3 of 4 sites (d: refused) · data cut 2026-09-30 · computed " +
 		r.Provenance.RanAt.Format("2006-01-02 15:04") + " (cached, 3 days ago)"
 	if got := PrivacyLine(r, now); got != want {
 		t.Errorf("PrivacyLine =\n%q, want\n%q", got, want)

@@ -31,9 +31,8 @@ func PrivacyLine(r *app.Result, now time.Time) string {
 			truncated = append(truncated, s.Site)
 		}
 	}
-	if len(bins) == 0 {
-		parts = append(parts, "privacy: exact times")
-	} else {
+	parts = append(parts, "privacy: "+p.Release().Kind+" release")
+	if len(bins) > 0 {
 		var ws []float64
 		for w := range bins {
 			ws = append(ws, w)
@@ -43,7 +42,7 @@ func PrivacyLine(r *app.Result, now time.Time) string {
 		for _, w := range ws {
 			bs = append(bs, fmt.Sprintf("%s-day bins at %s", fmtNum(w), siteList(bins[w])))
 		}
-		parts = append(parts, "privacy: "+strings.Join(bs, ", "))
+		parts = append(parts, strings.Join(bs, ", "))
 	}
 	parts = append(parts, plural(suppressed, "cell", "cells")+" suppressed")
 	if merged > 0 {

@@ -430,7 +430,7 @@ func TestOpenSitesLabelled(t *testing.T) {
 		t.Errorf("open lung sites: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = cli(t, "--demo", "--demo-dir", t.TempDir(), "count", "--study", "nsclc")
-	if code != 0 || strings.Contains(out, "OPEN") || !strings.Contains(out, "privacy:") {
+	if code != 0 || strings.Contains(out, "OPEN") || !strings.Contains(out, "privacy (coarsened):") {
 		t.Errorf("demo sites (signed): exit %d\n%s%s", code, out, errOut)
 	}
 }
@@ -450,7 +450,7 @@ func TestDPAnalystLabelled(t *testing.T) {
 	url := startLungFor(t, node.DefaultPolicy(), analysts, nil)
 	code, out, stderr := cli(t, "--hub", url, "--key", keyFile, "km", "--study", "lung", "--endpoint", "os")
 	// How many of the 18 small sites answer depends on the noise (a noisy size below 10 is refused).
-	if code != exitOK || !strings.Contains(out, " sites: ρ=0.015 each, left today ≥ 0.185 (lifetime ≥ 1.985)") || !strings.Contains(out, "privacy: ") {
+	if code != exitOK || !strings.Contains(out, " sites: ρ=0.015 each, left today ≥ 0.185 (lifetime ≥ 1.985)") || !strings.Contains(out, "privacy (differentially private): ") {
 		t.Errorf("km: exit %d\n%s%s", code, out, stderr)
 	}
 	code, out, stderr = cli(t, "--hub", url, "--key", keyFile, "count", "--study", "lung", "--format", "json")

@@ -434,7 +434,7 @@ func policyText(p *app.Provenance) string {
 	if len(parts) == 0 {
 		return "privacy: exact aggregates from every answering site"
 	}
-	return "privacy: " + strings.Join(parts, "; ")
+	return "privacy (" + p.Release().Kind + "): " + strings.Join(parts, "; ")
 }
 
 func provenanceJSON(p *app.Provenance) map[string]any {
