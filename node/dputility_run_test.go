@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oncofed/oncofed/protocol"
 )
 
 // utilityStats collects one cohort's measurements at one ρ over repeated releases.
@@ -213,4 +215,25 @@ func siteSizes(ref reference) string {
 		parts[i] = fmt.Sprint(n)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// The default daily budget buys 13 KM queries at the default ρ (0.2 / 0.015; 10 besides 10
+// counts at 0.005), end to end: the 14th is refused.
+func TestDPDailyBudgetKMQueries(t *testing.T) {
+	pol := DefaultPolicy()
+	l := newDPLung(t, pol, lungCSV)
+	answered := 0
+	for range 20 {
+		if r := handleJSON(t, l.e, sign(t, l.dora, survivalQuery(false))); r.Error != nil {
+			wantCode(t, r, protocol.CodeRefusedByPolicy)
+			if !strings.Contains(r.Error.Message, "today's budget") {
+				t.Fatalf("refused for another reason: %v", r.Error)
+			}
+			break
+		}
+		answered++
+	}
+	if answered != 13 {
+		t.Errorf("%d KM queries answered in a day, want 13 (0.2 / 0.015)", answered)
+	}
 }
