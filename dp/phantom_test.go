@@ -176,3 +176,29 @@ func TestPhantomPatients(t *testing.T) {
 }
 
 func ratFloat(x float64) *big.Rat { return new(big.Rat).SetFloat64(x) }
+
+// padded is t with empty bins appended up to T bins: the node releases every bin up to its
+// public horizon, whether or not anyone is followed that long.
+func padded(t SurvivalTable, bins int) SurvivalTable {
+	out := SurvivalTable{Events: make([]int64, bins), Censored: make([]int64, bins)}
+	copy(out.Events, t.Events)
+	copy(out.Censored, t.Censored)
+	return out
+}
+
+// What the node's horizon costs: UTILITY.md's cohort (T = 60, everyone leaves by month 60)
+// released on 60 bins as there, and on the node's 122 bins (the same patients, 62 empty bins
+// after them), at the default ρ.
+func TestHorizonCost(t *testing.T) {
+	if !*phantomFlag {
+		t.Skip("runs with -phantom")
+	}
+	for _, n := range []int{228, 2000} {
+		tab := cohort(n, seedOf(n))
+		for _, bins := range []int{60, nodeBins} {
+			a := measure(t, padded(tab, bins), ratFloat(nodeRho), SurvivalSqrt, 400, seedOf(n, bins))
+			sd := SurvivalSizeSD(bins, ratFloat(nodeRho), SurvivalSqrt)
+			t.Logf("n=%d T=%d: max|ΔS| %.4f (p90 %.4f), size sd %.1f", n, bins, a.medErr, a.p90Err, sd)
+		}
+	}
+}
