@@ -91,6 +91,9 @@ func mean(xs []float64) float64 {
 
 // medP90 formats the median and the 90th percentile as "m (p90)".
 func medP90(xs []float64, format string) string {
+	if len(xs) == 0 {
+		return "—"
+	}
 	// NaN (a median not reached on one side) is kept out of the quantiles and counted.
 	var ok []float64
 	for _, x := range xs {
@@ -159,24 +162,28 @@ func TestDPUtility(t *testing.T) {
 	}
 	fmt.Printf("\n### At the default ρ = %g per KM query (%d releases each)\n%s", rho, reps, main.String())
 	fmt.Printf("\n### Two groups by sex at ρ = %g\n%s", rho, contrast.String())
-	fmt.Printf("\n### Cost and accuracy: max|ΔS| vs exact, median (p90), and |Δ median| days, median (p90)\n\n%s", costCurve(t, curves, reps))
+	fmt.Printf("\n### Cost and accuracy at one site: median (p90) over %d releases per ρ\n\n%s", reps, costCurve(t, curves, reps))
 	t.Logf("done in %v", time.Since(start).Round(time.Second))
 }
 
 // costCurve measures the ungrouped KM query of each federation over a range of ρ.
 func costCurve(t *testing.T, fs []*federation, reps int) string {
 	var b strings.Builder
-	b.WriteString("| ρ per KM query | KM queries per day (0.2) |")
+	b.WriteString("| ρ per KM query | KM queries a day (0.2) |")
 	for _, f := range fs {
-		fmt.Fprintf(&b, " %s: max\\|ΔS\\| | \\|Δ median\\| | sites refused |", f.cohort.name)
+		fmt.Fprintf(&b, " %s: max\\|ΔS\\| vs exact | vs exact on bins | \\|Δ median\\| days |", f.cohort.name)
 	}
 	b.WriteString("\n|---|---|" + strings.Repeat("---|---|---|", len(fs)) + "\n")
-	for _, rho := range []float64{0.005, 0.01, 0.015, 0.02, 0.05, 0.1, 0.2, 0.5} {
+	for _, rho := range []float64{0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.1, 0.2, 0.5} {
 		fmt.Fprintf(&b, "| %g | %d |", rho, int(math.Floor(0.2/rho+1e-9)))
 		for _, f := range fs {
 			f.setRho(t, rho)
 			st := measure(t, f, f.reference(t), reps, false)
-			fmt.Fprintf(&b, " %s | %s | %s |", medP90(st.dS, "%.3f"), medP90(st.dMedian, "%.0f"), refusedText(st))
+			refused := ""
+			if st.refused > 0 {
+				refused = " refused " + refusedText(st)
+			}
+			fmt.Fprintf(&b, " %s%s | %s | %s |", medP90(st.dS, "%.3f"), refused, medP90(st.dSBinned, "%.3f"), medP90(st.dMedian, "%.0f"))
 		}
 		b.WriteString("\n")
 	}
