@@ -38,7 +38,7 @@ const (
 )
 
 // lungSiteTables returns the lung data's sites as tables on the node's public bins.
-func lungSiteTables(tb testing.TB) []SurvivalTable {
+func lungSiteTables(tb testing.TB, nodeBins int) []SurvivalTable {
 	header, rows := lungtest.Read(tb)
 	site, tm, ev := lungtest.Column(tb, header, "site"), lungtest.Column(tb, header, "time"), lungtest.Column(tb, header, "event")
 	bySite := map[string]*SurvivalTable{}
@@ -115,11 +115,27 @@ func addTables(a, b SurvivalTable) SurvivalTable {
 	return out
 }
 
-type phantomResult struct{ nBias, kmErr []float64 }
+type phantomResult struct {
+	nBias, kmErr []float64
+	excess       [3][2]float64 // mean excess events, censorings in bins 1–12, 13–36, 37–122
+}
 
 func (r *phantomResult) add(exact, pooled SurvivalTable) {
 	r.nBias = append(r.nBias, float64(pooled.AtRisk()[0]-exact.AtRisk()[0]))
 	r.kmErr = append(r.kmErr, kmError(exact, pooled))
+	for b := range exact.Events {
+		p := 2
+		if b < 12 {
+			p = 0
+		} else if b < 36 {
+			p = 1
+		}
+		if b >= len(pooled.Events) {
+			break
+		}
+		r.excess[p][0] += float64(pooled.Events[b] - exact.Events[b])
+		r.excess[p][1] += float64(pooled.Censored[b] - exact.Censored[b])
+	}
 }
 
 func (r *phantomResult) String() string {
@@ -128,14 +144,26 @@ func (r *phantomResult) String() string {
 	for _, x := range r.nBias {
 		m += x
 	}
-	return fmt.Sprintf("n̂ − n %+.1f | max|ΔS| %.3f (%.3f)", m/float64(len(r.nBias)), quantile(r.kmErr, 0.5), quantile(r.kmErr, 0.9))
+	k := float64(len(r.nBias))
+	e := r.excess
+	return fmt.Sprintf("n̂ − n %+.1f | max|ΔS| %.3f (%.3f) | excess events, censorings: months 1–12 %+.1f, %+.1f; 13–36 %+.1f, %+.1f; 37–122 %+.1f, %+.1f",
+		m/k, quantile(r.kmErr, 0.5), quantile(r.kmErr, 0.9), e[0][0]/k, e[0][1]/k, e[1][0]/k, e[1][1]/k, e[2][0]/k, e[2][1]/k)
 }
 
 func TestPhantomPatients(t *testing.T) {
 	if !*phantomFlag {
 		t.Skip("runs with -phantom")
 	}
-	sites := lungSiteTables(t)
+	// 122 bins: the node's 3650-day horizon; 35: a horizon of 1050 days, just past the lung
+	// data's longest follow-up (1022 days), as a study's public accrual and data-cut dates
+	// could give it.
+	for _, bins := range []int{nodeBins, 35} {
+		phantomPatients(t, bins)
+	}
+}
+
+func phantomPatients(t *testing.T, nodeBins int) {
+	sites := lungSiteTables(t, nodeBins)
 	st := sqrtStrategy(nodeBins)
 	sigma2, _ := SigmaSquared(big.NewRat(st.sens2(), 1), ratFloat(nodeRho))
 	s := NewSampler(rand.NewChaCha8([32]byte{7}))
