@@ -144,7 +144,7 @@ func TestDPUtility(t *testing.T) {
 	var main, contrast strings.Builder
 	fmt.Fprintf(&main, "\n| cohort | n | sites (sizes) | releases | sites refused | max\\|ΔS\\| vs exact: median (p90) | max\\|ΔS\\| vs exact on 30-day bins | \\|Δ median\\| days vs exact | \\|Δ median\\| vs binned | pooled n̂ − n: mean (sd) | of which phantom: mean |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	fmt.Fprintf(&contrast, "\n| cohort | exact Peto log HR (%s) | exact χ² | \\|Δ log HR\\|: median (p90) | \\|Δ χ²\\| | \\|Δ median gap\\| days | no contrast |\n|---|---|---|---|---|---|---|\n", "second vs first group")
-	var curves []*federation
+	var curves, horizons []*federation
 	for _, c := range cohorts {
 		f := newFederation(t, c, rho)
 		ref := f.reference(t)
@@ -156,14 +156,42 @@ func TestDPUtility(t *testing.T) {
 		fmt.Fprintf(&contrast, "| %s | %+.3f | %.2f | %s | %s | %s | %d |\n", c.name, hr, chi2,
 			medP90(st.dLogHR, "%.3f"), medP90(st.dChi2, "%.2f"), medP90(st.dGap, "%.0f"), st.noContrast)
 		t.Logf("%s: %d releases in %v", c.name, reps, time.Since(start).Round(time.Second))
-		if c.name == "lung, 1 site" || c.name == "NSCLC 2000, 1 site" {
+		switch c.name {
+		case "lung, 1 site", "NSCLC 2000, 1 site":
 			curves = append(curves, f)
+			horizons = append(horizons, f)
+		case "lung, 18 sites":
+			horizons = append(horizons, f)
 		}
 	}
 	fmt.Printf("\n### At the default ρ = %g per KM query (%d releases each)\n%s", rho, reps, main.String())
 	fmt.Printf("\n### Two groups by sex at ρ = %g\n%s", rho, contrast.String())
 	fmt.Printf("\n### Cost and accuracy at one site: median (p90) over %d releases per ρ\n\n%s", reps, costCurve(t, curves, reps))
+	fmt.Printf("\n### A horizon just past the cohort's longest follow-up, at ρ = %g (%d releases each)\n\n%s", rho, reps, horizonTable(t, horizons, rho, reps))
 	t.Logf("done in %v", time.Since(start).Round(time.Second))
+}
+
+// horizonTable measures the ungrouped KM query of each federation with the default horizon
+// and with one just past the cohort's longest follow-up (as a study's public accrual period
+// and data cut could give it), at ρ = rho.
+func horizonTable(t *testing.T, fs []*federation, rho float64, reps int) string {
+	var b strings.Builder
+	b.WriteString("| cohort | dp_horizon_days (bins) | sites refused | max\\|ΔS\\| vs exact | vs exact on bins | \\|Δ median\\| days | pooled n̂ − n: mean (sd) |\n|---|---|---|---|---|---|---|\n")
+	for _, f := range fs {
+		f.setRho(t, rho)
+		ref := f.reference(t)
+		w := f.policy.DPBinDays
+		for _, h := range []float64{f.policy.DPHorizonDays, w * math.Ceil(ref.maxTime/w)} {
+			pol := dpUtilityPolicy(rho)
+			pol.DPHorizonDays = h
+			f.setPolicy(t, pol)
+			ref := f.reference(t)
+			st := measure(t, f, ref, reps, false)
+			fmt.Fprintf(&b, "| %s | %g (%d) | %s | %s | %s | %s | %+.1f (%.1f) |\n", f.cohort.name, h, int(math.Ceil(h/w)), refusedText(st),
+				medP90(st.dS, "%.3f"), medP90(st.dSBinned, "%.3f"), medP90(st.dMedian, "%.0f"), mean(st.nBias), sd(st.nBias))
+		}
+	}
+	return b.String()
 }
 
 // costCurve measures the ungrouped KM query of each federation over a range of ρ.

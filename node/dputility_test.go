@@ -106,6 +106,8 @@ type federation struct {
 	dp, exact []*Engine
 	analysts  *Analysts
 	clock     *fixedClock
+	policy    protocol.Policy // the dp engines'
+
 	dora, tom *protocol.Signer
 }
 
@@ -148,7 +150,13 @@ func newFederation(t *testing.T, c utilityCohort, rho float64) *federation {
 // setRho serves the dp analyst from new engines at ρ = rho per KM query.
 func (f *federation) setRho(t *testing.T, rho float64) {
 	t.Helper()
-	pol := dpUtilityPolicy(rho)
+	f.setPolicy(t, dpUtilityPolicy(rho))
+}
+
+// setPolicy serves the dp analyst from new engines under pol.
+func (f *federation) setPolicy(t *testing.T, pol protocol.Policy) {
+	t.Helper()
+	f.policy = pol
 	f.dp = f.dp[:0]
 	for k, s := range f.cohort.sites {
 		e, err := NewEngine(context.Background(), f.stores[k], Config{Site: s.name, Policy: &pol, Now: f.clock.now, Analysts: f.analysts})
@@ -203,6 +211,7 @@ func ask(t *testing.T, engines []*Engine, s *protocol.Signer, q protocol.Query) 
 // grid of bin ends at which at least 50 patients are at risk.
 type reference struct {
 	n             int
+	maxTime       float64        // the longest follow-up
 	siteN         map[string]int // exact size per site
 	exact, binned *analysis.KMEstimate
 	grid          []float64
@@ -216,12 +225,12 @@ func (f *federation) reference(t *testing.T) reference {
 		t.Fatalf("exact release: %d refused, %d groups", refused, len(km.Groups))
 	}
 	tab := km.Groups[0].Table
-	pol := dpUtilityPolicy(1)
+	pol := f.policy
 	binned, err := analysis.KaplanMeier(binTable(tab, pol.DPBinDays, pol.DPHorizonDays), analysis.KMOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := reference{n: tab.Total(), exact: km.Groups[0].Curve, binned: binned, siteN: map[string]int{}}
+	ref := reference{n: tab.Total(), maxTime: tab.Time[tab.Len()-1], exact: km.Groups[0].Curve, binned: binned, siteN: map[string]int{}}
 	for _, s := range km.Groups[0].PerSite {
 		ref.siteN[s.Site] = s.Patients
 	}
