@@ -57,6 +57,9 @@ type Engine struct {
 	decide   sync.Mutex
 	released map[guardKey]*guardSets
 	feasible map[feasKey]*feasSets // remembered feasibility answers, also guarded by decide
+	// guardLegacy (tests only) runs the overlap guard as before regions and combinations, and
+	// registers no exact release as a feasibility set: the attack tests show what it let through.
+	guardLegacy bool
 
 	coxMu    sync.Mutex
 	coxCache []coxCacheEntry // most recent last
@@ -208,8 +211,9 @@ func (e *Engine) refuseUndecodable(ctx context.Context, q protocol.Query, raw st
 
 // answer is the outcome of computing a query before the release decision.
 type answer struct {
-	sets     []bitset     // patient sets whose aggregates the reply releases (overlap guard)
-	feas     *feasPending // a feasibility count, decided within the release transaction
+	sets     []bitset           // patient sets whose aggregates the reply releases (overlap guard)
+	regions  []*protocol.Filter // the definition of each of sets (region.go); nil: every patient
+	feas     *feasPending       // a feasibility count, decided within the release transaction
 	study    *loadedStudy
 	released string // for the audit log
 }
@@ -238,6 +242,20 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 	feasibility := authenticated && q.Feasibility && q.Version == protocol.Version
 	budgeted := authenticated && q.Kind != protocol.KindCatalog && q.Version == protocol.Version && !q.Feasibility
 	guarded := e.policy.OverlapGuard && ans.study != nil && len(ans.sets) > 0
+	regions := make([]string, len(ans.sets))
+	for i := range regions {
+		regions[i] = regionOf(ans.regions[i])
+	}
+	// A set released exactly is also remembered as a feasibility set (feasibility.go), so
+	// that a feasibility count near it gets its sticky answer; its noise needs the key, read
+	// before the transaction.
+	var feasKey []byte
+	registerFeas := err == nil && ans.feas == nil && ans.study != nil && len(ans.sets) > 0 && !e.feasibilityExact() && !e.guardLegacy
+	if registerFeas {
+		if feasKey, err = e.siteSecret(ctx); err != nil {
+			err = errorf(protocol.CodeInternal, "feasibility noise unavailable")
+		}
+	}
 
 	// Budget, overlap guard, the record of the released sets and the audit record are one
 	// transaction (Store.Release), so that two processes serving this database cannot both
@@ -302,7 +320,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 			if view, verr = e.guardView(ctx, tx, analyst, ans.study); verr != nil {
 				err = errorf(protocol.CodeInternal, "overlap guard state unavailable")
 			} else {
-				err = view.check(analyst, ans.sets)
+				err = view.check(analyst, ans.sets, regions)
 			}
 		}
 		if err == nil {
@@ -319,7 +337,12 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 			entry.Outcome, entry.Released, entry.Reason = OutcomeReleased, released, effectsText(reply.Policy)
 		}
 		if err == nil && guarded {
-			if recordErr = view.record(ctx, tx, analyst, ans.study, ans.sets); recordErr != nil {
+			if recordErr = view.record(ctx, tx, analyst, ans.study, ans.sets, regions); recordErr != nil {
+				return recordErr
+			}
+		}
+		if err == nil && registerFeas {
+			if fview, recordErr = e.registerExact(ctx, tx, ans.study, ans.sets, feasKey); recordErr != nil {
 				return recordErr
 			}
 		}
@@ -454,7 +477,7 @@ func (e *Engine) compute(ctx context.Context, q *protocol.Query, reply *protocol
 	if err := ctx.Err(); err != nil {
 		return answer{}, errorf(protocol.CodeUnavailable, "query cancelled: %v", err)
 	}
-	c := &cohort{study: ls, rows: ls.evalFilter(q.Cohort), group: group}
+	c := &cohort{study: ls, rows: ls.evalFilter(q.Cohort), group: group, filter: q.Cohort}
 	c.n = c.rows.count()
 	if c.n < e.policy.MinCohort {
 		return answer{}, errSmallCohort(e.policy.MinCohort)
@@ -473,6 +496,9 @@ func (e *Engine) compute(ctx context.Context, q *protocol.Query, reply *protocol
 		ans, err = e.cox(c, q, reply)
 	default:
 		panic("node: unchecked kind " + string(q.Kind))
+	}
+	for len(ans.regions) < len(ans.sets) {
+		ans.regions = append(ans.regions, q.Cohort) // a kind that does not say (Cox's complete cases)
 	}
 	ans.study = ls
 	reply.DataCut = ls.data.DataCut

@@ -191,9 +191,32 @@ func (v *feasView) nearest(rows bitset, n, radius int) (FeasibilitySet, bool) {
 // feasibility policy (rounding 1, no noise) releases the fresh answer and remembers nothing:
 // its counts are labelled exact. Called with e.decide held.
 func (e *Engine) stickyCount(ctx context.Context, tx ReleaseTx, ls *loadedStudy, p *feasPending) (view *feasView, released int, from int64, err error) {
-	if e.policy.FeasibilityRounding <= 1 && e.policy.FeasibilityNoise <= 0 {
+	if e.feasibilityExact() {
 		return nil, p.fresh, 0, nil
 	}
+	v, err := e.feasView(ctx, tx, ls)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if s, ok := v.nearest(p.rows, p.n, e.stickyRadius()); ok {
+		return v, s.Answer, s.ID, nil
+	}
+	f, err := v.save(ctx, tx, ls, p.rows, p.n, p.fresh)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return v, f.Answer, f.ID, nil
+}
+
+// feasibilityExact reports whether feasibility counts are exact (rounding 1, no noise): then
+// nothing is remembered.
+func (e *Engine) feasibilityExact() bool {
+	return e.policy.FeasibilityRounding <= 1 && e.policy.FeasibilityNoise <= 0
+}
+
+// feasView reads, within tx, the feasibility sets of ls remembered since the cached ones.
+// Called with e.decide held.
+func (e *Engine) feasView(ctx context.Context, tx ReleaseTx, ls *loadedStudy) (*feasView, error) {
 	k := feasKey{ls.data.Name, ls.info.Version}
 	fs, ok := e.feasible[k]
 	if !ok {
@@ -203,25 +226,64 @@ func (e *Engine) stickyCount(ctx context.Context, tx ReleaseTx, ls *loadedStudy,
 	v := &feasView{fs: fs, lastID: fs.lastID}
 	sets, err := tx.FeasibilitySets(ctx, k.study, k.version, fs.lastID)
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, err
 	}
+	words := (ls.data.Len() + 63) / 64
 	for _, s := range sets {
 		v.lastID = max(v.lastID, s.ID)
-		if len(s.Bits) == len(p.rows) {
+		if len(s.Bits) == words {
 			v.added = append(v.added, s)
 		}
 	}
-	if s, ok := v.nearest(p.rows, p.n, e.stickyRadius()); ok {
-		return v, s.Answer, s.ID, nil
-	}
-	f := FeasibilitySet{Study: k.study, Version: k.version, Size: p.n, Bits: p.rows, Answer: p.fresh}
+	return v, nil
+}
+
+// save remembers, within tx, the set rows (n patients) with answer.
+func (v *feasView) save(ctx context.Context, tx ReleaseTx, ls *loadedStudy, rows bitset, n, answer int) (FeasibilitySet, error) {
+	f := FeasibilitySet{Study: ls.data.Name, Version: ls.info.Version, Size: n, Bits: rows, Answer: answer}
+	var err error
 	if f.ID, f.Answer, err = tx.SaveFeasibilitySet(ctx, f); err != nil {
-		return nil, 0, 0, err
+		return FeasibilitySet{}, err
 	}
 	// Every other set was read above under the same lock, so no ID below f.ID is unseen.
 	v.added = append(v.added, f)
 	v.lastID = max(v.lastID, f.ID)
-	return v, f.Answer, f.ID, nil
+	return f, nil
+}
+
+// registerExact remembers, within tx, every set of an exact release (sets: the overlap
+// guard's) as a feasibility set with the answer a feasibility count of it would get: the
+// earliest remembered set's within min_cell, else its fresh answer. Otherwise an exact count
+// of a padding set P and feasibility counts of P ∪ {x}, with many paddings, tell whether x is
+// in: the feasibility answer of P ∪ {x} would be a fresh draw around |P| + 1 or, for P itself,
+// around |P|. Now P ∪ {x} is within min_cell of P, and gets P's answer whether x is in or not.
+// A set identical to a remembered one is not stored again. A set near a remembered one but
+// not identical is stored too (with that set's answer), so that a set near it but beyond the
+// remembered one still gets the same answer: remembered sets are then no longer min_cell
+// apart, and a feasibility answer may be up to k + 2·(min_cell − 1) from the true size.
+// Called with e.decide held.
+func (e *Engine) registerExact(ctx context.Context, tx ReleaseTx, ls *loadedStudy, sets []bitset, key []byte) (*feasView, error) {
+	v, err := e.feasView(ctx, tx, ls)
+	if err != nil {
+		return nil, err
+	}
+	r, k := e.policy.FeasibilityRounding, e.policy.FeasibilityNoise
+	for _, s := range sets {
+		n := s.count()
+		answer := 0
+		if near, ok := v.nearest(s, n, e.stickyRadius()); ok {
+			if xorCount(s, near.Bits, 1) == 0 {
+				continue // remembered already
+			}
+			answer = near.Answer
+		} else {
+			answer = roundToMultiple(n+feasibilityNoise(key, ls.data.Name, ls.info.Version, s, k), r)
+		}
+		if _, err := v.save(ctx, tx, ls, s, n, answer); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
 }
 
 // siteSecret returns the store's secret key, read once per engine.
