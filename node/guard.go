@@ -62,6 +62,9 @@ type gset struct {
 	size    int
 	digest  string
 	regions map[string]bool
+	// cover is the union of the cached sets strictly contained in this one (nil: none), kept
+	// by guardView.commit for the sets in the cache only.
+	cover bitset
 }
 
 // guardSets is the engine's cache of the sets released to one analyst for one study version.
@@ -151,9 +154,11 @@ func (v *guardView) check(analyst string, sets []bitset, regions []string) error
 	if v.minCell <= 1 {
 		return nil
 	}
-	// The remembered sets, in the cache and read or saved in this transaction.
+	// The remembered sets, in the cache and read or saved in this transaction, and the sets
+	// of this reply checked already (extras: those whose subsets are not in a cached cover).
 	fam := make([]*gset, 0, len(v.gs.sets)+len(v.fresh)+len(sets))
 	fam = append(append(fam, v.gs.sets...), v.fresh...)
+	cached := len(v.gs.sets)
 	digests := make([]string, len(sets))
 	for i, s := range sets {
 		digests[i] = bitsDigest(s)
@@ -189,7 +194,7 @@ func (v *guardView) check(analyst string, sets []bitset, regions []string) error
 		}
 		if !v.legacy {
 			cur := &gset{bits: s, size: ns}
-			if remainderRefused(cur, fam, v.minCell) || combinationRefused(cur, fam, v.minCell) {
+			if remainderRefused(cur, fam, cached, v.minCell) || combinationRefused(cur, fam, v.minCell) {
 				return errGuard(analyst, v.minCell) // rules 3, 4
 			}
 		}
@@ -210,8 +215,8 @@ func subsetOf(a, b bitset) bool {
 
 // remainderRefused applies rule 3 to the new set s: for s and every remembered superset of s,
 // the patients left after removing the union of the remembered sets (s included) it strictly
-// contains.
-func remainderRefused(s *gset, fam []*gset, minCell int) bool {
+// contains. fam[:cached] are the cache's sets, whose covers hold their cached subsets.
+func remainderRefused(s *gset, fam []*gset, cached int, minCell int) bool {
 	small := func(l bitset, cover bitset) bool {
 		rem := 0
 		for i := range l {
@@ -236,12 +241,19 @@ func remainderRefused(s *gset, fam []*gset, minCell int) bool {
 		return true
 	}
 	// Every remembered superset of s as the larger set.
-	for _, l := range fam {
+	for k, l := range fam {
 		if l.size <= s.size || !subsetOf(s.bits, l.bits) {
 			continue
 		}
 		cover := make(bitset, len(l.bits))
-		for _, r := range fam {
+		from := 0
+		if k < cached {
+			if l.cover != nil {
+				copy(cover, l.cover)
+			}
+			from = cached // the cached cover holds the cached subsets
+		}
+		for _, r := range fam[from:] {
 			if r.size < l.size && subsetOf(r.bits, l.bits) {
 				cover.or(r.bits)
 			}
@@ -351,6 +363,21 @@ func (v *guardView) commit() {
 			continue
 		}
 		v.gs.byDigest[g.digest] = g
+		g.cover = nil
+		for _, c := range v.gs.sets {
+			switch {
+			case c.size < g.size && subsetOf(c.bits, g.bits):
+				if g.cover == nil {
+					g.cover = make(bitset, len(g.bits))
+				}
+				g.cover.or(c.bits)
+			case g.size < c.size && subsetOf(g.bits, c.bits):
+				if c.cover == nil {
+					c.cover = make(bitset, len(c.bits))
+				}
+				c.cover.or(g.bits)
+			}
+		}
 		v.gs.sets = append(v.gs.sets, g)
 	}
 	for g, rs := range v.regions {
