@@ -18,8 +18,9 @@ import (
 //     remembered;
 //   - otherwise, when the node answered a set S₀ of the same study version before, to any
 //     analyst, with |S₀ Δ S| < min_cell (the overlap guard's distance), S gets S₀'s answer
-//     exactly — the earliest such S₀, so that the choice is deterministic — and S itself is
-//     not remembered;
+//     exactly — the nearest such S₀, the earliest of equally near ones, so that the choice is
+//     deterministic and a set one patient from a remembered S₀ gets S₀'s answer even when an
+//     earlier remembered set lies within min_cell too — and S itself is not remembered;
 //   - else S gets a fresh answer round(n + noise(S), r), the nearest multiple of the rounding
 //     r, where noise(S) is an integer uniform in [−k, +k]; should that fall below min_cohort
 //     the answer is the same refusal, so a small answer and a small cohort look alike. The
@@ -165,26 +166,33 @@ func (v *feasView) commit() {
 // one: min_cell, the overlap guard's, and at least 1 (identical sets).
 func (e *Engine) stickyRadius() int { return max(e.policy.MinCell, 1) }
 
-// nearest returns the earliest remembered set S with |S Δ rows| < radius (n = |rows|), or
-// false. The cache holds lower IDs than the transaction's additions, so scanning the cache
-// first and each in order finds the earliest.
+// nearest returns the remembered set S nearest to rows (n = |rows|) with |S Δ rows| < radius,
+// the earliest of equally near ones, or false. The cache holds lower IDs than the
+// transaction's additions, so scanning the cache first and each in order meets the earliest
+// first. Nearest rather than earliest: an exactly released P is remembered (registerExact)
+// even within min_cell of an earlier set R, and P ∪ {x} must get P's answer, not R's, or
+// whether x is in would show as R's answer versus P's.
 func (v *feasView) nearest(rows bitset, n, radius int) (FeasibilitySet, bool) {
+	best, bestD := FeasibilitySet{}, radius
 	for _, sets := range [][]FeasibilitySet{v.fs.sets, v.added} {
 		for _, s := range sets {
 			// |S Δ S'| ≥ ||S| − |S'||: most sets are skipped on their size alone.
-			if d := n - s.Size; d >= radius || -d >= radius || len(s.Bits) != len(rows) {
+			if d := n - s.Size; d >= bestD || -d >= bestD || len(s.Bits) != len(rows) {
 				continue
 			}
-			if xorCount(rows, s.Bits, radius) < radius {
-				return s, true
+			if d := xorCount(rows, s.Bits, bestD); d < bestD {
+				best, bestD = s, d
+				if d == 0 {
+					return best, true
+				}
 			}
 		}
 	}
-	return FeasibilitySet{}, false
+	return best, bestD < radius
 }
 
 // stickyCount decides, within tx, the answer to the feasibility count p of ls: the answer of
-// the earliest remembered set that differs from p's by fewer than min_cell patients, else p's
+// the nearest remembered set that differs from p's by fewer than min_cell patients, else p's
 // fresh answer, which is then remembered (a fresh answer below min_cohort too: it is the
 // refusal, and a near duplicate must get the same refusal). It returns the answer and the ID
 // of the set it belongs to; the caller refuses an answer below min_cohort. An exact
@@ -252,16 +260,21 @@ func (v *feasView) save(ctx context.Context, tx ReleaseTx, ls *loadedStudy, rows
 }
 
 // registerExact remembers, within tx, every set of an exact release (sets: the overlap
-// guard's) as a feasibility set with the answer a feasibility count of it would get: the
-// earliest remembered set's within min_cell, else its fresh answer. Otherwise an exact count
-// of a padding set P and feasibility counts of P ∪ {x}, with many paddings, tell whether x is
-// in: the feasibility answer of P ∪ {x} would be a fresh draw around |P| + 1 or, for P itself,
-// around |P|. Now P ∪ {x} is within min_cell of P, and gets P's answer whether x is in or not.
-// A set identical to a remembered one is not stored again. A set near a remembered one but
-// not identical is stored too (with that set's answer), so that a set near it but beyond the
-// remembered one still gets the same answer: remembered sets are then no longer min_cell
-// apart, and a feasibility answer may be up to k + 2·(min_cell − 1) from the true size.
-// Called with e.decide held.
+// guard's) as a feasibility set with its own fresh answer round(|S| + noise(S), r), unless the
+// same set is remembered already. Otherwise an exact count of a padding set P and feasibility
+// counts of T = P ∪ (x if x has the secret value), with many paddings, tell whether x has it:
+// T's feasibility answer would be a fresh draw around |P| + 1 for a member and P's own
+// draw, around |P|, for a non-member. Now T, one patient from P, gets P's answer in both
+// cases, as the nearest remembered set (nearest, not earliest: an earlier set R within
+// min_cell of T would give R's answer to P ∪ {x} and P's to P). Its own answer, not that of a
+// remembered set near it: inheriting one would carry answers of sets the attacker asked
+// before the exact count, whose answers depend on x, to P and so to T. Remembered sets are then
+// no longer min_cell apart; every answer is still that of a set within min_cell − 1 of the
+// one asked, so within k + min_cell − 1 of its size before rounding.
+//
+// Feasibility counts asked before the exact release are not covered: a fresh answer given to
+// P ∪ {x} before P was released exactly stays what it was (TestAttackGuardFeasibilityExact,
+// "reverse"). Called with e.decide held.
 func (e *Engine) registerExact(ctx context.Context, tx ReleaseTx, ls *loadedStudy, sets []bitset, key []byte) (*feasView, error) {
 	v, err := e.feasView(ctx, tx, ls)
 	if err != nil {
@@ -270,15 +283,10 @@ func (e *Engine) registerExact(ctx context.Context, tx ReleaseTx, ls *loadedStud
 	r, k := e.policy.FeasibilityRounding, e.policy.FeasibilityNoise
 	for _, s := range sets {
 		n := s.count()
-		answer := 0
-		if near, ok := v.nearest(s, n, e.stickyRadius()); ok {
-			if xorCount(s, near.Bits, 1) == 0 {
-				continue // remembered already
-			}
-			answer = near.Answer
-		} else {
-			answer = roundToMultiple(n+feasibilityNoise(key, ls.data.Name, ls.info.Version, s, k), r)
+		if _, ok := v.nearest(s, n, 1); ok {
+			continue // remembered already
 		}
+		answer := roundToMultiple(n+feasibilityNoise(key, ls.data.Name, ls.info.Version, s, k), r)
 		if _, err := v.save(ctx, tx, ls, s, n, answer); err != nil {
 			return nil, err
 		}
