@@ -33,9 +33,14 @@ import (
 //     exact analysis of the final cohort), they are charged to the feasibility budget instead
 //     of the daily query budget, and they are audited like every query (the audit record
 //     names the remembered set whose answer was released).
+//   - every patient set released exactly (rule-based releases: cohorts, groups, cells) is
+//     remembered too, with its own fresh answer, in the release's transaction
+//     (Engine.registerExact), so that a feasibility count one patient from an exactly
+//     counted padding set gets the padding's answer whether that patient is in or not.
 //
-// Why S is not remembered (pointing at S₀): remembered sets then stay min_cell or more apart,
-// and every answer stays within k + min_cell − 1 of the true size before rounding. A chain of
+// Why S is not remembered (pointing at S₀): remembered feasibility sets then stay min_cell or
+// more apart (exactly released sets need not be), and every answer stays within
+// k + min_cell − 1 of the true size before rounding. A chain of
 // small edits in the live panel (age ≥ 60, 61, 62, …) gets a fresh answer once it has moved
 // min_cell patients from the set it started from; chained sets would carry the first answer
 // arbitrarily far. Nor would chaining close the boundary below: the attacker picks the order.
