@@ -33,8 +33,16 @@
 //     zero or at least min_cell.
 //   - overlap_guard: every patient set whose aggregate or count was released to an analyst
 //     (cohorts, groups, the released cells of a summary's categories and histograms, Cox
-//     complete cases) is remembered per study version; a set differing from one of them by
-//     1..min_cell-1 patients is refused (the differencing attack).
+//     complete cases) is remembered per study version with its region, the hash of its
+//     canonical definition (region.go). A new set is refused when it differs from a remembered
+//     one by 1..min_cell-1 patients (differencing); when it is a remembered set reached
+//     through a new definition (so that a refusal cannot tell "identical" from "one off");
+//     when a remembered superset of it, or itself, has 1..min_cell-1 patients left after
+//     removing the remembered sets it strictly contains (S1 − C − D − …); or when a signed
+//     combination of it and two remembered sets (S − R1 − R2, S + R1 − R2) is non-zero on
+//     1..min_cell-1 patients. Re-runs of a definition are answered. Every refusal has one
+//     message. Combinations of four or more non-nested sets are not checked (guard.go).
+//     Every set released exactly is also remembered as a feasibility set (feasibility.go).
 //   - daily_query_budget: queries per analyst per UTC day (catalog queries are free).
 //   - events_per_cox_covariate: a Cox query needs at least this many events per design column.
 //   - allow_pooled_cox: the pooled (WebDISCO) Cox form is answered only when true (ExactPolicy,

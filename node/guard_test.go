@@ -164,8 +164,8 @@ func TestGuardHonestWorkflows(t *testing.T) {
 // (A ∪ B ∪ {x}) − (A ∪ C) + (C ∪ D) − (B ∪ D) = {x}, with A, B, C, D the four age quarters of
 // the other patients of a site (5 or more each). Rules 3 and 4 look at nested sets and at
 // ±1 combinations of three; this needs four. Recovered: 22 of 24 targets' Karnofsky scores at
-// inst1 and inst12 (two targets' quarters tie on age). Should it fail because nothing is recovered, update guard.go's doc
-// comment and the README.
+// inst1 and inst12 (for the other two one of the four sets was refused). Should it fail
+// because nothing is recovered, update guard.go's doc comment and the README.
 func TestAttackGuardFourSetCombination(t *testing.T) {
 	ctx := context.Background()
 	pol := DefaultPolicy()
