@@ -48,8 +48,13 @@ import (
 // variable" (0 versus 1..min_cell−1) still shows as an answer versus a refusal.
 //
 // Cost: rules 2–4 use XOR/AND-and-popcount passes over n/64 words, each skipped on sizes
-// first; BenchmarkGuardCombinations measures a check against 500 released sets of a
-// 10,000-patient study.
+// first, and stopped once min_cell patients differ; rule 3 keeps, for each cached set, the
+// union of the cached sets it strictly contains (gset.cover, updated on commit).
+// BenchmarkGuardCheck, one new set against 500 sets released to one analyst for a
+// 10,000-patient study (2-core VM shared with other jobs): 0.05 ms for random cohorts; 1.3 ms
+// when all 500 contain the new set (rule 3's worst case); 0.8 ms when every pair of released
+// sets passes rule 4's size filter; loading the 500 sets into a process's cache after a
+// restart, once: 3 to 30 ms. A reply with k sets costs k checks.
 
 type guardKey struct {
 	analyst, study string
