@@ -21,11 +21,13 @@ import (
 //     refusal — an identical set by a remembered definition is a re-run, answered, and the
 //     checks below are skipped for it, since it releases nothing new);
 //  2. |S Δ R| is between 1 and min_cell−1 for a remembered R (the pairwise rule);
-//  3. a remembered R ⊇ S or S itself (the larger set L) has 1..min_cell−1 patients left
-//     after removing the union of the remembered sets it strictly contains, S included: with
-//     disjoint pieces that remainder's count and sums are L's minus the pieces', for any
-//     number of pieces (S1 − C − D − E …); with overlapping pieces it is refused too, which
-//     is conservative;
+//  3. for a remembered R ⊋ S or S itself (the larger set L), pairwise disjoint remembered
+//     sets strictly inside L — S among them when L is not S — leave 1..min_cell−1 patients of
+//     L: that remainder's count and sums are L's minus the pieces', for any number of pieces
+//     (S1 − C − D − E …). Overlapping pieces are not subtracted (their intersections are not
+//     released): a summary's cells of two variables overlap and cover the cohort, and must not
+//     be refused. The search for such a family is exact up to a budget of 2,048 steps, past
+//     which the set is refused;
 //  4. for remembered R1 ≠ R2, a signed combination 1_S ± 1_R1 ± 1_R2 is non-zero on 1 to
 //     min_cell−1 patients: the released counts and sums give that combination's exactly
 //     (S vs R1 ∪ R2 for disjoint R1, R2; S vs R1 \ R2 for R2 ⊆ R1; S − R1 + R2 …), whatever
@@ -33,9 +35,12 @@ import (
 //     absolute value can be (each patient contributes at most 2), so candidates are found by
 //     size on a sorted list before any bitset is read.
 //
-// The sets of one reply count as remembered for the checks of its later sets (a reply's own
-// cells combine like separate releases); within a reply, sets with the same patients are
-// checked once. Every refusal has one code and one message, whatever rule refused and whatever
+// The sets of one reply count as remembered for the checks of its later sets, but only in
+// combinations that involve a set released before and not released again by the reply: a
+// reply's own sets alone are governed by suppression (suppressPartition), as before — a
+// summary's cells of two variables may lie within min_cell of each other, or leave a few
+// patients of the cohort by a difference, in any order of queries (Table 1 after a KM of the
+// same cohort). Within a reply, sets with the same patients are checked once. Every refusal has one code and one message, whatever rule refused and whatever
 // the difference, so a refusal says nothing beyond "the guard refused".
 //
 // What it does not stop: linear combinations of four or more sets that are not nested (the
@@ -70,6 +75,10 @@ type gset struct {
 	// cover is the union of the cached sets strictly contained in this one (nil: none), kept
 	// by guardView.commit for the sets in the cache only.
 	cover bitset
+	// pending marks a set of the reply being checked: sets of one reply are not checked
+	// against each other alone (suppression governs a reply's own cells), only in
+	// combinations that involve a set released before.
+	pending bool
 }
 
 // guardSets is the engine's cache of the sets released to one analyst for one study version.
@@ -168,6 +177,14 @@ func (v *guardView) check(analyst string, sets []bitset, regions []string) error
 	for i, s := range sets {
 		digests[i] = bitsDigest(s)
 	}
+	// A remembered set this reply releases again counts as one of the reply's own for the
+	// duration of the check (the reply alone would release the same combination).
+	for _, d := range digests {
+		if g := v.lookup(d); g != nil && !g.pending {
+			g.pending = true // under e.decide, like every use of the cache
+			defer func() { g.pending = false }()
+		}
+	}
 	mine := map[string]bool{} // digests of this reply's sets checked already
 	for i, s := range sets {
 		d := digests[i]
@@ -190,7 +207,7 @@ func (v *guardView) check(analyst string, sets []bitset, regions []string) error
 		}
 		ns := s.count()
 		for _, r := range fam {
-			if diff := ns - r.size; diff >= v.minCell || -diff >= v.minCell {
+			if diff := ns - r.size; diff >= v.minCell || -diff >= v.minCell || r.pending {
 				continue
 			}
 			if d := xorCount(s, r.bits, v.minCell); d > 0 && d < v.minCell {
@@ -203,7 +220,7 @@ func (v *guardView) check(analyst string, sets []bitset, regions []string) error
 				return errGuard(analyst, v.minCell) // rules 3, 4
 			}
 		}
-		fam = append(fam, &gset{bits: s, size: ns})
+		fam = append(fam, &gset{bits: s, size: ns, pending: true})
 	}
 	return nil
 }
@@ -218,21 +235,15 @@ func subsetOf(a, b bitset) bool {
 	return true
 }
 
-// remainderRefused applies rule 3 to the new set s: for s and every remembered superset of s,
-// the patients left after removing the union of the remembered sets (s included) it strictly
-// contains. fam[:cached] are the cache's sets, whose covers hold their cached subsets.
+// remainderRefused applies rule 3 to the new set s: for s and every remembered superset of s
+// (the larger set L), whether pairwise disjoint remembered sets strictly inside L — s among
+// them when L is not s — leave 1..min_cell−1 patients of L: then |L| minus their sizes is the
+// remainder's count, and likewise its sums. fam[:cached] are the cache's sets, whose covers
+// hold their cached subsets. The union of all of L's pieces is a quick bound: when it leaves
+// min_cell or more, no family can leave fewer.
 func remainderRefused(s *gset, fam []*gset, cached int, minCell int) bool {
-	small := func(l bitset, cover bitset) bool {
-		rem := 0
-		for i := range l {
-			rem += bits.OnesCount64(l[i] &^ cover[i])
-			if rem >= minCell {
-				return false
-			}
-		}
-		return rem > 0
-	}
 	// s as the larger set.
+	var pieces []*gset
 	var cover bitset
 	for _, r := range fam {
 		if r.size < s.size && subsetOf(r.bits, s.bits) {
@@ -240,9 +251,10 @@ func remainderRefused(s *gset, fam []*gset, cached int, minCell int) bool {
 				cover = make(bitset, len(s.bits))
 			}
 			cover.or(r.bits)
+			pieces = append(pieces, r)
 		}
 	}
-	if cover != nil && small(s.bits, cover) {
+	if cover != nil && remainderBelow(s.bits, cover, minCell) && packs(s, nil, pieces, minCell, true) {
 		return true
 	}
 	// Every remembered superset of s as the larger set.
@@ -263,15 +275,97 @@ func remainderRefused(s *gset, fam []*gset, cached int, minCell int) bool {
 				cover.or(r.bits)
 			}
 		}
-		if subsetOf(s.bits, cover) {
-			continue // s adds nothing to what l's remembered subsets cover
-		}
 		cover.or(s.bits)
-		if small(l.bits, cover) {
+		if !remainderBelow(l.bits, cover, minCell) {
+			continue
+		}
+		pieces = pieces[:0]
+		for _, r := range fam {
+			if r.size < l.size && r != l && subsetOf(r.bits, l.bits) && disjoint(r.bits, s.bits) {
+				pieces = append(pieces, r)
+			}
+		}
+		if packs(l, s, pieces, minCell, l.pending) {
 			return true
 		}
 	}
 	return false
+}
+
+// remainderBelow reports whether |l \ cover| < minCell.
+func remainderBelow(l, cover bitset, minCell int) bool {
+	rem := 0
+	for i := range l {
+		if rem += bits.OnesCount64(l[i] &^ cover[i]); rem >= minCell {
+			return false
+		}
+	}
+	return true
+}
+
+// disjoint reports whether a ∩ b = ∅.
+func disjoint(a, b bitset) bool {
+	for i := range a {
+		if a[i]&b[i] != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// packBudget bounds the search of packs; past it the search answers yes (refuse): no
+// honest pattern met so far needs more than a few nodes (pieces of one partition prune at
+// once), and an attacker who builds many overlapping decoys gets refusals, not answers.
+const packBudget = 2048
+
+// packs reports whether a nonempty family of pairwise disjoint sets of pieces (all strictly
+// inside l), with must among them when it is not nil, and with a set released before (not
+// pending) among them when needOld, leaves 1..minCell−1 patients of l uncovered. Depth-first
+// over the pieces, largest first, pruned when even every piece still disjoint from the
+// family's union could not bring the remainder below minCell.
+func packs(l, must *gset, pieces []*gset, minCell int, needOld bool) bool {
+	pieces = slices.Clone(pieces)
+	slices.SortFunc(pieces, func(a, b *gset) int { return b.size - a.size })
+	u := make(bitset, len(l.bits))
+	covered := 0
+	if must != nil {
+		copy(u, must.bits)
+		covered = must.size
+	}
+	budget := packBudget
+	var dfs func(from int, u bitset, covered int, some, old bool) bool
+	dfs = func(from int, u bitset, covered int, some, old bool) bool {
+		rem := l.size - covered
+		if some && (old || !needOld) && rem > 0 && rem < minCell {
+			return true
+		}
+		if rem <= 0 {
+			return false
+		}
+		if budget--; budget < 0 {
+			return true
+		}
+		avail := make(bitset, len(u))
+		var cand []int
+		for j := from; j < len(pieces); j++ {
+			if disjoint(pieces[j].bits, u) {
+				cand = append(cand, j)
+				avail.or(pieces[j].bits)
+			}
+		}
+		if rem-avail.count() >= minCell {
+			return false
+		}
+		for _, j := range cand {
+			next := slices.Clone(u)
+			next.or(pieces[j].bits)
+			if dfs(j+1, next, covered+pieces[j].size, true, old || !pieces[j].pending) {
+				return true
+			}
+		}
+		return false
+	}
+	return dfs(0, u, covered, must != nil, false)
 }
 
 // combinationRefused applies rule 4 to the new set s: for every ordered pair of remembered
@@ -298,11 +392,12 @@ func combinationRefused(s *gset, fam []*gset, minCell int) bool {
 	sb := s.bits
 	for _, r1 := range fam {
 		a := r1.bits
+		old := !r1.pending // a reply's own sets alone are not checked (gset.pending)
 		// 1_S − 1_R1 − 1_R2: zero where s = 1 and exactly one of r1, r2, or all three are 0.
 		if r1.size < s.size+w {
 			c := s.size - r1.size
 			if window(c-w, c+w, func(r2 *gset) bool {
-				if r2 == r1 {
+				if r2 == r1 || !old && r2.pending {
 					return false
 				}
 				b, n := r2.bits, 0
@@ -320,7 +415,7 @@ func combinationRefused(s *gset, fam []*gset, minCell int) bool {
 		// 1_S + 1_R1 − 1_R2: zero where all three are 0, or r2 = 1 and exactly one of s, r1.
 		c := s.size + r1.size
 		if window(c-w, c+w, func(r2 *gset) bool {
-			if r2 == r1 {
+			if r2 == r1 || !old && r2.pending {
 				return false
 			}
 			b, n := r2.bits, 0

@@ -44,9 +44,12 @@ func TestGuardRules(t *testing.T) {
 		{"S1 − C − D − E, new set last (rule 3)", []step{{set(r(0, 10)), "C"}, {set(r(10, 20)), "D"}, {set(r(20, 30)), "E"}}, step{set(r(0, 31)), "S1"}, true},
 		{"S1 − C − D, remainder min_cell", []step{{set(r(0, 25)), "S1"}, {set(r(0, 10)), "C"}}, step{set(r(10, 20)), "D"}, false},
 		{"S − (R1 − R2) (rule 4)", []step{{set(r(0, 20)), "R1"}, {set(r(10, 20)), "R2"}}, step{set(r(0, 10), r(50, 51)), "S"}, true},
-		// Overlapping pieces: |S \ (R1 ∪ R2)| = 1 is not derivable without |R1 ∩ R2|, refused
-		// all the same (rule 3 is conservative).
-		{"S − (R1 ∪ R2), overlapping pieces (rule 3)", []step{{set(r(0, 20)), "R1"}, {set(r(15, 40)), "R2"}}, step{set(r(0, 40), r(60, 61)), "S"}, true},
+		// Overlapping pieces: |S \ (R1 ∪ R2)| = 1 is not derivable without |R1 ∩ R2|.
+		{"S − (R1 ∪ R2), overlapping pieces", []step{{set(r(0, 20)), "R1"}, {set(r(15, 40)), "R2"}}, step{set(r(0, 40), r(60, 61)), "S"}, false},
+		// A summary's cells of two variables: those of the first partition the cohort but for
+		// a suppressed 10; a cell of the second overlaps them and covers all but 4 of those 10.
+		{"cells of two variables", []step{{set(r(0, 41)), "C"}, {set(r(0, 13)), "a"}, {set(r(13, 22)), "b"}, {set(r(22, 31)), "c"}}, step{set(r(5, 37)), "x"}, false},
+		{"cells of one variable and a piece outside them (rule 3)", []step{{set(r(0, 41)), "C"}, {set(r(0, 13)), "a"}, {set(r(13, 22)), "b"}, {set(r(22, 31)), "c"}}, step{set(r(31, 37)), "x"}, true},
 		// R2 is not within R1 (two exceptions): S − R1 + R2 = those two and x.
 		{"S − R1 + R2, not nested (rule 4)", []step{{set(r(0, 30)), "R1"}, {set(r(20, 30), r(60, 62)), "R2"}}, step{set(r(0, 20), r(70, 71)), "S"}, true},
 		{"S − R1 + R2, not nested, min_cell apart", []step{{set(r(0, 30)), "R1"}, {set(r(20, 30), r(60, 62)), "R2"}}, step{set(r(0, 20), r(70, 73)), "S"}, false},
