@@ -37,8 +37,8 @@
 //     canonical definition (region.go). A new set is refused when it differs from a remembered
 //     one by 1..min_cell-1 patients (differencing); when it is a remembered set reached
 //     through a new definition (so that a refusal cannot tell "identical" from "one off");
-//     when a remembered superset of it, or itself, has 1..min_cell-1 patients left after
-//     removing the remembered sets it strictly contains (S1 − C − D − …); or when a signed
+//     when pairwise disjoint remembered sets inside a remembered superset of it, or inside
+//     itself, leave 1..min_cell-1 of its patients (S1 − C − D − …); or when a signed
 //     combination of it and two remembered sets (S − R1 − R2, S + R1 − R2) is non-zero on
 //     1..min_cell-1 patients. Re-runs of a definition are answered. Every refusal has one
 //     message. Combinations of four or more non-nested sets are not checked (guard.go).
