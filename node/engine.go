@@ -249,10 +249,10 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 	// A set released exactly is also remembered as a feasibility set (feasibility.go), so
 	// that a feasibility count near it gets its sticky answer; its noise needs the key, read
 	// before the transaction.
-	var feasKey []byte
+	var secret []byte
 	registerFeas := err == nil && ans.feas == nil && ans.study != nil && len(ans.sets) > 0 && !e.feasibilityExact() && !e.guardLegacy
 	if registerFeas {
-		if feasKey, err = e.siteSecret(ctx); err != nil {
+		if secret, err = e.siteSecret(ctx); err != nil {
 			err = errorf(protocol.CodeInternal, "feasibility noise unavailable")
 		}
 	}
@@ -342,7 +342,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 			}
 		}
 		if err == nil && registerFeas {
-			if fview, recordErr = e.registerExact(ctx, tx, ans.study, ans.sets, feasKey); recordErr != nil {
+			if fview, recordErr = e.registerExact(ctx, tx, ans.study, ans.sets, secret); recordErr != nil {
 				return recordErr
 			}
 		}
