@@ -40,17 +40,20 @@ import (
 // reply's own sets alone are governed by suppression (suppressPartition), as before — a
 // summary's cells of two variables may lie within min_cell of each other, or leave a few
 // patients of the cohort by a difference, in any order of queries (Table 1 after a KM of the
-// same cohort). Within a reply, sets with the same patients are checked once. Every refusal has one code and one message, whatever rule refused and whatever
-// the difference, so a refusal says nothing beyond "the guard refused".
+// same cohort). Within a reply, sets with the same patients are checked once. Every refusal
+// has one code and one message, whatever rule refused and whatever the difference, so a
+// refusal says nothing beyond "the guard refused".
 //
-// What it does not stop: linear combinations of four or more sets that are not nested (the
-// remainder rule 3 covers nested ones), e.g. (A∪B∪{x}) − (A∪C) + (C∪D) − (B∪D) isolates x
-// with every pair and triple far apart (TestAttackGuardFourSetCombination records it);
-// combinations with coefficients other than ±1; and the same attack spread over several
-// analysts (the guard is per analyst; identities are signed, budgets per analyst). The missing
-// cell of a grouped reply is described as its own region, but the union of the groups is
-// described as the cohort, so "is any patient of a released cohort missing the grouping
-// variable" (0 versus 1..min_cell−1) still shows as an answer versus a refusal.
+// What it does not stop: linear combinations of four or more sets other than disjoint pieces
+// of a larger set, e.g. (A∪B∪{x}) − (A∪C) + (C∪D) − (B∪D), which isolates x with every pair
+// and triple far apart (TestAttackGuardFourSetCombination records it), or L − C − D + (C ∩ D)
+// with overlapping C and D whose intersection is released too; combinations with coefficients
+// other than ±1; differences among the cells of one reply (cells of two variables: as before);
+// and the same attack spread over several analysts (the guard is per analyst; identities are
+// signed, budgets per analyst). The missing cell of a grouped reply is described as its own
+// region, but the union of the groups is described as the cohort, so "is any patient of a
+// released cohort missing the grouping variable" (0 versus 1..min_cell−1) still shows as an
+// answer versus a refusal.
 //
 // Cost: rules 2–4 use XOR/AND-and-popcount passes over n/64 words, each skipped on sizes
 // first, and stopped once min_cell patients differ; rule 3 keeps, for each cached set, the
