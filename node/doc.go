@@ -56,8 +56,16 @@
 //     zero or at least min_cell.
 //   - overlap_guard: every patient set whose aggregate or count was released to an analyst
 //     (cohorts, groups, the released cells of a summary's categories and histograms, Cox
-//     complete cases) is remembered per study version; a set differing from one of them by
-//     1..min_cell-1 patients is refused (the differencing attack).
+//     complete cases) is remembered per study version with its region, the hash of its
+//     canonical definition (region.go). A new set is refused when it differs from a remembered
+//     one by 1..min_cell-1 patients (differencing); when it is a remembered set reached
+//     through a new definition (so that a refusal cannot tell "identical" from "one off");
+//     when pairwise disjoint remembered sets inside a remembered superset of it, or inside
+//     itself, leave 1..min_cell-1 of its patients (S1 − C − D − …); or when a signed
+//     combination of it and two remembered sets (S − R1 − R2, S + R1 − R2) is non-zero on
+//     1..min_cell-1 patients. Re-runs of a definition are answered. Every refusal has one
+//     message. Combinations of four or more non-nested sets are not checked (guard.go).
+//     Every set released exactly is also remembered as a feasibility set (feasibility.go).
 //   - daily_query_budget: queries per analyst per UTC day (catalog queries are free). Every
 //     round of a federated Cox fit is one query: a fit of k Newton–Raphson rounds uses k, and
 //     one that runs out is refused at the next round, saying the budget is used up.

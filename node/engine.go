@@ -58,6 +58,9 @@ type Engine struct {
 	decide   sync.Mutex
 	released map[guardKey]*guardSets
 	feasible map[feasKey]*feasSets // remembered feasibility answers, also guarded by decide
+	// guardLegacy (tests only) runs the overlap guard as before regions and combinations, and
+	// registers no exact release as a feasibility set: the attack tests show what it let through.
+	guardLegacy bool
 
 	sampler *dp.Sampler // noise of differentially private releases (crypto/rand)
 
@@ -217,8 +220,9 @@ func (e *Engine) refuseUndecodable(ctx context.Context, q protocol.Query, raw st
 
 // answer is the outcome of computing a query before the release decision.
 type answer struct {
-	sets []bitset     // patient sets whose aggregates the reply releases (overlap guard)
-	feas *feasPending // a feasibility count, decided within the release transaction
+	sets    []bitset           // patient sets whose aggregates the reply releases (overlap guard)
+	regions []*protocol.Filter // the definition of each of sets (region.go); nil: every patient
+	feas    *feasPending       // a feasibility count, decided within the release transaction
 	// dp labels a differentially private answer (role dp) and says its cost; it is set also
 	// when the answer is a refusal decided on noisy values, whose ρ is charged all the same.
 	dp       *protocol.DPEffects
@@ -254,6 +258,20 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 	feasibility := authenticated && q.Feasibility && q.Version == protocol.Version
 	budgeted := authenticated && q.Kind != protocol.KindCatalog && q.Version == protocol.Version && !q.Feasibility
 	guarded := e.policy.OverlapGuard && ans.study != nil && len(ans.sets) > 0 && !isDP
+	regions := make([]string, len(ans.sets))
+	for i := range regions {
+		regions[i] = regionOf(ans.regions[i])
+	}
+	// A set released exactly is also remembered as a feasibility set (feasibility.go), so
+	// that a feasibility count near it gets its sticky answer; its noise needs the key, read
+	// before the transaction.
+	var secret []byte
+	registerFeas := err == nil && ans.feas == nil && ans.study != nil && len(ans.sets) > 0 && !isDP && !e.feasibilityExact() && !e.guardLegacy
+	if registerFeas {
+		if secret, err = e.siteSecret(ctx); err != nil {
+			err = errorf(protocol.CodeInternal, "feasibility noise unavailable")
+		}
+	}
 
 	// Budget, overlap guard, the record of the released sets and the audit record are one
 	// transaction (Store.Release), so that two processes serving this database cannot both
@@ -334,7 +352,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 			if view, verr = e.guardView(ctx, tx, analyst, ans.study); verr != nil {
 				err = errorf(protocol.CodeInternal, "overlap guard state unavailable")
 			} else {
-				err = view.check(analyst, ans.sets)
+				err = view.check(analyst, ans.sets, regions)
 			}
 		}
 		if err == nil {
@@ -351,7 +369,12 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 			entry.Outcome, entry.Released, entry.Reason = OutcomeReleased, released, effectsText(reply.Policy)
 		}
 		if err == nil && guarded {
-			if recordErr = view.record(ctx, tx, analyst, ans.study, ans.sets); recordErr != nil {
+			if recordErr = view.record(ctx, tx, analyst, ans.study, ans.sets, regions); recordErr != nil {
+				return recordErr
+			}
+		}
+		if err == nil && registerFeas {
+			if fview, recordErr = e.registerExact(ctx, tx, ans.study, ans.sets, secret); recordErr != nil {
 				return recordErr
 			}
 		}
@@ -527,6 +550,9 @@ func (e *Engine) compute(ctx context.Context, q *protocol.Query, who identity, r
 		ans, err = e.cox(c, q, reply)
 	default:
 		panic("node: unchecked kind " + string(q.Kind))
+	}
+	for len(ans.regions) < len(ans.sets) {
+		ans.regions = append(ans.regions, q.Cohort) // a kind that does not say (Cox's complete cases)
 	}
 	ans.study = ls
 	reply.DataCut = ls.data.DataCut

@@ -18,8 +18,9 @@ import (
 //     remembered;
 //   - otherwise, when the node answered a set S₀ of the same study version before, to any
 //     analyst, with |S₀ Δ S| < min_cell (the overlap guard's distance), S gets S₀'s answer
-//     exactly — the earliest such S₀, so that the choice is deterministic — and S itself is
-//     not remembered;
+//     exactly — the nearest such S₀, the earliest of equally near ones, so that the choice is
+//     deterministic and a set one patient from a remembered S₀ gets S₀'s answer even when an
+//     earlier remembered set lies within min_cell too — and S itself is not remembered;
 //   - else S gets a fresh answer round(n + noise(S), r), the nearest multiple of the rounding
 //     r, where noise(S) is an integer uniform in [−k, +k]; should that fall below min_cohort
 //     the answer is the same refusal, so a small answer and a small cohort look alike. The
@@ -32,9 +33,14 @@ import (
 //     exact analysis of the final cohort), they are charged to the feasibility budget instead
 //     of the daily query budget, and they are audited like every query (the audit record
 //     names the remembered set whose answer was released).
+//   - every patient set released exactly (rule-based releases: cohorts, groups, cells) is
+//     remembered too, with its own fresh answer, in the release's transaction
+//     (Engine.registerExact), so that a feasibility count one patient from an exactly
+//     counted padding set gets the padding's answer whether that patient is in or not.
 //
-// Why S is not remembered (pointing at S₀): remembered sets then stay min_cell or more apart,
-// and every answer stays within k + min_cell − 1 of the true size before rounding. A chain of
+// Why S is not remembered (pointing at S₀): remembered feasibility sets then stay min_cell or
+// more apart (exactly released sets need not be), and every answer stays within
+// k + min_cell − 1 of the true size before rounding. A chain of
 // small edits in the live panel (age ≥ 60, 61, 62, …) gets a fresh answer once it has moved
 // min_cell patients from the set it started from; chained sets would carry the first answer
 // arbitrarily far. Nor would chaining close the boundary below: the attacker picks the order.
@@ -165,35 +171,65 @@ func (v *feasView) commit() {
 // one: min_cell, the overlap guard's, and at least 1 (identical sets).
 func (e *Engine) stickyRadius() int { return max(e.policy.MinCell, 1) }
 
-// nearest returns the earliest remembered set S with |S Δ rows| < radius (n = |rows|), or
-// false. The cache holds lower IDs than the transaction's additions, so scanning the cache
-// first and each in order finds the earliest.
+// nearest returns the remembered set S nearest to rows (n = |rows|) with |S Δ rows| < radius,
+// the earliest of equally near ones, or false. The cache holds lower IDs than the
+// transaction's additions, so scanning the cache first and each in order meets the earliest
+// first. Nearest rather than earliest: an exactly released P is remembered (registerExact)
+// even within min_cell of an earlier set R, and P ∪ {x} must get P's answer, not R's, or
+// whether x is in would show as R's answer versus P's.
 func (v *feasView) nearest(rows bitset, n, radius int) (FeasibilitySet, bool) {
+	best, bestD := FeasibilitySet{}, radius
 	for _, sets := range [][]FeasibilitySet{v.fs.sets, v.added} {
 		for _, s := range sets {
 			// |S Δ S'| ≥ ||S| − |S'||: most sets are skipped on their size alone.
-			if d := n - s.Size; d >= radius || -d >= radius || len(s.Bits) != len(rows) {
+			if d := n - s.Size; d >= bestD || -d >= bestD || len(s.Bits) != len(rows) {
 				continue
 			}
-			if xorCount(rows, s.Bits, radius) < radius {
-				return s, true
+			if d := xorCount(rows, s.Bits, bestD); d < bestD {
+				best, bestD = s, d
+				if d == 0 {
+					return best, true
+				}
 			}
 		}
 	}
-	return FeasibilitySet{}, false
+	return best, bestD < radius
 }
 
 // stickyCount decides, within tx, the answer to the feasibility count p of ls: the answer of
-// the earliest remembered set that differs from p's by fewer than min_cell patients, else p's
+// the nearest remembered set that differs from p's by fewer than min_cell patients, else p's
 // fresh answer, which is then remembered (a fresh answer below min_cohort too: it is the
 // refusal, and a near duplicate must get the same refusal). It returns the answer and the ID
 // of the set it belongs to; the caller refuses an answer below min_cohort. An exact
 // feasibility policy (rounding 1, no noise) releases the fresh answer and remembers nothing:
 // its counts are labelled exact. Called with e.decide held.
 func (e *Engine) stickyCount(ctx context.Context, tx ReleaseTx, ls *loadedStudy, p *feasPending) (view *feasView, released int, from int64, err error) {
-	if e.policy.FeasibilityRounding <= 1 && e.policy.FeasibilityNoise <= 0 {
+	if e.feasibilityExact() {
 		return nil, p.fresh, 0, nil
 	}
+	v, err := e.feasView(ctx, tx, ls)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if s, ok := v.nearest(p.rows, p.n, e.stickyRadius()); ok {
+		return v, s.Answer, s.ID, nil
+	}
+	f, err := v.save(ctx, tx, ls, p.rows, p.n, p.fresh)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return v, f.Answer, f.ID, nil
+}
+
+// feasibilityExact reports whether feasibility counts are exact (rounding 1, no noise): then
+// nothing is remembered.
+func (e *Engine) feasibilityExact() bool {
+	return e.policy.FeasibilityRounding <= 1 && e.policy.FeasibilityNoise <= 0
+}
+
+// feasView reads, within tx, the feasibility sets of ls remembered since the cached ones.
+// Called with e.decide held.
+func (e *Engine) feasView(ctx context.Context, tx ReleaseTx, ls *loadedStudy) (*feasView, error) {
 	k := feasKey{ls.data.Name, ls.info.Version}
 	fs, ok := e.feasible[k]
 	if !ok {
@@ -203,25 +239,64 @@ func (e *Engine) stickyCount(ctx context.Context, tx ReleaseTx, ls *loadedStudy,
 	v := &feasView{fs: fs, lastID: fs.lastID}
 	sets, err := tx.FeasibilitySets(ctx, k.study, k.version, fs.lastID)
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, err
 	}
+	words := (ls.data.Len() + 63) / 64
 	for _, s := range sets {
 		v.lastID = max(v.lastID, s.ID)
-		if len(s.Bits) == len(p.rows) {
+		if len(s.Bits) == words {
 			v.added = append(v.added, s)
 		}
 	}
-	if s, ok := v.nearest(p.rows, p.n, e.stickyRadius()); ok {
-		return v, s.Answer, s.ID, nil
-	}
-	f := FeasibilitySet{Study: k.study, Version: k.version, Size: p.n, Bits: p.rows, Answer: p.fresh}
+	return v, nil
+}
+
+// save remembers, within tx, the set rows (n patients) with answer.
+func (v *feasView) save(ctx context.Context, tx ReleaseTx, ls *loadedStudy, rows bitset, n, answer int) (FeasibilitySet, error) {
+	f := FeasibilitySet{Study: ls.data.Name, Version: ls.info.Version, Size: n, Bits: rows, Answer: answer}
+	var err error
 	if f.ID, f.Answer, err = tx.SaveFeasibilitySet(ctx, f); err != nil {
-		return nil, 0, 0, err
+		return FeasibilitySet{}, err
 	}
 	// Every other set was read above under the same lock, so no ID below f.ID is unseen.
 	v.added = append(v.added, f)
 	v.lastID = max(v.lastID, f.ID)
-	return v, f.Answer, f.ID, nil
+	return f, nil
+}
+
+// registerExact remembers, within tx, every set of an exact release (sets: the overlap
+// guard's) as a feasibility set with its own fresh answer round(|S| + noise(S), r), unless the
+// same set is remembered already. Otherwise an exact count of a padding set P and feasibility
+// counts of T = P ∪ (x if x has the secret value), with many paddings, tell whether x has it:
+// T's feasibility answer would be a fresh draw around |P| + 1 for a member and P's own
+// draw, around |P|, for a non-member. Now T, one patient from P, gets P's answer in both
+// cases, as the nearest remembered set (nearest, not earliest: an earlier set R within
+// min_cell of T would give R's answer to P ∪ {x} and P's to P). Its own answer, not that of a
+// remembered set near it: inheriting one would carry answers of sets the attacker asked
+// before the exact count, whose answers depend on x, to P and so to T. Remembered sets are then
+// no longer min_cell apart; every answer is still that of a set within min_cell − 1 of the
+// one asked, so within k + min_cell − 1 of its size before rounding.
+//
+// Feasibility counts asked before the exact release are not covered: a fresh answer given to
+// P ∪ {x} before P was released exactly stays what it was (TestAttackGuardFeasibilityExact,
+// "reverse"). Called with e.decide held.
+func (e *Engine) registerExact(ctx context.Context, tx ReleaseTx, ls *loadedStudy, sets []bitset, key []byte) (*feasView, error) {
+	v, err := e.feasView(ctx, tx, ls)
+	if err != nil {
+		return nil, err
+	}
+	r, k := e.policy.FeasibilityRounding, e.policy.FeasibilityNoise
+	for _, s := range sets {
+		n := s.count()
+		if _, ok := v.nearest(s, n, 1); ok {
+			continue // remembered already
+		}
+		answer := roundToMultiple(n+feasibilityNoise(key, ls.data.Name, ls.info.Version, s, k), r)
+		if _, err := v.save(ctx, tx, ls, s, n, answer); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
 }
 
 // siteSecret returns the store's secret key, read once per engine.

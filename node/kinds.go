@@ -92,17 +92,17 @@ func (e *Engine) checkGroupSizes(c *cohort, sizes []int) error {
 	return nil
 }
 
-// appendMissingSet adds to sets, when its count was released as a number, the set of cohort
+// appendMissingSet adds to ans, when its count was released as a number, the set of cohort
 // rows in none of groups (their group value is missing): a released count like any group's.
-func appendMissingSet(sets []bitset, c *cohort, groups []bitset, released protocol.Count) []bitset {
+func appendMissingSet(ans *answer, c *cohort, groups []bitset, released protocol.Count) {
 	if released.Suppressed || released.N == 0 {
-		return sets
+		return
 	}
 	m := append(bitset(nil), c.rows...)
 	for _, g := range groups {
 		m.andNot(g)
 	}
-	return append(sets, m)
+	ans.add(m, c.groupRegion(-1))
 }
 
 // union returns the rows in any of sets.
@@ -120,7 +120,8 @@ func (e *Engine) count(c *cohort, reply *protocol.Reply) (answer, error) {
 	var sup int
 	cr.Total, sup = releaseCount(c.n, minCell)
 	reply.Policy.SuppressedCells += sup
-	ans := answer{sets: []bitset{c.rows}}
+	ans := answer{}
+	ans.add(c.rows, c.filter)
 	if c.group != nil {
 		sets, sizes, missing := c.groupSets()
 		counts, s := suppressLevels(append(append([]int(nil), sizes...), missing), c.hiddenGroups(), minCell)
@@ -129,11 +130,11 @@ func (e *Engine) count(c *cohort, reply *protocol.Reply) (answer, error) {
 		for g, name := range c.group.Categories {
 			cr.Groups[name] = counts[g]
 			if !counts[g].Suppressed && sizes[g] > 0 {
-				ans.sets = append(ans.sets, sets[g])
+				ans.add(sets[g], c.groupRegion(g))
 			}
 		}
 		cr.Missing = counts[len(sizes)]
-		ans.sets = appendMissingSet(ans.sets, c, sets, cr.Missing)
+		appendMissingSet(&ans, c, sets, cr.Missing)
 	}
 	reply.Count = cr
 	ans.released = fmt.Sprintf("count n=%d groups=%d suppressed=%d", c.n, len(cr.Groups), reply.Policy.SuppressedCells)
@@ -145,17 +146,18 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 	ls := c.study
 	n := ls.data.Len()
 	type grp struct {
-		name string
-		rows bitset
-		n    int
-		code int // the group's category code, -1 ungrouped
+		name   string
+		rows   bitset
+		n      int
+		code   int // the group's category code, -1 ungrouped
+		region *protocol.Filter
 	}
 	var groups []grp
 	ans := answer{}
 	sr := &protocol.SummaryReply{Groups: []protocol.GroupSummary{}}
 	if c.group == nil {
-		groups = []grp{{"", c.rows, c.n, -1}}
-		ans.sets = []bitset{c.rows}
+		groups = []grp{{"", c.rows, c.n, -1, c.filter}}
+		ans.add(c.rows, c.filter)
 	} else {
 		sets, sizes, missing := c.groupSets()
 		if err := e.checkGroupSizes(c, sizes); err != nil {
@@ -163,15 +165,17 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 		}
 		for g, s := range sets {
 			if sizes[g] > 0 {
-				groups = append(groups, grp{c.group.Categories[g], s, sizes[g], g})
-				ans.sets = append(ans.sets, s)
+				groups = append(groups, grp{c.group.Categories[g], s, sizes[g], g, c.groupRegion(g)})
+				ans.add(s, c.groupRegion(g))
 			}
 		}
-		ans.sets = append(ans.sets, union(n, sets))
+		// The union of the groups (the cohort less those whose group is missing) is
+		// described as the cohort: with no missing value it is the cohort's set.
+		ans.add(union(n, sets), c.filter)
 		var s int
 		sr.MissingGroup, s = releaseCount(missing, minCell)
 		reply.Policy.SuppressedCells += s
-		ans.sets = appendMissingSet(ans.sets, c, sets, sr.MissingGroup)
+		appendMissingSet(&ans, c, sets, sr.MissingGroup)
 	}
 	edges := map[string][]float64{}
 	for _, b := range q.Bins {
@@ -206,12 +210,17 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 				}
 				vs.Missing = released[len(v.Categories)]
 				if guard {
-					ans.sets = append(ans.sets, releasedCellSets(g.rows, g.n, released, func(i int) int {
+					releasedCellSets(&ans, g.rows, g.n, released, func(i int) int {
 						if c := codes[i]; c >= 0 {
 							return int(c)
 						}
 						return len(v.Categories)
-					})...)
+					}, func(k int) *protocol.Filter {
+						if k == len(v.Categories) {
+							k = -1
+						}
+						return andFilter(g.region, valueFilter(v, false, k))
+					})
 				}
 				vs.N = protocol.Count{N: present}
 				if released[len(v.Categories)].Suppressed {
@@ -245,12 +254,18 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 				reply.Policy.SuppressedCells += s
 				vs.N, vs.Missing = cells[0], cells[1]
 				if guard {
-					ans.sets = append(ans.sets, releasedCellSets(g.rows, g.n, cells, func(i int) int {
+					releasedCellSets(&ans, g.rows, g.n, cells, func(i int) int {
 						if x[i] != x[i] {
 							return 1
 						}
 						return 0
-					})...)
+					}, func(k int) *protocol.Filter {
+						op := protocol.OpPresent
+						if k == 1 {
+							op = protocol.OpMissing
+						}
+						return andFilter(g.region, &protocol.Filter{Op: op, Var: name})
+					})
 				}
 				if vs.N.Suppressed {
 					// Σx and Σx² of a handful of values identify them.
@@ -266,12 +281,12 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 						vs.Histogram, s = suppressPartition(hist, minCell)
 						reply.Policy.SuppressedCells += s
 						if guard {
-							ans.sets = append(ans.sets, releasedCellSets(g.rows, g.n, vs.Histogram, func(i int) int {
+							releasedCellSets(&ans, g.rows, g.n, vs.Histogram, func(i int) int {
 								if x[i] != x[i] {
 									return -1
 								}
 								return sort.Search(len(e), func(j int) bool { return e[j] > x[i] })
-							})...)
+							}, func(k int) *protocol.Filter { return andFilter(g.region, histFilter(name, e, k)) })
 						}
 					} else {
 						vs.Histogram = make([]protocol.Count, len(e)+1)
@@ -290,10 +305,10 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 	return ans, nil
 }
 
-// releasedCellSets returns the patient sets of the released non-zero cells of a partition of
-// rows (cell gives a row's cell, -1 for none), except a cell holding all n rows: that set is
-// the group's own, already among the query's sets.
-func releasedCellSets(rows bitset, n int, released []protocol.Count, cell func(i int) int) []bitset {
+// releasedCellSets adds to ans the patient sets of the released non-zero cells of a partition
+// of rows (cell gives a row's cell, -1 for none), each with its region, except a cell holding
+// all n rows: that set is the group's own, already among the query's sets.
+func releasedCellSets(ans *answer, rows bitset, n int, released []protocol.Count, cell func(i int) int, region func(k int) *protocol.Filter) {
 	sets := make([]bitset, len(released))
 	some := false
 	for k, c := range released {
@@ -303,20 +318,18 @@ func releasedCellSets(rows bitset, n int, released []protocol.Count, cell func(i
 		}
 	}
 	if !some {
-		return nil
+		return
 	}
 	rows.forEach(func(i int) {
 		if k := cell(i); k >= 0 && sets[k] != nil {
 			sets[k].set(i)
 		}
 	})
-	out := sets[:0]
-	for _, s := range sets {
+	for k, s := range sets {
 		if s != nil {
-			out = append(out, s)
+			ans.add(s, region(k))
 		}
 	}
-	return out
 }
 
 // maxCountingCells bounds groups × distinct times for the counting tabulation.
@@ -450,15 +463,15 @@ func (e *Engine) survival(c *cohort, q *protocol.Query, reply *protocol.Reply) (
 		}
 		rows += len(sg.Time)
 		sr.Groups = append(sr.Groups, sg)
-		ans.sets = append(ans.sets, sets[g])
+		ans.add(sets[g], c.groupRegion(g))
 	}
 	reply.Policy.TruncatedAfter = truncated
 	if c.group != nil {
-		ans.sets = append(ans.sets, union(c.study.data.Len(), sets))
+		ans.add(union(c.study.data.Len(), sets), c.filter) // described as the cohort (see summary)
 		var s int
 		sr.MissingGroup, s = releaseCount(missing, e.policy.MinCell)
 		reply.Policy.SuppressedCells += s
-		ans.sets = appendMissingSet(ans.sets, c, sets, sr.MissingGroup)
+		appendMissingSet(&ans, c, sets, sr.MissingGroup)
 	}
 	reply.Survival = sr
 	ans.released = fmt.Sprintf("survival %s n=%d groups=%d rows=%d merged=%d", ep.Name, c.n, len(sr.Groups), rows, reply.Policy.MergedRows)

@@ -32,7 +32,7 @@ func latestSchema(t *testing.T) int {
 }
 
 // A database written by an older node (schema version 1) is brought up to date on open, and
-// the overlap guard's released sets survive the migration.
+// the overlap guard's released sets survive the migration (with no region: migration 007).
 func TestMigrateFromVersion1(t *testing.T) {
 	ctx := context.Background()
 	v1, err := migrations.ReadFile("migrations/001_init.sql")
@@ -78,7 +78,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 				after, err = tx.ReleasedSets(ctx, "lung", 1, sets[0].ID)
 				return err
 			})
-			if err != nil || len(sets) != 1 || sets[0].ID == 0 || sets[0].Size != 1 || sets[0].Bits[0] != 1 {
+			if err != nil || len(sets) != 1 || sets[0].ID == 0 || sets[0].Size != 1 || sets[0].Bits[0] != 1 || sets[0].Region != "" {
 				t.Fatalf("released sets after migration: %+v, %v", sets, err)
 			}
 			if len(after) != 1 || after[0].Size != 2 {

@@ -173,10 +173,10 @@ type ReleaseTx interface {
 	// ReleasedSets returns the sets released to the analyst for one study version whose ID
 	// is above after, in ID order (after 0: all of them).
 	ReleasedSets(ctx context.Context, study string, version, after int64) ([]ReleasedSet, error)
-	// SaveReleasedSet remembers a patient set released to the analyst (overlap guard) and
-	// returns its ID, which is above the ID of every set stored before it. A set identical
-	// to one already stored (same study version and bits) is not stored again; its ID is
-	// returned.
+	// SaveReleasedSet remembers a patient set released to the analyst through a region
+	// (overlap guard) and returns its ID, which is above the ID of every set stored before it.
+	// A set identical to one already stored with the same region (same study version, bits
+	// and region) is not stored again; its ID is returned.
 	SaveReleasedSet(ctx context.Context, r ReleasedSet) (int64, error)
 	// AppendAudit adds e to the hash-chained audit log and returns the stored record.
 	AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, error)
@@ -203,12 +203,15 @@ type FeasibilitySet struct {
 }
 
 // ReleasedSet is a patient set (a cohort or one of its groups) whose aggregate was released to
-// an analyst: a bitset over the rows of one version of a study.
+// an analyst: a bitset over the rows of one version of a study, and the region (regionOf: the
+// hash of the canonical definition) it was released through; "" for a set stored before
+// regions were (unknown: no new region matches it).
 type ReleasedSet struct {
 	ID      int64 // assigned by the store
 	Analyst string
 	Study   string
 	Version int64
+	Region  string
 	Size    int
 	Bits    []uint64
 }

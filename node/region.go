@@ -1,0 +1,169 @@
+package node
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"strconv"
+
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// A region is the definition through which a patient set was released: the cohort filter,
+// and for a cell of a grouped or tabulated reply also the cell's condition (and(cohort,
+// group = value), and(cohort, group, category = k), and(cohort, range of a histogram cell)).
+// The overlap guard remembers it with each released set, so that it can tell a re-run of the
+// same definition (answered) from the same patient set reached through a new definition
+// (refused, like a set one patient away: otherwise "identical" and "one off" would be told
+// apart by the refusal, and the refusal would release the difference).
+//
+// regionOf hashes the canonical form of f (canonFilter) to a short hex string. It is never
+// "": an old released set without a region (migration 007) has region "", which no new set
+// matches.
+func regionOf(f *protocol.Filter) string {
+	b, _ := json.Marshal(canonFilter(f)) // only non-finite bounds fail, and checkQuery refuses those
+	sum := sha256.Sum256(append([]byte("region1:"), b...))
+	return hex.EncodeToString(sum[:16])
+}
+
+// canonFilter returns f in a canonical form, so that definitions that differ only in
+// writing get one region: nil stays nil (every patient) and is dropped from an and; nested
+// and/or are flattened; operands are sorted by their canonical JSON and duplicates removed;
+// an and/or of one operand is that operand; in of one value is eq; in values are sorted;
+// an absent bound is never open. It does not decide semantic equivalence (age ≥ 60 and
+// age > 59 stay two regions): a region is a description, not a set.
+func canonFilter(f *protocol.Filter) *protocol.Filter {
+	if f == nil {
+		return nil
+	}
+	switch f.Op {
+	case protocol.OpAnd, protocol.OpOr:
+		var args []*protocol.Filter
+		var flatten func(*protocol.Filter) bool
+		flatten = func(g *protocol.Filter) bool {
+			for _, a := range g.Args {
+				c := canonFilter(a)
+				if c == nil {
+					if f.Op == protocol.OpOr {
+						return false // or(…, every patient) is every patient
+					}
+					continue
+				}
+				if c.Op == f.Op {
+					args = append(args, c.Args...) // already canonical and flat
+					continue
+				}
+				args = append(args, c)
+			}
+			return true
+		}
+		if !flatten(f) {
+			return nil
+		}
+		keys := make([]string, len(args))
+		idx := make([]int, len(args))
+		for i, a := range args {
+			b, _ := json.Marshal(a)
+			keys[i], idx[i] = string(b), i
+		}
+		slices.SortFunc(idx, func(i, j int) int {
+			switch {
+			case keys[i] < keys[j]:
+				return -1
+			case keys[i] > keys[j]:
+				return 1
+			}
+			return 0
+		})
+		out := make([]*protocol.Filter, 0, len(args))
+		for k, i := range idx {
+			if k > 0 && keys[i] == keys[idx[k-1]] {
+				continue
+			}
+			out = append(out, args[i])
+		}
+		switch len(out) {
+		case 0:
+			return nil // and() of nothing: every patient
+		case 1:
+			return out[0]
+		}
+		return &protocol.Filter{Op: f.Op, Args: out}
+	case protocol.OpNot:
+		var arg *protocol.Filter
+		if len(f.Args) > 0 {
+			arg = canonFilter(f.Args[0])
+		}
+		return &protocol.Filter{Op: f.Op, Args: []*protocol.Filter{arg}}
+	case protocol.OpIn:
+		vals := slices.Clone(f.Values)
+		slices.Sort(vals)
+		vals = slices.Compact(vals)
+		if len(vals) == 1 {
+			return &protocol.Filter{Op: protocol.OpEq, Var: f.Var, Value: vals[0]}
+		}
+		return &protocol.Filter{Op: f.Op, Var: f.Var, Values: vals}
+	case protocol.OpRange:
+		c := &protocol.Filter{Op: f.Op, Var: f.Var, Min: f.Min, Max: f.Max}
+		c.MinOpen = f.Min != nil && f.MinOpen
+		c.MaxOpen = f.Max != nil && f.MaxOpen
+		return c
+	case protocol.OpEq:
+		return &protocol.Filter{Op: f.Op, Var: f.Var, Value: f.Value}
+	default: // missing, present
+		return &protocol.Filter{Op: f.Op, Var: f.Var}
+	}
+}
+
+// andFilter is and(base, cond) (base nil: cond).
+func andFilter(base, cond *protocol.Filter) *protocol.Filter {
+	if base == nil {
+		return cond
+	}
+	return &protocol.Filter{Op: protocol.OpAnd, Args: []*protocol.Filter{base, cond}}
+}
+
+// valueFilter is the condition "v's value is category k" (k < 0: missing). An integer-coded
+// numeric variable (numeric) grouped by value gets range [x, x], the filter an analyst would
+// write.
+func valueFilter(v *VariableData, numeric bool, k int) *protocol.Filter {
+	if k < 0 {
+		return &protocol.Filter{Op: protocol.OpMissing, Var: v.Name}
+	}
+	cat := v.Categories[k]
+	if numeric {
+		if x, err := strconv.ParseFloat(cat, 64); err == nil {
+			return &protocol.Filter{Op: protocol.OpRange, Var: v.Name, Min: &x, Max: &x}
+		}
+	}
+	return &protocol.Filter{Op: protocol.OpEq, Var: v.Name, Value: cat}
+}
+
+// histFilter is the condition of histogram cell k over edges (edges[k-1] ≤ x < edges[k]).
+func histFilter(name string, edges []float64, k int) *protocol.Filter {
+	f := &protocol.Filter{Op: protocol.OpRange, Var: name}
+	if k > 0 {
+		f.Min = &edges[k-1]
+	}
+	if k < len(edges) {
+		f.Max, f.MaxOpen = &edges[k], true
+	}
+	return f
+}
+
+// groupRegion is the region of the cohort's group k (k < 0: the patients whose group value is
+// missing); the cohort's own when it is ungrouped.
+func (c *cohort) groupRegion(k int) *protocol.Filter {
+	if c.group == nil {
+		return c.filter
+	}
+	orig := c.study.vars[c.group.Name]
+	return andFilter(c.filter, valueFilter(c.group, orig != nil && orig.Type == protocol.Numeric, k))
+}
+
+// add appends a released patient set and its region to the answer.
+func (a *answer) add(s bitset, region *protocol.Filter) {
+	a.sets = append(a.sets, s)
+	a.regions = append(a.regions, region)
+}
