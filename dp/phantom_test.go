@@ -36,8 +36,8 @@ import (
 var phantomFlag = flag.Bool("phantom", false, "measure the pooled size bias of survival releases from the 18 lung sites")
 
 const (
-	nodeBins = 122 // ⌈3650/30⌉: the node's default dp_horizon_days / dp_bin_days
-	nodeRho  = 0.015
+	nodeBins = 122  // ⌈3650/30⌉: the node's default dp_horizon_days / dp_bin_days
+	nodeRho  = 0.02 // node.DefaultDP.DPRhoSurvival
 )
 
 // lungSiteTables returns the lung data's sites as tables on the node's public bins.
