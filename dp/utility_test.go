@@ -59,10 +59,12 @@ non-increasing, events ≤ at risk):
   (Δ² = 2, σ² = 1/ρ), n_t = N̂ − Σ_{s<t}(d̂_s + ĉ_s), clamped forwards in time.
 - **tree** — binary mechanism on the event and censoring columns read
   backwards (suffix sums = at risk), Δ² = 7 for T = 60, least-squares
-  consistency (Hay et al. 2010), isotonic regression of the suffix sums.
+  consistency (Hay et al. 2010), then the same consistency step as sqrt.
 - **sqrt** — square-root factorization of the prefix-sum matrix
   (Henzinger–Upadhyay–Upadhyay 2023), integer strategy round(1000·L),
-  Δ² ≈ 2.3·10⁶, least-squares decoding, isotonic regression. **Default.**
+  Δ² ≈ 2.3·10⁶, least-squares decoding; the size n₁ kept at its unbiased
+  estimate, the later suffix sums made non-increasing within [0, n₁] (isotonic
+  regression constrained by S₁ = n̂₁; anchoredColumns). **Default.**
 
 `, utilityReps)
 }
