@@ -391,7 +391,7 @@ func sortedCopy(s []string) []string {
 
 // StandingText says what the analyst may still ask of the sites holding study, from their
 // last catalogs (protocol.Catalog.You): "Your standing: trusted at 6 sites · 487 queries left
-// today" or, for a dp analyst, "… · ρ 0.185 left today, 1.985 in all (the smallest of 6
+// today" or, for a dp analyst, "… · ρ 0.23 left today, 1.98 in all (the smallest of 6
 // sites)". Empty when no site told (insecure-open nodes do not).
 func (c *Catalog) StandingText(study string) string {
 	if c == nil {

@@ -145,8 +145,8 @@ func (p *Provenance) Release() ReleaseSummary {
 	return s
 }
 
-// DPText is "differentially private at 3 sites: ρ=0.015 each, left today ≥ 0.185 (lifetime
-// ≥ 1.985)", or "" when no site noised its reply.
+// DPText is "differentially private at 3 sites: ρ=0.02 each, left today ≥ 0.23 (lifetime
+// ≥ 1.98)", or "" when no site noised its reply.
 func (s ReleaseSummary) DPText() string {
 	if len(s.DPSites) == 0 {
 		return ""

@@ -19,12 +19,15 @@ import (
 // "Differential privacy: what it costs" (go test ./node -run TestDPUtility -dputility); this
 // replays the sqrt mechanism on the NCCTG lung data's 18 sites with the node's public bins
 // (30 days, 3650-day horizon: T = 122), decodes each release by least squares, and compares
-// three consistency steps on the same noise:
+// consistency steps on the same noise:
 //
-//   - per site (what ReleaseSurvival does): isotonic regression of each site's suffix sums,
-//     clamped at zero and rounded, then the sites' tables summed (the client's merge);
-//   - per site, anchored: the size n₁ kept at its unbiased least-squares estimate, the other
-//     suffix sums isotonic and clipped to [0, n₁];
+//   - per site, isotonic (what ReleaseSurvival did until the anchored fix): isotonic regression
+//     of each site's suffix sums, clamped at zero and rounded, then the sites' tables summed
+//     (the client's merge);
+//   - per site, anchored per column: each column's total kept at its unbiased least-squares
+//     estimate (rounded, at least 0), the other suffix sums isotonic and clipped to [0, total];
+//   - per site, anchored n₁ (what ReleaseSurvival does, anchoredColumns): the size n₁ = Ê + Ĉ
+//     kept at its unbiased estimate and clamped once, split between the columns by projection;
 //   - pooled: the sites' least-squares estimates summed first, then one isotonic regression —
 //     what a release of the raw noisy strategy answers (integers, R public) would allow.
 //
@@ -33,8 +36,8 @@ import (
 var phantomFlag = flag.Bool("phantom", false, "measure the pooled size bias of survival releases from the 18 lung sites")
 
 const (
-	nodeBins = 122 // ⌈3650/30⌉: the node's default dp_horizon_days / dp_bin_days
-	nodeRho  = 0.015
+	nodeBins = 122  // ⌈3650/30⌉: the node's default dp_horizon_days / dp_bin_days
+	nodeRho  = 0.02 // node.DefaultDP.DPRhoSurvival
 )
 
 // lungSiteTables returns the lung data's sites as tables on the node's public bins.
@@ -84,8 +87,33 @@ func noisyLS(tb testing.TB, s *Sampler, st strategy, sigma2 *big.Rat, t Survival
 	return out
 }
 
-// anchoredSuffixCells is monotoneSuffixCells with n₁ kept at its least-squares estimate
-// (rounded, at least 0) and the later suffix sums made non-increasing and clipped to [0, n₁].
+// isotonicSuffixCells is the consistency step ReleaseSurvival used before anchoredColumns, kept
+// to measure against: isotonic regression of all the suffix sums S_1…S_T, clamped at zero,
+// rounded.
+func isotonicSuffixCells(xrev []float64) []int64 {
+	iso := nonIncreasing(suffixSums(xrev))
+	n := len(iso)
+	cells := make([]int64, n)
+	next := int64(0)
+	for i := n - 1; i >= 0; i-- {
+		cur := max(int64(math.Round(iso[i])), next)
+		cells[i] = cur - next
+		next = cur
+	}
+	return cells
+}
+
+func isotonicTable(ls [2][]float64) SurvivalTable {
+	return SurvivalTable{Events: isotonicSuffixCells(ls[0]), Censored: isotonicSuffixCells(ls[1])}
+}
+
+func anchoredTable(ls [2][]float64) SurvivalTable {
+	e, c := anchoredColumns(ls[0], ls[1])
+	return SurvivalTable{Events: e, Censored: c}
+}
+
+// anchoredSuffixCells anchors one column on its own: its total kept at its least-squares estimate
+// (rounded, at least 0), the later suffix sums non-increasing and clipped to [0, total].
 func anchoredSuffixCells(xrev []float64) []int64 {
 	n := len(xrev)
 	suffix := make([]float64, n)
@@ -171,16 +199,17 @@ func phantomPatients(t *testing.T, nodeBins int) {
 	for _, tab := range sites {
 		exact = addTables(exact, tab)
 	}
-	var perSite, anchored, pooled, oneSite, oneAnchored phantomResult
+	var perSite, perColumn, anchored, pooled, oneSite, oneColumn, oneAnchored phantomResult
 	const reps = 400
 	for range reps {
 		sum := [2][]float64{make([]float64, nodeBins), make([]float64, nodeBins)}
 		cur := SurvivalTable{Events: make([]int64, nodeBins), Censored: make([]int64, nodeBins)}
-		anc := cur
+		anc, col := cur, cur
 		for _, tab := range sites {
 			ls := noisyLS(t, s, st, sigma2, tab)
-			cur = addTables(cur, SurvivalTable{Events: monotoneSuffixCells(ls[0]), Censored: monotoneSuffixCells(ls[1])})
-			anc = addTables(anc, SurvivalTable{Events: anchoredSuffixCells(ls[0]), Censored: anchoredSuffixCells(ls[1])})
+			cur = addTables(cur, isotonicTable(ls))
+			col = addTables(col, SurvivalTable{Events: anchoredSuffixCells(ls[0]), Censored: anchoredSuffixCells(ls[1])})
+			anc = addTables(anc, anchoredTable(ls))
 			for k := range sum {
 				for i, v := range ls[k] {
 					sum[k][i] += v
@@ -188,19 +217,23 @@ func phantomPatients(t *testing.T, nodeBins int) {
 			}
 		}
 		perSite.add(exact, cur)
+		perColumn.add(exact, col)
 		anchored.add(exact, anc)
-		pooled.add(exact, SurvivalTable{Events: monotoneSuffixCells(sum[0]), Censored: monotoneSuffixCells(sum[1])})
+		pooled.add(exact, isotonicTable(sum))
 		ls := noisyLS(t, s, st, sigma2, exact)
-		oneSite.add(exact, SurvivalTable{Events: monotoneSuffixCells(ls[0]), Censored: monotoneSuffixCells(ls[1])})
-		oneAnchored.add(exact, SurvivalTable{Events: anchoredSuffixCells(ls[0]), Censored: anchoredSuffixCells(ls[1])})
+		oneSite.add(exact, isotonicTable(ls))
+		oneColumn.add(exact, SurvivalTable{Events: anchoredSuffixCells(ls[0]), Censored: anchoredSuffixCells(ls[1])})
+		oneAnchored.add(exact, anchoredTable(ls))
 	}
 	t.Logf("lung, 18 sites, ρ=%g, T=%d, %d releases (no min_cohort refusals here)", nodeRho, nodeBins, reps)
-	t.Logf("  per site (current):        %s", &perSite)
-	t.Logf("  per site, anchored n₁:     %s", &anchored)
-	t.Logf("  pooled, then consistency:  %s", &pooled)
+	t.Logf("  per site, isotonic (old):      %s", &perSite)
+	t.Logf("  per site, anchored per column: %s", &perColumn)
+	t.Logf("  per site, anchored n₁ (now):   %s", &anchored)
+	t.Logf("  pooled, then isotonic:         %s", &pooled)
 	t.Logf("lung, 1 site")
-	t.Logf("  current:                   %s", &oneSite)
-	t.Logf("  anchored n₁:               %s", &oneAnchored)
+	t.Logf("  isotonic (old):                %s", &oneSite)
+	t.Logf("  anchored per column:           %s", &oneColumn)
+	t.Logf("  anchored n₁ (now):             %s", &oneAnchored)
 }
 
 func ratFloat(x float64) *big.Rat { return new(big.Rat).SetFloat64(x) }

@@ -62,8 +62,8 @@ func TestDPReleases(t *testing.T) {
 	if d == nil || d.Mechanism != "discrete-gaussian" || d.Rho != 0.005 || d.Sigma2 != 100 {
 		t.Fatalf("count's DP label %+v", d)
 	}
-	if math.Abs(d.LeftToday-0.195) > 1e-12 || math.Abs(d.LeftTotal-1.995) > 1e-12 {
-		t.Errorf("budget left %v today, %v in total; want 0.195, 1.995", d.LeftToday, d.LeftTotal)
+	if math.Abs(d.LeftToday-0.245) > 1e-12 || math.Abs(d.LeftTotal-1.995) > 1e-12 {
+		t.Errorf("budget left %v today, %v in total; want 0.245, 1.995", d.LeftToday, d.LeftTotal)
 	}
 	// 227 patients; sd 10: 8 sd is a bug, not bad luck (p < 1e-15).
 	if n := c.Count.Total.N; n < 227-80 || n > 227+80 {
@@ -74,7 +74,7 @@ func TestDPReleases(t *testing.T) {
 	}
 
 	km := mustOK(t, handleJSON(t, l.e, sign(t, l.dora, survivalQuery(true))))
-	if km.Policy.DP == nil || km.Policy.DP.Mechanism != "survival-sqrt" || km.Policy.DP.Rho > 0.015 || km.Policy.BinDays != 30 ||
+	if km.Policy.DP == nil || km.Policy.DP.Mechanism != "survival-sqrt" || km.Policy.DP.Rho > DefaultDP.DPRhoSurvival || km.Policy.BinDays != 30 ||
 		km.Policy.TruncatedAfter == nil || *km.Policy.TruncatedAfter != 3650 {
 		t.Fatalf("survival's labels %+v (DP %+v)", km.Policy, km.Policy.DP)
 	}
@@ -100,7 +100,7 @@ func TestDPReleases(t *testing.T) {
 	}
 	you := cat.Catalog.You
 	if you == nil || you.Role != "dp" || you.QueriesLeft != pol.DailyQueryBudget-2 ||
-		math.Abs(you.RhoLeftToday["lung"]-(0.2-0.005-km.Policy.DP.Rho)) > 1e-12 || math.Abs(you.RhoLeftTotal["lung"]-(2-0.005-km.Policy.DP.Rho)) > 1e-12 {
+		math.Abs(you.RhoLeftToday["lung"]-(DefaultDP.DPRhoDaily-0.005-km.Policy.DP.Rho)) > 1e-12 || math.Abs(you.RhoLeftTotal["lung"]-(2-0.005-km.Policy.DP.Rho)) > 1e-12 {
 		t.Errorf("dora's standing %+v", you)
 	}
 	if you := mustOK(t, handleJSON(t, l.e, sign(t, l.tom, cq))).Catalog.You; you == nil || you.Role != "trusted" || you.QueriesLeft != pol.DailyQueryBudget || you.RhoLeftToday != nil {

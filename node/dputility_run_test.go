@@ -112,7 +112,7 @@ func medP90(xs []float64, format string) string {
 // loose sanity bounds (the measurement itself is behind -dputility).
 func TestDPUtilitySmoke(t *testing.T) {
 	for _, split := range []bool{false, true} {
-		f := newFederation(t, lungCohort(t, split), 0.015)
+		f := newFederation(t, lungCohort(t, split), DefaultDP.DPRhoSurvival)
 		ref := f.reference(t)
 		if ref.n != 227 || len(ref.grid) == 0 {
 			t.Fatalf("%s: exact n %d, grid %v", f.cohort.name, ref.n, ref.grid)
@@ -197,13 +197,13 @@ func horizonTable(t *testing.T, fs []*federation, rho float64, reps int) string 
 // costCurve measures the ungrouped KM query of each federation over a range of ρ.
 func costCurve(t *testing.T, fs []*federation, reps int) string {
 	var b strings.Builder
-	b.WriteString("| ρ per KM query | KM queries a day (0.2) |")
+	fmt.Fprintf(&b, "| ρ per KM query | KM queries a day (%g) |", DefaultDP.DPRhoDaily)
 	for _, f := range fs {
 		fmt.Fprintf(&b, " %s: max\\|ΔS\\| vs exact | vs exact on bins | \\|Δ median\\| days |", f.cohort.name)
 	}
 	b.WriteString("\n|---|---|" + strings.Repeat("---|---|---|", len(fs)) + "\n")
 	for _, rho := range []float64{0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.1, 0.2, 0.5} {
-		fmt.Fprintf(&b, "| %g | %d |", rho, int(math.Floor(0.2/rho+1e-9)))
+		fmt.Fprintf(&b, "| %g | %d |", rho, int(math.Floor(DefaultDP.DPRhoDaily/rho+1e-9)))
 		for _, f := range fs {
 			f.setRho(t, rho)
 			st := measure(t, f, f.reference(t), reps, false)
@@ -252,8 +252,8 @@ func siteSizes(ref reference) string {
 	return strings.Join(parts, ", ")
 }
 
-// The default daily budget buys 13 KM queries at the default ρ (0.2 / 0.015; 10 besides 10
-// counts at 0.005), end to end: the 14th is refused.
+// The default daily budget buys 12 KM queries at the default ρ (0.25 / 0.02; 10 besides 10
+// counts at 0.005), end to end: the 13th is refused.
 func TestDPDailyBudgetKMQueries(t *testing.T) {
 	pol := DefaultPolicy()
 	l := newDPLung(t, pol, lungCSV)
@@ -268,7 +268,7 @@ func TestDPDailyBudgetKMQueries(t *testing.T) {
 		}
 		answered++
 	}
-	if answered != 13 {
-		t.Errorf("%d KM queries answered in a day, want 13 (0.2 / 0.015)", answered)
+	if answered != 12 {
+		t.Errorf("%d KM queries answered in a day, want 12 (0.25 / 0.02)", answered)
 	}
 }

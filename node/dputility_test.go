@@ -74,13 +74,19 @@ func synthCohort(t testing.TB, n, sites int) utilityCohort {
 	if sites > 1 {
 		c.name += "s"
 	}
+	// The study's declared dictionary (categories such as sex's, ranges), as synth writes it
+	// beside its CSVs: import refuses undeclared categorical columns.
+	dict, err := ReadDictionary(bytes.NewReader(g.Schema().Dictionary()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i, s := range g.Sites() {
 		var buf bytes.Buffer
 		if err := g.WriteCSV(&buf, i); err != nil {
 			t.Fatal(err)
 		}
 		is := g.ImportSpec(i)
-		spec := ImportSpec{Study: is.Study, IDColumn: is.IDColumn, DataCut: is.DataCut.Format("2006-01-02"), Site: is.Site}
+		spec := ImportSpec{Study: is.Study, IDColumn: is.IDColumn, DataCut: is.DataCut.Format("2006-01-02"), Site: is.Site, Dictionary: dict}
 		for _, ep := range is.Endpoints {
 			spec.Endpoints = append(spec.Endpoints, EndpointSpec{Name: ep.Name, TimeColumn: ep.TimeColumn, EventColumn: ep.EventColumn})
 		}

@@ -35,13 +35,15 @@ func DefaultPolicy() protocol.Policy {
 }
 
 // DefaultDP holds the differential-privacy settings of every policy that does not set them
-// (dp/UTILITY.md has the measurements behind them): a KM query at ρ = 0.015 is within 0.02 of
-// the exact curve (median max|ΔS|) for a 2,000-patient cohort; a count at ρ = 0.005 has
-// noise of sd 10; 0.2 a day allows 10 KM queries and 10 counts per study; the lifetime 2.0
-// (ε ≈ 9 at δ = 10⁻⁶) bounds what the daily budget cannot, as ρ adds up across days. Monthly
+// (README's "Differential privacy: what it costs" and dp/UTILITY.md have the measurements
+// behind them): a KM query at ρ = 0.02 is within 0.02 of the exact curve (median max|ΔS|, end
+// to end through a node with its 3650-day horizon) for a 2,000-patient cohort, where 0.015
+// missed; a count at ρ = 0.005 has noise of sd 10; 0.25 a day allows 10 KM queries and 10
+// counts per study (12 KM queries alone); the lifetime 2.0
+// (ε ≈ 11.7 at δ = 10⁻⁶, dp/UTILITY.md) bounds what the daily budget cannot, as ρ adds up across days. Monthly
 // bins up to 10 years of follow-up. A feasibility count costs 0.0005 (noise of sd 32, then
 // rounded to 10), so that a hundred edits of a cohort's filters take a quarter of a day.
-var DefaultDP = protocol.Policy{DPRhoCount: 0.005, DPRhoFeasibility: 0.0005, DPRhoSurvival: 0.015, DPRhoDaily: 0.2, DPRhoTotal: 2, DPBinDays: 30, DPHorizonDays: 3650}
+var DefaultDP = protocol.Policy{DPRhoCount: 0.005, DPRhoFeasibility: 0.0005, DPRhoSurvival: 0.02, DPRhoDaily: 0.25, DPRhoTotal: 2, DPBinDays: 30, DPHorizonDays: 3650}
 
 // maxDPBins bounds dp_horizon_days / dp_bin_days: every bin is released (noised) whether or
 // not it holds patients.

@@ -450,7 +450,7 @@ func TestDPAnalystLabelled(t *testing.T) {
 	url := startLungFor(t, node.DefaultPolicy(), analysts, nil)
 	code, out, stderr := cli(t, "--hub", url, "--key", keyFile, "km", "--study", "lung", "--endpoint", "os")
 	// How many of the 18 small sites answer depends on the noise (a noisy size below 10 is refused).
-	if code != exitOK || !strings.Contains(out, " sites: ρ=0.015 each, left today ≥ 0.185 (lifetime ≥ 1.985)") || !strings.Contains(out, "privacy (differentially private): ") {
+	if code != exitOK || !strings.Contains(out, " sites: ρ=0.02 each, left today ≥ 0.23 (lifetime ≥ 1.98)") || !strings.Contains(out, "privacy (differentially private): ") {
 		t.Errorf("km: exit %d\n%s%s", code, out, stderr)
 	}
 	code, out, stderr = cli(t, "--hub", url, "--key", keyFile, "count", "--study", "lung", "--format", "json")
