@@ -222,8 +222,8 @@ func (e *Engine) authenticate(ctx context.Context, q *protocol.Query) (identity,
 
 // checkRole refuses, before any data is read, a query whose release the analyst's role does
 // not allow. A dp analyst gets differentially private releases only (dprelease.go): the
-// catalog (public), counts and survival tables; summaries and Cox models have none yet and
-// are refused, saying what the site could do.
+// catalog (public), counts, summaries and survival tables; Cox models have none yet and are
+// refused, saying what the site could do.
 func (e *Engine) checkRole(who identity, q *protocol.Query) error {
 	if who.role != RoleDP || q.Kind == protocol.KindCatalog || e.dpCost(q) > 0 {
 		return nil

@@ -52,8 +52,7 @@ func survivalQuery(group bool) protocol.Query {
 }
 
 // A dp analyst gets noisy counts and survival tables, labelled with mechanism, ρ and the
-// budget left, valid for the client; summaries and Cox models are refused before any data is
-// read; the audit log records each cost and still verifies.
+// budget left, valid for the client; Cox models are refused before any data is read; the audit log records each cost and still verifies.
 func TestDPReleases(t *testing.T) {
 	pol := DefaultPolicy()
 	l := newDPLung(t, pol, lungCSV)
@@ -106,7 +105,7 @@ func TestDPReleases(t *testing.T) {
 	if you := mustOK(t, handleJSON(t, l.e, sign(t, l.tom, cq))).Catalog.You; you == nil || you.Role != "trusted" || you.QueriesLeft != pol.DailyQueryBudget || you.RhoLeftToday != nil {
 		t.Errorf("tom's standing %+v", you)
 	}
-	for _, k := range []protocol.Kind{protocol.KindSummary, protocol.KindCox} {
+	for _, k := range []protocol.Kind{protocol.KindCox} {
 		r := handleJSON(t, l.e, sign(t, l.dora, query(k)))
 		wantCode(t, r, protocol.CodeRefusedByPolicy)
 		if !strings.Contains(r.Error.Message, "dp role") || r.Policy.DP != nil {

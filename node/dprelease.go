@@ -42,6 +42,8 @@ func (e *Engine) dpCost(q *protocol.Query) float64 {
 		return e.policy.DPRhoCount
 	case q.Kind == protocol.KindSurvival:
 		return e.policy.DPRhoSurvival
+	case q.Kind == protocol.KindSummary:
+		return e.policy.DPRhoSummary // dpsummary.go
 	}
 	return 0
 }

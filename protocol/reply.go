@@ -100,9 +100,12 @@ type Policy struct {
 	// they spend on it ever.
 	// DPRhoFeasibility is the ρ of a feasibility count (the cohort panel's live estimate,
 	// asked at every edit of a filter): small, as the answer is rounded anyway.
+	// DPRhoSummary is the ρ of a summary (Table 1) query whatever its number of variables
+	// and groups, split evenly across its released components (node/dpsummary.go).
 	DPRhoCount       float64 `json:"dp_rho_count"`
 	DPRhoFeasibility float64 `json:"dp_rho_feasibility"`
 	DPRhoSurvival    float64 `json:"dp_rho_survival"`
+	DPRhoSummary     float64 `json:"dp_rho_summary"`
 	DPRhoDaily       float64 `json:"dp_rho_daily"`
 	DPRhoTotal       float64 `json:"dp_rho_total"`
 	DPBinDays        float64 `json:"dp_bin_days"`
