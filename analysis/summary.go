@@ -233,7 +233,8 @@ func (k *summaryNeumaier) value() float64 { return k.s + k.c }
 // when the sums are exact (integer-valued data below 2^53) and the result agrees with R's
 // two-pass sd to about 1e-15 relative. What cannot be recovered is the rounding already in a
 // site's Σx²: its relative error ε·Σx² becomes ε·Σx²/((n−1)s²) ≈ ε·(1 + mean²/s²) relative in s².
-// The mean is NaN when n < 1 and the SD is NaN when n < 2.
+// The mean is NaN when n < 1 and the SD is NaN when n < 2, or when n·Σx² < (Σx)² beyond
+// rounding (noisy sums, which no data could give).
 func MeanSD(n int, sum, sumSq float64) (mean, sd float64) {
 	if n < 1 {
 		return math.NaN(), math.NaN()
@@ -248,6 +249,11 @@ func MeanSD(n int, sum, sumSq float64) (mean, sd float64) {
 	b := sum * sum
 	be := math.FMA(sum, sum, -b)
 	num := (a - b) + (ae - be)
+	if num < -1e-9*math.Abs(a) {
+		// Beyond rounding: sums no data could give (a differentially private release's
+		// independent noise on Σx and Σx²). The SD is not available.
+		return mean, math.NaN()
+	}
 	if num < 0 {
 		num = 0 // only rounding can make it negative: all values equal
 	}

@@ -51,11 +51,14 @@ import (
 // integer rounding), and a cell left negative is raised to 0 by taking patients from the
 // largest cells — a bias only for cells within a few noise sd of 0, which min_cell then
 // suppresses anyway. Fitted cells below min_cell are suppressed. Σx is clipped to
-// [n·min, n·max] and Σx² to [max((Σx)²/n, n·lo²), n·hi²] (lo, hi the smallest and largest
-// |x| in the range): values no data could give, clipped at the nearest possible one (a bias
-// at small n, where the noise is wide against the spread: the standard deviation is then
-// shown as 0). A numeric variable whose fitted n is suppressed releases no sums nor histogram,
-// as in the rule-based summary.
+// [n·min, n·max] and Σx² to [n·lo², n·hi²] (lo, hi the smallest and largest |x| in the range),
+// which binds only when the noise is of the order of the sums themselves. Σx² is not raised
+// to (Σx)²/n: at n ≈ 100 the noise on Σ(x−c)² is of the order of n·variance, so that clip
+// would bind often and bias every site's variance upwards when pooled; a noisy reply may
+// therefore imply a negative variance (protocol.ValidateReply allows it on dp replies), and
+// the client shows that standard deviation as not available (analysis.MeanSD). A numeric
+// variable whose fitted n is suppressed releases no sums nor histogram, as in the rule-based
+// summary.
 
 // dpSummaryGrid is the number of quantisation steps across a numeric variable's declared range.
 const dpSummaryGrid = 10000
@@ -337,7 +340,7 @@ func dpMoments(n, sumQ, sumSqQ int64, lo, hi, mid, step float64) (sum, sumSq flo
 		smallest = 0
 	}
 	largest := max(absLo, absHi)
-	sumSq = min(max(sumSq, sum*sum/fn, fn*smallest*smallest), fn*largest*largest)
+	sumSq = min(max(sumSq, fn*smallest*smallest), fn*largest*largest)
 	return sum, sumSq
 }
 

@@ -144,7 +144,7 @@ func (v *validator) reply(q Query, r Reply) {
 			v.failf("summary", "missing")
 			return
 		}
-		v.summary(q, r.Summary)
+		v.summary(q, r.Summary, r.Policy.DP != nil)
 	case KindSurvival:
 		if r.Survival == nil {
 			v.failf("survival", "missing")
@@ -315,7 +315,9 @@ func (v *validator) countReply(q Query, c *CountReply) {
 	}
 }
 
-func (v *validator) summary(q Query, s *SummaryReply) {
+// summary checks a summary reply; noisy (a differentially private release) allows sums that
+// no data could give (Σx² < (Σx)²/n), as independent noise on Σx and Σx² may.
+func (v *validator) summary(q Query, s *SummaryReply, noisy bool) {
 	want := map[string]bool{}
 	for _, name := range q.Variables {
 		want[name] = true
@@ -345,12 +347,12 @@ func (v *validator) summary(q Query, s *SummaryReply) {
 				v.failf(vp+".variable", "%q listed twice", x.Variable)
 			}
 			seen[x.Variable] = true
-			v.variableSummary(vp, g.N, x, edges[x.Variable])
+			v.variableSummary(vp, g.N, x, edges[x.Variable], noisy)
 		}
 	}
 }
 
-func (v *validator) variableSummary(path string, groupN Count, x VariableSummary, edges []float64) {
+func (v *validator) variableSummary(path string, groupN Count, x VariableSummary, edges []float64, noisy bool) {
 	v.count(path+".missing", x.Missing)
 	v.count(path+".n", x.N)
 	exact := !groupN.Suppressed && !x.Missing.Suppressed
@@ -376,8 +378,8 @@ func (v *validator) variableSummary(path string, groupN Count, x VariableSummary
 	if exact && x.N.N+x.Missing.N != groupN.N {
 		v.failf(path, "n %d and missing %d do not add up to the group's %d", x.N.N, x.Missing.N, groupN.N)
 	}
-	// Cauchy–Schwarz: (Σx)² ≤ n Σx², with room for rounding.
-	if !x.N.Suppressed && x.Sum*x.Sum > float64(x.N.N)*x.SumSq*(1+1e-9)+1e-9 {
+	// Cauchy–Schwarz: (Σx)² ≤ n Σx², with room for rounding (not for noise).
+	if !noisy && !x.N.Suppressed && x.Sum*x.Sum > float64(x.N.N)*x.SumSq*(1+1e-9)+1e-9 {
 		v.failf(path, "sum %v and sum of squares %v are impossible for n = %d", x.Sum, x.SumSq, x.N.N)
 	}
 	if x.Histogram == nil {
