@@ -238,3 +238,35 @@ func TestFitPartition(t *testing.T) {
 		}
 	}
 }
+
+// dp_rho_summary: 0.1 by default, filled in when a policy leaves it at zero, refused when
+// negative or not finite.
+func TestDPSummaryPolicy(t *testing.T) {
+	if DefaultPolicy().DPRhoSummary != 0.1 || withDPDefaults(protocol.Policy{}).DPRhoSummary != 0.1 {
+		t.Errorf("default dp_rho_summary %v, filled in %v", DefaultPolicy().DPRhoSummary, withDPDefaults(protocol.Policy{}).DPRhoSummary)
+	}
+	p, err := ParsePolicy([]byte(`{"dp_rho_summary": 0.3}`))
+	if err != nil || p.DPRhoSummary != 0.3 {
+		t.Errorf("dp_rho_summary 0.3: %v, %v", p.DPRhoSummary, err)
+	}
+	for _, bad := range []string{`{"dp_rho_summary": -1}`, `{"dp_rho_summary": 0}`} {
+		if _, err := ParsePolicy([]byte(bad)); err == nil || !strings.Contains(err.Error(), "dp_rho_summary") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
+
+// A dp reply may carry sums no data could give (Σx² < (Σx)²/n, noise); a rule-based one may not.
+func TestValidateNoisySums(t *testing.T) {
+	q := query(protocol.KindSummary)
+	q.Variables = []string{"age"}
+	r := protocol.Reply{Version: protocol.Version, QueryID: q.ID, Site: "s", Kind: q.Kind, Summary: &protocol.SummaryReply{Groups: []protocol.GroupSummary{{
+		N: protocol.Count{N: 100}, Variables: []protocol.VariableSummary{{Variable: "age", N: protocol.Count{N: 100}, Sum: 6000, SumSq: 350000}}}}}}
+	if err := protocol.ValidateReply(q, r); err == nil {
+		t.Error("impossible sums accepted on a rule-based reply")
+	}
+	r.Policy.DP = &protocol.DPEffects{Mechanism: "discrete-gaussian", Rho: 0.1, Sigma2: 30}
+	if err := protocol.ValidateReply(q, r); err != nil {
+		t.Errorf("noisy sums refused on a dp reply: %v", err)
+	}
+}
