@@ -45,10 +45,10 @@ func DefaultPolicy() protocol.Policy {
 // bins up to 10 years of follow-up. A feasibility count costs 0.0005 (noise of sd 32, then
 // rounded to 10), so that a hundred edits of a cohort's filters take a quarter of a day.
 // A summary (Table 1) costs 0.1, split over its components (node/dpsummary.go): with one
-// numeric and one categorical variable each gets ρ = 0.02, counts noise of sd 5, and the
-// mean age (declared 18–100) an sd of about 2.3 years at n = 90, 1.5 at n = 137 — a Table 1
-// is asked once per cohort, so it may take two fifths of a day's budget; more variables
-// thin each one's share.
+// numeric variable (no histogram) and one categorical one each gets ρ = 0.02, counts noise of
+// sd 5, and the mean age (declared 18–100) an sd of about 2.3 years at n = 90, 1.5 at
+// n = 137 — a Table 1 is asked once per cohort, so it may take two fifths of a day's budget;
+// more variables thin each one's share.
 var DefaultDP = protocol.Policy{DPRhoCount: 0.005, DPRhoFeasibility: 0.0005, DPRhoSurvival: 0.02, DPRhoSummary: 0.1, DPRhoDaily: 0.25, DPRhoTotal: 2, DPBinDays: 30, DPHorizonDays: 3650}
 
 // maxDPBins bounds dp_horizon_days / dp_bin_days: every bin is released (noised) whether or
