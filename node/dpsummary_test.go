@@ -284,3 +284,32 @@ func analysisSD(v protocol.VariableSummary) float64 {
 	_, sd := analysis.MeanSD(v.N.N, v.Sum, v.SumSq)
 	return sd
 }
+
+// A cohort whose noisy size is below min_cohort is refused and charged (ρ = 50: noise of sd
+// well below 1, so that 3 patients are below min_cohort for certain); a group whose noisy size
+// is below min_cell is left out and counted as suppressed.
+func TestDPSummarySmall(t *testing.T) {
+	pol := DefaultPolicy()
+	pol.DPRhoSummary, pol.DPRhoDaily, pol.DPRhoTotal = 50, 1000, 1000
+	l := newDPLung(t, pol, lungCSV)
+	q := dpSummaryQuery()
+	q.Cohort = and(eq("sex", "female"), rng("age", fp(80), nil)) // 3 women aged 80 or more
+	r := handleJSON(t, l.e, sign(t, l.dora, q))
+	wantCode(t, r, protocol.CodeRefusedByPolicy)
+	if !strings.Contains(r.Error.Message, "min_cohort") || r.Policy.DP == nil || math.Abs(r.Policy.DP.Rho-50) > 1e-9 {
+		t.Errorf("small cohort on noisy size: %v, DP %+v", r.Error, r.Policy.DP)
+	}
+	if rec := lastAudit(t, l.store); math.Abs(rec.Rho-50) > 1e-9 {
+		t.Errorf("the noisy refusal charged ρ=%v, want 50", rec.Rho)
+	}
+	// Men, and women aged 80 or more: the 3 women's group is left out.
+	q.Cohort = &protocol.Filter{Op: protocol.OpOr, Args: []*protocol.Filter{eq("sex", "male"), and(eq("sex", "female"), rng("age", fp(80), nil))}}
+	r = mustOK(t, handleJSON(t, l.e, sign(t, l.dora, q)))
+	if len(r.Summary.Groups) != 1 || r.Summary.Groups[0].Group != "male" || r.Policy.SuppressedCells == 0 {
+		t.Errorf("groups %+v, suppressed %d: want the men only", r.Summary.Groups, r.Policy.SuppressedCells)
+	}
+	if err := protocol.ValidateReply(q, r); err != nil {
+		t.Errorf("the client refuses the reply: %v", err)
+	}
+	renderSummary(t, q, r)
+}
