@@ -435,7 +435,7 @@ func TestOpenSitesLabelled(t *testing.T) {
 	}
 }
 
-// An analyst of role dp gets differentially private counts and curves: the privacy line says
+// An analyst of role dp gets differentially private counts, curves and Tables 1: the privacy line says
 // so, with the ρ each site charged and the budget left, and the JSON names the release kind.
 func TestDPAnalystLabelled(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "dora.key")
@@ -456,5 +456,12 @@ func TestDPAnalystLabelled(t *testing.T) {
 	code, out, stderr = cli(t, "--hub", url, "--key", keyFile, "count", "--study", "lung", "--format", "json")
 	if code != exitOK || !strings.Contains(out, `"release": "differentially private"`) {
 		t.Errorf("count: exit %d\n%s%s", code, out, stderr)
+	}
+	// A Table 1 too (node/dpsummary.go), as text and as JSON.
+	for _, format := range []string{"text", "json"} {
+		code, out, stderr = cli(t, "--hub", url, "--key", keyFile, "summary", "--study", "lung", "--group", "sex", "--vars", "age,ecog", "--format", format)
+		if code != exitOK || !strings.Contains(out, "differentially private") {
+			t.Errorf("summary (%s): exit %d\n%s%s", format, code, out, stderr)
+		}
 	}
 }
