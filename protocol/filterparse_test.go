@@ -115,7 +115,7 @@ func TestParseFilterErrors(t *testing.T) {
 		{`sex = ` + strings.Repeat("x", MaxNameLen+1), 1, "longer than"},
 		{deep, 4*MaxFilterDepth + 1, "nested deeper"},
 		{wide, 1 + 255*len(" or age > 1"), "more than 256"}, // at the 256th condition
-		{`é = "é" and é in x`, 18, "expected '('"}, // positions count characters
+		{`é = "é" and é in x`, 18, "expected '('"},          // positions count characters
 	}
 	for _, c := range cases {
 		_, err := ParseFilterTyped(c.in, func(n string) (VariableType, bool) {
