@@ -66,9 +66,9 @@ func (e *Engine) checkDPBudget(ctx context.Context, tx ReleaseTx, analyst, study
 	leftToday, leftTotal = e.policy.DPRhoDaily-today-cost, e.policy.DPRhoTotal-ever-cost
 	switch {
 	case leftTotal < -dpBudgetEpsilon:
-		return 0, 0, errorf(protocol.CodeRefusedByPolicy, "privacy budget: analyst %q has spent ρ=%.4g of the lifetime budget of %g for study %q; this query costs %g", clip(analyst), ever, e.policy.DPRhoTotal, clip(study), cost)
+		return 0, 0, refusef(protocol.ReasonPrivacyBudget, e.policy.DPRhoTotal, "privacy budget: analyst %q has spent ρ=%.4g of the lifetime budget of %g for study %q; this query costs %g", clip(analyst), ever, e.policy.DPRhoTotal, clip(study), cost)
 	case leftToday < -dpBudgetEpsilon:
-		return 0, 0, errorf(protocol.CodeRefusedByPolicy, "privacy budget: analyst %q has spent ρ=%.4g of today's budget of %g for study %q; this query costs %g (the budget renews at 00:00 UTC)", clip(analyst), today, e.policy.DPRhoDaily, clip(study), cost)
+		return 0, 0, refusef(protocol.ReasonPrivacyBudget, e.policy.DPRhoDaily, "privacy budget: analyst %q has spent ρ=%.4g of today's budget of %g for study %q; this query costs %g (the budget renews at 00:00 UTC)", clip(analyst), today, e.policy.DPRhoDaily, clip(study), cost)
 	}
 	return max(leftToday, 0), max(leftTotal, 0), nil
 }

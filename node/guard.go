@@ -89,7 +89,7 @@ func (v *guardView) check(analyst string, sets []bitset) error {
 					continue
 				}
 				if d := xorCount(s, r.Bits, v.minCell); d > 0 && d < v.minCell {
-					return errorf(protocol.CodeRefusedByPolicy,
+					return refusef(protocol.ReasonOverlapGuard, float64(v.minCell),
 						"overlap guard: this patient set differs from one already released to analyst %q by fewer than min_cell=%d patients", clip(analyst), v.minCell)
 				}
 			}

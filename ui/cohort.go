@@ -628,7 +628,7 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 func PredictRefusals(count *app.CountResult, refused []app.SiteProblem, minCohort map[string]int) []app.SiteProblem {
 	var out []app.SiteProblem
 	for _, p := range refused {
-		if !strings.Contains(p.Message, "feasibility budget") {
+		if p.Reason != protocol.ReasonFeasibilityBudget {
 			out = append(out, p)
 		}
 	}
