@@ -609,7 +609,7 @@ func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
 	eval := func(beta []float64) (contrib analysis.CoxContribution, err error) {
 		q := base
 		q.ID = s.newID()
-		q.Cox = &protocol.CoxRequest{Form: form, Ties: req.Cox.Ties, Covariates: req.Cox.Covariates,
+		q.Cox = &protocol.CoxRequest{Form: form, Ties: ties.String(), Covariates: req.Cox.Covariates,
 			Levels: req.Cox.Levels, Beta: slices.Clone(beta), Strata: req.Cox.Strata}
 		g, err := s.query(ctx, q)
 		if err != nil {
