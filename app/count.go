@@ -2,8 +2,7 @@ package app
 
 import (
 	"context"
-	"fmt"
-	"strings"
+	"math"
 	"sync"
 	"time"
 
@@ -208,20 +207,13 @@ func mergeFeasibilityGroups(c *CountResult, groups []string, gathered []*Gathere
 }
 
 // SmallCohort reports whether a site refused because the cohort (or, for a feasibility count,
-// its approximate size) is below the site's min_cohort, and that minimum. It recognises the
-// node's refusal "cohort has fewer than min_cohort=N patients", which the node words the same
-// for exact and feasibility counts so that neither tells more than the other.
+// its approximate size) is below the site's min_cohort, and that minimum: the refusal's reason
+// protocol.ReasonSmallCohort, which the node gives exact and feasibility counts alike so that
+// neither tells more than the other. (A node older than the reason codes is not recognised:
+// its refusal is shown as a refusal, with its message.)
 func SmallCohort(p SiteProblem) (minCohort int, ok bool) {
-	if p.Code != protocol.CodeRefusedByPolicy {
+	if p.Code != protocol.CodeRefusedByPolicy || p.Reason != protocol.ReasonSmallCohort || p.Limit < 1 || p.Limit > math.MaxInt32 {
 		return 0, false
 	}
-	const marker = "fewer than min_cohort="
-	i := strings.Index(p.Message, marker)
-	if i < 0 {
-		return 0, false
-	}
-	if _, err := fmt.Sscanf(p.Message[i+len(marker):], "%d", &minCohort); err != nil || minCohort < 1 {
-		return 0, false
-	}
-	return minCohort, true
+	return int(p.Limit), true
 }

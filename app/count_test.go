@@ -147,7 +147,8 @@ func TestCountForFeasibility(t *testing.T) {
 }
 
 // TestCountFeasibilityBelowMinimum: sites refuse feasibility counts below their min_cohort (10
-// here) in the node's words; SmallCohort recognises the refusal, and a group refused as too
+// here) with the reason small_cohort; SmallCohort recognises the refusal by that reason and
+// never by its words, and a group refused as too
 // small at a site counts there as "<10", which the pooled group carries as a bound.
 func TestCountFeasibilityBelowMinimum(t *testing.T) {
 	ctx := context.Background()
@@ -185,9 +186,10 @@ func TestCountFeasibilityBelowMinimum(t *testing.T) {
 		}
 	}
 	for _, p := range []app.SiteProblem{
-		{Code: protocol.CodeRefusedByPolicy, Message: "overlap guard: …"},
-		{Code: protocol.CodeInvalid, Message: "cohort has fewer than min_cohort=10 patients"},
-		{Code: protocol.CodeRefusedByPolicy, Message: "cohort has fewer than min_cohort=x patients"},
+		{Code: protocol.CodeRefusedByPolicy, Message: "overlap guard: …", Reason: protocol.ReasonOverlapGuard, Limit: 10},
+		{Code: protocol.CodeInvalid, Message: "cohort has fewer than min_cohort=10 patients", Reason: protocol.ReasonSmallCohort, Limit: 10},
+		{Code: protocol.CodeRefusedByPolicy, Message: "cohort has fewer than min_cohort=10 patients"}, // the words alone
+		{Code: protocol.CodeRefusedByPolicy, Reason: protocol.ReasonSmallCohort, Limit: 0},
 	} {
 		if _, ok := app.SmallCohort(p); ok {
 			t.Errorf("%+v recognised as a small cohort", p)

@@ -152,7 +152,8 @@ func (n *fakeNetwork) Query(ctx context.Context, q protocol.Query) (*app.Gathere
 			}
 			if size < n.feasMinCohort {
 				g.Refused = append(g.Refused, app.SiteProblem{Site: site, Code: protocol.CodeRefusedByPolicy,
-					Message: fmt.Sprintf("cohort has fewer than min_cohort=%d patients", n.feasMinCohort)})
+					Message: fmt.Sprintf("cohort has fewer than min_cohort=%d patients", n.feasMinCohort),
+					Reason:  protocol.ReasonSmallCohort, Limit: float64(n.feasMinCohort)})
 				continue
 			}
 		}

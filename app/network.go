@@ -54,6 +54,15 @@ type SiteProblem struct {
 	Site    string
 	Code    string
 	Message string
+	// Reason and Limit are a refusal's protocol.Error.Reason and Limit: which policy rule
+	// refused and its limit. Decide on these, never on Message.
+	Reason string  `json:",omitempty"`
+	Limit  float64 `json:",omitempty"`
+}
+
+// Refusal is the problem of a site that answered with the coded error e.
+func Refusal(site string, e *protocol.Error) SiteProblem {
+	return SiteProblem{Site: site, Code: e.Code, Message: e.Message, Reason: e.Reason, Limit: e.Limit}
 }
 
 // Partial reports whether some expected site did not contribute.

@@ -115,31 +115,6 @@ func (s *Service) setOffline(off bool) {
 	s.notify(n)
 }
 
-// query sends q through the network, recording connectivity. It returns an error of code
-// EUnavailable when the network cannot be reached.
-func (s *Service) query(ctx context.Context, q protocol.Query) (*Gathered, error) {
-	if s.net == nil {
-		return nil, Errorf(EUnavailable, "offline: no network is connected")
-	}
-	g, err := s.net.Query(ctx, q)
-	if err != nil {
-		if ErrorCode(err) == EUnavailable || ctx.Err() == nil && isUnreachable(err) {
-			s.setOffline(true)
-			return nil, WrapError(EUnavailable, err, "the network %s cannot be reached", s.network.Name)
-		}
-		return nil, err
-	}
-	s.setOffline(false)
-	return g, nil
-}
-
-// isUnreachable treats an uncoded error from Network.Query as the hub being unreachable: the
-// contract says Query fails only when nothing could be sent.
-func isUnreachable(err error) bool {
-	var e *Error
-	return !asError(err, &e)
-}
-
 // CatalogUpdate is the outcome of a catalog refresh: the new catalog and, when a catalog was
 // cached before, what changed (CatalogChanges).
 type CatalogUpdate struct {
@@ -634,7 +609,7 @@ func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
 	eval := func(beta []float64) (contrib analysis.CoxContribution, err error) {
 		q := base
 		q.ID = s.newID()
-		q.Cox = &protocol.CoxRequest{Form: form, Ties: req.Cox.Ties, Covariates: req.Cox.Covariates,
+		q.Cox = &protocol.CoxRequest{Form: form, Ties: ties.String(), Covariates: req.Cox.Covariates,
 			Levels: req.Cox.Levels, Beta: slices.Clone(beta), Strata: req.Cox.Strata}
 		g, err := s.query(ctx, q)
 		if err != nil {

@@ -458,7 +458,7 @@ collect:
 				g.Invalid = append(g.Invalid, *problem)
 				app.ReportProgress(ctx, app.Progress{QueryID: q.ID, Site: site, State: app.SiteInvalid, Message: problem.Message})
 			case reply.Error != nil:
-				g.Refused = append(g.Refused, app.SiteProblem{Site: site, Code: reply.Error.Code, Message: reply.Error.Message})
+				g.Refused = append(g.Refused, app.Refusal(site, reply.Error))
 				app.ReportProgress(ctx, app.Progress{QueryID: q.ID, Site: site, State: app.SiteRefused, Message: reply.Error.Message})
 			default:
 				g.Replies = append(g.Replies, reply)

@@ -209,7 +209,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	}
 	prep.excluded = len(rows) - prep.n
 	if prep.n < e.policy.MinCohort {
-		return nil, errorf(protocol.CodeRefusedByPolicy, "fewer than min_cohort=%d complete cases", e.policy.MinCohort)
+		return nil, refusef(protocol.ReasonSmallCohort, float64(e.policy.MinCohort), "fewer than min_cohort=%d complete cases", e.policy.MinCohort)
 	}
 	times := make([]float64, 0, prep.n)
 	events := make([]bool, 0, prep.n)

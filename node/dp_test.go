@@ -301,3 +301,34 @@ func TestDPMembershipInference(t *testing.T) {
 		}
 	}
 }
+
+// Without min_cell (an exact policy) a dp analyst's grouped count shows a noisy group at or
+// below zero as 0, and its total is the sum of what is shown, so the client accepts every
+// reply (noise of sd 1,000 makes such groups common).
+func TestDPGroupedCountWithoutMinCell(t *testing.T) {
+	pol := ExactPolicy()
+	pol.DPRhoCount, pol.DPRhoDaily, pol.DPRhoTotal = 5e-7, 1, 1
+	l := newDPLung(t, pol, lungCSV)
+	q := query(protocol.KindCount)
+	q.GroupBy = "ecog"
+	zeros := 0
+	for i := 0; i < 40; i++ {
+		r := mustOK(t, handleJSON(t, l.e, sign(t, l.dora, q)))
+		if err := protocol.ValidateReply(q, r); err != nil {
+			t.Fatalf("release %d refused by the client: %v", i, err)
+		}
+		sum := r.Count.Missing.N
+		for _, g := range r.Count.Groups {
+			sum += g.N
+			if g.N == 0 {
+				zeros++
+			}
+		}
+		if sum != r.Count.Total.N {
+			t.Fatalf("release %d: groups sum to %d, total %d", i, sum, r.Count.Total.N)
+		}
+	}
+	if zeros == 0 {
+		t.Errorf("no group shown as 0 in 40 releases with noise of sd 1,000: the test tests nothing")
+	}
+}

@@ -68,9 +68,9 @@ func (e *Engine) checkDPBudget(ctx context.Context, tx ReleaseTx, analyst, study
 	leftToday, leftTotal = e.policy.DPRhoDaily-today-cost, e.policy.DPRhoTotal-ever-cost
 	switch {
 	case leftTotal < -dpBudgetEpsilon:
-		return 0, 0, errorf(protocol.CodeRefusedByPolicy, "privacy budget: analyst %q has spent ρ=%.4g of the lifetime budget of %g for study %q; this query costs %g", clip(analyst), ever, e.policy.DPRhoTotal, clip(study), cost)
+		return 0, 0, refusef(protocol.ReasonPrivacyBudget, e.policy.DPRhoTotal, "privacy budget: analyst %q has spent ρ=%.4g of the lifetime budget of %g for study %q; this query costs %g", clip(analyst), ever, e.policy.DPRhoTotal, clip(study), cost)
 	case leftToday < -dpBudgetEpsilon:
-		return 0, 0, errorf(protocol.CodeRefusedByPolicy, "privacy budget: analyst %q has spent ρ=%.4g of today's budget of %g for study %q; this query costs %g (the budget renews at 00:00 UTC)", clip(analyst), today, e.policy.DPRhoDaily, clip(study), cost)
+		return 0, 0, refusef(protocol.ReasonPrivacyBudget, e.policy.DPRhoDaily, "privacy budget: analyst %q has spent ρ=%.4g of today's budget of %g for study %q; this query costs %g (the budget renews at 00:00 UTC)", clip(analyst), today, e.policy.DPRhoDaily, clip(study), cost)
 	}
 	return max(leftToday, 0), max(leftTotal, 0), nil
 }
@@ -123,6 +123,13 @@ func (e *Engine) dpCount(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 	}
 	ans := answer{dp: dpEffects(noise)}
 	ans.dp.SizeSD = math.Sqrt(ans.dp.Sigma2 * float64(len(counts))) // the total sums every cell
+	if e.policy.MinCell == 0 && len(noisy) > 1 {
+		// Without min_cell a cell at or below zero shows as 0 (dpCell): the total must be the
+		// sum of what is shown, or the reply contradicts itself.
+		for i := range noisy {
+			noisy[i] = max(noisy[i], 0)
+		}
+	}
 	var total int64
 	for _, v := range noisy {
 		total += v // the groups and the missing cell partition the cohort

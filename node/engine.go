@@ -319,10 +319,10 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 			}
 		}
 		if err == nil && budgeted && e.policy.DailyQueryBudget > 0 {
-			err = e.checkDailyBudget(ctx, tx.CountQueries, e.policy.DailyQueryBudget, "query", "queries", analyst)
+			err = e.checkDailyBudget(ctx, tx.CountQueries, e.policy.DailyQueryBudget, protocol.ReasonDailyBudget, "query", "queries", analyst)
 		}
 		if err == nil && feasibility && e.policy.FeasibilityBudget > 0 {
-			err = e.checkDailyBudget(ctx, tx.CountFeasibility, e.policy.FeasibilityBudget, "feasibility", "counts", analyst)
+			err = e.checkDailyBudget(ctx, tx.CountFeasibility, e.policy.FeasibilityBudget, protocol.ReasonFeasibilityBudget, "feasibility", "counts", analyst)
 		}
 		if err == nil && ans.feas != nil {
 			// The answer of a near-duplicate set asked before, by anyone, else a fresh
@@ -427,8 +427,8 @@ func effectsText(p protocol.PolicyEffects) string {
 
 // checkDailyBudget refuses once the analyst has used limit of what count counts today (UTC
 // day), within tx: the query budget (name "query", unit "queries") or the feasibility budget
-// ("feasibility", "counts").
-func (e *Engine) checkDailyBudget(ctx context.Context, count func(context.Context, time.Time) (int, error), limit int, name, unit, analyst string) error {
+// ("feasibility", "counts"); reason is the protocol's name of the budget.
+func (e *Engine) checkDailyBudget(ctx context.Context, count func(context.Context, time.Time) (int, error), limit int, reason, name, unit, analyst string) error {
 	now := e.now().UTC()
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	n, err := count(ctx, day)
@@ -436,7 +436,7 @@ func (e *Engine) checkDailyBudget(ctx context.Context, count func(context.Contex
 		return errorf(protocol.CodeInternal, "%s budget unavailable", name)
 	}
 	if n >= limit {
-		return errorf(protocol.CodeRefusedByPolicy, "daily %s budget of %d %s used up for analyst %q", name, limit, unit, clip(analyst))
+		return refusef(reason, float64(limit), "daily %s budget of %d %s used up for analyst %q", name, limit, unit, clip(analyst))
 	}
 	return nil
 }

@@ -32,3 +32,10 @@ func asProtocolError(err error) *protocol.Error {
 	}
 	return &protocol.Error{Code: protocol.CodeInternal, Message: err.Error()}
 }
+
+// refusef returns a refusal by policy (code refused_by_policy) for one of the protocol's
+// reasons, with the limit that was reached, so that clients decide on those and never on the
+// message.
+func refusef(reason string, limit float64, format string, args ...any) error {
+	return &protocol.Error{Code: protocol.CodeRefusedByPolicy, Message: fmt.Sprintf(format, args...), Reason: reason, Limit: limit}
+}

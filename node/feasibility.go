@@ -111,7 +111,7 @@ func roundToMultiple(x, r int) int {
 // share it word for word, so that the refusal of a feasibility answer rounded below
 // min_cohort cannot be told from that of a small cohort.
 func errSmallCohort(minCohort int) error {
-	return errorf(protocol.CodeRefusedByPolicy, "cohort has fewer than min_cohort=%d patients", minCohort)
+	return refusef(protocol.ReasonSmallCohort, float64(minCohort), "cohort has fewer than min_cohort=%d patients", minCohort)
 }
 
 // feasibilityCount computes the fresh answer to a feasibility count of c (n ≥ min_cohort,

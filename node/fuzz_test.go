@@ -77,8 +77,7 @@ func FuzzFilter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, prog []byte) {
 		g := &filterGen{ls: ls, b: prog}
 		flt := g.filter(0)
-		nodes := 0
-		if err := checkFilter(flt, "cohort", 1, &nodes); err != nil {
+		if err := protocol.ValidateFilter(flt); err != nil {
 			return // the generator can exceed the size limits; refusing is right
 		}
 		if err := ls.checkFilterNames(flt, "cohort"); err != nil {

@@ -163,7 +163,7 @@ func (v *guardView) add(d string, b []uint64, size int, region string) {
 
 // errGuard is the one refusal of the overlap guard, whatever rule refused.
 func errGuard(analyst string, minCell int) error {
-	return errorf(protocol.CodeRefusedByPolicy,
+	return refusef(protocol.ReasonOverlapGuard, float64(minCell),
 		"overlap guard: this patient set is within min_cell=%d patients of a set or a combination of sets already released to analyst %q", minCell, clip(analyst))
 }
 

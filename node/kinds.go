@@ -86,7 +86,7 @@ func (e *Engine) checkGroupSizes(c *cohort, sizes []int) error {
 	hide := c.hiddenGroups()
 	for g, n := range sizes {
 		if (n > 0 || hide[g]) && n < e.policy.MinCohort {
-			return errorf(protocol.CodeRefusedByPolicy, "group %s=%q has fewer than min_cohort=%d patients", c.group.Name, c.group.Categories[g], e.policy.MinCohort)
+			return refusef(protocol.ReasonSmallCohort, float64(e.policy.MinCohort), "group %s=%q has fewer than min_cohort=%d patients", c.group.Name, c.group.Categories[g], e.policy.MinCohort)
 		}
 	}
 	return nil

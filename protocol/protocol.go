@@ -129,10 +129,29 @@ const (
 	CodeUnsupported     = "unsupported_version"
 )
 
-// Error is a coded refusal from a node.
+// Error is a coded refusal from a node. A refusal by the disclosure policy names its Reason
+// (one of the Reason constants) and the Limit that was reached, so that a client decides on
+// them and shows Message, written for people, as it is.
 type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Reason says, for code refused_by_policy, which rule refused: one of the Reason
+	// constants, or "" for a refusal by another rule (Message says which).
+	Reason string `json:"reason,omitempty"`
+	// Limit is the rule's limit in its own unit (see the Reason constants); ≥ 0.
+	Limit float64 `json:"limit,omitempty"`
 }
+
+// Reasons of a refusal by policy (Error.Reason) and the unit of their Limit.
+const (
+	ReasonSmallCohort       = "small_cohort"       // the cohort (or its noisy size) is below min_cohort; Limit: min_cohort patients
+	ReasonDailyBudget       = "daily_budget"       // the analyst's daily query budget is used up; Limit: queries a day
+	ReasonFeasibilityBudget = "feasibility_budget" // the daily feasibility budget is used up; Limit: counts a day
+	ReasonPrivacyBudget     = "privacy_budget"     // the query would overspend the zCDP budget; Limit: the budget's ρ (daily or lifetime)
+	ReasonOverlapGuard      = "overlap_guard"      // the patient set differs from a released one by fewer than min_cell; Limit: min_cell
+)
+
+// Reasons lists every refusal reason this version knows.
+var Reasons = []string{ReasonSmallCohort, ReasonDailyBudget, ReasonFeasibilityBudget, ReasonPrivacyBudget, ReasonOverlapGuard}
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

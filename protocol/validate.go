@@ -113,9 +113,7 @@ func (v *validator) reply(q Query, r Reply) {
 		}
 	}
 	if r.Error != nil {
-		if r.Error.Code == "" {
-			v.failf("error.code", "empty")
-		}
+		v.refusal(r.Error)
 		if payloads != 0 {
 			v.failf("", "an error reply carries %d payloads", payloads)
 		}

@@ -135,9 +135,17 @@ func TestValidateReply(t *testing.T) {
 		{"feasibility refusal ok", feasQuery(), func() Reply {
 			r := feasReply(0)
 			r.Count, r.Policy.FeasibilityRounding, r.Policy.FeasibilityNoise = nil, 0, 0
-			r.Error = &Error{Code: CodeRefusedByPolicy, Message: "cohort has fewer than min_cohort=10 patients"}
+			r.Error = &Error{Code: CodeRefusedByPolicy, Message: "cohort has fewer than min_cohort=10 patients", Reason: ReasonSmallCohort, Limit: 10}
 			return r
 		}, ""},
+		{"refusal with unknown reason", feasQuery(), func() Reply { return refusal(Error{Code: CodeRefusedByPolicy, Reason: "moon_phase"}) }, `error.reason: unknown reason "moon_phase"`},
+		{"reason on another code", feasQuery(), func() Reply { return refusal(Error{Code: CodeInvalid, Reason: ReasonDailyBudget, Limit: 1}) }, "error.reason"},
+		{"negative limit", feasQuery(), func() Reply { return refusal(Error{Code: CodeRefusedByPolicy, Reason: ReasonOverlapGuard, Limit: -5}) }, "error.limit: -5 is negative"},
+		{"limit not finite", feasQuery(), func() Reply {
+			return refusal(Error{Code: CodeRefusedByPolicy, Reason: ReasonPrivacyBudget, Limit: math.NaN()})
+		}, "error.limit"},
+		{"limit without reason", feasQuery(), func() Reply { return refusal(Error{Code: CodeRefusedByPolicy, Limit: 3}) }, "error.limit: 3 without a reason"},
+		{"refusal without reason ok", feasQuery(), func() Reply { return refusal(Error{Code: CodeRefusedByPolicy, Message: "pooled Cox not allowed"}) }, ""},
 		{"exact count labelled approximate", Query{Version: Version, Kind: KindCount, ID: "f", Study: "s"}, func() Reply { return feasReply(1230) }, "policy.feasibility_rounding"},
 		{"feasibility on a survival query", func() Query { q := survivalQuery(); q.GroupBy = ""; q.Feasibility = true; return q }(), func() Reply {
 			r := survivalReply()
@@ -244,4 +252,9 @@ func summaryReply() Reply {
 			{Variable: "ecog", Missing: Count{N: 1}, Categories: map[string]Count{"ecog0": {N: 5}, "ecog1": {N: 6}}},
 		},
 	}}}}
+}
+
+// refusal is a reply to feasQuery refusing with e.
+func refusal(e Error) Reply {
+	return Reply{Version: Version, QueryID: "f", Site: "a", Kind: KindCount, Error: &e}
 }

@@ -96,8 +96,9 @@ func TestFilterUpdatesFeasibility(t *testing.T) {
 	lo, hi := 60.0, 70.0
 	c.AddFilter(cohortFilter{Var: "age", Min: &lo, Max: &hi})
 	f.loop.until(t, "feasibility with an age filter", func() bool { return c.feas != before })
-	if got := texts(c.filterBox); len(got) != 1 || got[0] != "age 60–70" {
-		t.Errorf("filters shown %q, want [age 60–70]", got)
+	// The filter, and under it the cohort in the CLI's syntax.
+	if got := texts(c.filterBox); len(got) != 2 || got[0] != "age 60–70" || got[1] != "where 60 <= age <= 70" {
+		t.Errorf("filters shown %q, want [age 60–70, where 60 <= age <= 70]", got)
 	}
 	n := c.feas.count.Total
 	if n.Suppressed || n.N <= 0 || n.N >= pooledTotal {

@@ -68,6 +68,7 @@ type cohortPanel struct {
 	scroll    *container.Scroll
 	endpoint  *widget.Select
 	filterBox *fyne.Container
+	where     *widget.Label // the cohort in the CLI's --where syntax, under the filters
 	addFilter *widget.Select
 	groupBy   *widget.Select
 	feasBox   *fyne.Container
@@ -101,6 +102,7 @@ func newCohortPanel(a *App) *cohortPanel {
 	c.endpoint = widget.NewSelect(nil, func(string) { c.onChanged() })
 	c.endpoint.PlaceHolder = "(endpoint)"
 	c.filterBox = container.NewVBox()
+	c.where = newWhereLabel()
 	c.addFilter = widget.NewSelect(nil, func(v string) {
 		if v == "" {
 			return
@@ -218,6 +220,10 @@ func (c *cohortPanel) renderFilters() {
 		rm := widget.NewButtonWithIcon("", theme.CancelIcon(), func() { c.onRemoveFilter(i) })
 		rm.Importance = widget.LowImportance
 		c.filterBox.Add(container.NewBorder(nil, nil, nil, rm, l))
+	}
+	c.where.SetText(whereText(c.Cohort()))
+	if len(c.filters) > 0 {
+		c.filterBox.Add(c.where)
 	}
 	c.filterBox.Refresh()
 	if c.scroll != nil {
@@ -628,7 +634,7 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 func PredictRefusals(count *app.CountResult, refused []app.SiteProblem, minCohort map[string]int) []app.SiteProblem {
 	var out []app.SiteProblem
 	for _, p := range refused {
-		if !strings.Contains(p.Message, "feasibility budget") {
+		if p.Reason != protocol.ReasonFeasibilityBudget {
 			out = append(out, p)
 		}
 	}

@@ -117,8 +117,11 @@ func TestPredictRefusals(t *testing.T) {
 		{Site: "big", Groups: map[string]app.Count{"a": {N: 40}, "b": {N: 12}}},
 		{Site: "small", Groups: map[string]app.Count{"a": {N: 7}, "b": {N: 1, Suppressed: true, Max: 4}, "c": {N: 0}}},
 	}}
-	got := PredictRefusals(count, []app.SiteProblem{{Site: "tiny", Message: "cohort has fewer than min_cohort=10 patients"}},
-		map[string]int{"big": 10, "small": 10})
+	// A refusal for the feasibility budget says nothing of an analysis, whatever its words.
+	got := PredictRefusals(count, []app.SiteProblem{
+		{Site: "tiny", Code: protocol.CodeRefusedByPolicy, Message: "cohort has fewer than min_cohort=10 patients", Reason: protocol.ReasonSmallCohort, Limit: 10},
+		{Site: "busy", Code: protocol.CodeRefusedByPolicy, Message: "daily feasibility budget of 300 counts used up", Reason: protocol.ReasonFeasibilityBudget, Limit: 300},
+	}, map[string]int{"big": 10, "small": 10})
 	if len(got) != 2 || got[0].Site != "tiny" || got[1].Site != "small" ||
 		got[1].Message != "group a (7), b (<5) below its minimum of 10 patients" {
 		t.Errorf("PredictRefusals = %+v", got)

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -440,7 +441,11 @@ func policyText(p *app.Provenance) string {
 func provenanceJSON(p *app.Provenance) map[string]any {
 	refused := []map[string]string{}
 	for _, r := range p.Refused {
-		refused = append(refused, map[string]string{"site": r.Site, "code": r.Code, "reason": r.Message})
+		m := map[string]string{"site": r.Site, "code": r.Code, "reason": r.Message}
+		if r.Reason != "" { // the policy rule and its limit, for scripts (never parse "reason")
+			m["rule"], m["limit"] = r.Reason, strconv.FormatFloat(r.Limit, 'g', -1, 64)
+		}
+		refused = append(refused, m)
 	}
 	invalid := []map[string]string{}
 	for _, r := range p.Invalid {

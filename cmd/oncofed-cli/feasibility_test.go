@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/oncofed/oncofed/node"
+	"github.com/oncofed/oncofed/protocol"
 )
 
 // TestCountFeasibility: `count --feasibility` asks the sites' approximate counts (each a
@@ -24,7 +25,7 @@ func TestCountFeasibility(t *testing.T) {
 		Approximate *struct{ Rounding, Noise int }
 		Sites       struct {
 			Answered []string
-			Refused  []struct{ Site, Code, Reason string }
+			Refused  []struct{ Site, Code, Reason, Rule, Limit string }
 		}
 	}
 	count := func(args ...string) countDoc {
@@ -55,8 +56,8 @@ func TestCountFeasibility(t *testing.T) {
 			t.Errorf("%s: sites add up to %d, total %d", where, sum, doc.Total.N)
 		}
 		for _, r := range doc.Sites.Refused {
-			if r.Reason != "cohort has fewer than min_cohort=10 patients" {
-				t.Errorf("%s: site %s refused: %s", where, r.Site, r.Reason)
+			if r.Reason != "cohort has fewer than min_cohort=10 patients" || r.Rule != protocol.ReasonSmallCohort || r.Limit != "10" {
+				t.Errorf("%s: site %s refused: %+v", where, r.Site, r)
 			}
 		}
 	}

@@ -336,7 +336,7 @@ func studyNames(cat *app.Catalog) []string {
 
 // cohort parses --where against the study's variables.
 func cohort(st *app.Study, where string) (*protocol.Filter, error) {
-	f, err := parseFilter(where, func(name string) (protocol.VariableType, bool) {
+	f, err := protocol.ParseFilterTyped(where, func(name string) (protocol.VariableType, bool) {
 		if v := st.Variable(name); v != nil {
 			return v.Type, true
 		}

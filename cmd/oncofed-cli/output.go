@@ -14,6 +14,7 @@ import (
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/protocol"
 )
 
 func writeJSON(w io.Writer, v any) error {
@@ -229,6 +230,7 @@ func writeCount(w io.Writer, format string, r *app.Result) error {
 		return "≈" + n.String()
 	}
 	fmt.Fprintf(w, "%s: %s patients\n", r.Request.Study, approx(c.Total))
+	writeCohortLine(w, r.Request.Cohort)
 	if c.Approximate {
 		fmt.Fprintf(w, "approximate: each site added noise of up to ±%d and rounded to the nearest %d; the exact count is `count` without --feasibility\n", c.Noise, c.Rounding)
 	}
@@ -284,6 +286,7 @@ func writeSummary(w io.Writer, format string, r *app.Result) error {
 		}
 		return writeCSV(w, recs)
 	}
+	writeCohortLine(w, r.Request.Cohort)
 	t := table(w)
 	fmt.Fprintf(t, "\t%s\tSMD\n", strings.Join(tb.Columns, "\t"))
 	ns := []string{}
@@ -464,6 +467,9 @@ func writeKM(w io.Writer, format string, doc *kmDoc) error {
 		fmt.Fprintf(w, "; times coarsened to %g-day bins", doc.BinDays)
 	}
 	fmt.Fprintln(w, ")")
+	if f, ok := doc.Cohort.(*protocol.Filter); ok {
+		writeCohortLine(w, f)
+	}
 	t := table(w)
 	fmt.Fprint(t, "GROUP\tN\tEVENTS\tMEDIAN (95% CI)")
 	if len(doc.Groups) > 0 && doc.Groups[0].RMST.Tau > 0 {
@@ -515,7 +521,7 @@ func ptrG(x *float64) string {
 
 // drawKM draws the pooled curves to path (.png, .svg or .pdf).
 func drawKM(r *app.Result, path string) error {
-	fig := &chart.KMFigure{Title: fmt.Sprintf("%s: %s", r.Request.Study, r.KM.Endpoint), Footnote: sitesText(&r.Provenance)}
+	fig := &chart.KMFigure{Title: kmTitle(r), Footnote: sitesText(&r.Provenance)}
 	for _, grp := range r.KM.Groups {
 		name := grp.Group
 		if name == "" {
@@ -616,6 +622,7 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		how = "stratified by site and " + strata
 	}
 	fmt.Fprintf(w, "Cox model of %s in %s, %s ties, %s\n", r.Request.Endpoint, r.Request.Study, spec.Ties, how)
+	writeCohortLine(w, r.Request.Cohort)
 	fmt.Fprintf(w, "n = %d, events = %d", fit.N, fit.Events)
 	if ex := r.Cox.Excluded; ex.N > 0 || ex.Suppressed {
 		fmt.Fprintf(w, " (%s left out for a missing covariate)", ex)

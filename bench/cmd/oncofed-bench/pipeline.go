@@ -409,7 +409,7 @@ func (n *inProcess) Query(ctx context.Context, q protocol.Query) (*app.Gathered,
 	for i, s := range n.sites {
 		g.Expected = append(g.Expected, s.name)
 		if replies[i].Error != nil {
-			g.Refused = append(g.Refused, app.SiteProblem{Site: s.name, Code: replies[i].Error.Code, Message: replies[i].Error.Message})
+			g.Refused = append(g.Refused, app.Refusal(s.name, replies[i].Error))
 			continue
 		}
 		g.Replies = append(g.Replies, replies[i])

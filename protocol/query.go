@@ -1,0 +1,159 @@
+package protocol
+
+import (
+	"fmt"
+	"math"
+)
+
+// ValidateQuery checks the structure of a query, independently of any study and of what the
+// analyst may see: the version, a known kind, string lengths, the cohort filter
+// (ValidateFilter), the parameters each kind requires and those it must not carry, and the
+// size limits (limits.go). Both sides call it: the client before sending, so that a malformed
+// query gets a clear local error, and the node before it reads any data; the node then checks
+// the names against the study and its disclosure policy. The error is a *Error of code
+// invalid (unsupported_version for another version) whose message names the offending field.
+func ValidateQuery(q Query) error {
+	if q.Version != Version {
+		return queryErrorf(CodeUnsupported, "protocol version %q not spoken here (want %q)", clipName(q.Version), Version)
+	}
+	known := false
+	for _, k := range Kinds {
+		known = known || q.Kind == k
+	}
+	if !known {
+		return queryErrorf(CodeInvalid, "unknown query kind %q", clipName(string(q.Kind)))
+	}
+	for _, f := range []struct{ name, v string }{
+		{"id", q.ID}, {"analyst", q.Analyst}, {"study", q.Study}, {"group_by", q.GroupBy}, {"endpoint", q.Endpoint},
+	} {
+		if len(f.v) > MaxNameLen {
+			return queryErrorf(CodeInvalid, "%s longer than %d bytes", f.name, MaxNameLen)
+		}
+	}
+	if err := CheckFeasibility(q); err != nil {
+		return err
+	}
+	if q.Kind == KindCatalog {
+		if q.Cohort != nil || q.GroupBy != "" || len(q.Variables) > 0 || len(q.Bins) > 0 || q.Cox != nil {
+			return queryErrorf(CodeInvalid, "a catalog query takes no cohort, grouping or parameters")
+		}
+		return nil
+	}
+	if q.Study == "" {
+		return queryErrorf(CodeInvalid, "no study given")
+	}
+	if err := ValidateFilter(q.Cohort); err != nil {
+		return err
+	}
+	if q.Kind != KindSummary && (len(q.Variables) > 0 || len(q.Bins) > 0) {
+		return queryErrorf(CodeInvalid, "variables and bins belong to summary queries, not %s", q.Kind)
+	}
+	if q.Kind != KindCox && q.Cox != nil {
+		return queryErrorf(CodeInvalid, "cox parameters given to a %s query", q.Kind)
+	}
+	switch q.Kind {
+	case KindSummary:
+		return validateSummary(q)
+	case KindSurvival:
+		if q.Endpoint == "" {
+			return queryErrorf(CodeInvalid, "survival needs an endpoint")
+		}
+	case KindCox:
+		if q.Endpoint == "" {
+			return queryErrorf(CodeInvalid, "cox needs an endpoint")
+		}
+		return validateCoxRequest(q.Cox)
+	}
+	return nil
+}
+
+func queryErrorf(code, format string, args ...any) error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func validateSummary(q Query) error {
+	if len(q.Variables) == 0 || len(q.Variables) > MaxVariables {
+		return queryErrorf(CodeInvalid, "summary needs 1 to %d variables, got %d", MaxVariables, len(q.Variables))
+	}
+	seen := map[string]bool{}
+	for i, v := range q.Variables {
+		if v == "" || len(v) > MaxNameLen {
+			return queryErrorf(CodeInvalid, "variables[%d]: empty or too long", i)
+		}
+		if seen[v] {
+			return queryErrorf(CodeInvalid, "variables[%d]: %q requested twice", i, v)
+		}
+		seen[v] = true
+	}
+	binned := map[string]bool{}
+	for i, b := range q.Bins {
+		if !seen[b.Variable] {
+			return queryErrorf(CodeInvalid, "bins[%d]: variable %q is not among the requested variables", i, clipName(b.Variable))
+		}
+		if binned[b.Variable] {
+			return queryErrorf(CodeInvalid, "bins[%d]: variable %q binned twice", i, b.Variable)
+		}
+		binned[b.Variable] = true
+		if len(b.Edges) == 0 || len(b.Edges) > MaxEdges {
+			return queryErrorf(CodeInvalid, "bins[%d]: 1 to %d edges needed, got %d", i, MaxEdges, len(b.Edges))
+		}
+		for k, x := range b.Edges {
+			if math.IsNaN(x) || math.IsInf(x, 0) || (k > 0 && x <= b.Edges[k-1]) {
+				return queryErrorf(CodeInvalid, "bins[%d].edges[%d]: edges must be finite and strictly increasing", i, k)
+			}
+		}
+	}
+	return nil
+}
+
+func validateCoxRequest(c *CoxRequest) error {
+	if c == nil {
+		return queryErrorf(CodeInvalid, "cox query without cox parameters")
+	}
+	if c.Form != CoxStratified && c.Form != CoxPooled {
+		return queryErrorf(CodeInvalid, "cox.form %q: want stratified or pooled", clipName(string(c.Form)))
+	}
+	if c.Ties != "efron" && c.Ties != "breslow" {
+		return queryErrorf(CodeInvalid, "cox.ties %q: want efron or breslow", clipName(c.Ties))
+	}
+	if len(c.Covariates) == 0 || len(c.Covariates) > MaxCovariates {
+		return queryErrorf(CodeInvalid, "cox needs 1 to %d covariates, got %d", MaxCovariates, len(c.Covariates))
+	}
+	seen := map[string]bool{}
+	for i, v := range c.Covariates {
+		if v == "" || len(v) > MaxNameLen || seen[v] {
+			return queryErrorf(CodeInvalid, "cox.covariates[%d]: empty, too long or repeated", i)
+		}
+		seen[v] = true
+	}
+	if len(c.Beta) > MaxDesignCols {
+		return queryErrorf(CodeInvalid, "cox.beta: more than %d coefficients", MaxDesignCols)
+	}
+	for i, b := range c.Beta {
+		if math.IsNaN(b) || math.IsInf(b, 0) {
+			return queryErrorf(CodeInvalid, "cox.beta[%d] is not finite", i)
+		}
+	}
+	if len(c.Strata) > MaxNameLen {
+		return queryErrorf(CodeInvalid, "cox.strata too long")
+	}
+	if len(c.Levels) > MaxCovariates {
+		return queryErrorf(CodeInvalid, "cox.levels: too many variables")
+	}
+	for v, lv := range c.Levels {
+		if !seen[v] {
+			return queryErrorf(CodeInvalid, "cox.levels: %q is not a covariate", clipName(v))
+		}
+		if len(lv) == 0 || len(lv) > MaxFilterValues {
+			return queryErrorf(CodeInvalid, "cox.levels[%q]: 1 to %d levels needed", v, MaxFilterValues)
+		}
+		dup := map[string]bool{}
+		for _, l := range lv {
+			if len(l) > MaxNameLen || dup[l] {
+				return queryErrorf(CodeInvalid, "cox.levels[%q]: level too long or repeated", v)
+			}
+			dup[l] = true
+		}
+	}
+	return nil
+}

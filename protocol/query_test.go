@@ -1,0 +1,81 @@
+package protocol
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+)
+
+// TestValidateQuery: each structural fault of a query is refused with its code and a message
+// naming the field, whatever the study; well-formed queries of every kind pass.
+func TestValidateQuery(t *testing.T) {
+	base := func() Query {
+		return Query{Version: Version, Kind: KindCount, ID: "q1", Study: "lung",
+			Cohort: &Filter{Op: OpEq, Var: "sex", Value: "male"}}
+	}
+	good := []func(q *Query){
+		func(q *Query) {},
+		func(q *Query) { q.Kind, q.Study, q.Cohort = KindCatalog, "", nil },
+		func(q *Query) { q.Kind, q.Variables = KindSummary, []string{"age"} },
+		func(q *Query) { q.Kind, q.Endpoint = KindSurvival, "os" },
+		func(q *Query) {
+			q.Kind, q.Endpoint = KindCox, "os"
+			q.Cox = &CoxRequest{Form: CoxStratified, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{0}}
+		},
+		func(q *Query) { q.Feasibility = true },
+	}
+	for i, mod := range good {
+		q := base()
+		mod(&q)
+		if err := ValidateQuery(q); err != nil {
+			t.Errorf("good query %d refused: %v", i, err)
+		}
+	}
+	long := strings.Repeat("x", MaxNameLen+1)
+	cases := []struct {
+		mod  func(q *Query)
+		code string
+		msg  string
+	}{
+		{func(q *Query) { q.Version = "v0" }, CodeUnsupported, `"v0"`},
+		{func(q *Query) { q.Kind = "sql" }, CodeInvalid, "unknown query kind"},
+		{func(q *Query) { q.Study = "" }, CodeInvalid, "no study"},
+		{func(q *Query) { q.Study = long }, CodeInvalid, "study longer"},
+		{func(q *Query) { q.Cohort = &Filter{Op: OpAnd} }, CodeInvalid, "cohort: \"and\" without arguments"},
+		{func(q *Query) { q.Cohort = &Filter{Op: OpRange, Var: "age"} }, CodeInvalid, "min or max"},
+		{func(q *Query) { q.Kind, q.Cohort = KindCatalog, nil; q.GroupBy = "sex" }, CodeInvalid, "catalog query takes no"},
+		{func(q *Query) { q.Feasibility, q.GroupBy = true, "sex" }, CodeInvalid, "feasibility"},
+		{func(q *Query) { q.Variables = []string{"age"} }, CodeInvalid, "belong to summary"},
+		{func(q *Query) { q.Cox = &CoxRequest{} }, CodeInvalid, "cox parameters given to a count"},
+		{func(q *Query) { q.Kind = KindSummary }, CodeInvalid, "summary needs 1 to"},
+		{func(q *Query) { q.Kind, q.Variables = KindSummary, []string{"age", "age"} }, CodeInvalid, "requested twice"},
+		{func(q *Query) {
+			q.Kind, q.Variables = KindSummary, []string{"age"}
+			q.Bins = []HistogramSpec{{Variable: "age", Edges: []float64{1, math.NaN()}}}
+		}, CodeInvalid, "bins[0].edges[1]"},
+		{func(q *Query) { q.Kind = KindSurvival }, CodeInvalid, "survival needs an endpoint"},
+		{func(q *Query) { q.Kind, q.Endpoint = KindCox, "os" }, CodeInvalid, "without cox parameters"},
+		{func(q *Query) {
+			q.Kind, q.Endpoint = KindCox, "os"
+			q.Cox = &CoxRequest{Form: CoxPooled, Ties: "exact", Covariates: []string{"age"}}
+		}, CodeInvalid, "cox.ties"},
+		{func(q *Query) {
+			q.Kind, q.Endpoint = KindCox, "os"
+			q.Cox = &CoxRequest{Form: CoxPooled, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{math.Inf(1)}}
+		}, CodeInvalid, "cox.beta[0]"},
+		{func(q *Query) {
+			q.Kind, q.Endpoint = KindCox, "os"
+			q.Cox = &CoxRequest{Form: CoxPooled, Ties: "efron", Covariates: []string{"age"}, Levels: map[string][]string{"sex": {"m"}}}
+		}, CodeInvalid, "is not a covariate"},
+	}
+	for i, c := range cases {
+		q := base()
+		c.mod(&q)
+		err := ValidateQuery(q)
+		var pe *Error
+		if !errors.As(err, &pe) || pe.Code != c.code || !strings.Contains(pe.Message, c.msg) {
+			t.Errorf("case %d: %v; want %s and %q", i, err, c.code, c.msg)
+		}
+	}
+}
