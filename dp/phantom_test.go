@@ -122,16 +122,7 @@ func anchoredSuffixCells(xrev []float64) []int64 {
 		acc += v
 		suffix[n-1-i] = acc
 	}
-	top := max(math.Round(suffix[0]), 0)
-	iso := append([]float64{top}, nonIncreasing(suffix[1:])...)
-	cells := make([]int64, n)
-	next := int64(0)
-	for i := n - 1; i >= 0; i-- {
-		cur := max(int64(math.Round(min(max(iso[i], 0), top))), next)
-		cells[i] = cur - next
-		next = cur
-	}
-	return cells
+	return boundedSuffixCells(suffix, max(math.Round(suffix[0]), 0))
 }
 
 func addTables(a, b SurvivalTable) SurvivalTable {

@@ -90,22 +90,8 @@ func TestDemoPooledCoxWhereAllowed(t *testing.T) {
 		fed.Policies[s] = synth.DemoPolicy
 	}
 	fed.Policies[names[0]] = synth.SitePolicy{}
-	d, err := demo.Start(ctx, t.TempDir(), demo.Options{Federation: &fed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	c, err := network.Dial(ctx, d.URL(), network.WithSigner(d.Signer()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	// The Cox path of oncofed-cli and the desktop app: app.Service with a real SQLite cache.
-	db, err := cache.Open(ctx, filepath.Join(t.TempDir(), "cache.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	c, db := startDemo(t, fed)
 	svc := app.NewService(c, db, app.NetworkInfo{ID: "mixed", Name: "mixed"}, app.WithAnalyst("test"))
 	if _, err := svc.RefreshCatalog(ctx); err != nil {
 		t.Fatal(err)
@@ -195,21 +181,7 @@ func TestDemoCoxFitsWithinCap(t *testing.T) {
 	ctx := context.Background()
 	fed := synth.DemoFederation()
 	fed.Studies = fed.Studies[:1] // NSCLC
-	d, err := demo.Start(ctx, t.TempDir(), demo.Options{Federation: &fed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	c, err := network.Dial(ctx, d.URL(), network.WithSigner(d.Signer()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	db, err := cache.Open(ctx, filepath.Join(t.TempDir(), "cache.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	c, db := startDemo(t, fed)
 	for _, cov := range [][]string{{"age"}, {"sex"}, {"ecog"}, {"age", "sex", "ecog"}, {"age", "sex", "ecog", "stage", "weight_loss_kg"}, {"pdl1_tps", "histology", "egfr", "dx_year"}} {
 		// One analyst per model: the overlap guard would refuse complete cases a few
 		// patients apart (weight loss is missing for some).
@@ -250,4 +222,27 @@ func abs(x float64) float64 {
 		return -x
 	}
 	return x
+}
+
+// startDemo starts fed on an embedded hub and returns a client signing as the demo analyst
+// and a real SQLite cache, all closed when the test ends.
+func startDemo(t *testing.T, fed synth.Federation) (*network.Client, *cache.DB) {
+	t.Helper()
+	ctx := context.Background()
+	d, err := demo.Start(ctx, t.TempDir(), demo.Options{Federation: &fed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	c, err := network.Dial(ctx, d.URL(), network.WithSigner(d.Signer()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	db, err := cache.Open(ctx, filepath.Join(t.TempDir(), "cache.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return c, db
 }
