@@ -126,6 +126,7 @@ func (a *analysisFlags) register(fs *flag.FlagSet, endpoint bool) {
 
 // prepare connects, fetches the catalog and checks the common analysis flags.
 func (a *analysisFlags) prepare(ctx context.Context, c *common, needEndpoint bool) (*env, *app.Study, *protocol.Filter, error) {
+	c.study = a.study
 	e, err := connect(ctx, c)
 	if err != nil {
 		return nil, nil, nil, err
@@ -168,6 +169,9 @@ func runCount(ctx context.Context, c *common, args []string, out io.Writer) erro
 	}); err != nil {
 		return err
 	}
+	if feasibility && c.offline {
+		return usagef("--feasibility asks the sites now and is never stored: it cannot be answered --offline")
+	}
 	e, st, f, err := a.prepare(ctx, c, false)
 	if err != nil {
 		return err
@@ -182,7 +186,7 @@ func runCount(ctx context.Context, c *common, args []string, out io.Writer) erro
 			err = app.Errorf(app.ERefusedByPolicy, "every site refused the feasibility count: %s", sitesText(&r.Provenance))
 		}
 	} else {
-		r, err = e.svc.Run(ctx, req)
+		r, err = e.run(ctx, req)
 	}
 	if err != nil {
 		return err
@@ -236,7 +240,7 @@ func runSummary(ctx context.Context, c *common, args []string, out io.Writer) er
 		}
 		specs = append(specs, protocol.HistogramSpec{Variable: v, Edges: xs})
 	}
-	r, err := e.svc.Run(ctx, app.Request{Kind: protocol.KindSummary, Study: st.Name, Cohort: f, GroupBy: a.group, Variables: names, Bins: specs})
+	r, err := e.run(ctx, app.Request{Kind: protocol.KindSummary, Study: st.Name, Cohort: f, GroupBy: a.group, Variables: names, Bins: specs})
 	if err != nil {
 		return err
 	}
@@ -252,13 +256,16 @@ type kmOptions struct {
 	tau       float64
 	landmarks []float64
 	plot      string
+	unit      timeUnit // of the text output's times
 }
 
 func runKM(ctx context.Context, c *common, args []string, out io.Writer) error {
 	var a analysisFlags
 	var conf, landmarks, plot string
 	var tau float64
+	var unit timeUnit
 	if err := parseFlags("km", c, args, func(fs *flag.FlagSet) {
+		fs.Var(&unit, "time-unit", "`UNIT` of the text output's times (medians, RMST, landmarks): days (default), months or years, as the app's \"Time in\"; --tau and --landmarks stay in days, JSON and CSV too")
 		a.register(fs, true)
 		fs.StringVar(&conf, "conf-type", "log", "confidence interval `TYPE`: log, log-log or plain (as R's survfit)")
 		fs.Float64Var(&tau, "tau", 0, "restricted mean survival up to `DAYS` (default: the shortest follow-up of the groups)")
@@ -283,11 +290,11 @@ func runKM(ctx context.Context, c *common, args []string, out io.Writer) error {
 		return err
 	}
 	defer e.Close()
-	r, err := e.svc.Run(ctx, app.Request{Kind: protocol.KindSurvival, Study: st.Name, Cohort: f, GroupBy: a.group, Endpoint: a.endpoint, Landmarks: marks})
+	r, err := e.run(ctx, app.Request{Kind: protocol.KindSurvival, Study: st.Name, Cohort: f, GroupBy: a.group, Endpoint: a.endpoint, Landmarks: marks})
 	if err != nil {
 		return err
 	}
-	opts := kmOptions{confType: ct, tau: tau, landmarks: marks, plot: plot}
+	opts := kmOptions{confType: ct, tau: tau, landmarks: marks, plot: plot, unit: unit}
 	doc, err := kmDocument(r, opts)
 	if err != nil {
 		return err
@@ -369,7 +376,7 @@ func runCox(ctx context.Context, c *common, args []string, out io.Writer) error 
 		lv = append([]string{level}, append(append([]string(nil), lv[:i]...), lv[i+1:]...)...)
 		spec.Levels[strings.TrimSpace(v)] = lv
 	}
-	r, err := e.svc.Run(ctx, app.Request{Kind: protocol.KindCox, Study: st.Name, Cohort: f, Endpoint: a.endpoint, Cox: spec})
+	r, err := e.run(ctx, app.Request{Kind: protocol.KindCox, Study: st.Name, Cohort: f, Endpoint: a.endpoint, Cox: spec})
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,8 @@
 //	oncofed-cli --hub tls://hub:4222 --key ~/.oncofed/alice.key count --study nsclc
 //
 // Exit status: 0 success, 2 bad arguments (a malformed filter says where), 3 when some site
-// refused or did not answer and --require-all was given, 1 any other failure. Errors go to
+// refused or did not answer and --require-all was given, 4 when --offline and the request is
+// not in the cache, 1 any other failure. Errors go to
 // standard error in one line.
 package main
 
@@ -45,6 +46,8 @@ const (
 	exitFailure = 1
 	exitUsage   = 2
 	exitPartial = 3
+	// exitNotCached: --offline, and the request was never computed into the cache.
+	exitNotCached = 4
 )
 
 // usageError is a bad argument: exit status 2.
@@ -73,6 +76,11 @@ type common struct {
 	expect     string
 	key        string
 	inbox      string
+	offline    bool
+
+	stdout io.Writer // where the note on a cached answer goes before a text result
+	stderr io.Writer // where it goes when stdout is JSON or CSV
+	study  string    // the study an analysis command asks for (picks the network offline)
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -89,6 +97,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.analyst, "analyst", c.analyst, "analyst `NAME` declared with queries (default: the user name); sites that verify signatures use the name their analysts list gives your --key")
 	fs.StringVar(&c.key, "key", c.key, "analyst key `FILE` (from keygen) to sign every query with; sites with an analysts list answer signed queries only")
 	fs.StringVar(&c.inbox, "inbox", c.inbox, "reply inbox `PREFIX` the hub's permissions give this analyst (e.g. _INBOX_alice)")
+	fs.BoolVar(&c.offline, "offline", c.offline, "answer from the result cache only, never connecting to a hub: --hub or --demo names the network (default: the cached one serving --study); fails with status 4 when the request is not cached")
 	fs.StringVar(&c.expect, "expect-sites", c.expect, "comma-separated `SITES` that must answer: one that is down is reported missing even if never seen")
 }
 
@@ -106,10 +115,11 @@ var commands = map[string]command{
 	"summary":   {"Table 1: summaries of variables, optionally by group", runSummary},
 	"km":        {"Kaplan–Meier curves, medians, RMST and log-rank tests", runKM},
 	"cox":       {"Cox proportional hazards model fitted over the sites", runCox},
+	"library":   {"list, show or export the results stored in the cache (list | show ID | export ID --out FILE)", runLibrary},
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: oncofed-cli (--hub URL | --demo) [--key FILE] <command> [flags]")
+	fmt.Fprintln(w, "usage: oncofed-cli (--hub URL | --demo | --offline) [--key FILE] <command> [flags]")
 	fmt.Fprintln(w, "\ncommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
@@ -128,7 +138,7 @@ func main() {
 
 // run executes one command line and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c := &common{timeout: 10 * time.Second, format: "text"}
+	c := &common{timeout: 10 * time.Second, format: "text", stdout: stdout, stderr: stderr}
 	global := flag.NewFlagSet("oncofed-cli", flag.ContinueOnError)
 	global.SetOutput(stderr)
 	global.Usage = func() { usage(stderr); global.PrintDefaults() }
@@ -163,6 +173,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errPartial):
 		fmt.Fprintf(stderr, "oncofed-cli %s: %v\n", name, err)
 		return exitPartial
+	case errors.Is(err, errNotCached):
+		fmt.Fprintf(stderr, "oncofed-cli %s: %s\n", name, oneLine(err))
+		return exitNotCached
 	default:
 		fmt.Fprintf(stderr, "oncofed-cli %s: %s\n", name, oneLine(err))
 		return exitFailure
@@ -187,8 +200,8 @@ func parseFlags(name string, c *common, args []string, define func(fs *flag.Flag
 	default:
 		return usagef("--format %q: want text, json or csv", c.format)
 	}
-	if c.demo == (c.hub != "") {
-		return usagef("give exactly one of --hub URL and --demo")
+	if c.demo && c.hub != "" || !c.offline && !c.demo && c.hub == "" {
+		return usagef("give exactly one of --hub URL and --demo (or --offline)")
 	}
 	if c.timeout <= 0 {
 		return usagef("--timeout must be positive")
@@ -201,6 +214,10 @@ type env struct {
 	net     *network.Client
 	svc     *app.Service
 	closers []func()
+	// offline: no network, svc answers from the cache (--offline); c is the command line.
+	offline   bool
+	c         *common
+	cachePath string
 }
 
 func (e *env) Close() {
@@ -211,6 +228,9 @@ func (e *env) Close() {
 
 // connect starts the demo network when asked, dials the hub and opens the result cache.
 func connect(ctx context.Context, c *common) (*env, error) {
+	if c.offline {
+		return connectOffline(ctx, c)
+	}
 	e := &env{}
 	url := c.hub
 	var demoSigner *protocol.Signer
@@ -307,6 +327,9 @@ func defaultAnalyst() string {
 
 // catalog refreshes the network's catalog.
 func (e *env) catalog(ctx context.Context) (*app.Catalog, error) {
+	if e.offline {
+		return e.cachedCatalog(ctx)
+	}
 	u, err := e.svc.RefreshCatalog(ctx)
 	if err != nil {
 		return nil, err

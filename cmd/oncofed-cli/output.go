@@ -324,6 +324,7 @@ type kmDoc struct {
 	LogRankError  string         `json:"logrank_error,omitempty"`
 
 	provenance *app.Provenance
+	unit       timeUnit // of the text output's times (JSON and CSV stay in days)
 }
 
 type kmGroupDoc struct {
@@ -388,7 +389,7 @@ func kmDocument(r *app.Result, o kmOptions) (*kmDoc, error) {
 	km := r.KM
 	doc := &kmDoc{Study: r.Request.Study, Endpoint: km.Endpoint, Cohort: r.Request.Cohort, GroupBy: r.Request.GroupBy,
 		ConfType: o.confType.String(), BinDays: km.BinDays, Sites: provenanceJSON(&r.Provenance), Policy: policyJSON(&r.Provenance),
-		LogRank: testOf(km.LogRank), LogRankStrata: testOf(km.StratifiedLogRank), LogRankError: km.LogRankError, provenance: &r.Provenance}
+		LogRank: testOf(km.LogRank), LogRankStrata: testOf(km.StratifiedLogRank), LogRankError: km.LogRankError, provenance: &r.Provenance, unit: o.unit}
 	tau := o.tau
 	if tau == 0 {
 		tau = math.Inf(1)
@@ -471,20 +472,21 @@ func writeKM(w io.Writer, format string, doc *kmDoc) error {
 		writeCohortLine(w, f)
 	}
 	t := table(w)
-	fmt.Fprint(t, "GROUP\tN\tEVENTS\tMEDIAN (95% CI)")
+	u := doc.unit
+	fmt.Fprint(t, "GROUP\tN\tEVENTS\t"+u.medianHeader())
 	if len(doc.Groups) > 0 && doc.Groups[0].RMST.Tau > 0 {
-		fmt.Fprintf(t, "\tRMST %g d (SE)", doc.Groups[0].RMST.Tau)
+		fmt.Fprintf(t, "\tRMST %s (SE)", u.at(doc.Groups[0].RMST.Tau))
 	}
 	if len(doc.Groups) > 0 {
 		for _, m := range doc.Groups[0].Landmarks {
-			fmt.Fprintf(t, "\tS(%g) (95%% CI)", m.Time)
+			fmt.Fprintf(t, "\tS(%s) (95%% CI)", u.landmark(m.Time))
 		}
 	}
 	fmt.Fprintln(t)
 	for _, gd := range doc.Groups {
-		fmt.Fprintf(t, "%s\t%d\t%d\t%s (%s–%s)", gd.Name, gd.N, gd.Events, pstr(gd.Median.Value), pstr(gd.Median.Lower), pstr(gd.Median.Upper))
+		fmt.Fprintf(t, "%s\t%d\t%d\t%s (%s–%s)", gd.Name, gd.N, gd.Events, u.str(gd.Median.Value), u.str(gd.Median.Lower), u.str(gd.Median.Upper))
 		if gd.RMST.Tau > 0 {
-			fmt.Fprintf(t, "\t%s (%s)", pstr(gd.RMST.Value), pstr(gd.RMST.SE))
+			fmt.Fprintf(t, "\t%s (%s)", u.str(gd.RMST.Value), u.str(gd.RMST.SE))
 		}
 		for _, m := range gd.Landmarks {
 			if m.Beyond {

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/cache"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// runLibrary is `library list|show ID|export ID --out FILE`: the results stored in the result
+// cache the desktop app's Library lists (its default path, or --cache), of every network.
+// Nothing is dialled.
+func runLibrary(ctx context.Context, c *common, args []string, out io.Writer) error {
+	var study, kind, network, outPath string
+	var unit timeUnit
+	fs := flag.NewFlagSet("library", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	c.register(fs)
+	fs.StringVar(&study, "study", "", "list: only the results of study `NAME`")
+	fs.StringVar(&kind, "kind", "", "list: only results of `KIND` (count, summary, km, cox)")
+	fs.StringVar(&network, "network", "", "list: only the results of `NETWORK` (demo, or a hub URL as listed)")
+	fs.StringVar(&outPath, "out", "", "export: write to `FILE`: .csv and .json as --format csv/json, .png/.svg/.pdf the curves of a km result; anything else JSON")
+	fs.Var(&unit, "time-unit", "show: `UNIT` of a km result's text times (days, months or years)")
+	// Flags may come before, between and after the positional words.
+	var words []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return &usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		words, rest = append(words, fs.Arg(0)), fs.Args()[1:]
+	}
+	switch c.format {
+	case "text", "json", "csv":
+	default:
+		return usagef("--format %q: want text, json or csv", c.format)
+	}
+	if len(words) == 0 {
+		return usagef("library needs list, show ID or export ID --out FILE")
+	}
+	sub, words := words[0], words[1:]
+	wantID := func() (int64, error) {
+		if len(words) != 1 {
+			return 0, usagef("library %s needs one result ID (see library list)", sub)
+		}
+		id, err := strconv.ParseInt(words[0], 10, 64)
+		if err != nil || id <= 0 {
+			return 0, usagef("library %s: %q is not a result ID", sub, words[0])
+		}
+		return id, nil
+	}
+	db, _, err := openCache(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	switch sub {
+	case "list":
+		if len(words) > 0 {
+			return usagef("library list: unexpected argument %q", words[0])
+		}
+		f := app.ResultFilter{Study: study, Network: network}
+		if kind != "" {
+			k, ok := kindOfCommand[kind]
+			if !ok {
+				return usagef("--kind %q: want count, summary, km or cox", kind)
+			}
+			f.Kind = k
+		}
+		entries, err := db.Library(ctx, f)
+		if err != nil {
+			return err
+		}
+		return writeLibrary(out, c.format, entries)
+	case "show":
+		id, err := wantID()
+		if err != nil {
+			return err
+		}
+		r, err := openResult(ctx, db, id)
+		if err != nil {
+			return err
+		}
+		if c.format == "text" {
+			fmt.Fprintln(out, cachedLine(r, time.Now()))
+		}
+		return writeResult(out, c.format, r, unit)
+	case "export":
+		id, err := wantID()
+		if err != nil {
+			return err
+		}
+		if outPath == "" {
+			return usagef("library export needs --out FILE")
+		}
+		r, err := openResult(ctx, db, id)
+		if err != nil {
+			return err
+		}
+		return exportResult(outPath, r)
+	}
+	return usagef("library %q: want list, show ID or export ID --out FILE", sub)
+}
+
+// openResult renders a stored result from its stored aggregates, checking its content hash
+// (app.Service.Open; the service's network is not used to open by ID).
+func openResult(ctx context.Context, db *cache.DB, id int64) (*app.Result, error) {
+	svc := app.NewService(nil, db, app.NetworkInfo{ID: "library", Name: "library"})
+	r, err := svc.Open(ctx, id)
+	if app.ErrorCode(err) == app.ENotFound {
+		return nil, fmt.Errorf("%w: %v (see library list)", errNotCached, err)
+	}
+	return r, err
+}
+
+// kindOfCommand maps the CLI's command names to the analysis kinds they store.
+var kindOfCommand = map[string]protocol.Kind{
+	"count": protocol.KindCount, "summary": protocol.KindSummary, "km": protocol.KindSurvival,
+	"survival": protocol.KindSurvival, "cox": protocol.KindCox,
+}
+
+// commandOf is the CLI command that computes results of kind k ("km" for survival).
+func commandOf(k protocol.Kind) string {
+	if k == protocol.KindSurvival {
+		return "km"
+	}
+	return string(k)
+}
+
+// writeResult prints a stored result as the command that computed it prints a live one
+// (km with its stored landmarks, log confidence intervals and RMST to the shortest follow-up).
+func writeResult(w io.Writer, format string, r *app.Result, unit timeUnit) error {
+	switch r.Request.Kind {
+	case protocol.KindCount:
+		return writeCount(w, format, r)
+	case protocol.KindSummary:
+		return writeSummary(w, format, r)
+	case protocol.KindSurvival:
+		doc, err := kmDocument(r, kmOptions{confType: analysis.ConfLog, landmarks: r.Request.Landmarks, unit: unit})
+		if err != nil {
+			return err
+		}
+		return writeKM(w, format, doc)
+	case protocol.KindCox:
+		spec := r.Request.Cox
+		if spec == nil {
+			return fmt.Errorf("result %d is a Cox model without its model", r.ID)
+		}
+		return writeCox(w, format, r, spec, coxStrataFlag(spec))
+	}
+	return fmt.Errorf("result %d is of kind %q, which this oncofed-cli cannot show", r.ID, r.Request.Kind)
+}
+
+// coxStrataFlag is the cox command's --strata that asks for spec: "" (none), "site" or the
+// variable stratified by within sites.
+func coxStrataFlag(spec *app.CoxSpec) string {
+	switch {
+	case spec.Form != protocol.CoxStratified:
+		return ""
+	case spec.Strata != "":
+		return spec.Strata
+	}
+	return "site"
+}
+
+// exportResult writes r to path: the curves of a km result for .png, .svg and .pdf, CSV for
+// .csv, JSON otherwise — what the live command writes with --out or --format.
+func exportResult(path string, r *app.Result) error {
+	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	case ".png", ".svg", ".pdf":
+		if r.Request.Kind != protocol.KindSurvival {
+			return usagef("--out %s: only a km result has curves to draw; this is %s (export .json or .csv)", path, commandOf(r.Request.Kind))
+		}
+		return drawKM(r, path)
+	case ".csv":
+		return writeFile(path, r, "csv")
+	default:
+		return writeFile(path, r, "json")
+	}
+}
+
+func writeFile(path string, r *app.Result, format string) error {
+	var buf bytes.Buffer
+	if err := writeResult(&buf, format, r, timeUnit{}); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// libraryRow is one listed result in the JSON of library list.
+type libraryRow struct {
+	ID         int64     `json:"id"`
+	Name       string    `json:"name"`
+	Kind       string    `json:"kind"`
+	Study      string    `json:"study"`
+	Analysis   string    `json:"analysis"`
+	Cohort     string    `json:"cohort"`
+	GroupBy    string    `json:"group_by,omitempty"`
+	Network    string    `json:"network"`
+	ComputedAt time.Time `json:"computed_at"`
+	Answered   int       `json:"sites_answered"`
+	Expected   int       `json:"sites_expected"`
+	Pinned     bool      `json:"pinned"`
+}
+
+func libraryRowOf(e cache.LibraryEntry) libraryRow {
+	req := e.Request
+	cohort := "all patients"
+	if req.Cohort != nil {
+		cohort = protocol.FormatFilter(req.Cohort)
+	}
+	if req.CohortName != "" {
+		cohort = req.CohortName + ": " + cohort
+	}
+	return libraryRow{ID: e.ID, Name: e.Name, Kind: commandOf(e.Kind), Study: e.Study, Analysis: analysisText(req), Cohort: cohort,
+		GroupBy: req.GroupBy, Network: e.Network, ComputedAt: e.RanAt, Answered: e.Answered, Expected: e.Expected, Pinned: e.Pinned}
+}
+
+// analysisText says what a request computes beyond its cohort: "os by sex",
+// "age, ecog by sex", "os ~ age + sex (stratified by site)".
+func analysisText(req app.Request) string {
+	var s string
+	switch req.Kind {
+	case protocol.KindSummary:
+		s = strings.Join(req.Variables, ", ")
+	case protocol.KindSurvival:
+		s = req.Endpoint
+	case protocol.KindCox:
+		s = req.Endpoint
+		if req.Cox != nil {
+			s += " ~ " + strings.Join(req.Cox.Covariates, " + ")
+			switch st := coxStrataFlag(req.Cox); st {
+			case "":
+				s += " (pooled)"
+			case "site":
+				s += " (stratified by site)"
+			default:
+				s += " (stratified by site and " + st + ")"
+			}
+		}
+	}
+	if req.GroupBy != "" && req.Kind != protocol.KindCox {
+		s = strings.TrimSpace(s + " by " + req.GroupBy)
+	}
+	if s == "" {
+		s = "-"
+	}
+	return s
+}
+
+func writeLibrary(w io.Writer, format string, entries []cache.LibraryEntry) error {
+	rows := make([]libraryRow, 0, len(entries))
+	for _, e := range entries {
+		rows = append(rows, libraryRowOf(e))
+	}
+	switch format {
+	case "json":
+		return writeJSON(w, rows)
+	case "csv":
+		recs := [][]string{{"id", "kind", "study", "analysis", "cohort", "network", "computed_at", "sites_answered", "sites_expected", "pinned", "name"}}
+		for _, r := range rows {
+			recs = append(recs, []string{strconv.FormatInt(r.ID, 10), r.Kind, r.Study, r.Analysis, r.Cohort, r.Network, r.ComputedAt.UTC().Format(time.RFC3339),
+				strconv.Itoa(r.Answered), strconv.Itoa(r.Expected), strconv.FormatBool(r.Pinned), r.Name})
+		}
+		return writeCSV(w, recs)
+	}
+	if len(rows) == 0 {
+		_, err := fmt.Fprintln(w, "no results are cached (that match)")
+		return err
+	}
+	t := table(w)
+	fmt.Fprintln(t, "ID\tKIND\tSTUDY\tANALYSIS\tCOHORT\tNETWORK\tCOMPUTED\tSITES")
+	for _, r := range rows {
+		id := strconv.FormatInt(r.ID, 10)
+		if r.Pinned {
+			id += "*"
+		}
+		fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d of %d\n", id, r.Kind, r.Study, r.Analysis, r.Cohort, r.Network,
+			r.ComputedAt.Local().Format("2006-01-02 15:04"), r.Answered, r.Expected)
+	}
+	return t.Flush()
+}
