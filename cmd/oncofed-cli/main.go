@@ -12,6 +12,9 @@
 //	oncofed-cli --demo cox --study nsclc --endpoint OS --covariates arm,age,sex --strata site
 //	oncofed-cli keygen --out ~/.oncofed/alice.key --name alice
 //	oncofed-cli --hub tls://hub:4222 --key ~/.oncofed/alice.key count --study nsclc
+//	oncofed-cli --offline km --study nsclc --endpoint OS --group arm --time-unit months
+//	oncofed-cli library list
+//	oncofed-cli library export 12 --out km.png
 //
 // Exit status: 0 success, 2 bad arguments (a malformed filter says where), 3 when some site
 // refused or did not answer and --require-all was given, 4 when --offline and the request is
@@ -93,7 +96,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.timeout, "timeout", c.timeout, "how long to wait for the sites' replies")
 	fs.StringVar(&c.format, "format", c.format, "output `FORMAT`: text, json or csv")
 	fs.BoolVar(&c.requireAll, "require-all", c.requireAll, "exit with status 3 when a site refused or did not answer")
-	fs.StringVar(&c.cachePath, "cache", c.cachePath, "result cache `FILE` (default: a temporary one; give the desktop app's to see results there)")
+	fs.StringVar(&c.cachePath, "cache", c.cachePath, "result cache `FILE` (default: a temporary one for commands run on a hub or --demo; the desktop app's for --offline and library; give the app's to keep live results there)")
 	fs.StringVar(&c.analyst, "analyst", c.analyst, "analyst `NAME` declared with queries (default: the user name); sites that verify signatures use the name their analysts list gives your --key")
 	fs.StringVar(&c.key, "key", c.key, "analyst key `FILE` (from keygen) to sign every query with; sites with an analysts list answer signed queries only")
 	fs.StringVar(&c.inbox, "inbox", c.inbox, "reply inbox `PREFIX` the hub's permissions give this analyst (e.g. _INBOX_alice)")
