@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/cache"
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
 )
@@ -242,5 +245,48 @@ func TestKMTimeUnit(t *testing.T) {
 	code, _, errOut = cli(t, append(args, "--time-unit", "weeks")...)
 	if code != exitUsage || !strings.Contains(errOut, "want days, months or years") {
 		t.Errorf("--time-unit weeks: exit %d, %q", code, errOut)
+	}
+}
+
+// TestOfflineFindsAppsRequest: a result whose request differs from the CLI's only in the
+// cohort's display name and the km landmarks — as the desktop app stores its Kaplan–Meier
+// runs — answers the CLI's identical km --offline.
+func TestOfflineFindsAppsRequest(t *testing.T) {
+	ctx := context.Background()
+	url := startLung(t, protocol.Policy{MinCohort: 5})
+	path := filepath.Join(t.TempDir(), "cache.db")
+	args := []string{"km", "--study", "lung", "--endpoint", "os", "--group", "sex", "--where", "age >= 50", "--format", "json"}
+	code, live, errOut := cli(t, append([]string{"--hub", url, "--cache", path}, args...)...)
+	if code != exitOK {
+		t.Fatalf("live: exit %d: %s", code, errOut)
+	}
+	db, err := cache.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := db.Result(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.ID, r.Name = 0, "as the app stores it"
+	r.Request.CohortName = "age ≥ 50"
+	r.Request.Landmarks = []float64{365.25, 730.5, 1826.25}
+	r.Provenance.ContentHash = app.ContentHash(r.Request, r.Rounds)
+	if err := db.SaveResult(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteResult(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, out, errOut := cli(t, append([]string{"--offline", "--hub", url, "--cache", path}, args...)...)
+	if code != exitOK || out != live || !strings.Contains(errOut, "(result 2, network "+url+")") {
+		t.Errorf("offline: exit %d %s\n%s\nlive:\n%s", code, errOut, out, live)
+	}
+	// Another cohort is still another request.
+	args[8] = "age >= 51"
+	code, _, errOut = cli(t, append([]string{"--offline", "--hub", url, "--cache", path}, args...)...)
+	if code != exitNotCached {
+		t.Errorf("another cohort: exit %d, %q", code, errOut)
 	}
 }

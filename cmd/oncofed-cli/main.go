@@ -221,6 +221,7 @@ type env struct {
 	offline   bool
 	c         *common
 	cachePath string
+	db        *cache.DB // the cache, offline
 }
 
 func (e *env) Close() {

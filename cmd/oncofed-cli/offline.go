@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -55,7 +56,7 @@ func connectOffline(ctx context.Context, c *common) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{offline: true, c: c, closers: []func(){func() { db.Close() }}}
+	e := &env{offline: true, c: c, db: db, closers: []func(){func() { db.Close() }}}
 	info, err := offlineNetwork(ctx, db, c, path)
 	if err != nil {
 		e.Close()
@@ -121,6 +122,9 @@ func (e *env) run(ctx context.Context, req app.Request) (*app.Result, error) {
 	}
 	r, err := e.svc.Latest(ctx, req)
 	if app.ErrorCode(err) == app.ENotFound {
+		r, err = e.sameQuery(ctx, req)
+	}
+	if app.ErrorCode(err) == app.ENotFound {
 		return nil, fmt.Errorf("%w: %s on network %s was never computed with these options into %s; run it without --offline first, or see what is cached with: oncofed-cli library list --cache %s",
 			errNotCached, requestText(req), e.svc.Network().Name, e.cachePath, e.cachePath)
 	}
@@ -175,4 +179,50 @@ func requestText(req app.Request) string {
 		s += " [" + strings.Join(opts, "; ") + "]"
 	}
 	return s
+}
+
+// sameQuery finds the newest cached result on the service's network whose request asks the
+// sites the same as req and differs only in what the CLI does not print from it: the cohort's
+// display name (the desktop app names every filtered cohort) and a km request's landmarks (the
+// km command computes its --landmarks from the stored tables). Cohorts compare in the --where
+// syntax (protocol.FormatFilter). ENotFound when there is none.
+func (e *env) sameQuery(ctx context.Context, req app.Request) (*app.Result, error) {
+	want, err := queryKey(req)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := e.db.Library(ctx, app.ResultFilter{Network: e.svc.Network().ID, Study: req.Study, Kind: req.Kind})
+	if err != nil {
+		return nil, err
+	}
+	var newest *cache.LibraryEntry
+	for i, en := range entries {
+		if k, err := queryKey(en.Request); err != nil || k != want {
+			continue
+		}
+		if newest == nil || en.RanAt.After(newest.RanAt) {
+			newest = &entries[i]
+		}
+	}
+	if newest == nil {
+		return nil, app.Errorf(app.ENotFound, "no result of this request is cached")
+	}
+	return e.svc.Open(ctx, newest.ID)
+}
+
+// queryKey is the part of a request sameQuery compares, as JSON.
+func queryKey(req app.Request) (string, error) {
+	cohort := ""
+	if req.Cohort != nil {
+		cohort = protocol.FormatFilter(req.Cohort)
+	}
+	req.CohortName, req.Cohort = "", nil
+	if req.Kind == protocol.KindSurvival {
+		req.Landmarks = nil
+	}
+	b, err := json.Marshal(struct {
+		Request app.Request
+		Cohort  string
+	}{req, cohort})
+	return string(b), err
 }
