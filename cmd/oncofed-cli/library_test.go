@@ -104,6 +104,12 @@ func TestOffline(t *testing.T) {
 	if code != exitOK {
 		t.Errorf("offline sites of an unknown network: exit %d, %q", code, errOut)
 	}
+	// --demo names the demo network and starts nothing.
+	demoDir := filepath.Join(t.TempDir(), "demo")
+	code, _, errOut = cli(t, "--offline", "--demo", "--demo-dir", demoDir, "--cache", db, "count", "--study", "nsclc")
+	if _, err := os.Stat(demoDir); code != exitNotCached || !strings.Contains(errOut, "no catalog of network demo is cached") || err == nil {
+		t.Errorf("--offline --demo: exit %d, %q, demo dir %v", code, errOut, err)
+	}
 	if n := dials.Load(); n != 0 {
 		t.Errorf("--offline dialled the hub %d times", n)
 	}
