@@ -66,9 +66,15 @@
 //     1..min_cell-1 patients. Re-runs of a definition are answered. Every refusal has one
 //     message. Combinations of four or more non-nested sets are not checked (guard.go).
 //     Every set released exactly is also remembered as a feasibility set (feasibility.go).
-//   - daily_query_budget: queries per analyst per UTC day (catalog queries are free). Every
-//     round of a federated Cox fit is one query: a fit of k Newton–Raphson rounds uses k, and
-//     one that runs out is refused at the next round, saying the budget is used up.
+//   - daily_query_budget: queries per analyst per UTC day (catalog queries are free), one
+//     budget that exact queries and feasibility counts share: a query costs 1, a feasibility
+//     count feasibility_cost (default 0.25, in (0, 1]; 2,000 counts use the default 500). The
+//     spent amount is read off the day's audit records (AuditEntry.Budgeted and Feasibility,
+//     refused ones too) within Store.Release, so replicas never overspend it; a query it can
+//     no longer pay for is refused with reason daily_budget, the message saying how many
+//     queries and counts were spent. The catalog's You.QueriesLeft is the whole queries left.
+//     Every round of a federated Cox fit is one query: a fit of k Newton–Raphson rounds uses
+//     k, and one that runs out is refused at the next round, saying the budget is used up.
 //   - events_per_cox_covariate: a Cox query needs at least this many events per design column.
 //   - allow_pooled_cox: the pooled (WebDISCO) Cox form is answered only when true (ExactPolicy,
 //     or a policy file that says so; an exact policy document without the field too). Its
@@ -97,7 +103,7 @@
 //     policy built in Go without it gets the default); exact policies have neither rule and
 //     ignore the field.
 //   - min_cell also applies to a Cox reply's count of patients left out for a missing covariate.
-//   - feasibility_rounding, feasibility_noise, feasibility_budget: a feasibility count
+//   - feasibility_rounding, feasibility_noise, feasibility_cost, feasibility_budget: a feasibility count
 //     (protocol.Query.Feasibility, the live cohort panel's question) is |S| plus integer noise
 //     uniform in [−noise, +noise], rounded to the nearest multiple of the rounding, refused
 //     like an exact count below min_cohort. The noise is keyed by the site's secret
@@ -105,8 +111,11 @@
 //     are sticky: a set fewer than min_cell patients from one answered before (to any
 //     analyst, same study version) gets that set's answer, so S and S minus one patient get
 //     one answer (see feasibility.go for what this does and does not stop). The overlap
-//     guard neither checks nor records these counts; they are charged to the daily
-//     feasibility budget (not the query budget) and audited with AuditEntry.Feasibility.
+//     guard neither checks nor records these counts; each is charged feasibility_cost of a
+//     query to the shared daily budget and audited with AuditEntry.Feasibility.
+//     feasibility_budget is an optional extra cap on the counts a day (reason
+//     feasibility_budget; 0, the default, none): policy files from before the shared budget
+//     set it to 2000 and still parse, keeping it as that cap.
 //
 // Every reply carries protocol.PolicyEffects saying what the policy did.
 //

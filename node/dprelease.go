@@ -260,7 +260,8 @@ func (e *Engine) dpSurvival(c *cohort, q *protocol.Query, reply *protocol.Reply)
 	return ans, nil
 }
 
-// standing is what the analyst may still ask of this site, for the catalog: queries left today
+// standing is what the analyst may still ask of this site, for the catalog: whole queries left
+// today of the budget they share with feasibility counts
 // and, for a dp analyst, the ρ left per study of cat, today and for good. It reads the audit
 // log within a release transaction, as the budget checks do.
 func (e *Engine) standing(ctx context.Context, who identity, cat *protocol.Catalog) (*protocol.AnalystBudget, error) {
@@ -270,12 +271,11 @@ func (e *Engine) standing(ctx context.Context, who identity, cat *protocol.Catal
 	}
 	err := e.store.Release(ctx, who.name, func(tx ReleaseTx) error {
 		if limit := e.policy.DailyQueryBudget; limit > 0 {
-			now := e.now().UTC()
-			used, err := tx.CountQueries(ctx, time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC))
+			spent, _, _, err := e.dailySpent(ctx, tx)
 			if err != nil {
 				return err
 			}
-			b.QueriesLeft = max(limit-used, 0)
+			b.QueriesLeft = max(int(math.Floor(float64(limit)-spent+budgetEpsilon)), 0)
 		}
 		if who.role != RoleDP {
 			return nil
