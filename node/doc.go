@@ -13,7 +13,8 @@
 //
 // A study's variables are declared by its Dictionary (ReadDictionary: a JSON file with the
 // study version, each variable's type, label, unit, categories in the study's order and numeric
-// range, and the endpoints' labels; AddCategories for --categories), the same at every site of
+// range, and the endpoints' labels and optional horizon_days, migration 009; AddCategories for
+// --categories), the same at every site of
 // the study. Categories are never read off a site's rows: the catalog lists the declared ones
 // whether or not the site holds patients in them, so it tells nothing about them. The import
 // refuses a value outside the declared categories or range (line and column) and a non-numeric
@@ -141,7 +142,10 @@
 // Counts and survival tables for analysts of role dp are released under zero-concentrated DP
 // with exact discrete Gaussian noise (package dp): a count or grouped count at dp_rho_count, a
 // feasibility count at dp_rho_feasibility (then rounded), a survival query at dp_rho_survival
-// (every group's table on dp_bin_days bins to dp_horizon_days, the square-root factorisation
+// (every group's table on dp_bin_days bins to the endpoint's horizon_days when the study's
+// dictionary declares one — public, the same at every site, part of the dictionary hash,
+// refused at import unless positive and at most 1000 bins of the default 30 days — else to
+// dp_horizon_days; bins are widened past 1000 bins; the square-root factorisation
 // mechanism; one patient is in one group, so the reply costs one ρ), a summary (Table 1) at
 // dp_rho_summary split evenly over its components (dpsummary.go: sizes, category cells, a
 // numeric variable's n, centred and clipped Σx and Σx² on its declared range, histogram; a

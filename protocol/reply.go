@@ -192,6 +192,11 @@ type Variable struct {
 type Endpoint struct {
 	Name  string `json:"name"`
 	Label string `json:"label,omitempty"`
+	// HorizonDays is the endpoint's declared horizon in days (public, from the study's
+	// dictionary; the same at every site of the study): a differentially private survival
+	// release of it has bins up to there (patients followed longer are censored there)
+	// instead of the site policy's dp_horizon_days. Nil when not declared.
+	HorizonDays *float64 `json:"horizon_days,omitempty"`
 }
 
 // Count is a released count: either a number or suppressed (a true count in 1..min_cell-1,
