@@ -71,9 +71,10 @@
 //     budget that exact queries and feasibility counts share: a query costs 1, a feasibility
 //     count feasibility_cost (default 0.25, in (0, 1]; 2,000 counts use the default 500). The
 //     spent amount is read off the day's audit records (AuditEntry.Budgeted and Feasibility,
-//     refused ones too) within Store.Release, so replicas never overspend it; a query it can
-//     no longer pay for is refused with reason daily_budget, the message saying how many
-//     queries and counts were spent. The catalog's You.QueriesLeft is the whole queries left.
+//     refused ones too, but a query refused for the budget itself is not Budgeted: it tells
+//     nothing and costs nothing) within Store.Release, so replicas never overspend it; a
+//     query it can no longer pay for is refused with reason daily_budget, the message saying
+//     how many queries and counts were spent. The catalog's You.QueriesLeft is the whole queries left.
 //     Every round of a federated Cox fit is one query: a fit of k Newton–Raphson rounds uses
 //     k, and one that runs out is refused at the next round, saying the budget is used up.
 //   - events_per_cox_covariate: a Cox query needs at least this many events per design column.

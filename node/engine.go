@@ -362,6 +362,12 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 		if err != nil {
 			pe := asProtocolError(err)
 			entry.Outcome, entry.Code, entry.Reason = OutcomeRefused, pe.Code, pe.Message
+			if pe.Reason == protocol.ReasonDailyBudget || pe.Reason == protocol.ReasonFeasibilityBudget {
+				// Decided from the analyst's own spending alone: it tells nothing and costs
+				// nothing, so a query refused for the budget does not burn what is left for
+				// feasibility counts. (A feasibility count stays marked as one.)
+				entry.Budgeted = false
+			}
 			if !authenticated && q.Analyst != "" {
 				entry.Reason += fmt.Sprintf(" (declared analyst %q, not verified)", clip(q.Analyst))
 			}
@@ -437,7 +443,8 @@ const budgetEpsilon = 1e-9
 
 // dailySpent is what the analyst has spent of the shared daily budget today (UTC), within tx,
 // from the audit log: every budgeted query costs 1 and every feasibility count the policy's
-// feasibility_cost, released or refused alike.
+// feasibility_cost, released or refused alike (but a query refused for the budget is not
+// recorded as budgeted).
 func (e *Engine) dailySpent(ctx context.Context, tx ReleaseTx) (spent float64, queries, feas int, err error) {
 	day := utcDay(e.now())
 	if queries, err = tx.CountQueries(ctx, day); err != nil {

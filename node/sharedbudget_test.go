@@ -15,7 +15,8 @@ import (
 // feasibility count costs feasibility_cost (0.25) of a query. With a budget of 3: 2 queries
 // and 4 counts use it up exactly; the next count and the next query are refused with reason
 // daily_budget, saying what was spent on what. With 2 queries and 3 counts (2.75) a query no
-// longer fits. The next UTC day starts afresh.
+// longer fits, and its refusal costs nothing: a fourth count still fits. The next UTC day
+// starts afresh.
 func TestSharedDailyBudget(t *testing.T) {
 	ctx := context.Background()
 	clock := &fixedClock{t: time.Date(2026, 3, 1, 22, 0, 0, 0, time.UTC)}
@@ -52,6 +53,10 @@ func TestSharedDailyBudget(t *testing.T) {
 	if !strings.Contains(r.Error.Message, "make 2.75; a query costs 1") {
 		t.Errorf("refusal message %q", r.Error.Message)
 	}
+
+	// The refused query cost nothing: the last quarter still pays for a count, then nothing.
+	feasAnswer(t, e, fb)
+	wantReason(t, handleJSON(t, e, fb), protocol.ReasonDailyBudget, 3)
 
 	clock.t = clock.t.Add(3 * time.Hour) // next UTC day
 	mustOK(t, e.Handle(ctx, query(protocol.KindCount)))
