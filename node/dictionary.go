@@ -22,7 +22,10 @@ type Dictionary struct {
 	// Version is the study's declared version. A re-import may change the dictionary only
 	// under another version (Store.ReplaceStudy refuses otherwise).
 	Version string
-	Entries []DictionaryEntry
+	// HorizonDays (the JSON's top-level "horizon_days") is the study's declared follow-up
+	// horizon, for every endpoint that declares none of its own; nil: none.
+	HorizonDays *float64
+	Entries     []DictionaryEntry
 }
 
 // DictionaryEntry declares one variable or endpoint.
@@ -43,6 +46,27 @@ type DictionaryEntry struct {
 	Categories []string
 	// Min and Max are a numeric variable's declared range; a value outside it is refused.
 	Min, Max *float64
+	// HorizonDays is an endpoint's declared horizon in days (public): its differentially
+	// private survival releases have bins up to there instead of the policy's
+	// dp_horizon_days (checkHorizon says what is allowed). Endpoints only; nil: none.
+	HorizonDays *float64
+}
+
+// checkHorizon refuses a declared horizon that is not a positive finite number of days, or that
+// would need more than maxDPBins bins of the default dp_bin_days (DefaultDP.DPBinDays): every
+// bin up to the horizon is released with noise. (A node whose policy has narrower bins widens
+// them for such a horizon, as it does for dp_horizon_days.)
+func checkHorizon(what string, h *float64) *ImportError {
+	if h == nil {
+		return nil
+	}
+	if !(*h > 0) || math.IsInf(*h, 0) {
+		return &ImportError{Reason: fmt.Sprintf("dictionary: %s: horizon_days %v: must be a positive number of days (the follow-up the study declares for its survival releases)", what, *h)}
+	}
+	if bins := math.Ceil(*h / DefaultDP.DPBinDays); bins > maxDPBins {
+		return &ImportError{Reason: fmt.Sprintf("dictionary: %s: horizon_days %v is %g bins of %g days, more than %d (at most %g days)", what, *h, bins, DefaultDP.DPBinDays, maxDPBins, maxDPBins*DefaultDP.DPBinDays)}
+	}
+	return nil
 }
 
 // maxDeclaredCategories bounds the categories a variable may declare.
@@ -56,7 +80,13 @@ const maxDeclaredCategories = 1000
 //	 "variables": [
 //	   {"name": "sex", "type": "categorical", "label": "Sex", "categories": ["female", "male"]},
 //	   {"name": "age", "type": "numeric", "label": "Age", "unit": "years", "min": 18, "max": 100}],
-//	 "endpoints": [{"name": "OS", "label": "Overall survival"}]}
+//	 "endpoints": [{"name": "OS", "label": "Overall survival", "horizon_days": 2190}]}
+//
+// An endpoint's optional horizon_days (or a top-level "horizon_days" for every endpoint that
+// gives none) declares the study's follow-up horizon: differentially private survival
+// releases have bins up to it instead of the site policy's dp_horizon_days. It must be public
+// — from the study's protocol (accrual period and data cut), never read off the data — and it
+// is part of the dictionary, so every site of the study uses the same one.
 //
 // Unknown fields are refused, so a misspelt "categores" is not silently ignored.
 func ReadDictionary(r io.Reader) (Dictionary, error) {
@@ -100,9 +130,10 @@ func ReadDictionary(r io.Reader) (Dictionary, error) {
 
 func readJSONDictionary(r io.Reader) (Dictionary, error) {
 	var f struct {
-		Study     string `json:"study"`
-		Version   string `json:"version"`
-		Variables []struct {
+		Study       string   `json:"study"`
+		Version     string   `json:"version"`
+		HorizonDays *float64 `json:"horizon_days"`
+		Variables   []struct {
 			Name       string                `json:"name"`
 			Type       protocol.VariableType `json:"type"`
 			Label      string                `json:"label"`
@@ -112,9 +143,10 @@ func readJSONDictionary(r io.Reader) (Dictionary, error) {
 			Max        *float64              `json:"max"`
 		} `json:"variables"`
 		Endpoints []struct {
-			Name  string `json:"name"`
-			Label string `json:"label"`
-			Unit  string `json:"unit"`
+			Name        string   `json:"name"`
+			Label       string   `json:"label"`
+			Unit        string   `json:"unit"`
+			HorizonDays *float64 `json:"horizon_days"`
 		} `json:"endpoints"`
 	}
 	dec := json.NewDecoder(r)
@@ -125,12 +157,12 @@ func readJSONDictionary(r io.Reader) (Dictionary, error) {
 	if dec.More() {
 		return Dictionary{}, &ImportError{Reason: "dictionary: trailing data after the JSON object"}
 	}
-	d := Dictionary{Study: f.Study, Version: f.Version}
+	d := Dictionary{Study: f.Study, Version: f.Version, HorizonDays: f.HorizonDays}
 	for _, v := range f.Variables {
 		d.Entries = append(d.Entries, DictionaryEntry{Name: v.Name, Type: v.Type, Label: v.Label, Unit: v.Unit, Categories: v.Categories, Min: v.Min, Max: v.Max})
 	}
 	for _, e := range f.Endpoints {
-		d.Entries = append(d.Entries, DictionaryEntry{Name: e.Name, Endpoint: true, Label: e.Label, Unit: e.Unit})
+		d.Entries = append(d.Entries, DictionaryEntry{Name: e.Name, Endpoint: true, Label: e.Label, Unit: e.Unit, HorizonDays: e.HorizonDays})
 	}
 	if err := d.check(); err != nil {
 		return Dictionary{}, err
@@ -188,6 +220,9 @@ func (d *Dictionary) check() error {
 	if len(d.Version) > protocol.MaxNameLen || !utf8.ValidString(d.Version) {
 		return &ImportError{Reason: "dictionary: version longer than 256 bytes or not UTF-8"}
 	}
+	if err := checkHorizon("the study", d.HorizonDays); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for _, e := range d.Entries {
 		if err := checkEntry(e); err != nil {
@@ -219,7 +254,14 @@ func checkEntry(e DictionaryEntry) *ImportError {
 		if e.Unit != "" && e.Unit != "days" {
 			return bad("an endpoint is in days, not %q", e.Unit)
 		}
+		if err := checkHorizon(fmt.Sprintf("endpoint %q", e.Name), e.HorizonDays); err != nil {
+			err.Column = e.Name
+			return err
+		}
 		return nil
+	}
+	if e.HorizonDays != nil {
+		return bad("horizon_days is declared for endpoints only")
 	}
 	switch e.Type {
 	case "", protocol.Categorical, protocol.Numeric:
@@ -270,7 +312,8 @@ type declaration struct {
 // variables' order. An entry naming neither a variable nor an endpoint is refused: a
 // dictionary is the study's, and a site's file lacking a declared column is an error (an
 // empty column says the site does not collect it).
-func resolveDictionary(d Dictionary, vars, eps []string) (decl []*DictionaryEntry, epLabels []string, order []int, err error) {
+// An endpoint's horizon is its entry's, else the dictionary's study-wide one (nil: none).
+func resolveDictionary(d Dictionary, vars, eps []string) (decl []*DictionaryEntry, epLabels []string, epHorizons []*float64, order []int, err error) {
 	vi := map[string]int{}
 	for j, v := range vars {
 		vi[v] = j
@@ -281,6 +324,10 @@ func resolveDictionary(d Dictionary, vars, eps []string) (decl []*DictionaryEntr
 	}
 	decl = make([]*DictionaryEntry, len(vars))
 	epLabels = make([]string, len(eps))
+	epHorizons = make([]*float64, len(eps))
+	for k := range epHorizons {
+		epHorizons[k] = d.HorizonDays
+	}
 	for i := range d.Entries {
 		e := &d.Entries[i]
 		j, isVar := vi[e.Name]
@@ -288,19 +335,22 @@ func resolveDictionary(d Dictionary, vars, eps []string) (decl []*DictionaryEntr
 		switch {
 		case isVar && !e.Endpoint:
 			if decl[j] != nil {
-				return nil, nil, nil, &ImportError{Column: e.Name, Reason: "dictionary: declared twice"}
+				return nil, nil, nil, nil, &ImportError{Column: e.Name, Reason: "dictionary: declared twice"}
 			}
 			decl[j] = e
 			order = append(order, j)
 		case isEp && (e.Endpoint || (e.Type == "" && e.Categories == nil && e.Min == nil && e.Max == nil)):
 			if e.Unit != "" && e.Unit != "days" {
-				return nil, nil, nil, &ImportError{Reason: fmt.Sprintf("dictionary: endpoint %q is in days, not %q", e.Name, e.Unit)}
+				return nil, nil, nil, nil, &ImportError{Reason: fmt.Sprintf("dictionary: endpoint %q is in days, not %q", e.Name, e.Unit)}
 			}
 			epLabels[k] = e.Label
+			if e.HorizonDays != nil {
+				epHorizons[k] = e.HorizonDays
+			}
 		case e.Endpoint:
-			return nil, nil, nil, &ImportError{Reason: fmt.Sprintf("dictionary: endpoint %q is not an endpoint of the import (--endpoint)", e.Name)}
+			return nil, nil, nil, nil, &ImportError{Reason: fmt.Sprintf("dictionary: endpoint %q is not an endpoint of the import (--endpoint)", e.Name)}
 		default:
-			return nil, nil, nil, &ImportError{Line: 1, Column: e.Name, Reason: "declared in the dictionary but not a variable of the file (a site that does not collect it gives an empty column)"}
+			return nil, nil, nil, nil, &ImportError{Line: 1, Column: e.Name, Reason: "declared in the dictionary but not a variable of the file (a site that does not collect it gives an empty column)"}
 		}
 	}
 	declared := map[int]bool{}
@@ -312,5 +362,5 @@ func resolveDictionary(d Dictionary, vars, eps []string) (decl []*DictionaryEntr
 			order = append(order, j)
 		}
 	}
-	return decl, epLabels, order, nil
+	return decl, epLabels, epHorizons, order, nil
 }

@@ -13,7 +13,8 @@
 //
 // A study's variables are declared by its Dictionary (ReadDictionary: a JSON file with the
 // study version, each variable's type, label, unit, categories in the study's order and numeric
-// range, and the endpoints' labels; AddCategories for --categories), the same at every site of
+// range, and the endpoints' labels and optional horizon_days, migration 009; AddCategories for
+// --categories), the same at every site of
 // the study. Categories are never read off a site's rows: the catalog lists the declared ones
 // whether or not the site holds patients in them, so it tells nothing about them. The import
 // refuses a value outside the declared categories or range (line and column) and a non-numeric
@@ -66,9 +67,16 @@
 //     1..min_cell-1 patients. Re-runs of a definition are answered. Every refusal has one
 //     message. Combinations of four or more non-nested sets are not checked (guard.go).
 //     Every set released exactly is also remembered as a feasibility set (feasibility.go).
-//   - daily_query_budget: queries per analyst per UTC day (catalog queries are free). Every
-//     round of a federated Cox fit is one query: a fit of k Newton–Raphson rounds uses k, and
-//     one that runs out is refused at the next round, saying the budget is used up.
+//   - daily_query_budget: queries per analyst per UTC day (catalog queries are free), one
+//     budget that exact queries and feasibility counts share: a query costs 1, a feasibility
+//     count feasibility_cost (default 0.25, in (0, 1]; 2,000 counts use the default 500). The
+//     spent amount is read off the day's audit records (AuditEntry.Budgeted and Feasibility,
+//     refused ones too, but a query refused for the budget itself is not Budgeted: it tells
+//     nothing and costs nothing) within Store.Release, so replicas never overspend it; a
+//     query it can no longer pay for is refused with reason daily_budget, the message saying
+//     how many queries and counts were spent. The catalog's You.QueriesLeft is the whole queries left.
+//     Every round of a federated Cox fit is one query: a fit of k Newton–Raphson rounds uses
+//     k, and one that runs out is refused at the next round, saying the budget is used up.
 //   - events_per_cox_covariate: a Cox query needs at least this many events per design column.
 //   - allow_pooled_cox: the pooled (WebDISCO) Cox form is answered only when true (ExactPolicy,
 //     or a policy file that says so; an exact policy document without the field too). Its
@@ -97,7 +105,7 @@
 //     policy built in Go without it gets the default); exact policies have neither rule and
 //     ignore the field.
 //   - min_cell also applies to a Cox reply's count of patients left out for a missing covariate.
-//   - feasibility_rounding, feasibility_noise, feasibility_budget: a feasibility count
+//   - feasibility_rounding, feasibility_noise, feasibility_cost, feasibility_budget: a feasibility count
 //     (protocol.Query.Feasibility, the live cohort panel's question) is |S| plus integer noise
 //     uniform in [−noise, +noise], rounded to the nearest multiple of the rounding, refused
 //     like an exact count below min_cohort. The noise is keyed by the site's secret
@@ -105,8 +113,11 @@
 //     are sticky: a set fewer than min_cell patients from one answered before (to any
 //     analyst, same study version) gets that set's answer, so S and S minus one patient get
 //     one answer (see feasibility.go for what this does and does not stop). The overlap
-//     guard neither checks nor records these counts; they are charged to the daily
-//     feasibility budget (not the query budget) and audited with AuditEntry.Feasibility.
+//     guard neither checks nor records these counts; each is charged feasibility_cost of a
+//     query to the shared daily budget and audited with AuditEntry.Feasibility.
+//     feasibility_budget is an optional extra cap on the counts a day (reason
+//     feasibility_budget; 0, the default, none): policy files from before the shared budget
+//     set it to 2000 and still parse, keeping it as that cap.
 //
 // Every reply carries protocol.PolicyEffects saying what the policy did.
 //
@@ -132,7 +143,10 @@
 // Counts and survival tables for analysts of role dp are released under zero-concentrated DP
 // with exact discrete Gaussian noise (package dp): a count or grouped count at dp_rho_count, a
 // feasibility count at dp_rho_feasibility (then rounded), a survival query at dp_rho_survival
-// (every group's table on dp_bin_days bins to dp_horizon_days, the square-root factorisation
+// (every group's table on dp_bin_days bins to the endpoint's horizon_days when the study's
+// dictionary declares one — public, the same at every site, part of the dictionary hash,
+// refused at import unless positive and at most 1000 bins of the default 30 days — else to
+// dp_horizon_days; bins are widened past 1000 bins; the square-root factorisation
 // mechanism; one patient is in one group, so the reply costs one ρ), a summary (Table 1) at
 // dp_rho_summary split evenly over its components (dpsummary.go: sizes, category cells, a
 // numeric variable's n, centred and clipped Σx and Σx² on its declared range, histogram; a

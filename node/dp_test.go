@@ -26,13 +26,19 @@ type dpLung struct {
 
 func newDPLung(t *testing.T, pol protocol.Policy, csvPath string) *dpLung {
 	t.Helper()
+	return newDPLungSpec(t, pol, csvPath, lungSpec)
+}
+
+// newDPLungSpec is newDPLung importing csvPath under spec.
+func newDPLungSpec(t *testing.T, pol protocol.Policy, csvPath string, spec ImportSpec) *dpLung {
+	t.Helper()
 	clock := &fixedClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	a, err := ParseAnalysts(strings.NewReader("dora " + pubText(testKey(4)) + "\ntom " + pubText(testKey(5)) + " trusted\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dbPath := filepath.Join(t.TempDir(), "lung.db")
-	store := importFile(t, dbPath, csvPath, lungSpec)
+	store := importFile(t, dbPath, csvPath, spec)
 	e, err := NewEngine(context.Background(), store, Config{Policy: &pol, Now: clock.now, Analysts: a})
 	if err != nil {
 		t.Fatal(err)

@@ -16,8 +16,9 @@ import (
 // A count (grouped or not, feasibility counts too) is released through dp.ReleaseCounts at
 // the policy's dp_rho_count; a survival query through dp.ReleaseSurvival (the square-root
 // factorisation mechanism, dp/UTILITY.md) at dp_rho_survival, one table per declared group on
-// dp_bin_days-wide bins up to dp_horizon_days (patients followed longer are censored there),
-// so the tables' shape is public. Each patient is in exactly one group (or the missing-group
+// dp_bin_days-wide bins up to the endpoint's declared horizon_days (the study's dictionary),
+// else the policy's dp_horizon_days (patients followed longer are censored there), so the
+// tables' shape is public (dpGrid). Each patient is in exactly one group (or the missing-group
 // cell), so the whole reply costs one ρ (parallel composition).
 //
 // The rules mode's thresholds stay in force on top of the noise, decided on the noisy values
@@ -172,11 +173,26 @@ func (e *Engine) dpCell(v int64, reply *protocol.Reply) protocol.Count {
 	return protocol.Count{}
 }
 
+// dpGrid is the public grid of a differentially private survival release of ep: bins of the
+// policy's dp_bin_days up to the horizon the study's dictionary declares for the endpoint, else
+// the policy's dp_horizon_days. Bins are widened when the horizon would need more than
+// maxDPBins of them (as withDPDefaults does for the policy's own horizon).
+func (e *Engine) dpGrid(ep *EndpointData) (binDays, horizon float64) {
+	binDays, horizon = e.policy.DPBinDays, e.policy.DPHorizonDays
+	if ep.HorizonDays != nil && *ep.HorizonDays > 0 && !math.IsInf(*ep.HorizonDays, 0) {
+		horizon = *ep.HorizonDays
+	}
+	if horizon/binDays > maxDPBins {
+		binDays = math.Ceil(horizon / maxDPBins)
+	}
+	return binDays, horizon
+}
+
 // dpSurvival releases one noisy survival table per group of the cohort on the policy's DP
 // bins; groups whose noisy size is below min_cell are left out, like empty groups.
 func (e *Engine) dpSurvival(c *cohort, q *protocol.Query, reply *protocol.Reply) (answer, error) {
 	ep := c.study.eps[q.Endpoint]
-	w, horizon := e.policy.DPBinDays, e.policy.DPHorizonDays
+	w, horizon := e.dpGrid(ep)
 	bins := int(math.Ceil(horizon / w))
 	k, codes := c.groups()
 	tables := make([]dp.SurvivalTable, k)
@@ -260,7 +276,8 @@ func (e *Engine) dpSurvival(c *cohort, q *protocol.Query, reply *protocol.Reply)
 	return ans, nil
 }
 
-// standing is what the analyst may still ask of this site, for the catalog: queries left today
+// standing is what the analyst may still ask of this site, for the catalog: whole queries left
+// today of the budget they share with feasibility counts
 // and, for a dp analyst, the ρ left per study of cat, today and for good. It reads the audit
 // log within a release transaction, as the budget checks do.
 func (e *Engine) standing(ctx context.Context, who identity, cat *protocol.Catalog) (*protocol.AnalystBudget, error) {
@@ -270,12 +287,11 @@ func (e *Engine) standing(ctx context.Context, who identity, cat *protocol.Catal
 	}
 	err := e.store.Release(ctx, who.name, func(tx ReleaseTx) error {
 		if limit := e.policy.DailyQueryBudget; limit > 0 {
-			now := e.now().UTC()
-			used, err := tx.CountQueries(ctx, time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC))
+			spent, _, _, err := e.dailySpent(ctx, tx)
 			if err != nil {
 				return err
 			}
-			b.QueriesLeft = max(limit-used, 0)
+			b.QueriesLeft = max(int(math.Floor(float64(limit)-spent+budgetEpsilon)), 0)
 		}
 		if who.role != RoleDP {
 			return nil

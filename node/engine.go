@@ -252,8 +252,9 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 	if err == nil {
 		ans, err = e.compute(ctx, &q, who, &reply)
 	}
-	// A feasibility count is charged to the feasibility budget instead of the query budget,
-	// and the guard neither checks nor records it (its answer carries no sets).
+	// A feasibility count is charged feasibility_cost of a query to the shared daily budget
+	// (and counted against the optional feasibility cap); the guard neither checks nor
+	// records it (its answer carries no sets).
 	feasibility := authenticated && q.Feasibility && q.Version == protocol.Version
 	budgeted := authenticated && q.Kind != protocol.KindCatalog && q.Version == protocol.Version && !q.Feasibility
 	guarded := e.policy.OverlapGuard && ans.study != nil && len(ans.sets) > 0 && !isDP
@@ -317,11 +318,11 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 				}
 			}
 		}
-		if err == nil && budgeted && e.policy.DailyQueryBudget > 0 {
-			err = e.checkDailyBudget(ctx, tx.CountQueries, e.policy.DailyQueryBudget, protocol.ReasonDailyBudget, "query", "queries", analyst)
+		if err == nil && (budgeted || feasibility) && e.policy.DailyQueryBudget > 0 {
+			err = e.checkDailyBudget(ctx, tx, analyst, feasibility)
 		}
 		if err == nil && feasibility && e.policy.FeasibilityBudget > 0 {
-			err = e.checkDailyBudget(ctx, tx.CountFeasibility, e.policy.FeasibilityBudget, protocol.ReasonFeasibilityBudget, "feasibility", "counts", analyst)
+			err = e.checkFeasibilityCap(ctx, tx, analyst)
 		}
 		if err == nil && ans.feas != nil {
 			// The answer of a near-duplicate set asked before, by anyone, else a fresh
@@ -361,6 +362,12 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 		if err != nil {
 			pe := asProtocolError(err)
 			entry.Outcome, entry.Code, entry.Reason = OutcomeRefused, pe.Code, pe.Message
+			if pe.Reason == protocol.ReasonDailyBudget || pe.Reason == protocol.ReasonFeasibilityBudget {
+				// Decided from the analyst's own spending alone: it tells nothing and costs
+				// nothing, so a query refused for the budget does not burn what is left for
+				// feasibility counts. (A feasibility count stays marked as one.)
+				entry.Budgeted = false
+			}
 			if !authenticated && q.Analyst != "" {
 				entry.Reason += fmt.Sprintf(" (declared analyst %q, not verified)", clip(q.Analyst))
 			}
@@ -424,18 +431,61 @@ func effectsText(p protocol.PolicyEffects) string {
 	return s
 }
 
-// checkDailyBudget refuses once the analyst has used limit of what count counts today (UTC
-// day), within tx: the query budget (name "query", unit "queries") or the feasibility budget
-// ("feasibility", "counts"); reason is the protocol's name of the budget.
-func (e *Engine) checkDailyBudget(ctx context.Context, count func(context.Context, time.Time) (int, error), limit int, reason, name, unit, analyst string) error {
-	now := e.now().UTC()
-	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	n, err := count(ctx, day)
-	if err != nil {
-		return errorf(protocol.CodeInternal, "%s budget unavailable", name)
+// utcDay is the start of the UTC day of t: budgets renew at 00:00 UTC.
+func utcDay(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// budgetEpsilon absorbs the rounding of summed fractional costs (feasibility_cost 0.1 ten
+// times is one query).
+const budgetEpsilon = 1e-9
+
+// dailySpent is what the analyst has spent of the shared daily budget today (UTC), within tx,
+// from the audit log: every budgeted query costs 1 and every feasibility count the policy's
+// feasibility_cost, released or refused alike (but a query refused for the budget is not
+// recorded as budgeted).
+func (e *Engine) dailySpent(ctx context.Context, tx ReleaseTx) (spent float64, queries, feas int, err error) {
+	day := utcDay(e.now())
+	if queries, err = tx.CountQueries(ctx, day); err != nil {
+		return 0, 0, 0, err
 	}
-	if n >= limit {
-		return refusef(reason, float64(limit), "daily %s budget of %d %s used up for analyst %q", name, limit, unit, clip(analyst))
+	if feas, err = tx.CountFeasibility(ctx, day); err != nil {
+		return 0, 0, 0, err
+	}
+	return float64(queries) + float64(feas)*e.policy.FeasibilityCost, queries, feas, nil
+}
+
+// checkDailyBudget refuses, within tx, a query (cost 1) or a feasibility count (cost
+// feasibility_cost) that the analyst's shared daily budget (daily_query_budget, UTC day) can no
+// longer pay for, saying what was spent on what.
+func (e *Engine) checkDailyBudget(ctx context.Context, tx ReleaseTx, analyst string, feasibility bool) error {
+	spent, queries, feas, err := e.dailySpent(ctx, tx)
+	if err != nil {
+		return errorf(protocol.CodeInternal, "query budget unavailable")
+	}
+	cost, what := 1.0, "a query costs 1"
+	if feasibility {
+		cost, what = e.policy.FeasibilityCost, fmt.Sprintf("a feasibility count costs %g", e.policy.FeasibilityCost)
+	}
+	limit := e.policy.DailyQueryBudget
+	if spent+cost > float64(limit)+budgetEpsilon {
+		return refusef(protocol.ReasonDailyBudget, float64(limit),
+			"daily query budget of %d queries used up for analyst %q: %d queries and %d feasibility counts (at %g of a query each) today make %g; %s (the budget renews at 00:00 UTC)",
+			limit, clip(analyst), queries, feas, e.policy.FeasibilityCost, spent, what)
+	}
+	return nil
+}
+
+// checkFeasibilityCap refuses, within tx, a feasibility count once the analyst has asked
+// feasibility_budget of them today (UTC): the optional extra cap on top of the shared budget.
+func (e *Engine) checkFeasibilityCap(ctx context.Context, tx ReleaseTx, analyst string) error {
+	n, err := tx.CountFeasibility(ctx, utcDay(e.now()))
+	if err != nil {
+		return errorf(protocol.CodeInternal, "feasibility budget unavailable")
+	}
+	if limit := e.policy.FeasibilityBudget; n >= limit {
+		return refusef(protocol.ReasonFeasibilityBudget, float64(limit), "daily feasibility budget of %d counts used up for analyst %q (the budget renews at 00:00 UTC)", limit, clip(analyst))
 	}
 	return nil
 }

@@ -30,9 +30,10 @@ import (
 //     ChaCha8 stream keyed by HMAC-SHA256(site secret, study, study version, S's bitset),
 //     so the answer of a fresh set does not depend on who asks first either;
 //   - the overlap guard neither checks nor records them (they cannot make the site refuse the
-//     exact analysis of the final cohort), they are charged to the feasibility budget instead
-//     of the daily query budget, and they are audited like every query (the audit record
-//     names the remembered set whose answer was released).
+//     exact analysis of the final cohort), each is charged feasibility_cost (default 0.25) of
+//     a query to the daily budget exact queries use too (Engine.checkDailyBudget; the optional
+//     feasibility_budget caps their number besides), and they are audited like every query
+//     (the audit record names the remembered set whose answer was released).
 //   - every patient set released exactly (rule-based releases: cohorts, groups, cells) is
 //     remembered too, with its own fresh answer, in the release's transaction
 //     (Engine.registerExact), so that a feasibility count one patient from an exactly
@@ -69,7 +70,8 @@ import (
 // member apart in two counts per try. Any rule that answers near duplicates alike and far
 // sets independently has such a boundary; only noise that grows with the number of counts
 // allowed (differential privacy's accounting), or far fewer counts, bounds what an attacker
-// learns. The feasibility budget bounds the counts per analyst and day, and the audit log
+// learns. The shared daily budget bounds the counts per analyst and day (2,000 by default,
+// fewer the more exact queries the analyst asks), and the audit log
 // shows the pattern (the same set with and without one patient; sets padded by a few named
 // patients). A sticky answer is also less accurate: it is S₀'s, so it may differ from |S| by
 // up to k + min_cell − 1 before rounding (the reply's noise label still says k).

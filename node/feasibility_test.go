@@ -373,14 +373,15 @@ func TestAttackFeasibilityPairs(t *testing.T) {
 	})
 }
 
-// Attack (exhausting the feasibility budget): with a feasibility budget of 5 the sixth count
-// of the day is refused; feasibility counts do not use the daily query budget (3 here) and
-// exact queries do not use the feasibility budget. The next UTC day starts afresh.
+// Attack (exhausting the feasibility cap): with the optional extra cap of 5 feasibility counts
+// a day the sixth count is refused for that cap; the five counts also took 5 × 0.25 of the
+// shared daily budget of 5, so 3 exact queries fit and a fourth does not. The next UTC day
+// starts afresh.
 func TestAttackFeasibilityBudget(t *testing.T) {
 	ctx := context.Background()
 	clock := &fixedClock{t: time.Date(2026, 3, 1, 23, 0, 0, 0, time.UTC)}
 	pol := DefaultPolicy()
-	pol.DailyQueryBudget, pol.FeasibilityBudget = 3, 5
+	pol.DailyQueryBudget, pol.FeasibilityBudget = 5, 5
 	e, store := lungEngine(t, pol, clock)
 	f := feasQuery("alice", eq("sex", "female"))
 	for i := 0; i < 5; i++ {
@@ -400,8 +401,8 @@ func TestAttackFeasibilityBudget(t *testing.T) {
 	feasAnswer(t, e, other)
 	clock.t = clock.t.Add(2 * time.Hour) // next UTC day
 	feasAnswer(t, e, f)
-	// The audit log holds every feasibility count, released or refused, marked as such and
-	// not charged to the query budget; the chain verifies.
+	// The audit log holds every feasibility count, released or refused, marked as such (not
+	// as a budgeted query: it is charged feasibility_cost); the chain verifies.
 	recs, err := VerifyAudit(ctx, store)
 	if err != nil {
 		t.Fatal(err)
@@ -577,17 +578,19 @@ func TestAttackFeasibilitySecret(t *testing.T) {
 }
 
 // The feasibility settings of a policy file: absent fields keep the defaults (rounding 10,
-// noise ±3, budget 2000; exact feasibility counts and no budget in the exact policy); a
+// noise ±3, no extra cap: the shared budget bounds them; exact feasibility counts in the exact
+// policy); an old file's feasibility_budget is kept as the extra cap; a
 // rounding below 1 and negative values are refused. A policy built in code before the fields
 // existed gets the defaults' rounding and noise, unless it is exact.
 func TestParseFeasibilityPolicy(t *testing.T) {
 	for doc, want := range map[string][3]int{
-		`{}`: {10, 3, 2000},
+		`{}`: {10, 3, 0},
+		`{"daily_query_budget":500,"feasibility_budget":2000}`:                                       {10, 3, 2000},
 		`{"feasibility_rounding":5,"feasibility_noise":0,"feasibility_budget":0}`:                    {5, 0, 0},
 		`{"min_cohort":0,"min_cell":0,"bin_days":0,"overlap_guard":false}`:                           {1, 0, 0},
 		`{"min_cohort":0,"min_cell":0,"bin_days":0,"overlap_guard":false,"feasibility_rounding":10}`: {10, 0, 0},
 		`{"min_cohort":0,"min_cell":0,"bin_days":0,"overlap_guard":false,"feasibility_budget":100}`:  {1, 0, 100},
-		`{"min_cell":11,"feasibility_noise":5}`:                                                      {10, 5, 2000},
+		`{"min_cell":11,"feasibility_noise":5}`:                                                      {10, 5, 0},
 	} {
 		p, err := ParsePolicy([]byte(doc))
 		if got := [3]int{p.FeasibilityRounding, p.FeasibilityNoise, p.FeasibilityBudget}; err != nil || got != want {

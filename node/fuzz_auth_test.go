@@ -45,7 +45,7 @@ func FuzzParseAnalysts(f *testing.F) {
 func FuzzParsePolicy(f *testing.F) {
 	for _, s := range []string{`{}`, `{"min_cell":3}`, `{"min_cohort":0,"min_cell":0,"bin_days":0,"overlap_guard":false}`,
 		`{"bin_days":1e309}`, `{"min_cel":3}`, `{"daily_query_budget":-1}`, `[]`, `{"bin_days":-0}`,
-		`{"feasibility_rounding":0}`, `{"feasibility_noise":5,"feasibility_budget":0}`} {
+		`{"feasibility_rounding":0}`, `{"feasibility_noise":5,"feasibility_budget":0}`, `{"feasibility_cost":0.1}`, `{"feasibility_cost":1e-300}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -54,7 +54,8 @@ func FuzzParsePolicy(f *testing.F) {
 			return
 		}
 		if p.MinCohort < 0 || p.MinCell < 0 || !(p.BinDays >= 0) || p.BinDays > 1e308 || p.DailyQueryBudget < 0 || p.EventsPerCoxCovariate < 0 ||
-			p.FeasibilityRounding < 1 || p.FeasibilityRounding > maxFeasibilityNoise || p.FeasibilityNoise < 0 || p.FeasibilityNoise > maxFeasibilityNoise || p.FeasibilityBudget < 0 {
+			p.FeasibilityRounding < 1 || p.FeasibilityRounding > maxFeasibilityNoise || p.FeasibilityNoise < 0 || p.FeasibilityNoise > maxFeasibilityNoise || p.FeasibilityBudget < 0 ||
+			!(p.FeasibilityCost > 0 && p.FeasibilityCost <= 1) {
 			t.Fatalf("policy %+v accepted from %q", p, data)
 		}
 	})

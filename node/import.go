@@ -204,7 +204,7 @@ func BuildStudy(ctx context.Context, name, dataCut string, dict Dictionary, src 
 			return nil, err
 		}
 	}
-	decl, epLabels, order, err := resolveDictionary(dict, vars, eps)
+	decl, epLabels, epHorizons, order, err := resolveDictionary(dict, vars, eps)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +213,7 @@ func BuildStudy(ctx context.Context, name, dataCut string, dict Dictionary, src 
 	var lines []int
 	st.Endpoints = make([]EndpointData, len(eps))
 	for k, e := range eps {
-		st.Endpoints[k].Name, st.Endpoints[k].Label = e, epLabels[k]
+		st.Endpoints[k].Name, st.Endpoints[k].Label, st.Endpoints[k].HorizonDays = e, epLabels[k], epHorizons[k]
 	}
 	seen := make(map[string]int)
 	for n := 0; ; n++ {

@@ -23,7 +23,7 @@ func DefaultPolicy() protocol.Policy {
 		MaxCoxLogHR:           DefaultMaxCoxLogHR,
 		FeasibilityRounding:   10,
 		FeasibilityNoise:      3,
-		FeasibilityBudget:     2000,
+		FeasibilityCost:       DefaultFeasibilityCost,
 		DPRhoCount:            DefaultDP.DPRhoCount,
 		DPRhoFeasibility:      DefaultDP.DPRhoFeasibility,
 		DPRhoSurvival:         DefaultDP.DPRhoSurvival,
@@ -50,6 +50,11 @@ func DefaultPolicy() protocol.Policy {
 // n = 137 — a Table 1 is asked once per cohort, so it may take two fifths of a day's budget;
 // more variables thin each one's share.
 var DefaultDP = protocol.Policy{DPRhoCount: 0.005, DPRhoFeasibility: 0.0005, DPRhoSurvival: 0.02, DPRhoSummary: 0.1, DPRhoDaily: 0.25, DPRhoTotal: 2, DPBinDays: 30, DPHorizonDays: 3650}
+
+// DefaultFeasibilityCost is the share of one query of the daily budget that a feasibility
+// count costs (feasibility_cost): 2,000 counts, a day of live cohort-panel edits, take the
+// 500 queries of the default budget.
+const DefaultFeasibilityCost = 0.25
 
 // maxDPBins bounds dp_horizon_days / dp_bin_days: every bin is released (noised) whether or
 // not it holds patients.
@@ -80,7 +85,7 @@ func withDPDefaults(p protocol.Policy) protocol.Policy {
 // It allows the pooled Cox form, and its feasibility counts are exact (rounding 1, no noise,
 // no budget).
 func ExactPolicy() protocol.Policy {
-	return withDPDefaults(protocol.Policy{AllowPooledCox: true, FeasibilityRounding: 1})
+	return withDPDefaults(protocol.Policy{AllowPooledCox: true, FeasibilityRounding: 1, FeasibilityCost: DefaultFeasibilityCost})
 }
 
 // withFeasibilityDefaults fills in the feasibility settings of a policy built in code before
@@ -94,6 +99,10 @@ func withFeasibilityDefaults(p protocol.Policy) protocol.Policy {
 	p.FeasibilityNoise = min(max(p.FeasibilityNoise, 0), maxFeasibilityNoise)
 	p.FeasibilityRounding = min(p.FeasibilityRounding, maxFeasibilityNoise)
 	p.FeasibilityBudget = max(p.FeasibilityBudget, 0)
+	if !(p.FeasibilityCost > 0 && p.FeasibilityCost <= 1) {
+		// A policy built in code before feasibility counts shared the query budget.
+		p.FeasibilityCost = DefaultFeasibilityCost
+	}
 	// The Cox β cap likewise: a protective policy without one (or with a value ParsePolicy
 	// refuses) gets the default rather than no cap.
 	if !IsExact(p) && !(p.MaxCoxLogHR > 0 && p.MaxCoxLogHR <= math.MaxFloat64) {
@@ -124,13 +133,18 @@ func IsExact(p protocol.Policy) bool {
 // ParsePolicy reads a policy JSON document. Fields absent from it keep DefaultPolicy's safe
 // values — except in an exact policy (min_cohort, min_cell and bin_days 0, overlap_guard false,
 // as the trusted-network example {"min_cohort":0,"min_cell":0,"bin_days":0,"overlap_guard":false}),
-// where the absent daily_query_budget, events_per_cox_covariate and feasibility_budget default
+// where the absent daily_query_budget and events_per_cox_covariate default
 // to 0 (off) as well, the absent feasibility_rounding to 1 and feasibility_noise to 0 (exact
 // feasibility counts), and the absent allow_pooled_cox to true (a trusted network may fit the
 // pooled Cox form), and max_cox_log_hr is ignored (exact policies put no cap on a Cox query's β;
 // absent, it reads 0). feasibility_rounding must be at least 1. In any other policy
 // max_cox_log_hr (default DefaultMaxCoxLogHR) must be a positive finite number: there is no
 // uncapped protective policy.
+// feasibility_cost (default DefaultFeasibilityCost) must be in (0, 1]: a feasibility count
+// costs that share of a query of the daily budget. feasibility_budget, an optional extra cap on
+// the feasibility counts a day, defaults to 0 (none: the shared budget bounds them); policy
+// files from before the shared budget, which set it (2000 was the default), still parse and
+// keep it as that cap.
 // Otherwise an absent allow_pooled_cox is false: the pooled form discloses covariate values,
 // so a protective policy allows it only when it says so. Unknown fields and negative values are refused, so a typo cannot silently weaken a policy.
 func ParsePolicy(data []byte) (protocol.Policy, error) {
@@ -160,9 +174,6 @@ func ParsePolicy(data []byte) (protocol.Policy, error) {
 		if _, ok := present["feasibility_noise"]; !ok {
 			p.FeasibilityNoise = 0
 		}
-		if _, ok := present["feasibility_budget"]; !ok {
-			p.FeasibilityBudget = 0
-		}
 		if _, ok := present["max_cox_log_hr"]; !ok {
 			p.MaxCoxLogHR = 0
 		}
@@ -174,6 +185,9 @@ func ParsePolicy(data []byte) (protocol.Policy, error) {
 	}
 	if !IsExact(p) && p.MaxCoxLogHR == 0 {
 		return protocol.Policy{}, fmt.Errorf("node: policy: max_cox_log_hr 0: a protective policy needs a positive cap on the Cox β (only an exact policy has none; the default is %g)", float64(DefaultMaxCoxLogHR))
+	}
+	if !(p.FeasibilityCost > 0 && p.FeasibilityCost <= 1) {
+		return protocol.Policy{}, fmt.Errorf("node: policy: feasibility_cost %v: must be above 0 and at most 1 (the share of one query of the daily budget a feasibility count costs; default %g)", p.FeasibilityCost, DefaultFeasibilityCost)
 	}
 	if p.FeasibilityRounding < 1 {
 		return protocol.Policy{}, fmt.Errorf("node: policy: feasibility_rounding %d: must be at least 1 (1 = no rounding)", p.FeasibilityRounding)

@@ -28,7 +28,7 @@ func TestRefusalReasons(t *testing.T) {
 	old := query(protocol.KindCount)
 	old.Cohort = rng("age", fp(80), nil) // lung has fewer than 10 patients aged 80 or more
 	pol := DefaultPolicy()
-	pol.DailyQueryBudget, pol.FeasibilityBudget = 3, 1
+	pol.DailyQueryBudget, pol.FeasibilityBudget = 4, 1
 	e, _ := lungEngine(t, pol, nil)
 
 	wantReason(t, handleJSON(t, e, old), protocol.ReasonSmallCohort, float64(pol.MinCohort))
@@ -45,7 +45,7 @@ func TestRefusalReasons(t *testing.T) {
 	minusOne := women
 	minusOne.Cohort = and(eq("sex", "female"), rng("age", nil, fp(76)))
 	wantReason(t, handleJSON(t, e, minusOne), protocol.ReasonOverlapGuard, float64(pol.MinCell))
-	wantReason(t, handleJSON(t, e, query(protocol.KindCount)), protocol.ReasonDailyBudget, 3)
+	wantReason(t, handleJSON(t, e, query(protocol.KindCount)), protocol.ReasonDailyBudget, 4) // 3 queries and 2 feasibility counts: 3.5
 
 	cox := query(protocol.KindCox)
 	cox.Endpoint, cox.Cohort = "OS", old.Cohort

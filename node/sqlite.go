@@ -179,18 +179,19 @@ func (s *SQLiteStore) ReplaceStudy(ctx context.Context, st *StudyData) (StudyInf
 	if err != nil {
 		return StudyInfo{}, err
 	}
-	stmt, err := tx.PrepareContext(ctx, "INSERT INTO study_columns (study_id, position, role, name, type, label, unit, categories, data, min, max) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	stmt, err := tx.PrepareContext(ctx, "INSERT INTO study_columns (study_id, position, role, name, type, label, unit, categories, data, min, max, horizon_days) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		return StudyInfo{}, err
 	}
 	defer stmt.Close()
 	pos := 0
+	var horizon *float64 // of the endpoint's time column
 	insert := func(role, name, typ, label, unit string, cats []string, data []byte, lo, hi *float64) error {
 		if cats == nil {
 			cats = []string{}
 		}
 		cj, _ := json.Marshal(cats)
-		_, err := stmt.ExecContext(ctx, id, pos, role, name, typ, label, unit, string(cj), data, nullFloat(lo), nullFloat(hi))
+		_, err := stmt.ExecContext(ctx, id, pos, role, name, typ, label, unit, string(cj), data, nullFloat(lo), nullFloat(hi), nullFloat(horizon))
 		pos++
 		return err
 	}
@@ -209,7 +210,10 @@ func (s *SQLiteStore) ReplaceStudy(ctx context.Context, st *StudyData) (StudyInf
 		}
 	}
 	for _, e := range st.Endpoints {
-		if err := insert(roleTime, e.Name, "", e.Label, "days", nil, encodeFloats(e.Time), nil, nil); err != nil {
+		horizon = e.HorizonDays
+		err := insert(roleTime, e.Name, "", e.Label, "days", nil, encodeFloats(e.Time), nil, nil)
+		horizon = nil
+		if err != nil {
 			return StudyInfo{}, err
 		}
 		if err := insert(roleEvent, e.Name, "", "", "", nil, encodeBools(e.Event), nil, nil); err != nil {
@@ -324,7 +328,7 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 		return nil, StudyInfo{}, err
 	}
 	si.ImportedAt, _ = time.Parse(timeLayout, at)
-	rows, err := tx.QueryContext(ctx, "SELECT role, name, type, label, unit, categories, data, min, max FROM study_columns WHERE study_id = ? ORDER BY position", id)
+	rows, err := tx.QueryContext(ctx, "SELECT role, name, type, label, unit, categories, data, min, max, horizon_days FROM study_columns WHERE study_id = ? ORDER BY position", id)
 	if err != nil {
 		return nil, StudyInfo{}, err
 	}
@@ -334,8 +338,8 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 	for rows.Next() {
 		var role, cname, typ, label, unit, cats string
 		var data []byte
-		var lo, hi sql.NullFloat64
-		if err := rows.Scan(&role, &cname, &typ, &label, &unit, &cats, &data, &lo, &hi); err != nil {
+		var lo, hi, horizon sql.NullFloat64
+		if err := rows.Scan(&role, &cname, &typ, &label, &unit, &cats, &data, &lo, &hi, &horizon); err != nil {
 			return nil, StudyInfo{}, err
 		}
 		bad := func() error { return fmt.Errorf("node: study %q column %q (%s) is corrupt", name, cname, role) }
@@ -372,7 +376,11 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 			if err != nil {
 				return nil, StudyInfo{}, bad()
 			}
-			st.Endpoints = append(st.Endpoints, EndpointData{Name: cname, Label: label, Time: t})
+			ep := EndpointData{Name: cname, Label: label, Time: t}
+			if horizon.Valid {
+				ep.HorizonDays = &horizon.Float64
+			}
+			st.Endpoints = append(st.Endpoints, ep)
 		case roleEvent:
 			e, err := decodeBools(data, n)
 			if err != nil || len(st.Endpoints) == 0 || st.Endpoints[len(st.Endpoints)-1].Name != cname {

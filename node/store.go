@@ -29,7 +29,7 @@ func (s *StudyData) Dictionary() ([]protocol.Variable, []protocol.Endpoint) {
 	}
 	eps := make([]protocol.Endpoint, 0, len(s.Endpoints))
 	for _, e := range s.Endpoints {
-		eps = append(eps, protocol.Endpoint{Name: e.Name, Label: e.Label})
+		eps = append(eps, protocol.Endpoint{Name: e.Name, Label: e.Label, HorizonDays: e.HorizonDays})
 	}
 	return vars, eps
 }
@@ -83,8 +83,12 @@ func (v *VariableData) Missing(i int) bool {
 type EndpointData struct {
 	Name  string
 	Label string
-	Time  []float64
-	Event []bool
+	// HorizonDays is the endpoint's declared horizon (the dictionary's horizon_days, public):
+	// differentially private survival releases bin it up to there instead of the policy's
+	// dp_horizon_days. Nil when not declared.
+	HorizonDays *float64
+	Time        []float64
+	Event       []bool
 }
 
 // StudyInfo is a study's header as the store lists it. Version changes on every import, so

@@ -145,8 +145,8 @@ type Error struct {
 // Reasons of a refusal by policy (Error.Reason) and the unit of their Limit.
 const (
 	ReasonSmallCohort       = "small_cohort"       // the cohort (or its noisy size) is below min_cohort; Limit: min_cohort patients
-	ReasonDailyBudget       = "daily_budget"       // the analyst's daily query budget is used up; Limit: queries a day
-	ReasonFeasibilityBudget = "feasibility_budget" // the daily feasibility budget is used up; Limit: counts a day
+	ReasonDailyBudget       = "daily_budget"       // the analyst's daily query budget (shared by queries and feasibility counts) cannot pay for this query; Limit: queries a day
+	ReasonFeasibilityBudget = "feasibility_budget" // the optional extra cap on feasibility counts a day is reached; Limit: counts a day
 	ReasonPrivacyBudget     = "privacy_budget"     // the query would overspend the zCDP budget; Limit: the budget's ρ (daily or lifetime)
 	ReasonOverlapGuard      = "overlap_guard"      // the patient set differs from a released one by fewer than min_cell; Limit: min_cell
 )

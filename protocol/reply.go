@@ -87,11 +87,14 @@ type Policy struct {
 	// FeasibilityRounding, FeasibilityNoise: a feasibility count (Query.Feasibility) is the
 	// cohort size plus integer noise uniform in [−noise, +noise], drawn deterministically from
 	// the patient set, rounded to the nearest multiple of the rounding and never released below
-	// min_cohort. FeasibilityBudget is the number of feasibility counts an analyst may ask per
-	// day (0 = unlimited); they do not count against DailyQueryBudget.
-	FeasibilityRounding int `json:"feasibility_rounding"`
-	FeasibilityNoise    int `json:"feasibility_noise"`
-	FeasibilityBudget   int `json:"feasibility_budget"`
+	// min_cohort. A feasibility count draws on the same daily budget as the other queries
+	// (DailyQueryBudget): it costs FeasibilityCost of a query (0 < cost ≤ 1; 0.25 by default,
+	// so 2,000 counts use a budget of 500). FeasibilityBudget is an optional extra cap on the
+	// number of feasibility counts an analyst may ask per day (0 = no extra cap).
+	FeasibilityRounding int     `json:"feasibility_rounding"`
+	FeasibilityNoise    int     `json:"feasibility_noise"`
+	FeasibilityBudget   int     `json:"feasibility_budget"`
+	FeasibilityCost     float64 `json:"feasibility_cost,omitempty"`
 	// Differentially private releases (analysts of role dp), under zero-concentrated DP with
 	// exact discrete Gaussian noise. DPRhoCount is the ρ a count or a grouped count costs
 	// (feasibility counts too), DPRhoSurvival the ρ of a survival query (every group's table,
@@ -130,9 +133,12 @@ type Catalog struct {
 // (trusted: rule-based releases; dp: differentially private ones), the queries left today,
 // and for a dp analyst the ρ left per study, today and for good.
 type AnalystBudget struct {
-	Name         string             `json:"name"`
-	Role         string             `json:"role"`
-	QueriesLeft  int                `json:"queries_left"` // -1: no daily query budget
+	Name string `json:"name"`
+	Role string `json:"role"`
+	// QueriesLeft is the whole queries left of the daily budget that exact queries and
+	// feasibility counts share (a feasibility count costs Policy.FeasibilityCost of one);
+	// -1: no daily query budget.
+	QueriesLeft  int                `json:"queries_left"`
 	RhoLeftToday map[string]float64 `json:"rho_left_today,omitempty"`
 	RhoLeftTotal map[string]float64 `json:"rho_left_total,omitempty"`
 }
@@ -186,6 +192,11 @@ type Variable struct {
 type Endpoint struct {
 	Name  string `json:"name"`
 	Label string `json:"label,omitempty"`
+	// HorizonDays is the endpoint's declared horizon in days (public, from the study's
+	// dictionary; the same at every site of the study): a differentially private survival
+	// release of it has bins up to there (patients followed longer are censored there)
+	// instead of the site policy's dp_horizon_days. Nil when not declared.
+	HorizonDays *float64 `json:"horizon_days,omitempty"`
 }
 
 // Count is a released count: either a number or suppressed (a true count in 1..min_cell-1,

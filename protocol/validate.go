@@ -235,6 +235,9 @@ func (v *validator) catalog(site string, c *Catalog) {
 	if c.Policy.BinDays < 0 {
 		v.failf("catalog.policy.bin_days", "%v is negative", c.Policy.BinDays)
 	}
+	if x := c.Policy.FeasibilityCost; !(x >= 0 && x <= 1) {
+		v.failf("catalog.policy.feasibility_cost", "%v is not a share of a query (0 to 1)", x)
+	}
 	if y := c.You; y != nil {
 		if y.Role != "trusted" && y.Role != "dp" {
 			v.failf("catalog.you.role", "unknown role %q", y.Role)
@@ -286,6 +289,9 @@ func (v *validator) catalog(site string, c *Catalog) {
 				v.failf(fmt.Sprintf("%s.endpoints[%d].name", path, j), "empty or listed twice: %q", e.Name)
 			}
 			eps[e.Name] = true
+			if h := e.HorizonDays; h != nil && !(*h > 0 && *h <= math.MaxFloat64) {
+				v.failf(fmt.Sprintf("%s.endpoints[%d].horizon_days", path, j), "%v is not a positive number of days", *h)
+			}
 		}
 	}
 }

@@ -178,6 +178,14 @@ func TestValidateReply(t *testing.T) {
 		{"catalog other site", Query{Version: Version, Kind: KindCatalog, ID: "k"}, func() Reply {
 			return Reply{Version: Version, QueryID: "k", Site: "a", Kind: KindCatalog, Catalog: &Catalog{Site: "b"}}
 		}, "catalog.site"},
+		{"catalog feasibility cost", Query{Version: Version, Kind: KindCatalog, ID: "k"}, func() Reply {
+			return Reply{Version: Version, QueryID: "k", Site: "a", Kind: KindCatalog, Catalog: &Catalog{Site: "a", Policy: Policy{FeasibilityCost: 2}}}
+		}, "catalog.policy.feasibility_cost"},
+		{"catalog endpoint horizon", Query{Version: Version, Kind: KindCatalog, ID: "k"}, func() Reply {
+			h := -30.0
+			return Reply{Version: Version, QueryID: "k", Site: "a", Kind: KindCatalog, Catalog: &Catalog{Site: "a",
+				Studies: []StudyCatalog{{Name: "s", Endpoints: []Endpoint{{Name: "OS", HorizonDays: &h}}}}}}
+		}, "horizon_days"},
 	}
 	for _, c := range cases {
 		err := ValidateReply(c.q, c.r())
