@@ -30,9 +30,10 @@ type countEntry struct {
 // site's min_cohort. The result is rendered with its provenance but not stored in the library,
 // and it is not answered from the library when offline (the error then has code EUnavailable).
 //
-// Privacy: feasibility counts are not remembered by the sites' overlap guards and are charged
-// to their feasibility budgets, not their query budgets, so editing filters does not make a
-// site refuse the exact analysis (Run) of the final cohort. A site answers the same patient set
+// Privacy: feasibility counts are not remembered by the sites' overlap guards, so editing
+// filters does not make a site refuse the exact analysis (Run) of the final cohort; they are
+// charged to the sites' daily query budget at a fraction of a query (feasibility_cost), or to
+// a dp analyst's ρ budget at dp_rho_feasibility. A site answers the same patient set
 // the same way however it is asked, so asking again learns nothing; still, Count answers a
 // cohort definition it counted in the last two minutes from memory (the same Result, RanAt
 // telling its age), so undoing an edit, toggling a filter back and forth or switching tabs
@@ -130,7 +131,7 @@ func (s *Service) Count(ctx context.Context, req Request) (*Result, error) {
 }
 
 // maxFeasibilityGroups bounds the groups Count asks for separately (each is a query to every
-// site, charged to their feasibility budgets).
+// site, charged to their budgets).
 const maxFeasibilityGroups = 12
 
 // feasibilityGroups returns the categories of req.GroupBy in the cached catalog, or nil when

@@ -454,7 +454,7 @@ func (c *cohortPanel) startFeasibility(gen int) {
 		// Through the service: approximate counts the sites do not remember (so editing does
 		// not make them refuse the final analysis), not stored in the library, and a cohort
 		// counted a moment ago is answered from memory instead of being charged to the
-		// sites' feasibility budgets again.
+		// sites' budgets again.
 		r, err := svc.Count(ctx, req)
 		if err != nil {
 			return func() {
@@ -627,8 +627,8 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 }
 
 // PredictRefusals lists the sites whose policy would refuse a grouped analysis of the cohort:
-// those that refused the count itself (but not for their feasibility budget, which an
-// analysis does not use), and those with a non-empty group smaller than their minimum cohort
+// those that refused the count itself (but not for the optional cap on feasibility counts,
+// which an analysis does not use; a refusal for the shared daily budget does predict one), and those with a non-empty group smaller than their minimum cohort
 // (a suppressed group always is), which survival and summary queries refuse. With
 // approximate counts the prediction is approximate too.
 func PredictRefusals(count *app.CountResult, refused []app.SiteProblem, minCohort map[string]int) []app.SiteProblem {
