@@ -17,6 +17,7 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // LandmarkMonths are the landmark times (in months) the Survival tab reports per group.
@@ -385,9 +386,9 @@ func logRankText(k *app.KMResult) string {
 		}
 		return "Log-rank test not available."
 	}
-	s := fmt.Sprintf("Log-rank %s (χ² = %.2f on %d df)", chart.FormatP(k.LogRank.P), k.LogRank.ChiSq, k.LogRank.DF)
+	s := fmt.Sprintf("Log-rank %s (χ² = %.2f on %d df)", format.PValue(k.LogRank.P), k.LogRank.ChiSq, k.LogRank.DF)
 	if k.StratifiedLogRank != nil {
-		s += fmt.Sprintf(" · stratified by site %s", chart.FormatP(k.StratifiedLogRank.P))
+		s += fmt.Sprintf(" · stratified by site %s", format.PValue(k.StratifiedLogRank.P))
 	}
 	if k.MissingGroup.N > 0 {
 		s += " · " + FormatCount(k.MissingGroup) + " patients without a group value left out"
@@ -466,7 +467,7 @@ func KMFigure(r *app.Result, o kmOptions, style chart.Style, footnote string) *c
 		f.LogRankP = &p
 	}
 	if k.StratifiedLogRank != nil {
-		f.Notes = append(f.Notes, "Stratified by site: "+chart.FormatP(k.StratifiedLogRank.P))
+		f.Notes = append(f.Notes, "Stratified by site: "+format.PValue(k.StratifiedLogRank.P))
 	}
 	return f
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 func writeJSON(w io.Writer, v any) error {
@@ -663,12 +664,12 @@ func pValue(p *float64) string {
 	if p == nil {
 		return "NA"
 	}
-	return app.FormatP(*p)
+	return format.PNumber(*p)
 }
 
 // pEq is "= 0.012" or "< 0.0001".
 func pEq(p float64) string {
-	s := app.FormatP(p)
+	s := format.PNumber(p)
 	if strings.HasPrefix(s, "<") || strings.HasPrefix(s, ">") {
 		return s
 	}
