@@ -14,6 +14,7 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 )
 
 // pooledTotal is the size of testFederation: 300 + 120 + 60 NSCLC patients (its SiteSizes).
@@ -465,7 +466,7 @@ func TestExports(t *testing.T) {
 	if !strings.HasPrefix(md.String(), "|") || !strings.Contains(md.String(), "privacy: ") || !strings.Contains(md.String(), "north-academic") {
 		t.Errorf("Markdown per site:\n%s", md.String())
 	}
-	fig := KMFigure(a.survival.result, kmOptions{}, chart.PublicationStyle(), "footnote")
+	fig := report.KMFigure(a.survival.result, report.KMOptions{}, chart.PublicationStyle(), "footnote")
 	for format, magic := range map[string]string{"png": "\x89PNG", "svg": "<?xml", "pdf": "%PDF"} {
 		var b bytes.Buffer
 		if err := writeFigure(&b, format, fig); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 	"github.com/oncofed/oncofed/report/format"
 )
 
@@ -244,7 +245,7 @@ func (t *coxTab) show(r *app.Result) {
 		m += "\n⚠ " + w
 	}
 	t.model.SetText(m)
-	t.privacy.SetText(PrivacyLine(r, t.ui.opt.Now()))
+	t.privacy.SetText(report.PrivacyLine(r, t.ui.opt.Now()))
 	t.setViews(r)
 	if t.view.Selected != viewAllTerms {
 		t.onView()
@@ -289,7 +290,7 @@ func (t *coxTab) exportAs(format string) {
 		return
 	}
 	r := t.result
-	foot := cohortWords(r.Request) + ". " + PrivacyLine(r, t.ui.opt.Now())
+	foot := cohortWords(r.Request) + ". " + report.PrivacyLine(r, t.ui.opt.Now())
 	fig := ForestFigure(r, chart.PublicationStyle(), foot)
 	if term, ok := t.terms[t.view.Selected]; ok && t.sitesFor == r && t.sites != nil {
 		// The per-site view on screen is what is exported.

@@ -16,6 +16,7 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 )
 
 // summaryTab shows the cohort's Table 1: baseline characteristics by group, pooled or per
@@ -165,7 +166,7 @@ func (t *summaryTab) show(r *app.Result) {
 	} else {
 		t.status.Hide()
 	}
-	t.privacy.SetText(PrivacyLine(r, t.ui.opt.Now()))
+	t.privacy.SetText(report.PrivacyLine(r, t.ui.opt.Now()))
 	var names []string
 	first := ""
 	for _, v := range r.Summary.Table.Variables {
@@ -327,7 +328,7 @@ func WriteTable1(w io.Writer, r *app.Result, perSite bool, format string, now ti
 	if err := tb.WriteMarkdown(w); err != nil {
 		return err
 	}
-	_, err := io.WriteString(w, "\n"+PrivacyLine(r, now)+"\n")
+	_, err := io.WriteString(w, "\n"+report.PrivacyLine(r, now)+"\n")
 	return err
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 	"github.com/oncofed/oncofed/report/format"
 )
 
@@ -27,17 +28,6 @@ const daysPerMonth = 365.25 / 12
 
 // maxCensorMarks is the number of censoring times above which censor marks start hidden.
 const maxCensorMarks = 400
-
-// kmOptions are the Survival tab's display choices.
-type kmOptions struct {
-	Unit        chart.TimeUnit
-	HideBands   bool
-	HideCensor  bool
-	MedianLines bool
-	Percent     bool
-	// HR is the two-group hazard ratio shown in the annotation box (nil: none).
-	HR *chart.HazardRatio
-}
 
 // survivalTab shows the Kaplan–Meier figure of the cohort with its number-at-risk table,
 // medians and landmarks per group, the log-rank tests and the privacy line.
@@ -61,7 +51,7 @@ type survivalTab struct {
 	logrank  *widget.Label
 	privacy  *widget.Label
 	status   *widget.Label
-	opts     kmOptions
+	opts     report.KMOptions
 	result   *app.Result
 	// censorSet is true once the analyst chose whether to see censor marks; until then they
 	// are hidden for large cohorts, where a mark at nearly every time would hide the curves.
@@ -208,11 +198,11 @@ func (t *survivalTab) show(r *app.Result) {
 	}
 	opts := []string{viewPooled}
 	for _, g := range r.KM.Groups {
-		opts = append(opts, viewBySite+groupName(g.Group))
+		opts = append(opts, viewBySite+report.GroupName(g.Group))
 	}
 	t.view.Options, t.view.Selected, t.siteView = opts, viewPooled, nil
 	t.view.Refresh()
-	t.privacy.SetText(PrivacyLine(r, t.ui.opt.Now()))
+	t.privacy.SetText(report.PrivacyLine(r, t.ui.opt.Now()))
 	t.footnote = cohortWords(r.Request) + ". " + t.privacy.Text
 	t.fillStats()
 	t.redraw()
@@ -227,7 +217,7 @@ func (t *survivalTab) redraw() {
 	}
 	// On screen the privacy line stands under the figure as text; exports carry it as footnote.
 	r, opts, style := t.shown()
-	t.figure.SetFigure(func() chart.Figure { return KMFigure(r, opts, style, "") }, "")
+	t.figure.SetFigure(func() chart.Figure { return report.KMFigure(r, opts, style, "") }, "")
 	t.fillStats()
 }
 
@@ -238,7 +228,7 @@ const (
 )
 
 // shown is the result on show (pooled, or the per-site view) with its display options.
-func (t *survivalTab) shown() (*app.Result, kmOptions, chart.Style) {
+func (t *survivalTab) shown() (*app.Result, report.KMOptions, chart.Style) {
 	if t.siteView != nil {
 		o := t.opts
 		o.HR = nil // the hazard ratio compares the groups, not the sites
@@ -254,7 +244,7 @@ func (t *survivalTab) onView() {
 	}
 	t.siteView = nil
 	if g, ok := strings.CutPrefix(t.view.Selected, viewBySite); ok {
-		if g == groupName("") {
+		if g == report.GroupName("") {
 			g = ""
 		}
 		sv, err := PerSiteView(t.result, g)
@@ -295,7 +285,7 @@ func PerSiteView(r *app.Result, group string) (*app.Result, error) {
 		}
 	}
 	if len(one.Survival.Groups) == 0 {
-		return nil, app.Errorf(app.ENotFound, "no site released a table for %s", groupName(group))
+		return nil, app.Errorf(app.ENotFound, "no site released a table for %s", report.GroupName(group))
 	}
 	req := r.Request
 	req.GroupBy = "site"
@@ -328,7 +318,7 @@ func (t *survivalTab) fillStats() {
 		head(landmarkHeader(m, u))
 	}
 	for _, g := range r.KM.Groups {
-		t.stats.Add(widget.NewLabel(groupName(g.Group)))
+		t.stats.Add(widget.NewLabel(report.GroupName(g.Group)))
 		t.stats.Add(widget.NewLabel(thousands(g.Table.Total())))
 		t.stats.Add(widget.NewLabel(thousands(g.Table.TotalEvents())))
 		t.stats.Add(widget.NewLabel(chart.FormatMedianCI(u.FromDays(g.Median.Time), u.FromDays(g.Median.Lower), u.FromDays(g.Median.Upper))))
@@ -396,13 +386,6 @@ func logRankText(k *app.KMResult) string {
 	return s
 }
 
-func groupName(g string) string {
-	if g == "" {
-		return "All patients"
-	}
-	return g
-}
-
 // cohortWords says the request's cohort in words for footnotes.
 func cohortWords(req app.Request) string {
 	s := "Cohort: " + req.Study
@@ -415,61 +398,6 @@ func cohortWords(req app.Request) string {
 		s += "; by " + req.GroupBy
 	}
 	return s
-}
-
-// endpointLabel is the y-axis label of an endpoint.
-func endpointLabel(ep string, percent bool) string {
-	name := strings.ToUpper(ep)
-	switch strings.ToLower(ep) {
-	case "os", "":
-		name = "Overall survival"
-	case "pfs":
-		name = "Progression-free survival"
-	case "dfs":
-		name = "Disease-free survival"
-	case "efs":
-		name = "Event-free survival"
-	}
-	if percent {
-		return name + " (%)"
-	}
-	return name + " probability"
-}
-
-// KMFigure is the chart of a Kaplan–Meier result: one curve per group with bands, censor
-// marks and the number-at-risk table (cells below the sites' minimum cell never shown).
-func KMFigure(r *app.Result, o kmOptions, style chart.Style, footnote string) *chart.KMFigure {
-	k := r.KM
-	f := &chart.KMFigure{
-		Unit:            o.Unit,
-		YLabel:          endpointLabel(k.Endpoint, o.Percent),
-		HideBands:       o.HideBands,
-		HideCensor:      o.HideCensor,
-		ShowMedianLines: o.MedianLines,
-		Percent:         o.Percent,
-		HR:              o.HR,
-		RiskMinCell:     minCell(r),
-		Footnote:        footnote,
-		Style:           style,
-	}
-	for _, g := range k.Groups {
-		if g.Curve == nil || len(g.Curve.Time) == 0 {
-			continue // a group without patients has no curve
-		}
-		c := chart.CurveFromEstimate(groupName(g.Group), g.Curve)
-		// The median the tab's table shows (quantile(fit, 0.5)), so that figure and table agree
-		// where R's print(fit) differs: a curve ending flat at exactly 0.5.
-		c.Median = &chart.MedianCI{Median: g.Median.Time, Lower: g.Median.Lower, Upper: g.Median.Upper}
-		f.Curves = append(f.Curves, c)
-	}
-	if k.LogRank != nil && !math.IsNaN(k.LogRank.P) {
-		p := k.LogRank.P
-		f.LogRankP = &p
-	}
-	if k.StratifiedLogRank != nil {
-		f.Notes = append(f.Notes, "Stratified by site: "+format.PValue(k.StratifiedLogRank.P))
-	}
-	return f
 }
 
 // onExport exports the figure as PNG (the keyboard shortcut).
@@ -485,7 +413,7 @@ func (t *survivalTab) exportAs(format string) {
 	style, foot := chart.PublicationStyle(), t.footnote
 	name := "kaplan-meier-" + r.Request.Study + "." + format
 	t.ui.saveFile(name, func(w io.Writer) error {
-		return writeFigure(w, format, KMFigure(r, opts, style, foot))
+		return writeFigure(w, format, report.KMFigure(r, opts, style, foot))
 	})
 }
 
@@ -568,7 +496,7 @@ func (t *survivalTab) fillPerSite() {
 	t.perSite.Layout = gridTable{cols: len(groups) + 1}
 	t.perSite.Add(widget.NewLabelWithStyle("Site", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	for _, g := range groups {
-		t.perSite.Add(widget.NewLabelWithStyle(groupName(g.Group)+": patients / events", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+		t.perSite.Add(widget.NewLabelWithStyle(report.GroupName(g.Group)+": patients / events", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	}
 	for _, site := range r.Provenance.Answered {
 		t.perSite.Add(widget.NewLabel(site))
