@@ -523,12 +523,17 @@ func ptrG(x *float64) string {
 	return g(*x)
 }
 
-// drawKM draws the pooled curves to path (.png, .svg or .pdf): the desktop app's figure
-// (report.KMFigure, so the same small at-risk counts are hidden) with the CLI's title.
+// drawKM draws the pooled curves to path (.png, .svg or .pdf).
 func drawKM(r *app.Result, path string) error {
+	return chart.WriteFile(path, kmPlot(r), 1600, 1200)
+}
+
+// kmPlot is the desktop app's figure (report.KMFigure, so the same small at-risk counts
+// are hidden) with the CLI's title and the privacy line as footnote.
+func kmPlot(r *app.Result) *chart.KMFigure {
 	fig := report.KMFigure(r, report.KMOptions{}, chart.Style{}, report.PrivacyLine(r, clock()))
 	fig.Title = kmTitle(r)
-	return chart.WriteFile(path, fig, 1600, 1200)
+	return fig
 }
 
 // coxTermDoc is one design column of a Cox model, named as issue 5's JSON: the variable, and
