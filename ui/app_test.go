@@ -223,7 +223,7 @@ func TestRunShowsKaplanMeier(t *testing.T) {
 		t.Errorf("alk bars: %+v", bars)
 	}
 	hist, ok := SummaryFigure(a.summary.result, "age", a.chartStyle(), "").(*chart.Histogram)
-	if !ok || len(hist.Series) != 2 || len(hist.Edges) != len(DefaultEdges(app.Variable{Unit: "years"})) {
+	if !ok || len(hist.Series) != 2 || len(hist.Edges) != len(report.DefaultEdges(app.Variable{Unit: "years"})) {
 		t.Errorf("age histogram: %+v", hist)
 	}
 	// Table 1 is renamed after it is stored: wait for the library to show that.

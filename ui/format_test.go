@@ -96,16 +96,6 @@ func TestPredictRefusals(t *testing.T) {
 	}
 }
 
-func TestDefaultEdges(t *testing.T) {
-	age := DefaultEdges(app.Variable{Name: "age", Unit: "years"})
-	if len(age) == 0 || age[0] != 20 || age[len(age)-1] != 95 || age[1]-age[0] != 5 {
-		t.Errorf("age edges %v", age)
-	}
-	if e := DefaultEdges(app.Variable{Name: "dx_year"}); e != nil {
-		t.Errorf("dx_year edges %v, want none", e)
-	}
-}
-
 func TestErrorText(t *testing.T) {
 	err := app.Errorf(app.ERefusedByPolicy, "no site answered: a: cohort has fewer than min_cohort=10 patients")
 	want := "A site's privacy policy does not allow this query.\nNo site answered: a: cohort has fewer than min_cohort=10 patients."

@@ -199,7 +199,7 @@ func runSummary(ctx context.Context, c *common, args []string, out io.Writer) er
 	if err := parseFlags("summary", c, args, func(fs *flag.FlagSet) {
 		a.register(fs, false)
 		fs.StringVar(&vars, "vars", "", "comma-separated `VARIABLES` to summarise")
-		fs.StringVar(&bins, "bins", "", "histogram edges per numeric variable, `VAR:E1,E2,...;VAR2:...`")
+		fs.StringVar(&bins, "bins", "", "histogram edges per numeric variable, `VAR:E1,E2,...;VAR2:...` (default: the desktop app's, by unit)")
 	}); err != nil {
 		return err
 	}
@@ -236,7 +236,8 @@ func runSummary(ctx context.Context, c *common, args []string, out io.Writer) er
 		}
 		specs = append(specs, protocol.HistogramSpec{Variable: v, Edges: xs})
 	}
-	r, err := e.svc.Run(ctx, app.Request{Kind: protocol.KindSummary, Study: st.Name, Cohort: f, GroupBy: a.group, Variables: names, Bins: specs})
+	r, err := e.svc.Run(ctx, app.Request{Kind: protocol.KindSummary, Study: st.Name, Cohort: f, GroupBy: a.group, Variables: names,
+		Bins: report.SummaryBins(st, names, specs)})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/report/reporttest"
 )
 
@@ -54,5 +55,15 @@ func TestSameReportAsApp(t *testing.T) {
 	}
 	if p := parsed.Privacy; p.Release != "coarsened" || p.MinCell != 10 || p.SuppressedCells != 2 || len(p.Refused) != 1 || p.Refused[0].Rule != "small_cohort" {
 		t.Errorf("JSON privacy = %+v", p)
+	}
+}
+
+// Without --bins, summary bins numeric variables on the desktop app's default edges
+// (report.SummaryBins), so both show the same Table 1 with medians and quartiles.
+func TestSummaryDefaultBins(t *testing.T) {
+	url := startLung(t, protocol.Policy{})
+	code, out, errOut := cli(t, "--hub", url, "summary", "--study", "lung", "--vars", "age")
+	if code != exitOK || !strings.Contains(out, "age, median [Q1, Q3]") {
+		t.Errorf("summary without --bins: exit %d\n%s%s", code, out, errOut)
 	}
 }
