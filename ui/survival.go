@@ -247,7 +247,7 @@ func (t *survivalTab) onView() {
 		if g == report.GroupName("") {
 			g = ""
 		}
-		sv, err := PerSiteView(t.result, g)
+		sv, err := app.PerSiteKM(t.result, g)
 		if err != nil {
 			t.setStatus("No per-site view: " + ErrorText(err))
 		} else {
@@ -255,47 +255,6 @@ func (t *survivalTab) onView() {
 		}
 	}
 	t.redraw()
-}
-
-// PerSiteView is group's Kaplan–Meier curve at each answering site, from the survival tables
-// the sites released (so under each site's own bins and merging), with the log-rank test across
-// sites. The pooled result r is not changed.
-func PerSiteView(r *app.Result, group string) (*app.Result, error) {
-	if len(r.Rounds) == 0 {
-		return nil, app.Errorf(app.EInternal, "the result holds no aggregates")
-	}
-	one := protocol.Reply{Version: protocol.Version, Site: "sites", Kind: protocol.KindSurvival, Survival: &protocol.SurvivalReply{}}
-	for _, rep := range r.Rounds[0].Replies {
-		if rep.Survival == nil {
-			continue
-		}
-		one.Survival.Endpoint = rep.Survival.Endpoint
-		if rep.Policy.MinCell > one.Policy.MinCell {
-			one.Policy.MinCell = rep.Policy.MinCell
-		}
-		if rep.Policy.BinDays > one.Policy.BinDays {
-			one.Policy.BinDays = rep.Policy.BinDays
-		}
-		for _, g := range rep.Survival.Groups {
-			if g.Group == group {
-				sg := g
-				sg.Group = rep.Site
-				one.Survival.Groups = append(one.Survival.Groups, sg)
-			}
-		}
-	}
-	if len(one.Survival.Groups) == 0 {
-		return nil, app.Errorf(app.ENotFound, "no site released a table for %s", report.GroupName(group))
-	}
-	req := r.Request
-	req.GroupBy = "site"
-	out := &app.Result{ID: r.ID, Name: r.Name, Network: r.Network, Request: req, Provenance: r.Provenance, Cached: r.Cached,
-		Rounds: []app.Round{{Query: r.Rounds[0].Query, Replies: []protocol.Reply{one}}}}
-	if err := app.Render(out); err != nil {
-		return nil, err
-	}
-	out.KM.StratifiedLogRank = nil // one stratum: it would repeat the test across sites
-	return out, nil
 }
 
 // fillStats writes the per-group table: n, events, median (95% CI) and landmark survival.
