@@ -11,8 +11,9 @@ SYSDEPS   := gcc libc6-dev pkgconf libgl-dev libx11-dev libxcursor-dev libxrandr
 # start privately to check the desktop app's credentials against a real Secret Service.
 TESTDEPS  := dbus gnome-keyring
 # Packages that must never depend on Fyne, NATS or an SQL driver (see DESIGN.md; dp is the
-# differential-privacy mathematics the nodes release with).
-PURE_PKGS := ./analysis/... ./protocol/... ./app/... ./dp/...
+# differential-privacy mathematics the nodes release with; report turns a Result into what a
+# person sees, for the desktop app and the CLI alike).
+PURE_PKGS := ./analysis/... ./protocol/... ./app/... ./dp/... ./report/...
 FORBIDDEN := ^(fyne\.io/|github\.com/nats-io/|modernc\.org/sqlite|database/sql$$|github\.com/go-gl/)
 
 .PHONY: all run build test deps test-deps check-display vet fmt-check layering unit bench fuzz clean

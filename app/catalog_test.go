@@ -90,17 +90,6 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-func TestFormatP(t *testing.T) {
-	for _, c := range []struct {
-		p    float64
-		want string
-	}{{0.00001, "< 0.0001"}, {0.00013, "0.00013"}, {0.0013, "0.0013"}, {0.0456, "0.046"}, {0.5, "0.5"}} {
-		if got := app.FormatP(c.p); got != c.want {
-			t.Errorf("FormatP(%v) = %q, want %q", c.p, got, c.want)
-		}
-	}
-}
-
 func TestRedactURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"nats://alice:s3cret@hub.example.org:4222": "nats://hub.example.org:4222",

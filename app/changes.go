@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // Changes is what differs between an earlier result and a re-run of the same request: the
@@ -161,11 +162,11 @@ func (c *Changes) describe() []string {
 		}
 	}
 	if !sameFloat(c.PBefore, c.PAfter) {
-		out = append(out, fmt.Sprintf("p %s → %s", FormatP(c.PBefore), FormatP(c.PAfter)))
+		out = append(out, fmt.Sprintf("p %s → %s", format.PNumber(c.PBefore), format.PNumber(c.PAfter)))
 	}
 	for _, t := range c.Terms {
 		if !sameFloat(t.HRBefore, t.HRAfter) {
-			out = append(out, fmt.Sprintf("%s: HR %.3g → %.3g (p %s → %s)", t.Term, t.HRBefore, t.HRAfter, FormatP(t.PBefore), FormatP(t.PAfter)))
+			out = append(out, fmt.Sprintf("%s: HR %.3g → %.3g (p %s → %s)", t.Term, t.HRBefore, t.HRAfter, format.PNumber(t.PBefore), format.PNumber(t.PAfter)))
 		}
 	}
 	for _, s := range c.SitesAdded {
@@ -205,17 +206,4 @@ func days(x float64) string {
 		return "not reached"
 	}
 	return strconv.FormatFloat(x, 'f', -1, 64) + " days"
-}
-
-// FormatP formats a p-value with two significant digits as figures show it: "0.0013",
-// "< 0.0001", "NA".
-func FormatP(p float64) string {
-	switch {
-	case math.IsNaN(p):
-		return "NA"
-	case p < 0.0001:
-		return "< 0.0001"
-	default:
-		return strconv.FormatFloat(p, 'g', 2, 64)
-	}
 }

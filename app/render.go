@@ -188,6 +188,11 @@ func SummaryVariable(r *Result, name string) (groups []string, vs []analysis.Var
 // renderKM merges each group's survival tables over the sites and estimates the curves; the
 // log-rank test uses the merged tables, the stratified one each site's tables as a stratum.
 func renderKM(replies []protocol.Reply, landmarks []float64) (*KMResult, error) {
+	return renderKMGroups(replies, landmarks, groupOrder(replies))
+}
+
+// renderKMGroups is renderKM with the groups in the order names gives.
+func renderKMGroups(replies []protocol.Reply, landmarks []float64, names []string) (*KMResult, error) {
 	out := &KMResult{}
 	perGroup := map[string][]analysis.SurvivalTable{}
 	perSite := map[string][]SiteEvents{}
@@ -213,7 +218,6 @@ func renderKM(replies []protocol.Reply, landmarks []float64) (*KMResult, error) 
 			perSite[g.Group] = append(perSite[g.Group], SiteEvents{Site: rep.Site, Patients: t.Total(), Events: t.TotalEvents()})
 		}
 	}
-	names := groupOrder(replies)
 	merged := make([]analysis.SurvivalTable, len(names))
 	for i, name := range names {
 		merged[i] = analysis.MergeTables(perGroup[name]...)

@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // CurveFromEstimate turns a Kaplan–Meier estimate into a figure's curve named name: its
@@ -195,7 +196,7 @@ func ForestFromCox(title string, fit *analysis.CoxFit, labels map[string]string)
 			lbl = l
 		}
 		f.Rows = append(f.Rows, ForestRow{Label: lbl, HR: fit.HR[i], Lower: fit.Lower[i], Upper: fit.Upper[i],
-			Text: FormatHR(fit.HR[i], fit.Lower[i], fit.Upper[i]) + "  " + FormatP(fit.P[i])})
+			Text: FormatHR(fit.HR[i], fit.Lower[i], fit.Upper[i]) + "  " + format.PValue(fit.P[i])})
 	}
 	var notes []string
 	if len(fit.NotEstimable) > 0 {

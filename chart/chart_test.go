@@ -259,32 +259,6 @@ func TestForestAxis(t *testing.T) {
 	}
 }
 
-func TestFormatP(t *testing.T) {
-	for _, c := range []struct {
-		p    float64
-		want string
-	}{
-		{0.00140010602785315, "p = 0.0014"}, // lung log-rank by sex, R survdiff
-		{0.0013, "p = 0.0013"},
-		{0.00003, "p < 0.0001"},
-		{0.0001, "p = 0.00010"},
-		{0.787482523752966, "p = 0.79"}, // Cochran's Q, gen_forest.R
-		{0.0496, "p = 0.0496"},          // two digits would round up to 0.050
-		{0.04996, "p = 0.04996"},
-		{0.0499999, "p = 0.05000"}, // four digits at most: beyond that the digits are noise
-		{0.051, "p = 0.051"},
-		{0.0999, "p = 0.10"},
-		{0.23, "p = 0.23"},
-		{1, "p = 1.0"},
-		{math.NaN(), "p = NA"},
-		{-0.1, "p = NA"},
-	} {
-		if got := FormatP(c.p); got != c.want {
-			t.Errorf("FormatP(%v) = %q, want %q", c.p, got, c.want)
-		}
-	}
-}
-
 func TestFormatHRMedianCount(t *testing.T) {
 	// lung, coxph(Surv(time, status) ~ sex + age), sexmale, R survival (gen_lung.R)
 	if got, want := FormatHR(1.66807171208045, 1.20084358358151, 2.31709048096368), "1.67 (1.20–2.32)"; got != want {

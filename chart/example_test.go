@@ -11,17 +11,11 @@ import (
 	"github.com/oncofed/oncofed/chart"
 )
 
-func ExampleFormatP() {
-	fmt.Println(chart.FormatP(0.00140010602785315)) // lung, log-rank by sex (R survdiff)
-	fmt.Println(chart.FormatP(0.0496))
-	fmt.Println(chart.FormatP(3e-7))
+func ExampleFormatHR() {
 	fmt.Println(chart.FormatHR(1.66807171208045, 1.20084358358151, 2.31709048096368))
 	fmt.Println(chart.FormatMedianCI(14.0, 11.4, math.NaN()))
 	fmt.Println(chart.FormatCount(3, 5))
 	// Output:
-	// p = 0.0014
-	// p = 0.0496
-	// p < 0.0001
 	// 1.67 (1.20–2.32)
 	// 14.0 (11.4–NR)
 	// <5

@@ -8,6 +8,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // ForestRow is one line of a forest plot: a model term, or a site in a heterogeneity view.
@@ -209,7 +211,7 @@ func (f *ForestPlot) heterogeneity() string {
 		if out != "" {
 			out += ", "
 		}
-		out += "Cochran's Q " + FormatP(*f.QP)
+		out += "Cochran's Q " + format.PValue(*f.QP)
 	}
 	if out == "" {
 		return ""

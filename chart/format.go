@@ -6,49 +6,6 @@ import (
 	"strconv"
 )
 
-// FormatP formats a p-value the way journals print it: "p < 0.0001" below 10⁻⁴, otherwise
-// "p = " and two significant digits ("p = 0.0013", "p = 0.23"), with a third (and at most a
-// fourth) digit when fewer would round a value below 0.05 up to 0.050 and so misstate
-// significance. NaN gives "p = NA".
-func FormatP(p float64) string {
-	switch {
-	case math.IsNaN(p) || p < 0 || p > 1:
-		return "p = NA"
-	case p < 0.0001:
-		return "p < 0.0001"
-	}
-	var s string
-	digits := 2
-	for {
-		s = sigDigits(p, digits)
-		v, _ := strconv.ParseFloat(s, 64)
-		if !(p < 0.05 && v >= 0.05) || digits >= 4 {
-			break
-		}
-		digits++
-	}
-	return "p = " + s
-}
-
-// sigDigits formats x (0 < x ≤ 1) with n significant digits in fixed notation, keeping
-// trailing zeros ("0.050") because they are significant.
-func sigDigits(x float64, n int) string {
-	if x == 0 {
-		return "0"
-	}
-	decimals := n - 1 - int(math.Floor(math.Log10(x)))
-	if decimals < 0 {
-		decimals = 0
-	}
-	s := strconv.FormatFloat(x, 'f', decimals, 64)
-	// Rounding can add a digit (0.0996 → 0.100); drop it again.
-	if v, _ := strconv.ParseFloat(s, 64); v > 0 && decimals > 0 &&
-		n-1-int(math.Floor(math.Log10(v))) < decimals {
-		s = strconv.FormatFloat(x, 'f', decimals-1, 64)
-	}
-	return s
-}
-
 // FormatHR formats a hazard ratio and its confidence interval as "0.59 (0.42–0.82)".
 // Ratios are printed with two decimals (three below 0.1, one from 10 up); a limit of a CI
 // that excludes 1 gets as many more decimals as it needs not to print as 1

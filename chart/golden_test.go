@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/oncofed/oncofed/internal/lungtest"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 var regen = flag.Bool("regen", false, "rewrite the golden images in testdata/ from the current code")
@@ -248,7 +249,7 @@ func coxForest(tb testing.TB) *ForestPlot {
 	f := &ForestPlot{Title: "Cox model: overall survival", LabelHeader: "Term", Style: PresentationStyle()}
 	for i, term := range []string{"Male (vs female)", "Age (per year)"} {
 		f.Rows = append(f.Rows, ForestRow{Label: term, HR: cx.HR[i], Lower: cx.Lower[i], Upper: cx.Upper[i],
-			Text: FormatHR(cx.HR[i], cx.Lower[i], cx.Upper[i]) + "  " + FormatP(cx.P[i])})
+			Text: FormatHR(cx.HR[i], cx.Lower[i], cx.Upper[i]) + "  " + format.PValue(cx.P[i])})
 	}
 	f.EstimateHeader = "HR (95% CI)  p"
 	return f

@@ -10,6 +10,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // KMCurve is one group's Kaplan–Meier estimate as a step function. Times are in days.
@@ -579,7 +581,7 @@ func (f *KMFigure) legend(s Style, stacked bool) *kmLegend {
 		if lbl == "" {
 			lbl = "Log-rank"
 		}
-		lg.extra = append(lg.extra, lbl+" "+FormatP(*f.LogRankP))
+		lg.extra = append(lg.extra, lbl+" "+format.PValue(*f.LogRankP))
 	}
 	if hr := f.HR; hr != nil {
 		lbl := "HR"

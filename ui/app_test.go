@@ -14,6 +14,7 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 )
 
 // pooledTotal is the size of testFederation: 300 + 120 + 60 NSCLC patients (its SiteSizes).
@@ -222,7 +223,7 @@ func TestRunShowsKaplanMeier(t *testing.T) {
 		t.Errorf("alk bars: %+v", bars)
 	}
 	hist, ok := SummaryFigure(a.summary.result, "age", a.chartStyle(), "").(*chart.Histogram)
-	if !ok || len(hist.Series) != 2 || len(hist.Edges) != len(DefaultEdges(app.Variable{Unit: "years"})) {
+	if !ok || len(hist.Series) != 2 || len(hist.Edges) != len(report.DefaultEdges(app.Variable{Unit: "years"})) {
 		t.Errorf("age histogram: %+v", hist)
 	}
 	// Table 1 is renamed after it is stored: wait for the library to show that.
@@ -465,7 +466,7 @@ func TestExports(t *testing.T) {
 	if !strings.HasPrefix(md.String(), "|") || !strings.Contains(md.String(), "privacy: ") || !strings.Contains(md.String(), "north-academic") {
 		t.Errorf("Markdown per site:\n%s", md.String())
 	}
-	fig := KMFigure(a.survival.result, kmOptions{}, chart.PublicationStyle(), "footnote")
+	fig := report.KMFigure(a.survival.result, report.KMOptions{}, chart.PublicationStyle(), "footnote")
 	for format, magic := range map[string]string{"png": "\x89PNG", "svg": "<?xml", "pdf": "%PDF"} {
 		var b bytes.Buffer
 		if err := writeFigure(&b, format, fig); err != nil {

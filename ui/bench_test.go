@@ -7,6 +7,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/report"
 	"github.com/oncofed/oncofed/synth"
 )
 
@@ -29,7 +30,7 @@ func BenchmarkKMFigure(b *testing.B) {
 	style := chart.PublicationStyle()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := chart.Image(KMFigure(r, kmOptions{}, style, "footnote"), 1600, 1000); err != nil {
+		if _, err := chart.Image(report.KMFigure(r, report.KMOptions{}, style, "footnote"), 1600, 1000); err != nil {
 			b.Fatal(err)
 		}
 	}

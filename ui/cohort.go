@@ -484,29 +484,6 @@ func newQueryID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// FormatCount renders a released count: "1,284", "<5" (suppressed, never 0), "13–16".
-func FormatCount(n app.Count) string {
-	if n.Suppressed {
-		return n.String()
-	}
-	return thousands(n.N)
-}
-
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	if n < 0 {
-		return s
-	}
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 // FormatFeasibility renders a count of the feasibility panel: "≈1,230" when the sites
 // released it approximately (rounded, with noise), "<10" for a count known only to be below
 // a site's minimum, "≈121–129" for a sum of approximate counts with such a part; exact counts

@@ -17,6 +17,8 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 const (
@@ -223,7 +225,7 @@ func (t *coxTab) show(r *app.Result) {
 			continue
 		}
 		t.table.Add(widget.NewLabel(chart.FormatHR(fit.HR[i], fit.Lower[i], fit.Upper[i])))
-		t.table.Add(widget.NewLabel(strings.TrimPrefix(chart.FormatP(fit.P[i]), "p = ")))
+		t.table.Add(widget.NewLabel(format.PNumber(fit.P[i])))
 		t.table.Add(widget.NewLabel(fmt.Sprintf("%.4f (%.4f)", fit.Coef[i], fit.SE[i])))
 	}
 	t.table.Refresh()
@@ -232,7 +234,7 @@ func (t *coxTab) show(r *app.Result) {
 		form = "pooled baseline"
 	}
 	m := fmt.Sprintf("%s patients, %s events · %s ties, %s · likelihood ratio test %s on %d df · %d iterations",
-		thousands(fit.N), thousands(fit.Events), r.Cox.Ties, form, chart.FormatP(fit.LRT.P), fit.LRT.DF, fit.Iterations)
+		thousands(fit.N), thousands(fit.Events), r.Cox.Ties, form, format.PValue(fit.LRT.P), fit.LRT.DF, fit.Iterations)
 	if ex := r.Cox.Excluded; ex.N > 0 || ex.Suppressed {
 		m += fmt.Sprintf(" · %s patients left out for a missing covariate", FormatCount(ex))
 	}
@@ -243,7 +245,7 @@ func (t *coxTab) show(r *app.Result) {
 		m += "\n⚠ " + w
 	}
 	t.model.SetText(m)
-	t.privacy.SetText(PrivacyLine(r, t.ui.opt.Now()))
+	t.privacy.SetText(report.PrivacyLine(r, t.ui.opt.Now()))
 	t.setViews(r)
 	if t.view.Selected != viewAllTerms {
 		t.onView()
@@ -288,7 +290,7 @@ func (t *coxTab) exportAs(format string) {
 		return
 	}
 	r := t.result
-	foot := cohortWords(r.Request) + ". " + PrivacyLine(r, t.ui.opt.Now())
+	foot := cohortWords(r.Request) + ". " + report.PrivacyLine(r, t.ui.opt.Now())
 	fig := ForestFigure(r, chart.PublicationStyle(), foot)
 	if term, ok := t.terms[t.view.Selected]; ok && t.sitesFor == r && t.sites != nil {
 		// The per-site view on screen is what is exported.
@@ -440,7 +442,7 @@ func HeterogeneityLine(h app.Heterogeneity, random bool) string {
 	}
 	s := fmt.Sprintf("%d sites pooled, %s: HR %s · I² = %.0f%%, τ² = %.3g, Q = %.2f on %d df (%s)",
 		len(h.Sites), model, chart.FormatHR(math.Exp(p.Estimate), math.Exp(p.Lower), math.Exp(p.Upper)),
-		h.I2, h.Tau2, h.Q, h.DF, chart.FormatP(h.QP))
+		h.I2, h.Tau2, h.Q, h.DF, format.PValue(h.QP))
 	if len(h.Excluded) > 0 {
 		var out []string
 		for _, e := range h.Excluded {

@@ -13,6 +13,7 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // TestForestFigure: the Cox tab's forest plot is chart.ForestFromCox with the tab's term labels;
@@ -42,7 +43,7 @@ func TestForestFigure(t *testing.T) {
 	if want := []string{"age", "sex: male vs female"}; !slices.Equal(labels, want) {
 		t.Errorf("rows %q, want %q", labels, want)
 	}
-	if want := chart.FormatHR(0.5986, 0.4311, 0.8311) + "  " + chart.FormatP(0.00218); f.Rows[1].Text != want {
+	if want := chart.FormatHR(0.5986, 0.4311, 0.8311) + "  " + format.PValue(0.00218); f.Rows[1].Text != want {
 		t.Errorf("sex row reads %q, want %q", f.Rows[1].Text, want)
 	}
 	if want := "Not estimable: ph.karno. No finite interval to draw: wt.loss. Cohort: lung."; f.Footnote != want {

@@ -4,42 +4,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/protocol"
 )
-
-func TestPrivacyLine(t *testing.T) {
-	now := time.Date(2026, 11, 28, 15, 0, 0, 0, time.Local)
-	trunc := 900.0
-	r := &app.Result{Provenance: app.Provenance{
-		RanAt:    time.Date(2026, 11, 28, 14, 2, 0, 0, time.Local),
-		Expected: []string{"a", "b", "c", "d"},
-		Answered: []string{"a", "b", "c"},
-		Missing:  []string{"d"},
-		Sites: []app.SiteProvenance{
-			{Site: "a", DataCut: "2026-10-31", Policy: protocol.PolicyEffects{BinDays: 7, SuppressedCells: 2}},
-			{Site: "b", DataCut: "2026-09-30", Policy: protocol.PolicyEffects{MergedRows: 3, Auth: protocol.AuthOpen}},
-			{Site: "c", DataCut: "2026-10-31", Policy: protocol.PolicyEffects{BinDays: 30, TruncatedAfter: &trunc}},
-		},
-	}}
-	want := "privacy: coarsened release · 7-day bins at a, 30-day bins at c · 2 cells suppressed · 3 rows merged · tail truncated at c · OPEN (unsigned queries) at b · " +
-		"3 of 4 sites (d: no answer) · data cuts 2026-09-30 – 2026-10-31 · computed 14:02 (live)"
-	if got := PrivacyLine(r, now); got != want {
-		t.Errorf("PrivacyLine =\n%q, want\n%q", got, want)
-	}
-	r.Cached = true
-	r.Provenance.Sites = r.Provenance.Sites[1:2]
-	r.Provenance.Missing = nil
-	r.Provenance.Refused = []app.SiteProblem{{Site: "d", Code: "refused_by_policy"}}
-	r.Provenance.RanAt = now.Add(-3 * 24 * time.Hour)
-	want = "privacy: coarsened release · 0 cells suppressed · 3 rows merged · OPEN (unsigned queries) at b · 3 of 4 sites (d: refused) · data cut 2026-09-30 · computed " +
-		r.Provenance.RanAt.Format("2006-01-02 15:04") + " (cached, 3 days ago)"
-	if got := PrivacyLine(r, now); got != want {
-		t.Errorf("PrivacyLine =\n%q, want\n%q", got, want)
-	}
-}
 
 func TestFormatCountNeverShowsSuppressedAsZero(t *testing.T) {
 	for _, c := range []struct {
@@ -125,16 +93,6 @@ func TestPredictRefusals(t *testing.T) {
 	if len(got) != 2 || got[0].Site != "tiny" || got[1].Site != "small" ||
 		got[1].Message != "group a (7), b (<5) below its minimum of 10 patients" {
 		t.Errorf("PredictRefusals = %+v", got)
-	}
-}
-
-func TestDefaultEdges(t *testing.T) {
-	age := DefaultEdges(app.Variable{Name: "age", Unit: "years"})
-	if len(age) == 0 || age[0] != 20 || age[len(age)-1] != 95 || age[1]-age[0] != 5 {
-		t.Errorf("age edges %v", age)
-	}
-	if e := DefaultEdges(app.Variable{Name: "dx_year"}); e != nil {
-		t.Errorf("dx_year edges %v, want none", e)
 	}
 }
 

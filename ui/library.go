@@ -16,6 +16,7 @@ import (
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 )
 
 // libraryTab lists the results stored in the cache, pinned first, with their provenance and
@@ -219,7 +220,7 @@ func (a *App) showResult(r *app.Result) {
 		a.cox.show(r)
 		a.selectTab(TabCox)
 	case r.Count != nil:
-		dialog.ShowInformation(r.Name, "Pooled cohort size: "+FormatCount(r.Count.Total)+"\n"+PrivacyLine(r, a.opt.Now()), a.win)
+		dialog.ShowInformation(r.Name, "Pooled cohort size: "+FormatCount(r.Count.Total)+"\n"+report.PrivacyLine(r, a.opt.Now()), a.win)
 	}
 }
 

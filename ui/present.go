@@ -12,6 +12,7 @@ import (
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/report"
 )
 
 // presentation is the full-screen tumor-board mode: one pinned figure per slide with its
@@ -30,9 +31,9 @@ type presentation struct {
 
 // slideFigure is the presentation figure of a pinned result: large type, thick lines.
 func slideFigure(r *app.Result, now time.Time, style chart.Style) chart.Figure {
-	foot := cohortWords(r.Request) + ". " + PrivacyLine(r, now)
+	foot := cohortWords(r.Request) + ". " + report.PrivacyLine(r, now)
 	if r.KM != nil {
-		f := KMFigure(r, kmOptions{HideCensor: tooManyCensorMarks(r)}, style, foot)
+		f := report.KMFigure(r, report.KMOptions{HideCensor: tooManyCensorMarks(r)}, style, foot)
 		f.Title = r.Name
 		return f
 	}

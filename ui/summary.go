@@ -16,6 +16,7 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 )
 
 // summaryTab shows the cohort's Table 1: baseline characteristics by group, pooled or per
@@ -84,7 +85,8 @@ func newSummaryTab(a *App) *summaryTab {
 }
 
 // summaryRequest is the Table 1 request for the cohort: every variable of the study but the
-// grouping one, numeric ones binned on fixed edges so medians and quartiles can be estimated.
+// grouping one, numeric ones binned on fixed edges (report.SummaryBins, as the CLI) so medians
+// and quartiles can be estimated.
 func (a *App) summaryRequest() app.Request {
 	req := a.cohort.Request(protocol.KindSummary)
 	req.Endpoint = ""
@@ -97,43 +99,9 @@ func (a *App) summaryRequest() app.Request {
 			continue
 		}
 		req.Variables = append(req.Variables, v.Name)
-		if v.Type == protocol.Numeric {
-			if edges := DefaultEdges(v); edges != nil {
-				req.Bins = append(req.Bins, protocol.HistogramSpec{Variable: v.Name, Edges: edges})
-			}
-		}
 	}
+	req.Bins = report.SummaryBins(st, req.Variables, nil)
 	return req
-}
-
-// DefaultEdges are fixed histogram edges for a numeric variable, chosen from its unit (no site
-// ever releases a minimum or maximum): 5-year bins for ages, whole points for scores, and so
-// on; nil when nothing sensible is known (then only mean and SD are shown).
-func DefaultEdges(v app.Variable) []float64 {
-	seq := func(lo, hi, step float64) []float64 {
-		var e []float64
-		for x := lo; x <= hi+1e-9; x += step {
-			e = append(e, x)
-		}
-		return e
-	}
-	unit := strings.ToLower(v.Unit)
-	name := strings.ToLower(v.Name)
-	switch {
-	case unit == "years" || strings.Contains(name, "age"):
-		return seq(20, 95, 5)
-	case unit == "points" || strings.Contains(name, "ecog"):
-		return seq(1, 4, 1)
-	case unit == "kg":
-		return seq(0, 30, 2.5)
-	case unit == "%":
-		return seq(0, 100, 10)
-	case unit == "cm":
-		return seq(140, 200, 5)
-	case unit == "g/dl":
-		return seq(6, 18, 1)
-	}
-	return nil
 }
 
 func (t *summaryTab) run(ctx context.Context, gen int, req app.Request) {
@@ -165,7 +133,7 @@ func (t *summaryTab) show(r *app.Result) {
 	} else {
 		t.status.Hide()
 	}
-	t.privacy.SetText(PrivacyLine(r, t.ui.opt.Now()))
+	t.privacy.SetText(report.PrivacyLine(r, t.ui.opt.Now()))
 	var names []string
 	first := ""
 	for _, v := range r.Summary.Table.Variables {
@@ -327,7 +295,7 @@ func WriteTable1(w io.Writer, r *app.Result, perSite bool, format string, now ti
 	if err := tb.WriteMarkdown(w); err != nil {
 		return err
 	}
-	_, err := io.WriteString(w, "\n"+PrivacyLine(r, now)+"\n")
+	_, err := io.WriteString(w, "\n"+report.PrivacyLine(r, now)+"\n")
 	return err
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/report"
 )
 
 // SummaryFigure draws variable name of a summary result per group of its Table 1, from the
@@ -21,7 +22,7 @@ func SummaryFigure(r *app.Result, name string, style chart.Style, footnote strin
 	}
 	names := make([]string, len(groups))
 	for i, g := range groups {
-		names[i] = groupName(g)
+		names[i] = report.GroupName(g)
 	}
 	if !vs[0].Numeric {
 		b, err := chart.BarsFromAggregates(name, names, vs, nil)

@@ -17,6 +17,8 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // LandmarkMonths are the landmark times (in months) the Survival tab reports per group.
@@ -26,17 +28,6 @@ const daysPerMonth = 365.25 / 12
 
 // maxCensorMarks is the number of censoring times above which censor marks start hidden.
 const maxCensorMarks = 400
-
-// kmOptions are the Survival tab's display choices.
-type kmOptions struct {
-	Unit        chart.TimeUnit
-	HideBands   bool
-	HideCensor  bool
-	MedianLines bool
-	Percent     bool
-	// HR is the two-group hazard ratio shown in the annotation box (nil: none).
-	HR *chart.HazardRatio
-}
 
 // survivalTab shows the Kaplan–Meier figure of the cohort with its number-at-risk table,
 // medians and landmarks per group, the log-rank tests and the privacy line.
@@ -60,7 +51,7 @@ type survivalTab struct {
 	logrank  *widget.Label
 	privacy  *widget.Label
 	status   *widget.Label
-	opts     kmOptions
+	opts     report.KMOptions
 	result   *app.Result
 	// censorSet is true once the analyst chose whether to see censor marks; until then they
 	// are hidden for large cohorts, where a mark at nearly every time would hide the curves.
@@ -207,11 +198,11 @@ func (t *survivalTab) show(r *app.Result) {
 	}
 	opts := []string{viewPooled}
 	for _, g := range r.KM.Groups {
-		opts = append(opts, viewBySite+groupName(g.Group))
+		opts = append(opts, viewBySite+report.GroupName(g.Group))
 	}
 	t.view.Options, t.view.Selected, t.siteView = opts, viewPooled, nil
 	t.view.Refresh()
-	t.privacy.SetText(PrivacyLine(r, t.ui.opt.Now()))
+	t.privacy.SetText(report.PrivacyLine(r, t.ui.opt.Now()))
 	t.footnote = cohortWords(r.Request) + ". " + t.privacy.Text
 	t.fillStats()
 	t.redraw()
@@ -226,7 +217,7 @@ func (t *survivalTab) redraw() {
 	}
 	// On screen the privacy line stands under the figure as text; exports carry it as footnote.
 	r, opts, style := t.shown()
-	t.figure.SetFigure(func() chart.Figure { return KMFigure(r, opts, style, "") }, "")
+	t.figure.SetFigure(func() chart.Figure { return report.KMFigure(r, opts, style, "") }, "")
 	t.fillStats()
 }
 
@@ -237,7 +228,7 @@ const (
 )
 
 // shown is the result on show (pooled, or the per-site view) with its display options.
-func (t *survivalTab) shown() (*app.Result, kmOptions, chart.Style) {
+func (t *survivalTab) shown() (*app.Result, report.KMOptions, chart.Style) {
 	if t.siteView != nil {
 		o := t.opts
 		o.HR = nil // the hazard ratio compares the groups, not the sites
@@ -253,10 +244,10 @@ func (t *survivalTab) onView() {
 	}
 	t.siteView = nil
 	if g, ok := strings.CutPrefix(t.view.Selected, viewBySite); ok {
-		if g == groupName("") {
+		if g == report.GroupName("") {
 			g = ""
 		}
-		sv, err := PerSiteView(t.result, g)
+		sv, err := app.PerSiteKM(t.result, g)
 		if err != nil {
 			t.setStatus("No per-site view: " + ErrorText(err))
 		} else {
@@ -264,47 +255,6 @@ func (t *survivalTab) onView() {
 		}
 	}
 	t.redraw()
-}
-
-// PerSiteView is group's Kaplan–Meier curve at each answering site, from the survival tables
-// the sites released (so under each site's own bins and merging), with the log-rank test across
-// sites. The pooled result r is not changed.
-func PerSiteView(r *app.Result, group string) (*app.Result, error) {
-	if len(r.Rounds) == 0 {
-		return nil, app.Errorf(app.EInternal, "the result holds no aggregates")
-	}
-	one := protocol.Reply{Version: protocol.Version, Site: "sites", Kind: protocol.KindSurvival, Survival: &protocol.SurvivalReply{}}
-	for _, rep := range r.Rounds[0].Replies {
-		if rep.Survival == nil {
-			continue
-		}
-		one.Survival.Endpoint = rep.Survival.Endpoint
-		if rep.Policy.MinCell > one.Policy.MinCell {
-			one.Policy.MinCell = rep.Policy.MinCell
-		}
-		if rep.Policy.BinDays > one.Policy.BinDays {
-			one.Policy.BinDays = rep.Policy.BinDays
-		}
-		for _, g := range rep.Survival.Groups {
-			if g.Group == group {
-				sg := g
-				sg.Group = rep.Site
-				one.Survival.Groups = append(one.Survival.Groups, sg)
-			}
-		}
-	}
-	if len(one.Survival.Groups) == 0 {
-		return nil, app.Errorf(app.ENotFound, "no site released a table for %s", groupName(group))
-	}
-	req := r.Request
-	req.GroupBy = "site"
-	out := &app.Result{ID: r.ID, Name: r.Name, Network: r.Network, Request: req, Provenance: r.Provenance, Cached: r.Cached,
-		Rounds: []app.Round{{Query: r.Rounds[0].Query, Replies: []protocol.Reply{one}}}}
-	if err := app.Render(out); err != nil {
-		return nil, err
-	}
-	out.KM.StratifiedLogRank = nil // one stratum: it would repeat the test across sites
-	return out, nil
 }
 
 // fillStats writes the per-group table: n, events, median (95% CI) and landmark survival.
@@ -327,7 +277,7 @@ func (t *survivalTab) fillStats() {
 		head(landmarkHeader(m, u))
 	}
 	for _, g := range r.KM.Groups {
-		t.stats.Add(widget.NewLabel(groupName(g.Group)))
+		t.stats.Add(widget.NewLabel(report.GroupName(g.Group)))
 		t.stats.Add(widget.NewLabel(thousands(g.Table.Total())))
 		t.stats.Add(widget.NewLabel(thousands(g.Table.TotalEvents())))
 		t.stats.Add(widget.NewLabel(chart.FormatMedianCI(u.FromDays(g.Median.Time), u.FromDays(g.Median.Lower), u.FromDays(g.Median.Upper))))
@@ -385,21 +335,14 @@ func logRankText(k *app.KMResult) string {
 		}
 		return "Log-rank test not available."
 	}
-	s := fmt.Sprintf("Log-rank %s (χ² = %.2f on %d df)", chart.FormatP(k.LogRank.P), k.LogRank.ChiSq, k.LogRank.DF)
+	s := fmt.Sprintf("Log-rank %s (χ² = %.2f on %d df)", format.PValue(k.LogRank.P), k.LogRank.ChiSq, k.LogRank.DF)
 	if k.StratifiedLogRank != nil {
-		s += fmt.Sprintf(" · stratified by site %s", chart.FormatP(k.StratifiedLogRank.P))
+		s += fmt.Sprintf(" · stratified by site %s", format.PValue(k.StratifiedLogRank.P))
 	}
 	if k.MissingGroup.N > 0 {
 		s += " · " + FormatCount(k.MissingGroup) + " patients without a group value left out"
 	}
 	return s
-}
-
-func groupName(g string) string {
-	if g == "" {
-		return "All patients"
-	}
-	return g
 }
 
 // cohortWords says the request's cohort in words for footnotes.
@@ -416,61 +359,6 @@ func cohortWords(req app.Request) string {
 	return s
 }
 
-// endpointLabel is the y-axis label of an endpoint.
-func endpointLabel(ep string, percent bool) string {
-	name := strings.ToUpper(ep)
-	switch strings.ToLower(ep) {
-	case "os", "":
-		name = "Overall survival"
-	case "pfs":
-		name = "Progression-free survival"
-	case "dfs":
-		name = "Disease-free survival"
-	case "efs":
-		name = "Event-free survival"
-	}
-	if percent {
-		return name + " (%)"
-	}
-	return name + " probability"
-}
-
-// KMFigure is the chart of a Kaplan–Meier result: one curve per group with bands, censor
-// marks and the number-at-risk table (cells below the sites' minimum cell never shown).
-func KMFigure(r *app.Result, o kmOptions, style chart.Style, footnote string) *chart.KMFigure {
-	k := r.KM
-	f := &chart.KMFigure{
-		Unit:            o.Unit,
-		YLabel:          endpointLabel(k.Endpoint, o.Percent),
-		HideBands:       o.HideBands,
-		HideCensor:      o.HideCensor,
-		ShowMedianLines: o.MedianLines,
-		Percent:         o.Percent,
-		HR:              o.HR,
-		RiskMinCell:     minCell(r),
-		Footnote:        footnote,
-		Style:           style,
-	}
-	for _, g := range k.Groups {
-		if g.Curve == nil || len(g.Curve.Time) == 0 {
-			continue // a group without patients has no curve
-		}
-		c := chart.CurveFromEstimate(groupName(g.Group), g.Curve)
-		// The median the tab's table shows (quantile(fit, 0.5)), so that figure and table agree
-		// where R's print(fit) differs: a curve ending flat at exactly 0.5.
-		c.Median = &chart.MedianCI{Median: g.Median.Time, Lower: g.Median.Lower, Upper: g.Median.Upper}
-		f.Curves = append(f.Curves, c)
-	}
-	if k.LogRank != nil && !math.IsNaN(k.LogRank.P) {
-		p := k.LogRank.P
-		f.LogRankP = &p
-	}
-	if k.StratifiedLogRank != nil {
-		f.Notes = append(f.Notes, "Stratified by site: "+chart.FormatP(k.StratifiedLogRank.P))
-	}
-	return f
-}
-
 // onExport exports the figure as PNG (the keyboard shortcut).
 func (t *survivalTab) onExport() { t.exportAs("png") }
 
@@ -484,7 +372,7 @@ func (t *survivalTab) exportAs(format string) {
 	style, foot := chart.PublicationStyle(), t.footnote
 	name := "kaplan-meier-" + r.Request.Study + "." + format
 	t.ui.saveFile(name, func(w io.Writer) error {
-		return writeFigure(w, format, KMFigure(r, opts, style, foot))
+		return writeFigure(w, format, report.KMFigure(r, opts, style, foot))
 	})
 }
 
@@ -567,7 +455,7 @@ func (t *survivalTab) fillPerSite() {
 	t.perSite.Layout = gridTable{cols: len(groups) + 1}
 	t.perSite.Add(widget.NewLabelWithStyle("Site", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	for _, g := range groups {
-		t.perSite.Add(widget.NewLabelWithStyle(groupName(g.Group)+": patients / events", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+		t.perSite.Add(widget.NewLabelWithStyle(report.GroupName(g.Group)+": patients / events", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	}
 	for _, site := range r.Provenance.Answered {
 		t.perSite.Add(widget.NewLabel(site))

@@ -185,7 +185,7 @@ func TestKMCommandEqualsR(t *testing.T) {
 
 	// The text form names the sites and the groups.
 	code, out, errOut = cli(t, "--hub", url, "km", "--study", "lung", "--endpoint", "os", "--group", "sex")
-	if code != 0 || !strings.Contains(out, "sites: 18 of 18 answered") || !strings.Contains(out, "female") {
+	if code != 0 || !strings.Contains(out, "18 of 18 sites") || !strings.Contains(out, "female") {
 		t.Errorf("text: exit %d\n%s%s", code, out, errOut)
 	}
 }
@@ -387,8 +387,8 @@ func TestExitCodes(t *testing.T) {
 		t.Errorf("unknown study: exit %d, %q", code, errOut)
 	}
 	code, out, errOut := cli(t, "--hub", url, "count", "--study", "lung")
-	if code != exitOK || !strings.Contains(out, "lung: 59 patients") || !strings.Contains(out, "sites: 2 of 18 answered") ||
-		!strings.Contains(out, "refused: inst10 (refused_by_policy") {
+	if code != exitOK || !strings.Contains(out, "lung: 59 patients") || !strings.Contains(out, "2 of 18 sites") ||
+		!strings.Contains(out, "inst10: refused: ") {
 		t.Errorf("partial count: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = cli(t, "--hub", url, "--require-all", "count", "--study", "lung", "--format", "json")
@@ -396,7 +396,7 @@ func TestExitCodes(t *testing.T) {
 		t.Errorf("--require-all: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = cli(t, "--hub", url, "--require-all", "--expect-sites", "inst1,inst12,inst99", "--timeout", "2s", "count", "--study", "lung", "--where", "age > 0")
-	if code != exitPartial || !strings.Contains(out, "missing: inst99") {
+	if code != exitPartial || !strings.Contains(out, "inst99: no answer") {
 		t.Errorf("--expect-sites: exit %d\n%s%s", code, out, errOut)
 	}
 	code, _, errOut = cli(t, "--hub", "nats://127.0.0.1:1", "--timeout", "1s", "sites")
@@ -421,16 +421,21 @@ func TestDemoFlag(t *testing.T) {
 	}
 }
 
-// The privacy line names the sites that run insecure-open (the lung test sites do), and the
+// The privacy line says which sites run insecure-open (the lung test sites do), and the
 // demo's sites, which verify the demo analyst's signatures, are not named.
 func TestOpenSitesLabelled(t *testing.T) {
 	url := startLung(t, protocol.Policy{})
 	code, out, errOut := cli(t, "--hub", url, "count", "--study", "lung")
-	if code != 0 || !strings.Contains(out, "OPEN, answering unsigned queries: inst1, inst10") {
+	if code != 0 || !strings.Contains(out, "OPEN (unsigned queries) at ") {
 		t.Errorf("open lung sites: exit %d\n%s%s", code, out, errOut)
 	}
+	// The line counts them beyond two; the JSON's privacy document names them all.
+	code, out, errOut = cli(t, "--hub", url, "count", "--study", "lung", "--format", "json")
+	if code != 0 || !strings.Contains(out, `"open_sites": [`) || !strings.Contains(out, `"inst10"`) {
+		t.Errorf("open lung sites, JSON: exit %d\n%s%s", code, out, errOut)
+	}
 	code, out, errOut = cli(t, "--demo", "--demo-dir", t.TempDir(), "count", "--study", "nsclc")
-	if code != 0 || strings.Contains(out, "OPEN") || !strings.Contains(out, "privacy (coarsened):") {
+	if code != 0 || strings.Contains(out, "OPEN") || !strings.Contains(out, "privacy: coarsened release") {
 		t.Errorf("demo sites (signed): exit %d\n%s%s", code, out, errOut)
 	}
 }
@@ -450,7 +455,7 @@ func TestDPAnalystLabelled(t *testing.T) {
 	url := startLungFor(t, node.DefaultPolicy(), analysts, nil)
 	code, out, stderr := cli(t, "--hub", url, "--key", keyFile, "km", "--study", "lung", "--endpoint", "os")
 	// How many of the 18 small sites answer depends on the noise (a noisy size below 10 is refused).
-	if code != exitOK || !strings.Contains(out, " sites: ρ=0.02 each, left today ≥ 0.23 (lifetime ≥ 1.98)") || !strings.Contains(out, "privacy (differentially private): ") {
+	if code != exitOK || !strings.Contains(out, " sites: ρ=0.02 each, left today ≥ 0.23 (lifetime ≥ 1.98)") || !strings.Contains(out, "privacy: differentially private release") {
 		t.Errorf("km: exit %d\n%s%s", code, out, stderr)
 	}
 	code, out, stderr = cli(t, "--hub", url, "--key", keyFile, "count", "--study", "lung", "--format", "json")

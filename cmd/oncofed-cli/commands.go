@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 )
 
 func runSites(ctx context.Context, c *common, args []string, out io.Writer) error {
@@ -203,7 +203,7 @@ func runSummary(ctx context.Context, c *common, args []string, out io.Writer) er
 	if err := parseFlags("summary", c, args, func(fs *flag.FlagSet) {
 		a.register(fs, false)
 		fs.StringVar(&vars, "vars", "", "comma-separated `VARIABLES` to summarise")
-		fs.StringVar(&bins, "bins", "", "histogram edges per numeric variable, `VAR:E1,E2,...;VAR2:...`")
+		fs.StringVar(&bins, "bins", "", "histogram edges per numeric variable, `VAR:E1,E2,...;VAR2:...` (default: the desktop app's, by unit)")
 	}); err != nil {
 		return err
 	}
@@ -240,7 +240,8 @@ func runSummary(ctx context.Context, c *common, args []string, out io.Writer) er
 		}
 		specs = append(specs, protocol.HistogramSpec{Variable: v, Edges: xs})
 	}
-	r, err := e.run(ctx, app.Request{Kind: protocol.KindSummary, Study: st.Name, Cohort: f, GroupBy: a.group, Variables: names, Bins: specs})
+	r, err := e.run(ctx, app.Request{Kind: protocol.KindSummary, Study: st.Name, Cohort: f, GroupBy: a.group, Variables: names,
+		Bins: report.SummaryBins(st, names, specs)})
 	if err != nil {
 		return err
 	}
@@ -395,55 +396,9 @@ func indexOf(xs []string, x string) int {
 	return -1
 }
 
-// sitesText is the line under every result: who answered, who did not and why.
-func sitesText(p *app.Provenance) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "sites: %d of %d answered", len(p.Answered), len(p.Expected))
-	if len(p.Missing) > 0 {
-		fmt.Fprintf(&b, "; missing: %s", strings.Join(p.Missing, ", "))
-	}
-	for _, r := range p.Refused {
-		fmt.Fprintf(&b, "; refused: %s (%s: %s)", r.Site, r.Code, r.Message)
-	}
-	for _, r := range p.Invalid {
-		fmt.Fprintf(&b, "; invalid reply: %s (%s)", r.Site, r.Message)
-	}
-	return b.String()
-}
-
-// policyText summarises what the answering sites' policies did.
-func policyText(p *app.Provenance) string {
-	var parts []string
-	for _, s := range p.Sites {
-		var what []string
-		if s.Policy.BinDays > 0 {
-			what = append(what, fmt.Sprintf("times in %g-day bins", s.Policy.BinDays))
-		}
-		if s.Policy.SuppressedCells > 0 {
-			what = append(what, fmt.Sprintf("%d cells suppressed (<%d)", s.Policy.SuppressedCells, s.Policy.MinCell))
-		}
-		if s.Policy.MergedRows > 0 {
-			what = append(what, fmt.Sprintf("%d survival rows merged", s.Policy.MergedRows))
-		}
-		if s.Policy.TruncatedAfter != nil {
-			what = append(what, fmt.Sprintf("no rows after day %g", *s.Policy.TruncatedAfter))
-		}
-		if len(what) > 0 {
-			parts = append(parts, s.Site+": "+strings.Join(what, ", "))
-		}
-	}
-	sort.Strings(parts)
-	if open := p.OpenSites(); len(open) > 0 {
-		parts = append(parts, "OPEN, answering unsigned queries: "+strings.Join(open, ", "))
-	}
-	if dp := p.Release().DPText(); dp != "" {
-		parts = append(parts, dp)
-	}
-	if len(parts) == 0 {
-		return "privacy: exact aggregates from every answering site"
-	}
-	return "privacy (" + p.Release().Kind + "): " + strings.Join(parts, "; ")
-}
+// sitesText says who answered, who did not and why (report.SitesText, the sites part of the
+// privacy line under every result), for error messages.
+func sitesText(p *app.Provenance) string { return report.SitesText(p) }
 
 func provenanceJSON(p *app.Provenance) map[string]any {
 	refused := []map[string]string{}

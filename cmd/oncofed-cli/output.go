@@ -15,7 +15,12 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
+	"github.com/oncofed/oncofed/report/format"
 )
+
+// clock is the time the privacy line's "computed" and cached age are measured from.
+var clock = time.Now
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
@@ -199,7 +204,8 @@ func writeCount(w io.Writer, format string, r *app.Result) error {
 		}
 		doc := map[string]any{"study": r.Request.Study, "total": countJSON(c.Total), "groups": groups,
 			"missing_group": countJSON(c.Missing), "per_site": perSite,
-			"sites": provenanceJSON(&r.Provenance), "policy": policyJSON(&r.Provenance)}
+			"sites": provenanceJSON(&r.Provenance), "policy": policyJSON(&r.Provenance),
+			"privacy": report.NewPrivacy(r, clock())}
 		if c.Approximate {
 			doc["approximate"] = map[string]any{"rounding": c.Rounding, "noise": c.Noise}
 		}
@@ -260,8 +266,7 @@ func writeCount(w io.Writer, format string, r *app.Result) error {
 	if err := t.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, sitesText(&r.Provenance))
-	fmt.Fprintln(w, policyText(&r.Provenance))
+	fmt.Fprintln(w, report.PrivacyLine(r, clock()))
 	return nil
 }
 
@@ -278,7 +283,8 @@ func writeSummary(w io.Writer, format string, r *app.Result) error {
 			rows = append(rows, map[string]any{"label": row.Label, "cells": row.Cells, "smd": row.SMD})
 		}
 		return writeJSON(w, map[string]any{"study": r.Request.Study, "columns": tb.Columns, "n": n, "rows": rows,
-			"notes": tb.Notes, "sites": provenanceJSON(&r.Provenance), "policy": policyJSON(&r.Provenance)})
+			"notes": tb.Notes, "sites": provenanceJSON(&r.Provenance), "policy": policyJSON(&r.Provenance),
+			"privacy": report.NewPrivacy(r, clock())})
 	case "csv":
 		recs := [][]string{append(append([]string{"row"}, tb.Columns...), "smd")}
 		for _, row := range tb.Rows {
@@ -303,8 +309,7 @@ func writeSummary(w io.Writer, format string, r *app.Result) error {
 	for _, note := range tb.Notes {
 		fmt.Fprintln(w, "note:", note)
 	}
-	fmt.Fprintln(w, sitesText(&r.Provenance))
-	fmt.Fprintln(w, policyText(&r.Provenance))
+	fmt.Fprintln(w, report.PrivacyLine(r, clock()))
 	return nil
 }
 
@@ -322,9 +327,10 @@ type kmDoc struct {
 	LogRank       *testDoc       `json:"logrank"`
 	LogRankStrata *testDoc       `json:"logrank_site_strata"`
 	LogRankError  string         `json:"logrank_error,omitempty"`
+	// Privacy is the privacy and provenance line's structured form (report.Privacy).
+	Privacy report.Privacy `json:"privacy"`
 
-	provenance *app.Provenance
-	unit       timeUnit // of the text output's times (JSON and CSV stay in days)
+	unit timeUnit // of the text output's times (JSON and CSV stay in days)
 }
 
 type kmGroupDoc struct {
@@ -389,7 +395,7 @@ func kmDocument(r *app.Result, o kmOptions) (*kmDoc, error) {
 	km := r.KM
 	doc := &kmDoc{Study: r.Request.Study, Endpoint: km.Endpoint, Cohort: r.Request.Cohort, GroupBy: r.Request.GroupBy,
 		ConfType: o.confType.String(), BinDays: km.BinDays, Sites: provenanceJSON(&r.Provenance), Policy: policyJSON(&r.Provenance),
-		LogRank: testOf(km.LogRank), LogRankStrata: testOf(km.StratifiedLogRank), LogRankError: km.LogRankError, provenance: &r.Provenance, unit: o.unit}
+		LogRank: testOf(km.LogRank), LogRankStrata: testOf(km.StratifiedLogRank), LogRankError: km.LogRankError, Privacy: report.NewPrivacy(r, clock()), unit: o.unit}
 	tau := o.tau
 	if tau == 0 {
 		tau = math.Inf(1)
@@ -509,8 +515,7 @@ func writeKM(w io.Writer, format string, doc *kmDoc) error {
 	if doc.LogRankError != "" {
 		fmt.Fprintln(w, "log-rank:", doc.LogRankError)
 	}
-	fmt.Fprintln(w, sitesText(doc.provenance))
-	fmt.Fprintln(w, policyText(doc.provenance))
+	fmt.Fprintln(w, doc.Privacy.Line())
 	return nil
 }
 
@@ -523,20 +528,15 @@ func ptrG(x *float64) string {
 
 // drawKM draws the pooled curves to path (.png, .svg or .pdf).
 func drawKM(r *app.Result, path string) error {
-	fig := &chart.KMFigure{Title: kmTitle(r), Footnote: sitesText(&r.Provenance)}
-	for _, grp := range r.KM.Groups {
-		name := grp.Group
-		if name == "" {
-			name = "all"
-		}
-		c := chart.CurveFromEstimate(name, grp.Curve)
-		fig.Curves = append(fig.Curves, c)
-	}
-	if r.KM.LogRank != nil {
-		p := r.KM.LogRank.P
-		fig.LogRankP = &p
-	}
-	return chart.WriteFile(path, fig, 1600, 1200)
+	return chart.WriteFile(path, kmPlot(r), 1600, 1200)
+}
+
+// kmPlot is the desktop app's figure (report.KMFigure, so the same small at-risk counts
+// are hidden) with the CLI's title and the privacy line as footnote.
+func kmPlot(r *app.Result) *chart.KMFigure {
+	fig := report.KMFigure(r, report.KMOptions{}, chart.Style{}, report.PrivacyLine(r, clock()))
+	fig.Title = kmTitle(r)
+	return fig
 }
 
 // coxTermDoc is one design column of a Cox model, named as issue 5's JSON: the variable, and
@@ -600,7 +600,8 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 			"loglik": []*float64{num(fit.LogLik0), num(fit.LogLik)},
 			"tests":  map[string]any{"lrt": testJSON(fit.LRT), "wald": testJSON(fit.Wald), "score": testJSON(fit.Score)},
 			"terms":  terms, "not_estimable": nonNil(fit.NotEstimable), "warnings": nonNil(fit.Warnings),
-			"sites": provenanceJSON(&r.Provenance), "policy": policyJSON(&r.Provenance)}
+			"sites": provenanceJSON(&r.Provenance), "policy": policyJSON(&r.Provenance),
+			"privacy": report.NewPrivacy(r, clock())}
 		if r.Cox.FitError != "" {
 			doc["fit_error"] = r.Cox.FitError
 		}
@@ -656,8 +657,7 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	if r.Cox.FitError != "" {
 		fmt.Fprintln(w, "fit:", r.Cox.FitError)
 	}
-	fmt.Fprintln(w, sitesText(&r.Provenance))
-	fmt.Fprintln(w, policyText(&r.Provenance))
+	fmt.Fprintln(w, report.PrivacyLine(r, clock()))
 	return nil
 }
 
@@ -665,12 +665,12 @@ func pValue(p *float64) string {
 	if p == nil {
 		return "NA"
 	}
-	return app.FormatP(*p)
+	return format.PNumber(*p)
 }
 
 // pEq is "= 0.012" or "< 0.0001".
 func pEq(p float64) string {
-	s := app.FormatP(p)
+	s := format.PNumber(p)
 	if strings.HasPrefix(s, "<") || strings.HasPrefix(s, ">") {
 		return s
 	}
