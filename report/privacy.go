@@ -135,9 +135,7 @@ func (p Privacy) Line() string {
 	if p.MergedRows > 0 {
 		parts = append(parts, plural(p.MergedRows, "row", "rows")+" merged")
 	}
-	for _, t := range p.TruncatedAfter {
-		parts = append(parts, "tail truncated after day "+days(t.Days)+" at "+siteList(t.Sites))
-	}
+	parts = append(parts, truncatedText(p.TruncatedAfter)...)
 	if len(p.OpenSites) > 0 {
 		parts = append(parts, "OPEN (unsigned queries) at "+siteList(p.OpenSites))
 	}
@@ -226,6 +224,25 @@ func nonNil(s []string) []string {
 func days(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 
 // siteList names one or two sites and counts more.
+// truncatedText says where tails were truncated: per day for one or two days ("tail truncated
+// after day 900 at c"); for more, in one part with the range of days, as each site's last
+// released time differs ("tail truncated at 5 sites, after day 2036–2187").
+func truncatedText(ts []SitesAt) []string {
+	if len(ts) <= 2 {
+		var out []string
+		for _, t := range ts {
+			out = append(out, "tail truncated after day "+days(t.Days)+" at "+siteList(t.Sites))
+		}
+		return out
+	}
+	n, lo, hi := 0, ts[0].Days, ts[0].Days
+	for _, t := range ts {
+		n += len(t.Sites)
+		lo, hi = min(lo, t.Days), max(hi, t.Days)
+	}
+	return []string{fmt.Sprintf("tail truncated at %d sites, after day %s–%s", n, days(lo), days(hi))}
+}
+
 func siteList(s []string) string {
 	if len(s) <= 2 {
 		return strings.Join(s, ", ")

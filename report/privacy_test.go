@@ -1,6 +1,7 @@
 package report
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -54,5 +55,17 @@ func TestPrivacyLine(t *testing.T) {
 	}
 	if p.MinCell != 10 || p.SuppressedCells != 4 || p.DP == nil || p.DP.Rho != 0.02 || len(p.Refused) != 1 || p.Refused[0].Rule != "small_cohort" || p.Refused[0].Limit != 10 {
 		t.Errorf("structured form %+v", p)
+	}
+}
+
+// Tails truncated at many different days are said in one part, with the range of days.
+func TestPrivacyLineManyTruncations(t *testing.T) {
+	r := &app.Result{Provenance: app.Provenance{Expected: []string{"a", "b", "c"}, Answered: []string{"a", "b", "c"}}}
+	for i, site := range []string{"a", "b", "c"} {
+		day := 2036.0 + float64(100*i)
+		r.Provenance.Sites = append(r.Provenance.Sites, app.SiteProvenance{Site: site, Policy: protocol.PolicyEffects{TruncatedAfter: &day}})
+	}
+	if got := PrivacyLine(r, time.Now()); !strings.Contains(got, " · tail truncated at 3 sites, after day 2036–2236 · ") {
+		t.Errorf("PrivacyLine = %q", got)
 	}
 }
