@@ -40,10 +40,10 @@ func DefaultPolicy() protocol.Policy {
 // behind them): a KM query at ρ = 0.02 is within 0.02 of the exact curve (median max|ΔS|, end
 // to end through a node with its 3650-day horizon) for a 2,000-patient cohort, where 0.015
 // missed; a count at ρ = 0.005 has noise of sd 10; 0.25 a day allows 10 KM queries and 10
-// counts per study (12 KM queries alone); the lifetime 2.0
-// (ε ≈ 11.7 at δ = 10⁻⁶, dp/UTILITY.md) bounds what the daily budget cannot, as ρ adds up across days. Monthly
-// bins up to 10 years of follow-up. A feasibility count costs 0.0005 (noise of sd 32, then
-// rounded to 10), so that a hundred edits of a cohort's filters take a quarter of a day.
+// counts per study (12 KM queries alone); the lifetime 2.0 (ε ≈ 11.7 at δ = 10⁻⁶,
+// dp/UTILITY.md) bounds what the daily budget cannot, as ρ adds up across days. Monthly bins up
+// to 10 years of follow-up. A feasibility count costs 0.0005 (noise of sd 32, then rounded to
+// 10), so that a hundred edits of a cohort's filters take a fifth of a day's budget.
 // A summary (Table 1) costs 0.1, split over its components (node/dpsummary.go): with one
 // numeric variable (no histogram) and one categorical one each gets ρ = 0.02, counts noise of
 // sd 5, and the mean age (declared 18–100) an sd of about 2.3 years at n = 90, 1.5 at
