@@ -3,7 +3,6 @@ package cache
 import (
 	"context"
 	"database/sql"
-	"strings"
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/protocol"
@@ -21,33 +20,7 @@ type LibraryEntry struct {
 // Library lists stored results like Results (pinned first, newest first, the same filter;
 // f.Network "" lists every network's), each with its network and request.
 func (db *DB) Library(ctx context.Context, f app.ResultFilter) ([]LibraryEntry, error) {
-	var conds []string
-	var args []any
-	if f.Network != "" {
-		conds, args = append(conds, "network_id = ?"), append(args, f.Network)
-	}
-	if f.Study != "" {
-		conds, args = append(conds, "study = ?"), append(args, f.Study)
-	}
-	if f.Kind != "" {
-		conds, args = append(conds, "kind = ?"), append(args, string(f.Kind))
-	}
-	if f.Pinned {
-		conds = append(conds, "pinned = 1")
-	}
-	q := `SELECT id, name, kind, study, pinned, ran_at, expected, answered, network_id, request FROM results`
-	if len(conds) > 0 {
-		q += " WHERE " + strings.Join(conds, " AND ")
-	}
-	q += " ORDER BY pinned DESC, ran_at DESC, id DESC"
-	if f.Limit > 0 || f.Offset > 0 {
-		limit := f.Limit
-		if limit <= 0 {
-			limit = -1
-		}
-		q += " LIMIT ? OFFSET ?"
-		args = append(args, limit, f.Offset)
-	}
+	q, args := resultsQuery("id, name, kind, study, pinned, ran_at, expected, answered, network_id, request", f)
 	var out []LibraryEntry
 	err := db.read(ctx, "list the library", func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, q, args...)

@@ -494,8 +494,9 @@ func loadResult(ctx context.Context, tx *sql.Tx, where string, args ...any) (*ap
 	return &r, nil
 }
 
-// Results lists results, pinned first, newest first.
-func (db *DB) Results(ctx context.Context, f app.ResultFilter) ([]app.ResultSummary, error) {
+// resultsQuery is the listing of results under f (pinned first, newest first; f.Network ""
+// lists every network's) selecting cols, and its arguments: one query for Results and Library.
+func resultsQuery(cols string, f app.ResultFilter) (string, []any) {
 	var conds []string
 	var args []any
 	if f.Network != "" {
@@ -510,7 +511,7 @@ func (db *DB) Results(ctx context.Context, f app.ResultFilter) ([]app.ResultSumm
 	if f.Pinned {
 		conds = append(conds, "pinned = 1")
 	}
-	q := `SELECT id, name, kind, study, pinned, ran_at, expected, answered FROM results`
+	q := "SELECT " + cols + " FROM results"
 	if len(conds) > 0 {
 		q += " WHERE " + strings.Join(conds, " AND ")
 	}
@@ -523,6 +524,12 @@ func (db *DB) Results(ctx context.Context, f app.ResultFilter) ([]app.ResultSumm
 		q += " LIMIT ? OFFSET ?"
 		args = append(args, limit, f.Offset)
 	}
+	return q, args
+}
+
+// Results lists results, pinned first, newest first.
+func (db *DB) Results(ctx context.Context, f app.ResultFilter) ([]app.ResultSummary, error) {
+	q, args := resultsQuery("id, name, kind, study, pinned, ran_at, expected, answered", f)
 	var out []app.ResultSummary
 	err := db.read(ctx, "list results", func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, q, args...)
