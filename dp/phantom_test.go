@@ -115,13 +115,7 @@ func anchoredTable(ls [2][]float64) SurvivalTable {
 // anchoredSuffixCells anchors one column on its own: its total kept at its least-squares estimate
 // (rounded, at least 0), the later suffix sums non-increasing and clipped to [0, total].
 func anchoredSuffixCells(xrev []float64) []int64 {
-	n := len(xrev)
-	suffix := make([]float64, n)
-	acc := 0.0
-	for i, v := range xrev {
-		acc += v
-		suffix[n-1-i] = acc
-	}
+	suffix := suffixSums(xrev)
 	return boundedSuffixCells(suffix, max(math.Round(suffix[0]), 0))
 }
 
