@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/oncofed/oncofed/protocol"
 )
 
 // Study names one of the four cancers the demo network serves.
@@ -104,33 +106,21 @@ const DictionaryVersion = "synth-1"
 // the endpoints. Every site of the study imports the same one, so every site publishes the
 // same dictionary whatever its patients.
 func (s *Schema) Dictionary() []byte {
-	type variable struct {
-		Name       string   `json:"name"`
-		Type       string   `json:"type"`
-		Label      string   `json:"label,omitempty"`
-		Unit       string   `json:"unit,omitempty"`
-		Categories []string `json:"categories,omitempty"`
-		Min        *float64 `json:"min,omitempty"`
-		Max        *float64 `json:"max,omitempty"`
-	}
-	type endpoint struct {
-		Name string `json:"name"`
-	}
 	d := struct {
-		Study     string     `json:"study"`
-		Version   string     `json:"version"`
-		Variables []variable `json:"variables"`
-		Endpoints []endpoint `json:"endpoints"`
+		Study     string              `json:"study"`
+		Version   string              `json:"version"`
+		Variables []protocol.Variable `json:"variables"`
+		Endpoints []protocol.Endpoint `json:"endpoints"`
 	}{Study: string(s.Study), Version: DictionaryVersion}
 	for _, v := range s.Variables {
-		dv := variable{Name: v.Name, Type: "numeric", Label: v.Doc, Unit: v.Unit, Min: v.Min, Max: v.Max}
+		dv := protocol.Variable{Name: v.Name, Type: protocol.Numeric, Label: v.Doc, Unit: v.Unit, Min: v.Min, Max: v.Max}
 		if v.Categorical() {
-			dv.Type, dv.Categories = "categorical", v.Levels
+			dv.Type, dv.Categories = protocol.Categorical, v.Levels
 		}
 		d.Variables = append(d.Variables, dv)
 	}
 	for _, e := range Endpoints {
-		d.Endpoints = append(d.Endpoints, endpoint{e.Name})
+		d.Endpoints = append(d.Endpoints, protocol.Endpoint{Name: e.Name})
 	}
 	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
