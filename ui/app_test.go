@@ -52,8 +52,8 @@ func TestStartShowsNetworkAndFeasibility(t *testing.T) {
 	// The legend says how the counts were obfuscated, the demo policy's minimum cohort (10),
 	// and where exact numbers come from.
 	for _, want := range []string{"±3", "nearest 10", `"<10"`, "Exact numbers come with Run"} {
-		if !strings.Contains(c.feasState.Text, want) {
-			t.Errorf("feasibility legend %q does not say %s", c.feasState.Text, want)
+		if !strings.Contains(c.feasLegend, want) {
+			t.Errorf("feasibility legend %q does not say %s", c.feasLegend, want)
 		}
 	}
 }

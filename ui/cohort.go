@@ -2,8 +2,6 @@ package ui
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"sort"
@@ -73,13 +71,16 @@ type cohortPanel struct {
 	groupBy   *widget.Select
 	feasBox   *fyne.Container
 	feasState *widget.Label
-	warning   *widget.Label
-	note      *widget.Label
-	run       *widget.Button
-	cancel    *widget.Button
-	sites     *siteProgress // live per-site state of the run
-	progress  *widget.ProgressBarInfinite
-	runState  *widget.Label
+	// feasLegend explains the feasibility numbers in full; the info button beside the
+	// heading shows it, so that the panel itself has room for every site.
+	feasLegend string
+	warning    *widget.Label
+	note       *widget.Label
+	run        *widget.Button
+	cancel     *widget.Button
+	sites      *siteProgress // live per-site state of the run
+	progress   *widget.ProgressBarInfinite
+	runState   *widget.Label
 
 	study   *app.Study
 	filters []cohortFilter
@@ -147,11 +148,11 @@ func newCohortPanel(a *App) *cohortPanel {
 	body := container.NewVBox(
 		heading("Cohort"),
 		container.NewBorder(nil, nil, nil, save, c.open),
-		widget.NewLabel("Endpoint"), c.endpoint,
+		labelled("Endpoint", c.endpoint),
 		widget.NewLabel("Filters"), c.filterBox, c.addFilter,
-		widget.NewLabel("Group by"), c.groupBy,
+		labelled("Group by", c.groupBy),
 		widget.NewSeparator(),
-		heading("Feasibility"), c.feasState, c.feasBox, c.warning,
+		container.NewBorder(nil, nil, nil, c.newFeasInfo(), heading("Feasibility")), c.feasState, c.feasBox, c.warning,
 		c.note,
 	)
 	c.sites = newSiteProgress()
@@ -160,6 +161,13 @@ func newCohortPanel(a *App) *cohortPanel {
 	c.content = container.NewBorder(nil, bottom, nil, nil, c.scroll)
 	c.updateRunState()
 	return c
+}
+
+// labelled puts a control on one row after its name (a label above it would take a row of
+// its own: the feasibility numbers then no longer fit beside a six-site network).
+func labelled(name string, control fyne.CanvasObject) fyne.CanvasObject {
+	l := widget.NewLabel(name)
+	return container.NewBorder(nil, nil, container.NewGridWrap(fyne.NewSize(80, l.MinSize().Height), l), nil, control)
 }
 
 // setStudy resets the panel for a study.
@@ -476,14 +484,6 @@ func (c *cohortPanel) startFeasibility(gen int) {
 	})
 }
 
-func newQueryID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("ui: no randomness: " + err.Error())
-	}
-	return hex.EncodeToString(b[:])
-}
-
 // FormatFeasibility renders a count of the feasibility panel: "≈1,230" when the sites
 // released it approximately (rounded, with noise), "<10" for a count known only to be below
 // a site's minimum, "≈121–129" for a sum of approximate counts with such a part; exact counts
@@ -529,6 +529,28 @@ func feasibilityLegend(f *feasibility) string {
 		return fmt.Sprintf("Patients per site as released: hidden small counts show as \"<%d\" (or a wider \"<n\"), never as 0.%s", mc, small)
 	}
 	return "Patients per site as released." + small
+}
+
+// feasibilityShort is the one line the panel shows above the numbers; the info button
+// beside the heading gives the whole legend.
+func feasibilityShort(f *feasibility) string {
+	if f.count != nil && f.count.Approximate {
+		return "≈ approximate per site; exact with Run."
+	}
+	return "Patients per site, as released."
+}
+
+// newFeasInfo is the ⓘ button that explains the feasibility numbers.
+func (c *cohortPanel) newFeasInfo() *widget.Button {
+	b := widget.NewButtonWithIcon("", theme.InfoIcon(), func() {
+		msg := c.feasLegend
+		if msg == "" {
+			msg = "Feasibility counts appear once a study is chosen."
+		}
+		dialog.ShowInformation("Feasibility numbers", msg, c.ui.win)
+	})
+	b.Importance = widget.LowImportance
+	return b
 }
 
 // showFeasibility fills the feasibility grid: pooled (and per group), then each site.
@@ -588,7 +610,8 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 	if s := c.ui.catalog.StandingText(c.ui.study); s != "" {
 		legend += " " + s + " (as of the last catalog)."
 	}
-	c.feasState.SetText(legend)
+	c.feasLegend = legend
+	c.feasState.SetText(feasibilityShort(f))
 	c.refusals = PredictRefusals(f.count, f.refused, f.minCohort)
 	if len(c.refusals) > 0 {
 		var lines []string

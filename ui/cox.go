@@ -10,7 +10,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
-	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -111,7 +110,7 @@ func newCoxTab(a *App) *coxTab {
 	)
 	// The view names a term ("By site: sex: male vs female"): wide enough to read it.
 	view := container.NewGridWrap(fyne.NewSize(230, t.view.MinSize().Height), t.view)
-	bar := container.NewHBox(widget.NewLabel("Cox model of the endpoint"), layout.NewSpacer(), t.random, view, t.pin, t.export)
+	bar := newToolbar(1, widget.NewLabel("Cox model of the endpoint"), t.random, view, t.pin, t.export)
 	right := container.NewBorder(container.NewVBox(bar, t.status), container.NewVBox(t.meta, t.table, t.model, t.privacy), nil, nil, t.figure)
 	split := container.NewHSplit(container.NewVScroll(left), right)
 	split.Offset = 0.22

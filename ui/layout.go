@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 )
 
@@ -82,5 +83,73 @@ func (l gridTable) Layout(objs []fyne.CanvasObject, _ fyne.Size) {
 			x += w[c] + pad
 		}
 		y += h[r]
+	}
+}
+
+// toolbar lays out a tab's controls in one row when they fit, the first lead of them at the
+// left and the rest at the right; in a narrower window they wrap onto further rows, left to
+// right, so that every control stays on screen (a row of boxes would instead make the window
+// as wide as all of them: 1,180 px for the survival tab's).
+type toolbar struct {
+	lead  int
+	width float32 // the width of the last layout, for the height MinSize reports
+}
+
+func newToolbar(lead int, objs ...fyne.CanvasObject) *fyne.Container {
+	return container.New(&toolbar{lead: lead}, objs...)
+}
+
+// rows places the visible objects in rows of at most width, returning each one's position and
+// the total height.
+func (l *toolbar) rows(objs []fyne.CanvasObject, width float32) ([]fyne.Position, float32) {
+	pad := theme.Padding()
+	pos := make([]fyne.Position, len(objs))
+	var x, y, rowH, total float32
+	first, oneRow := true, true
+	for i, o := range objs {
+		if !o.Visible() {
+			continue
+		}
+		m := o.MinSize()
+		if !first && x+m.Width > width {
+			x, y = 0, y+rowH+pad
+			rowH, oneRow = 0, false
+		}
+		first = false
+		pos[i] = fyne.NewPos(x, y)
+		x += m.Width + pad
+		rowH = max(rowH, m.Height)
+		total = y + rowH
+	}
+	if oneRow { // the trailing controls go to the right edge
+		right := width
+		for i := len(objs) - 1; i >= l.lead; i-- {
+			if objs[i].Visible() {
+				right -= objs[i].MinSize().Width
+				pos[i].X = right
+				right -= pad
+			}
+		}
+	}
+	return pos, total
+}
+
+func (l *toolbar) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	var w float32
+	for _, o := range objs {
+		if o.Visible() {
+			w = max(w, o.MinSize().Width)
+		}
+	}
+	_, h := l.rows(objs, max(w, l.width))
+	return fyne.NewSize(w, h)
+}
+
+func (l *toolbar) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	l.width = size.Width
+	pos, _ := l.rows(objs, size.Width)
+	for i, o := range objs {
+		o.Move(pos[i])
+		o.Resize(o.MinSize())
 	}
 }

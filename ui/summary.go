@@ -9,7 +9,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
-	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -77,7 +76,7 @@ func newSummaryTab(a *App) *summaryTab {
 	t.chartVar = widget.NewSelect(nil, func(string) { t.redrawChart() })
 	t.chartVar.PlaceHolder = "(variable)"
 	t.figure = newFigureView(a.opt.Do, "Bars and histograms of the cohort's variables appear here after a run.")
-	bar := container.NewHBox(widget.NewLabel("Table 1"), t.view, layout.NewSpacer(), widget.NewLabel("Chart of"), t.chartVar, t.export)
+	bar := newToolbar(1, container.NewHBox(widget.NewLabel("Table 1"), t.view), container.NewHBox(widget.NewLabel("Chart of"), t.chartVar), t.export)
 	split := container.NewVSplit(t.table, t.figure)
 	split.Offset = 0.55
 	t.content = container.NewBorder(container.NewVBox(bar, t.status), container.NewVBox(t.notes, t.privacy), nil, nil, split)

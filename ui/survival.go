@@ -10,7 +10,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
-	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -105,7 +104,8 @@ func newSurvivalTab(a *App) *survivalTab {
 	t.status.Hide()
 	t.view = widget.NewSelect([]string{viewPooled}, func(string) { t.onView() })
 	t.view.Selected = viewPooled
-	bar := container.NewHBox(container.NewGridWrap(fyne.NewSize(200, t.view.MinSize().Height), t.view), widget.NewLabel("Time in"), t.unit, t.bands, t.censor, t.medians, percent, layout.NewSpacer(), t.pin, t.export)
+	bar := newToolbar(6, container.NewGridWrap(fyne.NewSize(200, t.view.MinSize().Height), t.view),
+		container.NewHBox(widget.NewLabel("Time in"), t.unit), t.bands, t.censor, t.medians, percent, t.pin, t.export)
 	t.perSite = container.New(gridTable{cols: 3})
 	bySite := widget.NewAccordion(widget.NewAccordionItem("Per site: patients and events each site contributed", container.NewHScroll(t.perSite)))
 	// The numbers scroll under the figure, so many groups or sites never squeeze it.
