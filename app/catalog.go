@@ -44,6 +44,9 @@ type Catalog struct {
 // Study is one study merged across the sites that hold it.
 type Study struct {
 	Name string
+	// Title is the study's title in words as its sites declare it (the first site's in site
+	// order that declares one), "" when none does.
+	Title string
 	// Sites holding the study, sorted.
 	Sites []string
 	// DataCut per site (YYYY-MM-DD).
@@ -180,6 +183,9 @@ func MergeCatalogs(fetchedAt time.Time, cats []protocol.Catalog, missing []strin
 			}
 			s.Sites = append(s.Sites, sc.Site)
 			s.DataCut[sc.Site] = st.DataCut
+			if s.Title == "" {
+				s.Title = st.Title
+			}
 			addDictionary(s, sc.Site, st)
 			s.Patients += st.Patients
 			s.PatientsAtLeast = s.PatientsAtLeast || st.Suppressed

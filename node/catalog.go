@@ -24,7 +24,7 @@ func (e *Engine) catalog(ctx context.Context, name string) (*protocol.Catalog, e
 		}
 		// The dictionary part (variables, categories, ranges, endpoints, version, hash) is the
 		// study's declared one, the same bytes at every site of the study whatever its rows.
-		sc := protocol.StudyCatalog{Name: info.Name, DataCut: ls.data.DataCut, StudyVersion: ls.data.StudyVersion}
+		sc := protocol.StudyCatalog{Name: info.Name, DataCut: ls.data.DataCut, StudyVersion: ls.data.StudyVersion, Title: ls.data.Title}
 		sc.Patients, sc.Suppressed = e.catalogCount(ls.data.Len())
 		sc.Variables, sc.Endpoints = ls.data.Dictionary()
 		if ls.info.DictionaryHash != "" {

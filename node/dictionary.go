@@ -22,6 +22,8 @@ type Dictionary struct {
 	// Version is the study's declared version. A re-import may change the dictionary only
 	// under another version (Store.ReplaceStudy refuses otherwise).
 	Version string
+	// Title is the study's title in words (the JSON's top-level "title").
+	Title string
 	// HorizonDays (the JSON's top-level "horizon_days") is the study's declared follow-up
 	// horizon, for every endpoint that declares none of its own; nil: none.
 	HorizonDays *float64
@@ -132,6 +134,7 @@ func readJSONDictionary(r io.Reader) (Dictionary, error) {
 	var f struct {
 		Study       string   `json:"study"`
 		Version     string   `json:"version"`
+		Title       string   `json:"title"`
 		HorizonDays *float64 `json:"horizon_days"`
 		Variables   []struct {
 			Name       string                `json:"name"`
@@ -157,7 +160,7 @@ func readJSONDictionary(r io.Reader) (Dictionary, error) {
 	if dec.More() {
 		return Dictionary{}, &ImportError{Reason: "dictionary: trailing data after the JSON object"}
 	}
-	d := Dictionary{Study: f.Study, Version: f.Version, HorizonDays: f.HorizonDays}
+	d := Dictionary{Study: f.Study, Version: f.Version, Title: f.Title, HorizonDays: f.HorizonDays}
 	for _, v := range f.Variables {
 		d.Entries = append(d.Entries, DictionaryEntry{Name: v.Name, Type: v.Type, Label: v.Label, Unit: v.Unit, Categories: v.Categories, Min: v.Min, Max: v.Max})
 	}

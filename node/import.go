@@ -90,6 +90,8 @@ type ImportSpec struct {
 	// StudyVersion, when set, is the study's declared version; it must agree with
 	// Dictionary.Version when both are set.
 	StudyVersion string
+	// Title, when set, is the study's title; it replaces the dictionary's.
+	Title string
 }
 
 // EndpointReport summarises one imported endpoint.
@@ -110,6 +112,7 @@ type ImportReport struct {
 	// StudyVersion and DictionaryHash are what the catalog publishes for the study.
 	StudyVersion   string
 	DictionaryHash string
+	Title          string
 }
 
 // ImportCSV reads a CSV file (header on line 1) into the study spec.Study of store, replacing
@@ -144,6 +147,9 @@ func Import(ctx context.Context, store Store, spec ImportSpec, src Source) (Impo
 	case spec.StudyVersion != "":
 		dict.Version = spec.StudyVersion
 	}
+	if spec.Title != "" {
+		dict.Title = spec.Title
+	}
 	if err := dict.check(); err != nil {
 		return ImportReport{}, err
 	}
@@ -161,7 +167,7 @@ func Import(ctx context.Context, store Store, spec ImportSpec, src Source) (Impo
 		}
 	}
 	rep := ImportReport{Study: st.Name, DataCut: st.DataCut, Patients: st.Len(), Version: info.Version,
-		StudyVersion: st.StudyVersion, DictionaryHash: st.DictionaryHash()}
+		StudyVersion: st.StudyVersion, DictionaryHash: st.DictionaryHash(), Title: st.Title}
 	for _, v := range st.Variables {
 		rep.Variables = append(rep.Variables, v.Variable)
 	}
@@ -208,7 +214,7 @@ func BuildStudy(ctx context.Context, name, dataCut string, dict Dictionary, src 
 	if err != nil {
 		return nil, err
 	}
-	st := &StudyData{Name: name, DataCut: dataCut, StudyVersion: dict.Version}
+	st := &StudyData{Name: name, DataCut: dataCut, StudyVersion: dict.Version, Title: dict.Title}
 	raw := make([][]string, len(vars))
 	var lines []int
 	st.Endpoints = make([]EndpointData, len(eps))

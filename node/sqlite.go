@@ -170,8 +170,8 @@ func (s *SQLiteStore) ReplaceStudy(ctx context.Context, st *StudyData) (StudyInf
 		return StudyInfo{}, err
 	}
 	now := time.Now().UTC()
-	res, err := tx.ExecContext(ctx, "INSERT INTO studies (name, data_cut, patients, version, imported_at, study_version, dictionary_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-		st.Name, st.DataCut, st.Len(), version, now.Format(timeLayout), st.StudyVersion, hash)
+	res, err := tx.ExecContext(ctx, "INSERT INTO studies (name, data_cut, patients, version, imported_at, study_version, dictionary_hash, title) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		st.Name, st.DataCut, st.Len(), version, now.Format(timeLayout), st.StudyVersion, hash, st.Title)
 	if err != nil {
 		return StudyInfo{}, err
 	}
@@ -291,7 +291,7 @@ func checkStudyShape(st *StudyData) error {
 
 // Studies implements Store.
 func (s *SQLiteStore) Studies(ctx context.Context) ([]StudyInfo, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT name, data_cut, patients, version, imported_at, study_version, dictionary_hash FROM studies ORDER BY name")
+	rows, err := s.db.QueryContext(ctx, "SELECT name, data_cut, patients, version, imported_at, study_version, dictionary_hash, title FROM studies ORDER BY name")
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +300,7 @@ func (s *SQLiteStore) Studies(ctx context.Context) ([]StudyInfo, error) {
 	for rows.Next() {
 		var si StudyInfo
 		var at string
-		if err := rows.Scan(&si.Name, &si.DataCut, &si.Patients, &si.Version, &at, &si.StudyVersion, &si.DictionaryHash); err != nil {
+		if err := rows.Scan(&si.Name, &si.DataCut, &si.Patients, &si.Version, &at, &si.StudyVersion, &si.DictionaryHash, &si.Title); err != nil {
 			return nil, err
 		}
 		si.ImportedAt, _ = time.Parse(timeLayout, at)
@@ -319,8 +319,8 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 	var si StudyInfo
 	var id int64
 	var at string
-	err = tx.QueryRowContext(ctx, "SELECT id, name, data_cut, patients, version, imported_at, study_version, dictionary_hash FROM studies WHERE name = ?", name).
-		Scan(&id, &si.Name, &si.DataCut, &si.Patients, &si.Version, &at, &si.StudyVersion, &si.DictionaryHash)
+	err = tx.QueryRowContext(ctx, "SELECT id, name, data_cut, patients, version, imported_at, study_version, dictionary_hash, title FROM studies WHERE name = ?", name).
+		Scan(&id, &si.Name, &si.DataCut, &si.Patients, &si.Version, &at, &si.StudyVersion, &si.DictionaryHash, &si.Title)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, StudyInfo{}, errorf(protocol.CodeNotFound, "no study %q", name)
 	}
@@ -333,7 +333,7 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 		return nil, StudyInfo{}, err
 	}
 	defer rows.Close()
-	st := &StudyData{Name: si.Name, DataCut: si.DataCut, StudyVersion: si.StudyVersion}
+	st := &StudyData{Name: si.Name, DataCut: si.DataCut, StudyVersion: si.StudyVersion, Title: si.Title}
 	n := si.Patients
 	for rows.Next() {
 		var role, cname, typ, label, unit, cats string

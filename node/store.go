@@ -15,6 +15,10 @@ type StudyData struct {
 	IDs     []string // the site's patient identifiers (never released)
 	// StudyVersion is the study's declared version (its dictionary's), "" when undeclared.
 	StudyVersion string
+	// Title is the study's title in words ("Advanced NSCLC, first line"), "" when none was
+	// declared (the dictionary's "title" or import --title). It is public and not part of
+	// the dictionary's hash.
+	Title string
 	// Variables in the dictionary's order, then undeclared ones in the CSV's column order.
 	Variables []VariableData
 	Endpoints []EndpointData
@@ -103,6 +107,7 @@ type StudyInfo struct {
 	// imported ("" for a study imported before migration 006).
 	StudyVersion   string
 	DictionaryHash string
+	Title          string
 }
 
 // Store is where a site keeps its studies, its audit log and its disclosure-guard state.

@@ -161,6 +161,9 @@ type StudyCatalog struct {
 	// empty for a study imported before dictionaries were declared.
 	StudyVersion   string `json:"study_version,omitempty"`
 	DictionaryHash string `json:"dictionary_hash,omitempty"`
+	// Title is the study's title in words, as its dictionary declares it ("" when none). It
+	// is not part of DictionaryHash: sites that word it differently still agree.
+	Title string `json:"title,omitempty"`
 }
 
 // VariableType is categorical or numeric.

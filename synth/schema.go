@@ -101,7 +101,7 @@ func (s *Schema) Header() []string {
 const DictionaryVersion = "synth-1"
 
 // Dictionary returns the study's data dictionary in the JSON form `oncofed-node import
-// --dictionary` reads (node.ReadDictionary): the study version, each variable with its type,
+// --dictionary` reads (node.ReadDictionary): the study version and title, each variable with its type,
 // label (the Doc), unit, categories in the schema's (clinical) order and declared range, and
 // the endpoints. Every site of the study imports the same one, so every site publishes the
 // same dictionary whatever its patients.
@@ -109,9 +109,10 @@ func (s *Schema) Dictionary() []byte {
 	d := struct {
 		Study     string              `json:"study"`
 		Version   string              `json:"version"`
+		Title     string              `json:"title,omitempty"`
 		Variables []protocol.Variable `json:"variables"`
 		Endpoints []protocol.Endpoint `json:"endpoints"`
-	}{Study: string(s.Study), Version: DictionaryVersion}
+	}{Study: string(s.Study), Version: DictionaryVersion, Title: s.Title}
 	for _, v := range s.Variables {
 		dv := protocol.Variable{Name: v.Name, Type: protocol.Numeric, Label: v.Doc, Unit: v.Unit, Min: v.Min, Max: v.Max}
 		if v.Categorical() {

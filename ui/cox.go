@@ -233,7 +233,7 @@ func (t *coxTab) show(r *app.Result) {
 		form = "pooled baseline"
 	}
 	m := fmt.Sprintf("%s patients, %s events · %s ties, %s · likelihood ratio test %s on %d df · %d iterations",
-		thousands(fit.N), thousands(fit.Events), r.Cox.Ties, form, format.PValue(fit.LRT.P), fit.LRT.DF, fit.Iterations)
+		format.Thousands(fit.N), format.Thousands(fit.Events), r.Cox.Ties, form, format.PValue(fit.LRT.P), fit.LRT.DF, fit.Iterations)
 	if ex := r.Cox.Excluded; ex.N > 0 || ex.Suppressed {
 		m += fmt.Sprintf(" · %s patients left out for a missing covariate", FormatCount(ex))
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // sitesTab lists the network's sites: status, latency, data cut, patients as released and
@@ -136,7 +137,7 @@ func (t *sitesTab) patients(site, study string) string {
 				if s.Suppressed {
 					return "<" + fmt.Sprint(c.Policy.MinCohort)
 				}
-				return thousands(s.Patients)
+				return format.Thousands(s.Patients)
 			}
 		}
 		return "does not hold " + study

@@ -278,8 +278,8 @@ func (t *survivalTab) fillStats() {
 	}
 	for _, g := range r.KM.Groups {
 		t.stats.Add(widget.NewLabel(report.GroupName(g.Group)))
-		t.stats.Add(widget.NewLabel(thousands(g.Table.Total())))
-		t.stats.Add(widget.NewLabel(thousands(g.Table.TotalEvents())))
+		t.stats.Add(widget.NewLabel(format.Thousands(g.Table.Total())))
+		t.stats.Add(widget.NewLabel(format.Thousands(g.Table.TotalEvents())))
 		t.stats.Add(widget.NewLabel(chart.FormatMedianCI(u.FromDays(g.Median.Time), u.FromDays(g.Median.Lower), u.FromDays(g.Median.Upper))))
 		for i := range LandmarkMonths {
 			s := "–"
@@ -463,7 +463,7 @@ func (t *survivalTab) fillPerSite() {
 			cell := "–"
 			for _, s := range g.PerSite {
 				if s.Site == site {
-					cell = thousands(s.Patients) + " / " + thousands(s.Events)
+					cell = format.Thousands(s.Patients) + " / " + format.Thousands(s.Events)
 				}
 			}
 			t.perSite.Add(widget.NewLabel(cell))

@@ -24,6 +24,7 @@ func runImport(args []string) error {
 	cut := fs.String("data-cut", "", "data-cut date `YYYY-MM-DD` (default: today)")
 	dict := fs.String("dictionary", "", "the study's data dictionary `PATH`: JSON with version, variables (type, label, unit, categories, min, max) and endpoints; or an old name,label,unit CSV (labels only)")
 	version := fs.String("study-version", "", "the study's declared `VERSION` (or \"version\" in the dictionary); the dictionary can change only with a new one")
+	title := fs.String("title", "", "the study's `TITLE` in words, as analysts see it (or \"title\" in the dictionary)")
 	var eps, cats stringList
 	fs.Var(&eps, "endpoint", "endpoint `NAME=TIMECOL:EVENTCOL` (repeatable; time in days, event 0/1)")
 	fs.Var(&cats, "categories", "declare a categorical variable's categories in the study's order, `VAR=a,b,c` (repeatable); every column with non-numeric values needs them, here or in the dictionary")
@@ -34,7 +35,7 @@ func runImport(args []string) error {
 		fs.Usage()
 		return errors.New("--db, --study, --csv, --id and at least one --endpoint are required")
 	}
-	spec := node.ImportSpec{Study: *study, IDColumn: *id, DataCut: *cut, Site: *site, StudyVersion: *version}
+	spec := node.ImportSpec{Study: *study, IDColumn: *id, DataCut: *cut, Site: *site, StudyVersion: *version, Title: *title}
 	for _, e := range eps {
 		es, err := node.ParseEndpointSpec(e)
 		if err != nil {
@@ -80,7 +81,11 @@ func runImport(args []string) error {
 	if sv == "" {
 		sv = "(none declared)"
 	}
-	fmt.Printf("imported study %q: %d patients, data cut %s (load %d)\n", rep.Study, rep.Patients, rep.DataCut, rep.Version)
+	if rep.Title != "" {
+		fmt.Printf("imported study %q (%s): %d patients, data cut %s (load %d)\n", rep.Study, rep.Title, rep.Patients, rep.DataCut, rep.Version)
+	} else {
+		fmt.Printf("imported study %q: %d patients, data cut %s (load %d)\n", rep.Study, rep.Patients, rep.DataCut, rep.Version)
+	}
 	fmt.Printf("  study version %s, dictionary %s\n", sv, rep.DictionaryHash)
 	for _, v := range rep.Variables {
 		switch {

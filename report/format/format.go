@@ -84,3 +84,19 @@ func sigDigits(x float64, n int) string {
 	}
 	return s
 }
+
+// Thousands writes n with a comma between groups of three digits: 7800 → "7,800".
+func Thousands(n int) string {
+	s := strconv.Itoa(n)
+	if n < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
