@@ -275,7 +275,7 @@ func (a *App) onCatalog(c *app.Catalog) {
 	}
 	a.sitesAll = len(c.Sites) + len(c.Missing)
 	a.sitesUp = len(c.Sites)
-	a.header.setStudies(names)
+	a.header.setStudies(c.Studies)
 	study := a.study
 	if c.Study(study) == nil {
 		study = a.fy.Preferences().StringWithFallback("study", "")
@@ -290,7 +290,7 @@ func (a *App) onCatalog(c *app.Catalog) {
 	}
 	a.header.updateStatus()
 	if study != "" {
-		a.header.study.SetSelected(study) // calls onStudy
+		a.header.selectStudy(study) // calls onStudy
 	}
 	if st := c.Study(a.study); st != nil {
 		a.cox.offerForms(st) // a refreshed catalog may carry changed policies for the same study

@@ -494,7 +494,10 @@ func TestStudySwitchResetsTheCohort(t *testing.T) {
 	if a.study != "nsclc" || len(a.header.study.Options) != 2 {
 		t.Fatalf("a catalog refresh changed the study to %q (options %v)", a.study, a.header.study.Options)
 	}
-	a.header.study.SetSelected("nsclc-2")
+	if sel := a.header.study.Selected; !strings.Contains(sel, "(nsclc)") || !strings.Contains(sel, " patients, ") {
+		t.Errorf("the study picker shows %q, want the title, name and size", sel)
+	}
+	a.header.selectStudy("nsclc-2")
 	if a.study != "nsclc-2" || len(a.cohort.filters) != 0 || a.survival.result != nil {
 		t.Errorf("after switching: study %q, filters %v, result kept %v", a.study, a.cohort.filters, a.survival.result != nil)
 	}

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"image/color"
+	"slices"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -10,6 +11,8 @@ import (
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/report"
 )
 
 // header is the top bar: the app's name, the network status and the study.
@@ -18,6 +21,7 @@ type header struct {
 	content fyne.CanvasObject
 	status  *widget.Label
 	study   *widget.Select
+	names   []string // the catalog's study names, in the order of study's options (one line each)
 	present *widget.Button
 	bar     *fyne.Container
 }
@@ -26,18 +30,38 @@ func newHeader(a *App) *header {
 	h := &header{ui: a}
 	title := widget.NewLabelWithStyle("Oncofed", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	h.status = widget.NewLabel("")
-	h.study = widget.NewSelect(nil, func(s string) { a.onStudy(s) })
+	h.study = widget.NewSelect(nil, func(line string) {
+		if i := slices.Index(h.study.Options, line); i >= 0 {
+			a.onStudy(h.names[i])
+		}
+	})
 	h.study.PlaceHolder = "(no study)"
 	h.present = widget.NewButtonWithIcon("Present", theme.MediaPlayIcon(), func() { a.library.onPresent() })
 	network := widget.NewButtonWithIcon("", theme.SettingsIcon(), h.onNetwork)
 	network.Importance = widget.LowImportance
 	h.bar = container.NewHBox(title, widget.NewSeparator(), h.status, network, layout.NewSpacer(),
-		widget.NewLabel("Study"), container.NewGridWrap(fyne.NewSize(220, h.study.MinSize().Height), h.study), h.present)
+		widget.NewLabel("Study"), container.NewGridWrap(fyne.NewSize(320, h.study.MinSize().Height), h.study), h.present)
 	h.content = container.NewVBox(container.NewPadded(h.bar), widget.NewSeparator())
 	return h
 }
 
-func (h *header) setStudies(names []string) { h.study.SetOptions(names) }
+// setStudies offers the catalog's studies, each named by its title, size and sites.
+func (h *header) setStudies(studies []app.Study) {
+	h.names = h.names[:0]
+	lines := make([]string, 0, len(studies))
+	for i := range studies {
+		h.names = append(h.names, studies[i].Name)
+		lines = append(lines, report.StudyLine(&studies[i]))
+	}
+	h.study.SetOptions(lines)
+}
+
+// selectStudy selects the study called name, as if the user had picked it (calls onStudy).
+func (h *header) selectStudy(name string) {
+	if i := slices.Index(h.names, name); i >= 0 {
+		h.study.SetSelected(h.study.Options[i])
+	}
+}
 
 // updateStatus writes "● Demo network · 5/5 sites" (or the offline state).
 func (h *header) updateStatus() {
