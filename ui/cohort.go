@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -96,6 +97,10 @@ type cohortPanel struct {
 	feasTimer *time.Timer
 	feas      *feasibility
 	refusals  []app.SiteProblem
+	// willAnswer counts the sites predicted to answer the cohort despite the refusals;
+	// runDialog is the last warning Run showed (the tests press its buttons).
+	willAnswer int
+	runDialog  *dialog.CustomDialog
 }
 
 func newCohortPanel(a *App) *cohortPanel {
@@ -613,6 +618,7 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 	c.feasLegend = legend
 	c.feasState.SetText(feasibilityShort(f))
 	c.refusals = PredictRefusals(f.count, f.refused, f.minCohort)
+	c.willAnswer = answeringSites(f.count, c.refusals)
 	if len(c.refusals) > 0 {
 		var lines []string
 		for _, p := range c.refusals {
@@ -622,8 +628,23 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 			plural(len(c.refusals), "site", "sites"), strings.Join(lines, "; ")))
 		c.warning.Show()
 	} else {
+		c.warning.SetText("")
 		c.warning.Hide()
 	}
+}
+
+// answeringSites counts the sites that counted the cohort and are not predicted to refuse it.
+func answeringSites(count *app.CountResult, refusals []app.SiteProblem) int {
+	if count == nil {
+		return 0
+	}
+	n := 0
+	for _, s := range count.PerSite {
+		if !slices.ContainsFunc(refusals, func(p app.SiteProblem) bool { return p.Site == s.Site }) {
+			n++
+		}
+	}
+	return n
 }
 
 // PredictRefusals lists the sites whose policy would refuse a grouped analysis of the cohort:
@@ -710,16 +731,29 @@ func (c *cohortPanel) onRun() {
 	if c.run.Disabled() {
 		return
 	}
-	if len(c.refusals) > 0 {
-		dialog.ShowConfirm("Some sites will refuse",
-			c.warning.Text+"\n\nRun on the other sites anyway?", func(ok bool) {
-				if ok {
-					c.ui.runAnalyses()
-				}
-			}, c.ui.win)
+	if len(c.refusals) == 0 {
+		c.ui.runAnalyses()
 		return
 	}
-	c.ui.runAnalyses()
+	text := widget.NewLabel(c.warning.Text)
+	text.Wrapping = fyne.TextWrapWord
+	if c.willAnswer == 0 {
+		text.SetText(c.warning.Text + "\n\nNo site would answer: change the cohort or the grouping (a filter can leave out a rare group).")
+		c.runDialog = dialog.NewCustom("No site would answer", "OK", text, c.ui.win)
+	} else {
+		// The safe choice is the prominent one: running without some sites changes the cohort.
+		d := dialog.NewCustomWithoutButtons("Some sites will refuse", text, c.ui.win)
+		cancel := widget.NewButton("Cancel", d.Hide)
+		cancel.Importance = widget.HighImportance
+		run := widget.NewButton("Run on the other "+plural(c.willAnswer, "site", "sites"), func() {
+			d.Hide()
+			c.ui.runAnalyses()
+		})
+		d.SetButtons([]fyne.CanvasObject{run, cancel})
+		c.runDialog = d
+	}
+	c.runDialog.Resize(fyne.NewSize(520, 0))
+	c.runDialog.Show()
 }
 
 func (c *cohortPanel) onCancel() {
