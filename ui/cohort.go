@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -587,7 +586,7 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 			row(s.Site, FormatFeasibility(s.Total, s.Rounding > 0), false)
 			if len(s.Groups) > 0 {
 				var parts []string
-				for _, g := range sortedGroupKeys(s.Groups) {
+				for _, g := range f.count.SiteGroups(s) {
 					parts = append(parts, g+" "+FormatFeasibility(s.Groups[g], s.Rounding > 0))
 				}
 				caption(strings.Join(parts, " · "))
@@ -665,7 +664,7 @@ func PredictRefusals(count *app.CountResult, refused []app.SiteProblem, minCohor
 	for _, s := range count.PerSite {
 		mc := minCohort[s.Site]
 		var small []string
-		for _, g := range sortedGroupKeys(s.Groups) {
+		for _, g := range count.SiteGroups(s) {
 			n := s.Groups[g]
 			if n.Suppressed || (n.N > 0 && n.N < mc) {
 				small = append(small, g+" ("+FormatFeasibility(n, s.Rounding > 0)+")")
@@ -677,15 +676,6 @@ func PredictRefusals(count *app.CountResult, refused []app.SiteProblem, minCohor
 		}
 	}
 	return out
-}
-
-func sortedGroupKeys(m map[string]app.Count) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // updateRunState enables Run only when an analysis can run, and says why not.
