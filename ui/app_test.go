@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 
 	"github.com/oncofed/oncofed/app"
@@ -581,5 +583,24 @@ func TestRunShowsSitesLive(t *testing.T) {
 	test.Tap(a.cohort.cancel)
 	if got := a.cohort.sites.Text(); !strings.Contains(got, "no answer: "+down) {
 		t.Errorf("after Cancel: %q", got)
+	}
+}
+
+// Ctrl+Q quits as the window's close button does: the window's size is remembered and the
+// app's background work stops.
+func TestCtrlQQuits(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	a.win.Resize(fyne.NewSize(1111, 777))
+	sc, ok := a.win.Canvas().(interface{ TypedShortcut(fyne.Shortcut) })
+	if !ok {
+		t.Fatal("the test canvas takes no shortcuts")
+	}
+	sc.TypedShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: fyne.KeyModifierShortcutDefault})
+	if a.ctx.Err() == nil {
+		t.Error("Ctrl+Q left the app running")
+	}
+	if w := a.fy.Preferences().Float("window.width"); w != 1111 {
+		t.Errorf("remembered width %v, want 1111", w)
 	}
 }
