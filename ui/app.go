@@ -69,6 +69,7 @@ type App struct {
 	running   int
 	runCancel context.CancelFunc
 	runGen    int
+	runParts  runParts // the results of the latest Run, to compare their sites
 
 	header   *header
 	banner   *offlineBanner

@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
@@ -602,5 +603,32 @@ func TestCtrlQQuits(t *testing.T) {
 	}
 	if w := a.fy.Preferences().Float("window.width"); w != 1111 {
 		t.Errorf("remembered width %v, want 1111", w)
+	}
+}
+
+// When one Run's Kaplan–Meier and Table 1 come from different sites (a site refused the second
+// query), both tabs say so and why; results of an older Run are not compared.
+func TestRunSaysWhenSitesDiffer(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	prov := func(answered ...string) app.Provenance {
+		return app.Provenance{Expected: []string{"a", "b", "c"}, Answered: answered,
+			Refused: []app.SiteProblem{{Site: "c", Message: "fewer than min_cohort=10 patients"}}}
+	}
+	km := &app.Result{Request: app.Request{Kind: protocol.KindSurvival}, Provenance: prov("a", "b")}
+	t1 := &app.Result{Request: app.Request{Kind: protocol.KindSummary}, Provenance: prov("a")}
+	t1.Provenance.Refused = append(t1.Provenance.Refused, app.SiteProblem{Site: "b", Message: "group IIIC below its minimum"})
+	a.runParts = runParts{gen: 7}
+	a.onRunPart(6, km) // an older run
+	a.onRunPart(7, t1)
+	if a.survival.status.Visible() && strings.Contains(a.survival.status.Text, "Not the same sites") {
+		t.Fatal("compared with an older run's result")
+	}
+	a.onRunPart(7, km)
+	for tab, l := range map[string]*widget.Label{"survival": a.survival.status, "summary": a.summary.status} {
+		if !l.Visible() || !strings.Contains(l.Text, "Table 1 is from 1 of 3 sites, the Kaplan–Meier curves from 2") ||
+			!strings.Contains(l.Text, "b is in the Kaplan–Meier curves only (Table 1: refused: group IIIC below its minimum)") {
+			t.Errorf("%s tab says %q (visible %v)", tab, l.Text, l.Visible())
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 )
 
 // noGroup is the group-by choice for an ungrouped analysis.
@@ -752,9 +753,36 @@ func (c *cohortPanel) onCancel() {
 	c.runState.Show()
 }
 
+// runParts are the results of one Run (generation gen) as they arrive.
+type runParts struct {
+	gen         int
+	km, summary *app.Result
+}
+
+// onRunPart records a result of Run gen and, once both are in, says on both tabs when they
+// come from different sites (one refused the second query), and why.
+func (a *App) onRunPart(gen int, r *app.Result) {
+	p := &a.runParts
+	if gen != p.gen {
+		return
+	}
+	switch r.Request.Kind {
+	case protocol.KindSurvival:
+		p.km = r
+	case protocol.KindSummary:
+		p.summary = r
+	}
+	note := report.SitesDiffer(report.Part{Name: "Table 1", Result: p.summary}, report.Part{Name: "the Kaplan–Meier curves", Result: p.km})
+	if note != "" {
+		a.survival.setStatus("⚠ " + note)
+		showStatus(a.summary.status, "⚠ "+note)
+	}
+}
+
 // runAnalyses runs Kaplan–Meier and Table 1 of the cohort and shows the Survival tab.
 func (a *App) runAnalyses() {
 	ctx, gen := a.newRunContext()
+	a.runParts = runParts{gen: gen}
 	a.survival.run(ctx, gen, a.cohort.Request(protocol.KindSurvival))
 	a.summary.run(ctx, gen, a.summaryRequest())
 	if req, ok := a.twoGroupCox(); ok {

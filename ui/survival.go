@@ -164,6 +164,7 @@ func (t *survivalTab) run(ctx context.Context, gen int, req app.Request) {
 			return
 		}
 		t.show(r)
+		t.ui.onRunPart(gen, r)
 	})
 }
 
