@@ -632,3 +632,27 @@ func TestRunSaysWhenSitesDiffer(t *testing.T) {
 		}
 	}
 }
+
+// Opening a result from the library puts its cohort, grouping and endpoint back into the
+// builder, so that the next Run starts from what is on show.
+func TestOpeningAResultLoadsTheBuilder(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	c := a.cohort
+	lo := 60.0
+	c.AddFilter(cohortFilter{Var: "age", Min: &lo})
+	c.groupBy.SetSelected("sex")
+	a.runAnalyses()
+	f.loop.until(t, "the Kaplan–Meier result", func() bool { return a.survival.result != nil })
+	id := a.survival.result.ID
+	c.onRemoveFilter(0)
+	c.groupBy.SetSelected(noGroup)
+	a.openResult(id)
+	f.loop.until(t, "the reopened result", func() bool { return len(c.filters) == 1 })
+	if got, want := protocol.FormatFilter(c.Cohort()), "age >= 60"; got != want {
+		t.Errorf("builder cohort %q, want %q", got, want)
+	}
+	if c.GroupBy() != "sex" || c.endpoint.Selected != a.survival.result.Request.Endpoint {
+		t.Errorf("builder groups by %q, endpoint %q", c.GroupBy(), c.endpoint.Selected)
+	}
+}
