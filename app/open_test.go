@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/oncofed/oncofed/app"
@@ -279,4 +280,50 @@ func TestDamagedResultRefused(t *testing.T) {
 	damage("a changed reply digest", `UPDATE result_rounds SET replies = replace(replies, '"sha256":"', '"sha256":"0') WHERE result_id = ? AND round = 1 AND ? > 0`, cox[0].ID)
 	// One event fewer at the first site of the pooled fit: its summary, not its steps.
 	damage("a changed trace", `UPDATE results SET trace = json_set(trace, '$.sites[0].events', json_extract(trace, '$.sites[0].events') - 1) WHERE id = ? AND ? > 0`, cox[1].ID)
+}
+
+// TestTraceChecksItself: rendering a Cox result from its trace checks the trace beyond its
+// content hash: the refit must ask for the very β of every stored step and use every step, and
+// in the stratified form each step's total must be what the sites' own contributions add up
+// to. A trace that breaks any of these (as a bug writing it would) renders nothing.
+func TestTraceChecksItself(t *testing.T) {
+	f := newFixture(t)
+	r, err := f.svc.Run(context.Background(), everyKind[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Trace == nil || len(r.Trace.Steps) < 3 || len(r.Trace.Steps[1].Sites) < 2 {
+		t.Fatalf("stratified trace %+v", r.Trace)
+	}
+	for _, c := range []struct {
+		what, want string
+		change     func(tr *app.CoxTrace)
+	}{
+		{"nothing", "", func(*app.CoxTrace) {}},
+		{"a site's gradient", "do not add up", func(tr *app.CoxTrace) {
+			g := tr.Steps[1].Sites[1].Gradient
+			g[0] += 1e-6 * (math.Abs(g[0]) + 1)
+		}},
+		{"a step's β", "diverges", func(tr *app.CoxTrace) { tr.Steps[2].Beta[0] += 1e-9 }},
+		{"the last step dropped", "more steps", func(tr *app.CoxTrace) { tr.Steps = tr.Steps[:len(tr.Steps)-1] }},
+		{"a step added", "used", func(tr *app.CoxTrace) { tr.Steps = append(tr.Steps, tr.Steps[len(tr.Steps)-1]) }},
+	} {
+		var tr app.CoxTrace
+		b, _ := json.Marshal(r.Trace)
+		if err := json.Unmarshal(b, &tr); err != nil {
+			t.Fatal(err)
+		}
+		c.change(&tr)
+		x := *r
+		x.Trace = &tr
+		err := app.Render(&x)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s changed: %v", c.what, err)
+		case c.want == "" && x.Cox.Fit.Coef[0] != r.Cox.Fit.Coef[0]:
+			t.Errorf("the trace through JSON renders coefficient %v, live %v", x.Cox.Fit.Coef[0], r.Cox.Fit.Coef[0])
+		case c.want != "" && (app.ErrorCode(err) != app.EInternal || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s changed: %v, want an internal error saying %q", c.what, err, c.want)
+		}
+	}
 }
