@@ -135,27 +135,45 @@ func (rec *coxRecorder) wrap(eval analysis.CoxEvaluator) analysis.CoxEvaluator {
 	}
 }
 
-// traceFromRounds computes the steps of a Cox result that holds its replies (one round per
-// step: a result stored before results were kept compact, or one built in code).
+// traceFromRounds computes the steps of a Cox result that holds its replies (a result stored
+// before results were kept compact, or one built in code): it refits the model replaying the
+// rounds (replayRounds) and records every evaluation, as the live fit records them.
 func traceFromRounds(req Request, rounds []Round) ([]CoxStep, error) {
+	eval, err := replayRounds(req, rounds)
+	if err != nil {
+		return nil, err
+	}
+	rec := &coxRecorder{}
+	if _, err := fitCox(rec.wrap(eval), len(rounds[0].Query.Cox.Beta), req, coxForm(req.Cox.Form), coxTerms(rounds[0].Replies, len(rounds[0].Query.Cox.Beta))); err != nil {
+		return nil, err
+	}
+	return rec.steps, nil
+}
+
+// replayRounds returns the evaluator that hands FitCox the contribution of stored round k at
+// its k-th call, checking that FitCox asks for the very β that round was computed at.
+func replayRounds(req Request, rounds []Round) (analysis.CoxEvaluator, error) {
 	ties, err := coxTies(req.Cox.Ties)
 	if err != nil {
 		return nil, err
 	}
 	form := coxForm(req.Cox.Form)
-	steps := make([]CoxStep, len(rounds))
-	for k, round := range rounds {
-		if round.Query.Cox == nil {
-			return nil, Errorf(EInternal, "the stored Cox rounds are incomplete")
-		}
-		beta := round.Query.Cox.Beta
-		c, _, err := coxRound(round.Replies, form, ties, beta)
-		if err != nil {
-			return nil, err
-		}
-		steps[k] = newCoxStep(beta, c)
+	if len(rounds) == 0 || rounds[0].Query.Cox == nil || len(rounds[0].Replies) == 0 {
+		return nil, Errorf(EInternal, "the stored Cox rounds are incomplete")
 	}
-	return steps, nil
+	k := 0
+	return func(beta []float64) (analysis.CoxContribution, error) {
+		if k >= len(rounds) {
+			return analysis.CoxContribution{}, Errorf(EInternal, "the refit asks for more rounds (%d) than were stored", k+1)
+		}
+		round := rounds[k]
+		if round.Query.Cox == nil || !equalBits(round.Query.Cox.Beta, beta) {
+			return analysis.CoxContribution{}, Errorf(EInternal, "the refit diverges from the stored rounds at round %d", k)
+		}
+		k++
+		c, _, err := coxRound(round.Replies, form, ties, beta)
+		return c, err
+	}, nil
 }
 
 // buildTrace makes the trace of a Cox result from its rounds, which still hold their replies,
