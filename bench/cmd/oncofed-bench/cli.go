@@ -321,8 +321,9 @@ type ourCox struct {
 	N      int       `json:"n"`
 	LogLik []float64 `json:"loglik"`
 	Terms  []struct {
-		Coef float64 `json:"coef"`
-		SE   float64 `json:"se"`
+		Column string  `json:"column"`
+		Coef   float64 `json:"coef"`
+		SE     float64 `json:"se"`
 	} `json:"terms"`
 }
 
@@ -342,14 +343,19 @@ func coxAgreement(out []byte, r *cliR, name string) string {
 	if err := json.Unmarshal(out, &o); err != nil || len(o.Terms) != len(f.Coef) || len(o.LogLik) != 2 {
 		return "output not comparable"
 	}
-	worst := math.Abs(o.LogLik[1]-f.LogLik) / math.Abs(f.LogLik)
+	worst, where := math.Abs(o.LogLik[1]-f.LogLik)/math.Abs(f.LogLik), "log-likelihood"
 	for j, t := range o.Terms {
-		worst = max(worst, math.Abs(t.Coef-f.Coef[j])/math.Max(math.Abs(f.Coef[j]), f.SE[j]), math.Abs(t.SE-f.SE[j])/f.SE[j])
+		if d := math.Abs(t.Coef-f.Coef[j]) / math.Max(math.Abs(f.Coef[j]), f.SE[j]); d > worst {
+			worst, where = d, t.Column+" coefficient"
+		}
+		if d := math.Abs(t.SE-f.SE[j]) / f.SE[j]; d > worst {
+			worst, where = d, t.Column+" SE"
+		}
 	}
 	if o.N != f.N {
 		return fmt.Sprintf("N %d vs R %d", o.N, f.N)
 	}
-	return fmt.Sprintf("%.1e", worst)
+	return fmt.Sprintf("%.1e (%s)", worst, where)
 }
 
 func cliMarkdown(cfg config, runs []cliRun, rr *cliR, rErr string) string {
