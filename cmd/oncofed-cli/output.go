@@ -271,7 +271,7 @@ func writeCount(w io.Writer, format string, r *app.Result) error {
 }
 
 func writeSummary(w io.Writer, format string, r *app.Result) error {
-	tb := r.Summary.Table
+	tb, smd := report.Table1(r.Summary.Table)
 	switch format {
 	case "json":
 		n := []string{}
@@ -294,14 +294,22 @@ func writeSummary(w io.Writer, format string, r *app.Result) error {
 	}
 	writeCohortLine(w, r.Request.Cohort)
 	t := table(w)
-	fmt.Fprintf(t, "\t%s\tSMD\n", strings.Join(tb.Columns, "\t"))
+	smdHead := ""
+	if smd {
+		smdHead = "\tSMD"
+	}
+	fmt.Fprintf(t, "\t%s%s\n", strings.Join(tb.Columns, "\t"), smdHead)
 	ns := []string{}
 	for _, c := range tb.N {
 		ns = append(ns, "n = "+c.String())
 	}
-	fmt.Fprintf(t, "\t%s\t\n", strings.Join(ns, "\t"))
+	fmt.Fprintf(t, "\t%s\n", strings.Join(ns, "\t"))
 	for _, row := range tb.Rows {
-		fmt.Fprintf(t, "%s\t%s\t%s\n", row.Label, strings.Join(row.Cells, "\t"), row.SMD)
+		line := row.Label + "\t" + strings.Join(row.Cells, "\t")
+		if smd {
+			line += "\t" + row.SMD
+		}
+		fmt.Fprintln(t, line)
 	}
 	if err := t.Flush(); err != nil {
 		return err
