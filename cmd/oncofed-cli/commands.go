@@ -313,7 +313,7 @@ func runKM(ctx context.Context, c *common, args []string, out io.Writer) error {
 		return err
 	}
 	if plot != "" {
-		if err := drawKM(r, plot); err != nil {
+		if err := drawKM(r, report.Names{From: st}, plot); err != nil {
 			return err
 		}
 	}

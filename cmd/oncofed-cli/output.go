@@ -563,15 +563,15 @@ func ptrG(x *float64) string {
 }
 
 // drawKM draws the pooled curves to path (.png, .svg or .pdf).
-func drawKM(r *app.Result, path string) error {
-	return chart.WriteFile(path, kmPlot(r), 1600, 1200)
+func drawKM(r *app.Result, names report.Names, path string) error {
+	return chart.WriteFile(path, kmPlot(r, names), 1600, 1200)
 }
 
 // kmPlot is the desktop app's figure (report.KMFigure, so the same small at-risk counts
-// are hidden) with the CLI's title and the privacy line as footnote.
-func kmPlot(r *app.Result) *chart.KMFigure {
+// are hidden) with its title in words and the privacy line as footnote.
+func kmPlot(r *app.Result, names report.Names) *chart.KMFigure {
 	fig := report.KMFigure(r, report.KMOptions{}, chart.Style{}, report.PrivacyLine(r, clock()))
-	fig.Title = kmTitle(r)
+	fig.Title = report.KMTitle(r, names)
 	return fig
 }
 
