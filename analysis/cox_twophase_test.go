@@ -251,4 +251,3 @@ func TestWeightedSecondMomentRefusesBadWeights(t *testing.T) {
 		t.Error("NaN weight accepted")
 	}
 }
-
