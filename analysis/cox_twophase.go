@@ -89,6 +89,17 @@ func (s *CoxStratum) DistinctTimes() (times, eventTimes int) {
 	return len(s.groups) - 1, s.eventGroups()
 }
 
+// HasEvent reports whether the g-th distinct time of the stratum (in increasing order) holds
+// an event.
+func (s *CoxStratum) HasEvent(g int) bool {
+	for k := s.groups[g]; k < s.groups[g+1]; k++ {
+		if s.event[k] {
+			return true
+		}
+	}
+	return false
+}
+
 func dot(a, b []float64) float64 {
 	s := 0.0
 	for j, v := range b {

@@ -195,7 +195,7 @@ func BenchmarkCox1M(b *testing.B) {
 		b.Fatal(err)
 	}
 	declareRanges(b, e, "big", map[string][2]float64{"age": {18, 100}})
-	for _, form := range []protocol.CoxForm{protocol.CoxStratified, protocol.CoxPooled} {
+	for _, form := range []protocol.CoxForm{protocol.CoxStratified, protocol.CoxPooledSums} {
 		q := protocol.Query{Version: protocol.Version, Kind: protocol.KindCox, Study: "big", Analyst: "bench", Endpoint: "OS",
 			Cox: &protocol.CoxRequest{Form: form, Ties: "efron", Covariates: []string{"sex", "stage", "age"}, Beta: []float64{0.1, 0.2, 0.3, 0.4, 0.01}}}
 		mustOK(b, e.Handle(ctx, q))
