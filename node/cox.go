@@ -14,8 +14,9 @@ import (
 
 // cox answers one Newton–Raphson round of a federated Cox fit: the site's contribution at the
 // requested β over the complete cases of the cohort, in the stratified form (log-likelihood,
-// gradient, Hessian; within-site strata add up) or the pooled form (risk-set sums per distinct
-// time, WebDISCO). Times go through the same policy as survival tables (coarsened to
+// gradient, Hessian; within-site strata add up) or a phase of the two-phase pooled round
+// (docs/cox-protocol.md): pooled_sums, per distinct time D, R0, R1, E0, E1; pooled_hessian, the
+// site's p×p second moment under the weights the client sends it. Times go through the same policy as survival tables (coarsened to
 // bin_days, merged forward until each time holds min_cell subjects, tail truncated), so a
 // pooled fit equals R's fit on the released times.
 //
