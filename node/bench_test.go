@@ -220,5 +220,30 @@ func BenchmarkCox1M(b *testing.B) {
 				}
 			}
 		})
+		if form != protocol.CoxPooledSums {
+			continue
+		}
+		// Phase 2 at the same β, with weights of the lengths the phase-1 reply implies.
+		rows := mustOK(b, e.Handle(ctx, q)).Cox.Rows
+		w := &protocol.CoxWeights{A: make([]float64, len(rows))}
+		for k, r := range rows {
+			w.A[k] = 1e-6 * float64(k+1)
+			if r.D > 0 {
+				w.B = append(w.B, 0)
+			}
+		}
+		q2 := q
+		q2.Cox = &protocol.CoxRequest{Form: protocol.CoxPooledHessian, Ties: "efron", Covariates: q.Cox.Covariates, Beta: q.Cox.Beta, Site: e.Site(), Weights: w}
+		msg2, err := json.Marshal(q2)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(string(protocol.CoxPooledHessian)+"/wire", func(b *testing.B) {
+			for b.Loop() {
+				if out := e.HandleJSON(ctx, msg2); strings.Contains(string(out), `"error":`) {
+					b.Fatalf("reply %s", out)
+				}
+			}
+		})
 	}
 }
