@@ -56,22 +56,31 @@ type CoxSiteSummary struct {
 	MinCell  int            `json:"min_cell"`
 }
 
-// CoxStep is one evaluation of the fit: β and the merged contribution there. The numbers are
-// kept exactly (protocol.Float64s: base64 of IEEE-754 bits, NaN and ±Inf included — a step
-// the fit halved back from may have a non-finite log-likelihood).
+// CoxStep is one evaluation of the fit: β and the merged contribution there (CoxValues). In
+// the two-phase pooled form the contribution is first known without its Hessian, which a second
+// phase completes only where the fit uses it (analysis.FitCoxSteps): Complete then holds the
+// completed contribution.
 type CoxStep struct {
-	Beta         protocol.Float64s `json:"beta"`
-	LogLik       protocol.Float64s `json:"loglik"` // one value
-	Gradient     protocol.Float64s `json:"gradient"`
-	Hessian      protocol.Float64s `json:"hessian"`
-	SecondMoment protocol.Float64s `json:"second_moment,omitempty"`
-	CoefBound    protocol.Float64s `json:"coef_bound,omitempty"`
-	N            int               `json:"n"`
-	Events       int               `json:"events"`
+	Beta protocol.Float64s `json:"beta"`
+	CoxValues
+	Complete *CoxValues `json:"complete,omitempty"`
 	// Sites holds each site's own contribution at this β where the sites release one (the
 	// model stratified by site; the merged contribution is their sum, which opening checks),
 	// sorted by site; nil for the pooled form.
 	Sites []CoxSiteStep `json:"sites,omitempty"`
+}
+
+// CoxValues is a merged contribution (analysis.CoxContribution), its numbers kept exactly
+// (protocol.Float64s: base64 of IEEE-754 bits, NaN and ±Inf included — a step the fit halved
+// back from may have a non-finite log-likelihood).
+type CoxValues struct {
+	LogLik       protocol.Float64s `json:"loglik"` // one value
+	Gradient     protocol.Float64s `json:"gradient"`
+	Hessian      protocol.Float64s `json:"hessian,omitempty"` // nil: not known before the step is completed
+	SecondMoment protocol.Float64s `json:"second_moment,omitempty"`
+	CoefBound    protocol.Float64s `json:"coef_bound,omitempty"`
+	N            int               `json:"n"`
+	Events       int               `json:"events"`
 }
 
 // CoxSiteStep is one site's own contribution to a step of a stratified fit, as it sent it.
@@ -85,19 +94,21 @@ type CoxSiteStep struct {
 	Events    int               `json:"events"`
 }
 
-func newCoxStep(beta []float64, c analysis.CoxContribution) CoxStep {
-	return CoxStep{
-		Beta: slices.Clone(beta), LogLik: protocol.Float64s{c.LogLik},
-		Gradient: slices.Clone(c.Gradient), Hessian: slices.Clone(c.Hessian),
+func newCoxValues(c analysis.CoxContribution) CoxValues {
+	return CoxValues{
+		LogLik: protocol.Float64s{c.LogLik}, Gradient: slices.Clone(c.Gradient), Hessian: slices.Clone(c.Hessian),
 		SecondMoment: slices.Clone(c.SecondMoment), CoefBound: slices.Clone(c.CoefBound),
 		N: c.N, Events: c.Events,
 	}
 }
 
-// contribution is the merged contribution the step recorded.
-func (s *CoxStep) contribution() (analysis.CoxContribution, error) {
-	p := len(s.Beta)
-	if len(s.LogLik) != 1 || len(s.Gradient) != p || len(s.Hessian) != p*p ||
+func newCoxStep(beta []float64, c analysis.CoxContribution) CoxStep {
+	return CoxStep{Beta: slices.Clone(beta), CoxValues: newCoxValues(c)}
+}
+
+// contribution is the recorded contribution for p coefficients.
+func (s *CoxValues) contribution(p int) (analysis.CoxContribution, error) {
+	if len(s.LogLik) != 1 || len(s.Gradient) != p || (s.Hessian != nil && len(s.Hessian) != p*p) ||
 		(s.SecondMoment != nil && len(s.SecondMoment) != p) || (s.CoefBound != nil && len(s.CoefBound) != p) {
 		return analysis.CoxContribution{}, Errorf(EInternal, "a stored Cox step has the wrong number of values for %d coefficients", p)
 	}
@@ -121,17 +132,27 @@ func (s *CoxStep) siteReplies(columns []string) ([]protocol.Reply, error) {
 	return out, nil
 }
 
-// coxRecorder records every evaluation of a live fit that succeeded.
+// coxRecorder records every evaluation of a live fit that succeeded, and its completion.
 type coxRecorder struct{ steps []CoxStep }
 
-// wrap returns eval recording each contribution it returns.
-func (rec *coxRecorder) wrap(eval analysis.CoxEvaluator) analysis.CoxEvaluator {
-	return func(beta []float64) (analysis.CoxContribution, error) {
-		c, err := eval(beta)
-		if err == nil {
-			rec.steps = append(rec.steps, newCoxStep(beta, c))
+// wrap returns eval recording each contribution it returns, and the completed one when the fit
+// asks for it and it differs.
+func (rec *coxRecorder) wrap(eval analysis.CoxStepEvaluator) analysis.CoxStepEvaluator {
+	return func(beta []float64) (analysis.CoxContribution, func() (analysis.CoxContribution, error), error) {
+		c, complete, err := eval(beta)
+		if err != nil {
+			return c, complete, err
 		}
-		return c, err
+		k := len(rec.steps)
+		rec.steps = append(rec.steps, newCoxStep(beta, c))
+		return c, func() (analysis.CoxContribution, error) {
+			full, err := complete()
+			if err == nil && !sameContribution(full, c) {
+				v := newCoxValues(full)
+				rec.steps[k].Complete = &v
+			}
+			return full, err
+		}, nil
 	}
 }
 
@@ -150,9 +171,12 @@ func traceFromRounds(req Request, rounds []Round) ([]CoxStep, error) {
 	return rec.steps, nil
 }
 
-// replayRounds returns the evaluator that hands FitCox the contribution of stored round k at
-// its k-th call, checking that FitCox asks for the very β that round was computed at.
-func replayRounds(req Request, rounds []Round) (analysis.CoxEvaluator, error) {
+// replayRounds returns the evaluator that hands FitCox the contribution of the stored rounds at
+// each of its calls, checking that FitCox asks for the very β each round was computed at: a
+// round per evaluation, and in the two-phase pooled form the phase-2 round after it when the fit
+// completes that evaluation. A pooled result stored before the two-phase round holds one-phase
+// rounds.
+func replayRounds(req Request, rounds []Round) (analysis.CoxStepEvaluator, error) {
 	ties, err := coxTies(req.Cox.Ties)
 	if err != nil {
 		return nil, err
@@ -162,17 +186,38 @@ func replayRounds(req Request, rounds []Round) (analysis.CoxEvaluator, error) {
 		return nil, Errorf(EInternal, "the stored Cox rounds are incomplete")
 	}
 	k := 0
-	return func(beta []float64) (analysis.CoxContribution, error) {
+	next := func(beta []float64, want protocol.CoxForm) (Round, error) {
 		if k >= len(rounds) {
-			return analysis.CoxContribution{}, Errorf(EInternal, "the refit asks for more rounds (%d) than were stored", k+1)
+			return Round{}, Errorf(EInternal, "the refit asks for more rounds (%d) than were stored", k+1)
 		}
 		round := rounds[k]
-		if round.Query.Cox == nil || !equalBits(round.Query.Cox.Beta, beta) {
-			return analysis.CoxContribution{}, Errorf(EInternal, "the refit diverges from the stored rounds at round %d", k)
+		if round.Query.Cox == nil || !equalBits(round.Query.Cox.Beta, beta) || (want != "" && round.Query.Cox.Form != want) {
+			return Round{}, Errorf(EInternal, "the refit diverges from the stored rounds at round %d", k)
 		}
 		k++
-		c, _, err := coxRound(round.Replies, form, ties, beta)
-		return c, err
+		return round, nil
+	}
+	return func(beta []float64) (analysis.CoxContribution, func() (analysis.CoxContribution, error), error) {
+		round, err := next(beta, "")
+		if err != nil {
+			return analysis.CoxContribution{}, nil, err
+		}
+		rf := round.Query.Cox.Form
+		if rf != protocol.CoxPooledSums {
+			rf = form
+		}
+		c, _, step, err := coxRoundStep(round.Replies, rf, ties, beta)
+		if err != nil || step == nil {
+			return c, func() (analysis.CoxContribution, error) { return c, nil }, err
+		}
+		b := slices.Clone(beta)
+		return c, func() (analysis.CoxContribution, error) {
+			second, err := next(b, protocol.CoxPooledHessian)
+			if err != nil {
+				return analysis.CoxContribution{}, err
+			}
+			return coxHessianRound(step, c, round.Replies, second.Replies)
+		}, nil
 	}, nil
 }
 
@@ -373,31 +418,40 @@ func renderCoxTrace(req Request, tr *CoxTrace) (*CoxResult, error) {
 	}
 	p := len(tr.Steps[0].Beta)
 	k := 0
-	eval := func(beta []float64) (analysis.CoxContribution, error) {
+	eval := func(beta []float64) (analysis.CoxContribution, func() (analysis.CoxContribution, error), error) {
 		if k >= len(tr.Steps) {
-			return analysis.CoxContribution{}, Errorf(EInternal, "the refit asks for more steps (%d) than were stored", k+1)
+			return analysis.CoxContribution{}, nil, Errorf(EInternal, "the refit asks for more steps (%d) than were stored", k+1)
 		}
 		st := &tr.Steps[k]
 		if !equalBits(st.Beta, beta) {
-			return analysis.CoxContribution{}, Errorf(EInternal, "the refit diverges from the stored fit at step %d", k)
+			return analysis.CoxContribution{}, nil, Errorf(EInternal, "the refit diverges from the stored fit at step %d", k)
 		}
 		k++
-		c, err := st.contribution()
-		if err != nil || form != protocol.CoxStratified {
-			return c, err
+		c, err := st.contribution(p)
+		if err != nil {
+			return c, nil, err
+		}
+		complete := func() (analysis.CoxContribution, error) {
+			if st.Complete == nil {
+				return c, nil
+			}
+			return st.Complete.contribution(p)
+		}
+		if form != protocol.CoxStratified {
+			return c, complete, nil
 		}
 		replies, err := st.siteReplies(tr.Columns)
 		if err != nil {
-			return c, err
+			return c, nil, err
 		}
 		sum, _, err := coxRound(replies, form, ties, beta)
 		if err != nil {
-			return c, err
+			return c, nil, err
 		}
 		if !sameContribution(sum, c) {
-			return c, Errorf(EInternal, "step %d of the stored fit: the sites' contributions do not add up to the stored total", k-1)
+			return c, nil, Errorf(EInternal, "step %d of the stored fit: the sites' contributions do not add up to the stored total", k-1)
 		}
-		return c, nil
+		return c, complete, nil
 	}
 	out, err := fitCox(eval, p, req, form, slices.Clone(tr.Columns))
 	if err != nil {
