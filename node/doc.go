@@ -7,7 +7,11 @@
 // A Store (SQLiteStore by default: OpenSQLite) keeps studies column by column, the audit log
 // and the overlap guard's state. ImportCSV (or Import over any Source, the seam for OMOP CDM
 // or warehouse extracts) loads a study all-or-nothing: a bad line refuses the whole file with
-// its line number, and a re-import replaces the study atomically.
+// its line number, and a re-import replaces the study atomically. The guard's remembered sets
+// (overlap guard and sticky feasibility answers, bitsets over one load's rows) are carried onto
+// the new load by patient id in the same transaction, also after DeleteStudy (carryover.go), so
+// a new data cut gives no analyst a fresh guard; a release computed on a load replaced before
+// its decision is refused as unavailable, uncharged, to be asked again.
 //
 // # Dictionary
 //
@@ -57,7 +61,7 @@
 //     zero or at least min_cell.
 //   - overlap_guard: every patient set whose aggregate or count was released to an analyst
 //     (cohorts, groups, the released cells of a summary's categories and histograms, Cox
-//     complete cases) is remembered per study version with its region, the hash of its
+//     complete cases) is remembered per study (carried across re-imports) with its region, the hash of its
 //     canonical definition (region.go). A new set is refused when it differs from a remembered
 //     one by 1..min_cell-1 patients (differencing); when it is a remembered set reached
 //     through a new definition (so that a refusal cannot tell "identical" from "one off");

@@ -318,6 +318,9 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 				}
 			}
 		}
+		if err == nil && ans.study != nil && (guarded || ans.feas != nil || registerFeas) {
+			err = e.checkLoad(ctx, tx, ans.study)
+		}
 		if err == nil && (budgeted || feasibility) && e.policy.DailyQueryBudget > 0 {
 			err = e.checkDailyBudget(ctx, tx, analyst, feasibility)
 		}
@@ -362,7 +365,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 		if err != nil {
 			pe := asProtocolError(err)
 			entry.Outcome, entry.Code, entry.Reason = OutcomeRefused, pe.Code, pe.Message
-			if pe.Reason == protocol.ReasonDailyBudget || pe.Reason == protocol.ReasonFeasibilityBudget {
+			if pe.Reason == protocol.ReasonDailyBudget || pe.Reason == protocol.ReasonFeasibilityBudget || pe.Code == protocol.CodeUnavailable {
 				// Decided from the analyst's own spending alone: it tells nothing and costs
 				// nothing, so a query refused for the budget does not burn what is left for
 				// feasibility counts. (A feasibility count stays marked as one.)
@@ -418,6 +421,20 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 		return out, nil
 	}
 	return reply, encoded
+}
+
+// checkLoad refuses, within tx, a release computed on a load of the study that a re-import
+// has replaced since: its sets were carried over to the new load (carryover.go) and must be
+// decided and recorded against that one. The analyst asks again; nothing was released.
+func (e *Engine) checkLoad(ctx context.Context, tx ReleaseTx, ls *loadedStudy) error {
+	v, err := tx.StudyVersion(ctx, ls.data.Name)
+	if err != nil {
+		return errorf(protocol.CodeInternal, "overlap guard state unavailable")
+	}
+	if v != ls.info.Version {
+		return errorf(protocol.CodeUnavailable, "study %q was re-imported while this query was answered: ask again", clip(ls.data.Name))
+	}
+	return nil
 }
 
 func effectsText(p protocol.PolicyEffects) string {
