@@ -65,7 +65,7 @@ func uniqueAgeSex(ls *loadedStudy) (rows []int, who []*protocol.Filter) {
 // patients) used to start them afresh. Each attacker gets Σ Karnofsky over all patients, the
 // site re-imports, and the attacker asks for the sum over all but the target (a unique age and
 // sex): the difference is the target's score. Before the guard's state was carried over the
-// re-import by patient id, every target's score was recovered (20 of 20); now the second
+// re-import by patient id, every target's score was recovered (18 of 18); now the second
 // query is refused like any near duplicate, also when the new cut adds a patient, and when the
 // study is deleted and imported again. The budget (from the audit log) never depended on the
 // load.
