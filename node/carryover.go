@@ -85,9 +85,9 @@ func retireLoad(ctx context.Context, tx *sql.Tx, name string, studyID, version i
 
 // carriedSet is one remembered set of the previous load, read before it is rewritten.
 type carriedSet struct {
-	analyst, region string // released_sets only
-	answer          int    // feasibility_sets only
-	bits            bitset
+	analyst, region, def string // released_sets only
+	answer               int    // feasibility_sets only
+	bits                 bitset
 }
 
 // carryGuardState rewrites, within tx, the released and feasibility sets of study name from
@@ -122,14 +122,14 @@ func carryGuardState(ctx context.Context, tx *sql.Tx, name string, prev *previou
 		return b, nil
 	}
 	var released, feasible []carriedSet
-	rows, err := tx.QueryContext(ctx, "SELECT analyst, region, bits FROM released_sets WHERE study = ? AND version = ? ORDER BY id", name, prev.version)
+	rows, err := tx.QueryContext(ctx, "SELECT analyst, region, definition, bits FROM released_sets WHERE study = ? AND version = ? ORDER BY id", name, prev.version)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
 		var c carriedSet
 		var data []byte
-		if err := rows.Scan(&c.analyst, &c.region, &data); err != nil {
+		if err := rows.Scan(&c.analyst, &c.region, &c.def, &data); err != nil {
 			rows.Close()
 			return err
 		}
@@ -172,8 +172,8 @@ func carryGuardState(ctx context.Context, tx *sql.Tx, name string, prev *previou
 		if n == 0 {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO released_sets (analyst, study, version, digest, region, size, bits) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (analyst, study, version, digest, region) DO NOTHING",
-			c.analyst, name, version, bitsDigest(c.bits), c.region, n, encodeWords(c.bits)); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO released_sets (analyst, study, version, digest, region, definition, size, bits) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (analyst, study, version, digest, region) DO NOTHING",
+			c.analyst, name, version, bitsDigest(c.bits), c.region, c.def, n, encodeWords(c.bits)); err != nil {
 			return err
 		}
 	}

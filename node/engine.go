@@ -259,8 +259,9 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 	budgeted := authenticated && q.Kind != protocol.KindCatalog && q.Version == protocol.Version && !q.Feasibility
 	guarded := e.policy.OverlapGuard && ans.study != nil && len(ans.sets) > 0 && !isDP
 	regions := make([]string, len(ans.sets))
+	defs := make([]*protocol.Filter, len(ans.sets))
 	for i := range regions {
-		regions[i] = regionOf(ans.regions[i])
+		regions[i], defs[i] = regionOf(ans.regions[i]), canonFilter(ans.regions[i])
 	}
 	// A set released exactly is also remembered as a feasibility set (feasibility.go), so
 	// that a feasibility count near it gets its sticky answer; its noise needs the key, read
@@ -355,7 +356,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 			if view, verr = e.guardView(ctx, tx, analyst, ans.study); verr != nil {
 				err = errorf(protocol.CodeInternal, "overlap guard state unavailable")
 			} else {
-				err = view.check(analyst, ans.sets, regions)
+				err = view.check(analyst, ans.sets, regions, defs)
 			}
 		}
 		if err == nil {
@@ -378,7 +379,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 			entry.Outcome, entry.Released, entry.Reason = OutcomeReleased, released, effectsText(reply.Policy)
 		}
 		if err == nil && guarded {
-			if recordErr = view.record(ctx, tx, analyst, ans.study, ans.sets, regions); recordErr != nil {
+			if recordErr = view.record(ctx, tx, analyst, ans.study, ans.sets, regions, defs); recordErr != nil {
 				return recordErr
 			}
 		}

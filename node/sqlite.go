@@ -614,8 +614,8 @@ func (t *sqliteReleaseTx) SaveReleasedSet(ctx context.Context, r ReleasedSet) (i
 	tx := t.use(r.Analyst)
 	digest := bitsDigest(r.Bits)
 	var id int64
-	err := tx.QueryRowContext(ctx, "INSERT INTO released_sets (analyst, study, version, digest, region, size, bits) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (analyst, study, version, digest, region) DO NOTHING RETURNING id",
-		r.Analyst, r.Study, r.Version, digest, r.Region, r.Size, encodeWords(r.Bits)).Scan(&id)
+	err := tx.QueryRowContext(ctx, "INSERT INTO released_sets (analyst, study, version, digest, region, definition, size, bits) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (analyst, study, version, digest, region) DO NOTHING RETURNING id",
+		r.Analyst, r.Study, r.Version, digest, r.Region, r.Definition, r.Size, encodeWords(r.Bits)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) { // stored before
 		err = tx.QueryRowContext(ctx, "SELECT id FROM released_sets WHERE analyst = ? AND study = ? AND version = ? AND digest = ? AND region = ?",
 			r.Analyst, r.Study, r.Version, digest, r.Region).Scan(&id)
@@ -635,7 +635,7 @@ func (t *sqliteReleaseTx) StudyVersion(ctx context.Context, study string) (int64
 
 // ReleasedSets implements ReleaseTx.
 func (t *sqliteReleaseTx) ReleasedSets(ctx context.Context, study string, version, after int64) ([]ReleasedSet, error) {
-	rows, err := t.use(t.analyst).QueryContext(ctx, "SELECT id, region, size, bits FROM released_sets WHERE analyst = ? AND study = ? AND version = ? AND id > ? ORDER BY id",
+	rows, err := t.use(t.analyst).QueryContext(ctx, "SELECT id, region, definition, size, bits FROM released_sets WHERE analyst = ? AND study = ? AND version = ? AND id > ? ORDER BY id",
 		t.analyst, study, version, after)
 	if err != nil {
 		return nil, err
@@ -645,7 +645,7 @@ func (t *sqliteReleaseTx) ReleasedSets(ctx context.Context, study string, versio
 	for rows.Next() {
 		r := ReleasedSet{Analyst: t.analyst, Study: study, Version: version}
 		var data []byte
-		if err := rows.Scan(&r.ID, &r.Region, &r.Size, &data); err != nil {
+		if err := rows.Scan(&r.ID, &r.Region, &r.Definition, &r.Size, &data); err != nil {
 			return nil, err
 		}
 		if len(data)%8 != 0 {

@@ -226,6 +226,9 @@ type ReleasedSet struct {
 	Study   string
 	Version int64
 	Region  string
-	Size    int
-	Bits    []uint64
+	// Definition is the region's canonical filter as JSON ("null": every patient; "": unknown,
+	// a set stored before migration 015), for the guard's region algebra (definition.go).
+	Definition string
+	Size       int
+	Bits       []uint64
 }

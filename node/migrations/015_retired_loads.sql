@@ -12,3 +12,8 @@ CREATE TABLE retired_loads (
 -- The guard's and the feasibility sets of a study are read and rewritten by study at a
 -- re-import.
 CREATE INDEX released_sets_study ON released_sets (study, version);
+-- With each released set's region (a hash), its canonical definition as JSON (node/region.go,
+-- canonFilter; 'null' for every patient): the guard's region algebra (node/definition.go)
+-- answers a combination of released sets that leaves nobody only when the definitions empty it.
+-- '' for rows from before: no definition known, so such a combination is refused.
+ALTER TABLE released_sets ADD COLUMN definition TEXT NOT NULL DEFAULT '';

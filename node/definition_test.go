@@ -1,0 +1,64 @@
+package node
+
+import (
+	"testing"
+
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// The region algebra decides emptiness by definition exactly, over the declared categories
+// and ranges, with missing values only where the load has some.
+func TestRegionAlgebraVanishes(t *testing.T) {
+	dom := func(missing bool) *domain {
+		return &domain{vars: map[string]*domainVar{
+			"age":   {numeric: true, min: fp(18), max: fp(100), missing: missing},
+			"stage": {cats: []string{"I", "II", "III", "IV"}, missing: missing},
+		}}
+	}
+	lt := func(x float64) *protocol.Filter {
+		return &protocol.Filter{Op: protocol.OpRange, Var: "age", Max: fp(x), MaxOpen: true}
+	}
+	ge := func(x float64) *protocol.Filter { return rng("age", fp(x), nil) }
+	in := func(v ...string) *protocol.Filter { return &protocol.Filter{Op: protocol.OpIn, Var: "stage", Values: v} }
+	a := eq("stage", "III")
+	cases := []struct {
+		name            string
+		terms           []regionTerm
+		noMiss, withMis bool // vanishes without, with missing values
+	}{
+		{"A − (A ∧ age<60) − (A ∧ not age<60)", []regionTerm{{1, a}, {-1, and(a, lt(60))}, {-1, and(a, notF(lt(60)))}}, true, true},
+		{"A − (A ∧ age<60) − (A ∧ age≥60)", []regionTerm{{1, a}, {-1, and(a, lt(60))}, {-1, and(a, ge(60))}}, true, false},
+		{"all − each stage", []regionTerm{{1, nil}, {-1, eq("stage", "I")}, {-1, eq("stage", "II")}, {-1, in("III", "IV")}}, true, false},
+		{"in(I, II) − I − II", []regionTerm{{1, in("I", "II")}, {-1, eq("stage", "I")}, {-1, eq("stage", "II")}}, true, true},
+		{"the oracle's variant: A ∧ age≥60 ∧ (age≠70 ∨ stage=II)", []regionTerm{{1, nil}, {-1, lt(60)}, {-1, and(ge(60), orF(notF(ageIs(70)), eq("stage", "II")))}}, false, false},
+		{"age ≤ 59 vs age < 60 (not integers by declaration)", []regionTerm{{1, rng("age", nil, fp(59))}, {-1, lt(60)}}, false, false},
+		{"a range beyond the declared one: age < 200 is age present", []regionTerm{{1, lt(200)}, {-1, &protocol.Filter{Op: protocol.OpPresent, Var: "age"}}}, true, true},
+		{"unknown variable", []regionTerm{{1, eq("grade", "x")}, {-1, eq("grade", "x")}}, false, false},
+	}
+	for _, c := range cases {
+		for _, m := range []bool{false, true} {
+			want := c.noMiss
+			if m {
+				want = c.withMis
+			}
+			canon := make([]regionTerm, len(c.terms))
+			for i, tm := range c.terms {
+				canon[i] = regionTerm{tm.coef, canonFilter(tm.f)}
+			}
+			if got := dom(m).vanishes(canon); got != want {
+				t.Errorf("%s (missing values %v): vanishes %v, want %v", c.name, m, got, want)
+			}
+		}
+	}
+	// A set known only by an old row (no definition) never vanishes with others.
+	g1, g2 := &gset{defs: []*protocol.Filter{nil}}, &gset{}
+	own := func(g *gset) []*protocol.Filter { return g.defs }
+	if dom(false).anyCombinationVanishes([]*gset{g1, g2}, []int{1, -1}, own) {
+		t.Error("a set without a definition vanished")
+	}
+	// Of two definitions of one set, one that vanishes suffices.
+	g2.defs = []*protocol.Filter{eq("stage", "I"), nil}
+	if !dom(false).anyCombinationVanishes([]*gset{g1, g2}, []int{1, -1}, own) {
+		t.Error("the matching definition was not tried")
+	}
+}
