@@ -19,7 +19,9 @@ func TestRegionAlgebraVanishes(t *testing.T) {
 		return &protocol.Filter{Op: protocol.OpRange, Var: "age", Max: fp(x), MaxOpen: true}
 	}
 	ge := func(x float64) *protocol.Filter { return rng("age", fp(x), nil) }
-	in := func(v ...string) *protocol.Filter { return &protocol.Filter{Op: protocol.OpIn, Var: "stage", Values: v} }
+	in := func(v ...string) *protocol.Filter {
+		return &protocol.Filter{Op: protocol.OpIn, Var: "stage", Values: v}
+	}
 	a := eq("stage", "III")
 	cases := []struct {
 		name            string
