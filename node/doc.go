@@ -68,11 +68,12 @@
 //     when pairwise disjoint remembered sets inside a remembered superset of it, or inside
 //     itself, leave 1..min_cell-1 of its patients (S1 − C − D − …); or when a signed
 //     combination of it and two remembered sets (S − R1 − R2, S + R1 − R2) is non-zero on
-//     1..min_cell-1 patients; a combination that leaves nobody is refused too unless
+//     1..min_cell-1 patients, or a signed combination of it and three remembered sets
+//     (guard4.go: (A∪B∪{x}) − (A∪C) + (C∪D) − (B∪D)) does; a combination that leaves nobody is refused too unless
 //     the definitions themselves empty it (region algebra over the declared categories and
 //     ranges, definition.go), so a refusal never tells "none" from "one" (migration 015 stores
 //     each region's canonical definition). Re-runs of a definition are answered. Every refusal has one
-//     message. Combinations of four or more non-nested sets are not checked (guard.go).
+//     message. Combinations of five or more non-nested sets are not checked (guard.go).
 //     Every set released exactly is also remembered as a feasibility set (feasibility.go).
 //   - daily_query_budget: queries per analyst per UTC day (catalog queries are free), one
 //     budget that exact queries and feasibility counts share: a query costs 1, a feasibility
