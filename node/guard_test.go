@@ -53,6 +53,12 @@ func TestGuardRules(t *testing.T) {
 		// R2 is not within R1 (two exceptions): S − R1 + R2 = those two and x.
 		{"S − R1 + R2, not nested (rule 4)", []step{{set(r(0, 30)), "R1"}, {set(r(20, 30), r(60, 62)), "R2"}}, step{set(r(0, 20), r(70, 71)), "S"}, true},
 		{"S − R1 + R2, not nested, min_cell apart", []step{{set(r(0, 30)), "R1"}, {set(r(20, 30), r(60, 62)), "R2"}}, step{set(r(0, 20), r(70, 73)), "S"}, false},
+		// (A∪B∪{x}) − (A∪C) + (C∪D) − (B∪D) with quarters of 10: no pair or triple is near.
+		{"four sets (rule 5)", []step{{set(r(0, 10), r(20, 30)), "AC"}, {set(r(20, 40)), "CD"}, {set(r(10, 20), r(30, 40)), "BD"}}, step{set(r(0, 20), r(50, 51)), "ABx"}, true},
+		{"four sets, min_cell apart", []step{{set(r(0, 10), r(20, 30)), "AC"}, {set(r(20, 40)), "CD"}, {set(r(10, 20), r(30, 40)), "BD"}}, step{set(r(0, 20), r(50, 55)), "ABx"}, false},
+		// An empty remainder: answered only when the definitions empty it; these are unknown
+		// (no definitions given), so it is refused like a small one.
+		{"S1 − C − D empty, definitions unknown (rule 3)", []step{{set(r(0, 20)), "S1"}, {set(r(0, 10)), "C"}}, step{set(r(10, 20)), "D"}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
