@@ -22,8 +22,9 @@ import (
 // The domain of a variable is public: a categorical variable's declared categories, a numeric
 // one's declared range (the real line when none is declared). Whether a variable can be missing
 // is taken from the load: it is missing for some patient of the site's study, a fact about the
-// whole site fixed at import, which no query chooses (declared categories are all taken as
-// possible, whether the site holds them or not).
+// whole site fixed at import, which no query chooses; so is whether a numeric variable holds
+// integers only (ECOG coded 0–4: "ecog ≤ 1" is then the cells 0 and 1 by definition). Declared
+// categories are all taken as possible, whether the site holds them or not.
 
 // domainVar is what a variable's value may be.
 type domainVar struct {
@@ -31,6 +32,7 @@ type domainVar struct {
 	cats     []string
 	min, max *float64
 	missing  bool // some patient of the load lacks it
+	integer  bool // numeric, and every value the load holds is an integer
 }
 
 // domain is a load's public domain, built on first use.
@@ -43,11 +45,12 @@ func (ls *loadedStudy) domainOf() *domain {
 	ls.domOnce.Do(func() {
 		d := &domain{vars: map[string]*domainVar{}}
 		for name, v := range ls.vars {
-			dv := &domainVar{numeric: v.Type == protocol.Numeric, cats: v.Categories, min: v.Min, max: v.Max}
+			dv := &domainVar{numeric: v.Type == protocol.Numeric, cats: v.Categories, min: v.Min, max: v.Max, integer: v.Type == protocol.Numeric}
 			for i := range ls.data.Len() {
 				if v.Missing(i) {
 					dv.missing = true
-					break
+				} else if dv.integer && v.Numeric[i] != math.Trunc(v.Numeric[i]) {
+					dv.integer = false
 				}
 			}
 			d.vars[name] = dv
@@ -188,6 +191,9 @@ func (v *domainVar) representatives(bounds []float64) []float64 {
 			out = append(out, x)
 		}
 	}
+	if v.integer {
+		return v.integerRepresentatives(bounds, in)
+	}
 	if len(bounds) == 0 {
 		switch {
 		case v.min != nil:
@@ -214,6 +220,41 @@ func (v *domainVar) representatives(bounds []float64) []float64 {
 	for _, e := range []*float64{v.min, v.max} {
 		if e != nil {
 			out = append(out, *e)
+		}
+	}
+	if v.missing {
+		out = append(out, math.NaN())
+	}
+	return out
+}
+
+// integerRepresentatives are, for a variable holding integers only, the largest integer below,
+// and the smallest above, each bound, each integer bound, and the declared ends (within the
+// declared range), and NaN when it may be missing: between two consecutive bounds every
+// integer is alike, so one of those stands for them all.
+func (v *domainVar) integerRepresentatives(bounds []float64, in func(float64) bool) []float64 {
+	var out []float64
+	add := func(x float64) {
+		if in(x) && !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	for _, b := range bounds {
+		add(math.Ceil(b) - 1)
+		add(math.Floor(b))
+		add(math.Ceil(b))
+		add(math.Floor(b) + 1)
+	}
+	for _, e := range []*float64{v.min, v.max} {
+		if e != nil {
+			add(math.Ceil(*e))
+			add(math.Floor(*e))
+		}
+	}
+	if len(out) == 0 {
+		add(0)
+		if len(out) == 0 && v.min != nil {
+			out = append(out, *v.min) // a declared range without an integer: its end stands for it
 		}
 	}
 	if v.missing {

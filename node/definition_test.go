@@ -37,6 +37,23 @@ func TestRegionAlgebraVanishes(t *testing.T) {
 		{"a range beyond the declared one: age < 200 is age present", []regionTerm{{1, lt(200)}, {-1, &protocol.Filter{Op: protocol.OpPresent, Var: "age"}}}, true, true},
 		{"unknown variable", []regionTerm{{1, eq("grade", "x")}, {-1, eq("grade", "x")}}, false, false},
 	}
+	// An integer-coded variable (ECOG 0–4 as numbers): "ecog ≤ 1" is the cells 0 and 1 by
+	// definition when the site holds integers only, not otherwise.
+	cell := func(x float64) *protocol.Filter { return rng("ecogn", fp(x), fp(x)) }
+	for _, integer := range []bool{true, false} {
+		d := &domain{vars: map[string]*domainVar{"ecogn": {numeric: true, min: fp(0), max: fp(4), integer: integer}}}
+		terms := []regionTerm{{1, rng("ecogn", nil, fp(1))}, {-1, cell(0)}, {-1, cell(1)}}
+		if got := d.vanishes(terms); got != integer {
+			t.Errorf("ecog ≤ 1 − [0,0] − [1,1], integers only %v: vanishes %v", integer, got)
+		}
+		d.vars["ecogn"].missing = true
+		if got := d.vanishes(terms); got != integer {
+			t.Errorf("with missing values, integers only %v: vanishes %v", integer, got)
+		}
+		if d.vanishes([]regionTerm{{1, nil}, {-1, cell(0)}, {-1, cell(1)}, {-1, cell(2)}, {-1, cell(3)}, {-1, cell(4)}}) {
+			t.Errorf("integers only %v, missing values: every patient is not the five cells", integer)
+		}
+	}
 	for _, c := range cases {
 		for _, m := range []bool{false, true} {
 			want := c.noMiss
