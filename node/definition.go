@@ -25,6 +25,13 @@ import (
 // whole site fixed at import, which no query chooses; so is whether a numeric variable holds
 // integers only (ECOG coded 0–4: "ecog ≤ 1" is then the cells 0 and 1 by definition). Declared
 // categories are all taken as possible, whether the site holds them or not.
+//
+// What the analyst was told is public too: a region released with a count of exactly 0 (Table
+// 1's missing count of a variable, a grouped reply's missing group) holds nobody for them, so
+// its points are left out (the guard remembers such regions as sets of size 0, per analyst;
+// a re-import drops them with the other empty sets). A's Table 1 saying no patient of A lacks
+// g, then A ∧ g in (a, b) after the cell g = c, is answered; without that count it is refused,
+// since the remainder could be a patient of A missing g (TestGuardKnownEmptyRegions).
 
 // domainVar is what a variable's value may be.
 type domainVar struct {
@@ -84,7 +91,10 @@ type domainPoint struct {
 // category, each bound of the terms' ranges, a value between and beyond them within the
 // declared range, and missing where possible — on which every condition is constant, so the
 // check is exact. Unknown variables, or more than maxDomainPoints points: false.
-func (d *domain) vanishes(terms []regionTerm) bool {
+//
+// Points inside a region of known (known empty: released as exactly 0) hold no patient and
+// are skipped; of those, only the ones naming no variable beyond the terms' are used.
+func (d *domain) vanishes(terms []regionTerm, known ...*protocol.Filter) bool {
 	if d == nil {
 		return false
 	}
@@ -125,6 +135,12 @@ func (d *domain) vanishes(terms []regionTerm) bool {
 			return false
 		}
 	}
+	var empty []*protocol.Filter
+	for _, f := range known {
+		if f != nil && namesWithin(f, bounds) && collect(f) {
+			empty = append(empty, f)
+		}
+	}
 	slices.Sort(names)
 	reps := make([][]float64, len(names)) // numeric values, or category indices as floats
 	total := 1
@@ -151,7 +167,7 @@ func (d *domain) vanishes(terms []regionTerm) bool {
 				sum += t.coef
 			}
 		}
-		if sum != 0 {
+		if sum != 0 && !slices.ContainsFunc(empty, p.holds) {
 			return false
 		}
 		k := 0
@@ -165,6 +181,21 @@ func (d *domain) vanishes(terms []regionTerm) bool {
 			return true
 		}
 	}
+}
+
+// namesWithin reports whether every variable f names is a key of vars.
+func namesWithin(f *protocol.Filter, vars map[string][]float64) bool {
+	switch f.Op {
+	case protocol.OpAnd, protocol.OpOr, protocol.OpNot:
+		for _, a := range f.Args {
+			if !namesWithin(a, vars) {
+				return false
+			}
+		}
+		return true
+	}
+	_, ok := vars[f.Var]
+	return ok
 }
 
 // representatives are values of v on which every condition with the given range bounds is
@@ -323,7 +354,8 @@ const defChoices = 64
 // anyCombinationVanishes reports whether, for some choice of one known definition of each set,
 // Σ coefs[i]·1[def of sets[i]] vanishes on the domain. A set without a known definition (a row
 // from before migration 015) has none, so the answer is false.
-func (d *domain) anyCombinationVanishes(sets []*gset, coefs []int, defsOf func(*gset) []*protocol.Filter) bool {
+// Regions of known are known to hold no patient (vanishes).
+func (d *domain) anyCombinationVanishes(sets []*gset, coefs []int, defsOf func(*gset) []*protocol.Filter, known []*protocol.Filter) bool {
 	defs := make([][]*protocol.Filter, len(sets))
 	choices := 1
 	for i, g := range sets {
@@ -340,7 +372,7 @@ func (d *domain) anyCombinationVanishes(sets []*gset, coefs []int, defsOf func(*
 		for i := range sets {
 			terms[i] = regionTerm{coefs[i], defs[i][idx[i]]}
 		}
-		if d.vanishes(terms) {
+		if d.vanishes(terms, known...) {
 			return true
 		}
 		k := 0

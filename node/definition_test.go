@@ -1,6 +1,10 @@
 package node
 
 import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/oncofed/oncofed/protocol"
@@ -72,12 +76,65 @@ func TestRegionAlgebraVanishes(t *testing.T) {
 	// A set known only by an old row (no definition) never vanishes with others.
 	g1, g2 := &gset{defs: []*protocol.Filter{nil}}, &gset{}
 	own := func(g *gset) []*protocol.Filter { return g.defs }
-	if dom(false).anyCombinationVanishes([]*gset{g1, g2}, []int{1, -1}, own) {
+	if dom(false).anyCombinationVanishes([]*gset{g1, g2}, []int{1, -1}, own, nil) {
 		t.Error("a set without a definition vanished")
 	}
 	// Of two definitions of one set, one that vanishes suffices.
 	g2.defs = []*protocol.Filter{eq("stage", "I"), nil}
-	if !dom(false).anyCombinationVanishes([]*gset{g1, g2}, []int{1, -1}, own) {
+	if !dom(false).anyCombinationVanishes([]*gset{g1, g2}, []int{1, -1}, own, nil) {
 		t.Error("the matching definition was not tried")
 	}
+}
+
+// A region released as exactly 0 (Table 1's missing count of g in A) is public, so a later
+// cohort whose remainder is that region is empty by definition for this analyst: A's Table 1
+// (g: 10, 10, 10, none missing) then A ∧ g in (a, b) is answered although g is missing for a
+// patient outside A; an analyst who was not told A's missing count is refused the same query
+// after the same cells by other means (A, then A ∧ g = c), since for them the remainder
+// A − (A ∧ g in (a, b)) − (A ∧ g = c) could be a patient of A missing g.
+func TestGuardKnownEmptyRegions(t *testing.T) {
+	var csv strings.Builder
+	csv.WriteString("id,sex,g,time,event\n")
+	id := 0
+	row := func(sex, g string, k int) {
+		for range k {
+			id++
+			fmt.Fprintf(&csv, "%d,%s,%s,%d,%d\n", id, sex, g, 100+id, id%2)
+		}
+	}
+	row("female", "a", 10)
+	row("female", "b", 10)
+	row("female", "c", 10)
+	row("male", "a", 11)
+	row("male", "", 1)
+	store := importFile(t, filepath.Join(t.TempDir(), "g.db"), writeFile(t, t.TempDir(), "g.csv", csv.String()),
+		ImportSpec{Study: "g", IDColumn: "id", DataCut: "2026-01-01", Endpoints: []EndpointSpec{{Name: "OS", TimeColumn: "time", EventColumn: "event"}},
+			Dictionary: declare("sex=female,male", "g=a,b,c")})
+	pol := DefaultPolicy()
+	ctx := context.Background()
+	e, err := NewEngine(ctx, store, Config{InsecureOpen: true, Policy: &pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(q protocol.Query) protocol.Reply { q.Study = "g"; return e.Handle(ctx, q) }
+	a := eq("sex", "female")
+	ab := and(a, &protocol.Filter{Op: protocol.OpIn, Var: "g", Values: []string{"a", "b"}})
+	r := mustOK(t, ask(summaryOf("alice", a, "g")))
+	if m := r.Summary.Groups[0].Variables[0].Missing; m.Suppressed || m.N != 0 {
+		t.Fatalf("missing count %+v, want an exact 0", m)
+	}
+	mustOK(t, ask(countOf("alice", ab)))
+	mustOK(t, ask(countOf("bob", a)))
+	mustOK(t, ask(countOf("bob", and(a, eq("g", "c")))))
+	if r := ask(countOf("bob", ab)); r.Error == nil || r.Error.Reason != protocol.ReasonOverlapGuard {
+		t.Fatalf("bob, not told A's missing count: %+v", r.Error)
+	}
+	// Across a restart the known empty region is read back from the store.
+	e2, err := NewEngine(ctx, store, Config{InsecureOpen: true, Policy: &pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := countOf("alice", and(a, &protocol.Filter{Op: protocol.OpIn, Var: "g", Values: []string{"b", "c"}}))
+	q.Study = "g"
+	mustOK(t, e2.Handle(ctx, q))
 }

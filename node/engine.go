@@ -221,7 +221,11 @@ func (e *Engine) refuseUndecodable(ctx context.Context, q protocol.Query, raw st
 type answer struct {
 	sets    []bitset           // patient sets whose aggregates the reply releases (overlap guard)
 	regions []*protocol.Filter // the definition of each of sets (region.go); nil: every patient
-	feas    *feasPending       // a feasibility count, decided within the release transaction
+	// empties are the definitions of cells the reply releases as exactly 0 (a grouped reply's
+	// missing group, a variable's missing count): public facts the guard's region algebra
+	// uses (definition.go).
+	empties []*protocol.Filter
+	feas    *feasPending // a feasibility count, decided within the release transaction
 	// dp labels a differentially private answer (role dp) and says its cost; it is set also
 	// when the answer is a refusal decided on noisy values, whose ρ is charged all the same.
 	dp       *protocol.DPEffects
@@ -356,7 +360,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 			if view, verr = e.guardView(ctx, tx, analyst, ans.study); verr != nil {
 				err = errorf(protocol.CodeInternal, "overlap guard state unavailable")
 			} else {
-				err = view.check(analyst, ans.sets, regions, defs)
+				err = view.check(analyst, ans.sets, regions, defs, canonFilters(ans.empties))
 			}
 		}
 		if err == nil {
@@ -379,7 +383,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 			entry.Outcome, entry.Released, entry.Reason = OutcomeReleased, released, effectsText(reply.Policy)
 		}
 		if err == nil && guarded {
-			if recordErr = view.record(ctx, tx, analyst, ans.study, ans.sets, regions, defs); recordErr != nil {
+			if recordErr = view.record(ctx, tx, analyst, ans.study, ans.sets, regions, defs, canonFilters(ans.empties)); recordErr != nil {
 				return recordErr
 			}
 		}

@@ -110,7 +110,11 @@ type gset struct {
 type guardSets struct {
 	sets     []*gset
 	byDigest map[string]*gset
-	lastID   int64 // highest store ID read
+	// empties are the canonical definitions of the regions released to the analyst with a
+	// count of exactly 0 (stored as sets of size 0), by region: public facts for the region
+	// algebra (definition.go).
+	empties map[string]*protocol.Filter
+	lastID  int64 // highest store ID read
 }
 
 // guardView is the guard state within one Release transaction: the cache, plus what other
@@ -126,7 +130,11 @@ type guardView struct {
 	regions map[*gset][]string           // regions read or saved in this transaction for cached sets
 	defs    map[*gset][]*protocol.Filter // definitions of those regions, when known
 	dom     *domain                      // the study's public domain (definition.go)
-	lastID  int64
+	// empties are the regions released as exactly 0 read or saved in this transaction (not yet
+	// in gs.empties), and replyEmpties those of the reply being checked.
+	empties      map[string]*protocol.Filter
+	replyEmpties []*protocol.Filter
+	lastID       int64
 }
 
 // guardView reads, within tx, the sets released to analyst for this load of the study since
@@ -198,6 +206,15 @@ func (v *guardView) add(d string, b []uint64, size int, region string, def *prot
 	if len(b) != v.words {
 		return // not of this load (cannot happen: versions are never reused)
 	}
+	if size == 0 { // a region released as exactly 0
+		if _, ok := v.gs.empties[region]; known && !ok {
+			if v.empties == nil {
+				v.empties = map[string]*protocol.Filter{}
+			}
+			v.empties[region] = def
+		}
+		return
+	}
 	switch g := v.lookup(d); {
 	case g == nil:
 		g = &gset{bits: b, size: size, digest: d, regions: map[string]bool{region: true}}
@@ -227,8 +244,10 @@ func errGuard(analyst string, minCell int) error {
 
 // check refuses when one of sets (released through regions, regions[i] for sets[i], whose
 // canonical definitions are defs[i]; defs nil: unknown) breaks a rule of the guard against the
-// sets already released and the ones before it in sets.
-func (v *guardView) check(analyst string, sets []bitset, regions []string, defs []*protocol.Filter) error {
+// sets already released and the ones before it in sets; empties are the canonical definitions
+// of the cells the reply releases as exactly 0.
+func (v *guardView) check(analyst string, sets []bitset, regions []string, defs, empties []*protocol.Filter) error {
+	v.replyEmpties = empties
 	if v.minCell <= 1 {
 		return nil
 	}
@@ -298,7 +317,13 @@ func (v *guardView) check(analyst string, sets []bitset, regions []string, defs 
 // unless the sets' definitions make it empty (definition.go), so that an empty combination is
 // refused like a small one whenever the rows, not the definitions, empty it.
 func (v *guardView) emptyRefused(sets []*gset, coefs []int) bool {
-	return !v.dom.anyCombinationVanishes(sets, coefs, v.defsOf)
+	known := slices.Clone(v.replyEmpties)
+	for _, m := range []map[string]*protocol.Filter{v.gs.empties, v.empties} {
+		for _, f := range m {
+			known = append(known, f)
+		}
+	}
+	return !v.dom.anyCombinationVanishes(sets, coefs, v.defsOf, known)
 }
 
 // subsetOf reports whether a ⊆ b.
@@ -523,8 +548,25 @@ func combinationRefused(s *gset, fam []*gset, minCell int, emptyRefused func([]*
 }
 
 // record saves, within tx, the (set, region) pairs of sets not yet known, with the regions'
-// canonical definitions defs.
-func (v *guardView) record(ctx context.Context, tx ReleaseTx, analyst string, ls *loadedStudy, sets []bitset, regions []string, defs []*protocol.Filter) error {
+// canonical definitions defs, and the regions released as exactly 0 (empties: canonical
+// definitions) as sets of size 0.
+func (v *guardView) record(ctx context.Context, tx ReleaseTx, analyst string, ls *loadedStudy, sets []bitset, regions []string, defs, empties []*protocol.Filter) error {
+	for _, f := range empties {
+		region := regionOf(f)
+		if _, ok := v.gs.empties[region]; ok {
+			continue
+		}
+		if _, ok := v.empties[region]; ok {
+			continue
+		}
+		none := make(bitset, v.words)
+		id, err := tx.SaveReleasedSet(ctx, ReleasedSet{Analyst: analyst, Study: ls.data.Name, Version: ls.info.Version, Region: region, Definition: definitionText(f), Bits: none})
+		if err != nil {
+			return err
+		}
+		v.add(bitsDigest(none), none, 0, region, f, true)
+		v.lastID = max(v.lastID, id)
+	}
 	for i, s := range sets {
 		d := bitsDigest(s)
 		if g := v.lookup(d); g != nil && v.hasRegion(g, regions[i]) {
@@ -577,6 +619,12 @@ func (v *guardView) commit() {
 	}
 	for g, ds := range v.defs {
 		g.defs = append(g.defs, ds...)
+	}
+	for r, f := range v.empties {
+		if v.gs.empties == nil {
+			v.gs.empties = map[string]*protocol.Filter{}
+		}
+		v.gs.empties[r] = f
 	}
 	v.gs.lastID = max(v.gs.lastID, v.lastID)
 }

@@ -91,7 +91,7 @@ func BenchmarkGuardCheck(b *testing.B) {
 			v = &guardView{gs: gs, minCell: 5, words: words, byDig: map[string]*gset{}, regions: map[*gset][]string{}}
 			b.ResetTimer()
 			for b.Loop() {
-				if err := v.check("bench", []bitset{s}, []string{"new"}, nil); (err != nil) != (name == "partition") {
+				if err := v.check("bench", []bitset{s}, []string{"new"}, nil, nil); (err != nil) != (name == "partition") {
 					b.Fatal(err)
 				}
 			}

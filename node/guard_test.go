@@ -65,14 +65,14 @@ func TestGuardRules(t *testing.T) {
 			gs := &guardSets{byDigest: map[string]*gset{}}
 			v := &guardView{gs: gs, minCell: minCell, words: 2, byDig: map[string]*gset{}, regions: map[*gset][]string{}}
 			for _, h := range c.history {
-				if err := v.check("a", []bitset{h.bits}, []string{h.region}, nil); err != nil && h.region != "" {
+				if err := v.check("a", []bitset{h.bits}, []string{h.region}, nil, nil); err != nil && h.region != "" {
 					t.Fatalf("history refused: %v", err)
 				}
 				v.add(bitsDigest(h.bits), h.bits, h.bits.count(), h.region, nil, false)
 			}
 			v.commit()
 			v = &guardView{gs: gs, minCell: minCell, words: 2, byDig: map[string]*gset{}, regions: map[*gset][]string{}}
-			err := v.check("a", []bitset{c.next.bits}, []string{c.next.region}, nil)
+			err := v.check("a", []bitset{c.next.bits}, []string{c.next.region}, nil, nil)
 			if (err != nil) != c.refused {
 				t.Fatalf("refused: %v, want refused %v", err, c.refused)
 			}
