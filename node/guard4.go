@@ -71,17 +71,31 @@ func combination4Refused(s *gset, fam []*gset, minCell int, emptyRefused func([]
 	ss := s.sketchOf()
 	for _, pat := range fourPatterns {
 		cp, co := pat[0], pat[2]
+		// x's size: co·|x| = −(|S| + cp·(|a| + |b|)) ± w, which moves one way as b grows
+		// along the list (up when co·cp < 0): the window's start k follows it, and once it is
+		// out of reach it stays out for this a.
+		up := co*cp < 0
 		for i, a := range bySize {
+			k := -1
 			for _, b := range bySize[i+1:] {
-				// x's size: co·|x| = −(|S| + cp·(|a| + |b|)) ± w. b grows along the list, so
-				// once x's size is out of reach it stays out for this a.
 				want := -(s.size + cp*(a.size+b.size)) * co
-				if co*cp > 0 && want+w < 0 || co*cp < 0 && want-w > maxSize {
+				if !up && want+w < 0 || up && want-w > maxSize {
 					break
 				}
-				k, _ := slices.BinarySearchFunc(bySize, want-w, func(g *gset, t int) int { return g.size - t })
-				for ; k < len(bySize) && bySize[k].size <= want+w; k++ {
-					x := bySize[k]
+				switch lo := want - w; {
+				case k < 0:
+					k, _ = slices.BinarySearchFunc(bySize, lo, func(g *gset, t int) int { return g.size - t })
+				case up:
+					for k < len(bySize) && bySize[k].size < lo {
+						k++
+					}
+				default:
+					for k > 0 && bySize[k-1].size >= lo {
+						k--
+					}
+				}
+				for j := k; j < len(bySize) && bySize[j].size <= want+w; j++ {
+					x := bySize[j]
 					if x == a || x == b || a.pending && b.pending && x.pending {
 						continue
 					}
