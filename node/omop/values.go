@@ -1,0 +1,324 @@
+package omop
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// eventSQL gives, per table an endpoint reads, its date and concept columns.
+var eventSQL = map[string][2]string{
+	tEpisode:     {"episode_start_date", "episode_concept_id"},
+	tCondition:   {"condition_start_date", "condition_concept_id"},
+	tObservation: {"observation_date", "observation_concept_id"},
+	tMeasurement: {"measurement_date", "measurement_concept_id"},
+}
+
+// readEndpoint returns each patient's time (days from the index) and event flag: the first of
+// the endpoint's events on or after the index date and up to the end of follow-up, else
+// censored at the end of follow-up. A death before the index date is an error; other events
+// before it (a history of progression) are not this endpoint's.
+func (r *reader) readEndpoint(ctx context.Context, e Endpoint) (times []float64, events []bool, err error) {
+	first := make([]*time.Time, len(r.pats))
+	keep := func(i int, d time.Time) {
+		p := &r.pats[i]
+		if d.Before(p.index) || d.After(p.end) {
+			return
+		}
+		if first[i] == nil || d.Before(*first[i]) {
+			first[i] = &d
+		}
+	}
+	for _, ev := range e.Events {
+		use := "endpoint " + e.Name
+		if ev.Table == tDeath {
+			err = r.query(ctx, tDeath, use, `SELECT d.person_id, d.death_date FROM death d JOIN cohort c USING (person_id)`, nil,
+				func(rows Rows) error {
+					var id int64
+					var d time.Time
+					if err := rows.Scan(&id, &d); err != nil {
+						return fmt.Errorf("death: %w", err)
+					}
+					i := r.byID[id]
+					if p := &r.pats[i]; d.Before(p.index) {
+						return &CDMError{Table: tDeath, Reason: fmt.Sprintf("person %d died on %s, before the first diagnosis on %s", id, day(d), day(p.index))}
+					}
+					keep(i, d)
+					return nil
+				})
+		} else {
+			cols := eventSQL[ev.Table]
+			err = r.query(ctx, ev.Table, use, fmt.Sprintf(`SELECT t.person_id, MIN(t.%[1]s) FROM %[3]s t JOIN cohort c USING (person_id)
+WHERE t.%[2]s = ANY($3) AND t.%[1]s >= c.index_date GROUP BY t.person_id`, cols[0], cols[1], ev.Table), []any{ev.Concepts},
+				func(rows Rows) error {
+					var id int64
+					var d time.Time
+					if err := rows.Scan(&id, &d); err != nil {
+						return fmt.Errorf("%s: %w", ev.Table, err)
+					}
+					keep(r.byID[id], d)
+					return nil
+				})
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	times, events = make([]float64, len(r.pats)), make([]bool, len(r.pats))
+	for i := range r.pats {
+		p := &r.pats[i]
+		if first[i] != nil {
+			times[i], events[i] = float64(days(p.index, *first[i])), true
+		} else {
+			times[i] = float64(days(p.index, p.end))
+		}
+	}
+	return times, events, nil
+}
+
+// valueSQL gives, per table a variable reads, its date, record concept and value columns.
+var valueSQL = map[string]struct{ date, concept string }{
+	tMeasurement: {"measurement_date", "measurement_concept_id"},
+	tObservation: {"observation_date", "observation_concept_id"},
+	tEpisode:     {"episode_start_date", "episode_concept_id"},
+	tDrug:        {"drug_exposure_start_date", "drug_concept_id"},
+}
+
+func valueColumn(v *Variable) string {
+	switch v.kind() {
+	case "number":
+		return "t.value_as_number::text"
+	case "concept":
+		return "t.value_as_concept_id::text"
+	case "string":
+		return "t.value_as_string"
+	case "object_concept":
+		return "t.episode_object_concept_id::text"
+	}
+	return "t." + valueSQL[v.Table].concept + "::text" // record_concept, drug_set
+}
+
+// pick is the record chosen so far for one patient: the nearest to the index date.
+type pick struct {
+	have   bool
+	offset int      // days from the index
+	value  string   // the raw value (drug_set: unused)
+	set    []string // drug_set: the drugs started that day
+}
+
+// readVariable returns each patient's value of v as the import takes it ("" = missing): a
+// number, or a category by the map.
+func (r *reader) readVariable(ctx context.Context, v *Variable) ([]string, error) {
+	out := make([]string, len(r.pats))
+	if v.Table == tPerson {
+		for i := range r.pats {
+			s, err := r.personValue(v, &r.pats[i])
+			if err != nil {
+				return nil, err
+			}
+			out[i] = s
+		}
+		r.counted = append(r.counted, TableRows{Table: tPerson, Use: "variable " + v.Name, Rows: len(r.pats)})
+		return out, nil
+	}
+	from, to := math.MinInt, math.MaxInt
+	if v.Table == tEpisode || v.Table == tDrug {
+		from = 0
+	} else {
+		to = 0
+	}
+	if v.FromDay != nil {
+		from = *v.FromDay
+	}
+	if v.ToDay != nil {
+		to = *v.ToDay
+	}
+	concepts := v.Concepts
+	if v.Table == tDrug {
+		concepts = v.drugConcepts()
+	}
+	cols := valueSQL[v.Table]
+	picks := make([]pick, len(r.pats))
+	err := r.query(ctx, v.Table, "variable "+v.Name, fmt.Sprintf(`SELECT t.person_id, t.%s, %s FROM %s t JOIN cohort c USING (person_id)
+WHERE t.%s = ANY($3)`, cols.date, valueColumn(v), v.Table, cols.concept), []any{concepts},
+		func(rows Rows) error {
+			var id int64
+			var d time.Time
+			var val *string
+			if err := rows.Scan(&id, &d, &val); err != nil {
+				return fmt.Errorf("%s: %w", v.Table, err)
+			}
+			i := r.byID[id]
+			p := &r.pats[i]
+			off := days(p.index, d)
+			if val == nil || off < from || off > to || d.After(p.end) {
+				return nil
+			}
+			return r.consider(v, &picks[i], id, off, *val)
+		})
+	if err != nil {
+		return nil, err
+	}
+	unmapped := map[string]int{}
+	firstPerson := map[string]int64{}
+	for i := range picks {
+		pk := &picks[i]
+		if !pk.have {
+			continue
+		}
+		raw := pk.value
+		if v.kind() == "drug_set" {
+			raw = pk.set[0]
+			if len(pk.set) > 1 {
+				raw = canonicalSet(strings.Join(pk.set, "+"))
+			}
+		}
+		s, ok, err := r.mapValue(v, raw, r.pats[i].personID)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			if unmapped[raw] == 0 {
+				firstPerson[raw] = r.pats[i].personID
+			}
+			unmapped[raw]++
+			continue
+		}
+		out[i] = s
+	}
+	if len(unmapped) > 0 {
+		return nil, &CDMError{Table: v.Table, Reason: fmt.Sprintf("variable %s: %s not in the definition's map", v.Name, describeUnmapped(unmapped, firstPerson))}
+	}
+	return out, nil
+}
+
+// consider keeps the record nearer the index date (an earlier one on a tie); two records on
+// the chosen day with different values are an error, except drug_set, which collects them.
+func (r *reader) consider(v *Variable, pk *pick, person int64, off int, val string) error {
+	dist, pdist := abs(off), abs(pk.offset)
+	switch {
+	case !pk.have || dist < pdist || (dist == pdist && off < pk.offset):
+		*pk = pick{have: true, offset: off, value: val, set: []string{val}}
+	case off != pk.offset:
+	case v.kind() == "drug_set":
+		if !slices.Contains(pk.set, val) {
+			pk.set = append(pk.set, val)
+		}
+	case val != pk.value:
+		d := r.pats[r.byID[person]].index.AddDate(0, 0, off)
+		return &CDMError{Table: v.Table, Reason: fmt.Sprintf("variable %s: person %d has two records on %s with different values (%s and %s): which one is meant?", v.Name, person, day(d), pk.value, val)}
+	}
+	return nil
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// mapValue turns a raw value into the import's: a canonical number, or the mapped category
+// (ok false: not in the map).
+func (r *reader) mapValue(v *Variable, raw string, person int64) (string, bool, error) {
+	if v.numeric() {
+		x, err := strconv.ParseFloat(raw, 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return "", false, &CDMError{Table: v.Table, Reason: fmt.Sprintf("variable %s: person %d: value %q is not a number", v.Name, person, raw)}
+		}
+		if (v.Min != nil && x < *v.Min) || (v.Max != nil && x > *v.Max) {
+			return "", false, &CDMError{Table: v.Table, Reason: fmt.Sprintf("variable %s: person %d: value %v outside the declared range [%s, %s]", v.Name, person, x, bound(v.Min, "-∞"), bound(v.Max, "+∞"))}
+		}
+		return strconv.FormatFloat(x, 'f', -1, 64), true, nil
+	}
+	s, ok := v.Map[raw]
+	return s, ok, nil
+}
+
+func bound(p *float64, none string) string {
+	if p == nil {
+		return none
+	}
+	return strconv.FormatFloat(*p, 'g', -1, 64)
+}
+
+// describeUnmapped lists up to three unmapped values with their row counts.
+func describeUnmapped(n map[string]int, first map[string]int64) string {
+	vals := make([]string, 0, len(n))
+	for v := range n {
+		vals = append(vals, v)
+	}
+	sort.Slice(vals, func(i, j int) bool { return n[vals[i]] > n[vals[j]] || (n[vals[i]] == n[vals[j]] && vals[i] < vals[j]) })
+	var parts []string
+	for k, v := range vals {
+		if k == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(vals)-3))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("value %s (%d patients, first person %d)", v, n[v], first[v]))
+	}
+	verb := "is"
+	if len(vals) > 1 {
+		verb = "are"
+	}
+	return strings.Join(parts, ", ") + " " + verb
+}
+
+// personValue is a person-table variable: age at the index date, or a mapped concept
+// (concept 0, "no matching concept", is missing).
+func (r *reader) personValue(v *Variable, p *patient) (string, error) {
+	var c *int64
+	switch v.kind() {
+	case "age":
+		age, ok := ageAt(p)
+		if !ok {
+			return "", nil
+		}
+		s, _, err := r.mapValue(v, strconv.Itoa(age), p.personID)
+		return s, err
+	case "gender":
+		c = p.gender
+	case "race":
+		c = p.race
+	case "ethnicity":
+		c = p.ethnicity
+	}
+	if c == nil || *c == 0 {
+		return "", nil
+	}
+	s, ok := v.Map[strconv.FormatInt(*c, 10)]
+	if !ok {
+		return "", &CDMError{Table: tPerson, Reason: fmt.Sprintf("variable %s: person %d: %s_concept_id %d is not in the definition's map", v.Name, p.personID, v.kind(), *c)}
+	}
+	return s, nil
+}
+
+// ageAt is the completed years from birth to the index date: from birth_datetime, else
+// year, month and day of birth (the 1st of the month, or January, when missing).
+func ageAt(p *patient) (int, bool) {
+	var by, bm, bd int
+	switch {
+	case p.birthTS != nil:
+		by, bm, bd = p.birthTS.Year(), int(p.birthTS.Month()), p.birthTS.Day()
+	case p.birthYear != nil:
+		by, bm, bd = int(*p.birthYear), 1, 1
+		if p.birthMonth != nil {
+			bm = int(*p.birthMonth)
+		}
+		if p.birthDay != nil {
+			bd = int(*p.birthDay)
+		}
+	default:
+		return 0, false
+	}
+	age := p.index.Year() - by
+	if m := int(p.index.Month()); m < bm || (m == bm && p.index.Day() < bd) {
+		age--
+	}
+	return age, true
+}
