@@ -258,7 +258,7 @@ FROM observation_period o JOIN cohort c USING (person_id)`, nil,
 		p := &r.pats[i]
 		switch {
 		case p.periods == 0:
-			return &CDMError{Table: tObsPeriod, Reason: fmt.Sprintf("person %d has no observation period (%s of %d cohort members checked)", p.personID, ordinal(i+1), len(r.pats))}
+			return &CDMError{Table: tObsPeriod, Reason: fmt.Sprintf("person %d (first diagnosis on %s) has no observation period", p.personID, day(p.index))}
 		case !p.inPeriod:
 			return &CDMError{Table: tObsPeriod, Reason: fmt.Sprintf("person %d: the first diagnosis on %s lies in none of the person's %d observation periods", p.personID, day(p.index), p.periods)}
 		}
@@ -277,8 +277,6 @@ func (r *reader) cutText() string {
 }
 
 func day(t time.Time) string { return t.Format(time.DateOnly) }
-
-func ordinal(n int) string { return "#" + strconv.Itoa(n) }
 
 // days is the number of days from a to b (dates at midnight UTC, as the driver gives them).
 func days(a, b time.Time) int { return int((b.Unix() - a.Unix()) / 86400) }

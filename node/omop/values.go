@@ -260,7 +260,11 @@ func describeUnmapped(n map[string]int, first map[string]int64) string {
 			parts = append(parts, fmt.Sprintf("and %d more", len(vals)-3))
 			break
 		}
-		parts = append(parts, fmt.Sprintf("value %s (%d patients, first person %d)", v, n[v], first[v]))
+		pl := "s"
+		if n[v] == 1 {
+			pl = ""
+		}
+		parts = append(parts, fmt.Sprintf("value %s (%d patient%s, first person %d)", v, n[v], pl, first[v]))
 	}
 	verb := "is"
 	if len(vals) > 1 {
