@@ -123,7 +123,6 @@ func (r *reader) readVariable(ctx context.Context, v *Variable) ([]string, error
 			}
 			out[i] = s
 		}
-		r.counted = append(r.counted, TableRows{Table: tPerson, Use: "variable " + v.Name, Rows: len(r.pats)})
 		return out, nil
 	}
 	from, to := math.MinInt, math.MaxInt
