@@ -59,17 +59,25 @@ func Read(ctx context.Context, q Querier, def *Definition) (*Snapshot, error) {
 		}
 		s.ids = append(s.ids, id)
 	}
-	for _, e := range def.Endpoints {
-		t, ev, err := r.readEndpoint(ctx, e)
-		if err != nil {
-			return nil, err
-		}
+	eps := make([]*endpoint, len(def.Endpoints))
+	for k, e := range def.Endpoints {
+		eps[k] = r.addEndpoint(e)
+	}
+	picks := make([][]pick, len(def.Variables))
+	for j := range def.Variables {
+		picks[j] = r.addVariable(&def.Variables[j])
+	}
+	if err := r.readFacts(ctx); err != nil {
+		return nil, err
+	}
+	for k, e := range def.Endpoints {
+		t, ev := r.endpointColumns(eps[k])
 		s.eps = append(s.eps, e.Name)
 		s.times, s.events = append(s.times, t), append(s.events, ev)
 	}
-	for i := range def.Variables {
-		v := &def.Variables[i]
-		vals, err := r.readVariable(ctx, v)
+	for j := range def.Variables {
+		v := &def.Variables[j]
+		vals, err := r.variableColumn(v, picks[j])
 		if err != nil {
 			return nil, err
 		}

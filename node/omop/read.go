@@ -75,6 +75,7 @@ type reader struct {
 	pats    []patient
 	byID    map[int64]int
 	counted []TableRows
+	sources []*source
 }
 
 // cohortCTE selects the cohort: each person with a condition of $1, at the first one, first
@@ -86,6 +87,8 @@ const cohortCTE = `WITH cohort AS (
   HAVING $2::date IS NULL OR MIN(condition_start_date) <= $2::date)
 `
 
+// query runs sql after the cohort's CTE ($1, $2; args are $3…) and hands each row to row; it
+// counts the rows read from table for use.
 func (r *reader) query(ctx context.Context, table, use, sql string, args []any, row func(Rows) error) error {
 	rows, err := r.q.Query(ctx, cohortCTE+sql, append([]any{r.def.Cohort.ConditionConcepts, r.cut}, args...)...)
 	if err != nil {

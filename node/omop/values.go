@@ -1,7 +1,6 @@
 package omop
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -11,96 +10,61 @@ import (
 	"time"
 )
 
-// eventSQL gives, per table an endpoint reads, its date and concept columns.
-var eventSQL = map[string][2]string{
-	tEpisode:     {"episode_start_date", "episode_concept_id"},
-	tCondition:   {"condition_start_date", "condition_concept_id"},
-	tObservation: {"observation_date", "observation_concept_id"},
-	tMeasurement: {"measurement_date", "measurement_concept_id"},
+// endpoint collects one endpoint: the first of its events on or after the index date and up
+// to the end of follow-up (an event), else the end of follow-up (censored). A death before the
+// index date is an error; other events before it (a history of progression) are not this
+// endpoint's.
+type endpoint struct {
+	first []time.Time // zero: no event
 }
 
-// readEndpoint returns each patient's time (days from the index) and event flag: the first of
-// the endpoint's events on or after the index date and up to the end of follow-up, else
-// censored at the end of follow-up. A death before the index date is an error; other events
-// before it (a history of progression) are not this endpoint's.
-func (r *reader) readEndpoint(ctx context.Context, e Endpoint) (times []float64, events []bool, err error) {
-	first := make([]*time.Time, len(r.pats))
+// addEndpoint queues the sources of e.
+func (r *reader) addEndpoint(e Endpoint) *endpoint {
+	ep := &endpoint{first: make([]time.Time, len(r.pats))}
 	keep := func(i int, d time.Time) {
 		p := &r.pats[i]
 		if d.Before(p.index) || d.After(p.end) {
 			return
 		}
-		if first[i] == nil || d.Before(*first[i]) {
-			first[i] = &d
+		if ep.first[i].IsZero() || d.Before(ep.first[i]) {
+			ep.first[i] = d
 		}
 	}
 	for _, ev := range e.Events {
 		use := "endpoint " + e.Name
 		if ev.Table == tDeath {
-			err = r.query(ctx, tDeath, use, `SELECT d.person_id, d.death_date FROM death d JOIN cohort c USING (person_id)`, nil,
-				func(rows Rows) error {
-					var id int64
-					var d time.Time
-					if err := rows.Scan(&id, &d); err != nil {
-						return fmt.Errorf("death: %w", err)
-					}
+			r.addSource(&source{table: tDeath, use: use,
+				row: func(id int64, d time.Time, _ *fact) error {
 					i := r.byID[id]
 					if p := &r.pats[i]; d.Before(p.index) {
 						return &CDMError{Table: tDeath, Reason: fmt.Sprintf("person %d died on %s, before the first diagnosis on %s", id, day(d), day(p.index))}
 					}
 					keep(i, d)
 					return nil
-				})
-		} else {
-			cols := eventSQL[ev.Table]
-			err = r.query(ctx, ev.Table, use, fmt.Sprintf(`SELECT t.person_id, MIN(t.%[1]s) FROM %[3]s t JOIN cohort c USING (person_id)
-WHERE t.%[2]s = ANY($3) AND t.%[1]s >= c.index_date GROUP BY t.person_id`, cols[0], cols[1], ev.Table), []any{ev.Concepts},
-				func(rows Rows) error {
-					var id int64
-					var d time.Time
-					if err := rows.Scan(&id, &d); err != nil {
-						return fmt.Errorf("%s: %w", ev.Table, err)
-					}
-					keep(r.byID[id], d)
-					return nil
-				})
+				}})
+			continue
 		}
-		if err != nil {
-			return nil, nil, err
-		}
+		r.addSource(&source{table: ev.Table, use: use, concepts: ev.Concepts, event: true,
+			row: func(id int64, d time.Time, _ *fact) error {
+				keep(r.byID[id], d)
+				return nil
+			}})
 	}
+	return ep
+}
+
+// columns returns each patient's time (days from the index) and event flag.
+func (r *reader) endpointColumns(ep *endpoint) (times []float64, events []bool) {
 	times, events = make([]float64, len(r.pats)), make([]bool, len(r.pats))
 	for i := range r.pats {
 		p := &r.pats[i]
-		if first[i] != nil {
-			times[i], events[i] = float64(days(p.index, *first[i])), true
+		if !ep.first[i].IsZero() {
+			times[i], events[i] = float64(days(p.index, ep.first[i])), true
 		} else {
 			times[i] = float64(days(p.index, p.end))
 		}
 	}
-	return times, events, nil
-}
-
-// valueSQL gives, per table a variable reads, its date, record concept and value columns.
-var valueSQL = map[string]struct{ date, concept string }{
-	tMeasurement: {"measurement_date", "measurement_concept_id"},
-	tObservation: {"observation_date", "observation_concept_id"},
-	tEpisode:     {"episode_start_date", "episode_concept_id"},
-	tDrug:        {"drug_exposure_start_date", "drug_concept_id"},
-}
-
-func valueColumn(v *Variable) string {
-	switch v.kind() {
-	case "number":
-		return "t.value_as_number::text"
-	case "concept":
-		return "t.value_as_concept_id::text"
-	case "string":
-		return "t.value_as_string"
-	case "object_concept":
-		return "t.episode_object_concept_id::text"
-	}
-	return "t." + valueSQL[v.Table].concept + "::text" // record_concept, drug_set
+	return times, events
 }
 
 // pick is the record chosen so far for one patient: the nearest to the index date.
@@ -111,19 +75,11 @@ type pick struct {
 	set    []string // drug_set: the drugs started that day
 }
 
-// readVariable returns each patient's value of v as the import takes it ("" = missing): a
-// number, or a category by the map.
-func (r *reader) readVariable(ctx context.Context, v *Variable) ([]string, error) {
-	out := make([]string, len(r.pats))
+// addVariable queues the source of v (none for a person-table variable) and returns the
+// records it will pick.
+func (r *reader) addVariable(v *Variable) []pick {
 	if v.Table == tPerson {
-		for i := range r.pats {
-			s, err := r.personValue(v, &r.pats[i])
-			if err != nil {
-				return nil, err
-			}
-			out[i] = s
-		}
-		return out, nil
+		return nil
 	}
 	from, to := math.MinInt, math.MaxInt
 	if v.Table == tEpisode || v.Table == tDrug {
@@ -141,17 +97,11 @@ func (r *reader) readVariable(ctx context.Context, v *Variable) ([]string, error
 	if v.Table == tDrug {
 		concepts = v.drugConcepts()
 	}
-	cols := valueSQL[v.Table]
 	picks := make([]pick, len(r.pats))
-	err := r.query(ctx, v.Table, "variable "+v.Name, fmt.Sprintf(`SELECT t.person_id, t.%s, %s FROM %s t JOIN cohort c USING (person_id)
-WHERE t.%s = ANY($3)`, cols.date, valueColumn(v), v.Table, cols.concept), []any{concepts},
-		func(rows Rows) error {
-			var id int64
-			var d time.Time
-			var val *string
-			if err := rows.Scan(&id, &d, &val); err != nil {
-				return fmt.Errorf("%s: %w", v.Table, err)
-			}
+	kind := v.kind()
+	r.addSource(&source{table: v.Table, use: "variable " + v.Name, concepts: concepts,
+		row: func(id int64, d time.Time, f *fact) error {
+			val := f.value(kind)
 			i := r.byID[id]
 			p := &r.pats[i]
 			off := days(p.index, d)
@@ -159,9 +109,23 @@ WHERE t.%s = ANY($3)`, cols.date, valueColumn(v), v.Table, cols.concept), []any{
 				return nil
 			}
 			return r.consider(v, &picks[i], id, off, *val)
-		})
-	if err != nil {
-		return nil, err
+		}})
+	return picks
+}
+
+// variableColumn returns each patient's value of v as the import takes it ("" = missing): a
+// number, or a category by the map; picks are what addVariable collected.
+func (r *reader) variableColumn(v *Variable, picks []pick) ([]string, error) {
+	out := make([]string, len(r.pats))
+	if v.Table == tPerson {
+		for i := range r.pats {
+			s, err := r.personValue(v, &r.pats[i])
+			if err != nil {
+				return nil, err
+			}
+			out[i] = s
+		}
+		return out, nil
 	}
 	unmapped := map[string]int{}
 	firstPerson := map[string]int64{}

@@ -86,7 +86,17 @@ VALUES ($1, $2, $3, 'synthetic hospital (oncofed-node synth)', $4, $4, 'v5.4', 0
 	if _, err := tx.Exec(ctx, strings.ReplaceAll(keys, "@cdmDatabaseSchema", q)); err != nil {
 		return fmt.Errorf("primary keys: %w", err)
 	}
-	return tx.Commit(ctx)
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	// Statistics, as a CDM's ETL leaves them (autovacuum would, later): without them the
+	// planner takes the fresh tables for empty and joins them with nested loops.
+	for _, t := range append([]string{"concept", "cdm_source"}, omop.SynthTables...) {
+		if _, err := conn.Exec(ctx, "ANALYZE "+pgx.Identifier{schema, t}.Sanitize()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type copyWriter struct {
