@@ -28,6 +28,16 @@ const synthMark = "oncofed-synth"
 // SchemaName is the schema a synthetic site is written to: its name with - as _.
 func SchemaName(site string) string { return strings.ReplaceAll(site, "-", "_") }
 
+// CreateCDM creates schema with the CDM v5.4 tables Oncofed reads (cdm_ddl.sql, from the
+// official DDL), empty and without keys, for a load.
+func CreateCDM(ctx context.Context, tx pgx.Tx, schema string) error {
+	q := pgx.Identifier{schema}.Sanitize()
+	if _, err := tx.Exec(ctx, "CREATE SCHEMA "+q+";\n"+strings.ReplaceAll(ddl, "@cdmDatabaseSchema", q)); err != nil {
+		return fmt.Errorf("creating the CDM tables: %w", err)
+	}
+	return nil
+}
+
 // WriteSynthSite writes site i of each generator (the studies of one federation, whose site
 // i is the same hospital) into schema as one OMOP CDM v5.4: the tables of cdm_ddl.sql, the
 // concepts the studies' definitions name (omop.SynthConcepts), every patient
@@ -54,8 +64,8 @@ func WriteSynthSite(ctx context.Context, conn *pgx.Conn, schema string, gens []*
 			return err
 		}
 	}
-	if _, err := tx.Exec(ctx, "CREATE SCHEMA "+q+";\n"+strings.ReplaceAll(ddl, "@cdmDatabaseSchema", q)); err != nil {
-		return fmt.Errorf("creating the CDM tables: %w", err)
+	if err := CreateCDM(ctx, tx, schema); err != nil {
+		return err
 	}
 	w := copyWriter{tx: tx, schema: schema}
 	var studies []synth.Study
