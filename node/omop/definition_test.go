@@ -1,6 +1,9 @@
 package omop
 
 import (
+	"bytes"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -65,4 +68,33 @@ func TestDefinitionErrors(t *testing.T) {
 			t.Errorf("%s → %s: %v, want %q", c.from, c.to, err, c.want)
 		}
 	}
+}
+
+// FuzzReadDefinition: any input is refused with an error or read into a definition whose
+// dictionary checks and whose JSON form reads back to the same definition.
+func FuzzReadDefinition(f *testing.F) {
+	f.Add(goodDefinition)
+	f.Add(`{"study": "s", "cohort": {"condition_concepts": [1]}, "endpoints": [{"name": "OS", "events": [{"table": "death"}]}]}`)
+	f.Add(`{"study": "s", "cohort": {"condition_concepts": [1]}, "endpoints": [{"name": "OS", "events": [{"table": "death"}]}],
+	 "variables": [{"name": "r", "table": "drug_exposure", "categories": ["a"], "map": {"1+2": "a"}}]}`)
+	f.Fuzz(func(t *testing.T, src string) {
+		d, err := ReadDefinition(strings.NewReader(src))
+		if err != nil {
+			return
+		}
+		if _, err := d.dictionary(); err != nil {
+			t.Fatalf("accepted, but its dictionary is refused: %v", err)
+		}
+		js, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d2, err := ReadDefinition(bytes.NewReader(js))
+		if err != nil {
+			t.Fatalf("its JSON form is refused: %v\n%s", err, js)
+		}
+		if !reflect.DeepEqual(d, d2) {
+			t.Fatalf("round trip changed it:\n%+v\n%+v", d, d2)
+		}
+	})
 }
