@@ -3,6 +3,7 @@ package omop
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,40 +22,57 @@ type source struct {
 }
 
 // fact is one row of a table as the facts query returns it: the record's concept and its
-// value columns (NULL: nil).
+// value columns, with NULL as 0, NaN or "" (OMOP's concept 0 is "no matching concept").
 type fact struct {
-	concept  *int64
-	number   *string
-	vconcept *string
-	str      *string
-	conceptS string
+	concept  int64
+	number   float64
+	vconcept int64
+	str      string
 }
 
-// value is the raw value a variable of the kind takes from f, nil when the record has none.
-func (f *fact) value(kind string) *string {
+// raw is the value one record gives a variable: a number, a concept or a string.
+type raw struct {
+	num float64
+	id  int64
+	str string
+}
+
+// value is the raw value a variable of the kind takes from f; false when the record has none.
+func (f *fact) value(kind string) (raw, bool) {
 	switch kind {
 	case "number":
-		return f.number
+		return raw{num: f.number}, !math.IsNaN(f.number)
 	case "concept", "object_concept":
-		return f.vconcept
+		return raw{id: f.vconcept}, f.vconcept != 0
 	case "string":
-		return f.str
+		return raw{str: f.str}, f.str != ""
 	}
-	if f.conceptS == "" && f.concept != nil {
-		f.conceptS = strconv.FormatInt(*f.concept, 10)
-	}
-	return &f.conceptS // record_concept, drug_set
+	return raw{id: f.concept}, f.concept != 0 // record_concept, drug_set
 }
 
-// factColumns gives, per table, the SQL of its date, concept and value columns (number, value
-// concept, string) as the facts query selects them.
-var factColumns = map[string][5]string{
-	tMeasurement: {"measurement_date", "measurement_concept_id", "t.value_as_number::text", "t.value_as_concept_id::text", "NULL::text"},
-	tObservation: {"observation_date", "observation_concept_id", "t.value_as_number::text", "t.value_as_concept_id::text", "t.value_as_string"},
-	tEpisode:     {"episode_start_date", "episode_concept_id", "NULL::text", "t.episode_object_concept_id::text", "NULL::text"},
-	tDrug:        {"drug_exposure_start_date", "drug_concept_id", "NULL::text", "NULL::text", "NULL::text"},
-	tCondition:   {"condition_start_date", "condition_concept_id", "NULL::text", "NULL::text", "NULL::text"},
+// text writes a raw value of the kind for a message.
+func (v raw) text(kind string) string {
+	switch kind {
+	case "number":
+		return strconv.FormatFloat(v.num, 'g', -1, 64)
+	case "string":
+		return strconv.Quote(v.str)
+	}
+	return strconv.FormatInt(v.id, 10)
 }
+
+// factColumns gives, per table, the SQL of its date and concept columns and of its value
+// columns (number, value concept, string) with NULL as NaN, 0 and "".
+var factColumns = map[string][5]string{
+	tMeasurement: {"measurement_date", "measurement_concept_id", "COALESCE(t.value_as_number::float8, 'NaN')", "COALESCE(t.value_as_concept_id, 0)::int8", "''::text"},
+	tObservation: {"observation_date", "observation_concept_id", "COALESCE(t.value_as_number::float8, 'NaN')", "COALESCE(t.value_as_concept_id, 0)::int8", "COALESCE(t.value_as_string, '')"},
+	tEpisode:     {"episode_start_date", "episode_concept_id", "'NaN'::float8", "t.episode_object_concept_id::int8", "''::text"},
+	tDrug:        {"drug_exposure_start_date", "drug_concept_id", "'NaN'::float8", "0::int8", "''::text"},
+	tCondition:   {"condition_start_date", "condition_concept_id", "'NaN'::float8", "0::int8", "''::text"},
+}
+
+// noValues are the value columns of a row that has none (a death, an endpoint's event).
+const noValues = "0::int8, 'NaN'::float8, 0::int8, ''::text"
 
 // addSource queues a source for readFacts.
 func (r *reader) addSource(s *source) { r.sources = append(r.sources, s) }
@@ -83,15 +101,15 @@ func (r *reader) readFacts(ctx context.Context) error {
 		switch {
 		case s.table == tDeath:
 			if deaths == nil {
-				deaths = &branch{sql: "SELECT d.person_id, d.death_date, NULL::int8, NULL::text, NULL::text, NULL::text FROM death d JOIN cohort c USING (person_id)"}
+				deaths = &branch{sql: "SELECT d.person_id, d.death_date, " + noValues + " FROM death d JOIN cohort c USING (person_id)"}
 				branches = append(branches, deaths)
 			}
 			deaths.sources = append(deaths.sources, k)
 		case s.event:
 			c := factColumns[s.table]
 			branches = append(branches, &branch{sources: []int{k}, sql: fmt.Sprintf(
-				"SELECT t.person_id, MIN(t.%[1]s), NULL::int8, NULL::text, NULL::text, NULL::text FROM %[3]s t JOIN cohort c USING (person_id) WHERE t.%[2]s = ANY(%[4]s) AND t.%[1]s >= c.index_date GROUP BY t.person_id",
-				c[0], c[1], s.table, param(s.concepts))})
+				"SELECT t.person_id, MIN(t.%[1]s), %[5]s FROM %[3]s t JOIN cohort c USING (person_id) WHERE t.%[2]s = ANY(%[4]s) AND t.%[1]s >= c.index_date GROUP BY t.person_id",
+				c[0], c[1], s.table, param(s.concepts), noValues)})
 		default:
 			b := tables[s.table]
 			if b == nil {
@@ -125,18 +143,20 @@ func (r *reader) readFacts(ctx context.Context) error {
 		fmt.Fprintf(&sql, "SELECT %d AS branch, q.* FROM (%s) q", k, b.sql)
 	}
 	counts := make([]int, len(r.sources))
+	var (
+		k  int
+		id int64
+		d  time.Time
+		f  fact
+	)
 	err := r.query(ctx, "the CDM", "endpoints and variables", sql.String(), args, func(rows Rows) error {
-		var k int
-		var id int64
-		var d time.Time
-		var f fact
 		if err := rows.Scan(&k, &id, &d, &f.concept, &f.number, &f.vconcept, &f.str); err != nil {
 			return fmt.Errorf("reading the CDM: %w", err)
 		}
 		b := branches[k]
 		targets := b.sources
-		if b.byConcept != nil && f.concept != nil {
-			targets = b.byConcept[*f.concept]
+		if b.byConcept != nil {
+			targets = b.byConcept[f.concept]
 		}
 		for _, src := range targets {
 			counts[src]++

@@ -70,9 +70,9 @@ func (r *reader) endpointColumns(ep *endpoint) (times []float64, events []bool) 
 // pick is the record chosen so far for one patient: the nearest to the index date.
 type pick struct {
 	have   bool
-	offset int      // days from the index
-	value  string   // the raw value (drug_set: unused)
-	set    []string // drug_set: the drugs started that day
+	offset int     // days from the index
+	value  raw     // the record's value (drug_set: unused)
+	set    []int64 // drug_set: the drugs started that day
 }
 
 // addVariable queues the source of v (none for a person-table variable) and returns the
@@ -101,14 +101,14 @@ func (r *reader) addVariable(v *Variable) []pick {
 	kind := v.kind()
 	r.addSource(&source{table: v.Table, use: "variable " + v.Name, concepts: concepts,
 		row: func(id int64, d time.Time, f *fact) error {
-			val := f.value(kind)
+			val, ok := f.value(kind)
 			i := r.byID[id]
 			p := &r.pats[i]
 			off := days(p.index, d)
-			if val == nil || off < from || off > to || d.After(p.end) {
+			if !ok || off < from || off > to || d.After(p.end) {
 				return nil
 			}
-			return r.consider(v, &picks[i], id, off, *val)
+			return r.consider(v, &picks[i], id, off, val)
 		}})
 	return picks
 }
@@ -127,6 +127,14 @@ func (r *reader) variableColumn(v *Variable, picks []pick) ([]string, error) {
 		}
 		return out, nil
 	}
+	kind := v.kind()
+	concepts := map[int64]string{} // the map of a concept-valued variable, by concept id
+	if kind != "string" && kind != "drug_set" {
+		for key, cat := range v.Map {
+			c, _ := strconv.ParseInt(key, 10, 64)
+			concepts[c] = cat
+		}
+	}
 	unmapped := map[string]int{}
 	firstPerson := map[string]int64{}
 	for i := range picks {
@@ -134,22 +142,33 @@ func (r *reader) variableColumn(v *Variable, picks []pick) ([]string, error) {
 		if !pk.have {
 			continue
 		}
-		raw := pk.value
-		if v.kind() == "drug_set" {
-			raw = pk.set[0]
-			if len(pk.set) > 1 {
-				raw = canonicalSet(strings.Join(pk.set, "+"))
+		var s, key string
+		ok := true
+		switch kind {
+		case "number":
+			x, err := r.numberValue(v, pk.value.num, r.pats[i].personID)
+			if err != nil {
+				return nil, err
 			}
-		}
-		s, ok, err := r.mapValue(v, raw, r.pats[i].personID)
-		if err != nil {
-			return nil, err
+			s = x
+		case "string":
+			key = pk.value.str
+			s, ok = v.Map[key]
+		case "drug_set":
+			slices.Sort(pk.set)
+			key = joinIDs(pk.set)
+			s, ok = v.Map[key]
+		default:
+			s, ok = concepts[pk.value.id]
+			if !ok {
+				key = strconv.FormatInt(pk.value.id, 10)
+			}
 		}
 		if !ok {
-			if unmapped[raw] == 0 {
-				firstPerson[raw] = r.pats[i].personID
+			if unmapped[key] == 0 {
+				firstPerson[key] = r.pats[i].personID
 			}
-			unmapped[raw]++
+			unmapped[key]++
 			continue
 		}
 		out[i] = s
@@ -162,19 +181,20 @@ func (r *reader) variableColumn(v *Variable, picks []pick) ([]string, error) {
 
 // consider keeps the record nearer the index date (an earlier one on a tie); two records on
 // the chosen day with different values are an error, except drug_set, which collects them.
-func (r *reader) consider(v *Variable, pk *pick, person int64, off int, val string) error {
+func (r *reader) consider(v *Variable, pk *pick, person int64, off int, val raw) error {
 	dist, pdist := abs(off), abs(pk.offset)
 	switch {
 	case !pk.have || dist < pdist || (dist == pdist && off < pk.offset):
-		*pk = pick{have: true, offset: off, value: val, set: []string{val}}
+		pk.have, pk.offset, pk.value, pk.set = true, off, val, append(pk.set[:0], val.id)
 	case off != pk.offset:
 	case v.kind() == "drug_set":
-		if !slices.Contains(pk.set, val) {
-			pk.set = append(pk.set, val)
+		if !slices.Contains(pk.set, val.id) {
+			pk.set = append(pk.set, val.id)
 		}
 	case val != pk.value:
 		d := r.pats[r.byID[person]].index.AddDate(0, 0, off)
-		return &CDMError{Table: v.Table, Reason: fmt.Sprintf("variable %s: person %d has two records on %s with different values (%s and %s): which one is meant?", v.Name, person, day(d), pk.value, val)}
+		return &CDMError{Table: v.Table, Reason: fmt.Sprintf("variable %s: person %d has two records on %s with different values (%s and %s): which one is meant?",
+			v.Name, person, day(d), pk.value.text(v.kind()), val.text(v.kind()))}
 	}
 	return nil
 }
@@ -186,21 +206,15 @@ func abs(x int) int {
 	return x
 }
 
-// mapValue turns a raw value into the import's: a canonical number, or the mapped category
-// (ok false: not in the map).
-func (r *reader) mapValue(v *Variable, raw string, person int64) (string, bool, error) {
-	if v.numeric() {
-		x, err := strconv.ParseFloat(raw, 64)
-		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-			return "", false, &CDMError{Table: v.Table, Reason: fmt.Sprintf("variable %s: person %d: value %q is not a number", v.Name, person, raw)}
-		}
-		if (v.Min != nil && x < *v.Min) || (v.Max != nil && x > *v.Max) {
-			return "", false, &CDMError{Table: v.Table, Reason: fmt.Sprintf("variable %s: person %d: value %v outside the declared range [%s, %s]", v.Name, person, x, bound(v.Min, "-∞"), bound(v.Max, "+∞"))}
-		}
-		return strconv.FormatFloat(x, 'f', -1, 64), true, nil
+// numberValue is a number as the import takes it, refused outside the declared range.
+func (r *reader) numberValue(v *Variable, x float64, person int64) (string, error) {
+	if math.IsInf(x, 0) {
+		return "", &CDMError{Table: v.Table, Reason: fmt.Sprintf("variable %s: person %d: value %v is not a finite number", v.Name, person, x)}
 	}
-	s, ok := v.Map[raw]
-	return s, ok, nil
+	if (v.Min != nil && x < *v.Min) || (v.Max != nil && x > *v.Max) {
+		return "", &CDMError{Table: v.Table, Reason: fmt.Sprintf("variable %s: person %d: value %v outside the declared range [%s, %s]", v.Name, person, x, bound(v.Min, "-∞"), bound(v.Max, "+∞"))}
+	}
+	return strconv.FormatFloat(x, 'f', -1, 64), nil
 }
 
 func bound(p *float64, none string) string {
@@ -246,8 +260,7 @@ func (r *reader) personValue(v *Variable, p *patient) (string, error) {
 		if !ok {
 			return "", nil
 		}
-		s, _, err := r.mapValue(v, strconv.Itoa(age), p.personID)
-		return s, err
+		return r.numberValue(v, float64(age), p.personID)
 	case "gender":
 		c = p.gender
 	case "race":
