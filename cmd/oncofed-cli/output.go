@@ -639,7 +639,7 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		}
 		return writeCSV(w, recs)
 	}
-	how := "pooled baseline hazard (exact risk-set sums across sites)"
+	how := "pooled baseline hazard (exact risk-set sums across sites, two phases a round)"
 	switch {
 	case strata == "site":
 		how = "stratified by site"
