@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,7 +86,7 @@ func TestQueryRefusals(t *testing.T) {
 		}, protocol.CodeInvalid, "2 coefficients for 1 design columns"},
 		{"cox huge beta", func(q *protocol.Query) {
 			q.Kind, q.Endpoint = protocol.KindCox, "OS"
-			q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{1e6}}
+			q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooledSums, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{1e6}}
 		}, protocol.CodeInvalid, "overflow"},
 		{"cox unknown level", func(q *protocol.Query) {
 			q.Kind, q.Endpoint = protocol.KindCox, "OS"
@@ -97,7 +98,7 @@ func TestQueryRefusals(t *testing.T) {
 		}, protocol.CodeInvalid, "every declared category"},
 		{"cox pooled strata", func(q *protocol.Query) {
 			q.Kind, q.Endpoint = protocol.KindCox, "OS"
-			q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "efron", Covariates: []string{"age"}, Strata: "sex"}
+			q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooledSums, Ties: "efron", Covariates: []string{"age"}, Strata: "sex"}
 		}, protocol.CodeInvalid, "stratified form"},
 	}
 	for _, c := range cases {
@@ -127,7 +128,8 @@ func TestHandleJSON(t *testing.T) {
 		return r
 	}
 	r := decode(e.HandleJSON(ctx, []byte(`{"version":"v1","kind":"count","id":"x1","study":"lung","group_by":"sex"}`)))
-	if r.Error != nil || r.QueryID != "x1" || r.Count.Total.N != 227 || r.Count.Groups["female"].N != 90 || r.DataCut != "2020-01-01" {
+	if r.Error != nil || r.QueryID != "x1" || r.Count.Total.N != 227 || r.Count.Groups["female"].N != 90 || r.DataCut != "2020-01-01" ||
+		!slices.Equal(r.Count.Order, []string{"female", "male"}) {
 		t.Fatalf("reply %+v", r)
 	}
 	for _, bad := range []string{

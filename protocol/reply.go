@@ -215,6 +215,9 @@ type CountReply struct {
 	Total   Count            `json:"total"`
 	Groups  map[string]Count `json:"groups,omitempty"`
 	Missing Count            `json:"missing,omitempty"`
+	// Order lists the groups in the study's declared order (stage I < II < III), which the
+	// Groups map does not keep.
+	Order []string `json:"order,omitempty"`
 }
 
 // SummaryReply holds, per group ("" when ungrouped), the summary of each requested variable.
@@ -290,6 +293,10 @@ type CoxReply struct {
 	// pooled partial likelihood, plus Σ x over all events.
 	Rows      CoxRows   `json:"rows,omitempty"`
 	EventXSum []float64 `json:"event_x_sum,omitempty"`
+
+	// SecondMoment is the phase-2 reply of the pooled form (CoxPooledHessian): the site's
+	// Σ_i w_i x_i x_i' A(T_i) − Σ_events w_i x_i x_i' B(T_i), p×p row-major, symmetric.
+	SecondMoment Float64s `json:"second_moment,omitempty"`
 }
 
 // ExcludedCount returns the released count of patients left out for a missing covariate.

@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
@@ -275,8 +278,13 @@ func TestCoxFitShowsHazardRatios(t *testing.T) {
 			t.Errorf("%s: HR %q not in %q", term, hr, cells)
 		}
 	}
-	if !contains(cells, "sex: male vs female") || !contains(cells, "age") {
+	// The reference level has its row, and age its unit (the synthetic dictionary's years).
+	if !contains(cells, "sex: male vs female") || !contains(cells, "sex: female (reference)") || !contains(cells, "age, per year") {
 		t.Errorf("term labels %q", cells)
+	}
+	var csv bytes.Buffer
+	if err := report.WriteCoxCSV(&csv, report.CoxRows(a.cox.result, a.names())); err != nil || !strings.Contains(csv.String(), "sex: female (reference),sex,female,female,1,") {
+		t.Errorf("HR table CSV (%v):\n%s", err, csv.String())
 	}
 	if fit.N != pooledTotal {
 		t.Errorf("fit on %d patients, want %d (age and sex are complete)", fit.N, pooledTotal)
@@ -466,6 +474,13 @@ func TestExports(t *testing.T) {
 	if !strings.HasPrefix(md.String(), "|") || !strings.Contains(md.String(), "privacy: ") || !strings.Contains(md.String(), "north-academic") {
 		t.Errorf("Markdown per site:\n%s", md.String())
 	}
+	var docx bytes.Buffer
+	if err := WriteTable1(&docx, a.summary.result, false, table1Word, now); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(docx.String(), "PK") || !bytes.Contains(docx.Bytes(), []byte("word/document.xml")) {
+		t.Errorf("the Word export is not an Office Open XML package: %q…", docx.String()[:min(16, docx.Len())])
+	}
 	fig := report.KMFigure(a.survival.result, report.KMOptions{}, chart.PublicationStyle(), "footnote")
 	for format, magic := range map[string]string{"png": "\x89PNG", "svg": "<?xml", "pdf": "%PDF"} {
 		var b bytes.Buffer
@@ -581,5 +596,75 @@ func TestRunShowsSitesLive(t *testing.T) {
 	test.Tap(a.cohort.cancel)
 	if got := a.cohort.sites.Text(); !strings.Contains(got, "no answer: "+down) {
 		t.Errorf("after Cancel: %q", got)
+	}
+}
+
+// Ctrl+Q quits as the window's close button does: the window's size is remembered and the
+// app's background work stops.
+func TestCtrlQQuits(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	a.win.Resize(fyne.NewSize(1111, 777))
+	sc, ok := a.win.Canvas().(interface{ TypedShortcut(fyne.Shortcut) })
+	if !ok {
+		t.Fatal("the test canvas takes no shortcuts")
+	}
+	sc.TypedShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: fyne.KeyModifierShortcutDefault})
+	if a.ctx.Err() == nil {
+		t.Error("Ctrl+Q left the app running")
+	}
+	if w := a.fy.Preferences().Float("window.width"); w != 1111 {
+		t.Errorf("remembered width %v, want 1111", w)
+	}
+}
+
+// When one Run's Kaplan–Meier and Table 1 come from different sites (a site refused the second
+// query), both tabs say so and why; results of an older Run are not compared.
+func TestRunSaysWhenSitesDiffer(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	prov := func(answered ...string) app.Provenance {
+		return app.Provenance{Expected: []string{"a", "b", "c"}, Answered: answered,
+			Refused: []app.SiteProblem{{Site: "c", Message: "fewer than min_cohort=10 patients"}}}
+	}
+	km := &app.Result{Request: app.Request{Kind: protocol.KindSurvival}, Provenance: prov("a", "b")}
+	t1 := &app.Result{Request: app.Request{Kind: protocol.KindSummary}, Provenance: prov("a")}
+	t1.Provenance.Refused = append(t1.Provenance.Refused, app.SiteProblem{Site: "b", Message: "group IIIC below its minimum"})
+	a.runParts = runParts{gen: 7}
+	a.onRunPart(6, km) // an older run
+	a.onRunPart(7, t1)
+	if a.survival.status.Visible() && strings.Contains(a.survival.status.Text, "Not the same sites") {
+		t.Fatal("compared with an older run's result")
+	}
+	a.onRunPart(7, km)
+	for tab, l := range map[string]*widget.Label{"survival": a.survival.status, "summary": a.summary.status} {
+		if !l.Visible() || !strings.Contains(l.Text, "Table 1 is from 1 of 3 sites, the Kaplan–Meier curves from 2") ||
+			!strings.Contains(l.Text, "b is in the Kaplan–Meier curves only (Table 1: refused: group IIIC below its minimum)") {
+			t.Errorf("%s tab says %q (visible %v)", tab, l.Text, l.Visible())
+		}
+	}
+}
+
+// Opening a result from the library puts its cohort, grouping and endpoint back into the
+// builder, so that the next Run starts from what is on show.
+func TestOpeningAResultLoadsTheBuilder(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	c := a.cohort
+	lo := 60.0
+	c.AddFilter(cohortFilter{Var: "age", Min: &lo})
+	c.groupBy.SetSelected("sex")
+	a.runAnalyses()
+	f.loop.until(t, "the Kaplan–Meier result", func() bool { return a.survival.result != nil })
+	id := a.survival.result.ID
+	c.onRemoveFilter(0)
+	c.groupBy.SetSelected(noGroup)
+	a.openResult(id)
+	f.loop.until(t, "the reopened result", func() bool { return len(c.filters) == 1 })
+	if got, want := protocol.FormatFilter(c.Cohort()), "age >= 60"; got != want {
+		t.Errorf("builder cohort %q, want %q", got, want)
+	}
+	if c.GroupBy() != "sex" || c.endpoint.Selected != a.survival.result.Request.Endpoint {
+		t.Errorf("builder groups by %q, endpoint %q", c.GroupBy(), c.endpoint.Selected)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +15,7 @@ import (
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/internal/atomicfile"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/report"
 	"github.com/oncofed/oncofed/report/format"
@@ -271,7 +273,7 @@ func writeCount(w io.Writer, format string, r *app.Result) error {
 }
 
 func writeSummary(w io.Writer, format string, r *app.Result) error {
-	tb := r.Summary.Table
+	tb, smd := report.Table1(r.Summary.Table)
 	switch format {
 	case "json":
 		n := []string{}
@@ -294,14 +296,17 @@ func writeSummary(w io.Writer, format string, r *app.Result) error {
 	}
 	writeCohortLine(w, r.Request.Cohort)
 	t := table(w)
-	fmt.Fprintf(t, "\t%s\tSMD\n", strings.Join(tb.Columns, "\t"))
-	ns := []string{}
-	for _, c := range tb.N {
-		ns = append(ns, "n = "+c.String())
+	smdHead := ""
+	if smd {
+		smdHead = "\tSMD"
 	}
-	fmt.Fprintf(t, "\t%s\t\n", strings.Join(ns, "\t"))
+	fmt.Fprintf(t, "\t%s%s\n", strings.Join(tb.Columns, "\t"), smdHead) // the first row is n
 	for _, row := range tb.Rows {
-		fmt.Fprintf(t, "%s\t%s\t%s\n", row.Label, strings.Join(row.Cells, "\t"), row.SMD)
+		line := row.Label + "\t" + strings.Join(row.Cells, "\t")
+		if smd {
+			line += "\t" + row.SMD
+		}
+		fmt.Fprintln(t, line)
 	}
 	if err := t.Flush(); err != nil {
 		return err
@@ -311,6 +316,37 @@ func writeSummary(w io.Writer, format string, r *app.Result) error {
 	}
 	fmt.Fprintln(w, report.PrivacyLine(r, clock()))
 	return nil
+}
+
+// table1FileFormat is the format a Table 1 file's extension names ("" when none).
+func table1FileFormat(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".docx":
+		return "docx"
+	case ".md":
+		return "markdown"
+	case ".csv":
+		return "csv"
+	}
+	return ""
+}
+
+// writeTable1File writes r's Table 1 to path in the format of its extension, all or nothing.
+func writeTable1File(path string, r *app.Result) error {
+	tb, smd := report.Table1(r.Summary.Table)
+	return atomicfile.Write(path, func(w io.Writer) error {
+		switch table1FileFormat(path) {
+		case "docx":
+			return report.WriteTable1Docx(w, report.Table1Title(r.Request), tb, smd, report.PrivacyLine(r, clock()))
+		case "markdown":
+			if err := tb.WriteMarkdown(w); err != nil {
+				return err
+			}
+			_, err := io.WriteString(w, "\n"+report.PrivacyLine(r, clock())+"\n")
+			return err
+		}
+		return tb.WriteCSV(w)
+	})
 }
 
 // kmDoc is the km command's result, in the JSON layout of issue 5.
@@ -527,15 +563,15 @@ func ptrG(x *float64) string {
 }
 
 // drawKM draws the pooled curves to path (.png, .svg or .pdf).
-func drawKM(r *app.Result, path string) error {
-	return chart.WriteFile(path, kmPlot(r), 1600, 1200)
+func drawKM(r *app.Result, names report.Names, path string) error {
+	return chart.WriteFile(path, kmPlot(r, names), 1600, 1200)
 }
 
 // kmPlot is the desktop app's figure (report.KMFigure, so the same small at-risk counts
-// are hidden) with the CLI's title and the privacy line as footnote.
-func kmPlot(r *app.Result) *chart.KMFigure {
+// are hidden) with its title in words and the privacy line as footnote.
+func kmPlot(r *app.Result, names report.Names) *chart.KMFigure {
 	fig := report.KMFigure(r, report.KMOptions{}, chart.Style{}, report.PrivacyLine(r, clock()))
-	fig.Title = kmTitle(r)
+	fig.Title = report.KMTitle(r, names)
 	return fig
 }
 
@@ -556,28 +592,14 @@ type coxTermDoc struct {
 
 func coxTerms(r *app.Result, spec *app.CoxSpec) []coxTermDoc {
 	fit := r.Cox.Fit
-	// Design column names are variable+level for categorical covariates (R's "sexmale").
-	type origin struct{ variable, level, ref string }
-	origins := map[string]origin{}
-	for _, v := range spec.Covariates {
-		if lv, ok := spec.Levels[v]; ok {
-			for _, l := range lv[1:] {
-				origins[v+l] = origin{v, l, lv[0]}
-			}
-		} else {
-			origins[v] = origin{variable: v}
-		}
-	}
+	req := r.Request
+	req.Cox = spec
 	var out []coxTermDoc
-	for j, col := range fit.Terms {
-		o, ok := origins[col]
-		if !ok {
-			o = origin{variable: col}
-		}
-		d := coxTermDoc{Term: o.variable, Column: col, Coef: num(fit.Coef[j]), SE: num(fit.SE[j]), HR: num(fit.HR[j]),
+	for j, t := range report.CoxTerms(req, fit.Terms) {
+		d := coxTermDoc{Term: t.Variable, Column: t.Column, Coef: num(fit.Coef[j]), SE: num(fit.SE[j]), HR: num(fit.HR[j]),
 			Lower: num(fit.Lower[j]), Upper: num(fit.Upper[j]), P: num(fit.P[j])}
-		if o.level != "" {
-			lv, ref := o.level, o.ref
+		if t.Level != "" {
+			lv, ref := t.Level, t.Reference
 			d.Level, d.Reference = &lv, &ref
 		}
 		out = append(out, d)
@@ -585,7 +607,7 @@ func coxTerms(r *app.Result, spec *app.CoxSpec) []coxTermDoc {
 	return out
 }
 
-func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, strata string) error {
+func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, strata string, names report.Names) error {
 	fit := r.Cox.Fit
 	terms := coxTerms(r, spec)
 	switch format {
@@ -617,7 +639,7 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		}
 		return writeCSV(w, recs)
 	}
-	how := "pooled baseline hazard (exact risk-set sums across sites)"
+	how := "pooled baseline hazard (exact risk-set sums across sites, two phases a round)"
 	switch {
 	case strata == "site":
 		how = "stratified by site"
@@ -633,12 +655,18 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	fmt.Fprintln(w)
 	t := table(w)
 	fmt.Fprintln(t, "TERM\tCOEF\tSE\tHR (95% CI)\tP")
-	for _, d := range terms {
-		label := d.Term
-		if d.Level != nil {
-			label = fmt.Sprintf("%s: %s vs %s", d.Term, *d.Level, *d.Reference)
+	withSpec := *r
+	withSpec.Request.Cox = spec
+	for _, row := range report.CoxRows(&withSpec, names) { // the app's table, reference levels too
+		switch {
+		case row.Reference:
+			fmt.Fprintf(t, "%s\t\t\t1\t\n", row.Label)
+		case !row.Estimable:
+			fmt.Fprintf(t, "%s\tNA\tNA\tNA\tNA\n", row.Label)
+		default:
+			fmt.Fprintf(t, "%s\t%s\t%s\t%s (%s–%s)\t%s\n", row.Label, pstr(num(row.Coef)), pstr(num(row.SE)), pstr(num(row.HR)),
+				pstr(num(row.Lower)), pstr(num(row.Upper)), pValue(num(row.P)))
 		}
-		fmt.Fprintf(t, "%s\t%s\t%s\t%s (%s–%s)\t%s\n", label, pstr(d.Coef), pstr(d.SE), pstr(d.HR), pstr(d.Lower), pstr(d.Upper), pValue(d.P))
 	}
 	if err := t.Flush(); err != nil {
 		return err
