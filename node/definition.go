@@ -170,14 +170,7 @@ func (d *domain) vanishes(terms []regionTerm, known ...*protocol.Filter) bool {
 		if sum != 0 && !slices.ContainsFunc(empty, p.holds) {
 			return false
 		}
-		k := 0
-		for ; k < len(idx); k++ {
-			if idx[k]++; idx[k] < len(reps[k]) {
-				break
-			}
-			idx[k] = 0
-		}
-		if k == len(idx) {
+		if !advance(idx, func(k int) int { return len(reps[k]) }) {
 			return true
 		}
 	}
@@ -375,15 +368,20 @@ func (d *domain) anyCombinationVanishes(sets []*gset, coefs []int, defsOf func(*
 		if d.vanishes(terms, known...) {
 			return true
 		}
-		k := 0
-		for ; k < len(idx); k++ {
-			if idx[k]++; idx[k] < len(defs[k]) {
-				break
-			}
-			idx[k] = 0
-		}
-		if k == len(idx) {
+		if !advance(idx, func(k int) int { return len(defs[k]) }) {
 			return false
 		}
 	}
+}
+
+// advance steps the multi-index idx (digit k counting to size(k)) to the next combination, and
+// reports false once every combination was visited.
+func advance(idx []int, size func(k int) int) bool {
+	for k := range idx {
+		if idx[k]++; idx[k] < size(k) {
+			return true
+		}
+		idx[k] = 0
+	}
+	return false
 }
