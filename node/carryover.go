@@ -21,7 +21,9 @@ import (
 // patients). DeleteStudy keeps the deleted load's patient ids (retired_loads), so that a study
 // deleted and imported again does not escape either. What a re-import does not change is not
 // guarded: the same patients' values updated by the new cut (a death recorded) show in a
-// re-run's difference, as in any release over time.
+// re-run's difference, as in any release over time. The carry-over relies on patient ids that
+// stay the same across a site's data cuts (the id column is the patient's, not a row number of
+// the extract); ids that are renumbered per extract carry the sets onto the wrong patients.
 
 // previousLoad is the last load of a study: its version and the patient id of each row.
 type previousLoad struct {
