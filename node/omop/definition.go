@@ -340,6 +340,45 @@ func (v *Variable) drugConcepts() []int64 {
 	return slices.Compact(ids)
 }
 
+// uses returns the tables the definition reads and the concepts it names, each with what
+// needs it (for messages).
+func (d *Definition) uses() (tables map[string]string, concepts map[int64]string) {
+	tables = map[string]string{tPerson: "the cohort", tObsPeriod: "the cohort", tCondition: "the cohort", tConcept: "checking the definition's concepts"}
+	concepts = map[int64]string{}
+	for _, c := range d.Cohort.ConditionConcepts {
+		concepts[c] = "cohort, condition_occurrence"
+	}
+	for _, e := range d.Endpoints {
+		for _, ev := range e.Events {
+			if _, ok := tables[ev.Table]; !ok {
+				tables[ev.Table] = "endpoint " + e.Name
+			}
+			for _, c := range ev.Concepts {
+				concepts[c] = "endpoint " + e.Name + ", " + ev.Table
+			}
+		}
+	}
+	for i := range d.Variables {
+		v := &d.Variables[i]
+		if _, ok := tables[v.Table]; !ok {
+			tables[v.Table] = "variable " + v.Name
+		}
+		for _, c := range v.Concepts {
+			concepts[c] = "variable " + v.Name + ", " + v.Table
+		}
+		if v.kind() == "string" {
+			continue
+		}
+		for key := range v.Map {
+			for _, p := range strings.Split(key, "+") {
+				c, _ := strconv.ParseInt(p, 10, 64)
+				concepts[c] = "variable " + v.Name + ", map of " + v.Table
+			}
+		}
+	}
+	return tables, concepts
+}
+
 // dictionary is the study's declared dictionary: each variable's type, label, unit,
 // categories or range, and each endpoint's label and horizon.
 func (d *Definition) dictionary() (node.Dictionary, error) {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/oncofed/oncofed/protocol"
@@ -116,39 +114,7 @@ func (r *reader) query(ctx context.Context, table, use, sql string, args []any, 
 
 // checkSchema refuses a CDM that lacks a table the definition reads, or a concept it names.
 func (r *reader) checkSchema(ctx context.Context) error {
-	need := map[string]string{tPerson: "the cohort", tObsPeriod: "the cohort", tCondition: "the cohort", tConcept: "checking the definition's concepts"}
-	concepts := map[int64]string{}
-	for _, c := range r.def.Cohort.ConditionConcepts {
-		concepts[c] = "cohort, condition_occurrence"
-	}
-	for _, e := range r.def.Endpoints {
-		for _, ev := range e.Events {
-			if _, ok := need[ev.Table]; !ok {
-				need[ev.Table] = "endpoint " + e.Name
-			}
-			for _, c := range ev.Concepts {
-				concepts[c] = "endpoint " + e.Name + ", " + ev.Table
-			}
-		}
-	}
-	for i := range r.def.Variables {
-		v := &r.def.Variables[i]
-		if _, ok := need[v.Table]; !ok {
-			need[v.Table] = "variable " + v.Name
-		}
-		for _, c := range v.Concepts {
-			concepts[c] = "variable " + v.Name + ", " + v.Table
-		}
-		if v.kind() == "string" {
-			continue
-		}
-		for key := range v.Map {
-			for _, p := range strings.Split(key, "+") {
-				c, _ := strconv.ParseInt(p, 10, 64)
-				concepts[c] = "variable " + v.Name + ", map of " + v.Table
-			}
-		}
-	}
+	need, concepts := r.def.uses()
 	tables := make([]string, 0, len(need))
 	for t := range need {
 		tables = append(tables, t)
