@@ -38,6 +38,9 @@ type Definition struct {
 // observation_period.
 type Cohort struct {
 	ConditionConcepts []int64 `json:"condition_concepts"`
+	// IncludeDescendants takes every descendant of ConditionConcepts in the CDM's
+	// concept_ancestor as well (an OHDSI concept set with descendants).
+	IncludeDescendants bool `json:"include_descendants,omitempty"`
 	// Index is the index date rule; "first_diagnosis" (the default) is the only one.
 	Index string `json:"index,omitempty"`
 }
@@ -347,6 +350,9 @@ func (d *Definition) uses() (tables map[string]string, concepts map[int64]string
 	concepts = map[int64]string{}
 	for _, c := range d.Cohort.ConditionConcepts {
 		concepts[c] = "cohort, condition_occurrence"
+	}
+	if d.Cohort.IncludeDescendants {
+		tables["concept_ancestor"] = "the cohort's include_descendants"
 	}
 	for _, e := range d.Endpoints {
 		for _, ev := range e.Events {

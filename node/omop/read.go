@@ -76,19 +76,27 @@ type reader struct {
 	sources []*source
 }
 
-// cohortCTE selects the cohort: each person with a condition of $1, at the first one, first
-// diagnosed on or before the data cut $2 (NULL: no cut).
-const cohortCTE = `WITH cohort AS (
+// cohortCTE selects the cohort: each person with a condition of $1 (or, with
+// include_descendants, of a descendant of one in concept_ancestor, which lists every concept
+// as its own descendant too), at the first one, first diagnosed on or before the data cut $2
+// (NULL: no cut).
+func (r *reader) cohortCTE() string {
+	match := "condition_concept_id = ANY($1)"
+	if r.def.Cohort.IncludeDescendants {
+		match = "condition_concept_id IN (SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id = ANY($1))"
+	}
+	return `WITH cohort AS (
   SELECT person_id, MIN(condition_start_date) AS index_date
-  FROM condition_occurrence WHERE condition_concept_id = ANY($1)
+  FROM condition_occurrence WHERE ` + match + `
   GROUP BY person_id
   HAVING $2::date IS NULL OR MIN(condition_start_date) <= $2::date)
 `
+}
 
 // query runs sql after the cohort's CTE ($1, $2; args are $3…) and hands each row to row; it
 // counts the rows read from table for use.
 func (r *reader) query(ctx context.Context, table, use, sql string, args []any, row func(Rows) error) error {
-	rows, err := r.q.Query(ctx, cohortCTE+sql, append([]any{r.def.Cohort.ConditionConcepts, r.cut}, args...)...)
+	rows, err := r.q.Query(ctx, r.cohortCTE()+sql, append([]any{r.def.Cohort.ConditionConcepts, r.cut}, args...)...)
 	if err != nil {
 		return fmt.Errorf("%s (%s): %w", table, use, err)
 	}
