@@ -62,7 +62,7 @@ func (g *Generator) WriteCSV(w io.Writer, site int) error {
 		panic(fmt.Sprintf("synth: site %d out of range [0,%d)", site, len(g.sites)))
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
-	if _, err := bw.WriteString(strings.Join(g.model.schema.Header(), ",") + "\n"); err != nil {
+	if _, err := bw.WriteString(strings.Join(g.schema.Header(), ",") + "\n"); err != nil {
 		return err
 	}
 	total := g.sites[site].Patients
@@ -149,7 +149,7 @@ func WriteFiles(dir string, specs ...Spec) (*Manifest, error) {
 			return nil, err
 		}
 		dict := filepath.Join(g.spec.Name, "dictionary.json")
-		if err := os.WriteFile(filepath.Join(dir, dict), g.model.schema.Dictionary(), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, dict), g.schema.Dictionary(), 0o644); err != nil {
 			return nil, err
 		}
 		for i, s := range g.sites {
