@@ -25,6 +25,9 @@ type ImportSpec struct {
 	// Dictionary is the path of the study's dictionary file (Schema.Dictionary), relative to
 	// the manifest, when WriteFiles wrote one.
 	Dictionary string `json:"dictionary,omitempty"`
+	// Markers says the site's columns include the study's candidate markers (Spec.Markers):
+	// its dictionary is SchemaWithMarkers's.
+	Markers bool `json:"markers,omitempty"`
 }
 
 // Args returns the arguments of `oncofed-node import` (after the subcommand) that load
@@ -48,6 +51,7 @@ func (g *Generator) ImportSpec(site int) ImportSpec {
 		IDColumn:  IDColumn,
 		Endpoints: append([]Endpoint(nil), Endpoints...),
 		DataCut:   g.spec.DataCut,
+		Markers:   g.spec.Markers,
 	}
 }
 

@@ -1,0 +1,370 @@
+package demo_test
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/synth"
+)
+
+// screenFed is NSCLC with candidate markers at four hospitals under policy pol.
+func screenFed(pol synth.SitePolicy, sizes ...int) synth.Federation {
+	fed := synth.Federation{Name: "screen", Policies: map[string]synth.SitePolicy{},
+		Studies: []synth.Spec{{Study: synth.NSCLC, SiteSizes: sizes, Seed: 15, Markers: true}}}
+	for _, s := range fed.SiteNames() {
+		fed.Policies[s] = pol
+	}
+	return fed
+}
+
+// markerNames returns the candidate markers of NSCLC (the variables after the study's own).
+func markerNames(t *testing.T) []string {
+	t.Helper()
+	g, err := synth.New(synth.Spec{Study: synth.NSCLC, Sites: 1, Patients: 1, Markers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := synth.SchemaOf(synth.NSCLC)
+	var out []string
+	for _, v := range g.Schema().Variables[len(base.Variables):] {
+		out = append(out, v.Name)
+	}
+	return out
+}
+
+// TestDemoScreenEqualsLocalFits: on exact (trusted) sites, the federated screen of every NSCLC
+// candidate marker — one Cox model per marker through app.Service.FitCoxModel, stratified by
+// site — gives the fits analysis gives on the pooled patient-level data (which equal R's
+// coxph: analysis/testdata/r/screen_goldens.R), finds the simulated effects, and reports the
+// markers of the extended panel without the sites that do not run it.
+func TestDemoScreenEqualsLocalFits(t *testing.T) {
+	ctx := context.Background()
+	fed := screenFed(synth.SitePolicy{}, 1500, 1000, 700, 400)
+	c, db := startDemo(t, fed)
+	svc := app.NewService(c, db, app.NetworkInfo{ID: "screen", Name: "screen"}, app.WithAnalyst("screen"))
+	if _, err := svc.RefreshCatalog(ctx); err != nil {
+		t.Fatal(err)
+	}
+	markers := markerNames(t)
+	calls := 0
+	res, err := svc.Screen(ctx, app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: markers, Adjust: []string{"age"}},
+		func(done, total int, _ string) {
+			calls++
+			if done != calls || total != len(markers) {
+				t.Errorf("progress %d/%d at call %d", done, total, calls)
+			}
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Markers) != len(markers) || calls != len(markers) {
+		t.Fatalf("%d markers reported, %d progress calls, want %d", len(res.Markers), calls, len(markers))
+	}
+	local := localScreen(t, fed, markers)
+	byName := map[string]app.MarkerResult{}
+	for _, m := range res.Markers {
+		byName[m.Marker] = m
+		want, ok := local[m.Marker]
+		if !ok || !m.Estimable {
+			if m.Estimable || ok {
+				t.Errorf("%s: estimable %v over the network (%s), locally %v", m.Marker, m.Estimable, m.Reason, ok)
+			}
+			continue
+		}
+		if m.N != want.N || m.Events != want.Events {
+			t.Errorf("%s: n %d events %d, locally %d %d", m.Marker, m.N, m.Events, want.N, want.Events)
+		}
+		if math.Abs(m.Terms[0].Coef-want.coef) > 1e-8 || math.Abs(m.Chisq-want.chisq) > 1e-6*want.chisq {
+			t.Errorf("%s: coef %.10g χ² %.10g, locally %.10g %.10g", m.Marker, m.Terms[0].Coef, m.Chisq, want.coef, want.chisq)
+		}
+	}
+	// The simulated effects are found (q < 0.05), nothing is found among the nulls beyond
+	// what BH allows (at most two at this size).
+	real := map[string]bool{"tp53": true, "stk11": true, "keap1": true, "smarca4": true, "tmb_high": true}
+	falsePos := 0
+	for _, m := range res.Markers {
+		if m.Estimable && m.Q < 0.05 && !real[m.Marker] {
+			falsePos++
+		}
+	}
+	for _, name := range []string{"tp53", "smarca4", "stk11"} {
+		if m := byName[name]; !(m.Q < 0.05) {
+			t.Errorf("%s: q %g, the simulated effect is not found", name, m.Q)
+		}
+	}
+	if falsePos > 2 {
+		t.Errorf("%d null markers with q < 0.05", falsePos)
+	}
+	// Heterogeneity from every site's one-step estimate (all four have ≥10 events).
+	if m := byName["tp53"]; math.IsNaN(m.I2) || math.IsNaN(m.Tau2) || len(m.HetSites) != 4 || len(m.SiteTerms) != 4 {
+		t.Errorf("tp53: I² %g τ² %g over sites %v", m.I2, m.Tau2, m.HetSites)
+	}
+	// An extended-panel marker is missing at every other community hospital: those sites sit
+	// it out and are named.
+	lr := byName["lrp1b"]
+	if len(lr.SitesOut) == 0 || len(lr.SitesUsed) == 0 {
+		t.Errorf("lrp1b: sites used %v, out %+v; want the sites without the extended panel out", lr.SitesUsed, lr.SitesOut)
+	}
+	if res.Tests == 0 || res.Queries < len(markers) {
+		t.Errorf("%d tests in %d queries", res.Tests, res.Queries)
+	}
+	t.Logf("%d markers, %d tests, %d scatter-gathers, sites %v", len(res.Markers), res.Tests, res.Queries, res.Sites)
+}
+
+type localFit struct {
+	N, Events   int
+	coef, chisq float64
+}
+
+// localScreen fits every marker on the generated patient-level data: Cox(OS ~ marker + age +
+// strata(site)), Efron, with the dictionary's levels, as analysis does against R.
+func localScreen(t *testing.T, fed synth.Federation, markers []string) map[string]localFit {
+	t.Helper()
+	g, err := synth.New(fed.Studies[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sites []*synth.Cohort
+	for i := range g.Sites() {
+		sites = append(sites, g.Site(i))
+	}
+	out := map[string]localFit{}
+	for _, m := range markers {
+		v := g.Schema().Variables[g.Schema().Index(m)]
+		var strata []*analysis.CoxStratum
+		p := 0
+		var names []string
+		for _, c := range sites {
+			cols := []analysis.CovariateColumn{{Name: m}, {Name: "age", Numeric: c.Column("age").Values}}
+			levels := map[string][]string{}
+			if v.Categorical() {
+				cols[0].Categorical = make([]string, c.Len())
+				for i := range cols[0].Categorical {
+					cols[0].Categorical[i] = c.Level(m, i)
+				}
+				levels[m] = v.Levels
+			} else {
+				cols[0].Numeric = c.Column(m).Values
+			}
+			x, pp, nn, keep, err := analysis.BuildDesign(cols, levels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, names = pp, nn
+			var tm []float64
+			var ev []bool
+			for i, k := range keep {
+				if k {
+					tm = append(tm, c.OSDays[i])
+					ev = append(ev, c.OSEvent[i])
+				}
+			}
+			if len(tm) == 0 {
+				continue
+			}
+			st, err := analysis.NewCoxStratum(tm, ev, x, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			strata = append(strata, st)
+		}
+		fit, err := analysis.FitCox(func(beta []float64) (analysis.CoxContribution, error) {
+			var sum analysis.CoxContribution
+			for _, st := range strata {
+				ct, err := st.Contribution(beta, analysis.Efron)
+				if err != nil {
+					return ct, err
+				}
+				sum.Add(ct)
+			}
+			return sum, nil
+		}, p, analysis.CoxOptions{Terms: names})
+		if err != nil || len(fit.NotEstimable) > 0 || len(fit.Infinite) > 0 {
+			continue
+		}
+		idx := []int{}
+		for k, n := range names {
+			if n != "age" {
+				idx = append(idx, k)
+			}
+		}
+		w, err := analysis.JointWald(fit, idx)
+		if err != nil {
+			continue
+		}
+		out[m] = localFit{N: fit.N, Events: fit.Events, coef: fit.Coef[idx[0]], chisq: w.Stat}
+	}
+	return out
+}
+
+// TestAttackScreenHeldByFewPatients: a marker that a site's patients hold fewer than min_cell
+// times (NTRK1 fusions, 0.3%) is refused there by the design-column rule — the site sits the
+// marker out and is named — so no coefficient ever describes one or two patients; a marker
+// no site can estimate is not a test (no p, not counted in the q-values).
+func TestAttackScreenHeldByFewPatients(t *testing.T) {
+	ctx := context.Background()
+	fed := screenFed(synth.DemoPolicy, 1500, 1000, 700, 400)
+	c, db := startDemo(t, fed)
+	svc := app.NewService(c, db, app.NetworkInfo{ID: "screen", Name: "screen"}, app.WithAnalyst("attacker"))
+	if _, err := svc.RefreshCatalog(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Screen(ctx, app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: []string{"ntrk1", "ros1", "tp53"}, Adjust: []string{"age"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := synth.New(fed.Studies[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range res.Markers[:2] {
+		for i, s := range g.Sites() {
+			co := g.Site(i)
+			held, events := 0, 0
+			for k, code := range co.Column(m.Marker).Codes {
+				if code == 1 && co.Column("age").Values[k] == co.Column("age").Values[k] {
+					held++
+					if co.OSEvent[k] {
+						events++
+					}
+				}
+			}
+			used := false
+			for _, u := range m.SitesUsed {
+				used = used || u == s.Name
+			}
+			if used && (held < 5 || events < 5) {
+				t.Errorf("%s: %s answered with %d carriers (%d events), fewer than min_cell", m.Marker, s.Name, held, events)
+			}
+			if !used {
+				named := false
+				for _, o := range m.SitesOut {
+					named = named || o.Site == s.Name && strings.Contains(o.Reason, "design column")
+				}
+				if !named && m.Estimable {
+					t.Errorf("%s: %s neither used nor named with the design-column rule: %+v", m.Marker, s.Name, m.SitesOut)
+				}
+			}
+		}
+		if !m.Estimable && !math.IsNaN(m.P) {
+			t.Errorf("%s: not estimable but p = %g", m.Marker, m.P)
+		}
+	}
+	nt := res.Markers[0]
+	if nt.Estimable || !math.IsNaN(nt.Q) || len(nt.SitesOut) != 4 {
+		t.Errorf("ntrk1 (≈0.3%%): estimable %v, q %g, sites out %+v; want every site to refuse it", nt.Estimable, nt.Q, nt.SitesOut)
+	}
+	if res.Tests != 2 && res.Tests != 1 {
+		t.Errorf("%d tests", res.Tests)
+	}
+	var ps []float64
+	for _, m := range res.Markers {
+		ps = append(ps, m.P)
+	}
+	for i, q := range analysis.BenjaminiHochberg(ps) {
+		if m := res.Markers[i]; !(q == m.Q || math.IsNaN(q) && math.IsNaN(m.Q)) {
+			t.Errorf("%s: q %g, BH over the tests %g", m.Marker, m.Q, q)
+		}
+	}
+	if tp := res.Markers[2]; !tp.Estimable || !(tp.Q >= tp.P) {
+		t.Errorf("tp53: estimable %v, q %g p %g", tp.Estimable, tp.Q, tp.P)
+	}
+}
+
+// TestAttackScreenCohortsOneApart: the attacker screens the same markers twice, over two
+// cohorts that differ by one patient (the oldest of one site), hoping that the difference of
+// the two screens' models isolates that patient's marker values and outcome. Every model of
+// the second screen either uses complete cases identical to the first's at that site (the
+// patient lacks the marker: nothing differs, nothing is learned) or is refused there by the
+// overlap guard: a screen is no cheaper a differencing attack than single Cox queries.
+func TestAttackScreenCohortsOneApart(t *testing.T) {
+	ctx := context.Background()
+	fed := screenFed(synth.DemoPolicy, 900, 600, 400)
+	g, err := synth.New(fed.Studies[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The oldest age held by exactly one patient in the federation.
+	count := map[float64]int{}
+	site := map[float64]string{}
+	for i := range g.Sites() {
+		co := g.Site(i)
+		for _, a := range co.Column("age").Values {
+			count[a]++
+			site[a] = co.Site.Name
+		}
+	}
+	oldest := -1.0
+	for a, n := range count {
+		if n == 1 && a > oldest {
+			oldest = a
+		}
+	}
+	if oldest < 0 {
+		t.Skip("no unique age")
+	}
+	c, db := startDemo(t, fed)
+	svc := app.NewService(c, db, app.NetworkInfo{ID: "screen", Name: "screen"}, app.WithAnalyst("attacker"))
+	if _, err := svc.RefreshCatalog(ctx); err != nil {
+		t.Fatal(err)
+	}
+	markers := []string{"tp53", "stk11", "keap1", "kras", "nf1", "score_ifng"}
+	all, err := svc.Screen(ctx, app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: markers, Adjust: []string{"age"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	minus, err := protocol.ParseFilter("age != " + formatAge(oldest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	less, err := svc.Screen(ctx, app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: markers, Adjust: []string{"age"}, Cohort: minus}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := site[oldest]
+	differs := 0
+	for k, m := range less.Markers {
+		a := all.Markers[k]
+		if !m.Estimable {
+			continue
+		}
+		usedBefore, usedNow := contains(a.SitesUsed, target), contains(m.SitesUsed, target)
+		if !usedNow {
+			continue
+		}
+		// Used both times: it must be the same complete cases at the target site, so the
+		// model is the same, bit for bit (other sites are unchanged).
+		if !usedBefore || m.N != a.N || m.Events != a.Events || m.Terms[0].Coef != a.Terms[0].Coef {
+			t.Errorf("%s: %s answered both screens with different complete cases (n %d vs %d, coef %v vs %v)", m.Marker, target, a.N, m.N, a.Terms[0].Coef, m.Terms[0].Coef)
+		}
+	}
+	for _, m := range less.Markers {
+		for _, o := range m.SitesOut {
+			if o.Site == target {
+				differs++
+			}
+		}
+	}
+	if differs == 0 {
+		t.Errorf("no marker of the second screen was refused at %s: the patient is complete for some marker, so some refusal is expected", target)
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func formatAge(a float64) string { return strings.TrimRight(strings.TrimRight(fmtFloat(a), "0"), ".") }
+
+func fmtFloat(a float64) string { return strconv.FormatFloat(a, 'f', -1, 64) }
