@@ -115,7 +115,7 @@ func writeStudies(w io.Writer, format string, cat *app.Catalog) error {
 	case "json":
 		out := []map[string]any{}
 		for _, st := range cat.Studies {
-			m := map[string]any{"study": st.Name, "sites": st.Sites, "patients": st.Patients,
+			m := map[string]any{"study": st.Name, "title": st.Title, "sites": st.Sites, "patients": st.Patients,
 				"patients_at_least": st.PatientsAtLeast, "data_cut": st.DataCut}
 			if w := st.DictionaryWarning(); w != "" {
 				m["dictionary_warning"] = w
@@ -124,16 +124,16 @@ func writeStudies(w io.Writer, format string, cat *app.Catalog) error {
 		}
 		return writeJSON(w, map[string]any{"studies": out, "missing_sites": nonNil(cat.Missing)})
 	case "csv":
-		recs := [][]string{{"study", "sites", "patients"}}
+		recs := [][]string{{"study", "title", "sites", "patients"}}
 		for _, st := range cat.Studies {
-			recs = append(recs, []string{st.Name, strings.Join(st.Sites, " "), patients(&st)})
+			recs = append(recs, []string{st.Name, st.Title, strings.Join(st.Sites, " "), patients(&st)})
 		}
 		return writeCSV(w, recs)
 	}
 	t := table(w)
-	fmt.Fprintln(t, "STUDY\tPATIENTS\tSITES")
+	fmt.Fprintln(t, "STUDY\tTITLE\tPATIENTS\tSITES")
 	for _, st := range cat.Studies {
-		fmt.Fprintf(t, "%s\t%s\t%d: %s\n", st.Name, patients(&st), len(st.Sites), strings.Join(st.Sites, ", "))
+		fmt.Fprintf(t, "%s\t%s\t%s\t%d: %s\n", st.Name, st.Title, patients(&st), len(st.Sites), strings.Join(st.Sites, ", "))
 	}
 	if err := t.Flush(); err != nil {
 		return err
