@@ -1,12 +1,14 @@
 package report
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/report/format"
 )
 
@@ -109,4 +111,50 @@ func percent(x float64) string {
 		return "NA"
 	}
 	return strconv.FormatFloat(x, 'f', 0, 64) + "%"
+}
+
+// VolcanoFigure is the volcano plot of a screen: every marker that is a test at its first
+// term's log HR (log interaction HR in predictive mode) and p, the q < 0.05 ones labelled.
+// nil when no marker is a test.
+func VolcanoFigure(r *app.ScreenResult) *chart.Volcano {
+	v := &chart.Volcano{Title: fmt.Sprintf("Biomarker screen: %s in %s", r.Request.Endpoint, r.Request.Study)}
+	if r.Mode == app.ScreenPredictive {
+		v.XLabel = "log interaction hazard ratio"
+	}
+	for _, m := range r.Markers {
+		if !m.Estimable || len(m.Terms) == 0 {
+			continue
+		}
+		v.Points = append(v.Points, chart.VolcanoPoint{Label: m.Marker, LogHR: m.Terms[0].Coef, P: m.P, Highlight: m.Q < 0.05})
+	}
+	if len(v.Points) == 0 {
+		return nil
+	}
+	v.Footnote = fmt.Sprintf("%d markers tested (%d not estimable); labelled: q < 0.05 (Benjamini–Hochberg); dashed: p = 0.05. A marker of several terms is placed at its first term and its joint p.",
+		r.Tests, len(r.Markers)-r.Tests)
+	return v
+}
+
+// MarkerForest is the forest plot of one marker's term across sites: each site's one-step
+// estimate (MarkerResult.SiteTerms) and the pooled estimate, with I². nil when the marker has
+// no site estimates.
+func MarkerForest(m app.MarkerResult, term int) *chart.ForestPlot {
+	if term < 0 || term >= len(m.Terms) || len(m.SiteTerms) == 0 {
+		return nil
+	}
+	q := len(m.Terms)
+	f := &chart.ForestPlot{Title: m.Marker + ": " + m.Terms[term].Column + " by site", LabelHeader: "Site"}
+	for _, s := range m.SiteTerms {
+		est, se := s.Est[term], math.Sqrt(s.Cov[term*q+term])
+		f.Rows = append(f.Rows, chart.ForestRow{Label: s.Site, HR: math.Exp(est), Lower: math.Exp(est - 1.959963984540054*se),
+			Upper: math.Exp(est + 1.959963984540054*se), Weight: 1 / (se * se)})
+	}
+	t := m.Terms[term]
+	f.Rows = append(f.Rows, chart.ForestRow{Label: "Pooled (all sites)", HR: t.HR, Lower: t.Lower, Upper: t.Upper, Pooled: true})
+	if !math.IsNaN(m.I2) {
+		i2, qp := m.I2, m.HetQP
+		f.I2, f.QP = &i2, &qp
+	}
+	f.Footnote = "Sites: one Newton step of each site's own likelihood from the pooled estimate (sites with ≥10 events)."
+	return f
 }
