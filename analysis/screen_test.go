@@ -19,7 +19,8 @@ type screenGolden struct {
 	Name    string          `json:"name"`
 	Strata  bool            `json:"strata"`
 	Ties    string          `json:"ties"`
-	Levels  json.RawMessage `json:"levels"` // an object, or [] when empty
+	Treated string          `json:"treated"` // predictive mode: (treatment == Treated) × marker
+	Levels  json.RawMessage `json:"levels"`  // an object, or [] when empty
 	Markers []struct {
 		Marker    string          `json:"marker"`
 		Estimable bool            `json:"estimable"`
@@ -119,10 +120,26 @@ func (d screenData) column(name string) CovariateColumn {
 
 // fitScreenMarker fits Surv(time, event) ~ marker + age (+ strata(site)) and returns the fit
 // and the per-site strata (for the one-step site estimates).
-func fitScreenMarker(t *testing.T, d screenData, marker string, levels map[string][]string, strata bool, ties Ties) (*CoxFit, []string, map[string]*CoxStratum) {
+func fitScreenMarker(t *testing.T, d screenData, marker string, levels map[string][]string, strata bool, ties Ties, treated string) (*CoxFit, []string, map[string]*CoxStratum) {
 	t.Helper()
 	mc := d.column(marker)
+	cols := []CovariateColumn{mc, d.column("age")}
+	var inter []Interaction
 	lv := map[string][]string{}
+	if treated != "" {
+		// As R's factor(ifelse(treatment == treated, treated, other), c(other, treated)).
+		other := "not " + treated
+		trt := CovariateColumn{Name: "treatment", Categorical: make([]string, len(d.site))}
+		for i, v := range d.cols["treatment"] {
+			trt.Categorical[i] = other
+			if v == treated {
+				trt.Categorical[i] = treated
+			}
+		}
+		cols = append([]CovariateColumn{trt}, cols...)
+		lv["treatment"] = []string{other, treated}
+		inter = []Interaction{{"treatment", marker}}
+	}
 	if mc.Categorical != nil {
 		if l, ok := levels[marker]; ok {
 			lv[marker] = l
@@ -137,7 +154,7 @@ func fitScreenMarker(t *testing.T, d screenData, marker string, levels map[strin
 			sort.Strings(lv[marker])
 		}
 	}
-	x, p, names, keep, err := BuildDesign([]CovariateColumn{mc, d.column("age")}, lv)
+	x, p, names, keep, err := BuildDesignInteractions(cols, lv, inter)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,8 +234,8 @@ func TestScreenAgainstR(t *testing.T) {
 		"lung":  readScreenCSV(t, filepath.Join("testdata", "lung.csv")),
 		"nsclc": readScreenCSV(t, filepath.Join("testdata", "r", "screen_nsclc.csv")),
 	}
-	if len(g.Cases) != 8 {
-		t.Fatalf("%d cases in the golden, want 8", len(g.Cases))
+	if len(g.Cases) != 12 {
+		t.Fatalf("%d cases in the golden, want 12", len(g.Cases))
 	}
 	eq := func(what string, got, want, tol float64) {
 		t.Helper()
@@ -240,8 +257,8 @@ func TestScreenAgainstR(t *testing.T) {
 		}
 		var ps, qs []float64
 		for _, m := range c.Markers {
-			where := c.Name + "/" + strconv.FormatBool(c.Strata) + "/" + c.Ties + "/" + m.Marker
-			fit, names, sites := fitScreenMarker(t, d, m.Marker, levels, c.Strata, ties)
+			where := c.Name + "/" + strconv.FormatBool(c.Strata) + "/" + c.Ties + "/" + c.Treated + "/" + m.Marker
+			fit, names, sites := fitScreenMarker(t, d, m.Marker, levels, c.Strata, ties, c.Treated)
 			terms := strs(t, m.Terms)
 			var idx []int
 			for _, term := range terms {
@@ -357,6 +374,33 @@ func TestBenjaminiHochbergSkipsNonTests(t *testing.T) {
 	for i := range want {
 		if math.IsNaN(want[i]) != math.IsNaN(got[i]) || !math.IsNaN(want[i]) && math.Abs(got[i]-want[i]) > 1e-15 {
 			t.Errorf("q[%d] = %v, want %v", i, got[i], want[i])
+		}
+	}
+}
+
+// Interaction columns follow R's model.matrix for a * b + c: main effects first, then the
+// products with a's columns varying fastest, named a:b; a bad interaction is an error.
+func TestBuildDesignInteractions(t *testing.T) {
+	cols := []CovariateColumn{
+		{Name: "trt", Categorical: []string{"no", "yes", "yes", "no"}},
+		{Name: "g", Categorical: []string{"a", "b", "c", "c"}},
+		{Name: "age", Numeric: []float64{50, 60, 70, 80}},
+	}
+	x, p, names, _, err := BuildDesignInteractions(cols, nil, []Interaction{{"trt", "g"}, {"trt", "age"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"trtyes", "gb", "gc", "age", "trtyes:gb", "trtyes:gc", "trtyes:age"}
+	if !slices.Equal(names, want) || p != 7 {
+		t.Fatalf("names %q, want %q", names, want)
+	}
+	// Row 2: trt yes, g c, age 70.
+	if got := x[2*p : 3*p]; !slices.Equal(got, []float64{1, 0, 1, 70, 0, 1, 70}) {
+		t.Errorf("row 2 = %v", got)
+	}
+	for _, bad := range [][]Interaction{{{"trt", "trt"}}, {{"trt", "nope"}}} {
+		if _, _, _, _, err := BuildDesignInteractions(cols, nil, bad); err == nil {
+			t.Errorf("%v: no error", bad)
 		}
 	}
 }

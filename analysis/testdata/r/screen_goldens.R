@@ -10,22 +10,27 @@
 #  lung   survival::lung (../lung.csv, sites = institutions): markers sex, ecog (4 levels),
 #         karno, wt.loss; real data.
 #  nsclc  synthetic NSCLC with candidate markers (synth.Spec{Markers: true}, 4 sites, 2,200
-#         patients): binary, categorical and numeric markers, some missing at whole sites.
+#         patients): binary, categorical and numeric markers, some missing at whole sites;
+#         also in predictive mode (treatment * marker, treated = pembro-chemo vs the rest).
 # Each case in the form stratified by site (+ strata(site)) and pooled, with Efron and
 # Breslow ties.
 suppressMessages({library(survival); library(jsonlite); library(metafor)})
 
-screen <- function(d, markers, levels, strata, ties) {
+screen <- function(d, markers, levels, strata, ties, treated = NULL) {
   out <- list()
+  if (!is.null(treated)) {
+    other <- paste("not", treated)
+    d$treatment <- factor(ifelse(d$treatment == treated, treated, other), levels = c(other, treated))
+  }
   for (m in markers) {
     if (!is.null(levels[[m]])) d[[m]] <- factor(d[[m]], levels = levels[[m]])
     if (is.character(d[[m]])) d[[m]] <- factor(d[[m]], levels = sort(unique(na.omit(d[[m]]))))
-    cc <- complete.cases(d[, c("time", "event", m, "age")])
+    cc <- complete.cases(d[, c("time", "event", m, "age", if (!is.null(treated)) "treatment")])
     x <- d[cc, ]
-    rhs <- paste(m, "+ age")
+    rhs <- if (is.null(treated)) paste(m, "+ age") else paste0("treatment * ", m, " + age")
     f <- as.formula(paste("Surv(time, event) ~", rhs, if (strata) "+ strata(site)" else ""))
     fit <- coxph(f, data = x, ties = ties)
-    idx <- fit$assign[[m]]
+    idx <- fit$assign[[if (is.null(treated)) m else paste0("treatment:", m)]]
     b <- coef(fit)[idx]
     r <- list(marker = m, terms = names(coef(fit))[idx], n = fit$n, events = fit$nevent)
     if (any(is.na(b))) { r$estimable <- FALSE; out[[m]] <- r; next }
@@ -83,6 +88,14 @@ for (name in names(spec)) for (strata in c(TRUE, FALSE)) for (ties in c("efron",
   s <- spec[[name]]
   cases[[length(cases) + 1]] <- list(name = name, strata = strata, ties = ties, levels = s$levels,
                                      markers = screen(s$d, s$markers, s$levels, strata, ties))
+}
+# Predictive mode: Cox(OS ~ treatment * marker + age), treatment = pembro-chemo vs every other
+# regimen; the marker's terms are the interaction columns (treatmentpembro-chemo:stk11mut).
+pm <- c("stk11", "keap1", "tmb_high", "tp53", "nf1", "pdl1_tps", "tmb")
+for (strata in c(TRUE, FALSE)) for (ties in c("efron", "breslow")) {
+  s <- spec$nsclc
+  cases[[length(cases) + 1]] <- list(name = "nsclc", strata = strata, ties = ties, levels = s$levels, treated = "pembro-chemo",
+                                     markers = screen(s$d, pm, s$levels, strata, ties, treated = "pembro-chemo"))
 }
 writeLines(toJSON(list(source = paste("R", R.version$major, R.version$minor, "survival", packageVersion("survival"),
                                       "metafor", packageVersion("metafor"), "screen_goldens.R"), cases = cases),
