@@ -140,9 +140,6 @@ func validateScreen(req ScreenRequest) error {
 			return Errorf(EInvalid, "%s is both a marker and an adjuster or the treatment", m)
 		}
 	}
-	if req.Mode() == ScreenPredictive {
-		return Errorf(EInvalid, "predictive mode (treatment × marker) is not available yet: the sites' Cox design has no interaction columns")
-	}
 	if _, err := coxTies(req.Ties); err != nil {
 		return err
 	}
@@ -197,17 +194,28 @@ func runScreen(ctx context.Context, fit CoxFitter, req ScreenRequest, progress S
 // markerRequest is the Cox request of one marker.
 func markerRequest(req ScreenRequest, marker string) Request {
 	cov := append([]string{marker}, req.Adjust...)
+	var cox CoxSpec
+	if req.Mode() == ScreenPredictive {
+		// Cox(endpoint ~ treatment * marker + adjusters), treatment the indicator of the
+		// treated level: R's coxph(Surv ~ trt * marker + ...), with trt = factor(treatment ==
+		// treated).
+		cov = append([]string{req.Treatment}, cov...)
+		cox.Indicators = map[string]string{req.Treatment: req.Treated}
+		cox.Interactions = []protocol.CoxInteraction{{A: req.Treatment, B: marker}}
+	}
 	levels := map[string][]string{}
 	for _, v := range cov {
 		if lv, ok := req.Levels[v]; ok {
 			levels[v] = slices.Clone(lv)
 		}
 	}
+	delete(levels, req.Treatment)
 	if len(levels) == 0 {
 		levels = nil
 	}
+	cox.Covariates, cox.Ties, cox.Form, cox.Levels = cov, req.Ties, req.Form, levels
 	return Request{Kind: protocol.KindCox, Study: req.Study, CohortName: req.CohortName, Cohort: req.Cohort,
-		Endpoint: req.Endpoint, Cox: &CoxSpec{Covariates: cov, Ties: req.Ties, Form: req.Form, Levels: levels}}
+		Endpoint: req.Endpoint, Cox: &cox}
 }
 
 // screenMarker fits one marker's model. Errors that say the marker is no test (refusals, a
@@ -259,7 +267,7 @@ func screenMarker(ctx context.Context, fit CoxFitter, req ScreenRequest, marker 
 	sort.Slice(mr.SitesOut, func(i, j int) bool { return mr.SitesOut[i].Site < mr.SitesOut[j].Site })
 	f := m.Cox.Fit
 	mr.N, mr.Events = f.N, f.Events
-	idx := markerTerms(f.Terms, m.Request, marker)
+	idx := markerTerms(f.Terms, m.Request, marker, req)
 	for _, k := range idx {
 		mr.Terms = append(mr.Terms, ScreenTerm{Column: f.Terms[k], Coef: f.Coef[k], SE: f.SE[k], HR: f.HR[k], Lower: f.Lower[k], Upper: f.Upper[k], P: f.P[k]})
 	}
@@ -294,9 +302,10 @@ func screenMarker(ctx context.Context, fit CoxFitter, req ScreenRequest, marker 
 	return mr, nil
 }
 
-// markerTerms returns the indexes of the marker's design columns among terms: the columns
-// the marker's own block produces (BuildDesign's names: the marker, or marker+level).
-func markerTerms(terms []string, req Request, marker string) []int {
+// markerTerms returns the indexes of the marker's terms among a fit's terms: the columns the
+// marker's own block produces (BuildDesign's names: the marker, or marker+level), or in
+// predictive mode their interactions with the treated indicator (treatmentL:tp53mut).
+func markerTerms(terms []string, req Request, marker string, sr ScreenRequest) []int {
 	var names []string
 	if lv, ok := req.Cox.Levels[marker]; ok {
 		for _, l := range lv[1:] {
@@ -304,6 +313,11 @@ func markerTerms(terms []string, req Request, marker string) []int {
 		}
 	} else {
 		names = []string{marker}
+	}
+	if sr.Mode() == ScreenPredictive {
+		for i, n := range names {
+			names[i] = sr.Treatment + sr.Treated + ":" + n
+		}
 	}
 	var idx []int
 	for k, t := range terms {

@@ -412,6 +412,9 @@ func (s *Service) fillLevels(ctx context.Context, req *Request) error {
 		if _, ok := cox.Levels[v]; ok {
 			continue
 		}
+		if _, ok := cox.Indicators[v]; ok {
+			continue // one column, the indicator of its level
+		}
 		if st == nil {
 			cat, err := s.cache.Catalog(ctx, s.network.ID)
 			if err != nil && ErrorCode(err) != ENotFound {
@@ -647,7 +650,8 @@ func (s *Service) fitCoxModel(ctx context.Context, req Request) (*CoxModel, erro
 		q := base
 		q.ID = s.newID()
 		q.Cox = &protocol.CoxRequest{Form: form, Ties: ties.String(), Covariates: req.Cox.Covariates,
-			Levels: req.Cox.Levels, Beta: slices.Clone(beta), Strata: req.Cox.Strata}
+			Levels: req.Cox.Levels, Beta: slices.Clone(beta), Strata: req.Cox.Strata,
+			Indicators: req.Cox.Indicators, Interactions: req.Cox.Interactions}
 		g, err := s.query(ctx, q)
 		if err != nil {
 			if len(rounds) > 0 {
@@ -715,12 +719,17 @@ func (s *Service) fitCoxModel(ctx context.Context, req Request) (*CoxModel, erro
 // covariate, levels−1 per categorical one (treatment contrasts).
 func (s *Service) coxColumns(ctx context.Context, req Request) (int, error) {
 	p := 0
+	width := map[string]int{}
 	for _, v := range req.Cox.Covariates {
+		w := 1
 		if lv, ok := req.Cox.Levels[v]; ok {
-			p += len(lv) - 1
-		} else {
-			p++
+			w = len(lv) - 1
 		}
+		width[v] = w
+		p += w
+	}
+	for _, in := range req.Cox.Interactions {
+		p += width[in.A] * width[in.B]
 	}
 	if p < 1 {
 		return 0, Errorf(EInvalid, "the Cox model has no estimable column")

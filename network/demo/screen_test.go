@@ -66,7 +66,7 @@ func TestDemoScreenEqualsLocalFits(t *testing.T) {
 	if len(res.Markers) != len(markers) || calls != len(markers) {
 		t.Fatalf("%d markers reported, %d progress calls, want %d", len(res.Markers), calls, len(markers))
 	}
-	local := localScreen(t, fed, markers)
+	local := localScreen(t, fed, markers, "")
 	byName := map[string]app.MarkerResult{}
 	for _, m := range res.Markers {
 		byName[m.Marker] = m
@@ -123,8 +123,10 @@ type localFit struct {
 }
 
 // localScreen fits every marker on the generated patient-level data: Cox(OS ~ marker + age +
-// strata(site)), Efron, with the dictionary's levels, as analysis does against R.
-func localScreen(t *testing.T, fed synth.Federation, markers []string) map[string]localFit {
+// strata(site)), or with treated Cox(OS ~ (treatment == treated) * marker + age +
+// strata(site)), Efron, with the dictionary's levels, as analysis does against R. coef is the
+// marker's first term (the first interaction term in predictive mode).
+func localScreen(t *testing.T, fed synth.Federation, markers []string, treated string) map[string]localFit {
 	t.Helper()
 	g, err := synth.New(fed.Studies[0])
 	if err != nil {
@@ -143,16 +145,30 @@ func localScreen(t *testing.T, fed synth.Federation, markers []string) map[strin
 		for _, c := range sites {
 			cols := []analysis.CovariateColumn{{Name: m}, {Name: "age", Numeric: c.Column("age").Values}}
 			levels := map[string][]string{}
+			var inter []analysis.Interaction
+			if treated != "" {
+				trt := analysis.CovariateColumn{Name: "treatment", Categorical: make([]string, c.Len())}
+				for i := range trt.Categorical {
+					trt.Categorical[i] = "not " + treated
+					if c.Level("treatment", i) == treated {
+						trt.Categorical[i] = treated
+					}
+				}
+				cols = append([]analysis.CovariateColumn{trt}, cols...)
+				levels["treatment"] = []string{"not " + treated, treated}
+				inter = []analysis.Interaction{{A: "treatment", B: m}}
+			}
+			mc := &cols[len(cols)-2]
 			if v.Categorical() {
-				cols[0].Categorical = make([]string, c.Len())
-				for i := range cols[0].Categorical {
-					cols[0].Categorical[i] = c.Level(m, i)
+				mc.Categorical = make([]string, c.Len())
+				for i := range mc.Categorical {
+					mc.Categorical[i] = c.Level(m, i)
 				}
 				levels[m] = v.Levels
 			} else {
-				cols[0].Numeric = c.Column(m).Values
+				mc.Numeric = c.Column(m).Values
 			}
-			x, pp, nn, keep, err := analysis.BuildDesign(cols, levels)
+			x, pp, nn, keep, err := analysis.BuildDesignInteractions(cols, levels, inter)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -190,7 +206,7 @@ func localScreen(t *testing.T, fed synth.Federation, markers []string) map[strin
 		}
 		idx := []int{}
 		for k, n := range names {
-			if n != "age" {
+			if treated == "" && n != "age" || treated != "" && strings.Contains(n, ":") {
 				idx = append(idx, k)
 			}
 		}
@@ -368,3 +384,100 @@ func contains(xs []string, x string) bool {
 func formatAge(a float64) string { return strings.TrimRight(strings.TrimRight(fmtFloat(a), "0"), ".") }
 
 func fmtFloat(a float64) string { return strconv.FormatFloat(a, 'f', -1, 64) }
+
+// TestDemoPredictiveScreen: in predictive mode each marker's model is Cox(OS ~ treated *
+// marker + age + strata(site)) and its test is the interaction; over exact sites it equals
+// the local fits (and so R's coxph with trt * marker: screen_goldens.R), and it finds that
+// STK11 and KEAP1 worsen outcome under pembrolizumab-chemotherapy (simulated HR 1.7, 1.6)
+// while a null marker shows no interaction.
+func TestDemoPredictiveScreen(t *testing.T) {
+	ctx := context.Background()
+	fed := screenFed(synth.SitePolicy{}, 1500, 1000, 700, 400)
+	c, db := startDemo(t, fed)
+	svc := app.NewService(c, db, app.NetworkInfo{ID: "screen", Name: "screen"}, app.WithAnalyst("screen"))
+	if _, err := svc.RefreshCatalog(ctx); err != nil {
+		t.Fatal(err)
+	}
+	markers := []string{"stk11", "keap1", "nf1", "tmb", "pdl1_tps", "tp53"}
+	res, err := svc.Screen(ctx, app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: markers, Adjust: []string{"age"},
+		Treatment: "treatment", Treated: "pembro-chemo"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Mode != app.ScreenPredictive {
+		t.Fatalf("mode %q", res.Mode)
+	}
+	local := localScreen(t, fed, markers, "pembro-chemo")
+	for _, m := range res.Markers {
+		want, ok := local[m.Marker]
+		if !ok || !m.Estimable {
+			t.Errorf("%s: estimable %v (%s), locally %v", m.Marker, m.Estimable, m.Reason, ok)
+			continue
+		}
+		if !strings.HasPrefix(m.Terms[0].Column, "treatmentpembro-chemo:"+m.Marker) {
+			t.Errorf("%s: first term %q, want the interaction", m.Marker, m.Terms[0].Column)
+		}
+		if math.Abs(m.Terms[0].Coef-want.coef) > 1e-8 || math.Abs(m.Chisq-want.chisq) > 1e-6*want.chisq || m.N != want.N {
+			t.Errorf("%s: coef %.10g χ² %.10g n %d, locally %.10g %.10g %d", m.Marker, m.Terms[0].Coef, m.Chisq, m.N, want.coef, want.chisq, want.N)
+		}
+		t.Logf("%s: %s HR %.2f p %.2g q %.2g", m.Marker, m.Terms[0].Column, m.Terms[0].HR, m.P, m.Q)
+	}
+	if m := res.Markers[0]; !(m.Q < 0.05) || m.Terms[0].HR < 1 {
+		t.Errorf("stk11 × pembro-chemo: HR %.2f q %g, want a harmful interaction found", m.Terms[0].HR, m.Q)
+	}
+	if pd := res.Markers[4]; len(pd.Terms) != 2 || pd.DF != 2 {
+		t.Errorf("pdl1_tps: %d interaction terms, df %d; want 2", len(pd.Terms), pd.DF)
+	}
+}
+
+// TestAttackPredictiveScreenSmallInteractionCell: the interaction column of a predictive
+// model holds the treated marker-positive patients; where they are fewer than min_cell (or
+// have fewer events) the site refuses the marker and is named, so an interaction coefficient
+// never describes a handful of treated carriers.
+func TestAttackPredictiveScreenSmallInteractionCell(t *testing.T) {
+	ctx := context.Background()
+	fed := screenFed(synth.DemoPolicy, 1500, 1000, 700, 400)
+	c, db := startDemo(t, fed)
+	svc := app.NewService(c, db, app.NetworkInfo{ID: "screen", Name: "screen"}, app.WithAnalyst("attacker"))
+	if _, err := svc.RefreshCatalog(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Screen(ctx, app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: []string{"ros1", "met_ex14", "smarca4"},
+		Adjust: []string{"age"}, Treatment: "treatment", Treated: "pembro-chemo"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := synth.New(fed.Studies[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for _, m := range res.Markers {
+		for i, s := range g.Sites() {
+			co := g.Site(i)
+			held, events := 0, 0
+			for k, code := range co.Column(m.Marker).Codes {
+				if code == 1 && co.Level("treatment", k) == "pembro-chemo" {
+					held++
+					if co.OSEvent[k] {
+						events++
+					}
+				}
+			}
+			if contains(m.SitesUsed, s.Name) && (held < 5 || events < 5) {
+				t.Errorf("%s: %s answered with %d treated carriers (%d events)", m.Marker, s.Name, held, events)
+			}
+			for _, o := range m.SitesOut {
+				if o.Site == s.Name {
+					refused++
+					if !strings.Contains(o.Reason, "design column") && !strings.Contains(o.Reason, "min_cohort") {
+						t.Errorf("%s at %s: reason %q", m.Marker, s.Name, o.Reason)
+					}
+				}
+			}
+		}
+	}
+	if refused == 0 {
+		t.Error("no site refused a rare marker's interaction column")
+	}
+}
