@@ -1,7 +1,9 @@
 package report
 
 import (
+	"encoding/csv"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strconv"
@@ -157,4 +159,19 @@ func MarkerForest(m app.MarkerResult, term int) *chart.ForestPlot {
 	}
 	f.Footnote = "Sites: one Newton step of each site's own likelihood from the pooled estimate (sites with ≥10 events)."
 	return f
+}
+
+// WriteScreenCSV writes rows (ScreenTable's, in their order) as CSV under ScreenColumns.
+func WriteScreenCSV(w io.Writer, rows []ScreenRow) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(ScreenColumns); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := cw.Write(r.Cells); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
 }

@@ -77,6 +77,7 @@ type App struct {
 	summary  *summaryTab
 	survival *survivalTab
 	cox      *coxTab
+	screen   *screenTab
 	sites    *sitesTab
 	library  *libraryTab
 	tabs     *container.AppTabs
@@ -87,6 +88,7 @@ const (
 	TabSummary  = "Summary"
 	TabSurvival = "Survival"
 	TabCox      = "Cox"
+	TabScreen   = "Biomarkers"
 	TabSites    = "Sites"
 	TabLibrary  = "Library"
 )
@@ -132,12 +134,14 @@ func (a *App) buildWindow() {
 	a.summary = newSummaryTab(a)
 	a.survival = newSurvivalTab(a)
 	a.cox = newCoxTab(a)
+	a.screen = newScreenTab(a)
 	a.sites = newSitesTab(a)
 	a.library = newLibraryTab(a)
 	a.tabs = container.NewAppTabs(
 		container.NewTabItem(TabSummary, a.summary.content),
 		container.NewTabItem(TabSurvival, a.survival.content),
 		container.NewTabItem(TabCox, a.cox.content),
+		container.NewTabItem(TabScreen, a.screen.content),
 		container.NewTabItem(TabSites, a.sites.content),
 		container.NewTabItem(TabLibrary, a.library.content),
 	)
@@ -322,6 +326,7 @@ func (a *App) onStudy(name string) {
 	a.fy.Preferences().SetString("study", name)
 	a.cohort.setStudy(st)
 	a.cox.setStudy(st)
+	a.screen.setStudy(st)
 	a.sites.refreshTable()
 }
 

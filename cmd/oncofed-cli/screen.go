@@ -99,11 +99,7 @@ func writeScreen(w io.Writer, format string, r *app.ScreenResult, sortBy string)
 		report.SortScreen(rows, sortBy)
 	}
 	if format == "csv" {
-		recs := [][]string{report.ScreenColumns}
-		for _, row := range rows {
-			recs = append(recs, row.Cells)
-		}
-		return writeCSV(w, recs)
+		return report.WriteScreenCSV(w, rows)
 	}
 	fmt.Fprintf(w, "Biomarker screen (%s) of %s in %s: %d markers, %d tests, %s ties, %s\n", r.Mode, r.Request.Endpoint,
 		r.Request.Study, len(r.Markers), r.Tests, r.Ties, map[protocol.CoxForm]string{protocol.CoxStratified: "stratified by site", protocol.CoxPooled: "pooled baseline"}[r.Form])
