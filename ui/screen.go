@@ -122,13 +122,16 @@ func newScreenTab(a *App) *screenTab {
 
 	selectAll := widget.NewButton("All", func() { t.markers.SetSelected(t.markers.Options) })
 	selectNone := widget.NewButton("None", func() { t.markers.SetSelected(nil) })
+	// The markers and the adjusters are long lists (a panel has dozens): one open at a time.
+	lists := widget.NewAccordion(
+		widget.NewAccordionItem("Markers", container.NewVBox(container.NewHBox(selectAll, selectNone), t.markers)),
+		widget.NewAccordionItem("Adjust for", t.adjust))
+	lists.Open(0)
 	left := container.NewVBox(
 		widget.NewLabelWithStyle("Mode", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.mode,
 		t.treatment, t.treated,
-		widget.NewLabelWithStyle("Adjust for", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.adjust,
 		widget.NewLabelWithStyle("Ties", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.ties,
-		container.NewHBox(widget.NewLabelWithStyle("Markers", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), selectAll, selectNone),
-		t.markers,
+		lists,
 	)
 	run := container.NewVBox(t.run, t.cancel, t.progress)
 	sortBox := container.NewHBox(widget.NewLabel("Sort by"), t.sortBy)
@@ -304,8 +307,9 @@ func (t *screenTab) newCell() fyne.CanvasObject { return widget.NewLabel("") }
 func (t *screenTab) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
 	l := o.(*widget.Label)
 	if id.Row < len(t.rows) && id.Col < len(t.rows[id.Row].Cells) {
-		l.SetText(t.rows[id.Row].Cells[id.Col])
 		l.TextStyle.Bold = t.rows[id.Row].Marker == t.chosen && id.Col == 0
+		l.Text = t.rows[id.Row].Cells[id.Col]
+		l.Refresh()
 	}
 }
 
