@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
@@ -35,6 +36,10 @@ type ScreenRequest struct {
 	// Levels fixes a categorical variable's levels (the first is the reference), as a Cox
 	// request's Levels; variables not named use the catalog's order.
 	Levels map[string][]string
+	// Parallel is how many markers' models are fitted at once (0: DefaultScreenParallel; 1:
+	// one after the other). Under a site's overlap guard, which of two markers with nearly
+	// the same complete cases that site answers can then depend on which arrives first.
+	Parallel int
 }
 
 // Mode returns ScreenPredictive when a treatment is given, else ScreenPrognostic.
@@ -159,23 +164,17 @@ func runScreen(ctx context.Context, fit CoxFitter, req ScreenRequest, progress S
 	if out.Ties == "" {
 		out.Ties = analysis.Efron.String()
 	}
+	results, err := screenMarkers(ctx, fit, req, progress)
+	if err != nil {
+		return nil, err
+	}
 	sites := map[string]bool{}
-	for i, m := range req.Markers {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		mr, err := screenMarker(ctx, fit, req, m)
-		if err != nil {
-			return nil, err
-		}
+	for _, mr := range results {
 		for _, s := range mr.SitesUsed {
 			sites[s] = true
 		}
 		out.Queries += mr.Rounds
 		out.Markers = append(out.Markers, *mr)
-		if progress != nil {
-			progress(i+1, len(req.Markers), m)
-		}
 	}
 	ps := make([]float64, len(out.Markers))
 	for i, m := range out.Markers {
@@ -189,6 +188,71 @@ func runScreen(ctx context.Context, fit CoxFitter, req ScreenRequest, progress S
 	}
 	out.Sites = sortedKeys(sites)
 	return out, nil
+}
+
+// DefaultScreenParallel is how many markers' models a screen fits at once when the request
+// does not say: while one marker waits for the sites, the others' rounds are under way.
+const DefaultScreenParallel = 4
+
+// screenMarkers fits every marker's model, Parallel (default DefaultScreenParallel) at a
+// time, and returns them in request order; the first error that stops the screen cancels the
+// rest. progress is told as each marker finishes (done counts up).
+func screenMarkers(ctx context.Context, fit CoxFitter, req ScreenRequest, progress ScreenProgress) ([]*MarkerResult, error) {
+	workers := req.Parallel
+	if workers <= 0 {
+		workers = DefaultScreenParallel
+	}
+	workers = min(workers, len(req.Markers))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]*MarkerResult, len(req.Markers))
+	next := make(chan int)
+	var (
+		mu    sync.Mutex
+		done  int
+		first error
+		wg    sync.WaitGroup
+	)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				mr, err := screenMarker(ctx, fit, req, req.Markers[i])
+				mu.Lock()
+				if err != nil {
+					if first == nil {
+						first = err
+						cancel()
+					}
+				} else {
+					results[i] = mr
+					done++
+					if progress != nil {
+						progress(done, len(req.Markers), req.Markers[i])
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for i := range req.Markers {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return results, nil
 }
 
 // markerRequest is the Cox request of one marker.

@@ -116,8 +116,9 @@ type coxPrepared struct {
 	truncated           *float64
 }
 
-// coxCacheSize bounds the prepared Cox designs kept (each holds n×p floats).
-const coxCacheSize = 4
+// coxCacheSize bounds the prepared Cox designs kept (each holds n×p floats): a biomarker
+// screen fits several markers at once (app.DefaultScreenParallel), each with its own design.
+const coxCacheSize = 8
 
 // coxPrepare builds (or finds) the design, released times and sorted strata of a Cox query.
 func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) {

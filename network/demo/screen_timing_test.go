@@ -35,8 +35,18 @@ func TestScreenTiming(t *testing.T) {
 		t.Fatal(err)
 	}
 	markers := markerNames(t)
-	for _, form := range []string{"stratified", "pooled"} {
-		req := app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: markers, Adjust: []string{"age"}}
+	type run struct {
+		form     string
+		parallel int
+	}
+	runs := []run{{"stratified", 0}, {"pooled", 0}}
+	if os.Getenv("ONCOFED_SCREEN_COMPARE_PARALLEL") != "" {
+		// Interleaved, so that the neighbours' load hits both alike.
+		runs = []run{{"stratified", 1}, {"stratified", 4}, {"stratified", 1}, {"stratified", 4}}
+	}
+	for _, rn := range runs {
+		form := rn.form
+		req := app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: markers, Adjust: []string{"age"}, Parallel: rn.parallel}
 		if form == "pooled" {
 			req.Form = "pooled"
 		}
@@ -46,7 +56,7 @@ func TestScreenTiming(t *testing.T) {
 			t.Fatal(err)
 		}
 		el := time.Since(start)
-		t.Logf("%s screen: %d markers (%d tests), %d scatter-gathers, %v (%.1f ms per scatter-gather)", form, len(res.Markers), res.Tests,
+		t.Logf("%s screen (parallel %d): %d markers (%d tests), %d scatter-gathers, %v (%.1f ms per scatter-gather)", form, rn.parallel, len(res.Markers), res.Tests,
 			res.Queries, el, float64(el.Milliseconds())/float64(res.Queries))
 	}
 	path := os.Getenv("ONCOFED_SCREEN_CSV")
