@@ -356,7 +356,7 @@ func screenMarker(ctx context.Context, fit CoxFitter, req ScreenRequest, marker 
 		}
 		mr.Reason = "not estimable"
 		if len(ne) > 0 {
-			mr.Reason += ": " + strings.Join(ne, ", ") + " constant or collinear (a level no patient holds)"
+			mr.Reason += ": " + strings.Join(ne, ", ") + " constant or collinear with other terms (a level no patient holds, or in predictive mode a level without treated or untreated patients)"
 		}
 		return mr, nil
 	}

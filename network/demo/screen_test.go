@@ -481,3 +481,34 @@ func TestAttackPredictiveScreenSmallInteractionCell(t *testing.T) {
 		t.Error("no site refused a rare marker's interaction column")
 	}
 }
+
+// TestDemoPredictiveNotEstimable: germline BRCA × olaparib in TNBC. Only carriers get
+// olaparib, so the treated arm has no non-carrier and the interaction is collinear with the
+// treatment: the marker is reported not estimable, with no p, and does not count among the
+// tests, as happens in real data; the other marker of the screen is a test.
+func TestDemoPredictiveNotEstimable(t *testing.T) {
+	ctx := context.Background()
+	fed := synth.Federation{Name: "tnbc", Policies: map[string]synth.SitePolicy{},
+		Studies: []synth.Spec{{Study: synth.TNBC, SiteSizes: []int{3000, 2000}, Seed: 15, Markers: true}}}
+	for _, s := range fed.SiteNames() {
+		fed.Policies[s] = synth.SitePolicy{}
+	}
+	c, db := startDemo(t, fed)
+	svc := app.NewService(c, db, app.NetworkInfo{ID: "tnbc", Name: "tnbc"}, app.WithAnalyst("screen"))
+	if _, err := svc.RefreshCatalog(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Screen(ctx, app.ScreenRequest{Study: "tnbc", Endpoint: "OS", Markers: []string{"brca", "tils"}, Adjust: []string{"age"},
+		Treatment: "treatment", Treated: "olaparib"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	brca, tils := res.Markers[0], res.Markers[1]
+	if brca.Estimable || !math.IsNaN(brca.P) || !math.IsNaN(brca.Q) || !strings.Contains(brca.Reason, "not estimable") {
+		t.Errorf("brca × olaparib: estimable %v, p %g, reason %q", brca.Estimable, brca.P, brca.Reason)
+	}
+	if !tils.Estimable || res.Tests != 1 || tils.Q != tils.P {
+		t.Errorf("tils: estimable %v (%s), %d tests, q %g p %g", tils.Estimable, tils.Reason, res.Tests, tils.Q, tils.P)
+	}
+	t.Logf("brca: %s; tils: %s HR %.3f p %.3g", brca.Reason, tils.Terms[0].Column, tils.Terms[0].HR, tils.P)
+}
