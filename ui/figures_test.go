@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2/storage"
@@ -18,6 +19,7 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 	"github.com/oncofed/oncofed/report/format"
 )
 
@@ -180,5 +182,69 @@ func TestExportIsConfirmed(t *testing.T) {
 	f.loop.until(t, "the error", func() bool { return a.win.Canvas().Overlays().Top() != nil })
 	if a.header.notice.Text != "" {
 		t.Errorf("a failed export was confirmed: %q", a.header.notice.Text)
+	}
+}
+
+// Table 1 of an ungrouped cohort has one value column and no SMD column; every column is
+// wide enough for its cells; the chart can be put away so the table has the whole tab.
+func TestTable1Readable(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	a.runAnalyses()
+	f.loop.until(t, "Table 1", func() bool { return a.summary.result != nil })
+	s := a.summary
+	rows, cols := s.size()
+	if cols != 2 || s.header(1) != "All patients" {
+		t.Errorf("ungrouped Table 1 has %d columns (%q, %q)", cols, s.header(1), s.header(2))
+	}
+	if len(s.widths) != cols {
+		t.Fatalf("%d column widths for %d columns", len(s.widths), cols)
+	}
+	for c := 0; c < cols; c++ {
+		for r := 0; r < rows; r++ {
+			if need := measureCell(s.Cell(r, c), c == 0); need > s.widths[c] && s.widths[c] < maxColumnWidth {
+				t.Errorf("cell %q needs %.0f px, its column has %.0f", s.Cell(r, c), need, s.widths[c])
+			}
+		}
+	}
+	s.chartOn.SetChecked(false)
+	if !s.chartVar.Disabled() {
+		t.Error("the chart's variable stays selectable with the chart put away")
+	}
+	s.chartOn.SetChecked(true)
+	if s.chartVar.Disabled() {
+		t.Error("the chart did not come back")
+	}
+}
+
+// Grouped, Table 1 has the groups, the overall column and the SMD.
+func TestTable1GroupedHasSMD(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	before := a.cohort.feas
+	a.cohort.groupBy.SetSelected("sex")
+	f.loop.until(t, "feasibility by sex", func() bool { return a.cohort.feas != before })
+	a.runAnalyses()
+	f.loop.until(t, "Table 1 by sex", func() bool { return a.summary.result != nil })
+	if _, cols := a.summary.size(); cols != 5 || a.summary.header(4) != "SMD" {
+		t.Errorf("Table 1 by sex has %d columns, last %q", cols, a.summary.header(cols-1))
+	}
+}
+
+// The Kaplan–Meier figure, on screen and exported, is titled in words: the endpoint's label,
+// the grouping variable's label and the study's title, then the cohort.
+func TestKMFigureTitledInWords(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	before := a.cohort.feas
+	a.cohort.groupBy.SetSelected("sex")
+	f.loop.until(t, "feasibility by sex", func() bool { return a.cohort.feas != before })
+	a.runAnalyses()
+	f.loop.until(t, "the Kaplan–Meier result", func() bool { return a.survival.result != nil })
+	r, opts, style := a.survival.shown()
+	st := a.currentStudy()
+	want := report.KMTitle(r, report.Names{From: st})
+	if got := a.survival.kmFigure(r, opts, style, "").Title; got != want || !strings.Contains(got, st.Title) {
+		t.Errorf("title %q, want %q (with the study's title %q)", got, want, st.Title)
 	}
 }
