@@ -167,6 +167,9 @@ func (t *screenTab) setStudy(st *app.Study) {
 	t.adjust.Refresh()
 	t.treatment.SetOptions(cats)
 	t.treatment.ClearSelected()
+	if slices.Contains(cats, "treatment") {
+		t.treatment.SetSelected("treatment") // the usual name: its levels are then offered
+	}
 	t.clear()
 }
 

@@ -149,8 +149,24 @@ func screenJSON(r *app.ScreenResult) map[string]any {
 		markers = append(markers, doc)
 	}
 	req := r.Request
+	// The sites asked: every site that took part in, or sat out, some marker's model.
+	asked := map[string]bool{}
+	for _, m := range r.Markers {
+		for _, s := range m.SitesUsed {
+			asked[s] = true
+		}
+		for _, s := range m.SitesOut {
+			asked[s.Site] = true
+		}
+	}
+	expected := make([]string, 0, len(asked))
+	for s := range asked {
+		expected = append(expected, s)
+	}
+	slices.Sort(expected)
 	doc := map[string]any{"mode": r.Mode, "study": req.Study, "endpoint": req.Endpoint, "cohort": req.Cohort,
-		"form": string(r.Form), "ties": r.Ties, "adjust": nonNil(req.Adjust), "sites": map[string]any{"used": nonNil(r.Sites)},
+		"form": string(r.Form), "ties": r.Ties, "adjust": nonNil(req.Adjust),
+		"sites": map[string]any{"expected": expected, "used": nonNil(r.Sites)},
 		"tests": r.Tests, "queries": r.Queries, "markers": markers}
 	if req.Treatment != "" {
 		doc["treatment"], doc["treated"] = req.Treatment, req.Treated
