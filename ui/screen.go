@@ -151,16 +151,7 @@ func newScreenTab(a *App) *screenTab {
 
 // setStudy offers the study's variables as markers, adjusters and the treatment.
 func (t *screenTab) setStudy(st *app.Study) {
-	var all, cats []string
-	for _, v := range st.Variables {
-		if len(v.TypeConflict) > 0 {
-			continue
-		}
-		all = append(all, v.Name)
-		if v.Type == protocol.Categorical {
-			cats = append(cats, v.Name)
-		}
-	}
+	all, cats := studyVariables(st)
 	t.markers.Options, t.markers.Selected = all, nil
 	t.markers.Refresh()
 	t.adjust.Options, t.adjust.Selected = all, nil

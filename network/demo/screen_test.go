@@ -23,6 +23,17 @@ func screenFed(pol synth.SitePolicy, sizes ...int) synth.Federation {
 	return fed
 }
 
+// screenService starts fed and returns a service on it for analyst, its catalog loaded.
+func screenService(t *testing.T, fed synth.Federation, analyst string) *app.Service {
+	t.Helper()
+	c, db := startDemo(t, fed)
+	svc := app.NewService(c, db, app.NetworkInfo{ID: fed.Name, Name: fed.Name}, app.WithAnalyst(analyst))
+	if _, err := svc.RefreshCatalog(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
 // markerNames returns the candidate markers of NSCLC (the variables after the study's own).
 func markerNames(t *testing.T) []string {
 	t.Helper()
@@ -46,11 +57,7 @@ func markerNames(t *testing.T) []string {
 func TestDemoScreenEqualsLocalFits(t *testing.T) {
 	ctx := context.Background()
 	fed := screenFed(synth.SitePolicy{}, 1500, 1000, 700, 400)
-	c, db := startDemo(t, fed)
-	svc := app.NewService(c, db, app.NetworkInfo{ID: "screen", Name: "screen"}, app.WithAnalyst("screen"))
-	if _, err := svc.RefreshCatalog(ctx); err != nil {
-		t.Fatal(err)
-	}
+	svc := screenService(t, fed, "screen")
 	markers := markerNames(t)
 	calls := 0
 	res, err := svc.Screen(ctx, app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: markers, Adjust: []string{"age"}},
@@ -226,11 +233,7 @@ func localScreen(t *testing.T, fed synth.Federation, markers []string, treated s
 func TestAttackScreenHeldByFewPatients(t *testing.T) {
 	ctx := context.Background()
 	fed := screenFed(synth.DemoPolicy, 1500, 1000, 700, 400)
-	c, db := startDemo(t, fed)
-	svc := app.NewService(c, db, app.NetworkInfo{ID: "screen", Name: "screen"}, app.WithAnalyst("attacker"))
-	if _, err := svc.RefreshCatalog(ctx); err != nil {
-		t.Fatal(err)
-	}
+	svc := screenService(t, fed, "attacker")
 	res, err := svc.Screen(ctx, app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: []string{"ntrk1", "ros1", "tp53"}, Adjust: []string{"age"}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -325,11 +328,7 @@ func TestAttackScreenCohortsOneApart(t *testing.T) {
 	if oldest < 0 {
 		t.Skip("no unique age")
 	}
-	c, db := startDemo(t, fed)
-	svc := app.NewService(c, db, app.NetworkInfo{ID: "screen", Name: "screen"}, app.WithAnalyst("attacker"))
-	if _, err := svc.RefreshCatalog(ctx); err != nil {
-		t.Fatal(err)
-	}
+	svc := screenService(t, fed, "attacker")
 	markers := []string{"tp53", "stk11", "keap1", "kras", "nf1", "score_ifng"}
 	all, err := svc.Screen(ctx, app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: markers, Adjust: []string{"age"}}, nil)
 	if err != nil {
@@ -393,11 +392,7 @@ func fmtFloat(a float64) string { return strconv.FormatFloat(a, 'f', -1, 64) }
 func TestDemoPredictiveScreen(t *testing.T) {
 	ctx := context.Background()
 	fed := screenFed(synth.SitePolicy{}, 1500, 1000, 700, 400)
-	c, db := startDemo(t, fed)
-	svc := app.NewService(c, db, app.NetworkInfo{ID: "screen", Name: "screen"}, app.WithAnalyst("screen"))
-	if _, err := svc.RefreshCatalog(ctx); err != nil {
-		t.Fatal(err)
-	}
+	svc := screenService(t, fed, "screen")
 	markers := []string{"stk11", "keap1", "nf1", "tmb", "pdl1_tps", "tp53"}
 	res, err := svc.Screen(ctx, app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: markers, Adjust: []string{"age"},
 		Treatment: "treatment", Treated: "pembro-chemo"}, nil)
@@ -437,11 +432,7 @@ func TestDemoPredictiveScreen(t *testing.T) {
 func TestAttackPredictiveScreenSmallInteractionCell(t *testing.T) {
 	ctx := context.Background()
 	fed := screenFed(synth.DemoPolicy, 1500, 1000, 700, 400)
-	c, db := startDemo(t, fed)
-	svc := app.NewService(c, db, app.NetworkInfo{ID: "screen", Name: "screen"}, app.WithAnalyst("attacker"))
-	if _, err := svc.RefreshCatalog(ctx); err != nil {
-		t.Fatal(err)
-	}
+	svc := screenService(t, fed, "attacker")
 	res, err := svc.Screen(ctx, app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: []string{"ros1", "met_ex14", "smarca4"},
 		Adjust: []string{"age"}, Treatment: "treatment", Treated: "pembro-chemo"}, nil)
 	if err != nil {
@@ -493,11 +484,7 @@ func TestDemoPredictiveNotEstimable(t *testing.T) {
 	for _, s := range fed.SiteNames() {
 		fed.Policies[s] = synth.SitePolicy{}
 	}
-	c, db := startDemo(t, fed)
-	svc := app.NewService(c, db, app.NetworkInfo{ID: "tnbc", Name: "tnbc"}, app.WithAnalyst("screen"))
-	if _, err := svc.RefreshCatalog(ctx); err != nil {
-		t.Fatal(err)
-	}
+	svc := screenService(t, fed, "screen")
 	res, err := svc.Screen(ctx, app.ScreenRequest{Study: "tnbc", Endpoint: "OS", Markers: []string{"brca", "tils"}, Adjust: []string{"age"},
 		Treatment: "treatment", Treated: "olaparib"}, nil)
 	if err != nil {
