@@ -499,3 +499,21 @@ func TestDemoPredictiveNotEstimable(t *testing.T) {
 	}
 	t.Logf("brca: %s; tils: %s HR %.3f p %.3g", brca.Reason, tils.Terms[0].Column, tils.Terms[0].HR, tils.P)
 }
+
+// TestDemoScreenCancel: cancelling a screen (the desktop's Cancel) stops it with the
+// context's error: no partial result is returned as if complete.
+func TestDemoScreenCancel(t *testing.T) {
+	fed := screenFed(synth.SitePolicy{}, 600, 400)
+	svc := screenService(t, fed, "cancel")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res, err := svc.Screen(ctx, app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: markerNames(t), Parallel: 1},
+		func(done, _ int, _ string) {
+			if done == 2 {
+				cancel()
+			}
+		})
+	if err == nil || res != nil || ctx.Err() == nil {
+		t.Fatalf("cancelled screen: result %v, error %v", res != nil, err)
+	}
+}
