@@ -94,7 +94,8 @@ type MarkerResult struct {
 	// I2 (percent) and Tau2 are the heterogeneity of the marker's effect across the sites
 	// (analysis.HeterogeneityOf over one Newton step of each site's likelihood from the pooled
 	// estimate); NaN when fewer than two sites have MinSiteEvents events and an invertible
-	// information, and Tau2 NaN for a marker of several terms. HetSites are the sites used.
+	// information, in the pooled form (no per-site information is released), and Tau2 NaN for
+	// a marker of several terms. HetSites are the sites used.
 	I2, Tau2 float64
 	HetQP    float64
 	HetSites []string
@@ -396,7 +397,14 @@ func markerTerms(terms []string, req Request, marker string, sr ScreenRequest) [
 // evaluated at the final estimate (every fit ends with one): each site's contribution there
 // gives its one-step estimate, no further query. A site with fewer than MinSiteEvents events,
 // or whose information is singular, is left out, as R's reference does.
+//
+// The pooled form has none: its two-phase protocol releases each site's risk-set sums without
+// its own information matrix (only its share of the pooled one), so a site's own Newton step
+// cannot be taken; I² and τ² stay NaN there (use the stratified form).
 func screenHeterogeneity(mr *MarkerResult, m *CoxModel, idx []int) {
+	if coxForm(m.Request.Cox.Form) != protocol.CoxStratified {
+		return
+	}
 	f := m.Cox.Fit
 	var last *Round
 	best := math.Inf(1)

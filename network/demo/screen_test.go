@@ -517,3 +517,76 @@ func TestDemoScreenCancel(t *testing.T) {
 		t.Fatalf("cancelled screen: result %v, error %v", res != nil, err)
 	}
 }
+
+// TestDemoPooledScreen: the pooled form (one baseline hazard, the two-phase risk-set
+// protocol) screens the same markers over exact sites; each marker's fit is that of a single
+// stratum on the pooled rows; no per-site heterogeneity is claimed.
+func TestDemoPooledScreen(t *testing.T) {
+	fed := screenFed(synth.SitePolicy{}, 900, 600)
+	svc := screenService(t, fed, "pooled")
+	markers := []string{"tp53", "smarca4", "nf1", "tmb", "pdl1_tps"}
+	res, err := svc.Screen(context.Background(), app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: markers,
+		Adjust: []string{"age"}, Form: protocol.CoxPooled}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := synth.New(fed.Studies[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range res.Markers {
+		if !m.Estimable {
+			t.Fatalf("%s: %s", m.Marker, m.Reason)
+		}
+		// The same model on the pooled rows, one stratum.
+		var cols []analysis.CovariateColumn
+		var tm []float64
+		var ev []bool
+		v := g.Schema().Variables[g.Schema().Index(markers[i])]
+		mc := analysis.CovariateColumn{Name: markers[i]}
+		age := analysis.CovariateColumn{Name: "age"}
+		for s := range g.Sites() {
+			co := g.Site(s)
+			for k := 0; k < co.Len(); k++ {
+				if v.Categorical() {
+					mc.Categorical = append(mc.Categorical, co.Level(markers[i], k))
+				} else {
+					mc.Numeric = append(mc.Numeric, co.Column(markers[i]).Values[k])
+				}
+				age.Numeric = append(age.Numeric, co.Column("age").Values[k])
+			}
+			tm = append(tm, co.OSDays...)
+			ev = append(ev, co.OSEvent...)
+		}
+		cols = []analysis.CovariateColumn{mc, age}
+		levels := map[string][]string{}
+		if v.Categorical() {
+			levels[markers[i]] = v.Levels
+		}
+		x, p, names, keep, err := analysis.BuildDesign(cols, levels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tk []float64
+		var ek []bool
+		for r, k := range keep {
+			if k {
+				tk, ek = append(tk, tm[r]), append(ek, ev[r])
+			}
+		}
+		st, err := analysis.NewCoxStratum(tk, ek, x, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fit, err := analysis.FitCox(func(b []float64) (analysis.CoxContribution, error) { return st.Contribution(b, analysis.Efron) }, p, analysis.CoxOptions{Terms: names})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(m.Terms[0].Coef-fit.Coef[0]) > 1e-8 || math.Abs(m.Terms[0].SE-fit.SE[0]) > 1e-8 {
+			t.Errorf("%s: coef %.10g se %.10g, pooled rows %.10g %.10g", m.Marker, m.Terms[0].Coef, m.Terms[0].SE, fit.Coef[0], fit.SE[0])
+		}
+		if !math.IsNaN(m.I2) || len(m.SiteTerms) > 0 {
+			t.Errorf("%s: heterogeneity I² %v from %d sites in the pooled form, which releases no per-site information", m.Marker, m.I2, len(m.SiteTerms))
+		}
+	}
+}
