@@ -228,13 +228,7 @@ func buildTrace(req Request, rounds []Round, steps []CoxStep) (*CoxTrace, error)
 		return nil, Errorf(EInternal, "the Cox rounds are incomplete")
 	}
 	first := rounds[0].Replies
-	tr := &CoxTrace{Columns: coxTerms(first, len(steps[0].Beta)), Steps: steps}
-	for _, rep := range sortReplies(first) {
-		if rep.Cox != nil {
-			tr.Sites = append(tr.Sites, CoxSiteSummary{Site: rep.Site, N: rep.Cox.N, Events: rep.Cox.Events,
-				Excluded: rep.Cox.ExcludedCount(), MinCell: rep.Policy.MinCell})
-		}
-	}
+	tr := &CoxTrace{Columns: coxTerms(first, len(steps[0].Beta)), Steps: steps, Sites: coxSiteSummaries(first)}
 	if coxForm(req.Cox.Form) != protocol.CoxStratified {
 		return tr, nil
 	}
@@ -254,6 +248,18 @@ func buildTrace(req Request, rounds []Round, steps []CoxStep) (*CoxTrace, error)
 		}
 	}
 	return tr, nil
+}
+
+// coxSiteSummaries are the sites of a Cox model, from the replies of its first round.
+func coxSiteSummaries(first []protocol.Reply) []CoxSiteSummary {
+	var out []CoxSiteSummary
+	for _, rep := range sortReplies(first) {
+		if rep.Cox != nil {
+			out = append(out, CoxSiteSummary{Site: rep.Site, N: rep.Cox.N, Events: rep.Cox.Events,
+				Excluded: rep.Cox.ExcludedCount(), MinCell: rep.Policy.MinCell})
+		}
+	}
+	return out
 }
 
 // digestReplies returns the digest of every reply of round.

@@ -346,7 +346,7 @@ const defChoices = 64
 
 // anyCombinationVanishes reports whether, for some choice of one known definition of each set,
 // Σ coefs[i]·1[def of sets[i]] vanishes on the domain. A set without a known definition (a row
-// from before migration 015) has none, so the answer is false.
+// from before migration 011) has none, so the answer is false.
 // Regions of known are known to hold no patient (vanishes).
 func (d *domain) anyCombinationVanishes(sets []*gset, coefs []int, defsOf func(*gset) []*protocol.Filter, known []*protocol.Filter) bool {
 	defs := make([][]*protocol.Filter, len(sets))

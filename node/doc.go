@@ -71,7 +71,7 @@
 //     1..min_cell-1 patients, or a signed combination of it and three remembered sets
 //     (guard4.go: (A∪B∪{x}) − (A∪C) + (C∪D) − (B∪D)) does; a combination that leaves nobody is refused too unless
 //     the definitions themselves empty it (region algebra over the declared categories and
-//     ranges, definition.go), so a refusal never tells "none" from "one" (migration 015 stores
+//     ranges, definition.go), so a refusal never tells "none" from "one" (migration 011 stores
 //     each region's canonical definition). Re-runs of a definition are answered. Every refusal has one
 //     message. Combinations of five or more non-nested sets are not checked (guard.go).
 //     Every set released exactly is also remembered as a feasibility set (feasibility.go).

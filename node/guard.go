@@ -91,7 +91,7 @@ type gset struct {
 	digest  string
 	regions map[string]bool
 	// defs are the canonical definitions of its regions that are known (definition.go; rows
-	// from before migration 015 have none).
+	// from before migration 011 have none).
 	defs []*protocol.Filter
 	// sketch holds Σ sketchWeight over its rows (guard4.go), computed on first use.
 	sketch   [sketches]int64
@@ -162,7 +162,7 @@ func (e *Engine) guardView(ctx context.Context, tx ReleaseTx, analyst string, ls
 }
 
 // parseDefinition decodes a stored canonical definition: "" is unknown (a row from before
-// migration 015), "null" every patient.
+// migration 011), "null" every patient.
 func parseDefinition(text string) (*protocol.Filter, bool) {
 	if text == "" {
 		return nil, false

@@ -227,7 +227,7 @@ type ReleasedSet struct {
 	Version int64
 	Region  string
 	// Definition is the region's canonical filter as JSON ("null": every patient; "": unknown,
-	// a set stored before migration 015), for the guard's region algebra (definition.go).
+	// a set stored before migration 011), for the guard's region algebra (definition.go).
 	Definition string
 	Size       int
 	Bits       []uint64
