@@ -352,4 +352,3 @@ func TestFitLogisticSeparation(t *testing.T) {
 		t.Errorf("message %q does not name the separating term nodepos", err)
 	}
 }
-
