@@ -84,7 +84,11 @@ type ipwSite struct {
 
 func (d ipwData) sites() []ipwSite {
 	p := len(d.Columns)
-	sites := make([]ipwSite, 3)
+	n := 0
+	for _, s := range d.Site {
+		n = max(n, int(s)+1)
+	}
+	sites := make([]ipwSite, n)
 	for i := range d.Time {
 		s := &sites[int(d.Site[i])]
 		s.x = append(s.x, d.X[i*p:(i+1)*p]...)
@@ -150,8 +154,11 @@ func TestIPWGoldens(t *testing.T) {
 
 func checkIPWCase(t *testing.T, g ipwGoldens, c ipwCase) {
 	dataName := "lung"
-	if c.Name[:3] == "rot" {
+	switch {
+	case strings.HasPrefix(c.Name, "rotterdam"):
 		dataName = "rotterdam"
+	case strings.HasPrefix(c.Name, "lung sites"):
+		dataName = "lung_sites"
 	}
 	d := g.Data[dataName]
 	p := len(d.Columns)

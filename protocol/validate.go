@@ -155,6 +155,12 @@ func (v *validator) reply(q Query, r Reply) {
 			return
 		}
 		v.cox(q, r.Cox)
+	case KindIPW:
+		if r.IPW == nil {
+			v.failf("ipw", "missing")
+			return
+		}
+		v.ipw(q, r.IPW)
 	default:
 		v.failf("kind", "unknown kind %q", q.Kind)
 	}

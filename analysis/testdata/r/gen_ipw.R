@@ -108,6 +108,14 @@ rot <- data.frame(time = rot$dtime, status = rot$death, trt = rot$hormon, age = 
                   lpgr = log1p(rot$pgr), ler = log1p(rot$er))
 rot$site <- (seq_len(nrow(rot)) - 1) %% 3
 
+# lung.csv as the demo's lung sites hold it (one site per institution), for the end-to-end
+# test of oncofed-cli ipw over a real network: women against men, complete cases.
+lcsv <- read.csv("testdata/lung.csv")
+lcsv <- lcsv[complete.cases(lcsv[, c("age", "karno", "wt.loss")]), ]
+lsites <- data.frame(time = lcsv$time, status = lcsv$event, trt = as.integer(lcsv$sex == "female"),
+                     age = lcsv$age, karno = lcsv$karno, wt.loss = lcsv$wt.loss, site = lcsv$site)
+fls <- trt ~ age + karno + wt.loss
+
 fl <- trt ~ age + ecog + wtloss
 fr <- trt ~ age + meno + size + grade + nodes + lpgr + ler
 
@@ -118,7 +126,9 @@ cases <- list(
   one_case("rotterdam hormon ATE", rot, fr, "ATE"),
   one_case("rotterdam hormon ATE stabilised trim 0.05", rot, fr, "ATE", stabilise = TRUE, trim = 0.05),
   one_case("rotterdam hormon ATT", rot, fr, "ATT"),
-  one_case("rotterdam hormon overlap", rot, fr, "overlap")
+  one_case("rotterdam hormon overlap", rot, fr, "overlap"),
+  one_case("lung sites ATE", lsites, fls, "ATE"),
+  one_case("lung sites overlap", lsites, fls, "overlap")
 )
 
 data_of <- function(d, f) {
@@ -133,7 +143,7 @@ sep <- suppressWarnings(glm(trt ~ age + nodepos, family = binomial, data = rot, 
 
 out <- list(
   generated = paste("R", R.version$major, R.version$minor, "survival", packageVersion("survival")),
-  data = list(lung = data_of(lung2, fl), rotterdam = data_of(rot, fr),
+  data = list(lung = data_of(lung2, fl), rotterdam = data_of(rot, fr), lung_sites = data_of(transform(lsites, site = match(site, sort(unique(site))) - 1), fls),
               rotterdam_separated = data_of(rot, trt ~ age + nodepos)),
   cases = cases,
   separated = list(converged = sep$converged, coef = unname(coef(sep))))

@@ -1,0 +1,392 @@
+package node
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// ipw answers one stage of a federated propensity-weighted treatment comparison (docs/ipw.md).
+// The site builds the propensity design (intercept and confounders) over the complete cases,
+// splits them into arms by the treatment's level, and
+//
+//   - propensity: returns its logistic log-likelihood, gradient and Hessian at β;
+//   - outcome: weighs its own patients with the broadcast model and returns balance sums,
+//     the propensity histogram and the weighted survival table of each arm;
+//   - cox: returns its weighted Cox contribution and robust-variance meat at the treatment's
+//     log hazard ratio (the site is its own stratum).
+//
+// Individual weights never leave the site. Each weight is capped at e² times the arm's
+// min_cell-th heaviest weight, so that no patient can outweigh min_cell others by more than
+// e²; every released survival row holds min_cell patients (times merged forward as for
+// survival tables), small counts are suppressed, and the design-column rule holds in both
+// arms.
+func (e *Engine) ipw(c *cohort, q *protocol.Query, reply *protocol.Reply) (answer, error) {
+	req := q.IPW
+	if c.group != nil {
+		return answer{}, errorf(protocol.CodeInvalid, "ipw queries take no group_by (the treatment is the grouping)")
+	}
+	prep, err := e.ipwPrepare(c, q)
+	if err != nil {
+		return answer{}, err
+	}
+	p := len(prep.names)
+	out := &protocol.IPWReply{Columns: prep.names, N: prep.n, Treated: prep.treatedN}
+	ans := answer{sets: []bitset{prep.complete}}
+	switch req.Stage {
+	case protocol.IPWPropensity:
+		beta := req.Beta
+		if len(beta) == 0 {
+			beta = make([]float64, p)
+		}
+		if len(beta) != p {
+			return answer{}, errorf(protocol.CodeInvalid, "ipw.beta has %d coefficients for %d design columns %q", len(beta), p, prep.names)
+		}
+		lc, err := analysis.LogisticSiteContribution(prep.x, p, prep.treated, beta)
+		if err != nil {
+			return answer{}, errorf(protocol.CodeInvalid, "ipw: %s", trimPrefix(err.Error()))
+		}
+		out.LogLik, out.Gradient, out.Hessian = lc.LogLik, lc.Gradient, lc.Hessian
+		ans.released = fmt.Sprintf("ipw propensity p=%d n=%d treated=%d", p, prep.n, prep.treatedN)
+	case protocol.IPWOutcome, protocol.IPWCox:
+		if len(req.Beta) != p {
+			return answer{}, errorf(protocol.CodeInvalid, "ipw.beta has %d coefficients for %d design columns %q", len(req.Beta), p, prep.names)
+		}
+		wt, err := e.ipwWeights(prep, req)
+		if err != nil {
+			return answer{}, err
+		}
+		if req.Stage == protocol.IPWOutcome {
+			if err := e.ipwOutcome(prep, req, wt, out, reply); err != nil {
+				return answer{}, err
+			}
+			ans.released = fmt.Sprintf("ipw outcome %s n=%d treated=%d", req.Estimand, prep.n, prep.treatedN)
+		} else {
+			if err := e.ipwCox(prep, req, wt, out); err != nil {
+				return answer{}, err
+			}
+			ans.released = fmt.Sprintf("ipw cox %s %s n=%d events=%d", req.Estimand, req.Ties, out.N, out.Events)
+		}
+	}
+	reply.IPW = out
+	return ans, nil
+}
+
+// ipwPrepared is the part of an ipw query that depends neither on β nor on the weights.
+type ipwPrepared struct {
+	names       []string  // design columns, intercept first
+	x           []float64 // n×p design rows of the complete cases
+	treated     []bool
+	time        []float64 // endpoint, raw (policy applied per release)
+	event       []bool
+	n, treatedN int
+	complete    bitset
+}
+
+// ipwIntercept names the propensity model's intercept column, as R's model.matrix does.
+const ipwIntercept = "(Intercept)"
+
+func (e *Engine) ipwPrepare(c *cohort, q *protocol.Query) (*ipwPrepared, error) {
+	req := q.IPW
+	ls := c.study
+	ep := ls.eps[q.Endpoint]
+	trt := ls.vars[req.Treatment]
+	level := int32(ls.catIndex[req.Treatment][req.Treated])
+	var rows []int
+	c.rows.forEach(func(i int) {
+		if trt.Codes[i] >= 0 { // a patient without a treatment value is in neither arm
+			rows = append(rows, i)
+		}
+	})
+	cols := make([]analysis.CovariateColumn, len(req.Confounders))
+	for k, name := range req.Confounders {
+		v := ls.vars[name]
+		cols[k].Name = name
+		if v.Type == protocol.Numeric {
+			cols[k].Numeric = make([]float64, len(rows))
+			for r, i := range rows {
+				cols[k].Numeric[r] = v.Numeric[i]
+			}
+			continue
+		}
+		cols[k].Categorical = make([]string, len(rows))
+		for r, i := range rows {
+			if code := v.Codes[i]; code >= 0 {
+				cols[k].Categorical[r] = v.Categories[code]
+			}
+		}
+	}
+	levels := map[string][]string{}
+	for name, lv := range req.Levels {
+		levels[name] = lv
+	}
+	for _, name := range req.Confounders {
+		if v := ls.vars[name]; v.Type == protocol.Categorical && levels[name] == nil {
+			levels[name] = v.Categories
+		}
+	}
+	x, p, names, keep, err := analysis.BuildDesign(cols, levels)
+	if err != nil {
+		return nil, errorf(protocol.CodeInvalid, "ipw design: %s", trimPrefix(err.Error()))
+	}
+	prep := &ipwPrepared{names: append([]string{ipwIntercept}, names...), complete: newBitset(ls.data.Len())}
+	var plain []float64 // design without the intercept, for the design-column rule
+	for r, i := range rows {
+		if !keep[r] {
+			continue
+		}
+		prep.complete.set(i)
+		prep.n++
+		isT := trt.Codes[i] == level
+		if isT {
+			prep.treatedN++
+		}
+		prep.treated = append(prep.treated, isT)
+		prep.x = append(prep.x, 1)
+		prep.x = append(prep.x, x[r*p:(r+1)*p]...)
+		plain = append(plain, x[r*p:(r+1)*p]...)
+		prep.time = append(prep.time, ep.Time[i])
+		prep.event = append(prep.event, ep.Event[i])
+	}
+	if IsExact(e.policy) || e.withoutModelRules {
+		return prep, nil
+	}
+	if n := min(prep.treatedN, prep.n-prep.treatedN); n < e.policy.MinCohort {
+		return nil, refusef(protocol.ReasonSmallCohort, float64(e.policy.MinCohort), "each treatment arm needs min_cohort=%d complete cases", e.policy.MinCohort)
+	}
+	// Each group a confounder column distinguishes holds min_cell treated and min_cell control
+	// patients: the model then never singles out who, in a small group, got which treatment.
+	control := make([]bool, len(prep.treated))
+	for i, t := range prep.treated {
+		control[i] = !t
+	}
+	blocks := designBlocks(ls, req.Confounders, levels)
+	if err := checkDesignColumns(plain, p, names, blocks, prep.treated, e.policy.MinCell, " among the treated"); err != nil {
+		return nil, err
+	}
+	if err := checkDesignColumns(plain, p, names, blocks, control, e.policy.MinCell, " among the controls"); err != nil {
+		return nil, err
+	}
+	return prep, nil
+}
+
+// ipwWeighted is the site's patients' weights, kept flags and propensities, and what capping
+// and trimming did per arm (index 0 control, 1 treated).
+type ipwWeighted struct {
+	w, ps           []float64
+	kept            []bool
+	trimmed, capped [2]int
+	keptN           [2]int
+}
+
+// ipwWeights computes the weights of the site's patients from the broadcast model, trims, and
+// caps each arm's weights at e² × its min_cell-th heaviest weight.
+func (e *Engine) ipwWeights(prep *ipwPrepared, req *protocol.IPWRequest) (*ipwWeighted, error) {
+	est, err := analysis.ParseEstimand(req.Estimand)
+	if err != nil {
+		return nil, errorf(protocol.CodeInvalid, "ipw: %s", trimPrefix(err.Error()))
+	}
+	opts := analysis.WeightOptions{Estimand: est, Stabilise: req.Stabilise, TreatedShare: req.TreatedShare, Trim: req.Trim}
+	p := len(prep.names)
+	wt := &ipwWeighted{w: make([]float64, prep.n), ps: make([]float64, prep.n), kept: make([]bool, prep.n)}
+	var arms [2][]float64
+	for i := 0; i < prep.n; i++ {
+		ps := analysis.Propensity(prep.x[i*p:(i+1)*p], req.Beta)
+		a := armOf(prep.treated[i])
+		wt.ps[i] = ps
+		w, kept := analysis.IPWeight(ps, prep.treated[i], opts)
+		if !kept || !(w > 0) || math.IsInf(w, 0) {
+			wt.trimmed[a]++
+			continue
+		}
+		wt.w[i], wt.kept[i] = w, true
+		wt.keptN[a]++
+		arms[a] = append(arms[a], w)
+	}
+	k := max(e.policy.MinCell, 1)
+	var caps [2]float64
+	for a := range arms {
+		if len(arms[a]) < max(e.policy.MinCohort, 1) && !IsExact(e.policy) {
+			return nil, refusef(protocol.ReasonSmallCohort, float64(e.policy.MinCohort), "after trimming, each treatment arm needs min_cohort=%d patients", e.policy.MinCohort)
+		}
+		if len(arms[a]) == 0 || IsExact(e.policy) {
+			caps[a] = math.Inf(1)
+			continue
+		}
+		sort.Sort(sort.Reverse(sort.Float64Slice(arms[a])))
+		caps[a] = math.E * math.E * arms[a][min(k, len(arms[a]))-1]
+	}
+	for i, w := range wt.w {
+		if a := armOf(prep.treated[i]); wt.kept[i] && w > caps[a] {
+			wt.w[i] = caps[a]
+			wt.capped[a]++
+		}
+	}
+	return wt, nil
+}
+
+func armOf(treated bool) int {
+	if treated {
+		return 1
+	}
+	return 0
+}
+
+// ipwOutcome fills the outcome stage's reply: per arm balance sums, histogram, counts and the
+// weighted survival table on released times.
+func (e *Engine) ipwOutcome(prep *ipwPrepared, req *protocol.IPWRequest, wt *ipwWeighted, out *protocol.IPWReply, reply *protocol.Reply) error {
+	p := len(prep.names)
+	bal := analysis.NewBalanceSums(p - 1)
+	for i := 0; i < prep.n; i++ {
+		bal.Add(prep.x[i*p+1:(i+1)*p], prep.treated[i], wt.w[i], wt.kept[i])
+	}
+	minCell := e.policy.MinCell
+	for a, sums := range []analysis.ArmSums{bal.Control, bal.Treated} {
+		arm := &protocol.IPWArm{N: sums.N, Kept: sums.Kept, Sum: sums.Sum, SumSq: sums.SumSq, W: sums.W, W2: sums.W2, WSum: sums.WSum}
+		var sup int
+		arm.Trimmed, sup = releaseCount(wt.trimmed[a], minCell)
+		reply.Policy.SuppressedCells += sup
+		arm.Capped, sup = releaseCount(wt.capped[a], minCell)
+		reply.Policy.SuppressedCells += sup
+		counts := make([]int, len(req.Edges)-1)
+		var time, w []float64
+		var event []bool
+		for i := 0; i < prep.n; i++ {
+			if armOf(prep.treated[i]) != a {
+				continue
+			}
+			if b := binOf(req.Edges, wt.ps[i]); b >= 0 {
+				counts[b]++
+			}
+			if wt.kept[i] {
+				time = append(time, prep.time[i])
+				event = append(event, prep.event[i])
+				w = append(w, wt.w[i])
+			}
+		}
+		for _, n := range counts {
+			cnt, sup := releaseCount(n, minCell)
+			arm.Histogram = append(arm.Histogram, cnt)
+			reply.Policy.SuppressedCells += sup
+		}
+		time, event, merged, truncated := policyTimes(time, event, e.policy.BinDays, minCell, true)
+		reply.Policy.MergedRows += merged
+		if truncated != nil && (reply.Policy.TruncatedAfter == nil || *truncated < *reply.Policy.TruncatedAfter) {
+			reply.Policy.TruncatedAfter = truncated
+		}
+		tab, err := analysis.NewWeightedSurvivalTable(time, event, w)
+		if err != nil {
+			return errorf(protocol.CodeInvalid, "ipw: %s", trimPrefix(err.Error()))
+		}
+		arm.Table = protocol.WeightedTable{Time: tab.Time, Events: tab.Events, Censor: tab.Censor,
+			Events2: tab.Events2, Censor2: tab.Censor2, NEvent: tab.NEvent, NCensor: tab.NCensor}
+		if a == 1 {
+			out.TreatedArm = arm
+		} else {
+			out.ControlArm = arm
+		}
+	}
+	return nil
+}
+
+// binOf returns the bin [edges[k], edges[k+1]) holding x (the last bin closed), or −1.
+func binOf(edges []float64, x float64) int {
+	k := sort.SearchFloat64s(edges, x)
+	switch {
+	case k < len(edges) && edges[k] == x && k < len(edges)-1:
+		return k
+	case k == len(edges)-1 && edges[k] == x:
+		return k - 1
+	case k == 0 || k == len(edges):
+		return -1
+	}
+	return k - 1
+}
+
+// ipwCox fills the cox stage's reply: the site's weighted Cox contribution of treatment at
+// CoxBeta and its robust-variance meat, on the released times of each arm.
+func (e *Engine) ipwCox(prep *ipwPrepared, req *protocol.IPWRequest, wt *ipwWeighted, out *protocol.IPWReply) error {
+	if lim := e.policy.MaxCoxLogHR; lim > 0 && math.Abs(req.CoxBeta[0]) > lim && !e.withoutModelRules {
+		return errorf(protocol.CodeRefusedByPolicy, "ipw.cox_beta %v is beyond this site's max_cox_log_hr=%v", req.CoxBeta[0], lim)
+	}
+	var time, x, w []float64
+	var event []bool
+	for a := 0; a < 2; a++ {
+		var ta, wa []float64
+		var ea []bool
+		for i := 0; i < prep.n; i++ {
+			if wt.kept[i] && armOf(prep.treated[i]) == a {
+				ta = append(ta, prep.time[i])
+				ea = append(ea, prep.event[i])
+				wa = append(wa, wt.w[i])
+			}
+		}
+		ta, ea, _, _ = policyTimes(ta, ea, e.policy.BinDays, e.policy.MinCell, true)
+		time, event, w = append(time, ta...), append(event, ea...), append(w, wa...)
+		for range ta {
+			x = append(x, float64(a))
+		}
+	}
+	for _, ev := range event {
+		if ev {
+			out.Events++
+		}
+	}
+	out.N = len(time)
+	ties, _ := analysis.ParseTies(req.Ties)
+	st, err := analysis.NewWeightedCoxStratum(time, event, x, 1, w)
+	if err != nil {
+		return errorf(protocol.CodeInvalid, "ipw: %s", trimPrefix(err.Error()))
+	}
+	c, err := st.Contribution(req.CoxBeta, ties)
+	if err != nil {
+		return errorf(protocol.CodeInvalid, "ipw: %s", trimPrefix(err.Error()))
+	}
+	meat, score, err := st.ScoreMeat(req.CoxBeta, ties)
+	if err != nil {
+		return errorf(protocol.CodeInvalid, "ipw: %s", trimPrefix(err.Error()))
+	}
+	out.LogLik, out.Gradient, out.Hessian, out.Meat, out.Score = c.LogLik, c.Gradient, c.Hessian, meat, score
+	if slices.ContainsFunc(append(append(slices.Clone(c.Gradient), c.Hessian...), c.LogLik), func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }) {
+		return errorf(protocol.CodeInvalid, "ipw: the Cox contribution at this beta overflows")
+	}
+	return nil
+}
+
+// checkIPWNames resolves the treatment, its level, the confounders and their levels.
+func checkIPWNames(ls *loadedStudy, r *protocol.IPWRequest) error {
+	t := ls.vars[r.Treatment]
+	if t == nil {
+		return errorf(protocol.CodeNotFound, "ipw.treatment: no variable %q", clip(r.Treatment))
+	}
+	if t.Type != protocol.Categorical {
+		return errorf(protocol.CodeInvalid, "ipw.treatment: %q is numeric; the treatment is a categorical variable", r.Treatment)
+	}
+	if _, ok := ls.catIndex[r.Treatment][r.Treated]; !ok {
+		return errorf(protocol.CodeNotFound, "ipw.treated: %q has no category %q", r.Treatment, clip(r.Treated))
+	}
+	for i, name := range r.Confounders {
+		if ls.vars[name] == nil {
+			return errorf(protocol.CodeNotFound, "ipw.confounders[%d]: no variable %q", i, clip(name))
+		}
+	}
+	for name, lv := range r.Levels {
+		v := ls.vars[name]
+		if v.Type != protocol.Categorical {
+			return errorf(protocol.CodeInvalid, "ipw.levels: %q is numeric", name)
+		}
+		for _, l := range lv {
+			if _, ok := ls.catIndex[name][l]; !ok {
+				return errorf(protocol.CodeNotFound, "ipw.levels[%q]: no category %q", name, clip(l))
+			}
+		}
+		if len(lv) != len(v.Categories) {
+			return errorf(protocol.CodeInvalid, "ipw.levels[%q]: give every declared category (%d), the reference first", name, len(v.Categories))
+		}
+	}
+	return nil
+}
