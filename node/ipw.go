@@ -135,10 +135,13 @@ func (e *Engine) ipwPrepare(c *cohort, q *protocol.Query) (*ipwPrepared, error) 
 	}
 	prep := &ipwPrepared{names: append([]string{ipwIntercept}, names...), complete: newBitset(ls.data.Len())}
 	var plain []float64 // design without the intercept, for the design-column rule
+	k := 0 // x holds the complete cases' rows only
 	for r, i := range rows {
 		if !keep[r] {
 			continue
 		}
+		row := x[k*p : (k+1)*p]
+		k++
 		prep.complete.set(i)
 		prep.n++
 		isT := trt.Codes[i] == level
@@ -147,8 +150,8 @@ func (e *Engine) ipwPrepare(c *cohort, q *protocol.Query) (*ipwPrepared, error) 
 		}
 		prep.treated = append(prep.treated, isT)
 		prep.x = append(prep.x, 1)
-		prep.x = append(prep.x, x[r*p:(r+1)*p]...)
-		plain = append(plain, x[r*p:(r+1)*p]...)
+		prep.x = append(prep.x, row...)
+		plain = append(plain, row...)
 		prep.time = append(prep.time, ep.Time[i])
 		prep.event = append(prep.event, ep.Event[i])
 	}

@@ -107,7 +107,7 @@ func (v *validator) reply(q Query, r Reply) {
 	}
 	v.policyEffects(r.Policy)
 	payloads := 0
-	for _, set := range []bool{r.Catalog != nil, r.Count != nil, r.Summary != nil, r.Survival != nil, r.Cox != nil} {
+	for _, set := range []bool{r.Catalog != nil, r.Count != nil, r.Summary != nil, r.Survival != nil, r.Cox != nil, r.IPW != nil} {
 		if set {
 			payloads++
 		}

@@ -363,19 +363,8 @@ func runCox(ctx context.Context, c *common, args []string, out io.Writer) error 
 			spec.Levels[v] = append([]string(nil), vr.Categories...)
 		}
 	}
-	for _, kv := range splitList(refs) {
-		v, level, ok := strings.Cut(kv, "=")
-		lv, isCat := spec.Levels[strings.TrimSpace(v)]
-		if !ok || !isCat {
-			return usagef("--reference: %q is not VAR=LEVEL for a categorical covariate", kv)
-		}
-		level = strings.TrimSpace(level)
-		i := indexOf(lv, level)
-		if i < 0 {
-			return usagef("--reference: %q is not a level of %s (%s)", level, v, strings.Join(lv, ", "))
-		}
-		lv = append([]string{level}, append(append([]string(nil), lv[:i]...), lv[i+1:]...)...)
-		spec.Levels[strings.TrimSpace(v)] = lv
+	if err := applyReferences(spec.Levels, refs); err != nil {
+		return err
 	}
 	r, err := e.run(ctx, app.Request{Kind: protocol.KindCox, Study: st.Name, Cohort: f, Endpoint: a.endpoint, Cox: spec})
 	if err != nil {
@@ -385,6 +374,26 @@ func runCox(ctx context.Context, c *common, args []string, out io.Writer) error 
 		return err
 	}
 	return requireAll(c, &r.Provenance)
+}
+
+// applyReferences moves each --reference VAR=LEVEL to the front of VAR's levels (the
+// reference of its treatment contrasts); levels holds the categorical variables of the model.
+func applyReferences(levels map[string][]string, refs string) error {
+	for _, kv := range splitList(refs) {
+		v, level, ok := strings.Cut(kv, "=")
+		v = strings.TrimSpace(v)
+		lv, isCat := levels[v]
+		if !ok || !isCat {
+			return usagef("--reference: %q is not VAR=LEVEL for a categorical covariate", kv)
+		}
+		level = strings.TrimSpace(level)
+		i := indexOf(lv, level)
+		if i < 0 {
+			return usagef("--reference: %q is not a level of %s (%s)", level, v, strings.Join(lv, ", "))
+		}
+		levels[v] = append([]string{level}, append(append([]string(nil), lv[:i]...), lv[i+1:]...)...)
+	}
+	return nil
 }
 
 func indexOf(xs []string, x string) int {
