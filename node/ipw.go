@@ -135,7 +135,7 @@ func (e *Engine) ipwPrepare(c *cohort, q *protocol.Query) (*ipwPrepared, error) 
 	}
 	prep := &ipwPrepared{names: append([]string{ipwIntercept}, names...), complete: newBitset(ls.data.Len())}
 	var plain []float64 // design without the intercept, for the design-column rule
-	k := 0 // x holds the complete cases' rows only
+	k := 0              // x holds the complete cases' rows only
 	for r, i := range rows {
 		if !keep[r] {
 			continue
