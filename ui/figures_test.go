@@ -2,10 +2,15 @@ package ui
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
+	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -144,5 +149,36 @@ func TestPinnedActionsWithoutPins(t *testing.T) {
 			return contains(shown, c.want)
 		})
 		a.win.Canvas().Overlays().Remove(a.win.Canvas().Overlays().Top())
+	}
+}
+
+// An export is confirmed in the header with the file's name once it is written, and the
+// confirmation goes away by itself (walkthrough: nothing said the export had worked).
+func TestExportIsConfirmed(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	path := filepath.Join(t.TempDir(), "kaplan-meier-nsclc.png")
+	wc, err := storage.Writer(storage.NewFileURI(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.writeExport(wc, func(w io.Writer) error { _, err := io.WriteString(w, "figure"); return err })
+	f.loop.until(t, "the confirmation", func() bool { return a.header.notice.Text != "" })
+	if got := a.header.notice.Text; got != "✓ Saved kaplan-meier-nsclc.png" {
+		t.Errorf("confirmation %q", got)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "figure" {
+		t.Errorf("file holds %q (%v)", b, err)
+	}
+	// A failed write is an error, not a confirmation.
+	a.header.notice.SetText("")
+	wc, err = storage.Writer(storage.NewFileURI(filepath.Join(t.TempDir(), "x.png")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.writeExport(wc, func(io.Writer) error { return errors.New("disk full") })
+	f.loop.until(t, "the error", func() bool { return a.win.Canvas().Overlays().Top() != nil })
+	if a.header.notice.Text != "" {
+		t.Errorf("a failed export was confirmed: %q", a.header.notice.Text)
 	}
 }

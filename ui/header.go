@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"slices"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -20,6 +21,8 @@ type header struct {
 	ui      *App
 	content fyne.CanvasObject
 	status  *widget.Label
+	notice  *widget.Label // a passing confirmation ("Saved …"), cleared after noticeFor
+	noticeN int           // counts notices, so that an old timer clears only its own
 	study   *widget.Select
 	names   []string // the catalog's study names, in the order of study's options (one line each)
 	present *widget.Button
@@ -30,6 +33,9 @@ func newHeader(a *App) *header {
 	h := &header{ui: a}
 	title := widget.NewLabelWithStyle("Oncofed", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	h.status = widget.NewLabel("")
+	h.notice = widget.NewLabel("")
+	h.notice.Importance = widget.SuccessImportance
+	h.notice.Truncation = fyne.TextTruncateEllipsis
 	h.study = widget.NewSelect(nil, func(line string) {
 		if i := slices.Index(h.study.Options, line); i >= 0 {
 			a.onStudy(h.names[i])
@@ -39,8 +45,8 @@ func newHeader(a *App) *header {
 	h.present = widget.NewButtonWithIcon("Present", theme.MediaPlayIcon(), func() { a.library.onPresent() })
 	network := widget.NewButtonWithIcon("", theme.SettingsIcon(), h.onNetwork)
 	network.Importance = widget.LowImportance
-	h.bar = container.NewHBox(title, widget.NewSeparator(), h.status, network, layout.NewSpacer(),
-		widget.NewLabel("Study"), container.NewGridWrap(fyne.NewSize(320, h.study.MinSize().Height), h.study), h.present)
+	h.bar = container.NewHBox(title, widget.NewSeparator(), h.status, network, container.NewGridWrap(fyne.NewSize(200, h.status.MinSize().Height), h.notice), layout.NewSpacer(),
+		widget.NewLabel("Study"), container.NewGridWrap(fyne.NewSize(280, h.study.MinSize().Height), h.study), h.present)
 	h.content = container.NewVBox(container.NewPadded(h.bar), widget.NewSeparator())
 	return h
 }
@@ -61,6 +67,24 @@ func (h *header) selectStudy(name string) {
 	if i := slices.Index(h.names, name); i >= 0 {
 		h.study.SetSelected(h.study.Options[i])
 	}
+}
+
+// noticeFor is how long a confirmation stays in the header.
+const noticeFor = 8 * time.Second
+
+// showNotice confirms something done in the background ("✓ Saved kaplan-meier.png") in the
+// header for noticeFor, without a dialog to dismiss.
+func (h *header) showNotice(text string) {
+	h.noticeN++
+	n := h.noticeN
+	h.notice.SetText(text)
+	time.AfterFunc(noticeFor, func() {
+		h.ui.opt.Do(func() {
+			if h.noticeN == n {
+				h.notice.SetText("")
+			}
+		})
+	})
 }
 
 // updateStatus writes "● Demo network · 5/5 sites" (or the offline state).

@@ -117,6 +117,7 @@ func (t *summaryTab) run(ctx context.Context, gen int, req app.Request) {
 			return
 		}
 		t.show(r)
+		t.ui.onRunPart(gen, r)
 	})
 }
 
