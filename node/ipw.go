@@ -46,6 +46,13 @@ func (e *Engine) ipw(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 		if len(beta) != p {
 			return answer{}, errorf(protocol.CodeInvalid, "ipw.beta has %d coefficients for %d design columns %q", len(beta), p, prep.names)
 		}
+		// A Newton iterate is checked like the final model: at a crafted β the Hessian's
+		// π(1−π) terms would single out the patients at the model's threshold.
+		if !IsExact(e.policy) && !e.withoutModelRules && !e.withoutWeightSpread {
+			if err := checkPropensitySpread(prep, beta, e.policy.MinCell); err != nil {
+				return answer{}, err
+			}
+		}
 		lc, err := analysis.LogisticSiteContribution(prep.x, p, prep.treated, beta)
 		if err != nil {
 			return answer{}, errorf(protocol.CodeInvalid, "ipw: %s", trimPrefix(err.Error()))
@@ -195,6 +202,11 @@ func (e *Engine) ipwWeights(prep *ipwPrepared, req *protocol.IPWRequest) (*ipwWe
 	}
 	opts := analysis.WeightOptions{Estimand: est, Stabilise: req.Stabilise, TreatedShare: req.TreatedShare, Trim: req.Trim}
 	p := len(prep.names)
+	if !IsExact(e.policy) && !e.withoutModelRules && !e.withoutWeightSpread {
+		if err := checkPropensitySpread(prep, req.Beta, e.policy.MinCell); err != nil {
+			return nil, err
+		}
+	}
 	wt := &ipwWeighted{w: make([]float64, prep.n), ps: make([]float64, prep.n), kept: make([]bool, prep.n)}
 	var arms [2][]float64
 	for i := 0; i < prep.n; i++ {
@@ -211,12 +223,13 @@ func (e *Engine) ipwWeights(prep *ipwPrepared, req *protocol.IPWRequest) (*ipwWe
 		arms[a] = append(arms[a], w)
 	}
 	k := max(e.policy.MinCell, 1)
+	uncapped := IsExact(e.policy) || e.withoutWeightSpread // tests of the attack switch both off
 	var caps [2]float64
 	for a := range arms {
 		if len(arms[a]) < max(e.policy.MinCohort, 1) && !IsExact(e.policy) {
 			return nil, refusef(protocol.ReasonSmallCohort, float64(e.policy.MinCohort), "after trimming, each treatment arm needs min_cohort=%d patients", e.policy.MinCohort)
 		}
-		if len(arms[a]) == 0 || IsExact(e.policy) {
+		if len(arms[a]) == 0 || uncapped {
 			caps[a] = math.Inf(1)
 			continue
 		}
@@ -389,6 +402,41 @@ func checkIPWNames(ls *loadedStudy, r *protocol.IPWRequest) error {
 		}
 		if len(lv) != len(v.Categories) {
 			return errorf(protocol.CodeInvalid, "ipw.levels[%q]: give every declared category (%d), the reference first", name, len(v.Categories))
+		}
+	}
+	return nil
+}
+
+// checkPropensitySpread refuses a propensity model that singles out fewer than minCell
+// patients of an arm: within each arm, the minCell-th largest (smallest) linear predictor
+// x'β must lie within maxWeightSpread of the largest (smallest). A fitted model on data that
+// pass the design-column rule is far inside it; a model crafted to give one patient (known by
+// its confounders) a weight all others lack is not — its weight would otherwise stand out of
+// every weighted sum it enters (TestAttackIPWDominantWeight). With it, the heaviest patient
+// weighs at most about e^maxWeightSpread times as much as minCell−1 others of its arm.
+func checkPropensitySpread(prep *ipwPrepared, beta []float64, minCell int) error {
+	if minCell <= 1 {
+		return nil
+	}
+	p := len(prep.names)
+	var etas [2][]float64
+	for i := 0; i < prep.n; i++ {
+		eta := 0.0
+		for j, v := range prep.x[i*p : (i+1)*p] {
+			eta += beta[j] * v
+		}
+		a := armOf(prep.treated[i])
+		etas[a] = append(etas[a], eta)
+	}
+	for a := range etas {
+		xs := etas[a]
+		if len(xs) < minCell {
+			continue // refused by the arm size rule
+		}
+		slices.Sort(xs)
+		k := minCell - 1
+		if xs[k]-xs[0] > maxWeightSpread || xs[len(xs)-1]-xs[len(xs)-1-k] > maxWeightSpread {
+			return errorf(protocol.CodeRefusedByPolicy, "at this propensity model the confounders single out fewer than min_cell=%d patients of an arm: the %d most extreme linear predictors do not lie within %d of the extreme one, so one patient's weight would stand out; a fitted model does not get there", minCell, minCell, maxWeightSpread)
 		}
 	}
 	return nil
