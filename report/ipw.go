@@ -1,7 +1,10 @@
 package report
 
 import (
+	"encoding/csv"
 	"fmt"
+	"io"
+	"strconv"
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
@@ -52,12 +55,31 @@ func OverlapFigure(r *app.Result, style chart.Style) *chart.Histogram {
 // per arm (actual patients; the weighted number is in the table).
 func WeightedKMFigure(r *app.Result, style chart.Style) *chart.KMFigure {
 	res := r.IPW
-	f := &chart.KMFigure{Title: fmt.Sprintf("Weighted Kaplan–Meier (%s weights)", res.Estimand), Style: style}
+	f := &chart.KMFigure{Title: fmt.Sprintf("Weighted Kaplan–Meier (%s weights)", res.Estimand), Style: style,
+		RiskMinCell: RiskMinCell(r),
+		Footnote:    "Numbers at risk are patients; each arm's effective sample size (ESS) is in its name."}
 	for _, a := range []struct {
 		name string
 		arm  app.IPWArm
 	}{{"control", res.Control}, {"treated", res.Treated}} {
-		f.Curves = append(f.Curves, chart.CurveFromEstimate(a.name, &a.arm.KM.KMEstimate))
+		name := fmt.Sprintf("%s (ESS %.0f)", a.name, a.arm.ESS)
+		f.Curves = append(f.Curves, chart.CurveFromEstimate(name, &a.arm.KM.KMEstimate))
 	}
 	return f
+}
+
+// WriteBalanceCSV writes the balance table of a weighted comparison: column, SMD before and
+// after weighting.
+func WriteBalanceCSV(w io.Writer, r *app.Result) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"column", "smd_before", "smd_after"}); err != nil {
+		return err
+	}
+	for _, b := range r.IPW.Balance {
+		if err := cw.Write([]string{b.Column, strconv.FormatFloat(b.SMDBefore, 'g', -1, 64), strconv.FormatFloat(b.SMDAfter, 'g', -1, 64)}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
 }

@@ -77,6 +77,7 @@ type App struct {
 	summary  *summaryTab
 	survival *survivalTab
 	cox      *coxTab
+	compare  *compareTab
 	sites    *sitesTab
 	library  *libraryTab
 	tabs     *container.AppTabs
@@ -87,6 +88,7 @@ const (
 	TabSummary  = "Summary"
 	TabSurvival = "Survival"
 	TabCox      = "Cox"
+	TabCompare  = "Compare treatments"
 	TabSites    = "Sites"
 	TabLibrary  = "Library"
 )
@@ -132,12 +134,14 @@ func (a *App) buildWindow() {
 	a.summary = newSummaryTab(a)
 	a.survival = newSurvivalTab(a)
 	a.cox = newCoxTab(a)
+	a.compare = newCompareTab(a)
 	a.sites = newSitesTab(a)
 	a.library = newLibraryTab(a)
 	a.tabs = container.NewAppTabs(
 		container.NewTabItem(TabSummary, a.summary.content),
 		container.NewTabItem(TabSurvival, a.survival.content),
 		container.NewTabItem(TabCox, a.cox.content),
+		container.NewTabItem(TabCompare, a.compare.content),
 		container.NewTabItem(TabSites, a.sites.content),
 		container.NewTabItem(TabLibrary, a.library.content),
 	)
@@ -317,11 +321,13 @@ func (a *App) onStudy(name string) {
 		a.survival.clear()
 		a.summary.clear()
 		a.cox.clear()
+		a.compare.clear()
 	}
 	a.study = name
 	a.fy.Preferences().SetString("study", name)
 	a.cohort.setStudy(st)
 	a.cox.setStudy(st)
+	a.compare.setStudy(st)
 	a.sites.refreshTable()
 }
 
