@@ -182,3 +182,49 @@ func TestExportIsConfirmed(t *testing.T) {
 		t.Errorf("a failed export was confirmed: %q", a.header.notice.Text)
 	}
 }
+
+// Table 1 of an ungrouped cohort has one value column and no SMD column; every column is
+// wide enough for its cells; the chart can be put away so the table has the whole tab.
+func TestTable1Readable(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	a.runAnalyses()
+	f.loop.until(t, "Table 1", func() bool { return a.summary.result != nil })
+	s := a.summary
+	rows, cols := s.size()
+	if cols != 2 || s.header(1) != "All patients" {
+		t.Errorf("ungrouped Table 1 has %d columns (%q, %q)", cols, s.header(1), s.header(2))
+	}
+	if len(s.widths) != cols {
+		t.Fatalf("%d column widths for %d columns", len(s.widths), cols)
+	}
+	for c := 0; c < cols; c++ {
+		for r := 0; r < rows; r++ {
+			if need := measureCell(s.Cell(r, c), c == 0); need > s.widths[c] && s.widths[c] < maxColumnWidth {
+				t.Errorf("cell %q needs %.0f px, its column has %.0f", s.Cell(r, c), need, s.widths[c])
+			}
+		}
+	}
+	s.chartOn.SetChecked(false)
+	if !s.chartVar.Disabled() {
+		t.Error("the chart's variable stays selectable with the chart put away")
+	}
+	s.chartOn.SetChecked(true)
+	if s.chartVar.Disabled() {
+		t.Error("the chart did not come back")
+	}
+}
+
+// Grouped, Table 1 has the groups, the overall column and the SMD.
+func TestTable1GroupedHasSMD(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	before := a.cohort.feas
+	a.cohort.groupBy.SetSelected("sex")
+	f.loop.until(t, "feasibility by sex", func() bool { return a.cohort.feas != before })
+	a.runAnalyses()
+	f.loop.until(t, "Table 1 by sex", func() bool { return a.summary.result != nil })
+	if _, cols := a.summary.size(); cols != 5 || a.summary.header(4) != "SMD" {
+		t.Errorf("Table 1 by sex has %d columns, last %q", cols, a.summary.header(cols-1))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +15,7 @@ import (
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/internal/atomicfile"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/report"
 	"github.com/oncofed/oncofed/report/format"
@@ -271,7 +273,7 @@ func writeCount(w io.Writer, format string, r *app.Result) error {
 }
 
 func writeSummary(w io.Writer, format string, r *app.Result) error {
-	tb := r.Summary.Table
+	tb, smd := report.Table1(r.Summary.Table)
 	switch format {
 	case "json":
 		n := []string{}
@@ -294,14 +296,17 @@ func writeSummary(w io.Writer, format string, r *app.Result) error {
 	}
 	writeCohortLine(w, r.Request.Cohort)
 	t := table(w)
-	fmt.Fprintf(t, "\t%s\tSMD\n", strings.Join(tb.Columns, "\t"))
-	ns := []string{}
-	for _, c := range tb.N {
-		ns = append(ns, "n = "+c.String())
+	smdHead := ""
+	if smd {
+		smdHead = "\tSMD"
 	}
-	fmt.Fprintf(t, "\t%s\t\n", strings.Join(ns, "\t"))
+	fmt.Fprintf(t, "\t%s%s\n", strings.Join(tb.Columns, "\t"), smdHead) // the first row is n
 	for _, row := range tb.Rows {
-		fmt.Fprintf(t, "%s\t%s\t%s\n", row.Label, strings.Join(row.Cells, "\t"), row.SMD)
+		line := row.Label + "\t" + strings.Join(row.Cells, "\t")
+		if smd {
+			line += "\t" + row.SMD
+		}
+		fmt.Fprintln(t, line)
 	}
 	if err := t.Flush(); err != nil {
 		return err
@@ -311,6 +316,37 @@ func writeSummary(w io.Writer, format string, r *app.Result) error {
 	}
 	fmt.Fprintln(w, report.PrivacyLine(r, clock()))
 	return nil
+}
+
+// table1FileFormat is the format a Table 1 file's extension names ("" when none).
+func table1FileFormat(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".docx":
+		return "docx"
+	case ".md":
+		return "markdown"
+	case ".csv":
+		return "csv"
+	}
+	return ""
+}
+
+// writeTable1File writes r's Table 1 to path in the format of its extension, all or nothing.
+func writeTable1File(path string, r *app.Result) error {
+	tb, smd := report.Table1(r.Summary.Table)
+	return atomicfile.Write(path, func(w io.Writer) error {
+		switch table1FileFormat(path) {
+		case "docx":
+			return report.WriteTable1Docx(w, report.Table1Title(r.Request), tb, smd, report.PrivacyLine(r, clock()))
+		case "markdown":
+			if err := tb.WriteMarkdown(w); err != nil {
+				return err
+			}
+			_, err := io.WriteString(w, "\n"+report.PrivacyLine(r, clock())+"\n")
+			return err
+		}
+		return tb.WriteCSV(w)
+	})
 }
 
 // kmDoc is the km command's result, in the JSON layout of issue 5.
