@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -26,20 +25,18 @@ func NewWeightedSurvivalTable(time []float64, event []bool, w []float64) (Weight
 	if len(time) != len(event) || len(time) != len(w) {
 		return WeightedSurvivalTable{}, ErrLengthMismatch
 	}
-	idx := make([]int, len(time))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return time[idx[a]] < time[idx[b]] })
-	var t WeightedSurvivalTable
-	for _, i := range idx {
-		x := time[i]
+	for i, x := range time {
 		if math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
 			return WeightedSurvivalTable{}, fmt.Errorf("analysis: time %v of record %d is not a finite non-negative number", x, i)
 		}
 		if !(w[i] > 0) || math.IsInf(w[i], 0) {
 			return WeightedSurvivalTable{}, fmt.Errorf("analysis: weight %v of record %d is not a positive finite number", w[i], i)
 		}
+	}
+	var t WeightedSurvivalTable
+	for _, i32 := range orderByTime(time) {
+		i := int(i32)
+		x := time[i]
 		if n := len(t.Time); n == 0 || t.Time[n-1] != x {
 			t.Time = append(t.Time, x)
 			t.Events, t.Censor = append(t.Events, 0), append(t.Censor, 0)

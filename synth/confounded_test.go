@@ -1,8 +1,14 @@
 package synth
 
 import (
+	"bufio"
+	"fmt"
 	"math"
+	"os"
+	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/oncofed/oncofed/analysis"
 )
@@ -35,7 +41,7 @@ func confoundedTruth(t *testing.T, n int) float64 {
 // as the sites and the client do: the propensity model from summed site contributions, ATE
 // weights at each site, the weighted Cox model stratified by site with its robust variance.
 // It also returns the unweighted Cox HR and CI and the balance.
-func confoundedEstimate(t *testing.T, ps []ConfoundedPatient, sites int) (hr, lo, hi, rawHR, rawLo, rawHi float64, bal []analysis.BalanceRow) {
+func confoundedEstimate(t *testing.T, ps []ConfoundedPatient, sites int, withRaw bool) (hr, lo, hi, rawHR, rawLo, rawHi float64, bal []analysis.BalanceRow) {
 	t.Helper()
 	type site struct {
 		x     []float64
@@ -83,8 +89,11 @@ func confoundedEstimate(t *testing.T, ps []ConfoundedPatient, sites int) (hr, lo
 		if err != nil {
 			t.Fatal(err)
 		}
-		rs, _ := analysis.NewWeightedCoxStratum(s.time, s.event, x, 1, ones)
-		weighted, raw = append(weighted, ws), append(raw, rs)
+		weighted = append(weighted, ws)
+		if withRaw {
+			rs, _ := analysis.NewWeightedCoxStratum(s.time, s.event, x, 1, ones)
+			raw = append(raw, rs)
+		}
 	}
 	fitOf := func(strata []*analysis.WeightedCoxStratum) (*analysis.CoxFit, *analysis.RobustCox) {
 		f, err := analysis.FitCox(func(b []float64) (analysis.CoxContribution, error) {
@@ -119,8 +128,12 @@ func confoundedEstimate(t *testing.T, ps []ConfoundedPatient, sites int) (hr, lo
 		return f, rob
 	}
 	wf, rob := fitOf(weighted)
+	bal = analysis.Balance(sums, []string{"age", "ecog"})
+	if !withRaw {
+		return wf.HR[0], rob.Lower[0], rob.Upper[0], math.NaN(), math.NaN(), math.NaN(), bal
+	}
 	rf, _ := fitOf(raw)
-	return wf.HR[0], rob.Lower[0], rob.Upper[0], rf.HR[0], rf.Lower[0], rf.Upper[0], analysis.Balance(sums, []string{"age", "ecog"})
+	return wf.HR[0], rob.Lower[0], rob.Upper[0], rf.HR[0], rf.Lower[0], rf.Upper[0], bal
 }
 
 // TestConfoundedCohortWeightingRecoversTruth: in ConfoundedCohort the unweighted hazard ratio is
@@ -133,7 +146,7 @@ func TestConfoundedCohortWeightingRecoversTruth(t *testing.T) {
 	if truth < 0.70 || truth > 0.80 {
 		t.Fatalf("true marginal HR %v: not the documented 0.72–0.74", truth)
 	}
-	hr, lo, hi, raw, rawLo, rawHi, bal := confoundedEstimate(t, ConfoundedCohort(4000, 5, 1), 5)
+	hr, lo, hi, raw, rawLo, rawHi, bal := confoundedEstimate(t, ConfoundedCohort(4000, 5, 1), 5, true)
 	t.Logf("weighted HR %.3f (%.3f–%.3f), unweighted %.3f (%.3f–%.3f), balance %+v", hr, lo, hi, raw, rawLo, rawHi, bal)
 	if !(lo <= truth && truth <= hi) {
 		t.Errorf("weighted HR %.3f (%.3f–%.3f) misses the truth %.3f", hr, lo, hi, truth)
@@ -148,7 +161,7 @@ func TestConfoundedCohortWeightingRecoversTruth(t *testing.T) {
 	}
 	covered := 0
 	for seed := uint64(10); seed < 30; seed++ {
-		_, lo, hi, _, _, _, _ := confoundedEstimate(t, ConfoundedCohort(2000, 4, seed), 4)
+		_, lo, hi, _, _, _, _ := confoundedEstimate(t, ConfoundedCohort(2000, 4, seed), 4, false)
 		if lo <= truth && truth <= hi {
 			covered++
 		}
@@ -157,4 +170,96 @@ func TestConfoundedCohortWeightingRecoversTruth(t *testing.T) {
 	if covered < 17 {
 		t.Errorf("the robust 95%% interval covered the truth in %d of 20 replicates", covered)
 	}
+}
+
+// TestIPWScaleAgainstR times the federated comparison (propensity rounds, weights, balance,
+// weighted Kaplan–Meier per arm, weighted Cox stratified by site with its robust variance) on
+// ONCOFED_IPW_BENCH patients over 10 sites, in process (the sites' and the client's
+// computation without the network), and writes the cohort to ONCOFED_IPW_CSV for
+// bench/r/ipw.R, which times glm + coxph(weights=, robust=TRUE) + survfit(weights=) in R on the
+// pooled data. Skipped unless ONCOFED_IPW_BENCH is set (docs/ipw.md has the numbers).
+func TestIPWScaleAgainstR(t *testing.T) {
+	nStr := os.Getenv("ONCOFED_IPW_BENCH")
+	if nStr == "" {
+		t.Skip("set ONCOFED_IPW_BENCH=1000000 to time the weighted comparison at scale")
+	}
+	n, err := strconv.Atoi(nStr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := ConfoundedCohort(n, 10, 7)
+	if path := os.Getenv("ONCOFED_IPW_CSV"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := bufio.NewWriter(f)
+		fmt.Fprintln(w, "site,age,ecog,trt,time,status")
+		for _, p := range ps {
+			fmt.Fprintf(w, "%d,%g,%g,%d,%s,%d\n", p.Site, p.Age, p.ECOG, b2i(p.Treated), strconv.FormatFloat(p.Time, 'g', -1, 64), b2i(p.Event))
+		}
+		w.Flush()
+		f.Close()
+	}
+	// CPU time as well as wall time: the machine is shared, and R's proc.time() is read alike.
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	start, c0 := time.Now(), cpu()
+	hr, lo, hi, _, _, _, _ := confoundedEstimate(t, ps, 10, false)
+	kmArms(t, ps, 10)
+	t.Logf("%d patients, 10 sites: propensity + weights + weighted Cox (robust) + weighted KM: wall %v, CPU %v; HR %.4f (%.4f–%.4f)", n, time.Since(start), cpu()-c0, hr, lo, hi)
+}
+
+// kmArms computes each arm's weighted Kaplan–Meier curve from per-site weighted tables (ATE
+// weights from a propensity model fitted as in confoundedEstimate).
+func kmArms(t *testing.T, ps []ConfoundedPatient, sites int) {
+	t.Helper()
+	x := make([]float64, 0, 3*len(ps))
+	y := make([]bool, 0, len(ps))
+	for _, p := range ps {
+		x = append(x, 1, p.Age, p.ECOG)
+		y = append(y, p.Treated)
+	}
+	fit, err := analysis.FitLogistic(func(beta []float64) (analysis.LogisticContribution, error) {
+		return analysis.LogisticSiteContribution(x, 3, y, beta)
+	}, 3, analysis.LogisticOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables [2][]analysis.WeightedSurvivalTable
+	for s := 0; s < sites; s++ {
+		var tm [2][]float64
+		var ev [2][]bool
+		var ws [2][]float64
+		for i, p := range ps {
+			if p.Site != s {
+				continue
+			}
+			w, _ := analysis.IPWeight(analysis.Propensity(x[3*i:3*i+3], fit.Coef), p.Treated, analysis.WeightOptions{})
+			a := b2i(p.Treated)
+			tm[a], ev[a], ws[a] = append(tm[a], p.Time), append(ev[a], p.Event), append(ws[a], w)
+		}
+		for a := range tables {
+			tab, err := analysis.NewWeightedSurvivalTable(tm[a], ev[a], ws[a])
+			if err != nil {
+				t.Fatal(err)
+			}
+			tables[a] = append(tables[a], tab)
+		}
+	}
+	for a := range tables {
+		if _, err := analysis.WeightedKaplanMeier(analysis.MergeWeightedTables(tables[a]...), analysis.KMOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
