@@ -92,6 +92,10 @@ type ipwPrepared struct {
 	event       []bool
 	n, treatedN int
 	complete    bitset
+	// cell numbers each complete case's combination of the discrete confounders' values
+	// (categorical levels, and numeric ones declared as at most 12 integers): the classes of
+	// patients whose weights an attacker who chose the model knows to be equal.
+	cell []int32
 }
 
 // ipwIntercept names the propensity model's intercept column, as R's model.matrix does.
@@ -142,7 +146,18 @@ func (e *Engine) ipwPrepare(c *cohort, q *protocol.Query) (*ipwPrepared, error) 
 	}
 	prep := &ipwPrepared{names: append([]string{ipwIntercept}, names...), complete: newBitset(ls.data.Len())}
 	var plain []float64 // design without the intercept, for the design-column rule
-	k := 0              // x holds the complete cases' rows only
+	var discrete []*VariableData
+	for _, name := range req.Confounders {
+		v := ls.vars[name]
+		if v.Type != protocol.Categorical {
+			v = ls.integerGroups(v) // nil: a continuous confounder
+		}
+		if v != nil {
+			discrete = append(discrete, v)
+		}
+	}
+	cells := map[string]int32{}
+	k := 0 // x holds the complete cases' rows only
 	for r, i := range rows {
 		if !keep[r] {
 			continue
@@ -161,6 +176,17 @@ func (e *Engine) ipwPrepare(c *cohort, q *protocol.Query) (*ipwPrepared, error) 
 		plain = append(plain, row...)
 		prep.time = append(prep.time, ep.Time[i])
 		prep.event = append(prep.event, ep.Event[i])
+		key := make([]byte, 0, 4*len(discrete))
+		for _, v := range discrete {
+			c := v.Codes[i]
+			key = append(key, byte(c), byte(c>>8), byte(c>>16), byte(c>>24))
+		}
+		id, ok := cells[string(key)]
+		if !ok {
+			id = int32(len(cells))
+			cells[string(key)] = id
+		}
+		prep.cell = append(prep.cell, id)
 	}
 	if IsExact(e.policy) || e.withoutModelRules {
 		return prep, nil
@@ -271,6 +297,7 @@ func (e *Engine) ipwOutcome(prep *ipwPrepared, req *protocol.IPWRequest, wt *ipw
 		counts := make([]int, len(req.Edges)-1)
 		var time, w []float64
 		var event []bool
+		var cell []int32
 		for i := 0; i < prep.n; i++ {
 			if armOf(prep.treated[i]) != a {
 				continue
@@ -282,6 +309,7 @@ func (e *Engine) ipwOutcome(prep *ipwPrepared, req *protocol.IPWRequest, wt *ipw
 				time = append(time, prep.time[i])
 				event = append(event, prep.event[i])
 				w = append(w, wt.w[i])
+				cell = append(cell, prep.cell[i])
 			}
 		}
 		for _, n := range counts {
@@ -289,7 +317,13 @@ func (e *Engine) ipwOutcome(prep *ipwPrepared, req *protocol.IPWRequest, wt *ipw
 			arm.Histogram = append(arm.Histogram, cnt)
 			reply.Policy.SuppressedCells += sup
 		}
-		time, event, merged, truncated := policyTimes(time, event, e.policy.BinDays, minCell, true)
+		if e.withoutWeightSpread {
+			cell = nil // tests of the attacks switch the ipw rules off
+		}
+		time, event, merged, truncated, err := cellPolicyTimes(time, event, cell, e.policy.BinDays, minCell)
+		if err != nil {
+			return err
+		}
 		reply.Policy.MergedRows += merged
 		if truncated != nil && (reply.Policy.TruncatedAfter == nil || *truncated < *reply.Policy.TruncatedAfter) {
 			reply.Policy.TruncatedAfter = truncated
@@ -334,14 +368,19 @@ func (e *Engine) ipwCox(prep *ipwPrepared, req *protocol.IPWRequest, wt *ipwWeig
 	for a := 0; a < 2; a++ {
 		var ta, wa []float64
 		var ea []bool
+		var ca []int32
 		for i := 0; i < prep.n; i++ {
 			if wt.kept[i] && armOf(prep.treated[i]) == a {
 				ta = append(ta, prep.time[i])
 				ea = append(ea, prep.event[i])
 				wa = append(wa, wt.w[i])
+				ca = append(ca, prep.cell[i])
 			}
 		}
-		ta, ea, _, _ = policyTimes(ta, ea, e.policy.BinDays, e.policy.MinCell, true)
+		var err error
+		if ta, ea, _, _, err = cellPolicyTimes(ta, ea, ca, e.policy.BinDays, e.policy.MinCell); err != nil {
+			return err
+		}
 		time, event, w = append(time, ta...), append(event, ea...), append(w, wa...)
 		for range ta {
 			x = append(x, float64(a))
@@ -440,4 +479,100 @@ func checkPropensitySpread(prep *ipwPrepared, beta []float64, minCell int) error
 		}
 	}
 	return nil
+}
+
+// cellPolicyTimes releases an arm's times when its patients fall into classes of equal weight
+// as far as the analyst can know (cell: the discrete confounders' value combination). A
+// released row's weighted sums with its numbers would otherwise tell how many of its events
+// come from each class — a table grouped by, say, sex, whose rows were merged for the arm only
+// (TestAttackIPWClassCounts). Times are coarsened to binDays; then, walking forward, a row is
+// closed at the first time where, for every class, its events and its censorings are each
+// none or at least minCell. Patients after the last closed row are censored at it; while that
+// breaks the rule for the last row, the last row is folded into them. No row left: refused.
+// With cell nil (or minCell ≤ 1) it is policyTimes' strict release.
+func cellPolicyTimes(time []float64, event []bool, cell []int32, binDays float64, minCell int) ([]float64, []bool, int, *float64, error) {
+	if minCell <= 1 || len(time) == 0 || cell == nil {
+		t, e, merged, trunc := policyTimes(time, event, binDays, minCell, true)
+		return t, e, merged, trunc, nil
+	}
+	classes := 0
+	for _, c := range cell {
+		classes = max(classes, int(c)+1)
+	}
+	ct := make([]float64, len(time))
+	for i, t := range time {
+		ct[i] = analysis.CoarsenTime(t, binDays)
+	}
+	order := make([]int, len(time))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return ct[order[a]] < ct[order[b]] })
+	type row struct {
+		end    float64
+		counts []int // per class: events, censorings
+	}
+	ok := func(counts []int) bool {
+		for _, n := range counts {
+			if n > 0 && n < minCell {
+				return false
+			}
+		}
+		return true
+	}
+	var rows []row
+	acc := make([]int, 2*classes)
+	distinct := 0
+	for k := 0; k < len(order); {
+		t := ct[order[k]]
+		distinct++
+		for ; k < len(order) && ct[order[k]] == t; k++ {
+			i := order[k]
+			if event[i] {
+				acc[2*cell[i]]++
+			} else {
+				acc[2*cell[i]+1]++
+			}
+		}
+		if ok(acc) {
+			rows = append(rows, row{t, acc})
+			acc = make([]int, 2*classes)
+		}
+	}
+	// acc holds the patients after the last row; they are censored at its end.
+	for len(rows) > 0 {
+		last := rows[len(rows)-1]
+		final := slices.Clone(last.counts)
+		for c := 0; c < classes; c++ {
+			final[2*c+1] += acc[2*c] + acc[2*c+1]
+		}
+		if ok(final) {
+			break
+		}
+		rows = rows[:len(rows)-1]
+		for j := range acc {
+			acc[j] += last.counts[j]
+		}
+	}
+	if len(rows) == 0 {
+		return nil, nil, 0, nil, errorf(protocol.CodeRefusedByPolicy, "an arm's patients with some combination of the discrete confounders' values are too few (fewer than min_cell) for any weighted survival row; merge levels or leave such a confounder out")
+	}
+	bounds := make([]float64, len(rows))
+	for j, r := range rows {
+		bounds[j] = r.end
+	}
+	last := bounds[len(bounds)-1]
+	var truncated *float64
+	t2 := make([]float64, len(time))
+	e2 := slices.Clone(event)
+	for i, t := range ct {
+		k := sort.SearchFloat64s(bounds, t)
+		if k == len(bounds) {
+			t2[i], e2[i] = last, false
+			truncated = &last
+			continue
+		}
+		t2[i] = bounds[k]
+	}
+	return t2, e2, distinct - len(bounds), truncated, nil
 }

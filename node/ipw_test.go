@@ -206,3 +206,49 @@ func TestIPWRefusedForDPAnalyst(t *testing.T) {
 		t.Fatal("refusal carries an ipw payload")
 	}
 }
+
+// The class-count attack: the analyst picks a model in which the weights depend on one
+// discrete confounder only (treatment ECOG 1 against the rest, confounders sex and age, β on
+// sex alone), so that it knows each woman's and each man's weight. A released row's weighted
+// events and censorings with its numbers then solve for how many women died and were censored
+// in it — a survival table by sex whose rows were merged for the arm only, so a row could hold a
+// single woman. The site merges rows until each holds, of every class, none or min_cell
+// events and none or min_cell censorings; with that rule off (withoutWeightSpread) the solved
+// counts include a class of 1..min_cell−1, so the test can fail.
+func TestAttackIPWClassCounts(t *testing.T) {
+	pol := DefaultPolicy()
+	pol.DailyQueryBudget = 0
+	pol.OverlapGuard = false
+	for _, rulesOff := range []bool{false, true} {
+		e, _ := lungEngine(t, pol, nil)
+		e.withoutWeightSpread = rulesOff
+		q := query(protocol.KindIPW)
+		q.Analyst, q.Endpoint = "mallory", "OS"
+		// Design: (Intercept), sexmale, age; β on sex only: e = 1/2 for women, 1/(1+e⁻¹) for men.
+		q.IPW = &protocol.IPWRequest{Stage: protocol.IPWOutcome, Treatment: "ecog", Treated: "ecog1", Confounders: []string{"sex", "age"},
+			Beta: []float64{0, 1, 0}, Estimand: "ATE", Edges: []float64{0, 0.5, 1}}
+		r := mustOK(t, e.Handle(context.Background(), q))
+		wf, wm := 2.0, 1+math.Exp(-1) // treated-arm ATE weights 1/e
+		tab := r.IPW.TreatedArm.Table
+		small := 0
+		for k := range tab.Time {
+			women := []float64{
+				(tab.Events[k] - float64(tab.NEvent[k])*wm) / (wf - wm),
+				(tab.Censor[k] - float64(tab.NCensor[k])*wm) / (wf - wm),
+			}
+			men := []float64{float64(tab.NEvent[k]) - women[0], float64(tab.NCensor[k]) - women[1]}
+			for _, n := range append(women, men...) {
+				n = math.Round(n)
+				if n > 0 && n < float64(pol.MinCell) {
+					small++
+				}
+			}
+		}
+		switch {
+		case !rulesOff && small > 0:
+			t.Errorf("%d released rows give a class of 1..%d patients", small, pol.MinCell-1)
+		case rulesOff && small == 0:
+			t.Errorf("without the rule no row gives a small class: the test cannot show the rule matters")
+		}
+	}
+}
