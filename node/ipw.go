@@ -486,8 +486,8 @@ func checkPropensitySpread(prep *ipwPrepared, beta []float64, minCell int) error
 // released row's weighted sums with its numbers would otherwise tell how many of its events
 // come from each class — a table grouped by, say, sex, whose rows were merged for the arm only
 // (TestAttackIPWClassCounts). Times are coarsened to binDays; then, walking forward, a row is
-// closed at the first time where, for every class, its events and its censorings are each
-// none or at least minCell. Patients after the last closed row are censored at it; while that
+// closed at the first time where every class has none or at least minCell patients in it — the
+// rule of a survival table grouped by the class. Patients after the last closed row are censored at it; while that
 // breaks the rule for the last row, the last row is folded into them. No row left: refused.
 // With cell nil (or minCell ≤ 1) it is policyTimes' strict release.
 func cellPolicyTimes(time []float64, event []bool, cell []int32, binDays float64, minCell int) ([]float64, []bool, int, *float64, error) {
@@ -513,8 +513,8 @@ func cellPolicyTimes(time []float64, event []bool, cell []int32, binDays float64
 		counts []int // per class: events, censorings
 	}
 	ok := func(counts []int) bool {
-		for _, n := range counts {
-			if n > 0 && n < minCell {
+		for c := 0; c < classes; c++ {
+			if n := counts[2*c] + counts[2*c+1]; n > 0 && n < minCell {
 				return false
 			}
 		}

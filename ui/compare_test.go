@@ -12,7 +12,7 @@ import (
 
 // TestCompareTreatments: the Compare treatments tab runs a weighted comparison over the test
 // federation (pembrolizumab-chemotherapy against the other first-line regimens, confounders age
-// and ECOG) and shows the hazard ratio with its robust interval, the effective sample sizes and
+// and weight loss) and shows the hazard ratio with its robust interval, the effective sample sizes and
 // each of its figures; the result opens again from the Library.
 func TestCompareTreatments(t *testing.T) {
 	f := startApp(t)
@@ -24,7 +24,7 @@ func TestCompareTreatments(t *testing.T) {
 	c := a.compare
 	c.treatment.SetSelected("treatment")
 	c.treated.SetSelected("pembro-chemo")
-	c.confounders.SetSelected([]string{"age", "ecog"})
+	c.confounders.SetSelected([]string{"age", "weight_loss_kg"})
 	test.Tap(c.run)
 	f.loop.until(t, "the comparison", func() bool { return c.result != nil || strings.HasPrefix(c.status.Text, "No comparison") })
 	if c.result == nil {
