@@ -30,6 +30,10 @@ type Cohort struct {
 	OSEvent  []bool
 	PFSDays  []float64
 	PFSEvent []bool
+	// FollowUpDays is each patient's potential follow-up: whole days from diagnosis to the
+	// data cut (≥ OSDays), so that the diagnosis date is the data cut minus FollowUpDays. It
+	// is not a column of the CSV; the OMOP CDM's dates need it (node/omop).
+	FollowUpDays []float64
 }
 
 // Len returns the number of patients in the block.
@@ -189,6 +193,7 @@ func (g *Generator) newCohort(site, n int) *Cohort {
 	}
 	c.OSDays, c.PFSDays = make([]float64, n), make([]float64, n)
 	c.OSEvent, c.PFSEvent = make([]bool, n), make([]bool, n)
+	c.FollowUpDays = make([]float64, n)
 	return c
 }
 
@@ -202,6 +207,7 @@ func (c *Cohort) resize(n int) {
 	}
 	c.OSDays, c.PFSDays = c.OSDays[:n], c.PFSDays[:n]
 	c.OSEvent, c.PFSEvent = c.OSEvent[:n], c.PFSEvent[:n]
+	c.FollowUpDays = c.FollowUpDays[:n]
 }
 
 type siteGen struct {
@@ -259,6 +265,7 @@ func (sg *siteGen) fill(c *Cohort, n int) {
 		c.OSDays[i] = math.Max(1, math.Round(osM*daysPerMonth))
 		c.PFSDays[i] = math.Max(1, math.Round(pfsM*daysPerMonth))
 		c.OSEvent[i], c.PFSEvent[i] = osE, pfsE
+		c.FollowUpDays[i] = math.Max(c.OSDays[i], math.Round(potential*daysPerMonth))
 		for j := range c.Columns {
 			x := p.v[j]
 			if codes := c.Columns[j].Codes; codes != nil {

@@ -313,7 +313,7 @@ func runKM(ctx context.Context, c *common, args []string, out io.Writer) error {
 		return err
 	}
 	if plot != "" {
-		if err := drawKM(r, plot); err != nil {
+		if err := drawKM(r, report.Names{From: st}, plot); err != nil {
 			return err
 		}
 	}
@@ -379,7 +379,7 @@ func runCox(ctx context.Context, c *common, args []string, out io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if err := writeCox(out, c.format, r, spec, strata); err != nil {
+	if err := writeCox(out, c.format, r, spec, strata, report.Names{From: st}); err != nil {
 		return err
 	}
 	return requireAll(c, &r.Provenance)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -16,7 +15,9 @@ import (
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/cache"
+	"github.com/oncofed/oncofed/internal/atomicfile"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 )
 
 // runLibrary is `library list|show ID|export ID --out FILE`: the results stored in the result
@@ -101,7 +102,8 @@ func runLibrary(ctx context.Context, c *common, args []string, out io.Writer) er
 		if c.format == "text" {
 			fmt.Fprintln(out, cachedLine(r, time.Now()))
 		}
-		return writeResult(out, c.format, r, unit)
+		cat, _ := db.Catalog(ctx, r.Network) // the labels and units as last seen, if any
+		return writeResult(out, c.format, r, unit, report.Names{From: cat.Study(r.Request.Study)})
 	case "export":
 		id, err := wantID()
 		if err != nil {
@@ -114,7 +116,8 @@ func runLibrary(ctx context.Context, c *common, args []string, out io.Writer) er
 		if err != nil {
 			return err
 		}
-		return exportResult(outPath, r)
+		cat, _ := db.Catalog(ctx, r.Network) // the titles and labels as last seen, if any
+		return exportResult(outPath, r, report.Names{From: cat.Study(r.Request.Study)})
 	}
 	return usagef("library %q: want list, show ID or export ID --out FILE", sub)
 }
@@ -146,7 +149,7 @@ func commandOf(k protocol.Kind) string {
 
 // writeResult prints a stored result as the command that computed it prints a live one
 // (km with its stored landmarks, log confidence intervals and RMST to the shortest follow-up).
-func writeResult(w io.Writer, format string, r *app.Result, unit timeUnit) error {
+func writeResult(w io.Writer, format string, r *app.Result, unit timeUnit, names report.Names) error {
 	switch r.Request.Kind {
 	case protocol.KindCount:
 		return writeCount(w, format, r)
@@ -163,7 +166,7 @@ func writeResult(w io.Writer, format string, r *app.Result, unit timeUnit) error
 		if spec == nil {
 			return fmt.Errorf("result %d is a Cox model without its model", r.ID)
 		}
-		return writeCox(w, format, r, spec, coxStrataFlag(spec))
+		return writeCox(w, format, r, spec, coxStrataFlag(spec), names)
 	case protocol.KindIPW:
 		if r.Request.IPW == nil || r.IPW == nil {
 			return fmt.Errorf("result %d is a weighted comparison without its specification", r.ID)
@@ -187,26 +190,22 @@ func coxStrataFlag(spec *app.CoxSpec) string {
 
 // exportResult writes r to path: the curves of a km result for .png, .svg and .pdf, CSV for
 // .csv, JSON otherwise — what the live command writes with --out or --format.
-func exportResult(path string, r *app.Result) error {
+func exportResult(path string, r *app.Result, names report.Names) error {
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
 	case ".png", ".svg", ".pdf":
 		if r.Request.Kind != protocol.KindSurvival {
 			return usagef("--out %s: only a km result has curves to draw; this is %s (export .json or .csv)", path, commandOf(r.Request.Kind))
 		}
-		return drawKM(r, path)
+		return drawKM(r, names, path)
 	case ".csv":
-		return writeFile(path, r, "csv")
+		return writeFile(path, r, "csv", names)
 	default:
-		return writeFile(path, r, "json")
+		return writeFile(path, r, "json", names)
 	}
 }
 
-func writeFile(path string, r *app.Result, format string) error {
-	var buf bytes.Buffer
-	if err := writeResult(&buf, format, r, timeUnit{}); err != nil {
-		return err
-	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+func writeFile(path string, r *app.Result, format string, names report.Names) error {
+	return atomicfile.Write(path, func(w io.Writer) error { return writeResult(w, format, r, timeUnit{}, names) })
 }
 
 // libraryRow is one listed result in the JSON of library list.
