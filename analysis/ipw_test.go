@@ -101,9 +101,18 @@ func (d ipwData) sites() []ipwSite {
 }
 
 func fitGoldenPropensity(t *testing.T, d ipwData) *LogisticFit {
+	fit, err := fitSites(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fit
+}
+
+// fitSites fits the propensity model of d from its sites' summed contributions.
+func fitSites(d ipwData) (*LogisticFit, error) {
 	sites := d.sites()
 	p := len(d.Columns)
-	fit, err := FitLogistic(func(beta []float64) (LogisticContribution, error) {
+	return FitLogistic(func(beta []float64) (LogisticContribution, error) {
 		var sum LogisticContribution
 		for _, s := range sites {
 			c, err := LogisticSiteContribution(s.x, p, s.treated, beta)
@@ -114,10 +123,6 @@ func fitGoldenPropensity(t *testing.T, d ipwData) *LogisticFit {
 		}
 		return sum, nil
 	}, p, LogisticOptions{Terms: d.Columns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fit
 }
 
 func closeTo(t *testing.T, what string, got, want, rel float64) {
@@ -338,20 +343,7 @@ func TestFitLogisticSeparation(t *testing.T) {
 	if !g.Separated.Converged || g.Separated.Coef[2] < 20 {
 		t.Fatalf("golden: R's separated fit %v is not the case this test is about", g.Separated)
 	}
-	d := g.Data["rotterdam_separated"]
-	sites := d.sites()
-	p := len(d.Columns)
-	_, err := FitLogistic(func(beta []float64) (LogisticContribution, error) {
-		var sum LogisticContribution
-		for _, s := range sites {
-			c, err := LogisticSiteContribution(s.x, p, s.treated, beta)
-			if err != nil {
-				return c, err
-			}
-			sum.Add(c)
-		}
-		return sum, nil
-	}, p, LogisticOptions{Terms: d.Columns})
+	_, err := fitSites(g.Data["rotterdam_separated"])
 	if !errors.Is(err, ErrSeparation) {
 		t.Fatalf("err = %v, want separation", err)
 	}

@@ -223,27 +223,7 @@ func (s *Service) keepMembers(g *Gathered, first **Gathered, members *map[string
 		}
 		return replies, nil
 	}
-	var kept []protocol.Reply
-	got := map[string]bool{}
-	for _, r := range replies {
-		if (*members)[r.Site] {
-			kept = append(kept, r)
-			got[r.Site] = true
-		}
-	}
-	for _, site := range sortedKeys(*members) {
-		if got[site] {
-			continue
-		}
-		why := "stopped answering"
-		for _, p := range append(slices.Clone(g.Refused), g.Invalid...) {
-			if p.Site == site {
-				why = "answered with an error (" + p.Code + ": " + p.Message + ")"
-			}
-		}
-		return nil, Errorf(EUnavailable, "site %s %s in round %d; the analysis was aborted because every site must contribute to every round", site, why, round)
-	}
-	return kept, nil
+	return coxMembersAnswered(g, *members, round)
 }
 
 // propensityRound sums the sites' logistic contributions at beta.
