@@ -27,7 +27,7 @@ func (s *Service) prepare(ctx context.Context, req *Request) error {
 	}
 	if req.Kind == protocol.KindIPW {
 		spec := *req.IPW
-		levels, err := s.catalogLevels(ctx, req.Study, spec.Confounders, spec.Levels, "a confounder")
+		levels, err := s.catalogLevels(ctx, req.Study, spec.Confounders, spec.Levels, nil, "a confounder")
 		if err != nil {
 			return err
 		}

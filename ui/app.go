@@ -79,6 +79,7 @@ type App struct {
 	survival *survivalTab
 	cox      *coxTab
 	compare  *compareTab
+	screen   *screenTab
 	sites    *sitesTab
 	library  *libraryTab
 	tabs     *container.AppTabs
@@ -90,6 +91,7 @@ const (
 	TabSurvival = "Survival"
 	TabCox      = "Cox"
 	TabCompare  = "Compare treatments"
+	TabScreen   = "Biomarkers"
 	TabSites    = "Sites"
 	TabLibrary  = "Library"
 )
@@ -136,6 +138,7 @@ func (a *App) buildWindow() {
 	a.survival = newSurvivalTab(a)
 	a.cox = newCoxTab(a)
 	a.compare = newCompareTab(a)
+	a.screen = newScreenTab(a)
 	a.sites = newSitesTab(a)
 	a.library = newLibraryTab(a)
 	a.tabs = container.NewAppTabs(
@@ -143,6 +146,7 @@ func (a *App) buildWindow() {
 		container.NewTabItem(TabSurvival, a.survival.content),
 		container.NewTabItem(TabCox, a.cox.content),
 		container.NewTabItem(TabCompare, a.compare.content),
+		container.NewTabItem(TabScreen, a.screen.content),
 		container.NewTabItem(TabSites, a.sites.content),
 		container.NewTabItem(TabLibrary, a.library.content),
 	)
@@ -329,6 +333,7 @@ func (a *App) onStudy(name string) {
 	a.cohort.setStudy(st)
 	a.cox.setStudy(st)
 	a.compare.setStudy(st)
+	a.screen.setStudy(st)
 	a.sites.refreshTable()
 }
 

@@ -65,16 +65,8 @@ func runIPW(ctx context.Context, c *common, args []string, out io.Writer) error 
 		return usagef("--treated: %q is not a level of %s (%v)", treated, treatment, st.Variable(treatment).Categories)
 	}
 	spec := &app.IPWSpec{Treatment: treatment, Treated: treated, Confounders: names, Estimand: estimand,
-		Stabilise: stabilise, Trim: trim, Ties: ties, Levels: map[string][]string{}}
-	for _, v := range names {
-		if err := checkVariable(st, "--confounders", v, ""); err != nil {
-			return err
-		}
-		if vr := st.Variable(v); vr.Type == protocol.Categorical {
-			spec.Levels[v] = append([]string(nil), vr.Categories...)
-		}
-	}
-	if err := applyReferences(spec.Levels, refs); err != nil {
+		Stabilise: stabilise, Trim: trim, Ties: ties}
+	if spec.Levels, err = coxLevels(st, "--confounders", names, refs); err != nil {
 		return err
 	}
 	r, err := e.run(ctx, app.Request{Kind: protocol.KindIPW, Study: st.Name, Cohort: f, Endpoint: a.endpoint, IPW: spec})
