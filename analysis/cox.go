@@ -128,6 +128,12 @@ func MinBound(a, b []float64) []float64 {
 type coxAccum struct {
 	p    int
 	ties Ties
+	// weighted: subjects carry case weights (WeightedCoxStratum); dw is then the summed case
+	// weight of the events at the current time, which replaces their number d as the
+	// multiplicity of the event terms (R's coxph weights: Breslow d → Σw, Efron each of the d
+	// terms times the mean weight Σw/d).
+	weighted bool
+	dw       float64
 	// Running risk-set sums; s2 and e2 are p×p row-major, only the lower triangle (j ≤ i) is
 	// maintained.
 	s0     float64
@@ -161,6 +167,7 @@ func newCoxAccum(p int, ties Ties) *coxAccum {
 // beginTime clears the event sums before the subjects of the next (smaller) time are added.
 func (acc *coxAccum) beginTime() {
 	acc.d = 0
+	acc.dw = 0
 	acc.e0 = 0
 	clear(acc.e1)
 	clear(acc.e2)
@@ -178,9 +185,16 @@ func (acc *coxAccum) eventTerm() {
 	}
 	acc.events += d
 	p := acc.p
+	mult := 1.0 // multiplicity of each Efron term: the events' mean case weight
+	if acc.weighted {
+		mult = acc.dw / float64(d)
+	}
 	if acc.ties == Breslow || d == 1 {
 		den := acc.s0
 		fd := float64(d)
+		if acc.weighted {
+			fd = acc.dw
+		}
 		acc.loglik -= fd * math.Log(den)
 		for i := 0; i < p; i++ {
 			mi := acc.s1[i] / den
@@ -200,6 +214,12 @@ func (acc *coxAccum) eventTerm() {
 	//   Σ_l a_l a_l' = S1 S1' Σ u_l² − (S1 E1' + E1 S1') Σ u_l v_l + E1 E1' Σ v_l²,
 	// with u_l = 1/den_l and v_l = f_l/den_l, costs O(d + p²) per time instead of O(d p²).
 	su, sv, suu, suv, svv, loglik := efronWeights(acc.s0, acc.e0, d, acc.ties, acc.loglik)
+	if acc.weighted {
+		// Each of the d terms counts the events' mean case weight times (R's coxfit6).
+		_, _, _, _, _, terms := efronWeights(acc.s0, acc.e0, d, acc.ties, 0)
+		loglik = acc.loglik + mult*terms
+		su, sv, suu, suv, svv = mult*su, mult*sv, mult*suu, mult*suv, mult*svv
+	}
 	acc.loglik = loglik
 	for i := 0; i < p; i++ {
 		s1i, e1i := acc.s1[i], acc.e1[i]
@@ -239,6 +259,14 @@ func (acc *coxAccum) contribution(n int, eventLP float64, eventX []float64) CoxC
 // addSubject adds one subject with weight w and covariates x to the running risk-set sums
 // (and to the event sums if it is an event).
 func (acc *coxAccum) addSubject(w float64, x []float64, event bool) {
+	acc.addCase(1, w, x, event)
+}
+
+// addCase adds one subject with case weight cw and risk weight r = cw·exp(x'β).
+func (acc *coxAccum) addCase(cw, w float64, x []float64, event bool) {
+	if event {
+		acc.dw += cw
+	}
 	acc.s0 += w
 	addWeighted(acc.s1, acc.s2, w, x[:acc.p])
 	if event {

@@ -25,6 +25,15 @@ func (s *Service) prepare(ctx context.Context, req *Request) error {
 	if req.Kind == protocol.KindCox {
 		return s.fillLevels(ctx, req)
 	}
+	if req.Kind == protocol.KindIPW {
+		spec := *req.IPW
+		levels, err := s.catalogLevels(ctx, req.Study, spec.Confounders, spec.Levels, nil, "a confounder")
+		if err != nil {
+			return err
+		}
+		spec.Levels = levels
+		req.IPW = &spec
+	}
 	return nil
 }
 

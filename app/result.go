@@ -30,6 +30,7 @@ type Request struct {
 	Bins       []protocol.HistogramSpec `json:"bins,omitempty"`      // summary
 	Landmarks  []float64                `json:"landmarks,omitempty"` // survival: days at which to report S(t)
 	Cox        *CoxSpec                 `json:"cox,omitempty"`
+	IPW        *IPWSpec                 `json:"ipw,omitempty"`
 }
 
 // CoxSpec is the model of a Cox request.
@@ -212,6 +213,7 @@ type Result struct {
 	Summary *SummaryResult
 	KM      *KMResult
 	Cox     *CoxResult
+	IPW     *IPWResult
 
 	// Cached is set when the result was served from the cache rather than computed now.
 	Cached bool

@@ -326,6 +326,8 @@ func validate(req Request) error {
 		if req.Endpoint == "" {
 			return Errorf(EInvalid, "choose an endpoint")
 		}
+	case protocol.KindIPW:
+		return validateIPW(req)
 	case protocol.KindCox:
 		if req.Endpoint == "" {
 			return Errorf(EInvalid, "choose an endpoint")
@@ -351,10 +353,10 @@ func validate(req Request) error {
 func (s *Service) baseQuery(req Request) protocol.Query {
 	q := protocol.Query{Version: protocol.Version, Kind: req.Kind, Analyst: s.analyst, Study: req.Study,
 		Cohort: req.Cohort, GroupBy: req.GroupBy, Endpoint: req.Endpoint, Variables: req.Variables, Bins: req.Bins}
-	if req.Kind == protocol.KindSurvival || req.Kind == protocol.KindCox {
+	if req.Kind == protocol.KindSurvival || req.Kind == protocol.KindCox || req.Kind == protocol.KindIPW {
 		q.Variables, q.Bins = nil, nil
 	}
-	if req.Kind == protocol.KindCox {
+	if req.Kind == protocol.KindCox || req.Kind == protocol.KindIPW {
 		q.GroupBy = ""
 	}
 	return q
@@ -375,6 +377,8 @@ func (s *Service) Run(ctx context.Context, req Request) (*Result, error) {
 	var err error
 	if req.Kind == protocol.KindCox {
 		r, err = s.runCox(ctx, req)
+	} else if req.Kind == protocol.KindIPW {
+		r, err = s.runIPW(ctx, req)
 	} else {
 		r, err = s.runOnce(ctx, req)
 	}
@@ -405,40 +409,54 @@ func (s *Service) cachedAnswer(ctx context.Context, req Request, cause error) (*
 // builds the same design (first level = reference).
 func (s *Service) fillLevels(ctx context.Context, req *Request) error {
 	cox := *req.Cox
-	cox.Levels = maps2(cox.Levels)
+	// A covariate in Indicators is one column, the indicator of its level: no levels.
+	indicator := func(v string) bool { _, ok := cox.Indicators[v]; return ok }
+	levels, err := s.catalogLevels(ctx, req.Study, cox.Covariates, cox.Levels, indicator, "a Cox covariate")
+	if err != nil {
+		return err
+	}
+	cox.Levels = levels
 	req.Cox = &cox
+	return nil
+}
+
+// catalogLevels returns given completed with the catalog's categories of every categorical
+// variable among vars but those skip says (nil: none), nil when there is none; role names the
+// variables in messages.
+func (s *Service) catalogLevels(ctx context.Context, study string, vars []string, given map[string][]string, skip func(string) bool, role string) (map[string][]string, error) {
+	levels := maps2(given)
 	var st *Study
-	for _, v := range cox.Covariates {
-		if _, ok := cox.Levels[v]; ok {
+	for _, v := range vars {
+		if _, ok := levels[v]; ok {
 			continue
 		}
-		if _, ok := cox.Indicators[v]; ok {
-			continue // one column, the indicator of its level
+		if skip != nil && skip(v) {
+			continue
 		}
 		if st == nil {
 			cat, err := s.cache.Catalog(ctx, s.network.ID)
 			if err != nil && ErrorCode(err) != ENotFound {
-				return err
+				return nil, err
 			}
-			if st = cat.Study(req.Study); st == nil {
-				return Errorf(EInvalid, "study %s is not in the catalog; refresh the catalog first", req.Study)
+			if st = cat.Study(study); st == nil {
+				return nil, Errorf(EInvalid, "study %s is not in the catalog; refresh the catalog first", study)
 			}
 		}
 		vr := st.Variable(v)
 		if vr == nil {
-			return Errorf(EInvalid, "study %s has no variable %s", req.Study, v)
+			return nil, Errorf(EInvalid, "study %s has no variable %s", study, v)
 		}
 		if vr.Type == protocol.Categorical {
 			if len(vr.Categories) < 2 {
-				return Errorf(EInvalid, "variable %s has fewer than two categories; it cannot be a Cox covariate", v)
+				return nil, Errorf(EInvalid, "variable %s has fewer than two categories; it cannot be %s", v, role)
 			}
-			cox.Levels[v] = slices.Clone(vr.Categories)
+			levels[v] = slices.Clone(vr.Categories)
 		}
 	}
-	if len(cox.Levels) == 0 {
-		cox.Levels = nil
+	if len(levels) == 0 {
+		levels = nil
 	}
-	return nil
+	return levels, nil
 }
 
 func maps2(m map[string][]string) map[string][]string {
@@ -563,8 +581,8 @@ func (s *Service) finish(ctx context.Context, r *Result, g *Gathered, steps []Co
 	if r.Name == "" {
 		r.Name = DefaultName(r.Request)
 	}
-	if r.Request.Kind == protocol.KindCox && r.Cox != nil {
-		// runCox computed the payload from these very evaluations (see there).
+	if (r.Request.Kind == protocol.KindCox && r.Cox != nil) || (r.Request.Kind == protocol.KindIPW && r.IPW != nil) {
+		// runCox (runIPW) computed the payload from these very evaluations (see there).
 		return nil
 	}
 	return Render(r)
@@ -580,6 +598,11 @@ func DefaultName(req Request) string {
 		s = "Summary of " + strings.Join(req.Variables, ", ")
 	case protocol.KindSurvival:
 		s = "Kaplan–Meier of " + req.Endpoint
+	case protocol.KindIPW:
+		s = "Weighted comparison of " + req.Endpoint
+		if req.IPW != nil {
+			s += " by " + req.IPW.Treatment + "=" + req.IPW.Treated + " (" + ipwEstimand(req.IPW) + ")"
+		}
 	case protocol.KindCox:
 		s = "Cox model of " + req.Endpoint
 		if req.Cox != nil {
@@ -588,7 +611,7 @@ func DefaultName(req Request) string {
 	default:
 		s = string(req.Kind)
 	}
-	if req.GroupBy != "" && req.Kind != protocol.KindCox {
+	if req.GroupBy != "" && req.Kind != protocol.KindCox && req.Kind != protocol.KindIPW {
 		s += " by " + req.GroupBy
 	}
 	if req.CohortName != "" {

@@ -622,6 +622,8 @@ func (e *Engine) compute(ctx context.Context, q *protocol.Query, who identity, r
 		ans, err = e.survival(c, q, reply)
 	case q.Kind == protocol.KindCox:
 		ans, err = e.cox(c, q, reply)
+	case q.Kind == protocol.KindIPW:
+		ans, err = e.ipw(c, q, reply)
 	default:
 		panic("node: unchecked kind " + string(q.Kind))
 	}
@@ -639,7 +641,7 @@ const maxGroups = 256
 // checkKindNames resolves the kind-specific names (endpoint, summary variables, covariates).
 func (e *Engine) checkKindNames(ls *loadedStudy, q *protocol.Query) error {
 	switch q.Kind {
-	case protocol.KindSurvival, protocol.KindCox:
+	case protocol.KindSurvival, protocol.KindCox, protocol.KindIPW:
 		if ls.eps[q.Endpoint] == nil {
 			return errorf(protocol.CodeNotFound, "no endpoint %q in study %q", clip(q.Endpoint), ls.data.Name)
 		}
@@ -656,6 +658,8 @@ func (e *Engine) checkKindNames(ls *loadedStudy, q *protocol.Query) error {
 				return errorf(protocol.CodeInvalid, "bins[%d]: %q is categorical", i, b.Variable)
 			}
 		}
+	case protocol.KindIPW:
+		return checkIPWNames(ls, q.IPW)
 	case protocol.KindCox:
 		for i, name := range q.Cox.Covariates {
 			if ls.vars[name] == nil {

@@ -18,10 +18,11 @@ const (
 	KindSummary  Kind = "summary"  // per group: category counts; n, Σx, Σx², histogram
 	KindSurvival Kind = "survival" // per group: survival table (time, events, censorings)
 	KindCox      Kind = "cox"      // per site at a given β: stratum contributions or risk-set sums
+	KindIPW      Kind = "ipw"      // propensity weighting: model rounds, weighted outcome tables, weighted Cox
 )
 
 // Kinds lists every query kind in a stable order.
-var Kinds = []Kind{KindCatalog, KindCount, KindSummary, KindSurvival, KindCox}
+var Kinds = []Kind{KindCatalog, KindCount, KindSummary, KindSurvival, KindCox, KindIPW}
 
 // Query is what the client sends to every site of a study.
 type Query struct {
@@ -43,6 +44,7 @@ type Query struct {
 	Variables []string        `json:"variables,omitempty"` // summary
 	Bins      []HistogramSpec `json:"bins,omitempty"`      // summary: fixed bin edges per numeric variable
 	Cox       *CoxRequest     `json:"cox,omitempty"`       // cox
+	IPW       *IPWRequest     `json:"ipw,omitempty"`       // ipw
 
 	// Feasibility asks for an approximate count that the site does not remember: the cohort
 	// size plus noise that depends only on the patient set, rounded (Reply.Policy says how),

@@ -34,7 +34,7 @@ func ValidateQuery(q Query) error {
 		return err
 	}
 	if q.Kind == KindCatalog {
-		if q.Cohort != nil || q.GroupBy != "" || len(q.Variables) > 0 || len(q.Bins) > 0 || q.Cox != nil {
+		if q.Cohort != nil || q.GroupBy != "" || len(q.Variables) > 0 || len(q.Bins) > 0 || q.Cox != nil || q.IPW != nil {
 			return queryErrorf(CodeInvalid, "a catalog query takes no cohort, grouping or parameters")
 		}
 		return nil
@@ -51,6 +51,9 @@ func ValidateQuery(q Query) error {
 	if q.Kind != KindCox && q.Cox != nil {
 		return queryErrorf(CodeInvalid, "cox parameters given to a %s query", q.Kind)
 	}
+	if q.Kind != KindIPW && q.IPW != nil {
+		return queryErrorf(CodeInvalid, "ipw parameters given to a %s query", q.Kind)
+	}
 	switch q.Kind {
 	case KindSummary:
 		return validateSummary(q)
@@ -63,6 +66,11 @@ func ValidateQuery(q Query) error {
 			return queryErrorf(CodeInvalid, "cox needs an endpoint")
 		}
 		return validateCoxRequest(q.Cox)
+	case KindIPW:
+		if q.Endpoint == "" || q.GroupBy != "" {
+			return queryErrorf(CodeInvalid, "ipw needs an endpoint and takes no group_by (the treatment is the grouping)")
+		}
+		return validateIPWRequest(q.IPW)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ type Reply struct {
 	Summary  *SummaryReply  `json:"summary,omitempty"`
 	Survival *SurvivalReply `json:"survival,omitempty"`
 	Cox      *CoxReply      `json:"cox,omitempty"`
+	IPW      *IPWReply      `json:"ipw,omitempty"`
 }
 
 // PolicyEffects records what the policy did: the bin width applied to times, how many cells

@@ -107,7 +107,7 @@ func (v *validator) reply(q Query, r Reply) {
 	}
 	v.policyEffects(r.Policy)
 	payloads := 0
-	for _, set := range []bool{r.Catalog != nil, r.Count != nil, r.Summary != nil, r.Survival != nil, r.Cox != nil} {
+	for _, set := range []bool{r.Catalog != nil, r.Count != nil, r.Summary != nil, r.Survival != nil, r.Cox != nil, r.IPW != nil} {
 		if set {
 			payloads++
 		}
@@ -155,6 +155,12 @@ func (v *validator) reply(q Query, r Reply) {
 			return
 		}
 		v.cox(q, r.Cox)
+	case KindIPW:
+		if r.IPW == nil {
+			v.failf("ipw", "missing")
+			return
+		}
+		v.ipw(q, r.IPW)
 	default:
 		v.failf("kind", "unknown kind %q", q.Kind)
 	}

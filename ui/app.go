@@ -78,6 +78,7 @@ type App struct {
 	summary  *summaryTab
 	survival *survivalTab
 	cox      *coxTab
+	compare  *compareTab
 	screen   *screenTab
 	sites    *sitesTab
 	library  *libraryTab
@@ -89,6 +90,7 @@ const (
 	TabSummary  = "Summary"
 	TabSurvival = "Survival"
 	TabCox      = "Cox"
+	TabCompare  = "Compare treatments"
 	TabScreen   = "Biomarkers"
 	TabSites    = "Sites"
 	TabLibrary  = "Library"
@@ -135,6 +137,7 @@ func (a *App) buildWindow() {
 	a.summary = newSummaryTab(a)
 	a.survival = newSurvivalTab(a)
 	a.cox = newCoxTab(a)
+	a.compare = newCompareTab(a)
 	a.screen = newScreenTab(a)
 	a.sites = newSitesTab(a)
 	a.library = newLibraryTab(a)
@@ -142,6 +145,7 @@ func (a *App) buildWindow() {
 		container.NewTabItem(TabSummary, a.summary.content),
 		container.NewTabItem(TabSurvival, a.survival.content),
 		container.NewTabItem(TabCox, a.cox.content),
+		container.NewTabItem(TabCompare, a.compare.content),
 		container.NewTabItem(TabScreen, a.screen.content),
 		container.NewTabItem(TabSites, a.sites.content),
 		container.NewTabItem(TabLibrary, a.library.content),
@@ -322,11 +326,13 @@ func (a *App) onStudy(name string) {
 		a.survival.clear()
 		a.summary.clear()
 		a.cox.clear()
+		a.compare.clear()
 	}
 	a.study = name
 	a.fy.Preferences().SetString("study", name)
 	a.cohort.setStudy(st)
 	a.cox.setStudy(st)
+	a.compare.setStudy(st)
 	a.screen.setStudy(st)
 	a.sites.refreshTable()
 }

@@ -241,6 +241,9 @@ func (a *App) showResult(r *app.Result) {
 	case r.Cox != nil:
 		a.cox.show(r)
 		a.selectTab(TabCox)
+	case r.IPW != nil:
+		a.compare.show(r)
+		a.selectTab(TabCompare)
 	case r.Count != nil:
 		dialog.ShowInformation(r.Name, "Pooled cohort size: "+FormatCount(r.Count.Total)+"\n"+report.PrivacyLine(r, a.opt.Now()), a.win)
 	}

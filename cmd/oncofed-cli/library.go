@@ -136,7 +136,7 @@ func openResult(ctx context.Context, db *cache.DB, id int64) (*app.Result, error
 // kindOfCommand maps the CLI's command names to the analysis kinds they store.
 var kindOfCommand = map[string]protocol.Kind{
 	"count": protocol.KindCount, "summary": protocol.KindSummary, "km": protocol.KindSurvival,
-	"survival": protocol.KindSurvival, "cox": protocol.KindCox,
+	"survival": protocol.KindSurvival, "cox": protocol.KindCox, "ipw": protocol.KindIPW,
 }
 
 // commandOf is the CLI command that computes results of kind k ("km" for survival).
@@ -167,6 +167,11 @@ func writeResult(w io.Writer, format string, r *app.Result, unit timeUnit, names
 			return fmt.Errorf("result %d is a Cox model without its model", r.ID)
 		}
 		return writeCox(w, format, r, spec, coxStrataFlag(spec), names)
+	case protocol.KindIPW:
+		if r.Request.IPW == nil || r.IPW == nil {
+			return fmt.Errorf("result %d is a weighted comparison without its specification", r.ID)
+		}
+		return writeIPW(w, format, r)
 	}
 	return fmt.Errorf("result %d is of kind %q, which this oncofed-cli cannot show", r.ID, r.Request.Kind)
 }
@@ -254,8 +259,13 @@ func analysisText(req app.Request) string {
 				s += " (stratified by site and " + st + ")"
 			}
 		}
+	case protocol.KindIPW:
+		s = req.Endpoint
+		if req.IPW != nil {
+			s += fmt.Sprintf(" by %s=%s | %s (%s)", req.IPW.Treatment, req.IPW.Treated, strings.Join(req.IPW.Confounders, " + "), req.IPW.Estimand)
+		}
 	}
-	if req.GroupBy != "" && req.Kind != protocol.KindCox {
+	if req.GroupBy != "" && req.Kind != protocol.KindCox && req.Kind != protocol.KindIPW {
 		s = strings.TrimSpace(s + " by " + req.GroupBy)
 	}
 	if s == "" {

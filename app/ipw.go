@@ -1,0 +1,377 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// IPWSpec is a propensity-weighted comparison of two treatments (docs/ipw.md).
+type IPWSpec struct {
+	Treatment   string              `json:"treatment"` // a categorical variable
+	Treated     string              `json:"treated"`   // its level of the treated arm; every other level is control
+	Confounders []string            `json:"confounders"`
+	Levels      map[string][]string `json:"levels,omitempty"`
+	Estimand    string              `json:"estimand"` // ATE (default), ATT or overlap
+	Stabilise   bool                `json:"stabilise,omitempty"`
+	Trim        float64             `json:"trim,omitempty"`
+	Ties        string              `json:"ties,omitempty"` // efron (default) or breslow
+}
+
+// IPWEdges are the propensity histogram's bins: twenty of width 0.05.
+var IPWEdges = func() []float64 {
+	e := make([]float64, 21)
+	for k := range e {
+		e[k] = float64(k) / 20
+	}
+	return e
+}()
+
+// IPWArm is one arm of a weighted comparison: its weighted Kaplan–Meier curve, effective
+// sample size, and what trimming and the sites' weight cap did.
+type IPWArm struct {
+	KM              *analysis.WeightedKMEstimate
+	N, Kept         int
+	ESS, WeightSum  float64
+	Trimmed, Capped Count
+	Histogram       []Count // per bin of IPWEdges
+}
+
+// IPWResult is the payload of a propensity-weighted comparison.
+type IPWResult struct {
+	Estimand   string
+	Propensity *analysis.LogisticFit
+	Balance    []analysis.BalanceRow
+	Treated    IPWArm
+	Control    IPWArm
+	Edges      []float64
+	// Cox is the weighted Cox model of the endpoint on treatment, stratified by site, with its
+	// naive variance; Robust its sandwich variance and the robust score (log-rank) test.
+	Cox    *analysis.CoxFit
+	Robust *analysis.RobustCox
+	Sites  []string
+}
+
+// Warnings are what a reader must know before trusting the comparison: collapsed effective
+// sample sizes and columns still out of balance.
+func (r *IPWResult) Warnings() []string {
+	var out []string
+	for _, a := range []struct {
+		name string
+		arm  IPWArm
+	}{{"treated", r.Treated}, {"control", r.Control}} {
+		if a.arm.Kept > 0 && a.arm.ESS < 0.2*float64(a.arm.Kept) {
+			out = append(out, fmt.Sprintf("the %s arm's effective sample size collapsed to %.1f of %d patients: a few weights dominate", a.name, a.arm.ESS, a.arm.Kept))
+		}
+	}
+	for _, b := range r.Balance {
+		if b.SMDAfter > 0.1 || b.SMDAfter < -0.1 {
+			out = append(out, fmt.Sprintf("%s is not balanced after weighting (SMD %.2f, above 0.1 in absolute value)", b.Column, b.SMDAfter))
+		}
+	}
+	return out
+}
+
+func validateIPW(req Request) error {
+	if req.Endpoint == "" {
+		return Errorf(EInvalid, "choose an endpoint")
+	}
+	s := req.IPW
+	if s == nil || s.Treatment == "" || s.Treated == "" {
+		return Errorf(EInvalid, "choose the treatment variable and its treated level")
+	}
+	if len(s.Confounders) == 0 {
+		return Errorf(EInvalid, "choose at least one confounder")
+	}
+	if _, err := analysis.ParseEstimand(ipwEstimand(s)); err != nil {
+		return WrapError(EInvalid, err, "unknown estimand %q (ATE, ATT or overlap)", s.Estimand)
+	}
+	if !(s.Trim >= 0 && s.Trim < 0.5) {
+		return Errorf(EInvalid, "trim %v must lie in [0, 0.5)", s.Trim)
+	}
+	_, err := coxTies(s.Ties)
+	return err
+}
+
+func ipwEstimand(s *IPWSpec) string {
+	if s.Estimand == "" {
+		return "ATE"
+	}
+	return s.Estimand
+}
+
+// ipwRequest is the protocol request of one stage.
+func ipwRequest(s *IPWSpec, stage protocol.IPWStage, beta []float64) *protocol.IPWRequest {
+	ties := s.Ties
+	if ties == "" {
+		ties = "efron"
+	}
+	return &protocol.IPWRequest{Stage: stage, Treatment: s.Treatment, Treated: s.Treated, Confounders: s.Confounders,
+		Levels: s.Levels, Beta: slices.Clone(beta), Estimand: ipwEstimand(s), Stabilise: s.Stabilise, Trim: s.Trim, Ties: ties}
+}
+
+// runIPW runs the three stages, one scatter-gather per round: the propensity fit (Newton–
+// Raphson), the outcome round with the fitted model, and the weighted Cox fit. The sites that
+// answer the first round are the comparison's sites; each later round must be answered by all
+// of them. The payload is then computed from the rounds by renderIPW, as when reopened.
+func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
+	base := s.baseQuery(req)
+	var (
+		rounds  []Round
+		first   *Gathered
+		members map[string]bool
+	)
+	ask := func(ir *protocol.IPWRequest) ([]protocol.Reply, error) {
+		q := base
+		q.ID = s.newID()
+		q.IPW = ir
+		g, err := s.query(ctx, q)
+		if err != nil {
+			if len(rounds) > 0 {
+				return nil, WrapError(EUnavailable, err, "the network was lost in round %d of the weighted comparison; it was aborted", len(rounds)+1)
+			}
+			return nil, err
+		}
+		replies, err := s.keepMembers(g, &first, &members, len(rounds)+1)
+		if err != nil {
+			return nil, err
+		}
+		rounds = append(rounds, newRound(q, replies, g))
+		return replies, nil
+	}
+	var treated, total int
+	eval := func(beta []float64) (analysis.LogisticContribution, error) {
+		replies, err := ask(ipwRequest(req.IPW, protocol.IPWPropensity, beta))
+		if err != nil {
+			return analysis.LogisticContribution{}, err
+		}
+		c, err := propensityRound(replies, beta)
+		treated, total = c.Treated, c.N
+		return c, err
+	}
+	columns := ipwColumns(req)
+	fit, err := analysis.FitLogistic(eval, len(columns), analysis.LogisticOptions{Terms: columns})
+	if err != nil {
+		var ae *Error
+		if asError(err, &ae) {
+			return nil, err
+		}
+		return nil, WrapError(EInvalid, err, "the propensity model could not be fitted")
+	}
+	out := ipwRequest(req.IPW, protocol.IPWOutcome, fit.Coef)
+	out.Edges = IPWEdges
+	out.TreatedShare = float64(treated) / float64(total)
+	if _, err := ask(out); err != nil {
+		return nil, err
+	}
+	coxEval := func(beta []float64) (analysis.CoxContribution, error) {
+		cr := ipwRequest(req.IPW, protocol.IPWCox, fit.Coef)
+		cr.TreatedShare = out.TreatedShare
+		cr.CoxBeta = slices.Clone(beta)
+		replies, err := ask(cr)
+		if err != nil {
+			return analysis.CoxContribution{}, err
+		}
+		c, _, _, err := ipwCoxRound(replies)
+		return c, err
+	}
+	if _, err := analysis.FitCox(coxEval, 1, analysis.CoxOptions{Terms: []string{req.IPW.Treatment + req.IPW.Treated}}); err != nil {
+		return nil, WrapError(EInvalid, err, "the weighted Cox model could not be fitted")
+	}
+	r := &Result{Network: s.network.ID, Request: req, Rounds: rounds}
+	if r.IPW, err = renderIPW(req, rounds); err != nil {
+		return nil, err
+	}
+	if err := s.finish(ctx, r, first, nil); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ipwColumns names the propensity design's columns from the prepared request (levels filled
+// from the catalog): the intercept, each numeric confounder, and name+level for each level of
+// a categorical one after its reference, as the sites' analysis.BuildDesign names them.
+func ipwColumns(req Request) []string {
+	cols := []string{"(Intercept)"}
+	for _, v := range req.IPW.Confounders {
+		lv, ok := req.IPW.Levels[v]
+		if !ok {
+			cols = append(cols, v)
+			continue
+		}
+		for _, l := range lv[1:] {
+			cols = append(cols, v+l)
+		}
+	}
+	return cols
+}
+
+// keepMembers fixes the answering sites at the first round and, later, keeps only their
+// replies, failing when one of them is missing.
+func (s *Service) keepMembers(g *Gathered, first **Gathered, members *map[string]bool, round int) ([]protocol.Reply, error) {
+	replies := sortReplies(g.Replies)
+	if *first == nil {
+		if err := noAnswer(g); err != nil {
+			return nil, err
+		}
+		*first, *members = g, map[string]bool{}
+		for _, r := range replies {
+			(*members)[r.Site] = true
+		}
+		return replies, nil
+	}
+	return coxMembersAnswered(g, *members, round)
+}
+
+// propensityRound sums the sites' logistic contributions at beta.
+func propensityRound(replies []protocol.Reply, beta []float64) (analysis.LogisticContribution, error) {
+	var sum analysis.LogisticContribution
+	p := len(beta)
+	var columns []string
+	for i, rep := range replies {
+		r := rep.IPW
+		if r == nil || len(r.Gradient) != p || len(r.Hessian) != p*p {
+			return sum, Errorf(EInvalid, "site %s: a propensity reply without a contribution of %d columns", rep.Site, p)
+		}
+		if i == 0 {
+			columns = r.Columns
+		} else if !equalStrings(columns, r.Columns) {
+			return sum, Errorf(EInvalid, "site %s built design columns %v, other sites %v", rep.Site, r.Columns, columns)
+		}
+		sum.Add(analysis.LogisticContribution{LogLik: r.LogLik, Gradient: r.Gradient, Hessian: r.Hessian, N: r.N, Treated: r.Treated})
+	}
+	return sum, nil
+}
+
+// ipwCoxRound sums the sites' weighted Cox contributions, meats and scores.
+func ipwCoxRound(replies []protocol.Reply) (c analysis.CoxContribution, meat, score []float64, err error) {
+	meat, score = make([]float64, 1), make([]float64, 1)
+	for _, rep := range replies {
+		r := rep.IPW
+		if r == nil || len(r.Gradient) != 1 || len(r.Hessian) != 1 || len(r.Meat) != 1 || len(r.Score) != 1 {
+			return c, nil, nil, Errorf(EInvalid, "site %s: a weighted Cox reply without its contribution", rep.Site)
+		}
+		c.Add(analysis.CoxContribution{LogLik: r.LogLik, Gradient: r.Gradient, Hessian: r.Hessian, N: r.N, Events: r.Events})
+		meat[0] += r.Meat[0]
+		score[0] += r.Score[0]
+	}
+	return c, meat, score, nil
+}
+
+// renderIPW computes the payload from the stored rounds: the propensity and Cox fits are
+// replayed round by round (each asked β must be the stored one), the outcome round merged.
+func renderIPW(req Request, rounds []Round) (*IPWResult, error) {
+	if req.IPW == nil {
+		return nil, Errorf(EInvalid, "a weighted comparison without its specification")
+	}
+	byStage := map[protocol.IPWStage][]Round{}
+	for _, r := range rounds {
+		if r.Query.IPW == nil {
+			return nil, Errorf(EInternal, "a stored round of the weighted comparison has no ipw query")
+		}
+		byStage[r.Query.IPW.Stage] = append(byStage[r.Query.IPW.Stage], r)
+	}
+	prop, outc, cox := byStage[protocol.IPWPropensity], byStage[protocol.IPWOutcome], byStage[protocol.IPWCox]
+	if len(prop) == 0 || len(outc) != 1 || len(cox) == 0 || len(prop[0].Replies) == 0 {
+		return nil, Errorf(EInternal, "the stored rounds of the weighted comparison are incomplete")
+	}
+	columns := prop[0].Replies[0].IPW.Columns
+	k := 0
+	fit, err := analysis.FitLogistic(func(beta []float64) (analysis.LogisticContribution, error) {
+		if k >= len(prop) || !equalBits(prop[k].Query.IPW.Beta, beta) {
+			return analysis.LogisticContribution{}, Errorf(EInternal, "the propensity refit diverges from the stored rounds at round %d", k)
+		}
+		k++
+		return propensityRound(prop[k-1].Replies, beta)
+	}, len(columns), analysis.LogisticOptions{Terms: columns})
+	if err != nil {
+		return nil, WrapError(EInvalid, err, "the propensity model could not be fitted")
+	}
+	res := &IPWResult{Estimand: ipwEstimand(req.IPW), Propensity: fit, Edges: outc[0].Query.IPW.Edges}
+	if err := res.mergeOutcome(outc[0].Replies, columns[1:]); err != nil {
+		return nil, err
+	}
+	k = 0
+	var meat []float64
+	coxFit, err := analysis.FitCox(func(beta []float64) (analysis.CoxContribution, error) {
+		if k >= len(cox) || !equalBits(cox[k].Query.IPW.CoxBeta, beta) {
+			return analysis.CoxContribution{}, Errorf(EInternal, "the Cox refit diverges from the stored rounds at round %d", k)
+		}
+		k++
+		c, m, _, err := ipwCoxRound(cox[k-1].Replies)
+		meat = m
+		return c, err
+	}, 1, analysis.CoxOptions{Terms: []string{req.IPW.Treatment + req.IPW.Treated}})
+	if err != nil {
+		return nil, WrapError(EInvalid, err, "the weighted Cox model could not be fitted")
+	}
+	_, meat0, score0, err := ipwCoxRound(cox[0].Replies)
+	if err != nil {
+		return nil, err
+	}
+	if res.Robust, err = analysis.Sandwich(coxFit, meat, meat0, score0); err != nil {
+		return nil, WrapError(EInvalid, err, "the robust variance could not be computed")
+	}
+	res.Cox = coxFit
+	return res, nil
+}
+
+// mergeOutcome merges the sites' outcome replies: balance sums, histograms, counts and the
+// weighted survival tables of each arm.
+func (res *IPWResult) mergeOutcome(replies []protocol.Reply, columns []string) error {
+	bal := analysis.NewBalanceSums(len(columns))
+	var tables [2][]analysis.WeightedSurvivalTable
+	for _, rep := range replies {
+		r := rep.IPW
+		if r == nil || r.TreatedArm == nil || r.ControlArm == nil {
+			return Errorf(EInvalid, "site %s: an outcome reply without its arms", rep.Site)
+		}
+		res.Sites = append(res.Sites, rep.Site)
+		mc := rep.Policy.MinCell
+		for a, arm := range []*protocol.IPWArm{r.ControlArm, r.TreatedArm} {
+			if len(arm.Sum) != len(columns) || len(arm.Histogram) != len(res.Edges)-1 {
+				return Errorf(EInvalid, "site %s: an outcome reply of the wrong shape", rep.Site)
+			}
+			sums := analysis.ArmSums{N: arm.N, Kept: arm.Kept, Sum: arm.Sum, SumSq: arm.SumSq, W: arm.W, W2: arm.W2, WSum: arm.WSum}
+			out := &res.Control
+			other := analysis.BalanceSums{Control: sums, Treated: zeroArm(len(columns))}
+			if a == 1 {
+				out = &res.Treated
+				other = analysis.BalanceSums{Treated: sums, Control: zeroArm(len(columns))}
+			}
+			bal.Merge(other)
+			out.Trimmed = out.Trimmed.Add(releasedCount(arm.Trimmed, mc))
+			out.Capped = out.Capped.Add(releasedCount(arm.Capped, mc))
+			if out.Histogram == nil {
+				out.Histogram = make([]Count, len(arm.Histogram))
+			}
+			for b, c := range arm.Histogram {
+				out.Histogram[b] = out.Histogram[b].Add(releasedCount(c, mc))
+			}
+			t := arm.Table
+			tables[a] = append(tables[a], analysis.WeightedSurvivalTable{Time: t.Time, Events: t.Events, Censor: t.Censor,
+				Events2: t.Events2, Censor2: t.Censor2, NEvent: t.NEvent, NCensor: t.NCensor})
+		}
+	}
+	res.Balance = analysis.Balance(bal, columns)
+	for a, arm := range []analysis.ArmSums{bal.Control, bal.Treated} {
+		out := &res.Control
+		if a == 1 {
+			out = &res.Treated
+		}
+		out.N, out.Kept, out.ESS, out.WeightSum = arm.N, arm.Kept, arm.ESS(), arm.W
+		km, err := analysis.WeightedKaplanMeier(analysis.MergeWeightedTables(tables[a]...), analysis.KMOptions{})
+		if err != nil {
+			return WrapError(EInvalid, err, "the weighted Kaplan–Meier curve could not be computed")
+		}
+		out.KM = km
+	}
+	return nil
+}
+
+func zeroArm(p int) analysis.ArmSums {
+	return analysis.NewBalanceSums(p).Control
+}

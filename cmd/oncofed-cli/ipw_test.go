@@ -1,0 +1,146 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/oncofed/oncofed/node"
+)
+
+// ipwGolden is the part of analysis/testdata/r/ipw_goldens.json the end-to-end test reads:
+// R's answers for lung.csv with one site per institution (gen_ipw.R, "lung sites …").
+type ipwGolden struct {
+	Cases []struct {
+		Name       string
+		Propensity struct{ Coef, SE []float64 }
+		ESS        struct{ Treated, Control float64 }
+		Balance    []struct {
+			Column    string
+			SMDBefore float64 `json:"smd_before"`
+			SMDAfter  float64 `json:"smd_after"`
+		}
+		KM struct {
+			Control, Treated struct {
+				Time, Surv, Lower, Upper []float64
+				NRisk                    []float64 `json:"n_risk"`
+				StdErr                   []float64 `json:"std_err"`
+			}
+		}
+		CoxSite []struct {
+			Ties          string
+			Coef          json.RawMessage
+			SERobust      json.RawMessage `json:"se_robust"`
+			SENaive       json.RawMessage `json:"se_naive"`
+			Score, RScore json.RawMessage
+		} `json:"cox_site"`
+	}
+}
+
+func goldenNumber(t *testing.T, raw json.RawMessage) float64 {
+	t.Helper()
+	var x float64
+	if err := json.Unmarshal(raw, &x); err != nil {
+		var xs []float64
+		if err := json.Unmarshal(raw, &xs); err != nil || len(xs) != 1 {
+			t.Fatalf("golden value %s is not one number", raw)
+		}
+		return xs[0]
+	}
+	return x
+}
+
+// TestIPWCommandEqualsR: oncofed-cli ipw over a real hub with one node per lung institution
+// (exact policy) gives R's propensity model, balance, ESS, weighted KM and weighted Cox
+// stratified by site (glm, survfit(weights=), coxph(weights=, robust=TRUE) + strata(site)).
+func TestIPWCommandEqualsR(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "analysis", "testdata", "r", "ipw_goldens.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g ipwGolden
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	url := startLung(t, node.ExactPolicy())
+	for _, c := range g.Cases {
+		if !strings.HasPrefix(c.Name, "lung sites") {
+			continue
+		}
+		estimand := strings.TrimPrefix(c.Name, "lung sites ")
+		for _, cox := range c.CoxSite {
+			code, out, errOut := cli(t, "--hub", url, "ipw", "--study", "lung", "--endpoint", "os", "--treatment", "sex", "--treated", "female",
+				"--confounders", "age,karno,wt.loss", "--estimand", estimand, "--ties", cox.Ties, "--format", "json")
+			if code != 0 {
+				t.Fatalf("%s %s: exit %d: %s", c.Name, cox.Ties, code, errOut)
+			}
+			var doc struct {
+				Propensity struct {
+					Terms []struct {
+						Column   string
+						Coef, SE float64
+					}
+					Converged bool
+				}
+				ESS     struct{ Treated, Control float64 }
+				Balance []struct {
+					Column    string
+					SMDBefore float64 `json:"smd_before"`
+					SMDAfter  float64 `json:"smd_after"`
+				}
+				KM struct {
+					Groups []struct {
+						Name  string
+						Curve struct {
+							Time, Surv []float64
+							NRisk      []float64  `json:"n_risk"`
+							StdErr     []*float64 `json:"std_err"`
+							Lower      []*float64
+						}
+					}
+				}
+				Cox struct {
+					Coef     float64
+					SERobust float64 `json:"se_robust"`
+					SENaive  float64 `json:"se_naive"`
+				}
+				Logrank struct{ Robust, Naive struct{ Stat float64 } }
+			}
+			if err := json.Unmarshal([]byte(out), &doc); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			what := c.Name + " " + cox.Ties
+			if !doc.Propensity.Converged || len(doc.Propensity.Terms) != len(c.Propensity.Coef) {
+				t.Fatalf("%s: propensity %+v", what, doc.Propensity)
+			}
+			for j, term := range doc.Propensity.Terms {
+				near(t, what+" propensity coef "+term.Column, &term.Coef, c.Propensity.Coef[j], 1e-9)
+				near(t, what+" propensity se "+term.Column, &term.SE, c.Propensity.SE[j], 1e-9)
+			}
+			near(t, what+" ESS treated", &doc.ESS.Treated, c.ESS.Treated, 1e-9)
+			near(t, what+" ESS control", &doc.ESS.Control, c.ESS.Control, 1e-9)
+			for j, bal := range doc.Balance {
+				near(t, what+" SMD before "+bal.Column, &bal.SMDBefore, c.Balance[j].SMDBefore, 1e-9)
+				near(t, what+" SMD after "+bal.Column, &bal.SMDAfter, c.Balance[j].SMDAfter, 1e-9)
+			}
+			for k, want := range [][]float64{c.KM.Control.Surv, c.KM.Treated.Surv} {
+				got := doc.KM.Groups[k].Curve
+				if len(got.Surv) != len(want) {
+					t.Fatalf("%s: arm %d: %d rows, R %d", what, k, len(got.Surv), len(want))
+				}
+				se := [][]float64{c.KM.Control.StdErr, c.KM.Treated.StdErr}[k]
+				for i := range want {
+					near(t, what+" KM surv", &got.Surv[i], want[i], 1e-9)
+					near(t, what+" KM std.err", got.StdErr[i], se[i], 1e-9)
+				}
+			}
+			near(t, what+" cox coef", &doc.Cox.Coef, goldenNumber(t, cox.Coef), 1e-9)
+			near(t, what+" cox robust se", &doc.Cox.SERobust, goldenNumber(t, cox.SERobust), 1e-9)
+			near(t, what+" cox naive se", &doc.Cox.SENaive, goldenNumber(t, cox.SENaive), 1e-9)
+			near(t, what+" naive log-rank", &doc.Logrank.Naive.Stat, goldenNumber(t, cox.Score), 1e-8)
+			near(t, what+" robust log-rank", &doc.Logrank.Robust.Stat, goldenNumber(t, cox.RScore), 1e-8)
+		}
+	}
+}

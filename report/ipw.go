@@ -1,0 +1,85 @@
+package report
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/chart"
+)
+
+// SMDNote says how the balance table's standardised mean differences are computed; both front
+// ends print it with the table.
+const SMDNote = "SMD: difference of (weighted) means over the unweighted pooled SD of the arms before weighting; |SMD| ≤ 0.1 counts as balanced."
+
+// LoveFigure is the Love plot of a weighted comparison's balance.
+func LoveFigure(r *app.Result, style chart.Style) *chart.LovePlot {
+	res := r.IPW
+	l := &chart.LovePlot{Title: "Balance of " + r.Request.IPW.Treatment + " arms", Footnote: SMDNote, Style: style}
+	for _, b := range res.Balance {
+		l.Rows = append(l.Rows, chart.LoveRow{Label: b.Column, Before: b.SMDBefore, After: b.SMDAfter})
+	}
+	return l
+}
+
+// OverlapFigure is the propensity-score histogram of the two arms, on the sites' bins; a bin a
+// site suppressed (fewer than min_cell patients) is drawn as its known range.
+func OverlapFigure(r *app.Result, style chart.Style) *chart.Histogram {
+	res := r.IPW
+	spec := r.Request.IPW
+	h := &chart.Histogram{Title: "Propensity of " + spec.Treatment + " = " + spec.Treated, XLabel: "propensity score",
+		Edges: res.Edges, MinCell: RiskMinCell(r), Style: style,
+		Footnote: fmt.Sprintf("Counts per bin of width %.2g from each site; cells under a site's min_cell are shown as ranges.", res.Edges[1]-res.Edges[0])}
+	for _, a := range []struct {
+		name string
+		arm  app.IPWArm
+	}{{"treated", res.Treated}, {"control", res.Control}} {
+		s := chart.HistSeries{Name: a.name}
+		for _, c := range a.arm.Histogram {
+			lo, hi := float64(c.N), float64(c.N)
+			lbl := ""
+			if !c.Exact() {
+				hi = float64(c.Max)
+				lbl = c.String()
+			}
+			s.Counts, s.Max, s.Labels = append(s.Counts, lo), append(s.Max, hi), append(s.Labels, lbl)
+		}
+		h.Series = append(h.Series, s)
+	}
+	return h
+}
+
+// WeightedKMFigure is the weighted Kaplan–Meier figure of the two arms, with the number at risk
+// per arm (actual patients; the weighted number is in the table).
+func WeightedKMFigure(r *app.Result, style chart.Style) *chart.KMFigure {
+	res := r.IPW
+	f := &chart.KMFigure{Title: fmt.Sprintf("Weighted Kaplan–Meier (%s weights)", res.Estimand), Style: style,
+		RiskMinCell: RiskMinCell(r),
+		Footnote:    "Numbers at risk are patients; each arm's effective sample size (ESS) is in its name."}
+	for _, a := range []struct {
+		name string
+		arm  app.IPWArm
+	}{{"control", res.Control}, {"treated", res.Treated}} {
+		name := fmt.Sprintf("%s (ESS %.0f)", a.name, a.arm.ESS)
+		f.Curves = append(f.Curves, chart.CurveFromEstimate(name, &a.arm.KM.KMEstimate))
+	}
+	return f
+}
+
+// WriteBalanceCSV writes the balance table of a weighted comparison: column, SMD before and
+// after weighting.
+func WriteBalanceCSV(w io.Writer, r *app.Result) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"column", "smd_before", "smd_after"}); err != nil {
+		return err
+	}
+	for _, b := range r.IPW.Balance {
+		if err := cw.Write([]string{b.Column, strconv.FormatFloat(b.SMDBefore, 'g', -1, 64), strconv.FormatFloat(b.SMDAfter, 'g', -1, 64)}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,270 @@
+package ui
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
+	"github.com/oncofed/oncofed/report/format"
+)
+
+// The figures of the compare tab.
+const (
+	figureLove    = "Balance (Love plot)"
+	figureOverlap = "Propensity overlap"
+	figureKM      = "Weighted Kaplan–Meier"
+)
+
+// compareTab compares two treatments with propensity weights (app.IPWSpec): the treatment, its
+// treated level and the confounders on the left; the Love plot, the overlap histogram or the
+// weighted Kaplan–Meier curves on the right, with the hazard ratio (robust CI), the effective
+// sample sizes and warnings when balance is not reached or a few weights dominate.
+type compareTab struct {
+	ui      *App
+	content fyne.CanvasObject
+
+	treatment   *widget.Select
+	treated     *widget.Select
+	confounders *widget.CheckGroup
+	estimand    *widget.RadioGroup
+	trim        *widget.Select
+	run         *widget.Button
+	view        *widget.Select
+	export      *widget.Select
+	pin         *widget.Button
+	figure      *figureView
+	summary     *widget.Label
+	warnings    *widget.Label
+	privacy     *widget.Label
+	status      *widget.Label
+	result      *app.Result
+	study       *app.Study
+}
+
+const comparePlaceholder = "Choose a treatment, its treated level and the confounders, then press Compare."
+
+func newCompareTab(a *App) *compareTab {
+	t := &compareTab{ui: a}
+	t.treatment = widget.NewSelect(nil, t.onTreatment)
+	t.treatment.PlaceHolder = "Treatment…"
+	t.treated = widget.NewSelect(nil, nil)
+	t.treated.PlaceHolder = "Treated level…"
+	t.confounders = widget.NewCheckGroup(nil, nil)
+	t.estimand = widget.NewRadioGroup([]string{"ATE", "ATT", "overlap"}, nil)
+	t.estimand.Horizontal = true
+	t.estimand.Selected = "ATE"
+	t.estimand.Required = true
+	t.trim = widget.NewSelect([]string{"no trimming", "0.01", "0.05"}, nil)
+	t.trim.Selected = "no trimming"
+	t.run = widget.NewButtonWithIcon("Compare", theme.MediaPlayIcon(), t.onRun)
+	t.run.Importance = widget.HighImportance
+	t.view = widget.NewSelect([]string{figureLove, figureOverlap, figureKM}, func(string) { t.redraw() })
+	t.view.Selected = figureKM
+	t.export = widget.NewSelect([]string{"PNG", "SVG", "PDF", "CSV (balance)"}, func(s string) {
+		if s == "" {
+			return
+		}
+		t.export.ClearSelected()
+		t.exportAs(s)
+	})
+	t.export.PlaceHolder = "Export…"
+	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.ui.pinResult(t.result) })
+	t.pin.Disable()
+	t.figure = newFigureView(a.opt.Do, comparePlaceholder)
+	t.summary = widget.NewLabel("")                  // short lines of its own: a wrapped label under a figure
+	t.summary.Truncation = fyne.TextTruncateEllipsis // misjudges its height in a narrow window
+	t.warnings = widget.NewLabel("")
+	t.warnings.Wrapping = fyne.TextWrapWord
+	t.warnings.Importance = widget.WarningImportance
+	t.warnings.Hide()
+	t.privacy = widget.NewLabel("")
+	t.privacy.Wrapping = fyne.TextWrapWord
+	t.privacy.SizeName = theme.SizeNameCaptionText
+	t.status = widget.NewLabel("")
+	t.status.Wrapping = fyne.TextWrapWord
+	t.status.Hide()
+	bold := func(s string) *widget.Label {
+		return widget.NewLabelWithStyle(s, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	}
+	left := container.NewVBox(
+		bold("Treatment"), t.treatment, t.treated,
+		bold("Confounders"), t.confounders,
+		bold("Weights"), t.estimand, t.trim,
+		t.run,
+	)
+	bar := newToolbar(1, widget.NewLabel("Compare treatments"), t.view, t.pin, t.export)
+	right := container.NewBorder(container.NewVBox(bar, t.status), container.NewVBox(t.summary, t.warnings, t.privacy), nil, nil, t.figure)
+	split := container.NewHSplit(container.NewVScroll(left), right)
+	split.Offset = 0.22
+	t.content = split
+	return t
+}
+
+// setStudy offers the study's categorical variables as treatments and every variable as a
+// confounder.
+func (t *compareTab) setStudy(st *app.Study) {
+	t.study = st
+	var cats, all []string
+	for _, v := range st.Variables {
+		if len(v.TypeConflict) > 0 {
+			continue
+		}
+		all = append(all, v.Name)
+		if v.Type == protocol.Categorical && len(v.Categories) >= 2 {
+			cats = append(cats, v.Name)
+		}
+	}
+	t.treatment.Options = cats
+	t.treatment.ClearSelected()
+	t.treated.Options = nil
+	t.treated.ClearSelected()
+	t.confounders.Options = all
+	t.confounders.Selected = nil
+	t.confounders.Refresh()
+}
+
+func (t *compareTab) onTreatment(name string) {
+	if t.study == nil {
+		return
+	}
+	t.treated.Options = nil
+	if v := t.study.Variable(name); v != nil {
+		t.treated.Options = append([]string(nil), v.Categories...)
+	}
+	t.treated.ClearSelected()
+	t.treated.Refresh()
+}
+
+// Request is the weighted comparison of the cohort with the choices on the tab.
+func (t *compareTab) Request() app.Request {
+	req := t.ui.cohort.Request(protocol.KindIPW)
+	req.GroupBy = ""
+	var conf []string
+	for _, c := range t.confounders.Selected {
+		if c != t.treatment.Selected {
+			conf = append(conf, c)
+		}
+	}
+	spec := &app.IPWSpec{Treatment: t.treatment.Selected, Treated: t.treated.Selected, Confounders: conf, Estimand: t.estimand.Selected}
+	fmt.Sscan(t.trim.Selected, &spec.Trim)
+	req.IPW = spec
+	return req
+}
+
+func (t *compareTab) onRun() {
+	if t.ui.offline {
+		t.setStatus("Offline: a weighted comparison needs the sites. Cached comparisons open from the Library.")
+		return
+	}
+	req := t.Request()
+	switch {
+	case req.IPW.Treatment == "" || req.IPW.Treated == "":
+		t.setStatus("Choose the treatment and its treated level.")
+		return
+	case len(req.IPW.Confounders) == 0:
+		t.setStatus("Choose at least one confounder.")
+		return
+	}
+	ctx, gen := t.ui.newRunContext()
+	t.setStatus("Comparing: the propensity model, then the weighted outcomes — one round trip to every site per step…")
+	t.ui.runService(ctx, gen, req, func(r *app.Result, err error) {
+		if err != nil {
+			t.setStatus("No comparison. " + ErrorText(err))
+			return
+		}
+		t.show(r)
+	})
+}
+
+func (t *compareTab) setStatus(s string) { showStatus(t.status, s) }
+
+// show displays a weighted comparison.
+func (t *compareTab) show(r *app.Result) {
+	if r == nil || r.IPW == nil {
+		return
+	}
+	t.result = r
+	t.setStatus("")
+	if r.Cached {
+		t.setStatus("Shown from the cache: " + app.AsOf(t.ui.opt.Now(), &r.Provenance) + ".")
+	}
+	t.pin.Enable()
+	t.summary.SetText(CompareSummary(r))
+	if w := r.IPW.Warnings(); len(w) > 0 {
+		t.warnings.SetText("⚠ " + strings.Join(w, "\n⚠ "))
+		t.warnings.Show()
+	} else {
+		t.warnings.Hide()
+	}
+	t.privacy.SetText(report.PrivacyLine(r, t.ui.opt.Now()))
+	t.redraw()
+}
+
+// CompareSummary is the text under the figure, three short lines: the hazard ratio with its
+// robust CI, the weighted log-rank test and both SEs, the effective sample sizes.
+func CompareSummary(r *app.Result) string {
+	res := r.IPW
+	cox, rob := res.Cox, res.Robust
+	return fmt.Sprintf("%s = %s vs the rest (%s weights): HR %s, robust 95%% CI, p %s\n"+
+		"Weighted log-rank p %s · SE robust %.4f, naive %.4f\n"+
+		"Effective sample size: treated %.1f of %s, control %.1f of %s",
+		r.Request.IPW.Treatment, r.Request.IPW.Treated, res.Estimand,
+		chart.FormatHR(cox.HR[0], rob.Lower[0], rob.Upper[0]), format.PNumber(rob.P[0]),
+		format.PNumber(rob.Score.P), rob.SE[0], cox.SE[0],
+		res.Treated.ESS, format.Thousands(res.Treated.Kept), res.Control.ESS, format.Thousands(res.Control.Kept))
+}
+
+// figureFor builds the chosen figure of r in style.
+func (t *compareTab) figureFor(r *app.Result, view string, style chart.Style) chart.Figure {
+	switch view {
+	case figureLove:
+		return report.LoveFigure(r, style)
+	case figureOverlap:
+		return report.OverlapFigure(r, style)
+	}
+	return report.WeightedKMFigure(r, style)
+}
+
+func (t *compareTab) redraw() {
+	r := t.result
+	if r == nil {
+		return
+	}
+	view, style := t.view.Selected, t.ui.chartStyle()
+	t.figure.SetFigure(func() chart.Figure { return t.figureFor(r, view, style) }, "")
+}
+
+func (t *compareTab) exportAs(kind string) {
+	if t.result == nil {
+		dialog.ShowInformation("Export", "Compare first: there is nothing to export.", t.ui.win)
+		return
+	}
+	r := t.result
+	if strings.HasPrefix(kind, "CSV") {
+		t.ui.saveFile("balance-"+r.Request.Study+".csv", func(w io.Writer) error { return report.WriteBalanceCSV(w, r) })
+		return
+	}
+	ext := strings.ToLower(kind)
+	fig := t.figureFor(r, t.view.Selected, chart.PublicationStyle())
+	t.ui.saveFile("compare-"+r.Request.Study+"."+ext, func(w io.Writer) error { return writeFigure(w, ext, fig) })
+}
+
+func (t *compareTab) clear() {
+	t.result = nil
+	t.summary.SetText("")
+	t.warnings.Hide()
+	t.privacy.SetText("")
+	t.pin.Disable()
+	t.figure.SetFigure(nil, comparePlaceholder)
+	t.setStatus("")
+}
