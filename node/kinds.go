@@ -431,6 +431,8 @@ func survivalTablesOrdered(c *cohort, ep *EndpointData, binDays float64) (tables
 func (e *Engine) survival(c *cohort, q *protocol.Query, reply *protocol.Reply) (answer, error) {
 	ep := c.study.eps[q.Endpoint]
 	tables, sets, missing := survivalTables(c, ep, e.policy.BinDays)
+	splitCauses(c, ep, tables, e.policy.BinDays)
+	entries := delayedEntries(c, ep, len(tables), e.policy.BinDays)
 	ans := answer{}
 	if c.group != nil {
 		sizes := make([]int, len(tables))
@@ -459,6 +461,12 @@ func (e *Engine) survival(c *cohort, q *protocol.Query, reply *protocol.Reply) (
 			note(&reply.Policy, "group %q: no rows after %g days (fewer than %d at risk); those patients are reported as censored there", name, *tr, e.policy.MinCell)
 			if truncated == nil || *tr > *truncated {
 				truncated = tr
+			}
+		}
+		releaseCauses(t, &sg)
+		if entries != nil {
+			if n := releaseEntries(entries[g], e.policy.MinCell, tr, &sg); n > 0 {
+				note(&reply.Policy, "group %q: fewer than %d delayed entries to release as a block; those patients are reported as at risk from the start", name, e.policy.MinCell)
 			}
 		}
 		rows += len(sg.Time)
