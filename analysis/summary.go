@@ -60,12 +60,15 @@ func (c CellCount) Add(d CellCount) CellCount {
 }
 
 // String renders c for a table: "12" when exact; "<5" for a single suppressed cell (the
-// convention sites use: N = 1, Max = 4); "13–16" for a sum with known bounds; "≥13" otherwise.
+// convention sites use: N = 1, Max = 4), and "<273" for any interval wider than its lower
+// bound ("9–272" misreads as a number); "13–16" for a narrower sum with known bounds; "≥13"
+// otherwise.
 func (c CellCount) String() string {
 	switch {
 	case !c.Suppressed:
 		return strconv.Itoa(c.N)
-	case c.Max > 0 && c.N <= 1:
+	case c.Max > 0 && (c.N <= 1 || c.Max-c.N > c.N):
+		// An interval wider than its lower bound ("9–272") reads best as its bound alone.
 		return "<" + strconv.Itoa(c.Max+1)
 	case c.Max > 0:
 		return strconv.Itoa(c.N) + "–" + strconv.Itoa(c.Max)

@@ -426,6 +426,8 @@ func summaryFormatPercent(p float64, r [2]float64, f func(float64) string) strin
 		return f(p)
 	case math.IsNaN(r[0]):
 		return "NA"
+	case r[1]-r[0] > r[0]:
+		return "≤" + f(r[1]) // as counts: an interval wider than its lower bound is its bound
 	default:
 		return f(r[0]) + "–" + f(r[1])
 	}

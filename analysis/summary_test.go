@@ -346,6 +346,10 @@ func TestCellCount(t *testing.T) {
 	if sum != (CellCount{N: 12, Suppressed: true, Max: 24}) || sum.String() != "12–24" {
 		t.Errorf("10 + <5 + <11 = %+v %q, want 12–24", sum, sum.String())
 	}
+	// An interval wider than its lower bound reads as its bound (walkthrough: "9–272").
+	if wide := (CellCount{N: 9, Suppressed: true, Max: 272}); wide.String() != "<273" {
+		t.Errorf("9–272 renders %q, want <273", wide.String())
+	}
 	unknown := ExactCount(3).Add(SuppressedCount(0))
 	if unknown.String() != "≥4" {
 		t.Errorf("3 + suppressed(unknown bound) = %q, want ≥4", unknown.String())
@@ -407,7 +411,7 @@ func TestTable1Suppression(t *testing.T) {
 	if err := tab.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| n | 5–8 | 4 | 9–12 |", "0 (0.0)", "65.0 (8.2)*", "4–7 (50.0–87.5)", "<5 (12.5–50.0)"} {
+	for _, want := range []string{"| n | 5–8 | 4 | 9–12 |", "0 (0.0)", "65.0 (8.2)*", "4–7 (50.0–87.5)", "<5 (≤50.0)"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}

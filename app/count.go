@@ -134,8 +134,9 @@ func (s *Service) Count(ctx context.Context, req Request) (*Result, error) {
 // site, charged to their budgets).
 const maxFeasibilityGroups = 12
 
-// feasibilityGroups returns the categories of req.GroupBy in the cached catalog, or nil when
-// there is no grouping, the variable is not categorical or has too many categories.
+// feasibilityGroups returns the categories of req.GroupBy in the cached catalog that the
+// cohort admits, or nil when there is no grouping, the variable is not categorical or has too
+// many categories.
 func (s *Service) feasibilityGroups(ctx context.Context, req Request) []string {
 	if req.GroupBy == "" {
 		return nil
@@ -152,7 +153,16 @@ func (s *Service) feasibilityGroups(ctx context.Context, req Request) []string {
 	if v == nil || v.Type != protocol.Categorical || len(v.Categories) == 0 || len(v.Categories) > maxFeasibilityGroups {
 		return nil
 	}
-	return v.Categories
+	// A category the cohort's filter rules out ("stage in (IVA, IVB)" grouped by stage) is
+	// known to be empty from the query alone: asking for it would spend the sites' budgets
+	// and come back as "<m", which reads as a group too small to analyse.
+	var groups []string
+	for _, c := range v.Categories {
+		if req.Cohort.Admits(req.GroupBy, c) {
+			groups = append(groups, c)
+		}
+	}
+	return groups
 }
 
 // withinGroup is the cohort restricted to one group: cohort AND variable in {group}.

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -233,5 +234,32 @@ func TestLatestFindsTheStoredRun(t *testing.T) {
 	}
 	if got.ID != r.ID || !got.Cached || !sameBits(got.Cox.Fit.Coef, r.Cox.Fit.Coef) {
 		t.Errorf("latest %d (cached %v) %v, ran %d %v", got.ID, got.Cached, got.Cox.Fit.Coef, r.ID, r.Cox.Fit.Coef)
+	}
+}
+
+// Groups come in the study's declared order as the sites list it, not by name ("<1" < "1-49"
+// < ">=50", which sorts as "1-49", "<1", ">=50"); a site that does not list an order (older
+// than the field) adds its groups after, by name. SiteGroups follows the same order.
+func TestCountGroupsInDeclaredOrder(t *testing.T) {
+	c := func(n int) protocol.Count { return protocol.Count{N: n} }
+	r := &app.Result{Request: app.Request{Kind: protocol.KindCount, Study: "nsclc", GroupBy: "pdl1"},
+		Rounds: []app.Round{{Replies: []protocol.Reply{
+			{Site: "a", Count: &protocol.CountReply{Total: c(60), Order: []string{"<1", "1-49", ">=50"},
+				Groups: map[string]protocol.Count{"<1": c(20), "1-49": c(20), ">=50": c(20)}}},
+			{Site: "b", Count: &protocol.CountReply{Total: c(60),
+				Groups: map[string]protocol.Count{"<1": c(20), "1-49": c(20), "unknown": c(20)}}},
+		}}}}
+	if err := app.Render(r); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, g := range r.Count.Groups {
+		got = append(got, g.Group)
+	}
+	if want := []string{"<1", "1-49", ">=50", "unknown"}; !slices.Equal(got, want) {
+		t.Errorf("groups %v, want %v", got, want)
+	}
+	if got, want := r.Count.SiteGroups(r.Count.PerSite[1]), []string{"<1", "1-49", "unknown"}; !slices.Equal(got, want) {
+		t.Errorf("site b's groups %v, want %v", got, want)
 	}
 }

@@ -61,8 +61,18 @@ func renderCount(replies []protocol.Reply) (*CountResult, error) {
 		out.Missing = out.Missing.Add(sc.Missing)
 		out.PerSite = append(out.PerSite, sc)
 	}
+	// The groups in the study's declared order as the sites list it (older sites do not:
+	// their groups follow, by name).
+	order := appearanceOrder(replies, func(r protocol.Reply) []string { return r.Count.Order })
 	for _, g := range sortedKeys(groups) {
-		out.Groups = append(out.Groups, GroupCount{Group: g, N: groups[g]})
+		if !slices.Contains(order, g) {
+			order = append(order, g)
+		}
+	}
+	for _, g := range order {
+		if n, ok := groups[g]; ok {
+			out.Groups = append(out.Groups, GroupCount{Group: g, N: n})
+		}
 	}
 	sort.Slice(out.PerSite, func(i, j int) bool { return out.PerSite[i].Site < out.PerSite[j].Site })
 	return out, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -303,7 +304,7 @@ func releasedCount(r protocol.Count, minCell int) Count {
 // CountResult is the payload of a count: the pooled cohort size, per group, and per site.
 type CountResult struct {
 	Total   Count
-	Groups  []GroupCount // sorted by group
+	Groups  []GroupCount // in the study's declared order
 	Missing Count        // patients whose group value is missing
 	PerSite []SiteCount  // sorted by site
 
@@ -319,6 +320,23 @@ type CountResult struct {
 type GroupCount struct {
 	Group string
 	N     Count
+}
+
+// SiteGroups returns the groups of one site's counts in the order of c.Groups (the study's
+// declared order), then any the pooled counts do not list, by name.
+func (c *CountResult) SiteGroups(s SiteCount) []string {
+	out := make([]string, 0, len(s.Groups))
+	for _, g := range c.Groups {
+		if _, ok := s.Groups[g.Group]; ok {
+			out = append(out, g.Group)
+		}
+	}
+	for _, g := range sortedKeys(s.Groups) {
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // SiteCount is one site's released counts.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/oncofed/oncofed/dp"
@@ -150,6 +151,7 @@ func (e *Engine) dpCount(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 	}
 	if c.group != nil {
 		cr.Groups = make(map[string]protocol.Count, len(sizes))
+		cr.Order = slices.Clone(c.group.Categories)
 		for g, name := range c.group.Categories {
 			cr.Groups[name] = e.dpCell(noisy[g], reply)
 		}

@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 	"sort"
 
 	"github.com/oncofed/oncofed/analysis"
@@ -127,6 +128,7 @@ func (e *Engine) count(c *cohort, reply *protocol.Reply) (answer, error) {
 		counts, s := suppressLevels(append(append([]int(nil), sizes...), missing), c.hiddenGroups(), minCell)
 		reply.Policy.SuppressedCells += s
 		cr.Groups = make(map[string]protocol.Count, len(sizes))
+		cr.Order = slices.Clone(c.group.Categories)
 		for g, name := range c.group.Categories {
 			cr.Groups[name] = counts[g]
 			if !counts[g].Suppressed && sizes[g] > 0 {

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -127,7 +128,8 @@ func TestHandleJSON(t *testing.T) {
 		return r
 	}
 	r := decode(e.HandleJSON(ctx, []byte(`{"version":"v1","kind":"count","id":"x1","study":"lung","group_by":"sex"}`)))
-	if r.Error != nil || r.QueryID != "x1" || r.Count.Total.N != 227 || r.Count.Groups["female"].N != 90 || r.DataCut != "2020-01-01" {
+	if r.Error != nil || r.QueryID != "x1" || r.Count.Total.N != 227 || r.Count.Groups["female"].N != 90 || r.DataCut != "2020-01-01" ||
+		!slices.Equal(r.Count.Order, []string{"female", "male"}) {
 		t.Fatalf("reply %+v", r)
 	}
 	for _, bad := range []string{

@@ -225,6 +225,9 @@ type CountReply struct {
 	Total   Count            `json:"total"`
 	Groups  map[string]Count `json:"groups,omitempty"`
 	Missing Count            `json:"missing,omitempty"`
+	// Order lists the groups in the study's declared order (stage I < II < III), which the
+	// Groups map does not keep.
+	Order []string `json:"order,omitempty"`
 }
 
 // SummaryReply holds, per group ("" when ungrouped), the summary of each requested variable.

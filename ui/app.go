@@ -69,6 +69,7 @@ type App struct {
 	running   int
 	runCancel context.CancelFunc
 	runGen    int
+	runParts  runParts // the results of the latest Run, to compare their sites
 
 	header   *header
 	banner   *offlineBanner
@@ -147,14 +148,18 @@ func (a *App) buildWindow() {
 	w := float32(a.fy.Preferences().FloatWithFallback("window.width", 1280))
 	h := float32(a.fy.Preferences().FloatWithFallback("window.height", 800))
 	a.win.Resize(fyne.NewSize(w, h))
-	a.win.SetCloseIntercept(func() {
-		s := a.win.Canvas().Size()
-		a.fy.Preferences().SetFloat("window.width", float64(s.Width))
-		a.fy.Preferences().SetFloat("window.height", float64(s.Height))
-		a.Close()
-		a.win.Close()
-	})
+	a.win.SetCloseIntercept(a.quit)
 	a.addShortcuts()
+}
+
+// quit remembers the window's size, stops the app's work and closes the window (Ctrl+Q, or
+// the window's close button).
+func (a *App) quit() {
+	s := a.win.Canvas().Size()
+	a.fy.Preferences().SetFloat("window.width", float64(s.Width))
+	a.fy.Preferences().SetFloat("window.height", float64(s.Height))
+	a.Close()
+	a.win.Close()
 }
 
 func (a *App) addShortcuts() {
@@ -162,6 +167,7 @@ func (a *App) addShortcuts() {
 	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyReturn, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { a.cohort.onRun() })
 	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyE, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { a.survival.onExport() })
 	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyP, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { a.library.onPresent() })
+	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { a.quit() })
 }
 
 // Start loads the cached catalog at once, refreshes it and the site list from the network in
@@ -275,7 +281,7 @@ func (a *App) onCatalog(c *app.Catalog) {
 	}
 	a.sitesAll = len(c.Sites) + len(c.Missing)
 	a.sitesUp = len(c.Sites)
-	a.header.setStudies(names)
+	a.header.setStudies(c.Studies)
 	study := a.study
 	if c.Study(study) == nil {
 		study = a.fy.Preferences().StringWithFallback("study", "")
@@ -290,7 +296,7 @@ func (a *App) onCatalog(c *app.Catalog) {
 	}
 	a.header.updateStatus()
 	if study != "" {
-		a.header.study.SetSelected(study) // calls onStudy
+		a.header.selectStudy(study) // calls onStudy
 	}
 	if st := c.Study(a.study); st != nil {
 		a.cox.offerForms(st) // a refreshed catalog may carry changed policies for the same study

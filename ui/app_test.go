@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
@@ -494,7 +497,10 @@ func TestStudySwitchResetsTheCohort(t *testing.T) {
 	if a.study != "nsclc" || len(a.header.study.Options) != 2 {
 		t.Fatalf("a catalog refresh changed the study to %q (options %v)", a.study, a.header.study.Options)
 	}
-	a.header.study.SetSelected("nsclc-2")
+	if sel := a.header.study.Selected; !strings.Contains(sel, "(nsclc)") || !strings.Contains(sel, " patients, ") {
+		t.Errorf("the study picker shows %q, want the title, name and size", sel)
+	}
+	a.header.selectStudy("nsclc-2")
 	if a.study != "nsclc-2" || len(a.cohort.filters) != 0 || a.survival.result != nil {
 		t.Errorf("after switching: study %q, filters %v, result kept %v", a.study, a.cohort.filters, a.survival.result != nil)
 	}
@@ -578,5 +584,75 @@ func TestRunShowsSitesLive(t *testing.T) {
 	test.Tap(a.cohort.cancel)
 	if got := a.cohort.sites.Text(); !strings.Contains(got, "no answer: "+down) {
 		t.Errorf("after Cancel: %q", got)
+	}
+}
+
+// Ctrl+Q quits as the window's close button does: the window's size is remembered and the
+// app's background work stops.
+func TestCtrlQQuits(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	a.win.Resize(fyne.NewSize(1111, 777))
+	sc, ok := a.win.Canvas().(interface{ TypedShortcut(fyne.Shortcut) })
+	if !ok {
+		t.Fatal("the test canvas takes no shortcuts")
+	}
+	sc.TypedShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: fyne.KeyModifierShortcutDefault})
+	if a.ctx.Err() == nil {
+		t.Error("Ctrl+Q left the app running")
+	}
+	if w := a.fy.Preferences().Float("window.width"); w != 1111 {
+		t.Errorf("remembered width %v, want 1111", w)
+	}
+}
+
+// When one Run's Kaplan–Meier and Table 1 come from different sites (a site refused the second
+// query), both tabs say so and why; results of an older Run are not compared.
+func TestRunSaysWhenSitesDiffer(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	prov := func(answered ...string) app.Provenance {
+		return app.Provenance{Expected: []string{"a", "b", "c"}, Answered: answered,
+			Refused: []app.SiteProblem{{Site: "c", Message: "fewer than min_cohort=10 patients"}}}
+	}
+	km := &app.Result{Request: app.Request{Kind: protocol.KindSurvival}, Provenance: prov("a", "b")}
+	t1 := &app.Result{Request: app.Request{Kind: protocol.KindSummary}, Provenance: prov("a")}
+	t1.Provenance.Refused = append(t1.Provenance.Refused, app.SiteProblem{Site: "b", Message: "group IIIC below its minimum"})
+	a.runParts = runParts{gen: 7}
+	a.onRunPart(6, km) // an older run
+	a.onRunPart(7, t1)
+	if a.survival.status.Visible() && strings.Contains(a.survival.status.Text, "Not the same sites") {
+		t.Fatal("compared with an older run's result")
+	}
+	a.onRunPart(7, km)
+	for tab, l := range map[string]*widget.Label{"survival": a.survival.status, "summary": a.summary.status} {
+		if !l.Visible() || !strings.Contains(l.Text, "Table 1 is from 1 of 3 sites, the Kaplan–Meier curves from 2") ||
+			!strings.Contains(l.Text, "b is in the Kaplan–Meier curves only (Table 1: refused: group IIIC below its minimum)") {
+			t.Errorf("%s tab says %q (visible %v)", tab, l.Text, l.Visible())
+		}
+	}
+}
+
+// Opening a result from the library puts its cohort, grouping and endpoint back into the
+// builder, so that the next Run starts from what is on show.
+func TestOpeningAResultLoadsTheBuilder(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	c := a.cohort
+	lo := 60.0
+	c.AddFilter(cohortFilter{Var: "age", Min: &lo})
+	c.groupBy.SetSelected("sex")
+	a.runAnalyses()
+	f.loop.until(t, "the Kaplan–Meier result", func() bool { return a.survival.result != nil })
+	id := a.survival.result.ID
+	c.onRemoveFilter(0)
+	c.groupBy.SetSelected(noGroup)
+	a.openResult(id)
+	f.loop.until(t, "the reopened result", func() bool { return len(c.filters) == 1 })
+	if got, want := protocol.FormatFilter(c.Cohort()), "age >= 60"; got != want {
+		t.Errorf("builder cohort %q, want %q", got, want)
+	}
+	if c.GroupBy() != "sex" || c.endpoint.Selected != a.survival.result.Request.Endpoint {
+		t.Errorf("builder groups by %q, endpoint %q", c.GroupBy(), c.endpoint.Selected)
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 )
 
 // noGroup is the group-by choice for an ungrouped analysis.
@@ -96,6 +97,10 @@ type cohortPanel struct {
 	feasTimer *time.Timer
 	feas      *feasibility
 	refusals  []app.SiteProblem
+	// willAnswer counts the sites predicted to answer the cohort despite the refusals;
+	// runDialog is the last warning Run showed (the tests press its buttons).
+	willAnswer int
+	runDialog  *dialog.CustomDialog
 }
 
 func newCohortPanel(a *App) *cohortPanel {
@@ -582,7 +587,7 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 			row(s.Site, FormatFeasibility(s.Total, s.Rounding > 0), false)
 			if len(s.Groups) > 0 {
 				var parts []string
-				for _, g := range sortedGroupKeys(s.Groups) {
+				for _, g := range f.count.SiteGroups(s) {
 					parts = append(parts, g+" "+FormatFeasibility(s.Groups[g], s.Rounding > 0))
 				}
 				caption(strings.Join(parts, " · "))
@@ -613,6 +618,7 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 	c.feasLegend = legend
 	c.feasState.SetText(feasibilityShort(f))
 	c.refusals = PredictRefusals(f.count, f.refused, f.minCohort)
+	c.willAnswer = answeringSites(f.count, c.refusals)
 	if len(c.refusals) > 0 {
 		var lines []string
 		for _, p := range c.refusals {
@@ -622,8 +628,23 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 			plural(len(c.refusals), "site", "sites"), strings.Join(lines, "; ")))
 		c.warning.Show()
 	} else {
+		c.warning.SetText("")
 		c.warning.Hide()
 	}
+}
+
+// answeringSites counts the sites that counted the cohort and are not predicted to refuse it.
+func answeringSites(count *app.CountResult, refusals []app.SiteProblem) int {
+	if count == nil {
+		return 0
+	}
+	n := 0
+	for _, s := range count.PerSite {
+		if !slices.ContainsFunc(refusals, func(p app.SiteProblem) bool { return p.Site == s.Site }) {
+			n++
+		}
+	}
+	return n
 }
 
 // PredictRefusals lists the sites whose policy would refuse a grouped analysis of the cohort:
@@ -644,7 +665,7 @@ func PredictRefusals(count *app.CountResult, refused []app.SiteProblem, minCohor
 	for _, s := range count.PerSite {
 		mc := minCohort[s.Site]
 		var small []string
-		for _, g := range sortedGroupKeys(s.Groups) {
+		for _, g := range count.SiteGroups(s) {
 			n := s.Groups[g]
 			if n.Suppressed || (n.N > 0 && n.N < mc) {
 				small = append(small, g+" ("+FormatFeasibility(n, s.Rounding > 0)+")")
@@ -656,15 +677,6 @@ func PredictRefusals(count *app.CountResult, refused []app.SiteProblem, minCohor
 		}
 	}
 	return out
-}
-
-func sortedGroupKeys(m map[string]app.Count) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // updateRunState enables Run only when an analysis can run, and says why not.
@@ -710,16 +722,29 @@ func (c *cohortPanel) onRun() {
 	if c.run.Disabled() {
 		return
 	}
-	if len(c.refusals) > 0 {
-		dialog.ShowConfirm("Some sites will refuse",
-			c.warning.Text+"\n\nRun on the other sites anyway?", func(ok bool) {
-				if ok {
-					c.ui.runAnalyses()
-				}
-			}, c.ui.win)
+	if len(c.refusals) == 0 {
+		c.ui.runAnalyses()
 		return
 	}
-	c.ui.runAnalyses()
+	text := widget.NewLabel(c.warning.Text)
+	text.Wrapping = fyne.TextWrapWord
+	if c.willAnswer == 0 {
+		text.SetText(c.warning.Text + "\n\nNo site would answer: change the cohort or the grouping (a filter can leave out a rare group).")
+		c.runDialog = dialog.NewCustom("No site would answer", "OK", text, c.ui.win)
+	} else {
+		// The safe choice is the prominent one: running without some sites changes the cohort.
+		d := dialog.NewCustomWithoutButtons("Some sites will refuse", text, c.ui.win)
+		cancel := widget.NewButton("Cancel", d.Hide)
+		cancel.Importance = widget.HighImportance
+		run := widget.NewButton("Run on the other "+plural(c.willAnswer, "site", "sites"), func() {
+			d.Hide()
+			c.ui.runAnalyses()
+		})
+		d.SetButtons([]fyne.CanvasObject{run, cancel})
+		c.runDialog = d
+	}
+	c.runDialog.Resize(fyne.NewSize(520, 0))
+	c.runDialog.Show()
 }
 
 func (c *cohortPanel) onCancel() {
@@ -728,9 +753,36 @@ func (c *cohortPanel) onCancel() {
 	c.runState.Show()
 }
 
+// runParts are the results of one Run (generation gen) as they arrive.
+type runParts struct {
+	gen         int
+	km, summary *app.Result
+}
+
+// onRunPart records a result of Run gen and, once both are in, says on both tabs when they
+// come from different sites (one refused the second query), and why.
+func (a *App) onRunPart(gen int, r *app.Result) {
+	p := &a.runParts
+	if gen != p.gen {
+		return
+	}
+	switch r.Request.Kind {
+	case protocol.KindSurvival:
+		p.km = r
+	case protocol.KindSummary:
+		p.summary = r
+	}
+	note := report.SitesDiffer(report.Part{Name: "Table 1", Result: p.summary}, report.Part{Name: "the Kaplan–Meier curves", Result: p.km})
+	if note != "" {
+		a.survival.setStatus("⚠ " + note)
+		showStatus(a.summary.status, "⚠ "+note)
+	}
+}
+
 // runAnalyses runs Kaplan–Meier and Table 1 of the cohort and shows the Survival tab.
 func (a *App) runAnalyses() {
 	ctx, gen := a.newRunContext()
+	a.runParts = runParts{gen: gen}
 	a.survival.run(ctx, gen, a.cohort.Request(protocol.KindSurvival))
 	a.summary.run(ctx, gen, a.summaryRequest())
 	if req, ok := a.twoGroupCox(); ok {

@@ -122,26 +122,35 @@ func (c *cohortPanel) onOpen(name string) {
 		if s.Name != name {
 			continue
 		}
-		fs, err := FiltersOf(s.Filter)
-		if err != nil {
+		if err := c.load(s.Filter, s.Endpoint, s.GroupBy); err != nil {
 			c.ui.showError("Opening the cohort "+name, err)
 			return
 		}
-		c.filters = fs
-		if s.Endpoint != "" {
-			c.endpoint.Selected = s.Endpoint
-			c.endpoint.Refresh()
-		}
-		c.groupBy.Selected = noGroup
-		if s.GroupBy != "" {
-			c.groupBy.Selected = s.GroupBy
-		}
-		c.groupBy.Refresh()
-		c.savedName, c.savedFilter = name, describeFilters(fs)
-		c.renderFilters()
-		c.onChanged()
+		c.savedName, c.savedFilter = name, describeFilters(c.filters)
 		return
 	}
+}
+
+// load rebuilds the panel from a cohort filter, an endpoint ("" keeps the one chosen) and a
+// grouping variable ("" for none). A filter the panel cannot show changes nothing.
+func (c *cohortPanel) load(filter *protocol.Filter, endpoint, groupBy string) error {
+	fs, err := FiltersOf(filter)
+	if err != nil {
+		return err
+	}
+	c.filters = fs
+	if endpoint != "" {
+		c.endpoint.Selected = endpoint
+		c.endpoint.Refresh()
+	}
+	c.groupBy.Selected = noGroup
+	if groupBy != "" {
+		c.groupBy.Selected = groupBy
+	}
+	c.groupBy.Refresh()
+	c.renderFilters()
+	c.onChanged()
+	return nil
 }
 
 func describeFilters(fs []cohortFilter) string {

@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/oncofed/oncofed/app"
 )
@@ -55,5 +57,105 @@ func TestEditingFiltersDoesNotTripTheGuard(t *testing.T) {
 		if p := r.Provenance; len(p.Refused) > 0 || len(p.Answered) != 3 {
 			t.Errorf("%s: answered by %v, refused by %+v; want all 3 sites", r.Request.Kind, p.Answered, p.Refused)
 		}
+	}
+}
+
+// Grouped by stage within stage IVA–IVB, the stage III groups are empty because the filter
+// says so, not small: no site is predicted to refuse, and no "<10" group is shown for them
+// (walkthrough: the warning counted levels the filter had removed and said every site would
+// refuse).
+func TestFilteredOutGroupsAreNotSmall(t *testing.T) {
+	f := startApp(t)
+	c := f.ui.cohort
+	before := c.feas
+	c.AddFilter(cohortFilter{Var: "stage", Categorical: true, Values: []string{"IVA", "IVB"}})
+	f.loop.until(t, "feasibility of stage IV", func() bool { return c.feas != before })
+	before = c.feas
+	c.groupBy.SetSelected("stage")
+	f.loop.until(t, "feasibility by stage", func() bool { return c.feas != before })
+	if len(c.refusals) > 0 || c.warning.Visible() {
+		t.Errorf("refusals predicted for groups the filter removed: %+v (%q)", c.refusals, c.warning.Text)
+	}
+	for _, s := range texts(c.feasBox) {
+		if strings.Contains(s, "IIIB") || strings.Contains(s, "IIIC") {
+			t.Errorf("a group the filter removed is shown: %q", s)
+		}
+	}
+	if c.feas.count == nil || len(c.feas.count.Groups) != 2 {
+		t.Errorf("pooled groups %+v, want IVA and IVB", c.feas.count)
+	}
+}
+
+// dialogButtons returns the buttons of the dialog on top of the window, by their text.
+func dialogButtons(t *testing.T, a *App) map[string]*widget.Button {
+	t.Helper()
+	top := a.win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no dialog shown")
+	}
+	out := map[string]*widget.Button{}
+	for _, o := range test.LaidOutObjects(top) {
+		if b, ok := o.(*widget.Button); ok {
+			out[b.Text] = b
+		}
+	}
+	return out
+}
+
+// When some sites would refuse, Run asks first and the prominent button is Cancel; the other
+// runs on the sites that would answer, and says how many.
+func TestRunWarningDefaultsToCancel(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	c := a.cohort
+	before := c.feas
+	c.groupBy.SetSelected("stage") // the two smaller sites have fewer than 10 stage IIIC patients
+	f.loop.until(t, "feasibility by stage", func() bool { return c.feas != before })
+	if len(c.refusals) == 0 || c.willAnswer == 0 {
+		t.Fatalf("want some sites refusing and some answering: refusals %+v, answering %d", c.refusals, c.willAnswer)
+	}
+	runs := a.runGen
+	test.Tap(c.run)
+	bs := dialogButtons(t, a)
+	cancel, run := bs["Cancel"], bs["Run on the other "+plural(c.willAnswer, "site", "sites")]
+	if cancel == nil || run == nil {
+		t.Fatalf("dialog buttons %v", bs)
+	}
+	if cancel.Importance != widget.HighImportance || run.Importance == widget.HighImportance {
+		t.Error("the prominent choice is not Cancel")
+	}
+	test.Tap(cancel)
+	if a.runGen != runs {
+		t.Error("Cancel ran the analysis")
+	}
+	test.Tap(c.run)
+	test.Tap(dialogButtons(t, a)["Run on the other "+plural(c.willAnswer, "site", "sites")])
+	if a.runGen == runs {
+		t.Error("running on the other sites sent nothing")
+	}
+}
+
+// When every site would refuse, Run says so and offers nothing to run.
+func TestRunWarningWhenEverySiteRefuses(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	c := a.cohort
+	before := c.feas
+	c.AddFilter(cohortFilter{Var: "alk", Categorical: true, Values: []string{"rearranged"}})
+	f.loop.until(t, "feasibility of ALK-rearranged", func() bool { return c.feas != before })
+	before = c.feas
+	c.groupBy.SetSelected("sex")
+	f.loop.until(t, "feasibility by sex", func() bool { return c.feas != before })
+	if c.willAnswer != 0 {
+		t.Fatalf("%d sites would answer ALK-rearranged by sex (refusals %+v)", c.willAnswer, c.refusals)
+	}
+	runs := a.runGen
+	test.Tap(c.run)
+	bs := dialogButtons(t, a)
+	if len(bs) != 1 || bs["OK"] == nil {
+		t.Errorf("dialog buttons %v, want OK alone", bs)
+	}
+	if a.runGen != runs {
+		t.Error("Run sent a query every site would refuse")
 	}
 }

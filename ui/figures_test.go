@@ -2,10 +2,15 @@ package ui
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
+	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -144,5 +149,82 @@ func TestPinnedActionsWithoutPins(t *testing.T) {
 			return contains(shown, c.want)
 		})
 		a.win.Canvas().Overlays().Remove(a.win.Canvas().Overlays().Top())
+	}
+}
+
+// An export is confirmed in the header with the file's name once it is written, and the
+// confirmation goes away by itself (walkthrough: nothing said the export had worked).
+func TestExportIsConfirmed(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	path := filepath.Join(t.TempDir(), "kaplan-meier-nsclc.png")
+	wc, err := storage.Writer(storage.NewFileURI(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.writeExport(wc, func(w io.Writer) error { _, err := io.WriteString(w, "figure"); return err })
+	f.loop.until(t, "the confirmation", func() bool { return a.header.notice.Text != "" })
+	if got := a.header.notice.Text; got != "✓ Saved kaplan-meier-nsclc.png" {
+		t.Errorf("confirmation %q", got)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "figure" {
+		t.Errorf("file holds %q (%v)", b, err)
+	}
+	// A failed write is an error, not a confirmation.
+	a.header.notice.SetText("")
+	wc, err = storage.Writer(storage.NewFileURI(filepath.Join(t.TempDir(), "x.png")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.writeExport(wc, func(io.Writer) error { return errors.New("disk full") })
+	f.loop.until(t, "the error", func() bool { return a.win.Canvas().Overlays().Top() != nil })
+	if a.header.notice.Text != "" {
+		t.Errorf("a failed export was confirmed: %q", a.header.notice.Text)
+	}
+}
+
+// Table 1 of an ungrouped cohort has one value column and no SMD column; every column is
+// wide enough for its cells; the chart can be put away so the table has the whole tab.
+func TestTable1Readable(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	a.runAnalyses()
+	f.loop.until(t, "Table 1", func() bool { return a.summary.result != nil })
+	s := a.summary
+	rows, cols := s.size()
+	if cols != 2 || s.header(1) != "All patients" {
+		t.Errorf("ungrouped Table 1 has %d columns (%q, %q)", cols, s.header(1), s.header(2))
+	}
+	if len(s.widths) != cols {
+		t.Fatalf("%d column widths for %d columns", len(s.widths), cols)
+	}
+	for c := 0; c < cols; c++ {
+		for r := 0; r < rows; r++ {
+			if need := measureCell(s.Cell(r, c), c == 0); need > s.widths[c] && s.widths[c] < maxColumnWidth {
+				t.Errorf("cell %q needs %.0f px, its column has %.0f", s.Cell(r, c), need, s.widths[c])
+			}
+		}
+	}
+	s.chartOn.SetChecked(false)
+	if !s.chartVar.Disabled() {
+		t.Error("the chart's variable stays selectable with the chart put away")
+	}
+	s.chartOn.SetChecked(true)
+	if s.chartVar.Disabled() {
+		t.Error("the chart did not come back")
+	}
+}
+
+// Grouped, Table 1 has the groups, the overall column and the SMD.
+func TestTable1GroupedHasSMD(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	before := a.cohort.feas
+	a.cohort.groupBy.SetSelected("sex")
+	f.loop.until(t, "feasibility by sex", func() bool { return a.cohort.feas != before })
+	a.runAnalyses()
+	f.loop.until(t, "Table 1 by sex", func() bool { return a.summary.result != nil })
+	if _, cols := a.summary.size(); cols != 5 || a.summary.header(4) != "SMD" {
+		t.Errorf("Table 1 by sex has %d columns, last %q", cols, a.summary.header(cols-1))
 	}
 }

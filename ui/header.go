@@ -3,6 +3,8 @@ package ui
 import (
 	"fmt"
 	"image/color"
+	"slices"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -10,6 +12,8 @@ import (
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/report"
 )
 
 // header is the top bar: the app's name, the network status and the study.
@@ -17,7 +21,10 @@ type header struct {
 	ui      *App
 	content fyne.CanvasObject
 	status  *widget.Label
+	notice  *widget.Label // a passing confirmation ("Saved …"), cleared after noticeFor
+	noticeN int           // counts notices, so that an old timer clears only its own
 	study   *widget.Select
+	names   []string // the catalog's study names, in the order of study's options (one line each)
 	present *widget.Button
 	bar     *fyne.Container
 }
@@ -26,18 +33,59 @@ func newHeader(a *App) *header {
 	h := &header{ui: a}
 	title := widget.NewLabelWithStyle("Oncofed", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	h.status = widget.NewLabel("")
-	h.study = widget.NewSelect(nil, func(s string) { a.onStudy(s) })
+	h.notice = widget.NewLabel("")
+	h.notice.Importance = widget.SuccessImportance
+	h.notice.Truncation = fyne.TextTruncateEllipsis
+	h.study = widget.NewSelect(nil, func(line string) {
+		if i := slices.Index(h.study.Options, line); i >= 0 {
+			a.onStudy(h.names[i])
+		}
+	})
 	h.study.PlaceHolder = "(no study)"
 	h.present = widget.NewButtonWithIcon("Present", theme.MediaPlayIcon(), func() { a.library.onPresent() })
 	network := widget.NewButtonWithIcon("", theme.SettingsIcon(), h.onNetwork)
 	network.Importance = widget.LowImportance
-	h.bar = container.NewHBox(title, widget.NewSeparator(), h.status, network, layout.NewSpacer(),
-		widget.NewLabel("Study"), container.NewGridWrap(fyne.NewSize(220, h.study.MinSize().Height), h.study), h.present)
+	h.bar = container.NewHBox(title, widget.NewSeparator(), h.status, network, container.NewGridWrap(fyne.NewSize(200, h.status.MinSize().Height), h.notice), layout.NewSpacer(),
+		widget.NewLabel("Study"), container.NewGridWrap(fyne.NewSize(280, h.study.MinSize().Height), h.study), h.present)
 	h.content = container.NewVBox(container.NewPadded(h.bar), widget.NewSeparator())
 	return h
 }
 
-func (h *header) setStudies(names []string) { h.study.SetOptions(names) }
+// setStudies offers the catalog's studies, each named by its title, size and sites.
+func (h *header) setStudies(studies []app.Study) {
+	h.names = h.names[:0]
+	lines := make([]string, 0, len(studies))
+	for i := range studies {
+		h.names = append(h.names, studies[i].Name)
+		lines = append(lines, report.StudyLine(&studies[i]))
+	}
+	h.study.SetOptions(lines)
+}
+
+// selectStudy selects the study called name, as if the user had picked it (calls onStudy).
+func (h *header) selectStudy(name string) {
+	if i := slices.Index(h.names, name); i >= 0 {
+		h.study.SetSelected(h.study.Options[i])
+	}
+}
+
+// noticeFor is how long a confirmation stays in the header.
+const noticeFor = 8 * time.Second
+
+// showNotice confirms something done in the background ("✓ Saved kaplan-meier.png") in the
+// header for noticeFor, without a dialog to dismiss.
+func (h *header) showNotice(text string) {
+	h.noticeN++
+	n := h.noticeN
+	h.notice.SetText(text)
+	time.AfterFunc(noticeFor, func() {
+		h.ui.opt.Do(func() {
+			if h.noticeN == n {
+				h.notice.SetText("")
+			}
+		})
+	})
+}
 
 // updateStatus writes "● Demo network · 5/5 sites" (or the offline state).
 func (h *header) updateStatus() {

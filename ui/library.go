@@ -178,6 +178,26 @@ func (t *libraryTab) onOpen() {
 	t.ui.openResult(s.ID)
 }
 
+// loadRequest puts a stored result's study, endpoint, grouping and cohort into the builder.
+// A study the network does not list now leaves the builder alone; a cohort the panel cannot
+// show (a CLI filter with "or") is said so in the panel instead of being half-loaded.
+func (a *App) loadRequest(req app.Request) {
+	if a.catalog == nil || a.catalog.Study(req.Study) == nil {
+		return
+	}
+	if req.Study != a.study {
+		a.header.selectStudy(req.Study) // a fresh panel and tabs for that study
+	}
+	group := req.GroupBy
+	if req.Kind == protocol.KindCox {
+		group = "" // a model's grouping is its covariates, not the panel's group-by
+	}
+	if err := a.cohort.load(req.Cohort, req.Endpoint, group); err != nil {
+		a.cohort.setNote("The opened result's cohort cannot be edited here (" + ErrorText(err) + "): " +
+			protocol.FormatFilter(req.Cohort) + ".")
+	}
+}
+
 // openResult loads result id from the cache (no network) and shows it.
 func (a *App) openResult(id int64) {
 	a.goWork(func() func() {
@@ -192,8 +212,10 @@ func (a *App) openResult(id int64) {
 	})
 }
 
-// showResult shows r in the tab of its kind.
+// showResult shows r in the tab of its kind, with its study, endpoint, grouping and cohort in
+// the builder so that the next Run starts from it.
 func (a *App) showResult(r *app.Result) {
+	a.loadRequest(r.Request)
 	switch {
 	case r.KM != nil:
 		a.survival.opts.HR = nil // a hazard ratio belongs to the run it came with

@@ -30,6 +30,7 @@ type summaryTab struct {
 	notes   *widget.Label
 	privacy *widget.Label
 	status  *widget.Label
+	chartOn *widget.Check // the chart under the table, or the table alone
 
 	chartVar *widget.Select
 	figure   *figureView
@@ -37,6 +38,7 @@ type summaryTab struct {
 	result  *app.Result
 	perSite bool
 	shown   table1View
+	widths  []float32 // the columns' widths as set
 }
 
 func newSummaryTab(a *App) *summaryTab {
@@ -76,10 +78,24 @@ func newSummaryTab(a *App) *summaryTab {
 	t.chartVar = widget.NewSelect(nil, func(string) { t.redrawChart() })
 	t.chartVar.PlaceHolder = "(variable)"
 	t.figure = newFigureView(a.opt.Do, "Bars and histograms of the cohort's variables appear here after a run.")
-	bar := newToolbar(1, container.NewHBox(widget.NewLabel("Table 1"), t.view), container.NewHBox(widget.NewLabel("Chart of"), t.chartVar), t.export)
 	split := container.NewVSplit(t.table, t.figure)
 	split.Offset = 0.55
-	t.content = container.NewBorder(container.NewVBox(bar, t.status), container.NewVBox(t.notes, t.privacy), nil, nil, split)
+	body := container.NewStack(split)
+	// The chart can be put away so that the table has the whole tab (a long Table 1).
+	t.chartOn = widget.NewCheck("Chart of", func(on bool) {
+		if on {
+			body.Objects = []fyne.CanvasObject{split}
+			t.chartVar.Enable()
+		} else {
+			body.Objects = []fyne.CanvasObject{t.table}
+			t.chartVar.Disable()
+		}
+		split.Refresh()
+		body.Refresh()
+	})
+	t.chartOn.Checked = true
+	bar := newToolbar(1, container.NewHBox(widget.NewLabel("Table 1"), t.view), container.NewHBox(t.chartOn, t.chartVar), t.export)
+	t.content = container.NewBorder(container.NewVBox(bar, t.status), container.NewVBox(t.notes, t.privacy), nil, nil, body)
 	return t
 }
 
@@ -117,6 +133,7 @@ func (t *summaryTab) run(ctx context.Context, gen int, req app.Request) {
 			return
 		}
 		t.show(r)
+		t.ui.onRunPart(gen, r)
 	})
 }
 
@@ -180,13 +197,28 @@ func (t *summaryTab) refresh() {
 	t.shown = t.makeView()
 	tb := t.shown
 	t.notes.SetText(strings.Join(tb.Notes, "\n"))
-	// Widths: a wide label column, then the value columns.
-	t.table.SetColumnWidth(0, 260)
-	for i := range tb.Columns {
-		t.table.SetColumnWidth(i+1, 170)
+	// Each column as wide as its widest text (within bounds), so that no cell is cut off.
+	_, cols := t.size()
+	t.widths = t.widths[:0]
+	for c := 0; c < cols; c++ {
+		w := measureCell(t.header(c), true)
+		for r := range tb.Rows {
+			w = max(w, measureCell(t.Cell(r, c), c == 0))
+		}
+		t.widths = append(t.widths, min(max(w, 60), maxColumnWidth))
+		t.table.SetColumnWidth(c, t.widths[c])
 	}
-	t.table.SetColumnWidth(len(tb.Columns)+1, 70)
 	t.table.Refresh()
+}
+
+// maxColumnWidth caps a Table 1 column; a longer cell ends in "…".
+const maxColumnWidth = 360
+
+// measureCell is the width a table cell needs to show s in full: a label's own minimum (text
+// and inner padding) and the table's padding around it.
+func measureCell(s string, bold bool) float32 {
+	size := fyne.MeasureText(s, theme.TextSize(), fyne.TextStyle{Bold: bold})
+	return size.Width + 2*theme.InnerPadding() + 4*theme.Padding()
 }
 
 // table1View is the Table 1 on show, pooled or per site, as text.
@@ -194,6 +226,7 @@ type table1View struct {
 	Columns []string
 	Rows    []table1Row
 	Notes   []string
+	SMD     bool // an SMD column (two groups or more)
 }
 
 type table1Row struct {
@@ -213,6 +246,7 @@ func (t *summaryTab) makeView() table1View {
 	if t.perSite {
 		src = t.result.Summary.BySite
 	}
+	src, tb.SMD = report.Table1(src)
 	tb.Columns, tb.Notes = src.Columns, src.Notes
 	for _, r := range src.Rows {
 		tb.Rows = append(tb.Rows, table1Row{r.Label, r.SMD, r.Cells})
@@ -225,7 +259,10 @@ func (t *summaryTab) size() (int, int) {
 		return 0, 0
 	}
 	tb := t.shownTable()
-	return len(tb.Rows), len(tb.Columns) + 2
+	if tb.SMD {
+		return len(tb.Rows), len(tb.Columns) + 2
+	}
+	return len(tb.Rows), len(tb.Columns) + 1
 }
 
 func (t *summaryTab) header(col int) string {
@@ -264,8 +301,9 @@ func (t *summaryTab) Cell(row, col int) string {
 
 func (t *summaryTab) cell(id widget.TableCellID, o fyne.CanvasObject) {
 	l := o.(*widget.Label)
-	l.SetText(t.Cell(id.Row, id.Col))
+	// The style first: SetText redraws, and a recycled cell would keep another row's weight.
 	l.TextStyle.Bold = id.Col == 0 && !strings.HasPrefix(t.Cell(id.Row, 0), " ")
+	l.SetText(t.Cell(id.Row, id.Col))
 }
 
 func (t *summaryTab) exportAs(format string) {
@@ -288,6 +326,7 @@ func WriteTable1(w io.Writer, r *app.Result, perSite bool, format string, now ti
 	if perSite {
 		tb = r.Summary.BySite
 	}
+	tb, _ = report.Table1(tb)
 	if format != "Markdown" {
 		return tb.WriteCSV(w)
 	}

@@ -164,6 +164,7 @@ func (t *survivalTab) run(ctx context.Context, gen int, req app.Request) {
 			return
 		}
 		t.show(r)
+		t.ui.onRunPart(gen, r)
 	})
 }
 
@@ -397,19 +398,25 @@ func (a *App) saveFile(name string, write func(io.Writer) error) {
 		if wc == nil {
 			return
 		}
-		a.goWork(func() func() {
-			werr := write(wc)
-			if cerr := wc.Close(); werr == nil {
-				werr = cerr
-			}
-			if werr != nil {
-				return func() { a.showError("Export", app.WrapError(app.EInternal, werr, "the file could not be written")) }
-			}
-			return nil
-		})
+		a.writeExport(wc, write)
 	}, a.win)
 	d.SetFileName(name)
 	d.Show()
+}
+
+// writeExport writes an export to wc off the UI goroutine and confirms it in the header
+// ("✓ Saved kaplan-meier-nsclc.png"), or shows why it failed.
+func (a *App) writeExport(wc fyne.URIWriteCloser, write func(io.Writer) error) {
+	a.goWork(func() func() {
+		werr := write(wc)
+		if cerr := wc.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return func() { a.showError("Export", app.WrapError(app.EInternal, werr, "the file could not be written")) }
+		}
+		return func() { a.header.showNotice("✓ Saved " + wc.URI().Name()) }
+	})
 }
 
 // pinResult pins r for presentation mode.

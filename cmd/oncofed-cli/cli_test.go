@@ -415,6 +415,10 @@ func TestDemoFlag(t *testing.T) {
 	if lines := strings.Count(out, "\n"); lines != 7 {
 		t.Errorf("%d CSV lines, want a header and 6 sites:\n%s", lines, out)
 	}
+	code, out, errOut = cli(t, "--demo", "--demo-dir", dir, "studies")
+	if code != 0 || !strings.Contains(out, "Advanced NSCLC, first line (real-world, synthetic)") {
+		t.Errorf("studies: exit %d, want the study titles\n%s%s", code, out, errOut)
+	}
 	code, out, errOut = cli(t, "--demo", "--demo-dir", dir, "count", "--study", "nsclc", "--format", "json")
 	if code != 0 || !strings.Contains(out, `"n": 7800`) {
 		t.Errorf("count: exit %d\n%s%s", code, out, errOut)

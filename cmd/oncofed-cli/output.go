@@ -115,7 +115,7 @@ func writeStudies(w io.Writer, format string, cat *app.Catalog) error {
 	case "json":
 		out := []map[string]any{}
 		for _, st := range cat.Studies {
-			m := map[string]any{"study": st.Name, "sites": st.Sites, "patients": st.Patients,
+			m := map[string]any{"study": st.Name, "title": st.Title, "sites": st.Sites, "patients": st.Patients,
 				"patients_at_least": st.PatientsAtLeast, "data_cut": st.DataCut}
 			if w := st.DictionaryWarning(); w != "" {
 				m["dictionary_warning"] = w
@@ -124,16 +124,16 @@ func writeStudies(w io.Writer, format string, cat *app.Catalog) error {
 		}
 		return writeJSON(w, map[string]any{"studies": out, "missing_sites": nonNil(cat.Missing)})
 	case "csv":
-		recs := [][]string{{"study", "sites", "patients"}}
+		recs := [][]string{{"study", "title", "sites", "patients"}}
 		for _, st := range cat.Studies {
-			recs = append(recs, []string{st.Name, strings.Join(st.Sites, " "), patients(&st)})
+			recs = append(recs, []string{st.Name, st.Title, strings.Join(st.Sites, " "), patients(&st)})
 		}
 		return writeCSV(w, recs)
 	}
 	t := table(w)
-	fmt.Fprintln(t, "STUDY\tPATIENTS\tSITES")
+	fmt.Fprintln(t, "STUDY\tTITLE\tPATIENTS\tSITES")
 	for _, st := range cat.Studies {
-		fmt.Fprintf(t, "%s\t%s\t%d: %s\n", st.Name, patients(&st), len(st.Sites), strings.Join(st.Sites, ", "))
+		fmt.Fprintf(t, "%s\t%s\t%s\t%d: %s\n", st.Name, st.Title, patients(&st), len(st.Sites), strings.Join(st.Sites, ", "))
 	}
 	if err := t.Flush(); err != nil {
 		return err
@@ -271,7 +271,7 @@ func writeCount(w io.Writer, format string, r *app.Result) error {
 }
 
 func writeSummary(w io.Writer, format string, r *app.Result) error {
-	tb := r.Summary.Table
+	tb, smd := report.Table1(r.Summary.Table)
 	switch format {
 	case "json":
 		n := []string{}
@@ -294,14 +294,22 @@ func writeSummary(w io.Writer, format string, r *app.Result) error {
 	}
 	writeCohortLine(w, r.Request.Cohort)
 	t := table(w)
-	fmt.Fprintf(t, "\t%s\tSMD\n", strings.Join(tb.Columns, "\t"))
+	smdHead := ""
+	if smd {
+		smdHead = "\tSMD"
+	}
+	fmt.Fprintf(t, "\t%s%s\n", strings.Join(tb.Columns, "\t"), smdHead)
 	ns := []string{}
 	for _, c := range tb.N {
 		ns = append(ns, "n = "+c.String())
 	}
-	fmt.Fprintf(t, "\t%s\t\n", strings.Join(ns, "\t"))
+	fmt.Fprintf(t, "\t%s\n", strings.Join(ns, "\t"))
 	for _, row := range tb.Rows {
-		fmt.Fprintf(t, "%s\t%s\t%s\n", row.Label, strings.Join(row.Cells, "\t"), row.SMD)
+		line := row.Label + "\t" + strings.Join(row.Cells, "\t")
+		if smd {
+			line += "\t" + row.SMD
+		}
+		fmt.Fprintln(t, line)
 	}
 	if err := t.Flush(); err != nil {
 		return err

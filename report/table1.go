@@ -1,0 +1,37 @@
+package report
+
+import (
+	"slices"
+
+	"github.com/oncofed/oncofed/analysis"
+)
+
+// Table1 is a Table 1 as people read it, from the table analysis builds: an ungrouped cohort
+// has one value column, "All patients" (not an empty group's column beside an identical
+// "Overall"); and the SMD column exists only when there are two groups or more to compare
+// (SMD reports whether it does). The desktop's table and exports and the CLI show this.
+func Table1(tb analysis.Table1) (out analysis.Table1, smd bool) {
+	out = tb
+	if len(tb.Columns) == 2 && tb.Columns[0] == "" {
+		out.Columns = []string{"All patients"}
+		out.N = slices.Clone(tb.N[1:])
+		out.Rows = make([]analysis.Table1Row, len(tb.Rows))
+		for i, r := range tb.Rows {
+			out.Rows[i] = analysis.Table1Row{Label: r.Label, Cells: slices.Clone(r.Cells[1:])}
+		}
+		out.Variables = make([]analysis.Table1Variable, len(tb.Variables))
+		for i, v := range tb.Variables {
+			v.Numerics, v.Categorical = tail(v.Numerics), tail(v.Categorical)
+			out.Variables[i] = v
+		}
+		return out, false
+	}
+	return out, len(tb.Columns) >= 3 // two groups and the overall column
+}
+
+func tail[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s[1:])
+}
