@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -236,4 +237,31 @@ func ajStdErr(r ajRows, e *CIFEstimate, c int) []float64 {
 		se[j] = math.Sqrt(v)
 	}
 	return se
+}
+
+// CIFPoint is the cumulative incidence of one cause at one time.
+type CIFPoint struct {
+	Time                      float64
+	CIF, StdErr, Lower, Upper float64
+	// Beyond is true when Time is later than the last time of the estimate (the value is
+	// carried forward, as R's summary(..., extend = TRUE)).
+	Beyond bool
+}
+
+// At returns the cumulative incidence of cause (1-based) at time t: the estimate at the last
+// row at or before t (0, with zero standard error, before the first), as R's
+// summary(fit, times = t, extend = TRUE) for that state.
+func (e *CIFEstimate) At(cause int, t float64) CIFPoint {
+	if cause < 1 || cause > len(e.Causes) {
+		panic(fmt.Sprintf("analysis: cause %d of an estimate with %d causes", cause, len(e.Causes)))
+	}
+	c := e.Causes[cause-1]
+	k := sort.SearchFloat64s(e.Time, math.Nextafter(t, math.Inf(1))) - 1 // last row ≤ t
+	p := CIFPoint{Time: t, Beyond: len(e.Time) > 0 && t > e.Time[len(e.Time)-1]}
+	if k < 0 {
+		p.Lower, p.Upper = confInt(0, 0, 0, e.ConfType) // as R's intervals at a probability of 0
+		return p
+	}
+	p.CIF, p.StdErr, p.Lower, p.Upper = c.CIF[k], c.StdErr[k], c.Lower[k], c.Upper[k]
+	return p
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -84,19 +85,8 @@ func importCompeting(t testing.TB, d competingData, causes, entry bool) *SQLiteS
 	return importFile(t, filepath.Join(dir, "cr.db"), csvPath, spec)
 }
 
-// tableOf is the client's reading of a released group (app.SurvivalTableOf).
-func tableOf(g protocol.SurvivalGroup) analysis.SurvivalTable {
-	t := analysis.SurvivalTable{Time: g.Time, Events: g.Events, Censor: g.Censor}
-	for _, c := range g.Causes {
-		t.Causes = append(t.Causes, c)
-	}
-	if len(g.EntryTime) == 0 {
-		return t
-	}
-	entries := analysis.SurvivalTable{Time: g.EntryTime, Events: make([]int, len(g.EntryTime)),
-		Censor: make([]int, len(g.EntryTime)), Entries: g.Entries}
-	return analysis.MergeTables(t, entries)
-}
+// tableOf is the client's reading of a released group.
+var tableOf = app.SurvivalTableOf
 
 func survivalOf(t testing.TB, e *Engine, groupBy string) *protocol.SurvivalReply {
 	t.Helper()
