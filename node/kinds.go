@@ -467,8 +467,10 @@ func (e *Engine) survival(c *cohort, q *protocol.Query, reply *protocol.Reply) (
 		}
 		releaseCauses(t, &sg)
 		if entries != nil {
-			if n := releaseEntries(entries[g], e.policy.MinCell, tr, &sg); n > 0 {
-				note(&reply.Policy, "group %q: fewer than %d delayed entries to release as a block; those patients are reported as at risk from the start", name, e.policy.MinCell)
+			// Said whenever nothing is released, whether the group has no late entrant or
+			// fewer than min_cell: the two read alike.
+			if releaseEntries(entries[g], e.policy.MinCell, tr, &sg); len(sg.Entries) == 0 {
+				note(&reply.Policy, "group %q: no block of %d delayed entries to release; every patient is reported as at risk from the start", name, max(e.policy.MinCell, 1))
 			}
 		}
 		rows += len(sg.Time)
