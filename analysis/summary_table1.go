@@ -349,6 +349,8 @@ func (t *Table1) render(probs []float64, digits int) {
 				mark := ""
 				if s.Partial {
 					mark = "*"
+				}
+				if s.Partial && !(t.Columns[i] == "" && len(t.Columns) == 2) { // an ungrouped column repeats the overall's note
 					t.Notes = append(t.Notes, fmt.Sprintf("%s (%s): mean, SD and quantiles leave out %s values of sites that suppressed their n", v.Name, t.Columns[i], s.N.Add(CellCount{N: -s.UsedN}).String()))
 				}
 				ms = append(ms, f(s.Mean)+" ("+f(s.SD)+")"+mark)

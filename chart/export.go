@@ -1,17 +1,16 @@
 package chart
 
 import (
-	"bufio"
 	"fmt"
 	"image"
 	stddraw "image/draw"
 	"image/png"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/oncofed/oncofed/internal/atomicfile"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgpdf"
@@ -104,7 +103,7 @@ func WritePDFDeck(w io.Writer, figs []Figure, width, height int) error {
 
 // WriteFile writes f to path in the format its extension names (.png, .svg or .pdf). The
 // file is written completely or not at all.
-func WriteFile(path string, f Figure, width, height int) (err error) {
+func WriteFile(path string, f Figure, width, height int) error {
 	var write func(io.Writer, Figure, int, int) error
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
 	case ".png":
@@ -116,30 +115,7 @@ func WriteFile(path string, f Figure, width, height int) (err error) {
 	default:
 		return fmt.Errorf("chart: cannot write %q: unknown format %q (want .png, .svg or .pdf)", path, ext)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("chart: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriter(tmp)
-	if err = write(bw, f, width, height); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("chart: writing %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil { // CreateTemp makes files private; a figure is not
-		return fmt.Errorf("chart: %w", err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("chart: writing %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error { return write(w, f, width, height) }); err != nil {
 		return fmt.Errorf("chart: %w", err)
 	}
 	return nil

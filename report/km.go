@@ -82,18 +82,26 @@ func GroupName(g string) string {
 	return g
 }
 
+// endpointWords spells out the endpoints oncology names by their initials.
+func endpointWords(ep string) (string, bool) {
+	switch strings.ToLower(ep) {
+	case "os", "":
+		return "Overall survival", true
+	case "pfs":
+		return "Progression-free survival", true
+	case "dfs":
+		return "Disease-free survival", true
+	case "efs":
+		return "Event-free survival", true
+	}
+	return "", false
+}
+
 // EndpointLabel is the y-axis label of an endpoint.
 func EndpointLabel(ep string, percent bool) string {
 	name := strings.ToUpper(ep)
-	switch strings.ToLower(ep) {
-	case "os", "":
-		name = "Overall survival"
-	case "pfs":
-		name = "Progression-free survival"
-	case "dfs":
-		name = "Disease-free survival"
-	case "efs":
-		name = "Event-free survival"
+	if w, ok := endpointWords(ep); ok {
+		name = w
 	}
 	if percent {
 		return name + " (%)"

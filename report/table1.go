@@ -2,8 +2,11 @@ package report
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
 )
 
 // Table1 is a Table 1 as people read it, from the table analysis builds: an ungrouped cohort
@@ -14,6 +17,10 @@ func Table1(tb analysis.Table1) (out analysis.Table1, smd bool) {
 	out = tb
 	if len(tb.Columns) == 2 && tb.Columns[0] == "" {
 		out.Columns = []string{"All patients"}
+		out.Notes = make([]string, len(tb.Notes))
+		for i, n := range tb.Notes { // the notes name the column as shown
+			out.Notes[i] = strings.Replace(n, " ("+tb.Columns[1]+"): ", " (All patients): ", 1)
+		}
 		out.N = slices.Clone(tb.N[1:])
 		out.Rows = make([]analysis.Table1Row, len(tb.Rows))
 		for i, r := range tb.Rows {
@@ -34,4 +41,22 @@ func tail[T any](s []T) []T {
 		return nil
 	}
 	return slices.Clone(s[1:])
+}
+
+// Table1Title names a Table 1 in words for a document: "Table 1. Patient characteristics —
+// nsclc: age >= 60, by sex".
+func Table1Title(req app.Request) string {
+	s := "Table 1. Patient characteristics — " + req.Study + ": " + CohortText(req.Cohort)
+	if req.GroupBy != "" {
+		s += ", by " + req.GroupBy
+	}
+	return s
+}
+
+// CohortText is a cohort in the filter syntax the CLI takes, or "all patients".
+func CohortText(f *protocol.Filter) string {
+	if f == nil {
+		return "all patients"
+	}
+	return protocol.FormatFilter(f)
 }

@@ -469,6 +469,13 @@ func TestExports(t *testing.T) {
 	if !strings.HasPrefix(md.String(), "|") || !strings.Contains(md.String(), "privacy: ") || !strings.Contains(md.String(), "north-academic") {
 		t.Errorf("Markdown per site:\n%s", md.String())
 	}
+	var docx bytes.Buffer
+	if err := WriteTable1(&docx, a.summary.result, false, table1Word, now); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(docx.String(), "PK") || !bytes.Contains(docx.Bytes(), []byte("word/document.xml")) {
+		t.Errorf("the Word export is not an Office Open XML package: %q…", docx.String()[:min(16, docx.Len())])
+	}
 	fig := report.KMFigure(a.survival.result, report.KMOptions{}, chart.PublicationStyle(), "footnote")
 	for format, magic := range map[string]string{"png": "\x89PNG", "svg": "<?xml", "pdf": "%PDF"} {
 		var b bytes.Buffer

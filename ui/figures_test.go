@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2/storage"
@@ -18,6 +19,7 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 	"github.com/oncofed/oncofed/report/format"
 )
 
@@ -226,5 +228,23 @@ func TestTable1GroupedHasSMD(t *testing.T) {
 	f.loop.until(t, "Table 1 by sex", func() bool { return a.summary.result != nil })
 	if _, cols := a.summary.size(); cols != 5 || a.summary.header(4) != "SMD" {
 		t.Errorf("Table 1 by sex has %d columns, last %q", cols, a.summary.header(cols-1))
+	}
+}
+
+// The Kaplan–Meier figure, on screen and exported, is titled in words: the endpoint's label,
+// the grouping variable's label and the study's title, then the cohort.
+func TestKMFigureTitledInWords(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	before := a.cohort.feas
+	a.cohort.groupBy.SetSelected("sex")
+	f.loop.until(t, "feasibility by sex", func() bool { return a.cohort.feas != before })
+	a.runAnalyses()
+	f.loop.until(t, "the Kaplan–Meier result", func() bool { return a.survival.result != nil })
+	r, opts, style := a.survival.shown()
+	st := a.currentStudy()
+	want := report.KMTitle(r, report.Names{From: st})
+	if got := a.survival.kmFigure(r, opts, style, "").Title; got != want || !strings.Contains(got, st.Title) {
+		t.Errorf("title %q, want %q (with the study's title %q)", got, want, st.Title)
 	}
 }

@@ -46,7 +46,7 @@ func newSummaryTab(a *App) *summaryTab {
 	t.view = widget.NewRadioGroup([]string{"Pooled", "Per site"}, func(string) { t.refresh() })
 	t.view.Horizontal = true
 	t.view.Selected = "Pooled"
-	t.export = widget.NewSelect([]string{"CSV", "Markdown"}, func(s string) {
+	t.export = widget.NewSelect([]string{"CSV", "Markdown", table1Word}, func(s string) {
 		if s == "" {
 			return
 		}
@@ -313,21 +313,31 @@ func (t *summaryTab) exportAs(format string) {
 	}
 	r, perSite, now := t.result, t.perSite, t.ui.opt.Now()
 	ext := ".csv"
-	if format == "Markdown" {
+	switch format {
+	case "Markdown":
 		ext = ".md"
+	case table1Word:
+		ext = ".docx"
 	}
 	t.ui.saveFile("table1-"+r.Request.Study+ext, func(w io.Writer) error { return WriteTable1(w, r, perSite, format, now) })
 }
 
-// WriteTable1 writes the Table 1 of r (pooled, or per site) as CSV or as Markdown followed by
-// the privacy and provenance line.
+// table1Word is the export format of a Word document.
+const table1Word = "Word (.docx)"
+
+// WriteTable1 writes the Table 1 of r (pooled, or per site) as CSV, as Markdown followed by
+// the privacy and provenance line, or as a Word document with a title and that line.
 func WriteTable1(w io.Writer, r *app.Result, perSite bool, format string, now time.Time) error {
 	tb := r.Summary.Table
 	if perSite {
 		tb = r.Summary.BySite
 	}
-	tb, _ = report.Table1(tb)
-	if format != "Markdown" {
+	tb, smd := report.Table1(tb)
+	switch format {
+	case table1Word:
+		return report.WriteTable1Docx(w, report.Table1Title(r.Request), tb, smd, report.PrivacyLine(r, now))
+	case "Markdown":
+	default:
 		return tb.WriteCSV(w)
 	}
 	if err := tb.WriteMarkdown(w); err != nil {

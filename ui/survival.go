@@ -218,8 +218,19 @@ func (t *survivalTab) redraw() {
 	}
 	// On screen the privacy line stands under the figure as text; exports carry it as footnote.
 	r, opts, style := t.shown()
-	t.figure.SetFigure(func() chart.Figure { return report.KMFigure(r, opts, style, "") }, "")
+	t.figure.SetFigure(func() chart.Figure { return t.kmFigure(r, opts, style, "") }, "")
 	t.fillStats()
+}
+
+// kmFigure is the figure of r, on screen and exported alike, titled in words: the endpoint,
+// grouping and study by their labels and title (the per-site view says which group it is).
+func (t *survivalTab) kmFigure(r *app.Result, opts report.KMOptions, style chart.Style, foot string) *chart.KMFigure {
+	f := report.KMFigure(r, opts, style, foot)
+	f.Title = report.KMTitle(t.result, report.Names{From: t.ui.currentStudy()})
+	if r != t.result {
+		f.Title += " — " + t.view.Selected
+	}
+	return f
 }
 
 // The choices of the view select: the pooled curves per group, or one group's curve per site.
@@ -373,7 +384,7 @@ func (t *survivalTab) exportAs(format string) {
 	style, foot := chart.PublicationStyle(), t.footnote
 	name := "kaplan-meier-" + r.Request.Study + "." + format
 	t.ui.saveFile(name, func(w io.Writer) error {
-		return writeFigure(w, format, report.KMFigure(r, opts, style, foot))
+		return writeFigure(w, format, t.kmFigure(r, opts, style, foot))
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -472,5 +473,28 @@ func TestDPAnalystLabelled(t *testing.T) {
 		if code != exitOK || !strings.Contains(out, "differentially private") {
 			t.Errorf("summary (%s): exit %d\n%s%s", format, code, out, stderr)
 		}
+	}
+}
+
+// summary --out writes Table 1 as a Word document (or Markdown, CSV) beside the text output;
+// an unknown extension is a usage error before anything is asked.
+func TestSummaryOutFile(t *testing.T) {
+	url := startLung(t, protocol.Policy{})
+	dir := t.TempDir()
+	path := filepath.Join(dir, "table1.docx")
+	code, out, errOut := cli(t, "--hub", url, "summary", "--study", "lung", "--vars", "age,ecog", "--group", "sex", "--out", path)
+	if code != 0 || !strings.Contains(out, "female") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || !bytes.HasPrefix(b, []byte("PK")) {
+		t.Fatalf("no Word package at %s (%v)", path, err)
+	}
+	code, _, errOut = cli(t, "--hub", url, "summary", "--study", "lung", "--vars", "age", "--out", filepath.Join(dir, "t.rtf"))
+	if code != 2 || !strings.Contains(errOut, "unknown format") {
+		t.Errorf(".rtf: exit %d, %s", code, errOut)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("%d files in the directory, want the .docx alone", len(ents))
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -15,14 +14,4 @@ func writeCohortLine(w io.Writer, f *protocol.Filter) {
 	if f != nil {
 		fmt.Fprintf(w, "cohort: %s\n", protocol.FormatFilter(f))
 	}
-}
-
-// kmTitle is the title of a KM plot: study, endpoint and the cohort,
-// "lung: OS where sex = female and age >= 60".
-func kmTitle(r *app.Result) string {
-	title := fmt.Sprintf("%s: %s", r.Request.Study, r.KM.Endpoint)
-	if r.Request.Cohort != nil {
-		title += " where " + protocol.FormatFilter(r.Request.Cohort)
-	}
-	return title
 }

@@ -199,9 +199,10 @@ func runCount(ctx context.Context, c *common, args []string, out io.Writer) erro
 
 func runSummary(ctx context.Context, c *common, args []string, out io.Writer) error {
 	var a analysisFlags
-	var vars, bins string
+	var vars, bins, outFile string
 	if err := parseFlags("summary", c, args, func(fs *flag.FlagSet) {
 		a.register(fs, false)
+		fs.StringVar(&outFile, "out", "", "also write Table 1 to `FILE`: .docx (Word, with a title and the privacy line), .md or .csv")
 		fs.StringVar(&vars, "vars", "", "comma-separated `VARIABLES` to summarise")
 		fs.StringVar(&bins, "bins", "", "histogram edges per numeric variable, `VAR:E1,E2,...;VAR2:...` (default: the desktop app's, by unit)")
 	}); err != nil {
@@ -210,6 +211,9 @@ func runSummary(ctx context.Context, c *common, args []string, out io.Writer) er
 	names := splitList(vars)
 	if len(names) == 0 {
 		return usagef("--vars is required")
+	}
+	if outFile != "" && table1FileFormat(outFile) == "" {
+		return usagef("--out %s: unknown format (want .docx, .md or .csv)", outFile)
 	}
 	e, st, f, err := a.prepare(ctx, c, false)
 	if err != nil {
@@ -247,6 +251,11 @@ func runSummary(ctx context.Context, c *common, args []string, out io.Writer) er
 	}
 	if err := writeSummary(out, c.format, r); err != nil {
 		return err
+	}
+	if outFile != "" {
+		if err := writeTable1File(outFile, r); err != nil {
+			return err
+		}
 	}
 	return requireAll(c, &r.Provenance)
 }
@@ -304,7 +313,7 @@ func runKM(ctx context.Context, c *common, args []string, out io.Writer) error {
 		return err
 	}
 	if plot != "" {
-		if err := drawKM(r, plot); err != nil {
+		if err := drawKM(r, report.Names{From: st}, plot); err != nil {
 			return err
 		}
 	}

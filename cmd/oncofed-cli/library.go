@@ -17,6 +17,7 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/cache"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 )
 
 // runLibrary is `library list|show ID|export ID --out FILE`: the results stored in the result
@@ -114,7 +115,8 @@ func runLibrary(ctx context.Context, c *common, args []string, out io.Writer) er
 		if err != nil {
 			return err
 		}
-		return exportResult(outPath, r)
+		cat, _ := db.Catalog(ctx, r.Network) // the titles and labels as last seen, if any
+		return exportResult(outPath, r, report.Names{From: cat.Study(r.Request.Study)})
 	}
 	return usagef("library %q: want list, show ID or export ID --out FILE", sub)
 }
@@ -182,13 +184,13 @@ func coxStrataFlag(spec *app.CoxSpec) string {
 
 // exportResult writes r to path: the curves of a km result for .png, .svg and .pdf, CSV for
 // .csv, JSON otherwise — what the live command writes with --out or --format.
-func exportResult(path string, r *app.Result) error {
+func exportResult(path string, r *app.Result, names report.Names) error {
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
 	case ".png", ".svg", ".pdf":
 		if r.Request.Kind != protocol.KindSurvival {
 			return usagef("--out %s: only a km result has curves to draw; this is %s (export .json or .csv)", path, commandOf(r.Request.Kind))
 		}
-		return drawKM(r, path)
+		return drawKM(r, names, path)
 	case ".csv":
 		return writeFile(path, r, "csv")
 	default:

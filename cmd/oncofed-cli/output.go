@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +15,7 @@ import (
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/internal/atomicfile"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/report"
 	"github.com/oncofed/oncofed/report/format"
@@ -298,12 +300,7 @@ func writeSummary(w io.Writer, format string, r *app.Result) error {
 	if smd {
 		smdHead = "\tSMD"
 	}
-	fmt.Fprintf(t, "\t%s%s\n", strings.Join(tb.Columns, "\t"), smdHead)
-	ns := []string{}
-	for _, c := range tb.N {
-		ns = append(ns, "n = "+c.String())
-	}
-	fmt.Fprintf(t, "\t%s\n", strings.Join(ns, "\t"))
+	fmt.Fprintf(t, "\t%s%s\n", strings.Join(tb.Columns, "\t"), smdHead) // the first row is n
 	for _, row := range tb.Rows {
 		line := row.Label + "\t" + strings.Join(row.Cells, "\t")
 		if smd {
@@ -319,6 +316,37 @@ func writeSummary(w io.Writer, format string, r *app.Result) error {
 	}
 	fmt.Fprintln(w, report.PrivacyLine(r, clock()))
 	return nil
+}
+
+// table1FileFormat is the format a Table 1 file's extension names ("" when none).
+func table1FileFormat(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".docx":
+		return "docx"
+	case ".md":
+		return "markdown"
+	case ".csv":
+		return "csv"
+	}
+	return ""
+}
+
+// writeTable1File writes r's Table 1 to path in the format of its extension, all or nothing.
+func writeTable1File(path string, r *app.Result) error {
+	tb, smd := report.Table1(r.Summary.Table)
+	return atomicfile.Write(path, func(w io.Writer) error {
+		switch table1FileFormat(path) {
+		case "docx":
+			return report.WriteTable1Docx(w, report.Table1Title(r.Request), tb, smd, report.PrivacyLine(r, clock()))
+		case "markdown":
+			if err := tb.WriteMarkdown(w); err != nil {
+				return err
+			}
+			_, err := io.WriteString(w, "\n"+report.PrivacyLine(r, clock())+"\n")
+			return err
+		}
+		return tb.WriteCSV(w)
+	})
 }
 
 // kmDoc is the km command's result, in the JSON layout of issue 5.
@@ -535,15 +563,15 @@ func ptrG(x *float64) string {
 }
 
 // drawKM draws the pooled curves to path (.png, .svg or .pdf).
-func drawKM(r *app.Result, path string) error {
-	return chart.WriteFile(path, kmPlot(r), 1600, 1200)
+func drawKM(r *app.Result, names report.Names, path string) error {
+	return chart.WriteFile(path, kmPlot(r, names), 1600, 1200)
 }
 
 // kmPlot is the desktop app's figure (report.KMFigure, so the same small at-risk counts
-// are hidden) with the CLI's title and the privacy line as footnote.
-func kmPlot(r *app.Result) *chart.KMFigure {
+// are hidden) with its title in words and the privacy line as footnote.
+func kmPlot(r *app.Result, names report.Names) *chart.KMFigure {
 	fig := report.KMFigure(r, report.KMOptions{}, chart.Style{}, report.PrivacyLine(r, clock()))
-	fig.Title = kmTitle(r)
+	fig.Title = report.KMTitle(r, names)
 	return fig
 }
 

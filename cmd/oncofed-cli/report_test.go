@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 	"github.com/oncofed/oncofed/report/reporttest"
 )
 
@@ -16,7 +17,7 @@ import (
 // app against the same expectations).
 func TestSameReportAsApp(t *testing.T) {
 	r := reporttest.KMResult()
-	if got := kmPlot(r).RiskCells(); !reflect.DeepEqual(got, reporttest.WantRiskCells) {
+	if got := kmPlot(r, report.Names{}).RiskCells(); !reflect.DeepEqual(got, reporttest.WantRiskCells) {
 		t.Errorf("--plot risk table =\n%q, want the app's\n%q", got, reporttest.WantRiskCells)
 	}
 	doc, err := kmDocument(r, kmOptions{})
