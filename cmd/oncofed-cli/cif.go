@@ -113,7 +113,8 @@ func runCIF(ctx context.Context, c *common, args []string, out io.Writer) error 
 	}
 	if plot != "" {
 		fig := report.CIFFigure(r, labels, chart.TimeUnit(0), chart.Style{}, report.PrivacyLine(r, clock()))
-		fig.Title = kmTitle(r)
+		names := report.Names{From: st}
+		fig.Title = "Cumulative incidence: " + report.KMTitle(r, names)
 		if err := chart.WriteFile(plot, fig, 1600, 1200); err != nil {
 			return err
 		}
