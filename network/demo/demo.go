@@ -278,6 +278,7 @@ func NodeImportSpec(is synth.ImportSpec) node.ImportSpec {
 		spec.Endpoints = append(spec.Endpoints, node.EndpointSpec{Name: ep.Name, TimeColumn: ep.TimeColumn, EventColumn: ep.EventColumn})
 	}
 	spec.Dictionary = StudyDictionary(synth.Study(is.Study))
+	spec.Causes = is.Causes
 	return spec
 }
 
