@@ -15,6 +15,14 @@ import (
 // The evaluator must not keep beta: FitCox reuses the slice.
 type CoxEvaluator func(beta []float64) (CoxContribution, error)
 
+// CoxStepEvaluator is a CoxEvaluator in two parts, for a federated form whose Hessian costs a
+// second network round (the two-phase pooled form, PooledCoxSums): it returns ℓ and U at beta
+// (the Hessian may be nil) and complete, which returns the full contribution at the same beta.
+// FitCoxSteps calls complete only for a β whose Hessian the fit uses (β = 0, an accepted or
+// converged step, the final β), never for a step it rejects and halves. The evaluator must not
+// keep beta.
+type CoxStepEvaluator func(beta []float64) (c CoxContribution, complete func() (CoxContribution, error), err error)
+
 // CoxOptions controls FitCox. The zero value gives R's coxph.control defaults.
 type CoxOptions struct {
 	Terms     []string // design column names, for messages and results (default x1, x2, …)
@@ -97,6 +105,20 @@ var constantTol = math.Sqrt(0x1p-52)
 // An error from eval aborts the fit (nil fit, the error wrapped). No events returns ErrNoEvents.
 // p < 1 or Terms of the wrong length panic.
 func FitCox(eval CoxEvaluator, p int, opts CoxOptions) (*CoxFit, error) {
+	if eval == nil {
+		panic("analysis: FitCox: nil evaluator")
+	}
+	return FitCoxSteps(func(beta []float64) (CoxContribution, func() (CoxContribution, error), error) {
+		c, err := eval(beta)
+		return c, func() (CoxContribution, error) { return c, nil }, err
+	}, p, opts)
+}
+
+// FitCoxSteps is FitCox with an evaluator whose Hessian is fetched apart (CoxStepEvaluator):
+// it takes the same path as FitCox with the full evaluator, bit for bit, and asks for the
+// Hessian only where that path uses it. A step that FitCox halves because its Hessian is not
+// finite is halved here too, after the Hessian was fetched.
+func FitCoxSteps(eval CoxStepEvaluator, p int, opts CoxOptions) (*CoxFit, error) {
 	if p < 1 {
 		panic(fmt.Sprintf("analysis: FitCox: p = %d covariates", p))
 	}
@@ -132,7 +154,7 @@ func FitCox(eval CoxEvaluator, p int, opts CoxOptions) (*CoxFit, error) {
 
 	fs := &coxFitState{eval: eval, p: p, toler: toler, betaOrig: make([]float64, p), terms: terms}
 	beta := make([]float64, p) // scaled coordinates
-	c0, err := fs.evaluateRaw(beta, 0)
+	c0, err := fs.evaluateFull(beta, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -176,13 +198,21 @@ func FitCox(eval CoxEvaluator, p int, opts CoxOptions) (*CoxFit, error) {
 	converged := false
 	iter := 1
 	for ; iter <= maxIter; iter++ {
-		c, err := fs.evaluateRaw(newBeta, iter)
+		c, complete, err := fs.evaluateRaw(newBeta, iter)
 		if err != nil {
 			return nil, err
 		}
-		sys := fs.system(c)
 		newLL := c.LogLik
-		finite := sys.finite && !math.IsNaN(newLL) && !math.IsInf(newLL, 0)
+		finite := allFiniteValues(c.Gradient) && !math.IsNaN(newLL) && !math.IsInf(newLL, 0)
+		var sys *coxSystem
+		if finite && (math.Abs(1-llBest/newLL) <= eps || newLL >= llBest) {
+			// Converged or accepted: the path needs the Hessian at this β.
+			if c, err = fs.complete(complete, iter); err != nil {
+				return nil, err
+			}
+			sys = fs.system(c)
+			finite = sys.finite
+		}
 		if finite && math.Abs(1-llBest/newLL) <= eps {
 			copy(beta, newBeta)
 			final, finalC, converged = sys, c, true
@@ -207,7 +237,7 @@ func FitCox(eval CoxEvaluator, p int, opts CoxOptions) (*CoxFit, error) {
 	}
 	if !converged {
 		iter = maxIter
-		c, err := fs.evaluateRaw(beta, iter+1)
+		c, err := fs.evaluateFull(beta, iter+1)
 		if err != nil {
 			return nil, err
 		}
@@ -304,7 +334,7 @@ func chiSquareTest(stat float64, df int) Test {
 // coxFitState holds what stays fixed during a fit: the scaling and the terms that have no
 // information at all.
 type coxFitState struct {
-	eval     CoxEvaluator
+	eval     CoxStepEvaluator
 	p        int
 	toler    float64
 	scale    []float64 // original β_j = scaled β_j × scale_j
@@ -314,8 +344,8 @@ type coxFitState struct {
 	betaOrig []float64
 }
 
-// evaluateRaw calls eval at the scaled beta and validates the shape of the answer.
-func (fs *coxFitState) evaluateRaw(betaScaled []float64, iter int) (CoxContribution, error) {
+// evaluateRaw calls eval at the scaled beta and validates the shape of ℓ and U.
+func (fs *coxFitState) evaluateRaw(betaScaled []float64, iter int) (CoxContribution, func() (CoxContribution, error), error) {
 	for j, b := range betaScaled {
 		s := 1.0
 		if fs.scale != nil {
@@ -323,7 +353,19 @@ func (fs *coxFitState) evaluateRaw(betaScaled []float64, iter int) (CoxContribut
 		}
 		fs.betaOrig[j] = b * s
 	}
-	c, err := fs.eval(fs.betaOrig)
+	c, complete, err := fs.eval(fs.betaOrig)
+	if err != nil {
+		return c, nil, fmt.Errorf("analysis: cox: iteration %d: %w", iter, err)
+	}
+	if len(c.Gradient) != fs.p {
+		return c, nil, fmt.Errorf("analysis: cox: iteration %d: contribution has %d gradient values for p = %d", iter, len(c.Gradient), fs.p)
+	}
+	return c, complete, nil
+}
+
+// complete fetches the Hessian of the last evaluation and validates the shape of the answer.
+func (fs *coxFitState) complete(complete func() (CoxContribution, error), iter int) (CoxContribution, error) {
+	c, err := complete()
 	if err != nil {
 		return c, fmt.Errorf("analysis: cox: iteration %d: %w", iter, err)
 	}
@@ -331,6 +373,15 @@ func (fs *coxFitState) evaluateRaw(betaScaled []float64, iter int) (CoxContribut
 		return c, fmt.Errorf("analysis: cox: iteration %d: contribution has %d gradient and %d Hessian values for p = %d", iter, len(c.Gradient), len(c.Hessian), fs.p)
 	}
 	return c, nil
+}
+
+// evaluateFull evaluates ℓ, U and the Hessian at the scaled beta.
+func (fs *coxFitState) evaluateFull(betaScaled []float64, iter int) (CoxContribution, error) {
+	_, complete, err := fs.evaluateRaw(betaScaled, iter)
+	if err != nil {
+		return CoxContribution{}, err
+	}
+	return fs.complete(complete, iter)
 }
 
 // setScale fixes the scaling from the information at β = 0 and marks the terms without any

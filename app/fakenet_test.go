@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -74,6 +75,8 @@ type fakeNetwork struct {
 	dataCut  string
 	binDays  float64
 	coxCalls int
+	// eachCalls counts the queries sent to single sites (phase 2 of a pooled Cox round).
+	eachCalls int
 	// dropAfter: the site stops answering Cox queries after this many Cox rounds.
 	dropSite  string
 	dropAfter int
@@ -133,8 +136,36 @@ func (n *fakeNetwork) Query(ctx context.Context, q protocol.Query) (*app.Gathere
 	if q.Kind == protocol.KindCox {
 		n.coxCalls++
 	}
-	g := &app.Gathered{Query: q, Expected: n.sites()}
+	qs := map[string]protocol.Query{}
 	for _, site := range n.sites() {
+		qs[site] = q
+	}
+	return n.scatter(q, qs)
+}
+
+// QueryEach sends qs[site] to each site alone, as network.Client does.
+func (n *fakeNetwork) QueryEach(ctx context.Context, qs map[string]protocol.Query) (*app.Gathered, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.down {
+		return nil, app.Errorf(app.EUnavailable, "nats: no servers available for connection")
+	}
+	var first protocol.Query
+	for _, site := range slices.Sorted(maps.Keys(qs)) {
+		n.queries = append(n.queries, qs[site])
+		if first.ID == "" {
+			first = qs[site]
+		}
+		n.eachCalls++
+	}
+	return n.scatter(first, qs)
+}
+
+// scatter answers qs[site] at every site of qs; n.mu is held.
+func (n *fakeNetwork) scatter(q protocol.Query, qs map[string]protocol.Query) (*app.Gathered, error) {
+	g := &app.Gathered{Query: q, Expected: slices.Sorted(maps.Keys(qs))}
+	for _, site := range g.Expected {
+		q := qs[site]
 		if n.silent[site] || (site == n.dropSite && q.Kind == protocol.KindCox && n.coxCalls > n.dropAfter) {
 			g.Missing = append(g.Missing, site)
 			continue
@@ -393,16 +424,32 @@ func (n *fakeNetwork) cox(rep protocol.Reply, cohort []patient, q protocol.Query
 			c.Events++
 		}
 	}
-	if q.Cox.Form == protocol.CoxPooled {
-		rows, exs, err := analysis.CoxRiskSetRows(time, event, x, p, q.Cox.Beta)
+	switch q.Cox.Form {
+	case protocol.CoxPooled:
+		return rep, fmt.Errorf("the one-phase pooled form is no longer served")
+	case protocol.CoxPooledSums, protocol.CoxPooledHessian:
+		st, err := analysis.NewCoxStratum(time, event, x, p)
+		if err != nil {
+			return rep, err
+		}
+		if q.Cox.Form == protocol.CoxPooledHessian {
+			if q.Cox.Site != rep.Site {
+				return rep, fmt.Errorf("addressed to %s", q.Cox.Site)
+			}
+			if c.SecondMoment, err = st.WeightedSecondMoment(q.Cox.Beta, q.Cox.Weights.A, q.Cox.Weights.B); err != nil {
+				return rep, err
+			}
+			break
+		}
+		rows, exs, err := st.TimeSums(q.Cox.Beta)
 		if err != nil {
 			return rep, err
 		}
 		for _, r := range rows {
-			c.Rows = append(c.Rows, protocol.CoxRiskSetRow{Time: r.Time, D: r.D, R0: r.R0, R1: r.R1, R2: r.R2, E0: r.E0, E1: r.E1, E2: r.E2})
+			c.Rows = append(c.Rows, protocol.CoxRiskSetRow{Time: r.Time, D: r.D, R0: r.R0, R1: r.R1, E0: r.E0, E1: r.E1})
 		}
 		c.EventXSum = exs
-	} else {
+	default:
 		contrib, err := analysis.CoxStratumContribution(time, event, x, p, q.Cox.Beta, ties)
 		if err != nil {
 			return rep, err

@@ -18,6 +18,10 @@ type Network interface {
 	// It returns an error only when nothing could be sent at all (hub unreachable: code
 	// unavailable); missing, refusing and invalid sites are reported in the Gathered result.
 	Query(ctx context.Context, q protocol.Query) (*Gathered, error)
+	// QueryEach sends qs[site] to that site alone (no other site receives it: a pooled Cox
+	// round's phase-2 request carries weights meant for one site) and gathers the replies as
+	// Query does, Expected being the sites of qs. The queries are of one study and kind.
+	QueryEach(ctx context.Context, qs map[string]protocol.Query) (*Gathered, error)
 	// Close releases the connection.
 	Close() error
 }

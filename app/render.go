@@ -287,6 +287,15 @@ func coxTies(s string) (analysis.Ties, error) {
 // coxRound sums the contribution of every site's reply in one round at beta: stratified
 // replies add up, pooled replies are combined into the exact pooled partial likelihood.
 func coxRound(replies []protocol.Reply, form protocol.CoxForm, ties analysis.Ties, beta []float64) (analysis.CoxContribution, []string, error) {
+	c, columns, _, err := coxRoundStep(replies, form, ties, beta)
+	return c, columns, err
+}
+
+// coxRoundStep is coxRound that also returns, for phase 1 of a two-phase pooled round
+// (protocol.CoxPooledSums), the client's step, which completes the contribution (its Hessian)
+// with the sites' phase-2 replies (coxHessianRound). The contribution of a phase-1 round has
+// no Hessian.
+func coxRoundStep(replies []protocol.Reply, form protocol.CoxForm, ties analysis.Ties, beta []float64) (analysis.CoxContribution, []string, *analysis.PooledCoxStep, error) {
 	p := len(beta)
 	var columns []string
 	var total analysis.CoxContribution
@@ -296,24 +305,24 @@ func coxRound(replies []protocol.Reply, form protocol.CoxForm, ties analysis.Tie
 	for i, rep := range replies {
 		c := rep.Cox
 		if c == nil {
-			return total, nil, Errorf(EInternal, "site %s: cox reply without a contribution", rep.Site)
+			return total, nil, nil, Errorf(EInternal, "site %s: cox reply without a contribution", rep.Site)
 		}
 		if i == 0 {
 			columns = c.Columns
 		} else if !equalStrings(columns, c.Columns) {
-			return total, nil, Errorf(EInvalid, "site %s built design columns %v, other sites %v", rep.Site, c.Columns, columns)
+			return total, nil, nil, Errorf(EInvalid, "site %s built design columns %v, other sites %v", rep.Site, c.Columns, columns)
 		}
 		if len(c.Columns) != p {
-			return total, nil, Errorf(EInvalid, "site %s returned %d design columns for %d coefficients", rep.Site, len(c.Columns), p)
+			return total, nil, nil, Errorf(EInvalid, "site %s returned %d design columns for %d coefficients", rep.Site, len(c.Columns), p)
 		}
 		if c.BetaLimit != nil {
 			if len(c.BetaLimit) != p {
-				return total, nil, Errorf(EInvalid, "site %s returned %d β limits for %d coefficients", rep.Site, len(c.BetaLimit), p)
+				return total, nil, nil, Errorf(EInvalid, "site %s returned %d β limits for %d coefficients", rep.Site, len(c.BetaLimit), p)
 			}
 			bound = analysis.MinBound(bound, c.BetaLimit)
 		}
 		switch form {
-		case protocol.CoxPooled:
+		case protocol.CoxPooled, protocol.CoxPooledSums:
 			sr := make([]analysis.RiskSetRow, len(c.Rows))
 			for k, r := range c.Rows {
 				sr[k] = analysis.RiskSetRow{Time: r.Time, D: r.D, R0: r.R0, R1: r.R1, R2: r.R2, E0: r.E0, E1: r.E1, E2: r.E2}
@@ -324,7 +333,7 @@ func coxRound(replies []protocol.Reply, form protocol.CoxForm, ties analysis.Tie
 			total.Events += c.Events
 		default:
 			if len(c.Gradient) != p || len(c.Hessian) != p*p {
-				return total, nil, Errorf(EInvalid, "site %s returned a gradient of %d and a Hessian of %d values for %d coefficients", rep.Site, len(c.Gradient), len(c.Hessian), p)
+				return total, nil, nil, Errorf(EInvalid, "site %s returned a gradient of %d and a Hessian of %d values for %d coefficients", rep.Site, len(c.Gradient), len(c.Hessian), p)
 			}
 			contrib := analysis.CoxContribution{LogLik: c.LogLik, Gradient: c.Gradient, Hessian: c.Hessian, N: c.N, Events: c.Events}
 			if i == 0 {
@@ -333,18 +342,28 @@ func coxRound(replies []protocol.Reply, form protocol.CoxForm, ties analysis.Tie
 			total.Add(contrib)
 		}
 	}
-	if form == protocol.CoxPooled {
+	var step *analysis.PooledCoxStep
+	switch form {
+	case protocol.CoxPooled:
 		n, events := total.N, total.Events
 		var err error
 		total, err = analysis.PooledCoxContribution(rows, exs, p, beta, ties)
 		if err != nil {
-			return total, nil, WrapError(EInvalid, err, "the sites' risk-set sums do not combine")
+			return total, nil, nil, WrapError(EInvalid, err, "the sites' risk-set sums do not combine")
 		}
 		// The risk-set rows carry no subject counts: take them from the sites' replies.
 		total.N, total.Events = n, events
+	case protocol.CoxPooledSums:
+		n, events := total.N, total.Events
+		var err error
+		if step, err = analysis.PooledCoxSums(rows, exs, p, beta, ties); err != nil {
+			return total, nil, nil, WrapError(EInvalid, err, "the sites' per-time sums do not combine")
+		}
+		total = step.Contribution()
+		total.N, total.Events = n, events
 	}
 	total.CoefBound = bound
-	return total, columns, nil
+	return total, columns, step, nil
 }
 
 // renderCox refits the model from the stored rounds: the replay evaluator hands FitCox the
@@ -365,17 +384,40 @@ func renderCox(req Request, rounds []Round) (*CoxResult, error) {
 	}
 	p := len(first.Query.Cox.Beta)
 	k := 0
-	eval := func(beta []float64) (analysis.CoxContribution, error) {
+	next := func(beta []float64, want protocol.CoxForm) (Round, error) {
 		if k >= len(rounds) {
-			return analysis.CoxContribution{}, Errorf(EInternal, "the refit asks for more rounds (%d) than were stored", k+1)
+			return Round{}, Errorf(EInternal, "the refit asks for more rounds (%d) than were stored", k+1)
 		}
 		round := rounds[k]
-		if round.Query.Cox == nil || !equalBits(round.Query.Cox.Beta, beta) {
-			return analysis.CoxContribution{}, Errorf(EInternal, "the refit diverges from the stored rounds at round %d", k)
+		if round.Query.Cox == nil || !equalBits(round.Query.Cox.Beta, beta) || (want != "" && round.Query.Cox.Form != want) {
+			return Round{}, Errorf(EInternal, "the refit diverges from the stored rounds at round %d", k)
 		}
 		k++
-		c, _, err := coxRound(round.Replies, form, ties, beta)
-		return c, err
+		return round, nil
+	}
+	eval := func(beta []float64) (analysis.CoxContribution, func() (analysis.CoxContribution, error), error) {
+		round, err := next(beta, "")
+		if err != nil {
+			return analysis.CoxContribution{}, nil, err
+		}
+		// The form of the stored round: a pooled result stored before the two-phase round
+		// holds one-phase rounds.
+		rf := round.Query.Cox.Form
+		if rf != protocol.CoxPooledSums {
+			rf = form
+		}
+		c, _, step, err := coxRoundStep(round.Replies, rf, ties, beta)
+		if err != nil || step == nil {
+			return c, func() (analysis.CoxContribution, error) { return c, nil }, err
+		}
+		b := slices.Clone(beta)
+		return c, func() (analysis.CoxContribution, error) {
+			second, err := next(b, protocol.CoxPooledHessian)
+			if err != nil {
+				return analysis.CoxContribution{}, err
+			}
+			return coxHessianRound(step, c, round.Replies, second.Replies)
+		}, nil
 	}
 	out, err := fitCox(eval, p, req, form, coxTerms(first.Replies, p))
 	if err != nil {
@@ -401,12 +443,12 @@ func coxTerms(first []protocol.Reply, p int) []string {
 
 // fitCox runs FitCox with eval and terms and builds the CoxResult without its per-site part
 // (addSites).
-func fitCox(eval analysis.CoxEvaluator, p int, req Request, form protocol.CoxForm, terms []string) (*CoxResult, error) {
+func fitCox(eval analysis.CoxStepEvaluator, p int, req Request, form protocol.CoxForm, terms []string) (*CoxResult, error) {
 	out := &CoxResult{Form: form, Ties: req.Cox.Ties}
 	if out.Ties == "" {
 		out.Ties = "efron"
 	}
-	fit, err := analysis.FitCox(eval, p, analysis.CoxOptions{Terms: terms})
+	fit, err := analysis.FitCoxSteps(eval, p, analysis.CoxOptions{Terms: terms})
 	if fit == nil {
 		if err == nil {
 			err = fmt.Errorf("no fit")

@@ -606,55 +606,52 @@ func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
 		members map[string]bool
 		terms   []string
 	)
-	eval := func(beta []float64) (contrib analysis.CoxContribution, err error) {
+	eval := func(beta []float64) (contrib analysis.CoxContribution, complete func() (analysis.CoxContribution, error), err error) {
 		q := base
 		q.ID = s.newID()
-		q.Cox = &protocol.CoxRequest{Form: form, Ties: ties.String(), Covariates: req.Cox.Covariates,
+		q.Cox = &protocol.CoxRequest{Form: coxWireForm(form), Ties: ties.String(), Covariates: req.Cox.Covariates,
 			Levels: req.Cox.Levels, Beta: slices.Clone(beta), Strata: req.Cox.Strata}
 		g, err := s.query(ctx, q)
 		if err != nil {
 			if len(rounds) > 0 {
-				return contrib, WrapError(EUnavailable, err, "the network was lost in round %d of the Cox fit; the fit was aborted", len(rounds)+1)
+				return contrib, nil, WrapError(EUnavailable, err, "the network was lost in round %d of the Cox fit; the fit was aborted", len(rounds)+1)
 			}
-			return contrib, err
+			return contrib, nil, err
 		}
 		replies := sortReplies(g.Replies)
 		if first == nil {
 			if err := noAnswer(g); err != nil {
-				return contrib, err
+				return contrib, nil, err
 			}
 			first, members = g, map[string]bool{}
 			for _, r := range replies {
 				members[r.Site] = true
 			}
-		} else {
-			var kept []protocol.Reply
-			got := map[string]bool{}
-			for _, r := range replies {
-				if members[r.Site] {
-					kept = append(kept, r)
-					got[r.Site] = true
-				}
-			}
-			for _, site := range sortedKeys(members) {
-				if !got[site] {
-					why := "stopped answering"
-					for _, p := range append(slices.Clone(g.Refused), g.Invalid...) {
-						if p.Site == site {
-							why = "answered with an error (" + p.Code + ": " + p.Message + ")"
-						}
-					}
-					return contrib, Errorf(EUnavailable, "site %s %s in round %d of the Cox fit; the fit was aborted because every site must contribute to every round", site, why, len(rounds)+1)
-				}
-			}
-			replies = kept
+		} else if replies, err = coxMembersAnswered(g, members, len(rounds)+1); err != nil {
+			return contrib, nil, err
 		}
 		rounds = append(rounds, newRound(q, replies, g))
 		if len(rounds) == 1 {
 			copy(terms, coxTerms(replies, len(beta)))
 		}
-		c, _, err := coxRound(replies, form, ties, beta)
-		return c, err
+		c, _, step, err := coxRoundStep(replies, q.Cox.Form, ties, beta)
+		if err != nil || step == nil {
+			return c, func() (analysis.CoxContribution, error) { return c, nil }, err
+		}
+		// Phase 2, only when the fit uses this β's Hessian: each site gets its own weights.
+		return c, func() (analysis.CoxContribution, error) {
+			template, qs := coxHessianQueries(q, replies, step, s.newID)
+			g2, err := s.queryEach(ctx, qs)
+			if err != nil {
+				return c, WrapError(EUnavailable, err, "the network was lost in round %d of the Cox fit; the fit was aborted", len(rounds)+1)
+			}
+			second, err := coxMembersAnswered(g2, members, len(rounds)+1)
+			if err != nil {
+				return c, err
+			}
+			rounds = append(rounds, newRound(template, second, g2))
+			return coxHessianRound(step, c, replies, second)
+		}, nil
 	}
 	p, err := s.coxColumns(ctx, req)
 	if err != nil {

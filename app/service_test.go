@@ -191,8 +191,24 @@ func TestCoxThroughService(t *testing.T) {
 				t.Fatal(err)
 			}
 			coxGoldenCheck(t, want, c.key, r)
-			if len(r.Rounds) < 3 || len(r.Rounds) != r.Cox.Fit.Iterations+1 {
-				t.Errorf("%d rounds for %d iterations", len(r.Rounds), r.Cox.Fit.Iterations)
+			// One scatter-gather per evaluation; a pooled fit adds a phase-2 round (each site
+			// its own weights) after each evaluation whose Hessian it uses, right after it.
+			evals, hessians := 0, 0
+			for k, round := range r.Rounds {
+				if round.Query.Cox.Form == protocol.CoxPooledHessian {
+					hessians++
+					if k == 0 || r.Rounds[k-1].Query.Cox.Form != protocol.CoxPooledSums || !sameBits(round.Query.Cox.Beta, r.Rounds[k-1].Query.Cox.Beta) {
+						t.Errorf("round %d: a phase-2 round that does not follow its phase 1", k)
+					}
+					if round.Query.Cox.Weights != nil || round.Query.Cox.Site != "" {
+						t.Errorf("round %d: the stored phase-2 query keeps weights or a site", k)
+					}
+					continue
+				}
+				evals++
+			}
+			if evals < 3 || evals != r.Cox.Fit.Iterations+1 || (c.form == protocol.CoxPooled) != (hessians > 0) || hessians > evals {
+				t.Errorf("%d evaluations and %d phase-2 rounds for %d iterations", evals, hessians, r.Cox.Fit.Iterations)
 			}
 			if r.Request.Cox.Levels["sex"][0] != "female" {
 				t.Errorf("levels from the catalog: %v", r.Request.Cox.Levels)

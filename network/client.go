@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -434,8 +435,79 @@ func (c *Client) Query(ctx context.Context, q protocol.Query) (*app.Gathered, er
 	if err := c.nc.PublishMsg(msg); err != nil {
 		return nil, &app.Error{Code: app.EUnavailable, Message: "publish: " + err.Error()}
 	}
+	gather(ctx, g, ch, func(string) (protocol.Query, bool) { return q, true })
+	g.Elapsed = time.Since(start)
+	return g, nil
+}
+
+// QueryEach sends qs[site] to that site alone, on its own subject (SiteQuerySubject), all of
+// them concurrently, and gathers the replies as Query does: each reply is validated against
+// the query sent to its site, and a reply from a site that was not addressed is dropped. It is
+// how the phase-2 requests of a pooled Cox round reach each site with its own weights, which
+// no other site receives. Every query must be of one study and kind; g.Query is the first
+// site's.
+func (c *Client) QueryEach(ctx context.Context, qs map[string]protocol.Query) (*app.Gathered, error) {
+	start := time.Now()
+	sites := slices.Sorted(maps.Keys(qs))
+	if len(sites) == 0 {
+		return nil, &app.Error{Code: app.EInvalid, Message: "no site to query"}
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
+		defer cancel()
+	}
+	if err := c.connected(); err != nil {
+		return nil, err
+	}
+	inbox := c.nc.NewRespInbox()
+	ch := make(chan *nats.Msg, 2*len(sites)+64)
+	sub, err := c.nc.ChanSubscribe(inbox, ch)
+	if err != nil {
+		return nil, &app.Error{Code: app.EUnavailable, Message: "subscribe: " + err.Error()}
+	}
+	defer sub.Unsubscribe()
+	sent := make(map[string]protocol.Query, len(sites))
+	for _, site := range sites {
+		q := qs[site]
+		if q.Version == "" {
+			q.Version = protocol.Version
+		}
+		if q.ID == "" {
+			q.ID = nuid.Next()
+		}
+		if q.Study == "" || q.Study != qs[sites[0]].Study || q.Kind != qs[sites[0]].Kind {
+			return nil, &app.Error{Code: app.EInvalid, Message: "the queries of one QueryEach name one study and kind"}
+		}
+		if c.cfg.signer != nil {
+			if err := c.cfg.signer.Sign(&q); err != nil {
+				return nil, &app.Error{Code: app.EInternal, Message: "sign query: " + err.Error()}
+			}
+		}
+		body, err := json.Marshal(q)
+		if err != nil {
+			return nil, &app.Error{Code: app.EInvalid, Message: "encode query: " + err.Error()}
+		}
+		sent[site] = q
+		msg := &nats.Msg{Subject: SiteQuerySubject(q.Study, q.Kind, site), Reply: inbox, Data: body, Header: nats.Header{HeaderQueryID: []string{q.ID}}}
+		if err := c.nc.PublishMsg(msg); err != nil {
+			return nil, &app.Error{Code: app.EUnavailable, Message: "publish: " + err.Error()}
+		}
+	}
+	g := &app.Gathered{Query: sent[sites[0]], Expected: sites}
+	gather(ctx, g, ch, func(site string) (protocol.Query, bool) { q, ok := sent[site]; return q, ok })
+	g.Elapsed = time.Since(start)
+	return g, nil
+}
+
+// gather collects the replies to g's query until every expected site answered or ctx is done,
+// and fills g. queryOf gives the query a site was sent, or false for a site that was not
+// addressed (its reply is dropped); a broadcast's reply from a site that discovery missed is
+// added to Expected.
+func gather(ctx context.Context, g *app.Gathered, ch <-chan *nats.Msg, queryOf func(site string) (protocol.Query, bool)) {
+	expected := slices.Clone(g.Expected)
 	for _, site := range expected {
-		app.ReportProgress(ctx, app.Progress{QueryID: q.ID, Site: site, State: app.SiteWaiting})
+		app.ReportProgress(ctx, app.Progress{QueryID: g.Query.ID, Site: site, State: app.SiteWaiting})
 	}
 	answered := map[string]bool{}
 	pending := len(expected)
@@ -443,6 +515,16 @@ collect:
 	for pending > 0 {
 		select {
 		case m := <-ch:
+			site := m.Header.Get(HeaderSite)
+			if site == "" {
+				var head struct{ Site string }
+				_ = json.Unmarshal(m.Data, &head)
+				site = head.Site
+			}
+			q, ok := queryOf(site)
+			if !ok {
+				continue // not addressed: its reply is not ours to use
+			}
 			site, reply, problem := decodeReply(q, m)
 			if site == "" || answered[site] {
 				continue // unattributable, or a duplicate: the first answer counts
@@ -483,8 +565,6 @@ collect:
 	sort.Slice(g.Replies, func(i, j int) bool { return g.Replies[i].Site < g.Replies[j].Site })
 	sort.Slice(g.Refused, func(i, j int) bool { return g.Refused[i].Site < g.Refused[j].Site })
 	sort.Slice(g.Invalid, func(i, j int) bool { return g.Invalid[i].Site < g.Invalid[j].Site })
-	g.Elapsed = time.Since(start)
-	return g, nil
 }
 
 // decodeReply attributes a reply message to a site and checks it. The site comes from the

@@ -89,9 +89,10 @@ func nkeyUser(t *testing.T, dir, name string) (seedFile, pub string) {
 
 // securedHub is the hub of docs/nats/hub.conf with throwaway certificates and keys.
 type securedHub struct {
-	hub                      *network.Hub
-	ca                       string
-	siteSeed, alice, bobSeed string
+	hub                 *network.Hub
+	ca                  string
+	siteSeed, site2Seed string
+	alice, bobSeed      string
 }
 
 func startSecuredHub(t *testing.T) *securedHub {
@@ -99,11 +100,12 @@ func startSecuredHub(t *testing.T) *securedHub {
 	dir := t.TempDir()
 	ca, cert, key := testCA(t, dir)
 	siteSeed, sitePub := nkeyUser(t, dir, "inst1")
+	site2Seed, site2Pub := nkeyUser(t, dir, "inst2")
 	aliceSeed, alicePub := nkeyUser(t, dir, "alice")
 	bobSeed, bobPub := nkeyUser(t, dir, "bob")
 	for k, v := range map[string]string{
 		"ONCOFED_HUB_CERT": cert, "ONCOFED_HUB_KEY": key,
-		"ONCOFED_NKEY_SITE_INST1": sitePub, "ONCOFED_NKEY_ALICE": alicePub, "ONCOFED_NKEY_BOB": bobPub,
+		"ONCOFED_NKEY_SITE_INST1": sitePub, "ONCOFED_NKEY_SITE_INST2": site2Pub, "ONCOFED_NKEY_ALICE": alicePub, "ONCOFED_NKEY_BOB": bobPub,
 	} {
 		t.Setenv(k, v)
 	}
@@ -112,7 +114,7 @@ func startSecuredHub(t *testing.T) *securedHub {
 		t.Fatal(err)
 	}
 	t.Cleanup(hub.Shutdown)
-	return &securedHub{hub: hub, ca: ca, siteSeed: siteSeed, alice: aliceSeed, bobSeed: bobSeed}
+	return &securedHub{hub: hub, ca: ca, siteSeed: siteSeed, site2Seed: site2Seed, alice: aliceSeed, bobSeed: bobSeed}
 }
 
 // connect opens a raw NATS connection as the holder of seed, reporting asynchronous errors
@@ -219,7 +221,7 @@ func TestHubPermissions(t *testing.T) {
 			_ = sub.Unsubscribe()
 		}
 	}
-	for _, subj := range []string{"oncofed.v1.other.count", "_INBOX_bob.x", "$SRV.STATS.oncofed-node"} {
+	for _, subj := range []string{"oncofed.v1.other.count", "_INBOX_bob.x", "$SRV.STATS.oncofed-node", "oncofed.v1.lung.count.inst1", "oncofed.v1.lung.cox.inst1.x"} {
 		if err := alice.Publish(subj, []byte(`{}`)); err == nil {
 			_ = alice.Flush()
 			wantViolation(t, aliceErrs, "analyst publishing to "+subj)
@@ -242,6 +244,44 @@ func TestHubPermissions(t *testing.T) {
 		if _, err := site2.SubscribeSync(subj); err == nil {
 			_ = site2.Flush()
 			wantViolation(t, site2Errs, "site subscribing to "+subj)
+		}
+	}
+
+	// Another site of the study (inst2) serves the study subjects and its own addressed
+	// subject, and cannot read what is addressed to inst1 (its phase-2 weights).
+	other, otherErrs := h.connect(t, h.site2Seed, "")
+	for _, subj := range []string{network.QuerySubject("lung", protocol.KindCox), network.SiteQuerySubject("lung", protocol.KindCox, "inst2")} {
+		sub, err := other.SubscribeSync(subj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = other.Flush()
+		select {
+		case err := <-otherErrs:
+			t.Fatalf("inst2 subscribing to %s: %v", subj, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		_ = sub.Unsubscribe()
+	}
+	// "oncofed.v1.lung.>" is the hole a "oncofed.v1.lung.*" grant leaves (hub.conf).
+	var sniffers []*nats.Subscription
+	for _, subj := range []string{network.SiteQuerySubject("lung", protocol.KindCox, "inst1"), "oncofed.v1.lung.cox.*", "oncofed.v1.lung.>", "oncofed.v1.lung.*.inst1"} {
+		if sub, err := other.SubscribeSync(subj); err == nil {
+			sniffers = append(sniffers, sub)
+			_ = other.Flush()
+			wantViolation(t, otherErrs, "site inst2 subscribing to "+subj)
+		}
+	}
+	// Alice addresses inst1 alone through the hub: inst1 answers (its own subject is granted).
+	ge, err := c.QueryEach(ctx, map[string]protocol.Query{"inst1": {Kind: protocol.KindCox, Study: "lung", Endpoint: "os",
+		Cox: &protocol.CoxRequest{Form: protocol.CoxPooledHessian, Ties: "breslow", Covariates: []string{"age"}, Beta: []float64{0},
+			Site: "inst1", Weights: &protocol.CoxWeights{A: []float64{0.1, 0.2, 0.3}, B: []float64{0, 0}}}}})
+	if err != nil || len(ge.Replies) != 1 || len(ge.Replies[0].Cox.SecondMoment) != 1 {
+		t.Fatalf("alice's addressed query: %+v %v", ge, err)
+	}
+	for _, sub := range sniffers {
+		if m, err := sub.NextMsg(200 * time.Millisecond); err == nil {
+			t.Errorf("site inst2 read %s through %s", m.Subject, sub.Subject)
 		}
 	}
 

@@ -109,6 +109,11 @@ func ServeSiteWithOptions(ctx context.Context, nc *nats.Conn, site string, studi
 				return nil, fmt.Errorf("network: serve site %s, study %s: %w", site, study, err)
 			}
 		}
+		// Queries addressed to this site alone (phase 2 of a pooled Cox round).
+		if err := add("cox-site-"+StudyToken(study), SiteQuerySubject(study, protocol.KindCox, site), study, protocol.KindCox); err != nil {
+			s.Stop()
+			return nil, fmt.Errorf("network: serve site %s, study %s: %w", site, study, err)
+		}
 	}
 	// Once ServeSite returns the hub knows the subscriptions, so a discovery right after it
 	// finds the site. A node started before its hub is not connected yet: its subscriptions

@@ -11,8 +11,10 @@ import (
 // networks, studies and protocol versions can share one hub, and a hub's permissions can
 // grant an analyst one study only:
 //
-//	oncofed.<version>.<study>.<kind>   a query of one kind on one study
-//	oncofed.<version>._catalog         catalog discovery: every site answers
+//	oncofed.<version>.<study>.<kind>          a query of one kind on one study
+//	oncofed.<version>.<study>.cox.<site>      a query addressed to one site (phase 2 of a
+//	                                          pooled Cox round: that site's weights only)
+//	oncofed.<version>._catalog                catalog discovery: every site answers
 //
 // Sites are found through the micro service discovery subjects ($SRV.INFO.oncofed-node).
 const (
@@ -52,6 +54,14 @@ func QuerySubject(study string, kind protocol.Kind) string {
 		return CatalogSubject()
 	}
 	return subjectPrefix + "." + protocol.Version + "." + StudyToken(study) + "." + string(kind)
+}
+
+// SiteQuerySubject is the subject on which one site of a study receives the queries addressed
+// to it alone: today the phase-2 requests of a pooled Cox round (protocol.CoxPooledHessian),
+// which carry weights meant for that site. A hub grants each site its own (docs/nats/hub.conf),
+// so no site reads the weights sent to another.
+func SiteQuerySubject(study string, kind protocol.Kind, site string) string {
+	return QuerySubject(study, kind) + "." + StudyToken(site)
 }
 
 // CatalogSubject is the subject on which every site answers catalog queries.

@@ -195,7 +195,7 @@ func BenchmarkCox1M(b *testing.B) {
 		b.Fatal(err)
 	}
 	declareRanges(b, e, "big", map[string][2]float64{"age": {18, 100}})
-	for _, form := range []protocol.CoxForm{protocol.CoxStratified, protocol.CoxPooled} {
+	for _, form := range []protocol.CoxForm{protocol.CoxStratified, protocol.CoxPooledSums} {
 		q := protocol.Query{Version: protocol.Version, Kind: protocol.KindCox, Study: "big", Analyst: "bench", Endpoint: "OS",
 			Cox: &protocol.CoxRequest{Form: form, Ties: "efron", Covariates: []string{"sex", "stage", "age"}, Beta: []float64{0.1, 0.2, 0.3, 0.4, 0.01}}}
 		mustOK(b, e.Handle(ctx, q))
@@ -216,6 +216,31 @@ func BenchmarkCox1M(b *testing.B) {
 				// An error reply, not a short one: a stratified reply with 5 columns is
 				// under 1000 bytes.
 				if out := e.HandleJSON(ctx, msg); strings.Contains(string(out), `"error":`) {
+					b.Fatalf("reply %s", out)
+				}
+			}
+		})
+		if form != protocol.CoxPooledSums {
+			continue
+		}
+		// Phase 2 at the same β, with weights of the lengths the phase-1 reply implies.
+		rows := mustOK(b, e.Handle(ctx, q)).Cox.Rows
+		w := &protocol.CoxWeights{A: make([]float64, len(rows))}
+		for k, r := range rows {
+			w.A[k] = 1e-6 * float64(k+1)
+			if r.D > 0 {
+				w.B = append(w.B, 0)
+			}
+		}
+		q2 := q
+		q2.Cox = &protocol.CoxRequest{Form: protocol.CoxPooledHessian, Ties: "efron", Covariates: q.Cox.Covariates, Beta: q.Cox.Beta, Site: e.Site(), Weights: w}
+		msg2, err := json.Marshal(q2)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(string(protocol.CoxPooledHessian)+"/wire", func(b *testing.B) {
+			for b.Loop() {
+				if out := e.HandleJSON(ctx, msg2); strings.Contains(string(out), `"error":`) {
 					b.Fatalf("reply %s", out)
 				}
 			}

@@ -1,6 +1,9 @@
 package node
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -11,8 +14,9 @@ import (
 
 // cox answers one Newton–Raphson round of a federated Cox fit: the site's contribution at the
 // requested β over the complete cases of the cohort, in the stratified form (log-likelihood,
-// gradient, Hessian; within-site strata add up) or the pooled form (risk-set sums per distinct
-// time, WebDISCO). Times go through the same policy as survival tables (coarsened to
+// gradient, Hessian; within-site strata add up) or a phase of the two-phase pooled round
+// (docs/cox-protocol.md): pooled_sums, per distinct time D, R0, R1, E0, E1; pooled_hessian, the
+// site's p×p second moment under the weights the client sends it. Times go through the same policy as survival tables (coarsened to
 // bin_days, merged forward until each time holds min_cell subjects, tail truncated), so a
 // pooled fit equals R's fit on the released times.
 //
@@ -23,14 +27,18 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	if c.group != nil {
 		return answer{}, errorf(protocol.CodeInvalid, "cox queries take no group_by (use covariates or cox.strata)")
 	}
-	if req.Form == protocol.CoxPooled && req.Strata != "" {
+	pooled := isPooledForm(req.Form)
+	if pooled && req.Strata != "" {
 		return answer{}, errorf(protocol.CodeInvalid, "the pooled form is unstratified: cox.strata needs the stratified form")
 	}
-	if req.Form == protocol.CoxPooled && c.study.eps[q.Endpoint].Entry != nil {
+	if pooled && c.study.eps[q.Endpoint].Entry != nil {
 		// From the declaration (the catalog's delayed_entry), not the rows.
 		return answer{}, errorf(protocol.CodeInvalid, "endpoint %q records delayed entry at this site: the pooled Cox form's risk-set sums do not take entry times; fit the model stratified by site", q.Endpoint)
 	}
-	if req.Form == protocol.CoxPooled && !e.policy.AllowPooledCox {
+	if req.Form == protocol.CoxPooledHessian && req.Site != e.site {
+		return answer{}, errorf(protocol.CodeInvalid, "a pooled_hessian request addressed to site %q reached site %q", clip(req.Site), e.site)
+	}
+	if pooled && !e.policy.AllowPooledCox {
 		return answer{}, errorf(protocol.CodeRefusedByPolicy, "this site's policy does not allow the pooled Cox form (allow_pooled_cox is false: its risk-set sums per time disclose single patients' covariate values); fit the model stratified by site instead")
 	}
 	// The β cap is decided from public information before any row is read.
@@ -90,22 +98,94 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 		if cr.Gradient == nil {
 			cr.Gradient, cr.Hessian = make([]float64, p), make([]float64, p*p)
 		}
-	case protocol.CoxPooled:
-		rs, exs, err := prep.strata[0].RiskSetRows(beta)
+	case protocol.CoxPooledSums:
+		rs, exs, err := prep.strata[0].TimeSums(beta)
 		if err != nil {
 			return answer{}, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
 		}
 		cr.EventXSum = exs
 		cr.Rows = make([]protocol.CoxRiskSetRow, len(rs))
 		for k, r := range rs {
-			cr.Rows[k] = protocol.CoxRiskSetRow{Time: r.Time, D: r.D, R0: r.R0, R1: r.R1, R2: r.R2, E0: r.E0, E1: r.E1, E2: r.E2}
+			cr.Rows[k] = protocol.CoxRiskSetRow{Time: r.Time, D: r.D, R0: r.R0, R1: r.R1, E0: r.E0, E1: r.E1}
 		}
+	case protocol.CoxPooledHessian:
+		st := prep.strata[0]
+		if err := checkCoxWeights(st, req.Weights, ties); err != nil {
+			return answer{}, err
+		}
+		m, err := st.WeightedSecondMoment(beta, req.Weights.A, req.Weights.B)
+		if err != nil {
+			return answer{}, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
+		}
+		cr.SecondMoment = m
 	}
 	if !coxFinite(cr) {
 		return answer{}, errorf(protocol.CodeInvalid, "cox: the contribution at this beta overflows (beta too large)")
 	}
 	reply.Cox = cr
-	return answer{sets: []bitset{prep.complete}, released: fmt.Sprintf("cox %s %s p=%d n=%d events=%d", req.Form, req.Ties, p, prep.n, prep.events)}, nil
+	released := fmt.Sprintf("cox %s %s p=%d n=%d events=%d", req.Form, req.Ties, p, prep.n, prep.events)
+	if req.Form == protocol.CoxPooledHessian {
+		released += " weights_sha256=" + weightsDigest(req.Weights)
+	}
+	return answer{sets: []bitset{prep.complete}, released: released}, nil
+}
+
+// isPooledForm reports whether form is a phase of the two-phase pooled round.
+func isPooledForm(form protocol.CoxForm) bool {
+	return form == protocol.CoxPooledSums || form == protocol.CoxPooledHessian
+}
+
+// coxWeightsTolerance is the relative slack of the check B_k ≤ A_k − A_{k−1}: the client forms
+// A as a running sum, so the increase it shows at a time can fall short of that time's su by
+// a few roundings.
+const coxWeightsTolerance = 1e-9
+
+// checkCoxWeights refuses phase-2 weights that no honest client sends at any β, decided from
+// the request and the site's own released times only (the lengths are those of its phase-1
+// reply): one A per released time and one B per released time with events, A non-decreasing
+// and ≥ 0 (protocol.ValidateQuery), B ≥ 0, B = 0 under Breslow, and at each event time B at
+// most the increase of A there (Efron's sv_t ≤ su_t). Whatever weights pass, the reply is a
+// linear combination of the per-time sums R2 and E2 of the site's released rows (each time
+// holding min_cell subjects under a protective policy), at a β that passed the same checks as
+// phase 1: docs/cox-protocol.md, "What an analyst can learn".
+func checkCoxWeights(st *analysis.CoxStratum, w *protocol.CoxWeights, ties analysis.Ties) error {
+	times, eventTimes := st.DistinctTimes()
+	if len(w.A) != times || len(w.B) != eventTimes {
+		return errorf(protocol.CodeInvalid, "cox.weights: %d A and %d B weights, but this site released %d times, %d of them with events (its pooled_sums reply at this cohort)", len(w.A), len(w.B), times, eventTimes)
+	}
+	prev := 0.0
+	k := 0
+	for g := 0; g < times; g++ {
+		a := w.A[g]
+		if st.HasEvent(g) {
+			b := w.B[k]
+			if ties == analysis.Breslow && b != 0 {
+				return errorf(protocol.CodeInvalid, "cox.weights.b[%d] is %g: Breslow's weights B are 0", k, b)
+			}
+			if b > (a-prev)+coxWeightsTolerance*a {
+				return errorf(protocol.CodeInvalid, "cox.weights.b[%d] = %g exceeds the increase of A at that time (%g): not the weights of any β", k, b, a-prev)
+			}
+			k++
+		}
+		prev = a
+	}
+	return nil
+}
+
+// weightsDigest is the SHA-256 of the phase-2 weights as the audit log records them instead
+// of the weights themselves (a site's T numbers a round).
+func weightsDigest(w *protocol.CoxWeights) string {
+	h := sha256.New()
+	var buf [8]byte
+	for _, v := range [2][]float64{w.A, w.B} {
+		binary.LittleEndian.PutUint64(buf[:], uint64(len(v)))
+		h.Write(buf[:])
+		for _, x := range v {
+			binary.LittleEndian.PutUint64(buf[:], math.Float64bits(x))
+			h.Write(buf[:])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // coxPrepared is the part of a Cox query that does not depend on β.
@@ -134,7 +214,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 		Cov      []string
 		Levels   map[string][]string
 		Strata   string
-	}{ls.info.Version, q.Endpoint, q.Cohort, req.Form, req.Covariates, req.Levels, req.Strata})
+	}{ls.info.Version, q.Endpoint, q.Cohort, prepForm(req.Form), req.Covariates, req.Levels, req.Strata})
 	key := ls.data.Name + "\x00" + string(keyJSON)
 	e.coxMu.Lock()
 	for _, ent := range e.coxCache {
@@ -231,7 +311,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			}
 		}
 	}
-	times, events, prep.merged, prep.truncated = policyTimes(times, events, e.policy.BinDays, e.policy.MinCell, req.Form == protocol.CoxPooled)
+	times, events, prep.merged, prep.truncated = policyTimes(times, events, e.policy.BinDays, e.policy.MinCell, isPooledForm(req.Form))
 	for _, ev := range events {
 		if ev {
 			prep.events++
@@ -292,6 +372,15 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	}
 	e.coxMu.Unlock()
 	return prep, nil
+}
+
+// prepForm is the form under which a prepared design is kept: both phases of a pooled round
+// share one.
+func prepForm(f protocol.CoxForm) protocol.CoxForm {
+	if isPooledForm(f) {
+		return protocol.CoxPooled
+	}
+	return f
 }
 
 type coxCacheEntry struct {
@@ -356,7 +445,7 @@ func coxFinite(cr *protocol.CoxReply) bool {
 		}
 		return true
 	}
-	if !ok(cr.LogLik) || !ok(cr.Gradient...) || !ok(cr.Hessian...) || !ok(cr.EventXSum...) {
+	if !ok(cr.LogLik) || !ok(cr.Gradient...) || !ok(cr.Hessian...) || !ok(cr.EventXSum...) || !ok(cr.SecondMoment...) {
 		return false
 	}
 	for _, r := range cr.Rows {
@@ -374,4 +463,28 @@ func trimPrefix(s string) string {
 		return s[len(pre):]
 	}
 	return s
+}
+
+// auditQueryText is what the audit log records of a query: the query as received, except that
+// a pooled_hessian request's weights (T numbers a round, ~50 KB at 1M patients) are replaced by
+// their digest, with the digest of the whole message so that an auditor can still match the
+// signed query an analyst presents.
+func auditQueryText(q protocol.Query, raw string) string {
+	if q.Kind != protocol.KindCox || q.Cox == nil || q.Cox.Weights == nil {
+		return raw
+	}
+	stripped := q
+	cox := *q.Cox
+	cox.Weights = nil
+	stripped.Cox = &cox
+	b, err := json.Marshal(struct {
+		Query         protocol.Query `json:"query"`
+		WeightsSHA256 string         `json:"weights_sha256"`
+		QuerySHA256   string         `json:"query_sha256"`
+		Weights       [2]int         `json:"weights"`
+	}{stripped, weightsDigest(q.Cox.Weights), HashQuery(raw), [2]int{len(q.Cox.Weights.A), len(q.Cox.Weights.B)}})
+	if err != nil {
+		return raw
+	}
+	return string(b)
 }

@@ -259,7 +259,7 @@ func TestAttackCoxLocator(t *testing.T) {
 			if pooled {
 				// The same queries in the pooled form, which this site opts in to.
 				for _, lq := range slices.Clone(qs) {
-					lq.form, lq.variant = protocol.CoxPooled, lq.variant+" pooled"
+					lq.form, lq.variant = protocol.CoxPooledSums, lq.variant+" pooled"
 					qs = append(qs, lq)
 				}
 			}

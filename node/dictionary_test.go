@@ -341,7 +341,7 @@ func TestDeclaredOrderEndToEnd(t *testing.T) {
 		t.Errorf("summary groups %s, want %s", got, want)
 	}
 	q = protocol.Query{Version: protocol.Version, Kind: protocol.KindCox, Study: "o", Endpoint: "OS",
-		Cox: &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "efron", Covariates: []string{"grade"}}}
+		Cox: &protocol.CoxRequest{Form: protocol.CoxPooledSums, Ties: "efron", Covariates: []string{"grade"}}}
 	if got := strings.Join(mustOK(t, e.Handle(ctx, q)).Cox.Columns, ","); got != "grademid,gradehigh" {
 		t.Errorf("cox design %s, want grademid,gradehigh (low, declared first, the reference)", got)
 	}

@@ -76,12 +76,13 @@
 //     query it can no longer pay for is refused with reason daily_budget, the message saying
 //     how many queries and counts were spent. The catalog's You.QueriesLeft is the whole queries left.
 //     Every round of a federated Cox fit is one query: a fit of k Newton–Raphson rounds uses
-//     k, and one that runs out is refused at the next round, saying the budget is used up.
+//     k (a pooled fit up to 2k: each phase-2 request is a query too), and one that runs out is
+//     refused at the next round, saying the budget is used up.
 //   - events_per_cox_covariate: a Cox query needs at least this many events per design column.
-//   - allow_pooled_cox: the pooled (WebDISCO) Cox form is answered only when true (ExactPolicy,
-//     or a policy file that says so; an exact policy document without the field too). Its
-//     risk-set sums per released time approach single patients' covariate values at large β,
-//     so protective policies answer the stratified-by-site form only.
+//   - allow_pooled_cox: the pooled Cox form (both phases, docs/cox-protocol.md) is answered
+//     only when true (ExactPolicy, or a policy file that says so; an exact policy document
+//     without the field too). Its sums per released time approach single patients' covariate
+//     values at large β, so protective policies answer the stratified-by-site form only.
 //   - Model releases (all but exact policies; modelsafe.go, one rule set for Cox and every model
 //     kind to come). Design columns: every column of a model needs, among the site's complete
 //     cases, min_cell patients, min_cell events and at least one patient without an event — an

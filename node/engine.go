@@ -233,6 +233,7 @@ type answer struct {
 // audit record holds, so that HandleJSON sends exactly those bytes without encoding them again.
 func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (protocol.Reply, []byte) {
 	reply := e.baseReply(q)
+	raw = auditQueryText(q, raw)
 	var ans answer
 	// The identity comes first: budget, guard and audit are keyed on it, and a query that is
 	// not authenticated must neither read data nor spend the budget of the name it claims.

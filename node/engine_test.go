@@ -245,15 +245,25 @@ func TestCoxMatchesR(t *testing.T) {
 			form   protocol.CoxForm
 			ties   string
 		}{
-			{"efron", protocol.CoxPooled, "efron"},
-			{"breslow", protocol.CoxPooled, "breslow"},
+			{"efron", protocol.CoxPooledSums, "efron"},
+			{"breslow", protocol.CoxPooledSums, "breslow"},
 			{"efron_site_strata", protocol.CoxStratified, "efron"},
 		} {
 			var names []string
+			if c.form == protocol.CoxPooledSums {
+				// The two-phase pooled round through the engines' Handle.
+				base := query(protocol.KindCox)
+				base.Endpoint = "OS"
+				base.Cox = &protocol.CoxRequest{Ties: c.ties, Covariates: []string{"sex", "age"}, Levels: map[string][]string{"sex": {"female", "male"}}}
+				fit, err := analysis.FitCoxSteps(twoPhaseEvaluator(t, sites, base, 2), 2, analysis.CoxOptions{Terms: []string{"sexmale", "age"}})
+				if err != nil {
+					t.Fatalf("bin %d %s: %v", bin, c.golden, err)
+				}
+				checkAgainstR(t, fmt.Sprintf("bin %d %s", bin, c.golden), fit, ref.Cox.Model(c.golden))
+				continue
+			}
 			eval := func(beta []float64) (analysis.CoxContribution, error) {
 				var sum analysis.CoxContribution
-				var rows [][]analysis.RiskSetRow
-				var exs [][]float64
 				var bound []float64 // the sites' β limits, as the app passes them (none when exact)
 				for _, e := range sites {
 					q := query(protocol.KindCox)
@@ -269,22 +279,7 @@ func TestCoxMatchesR(t *testing.T) {
 					if (bin > 0) != (r.Cox.BetaLimit != nil) {
 						t.Fatalf("bin %d: β limits %v", bin, r.Cox.BetaLimit)
 					}
-					if c.form == protocol.CoxStratified {
-						sum.Add(analysis.CoxContribution{LogLik: r.Cox.LogLik, Gradient: r.Cox.Gradient, Hessian: r.Cox.Hessian, N: r.Cox.N, Events: r.Cox.Events})
-						continue
-					}
-					var rs []analysis.RiskSetRow
-					for _, w := range r.Cox.Rows {
-						rs = append(rs, analysis.RiskSetRow{Time: w.Time, D: w.D, R0: w.R0, R1: w.R1, R2: w.R2, E0: w.E0, E1: w.E1, E2: w.E2})
-					}
-					rows = append(rows, rs)
-					exs = append(exs, r.Cox.EventXSum)
-				}
-				if c.form == protocol.CoxPooled {
-					ties, _ := analysis.ParseTies(c.ties)
-					pooled, err := analysis.PooledCoxContribution(rows, exs, 2, beta, ties)
-					pooled.CoefBound = bound
-					return pooled, err
+					sum.Add(analysis.CoxContribution{LogLik: r.Cox.LogLik, Gradient: r.Cox.Gradient, Hessian: r.Cox.Hessian, N: r.Cox.N, Events: r.Cox.Events})
 				}
 				sum.CoefBound = bound
 				return sum, nil

@@ -388,7 +388,7 @@ func TestCoxPooledRowsPolicy(t *testing.T) {
 	e, _ := lungEngine(t, pol, nil)
 	q := query(protocol.KindCox)
 	q.Endpoint = "OS"
-	q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{0}}
+	q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooledSums, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{0}}
 	r := mustOK(t, e.Handle(ctx, q))
 	c := r.Cox
 	subjects, events := 0, 0
@@ -557,14 +557,14 @@ func TestAttackPooledCoxExtremeBeta(t *testing.T) {
 	ctx := context.Background()
 	q := query(protocol.KindCox)
 	q.Endpoint = "OS"
-	q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{8}}
+	q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooledSums, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{8}}
 
 	// Under the exact policy each row is one exact time, so a single-event row's E1/E0 is that
 	// patient's age at any β (β = 4, as 8·82 overflows exp); a protective policy's blocks of
 	// at least min_cell events need the extreme β to single out their oldest patient.
 	exact, _ := lungEngine(t, ExactPolicy(), nil)
 	qe := q
-	qe.Cox = &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{4}}
+	qe.Cox = &protocol.CoxRequest{Form: protocol.CoxPooledSums, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{4}}
 	c := mustOK(t, exact.Handle(ctx, qe)).Cox
 	integral := 0
 	for _, row := range c.Rows {

@@ -86,7 +86,7 @@ func TestQueryRefusals(t *testing.T) {
 		}, protocol.CodeInvalid, "2 coefficients for 1 design columns"},
 		{"cox huge beta", func(q *protocol.Query) {
 			q.Kind, q.Endpoint = protocol.KindCox, "OS"
-			q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{1e6}}
+			q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooledSums, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{1e6}}
 		}, protocol.CodeInvalid, "overflow"},
 		{"cox unknown level", func(q *protocol.Query) {
 			q.Kind, q.Endpoint = protocol.KindCox, "OS"
@@ -98,7 +98,7 @@ func TestQueryRefusals(t *testing.T) {
 		}, protocol.CodeInvalid, "every declared category"},
 		{"cox pooled strata", func(q *protocol.Query) {
 			q.Kind, q.Endpoint = protocol.KindCox, "OS"
-			q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooled, Ties: "efron", Covariates: []string{"age"}, Strata: "sex"}
+			q.Cox = &protocol.CoxRequest{Form: protocol.CoxPooledSums, Ties: "efron", Covariates: []string{"age"}, Strata: "sex"}
 		}, protocol.CodeInvalid, "stratified form"},
 	}
 	for _, c := range cases {

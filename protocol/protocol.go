@@ -101,10 +101,32 @@ const (
 	// CoxStratified: the site is its own stratum and returns log-likelihood, gradient and
 	// Hessian at Beta; contributions add up across sites.
 	CoxStratified CoxForm = "stratified"
-	// CoxPooled: the site returns risk-set sums at each of its distinct times for Beta, from
-	// which the client computes the exact pooled (unstratified) partial likelihood (WebDISCO).
+	// CoxPooled names the pooled (unstratified) model. On the wire it was the one-phase
+	// WebDISCO round (risk-set sums S0, S1, S2 per distinct time: O(T p²) a site and round),
+	// which nodes now refuse with CodeUnsupported; results stored with it still open. A pooled
+	// fit asks CoxPooledSums and CoxPooledHessian instead (docs/cox-protocol.md).
 	CoxPooled CoxForm = "pooled"
+	// CoxPooledSums is phase 1 of a pooled round: per distinct time of the site D, R0, R1 and,
+	// at times with events, E0 and E1 (CoxReply.Rows without R2 and E2), and EventXSum: O(T p).
+	// The client pools them into the exact log partial likelihood and gradient.
+	CoxPooledSums CoxForm = "pooled_sums"
+	// CoxPooledHessian is phase 2, addressed to one site (CoxRequest.Site) with that site's
+	// weights (CoxRequest.Weights) at the same β: the site returns its p×p weighted second
+	// moment (CoxReply.SecondMoment), from which the client completes the Hessian. Asked only
+	// for a β the fit accepts.
+	CoxPooledHessian CoxForm = "pooled_hessian"
 )
+
+// CoxWeights are the phase-2 weights of one site (CoxPooledHessian) at β: A[k] for the k-th of
+// the site's distinct released times (the rows of its phase-1 reply, in order) and B[k] for the
+// k-th of those that hold events. A is the pooled Efron (Breslow) cumulative sum
+// Σ_{pooled event times t ≤ T} Σ_l 1/(S0(t) − (l/d) E0(t)), so it is non-decreasing and ≥ 0;
+// B is Σ_l (l/d)/(S0(t) − (l/d) E0(t)) at the site's event time t (0 under Breslow), so
+// 0 ≤ B[k] ≤ the increase of A at that time.
+type CoxWeights struct {
+	A Float64s `json:"a"`
+	B Float64s `json:"b"`
+}
 
 // CoxRequest asks a site for its Cox contribution at one Newton–Raphson iterate.
 type CoxRequest struct {
@@ -117,6 +139,11 @@ type CoxRequest struct {
 	Beta   []float64           `json:"beta"` // one per design column
 	// Strata optionally stratifies within the site as well (by a categorical variable).
 	Strata string `json:"strata,omitempty"`
+	// Site addresses a CoxPooledHessian request to one site (it goes to that site's subject;
+	// a node refuses one addressed to another site). Empty for every other form.
+	Site string `json:"site,omitempty"`
+	// Weights are the phase-2 weights of Site (CoxPooledHessian only).
+	Weights *CoxWeights `json:"weights,omitempty"`
 }
 
 // Error codes carried in a refusal (and in the NATS reply header), after wtf's.

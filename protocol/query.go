@@ -110,8 +110,15 @@ func validateCoxRequest(c *CoxRequest) error {
 	if c == nil {
 		return queryErrorf(CodeInvalid, "cox query without cox parameters")
 	}
-	if c.Form != CoxStratified && c.Form != CoxPooled {
-		return queryErrorf(CodeInvalid, "cox.form %q: want stratified or pooled", clipName(string(c.Form)))
+	switch c.Form {
+	case CoxStratified, CoxPooledSums, CoxPooledHessian:
+	case CoxPooled:
+		return queryErrorf(CodeUnsupported, "cox.form pooled (risk-set sums S0, S1, S2 per time) is no longer served: a pooled fit asks pooled_sums and pooled_hessian (docs/cox-protocol.md); update the client")
+	default:
+		return queryErrorf(CodeInvalid, "cox.form %q: want stratified, pooled_sums or pooled_hessian", clipName(string(c.Form)))
+	}
+	if err := validateCoxWeights(c); err != nil {
+		return err
 	}
 	if c.Ties != "efron" && c.Ties != "breslow" {
 		return queryErrorf(CodeInvalid, "cox.ties %q: want efron or breslow", clipName(c.Ties))
@@ -153,6 +160,35 @@ func validateCoxRequest(c *CoxRequest) error {
 				return queryErrorf(CodeInvalid, "cox.levels[%q]: level too long or repeated", v)
 			}
 			dup[l] = true
+		}
+	}
+	return nil
+}
+
+// validateCoxWeights checks the shape of a phase-2 request: addressed to a site, with weights
+// that are finite; A non-decreasing and ≥ 0, B ≥ 0 (the node checks them against its own
+// times). Every other form carries neither.
+func validateCoxWeights(c *CoxRequest) error {
+	if c.Form != CoxPooledHessian {
+		if c.Site != "" || c.Weights != nil {
+			return queryErrorf(CodeInvalid, "cox.site and cox.weights belong to a pooled_hessian request only")
+		}
+		return nil
+	}
+	if c.Site == "" || len(c.Site) > MaxNameLen {
+		return queryErrorf(CodeInvalid, "a pooled_hessian request names its site (cox.site)")
+	}
+	if c.Weights == nil {
+		return queryErrorf(CodeInvalid, "a pooled_hessian request carries the site's weights (cox.weights)")
+	}
+	for k, a := range c.Weights.A {
+		if math.IsNaN(a) || math.IsInf(a, 0) || a < 0 || (k > 0 && a < c.Weights.A[k-1]) {
+			return queryErrorf(CodeInvalid, "cox.weights.a[%d]: the weights A must be finite, non-negative and non-decreasing", k)
+		}
+	}
+	for k, b := range c.Weights.B {
+		if math.IsNaN(b) || math.IsInf(b, 0) || b < 0 {
+			return queryErrorf(CodeInvalid, "cox.weights.b[%d]: the weights B must be finite and non-negative", k)
 		}
 	}
 	return nil

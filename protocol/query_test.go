@@ -58,15 +58,15 @@ func TestValidateQuery(t *testing.T) {
 		{func(q *Query) { q.Kind, q.Endpoint = KindCox, "os" }, CodeInvalid, "without cox parameters"},
 		{func(q *Query) {
 			q.Kind, q.Endpoint = KindCox, "os"
-			q.Cox = &CoxRequest{Form: CoxPooled, Ties: "exact", Covariates: []string{"age"}}
+			q.Cox = &CoxRequest{Form: CoxPooledSums, Ties: "exact", Covariates: []string{"age"}}
 		}, CodeInvalid, "cox.ties"},
 		{func(q *Query) {
 			q.Kind, q.Endpoint = KindCox, "os"
-			q.Cox = &CoxRequest{Form: CoxPooled, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{math.Inf(1)}}
+			q.Cox = &CoxRequest{Form: CoxPooledSums, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{math.Inf(1)}}
 		}, CodeInvalid, "cox.beta[0]"},
 		{func(q *Query) {
 			q.Kind, q.Endpoint = KindCox, "os"
-			q.Cox = &CoxRequest{Form: CoxPooled, Ties: "efron", Covariates: []string{"age"}, Levels: map[string][]string{"sex": {"m"}}}
+			q.Cox = &CoxRequest{Form: CoxPooledSums, Ties: "efron", Covariates: []string{"age"}, Levels: map[string][]string{"sex": {"m"}}}
 		}, CodeInvalid, "is not a covariate"},
 	}
 	for i, c := range cases {

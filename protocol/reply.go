@@ -314,6 +314,10 @@ type CoxReply struct {
 	// pooled partial likelihood, plus Σ x over all events.
 	Rows      CoxRows   `json:"rows,omitempty"`
 	EventXSum []float64 `json:"event_x_sum,omitempty"`
+
+	// SecondMoment is the phase-2 reply of the pooled form (CoxPooledHessian): the site's
+	// Σ_i w_i x_i x_i' A(T_i) − Σ_events w_i x_i x_i' B(T_i), p×p row-major, symmetric.
+	SecondMoment Float64s `json:"second_moment,omitempty"`
 }
 
 // ExcludedCount returns the released count of patients left out for a missing covariate.

@@ -21,7 +21,7 @@ func TestSignVerify(t *testing.T) {
 	s := NewSigner(key, func() time.Time { return now })
 	beta := []float64{0.1, 1.0 / 3}
 	q := Query{Version: Version, Kind: KindCox, ID: "q", Study: "lung", Endpoint: "os",
-		Cox: &CoxRequest{Form: CoxPooled, Ties: "efron", Covariates: []string{"sex", "age"}, Beta: beta,
+		Cox: &CoxRequest{Form: CoxPooledSums, Ties: "efron", Covariates: []string{"sex", "age"}, Beta: beta,
 			Levels: map[string][]string{"sex": {"female", "male"}, "ecog": {"0", "1"}}}}
 	if err := s.Sign(&q); err != nil {
 		t.Fatal(err)

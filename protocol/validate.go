@@ -508,9 +508,12 @@ func (v *validator) survivalEntries(path string, g SurvivalGroup, total int) {
 // coxRowPlausible reports whether row passes every check of the pooled-row loop in
 // validator.cox (which it must mirror): the loop formats the failing field's path only when
 // this says no.
-func coxRowPlausible(row CoxRiskSetRow, p int, increasing bool) bool {
+//
+// q2 is the length of the second-moment sums R2 and E2: p² in the retired one-phase form, 0
+// in phase 1 of the two-phase form (CoxPooledSums).
+func coxRowPlausible(row CoxRiskSetRow, p, q2 int, increasing bool) bool {
 	if !increasing || !isFinite(row.Time) || row.D < 0 || !isFinite(row.R0) || row.R0 <= 0 ||
-		len(row.R1) != p || len(row.R2) != p*p || !allFinite(row.R1) || !allFinite(row.R2) ||
+		len(row.R1) != p || len(row.R2) != q2 || !allFinite(row.R1) || !allFinite(row.R2) ||
 		!isFinite(row.E0) || row.E0 < 0 || row.E0 > row.R0*(1+1e-12) ||
 		(row.D > 0) != (row.E0 > 0) {
 		return false
@@ -520,8 +523,8 @@ func coxRowPlausible(row CoxRiskSetRow, p int, increasing bool) bool {
 			return false
 		}
 	}
-	if row.E2 != nil || row.D > 0 {
-		if len(row.E2) != p*p || !allFinite(row.E2) {
+	if row.E2 != nil || (row.D > 0 && q2 > 0) {
+		if len(row.E2) != q2 || !allFinite(row.E2) {
 			return false
 		}
 	}
@@ -593,13 +596,39 @@ func (v *validator) cox(q Query, c *CoxReply) {
 		if len(c.Rows) != 0 {
 			v.failf("cox.rows", "risk-set rows in a stratified reply")
 		}
-	case CoxPooled:
+	case CoxPooledHessian:
+		v.length("cox.second_moment", len(c.SecondMoment), p*p)
+		v.finites("cox.second_moment", c.SecondMoment)
+		if v.err != nil {
+			return
+		}
+		for i := 0; i < p; i++ {
+			// A sum of w x x' times non-negative weights (A − B ≥ 0 at an event): its
+			// diagonal is ≥ 0 and it is symmetric.
+			if m := c.SecondMoment[i*p+i]; m < -1e-9*(1+math.Abs(m)) {
+				v.failf(fmt.Sprintf("cox.second_moment[%d,%d]", i, i), "%v is negative", m)
+			}
+			for j := 0; j < i; j++ {
+				a, b := c.SecondMoment[i*p+j], c.SecondMoment[j*p+i]
+				if a != b {
+					v.failf(fmt.Sprintf("cox.second_moment[%d,%d]", i, j), "%v differs from its transpose %v", a, b)
+				}
+			}
+		}
+		if len(c.Rows) != 0 || len(c.Gradient) != 0 || len(c.Hessian) != 0 || len(c.EventXSum) != 0 {
+			v.failf("cox", "rows, gradient or Hessian in a pooled_hessian reply")
+		}
+	case CoxPooled, CoxPooledSums:
+		q2 := p * p
+		if q.Cox.Form == CoxPooledSums {
+			q2 = 0
+		}
 		v.length("cox.event_x_sum", len(c.EventXSum), p)
 		v.finites("cox.event_x_sum", c.EventXSum)
 		events := 0
 		for k, row := range c.Rows {
 			events += row.D
-			if coxRowPlausible(row, p, k == 0 || row.Time > c.Rows[k-1].Time) {
+			if coxRowPlausible(row, p, q2, k == 0 || row.Time > c.Rows[k-1].Time) {
 				continue // the common case, checked without formatting a path
 			}
 			path := fmt.Sprintf("cox.rows[%d]", k)
@@ -614,7 +643,7 @@ func (v *validator) cox(q Query, c *CoxReply) {
 				v.failf(path+".r0", "%v is not positive", row.R0)
 			}
 			v.length(path+".r1", len(row.R1), p)
-			v.length(path+".r2", len(row.R2), p*p)
+			v.length(path+".r2", len(row.R2), q2)
 			v.finites(path+".r1", row.R1)
 			v.finites(path+".r2", row.R2)
 			v.finite(path+".e0", row.E0)
@@ -631,8 +660,8 @@ func (v *validator) cox(q Query, c *CoxReply) {
 				v.length(path+".e1", len(row.E1), p)
 				v.finites(path+".e1", row.E1)
 			}
-			if row.E2 != nil || row.D > 0 {
-				v.length(path+".e2", len(row.E2), p*p)
+			if row.E2 != nil || (row.D > 0 && q2 > 0) {
+				v.length(path+".e2", len(row.E2), q2)
 				v.finites(path+".e2", row.E2)
 			}
 			if v.err != nil {
@@ -642,7 +671,7 @@ func (v *validator) cox(q Query, c *CoxReply) {
 		if events != c.Events {
 			v.failf("cox.rows", "%d events in the rows, but events is %d", events, c.Events)
 		}
-		if len(c.Gradient) != 0 || len(c.Hessian) != 0 {
+		if len(c.Gradient) != 0 || len(c.Hessian) != 0 || len(c.SecondMoment) != 0 {
 			v.failf("cox", "gradient or Hessian in a pooled reply")
 		}
 	default:

@@ -16,6 +16,7 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/assets"
 	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/report"
 )
 
 // Options configures the desktop app. The zero value works: no live feasibility, fyne.Do for
@@ -324,6 +325,9 @@ func (a *App) onStudy(name string) {
 	a.cox.setStudy(st)
 	a.sites.refreshTable()
 }
+
+// names are the current study's words for its codes (titles, labels, units).
+func (a *App) names() report.Names { return report.Names{From: a.currentStudy()} }
 
 func (a *App) currentStudy() *app.Study {
 	if a.catalog == nil {

@@ -278,8 +278,13 @@ func TestCoxFitShowsHazardRatios(t *testing.T) {
 			t.Errorf("%s: HR %q not in %q", term, hr, cells)
 		}
 	}
-	if !contains(cells, "sex: male vs female") || !contains(cells, "age") {
+	// The reference level has its row, and age its unit (the synthetic dictionary's years).
+	if !contains(cells, "sex: male vs female") || !contains(cells, "sex: female (reference)") || !contains(cells, "age, per year") {
 		t.Errorf("term labels %q", cells)
+	}
+	var csv bytes.Buffer
+	if err := report.WriteCoxCSV(&csv, report.CoxRows(a.cox.result, a.names())); err != nil || !strings.Contains(csv.String(), "sex: female (reference),sex,female,female,1,") {
+		t.Errorf("HR table CSV (%v):\n%s", err, csv.String())
 	}
 	if fit.N != pooledTotal {
 		t.Errorf("fit on %d patients, want %d (age and sex are complete)", fit.N, pooledTotal)

@@ -276,7 +276,15 @@ func (c *cohortPanel) onAddFilter(name string) {
 	lo, hi := widget.NewEntry(), widget.NewEntry()
 	lo.SetPlaceHolder("no lower bound")
 	hi.SetPlaceHolder("no upper bound")
-	lo.Validator, hi.Validator = numberValidator, numberValidator
+	if v.Min != nil && v.Max != nil {
+		lo.SetPlaceHolder("no lower bound (from " + fmtNum(*v.Min) + ")")
+		hi.SetPlaceHolder("no upper bound (to " + fmtNum(*v.Max) + ")")
+	}
+	// Checked as typed: Add stays disabled, and the text stays, until the bounds make sense.
+	lo.Validator = boundValidator(v, func() string { return "" }, func() string { return hi.Text })
+	hi.Validator = boundValidator(v, func() string { return lo.Text }, func() string { return "" })
+	lo.OnChanged = func(string) { _ = hi.Validate() } // each bound is checked against the other
+	hi.OnChanged = func(string) { _ = lo.Validate() }
 	items := []*widget.FormItem{widget.NewFormItem("At least"+unit, lo), widget.NewFormItem("At most"+unit, hi)}
 	d := dialog.NewForm(title, "Add", "Cancel", items, func(ok bool) {
 		if !ok {
@@ -301,6 +309,28 @@ func numberValidator(s string) error {
 		return fmt.Errorf("not a number")
 	}
 	return nil
+}
+
+// boundValidator checks one bound of a numeric filter as it is typed: a number, within the
+// variable's declared range (a sanity range: a typo such as 650 for age 65 is caught), and not
+// above the upper bound (below, not below the lower) typed in the other field.
+func boundValidator(v *app.Variable, lower, upper func() string) func(string) error {
+	return func(s string) error {
+		if err := numberValidator(s); err != nil || strings.TrimSpace(s) == "" {
+			return err
+		}
+		x, _ := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if v.Min != nil && v.Max != nil && (x < *v.Min || x > *v.Max) {
+			return fmt.Errorf("outside %s's range %s–%s", v.Name, fmtNum(*v.Min), fmtNum(*v.Max))
+		}
+		if lo, err := strconv.ParseFloat(strings.TrimSpace(lower()), 64); err == nil && x < lo {
+			return fmt.Errorf("below the lower bound %s", fmtNum(lo))
+		}
+		if hi, err := strconv.ParseFloat(strings.TrimSpace(upper()), 64); err == nil && x > hi {
+			return fmt.Errorf("above the upper bound %s", fmtNum(hi))
+		}
+		return nil
+	}
 }
 
 // rangeFilter builds a numeric filter from the two fields, refusing bad input with the field named.

@@ -72,7 +72,7 @@ func newCoxTab(a *App) *coxTab {
 	t.formNote.Hide()
 	t.fit = widget.NewButtonWithIcon("Fit model", theme.MediaPlayIcon(), t.onFit)
 	t.fit.Importance = widget.HighImportance
-	t.export = widget.NewSelect([]string{"PNG", "SVG", "PDF"}, func(s string) {
+	t.export = widget.NewSelect([]string{"PNG", "SVG", "PDF", hrTableCSV}, func(s string) {
 		if s == "" {
 			return
 		}
@@ -215,17 +215,22 @@ func (t *coxTab) show(r *app.Result) {
 	for _, h := range []string{"Term", "HR (95% CI)", "p", "coef (SE)"} {
 		t.table.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	}
-	for i, term := range fit.Terms {
-		t.table.Add(widget.NewLabel(TermLabel(r.Request, term)))
-		if math.IsNaN(fit.Coef[i]) {
+	for _, row := range report.CoxRows(r, t.ui.names()) {
+		t.table.Add(widget.NewLabel(row.Label))
+		switch {
+		case row.Reference:
+			t.table.Add(widget.NewLabel("1 (reference)"))
+			t.table.Add(widget.NewLabel(""))
+			t.table.Add(widget.NewLabel(""))
+		case !row.Estimable:
 			t.table.Add(widget.NewLabel("not estimable"))
 			t.table.Add(widget.NewLabel(""))
 			t.table.Add(widget.NewLabel(""))
-			continue
+		default:
+			t.table.Add(widget.NewLabel(chart.FormatHR(row.HR, row.Lower, row.Upper)))
+			t.table.Add(widget.NewLabel(format.PNumber(row.P)))
+			t.table.Add(widget.NewLabel(fmt.Sprintf("%.4f (%.4f)", row.Coef, row.SE)))
 		}
-		t.table.Add(widget.NewLabel(chart.FormatHR(fit.HR[i], fit.Lower[i], fit.Upper[i])))
-		t.table.Add(widget.NewLabel(format.PNumber(fit.P[i])))
-		t.table.Add(widget.NewLabel(fmt.Sprintf("%.4f (%.4f)", fit.Coef[i], fit.SE[i])))
 	}
 	t.table.Refresh()
 	form := "stratified by site"
@@ -258,8 +263,9 @@ func (t *coxTab) showTerms(r *app.Result) {
 	t.meta.Hide()
 	t.random.Hide()
 	style := t.ui.chartStyle()
-	if fig := ForestFigure(r, style, ""); fig != nil {
-		t.figure.SetFigure(func() chart.Figure { return ForestFigure(r, style, "") }, "")
+	names := t.ui.names()
+	if fig := ForestFigure(r, names, style, ""); fig != nil {
+		t.figure.SetFigure(func() chart.Figure { return ForestFigure(r, names, style, "") }, "")
 	} else {
 		t.figure.SetFigure(nil, "No estimable term to plot.")
 	}
@@ -269,11 +275,11 @@ func (t *coxTab) showTerms(r *app.Result) {
 // a finite interval, labelled as TermLabel names it, with its HR (95% CI) and p-value, in equal
 // squares; the terms it cannot draw are named in the footnote, before footnote. Nil when no
 // term can be drawn.
-func ForestFigure(r *app.Result, style chart.Style, footnote string) *chart.ForestPlot {
+func ForestFigure(r *app.Result, names report.Names, style chart.Style, footnote string) *chart.ForestPlot {
 	fit := r.Cox.Fit
 	labels := make(map[string]string, len(fit.Terms))
-	for _, term := range fit.Terms {
-		labels[term] = TermLabel(r.Request, term)
+	for _, term := range report.CoxTerms(r.Request, fit.Terms) {
+		labels[term.Column] = term.Label(names)
 	}
 	f := chart.ForestFromCox("Cox model: "+r.Request.Endpoint, fit, labels)
 	if len(f.Rows) == 0 {
@@ -283,14 +289,22 @@ func ForestFigure(r *app.Result, style chart.Style, footnote string) *chart.Fore
 	return f
 }
 
+// hrTableCSV is the export of the hazard-ratio table.
+const hrTableCSV = "HR table (CSV)"
+
 func (t *coxTab) exportAs(format string) {
 	if t.result == nil {
 		dialog.ShowInformation("Export", "Fit a model first: there is no forest plot to export.", t.ui.win)
 		return
 	}
 	r := t.result
+	if format == strings.ToLower(hrTableCSV) {
+		rows := report.CoxRows(r, t.ui.names())
+		t.ui.saveFile("hazard-ratios-"+r.Request.Study+".csv", func(w io.Writer) error { return report.WriteCoxCSV(w, rows) })
+		return
+	}
 	foot := cohortWords(r.Request) + ". " + report.PrivacyLine(r, t.ui.opt.Now())
-	fig := ForestFigure(r, chart.PublicationStyle(), foot)
+	fig := ForestFigure(r, t.ui.names(), chart.PublicationStyle(), foot)
 	if term, ok := t.terms[t.view.Selected]; ok && t.sitesFor == r && t.sites != nil {
 		// The per-site view on screen is what is exported.
 		sites, _, err := t.siteForest(r, term, chart.PublicationStyle())
@@ -306,26 +320,6 @@ func (t *coxTab) exportAs(format string) {
 	t.ui.saveFile("forest-"+r.Request.Study+"."+format, func(w io.Writer) error { return writeFigure(w, format, fig) })
 }
 
-// TermLabel names a design column for readers: "sex: male vs female" for the treatment
-// contrast of level male of a categorical covariate (the first level is the reference),
-// "age (per year)" for a numeric covariate with a unit known as years, the column otherwise.
-func TermLabel(req app.Request, term string) string {
-	if req.Cox == nil {
-		return term
-	}
-	for v, levels := range req.Cox.Levels {
-		if len(levels) < 2 || !strings.HasPrefix(term, v) {
-			continue
-		}
-		for _, l := range levels[1:] {
-			if term == v+l {
-				return v + ": " + l + " vs " + levels[0]
-			}
-		}
-	}
-	return term
-}
-
 // setViews offers a per-site view of each estimable term of a model stratified by site (the
 // pooled form releases no per-site likelihood), keeping the chosen term when it is still there.
 func (t *coxTab) setViews(r *app.Result) {
@@ -336,7 +330,7 @@ func (t *coxTab) setViews(r *app.Result) {
 			if math.IsNaN(r.Cox.Fit.Coef[i]) {
 				continue
 			}
-			o := "By site: " + TermLabel(r.Request, term)
+			o := "By site: " + report.TermLabel(r.Request, term, t.ui.names())
 			opts = append(opts, o)
 			t.terms[o] = term
 		}
@@ -424,7 +418,7 @@ func (t *coxTab) siteForest(r *app.Result, term string, style chart.Style) (func
 	if err != nil {
 		return nil, h, err
 	}
-	title, random := "Per-site hazard ratio: "+TermLabel(r.Request, term), t.random.Checked
+	title, random := "Per-site hazard ratio: "+report.TermLabel(r.Request, term, t.ui.names()), t.random.Checked
 	return func() *chart.ForestPlot {
 		f := chart.ForestFromMeta(title, used, h, random)
 		f.Style = style

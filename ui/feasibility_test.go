@@ -159,3 +159,21 @@ func TestRunWarningWhenEverySiteRefuses(t *testing.T) {
 		t.Error("Run sent a query every site would refuse")
 	}
 }
+
+// The bounds of a numeric filter are checked as typed against the variable's declared range
+// and against each other, so that the dialog keeps the text and says what is wrong.
+func TestBoundValidator(t *testing.T) {
+	lo, hi := 18.0, 100.0
+	v := &app.Variable{Name: "age", Min: &lo, Max: &hi}
+	none := func() string { return "" }
+	check := boundValidator(v, none, func() string { return "70" })
+	for s, want := range map[string]string{"": "", "65": "", "650": "outside age's range 18–100", "x": "not a number", "75": "above the upper bound 70"} {
+		err := check(s)
+		if (err == nil) != (want == "") || err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", s, err, want)
+		}
+	}
+	if err := boundValidator(v, func() string { return "60" }, none)("55"); err == nil || !strings.Contains(err.Error(), "below the lower bound 60") {
+		t.Errorf("upper bound under the lower: %v", err)
+	}
+}

@@ -39,7 +39,7 @@ func TestForestFigure(t *testing.T) {
 	r := &app.Result{Request: app.Request{Kind: protocol.KindCox, Endpoint: "OS",
 		Cox: &app.CoxSpec{Covariates: []string{"age", "sex", "ph.karno", "wt.loss"}, Levels: map[string][]string{"sex": {"female", "male"}}}},
 		Cox: &app.CoxResult{Fit: fit}}
-	f := ForestFigure(r, chart.PublicationStyle(), "Cohort: lung.")
+	f := ForestFigure(r, report.Names{}, chart.PublicationStyle(), "Cohort: lung.")
 	if f == nil {
 		t.Fatal("no figure")
 	}
@@ -64,7 +64,7 @@ func TestForestFigure(t *testing.T) {
 	}
 
 	fit.Terms, fit.HR, fit.Lower, fit.Upper, fit.P = fit.Terms[2:], fit.HR[2:], fit.Lower[2:], fit.Upper[2:], fit.P[2:]
-	if f := ForestFigure(r, chart.PublicationStyle(), ""); f != nil {
+	if f := ForestFigure(r, report.Names{}, chart.PublicationStyle(), ""); f != nil {
 		t.Errorf("a fit with no drawable term gave %d rows", len(f.Rows))
 	}
 }

@@ -65,21 +65,6 @@ func TestCohortFilterWords(t *testing.T) {
 	}
 }
 
-func TestTermLabel(t *testing.T) {
-	req := app.Request{Cox: &app.CoxSpec{Covariates: []string{"sex", "stage", "age"},
-		Levels: map[string][]string{"sex": {"female", "male"}, "stage": {"IIIB", "IIIC", "IVA"}}}}
-	for term, want := range map[string]string{
-		"sexmale":   "sex: male vs female",
-		"stageIVA":  "stage: IVA vs IIIB",
-		"age":       "age",
-		"sexfemale": "sexfemale", // the reference level is no column
-	} {
-		if got := TermLabel(req, term); got != want {
-			t.Errorf("TermLabel(%q) = %q, want %q", term, got, want)
-		}
-	}
-}
-
 func TestPredictRefusals(t *testing.T) {
 	count := &app.CountResult{PerSite: []app.SiteCount{
 		{Site: "big", Groups: map[string]app.Count{"a": {N: 40}, "b": {N: 12}}},

@@ -38,7 +38,7 @@ func slideFigure(r *app.Result, now time.Time, style chart.Style) chart.Figure {
 		return f
 	}
 	if r.Cox != nil && r.Cox.Fit != nil {
-		if f := ForestFigure(r, style, foot); f != nil {
+		if f := ForestFigure(r, report.Names{}, style, foot); f != nil {
 			f.Title = r.Name
 			return f
 		}

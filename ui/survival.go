@@ -137,7 +137,7 @@ func hazardRatio(r *app.Result) *chart.HazardRatio {
 	if !(fit.HR[0] > 0) || math.IsInf(fit.Upper[0], 0) {
 		return nil
 	}
-	label := TermLabel(r.Request, fit.Terms[0])
+	label := report.TermLabel(r.Request, fit.Terms[0], report.Names{})
 	if i := strings.Index(label, ": "); i >= 0 {
 		label = label[i+2:]
 	}

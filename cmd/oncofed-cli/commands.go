@@ -390,7 +390,7 @@ func runCox(ctx context.Context, c *common, args []string, out io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if err := writeCox(out, c.format, r, spec, strata); err != nil {
+	if err := writeCox(out, c.format, r, spec, strata, report.Names{From: st}); err != nil {
 		return err
 	}
 	return requireAll(c, &r.Provenance)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -16,6 +15,7 @@ import (
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/cache"
+	"github.com/oncofed/oncofed/internal/atomicfile"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/report"
 )
@@ -102,7 +102,8 @@ func runLibrary(ctx context.Context, c *common, args []string, out io.Writer) er
 		if c.format == "text" {
 			fmt.Fprintln(out, cachedLine(r, time.Now()))
 		}
-		return writeResult(out, c.format, r, unit)
+		cat, _ := db.Catalog(ctx, r.Network) // the labels and units as last seen, if any
+		return writeResult(out, c.format, r, unit, report.Names{From: cat.Study(r.Request.Study)})
 	case "export":
 		id, err := wantID()
 		if err != nil {
@@ -148,7 +149,7 @@ func commandOf(k protocol.Kind) string {
 
 // writeResult prints a stored result as the command that computed it prints a live one
 // (km with its stored landmarks, log confidence intervals and RMST to the shortest follow-up).
-func writeResult(w io.Writer, format string, r *app.Result, unit timeUnit) error {
+func writeResult(w io.Writer, format string, r *app.Result, unit timeUnit, names report.Names) error {
 	switch r.Request.Kind {
 	case protocol.KindCount:
 		return writeCount(w, format, r)
@@ -165,7 +166,7 @@ func writeResult(w io.Writer, format string, r *app.Result, unit timeUnit) error
 		if spec == nil {
 			return fmt.Errorf("result %d is a Cox model without its model", r.ID)
 		}
-		return writeCox(w, format, r, spec, coxStrataFlag(spec))
+		return writeCox(w, format, r, spec, coxStrataFlag(spec), names)
 	}
 	return fmt.Errorf("result %d is of kind %q, which this oncofed-cli cannot show", r.ID, r.Request.Kind)
 }
@@ -192,18 +193,14 @@ func exportResult(path string, r *app.Result, names report.Names) error {
 		}
 		return drawKM(r, names, path)
 	case ".csv":
-		return writeFile(path, r, "csv")
+		return writeFile(path, r, "csv", names)
 	default:
-		return writeFile(path, r, "json")
+		return writeFile(path, r, "json", names)
 	}
 }
 
-func writeFile(path string, r *app.Result, format string) error {
-	var buf bytes.Buffer
-	if err := writeResult(&buf, format, r, timeUnit{}); err != nil {
-		return err
-	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+func writeFile(path string, r *app.Result, format string, names report.Names) error {
+	return atomicfile.Write(path, func(w io.Writer) error { return writeResult(w, format, r, timeUnit{}, names) })
 }
 
 // libraryRow is one listed result in the JSON of library list.

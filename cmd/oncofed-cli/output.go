@@ -592,28 +592,14 @@ type coxTermDoc struct {
 
 func coxTerms(r *app.Result, spec *app.CoxSpec) []coxTermDoc {
 	fit := r.Cox.Fit
-	// Design column names are variable+level for categorical covariates (R's "sexmale").
-	type origin struct{ variable, level, ref string }
-	origins := map[string]origin{}
-	for _, v := range spec.Covariates {
-		if lv, ok := spec.Levels[v]; ok {
-			for _, l := range lv[1:] {
-				origins[v+l] = origin{v, l, lv[0]}
-			}
-		} else {
-			origins[v] = origin{variable: v}
-		}
-	}
+	req := r.Request
+	req.Cox = spec
 	var out []coxTermDoc
-	for j, col := range fit.Terms {
-		o, ok := origins[col]
-		if !ok {
-			o = origin{variable: col}
-		}
-		d := coxTermDoc{Term: o.variable, Column: col, Coef: num(fit.Coef[j]), SE: num(fit.SE[j]), HR: num(fit.HR[j]),
+	for j, t := range report.CoxTerms(req, fit.Terms) {
+		d := coxTermDoc{Term: t.Variable, Column: t.Column, Coef: num(fit.Coef[j]), SE: num(fit.SE[j]), HR: num(fit.HR[j]),
 			Lower: num(fit.Lower[j]), Upper: num(fit.Upper[j]), P: num(fit.P[j])}
-		if o.level != "" {
-			lv, ref := o.level, o.ref
+		if t.Level != "" {
+			lv, ref := t.Level, t.Reference
 			d.Level, d.Reference = &lv, &ref
 		}
 		out = append(out, d)
@@ -621,7 +607,7 @@ func coxTerms(r *app.Result, spec *app.CoxSpec) []coxTermDoc {
 	return out
 }
 
-func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, strata string) error {
+func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, strata string, names report.Names) error {
 	fit := r.Cox.Fit
 	terms := coxTerms(r, spec)
 	switch format {
@@ -653,7 +639,7 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		}
 		return writeCSV(w, recs)
 	}
-	how := "pooled baseline hazard (exact risk-set sums across sites)"
+	how := "pooled baseline hazard (exact risk-set sums across sites, two phases a round)"
 	switch {
 	case strata == "site":
 		how = "stratified by site"
@@ -669,12 +655,18 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	fmt.Fprintln(w)
 	t := table(w)
 	fmt.Fprintln(t, "TERM\tCOEF\tSE\tHR (95% CI)\tP")
-	for _, d := range terms {
-		label := d.Term
-		if d.Level != nil {
-			label = fmt.Sprintf("%s: %s vs %s", d.Term, *d.Level, *d.Reference)
+	withSpec := *r
+	withSpec.Request.Cox = spec
+	for _, row := range report.CoxRows(&withSpec, names) { // the app's table, reference levels too
+		switch {
+		case row.Reference:
+			fmt.Fprintf(t, "%s\t\t\t1\t\n", row.Label)
+		case !row.Estimable:
+			fmt.Fprintf(t, "%s\tNA\tNA\tNA\tNA\n", row.Label)
+		default:
+			fmt.Fprintf(t, "%s\t%s\t%s\t%s (%s–%s)\t%s\n", row.Label, pstr(num(row.Coef)), pstr(num(row.SE)), pstr(num(row.HR)),
+				pstr(num(row.Lower)), pstr(num(row.Upper)), pValue(num(row.P)))
 		}
-		fmt.Fprintf(t, "%s\t%s\t%s\t%s (%s–%s)\t%s\n", label, pstr(d.Coef), pstr(d.SE), pstr(d.HR), pstr(d.Lower), pstr(d.Upper), pValue(d.P))
 	}
 	if err := t.Flush(); err != nil {
 		return err

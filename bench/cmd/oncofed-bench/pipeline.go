@@ -120,6 +120,11 @@ func (n *timedNetwork) Query(ctx context.Context, q protocol.Query) (*app.Gather
 	return n.Network.Query(ctx, q)
 }
 
+func (n *timedNetwork) QueryEach(ctx context.Context, qs map[string]protocol.Query) (*app.Gathered, error) {
+	defer n.since(time.Now())
+	return n.Network.QueryEach(ctx, qs)
+}
+
 // timedCache adds up the time spent storing results.
 type timedCache struct {
 	app.Cache
@@ -387,26 +392,47 @@ func (n *inProcess) Sites(ctx context.Context) ([]app.SiteStatus, error) {
 }
 
 func (n *inProcess) Query(ctx context.Context, q protocol.Query) (*app.Gathered, error) {
+	qs := make(map[string]protocol.Query, len(n.sites))
+	for _, s := range n.sites {
+		qs[s.name] = q
+	}
+	return n.QueryEach(ctx, qs)
+}
+
+// QueryEach asks each site its own query (phase 2 of a pooled Cox round).
+func (n *inProcess) QueryEach(ctx context.Context, qs map[string]protocol.Query) (*app.Gathered, error) {
 	start := time.Now()
-	if q.Version == "" {
-		q.Version = protocol.Version
+	var sites []*siteDB
+	for _, s := range n.sites {
+		if _, ok := qs[s.name]; ok {
+			sites = append(sites, s)
+		}
 	}
-	if q.ID == "" {
-		q.ID = fmt.Sprintf("inproc-%d", start.UnixNano())
+	if len(sites) == 0 {
+		return nil, fmt.Errorf("no site to query")
 	}
-	g := &app.Gathered{Query: q}
-	replies := make([]protocol.Reply, len(n.sites))
-	done := make(chan int, len(n.sites))
-	for i, s := range n.sites {
+	for name, q := range qs {
+		if q.Version == "" {
+			q.Version = protocol.Version
+		}
+		if q.ID == "" {
+			q.ID = fmt.Sprintf("inproc-%d-%s", start.UnixNano(), name)
+		}
+		qs[name] = q
+	}
+	g := &app.Gathered{Query: qs[sites[0].name]}
+	replies := make([]protocol.Reply, len(sites))
+	done := make(chan int, len(sites))
+	for i, s := range sites {
 		go func() {
-			replies[i] = s.engine.Handle(ctx, q)
+			replies[i] = s.engine.Handle(ctx, qs[s.name])
 			done <- i
 		}()
 	}
-	for range n.sites {
+	for range sites {
 		<-done
 	}
-	for i, s := range n.sites {
+	for i, s := range sites {
 		g.Expected = append(g.Expected, s.name)
 		if replies[i].Error != nil {
 			g.Refused = append(g.Refused, app.Refusal(s.name, replies[i].Error))

@@ -1,0 +1,427 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// The two-phase pooled Cox round (docs/cox-protocol.md). The WebDISCO form (RiskSetRows,
+// PooledCoxContribution) ships R2 = Σ w x x' per distinct time: O(T p²) per site and round.
+// The p×p part of the pooled information is, with su_t, sv_t the Efron weights of pooled event
+// time t (see coxAccum.eventTerm),
+//
+//	Σ_t [S2(t) su_t − E2(t) sv_t] − Σ_t [S1 S1' suu_t − (S1 E1' + E1 S1') suv_t + E1 E1' svv_t],
+//
+// and S2(t) = Σ_{i: T_i ≥ t} w_i x_i x_i' turns the first sum into a sum over subjects:
+//
+//	Σ_t S2(t) su_t = Σ_i w_i x_i x_i' A(T_i),   A(T) = Σ_{event times t ≤ T} su_t,
+//	Σ_t E2(t) sv_t = Σ_{events i} w_i x_i x_i' B(T_i),   B(t) = sv_t.
+//
+// So a round has two phases. In phase 1 every site sends, per distinct time, D, R0, R1, E0, E1
+// (TimeSums: O(T p)); the client pools them, which gives ℓ and U exactly, and the second sum
+// above (client-side, O(T p²) with no wire cost). In phase 2, only for a β the fit accepts, the
+// client sends each site A at its own distinct times and B at its own event times (O(T)), and
+// the site returns its p×p weighted second moment M = Σ_i w x x' A(T_i) − Σ_events w x x' B(T_i)
+// (WeightedSecondMoment). The information is Σ_sites M minus the client's part.
+
+// TimeSums returns the stratum's phase-1 rows at beta: one RiskSetRow per distinct time in
+// increasing order with D, R0, R1, E0 and E1 (E1 nil when D = 0) and R2, E2 nil, and
+// eventXSum = Σ_events x. Covariates are not centred (every site must use the same origin).
+// O(n p).
+func (s *CoxStratum) TimeSums(beta []float64) (rows []RiskSetRow, eventXSum []float64, err error) {
+	p := s.p
+	if err := checkBeta("CoxStratum.TimeSums", beta, p); err != nil {
+		return nil, nil, err
+	}
+	ngroups := len(s.groups) - 1
+	rows = make([]RiskSetRow, ngroups)
+	nev := s.eventGroups()
+	buf := make([]float64, (ngroups+nev)*p)
+	for g := range rows {
+		r := &rows[g]
+		lo, hi := int(s.groups[g]), int(s.groups[g+1])
+		r.Time = s.time[lo]
+		r.R1, buf = buf[:p:p], buf[p:]
+		for k := lo; k < hi; k++ {
+			if s.event[k] {
+				r.D++
+			}
+		}
+		if r.D > 0 {
+			r.E1, buf = buf[:p:p], buf[p:]
+		}
+		for k := lo; k < hi; k++ {
+			xi := s.x[k*p : (k+1)*p]
+			w := math.Exp(dot(beta, xi))
+			r.R0 += w
+			for j, v := range xi {
+				r.R1[j] += w * v
+			}
+			if s.event[k] {
+				r.E0 += w
+				for j, v := range xi {
+					r.E1[j] += w * v
+				}
+			}
+		}
+	}
+	return rows, slices.Clone(s.eventX), nil
+}
+
+// eventGroups counts the distinct times with at least one event.
+func (s *CoxStratum) eventGroups() int {
+	nev := 0
+	for g := 0; g+1 < len(s.groups); g++ {
+		for k := s.groups[g]; k < s.groups[g+1]; k++ {
+			if s.event[k] {
+				nev++
+				break
+			}
+		}
+	}
+	return nev
+}
+
+// DistinctTimes returns the number of distinct times of the stratum and how many of them hold
+// an event: the lengths of the A and B weights that WeightedSecondMoment takes.
+func (s *CoxStratum) DistinctTimes() (times, eventTimes int) {
+	return len(s.groups) - 1, s.eventGroups()
+}
+
+// HasEvent reports whether the g-th distinct time of the stratum (in increasing order) holds
+// an event.
+func (s *CoxStratum) HasEvent(g int) bool {
+	for k := s.groups[g]; k < s.groups[g+1]; k++ {
+		if s.event[k] {
+			return true
+		}
+	}
+	return false
+}
+
+func dot(a, b []float64) float64 {
+	s := 0.0
+	for j, v := range b {
+		s += a[j] * v
+	}
+	return s
+}
+
+// WeightedSecondMoment returns the stratum's phase-2 reply at beta: the p×p matrix (row-major,
+// symmetric)
+//
+//	M = Σ_i w_i x_i x_i' a[g(i)] − Σ_{events i} w_i x_i x_i' b[e(i)],   w_i = exp(x_i'β),
+//
+// g(i) being the index of subject i's time among the stratum's distinct times and e(i) among
+// its distinct event times (the rows of TimeSums, and those of them with D > 0). Weights of the
+// wrong length or that are not finite return an error. O(n p²).
+func (s *CoxStratum) WeightedSecondMoment(beta, a, b []float64) ([]float64, error) {
+	p := s.p
+	if err := checkBeta("CoxStratum.WeightedSecondMoment", beta, p); err != nil {
+		return nil, err
+	}
+	times, eventTimes := s.DistinctTimes()
+	if len(a) != times || len(b) != eventTimes {
+		return nil, fmt.Errorf("analysis: cox weights: %d and %d weights for %d distinct times and %d event times", len(a), len(b), times, eventTimes)
+	}
+	if !allFiniteValues(a) || !allFiniteValues(b) {
+		return nil, fmt.Errorf("analysis: cox weights: a weight is not finite")
+	}
+	m := make([]float64, p*p)
+	wx := make([]float64, p)
+	e := 0
+	for g := 0; g < times; g++ {
+		hadEvent := false
+		for k := int(s.groups[g]); k < int(s.groups[g+1]); k++ {
+			xi := s.x[k*p : (k+1)*p]
+			c := a[g]
+			if s.event[k] {
+				hadEvent = true
+				c -= b[e]
+			}
+			if c == 0 {
+				continue
+			}
+			w := math.Exp(dot(beta, xi)) * c
+			for i, v := range xi {
+				wx[i] = w * v
+			}
+			for i := 0; i < p; i++ {
+				row := m[i*p : i*p+i+1]
+				wi := wx[i]
+				for j := range row {
+					row[j] += wi * xi[j]
+				}
+			}
+		}
+		if hadEvent {
+			e++
+		}
+	}
+	for i := 0; i < p; i++ {
+		for j := 0; j < i; j++ {
+			m[j*p+i] = m[i*p+j]
+		}
+	}
+	return m, nil
+}
+
+func allFiniteValues(xs []float64) bool {
+	for _, x := range xs {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// PooledCoxStep is the client's side of one two-phase round at one β: built from the sites'
+// phase-1 rows (PooledCoxSums), it holds ℓ and U exactly, the phase-2 weights of every site,
+// and the client's part of the information; Complete adds the sites' phase-2 replies.
+type PooledCoxStep struct {
+	p       int
+	contrib CoxContribution // ℓ and U; Hessian nil
+	a, b    [][]float64     // per site: A at its rows, B at its rows with D > 0
+	// outer is the lower triangle (p×p row-major) of
+	// Σ_t [S1 S1' suu − (S1 E1' + E1 S1') suv + E1 E1' svv].
+	outer []float64
+}
+
+// PooledCoxSums computes, on the client, the pooled log partial likelihood and gradient at beta
+// from every site's phase-1 rows (TimeSums; R2 and E2 are ignored), exactly as
+// PooledCoxContribution does, and prepares the phase-2 weights. Rows with equal Time across
+// sites are one distinct time. Malformed rows return an error naming the site and row. Cost
+// O(R (K + p²)) for R rows from K sites.
+func PooledCoxSums(sites [][]RiskSetRow, eventXSum [][]float64, p int, beta []float64, ties Ties) (*PooledCoxStep, error) {
+	if len(beta) != p {
+		panic(fmt.Sprintf("analysis: PooledCoxSums: %d coefficients for p = %d", len(beta), p))
+	}
+	if len(eventXSum) != len(sites) {
+		return nil, fmt.Errorf("analysis: PooledCoxSums: %d sites but %d event sums", len(sites), len(eventXSum))
+	}
+	eventX := make([]float64, p)
+	for s, rows := range sites {
+		if err := checkTimeSums(s, rows, p); err != nil {
+			return nil, err
+		}
+		if len(eventXSum[s]) != p {
+			return nil, fmt.Errorf("analysis: PooledCoxSums: site %d: %d event sums for p = %d", s, len(eventXSum[s]), p)
+		}
+		for j, v := range eventXSum[s] {
+			eventX[j] += v
+		}
+	}
+	st := &PooledCoxStep{p: p, outer: make([]float64, p*p), a: make([][]float64, len(sites)), b: make([][]float64, len(sites))}
+	// Walking backwards over the pooled distinct times: the running sums S0, S1 and, per time,
+	// su_t and sv_t, kept per site row so the forward pass can accumulate A.
+	su := make([][]float64, len(sites))
+	for s, rows := range sites {
+		su[s] = make([]float64, len(rows))
+		st.a[s] = make([]float64, len(rows))
+		nev := 0
+		for _, r := range rows {
+			if r.D > 0 {
+				nev++
+			}
+		}
+		st.b[s] = make([]float64, nev)
+	}
+	bIndex := make([]int, len(sites)) // next B to fill per site, walking backwards
+	for s := range sites {
+		bIndex[s] = len(st.b[s]) - 1
+	}
+	var (
+		s0, e0, loglik float64
+		events         int
+		s1             = make([]float64, p)
+		e1             = make([]float64, p)
+		grad           = make([]float64, p)
+		next           = make([]int, len(sites))
+		atT            []int // sites with a row at the current time
+	)
+	for s, rows := range sites {
+		next[s] = len(rows) - 1
+	}
+	for {
+		t, found := math.Inf(-1), false
+		for s, k := range next {
+			if k >= 0 && (!found || sites[s][k].Time > t) {
+				t, found = sites[s][k].Time, true
+			}
+		}
+		if !found {
+			break
+		}
+		d := 0
+		e0 = 0
+		clear(e1)
+		atT = atT[:0]
+		for s, k := range next {
+			if k < 0 || sites[s][k].Time != t {
+				continue
+			}
+			atT = append(atT, s)
+			r := &sites[s][k]
+			s0 += r.R0
+			for j, v := range r.R1 {
+				s1[j] += v
+			}
+			if r.D > 0 {
+				d += r.D
+				e0 += r.E0
+				for j, v := range r.E1 {
+					e1[j] += v
+				}
+			}
+		}
+		var u, v float64 // su_t, sv_t
+		if d > 0 {
+			events += d
+			var suu, suv, svv float64
+			u, v, suu, suv, svv, loglik = efronWeights(s0, e0, d, ties, loglik)
+			for i := 0; i < p; i++ {
+				grad[i] -= s1[i]*u - e1[i]*v
+				row := st.outer[i*p : i*p+i+1]
+				for j := range row {
+					row[j] += s1[i]*s1[j]*suu - (s1[i]*e1[j]+e1[i]*s1[j])*suv + e1[i]*e1[j]*svv
+				}
+			}
+		}
+		for _, s := range atT {
+			k := next[s]
+			su[s][k] = u
+			if sites[s][k].D > 0 {
+				st.b[s][bIndex[s]] = v
+				bIndex[s]--
+			}
+			next[s]--
+		}
+	}
+	// A(T) = Σ_{event times t ≤ T} su_t at every site row: the pooled su in time order. Each
+	// site's rows carry su of their own times only, so merge forward over all sites.
+	pos := make([]int, len(sites))
+	acc := 0.0
+	for {
+		t, found := math.Inf(1), false
+		for s, k := range pos {
+			if k < len(sites[s]) && (!found || sites[s][k].Time < t) {
+				t, found = sites[s][k].Time, true
+			}
+		}
+		if !found {
+			break
+		}
+		u := 0.0
+		for s, k := range pos {
+			if k < len(sites[s]) && sites[s][k].Time == t {
+				u = su[s][k] // the same value at every site with a row at t
+			}
+		}
+		acc += u
+		for s, k := range pos {
+			if k < len(sites[s]) && sites[s][k].Time == t {
+				st.a[s][k] = acc
+				pos[s]++
+			}
+		}
+	}
+	st.contrib = CoxContribution{LogLik: loglik + dot(beta, eventX), Gradient: make([]float64, p), Events: events}
+	for j := range grad {
+		st.contrib.Gradient[j] = eventX[j] + grad[j]
+	}
+	return st, nil
+}
+
+// efronWeights returns, for one event time with d events, risk-set sum s0 and event sum e0,
+// su = Σ_l 1/den_l, sv = Σ_l f_l/den_l, suu, suv, svv (their products' sums) with
+// den_l = s0 − f_l e0, f_l = l/d under Efron and 0 under Breslow, and loglik minus Σ_l log den_l.
+func efronWeights(s0, e0 float64, d int, ties Ties, loglik float64) (su, sv, suu, suv, svv, ll float64) {
+	fd := float64(d)
+	if ties == Breslow || d == 1 {
+		return fd / s0, 0, fd / (s0 * s0), 0, 0, loglik - fd*math.Log(s0)
+	}
+	for l := 0; l < d; l++ {
+		f := float64(l) / fd
+		den := s0 - f*e0
+		loglik -= math.Log(den)
+		u := 1 / den
+		v := f * u
+		su += u
+		sv += v
+		suu += u * u
+		suv += u * v
+		svv += v * v
+	}
+	return su, sv, suu, suv, svv, loglik
+}
+
+// checkTimeSums validates one site's phase-1 rows as received from the network.
+func checkTimeSums(site int, rows []RiskSetRow, p int) error {
+	for k := range rows {
+		r := &rows[k]
+		switch {
+		case math.IsNaN(r.Time) || math.IsInf(r.Time, 0):
+			return fmt.Errorf("analysis: cox time sums: site %d, row %d: time %v is not finite", site, k, r.Time)
+		case k > 0 && r.Time <= rows[k-1].Time:
+			return fmt.Errorf("analysis: cox time sums: site %d, row %d: time %v does not follow %v", site, k, r.Time, rows[k-1].Time)
+		case len(r.R1) != p:
+			return fmt.Errorf("analysis: cox time sums: site %d, row %d: %d risk sums for p = %d", site, k, len(r.R1), p)
+		case r.D < 0:
+			return fmt.Errorf("analysis: cox time sums: site %d, row %d: %d events", site, k, r.D)
+		case r.D > 0 && len(r.E1) != p:
+			return fmt.Errorf("analysis: cox time sums: site %d, row %d: %d events but %d event sums for p = %d", site, k, r.D, len(r.E1), p)
+		case math.IsNaN(r.R0) || r.R0 < 0 || math.IsNaN(r.E0) || r.E0 < 0:
+			return fmt.Errorf("analysis: cox time sums: site %d, row %d: negative or NaN weight sum", site, k)
+		}
+	}
+	return nil
+}
+
+// Contribution returns ℓ and U at the step's β (Hessian nil; N = 0, the rows carry no subject
+// counts).
+func (st *PooledCoxStep) Contribution() CoxContribution {
+	c := st.contrib
+	c.Gradient = slices.Clone(c.Gradient)
+	return c
+}
+
+// Sites returns the number of sites of the step.
+func (st *PooledCoxStep) Sites() int { return len(st.a) }
+
+// Weights returns the phase-2 weights of site s: A at each of its rows (non-decreasing, ≥ 0)
+// and B at each of its rows with events (0 ≤ B_k ≤ the increase of A at that row).
+func (st *PooledCoxStep) Weights(s int) (a, b []float64) {
+	return slices.Clone(st.a[s]), slices.Clone(st.b[s])
+}
+
+// Complete returns the full contribution at the step's β from every site's phase-2 reply
+// M_s (p×p, WeightedSecondMoment), given in the order of the sites of PooledCoxSums: the
+// Hessian is −(Σ_s M_s − the client's part) and SecondMoment the diagonal of Σ_s M_s.
+func (st *PooledCoxStep) Complete(moments [][]float64) (CoxContribution, error) {
+	p := st.p
+	if len(moments) != len(st.a) {
+		return CoxContribution{}, fmt.Errorf("analysis: PooledCoxStep.Complete: %d second moments for %d sites", len(moments), len(st.a))
+	}
+	sum := make([]float64, p*p)
+	for s, m := range moments {
+		if len(m) != p*p {
+			return CoxContribution{}, fmt.Errorf("analysis: PooledCoxStep.Complete: site %d: %d values for p = %d", s, len(m), p)
+		}
+		for i, v := range m {
+			sum[i] += v
+		}
+	}
+	c := st.Contribution()
+	c.Hessian = make([]float64, p*p)
+	c.SecondMoment = make([]float64, p)
+	for i := 0; i < p; i++ {
+		c.SecondMoment[i] = sum[i*p+i]
+		for j := 0; j <= i; j++ {
+			v := -(sum[i*p+j] - st.outer[i*p+j])
+			c.Hessian[i*p+j] = v
+			c.Hessian[j*p+i] = v
+		}
+	}
+	return c, nil
+}

@@ -1,0 +1,139 @@
+package report
+
+import (
+	"encoding/csv"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/oncofed/oncofed/app"
+)
+
+// CoxTerm is a design column of a Cox model traced back to its covariate: a categorical
+// covariate's level (R's "sexmale" is sex, level male, reference female) or a numeric one.
+type CoxTerm struct {
+	Column    string // the design column ("sexmale", "age")
+	Variable  string
+	Level     string // "" for a numeric covariate
+	Reference string // the categorical covariate's reference level
+}
+
+// CoxTerms traces a model's design columns to their covariates (the request's levels: the
+// first is the reference); a column it cannot trace stands for itself.
+func CoxTerms(req app.Request, columns []string) []CoxTerm {
+	origins := map[string]CoxTerm{}
+	if req.Cox != nil {
+		for _, v := range req.Cox.Covariates {
+			if lv := req.Cox.Levels[v]; len(lv) >= 2 {
+				for _, l := range lv[1:] {
+					origins[v+l] = CoxTerm{Column: v + l, Variable: v, Level: l, Reference: lv[0]}
+				}
+			}
+		}
+	}
+	out := make([]CoxTerm, len(columns))
+	for i, c := range columns {
+		t, ok := origins[c]
+		if !ok {
+			t = CoxTerm{Column: c, Variable: c}
+		}
+		out[i] = t
+	}
+	return out
+}
+
+// Label names the term for readers: "sex: male vs female"; a numeric covariate with a unit
+// says what its hazard ratio is per ("age, per year").
+func (t CoxTerm) Label(n Names) string {
+	if t.Level != "" {
+		return t.Variable + ": " + t.Level + " vs " + t.Reference
+	}
+	if u := n.unit(t.Variable); u != "" {
+		return t.Variable + ", per " + singular(u)
+	}
+	return t.Variable
+}
+
+// TermLabel is the label of one design column of req's model.
+func TermLabel(req app.Request, column string, n Names) string {
+	return CoxTerms(req, []string{column})[0].Label(n)
+}
+
+// CoxRow is one row of a hazard-ratio table: a term's estimates, or the reference level of a
+// categorical covariate (HR 1, no estimates), which tables show above its contrasts.
+type CoxRow struct {
+	Label                         string
+	Term                          CoxTerm
+	Reference                     bool
+	Estimable                     bool
+	Coef, SE, HR, Lower, Upper, P float64
+}
+
+// CoxRows is the hazard-ratio table of a Cox result: each categorical covariate's reference
+// level first ("stage: IIIB (reference)"), then its contrasts, and each numeric covariate,
+// in the order of the model's design columns.
+func CoxRows(r *app.Result, n Names) []CoxRow {
+	fit := r.Cox.Fit
+	var out []CoxRow
+	seen := map[string]bool{}
+	for j, t := range CoxTerms(r.Request, fit.Terms) {
+		if t.Level != "" && !seen[t.Variable] {
+			seen[t.Variable] = true
+			out = append(out, CoxRow{Label: t.Variable + ": " + t.Reference + " (reference)", Term: CoxTerm{Variable: t.Variable, Level: t.Reference, Reference: t.Reference},
+				Reference: true, HR: 1, Coef: 0, SE: math.NaN(), Lower: math.NaN(), Upper: math.NaN(), P: math.NaN()})
+		}
+		out = append(out, CoxRow{Label: t.Label(n), Term: t, Estimable: !math.IsNaN(fit.Coef[j]),
+			Coef: fit.Coef[j], SE: fit.SE[j], HR: fit.HR[j], Lower: fit.Lower[j], Upper: fit.Upper[j], P: fit.P[j]})
+	}
+	return out
+}
+
+// WriteCoxCSV writes a hazard-ratio table as CSV: term, variable, level, reference, then the
+// estimates with full precision ("" where there is none: reference rows, non-estimable terms).
+func WriteCoxCSV(w io.Writer, rows []CoxRow) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"term", "variable", "level", "reference", "hr", "lower", "upper", "p", "coef", "se"})
+	num := func(x float64) string {
+		if math.IsNaN(x) {
+			return ""
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	for _, r := range rows {
+		rec := []string{r.Label, r.Term.Variable, r.Term.Level, r.Term.Reference}
+		switch {
+		case r.Reference:
+			rec = append(rec, "1", "", "", "", "0", "")
+		case !r.Estimable:
+			rec = append(rec, "", "", "", "", "", "")
+		default:
+			rec = append(rec, num(r.HR), num(r.Lower), num(r.Upper), num(r.P), num(r.Coef), num(r.SE))
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// unit is a numeric variable's unit as the dictionary declares it ("" when none is known).
+func (n Names) unit(name string) string {
+	if n.From == nil {
+		return ""
+	}
+	if v := n.From.Variable(name); v != nil {
+		return v.Unit
+	}
+	return ""
+}
+
+// singular turns a plural unit into the singular a rate is "per": years → year.
+func singular(u string) string {
+	switch u {
+	case "years", "months", "weeks", "days":
+		return strings.TrimSuffix(u, "s")
+	}
+	return u
+}
