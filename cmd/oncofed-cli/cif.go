@@ -187,18 +187,7 @@ func writeCIF(w io.Writer, format string, doc *cifDoc) error {
 		}
 		return writeCSV(w, recs)
 	}
-	fmt.Fprintf(w, "Cumulative incidence of %s in %s", doc.Endpoint, doc.Study)
-	if doc.GroupBy != "" {
-		fmt.Fprintf(w, " by %s", doc.GroupBy)
-	}
-	fmt.Fprintf(w, " (Aalen–Johansen, %s confidence intervals", doc.ConfType)
-	if doc.BinDays > 0 {
-		fmt.Fprintf(w, "; times coarsened to %g-day bins", doc.BinDays)
-	}
-	fmt.Fprintln(w, ")")
-	if f, ok := doc.Cohort.(*protocol.Filter); ok {
-		writeCohortLine(w, f)
-	}
+	writeCurvesHeading(w, "Cumulative incidence (Aalen–Johansen)", doc.Endpoint, doc.Study, doc.GroupBy, doc.ConfType, doc.BinDays, doc.Cohort)
 	t := table(w)
 	fmt.Fprint(t, "GROUP\tCAUSE\tN\tEVENTS")
 	for _, m := range doc.landmarks {
