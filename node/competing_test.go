@@ -418,7 +418,7 @@ func TestCoxDelayedEntryBySiteEqualsR(t *testing.T) {
 			}
 		}
 	}
-	r := engines[0].Handle(ctx, query(protocol.CoxPooled, []float64{0, 0}))
+	r := engines[0].Handle(ctx, query(protocol.CoxPooledSums, []float64{0, 0}))
 	if r.Error == nil || !strings.Contains(r.Error.Message, "delayed entry") {
 		t.Errorf("pooled form of a delayed-entry endpoint: %+v", r.Error)
 	}
