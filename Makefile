@@ -8,13 +8,15 @@ BIN       := bin
 SYSDEPS   := gcc libc6-dev pkgconf libgl-dev libx11-dev libxcursor-dev libxrandr-dev \
              libxinerama-dev libxi-dev libxxf86vm-dev
 # What the tests need besides: a D-Bus session bus and GNOME Keyring, which oskeyring's tests
-# start privately to check the desktop app's credentials against a real Secret Service.
-TESTDEPS  := dbus gnome-keyring
+# start privately to check the desktop app's credentials against a real Secret Service; and
+# PostgreSQL, whose server binaries (initdb, pg_ctl) the OMOP tests run a throwaway cluster
+# with (internal/pgtest).
+TESTDEPS  := dbus gnome-keyring postgresql
 # Packages that must never depend on Fyne, NATS or an SQL driver (see DESIGN.md; dp is the
 # differential-privacy mathematics the nodes release with; report turns a Result into what a
 # person sees, for the desktop app and the CLI alike).
 PURE_PKGS := ./analysis/... ./protocol/... ./app/... ./dp/... ./report/...
-FORBIDDEN := ^(fyne\.io/|github\.com/nats-io/|modernc\.org/sqlite|database/sql$$|github\.com/go-gl/)
+FORBIDDEN := ^(fyne\.io/|github\.com/nats-io/|modernc\.org/sqlite|database/sql$$|github\.com/jackc/|github\.com/go-gl/)
 
 .PHONY: all run build test deps test-deps check-display vet fmt-check layering unit bench fuzz clean
 
@@ -52,7 +54,7 @@ fmt-check:
 
 layering:
 	@bad=$$($(GO) list -deps $(PURE_PKGS) | grep -E '$(FORBIDDEN)' | sort -u); \
-	if [ -n "$$bad" ]; then echo "layering: analysis, protocol and app must not depend on:"; echo "$$bad"; exit 1; fi; \
+	if [ -n "$$bad" ]; then echo "layering: analysis, protocol, app, dp and report must not depend on:"; echo "$$bad"; exit 1; fi; \
 	echo "layering: ok"
 
 unit:
@@ -60,7 +62,7 @@ unit:
 
 ## bench: Go benchmarks plus the side-by-side harness (federated vs R, 100 sites, node floor, app
 ## figures); writes bench/RESULTS.md. BENCH_SIZES=100k,1M,10M adds the 10M run (see scripts/bench.sh).
-bench: deps
+bench: test-deps
 	bash ./scripts/bench.sh
 
 ## fuzz: run every fuzzer of the tree (func Fuzz* in *_test.go) for FUZZTIME each (default 20s).

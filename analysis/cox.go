@@ -200,20 +200,8 @@ func (acc *coxAccum) eventTerm() {
 	//   Σ_l (S2 − f_l E2)/den_l = S2 Σ u_l − E2 Σ v_l,
 	//   Σ_l a_l a_l' = S1 S1' Σ u_l² − (S1 E1' + E1 S1') Σ u_l v_l + E1 E1' Σ v_l²,
 	// with u_l = 1/den_l and v_l = f_l/den_l, costs O(d + p²) per time instead of O(d p²).
-	fd := float64(d)
-	var su, sv, suu, suv, svv float64
-	for l := 0; l < d; l++ {
-		f := float64(l) / fd
-		den := acc.s0 - f*acc.e0
-		acc.loglik -= math.Log(den)
-		u := 1 / den
-		v := f * u
-		su += u
-		sv += v
-		suu += u * u
-		suv += u * v
-		svv += v * v
-	}
+	su, sv, suu, suv, svv, loglik := efronWeights(acc.s0, acc.e0, d, acc.ties, acc.loglik)
+	acc.loglik = loglik
 	for i := 0; i < p; i++ {
 		s1i, e1i := acc.s1[i], acc.e1[i]
 		acc.grad[i] -= s1i*su - e1i*sv
@@ -700,12 +688,7 @@ func PooledCoxContribution(sites [][]RiskSetRow, eventXSum [][]float64, p int, b
 		next[s] = len(rows) - 1
 	}
 	for {
-		t, found := math.Inf(-1), false
-		for s, k := range next {
-			if k >= 0 && (!found || sites[s][k].Time > t) {
-				t, found = sites[s][k].Time, true
-			}
-		}
+		t, found := latestTime(sites, next)
 		if !found {
 			break
 		}
@@ -741,6 +724,18 @@ func PooledCoxContribution(sites [][]RiskSetRow, eventXSum [][]float64, p int, b
 		eventLP += beta[j] * v
 	}
 	return acc.contribution(0, eventLP, eventX), nil
+}
+
+// latestTime returns the largest Time of the rows next[s] of each site (−1: the site has none
+// left), walking the sites' rows backwards in time.
+func latestTime(sites [][]RiskSetRow, next []int) (t float64, found bool) {
+	t = math.Inf(-1)
+	for s, k := range next {
+		if k >= 0 && (!found || sites[s][k].Time > t) {
+			t, found = sites[s][k].Time, true
+		}
+	}
+	return t, found
 }
 
 // ErrNotConverged is wrapped by the error FitCox returns, together with a fit, when

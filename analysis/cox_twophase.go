@@ -244,12 +244,7 @@ func PooledCoxSums(sites [][]RiskSetRow, eventXSum [][]float64, p int, beta []fl
 		next[s] = len(rows) - 1
 	}
 	for {
-		t, found := math.Inf(-1), false
-		for s, k := range next {
-			if k >= 0 && (!found || sites[s][k].Time > t) {
-				t, found = sites[s][k].Time, true
-			}
-		}
+		t, found := latestTime(sites, next)
 		if !found {
 			break
 		}

@@ -28,16 +28,7 @@ func (s *Service) queryEach(ctx context.Context, qs map[string]protocol.Query) (
 	if s.net == nil {
 		return nil, Errorf(EUnavailable, "offline: no network is connected")
 	}
-	g, err := s.net.QueryEach(ctx, qs)
-	if err != nil {
-		if ErrorCode(err) == EUnavailable || ctx.Err() == nil && isUnreachable(err) {
-			s.setOffline(true)
-			return nil, WrapError(EUnavailable, err, "the network %s cannot be reached", s.network.Name)
-		}
-		return nil, err
-	}
-	s.setOffline(false)
-	return g, nil
+	return s.reached(ctx)(s.net.QueryEach(ctx, qs))
 }
 
 // coxHessianQueries builds the phase-2 request of every site of a phase-1 round at beta, each

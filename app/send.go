@@ -21,16 +21,24 @@ func (s *Service) query(ctx context.Context, q protocol.Query) (*Gathered, error
 	if s.net == nil {
 		return nil, Errorf(EUnavailable, "offline: no network is connected")
 	}
-	g, err := s.net.Query(ctx, q)
-	if err != nil {
-		if ErrorCode(err) == EUnavailable || ctx.Err() == nil && isUnreachable(err) {
-			s.setOffline(true)
-			return nil, WrapError(EUnavailable, err, "the network %s cannot be reached", s.network.Name)
+	return s.reached(ctx)(s.net.Query(ctx, q))
+}
+
+// reached returns the function that records what a Network call's outcome says of the
+// connection: an error that means the hub cannot be reached marks the service offline (code
+// EUnavailable), an answer marks it online.
+func (s *Service) reached(ctx context.Context) func(*Gathered, error) (*Gathered, error) {
+	return func(g *Gathered, err error) (*Gathered, error) {
+		if err != nil {
+			if ErrorCode(err) == EUnavailable || ctx.Err() == nil && isUnreachable(err) {
+				s.setOffline(true)
+				return nil, WrapError(EUnavailable, err, "the network %s cannot be reached", s.network.Name)
+			}
+			return nil, err
 		}
-		return nil, err
+		s.setOffline(false)
+		return g, nil
 	}
-	s.setOffline(false)
-	return g, nil
 }
 
 // protocolMessage is the message of a *protocol.Error, else the error's text.

@@ -3,8 +3,9 @@
 // (ServeSite), and the analyst's client (Dial), which implements app.Network with a
 // concurrent scatter-gather, deadlines, deduplication and reply validation
 // (protocol.ValidateReply). A Cox fit is not run here: app.Service drives its Newton–Raphson
-// iterations as rounds of Client.Query. Package network/demo runs a synthetic federation
-// in-process.
+// iterations as rounds of Client.Query, and a pooled fit's second phase as rounds of
+// Client.QueryEach, which sends each site its own query on its own subject
+// (docs/cox-protocol.md). Package network/demo runs a synthetic federation in-process.
 //
 // # Topology
 //
@@ -12,8 +13,9 @@
 // registers the micro service "oncofed-node" with its site name, studies and protocol version
 // in the service metadata, and one endpoint per study and query kind:
 //
-//	oncofed.v1.<study>.<kind>   count, summary, survival, cox of one study
-//	oncofed.v1._catalog         catalog: every site answers
+//	oncofed.v1.<study>.<kind>        count, summary, survival, cox of one study
+//	oncofed.v1.<study>.cox.<site>    a Cox query addressed to this site alone (phase 2)
+//	oncofed.v1._catalog              catalog: every site answers
 //
 // Every site subscribes in a queue group of its own ("site-<name>"): several processes of
 // one site share its load, while every site receives every query. The client discovers the
@@ -27,7 +29,9 @@
 // The embedded hub is an ordinary nats-server; production runs the same topology on a stock
 // server or cluster. docs/nats/hub.conf is the reference configuration — TLS, one NKey user
 // per site and per analyst, and per-subject permissions: a site subscribes only to its
-// studies' query subjects, the catalog and discovery, and publishes nothing but one answer to
+// studies' query subjects (listed by kind: a "<study>.*" grant would admit "<study>.>", and with
+// it the other sites' addressed queries), its own addressed subject, the catalog and
+// discovery, and publishes nothing but one answer to
 // each request it received (allow_responses); an analyst publishes only queries on the
 // studies granted and discovery requests, and receives replies only in an inbox of its own
 // (WithInboxPrefix, e.g. "_INBOX_alice"), so no analyst can read another's queries or

@@ -217,6 +217,10 @@ func checkEntryErr(e DictionaryEntry) error {
 	return nil
 }
 
+// Check refuses a malformed dictionary, as ReadDictionary does: for a dictionary built in code
+// (an OMOP study definition declares one).
+func (d *Dictionary) Check() error { return d.check() }
+
 // check refuses a malformed dictionary: bad names, types, categories or ranges, an entry given
 // twice.
 func (d *Dictionary) check() error {

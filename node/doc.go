@@ -5,9 +5,9 @@
 // # Data
 //
 // A Store (SQLiteStore by default: OpenSQLite) keeps studies column by column, the audit log
-// and the overlap guard's state. ImportCSV (or Import over any Source, the seam for OMOP CDM
-// or warehouse extracts) loads a study all-or-nothing: a bad line refuses the whole file with
-// its line number, and a re-import replaces the study atomically.
+// and the overlap guard's state. ImportCSV (or Import over any Source: node/omop snapshots a
+// study from an OMOP CDM through it) loads a study all-or-nothing: a bad line refuses the
+// whole file with its line number, and a re-import replaces the study atomically.
 //
 // # Dictionary
 //

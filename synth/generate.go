@@ -33,6 +33,10 @@ type Cohort struct {
 	// PFSCause is, for a study whose PFS has competing causes (PFSCauses), 1 for progression,
 	// 2 for death before progression and 0 for a censoring; nil otherwise.
 	PFSCause []int8
+	// FollowUpDays is each patient's potential follow-up: whole days from diagnosis to the
+	// data cut (≥ OSDays), so that the diagnosis date is the data cut minus FollowUpDays. It
+	// is not a column of the CSV; the OMOP CDM's dates need it (node/omop).
+	FollowUpDays []float64
 }
 
 // Len returns the number of patients in the block.
@@ -195,6 +199,7 @@ func (g *Generator) newCohort(site, n int) *Cohort {
 	if g.model.pfsCauses != nil {
 		c.PFSCause = make([]int8, n)
 	}
+	c.FollowUpDays = make([]float64, n)
 	return c
 }
 
@@ -211,6 +216,7 @@ func (c *Cohort) resize(n int) {
 	if c.PFSCause != nil {
 		c.PFSCause = c.PFSCause[:n]
 	}
+	c.FollowUpDays = c.FollowUpDays[:n]
 }
 
 type siteGen struct {
@@ -277,6 +283,7 @@ func (sg *siteGen) fill(c *Cohort, n int) {
 				c.PFSCause[i] = 2 // death came first (PFS = OS)
 			}
 		}
+		c.FollowUpDays[i] = math.Max(c.OSDays[i], math.Round(potential*daysPerMonth))
 		for j := range c.Columns {
 			x := p.v[j]
 			if codes := c.Columns[j].Codes; codes != nil {

@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/oncofed/oncofed/network/demo"
 	"github.com/oncofed/oncofed/node"
+	"github.com/oncofed/oncofed/node/omop"
+	"github.com/oncofed/oncofed/node/omop/pg"
 	"github.com/oncofed/oncofed/synth"
 )
 
@@ -31,6 +34,7 @@ func runSynth(args []string) error {
 	seed := fs.Uint64("seed", synth.DemoSeed, "random `SEED`: the same seed gives the same files")
 	cut := fs.String("data-cut", "", "data-cut date `YYYY-MM-DD` (default "+synth.DefaultDataCut.Format("2006-01-02")+")")
 	noDB := fs.Bool("no-db", false, "write the CSV files and import script only, not the site databases")
+	omopURL := fs.String("omop", "", "also write each hospital as an OMOP CDM v5.4 schema (named after the site) in the PostgreSQL database at `URL`, with a study definition per study and import-omop.sh")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: oncofed-node synth --out DIR [--study nsclc|tnbc|mpm|mm|all] [--sites N] [--patients N] [--seed S]")
 		fs.PrintDefaults()
@@ -70,6 +74,11 @@ func runSynth(args []string) error {
 		total += e.Patients
 	}
 	fmt.Printf("wrote %d site files (%d patients) to %s in %v: manifest.json, import.sh\n", len(man.Sites), total, *out, time.Since(start).Round(time.Millisecond))
+	if *omopURL != "" {
+		if err := writeOMOP(context.Background(), *out, *omopURL, specs); err != nil {
+			return fmt.Errorf("--omop: %w", err)
+		}
+	}
 	if *noDB {
 		fmt.Printf("import them with: sh %s\n", filepath.Join(*out, "import.sh"))
 		return nil
@@ -119,6 +128,58 @@ func synthSpecs(study string, sites, patients int, seed uint64, dataCut time.Tim
 		specs = append(specs, synth.Spec{Study: s, Sites: sites, Patients: patients, Seed: seed, DataCut: dataCut})
 	}
 	return specs, nil, nil
+}
+
+// writeOMOP writes every hospital of specs as an OMOP CDM schema of the database at dbURL, the
+// study definitions that read them back (<study>/omop-definition.json) and import-omop.sh.
+func writeOMOP(ctx context.Context, dir, dbURL string, specs []synth.Spec) error {
+	var gens []*synth.Generator
+	var script strings.Builder
+	script.WriteString("#!/bin/sh\n# Snapshots the synthetic hospitals' OMOP CDMs into one SQLite database per hospital.\n" +
+		"# OMOP_URL is the CDM database's URL (the password in PGPASSWORD or ~/.pgpass).\nset -e\ncd \"$(dirname \"$0\")\"\n" +
+		": \"${OMOP_URL:?set OMOP_URL to the CDM database URL}\"\n")
+	for _, spec := range specs {
+		g, err := synth.New(spec)
+		if err != nil {
+			return err
+		}
+		gens = append(gens, g)
+		js, err := json.MarshalIndent(omop.SynthDefinition(g), "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, g.Spec().Name, "omop-definition.json"), append(js, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	cdm, err := pg.Open(ctx, dbURL, "")
+	if err != nil {
+		return err
+	}
+	defer cdm.Close(ctx)
+	start := time.Now()
+	for i, s := range gens[0].Sites() {
+		for _, g := range gens[1:] {
+			if g.Sites()[i].Name != s.Name {
+				return fmt.Errorf("site %d is %s in one study and %s in another: give every study the same sites", i, s.Name, g.Sites()[i].Name)
+			}
+		}
+		schema := pg.SchemaName(s.Name)
+		if err := pg.WriteSynthSite(ctx, cdm.Conn(), schema, gens, i); err != nil {
+			return fmt.Errorf("site %s: %w", s.Name, err)
+		}
+		for _, g := range gens {
+			def := filepath.Join(g.Spec().Name, "omop-definition.json")
+			script.WriteString("oncofed-node import --db " + s.Name + ".db --omop \"$OMOP_URL\" --schema " + schema +
+				" --definition " + def + " --site " + s.Name + "\n")
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "import-omop.sh"), []byte(script.String()), 0o755); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %d hospitals as OMOP CDM v5.4 schemas of %s in %v: <study>/omop-definition.json, import-omop.sh\n",
+		len(gens[0].Sites()), pg.Redact(dbURL), time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // importManifest loads every written CSV into its site database with the node importer.

@@ -6,12 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/oncofed/oncofed/node"
+	"github.com/oncofed/oncofed/node/omop"
+	"github.com/oncofed/oncofed/node/omop/pg"
 )
 
 func init() {
-	register("import", "load a CSV file into a study of the node database (replaces it atomically)", runImport)
+	register("import", "load a CSV file, or a study of an OMOP CDM (--omop), into the node database (replaces it atomically)", runImport)
 }
 
 func runImport(args []string) error {
@@ -25,6 +28,9 @@ func runImport(args []string) error {
 	dict := fs.String("dictionary", "", "the study's data dictionary `PATH`: JSON with version, variables (type, label, unit, categories, min, max) and endpoints; or an old name,label,unit CSV (labels only)")
 	version := fs.String("study-version", "", "the study's declared `VERSION` (or \"version\" in the dictionary); the dictionary can change only with a new one")
 	title := fs.String("title", "", "the study's `TITLE` in words, as analysts see it (or \"title\" in the dictionary)")
+	omopURL := fs.String("omop", "", "snapshot the study from the OMOP CDM at `URL` (postgres://user@host/db; a read-only role; the password from PGPASSWORD or ~/.pgpass rather than the URL) instead of a CSV file")
+	definition := fs.String("definition", "", "with --omop: the study definition `FILE` (JSON: cohort, endpoints, variables, dictionary; docs/omop.md)")
+	schema := fs.String("schema", "", "with --omop: the CDM's `SCHEMA` (default: the URL's search_path, else the server's)")
 	var eps, cats, causes, entries stringList
 	fs.Var(&eps, "endpoint", "endpoint `NAME=TIMECOL:EVENTCOL` (repeatable; time in days, event 0/1)")
 	fs.Var(&cats, "categories", "declare a categorical variable's categories in the study's order, `VAR=a,b,c` (repeatable); every column with non-numeric values needs them, here or in the dictionary")
@@ -32,6 +38,16 @@ func runImport(args []string) error {
 	fs.Var(&entries, "entry", "delayed entry of an endpoint, `NAME=COLUMN` (repeatable): the column holds the day each patient entered observation (0: from the start); risk sets hold entry < t ≤ exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *omopURL != "" || *definition != "" {
+		if *csvPath != "" || *id != "" || len(eps) > 0 || *dict != "" || len(cats) > 0 || *version != "" || *title != "" || *study != "" || len(causes) > 0 || len(entries) > 0 {
+			return errors.New("--omop takes the study, endpoints, dictionary, version and title from --definition: no --csv, --id, --endpoint, --dictionary, --categories, --study-version, --title, --study, --causes or --entry")
+		}
+		if *db == "" || *omopURL == "" || *definition == "" {
+			fs.Usage()
+			return errors.New("--db, --omop and --definition are required")
+		}
+		return importOMOP(*db, *omopURL, *schema, *definition, omop.Options{Site: *site, DataCut: *cut})
 	}
 	if *db == "" || *study == "" || *csvPath == "" || *id == "" || len(eps) == 0 {
 		fs.Usage()
@@ -105,6 +121,12 @@ func runImport(args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w (nothing was changed)", *csvPath, err)
 	}
+	printImport(rep)
+	return nil
+}
+
+// printImport says what an import stored.
+func printImport(rep node.ImportReport) {
 	sv := rep.StudyVersion
 	if sv == "" {
 		sv = "(none declared)"
@@ -140,6 +162,40 @@ func runImport(args []string) error {
 		if e.Delayed > 0 {
 			fmt.Printf("    %d patients entered observation late (delayed entry)\n", e.Delayed)
 		}
+	}
+}
+
+// importOMOP snapshots the study of a definition file from an OMOP CDM into the node database.
+func importOMOP(dbPath, dbURL, schema, defPath string, opt omop.Options) error {
+	ctx := context.Background()
+	f, err := os.Open(defPath)
+	if err != nil {
+		return err
+	}
+	def, err := omop.ReadDefinition(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("%s: %w", defPath, err)
+	}
+	cdm, err := pg.Open(ctx, dbURL, schema)
+	if err != nil {
+		return err
+	}
+	defer cdm.Close(ctx)
+	store, err := node.OpenSQLite(dbPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	start := time.Now()
+	rep, err := cdm.Import(ctx, store, def, opt)
+	if err != nil {
+		return fmt.Errorf("%s (%s): %w (nothing was changed)", pg.Redact(dbURL), defPath, err)
+	}
+	printImport(rep.ImportReport)
+	fmt.Printf("  read from %s in %v:\n", pg.Redact(dbURL), time.Since(start).Round(time.Millisecond))
+	for _, r := range rep.Rows {
+		fmt.Printf("  %-22s %9d rows  (%s)\n", r.Table, r.Rows, r.Use)
 	}
 	return nil
 }
