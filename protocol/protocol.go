@@ -144,6 +144,19 @@ type CoxRequest struct {
 	Site string `json:"site,omitempty"`
 	// Weights are the phase-2 weights of Site (CoxPooledHessian only).
 	Weights *CoxWeights `json:"weights,omitempty"`
+	// Indicators turns a categorical covariate into one indicator column, 1 when the patient
+	// is at the given level (named covariate+level, its reference "not "+level): the treated
+	// arm of a predictive screen, whatever the other arms.
+	Indicators map[string]string `json:"indicators,omitempty"`
+	// Interactions adds, after every covariate's columns, the products of two covariates'
+	// columns (R's a:b, named colA+":"+colB, a's columns varying fastest).
+	Interactions []CoxInteraction `json:"interactions,omitempty"`
+}
+
+// CoxInteraction names two covariates of a Cox request whose columns interact.
+type CoxInteraction struct {
+	A string `json:"a"`
+	B string `json:"b"`
 }
 
 // Error codes carried in a refusal (and in the NATS reply header), after wtf's.

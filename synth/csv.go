@@ -28,6 +28,9 @@ type ImportSpec struct {
 	// Causes gives endpoints competing causes, by endpoint (labels in code order), as
 	// `oncofed-node import --causes` does.
 	Causes map[string][]string `json:"causes,omitempty"`
+	// Markers says the site's columns include the study's candidate markers (Spec.Markers):
+	// its dictionary is SchemaWithMarkers's.
+	Markers bool `json:"markers,omitempty"`
 }
 
 // Args returns the arguments of `oncofed-node import` (after the subcommand) that load
@@ -56,6 +59,7 @@ func (g *Generator) ImportSpec(site int) ImportSpec {
 		IDColumn:  IDColumn,
 		Endpoints: append([]Endpoint(nil), Endpoints...),
 		DataCut:   g.spec.DataCut,
+		Markers:   g.spec.Markers,
 	}
 	if g.model.pfsCauses != nil {
 		is.Causes = map[string][]string{"PFS": append([]string(nil), g.model.pfsCauses...)}
@@ -84,7 +88,7 @@ func (g *Generator) WriteCSV(w io.Writer, site int) error {
 		panic(fmt.Sprintf("synth: site %d out of range [0,%d)", site, len(g.sites)))
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
-	if _, err := bw.WriteString(strings.Join(g.model.schema.Header(), ",") + "\n"); err != nil {
+	if _, err := bw.WriteString(strings.Join(g.schema.Header(), ",") + "\n"); err != nil {
 		return err
 	}
 	total := g.sites[site].Patients
@@ -174,7 +178,7 @@ func WriteFiles(dir string, specs ...Spec) (*Manifest, error) {
 			return nil, err
 		}
 		dict := filepath.Join(g.spec.Name, "dictionary.json")
-		if err := os.WriteFile(filepath.Join(dir, dict), g.model.schema.Dictionary(), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, dict), g.schema.Dictionary(), 0o644); err != nil {
 			return nil, err
 		}
 		for i, s := range g.sites {
