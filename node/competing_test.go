@@ -326,7 +326,7 @@ func TestImportCompetingErrors(t *testing.T) {
 	}
 }
 
-// A stored study keeps its causes and entry times (migration 011) through a reload.
+// A stored study keeps its causes and entry times (migration 012) through a reload.
 func TestCompetingStoreRoundTrip(t *testing.T) {
 	d, _ := competingGolden(t, "mgus2_age")
 	d.Status[0], d.Status[1] = 2, 1

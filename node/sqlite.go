@@ -140,8 +140,8 @@ const (
 	roleVariable = "variable"
 	roleTime     = "time"
 	roleEvent    = "event"
-	roleCause    = "cause" // an endpoint's cause codes (migration 011)
-	roleEntry    = "entry" // an endpoint's entry times (migration 011)
+	roleCause    = "cause" // an endpoint's cause codes (migration 012)
+	roleEntry    = "entry" // an endpoint's entry times (migration 012)
 )
 
 // ReplaceStudy implements Store.
