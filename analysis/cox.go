@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 	"strings"
 )
 
@@ -338,12 +339,61 @@ type CoxStratum struct {
 	groups []int32   // start of each distinct time in time, plus n at the end
 	events int
 	eventX []float64 // Σ_events x (uncentred)
+	// leaving lists the subjects (positions in time order) with a delayed entry, by entry time
+	// decreasing; entry holds their entry times. Nil without delayed entry.
+	leaving []int32
+	entry   []float64
 }
 
 // NewCoxStratum copies and sorts one stratum's data: time[i], event[i] and the covariates
 // x[i*p : (i+1)*p] (n×p row-major) of subject i. Length mismatches panic; a negative or
 // non-finite time or a non-finite covariate returns an error naming the record.
 func NewCoxStratum(time []float64, event []bool, x []float64, p int) (*CoxStratum, error) {
+	return NewCoxStratumEntry(nil, time, event, x, p)
+}
+
+// NewCoxStratumEntry is NewCoxStratum with delayed entry: subject i is at risk at t when
+// entry[i] < t ≤ time[i] (counting-process data, R's Surv(entry, time, event)); entry nil or 0
+// means from the start. A subject whose entry is not before its time is never at risk (it
+// contributes nothing; a censoring there is harmless, an event an error).
+func NewCoxStratumEntry(entry, time []float64, event []bool, x []float64, p int) (*CoxStratum, error) {
+	if entry != nil && len(entry) != len(time) {
+		panic(fmt.Sprintf("analysis: NewCoxStratumEntry: %d entries for %d times", len(entry), len(time)))
+	}
+	for i, e := range entry {
+		if math.IsNaN(e) || math.IsInf(e, 0) || e < 0 {
+			return nil, fmt.Errorf("analysis: entry time %v of record %d is not a finite non-negative number", e, i)
+		}
+		if e > 0 && e >= time[i] && event[i] {
+			return nil, fmt.Errorf("analysis: record %d has an event at %v but entered at %v", i, time[i], e)
+		}
+	}
+	s, err := newCoxStratum(time, event, x, p)
+	if err != nil || entry == nil {
+		return s, err
+	}
+	order := orderByTime(time) // the same stable order newCoxStratum used
+	for k, i32 := range order {
+		if e := entry[i32]; e > 0 {
+			s.leaving = append(s.leaving, int32(k))
+			s.entry = append(s.entry, e)
+		}
+	}
+	sort.Sort(byEntryDesc{s})
+	return s, nil
+}
+
+// byEntryDesc sorts a stratum's late entrants by entry time, latest first.
+type byEntryDesc struct{ s *CoxStratum }
+
+func (b byEntryDesc) Len() int           { return len(b.s.entry) }
+func (b byEntryDesc) Less(i, j int) bool { return b.s.entry[i] > b.s.entry[j] }
+func (b byEntryDesc) Swap(i, j int) {
+	b.s.entry[i], b.s.entry[j] = b.s.entry[j], b.s.entry[i]
+	b.s.leaving[i], b.s.leaving[j] = b.s.leaving[j], b.s.leaving[i]
+}
+
+func newCoxStratum(time []float64, event []bool, x []float64, p int) (*CoxStratum, error) {
 	if err := checkPatients("NewCoxStratum", time, event, x, p); err != nil {
 		return nil, err
 	}
@@ -445,15 +495,20 @@ func (s *CoxStratum) Contribution(beta []float64, ties Ties) (CoxContribution, e
 	xc := make([]float64, p)
 	eventX := make([]float64, p)
 	eventLP := 0.0
+	centred := func(k int32) float64 { // fills xc with subject k's centred covariates, returns x'β
+		row := s.x[int(k)*p : int(k+1)*p]
+		lp := 0.0
+		for j := range xc {
+			xc[j] = row[j] - s.center[j]
+			lp += beta[j] * xc[j]
+		}
+		return lp
+	}
+	left := 0 // late entrants already taken out of the risk set
 	for g := len(s.groups) - 2; g >= 0; g-- {
 		acc.beginTime()
 		for k := s.groups[g]; k < s.groups[g+1]; k++ {
-			row := s.x[int(k)*p : int(k+1)*p]
-			lp := 0.0
-			for j := range xc {
-				xc[j] = row[j] - s.center[j]
-				lp += beta[j] * xc[j]
-			}
+			lp := centred(k)
 			ev := s.event[k]
 			if ev {
 				eventLP += lp
@@ -462,6 +517,12 @@ func (s *CoxStratum) Contribution(beta []float64, ties Ties) (CoxContribution, e
 				}
 			}
 			acc.addSubject(math.Exp(lp), xc, ev)
+		}
+		// Walking back past t, the subjects who entered at or after t leave the risk set.
+		t := s.time[s.groups[g]]
+		for ; left < len(s.entry) && s.entry[left] >= t; left++ {
+			lp := centred(s.leaving[left])
+			acc.addSubject(-math.Exp(lp), xc, false)
 		}
 		acc.eventTerm()
 	}
@@ -510,6 +571,10 @@ type RiskSetRow struct {
 	E1, E2 []float64
 }
 
+// ErrCoxRowsDelayedEntry: the risk-set rows of the pooled form sum each subject into every
+// risk set up to its exit, which is wrong once subjects enter late.
+var ErrCoxRowsDelayedEntry = errors.New("analysis: the pooled Cox form's risk-set rows do not take delayed entries; fit stratified by site")
+
 // CoxRiskSetRows returns one site's rows at beta, one per distinct time in increasing order,
 // and eventXSum = Σ_events x. Covariates are NOT centred: every site must use the same origin
 // for the pooled sums to be comparable. All rows share one backing array (no per-row
@@ -528,6 +593,9 @@ func CoxRiskSetRows(time []float64, event []bool, x []float64, p int, beta []flo
 // RiskSetRows returns the stratum's risk-set rows at beta; see CoxRiskSetRows.
 func (s *CoxStratum) RiskSetRows(beta []float64) (rows []RiskSetRow, eventXSum []float64, err error) {
 	p := s.p
+	if len(s.entry) > 0 {
+		return nil, nil, ErrCoxRowsDelayedEntry
+	}
 	if err := checkBeta("CoxStratum.RiskSetRows", beta, p); err != nil {
 		return nil, nil, err
 	}

@@ -97,10 +97,6 @@ type KMEstimate struct {
 // ErrKMEmpty is returned by KaplanMeier for a table without any subject.
 var ErrKMEmpty = errors.New("analysis: survival table has no subjects")
 
-// ErrDelayedEntry is returned by the Kaplan–Meier family for tables with delayed entries, which
-// need counting-process estimates this package does not provide yet.
-var ErrDelayedEntry = errors.New("analysis: survival table has delayed entries, which Kaplan-Meier does not support yet")
-
 // KaplanMeier estimates the survival function of one group from its (merged) table.
 //
 // Product-limit estimate (Kaplan & Meier 1958), with n_j at risk and d_j events at t_j:
@@ -121,15 +117,13 @@ var ErrDelayedEntry = errors.New("analysis: survival table has delayed entries, 
 // Rows are the table's distinct times with at least one event or censoring, as R's
 // summary(fit, censored = TRUE). The result equals R's survfit(Surv(time, status) ~ 1) on the
 // patient-level records behind the table (survival 3.5; R's timefix rounding of near-equal
-// times is not applied: a table's times are taken as distinct).
+// times is not applied: a table's times are taken as distinct). With delayed entries (a table
+// with Entries) the risk sets are those of counting-process data, entry < t ≤ exit, and the
+// result equals survfit(Surv(entry, exit, status) ~ 1): the same product and Greenwood sums
+// over n_j = #{entry < t_j ≤ exit}; rows are still the exit times only.
 func KaplanMeier(t SurvivalTable, opts KMOptions) (*KMEstimate, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
-	}
-	for _, e := range t.Entries {
-		if e != 0 {
-			return nil, ErrDelayedEntry
-		}
 	}
 	level := opts.level()
 	if opts.ConfType < ConfLog || opts.ConfType > ConfNone {

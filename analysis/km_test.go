@@ -398,9 +398,10 @@ func TestKaplanMeierErrors(t *testing.T) {
 	if _, err := KaplanMeier(bad, KMOptions{}); err == nil || !strings.Contains(err.Error(), "row 1") {
 		t.Errorf("unsorted table: err = %v, want an error naming row 1", err)
 	}
-	entry := SurvivalTable{Time: []float64{1, 2}, Events: []int{1, 1}, Censor: []int{0, 0}, Entries: []int{1, 0}}
-	if _, err := KaplanMeier(entry, KMOptions{}); !errors.Is(err, ErrDelayedEntry) {
-		t.Errorf("delayed entry: err = %v, want ErrDelayedEntry", err)
+	// Subjects entering at 1 are not at risk at 1: two events at 1 among one at risk.
+	entry := SurvivalTable{Time: []float64{1, 2}, Events: []int{2, 1}, Censor: []int{0, 0}, Entries: []int{2, 0}}
+	if _, err := KaplanMeier(entry, KMOptions{}); err == nil || !strings.Contains(err.Error(), "at risk") {
+		t.Errorf("more events than entered subjects: err = %v, want an error about the number at risk", err)
 	}
 	e, err := KaplanMeier(SurvivalTable{Time: []float64{1, 2}, Events: []int{1, 0}, Censor: []int{0, 1}}, KMOptions{})
 	if err != nil {

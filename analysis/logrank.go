@@ -45,7 +45,10 @@ var (
 //	χ² = (O − E)ᵀ V⁻¹ (O − E),   df = #{j : E_j > 0} − 1.
 //
 // The result equals R's survdiff(Surv(time, status) ~ group) on the pooled records (R's timefix
-// rounding of near-equal times is not applied). An empty group is allowed and takes no part, as
+// rounding of near-equal times is not applied). With delayed entries the risk sets are
+// entry < t ≤ exit; survdiff does not take such data, and the statistic then equals the score
+// test of coxph(Surv(entry, exit, status) ~ group, ties = "exact"), which is survdiff's on
+// right-censored data. An empty group is allowed and takes no part, as
 // a factor level without records in R. Errors: fewer than two groups, no events at all, fewer
 // than two groups at risk at an event time, or a singular variance (where R's solve fails).
 func LogRank(groups []SurvivalTable) (*LogRankResult, error) {
@@ -79,11 +82,6 @@ func StratifiedLogRank(strata [][]SurvivalTable) (*LogRankResult, error) {
 		for g, t := range groups {
 			if err := t.Validate(); err != nil {
 				return nil, fmt.Errorf("analysis: log-rank test: stratum %d, group %d: %w", s, g, err)
-			}
-			for _, e := range t.Entries {
-				if e != 0 {
-					return nil, ErrDelayedEntry
-				}
 			}
 			res.N[g] += t.Total()
 		}
@@ -154,6 +152,9 @@ func logRankStratum(groups []SurvivalTable, obs, exp, v []float64) {
 			if p := pos[g]; p >= 0 && t.Time[p] == tt {
 				deaths[g] = float64(t.Events[p])
 				risk[g] += float64(t.Events[p] + t.Censor[p])
+				if t.Entries != nil {
+					risk[g] -= float64(t.Entries[p]) // entered at tt: at risk only after tt
+				}
 				pos[g]--
 			}
 			d += deaths[g]

@@ -83,7 +83,6 @@ func TestLogRankErrors(t *testing.T) {
 			SurvivalTable{Time: []float64{1}, Events: []int{0}, Censor: []int{2}}}}, ErrLogRankOneGroup},
 		{"singular", [][]SurvivalTable{{{Time: []float64{1}, Events: []int{1}, Censor: []int{0}},
 			{Time: []float64{1}, Events: []int{1}, Censor: []int{0}}}}, ErrLogRankSingular},
-		{"delayed entry", [][]SurvivalTable{{one, {Time: []float64{1, 2}, Events: []int{0, 1}, Censor: []int{0, 0}, Entries: []int{1, 0}}}}, ErrDelayedEntry},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := StratifiedLogRank(tc.strata)

@@ -22,6 +22,10 @@ type SurvivalTable struct {
 	Events  []int     // d_k: events at Time[k]
 	Censor  []int     // c_k: censorings at Time[k]
 	Entries []int     // e_k: delayed entries at Time[k]; nil when every subject enters at 0
+	// Causes splits the events by competing cause: Causes[c][k] is the number of events of
+	// cause c+1 at Time[k], and Σ_c Causes[c][k] = Events[k]. Nil for an endpoint without
+	// competing causes (every event is the one event).
+	Causes [][]int
 }
 
 // Len returns the number of distinct times.
@@ -83,6 +87,25 @@ func (t SurvivalTable) Validate() error {
 			return fmt.Errorf("analysis: survival table: row %d: negative count", k)
 		}
 	}
+	for c, col := range t.Causes {
+		if len(col) != n {
+			return fmt.Errorf("analysis: survival table: %d times but %d counts of cause %d", n, len(col), c+1)
+		}
+	}
+	if len(t.Causes) > 0 {
+		for k := range t.Time {
+			sum := 0
+			for _, col := range t.Causes {
+				if col[k] < 0 {
+					return fmt.Errorf("analysis: survival table: row %d: negative count", k)
+				}
+				sum += col[k]
+			}
+			if sum != t.Events[k] {
+				return fmt.Errorf("analysis: survival table: row %d: %d events but %d by cause", k, t.Events[k], sum)
+			}
+		}
+	}
 	for k, r := range t.AtRisk() {
 		if r < 0 {
 			return fmt.Errorf("analysis: survival table: row %d: negative number at risk", k)
@@ -133,17 +156,18 @@ func NewSurvivalTable(time []float64, event []bool) (SurvivalTable, error) {
 // records, so every statistic of the merged table equals the statistic of the pooled data.
 // The result never shares memory with the inputs. Inputs whose times are not increasing are
 // sorted first; sorted inputs (every valid table) merge in O(N log k) for N rows in k tables.
+// The result has an Entries column when any input has one, and as many cause columns as the
+// input with the most (a table without a cause column adds nothing to any cause).
 func MergeTables(tables ...SurvivalTable) SurvivalTable {
-	withEntries := false
+	shape := tableShape{}
 	for _, t := range tables {
-		if t.Entries != nil {
-			withEntries = true
-		}
+		shape.entries = shape.entries || t.Entries != nil
+		shape.causes = max(shape.causes, len(t.Causes))
 	}
 	parts := make([]SurvivalTable, 0, len(tables))
 	for _, t := range tables {
 		if len(t.Time) > 0 {
-			parts = append(parts, sortedCopy(t, withEntries))
+			parts = append(parts, sortedCopy(t, shape))
 		}
 	}
 	if len(parts) == 0 {
@@ -156,7 +180,7 @@ func MergeTables(tables ...SurvivalTable) SurvivalTable {
 			if i+1 == len(parts) {
 				next = append(next, parts[i])
 			} else {
-				next = append(next, mergeSorted(parts[i], parts[i+1], withEntries))
+				next = append(next, mergeSorted(parts[i], parts[i+1], shape))
 			}
 		}
 		parts = next
@@ -164,95 +188,122 @@ func MergeTables(tables ...SurvivalTable) SurvivalTable {
 	return parts[0]
 }
 
-// sortedCopy returns a copy of t with strictly increasing times (rows at equal times summed),
-// with an Entries column when withEntries is set.
-func sortedCopy(t SurvivalTable, withEntries bool) SurvivalTable {
-	n := len(t.Time)
-	strictly := true
-	for k := 1; k < n && strictly; k++ {
-		strictly = t.Time[k] > t.Time[k-1]
+// tableShape is the optional columns a merged table carries.
+type tableShape struct {
+	entries bool
+	causes  int
+}
+
+// counts returns t's count columns in a fixed order (events, censorings, then the entries and
+// causes the shape asks for, zero where t has none), for code that treats them alike.
+func (t SurvivalTable) counts(shape tableShape) [][]int {
+	cols := [][]int{t.Events, t.Censor}
+	if shape.entries {
+		cols = append(cols, t.Entries)
 	}
-	entry := func(k int) int {
-		if t.Entries == nil {
-			return 0
+	for c := range shape.causes {
+		var col []int
+		if c < len(t.Causes) {
+			col = t.Causes[c]
 		}
-		return t.Entries[k]
+		cols = append(cols, col)
 	}
-	if strictly {
-		c := SurvivalTable{
-			Time:   append([]float64(nil), t.Time...),
-			Events: append([]int(nil), t.Events...),
-			Censor: append([]int(nil), t.Censor...),
-		}
-		if withEntries {
-			c.Entries = make([]int, n)
-			for k := range c.Entries {
-				c.Entries[k] = entry(k)
+	return cols
+}
+
+// tableBuilder accumulates rows of a table of one shape, summing rows at equal times.
+type tableBuilder struct {
+	shape tableShape
+	time  []float64
+	cols  [][]int
+}
+
+func newTableBuilder(shape tableShape, n int) *tableBuilder {
+	b := &tableBuilder{shape: shape, time: make([]float64, 0, n)}
+	ncols := 2 + shape.causes
+	if shape.entries {
+		ncols++
+	}
+	b.cols = make([][]int, ncols)
+	for c := range b.cols {
+		b.cols[c] = make([]int, 0, n)
+	}
+	return b
+}
+
+// add adds row k of columns src (as counts returns them) at time x.
+func (b *tableBuilder) add(x float64, src [][]int, k int) {
+	m := len(b.time)
+	if m > 0 && b.time[m-1] == x {
+		for c, col := range src {
+			if col != nil {
+				b.cols[c][m-1] += col[k]
 			}
 		}
-		return c
+		return
 	}
+	b.time = append(b.time, x)
+	for c, col := range src {
+		v := 0
+		if col != nil {
+			v = col[k]
+		}
+		b.cols[c] = append(b.cols[c], v)
+	}
+}
+
+// table returns the rows added so far.
+func (b *tableBuilder) table() SurvivalTable {
+	t := SurvivalTable{Time: b.time, Events: b.cols[0], Censor: b.cols[1]}
+	i := 2
+	if b.shape.entries {
+		t.Entries = b.cols[i]
+		i++
+	}
+	if b.shape.causes > 0 {
+		t.Causes = b.cols[i:]
+	}
+	return t
+}
+
+// sortedCopy returns a copy of t of the given shape with strictly increasing times (rows at
+// equal times summed).
+func sortedCopy(t SurvivalTable, shape tableShape) SurvivalTable {
+	n := len(t.Time)
 	idx := make([]int, n)
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return t.Time[idx[a]] < t.Time[idx[b]] })
-	var out SurvivalTable
-	for _, k := range idx {
-		m := len(out.Time)
-		if m == 0 || out.Time[m-1] != t.Time[k] {
-			out.Time = append(out.Time, t.Time[k])
-			out.Events = append(out.Events, 0)
-			out.Censor = append(out.Censor, 0)
-			if withEntries {
-				out.Entries = append(out.Entries, 0)
-			}
-			m++
-		}
-		out.Events[m-1] += t.Events[k]
-		out.Censor[m-1] += t.Censor[k]
-		if withEntries {
-			out.Entries[m-1] += entry(k)
-		}
+	sorted := true
+	for k := 1; k < n && sorted; k++ {
+		sorted = t.Time[k] >= t.Time[k-1]
 	}
-	return out
+	if !sorted {
+		sort.SliceStable(idx, func(a, b int) bool { return t.Time[idx[a]] < t.Time[idx[b]] })
+	}
+	b := newTableBuilder(shape, n)
+	src := t.counts(shape)
+	for _, k := range idx {
+		b.add(t.Time[k], src, k)
+	}
+	return b.table()
 }
 
-// mergeSorted merges two tables with strictly increasing times into a new one.
-func mergeSorted(a, b SurvivalTable, withEntries bool) SurvivalTable {
-	n := len(a.Time) + len(b.Time)
-	out := SurvivalTable{Time: make([]float64, 0, n), Events: make([]int, 0, n), Censor: make([]int, 0, n)}
-	if withEntries {
-		out.Entries = make([]int, 0, n)
-	}
-	take := func(t SurvivalTable, k int) {
-		m := len(out.Time)
-		if m > 0 && out.Time[m-1] == t.Time[k] {
-			out.Events[m-1] += t.Events[k]
-			out.Censor[m-1] += t.Censor[k]
-			if withEntries {
-				out.Entries[m-1] += t.Entries[k]
-			}
-			return
-		}
-		out.Time = append(out.Time, t.Time[k])
-		out.Events = append(out.Events, t.Events[k])
-		out.Censor = append(out.Censor, t.Censor[k])
-		if withEntries {
-			out.Entries = append(out.Entries, t.Entries[k])
-		}
-	}
+// mergeSorted merges two tables of the shape with strictly increasing times into a new one.
+func mergeSorted(a, b SurvivalTable, shape tableShape) SurvivalTable {
+	out := newTableBuilder(shape, len(a.Time)+len(b.Time))
+	ac, bc := a.counts(shape), b.counts(shape)
 	i, j := 0, 0
 	for i < len(a.Time) || j < len(b.Time) {
 		if j == len(b.Time) || (i < len(a.Time) && a.Time[i] <= b.Time[j]) {
-			take(a, i)
+			out.add(a.Time[i], ac, i)
 			i++
 		} else {
-			take(b, j)
+			out.add(b.Time[j], bc, j)
 			j++
 		}
 	}
-	return out
+	return out.table()
 }
 
 // CoarsenTime returns the time a policy with bins of w days reports for t: ceil(t/w)·w.
@@ -272,7 +323,7 @@ func (t SurvivalTable) Coarsen(w float64) SurvivalTable {
 	if w <= 0 {
 		return t
 	}
-	c := SurvivalTable{Time: make([]float64, len(t.Time)), Events: t.Events, Censor: t.Censor, Entries: t.Entries}
+	c := SurvivalTable{Time: make([]float64, len(t.Time)), Events: t.Events, Censor: t.Censor, Entries: t.Entries, Causes: t.Causes}
 	for k, x := range t.Time {
 		c.Time[k] = CoarsenTime(x, w)
 	}

@@ -135,6 +135,13 @@ type Endpoint struct {
 	Label     string
 	Sites     []string
 	MissingAt []string
+	// Causes labels the endpoint's competing causes (cause c is Causes[c-1]), as the first
+	// site in site order declares them; nil for an endpoint with one kind of event. Sites that
+	// declare other causes publish another dictionary (Study.Dictionaries).
+	Causes []string
+	// DelayedEntryAt lists the sites that record delayed entry for the endpoint (their risk
+	// sets hold patients from entry on), sorted.
+	DelayedEntryAt []string
 }
 
 // Study returns the merged study called name, or nil.
@@ -214,6 +221,12 @@ func MergeCatalogs(fetchedAt time.Time, cats []protocol.Catalog, missing []strin
 					eps[st.Name][e.Name] = m
 				}
 				m.Sites = append(m.Sites, sc.Site)
+				if m.Causes == nil && len(e.Causes) > 0 {
+					m.Causes = append([]string(nil), e.Causes...)
+				}
+				if slices.Contains(st.DelayedEntry, e.Name) {
+					m.DelayedEntryAt = append(m.DelayedEntryAt, sc.Site)
+				}
 			}
 		}
 	}

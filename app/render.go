@@ -221,7 +221,7 @@ func renderKMGroups(replies []protocol.Reply, landmarks []float64, names []strin
 		out.MissingGroup = out.MissingGroup.Add(releasedCount(s.MissingGroup, rep.Policy.MinCell))
 		bySite[rep.Site] = map[string]analysis.SurvivalTable{}
 		for _, g := range s.Groups {
-			t := analysis.SurvivalTable{Time: g.Time, Events: g.Events, Censor: g.Censor}
+			t := SurvivalTableOf(g)
 			if err := t.Validate(); err != nil {
 				return nil, WrapError(EInvalid, err, "site %s, group %q: the survival table is not valid", rep.Site, g.Group)
 			}
@@ -252,6 +252,7 @@ func renderKMGroups(replies []protocol.Reply, landmarks []float64, names []strin
 		}
 		out.Groups = append(out.Groups, g)
 	}
+	addCompeting(out, merged)
 	if len(names) >= 2 {
 		lr, err := analysis.LogRank(merged)
 		if err != nil {

@@ -389,6 +389,17 @@ type KMResult struct {
 	// StratifiedLogRank compares the groups within sites (survdiff(… + strata(site))).
 	StratifiedLogRank *analysis.LogRankResult
 	LogRankError      string
+	// Causes is the number of competing causes the sites split their events by (0: none);
+	// each group's CIF then holds the cumulative incidence of each, and Gray compares the
+	// groups cause by cause (cmprsk's cuminc). CIFError and GrayError say why not when they
+	// could not be estimated (e.g. delayed entries: see analysis.ErrCompetingDelayedEntry).
+	Causes    int
+	Gray      []analysis.GrayResult
+	CIFError  string
+	GrayError string
+	// DelayedEntries is the number of patients reported as entering observation after time 0
+	// (released in blocks of min_cell): the risk sets hold patients from entry on.
+	DelayedEntries int
 }
 
 // KMGroup is the Kaplan–Meier curve of one group on the pooled survival table, with its median
@@ -400,6 +411,8 @@ type KMGroup struct {
 	Median    analysis.QuantileEstimate
 	Landmarks []analysis.Landmark
 	PerSite   []SiteEvents // what each site contributed, sorted by site
+	// CIF is the Aalen–Johansen cumulative incidence of each cause (nil without causes).
+	CIF *analysis.CIFEstimate
 }
 
 // SiteEvents is the patients and events one site contributed.

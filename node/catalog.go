@@ -27,6 +27,11 @@ func (e *Engine) catalog(ctx context.Context, name string) (*protocol.Catalog, e
 		sc := protocol.StudyCatalog{Name: info.Name, DataCut: ls.data.DataCut, StudyVersion: ls.data.StudyVersion, Title: ls.data.Title}
 		sc.Patients, sc.Suppressed = e.catalogCount(ls.data.Len())
 		sc.Variables, sc.Endpoints = ls.data.Dictionary()
+		for _, ep := range ls.data.Endpoints {
+			if ep.Entry != nil { // declared at import (--entry), whatever the rows hold
+				sc.DelayedEntry = append(sc.DelayedEntry, ep.Name)
+			}
+		}
 		if ls.info.DictionaryHash != "" {
 			// Not for a study imported before dictionaries were declared (its categories were
 			// read off its rows): clients label it instead of taking it for a declared one.

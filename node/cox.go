@@ -32,6 +32,10 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	if pooled && req.Strata != "" {
 		return answer{}, errorf(protocol.CodeInvalid, "the pooled form is unstratified: cox.strata needs the stratified form")
 	}
+	if pooled && c.study.eps[q.Endpoint].Entry != nil {
+		// From the declaration (the catalog's delayed_entry), not the rows.
+		return answer{}, errorf(protocol.CodeInvalid, "endpoint %q records delayed entry at this site: the pooled Cox form's risk-set sums do not take entry times; fit the model stratified by site", q.Endpoint)
+	}
 	if req.Form == protocol.CoxPooledHessian && req.Site != e.site {
 		return answer{}, errorf(protocol.CodeInvalid, "a pooled_hessian request addressed to site %q reached site %q", clip(req.Site), e.site)
 	}
@@ -297,11 +301,15 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	}
 	times := make([]float64, 0, prep.n)
 	events := make([]bool, 0, prep.n)
+	var entries []float64 // delayed entries, coarsened down to the bins (competing.go)
 	var stratum []int32
 	for r, i := range rows {
 		if keep[r] {
 			times = append(times, ep.Time[i])
 			events = append(events, ep.Event[i])
+			if ep.Entry != nil {
+				entries = append(entries, coarsenEntry(ep.Entry[i], e.policy.BinDays))
+			}
 			if strata != nil {
 				stratum = append(stratum, strata.Codes[i])
 			}
@@ -324,14 +332,14 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 		}
 	}
 	if strata == nil {
-		st, err := analysis.NewCoxStratum(times, events, x, p)
+		st, err := analysis.NewCoxStratumEntry(entries, times, events, x, p)
 		if err != nil {
 			return nil, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
 		}
 		prep.strata = []*analysis.CoxStratum{st}
 	} else {
 		for s := int32(0); s < int32(len(strata.Categories)); s++ {
-			var t []float64
+			var t, ent []float64
 			var ev []bool
 			var xs []float64
 			for i, g := range stratum {
@@ -339,6 +347,9 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 					t = append(t, times[i])
 					ev = append(ev, events[i])
 					xs = append(xs, x[i*p:(i+1)*p]...)
+					if entries != nil {
+						ent = append(ent, entries[i])
+					}
 				}
 			}
 			if len(t) == 0 {
@@ -351,7 +362,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 					return nil, err
 				}
 			}
-			st, err := analysis.NewCoxStratum(t, ev, xs, p)
+			st, err := analysis.NewCoxStratumEntry(ent, t, ev, xs, p)
 			if err != nil {
 				return nil, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
 			}

@@ -20,6 +20,10 @@ type CSVSource struct {
 	evCols   []int
 	vars     []string
 	eps      []string
+	extras   []EndpointExtras
+	entCols  []int // per endpoint, the entry column or -1
+	used     map[int]string
+	index    map[string]int
 }
 
 // NewCSVSource reads the header and maps the id, endpoint and variable columns. A missing or
@@ -85,15 +89,63 @@ func NewCSVSource(r io.Reader, idColumn string, endpoints []EndpointSpec) (*CSVS
 		}
 		s.timeCols = append(s.timeCols, tj)
 		s.evCols = append(s.evCols, ej)
+		s.entCols = append(s.entCols, -1)
 		s.eps = append(s.eps, e.Name)
+		s.extras = append(s.extras, EndpointExtras{})
 	}
-	for j, h := range header {
-		if _, taken := used[j]; !taken {
+	s.used, s.index = used, index
+	s.mapVariables()
+	return s, nil
+}
+
+// mapVariables makes every column not used otherwise a variable.
+func (s *CSVSource) mapVariables() {
+	s.varCols, s.vars = nil, nil
+	for j, h := range s.header {
+		if _, taken := s.used[j]; !taken {
 			s.varCols = append(s.varCols, j)
 			s.vars = append(s.vars, h)
 		}
 	}
-	return s, nil
+}
+
+// Declare gives endpoints competing causes (labels by endpoint name) and entry columns
+// (column by endpoint name), before the first Next. An unknown endpoint or a missing or
+// already used entry column is refused.
+func (s *CSVSource) Declare(causes map[string][]string, entry map[string]string) error {
+	find := func(name, what string) (int, error) {
+		for k, e := range s.eps {
+			if e == name {
+				return k, nil
+			}
+		}
+		return 0, &ImportError{Reason: fmt.Sprintf("%s given for %q, which is not an endpoint (--endpoint)", what, name)}
+	}
+	for name, labels := range causes {
+		k, err := find(name, "causes")
+		if err != nil {
+			return err
+		}
+		s.extras[k].Causes = labels
+	}
+	for name, column := range entry {
+		k, err := find(name, "entry")
+		if err != nil {
+			return err
+		}
+		j, ok := s.index[column]
+		if !ok {
+			return &ImportError{Line: 1, Column: column, Reason: "missing column (entry of " + name + ")"}
+		}
+		if other, taken := s.used[j]; taken {
+			return &ImportError{Line: 1, Column: column, Reason: "used both as " + other + " and as entry of " + name}
+		}
+		s.used[j] = "entry of " + name
+		s.entCols[k] = j
+		s.extras[k].EntryColumn = column
+	}
+	s.mapVariables()
+	return nil
 }
 
 // Variables implements Source.
@@ -101,6 +153,9 @@ func (s *CSVSource) Variables() []string { return s.vars }
 
 // Endpoints implements Source.
 func (s *CSVSource) Endpoints() []string { return s.eps }
+
+// EndpointExtras implements ExtrasSource.
+func (s *CSVSource) EndpointExtras() []EndpointExtras { return s.extras }
 
 // Next implements Source.
 func (s *CSVSource) Next() (Record, error) {
@@ -132,13 +187,64 @@ func (s *CSVSource) Next() (Record, error) {
 			return Record{}, &ImportError{Line: line, Column: tcol, Reason: fmt.Sprintf("negative time %v", t)}
 		}
 		rec.Times[k] = t
-		ev, ok := parseEvent(strings.TrimSpace(fields[s.evCols[k]]))
-		if !ok {
-			return Record{}, &ImportError{Line: line, Column: ecol, Reason: fmt.Sprintf("event flag %q is not 0/1 (or true/false)", fields[s.evCols[k]])}
+		if err := s.readStatus(&rec, k, fields[s.evCols[k]], line, ecol); err != nil {
+			return Record{}, err
 		}
-		rec.Events[k] = ev
+		if err := s.readEntry(&rec, k, fields, line, t); err != nil {
+			return Record{}, err
+		}
 	}
 	return rec, nil
+}
+
+// readStatus reads endpoint k's event column: 0/1 (or true/false), or for an endpoint with
+// competing causes 0 (censored) or a cause code 1..k.
+func (s *CSVSource) readStatus(rec *Record, k int, field string, line int, col string) error {
+	causes := s.extras[k].Causes
+	if len(causes) == 0 {
+		ev, ok := parseEvent(strings.TrimSpace(field))
+		if !ok {
+			return &ImportError{Line: line, Column: col, Reason: fmt.Sprintf("event flag %q is not 0/1 (or true/false)", field)}
+		}
+		rec.Events[k] = ev
+		return nil
+	}
+	c, err := strconv.Atoi(strings.TrimSpace(field))
+	if err != nil || c < 0 || c > len(causes) {
+		return &ImportError{Line: line, Column: col, Reason: fmt.Sprintf("status %q is not 0 (censored) or a declared cause 1..%d", field, len(causes))}
+	}
+	if rec.Causes == nil {
+		rec.Causes = make([]int, len(s.eps))
+	}
+	rec.Causes[k], rec.Events[k] = c, c > 0
+	return nil
+}
+
+// readEntry reads endpoint k's entry time, if it has an entry column: a number ≥ 0, and
+// before the exit time when positive (a patient must be under observation for some time).
+func (s *CSVSource) readEntry(rec *Record, k int, fields []string, line int, exit float64) error {
+	j := s.entCols[k]
+	if j < 0 {
+		return nil
+	}
+	col := s.header[j]
+	es := strings.TrimSpace(fields[j])
+	e, err := strconv.ParseFloat(es, 64)
+	switch {
+	case es == "":
+		return &ImportError{Line: line, Column: col, Reason: "missing entry time (0 for a patient observed from the start)"}
+	case err != nil || math.IsNaN(e) || math.IsInf(e, 0):
+		return &ImportError{Line: line, Column: col, Reason: fmt.Sprintf("entry time %q is not a number", es)}
+	case e < 0:
+		return &ImportError{Line: line, Column: col, Reason: fmt.Sprintf("negative entry time %v", e)}
+	case e > 0 && e >= exit:
+		return &ImportError{Line: line, Column: col, Reason: fmt.Sprintf("entry time %v is not before the exit time %v of %s", e, exit, s.eps[k])}
+	}
+	if rec.Entries == nil {
+		rec.Entries = make([]float64, len(s.eps))
+	}
+	rec.Entries[k] = e
+	return nil
 }
 
 func parseEvent(s string) (event, ok bool) {

@@ -194,6 +194,14 @@ func (e *Engine) dpGrid(ep *EndpointData) (binDays, horizon float64) {
 // bins; groups whose noisy size is below min_cell are left out, like empty groups.
 func (e *Engine) dpSurvival(c *cohort, q *protocol.Query, reply *protocol.Reply) (answer, error) {
 	ep := c.study.eps[q.Endpoint]
+	if ep.Entry != nil {
+		// Decided from the declaration (the catalog lists the endpoint under delayed_entry),
+		// not from the rows.
+		return answer{}, errorf(protocol.CodeRefusedByPolicy, "endpoint %q records delayed entry at this site, and its entry times have no differentially private release yet: ask as a trusted analyst (rule-based release, entries in blocks of min_cell)", ep.Name)
+	}
+	if ep.Causes != nil {
+		note(&reply.Policy, "endpoint %q: differentially private release of all causes together; its split by cause (cumulative incidence) is released to trusted analysts only", ep.Name)
+	}
 	w, horizon := e.dpGrid(ep)
 	bins := int(math.Ceil(horizon / w))
 	k, codes := c.groups()

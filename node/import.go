@@ -47,6 +47,12 @@ type Record struct {
 	Values []string
 	Times  []float64
 	Events []bool
+	// Causes, per endpoint, is the cause of the event (1..k) or 0 for a censoring, for the
+	// endpoints that declare causes; nil when none does (Events then says it all).
+	Causes []int
+	// Entries, per endpoint, is the time of entry into observation (0: from the start); nil
+	// when no endpoint has entry times.
+	Entries []float64
 }
 
 // Source is the import seam: anything that yields patient records (a CSV file today, an
@@ -62,6 +68,67 @@ type EndpointSpec struct {
 	Name        string
 	TimeColumn  string
 	EventColumn string
+}
+
+// EndpointExtras declares what an endpoint records beyond time and event.
+type EndpointExtras struct {
+	// Causes labels the endpoint's competing causes (oncofed-node import --causes): the event
+	// column then holds 0 for a censoring and c in 1..len(Causes) for an event of cause c.
+	Causes []string
+	// EntryColumn names the column with each patient's time of entry into observation
+	// (--entry): risk sets then hold the patients with entry < t ≤ exit. "" when none.
+	EntryColumn string
+}
+
+// ParseCausesSpec parses --causes NAME=1:label,2:label,…: the endpoint's name and its causes'
+// labels in cause order. Causes must be numbered 1..k, each once, with non-empty distinct labels.
+func ParseCausesSpec(s string) (endpoint string, labels []string, err error) {
+	name, list, ok := strings.Cut(s, "=")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" || strings.TrimSpace(list) == "" {
+		return "", nil, errorf(protocol.CodeInvalid, "causes %q: want NAME=1:label,2:label,...", s)
+	}
+	parts := strings.Split(list, ",")
+	labels = make([]string, len(parts))
+	seen := map[string]bool{}
+	for _, p := range parts {
+		num, label, ok := strings.Cut(p, ":")
+		c, err := strconv.Atoi(strings.TrimSpace(num))
+		label = strings.TrimSpace(label)
+		switch {
+		case !ok || err != nil:
+			return "", nil, errorf(protocol.CodeInvalid, "causes of %s: %q is not CODE:label", name, p)
+		case c < 1 || c > len(parts):
+			return "", nil, errorf(protocol.CodeInvalid, "causes of %s: code %d is not in 1..%d (causes are numbered from 1, 0 is a censoring)", name, c, len(parts))
+		case labels[c-1] != "":
+			return "", nil, errorf(protocol.CodeInvalid, "causes of %s: code %d given twice", name, c)
+		case label == "" || seen[label] || len(label) > protocol.MaxNameLen || !utf8.ValidString(label):
+			return "", nil, errorf(protocol.CodeInvalid, "causes of %s: label %q of code %d is empty, repeated, too long or not UTF-8", name, label, c)
+		}
+		labels[c-1], seen[label] = label, true
+	}
+	if len(labels) < 2 {
+		return "", nil, errorf(protocol.CodeInvalid, "causes of %s: competing risks need at least two causes", name)
+	}
+	return name, labels, nil
+}
+
+// ParseEntrySpec parses --entry NAME=COLUMN.
+func ParseEntrySpec(s string) (endpoint, column string, err error) {
+	name, col, ok := strings.Cut(s, "=")
+	name, col = strings.TrimSpace(name), strings.TrimSpace(col)
+	if !ok || name == "" || col == "" {
+		return "", "", errorf(protocol.CodeInvalid, "entry %q: want NAME=COLUMN", s)
+	}
+	return name, col, nil
+}
+
+// ExtrasSource is a Source that knows its endpoints' causes and entry columns (as CSVSource
+// does once Declare was called); BuildStudy stores them with the endpoints.
+type ExtrasSource interface {
+	Source
+	// EndpointExtras returns one entry per endpoint, in the order of Endpoints.
+	EndpointExtras() []EndpointExtras
 }
 
 // ParseEndpointSpec parses NAME=TIMECOL:EVENTCOL (as given to --endpoint).
@@ -92,6 +159,10 @@ type ImportSpec struct {
 	StudyVersion string
 	// Title, when set, is the study's title; it replaces the dictionary's.
 	Title string
+	// Causes gives endpoints competing causes: labels in cause order, by endpoint name
+	// (--causes). Entry gives endpoints an entry-time column, by endpoint name (--entry).
+	Causes map[string][]string
+	Entry  map[string]string
 }
 
 // EndpointReport summarises one imported endpoint.
@@ -99,6 +170,9 @@ type EndpointReport struct {
 	Name     string
 	Events   int
 	Censored int
+	Causes   []string // labels of the competing causes, nil when none
+	ByCause  []int    // events per cause
+	Delayed  int      // patients entering observation after time 0
 }
 
 // ImportReport describes a successful import.
@@ -123,6 +197,9 @@ type ImportReport struct {
 func ImportCSV(ctx context.Context, store Store, spec ImportSpec, r io.Reader) (ImportReport, error) {
 	src, err := NewCSVSource(r, spec.IDColumn, spec.Endpoints)
 	if err != nil {
+		return ImportReport{}, err
+	}
+	if err := src.Declare(spec.Causes, spec.Entry); err != nil {
 		return ImportReport{}, err
 	}
 	return Import(ctx, store, spec, src)
@@ -172,12 +249,18 @@ func Import(ctx context.Context, store Store, spec ImportSpec, src Source) (Impo
 		rep.Variables = append(rep.Variables, v.Variable)
 	}
 	for _, e := range st.Endpoints {
-		er := EndpointReport{Name: e.Name}
-		for _, ev := range e.Event {
+		er := EndpointReport{Name: e.Name, Causes: e.Causes, ByCause: make([]int, len(e.Causes))}
+		for i, ev := range e.Event {
 			if ev {
 				er.Events++
+				if e.Cause != nil {
+					er.ByCause[e.Cause[i]]++
+				}
 			} else {
 				er.Censored++
+			}
+			if e.Entry != nil && e.Entry[i] > 0 {
+				er.Delayed++
 			}
 		}
 		rep.Endpoints = append(rep.Endpoints, er)
@@ -221,6 +304,19 @@ func BuildStudy(ctx context.Context, name, dataCut string, dict Dictionary, src 
 	for k, e := range eps {
 		st.Endpoints[k].Name, st.Endpoints[k].Label, st.Endpoints[k].HorizonDays = e, epLabels[k], epHorizons[k]
 	}
+	entries := make([]bool, len(eps)) // endpoints with an entry column
+	if ss, ok := src.(ExtrasSource); ok {
+		for k, spec := range ss.EndpointExtras() {
+			if len(spec.Causes) > 0 {
+				st.Endpoints[k].Causes = append([]string(nil), spec.Causes...)
+				st.Endpoints[k].Cause = []int32{}
+			}
+			if spec.EntryColumn != "" {
+				entries[k] = true
+				st.Endpoints[k].Entry = []float64{}
+			}
+		}
+	}
 	seen := make(map[string]int)
 	for n := 0; ; n++ {
 		if n%4096 == 0 {
@@ -262,8 +358,15 @@ func BuildStudy(ctx context.Context, name, dataCut string, dict Dictionary, src 
 			raw[j] = append(raw[j], v)
 		}
 		for k := range eps {
-			st.Endpoints[k].Time = append(st.Endpoints[k].Time, rec.Times[k])
-			st.Endpoints[k].Event = append(st.Endpoints[k].Event, rec.Events[k])
+			ep := &st.Endpoints[k]
+			ep.Time = append(ep.Time, rec.Times[k])
+			ep.Event = append(ep.Event, rec.Events[k])
+			if ep.Causes != nil {
+				ep.Cause = append(ep.Cause, int32(rec.Causes[k]-1))
+			}
+			if entries[k] {
+				ep.Entry = append(ep.Entry, rec.Entries[k])
+			}
 		}
 	}
 	if st.Len() == 0 {

@@ -440,6 +440,8 @@ func survivalTablesOrdered(c *cohort, ep *EndpointData, binDays float64) (tables
 func (e *Engine) survival(c *cohort, q *protocol.Query, reply *protocol.Reply) (answer, error) {
 	ep := c.study.eps[q.Endpoint]
 	tables, sets, missing := survivalTables(c, ep, e.policy.BinDays)
+	splitCauses(c, ep, tables, e.policy.BinDays)
+	entries := delayedEntries(c, ep, len(tables), e.policy.BinDays)
 	ans := answer{}
 	if c.group != nil {
 		sizes := make([]int, len(tables))
@@ -468,6 +470,14 @@ func (e *Engine) survival(c *cohort, q *protocol.Query, reply *protocol.Reply) (
 			note(&reply.Policy, "group %q: no rows after %g days (fewer than %d at risk); those patients are reported as censored there", name, *tr, e.policy.MinCell)
 			if truncated == nil || *tr > *truncated {
 				truncated = tr
+			}
+		}
+		releaseCauses(t, &sg)
+		if entries != nil {
+			// Said whenever nothing is released, whether the group has no late entrant or
+			// fewer than min_cell: the two read alike.
+			if releaseEntries(entries[g], e.policy.MinCell, tr, &sg); len(sg.Entries) == 0 {
+				note(&reply.Policy, "group %q: no block of %d delayed entries to release; every patient is reported as at risk from the start", name, max(e.policy.MinCell, 1))
 			}
 		}
 		rows += len(sg.Time)

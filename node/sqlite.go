@@ -140,6 +140,8 @@ const (
 	roleVariable = "variable"
 	roleTime     = "time"
 	roleEvent    = "event"
+	roleCause    = "cause" // an endpoint's cause codes (migration 012)
+	roleEntry    = "entry" // an endpoint's entry times (migration 012)
 )
 
 // ReplaceStudy implements Store.
@@ -183,19 +185,21 @@ func (s *SQLiteStore) ReplaceStudy(ctx context.Context, st *StudyData) (StudyInf
 	if err != nil {
 		return StudyInfo{}, err
 	}
-	stmt, err := tx.PrepareContext(ctx, "INSERT INTO study_columns (study_id, position, role, name, type, label, unit, categories, data, min, max, horizon_days) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	stmt, err := tx.PrepareContext(ctx, "INSERT INTO study_columns (study_id, position, role, name, type, label, unit, categories, data, min, max, horizon_days, causes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		return StudyInfo{}, err
 	}
 	defer stmt.Close()
 	pos := 0
 	var horizon *float64 // of the endpoint's time column
+	causes := []string{} // of the endpoint's time column
 	insert := func(role, name, typ, label, unit string, cats []string, data []byte, lo, hi *float64) error {
 		if cats == nil {
 			cats = []string{}
 		}
 		cj, _ := json.Marshal(cats)
-		_, err := stmt.ExecContext(ctx, id, pos, role, name, typ, label, unit, string(cj), data, nullFloat(lo), nullFloat(hi), nullFloat(horizon))
+		causesJSON, _ := json.Marshal(causes)
+		_, err := stmt.ExecContext(ctx, id, pos, role, name, typ, label, unit, string(cj), data, nullFloat(lo), nullFloat(hi), nullFloat(horizon), string(causesJSON))
 		pos++
 		return err
 	}
@@ -215,13 +219,26 @@ func (s *SQLiteStore) ReplaceStudy(ctx context.Context, st *StudyData) (StudyInf
 	}
 	for _, e := range st.Endpoints {
 		horizon = e.HorizonDays
+		if e.Causes != nil {
+			causes = e.Causes
+		}
 		err := insert(roleTime, e.Name, "", e.Label, "days", nil, encodeFloats(e.Time), nil, nil)
-		horizon = nil
+		horizon, causes = nil, []string{}
 		if err != nil {
 			return StudyInfo{}, err
 		}
 		if err := insert(roleEvent, e.Name, "", "", "", nil, encodeBools(e.Event), nil, nil); err != nil {
 			return StudyInfo{}, err
+		}
+		if e.Cause != nil {
+			if err := insert(roleCause, e.Name, "", "", "", nil, encodeCodes(e.Cause), nil, nil); err != nil {
+				return StudyInfo{}, err
+			}
+		}
+		if e.Entry != nil {
+			if err := insert(roleEntry, e.Name, "", "", "", nil, encodeFloats(e.Entry), nil, nil); err != nil {
+				return StudyInfo{}, err
+			}
 		}
 	}
 	if prev != nil {
@@ -291,8 +308,11 @@ func checkStudyShape(st *StudyData) error {
 		}
 	}
 	for _, e := range st.Endpoints {
-		if len(e.Time) != n || len(e.Event) != n {
+		if len(e.Time) != n || len(e.Event) != n || (e.Cause != nil && len(e.Cause) != n) || (e.Entry != nil && len(e.Entry) != n) {
 			panic(fmt.Sprintf("node: endpoint %q has columns of the wrong length", e.Name))
+		}
+		if (e.Cause != nil) != (len(e.Causes) > 0) {
+			panic(fmt.Sprintf("node: endpoint %q has cause labels without codes or codes without labels", e.Name))
 		}
 	}
 	return nil
@@ -337,7 +357,7 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 		return nil, StudyInfo{}, err
 	}
 	si.ImportedAt, _ = time.Parse(timeLayout, at)
-	rows, err := tx.QueryContext(ctx, "SELECT role, name, type, label, unit, categories, data, min, max, horizon_days FROM study_columns WHERE study_id = ? ORDER BY position", id)
+	rows, err := tx.QueryContext(ctx, "SELECT role, name, type, label, unit, categories, data, min, max, horizon_days, causes FROM study_columns WHERE study_id = ? ORDER BY position", id)
 	if err != nil {
 		return nil, StudyInfo{}, err
 	}
@@ -345,10 +365,10 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 	st := &StudyData{Name: si.Name, DataCut: si.DataCut, StudyVersion: si.StudyVersion, Title: si.Title}
 	n := si.Patients
 	for rows.Next() {
-		var role, cname, typ, label, unit, cats string
+		var role, cname, typ, label, unit, cats, causes string
 		var data []byte
 		var lo, hi, horizon sql.NullFloat64
-		if err := rows.Scan(&role, &cname, &typ, &label, &unit, &cats, &data, &lo, &hi, &horizon); err != nil {
+		if err := rows.Scan(&role, &cname, &typ, &label, &unit, &cats, &data, &lo, &hi, &horizon, &causes); err != nil {
 			return nil, StudyInfo{}, err
 		}
 		bad := func() error { return fmt.Errorf("node: study %q column %q (%s) is corrupt", name, cname, role) }
@@ -389,6 +409,12 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 			if horizon.Valid {
 				ep.HorizonDays = &horizon.Float64
 			}
+			if err := json.Unmarshal([]byte(causes), &ep.Causes); err != nil {
+				return nil, StudyInfo{}, bad()
+			}
+			if len(ep.Causes) == 0 {
+				ep.Causes = nil
+			}
 			st.Endpoints = append(st.Endpoints, ep)
 		case roleEvent:
 			e, err := decodeBools(data, n)
@@ -396,6 +422,20 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 				return nil, StudyInfo{}, bad()
 			}
 			st.Endpoints[len(st.Endpoints)-1].Event = e
+		case roleCause, roleEntry:
+			last := len(st.Endpoints) - 1
+			if last < 0 || st.Endpoints[last].Name != cname {
+				return nil, StudyInfo{}, bad()
+			}
+			ep := &st.Endpoints[last]
+			if role == roleCause {
+				ep.Cause, err = decodeCodes(data, n, len(ep.Causes))
+			} else {
+				ep.Entry, err = decodeFloats(data, n)
+			}
+			if err != nil {
+				return nil, StudyInfo{}, bad()
+			}
 		default:
 			return nil, StudyInfo{}, bad()
 		}

@@ -33,7 +33,7 @@ func (s *StudyData) Dictionary() ([]protocol.Variable, []protocol.Endpoint) {
 	}
 	eps := make([]protocol.Endpoint, 0, len(s.Endpoints))
 	for _, e := range s.Endpoints {
-		eps = append(eps, protocol.Endpoint{Name: e.Name, Label: e.Label, HorizonDays: e.HorizonDays})
+		eps = append(eps, protocol.Endpoint{Name: e.Name, Label: e.Label, HorizonDays: e.HorizonDays, Causes: e.Causes})
 	}
 	return vars, eps
 }
@@ -93,6 +93,25 @@ type EndpointData struct {
 	HorizonDays *float64
 	Time        []float64
 	Event       []bool
+	// Causes labels the endpoint's competing causes (cause c is Causes[c-1]); nil for an
+	// endpoint with one kind of event. Cause then holds each patient's cause code: c-1 for an
+	// event of cause c, -1 for a censoring (Event[i] is Cause[i] ≥ 0).
+	Causes []string
+	Cause  []int32
+	// Entry is each patient's time of entry into observation (delayed entry, left truncation),
+	// 0 for a patient observed from the time origin; nil when the site records none. Entry[i]
+	// < Time[i] whenever Entry[i] > 0 (import refuses the rest).
+	Entry []float64
+}
+
+// DelayedEntry reports whether any patient of the endpoint entered observation late.
+func (e *EndpointData) DelayedEntry() bool {
+	for _, x := range e.Entry {
+		if x > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // StudyInfo is a study's header as the store lists it. Version changes on every import, so

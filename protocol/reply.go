@@ -165,6 +165,11 @@ type StudyCatalog struct {
 	// Title is the study's title in words, as its dictionary declares it ("" when none). It
 	// is not part of DictionaryHash: sites that word it differently still agree.
 	Title string `json:"title,omitempty"`
+	// DelayedEntry lists the endpoints for which this site records when each patient entered
+	// observation (a registry enrolling after diagnosis): its survival replies then carry
+	// entry counts, and risk sets hold the patients with entry < t ≤ exit. Site-specific, so
+	// not part of DictionaryHash.
+	DelayedEntry []string `json:"delayed_entry,omitempty"`
 }
 
 // VariableType is categorical or numeric.
@@ -201,6 +206,11 @@ type Endpoint struct {
 	// release of it has bins up to there (patients followed longer are censored there)
 	// instead of the site policy's dp_horizon_days. Nil when not declared.
 	HorizonDays *float64 `json:"horizon_days,omitempty"`
+	// Causes names the endpoint's competing causes: an event has cause 1..len(Causes), and
+	// Causes[c-1] is the label of cause c ("progression", "death from other causes"). Empty
+	// for an endpoint with one kind of event. Declared at import (--causes), the same at every
+	// site of the study (part of DictionaryHash); survival replies split their events by it.
+	Causes []string `json:"causes,omitempty"`
 }
 
 // Count is a released count: either a number or suppressed (a true count in 1..min_cell-1,
@@ -266,6 +276,17 @@ type SurvivalGroup struct {
 	Time   Float64s `json:"time"`
 	Events Ints     `json:"events"`
 	Censor Ints     `json:"censor"`
+	// Causes splits Events by competing cause for an endpoint that declares causes:
+	// Causes[c][k] is the number of events of cause c+1 at Time[k]; the causes of a row add up
+	// to its events. Nil for an endpoint without causes.
+	Causes []Ints `json:"causes,omitempty"`
+	// EntryTime and Entries are the delayed entries of an endpoint with entry times: Entries[k]
+	// patients entered observation at EntryTime[k] (strictly increasing, > 0) and are at risk
+	// only after it. Released in blocks of at least min_cell patients, each at the earliest
+	// entry time of its block (an entry is never reported later than it happened, so every
+	// patient stays at risk where they were). Patients entering at time 0 are not listed.
+	EntryTime Float64s `json:"entry_time,omitempty"`
+	Entries   Ints     `json:"entries,omitempty"`
 }
 
 // CoxReply is a site's contribution at the requested β.

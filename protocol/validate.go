@@ -462,6 +462,52 @@ func (v *validator) survival(q Query, s *SurvivalReply) {
 				break
 			}
 		}
+		v.survivalCauses(path, g)
+		v.survivalEntries(path, g, total)
+	}
+}
+
+// survivalCauses checks a group's split of its events by cause: one column per cause, the
+// length of the table, non-negative counts adding up to each row's events.
+func (v *validator) survivalCauses(path string, g SurvivalGroup) {
+	for c, col := range g.Causes {
+		v.length(fmt.Sprintf("%s.causes[%d]", path, c), len(col), len(g.Time))
+	}
+	if v.err != nil || len(g.Causes) == 0 {
+		return
+	}
+	for k := range g.Time {
+		sum := 0
+		for c, col := range g.Causes {
+			v.nonNegative(fmt.Sprintf("%s.causes[%d][%d]", path, c, k), col[k])
+			sum += col[k]
+		}
+		if sum != g.Events[k] {
+			v.failf(fmt.Sprintf("%s.causes", path), "row %d: causes add up to %d, events are %d", k, sum, g.Events[k])
+			return
+		}
+	}
+}
+
+// survivalEntries checks a group's delayed entries: increasing positive times, non-negative
+// counts, no more entries than subjects, and never more events at a time than at risk.
+func (v *validator) survivalEntries(path string, g SurvivalGroup, total int) {
+	v.length(path+".entries", len(g.Entries), len(g.EntryTime))
+	if v.err != nil || len(g.Entries) == 0 {
+		return
+	}
+	entered := 0
+	for k, t := range g.EntryTime {
+		tp := fmt.Sprintf("%s.entry_time[%d]", path, k)
+		v.finite(tp, t)
+		if !(t > 0) || (k > 0 && t <= g.EntryTime[k-1]) {
+			v.failf(tp, "%v is not positive and after the previous entry time", t)
+		}
+		v.nonNegative(fmt.Sprintf("%s.entries[%d]", path, k), g.Entries[k])
+		entered += g.Entries[k]
+	}
+	if v.err == nil && entered > total {
+		v.failf(path+".entries", "%d delayed entries for %d subjects", entered, total)
 	}
 }
 

@@ -55,6 +55,9 @@ func KMFigure(r *app.Result, o KMOptions, style chart.Style, footnote string) *c
 	if k.StratifiedLogRank != nil {
 		f.Notes = append(f.Notes, "Stratified by site: "+format.PValue(k.StratifiedLogRank.P))
 	}
+	if k.DelayedEntries > 0 {
+		f.Notes = append(f.Notes, DelayedEntryNote(k.DelayedEntries))
+	}
 	return f
 }
 

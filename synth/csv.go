@@ -25,6 +25,9 @@ type ImportSpec struct {
 	// Dictionary is the path of the study's dictionary file (Schema.Dictionary), relative to
 	// the manifest, when WriteFiles wrote one.
 	Dictionary string `json:"dictionary,omitempty"`
+	// Causes gives endpoints competing causes, by endpoint (labels in code order), as
+	// `oncofed-node import --causes` does.
+	Causes map[string][]string `json:"causes,omitempty"`
 	// Markers says the site's columns include the study's candidate markers (Spec.Markers):
 	// its dictionary is SchemaWithMarkers's.
 	Markers bool `json:"markers,omitempty"`
@@ -40,12 +43,17 @@ func (s ImportSpec) Args(dbPath, csvPath string) []string {
 	if s.Dictionary != "" {
 		a = append(a, "--dictionary", s.Dictionary)
 	}
+	for _, e := range s.Endpoints {
+		if labels := s.Causes[e.Name]; len(labels) > 0 {
+			a = append(a, "--causes", CausesFlag(e.Name, labels))
+		}
+	}
 	return append(a, "--site", s.Site, "--data-cut", s.DataCut.Format("2006-01-02"))
 }
 
 // ImportSpec returns the import spec of site i.
 func (g *Generator) ImportSpec(site int) ImportSpec {
-	return ImportSpec{
+	is := ImportSpec{
 		Study:     g.spec.Name,
 		Site:      g.sites[site].Name,
 		IDColumn:  IDColumn,
@@ -53,6 +61,20 @@ func (g *Generator) ImportSpec(site int) ImportSpec {
 		DataCut:   g.spec.DataCut,
 		Markers:   g.spec.Markers,
 	}
+	if g.model.pfsCauses != nil {
+		is.Causes = map[string][]string{"PFS": append([]string(nil), g.model.pfsCauses...)}
+	}
+	return is
+}
+
+// CausesFlag is the value of `oncofed-node import --causes` for an endpoint's causes:
+// NAME=1:label,2:label,…
+func CausesFlag(endpoint string, labels []string) string {
+	parts := make([]string, len(labels))
+	for i, l := range labels {
+		parts[i] = strconv.Itoa(i+1) + ":" + l
+	}
+	return endpoint + "=" + strings.Join(parts, ",")
 }
 
 // csvChunk is the number of rows generated per block while writing CSV.
@@ -105,6 +127,9 @@ func (c *Cohort) appendRow(b []byte, i int) []byte {
 	b = strconv.AppendFloat(b, c.OSDays[i], 'f', -1, 64)
 	b = append(b, ',', flag(c.OSEvent[i]), ',')
 	b = strconv.AppendFloat(b, c.PFSDays[i], 'f', -1, 64)
+	if c.PFSCause != nil {
+		return append(b, ',', '0'+byte(c.PFSCause[i]), '\n')
+	}
 	return append(b, ',', flag(c.PFSEvent[i]), '\n')
 }
 

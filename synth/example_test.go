@@ -56,5 +56,5 @@ func ExampleGenerator_WriteCSV() {
 	fmt.Println("oncofed-node import", strings.Join(g.ImportSpec(1).Args("site.db", "site.csv"), " "))
 	// Output:
 	// id,age,sex,histology,stage,ecog,bap1,treatment,dx_year,os_days,os_event,pfs_days,pfs_event
-	// oncofed-node import --db site.db --study mpm --csv site.csv --id id --endpoint OS=os_days:os_event --endpoint PFS=pfs_days:pfs_event --site riverside-general --data-cut 2026-06-30
+	// oncofed-node import --db site.db --study mpm --csv site.csv --id id --endpoint OS=os_days:os_event --endpoint PFS=pfs_days:pfs_event --causes PFS=1:progression,2:death --site riverside-general --data-cut 2026-06-30
 }

@@ -30,6 +30,9 @@ type Cohort struct {
 	OSEvent  []bool
 	PFSDays  []float64
 	PFSEvent []bool
+	// PFSCause is, for a study whose PFS has competing causes (PFSCauses), 1 for progression,
+	// 2 for death before progression and 0 for a censoring; nil otherwise.
+	PFSCause []int8
 	// FollowUpDays is each patient's potential follow-up: whole days from diagnosis to the
 	// data cut (≥ OSDays), so that the diagnosis date is the data cut minus FollowUpDays. It
 	// is not a column of the CSV; the OMOP CDM's dates need it (node/omop).
@@ -199,6 +202,9 @@ func (g *Generator) newCohort(site, n int) *Cohort {
 	}
 	c.OSDays, c.PFSDays = make([]float64, n), make([]float64, n)
 	c.OSEvent, c.PFSEvent = make([]bool, n), make([]bool, n)
+	if g.model.pfsCauses != nil {
+		c.PFSCause = make([]int8, n)
+	}
 	c.FollowUpDays = make([]float64, n)
 	return c
 }
@@ -213,6 +219,9 @@ func (c *Cohort) resize(n int) {
 	}
 	c.OSDays, c.PFSDays = c.OSDays[:n], c.PFSDays[:n]
 	c.OSEvent, c.PFSEvent = c.OSEvent[:n], c.PFSEvent[:n]
+	if c.PFSCause != nil {
+		c.PFSCause = c.PFSCause[:n]
+	}
 	c.FollowUpDays = c.FollowUpDays[:n]
 }
 
@@ -274,6 +283,15 @@ func (sg *siteGen) fill(c *Cohort, n int) {
 		c.OSDays[i] = math.Max(1, math.Round(osM*daysPerMonth))
 		c.PFSDays[i] = math.Max(1, math.Round(pfsM*daysPerMonth))
 		c.OSEvent[i], c.PFSEvent[i] = osE, pfsE
+		if c.PFSCause != nil {
+			c.PFSCause[i] = 0
+			switch {
+			case pfsE && t.pfs < t.os:
+				c.PFSCause[i] = 1
+			case pfsE:
+				c.PFSCause[i] = 2 // death came first (PFS = OS)
+			}
+		}
 		c.FollowUpDays[i] = math.Max(c.OSDays[i], math.Round(potential*daysPerMonth))
 		for j := range c.Columns {
 			x := p.v[j]

@@ -52,7 +52,8 @@ func TestCSVImportsIntoNode(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: dictionary: %v", e.Study, err)
 		}
-		spec := node.ImportSpec{Study: e.Study, IDColumn: e.IDColumn, DataCut: e.DataCut.Format("2006-01-02"), Site: e.Site, Dictionary: dict}
+		spec := node.ImportSpec{Study: e.Study, IDColumn: e.IDColumn, DataCut: e.DataCut.Format("2006-01-02"), Site: e.Site, Dictionary: dict,
+			Causes: e.Causes}
 		for _, ep := range e.Endpoints {
 			spec.Endpoints = append(spec.Endpoints, node.EndpointSpec{Name: ep.Name, TimeColumn: ep.TimeColumn, EventColumn: ep.EventColumn})
 		}

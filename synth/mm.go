@@ -71,6 +71,9 @@ func mmModel() *model {
 		// MAIA median follow-up 56 months: A 36, F 48 (ASSUMPTION, SYNTH.md §5).
 		accrual: 36, minFollowUp: 48, dropout: 0.03,
 		rho: 0.6,
+		// PFS ends in progression or in death before it: the latent times already say which
+		// (PFS = min(progression, death), sampleLatent), so the split adds no parameter.
+		pfsCauses: PFSCauses,
 	}
 	// ISS median OS 62 / 44 / 29 months (Greipp JCO 2005) → HR 62/44 = 1.41 and 62/29 =
 	// 2.14 under exponential survival.

@@ -44,6 +44,9 @@ type model struct {
 	// rho is the correlation of the Gaussian copula joining the latent progression and
 	// death times (ASSUMPTION: 0.5–0.7, SYNTH.md §5).
 	rho float64
+	// pfsCauses labels the competing causes of PFS for studies that report them (myeloma,
+	// mesothelioma): 1 = progression, 2 = death before progression. Nil: PFS has one event.
+	pfsCauses []string
 	// draw fills p.v (categorical: level index; NaN: missing), p.arm, p.etaOS, p.etaPFS
 	// and, for cured arms, p.cure.
 	draw func(r *rand.Rand, s *Site, p *patient)

@@ -57,6 +57,9 @@ func mpmModel() *model {
 		// CheckMate 743 median follow-up ≈30 months: A 24, F 18 (ASSUMPTION, SYNTH.md §5).
 		accrual: 24, minFollowUp: 18, dropout: 0.03,
 		rho: 0.6,
+		// PFS ends in progression or in death before it: the latent times already say which
+		// (PFS = min(progression, death), sampleLatent), so the split adds no parameter.
+		pfsCauses: PFSCauses,
 	}
 	nivoE, nivoN := m.armIndex("nivo-ipi/epithelioid"), m.armIndex("nivo-ipi/non-epithelioid")
 	chemoE, chemoN := m.armIndex("chemo/epithelioid"), m.armIndex("chemo/non-epithelioid")

@@ -65,6 +65,11 @@ var Endpoints = []Endpoint{
 	{Name: "PFS", TimeColumn: "pfs_days", EventColumn: "pfs_event"},
 }
 
+// PFSCauses are the competing causes of PFS in the studies that report them (myeloma and
+// mesothelioma, SOURCES.md): the pfs_event column then holds 1 for progression and 2 for
+// death before progression, imported with --causes PFS=1:progression,2:death.
+var PFSCauses = []string{"progression", "death"}
+
 // IDColumn is the name of the patient identifier column in every CSV.
 const IDColumn = "id"
 

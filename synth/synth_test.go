@@ -226,7 +226,8 @@ func TestCSVFormat(t *testing.T) {
 				}
 			}
 			n := len(rec)
-			if rec[n-3] != "0" && rec[n-3] != "1" || rec[n-1] != "0" && rec[n-1] != "1" {
+			pfsOK := rec[n-1] == "0" || rec[n-1] == "1" || (c.PFSCause != nil && rec[n-1] == "2") // 2: death before progression
+			if rec[n-3] != "0" && rec[n-3] != "1" || !pfsOK {
 				t.Fatalf("%s line %d: event flags %q %q", study, i+2, rec[n-3], rec[n-1])
 			}
 		}
@@ -235,7 +236,11 @@ func TestCSVFormat(t *testing.T) {
 		}
 		is := g.ImportSpec(1)
 		args := strings.Join(is.Args("site.db", "site.csv"), " ")
-		wantArgs := "--db site.db --study " + string(study) + " --csv site.csv --id id --endpoint OS=os_days:os_event --endpoint PFS=pfs_days:pfs_event --site " + c.Site.Name + " --data-cut 2025-12-31"
+		causes := ""
+		if c.PFSCause != nil {
+			causes = " --causes PFS=1:progression,2:death"
+		}
+		wantArgs := "--db site.db --study " + string(study) + " --csv site.csv --id id --endpoint OS=os_days:os_event --endpoint PFS=pfs_days:pfs_event" + causes + " --site " + c.Site.Name + " --data-cut 2025-12-31"
 		if args != wantArgs {
 			t.Errorf("import args\n%s\nwant\n%s", args, wantArgs)
 		}
@@ -334,6 +339,36 @@ func TestSitesInParallel(t *testing.T) {
 	for i := range got {
 		if !reflect.DeepEqual(got[i], want[i]) {
 			t.Errorf("site %d generated in parallel differs", i)
+		}
+	}
+}
+
+// Myeloma's and mesothelioma's PFS events split into progression (1) and death before
+// progression (2), both frequent; the CSV writes the code and the import spec declares the
+// causes; other studies keep a 0/1 flag.
+func TestPFSCompetingCauses(t *testing.T) {
+	for _, study := range []synth.Study{synth.MM, synth.MPM, synth.NSCLC} {
+		g := mustNew(t, synth.Spec{Study: study, SiteSizes: []int{3000}, Seed: 7})
+		c := g.Site(0)
+		if study == synth.NSCLC {
+			if c.PFSCause != nil || g.ImportSpec(0).Causes != nil {
+				t.Errorf("%s: PFS has causes", study)
+			}
+			continue
+		}
+		var n [3]int
+		for i, cause := range c.PFSCause {
+			if (cause > 0) != c.PFSEvent[i] || (cause == 2 && c.PFSDays[i] != c.OSDays[i]) {
+				t.Fatalf("%s patient %d: cause %d, event %v, PFS %v, OS %v", study, i, cause, c.PFSEvent[i], c.PFSDays[i], c.OSDays[i])
+			}
+			n[cause]++
+		}
+		if n[1] < n[2] || n[2] < (n[1]+n[2])/10 {
+			t.Errorf("%s: %d progressions, %d deaths before progression", study, n[1], n[2])
+		}
+		args := strings.Join(g.ImportSpec(0).Args("s.db", "s.csv"), " ")
+		if !strings.Contains(args, "--causes PFS=1:progression,2:death") {
+			t.Errorf("%s: import arguments %s", study, args)
 		}
 	}
 }

@@ -198,6 +198,9 @@ func (t *survivalTab) show(r *app.Result) {
 		t.censor.Refresh()
 	}
 	opts := []string{viewPooled}
+	if r.KM.Causes > 0 && r.KM.CIFError == "" {
+		opts = append(opts, viewCIF)
+	}
 	for _, g := range r.KM.Groups {
 		opts = append(opts, viewBySite+report.GroupName(g.Group))
 	}
@@ -225,17 +228,37 @@ func (t *survivalTab) redraw() {
 // kmFigure is the figure of r, on screen and exported alike, titled in words: the endpoint,
 // grouping and study by their labels and title (the per-site view says which group it is).
 func (t *survivalTab) kmFigure(r *app.Result, opts report.KMOptions, style chart.Style, foot string) *chart.KMFigure {
+	names := report.Names{From: t.ui.currentStudy()}
+	if t.view.Selected == viewCIF && r == t.result {
+		f := report.CIFFigure(r, t.causeLabels(), opts.Unit, style, foot)
+		f.Title = "Cumulative incidence: " + report.KMTitle(t.result, names)
+		return f
+	}
 	f := report.KMFigure(r, opts, style, foot)
-	f.Title = report.KMTitle(t.result, report.Names{From: t.ui.currentStudy()})
+	f.Title = report.KMTitle(t.result, names)
 	if r != t.result {
 		f.Title += " — " + t.view.Selected
 	}
 	return f
 }
 
-// The choices of the view select: the pooled curves per group, or one group's curve per site.
+// causeLabels are the competing causes of the result's endpoint, as the catalog declares them.
+func (t *survivalTab) causeLabels() []string {
+	if st := t.ui.currentStudy(); st != nil && t.result != nil {
+		for _, e := range st.Endpoints {
+			if e.Name == t.result.KM.Endpoint {
+				return e.Causes
+			}
+		}
+	}
+	return nil
+}
+
+// The choices of the view select: the pooled curves per group, the cumulative incidence of
+// each competing cause per group (endpoints with causes), or one group's curve per site.
 const (
 	viewPooled = "Pooled curves"
+	viewCIF    = "Cumulative incidence"
 	viewBySite = "By site: "
 )
 

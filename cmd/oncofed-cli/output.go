@@ -486,6 +486,24 @@ func pstr(x *float64) string {
 	return r4(*x)
 }
 
+// writeCurvesHeading is the first lines of a curves command's text output (km, cif): what was
+// estimated of which endpoint and study, by which group, with which intervals and time bins,
+// then the cohort.
+func writeCurvesHeading(w io.Writer, what, endpoint, study, groupBy, confType string, binDays float64, cohort any) {
+	fmt.Fprintf(w, "%s of %s in %s", what, endpoint, study)
+	if groupBy != "" {
+		fmt.Fprintf(w, " by %s", groupBy)
+	}
+	fmt.Fprintf(w, " (%s confidence intervals", confType)
+	if binDays > 0 {
+		fmt.Fprintf(w, "; times coarsened to %g-day bins", binDays)
+	}
+	fmt.Fprintln(w, ")")
+	if f, ok := cohort.(*protocol.Filter); ok {
+		writeCohortLine(w, f)
+	}
+}
+
 func writeKM(w io.Writer, format string, doc *kmDoc) error {
 	switch format {
 	case "json":
@@ -501,18 +519,7 @@ func writeKM(w io.Writer, format string, doc *kmDoc) error {
 		}
 		return writeCSV(w, recs)
 	}
-	fmt.Fprintf(w, "Kaplan–Meier of %s in %s", doc.Endpoint, doc.Study)
-	if doc.GroupBy != "" {
-		fmt.Fprintf(w, " by %s", doc.GroupBy)
-	}
-	fmt.Fprintf(w, " (%s confidence intervals", doc.ConfType)
-	if doc.BinDays > 0 {
-		fmt.Fprintf(w, "; times coarsened to %g-day bins", doc.BinDays)
-	}
-	fmt.Fprintln(w, ")")
-	if f, ok := doc.Cohort.(*protocol.Filter); ok {
-		writeCohortLine(w, f)
-	}
+	writeCurvesHeading(w, "Kaplan–Meier", doc.Endpoint, doc.Study, doc.GroupBy, doc.ConfType, doc.BinDays, doc.Cohort)
 	t := table(w)
 	u := doc.unit
 	fmt.Fprint(t, "GROUP\tN\tEVENTS\t"+u.medianHeader())

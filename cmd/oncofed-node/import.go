@@ -31,15 +31,17 @@ func runImport(args []string) error {
 	omopURL := fs.String("omop", "", "snapshot the study from the OMOP CDM at `URL` (postgres://user@host/db; a read-only role; the password from PGPASSWORD or ~/.pgpass rather than the URL) instead of a CSV file")
 	definition := fs.String("definition", "", "with --omop: the study definition `FILE` (JSON: cohort, endpoints, variables, dictionary; docs/omop.md)")
 	schema := fs.String("schema", "", "with --omop: the CDM's `SCHEMA` (default: the URL's search_path, else the server's)")
-	var eps, cats stringList
+	var eps, cats, causes, entries stringList
 	fs.Var(&eps, "endpoint", "endpoint `NAME=TIMECOL:EVENTCOL` (repeatable; time in days, event 0/1)")
 	fs.Var(&cats, "categories", "declare a categorical variable's categories in the study's order, `VAR=a,b,c` (repeatable); every column with non-numeric values needs them, here or in the dictionary")
+	fs.Var(&causes, "causes", "competing causes of an endpoint, `NAME=1:label,2:label,...` (repeatable): its event column is then 0 for censored and the cause's code for an event")
+	fs.Var(&entries, "entry", "delayed entry of an endpoint, `NAME=COLUMN` (repeatable): the column holds the day each patient entered observation (0: from the start); risk sets hold entry < t ≤ exit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *omopURL != "" || *definition != "" {
-		if *csvPath != "" || *id != "" || len(eps) > 0 || *dict != "" || len(cats) > 0 || *version != "" || *title != "" || *study != "" {
-			return errors.New("--omop takes the study, endpoints, dictionary, version and title from --definition: no --csv, --id, --endpoint, --dictionary, --categories, --study-version, --title or --study")
+		if *csvPath != "" || *id != "" || len(eps) > 0 || *dict != "" || len(cats) > 0 || *version != "" || *title != "" || *study != "" || len(causes) > 0 || len(entries) > 0 {
+			return errors.New("--omop takes the study, endpoints, dictionary, version and title from --definition: no --csv, --id, --endpoint, --dictionary, --categories, --study-version, --title, --study, --causes or --entry")
 		}
 		if *db == "" || *omopURL == "" || *definition == "" {
 			fs.Usage()
@@ -58,6 +60,32 @@ func runImport(args []string) error {
 			return err
 		}
 		spec.Endpoints = append(spec.Endpoints, es)
+	}
+	for _, c := range causes {
+		name, labels, err := node.ParseCausesSpec(c)
+		if err != nil {
+			return err
+		}
+		if spec.Causes == nil {
+			spec.Causes = map[string][]string{}
+		}
+		if _, dup := spec.Causes[name]; dup {
+			return fmt.Errorf("--causes given twice for %s", name)
+		}
+		spec.Causes[name] = labels
+	}
+	for _, e := range entries {
+		name, col, err := node.ParseEntrySpec(e)
+		if err != nil {
+			return err
+		}
+		if spec.Entry == nil {
+			spec.Entry = map[string]string{}
+		}
+		if _, dup := spec.Entry[name]; dup {
+			return fmt.Errorf("--entry given twice for %s", name)
+		}
+		spec.Entry[name] = col
 	}
 	if *dict != "" {
 		df, err := os.Open(*dict)
@@ -128,6 +156,12 @@ func printImport(rep node.ImportReport) {
 	}
 	for _, e := range rep.Endpoints {
 		fmt.Printf("  endpoint %-11s %d events, %d censored\n", e.Name, e.Events, e.Censored)
+		for c, label := range e.Causes {
+			fmt.Printf("    cause %d %-20s %d events\n", c+1, label, e.ByCause[c])
+		}
+		if e.Delayed > 0 {
+			fmt.Printf("    %d patients entered observation late (delayed entry)\n", e.Delayed)
+		}
 	}
 }
 

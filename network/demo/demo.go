@@ -212,6 +212,11 @@ func Start(ctx context.Context, dir string, opts Options) (*Demo, error) {
 	return d, nil
 }
 
+// demoDataVersion changes when what synth writes or how it is imported changes while the
+// federation's specs do not, so that demo databases from an older build (without version
+// control information in it) are regenerated: 2 = PFS with competing causes (issue 17).
+const demoDataVersion = 2
+
 // prepare opens (generating when needed) one store per site.
 func prepare(ctx context.Context, dir string, fed synth.Federation) (map[string]*node.SQLiteStore, map[string][]string, error) {
 	marker := filepath.Join(dir, "ready-"+fingerprint(fed))
@@ -286,6 +291,7 @@ func NodeImportSpec(is synth.ImportSpec) node.ImportSpec {
 	} else {
 		spec.Dictionary = StudyDictionary(synth.Study(is.Study))
 	}
+	spec.Causes = is.Causes
 	return spec
 }
 
@@ -314,6 +320,7 @@ func fingerprint(fed synth.Federation) string {
 	b, _ := json.Marshal(fed.Studies)
 	h := sha256.New()
 	h.Write(b)
+	fmt.Fprintln(h, demoDataVersion)
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		fmt.Fprintln(h, bi.Main.Version)
 		for _, s := range bi.Settings {

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
+)
+
+func init() {
+	commands["cif"] = command{"cumulative incidence of competing causes (Aalen–Johansen) and Gray's test", runCIF}
+}
+
+// cifDoc is the cif command's result, in the JSON layout of issue 17.
+type cifDoc struct {
+	Study    string         `json:"study"`
+	Endpoint string         `json:"endpoint"`
+	Cohort   any            `json:"cohort"`
+	GroupBy  string         `json:"group_by,omitempty"`
+	ConfType string         `json:"conf_type"`
+	BinDays  float64        `json:"bin_days"`
+	Sites    map[string]any `json:"sites"`
+	Policy   map[string]any `json:"policy"`
+	Groups   []cifGroupDoc  `json:"groups"`
+	Gray     []grayDoc      `json:"gray"`
+	// GrayError says why Gray's test is missing with two groups or more.
+	GrayError string         `json:"gray_error,omitempty"`
+	Privacy   report.Privacy `json:"privacy"`
+
+	landmarks []float64
+	unit      timeUnit
+}
+
+type cifGroupDoc struct {
+	Name   string        `json:"name"`
+	N      int           `json:"n"`
+	Causes []cifCauseDoc `json:"causes"`
+
+	est *analysis.CIFEstimate
+}
+
+type cifCauseDoc struct {
+	Cause  string      `json:"cause"`
+	Events int         `json:"events"`
+	Curve  cifCurveDoc `json:"curve"`
+}
+
+type cifCurveDoc struct {
+	Time   []float64  `json:"time"`
+	NRisk  []int      `json:"n_risk"`
+	NEvent []int      `json:"n_event"`
+	CIF    []float64  `json:"cif"`
+	StdErr []*float64 `json:"std_err"`
+	Lower  []*float64 `json:"lower"`
+	Upper  []*float64 `json:"upper"`
+}
+
+type grayDoc struct {
+	Cause string  `json:"cause"`
+	Stat  float64 `json:"stat"`
+	DF    int     `json:"df"`
+	P     float64 `json:"p"`
+}
+
+func runCIF(ctx context.Context, c *common, args []string, out io.Writer) error {
+	var a analysisFlags
+	var conf, landmarks, plot string
+	var unit timeUnit
+	if err := parseFlags("cif", c, args, func(fs *flag.FlagSet) {
+		fs.Var(&unit, "time-unit", "`UNIT` of the text output's times: days (default), months or years; --landmarks stay in days, JSON and CSV too")
+		a.register(fs, true)
+		fs.StringVar(&conf, "conf-type", "log", "confidence interval `TYPE`: log, log-log or plain (as R's survfit)")
+		fs.StringVar(&landmarks, "landmarks", "365,730,1825", "cumulative incidence at these `DAYS` (text output)")
+		fs.StringVar(&plot, "out", "", "also draw the curves to `FILE` (.png, .svg or .pdf)")
+	}); err != nil {
+		return err
+	}
+	ct, err := analysis.ParseConfType(conf)
+	if err != nil {
+		return usagef("--conf-type: %v", err)
+	}
+	marks, err := parseFloats("--landmarks", landmarks)
+	if err != nil {
+		return err
+	}
+	e, st, f, err := a.prepare(ctx, c, true)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	labels := causeLabels(st, a.endpoint)
+	if labels == nil {
+		return usagef("--endpoint: %s of study %s declares no competing causes (oncofed-node import --causes); use km", a.endpoint, st.Name)
+	}
+	r, err := e.run(ctx, app.Request{Kind: protocol.KindSurvival, Study: st.Name, Cohort: f, GroupBy: a.group, Endpoint: a.endpoint})
+	if err != nil {
+		return err
+	}
+	doc, err := cifDocument(r, labels, ct)
+	if err != nil {
+		return err
+	}
+	doc.landmarks, doc.unit = marks, unit
+	if err := writeCIF(out, c.format, doc); err != nil {
+		return err
+	}
+	if plot != "" {
+		fig := report.CIFFigure(r, labels, chart.TimeUnit(0), chart.Style{}, report.PrivacyLine(r, clock()))
+		names := report.Names{From: st}
+		fig.Title = "Cumulative incidence: " + report.KMTitle(r, names)
+		if err := chart.WriteFile(plot, fig, 1600, 1200); err != nil {
+			return err
+		}
+	}
+	return requireAll(c, &r.Provenance)
+}
+
+// causeLabels returns the endpoint's cause labels from the catalog (nil: no causes).
+func causeLabels(st *app.Study, endpoint string) []string {
+	for _, ep := range st.Endpoints {
+		if ep.Name == endpoint {
+			return ep.Causes
+		}
+	}
+	return nil
+}
+
+// cifDocument builds the cif result document; another confidence interval type than R's
+// default (log) is recomputed from the merged tables.
+func cifDocument(r *app.Result, labels []string, ct analysis.ConfType) (*cifDoc, error) {
+	km := r.KM
+	if km.Causes == 0 {
+		return nil, fmt.Errorf("the sites' replies do not split events by cause (a site without the causes, or a differentially private release): no cumulative incidence")
+	}
+	if km.CIFError != "" {
+		return nil, fmt.Errorf("no cumulative incidence: %s", km.CIFError)
+	}
+	doc := &cifDoc{Study: r.Request.Study, Endpoint: km.Endpoint, Cohort: r.Request.Cohort, GroupBy: r.Request.GroupBy,
+		ConfType: ct.String(), BinDays: km.BinDays, Sites: provenanceJSON(&r.Provenance), Policy: policyJSON(&r.Provenance),
+		Gray: []grayDoc{}, GrayError: km.GrayError, Privacy: report.NewPrivacy(r, clock())}
+	for _, t := range km.Gray {
+		doc.Gray = append(doc.Gray, grayDoc{Cause: report.CauseName(labels, t.Cause), Stat: t.Stat, DF: t.DF, P: t.P})
+	}
+	for _, grp := range km.Groups {
+		est := grp.CIF
+		if est == nil {
+			continue
+		}
+		if ct != est.ConfType {
+			var err error
+			if est, err = analysis.CumulativeIncidence(grp.Table, analysis.KMOptions{ConfType: ct}); err != nil {
+				return nil, err
+			}
+		}
+		gd := cifGroupDoc{Name: report.GroupName(grp.Group), N: est.N, est: est}
+		for c, cc := range est.Causes {
+			gd.Causes = append(gd.Causes, cifCauseDoc{Cause: report.CauseName(labels, c+1), Events: cc.Events,
+				Curve: cifCurveDoc{Time: est.Time, NRisk: est.NRisk, NEvent: cc.NEvent, CIF: cc.CIF,
+					StdErr: nums(cc.StdErr), Lower: nums(cc.Lower), Upper: nums(cc.Upper)}})
+		}
+		doc.Groups = append(doc.Groups, gd)
+	}
+	return doc, nil
+}
+
+func writeCIF(w io.Writer, format string, doc *cifDoc) error {
+	switch format {
+	case "json":
+		return writeJSON(w, doc)
+	case "csv":
+		recs := [][]string{{"group", "cause", "time", "n_risk", "n_event", "cif", "std_err", "lower", "upper"}}
+		for _, gd := range doc.Groups {
+			for _, cd := range gd.Causes {
+				c := cd.Curve
+				for k := range c.Time {
+					recs = append(recs, []string{gd.Name, cd.Cause, g(c.Time[k]), strconv.Itoa(c.NRisk[k]), strconv.Itoa(c.NEvent[k]),
+						g(c.CIF[k]), ptrG(c.StdErr[k]), ptrG(c.Lower[k]), ptrG(c.Upper[k])})
+				}
+			}
+		}
+		return writeCSV(w, recs)
+	}
+	writeCurvesHeading(w, "Cumulative incidence (Aalen–Johansen)", doc.Endpoint, doc.Study, doc.GroupBy, doc.ConfType, doc.BinDays, doc.Cohort)
+	t := table(w)
+	fmt.Fprint(t, "GROUP\tCAUSE\tN\tEVENTS")
+	for _, m := range doc.landmarks {
+		fmt.Fprintf(t, "\tCIF(%s) (95%% CI)", doc.unit.landmark(m))
+	}
+	fmt.Fprintln(t)
+	for _, gd := range doc.Groups {
+		for c, cd := range gd.Causes {
+			fmt.Fprintf(t, "%s\t%s\t%d\t%d", gd.Name, cd.Cause, gd.N, cd.Events)
+			for _, m := range doc.landmarks {
+				p := gd.est.At(c+1, m)
+				if p.Beyond {
+					fmt.Fprint(t, "\tbeyond follow-up")
+					continue
+				}
+				fmt.Fprintf(t, "\t%s (%s–%s)", pstr(num(p.CIF)), pstr(num(p.Lower)), pstr(num(p.Upper)))
+			}
+			fmt.Fprintln(t)
+		}
+	}
+	if err := t.Flush(); err != nil {
+		return err
+	}
+	for _, gt := range doc.Gray {
+		fmt.Fprintf(w, "Gray's test, %s: stat = %s on %d df, p %s\n", gt.Cause, r4(gt.Stat), gt.DF, pEq(gt.P))
+	}
+	if doc.GrayError != "" {
+		fmt.Fprintf(w, "Gray's test: %s\n", doc.GrayError)
+	}
+	fmt.Fprintln(w, doc.Privacy.Line())
+	return nil
+}

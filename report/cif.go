@@ -1,0 +1,62 @@
+package report
+
+import (
+	"fmt"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/report/format"
+)
+
+// CauseName is how cause c (1-based) of an endpoint is named: its declared label, or "cause c"
+// when the catalog gives none.
+func CauseName(labels []string, c int) string {
+	if c >= 1 && c <= len(labels) {
+		return labels[c-1]
+	}
+	return fmt.Sprintf("cause %d", c)
+}
+
+// CIFFigure is the chart of the cumulative incidence of a survival result whose sites split
+// their events by cause: one rising step curve per group and cause ("male — progression"),
+// with pointwise bands and the number at risk under the axis (small counts hidden as in
+// KMFigure), Gray's test per cause in the notes, and delayed entry said when there was some.
+// labels are the endpoint's cause labels (app.Endpoint.Causes). The desktop app and the CLI
+// both draw with it.
+func CIFFigure(r *app.Result, labels []string, unit chart.TimeUnit, style chart.Style, footnote string) *chart.KMFigure {
+	k := r.KM
+	f := &chart.KMFigure{
+		Unit:        unit,
+		YLabel:      "Cumulative incidence",
+		HideCensor:  true,
+		RiskMinCell: RiskMinCell(r),
+		Footnote:    footnote,
+		Style:       style,
+		PLabel:      "Gray",
+	}
+	for _, g := range k.Groups {
+		if g.CIF == nil || len(g.CIF.Time) == 0 {
+			continue
+		}
+		for c, cc := range g.CIF.Causes {
+			name := CauseName(labels, c+1)
+			if g.Group != "" {
+				name = GroupName(g.Group) + " — " + name
+			}
+			f.Curves = append(f.Curves, chart.KMCurve{Name: name, N: g.CIF.N, Time: g.CIF.Time, Surv: cc.CIF,
+				Lower: cc.Lower, Upper: cc.Upper, NRisk: g.CIF.NRisk})
+		}
+	}
+	for _, t := range k.Gray {
+		f.Notes = append(f.Notes, fmt.Sprintf("Gray's test, %s: %s", CauseName(labels, t.Cause), format.PValue(t.P)))
+	}
+	if n := k.DelayedEntries; n > 0 {
+		f.Notes = append(f.Notes, DelayedEntryNote(n))
+	}
+	return f
+}
+
+// DelayedEntryNote is the line under a survival figure whose sites report delayed entry.
+func DelayedEntryNote(entered int) string {
+	return fmt.Sprintf("Risk sets from entry; %d entered late", entered)
+}

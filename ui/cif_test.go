@@ -1,0 +1,66 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+
+	"github.com/oncofed/oncofed/synth"
+)
+
+// On a myeloma network, whose PFS has competing causes, the Survival view offers the
+// cumulative incidence of each cause per group: the figure then has one rising curve per group
+// and cause, named by the declared causes, with Gray's test per cause; the pooled
+// Kaplan–Meier view is one choice away.
+func TestSurvivalShowsCumulativeIncidence(t *testing.T) {
+	fed := synth.Federation{Name: "myeloma", Policies: map[string]synth.SitePolicy{},
+		Studies: []synth.Spec{{Study: synth.MM, SiteSizes: []int{400, 300}, Seed: 5}}}
+	g, err := synth.New(fed.Studies[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range g.Sites() {
+		fed.Policies[s.Name] = synth.DemoPolicy
+	}
+	f := startAppOn(t, fed)
+	a := f.ui
+	a.cohort.endpoint.SetSelected("PFS")
+	before := a.cohort.feas
+	a.cohort.groupBy.SetSelected("sex")
+	f.loop.until(t, "feasibility by sex", func() bool { return a.cohort.feas != before })
+	test.Tap(a.cohort.run)
+	f.loop.until(t, "the survival result", func() bool { return a.survival.result != nil })
+	r := a.survival.result
+	if r.KM.Causes != 2 || len(r.KM.Gray) != 2 {
+		t.Fatalf("causes %d, Gray tests %d (%s)", r.KM.Causes, len(r.KM.Gray), r.KM.GrayError)
+	}
+	if !contains(a.survival.view.Options, viewCIF) {
+		t.Fatalf("view options %q lack %q", a.survival.view.Options, viewCIF)
+	}
+	a.survival.view.SetSelected(viewCIF)
+	shown, opts, style := a.survival.shown()
+	fig := a.survival.kmFigure(shown, opts, style, "")
+	if len(fig.Curves) != 4 || fig.Curves[0].Name != "female — progression" || fig.Curves[3].Name != "male — death" {
+		var names []string
+		for _, c := range fig.Curves {
+			names = append(names, c.Name)
+		}
+		t.Fatalf("curves %q", names)
+	}
+	for _, c := range fig.Curves {
+		if c.Surv[0] > c.Surv[len(c.Surv)-1] {
+			t.Errorf("%s: the cumulative incidence falls", c.Name)
+		}
+	}
+	if !strings.HasPrefix(fig.Title, "Cumulative incidence: ") || len(fig.Notes) < 2 || !strings.HasPrefix(fig.Notes[0], "Gray's test, progression") {
+		t.Errorf("title %q, notes %q", fig.Title, fig.Notes)
+	}
+	fv := a.survival.figure
+	f.loop.until(t, "the cumulative incidence figure", func() bool { return fv.Image() != nil })
+	a.survival.view.SetSelected(viewPooled)
+	shown, opts, style = a.survival.shown()
+	if fig := a.survival.kmFigure(shown, opts, style, ""); strings.HasPrefix(fig.Title, "Cumulative") {
+		t.Errorf("back to the pooled view still titled %q", fig.Title)
+	}
+}
