@@ -120,3 +120,19 @@ func ValidateAtSite(time []float64, event []bool, lp []float64, ties Ties, landm
 	}
 	return v, nil
 }
+
+// Validate evaluates, at a site, a model fitted elsewhere on this stratum's patients: the
+// linear predictor lp_i = x_i'β of each patient, then ValidateAtSite. The node calls it with
+// the β the client broadcasts; only the returned aggregates leave the site.
+func (s *CoxStratum) Validate(beta []float64, ties Ties, landmarks, baselineCumHaz []float64) (SiteValidation, error) {
+	if err := checkBeta("CoxStratum.Validate", beta, s.p); err != nil {
+		return SiteValidation{}, err
+	}
+	lp := make([]float64, len(s.time))
+	for i := range lp {
+		for j, b := range beta {
+			lp[i] += s.x[i*s.p+j] * b
+		}
+	}
+	return ValidateAtSite(s.time, s.event, lp, ties, landmarks, baselineCumHaz)
+}

@@ -31,6 +31,9 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	if pooled && req.Strata != "" {
 		return answer{}, errorf(protocol.CodeInvalid, "the pooled form is unstratified: cox.strata needs the stratified form")
 	}
+	if req.Form == protocol.CoxValidate && req.Strata != "" {
+		return answer{}, errorf(protocol.CodeInvalid, "the validate form evaluates a model over the site's patients: it takes no cox.strata")
+	}
 	if req.Form == protocol.CoxPooledHessian && req.Site != e.site {
 		return answer{}, errorf(protocol.CodeInvalid, "a pooled_hessian request addressed to site %q reached site %q", clip(req.Site), e.site)
 	}
@@ -114,6 +117,12 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 			return answer{}, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
 		}
 		cr.SecondMoment = m
+	case protocol.CoxValidate:
+		val, err := e.validateModel(prep, beta, ties, req)
+		if err != nil {
+			return answer{}, err
+		}
+		cr.Validation = val
 	}
 	if !coxFinite(cr) {
 		return answer{}, errorf(protocol.CodeInvalid, "cox: the contribution at this beta overflows (beta too large)")
@@ -366,6 +375,9 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 // prepForm is the form under which a prepared design is kept: both phases of a pooled round
 // share one.
 func prepForm(f protocol.CoxForm) protocol.CoxForm {
+	if f == protocol.CoxValidate {
+		return protocol.CoxStratified // the same design and released times
+	}
 	if isPooledForm(f) {
 		return protocol.CoxPooled
 	}
