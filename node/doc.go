@@ -7,7 +7,11 @@
 // A Store (SQLiteStore by default: OpenSQLite) keeps studies column by column, the audit log
 // and the overlap guard's state. ImportCSV (or Import over any Source: node/omop snapshots a
 // study from an OMOP CDM through it) loads a study all-or-nothing: a bad line refuses the
-// whole file with its line number, and a re-import replaces the study atomically.
+// whole file with its line number, and a re-import replaces the study atomically. The guard's
+// remembered sets (overlap guard and sticky feasibility answers, bitsets over one load's rows)
+// are carried onto the new load by patient id in the same transaction, also after DeleteStudy
+// (carryover.go), so a new data cut gives no analyst a fresh guard; a release computed on a
+// load replaced before its decision is refused as unavailable, uncharged, to be asked again.
 //
 // # Dictionary
 //
@@ -57,15 +61,19 @@
 //     zero or at least min_cell.
 //   - overlap_guard: every patient set whose aggregate or count was released to an analyst
 //     (cohorts, groups, the released cells of a summary's categories and histograms, Cox
-//     complete cases) is remembered per study version with its region, the hash of its
+//     complete cases) is remembered per study (carried across re-imports) with its region, the hash of its
 //     canonical definition (region.go). A new set is refused when it differs from a remembered
 //     one by 1..min_cell-1 patients (differencing); when it is a remembered set reached
 //     through a new definition (so that a refusal cannot tell "identical" from "one off");
 //     when pairwise disjoint remembered sets inside a remembered superset of it, or inside
 //     itself, leave 1..min_cell-1 of its patients (S1 − C − D − …); or when a signed
 //     combination of it and two remembered sets (S − R1 − R2, S + R1 − R2) is non-zero on
-//     1..min_cell-1 patients. Re-runs of a definition are answered. Every refusal has one
-//     message. Combinations of four or more non-nested sets are not checked (guard.go).
+//     1..min_cell-1 patients, or a signed combination of it and three remembered sets
+//     (guard4.go: (A∪B∪{x}) − (A∪C) + (C∪D) − (B∪D)) does; a combination that leaves nobody is refused too unless
+//     the definitions themselves empty it (region algebra over the declared categories and
+//     ranges, definition.go), so a refusal never tells "none" from "one" (migration 011 stores
+//     each region's canonical definition). Re-runs of a definition are answered. Every refusal has one
+//     message. Combinations of five or more non-nested sets are not checked (guard.go).
 //     Every set released exactly is also remembered as a feasibility set (feasibility.go).
 //   - daily_query_budget: queries per analyst per UTC day (catalog queries are free), one
 //     budget that exact queries and feasibility counts share: a query costs 1, a feasibility

@@ -221,7 +221,11 @@ func (e *Engine) refuseUndecodable(ctx context.Context, q protocol.Query, raw st
 type answer struct {
 	sets    []bitset           // patient sets whose aggregates the reply releases (overlap guard)
 	regions []*protocol.Filter // the definition of each of sets (region.go); nil: every patient
-	feas    *feasPending       // a feasibility count, decided within the release transaction
+	// empties are the definitions of cells the reply releases as exactly 0 (a grouped reply's
+	// missing group, a variable's missing count): public facts the guard's region algebra
+	// uses (definition.go).
+	empties []*protocol.Filter
+	feas    *feasPending // a feasibility count, decided within the release transaction
 	// dp labels a differentially private answer (role dp) and says its cost; it is set also
 	// when the answer is a refusal decided on noisy values, whose ρ is charged all the same.
 	dp       *protocol.DPEffects
@@ -260,8 +264,9 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 	budgeted := authenticated && q.Kind != protocol.KindCatalog && q.Version == protocol.Version && !q.Feasibility
 	guarded := e.policy.OverlapGuard && ans.study != nil && len(ans.sets) > 0 && !isDP
 	regions := make([]string, len(ans.sets))
+	defs := make([]*protocol.Filter, len(ans.sets))
 	for i := range regions {
-		regions[i] = regionOf(ans.regions[i])
+		regions[i], defs[i] = regionOf(ans.regions[i]), canonFilter(ans.regions[i])
 	}
 	// A set released exactly is also remembered as a feasibility set (feasibility.go), so
 	// that a feasibility count near it gets its sticky answer; its noise needs the key, read
@@ -319,6 +324,9 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 				}
 			}
 		}
+		if err == nil && ans.study != nil && (guarded || ans.feas != nil || registerFeas) {
+			err = e.checkLoad(ctx, tx, ans.study)
+		}
 		if err == nil && (budgeted || feasibility) && e.policy.DailyQueryBudget > 0 {
 			err = e.checkDailyBudget(ctx, tx, analyst, feasibility)
 		}
@@ -353,7 +361,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 			if view, verr = e.guardView(ctx, tx, analyst, ans.study); verr != nil {
 				err = errorf(protocol.CodeInternal, "overlap guard state unavailable")
 			} else {
-				err = view.check(analyst, ans.sets, regions)
+				err = view.check(analyst, ans.sets, regions, defs, canonFilters(ans.empties))
 			}
 		}
 		if err == nil {
@@ -363,7 +371,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 		if err != nil {
 			pe := asProtocolError(err)
 			entry.Outcome, entry.Code, entry.Reason = OutcomeRefused, pe.Code, pe.Message
-			if pe.Reason == protocol.ReasonDailyBudget || pe.Reason == protocol.ReasonFeasibilityBudget {
+			if pe.Reason == protocol.ReasonDailyBudget || pe.Reason == protocol.ReasonFeasibilityBudget || pe.Code == protocol.CodeUnavailable {
 				// Decided from the analyst's own spending alone: it tells nothing and costs
 				// nothing, so a query refused for the budget does not burn what is left for
 				// feasibility counts. (A feasibility count stays marked as one.)
@@ -376,7 +384,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 			entry.Outcome, entry.Released, entry.Reason = OutcomeReleased, released, effectsText(reply.Policy)
 		}
 		if err == nil && guarded {
-			if recordErr = view.record(ctx, tx, analyst, ans.study, ans.sets, regions); recordErr != nil {
+			if recordErr = view.record(ctx, tx, analyst, ans.study, ans.sets, regions, defs, canonFilters(ans.empties)); recordErr != nil {
 				return recordErr
 			}
 		}
@@ -419,6 +427,20 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 		return out, nil
 	}
 	return reply, encoded
+}
+
+// checkLoad refuses, within tx, a release computed on a load of the study that a re-import
+// has replaced since: its sets were carried over to the new load (carryover.go) and must be
+// decided and recorded against that one. The analyst asks again; nothing was released.
+func (e *Engine) checkLoad(ctx context.Context, tx ReleaseTx, ls *loadedStudy) error {
+	v, err := tx.StudyVersion(ctx, ls.data.Name)
+	if err != nil {
+		return errorf(protocol.CodeInternal, "overlap guard state unavailable")
+	}
+	if v != ls.info.Version {
+		return errorf(protocol.CodeUnavailable, "study %q was re-imported while this query was answered: ask again", clip(ls.data.Name))
+	}
+	return nil
 }
 
 func effectsText(p protocol.PolicyEffects) string {

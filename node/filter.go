@@ -24,6 +24,9 @@ type loadedStudy struct {
 	order   map[string][]int32 // per endpoint: rows sorted by time (stable), built on first use
 	index   map[timeKey]*timeIndex
 	groups  map[string]*VariableData // integer-coded numeric variables viewed as categories
+
+	domOnce sync.Once
+	dom     *domain // the public domain (definition.go), built on first use
 }
 
 // maxNumericGroups bounds the distinct values of a numeric variable used as group_by.

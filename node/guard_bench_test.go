@@ -85,13 +85,13 @@ func BenchmarkGuardCheck(b *testing.B) {
 			gs := &guardSets{byDigest: map[string]*gset{}}
 			v := &guardView{gs: gs, minCell: 5, words: words, byDig: map[string]*gset{}, regions: map[*gset][]string{}}
 			for _, r := range sets {
-				v.add(bitsDigest(r), r, r.count(), "r")
+				v.add(bitsDigest(r), r, r.count(), "r", nil, false)
 			}
 			v.commit()
 			v = &guardView{gs: gs, minCell: 5, words: words, byDig: map[string]*gset{}, regions: map[*gset][]string{}}
 			b.ResetTimer()
 			for b.Loop() {
-				if err := v.check("bench", []bitset{s}, []string{"new"}); (err != nil) != (name == "partition") {
+				if err := v.check("bench", []bitset{s}, []string{"new"}, nil, nil); (err != nil) != (name == "partition") {
 					b.Fatal(err)
 				}
 			}
@@ -104,7 +104,7 @@ func BenchmarkGuardCheck(b *testing.B) {
 				gs := &guardSets{byDigest: map[string]*gset{}}
 				v := &guardView{gs: gs, minCell: 5, words: words, byDig: map[string]*gset{}, regions: map[*gset][]string{}}
 				for _, r := range sets {
-					v.add(bitsDigest(r), r, r.count(), "r")
+					v.add(bitsDigest(r), r, r.count(), "r", nil, false)
 				}
 				v.commit()
 			}

@@ -53,20 +53,26 @@ func TestGuardRules(t *testing.T) {
 		// R2 is not within R1 (two exceptions): S − R1 + R2 = those two and x.
 		{"S − R1 + R2, not nested (rule 4)", []step{{set(r(0, 30)), "R1"}, {set(r(20, 30), r(60, 62)), "R2"}}, step{set(r(0, 20), r(70, 71)), "S"}, true},
 		{"S − R1 + R2, not nested, min_cell apart", []step{{set(r(0, 30)), "R1"}, {set(r(20, 30), r(60, 62)), "R2"}}, step{set(r(0, 20), r(70, 73)), "S"}, false},
+		// (A∪B∪{x}) − (A∪C) + (C∪D) − (B∪D) with quarters of 10: no pair or triple is near.
+		{"four sets (rule 5)", []step{{set(r(0, 10), r(20, 30)), "AC"}, {set(r(20, 40)), "CD"}, {set(r(10, 20), r(30, 40)), "BD"}}, step{set(r(0, 20), r(50, 51)), "ABx"}, true},
+		{"four sets, min_cell apart", []step{{set(r(0, 10), r(20, 30)), "AC"}, {set(r(20, 40)), "CD"}, {set(r(10, 20), r(30, 40)), "BD"}}, step{set(r(0, 20), r(50, 55)), "ABx"}, false},
+		// An empty remainder: answered only when the definitions empty it; these are unknown
+		// (no definitions given), so it is refused like a small one.
+		{"S1 − C − D empty, definitions unknown (rule 3)", []step{{set(r(0, 20)), "S1"}, {set(r(0, 10)), "C"}}, step{set(r(10, 20)), "D"}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			gs := &guardSets{byDigest: map[string]*gset{}}
 			v := &guardView{gs: gs, minCell: minCell, words: 2, byDig: map[string]*gset{}, regions: map[*gset][]string{}}
 			for _, h := range c.history {
-				if err := v.check("a", []bitset{h.bits}, []string{h.region}); err != nil && h.region != "" {
+				if err := v.check("a", []bitset{h.bits}, []string{h.region}, nil, nil); err != nil && h.region != "" {
 					t.Fatalf("history refused: %v", err)
 				}
-				v.add(bitsDigest(h.bits), h.bits, h.bits.count(), h.region)
+				v.add(bitsDigest(h.bits), h.bits, h.bits.count(), h.region, nil, false)
 			}
 			v.commit()
 			v = &guardView{gs: gs, minCell: minCell, words: 2, byDig: map[string]*gset{}, regions: map[*gset][]string{}}
-			err := v.check("a", []bitset{c.next.bits}, []string{c.next.region})
+			err := v.check("a", []bitset{c.next.bits}, []string{c.next.region}, nil, nil)
 			if (err != nil) != c.refused {
 				t.Fatalf("refused: %v, want refused %v", err, c.refused)
 			}
@@ -162,17 +168,18 @@ func TestGuardHonestWorkflows(t *testing.T) {
 	mustOK(t, restarted.Handle(ctx, countOf("olga", eq("sex", "male"))))
 }
 
-// Attack that the guard does not stop (what it records: a limitation): four sets, no three of
-// which combine to a small set and none nested, whose alternating sum is one patient:
-// (A ∪ B ∪ {x}) − (A ∪ C) + (C ∪ D) − (B ∪ D) = {x}, with A, B, C, D the four age quarters of
-// the other patients of a site (5 or more each). Rules 3 and 4 look at nested sets and at
-// ±1 combinations of three; this needs four. Recovered: 22 of 24 targets' Karnofsky scores at
-// inst1 and inst12 (for the other two one of the four sets was refused). Should it fail
-// because nothing is recovered, update guard.go's doc comment and the README.
+// Attack (four-set differencing): four sets, no three of which combine to a small set and
+// none nested, whose alternating sum is one patient: (A ∪ B ∪ {x}) − (A ∪ C) + (C ∪ D) −
+// (B ∪ D) = {x}, with A, B, C, D the four age quarters of the other patients of a site (5 or
+// more each), in four orders. Rules 3 and 4 look at nested sets and at ±1 combinations of
+// three, and answered all four: 22 of 24 targets' Karnofsky scores at inst1 and inst12 were
+// recovered (for the other two one of the four sets was refused). Rule 5 (guard4.go) checks
+// ±1 combinations of four: the first three sets are answered and the fourth refused, whatever
+// the order, so nothing is recovered.
 func TestAttackGuardFourSetCombination(t *testing.T) {
 	ctx := context.Background()
 	pol := DefaultPolicy()
-	targets, recovered := 0, 0
+	targets, tries, recovered, stopped := 0, 0, 0, 0
 	for _, e := range lungSites(t, pol) {
 		ls := studyOf(t, e)
 		age, karno := ls.vars["age"].Numeric, ls.vars["karno"].Numeric
@@ -206,25 +213,39 @@ func TestAttackGuardFourSetCombination(t *testing.T) {
 			a, b := piece(nil, &cut[0]), piece(&cut[0], &cut[1])
 			c, d := piece(&cut[1], &cut[2]), piece(&cut[2], nil)
 			targets++
-			analyst := fmt.Sprintf("eve-%s-%d", e.Site(), x)
-			var sums []float64
-			for _, f := range []*protocol.Filter{orF(a, b, ageIs(age[x])), orF(a, c), orF(c, d), orF(b, d)} {
-				r := e.Handle(ctx, summaryOf(analyst, f, "karno"))
-				if r.Error != nil {
-					break
+			sets := []*protocol.Filter{orF(a, b, ageIs(age[x])), orF(a, c), orF(c, d), orF(b, d)}
+			signs := []float64{1, -1, 1, -1}
+			for o, order := range [][]int{{0, 1, 2, 3}, {1, 2, 3, 0}, {3, 1, 0, 2}, {2, 0, 3, 1}} {
+				tries++
+				analyst := fmt.Sprintf("eve-%s-%d-%d", e.Site(), x, o)
+				got := 0.0
+				answered := 0
+				for step, k := range order {
+					r := e.Handle(ctx, summaryOf(analyst, sets[k], "karno"))
+					if r.Error != nil {
+						switch {
+						case r.Error.Reason == protocol.ReasonSmallCohort: // a quarter too small at this site
+						case step == 3 && r.Error.Reason == protocol.ReasonOverlapGuard:
+							stopped++
+						default:
+							t.Errorf("order %v: step %d refused: %v", order, step, r.Error)
+						}
+						break
+					}
+					answered++
+					got += signs[k] * r.Summary.Groups[0].Variables[0].Sum
 				}
-				sums = append(sums, r.Summary.Groups[0].Variables[0].Sum)
-			}
-			if len(sums) == 4 && math.Abs(sums[0]-sums[1]+sums[2]-sums[3]-karno[x]) < 1e-9 {
-				recovered++
+				if answered == 4 && math.Abs(got-karno[x]) < 1e-9 {
+					recovered++
+				}
 			}
 		}
 	}
-	t.Logf("%d of %d targets' Karnofsky score recovered by four sets", recovered, targets)
-	if targets < 10 {
-		t.Fatalf("only %d targets", targets)
+	t.Logf("%d of %d tries (%d targets, four orders) recovered the Karnofsky score by four sets; %d refused at the fourth set", recovered, tries, targets, stopped)
+	if targets < 10 || stopped < 80 {
+		t.Fatalf("only %d targets, %d tries refused at the fourth set", targets, stopped)
 	}
-	if recovered == 0 {
-		t.Errorf("nothing recovered: the four-set combination is stopped now; update guard.go and the README")
+	if recovered != 0 {
+		t.Errorf("%d of %d tries recovered a score", recovered, tries)
 	}
 }

@@ -96,6 +96,9 @@ func (e *Engine) checkGroupSizes(c *cohort, sizes []int) error {
 // appendMissingSet adds to ans, when its count was released as a number, the set of cohort
 // rows in none of groups (their group value is missing): a released count like any group's.
 func appendMissingSet(ans *answer, c *cohort, groups []bitset, released protocol.Count) {
+	if !released.Suppressed && released.N == 0 {
+		ans.empties = append(ans.empties, c.groupRegion(-1))
+	}
 	if released.Suppressed || released.N == 0 {
 		return
 	}
@@ -309,11 +312,15 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 
 // releasedCellSets adds to ans the patient sets of the released non-zero cells of a partition
 // of rows (cell gives a row's cell, -1 for none), each with its region, except a cell holding
-// all n rows: that set is the group's own, already among the query's sets.
+// all n rows: that set is the group's own, already among the query's sets; and the regions of
+// the cells released as exactly 0 to ans.empties.
 func releasedCellSets(ans *answer, rows bitset, n int, released []protocol.Count, cell func(i int) int, region func(k int) *protocol.Filter) {
 	sets := make([]bitset, len(released))
 	some := false
 	for k, c := range released {
+		if !c.Suppressed && c.N == 0 {
+			ans.empties = append(ans.empties, region(k))
+		}
 		if !c.Suppressed && c.N > 0 && c.N != n {
 			sets[k] = newBitset(len(rows) * 64)
 			some = true

@@ -116,6 +116,15 @@ func canonFilter(f *protocol.Filter) *protocol.Filter {
 	}
 }
 
+// canonFilters returns canonFilter of each of fs.
+func canonFilters(fs []*protocol.Filter) []*protocol.Filter {
+	out := make([]*protocol.Filter, len(fs))
+	for i, f := range fs {
+		out[i] = canonFilter(f)
+	}
+	return out
+}
+
 // andFilter is and(base, cond) (base nil: cond).
 func andFilter(base, cond *protocol.Filter) *protocol.Filter {
 	if base == nil {

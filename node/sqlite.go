@@ -166,6 +166,10 @@ func (s *SQLiteStore) ReplaceStudy(ctx context.Context, st *StudyData) (StudyInf
 	case oldHash != "" && oldVersion == st.StudyVersion && oldHash != hash:
 		return StudyInfo{}, &DictionaryChangedError{Study: st.Name, Version: st.StudyVersion, Old: oldHash, New: hash}
 	}
+	prev, err := findPreviousLoad(ctx, tx, st.Name)
+	if err != nil {
+		return StudyInfo{}, err
+	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM studies WHERE name = ?", st.Name); err != nil {
 		return StudyInfo{}, err
 	}
@@ -217,6 +221,11 @@ func (s *SQLiteStore) ReplaceStudy(ctx context.Context, st *StudyData) (StudyInf
 			return StudyInfo{}, err
 		}
 		if err := insert(roleEvent, e.Name, "", "", "", nil, encodeBools(e.Event), nil, nil); err != nil {
+			return StudyInfo{}, err
+		}
+	}
+	if prev != nil {
+		if err := carryGuardState(ctx, tx, st.Name, prev, version, st.IDs); err != nil {
 			return StudyInfo{}, err
 		}
 	}
@@ -401,15 +410,30 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 }
 
 // DeleteStudy implements Store.
+// The deleted load's patient ids are kept (retired_loads), so that the next import of the name
+// carries the guard's sets over (carryover.go).
 func (s *SQLiteStore) DeleteStudy(ctx context.Context, name string) error {
-	res, err := s.db.ExecContext(ctx, "DELETE FROM studies WHERE name = ?", name)
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	defer tx.Rollback()
+	var id, version int64
+	var n int
+	err = tx.QueryRowContext(ctx, "SELECT id, version, patients FROM studies WHERE name = ?", name).Scan(&id, &version, &n)
+	if errors.Is(err, sql.ErrNoRows) {
 		return errorf(protocol.CodeNotFound, "no study %q", name)
 	}
-	return nil
+	if err != nil {
+		return err
+	}
+	if err := retireLoad(ctx, tx, name, id, version, n); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM studies WHERE id = ?", id); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // SiteName implements Store.
@@ -590,8 +614,8 @@ func (t *sqliteReleaseTx) SaveReleasedSet(ctx context.Context, r ReleasedSet) (i
 	tx := t.use(r.Analyst)
 	digest := bitsDigest(r.Bits)
 	var id int64
-	err := tx.QueryRowContext(ctx, "INSERT INTO released_sets (analyst, study, version, digest, region, size, bits) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (analyst, study, version, digest, region) DO NOTHING RETURNING id",
-		r.Analyst, r.Study, r.Version, digest, r.Region, r.Size, encodeWords(r.Bits)).Scan(&id)
+	err := tx.QueryRowContext(ctx, "INSERT INTO released_sets (analyst, study, version, digest, region, definition, size, bits) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (analyst, study, version, digest, region) DO NOTHING RETURNING id",
+		r.Analyst, r.Study, r.Version, digest, r.Region, r.Definition, r.Size, encodeWords(r.Bits)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) { // stored before
 		err = tx.QueryRowContext(ctx, "SELECT id FROM released_sets WHERE analyst = ? AND study = ? AND version = ? AND digest = ? AND region = ?",
 			r.Analyst, r.Study, r.Version, digest, r.Region).Scan(&id)
@@ -599,9 +623,19 @@ func (t *sqliteReleaseTx) SaveReleasedSet(ctx context.Context, r ReleasedSet) (i
 	return id, err
 }
 
+// StudyVersion implements ReleaseTx.
+func (t *sqliteReleaseTx) StudyVersion(ctx context.Context, study string) (int64, error) {
+	var v int64
+	err := t.use(t.analyst).QueryRowContext(ctx, "SELECT version FROM studies WHERE name = ?", study).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
+}
+
 // ReleasedSets implements ReleaseTx.
 func (t *sqliteReleaseTx) ReleasedSets(ctx context.Context, study string, version, after int64) ([]ReleasedSet, error) {
-	rows, err := t.use(t.analyst).QueryContext(ctx, "SELECT id, region, size, bits FROM released_sets WHERE analyst = ? AND study = ? AND version = ? AND id > ? ORDER BY id",
+	rows, err := t.use(t.analyst).QueryContext(ctx, "SELECT id, region, definition, size, bits FROM released_sets WHERE analyst = ? AND study = ? AND version = ? AND id > ? ORDER BY id",
 		t.analyst, study, version, after)
 	if err != nil {
 		return nil, err
@@ -611,16 +645,13 @@ func (t *sqliteReleaseTx) ReleasedSets(ctx context.Context, study string, versio
 	for rows.Next() {
 		r := ReleasedSet{Analyst: t.analyst, Study: study, Version: version}
 		var data []byte
-		if err := rows.Scan(&r.ID, &r.Region, &r.Size, &data); err != nil {
+		if err := rows.Scan(&r.ID, &r.Region, &r.Definition, &r.Size, &data); err != nil {
 			return nil, err
 		}
 		if len(data)%8 != 0 {
 			return nil, fmt.Errorf("node: released set of %q is corrupt", t.analyst)
 		}
-		r.Bits = make([]uint64, len(data)/8)
-		for i := range r.Bits {
-			r.Bits[i] = binary.LittleEndian.Uint64(data[8*i:])
-		}
+		r.Bits = decodeWords(data)
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -659,10 +690,7 @@ func (t *sqliteReleaseTx) FeasibilitySets(ctx context.Context, study string, ver
 		if len(data)%8 != 0 {
 			return nil, fmt.Errorf("node: feasibility set %d of %q is corrupt", f.ID, study)
 		}
-		f.Bits = make([]uint64, len(data)/8)
-		for i := range f.Bits {
-			f.Bits[i] = binary.LittleEndian.Uint64(data[8*i:])
-		}
+		f.Bits = decodeWords(data)
 		out = append(out, f)
 	}
 	return out, rows.Err()
@@ -695,6 +723,16 @@ func encodeWords(x []uint64) []byte {
 		binary.LittleEndian.PutUint64(b[8*i:], v)
 	}
 	return b
+}
+
+// decodeWords is encodeWords' inverse; len(b) must be a multiple of 8 (checked by callers,
+// which name what is corrupt).
+func decodeWords(b []byte) []uint64 {
+	x := make([]uint64, len(b)/8)
+	for i := range x {
+		x[i] = binary.LittleEndian.Uint64(b[8*i:])
+	}
+	return x
 }
 
 func encodeCodes(x []int32) []byte {

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -210,6 +212,23 @@ func TestOpenConcurrently(t *testing.T) {
 		var version int
 		if err := openStore(t, path).db.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != latestSchema(t) {
 			t.Fatalf("round %d: schema version %d, %v", round, version, err)
+		}
+	}
+}
+
+// The migrations are numbered 1, 2, 3, … without a gap or a repeat: the runner applies those
+// above the database's user_version, so a migration merged in below an existing number (or
+// beside one) would be skipped silently on every database already past it.
+func TestMigrationsNumberedContiguously(t *testing.T) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(names)
+	for i, name := range names {
+		n, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
+		if err != nil || n != i+1 {
+			t.Errorf("migration %s: numbered %d, want %d (its place in order)", name, n, i+1)
 		}
 	}
 }

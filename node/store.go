@@ -179,6 +179,11 @@ type ReleaseTx interface {
 	// SpentRho returns the differential-privacy cost (AuditEntry.Rho) the analyst was charged
 	// for study at or after since (the zero time: ever).
 	SpentRho(ctx context.Context, study string, since time.Time) (float64, error)
+	// StudyVersion returns the version of the study's current load (0: none). A decision
+	// computed on another load is not released: the guard's sets of that load were carried
+	// over to the new one when it was imported (carryover.go), and a set saved for the old
+	// load now would be lost to the new one.
+	StudyVersion(ctx context.Context, study string) (int64, error)
 	// ReleasedSets returns the sets released to the analyst for one study version whose ID
 	// is above after, in ID order (after 0: all of them).
 	ReleasedSets(ctx context.Context, study string, version, after int64) ([]ReleasedSet, error)
@@ -221,6 +226,9 @@ type ReleasedSet struct {
 	Study   string
 	Version int64
 	Region  string
-	Size    int
-	Bits    []uint64
+	// Definition is the region's canonical filter as JSON ("null": every patient; "": unknown,
+	// a set stored before migration 011), for the guard's region algebra (definition.go).
+	Definition string
+	Size       int
+	Bits       []uint64
 }

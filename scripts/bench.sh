@@ -9,6 +9,8 @@
 #   BENCH_SECTIONS=all       or a list of sidebyside,latency,node,app,gobench
 #   BENCH_LATENCY_QUERIES=200, BENCH_OFFLINE_QUERIES=20
 #   BENCH_GO_COUNT=3, BENCH_GO_TIME=1s   go test -count / -benchtime
+#   BENCH_OMOP_PATIENTS=1000000          the hospital of node/omop/pg's BenchmarkImport1M (CSV
+#                                        import vs OMOP snapshot; PostgreSQL from make test-deps)
 # Extra arguments go to the harness (go run ./bench/cmd/oncofed-bench -h lists them).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -123,7 +123,11 @@ func Start() (*Cluster, error) {
 		notInstall = true
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "pgtest-")
+	base := ""
+	if os.Geteuid() == 0 && !traversable(os.TempDir()) {
+		base = "/tmp" // nobody must reach the cluster's directory
+	}
+	dir, err := os.MkdirTemp(base, "pgtest-")
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +147,19 @@ func Start() (*Cluster, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// traversable reports whether every directory from / to dir lets others through (o+x).
+func traversable(dir string) bool {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if d == filepath.Dir(d) {
+			return true
+		}
+	}
 }
 
 // nobody is the unprivileged user a root test runs the cluster as.

@@ -38,6 +38,9 @@ type Definition struct {
 // observation_period.
 type Cohort struct {
 	ConditionConcepts []int64 `json:"condition_concepts"`
+	// IncludeDescendants takes every descendant of ConditionConcepts in the CDM's
+	// concept_ancestor as well (an OHDSI concept set with descendants).
+	IncludeDescendants bool `json:"include_descendants,omitempty"`
 	// Index is the index date rule; "first_diagnosis" (the default) is the only one.
 	Index string `json:"index,omitempty"`
 }
@@ -338,6 +341,48 @@ func (v *Variable) drugConcepts() []int64 {
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids)
+}
+
+// uses returns the tables the definition reads and the concepts it names, each with what
+// needs it (for messages).
+func (d *Definition) uses() (tables map[string]string, concepts map[int64]string) {
+	tables = map[string]string{tPerson: "the cohort", tObsPeriod: "the cohort", tCondition: "the cohort", tConcept: "checking the definition's concepts"}
+	concepts = map[int64]string{}
+	for _, c := range d.Cohort.ConditionConcepts {
+		concepts[c] = "cohort, condition_occurrence"
+	}
+	if d.Cohort.IncludeDescendants {
+		tables["concept_ancestor"] = "the cohort's include_descendants"
+	}
+	for _, e := range d.Endpoints {
+		for _, ev := range e.Events {
+			if _, ok := tables[ev.Table]; !ok {
+				tables[ev.Table] = "endpoint " + e.Name
+			}
+			for _, c := range ev.Concepts {
+				concepts[c] = "endpoint " + e.Name + ", " + ev.Table
+			}
+		}
+	}
+	for i := range d.Variables {
+		v := &d.Variables[i]
+		if _, ok := tables[v.Table]; !ok {
+			tables[v.Table] = "variable " + v.Name
+		}
+		for _, c := range v.Concepts {
+			concepts[c] = "variable " + v.Name + ", " + v.Table
+		}
+		if v.kind() == "string" {
+			continue
+		}
+		for key := range v.Map {
+			for _, p := range strings.Split(key, "+") {
+				c, _ := strconv.ParseInt(p, 10, 64)
+				concepts[c] = "variable " + v.Name + ", map of " + v.Table
+			}
+		}
+	}
+	return tables, concepts
 }
 
 // dictionary is the study's declared dictionary: each variable's type, label, unit,

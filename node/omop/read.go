@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/oncofed/oncofed/protocol"
@@ -78,19 +76,27 @@ type reader struct {
 	sources []*source
 }
 
-// cohortCTE selects the cohort: each person with a condition of $1, at the first one, first
-// diagnosed on or before the data cut $2 (NULL: no cut).
-const cohortCTE = `WITH cohort AS (
+// cohortCTE selects the cohort: each person with a condition of $1 (or, with
+// include_descendants, of a descendant of one in concept_ancestor, which lists every concept
+// as its own descendant too), at the first one, first diagnosed on or before the data cut $2
+// (NULL: no cut).
+func (r *reader) cohortCTE() string {
+	match := "condition_concept_id = ANY($1)"
+	if r.def.Cohort.IncludeDescendants {
+		match = "condition_concept_id IN (SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id = ANY($1))"
+	}
+	return `WITH cohort AS (
   SELECT person_id, MIN(condition_start_date) AS index_date
-  FROM condition_occurrence WHERE condition_concept_id = ANY($1)
+  FROM condition_occurrence WHERE ` + match + `
   GROUP BY person_id
   HAVING $2::date IS NULL OR MIN(condition_start_date) <= $2::date)
 `
+}
 
 // query runs sql after the cohort's CTE ($1, $2; args are $3…) and hands each row to row; it
 // counts the rows read from table for use.
 func (r *reader) query(ctx context.Context, table, use, sql string, args []any, row func(Rows) error) error {
-	rows, err := r.q.Query(ctx, cohortCTE+sql, append([]any{r.def.Cohort.ConditionConcepts, r.cut}, args...)...)
+	rows, err := r.q.Query(ctx, r.cohortCTE()+sql, append([]any{r.def.Cohort.ConditionConcepts, r.cut}, args...)...)
 	if err != nil {
 		return fmt.Errorf("%s (%s): %w", table, use, err)
 	}
@@ -116,39 +122,7 @@ func (r *reader) query(ctx context.Context, table, use, sql string, args []any, 
 
 // checkSchema refuses a CDM that lacks a table the definition reads, or a concept it names.
 func (r *reader) checkSchema(ctx context.Context) error {
-	need := map[string]string{tPerson: "the cohort", tObsPeriod: "the cohort", tCondition: "the cohort", tConcept: "checking the definition's concepts"}
-	concepts := map[int64]string{}
-	for _, c := range r.def.Cohort.ConditionConcepts {
-		concepts[c] = "cohort, condition_occurrence"
-	}
-	for _, e := range r.def.Endpoints {
-		for _, ev := range e.Events {
-			if _, ok := need[ev.Table]; !ok {
-				need[ev.Table] = "endpoint " + e.Name
-			}
-			for _, c := range ev.Concepts {
-				concepts[c] = "endpoint " + e.Name + ", " + ev.Table
-			}
-		}
-	}
-	for i := range r.def.Variables {
-		v := &r.def.Variables[i]
-		if _, ok := need[v.Table]; !ok {
-			need[v.Table] = "variable " + v.Name
-		}
-		for _, c := range v.Concepts {
-			concepts[c] = "variable " + v.Name + ", " + v.Table
-		}
-		if v.kind() == "string" {
-			continue
-		}
-		for key := range v.Map {
-			for _, p := range strings.Split(key, "+") {
-				c, _ := strconv.ParseInt(p, 10, 64)
-				concepts[c] = "variable " + v.Name + ", map of " + v.Table
-			}
-		}
-	}
+	need, concepts := r.def.uses()
 	tables := make([]string, 0, len(need))
 	for t := range need {
 		tables = append(tables, t)

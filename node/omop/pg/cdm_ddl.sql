@@ -169,3 +169,9 @@ CREATE TABLE @cdmDatabaseSchema.concept (
 			valid_start_date date NOT NULL,
 			valid_end_date date NOT NULL,
 			invalid_reason varchar(1) NULL );
+CREATE TABLE @cdmDatabaseSchema.concept_ancestor (
+			ancestor_concept_id integer NOT NULL,
+			descendant_concept_id integer NOT NULL,
+			min_levels_of_separation integer NOT NULL,
+			max_levels_of_separation integer NOT NULL );
+

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/oncofed/oncofed/internal/pgtest"
@@ -12,19 +13,14 @@ import (
 	"github.com/oncofed/oncofed/node/omop/pg"
 )
 
-// TestWorkedExample imports docs/omop.md's worked example — node/omop/testdata/example.json
-// over the six people of testdata/example_cdm.sql — and checks every value against the
-// answer worked out by hand in the SQL's comments and the doc: the first diagnosis as index,
-// the data cut, censoring at the end of observation, events before the index ignored, the
-// nearest record within a window, and a regimen from the drugs of its first day.
-func TestWorkedExample(t *testing.T) {
+// loadExample writes testdata/example_cdm.sql into schema cdm of the database at url and
+// returns a connection to it.
+func loadExample(t *testing.T, url string) *pg.CDM {
 	ctx := context.Background()
-	url := pgtest.Get(t).NewDatabase(t)
 	cdm, err := pg.Open(ctx, url, "cdm")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cdm.Close(ctx)
 	tx, err := cdm.Conn().Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -42,15 +38,33 @@ func TestWorkedExample(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return cdm
+}
+
+// readExample reads node/omop/testdata/example.json.
+func readExample(t *testing.T) *omop.Definition {
 	f, err := os.Open("../testdata/example.json")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close()
 	def, err := omop.ReadDefinition(f)
-	f.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return def
+}
+
+// TestWorkedExample imports docs/omop.md's worked example — node/omop/testdata/example.json
+// over the six people of testdata/example_cdm.sql — and checks every value against the
+// answer worked out by hand in the SQL's comments and the doc: the first diagnosis as index,
+// the data cut, censoring at the end of observation, events before the index ignored, the
+// nearest record within a window, and a regimen from the drugs of its first day.
+func TestWorkedExample(t *testing.T) {
+	ctx := context.Background()
+	cdm := loadExample(t, pgtest.Get(t).NewDatabase(t))
+	defer cdm.Close(ctx)
+	def := readExample(t)
 	store, err := node.OpenSQLite(filepath.Join(t.TempDir(), "site.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -104,5 +118,46 @@ func TestWorkedExample(t *testing.T) {
 		if got != w {
 			t.Errorf("person %s:\n got %+v\nwant %+v", w.id, got, w)
 		}
+	}
+}
+
+// include_descendants takes the conditions below the cohort's concepts in concept_ancestor:
+// a person diagnosed with a descendant joins the cohort; without the table the import is
+// refused naming it.
+func TestIncludeDescendants(t *testing.T) {
+	ctx := context.Background()
+	cl := pgtest.Get(t)
+	url := cl.NewDatabase(t)
+	db := url[strings.LastIndex(url, "/")+1 : strings.Index(url, "?")]
+	cdm := loadExample(t, url)
+	defer cdm.Close(ctx)
+	def := readExample(t)
+	def.Cohort.IncludeDescendants = true
+	cl.Exec(t, db, `SET search_path = cdm;
+INSERT INTO concept VALUES (2000000601, 'Adenocarcinoma of lung (local)', 'Condition', 'Local', 'Local', 'S', 'luad', '1970-01-01', '2099-12-31', NULL);
+INSERT INTO concept_ancestor VALUES (4115276, 4115276, 0, 0), (4115276, 2000000601, 1, 1), (2000000601, 2000000601, 0, 0);
+INSERT INTO condition_occurrence (condition_occurrence_id, person_id, condition_concept_id, condition_start_date, condition_type_concept_id)
+  VALUES (8, 5, 2000000601, '2023-02-02', 32817)`)
+	store, err := node.OpenSQLite(filepath.Join(t.TempDir(), "site.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	rep, err := cdm.Import(ctx, store, def, omop.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Patients != 5 {
+		t.Errorf("%d patients with descendants, want 5 (persons 1, 2, 3, 5 and 6)", rep.Patients)
+	}
+	def.Cohort.IncludeDescendants = false
+	if rep, err := cdm.Import(ctx, store, def, omop.Options{}); err != nil || rep.Patients != 4 {
+		t.Errorf("without descendants: %d patients, %v; want 4", rep.Patients, err)
+	}
+	cl.Exec(t, db, "DROP TABLE cdm.concept_ancestor")
+	def.Cohort.IncludeDescendants = true
+	_, err = cdm.Import(ctx, store, def, omop.Options{})
+	if err == nil || !strings.Contains(err.Error(), "concept_ancestor: no such table in the CDM") || !strings.Contains(err.Error(), "include_descendants") {
+		t.Errorf("without concept_ancestor: %v", err)
 	}
 }
