@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
@@ -37,7 +38,8 @@ type LOSOResult struct {
 // β = 0 are the model's sites; for each, the model is fitted on all the others (one query to
 // each of them per Newton–Raphson round, Network.QueryEach), then the held-out site alone is
 // asked to evaluate it (cox.form validate) and returns aggregates only. A site that refuses,
-// or whose complement's fit fails, sits out, named with the reason. The cost is, per site,
+// or whose complement's fit fails, sits out, named with the reason; so does a site that refuses
+// the first round (it takes no part in any fit). The cost is, per site,
 // the rounds of one fit on the others plus one query to it.
 func (s *Service) ValidateLOSO(ctx context.Context, req Request) (*LOSOResult, error) {
 	if req.Cox == nil || req.Cox.Form != protocol.CoxStratified || req.Cox.Strata != "" {
@@ -80,6 +82,15 @@ func (s *Service) ValidateLOSO(ctx context.Context, req Request) (*LOSOResult, e
 		}
 		out.Sites = append(out.Sites, s.validateHeldOut(ctx, held.Site, others, p, ties, out.Terms, coxQuery))
 	}
+	for _, pr := range append(slices.Clone(g.Refused), g.Invalid...) {
+		out.Sites = append(out.Sites, LOSOSite{Site: pr.Site, SatOut: pr.Message,
+			CalibrationSlope: math.NaN(), CalibrationSlopeSE: math.NaN()})
+	}
+	for _, site := range g.Missing {
+		out.Sites = append(out.Sites, LOSOSite{Site: site, SatOut: "did not answer",
+			CalibrationSlope: math.NaN(), CalibrationSlopeSE: math.NaN()})
+	}
+	slices.SortFunc(out.Sites, func(a, b LOSOSite) int { return strings.Compare(a.Site, b.Site) })
 	out.pool()
 	return out, nil
 }

@@ -166,7 +166,7 @@ func writeResult(w io.Writer, format string, r *app.Result, unit timeUnit, names
 		if spec == nil {
 			return fmt.Errorf("result %d is a Cox model without its model", r.ID)
 		}
-		return writeCox(w, format, r, spec, coxStrataFlag(spec), names)
+		return writeCox(w, format, r, spec, coxStrataFlag(spec), names, nil)
 	}
 	return fmt.Errorf("result %d is of kind %q, which this oncofed-cli cannot show", r.ID, r.Request.Kind)
 }

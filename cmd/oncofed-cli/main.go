@@ -118,6 +118,7 @@ var commands = map[string]command{
 	"summary":   {"Table 1: summaries of variables, optionally by group", runSummary},
 	"km":        {"Kaplan–Meier curves, medians, RMST and log-rank tests", runKM},
 	"cox":       {"Cox proportional hazards model fitted over the sites", runCox},
+	"model":     {"prognostic Cox model: the cox fit, validated leave-one-site-out (--validate loso)", runModel},
 	"library":   {"list, show or export the results stored in the cache (list | show ID | export ID --out FILE)", runLibrary},
 }
 
