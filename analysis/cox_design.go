@@ -29,18 +29,70 @@ type CovariateColumn struct {
 // ("contrasts can be applied only to factors with 2 or more levels"); a given level that no
 // complete case has gives an all-zero column, which FitCox reports as not estimable.
 func BuildDesign(cols []CovariateColumn, levels map[string][]string) (x []float64, p int, names []string, keep []bool, err error) {
+	return BuildDesignInteractions(cols, levels, nil)
+}
+
+// Interaction names two covariates whose columns' products enter the design (R's A:B).
+type Interaction struct{ A, B string }
+
+// BuildDesignInteractions is BuildDesign with interaction columns after every main-effect
+// column, as R's model.matrix orders them for a formula like treatment * marker + age: for each
+// interaction, the product of every column of A with every column of B, A's columns varying
+// fastest, named colA+":"+colB ("treatmentyes:tp53mut", "treatmentyes:tmb"). Both covariates
+// must be among cols and differ.
+func BuildDesignInteractions(cols []CovariateColumn, levels map[string][]string, inter []Interaction) (x []float64, p int, names []string, keep []bool, err error) {
+	x, p, names, keep, widths, err := buildMainDesign(cols, levels)
+	if err != nil || len(inter) == 0 {
+		return x, p, names, keep, err
+	}
+	// Each covariate's block of columns in the main design.
+	start := map[string][2]int{}
+	j := 0
+	for c, col := range cols {
+		start[col.Name] = [2]int{j, j + widths[c]}
+		j += widths[c]
+	}
+	var pairs [][2]int
+	for _, in := range inter {
+		a, okA := start[in.A]
+		b, okB := start[in.B]
+		if !okA || !okB || in.A == in.B {
+			return nil, 0, nil, nil, fmt.Errorf("analysis: design: interaction %s:%s needs two different covariates of the model", in.A, in.B)
+		}
+		for jb := b[0]; jb < b[1]; jb++ {
+			for ja := a[0]; ja < a[1]; ja++ {
+				pairs = append(pairs, [2]int{ja, jb})
+				names = append(names, names[ja]+":"+names[jb])
+			}
+		}
+	}
+	q := p + len(pairs)
+	n := len(x) / max(p, 1)
+	out := make([]float64, 0, n*q)
+	for i := 0; i < n; i++ {
+		row := x[i*p : (i+1)*p]
+		out = append(out, row...)
+		for _, pr := range pairs {
+			out = append(out, row[pr[0]]*row[pr[1]])
+		}
+	}
+	return out, q, names, keep, nil
+}
+
+// buildMainDesign is BuildDesign; widths[c] is the number of columns of cols[c].
+func buildMainDesign(cols []CovariateColumn, levels map[string][]string) (x []float64, p int, names []string, keep []bool, widths []int, err error) {
 	if len(cols) == 0 {
-		return nil, 0, nil, nil, fmt.Errorf("analysis: design: no covariates")
+		return nil, 0, nil, nil, nil, fmt.Errorf("analysis: design: no covariates")
 	}
 	n := -1
 	for c, col := range cols {
 		isNum, isCat := col.Numeric != nil, col.Categorical != nil
 		if isNum == isCat {
-			return nil, 0, nil, nil, fmt.Errorf("analysis: design: covariate %d (%q) must be either numeric or categorical", c, col.Name)
+			return nil, 0, nil, nil, nil, fmt.Errorf("analysis: design: covariate %d (%q) must be either numeric or categorical", c, col.Name)
 		}
 		m := len(col.Numeric) + len(col.Categorical)
 		if n >= 0 && m != n {
-			return nil, 0, nil, nil, fmt.Errorf("analysis: design: covariate %q has %d values, %q has %d", col.Name, m, cols[0].Name, n)
+			return nil, 0, nil, nil, nil, fmt.Errorf("analysis: design: covariate %q has %d values, %q has %d", col.Name, m, cols[0].Name, n)
 		}
 		n = m
 	}
@@ -53,7 +105,7 @@ func BuildDesign(cols []CovariateColumn, levels map[string][]string) (x []float6
 			if math.IsNaN(v) {
 				keep[i] = false
 			} else if math.IsInf(v, 0) {
-				return nil, 0, nil, nil, fmt.Errorf("analysis: design: covariate %q, patient %d: value %v is not finite", col.Name, i, v)
+				return nil, 0, nil, nil, nil, fmt.Errorf("analysis: design: covariate %q, patient %d: value %v is not finite", col.Name, i, v)
 			}
 		}
 		for i, v := range col.Categorical {
@@ -68,6 +120,7 @@ func BuildDesign(cols []CovariateColumn, levels map[string][]string) (x []float6
 	// reference, j ≥ 1 is the block's j-th indicator column.
 	levelIndex := make([]map[string]int, len(cols))
 	for c, col := range cols {
+		widths = append(widths, 1)
 		if col.Numeric != nil {
 			names = append(names, col.Name)
 			continue
@@ -84,12 +137,12 @@ func BuildDesign(cols []CovariateColumn, levels map[string][]string) (x []float6
 			slices.Sort(lv)
 		}
 		if len(lv) < 2 {
-			return nil, 0, nil, nil, fmt.Errorf("analysis: design: categorical covariate %q has %d level(s) among complete cases; contrasts need at least 2", col.Name, len(lv))
+			return nil, 0, nil, nil, nil, fmt.Errorf("analysis: design: categorical covariate %q has %d level(s) among complete cases; contrasts need at least 2", col.Name, len(lv))
 		}
 		idx := make(map[string]int, len(lv))
 		for j, l := range lv {
 			if _, dup := idx[l]; dup {
-				return nil, 0, nil, nil, fmt.Errorf("analysis: design: covariate %q: level %q given twice", col.Name, l)
+				return nil, 0, nil, nil, nil, fmt.Errorf("analysis: design: covariate %q: level %q given twice", col.Name, l)
 			}
 			idx[l] = j
 			if j > 0 {
@@ -99,11 +152,12 @@ func BuildDesign(cols []CovariateColumn, levels map[string][]string) (x []float6
 		for i, v := range col.Categorical {
 			if keep[i] {
 				if _, ok := idx[v]; !ok {
-					return nil, 0, nil, nil, fmt.Errorf("analysis: design: covariate %q, patient %d: value %q is not one of the levels %q", col.Name, i, v, lv)
+					return nil, 0, nil, nil, nil, fmt.Errorf("analysis: design: covariate %q, patient %d: value %q is not one of the levels %q", col.Name, i, v, lv)
 				}
 			}
 		}
 		levelIndex[c] = idx
+		widths[c] = len(lv) - 1
 	}
 	p = len(names)
 	x = make([]float64, 0, (n-IncompleteCases(keep))*p)
@@ -127,7 +181,7 @@ func BuildDesign(cols []CovariateColumn, levels map[string][]string) (x []float6
 			}
 		}
 	}
-	return x, p, names, keep, nil
+	return x, p, names, keep, widths, nil
 }
 
 // IncompleteCases returns the number of false entries in keep: the patients BuildDesign left out for a

@@ -23,6 +23,9 @@ type Error struct {
 	Message string
 	Op      string
 	Err     error // the underlying cause, if any
+	// Refused lists, when every site refused the query, each site's refusal (with its
+	// policy reason): a screen reports them per marker as the sites that sat it out.
+	Refused []SiteProblem
 }
 
 func (e *Error) Error() string {

@@ -39,6 +39,10 @@ type CoxSpec struct {
 	Form       protocol.CoxForm    `json:"form"` // stratified by site (default) or pooled
 	Levels     map[string][]string `json:"levels,omitempty"`
 	Strata     string              `json:"strata,omitempty"`
+	// Indicators and Interactions are protocol.CoxRequest's: a categorical covariate as one
+	// indicator of a level (the treated arm), and products of two covariates' columns.
+	Indicators   map[string]string         `json:"indicators,omitempty"`
+	Interactions []protocol.CoxInteraction `json:"interactions,omitempty"`
 }
 
 // Key returns a stable digest of the request, used to find earlier results of the same request

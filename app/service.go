@@ -412,6 +412,9 @@ func (s *Service) fillLevels(ctx context.Context, req *Request) error {
 		if _, ok := cox.Levels[v]; ok {
 			continue
 		}
+		if _, ok := cox.Indicators[v]; ok {
+			continue // one column, the indicator of its level
+		}
 		if st == nil {
 			cat, err := s.cache.Catalog(ctx, s.network.ID)
 			if err != nil && ErrorCode(err) != ENotFound {
@@ -479,7 +482,9 @@ func noAnswer(g *Gathered) error {
 				code = EInvalid
 			}
 		}
-		return Errorf(code, "no site answered: %s", strings.Join(why, "; "))
+		e := Errorf(code, "no site answered: %s", strings.Join(why, "; "))
+		e.Refused = slices.Clone(g.Refused)
+		return e
 	}
 	if len(g.Invalid) > 0 {
 		return Errorf(EInternal, "no site sent a usable reply (%d invalid)", len(g.Invalid))
@@ -594,6 +599,41 @@ func DefaultName(req Request) string {
 // of them (a site that drops out aborts the fit, since its absence would change the
 // likelihood between iterations), and replies from sites that join later are ignored.
 func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
+	m, err := s.fitCoxModel(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{Network: s.network.ID, Request: req, Rounds: m.Rounds, Cox: m.Cox}
+	if err := s.finish(ctx, r, m.First); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// CoxModel is a Cox model fitted over the network and not stored: its payload, its rounds and
+// the first round's scatter-gather (which sites were asked, answered, refused or missed it;
+// the sites that answer the first round are the model's sites).
+type CoxModel struct {
+	Request Request // as prepared: the categorical covariates' levels filled from the catalog
+	Cox     *CoxResult
+	Rounds  []Round
+	First   *Gathered
+}
+
+// FitCoxModel fits the Cox model of req (its Kind is taken as cox) over the network without
+// storing it: the entry point of every analysis built from many Cox models (the biomarker
+// screen), so that they share the protocol and its rules with Run. An error from the first
+// round (every site refused, the network is down) carries the sites' refusals (Error.Refused).
+func (s *Service) FitCoxModel(ctx context.Context, req Request) (*CoxModel, error) {
+	req.Kind = protocol.KindCox
+	if err := s.prepare(ctx, &req); err != nil {
+		return nil, err
+	}
+	return s.fitCoxModel(ctx, req)
+}
+
+// fitCoxModel fits the prepared Cox request req (see runCox).
+func (s *Service) fitCoxModel(ctx context.Context, req Request) (*CoxModel, error) {
 	ties, err := coxTies(req.Cox.Ties)
 	if err != nil {
 		return nil, err
@@ -610,7 +650,8 @@ func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
 		q := base
 		q.ID = s.newID()
 		q.Cox = &protocol.CoxRequest{Form: coxWireForm(form), Ties: ties.String(), Covariates: req.Cox.Covariates,
-			Levels: req.Cox.Levels, Beta: slices.Clone(beta), Strata: req.Cox.Strata}
+			Levels: req.Cox.Levels, Beta: slices.Clone(beta), Strata: req.Cox.Strata,
+			Indicators: req.Cox.Indicators, Interactions: req.Cox.Interactions}
 		g, err := s.query(ctx, q)
 		if err != nil {
 			if len(rounds) > 0 {
@@ -668,23 +709,24 @@ func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	out.addSites(rounds[0].Replies)
-	r := &Result{Network: s.network.ID, Request: req, Rounds: rounds, Cox: out}
-	if err := s.finish(ctx, r, first); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return &CoxModel{Request: req, Cox: out, Rounds: rounds, First: first}, nil
 }
 
 // coxColumns counts the design columns of a Cox request from the catalog: one per numeric
 // covariate, levels−1 per categorical one (treatment contrasts).
 func (s *Service) coxColumns(ctx context.Context, req Request) (int, error) {
 	p := 0
+	width := map[string]int{}
 	for _, v := range req.Cox.Covariates {
+		w := 1
 		if lv, ok := req.Cox.Levels[v]; ok {
-			p += len(lv) - 1
-		} else {
-			p++
+			w = len(lv) - 1
 		}
+		width[v] = w
+		p += w
+	}
+	for _, in := range req.Cox.Interactions {
+		p += width[in.A] * width[in.B]
 	}
 	if p < 1 {
 		return 0, Errorf(EInvalid, "the Cox model has no estimable column")

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
@@ -41,7 +42,7 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 		return answer{}, errorf(protocol.CodeRefusedByPolicy, "this site's policy does not allow the pooled Cox form (allow_pooled_cox is false: its risk-set sums per time disclose single patients' covariate values); fit the model stratified by site instead")
 	}
 	// The β cap is decided from public information before any row is read.
-	limits, err := e.modelBetaLimits(c.study, req.Covariates, req.Levels)
+	limits, err := e.coxBetaLimits(c.study, req)
 	if err != nil && !e.withoutModelRules {
 		return answer{}, err
 	}
@@ -49,7 +50,7 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 		limits = nil
 	}
 	if len(limits) > 0 && len(req.Beta) == len(limits) {
-		if err := checkBeta(req.Beta, limits, designNames(c.study, req.Covariates, req.Levels), e.policy.MaxCoxLogHR); err != nil {
+		if err := checkBeta(req.Beta, limits, coxDesignNames(c.study, req), e.policy.MaxCoxLogHR); err != nil {
 			return answer{}, err
 		}
 	}
@@ -204,8 +205,9 @@ type coxPrepared struct {
 	truncated           *float64
 }
 
-// coxCacheSize bounds the prepared Cox designs kept (each holds n×p floats).
-const coxCacheSize = 4
+// coxCacheSize bounds the prepared Cox designs kept (each holds n×p floats): a biomarker
+// screen fits several markers at once (app.DefaultScreenParallel), each with its own design.
+const coxCacheSize = 8
 
 // coxPrepare builds (or finds) the design, released times and sorted strata of a Cox query.
 func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) {
@@ -219,7 +221,9 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 		Cov      []string
 		Levels   map[string][]string
 		Strata   string
-	}{ls.info.Version, q.Endpoint, q.Cohort, prepForm(req.Form), req.Covariates, req.Levels, req.Strata})
+		Ind      map[string]string
+		Inter    []protocol.CoxInteraction
+	}{ls.info.Version, q.Endpoint, q.Cohort, prepForm(req.Form), req.Covariates, req.Levels, req.Strata, req.Indicators, req.Interactions})
 	key := ls.data.Name + "\x00" + string(keyJSON)
 	e.coxMu.Lock()
 	for _, ent := range e.coxCache {
@@ -249,9 +253,13 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			}
 		} else {
 			cols[k].Categorical = make([]string, len(rows))
+			l, indicator := req.Indicators[name]
 			for r, i := range rows {
 				if code := v.Codes[i]; code >= 0 {
 					cols[k].Categorical[r] = v.Categories[code]
+					if indicator && v.Categories[code] != l {
+						cols[k].Categorical[r] = indicatorReference(l)
+					}
 				}
 			}
 		}
@@ -268,26 +276,22 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	}
 	// Without levels from the client each site would pick its own reference category among
 	// the values it happens to hold; use the site's full dictionary instead.
-	levels := map[string][]string{}
-	for name, lv := range req.Levels {
-		levels[name] = lv
+	levels := coxLevels(ls, req)
+	inter := make([]analysis.Interaction, len(req.Interactions))
+	for k, in := range req.Interactions {
+		inter[k] = analysis.Interaction{A: in.A, B: in.B}
 	}
-	for _, name := range req.Covariates {
-		if v := ls.vars[name]; v.Type == protocol.Categorical {
-			if _, ok := levels[name]; !ok {
-				levels[name] = v.Categories
-			}
-		}
-	}
-	x, p, names, keep, err := analysis.BuildDesign(cols, levels)
+	x, p, names, keep, err := analysis.BuildDesignInteractions(cols, levels, inter)
 	if err != nil {
 		return nil, errorf(protocol.CodeInvalid, "cox design: %s", trimPrefix(err.Error()))
 	}
 	if strata != nil {
-		// Drop the stratum marker column (all zeros) from the design.
+		// Drop the stratum marker column (all zeros; after the covariates' columns, before
+		// any interaction's) from the design.
+		j := slices.Index(names, "\x00strata")
+		x = dropColumn(x, p, j)
+		names = slices.Delete(names, j, j+1)
 		p--
-		names = names[:p]
-		x = dropLastColumn(x, p+1)
 	}
 	prep := &coxPrepared{names: names, p: p, complete: newBitset(ls.data.Len())}
 	for r, i := range rows {
@@ -324,7 +328,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	// The design-column rule, on the released event flags (a late event censored by the tail
 	// truncation counts as no event, as the reply treats it).
 	if !IsExact(e.policy) && !e.withoutModelRules {
-		if err := checkDesignColumns(x, p, names, designBlocks(ls, req.Covariates, levels), events, e.policy.MinCell, ""); err != nil {
+		if err := checkDesignColumns(x, p, names, coxDesignBlocks(ls, req, levels), events, e.policy.MinCell, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -352,7 +356,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			// A within-site stratum is a cohort of its own: its risk sets never meet the
 			// others', so the design-column rule holds in each.
 			if !IsExact(e.policy) && !e.withoutModelRules {
-				if err := checkDesignColumns(xs, p, names, designBlocks(ls, req.Covariates, levels), ev, e.policy.MinCell, fmt.Sprintf(" in stratum %s of %s", strata.Categories[s], req.Strata)); err != nil {
+				if err := checkDesignColumns(xs, p, names, coxDesignBlocks(ls, req, levels), ev, e.policy.MinCell, fmt.Sprintf(" in stratum %s of %s", strata.Categories[s], req.Strata)); err != nil {
 					return nil, err
 				}
 			}
@@ -428,11 +432,13 @@ func policyTimes(time []float64, event []bool, binDays float64, minCell int, str
 	return t2, e2, merged, truncated
 }
 
-func dropLastColumn(x []float64, p int) []float64 {
+// dropColumn returns the row-major n×p matrix x without its column j.
+func dropColumn(x []float64, p, j int) []float64 {
 	n := len(x) / p
 	out := make([]float64, 0, n*(p-1))
 	for i := 0; i < n; i++ {
-		out = append(out, x[i*p:i*p+p-1]...)
+		out = append(out, x[i*p:i*p+j]...)
+		out = append(out, x[i*p+j+1:(i+1)*p]...)
 	}
 	return out
 }

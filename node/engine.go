@@ -662,6 +662,14 @@ func (e *Engine) checkKindNames(ls *loadedStudy, q *protocol.Query) error {
 				return errorf(protocol.CodeNotFound, "cox.covariates[%d]: no variable %q in study %q", i, clip(name), ls.data.Name)
 			}
 		}
+		for name, l := range q.Cox.Indicators {
+			if ls.vars[name].Type != protocol.Categorical {
+				return errorf(protocol.CodeInvalid, "cox.indicators: %q is numeric", name)
+			}
+			if _, ok := ls.catIndex[name][l]; !ok {
+				return errorf(protocol.CodeNotFound, "cox.indicators[%q]: no category %q", name, clip(l))
+			}
+		}
 		for name, lv := range q.Cox.Levels {
 			v := ls.vars[name]
 			if v.Type != protocol.Categorical {

@@ -155,6 +155,19 @@ type CoxRequest struct {
 	// calibration in the large there. Both empty, or of equal length; CoxValidate only.
 	Landmarks      []float64 `json:"landmarks,omitempty"`
 	BaselineCumHaz []float64 `json:"baseline_cumhaz,omitempty"`
+	// Indicators turns a categorical covariate into one indicator column, 1 when the patient
+	// is at the given level (named covariate+level, its reference "not "+level): the treated
+	// arm of a predictive screen, whatever the other arms.
+	Indicators map[string]string `json:"indicators,omitempty"`
+	// Interactions adds, after every covariate's columns, the products of two covariates'
+	// columns (R's a:b, named colA+":"+colB, a's columns varying fastest).
+	Interactions []CoxInteraction `json:"interactions,omitempty"`
+}
+
+// CoxInteraction names two covariates of a Cox request whose columns interact.
+type CoxInteraction struct {
+	A string `json:"a"`
+	B string `json:"b"`
 }
 
 // MaxLandmarks bounds the landmark times of a validation request.

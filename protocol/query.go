@@ -154,6 +154,24 @@ func validateCoxRequest(c *CoxRequest) error {
 	if len(c.Levels) > MaxCovariates {
 		return queryErrorf(CodeInvalid, "cox.levels: too many variables")
 	}
+	for v, l := range c.Indicators {
+		if !seen[v] || len(l) == 0 || len(l) > MaxNameLen {
+			return queryErrorf(CodeInvalid, "cox.indicators: %q is not a covariate, or its level is empty or too long", clipName(v))
+		}
+		if _, both := c.Levels[v]; both {
+			return queryErrorf(CodeInvalid, "cox.indicators: %q also has cox.levels", clipName(v))
+		}
+	}
+	if len(c.Interactions) > MaxCovariates {
+		return queryErrorf(CodeInvalid, "cox.interactions: more than %d", MaxCovariates)
+	}
+	pairs := map[CoxInteraction]bool{}
+	for i, in := range c.Interactions {
+		if !seen[in.A] || !seen[in.B] || in.A == in.B || pairs[in] || pairs[CoxInteraction{in.B, in.A}] {
+			return queryErrorf(CodeInvalid, "cox.interactions[%d]: two different covariates of the model, once", i)
+		}
+		pairs[in] = true
+	}
 	for v, lv := range c.Levels {
 		if !seen[v] {
 			return queryErrorf(CodeInvalid, "cox.levels: %q is not a covariate", clipName(v))

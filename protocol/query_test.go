@@ -29,6 +29,11 @@ func TestValidateQuery(t *testing.T) {
 			q.Cox = &CoxRequest{Form: CoxValidate, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{0.02},
 				Landmarks: []float64{180, 365}, BaselineCumHaz: []float64{0.1, 0.3}}
 		},
+		func(q *Query) {
+			q.Kind, q.Endpoint = KindCox, "os"
+			q.Cox = &CoxRequest{Form: CoxStratified, Ties: "efron", Covariates: []string{"trt", "tp53", "age"},
+				Indicators: map[string]string{"trt": "pembro"}, Interactions: []CoxInteraction{{"trt", "tp53"}}}
+		},
 	}
 	for i, mod := range good {
 		q := base()
@@ -89,6 +94,19 @@ func TestValidateQuery(t *testing.T) {
 			q.Kind, q.Endpoint = KindCox, "os"
 			q.Cox = &CoxRequest{Form: CoxPooledSums, Ties: "efron", Covariates: []string{"age"}, Levels: map[string][]string{"sex": {"m"}}}
 		}, CodeInvalid, "is not a covariate"},
+		{func(q *Query) {
+			q.Kind, q.Endpoint = KindCox, "os"
+			q.Cox = &CoxRequest{Form: CoxStratified, Ties: "efron", Covariates: []string{"trt", "age"}, Interactions: []CoxInteraction{{"trt", "tp53"}}}
+		}, CodeInvalid, "cox.interactions[0]"},
+		{func(q *Query) {
+			q.Kind, q.Endpoint = KindCox, "os"
+			q.Cox = &CoxRequest{Form: CoxStratified, Ties: "efron", Covariates: []string{"trt", "age"}, Interactions: []CoxInteraction{{"trt", "age"}, {"age", "trt"}}}
+		}, CodeInvalid, "cox.interactions[1]"},
+		{func(q *Query) {
+			q.Kind, q.Endpoint = KindCox, "os"
+			q.Cox = &CoxRequest{Form: CoxStratified, Ties: "efron", Covariates: []string{"trt"}, Indicators: map[string]string{"trt": "x"},
+				Levels: map[string][]string{"trt": {"x", "y"}}}
+		}, CodeInvalid, "also has cox.levels"},
 	}
 	for i, c := range cases {
 		q := base()

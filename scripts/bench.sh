@@ -11,6 +11,8 @@
 #   BENCH_GO_COUNT=3, BENCH_GO_TIME=1s   go test -count / -benchtime
 #   BENCH_OMOP_PATIENTS=1000000          the hospital of node/omop/pg's BenchmarkImport1M (CSV
 #                                        import vs OMOP snapshot; PostgreSQL from make test-deps)
+#   BENCH_SCREEN_PATIENTS=100000  the biomarker screen's federation (section screen: every NSCLC
+#                                 candidate marker at ten sites, then R's coxph loop on the same rows)
 # Extra arguments go to the harness (go run ./bench/cmd/oncofed-bench -h lists them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +44,18 @@ if [ -n "$pkgs" ] && { [ "${BENCH_SECTIONS:-all}" = all ] || [[ "${BENCH_SECTION
 		-timeout 30m $pkgs 2>&1 | tee "$out"; then
 		echo "bench: some Go benchmarks failed; see $out (the summary lists them)"
 	fi
+fi
+
+# The biomarker screen against R's loop (issue 15): bench/screen-timing.txt.
+if [ "${BENCH_SECTIONS:-all}" = all ] || [[ "${BENCH_SECTIONS:-}" == *screen* ]]; then
+	csv=$(mktemp --suffix=.csv)
+	echo "bench: biomarker screen, ${BENCH_SCREEN_PATIENTS:-100000} patients at ten sites"
+	{
+		ONCOFED_SCREEN_PATIENTS="${BENCH_SCREEN_PATIENTS:-100000}" ONCOFED_SCREEN_CSV="$csv" \
+			go test -count=1 -run TestScreenTiming -v -timeout 60m ./network/demo | grep -E 'screen_timing|^(ok|FAIL)'
+		if command -v Rscript >/dev/null 2>&1; then Rscript bench/r/screen_timing.R "$csv"; else echo "R missing: no comparison"; fi
+	} 2>&1 | tee bench/screen-timing.txt
+	rm -f "$csv"
 fi
 
 go run ./bench/cmd/oncofed-bench -go-results "$out" "$@"

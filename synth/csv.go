@@ -25,6 +25,9 @@ type ImportSpec struct {
 	// Dictionary is the path of the study's dictionary file (Schema.Dictionary), relative to
 	// the manifest, when WriteFiles wrote one.
 	Dictionary string `json:"dictionary,omitempty"`
+	// Markers says the site's columns include the study's candidate markers (Spec.Markers):
+	// its dictionary is SchemaWithMarkers's.
+	Markers bool `json:"markers,omitempty"`
 }
 
 // Args returns the arguments of `oncofed-node import` (after the subcommand) that load
@@ -48,6 +51,7 @@ func (g *Generator) ImportSpec(site int) ImportSpec {
 		IDColumn:  IDColumn,
 		Endpoints: append([]Endpoint(nil), Endpoints...),
 		DataCut:   g.spec.DataCut,
+		Markers:   g.spec.Markers,
 	}
 }
 
@@ -62,7 +66,7 @@ func (g *Generator) WriteCSV(w io.Writer, site int) error {
 		panic(fmt.Sprintf("synth: site %d out of range [0,%d)", site, len(g.sites)))
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
-	if _, err := bw.WriteString(strings.Join(g.model.schema.Header(), ",") + "\n"); err != nil {
+	if _, err := bw.WriteString(strings.Join(g.schema.Header(), ",") + "\n"); err != nil {
 		return err
 	}
 	total := g.sites[site].Patients
@@ -149,7 +153,7 @@ func WriteFiles(dir string, specs ...Spec) (*Manifest, error) {
 			return nil, err
 		}
 		dict := filepath.Join(g.spec.Name, "dictionary.json")
-		if err := os.WriteFile(filepath.Join(dir, dict), g.model.schema.Dictionary(), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, dict), g.schema.Dictionary(), 0o644); err != nil {
 			return nil, err
 		}
 		for i, s := range g.sites {

@@ -50,6 +50,17 @@ func DemoFederation() Federation {
 	return f
 }
 
+// WithMarkers returns the federation with every study's candidate biomarkers
+// (Spec.Markers); the studies' other columns are unchanged.
+func (f Federation) WithMarkers() Federation {
+	out := f
+	out.Studies = append([]Spec(nil), f.Studies...)
+	for i := range out.Studies {
+		out.Studies[i].Markers = true
+	}
+	return out
+}
+
 // SiteNames returns the hospitals of the federation in site order.
 func (f Federation) SiteNames() []string {
 	g, err := New(f.Studies[0])

@@ -79,6 +79,8 @@ func (c *Cohort) Level(name string, i int) string {
 type Generator struct {
 	spec      Spec
 	model     *model
+	schema    *Schema    // the model's, plus the candidate markers when spec.Markers
+	markers   *markerSet // nil without spec.Markers
 	sites     []Site
 	calibrate sync.Once
 	scales    scales
@@ -94,7 +96,11 @@ func New(spec Spec) (*Generator, error) {
 		return nil, err
 	}
 	m, _ := modelOf(s.Study)
-	g := &Generator{spec: s, model: m}
+	g := &Generator{spec: s, model: m, schema: m.schema}
+	if s.Markers {
+		g.markers = markersOf(s.Study, m)
+		g.schema = g.markers.schema
+	}
 	g.sites = plan(s, m)
 	return g, nil
 }
@@ -104,12 +110,12 @@ func New(spec Spec) (*Generator, error) {
 // CSV then columns) is cheap.
 func (g *Generator) calibrated() *scales {
 	g.calibrate.Do(func() {
-		key := fmt.Sprint(g.spec.Study, g.spec.Seed, sizesOf(g.sites))
+		key := fmt.Sprint(g.spec.Study, g.spec.Seed, sizesOf(g.sites), g.spec.Markers)
 		if v, ok := calibrations.Load(key); ok {
 			g.scales = v.(scales)
 			return
 		}
-		g.scales = g.model.calibrate(g.spec.Seed, g.sites)
+		g.scales = g.model.calibrate(g.spec.Seed, g.sites, g.markers)
 		calibrations.Store(key, g.scales)
 	})
 	return &g.scales
@@ -127,7 +133,7 @@ func sizesOf(sites []Site) []int {
 func (g *Generator) Spec() Spec { return g.spec }
 
 // Schema returns the study's variables.
-func (g *Generator) Schema() *Schema { return g.model.schema }
+func (g *Generator) Schema() *Schema { return g.schema }
 
 // Sites returns the site plan: names, kinds, sizes and site effects.
 func (g *Generator) Sites() []Site { return append([]Site(nil), g.sites...) }
@@ -182,7 +188,7 @@ func (g *Generator) StreamSite(i, chunk int, fn func(*Cohort) error) error {
 }
 
 func (g *Generator) newCohort(site, n int) *Cohort {
-	c := &Cohort{Study: g.spec.Name, Site: g.sites[site], Schema: g.model.schema}
+	c := &Cohort{Study: g.spec.Name, Site: g.sites[site], Schema: g.schema}
 	c.Columns = make([]Column, len(c.Schema.Variables))
 	for j, v := range c.Schema.Variables {
 		if v.Categorical() {
@@ -214,6 +220,7 @@ type siteGen struct {
 	g       *Generator
 	site    *Site
 	r       *rand.Rand
+	rm      *rand.Rand // the candidate markers' own stream: the study's columns do not change with them
 	p       *patient
 	yearIdx int
 	cut     float64 // data cut as a fractional year
@@ -227,7 +234,8 @@ func (g *Generator) siteGen(i int) *siteGen {
 	sg := &siteGen{
 		g: g, site: s,
 		r:       newRand(s.seed[0], s.seed[1]),
-		p:       g.model.newPatient(),
+		rm:      newRand(s.seed[0], streamMarkers+uint64(i)),
+		p:       g.model.newPatient(g.markers.len()),
 		yearIdx: g.model.schema.Index("dx_year"),
 		cut:     float64(cut.Year()) + float64(cut.YearDay()-1)/365.25,
 		minFU:   g.model.minFollowUp,
@@ -245,6 +253,7 @@ func (sg *siteGen) fill(c *Cohort, n int) {
 	dropPerMonth := m.dropout / 12
 	for i := 0; i < n; i++ {
 		m.draw(r, s, p)
+		sg.g.markers.draw(sg.rm, s, p)
 		t := m.sampleLatent(r, p, &sg.g.scales, s.LogHazard)
 		// Administrative censoring: uniform accrual over A months, then F months of
 		// minimum follow-up to the data cut; loss to follow-up is exponential.

@@ -57,8 +57,10 @@ type patient struct {
 	cure          float64
 }
 
-func (m *model) newPatient() *patient {
-	return &patient{v: make([]float64, len(m.schema.Variables))}
+// newPatient returns a patient with room for the study's variables and extra more (the
+// candidate markers of a Spec with Markers).
+func (m *model) newPatient(extra int) *patient {
+	return &patient{v: make([]float64, len(m.schema.Variables)+extra)}
 }
 
 func (m *model) armIndex(key string) int {
@@ -166,7 +168,10 @@ const (
 // OS: solve (1/n) Σᵢ exp(−(m/λ)^k e^{ηᵢ}) = 1/2 for λ by bisection on x = (m/λ)^k.
 // PFS: bisection on λ_p of the empirical median of min(λ_p·Dᵢ, OSᵢ) over calReps
 // replicates per patient.
-func (m *model) calibrate(seed uint64, sites []Site) scales {
+//
+// markers, when not nil, draws the candidate markers after the study's covariates (their
+// effects move η), so that a federation with markers is calibrated on its own patients.
+func (m *model) calibrate(seed uint64, sites []Site, markers *markerSet) scales {
 	sc := scales{os: make([]float64, len(m.arms)), pfs: make([]float64, len(m.arms))}
 	for i, a := range m.arms {
 		sc.os[i] = weibullScale(a.osMedian, a.osShape)
@@ -187,7 +192,7 @@ func (m *model) calibrate(seed uint64, sites []Site) scales {
 			need++
 		}
 	}
-	p := m.newPatient()
+	p := m.newPatient(markers.len())
 	for n := 0; n < calMaxDraws && need > 0; n++ {
 		u := r.Float64() * total
 		si := sort.SearchFloat64s(cum, u)
@@ -196,6 +201,7 @@ func (m *model) calibrate(seed uint64, sites []Site) scales {
 		}
 		s := &sites[si]
 		m.draw(r, s, p)
+		markers.draw(r, s, p)
 		if a := &m.arms[p.arm]; a.cured || p.ecog > a.maxECOG {
 			continue
 		}

@@ -138,3 +138,13 @@ func SchemaOf(s Study) (*Schema, error) {
 	}
 	return m.schema, nil
 }
+
+// SchemaWithMarkers returns the schema of a study with its candidate markers (Spec.Markers)
+// after its own variables.
+func SchemaWithMarkers(s Study) (*Schema, error) {
+	m, err := modelOf(s)
+	if err != nil {
+		return nil, err
+	}
+	return markersOf(s, m).schema, nil
+}

@@ -33,6 +33,12 @@ type Spec struct {
 	// tuned to the trials' reported median follow-up. Tests lengthen it to see medians
 	// beyond the default follow-up.
 	MinFollowUp float64
+	// Markers adds the study's candidate biomarkers (markers.go): ≥40 binary, categorical and
+	// numeric markers per cancer, mostly without effect, a few prognostic or predictive as
+	// published, some not run at some sites. They come from a stream of their own, so the
+	// study's other columns are the same with or without them; outcomes change by the
+	// markers' effects.
+	Markers bool `json:",omitempty"`
 }
 
 // DefaultDataCut is the data cut used when a Spec leaves it zero.
@@ -143,6 +149,7 @@ const (
 	streamPlan        = 1
 	streamCalibration = 2
 	streamSite        = 1000
+	streamMarkers     = 1 << 32 // + site index
 )
 
 // frailtySD is the standard deviation of the log-normal site frailty: σ ≈ 0.08–0.10 gives

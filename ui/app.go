@@ -78,6 +78,7 @@ type App struct {
 	summary  *summaryTab
 	survival *survivalTab
 	cox      *coxTab
+	screen   *screenTab
 	sites    *sitesTab
 	library  *libraryTab
 	tabs     *container.AppTabs
@@ -88,6 +89,7 @@ const (
 	TabSummary  = "Summary"
 	TabSurvival = "Survival"
 	TabCox      = "Cox"
+	TabScreen   = "Biomarkers"
 	TabSites    = "Sites"
 	TabLibrary  = "Library"
 )
@@ -133,12 +135,14 @@ func (a *App) buildWindow() {
 	a.summary = newSummaryTab(a)
 	a.survival = newSurvivalTab(a)
 	a.cox = newCoxTab(a)
+	a.screen = newScreenTab(a)
 	a.sites = newSitesTab(a)
 	a.library = newLibraryTab(a)
 	a.tabs = container.NewAppTabs(
 		container.NewTabItem(TabSummary, a.summary.content),
 		container.NewTabItem(TabSurvival, a.survival.content),
 		container.NewTabItem(TabCox, a.cox.content),
+		container.NewTabItem(TabScreen, a.screen.content),
 		container.NewTabItem(TabSites, a.sites.content),
 		container.NewTabItem(TabLibrary, a.library.content),
 	)
@@ -323,6 +327,7 @@ func (a *App) onStudy(name string) {
 	a.fy.Preferences().SetString("study", name)
 	a.cohort.setStudy(st)
 	a.cox.setStudy(st)
+	a.screen.setStudy(st)
 	a.sites.refreshTable()
 }
 

@@ -198,16 +198,7 @@ func (c *cohortPanel) setStudy(st *app.Study) {
 		}
 	}
 	c.endpoint.Refresh()
-	var vars, cats []string
-	for _, v := range st.Variables {
-		if len(v.TypeConflict) > 0 {
-			continue
-		}
-		vars = append(vars, v.Name)
-		if v.Type == protocol.Categorical {
-			cats = append(cats, v.Name)
-		}
-	}
+	vars, cats := studyVariables(st)
 	c.addFilter.SetOptions(vars)
 	c.groupBy.SetOptions(append([]string{noGroup}, cats...))
 	c.groupBy.Selected = noGroup
@@ -867,4 +858,19 @@ func (a *App) runService(ctx context.Context, gen int, req app.Request, done fun
 			a.library.onRefresh()
 		}
 	})
+}
+
+// studyVariables lists a study's variables that every site declares alike (all), and the
+// categorical ones among them (cats), in catalog order.
+func studyVariables(st *app.Study) (all, cats []string) {
+	for _, v := range st.Variables {
+		if len(v.TypeConflict) > 0 {
+			continue
+		}
+		all = append(all, v.Name)
+		if v.Type == protocol.Categorical {
+			cats = append(cats, v.Name)
+		}
+	}
+	return all, cats
 }

@@ -385,30 +385,8 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 		}
 		spec.Form, spec.Strata = protocol.CoxStratified, strata
 	}
-	for _, v := range names {
-		if err := checkVariable(st, "--covariates", v, ""); err != nil {
-			return err
-		}
-		if vr := st.Variable(v); vr.Type == protocol.Categorical {
-			if len(vr.Categories) < 2 {
-				return usagef("--covariates: %q has fewer than two categories", v)
-			}
-			spec.Levels[v] = append([]string(nil), vr.Categories...)
-		}
-	}
-	for _, kv := range splitList(refs) {
-		v, level, ok := strings.Cut(kv, "=")
-		lv, isCat := spec.Levels[strings.TrimSpace(v)]
-		if !ok || !isCat {
-			return usagef("--reference: %q is not VAR=LEVEL for a categorical covariate", kv)
-		}
-		level = strings.TrimSpace(level)
-		i := indexOf(lv, level)
-		if i < 0 {
-			return usagef("--reference: %q is not a level of %s (%s)", level, v, strings.Join(lv, ", "))
-		}
-		lv = append([]string{level}, append(append([]string(nil), lv[:i]...), lv[i+1:]...)...)
-		spec.Levels[strings.TrimSpace(v)] = lv
+	if spec.Levels, err = coxLevels(st, "--covariates", names, refs); err != nil {
+		return err
 	}
 	req := app.Request{Kind: protocol.KindCox, Study: st.Name, Cohort: f, Endpoint: a.endpoint, Cox: spec}
 	r, err := e.run(ctx, req)
@@ -428,6 +406,38 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 		return err
 	}
 	return requireAll(c, &r.Provenance)
+}
+
+// coxLevels returns the levels of the categorical variables among names in the catalog's
+// order, with the first level replaced by the --reference given for it (VAR=LEVEL,...).
+func coxLevels(st *app.Study, flagName string, names []string, refs string) (map[string][]string, error) {
+	levels := map[string][]string{}
+	for _, v := range names {
+		if err := checkVariable(st, flagName, v, ""); err != nil {
+			return nil, err
+		}
+		if vr := st.Variable(v); vr.Type == protocol.Categorical {
+			if len(vr.Categories) < 2 {
+				return nil, usagef("%s: %q has fewer than two categories", flagName, v)
+			}
+			levels[v] = append([]string(nil), vr.Categories...)
+		}
+	}
+	for _, kv := range splitList(refs) {
+		v, level, ok := strings.Cut(kv, "=")
+		lv, isCat := levels[strings.TrimSpace(v)]
+		if !ok || !isCat {
+			return nil, usagef("--reference: %q is not VAR=LEVEL for a categorical covariate", kv)
+		}
+		level = strings.TrimSpace(level)
+		i := indexOf(lv, level)
+		if i < 0 {
+			return nil, usagef("--reference: %q is not a level of %s (%s)", level, v, strings.Join(lv, ", "))
+		}
+		lv = append([]string{level}, append(append([]string(nil), lv[:i]...), lv[i+1:]...)...)
+		levels[strings.TrimSpace(v)] = lv
+	}
+	return levels, nil
 }
 
 func indexOf(xs []string, x string) int {

@@ -34,9 +34,10 @@ func runSynth(args []string) error {
 	seed := fs.Uint64("seed", synth.DemoSeed, "random `SEED`: the same seed gives the same files")
 	cut := fs.String("data-cut", "", "data-cut date `YYYY-MM-DD` (default "+synth.DefaultDataCut.Format("2006-01-02")+")")
 	noDB := fs.Bool("no-db", false, "write the CSV files and import script only, not the site databases")
+	markers := fs.Bool("markers", false, "add each cancer's candidate biomarkers (≥40, for the biomarker screen)")
 	omopURL := fs.String("omop", "", "also write each hospital as an OMOP CDM v5.4 schema (named after the site) in the PostgreSQL database at `URL`, with a study definition per study and import-omop.sh")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: oncofed-node synth --out DIR [--study nsclc|tnbc|mpm|mm|all] [--sites N] [--patients N] [--seed S]")
+		fmt.Fprintln(fs.Output(), "usage: oncofed-node synth --out DIR [--study nsclc|tnbc|mpm|mm|all] [--sites N] [--patients N] [--seed S] [--markers]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -57,6 +58,9 @@ func runSynth(args []string) error {
 	specs, policies, err := synthSpecs(*study, *sites, *patients, *seed, dataCut)
 	if err != nil {
 		return err
+	}
+	for i := range specs {
+		specs[i].Markers = *markers
 	}
 	start := time.Now()
 	man, err := synth.WriteFiles(*out, specs...)

@@ -61,6 +61,7 @@ func runDemo(args []string) error {
 	sites := fs.Int("sites", 0, "number of hospitals `N` (default: the six of the standard demo)")
 	seed := fs.Uint64("seed", synth.DemoSeed, "generator `SEED`")
 	dir := fs.String("dir", "", "`DIR` for the hospitals' databases, reused when present (default: a temporary directory)")
+	markers := fs.Bool("markers", false, "give every study its candidate biomarkers (≥40 per cancer, for oncofed-cli screen)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,6 +74,9 @@ func runDemo(args []string) error {
 	fed, err := demoFederation(*sites, *seed)
 	if err != nil {
 		return err
+	}
+	if *markers {
+		fed = fed.WithMarkers()
 	}
 	if *dir == "" {
 		tmp, err := os.MkdirTemp("", "oncofed-demo-")

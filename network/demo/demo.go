@@ -277,7 +277,15 @@ func NodeImportSpec(is synth.ImportSpec) node.ImportSpec {
 	for _, ep := range is.Endpoints {
 		spec.Endpoints = append(spec.Endpoints, node.EndpointSpec{Name: ep.Name, TimeColumn: ep.TimeColumn, EventColumn: ep.EventColumn})
 	}
-	spec.Dictionary = StudyDictionary(synth.Study(is.Study))
+	if is.Markers {
+		schema, err := synth.SchemaWithMarkers(synth.Study(is.Study))
+		if err != nil {
+			panic("demo: " + err.Error())
+		}
+		spec.Dictionary = schemaDictionary(schema)
+	} else {
+		spec.Dictionary = StudyDictionary(synth.Study(is.Study))
+	}
 	return spec
 }
 
@@ -289,9 +297,13 @@ func StudyDictionary(study synth.Study) node.Dictionary {
 	if err != nil {
 		panic("demo: " + err.Error())
 	}
+	return schemaDictionary(schema)
+}
+
+func schemaDictionary(schema *synth.Schema) node.Dictionary {
 	d, err := node.ReadDictionary(bytes.NewReader(schema.Dictionary()))
 	if err != nil {
-		panic("demo: dictionary of " + string(study) + ": " + err.Error())
+		panic("demo: dictionary of " + string(schema.Study) + ": " + err.Error())
 	}
 	return d
 }

@@ -1,0 +1,450 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// Screen modes.
+const (
+	ScreenPrognostic = "prognostic" // Cox(endpoint ~ marker + adjusters)
+	ScreenPredictive = "predictive" // Cox(endpoint ~ treatment × marker + adjusters)
+)
+
+// ScreenRequest is a biomarker screen: one Cox model per candidate marker on one cohort.
+type ScreenRequest struct {
+	Study      string
+	CohortName string
+	Cohort     *protocol.Filter
+	Endpoint   string
+	Markers    []string // the candidate markers; empty: every variable not otherwise used
+	Adjust     []string // adjusters, in every marker's model
+	// Treatment and Treated select predictive mode: the marker's terms are then its
+	// interaction with the indicator treatment == Treated.
+	Treatment, Treated string
+	Form               protocol.CoxForm // stratified by site (default) or pooled
+	Ties               string           // efron (default) or breslow
+	// Levels fixes a categorical variable's levels (the first is the reference), as a Cox
+	// request's Levels; variables not named use the catalog's order.
+	Levels map[string][]string
+	// Parallel is how many markers' models are fitted at once (0: DefaultScreenParallel; 1:
+	// one after the other). Under a site's overlap guard, which of two markers with nearly
+	// the same complete cases that site answers can then depend on which arrives first.
+	Parallel int
+}
+
+// Mode returns ScreenPredictive when a treatment is given, else ScreenPrognostic.
+func (r ScreenRequest) Mode() string {
+	if r.Treatment != "" {
+		return ScreenPredictive
+	}
+	return ScreenPrognostic
+}
+
+// ScreenResult is the outcome of a screen, markers in request order.
+type ScreenResult struct {
+	Request ScreenRequest
+	Mode    string
+	Form    protocol.CoxForm
+	Ties    string
+	// Sites are the sites that took part in at least one marker's model, sorted.
+	Sites   []string
+	Markers []MarkerResult
+	// Tests is the number of markers that are a test (estimable): the m of the BH q-values.
+	Tests int
+	// Queries is the number of scatter-gathers the screen sent (one per Newton round per
+	// marker).
+	Queries int
+}
+
+// ScreenTerm is one design column of a marker's terms, R's model-matrix name in Column.
+type ScreenTerm struct {
+	Column                        string
+	Coef, SE, HR, Lower, Upper, P float64
+}
+
+// SiteOut is a site that sat a marker out, and why (its refusal, or that it did not answer).
+type SiteOut struct {
+	Site   string
+	Reason string
+}
+
+// MarkerResult is one marker's model in a screen.
+type MarkerResult struct {
+	Marker string
+	// Estimable is false when the marker is not a test: no site could fit it, a term could not
+	// be estimated (a level no patient holds, no treated patient in a level), or its
+	// coefficient may be infinite. Reason then says why; Chisq, P and Q are NaN.
+	Estimable bool
+	Reason    string
+	Terms     []ScreenTerm // the marker's terms (interaction terms in predictive mode)
+	Chisq     float64      // joint Wald χ² over Terms
+	DF        int
+	P, Q      float64
+	N, Events int
+	// I2 (percent) and Tau2 are the heterogeneity of the marker's effect across the sites
+	// (analysis.HeterogeneityOf over one Newton step of each site's likelihood from the pooled
+	// estimate); NaN when fewer than two sites have MinSiteEvents events and an invertible
+	// information, in the pooled form (no per-site information is released), and Tau2 NaN for
+	// a marker of several terms. HetSites are the sites used.
+	I2, Tau2 float64
+	HetQP    float64
+	HetSites []string
+	// SiteTerms holds those sites' own estimates of Terms, for a forest plot.
+	SiteTerms []analysis.SiteTerms
+	SitesUsed []string
+	SitesOut  []SiteOut
+	// Rounds is the number of Newton rounds (scatter-gathers) the marker's fit took.
+	Rounds int
+}
+
+// ScreenProgress reports a screen's progress: done of total markers, the one just finished.
+type ScreenProgress func(done, total int, marker string)
+
+// CoxFitter fits one Cox model over the network: Service.FitCoxModel, the one entry point of
+// the screen to the protocol (so a faster Cox protocol speeds every screen up).
+type CoxFitter func(ctx context.Context, req Request) (*CoxModel, error)
+
+// Screen runs a biomarker screen over the network: per marker, Cox(endpoint ~ marker +
+// adjusters), or in predictive mode Cox(endpoint ~ treatment × marker + adjusters), through
+// FitCoxModel, so that every marker's model passes each site's release rules like any Cox
+// model (a site whose design column rule refuses a marker sits that marker out and is named)
+// and costs its budget. Markers that are no test get no p and do not count in the BH q-values.
+// progress (may be nil) is told after each marker; cancelling ctx stops the screen with
+// ctx's error.
+func (s *Service) Screen(ctx context.Context, req ScreenRequest, progress ScreenProgress) (*ScreenResult, error) {
+	return runScreen(ctx, s.FitCoxModel, req, progress)
+}
+
+func validateScreen(req ScreenRequest) error {
+	switch {
+	case req.Study == "":
+		return Errorf(EInvalid, "choose a study")
+	case req.Endpoint == "":
+		return Errorf(EInvalid, "choose an endpoint")
+	case len(req.Markers) == 0:
+		return Errorf(EInvalid, "choose at least one marker to screen")
+	case (req.Treatment == "") != (req.Treated == ""):
+		return Errorf(EInvalid, "predictive mode needs both the treatment variable and its treated level")
+	}
+	seen := map[string]bool{}
+	for _, m := range req.Markers {
+		if seen[m] {
+			return Errorf(EInvalid, "marker %s is listed twice", m)
+		}
+		seen[m] = true
+		if slices.Contains(req.Adjust, m) || m == req.Treatment {
+			return Errorf(EInvalid, "%s is both a marker and an adjuster or the treatment", m)
+		}
+	}
+	if _, err := coxTies(req.Ties); err != nil {
+		return err
+	}
+	switch req.Form {
+	case "", protocol.CoxStratified, protocol.CoxPooled:
+	default:
+		return Errorf(EInvalid, "unknown Cox form %q (stratified or pooled)", req.Form)
+	}
+	return nil
+}
+
+func runScreen(ctx context.Context, fit CoxFitter, req ScreenRequest, progress ScreenProgress) (*ScreenResult, error) {
+	if err := validateScreen(req); err != nil {
+		return nil, err
+	}
+	out := &ScreenResult{Request: req, Mode: req.Mode(), Form: coxForm(req.Form), Ties: req.Ties}
+	if out.Ties == "" {
+		out.Ties = analysis.Efron.String()
+	}
+	results, err := screenMarkers(ctx, fit, req, progress)
+	if err != nil {
+		return nil, err
+	}
+	sites := map[string]bool{}
+	for _, mr := range results {
+		for _, s := range mr.SitesUsed {
+			sites[s] = true
+		}
+		out.Queries += mr.Rounds
+		out.Markers = append(out.Markers, *mr)
+	}
+	ps := make([]float64, len(out.Markers))
+	for i, m := range out.Markers {
+		ps[i] = m.P
+		if m.Estimable {
+			out.Tests++
+		}
+	}
+	for i, q := range analysis.BenjaminiHochberg(ps) {
+		out.Markers[i].Q = q
+	}
+	out.Sites = sortedKeys(sites)
+	return out, nil
+}
+
+// DefaultScreenParallel is how many markers' models a screen fits at once when the request
+// does not say: while one marker waits for the sites, the others' rounds are under way.
+const DefaultScreenParallel = 4
+
+// screenMarkers fits every marker's model, Parallel (default DefaultScreenParallel) at a
+// time, and returns them in request order; the first error that stops the screen cancels the
+// rest. progress is told as each marker finishes (done counts up).
+func screenMarkers(ctx context.Context, fit CoxFitter, req ScreenRequest, progress ScreenProgress) ([]*MarkerResult, error) {
+	workers := req.Parallel
+	if workers <= 0 {
+		workers = DefaultScreenParallel
+	}
+	workers = min(workers, len(req.Markers))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]*MarkerResult, len(req.Markers))
+	next := make(chan int)
+	var (
+		mu    sync.Mutex
+		done  int
+		first error
+		wg    sync.WaitGroup
+	)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				mr, err := screenMarker(ctx, fit, req, req.Markers[i])
+				mu.Lock()
+				if err != nil {
+					if first == nil {
+						first = err
+						cancel()
+					}
+				} else {
+					results[i] = mr
+					done++
+					if progress != nil {
+						progress(done, len(req.Markers), req.Markers[i])
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for i := range req.Markers {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// markerRequest is the Cox request of one marker.
+func markerRequest(req ScreenRequest, marker string) Request {
+	cov := append([]string{marker}, req.Adjust...)
+	var cox CoxSpec
+	if req.Mode() == ScreenPredictive {
+		// Cox(endpoint ~ treatment * marker + adjusters), treatment the indicator of the
+		// treated level: R's coxph(Surv ~ trt * marker + ...), with trt = factor(treatment ==
+		// treated).
+		cov = append([]string{req.Treatment}, cov...)
+		cox.Indicators = map[string]string{req.Treatment: req.Treated}
+		cox.Interactions = []protocol.CoxInteraction{{A: req.Treatment, B: marker}}
+	}
+	levels := map[string][]string{}
+	for _, v := range cov {
+		if lv, ok := req.Levels[v]; ok {
+			levels[v] = slices.Clone(lv)
+		}
+	}
+	delete(levels, req.Treatment)
+	if len(levels) == 0 {
+		levels = nil
+	}
+	cox.Covariates, cox.Ties, cox.Form, cox.Levels = cov, req.Ties, req.Form, levels
+	return Request{Kind: protocol.KindCox, Study: req.Study, CohortName: req.CohortName, Cohort: req.Cohort,
+		Endpoint: req.Endpoint, Cox: &cox}
+}
+
+// screenMarker fits one marker's model. Errors that say the marker is no test (refusals, a
+// fit that fails on the data) make a not-estimable result; errors that stop the screen (the
+// network is lost, the request is invalid, the context ends) are returned.
+func screenMarker(ctx context.Context, fit CoxFitter, req ScreenRequest, marker string) (*MarkerResult, error) {
+	mr := &MarkerResult{Marker: marker, Chisq: math.NaN(), P: math.NaN(), Q: math.NaN(), I2: math.NaN(), Tau2: math.NaN(), HetQP: math.NaN()}
+	m, err := fit(ctx, markerRequest(req, marker))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var ae *Error
+		switch {
+		case errors.As(err, &ae) && ae.Code == ERefusedByPolicy:
+			mr.Reason = "every site refused it"
+			for _, p := range ae.Refused {
+				mr.SitesOut = append(mr.SitesOut, SiteOut{p.Site, p.Message})
+			}
+		case ErrorCode(err) == EInvalid && ae != nil && len(ae.Refused) > 0:
+			mr.Reason = "no site could build its model"
+			for _, p := range ae.Refused {
+				mr.SitesOut = append(mr.SitesOut, SiteOut{p.Site, p.Message})
+			}
+		case ErrorCode(err) == EUnavailable && strings.Contains(ErrorMessage(err), "round"):
+			// A site stopped answering (or refused) in a later round: this marker's fit is lost.
+			mr.Reason = ErrorMessage(err)
+		default:
+			return nil, err
+		}
+		return mr, nil
+	}
+	mr.Rounds = len(m.Rounds)
+	for _, r := range m.Rounds[0].Replies {
+		if r.Cox != nil && r.Cox.N == 0 {
+			// An exact site answers for no complete case (the marker is not on its panel):
+			// it took no part.
+			mr.SitesOut = append(mr.SitesOut, SiteOut{r.Site, "no patient of the cohort has a result for this marker"})
+			continue
+		}
+		mr.SitesUsed = append(mr.SitesUsed, r.Site)
+	}
+	for _, p := range append(slices.Clone(m.First.Refused), m.First.Invalid...) {
+		mr.SitesOut = append(mr.SitesOut, SiteOut{p.Site, p.Message})
+	}
+	for _, site := range m.First.Missing {
+		mr.SitesOut = append(mr.SitesOut, SiteOut{site, "did not answer in time"})
+	}
+	sort.Slice(mr.SitesOut, func(i, j int) bool { return mr.SitesOut[i].Site < mr.SitesOut[j].Site })
+	f := m.Cox.Fit
+	mr.N, mr.Events = f.N, f.Events
+	idx := markerTerms(f.Terms, m.Request, marker, req)
+	for _, k := range idx {
+		mr.Terms = append(mr.Terms, ScreenTerm{Column: f.Terms[k], Coef: f.Coef[k], SE: f.SE[k], HR: f.HR[k], Lower: f.Lower[k], Upper: f.Upper[k], P: f.P[k]})
+	}
+	switch {
+	case len(idx) == 0:
+		mr.Reason = "the marker has no design column"
+		return mr, nil
+	case len(f.Infinite) > 0:
+		mr.Reason = fmt.Sprintf("coefficient may be infinite (%s): a level without events or without censoring", strings.Join(f.Infinite, ", "))
+		return mr, nil
+	case m.Cox.FitError != "":
+		mr.Reason = "the fit did not converge: " + m.Cox.FitError
+		return mr, nil
+	}
+	w, err := analysis.JointWald(f, idx)
+	if err != nil {
+		var ne []string
+		for _, k := range idx {
+			if slices.Contains(f.NotEstimable, f.Terms[k]) {
+				ne = append(ne, f.Terms[k])
+			}
+		}
+		mr.Reason = "not estimable"
+		if len(ne) > 0 {
+			mr.Reason += ": " + strings.Join(ne, ", ") + " constant or collinear with other terms (a level no patient holds, or in predictive mode a level without treated or untreated patients)"
+		}
+		return mr, nil
+	}
+	mr.Estimable = true
+	mr.Chisq, mr.DF, mr.P = w.Stat, w.DF, w.P
+	screenHeterogeneity(mr, m, idx)
+	return mr, nil
+}
+
+// markerTerms returns the indexes of the marker's terms among a fit's terms: the columns the
+// marker's own block produces (BuildDesign's names: the marker, or marker+level), or in
+// predictive mode their interactions with the treated indicator (treatmentL:tp53mut).
+func markerTerms(terms []string, req Request, marker string, sr ScreenRequest) []int {
+	var names []string
+	if lv, ok := req.Cox.Levels[marker]; ok {
+		for _, l := range lv[1:] {
+			names = append(names, marker+l)
+		}
+	} else {
+		names = []string{marker}
+	}
+	if sr.Mode() == ScreenPredictive {
+		for i, n := range names {
+			names[i] = sr.Treatment + sr.Treated + ":" + n
+		}
+	}
+	var idx []int
+	for k, t := range terms {
+		if slices.Contains(names, t) {
+			idx = append(idx, k)
+		}
+	}
+	return idx
+}
+
+// screenHeterogeneity fills the marker's per-site estimates and heterogeneity from the round
+// evaluated at the final estimate (every fit ends with one): each site's contribution there
+// gives its one-step estimate, no further query. A site with fewer than MinSiteEvents events,
+// or whose information is singular, is left out, as R's reference does.
+//
+// The pooled form has none: its two-phase protocol releases each site's risk-set sums without
+// its own information matrix (only its share of the pooled one), so a site's own Newton step
+// cannot be taken; I² and τ² stay NaN there (use the stratified form).
+func screenHeterogeneity(mr *MarkerResult, m *CoxModel, idx []int) {
+	if coxForm(m.Request.Cox.Form) != protocol.CoxStratified {
+		return
+	}
+	f := m.Cox.Fit
+	var last *Round
+	best := math.Inf(1)
+	for i := range m.Rounds {
+		r := &m.Rounds[i]
+		if r.Query.Cox == nil || len(r.Query.Cox.Beta) != len(f.Coef) {
+			continue
+		}
+		d := 0.0
+		for k, b := range r.Query.Cox.Beta {
+			d = math.Max(d, math.Abs(b-f.Coef[k]))
+		}
+		if d < best {
+			best, last = d, r
+		}
+	}
+	if last == nil || best > 1e-6 {
+		return
+	}
+	ties, _ := coxTies(m.Request.Cox.Ties)
+	form := coxForm(m.Request.Cox.Form)
+	var st []analysis.SiteTerms
+	for _, rep := range last.Replies {
+		if rep.Cox == nil || rep.Cox.Events < MinSiteEvents {
+			continue
+		}
+		c, _, err := coxRound([]protocol.Reply{rep}, form, ties, last.Query.Cox.Beta)
+		if err != nil {
+			continue
+		}
+		est, cov, err := analysis.OneStep(last.Query.Cox.Beta, c, idx)
+		if err != nil {
+			continue
+		}
+		st = append(st, analysis.SiteTerms{Site: rep.Site, Est: est, Cov: cov})
+	}
+	mr.SiteTerms = st
+	h, err := analysis.HeterogeneityOf(st)
+	if err != nil {
+		return
+	}
+	mr.I2, mr.Tau2, mr.HetQP, mr.HetSites = h.I2, h.Tau2, h.QP, h.Sites
+}

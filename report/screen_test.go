@@ -1,0 +1,86 @@
+package report
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/chart"
+)
+
+func screenFixture() *app.ScreenResult {
+	nan := math.NaN()
+	return &app.ScreenResult{Request: app.ScreenRequest{Study: "nsclc", Endpoint: "OS"}, Mode: app.ScreenPrognostic, Tests: 2,
+		Markers: []app.MarkerResult{
+			{Marker: "nf1", Estimable: true, Terms: []app.ScreenTerm{{Column: "nf1mut", Coef: -0.1, HR: math.Exp(-0.1), Lower: 0.7, Upper: 1.2}},
+				P: 0.4, Q: 0.4, DF: 1, Chisq: 0.7, N: 900, Events: 600, I2: 0, SitesUsed: []string{"a", "b"}},
+			{Marker: "ntrk1", Reason: "every site refused it", P: nan, Q: nan, Chisq: nan, I2: nan,
+				SitesOut: []app.SiteOut{{Site: "a", Reason: "design column"}, {Site: "b", Reason: "design column"}}},
+			{Marker: "tp53", Estimable: true, Terms: []app.ScreenTerm{{Column: "tp53mut", Coef: 0.3, HR: math.Exp(0.3), Lower: 1.1, Upper: 1.6}},
+				P: 1e-5, Q: 2e-5, DF: 1, Chisq: 19, N: 900, Events: 600, I2: 12, HetQP: 0.3, SitesUsed: []string{"a", "b"},
+				SiteTerms: []analysis.SiteTerms{{Site: "a", Est: []float64{0.25}, Cov: []float64{0.01}}, {Site: "b", Est: []float64{0.35}, Cov: []float64{0.02}}}},
+		}}
+}
+
+// The table shows p and q side by side, says why a marker is no test and which sites sat
+// it out; sorting by q puts tests first and non-tests last.
+func TestScreenTable(t *testing.T) {
+	r := screenFixture()
+	rows := ScreenTable(r)
+	if len(rows) != 3 || len(rows[0].Cells) != len(ScreenColumns) {
+		t.Fatalf("%d rows of %d cells", len(rows), len(rows[0].Cells))
+	}
+	p, q := indexOf(ScreenColumns, "p"), indexOf(ScreenColumns, "q")
+	if rows[2].Cells[p] != "< 0.0001" || rows[0].Cells[q] != "0.40" {
+		t.Errorf("p %q, q %q", rows[2].Cells[p], rows[0].Cells[q])
+	}
+	note := rows[1].Cells[len(ScreenColumns)-1]
+	if !strings.Contains(note, "not estimable: every site refused it") || !strings.Contains(note, "sat out: a, b") || rows[1].Cells[p] != "NA" {
+		t.Errorf("ntrk1 row %q", rows[1].Cells)
+	}
+	SortScreen(rows, "q")
+	if rows[0].Marker != "tp53" || rows[1].Marker != "nf1" || rows[2].Marker != "ntrk1" {
+		t.Errorf("sorted by q: %s %s %s", rows[0].Marker, rows[1].Marker, rows[2].Marker)
+	}
+	SortScreen(rows, "marker")
+	if rows[0].Marker != "nf1" {
+		t.Errorf("sorted by marker: %s first", rows[0].Marker)
+	}
+}
+
+// The volcano plots the tests only and labels the q < 0.05 ones; the drill-down forest has
+// one row per site estimate and the pooled diamond.
+func TestVolcanoFigureAndMarkerForest(t *testing.T) {
+	r := screenFixture()
+	v := VolcanoFigure(r)
+	if v == nil || len(v.Points) != 2 || !v.Points[1].Highlight || v.Points[0].Highlight {
+		t.Fatalf("volcano %+v", v)
+	}
+	if _, err := chart.Image(v, 600, 400); err != nil {
+		t.Fatal(err)
+	}
+	f := MarkerForest(r.Markers[2], 0)
+	if f == nil || len(f.Rows) != 3 || !f.Rows[2].Pooled || f.I2 == nil || *f.I2 != 12 {
+		t.Fatalf("forest %+v", f)
+	}
+	if math.Abs(f.Rows[0].HR-math.Exp(0.25)) > 1e-12 || math.Abs(f.Rows[0].Upper-math.Exp(0.25+1.959963984540054*0.1)) > 1e-12 {
+		t.Errorf("site a: %+v", f.Rows[0])
+	}
+	if _, err := chart.Image(f, 600, 400); err != nil {
+		t.Fatal(err)
+	}
+	if MarkerForest(r.Markers[1], 0) != nil {
+		t.Error("a forest for a marker that is no test")
+	}
+}
+
+func indexOf(xs []string, x string) int {
+	for i, y := range xs {
+		if y == x {
+			return i
+		}
+	}
+	return -1
+}

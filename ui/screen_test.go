@@ -1,0 +1,82 @@
+package ui
+
+import (
+	"math"
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/oncofed/oncofed/synth"
+)
+
+// screenFederation is the test federation with the NSCLC candidate markers, larger so that
+// the simulated effects show.
+func screenFederation() synth.Federation {
+	f := synth.Federation{Name: "screen federation", Policies: map[string]synth.SitePolicy{},
+		Studies: []synth.Spec{{Study: synth.NSCLC, SiteSizes: []int{900, 600, 300}, Seed: 15, Markers: true}}}
+	for _, n := range f.SiteNames() {
+		f.Policies[n] = synth.DemoPolicy
+	}
+	return f
+}
+
+// The Biomarkers tab screens the chosen markers over the sites with progress, draws the
+// volcano and the table (p and q side by side, sortable), drills into a marker's per-site
+// forest plot, and the predictive mode tests the interaction with the treated arm.
+func TestBiomarkerScreenTab(t *testing.T) {
+	f := startAppOn(t, screenFederation())
+	s := f.ui.screen
+	f.ui.selectTab(TabScreen)
+	if s.markers.Options == nil || !contains(s.markers.Options, "stk11") {
+		t.Fatalf("markers offered: %v", s.markers.Options)
+	}
+	s.markers.SetSelected([]string{"tp53", "stk11", "nf1", "ntrk1", "tmb"})
+	s.adjust.SetSelected([]string{"age"})
+	test.Tap(s.run)
+	if s.cancel.Hidden || s.progress.Hidden {
+		t.Error("no progress or cancel while the screen runs")
+	}
+	f.loop.until(t, "the screen", func() bool { return s.result != nil })
+	if len(s.rows) != 5 || s.volcano.figure == nil {
+		t.Fatalf("%d rows, volcano %v; status %q", len(s.rows), s.volcano.figure != nil, s.status.Text)
+	}
+	if s.rows[0].Marker != "tp53" || !(s.rows[0].P < 0.05) {
+		t.Errorf("sorted by p, first row %s (p %g)", s.rows[0].Marker, s.rows[0].P)
+	}
+	last := s.rows[len(s.rows)-1]
+	if last.Marker != "ntrk1" || last.Estimable || !math.IsNaN(last.P) {
+		t.Errorf("last row %s estimable %v p %g; want ntrk1, refused everywhere, last", last.Marker, last.Estimable, last.P)
+	}
+	if s.chosen != "tp53" || s.forest.figure == nil || s.km.Disabled() {
+		t.Errorf("drill-down on %q, forest %v", s.chosen, s.forest.figure != nil)
+	}
+	s.table.Select(tableCell(len(s.rows)-1, 0))
+	if s.chosen != "ntrk1" || s.forest.figure != nil {
+		t.Errorf("choosing ntrk1: chosen %q, forest %v", s.chosen, s.forest.figure != nil)
+	}
+	s.sortBy.SetSelected(sortMarker)
+	if s.rows[0].Marker != "nf1" {
+		t.Errorf("sorted by marker, first %s", s.rows[0].Marker)
+	}
+	// Predictive: STK11 × pembro-chemo.
+	s.mode.SetSelected(modePredictive)
+	s.treatment.SetSelected("treatment")
+	s.treated.SetSelected("pembro-chemo")
+	s.markers.SetSelected([]string{"stk11", "nf1"})
+	s.result = nil
+	test.Tap(s.run)
+	f.loop.until(t, "the predictive screen", func() bool { return s.result != nil })
+	if s.result.Mode != "predictive" || len(s.result.Markers) != 2 || s.result.Markers[0].Terms[0].Column != "treatmentpembro-chemo:stk11mut" {
+		t.Fatalf("predictive screen %+v", s.result.Markers)
+	}
+	// Choosing a marker and asking for its Kaplan–Meier groups the cohort by it on the
+	// Survival tab.
+	s.choose("stk11")
+	test.Tap(s.km)
+	if f.ui.cohort.groupBy.Selected != "stk11" || f.ui.tabs.Selected().Text != TabSurvival {
+		t.Errorf("KM drill-down: group by %q on tab %s", f.ui.cohort.groupBy.Selected, f.ui.tabs.Selected().Text)
+	}
+}
+
+func tableCell(row, col int) widget.TableCellID { return widget.TableCellID{Row: row, Col: col} }
