@@ -58,7 +58,7 @@ func (s *Service) ValidateLOSO(ctx context.Context, req Request) (*LOSOResult, e
 		q := base
 		q.ID = s.newID()
 		q.Cox = &protocol.CoxRequest{Form: form, Ties: ties.String(), Covariates: req.Cox.Covariates,
-			Levels: req.Cox.Levels, Beta: slices.Clone(beta)}
+			Levels: req.Cox.Levels, Beta: slices.Clone(beta), Indicators: req.Cox.Indicators, Interactions: req.Cox.Interactions}
 		return q
 	}
 	g, err := s.query(ctx, coxQuery(protocol.CoxStratified, make([]float64, p)))
