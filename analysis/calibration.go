@@ -136,3 +136,20 @@ func (s *CoxStratum) Validate(beta []float64, ties Ties, landmarks, baselineCumH
 	}
 	return ValidateAtSite(s.time, s.event, lp, ties, landmarks, baselineCumHaz)
 }
+
+// StrataEvaluator is the CoxEvaluator of a model stratified by the given strata (each its own
+// baseline hazard: R's coxph(... + strata(s))): the sum of their contributions at β. A
+// leave-one-site-out fit is StrataEvaluator of every site's stratum but the held-out one's.
+func StrataEvaluator(strata []*CoxStratum, ties Ties) CoxEvaluator {
+	return func(beta []float64) (CoxContribution, error) {
+		var sum CoxContribution
+		for _, st := range strata {
+			c, err := st.Contribution(beta, ties)
+			if err != nil {
+				return CoxContribution{}, err
+			}
+			sum.Add(c)
+		}
+		return sum, nil
+	}
+}

@@ -65,17 +65,7 @@ func TestValidateLOSO(t *testing.T) {
 				others = append(others, lungStratum(t, ps, o))
 			}
 		}
-		fit, err := analysis.FitCox(func(b []float64) (analysis.CoxContribution, error) {
-			var sum analysis.CoxContribution
-			for _, st := range others {
-				c, err := st.Contribution(b, analysis.Efron)
-				if err != nil {
-					return sum, err
-				}
-				sum.Add(c)
-			}
-			return sum, nil
-		}, 2, analysis.CoxOptions{})
+		fit, err := analysis.FitCox(analysis.StrataEvaluator(others, analysis.Efron), 2, analysis.CoxOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -95,20 +95,13 @@ func TestModelValidateLOSO(t *testing.T) {
 			continue
 		}
 		answered++
-		fit, err := analysis.FitCox(func(b []float64) (analysis.CoxContribution, error) {
-			var sum analysis.CoxContribution
-			for site, st := range strata {
-				if site == s.Site {
-					continue
-				}
-				c, err := st.Contribution(b, analysis.Efron)
-				if err != nil {
-					return sum, err
-				}
-				sum.Add(c)
+		var others []*analysis.CoxStratum
+		for site, st := range strata {
+			if site != s.Site {
+				others = append(others, st)
 			}
-			return sum, nil
-		}, 2, analysis.CoxOptions{})
+		}
+		fit, err := analysis.FitCox(analysis.StrataEvaluator(others, analysis.Efron), 2, analysis.CoxOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
