@@ -1,9 +1,11 @@
 package analysis
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -134,12 +136,17 @@ func concordance(time []float64, event []bool, lp []float64, uno bool) (Concorda
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(a, b int) bool {
-		i, j := order[a], order[b]
-		if time[i] != time[j] {
-			return time[i] > time[j]
+	slices.SortFunc(order, func(i, j int) int {
+		switch {
+		case time[i] != time[j]:
+			return cmp.Compare(time[j], time[i])
+		case event[i] != event[j]:
+			if event[j] {
+				return -1
+			}
+			return 1
 		}
-		return !event[i] && event[j]
+		return cmp.Compare(i, j)
 	})
 	var gWeight map[float64]float64
 	if uno && res.Events >= 2 {
