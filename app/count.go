@@ -93,7 +93,7 @@ func (s *Service) Count(ctx context.Context, req Request) (*Result, error) {
 		p := &r.Provenance
 		p.Expected, p.Missing = sortedCopy(g.Expected), sortedCopy(g.Missing)
 		p.Refused, p.Invalid = g.Refused, g.Invalid
-	} else if err := s.finish(ctx, r, g); err != nil {
+	} else if err := s.finish(ctx, r, g, nil); err != nil {
 		return nil, err
 	} else if len(groups) > 0 {
 		mergeFeasibilityGroups(r.Count, groups, groupGathered)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/oncofed/oncofed/app"
@@ -138,48 +139,62 @@ func BenchmarkOpenKM(b *testing.B) {
 	}
 }
 
-// TestStoredAsReceived: a reply is stored, hashed and reopened as the JSON its site sent, not
-// as the client would encode it again. The fake sites indent their JSON (bytes encoding/json
-// never writes), so a re-encoded copy would differ from what was received; the result must
-// still store those very bytes, hash them, and reopen to the same bits — for every kind,
-// including the pooled Cox fit whose payload comes from the live fit, not a replay.
+// TestStoredAsReceived: a reply is kept, hashed and reopened as the JSON its site sent, not as
+// the client would encode it again. The fake sites indent their JSON (bytes encoding/json never
+// writes), so a re-encoded copy would differ from what was received; a result must still store
+// (count, summary, Kaplan–Meier) or name by digest (every kind, Cox included) those very bytes,
+// and reopen to the same bits — including the Cox fits, whose payload comes from the live fit.
 func TestStoredAsReceived(t *testing.T) {
 	f := newFixture(t)
 	f.net.wire = func(r protocol.Reply) ([]byte, error) { return json.MarshalIndent(r, "", "  ") }
 	ctx := context.Background()
+	raw, err := sql.Open("sqlite", f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
 	for _, req := range everyKind {
 		r, err := f.svc.Run(ctx, req)
 		if err != nil {
 			t.Fatalf("%s: %v", req.Kind, err)
 		}
 		for i, round := range r.Rounds {
-			if len(round.ReplyJSON) != len(round.Replies) || len(round.Replies) == 0 {
-				t.Fatalf("%s: round %d holds %d reply JSONs for %d replies", r.Name, i, len(round.ReplyJSON), len(round.Replies))
+			if len(round.Digests) == 0 {
+				t.Fatalf("%s: round %d names no reply", r.Name, i)
+			}
+			if req.Kind == protocol.KindCox {
+				if round.Replies != nil || round.ReplyJSON != nil {
+					t.Fatalf("%s: round %d keeps its replies", r.Name, i)
+				}
+				continue
+			}
+			if len(round.ReplyJSON) != len(round.Replies) || len(round.Digests) != len(round.Replies) {
+				t.Fatalf("%s: round %d holds %d reply JSONs and %d digests for %d replies", r.Name, i, len(round.ReplyJSON), len(round.Digests), len(round.Replies))
 			}
 			for j, b := range round.ReplyJSON {
 				want, _ := json.MarshalIndent(round.Replies[j], "", "  ")
+				sum := sha256.Sum256(want)
 				if !bytes.Equal(b, want) || !bytes.Contains(b, []byte("\n  ")) {
 					t.Fatalf("%s: round %d reply %d is not the JSON as received", r.Name, i, j)
 				}
+				if d := round.Digests[j]; d.SHA256 != hex.EncodeToString(sum[:]) || d.Bytes != len(want) || d.Site != round.Replies[j].Site {
+					t.Fatalf("%s: round %d reply %d: digest %+v is not of the JSON as received", r.Name, i, j, d)
+				}
 			}
 		}
-		// What the cache file holds is the bytes as received.
+		// What the cache file holds is the bytes as received, and no Cox reply.
 		var stored string
-		raw, err := sql.Open("sqlite", f.path)
+		var n int
+		err = raw.QueryRow(`SELECT count(*), coalesce(min(reply), '') FROM result_replies WHERE result_id = ? AND site = (SELECT min(site) FROM result_replies WHERE result_id = ?)`, r.ID, r.ID).Scan(&n, &stored)
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = raw.QueryRow(`SELECT reply FROM result_replies WHERE result_id = ? ORDER BY round, site LIMIT 1`, r.ID).Scan(&stored)
-		raw.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if stored != string(r.Rounds[0].ReplyJSON[0]) {
+		if req.Kind == protocol.KindCox {
+			if n != 0 {
+				t.Errorf("%s: the cache holds %d Cox replies", r.Name, n)
+			}
+		} else if stored != string(r.Rounds[0].ReplyJSON[0]) {
 			t.Errorf("%s: the cache holds %.60q…, not the reply as received", r.Name, stored)
-		}
-		// The content hash is of the stored bytes: it differs from the hash of re-encoded replies.
-		if h := app.ContentHash(r.Request, stripJSON(r.Rounds)); h == r.Provenance.ContentHash {
-			t.Errorf("%s: the content hash does not cover the bytes as received", r.Name)
 		}
 		o, err := f.svc.Open(ctx, r.ID)
 		if err != nil {
@@ -192,12 +207,13 @@ func TestStoredAsReceived(t *testing.T) {
 	}
 }
 
-// TestContentHashUnchangedForCanonicalJSON: when the stored JSON is what encoding/json writes
-// (as a Go node's replies are), hashing the bytes gives the hash of encoding the rounds, the
-// definition results stored before the bytes were kept were hashed with; so they still open.
-// Replies handed over without JSON (an in-process network) are encoded, and hash the same.
+// TestContentHashUnchangedForCanonicalJSON: when a reply's JSON is what encoding/json writes
+// (as a Go node's replies are), its digest is that of the encoded reply, so a result computed
+// from replies handed over without JSON (an in-process network) has the same content hash, and
+// the hash is ResultHash's.
 func TestContentHashUnchangedForCanonicalJSON(t *testing.T) {
 	ctx := context.Background()
+	hashes := map[bool][]string{}
 	for _, noJSON := range []bool{false, true} {
 		f := newFixture(t)
 		f.net.noJSON = noJSON
@@ -206,56 +222,108 @@ func TestContentHashUnchangedForCanonicalJSON(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", req.Kind, err)
 			}
-			if got := r.Rounds[0].ReplyJSON != nil; got == noJSON {
-				t.Fatalf("%s (noJSON %v): ReplyJSON set %v", r.Name, noJSON, got)
+			if r.Provenance.ContentHash != app.ResultHash(r) {
+				t.Errorf("%s (noJSON %v): content hash %s, ResultHash %s", r.Name, noJSON, r.Provenance.ContentHash, app.ResultHash(r))
 			}
-			var h = sha256.New()
-			enc := json.NewEncoder(h)
-			enc.Encode(r.Request)
-			for _, round := range r.Rounds {
-				enc.Encode(round)
-			}
-			if want := hex.EncodeToString(h.Sum(nil)); r.Provenance.ContentHash != want {
-				t.Errorf("%s (noJSON %v): content hash %s, encoding the rounds gives %s", r.Name, noJSON, r.Provenance.ContentHash, want)
-			}
+			hashes[noJSON] = append(hashes[noJSON], r.Provenance.ContentHash)
 			if _, err := f.svc.Open(ctx, r.ID); err != nil {
 				t.Errorf("%s (noJSON %v): %v", r.Name, noJSON, err)
 			}
 		}
 	}
+	for i := range everyKind {
+		if hashes[false][i] != hashes[true][i] {
+			t.Errorf("%s: content hash %s with the replies' JSON, %s without", everyKind[i].Kind, hashes[false][i], hashes[true][i])
+		}
+	}
 }
 
-// TestDamagedReplyJSONRefused: the content hash covers the stored bytes of a reply, so a
-// changed byte — even one that decodes to the same reply — is noticed when the result is opened.
-func TestDamagedReplyJSONRefused(t *testing.T) {
+// TestDamagedResultRefused: the content hash covers the digests of the replies a result names,
+// the bytes of the replies it keeps and a Cox result's trace, so a changed byte in any of them —
+// even one that decodes to the same reply — is noticed when the result is opened.
+func TestDamagedResultRefused(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	r, err := f.svc.Run(ctx, everyKind[4])
+	km, err := f.svc.Run(ctx, everyKind[2])
 	if err != nil {
 		t.Fatal(err)
+	}
+	var cox []*app.Result
+	for _, req := range everyKind[3:] {
+		r, err := f.svc.Run(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cox = append(cox, r)
 	}
 	raw, err := sql.Open("sqlite", f.path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer raw.Close()
+	damage := func(what, stmt string, id int64) {
+		t.Helper()
+		res, err := raw.Exec(stmt, id, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			t.Fatalf("%s: changed %d rows", what, n)
+		}
+		if _, err := f.svc.Open(ctx, id); app.ErrorCode(err) != app.EInternal {
+			t.Errorf("Open of a result with %s: %v, want code %s", what, err, app.EInternal)
+		}
+	}
 	// A space before the closing brace: the same reply, other bytes.
-	res, err := raw.Exec(`UPDATE result_replies SET reply = substr(reply, 1, length(reply) - 1) || ' }' WHERE result_id = ? AND round = 1 AND site = (SELECT min(site) FROM result_replies WHERE result_id = ?)`, r.ID, r.ID)
+	damage("a changed reply byte", `UPDATE result_replies SET reply = substr(reply, 1, length(reply) - 1) || ' }' WHERE result_id = ? AND round = 0 AND site = (SELECT min(site) FROM result_replies WHERE result_id = ?)`, km.ID)
+	// Another digest for one reply of the stratified fit's second round.
+	damage("a changed reply digest", `UPDATE result_rounds SET replies = replace(replies, '"sha256":"', '"sha256":"0') WHERE result_id = ? AND round = 1 AND ? > 0`, cox[0].ID)
+	// One event fewer at the first site of the pooled fit: its summary, not its steps.
+	damage("a changed trace", `UPDATE results SET trace = json_set(trace, '$.sites[0].events', json_extract(trace, '$.sites[0].events') - 1) WHERE id = ? AND ? > 0`, cox[1].ID)
+}
+
+// TestTraceChecksItself: rendering a Cox result from its trace checks the trace beyond its
+// content hash: the refit must ask for the very β of every stored step and use every step, and
+// in the stratified form each step's total must be what the sites' own contributions add up
+// to. A trace that breaks any of these (as a bug writing it would) renders nothing.
+func TestTraceChecksItself(t *testing.T) {
+	f := newFixture(t)
+	r, err := f.svc.Run(context.Background(), everyKind[3])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		t.Fatalf("changed %d rows", n)
+	if r.Trace == nil || len(r.Trace.Steps) < 3 || len(r.Trace.Steps[1].Sites) < 2 {
+		t.Fatalf("stratified trace %+v", r.Trace)
 	}
-	if _, err := f.svc.Open(ctx, r.ID); app.ErrorCode(err) != app.EInternal {
-		t.Errorf("Open of a result with a changed reply byte: %v, want code %s", err, app.EInternal)
+	for _, c := range []struct {
+		what, want string
+		change     func(tr *app.CoxTrace)
+	}{
+		{"nothing", "", func(*app.CoxTrace) {}},
+		{"a site's gradient", "do not add up", func(tr *app.CoxTrace) {
+			g := tr.Steps[1].Sites[1].Gradient
+			g[0] += 1e-6 * (math.Abs(g[0]) + 1)
+		}},
+		{"a step's β", "diverges", func(tr *app.CoxTrace) { tr.Steps[2].Beta[0] += 1e-9 }},
+		{"the last step dropped", "more steps", func(tr *app.CoxTrace) { tr.Steps = tr.Steps[:len(tr.Steps)-1] }},
+		{"a step added", "used", func(tr *app.CoxTrace) { tr.Steps = append(tr.Steps, tr.Steps[len(tr.Steps)-1]) }},
+	} {
+		var tr app.CoxTrace
+		b, _ := json.Marshal(r.Trace)
+		if err := json.Unmarshal(b, &tr); err != nil {
+			t.Fatal(err)
+		}
+		c.change(&tr)
+		x := *r
+		x.Trace = &tr
+		err := app.Render(&x)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s changed: %v", c.what, err)
+		case c.want == "" && x.Cox.Fit.Coef[0] != r.Cox.Fit.Coef[0]:
+			t.Errorf("the trace through JSON renders coefficient %v, live %v", x.Cox.Fit.Coef[0], r.Cox.Fit.Coef[0])
+		case c.want != "" && (app.ErrorCode(err) != app.EInternal || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s changed: %v, want an internal error saying %q", c.what, err, c.want)
+		}
 	}
-}
-
-func stripJSON(rounds []app.Round) []app.Round {
-	out := make([]app.Round, len(rounds))
-	for i, r := range rounds {
-		out[i] = app.Round{Query: r.Query, Replies: r.Replies}
-	}
-	return out
 }

@@ -28,7 +28,7 @@ func Render(r *Result) error {
 	case protocol.KindSurvival:
 		r.KM, err = renderKM(replies, r.Request.Landmarks)
 	case protocol.KindCox:
-		r.Cox, err = renderCox(r.Request, r.Rounds)
+		r.Cox, err = renderCox(r)
 	default:
 		return Errorf(EInvalid, "unknown analysis kind %q", r.Request.Kind)
 	}
@@ -365,65 +365,23 @@ func coxRoundStep(replies []protocol.Reply, form protocol.CoxForm, ties analysis
 	return total, columns, step, nil
 }
 
-// renderCox refits the model from the stored rounds: the replay evaluator hands FitCox the
-// contribution of round k at its k-th call and checks that FitCox asks for the very β that
-// round was computed at, so the refit retraces the original iterations bit for bit.
-func renderCox(req Request, rounds []Round) (*CoxResult, error) {
-	if req.Cox == nil {
+// renderCox refits a Cox model from its trace (renderCoxTrace), or from its rounds' replies
+// when it has none (a result built in code, or stored before results were kept compact).
+func renderCox(r *Result) (*CoxResult, error) {
+	if r.Request.Cox == nil {
 		return nil, Errorf(EInvalid, "a Cox result without a model")
 	}
-	ties, err := coxTies(req.Cox.Ties)
-	if err != nil {
-		return nil, err
-	}
-	form := coxForm(req.Cox.Form)
-	first := rounds[0]
-	if first.Query.Cox == nil || len(first.Replies) == 0 {
-		return nil, Errorf(EInternal, "the stored Cox rounds are incomplete")
-	}
-	p := len(first.Query.Cox.Beta)
-	k := 0
-	next := func(beta []float64, want protocol.CoxForm) (Round, error) {
-		if k >= len(rounds) {
-			return Round{}, Errorf(EInternal, "the refit asks for more rounds (%d) than were stored", k+1)
-		}
-		round := rounds[k]
-		if round.Query.Cox == nil || !equalBits(round.Query.Cox.Beta, beta) || (want != "" && round.Query.Cox.Form != want) {
-			return Round{}, Errorf(EInternal, "the refit diverges from the stored rounds at round %d", k)
-		}
-		k++
-		return round, nil
-	}
-	eval := func(beta []float64) (analysis.CoxContribution, func() (analysis.CoxContribution, error), error) {
-		round, err := next(beta, "")
+	tr := r.Trace
+	if tr == nil {
+		steps, err := traceFromRounds(r.Request, r.Rounds)
 		if err != nil {
-			return analysis.CoxContribution{}, nil, err
+			return nil, err
 		}
-		// The form of the stored round: a pooled result stored before the two-phase round
-		// holds one-phase rounds.
-		rf := round.Query.Cox.Form
-		if rf != protocol.CoxPooledSums {
-			rf = form
+		if tr, err = buildTrace(r.Request, r.Rounds, steps); err != nil {
+			return nil, err
 		}
-		c, _, step, err := coxRoundStep(round.Replies, rf, ties, beta)
-		if err != nil || step == nil {
-			return c, func() (analysis.CoxContribution, error) { return c, nil }, err
-		}
-		b := slices.Clone(beta)
-		return c, func() (analysis.CoxContribution, error) {
-			second, err := next(b, protocol.CoxPooledHessian)
-			if err != nil {
-				return analysis.CoxContribution{}, err
-			}
-			return coxHessianRound(step, c, round.Replies, second.Replies)
-		}, nil
 	}
-	out, err := fitCox(eval, p, req, form, coxTerms(first.Replies, p))
-	if err != nil {
-		return nil, err
-	}
-	out.addSites(first.Replies)
-	return out, nil
+	return renderCoxTrace(r.Request, tr)
 }
 
 // coxTerms names the p design columns after the first reply's columns (x1, x2, … when it
@@ -465,15 +423,12 @@ func fitCox(eval analysis.CoxStepEvaluator, p int, req Request, form protocol.Co
 	return out, nil
 }
 
-// addSites fills the per-site counts of a Cox result from its first round's replies.
-func (out *CoxResult) addSites(first []protocol.Reply) {
-	for _, rep := range first {
-		if rep.Cox != nil {
-			out.PerSite = append(out.PerSite, SiteEvents{Site: rep.Site, Patients: rep.Cox.N, Events: rep.Cox.Events})
-			out.Excluded = out.Excluded.Add(releasedCount(rep.Cox.ExcludedCount(), rep.Policy.MinCell))
-		}
+// addSites fills the per-site counts of a Cox result from its trace's sites.
+func (out *CoxResult) addSites(sites []CoxSiteSummary) {
+	for _, s := range sites {
+		out.PerSite = append(out.PerSite, SiteEvents{Site: s.Site, Patients: s.N, Events: s.Events})
+		out.Excluded = out.Excluded.Add(releasedCount(s.Excluded, s.MinCell))
 	}
-	sort.Slice(out.PerSite, func(i, j int) bool { return out.PerSite[i].Site < out.PerSite[j].Site })
 }
 
 func coxForm(f protocol.CoxForm) protocol.CoxForm {

@@ -66,6 +66,10 @@ type Round struct {
 	// reply is encoded once, by its site. Nil for a round built in code (or from a network
 	// without JSON): its replies are then encoded with encoding/json (ReplyBytes).
 	ReplyJSON []json.RawMessage `json:"-"`
+	// Digests names every reply of the round by its site, SHA-256 and size (see record.go); set
+	// on every round of a result once it is kept (Service.Run) or migrated (Compact), nil on a
+	// result stored before results were kept compact.
+	Digests []ReplyDigest `json:"digests,omitempty"`
 }
 
 // ReplyBytes returns the JSON of Replies[i] as it is stored: ReplyJSON[i] when the round
@@ -95,8 +99,10 @@ type Provenance struct {
 	Sites           []SiteProvenance `json:"sites"`
 	AppVersion      string           `json:"app_version"`
 	ProtocolVersion string           `json:"protocol_version"`
-	// ContentHash is the SHA-256 of the request and every round's query and replies; a result
-	// whose stored aggregates no longer hash to it is refused on opening.
+	// ContentHash is ResultHash: the SHA-256 of the request, every round's query and reply
+	// digests and a Cox result's trace (for a result stored before results were kept compact,
+	// ContentHash of every reply); a result whose stored aggregates no longer hash to it is
+	// refused on opening.
 	ContentHash string `json:"content_hash"`
 }
 
@@ -186,9 +192,10 @@ func (p *Provenance) SitesLine() string {
 }
 
 // Result is a stored analysis: the request, its provenance, the per-site aggregates it was
-// computed from (Rounds) and the computed payload — exactly one of Count, Summary, KM, Cox.
-// The payload is never stored: opening a result recomputes it from Rounds, so a cached result
-// renders exactly as it was.
+// computed from (Rounds, and for a Cox model its Trace) and the computed payload — exactly one
+// of Count, Summary, KM, Cox. The payload is never stored: opening a result recomputes it from
+// the aggregates, so a cached result renders exactly as it was. A Cox result keeps its rounds'
+// queries and reply digests but not the replies (record.go).
 type Result struct {
 	ID         int64
 	Name       string
@@ -197,6 +204,9 @@ type Result struct {
 	Request    Request
 	Provenance Provenance
 	Rounds     []Round
+	// Trace is a Cox result's fit, step by step (nil for the other kinds, and for a Cox result
+	// whose rounds still hold their replies).
+	Trace *CoxTrace
 
 	Count   *CountResult
 	Summary *SummaryResult
@@ -248,7 +258,8 @@ func Age(now, t time.Time) string {
 	}
 }
 
-// ContentHash returns the hex SHA-256 of the request and rounds in their JSON form as stored:
+// ContentHash returns the hex SHA-256 of the request and rounds in their JSON form as stored
+// before results were kept compact (the content hash of such results; see ResultHash):
 // the stream encoding/json's Encoder writes for the request and then each round, where a round's
 // replies are the bytes ReplyBytes returns (the JSON as received, when the round holds it). For a
 // round without ReplyJSON that is exactly json.NewEncoder(h).Encode(round); with it, the same

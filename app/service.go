@@ -462,7 +462,7 @@ func (s *Service) runOnce(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	r := &Result{Network: s.network.ID, Request: req, Rounds: []Round{newRound(q, sortReplies(g.Replies), g)}}
-	if err := s.finish(ctx, r, g); err != nil {
+	if err := s.finish(ctx, r, g, nil); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -521,8 +521,9 @@ func sortReplies(rs []protocol.Reply) []protocol.Reply {
 	return out
 }
 
-// finish fills the provenance of r from the scatter-gather of its first round and renders it.
-func (s *Service) finish(ctx context.Context, r *Result, g *Gathered) error {
+// finish fills the provenance of r from the scatter-gather of its first round, brings r into
+// the compact form it is stored in (steps are a Cox fit's evaluations) and renders it.
+func (s *Service) finish(ctx context.Context, r *Result, g *Gathered, steps []CoxStep) error {
 	p := &r.Provenance
 	p.Expected = sortedCopy(g.Expected)
 	for _, rep := range r.Rounds[0].Replies {
@@ -556,12 +557,14 @@ func (s *Service) finish(ctx context.Context, r *Result, g *Gathered) error {
 			}
 		}
 	}
-	p.ContentHash = ContentHash(r.Request, r.Rounds)
+	if err := compact(r, steps); err != nil {
+		return err
+	}
 	if r.Name == "" {
 		r.Name = DefaultName(r.Request)
 	}
 	if r.Request.Kind == protocol.KindCox && r.Cox != nil {
-		// runCox computed the payload from these very rounds (see there).
+		// runCox computed the payload from these very evaluations (see there).
 		return nil
 	}
 	return Render(r)
@@ -604,7 +607,7 @@ func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	r := &Result{Network: s.network.ID, Request: req, Rounds: m.Rounds, Cox: m.Cox}
-	if err := s.finish(ctx, r, m.First); err != nil {
+	if err := s.finish(ctx, r, m.First, m.Steps); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -618,6 +621,8 @@ type CoxModel struct {
 	Cox     *CoxResult
 	Rounds  []Round
 	First   *Gathered
+	// Steps are the fit's evaluations, the trace of the result when it is stored.
+	Steps []CoxStep
 }
 
 // FitCoxModel fits the Cox model of req (its Kind is taken as cox) over the network without
@@ -698,18 +703,20 @@ func (s *Service) fitCoxModel(ctx context.Context, req Request) (*CoxModel, erro
 	if err != nil {
 		return nil, err
 	}
-	// The live fit is the result's payload. Reopening a result replays its stored rounds through
-	// the same code (renderCox: the same coxRound on the same decoded replies, the same FitCox
-	// at the same β, the terms named by the first round), so it renders the same bits without
-	// a second fit here; TestOfflineOpenEveryKind checks that. FitCox reads the terms only after
-	// its first evaluation, which names them.
+	// The live fit is the result's payload. Its evaluations are recorded as the result's trace,
+	// and reopening the result replays them through the same FitCox (renderCoxTrace: the same
+	// contributions at the same β, the terms named by the first round), so it renders the same
+	// bits without a second fit here; TestOfflineOpenEveryKind checks that. FitCox reads the
+	// terms only after its first evaluation, which names them.
 	terms = make([]string, p)
-	out, err := fitCox(eval, p, req, form, terms)
+	rec := &coxRecorder{}
+	out, err := fitCox(rec.wrap(eval), p, req, form, terms)
 	if err != nil {
 		return nil, err
 	}
-	out.addSites(rounds[0].Replies)
-	return &CoxModel{Request: req, Cox: out, Rounds: rounds, First: first}, nil
+	// The per-site counts for a model that is not stored (the trace keeps them for one that is).
+	out.addSites(coxSiteSummaries(rounds[0].Replies))
+	return &CoxModel{Request: req, Cox: out, Rounds: rounds, First: first, Steps: rec.steps}, nil
 }
 
 // coxColumns counts the design columns of a Cox request from the catalog: one per numeric
@@ -739,10 +746,10 @@ func (s *Service) Open(ctx context.Context, id int64) (*Result, error) {
 	return s.fromCache(s.cache.Result(ctx, id))
 }
 
-// render checks the stored content hash and renders r.
+// render checks r, loaded from the cache, against its content hash (verify) and renders it.
 func (s *Service) render(r *Result) error {
-	if h := ContentHash(r.Request, r.Rounds); h != r.Provenance.ContentHash {
-		return Errorf(EInternal, "the cached result %d (%s) does not match its content hash; it may be damaged", r.ID, r.Name)
+	if err := verify(r); err != nil {
+		return err
 	}
 	return Render(r)
 }

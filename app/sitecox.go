@@ -68,7 +68,15 @@ func (s *Service) SiteCox(ctx context.Context, r *Result) (*SiteCoxResult, error
 		return nil, err
 	}
 	first := r.Rounds[0]
-	if first.Query.Cox == nil || len(first.Replies) == 0 {
+	// The sites' own contributions at β = 0: the trace's first step, or the first round's
+	// replies of a result that holds them.
+	firstReplies := first.Replies
+	if r.Trace != nil && len(r.Trace.Steps) > 0 {
+		if firstReplies, err = r.Trace.Steps[0].siteReplies(r.Trace.Columns); err != nil {
+			return nil, err
+		}
+	}
+	if first.Query.Cox == nil || len(firstReplies) == 0 {
 		return nil, Errorf(EInternal, "the stored Cox rounds are incomplete")
 	}
 	p := len(first.Query.Cox.Beta)
@@ -81,7 +89,7 @@ func (s *Service) SiteCox(ctx context.Context, r *Result) (*SiteCoxResult, error
 	if r.Cox != nil && r.Cox.Fit != nil {
 		out.Terms = slices.Clone(r.Cox.Fit.Terms)
 	}
-	for _, rep := range first.Replies {
+	for _, rep := range firstReplies {
 		if out.Terms == nil && rep.Cox != nil && len(rep.Cox.Columns) == p {
 			out.Terms = slices.Clone(rep.Cox.Columns)
 		}
@@ -98,8 +106,8 @@ func (s *Service) SiteCox(ctx context.Context, r *Result) (*SiteCoxResult, error
 		lostNet  error // the network failed for every site fitted
 		netFails int
 	)
-	out.Sites = make([]SiteCoxFit, len(first.Replies))
-	for i, rep := range sortReplies(first.Replies) {
+	out.Sites = make([]SiteCoxFit, len(firstReplies))
+	for i, rep := range sortReplies(firstReplies) {
 		sf := &out.Sites[i]
 		sf.Site = rep.Site
 		if rep.Cox == nil {

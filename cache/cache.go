@@ -158,6 +158,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		db.w.Close()
 		return nil, err
 	}
+	db.reclaim(ctx)
 	db.r, err = sql.Open("sqlite", dsn(path, "_pragma=query_only(1)"))
 	if err != nil {
 		db.w.Close()
@@ -298,6 +299,26 @@ func moveAside(path string, now time.Time) (string, error) {
 	return aside, nil
 }
 
+// reclaim gives the space of deleted rows back to the file system when most of the file is
+// free pages: after migration 4 deleted the replies of the Cox results (a cache of three
+// pooled fits at 1M patients was 470 MB), or after the analyst deleted most results. VACUUM
+// rewrites the file; it is skipped, with no error, when another process is reading it.
+func (db *DB) reclaim(ctx context.Context) {
+	var free, pages, size int64
+	if db.w.QueryRowContext(ctx, "PRAGMA freelist_count").Scan(&free) != nil ||
+		db.w.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages) != nil ||
+		db.w.QueryRowContext(ctx, "PRAGMA page_size").Scan(&size) != nil {
+		return
+	}
+	if free*2 > pages && free*size > 1<<20 {
+		_, _ = db.w.ExecContext(ctx, "VACUUM")
+	}
+}
+
+// afterMigration holds, by schema version, the work in Go that completes a migration's SQL in
+// the same transaction.
+var afterMigration = map[int]func(context.Context, *sql.Tx) error{4: migrateCompact}
+
 // migrate applies the missing migrations up to want, each in its own transaction together
 // with the new user_version, so a crash leaves the schema at a whole version.
 func (db *DB) migrate(ctx context.Context, want int) error {
@@ -330,6 +351,12 @@ func (db *DB) migrate(ctx context.Context, want int) error {
 		if _, err := tx.ExecContext(ctx, stmts); err != nil {
 			tx.Rollback()
 			return app.WrapError(app.EInternal, err, "cache migration %s failed", m.name)
+		}
+		if post := afterMigration[m.version]; post != nil {
+			if err := post(ctx, tx); err != nil {
+				tx.Rollback()
+				return app.WrapError(app.EInternal, err, "cache migration %s failed", m.name)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
 			tx.Rollback()

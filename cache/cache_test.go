@@ -160,9 +160,7 @@ func TestMigrateFromEachEarlierVersion(t *testing.T) {
 				t.Fatalf("built version %d, want %d", got, v)
 			}
 			r := testResult("before upgrade", t0, 1)
-			if err := old.SaveResult(ctx, r); err != nil {
-				t.Fatal(err)
-			}
+			saveLegacy(t, old, r) // as the Oncofed of that schema stored it
 			old.Close()
 			db, err := Open(ctx, path)
 			if err != nil {
@@ -178,6 +176,9 @@ func TestMigrateFromEachEarlierVersion(t *testing.T) {
 			}
 			if got.Name != "before upgrade" || !reflect.DeepEqual(storedAsEncoded(t, got.Rounds), r.Rounds) {
 				t.Errorf("result changed by the upgrade: %+v", got)
+			}
+			if got.Rounds[0].Digests == nil || got.Provenance.ContentHash != app.ResultHash(got) {
+				t.Errorf("the upgrade did not keep the result compact: digests %v, hash %s", got.Rounds[0].Digests, got.Provenance.ContentHash)
 			}
 		})
 	}

@@ -12,7 +12,11 @@
 // building a new one, reporting where in DB.MovedAside. The cache lives at DefaultPath unless
 // the front end is given --cache PATH. Credentials are never stored here.
 //
-// A result is stored as its request, provenance and the per-site replies of every round
-// (tables result_rounds and result_replies); its numbers are recomputed from them on opening
-// (app.Render), so a cached result shows exactly what it showed when it was computed.
+// A result is stored compact (app/record.go): its request and provenance, every round's query
+// with the digest (site, SHA-256, size) of each reply it merged (result_rounds.replies), the
+// per-site tables of a count, summary or Kaplan–Meier result (result_replies, as received), and
+// a Cox result's trace instead of its replies (results.trace: β and the merged contribution at
+// every step of the fit). Its numbers are recomputed from these on opening (app.Render), so a
+// cached result shows exactly what it showed when it was computed. Migration 4 converts the
+// results of older caches, which kept every reply of every round, in its transaction.
 package cache

@@ -347,14 +347,20 @@ func (db *DB) SaveResult(ctx context.Context, r *app.Result) error {
 	}
 	request, err1 := json.Marshal(r.Request)
 	prov, err2 := json.Marshal(r.Provenance)
+	var trace any
+	if r.Trace != nil {
+		b, err := json.Marshal(r.Trace)
+		err1 = errors.Join(err1, err)
+		trace = string(b)
+	}
 	if err := errors.Join(err1, err2); err != nil {
 		return app.WrapError(app.EInvalid, err, "result %q cannot be stored", r.Name)
 	}
 	return db.write(ctx, "save result "+r.Name, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO results (network_id, name, kind, study, pinned, ran_at, expected, answered, request_key, request, provenance, content_hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		res, err := tx.ExecContext(ctx, `INSERT INTO results (network_id, name, kind, study, pinned, ran_at, expected, answered, request_key, request, provenance, content_hash, trace)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.Network, r.Name, string(r.Request.Kind), r.Request.Study, r.Pinned, nanos(r.Provenance.RanAt),
-			len(r.Provenance.Expected), len(r.Provenance.Answered), r.Request.Key(), string(request), string(prov), r.Provenance.ContentHash)
+			len(r.Provenance.Expected), len(r.Provenance.Answered), r.Request.Key(), string(request), string(prov), r.Provenance.ContentHash, trace)
 		if err != nil {
 			return err
 		}
@@ -362,7 +368,7 @@ func (db *DB) SaveResult(ctx context.Context, r *app.Result) error {
 		if err != nil {
 			return err
 		}
-		roundStmt, err := tx.PrepareContext(ctx, `INSERT INTO result_rounds (result_id, round, query) VALUES (?, ?, ?)`)
+		roundStmt, err := tx.PrepareContext(ctx, `INSERT INTO result_rounds (result_id, round, query, replies) VALUES (?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -377,7 +383,7 @@ func (db *DB) SaveResult(ctx context.Context, r *app.Result) error {
 			if err != nil {
 				return app.WrapError(app.EInvalid, err, "round %d of result %q cannot be stored", i+1, r.Name)
 			}
-			if _, err := roundStmt.ExecContext(ctx, id, i, string(q)); err != nil {
+			if _, err := roundStmt.ExecContext(ctx, id, i, string(q), digestsJSON(round.Digests)); err != nil {
 				return err
 			}
 			for j, rep := range round.Replies {
@@ -394,6 +400,15 @@ func (db *DB) SaveResult(ctx context.Context, r *app.Result) error {
 		r.ID = id
 		return nil
 	})
+}
+
+// digestsJSON is the replies column of a round: its reply digests, or NULL when it has none (a
+// result in the form before results were kept compact).
+func digestsJSON(d []app.ReplyDigest) any {
+	if d == nil {
+		return nil
+	}
+	return mustJSON(d)
 }
 
 // Result loads a result with its rounds. The payload fields are left nil.
@@ -427,8 +442,9 @@ func (db *DB) LatestResult(ctx context.Context, network, requestKey string) (*ap
 func loadResult(ctx context.Context, tx *sql.Tx, where string, args ...any) (*app.Result, error) {
 	var r app.Result
 	var request, prov string
-	err := tx.QueryRowContext(ctx, `SELECT id, network_id, name, pinned, request, provenance FROM results `+where, args...).
-		Scan(&r.ID, &r.Network, &r.Name, &r.Pinned, &request, &prov)
+	var trace sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT id, network_id, name, pinned, request, provenance, trace FROM results `+where, args...).
+		Scan(&r.ID, &r.Network, &r.Name, &r.Pinned, &request, &prov, &trace)
 	if err != nil {
 		return nil, err
 	}
@@ -438,14 +454,21 @@ func loadResult(ctx context.Context, tx *sql.Tx, where string, args ...any) (*ap
 	if err := decode(prov, &r.Provenance, "provenance"); err != nil {
 		return nil, err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT round, query FROM result_rounds WHERE result_id = ? ORDER BY round`, r.ID)
+	if trace.Valid {
+		r.Trace = new(app.CoxTrace)
+		if err := decode(trace.String, r.Trace, "Cox fit"); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT round, query, replies FROM result_rounds WHERE result_id = ? ORDER BY round`, r.ID)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		var i int
 		var q string
-		if err := rows.Scan(&i, &q); err != nil {
+		var digests sql.NullString
+		if err := rows.Scan(&i, &q, &digests); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -453,6 +476,15 @@ func loadResult(ctx context.Context, tx *sql.Tx, where string, args ...any) (*ap
 		if err := decode(q, &round.Query, "query"); err != nil {
 			rows.Close()
 			return nil, err
+		}
+		if digests.Valid {
+			if err := decode(digests.String, &round.Digests, "reply digests"); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if round.Digests == nil {
+				round.Digests = []app.ReplyDigest{} // a round without replies is still compact
+			}
 		}
 		if i != len(r.Rounds) {
 			rows.Close()

@@ -162,6 +162,10 @@ type siteState struct {
 	latency  time.Duration
 	online   bool
 	lastSeen time.Time
+	// instances are the IDs of the site's processes (micro service instances) that announced
+	// themselves in the last discovery: a site may run one process per study or per database,
+	// and a catalog query is answered by each of them.
+	instances map[string]bool
 }
 
 var _ app.Network = (*Client)(nil)
@@ -247,7 +251,13 @@ func (c *Client) connected() error {
 }
 
 // discover sends one $SRV.INFO request for the site service and records the sites that
-// answer within the discovery window.
+// answer within the discovery window, with every process (service instance) of each site.
+//
+// The window ends early once every process seen before answered and no new process has
+// announced itself for a fifth of the window. The quiet period restarts with each new
+// process, not only with each new site: a site serving each study (or database) from a
+// process of its own announces itself once per process, and a process heard after the first
+// one of its site must not be cut off (its studies would be missing from the catalog).
 func (c *Client) discover(ctx context.Context) error {
 	c.discoverMu.Lock()
 	defer c.discoverMu.Unlock()
@@ -276,44 +286,27 @@ func (c *Client) discover(ctx context.Context) error {
 	quiet := time.NewTimer(wait)
 	defer quiet.Stop()
 	seen := map[string]*siteState{}
-	// Sites seen before are waited for up to the full window (a slow site is then reported
-	// offline rather than forgotten); once they all answered, the discovery ends when no new
-	// site has announced itself for a fifth of the window.
+	// Processes seen before are waited for up to the full window (a slow site is then
+	// reported offline rather than forgotten).
 	c.mu.Lock()
 	pendingKnown := map[string]bool{}
-	for name := range c.sites {
-		pendingKnown[name] = true
+	for _, s := range c.sites {
+		for id := range s.instances {
+			pendingKnown[id] = true
+		}
 	}
 	c.mu.Unlock()
 loop:
 	for {
 		select {
 		case m := <-ch:
+			if !announce(seen, m, time.Since(start)) {
+				continue
+			}
 			var info micro.Info
-			if json.Unmarshal(m.Data, &info) != nil || info.Name != ServiceName {
-				continue
-			}
-			site := info.Metadata[metaSite]
-			if site == "" {
-				continue
-			}
-			var studies []string
-			_ = json.Unmarshal([]byte(info.Metadata[metaStudies]), &studies)
-			lat := time.Since(start)
-			if s, ok := seen[site]; ok {
-				// Several processes of one site: the union of their studies.
-				for _, st := range studies {
-					if !slices.Contains(s.studies, st) {
-						s.studies = append(s.studies, st)
-					}
-				}
-				sort.Strings(s.studies)
-				continue
-			}
-			sort.Strings(studies)
-			delete(pendingKnown, site)
-			seen[site] = &siteState{studies: studies, protocol: info.Metadata[metaProtocol], latency: lat, online: true, lastSeen: time.Now()}
-			// Stop once no new site has announced itself for a fifth of the window.
+			_ = json.Unmarshal(m.Data, &info)
+			delete(pendingKnown, info.ID)
+			// A new process: wait another fifth of the window for the next one.
 			if !quiet.Stop() {
 				select {
 				case <-quiet.C:
@@ -347,6 +340,38 @@ loop:
 	}
 	c.discovered = now
 	return nil
+}
+
+// announce records one discovery answer in seen and reports whether it came from a process
+// not seen before in this discovery. Several processes of one site give the union of their
+// studies; the site's latency is its first process's.
+func announce(seen map[string]*siteState, m *nats.Msg, lat time.Duration) bool {
+	var info micro.Info
+	if json.Unmarshal(m.Data, &info) != nil || info.Name != ServiceName {
+		return false
+	}
+	site := info.Metadata[metaSite]
+	if site == "" {
+		return false
+	}
+	var studies []string
+	_ = json.Unmarshal([]byte(info.Metadata[metaStudies]), &studies)
+	s, ok := seen[site]
+	if !ok {
+		s = &siteState{protocol: info.Metadata[metaProtocol], latency: lat, online: true, lastSeen: time.Now(), instances: map[string]bool{}}
+		seen[site] = s
+	}
+	if s.instances[info.ID] {
+		return false
+	}
+	s.instances[info.ID] = true
+	for _, st := range studies {
+		if !slices.Contains(s.studies, st) {
+			s.studies = append(s.studies, st)
+		}
+	}
+	sort.Strings(s.studies)
+	return true
 }
 
 // expected returns the sites that serve study (every site when study is empty), from a
@@ -383,7 +408,8 @@ func (c *Client) cached(study string) (sites []string, fresh bool) {
 
 // Query sends q once to every site serving q.Study and gathers the replies until every
 // expected site answered or the deadline passed (ctx's, or the client's timeout when ctx has
-// none). One reply per site is kept (the first); a reply that fails protocol.ValidateReply is
+// none). One reply per site is kept (the first; for a catalog query, the merged catalogs of
+// every process of the site, see mergeCatalogParts); a reply that fails protocol.ValidateReply is
 // reported in Invalid and never merged; a coded refusal is reported in Refused. A site that
 // answers without having been discovered is added to Expected. Query fails only when the
 // query cannot be sent at all.
@@ -435,7 +461,11 @@ func (c *Client) Query(ctx context.Context, q protocol.Query) (*app.Gathered, er
 	if err := c.nc.PublishMsg(msg); err != nil {
 		return nil, &app.Error{Code: app.EUnavailable, Message: "publish: " + err.Error()}
 	}
-	gather(ctx, g, ch, func(string) (protocol.Query, bool) { return q, true })
+	var processes map[string]int
+	if q.Kind == protocol.KindCatalog {
+		processes = c.processes()
+	}
+	gather(ctx, g, ch, func(string) (protocol.Query, bool) { return q, true }, processes)
 	g.Elapsed = time.Since(start)
 	return g, nil
 }
@@ -495,7 +525,7 @@ func (c *Client) QueryEach(ctx context.Context, qs map[string]protocol.Query) (*
 		}
 	}
 	g := &app.Gathered{Query: sent[sites[0]], Expected: sites}
-	gather(ctx, g, ch, func(site string) (protocol.Query, bool) { q, ok := sent[site]; return q, ok })
+	gather(ctx, g, ch, func(site string) (protocol.Query, bool) { q, ok := sent[site]; return q, ok }, nil)
 	g.Elapsed = time.Since(start)
 	return g, nil
 }
@@ -503,13 +533,24 @@ func (c *Client) QueryEach(ctx context.Context, qs map[string]protocol.Query) (*
 // gather collects the replies to g's query until every expected site answered or ctx is done,
 // and fills g. queryOf gives the query a site was sent, or false for a site that was not
 // addressed (its reply is dropped); a broadcast's reply from a site that discovery missed is
-// added to Expected.
-func gather(ctx context.Context, g *app.Gathered, ch <-chan *nats.Msg, queryOf func(site string) (protocol.Query, bool)) {
+// added to Expected. processes, for a catalog query, is the number of processes discovery saw
+// per site.
+func gather(ctx context.Context, g *app.Gathered, ch <-chan *nats.Msg, queryOf func(site string) (protocol.Query, bool), processes map[string]int) {
 	expected := slices.Clone(g.Expected)
 	for _, site := range expected {
 		app.ReportProgress(ctx, app.Progress{QueryID: g.Query.ID, Site: site, State: app.SiteWaiting})
 	}
-	answered := map[string]bool{}
+	// A catalog query is answered by every process of a site (each lists the studies it
+	// serves); the site is complete once all the processes discovery saw have answered, and
+	// their catalogs are merged into one reply per site. Any other query is answered by one
+	// process of each site (the site's queue group), and the first answer counts.
+	catalog := g.Query.Kind == protocol.KindCatalog
+	var parts map[string][]catalogPart
+	if catalog {
+		parts = map[string][]catalogPart{}
+	}
+	answered := map[string]int{}
+	heard := map[string]bool{} // catalog: site and process already heard
 	pending := len(expected)
 collect:
 	for pending > 0 {
@@ -526,45 +567,130 @@ collect:
 				continue // not addressed: its reply is not ours to use
 			}
 			site, reply, problem := decodeReply(q, m)
-			if site == "" || answered[site] {
-				continue // unattributable, or a duplicate: the first answer counts
+			if site == "" {
+				continue // unattributable
 			}
-			answered[site] = true
-			if slices.Contains(expected, site) {
-				pending--
-			} else {
+			if catalog {
+				key := site + "\x00" + m.Header.Get(HeaderInstance)
+				if heard[key] {
+					continue
+				}
+				heard[key] = true
+			} else if answered[site] > 0 {
+				continue // a duplicate: the first answer counts
+			}
+			answered[site]++
+			isExpected := slices.Contains(expected, site)
+			if answered[site] == 1 && !isExpected {
 				g.Expected = append(g.Expected, site)
 			}
-			switch {
-			case problem != nil:
-				g.Invalid = append(g.Invalid, *problem)
-				app.ReportProgress(ctx, app.Progress{QueryID: q.ID, Site: site, State: app.SiteInvalid, Message: problem.Message})
-			case reply.Error != nil:
-				g.Refused = append(g.Refused, app.Refusal(site, reply.Error))
-				app.ReportProgress(ctx, app.Progress{QueryID: q.ID, Site: site, State: app.SiteRefused, Message: reply.Error.Message})
-			default:
-				g.Replies = append(g.Replies, reply)
-				// Kept so the service stores and hashes the reply as received instead of
-				// encoding it again (nats.go gives every message its own buffer).
-				if g.ReplyJSON == nil {
-					g.ReplyJSON = make(map[string][]byte, len(expected))
-				}
-				g.ReplyJSON[site] = m.Data
-				app.ReportProgress(ctx, app.Progress{QueryID: q.ID, Site: site, State: app.SiteAnswered})
+			if isExpected && answered[site] == max(1, processes[site]) {
+				pending--
 			}
+			if catalog && problem == nil && reply.Error == nil {
+				parts[site] = append(parts[site], catalogPart{instance: m.Header.Get(HeaderInstance), reply: reply, raw: m.Data})
+				continue
+			}
+			if catalog && answered[site] > 1 {
+				continue // another process of the site answered; its failure is not the site's
+			}
+			record(ctx, g, site, reply, problem, m.Data)
 		case <-ctx.Done():
 			break collect
 		}
 	}
+	for _, site := range sortedKeys(parts) {
+		reply, raw := mergeCatalogParts(parts[site])
+		g.Refused = slices.DeleteFunc(g.Refused, func(p app.SiteProblem) bool { return p.Site == site })
+		g.Invalid = slices.DeleteFunc(g.Invalid, func(p app.SiteProblem) bool { return p.Site == site })
+		record(ctx, g, site, reply, nil, raw)
+	}
 	sort.Strings(g.Expected)
 	for _, s := range g.Expected {
-		if !answered[s] {
+		if answered[s] == 0 {
 			g.Missing = append(g.Missing, s)
 		}
 	}
 	sort.Slice(g.Replies, func(i, j int) bool { return g.Replies[i].Site < g.Replies[j].Site })
 	sort.Slice(g.Refused, func(i, j int) bool { return g.Refused[i].Site < g.Refused[j].Site })
 	sort.Slice(g.Invalid, func(i, j int) bool { return g.Invalid[i].Site < g.Invalid[j].Site })
+}
+
+// record adds one site's answer to g: a problem (invalid), a coded refusal or a reply, whose
+// JSON as received (raw) is kept so the service stores and hashes the reply as received
+// instead of encoding it again (nats.go gives every message its own buffer).
+func record(ctx context.Context, g *app.Gathered, site string, reply protocol.Reply, problem *app.SiteProblem, raw []byte) {
+	switch {
+	case problem != nil:
+		g.Invalid = append(g.Invalid, *problem)
+		app.ReportProgress(ctx, app.Progress{QueryID: g.Query.ID, Site: site, State: app.SiteInvalid, Message: problem.Message})
+	case reply.Error != nil:
+		g.Refused = append(g.Refused, app.Refusal(site, reply.Error))
+		app.ReportProgress(ctx, app.Progress{QueryID: g.Query.ID, Site: site, State: app.SiteRefused, Message: reply.Error.Message})
+	default:
+		g.Replies = append(g.Replies, reply)
+		if g.ReplyJSON == nil {
+			g.ReplyJSON = map[string][]byte{}
+		}
+		g.ReplyJSON[site] = raw
+		app.ReportProgress(ctx, app.Progress{QueryID: g.Query.ID, Site: site, State: app.SiteAnswered})
+	}
+}
+
+// catalogPart is the catalog one process of a site sent.
+type catalogPart struct {
+	instance string
+	reply    protocol.Reply
+	raw      []byte
+}
+
+// mergeCatalogParts merges the catalogs of one site's processes into the site's catalog: the
+// union of their studies (a study two processes serve is listed once, as the process with the
+// smallest instance ID lists it), sorted by name; the policy, authentication and the asking
+// analyst's standing are that process's too (the processes of one site are expected to run one
+// policy). A single process's catalog is kept as received.
+func mergeCatalogParts(parts []catalogPart) (protocol.Reply, []byte) {
+	if len(parts) == 1 {
+		return parts[0].reply, parts[0].raw
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i].instance < parts[j].instance })
+	out := parts[0].reply
+	cat := *out.Catalog
+	cat.Studies = nil
+	for _, p := range parts {
+		for _, st := range p.reply.Catalog.Studies {
+			if !slices.ContainsFunc(cat.Studies, func(s protocol.StudyCatalog) bool { return s.Name == st.Name }) {
+				cat.Studies = append(cat.Studies, st)
+			}
+		}
+	}
+	sort.Slice(cat.Studies, func(i, j int) bool { return cat.Studies[i].Name < cat.Studies[j].Name })
+	out.Catalog = &cat
+	raw, err := json.Marshal(out)
+	if err != nil {
+		return parts[0].reply, parts[0].raw // a decoded reply always encodes again
+	}
+	return out, raw
+}
+
+// processes returns the number of processes discovery saw per site.
+func (c *Client) processes() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.sites))
+	for name, s := range c.sites {
+		out[name] = len(s.instances)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // decodeReply attributes a reply message to a site and checks it. The site comes from the

@@ -41,6 +41,7 @@ type SiteService struct {
 	svc  micro.Service
 	nc   *nats.Conn
 	site string
+	id   string // the micro service instance: one process of the site
 	opts SiteOptions
 	ctx  context.Context
 	stop context.CancelFunc
@@ -87,14 +88,17 @@ func ServeSiteWithOptions(ctx context.Context, nc *nats.Conn, site string, studi
 	if err != nil {
 		return nil, fmt.Errorf("network: serve site %s: %w", site, err)
 	}
-	s := &SiteService{svc: svc, nc: nc, site: site, opts: opts}
+	s := &SiteService{svc: svc, nc: nc, site: site, id: svc.Info().ID, opts: opts}
 	s.ctx, s.stop = context.WithCancel(ctx)
-	add := func(name, subject, study string, kind protocol.Kind) error {
+	add := func(name, subject, study string, kind protocol.Kind, extra ...micro.EndpointOpt) error {
 		return svc.AddEndpoint(name, micro.HandlerFunc(func(req micro.Request) { s.handle(req, h, study, kind) }),
-			micro.WithEndpointSubject(subject),
-			micro.WithEndpointMetadata(map[string]string{"study": study, "kind": string(kind)}))
+			append([]micro.EndpointOpt{micro.WithEndpointSubject(subject),
+				micro.WithEndpointMetadata(map[string]string{"study": study, "kind": string(kind)})}, extra...)...)
 	}
-	if err := add("catalog", CatalogSubject(), "", protocol.KindCatalog); err != nil {
+	// Every process of a site answers catalog queries (no queue group): each lists the studies
+	// it serves, and the client merges them per site (a site may serve each study or database
+	// from a process of its own).
+	if err := add("catalog", CatalogSubject(), "", protocol.KindCatalog, micro.WithEndpointQueueGroupDisabled()); err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("network: serve site %s: %w", site, err)
 	}
@@ -181,7 +185,7 @@ func (s *SiteService) handle(req micro.Request, h Handler, study string, kind pr
 		reply = s.refusal(head, protocol.CodeInternal, fmt.Sprintf("reply of %d bytes exceeds the hub's message size", len(reply)))
 		code = protocol.CodeInternal
 	}
-	hdr := micro.Headers{HeaderSite: []string{s.site}, HeaderQueryID: []string{head.ID}}
+	hdr := micro.Headers{HeaderSite: []string{s.site}, HeaderQueryID: []string{head.ID}, HeaderInstance: []string{s.id}}
 	if code != "" {
 		hdr[HeaderErrorCode] = []string{code}
 		// micro counts it as an error in the service stats.

@@ -29,6 +29,9 @@ const (
 	HeaderSite      = "Oncofed-Site"
 	HeaderErrorCode = "Oncofed-Error-Code"
 	HeaderQueryID   = "Oncofed-Query-Id"
+	// HeaderInstance names the process of the site that answered (its micro service
+	// instance ID): every process of a site answers a catalog query.
+	HeaderInstance = "Oncofed-Instance"
 
 	metaSite     = "site"
 	metaStudies  = "studies"

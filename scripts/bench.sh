@@ -6,7 +6,9 @@
 #   BENCH_SIZES=100k,1M      side-by-side federation sizes; add 10M for the 10,000,000-patient run
 #   BENCH_REPS=5             repetitions of each timed Go figure (medians are reported)
 #   BENCH_R_REPS=3           repetitions inside R
-#   BENCH_SECTIONS=all       or a list of sidebyside,latency,node,app,gobench
+#   BENCH_SECTIONS=all       or a list of sidebyside,cli,latency,node,app,gobench
+#   BENCH_CLI_SIZE=1M, BENCH_CLI_TIMEOUT=120s   the cli section: oncofed-cli processes end to end
+#                            (bench/NOTES.md); BENCH_CLI_BASELINE=BIN times another oncofed-cli build once
 #   BENCH_LATENCY_QUERIES=200, BENCH_OFFLINE_QUERIES=20
 #   BENCH_GO_COUNT=3, BENCH_GO_TIME=1s   go test -count / -benchtime
 #   BENCH_OMOP_PATIENTS=1000000          the hospital of node/omop/pg's BenchmarkImport1M (CSV

@@ -286,7 +286,7 @@ func TestOfflineFindsAppsRequest(t *testing.T) {
 	r.ID, r.Name = 0, "as the app stores it"
 	r.Request.CohortName = "age ≥ 50"
 	r.Request.Landmarks = []float64{365.25, 730.5, 1826.25}
-	r.Provenance.ContentHash = app.ContentHash(r.Request, r.Rounds)
+	r.Provenance.ContentHash = app.ResultHash(r)
 	if err := db.SaveResult(ctx, r); err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,12 @@ type config struct {
 	slow      time.Duration
 	keep      bool
 	cpuprof   string
+	// cli section: patients of the pan-cancer federation, and the longest one CLI run may take.
+	cliSize    int
+	cliTimeout time.Duration
+	// cliBaseline, when set, is another oncofed-cli binary timed once on the pooled p5 fit
+	// (cliBaselineName says what it is).
+	cliBaseline, cliBaselineName string
 }
 
 func env(name, def string) string {
@@ -79,7 +85,7 @@ func sizeName(n int) string {
 	return strconv.Itoa(n)
 }
 
-var allSections = []string{"sidebyside", "latency", "node", "app", "gobench"}
+var allSections = []string{"sidebyside", "cli", "latency", "node", "app", "gobench"}
 
 func main() {
 	log.SetFlags(log.Ltime)
@@ -99,7 +105,15 @@ func main() {
 	flag.DurationVar(&cfg.slow, "slow", 200*time.Millisecond, "extra delay of each slow site")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the scratch directory")
 	flag.StringVar(&cfg.cpuprof, "cpuprofile", "", "write a CPU profile of the whole run (go tool pprof) to this file")
+	cliSize := flag.String("cli-size", env("BENCH_CLI_SIZE", "1M"), "patients of the cli section's pan-cancer federation (10 sites)")
+	flag.DurationVar(&cfg.cliTimeout, "cli-timeout", mustDuration(env("BENCH_CLI_TIMEOUT", "120s")), "longest one oncofed-cli run of the cli section may take before it is killed")
+	flag.StringVar(&cfg.cliBaseline, "cli-baseline", env("BENCH_CLI_BASELINE", ""), "another oncofed-cli `BINARY` to time once on the cli section's pooled Cox fit (before/after)")
+	flag.StringVar(&cfg.cliBaselineName, "cli-baseline-name", env("BENCH_CLI_BASELINE_NAME", "baseline"), "what the baseline binary is, for the results")
 	flag.Parse()
+	var err error
+	if cfg.cliSize, err = parseSize(*cliSize); err != nil {
+		log.Fatal(err)
+	}
 	for _, s := range strings.Split(*sizes, ",") {
 		if strings.TrimSpace(s) == "" {
 			continue
@@ -150,6 +164,14 @@ func main() {
 	}
 }
 
+func mustDuration(s string) time.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		log.Fatalf("bad duration %q", s)
+	}
+	return d
+}
+
 func atoi(s string) int {
 	n, err := strconv.Atoi(s)
 	if err != nil {
@@ -188,6 +210,11 @@ func run(ctx context.Context, cfg config) error {
 	if cfg.sections["sidebyside"] {
 		if err := sideBySide(ctx, cfg, r); err != nil {
 			return fmt.Errorf("side by side: %w", err)
+		}
+	}
+	if cfg.sections["cli"] {
+		if err := cliBench(ctx, cfg, r); err != nil {
+			return fmt.Errorf("cli: %w", err)
 		}
 	}
 	if cfg.sections["latency"] {

@@ -40,7 +40,7 @@ type answer struct {
 type phases struct {
 	KM, KMNet, KMSave    time.Duration
 	Cox, CoxNet, CoxSave time.Duration
-	CoxStored            int // bytes of the stored rounds of the Cox result (query and reply JSON)
+	CoxStored            int // bytes of the Cox result as the cache keeps it (queries, reply digests, trace)
 }
 
 func (p phases) total() time.Duration { return p.KM + p.Cox }
@@ -168,19 +168,18 @@ func federatedKMCox(ctx context.Context, c *analystClient) (answer, phases, erro
 	if cox.Cached || cox.Cox == nil || cox.Cox.Fit == nil || cox.Cox.FitError != "" {
 		return a, ph, fmt.Errorf("cox: no fit (cached %v, fit error %q)", cox.Cached, cox.Cox.FitError)
 	}
+	// What the cache keeps of the fit: each round's query and reply digests, and the trace.
 	for _, r := range cox.Rounds {
-		b, err := json.Marshal(r.Query)
-		if err != nil {
-			return a, ph, err
-		}
-		ph.CoxStored += len(b)
-		for _, rep := range r.Replies {
-			b, err := json.Marshal(rep)
+		for _, v := range []any{r.Query, r.Digests} {
+			b, err := json.Marshal(v)
 			if err != nil {
 				return a, ph, err
 			}
 			ph.CoxStored += len(b)
 		}
+	}
+	if b, err := json.Marshal(cox.Trace); err == nil {
+		ph.CoxStored += len(b)
 	}
 	fit := cox.Cox.Fit
 	a.Coef, a.SE, a.LogLik, a.CoxN, a.Rounds = fit.Coef, fit.SE, fit.LogLik, fit.N, len(cox.Rounds)

@@ -319,8 +319,8 @@ func sideBySide(ctx context.Context, cfg config, r *report) error {
 	b.WriteString("before the timed runs. One run is two `Service.Run` calls: the KM of `oncofed-cli km --group sex` (one `survival`\n")
 	b.WriteString("scatter-gather, the per-site tables merged per group, Kaplan–Meier with medians, log-rank pooled and by site, the\n")
 	b.WriteString("result stored), then the Cox model of `oncofed-cli cox --covariates age,sex,ecog --strata none` (the pooled form,\n")
-	b.WriteString("WebDISCO, Efron: one scatter-gather of risk-set sums per Newton–Raphson evaluation, and the result stored with\n")
-	b.WriteString("every round's per-site replies, as received, in one transaction). Timed after one\n")
+	b.WriteString("WebDISCO, Efron: one scatter-gather of risk-set sums per Newton–Raphson evaluation, and the result stored in\n")
+	b.WriteString("its compact form — each round's query and reply digests and the fit's trace — in one transaction). Timed after one\n")
 	b.WriteString("cold run (which loads the columns from SQLite into the engines); site discovery and the cache's opening with its\n")
 	b.WriteString("catalog refresh are timed apart. **R**: `survfit` (+ its median table) + `survdiff` + `coxph(ties = \"efron\")` on\n")
 	b.WriteString("the same pooled patients, already in memory (bench/r/sidebyside.R), timed inside R. **Go pooled floor**: the same\n")
@@ -360,9 +360,9 @@ func sideBySide(ctx context.Context, cfg config, r *report) error {
 	b.WriteString("Each `Service.Run` is split by wrapping the service's network and cache (medians over the timed runs; medians of\n")
 	b.WriteString("parts need not add up to the median of the whole): the **scatter-gathers** (`Network.Query`: send, the nodes' work,\n")
 	b.WriteString("gather, decode, validate; one per Cox round), the **cache write** (`Cache.SaveResult`: every round's query and\n")
-	b.WriteString("per-site replies as the JSON received, inserted in one SQLite transaction, WAL, committed to the file system), and\n")
-	b.WriteString("the client's own work in between (the live fit, which is the result's payload, the provenance and the content hash\n")
-	b.WriteString("over every round's stored bytes). The **tmpfs** columns are the same runs,\n")
+	b.WriteString("reply digests and the fit's trace, inserted in one SQLite transaction, WAL, committed to the file system), and\n")
+	b.WriteString("the client's own work in between (the live fit, which is the result's payload, the provenance, the digests of the\n")
+	b.WriteString("replies as received and the content hash). The **tmpfs** columns are the same runs,\n")
 	b.WriteString("right after, with the cache file on a RAM file system: what is left of the cache write there is its\n")
 	b.WriteString("SQLite work, the difference to the disk figure its I/O.\n\n")
 	b.WriteString("| Patients | Cox run | its scatter-gathers | its cache write (disk) | client work (rest) | stored per Cox result | Cox run, cache on tmpfs | its cache write (tmpfs) | Ours end to end, cache on tmpfs | KM run | its scatter-gather | its cache write |\n")
@@ -380,9 +380,9 @@ func sideBySide(ctx context.Context, cfg config, r *report) error {
 		if len(row.phases) > 0 {
 			stored = row.phases[len(row.phases)-1].CoxStored
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s (%d) | %s | %s | %.1f MiB JSON | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %s (%d) | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			sizeName(row.n), med(row.phases, cox), med(row.phases, func(p phases) time.Duration { return p.CoxNet }), row.rounds,
-			med(row.phases, func(p phases) time.Duration { return p.CoxSave }), med(row.phases, rest), float64(stored)/(1<<20),
+			med(row.phases, func(p phases) time.Duration { return p.CoxSave }), med(row.phases, rest), fmtBytes(int64(stored)),
 			med(row.oursTmpfs, cox), med(row.oursTmpfs, func(p phases) time.Duration { return p.CoxSave }),
 			med(row.oursTmpfs, func(p phases) time.Duration { return p.total() }),
 			med(row.phases, func(p phases) time.Duration { return p.KM }), med(row.phases, func(p phases) time.Duration { return p.KMNet }),
