@@ -449,6 +449,17 @@ func (n *fakeNetwork) cox(rep protocol.Reply, cohort []patient, q protocol.Query
 			c.Rows = append(c.Rows, protocol.CoxRiskSetRow{Time: r.Time, D: r.D, R0: r.R0, R1: r.R1, E0: r.E0, E1: r.E1})
 		}
 		c.EventXSum = exs
+	case protocol.CoxValidate:
+		st, err := analysis.NewCoxStratum(time, event, x, p)
+		if err != nil {
+			return rep, err
+		}
+		v, err := st.Validate(q.Cox.Beta, ties, q.Cox.Landmarks, q.Cox.BaselineCumHaz)
+		if err != nil {
+			return rep, err
+		}
+		c.Validation = &protocol.CoxValidation{HarrellC: v.Harrell.C, HarrellSE: v.Harrell.SE, UnoC: v.Uno.C, UnoSE: v.Uno.SE,
+			CalibrationSlope: &v.Slope, CalibrationSlopeSE: &v.SlopeSE}
 	default:
 		contrib, err := analysis.CoxStratumContribution(time, event, x, p, q.Cox.Beta, ties)
 		if err != nil {

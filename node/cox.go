@@ -36,6 +36,12 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 		// From the declaration (the catalog's delayed_entry), not the rows.
 		return answer{}, errorf(protocol.CodeInvalid, "endpoint %q records delayed entry at this site: the pooled Cox form's risk-set sums do not take entry times; fit the model stratified by site", q.Endpoint)
 	}
+	if req.Form == protocol.CoxValidate && c.study.eps[q.Endpoint].Entry != nil {
+		return answer{}, errorf(protocol.CodeInvalid, "endpoint %q records delayed entry at this site: the validate form's concordance and calibration do not take entry times", q.Endpoint)
+	}
+	if req.Form == protocol.CoxValidate && req.Strata != "" {
+		return answer{}, errorf(protocol.CodeInvalid, "the validate form evaluates a model over the site's patients: it takes no cox.strata")
+	}
 	if req.Form == protocol.CoxPooledHessian && req.Site != e.site {
 		return answer{}, errorf(protocol.CodeInvalid, "a pooled_hessian request addressed to site %q reached site %q", clip(req.Site), e.site)
 	}
@@ -119,6 +125,12 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 			return answer{}, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
 		}
 		cr.SecondMoment = m
+	case protocol.CoxValidate:
+		val, err := e.validateModel(prep, beta, ties, req)
+		if err != nil {
+			return answer{}, err
+		}
+		cr.Validation = val
 	}
 	if !coxFinite(cr) {
 		return answer{}, errorf(protocol.CodeInvalid, "cox: the contribution at this beta overflows (beta too large)")
@@ -381,6 +393,9 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 // prepForm is the form under which a prepared design is kept: both phases of a pooled round
 // share one.
 func prepForm(f protocol.CoxForm) protocol.CoxForm {
+	if f == protocol.CoxValidate {
+		return protocol.CoxStratified // the same design and released times
+	}
 	if isPooledForm(f) {
 		return protocol.CoxPooled
 	}

@@ -117,6 +117,12 @@ const (
 	// moment (CoxReply.SecondMoment), from which the client completes the Hessian. Asked only
 	// for a β the fit accepts.
 	CoxPooledHessian CoxForm = "pooled_hessian"
+	// CoxValidate evaluates a model fitted without this site (leave one site out) on the site's
+	// own patients at the broadcast β: the site returns CoxReply.Validation (Harrell's and Uno's
+	// C with their standard errors, the calibration slope, and calibration in the large at
+	// CoxRequest.Landmarks given the model's cumulative baseline hazard there), never the
+	// patients' linear predictors or the pair counts (docs/validation.md).
+	CoxValidate CoxForm = "validate"
 )
 
 // CoxWeights are the phase-2 weights of one site (CoxPooledHessian) at β: A[k] for the k-th of
@@ -146,6 +152,11 @@ type CoxRequest struct {
 	Site string `json:"site,omitempty"`
 	// Weights are the phase-2 weights of Site (CoxPooledHessian only).
 	Weights *CoxWeights `json:"weights,omitempty"`
+	// Landmarks (days, increasing, at most MaxLandmarks) and BaselineCumHaz, the model's
+	// cumulative baseline hazard H₀ at each landmark for x'β = 0, ask a CoxValidate request for
+	// calibration in the large there. Both empty, or of equal length; CoxValidate only.
+	Landmarks      []float64 `json:"landmarks,omitempty"`
+	BaselineCumHaz []float64 `json:"baseline_cumhaz,omitempty"`
 	// Indicators turns a categorical covariate into one indicator column, 1 when the patient
 	// is at the given level (named covariate+level, its reference "not "+level): the treated
 	// arm of a predictive screen, whatever the other arms.
@@ -160,6 +171,9 @@ type CoxInteraction struct {
 	A string `json:"a"`
 	B string `json:"b"`
 }
+
+// MaxLandmarks bounds the landmark times of a validation request.
+const MaxLandmarks = 10
 
 // Error codes carried in a refusal (and in the NATS reply header), after wtf's.
 const (

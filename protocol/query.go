@@ -120,10 +120,17 @@ func validateCoxRequest(c *CoxRequest) error {
 	}
 	switch c.Form {
 	case CoxStratified, CoxPooledSums, CoxPooledHessian:
+	case CoxValidate:
+		if err := validateLandmarks(c); err != nil {
+			return err
+		}
 	case CoxPooled:
 		return queryErrorf(CodeUnsupported, "cox.form pooled (risk-set sums S0, S1, S2 per time) is no longer served: a pooled fit asks pooled_sums and pooled_hessian (docs/cox-protocol.md); update the client")
 	default:
-		return queryErrorf(CodeInvalid, "cox.form %q: want stratified, pooled_sums or pooled_hessian", clipName(string(c.Form)))
+		return queryErrorf(CodeInvalid, "cox.form %q: want stratified, pooled_sums, pooled_hessian or validate", clipName(string(c.Form)))
+	}
+	if c.Form != CoxValidate && (len(c.Landmarks) > 0 || len(c.BaselineCumHaz) > 0) {
+		return queryErrorf(CodeInvalid, "cox.landmarks and cox.baseline_cumhaz belong to the validate form, not %s", c.Form)
 	}
 	if err := validateCoxWeights(c); err != nil {
 		return err
@@ -215,6 +222,31 @@ func validateCoxWeights(c *CoxRequest) error {
 	for k, b := range c.Weights.B {
 		if math.IsNaN(b) || math.IsInf(b, 0) || b < 0 {
 			return queryErrorf(CodeInvalid, "cox.weights.b[%d]: the weights B must be finite and non-negative", k)
+		}
+	}
+	return nil
+}
+
+// validateLandmarks checks a validation request's landmarks and the model's cumulative
+// baseline hazard at them: of equal length (at most MaxLandmarks), landmarks finite, positive
+// and increasing, the hazard finite, non-negative and non-decreasing; and a β to validate.
+func validateLandmarks(c *CoxRequest) error {
+	if len(c.Beta) == 0 {
+		return queryErrorf(CodeInvalid, "cox.form validate needs the model's beta")
+	}
+	if len(c.Landmarks) != len(c.BaselineCumHaz) {
+		return queryErrorf(CodeInvalid, "cox.landmarks has %d times, cox.baseline_cumhaz %d values", len(c.Landmarks), len(c.BaselineCumHaz))
+	}
+	if len(c.Landmarks) > MaxLandmarks {
+		return queryErrorf(CodeInvalid, "cox.landmarks: at most %d, got %d", MaxLandmarks, len(c.Landmarks))
+	}
+	for k, t := range c.Landmarks {
+		if math.IsNaN(t) || math.IsInf(t, 0) || t <= 0 || (k > 0 && t <= c.Landmarks[k-1]) {
+			return queryErrorf(CodeInvalid, "cox.landmarks[%d]: landmarks must be finite, positive and increasing", k)
+		}
+		h := c.BaselineCumHaz[k]
+		if math.IsNaN(h) || math.IsInf(h, 0) || h < 0 || (k > 0 && h < c.BaselineCumHaz[k-1]) {
+			return queryErrorf(CodeInvalid, "cox.baseline_cumhaz[%d]: a cumulative hazard is finite, non-negative and non-decreasing", k)
 		}
 	}
 	return nil

@@ -26,6 +26,11 @@ func TestValidateQuery(t *testing.T) {
 		func(q *Query) { q.Feasibility = true },
 		func(q *Query) {
 			q.Kind, q.Endpoint = KindCox, "os"
+			q.Cox = &CoxRequest{Form: CoxValidate, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{0.02},
+				Landmarks: []float64{180, 365}, BaselineCumHaz: []float64{0.1, 0.3}}
+		},
+		func(q *Query) {
+			q.Kind, q.Endpoint = KindCox, "os"
 			q.Cox = &CoxRequest{Form: CoxStratified, Ties: "efron", Covariates: []string{"trt", "tp53", "age"},
 				Indicators: map[string]string{"trt": "pembro"}, Interactions: []CoxInteraction{{"trt", "tp53"}}}
 		},
@@ -45,6 +50,22 @@ func TestValidateQuery(t *testing.T) {
 	}{
 		{func(q *Query) { q.Version = "v0" }, CodeUnsupported, `"v0"`},
 		{func(q *Query) { q.Kind = "sql" }, CodeInvalid, "unknown query kind"},
+		{func(q *Query) {
+			q.Kind, q.Endpoint, q.Cox = KindCox, "os", validateReq(nil, []float64{1}, []float64{0.1})
+		}, CodeInvalid, "needs the model's beta"},
+		{func(q *Query) {
+			q.Kind, q.Endpoint, q.Cox = KindCox, "os", validateReq([]float64{1}, []float64{1, 2}, []float64{0.1})
+		}, CodeInvalid, "cox.landmarks has 2 times"},
+		{func(q *Query) {
+			q.Kind, q.Endpoint, q.Cox = KindCox, "os", validateReq([]float64{1}, []float64{2, 1}, []float64{0.1, 0.2})
+		}, CodeInvalid, "cox.landmarks[1]"},
+		{func(q *Query) {
+			q.Kind, q.Endpoint, q.Cox = KindCox, "os", validateReq([]float64{1}, []float64{1, 2}, []float64{0.3, 0.2})
+		}, CodeInvalid, "cox.baseline_cumhaz[1]"},
+		{func(q *Query) {
+			q.Kind, q.Endpoint, q.Cox = KindCox, "os", validateReq([]float64{1}, []float64{1}, []float64{0.3})
+			q.Cox.Form = CoxStratified
+		}, CodeInvalid, "belong to the validate form"},
 		{func(q *Query) { q.Study = "" }, CodeInvalid, "no study"},
 		{func(q *Query) { q.Study = long }, CodeInvalid, "study longer"},
 		{func(q *Query) { q.Cohort = &Filter{Op: OpAnd} }, CodeInvalid, "cohort: \"and\" without arguments"},
@@ -96,4 +117,8 @@ func TestValidateQuery(t *testing.T) {
 			t.Errorf("case %d: %v; want %s and %q", i, err, c.code, c.msg)
 		}
 	}
+}
+
+func validateReq(beta, landmarks, cumhaz []float64) *CoxRequest {
+	return &CoxRequest{Form: CoxValidate, Ties: "efron", Covariates: []string{"age"}, Beta: beta, Landmarks: landmarks, BaselineCumHaz: cumhaz}
 }

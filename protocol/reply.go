@@ -319,6 +319,33 @@ type CoxReply struct {
 	// SecondMoment is the phase-2 reply of the pooled form (CoxPooledHessian): the site's
 	// Σ_i w_i x_i x_i' A(T_i) − Σ_events w_i x_i x_i' B(T_i), p×p row-major, symmetric.
 	SecondMoment Float64s `json:"second_moment,omitempty"`
+
+	// Validation is the reply of the validate form: the model's performance at this site.
+	Validation *CoxValidation `json:"validation,omitempty"`
+}
+
+// CoxValidation is what a site releases about a model fitted without it (N and Events are the
+// CoxReply's): discrimination, its standard errors and calibration, all aggregates over its
+// own complete cases, as analysis.ValidateAtSite computes them.
+type CoxValidation struct {
+	HarrellC  float64 `json:"harrell_c"`
+	HarrellSE float64 `json:"harrell_se"`
+	UnoC      float64 `json:"uno_c"`
+	UnoSE     float64 `json:"uno_se"`
+	// CalibrationSlope is the coefficient of the linear predictor in a Cox model at the site,
+	// with its standard error; absent (NaN) when it could not be fitted.
+	CalibrationSlope   *float64 `json:"calibration_slope,omitempty"`
+	CalibrationSlopeSE *float64 `json:"calibration_slope_se,omitempty"`
+	// Calibration is calibration in the large at the requested landmarks.
+	Calibration []CalibrationAt `json:"calibration,omitempty"`
+}
+
+// CalibrationAt is the site's Kaplan–Meier survival at a landmark against the mean survival
+// the model predicts for its patients.
+type CalibrationAt struct {
+	Time      float64 `json:"time"`
+	Observed  float64 `json:"observed"`
+	Predicted float64 `json:"predicted"`
 }
 
 // ExcludedCount returns the released count of patients left out for a missing covariate.

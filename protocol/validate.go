@@ -577,6 +577,8 @@ func (v *validator) cox(q Query, c *CoxReply) {
 		}
 	}
 	switch q.Cox.Form {
+	case CoxValidate:
+		v.coxValidation(q.Cox, c)
 	case CoxStratified:
 		v.finite("cox.loglik", c.LogLik)
 		v.length("cox.gradient", len(c.Gradient), p)
@@ -682,5 +684,48 @@ func (v *validator) cox(q Query, c *CoxReply) {
 		}
 	default:
 		v.failf("cox", "unknown form %q in the query", q.Cox.Form)
+	}
+}
+
+// coxValidation checks a validate reply: C in [0, 1], standard errors finite and non-negative,
+// one calibration point per requested landmark with survival probabilities in [0, 1], and no
+// model sums (the form releases nothing else).
+func (v *validator) coxValidation(req *CoxRequest, c *CoxReply) {
+	val := c.Validation
+	if val == nil {
+		v.failf("cox.validation", "missing")
+		return
+	}
+	if len(c.Rows) != 0 || len(c.Gradient) != 0 || len(c.Hessian) != 0 || len(c.EventXSum) != 0 || len(c.SecondMoment) != 0 {
+		v.failf("cox", "model sums in a validate reply")
+	}
+	for _, f := range []struct {
+		name string
+		x    float64
+	}{{"harrell_c", val.HarrellC}, {"uno_c", val.UnoC}} {
+		if !(f.x >= 0 && f.x <= 1) {
+			v.failf("cox.validation."+f.name, "%v is not in [0, 1]", f.x)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		x    float64
+	}{{"harrell_se", val.HarrellSE}, {"uno_se", val.UnoSE}} {
+		v.finite("cox.validation."+f.name, f.x)
+		if f.x < 0 {
+			v.failf("cox.validation."+f.name, "%v is negative", f.x)
+		}
+	}
+	if val.CalibrationSlope != nil {
+		v.finite("cox.validation.calibration_slope", *val.CalibrationSlope)
+	}
+	v.length("cox.validation.calibration", len(val.Calibration), len(req.Landmarks))
+	for k, pt := range val.Calibration {
+		if k < len(req.Landmarks) && pt.Time != req.Landmarks[k] {
+			v.failf(fmt.Sprintf("cox.validation.calibration[%d].time", k), "%v is not the landmark asked, %v", pt.Time, req.Landmarks[k])
+		}
+		if !(pt.Observed >= 0 && pt.Observed <= 1) || !(pt.Predicted >= 0 && pt.Predicted <= 1) {
+			v.failf(fmt.Sprintf("cox.validation.calibration[%d]", k), "survival %v, %v not in [0, 1]", pt.Observed, pt.Predicted)
+		}
 	}
 }

@@ -41,6 +41,28 @@ func coxReply(form CoxForm) Reply {
 	return r
 }
 
+func validateQuery() Query {
+	q := coxQuery(CoxValidate)
+	q.Cox.Beta = []float64{0.02, 0.5}
+	q.Cox.Landmarks, q.Cox.BaselineCumHaz = []float64{180}, []float64{0.2}
+	return q
+}
+
+// validateReply is a well-formed reply to validateQuery, changed by edit (nil: as is).
+func validateReply(edit func(v *CoxValidation)) func() Reply {
+	return func() Reply {
+		r := Reply{Version: Version, QueryID: "q2", Site: "inst1", Kind: KindCox,
+			Cox: &CoxReply{Columns: []string{"age", "sexmale"}, N: 30, Events: 20}}
+		slope, se := 0.9, 0.3
+		r.Cox.Validation = &CoxValidation{HarrellC: 0.62, HarrellSE: 0.04, UnoC: 0.6, UnoSE: 0.05,
+			CalibrationSlope: &slope, CalibrationSlopeSE: &se, Calibration: []CalibrationAt{{Time: 180, Observed: 0.7, Predicted: 0.68}}}
+		if edit != nil {
+			edit(r.Cox.Validation)
+		}
+		return r
+	}
+}
+
 // TestValidateReply: each case breaks one rule of a well-formed reply and must be refused
 // with a message naming the field; the unbroken replies pass.
 func TestValidateReply(t *testing.T) {
@@ -54,6 +76,17 @@ func TestValidateReply(t *testing.T) {
 		{"survival ok", survivalQuery(), survivalReply, ""},
 		{"stratified cox ok", coxQuery(CoxStratified), func() Reply { return coxReply(CoxStratified) }, ""},
 		{"pooled cox ok", coxQuery(CoxPooled), func() Reply { return coxReply(CoxPooled) }, ""},
+		{"validate ok", validateQuery(), validateReply(nil), ""},
+		{"validate without figures", validateQuery(), validateReply(func(v *CoxValidation) { *v = CoxValidation{} }), "cox.validation.calibration"},
+		{"validate C above 1", validateQuery(), validateReply(func(v *CoxValidation) { v.HarrellC = 1.2 }), "cox.validation.harrell_c"},
+		{"validate SE negative", validateQuery(), validateReply(func(v *CoxValidation) { v.UnoSE = -0.1 }), "cox.validation.uno_se"},
+		{"validate other landmark", validateQuery(), validateReply(func(v *CoxValidation) { v.Calibration[0].Time = 200 }), "cox.validation.calibration[0].time"},
+		{"validate survival above 1", validateQuery(), validateReply(func(v *CoxValidation) { v.Calibration[0].Predicted = 1.5 }), "cox.validation.calibration[0]"},
+		{"validate with model sums", validateQuery(), func() Reply {
+			r := validateReply(nil)()
+			r.Cox.Gradient = []float64{1, 2}
+			return r
+		}, "cox"},
 		{"refusal ok", survivalQuery(), func() Reply {
 			r := survivalReply()
 			r.Survival = nil

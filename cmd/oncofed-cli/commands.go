@@ -321,10 +321,25 @@ func runKM(ctx context.Context, c *common, args []string, out io.Writer) error {
 }
 
 func runCox(ctx context.Context, c *common, args []string, out io.Writer) error {
+	return coxCommand(ctx, c, "cox", args, out)
+}
+
+// runModel is the cox command with the prognostic model's options (issue 20): today
+// --validate loso, leave-one-site-out validation (docs/validation.md).
+func runModel(ctx context.Context, c *common, args []string, out io.Writer) error {
+	return coxCommand(ctx, c, "model", args, out)
+}
+
+// coxCommand fits the Cox model of the cox and model commands; the model command also
+// validates it (--validate loso).
+func coxCommand(ctx context.Context, c *common, name string, args []string, out io.Writer) error {
 	var a analysisFlags
-	var covs, ties, strata, refs string
-	if err := parseFlags("cox", c, args, func(fs *flag.FlagSet) {
+	var covs, ties, strata, refs, validate string
+	if err := parseFlags(name, c, args, func(fs *flag.FlagSet) {
 		a.register(fs, true)
+		if name == "model" {
+			fs.StringVar(&validate, "validate", "", "`loso`: leave-one-site-out validation, each site evaluating the model fitted on the others (Harrell's and Uno's C, calibration slope; pooled by random effects with a 95% prediction interval); needs --strata site")
+		}
 		fs.StringVar(&covs, "covariates", "", "comma-separated `VARIABLES` of the model")
 		fs.StringVar(&ties, "ties", "efron", "tie handling `METHOD`: efron or breslow")
 		fs.StringVar(&strata, "strata", "site", "`site` stratifies by site (each site its own baseline hazard, R's coxph(... + strata(site))); none fits one pooled baseline from the sites' risk-set sums, which only sites whose policy has allow_pooled_cox answer; another categorical variable stratifies within sites by it as well")
@@ -338,6 +353,15 @@ func runCox(ctx context.Context, c *common, args []string, out io.Writer) error 
 	names := splitList(covs)
 	if len(names) == 0 {
 		return usagef("--covariates is required")
+	}
+	switch {
+	case validate == "":
+	case validate != "loso":
+		return usagef("--validate: %q is not a validation (want loso)", validate)
+	case strata != "site":
+		return usagef("--validate loso fits the site-stratified model for now: use --strata site (the pooled form's baseline hazard is not released for validation yet)")
+	case c.format == "csv":
+		return usagef("--validate loso: use --format json or text (the validation is a second table)")
 	}
 	if _, err := analysis.ParseTies(ties); err != nil {
 		return usagef("--ties: %v", err)
@@ -364,11 +388,21 @@ func runCox(ctx context.Context, c *common, args []string, out io.Writer) error 
 	if spec.Levels, err = coxLevels(st, "--covariates", names, refs); err != nil {
 		return err
 	}
-	r, err := e.run(ctx, app.Request{Kind: protocol.KindCox, Study: st.Name, Cohort: f, Endpoint: a.endpoint, Cox: spec})
+	req := app.Request{Kind: protocol.KindCox, Study: st.Name, Cohort: f, Endpoint: a.endpoint, Cox: spec}
+	r, err := e.run(ctx, req)
 	if err != nil {
 		return err
 	}
-	if err := writeCox(out, c.format, r, spec, strata, report.Names{From: st}); err != nil {
+	var loso *app.LOSOResult
+	if validate != "" {
+		if e.offline {
+			return usagef("--validate needs the network: leave-one-site-out validation is not cached yet")
+		}
+		if loso, err = e.svc.ValidateLOSO(ctx, req); err != nil {
+			return err
+		}
+	}
+	if err := writeCox(out, c.format, r, spec, strata, report.Names{From: st}, loso); err != nil {
 		return err
 	}
 	return requireAll(c, &r.Provenance)

@@ -119,6 +119,7 @@ var commands = map[string]command{
 	"km":        {"Kaplan–Meier curves, medians, RMST and log-rank tests", runKM},
 	"cox":       {"Cox proportional hazards model fitted over the sites", runCox},
 	"ipw":       {"compare two treatments with propensity weights: balance, weighted KM and Cox", runIPW},
+	"model":     {"prognostic Cox model: the cox fit, validated leave-one-site-out (--validate loso)", runModel},
 	"screen":    {"biomarker screen: one Cox model per candidate marker, with q-values and site heterogeneity", runScreen},
 	"library":   {"list, show or export the results stored in the cache (list | show ID | export ID --out FILE)", runLibrary},
 }

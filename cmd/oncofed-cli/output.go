@@ -614,7 +614,7 @@ func coxTerms(r *app.Result, spec *app.CoxSpec) []coxTermDoc {
 	return out
 }
 
-func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, strata string, names report.Names) error {
+func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, strata string, names report.Names, loso *app.LOSOResult) error {
 	fit := r.Cox.Fit
 	terms := coxTerms(r, spec)
 	switch format {
@@ -633,6 +633,9 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 			"privacy": report.NewPrivacy(r, clock())}
 		if r.Cox.FitError != "" {
 			doc["fit_error"] = r.Cox.FitError
+		}
+		if loso != nil {
+			doc["validation"] = losoJSON(loso)
 		}
 		return writeJSON(w, doc)
 	case "csv":
@@ -691,6 +694,11 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	}
 	if r.Cox.FitError != "" {
 		fmt.Fprintln(w, "fit:", r.Cox.FitError)
+	}
+	if loso != nil {
+		if err := writeLOSOText(w, loso); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintln(w, report.PrivacyLine(r, clock()))
 	return nil

@@ -1,0 +1,104 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// lungStratum is one lung site's (age, male) design as a Cox stratum.
+func lungStratum(t *testing.T, ps []patient, site string) *analysis.CoxStratum {
+	t.Helper()
+	var time, x []float64
+	var event []bool
+	for _, p := range ps {
+		if p.site != site {
+			continue
+		}
+		male := 0.0
+		if p.cat["sex"] == "male" {
+			male = 1
+		}
+		time, event, x = append(time, p.time), append(event, p.event), append(x, p.num["age"], male)
+	}
+	st, err := analysis.NewCoxStratum(time, event, x, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// ValidateLOSO: for every site, the site-stratified model fitted on the other sites (one
+// query to each per round) and evaluated by the site, equal to the same computation done
+// directly on the patients (analysis.FitCox over the other sites' strata, then
+// CoxStratum.Validate at the site; both checked against R in analysis); sites that cannot
+// evaluate it sit out with the reason; the pooled C and slope are those of the answering sites.
+func TestValidateLOSO(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	ps := loadLung(t)
+	req := app.Request{Kind: protocol.KindCox, Study: "lung", Endpoint: "os", Cox: &app.CoxSpec{Covariates: []string{"age", "sex"},
+		Ties: "efron", Form: protocol.CoxStratified, Levels: map[string][]string{"sex": {"female", "male"}}}}
+	r, err := f.svc.ValidateLOSO(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Sites) != len(f.net.sites()) {
+		t.Fatalf("%d sites validated, network has %d", len(r.Sites), len(f.net.sites()))
+	}
+	var cs, slopes []analysis.SiteEstimate
+	answered := 0
+	for _, s := range r.Sites {
+		if s.SatOut != "" {
+			if s.HarrellC != 0 {
+				t.Errorf("%s sat out (%s) with a C", s.Site, s.SatOut)
+			}
+			continue
+		}
+		answered++
+		var others []*analysis.CoxStratum
+		for _, o := range f.net.sites() {
+			if o != s.Site {
+				others = append(others, lungStratum(t, ps, o))
+			}
+		}
+		fit, err := analysis.FitCox(analysis.StrataEvaluator(others, analysis.Efron), 2, analysis.CoxOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := lungStratum(t, ps, s.Site).Validate(fit.Coef, analysis.Efron, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			what      string
+			got, want float64
+		}{{"coef age", s.Coef[0], fit.Coef[0]}, {"coef male", s.Coef[1], fit.Coef[1]},
+			{"C", s.HarrellC, want.Harrell.C}, {"C SE", s.HarrellSE, want.Harrell.SE}, {"Uno", s.UnoC, want.Uno.C},
+			{"slope", s.CalibrationSlope, want.Slope}, {"slope SE", s.CalibrationSlopeSE, want.SlopeSE}} {
+			if !close(c.got, c.want, 1e-9) {
+				t.Errorf("%s %s = %.12g, directly %.12g", s.Site, c.what, c.got, c.want)
+			}
+		}
+		cs = append(cs, analysis.SiteEstimate{Site: s.Site, Estimate: s.HarrellC, SE: s.HarrellSE})
+		slopes = append(slopes, analysis.SiteEstimate{Site: s.Site, Estimate: s.CalibrationSlope, SE: s.CalibrationSlopeSE})
+	}
+	if answered < 5 || answered == len(r.Sites) {
+		t.Errorf("%d of %d sites answered: lung's tiny institutions should sit out, the large ones answer", answered, len(r.Sites))
+	}
+	pc, err := analysis.PoolConcordance(cs, 0.95)
+	if err != nil || r.PooledC == nil || !close(r.PooledC.C, pc.C, 1e-12) || !close(r.PooledC.PredictionLower, pc.PredictionLower, 1e-12) {
+		t.Errorf("pooled C %+v, want %+v (%v)", r.PooledC, pc, err)
+	}
+	ps2, err := analysis.MetaAnalyzeREML(slopes, 0.95)
+	if err != nil || r.PooledSlope == nil || !close(r.PooledSlope.Estimate, ps2.Estimate, 1e-12) {
+		t.Errorf("pooled slope %+v, want %+v (%v)", r.PooledSlope, ps2, err)
+	}
+	if _, err := f.svc.ValidateLOSO(ctx, app.Request{Kind: protocol.KindCox, Study: "lung", Endpoint: "os",
+		Cox: &app.CoxSpec{Covariates: []string{"age"}, Ties: "efron", Form: protocol.CoxPooled}}); err == nil {
+		t.Error("the pooled form was validated without a baseline hazard release")
+	}
+}
