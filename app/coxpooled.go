@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"slices"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
@@ -91,13 +90,22 @@ func coxMembersAnswered(g *Gathered, members map[string]bool, round int) ([]prot
 		if got[site] {
 			continue
 		}
-		why := "stopped answering"
-		for _, p := range append(slices.Clone(g.Refused), g.Invalid...) {
+		// Say what happened: a refusal is the site's policy (not a lost network), an invalid
+		// reply the site's fault; only a silent site is unavailable.
+		const aborted = "the fit was aborted because every site must contribute to every round"
+		for _, p := range g.Refused {
 			if p.Site == site {
-				why = "answered with an error (" + p.Code + ": " + p.Message + ")"
+				e := Errorf(ERefusedByPolicy, "site %s refused round %d of the fit (%s); %s", site, round, p.Message, aborted)
+				e.Refused = []SiteProblem{p}
+				return nil, e
 			}
 		}
-		return nil, Errorf(EUnavailable, "site %s %s in round %d of the Cox fit; the fit was aborted because every site must contribute to every round", site, why, round)
+		for _, p := range g.Invalid {
+			if p.Site == site {
+				return nil, Errorf(EInvalid, "site %s sent an invalid reply in round %d of the fit (%s); %s", site, round, p.Message, aborted)
+			}
+		}
+		return nil, Errorf(EUnavailable, "site %s stopped answering in round %d of the fit; %s", site, round, aborted)
 	}
 	return kept, nil
 }

@@ -80,7 +80,9 @@ type fakeNetwork struct {
 	// dropAfter: the site stops answering Cox queries after this many Cox rounds.
 	dropSite  string
 	dropAfter int
-	queries   []protocol.Query
+	// dropRefuses: the dropping site refuses (by policy) instead of going silent.
+	dropRefuses bool
+	queries     []protocol.Query
 	// feasMinCohort: feasibility counts of fewer patients are refused, in the node's words.
 	feasMinCohort int
 	// noJSON: replies are handed over as values, without the JSON they came in (an in-process
@@ -166,7 +168,12 @@ func (n *fakeNetwork) scatter(q protocol.Query, qs map[string]protocol.Query) (*
 	g := &app.Gathered{Query: q, Expected: slices.Sorted(maps.Keys(qs))}
 	for _, site := range g.Expected {
 		q := qs[site]
-		if n.silent[site] || (site == n.dropSite && q.Kind == protocol.KindCox && n.coxCalls > n.dropAfter) {
+		dropping := site == n.dropSite && q.Kind == protocol.KindCox && n.coxCalls > n.dropAfter
+		if dropping && n.dropRefuses {
+			g.Refused = append(g.Refused, app.SiteProblem{Site: site, Code: protocol.CodeRefusedByPolicy, Message: "this analyst's daily budget is spent"})
+			continue
+		}
+		if n.silent[site] || dropping {
 			g.Missing = append(g.Missing, site)
 			continue
 		}

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -250,6 +251,20 @@ func TestCoxSiteDropsOutMidFit(t *testing.T) {
 	}
 	if list, _ := f.svc.Results(context.Background(), app.ResultFilter{}); len(list) != 0 {
 		t.Errorf("%d results stored after an aborted fit", len(list))
+	}
+}
+
+// A site that refuses a later round aborts the fit as a refusal by its policy, with its
+// reason — not as a lost network (which would tell the analyst to check the connection).
+func TestCoxSiteRefusesMidFit(t *testing.T) {
+	f := newFixture(t)
+	f.net.dropSite, f.net.dropAfter, f.net.dropRefuses = "inst11", 2, true
+	req := app.Request{Kind: protocol.KindCox, Study: "lung", Endpoint: "os", Cox: &app.CoxSpec{Covariates: []string{"sex", "age"}}}
+	_, err := f.svc.Run(context.Background(), req)
+	var e *app.Error
+	if !errors.As(err, &e) || e.Code != app.ERefusedByPolicy || len(e.Refused) != 1 || e.Refused[0].Site != "inst11" ||
+		!strings.Contains(e.Message, "site inst11 refused round 3 of the fit (this analyst's daily budget is spent)") {
+		t.Fatalf("refusal mid-fit: %v", err)
 	}
 }
 
