@@ -223,6 +223,7 @@ type Result struct {
 // 10,000 of them must stay well under 50 ms).
 type ResultSummary struct {
 	ID       int64
+	Network  string // the ID of the network that computed it
 	Name     string
 	Kind     protocol.Kind
 	Study    string

@@ -783,6 +783,27 @@ func (s *Service) Results(ctx context.Context, f ResultFilter) ([]ResultSummary,
 	return s.cache.Results(ctx, f)
 }
 
+// Library lists the stored results of every network the cache knows (or f.Network's), so
+// that a different or unreachable hub does not hide last week's results, and names each
+// network by its name as last connected (its ID when it has none).
+func (s *Service) Library(ctx context.Context, f ResultFilter) ([]ResultSummary, map[string]string, error) {
+	list, err := s.cache.Results(ctx, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	names := map[string]string{s.network.ID: s.network.Name}
+	nets, err := s.cache.Networks(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, n := range nets {
+		if n.Name != "" && n.ID != s.network.ID {
+			names[n.ID] = n.Name
+		}
+	}
+	return list, names, nil
+}
+
 // Rename renames a stored result.
 func (s *Service) Rename(ctx context.Context, id int64, name string) error {
 	return s.cache.RenameResult(ctx, id, name)

@@ -13,7 +13,6 @@ import (
 // asked: cohort, grouping, endpoint, variables, model). It holds no aggregates.
 type LibraryEntry struct {
 	app.ResultSummary
-	Network string
 	Request app.Request
 }
 

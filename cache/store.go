@@ -561,7 +561,7 @@ func resultsQuery(cols string, f app.ResultFilter) (string, []any) {
 
 // Results lists results, pinned first, newest first.
 func (db *DB) Results(ctx context.Context, f app.ResultFilter) ([]app.ResultSummary, error) {
-	q, args := resultsQuery("id, name, kind, study, pinned, ran_at, expected, answered", f)
+	q, args := resultsQuery("id, network_id, name, kind, study, pinned, ran_at, expected, answered", f)
 	var out []app.ResultSummary
 	err := db.read(ctx, "list results", func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, q, args...)
@@ -573,7 +573,7 @@ func (db *DB) Results(ctx context.Context, f app.ResultFilter) ([]app.ResultSumm
 			var s app.ResultSummary
 			var kind string
 			var ran int64
-			if err := rows.Scan(&s.ID, &s.Name, &kind, &s.Study, &s.Pinned, &ran, &s.Expected, &s.Answered); err != nil {
+			if err := rows.Scan(&s.ID, &s.Network, &s.Name, &kind, &s.Study, &s.Pinned, &ran, &s.Expected, &s.Answered); err != nil {
 				return err
 			}
 			s.Kind, s.RanAt = protocol.Kind(kind), fromNanos(ran)

@@ -668,3 +668,42 @@ func TestOpeningAResultLoadsTheBuilder(t *testing.T) {
 		t.Errorf("builder groups by %q, endpoint %q", c.GroupBy(), c.endpoint.Selected)
 	}
 }
+
+// The Library lists every cached result whichever hub the app is connected to: one computed
+// on another network is listed with that network's name, opens from its stored aggregates and
+// cannot be re-run here (walkthrough: a different or dead hub hid last week's results).
+func TestLibraryListsEveryNetwork(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	a.runAnalyses()
+	f.loop.until(t, "the Kaplan–Meier result", func() bool { return a.survival.result != nil })
+	ctx := context.Background()
+	if err := f.db.SaveNetwork(ctx, app.NetworkInfo{ID: "regional", Name: "Regional oncology network"}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := f.svc.Open(ctx, a.survival.result.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.ID, other.Network, other.Name = 0, "regional", "KM last week"
+	if err := f.db.SaveResult(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	lib := a.library
+	lib.onRefresh()
+	f.loop.until(t, "the other network's result", func() bool { return contains(names(lib.Items()), "KM last week") })
+	i := indexOf(lib.Items(), other.ID)
+	if got := lib.itemText(lib.Items()[i]); !strings.HasSuffix(got, " · on Regional oncology network") {
+		t.Errorf("listed as %q", got)
+	}
+	lib.list.Select(i)
+	if !lib.rerun.Disabled() || lib.open.Disabled() || !strings.Contains(lib.detail.Text, "connect to it to re-run") {
+		t.Errorf("re-run disabled %v, open disabled %v, detail %q", lib.rerun.Disabled(), lib.open.Disabled(), lib.detail.Text)
+	}
+	a.survival.result = nil
+	lib.onOpen()
+	f.loop.until(t, "the opened result", func() bool { return a.survival.result != nil })
+	if a.survival.result.ID != other.ID {
+		t.Errorf("opened result %d, want %d", a.survival.result.ID, other.ID)
+	}
+}

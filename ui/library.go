@@ -34,7 +34,8 @@ type libraryTab struct {
 	del      *widget.Button
 	rerun    *widget.Button
 	state    *widget.Label
-	items    []app.ResultSummary
+	items    []app.ResultSummary // every network's (Service.Library)
+	networks map[string]string   // network ID → name
 	selected int
 	loading  bool
 	again    bool
@@ -91,7 +92,24 @@ func (t *libraryTab) itemText(s app.ResultSummary) string {
 	if s.Pinned {
 		pin = "★ "
 	}
-	return fmt.Sprintf("%s%s · %d of %d sites · %s", pin, s.Name, s.Answered, s.Expected, app.Age(t.ui.opt.Now(), s.RanAt))
+	line := fmt.Sprintf("%s%s · %d of %d sites · %s", pin, s.Name, s.Answered, s.Expected, app.Age(t.ui.opt.Now(), s.RanAt))
+	if t.otherNetwork(s) {
+		line += " · on " + t.networkName(s.Network)
+	}
+	return line
+}
+
+// otherNetwork reports whether s was computed on another network than the one connected.
+func (t *libraryTab) otherNetwork(s app.ResultSummary) bool {
+	return s.Network != t.ui.svc.Network().ID
+}
+
+// networkName names a network by its name as last connected (its ID if unknown).
+func (t *libraryTab) networkName(id string) string {
+	if n := t.networks[id]; n != "" {
+		return n
+	}
+	return id
 }
 
 // onRefresh reloads the list from the cache.
@@ -103,7 +121,7 @@ func (t *libraryTab) onRefresh() {
 	t.loading = true
 	svc, parent := t.ui.svc, t.ui.ctx
 	t.ui.goWork(func() func() {
-		items, err := svc.Results(parent, app.ResultFilter{Limit: 500})
+		items, names, err := svc.Library(parent, app.ResultFilter{Limit: 500})
 		return func() {
 			t.loading = false
 			if t.again {
@@ -118,7 +136,7 @@ func (t *libraryTab) onRefresh() {
 			if t.selected >= 0 && t.selected < len(t.items) {
 				keep = t.items[t.selected].ID
 			}
-			t.items = items
+			t.items, t.networks = items, names
 			t.selected = -1
 			t.list.UnselectAll()
 			for i, it := range items {
@@ -156,17 +174,23 @@ func (t *libraryTab) updateDetail() {
 	for _, b := range buttons {
 		b.Enable()
 	}
+	where := ""
 	if t.ui.offline {
 		t.rerun.Disable()
+	}
+	if t.otherNetwork(*s) {
+		// A re-run asks the network that computed it, which is not the one connected.
+		t.rerun.Disable()
+		where = " · on " + t.networkName(s.Network) + " (connect to it to re-run)"
 	}
 	if s.Pinned {
 		t.pin.SetText("Unpin")
 	} else {
 		t.pin.SetText("Pin")
 	}
-	t.detail.SetText(fmt.Sprintf("%s\n%s on study %s · computed %s (%s) · %d of %d sites answered",
+	t.detail.SetText(fmt.Sprintf("%s\n%s on study %s · computed %s (%s) · %d of %d sites answered%s",
 		s.Name, kindName(s.Kind), s.Study, s.RanAt.Local().Format("2006-01-02 15:04"), app.Age(t.ui.opt.Now(), s.RanAt),
-		s.Answered, s.Expected))
+		s.Answered, s.Expected, where))
 }
 
 // onOpen renders the selected result from the cache and shows it in its tab.
@@ -344,7 +368,7 @@ func (t *libraryTab) onRerun() {
 
 // pinnedResults opens every pinned result (off the UI goroutine).
 func (a *App) pinnedResults(ctx context.Context) ([]*app.Result, error) {
-	items, err := a.svc.Results(ctx, app.ResultFilter{Pinned: true})
+	items, _, err := a.svc.Library(ctx, app.ResultFilter{Pinned: true}) // a tumor board's pins, whichever hub
 	if err != nil {
 		return nil, err
 	}
