@@ -50,7 +50,7 @@ func table1DocumentXML(title string, tb analysis.Table1, smd bool, footnote stri
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?>` +
 		`<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>`)
-	docxParagraph(&b, title, true, 0, 24)
+	docxParagraph(&b, title, true, 0, "", 24)
 	b.WriteString(`<w:tbl><w:tblPr><w:tblW w:w="0" w:type="auto"/><w:tblBorders>` +
 		`<w:top w:val="single" w:sz="8" w:space="0" w:color="000000"/>` +
 		`<w:bottom w:val="single" w:sz="8" w:space="0" w:color="000000"/>` +
@@ -78,10 +78,10 @@ func table1DocumentXML(title string, tb analysis.Table1, smd bool, footnote stri
 	}
 	b.WriteString(`</w:tbl>`)
 	for _, n := range tb.Notes {
-		docxParagraph(&b, n, false, 0, 18)
+		docxParagraph(&b, n, false, 0, "", 18)
 	}
 	if footnote != "" {
-		docxParagraph(&b, footnote, false, 0, 16)
+		docxParagraph(&b, footnote, false, 0, "", 16)
 	}
 	b.WriteString(`<w:sectPr><w:pgSz w:w="11906" w:h="16838"/>` +
 		`<w:pgMar w:top="1134" w:right="1134" w:bottom="1134" w:left="1134" w:header="709" w:footer="709" w:gutter="0"/>` +
@@ -106,28 +106,26 @@ func docxRow(b *strings.Builder, cells []string, header bool) {
 		}
 		bold := header || (i == 0 && indent == 0 && text != "")
 		if i > 0 {
-			docxParagraphAligned(b, text, bold && header, "center", 18)
+			docxParagraph(b, text, bold && header, 0, "center", 18)
 		} else {
-			docxParagraph(b, text, bold, indent, 18)
+			docxParagraph(b, text, bold, indent, "", 18)
 		}
 		b.WriteString(`</w:tc>`)
 	}
 	b.WriteString(`</w:tr>`)
 }
 
-// docxParagraph writes a paragraph of one run; size is in half-points (18 = 9 pt).
-func docxParagraph(b *strings.Builder, text string, bold bool, indent, size int) {
+// docxParagraph writes a paragraph of one run, indented (twentieths of a point) and aligned
+// ("" leaves Word's default); size is in half-points (18 = 9 pt).
+func docxParagraph(b *strings.Builder, text string, bold bool, indent int, align string, size int) {
 	b.WriteString(`<w:p><w:pPr>`)
 	if indent > 0 {
 		b.WriteString(`<w:ind w:left="` + strconv.Itoa(indent) + `"/>`)
 	}
+	if align != "" {
+		b.WriteString(`<w:jc w:val="` + align + `"/>`)
+	}
 	b.WriteString(`</w:pPr>`)
-	docxRun(b, text, bold, size)
-	b.WriteString(`</w:p>`)
-}
-
-func docxParagraphAligned(b *strings.Builder, text string, bold bool, align string, size int) {
-	b.WriteString(`<w:p><w:pPr><w:jc w:val="` + align + `"/></w:pPr>`)
 	docxRun(b, text, bold, size)
 	b.WriteString(`</w:p>`)
 }

@@ -274,11 +274,7 @@ func (t *summaryTab) header(col int) string {
 	case col == 0:
 		return "Variable"
 	case col <= len(tb.Columns):
-		name := tb.Columns[col-1]
-		if name == "" {
-			name = "All patients"
-		}
-		return name
+		return tb.Columns[col-1] // report.Table1 names an ungrouped column
 	}
 	return "SMD"
 }
