@@ -383,7 +383,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	}
 	e.coxMu.Lock()
 	e.coxCache = append(e.coxCache, coxCacheEntry{key, prep})
-	if len(e.coxCache) > coxCacheSize {
+	if len(e.coxCache) > max(coxCacheSize, e.coxCacheCap) {
 		e.coxCache = e.coxCache[1:]
 	}
 	e.coxMu.Unlock()

@@ -19,10 +19,11 @@ const (
 	KindSurvival Kind = "survival" // per group: survival table (time, events, censorings)
 	KindCox      Kind = "cox"      // per site at a given β: stratum contributions or risk-set sums
 	KindIPW      Kind = "ipw"      // propensity weighting: model rounds, weighted outcome tables, weighted Cox
+	KindScreen   Kind = "screen"   // a batch of Cox models of one cohort (a biomarker screen's round): screen.go
 )
 
 // Kinds lists every query kind in a stable order.
-var Kinds = []Kind{KindCatalog, KindCount, KindSummary, KindSurvival, KindCox, KindIPW}
+var Kinds = []Kind{KindCatalog, KindCount, KindSummary, KindSurvival, KindCox, KindIPW, KindScreen}
 
 // Query is what the client sends to every site of a study.
 type Query struct {
@@ -45,6 +46,7 @@ type Query struct {
 	Bins      []HistogramSpec `json:"bins,omitempty"`      // summary: fixed bin edges per numeric variable
 	Cox       *CoxRequest     `json:"cox,omitempty"`       // cox
 	IPW       *IPWRequest     `json:"ipw,omitempty"`       // ipw
+	Screen    *ScreenRequest  `json:"screen,omitempty"`    // screen
 
 	// Feasibility asks for an approximate count that the site does not remember: the cohort
 	// size plus noise that depends only on the patient set, rounded (Reply.Policy says how),

@@ -34,7 +34,7 @@ func ValidateQuery(q Query) error {
 		return err
 	}
 	if q.Kind == KindCatalog {
-		if q.Cohort != nil || q.GroupBy != "" || len(q.Variables) > 0 || len(q.Bins) > 0 || q.Cox != nil || q.IPW != nil {
+		if q.Cohort != nil || q.GroupBy != "" || len(q.Variables) > 0 || len(q.Bins) > 0 || q.Cox != nil || q.IPW != nil || q.Screen != nil {
 			return queryErrorf(CodeInvalid, "a catalog query takes no cohort, grouping or parameters")
 		}
 		return nil
@@ -54,6 +54,9 @@ func ValidateQuery(q Query) error {
 	if q.Kind != KindIPW && q.IPW != nil {
 		return queryErrorf(CodeInvalid, "ipw parameters given to a %s query", q.Kind)
 	}
+	if q.Kind != KindScreen && q.Screen != nil {
+		return queryErrorf(CodeInvalid, "screen parameters given to a %s query", q.Kind)
+	}
 	switch q.Kind {
 	case KindSummary:
 		return validateSummary(q)
@@ -71,6 +74,8 @@ func ValidateQuery(q Query) error {
 			return queryErrorf(CodeInvalid, "ipw needs an endpoint and takes no group_by (the treatment is the grouping)")
 		}
 		return validateIPWRequest(q.IPW)
+	case KindScreen:
+		return validateScreenRequest(q)
 	}
 	return nil
 }
