@@ -36,10 +36,6 @@ type ScreenRequest struct {
 	// Levels fixes a categorical variable's levels (the first is the reference), as a Cox
 	// request's Levels; variables not named use the catalog's order.
 	Levels map[string][]string
-	// Parallel is how many markers' models are fitted at once (0: DefaultScreenParallel; 1:
-	// one after the other). Under a site's overlap guard, which of two markers with nearly
-	// the same complete cases that site answers can then depend on which arrives first.
-	Parallel int
 }
 
 // Mode returns ScreenPredictive when a treatment is given, else ScreenPrognostic.
@@ -61,8 +57,9 @@ type ScreenResult struct {
 	Markers []MarkerResult
 	// Tests is the number of markers that are a test (estimable): the m of the BH q-values.
 	Tests int
-	// Queries is the number of scatter-gathers the screen sent (one per Newton round per
-	// marker).
+	// Queries is the number of scatter-gathers the screen sent: one screen query per Newton
+	// round carrying every marker still fitting (more when a pooled round is split in chunks,
+	// and one more per chunk for a pooled round's phase 2).
 	Queries int
 }
 
@@ -110,19 +107,31 @@ type MarkerResult struct {
 // ScreenProgress reports a screen's progress: done of total markers, the one just finished.
 type ScreenProgress func(done, total int, marker string)
 
-// CoxFitter fits one Cox model over the network: Service.FitCoxModel, the one entry point of
-// the screen to the protocol (so a faster Cox protocol speeds every screen up).
+// CoxFitter fits one Cox model over the network: Service.FitCoxModel, or one marker's fit
+// through a screen's batch (screenBatch.fitter), the screen's one entry point to the protocol
+// (so a faster Cox protocol speeds every screen up).
 type CoxFitter func(ctx context.Context, req Request) (*CoxModel, error)
 
 // Screen runs a biomarker screen over the network: per marker, Cox(endpoint ~ marker +
-// adjusters), or in predictive mode Cox(endpoint ~ treatment × marker + adjusters), through
-// FitCoxModel, so that every marker's model passes each site's release rules like any Cox
-// model (a site whose design column rule refuses a marker sits that marker out and is named)
-// and costs its budget. Markers that are no test get no p and do not count in the BH q-values.
-// progress (may be nil) is told after each marker; cancelling ctx stops the screen with
-// ctx's error.
+// adjusters), or in predictive mode Cox(endpoint ~ treatment × marker + adjusters). Every
+// marker's model is fitted as FitCoxModel fits one, but the markers' rounds travel together:
+// one screen query per Newton round carries every marker still fitting (screenBatch), and each
+// site passes each model through its release rules as it would the model alone (a site whose
+// design column rule refuses a marker sits that marker out and is named; each model costs its
+// budget). Markers that are no test get no p and do not count in the BH q-values. progress
+// (may be nil) is told as each marker's fit ends; cancelling ctx stops the screen with ctx's
+// error.
 func (s *Service) Screen(ctx context.Context, req ScreenRequest, progress ScreenProgress) (*ScreenResult, error) {
-	return runScreen(ctx, s.FitCoxModel, req, progress)
+	if err := validateScreen(req); err != nil {
+		return nil, err
+	}
+	b := newScreenBatch(s, len(req.Markers), screenChunk(req.Form))
+	out, err := runScreen(ctx, b.fitter, b.skip, req, progress)
+	if err != nil {
+		return nil, err
+	}
+	out.Queries = b.sent()
+	return out, nil
 }
 
 func validateScreen(req ScreenRequest) error {
@@ -157,7 +166,9 @@ func validateScreen(req ScreenRequest) error {
 	return nil
 }
 
-func runScreen(ctx context.Context, fit CoxFitter, req ScreenRequest, progress ScreenProgress) (*ScreenResult, error) {
+// runScreen fits every marker's model with fitOf(i) (each called once), or calls skip for a
+// marker it will not fit because the screen stopped, and assembles the result.
+func runScreen(ctx context.Context, fitOf func(i int) CoxFitter, skip func(), req ScreenRequest, progress ScreenProgress) (*ScreenResult, error) {
 	if err := validateScreen(req); err != nil {
 		return nil, err
 	}
@@ -165,7 +176,7 @@ func runScreen(ctx context.Context, fit CoxFitter, req ScreenRequest, progress S
 	if out.Ties == "" {
 		out.Ties = analysis.Efron.String()
 	}
-	results, err := screenMarkers(ctx, fit, req, progress)
+	results, err := screenMarkers(ctx, fitOf, skip, req, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -191,61 +202,44 @@ func runScreen(ctx context.Context, fit CoxFitter, req ScreenRequest, progress S
 	return out, nil
 }
 
-// DefaultScreenParallel is how many markers' models a screen fits at once when the request
-// does not say: while one marker waits for the sites, the others' rounds are under way.
-const DefaultScreenParallel = 4
-
-// screenMarkers fits every marker's model, Parallel (default DefaultScreenParallel) at a
-// time, and returns them in request order; the first error that stops the screen cancels the
-// rest. progress is told as each marker finishes (done counts up).
-func screenMarkers(ctx context.Context, fit CoxFitter, req ScreenRequest, progress ScreenProgress) ([]*MarkerResult, error) {
-	workers := req.Parallel
-	if workers <= 0 {
-		workers = DefaultScreenParallel
-	}
-	workers = min(workers, len(req.Markers))
+// screenMarkers fits every marker's model at once (their rounds meet in the batch) and returns
+// them in request order; the first error that stops the screen cancels the rest. progress is
+// told as each marker finishes (done counts up).
+func screenMarkers(ctx context.Context, fitOf func(i int) CoxFitter, skip func(), req ScreenRequest, progress ScreenProgress) ([]*MarkerResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make([]*MarkerResult, len(req.Markers))
-	next := make(chan int)
 	var (
 		mu    sync.Mutex
 		done  int
 		first error
 		wg    sync.WaitGroup
 	)
-	for w := 0; w < workers; w++ {
+	for i, marker := range req.Markers {
+		if ctx.Err() != nil {
+			skip()
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				mr, err := screenMarker(ctx, fit, req, req.Markers[i])
-				mu.Lock()
-				if err != nil {
-					if first == nil {
-						first = err
-						cancel()
-					}
-				} else {
-					results[i] = mr
-					done++
-					if progress != nil {
-						progress(done, len(req.Markers), req.Markers[i])
-					}
+			mr, err := screenMarker(ctx, fitOf(i), req, marker)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if first == nil {
+					first = err
+					cancel()
 				}
-				mu.Unlock()
+				return
+			}
+			results[i] = mr
+			done++
+			if progress != nil {
+				progress(done, len(req.Markers), marker)
 			}
 		}()
 	}
-feed:
-	for i := range req.Markers {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
 	wg.Wait()
 	if first != nil {
 		return nil, first

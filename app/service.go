@@ -662,6 +662,19 @@ func (s *Service) FitCoxModel(ctx context.Context, req Request) (*CoxModel, erro
 
 // fitCoxModel fits the prepared Cox request req (see runCox).
 func (s *Service) fitCoxModel(ctx context.Context, req Request) (*CoxModel, error) {
+	return s.fitCoxModelVia(ctx, req, s)
+}
+
+// coxTransport carries the scatter-gathers of one Cox fit: the service's own (one query per
+// round), or a screen's batch (screenBatch), which carries the rounds of every marker's fit in
+// one screen query.
+type coxTransport interface {
+	query(ctx context.Context, q protocol.Query) (*Gathered, error)
+	queryEach(ctx context.Context, qs map[string]protocol.Query) (*Gathered, error)
+}
+
+// fitCoxModelVia fits the prepared Cox request req with its rounds sent through tr.
+func (s *Service) fitCoxModelVia(ctx context.Context, req Request, tr coxTransport) (*CoxModel, error) {
 	ties, err := coxTies(req.Cox.Ties)
 	if err != nil {
 		return nil, err
@@ -680,7 +693,7 @@ func (s *Service) fitCoxModel(ctx context.Context, req Request) (*CoxModel, erro
 		q.Cox = &protocol.CoxRequest{Form: coxWireForm(form), Ties: ties.String(), Covariates: req.Cox.Covariates,
 			Levels: req.Cox.Levels, Beta: slices.Clone(beta), Strata: req.Cox.Strata,
 			Indicators: req.Cox.Indicators, Interactions: req.Cox.Interactions}
-		g, err := s.query(ctx, q)
+		g, err := tr.query(ctx, q)
 		if err != nil {
 			if len(rounds) > 0 {
 				return contrib, nil, WrapError(EUnavailable, err, "the network was lost in round %d of the Cox fit; the fit was aborted", len(rounds)+1)
@@ -710,7 +723,7 @@ func (s *Service) fitCoxModel(ctx context.Context, req Request) (*CoxModel, erro
 		// Phase 2, only when the fit uses this β's Hessian: each site gets its own weights.
 		return c, func() (analysis.CoxContribution, error) {
 			template, qs := coxHessianQueries(q, replies, step, s.newID)
-			g2, err := s.queryEach(ctx, qs)
+			g2, err := tr.queryEach(ctx, qs)
 			if err != nil {
 				return c, WrapError(EUnavailable, err, "the network was lost in round %d of the Cox fit; the fit was aborted", len(rounds)+1)
 			}

@@ -65,9 +65,7 @@ type Engine struct {
 
 	coxMu    sync.Mutex
 	coxCache []coxCacheEntry // most recent last
-	// coxCacheCap is the cache's size beyond coxCacheSize: the width of the last screen query
-	// (noteScreenWidth), so that its designs survive from one round to the next.
-	coxCacheCap int
+	coxCacheUsed int // estimated bytes of coxCache (coxPrepared.bytes)
 
 	// withoutModelRules switches off the design-column rule and the β cap (modelsafe.go), for
 	// the attack tests that show what they stop; nothing outside tests sets it.

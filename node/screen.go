@@ -33,7 +33,6 @@ import (
 func (e *Engine) handleScreen(ctx context.Context, q protocol.Query, raw string, who identity) (protocol.Reply, []byte) {
 	analyst := who.name
 	models := q.Screen.Models
-	e.noteScreenWidth(len(models))
 	outs := make([]screenModel, len(models))
 	e.computeScreen(ctx, q, who, outs)
 	rawHash := HashQuery(raw)
@@ -250,13 +249,4 @@ func screenAuditText(mq protocol.Query, k int, screenSHA256 string) string {
 		return string(raw)
 	}
 	return string(b)
-}
-
-// noteScreenWidth keeps the prepared designs of a whole screen (one per model) in the Cox
-// cache: a screen's rounds ask every model again at a new β, and a cache smaller than the
-// screen would rebuild each design every round.
-func (e *Engine) noteScreenWidth(n int) {
-	e.coxMu.Lock()
-	e.coxCacheCap = max(coxCacheSize, n)
-	e.coxMu.Unlock()
 }

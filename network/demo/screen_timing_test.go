@@ -46,7 +46,7 @@ func TestScreenTiming(t *testing.T) {
 	}
 	for _, rn := range runs {
 		form := rn.form
-		req := app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: markers, Adjust: []string{"age"}, Parallel: rn.parallel}
+		req := app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: markers, Adjust: []string{"age"}}
 		if form == "pooled" {
 			req.Form = "pooled"
 		}
