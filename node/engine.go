@@ -63,9 +63,9 @@ type Engine struct {
 
 	sampler *dp.Sampler // noise of differentially private releases (crypto/rand)
 
-	coxMu    sync.Mutex
-	coxCache []coxCacheEntry // most recent last
-	coxCacheUsed int // estimated bytes of coxCache (coxPrepared.bytes)
+	coxMu        sync.Mutex
+	coxCache     []coxCacheEntry // most recent last
+	coxCacheUsed int             // estimated bytes of coxCache (coxPrepared.bytes)
 
 	// withoutModelRules switches off the design-column rule and the β cap (modelsafe.go), for
 	// the attack tests that show what they stop; nothing outside tests sets it.
