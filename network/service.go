@@ -233,7 +233,7 @@ func replyCode(reply []byte) string {
 				return protocol.CodeInternal
 			}
 			return e.Code
-		case "catalog", "count", "summary", "survival", "cox":
+		case "catalog", "count", "summary", "survival", "cox", "ipw", "screen":
 			return ""
 		}
 		var skip json.RawMessage

@@ -207,29 +207,35 @@ func (e *Engine) screenReply(q protocol.Query, ls *loadedStudy, outs []screenMod
 	if ls != nil {
 		reply.DataCut = ls.data.DataCut
 	}
-	wire := struct {
-		Models []json.RawMessage `json:"models"`
-	}{Models: make([]json.RawMessage, len(outs))}
 	reply.Screen = &protocol.ScreenReply{Models: make([]protocol.ScreenModelReply, len(outs))}
+	entries := make([][]byte, len(outs))
 	for k, o := range outs {
 		if err := decided[k]; err != nil {
 			m := protocol.ScreenModelReply{Error: asProtocolError(err)}
 			reply.Screen.Models[k] = m
-			wire.Models[k], _ = json.Marshal(m)
+			entries[k], _ = json.Marshal(m)
 			continue
 		}
 		pol := o.reply.Policy
 		reply.Screen.Models[k] = protocol.ScreenModelReply{Policy: &pol, Cox: o.reply.Cox}
-		wire.Models[k] = o.body
+		entries[k] = o.body
 	}
-	body, err := json.Marshal(struct {
-		protocol.Reply
-		Screen any `json:"screen"`
-	}{reply, wire})
-	if err != nil {
+	// The reply without its payload ends with "}"; the payload's entries, valid JSON each, go
+	// before it as they are (encoding/json would check and copy every byte of them again).
+	head := reply
+	head.Screen = nil
+	body, err := json.Marshal(head)
+	if err != nil || len(body) == 0 || body[len(body)-1] != '}' {
 		return reply, nil // HandleJSON encodes it again
 	}
-	return reply, body
+	out := append(body[:len(body)-1:len(body)-1], `,"screen":{"models":[`...)
+	for k, b := range entries {
+		if k > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, b...)
+	}
+	return reply, append(out, "]}}"...)
 }
 
 // screenAuditText is what the audit log records of the k-th model of a screen: the cox query
