@@ -25,5 +25,5 @@ for (form in c("stratified", "pooled")) {
     p[m] <- pchisq(drop(t(b) %*% solve(vcov(fit)[idx, idx, drop = FALSE], b)), length(idx), lower.tail = FALSE)
   }
   q <- p.adjust(p, "BH")
-  cat(sprintf("R %s: %d markers, %d tests, %.2f s\n", form, length(markers), length(p), proc.time()[["elapsed"]] - t0))
+  cat(sprintf("R_timing form=%s seconds=%.2f markers=%d tests=%d\n", form, proc.time()[["elapsed"]] - t0, length(markers), length(p)))
 }
