@@ -31,6 +31,7 @@ type Request struct {
 	Landmarks  []float64                `json:"landmarks,omitempty"` // survival: days at which to report S(t)
 	Cox        *CoxSpec                 `json:"cox,omitempty"`
 	IPW        *IPWSpec                 `json:"ipw,omitempty"`
+	Screen     *ScreenSpec              `json:"screen,omitempty"` // a biomarker screen (screenrecord.go)
 }
 
 // CoxSpec is the model of a Cox request.
@@ -208,12 +209,15 @@ type Result struct {
 	// Trace is a Cox result's fit, step by step (nil for the other kinds, and for a Cox result
 	// whose rounds still hold their replies).
 	Trace *CoxTrace
+	// ScreenTrace is a biomarker screen's markers' fits (screenrecord.go).
+	ScreenTrace *ScreenTrace
 
 	Count   *CountResult
 	Summary *SummaryResult
 	KM      *KMResult
 	Cox     *CoxResult
 	IPW     *IPWResult
+	Screen  *ScreenResult
 
 	// Cached is set when the result was served from the cache rather than computed now.
 	Cached bool

@@ -28,6 +28,12 @@ type screenBatch struct {
 	active  int // fits that have not returned
 	pending []*batchCall
 	queries int // scatter-gathers sent
+	// rounds are the screen queries sent, each with the digests of its replies (the first
+	// also with its replies, for the result's provenance), and first the first one's
+	// scatter-gather: what a stored screen keeps of its network traffic.
+	rounds []Round
+	first  *Gathered
+	failed error // a round's replies could not be digested
 }
 
 // batchCall is one fit's request of a round, waiting for the batch.
@@ -151,6 +157,9 @@ func (b *screenBatch) sendBroadcast(calls []*batchCall) {
 	}
 	b.count()
 	g, err := b.s.query(ctxOf(calls), q)
+	if err == nil {
+		b.record(q, g)
+	}
 	for k, c := range calls {
 		if err != nil {
 			c.done <- batchResult{err: err}
@@ -177,6 +186,16 @@ func (b *screenBatch) sendEach(calls []*batchCall) {
 	}
 	b.count()
 	g, err := b.s.queryEach(ctxOf(calls), qs)
+	if err == nil {
+		// Stored as the round's template: the weights follow from the phase-1 replies.
+		q := g.Query
+		q.Auth = nil
+		q.Screen = &protocol.ScreenRequest{Models: slices.Clone(q.Screen.Models)}
+		for k := range q.Screen.Models {
+			q.Screen.Models[k].Site, q.Screen.Models[k].Weights = "", nil
+		}
+		b.record(q, g)
+	}
 	for k, c := range calls {
 		if err != nil {
 			c.done <- batchResult{err: err}
@@ -189,6 +208,26 @@ func (b *screenBatch) sendEach(calls []*batchCall) {
 		}
 		c.done <- batchResult{g: modelGathered(g, k, one)}
 	}
+}
+
+// record keeps the digests of a round's replies (the replies themselves only for the first
+// round: a pooled screen receives gigabytes over its rounds at a million patients).
+func (b *screenBatch) record(q protocol.Query, g *Gathered) {
+	round := newRound(q, sortReplies(g.Replies), g)
+	d, err := digestReplies(&round)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err != nil {
+		b.failed = err
+		return
+	}
+	round.Digests = d
+	if b.first == nil {
+		b.first = g
+	} else {
+		round.Replies, round.ReplyJSON = nil, nil
+	}
+	b.rounds = append(b.rounds, round)
 }
 
 func (b *screenBatch) count() {

@@ -581,7 +581,7 @@ func (s *Service) finish(ctx context.Context, r *Result, g *Gathered, steps []Co
 	if r.Name == "" {
 		r.Name = DefaultName(r.Request)
 	}
-	if (r.Request.Kind == protocol.KindCox && r.Cox != nil) || (r.Request.Kind == protocol.KindIPW && r.IPW != nil) {
+	if (r.Request.Kind == protocol.KindCox && r.Cox != nil) || (r.Request.Kind == protocol.KindIPW && r.IPW != nil) || (r.Request.Kind == protocol.KindScreen && r.Screen != nil) {
 		// runCox (runIPW) computed the payload from these very evaluations (see there).
 		return nil
 	}
@@ -603,6 +603,8 @@ func DefaultName(req Request) string {
 		if req.IPW != nil {
 			s += " by " + req.IPW.Treatment + "=" + req.IPW.Treated + " (" + ipwEstimand(req.IPW) + ")"
 		}
+	case protocol.KindScreen:
+		s = screenName(req)
 	case protocol.KindCox:
 		s = "Cox model of " + req.Endpoint
 		if req.Cox != nil {
