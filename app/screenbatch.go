@@ -51,12 +51,12 @@ type batchResult struct {
 }
 
 // Chunks of a screen's batch: a stratified model's reply is a few numbers, a pooled phase-1
-// reply a row per distinct time (about 0.35 MB at 100,000 patients a site) and a phase-2
+// reply a row per distinct time (about 0.35 MB at 100,000 patients a site: 32 of them make 11 MB) and a phase-2
 // request the site's weights (up to protocol.MaxQueryBytes), so a pooled batch is split to
 // keep every message well inside the hub's payload limit and protocol.MaxScreenQueryBytes.
 const (
 	screenChunkStratified = protocol.MaxScreenModels
-	screenChunkPooled     = 16
+	screenChunkPooled     = 32
 )
 
 func screenChunk(form protocol.CoxForm) int {
