@@ -4,7 +4,7 @@ import "fmt"
 
 // A screen query (KindScreen) carries many Cox models of one cohort and endpoint at once: one
 // Newton–Raphson round of every still-unconverged marker model of a biomarker screen
-// (docs/screen-protocol.md). Each model is a CoxRequest as a cox query would carry it, and the
+// (docs/screen.md). Each model is a CoxRequest as a cox query would carry it, and the
 // site answers each as it would answer that cox query alone — the same rules, the same budget
 // (one query per model), the same overlap guard, in request order — and says per model what it
 // released or why it refused. A screen is therefore never a cheaper way to ask the same models.
