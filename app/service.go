@@ -343,6 +343,8 @@ func validate(req Request) error {
 		default:
 			return Errorf(EInvalid, "unknown Cox form %q (stratified or pooled)", req.Cox.Form)
 		}
+	case protocol.KindScreen:
+		return Errorf(EInvalid, "a biomarker screen runs from the Biomarkers tab (Service.Screen), not as a single analysis: run it again there")
 	default:
 		return Errorf(EInvalid, "unknown analysis kind %q", req.Kind)
 	}
