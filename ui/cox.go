@@ -80,7 +80,7 @@ func newCoxTab(a *App) *coxTab {
 		t.exportAs(strings.ToLower(s))
 	})
 	t.export.PlaceHolder = "Export…"
-	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.ui.pinResult(t.result) })
+	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.ui.pinResult(t.result, &app.Display{}) })
 	t.pin.Disable()
 	t.table = container.New(gridTable{cols: 4})
 	t.model = widget.NewLabel("")
@@ -264,30 +264,13 @@ func (t *coxTab) showTerms(r *app.Result) {
 	t.random.Hide()
 	style := t.ui.chartStyle()
 	names := t.ui.names()
-	if fig := ForestFigure(r, names, style, ""); fig != nil {
-		t.figure.SetFigure(func() chart.Figure { return ForestFigure(r, names, style, "") }, "")
+	if fig := report.ForestFigure(r, names, style, ""); fig != nil {
+		t.figure.SetFigure(func() chart.Figure { return report.ForestFigure(r, names, style, "") }, "")
 	} else {
 		t.figure.SetFigure(nil, "No estimable term to plot.")
 	}
 }
 
-// ForestFigure is the forest plot of a Cox result (chart.ForestFromCox): one row per term with
-// a finite interval, labelled as TermLabel names it, with its HR (95% CI) and p-value, in equal
-// squares; the terms it cannot draw are named in the footnote, before footnote. Nil when no
-// term can be drawn.
-func ForestFigure(r *app.Result, names report.Names, style chart.Style, footnote string) *chart.ForestPlot {
-	fit := r.Cox.Fit
-	labels := make(map[string]string, len(fit.Terms))
-	for _, term := range report.CoxTerms(r.Request, fit.Terms) {
-		labels[term.Column] = term.Label(names)
-	}
-	f := chart.ForestFromCox("Cox model: "+r.Request.Endpoint, fit, labels)
-	if len(f.Rows) == 0 {
-		return nil
-	}
-	f.Style, f.Footnote = style, joinNotes(f.Footnote, footnote)
-	return f
-}
 
 // hrTableCSV is the export of the hazard-ratio table.
 const hrTableCSV = "HR table (CSV)"
@@ -303,8 +286,8 @@ func (t *coxTab) exportAs(format string) {
 		t.ui.saveFile("hazard-ratios-"+r.Request.Study+".csv", func(w io.Writer) error { return report.WriteCoxCSV(w, rows) })
 		return
 	}
-	foot := cohortWords(r.Request) + ". " + report.PrivacyLine(r, t.ui.opt.Now())
-	fig := ForestFigure(r, t.ui.names(), chart.PublicationStyle(), foot)
+	foot := report.CohortNote(r.Request) + ". " + report.PrivacyLine(r, t.ui.opt.Now())
+	fig := report.ForestFigure(r, t.ui.names(), chart.PublicationStyle(), foot)
 	if term, ok := t.terms[t.view.Selected]; ok && t.sitesFor == r && t.sites != nil {
 		// The per-site view on screen is what is exported.
 		sites, _, err := t.siteForest(r, term, chart.PublicationStyle())
@@ -312,7 +295,7 @@ func (t *coxTab) exportAs(format string) {
 			return
 		}
 		fig = sites()
-		fig.Footnote = joinNotes(fig.Footnote, foot)
+		fig.Footnote = report.JoinNotes(fig.Footnote, foot)
 	}
 	if fig == nil {
 		return

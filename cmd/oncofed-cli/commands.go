@@ -313,7 +313,7 @@ func runKM(ctx context.Context, c *common, args []string, out io.Writer) error {
 		return err
 	}
 	if plot != "" {
-		if err := drawKM(r, report.Names{From: st}, plot); err != nil {
+		if err := drawFigure(r, report.Names{From: st}, unit, plot); err != nil {
 			return err
 		}
 	}
