@@ -271,7 +271,6 @@ func (t *coxTab) showTerms(r *app.Result) {
 	}
 }
 
-
 // hrTableCSV is the export of the hazard-ratio table.
 const hrTableCSV = "HR table (CSV)"
 

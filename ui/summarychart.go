@@ -56,4 +56,3 @@ func SummaryFigure(r *app.Result, name string, style chart.Style, footnote strin
 	h.Style, h.Footnote = style, report.JoinNotes(h.Footnote, footnote)
 	return h
 }
-
