@@ -46,6 +46,19 @@ type CoxSpec struct {
 	Interactions []protocol.CoxInteraction `json:"interactions,omitempty"`
 }
 
+// ReferenceFirst returns levels with ref moved first: the reference level of a categorical
+// covariate, whose design columns compare every other level with it (R's relevel). ok is
+// false when ref is not one of levels.
+func ReferenceFirst(levels []string, ref string) (out []string, ok bool) {
+	i := slices.Index(levels, ref)
+	if i < 0 {
+		return levels, false
+	}
+	out = append(out, ref)
+	out = append(out, levels[:i]...)
+	return append(out, levels[i+1:]...), true
+}
+
 // Key returns a stable digest of the request, used to find earlier results of the same request
 // (offline answers, what-changed). Equal requests have equal keys.
 func (r Request) Key() string {

@@ -446,23 +446,13 @@ func coxLevels(st *app.Study, flagName string, names []string, refs string) (map
 			return nil, usagef("--reference: %q is not VAR=LEVEL for a categorical covariate", kv)
 		}
 		level = strings.TrimSpace(level)
-		i := indexOf(lv, level)
-		if i < 0 {
+		first, ok := app.ReferenceFirst(lv, level)
+		if !ok {
 			return nil, usagef("--reference: %q is not a level of %s (%s)", level, v, strings.Join(lv, ", "))
 		}
-		lv = append([]string{level}, append(append([]string(nil), lv[:i]...), lv[i+1:]...)...)
-		levels[strings.TrimSpace(v)] = lv
+		levels[strings.TrimSpace(v)] = first
 	}
 	return levels, nil
-}
-
-func indexOf(xs []string, x string) int {
-	for i, v := range xs {
-		if v == x {
-			return i
-		}
-	}
-	return -1
 }
 
 // sitesText says who answered, who did not and why (report.SitesText, the sites part of the
