@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
@@ -197,5 +199,31 @@ func TestKMFigureTitledInWords(t *testing.T) {
 	want := report.KMTitle(r, report.Names{From: st})
 	if got := a.survival.kmFigure(r, opts, style, "").Title; got != want || !strings.Contains(got, st.Title) {
 		t.Errorf("title %q, want %q (with the study's title %q)", got, want, st.Title)
+	}
+}
+
+// Moving the pointer over the Kaplan–Meier figure reads each group's S(t) with its CI at the
+// time under it; leaving the figure (or pointing at the margin) hides the readout.
+func TestKMHoverReadsSurvival(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	a.cohort.groupBy.SetSelected("sex")
+	test.Tap(a.cohort.run)
+	fv := a.survival.figure
+	f.loop.until(t, "the KM figure", func() bool { return fv.Image() != nil && fv.drawn != nil })
+	box := fv.imageBox()
+	fv.MouseMoved(&desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: fyne.NewPos(box.X+box.Width*0.45, box.Y+box.Height*0.3)}})
+	got := fv.read.Text
+	if !fv.readPanel.Visible() || !strings.Contains(got, " months · female ") || !strings.Contains(got, " · male ") || !strings.Contains(got, "% (") {
+		t.Fatalf("readout %q (shown %v)", got, fv.readPanel.Visible())
+	}
+	fv.MouseMoved(&desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: fyne.NewPos(box.X+2, box.Y+2)}})
+	if fv.readPanel.Visible() {
+		t.Errorf("the readout stays in the figure's margin: %q", fv.read.Text)
+	}
+	fv.MouseIn(&desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: fyne.NewPos(box.X+box.Width*0.45, box.Y+box.Height*0.3)}})
+	fv.MouseOut()
+	if fv.readPanel.Visible() {
+		t.Error("the readout stays after the pointer left")
 	}
 }

@@ -320,9 +320,10 @@ func (t *survivalTab) fillStats() {
 		t.stats.Add(widget.NewLabel(format.Thousands(g.Table.TotalEvents())))
 		t.stats.Add(widget.NewLabel(chart.FormatMedianCI(u.FromDays(g.Median.Time), u.FromDays(g.Median.Lower), u.FromDays(g.Median.Upper))))
 		for i := range LandmarkMonths {
-			s := "–"
-			if i < len(g.Landmarks) {
-				s = formatLandmark(g.Landmarks[i].Surv, g.Landmarks[i].Lower, g.Landmarks[i].Upper, g.Landmarks[i].Beyond)
+			s := "–" // beyond the last follow-up
+			if i < len(g.Landmarks) && !g.Landmarks[i].Beyond {
+				lm := g.Landmarks[i]
+				s = chart.FormatSurvivalCI(lm.Surv, lm.Lower, lm.Upper)
 			}
 			t.stats.Add(widget.NewLabel(s))
 		}
@@ -347,20 +348,6 @@ func landmarkHeader(months float64, u chart.TimeUnit) string {
 		return fmt.Sprintf("S at %.0f d", months*daysPerMonth)
 	}
 	return fmt.Sprintf("S at %s mo", fmtNum(months))
-}
-
-// formatLandmark writes "54.2% (50.1–58.0)"; beyond the last follow-up it is "–".
-func formatLandmark(s, lo, hi float64, beyond bool) string {
-	if beyond || math.IsNaN(s) {
-		return "–"
-	}
-	pct := func(x float64) string {
-		if math.IsNaN(x) {
-			return "NA"
-		}
-		return fmt.Sprintf("%.1f", 100*x)
-	}
-	return pct(s) + "% (" + pct(lo) + "–" + pct(hi) + ")"
 }
 
 func logRankText(k *app.KMResult) string {
