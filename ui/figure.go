@@ -33,7 +33,7 @@ type figureView struct {
 	drawn     chart.Figure
 	read      *widget.Label
 	readPanel *fyne.Container
-	readPos   fyne.Position // the pointer, which the panel follows
+	readPos   fyne.Position       // the pointer, which the panel follows
 	figure    func() chart.Figure // nil: no figure, msg is shown
 	gen       int
 	size      fyne.Size // the size of the last render request
