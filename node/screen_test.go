@@ -296,3 +296,26 @@ func TestScreenQueryLimits(t *testing.T) {
 		t.Errorf("oversized cox query: %+v %v", r.Error, err)
 	}
 }
+
+// A pooled round's phase 2 in a screen is addressed to one site with that site's weights: a
+// site refuses every model of a screen addressed to another (the weights of another site's
+// risk sets are not for it), as it refuses such a cox query.
+func TestScreenPooledHessianAddressed(t *testing.T) {
+	pol := ExactPolicy()
+	pol.AllowPooledCox = true
+	e, _ := screenSite(t, pol, "100,1", nil)
+	models := screenModels(0, "mk_a", "mk_b")
+	for k := range models {
+		models[k].Form, models[k].Site = protocol.CoxPooledHessian, "elsewhere"
+		models[k].Weights = &protocol.CoxWeights{A: []float64{0.1}, B: []float64{0}}
+	}
+	q := screenQuery(nil, models)
+	for k, o := range screenOutcomes(t, e.Handle(context.Background(), q)) {
+		if o.Error == nil || !strings.Contains(o.Error.Message, `addressed to site "elsewhere" reached site`) {
+			t.Errorf("model %d: %+v", k, o)
+		}
+		if !reflect.DeepEqual(o, asIndividual(e, q)[k]) {
+			t.Errorf("model %d: the screen and the cox query refuse differently", k)
+		}
+	}
+}
