@@ -273,13 +273,18 @@ func (s *FineGraySite) WeightedSecondMoment(beta, a, b []float64) ([]float64, er
 			xi := s.x[i*p : (i+1)*p]
 			w := math.Exp(dot(beta, xi)) * f
 			for u, xu := range xi {
-				for v, xv := range xi {
+				for v, xv := range xi[:u+1] {
 					m[u*p+v] += w * xu * xv
 				}
 			}
 		}
 		if comp[g] > 0 {
 			k++
+		}
+	}
+	for u := range p { // symmetric bit for bit, as protocol checks
+		for v := range u {
+			m[v*p+u] = m[u*p+v]
 		}
 	}
 	return m, nil

@@ -492,7 +492,7 @@ func checkPropensitySpread(prep *ipwPrepared, beta []float64, minCell int) error
 // With cell nil (or minCell ≤ 1) it is policyTimes' strict release.
 func cellPolicyTimes(time []float64, event []bool, cell []int32, binDays float64, minCell int) ([]float64, []bool, int, *float64, error) {
 	if minCell <= 1 || len(time) == 0 || cell == nil {
-		t, e, merged, trunc := policyTimes(time, event, binDays, minCell, true)
+		t, e, merged, trunc := policyTimes(time, event, nil, binDays, minCell, true)
 		return t, e, merged, trunc, nil
 	}
 	classes := 0

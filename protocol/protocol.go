@@ -19,10 +19,14 @@ const (
 	KindSurvival Kind = "survival" // per group: survival table (time, events, censorings)
 	KindCox      Kind = "cox"      // per site at a given β: stratum contributions or risk-set sums
 	KindIPW      Kind = "ipw"      // propensity weighting: model rounds, weighted outcome tables, weighted Cox
+	// KindFineGray: one round of a pooled Fine–Gray model of one cause's subdistribution hazard
+	// (docs/competing-risks.md), its parameters in Query.Cox (Cause set; forms pooled_sums,
+	// pooled_hessian and meat).
+	KindFineGray Kind = "finegray"
 )
 
 // Kinds lists every query kind in a stable order.
-var Kinds = []Kind{KindCatalog, KindCount, KindSummary, KindSurvival, KindCox, KindIPW}
+var Kinds = []Kind{KindCatalog, KindCount, KindSummary, KindSurvival, KindCox, KindIPW, KindFineGray}
 
 // Query is what the client sends to every site of a study.
 type Query struct {
@@ -43,7 +47,7 @@ type Query struct {
 	Endpoint  string          `json:"endpoint,omitempty"`  // survival, cox
 	Variables []string        `json:"variables,omitempty"` // summary
 	Bins      []HistogramSpec `json:"bins,omitempty"`      // summary: fixed bin edges per numeric variable
-	Cox       *CoxRequest     `json:"cox,omitempty"`       // cox
+	Cox       *CoxRequest     `json:"cox,omitempty"`       // cox, finegray
 	IPW       *IPWRequest     `json:"ipw,omitempty"`       // ipw
 
 	// Feasibility asks for an approximate count that the site does not remember: the cohort
@@ -123,6 +127,10 @@ const (
 	// CoxRequest.Landmarks given the model's cumulative baseline hazard there), never the
 	// patients' linear predictors or the pair counts (docs/validation.md).
 	CoxValidate CoxForm = "validate"
+	// CoxMeat is the last round of a Fine–Gray fit (KindFineGray only), addressed to one site
+	// with its variance weights at β̂ (CoxWeights' A, B, A1, B1, XBar, Psi, QPi): the site returns
+	// its p×p part of the sandwich's middle (CoxReply.Meat).
+	CoxMeat CoxForm = "meat"
 )
 
 // CoxWeights are the phase-2 weights of one site (CoxPooledHessian) at β: A[k] for the k-th of
@@ -131,9 +139,21 @@ const (
 // Σ_{pooled event times t ≤ T} Σ_l 1/(S0(t) − (l/d) E0(t)), so it is non-decreasing and ≥ 0;
 // B is Σ_l (l/d)/(S0(t) − (l/d) E0(t)) at the site's event time t (0 under Breslow), so
 // 0 ≤ B[k] ≤ the increase of A at that time.
+//
+// In a Fine–Gray round (KindFineGray) B is per row with competing events instead: the weight
+// Σ_{t > T} d_t Ĝ(t−)/(S0(t) Ĝ(T−)) ≥ 0 with which a patient who failed from a competing cause
+// at T stays in the later subdistribution risk sets; the meat form adds, row-major (rows × p),
+// A1 and B1 (A and B with the pooled x̄(t) in the sums), XBar (x̄ at the rows with events of the
+// cause), Psi (at every row) and QPi (q/π at the rows with censorings) —
+// analysis.FineGrayMeatWeights.
 type CoxWeights struct {
-	A Float64s `json:"a"`
-	B Float64s `json:"b"`
+	A    Float64s `json:"a"`
+	B    Float64s `json:"b"`
+	A1   Float64s `json:"a1,omitempty"`
+	B1   Float64s `json:"b1,omitempty"`
+	XBar Float64s `json:"xbar,omitempty"`
+	Psi  Float64s `json:"psi,omitempty"`
+	QPi  Float64s `json:"qpi,omitempty"`
 }
 
 // CoxRequest asks a site for its Cox contribution at one Newton–Raphson iterate.
@@ -164,6 +184,9 @@ type CoxRequest struct {
 	// Interactions adds, after every covariate's columns, the products of two covariates'
 	// columns (R's a:b, named colA+":"+colB, a's columns varying fastest).
 	Interactions []CoxInteraction `json:"interactions,omitempty"`
+	// Cause is the label of the cause whose subdistribution hazard a Fine–Gray round models
+	// (KindFineGray only; the endpoint's other causes are the competing ones).
+	Cause string `json:"cause,omitempty"`
 }
 
 // CoxInteraction names two covariates of a Cox request whose columns interact.

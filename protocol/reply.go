@@ -322,6 +322,28 @@ type CoxReply struct {
 
 	// Validation is the reply of the validate form: the model's performance at this site.
 	Validation *CoxValidation `json:"validation,omitempty"`
+
+	// FineGrayRows are a Fine–Gray round's phase-1 rows (KindFineGray, pooled_sums), one per
+	// released time of the site; EventXSum then sums x over the events of the cause.
+	FineGrayRows []FineGrayRow `json:"fine_gray_rows,omitempty"`
+	// Meat is the site's part of the sandwich's middle (KindFineGray, form meat), p×p.
+	Meat Float64s `json:"meat,omitempty"`
+}
+
+// FineGrayRow is one released time of a site in a Fine–Gray round at β (w = exp(x'β)): N
+// patients leave at Time, D of them by the modelled cause, NC censored and the rest (N − D − NC)
+// by a competing cause; R0 = Σ w and R1 = Σ w x over all of them, C0 and C1 over those who
+// failed from a competing cause (C1 empty when there are none). Under a protective policy each
+// of D, NC and N − D − NC is 0 or at least min_cell.
+type FineGrayRow struct {
+	Time float64  `json:"time"`
+	N    int      `json:"n"`
+	D    int      `json:"d"`
+	NC   int      `json:"nc"`
+	R0   float64  `json:"r0"`
+	R1   Float64s `json:"r1"`
+	C0   float64  `json:"c0,omitempty"`
+	C1   Float64s `json:"c1,omitempty"`
 }
 
 // CoxValidation is what a site releases about a model fitted without it (N and Events are the
