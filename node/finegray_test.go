@@ -18,6 +18,12 @@ import (
 // turn; ages 30..129 capped at the declared 120; sex alternating. Patient 0 (a man, aged 40:
 // the only man aged 40 when alone is set) is the target; targetCause is his status.
 func fgStudy(t *testing.T, pol protocol.Policy, targetCause int, alone bool) *Engine {
+	e, _ := fgStudyStore(t, pol, targetCause, alone)
+	return e
+}
+
+// fgStudyStore is fgStudy with its store (for the audit log).
+func fgStudyStore(t *testing.T, pol protocol.Policy, targetCause int, alone bool) (*Engine, *SQLiteStore) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("pid,t,st,age,sex\n")
@@ -44,7 +50,7 @@ func fgStudy(t *testing.T, pol protocol.Policy, targetCause int, alone bool) *En
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e
+	return e, store
 }
 
 func fgQuery(form protocol.CoxForm, beta []float64, cohort *protocol.Filter, covariates ...string) protocol.Query {
@@ -188,5 +194,56 @@ func TestAttackFineGrayCraftedWeights(t *testing.T) {
 	isolated, cells, smallest := run(pol)
 	if isolated != 0 || smallest < pol.MinCell || cells == 0 {
 		t.Errorf("protective policy: %d ages read over %d cells; the smallest holds %d patients (min_cell %d)", isolated, cells, smallest, pol.MinCell)
+	}
+}
+
+// Every round is a release of its own: charged to the daily query budget, recorded in the
+// audit log with the weights' digest instead of the weights (as the pooled Cox form's phase 2),
+// and refused to a dp analyst before any data is read.
+func TestFineGrayBudgetAuditRole(t *testing.T) {
+	ctx := context.Background()
+	pol := DefaultPolicy()
+	pol.AllowPooledCox = true
+	pol.DailyQueryBudget = 3
+	e, store := fgStudyStore(t, pol, 1, false)
+	c := mustOK(t, e.Handle(ctx, fgQuery(protocol.CoxPooledSums, []float64{0}, nil, "age"))).Cox
+	nc := 0
+	for _, r := range c.FineGrayRows {
+		if r.N-r.D-r.NC > 0 {
+			nc++
+		}
+	}
+	q := fgQuery(protocol.CoxPooledHessian, []float64{0}, nil, "age")
+	q.Cox.Site, q.Cox.Weights = e.Site(), &protocol.CoxWeights{A: make([]float64, len(c.FineGrayRows)), B: make([]float64, nc)}
+	for k := range q.Cox.Weights.A {
+		q.Cox.Weights.A[k] = 0.5
+	}
+	mustOK(t, e.Handle(ctx, q))
+	recs, err := store.AuditRecords(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := recs[len(recs)-1]
+	digest := weightsDigest(q.Cox.Weights)
+	if !strings.Contains(last.Query, `"weights_sha256":"`+digest) || strings.Contains(last.Query, `"a":`) ||
+		!strings.Contains(last.Released, "finegray pooled_hessian cause=relapse") || !strings.Contains(last.Released, digest) {
+		t.Errorf("audit record: query %q, released %q", last.Query, last.Released)
+	}
+	q.ID = "third"
+	mustOK(t, e.Handle(ctx, q))
+	q.ID = "fourth"
+	r := e.Handle(ctx, q)
+	if r.Error == nil || r.Error.Reason != protocol.ReasonDailyBudget {
+		t.Errorf("the fourth round of a budget of 3: %+v", r.Error)
+	}
+
+	l := newDPLung(t, DefaultPolicy(), lungCSV)
+	dq := query(protocol.KindFineGray)
+	dq.Endpoint = "OS"
+	dq.Cox = &protocol.CoxRequest{Form: protocol.CoxPooledSums, Ties: "breslow", Covariates: []string{"age"}, Beta: []float64{0}, Cause: "death"}
+	r = handleJSON(t, l.e, sign(t, l.dora, dq))
+	wantCode(t, r, protocol.CodeRefusedByPolicy)
+	if !strings.Contains(r.Error.Message, "dp role") {
+		t.Errorf("dp analyst: %v", r.Error)
 	}
 }
