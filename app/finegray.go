@@ -61,7 +61,11 @@ func (s *Service) FitFineGray(ctx context.Context, req Request, cause string) (*
 			copy(terms, coxTerms(replies, p))
 		}
 		b := slices.Clone(beta)
-		return c, func() (analysis.CoxContribution, error) { return fr.hessian(ctx, b, step, replies) }, nil
+		return c, func() (analysis.CoxContribution, error) {
+			full, err := fr.hessian(ctx, b, step, replies)
+			full.CoefBound = c.CoefBound
+			return full, err
+		}, nil
 	}
 	out, err := fitCox(eval, p, req, protocol.CoxPooled, terms)
 	if err != nil {
@@ -133,6 +137,15 @@ func (fr *fineGrayRounds) sums(ctx context.Context, beta []float64) (analysis.Co
 	c = step.Contribution()
 	for _, r := range replies {
 		c.N += r.Cox.N
+		if !equalStrings(r.Cox.Columns, replies[0].Cox.Columns) || len(r.Cox.Columns) != len(beta) {
+			return c, nil, nil, Errorf(EInvalid, "site %s built design columns %v, site %s %v", r.Site, r.Cox.Columns, replies[0].Site, replies[0].Cox.Columns)
+		}
+		if r.Cox.BetaLimit != nil {
+			if len(r.Cox.BetaLimit) != len(beta) {
+				return c, nil, nil, Errorf(EInvalid, "site %s returned %d β limits for %d coefficients", r.Site, len(r.Cox.BetaLimit), len(beta))
+			}
+			c.CoefBound = analysis.MinBound(c.CoefBound, r.Cox.BetaLimit) // the fit stays within every site's cap
+		}
 	}
 	return c, step, replies, nil
 }

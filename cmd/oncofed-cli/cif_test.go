@@ -87,7 +87,7 @@ func startMGUS(t *testing.T, policy protocol.Policy) (string, competingGoldens) 
 			Endpoints: []node.EndpointSpec{{Name: "E", TimeColumn: "t", EventColumn: "st"}},
 			Causes:    map[string][]string{"E": {"progression", "death"}},
 			Dictionary: node.Dictionary{Version: "1", Entries: []node.DictionaryEntry{{Name: "sex", Categories: []string{"F", "M"}},
-				{Name: "x1", Type: protocol.Numeric, Min: ptr(0.0), Max: ptr(12.0)}, {Name: "x2", Type: protocol.Numeric, Min: ptr(0.0), Max: ptr(20.0)}}}}
+				{Name: "x1", Type: protocol.Numeric, Min: ptr(2.0), Max: ptr(10.0)}, {Name: "x2", Type: protocol.Numeric, Min: ptr(5.0), Max: ptr(20.0)}}}}
 		if _, err := node.ImportCSV(ctx, store, spec, strings.NewReader(sb.String())); err != nil {
 			t.Fatal(err)
 		}
