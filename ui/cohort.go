@@ -70,9 +70,9 @@ type cohortPanel struct {
 	addFilter *widget.Select
 	groupBy   *widget.Select
 	// merge joins levels of the grouping variable (mergebox.go); mergeRow shows it.
-	merge    []protocol.LevelGroup
-	mergeBtn *widget.Button
-	mergeRow *fyne.Container
+	merge     []protocol.LevelGroup
+	mergeBtn  *widget.Button
+	mergeRow  *fyne.Container
 	feasBox   *fyne.Container
 	feasState *widget.Label
 	// feasLegend explains the feasibility numbers in full; the info button beside the
