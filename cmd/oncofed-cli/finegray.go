@@ -53,7 +53,7 @@ func runFineGray(ctx context.Context, c *common, args []string, out io.Writer) e
 		return err
 	}
 	defer e.Close()
-	labels := causeLabels(st, a.endpoint)
+	labels := report.Names{From: st}.Causes(a.endpoint)
 	if labels == nil {
 		return usagef("--endpoint: %s of study %s declares no competing causes (oncofed-node import --causes); use cox", a.endpoint, st.Name)
 	}
