@@ -247,3 +247,24 @@ func TestFineGrayBudgetAuditRole(t *testing.T) {
 		t.Errorf("dp analyst: %v", r.Error)
 	}
 }
+
+// A delayed-entry endpoint is refused, from its declaration, by the kinds whose risk sets do not
+// take entry times: Fine–Gray (as crr) and the propensity-weighted comparison.
+func TestDelayedEntryRefusedByFineGrayAndIPW(t *testing.T) {
+	e := attackStudy(t, func(int) float64 { return 0 }, 1) // declares an entry column, none used
+	q := fgQuery(protocol.CoxPooledSums, []float64{0}, nil, "age")
+	q.Study = "cr"
+	r := e.Handle(context.Background(), q)
+	wantCode(t, r, protocol.CodeInvalid)
+	if !strings.Contains(r.Error.Message, "delayed entry") {
+		t.Errorf("finegray: %v", r.Error)
+	}
+	iq := crQuery(protocol.KindIPW, "mallory", nil, "")
+	iq.Endpoint = "E"
+	iq.IPW = &protocol.IPWRequest{Stage: protocol.IPWPropensity, Treatment: "sex", Treated: "M", Confounders: []string{"age"}}
+	r = e.Handle(context.Background(), iq)
+	wantCode(t, r, protocol.CodeInvalid)
+	if !strings.Contains(r.Error.Message, "delayed entry") {
+		t.Errorf("ipw: %v", r.Error)
+	}
+}
