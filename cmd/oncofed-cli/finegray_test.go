@@ -148,3 +148,19 @@ func TestFineGrayCommandProtectivePolicy(t *testing.T) {
 		t.Logf("term %d: coef %.6f (exact %.6f), se %.6f", j, term.Coef, exact[j], term.SE)
 	}
 }
+
+// km's text says when the sites report delayed entries (a registry), with the figure's note,
+// and its JSON carries the number.
+func TestKMTextNamesDelayedEntry(t *testing.T) {
+	var b strings.Builder
+	if err := writeKM(&b, "text", &kmDoc{Study: "mm", Endpoint: "OS", ConfType: "log", DelayedEntries: 58}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "Risk sets from entry; 58 entered late\n") {
+		t.Errorf("text:\n%s", b.String())
+	}
+	b.Reset()
+	if err := writeKM(&b, "json", &kmDoc{DelayedEntries: 58}); err != nil || !strings.Contains(b.String(), `"delayed_entries": 58`) {
+		t.Errorf("json (%v):\n%s", err, b.String())
+	}
+}

@@ -363,6 +363,9 @@ type kmDoc struct {
 	LogRank       *testDoc       `json:"logrank"`
 	LogRankStrata *testDoc       `json:"logrank_site_strata"`
 	LogRankError  string         `json:"logrank_error,omitempty"`
+	// DelayedEntries is the number of patients the sites report entering observation late
+	// (risk sets from entry): a registry's enrolments.
+	DelayedEntries int `json:"delayed_entries,omitempty"`
 	// Privacy is the privacy and provenance line's structured form (report.Privacy).
 	Privacy report.Privacy `json:"privacy"`
 
@@ -431,7 +434,7 @@ func kmDocument(r *app.Result, o kmOptions) (*kmDoc, error) {
 	km := r.KM
 	doc := &kmDoc{Study: r.Request.Study, Endpoint: km.Endpoint, Cohort: r.Request.Cohort, GroupBy: r.Request.GroupBy,
 		ConfType: o.confType.String(), BinDays: km.BinDays, Sites: provenanceJSON(&r.Provenance), Policy: policyJSON(&r.Provenance),
-		LogRank: testOf(km.LogRank), LogRankStrata: testOf(km.StratifiedLogRank), LogRankError: km.LogRankError, Privacy: report.NewPrivacy(r, clock()), unit: o.unit}
+		LogRank: testOf(km.LogRank), LogRankStrata: testOf(km.StratifiedLogRank), LogRankError: km.LogRankError, DelayedEntries: km.DelayedEntries, Privacy: report.NewPrivacy(r, clock()), unit: o.unit}
 	tau := o.tau
 	if tau == 0 {
 		tau = math.Inf(1)
@@ -557,6 +560,9 @@ func writeKM(w io.Writer, format string, doc *kmDoc) error {
 	}
 	if doc.LogRankError != "" {
 		fmt.Fprintln(w, "log-rank:", doc.LogRankError)
+	}
+	if doc.DelayedEntries > 0 {
+		fmt.Fprintln(w, report.DelayedEntryNote(doc.DelayedEntries))
 	}
 	fmt.Fprintln(w, doc.Privacy.Line())
 	return nil
