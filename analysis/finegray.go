@@ -261,7 +261,22 @@ func FineGrayContribution(sites [][]FineGrayRow, g CensoringDistribution, p int,
 	if err != nil {
 		return CoxContribution{}, err
 	}
-	c := CoxContribution{Gradient: make([]float64, p), Hessian: make([]float64, p*p)}
+	c, outer := fineGrayScore(ts, beta, p)
+	c.Hessian = outer
+	for _, ft := range ts {
+		fd := float64(ft.d)
+		for k, s2 := range ft.s2 {
+			c.Hessian[k] -= fd * s2 / ft.s0
+		}
+	}
+	return c, nil
+}
+
+// fineGrayScore returns the log pseudo-likelihood and its gradient over the pooled event times
+// ts, and Σ_t d_t x̄(t) x̄(t)' (p×p), the Hessian's part without second moments.
+func fineGrayScore(ts []fgTime, beta []float64, p int) (CoxContribution, []float64) {
+	c := CoxContribution{Gradient: make([]float64, p)}
+	outer := make([]float64, p*p)
 	for _, ft := range ts {
 		fd := float64(ft.d)
 		c.LogLik += dot(beta, ft.ex) - fd*math.Log(ft.s0)
@@ -270,11 +285,11 @@ func FineGrayContribution(sites [][]FineGrayRow, g CensoringDistribution, p int,
 			ma := ft.s1[a] / ft.s0
 			c.Gradient[a] += ft.ex[a] - fd*ma
 			for b := range p {
-				c.Hessian[a*p+b] -= fd * (ft.s2[a*p+b]/ft.s0 - ma*ft.s1[b]/ft.s0)
+				outer[a*p+b] += fd * ma * ft.s1[b] / ft.s0
 			}
 		}
 	}
-	return c, nil
+	return c, outer
 }
 
 // FineGrayGlobals are the pooled quantities at β̂ every site needs for its part of the

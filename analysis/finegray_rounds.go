@@ -105,21 +105,8 @@ func FineGrayPooledSums(sites [][]FineGrayRow, g CensoringDistribution, p int, b
 	if err != nil {
 		return nil, err
 	}
-	st := &FineGrayStep{p: p, outer: make([]float64, p*p)}
-	c := CoxContribution{Gradient: make([]float64, p)}
-	for _, ft := range ts {
-		fd := float64(ft.d)
-		c.LogLik += dot(beta, ft.ex) - fd*math.Log(ft.s0)
-		c.Events += ft.d
-		for a := range p {
-			ma := ft.s1[a] / ft.s0
-			c.Gradient[a] += ft.ex[a] - fd*ma
-			for b := range p {
-				st.outer[a*p+b] += fd * ma * ft.s1[b] / ft.s0
-			}
-		}
-	}
-	st.contrib = c
+	st := &FineGrayStep{p: p}
+	st.contrib, st.outer = fineGrayScore(ts, beta, p)
 	st.a, st.b = make([][]float64, len(sites)), make([][]float64, len(sites))
 	w := newFGWeights(ts, g, p)
 	for s, rows := range sites {

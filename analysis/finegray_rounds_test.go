@@ -26,24 +26,7 @@ func TestFineGrayTwoPhaseGoldens(t *testing.T) {
 	for _, c := range g.CRR {
 		t.Run(c.Name, func(t *testing.T) {
 			d := g.Datasets[c.Dataset]
-			var sites []*FineGraySite
-			for _, site := range d.sites() {
-				var time []float64
-				var code []int
-				var x []float64
-				for i := range d.Time {
-					if d.Site[i] == site {
-						time = append(time, d.Time[i])
-						code = append(code, int(d.Status[i]))
-						x = append(x, d.X1[i], d.X2[i], d.X3[i])
-					}
-				}
-				s, err := NewFineGraySite(time, code, x, 3, c.Failcode)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sites = append(sites, s)
-			}
+			sites := fineGraySites(t, d, c.Failcode)
 			sumsAt := func(beta []float64) [][]FineGrayRow {
 				var all [][]FineGrayRow
 				for _, s := range sites {
@@ -144,6 +127,30 @@ func TestFineGrayTwoPhaseGoldens(t *testing.T) {
 			checkGoldenFloatsTol(t, "se", se, c.SE, 1e-9, 1e-6)
 		})
 	}
+}
+
+// fineGraySites builds each site's Fine–Gray data (x1, x2, x3) of a golden data set.
+func fineGraySites(t *testing.T, d competingDataset, failcode int) []*FineGraySite {
+	t.Helper()
+	var sites []*FineGraySite
+	for _, site := range d.sites() {
+		var time []float64
+		var code []int
+		var x []float64
+		for i := range d.Time {
+			if d.Site[i] == site {
+				time = append(time, d.Time[i])
+				code = append(code, int(d.Status[i]))
+				x = append(x, d.X1[i], d.X2[i], d.X3[i])
+			}
+		}
+		s, err := NewFineGraySite(time, code, x, 3, failcode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sites = append(sites, s)
+	}
+	return sites
 }
 
 // A site refuses weights of the wrong length.

@@ -73,20 +73,8 @@ func runFineGray(ctx context.Context, c *common, args []string, out io.Writer) e
 
 // fineGrayTerms are the model's terms with the sandwich standard errors, intervals and p.
 func fineGrayTerms(m *app.FineGrayModel, spec *app.CoxSpec) []coxTermDoc {
-	fit, rob := m.Cox.Fit, m.Robust
-	req := m.Request
-	req.Cox = spec
-	var out []coxTermDoc
-	for j, t := range report.CoxTerms(req, fit.Terms) {
-		d := coxTermDoc{Term: t.Variable, Column: t.Column, Coef: num(fit.Coef[j]), SE: num(rob.SE[j]), HR: num(fit.HR[j]),
-			Lower: num(rob.Lower[j]), Upper: num(rob.Upper[j]), P: num(rob.P[j])}
-		if t.Level != "" {
-			lv, ref := t.Level, t.Reference
-			d.Level, d.Reference = &lv, &ref
-		}
-		out = append(out, d)
-	}
-	return out
+	rob := m.Robust
+	return termDocs(m.Request, spec, m.Cox.Fit, rob.SE, rob.Lower, rob.Upper, rob.P)
 }
 
 func writeFineGray(w io.Writer, format string, m *app.FineGrayModel, spec *app.CoxSpec) error {

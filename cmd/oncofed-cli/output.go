@@ -622,12 +622,17 @@ type coxTermDoc struct {
 
 func coxTerms(r *app.Result, spec *app.CoxSpec) []coxTermDoc {
 	fit := r.Cox.Fit
-	req := r.Request
+	return termDocs(r.Request, spec, fit, fit.SE, fit.Lower, fit.Upper, fit.P)
+}
+
+// termDocs are a fitted model's terms with the given standard errors, intervals and p (the
+// model-based ones of a Cox fit, the sandwich ones of a Fine–Gray model).
+func termDocs(req app.Request, spec *app.CoxSpec, fit *analysis.CoxFit, se, lower, upper, p []float64) []coxTermDoc {
 	req.Cox = spec
 	var out []coxTermDoc
 	for j, t := range report.CoxTerms(req, fit.Terms) {
-		d := coxTermDoc{Term: t.Variable, Column: t.Column, Coef: num(fit.Coef[j]), SE: num(fit.SE[j]), HR: num(fit.HR[j]),
-			Lower: num(fit.Lower[j]), Upper: num(fit.Upper[j]), P: num(fit.P[j])}
+		d := coxTermDoc{Term: t.Variable, Column: t.Column, Coef: num(fit.Coef[j]), SE: num(se[j]), HR: num(fit.HR[j]),
+			Lower: num(lower[j]), Upper: num(upper[j]), P: num(p[j])}
 		if t.Level != "" {
 			lv, ref := t.Level, t.Reference
 			d.Level, d.Reference = &lv, &ref
