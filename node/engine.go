@@ -601,6 +601,8 @@ func (e *Engine) compute(ctx context.Context, q *protocol.Query, who identity, r
 			ans, err = e.dpSurvival(c, q, reply)
 		case protocol.KindSummary:
 			ans, err = e.dpSummary(c, q, reply)
+		case protocol.KindCox:
+			ans, err = e.dpCox(c, q, reply)
 		default:
 			panic("node: dp release of an unchecked kind " + string(q.Kind))
 		}
