@@ -168,39 +168,7 @@ func (e *Engine) dpCox(c *cohort, q *protocol.Query, reply *protocol.Reply) (ans
 	}
 	w, horizon := e.dpGrid(ep)
 	bins := int(math.Ceil(horizon / w))
-	tables := make([]dp.SurvivalTable, patterns)
-	for g := range tables {
-		tables[g] = dp.SurvivalTable{Events: make([]int64, bins), Censored: make([]int64, bins)}
-	}
-	missing := 0
-	c.rows.forEach(func(i int) {
-		g := 0
-		for _, cv := range covs {
-			k := cv.cell(i)
-			if k < 0 {
-				g = -1
-				break
-			}
-			g = g*len(cv.cells) + k
-		}
-		if g < 0 {
-			missing++
-			return
-		}
-		b := int(math.Ceil(ep.Time[i] / w))
-		event := ep.Event[i]
-		switch {
-		case b < 1:
-			b = 1
-		case b > bins:
-			b, event = bins, false
-		}
-		if event {
-			tables[g].Events[b-1]++
-		} else {
-			tables[g].Censored[b-1]++
-		}
-	})
+	tables, missing := dpCoxTables(c.rows, covs, ep, patterns, w, bins)
 	rho := ratOf(e.policy.DPRhoCox)
 	released := make([]dp.SurvivalTable, patterns)
 	var noise dp.Noise
@@ -258,6 +226,46 @@ func (e *Engine) dpCox(c *cohort, q *protocol.Query, reply *protocol.Reply) (ans
 	reply.Cox = cr
 	ans.released = fmt.Sprintf("dp cox %s p=%d n=%d patterns=%d bins=%d", ep.Name, p, c.n, patterns, bins)
 	return ans, nil
+}
+
+// dpCoxTables counts the patients of rows into one survival table per covariate pattern on
+// bins of w days (past the last bin censored there) and counts those lacking a covariate:
+// each patient adds 1 to exactly one cell of one table, or to missing — the sensitivity of
+// the release (TestDPCoxTablesSensitivity).
+func dpCoxTables(rows bitset, covs []dpCoxCovariate, ep *EndpointData, patterns int, w float64, bins int) (tables []dp.SurvivalTable, missing int) {
+	tables = make([]dp.SurvivalTable, patterns)
+	for g := range tables {
+		tables[g] = dp.SurvivalTable{Events: make([]int64, bins), Censored: make([]int64, bins)}
+	}
+	rows.forEach(func(i int) {
+		g := 0
+		for _, cv := range covs {
+			k := cv.cell(i)
+			if k < 0 {
+				g = -1
+				break
+			}
+			g = g*len(cv.cells) + k
+		}
+		if g < 0 {
+			missing++
+			return
+		}
+		b := int(math.Ceil(ep.Time[i] / w))
+		event := ep.Event[i]
+		switch {
+		case b < 1:
+			b = 1
+		case b > bins:
+			b, event = bins, false
+		}
+		if event {
+			tables[g].Events[b-1]++
+		} else {
+			tables[g].Censored[b-1]++
+		}
+	})
+	return tables, missing
 }
 
 // patternRow is the design row of pattern g (mixed radix over the covariates' cells, the

@@ -177,3 +177,126 @@ func TestDPCoxBudgetAcrossRestartAndReplicas(t *testing.T) {
 		t.Errorf("audit log charges ρ=%v, above the day's 0.25", spent)
 	}
 }
+
+// Membership inference against the dp role's Cox release: the attacker knows everything but
+// whether patient 1 (a man of 74, the age bin 59–79.5) is in the site's data, asks 200 Cox
+// releases of each world, and guesses "in" when the released size of patient 1's covariate
+// pattern reaches its size with patient 1. The empirical advantage stays within the bound the
+// spent ρ implies (plus 3 standard errors); the same attacker against the trusted role's exact
+// fit (the number of complete cases) is always right — the experiment detects a leak.
+func TestDPCoxMembershipInference(t *testing.T) {
+	pol := DefaultPolicy()
+	pol.DPRhoCox = 0.2 // large, so that the bound is informative
+	pol.DPRhoDaily, pol.DPRhoTotal = 1e6, 1e6
+	in := newDPLung(t, pol, lungCSV)
+	out := newDPLung(t, pol, withoutFirstPatient(t))
+	q := dpCoxQuery("sex", "age")
+	target := []float64{1, 69.25}
+	size := func(r protocol.Reply) int {
+		for _, pt := range r.Cox.Patterns {
+			if pt.X[0] == target[0] && pt.X[1] == target[1] {
+				n := 0
+				for i := range pt.Time {
+					n += pt.Events[i] + pt.Censor[i]
+				}
+				return n
+			}
+		}
+		return 0
+	}
+	// The pattern's exact size with patient 1, from a release with noise of sd ≈ 0.
+	exactPol := pol
+	exactPol.DPRhoCox, exactPol.DPRhoDaily, exactPol.DPRhoTotal = 1e7, 1e8, 1e8
+	sharp := newDPLung(t, exactPol, lungCSV)
+	withTarget := size(mustOK(t, handleJSON(t, sharp.e, sign(t, sharp.dora, q))))
+	if withTarget < 10 {
+		t.Fatalf("patient 1's pattern holds %d patients", withTarget)
+	}
+	const trials = 200
+	guessedIn := map[*dpLung]int{}
+	var rho float64
+	for _, world := range []*dpLung{in, out} {
+		for range trials {
+			r := mustOK(t, handleJSON(t, world.e, sign(t, world.dora, q)))
+			rho = r.Policy.DP.Rho
+			if size(r) >= withTarget {
+				guessedIn[world]++
+			}
+		}
+	}
+	adv := float64(guessedIn[in]-guessedIn[out]) / trials
+	bound := advantageBound(rho)
+	se := math.Sqrt(0.5 / trials)
+	t.Logf("advantage %.3f over %d trials per world, bound %.3f at ρ=%g", adv, trials, bound, rho)
+	if adv > bound+3*se {
+		t.Errorf("membership advantage %.3f exceeds the ρ=%g bound %.3f + 3 se", adv, rho, bound)
+	}
+	// The trusted analyst's exact release tells the two worlds apart every time.
+	exactQ := dpCoxQuery("sex", "age")
+	exactQ.Cox.Form = protocol.CoxStratified
+	nIn := mustOK(t, handleJSON(t, in.e, sign(t, in.tom, exactQ))).Cox.N
+	nOut := mustOK(t, handleJSON(t, out.e, sign(t, out.tom, exactQ))).Cox.N
+	if nIn != nOut+1 {
+		t.Errorf("trusted complete cases %d and %d: the exact release does not separate the worlds", nIn, nOut)
+	}
+}
+
+// The sensitivity of the DP Cox release, played: on the lung data and on a random synthetic
+// cohort of 500, removing any one patient from the cohort changes the pattern tables and the
+// missing count by exactly 1 in exactly one cell (L1 = L2² = 1), which is what
+// dp.ReleaseSurvival's accounting assumes (Δ² = 1 per table before its strategy; parallel
+// composition across the disjoint tables and the missing count).
+func TestDPCoxTablesSensitivity(t *testing.T) {
+	ctx := context.Background()
+	l := newDPLung(t, DefaultPolicy(), lungCSV)
+	syn := newFederation(t, synthCohort(t, 500, 1), DefaultDP.DPRhoSurvival)
+	for _, tc := range []struct {
+		e     *Engine
+		study string
+		covs  []string
+	}{{l.e, "lung", []string{"sex", "age"}}, {l.e, "lung", []string{"ecog", "wt.loss"}}, {syn.exact[0], "nsclc", []string{"sex", "stage", "age"}}} {
+		ls, err := tc.e.study(ctx, tc.study)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &cohort{study: ls, rows: ls.evalFilter(nil)}
+		req := &protocol.CoxRequest{Form: protocol.CoxDPTables, Covariates: tc.covs}
+		covs, err := dpCoxDesign(c, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		patterns := 1
+		for _, cv := range covs {
+			patterns *= len(cv.cells)
+		}
+		ep := ls.eps["OS"]
+		w, horizon := tc.e.dpGrid(ep)
+		bins := int(math.Ceil(horizon / w))
+		all, allMissing := dpCoxTables(c.rows, covs, ep, patterns, w, bins)
+		removed := 0
+		c.rows.forEach(func(i int) {
+			rows := newBitset(ls.data.Len())
+			rows.or(c.rows)
+			rows[i>>6] &^= 1 << (uint(i) & 63)
+			tabs, missing := dpCoxTables(rows, covs, ep, patterns, w, bins)
+			l1 := allMissing - missing
+			for g := range tabs {
+				for b := range bins {
+					d := all[g].Events[b] - tabs[g].Events[b]
+					cz := all[g].Censored[b] - tabs[g].Censored[b]
+					if d < 0 || cz < 0 {
+						t.Fatalf("%s %v: removing patient %d raised a cell", tc.study, tc.covs, i)
+					}
+					l1 += int(d + cz)
+				}
+			}
+			if l1 != 1 {
+				t.Fatalf("%s %v: removing patient %d changed %d cells' counts, want exactly 1", tc.study, tc.covs, i, l1)
+			}
+			removed++
+		})
+		if removed != ls.data.Len() {
+			t.Errorf("%s: %d of %d patients removed", tc.study, removed, ls.data.Len())
+		}
+	}
+}

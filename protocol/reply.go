@@ -112,11 +112,11 @@ type Policy struct {
 	DPRhoSummary     float64 `json:"dp_rho_summary"`
 	// DPRhoCox is the ρ of a differentially private Cox release (form dp_tables): every
 	// covariate pattern's table at once (node/dpcox.go).
-	DPRhoCox float64 `json:"dp_rho_cox,omitempty"`
-	DPRhoDaily       float64 `json:"dp_rho_daily"`
-	DPRhoTotal       float64 `json:"dp_rho_total"`
-	DPBinDays        float64 `json:"dp_bin_days"`
-	DPHorizonDays    float64 `json:"dp_horizon_days"`
+	DPRhoCox      float64 `json:"dp_rho_cox,omitempty"`
+	DPRhoDaily    float64 `json:"dp_rho_daily"`
+	DPRhoTotal    float64 `json:"dp_rho_total"`
+	DPBinDays     float64 `json:"dp_bin_days"`
+	DPHorizonDays float64 `json:"dp_horizon_days"`
 }
 
 // Catalog lists what a site holds, as released under its policy.
