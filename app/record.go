@@ -185,6 +185,9 @@ func replayRounds(req Request, rounds []Round) (analysis.CoxStepEvaluator, error
 	if len(rounds) == 0 || rounds[0].Query.Cox == nil || len(rounds[0].Replies) == 0 {
 		return nil, Errorf(EInternal, "the stored Cox rounds are incomplete")
 	}
+	if form == protocol.CoxDPTables {
+		return dpCoxEvaluator(rounds[0].Replies, len(rounds[0].Query.Cox.Beta), ties) // one release, fitted locally
+	}
 	k := 0
 	next := func(beta []float64, want protocol.CoxForm) (Round, error) {
 		if k >= len(rounds) {

@@ -28,9 +28,6 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	if c.group != nil {
 		return answer{}, errorf(protocol.CodeInvalid, "cox queries take no group_by (use covariates or cox.strata)")
 	}
-	if req.Form == protocol.CoxDPTables {
-		return answer{}, errorf(protocol.CodeInvalid, "cox.form dp_tables is the differentially private release for analysts of role dp; ask the stratified form")
-	}
 	pooled := isPooledForm(req.Form)
 	if pooled && req.Strata != "" {
 		return answer{}, errorf(protocol.CodeInvalid, "the pooled form is unstratified: cox.strata needs the stratified form")
