@@ -416,8 +416,9 @@ func (s *Service) fillLevels(ctx context.Context, req *Request) error {
 		return err
 	}
 	cox.Levels = levels
-	if cox.Form == "" {
-		// An analyst of role dp gets Cox models as differentially private tables only.
+	if (cox.Form == "" || cox.Form == protocol.CoxStratified) && cox.Strata == "" && len(cox.Interactions) == 0 {
+		// An analyst of role dp gets Cox models stratified by site as differentially private
+		// tables only (any other form is refused to it).
 		dpRole, err := s.dpRole(ctx, req.Study)
 		if err != nil {
 			return err

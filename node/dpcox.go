@@ -55,6 +55,7 @@ const maxDPCoxPatterns = 64
 // the design row block of cell k.
 type dpCoxCovariate struct {
 	name    string
+	levels  []string // a categorical covariate's levels, in cell order
 	cells   [][]float64
 	numeric bool
 	cell    func(i int) int // the row's cell, -1 when missing
@@ -79,7 +80,7 @@ func dpCoxDesign(c *cohort, req *protocol.CoxRequest) ([]dpCoxCovariate, error) 
 					}
 				}
 			}
-			cv := dpCoxCovariate{name: name, cells: indicatorRows(len(lv))}
+			cv := dpCoxCovariate{name: name, levels: lv, cells: indicatorRows(len(lv))}
 			cv.cell = func(i int) int {
 				if code := v.Codes[i]; code >= 0 {
 					return idx[code]
@@ -308,7 +309,7 @@ func dpCoxColumnRule(covs []dpCoxCovariate, released []dp.SurvivalTable, minCell
 		if !cv.numeric {
 			for j := range k {
 				if pat[j] < int64(minCell) || ev[j] < int64(minCell) {
-					return refuse(fmt.Sprintf("%s (level %d of %d)", cv.name, j+1, k))
+					return refuse(fmt.Sprintf("%s (level %s)", cv.name, cv.levels[j]))
 				}
 			}
 			continue

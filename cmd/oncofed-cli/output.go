@@ -625,7 +625,7 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		}
 		doc := map[string]any{"study": r.Request.Study, "endpoint": r.Request.Endpoint, "cohort": r.Request.Cohort,
 			"n": fit.N, "events": fit.Events, "excluded": countJSON(r.Cox.Excluded), "ties": spec.Ties, "strata": strataDoc,
-			"form": string(spec.Form), "converged": fit.Converged, "iterations": fit.Iterations,
+			"form": string(r.Request.Cox.Form), "converged": fit.Converged, "iterations": fit.Iterations,
 			"loglik": []*float64{num(fit.LogLik0), num(fit.LogLik)},
 			"tests":  map[string]any{"lrt": testJSON(fit.LRT), "wald": testJSON(fit.Wald), "score": testJSON(fit.Score)},
 			"terms":  terms, "not_estimable": nonNil(fit.NotEstimable), "warnings": nonNil(fit.Warnings),
@@ -651,6 +651,8 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	}
 	how := "pooled baseline hazard (exact risk-set sums across sites, two phases a round)"
 	switch {
+	case r.Request.Cox.Form == protocol.CoxDPTables:
+		how = "stratified by site, fitted on differentially private tables (times on the sites' DP bins, numeric covariates at their bins' midpoints; the standard errors leave out the noise)"
 	case strata == "site":
 		how = "stratified by site"
 	case strata != "":
