@@ -48,13 +48,13 @@ func patternTables(r protocol.Reply) []analysis.CoxPatternTable {
 // form, and the dp analyst cannot ask any other.
 func TestDPCoxRelease(t *testing.T) {
 	pol := DefaultPolicy()
-	pol.DPRhoCox = 0.5 // noise small enough that the fit can be checked tightly
-	pol.DPRhoDaily = 1
+	pol.DPRhoCox = 10 // noise small enough that the fit can be checked tightly
+	pol.DPRhoDaily, pol.DPRhoTotal = 30, 30
 	l := newDPLung(t, pol, lungCSV)
 	q := dpCoxQuery("sex", "age")
 	r := mustOK(t, handleJSON(t, l.e, sign(t, l.dora, q)))
 	d := r.Policy.DP
-	if d == nil || d.Mechanism != "survival-sqrt" || d.Rho > 0.5 || d.Rho < 0.49 || math.Abs(d.LeftToday-(1-d.Rho)) > 1e-12 {
+	if d == nil || d.Mechanism != "survival-sqrt" || d.Rho > 10 || d.Rho < 9.9 || math.Abs(d.LeftToday-(30-d.Rho)) > 1e-9 {
 		t.Fatalf("DP label %+v", d)
 	}
 	if err := protocol.ValidateReply(q, r); err != nil {
@@ -83,7 +83,8 @@ func TestDPCoxRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	// R: coxph(Surv(time, status) ~ sex + age, lung): sexmale 0.5127 (se 0.1675), age 0.0170.
-	if math.Abs(fit.Coef[0]-0.5127) > 0.25 {
+	// At ρ = 10 the noise moves it by a median 0.03 (README's cost curve scaled by 1/√ρ).
+	if math.Abs(fit.Coef[0]-0.5127) > 0.2 {
 		t.Errorf("sex log HR %v, exact 0.513", fit.Coef[0])
 	}
 	if rec := lastAudit(t, l.store); math.Abs(rec.Rho-d.Rho) > 1e-15 || rec.Outcome != OutcomeReleased || !strings.Contains(rec.Released, "dp cox OS p=2") {
