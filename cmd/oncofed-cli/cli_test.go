@@ -520,10 +520,17 @@ func TestDPAnalystCox(t *testing.T) {
 	if code, out, stderr := cli(t, "--hub", url, "--key", keyFile, "catalog"); code != exitOK {
 		t.Fatalf("catalog: exit %d\n%s%s", code, out, stderr)
 	}
-	code, out, stderr := cli(t, "--hub", url, "--key", keyFile, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex")
+	db := filepath.Join(t.TempDir(), "cache.db")
+	code, out, stderr := cli(t, "--hub", url, "--key", keyFile, "--cache", db, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex")
 	if code != exitOK || !strings.Contains(out, "fitted on differentially private tables") || !strings.Contains(out, "ρ=5 each") ||
 		!strings.Contains(out, "privacy: differentially private release") {
 		t.Errorf("cox: exit %d\n%s%s", code, out, stderr)
+	}
+	row := ""
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "male vs female") {
+			row = l
+		}
 	}
 	code, out, stderr = cli(t, "--hub", url, "--key", keyFile, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex", "--format", "json")
 	var doc struct {
@@ -538,5 +545,14 @@ func TestDPAnalystCox(t *testing.T) {
 	// pass the design-column rule) lands near it.
 	if doc.Form != "dp_tables" || !strings.Contains(out, `"differentially private"`) || len(doc.Terms) != 1 || doc.Terms[0].Coef == nil || math.Abs(*doc.Terms[0].Coef-0.53) > 0.5 {
 		t.Errorf("cox json: form %q, terms %+v\n%s", doc.Form, doc.Terms, out)
+	}
+	// Stored, it reopens offline from its trace to the same fit, named as DP in the library.
+	code, list, stderr := cli(t, "--offline", "--cache", db, "library", "list")
+	if code != exitOK || !strings.Contains(list, "os ~ sex (stratified by site, differentially private)") {
+		t.Errorf("library list: exit %d\n%s%s", code, list, stderr)
+	}
+	code, shown, stderr := cli(t, "--offline", "--cache", db, "library", "show", "1")
+	if code != exitOK || row == "" || !strings.Contains(shown, row) || !strings.Contains(shown, "fitted on differentially private tables") || !strings.Contains(shown, "ρ=5 each") {
+		t.Errorf("library show: exit %d\n%s%s", code, shown, stderr)
 	}
 }
