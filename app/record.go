@@ -44,6 +44,9 @@ type CoxTrace struct {
 	Sites []CoxSiteSummary `json:"sites"`
 	// Steps are the evaluations of the fit, in the order FitCox asked for them.
 	Steps []CoxStep `json:"steps"`
+	// NoiseSD is, for a model fitted on differentially private tables, the standard deviation
+	// of each coefficient under the release's noise (DPCoxNoiseSD), computed when it was fitted.
+	NoiseSD protocol.Float64s `json:"noise_sd,omitempty"`
 }
 
 // CoxSiteSummary is one site's part of a Cox model: its subjects and events, and the patients
@@ -295,6 +298,9 @@ func compact(r *Result, steps []CoxStep) error {
 		if err != nil {
 			return err
 		}
+		if r.Cox != nil {
+			tr.NoiseSD = slices.Clone(r.Cox.NoiseSD)
+		}
 		r.Trace = tr
 		for i := range r.Rounds {
 			r.Rounds[i].Replies, r.Rounds[i].ReplyJSON = nil, nil
@@ -470,6 +476,7 @@ func renderCoxTrace(req Request, tr *CoxTrace) (*CoxResult, error) {
 		return nil, Errorf(EInternal, "the refit used %d of the %d stored steps", k, len(tr.Steps))
 	}
 	out.addSites(tr.Sites)
+	out.NoiseSD = slices.Clone(tr.NoiseSD)
 	return out, nil
 }
 

@@ -523,6 +523,7 @@ func TestDPAnalystCox(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "cache.db")
 	code, out, stderr := cli(t, "--hub", url, "--key", keyFile, "--cache", db, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex")
 	if code != exitOK || !strings.Contains(out, "fitted on differentially private tables") || !strings.Contains(out, "ρ=5 each") ||
+		!strings.Contains(out, "noise of the differentially private release (not in SE): sd of each coefficient ≈ sexmale ") ||
 		!strings.Contains(out, "privacy: differentially private release") {
 		t.Errorf("cox: exit %d\n%s%s", code, out, stderr)
 	}
@@ -537,13 +538,15 @@ func TestDPAnalystCox(t *testing.T) {
 		Form    string
 		Privacy struct{ Release string }
 		Terms   []coxTermDoc
+		NoiseSD []float64 `json:"noise_sd"`
 	}
 	if code != exitOK || json.Unmarshal([]byte(out), &doc) != nil {
 		t.Fatalf("cox json: exit %d\n%s%s", code, out, stderr)
 	}
 	// R on all of lung, stratified by institution: sexmale 0.53; the DP fit (the sites that
 	// pass the design-column rule) lands near it.
-	if doc.Form != "dp_tables" || !strings.Contains(out, `"differentially private"`) || len(doc.Terms) != 1 || doc.Terms[0].Coef == nil || math.Abs(*doc.Terms[0].Coef-0.53) > 0.5 {
+	if doc.Form != "dp_tables" || !strings.Contains(out, `"differentially private"`) || len(doc.Terms) != 1 || doc.Terms[0].Coef == nil || math.Abs(*doc.Terms[0].Coef-0.53) > 0.5 ||
+		len(doc.NoiseSD) != 1 || !(doc.NoiseSD[0] > 0 && doc.NoiseSD[0] < 0.2) {
 		t.Errorf("cox json: form %q, terms %+v\n%s", doc.Form, doc.Terms, out)
 	}
 	// Stored, it reopens offline from its trace to the same fit, named as DP in the library.
@@ -552,7 +555,7 @@ func TestDPAnalystCox(t *testing.T) {
 		t.Errorf("library list: exit %d\n%s%s", code, list, stderr)
 	}
 	code, shown, stderr := cli(t, "--offline", "--cache", db, "library", "show", "1")
-	if code != exitOK || row == "" || !strings.Contains(shown, row) || !strings.Contains(shown, "fitted on differentially private tables") || !strings.Contains(shown, "ρ=5 each") {
+	if code != exitOK || row == "" || !strings.Contains(shown, row) || !strings.Contains(shown, "noise of the differentially private release") || !strings.Contains(shown, "fitted on differentially private tables") || !strings.Contains(shown, "ρ=5 each") {
 		t.Errorf("library show: exit %d\n%s%s", code, shown, stderr)
 	}
 }

@@ -651,6 +651,9 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		if r.Cox.FitError != "" {
 			doc["fit_error"] = r.Cox.FitError
 		}
+		if r.Cox.NoiseSD != nil {
+			doc["noise_sd"] = r.Cox.NoiseSD // per column, in β order: what the DP noise adds
+		}
 		if loso != nil {
 			doc["validation"] = losoJSON(loso)
 		}
@@ -713,6 +716,13 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	}
 	if r.Cox.FitError != "" {
 		fmt.Fprintln(w, "fit:", r.Cox.FitError)
+	}
+	if sd := r.Cox.NoiseSD; len(sd) == len(fit.Terms) {
+		parts := make([]string, len(sd))
+		for j, v := range sd {
+			parts[j] = fmt.Sprintf("%s %s", fit.Terms[j], pstr(num(v)))
+		}
+		fmt.Fprintf(w, "noise of the differentially private release (not in SE): sd of each coefficient ≈ %s (%d simulated releases)\n", strings.Join(parts, ", "), app.DPCoxNoiseReleases)
 	}
 	if loso != nil {
 		if err := writeLOSOText(w, loso); err != nil {
