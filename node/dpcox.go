@@ -208,20 +208,7 @@ func (e *Engine) dpCox(c *cohort, q *protocol.Query, reply *protocol.Reply) (ans
 	cr := &protocol.CoxReply{Columns: names, N: int(n), Events: int(events), BetaLimit: limits}
 	ex := e.dpCell(m, reply)
 	cr.Excluded, cr.ExcludedSuppressed = ex.N, ex.Suppressed
-	for g, t := range released {
-		if t.AtRisk()[0] == 0 {
-			continue
-		}
-		pt := protocol.CoxPattern{X: patternRow(covs, g)}
-		for b := range t.Events {
-			if d, ce := t.Events[b], t.Censored[b]; d+ce > 0 {
-				pt.Time = append(pt.Time, float64(b+1)*w)
-				pt.Events = append(pt.Events, int(d))
-				pt.Censor = append(pt.Censor, int(ce))
-			}
-		}
-		cr.Patterns = append(cr.Patterns, pt)
-	}
+	cr.Patterns = patternReplies(covs, released, w)
 	reply.Policy.BinDays = w
 	reply.Policy.TruncatedAfter = &horizon
 	reply.Cox = cr
@@ -267,6 +254,27 @@ func dpCoxTables(rows bitset, covs []dpCoxCovariate, ep *EndpointData, patterns 
 		}
 	})
 	return tables, missing
+}
+
+// patternReplies are the released tables as the reply lists them: each non-empty pattern's
+// design row and its rows with events or censorings, at the bins' ends (w days wide).
+func patternReplies(covs []dpCoxCovariate, released []dp.SurvivalTable, w float64) []protocol.CoxPattern {
+	var out []protocol.CoxPattern
+	for g, t := range released {
+		if t.AtRisk()[0] == 0 {
+			continue
+		}
+		pt := protocol.CoxPattern{X: patternRow(covs, g)}
+		for b := range t.Events {
+			if d, ce := t.Events[b], t.Censored[b]; d+ce > 0 {
+				pt.Time = append(pt.Time, float64(b+1)*w)
+				pt.Events = append(pt.Events, int(d))
+				pt.Censor = append(pt.Censor, int(ce))
+			}
+		}
+		out = append(out, pt)
+	}
+	return out
 }
 
 // patternRow is the design row of pattern g (mixed radix over the covariates' cells, the
