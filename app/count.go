@@ -46,7 +46,7 @@ type countEntry struct {
 func (s *Service) Count(ctx context.Context, req Request) (*Result, error) {
 	req.Kind = protocol.KindCount
 	req.CohortName = ""
-	req.Endpoint, req.Variables, req.Bins, req.Landmarks, req.Cox = "", nil, nil, nil, nil
+	req.Endpoint, req.Variables, req.Bins, req.Discrete, req.Landmarks, req.Cox = "", nil, nil, nil, nil, nil
 	if err := validate(req); err != nil {
 		return nil, err
 	}

@@ -28,9 +28,12 @@ type Request struct {
 	Endpoint   string                   `json:"endpoint,omitempty"`  // survival, cox
 	Variables  []string                 `json:"variables,omitempty"` // summary
 	Bins       []protocol.HistogramSpec `json:"bins,omitempty"`      // summary
-	Landmarks  []float64                `json:"landmarks,omitempty"` // survival: days at which to report S(t)
-	Cox        *CoxSpec                 `json:"cox,omitempty"`
-	IPW        *IPWSpec                 `json:"ipw,omitempty"`
+	// Discrete names the summary's numeric variables binned on their whole values, which
+	// Table 1 shows as counts per value (report.Discrete).
+	Discrete  []string  `json:"discrete,omitempty"`
+	Landmarks []float64 `json:"landmarks,omitempty"` // survival: days at which to report S(t)
+	Cox       *CoxSpec  `json:"cox,omitempty"`
+	IPW       *IPWSpec  `json:"ipw,omitempty"`
 }
 
 // CoxSpec is the model of a Cox request.

@@ -244,8 +244,9 @@ func runSummary(ctx context.Context, c *common, args []string, out io.Writer) er
 		}
 		specs = append(specs, protocol.HistogramSpec{Variable: v, Edges: xs})
 	}
+	binned := report.SummaryBins(st, names, specs)
 	r, err := e.run(ctx, app.Request{Kind: protocol.KindSummary, Study: st.Name, Cohort: f, GroupBy: a.group, Variables: names,
-		Bins: report.SummaryBins(st, names, specs)})
+		Bins: binned, Discrete: report.Discrete(st, binned)})
 	if err != nil {
 		return err
 	}
