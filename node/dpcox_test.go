@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/dp"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -303,5 +304,66 @@ func TestDPCoxTablesSensitivity(t *testing.T) {
 		if removed != ls.data.Len() {
 			t.Errorf("%s: %d of %d patients removed", tc.study, removed, ls.data.Len())
 		}
+	}
+}
+
+// The Cox release combined with the other DP releases: the attacker of
+// TestDPCoxMembershipInference also asks a count and a KM table of the cohort in every trial and
+// adds up the evidence of all three (each released size's deviation from the size without
+// patient 1, in units of its noise). The advantage stays within the bound of the ρ spent on
+// the three together (zCDP composition: ρ adds up, which is what the budget charges).
+func TestDPCoxCombinedMembershipInference(t *testing.T) {
+	pol := DefaultPolicy()
+	pol.DPRhoCox, pol.DPRhoCount, pol.DPRhoSurvival = 0.1, 0.1, 0.1
+	pol.DPRhoDaily, pol.DPRhoTotal = 1e6, 1e6
+	pol.DailyQueryBudget = 0 // 600 queries per world
+	in := newDPLung(t, pol, lungCSV)
+	out := newDPLung(t, pol, withoutFirstPatient(t))
+	cq := dpCoxQuery("sex", "age")
+	patternSize := func(r protocol.Reply) int {
+		for _, pt := range r.Cox.Patterns {
+			if pt.X[0] == 1 && pt.X[1] == 69.25 {
+				n := 0
+				for i := range pt.Time {
+					n += pt.Events[i] + pt.Censor[i]
+				}
+				return n
+			}
+		}
+		return 0
+	}
+	exactPol := pol
+	exactPol.DPRhoCox, exactPol.DPRhoDaily, exactPol.DPRhoTotal = 1e7, 1e8, 1e8
+	sharp := newDPLung(t, exactPol, lungCSV)
+	withTarget := float64(patternSize(mustOK(t, handleJSON(t, sharp.e, sign(t, sharp.dora, cq)))))
+	const trials = 200
+	guessedIn := map[*dpLung]int{}
+	total := 0.0
+	for _, world := range []*dpLung{in, out} {
+		for range trials {
+			c := mustOK(t, handleJSON(t, world.e, sign(t, world.dora, query(protocol.KindCount))))
+			km := mustOK(t, handleJSON(t, world.e, sign(t, world.dora, survivalQuery(false))))
+			cox := mustOK(t, handleJSON(t, world.e, sign(t, world.dora, cq)))
+			kmN := 0
+			for _, g := range km.Survival.Groups {
+				for i := range g.Time {
+					kmN += g.Events[i] + g.Censor[i]
+				}
+			}
+			patternSD := dp.SurvivalSizeSD(int(math.Ceil(pol.DPHorizonDays/pol.DPBinDays)), ratOf(pol.DPRhoCox), dp.SurvivalSqrt)
+			z := (float64(c.Count.Total.N)-226.5)/c.Policy.DP.SizeSD + (float64(kmN)-226.5)/km.Policy.DP.SizeSD +
+				(float64(patternSize(cox))-(withTarget-0.5))/patternSD
+			if z > 0 {
+				guessedIn[world]++
+			}
+			total = c.Policy.DP.Rho + km.Policy.DP.Rho + cox.Policy.DP.Rho
+		}
+	}
+	adv := float64(guessedIn[in]-guessedIn[out]) / trials
+	bound := advantageBound(total)
+	se := math.Sqrt(0.5 / trials)
+	t.Logf("count + KM + Cox: advantage %.3f over %d trials per world, bound %.3f at ρ=%g in all", adv, trials, bound, total)
+	if adv > bound+3*se {
+		t.Errorf("combined membership advantage %.3f exceeds the ρ=%g bound %.3f + 3 se", adv, total, bound)
 	}
 }
