@@ -135,6 +135,11 @@ const (
 	// with its variance weights at β̂ (CoxWeights' A, B, A1, B1, XBar, Psi, QPi): the site returns
 	// its p×p part of the sandwich's middle (CoxReply.Meat).
 	CoxMeat CoxForm = "meat"
+	// CoxDPTables is the differentially private form, answered to analysts of role dp only
+	// (docs/dp-cox.md): one release, at no β, of one noisy survival table per covariate
+	// pattern (CoxReply.Patterns) on the site's public DP time grid. The client fits the
+	// model on them (post-processing, no further query); Beta is sent as zeros.
+	CoxDPTables CoxForm = "dp_tables"
 )
 
 // CoxWeights are the phase-2 weights of one site (CoxPooledHessian) at β: A[k] for the k-th of
