@@ -147,7 +147,7 @@ func TestAttackFineGrayOneManColumn(t *testing.T) {
 }
 
 // Crafted weights (a forged Ĝ): phase-2 weights A = 0 and B a spike at one released time make
-// the reply Σ age² over that time's competing events — a weight no honest Ĝ gives (B follows
+// the reply (and the variance round's, with the same B) Σ age² over that time's competing events — a weight no honest Ĝ gives (B follows
 // from Ĝ(t−)/Ĝ(T−) ≤ 1 and the pooled risk sets), and the node cannot tell, having neither. So
 // the rows carry the rule: under the opted-in protective policy every such cell holds zero or
 // min_cell patients and no age is read; under the exact policy (the control) each cell of one
@@ -172,6 +172,23 @@ func TestAttackFineGrayCraftedWeights(t *testing.T) {
 			q.Cox.Site, q.Cox.Weights = e.Site(), &protocol.CoxWeights{A: make([]float64, len(c.FineGrayRows)), B: b}
 			q.ID = fmt.Sprintf("spike-%d", j)
 			m := mustOK(t, e.Handle(ctx, q)).Cox.SecondMoment[0]
+			// The variance round with the same forged B (every other weight 0), minus the same
+			// round with B = 0 (the events' own Σ age²), reads the same cell: each competing
+			// patient's η + ψ is −w·age there.
+			nt, nd, ne := len(c.FineGrayRows), 0, 0
+			for _, r := range c.FineGrayRows {
+				nd, ne = nd+min(r.D, 1), ne+min(r.NC, 1)
+			}
+			meat := func(b []float64, id string) float64 {
+				mq := fgQuery(protocol.CoxMeat, beta, nil, "age")
+				mq.ID = id
+				mq.Cox.Site, mq.Cox.Weights = e.Site(), &protocol.CoxWeights{A: make([]float64, nt), B: b, A1: make([]float64, nt),
+					B1: make([]float64, len(comp)), XBar: make([]float64, nd), Psi: make([]float64, nt), QPi: make([]float64, ne)}
+				return mustOK(t, e.Handle(ctx, mq)).Cox.Meat[0]
+			}
+			if d := meat(b, fmt.Sprintf("meat-%d", j)) - meat(make([]float64, len(comp)), fmt.Sprintf("meat0-%d", j)); math.Abs(d-m) > 1e-9*m {
+				t.Errorf("cell %d: the variance rounds' difference reads %v, phase 2 %v", j, d, m)
+			}
 			row := c.FineGrayRows[k]
 			n := row.N - row.D - row.NC
 			smallest = min(smallest, n)
