@@ -74,8 +74,8 @@ func mmModel() *model {
 		// PFS ends in progression or in death before it: the latent times already say which
 		// (PFS = min(progression, death), sampleLatent), so the split adds no parameter.
 		pfsCauses: PFSCauses,
-		// Connect MM, the US registry of newly diagnosed myeloma (NCT01081028), enrolled
-		// patients within 60 days of diagnosis (synth/SOURCES.md, delayed entry).
+		// Modelled on Connect MM, the US registry of newly diagnosed myeloma (NCT01081028):
+		// enrolment within 60 days of diagnosis (UNVERIFIED window; synth/SOURCES.md).
 		registryEntryDays: 60,
 	}
 	// ISS median OS 62 / 44 / 29 months (Greipp JCO 2005) → HR 62/44 = 1.41 and 62/29 =
