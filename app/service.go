@@ -339,9 +339,9 @@ func validate(req Request) error {
 			return err
 		}
 		switch req.Cox.Form {
-		case "", protocol.CoxStratified, protocol.CoxPooled:
+		case "", protocol.CoxStratified, protocol.CoxPooled, protocol.CoxDPTables:
 		default:
-			return Errorf(EInvalid, "unknown Cox form %q (stratified or pooled)", req.Cox.Form)
+			return Errorf(EInvalid, "unknown Cox form %q (stratified, pooled or dp_tables)", req.Cox.Form)
 		}
 	case protocol.KindScreen:
 		return Errorf(EInvalid, "a biomarker screen runs from the Biomarkers tab (Service.Screen), not as a single analysis: run it again there")
@@ -354,12 +354,12 @@ func validate(req Request) error {
 // baseQuery is the protocol query of a request (without ID and, for Cox, without β).
 func (s *Service) baseQuery(req Request) protocol.Query {
 	q := protocol.Query{Version: protocol.Version, Kind: req.Kind, Analyst: s.analyst, Study: req.Study,
-		Cohort: req.Cohort, GroupBy: req.GroupBy, Endpoint: req.Endpoint, Variables: req.Variables, Bins: req.Bins}
+		Cohort: req.Cohort, GroupBy: req.GroupBy, Merge: req.Merge, Endpoint: req.Endpoint, Variables: req.Variables, Bins: req.Bins}
 	if req.Kind == protocol.KindSurvival || req.Kind == protocol.KindCox || req.Kind == protocol.KindIPW {
 		q.Variables, q.Bins = nil, nil
 	}
 	if req.Kind == protocol.KindCox || req.Kind == protocol.KindIPW {
-		q.GroupBy = ""
+		q.GroupBy, q.Merge = "", nil
 	}
 	return q
 }
@@ -418,6 +418,17 @@ func (s *Service) fillLevels(ctx context.Context, req *Request) error {
 		return err
 	}
 	cox.Levels = levels
+	if (cox.Form == "" || cox.Form == protocol.CoxStratified) && cox.Strata == "" && len(cox.Interactions) == 0 {
+		// An analyst of role dp gets Cox models stratified by site as differentially private
+		// tables only (any other form is refused to it).
+		dpRole, err := s.dpRole(ctx, req.Study)
+		if err != nil {
+			return err
+		}
+		if dpRole {
+			cox.Form = protocol.CoxDPTables
+		}
+	}
 	req.Cox = &cox
 	return nil
 }
@@ -684,6 +695,9 @@ func (s *Service) fitCoxModelVia(ctx context.Context, req Request, tr coxTranspo
 		return nil, err
 	}
 	form := coxForm(req.Cox.Form)
+	if form == protocol.CoxDPTables {
+		return s.fitDPCoxModel(ctx, req)
+	}
 	base := s.baseQuery(req)
 	var (
 		rounds  []Round

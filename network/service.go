@@ -115,8 +115,8 @@ func ServeSiteWithOptions(ctx context.Context, nc *nats.Conn, site string, studi
 			}
 		}
 		// Queries addressed to this site alone (phase 2 of a pooled Cox round, alone or in a
-		// screen's batch).
-		for _, kind := range []protocol.Kind{protocol.KindCox, protocol.KindScreen} {
+		// screen's batch; the second and variance rounds of a Fine–Gray fit).
+		for _, kind := range []protocol.Kind{protocol.KindCox, protocol.KindFineGray, protocol.KindScreen} {
 			if err := add(string(kind)+"-site-"+StudyToken(study), SiteQuerySubject(study, kind, site), study, kind); err != nil {
 				s.Stop()
 				return nil, fmt.Errorf("network: serve site %s, study %s: %w", site, study, err)

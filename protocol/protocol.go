@@ -19,11 +19,15 @@ const (
 	KindSurvival Kind = "survival" // per group: survival table (time, events, censorings)
 	KindCox      Kind = "cox"      // per site at a given β: stratum contributions or risk-set sums
 	KindIPW      Kind = "ipw"      // propensity weighting: model rounds, weighted outcome tables, weighted Cox
-	KindScreen   Kind = "screen"   // a batch of Cox models of one cohort (a biomarker screen's round): screen.go
+	// KindFineGray: one round of a pooled Fine–Gray model of one cause's subdistribution hazard
+	// (docs/competing-risks.md), its parameters in Query.Cox (Cause set; forms pooled_sums,
+	// pooled_hessian and meat).
+	KindFineGray Kind = "finegray"
+	KindScreen   Kind = "screen" // a batch of Cox models of one cohort (a biomarker screen's round): screen.go
 )
 
 // Kinds lists every query kind in a stable order.
-var Kinds = []Kind{KindCatalog, KindCount, KindSummary, KindSurvival, KindCox, KindIPW, KindScreen}
+var Kinds = []Kind{KindCatalog, KindCount, KindSummary, KindSurvival, KindCox, KindIPW, KindFineGray, KindScreen}
 
 // Query is what the client sends to every site of a study.
 type Query struct {
@@ -40,11 +44,15 @@ type Query struct {
 	// distinct values in the study (e.g. ECOG 0–4), whose groups are then named by the value
 	// ("0", "1", …).
 	GroupBy string `json:"group_by,omitempty"`
+	// Merge joins levels of the categorical GroupBy variable into groups of their own name
+	// ("Other": IIIC and IVB), so that a level too small at some site no longer makes the
+	// site refuse the whole grouping (MergedGroups gives the groups and their order).
+	Merge []LevelGroup `json:"merge,omitempty"`
 
 	Endpoint  string          `json:"endpoint,omitempty"`  // survival, cox
 	Variables []string        `json:"variables,omitempty"` // summary
 	Bins      []HistogramSpec `json:"bins,omitempty"`      // summary: fixed bin edges per numeric variable
-	Cox       *CoxRequest     `json:"cox,omitempty"`       // cox
+	Cox       *CoxRequest     `json:"cox,omitempty"`       // cox, finegray
 	IPW       *IPWRequest     `json:"ipw,omitempty"`       // ipw
 	Screen    *ScreenRequest  `json:"screen,omitempty"`    // screen
 
@@ -125,6 +133,15 @@ const (
 	// CoxRequest.Landmarks given the model's cumulative baseline hazard there), never the
 	// patients' linear predictors or the pair counts (docs/validation.md).
 	CoxValidate CoxForm = "validate"
+	// CoxMeat is the last round of a Fine–Gray fit (KindFineGray only), addressed to one site
+	// with its variance weights at β̂ (CoxWeights' A, B, A1, B1, XBar, Psi, QPi): the site returns
+	// its p×p part of the sandwich's middle (CoxReply.Meat).
+	CoxMeat CoxForm = "meat"
+	// CoxDPTables is the differentially private form, answered to analysts of role dp only
+	// (docs/dp-cox.md): one release, at no β, of one noisy survival table per covariate
+	// pattern (CoxReply.Patterns) on the site's public DP time grid. The client fits the
+	// model on them (post-processing, no further query); Beta is sent as zeros.
+	CoxDPTables CoxForm = "dp_tables"
 )
 
 // CoxWeights are the phase-2 weights of one site (CoxPooledHessian) at β: A[k] for the k-th of
@@ -133,9 +150,21 @@ const (
 // Σ_{pooled event times t ≤ T} Σ_l 1/(S0(t) − (l/d) E0(t)), so it is non-decreasing and ≥ 0;
 // B is Σ_l (l/d)/(S0(t) − (l/d) E0(t)) at the site's event time t (0 under Breslow), so
 // 0 ≤ B[k] ≤ the increase of A at that time.
+//
+// In a Fine–Gray round (KindFineGray) B is per row with competing events instead: the weight
+// Σ_{t > T} d_t Ĝ(t−)/(S0(t) Ĝ(T−)) ≥ 0 with which a patient who failed from a competing cause
+// at T stays in the later subdistribution risk sets; the meat form adds, row-major (rows × p),
+// A1 and B1 (A and B with the pooled x̄(t) in the sums), XBar (x̄ at the rows with events of the
+// cause), Psi (at every row) and QPi (q/π at the rows with censorings) —
+// analysis.FineGrayMeatWeights.
 type CoxWeights struct {
-	A Float64s `json:"a"`
-	B Float64s `json:"b"`
+	A    Float64s `json:"a"`
+	B    Float64s `json:"b"`
+	A1   Float64s `json:"a1,omitempty"`
+	B1   Float64s `json:"b1,omitempty"`
+	XBar Float64s `json:"xbar,omitempty"`
+	Psi  Float64s `json:"psi,omitempty"`
+	QPi  Float64s `json:"qpi,omitempty"`
 }
 
 // CoxRequest asks a site for its Cox contribution at one Newton–Raphson iterate.
@@ -166,6 +195,9 @@ type CoxRequest struct {
 	// Interactions adds, after every covariate's columns, the products of two covariates'
 	// columns (R's a:b, named colA+":"+colB, a's columns varying fastest).
 	Interactions []CoxInteraction `json:"interactions,omitempty"`
+	// Cause is the label of the cause whose subdistribution hazard a Fine–Gray round models
+	// (KindFineGray only; the endpoint's other causes are the competing ones).
+	Cause string `json:"cause,omitempty"`
 }
 
 // CoxInteraction names two covariates of a Cox request whose columns interact.

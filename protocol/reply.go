@@ -111,10 +111,13 @@ type Policy struct {
 	DPRhoFeasibility float64 `json:"dp_rho_feasibility"`
 	DPRhoSurvival    float64 `json:"dp_rho_survival"`
 	DPRhoSummary     float64 `json:"dp_rho_summary"`
-	DPRhoDaily       float64 `json:"dp_rho_daily"`
-	DPRhoTotal       float64 `json:"dp_rho_total"`
-	DPBinDays        float64 `json:"dp_bin_days"`
-	DPHorizonDays    float64 `json:"dp_horizon_days"`
+	// DPRhoCox is the ρ of a differentially private Cox release (form dp_tables): every
+	// covariate pattern's table at once (node/dpcox.go).
+	DPRhoCox      float64 `json:"dp_rho_cox,omitempty"`
+	DPRhoDaily    float64 `json:"dp_rho_daily"`
+	DPRhoTotal    float64 `json:"dp_rho_total"`
+	DPBinDays     float64 `json:"dp_bin_days"`
+	DPHorizonDays float64 `json:"dp_horizon_days"`
 }
 
 // Catalog lists what a site holds, as released under its policy.
@@ -332,6 +335,44 @@ type CoxReply struct {
 
 	// Validation is the reply of the validate form: the model's performance at this site.
 	Validation *CoxValidation `json:"validation,omitempty"`
+
+	// FineGrayRows are a Fine–Gray round's phase-1 rows (KindFineGray, pooled_sums), one per
+	// released time of the site; EventXSum then sums x over the events of the cause.
+	FineGrayRows []FineGrayRow `json:"fine_gray_rows,omitempty"`
+	// Meat is the site's part of the sandwich's middle (KindFineGray, form meat), p×p.
+	Meat Float64s `json:"meat,omitempty"`
+
+	// Patterns is the reply of the dp_tables form: per covariate pattern (a design row), its
+	// differentially private survival table on the DP grid (Policy.BinDays wide bins, up to
+	// Policy.TruncatedAfter). N, Events and Excluded are then noisy too.
+	Patterns []CoxPattern `json:"patterns,omitempty"`
+}
+
+// FineGrayRow is one released time of a site in a Fine–Gray round at β (w = exp(x'β)): N
+// patients leave at Time, D of them by the modelled cause, NC censored and the rest (N − D − NC)
+// by a competing cause; R0 = Σ w and R1 = Σ w x over all of them, C0 and C1 over those who
+// failed from a competing cause (C1 empty when there are none). Under a protective policy each
+// of D, NC and N − D − NC is 0 or at least min_cell.
+type FineGrayRow struct {
+	Time float64  `json:"time"`
+	N    int      `json:"n"`
+	D    int      `json:"d"`
+	NC   int      `json:"nc"`
+	R0   float64  `json:"r0"`
+	R1   Float64s `json:"r1"`
+	C0   float64  `json:"c0,omitempty"`
+	C1   Float64s `json:"c1,omitempty"`
+}
+
+// CoxPattern is one covariate pattern of a dp_tables reply: its design row X (one value per
+// column; a numeric covariate at the midpoint of its public bin) and its noisy, consistent
+// survival table: Events[k] events and Censor[k] censorings at Time[k] (bin ends, increasing;
+// rows without either are left out).
+type CoxPattern struct {
+	X      Float64s `json:"x"`
+	Time   Float64s `json:"time"`
+	Events Ints     `json:"events"`
+	Censor Ints     `json:"censor"`
 }
 
 // CoxValidation is what a site releases about a model fitted without it (N and Events are the

@@ -79,7 +79,7 @@ func validateScreenRequest(q Query) error {
 		if m.Form != form || m.Site != site {
 			return queryErrorf(CodeInvalid, "screen.models[%d]: every model of a screen has the same form and site", k)
 		}
-		if err := validateCoxRequest(m); err != nil {
+		if err := validateCoxRequest(m, KindCox); err != nil {
 			pe := err.(*Error)
 			return queryErrorf(pe.Code, "screen.models[%d]: %s", k, pe.Message)
 		}

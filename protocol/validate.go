@@ -149,7 +149,7 @@ func (v *validator) reply(q Query, r Reply) {
 			return
 		}
 		v.survival(q, r.Survival)
-	case KindCox:
+	case KindCox, KindFineGray:
 		if r.Cox == nil {
 			v.failf("cox", "missing")
 			return
@@ -582,6 +582,10 @@ func (v *validator) cox(q Query, c *CoxReply) {
 			}
 		}
 	}
+	if q.Kind == KindFineGray && q.Cox.Form != CoxPooledHessian {
+		v.fineGray(q.Cox, c, p)
+		return
+	}
 	switch q.Cox.Form {
 	case CoxValidate:
 		v.coxValidation(q.Cox, c)
@@ -688,8 +692,111 @@ func (v *validator) cox(q Query, c *CoxReply) {
 		if len(c.Gradient) != 0 || len(c.Hessian) != 0 || len(c.SecondMoment) != 0 {
 			v.failf("cox", "gradient or Hessian in a pooled reply")
 		}
+	case CoxDPTables:
+		v.coxPatterns(p, c)
 	default:
 		v.failf("cox", "unknown form %q in the query", q.Cox.Form)
+	}
+}
+
+// fineGray checks a Fine–Gray reply of the pooled_sums form (rows in increasing time whose
+// counts add up, sums of length p, competing sums only where there are competing events) or of
+// the meat form (a symmetric p×p matrix with a non-negative diagonal).
+func (v *validator) fineGray(req *CoxRequest, c *CoxReply, p int) {
+	if len(c.Rows) != 0 || len(c.Gradient) != 0 || len(c.Hessian) != 0 || c.Validation != nil {
+		v.failf("cox", "Cox sums in a finegray reply")
+	}
+	if req.Form == CoxMeat {
+		v.symmetricPSD("cox.meat", c.Meat, p)
+		if len(c.FineGrayRows) != 0 || len(c.SecondMoment) != 0 || len(c.EventXSum) != 0 {
+			v.failf("cox", "rows or moments in a meat reply")
+		}
+		return
+	}
+	v.length("cox.event_x_sum", len(c.EventXSum), p)
+	v.finites("cox.event_x_sum", c.EventXSum)
+	if len(c.Meat) != 0 || len(c.SecondMoment) != 0 {
+		v.failf("cox", "moments in a pooled_sums reply")
+	}
+	events, n := 0, 0
+	for k, r := range c.FineGrayRows {
+		path := fmt.Sprintf("cox.fine_gray_rows[%d]", k)
+		v.finite(path+".time", r.Time)
+		if k > 0 && r.Time <= c.FineGrayRows[k-1].Time {
+			v.failf(path+".time", "%v does not follow %v", r.Time, c.FineGrayRows[k-1].Time)
+		}
+		comp := r.N - r.D - r.NC
+		if r.N <= 0 || r.D < 0 || r.NC < 0 || comp < 0 {
+			v.failf(path, "%d patients, %d events of the cause, %d censored", r.N, r.D, r.NC)
+		}
+		v.finite(path+".r0", r.R0)
+		v.finite(path+".c0", r.C0)
+		if !(r.R0 > 0) || r.C0 < 0 || r.C0 > r.R0*(1+1e-12) || (comp > 0) != (r.C0 > 0) {
+			v.failf(path+".c0", "weight sums r0 = %v, c0 = %v with %d competing events", r.R0, r.C0, comp)
+		}
+		v.length(path+".r1", len(r.R1), p)
+		v.finites(path+".r1", r.R1)
+		if comp > 0 {
+			v.length(path+".c1", len(r.C1), p)
+		} else {
+			v.length(path+".c1", len(r.C1), 0)
+		}
+		v.finites(path+".c1", r.C1)
+		if v.err != nil {
+			return
+		}
+		events += r.D
+		n += r.N
+	}
+	if events != c.Events || n != c.N {
+		v.failf("cox.fine_gray_rows", "%d patients and %d events in the rows, but n is %d and events %d", n, events, c.N, c.Events)
+	}
+}
+
+// symmetricPSD checks a p×p matrix that is a sum of outer products: finite, symmetric, with a
+// non-negative diagonal.
+func (v *validator) symmetricPSD(path string, m []float64, p int) {
+	v.length(path, len(m), p*p)
+	v.finites(path, m)
+	if v.err != nil {
+		return
+	}
+	for i := 0; i < p; i++ {
+		if d := m[i*p+i]; d < -1e-9*(1+math.Abs(d)) {
+			v.failf(fmt.Sprintf("%s[%d,%d]", path, i, i), "%v is negative", d)
+		}
+		for j := 0; j < i; j++ {
+			if a, b := m[i*p+j], m[j*p+i]; a != b {
+				v.failf(fmt.Sprintf("%s[%d,%d]", path, i, j), "%v differs from its transpose %v", a, b)
+			}
+		}
+	}
+}
+
+// coxPatterns checks a dp_tables reply: one design row of p finite values per pattern, and a
+// survival table with increasing finite times and non-negative counts; no model sums.
+func (v *validator) coxPatterns(p int, c *CoxReply) {
+	if len(c.Rows) != 0 || len(c.Gradient) != 0 || len(c.Hessian) != 0 || len(c.EventXSum) != 0 || len(c.SecondMoment) != 0 || c.Validation != nil {
+		v.failf("cox", "model sums in a dp_tables reply")
+	}
+	for k, pt := range c.Patterns {
+		path := fmt.Sprintf("cox.patterns[%d]", k)
+		v.length(path+".x", len(pt.X), p)
+		v.finites(path+".x", pt.X)
+		v.length(path+".events", len(pt.Events), len(pt.Time))
+		v.length(path+".censor", len(pt.Censor), len(pt.Time))
+		v.finites(path+".time", pt.Time)
+		if v.err != nil {
+			return
+		}
+		for i := range pt.Time {
+			if i > 0 && pt.Time[i] <= pt.Time[i-1] {
+				v.failf(path+".time", "%v does not follow %v", pt.Time[i], pt.Time[i-1])
+			}
+			if pt.Events[i] < 0 || pt.Censor[i] < 0 || pt.Events[i] > maxPatients || pt.Censor[i] > maxPatients {
+				v.failf(path, "count out of range at row %d", i)
+			}
+		}
 	}
 }
 

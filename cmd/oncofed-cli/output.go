@@ -363,6 +363,9 @@ type kmDoc struct {
 	LogRank       *testDoc       `json:"logrank"`
 	LogRankStrata *testDoc       `json:"logrank_site_strata"`
 	LogRankError  string         `json:"logrank_error,omitempty"`
+	// DelayedEntries is the number of patients the sites report entering observation late
+	// (risk sets from entry): a registry's enrolments.
+	DelayedEntries int `json:"delayed_entries,omitempty"`
 	// Privacy is the privacy and provenance line's structured form (report.Privacy).
 	Privacy report.Privacy `json:"privacy"`
 
@@ -431,7 +434,7 @@ func kmDocument(r *app.Result, o kmOptions) (*kmDoc, error) {
 	km := r.KM
 	doc := &kmDoc{Study: r.Request.Study, Endpoint: km.Endpoint, Cohort: r.Request.Cohort, GroupBy: r.Request.GroupBy,
 		ConfType: o.confType.String(), BinDays: km.BinDays, Sites: provenanceJSON(&r.Provenance), Policy: policyJSON(&r.Provenance),
-		LogRank: testOf(km.LogRank), LogRankStrata: testOf(km.StratifiedLogRank), LogRankError: km.LogRankError, Privacy: report.NewPrivacy(r, clock()), unit: o.unit}
+		LogRank: testOf(km.LogRank), LogRankStrata: testOf(km.StratifiedLogRank), LogRankError: km.LogRankError, DelayedEntries: km.DelayedEntries, Privacy: report.NewPrivacy(r, clock()), unit: o.unit}
 	tau := o.tau
 	if tau == 0 {
 		tau = math.Inf(1)
@@ -558,6 +561,9 @@ func writeKM(w io.Writer, format string, doc *kmDoc) error {
 	if doc.LogRankError != "" {
 		fmt.Fprintln(w, "log-rank:", doc.LogRankError)
 	}
+	if doc.DelayedEntries > 0 {
+		fmt.Fprintln(w, report.DelayedEntryNote(doc.DelayedEntries))
+	}
 	fmt.Fprintln(w, doc.Privacy.Line())
 	return nil
 }
@@ -616,12 +622,17 @@ type coxTermDoc struct {
 
 func coxTerms(r *app.Result, spec *app.CoxSpec) []coxTermDoc {
 	fit := r.Cox.Fit
-	req := r.Request
+	return termDocs(r.Request, spec, fit, fit.SE, fit.Lower, fit.Upper, fit.P)
+}
+
+// termDocs are a fitted model's terms with the given standard errors, intervals and p (the
+// model-based ones of a Cox fit, the sandwich ones of a Fine–Gray model).
+func termDocs(req app.Request, spec *app.CoxSpec, fit *analysis.CoxFit, se, lower, upper, p []float64) []coxTermDoc {
 	req.Cox = spec
 	var out []coxTermDoc
 	for j, t := range report.CoxTerms(req, fit.Terms) {
-		d := coxTermDoc{Term: t.Variable, Column: t.Column, Coef: num(fit.Coef[j]), SE: num(fit.SE[j]), HR: num(fit.HR[j]),
-			Lower: num(fit.Lower[j]), Upper: num(fit.Upper[j]), P: num(fit.P[j])}
+		d := coxTermDoc{Term: t.Variable, Column: t.Column, Coef: num(fit.Coef[j]), SE: num(se[j]), HR: num(fit.HR[j]),
+			Lower: num(lower[j]), Upper: num(upper[j]), P: num(p[j])}
 		if t.Level != "" {
 			lv, ref := t.Level, t.Reference
 			d.Level, d.Reference = &lv, &ref
@@ -642,7 +653,7 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		}
 		doc := map[string]any{"study": r.Request.Study, "endpoint": r.Request.Endpoint, "cohort": r.Request.Cohort,
 			"n": fit.N, "events": fit.Events, "excluded": countJSON(r.Cox.Excluded), "ties": spec.Ties, "strata": strataDoc,
-			"form": string(spec.Form), "converged": fit.Converged, "iterations": fit.Iterations,
+			"form": string(r.Request.Cox.Form), "converged": fit.Converged, "iterations": fit.Iterations,
 			"loglik": []*float64{num(fit.LogLik0), num(fit.LogLik)},
 			"tests":  map[string]any{"lrt": testJSON(fit.LRT), "wald": testJSON(fit.Wald), "score": testJSON(fit.Score)},
 			"terms":  terms, "not_estimable": nonNil(fit.NotEstimable), "warnings": nonNil(fit.Warnings),
@@ -650,6 +661,9 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 			"privacy": report.NewPrivacy(r, clock())}
 		if r.Cox.FitError != "" {
 			doc["fit_error"] = r.Cox.FitError
+		}
+		if r.Cox.NoiseSD != nil {
+			doc["noise_sd"] = r.Cox.NoiseSD // per column, in β order: what the DP noise adds
 		}
 		if loso != nil {
 			doc["validation"] = losoJSON(loso)
@@ -668,6 +682,8 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	}
 	how := "pooled baseline hazard (exact risk-set sums across sites, two phases a round)"
 	switch {
+	case r.Request.Cox.Form == protocol.CoxDPTables:
+		how = "stratified by site, fitted on differentially private tables (times on the sites' DP bins, numeric covariates at their bins' midpoints; the standard errors leave out the noise)"
 	case strata == "site":
 		how = "stratified by site"
 	case strata != "":
@@ -711,6 +727,13 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	}
 	if r.Cox.FitError != "" {
 		fmt.Fprintln(w, "fit:", r.Cox.FitError)
+	}
+	if sd := r.Cox.NoiseSD; len(sd) == len(fit.Terms) {
+		parts := make([]string, len(sd))
+		for j, v := range sd {
+			parts[j] = fmt.Sprintf("%s %s", fit.Terms[j], pstr(num(v)))
+		}
+		fmt.Fprintf(w, "noise of the differentially private release (not in SE): sd of each coefficient ≈ %s (%d simulated releases)\n", strings.Join(parts, ", "), app.DPCoxNoiseReleases)
 	}
 	if loso != nil {
 		if err := writeLOSOText(w, loso); err != nil {
