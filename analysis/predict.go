@@ -214,7 +214,7 @@ func (b *CoxBaseline) Predict(x, beta, vcov []float64, level float64) (*Predicte
 
 // SurvivalPoint is a predicted curve read at one time.
 type SurvivalPoint struct {
-	Time                      float64
+	Time                       float64
 	Surv, StdErr, Lower, Upper float64
 	// Beyond is true past the model's last released time, where the curve is not defined (R's
 	// summary(..., times) drops such times); the figures are then NaN.
