@@ -47,3 +47,25 @@ func (e *Engine) validateModel(prep *coxPrepared, beta []float64, ties analysis.
 	}
 	return out, nil
 }
+
+// lpHistogram answers the lp_histogram form: the distribution of x'β over the site's complete
+// cases on the grid of the requested width, anchored at 0, each bin merged with its neighbours
+// until it holds min_cell patients (1 under an exact policy), the extreme bins open
+// (analysis.BinLinearPredictors). Only counts leave; never a patient's lp, nor where the most
+// extreme patients lie. The query passed the rules of every model release before this (β
+// cap, design columns, weight spread) and allow_pooled_cox.
+func (e *Engine) lpHistogram(prep *coxPrepared, beta []float64, width float64) (*protocol.LPHistogram, error) {
+	minCell := 1
+	if !IsExact(e.policy) {
+		minCell = max(e.policy.MinCell, 1)
+	}
+	lp, err := prep.strata[0].LinearPredictors(beta)
+	if err != nil {
+		return nil, errorf(protocol.CodeInvalid, "lp_histogram: %s", trimPrefix(err.Error()))
+	}
+	h, err := analysis.BinLinearPredictors(lp, width, minCell)
+	if err != nil {
+		return nil, errorf(protocol.CodeInvalid, "lp_histogram: %s", trimPrefix(err.Error()))
+	}
+	return &protocol.LPHistogram{Cuts: h.Cuts, Counts: h.Counts}, nil
+}

@@ -322,6 +322,17 @@ type CoxReply struct {
 
 	// Validation is the reply of the validate form: the model's performance at this site.
 	Validation *CoxValidation `json:"validation,omitempty"`
+
+	// LPHistogram is the reply of the lp_histogram form.
+	LPHistogram *LPHistogram `json:"lp_histogram,omitempty"`
+}
+
+// LPHistogram is the site's distribution of x'β over its complete cases on the grid of the
+// request's width (analysis.LPHistogram): Cuts are grid indices k of the bin boundaries k·width,
+// increasing; Counts has one more entry, the first bin open below and the last open above.
+type LPHistogram struct {
+	Cuts   []int `json:"cuts"`
+	Counts []int `json:"counts"`
 }
 
 // CoxValidation is what a site releases about a model fitted without it (N and Events are the

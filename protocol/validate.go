@@ -579,6 +579,8 @@ func (v *validator) cox(q Query, c *CoxReply) {
 	switch q.Cox.Form {
 	case CoxValidate:
 		v.coxValidation(q.Cox, c)
+	case CoxLPHistogram:
+		v.coxLPHistogram(c)
 	case CoxStratified:
 		v.finite("cox.loglik", c.LogLik)
 		v.length("cox.gradient", len(c.Gradient), p)
@@ -684,6 +686,33 @@ func (v *validator) cox(q Query, c *CoxReply) {
 		}
 	default:
 		v.failf("cox", "unknown form %q in the query", q.Cox.Form)
+	}
+}
+
+// coxLPHistogram checks an lp_histogram reply: one count more than cuts, cuts increasing,
+// counts non-negative and adding up to N, and no model sums.
+func (v *validator) coxLPHistogram(c *CoxReply) {
+	h := c.LPHistogram
+	if h == nil {
+		v.failf("cox.lp_histogram", "missing")
+		return
+	}
+	if len(c.Rows) != 0 || len(c.Gradient) != 0 || len(c.Hessian) != 0 || len(c.EventXSum) != 0 || len(c.SecondMoment) != 0 || c.Validation != nil {
+		v.failf("cox", "model sums in an lp_histogram reply")
+	}
+	v.length("cox.lp_histogram.counts", len(h.Counts), len(h.Cuts)+1)
+	total := 0
+	for k, n := range h.Counts {
+		v.nonNegative(fmt.Sprintf("cox.lp_histogram.counts[%d]", k), n)
+		total += n
+	}
+	for k := 1; k < len(h.Cuts); k++ {
+		if h.Cuts[k] <= h.Cuts[k-1] {
+			v.failf(fmt.Sprintf("cox.lp_histogram.cuts[%d]", k), "%d does not follow %d", h.Cuts[k], h.Cuts[k-1])
+		}
+	}
+	if total != c.N {
+		v.failf("cox.lp_histogram.counts", "%d patients in the bins, but n is %d", total, c.N)
 	}
 }
 

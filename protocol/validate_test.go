@@ -63,6 +63,25 @@ func validateReply(edit func(v *CoxValidation)) func() Reply {
 	}
 }
 
+func lpHistogramQuery() Query {
+	q := coxQuery(CoxLPHistogram)
+	q.Cox.Beta, q.Cox.LPBinWidth = []float64{0.02, 0.5}, 0.25
+	return q
+}
+
+// lpHistogramReply is a well-formed reply to lpHistogramQuery, changed by edit (nil: as is).
+func lpHistogramReply(edit func(c *CoxReply)) func() Reply {
+	return func() Reply {
+		r := Reply{Version: Version, QueryID: "q2", Site: "inst1", Kind: KindCox,
+			Cox: &CoxReply{Columns: []string{"age", "sexmale"}, N: 30, Events: 20,
+				LPHistogram: &LPHistogram{Cuts: []int{4, 6}, Counts: []int{10, 12, 8}}}}
+		if edit != nil {
+			edit(r.Cox)
+		}
+		return r
+	}
+}
+
 // TestValidateReply: each case breaks one rule of a well-formed reply and must be refused
 // with a message naming the field; the unbroken replies pass.
 func TestValidateReply(t *testing.T) {
@@ -87,6 +106,13 @@ func TestValidateReply(t *testing.T) {
 			r.Cox.Gradient = []float64{1, 2}
 			return r
 		}, "cox"},
+		{"lp histogram ok", lpHistogramQuery(), lpHistogramReply(nil), ""},
+		{"lp histogram missing", lpHistogramQuery(), lpHistogramReply(func(c *CoxReply) { c.LPHistogram = nil }), "cox.lp_histogram"},
+		{"lp histogram short", lpHistogramQuery(), lpHistogramReply(func(c *CoxReply) { c.LPHistogram.Counts = c.LPHistogram.Counts[:2] }), "cox.lp_histogram.counts"},
+		{"lp histogram other total", lpHistogramQuery(), lpHistogramReply(func(c *CoxReply) { c.LPHistogram.Counts[1]++ }), "cox.lp_histogram.counts"},
+		{"lp histogram negative", lpHistogramQuery(), lpHistogramReply(func(c *CoxReply) { c.LPHistogram.Counts = []int{-1, 23, 8} }), "cox.lp_histogram.counts[0]"},
+		{"lp histogram cuts unordered", lpHistogramQuery(), lpHistogramReply(func(c *CoxReply) { c.LPHistogram.Cuts = []int{6, 4} }), "cox.lp_histogram.cuts[1]"},
+		{"lp histogram with sums", lpHistogramQuery(), lpHistogramReply(func(c *CoxReply) { c.Gradient = []float64{1, 2} }), "cox"},
 		{"refusal ok", survivalQuery(), func() Reply {
 			r := survivalReply()
 			r.Survival = nil
