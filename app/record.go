@@ -44,6 +44,43 @@ type CoxTrace struct {
 	Sites []CoxSiteSummary `json:"sites"`
 	// Steps are the evaluations of the fit, in the order FitCox asked for them.
 	Steps []CoxStep `json:"steps"`
+	// Baseline is the pooled model's baseline hazard at β̂ (CoxResult.Baseline), for
+	// prediction: kept because the phase-1 replies it comes from are not. Nil otherwise.
+	Baseline *CoxBaselineRecord `json:"baseline,omitempty"`
+}
+
+// CoxBaselineRecord is analysis.CoxBaseline as stored, its numbers kept exactly.
+type CoxBaselineRecord struct {
+	Ties     string            `json:"ties"`
+	P        int               `json:"p"`
+	Time     protocol.Float64s `json:"time"`
+	Events   []int             `json:"events"`
+	CumHaz   protocol.Float64s `json:"cumhaz"`
+	VarHaz   protocol.Float64s `json:"varhaz"`
+	XBar     protocol.Float64s `json:"xbar"`
+	LastTime float64           `json:"last_time"`
+}
+
+func baselineRecord(b *analysis.CoxBaseline) *CoxBaselineRecord {
+	if b == nil {
+		return nil
+	}
+	return &CoxBaselineRecord{Ties: b.Ties.String(), P: b.P, Time: b.Time, Events: b.Events, CumHaz: b.CumHaz,
+		VarHaz: b.VarHaz, XBar: b.XBar, LastTime: b.LastTime}
+}
+
+// baseline returns the stored baseline, checked for shape.
+func (r *CoxBaselineRecord) baseline(p int) (*analysis.CoxBaseline, error) {
+	ties, err := coxTies(r.Ties)
+	if err != nil {
+		return nil, err
+	}
+	n := len(r.Time)
+	if r.P != p || n == 0 || len(r.Events) != n || len(r.CumHaz) != n || len(r.VarHaz) != n || len(r.XBar) != n*p {
+		return nil, Errorf(EInternal, "the stored baseline hazard is incomplete")
+	}
+	return &analysis.CoxBaseline{Ties: ties, P: p, Time: slices.Clone(r.Time), Events: slices.Clone(r.Events),
+		CumHaz: slices.Clone(r.CumHaz), VarHaz: slices.Clone(r.VarHaz), XBar: slices.Clone(r.XBar), LastTime: r.LastTime}, nil
 }
 
 // CoxSiteSummary is one site's part of a Cox model: its subjects and events, and the patients
@@ -292,6 +329,9 @@ func compact(r *Result, steps []CoxStep) error {
 		if err != nil {
 			return err
 		}
+		if r.Cox != nil {
+			tr.Baseline = baselineRecord(r.Cox.Baseline)
+		}
 		r.Trace = tr
 		for i := range r.Rounds {
 			r.Rounds[i].Replies, r.Rounds[i].ReplyJSON = nil, nil
@@ -467,6 +507,11 @@ func renderCoxTrace(req Request, tr *CoxTrace) (*CoxResult, error) {
 		return nil, Errorf(EInternal, "the refit used %d of the %d stored steps", k, len(tr.Steps))
 	}
 	out.addSites(tr.Sites)
+	if tr.Baseline != nil {
+		if out.Baseline, err = tr.Baseline.baseline(p); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

@@ -435,4 +435,10 @@ type CoxResult struct {
 	// as released: a site whose count was below its min_cell reports it suppressed, so the
 	// total may be an interval ("<5", "13–16").
 	Excluded Count
+	// Baseline is the pooled model's baseline hazard at β̂ (analysis.PooledCoxBaseline), from
+	// the fit's own phase-1 sums: what Predict needs. Nil for the model stratified by site, a
+	// fit that did not converge, or a result stored before prediction existed; NoBaseline then
+	// says why when the pooled fit could not build it.
+	Baseline   *analysis.CoxBaseline
+	NoBaseline string
 }

@@ -739,6 +739,13 @@ func (s *Service) fitCoxModel(ctx context.Context, req Request) (*CoxModel, erro
 	}
 	// The per-site counts for a model that is not stored (the trace keeps them for one that is).
 	out.addSites(coxSiteSummaries(rounds[0].Replies))
+	if form == protocol.CoxPooled && out.FitError == "" {
+		// The baseline for prediction, from the replies the fit already has (docs/prediction.md);
+		// kept in the trace, since the replies are not.
+		if out.Baseline, err = coxBaseline(rounds, out.Fit, ties); err != nil {
+			out.NoBaseline = err.Error()
+		}
+	}
 	return &CoxModel{Request: req, Cox: out, Rounds: rounds, First: first, Steps: rec.steps}, nil
 }
 

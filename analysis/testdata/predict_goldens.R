@@ -13,7 +13,8 @@
 # test fits the two-phase pooled form over them).
 # Cases: survival::lung by institution (age, male, ph.ecog as a number; Efron and Breslow),
 # survival::veteran with time coarsened to 30 days (ties of many events: Efron's step matters)
-# and celltype as a factor, split into three sites by row.
+# and celltype as a factor, split into three sites by row. service: lung.csv by institution with
+# sex a factor, the model and profiles the app and CLI tests fit and predict over the sites.
 suppressMessages({library(survival); library(jsonlite)})
 
 one <- function(name, site, time, event, X, ties, profiles, landmarks) {
@@ -52,5 +53,28 @@ pv <- rbind(c(1, 60, 0, 1, 0), c(0, 85, 0, 0, 0))
 for (ties in c("efron", "breslow"))
   cases[[length(cases) + 1]] <- one(paste0("veteran_bin30_", ties), paste0("s", seq_len(nrow(v)) %% 3 + 1),
                                      v$t, v$status, Xv, ties, pv, c(90, 180, 365))
+
+# service: lung.csv (the federated test data, one site per institution) as the app fits it,
+# coxph(Surv(time, event) ~ sex + age) with sex a factor (female the reference), profiles named
+# by their values as an analyst types them. The app and CLI tests fit it over the sites and
+# predict from the live fit and from the stored result.
+d <- read.csv("lung.csv", na.strings = "", stringsAsFactors = FALSE)
+d$sex <- factor(d$sex, levels = c("female", "male"))
+service <- list()
+for (ties in c("efron", "breslow")) {
+  fit <- coxph(Surv(time, event) ~ sex + age, data = d, ties = ties)
+  profs <- list()
+  for (pr in list(list(sex = "male", age = 63), list(sex = "female", age = 75.5))) {
+    nd <- data.frame(sex = factor(pr$sex, levels = c("female", "male")), age = pr$age)
+    sf <- survfit(fit, newdata = nd)
+    ev <- sf$n.event > 0
+    sm <- summary(sf, times = c(180, 365, 730))
+    profs[[length(profs) + 1]] <- list(profile = pr, lp = sum(coef(fit) * c(pr$sex == "male", pr$age)),
+      time = sf$time[ev], surv = as.vector(sf$surv)[ev], std_err = as.vector(sf$std.err)[ev],
+      lower = as.vector(sf$lower)[ev], upper = as.vector(sf$upper)[ev],
+      at_time = sm$time, at_surv = as.vector(sm$surv), at_lower = as.vector(sm$lower), at_upper = as.vector(sm$upper))
+  }
+  service[[ties]] <- list(coef = unname(coef(fit)), profiles = profs)
+}
 writeLines(toJSON(list(r_version = R.version.string, survival = as.character(packageVersion("survival")),
-                       cases = cases), digits = NA, auto_unbox = TRUE), "predict_goldens.json")
+                       cases = cases, service = service), digits = NA, auto_unbox = TRUE), "predict_goldens.json")
