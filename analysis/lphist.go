@@ -166,3 +166,65 @@ func (h LPHistogram) Edges(i int) (lo, hi float64) {
 	}
 	return lo, hi
 }
+
+// LocateAmong places a linear predictor among several sites' histograms without pooling their
+// bins: each site's patients in bins wholly below lp's cell count below, those in the bin that
+// holds it count in, the rest above. The bounds are exact (each site's bins are released
+// counts) and much tighter than Locate on PoolLPHistograms, whose common boundaries few
+// sites share.
+func LocateAmong(sites []LPHistogram, lp float64) (below, in, above int) {
+	for _, h := range sites {
+		b, i, a := h.Locate(lp)
+		below, in, above = below+b, in+i, above+a
+	}
+	return below, in, above
+}
+
+// LPCDFPoint bounds the cohort's distribution function of the linear predictor at LP: the share
+// of patients certainly below LP (in bins whose upper bound is at most LP) and possibly below
+// it (in bins whose lower bound is below LP).
+type LPCDFPoint struct {
+	LP           float64
+	Lower, Upper float64
+}
+
+// LPCDFBounds returns the bounds of the distribution function of the sites' linear
+// predictors at every boundary any site released, in increasing order: the figure of where a
+// profile lies, drawn from released counts only.
+func LPCDFBounds(sites []LPHistogram) []LPCDFPoint {
+	var cuts []int
+	total := 0
+	for _, h := range sites {
+		cuts = append(cuts, h.Cuts...)
+		total += h.Total()
+	}
+	slices.Sort(cuts)
+	cuts = slices.Compact(cuts)
+	if total == 0 {
+		return nil
+	}
+	out := make([]LPCDFPoint, len(cuts))
+	for k, c := range cuts {
+		var certain, possible int
+		for _, h := range sites {
+			for i, n := range h.Counts {
+				lo, hi := math.Inf(-1), math.Inf(1)
+				if i > 0 {
+					lo = float64(h.Cuts[i-1])
+				}
+				if i < len(h.Cuts) {
+					hi = float64(h.Cuts[i])
+				}
+				if hi <= float64(c) {
+					certain += n
+				}
+				if lo < float64(c) {
+					possible += n
+				}
+			}
+		}
+		w := sites[0].Width
+		out[k] = LPCDFPoint{LP: float64(c) * w, Lower: float64(certain) / float64(total), Upper: float64(possible) / float64(total)}
+	}
+	return out
+}

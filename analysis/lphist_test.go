@@ -101,3 +101,61 @@ func TestPoolLPHistograms(t *testing.T) {
 		t.Error("histograms of two widths pooled")
 	}
 }
+
+// TestLocateAmong: placed among the sites' own bins, a profile's bounds hold the true count of
+// patients below it and are at least as tight as on the pooled common bins; the distribution
+// bounds hold the true distribution at every boundary.
+func TestLocateAmong(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const width, minCell = 0.1, 5
+	var sites []LPHistogram
+	var all []float64
+	for s := 0; s < 12; s++ {
+		lp := make([]float64, 15+rng.IntN(60))
+		for i := range lp {
+			lp[i] = rng.NormFloat64() * 0.6
+		}
+		all = append(all, lp...)
+		h, err := BinLinearPredictors(lp, width, minCell)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sites = append(sites, h)
+	}
+	pooled, err := PoolLPHistograms(sites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []float64{-1.3, -0.42, 0, 0.05, 0.77, 2} {
+		below, in, above := LocateAmong(sites, x)
+		cell := math.Floor(x / width)
+		truth := 0
+		for _, v := range all {
+			if math.Floor(v/width) < cell {
+				truth++
+			}
+		}
+		if below+in+above != len(all) || truth < below || truth > below+in {
+			t.Errorf("lp %v: %d below, %d in; truly %d below its cell", x, below, in, truth)
+		}
+		if _, pin, _ := pooled.Locate(x); in > pin {
+			t.Errorf("lp %v: %d uncertain among the sites, %d on the pooled bins", x, in, pin)
+		}
+	}
+	pts := LPCDFBounds(sites)
+	if len(pts) < 10 {
+		t.Fatalf("%d boundaries", len(pts))
+	}
+	for _, p := range pts {
+		truth := 0
+		for _, v := range all {
+			if math.Floor(v/width) < math.Round(p.LP/width) {
+				truth++
+			}
+		}
+		f := float64(truth) / float64(len(all))
+		if f < p.Lower-1e-12 || f > p.Upper+1e-12 || p.Lower > p.Upper {
+			t.Errorf("at %v: bounds [%v, %v], truly %v", p.LP, p.Lower, p.Upper, f)
+		}
+	}
+}

@@ -212,14 +212,17 @@ func riskSetRows(rs protocol.CoxRows) []analysis.RiskSetRow {
 	return out
 }
 
-// LPHistogramResult is the cohort's distribution of the model's linear predictor, pooled from
-// the sites that answered (on the boundaries every one of them released), and where a
-// profile's lp lies in it.
+// LPHistogramResult is the cohort's distribution of the model's linear predictor as the sites
+// released it: each site's histogram (its bins merged to its min_cell), their sum on the
+// boundaries every site released (Pooled, coarse when sites are small), and the bounds of the
+// distribution function at every boundary any site released.
 type LPHistogramResult struct {
-	Histogram analysis.LPHistogram
-	Sites     []string      // the sites pooled
-	Refused   []SiteProblem // model sites that refused (named, with their reason)
-	Missing   []string      // model sites that did not answer
+	PerSite []analysis.LPHistogram // in the order of Sites
+	Pooled  analysis.LPHistogram
+	CDF     []analysis.LPCDFPoint
+	Sites   []string      // the sites that released theirs
+	Refused []SiteProblem // model sites that refused (named, with their reason)
+	Missing []string      // model sites that did not answer
 }
 
 // LPHistogram asks the model's sites for the distribution of x'β̂ over their complete cases
@@ -282,8 +285,15 @@ func (s *Service) LPHistogram(ctx context.Context, r *Result, width float64) (*L
 		e.Refused = out.Refused
 		return nil, e
 	}
-	if out.Histogram, err = analysis.PoolLPHistograms(hs); err != nil {
+	if out.Pooled, err = analysis.PoolLPHistograms(hs); err != nil {
 		return nil, WrapError(EInvalid, err, "the sites' histograms do not combine")
 	}
+	out.PerSite, out.CDF = hs, analysis.LPCDFBounds(hs)
 	return out, nil
+}
+
+// Locate places a linear predictor among the cohort's: patients certainly below it, in a
+// released bin that holds it, and certainly above (analysis.LocateAmong).
+func (h *LPHistogramResult) Locate(lp float64) (below, in, above int) {
+	return analysis.LocateAmong(h.PerSite, lp)
 }

@@ -334,11 +334,15 @@ func runModel(ctx context.Context, c *common, args []string, out io.Writer) erro
 // validates it (--validate loso).
 func coxCommand(ctx context.Context, c *common, name string, args []string, out io.Writer) error {
 	var a analysisFlags
-	var covs, ties, strata, refs, validate string
+	var covs, ties, strata, refs, validate, predict, times string
+	lpBin := app.DefaultLPBinWidth
 	if err := parseFlags(name, c, args, func(fs *flag.FlagSet) {
 		a.register(fs, true)
 		if name == "model" {
 			fs.StringVar(&validate, "validate", "", "`loso`: leave-one-site-out validation, each site evaluating the model fitted on the others (Harrell's and Uno's C, calibration slope; pooled by random effects with a 95% prediction interval); needs --strata site")
+			fs.StringVar(&predict, "predict", "", "predicted survival for one patient, `VAR=VALUE,...` for every covariate: computed on this computer from the pooled model's baseline hazard (never sent); needs --strata none")
+			fs.StringVar(&times, "times", "365,730,1825", "with --predict, survival at these `DAYS`")
+			fs.Float64Var(&lpBin, "lp-bin", app.DefaultLPBinWidth, "with --predict, the `WIDTH` of the bins of the cohort's linear predictor the sites release (log hazard ratio)")
 		}
 		fs.StringVar(&covs, "covariates", "", "comma-separated `VARIABLES` of the model")
 		fs.StringVar(&ties, "ties", "efron", "tie handling `METHOD`: efron or breslow")
@@ -362,6 +366,23 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 		return usagef("--validate loso fits the site-stratified model for now: use --strata site (the pooled form's baseline hazard is not released for validation yet)")
 	case c.format == "csv":
 		return usagef("--validate loso: use --format json or text (the validation is a second table)")
+	}
+	var profile map[string]string
+	var landmarks []float64
+	if predict != "" {
+		if strata != "none" && strata != "" {
+			return usagef("--predict needs the pooled model (--strata none): the model stratified by site has no shared baseline hazard, each site keeps its own")
+		}
+		if c.format == "csv" {
+			return usagef("--predict: use --format json or text (the prediction is a second table)")
+		}
+		var err error
+		if profile, err = app.ParseProfile(predict); err != nil {
+			return usagef("--predict: %s", app.ErrorMessage(err))
+		}
+		if landmarks, err = parseFloats("--times", times); err != nil {
+			return err
+		}
 	}
 	if _, err := analysis.ParseTies(ties); err != nil {
 		return usagef("--ties: %v", err)
@@ -402,7 +423,14 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 			return err
 		}
 	}
-	if err := writeCox(out, c.format, r, spec, strata, report.Names{From: st}, loso); err != nil {
+	extras := modelExtras{loso: loso}
+	if profile != nil {
+		if extras.pred, err = app.Predict(r, profile, landmarks); err != nil {
+			return err
+		}
+		extras.hist, extras.histNote = lpHistogram(ctx, e, r, lpBin)
+	}
+	if err := writeCox(out, c.format, r, spec, strata, report.Names{From: st}, extras); err != nil {
 		return err
 	}
 	return requireAll(c, &r.Provenance)

@@ -614,7 +614,7 @@ func coxTerms(r *app.Result, spec *app.CoxSpec) []coxTermDoc {
 	return out
 }
 
-func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, strata string, names report.Names, loso *app.LOSOResult) error {
+func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, strata string, names report.Names, x modelExtras) error {
 	fit := r.Cox.Fit
 	terms := coxTerms(r, spec)
 	switch format {
@@ -634,8 +634,11 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		if r.Cox.FitError != "" {
 			doc["fit_error"] = r.Cox.FitError
 		}
-		if loso != nil {
-			doc["validation"] = losoJSON(loso)
+		if x.loso != nil {
+			doc["validation"] = losoJSON(x.loso)
+		}
+		if x.pred != nil {
+			doc["predicted"] = predictionJSON(r, x)
 		}
 		return writeJSON(w, doc)
 	case "csv":
@@ -695,8 +698,13 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	if r.Cox.FitError != "" {
 		fmt.Fprintln(w, "fit:", r.Cox.FitError)
 	}
-	if loso != nil {
-		if err := writeLOSOText(w, loso); err != nil {
+	if x.loso != nil {
+		if err := writeLOSOText(w, x.loso); err != nil {
+			return err
+		}
+	}
+	if x.pred != nil {
+		if err := writePredictionText(w, r, spec, x); err != nil {
 			return err
 		}
 	}
