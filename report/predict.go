@@ -7,13 +7,16 @@ import (
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/chart"
 )
 
 // PredictionRow is the predicted survival of a profile at one landmark, as the CLI's table and
 // the desktop's patient panel show it.
 type PredictionRow struct {
-	Time               float64 // days
-	Survival, CI       string  // "67.3%", "60.6–74.8%"; "beyond follow-up" past the last time
+	Time float64 // days
+	// Survival is "67.3% (60.6–74.8)" (chart.FormatSurvivalCI), "beyond follow-up" past the
+	// last released time.
+	Survival           string
 	Surv, Lower, Upper float64 // NaN beyond follow-up
 	BeyondFollowUp     bool
 }
@@ -26,17 +29,11 @@ func PredictionRows(p *app.Prediction) []PredictionRow {
 		if a.Beyond {
 			r.Survival = "beyond follow-up"
 		} else {
-			r.Survival = probabilityPercent(a.Surv)
-			r.CI = fmt.Sprintf("%s–%s", strings.TrimSuffix(probabilityPercent(a.Lower), "%"), probabilityPercent(a.Upper))
+			r.Survival = chart.FormatSurvivalCI(a.Surv, a.Lower, a.Upper)
 		}
 		out[i] = r
 	}
 	return out
-}
-
-// probabilityPercent writes a probability as a percentage to one decimal: "67.3%".
-func probabilityPercent(p float64) string {
-	return fmt.Sprintf("%.1f%%", 100*p)
 }
 
 // ProfileLine names the profile in the model's covariate order: "sex male, age 63".

@@ -84,9 +84,9 @@ func writePredictionText(w io.Writer, r *app.Result, spec *app.CoxSpec, x modelE
 	p := x.pred
 	fmt.Fprintf(w, "\nPredicted survival for %s (linear predictor %s)\n", report.ProfileLine(p, spec), r4(p.Curve.LP))
 	t := table(w)
-	fmt.Fprintln(t, "DAYS\tSURVIVAL\t95% CI")
+	fmt.Fprintln(t, "DAYS\tSURVIVAL (95% CI)")
 	for _, row := range report.PredictionRows(p) {
-		fmt.Fprintf(t, "%s\t%s\t%s\n", g(row.Time), row.Survival, row.CI)
+		fmt.Fprintf(t, "%s\t%s\n", g(row.Time), row.Survival)
 	}
 	if err := t.Flush(); err != nil {
 		return err
