@@ -34,6 +34,7 @@ type CalibrationPoint struct {
 	Time      float64
 	Observed  float64 // Kaplan–Meier Ŝ(t) at the site
 	Predicted float64 // (1/n) Σ_i exp(−H₀(t) exp(lp_i))
+	Brier     float64 // the IPCW Brier score of the predictions at t (BrierScore)
 }
 
 // CalibrationInTheLarge compares, at each landmark t, the site's Kaplan–Meier Ŝ(t) (R's
@@ -73,13 +74,17 @@ func CalibrationInTheLarge(time []float64, event []bool, lp, landmarks, baseline
 	for i, x := range lp {
 		risk[i] = math.Exp(x)
 	}
+	brier, err := BrierScore(time, event, lp, landmarks, baselineCumHaz)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]CalibrationPoint, len(landmarks))
 	for k, t := range landmarks {
 		var s float64
 		for _, r := range risk {
 			s += math.Exp(-baselineCumHaz[k] * r)
 		}
-		out[k] = CalibrationPoint{Time: t, Observed: obs[k].Surv, Predicted: s / float64(len(risk))}
+		out[k] = CalibrationPoint{Time: t, Observed: obs[k].Surv, Predicted: s / float64(len(risk)), Brier: brier[k]}
 	}
 	return out, nil
 }

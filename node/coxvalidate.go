@@ -43,7 +43,11 @@ func (e *Engine) validateModel(prep *coxPrepared, beta []float64, ties analysis.
 		out.CalibrationSlope, out.CalibrationSlopeSE = &v.Slope, &v.SlopeSE
 	}
 	for _, c := range v.Calibration {
-		out.Calibration = append(out.Calibration, protocol.CalibrationAt{Time: c.Time, Observed: c.Observed, Predicted: c.Predicted})
+		pt := protocol.CalibrationAt{Time: c.Time, Observed: c.Observed, Predicted: c.Predicted}
+		if !math.IsNaN(c.Brier) && !math.IsInf(c.Brier, 0) {
+			pt.Brier = &c.Brier
+		}
+		out.Calibration = append(out.Calibration, pt)
 	}
 	return out, nil
 }

@@ -357,6 +357,9 @@ type CalibrationAt struct {
 	Time      float64 `json:"time"`
 	Observed  float64 `json:"observed"`
 	Predicted float64 `json:"predicted"`
+	// Brier is the IPCW time-dependent Brier score of the model's predictions at Time
+	// (analysis.BrierScore); absent from nodes that predate it.
+	Brier *float64 `json:"brier,omitempty"`
 }
 
 // ExcludedCount returns the released count of patients left out for a missing covariate.

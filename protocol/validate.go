@@ -756,5 +756,8 @@ func (v *validator) coxValidation(req *CoxRequest, c *CoxReply) {
 		if !(pt.Observed >= 0 && pt.Observed <= 1) || !(pt.Predicted >= 0 && pt.Predicted <= 1) {
 			v.failf(fmt.Sprintf("cox.validation.calibration[%d]", k), "survival %v, %v not in [0, 1]", pt.Observed, pt.Predicted)
 		}
+		if pt.Brier != nil && !(*pt.Brier >= 0 && !math.IsInf(*pt.Brier, 0)) {
+			v.failf(fmt.Sprintf("cox.validation.calibration[%d].brier", k), "%v is not a non-negative number", *pt.Brier)
+		}
 	}
 }

@@ -53,9 +53,9 @@ func validateReply(edit func(v *CoxValidation)) func() Reply {
 	return func() Reply {
 		r := Reply{Version: Version, QueryID: "q2", Site: "inst1", Kind: KindCox,
 			Cox: &CoxReply{Columns: []string{"age", "sexmale"}, N: 30, Events: 20}}
-		slope, se := 0.9, 0.3
+		slope, se, brier := 0.9, 0.3, 0.19
 		r.Cox.Validation = &CoxValidation{HarrellC: 0.62, HarrellSE: 0.04, UnoC: 0.6, UnoSE: 0.05,
-			CalibrationSlope: &slope, CalibrationSlopeSE: &se, Calibration: []CalibrationAt{{Time: 180, Observed: 0.7, Predicted: 0.68}}}
+			CalibrationSlope: &slope, CalibrationSlopeSE: &se, Calibration: []CalibrationAt{{Time: 180, Observed: 0.7, Predicted: 0.68, Brier: &brier}}}
 		if edit != nil {
 			edit(r.Cox.Validation)
 		}
@@ -101,6 +101,8 @@ func TestValidateReply(t *testing.T) {
 		{"validate SE negative", validateQuery(), validateReply(func(v *CoxValidation) { v.UnoSE = -0.1 }), "cox.validation.uno_se"},
 		{"validate other landmark", validateQuery(), validateReply(func(v *CoxValidation) { v.Calibration[0].Time = 200 }), "cox.validation.calibration[0].time"},
 		{"validate survival above 1", validateQuery(), validateReply(func(v *CoxValidation) { v.Calibration[0].Predicted = 1.5 }), "cox.validation.calibration[0]"},
+		{"validate Brier negative", validateQuery(), validateReply(func(v *CoxValidation) { b := -0.1; v.Calibration[0].Brier = &b }), "cox.validation.calibration[0].brier"},
+		{"validate Brier NaN", validateQuery(), validateReply(func(v *CoxValidation) { b := math.NaN(); v.Calibration[0].Brier = &b }), "cox.validation.calibration[0].brier"},
 		{"validate with model sums", validateQuery(), func() Reply {
 			r := validateReply(nil)()
 			r.Cox.Gradient = []float64{1, 2}
