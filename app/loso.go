@@ -18,6 +18,10 @@ type LOSOSite struct {
 	N, Events                            int
 	HarrellC, HarrellSE, UnoC, UnoSE     float64
 	CalibrationSlope, CalibrationSlopeSE float64 // NaN when the site could not fit it
+	// Calibration is calibration in the large and the Brier score at the request's landmarks
+	// (pooled form only: it needs the baseline hazard of the model fitted on the others);
+	// Brier is NaN from a site that does not release it.
+	Calibration []analysis.CalibrationPoint
 	// SatOut says why the site has no figures (its refusal, or the fit without it failed);
 	// empty when it answered.
 	SatOut string
@@ -33,17 +37,24 @@ type LOSOResult struct {
 	PooledSlope *analysis.RandomEffects
 }
 
-// ValidateLOSO runs leave-one-site-out validation of the Cox model of req (site-stratified:
-// req.Cox.Form stratified without within-site strata). The sites answering a first round at
-// β = 0 are the model's sites; for each, the model is fitted on all the others (one query to
-// each of them per Newton–Raphson round, Network.QueryEach), then the held-out site alone is
-// asked to evaluate it (cox.form validate) and returns aggregates only. A site that refuses,
-// or whose complement's fit fails, sits out, named with the reason; so does a site that refuses
-// the first round (it takes no part in any fit). The cost is, per site,
-// the rounds of one fit on the others plus one query to it.
+// ValidateLOSO runs leave-one-site-out validation of the Cox model of req: site-stratified
+// (req.Cox.Form stratified without within-site strata) or pooled. The sites answering a first
+// round at β = 0 are the model's sites; for each, the model is fitted on all the others (one
+// query to each of them per Newton–Raphson round, Network.QueryEach; the pooled form's two
+// phases), then the held-out site alone is asked to evaluate it (cox.form validate) and returns
+// aggregates only. For the pooled form, whose fit on the others has a baseline hazard (built
+// from the phase-1 sums at β̂, as for prediction), the held-out site also gets Λ₀ at
+// req.Landmarks and releases calibration in the large and the Brier score there. A site that
+// refuses, or whose complement's fit fails, sits out, named with the reason; so does a site
+// that refuses the first round (it takes no part in any fit). The cost is, per site, the rounds
+// of one fit on the others plus one query to it.
 func (s *Service) ValidateLOSO(ctx context.Context, req Request) (*LOSOResult, error) {
-	if req.Cox == nil || req.Cox.Form != protocol.CoxStratified || req.Cox.Strata != "" {
-		return nil, Errorf(EInvalid, "leave-one-site-out validation fits the site-stratified model for now (--strata site); the pooled form needs the baseline hazard's release (issue 20)")
+	if req.Cox == nil || req.Cox.Strata != "" {
+		return nil, Errorf(EInvalid, "leave-one-site-out validation fits the model stratified by site or the pooled one, without strata within sites")
+	}
+	form := coxForm(req.Cox.Form)
+	if form != protocol.CoxStratified && form != protocol.CoxPooled {
+		return nil, Errorf(EInvalid, "leave-one-site-out validation: unknown Cox form %q", form)
 	}
 	ties, err := coxTies(req.Cox.Ties)
 	if err != nil {
@@ -61,7 +72,7 @@ func (s *Service) ValidateLOSO(ctx context.Context, req Request) (*LOSOResult, e
 			Levels: req.Cox.Levels, Beta: slices.Clone(beta), Indicators: req.Cox.Indicators, Interactions: req.Cox.Interactions}
 		return q
 	}
-	g, err := s.query(ctx, coxQuery(protocol.CoxStratified, make([]float64, p)))
+	g, err := s.query(ctx, coxQuery(coxWireForm(form), make([]float64, p)))
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +91,11 @@ func (s *Service) ValidateLOSO(ctx context.Context, req Request) (*LOSOResult, e
 				others[r.Site] = true
 			}
 		}
-		out.Sites = append(out.Sites, s.validateHeldOut(ctx, held.Site, others, p, ties, out.Terms, coxQuery))
+		fit := s.stratifiedOn
+		if form == protocol.CoxPooled {
+			fit = s.pooledOn
+		}
+		out.Sites = append(out.Sites, s.validateHeldOut(ctx, held.Site, others, p, ties, out.Terms, req.Landmarks, coxQuery, fit))
 	}
 	for _, pr := range append(slices.Clone(g.Refused), g.Invalid...) {
 		out.Sites = append(out.Sites, LOSOSite{Site: pr.Site, SatOut: pr.Message,
@@ -95,9 +110,14 @@ func (s *Service) ValidateLOSO(ctx context.Context, req Request) (*LOSOResult, e
 	return out, nil
 }
 
-// validateHeldOut fits the model on the sites in others and asks site held to evaluate it.
-func (s *Service) validateHeldOut(ctx context.Context, held string, others map[string]bool, p int, ties analysis.Ties, terms []string, coxQuery func(protocol.CoxForm, []float64) protocol.Query) LOSOSite {
-	site := LOSOSite{Site: held, CalibrationSlope: math.NaN(), CalibrationSlopeSE: math.NaN()}
+// complementFit fits the model on the sites of others (one query to each per round): the fit
+// and, for the pooled form, its baseline hazard.
+type complementFit func(ctx context.Context, others map[string]bool, p int, ties analysis.Ties, terms []string,
+	coxQuery func(protocol.CoxForm, []float64) protocol.Query) (*analysis.CoxFit, *analysis.CoxBaseline, error)
+
+// stratifiedOn fits the site-stratified model on others: each site its own stratum.
+func (s *Service) stratifiedOn(ctx context.Context, others map[string]bool, p int, ties analysis.Ties, terms []string,
+	coxQuery func(protocol.CoxForm, []float64) protocol.Query) (*analysis.CoxFit, *analysis.CoxBaseline, error) {
 	round := 0
 	eval := func(beta []float64) (analysis.CoxContribution, error) {
 		round++
@@ -117,6 +137,60 @@ func (s *Service) validateHeldOut(ctx context.Context, held string, others map[s
 		return c, err
 	}
 	fit, err := analysis.FitCox(eval, p, analysis.CoxOptions{Terms: terms})
+	return fit, nil, err
+}
+
+// pooledOn fits the pooled model on others with the two-phase round (docs/cox-protocol.md),
+// and builds its baseline hazard from the phase-1 sums at β̂.
+func (s *Service) pooledOn(ctx context.Context, others map[string]bool, p int, ties analysis.Ties, terms []string,
+	coxQuery func(protocol.CoxForm, []float64) protocol.Query) (*analysis.CoxFit, *analysis.CoxBaseline, error) {
+	var rounds []Round
+	eval := func(beta []float64) (analysis.CoxContribution, func() (analysis.CoxContribution, error), error) {
+		q := coxQuery(protocol.CoxPooledSums, beta)
+		qs := map[string]protocol.Query{}
+		for o := range others {
+			qs[o] = q
+		}
+		g, err := s.queryEach(ctx, qs)
+		if err != nil {
+			return analysis.CoxContribution{}, nil, err
+		}
+		replies, err := coxMembersAnswered(g, others, len(rounds)+1)
+		if err != nil {
+			return analysis.CoxContribution{}, nil, err
+		}
+		rounds = append(rounds, Round{Query: q, Replies: replies})
+		c, _, step, err := coxRoundStep(replies, protocol.CoxPooledSums, ties, beta)
+		if err != nil {
+			return c, nil, err
+		}
+		return c, func() (analysis.CoxContribution, error) {
+			_, qs := coxHessianQueries(q, replies, step, s.newID)
+			g2, err := s.queryEach(ctx, qs)
+			if err != nil {
+				return c, err
+			}
+			second, err := coxMembersAnswered(g2, others, len(rounds))
+			if err != nil {
+				return c, err
+			}
+			return coxHessianRound(step, c, replies, second)
+		}, nil
+	}
+	fit, err := analysis.FitCoxSteps(eval, p, analysis.CoxOptions{Terms: terms})
+	if err != nil || fit == nil {
+		return fit, nil, err
+	}
+	base, err := coxBaseline(rounds, fit, ties)
+	return fit, base, err
+}
+
+// validateHeldOut fits the model on the sites in others and asks site held to evaluate it (at
+// the landmarks up to the complement's last released time, when the fit has a baseline).
+func (s *Service) validateHeldOut(ctx context.Context, held string, others map[string]bool, p int, ties analysis.Ties, terms []string,
+	landmarks []float64, coxQuery func(protocol.CoxForm, []float64) protocol.Query, fitOn complementFit) LOSOSite {
+	site := LOSOSite{Site: held, CalibrationSlope: math.NaN(), CalibrationSlopeSE: math.NaN()}
+	fit, base, err := fitOn(ctx, others, p, ties, terms, coxQuery)
 	if err != nil || fit == nil || len(fit.NotEstimable) > 0 {
 		site.SatOut = "the model could not be fitted without this site"
 		if err != nil {
@@ -125,7 +199,22 @@ func (s *Service) validateHeldOut(ctx context.Context, held string, others map[s
 		return site
 	}
 	site.Coef = fit.Coef
-	g, err := s.queryEach(ctx, map[string]protocol.Query{held: coxQuery(protocol.CoxValidate, fit.Coef)})
+	vq := coxQuery(protocol.CoxValidate, fit.Coef)
+	if base != nil {
+		var marks []float64
+		for _, t := range landmarks {
+			if t > 0 && t <= base.LastTime {
+				marks = append(marks, t)
+			}
+		}
+		if len(marks) > protocol.MaxLandmarks {
+			marks = marks[:protocol.MaxLandmarks]
+		}
+		if h, err := base.CumHazAt(marks); err == nil && len(marks) > 0 {
+			vq.Cox.Landmarks, vq.Cox.BaselineCumHaz = marks, h
+		}
+	}
+	g, err := s.queryEach(ctx, map[string]protocol.Query{held: vq})
 	if err != nil {
 		site.SatOut = err.Error()
 		return site
@@ -139,6 +228,13 @@ func (s *Service) validateHeldOut(ctx context.Context, held string, others map[s
 		site.HarrellC, site.HarrellSE, site.UnoC, site.UnoSE = v.HarrellC, v.HarrellSE, v.UnoC, v.UnoSE
 		if v.CalibrationSlope != nil && v.CalibrationSlopeSE != nil {
 			site.CalibrationSlope, site.CalibrationSlopeSE = *v.CalibrationSlope, *v.CalibrationSlopeSE
+		}
+		for _, c := range v.Calibration {
+			pt := analysis.CalibrationPoint{Time: c.Time, Observed: c.Observed, Predicted: c.Predicted, Brier: math.NaN()}
+			if c.Brier != nil {
+				pt.Brier = *c.Brier
+			}
+			site.Calibration = append(site.Calibration, pt)
 		}
 		return site
 	}

@@ -350,12 +350,13 @@ func runModel(ctx context.Context, c *common, args []string, out io.Writer) erro
 // validates it (--validate loso).
 func coxCommand(ctx context.Context, c *common, name string, args []string, out io.Writer) error {
 	var a analysisFlags
-	var covs, ties, strata, refs, validate, predict, times string
+	var covs, ties, strata, refs, validate, predict, times, marks string
 	lpBin := app.DefaultLPBinWidth
 	if err := parseFlags(name, c, args, func(fs *flag.FlagSet) {
 		a.register(fs, true)
 		if name == "model" {
-			fs.StringVar(&validate, "validate", "", "`loso`: leave-one-site-out validation, each site evaluating the model fitted on the others (Harrell's and Uno's C, calibration slope; pooled by random effects with a 95% prediction interval); needs --strata site")
+			fs.StringVar(&validate, "validate", "", "`loso`: leave-one-site-out validation, each site evaluating the model fitted on the others (Harrell's and Uno's C, calibration slope; pooled by random effects with a 95% prediction interval; with --strata none also calibration in the large and the Brier score at --landmarks)")
+			fs.StringVar(&marks, "landmarks", "365,730", "with --validate loso and --strata none, calibration in the large and the Brier score at these `DAYS`")
 			fs.StringVar(&predict, "predict", "", "predicted survival for one patient, `VAR=VALUE,...` for every covariate: computed on this computer from the pooled model's baseline hazard (never sent); needs --strata none")
 			fs.StringVar(&times, "times", "365,730,1825", "with --predict, survival at these `DAYS`")
 			fs.Float64Var(&lpBin, "lp-bin", app.DefaultLPBinWidth, "with --predict, the `WIDTH` of the bins of the cohort's linear predictor the sites release (log hazard ratio)")
@@ -378,8 +379,8 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 	case validate == "":
 	case validate != "loso":
 		return usagef("--validate: %q is not a validation (want loso)", validate)
-	case strata != "site":
-		return usagef("--validate loso fits the site-stratified model for now: use --strata site (the pooled form's baseline hazard is not released for validation yet)")
+	case strata != "site" && strata != "none" && strata != "":
+		return usagef("--validate loso fits the model stratified by site or the pooled one (--strata site or none), not strata within sites")
 	case c.format == "csv":
 		return usagef("--validate loso: use --format json or text (the validation is a second table)")
 	}
@@ -435,7 +436,13 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 		if e.offline {
 			return usagef("--validate needs the network: leave-one-site-out validation is not cached yet")
 		}
-		if loso, err = e.svc.ValidateLOSO(ctx, req); err != nil {
+		vreq := req
+		if spec.Form == protocol.CoxPooled {
+			if vreq.Landmarks, err = parseFloats("--landmarks", marks); err != nil {
+				return err
+			}
+		}
+		if loso, err = e.svc.ValidateLOSO(ctx, vreq); err != nil {
 			return err
 		}
 	}

@@ -154,3 +154,53 @@ func TestModelPredict(t *testing.T) {
 		t.Errorf("stratified: exit %d, %s", code, errOut)
 	}
 }
+
+// `oncofed-cli model --strata none --validate loso --landmarks 180,365` over real nodes: every
+// site that evaluates the pooled model fitted on the others also releases calibration in the
+// large and the Brier score at both landmarks (app.TestValidateLOSOPooled checks the numbers
+// against the direct computation); the text output prints them.
+func TestModelValidateLOSOPooled(t *testing.T) {
+	url := startLung(t, node.ExactPolicy())
+	args := []string{"--hub", url, "model", "--study", "lung", "--endpoint", "os", "--covariates", "age,sex",
+		"--strata", "none", "--validate", "loso", "--landmarks", "180,365"}
+	code, out, errOut := cli(t, append(args, "--format", "json")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var doc struct {
+		Validation struct {
+			Sites []struct {
+				Site        string
+				SatOut      string `json:"sat_out"`
+				Calibration []struct{ Time, Observed, Predicted float64 }
+				Brier       []struct{ Time, Value float64 }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	answered := 0
+	for _, s := range doc.Validation.Sites {
+		if s.SatOut != "" {
+			continue
+		}
+		answered++
+		if len(s.Calibration) != 2 || len(s.Brier) != 2 || s.Brier[1].Time != 365 {
+			t.Fatalf("%s: calibration %+v, brier %+v", s.Site, s.Calibration, s.Brier)
+		}
+		for k, b := range s.Brier {
+			c := s.Calibration[k]
+			if !(b.Value > 0 && b.Value < 0.5) || !(c.Observed >= 0 && c.Observed <= 1) || !(c.Predicted > 0 && c.Predicted < 1) {
+				t.Errorf("%s at %v: brier %v, observed %v, predicted %v", s.Site, b.Time, b.Value, c.Observed, c.Predicted)
+			}
+		}
+	}
+	if answered < 5 {
+		t.Errorf("%d sites answered", answered)
+	}
+	code, out, errOut = cli(t, args...)
+	if code != 0 || !strings.Contains(out, "Calibration at landmarks") || !strings.Contains(out, "BRIER") {
+		t.Errorf("text: exit %d %s\n%s", code, errOut, out)
+	}
+}
