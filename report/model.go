@@ -6,6 +6,7 @@ import (
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // The prognostic model's figures (issue 20), shared by the desktop's Model tab and exports:
@@ -23,7 +24,7 @@ func ConcordanceForest(l *app.LOSOResult, style chart.Style) *chart.ForestPlot {
 			continue
 		}
 		lo, hi := math.Max(0, s.HarrellC-1.96*s.HarrellSE), math.Min(1, s.HarrellC+1.96*s.HarrellSE)
-		f.Rows = append(f.Rows, chart.ForestRow{Label: fmt.Sprintf("%s (n = %d)", s.Site, s.N), HR: s.HarrellC, Lower: lo, Upper: hi,
+		f.Rows = append(f.Rows, chart.ForestRow{Label: fmt.Sprintf("%s (n = %s)", s.Site, format.Thousands(s.N)), HR: s.HarrellC, Lower: lo, Upper: hi,
 			Weight: 1 / (s.HarrellSE * s.HarrellSE), Text: intervalText(s.HarrellC, lo, hi)})
 	}
 	if len(f.Rows) == 0 {

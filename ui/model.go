@@ -16,6 +16,7 @@ import (
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/report"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // modelTab is the prognostic model (issue 20): build and fit a Cox model, validate it leave
@@ -214,8 +215,8 @@ func (t *modelTab) show(r *app.Result) {
 			terms = append(terms, fmt.Sprintf("%s HR %s", row.Label, chart.FormatHR(row.HR, row.Lower, row.Upper)))
 		}
 	}
-	t.summary.SetText(fmt.Sprintf("Cox model, %s, %s ties: %d patients, %d events over %d sites. %s.",
-		formName(r.Cox.Form), r.Cox.Ties, fit.N, fit.Events, len(r.Provenance.Answered), strings.Join(terms, "; ")))
+	t.summary.SetText(fmt.Sprintf("Cox model, %s, %s ties: %s patients, %s events over %d sites. %s.",
+		formName(r.Cox.Form), r.Cox.Ties, format.Thousands(fit.N), format.Thousands(fit.Events), len(r.Provenance.Answered), strings.Join(terms, "; ")))
 	t.validate.Enable()
 	if r.Cox.Baseline == nil {
 		_, err := app.Predict(r, nil, nil)
