@@ -10,6 +10,9 @@ import (
 	"github.com/oncofed/oncofed/protocol"
 )
 
+// ValidateLOSO is CoxSpec.Validate's leave-one-site-out validation.
+const ValidateLOSO = "loso"
+
 // LOSOSite is one site's leave-one-site-out validation: the model fitted on every other site
 // and the figures the site released about it (protocol.CoxValidation), or why it sat out.
 type LOSOSite struct {
@@ -263,4 +266,59 @@ func (r *LOSOResult) pool() {
 	if ps, err := analysis.MetaAnalyzeREML(slopes, 0.95); err == nil {
 		r.PooledSlope = &ps
 	}
+}
+
+// LOSORecord is a validation as stored in a Cox result's trace: each site's released figures,
+// numbers kept exactly (NaN included: a slope a site could not fit).
+type LOSORecord struct {
+	Sites []LOSOSiteRecord `json:"sites"`
+}
+
+// LOSOSiteRecord is one site of a LOSORecord. Figures are Harrell's C and SE, Uno's C and SE,
+// the calibration slope and its SE; Calibration is time, observed, predicted and Brier per
+// landmark.
+type LOSOSiteRecord struct {
+	Site        string            `json:"site"`
+	SatOut      string            `json:"sat_out,omitempty"`
+	N           int               `json:"n,omitempty"`
+	Events      int               `json:"events,omitempty"`
+	Coef        protocol.Float64s `json:"coef,omitempty"`
+	Figures     protocol.Float64s `json:"figures"`
+	Calibration protocol.Float64s `json:"calibration,omitempty"`
+}
+
+func losoRecord(l *LOSOResult) *LOSORecord {
+	if l == nil {
+		return nil
+	}
+	out := &LOSORecord{Sites: make([]LOSOSiteRecord, len(l.Sites))}
+	for i, s := range l.Sites {
+		rec := LOSOSiteRecord{Site: s.Site, SatOut: s.SatOut, N: s.N, Events: s.Events, Coef: s.Coef,
+			Figures: []float64{s.HarrellC, s.HarrellSE, s.UnoC, s.UnoSE, s.CalibrationSlope, s.CalibrationSlopeSE}}
+		for _, c := range s.Calibration {
+			rec.Calibration = append(rec.Calibration, c.Time, c.Observed, c.Predicted, c.Brier)
+		}
+		out.Sites[i] = rec
+	}
+	return out
+}
+
+// result rebuilds the validation, pooling included, from its record.
+func (r *LOSORecord) result(terms []string) (*LOSOResult, error) {
+	out := &LOSOResult{Terms: slices.Clone(terms)}
+	for _, rec := range r.Sites {
+		if len(rec.Figures) != 6 || len(rec.Calibration)%4 != 0 {
+			return nil, Errorf(EInternal, "the stored validation of site %s is incomplete", rec.Site)
+		}
+		f := rec.Figures
+		s := LOSOSite{Site: rec.Site, SatOut: rec.SatOut, N: rec.N, Events: rec.Events, Coef: slices.Clone(rec.Coef),
+			HarrellC: f[0], HarrellSE: f[1], UnoC: f[2], UnoSE: f[3], CalibrationSlope: f[4], CalibrationSlopeSE: f[5]}
+		for k := 0; k < len(rec.Calibration); k += 4 {
+			c := rec.Calibration[k : k+4]
+			s.Calibration = append(s.Calibration, analysis.CalibrationPoint{Time: c[0], Observed: c[1], Predicted: c[2], Brier: c[3]})
+		}
+		out.Sites = append(out.Sites, s)
+	}
+	out.pool()
+	return out, nil
 }

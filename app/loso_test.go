@@ -194,3 +194,58 @@ func TestValidateLOSOPooled(t *testing.T) {
 		t.Errorf("%d sites answered", answered)
 	}
 }
+
+// A model run with Validate "loso" keeps its validation with the result: reopened offline, the
+// sites' figures and the pooled C and slope are the same bits, and the request differs from
+// the model's without validation (its own cached answer).
+func TestValidationCached(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	req := app.Request{Kind: protocol.KindCox, Study: "lung", Endpoint: "os", Landmarks: []float64{180, 365},
+		Cox: &app.CoxSpec{Covariates: []string{"age", "sex"}, Ties: "efron", Form: protocol.CoxPooled, Validate: app.ValidateLOSO}}
+	r, err := f.svc.Run(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := r.Cox.Validation
+	if l == nil || l.PooledC == nil || len(l.Sites) == 0 {
+		t.Fatalf("no validation: %+v", l)
+	}
+	plain := req
+	plain.Cox = &app.CoxSpec{Covariates: []string{"age", "sex"}, Ties: "efron", Form: protocol.CoxPooled}
+	if plain.Key() == req.Key() {
+		t.Error("the validated model has the plain model's key")
+	}
+	f.net.down = true
+	o, err := f.svc.Open(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ol := o.Cox.Validation
+	if ol == nil || len(ol.Sites) != len(l.Sites) || ol.PooledC.C != l.PooledC.C || ol.PooledSlope.Estimate != l.PooledSlope.Estimate {
+		t.Fatalf("reopened validation %+v, was %+v", ol, l)
+	}
+	withCal := 0
+	for i, s := range l.Sites {
+		os := ol.Sites[i]
+		if os.Site != s.Site || os.SatOut != s.SatOut || !sameBits([]float64{os.HarrellC, os.UnoSE, os.CalibrationSlope}, []float64{s.HarrellC, s.UnoSE, s.CalibrationSlope}) ||
+			len(os.Calibration) != len(s.Calibration) {
+			t.Errorf("site %s reopened as %+v, was %+v", s.Site, os, s)
+		}
+		for k, c := range s.Calibration {
+			if !sameBits([]float64{os.Calibration[k].Brier, os.Calibration[k].Predicted}, []float64{c.Brier, c.Predicted}) {
+				t.Errorf("site %s calibration %d reopened as %+v, was %+v", s.Site, k, os.Calibration[k], c)
+			}
+		}
+		if len(s.Calibration) == 2 {
+			withCal++
+		}
+	}
+	if withCal == 0 {
+		t.Error("no site kept calibration at the landmarks")
+	}
+	if _, err := f.svc.Run(ctx, app.Request{Kind: protocol.KindCox, Study: "lung", Endpoint: "os",
+		Cox: &app.CoxSpec{Covariates: []string{"age"}, Validate: "bootstrap"}}); app.ErrorCode(err) != app.EInvalid {
+		t.Errorf("an unknown validation: %v", err)
+	}
+}

@@ -47,6 +47,9 @@ type CoxTrace struct {
 	// Baseline is the pooled model's baseline hazard at β̂ (CoxResult.Baseline), for
 	// prediction: kept because the phase-1 replies it comes from are not. Nil otherwise.
 	Baseline *CoxBaselineRecord `json:"baseline,omitempty"`
+	// Validation is the leave-one-site-out validation asked with the model: what each site
+	// released about the model fitted on the others (its pooling is recomputed on opening).
+	Validation *LOSORecord `json:"validation,omitempty"`
 }
 
 // CoxBaselineRecord is analysis.CoxBaseline as stored, its numbers kept exactly.
@@ -331,6 +334,7 @@ func compact(r *Result, steps []CoxStep) error {
 		}
 		if r.Cox != nil {
 			tr.Baseline = baselineRecord(r.Cox.Baseline)
+			tr.Validation = losoRecord(r.Cox.Validation)
 		}
 		r.Trace = tr
 		for i := range r.Rounds {
@@ -509,6 +513,11 @@ func renderCoxTrace(req Request, tr *CoxTrace) (*CoxResult, error) {
 	out.addSites(tr.Sites)
 	if tr.Baseline != nil {
 		if out.Baseline, err = tr.Baseline.baseline(p); err != nil {
+			return nil, err
+		}
+	}
+	if tr.Validation != nil {
+		if out.Validation, err = tr.Validation.result(tr.Columns); err != nil {
 			return nil, err
 		}
 	}

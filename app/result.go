@@ -49,6 +49,9 @@ type CoxSpec struct {
 	// indicator of a level (the treated arm), and products of two covariates' columns.
 	Indicators   map[string]string         `json:"indicators,omitempty"`
 	Interactions []protocol.CoxInteraction `json:"interactions,omitempty"`
+	// Validate "loso" validates the model leave one site out after the fit (ValidateLOSO, at
+	// the request's Landmarks for the pooled form); the validation is kept with the result.
+	Validate string `json:"validate,omitempty"`
 }
 
 // ReferenceFirst returns levels with ref moved first: the reference level of a categorical
@@ -485,4 +488,7 @@ type CoxResult struct {
 	// says why when the pooled fit could not build it.
 	Baseline   *analysis.CoxBaseline
 	NoBaseline string
+	// Validation is the leave-one-site-out validation asked with the model (CoxSpec.Validate),
+	// kept in the stored trace; nil when not asked.
+	Validation *LOSOResult
 }

@@ -343,6 +343,9 @@ func validate(req Request) error {
 		default:
 			return Errorf(EInvalid, "unknown Cox form %q (stratified or pooled)", req.Cox.Form)
 		}
+		if v := req.Cox.Validate; v != "" && v != ValidateLOSO {
+			return Errorf(EInvalid, "unknown validation %q (loso)", v)
+		}
 	default:
 		return Errorf(EInvalid, "unknown analysis kind %q", req.Kind)
 	}
@@ -628,6 +631,11 @@ func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
 	m, err := s.fitCoxModel(ctx, req)
 	if err != nil {
 		return nil, err
+	}
+	if req.Cox.Validate == ValidateLOSO {
+		if m.Cox.Validation, err = s.ValidateLOSO(ctx, req); err != nil {
+			return nil, err
+		}
 	}
 	r := &Result{Network: s.network.ID, Request: req, Rounds: m.Rounds, Cox: m.Cox}
 	if err := s.finish(ctx, r, m.First, m.Steps); err != nil {

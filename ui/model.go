@@ -215,6 +215,9 @@ func (t *modelTab) show(r *app.Result) {
 			terms = append(terms, fmt.Sprintf("%s HR %s", row.Label, chart.FormatHR(row.HR, row.Lower, row.Upper)))
 		}
 	}
+	if r.Cox.Validation != nil {
+		defer t.showValidation(r.Cox.Validation)
+	}
 	t.summary.SetText(fmt.Sprintf("Cox model, %s, %s ties: %s patients, %s events over %d sites. %s.",
 		formName(r.Cox.Form), r.Cox.Ties, format.Thousands(fit.N), format.Thousands(fit.Events), len(r.Provenance.Answered), strings.Join(terms, "; ")))
 	t.validate.Enable()
@@ -331,35 +334,32 @@ func (t *modelTab) onValidate() {
 		return
 	}
 	if t.ui.offline {
-		t.setStatus("Offline: validation needs the sites.")
+		t.setStatus("Offline: validation needs the sites. Validated models open from the Library.")
 		return
 	}
-	req := t.result.Request
 	marks, err := t.landmarkDays()
 	if err != nil {
 		t.setStatus("Landmarks: " + err.Error())
 		return
 	}
-	req.Landmarks = marks
-	ctx, cancel := context.WithTimeout(t.ui.ctx, 10*t.ui.opt.QueryTimeout)
+	// The model and its validation are one result, kept in the Library.
+	req := t.result.Request
+	spec := *req.Cox
+	spec.Validate = app.ValidateLOSO
+	req.Cox = &spec
+	if spec.Form == protocol.CoxPooled {
+		req.Landmarks = marks
+	}
+	ctx, gen := t.ui.newRunContext()
 	t.validate.Disable()
 	t.setStatus("Validating: for each site, the model is fitted on the others and the site evaluates it…")
-	r := t.result
-	t.ui.goWork(func() func() {
-		l, err := t.ui.svc.ValidateLOSO(ctx, req)
-		return func() {
-			cancel()
-			t.validate.Enable()
-			if t.result != r {
-				return
-			}
-			if err != nil {
-				t.setStatus("No validation. " + ErrorText(err))
-				return
-			}
-			t.setStatus("")
-			t.showValidation(l)
+	t.ui.runService(ctx, gen, req, func(r *app.Result, err error) {
+		t.validate.Enable()
+		if err != nil {
+			t.setStatus("No validation. " + ErrorText(err))
+			return
 		}
+		t.show(r) // with its validation
 	})
 }
 

@@ -70,6 +70,9 @@ func TestModelTab(t *testing.T) {
 	if cal := texts(m.calTable); len(cal) < 5+3*5 || !contains(cal, "Brier") {
 		t.Errorf("calibration table %q", cal)
 	}
+	if m.result.ID == 0 || m.result.Cox.Validation != m.validated || m.result.Request.Cox.Validate != "loso" {
+		t.Errorf("the validation is not one stored result with the model (id %d)", m.result.ID)
+	}
 	if !strings.Contains(m.losoText.Text, "Pooled C") {
 		t.Errorf("summary %q", m.losoText.Text)
 	}

@@ -460,25 +460,20 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 		return err
 	}
 	req := app.Request{Kind: protocol.KindCox, Study: st.Name, Cohort: f, Endpoint: a.endpoint, Cox: spec}
+	if validate != "" {
+		// The validation is run with the fit and kept with it: --offline shows it again.
+		spec.Validate = app.ValidateLOSO
+		if spec.Form == protocol.CoxPooled {
+			if req.Landmarks, err = parseFloats("--landmarks", marks); err != nil {
+				return err
+			}
+		}
+	}
 	r, err := e.run(ctx, req)
 	if err != nil {
 		return err
 	}
-	var loso *app.LOSOResult
-	if validate != "" {
-		if e.offline {
-			return usagef("--validate needs the network: leave-one-site-out validation is not cached yet")
-		}
-		vreq := req
-		if spec.Form == protocol.CoxPooled {
-			if vreq.Landmarks, err = parseFloats("--landmarks", marks); err != nil {
-				return err
-			}
-		}
-		if loso, err = e.svc.ValidateLOSO(ctx, vreq); err != nil {
-			return err
-		}
-	}
+	loso := r.Cox.Validation
 	extras := modelExtras{loso: loso}
 	if profile != nil {
 		if extras.pred, err = app.Predict(r, profile, landmarks); err != nil {

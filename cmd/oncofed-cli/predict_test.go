@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -133,9 +135,10 @@ func TestModelPredict(t *testing.T) {
 		t.Errorf("text output:\n%s", out)
 	}
 	mu.Lock()
-	defer mu.Unlock()
+	seen := slices.Clone(queries)
+	mu.Unlock()
 	histograms := 0
-	for _, q := range queries {
+	for _, q := range seen {
 		if strings.Contains(q, "61.734289") || strings.Contains(q, "61.73") {
 			t.Errorf("a query carries the profile: %s", q)
 		}
@@ -143,8 +146,22 @@ func TestModelPredict(t *testing.T) {
 			histograms++
 		}
 	}
-	if len(queries) < 18 || histograms == 0 {
-		t.Errorf("%d queries, %d for the histogram: the check saw nothing", len(queries), histograms)
+	if len(seen) < 18 || histograms == 0 {
+		t.Errorf("%d queries, %d for the histogram: the check saw nothing", len(seen), histograms)
+	}
+
+	// The stored pooled fit keeps its baseline and validation: offline, the same command
+	// predicts and validates again (the histogram needs the network and says so).
+	db := filepath.Join(t.TempDir(), "cache.db")
+	args := []string{"model", "--study", "lung", "--endpoint", "os", "--covariates", "sex,age", "--strata", "none",
+		"--validate", "loso", "--landmarks", "180,365", "--predict", "sex=male,age=63", "--times", "180,365"}
+	if code, _, errOut := cli(t, append([]string{"--hub", url, "--cache", db}, args...)...); code != 0 {
+		t.Fatalf("live: exit %d: %s", code, errOut)
+	}
+	code, out, errOut = cli(t, append([]string{"--offline", "--hub", url, "--cache", db}, args...)...)
+	if code != 0 || !strings.Contains(out, "Predicted survival for sex male, age 63") || !strings.Contains(out, "Calibration at landmarks") ||
+		!strings.Contains(out, "offline: the cohort's risk-score distribution needs the network") {
+		t.Errorf("offline: exit %d %s\n%s", code, errOut, out)
 	}
 
 	// The model stratified by site does not predict, and says why.
