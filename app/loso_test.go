@@ -12,23 +12,7 @@ import (
 // lungStratum is one lung site's (age, male) design as a Cox stratum.
 func lungStratum(t *testing.T, ps []patient, site string) *analysis.CoxStratum {
 	t.Helper()
-	var time, x []float64
-	var event []bool
-	for _, p := range ps {
-		if p.site != site {
-			continue
-		}
-		male := 0.0
-		if p.cat["sex"] == "male" {
-			male = 1
-		}
-		time, event, x = append(time, p.time), append(event, p.event), append(x, p.num["age"], male)
-	}
-	st, err := analysis.NewCoxStratum(time, event, x, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return lungPatients(t, ps, map[string]bool{site: true})
 }
 
 // ValidateLOSO: for every site, the site-stratified model fitted on the other sites (one

@@ -123,13 +123,7 @@ func wrapLabel(s string) *widget.Label {
 
 // setStudy offers the study's variables as covariates and forgets the previous model.
 func (t *modelTab) setStudy(st *app.Study) {
-	var opts []string
-	for _, v := range st.Variables {
-		if len(v.TypeConflict) == 0 {
-			opts = append(opts, v.Name)
-		}
-	}
-	t.covariates.Options, t.covariates.Selected = opts, nil
+	t.covariates.Options, t.covariates.Selected = covariateOptions(st), nil
 	t.covariates.Refresh()
 	t.clear()
 }
