@@ -50,6 +50,9 @@ type CoxTrace struct {
 	// Validation is the leave-one-site-out validation asked with the model: what each site
 	// released about the model fitted on the others (its pooling is recomputed on opening).
 	Validation *LOSORecord `json:"validation,omitempty"`
+	// NoiseSD is, for a model fitted on differentially private tables, the standard deviation
+	// of each coefficient under the release's noise (DPCoxNoiseSD), computed when it was fitted.
+	NoiseSD protocol.Float64s `json:"noise_sd,omitempty"`
 }
 
 // CoxBaselineRecord is analysis.CoxBaseline as stored, its numbers kept exactly.
@@ -225,6 +228,9 @@ func replayRounds(req Request, rounds []Round) (analysis.CoxStepEvaluator, error
 	if len(rounds) == 0 || rounds[0].Query.Cox == nil || len(rounds[0].Replies) == 0 {
 		return nil, Errorf(EInternal, "the stored Cox rounds are incomplete")
 	}
+	if form == protocol.CoxDPTables {
+		return dpCoxEvaluator(rounds[0].Replies, len(rounds[0].Query.Cox.Beta), ties) // one release, fitted locally
+	}
 	k := 0
 	next := func(beta []float64, want protocol.CoxForm) (Round, error) {
 		if k >= len(rounds) {
@@ -335,6 +341,7 @@ func compact(r *Result, steps []CoxStep) error {
 		if r.Cox != nil {
 			tr.Baseline = baselineRecord(r.Cox.Baseline)
 			tr.Validation = losoRecord(r.Cox.Validation)
+			tr.NoiseSD = slices.Clone(r.Cox.NoiseSD)
 		}
 		r.Trace = tr
 		for i := range r.Rounds {
@@ -521,6 +528,7 @@ func renderCoxTrace(req Request, tr *CoxTrace) (*CoxResult, error) {
 			return nil, err
 		}
 	}
+	out.NoiseSD = slices.Clone(tr.NoiseSD)
 	return out, nil
 }
 

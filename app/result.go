@@ -491,4 +491,8 @@ type CoxResult struct {
 	// Validation is the leave-one-site-out validation asked with the model (CoxSpec.Validate),
 	// kept in the stored trace; nil when not asked.
 	Validation *LOSOResult
+	// NoiseSD is, for a model fitted on differentially private tables (Form dp_tables), the
+	// standard deviation each coefficient owes to the release's noise, which Fit's standard
+	// errors leave out; nil otherwise.
+	NoiseSD []float64
 }

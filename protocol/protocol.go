@@ -134,6 +134,11 @@ const (
 	// whose baseline hazard it complements, answered only under allow_pooled_cox
 	// (docs/prediction.md).
 	CoxLPHistogram CoxForm = "lp_histogram"
+	// CoxDPTables is the differentially private form, answered to analysts of role dp only
+	// (docs/dp-cox.md): one release, at no β, of one noisy survival table per covariate
+	// pattern (CoxReply.Patterns) on the site's public DP time grid. The client fits the
+	// model on them (post-processing, no further query); Beta is sent as zeros.
+	CoxDPTables CoxForm = "dp_tables"
 )
 
 // CoxWeights are the phase-2 weights of one site (CoxPooledHessian) at β: A[k] for the k-th of

@@ -123,6 +123,15 @@ func validateCoxRequest(c *CoxRequest) error {
 	}
 	switch c.Form {
 	case CoxStratified, CoxPooledSums, CoxPooledHessian:
+	case CoxDPTables:
+		for _, b := range c.Beta {
+			if b != 0 {
+				return queryErrorf(CodeInvalid, "cox.form dp_tables is released at no β: send cox.beta as zeros")
+			}
+		}
+		if c.Strata != "" || len(c.Interactions) > 0 {
+			return queryErrorf(CodeInvalid, "cox.form dp_tables takes no cox.strata and no cox.interactions")
+		}
 	case CoxValidate:
 		if err := validateLandmarks(c); err != nil {
 			return err
@@ -134,7 +143,7 @@ func validateCoxRequest(c *CoxRequest) error {
 	case CoxPooled:
 		return queryErrorf(CodeUnsupported, "cox.form pooled (risk-set sums S0, S1, S2 per time) is no longer served: a pooled fit asks pooled_sums and pooled_hessian (docs/cox-protocol.md); update the client")
 	default:
-		return queryErrorf(CodeInvalid, "cox.form %q: want stratified, pooled_sums, pooled_hessian, validate or lp_histogram", clipName(string(c.Form)))
+		return queryErrorf(CodeInvalid, "cox.form %q: want stratified, pooled_sums, pooled_hessian, validate, lp_histogram or dp_tables", clipName(string(c.Form)))
 	}
 	if c.Form != CoxLPHistogram && c.LPBinWidth != 0 {
 		return queryErrorf(CodeInvalid, "cox.lp_bin_width belongs to the lp_histogram form, not %s", c.Form)
