@@ -43,6 +43,12 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	if req.Form == protocol.CoxValidate && req.Strata != "" {
 		return answer{}, errorf(protocol.CodeInvalid, "the validate form evaluates a model over the site's patients: it takes no cox.strata")
 	}
+	if req.Form == protocol.CoxLPHistogram && req.Strata != "" {
+		return answer{}, errorf(protocol.CodeInvalid, "the lp_histogram form bins a model's linear predictor over the site's patients: it takes no cox.strata")
+	}
+	if req.Form == protocol.CoxLPHistogram && !e.policy.AllowPooledCox {
+		return answer{}, errorf(protocol.CodeRefusedByPolicy, "this site's policy does not allow prediction from the pooled model (allow_pooled_cox is false), so it releases no linear-predictor histogram; fit the model stratified by site instead")
+	}
 	if req.Form == protocol.CoxPooledHessian && req.Site != e.site {
 		return answer{}, errorf(protocol.CodeInvalid, "a pooled_hessian request addressed to site %q reached site %q", clip(req.Site), e.site)
 	}
@@ -132,6 +138,12 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 			return answer{}, err
 		}
 		cr.Validation = val
+	case protocol.CoxLPHistogram:
+		h, err := e.lpHistogram(prep, beta, req.LPBinWidth)
+		if err != nil {
+			return answer{}, err
+		}
+		cr.LPHistogram = h
 	}
 	if !coxFinite(cr) {
 		return answer{}, errorf(protocol.CodeInvalid, "cox: the contribution at this beta overflows (beta too large)")
@@ -437,7 +449,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 // prepForm is the form under which a prepared design is kept: both phases of a pooled round
 // share one.
 func prepForm(f protocol.CoxForm) protocol.CoxForm {
-	if f == protocol.CoxValidate {
+	if f == protocol.CoxValidate || f == protocol.CoxLPHistogram {
 		return protocol.CoxStratified // the same design and released times
 	}
 	if isPooledForm(f) || f == protocol.CoxMeat {

@@ -137,6 +137,13 @@ const (
 	// with its variance weights at β̂ (CoxWeights' A, B, A1, B1, XBar, Psi, QPi): the site returns
 	// its p×p part of the sandwich's middle (CoxReply.Meat).
 	CoxMeat CoxForm = "meat"
+	// CoxLPHistogram asks the distribution of the model's linear predictor x'β over the site's
+	// complete cases, binned on the grid of width CoxRequest.LPBinWidth anchored at 0 and merged
+	// to min_cell patients a bin with open extremes (CoxReply.LPHistogram): where a patient's
+	// profile lies among the cohort's. Part of prediction for one patient, so, as the pooled form
+	// whose baseline hazard it complements, answered only under allow_pooled_cox
+	// (docs/prediction.md).
+	CoxLPHistogram CoxForm = "lp_histogram"
 	// CoxDPTables is the differentially private form, answered to analysts of role dp only
 	// (docs/dp-cox.md): one release, at no β, of one noisy survival table per covariate
 	// pattern (CoxReply.Patterns) on the site's public DP time grid. The client fits the
@@ -188,6 +195,8 @@ type CoxRequest struct {
 	// calibration in the large there. Both empty, or of equal length; CoxValidate only.
 	Landmarks      []float64 `json:"landmarks,omitempty"`
 	BaselineCumHaz []float64 `json:"baseline_cumhaz,omitempty"`
+	// LPBinWidth is the grid width of a CoxLPHistogram request (in units of x'β); that form only.
+	LPBinWidth float64 `json:"lp_bin_width,omitempty"`
 	// Indicators turns a categorical covariate into one indicator column, 1 when the patient
 	// is at the given level (named covariate+level, its reference "not "+level): the treated
 	// arm of a predictive screen, whatever the other arms.
@@ -208,6 +217,12 @@ type CoxInteraction struct {
 
 // MaxLandmarks bounds the landmark times of a validation request.
 const MaxLandmarks = 10
+
+// MinLPBinWidth and MaxLPBinWidth bound the grid width of a CoxLPHistogram request.
+const (
+	MinLPBinWidth = 0.01
+	MaxLPBinWidth = 10
+)
 
 // Error codes carried in a refusal (and in the NATS reply header), after wtf's.
 const (

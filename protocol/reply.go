@@ -341,6 +341,8 @@ type CoxReply struct {
 	FineGrayRows []FineGrayRow `json:"fine_gray_rows,omitempty"`
 	// Meat is the site's part of the sandwich's middle (KindFineGray, form meat), p×p.
 	Meat Float64s `json:"meat,omitempty"`
+	// LPHistogram is the reply of the lp_histogram form.
+	LPHistogram *LPHistogram `json:"lp_histogram,omitempty"`
 
 	// Patterns is the reply of the dp_tables form: per covariate pattern (a design row), its
 	// differentially private survival table on the DP grid (Policy.BinDays wide bins, up to
@@ -362,6 +364,14 @@ type FineGrayRow struct {
 	R1   Float64s `json:"r1"`
 	C0   float64  `json:"c0,omitempty"`
 	C1   Float64s `json:"c1,omitempty"`
+}
+
+// LPHistogram is the site's distribution of x'β over its complete cases on the grid of the
+// request's width (analysis.LPHistogram): Cuts are grid indices k of the bin boundaries k·width,
+// increasing; Counts has one more entry, the first bin open below and the last open above.
+type LPHistogram struct {
+	Cuts   []int `json:"cuts"`
+	Counts []int `json:"counts"`
 }
 
 // CoxPattern is one covariate pattern of a dp_tables reply: its design row X (one value per
@@ -397,6 +407,9 @@ type CalibrationAt struct {
 	Time      float64 `json:"time"`
 	Observed  float64 `json:"observed"`
 	Predicted float64 `json:"predicted"`
+	// Brier is the IPCW time-dependent Brier score of the model's predictions at Time
+	// (analysis.BrierScore); absent from nodes that predate it.
+	Brier *float64 `json:"brier,omitempty"`
 }
 
 // ExcludedCount returns the released count of patients left out for a missing covariate.

@@ -589,6 +589,8 @@ func (v *validator) cox(q Query, c *CoxReply) {
 	switch q.Cox.Form {
 	case CoxValidate:
 		v.coxValidation(q.Cox, c)
+	case CoxLPHistogram:
+		v.coxLPHistogram(c)
 	case CoxStratified:
 		v.finite("cox.loglik", c.LogLik)
 		v.length("cox.gradient", len(c.Gradient), p)
@@ -773,6 +775,33 @@ func (v *validator) symmetricPSD(path string, m []float64, p int) {
 	}
 }
 
+// coxLPHistogram checks an lp_histogram reply: one count more than cuts, cuts increasing,
+// counts non-negative and adding up to N, and no model sums.
+func (v *validator) coxLPHistogram(c *CoxReply) {
+	h := c.LPHistogram
+	if h == nil {
+		v.failf("cox.lp_histogram", "missing")
+		return
+	}
+	if len(c.Rows) != 0 || len(c.Gradient) != 0 || len(c.Hessian) != 0 || len(c.EventXSum) != 0 || len(c.SecondMoment) != 0 || c.Validation != nil {
+		v.failf("cox", "model sums in an lp_histogram reply")
+	}
+	v.length("cox.lp_histogram.counts", len(h.Counts), len(h.Cuts)+1)
+	total := 0
+	for k, n := range h.Counts {
+		v.nonNegative(fmt.Sprintf("cox.lp_histogram.counts[%d]", k), n)
+		total += n
+	}
+	for k := 1; k < len(h.Cuts); k++ {
+		if h.Cuts[k] <= h.Cuts[k-1] {
+			v.failf(fmt.Sprintf("cox.lp_histogram.cuts[%d]", k), "%d does not follow %d", h.Cuts[k], h.Cuts[k-1])
+		}
+	}
+	if total != c.N {
+		v.failf("cox.lp_histogram.counts", "%d patients in the bins, but n is %d", total, c.N)
+	}
+}
+
 // coxPatterns checks a dp_tables reply: one design row of p finite values per pattern, and a
 // survival table with increasing finite times and non-negative counts; no model sums.
 func (v *validator) coxPatterns(p int, c *CoxReply) {
@@ -839,6 +868,9 @@ func (v *validator) coxValidation(req *CoxRequest, c *CoxReply) {
 		}
 		if !(pt.Observed >= 0 && pt.Observed <= 1) || !(pt.Predicted >= 0 && pt.Predicted <= 1) {
 			v.failf(fmt.Sprintf("cox.validation.calibration[%d]", k), "survival %v, %v not in [0, 1]", pt.Observed, pt.Predicted)
+		}
+		if pt.Brier != nil && !(*pt.Brier >= 0 && !math.IsInf(*pt.Brier, 0)) {
+			v.failf(fmt.Sprintf("cox.validation.calibration[%d].brier", k), "%v is not a non-negative number", *pt.Brier)
 		}
 	}
 }

@@ -642,7 +642,7 @@ func termDocs(req app.Request, spec *app.CoxSpec, fit *analysis.CoxFit, se, lowe
 	return out
 }
 
-func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, strata string, names report.Names, loso *app.LOSOResult) error {
+func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, strata string, names report.Names, x modelExtras) error {
 	fit := r.Cox.Fit
 	terms := coxTerms(r, spec)
 	switch format {
@@ -665,8 +665,11 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		if r.Cox.NoiseSD != nil {
 			doc["noise_sd"] = r.Cox.NoiseSD // per column, in β order: what the DP noise adds
 		}
-		if loso != nil {
-			doc["validation"] = losoJSON(loso)
+		if x.loso != nil {
+			doc["validation"] = losoJSON(x.loso)
+		}
+		if x.pred != nil {
+			doc["predicted"] = predictionJSON(r, x)
 		}
 		return writeJSON(w, doc)
 	case "csv":
@@ -735,8 +738,13 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		}
 		fmt.Fprintf(w, "noise of the differentially private release (not in SE): sd of each coefficient ≈ %s (%d simulated releases)\n", strings.Join(parts, ", "), app.DPCoxNoiseReleases)
 	}
-	if loso != nil {
-		if err := writeLOSOText(w, loso); err != nil {
+	if x.loso != nil {
+		if err := writeLOSOText(w, x.loso); err != nil {
+			return err
+		}
+	}
+	if x.pred != nil {
+		if err := writePredictionText(w, r, spec, x); err != nil {
 			return err
 		}
 	}
