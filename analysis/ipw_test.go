@@ -273,6 +273,11 @@ func checkIPWCase(t *testing.T, g ipwGoldens, c ipwCase) {
 		closeAll(t, "KM lower", km.Lower, want.Lower, 1e-9)
 		closeAll(t, "KM upper", km.Upper, want.Upper, 1e-9)
 	}
+	if len(c.OutcomeCovs) == 0 {
+		for _, want := range c.CoxPooled {
+			checkTwoArmCox(t, MergeWeightedTables(tables[0]...), MergeWeightedTables(tables[1]...), want)
+		}
+	}
 	pooled, err := NewWeightedCoxStratum(all.time, all.event, all.x, q, all.w)
 	if err != nil {
 		t.Fatal(err)
