@@ -176,3 +176,30 @@ func (m *TwoArmWeightedCox) Events() int {
 	}
 	return e
 }
+
+// FitTwoArmWeightedCox fits the pooled weighted Cox model of treatment from the arms' merged
+// tables (NewTwoArmWeightedCox) by FitCox with opts, and returns it with its robust variance
+// and robust score test (Sandwich, with the meats at β̂ and at 0).
+func FitTwoArmWeightedCox(control, treated WeightedSurvivalTable, ties Ties, opts CoxOptions) (*CoxFit, *RobustCox, error) {
+	m, err := NewTwoArmWeightedCox(control, treated)
+	if err != nil {
+		return nil, nil, err
+	}
+	fit, err := FitCox(func(beta []float64) (CoxContribution, error) { return m.Contribution(beta, ties) }, 1, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	meat, _, err := m.ScoreMeat(fit.Coef, ties)
+	if err != nil {
+		return nil, nil, err
+	}
+	meat0, score0, err := m.ScoreMeat([]float64{0}, ties)
+	if err != nil {
+		return nil, nil, err
+	}
+	rob, err := Sandwich(fit, meat, meat0, score0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return fit, rob, nil
+}

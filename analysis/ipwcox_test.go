@@ -11,23 +11,7 @@ func checkTwoArmCox(t *testing.T, control, treated WeightedSurvivalTable, want i
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewTwoArmWeightedCox(control, treated)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fit, err := FitCox(func(beta []float64) (CoxContribution, error) { return m.Contribution(beta, ties) }, 1, CoxOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	meat, _, err := m.ScoreMeat(fit.Coef, ties)
-	if err != nil {
-		t.Fatal(err)
-	}
-	meat0, score0, err := m.ScoreMeat([]float64{0}, ties)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rob, err := Sandwich(fit, meat, meat0, score0)
+	fit, rob, err := FitTwoArmWeightedCox(control, treated, ties, CoxOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,30 +14,35 @@ import (
 // ipwGolden is the part of analysis/testdata/r/ipw_goldens.json the end-to-end test reads:
 // R's answers for lung.csv with one site per institution (gen_ipw.R, "lung sites …").
 type ipwGolden struct {
-	Cases []struct {
-		Name       string
-		Propensity struct{ Coef, SE []float64 }
-		ESS        struct{ Treated, Control float64 }
-		Balance    []struct {
-			Column    string
-			SMDBefore float64 `json:"smd_before"`
-			SMDAfter  float64 `json:"smd_after"`
-		}
-		KM struct {
-			Control, Treated struct {
-				Time, Surv, Lower, Upper []float64
-				NRisk                    []float64 `json:"n_risk"`
-				StdErr                   []float64 `json:"std_err"`
-			}
-		}
-		CoxSite []struct {
-			Ties          string
-			Coef          json.RawMessage
-			SERobust      json.RawMessage `json:"se_robust"`
-			SENaive       json.RawMessage `json:"se_naive"`
-			Score, RScore json.RawMessage
-		} `json:"cox_site"`
+	Cases []ipwGoldenCase
+}
+
+type ipwGoldenCase struct {
+	Name       string
+	Propensity struct{ Coef, SE []float64 }
+	ESS        struct{ Treated, Control float64 }
+	Balance    []struct {
+		Column    string
+		SMDBefore float64 `json:"smd_before"`
+		SMDAfter  float64 `json:"smd_after"`
 	}
+	KM struct {
+		Control, Treated struct {
+			Time, Surv, Lower, Upper []float64
+			NRisk                    []float64 `json:"n_risk"`
+			StdErr                   []float64 `json:"std_err"`
+		}
+	}
+	CoxSite   []ipwGoldenCox `json:"cox_site"`
+	CoxPooled []ipwGoldenCox `json:"cox_pooled"`
+}
+
+type ipwGoldenCox struct {
+	Ties          string
+	Coef          json.RawMessage
+	SERobust      json.RawMessage `json:"se_robust"`
+	SENaive       json.RawMessage `json:"se_naive"`
+	Score, RScore json.RawMessage
 }
 
 func goldenNumber(t *testing.T, raw json.RawMessage) float64 {
@@ -65,82 +71,117 @@ func TestIPWCommandEqualsR(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := startLung(t, node.ExactPolicy())
+	ran := 0
 	for _, c := range g.Cases {
-		if !strings.HasPrefix(c.Name, "lung sites") {
-			continue
+		switch {
+		case strings.HasPrefix(c.Name, "lung sites"):
+			for _, cox := range c.CoxSite {
+				checkIPWCommand(t, url, c, cox, "--treatment", "sex", "--treated", "female", "--estimand", strings.TrimPrefix(c.Name, "lung sites "))
+				ran++
+			}
+		case strings.HasPrefix(c.Name, "lung trial inst1"):
+			// A single-arm trial: inst1's patients against every other institution's.
+			for _, cox := range c.CoxPooled {
+				checkIPWCommand(t, url, c, cox, "--treatment", "site", "--treated", "inst1", "--estimand", strings.TrimPrefix(c.Name, "lung trial inst1 "))
+				ran++
+			}
 		}
-		estimand := strings.TrimPrefix(c.Name, "lung sites ")
-		for _, cox := range c.CoxSite {
-			code, out, errOut := cli(t, "--hub", url, "ipw", "--study", "lung", "--endpoint", "os", "--treatment", "sex", "--treated", "female",
-				"--confounders", "age,karno,wt.loss", "--estimand", estimand, "--ties", cox.Ties, "--format", "json")
-			if code != 0 {
-				t.Fatalf("%s %s: exit %d: %s", c.Name, cox.Ties, code, errOut)
+	}
+	if ran != 10 {
+		t.Errorf("%d comparisons checked, want 10 (2 lung sites and 3 lung trial cases, Efron and Breslow)", ran)
+	}
+}
+
+// checkIPWCommand runs oncofed-cli ipw with args and compares its JSON with R's case c.
+func checkIPWCommand(t *testing.T, url string, c ipwGoldenCase, cox ipwGoldenCox, args ...string) {
+	t.Helper()
+	args = append([]string{"--hub", url, "ipw", "--study", "lung", "--endpoint", "os", "--confounders", "age,karno,wt.loss", "--ties", cox.Ties, "--format", "json"}, args...)
+	code, out, errOut := cli(t, args...)
+	if code != 0 {
+		t.Fatalf("%s %s: exit %d: %s", c.Name, cox.Ties, code, errOut)
+	}
+	var doc struct {
+		Propensity struct {
+			Terms []struct {
+				Column   string
+				Coef, SE float64
 			}
-			var doc struct {
-				Propensity struct {
-					Terms []struct {
-						Column   string
-						Coef, SE float64
-					}
-					Converged bool
-				}
-				ESS     struct{ Treated, Control float64 }
-				Balance []struct {
-					Column    string
-					SMDBefore float64 `json:"smd_before"`
-					SMDAfter  float64 `json:"smd_after"`
-				}
-				KM struct {
-					Groups []struct {
-						Name  string
-						Curve struct {
-							Time, Surv []float64
-							NRisk      []float64  `json:"n_risk"`
-							StdErr     []*float64 `json:"std_err"`
-							Lower      []*float64
-						}
-					}
-				}
-				Cox struct {
-					Coef     float64
-					SERobust float64 `json:"se_robust"`
-					SENaive  float64 `json:"se_naive"`
-				}
-				Logrank struct{ Robust, Naive struct{ Stat float64 } }
-			}
-			if err := json.Unmarshal([]byte(out), &doc); err != nil {
-				t.Fatalf("%v: %s", err, out)
-			}
-			what := c.Name + " " + cox.Ties
-			if !doc.Propensity.Converged || len(doc.Propensity.Terms) != len(c.Propensity.Coef) {
-				t.Fatalf("%s: propensity %+v", what, doc.Propensity)
-			}
-			for j, term := range doc.Propensity.Terms {
-				near(t, what+" propensity coef "+term.Column, &term.Coef, c.Propensity.Coef[j], 1e-9)
-				near(t, what+" propensity se "+term.Column, &term.SE, c.Propensity.SE[j], 1e-9)
-			}
-			near(t, what+" ESS treated", &doc.ESS.Treated, c.ESS.Treated, 1e-9)
-			near(t, what+" ESS control", &doc.ESS.Control, c.ESS.Control, 1e-9)
-			for j, bal := range doc.Balance {
-				near(t, what+" SMD before "+bal.Column, &bal.SMDBefore, c.Balance[j].SMDBefore, 1e-9)
-				near(t, what+" SMD after "+bal.Column, &bal.SMDAfter, c.Balance[j].SMDAfter, 1e-9)
-			}
-			for k, want := range [][]float64{c.KM.Control.Surv, c.KM.Treated.Surv} {
-				got := doc.KM.Groups[k].Curve
-				if len(got.Surv) != len(want) {
-					t.Fatalf("%s: arm %d: %d rows, R %d", what, k, len(got.Surv), len(want))
-				}
-				se := [][]float64{c.KM.Control.StdErr, c.KM.Treated.StdErr}[k]
-				for i := range want {
-					near(t, what+" KM surv", &got.Surv[i], want[i], 1e-9)
-					near(t, what+" KM std.err", got.StdErr[i], se[i], 1e-9)
+			Converged bool
+		}
+		ESS     struct{ Treated, Control float64 }
+		Balance []struct {
+			Column    string
+			SMDBefore float64 `json:"smd_before"`
+			SMDAfter  float64 `json:"smd_after"`
+		}
+		KM struct {
+			Groups []struct {
+				Name  string
+				Curve struct {
+					Time, Surv []float64
+					NRisk      []float64  `json:"n_risk"`
+					StdErr     []*float64 `json:"std_err"`
+					Lower      []*float64
 				}
 			}
-			near(t, what+" cox coef", &doc.Cox.Coef, goldenNumber(t, cox.Coef), 1e-9)
-			near(t, what+" cox robust se", &doc.Cox.SERobust, goldenNumber(t, cox.SERobust), 1e-9)
-			near(t, what+" cox naive se", &doc.Cox.SENaive, goldenNumber(t, cox.SENaive), 1e-9)
-			near(t, what+" naive log-rank", &doc.Logrank.Naive.Stat, goldenNumber(t, cox.Score), 1e-8)
-			near(t, what+" robust log-rank", &doc.Logrank.Robust.Stat, goldenNumber(t, cox.RScore), 1e-8)
+		}
+		Cox struct {
+			Coef     float64
+			SERobust float64 `json:"se_robust"`
+			SENaive  float64 `json:"se_naive"`
+		}
+		Logrank struct{ Robust, Naive struct{ Stat float64 } }
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	what := c.Name + " " + cox.Ties
+	if !doc.Propensity.Converged || len(doc.Propensity.Terms) != len(c.Propensity.Coef) {
+		t.Fatalf("%s: propensity %+v", what, doc.Propensity)
+	}
+	for j, term := range doc.Propensity.Terms {
+		near(t, what+" propensity coef "+term.Column, &term.Coef, c.Propensity.Coef[j], 1e-9)
+		near(t, what+" propensity se "+term.Column, &term.SE, c.Propensity.SE[j], 1e-9)
+	}
+	near(t, what+" ESS treated", &doc.ESS.Treated, c.ESS.Treated, 1e-9)
+	near(t, what+" ESS control", &doc.ESS.Control, c.ESS.Control, 1e-9)
+	for j, bal := range doc.Balance {
+		near(t, what+" SMD before "+bal.Column, &bal.SMDBefore, c.Balance[j].SMDBefore, 1e-9)
+		near(t, what+" SMD after "+bal.Column, &bal.SMDAfter, c.Balance[j].SMDAfter, 1e-9)
+	}
+	for k, want := range [][]float64{c.KM.Control.Surv, c.KM.Treated.Surv} {
+		got := doc.KM.Groups[k].Curve
+		if len(got.Surv) != len(want) {
+			t.Fatalf("%s: arm %d: %d rows, R %d", what, k, len(got.Surv), len(want))
+		}
+		se := [][]float64{c.KM.Control.StdErr, c.KM.Treated.StdErr}[k]
+		for i := range want {
+			near(t, what+" KM surv", &got.Surv[i], want[i], 1e-9)
+			near(t, what+" KM std.err", got.StdErr[i], se[i], 1e-9)
+		}
+	}
+	near(t, what+" cox coef", &doc.Cox.Coef, goldenNumber(t, cox.Coef), 1e-9)
+	near(t, what+" cox robust se", &doc.Cox.SERobust, goldenNumber(t, cox.SERobust), 1e-9)
+	near(t, what+" cox naive se", &doc.Cox.SENaive, goldenNumber(t, cox.SENaive), 1e-9)
+	near(t, what+" naive log-rank", &doc.Logrank.Naive.Stat, goldenNumber(t, cox.Score), 1e-8)
+	near(t, what+" robust log-rank", &doc.Logrank.Robust.Stat, goldenNumber(t, cox.RScore), 1e-8)
+}
+
+// With the treatment membership in a site, every site holds one arm: the command refuses the
+// site-stratified Cox form with a message saying why, and a trial site the study does not have.
+func TestIPWTreatedSiteRefusals(t *testing.T) {
+	url := startLung(t, node.ExactPolicy())
+	base := []string{"--hub", url, "ipw", "--study", "lung", "--endpoint", "os", "--confounders", "age,karno,wt.loss", "--treatment", "site"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--treated", "inst1", "--strata", "site"}, "compares nothing"},
+		{[]string{"--treated", "inst99"}, `"inst99" is not a site of lung`},
+	} {
+		code, _, errOut := cli(t, append(slices.Clone(base), c.args...)...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, %q; want exit 2 and %q", c.args, code, errOut, c.want)
 		}
 	}
 }
