@@ -1,14 +1,20 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/node"
+	"github.com/oncofed/oncofed/protocol"
 )
 
 // ipwGolden is the part of analysis/testdata/r/ipw_goldens.json the end-to-end test reads:
@@ -70,30 +76,60 @@ func TestIPWCommandEqualsR(t *testing.T) {
 	if err := json.Unmarshal(b, &g); err != nil {
 		t.Fatal(err)
 	}
-	url := startLung(t, node.ExactPolicy())
+	// Every site counts the ipw stages it is asked: the pooled form asks no cox stage.
+	var mu sync.Mutex
+	stages := map[protocol.IPWStage]int{}
+	url := startLungWrapped(t, node.ExactPolicy(), func(site string, h network.Handler, nc *nats.Conn) network.Handler {
+		return network.HandlerFunc(func(ctx context.Context, b []byte) []byte {
+			var q protocol.Query
+			if json.Unmarshal(b, &q) == nil && q.IPW != nil {
+				mu.Lock()
+				stages[q.IPW.Stage]++
+				mu.Unlock()
+			}
+			return h.HandleJSON(ctx, b)
+		})
+	})
+	coxAsked := func() int { mu.Lock(); defer mu.Unlock(); return stages[protocol.IPWCox] }
 	ran := 0
 	for _, c := range g.Cases {
 		switch {
 		case strings.HasPrefix(c.Name, "lung sites"):
+			sex := []string{"--treatment", "sex", "--treated", "female", "--estimand", strings.TrimPrefix(c.Name, "lung sites ")}
 			for _, cox := range c.CoxSite {
-				checkIPWCommand(t, url, c, cox, "--treatment", "sex", "--treated", "female", "--estimand", strings.TrimPrefix(c.Name, "lung sites "))
+				checkIPWCommand(t, url, c, cox, "site", sex...)
+				ran++
+			}
+			for _, cox := range c.CoxPooled {
+				before := coxAsked()
+				checkIPWCommand(t, url, c, cox, "none", append(slices.Clone(sex), "--strata", "none")...)
+				if coxAsked() != before {
+					t.Errorf("%s %s: the pooled form asked the sites a cox stage", c.Name, cox.Ties)
+				}
 				ran++
 			}
 		case strings.HasPrefix(c.Name, "lung trial inst1"):
 			// A single-arm trial: inst1's patients against every other institution's.
+			before := coxAsked()
 			for _, cox := range c.CoxPooled {
-				checkIPWCommand(t, url, c, cox, "--treatment", "site", "--treated", "inst1", "--estimand", strings.TrimPrefix(c.Name, "lung trial inst1 "))
+				checkIPWCommand(t, url, c, cox, "none", "--treatment", "site", "--treated", "inst1", "--estimand", strings.TrimPrefix(c.Name, "lung trial inst1 "))
 				ran++
+			}
+			if coxAsked() != before {
+				t.Errorf("%s: a cox stage was asked", c.Name)
 			}
 		}
 	}
-	if ran != 10 {
-		t.Errorf("%d comparisons checked, want 10 (2 lung sites and 3 lung trial cases, Efron and Breslow)", ran)
+	if ran != 14 {
+		t.Errorf("%d comparisons checked, want 14 (2 lung sites cases stratified and pooled, 3 lung trial cases pooled; Efron and Breslow)", ran)
+	}
+	if coxAsked() == 0 || stages[protocol.IPWPropensity] == 0 || stages[protocol.IPWOutcome] == 0 {
+		t.Errorf("stages asked %v: the counting wrapper saw nothing", stages)
 	}
 }
 
 // checkIPWCommand runs oncofed-cli ipw with args and compares its JSON with R's case c.
-func checkIPWCommand(t *testing.T, url string, c ipwGoldenCase, cox ipwGoldenCox, args ...string) {
+func checkIPWCommand(t *testing.T, url string, c ipwGoldenCase, cox ipwGoldenCox, strata string, args ...string) {
 	t.Helper()
 	args = append([]string{"--hub", url, "ipw", "--study", "lung", "--endpoint", "os", "--confounders", "age,karno,wt.loss", "--ties", cox.Ties, "--format", "json"}, args...)
 	code, out, errOut := cli(t, args...)
@@ -126,6 +162,7 @@ func checkIPWCommand(t *testing.T, url string, c ipwGoldenCase, cox ipwGoldenCox
 			}
 		}
 		Cox struct {
+			Strata   string
 			Coef     float64
 			SERobust float64 `json:"se_robust"`
 			SENaive  float64 `json:"se_naive"`
@@ -135,7 +172,10 @@ func checkIPWCommand(t *testing.T, url string, c ipwGoldenCase, cox ipwGoldenCox
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	what := c.Name + " " + cox.Ties
+	what := c.Name + " " + cox.Ties + " " + strata
+	if doc.Cox.Strata != strata {
+		t.Errorf("%s: cox.strata %q", what, doc.Cox.Strata)
+	}
 	if !doc.Propensity.Converged || len(doc.Propensity.Terms) != len(c.Propensity.Coef) {
 		t.Fatalf("%s: propensity %+v", what, doc.Propensity)
 	}
