@@ -224,7 +224,14 @@ func (e *Engine) ipwPrepare(c *cohort, q *protocol.Query) (*ipwPrepared, error) 
 			}
 			return nil, refusef(protocol.ReasonSmallCohort, float64(e.policy.MinCohort), "each treatment arm needs min_cohort=%d complete cases", e.policy.MinCohort)
 		}
-		if err := checkDesignColumns(plain, p, names, blocks, arm, e.policy.MinCell, []string{" among the controls", " among the treated"}[a]); err != nil {
+		where := []string{" among the controls", " among the treated"}[a]
+		if req.TreatedSite != "" {
+			// Every patient of the site is in this arm, as the analyst knows: the rule that each
+			// group holds patients of both arms (so that a group does not tell the treatment of
+			// its members) has nothing to protect, and could never hold at one site.
+			arm, where = nil, " at this site (its patients are all "+[]string{"controls", "treated"}[a]+")"
+		}
+		if err := checkDesignColumns(plain, p, names, blocks, arm, e.policy.MinCell, where); err != nil {
 			return nil, err
 		}
 	}
