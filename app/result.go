@@ -46,6 +46,19 @@ type CoxSpec struct {
 	Interactions []protocol.CoxInteraction `json:"interactions,omitempty"`
 }
 
+// ReferenceFirst returns levels with ref moved first: the reference level of a categorical
+// covariate, whose design columns compare every other level with it (R's relevel). ok is
+// false when ref is not one of levels.
+func ReferenceFirst(levels []string, ref string) (out []string, ok bool) {
+	i := slices.Index(levels, ref)
+	if i < 0 {
+		return levels, false
+	}
+	out = append(out, ref)
+	out = append(out, levels[:i]...)
+	return append(out, levels[i+1:]...), true
+}
+
 // Key returns a stable digest of the request, used to find earlier results of the same request
 // (offline answers, what-changed). Equal requests have equal keys.
 func (r Request) Key() string {
@@ -198,9 +211,12 @@ func (p *Provenance) SitesLine() string {
 // the aggregates, so a cached result renders exactly as it was. A Cox result keeps its rounds'
 // queries and reply digests but not the replies (record.go).
 type Result struct {
-	ID         int64
-	Name       string
-	Pinned     bool
+	ID     int64
+	Name   string
+	Pinned bool
+	// Display is how the result was shown when it was pinned (nil: the defaults); its slide
+	// and its page of the deck draw it so.
+	Display    *Display
 	Network    string
 	Request    Request
 	Provenance Provenance
@@ -218,6 +234,29 @@ type Result struct {
 	// Cached is set when the result was served from the cache rather than computed now.
 	Cached bool
 }
+
+// Display is how a result was shown on its tab: which view, in which time unit, with which
+// parts of the figure. Pinning keeps it, so the tumor board sees the figure the analyst chose.
+type Display struct {
+	// View is "" for the default figure (pooled curves, a model's forest plot, weighted
+	// curves), or one of the views below.
+	View        string `json:"view,omitempty"`
+	Unit        string `json:"unit,omitempty"` // "days", "months" or "years"; "" is months
+	HideBands   bool   `json:"hide_bands,omitempty"`
+	HideCensor  bool   `json:"hide_censor,omitempty"`
+	MedianLines bool   `json:"median_lines,omitempty"`
+	Percent     bool   `json:"percent,omitempty"`
+}
+
+// The views besides the default one (Display.View): a Kaplan–Meier result's cumulative
+// incidence or one group's curve per site; a treatment comparison's Love plot or propensity
+// overlap (its default is the weighted curves).
+const (
+	ViewCIF     = "cif"
+	ViewBySite  = "site:"
+	ViewLove    = "love"
+	ViewOverlap = "overlap"
+)
 
 // ResultSummary is a result as listed in the library: only what the list shows (listing
 // 10,000 of them must stay well under 50 ms).

@@ -809,10 +809,20 @@ func (s *Service) Rename(ctx context.Context, id int64, name string) error {
 	return s.cache.RenameResult(ctx, id, name)
 }
 
+// StudyOf is the study of a stored result as its network's catalog last described it (its
+// title, labels, units and causes name the result's figures), or nil when none is cached.
+func (s *Service) StudyOf(ctx context.Context, r *Result) *Study {
+	cat, err := s.cache.Catalog(ctx, r.Network)
+	if err != nil {
+		return nil
+	}
+	return cat.Study(r.Request.Study)
+}
+
 // Pin pins (or unpins) a stored result: pinned results list first and make the slides of
-// presentation mode.
-func (s *Service) Pin(ctx context.Context, id int64, pinned bool) error {
-	return s.cache.PinResult(ctx, id, pinned)
+// presentation mode, drawn as shown (nil keeps what is stored: pinning from the library).
+func (s *Service) Pin(ctx context.Context, id int64, pinned bool, shown *Display) error {
+	return s.cache.PinResult(ctx, id, pinned, shown)
 }
 
 // Delete deletes a stored result and its aggregates.

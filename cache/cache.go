@@ -9,12 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/internal/sqlitedb"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -25,10 +23,10 @@ var migrationFS embed.FS
 // ApplicationID marks an SQLite file as an Oncofed cache (PRAGMA application_id, "ONCF").
 const ApplicationID = 0x4F4E4346
 
-// pragmas are set on every connection: WAL so readers never block the writer, a busy timeout
-// so a second process (the CLI next to the desktop app) waits instead of failing, and foreign
-// keys so deleting a result deletes its aggregates.
-const pragmas = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)"
+// connection holds the settings of every connection: WAL so readers never block the writer, a
+// busy timeout so a second process (the CLI next to the desktop app) waits instead of failing,
+// and foreign keys so deleting a result deletes its aggregates.
+var connection = []sqlitedb.Param{sqlitedb.BusyTimeout(5 * time.Second), sqlitedb.ForeignKeys, sqlitedb.WAL}
 
 // DB is the SQLite cache. It implements app.Cache. All writes go through one connection (so
 // writers in one process queue instead of meeting SQLITE_BUSY) and take the write lock at
@@ -60,40 +58,8 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // to build caches of earlier versions in upgrade tests.
 func WithSchemaVersion(v int) Option { return func(o *options) { o.migrations = v } }
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() []migration {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		panic("cache: " + err.Error())
-	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			panic("cache: migration file " + e.Name() + " does not start with a number and '_'")
-		}
-		b, err := migrationFS.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			panic("cache: " + err.Error())
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			panic(fmt.Sprintf("cache: migration %s: expected number %d", m.name, i+1))
-		}
-	}
-	return ms
-}
-
-var migrations = loadMigrations()
+// migrations is the cache's schema (migrations/NNNN_what.sql).
+var migrations = sqlitedb.MustLoadMigrations(migrationFS, "migrations")
 
 // SchemaVersion is the schema version this build writes (the number of the last migration).
 func SchemaVersion() int { return len(migrations) }
@@ -148,7 +114,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		}
 	}
 	var err error
-	db.w, err = sql.Open("sqlite", dsn(path, "_txlock=immediate"))
+	db.w, err = sqlitedb.Open(path, append(connection, sqlitedb.Immediate)...)
 	if err != nil {
 		return nil, app.WrapError(app.EInternal, err, "cannot open the cache %s", path)
 	}
@@ -159,7 +125,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, err
 	}
 	db.reclaim(ctx)
-	db.r, err = sql.Open("sqlite", dsn(path, "_pragma=query_only(1)"))
+	db.r, err = sqlitedb.Open(path, append(connection, sqlitedb.QueryOnly)...)
 	if err != nil {
 		db.w.Close()
 		return nil, app.WrapError(app.EInternal, err, "cannot open the cache %s", path)
@@ -184,7 +150,7 @@ func exists(path string) bool {
 // since the driver applies journal_mode (which fixes the page size) first. A file another
 // process created meanwhile is left as it is (page_size is then a no-op).
 func create(ctx context.Context, path string) error {
-	db, err := sql.Open("sqlite", "file:"+strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)+"?_pragma=busy_timeout(5000)")
+	db, err := sqlitedb.Open(path, sqlitedb.BusyTimeout(5*time.Second))
 	if err != nil {
 		return app.WrapError(app.EInternal, err, "cannot create the cache %s", path)
 	}
@@ -206,22 +172,12 @@ func (db *DB) Close() error {
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 
-// dsn builds a file: URI DSN (so SQLite sees mode=ro and the like) with the common pragmas.
-func dsn(path string, extra ...string) string {
-	r := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
-	q := pragmas
-	for _, e := range extra {
-		q += "&" + e
-	}
-	return "file:" + r.Replace(path) + "?" + q
-}
-
 var errCorrupt = errors.New("cache: file is corrupt")
 
 // inspect opens an existing file read-only, without changing its journal mode, and decides
 // whether it is a usable cache (nil), corrupt (errCorrupt) or must be left alone (*app.Error).
 func inspect(ctx context.Context, path string, known int) error {
-	ro, err := sql.Open("sqlite", "file:"+strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)+"?mode=ro&_pragma=busy_timeout(5000)")
+	ro, err := sqlitedb.Open(path, sqlitedb.ReadOnly, sqlitedb.BusyTimeout(5*time.Second))
 	if err != nil {
 		return app.WrapError(app.EInternal, err, "cannot open the cache %s", path)
 	}
@@ -245,7 +201,7 @@ func inspect(ctx context.Context, path string, known int) error {
 		return app.Errorf(app.EConflict, "%s is not an Oncofed cache (application id %#x); it was left untouched — choose another file with --cache", path, appID)
 	}
 	if version > known {
-		return app.Errorf(app.EConflict, "the cache %s was written by a newer version of Oncofed (cache schema %d; this version knows up to %d). It was left untouched: update Oncofed, or use another cache file with --cache", path, version, known)
+		return newerCache(path, version)
 	}
 	rows, err := ro.QueryContext(ctx, "PRAGMA quick_check")
 	if err != nil {
@@ -322,50 +278,36 @@ var afterMigration = map[int]func(context.Context, *sql.Tx) error{4: migrateComp
 // migrate applies the missing migrations up to want, each in its own transaction together
 // with the new user_version, so a crash leaves the schema at a whole version.
 func (db *DB) migrate(ctx context.Context, want int) error {
-	for {
-		tx, err := db.w.BeginTx(ctx, nil)
-		if err != nil {
-			if isCorruption(err) {
-				return app.WrapError(app.EInternal, err, "the cache %s is damaged", db.path)
-			}
-			return app.WrapError(app.EInternal, err, "cannot open the cache %s", db.path)
-		}
-		var v int
-		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-			tx.Rollback()
-			return app.WrapError(app.EInternal, err, "cannot read the cache schema version")
-		}
-		if v > len(migrations) {
-			// Another, newer process upgraded the file since inspect looked at it.
-			tx.Rollback()
-			return app.Errorf(app.EConflict, "the cache %s was written by a newer version of Oncofed (cache schema %d; this version knows up to %d). It was left untouched: update Oncofed, or use another cache file with --cache", db.path, v, len(migrations))
-		}
-		if v >= want {
-			return tx.Rollback()
-		}
-		m := migrations[v]
-		stmts := m.sql
-		if v == 0 {
-			stmts = fmt.Sprintf("PRAGMA application_id = %d;\n", ApplicationID) + stmts
-		}
-		if _, err := tx.ExecContext(ctx, stmts); err != nil {
-			tx.Rollback()
-			return app.WrapError(app.EInternal, err, "cache migration %s failed", m.name)
-		}
-		if post := afterMigration[m.version]; post != nil {
-			if err := post(ctx, tx); err != nil {
-				tx.Rollback()
-				return app.WrapError(app.EInternal, err, "cache migration %s failed", m.name)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
-			tx.Rollback()
-			return app.WrapError(app.EInternal, err, "cache migration %s failed", m.name)
-		}
-		if err := tx.Commit(); err != nil {
-			return app.WrapError(app.EInternal, err, "cache migration %s failed", m.name)
-		}
+	m := sqlitedb.Migrator{
+		Migrations: migrations,
+		Upto:       want,
+		First: func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", ApplicationID))
+			return err
+		},
+		After: afterMigration,
 	}
+	err := m.Migrate(ctx, db.w)
+	var newer *sqlitedb.NewerError
+	var failed *sqlitedb.MigrationError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &newer):
+		// Another, newer process upgraded the file since inspect looked at it.
+		return newerCache(db.path, newer.Found)
+	case errors.As(err, &failed):
+		return app.WrapError(app.EInternal, failed.Err, "cache migration %s failed", failed.Name)
+	case isCorruption(err):
+		return app.WrapError(app.EInternal, err, "the cache %s is damaged", db.path)
+	default:
+		return app.WrapError(app.EInternal, err, "cannot open the cache %s", db.path)
+	}
+}
+
+// newerCache is the refusal of a cache file a newer Oncofed wrote: it is left untouched.
+func newerCache(path string, version int) error {
+	return app.Errorf(app.EConflict, "the cache %s was written by a newer version of Oncofed (cache schema %d; this version knows up to %d). It was left untouched: update Oncofed, or use another cache file with --cache", path, version, len(migrations))
 }
 
 // sqlError converts a driver error to an *app.Error: constraint violations of a unique key

@@ -114,6 +114,9 @@ type KMFigure struct {
 	Footnote string
 	// Style is the look; the zero Style is PublicationStyle.
 	Style Style
+
+	// area is where the last Draw put the data (ReadAt).
+	area *dataArea
 }
 
 // FigureStyle returns the style the figure is drawn in.
@@ -150,13 +153,7 @@ func (k *KMCurve) end() float64 {
 }
 
 // survAt returns S(t): the estimate at the last step time at or before t (1 before the first).
-func (k *KMCurve) survAt(t float64) float64 {
-	i := sort.Search(len(k.Time), func(i int) bool { return k.Time[i] > t })
-	if i == 0 {
-		return 1
-	}
-	return k.Surv[i-1]
-}
+func (k *KMCurve) survAt(t float64) float64 { return stepAt(k.Time, k.Surv, t) }
 
 // riskAt returns the number at risk at time t (patients with follow-up ≥ t), read from NRisk
 // at the first distinct time at or after t; 0 after the last time.
@@ -412,6 +409,7 @@ func (f *KMFigure) Draw(c draw.Canvas) error {
 	}
 	l := f.layout(c)
 	l.plot.Draw(l.plotArea)
+	f.area = newDataArea(c, l.data, l.plot.X.Min, l.plot.X.Max)
 	if l.table != nil {
 		f.drawRiskTable(c, l)
 	}

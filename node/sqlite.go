@@ -9,18 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"net/url"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/oncofed/oncofed/internal/sqlitedb"
 	"github.com/oncofed/oncofed/protocol"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 //go:embed migrations/*.sql
@@ -40,26 +36,28 @@ type SQLiteStore struct {
 
 var _ Store = (*SQLiteStore)(nil)
 
+// schema is the node database's migrations (migrations/NNN_what.sql).
+var schema = sqlitedb.MustLoadMigrations(migrations, "migrations")
+
 // OpenSQLite opens (creating if needed) the node database at path and brings its schema up
-// to date.
+// to date. A database written by a newer node is refused and left untouched.
 func OpenSQLite(path string) (*SQLiteStore, error) {
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	// Write transactions take the write lock at BEGIN, so that two processes deciding a
-	// release (Release: budget, overlap guard, audit chain head) serialise instead of both
-	// reading the same state.
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	// Write transactions take the write lock at BEGIN (Immediate), so that two processes
+	// deciding a release (Release: budget, overlap guard, audit chain head) serialise instead
+	// of both reading the same state.
+	db, err := sqlitedb.Open(path, sqlitedb.WAL, sqlitedb.BusyTimeout(10*time.Second),
+		sqlitedb.ForeignKeys, sqlitedb.Pragma("synchronous", "NORMAL"), sqlitedb.Immediate)
 	if err != nil {
 		return nil, fmt.Errorf("node: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
 	s := &SQLiteStore{db: db, path: path}
-	if err := s.migrate(context.Background()); err != nil {
+	if err := (sqlitedb.Migrator{Migrations: schema}).Migrate(context.Background(), db); err != nil {
 		db.Close()
+		var newer *sqlitedb.NewerError
+		if errors.As(err, &newer) {
+			return nil, fmt.Errorf("node: %s was written by a newer oncofed-node (database schema %d; this one knows up to %d); it was left untouched: update oncofed-node", path, newer.Found, newer.Known)
+		}
 		return nil, fmt.Errorf("node: %s: %w", path, err)
 	}
 	return s, nil
@@ -77,62 +75,6 @@ func DefaultSiteName(dbPath string) string {
 
 // Close closes the database.
 func (s *SQLiteStore) Close() error { return s.db.Close() }
-
-// migrate applies the embedded migrations numbered above PRAGMA user_version, each in its own
-// transaction together with the version bump; the version is read again under the write
-// lock, so processes opening a new database at the same moment apply each migration once.
-func (s *SQLiteStore) migrate(ctx context.Context) error {
-	var version int
-	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return err
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		base := filepath.Base(name)
-		n, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			panic("node: migration without a number: " + base)
-		}
-		if n <= version {
-			continue
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		// Another process opening the database at the same moment may have applied it
-		// while this one waited for the write lock.
-		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if n <= version {
-			tx.Rollback()
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %s: %w", base, err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", n)); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-		version = n
-	}
-	return nil
-}
 
 // Column roles in study_columns.
 const (

@@ -5,11 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,19 +16,7 @@ import (
 
 // latestSchema is the number of the last embedded migration: the schema version of an
 // up-to-date database.
-func latestSchema(t *testing.T) int {
-	t.Helper()
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil || len(names) == 0 {
-		t.Fatalf("migrations: %v", err)
-	}
-	slices.Sort(names)
-	var n int
-	if _, err := fmt.Sscanf(filepath.Base(names[len(names)-1]), "%d_", &n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
+func latestSchema(t *testing.T) int { return len(schema) }
 
 // A database written by an older node (schema version 1) is brought up to date on open, and
 // the overlap guard's released sets survive the migration (with no region: migration 007).
@@ -216,19 +201,27 @@ func TestOpenConcurrently(t *testing.T) {
 	}
 }
 
-// The migrations are numbered 1, 2, 3, … without a gap or a repeat: the runner applies those
-// above the database's user_version, so a migration merged in below an existing number (or
-// beside one) would be skipped silently on every database already past it.
-func TestMigrationsNumberedContiguously(t *testing.T) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+// A database written by a newer oncofed-node (a schema version above the last migration) is
+// refused with a message saying so, and left as it was; a file name with URI characters
+// opens as itself.
+func TestOpenRefusesNewerDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "site #1?.db")
+	s := openStore(t, path)
+	if _, err := s.db.Exec(fmt.Sprintf("PRAGMA user_version = %d", latestSchema(t)+1)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err := OpenSQLite(path)
+	if err == nil || !strings.Contains(err.Error(), "newer oncofed-node") || !strings.Contains(err.Error(), "left untouched") {
+		t.Fatalf("OpenSQLite on a newer database: %v", err)
+	}
+	raw, err := sql.Open("sqlite", "file:"+strings.NewReplacer("#", "%23", "?", "%3f").Replace(path)+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sort.Strings(names)
-	for i, name := range names {
-		n, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
-		if err != nil || n != i+1 {
-			t.Errorf("migration %s: numbered %d, want %d (its place in order)", name, n, i+1)
-		}
+	defer raw.Close()
+	var v int
+	if err := raw.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != latestSchema(t)+1 {
+		t.Fatalf("user_version after the refused open: %d, %v", v, err)
 	}
 }

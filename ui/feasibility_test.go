@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -175,5 +176,42 @@ func TestBoundValidator(t *testing.T) {
 	}
 	if err := boundValidator(v, func() string { return "60" }, none)("55"); err == nil || !strings.Contains(err.Error(), "below the lower bound 60") {
 		t.Errorf("upper bound under the lower: %v", err)
+	}
+}
+
+// The filter dialog of a categorical variable shows each level's count in the cohort, as
+// feasibility releases it, and the levels ticked by their labels make the filter.
+func TestFilterDialogCountsLevels(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	c := a.cohort
+	c.onAddFilter("stage")
+	var check *widget.CheckGroup
+	for _, o := range test.LaidOutObjects(a.win.Canvas().Overlays().Top()) {
+		if cg, ok := o.(*widget.CheckGroup); ok {
+			check = cg
+		}
+	}
+	if check == nil {
+		t.Fatal("no level choice in the filter dialog")
+	}
+	check.SetSelected([]string{"IVA"}) // ticked before the counts come: kept through the relabel
+	f.loop.until(t, "the level counts", func() bool { return strings.Contains(strings.Join(check.Options, "|"), " · ≈") })
+	var iva, ivb string
+	for _, o := range check.Options {
+		switch {
+		case strings.HasPrefix(o, "IVA · ≈"):
+			iva = o
+		case strings.HasPrefix(o, "IVB · ≈"):
+			ivb = o
+		}
+	}
+	if iva == "" || ivb == "" || !slices.Equal(check.Selected, []string{iva}) {
+		t.Fatalf("options %q, selected %q", check.Options, check.Selected)
+	}
+	check.SetSelected([]string{ivb, iva})
+	test.Tap(dialogButtons(t, a)["Add"])
+	if len(c.filters) != 1 || !slices.Equal(c.filters[0].Values, []string{"IVA", "IVB"}) {
+		t.Errorf("filter %+v, want stage in IVA, IVB", c.filters)
 	}
 }

@@ -269,26 +269,42 @@ type kmOptions struct {
 	unit      timeUnit // of the text output's times
 }
 
+// curveFlags are the flags km and cif share: the text output's time unit, the confidence
+// interval type, the landmark times and the figure file.
+type curveFlags struct {
+	unit                  timeUnit
+	conf, landmarks, plot string
+}
+
+func (cf *curveFlags) register(fs *flag.FlagSet, landmarks, landmarksHelp string) {
+	fs.Var(&cf.unit, "time-unit", "`UNIT` of the text output's times (medians, RMST, landmarks) and of the figure: days (default; the figure months), months or years, as the app's \"Time in\"; --tau and --landmarks stay in days, JSON and CSV too")
+	fs.StringVar(&cf.conf, "conf-type", "log", "confidence interval `TYPE`: log, log-log or plain (as R's survfit)")
+	fs.StringVar(&cf.landmarks, "landmarks", landmarks, landmarksHelp)
+	fs.StringVar(&cf.plot, "out", "", "also draw the curves to `FILE` (.png, .svg or .pdf)")
+}
+
+// parse checks the confidence interval type and the landmarks.
+func (cf *curveFlags) parse() (analysis.ConfType, []float64, error) {
+	ct, err := analysis.ParseConfType(cf.conf)
+	if err != nil {
+		return ct, nil, usagef("--conf-type: %v", err)
+	}
+	marks, err := parseFloats("--landmarks", cf.landmarks)
+	return ct, marks, err
+}
+
 func runKM(ctx context.Context, c *common, args []string, out io.Writer) error {
 	var a analysisFlags
-	var conf, landmarks, plot string
+	var cf curveFlags
 	var tau float64
-	var unit timeUnit
 	if err := parseFlags("km", c, args, func(fs *flag.FlagSet) {
-		fs.Var(&unit, "time-unit", "`UNIT` of the text output's times (medians, RMST, landmarks): days (default), months or years, as the app's \"Time in\"; --tau and --landmarks stay in days, JSON and CSV too")
 		a.register(fs, true)
-		fs.StringVar(&conf, "conf-type", "log", "confidence interval `TYPE`: log, log-log or plain (as R's survfit)")
+		cf.register(fs, "90,180,365,730", "survival at these `DAYS`")
 		fs.Float64Var(&tau, "tau", 0, "restricted mean survival up to `DAYS` (default: the shortest follow-up of the groups)")
-		fs.StringVar(&landmarks, "landmarks", "90,180,365,730", "survival at these `DAYS`")
-		fs.StringVar(&plot, "out", "", "also draw the curves to `FILE` (.png, .svg or .pdf)")
 	}); err != nil {
 		return err
 	}
-	ct, err := analysis.ParseConfType(conf)
-	if err != nil {
-		return usagef("--conf-type: %v", err)
-	}
-	marks, err := parseFloats("--landmarks", landmarks)
+	ct, marks, err := cf.parse()
 	if err != nil {
 		return err
 	}
@@ -304,7 +320,7 @@ func runKM(ctx context.Context, c *common, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := kmOptions{confType: ct, tau: tau, landmarks: marks, plot: plot, unit: unit}
+	opts := kmOptions{confType: ct, tau: tau, landmarks: marks, plot: cf.plot, unit: cf.unit}
 	doc, err := kmDocument(r, opts)
 	if err != nil {
 		return err
@@ -312,8 +328,8 @@ func runKM(ctx context.Context, c *common, args []string, out io.Writer) error {
 	if err := writeKM(out, c.format, doc); err != nil {
 		return err
 	}
-	if plot != "" {
-		if err := drawKM(r, report.Names{From: st}, plot); err != nil {
+	if cf.plot != "" {
+		if err := drawFigure(r, report.Names{From: st}, cf.unit, cf.plot); err != nil {
 			return err
 		}
 	}
@@ -430,23 +446,13 @@ func coxLevels(st *app.Study, flagName string, names []string, refs string) (map
 			return nil, usagef("--reference: %q is not VAR=LEVEL for a categorical covariate", kv)
 		}
 		level = strings.TrimSpace(level)
-		i := indexOf(lv, level)
-		if i < 0 {
+		first, ok := app.ReferenceFirst(lv, level)
+		if !ok {
 			return nil, usagef("--reference: %q is not a level of %s (%s)", level, v, strings.Join(lv, ", "))
 		}
-		lv = append([]string{level}, append(append([]string(nil), lv[:i]...), lv[i+1:]...)...)
-		levels[strings.TrimSpace(v)] = lv
+		levels[strings.TrimSpace(v)] = first
 	}
 	return levels, nil
-}
-
-func indexOf(xs []string, x string) int {
-	for i, v := range xs {
-		if v == x {
-			return i
-		}
-	}
-	return -1
 }
 
 // sitesText says who answered, who did not and why (report.SitesText, the sites part of the

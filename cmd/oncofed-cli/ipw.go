@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
@@ -69,7 +70,7 @@ func runIPW(ctx context.Context, c *common, args []string, out io.Writer) error 
 		if st.Variable("site") != nil {
 			return usagef("--treatment site: study %s declares a variable named site; membership in a site cannot be told from it", st.Name)
 		}
-		if indexOf(st.Sites, treated) < 0 {
+		if !slices.Contains(st.Sites, treated) {
 			return usagef("--treated: %q is not a site of %s (%v)", treated, st.Name, st.Sites)
 		}
 		spec.Treatment, spec.Treated, spec.TreatedSite = "", "", treated
@@ -77,7 +78,7 @@ func runIPW(ctx context.Context, c *common, args []string, out io.Writer) error 
 		if err := checkVariable(st, "--treatment", treatment, protocol.Categorical); err != nil {
 			return err
 		}
-		if indexOf(st.Variable(treatment).Categories, treated) < 0 {
+		if !slices.Contains(st.Variable(treatment).Categories, treated) {
 			return usagef("--treated: %q is not a level of %s (%v)", treated, treatment, st.Variable(treatment).Categories)
 		}
 	}

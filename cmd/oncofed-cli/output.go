@@ -569,17 +569,34 @@ func ptrG(x *float64) string {
 	return g(*x)
 }
 
-// drawKM draws the pooled curves to path (.png, .svg or .pdf).
-func drawKM(r *app.Result, names report.Names, path string) error {
-	return chart.WriteFile(path, kmPlot(r, names), 1600, 1200)
+// drawFigure writes the figure of r to path (.png, .svg or .pdf; chart.WriteFile).
+func drawFigure(r *app.Result, names report.Names, unit timeUnit, path string) error {
+	f, err := figureOf(r, names, unit)
+	if err != nil {
+		return err
+	}
+	return chart.WriteFile(path, f, 1600, 1200)
 }
 
-// kmPlot is the desktop app's figure (report.KMFigure, so the same small at-risk counts
-// are hidden) with its title in words and the privacy line as footnote.
-func kmPlot(r *app.Result, names report.Names) *chart.KMFigure {
-	fig := report.KMFigure(r, report.KMOptions{}, chart.Style{}, report.PrivacyLine(r, clock()))
-	fig.Title = report.KMTitle(r, names)
-	return fig
+// figureOf is the desktop's figure of r (report.Slide): titled in words, at-risk counts below
+// min_cell hidden, the cohort and privacy line as footnote, drawn as it was shown when pinned
+// — in the --time-unit when one is given, else as shown (months by default).
+func figureOf(r *app.Result, names report.Names, unit timeUnit) (chart.Figure, error) {
+	if unit.given {
+		d := app.Display{}
+		if r.Display != nil {
+			d = *r.Display
+		}
+		d.Unit = unit.chart().String()
+		shown := *r
+		shown.Display = &d
+		r = &shown
+	}
+	f, why := report.Slide(r, names, chart.Style{}, clock())
+	if f == nil {
+		return nil, usagef("no figure to draw: %s (export .json or .csv)", why)
+	}
+	return f, nil
 }
 
 // coxTermDoc is one design column of a Cox model, named as issue 5's JSON: the variable, and

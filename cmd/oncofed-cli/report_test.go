@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/report"
 	"github.com/oncofed/oncofed/report/reporttest"
@@ -17,7 +18,11 @@ import (
 // app against the same expectations).
 func TestSameReportAsApp(t *testing.T) {
 	r := reporttest.KMResult()
-	if got := kmPlot(r, report.Names{}).RiskCells(); !reflect.DeepEqual(got, reporttest.WantRiskCells) {
+	fig, err := figureOf(r, report.Names{}, timeUnit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fig.(*chart.KMFigure).RiskCells(); !reflect.DeepEqual(got, reporttest.WantRiskCells) {
 		t.Errorf("--plot risk table =\n%q, want the app's\n%q", got, reporttest.WantRiskCells)
 	}
 	doc, err := kmDocument(r, kmOptions{})

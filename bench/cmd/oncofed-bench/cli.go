@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log"
@@ -16,8 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	_ "modernc.org/sqlite"
-
+	"github.com/oncofed/oncofed/internal/sqlitedb"
 	"github.com/oncofed/oncofed/node"
 )
 
@@ -264,7 +262,7 @@ func (n *cliNetwork) timeCLIWith(bin, dir string, args []string, limit time.Dura
 // resultBytes is what the one result in the cache at path takes: its row (request, provenance,
 // Cox trace), its rounds (queries, reply digests) and the replies it keeps.
 func resultBytes(path string) (int64, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	db, err := sqlitedb.Open(path, sqlitedb.ReadOnly)
 	if err != nil {
 		return 0, err
 	}
