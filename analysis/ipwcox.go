@@ -107,6 +107,7 @@ func (m *TwoArmWeightedCox) ScoreMeat(beta []float64, ties Ties) (meat, score []
 	// then (dh, dA) and for those who die then (dhD, dAD), and the x̄ the deaths compare with.
 	dh, dhD, dA, dAD, xbarD := make([]float64, T), make([]float64, T), make([]float64, T), make([]float64, T), make([]float64, T)
 	var s0, s1 float64
+	s1v, e1v := make([]float64, 1), make([]float64, 1)
 	for k := T - 1; k >= 0; k-- {
 		var e0, e1, dw float64
 		d := 0
@@ -124,25 +125,8 @@ func (m *TwoArmWeightedCox) ScoreMeat(beta []float64, ties Ties) (meat, score []
 		if d == 0 {
 			continue
 		}
-		if ties == Breslow || d == 1 {
-			h := dw / s0
-			xb := s1 / s0
-			dh[k], dhD[k], xbarD[k], dA[k], dAD[k] = h, h, xb, h*xb, h*xb
-			continue
-		}
-		fd := float64(d)
-		meanwt := dw / fd
-		for l := 0; l < d; l++ {
-			f := float64(l) / fd
-			den := s0 - f*e0
-			h := meanwt / den
-			xb := (s1 - f*e1) / den
-			dh[k] += h
-			dhD[k] += (1 - f) * h
-			xbarD[k] += xb / fd
-			dA[k] += h * xb
-			dAD[k] += (1 - f) * h * xb
-		}
+		s1v[0], e1v[0] = s1, e1
+		dh[k], dhD[k] = scoreIncrements(ties, d, dw, s0, e0, s1v, e1v, dA[k:k+1], dAD[k:k+1], xbarD[k:k+1])
 	}
 	var m0, u0, cumH, cumA float64
 	for k := 0; k < T; k++ {

@@ -107,14 +107,23 @@ func TestAttackIPWOnePatientTrialSite(t *testing.T) {
 	}
 }
 
-// oldestPatients returns up to n complete cases with a unique age, oldest first, each with at
-// least 20 younger complete cases (so that her cohort, below, passes min_cohort).
+// oldestPatients returns up to n complete cases with a unique age, oldest first.
 func oldestPatients(ls *loadedStudy, n int) []int {
+	return oldestAmong(ls, n, func(int) bool { return true })
+}
+
+// oldestAmong returns up to n of the complete cases passing keep that have a unique age among
+// them, oldest first, each with at least 20 younger ones (so that her cohort of everyone up to
+// her age has an arm above min_cohort).
+func oldestAmong(ls *loadedStudy, n int, keep func(i int) bool) []int {
 	age := ls.vars["age"].Numeric
-	rows := completeCases(ls)
+	var rows []int
 	count := map[float64]int{}
-	for _, i := range rows {
-		count[age[i]]++
+	for _, i := range completeCases(ls) {
+		if keep(i) {
+			rows = append(rows, i)
+			count[age[i]]++
+		}
 	}
 	slices.SortFunc(rows, func(a, b int) int { return int(age[b] - age[a]) })
 	var out []int
