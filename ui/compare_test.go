@@ -117,6 +117,17 @@ func TestCompareSingleArmTrial(t *testing.T) {
 			out.Close()
 		}
 	}
+	// From the Library: the stored rounds (propensity and outcome only) render the same
+	// pooled comparison.
+	res := c.result.IPW
+	r, err := f.svc.Open(t.Context(), c.result.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.showResult(r)
+	if c.result != r || r.IPW.Strata != "none" || r.IPW.Cox.Coef[0] != res.Cox.Coef[0] || r.IPW.Robust.SE[0] != res.Robust.SE[0] {
+		t.Errorf("the Library did not show the stored single-arm comparison")
+	}
 	// Back to a treatment variable: both forms offered again.
 	c.treatment.SetSelected("treatment")
 	if c.coxForm.Disabled() {
