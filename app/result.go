@@ -20,17 +20,22 @@ var Version = "0.1.0-dev"
 // Request is what the analyst asked for: the analysis kind and the cohort it runs on. It is
 // stored with every result, and re-running a result sends the same request again.
 type Request struct {
-	Kind       protocol.Kind            `json:"kind"` // count, summary, survival (Kaplan–Meier) or cox
-	Study      string                   `json:"study"`
-	CohortName string                   `json:"cohort_name,omitempty"` // for display; the Cohort filter is what counts
-	Cohort     *protocol.Filter         `json:"cohort,omitempty"`
-	GroupBy    string                   `json:"group_by,omitempty"`
-	Endpoint   string                   `json:"endpoint,omitempty"`  // survival, cox
-	Variables  []string                 `json:"variables,omitempty"` // summary
-	Bins       []protocol.HistogramSpec `json:"bins,omitempty"`      // summary
-	Landmarks  []float64                `json:"landmarks,omitempty"` // survival: days at which to report S(t)
-	Cox        *CoxSpec                 `json:"cox,omitempty"`
-	IPW        *IPWSpec                 `json:"ipw,omitempty"`
+	Kind       protocol.Kind    `json:"kind"` // count, summary, survival (Kaplan–Meier) or cox
+	Study      string           `json:"study"`
+	CohortName string           `json:"cohort_name,omitempty"` // for display; the Cohort filter is what counts
+	Cohort     *protocol.Filter `json:"cohort,omitempty"`
+	GroupBy    string           `json:"group_by,omitempty"`
+	// Merge joins levels of GroupBy into groups of their own (protocol.Query.Merge).
+	Merge     []protocol.LevelGroup    `json:"merge,omitempty"`
+	Endpoint  string                   `json:"endpoint,omitempty"`  // survival, cox
+	Variables []string                 `json:"variables,omitempty"` // summary
+	Bins      []protocol.HistogramSpec `json:"bins,omitempty"`      // summary
+	// Discrete names the summary's numeric variables binned on their whole values, which
+	// Table 1 shows as counts per value (report.Discrete).
+	Discrete  []string  `json:"discrete,omitempty"`
+	Landmarks []float64 `json:"landmarks,omitempty"` // survival: days at which to report S(t)
+	Cox       *CoxSpec  `json:"cox,omitempty"`
+	IPW       *IPWSpec  `json:"ipw,omitempty"`
 }
 
 // CoxSpec is the model of a Cox request.

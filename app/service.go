@@ -352,12 +352,12 @@ func validate(req Request) error {
 // baseQuery is the protocol query of a request (without ID and, for Cox, without β).
 func (s *Service) baseQuery(req Request) protocol.Query {
 	q := protocol.Query{Version: protocol.Version, Kind: req.Kind, Analyst: s.analyst, Study: req.Study,
-		Cohort: req.Cohort, GroupBy: req.GroupBy, Endpoint: req.Endpoint, Variables: req.Variables, Bins: req.Bins}
+		Cohort: req.Cohort, GroupBy: req.GroupBy, Merge: req.Merge, Endpoint: req.Endpoint, Variables: req.Variables, Bins: req.Bins}
 	if req.Kind == protocol.KindSurvival || req.Kind == protocol.KindCox || req.Kind == protocol.KindIPW {
 		q.Variables, q.Bins = nil, nil
 	}
 	if req.Kind == protocol.KindCox || req.Kind == protocol.KindIPW {
-		q.GroupBy = ""
+		q.GroupBy, q.Merge = "", nil
 	}
 	return q
 }

@@ -207,6 +207,25 @@ func (f *KMFigure) color(s Style, i int) color.Color {
 	return s.color(i)
 }
 
+// dashes is the dash pattern of curve i: solid while the palette has colours left, then
+// dashed, dotted and dash-dotted as it cycles, so that every curve of a by-site view (more
+// sites than colours) stays distinct, in the legend too.
+func (f *KMFigure) dashes(s Style, i int) []vg.Length {
+	if f.Curves[i].Color != nil || len(s.Palette) == 0 {
+		return nil
+	}
+	w := s.LineWidth
+	switch (i / len(s.Palette)) % 4 {
+	case 1:
+		return []vg.Length{4 * w, 2 * w}
+	case 2:
+		return []vg.Length{w, 1.5 * w}
+	case 3:
+		return []vg.Length{4 * w, 1.5 * w, w, 1.5 * w}
+	}
+	return nil
+}
+
 // kmLayout is where the parts of a Kaplan–Meier figure go on a canvas.
 type kmLayout struct {
 	style     Style
@@ -339,7 +358,7 @@ func (f *KMFigure) newPlot(s Style, ticks []float64) *plot.Plot {
 			p.Add(&band{x: xs, lo: lo, hi: hi, color: withAlpha(clr, s.BandAlpha)})
 		}
 		line := &plotter.Line{XYs: make(plotter.XYs, len(xs)), StepStyle: plotter.PostStep,
-			LineStyle: draw.LineStyle{Color: clr, Width: s.LineWidth}}
+			LineStyle: draw.LineStyle{Color: clr, Width: s.LineWidth, Dashes: f.dashes(s, i)}}
 		for j := range xs {
 			line.XYs[j] = plotter.XY{X: xs[j], Y: ys[j]}
 		}
@@ -583,7 +602,7 @@ func (f *KMFigure) drawLegend(c draw.Canvas, l *kmLayout) {
 			fillRect(c, withAlpha(clr, s.BandAlpha), vg.Rectangle{
 				Min: vg.Point{X: x0, Y: y - rowH*0.3}, Max: vg.Point{X: x0 + swatch, Y: y + rowH*0.3}})
 		}
-		strokeLine(c, clr, s.LineWidth, nil, vg.Point{X: x0, Y: y}, vg.Point{X: x0 + swatch, Y: y})
+		strokeLine(c, clr, s.LineWidth, f.dashes(s, i), vg.Point{X: x0, Y: y}, vg.Point{X: x0 + swatch, Y: y})
 		putText(c, tsty, x0+swatch+gap, y, draw.XLeft, draw.YCenter, lg.names[i])
 		if lg.meds[i] != "" {
 			if lg.stacked {

@@ -41,3 +41,24 @@ func TestKMReadAt(t *testing.T) {
 		t.Errorf("data area %+v is not inside the figure", *a)
 	}
 }
+
+// Curves beyond the palette's colours are dashed, so a by-site view of more sites than
+// colours keeps every site distinct (in the legend too: the same call draws both).
+func TestKMDashesBeyondThePalette(t *testing.T) {
+	f := &KMFigure{}
+	for i := 0; i < 3*len(GroupPalette); i++ {
+		f.Curves = append(f.Curves, KMCurve{Name: string(rune('a' + i)), Time: []float64{10}, Surv: []float64{0.5}})
+	}
+	s := f.FigureStyle()
+	n := len(s.Palette)
+	if f.dashes(s, 0) != nil || f.dashes(s, n-1) != nil {
+		t.Error("a curve with a colour of its own is dashed")
+	}
+	a, b := f.dashes(s, n), f.dashes(s, 2*n)
+	if a == nil || b == nil || len(a) == len(b) && a[0] == b[0] {
+		t.Errorf("curves %d and %d reuse colours 0 without a distinct dash: %v, %v", n, 2*n, a, b)
+	}
+	if _, err := Image(f, 800, 600); err != nil {
+		t.Fatal(err)
+	}
+}

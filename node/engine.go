@@ -582,6 +582,14 @@ func (e *Engine) compute(ctx context.Context, q *protocol.Query, who identity, r
 		if len(group.Categories) > maxGroups {
 			return answer{}, errorf(protocol.CodeInvalid, "group_by: %q has %d categories, more than %d", q.GroupBy, len(group.Categories), maxGroups)
 		}
+		if len(q.Merge) > 0 {
+			if ls.vars[q.GroupBy].Type != protocol.Categorical {
+				return answer{}, errorf(protocol.CodeInvalid, "merge: only a categorical variable's levels are merged; %q is numeric", q.GroupBy)
+			}
+			if group, err = mergeLevels(group, q.Merge); err != nil {
+				return answer{}, errorf(protocol.CodeInvalid, "%v", err)
+			}
+		}
 	}
 	if err := e.checkKindNames(ls, q); err != nil {
 		return answer{}, err

@@ -39,6 +39,10 @@ type Query struct {
 	// distinct values in the study (e.g. ECOG 0–4), whose groups are then named by the value
 	// ("0", "1", …).
 	GroupBy string `json:"group_by,omitempty"`
+	// Merge joins levels of the categorical GroupBy variable into groups of their own name
+	// ("Other": IIIC and IVB), so that a level too small at some site no longer makes the
+	// site refuse the whole grouping (MergedGroups gives the groups and their order).
+	Merge []LevelGroup `json:"merge,omitempty"`
 
 	Endpoint  string          `json:"endpoint,omitempty"`  // survival, cox
 	Variables []string        `json:"variables,omitempty"` // summary

@@ -33,8 +33,11 @@ func ValidateQuery(q Query) error {
 	if err := CheckFeasibility(q); err != nil {
 		return err
 	}
+	if err := validateMerge(q); err != nil {
+		return err
+	}
 	if q.Kind == KindCatalog {
-		if q.Cohort != nil || q.GroupBy != "" || len(q.Variables) > 0 || len(q.Bins) > 0 || q.Cox != nil || q.IPW != nil {
+		if q.Cohort != nil || q.GroupBy != "" || len(q.Merge) > 0 || len(q.Variables) > 0 || len(q.Bins) > 0 || q.Cox != nil || q.IPW != nil {
 			return queryErrorf(CodeInvalid, "a catalog query takes no cohort, grouping or parameters")
 		}
 		return nil

@@ -195,7 +195,16 @@ type Variable struct {
 	// noise) take it from here, never from the data. Nil when not declared.
 	Min *float64 `json:"min,omitempty"`
 	Max *float64 `json:"max,omitempty"`
+	// Discrete marks a numeric variable whose values are the whole numbers of its declared
+	// range (a performance status, a count of lines): Table 1 shows how many patients have
+	// each value rather than a mean, and a model says it treats it as numeric. Declared by
+	// the dictionary; values that are not whole numbers are refused at import.
+	Discrete bool `json:"discrete,omitempty"`
 }
+
+// MaxDiscreteValues bounds the values of a discrete variable (Max − Min + 1): each is a row
+// of Table 1.
+const MaxDiscreteValues = 25
 
 // Endpoint is a time-to-event outcome: time in days and an event flag.
 type Endpoint struct {

@@ -69,6 +69,10 @@ type cohortPanel struct {
 	where     *widget.Label // the cohort in the CLI's --where syntax, under the filters
 	addFilter *widget.Select
 	groupBy   *widget.Select
+	// merge joins levels of the grouping variable (mergebox.go); mergeRow shows it.
+	merge     []protocol.LevelGroup
+	mergeBtn  *widget.Button
+	mergeRow  *fyne.Container
 	feasBox   *fyne.Container
 	feasState *widget.Label
 	// feasLegend explains the feasibility numbers in full; the info button beside the
@@ -116,8 +120,9 @@ func newCohortPanel(a *App) *cohortPanel {
 		c.onAddFilter(v)
 	})
 	c.addFilter.PlaceHolder = "+ filter on…"
-	c.groupBy = widget.NewSelect(nil, func(string) { c.onChanged() })
+	c.groupBy = widget.NewSelect(nil, func(string) { c.setMerge(nil); c.onChanged() })
 	c.groupBy.PlaceHolder = noGroup
+	c.newMergeRow()
 	c.feasBox = container.NewVBox()
 	c.feasState = widget.NewLabel("Choose a study.")
 	c.feasState.Wrapping = fyne.TextWrapWord
@@ -154,7 +159,7 @@ func newCohortPanel(a *App) *cohortPanel {
 		container.NewBorder(nil, nil, nil, save, c.open),
 		labelled("Endpoint", c.endpoint),
 		widget.NewLabel("Filters"), c.filterBox, c.addFilter,
-		labelled("Group by", c.groupBy),
+		labelled("Group by", container.NewBorder(nil, nil, nil, c.mergeBtn, c.groupBy)), c.mergeRow,
 		widget.NewSeparator(),
 		container.NewBorder(nil, nil, nil, c.newFeasInfo(), heading("Feasibility")), c.feasState, c.feasBox, c.warning,
 		c.note,
@@ -202,6 +207,7 @@ func (c *cohortPanel) setStudy(st *app.Study) {
 	c.groupBy.SetOptions(append([]string{noGroup}, cats...))
 	c.groupBy.Selected = noGroup
 	c.groupBy.Refresh()
+	c.setMerge(nil)
 	c.renderFilters()
 	c.onChanged()
 }
@@ -296,6 +302,9 @@ func (c *cohortPanel) GroupBy() string {
 // Request returns the request of kind for the cohort as built.
 func (c *cohortPanel) Request(kind protocol.Kind) app.Request {
 	r := app.Request{Kind: kind, Study: c.ui.study, Cohort: c.Cohort(), GroupBy: c.GroupBy(), Endpoint: c.endpoint.Selected}
+	if r.GroupBy != "" && len(c.merge) > 0 {
+		r.Merge = slices.Clone(c.merge)
+	}
 	if len(c.filters) > 0 {
 		r.CohortName = c.Describe()
 		if c.savedName != "" && c.savedFilter == r.CohortName {
@@ -511,8 +520,12 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 		for _, p := range c.refusals {
 			lines = append(lines, p.Site+": "+p.Message)
 		}
-		c.warning.SetText(fmt.Sprintf("⚠ %s would refuse an analysis of this cohort under their privacy policy, and a run leaves them out — %s.",
-			plural(len(c.refusals), "site", "sites"), strings.Join(lines, "; ")))
+		hint := ""
+		if !c.mergeBtn.Disabled() {
+			hint = " Merging the small levels of " + c.GroupBy() + " (Merge…) can bring them back."
+		}
+		c.warning.SetText(fmt.Sprintf("⚠ %s would refuse an analysis of this cohort under their privacy policy, and a run leaves them out — %s.%s",
+			plural(len(c.refusals), "site", "sites"), strings.Join(lines, "; "), hint))
 		c.warning.Show()
 	} else {
 		c.warning.SetText("")

@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
 )
 
 func TestFormatFeasibility(t *testing.T) {
@@ -213,5 +214,74 @@ func TestFilterDialogCountsLevels(t *testing.T) {
 	test.Tap(dialogButtons(t, a)["Add"])
 	if len(c.filters) != 1 || !slices.Equal(c.filters[0].Values, []string{"IVA", "IVB"}) {
 		t.Errorf("filter %+v, want stage in IVA, IVB", c.filters)
+	}
+}
+
+// Sites that would refuse a grouping because of one small level answer once it is merged
+// with another: the Merge… dialog offers the levels (with their counts), the merge shows
+// under Group by, travels with the request and names the group in the results; a new
+// grouping clears it.
+func TestMergeRareLevels(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	c := a.cohort
+	before := c.feas
+	c.groupBy.SetSelected("stage") // the two smaller sites have fewer than 10 stage IIIC patients
+	f.loop.until(t, "feasibility by stage", func() bool { return c.feas != before })
+	refusing := len(c.refusals)
+	if refusing == 0 || c.mergeBtn.Disabled() || !strings.Contains(c.warning.Text, "Merge…") {
+		t.Fatalf("refusals %d, merge button disabled %v, warning %q", refusing, c.mergeBtn.Disabled(), c.warning.Text)
+	}
+	c.onMerge()
+	var check *widget.CheckGroup
+	var name *widget.Entry
+	for _, o := range test.LaidOutObjects(a.win.Canvas().Overlays().Top()) {
+		switch w := o.(type) {
+		case *widget.CheckGroup:
+			check = w
+		case *widget.Entry:
+			name = w
+		}
+	}
+	if check == nil || name == nil || name.Text != "Other" {
+		t.Fatalf("merge dialog: levels %v, name %v", check, name)
+	}
+	f.loop.until(t, "the level counts", func() bool { return strings.Contains(strings.Join(check.Options, "|"), " · ≈") })
+	var pick []string
+	for _, o := range check.Options {
+		if strings.HasPrefix(o, "IIIB") || strings.HasPrefix(o, "IIIC") {
+			pick = append(pick, o)
+		}
+	}
+	check.SetSelected(pick)
+	name.SetText("IIIB–C")
+	before = c.feas
+	test.Tap(dialogButtons(t, a)["Merge"])
+	if !strings.Contains(strings.Join(texts(c.mergeRow), " "), "Merged: IIIB–C = IIIB, IIIC") {
+		t.Errorf("merge row %q", texts(c.mergeRow))
+	}
+	req := c.Request(protocol.KindSurvival)
+	if len(req.Merge) != 1 || !slices.Equal(req.Merge[0].Levels, []string{"IIIB", "IIIC"}) {
+		t.Fatalf("request merge %+v", req.Merge)
+	}
+	f.loop.until(t, "feasibility with IIIB and IIIC merged", func() bool { return c.feas != before })
+	if len(c.refusals) >= refusing {
+		t.Errorf("still %d sites predicted to refuse (%d before merging): %+v", len(c.refusals), refusing, c.refusals)
+	}
+	test.Tap(c.run)
+	if len(c.refusals) > 0 { // the warning: run on the sites that answer
+		test.Tap(dialogButtons(t, a)["Run on the other "+plural(c.willAnswer, "site", "sites")])
+	}
+	f.loop.until(t, "the merged KM", func() bool { return a.survival.result != nil })
+	var groups []string
+	for _, g := range a.survival.result.KM.Groups {
+		groups = append(groups, g.Group)
+	}
+	if !slices.Equal(groups, []string{"IIIB–C", "IVA", "IVB"}) {
+		t.Errorf("KM groups %v, want the merged group first", groups)
+	}
+	c.groupBy.SetSelected("sex")
+	if len(c.merge) != 0 || len(c.mergeRow.Objects) != 0 {
+		t.Errorf("a new grouping kept the merge %+v", c.merge)
 	}
 }

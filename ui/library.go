@@ -217,7 +217,7 @@ func (a *App) loadRequest(req app.Request) {
 	if req.Kind == protocol.KindCox {
 		group = "" // a model's grouping is its covariates, not the panel's group-by
 	}
-	if err := a.cohort.load(req.Cohort, req.Endpoint, group); err != nil {
+	if err := a.cohort.load(req.Cohort, req.Endpoint, group, req.Merge); err != nil {
 		a.cohort.setNote("The opened result's cohort cannot be edited here (" + ErrorText(err) + "): " +
 			protocol.FormatFilter(req.Cohort) + ".")
 	}

@@ -91,7 +91,7 @@ func runCIF(ctx context.Context, c *common, args []string, out io.Writer) error 
 	if labels == nil {
 		return usagef("--endpoint: %s of study %s declares no competing causes (oncofed-node import --causes); use km", a.endpoint, st.Name)
 	}
-	r, err := e.run(ctx, app.Request{Kind: protocol.KindSurvival, Study: st.Name, Cohort: f, GroupBy: a.group, Endpoint: a.endpoint})
+	r, err := e.run(ctx, app.Request{Kind: protocol.KindSurvival, Study: st.Name, Cohort: f, GroupBy: a.group, Merge: a.merged, Endpoint: a.endpoint})
 	if err != nil {
 		return err
 	}

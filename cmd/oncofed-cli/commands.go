@@ -112,6 +112,8 @@ func runCatalog(ctx context.Context, c *common, args []string, out io.Writer) er
 // analysisFlags are the flags of the analysis commands.
 type analysisFlags struct {
 	study, where, group, endpoint string
+	merge                         string
+	merged                        []protocol.LevelGroup // --merge, parsed by prepare
 }
 
 func (a *analysisFlags) register(fs *flag.FlagSet, endpoint bool) {
@@ -119,6 +121,7 @@ func (a *analysisFlags) register(fs *flag.FlagSet, endpoint bool) {
 	fs.StringVar(&a.where, "where", "", "cohort `FILTER`, e.g. \"sex = male and age >= 60 and ecog in (0, 1)\"")
 	fs.StringVar(&a.where, "filter", "", "same as --where")
 	fs.StringVar(&a.group, "group", "", "group by categorical `VARIABLE`")
+	fs.StringVar(&a.merge, "merge", "", "merge levels of the --group variable into one group each, `NAME=LEVEL,LEVEL;NAME2=...` (e.g. \"III-IV=III,IV\"), so that a level too small at a site does not make it refuse")
 	if endpoint {
 		fs.StringVar(&a.endpoint, "endpoint", "", "time-to-event endpoint `NAME`")
 	}
@@ -150,12 +153,41 @@ func (a *analysisFlags) prepare(ctx context.Context, c *common, needEndpoint boo
 	if err := checkVariable(st, "--group", a.group, protocol.Categorical); err != nil {
 		return fail(err)
 	}
+	if a.merged, err = parseMerge(st, a.group, a.merge); err != nil {
+		return fail(err)
+	}
 	if needEndpoint {
 		if err := checkEndpoint(st, a.endpoint); err != nil {
 			return fail(err)
 		}
 	}
 	return e, st, f, nil
+}
+
+// parseMerge reads --merge (NAME=LEVEL,LEVEL;…) against the grouping variable's levels.
+func parseMerge(st *app.Study, group, spec string) ([]protocol.LevelGroup, error) {
+	if strings.TrimSpace(spec) == "" {
+		return nil, nil
+	}
+	if group == "" {
+		return nil, usagef("--merge merges levels of the --group variable: give --group")
+	}
+	var out []protocol.LevelGroup
+	for _, part := range strings.Split(spec, ";") {
+		name, levels, ok := strings.Cut(part, "=")
+		if !ok || strings.TrimSpace(name) == "" {
+			return nil, usagef("--merge: %q is not NAME=LEVEL,LEVEL", part)
+		}
+		out = append(out, protocol.LevelGroup{Name: strings.TrimSpace(name), Levels: splitList(levels)})
+	}
+	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindCount, Study: st.Name, GroupBy: group, Merge: out}
+	if err := protocol.ValidateQuery(q); err != nil {
+		return nil, usagef("--%v", err)
+	}
+	if _, _, err := protocol.MergedGroups(st.Variable(group).Categories, out); err != nil {
+		return nil, usagef("--%v", err)
+	}
+	return out, nil
 }
 
 func runCount(ctx context.Context, c *common, args []string, out io.Writer) error {
@@ -177,7 +209,7 @@ func runCount(ctx context.Context, c *common, args []string, out io.Writer) erro
 		return err
 	}
 	defer e.Close()
-	req := app.Request{Kind: protocol.KindCount, Study: st.Name, Cohort: f, GroupBy: a.group}
+	req := app.Request{Kind: protocol.KindCount, Study: st.Name, Cohort: f, GroupBy: a.group, Merge: a.merged}
 	var r *app.Result
 	if feasibility {
 		r, err = e.svc.Count(ctx, req)
@@ -244,8 +276,9 @@ func runSummary(ctx context.Context, c *common, args []string, out io.Writer) er
 		}
 		specs = append(specs, protocol.HistogramSpec{Variable: v, Edges: xs})
 	}
-	r, err := e.run(ctx, app.Request{Kind: protocol.KindSummary, Study: st.Name, Cohort: f, GroupBy: a.group, Variables: names,
-		Bins: report.SummaryBins(st, names, specs)})
+	binned := report.SummaryBins(st, names, specs)
+	r, err := e.run(ctx, app.Request{Kind: protocol.KindSummary, Study: st.Name, Cohort: f, GroupBy: a.group, Merge: a.merged, Variables: names,
+		Bins: binned, Discrete: report.Discrete(st, binned)})
 	if err != nil {
 		return err
 	}
@@ -316,7 +349,7 @@ func runKM(ctx context.Context, c *common, args []string, out io.Writer) error {
 		return err
 	}
 	defer e.Close()
-	r, err := e.run(ctx, app.Request{Kind: protocol.KindSurvival, Study: st.Name, Cohort: f, GroupBy: a.group, Endpoint: a.endpoint, Landmarks: marks})
+	r, err := e.run(ctx, app.Request{Kind: protocol.KindSurvival, Study: st.Name, Cohort: f, GroupBy: a.group, Merge: a.merged, Endpoint: a.endpoint, Landmarks: marks})
 	if err != nil {
 		return err
 	}
