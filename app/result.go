@@ -479,4 +479,8 @@ type CoxResult struct {
 	// as released: a site whose count was below its min_cell reports it suppressed, so the
 	// total may be an interval ("<5", "13–16").
 	Excluded Count
+	// NoiseSD is, for a model fitted on differentially private tables (Form dp_tables), the
+	// standard deviation each coefficient owes to the release's noise, which Fit's standard
+	// errors leave out; nil otherwise.
+	NoiseSD []float64
 }

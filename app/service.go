@@ -339,9 +339,9 @@ func validate(req Request) error {
 			return err
 		}
 		switch req.Cox.Form {
-		case "", protocol.CoxStratified, protocol.CoxPooled:
+		case "", protocol.CoxStratified, protocol.CoxPooled, protocol.CoxDPTables:
 		default:
-			return Errorf(EInvalid, "unknown Cox form %q (stratified or pooled)", req.Cox.Form)
+			return Errorf(EInvalid, "unknown Cox form %q (stratified, pooled or dp_tables)", req.Cox.Form)
 		}
 	default:
 		return Errorf(EInvalid, "unknown analysis kind %q", req.Kind)
@@ -416,6 +416,17 @@ func (s *Service) fillLevels(ctx context.Context, req *Request) error {
 		return err
 	}
 	cox.Levels = levels
+	if (cox.Form == "" || cox.Form == protocol.CoxStratified) && cox.Strata == "" && len(cox.Interactions) == 0 {
+		// An analyst of role dp gets Cox models stratified by site as differentially private
+		// tables only (any other form is refused to it).
+		dpRole, err := s.dpRole(ctx, req.Study)
+		if err != nil {
+			return err
+		}
+		if dpRole {
+			cox.Form = protocol.CoxDPTables
+		}
+	}
 	req.Cox = &cox
 	return nil
 }
@@ -668,6 +679,9 @@ func (s *Service) fitCoxModel(ctx context.Context, req Request) (*CoxModel, erro
 		return nil, err
 	}
 	form := coxForm(req.Cox.Form)
+	if form == protocol.CoxDPTables {
+		return s.fitDPCoxModel(ctx, req)
+	}
 	base := s.baseQuery(req)
 	var (
 		rounds  []Round

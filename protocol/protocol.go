@@ -127,6 +127,11 @@ const (
 	// CoxRequest.Landmarks given the model's cumulative baseline hazard there), never the
 	// patients' linear predictors or the pair counts (docs/validation.md).
 	CoxValidate CoxForm = "validate"
+	// CoxDPTables is the differentially private form, answered to analysts of role dp only
+	// (docs/dp-cox.md): one release, at no β, of one noisy survival table per covariate
+	// pattern (CoxReply.Patterns) on the site's public DP time grid. The client fits the
+	// model on them (post-processing, no further query); Beta is sent as zeros.
+	CoxDPTables CoxForm = "dp_tables"
 )
 
 // CoxWeights are the phase-2 weights of one site (CoxPooledHessian) at β: A[k] for the k-th of

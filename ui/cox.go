@@ -290,8 +290,11 @@ func (t *coxTab) show(r *app.Result) {
 	}
 	t.table.Refresh()
 	form := "stratified by site"
-	if r.Cox.Form == protocol.CoxPooled {
+	switch r.Cox.Form {
+	case protocol.CoxPooled:
 		form = "pooled baseline"
+	case protocol.CoxDPTables:
+		form = "stratified by site, fitted on differentially private tables (the SEs leave out the noise)"
 	}
 	m := fmt.Sprintf("%s patients, %s events · %s ties, %s · likelihood ratio test %s on %d df · %d iterations",
 		format.Thousands(fit.N), format.Thousands(fit.Events), r.Cox.Ties, form, format.PValue(fit.LRT.P), fit.LRT.DF, fit.Iterations)
@@ -300,6 +303,13 @@ func (t *coxTab) show(r *app.Result) {
 	}
 	if r.Cox.FitError != "" {
 		m += "\n⚠ " + r.Cox.FitError
+	}
+	if sd := r.Cox.NoiseSD; len(sd) == len(fit.Terms) {
+		parts := make([]string, len(sd))
+		for j, v := range sd {
+			parts[j] = fmt.Sprintf("%s %.4f", report.TermLabel(r.Request, fit.Terms[j], t.ui.names()), v)
+		}
+		m += "\nNoise of the differentially private release, SD of each coefficient: " + strings.Join(parts, ", ")
 	}
 	for _, w := range fit.Warnings {
 		m += "\n⚠ " + w
@@ -363,7 +373,7 @@ func (t *coxTab) exportAs(format string) {
 func (t *coxTab) setViews(r *app.Result) {
 	opts := []string{viewAllTerms}
 	t.terms = map[string]string{}
-	if r.Cox.Form != protocol.CoxPooled {
+	if r.Cox.Form != protocol.CoxPooled && r.Cox.Form != protocol.CoxDPTables { // no per-site likelihood released
 		for i, term := range r.Cox.Fit.Terms {
 			if math.IsNaN(r.Cox.Fit.Coef[i]) {
 				continue

@@ -220,6 +220,8 @@ func writeResult(w io.Writer, format string, r *app.Result, unit timeUnit, names
 // variable stratified by within sites.
 func coxStrataFlag(spec *app.CoxSpec) string {
 	switch {
+	case spec.Form == protocol.CoxDPTables:
+		return "site" // fitted stratified by site on the sites' DP tables
 	case spec.Form != protocol.CoxStratified:
 		return ""
 	case spec.Strata != "":
@@ -296,6 +298,9 @@ func analysisText(req app.Request) string {
 				s += " (pooled)"
 			case "site":
 				s += " (stratified by site)"
+				if req.Cox.Form == protocol.CoxDPTables {
+					s = strings.TrimSuffix(s, ")") + ", differentially private)"
+				}
 			default:
 				s += " (stratified by site and " + st + ")"
 			}

@@ -642,7 +642,7 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		}
 		doc := map[string]any{"study": r.Request.Study, "endpoint": r.Request.Endpoint, "cohort": r.Request.Cohort,
 			"n": fit.N, "events": fit.Events, "excluded": countJSON(r.Cox.Excluded), "ties": spec.Ties, "strata": strataDoc,
-			"form": string(spec.Form), "converged": fit.Converged, "iterations": fit.Iterations,
+			"form": string(r.Request.Cox.Form), "converged": fit.Converged, "iterations": fit.Iterations,
 			"loglik": []*float64{num(fit.LogLik0), num(fit.LogLik)},
 			"tests":  map[string]any{"lrt": testJSON(fit.LRT), "wald": testJSON(fit.Wald), "score": testJSON(fit.Score)},
 			"terms":  terms, "not_estimable": nonNil(fit.NotEstimable), "warnings": nonNil(fit.Warnings),
@@ -650,6 +650,9 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 			"privacy": report.NewPrivacy(r, clock())}
 		if r.Cox.FitError != "" {
 			doc["fit_error"] = r.Cox.FitError
+		}
+		if r.Cox.NoiseSD != nil {
+			doc["noise_sd"] = r.Cox.NoiseSD // per column, in β order: what the DP noise adds
 		}
 		if loso != nil {
 			doc["validation"] = losoJSON(loso)
@@ -668,6 +671,8 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	}
 	how := "pooled baseline hazard (exact risk-set sums across sites, two phases a round)"
 	switch {
+	case r.Request.Cox.Form == protocol.CoxDPTables:
+		how = "stratified by site, fitted on differentially private tables (times on the sites' DP bins, numeric covariates at their bins' midpoints; the standard errors leave out the noise)"
 	case strata == "site":
 		how = "stratified by site"
 	case strata != "":
@@ -711,6 +716,13 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	}
 	if r.Cox.FitError != "" {
 		fmt.Fprintln(w, "fit:", r.Cox.FitError)
+	}
+	if sd := r.Cox.NoiseSD; len(sd) == len(fit.Terms) {
+		parts := make([]string, len(sd))
+		for j, v := range sd {
+			parts[j] = fmt.Sprintf("%s %s", fit.Terms[j], pstr(num(v)))
+		}
+		fmt.Fprintf(w, "noise of the differentially private release (not in SE): sd of each coefficient ≈ %s (%d simulated releases)\n", strings.Join(parts, ", "), app.DPCoxNoiseReleases)
 	}
 	if loso != nil {
 		if err := writeLOSOText(w, loso); err != nil {
