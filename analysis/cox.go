@@ -265,13 +265,19 @@ func (acc *coxAccum) addSubject(w float64, x []float64, event bool) {
 
 // addCase adds one subject with case weight cw and risk weight r = cw·exp(x'β).
 func (acc *coxAccum) addCase(cw, w float64, x []float64, event bool) {
+	acc.addCell(1, cw, w, x, event)
+}
+
+// addCell adds count subjects sharing covariates x, with summed case weight cw and summed
+// risk weight w (the cells of a weighted survival table: TwoArmWeightedCox).
+func (acc *coxAccum) addCell(count int, cw, w float64, x []float64, event bool) {
 	if event {
 		acc.dw += cw
 	}
 	acc.s0 += w
 	addWeighted(acc.s1, acc.s2, w, x[:acc.p])
 	if event {
-		acc.d++
+		acc.d += count
 		acc.e0 += w
 		addWeighted(acc.e1, acc.e2, w, x[:acc.p])
 	}

@@ -164,6 +164,8 @@ func checkIPWCase(t *testing.T, g ipwGoldens, c ipwCase) {
 		dataName = "rotterdam"
 	case strings.HasPrefix(c.Name, "lung sites"):
 		dataName = "lung_sites"
+	case strings.HasPrefix(c.Name, "lung trial"):
+		dataName = "lung_trial" // treatment is membership in site 0 (inst1): one arm per site
 	}
 	d := g.Data[dataName]
 	p := len(d.Columns)
@@ -272,6 +274,11 @@ func checkIPWCase(t *testing.T, g ipwGoldens, c ipwCase) {
 		closeAll(t, "KM std.err", km.StdErr, want.StdErr, 1e-9)
 		closeAll(t, "KM lower", km.Lower, want.Lower, 1e-9)
 		closeAll(t, "KM upper", km.Upper, want.Upper, 1e-9)
+	}
+	if len(c.OutcomeCovs) == 0 {
+		for _, want := range c.CoxPooled {
+			checkTwoArmCox(t, MergeWeightedTables(tables[0]...), MergeWeightedTables(tables[1]...), want)
+		}
 	}
 	pooled, err := NewWeightedCoxStratum(all.time, all.event, all.x, q, all.w)
 	if err != nil {

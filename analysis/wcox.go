@@ -146,32 +146,7 @@ func (ws *WeightedCoxStratum) ScoreMeat(beta []float64, ties Ties) (meat, score 
 		if d == 0 {
 			continue
 		}
-		if ties == Breslow || d == 1 {
-			h := dw / s0
-			dh[g], dhD[g] = h, h
-			for j := 0; j < p; j++ {
-				xb := s1[j] / s0
-				xbarD[g*p+j] = xb
-				dA[g*p+j] = h * xb
-				dAD[g*p+j] = h * xb
-			}
-			continue
-		}
-		fd := float64(d)
-		meanwt := dw / fd
-		for l := 0; l < d; l++ {
-			f := float64(l) / fd
-			den := s0 - f*e0
-			h := meanwt / den
-			dh[g] += h
-			dhD[g] += (1 - f) * h
-			for j := 0; j < p; j++ {
-				xb := (s1[j] - f*e1[j]) / den
-				xbarD[g*p+j] += xb / fd
-				dA[g*p+j] += h * xb
-				dAD[g*p+j] += (1 - f) * h * xb
-			}
-		}
+		dh[g], dhD[g] = scoreIncrements(ties, d, dw, s0, e0, s1, e1, dA[g*p:(g+1)*p], dAD[g*p:(g+1)*p], xbarD[g*p:(g+1)*p])
 	}
 	meat, score = make([]float64, p*p), make([]float64, p)
 	cumH := 0.0
@@ -211,6 +186,38 @@ func (ws *WeightedCoxStratum) ScoreMeat(beta []float64, ties Ties) (meat, score 
 		}
 	}
 	return meat, score, nil
+}
+
+// scoreIncrements returns, for one time with d events of summed case weight dw and risk-set
+// and event sums s0, s1, e0, e1, the hazard increment of those at risk who do not die then (dh)
+// and of those who do (dhD, Efron's share 1 − l/d of each tied term), and writes the
+// x̄-weighted increments dA, dAD and the mean x̄D the deaths compare with (zeroed by the caller;
+// length p). The per-time part of the score residuals (R's coxscore2).
+func scoreIncrements(ties Ties, d int, dw, s0, e0 float64, s1, e1, dA, dAD, xbarD []float64) (dh, dhD float64) {
+	if ties == Breslow || d == 1 {
+		h := dw / s0
+		for j := range s1 {
+			xb := s1[j] / s0
+			xbarD[j], dA[j], dAD[j] = xb, h*xb, h*xb
+		}
+		return h, h
+	}
+	fd := float64(d)
+	meanwt := dw / fd
+	for l := 0; l < d; l++ {
+		f := float64(l) / fd
+		den := s0 - f*e0
+		h := meanwt / den
+		dh += h
+		dhD += (1 - f) * h
+		for j := range s1 {
+			xb := (s1[j] - f*e1[j]) / den
+			xbarD[j] += xb / fd
+			dA[j] += h * xb
+			dAD[j] += (1 - f) * h * xb
+		}
+	}
+	return dh, dhD
 }
 
 // RobustCox is the robust (sandwich) variance of a weighted Cox fit and the robust score test.

@@ -180,7 +180,11 @@ func WeightedKaplanMeier(t WeightedSurvivalTable, opts KMOptions) (*WeightedKMEs
 		e.WCensor = append(e.WCensor, t.Censor[k])
 		e.Surv = append(e.Surv, surv)
 		e.StdErrLog = append(e.StdErrLog, se)
-		e.StdErr = append(e.StdErr, se*surv)
+		seS := se * surv
+		if surv == 0 {
+			seS = 0 // the curve at 0 no longer depends on any weight (R's influence is 0)
+		}
+		e.StdErr = append(e.StdErr, seS)
 		e.Lower = append(e.Lower, lo)
 		e.Upper = append(e.Upper, hi)
 	}

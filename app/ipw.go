@@ -11,8 +11,17 @@ import (
 
 // IPWSpec is a propensity-weighted comparison of two treatments (docs/ipw.md).
 type IPWSpec struct {
-	Treatment   string              `json:"treatment"` // a categorical variable
-	Treated     string              `json:"treated"`   // its level of the treated arm; every other level is control
+	Treatment string `json:"treatment"` // a categorical variable
+	Treated   string `json:"treated"`   // its level of the treated arm; every other level is control
+	// TreatedSite, instead of Treatment and Treated, makes the treatment membership in a site:
+	// that site's patients (a single-arm trial) against every other site's (external
+	// controls). Only the pooled Cox form exists then.
+	TreatedSite string `json:"treated_site,omitempty"`
+	// Strata is the weighted Cox model's form: "site" (the default for a treatment variable:
+	// stratified by site, one Cox round per Newton step) or "none" (one baseline hazard,
+	// computed from the outcome stage's weighted tables with no further round; the only form
+	// with a treated site).
+	Strata      string              `json:"strata,omitempty"`
 	Confounders []string            `json:"confounders"`
 	Levels      map[string][]string `json:"levels,omitempty"`
 	Estimand    string              `json:"estimand"` // ATE (default), ATT or overlap
@@ -42,14 +51,17 @@ type IPWArm struct {
 
 // IPWResult is the payload of a propensity-weighted comparison.
 type IPWResult struct {
-	Estimand   string
+	Estimand string
+	// Strata is the weighted Cox model's form: "site" or "none" (IPWSpec.Strata resolved).
+	Strata     string
 	Propensity *analysis.LogisticFit
 	Balance    []analysis.BalanceRow
 	Treated    IPWArm
 	Control    IPWArm
 	Edges      []float64
-	// Cox is the weighted Cox model of the endpoint on treatment, stratified by site, with its
-	// naive variance; Robust its sandwich variance and the robust score (log-rank) test.
+	// Cox is the weighted Cox model of the endpoint on treatment, stratified by site or pooled
+	// (Strata), with its naive variance; Robust its sandwich variance and the robust score
+	// (log-rank) test.
 	Cox    *analysis.CoxFit
 	Robust *analysis.RobustCox
 	Sites  []string
@@ -80,8 +92,21 @@ func validateIPW(req Request) error {
 		return Errorf(EInvalid, "choose an endpoint")
 	}
 	s := req.IPW
-	if s == nil || s.Treatment == "" || s.Treated == "" {
+	if s == nil {
 		return Errorf(EInvalid, "choose the treatment variable and its treated level")
+	}
+	if s.TreatedSite != "" {
+		if s.Treatment != "" || s.Treated != "" {
+			return Errorf(EInvalid, "the treatment is either a variable and its level or membership in a site, not both")
+		}
+		if s.Strata == "site" {
+			return Errorf(EInvalid, "the treatment is membership in site %s: every site holds one arm, so a Cox model stratified by site compares nothing; use the pooled form (one baseline hazard)", s.TreatedSite)
+		}
+	} else if s.Treatment == "" || s.Treated == "" {
+		return Errorf(EInvalid, "choose the treatment variable and its treated level")
+	}
+	if s.Strata != "" && s.Strata != "site" && s.Strata != "none" {
+		return Errorf(EInvalid, "unknown Cox form %q (site or none)", s.Strata)
 	}
 	if len(s.Confounders) == 0 {
 		return Errorf(EInvalid, "choose at least one confounder")
@@ -94,6 +119,35 @@ func validateIPW(req Request) error {
 	}
 	_, err := coxTies(s.Ties)
 	return err
+}
+
+// TreatmentNames names the treatment and its treated arm as the user chose them: a variable
+// and its level, or "site" and the trial site.
+func (s *IPWSpec) TreatmentNames() (treatment, treated string) {
+	if s.TreatedSite != "" {
+		return "site", s.TreatedSite
+	}
+	return s.Treatment, s.Treated
+}
+
+// ipwStrata resolves the weighted Cox model's form: stratified by site unless asked otherwise
+// or the treatment is membership in a site.
+func ipwStrata(s *IPWSpec) string {
+	if s.Strata == "" && s.TreatedSite == "" {
+		return "site"
+	}
+	if s.Strata == "" {
+		return "none"
+	}
+	return s.Strata
+}
+
+// ipwTerm names the treatment's coefficient.
+func ipwTerm(s *IPWSpec) string {
+	if s.TreatedSite != "" {
+		return "site" + s.TreatedSite
+	}
+	return s.Treatment + s.Treated
 }
 
 func ipwEstimand(s *IPWSpec) string {
@@ -109,12 +163,14 @@ func ipwRequest(s *IPWSpec, stage protocol.IPWStage, beta []float64) *protocol.I
 	if ties == "" {
 		ties = "efron"
 	}
-	return &protocol.IPWRequest{Stage: stage, Treatment: s.Treatment, Treated: s.Treated, Confounders: s.Confounders,
+	return &protocol.IPWRequest{Stage: stage, Treatment: s.Treatment, Treated: s.Treated, TreatedSite: s.TreatedSite, Confounders: s.Confounders,
 		Levels: s.Levels, Beta: slices.Clone(beta), Estimand: ipwEstimand(s), Stabilise: s.Stabilise, Trim: s.Trim, Ties: ties}
 }
 
 // runIPW runs the three stages, one scatter-gather per round: the propensity fit (Newton–
-// Raphson), the outcome round with the fitted model, and the weighted Cox fit. The sites that
+// Raphson), the outcome round with the fitted model, and the weighted Cox fit stratified by
+// site (the pooled form needs no round of its own: renderIPW computes it from the outcome
+// round's weighted tables, analysis.TwoArmWeightedCox). The sites that
 // answer the first round are the comparison's sites; each later round must be answered by all
 // of them. The payload is then computed from the rounds by renderIPW, as when reopened.
 func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
@@ -148,6 +204,9 @@ func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
 		if err != nil {
 			return analysis.LogisticContribution{}, err
 		}
+		if ts := req.IPW.TreatedSite; ts != "" && !members[ts] {
+			return analysis.LogisticContribution{}, Errorf(EUnavailable, "the treated arm is site %s's patients, but %s did not answer the propensity round (see the sites' status); the comparison needs it", ts, ts)
+		}
 		c, err := propensityRound(replies, beta)
 		treated, total = c.Treated, c.N
 		return c, err
@@ -167,19 +226,10 @@ func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
 	if _, err := ask(out); err != nil {
 		return nil, err
 	}
-	coxEval := func(beta []float64) (analysis.CoxContribution, error) {
-		cr := ipwRequest(req.IPW, protocol.IPWCox, fit.Coef)
-		cr.TreatedShare = out.TreatedShare
-		cr.CoxBeta = slices.Clone(beta)
-		replies, err := ask(cr)
-		if err != nil {
-			return analysis.CoxContribution{}, err
+	if ipwStrata(req.IPW) == "site" {
+		if err := s.runIPWStratifiedCox(req, fit, out.TreatedShare, ask); err != nil {
+			return nil, err
 		}
-		c, _, _, err := ipwCoxRound(replies)
-		return c, err
-	}
-	if _, err := analysis.FitCox(coxEval, 1, analysis.CoxOptions{Terms: []string{req.IPW.Treatment + req.IPW.Treated}}); err != nil {
-		return nil, WrapError(EInvalid, err, "the weighted Cox model could not be fitted")
 	}
 	r := &Result{Network: s.network.ID, Request: req, Rounds: rounds}
 	if r.IPW, err = renderIPW(req, rounds); err != nil {
@@ -189,6 +239,25 @@ func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// runIPWStratifiedCox runs the rounds of the weighted Cox model stratified by site.
+func (s *Service) runIPWStratifiedCox(req Request, fit *analysis.LogisticFit, share float64, ask func(*protocol.IPWRequest) ([]protocol.Reply, error)) error {
+	coxEval := func(beta []float64) (analysis.CoxContribution, error) {
+		cr := ipwRequest(req.IPW, protocol.IPWCox, fit.Coef)
+		cr.TreatedShare = share
+		cr.CoxBeta = slices.Clone(beta)
+		replies, err := ask(cr)
+		if err != nil {
+			return analysis.CoxContribution{}, err
+		}
+		c, _, _, err := ipwCoxRound(replies)
+		return c, err
+	}
+	if _, err := analysis.FitCox(coxEval, 1, analysis.CoxOptions{Terms: []string{ipwTerm(req.IPW)}}); err != nil {
+		return WrapError(EInvalid, err, "the weighted Cox model could not be fitted")
+	}
+	return nil
 }
 
 // ipwColumns names the propensity design's columns from the prepared request (levels filled
@@ -275,7 +344,8 @@ func renderIPW(req Request, rounds []Round) (*IPWResult, error) {
 		byStage[r.Query.IPW.Stage] = append(byStage[r.Query.IPW.Stage], r)
 	}
 	prop, outc, cox := byStage[protocol.IPWPropensity], byStage[protocol.IPWOutcome], byStage[protocol.IPWCox]
-	if len(prop) == 0 || len(outc) != 1 || len(cox) == 0 || len(prop[0].Replies) == 0 {
+	strata := ipwStrata(req.IPW)
+	if len(prop) == 0 || len(outc) != 1 || (len(cox) == 0) != (strata == "none") || len(prop[0].Replies) == 0 {
 		return nil, Errorf(EInternal, "the stored rounds of the weighted comparison are incomplete")
 	}
 	columns := prop[0].Replies[0].IPW.Columns
@@ -290,9 +360,21 @@ func renderIPW(req Request, rounds []Round) (*IPWResult, error) {
 	if err != nil {
 		return nil, WrapError(EInvalid, err, "the propensity model could not be fitted")
 	}
-	res := &IPWResult{Estimand: ipwEstimand(req.IPW), Propensity: fit, Edges: outc[0].Query.IPW.Edges}
-	if err := res.mergeOutcome(outc[0].Replies, columns[1:]); err != nil {
+	res := &IPWResult{Estimand: ipwEstimand(req.IPW), Strata: strata, Propensity: fit, Edges: outc[0].Query.IPW.Edges}
+	tables, err := res.mergeOutcome(outc[0].Replies, columns[1:])
+	if err != nil {
 		return nil, err
+	}
+	ties, err := coxTies(req.IPW.Ties)
+	if err != nil {
+		return nil, err
+	}
+	if strata == "none" {
+		res.Cox, res.Robust, err = analysis.FitTwoArmWeightedCox(tables[0], tables[1], ties, analysis.CoxOptions{Terms: []string{ipwTerm(req.IPW)}})
+		if err != nil {
+			return nil, WrapError(EInvalid, err, "the pooled weighted Cox model could not be fitted")
+		}
+		return res, nil
 	}
 	k = 0
 	var meat []float64
@@ -304,7 +386,7 @@ func renderIPW(req Request, rounds []Round) (*IPWResult, error) {
 		c, m, _, err := ipwCoxRound(cox[k-1].Replies)
 		meat = m
 		return c, err
-	}, 1, analysis.CoxOptions{Terms: []string{req.IPW.Treatment + req.IPW.Treated}})
+	}, 1, analysis.CoxOptions{Terms: []string{ipwTerm(req.IPW)}})
 	if err != nil {
 		return nil, WrapError(EInvalid, err, "the weighted Cox model could not be fitted")
 	}
@@ -320,20 +402,21 @@ func renderIPW(req Request, rounds []Round) (*IPWResult, error) {
 }
 
 // mergeOutcome merges the sites' outcome replies: balance sums, histograms, counts and the
-// weighted survival tables of each arm.
-func (res *IPWResult) mergeOutcome(replies []protocol.Reply, columns []string) error {
+// weighted survival tables of each arm, which it returns (control, treated).
+func (res *IPWResult) mergeOutcome(replies []protocol.Reply, columns []string) ([2]analysis.WeightedSurvivalTable, error) {
+	var merged [2]analysis.WeightedSurvivalTable
 	bal := analysis.NewBalanceSums(len(columns))
 	var tables [2][]analysis.WeightedSurvivalTable
 	for _, rep := range replies {
 		r := rep.IPW
 		if r == nil || r.TreatedArm == nil || r.ControlArm == nil {
-			return Errorf(EInvalid, "site %s: an outcome reply without its arms", rep.Site)
+			return merged, Errorf(EInvalid, "site %s: an outcome reply without its arms", rep.Site)
 		}
 		res.Sites = append(res.Sites, rep.Site)
 		mc := rep.Policy.MinCell
 		for a, arm := range []*protocol.IPWArm{r.ControlArm, r.TreatedArm} {
 			if len(arm.Sum) != len(columns) || len(arm.Histogram) != len(res.Edges)-1 {
-				return Errorf(EInvalid, "site %s: an outcome reply of the wrong shape", rep.Site)
+				return merged, Errorf(EInvalid, "site %s: an outcome reply of the wrong shape", rep.Site)
 			}
 			sums := analysis.ArmSums{N: arm.N, Kept: arm.Kept, Sum: arm.Sum, SumSq: arm.SumSq, W: arm.W, W2: arm.W2, WSum: arm.WSum}
 			out := &res.Control
@@ -363,13 +446,14 @@ func (res *IPWResult) mergeOutcome(replies []protocol.Reply, columns []string) e
 			out = &res.Treated
 		}
 		out.N, out.Kept, out.ESS, out.WeightSum = arm.N, arm.Kept, arm.ESS(), arm.W
-		km, err := analysis.WeightedKaplanMeier(analysis.MergeWeightedTables(tables[a]...), analysis.KMOptions{})
+		merged[a] = analysis.MergeWeightedTables(tables[a]...)
+		km, err := analysis.WeightedKaplanMeier(merged[a], analysis.KMOptions{})
 		if err != nil {
-			return WrapError(EInvalid, err, "the weighted Kaplan–Meier curve could not be computed")
+			return merged, WrapError(EInvalid, err, "the weighted Kaplan–Meier curve of the %s arm could not be computed", []string{"control", "treated"}[a])
 		}
 		out.KM = km
 	}
-	return nil
+	return merged, nil
 }
 
 func zeroArm(p int) analysis.ArmSums {

@@ -617,7 +617,8 @@ func DefaultName(req Request) string {
 	case protocol.KindIPW:
 		s = "Weighted comparison of " + req.Endpoint
 		if req.IPW != nil {
-			s += " by " + req.IPW.Treatment + "=" + req.IPW.Treated + " (" + ipwEstimand(req.IPW) + ")"
+			trt, level := req.IPW.TreatmentNames()
+			s += " by " + trt + "=" + level + " (" + ipwEstimand(req.IPW) + ")"
 		}
 	case protocol.KindScreen:
 		s = screenName(req)

@@ -180,7 +180,7 @@ func TestNothingClippedOrOverlapping(t *testing.T) {
 	long := lungFigure(t)
 	long.Title = "Overall survival by sex in the North Central Cancer Treatment Group lung cancer cohort, all sites pooled"
 	figs = append(figs, fig{"km_lung_640x400", lungFigure(t), 640, 400}, fig{"km_four_800x500", fourGroupFigure(), 800, 500},
-		fig{"km_long_title_800x500", long, 800, 500})
+		fig{"km_long_title_800x500", long, 800, 500}, fig{"km_weighted_risk_1024x700", weightedRiskFigure(t), 1024, 700})
 	for _, g := range figs {
 		t.Run(g.name, func(t *testing.T) {
 			items, w, h := recordTexts(t, g.f, g.w, g.h)
@@ -364,12 +364,15 @@ func TestInvalidFiguresReturnErrors(t *testing.T) {
 		"times out of order": mk(func(f *KMFigure) { f.Curves[1].Time = append([]float64{5000}, f.Curves[1].Time[1:]...) }),
 		"surv above 1":       mk(func(f *KMFigure) { s := append([]float64{1.5}, f.Curves[0].Surv[1:]...); f.Curves[0].Surv = s }),
 		"risk rows":          mk(func(f *KMFigure) { f.RiskTable = &RiskTable{Times: []float64{0}, Counts: [][]int{{1}}} }),
-		"forest empty":       &ForestPlot{},
-		"forest HR outside":  &ForestPlot{Rows: []ForestRow{{Label: "x", HR: 3, Lower: 1, Upper: 2}}},
-		"forest HR zero":     &ForestPlot{Rows: []ForestRow{{Label: "x", HR: 0, Lower: 0, Upper: 2}}},
-		"bars length":        &BarChart{Categories: []string{"a", "b"}, Groups: []BarGroup{{Name: "g", Values: []float64{1}}}},
-		"hist edges":         &Histogram{Edges: []float64{0, 2, 1}, Series: []HistSeries{{Counts: []float64{1, 2}}}},
-		"hist counts":        &Histogram{Edges: []float64{0, 1, 2}, Series: []HistSeries{{Counts: []float64{1}}}},
+		"weighted risk rows": mk(func(f *KMFigure) {
+			f.RiskTable = &RiskTable{Times: []float64{0}, Counts: [][]int{{1}, {1}}, Weighted: [][]float64{{1}}}
+		}),
+		"forest empty":      &ForestPlot{},
+		"forest HR outside": &ForestPlot{Rows: []ForestRow{{Label: "x", HR: 3, Lower: 1, Upper: 2}}},
+		"forest HR zero":    &ForestPlot{Rows: []ForestRow{{Label: "x", HR: 0, Lower: 0, Upper: 2}}},
+		"bars length":       &BarChart{Categories: []string{"a", "b"}, Groups: []BarGroup{{Name: "g", Values: []float64{1}}}},
+		"hist edges":        &Histogram{Edges: []float64{0, 2, 1}, Series: []HistSeries{{Counts: []float64{1, 2}}}},
+		"hist counts":       &Histogram{Edges: []float64{0, 1, 2}, Series: []HistSeries{{Counts: []float64{1}}}},
 	}
 	for name, f := range bad {
 		var buf bytes.Buffer

@@ -57,23 +57,6 @@ type HazardRatio struct {
 	HR, Lower, Upper float64
 }
 
-// SuppressedCount in a RiskTable marks a cell the site's disclosure policy suppressed.
-const SuppressedCount = -1
-
-// RiskTable is a number-at-risk table given explicitly, as released by the sites under
-// their disclosure policies.
-type RiskTable struct {
-	// Times are in days; each column is drawn under that time on the x-axis, so they are
-	// normally the axis ticks (KMFigure.Ticks).
-	Times []float64
-	// Counts[i][j] is the number at risk in curve i at Times[j]; SuppressedCount (or any
-	// negative value) marks a suppressed cell.
-	Counts [][]int
-	// MinCell is the policy's minimum cell size: suppressed cells and counts between 1 and
-	// MinCell-1 are shown as "<MinCell".
-	MinCell int
-}
-
 // KMFigure is the publication Kaplan–Meier figure: step curves with confidence bands and
 // censor marks, a number-at-risk table aligned under the time axis, a legend with n, an
 // annotation box (median with 95% CI per group, log-rank p, hazard ratio) and a footnote.
@@ -205,31 +188,16 @@ func (f *KMFigure) validate() error {
 				return fmt.Errorf("chart: risk table row %d has %d counts for %d times", i, len(row), len(rt.Times))
 			}
 		}
+		if rt.Weighted != nil && len(rt.Weighted) != len(rt.Counts) {
+			return fmt.Errorf("chart: risk table has %d weighted rows for %d curves", len(rt.Weighted), len(rt.Counts))
+		}
+		for i, row := range rt.Weighted {
+			if len(row) != len(rt.Times) {
+				return fmt.Errorf("chart: risk table weighted row %d has %d values for %d times", i, len(row), len(rt.Times))
+			}
+		}
 	}
 	return nil
-}
-
-// riskTable returns the table to draw (times in days), or nil for none.
-func (f *KMFigure) riskTable(ticks []float64) *RiskTable {
-	if f.HideRiskTable {
-		return nil
-	}
-	if f.RiskTable != nil {
-		return f.RiskTable
-	}
-	rt := &RiskTable{Times: ticks, MinCell: f.RiskMinCell}
-	for i := range f.Curves {
-		k := &f.Curves[i]
-		if k.NRisk == nil {
-			return nil // cannot derive the table for every group: draw none rather than a partial one
-		}
-		row := make([]int, len(ticks))
-		for j, t := range ticks {
-			row[j] = k.riskAt(t)
-		}
-		rt.Counts = append(rt.Counts, row)
-	}
-	return rt
 }
 
 func (f *KMFigure) color(s Style, i int) color.Color {
@@ -266,6 +234,7 @@ type kmLayout struct {
 	data      draw.Canvas // its data area, where x and y are mapped
 	ticks     []float64   // axis ticks in units
 	table     *RiskTable
+	rows      []riskRow // the table's rows
 	tableArea draw.Canvas
 	rowH      vg.Length
 
@@ -299,13 +268,18 @@ func (f *KMFigure) layout(c draw.Canvas) *kmLayout {
 	l.rowH = s.TextSize * 1.45
 	var labelW, cellW vg.Length
 	if l.table != nil {
+		names := make([]string, len(f.Curves))
 		for i := range f.Curves {
-			labelW = max(labelW, tsty.Width(f.Curves[i].Name))
-			for _, n := range l.table.Counts[i] {
-				cellW = max(cellW, tsty.Width(FormatCount(n, l.table.MinCell)))
+			names[i] = f.Curves[i].Name
+		}
+		l.rows = l.table.rows(names)
+		for _, r := range l.rows {
+			labelW = max(labelW, tsty.Width(r.label))
+			for _, c := range r.cells {
+				cellW = max(cellW, tsty.Width(c))
 			}
 		}
-		h := vg.Length(len(f.Curves)+1)*l.rowH + s.TextSize*0.4
+		h := vg.Length(len(l.rows)+1)*l.rowH + s.TextSize*0.4
 		l.tableArea = inner
 		l.tableArea.Max.Y = inner.Min.Y + h
 		inner.Min.Y += h + s.TextSize*0.6
@@ -436,37 +410,6 @@ func (f *KMFigure) Draw(c draw.Canvas) error {
 		f.drawLegend(c, l)
 	}
 	return nil
-}
-
-// drawRiskTable draws "Number at risk" and one row per group, each count centred under its
-// time's position on the x-axis, the group label right-aligned before the first column.
-func (f *KMFigure) drawRiskTable(c draw.Canvas, l *kmLayout) {
-	s := l.style
-	ta := l.tableArea
-	head := s.text(s.TextSize, true)
-	top := ta.Max.Y
-	putText(c, head, ta.Min.X, top-l.rowH/2, draw.XLeft, draw.YCenter, "Number at risk")
-	var cellW vg.Length
-	tsty := s.text(s.TextSize, false)
-	for i := range f.Curves {
-		for _, n := range l.table.Counts[i] {
-			cellW = max(cellW, tsty.Width(FormatCount(n, l.table.MinCell)))
-		}
-	}
-	labelX := l.data.Min.X - cellW/2 - s.TextSize*0.8
-	for i := range f.Curves {
-		y := top - vg.Length(i+1)*l.rowH - l.rowH/2
-		sty := tsty
-		sty.Color = f.color(s, i)
-		putText(c, sty, labelX, y, draw.XRight, draw.YCenter, f.Curves[i].Name)
-		for j, t := range l.table.Times {
-			v := f.Unit.FromDays(t)
-			if v < l.plot.X.Min-1e-9 || v > l.plot.X.Max+1e-9 {
-				continue
-			}
-			putText(c, sty, l.x(v), y, draw.XCenter, draw.YCenter, FormatCount(l.table.Counts[i][j], l.table.MinCell))
-		}
-	}
 }
 
 // band fills the area between two post-step functions; NaN limits leave a gap.

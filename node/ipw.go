@@ -65,6 +65,10 @@ func (e *Engine) ipw(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 		out.LogLik, out.Gradient, out.Hessian = lc.LogLik, lc.Gradient, lc.Hessian
 		ans.released = fmt.Sprintf("ipw propensity p=%d n=%d treated=%d", p, prep.n, prep.treatedN)
 	case protocol.IPWOutcome, protocol.IPWCox:
+		if req.Stage == protocol.IPWCox && req.TreatedSite != "" {
+			// protocol.ValidateQuery refuses it first; kept here for direct callers.
+			return answer{}, errorf(protocol.CodeInvalid, "ipw: with the treatment membership in site %q this site holds one arm: a Cox model stratified by site compares nothing; fit the pooled form", clip(req.TreatedSite))
+		}
 		if len(req.Beta) != p {
 			return answer{}, errorf(protocol.CodeInvalid, "ipw.beta has %d coefficients for %d design columns %q", len(req.Beta), p, prep.names)
 		}
@@ -110,14 +114,24 @@ func (e *Engine) ipwPrepare(c *cohort, q *protocol.Query) (*ipwPrepared, error) 
 	req := q.IPW
 	ls := c.study
 	ep := ls.eps[q.Endpoint]
-	trt := ls.vars[req.Treatment]
-	level := int32(ls.catIndex[req.Treatment][req.Treated])
+	// isTreated tells a patient's arm; with the treatment membership in a site (a single-arm
+	// trial against external controls), every patient of this site is in the same arm.
+	var isTreated func(i int) bool
 	var rows []int
-	c.rows.forEach(func(i int) {
-		if trt.Codes[i] >= 0 { // a patient without a treatment value is in neither arm
-			rows = append(rows, i)
-		}
-	})
+	if req.TreatedSite != "" {
+		trial := req.TreatedSite == e.site
+		isTreated = func(int) bool { return trial }
+		c.rows.forEach(func(i int) { rows = append(rows, i) })
+	} else {
+		trt := ls.vars[req.Treatment]
+		level := int32(ls.catIndex[req.Treatment][req.Treated])
+		isTreated = func(i int) bool { return trt.Codes[i] == level }
+		c.rows.forEach(func(i int) {
+			if trt.Codes[i] >= 0 { // a patient without a treatment value is in neither arm
+				rows = append(rows, i)
+			}
+		})
+	}
 	cols := make([]analysis.CovariateColumn, len(req.Confounders))
 	for k, name := range req.Confounders {
 		v := ls.vars[name]
@@ -171,7 +185,7 @@ func (e *Engine) ipwPrepare(c *cohort, q *protocol.Query) (*ipwPrepared, error) 
 		k++
 		prep.complete.set(i)
 		prep.n++
-		isT := trt.Codes[i] == level
+		isT := isTreated(i)
 		if isT {
 			prep.treatedN++
 		}
@@ -196,21 +210,35 @@ func (e *Engine) ipwPrepare(c *cohort, q *protocol.Query) (*ipwPrepared, error) 
 	if IsExact(e.policy) || e.withoutModelRules {
 		return prep, nil
 	}
-	if n := min(prep.treatedN, prep.n-prep.treatedN); n < e.policy.MinCohort {
-		return nil, refusef(protocol.ReasonSmallCohort, float64(e.policy.MinCohort), "each treatment arm needs min_cohort=%d complete cases", e.policy.MinCohort)
-	}
-	// Each group a confounder column distinguishes holds min_cell treated and min_cell control
-	// patients: the model then never singles out who, in a small group, got which treatment.
+	// Each arm the site holds (both, or with a treated site its own) needs min_cohort complete
+	// cases, and each group a confounder column distinguishes min_cell of its patients: the
+	// model then never singles out who, in a small group, got which treatment.
 	control := make([]bool, len(prep.treated))
 	for i, t := range prep.treated {
 		control[i] = !t
 	}
 	blocks := designBlocks(ls, req.Confounders, levels)
-	if err := checkDesignColumns(plain, p, names, blocks, prep.treated, e.policy.MinCell, " among the treated"); err != nil {
-		return nil, err
-	}
-	if err := checkDesignColumns(plain, p, names, blocks, control, e.policy.MinCell, " among the controls"); err != nil {
-		return nil, err
+	for a, arm := range [][]bool{control, prep.treated} {
+		n := []int{prep.n - prep.treatedN, prep.treatedN}[a]
+		if req.TreatedSite != "" && n == 0 {
+			continue // the other arm is at other sites
+		}
+		if n < e.policy.MinCohort {
+			if req.TreatedSite != "" {
+				return nil, refusef(protocol.ReasonSmallCohort, float64(e.policy.MinCohort), "the treatment is membership in site %q: this site's patients (its arm) need min_cohort=%d complete cases", clip(req.TreatedSite), e.policy.MinCohort)
+			}
+			return nil, refusef(protocol.ReasonSmallCohort, float64(e.policy.MinCohort), "each treatment arm needs min_cohort=%d complete cases", e.policy.MinCohort)
+		}
+		where := []string{" among the controls", " among the treated"}[a]
+		if req.TreatedSite != "" {
+			// Every patient of the site is in this arm, as the analyst knows: the rule that each
+			// group holds patients of both arms (so that a group does not tell the treatment of
+			// its members) has nothing to protect, and could never hold at one site.
+			arm, where = nil, " at this site (its patients are all "+[]string{"controls", "treated"}[a]+")"
+		}
+		if err := checkDesignColumns(plain, p, names, blocks, arm, e.policy.MinCell, where); err != nil {
+			return nil, err
+		}
 	}
 	return prep, nil
 }
@@ -257,6 +285,10 @@ func (e *Engine) ipwWeights(prep *ipwPrepared, req *protocol.IPWRequest) (*ipwWe
 	uncapped := IsExact(e.policy) || e.withoutWeightSpread // tests of the attack switch both off
 	var caps [2]float64
 	for a := range arms {
+		if req.TreatedSite != "" && wt.keptN[a]+wt.trimmed[a] == 0 {
+			caps[a] = math.Inf(1) // the arm is at other sites
+			continue
+		}
 		if len(arms[a]) < max(e.policy.MinCohort, 1) && !IsExact(e.policy) {
 			return nil, refusef(protocol.ReasonSmallCohort, float64(e.policy.MinCohort), "after trimming, each treatment arm needs min_cohort=%d patients", e.policy.MinCohort)
 		}
@@ -419,15 +451,17 @@ func (e *Engine) ipwCox(prep *ipwPrepared, req *protocol.IPWRequest, wt *ipwWeig
 
 // checkIPWNames resolves the treatment, its level, the confounders and their levels.
 func checkIPWNames(ls *loadedStudy, r *protocol.IPWRequest) error {
-	t := ls.vars[r.Treatment]
-	if t == nil {
-		return errorf(protocol.CodeNotFound, "ipw.treatment: no variable %q", clip(r.Treatment))
-	}
-	if t.Type != protocol.Categorical {
-		return errorf(protocol.CodeInvalid, "ipw.treatment: %q is numeric; the treatment is a categorical variable", r.Treatment)
-	}
-	if _, ok := ls.catIndex[r.Treatment][r.Treated]; !ok {
-		return errorf(protocol.CodeNotFound, "ipw.treated: %q has no category %q", r.Treatment, clip(r.Treated))
+	if r.TreatedSite == "" {
+		t := ls.vars[r.Treatment]
+		if t == nil {
+			return errorf(protocol.CodeNotFound, "ipw.treatment: no variable %q", clip(r.Treatment))
+		}
+		if t.Type != protocol.Categorical {
+			return errorf(protocol.CodeInvalid, "ipw.treatment: %q is numeric; the treatment is a categorical variable", r.Treatment)
+		}
+		if _, ok := ls.catIndex[r.Treatment][r.Treated]; !ok {
+			return errorf(protocol.CodeNotFound, "ipw.treated: %q has no category %q", r.Treatment, clip(r.Treated))
+		}
 	}
 	for i, name := range r.Confounders {
 		if ls.vars[name] == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"testing"
 
 	"github.com/oncofed/oncofed/analysis"
@@ -141,26 +140,9 @@ func TestAttackIPWDominantWeight(t *testing.T) {
 // oldestWomen returns up to n women with a unique age among the women, oldest first, among
 // the complete cases of the ipw query (age, karno and wt.loss present).
 func oldestWomen(ls *loadedStudy, n int) []int {
-	age, karno, wl := ls.vars["age"].Numeric, ls.vars["karno"].Numeric, ls.vars["wt.loss"].Numeric
 	sex := ls.vars["sex"]
 	female := int32(ls.catIndex["sex"]["female"])
-	var women []int
-	count := map[float64]int{}
-	for i := range age {
-		if sex.Codes[i] == female && !math.IsNaN(karno[i]) && !math.IsNaN(wl[i]) && !math.IsNaN(age[i]) {
-			women = append(women, i)
-			count[age[i]]++
-		}
-	}
-	slices.SortFunc(women, func(a, b int) int { return int(age[b] - age[a]) })
-	var out []int
-	for r, i := range women {
-		// At least 20 younger women: her cohort (below) has a treated arm above min_cohort.
-		if len(out) < n && count[age[i]] == 1 && len(women)-r > 20 {
-			out = append(out, i)
-		}
-	}
-	return out
+	return oldestAmong(ls, n, func(i int) bool { return sex.Codes[i] == female })
 }
 
 // The differencing attack: two weighted answers on cohorts that differ by one patient (every

@@ -168,13 +168,27 @@ func designBlocks(ls *loadedStudy, covariates []string, levels map[string][]stri
 // event is refused; one censored patient among them is enough not to single out anyone.
 //
 // The refusal names the column (and where, e.g. the within-site stratum), never a count.
-// With minCell ≤ 0 it checks nothing.
+// With minCell ≤ 0 it checks nothing. With event nil the release carries no outcome (the
+// propensity model of an ipw query whose treatment is membership in a site, known to the
+// analyst for every patient of the site): each group must then hold minCell patients only.
 func checkDesignColumns(x []float64, p int, names []string, blocks []designBlock, event []bool, minCell int, where string) error {
 	if minCell <= 0 {
 		return nil
 	}
 	n := len(event)
+	if event == nil && p > 0 {
+		n = len(x) / p
+	}
 	enough := func(in func(i int) bool) bool {
+		if event == nil {
+			k := 0
+			for i := 0; i < n; i++ {
+				if in(i) {
+					k++
+				}
+			}
+			return k >= minCell
+		}
 		ev, none := 0, 0
 		for i := 0; i < n; i++ {
 			if in(i) {
@@ -188,6 +202,9 @@ func checkDesignColumns(x []float64, p int, names []string, blocks []designBlock
 		return ev+none >= minCell && ev >= minCell && none >= 1
 	}
 	refuse := func(what string) error {
+		if event == nil {
+			return errorf(protocol.CodeRefusedByPolicy, "design column %s holds too few patients in this cohort%s: every column of a model needs at least min_cell=%d patients (a smaller column would disclose single patients); merge levels, choose another reference level or widen the cohort", what, where, minCell)
+		}
 		return errorf(protocol.CodeRefusedByPolicy, "design column %s holds too few patients in this cohort%s: every column of a model needs at least min_cell=%d patients, %d events and a patient without an event (a smaller column would disclose single patients); merge levels, choose another reference level or widen the cohort", what, where, minCell, minCell)
 	}
 	j := 0

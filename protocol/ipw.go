@@ -24,8 +24,14 @@ type IPWRequest struct {
 	Stage IPWStage `json:"stage"`
 	// Treatment is a categorical variable; patients at level Treated form the treated arm,
 	// every other patient with a value the control arm.
-	Treatment   string   `json:"treatment"`
-	Treated     string   `json:"treated"`
+	Treatment string `json:"treatment"`
+	Treated   string `json:"treated"`
+	// TreatedSite, instead of Treatment and Treated, makes the treatment membership in a
+	// site: every patient of the site named TreatedSite is treated (a single-arm trial), every
+	// other site's patient a control (an external control arm). Each site then holds one arm;
+	// a model stratified by site compares nothing, so the cox stage is refused and the client
+	// fits the pooled weighted Cox model from the outcome stage's tables (docs/ipw.md).
+	TreatedSite string   `json:"treated_site,omitempty"`
 	Confounders []string `json:"confounders"`
 	// Levels fixes the design order of categorical confounders (the first is the reference).
 	Levels map[string][]string `json:"levels,omitempty"`
@@ -105,8 +111,15 @@ func validateIPWRequest(r *IPWRequest) error {
 	default:
 		return queryErrorf(CodeInvalid, "ipw.stage %q: want propensity, outcome or cox", clipName(string(r.Stage)))
 	}
-	if r.Treatment == "" || len(r.Treatment) > MaxNameLen || r.Treated == "" || len(r.Treated) > MaxNameLen {
-		return queryErrorf(CodeInvalid, "ipw needs a treatment variable and its treated level")
+	if r.TreatedSite != "" {
+		if r.Treatment != "" || r.Treated != "" || len(r.TreatedSite) > MaxNameLen {
+			return queryErrorf(CodeInvalid, "ipw.treated_site makes the treatment membership in a site: it takes no treatment variable or level")
+		}
+		if r.Stage == IPWCox {
+			return queryErrorf(CodeInvalid, "ipw: with the treatment membership in site %q every site holds one arm, so a Cox model stratified by site compares nothing; the pooled model is computed from the outcome stage", clipName(r.TreatedSite))
+		}
+	} else if r.Treatment == "" || len(r.Treatment) > MaxNameLen || r.Treated == "" || len(r.Treated) > MaxNameLen {
+		return queryErrorf(CodeInvalid, "ipw needs a treatment variable and its treated level, or a treated site")
 	}
 	if len(r.Confounders) == 0 || len(r.Confounders) > MaxCovariates {
 		return queryErrorf(CodeInvalid, "ipw needs 1 to %d confounders, got %d", MaxCovariates, len(r.Confounders))

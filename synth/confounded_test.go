@@ -211,11 +211,24 @@ func TestIPWScaleAgainstR(t *testing.T) {
 	hr, lo, hi, _, _, _, _ := confoundedEstimate(t, ps, 10, false)
 	kmArms(t, ps, 10)
 	t.Logf("%d patients, 10 sites: propensity + weights + weighted Cox (robust) + weighted KM: wall %v, CPU %v; HR %.4f (%.4f–%.4f)", n, time.Since(start), cpu()-c0, hr, lo, hi)
+	// The pooled form: propensity fit, per-site weighted tables of each arm (the outcome
+	// stage), both arms' weighted KM and the pooled weighted Cox model from the merged tables.
+	start, c0 = time.Now(), cpu()
+	tables := kmArms(t, ps, 10)
+	for _, ties := range []analysis.Ties{analysis.Efron, analysis.Breslow} {
+		fit, rob, err := analysis.FitTwoArmWeightedCox(tables[0], tables[1], ties, analysis.CoxOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("pooled weighted Cox, %v: coef %.10g, SE robust %.10g, naive %.10g, robust score %.10g", ties, fit.Coef[0], rob.SE[0], fit.SE[0], rob.Score.Stat)
+	}
+	t.Logf("%d patients, 10 sites: propensity + weights + tables + weighted KM + pooled weighted Cox (robust; Efron and Breslow): wall %v, CPU %v", n, time.Since(start), cpu()-c0)
 }
 
 // kmArms computes each arm's weighted Kaplan–Meier curve from per-site weighted tables (ATE
-// weights from a propensity model fitted as in confoundedEstimate).
-func kmArms(t *testing.T, ps []ConfoundedPatient, sites int) {
+// weights from a propensity model fitted as in confoundedEstimate) and returns the merged
+// tables (control, treated).
+func kmArms(t *testing.T, ps []ConfoundedPatient, sites int) (merged [2]analysis.WeightedSurvivalTable) {
 	t.Helper()
 	x := make([]float64, 0, 3*len(ps))
 	y := make([]bool, 0, len(ps))
@@ -251,10 +264,12 @@ func kmArms(t *testing.T, ps []ConfoundedPatient, sites int) {
 		}
 	}
 	for a := range tables {
-		if _, err := analysis.WeightedKaplanMeier(analysis.MergeWeightedTables(tables[a]...), analysis.KMOptions{}); err != nil {
+		merged[a] = analysis.MergeWeightedTables(tables[a]...)
+		if _, err := analysis.WeightedKaplanMeier(merged[a], analysis.KMOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return merged
 }
 
 func b2i(b bool) int {

@@ -25,6 +25,16 @@ const (
 	figureKM      = "Weighted Kaplan–Meier"
 )
 
+// compareBySite is the treatment choice that makes the treated arm one site's patients (a
+// single-arm trial) and the controls every other site's (app.IPWSpec.TreatedSite).
+const compareBySite = "Site (single-arm trial)"
+
+// The Cox forms of the compare tab (app.IPWSpec.Strata).
+const (
+	coxBySite  = "Cox stratified by site"
+	coxPooledB = "Cox with one baseline"
+)
+
 // compareTab compares two treatments with propensity weights (app.IPWSpec): the treatment, its
 // treated level and the confounders on the left; the Love plot, the overlap histogram or the
 // weighted Kaplan–Meier curves on the right, with the hazard ratio (robust CI), the effective
@@ -38,6 +48,7 @@ type compareTab struct {
 	confounders *widget.CheckGroup
 	estimand    *widget.RadioGroup
 	trim        *widget.Select
+	coxForm     *widget.RadioGroup
 	run         *widget.Button
 	view        *widget.Select
 	export      *widget.Select
@@ -66,6 +77,9 @@ func newCompareTab(a *App) *compareTab {
 	t.estimand.Required = true
 	t.trim = widget.NewSelect([]string{"no trimming", "0.01", "0.05"}, nil)
 	t.trim.Selected = "no trimming"
+	t.coxForm = widget.NewRadioGroup([]string{coxBySite, coxPooledB}, nil)
+	t.coxForm.Selected = coxBySite
+	t.coxForm.Required = true
 	t.run = widget.NewButtonWithIcon("Compare", theme.MediaPlayIcon(), t.onRun)
 	t.run.Importance = widget.HighImportance
 	t.view = widget.NewSelect([]string{figureLove, figureOverlap, figureKM}, func(string) { t.redraw() })
@@ -100,6 +114,7 @@ func newCompareTab(a *App) *compareTab {
 		bold("Treatment"), t.treatment, t.treated,
 		bold("Confounders"), t.confounders,
 		bold("Weights"), t.estimand, t.trim,
+		bold("Outcome model"), t.coxForm,
 		t.run,
 	)
 	bar := newToolbar(1, widget.NewLabel("Compare treatments"), t.view, t.pin, t.export)
@@ -124,7 +139,7 @@ func (t *compareTab) setStudy(st *app.Study) {
 			cats = append(cats, v.Name)
 		}
 	}
-	t.treatment.Options = cats
+	t.treatment.Options = append(cats, compareBySite)
 	t.treatment.ClearSelected()
 	t.treated.Options = nil
 	t.treated.ClearSelected()
@@ -138,8 +153,16 @@ func (t *compareTab) onTreatment(name string) {
 		return
 	}
 	t.treated.Options = nil
-	if v := t.study.Variable(name); v != nil {
+	t.coxForm.Enable()
+	if name == compareBySite {
+		// Each site then holds one arm: a model stratified by site would compare nothing.
+		t.treated.Options = append([]string(nil), t.study.Sites...)
+		t.treated.PlaceHolder = "Trial site…"
+		t.coxForm.SetSelected(coxPooledB)
+		t.coxForm.Disable()
+	} else if v := t.study.Variable(name); v != nil {
 		t.treated.Options = append([]string(nil), v.Categories...)
+		t.treated.PlaceHolder = "Treated level…"
 	}
 	t.treated.ClearSelected()
 	t.treated.Refresh()
@@ -155,7 +178,13 @@ func (t *compareTab) Request() app.Request {
 			conf = append(conf, c)
 		}
 	}
-	spec := &app.IPWSpec{Treatment: t.treatment.Selected, Treated: t.treated.Selected, Confounders: conf, Estimand: t.estimand.Selected}
+	spec := &app.IPWSpec{Treatment: t.treatment.Selected, Treated: t.treated.Selected, Confounders: conf, Estimand: t.estimand.Selected, Strata: "site"}
+	if t.coxForm.Selected == coxPooledB {
+		spec.Strata = "none"
+	}
+	if spec.Treatment == compareBySite {
+		spec.Treatment, spec.Treated, spec.TreatedSite = "", "", t.treated.Selected
+	}
 	fmt.Sscan(t.trim.Selected, &spec.Trim)
 	req.IPW = spec
 	return req
@@ -168,8 +197,8 @@ func (t *compareTab) onRun() {
 	}
 	req := t.Request()
 	switch {
-	case req.IPW.Treatment == "" || req.IPW.Treated == "":
-		t.setStatus("Choose the treatment and its treated level.")
+	case req.IPW.TreatedSite == "" && (req.IPW.Treatment == "" || req.IPW.Treated == ""):
+		t.setStatus("Choose the treatment and its treated level (or, for a single-arm trial, the trial site).")
 		return
 	case len(req.IPW.Confounders) == 0:
 		t.setStatus("Choose at least one confounder.")
@@ -211,16 +240,21 @@ func (t *compareTab) show(r *app.Result) {
 }
 
 // CompareSummary is the text under the figure, three short lines: the hazard ratio with its
-// robust CI, the weighted log-rank test and both SEs, the effective sample sizes.
+// robust CI, the Cox form, the weighted log-rank test and both SEs, the effective sample sizes.
 func CompareSummary(r *app.Result) string {
 	res := r.IPW
 	cox, rob := res.Cox, res.Robust
+	treatment, treated := r.Request.IPW.TreatmentNames()
+	form := "stratified by site"
+	if res.Strata == "none" {
+		form = "one baseline hazard"
+	}
 	return fmt.Sprintf("%s = %s vs the rest (%s weights): HR %s, robust 95%% CI, p %s\n"+
-		"Weighted log-rank p %s · SE robust %.4f, naive %.4f\n"+
+		"Cox %s · weighted log-rank p %s · SE robust %.4f, naive %.4f\n"+
 		"Effective sample size: treated %.1f of %s, control %.1f of %s",
-		r.Request.IPW.Treatment, r.Request.IPW.Treated, res.Estimand,
+		treatment, treated, res.Estimand,
 		chart.FormatHR(cox.HR[0], rob.Lower[0], rob.Upper[0]), format.PNumber(rob.P[0]),
-		format.PNumber(rob.Score.P), rob.SE[0], cox.SE[0],
+		form, format.PNumber(rob.Score.P), rob.SE[0], cox.SE[0],
 		res.Treated.ESS, format.Thousands(res.Treated.Kept), res.Control.ESS, format.Thousands(res.Control.Kept))
 }
 

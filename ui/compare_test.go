@@ -3,6 +3,7 @@ package ui
 import (
 	"image/png"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -62,5 +63,74 @@ func TestCompareTreatments(t *testing.T) {
 	a.showResult(r)
 	if c.result != r || c.result.IPW.Cox.Coef[0] != res.Cox.Coef[0] {
 		t.Errorf("the Library did not show the stored comparison")
+	}
+}
+
+// TestCompareSingleArmTrial: with the treatment "Site (single-arm trial)" the tab offers the
+// study's sites as the treated arm and only the pooled Cox form (every site holds one arm); the
+// comparison of one site's patients against every other site's runs over the test federation
+// and its weighted Kaplan–Meier figure (with weighted and actual numbers at risk) draws.
+func TestCompareSingleArmTrial(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	if os.Getenv("ONCOFED_SHOT") != "" {
+		a.Window().Resize(fyne.NewSize(1024, 700))
+	}
+	a.selectTab(TabCompare)
+	c := a.compare
+	c.treatment.SetSelected(compareBySite)
+	if !slices.Equal(c.treated.Options, a.compare.study.Sites) || len(c.treated.Options) < 2 {
+		t.Fatalf("treated options %v, want the sites %v", c.treated.Options, a.compare.study.Sites)
+	}
+	if c.coxForm.Selected != coxPooledB || !c.coxForm.Disabled() {
+		t.Errorf("Cox form %q (disabled %v): a treated site allows only the pooled form", c.coxForm.Selected, c.coxForm.Disabled())
+	}
+	trial := c.treated.Options[0]
+	c.treated.SetSelected(trial)
+	c.confounders.SetSelected([]string{"age", "weight_loss_kg"})
+	if spec := c.Request().IPW; spec.TreatedSite != trial || spec.Treatment != "" || spec.Strata != "none" {
+		t.Fatalf("request %+v", spec)
+	}
+	test.Tap(c.run)
+	f.loop.until(t, "the comparison", func() bool { return c.result != nil || strings.HasPrefix(c.status.Text, "No comparison") })
+	if c.result == nil {
+		t.Fatalf("no comparison: %s", c.status.Text)
+	}
+	if res := c.result.IPW; res.Strata != "none" || res.Cox == nil || res.Treated.Kept == 0 || res.Control.Kept == 0 {
+		t.Fatalf("result: strata %q, %d treated, %d controls", res.Strata, res.Treated.Kept, res.Control.Kept)
+	}
+	if !strings.Contains(c.summary.Text, "site = "+trial) || !strings.Contains(c.summary.Text, "one baseline hazard") {
+		t.Errorf("summary %q", c.summary.Text)
+	}
+	c.view.SetSelected(figureOverlap)
+	c.view.SetSelected(figureKM)
+	fv := c.figure
+	before := fv.rendered
+	f.loop.until(t, "the figure", func() bool { return fv.rendered > before && fv.Image() != nil })
+	if fv.lastErr != nil {
+		t.Fatal(fv.lastErr)
+	}
+	if dir := os.Getenv("ONCOFED_SHOT"); dir != "" {
+		out, err := os.Create(dir + "/compare-trial.png")
+		if err == nil {
+			png.Encode(out, a.Window().Canvas().Capture())
+			out.Close()
+		}
+	}
+	// From the Library: the stored rounds (propensity and outcome only) render the same
+	// pooled comparison.
+	res := c.result.IPW
+	r, err := f.svc.Open(t.Context(), c.result.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.showResult(r)
+	if c.result != r || r.IPW.Strata != "none" || r.IPW.Cox.Coef[0] != res.Cox.Coef[0] || r.IPW.Robust.SE[0] != res.Robust.SE[0] {
+		t.Errorf("the Library did not show the stored single-arm comparison")
+	}
+	// Back to a treatment variable: both forms offered again.
+	c.treatment.SetSelected("treatment")
+	if c.coxForm.Disabled() {
+		t.Error("the Cox form stays disabled for a treatment variable")
 	}
 }

@@ -20,14 +20,14 @@ func runIPW(ctx context.Context, c *common, args []string, out io.Writer) error 
 	var stabilise bool
 	if err := parseFlags("ipw", c, args, func(fs *flag.FlagSet) {
 		a.register(fs, true)
-		fs.StringVar(&treatment, "treatment", "", "categorical treatment `VARIABLE`")
-		fs.StringVar(&treated, "treated", "", "the treatment's `LEVEL` of the treated arm (every other level is the control arm)")
+		fs.StringVar(&treatment, "treatment", "", "categorical treatment `VARIABLE`, or site: the treated arm is one site's patients (a single-arm trial), the controls every other site's")
+		fs.StringVar(&treated, "treated", "", "the treatment's `LEVEL` of the treated arm (every other level is the control arm); with --treatment site, the trial site")
 		fs.StringVar(&confounders, "confounders", "", "comma-separated `VARIABLES` of the propensity model")
 		fs.StringVar(&estimand, "estimand", "ATE", "`ESTIMAND`: ATE (weights 1/e, 1/(1-e)), ATT (1, e/(1-e)) or overlap (1-e, e)")
 		fs.Float64Var(&trim, "trim", 0, "leave out patients whose propensity is below `Q` or above 1-Q")
 		fs.BoolVar(&stabilise, "stabilise", false, "stabilised weights (ATE, ATT): multiplied by the arm's share of the cohort")
 		fs.StringVar(&ties, "ties", "efron", "tie handling `METHOD` of the weighted Cox model: efron or breslow")
-		fs.StringVar(&strata, "strata", "site", "`site`: the weighted Cox model is stratified by site (the only form so far)")
+		fs.StringVar(&strata, "strata", "", "weighted Cox model `FORM`: site (stratified by site; the default) or none (one baseline hazard; the only form, and the default, with --treatment site)")
 		fs.StringVar(&refs, "reference", "", "reference levels of categorical confounders, `VAR=LEVEL,...`")
 	}); err != nil {
 		return err
@@ -48,8 +48,12 @@ func runIPW(ctx context.Context, c *common, args []string, out io.Writer) error 
 	if _, err := analysis.ParseTies(ties); err != nil {
 		return usagef("--ties: %v", err)
 	}
-	if strata != "site" {
-		return usagef("--strata: only site is available: the pooled weighted Cox model needs weighted risk-set sums, which no site releases yet")
+	bySite := treatment == "site"
+	switch {
+	case strata != "" && strata != "site" && strata != "none":
+		return usagef("--strata: %q is neither site nor none", strata)
+	case bySite && strata == "site":
+		return usagef("--strata site: with --treatment site every site holds one arm (the trial site the treated, the others the controls), so a Cox model stratified by site compares nothing; use --strata none (one baseline hazard)")
 	}
 	if !(trim >= 0 && trim < 0.5) {
 		return usagef("--trim: %v is not in [0, 0.5)", trim)
@@ -59,14 +63,25 @@ func runIPW(ctx context.Context, c *common, args []string, out io.Writer) error 
 		return err
 	}
 	defer e.Close()
-	if err := checkVariable(st, "--treatment", treatment, protocol.Categorical); err != nil {
-		return err
-	}
-	if !slices.Contains(st.Variable(treatment).Categories, treated) {
-		return usagef("--treated: %q is not a level of %s (%v)", treated, treatment, st.Variable(treatment).Categories)
-	}
 	spec := &app.IPWSpec{Treatment: treatment, Treated: treated, Confounders: names, Estimand: estimand,
-		Stabilise: stabilise, Trim: trim, Ties: ties}
+		Stabilise: stabilise, Trim: trim, Ties: ties, Strata: strata}
+	if bySite {
+		// "site" names the membership, not a variable: a study declaring one cannot be ambiguous.
+		if st.Variable("site") != nil {
+			return usagef("--treatment site: study %s declares a variable named site; membership in a site cannot be told from it", st.Name)
+		}
+		if !slices.Contains(st.Sites, treated) {
+			return usagef("--treated: %q is not a site of %s (%v)", treated, st.Name, st.Sites)
+		}
+		spec.Treatment, spec.Treated, spec.TreatedSite = "", "", treated
+	} else {
+		if err := checkVariable(st, "--treatment", treatment, protocol.Categorical); err != nil {
+			return err
+		}
+		if !slices.Contains(st.Variable(treatment).Categories, treated) {
+			return usagef("--treated: %q is not a level of %s (%v)", treated, treatment, st.Variable(treatment).Categories)
+		}
+	}
 	if spec.Levels, err = coxLevels(st, "--confounders", names, refs); err != nil {
 		return err
 	}
@@ -103,6 +118,7 @@ func ipwArmDoc(name string, arm app.IPWArm) map[string]any {
 func writeIPW(w io.Writer, format string, r *app.Result) error {
 	res := r.IPW
 	spec := r.Request.IPW
+	trtName, trtLevel := spec.TreatmentNames()
 	fit := res.Propensity
 	cox, rob := res.Cox, res.Robust
 	switch format {
@@ -117,14 +133,14 @@ func writeIPW(w io.Writer, format string, r *app.Result) error {
 		}
 		hist := map[string]any{"edges": res.Edges, "treated": countsJSON(res.Treated.Histogram), "control": countsJSON(res.Control.Histogram)}
 		doc := map[string]any{"study": r.Request.Study, "endpoint": r.Request.Endpoint, "cohort": r.Request.Cohort,
-			"treatment": spec.Treatment, "treated": spec.Treated, "estimand": res.Estimand, "trim": spec.Trim, "stabilise": spec.Stabilise,
+			"treatment": trtName, "treated": trtLevel, "estimand": res.Estimand, "trim": spec.Trim, "stabilise": spec.Stabilise,
 			"propensity": map[string]any{"terms": terms, "converged": fit.Converged, "iterations": fit.Iterations, "n": fit.N, "treated": fit.Treated},
 			"ess":        map[string]any{"treated": res.Treated.ESS, "control": res.Control.ESS},
 			"balance":    balance,
 			"smd_note":   report.SMDNote,
 			"overlap":    hist,
 			"km":         map[string]any{"groups": []map[string]any{ipwArmDoc("control", res.Control), ipwArmDoc("treated", res.Treated)}},
-			"cox": map[string]any{"term": cox.Terms[0], "ties": spec.Ties, "strata": "site", "coef": cox.Coef[0], "se_robust": rob.SE[0], "se_naive": cox.SE[0],
+			"cox": map[string]any{"term": cox.Terms[0], "ties": spec.Ties, "strata": res.Strata, "coef": cox.Coef[0], "se_robust": rob.SE[0], "se_naive": cox.SE[0],
 				"hr": cox.HR[0], "lower": rob.Lower[0], "upper": rob.Upper[0], "p": rob.P[0], "n": cox.N, "events": cox.Events, "iterations": cox.Iterations},
 			"logrank":  map[string]any{"robust": testJSON(rob.Score), "naive": testJSON(cox.Score)},
 			"warnings": nonNil(res.Warnings()),
@@ -138,7 +154,7 @@ func writeIPW(w io.Writer, format string, r *app.Result) error {
 		}
 		return writeCSV(w, recs)
 	}
-	fmt.Fprintf(w, "Weighted comparison of %s in %s: %s = %s against the rest, %s weights\n", r.Request.Endpoint, r.Request.Study, spec.Treatment, spec.Treated, res.Estimand)
+	fmt.Fprintf(w, "Weighted comparison of %s in %s: %s = %s against the rest, %s weights\n", r.Request.Endpoint, r.Request.Study, trtName, trtLevel, res.Estimand)
 	writeCohortLine(w, r.Request.Cohort)
 	fmt.Fprintf(w, "propensity model: %d patients, %d treated, %d iterations\n", fit.N, fit.Treated, fit.Iterations)
 	t := table(w)
@@ -158,8 +174,12 @@ func writeIPW(w io.Writer, format string, r *app.Result) error {
 		med := a.arm.KM.Median()
 		fmt.Fprintf(w, "%s: weighted median %s (%s–%s)\n", a.name, r4(med.Time), r4(med.Lower), r4(med.Upper))
 	}
-	fmt.Fprintf(w, "weighted Cox, stratified by site, %s ties: HR %s (robust 95%% CI %s–%s), p %s; SE robust %s, naive %s\n",
-		spec.Ties, r4(cox.HR[0]), r4(rob.Lower[0]), r4(rob.Upper[0]), pEq(rob.P[0]), r4(rob.SE[0]), r4(cox.SE[0]))
+	form := "stratified by site"
+	if res.Strata == "none" {
+		form = "one baseline hazard"
+	}
+	fmt.Fprintf(w, "weighted Cox, %s, %s ties: HR %s (robust 95%% CI %s–%s), p %s; SE robust %s, naive %s\n",
+		form, spec.Ties, r4(cox.HR[0]), r4(rob.Lower[0]), r4(rob.Upper[0]), pEq(rob.P[0]), r4(rob.SE[0]), r4(cox.SE[0]))
 	fmt.Fprintf(w, "weighted log-rank (robust score test) = %s on %d df, p %s\n", r4(rob.Score.Stat), rob.Score.DF, pEq(rob.Score.P))
 	for _, s := range res.Warnings() {
 		fmt.Fprintln(w, "warning:", s)

@@ -1,42 +1,54 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/node"
+	"github.com/oncofed/oncofed/protocol"
 )
 
 // ipwGolden is the part of analysis/testdata/r/ipw_goldens.json the end-to-end test reads:
 // R's answers for lung.csv with one site per institution (gen_ipw.R, "lung sites …").
 type ipwGolden struct {
-	Cases []struct {
-		Name       string
-		Propensity struct{ Coef, SE []float64 }
-		ESS        struct{ Treated, Control float64 }
-		Balance    []struct {
-			Column    string
-			SMDBefore float64 `json:"smd_before"`
-			SMDAfter  float64 `json:"smd_after"`
-		}
-		KM struct {
-			Control, Treated struct {
-				Time, Surv, Lower, Upper []float64
-				NRisk                    []float64 `json:"n_risk"`
-				StdErr                   []float64 `json:"std_err"`
-			}
-		}
-		CoxSite []struct {
-			Ties          string
-			Coef          json.RawMessage
-			SERobust      json.RawMessage `json:"se_robust"`
-			SENaive       json.RawMessage `json:"se_naive"`
-			Score, RScore json.RawMessage
-		} `json:"cox_site"`
+	Cases []ipwGoldenCase
+}
+
+type ipwGoldenCase struct {
+	Name       string
+	Propensity struct{ Coef, SE []float64 }
+	ESS        struct{ Treated, Control float64 }
+	Balance    []struct {
+		Column    string
+		SMDBefore float64 `json:"smd_before"`
+		SMDAfter  float64 `json:"smd_after"`
 	}
+	KM struct {
+		Control, Treated struct {
+			Time, Surv, Lower, Upper []float64
+			NRisk                    []float64 `json:"n_risk"`
+			StdErr                   []float64 `json:"std_err"`
+		}
+	}
+	CoxSite   []ipwGoldenCox `json:"cox_site"`
+	CoxPooled []ipwGoldenCox `json:"cox_pooled"`
+}
+
+type ipwGoldenCox struct {
+	Ties          string
+	Coef          json.RawMessage
+	SERobust      json.RawMessage `json:"se_robust"`
+	SENaive       json.RawMessage `json:"se_naive"`
+	Score, RScore json.RawMessage
 }
 
 func goldenNumber(t *testing.T, raw json.RawMessage) float64 {
@@ -64,83 +76,152 @@ func TestIPWCommandEqualsR(t *testing.T) {
 	if err := json.Unmarshal(b, &g); err != nil {
 		t.Fatal(err)
 	}
-	url := startLung(t, node.ExactPolicy())
+	// Every site counts the ipw stages it is asked: the pooled form asks no cox stage.
+	var mu sync.Mutex
+	stages := map[protocol.IPWStage]int{}
+	url := startLungWrapped(t, node.ExactPolicy(), func(site string, h network.Handler, nc *nats.Conn) network.Handler {
+		return network.HandlerFunc(func(ctx context.Context, b []byte) []byte {
+			var q protocol.Query
+			if json.Unmarshal(b, &q) == nil && q.IPW != nil {
+				mu.Lock()
+				stages[q.IPW.Stage]++
+				mu.Unlock()
+			}
+			return h.HandleJSON(ctx, b)
+		})
+	})
+	coxAsked := func() int { mu.Lock(); defer mu.Unlock(); return stages[protocol.IPWCox] }
+	ran := 0
 	for _, c := range g.Cases {
-		if !strings.HasPrefix(c.Name, "lung sites") {
-			continue
+		switch {
+		case strings.HasPrefix(c.Name, "lung sites"):
+			sex := []string{"--treatment", "sex", "--treated", "female", "--estimand", strings.TrimPrefix(c.Name, "lung sites ")}
+			for _, cox := range c.CoxSite {
+				checkIPWCommand(t, url, c, cox, "site", sex...)
+				ran++
+			}
+			for _, cox := range c.CoxPooled {
+				before := coxAsked()
+				checkIPWCommand(t, url, c, cox, "none", append(slices.Clone(sex), "--strata", "none")...)
+				if coxAsked() != before {
+					t.Errorf("%s %s: the pooled form asked the sites a cox stage", c.Name, cox.Ties)
+				}
+				ran++
+			}
+		case strings.HasPrefix(c.Name, "lung trial inst1"):
+			// A single-arm trial: inst1's patients against every other institution's.
+			before := coxAsked()
+			for _, cox := range c.CoxPooled {
+				checkIPWCommand(t, url, c, cox, "none", "--treatment", "site", "--treated", "inst1", "--estimand", strings.TrimPrefix(c.Name, "lung trial inst1 "))
+				ran++
+			}
+			if coxAsked() != before {
+				t.Errorf("%s: a cox stage was asked", c.Name)
+			}
 		}
-		estimand := strings.TrimPrefix(c.Name, "lung sites ")
-		for _, cox := range c.CoxSite {
-			code, out, errOut := cli(t, "--hub", url, "ipw", "--study", "lung", "--endpoint", "os", "--treatment", "sex", "--treated", "female",
-				"--confounders", "age,karno,wt.loss", "--estimand", estimand, "--ties", cox.Ties, "--format", "json")
-			if code != 0 {
-				t.Fatalf("%s %s: exit %d: %s", c.Name, cox.Ties, code, errOut)
+	}
+	if ran != 14 {
+		t.Errorf("%d comparisons checked, want 14 (2 lung sites cases stratified and pooled, 3 lung trial cases pooled; Efron and Breslow)", ran)
+	}
+	if coxAsked() == 0 || stages[protocol.IPWPropensity] == 0 || stages[protocol.IPWOutcome] == 0 {
+		t.Errorf("stages asked %v: the counting wrapper saw nothing", stages)
+	}
+}
+
+// checkIPWCommand runs oncofed-cli ipw with args and compares its JSON with R's case c.
+func checkIPWCommand(t *testing.T, url string, c ipwGoldenCase, cox ipwGoldenCox, strata string, args ...string) {
+	t.Helper()
+	args = append([]string{"--hub", url, "ipw", "--study", "lung", "--endpoint", "os", "--confounders", "age,karno,wt.loss", "--ties", cox.Ties, "--format", "json"}, args...)
+	code, out, errOut := cli(t, args...)
+	if code != 0 {
+		t.Fatalf("%s %s: exit %d: %s", c.Name, cox.Ties, code, errOut)
+	}
+	var doc struct {
+		Propensity struct {
+			Terms []struct {
+				Column   string
+				Coef, SE float64
 			}
-			var doc struct {
-				Propensity struct {
-					Terms []struct {
-						Column   string
-						Coef, SE float64
-					}
-					Converged bool
-				}
-				ESS     struct{ Treated, Control float64 }
-				Balance []struct {
-					Column    string
-					SMDBefore float64 `json:"smd_before"`
-					SMDAfter  float64 `json:"smd_after"`
-				}
-				KM struct {
-					Groups []struct {
-						Name  string
-						Curve struct {
-							Time, Surv []float64
-							NRisk      []float64  `json:"n_risk"`
-							StdErr     []*float64 `json:"std_err"`
-							Lower      []*float64
-						}
-					}
-				}
-				Cox struct {
-					Coef     float64
-					SERobust float64 `json:"se_robust"`
-					SENaive  float64 `json:"se_naive"`
-				}
-				Logrank struct{ Robust, Naive struct{ Stat float64 } }
-			}
-			if err := json.Unmarshal([]byte(out), &doc); err != nil {
-				t.Fatalf("%v: %s", err, out)
-			}
-			what := c.Name + " " + cox.Ties
-			if !doc.Propensity.Converged || len(doc.Propensity.Terms) != len(c.Propensity.Coef) {
-				t.Fatalf("%s: propensity %+v", what, doc.Propensity)
-			}
-			for j, term := range doc.Propensity.Terms {
-				near(t, what+" propensity coef "+term.Column, &term.Coef, c.Propensity.Coef[j], 1e-9)
-				near(t, what+" propensity se "+term.Column, &term.SE, c.Propensity.SE[j], 1e-9)
-			}
-			near(t, what+" ESS treated", &doc.ESS.Treated, c.ESS.Treated, 1e-9)
-			near(t, what+" ESS control", &doc.ESS.Control, c.ESS.Control, 1e-9)
-			for j, bal := range doc.Balance {
-				near(t, what+" SMD before "+bal.Column, &bal.SMDBefore, c.Balance[j].SMDBefore, 1e-9)
-				near(t, what+" SMD after "+bal.Column, &bal.SMDAfter, c.Balance[j].SMDAfter, 1e-9)
-			}
-			for k, want := range [][]float64{c.KM.Control.Surv, c.KM.Treated.Surv} {
-				got := doc.KM.Groups[k].Curve
-				if len(got.Surv) != len(want) {
-					t.Fatalf("%s: arm %d: %d rows, R %d", what, k, len(got.Surv), len(want))
-				}
-				se := [][]float64{c.KM.Control.StdErr, c.KM.Treated.StdErr}[k]
-				for i := range want {
-					near(t, what+" KM surv", &got.Surv[i], want[i], 1e-9)
-					near(t, what+" KM std.err", got.StdErr[i], se[i], 1e-9)
+			Converged bool
+		}
+		ESS     struct{ Treated, Control float64 }
+		Balance []struct {
+			Column    string
+			SMDBefore float64 `json:"smd_before"`
+			SMDAfter  float64 `json:"smd_after"`
+		}
+		KM struct {
+			Groups []struct {
+				Name  string
+				Curve struct {
+					Time, Surv []float64
+					NRisk      []float64  `json:"n_risk"`
+					StdErr     []*float64 `json:"std_err"`
+					Lower      []*float64
 				}
 			}
-			near(t, what+" cox coef", &doc.Cox.Coef, goldenNumber(t, cox.Coef), 1e-9)
-			near(t, what+" cox robust se", &doc.Cox.SERobust, goldenNumber(t, cox.SERobust), 1e-9)
-			near(t, what+" cox naive se", &doc.Cox.SENaive, goldenNumber(t, cox.SENaive), 1e-9)
-			near(t, what+" naive log-rank", &doc.Logrank.Naive.Stat, goldenNumber(t, cox.Score), 1e-8)
-			near(t, what+" robust log-rank", &doc.Logrank.Robust.Stat, goldenNumber(t, cox.RScore), 1e-8)
+		}
+		Cox struct {
+			Strata   string
+			Coef     float64
+			SERobust float64 `json:"se_robust"`
+			SENaive  float64 `json:"se_naive"`
+		}
+		Logrank struct{ Robust, Naive struct{ Stat float64 } }
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	what := c.Name + " " + cox.Ties + " " + strata
+	if doc.Cox.Strata != strata {
+		t.Errorf("%s: cox.strata %q", what, doc.Cox.Strata)
+	}
+	if !doc.Propensity.Converged || len(doc.Propensity.Terms) != len(c.Propensity.Coef) {
+		t.Fatalf("%s: propensity %+v", what, doc.Propensity)
+	}
+	for j, term := range doc.Propensity.Terms {
+		near(t, what+" propensity coef "+term.Column, &term.Coef, c.Propensity.Coef[j], 1e-9)
+		near(t, what+" propensity se "+term.Column, &term.SE, c.Propensity.SE[j], 1e-9)
+	}
+	near(t, what+" ESS treated", &doc.ESS.Treated, c.ESS.Treated, 1e-9)
+	near(t, what+" ESS control", &doc.ESS.Control, c.ESS.Control, 1e-9)
+	for j, bal := range doc.Balance {
+		near(t, what+" SMD before "+bal.Column, &bal.SMDBefore, c.Balance[j].SMDBefore, 1e-9)
+		near(t, what+" SMD after "+bal.Column, &bal.SMDAfter, c.Balance[j].SMDAfter, 1e-9)
+	}
+	for k, want := range [][]float64{c.KM.Control.Surv, c.KM.Treated.Surv} {
+		got := doc.KM.Groups[k].Curve
+		if len(got.Surv) != len(want) {
+			t.Fatalf("%s: arm %d: %d rows, R %d", what, k, len(got.Surv), len(want))
+		}
+		se := [][]float64{c.KM.Control.StdErr, c.KM.Treated.StdErr}[k]
+		for i := range want {
+			near(t, what+" KM surv", &got.Surv[i], want[i], 1e-9)
+			near(t, what+" KM std.err", got.StdErr[i], se[i], 1e-9)
+		}
+	}
+	near(t, what+" cox coef", &doc.Cox.Coef, goldenNumber(t, cox.Coef), 1e-9)
+	near(t, what+" cox robust se", &doc.Cox.SERobust, goldenNumber(t, cox.SERobust), 1e-9)
+	near(t, what+" cox naive se", &doc.Cox.SENaive, goldenNumber(t, cox.SENaive), 1e-9)
+	near(t, what+" naive log-rank", &doc.Logrank.Naive.Stat, goldenNumber(t, cox.Score), 1e-8)
+	near(t, what+" robust log-rank", &doc.Logrank.Robust.Stat, goldenNumber(t, cox.RScore), 1e-8)
+}
+
+// With the treatment membership in a site, every site holds one arm: the command refuses the
+// site-stratified Cox form with a message saying why, and a trial site the study does not have.
+func TestIPWTreatedSiteRefusals(t *testing.T) {
+	url := startLung(t, node.ExactPolicy())
+	base := []string{"--hub", url, "ipw", "--study", "lung", "--endpoint", "os", "--confounders", "age,karno,wt.loss", "--treatment", "site"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--treated", "inst1", "--strata", "site"}, "compares nothing"},
+		{[]string{"--treated", "inst99"}, `"inst99" is not a site of lung`},
+	} {
+		code, _, errOut := cli(t, append(slices.Clone(base), c.args...)...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, %q; want exit 2 and %q", c.args, code, errOut, c.want)
 		}
 	}
 }

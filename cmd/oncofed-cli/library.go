@@ -308,7 +308,8 @@ func analysisText(req app.Request) string {
 	case protocol.KindIPW:
 		s = req.Endpoint
 		if req.IPW != nil {
-			s += fmt.Sprintf(" by %s=%s | %s (%s)", req.IPW.Treatment, req.IPW.Treated, strings.Join(req.IPW.Confounders, " + "), req.IPW.Estimand)
+			trt, level := req.IPW.TreatmentNames()
+			s += fmt.Sprintf(" by %s=%s | %s (%s)", trt, level, strings.Join(req.IPW.Confounders, " + "), req.IPW.Estimand)
 		}
 	}
 	if req.GroupBy != "" && req.Kind != protocol.KindCox && req.Kind != protocol.KindIPW {

@@ -2,7 +2,8 @@
 # treatment weights (ATE, ATT, overlap; stabilised; trimmed), balance (SMD), ESS, weighted
 # Kaplan-Meier (survfit weights=), weighted Cox with robust and naive variance (coxph
 # weights=, robust=TRUE), Efron and Breslow, pooled and stratified by site, and the weighted
-# score (log-rank) tests. Real data: survival::lung and survival::rotterdam.
+# score (log-rank) tests. Real data: survival::lung and survival::rotterdam, and lung.csv's
+# institutions as sites, with one institution as a single-arm trial against the others.
 #
 # Run from analysis/: Rscript testdata/r/gen_ipw.R   (writes testdata/r/ipw_goldens.json)
 suppressMessages({library(survival); library(jsonlite)})
@@ -58,7 +59,7 @@ cox_one <- function(f, d, ties) {
 }
 
 one_case <- function(name, d, ptformula, estimand, stabilise = FALSE, trim = 0,
-                     outcome_covs = character(0)) {
+                     outcome_covs = character(0), by_site = TRUE) {
   g <- glm(ptformula, family = binomial, data = d, control = ctl)
   X <- model.matrix(g)
   e <- unname(fitted(g))
@@ -92,7 +93,7 @@ one_case <- function(name, d, ptformula, estimand, stabilise = FALSE, trim = 0,
        balance = bal,
        km = list(control = km_arm(km, 1), treated = km_arm(km, 2)),
        cox_pooled = lapply(c("efron", "breslow"), function(t) cox_one(fpool, dk, t)),
-       cox_site = lapply(c("efron", "breslow"), function(t) cox_one(fstrat, dk, t)))
+       cox_site = if (by_site) lapply(c("efron", "breslow"), function(t) cox_one(fstrat, dk, t)) else list())
 }
 
 # Data sets: the design of the propensity model, the outcome, the treatment and a site label
@@ -116,6 +117,12 @@ lsites <- data.frame(time = lcsv$time, status = lcsv$event, trt = as.integer(lcs
                      age = lcsv$age, karno = lcsv$karno, wt.loss = lcsv$wt.loss, site = lcsv$site)
 fls <- trt ~ age + karno + wt.loss
 
+# A single-arm trial against external controls: the patients of one institution of lung.csv
+# (inst1, the largest) are the "trial", every other institution's patients its controls. The
+# treatment is membership in a site, constant within each site, so only the pooled weighted
+# Cox model exists (a model stratified by site compares nothing: R's coef would be NA).
+ltrial <- transform(lsites, trt = as.integer(site == "inst1"))
+
 fl <- trt ~ age + ecog + wtloss
 fr <- trt ~ age + meno + size + grade + nodes + lpgr + ler
 
@@ -128,7 +135,10 @@ cases <- list(
   one_case("rotterdam hormon ATT", rot, fr, "ATT"),
   one_case("rotterdam hormon overlap", rot, fr, "overlap"),
   one_case("lung sites ATE", lsites, fls, "ATE"),
-  one_case("lung sites overlap", lsites, fls, "overlap")
+  one_case("lung sites overlap", lsites, fls, "overlap"),
+  one_case("lung trial inst1 ATT", ltrial, fls, "ATT", by_site = FALSE),
+  one_case("lung trial inst1 ATE", ltrial, fls, "ATE", by_site = FALSE),
+  one_case("lung trial inst1 overlap", ltrial, fls, "overlap", by_site = FALSE)
 )
 
 data_of <- function(d, f) {
@@ -144,6 +154,7 @@ sep <- suppressWarnings(glm(trt ~ age + nodepos, family = binomial, data = rot, 
 out <- list(
   generated = paste("R", R.version$major, R.version$minor, "survival", packageVersion("survival")),
   data = list(lung = data_of(lung2, fl), rotterdam = data_of(rot, fr), lung_sites = data_of(transform(lsites, site = match(site, sort(unique(site))) - 1), fls),
+              lung_trial = data_of(transform(ltrial, site = match(site, sort(unique(site))) - 1), fls),
               rotterdam_separated = data_of(rot, trt ~ age + nodepos)),
   cases = cases,
   separated = list(converged = sep$converged, coef = unname(coef(sep))))
