@@ -38,6 +38,7 @@ func (s *CoxStratum) TimeSums(beta []float64) (rows []RiskSetRow, eventXSum []fl
 	rows = make([]RiskSetRow, ngroups)
 	nev := s.eventGroups()
 	buf := make([]float64, (ngroups+nev)*p)
+	ws := s.weights(beta)
 	for g := range rows {
 		r := &rows[g]
 		lo, hi := int(s.groups[g]), int(s.groups[g+1])
@@ -53,7 +54,7 @@ func (s *CoxStratum) TimeSums(beta []float64) (rows []RiskSetRow, eventXSum []fl
 		}
 		for k := lo; k < hi; k++ {
 			xi := s.x[k*p : (k+1)*p]
-			w := math.Exp(dot(beta, xi))
+			w := ws[k]
 			r.R0 += w
 			for j, v := range xi {
 				r.R1[j] += w * v
@@ -130,6 +131,7 @@ func (s *CoxStratum) WeightedSecondMoment(beta, a, b []float64) ([]float64, erro
 	}
 	m := make([]float64, p*p)
 	wx := make([]float64, p)
+	ws := s.weights(beta) // phase 1 asked at this β just before: kept
 	e := 0
 	for g := 0; g < times; g++ {
 		hadEvent := false
@@ -143,7 +145,7 @@ func (s *CoxStratum) WeightedSecondMoment(beta, a, b []float64) ([]float64, erro
 			if c == 0 {
 				continue
 			}
-			w := math.Exp(dot(beta, xi)) * c
+			w := ws[k] * c
 			for i, v := range xi {
 				wx[i] = w * v
 			}
