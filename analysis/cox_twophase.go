@@ -116,7 +116,8 @@ func dot(a, b []float64) float64 {
 //
 // g(i) being the index of subject i's time among the stratum's distinct times and e(i) among
 // its distinct event times (the rows of TimeSums, and those of them with D > 0). Weights of the
-// wrong length or that are not finite return an error. O(n p²).
+// wrong length or that are not finite return an error. O(n p²), or O(n + u p²) for a design
+// of u distinct rows (the subjects of one row are summed first).
 func (s *CoxStratum) WeightedSecondMoment(beta, a, b []float64) ([]float64, error) {
 	p := s.p
 	if err := checkBeta("CoxStratum.WeightedSecondMoment", beta, p); err != nil {
@@ -130,35 +131,33 @@ func (s *CoxStratum) WeightedSecondMoment(beta, a, b []float64) ([]float64, erro
 		return nil, fmt.Errorf("analysis: cox weights: a weight is not finite")
 	}
 	m := make([]float64, p*p)
-	wx := make([]float64, p)
-	ws := s.weights(beta) // phase 1 asked at this β just before: kept
+	ws, grouped := s.groupedWeights(beta) // phase 1 asked at this β just before: kept
+	var coef []float64                    // grouped: Σ of the subjects' a − b per distinct row
+	if grouped != nil {
+		coef = make([]float64, len(grouped.w))
+	}
 	e := 0
 	for g := 0; g < times; g++ {
 		hadEvent := false
 		for k := int(s.groups[g]); k < int(s.groups[g+1]); k++ {
-			xi := s.x[k*p : (k+1)*p]
 			c := a[g]
 			if s.event[k] {
 				hadEvent = true
 				c -= b[e]
 			}
-			if c == 0 {
-				continue
-			}
-			w := ws[k] * c
-			for i, v := range xi {
-				wx[i] = w * v
-			}
-			for i := 0; i < p; i++ {
-				row := m[i*p : i*p+i+1]
-				wi := wx[i]
-				for j := range row {
-					row[j] += wi * xi[j]
-				}
+			if coef != nil {
+				coef[grouped.rowOf[k]] += c
+			} else if c != 0 {
+				addOuterLower(m, ws[k]*c, s.x[k*p:(k+1)*p])
 			}
 		}
 		if hadEvent {
 			e++
+		}
+	}
+	for r, c := range coef {
+		if c != 0 {
+			addOuterLower(m, grouped.w[r]*c, grouped.uniq[r*p:(r+1)*p])
 		}
 	}
 	for i := 0; i < p; i++ {
@@ -167,6 +166,18 @@ func (s *CoxStratum) WeightedSecondMoment(beta, a, b []float64) ([]float64, erro
 		}
 	}
 	return m, nil
+}
+
+// addOuterLower adds w x x' to the lower triangle of the p×p row-major m.
+func addOuterLower(m []float64, w float64, x []float64) {
+	p := len(x)
+	for i, xi := range x {
+		wi := w * xi
+		row := m[i*p : i*p+i+1]
+		for j := range row {
+			row[j] += wi * x[j]
+		}
+	}
 }
 
 func allFiniteValues(xs []float64) bool {

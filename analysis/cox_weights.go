@@ -20,6 +20,7 @@ type coxWeights struct {
 	mu   sync.Mutex
 	beta []float64 // β of w; nil before the first call
 	w    []float64 // never written after it is published: callers keep reading it
+	wu   []float64 // the weight of each distinct row (uniq) at beta, when grouped
 
 	// rowOf[k] is subject k's (time order) index among the distinct design rows uniq (n×p
 	// row-major, first occurrence order); nil when the rows are mostly distinct. grouped
@@ -30,20 +31,36 @@ type coxWeights struct {
 }
 
 // maxDistinctShare: rows are grouped only when at most one subject in this many has a row
-// of its own; else the grouping costs more than the exponentials it saves.
-const maxDistinctShare = 8
+// of its own; else the grouping costs more than the exponentials it saves. (A variable so
+// that the tests can group every design: 1 groups always.)
+var maxDistinctShare = 8
 
 // weights returns w_i = exp(x_i'β) for the stratum's subjects in time order. The slice is
 // shared and must not be modified. Safe for concurrent use.
 func (s *CoxStratum) weights(beta []float64) []float64 {
+	w, _ := s.groupedWeights(beta)
+	return w
+}
+
+// rowGroups is the grouping of a stratum's subjects by their distinct design rows, with the
+// weight of each row at one β.
+type rowGroups struct {
+	rowOf []int32   // subject (time order) → distinct row
+	uniq  []float64 // the distinct rows, n×p row-major
+	w     []float64 // exp(row'β) of each distinct row
+}
+
+// groupedWeights is weights, with the subjects' grouping by distinct design rows (nil when
+// the rows are mostly distinct). Neither may be modified.
+func (s *CoxStratum) groupedWeights(beta []float64) ([]float64, *rowGroups) {
 	c := &s.wcache
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.beta != nil && sameBits(c.beta, beta) {
-		return c.w
+		return c.w, c.groups()
 	}
 	if !c.grouped {
-		c.rowOf, c.uniq = distinctRows(s.x, s.p, len(s.time)/maxDistinctShare)
+		c.rowOf, c.uniq = distinctRows(s.x, s.p, max(1, len(s.time)/maxDistinctShare))
 		c.grouped = true
 	}
 	p, n := s.p, len(s.time)
@@ -56,13 +73,21 @@ func (s *CoxStratum) weights(beta []float64) []float64 {
 		for k, r := range c.rowOf {
 			w[k] = u[r]
 		}
+		c.wu = u
 	} else {
 		for k := 0; k < n; k++ {
 			w[k] = math.Exp(dot(beta, s.x[k*p:(k+1)*p]))
 		}
 	}
 	c.beta, c.w = slices.Clone(beta), w
-	return w
+	return w, c.groups()
+}
+
+func (c *coxWeights) groups() *rowGroups {
+	if c.rowOf == nil {
+		return nil
+	}
+	return &rowGroups{rowOf: c.rowOf, uniq: c.uniq, w: c.wu}
 }
 
 // sameBits reports whether a and b hold the same numbers bit for bit.
