@@ -27,7 +27,8 @@ import (
 
 // TimeSums returns the stratum's phase-1 rows at beta: one RiskSetRow per distinct time in
 // increasing order with D, R0, R1, E0 and E1 (E1 nil when D = 0) and R2, E2 nil, and
-// eventXSum = Σ_events x. Covariates are not centred (every site must use the same origin).
+// eventXSum = Σ_events x. Covariates are taken as given: every site must use the same origin
+// (a node centres them on the client's cox.origin first, docs/cox-protocol.md).
 // O(n p).
 func (s *CoxStratum) TimeSums(beta []float64) (rows []RiskSetRow, eventXSum []float64, err error) {
 	p := s.p
