@@ -38,6 +38,11 @@ type Table1Options struct {
 	Columns []string
 	// OverallLabel names the overall column; "" means "Overall".
 	OverallLabel string
+	// Discrete names numeric variables whose values are whole numbers binned one value per
+	// bin (edges k+1, …, K for values k…K): they are shown as n (%) per value, like a
+	// categorical variable, from the histogram. A variable whose edges are not so is shown
+	// as numeric.
+	Discrete []string
 }
 
 // Table1 is a cohort summary ("Table 1"): one column per group, then an overall column, and
@@ -178,7 +183,20 @@ func BuildTable1(sites []SiteAggregate, opts Table1Options) (Table1, error) {
 		}
 		merged = append(merged, m)
 		tv := Table1Variable{Name: name, Numeric: m.Numeric}
-		if m.Numeric {
+		if values := wholeValues(m); values != nil && slices.Contains(opts.Discrete, name) {
+			tv.Numeric = false
+			rows := heldValues(merged, values)
+			for _, mv := range merged {
+				tv.Categorical = append(tv.Categorical, SummarizeCategorical(valueCounts(mv, values), rows))
+			}
+			if m.Unsummed.N > 0 {
+				t.Notes = append(t.Notes, fmt.Sprintf("%s: the counts per value leave out %s values of sites that suppressed their n", name, m.Unsummed.String()))
+			}
+		}
+		switch {
+		case !tv.Numeric && m.Numeric: // discrete, summarised above
+			tv.SMD = summaryCategoricalSMD(len(groups), tv.Categorical)
+		case m.Numeric:
 			for _, mv := range merged {
 				tv.Numerics = append(tv.Numerics, SummarizeNumeric(mv, probs))
 			}
@@ -186,19 +204,12 @@ func BuildTable1(sites []SiteAggregate, opts Table1Options) (Table1, error) {
 				a, b := tv.Numerics[i], tv.Numerics[j]
 				return SMDNumeric(a.Mean, a.SD, b.Mean, b.SD)
 			})
-		} else {
+		default:
 			levels := SummarizeCategorical(m, nil).Levels
 			for _, mv := range merged {
 				tv.Categorical = append(tv.Categorical, SummarizeCategorical(mv, levels))
 			}
-			tv.SMD = summaryPairwiseSMD(len(groups), func(i, j int) float64 {
-				p1, ok1 := summaryProportions(tv.Categorical[i])
-				p2, ok2 := summaryProportions(tv.Categorical[j])
-				if !ok1 || !ok2 {
-					return math.NaN()
-				}
-				return SMDCategorical(p1, p2)
-			})
+			tv.SMD = summaryCategoricalSMD(len(groups), tv.Categorical)
 		}
 		t.Variables = append(t.Variables, tv)
 	}
@@ -302,6 +313,70 @@ func summaryPairwiseSMD(k int, smd func(i, j int) float64) float64 {
 		}
 	}
 	return s / float64(pairs)
+}
+
+// summaryCategoricalSMD is the SMD of a categorical variable between the k groups' columns.
+func summaryCategoricalSMD(k int, cols []CategoricalSummary) float64 {
+	return summaryPairwiseSMD(k, func(i, j int) float64 {
+		p1, ok1 := summaryProportions(cols[i])
+		p2, ok2 := summaryProportions(cols[j])
+		if !ok1 || !ok2 {
+			return math.NaN()
+		}
+		return SMDCategorical(p1, p2)
+	})
+}
+
+// wholeValues are the values a numeric aggregate's histogram counts one per bin when its
+// edges are whole numbers k+1, k+2, …, K (the bins then hold k, k+1, …, K of a variable
+// whose values are whole numbers from k to K), as text; nil otherwise.
+func wholeValues(v VariableAggregate) []string {
+	e := v.Edges
+	if !v.Numeric || v.Histogram == nil || len(e) == 0 || e[0] != math.Trunc(e[0]) {
+		return nil
+	}
+	for i := 1; i < len(e); i++ {
+		if e[i]-e[i-1] != 1 {
+			return nil
+		}
+	}
+	out := []string{strconv.FormatFloat(e[0]-1, 'f', -1, 64)}
+	for _, x := range e {
+		out = append(out, strconv.FormatFloat(x, 'f', -1, 64))
+	}
+	return out
+}
+
+// heldValues trims values to those from the first to the last any column holds (a value at
+// the ends of the declared range that no column has — a count that is exactly 0 — is no row;
+// zeros between held values stay).
+func heldValues(cols []VariableAggregate, values []string) []string {
+	held := func(i int) bool {
+		for _, c := range cols {
+			if i < len(c.Histogram) && c.Histogram[i] != ExactCount(0) {
+				return true
+			}
+		}
+		return false
+	}
+	lo, hi := 0, len(values)-1
+	for lo < hi && !held(lo) {
+		lo++
+	}
+	for hi > lo && !held(hi) {
+		hi--
+	}
+	return values[lo : hi+1]
+}
+
+// valueCounts is a numeric aggregate's histogram as the categorical aggregate of its values
+// (wholeValues; an aggregate without a histogram counts none).
+func valueCounts(v VariableAggregate, values []string) VariableAggregate {
+	c := VariableAggregate{Name: v.Name, Missing: v.Missing, Categories: map[string]CellCount{}}
+	for i, n := range v.Histogram {
+		c.Categories[values[i]] = n
+	}
+	return c
 }
 
 func summaryProportions(c CategoricalSummary) ([]float64, bool) {

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -117,7 +118,8 @@ func summaryLungSites(t *testing.T, g summaryGolden) []SiteAggregate {
 				v.Categories[s] = c
 				continue
 			}
-			x, err := strconv.ParseFloat(s, 64)
+			// lung.csv writes ECOG as a category, ecog0…ecog3; read as numeric, it is its digit.
+			x, err := strconv.ParseFloat(strings.TrimPrefix(s, "ecog"), 64)
 			if err != nil {
 				t.Fatalf("lung.csv line %d: %v", line+2, err)
 			}
@@ -696,6 +698,93 @@ func TestTable1GroupWithoutVariable(t *testing.T) {
 			first = tab.Rows
 		} else if fmt.Sprint(tab.Rows) != fmt.Sprint(first) {
 			t.Fatalf("rows differ between builds:\n%v\n%v", tab.Rows, first)
+		}
+	}
+}
+
+// A discrete numeric variable (ECOG, whole values 0–3, binned on edges 1, 2, 3) is shown as
+// n (%) per value from the sites' histograms: the same counts, percentages and SMD as R's
+// table of the patient-level values (the golden's categorical ecog); without the option, or
+// on edges that are not one whole value per bin, it stays numeric.
+func TestTable1DiscreteAgainstR(t *testing.T) {
+	g := summaryLoadGolden(t)
+	var want int
+	for i, c := range g.Categorical {
+		if c.Variable == "ecog" {
+			want = i
+		}
+	}
+	numeric := g
+	numeric.Categorical = nil
+	numeric.Numeric = append(slices.Clone(g.Numeric), g.Numeric[0])
+	numeric.Numeric[len(numeric.Numeric)-1].Variable = "ecog"
+	numeric.Numeric[len(numeric.Numeric)-1].Edges = []float64{1, 2, 3}
+	sites := summaryLungSites(t, numeric)
+	tab, err := BuildTable1(sites, Table1Options{Discrete: []string{"ecog"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := g.Categorical[want]
+	var ecog Table1Variable
+	for _, v := range tab.Variables {
+		if v.Name == "ecog" {
+			ecog = v
+		}
+	}
+	if ecog.Numeric || len(ecog.Categorical) != 3 {
+		t.Fatalf("ecog: numeric %v, %d columns", ecog.Numeric, len(ecog.Categorical))
+	}
+	for col, wc := range append(slices.Clone(w.ByGroup), w.Overall) {
+		s := ecog.Categorical[col]
+		if "ecog"+strings.Join(s.Levels, " ecog") != strings.Join(w.Levels, " ") || s.Missing != ExactCount(wc.Missing) {
+			t.Fatalf("column %d: levels %v missing %v, want %v, %d", col, s.Levels, s.Missing, w.Levels, wc.Missing)
+		}
+		for i := range s.Levels {
+			if s.Counts[i] != ExactCount(wc.Counts[i]) {
+				t.Errorf("column %d value %s: %v, want %d", col, s.Levels[i], s.Counts[i], wc.Counts[i])
+			}
+			summaryClose(t, fmt.Sprintf("column %d value %s %%", col, s.Levels[i]), s.Percent[i], wc.Percent[i], 1e-9)
+		}
+	}
+	summaryClose(t, "ecog SMD", ecog.SMD, w.SMD, 1e-9)
+	var rows []string
+	for _, r := range tab.Rows {
+		rows = append(rows, r.Label)
+	}
+	if !slices.Contains(rows, "ecog, n (%)") || !slices.Contains(rows, "  3") || slices.Contains(rows, "ecog, mean (SD)") {
+		t.Errorf("rows %q", rows)
+	}
+
+	// Declared 0–5 (edges 1…5): values 4 and 5, which nobody has, are no rows.
+	wide := numeric
+	wide.Numeric = slices.Clone(numeric.Numeric)
+	wide.Numeric[len(wide.Numeric)-1].Edges = []float64{1, 2, 3, 4, 5}
+	wtab, err := BuildTable1(summaryLungSites(t, wide), Table1Options{Discrete: []string{"ecog"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range wtab.Variables {
+		if v.Name == "ecog" && (v.Numeric || !slices.Equal(v.Categorical[2].Levels, []string{"0", "1", "2", "3"}) || v.Categorical[2].Counts[3] != ExactCount(1)) {
+			t.Errorf("ecog declared 0–5: %+v", v.Categorical)
+		}
+	}
+
+	plain, err := BuildTable1(sites, Table1Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uneven := numeric
+	uneven.Numeric = slices.Clone(numeric.Numeric)
+	uneven.Numeric[len(uneven.Numeric)-1].Edges = []float64{1, 3}
+	coarse, err := BuildTable1(summaryLungSites(t, uneven), Table1Options{Discrete: []string{"ecog"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tb := range map[string]Table1{"without the option": plain, "on edges 1, 3": coarse} {
+		for _, v := range tb.Variables {
+			if v.Name == "ecog" && !v.Numeric {
+				t.Errorf("%s: ecog shown as counts per value", name)
+			}
 		}
 	}
 }

@@ -46,7 +46,8 @@ type Cache interface {
 	LatestResult(ctx context.Context, network, requestKey string) (*Result, error)
 	// RenameResult, PinResult and DeleteResult change one result; ENotFound if it does not exist.
 	RenameResult(ctx context.Context, id int64, name string) error
-	PinResult(ctx context.Context, id int64, pinned bool) error
+	// PinResult also stores how the result was shown (nil keeps what is stored).
+	PinResult(ctx context.Context, id int64, pinned bool, shown *Display) error
 	DeleteResult(ctx context.Context, id int64) error
 
 	// Close releases the store.

@@ -121,7 +121,10 @@ type Variable struct {
 	// order; categories only other sites list follow, when dictionaries disagree).
 	Categories []string
 	// Min and Max are a numeric variable's declared range, as the first site publishes it.
-	Min, Max  *float64
+	Min, Max *float64
+	// Discrete: the values are the whole numbers of the range (protocol.Variable.Discrete),
+	// as the first site declares.
+	Discrete  bool
 	Sites     []string // sites that have it, sorted
 	MissingAt []string // sites of the study that lack it, sorted
 	// TypeConflict lists "site: type" for sites that declare another type than Type (the
@@ -199,7 +202,7 @@ func MergeCatalogs(fetchedAt time.Time, cats []protocol.Catalog, missing []strin
 			for _, v := range st.Variables {
 				m := vars[st.Name][v.Name]
 				if m == nil {
-					m = &Variable{Name: v.Name, Type: v.Type, Label: v.Label, Unit: v.Unit, Min: v.Min, Max: v.Max}
+					m = &Variable{Name: v.Name, Type: v.Type, Label: v.Label, Unit: v.Unit, Min: v.Min, Max: v.Max, Discrete: v.Discrete}
 					vars[st.Name][v.Name] = m
 				}
 				if v.Type != m.Type {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -46,7 +47,7 @@ type countEntry struct {
 func (s *Service) Count(ctx context.Context, req Request) (*Result, error) {
 	req.Kind = protocol.KindCount
 	req.CohortName = ""
-	req.Endpoint, req.Variables, req.Bins, req.Landmarks, req.Cox = "", nil, nil, nil, nil
+	req.Endpoint, req.Variables, req.Bins, req.Discrete, req.Landmarks, req.Cox = "", nil, nil, nil, nil, nil
 	if err := validate(req); err != nil {
 		return nil, err
 	}
@@ -61,15 +62,15 @@ func (s *Service) Count(ctx context.Context, req Request) (*Result, error) {
 
 	groups := s.feasibilityGroups(ctx, req)
 	q := s.baseQuery(req)
-	q.GroupBy, q.Feasibility = "", true
+	q.GroupBy, q.Merge, q.Feasibility = "", nil, true
 	q.ID = s.newID()
 	// The groups are asked while the cohort is: one round trip for the panel.
 	groupGathered := make([]*Gathered, len(groups))
 	var wg sync.WaitGroup
-	for i, name := range groups {
+	for i, grp := range groups {
 		gq := q
 		gq.ID = s.newID()
-		gq.Cohort = withinGroup(req.Cohort, req.GroupBy, name)
+		gq.Cohort = withinGroup(req.Cohort, req.GroupBy, grp.levels)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -134,10 +135,17 @@ func (s *Service) Count(ctx context.Context, req Request) (*Result, error) {
 // site, charged to their budgets).
 const maxFeasibilityGroups = 12
 
-// feasibilityGroups returns the categories of req.GroupBy in the cached catalog that the
-// cohort admits, or nil when there is no grouping, the variable is not categorical or has too
-// many categories.
-func (s *Service) feasibilityGroups(ctx context.Context, req Request) []string {
+// feasibilityGroup is a group Count asks for as its own cohort: a category, or a merged
+// group of several (Request.Merge).
+type feasibilityGroup struct {
+	name   string
+	levels []string
+}
+
+// feasibilityGroups returns the groups of req.GroupBy in the cached catalog (its categories,
+// with req.Merge's levels merged) that the cohort admits, or nil when there is no grouping,
+// the variable is not categorical or has too many categories.
+func (s *Service) feasibilityGroups(ctx context.Context, req Request) []feasibilityGroup {
 	if req.GroupBy == "" {
 		return nil
 	}
@@ -156,18 +164,26 @@ func (s *Service) feasibilityGroups(ctx context.Context, req Request) []string {
 	// A category the cohort's filter rules out ("stage in (IVA, IVB)" grouped by stage) is
 	// known to be empty from the query alone: asking for it would spend the sites' budgets
 	// and come back as "<m", which reads as a group too small to analyse.
-	var groups []string
-	for _, c := range v.Categories {
-		if req.Cohort.Admits(req.GroupBy, c) {
-			groups = append(groups, c)
+	names, members, err := protocol.MergedGroups(v.Categories, req.Merge)
+	if err != nil {
+		return nil
+	}
+	var groups []feasibilityGroup
+	for k, name := range names {
+		admitted := false
+		for _, c := range members[k] {
+			admitted = admitted || req.Cohort.Admits(req.GroupBy, c)
+		}
+		if admitted {
+			groups = append(groups, feasibilityGroup{name, members[k]})
 		}
 	}
 	return groups
 }
 
-// withinGroup is the cohort restricted to one group: cohort AND variable in {group}.
-func withinGroup(cohort *protocol.Filter, variable, group string) *protocol.Filter {
-	in := &protocol.Filter{Op: protocol.OpIn, Var: variable, Values: []string{group}}
+// withinGroup is the cohort restricted to one group: cohort AND variable in levels.
+func withinGroup(cohort *protocol.Filter, variable string, levels []string) *protocol.Filter {
+	in := &protocol.Filter{Op: protocol.OpIn, Var: variable, Values: slices.Clone(levels)}
 	if cohort == nil {
 		return in
 	}
@@ -178,13 +194,13 @@ func withinGroup(cohort *protocol.Filter, variable, group string) *protocol.Filt
 // count, or suppressed below the site's min_cohort when the site refused the group as too
 // small; pooled, their sum over the sites that answered the cohort. A group no site counted
 // (unreachable, refused for another reason) is left out.
-func mergeFeasibilityGroups(c *CountResult, groups []string, gathered []*Gathered) {
+func mergeFeasibilityGroups(c *CountResult, groups []feasibilityGroup, gathered []*Gathered) {
 	sites := map[string]*SiteCount{}
 	for i := range c.PerSite {
 		sites[c.PerSite[i].Site] = &c.PerSite[i]
 	}
-	for i, name := range groups {
-		g := gathered[i]
+	for i, grp := range groups {
+		g, name := gathered[i], grp.name
 		if g == nil {
 			continue
 		}

@@ -44,6 +44,9 @@ type CoxTrace struct {
 	Sites []CoxSiteSummary `json:"sites"`
 	// Steps are the evaluations of the fit, in the order FitCox asked for them.
 	Steps []CoxStep `json:"steps"`
+	// NoiseSD is, for a model fitted on differentially private tables, the standard deviation
+	// of each coefficient under the release's noise (DPCoxNoiseSD), computed when it was fitted.
+	NoiseSD protocol.Float64s `json:"noise_sd,omitempty"`
 }
 
 // CoxSiteSummary is one site's part of a Cox model: its subjects and events, and the patients
@@ -185,6 +188,9 @@ func replayRounds(req Request, rounds []Round) (analysis.CoxStepEvaluator, error
 	if len(rounds) == 0 || rounds[0].Query.Cox == nil || len(rounds[0].Replies) == 0 {
 		return nil, Errorf(EInternal, "the stored Cox rounds are incomplete")
 	}
+	if form == protocol.CoxDPTables {
+		return dpCoxEvaluator(rounds[0].Replies, len(rounds[0].Query.Cox.Beta), ties) // one release, fitted locally
+	}
 	k := 0
 	next := func(beta []float64, want protocol.CoxForm) (Round, error) {
 		if k >= len(rounds) {
@@ -291,6 +297,9 @@ func compact(r *Result, steps []CoxStep) error {
 		tr, err := buildTrace(r.Request, r.Rounds, steps)
 		if err != nil {
 			return err
+		}
+		if r.Cox != nil {
+			tr.NoiseSD = slices.Clone(r.Cox.NoiseSD)
 		}
 		r.Trace = tr
 		for i := range r.Rounds {
@@ -467,6 +476,7 @@ func renderCoxTrace(req Request, tr *CoxTrace) (*CoxResult, error) {
 		return nil, Errorf(EInternal, "the refit used %d of the %d stored steps", k, len(tr.Steps))
 	}
 	out.addSites(tr.Sites)
+	out.NoiseSD = slices.Clone(tr.NoiseSD)
 	return out, nil
 }
 

@@ -24,7 +24,7 @@ func Render(r *Result) error {
 	case protocol.KindCount:
 		r.Count, err = renderCount(replies)
 	case protocol.KindSummary:
-		r.Summary, err = renderSummary(replies)
+		r.Summary, err = renderSummary(replies, r.Request.Discrete)
 	case protocol.KindSurvival:
 		r.KM, err = renderKM(replies, r.Request.Landmarks)
 	case protocol.KindCox:
@@ -97,7 +97,7 @@ func releasedLevels(cells map[string]protocol.Count, missing protocol.Count, tot
 	return out, part[len(names)]
 }
 
-func renderSummary(replies []protocol.Reply) (*SummaryResult, error) {
+func renderSummary(replies []protocol.Reply, discrete []string) (*SummaryResult, error) {
 	out := &SummaryResult{}
 	sites, missing, err := summarySites(replies)
 	if err != nil {
@@ -111,7 +111,7 @@ func renderSummary(replies []protocol.Reply) (*SummaryResult, error) {
 			names = append(names, g.Group)
 		}
 		return names
-	})}
+	}), Discrete: discrete}
 	if out.Table, err = analysis.BuildTable1(sites, opts); err != nil {
 		return nil, WrapError(EInvalid, err, "the sites' summaries do not merge")
 	}

@@ -20,17 +20,22 @@ var Version = "0.1.0-dev"
 // Request is what the analyst asked for: the analysis kind and the cohort it runs on. It is
 // stored with every result, and re-running a result sends the same request again.
 type Request struct {
-	Kind       protocol.Kind            `json:"kind"` // count, summary, survival (Kaplan–Meier) or cox
-	Study      string                   `json:"study"`
-	CohortName string                   `json:"cohort_name,omitempty"` // for display; the Cohort filter is what counts
-	Cohort     *protocol.Filter         `json:"cohort,omitempty"`
-	GroupBy    string                   `json:"group_by,omitempty"`
-	Endpoint   string                   `json:"endpoint,omitempty"`  // survival, cox
-	Variables  []string                 `json:"variables,omitempty"` // summary
-	Bins       []protocol.HistogramSpec `json:"bins,omitempty"`      // summary
-	Landmarks  []float64                `json:"landmarks,omitempty"` // survival: days at which to report S(t)
-	Cox        *CoxSpec                 `json:"cox,omitempty"`
-	IPW        *IPWSpec                 `json:"ipw,omitempty"`
+	Kind       protocol.Kind    `json:"kind"` // count, summary, survival (Kaplan–Meier) or cox
+	Study      string           `json:"study"`
+	CohortName string           `json:"cohort_name,omitempty"` // for display; the Cohort filter is what counts
+	Cohort     *protocol.Filter `json:"cohort,omitempty"`
+	GroupBy    string           `json:"group_by,omitempty"`
+	// Merge joins levels of GroupBy into groups of their own (protocol.Query.Merge).
+	Merge     []protocol.LevelGroup    `json:"merge,omitempty"`
+	Endpoint  string                   `json:"endpoint,omitempty"`  // survival, cox
+	Variables []string                 `json:"variables,omitempty"` // summary
+	Bins      []protocol.HistogramSpec `json:"bins,omitempty"`      // summary
+	// Discrete names the summary's numeric variables binned on their whole values, which
+	// Table 1 shows as counts per value (report.Discrete).
+	Discrete  []string  `json:"discrete,omitempty"`
+	Landmarks []float64 `json:"landmarks,omitempty"` // survival: days at which to report S(t)
+	Cox       *CoxSpec  `json:"cox,omitempty"`
+	IPW       *IPWSpec  `json:"ipw,omitempty"`
 }
 
 // CoxSpec is the model of a Cox request.
@@ -44,6 +49,19 @@ type CoxSpec struct {
 	// indicator of a level (the treated arm), and products of two covariates' columns.
 	Indicators   map[string]string         `json:"indicators,omitempty"`
 	Interactions []protocol.CoxInteraction `json:"interactions,omitempty"`
+}
+
+// ReferenceFirst returns levels with ref moved first: the reference level of a categorical
+// covariate, whose design columns compare every other level with it (R's relevel). ok is
+// false when ref is not one of levels.
+func ReferenceFirst(levels []string, ref string) (out []string, ok bool) {
+	i := slices.Index(levels, ref)
+	if i < 0 {
+		return levels, false
+	}
+	out = append(out, ref)
+	out = append(out, levels[:i]...)
+	return append(out, levels[i+1:]...), true
 }
 
 // Key returns a stable digest of the request, used to find earlier results of the same request
@@ -198,9 +216,12 @@ func (p *Provenance) SitesLine() string {
 // the aggregates, so a cached result renders exactly as it was. A Cox result keeps its rounds'
 // queries and reply digests but not the replies (record.go).
 type Result struct {
-	ID         int64
-	Name       string
-	Pinned     bool
+	ID     int64
+	Name   string
+	Pinned bool
+	// Display is how the result was shown when it was pinned (nil: the defaults); its slide
+	// and its page of the deck draw it so.
+	Display    *Display
 	Network    string
 	Request    Request
 	Provenance Provenance
@@ -218,6 +239,29 @@ type Result struct {
 	// Cached is set when the result was served from the cache rather than computed now.
 	Cached bool
 }
+
+// Display is how a result was shown on its tab: which view, in which time unit, with which
+// parts of the figure. Pinning keeps it, so the tumor board sees the figure the analyst chose.
+type Display struct {
+	// View is "" for the default figure (pooled curves, a model's forest plot, weighted
+	// curves), or one of the views below.
+	View        string `json:"view,omitempty"`
+	Unit        string `json:"unit,omitempty"` // "days", "months" or "years"; "" is months
+	HideBands   bool   `json:"hide_bands,omitempty"`
+	HideCensor  bool   `json:"hide_censor,omitempty"`
+	MedianLines bool   `json:"median_lines,omitempty"`
+	Percent     bool   `json:"percent,omitempty"`
+}
+
+// The views besides the default one (Display.View): a Kaplan–Meier result's cumulative
+// incidence or one group's curve per site; a treatment comparison's Love plot or propensity
+// overlap (its default is the weighted curves).
+const (
+	ViewCIF     = "cif"
+	ViewBySite  = "site:"
+	ViewLove    = "love"
+	ViewOverlap = "overlap"
+)
 
 // ResultSummary is a result as listed in the library: only what the list shows (listing
 // 10,000 of them must stay well under 50 ms).
@@ -435,4 +479,8 @@ type CoxResult struct {
 	// as released: a site whose count was below its min_cell reports it suppressed, so the
 	// total may be an interval ("<5", "13–16").
 	Excluded Count
+	// NoiseSD is, for a model fitted on differentially private tables (Form dp_tables), the
+	// standard deviation each coefficient owes to the release's noise, which Fit's standard
+	// errors leave out; nil otherwise.
+	NoiseSD []float64
 }

@@ -340,9 +340,9 @@ func validate(req Request) error {
 			return err
 		}
 		switch req.Cox.Form {
-		case "", protocol.CoxStratified, protocol.CoxPooled:
+		case "", protocol.CoxStratified, protocol.CoxPooled, protocol.CoxDPTables:
 		default:
-			return Errorf(EInvalid, "unknown Cox form %q (stratified or pooled)", req.Cox.Form)
+			return Errorf(EInvalid, "unknown Cox form %q (stratified, pooled or dp_tables)", req.Cox.Form)
 		}
 	default:
 		return Errorf(EInvalid, "unknown analysis kind %q", req.Kind)
@@ -353,12 +353,12 @@ func validate(req Request) error {
 // baseQuery is the protocol query of a request (without ID and, for Cox, without β).
 func (s *Service) baseQuery(req Request) protocol.Query {
 	q := protocol.Query{Version: protocol.Version, Kind: req.Kind, Analyst: s.analyst, Study: req.Study,
-		Cohort: req.Cohort, GroupBy: req.GroupBy, Endpoint: req.Endpoint, Variables: req.Variables, Bins: req.Bins}
+		Cohort: req.Cohort, GroupBy: req.GroupBy, Merge: req.Merge, Endpoint: req.Endpoint, Variables: req.Variables, Bins: req.Bins}
 	if req.Kind == protocol.KindSurvival || req.Kind == protocol.KindCox || req.Kind == protocol.KindIPW {
 		q.Variables, q.Bins = nil, nil
 	}
 	if req.Kind == protocol.KindCox || req.Kind == protocol.KindIPW {
-		q.GroupBy = ""
+		q.GroupBy, q.Merge = "", nil
 	}
 	return q
 }
@@ -417,6 +417,17 @@ func (s *Service) fillLevels(ctx context.Context, req *Request) error {
 		return err
 	}
 	cox.Levels = levels
+	if (cox.Form == "" || cox.Form == protocol.CoxStratified) && cox.Strata == "" && len(cox.Interactions) == 0 {
+		// An analyst of role dp gets Cox models stratified by site as differentially private
+		// tables only (any other form is refused to it).
+		dpRole, err := s.dpRole(ctx, req.Study)
+		if err != nil {
+			return err
+		}
+		if dpRole {
+			cox.Form = protocol.CoxDPTables
+		}
+	}
 	req.Cox = &cox
 	return nil
 }
@@ -698,6 +709,9 @@ func (s *Service) fitCoxModel(ctx context.Context, req Request) (*CoxModel, erro
 		return nil, err
 	}
 	form := coxForm(req.Cox.Form)
+	if form == protocol.CoxDPTables {
+		return s.fitDPCoxModel(ctx, req)
+	}
 	base := s.baseQuery(req)
 	var origin map[string]float64
 	if form == protocol.CoxPooled {
@@ -844,10 +858,20 @@ func (s *Service) Rename(ctx context.Context, id int64, name string) error {
 	return s.cache.RenameResult(ctx, id, name)
 }
 
+// StudyOf is the study of a stored result as its network's catalog last described it (its
+// title, labels, units and causes name the result's figures), or nil when none is cached.
+func (s *Service) StudyOf(ctx context.Context, r *Result) *Study {
+	cat, err := s.cache.Catalog(ctx, r.Network)
+	if err != nil {
+		return nil
+	}
+	return cat.Study(r.Request.Study)
+}
+
 // Pin pins (or unpins) a stored result: pinned results list first and make the slides of
-// presentation mode.
-func (s *Service) Pin(ctx context.Context, id int64, pinned bool) error {
-	return s.cache.PinResult(ctx, id, pinned)
+// presentation mode, drawn as shown (nil keeps what is stored: pinning from the library).
+func (s *Service) Pin(ctx context.Context, id int64, pinned bool, shown *Display) error {
+	return s.cache.PinResult(ctx, id, pinned, shown)
 }
 
 // Delete deletes a stored result and its aggregates.

@@ -541,7 +541,7 @@ func TestLibraryThroughService(t *testing.T) {
 	if err := f.svc.Rename(ctx, r.ID, "Tumor board 2026-11"); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.Pin(ctx, r.ID, true); err != nil {
+	if err := f.svc.Pin(ctx, r.ID, true, nil); err != nil {
 		t.Fatal(err)
 	}
 	list, err := f.svc.Results(ctx, app.ResultFilter{})

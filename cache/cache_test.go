@@ -160,7 +160,11 @@ func TestMigrateFromEachEarlierVersion(t *testing.T) {
 				t.Fatalf("built version %d, want %d", got, v)
 			}
 			r := testResult("before upgrade", t0, 1)
-			saveLegacy(t, old, r) // as the Oncofed of that schema stored it
+			if v < 4 {
+				saveLegacy(t, old, r) // as the Oncofed of that schema stored it
+			} else if err := old.SaveResult(ctx, r); err != nil { // compact since schema 4
+				t.Fatal(err)
+			}
 			old.Close()
 			db, err := Open(ctx, path)
 			if err != nil {
@@ -177,7 +181,7 @@ func TestMigrateFromEachEarlierVersion(t *testing.T) {
 			if got.Name != "before upgrade" || !reflect.DeepEqual(storedAsEncoded(t, got.Rounds), r.Rounds) {
 				t.Errorf("result changed by the upgrade: %+v", got)
 			}
-			if got.Rounds[0].Digests == nil || got.Provenance.ContentHash != app.ResultHash(got) {
+			if v < 4 && (got.Rounds[0].Digests == nil || got.Provenance.ContentHash != app.ResultHash(got)) {
 				t.Errorf("the upgrade did not keep the result compact: digests %v, hash %s", got.Rounds[0].Digests, got.Provenance.ContentHash)
 			}
 		})
@@ -467,7 +471,24 @@ func TestLibrary(t *testing.T) {
 		}
 		ids = append(ids, r.ID)
 	}
-	if err := db.PinResult(ctx, ids[1], true); err != nil {
+	if err := db.PinResult(ctx, ids[1], true, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Pinned from a tab, a result keeps how it was shown; pinned from the library (nil), it
+	// keeps what was stored.
+	shown := &app.Display{View: app.ViewBySite + "female", Unit: "years", MedianLines: true, Percent: true}
+	for _, d := range []*app.Display{shown, nil} {
+		if err := db.PinResult(ctx, ids[4], true, d); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := db.Result(ctx, ids[4]); err != nil || r.Display == nil || *r.Display != *shown {
+			t.Fatalf("display after pinning with %+v: %+v, %v", d, r.Display, err)
+		}
+	}
+	if r, err := db.Result(ctx, ids[0]); err != nil || r.Display != nil {
+		t.Fatalf("a result never pinned from a tab has display %+v (%v)", r.Display, err)
+	}
+	if err := db.PinResult(ctx, ids[4], false, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.RenameResult(ctx, ids[0], "tumor board"); err != nil {
@@ -500,7 +521,7 @@ func TestLibrary(t *testing.T) {
 	if n := count(t, db, "result_replies"); n != 4*2 {
 		t.Errorf("%d replies left after deleting one of five results, want 8 (cascade)", n)
 	}
-	for _, err := range []error{db.RenameResult(ctx, ids[2], "x"), db.PinResult(ctx, ids[2], true), db.DeleteResult(ctx, ids[2])} {
+	for _, err := range []error{db.RenameResult(ctx, ids[2], "x"), db.PinResult(ctx, ids[2], true, nil), db.DeleteResult(ctx, ids[2])} {
 		if app.ErrorCode(err) != app.ENotFound {
 			t.Errorf("change of a deleted result: %v, want not_found", err)
 		}

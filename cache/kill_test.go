@@ -43,7 +43,7 @@ func writerLoop(path string) int {
 		}
 		fmt.Println("saved")
 		if i%3 == 0 {
-			db.PinResult(ctx, r.ID, true)
+			db.PinResult(ctx, r.ID, true, nil)
 		}
 		if i%5 == 0 {
 			cat := app.MergeCatalogs(t0, nil, nil)

@@ -347,11 +347,16 @@ func (db *DB) SaveResult(ctx context.Context, r *app.Result) error {
 	}
 	request, err1 := json.Marshal(r.Request)
 	prov, err2 := json.Marshal(r.Provenance)
-	var trace any
+	var trace, display any
 	if r.Trace != nil {
 		b, err := json.Marshal(r.Trace)
 		err1 = errors.Join(err1, err)
 		trace = string(b)
+	}
+	if r.Display != nil {
+		b, err := json.Marshal(r.Display)
+		err1 = errors.Join(err1, err)
+		display = string(b)
 	}
 	if err := errors.Join(err1, err2); err != nil {
 		return app.WrapError(app.EInvalid, err, "result %q cannot be stored", r.Name)
@@ -367,6 +372,11 @@ func (db *DB) SaveResult(ctx context.Context, r *app.Result) error {
 		id, err := res.LastInsertId()
 		if err != nil {
 			return err
+		}
+		if display != nil { // a separate statement: a result without one saves as schema 4 did
+			if _, err := tx.ExecContext(ctx, `UPDATE results SET display = ? WHERE id = ?`, display, id); err != nil {
+				return err
+			}
 		}
 		roundStmt, err := tx.PrepareContext(ctx, `INSERT INTO result_rounds (result_id, round, query, replies) VALUES (?, ?, ?, ?)`)
 		if err != nil {
@@ -420,7 +430,10 @@ func (db *DB) Result(ctx context.Context, id int64) (*app.Result, error) {
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("result %d is not in the cache", id)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return loadDisplay(ctx, tx, r)
 	})
 	return r, err
 }
@@ -434,9 +447,26 @@ func (db *DB) LatestResult(ctx context.Context, network, requestKey string) (*ap
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("no result of this request is cached")
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return loadDisplay(ctx, tx, r)
 	})
 	return r, err
+}
+
+// loadDisplay sets how r was shown when pinned (schema 5; loadResult also serves migration 4,
+// which runs before the column exists).
+func loadDisplay(ctx context.Context, tx *sql.Tx, r *app.Result) error {
+	var display sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT display FROM results WHERE id = ?`, r.ID).Scan(&display); err != nil {
+		return err
+	}
+	if !display.Valid {
+		return nil
+	}
+	r.Display = new(app.Display)
+	return decode(display.String, r.Display, "display")
 }
 
 func loadResult(ctx context.Context, tx *sql.Tx, where string, args ...any) (*app.Result, error) {
@@ -592,9 +622,16 @@ func (db *DB) RenameResult(ctx context.Context, id int64, name string) error {
 	return db.update(ctx, id, "rename", `UPDATE results SET name = ? WHERE id = ?`, name, id)
 }
 
-// PinResult pins or unpins a result.
-func (db *DB) PinResult(ctx context.Context, id int64, pinned bool) error {
-	return db.update(ctx, id, "pin", `UPDATE results SET pinned = ? WHERE id = ?`, pinned, id)
+// PinResult pins or unpins a result and, when shown is not nil, stores how it was shown.
+func (db *DB) PinResult(ctx context.Context, id int64, pinned bool, shown *app.Display) error {
+	if shown == nil {
+		return db.update(ctx, id, "pin", `UPDATE results SET pinned = ? WHERE id = ?`, pinned, id)
+	}
+	d, err := json.Marshal(shown)
+	if err != nil {
+		return app.WrapError(app.EInvalid, err, "how result %d is shown cannot be stored", id)
+	}
+	return db.update(ctx, id, "pin", `UPDATE results SET pinned = ?, display = ? WHERE id = ?`, pinned, string(d), id)
 }
 
 // DeleteResult deletes a result and its aggregates.

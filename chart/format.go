@@ -68,3 +68,18 @@ func FormatCount(n, minCell int) string {
 	}
 	return strconv.Itoa(n)
 }
+
+// FormatSurvivalCI formats a survival probability and its 95% CI as percentages,
+// "54.2% (50.1–58.0)"; a limit that is NaN (not estimable) is "NA", and a NaN estimate "–".
+func FormatSurvivalCI(s, lo, hi float64) string {
+	if math.IsNaN(s) {
+		return "–"
+	}
+	pct := func(x float64) string {
+		if math.IsNaN(x) {
+			return "NA"
+		}
+		return strconv.FormatFloat(100*x, 'f', 1, 64)
+	}
+	return pct(s) + "% (" + pct(lo) + "–" + pct(hi) + ")"
+}

@@ -114,6 +114,9 @@ type KMFigure struct {
 	Footnote string
 	// Style is the look; the zero Style is PublicationStyle.
 	Style Style
+
+	// area is where the last Draw put the data (ReadAt).
+	area *dataArea
 }
 
 // FigureStyle returns the style the figure is drawn in.
@@ -150,13 +153,7 @@ func (k *KMCurve) end() float64 {
 }
 
 // survAt returns S(t): the estimate at the last step time at or before t (1 before the first).
-func (k *KMCurve) survAt(t float64) float64 {
-	i := sort.Search(len(k.Time), func(i int) bool { return k.Time[i] > t })
-	if i == 0 {
-		return 1
-	}
-	return k.Surv[i-1]
-}
+func (k *KMCurve) survAt(t float64) float64 { return stepAt(k.Time, k.Surv, t) }
 
 // riskAt returns the number at risk at time t (patients with follow-up ≥ t), read from NRisk
 // at the first distinct time at or after t; 0 after the last time.
@@ -240,6 +237,25 @@ func (f *KMFigure) color(s Style, i int) color.Color {
 		return c
 	}
 	return s.color(i)
+}
+
+// dashes is the dash pattern of curve i: solid while the palette has colours left, then
+// dashed, dotted and dash-dotted as it cycles, so that every curve of a by-site view (more
+// sites than colours) stays distinct, in the legend too.
+func (f *KMFigure) dashes(s Style, i int) []vg.Length {
+	if f.Curves[i].Color != nil || len(s.Palette) == 0 {
+		return nil
+	}
+	w := s.LineWidth
+	switch (i / len(s.Palette)) % 4 {
+	case 1:
+		return []vg.Length{4 * w, 2 * w}
+	case 2:
+		return []vg.Length{w, 1.5 * w}
+	case 3:
+		return []vg.Length{4 * w, 1.5 * w, w, 1.5 * w}
+	}
+	return nil
 }
 
 // kmLayout is where the parts of a Kaplan–Meier figure go on a canvas.
@@ -368,7 +384,7 @@ func (f *KMFigure) newPlot(s Style, ticks []float64) *plot.Plot {
 			p.Add(&band{x: xs, lo: lo, hi: hi, color: withAlpha(clr, s.BandAlpha)})
 		}
 		line := &plotter.Line{XYs: make(plotter.XYs, len(xs)), StepStyle: plotter.PostStep,
-			LineStyle: draw.LineStyle{Color: clr, Width: s.LineWidth}}
+			LineStyle: draw.LineStyle{Color: clr, Width: s.LineWidth, Dashes: f.dashes(s, i)}}
 		for j := range xs {
 			line.XYs[j] = plotter.XY{X: xs[j], Y: ys[j]}
 		}
@@ -412,6 +428,7 @@ func (f *KMFigure) Draw(c draw.Canvas) error {
 	}
 	l := f.layout(c)
 	l.plot.Draw(l.plotArea)
+	f.area = newDataArea(c, l.data, l.plot.X.Min, l.plot.X.Max)
 	if l.table != nil {
 		f.drawRiskTable(c, l)
 	}
@@ -642,7 +659,7 @@ func (f *KMFigure) drawLegend(c draw.Canvas, l *kmLayout) {
 			fillRect(c, withAlpha(clr, s.BandAlpha), vg.Rectangle{
 				Min: vg.Point{X: x0, Y: y - rowH*0.3}, Max: vg.Point{X: x0 + swatch, Y: y + rowH*0.3}})
 		}
-		strokeLine(c, clr, s.LineWidth, nil, vg.Point{X: x0, Y: y}, vg.Point{X: x0 + swatch, Y: y})
+		strokeLine(c, clr, s.LineWidth, f.dashes(s, i), vg.Point{X: x0, Y: y}, vg.Point{X: x0 + swatch, Y: y})
 		putText(c, tsty, x0+swatch+gap, y, draw.XLeft, draw.YCenter, lg.names[i])
 		if lg.meds[i] != "" {
 			if lg.stacked {

@@ -104,3 +104,17 @@ func TimeTicks(maxTime float64, unit TimeUnit, maxIntervals int) []float64 {
 func formatTick(v float64) string {
 	return strconv.FormatFloat(math.Round(v*1e6)/1e6, 'f', -1, 64)
 }
+
+// ParseTimeUnit reads "days", "months" or "years" (as String writes them); "" is Months, the
+// default. ok is false for anything else.
+func ParseTimeUnit(s string) (u TimeUnit, ok bool) {
+	switch s {
+	case "", "months":
+		return Months, true
+	case "days":
+		return Days, true
+	case "years":
+		return Years, true
+	}
+	return Months, false
+}

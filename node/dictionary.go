@@ -48,6 +48,9 @@ type DictionaryEntry struct {
 	Categories []string
 	// Min and Max are a numeric variable's declared range; a value outside it is refused.
 	Min, Max *float64
+	// Discrete declares a numeric variable's values to be the whole numbers of its range
+	// (protocol.Variable.Discrete); a value that is not one is refused at import.
+	Discrete bool
 	// HorizonDays is an endpoint's declared horizon in days (public): its differentially
 	// private survival releases have bins up to there instead of the policy's
 	// dp_horizon_days (checkHorizon says what is allowed). Endpoints only; nil: none.
@@ -144,6 +147,7 @@ func readJSONDictionary(r io.Reader) (Dictionary, error) {
 			Categories []string              `json:"categories"`
 			Min        *float64              `json:"min"`
 			Max        *float64              `json:"max"`
+			Discrete   bool                  `json:"discrete"`
 		} `json:"variables"`
 		Endpoints []struct {
 			Name        string   `json:"name"`
@@ -162,7 +166,7 @@ func readJSONDictionary(r io.Reader) (Dictionary, error) {
 	}
 	d := Dictionary{Study: f.Study, Version: f.Version, Title: f.Title, HorizonDays: f.HorizonDays}
 	for _, v := range f.Variables {
-		d.Entries = append(d.Entries, DictionaryEntry{Name: v.Name, Type: v.Type, Label: v.Label, Unit: v.Unit, Categories: v.Categories, Min: v.Min, Max: v.Max})
+		d.Entries = append(d.Entries, DictionaryEntry{Name: v.Name, Type: v.Type, Label: v.Label, Unit: v.Unit, Categories: v.Categories, Min: v.Min, Max: v.Max, Discrete: v.Discrete})
 	}
 	for _, e := range f.Endpoints {
 		d.Entries = append(d.Entries, DictionaryEntry{Name: e.Name, Endpoint: true, Label: e.Label, Unit: e.Unit, HorizonDays: e.HorizonDays})
@@ -303,6 +307,14 @@ func checkEntry(e DictionaryEntry) *ImportError {
 	}
 	if e.Min != nil && e.Max != nil && *e.Min > *e.Max {
 		return bad("range min %v above max %v", *e.Min, *e.Max)
+	}
+	if e.Discrete {
+		if e.Categories != nil || e.Type == protocol.Categorical {
+			return bad("discrete is declared for numeric variables only")
+		}
+		if e.Min == nil || e.Max == nil || *e.Min != math.Trunc(*e.Min) || *e.Max != math.Trunc(*e.Max) || *e.Max-*e.Min+1 > protocol.MaxDiscreteValues {
+			return bad("a discrete variable needs a declared range of whole numbers, min to max, with at most %d values", protocol.MaxDiscreteValues)
+		}
 	}
 	return nil
 }

@@ -446,6 +446,10 @@ func TestReadDictionary(t *testing.T) {
 		`{"variables": [{"name": "x", "min": 1}, {"name": "x", "max": 2}]}`,           // twice
 		`{"endpoints": [{"name": "OS", "unit": "months"}]}`,                           // not days
 		`{"variables": [{"name": "x", "categories": [" a"]}]}`,                        // padded
+		`{"variables": [{"name": "x", "categories": ["a"], "discrete": true}]}`,       // discrete categories
+		`{"variables": [{"name": "x", "discrete": true}]}`,                            // discrete without a range
+		`{"variables": [{"name": "x", "min": 0.5, "max": 4, "discrete": true}]}`,      // not whole bounds
+		`{"variables": [{"name": "x", "min": 0, "max": 25, "discrete": true}]}`,       // 26 values
 		"variable,label\n", // old header misspelt
 	} {
 		if _, err := ReadDictionary(strings.NewReader(bad)); err == nil {
@@ -461,5 +465,44 @@ func TestReadDictionary(t *testing.T) {
 	}
 	if err := d.AddCategories("age", []string{"b"}); err == nil {
 		t.Error("categories declared twice accepted")
+	}
+}
+
+// A discrete variable's values are whole numbers of its declared range: a fraction is refused
+// with its line, and the flag is stored, published in the catalog and part of the dictionary
+// hash (a re-import changing it needs a new version).
+func TestImportDiscrete(t *testing.T) {
+	ctx := context.Background()
+	store := openStore(t, filepath.Join(t.TempDir(), "d.db"))
+	dict, err := ReadDictionary(strings.NewReader(`{"version": "1", "variables": [
+		{"name": "ecog", "type": "numeric", "unit": "points", "min": 0, "max": 4, "discrete": true}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := ImportSpec{Study: "s", IDColumn: "id", Endpoints: []EndpointSpec{{Name: "OS", TimeColumn: "t", EventColumn: "e"}}, Dictionary: dict}
+	_, err = ImportCSV(ctx, store, spec, strings.NewReader("id,t,e,ecog\n1,10,1,0\n2,20,0,1.5\n"))
+	var ie *ImportError
+	if !errors.As(err, &ie) || ie.Line != 3 || ie.Column != "ecog" || !strings.Contains(err.Error(), "not a whole number") {
+		t.Fatalf("a fraction of a discrete variable: %v", err)
+	}
+	rep, err := ImportCSV(ctx, store, spec, strings.NewReader("id,t,e,ecog\n1,10,1,0\n2,20,0,4\n3,30,1,\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := store.LoadStudy(ctx, "s")
+	if err != nil || !st.Variable("ecog").Discrete {
+		t.Fatalf("stored ecog not discrete: %+v, %v", st.Variable("ecog"), err)
+	}
+	vars, _ := st.Dictionary()
+	if !vars[0].Discrete {
+		t.Errorf("the dictionary as published: %+v", vars[0])
+	}
+	spec.Dictionary.Entries[0].Discrete = false
+	if _, err := ImportCSV(ctx, store, spec, strings.NewReader("id,t,e,ecog\n1,10,1,0\n")); err == nil || !strings.Contains(err.Error(), "new study version") {
+		t.Errorf("dropping discrete under the same version: %v", err)
+	}
+	plain := protocol.DictionaryHash("1", []protocol.Variable{{Name: "ecog", Type: protocol.Numeric, Unit: "points", Min: fp(0), Max: fp(4)}}, []protocol.Endpoint{{Name: "OS"}})
+	if rep.DictionaryHash == plain {
+		t.Error("the dictionary hash does not cover discrete")
 	}
 }

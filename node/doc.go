@@ -147,7 +147,7 @@
 // insecure-open node (demos, closed test networks) trusts declared names: its catalog and
 // every reply (PolicyEffects.Auth) say "open".
 //
-// # Differentially private releases (role dp; dprelease.go, dpsummary.go)
+// # Differentially private releases (role dp; dprelease.go, dpsummary.go, dpcox.go)
 //
 // Counts and survival tables for analysts of role dp are released under zero-concentrated DP
 // with exact discrete Gaussian noise (package dp): a count or grouped count at dp_rho_count, a
@@ -159,7 +159,9 @@
 // mechanism; one patient is in one group, so the reply costs one ρ), a summary (Table 1) at
 // dp_rho_summary split evenly over its components (dpsummary.go: sizes, category cells, a
 // numeric variable's n, centred and clipped Σx and Σx² on its declared range, histogram; a
-// numeric variable without a declared range is refused). min_cohort and min_cell
+// numeric variable without a declared range is refused), a Cox model (form dp_tables, dpcox.go)
+// at dp_rho_cox as one survival table per covariate pattern, numeric covariates clipped to
+// their declared ranges (docs/dp-cox.md). min_cohort and min_cell
 // apply to the noisy values, so the release stays DP; the overlap guard does not apply (its
 // refusal depends on the exact sets; the ρ budget accounts for differencing). The cost of a
 // query follows from its kind, the analyst's spending from the audit log (AuditEntry.Rho): a

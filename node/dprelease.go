@@ -46,6 +46,8 @@ func (e *Engine) dpCost(q *protocol.Query) float64 {
 		return e.policy.DPRhoSurvival
 	case q.Kind == protocol.KindSummary:
 		return e.policy.DPRhoSummary // dpsummary.go
+	case q.Kind == protocol.KindCox && q.Cox != nil && q.Cox.Form == protocol.CoxDPTables:
+		return e.policy.DPRhoCox // dpcox.go
 	}
 	return 0
 }

@@ -250,7 +250,8 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 	if err == nil {
 		err = checkQuery(&q)
 	}
-	isDP := authenticated && who.role == RoleDP && q.Kind != protocol.KindCatalog && q.Version == protocol.Version
+	dpForm := q.Kind == protocol.KindCox && q.Cox != nil && q.Cox.Form == protocol.CoxDPTables // a DP release whoever asks
+	isDP := authenticated && (who.role == RoleDP || dpForm) && q.Kind != protocol.KindCatalog && q.Version == protocol.Version
 	if err == nil && isDP {
 		err = e.preCheckDPBudget(ctx, analyst, &q)
 	}
@@ -582,6 +583,14 @@ func (e *Engine) compute(ctx context.Context, q *protocol.Query, who identity, r
 		if len(group.Categories) > maxGroups {
 			return answer{}, errorf(protocol.CodeInvalid, "group_by: %q has %d categories, more than %d", q.GroupBy, len(group.Categories), maxGroups)
 		}
+		if len(q.Merge) > 0 {
+			if ls.vars[q.GroupBy].Type != protocol.Categorical {
+				return answer{}, errorf(protocol.CodeInvalid, "merge: only a categorical variable's levels are merged; %q is numeric", q.GroupBy)
+			}
+			if group, err = mergeLevels(group, q.Merge); err != nil {
+				return answer{}, errorf(protocol.CodeInvalid, "%v", err)
+			}
+		}
 	}
 	if err := e.checkKindNames(ls, q); err != nil {
 		return answer{}, err
@@ -592,8 +601,10 @@ func (e *Engine) compute(ctx context.Context, q *protocol.Query, who identity, r
 	c := &cohort{study: ls, filter: q.Cohort, rows: ls.evalFilter(q.Cohort), group: group}
 	c.n = c.rows.count()
 	var ans answer
-	if who.role == RoleDP {
-		// The thresholds are applied to the noisy sizes (dprelease.go).
+	if who.role == RoleDP || (q.Kind == protocol.KindCox && q.Cox.Form == protocol.CoxDPTables) {
+		// The thresholds are applied to the noisy sizes (dprelease.go). A trusted analyst who
+		// asks the dp_tables form (a client on a network where it is dp at other sites) gets
+		// the same differentially private release, charged to its ρ budget.
 		switch q.Kind {
 		case protocol.KindCount:
 			ans, err = e.dpCount(c, q, reply)
@@ -601,6 +612,8 @@ func (e *Engine) compute(ctx context.Context, q *protocol.Query, who identity, r
 			ans, err = e.dpSurvival(c, q, reply)
 		case protocol.KindSummary:
 			ans, err = e.dpSummary(c, q, reply)
+		case protocol.KindCox:
+			ans, err = e.dpCox(c, q, reply)
 		default:
 			panic("node: dp release of an unchecked kind " + string(q.Kind))
 		}

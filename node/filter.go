@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -65,6 +66,30 @@ func (ls *loadedStudy) integerGroups(v *VariableData) *VariableData {
 	}
 	ls.groups[v.Name] = g
 	return g
+}
+
+// mergeLevels is the grouping v with levels merged as the query asks (protocol.MergedGroups):
+// one category per group, in the declared order, each with its levels in Members.
+func mergeLevels(v *VariableData, merge []protocol.LevelGroup) (*VariableData, error) {
+	names, members, err := protocol.MergedGroups(v.Categories, merge)
+	if err != nil {
+		return nil, err
+	}
+	to := make([]int32, len(v.Categories))
+	for k, ms := range members {
+		for _, m := range ms {
+			to[slices.Index(v.Categories, m)] = int32(k)
+		}
+	}
+	g := &VariableData{Variable: v.Variable, Codes: make([]int32, len(v.Codes)), Members: members}
+	g.Categories = names
+	for i, c := range v.Codes {
+		g.Codes[i] = c
+		if c >= 0 {
+			g.Codes[i] = to[c]
+		}
+	}
+	return g, nil
 }
 
 type timeKey struct {

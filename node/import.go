@@ -417,7 +417,7 @@ func typeColumn(name string, raw []string, lines []int, d *DictionaryEntry) (Var
 	}
 	v.Type = protocol.Numeric
 	if d != nil {
-		v.Min, v.Max = cloneFloat(d.Min), cloneFloat(d.Max)
+		v.Min, v.Max, v.Discrete = cloneFloat(d.Min), cloneFloat(d.Max), d.Discrete
 	}
 	v.Numeric = make([]float64, len(raw))
 	for i, s := range raw {
@@ -434,6 +434,9 @@ func typeColumn(name string, raw []string, lines []int, d *DictionaryEntry) (Var
 		}
 		if (v.Min != nil && x < *v.Min) || (v.Max != nil && x > *v.Max) {
 			return VariableData{}, &ImportError{Line: lines[i], Column: name, Reason: fmt.Sprintf("value %v outside the declared range %s", x, rangeText(v.Min, v.Max))}
+		}
+		if v.Discrete && x != math.Trunc(x) {
+			return VariableData{}, &ImportError{Line: lines[i], Column: name, Reason: fmt.Sprintf("value %v is not a whole number (declared discrete)", x)}
 		}
 		v.Numeric[i] = x
 	}

@@ -23,7 +23,17 @@ type cohort struct {
 // filter itself excludes the group (see excludedByQuery). An empty group whose emptiness is
 // private is answered like a small one.
 func (c *cohort) hiddenGroups() []bool {
-	return hidden(queryEmptied(c.filter, c.group))
+	if c.group.Members == nil {
+		return hidden(queryEmptied(c.filter, c.group))
+	}
+	out := make([]bool, len(c.group.Categories))
+	for g := range out {
+		out[g] = true // a merged group is emptied by the query when each of its levels is
+		for _, m := range c.group.Members[g] {
+			out[g] = out[g] && excludedByQuery(c.filter, assumption{c.group.Name, m})
+		}
+	}
+	return hidden(out)
 }
 
 // hiddenCells is hiddenGroups for the categories of v within group g (g < 0: ungrouped).
@@ -31,7 +41,19 @@ func (c *cohort) hiddenCells(v *VariableData, g int) []bool {
 	if g < 0 || c.group == nil {
 		return hidden(queryEmptied(c.filter, v))
 	}
-	return hidden(queryEmptied(c.filter, v, assumption{c.group.Name, c.group.Categories[g]}))
+	if c.group.Members == nil {
+		return hidden(queryEmptied(c.filter, v, assumption{c.group.Name, c.group.Categories[g]}))
+	}
+	out := make([]bool, len(v.Categories))
+	for k := range out {
+		out[k] = true
+	}
+	for _, m := range c.group.Members[g] { // emptied in a merged group: in each of its levels
+		for k, e := range queryEmptied(c.filter, v, assumption{c.group.Name, m}) {
+			out[k] = out[k] && e
+		}
+	}
+	return hidden(out)
 }
 
 func hidden(emptied []bool) []bool {

@@ -28,6 +28,7 @@ func DefaultPolicy() protocol.Policy {
 		DPRhoFeasibility:      DefaultDP.DPRhoFeasibility,
 		DPRhoSurvival:         DefaultDP.DPRhoSurvival,
 		DPRhoSummary:          DefaultDP.DPRhoSummary,
+		DPRhoCox:              DefaultDP.DPRhoCox,
 		DPRhoDaily:            DefaultDP.DPRhoDaily,
 		DPRhoTotal:            DefaultDP.DPRhoTotal,
 		DPBinDays:             DefaultDP.DPBinDays,
@@ -49,7 +50,7 @@ func DefaultPolicy() protocol.Policy {
 // sd 5, and the mean age (declared 18–100) an sd of about 2.3 years at n = 90, 1.5 at
 // n = 137 — a Table 1 is asked once per cohort, so it may take two fifths of a day's budget;
 // more variables thin each one's share.
-var DefaultDP = protocol.Policy{DPRhoCount: 0.005, DPRhoFeasibility: 0.0005, DPRhoSurvival: 0.02, DPRhoSummary: 0.1, DPRhoDaily: 0.25, DPRhoTotal: 2, DPBinDays: 30, DPHorizonDays: 3650}
+var DefaultDP = protocol.Policy{DPRhoCount: 0.005, DPRhoFeasibility: 0.0005, DPRhoSurvival: 0.02, DPRhoSummary: 0.1, DPRhoCox: 0.05, DPRhoDaily: 0.25, DPRhoTotal: 2, DPBinDays: 30, DPHorizonDays: 3650}
 
 // DefaultFeasibilityCost is the share of one query of the daily budget that a feasibility
 // count costs (feasibility_cost): 2,000 counts, a day of live cohort-panel edits, take the
@@ -68,7 +69,7 @@ func withDPDefaults(p protocol.Policy) protocol.Policy {
 		v   *float64
 		def float64
 	}{
-		{&p.DPRhoCount, d.DPRhoCount}, {&p.DPRhoFeasibility, d.DPRhoFeasibility}, {&p.DPRhoSurvival, d.DPRhoSurvival}, {&p.DPRhoSummary, d.DPRhoSummary}, {&p.DPRhoDaily, d.DPRhoDaily},
+		{&p.DPRhoCount, d.DPRhoCount}, {&p.DPRhoFeasibility, d.DPRhoFeasibility}, {&p.DPRhoSurvival, d.DPRhoSurvival}, {&p.DPRhoSummary, d.DPRhoSummary}, {&p.DPRhoCox, d.DPRhoCox}, {&p.DPRhoDaily, d.DPRhoDaily},
 		{&p.DPRhoTotal, d.DPRhoTotal}, {&p.DPBinDays, d.DPBinDays}, {&p.DPHorizonDays, d.DPHorizonDays},
 	} {
 		if !(*f.v > 0) || math.IsInf(*f.v, 0) {
@@ -198,7 +199,7 @@ func ParsePolicy(data []byte) (protocol.Policy, error) {
 	for _, f := range []struct {
 		name string
 		v    float64
-	}{{"dp_rho_count", p.DPRhoCount}, {"dp_rho_feasibility", p.DPRhoFeasibility}, {"dp_rho_survival", p.DPRhoSurvival}, {"dp_rho_summary", p.DPRhoSummary}, {"dp_rho_daily", p.DPRhoDaily}, {"dp_rho_total", p.DPRhoTotal}, {"dp_bin_days", p.DPBinDays}, {"dp_horizon_days", p.DPHorizonDays}} {
+	}{{"dp_rho_count", p.DPRhoCount}, {"dp_rho_feasibility", p.DPRhoFeasibility}, {"dp_rho_survival", p.DPRhoSurvival}, {"dp_rho_summary", p.DPRhoSummary}, {"dp_rho_cox", p.DPRhoCox}, {"dp_rho_daily", p.DPRhoDaily}, {"dp_rho_total", p.DPRhoTotal}, {"dp_bin_days", p.DPBinDays}, {"dp_horizon_days", p.DPHorizonDays}} {
 		if !(f.v > 0) || math.IsInf(f.v, 0) {
 			return protocol.Policy{}, fmt.Errorf("node: policy: %s %v: must be positive and finite", f.name, f.v)
 		}

@@ -167,6 +167,9 @@ func (c *cohort) groupRegion(k int) *protocol.Filter {
 	if c.group == nil {
 		return c.filter
 	}
+	if c.group.Members != nil && k >= 0 && len(c.group.Members[k]) > 1 {
+		return andFilter(c.filter, &protocol.Filter{Op: protocol.OpIn, Var: c.group.Name, Values: slices.Clone(c.group.Members[k])})
+	}
 	orig := c.study.vars[c.group.Name]
 	return andFilter(c.filter, valueFilter(c.group, orig != nil && orig.Type == protocol.Numeric, k))
 }

@@ -127,7 +127,7 @@ func (s *SQLiteStore) ReplaceStudy(ctx context.Context, st *StudyData) (StudyInf
 	if err != nil {
 		return StudyInfo{}, err
 	}
-	stmt, err := tx.PrepareContext(ctx, "INSERT INTO study_columns (study_id, position, role, name, type, label, unit, categories, data, min, max, horizon_days, causes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	stmt, err := tx.PrepareContext(ctx, "INSERT INTO study_columns (study_id, position, role, name, type, label, unit, categories, data, min, max, horizon_days, causes, discrete) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		return StudyInfo{}, err
 	}
@@ -135,13 +135,14 @@ func (s *SQLiteStore) ReplaceStudy(ctx context.Context, st *StudyData) (StudyInf
 	pos := 0
 	var horizon *float64 // of the endpoint's time column
 	causes := []string{} // of the endpoint's time column
+	discrete := false    // of a variable's column
 	insert := func(role, name, typ, label, unit string, cats []string, data []byte, lo, hi *float64) error {
 		if cats == nil {
 			cats = []string{}
 		}
 		cj, _ := json.Marshal(cats)
 		causesJSON, _ := json.Marshal(causes)
-		_, err := stmt.ExecContext(ctx, id, pos, role, name, typ, label, unit, string(cj), data, nullFloat(lo), nullFloat(hi), nullFloat(horizon), string(causesJSON))
+		_, err := stmt.ExecContext(ctx, id, pos, role, name, typ, label, unit, string(cj), data, nullFloat(lo), nullFloat(hi), nullFloat(horizon), string(causesJSON), discrete)
 		pos++
 		return err
 	}
@@ -155,7 +156,10 @@ func (s *SQLiteStore) ReplaceStudy(ctx context.Context, st *StudyData) (StudyInf
 		} else {
 			data = encodeCodes(v.Codes)
 		}
-		if err := insert(roleVariable, v.Name, string(v.Type), v.Label, v.Unit, v.Categories, data, v.Min, v.Max); err != nil {
+		discrete = v.Discrete
+		err := insert(roleVariable, v.Name, string(v.Type), v.Label, v.Unit, v.Categories, data, v.Min, v.Max)
+		discrete = false
+		if err != nil {
 			return StudyInfo{}, err
 		}
 	}
@@ -299,7 +303,7 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 		return nil, StudyInfo{}, err
 	}
 	si.ImportedAt, _ = time.Parse(timeLayout, at)
-	rows, err := tx.QueryContext(ctx, "SELECT role, name, type, label, unit, categories, data, min, max, horizon_days, causes FROM study_columns WHERE study_id = ? ORDER BY position", id)
+	rows, err := tx.QueryContext(ctx, "SELECT role, name, type, label, unit, categories, data, min, max, horizon_days, causes, discrete FROM study_columns WHERE study_id = ? ORDER BY position", id)
 	if err != nil {
 		return nil, StudyInfo{}, err
 	}
@@ -310,7 +314,8 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 		var role, cname, typ, label, unit, cats, causes string
 		var data []byte
 		var lo, hi, horizon sql.NullFloat64
-		if err := rows.Scan(&role, &cname, &typ, &label, &unit, &cats, &data, &lo, &hi, &horizon, &causes); err != nil {
+		var discrete bool
+		if err := rows.Scan(&role, &cname, &typ, &label, &unit, &cats, &data, &lo, &hi, &horizon, &causes, &discrete); err != nil {
 			return nil, StudyInfo{}, err
 		}
 		bad := func() error { return fmt.Errorf("node: study %q column %q (%s) is corrupt", name, cname, role) }
@@ -320,7 +325,7 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 				return nil, StudyInfo{}, bad()
 			}
 		case roleVariable:
-			v := VariableData{Variable: protocol.Variable{Name: cname, Type: protocol.VariableType(typ), Label: label, Unit: unit}}
+			v := VariableData{Variable: protocol.Variable{Name: cname, Type: protocol.VariableType(typ), Label: label, Unit: unit, Discrete: discrete}}
 			if lo.Valid {
 				v.Min = &lo.Float64
 			}

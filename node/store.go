@@ -73,6 +73,9 @@ type VariableData struct {
 	protocol.Variable
 	Numeric []float64
 	Codes   []int32
+	// Members are, for a grouping whose levels a query merged (mergedGroups), the levels of
+	// each category; nil otherwise.
+	Members [][]string
 }
 
 // Missing reports whether row i has no value.

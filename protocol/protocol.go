@@ -39,6 +39,10 @@ type Query struct {
 	// distinct values in the study (e.g. ECOG 0–4), whose groups are then named by the value
 	// ("0", "1", …).
 	GroupBy string `json:"group_by,omitempty"`
+	// Merge joins levels of the categorical GroupBy variable into groups of their own name
+	// ("Other": IIIC and IVB), so that a level too small at some site no longer makes the
+	// site refuse the whole grouping (MergedGroups gives the groups and their order).
+	Merge []LevelGroup `json:"merge,omitempty"`
 
 	Endpoint  string          `json:"endpoint,omitempty"`  // survival, cox
 	Variables []string        `json:"variables,omitempty"` // summary
@@ -123,6 +127,11 @@ const (
 	// CoxRequest.Landmarks given the model's cumulative baseline hazard there), never the
 	// patients' linear predictors or the pair counts (docs/validation.md).
 	CoxValidate CoxForm = "validate"
+	// CoxDPTables is the differentially private form, answered to analysts of role dp only
+	// (docs/dp-cox.md): one release, at no β, of one noisy survival table per covariate
+	// pattern (CoxReply.Patterns) on the site's public DP time grid. The client fits the
+	// model on them (post-processing, no further query); Beta is sent as zeros.
+	CoxDPTables CoxForm = "dp_tables"
 )
 
 // CoxWeights are the phase-2 weights of one site (CoxPooledHessian) at β: A[k] for the k-th of

@@ -33,8 +33,11 @@ func ValidateQuery(q Query) error {
 	if err := CheckFeasibility(q); err != nil {
 		return err
 	}
+	if err := validateMerge(q); err != nil {
+		return err
+	}
 	if q.Kind == KindCatalog {
-		if q.Cohort != nil || q.GroupBy != "" || len(q.Variables) > 0 || len(q.Bins) > 0 || q.Cox != nil || q.IPW != nil {
+		if q.Cohort != nil || q.GroupBy != "" || len(q.Merge) > 0 || len(q.Variables) > 0 || len(q.Bins) > 0 || q.Cox != nil || q.IPW != nil {
 			return queryErrorf(CodeInvalid, "a catalog query takes no cohort, grouping or parameters")
 		}
 		return nil
@@ -120,6 +123,15 @@ func validateCoxRequest(c *CoxRequest) error {
 	}
 	switch c.Form {
 	case CoxStratified, CoxPooledSums, CoxPooledHessian:
+	case CoxDPTables:
+		for _, b := range c.Beta {
+			if b != 0 {
+				return queryErrorf(CodeInvalid, "cox.form dp_tables is released at no β: send cox.beta as zeros")
+			}
+		}
+		if c.Strata != "" || len(c.Interactions) > 0 {
+			return queryErrorf(CodeInvalid, "cox.form dp_tables takes no cox.strata and no cox.interactions")
+		}
 	case CoxValidate:
 		if err := validateLandmarks(c); err != nil {
 			return err
@@ -127,7 +139,7 @@ func validateCoxRequest(c *CoxRequest) error {
 	case CoxPooled:
 		return queryErrorf(CodeUnsupported, "cox.form pooled (risk-set sums S0, S1, S2 per time) is no longer served: a pooled fit asks pooled_sums and pooled_hessian (docs/cox-protocol.md); update the client")
 	default:
-		return queryErrorf(CodeInvalid, "cox.form %q: want stratified, pooled_sums, pooled_hessian or validate", clipName(string(c.Form)))
+		return queryErrorf(CodeInvalid, "cox.form %q: want stratified, pooled_sums, pooled_hessian, validate or dp_tables", clipName(string(c.Form)))
 	}
 	if c.Form != CoxValidate && (len(c.Landmarks) > 0 || len(c.BaselineCumHaz) > 0) {
 		return queryErrorf(CodeInvalid, "cox.landmarks and cox.baseline_cumhaz belong to the validate form, not %s", c.Form)

@@ -110,10 +110,13 @@ type Policy struct {
 	DPRhoFeasibility float64 `json:"dp_rho_feasibility"`
 	DPRhoSurvival    float64 `json:"dp_rho_survival"`
 	DPRhoSummary     float64 `json:"dp_rho_summary"`
-	DPRhoDaily       float64 `json:"dp_rho_daily"`
-	DPRhoTotal       float64 `json:"dp_rho_total"`
-	DPBinDays        float64 `json:"dp_bin_days"`
-	DPHorizonDays    float64 `json:"dp_horizon_days"`
+	// DPRhoCox is the ρ of a differentially private Cox release (form dp_tables): every
+	// covariate pattern's table at once (node/dpcox.go).
+	DPRhoCox      float64 `json:"dp_rho_cox,omitempty"`
+	DPRhoDaily    float64 `json:"dp_rho_daily"`
+	DPRhoTotal    float64 `json:"dp_rho_total"`
+	DPBinDays     float64 `json:"dp_bin_days"`
+	DPHorizonDays float64 `json:"dp_horizon_days"`
 }
 
 // Catalog lists what a site holds, as released under its policy.
@@ -195,7 +198,16 @@ type Variable struct {
 	// noise) take it from here, never from the data. Nil when not declared.
 	Min *float64 `json:"min,omitempty"`
 	Max *float64 `json:"max,omitempty"`
+	// Discrete marks a numeric variable whose values are the whole numbers of its declared
+	// range (a performance status, a count of lines): Table 1 shows how many patients have
+	// each value rather than a mean, and a model says it treats it as numeric. Declared by
+	// the dictionary; values that are not whole numbers are refused at import.
+	Discrete bool `json:"discrete,omitempty"`
 }
+
+// MaxDiscreteValues bounds the values of a discrete variable (Max − Min + 1): each is a row
+// of Table 1.
+const MaxDiscreteValues = 25
 
 // Endpoint is a time-to-event outcome: time in days and an event flag.
 type Endpoint struct {
@@ -322,6 +334,22 @@ type CoxReply struct {
 
 	// Validation is the reply of the validate form: the model's performance at this site.
 	Validation *CoxValidation `json:"validation,omitempty"`
+
+	// Patterns is the reply of the dp_tables form: per covariate pattern (a design row), its
+	// differentially private survival table on the DP grid (Policy.BinDays wide bins, up to
+	// Policy.TruncatedAfter). N, Events and Excluded are then noisy too.
+	Patterns []CoxPattern `json:"patterns,omitempty"`
+}
+
+// CoxPattern is one covariate pattern of a dp_tables reply: its design row X (one value per
+// column; a numeric covariate at the midpoint of its public bin) and its noisy, consistent
+// survival table: Events[k] events and Censor[k] censorings at Time[k] (bin ends, increasing;
+// rows without either are left out).
+type CoxPattern struct {
+	X      Float64s `json:"x"`
+	Time   Float64s `json:"time"`
+	Events Ints     `json:"events"`
+	Censor Ints     `json:"censor"`
 }
 
 // CoxValidation is what a site releases about a model fitted without it (N and Events are the

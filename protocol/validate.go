@@ -682,8 +682,37 @@ func (v *validator) cox(q Query, c *CoxReply) {
 		if len(c.Gradient) != 0 || len(c.Hessian) != 0 || len(c.SecondMoment) != 0 {
 			v.failf("cox", "gradient or Hessian in a pooled reply")
 		}
+	case CoxDPTables:
+		v.coxPatterns(p, c)
 	default:
 		v.failf("cox", "unknown form %q in the query", q.Cox.Form)
+	}
+}
+
+// coxPatterns checks a dp_tables reply: one design row of p finite values per pattern, and a
+// survival table with increasing finite times and non-negative counts; no model sums.
+func (v *validator) coxPatterns(p int, c *CoxReply) {
+	if len(c.Rows) != 0 || len(c.Gradient) != 0 || len(c.Hessian) != 0 || len(c.EventXSum) != 0 || len(c.SecondMoment) != 0 || c.Validation != nil {
+		v.failf("cox", "model sums in a dp_tables reply")
+	}
+	for k, pt := range c.Patterns {
+		path := fmt.Sprintf("cox.patterns[%d]", k)
+		v.length(path+".x", len(pt.X), p)
+		v.finites(path+".x", pt.X)
+		v.length(path+".events", len(pt.Events), len(pt.Time))
+		v.length(path+".censor", len(pt.Censor), len(pt.Time))
+		v.finites(path+".time", pt.Time)
+		if v.err != nil {
+			return
+		}
+		for i := range pt.Time {
+			if i > 0 && pt.Time[i] <= pt.Time[i-1] {
+				v.failf(path+".time", "%v does not follow %v", pt.Time[i], pt.Time[i-1])
+			}
+			if pt.Events[i] < 0 || pt.Censor[i] < 0 || pt.Events[i] > maxPatients || pt.Censor[i] > maxPatients {
+				v.failf(path, "count out of range at row %d", i)
+			}
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 
@@ -8,8 +9,9 @@ import (
 	"github.com/oncofed/oncofed/protocol"
 )
 
-// DefaultEdges are fixed histogram edges for a numeric variable of Table 1, chosen from its
-// declared unit or, failing that, from a word of its name (no site ever releases a minimum
+// DefaultEdges are fixed histogram edges for a numeric variable of Table 1: a discrete one's
+// whole values (wholeEdges), else chosen from its declared unit or, failing that, from a word
+// of its name (no site ever releases a minimum
 // or maximum): 5-year bins for ages, whole points for scores, and so on; nil when nothing
 // sensible is known (then only mean and SD are shown). Names match by whole word — "age",
 // "age_at_dx", "dx_age", but not "dosage" or "stage" — so the desktop app and the CLI bin the
@@ -20,6 +22,9 @@ func DefaultEdges(v app.Variable) []float64 {
 		for x := lo; x <= hi+1e-9; x += step {
 			e = append(e, x)
 		}
+		return e
+	}
+	if e := wholeEdges(v); e != nil {
 		return e
 	}
 	unit := strings.ToLower(v.Unit)
@@ -39,6 +44,35 @@ func DefaultEdges(v app.Variable) []float64 {
 		return seq(6, 18, 1)
 	}
 	return nil
+}
+
+// wholeEdges are the edges Min+1, …, Max of a discrete variable with a declared range: the
+// histogram then counts each whole value (below Min+1 is Min, from Max on is Max, as the
+// import refuses values off the range or between whole numbers); nil otherwise.
+func wholeEdges(v app.Variable) []float64 {
+	if !v.Discrete || v.Min == nil || v.Max == nil || *v.Max-*v.Min < 1 || *v.Max-*v.Min+1 > protocol.MaxDiscreteValues {
+		return nil
+	}
+	var e []float64
+	for x := *v.Min + 1; x <= *v.Max; x++ {
+		e = append(e, x)
+	}
+	return e
+}
+
+// Discrete lists the variables among bins that Table 1 shows as counts per value: declared
+// discrete, and binned on their whole values (wholeEdges). The request carries the list
+// (app.Request.Discrete), so a stored Table 1 reopens as it was shown.
+func Discrete(st *app.Study, bins []protocol.HistogramSpec) []string {
+	var out []string
+	for _, b := range bins {
+		if v := st.Variable(b.Variable); v != nil {
+			if e := wholeEdges(*v); e != nil && slices.Equal(e, b.Edges) {
+				out = append(out, b.Variable)
+			}
+		}
+	}
+	return out
 }
 
 // SummaryBins are the histogram specs of a Table 1 request over the named variables of a

@@ -2,6 +2,7 @@ package report
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/oncofed/oncofed/app"
@@ -42,5 +43,26 @@ func TestSummaryBins(t *testing.T) {
 	want := []protocol.HistogramSpec{{Variable: "age", Edges: []float64{50, 70}}, {Variable: "ecog", Edges: []float64{1, 2, 3, 4}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("SummaryBins = %+v, want %+v", got, want)
+	}
+}
+
+// A discrete variable with a declared range is binned one whole value per bin, and listed as
+// discrete only when binned so (a --bins of its own keeps it numeric).
+func TestDiscreteBins(t *testing.T) {
+	lo, hi := 0.0, 5.0
+	st := &app.Study{Variables: []app.Variable{
+		{Name: "ecog", Type: protocol.Numeric, Unit: "points", Min: &lo, Max: &hi, Discrete: true},
+		{Name: "score", Type: protocol.Numeric, Unit: "points"},
+	}}
+	if e := DefaultEdges(st.Variables[0]); !slices.Equal(e, []float64{1, 2, 3, 4, 5}) {
+		t.Errorf("ecog edges %v, want 1…5 (values 0…5)", e)
+	}
+	bins := SummaryBins(st, []string{"ecog", "score"}, nil)
+	if d := Discrete(st, bins); !slices.Equal(d, []string{"ecog"}) {
+		t.Errorf("discrete %v, want [ecog] (score is not declared discrete)", d)
+	}
+	own := SummaryBins(st, []string{"ecog"}, []protocol.HistogramSpec{{Variable: "ecog", Edges: []float64{2, 4}}})
+	if d := Discrete(st, own); d != nil {
+		t.Errorf("ecog binned 2, 4 by the analyst listed discrete: %v", d)
 	}
 }

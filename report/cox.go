@@ -44,15 +44,29 @@ func CoxTerms(req app.Request, columns []string) []CoxTerm {
 }
 
 // Label names the term for readers: "sex: male vs female"; a numeric covariate with a unit
-// says what its hazard ratio is per ("age, per year").
+// says what its hazard ratio is per ("age, per year"), and a discrete one that the model
+// treats it as numeric, one hazard ratio per step ("ecog, per point (as numeric)").
 func (t CoxTerm) Label(n Names) string {
 	if t.Level != "" {
 		return t.Variable + ": " + t.Level + " vs " + t.Reference
 	}
+	s := t.Variable
 	if u := n.unit(t.Variable); u != "" {
-		return t.Variable + ", per " + singular(u)
+		s += ", per " + singular(u)
 	}
-	return t.Variable
+	if n.discrete(t.Variable) {
+		s += " (as numeric)"
+	}
+	return s
+}
+
+// discrete reports whether the study declares the variable discrete.
+func (n Names) discrete(name string) bool {
+	if n.From == nil {
+		return false
+	}
+	v := n.From.Variable(name)
+	return v != nil && v.Discrete
 }
 
 // TermLabel is the label of one design column of req's model.
@@ -132,7 +146,7 @@ func (n Names) unit(name string) string {
 // singular turns a plural unit into the singular a rate is "per": years → year.
 func singular(u string) string {
 	switch u {
-	case "years", "months", "weeks", "days":
+	case "years", "months", "weeks", "days", "points":
 		return strings.TrimSuffix(u, "s")
 	}
 	return u

@@ -40,6 +40,19 @@ func (n Names) Endpoint(name string) string {
 	return name
 }
 
+// Causes are the labels of an endpoint's competing causes, in the order of their codes (nil
+// when the study declares none or is not at hand).
+func (n Names) Causes(endpoint string) []string {
+	if n.From != nil {
+		for _, e := range n.From.Endpoints {
+			if e.Name == endpoint {
+				return e.Causes
+			}
+		}
+	}
+	return nil
+}
+
 // KMTitle titles a Kaplan–Meier figure in words, with the cohort in the CLI's syntax:
 // "Overall survival by sex — Advanced NSCLC, first line: age >= 60" ("… : all patients").
 func KMTitle(r *app.Result, n Names) string {

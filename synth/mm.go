@@ -44,7 +44,7 @@ func mmModel() *model {
 			cat("gain1q", "1q gain or amplification by FISH", "yes", "no"),
 			cat("fish_risk", "cytogenetic risk: high = del(17p), t(4;14) or t(14;16)", "high", "standard"),
 			cat("r_iss", "Revised ISS (Palumbo JCO 2015)", "I", "II", "III"),
-			num("ecog", "points", "ECOG performance status at diagnosis", 0, 5),
+			whole("ecog", "points", "ECOG performance status at diagnosis", 0, 5),
 			cat("transplant", "autologous stem-cell transplant in first line", "yes", "no"),
 			cat("treatment", "first-line regimen", "VRd-ASCT", "VRd", "D-Rd", "Rd", "D-VMP"),
 			dxYear,

@@ -30,7 +30,7 @@ func mpmModel() *model {
 			cat("sex", "sex", "female", "male"),
 			cat("histology", "histological subtype", "epithelioid", "sarcomatoid", "biphasic"),
 			cat("stage", "IMIG stage", "I", "II", "III", "IV"),
-			num("ecog", "points", "ECOG performance status at start of treatment", 0, 5),
+			whole("ecog", "points", "ECOG performance status at start of treatment", 0, 5),
 			cat("bap1", "BAP1 by immunohistochemistry", "lost", "retained"),
 			cat("treatment", "first-line regimen", "nivo-ipi", "chemo", "chemo-bev"),
 			dxYear,

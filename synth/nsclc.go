@@ -33,6 +33,13 @@ func modelOf(s Study) (*model, error) {
 func num(name, unit, doc string, lo, hi float64) Variable {
 	return Variable{Name: name, Unit: unit, Doc: doc, Min: &lo, Max: &hi}
 }
+
+// whole is a numeric variable whose values are the whole numbers lo…hi (declared discrete).
+func whole(name, unit, doc string, lo, hi float64) Variable {
+	v := num(name, unit, doc, lo, hi)
+	v.Discrete = true
+	return v
+}
 func cat(name, doc string, levels ...string) Variable {
 	return Variable{Name: name, Levels: levels, Doc: doc}
 }
@@ -49,7 +56,7 @@ var (
 
 // dxYear is the variable every study has for the year of diagnosis; the generator fills
 // it from the accrual date.
-var dxYear = num("dx_year", "year", "year of diagnosis (start of first-line treatment)", 2015, 2030)
+var dxYear = whole("dx_year", "year", "year of diagnosis (start of first-line treatment)", 2015, 2030)
 
 // NSCLC variable indexes.
 const (
@@ -84,7 +91,7 @@ func nsclcModel() *model {
 			cat("race", "self-reported race", "asian", "black", "white", "other"),
 			cat("histology", "histology", "adenocarcinoma", "squamous", "other"),
 			cat("stage", "clinical stage (IASLC 8th edition)", "IIIB", "IIIC", "IVA", "IVB"),
-			num("ecog", "points", "ECOG performance status at start of treatment", 0, 5),
+			whole("ecog", "points", "ECOG performance status at start of treatment", 0, 5),
 			num("weight_loss_kg", "kg", "weight loss in the last six months", -50, 100),
 			cat("egfr", "EGFR sensitising mutation", "mutant", "wild-type"),
 			cat("alk", "ALK rearrangement", "rearranged", "negative"),

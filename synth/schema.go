@@ -43,6 +43,9 @@ type Variable struct {
 	// Min and Max are a numeric variable's declared range: the generator stays within it, and
 	// every site of the study declares it in its dictionary.
 	Min, Max *float64 `json:",omitempty"`
+	// Discrete marks a numeric variable whose values are whole numbers (ECOG, year):
+	// declared so in the dictionary, Table 1 counts each value.
+	Discrete bool `json:",omitempty"`
 }
 
 // Categorical reports whether v has categories.
@@ -103,7 +106,8 @@ func (s *Schema) Header() []string {
 }
 
 // DictionaryVersion is the declared version of every synthetic study's dictionary.
-const DictionaryVersion = "synth-1"
+// synth-2 declared ECOG and the year of diagnosis discrete.
+const DictionaryVersion = "synth-2"
 
 // Dictionary returns the study's data dictionary in the JSON form `oncofed-node import
 // --dictionary` reads (node.ReadDictionary): the study version and title, each variable with its type,
@@ -119,7 +123,7 @@ func (s *Schema) Dictionary() []byte {
 		Endpoints []protocol.Endpoint `json:"endpoints"`
 	}{Study: string(s.Study), Version: DictionaryVersion, Title: s.Title}
 	for _, v := range s.Variables {
-		dv := protocol.Variable{Name: v.Name, Type: protocol.Numeric, Label: v.Doc, Unit: v.Unit, Min: v.Min, Max: v.Max}
+		dv := protocol.Variable{Name: v.Name, Type: protocol.Numeric, Label: v.Doc, Unit: v.Unit, Min: v.Min, Max: v.Max, Discrete: v.Discrete}
 		if v.Categorical() {
 			dv.Type, dv.Categories = protocol.Categorical, v.Levels
 		}

@@ -29,7 +29,7 @@ func tnbcModel() *model {
 			num("age", "years", "age at diagnosis", 18, 100),
 			cat("sex", "sex", "female", "male"),
 			cat("stage", "AJCC stage at diagnosis", "I", "II", "III", "IV"),
-			num("ecog", "points", "ECOG performance status at start of treatment", 0, 5),
+			whole("ecog", "points", "ECOG performance status at start of treatment", 0, 5),
 			cat("brca", "germline BRCA status", "gBRCA1", "gBRCA2", "negative"),
 			cat("pdl1_cps", "PD-L1 combined positive score", "<1", "1-9", ">=10"),
 			cat("pcr", "pathological complete response after neoadjuvant therapy (stage II–III)", "yes", "no"),

@@ -294,6 +294,34 @@ func TestCoxFitShowsHazardRatios(t *testing.T) {
 	if fv.lastErr != nil {
 		t.Error(fv.lastErr)
 	}
+
+	// Choosing male as sex's reference refits with female compared with male: the same model,
+	// so the HR is the reciprocal, as R's relevel gives.
+	ref := a.cox.refs["sex"]
+	if ref == nil || ref.Selected != "female" || !contains(texts(a.cox.refBox), "Reference for sex") {
+		t.Fatalf("reference choice for sex: %+v, box %q", ref, texts(a.cox.refBox))
+	}
+	if _, ok := a.cox.refs["age"]; ok {
+		t.Error("a numeric covariate was offered a reference level")
+	}
+	male := fit.HR[slices.Index(fit.Terms, "sexmale")]
+	ref.SetSelected("male")
+	before := a.cox.result
+	test.Tap(a.cox.fit)
+	f.loop.until(t, "the refit", func() bool { return a.cox.result != before || strings.HasPrefix(a.cox.status.Text, "No Cox") })
+	refit := a.cox.result.Cox.Fit
+	i := slices.Index(refit.Terms, "sexfemale")
+	if i < 0 || math.Abs(refit.HR[i]*male-1) > 1e-9 {
+		t.Fatalf("with male as reference: terms %q, HR %v (male vs female was %v)", refit.Terms, refit.HR, male)
+	}
+	if cells := texts(a.cox.table); !contains(cells, "sex: female vs male") || !contains(cells, "sex: male (reference)") {
+		t.Errorf("term labels after choosing the reference %q", cells)
+	}
+	// Deselecting sex drops its choice from the panel.
+	a.cox.covariates.SetSelected([]string{"age"})
+	if contains(texts(a.cox.refBox), "Reference for sex") {
+		t.Errorf("reference box still offers sex: %q", texts(a.cox.refBox))
+	}
 }
 
 // TestCoxPerSiteView: the per-site view of a term fits the model at each site alone and shows

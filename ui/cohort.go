@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,6 +69,10 @@ type cohortPanel struct {
 	where     *widget.Label // the cohort in the CLI's --where syntax, under the filters
 	addFilter *widget.Select
 	groupBy   *widget.Select
+	// merge joins levels of the grouping variable (mergebox.go); mergeRow shows it.
+	merge     []protocol.LevelGroup
+	mergeBtn  *widget.Button
+	mergeRow  *fyne.Container
 	feasBox   *fyne.Container
 	feasState *widget.Label
 	// feasLegend explains the feasibility numbers in full; the info button beside the
@@ -117,8 +120,9 @@ func newCohortPanel(a *App) *cohortPanel {
 		c.onAddFilter(v)
 	})
 	c.addFilter.PlaceHolder = "+ filter on…"
-	c.groupBy = widget.NewSelect(nil, func(string) { c.onChanged() })
+	c.groupBy = widget.NewSelect(nil, func(string) { c.setMerge(nil); c.onChanged() })
 	c.groupBy.PlaceHolder = noGroup
+	c.newMergeRow()
 	c.feasBox = container.NewVBox()
 	c.feasState = widget.NewLabel("Choose a study.")
 	c.feasState.Wrapping = fyne.TextWrapWord
@@ -155,7 +159,7 @@ func newCohortPanel(a *App) *cohortPanel {
 		container.NewBorder(nil, nil, nil, save, c.open),
 		labelled("Endpoint", c.endpoint),
 		widget.NewLabel("Filters"), c.filterBox, c.addFilter,
-		labelled("Group by", c.groupBy),
+		labelled("Group by", container.NewBorder(nil, nil, nil, c.mergeBtn, c.groupBy)), c.mergeRow,
 		widget.NewSeparator(),
 		container.NewBorder(nil, nil, nil, c.newFeasInfo(), heading("Feasibility")), c.feasState, c.feasBox, c.warning,
 		c.note,
@@ -203,6 +207,7 @@ func (c *cohortPanel) setStudy(st *app.Study) {
 	c.groupBy.SetOptions(append([]string{noGroup}, cats...))
 	c.groupBy.Selected = noGroup
 	c.groupBy.Refresh()
+	c.setMerge(nil)
 	c.renderFilters()
 	c.onChanged()
 }
@@ -233,139 +238,6 @@ func (c *cohortPanel) renderFilters() {
 	if c.scroll != nil {
 		c.scroll.Refresh()
 	}
-}
-
-// onAddFilter asks for the values (categorical) or the range (numeric) of variable name.
-func (c *cohortPanel) onAddFilter(name string) {
-	if c.study == nil {
-		return
-	}
-	v := c.study.Variable(name)
-	if v == nil {
-		return
-	}
-	title := "Filter on " + name
-	if v.Label != "" {
-		title += " (" + v.Label + ")"
-	}
-	if v.Type == protocol.Categorical {
-		check := widget.NewCheckGroup(v.Categories, nil)
-		items := []*widget.FormItem{widget.NewFormItem("Keep", check)}
-		d := dialog.NewForm(title, "Add", "Cancel", items, func(ok bool) {
-			if !ok || len(check.Selected) == 0 {
-				return
-			}
-			c.AddFilter(cohortFilter{Var: name, Categorical: true, Values: ordered(check.Selected, v.Categories)})
-		}, c.ui.win)
-		d.Show()
-		return
-	}
-	unit := ""
-	if v.Unit != "" {
-		unit = " (" + v.Unit + ")"
-	}
-	lo, hi := widget.NewEntry(), widget.NewEntry()
-	lo.SetPlaceHolder("no lower bound")
-	hi.SetPlaceHolder("no upper bound")
-	if v.Min != nil && v.Max != nil {
-		lo.SetPlaceHolder("no lower bound (from " + fmtNum(*v.Min) + ")")
-		hi.SetPlaceHolder("no upper bound (to " + fmtNum(*v.Max) + ")")
-	}
-	// Checked as typed: Add stays disabled, and the text stays, until the bounds make sense.
-	lo.Validator = boundValidator(v, func() string { return "" }, func() string { return hi.Text })
-	hi.Validator = boundValidator(v, func() string { return lo.Text }, func() string { return "" })
-	lo.OnChanged = func(string) { _ = hi.Validate() } // each bound is checked against the other
-	hi.OnChanged = func(string) { _ = lo.Validate() }
-	items := []*widget.FormItem{widget.NewFormItem("At least"+unit, lo), widget.NewFormItem("At most"+unit, hi)}
-	d := dialog.NewForm(title, "Add", "Cancel", items, func(ok bool) {
-		if !ok {
-			return
-		}
-		f, err := rangeFilter(name, lo.Text, hi.Text)
-		if err != nil {
-			c.ui.showError("Filter on "+name, err)
-			return
-		}
-		c.AddFilter(f)
-	}, c.ui.win)
-	d.Show()
-}
-
-// numberValidator flags a field that is neither empty nor a number.
-func numberValidator(s string) error {
-	if strings.TrimSpace(s) == "" {
-		return nil
-	}
-	if _, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err != nil {
-		return fmt.Errorf("not a number")
-	}
-	return nil
-}
-
-// boundValidator checks one bound of a numeric filter as it is typed: a number, within the
-// variable's declared range (a sanity range: a typo such as 650 for age 65 is caught), and not
-// above the upper bound (below, not below the lower) typed in the other field.
-func boundValidator(v *app.Variable, lower, upper func() string) func(string) error {
-	return func(s string) error {
-		if err := numberValidator(s); err != nil || strings.TrimSpace(s) == "" {
-			return err
-		}
-		x, _ := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if v.Min != nil && v.Max != nil && (x < *v.Min || x > *v.Max) {
-			return fmt.Errorf("outside %s's range %s–%s", v.Name, fmtNum(*v.Min), fmtNum(*v.Max))
-		}
-		if lo, err := strconv.ParseFloat(strings.TrimSpace(lower()), 64); err == nil && x < lo {
-			return fmt.Errorf("below the lower bound %s", fmtNum(lo))
-		}
-		if hi, err := strconv.ParseFloat(strings.TrimSpace(upper()), 64); err == nil && x > hi {
-			return fmt.Errorf("above the upper bound %s", fmtNum(hi))
-		}
-		return nil
-	}
-}
-
-// rangeFilter builds a numeric filter from the two fields, refusing bad input with the field named.
-func rangeFilter(name, lo, hi string) (cohortFilter, error) {
-	f := cohortFilter{Var: name}
-	parse := func(field, s string) (*float64, error) {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return nil, nil
-		}
-		x, err := strconv.ParseFloat(s, 64)
-		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, app.Errorf(app.EInvalid, "%q in the field %q is not a number", s, field)
-		}
-		return &x, nil
-	}
-	var err error
-	if f.Min, err = parse("at least", lo); err != nil {
-		return f, err
-	}
-	if f.Max, err = parse("at most", hi); err != nil {
-		return f, err
-	}
-	if f.Min == nil && f.Max == nil {
-		return f, app.Errorf(app.EInvalid, "give a lower bound, an upper bound or both")
-	}
-	if f.Min != nil && f.Max != nil && *f.Min > *f.Max {
-		return f, app.Errorf(app.EInvalid, "the lower bound %s is above the upper bound %s", fmtNum(*f.Min), fmtNum(*f.Max))
-	}
-	return f, nil
-}
-
-func ordered(sel, order []string) []string {
-	in := map[string]bool{}
-	for _, s := range sel {
-		in[s] = true
-	}
-	var out []string
-	for _, s := range order {
-		if in[s] {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // AddFilter adds a condition to the cohort (replacing one on the same variable).
@@ -430,6 +302,9 @@ func (c *cohortPanel) GroupBy() string {
 // Request returns the request of kind for the cohort as built.
 func (c *cohortPanel) Request(kind protocol.Kind) app.Request {
 	r := app.Request{Kind: kind, Study: c.ui.study, Cohort: c.Cohort(), GroupBy: c.GroupBy(), Endpoint: c.endpoint.Selected}
+	if r.GroupBy != "" && len(c.merge) > 0 {
+		r.Merge = slices.Clone(c.merge)
+	}
 	if len(c.filters) > 0 {
 		r.CohortName = c.Describe()
 		if c.savedName != "" && c.savedFilter == r.CohortName {
@@ -645,8 +520,12 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 		for _, p := range c.refusals {
 			lines = append(lines, p.Site+": "+p.Message)
 		}
-		c.warning.SetText(fmt.Sprintf("⚠ %s would refuse an analysis of this cohort under their privacy policy, and a run leaves them out — %s.",
-			plural(len(c.refusals), "site", "sites"), strings.Join(lines, "; ")))
+		hint := ""
+		if !c.mergeBtn.Disabled() {
+			hint = " Merging the small levels of " + c.GroupBy() + " (Merge…) can bring them back."
+		}
+		c.warning.SetText(fmt.Sprintf("⚠ %s would refuse an analysis of this cohort under their privacy policy, and a run leaves them out — %s.%s",
+			plural(len(c.refusals), "site", "sites"), strings.Join(lines, "; "), hint))
 		c.warning.Show()
 	} else {
 		c.warning.SetText("")

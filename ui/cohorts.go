@@ -122,7 +122,7 @@ func (c *cohortPanel) onOpen(name string) {
 		if s.Name != name {
 			continue
 		}
-		if err := c.load(s.Filter, s.Endpoint, s.GroupBy); err != nil {
+		if err := c.load(s.Filter, s.Endpoint, s.GroupBy, nil); err != nil {
 			c.ui.showError("Opening the cohort "+name, err)
 			return
 		}
@@ -133,7 +133,7 @@ func (c *cohortPanel) onOpen(name string) {
 
 // load rebuilds the panel from a cohort filter, an endpoint ("" keeps the one chosen) and a
 // grouping variable ("" for none). A filter the panel cannot show changes nothing.
-func (c *cohortPanel) load(filter *protocol.Filter, endpoint, groupBy string) error {
+func (c *cohortPanel) load(filter *protocol.Filter, endpoint, groupBy string, merge []protocol.LevelGroup) error {
 	fs, err := FiltersOf(filter)
 	if err != nil {
 		return err
@@ -148,6 +148,7 @@ func (c *cohortPanel) load(filter *protocol.Filter, endpoint, groupBy string) er
 		c.groupBy.Selected = groupBy
 	}
 	c.groupBy.Refresh()
+	c.setMerge(merge)
 	c.renderFilters()
 	c.onChanged()
 	return nil

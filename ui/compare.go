@@ -78,7 +78,7 @@ func newCompareTab(a *App) *compareTab {
 		t.exportAs(s)
 	})
 	t.export.PlaceHolder = "Export…"
-	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.ui.pinResult(t.result) })
+	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.ui.pinResult(t.result, t.displayed()) })
 	t.pin.Disable()
 	t.figure = newFigureView(a.opt.Do, comparePlaceholder)
 	t.summary = widget.NewLabel("")                  // short lines of its own: a wrapped label under a figure
@@ -222,6 +222,17 @@ func CompareSummary(r *app.Result) string {
 		chart.FormatHR(cox.HR[0], rob.Lower[0], rob.Upper[0]), format.PNumber(rob.P[0]),
 		format.PNumber(rob.Score.P), rob.SE[0], cox.SE[0],
 		res.Treated.ESS, format.Thousands(res.Treated.Kept), res.Control.ESS, format.Thousands(res.Control.Kept))
+}
+
+// displayed is the figure on show, which the result's slide keeps when it is pinned.
+func (t *compareTab) displayed() *app.Display {
+	switch t.view.Selected {
+	case figureLove:
+		return &app.Display{View: app.ViewLove}
+	case figureOverlap:
+		return &app.Display{View: app.ViewOverlap}
+	}
+	return &app.Display{}
 }
 
 // figureFor builds the chosen figure of r in style.

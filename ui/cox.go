@@ -32,18 +32,22 @@ type coxTab struct {
 	content fyne.CanvasObject
 
 	covariates *widget.CheckGroup
-	ties       *widget.RadioGroup
-	form       *widget.RadioGroup
-	formNote   *widget.Label // why the pooled form is not offered, when it is not
-	fit        *widget.Button
-	export     *widget.Select
-	pin        *widget.Button
-	table      *fyne.Container
-	model      *widget.Label
-	figure     *figureView
-	privacy    *widget.Label
-	status     *widget.Label
-	result     *app.Result
+	// refs holds a reference-level choice per selected categorical covariate (refBox shows
+	// them); a covariate's reference is its first declared level until one is chosen.
+	refBox   *fyne.Container
+	refs     map[string]*widget.Select
+	ties     *widget.RadioGroup
+	form     *widget.RadioGroup
+	formNote *widget.Label // why the pooled form is not offered, when it is not
+	fit      *widget.Button
+	export   *widget.Select
+	pin      *widget.Button
+	table    *fyne.Container
+	model    *widget.Label
+	figure   *figureView
+	privacy  *widget.Label
+	status   *widget.Label
+	result   *app.Result
 
 	// The per-site view: the model fitted at each site alone (app.Service.SiteCox), one term's
 	// log hazard ratios meta-analysed into a forest plot with I² and the Q test.
@@ -59,7 +63,9 @@ const viewAllTerms = "All terms"
 
 func newCoxTab(a *App) *coxTab {
 	t := &coxTab{ui: a}
-	t.covariates = widget.NewCheckGroup(nil, nil)
+	t.covariates = widget.NewCheckGroup(nil, func([]string) { t.offerReferences() })
+	t.refBox = container.NewVBox()
+	t.refs = map[string]*widget.Select{}
 	t.ties = widget.NewRadioGroup([]string{"Efron", "Breslow"}, nil)
 	t.ties.Horizontal = true
 	t.ties.Selected = "Efron"
@@ -80,7 +86,7 @@ func newCoxTab(a *App) *coxTab {
 		t.exportAs(strings.ToLower(s))
 	})
 	t.export.PlaceHolder = "Export…"
-	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.ui.pinResult(t.result) })
+	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.ui.pinResult(t.result, &app.Display{}) })
 	t.pin.Disable()
 	t.table = container.New(gridTable{cols: 4})
 	t.model = widget.NewLabel("")
@@ -103,7 +109,7 @@ func newCoxTab(a *App) *coxTab {
 
 	left := container.NewVBox(
 		widget.NewLabelWithStyle("Covariates", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		t.covariates,
+		t.covariates, t.refBox,
 		widget.NewLabelWithStyle("Ties", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.ties,
 		widget.NewLabelWithStyle("Baseline hazard", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.form, t.formNote,
 		t.fit,
@@ -129,7 +135,40 @@ func (t *coxTab) setStudy(st *app.Study) {
 	t.covariates.Options = opts
 	t.covariates.Selected = nil
 	t.covariates.Refresh()
+	t.refs = map[string]*widget.Select{}
+	t.offerReferences()
 	t.offerForms(st)
+}
+
+// offerReferences shows a reference-level choice for each selected categorical covariate, in
+// the study's declared order (the first is the default, as in the CLI's --reference); a choice
+// made earlier is kept while its covariate stays selected.
+func (t *coxTab) offerReferences() {
+	t.refBox.RemoveAll()
+	st := t.ui.currentStudy()
+	if st == nil {
+		return
+	}
+	for _, v := range t.covariates.Selected {
+		vr := st.Variable(v)
+		if vr == nil || vr.Type != protocol.Categorical || len(vr.Categories) < 2 {
+			continue
+		}
+		sel, ok := t.refs[v]
+		if !ok {
+			sel = widget.NewSelect(vr.Categories, nil)
+			sel.Selected = vr.Categories[0]
+			t.refs[v] = sel
+		}
+		label := widget.NewLabel("Reference for " + t.ui.names().Variable(v))
+		label.Wrapping = fyne.TextWrapWord
+		t.refBox.Add(container.NewBorder(nil, nil, nil, sel, label))
+	}
+	if len(t.refBox.Objects) > 0 {
+		head := widget.NewLabelWithStyle("Reference levels", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		t.refBox.Objects = append([]fyne.CanvasObject{head}, t.refBox.Objects...)
+	}
+	t.refBox.Refresh()
 }
 
 // offerForms offers the pooled form only when every site holding the study publishes a policy
@@ -174,6 +213,23 @@ func (t *coxTab) Request() app.Request {
 		form = protocol.CoxPooled
 	}
 	req.Cox = &app.CoxSpec{Covariates: append([]string(nil), t.covariates.Selected...), Ties: strings.ToLower(t.ties.Selected), Form: form}
+	// A reference other than the first declared level reorders the covariate's levels; the
+	// others are left to the service, which fills them from the catalog.
+	if st := t.ui.currentStudy(); st != nil {
+		for _, v := range req.Cox.Covariates {
+			sel, ok := t.refs[v]
+			vr := st.Variable(v)
+			if !ok || vr == nil || sel.Selected == "" || sel.Selected == vr.Categories[0] {
+				continue
+			}
+			if levels, ok := app.ReferenceFirst(vr.Categories, sel.Selected); ok {
+				if req.Cox.Levels == nil {
+					req.Cox.Levels = map[string][]string{}
+				}
+				req.Cox.Levels[v] = levels
+			}
+		}
+	}
 	return req
 }
 
@@ -234,8 +290,11 @@ func (t *coxTab) show(r *app.Result) {
 	}
 	t.table.Refresh()
 	form := "stratified by site"
-	if r.Cox.Form == protocol.CoxPooled {
+	switch r.Cox.Form {
+	case protocol.CoxPooled:
 		form = "pooled baseline"
+	case protocol.CoxDPTables:
+		form = "stratified by site, fitted on differentially private tables (the SEs leave out the noise)"
 	}
 	m := fmt.Sprintf("%s patients, %s events · %s ties, %s · likelihood ratio test %s on %d df · %d iterations",
 		format.Thousands(fit.N), format.Thousands(fit.Events), r.Cox.Ties, form, format.PValue(fit.LRT.P), fit.LRT.DF, fit.Iterations)
@@ -244,6 +303,13 @@ func (t *coxTab) show(r *app.Result) {
 	}
 	if r.Cox.FitError != "" {
 		m += "\n⚠ " + r.Cox.FitError
+	}
+	if sd := r.Cox.NoiseSD; len(sd) == len(fit.Terms) {
+		parts := make([]string, len(sd))
+		for j, v := range sd {
+			parts[j] = fmt.Sprintf("%s %.4f", report.TermLabel(r.Request, fit.Terms[j], t.ui.names()), v)
+		}
+		m += "\nNoise of the differentially private release, SD of each coefficient: " + strings.Join(parts, ", ")
 	}
 	for _, w := range fit.Warnings {
 		m += "\n⚠ " + w
@@ -264,29 +330,11 @@ func (t *coxTab) showTerms(r *app.Result) {
 	t.random.Hide()
 	style := t.ui.chartStyle()
 	names := t.ui.names()
-	if fig := ForestFigure(r, names, style, ""); fig != nil {
-		t.figure.SetFigure(func() chart.Figure { return ForestFigure(r, names, style, "") }, "")
+	if fig := report.ForestFigure(r, names, style, ""); fig != nil {
+		t.figure.SetFigure(func() chart.Figure { return report.ForestFigure(r, names, style, "") }, "")
 	} else {
 		t.figure.SetFigure(nil, "No estimable term to plot.")
 	}
-}
-
-// ForestFigure is the forest plot of a Cox result (chart.ForestFromCox): one row per term with
-// a finite interval, labelled as TermLabel names it, with its HR (95% CI) and p-value, in equal
-// squares; the terms it cannot draw are named in the footnote, before footnote. Nil when no
-// term can be drawn.
-func ForestFigure(r *app.Result, names report.Names, style chart.Style, footnote string) *chart.ForestPlot {
-	fit := r.Cox.Fit
-	labels := make(map[string]string, len(fit.Terms))
-	for _, term := range report.CoxTerms(r.Request, fit.Terms) {
-		labels[term.Column] = term.Label(names)
-	}
-	f := chart.ForestFromCox("Cox model: "+r.Request.Endpoint, fit, labels)
-	if len(f.Rows) == 0 {
-		return nil
-	}
-	f.Style, f.Footnote = style, joinNotes(f.Footnote, footnote)
-	return f
 }
 
 // hrTableCSV is the export of the hazard-ratio table.
@@ -303,8 +351,8 @@ func (t *coxTab) exportAs(format string) {
 		t.ui.saveFile("hazard-ratios-"+r.Request.Study+".csv", func(w io.Writer) error { return report.WriteCoxCSV(w, rows) })
 		return
 	}
-	foot := cohortWords(r.Request) + ". " + report.PrivacyLine(r, t.ui.opt.Now())
-	fig := ForestFigure(r, t.ui.names(), chart.PublicationStyle(), foot)
+	foot := report.CohortNote(r.Request) + ". " + report.PrivacyLine(r, t.ui.opt.Now())
+	fig := report.ForestFigure(r, t.ui.names(), chart.PublicationStyle(), foot)
 	if term, ok := t.terms[t.view.Selected]; ok && t.sitesFor == r && t.sites != nil {
 		// The per-site view on screen is what is exported.
 		sites, _, err := t.siteForest(r, term, chart.PublicationStyle())
@@ -312,7 +360,7 @@ func (t *coxTab) exportAs(format string) {
 			return
 		}
 		fig = sites()
-		fig.Footnote = joinNotes(fig.Footnote, foot)
+		fig.Footnote = report.JoinNotes(fig.Footnote, foot)
 	}
 	if fig == nil {
 		return
@@ -325,7 +373,7 @@ func (t *coxTab) exportAs(format string) {
 func (t *coxTab) setViews(r *app.Result) {
 	opts := []string{viewAllTerms}
 	t.terms = map[string]string{}
-	if r.Cox.Form != protocol.CoxPooled {
+	if r.Cox.Form != protocol.CoxPooled && r.Cox.Form != protocol.CoxDPTables { // no per-site likelihood released
 		for i, term := range r.Cox.Fit.Terms {
 			if math.IsNaN(r.Cox.Fit.Coef[i]) {
 				continue

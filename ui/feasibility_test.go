@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
 )
 
 func TestFormatFeasibility(t *testing.T) {
@@ -175,5 +177,111 @@ func TestBoundValidator(t *testing.T) {
 	}
 	if err := boundValidator(v, func() string { return "60" }, none)("55"); err == nil || !strings.Contains(err.Error(), "below the lower bound 60") {
 		t.Errorf("upper bound under the lower: %v", err)
+	}
+}
+
+// The filter dialog of a categorical variable shows each level's count in the cohort, as
+// feasibility releases it, and the levels ticked by their labels make the filter.
+func TestFilterDialogCountsLevels(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	c := a.cohort
+	c.onAddFilter("stage")
+	var check *widget.CheckGroup
+	for _, o := range test.LaidOutObjects(a.win.Canvas().Overlays().Top()) {
+		if cg, ok := o.(*widget.CheckGroup); ok {
+			check = cg
+		}
+	}
+	if check == nil {
+		t.Fatal("no level choice in the filter dialog")
+	}
+	check.SetSelected([]string{"IVA"}) // ticked before the counts come: kept through the relabel
+	f.loop.until(t, "the level counts", func() bool { return strings.Contains(strings.Join(check.Options, "|"), " · ≈") })
+	var iva, ivb string
+	for _, o := range check.Options {
+		switch {
+		case strings.HasPrefix(o, "IVA · ≈"):
+			iva = o
+		case strings.HasPrefix(o, "IVB · ≈"):
+			ivb = o
+		}
+	}
+	if iva == "" || ivb == "" || !slices.Equal(check.Selected, []string{iva}) {
+		t.Fatalf("options %q, selected %q", check.Options, check.Selected)
+	}
+	check.SetSelected([]string{ivb, iva})
+	test.Tap(dialogButtons(t, a)["Add"])
+	if len(c.filters) != 1 || !slices.Equal(c.filters[0].Values, []string{"IVA", "IVB"}) {
+		t.Errorf("filter %+v, want stage in IVA, IVB", c.filters)
+	}
+}
+
+// Sites that would refuse a grouping because of one small level answer once it is merged
+// with another: the Merge… dialog offers the levels (with their counts), the merge shows
+// under Group by, travels with the request and names the group in the results; a new
+// grouping clears it.
+func TestMergeRareLevels(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	c := a.cohort
+	before := c.feas
+	c.groupBy.SetSelected("stage") // the two smaller sites have fewer than 10 stage IIIC patients
+	f.loop.until(t, "feasibility by stage", func() bool { return c.feas != before })
+	refusing := len(c.refusals)
+	if refusing == 0 || c.mergeBtn.Disabled() || !strings.Contains(c.warning.Text, "Merge…") {
+		t.Fatalf("refusals %d, merge button disabled %v, warning %q", refusing, c.mergeBtn.Disabled(), c.warning.Text)
+	}
+	c.onMerge()
+	var check *widget.CheckGroup
+	var name *widget.Entry
+	for _, o := range test.LaidOutObjects(a.win.Canvas().Overlays().Top()) {
+		switch w := o.(type) {
+		case *widget.CheckGroup:
+			check = w
+		case *widget.Entry:
+			name = w
+		}
+	}
+	if check == nil || name == nil || name.Text != "Other" {
+		t.Fatalf("merge dialog: levels %v, name %v", check, name)
+	}
+	f.loop.until(t, "the level counts", func() bool { return strings.Contains(strings.Join(check.Options, "|"), " · ≈") })
+	var pick []string
+	for _, o := range check.Options {
+		if strings.HasPrefix(o, "IIIB") || strings.HasPrefix(o, "IIIC") {
+			pick = append(pick, o)
+		}
+	}
+	check.SetSelected(pick)
+	name.SetText("IIIB–C")
+	before = c.feas
+	test.Tap(dialogButtons(t, a)["Merge"])
+	if !strings.Contains(strings.Join(texts(c.mergeRow), " "), "Merged: IIIB–C = IIIB, IIIC") {
+		t.Errorf("merge row %q", texts(c.mergeRow))
+	}
+	req := c.Request(protocol.KindSurvival)
+	if len(req.Merge) != 1 || !slices.Equal(req.Merge[0].Levels, []string{"IIIB", "IIIC"}) {
+		t.Fatalf("request merge %+v", req.Merge)
+	}
+	f.loop.until(t, "feasibility with IIIB and IIIC merged", func() bool { return c.feas != before })
+	if len(c.refusals) >= refusing {
+		t.Errorf("still %d sites predicted to refuse (%d before merging): %+v", len(c.refusals), refusing, c.refusals)
+	}
+	test.Tap(c.run)
+	if len(c.refusals) > 0 { // the warning: run on the sites that answer
+		test.Tap(dialogButtons(t, a)["Run on the other "+plural(c.willAnswer, "site", "sites")])
+	}
+	f.loop.until(t, "the merged KM", func() bool { return a.survival.result != nil })
+	var groups []string
+	for _, g := range a.survival.result.KM.Groups {
+		groups = append(groups, g.Group)
+	}
+	if !slices.Equal(groups, []string{"IIIB–C", "IVA", "IVB"}) {
+		t.Errorf("KM groups %v, want the merged group first", groups)
+	}
+	c.groupBy.SetSelected("sex")
+	if len(c.merge) != 0 || len(c.mergeRow.Objects) != 0 {
+		t.Errorf("a new grouping kept the merge %+v", c.merge)
 	}
 }

@@ -4,70 +4,23 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/report"
-	"github.com/oncofed/oncofed/report/format"
 )
-
-// TestForestFigure: the Cox tab's forest plot is chart.ForestFromCox with the tab's term labels;
-// a term without an estimate or without a finite interval is named in the footnote, before
-// the export's own footnote, and never reaches the drawing (a NaN upper limit used to).
-func TestForestFigure(t *testing.T) {
-	nan := math.NaN()
-	// Inputs: age and sex are R's summary(coxph(Surv(time, status) ~ age + sex, lung)) rounded;
-	// ph.karno stands for a term R reports as NA, wt.loss for one whose SE came out NaN.
-	fit := &analysis.CoxFit{
-		Terms: []string{"age", "sexmale", "ph.karno", "wt.loss"},
-		HR:    []float64{1.017, 0.5986, nan, 1.2}, Lower: []float64{1.0006, 0.4311, nan, 0.9},
-		Upper: []float64{1.035, 0.8311, nan, nan}, P: []float64{0.0419, 0.00218, nan, 0.3},
-		NotEstimable: []string{"ph.karno"},
-	}
-	r := &app.Result{Request: app.Request{Kind: protocol.KindCox, Endpoint: "OS",
-		Cox: &app.CoxSpec{Covariates: []string{"age", "sex", "ph.karno", "wt.loss"}, Levels: map[string][]string{"sex": {"female", "male"}}}},
-		Cox: &app.CoxResult{Fit: fit}}
-	f := ForestFigure(r, report.Names{}, chart.PublicationStyle(), "Cohort: lung.")
-	if f == nil {
-		t.Fatal("no figure")
-	}
-	var labels []string
-	for _, row := range f.Rows {
-		labels = append(labels, row.Label)
-	}
-	if want := []string{"age", "sex: male vs female"}; !slices.Equal(labels, want) {
-		t.Errorf("rows %q, want %q", labels, want)
-	}
-	if want := chart.FormatHR(0.5986, 0.4311, 0.8311) + "  " + format.PValue(0.00218); f.Rows[1].Text != want {
-		t.Errorf("sex row reads %q, want %q", f.Rows[1].Text, want)
-	}
-	if want := "Not estimable: ph.karno. No finite interval to draw: wt.loss. Cohort: lung."; f.Footnote != want {
-		t.Errorf("footnote %q, want %q", f.Footnote, want)
-	}
-	if f.Title != "Cox model: OS" {
-		t.Errorf("title %q", f.Title)
-	}
-	if _, err := chart.Image(f, 800, 500); err != nil {
-		t.Errorf("drawing: %v", err)
-	}
-
-	fit.Terms, fit.HR, fit.Lower, fit.Upper, fit.P = fit.Terms[2:], fit.HR[2:], fit.Lower[2:], fit.Upper[2:], fit.P[2:]
-	if f := ForestFigure(r, report.Names{}, chart.PublicationStyle(), ""); f != nil {
-		t.Errorf("a fit with no drawable term gave %d rows", len(f.Rows))
-	}
-}
 
 // oneSiteSummary is a site's summary of 100 patients, min cell 5, whose suppressed cells are
 // not all primary: the histogram's exact cells add up to 90, so its two suppressed cells hold
@@ -246,5 +199,31 @@ func TestKMFigureTitledInWords(t *testing.T) {
 	want := report.KMTitle(r, report.Names{From: st})
 	if got := a.survival.kmFigure(r, opts, style, "").Title; got != want || !strings.Contains(got, st.Title) {
 		t.Errorf("title %q, want %q (with the study's title %q)", got, want, st.Title)
+	}
+}
+
+// Moving the pointer over the Kaplan–Meier figure reads each group's S(t) with its CI at the
+// time under it; leaving the figure (or pointing at the margin) hides the readout.
+func TestKMHoverReadsSurvival(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	a.cohort.groupBy.SetSelected("sex")
+	test.Tap(a.cohort.run)
+	fv := a.survival.figure
+	f.loop.until(t, "the KM figure", func() bool { return fv.Image() != nil && fv.drawn != nil })
+	box := fv.imageBox()
+	fv.MouseMoved(&desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: fyne.NewPos(box.X+box.Width*0.45, box.Y+box.Height*0.3)}})
+	got := fv.read.Text
+	if !fv.readPanel.Visible() || !strings.Contains(got, " months · female ") || !strings.Contains(got, " · male ") || !strings.Contains(got, "% (") {
+		t.Fatalf("readout %q (shown %v)", got, fv.readPanel.Visible())
+	}
+	fv.MouseMoved(&desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: fyne.NewPos(box.X+2, box.Y+2)}})
+	if fv.readPanel.Visible() {
+		t.Errorf("the readout stays in the figure's margin: %q", fv.read.Text)
+	}
+	fv.MouseIn(&desktop.MouseEvent{PointEvent: fyne.PointEvent{Position: fyne.NewPos(box.X+box.Width*0.45, box.Y+box.Height*0.3)}})
+	fv.MouseOut()
+	if fv.readPanel.Visible() {
+		t.Error("the readout stays after the pointer left")
 	}
 }

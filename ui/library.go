@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/report"
 )
@@ -216,7 +217,7 @@ func (a *App) loadRequest(req app.Request) {
 	if req.Kind == protocol.KindCox {
 		group = "" // a model's grouping is its covariates, not the panel's group-by
 	}
-	if err := a.cohort.load(req.Cohort, req.Endpoint, group); err != nil {
+	if err := a.cohort.load(req.Cohort, req.Endpoint, group, req.Merge); err != nil {
 		a.cohort.setNote("The opened result's cohort cannot be edited here (" + ErrorText(err) + "): " +
 			protocol.FormatFilter(req.Cohort) + ".")
 	}
@@ -302,7 +303,7 @@ func (t *libraryTab) onPin() {
 		return
 	}
 	id, pinned := s.ID, !s.Pinned
-	t.mutate("Pin", func(ctx context.Context) error { return t.ui.svc.Pin(ctx, id, pinned) })
+	t.mutate("Pin", func(ctx context.Context) error { return t.ui.svc.Pin(ctx, id, pinned, nil) })
 }
 
 func (t *libraryTab) onDelete() {
@@ -366,40 +367,42 @@ func (t *libraryTab) onRerun() {
 	})
 }
 
-// pinnedResults opens every pinned result (off the UI goroutine).
-func (a *App) pinnedResults(ctx context.Context) ([]*app.Result, error) {
+// pinnedResults opens every pinned result that has a figure (off the UI goroutine), each with
+// the study its network's catalog last described, which names its figure.
+func (a *App) pinnedResults(ctx context.Context) ([]slide, error) {
 	items, _, err := a.svc.Library(ctx, app.ResultFilter{Pinned: true}) // a tumor board's pins, whichever hub
 	if err != nil {
 		return nil, err
 	}
-	var out []*app.Result
+	var out []slide
 	for i := len(items) - 1; i >= 0; i-- { // oldest pinned first: the order they were made
 		r, err := a.svc.Open(ctx, items[i].ID)
 		if err != nil {
 			return nil, err
 		}
-		if r.KM != nil || (r.Cox != nil && r.Cox.Fit != nil) {
-			out = append(out, r)
+		s := slide{r: r, names: report.Names{From: a.svc.StudyOf(ctx, r)}}
+		if f, _ := report.Slide(r, s.names, chart.PresentationStyle(), a.opt.Now()); f != nil {
+			out = append(out, s)
 		}
 	}
 	return out, nil
 }
 
 func (t *libraryTab) onPresent() {
-	t.withPinned("Presentation", "Pin a Kaplan–Meier or Cox result first (Pin on the Survival or Cox tab, or in the Library): each pinned figure is a slide.",
-		func(rs []*app.Result) { t.ui.present(rs) })
+	t.withPinned("Presentation", "Pin a result with a figure first (Pin on the Survival, Cox or Compare treatments tab, or in the Library): each pinned figure is a slide, drawn as it was shown when pinned.",
+		func(ss []slide) { t.ui.present(ss) })
 }
 
 func (t *libraryTab) onExportDeck() {
-	t.withPinned("Export deck", "Pin a Kaplan–Meier or Cox result first: each pinned figure is a page.", func(rs []*app.Result) {
+	t.withPinned("Export deck", "Pin a result with a figure first (Survival, Cox or Compare treatments tab): each pinned figure is a page.", func(ss []slide) {
 		now := t.ui.opt.Now()
-		t.ui.saveFile("oncofed-deck.pdf", func(w io.Writer) error { return writeDeck(w, rs, now) })
+		t.ui.saveFile("oncofed-deck.pdf", func(w io.Writer) error { return writeDeck(w, ss, now) })
 	})
 }
 
 // withPinned opens the pinned results off the UI goroutine, then hands them to use on it; an
 // error, or no pinned figure (the reason none says), is shown in a dialog titled what.
-func (t *libraryTab) withPinned(what, none string, use func([]*app.Result)) {
+func (t *libraryTab) withPinned(what, none string, use func([]slide)) {
 	a := t.ui
 	a.goWork(func() func() {
 		ctx, cancel := context.WithTimeout(a.ctx, 30*time.Second)

@@ -21,7 +21,7 @@ import (
 type presentation struct {
 	ui     *App
 	win    fyne.Window
-	slides []*app.Result
+	slides []slide
 	index  int
 	title  *widget.Label
 	page   *widget.Label
@@ -29,37 +29,24 @@ type presentation struct {
 	now    time.Time
 }
 
-// slideFigure is the presentation figure of a pinned result: large type, thick lines.
-func slideFigure(r *app.Result, now time.Time, style chart.Style) chart.Figure {
-	foot := cohortWords(r.Request) + ". " + report.PrivacyLine(r, now)
-	if r.KM != nil {
-		f := report.KMFigure(r, report.KMOptions{HideCensor: tooManyCensorMarks(r)}, style, foot)
-		f.Title = r.Name
-		return f
-	}
-	if r.Cox != nil && r.Cox.Fit != nil {
-		if f := ForestFigure(r, report.Names{}, style, foot); f != nil {
-			f.Title = r.Name
-			return f
-		}
-	}
-	return nil
+// slide is a pinned result with the study its figure is named from (nil: by codes).
+type slide struct {
+	r     *app.Result
+	names report.Names
 }
 
-// writeDeck writes the pinned results as one PDF, a page per slide.
-func writeDeck(w io.Writer, rs []*app.Result, now time.Time) error {
-	var figs []chart.Figure
-	for _, r := range rs {
-		if f := slideFigure(r, now, chart.PresentationStyle()); f != nil {
-			figs = append(figs, f)
-		}
+// writeDeck writes the pinned results as one PDF, a page per slide (report.WriteDeck).
+func writeDeck(w io.Writer, ss []slide, now time.Time) error {
+	rs, names := make([]*app.Result, len(ss)), make([]report.Names, len(ss))
+	for i, s := range ss {
+		rs[i], names[i] = s.r, s.names
 	}
-	return chart.WritePDFDeck(w, figs, 1920, 1200)
+	return report.WriteDeck(w, rs, names, now)
 }
 
 // present opens presentation mode on the pinned results rs.
-func (a *App) present(rs []*app.Result) *presentation {
-	p := &presentation{ui: a, slides: rs, now: a.opt.Now()}
+func (a *App) present(ss []slide) *presentation {
+	p := &presentation{ui: a, slides: ss, now: a.opt.Now()}
 	p.win = a.fy.NewWindow("Oncofed — presentation")
 	p.title = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 	p.title.SizeName = "headingText"
@@ -82,15 +69,18 @@ func (p *presentation) show(i int) {
 		return
 	}
 	p.index = i
-	r := p.slides[i]
-	p.title.SetText(r.Name)
+	sl := p.slides[i]
+	p.title.SetText(sl.r.Name)
 	p.page.SetText(fmt.Sprintf("%d / %d", i+1, len(p.slides)))
 	style := chart.PresentationStyle()
 	if p.ui.fy.Settings().ThemeVariant() == theme.VariantDark {
 		style = style.Dark()
 	}
 	now := p.now
-	p.figure.SetFigure(func() chart.Figure { return slideFigure(r, now, style) }, "")
+	p.figure.SetFigure(func() chart.Figure {
+		f, _ := report.Slide(sl.r, sl.names, style, now)
+		return f
+	}, "")
 }
 
 func (p *presentation) onKey(e *fyne.KeyEvent) {

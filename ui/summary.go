@@ -116,6 +116,7 @@ func (a *App) summaryRequest() app.Request {
 		req.Variables = append(req.Variables, v.Name)
 	}
 	req.Bins = report.SummaryBins(st, req.Variables, nil)
+	req.Discrete = report.Discrete(st, req.Bins)
 	return req
 }
 

@@ -29,7 +29,7 @@ func SummaryFigure(r *app.Result, name string, style chart.Style, footnote strin
 		if err != nil {
 			return nil
 		}
-		b.Style, b.Footnote = style, joinNotes(b.Footnote, footnote)
+		b.Style, b.Footnote = style, report.JoinNotes(b.Footnote, footnote)
 		return b
 	}
 	// A group whose sites suppressed its n (or released no values) has no histogram: draw the
@@ -51,16 +51,8 @@ func SummaryFigure(r *app.Result, name string, style chart.Style, footnote strin
 		return nil
 	}
 	if len(without) > 0 {
-		h.Footnote = joinNotes(h.Footnote, "No histogram to draw for "+strings.Join(without, ", ")+".")
+		h.Footnote = report.JoinNotes(h.Footnote, "No histogram to draw for "+strings.Join(without, ", ")+".")
 	}
-	h.Style, h.Footnote = style, joinNotes(h.Footnote, footnote)
+	h.Style, h.Footnote = style, report.JoinNotes(h.Footnote, footnote)
 	return h
-}
-
-// joinNotes joins two footnotes with a space, either of which may be empty.
-func joinNotes(a, b string) string {
-	if a == "" || b == "" {
-		return a + b
-	}
-	return a + " " + b
 }

@@ -25,9 +25,6 @@ var LandmarkMonths = []float64{12, 24, 60}
 
 const daysPerMonth = 365.25 / 12
 
-// maxCensorMarks is the number of censoring times above which censor marks start hidden.
-const maxCensorMarks = 400
-
 // survivalTab shows the Kaplan–Meier figure of the cohort with its number-at-risk table,
 // medians and landmarks per group, the log-rank tests and the privacy line.
 type survivalTab struct {
@@ -37,6 +34,7 @@ type survivalTab struct {
 	unit    *widget.Select
 	bands   *widget.Check
 	censor  *widget.Check
+	percent *widget.Check
 	medians *widget.Check
 	export  *widget.Select
 	pin     *widget.Button
@@ -81,7 +79,7 @@ func newSurvivalTab(a *App) *survivalTab {
 	})
 	t.censor.Checked = true
 	t.medians = widget.NewCheck("Medians", func(on bool) { t.opts.MedianLines = on; t.redraw() })
-	percent := widget.NewCheck("%", func(on bool) { t.opts.Percent = on; t.redraw() })
+	t.percent = widget.NewCheck("%", func(on bool) { t.opts.Percent = on; t.redraw() })
 	t.export = widget.NewSelect([]string{"PNG", "SVG", "PDF"}, func(s string) {
 		if s == "" {
 			return
@@ -90,7 +88,7 @@ func newSurvivalTab(a *App) *survivalTab {
 		t.exportAs(strings.ToLower(s))
 	})
 	t.export.PlaceHolder = "Export…"
-	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.ui.pinResult(t.result) })
+	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.ui.pinResult(t.result, t.displayed()) })
 	t.pin.Disable()
 	t.figure = newFigureView(a.opt.Do, "Build a cohort on the left and press Run to see Kaplan–Meier curves.")
 	t.stats = container.New(gridTable{cols: 7})
@@ -105,7 +103,7 @@ func newSurvivalTab(a *App) *survivalTab {
 	t.view = widget.NewSelect([]string{viewPooled}, func(string) { t.onView() })
 	t.view.Selected = viewPooled
 	bar := newToolbar(6, container.NewGridWrap(fyne.NewSize(200, t.view.MinSize().Height), t.view),
-		container.NewHBox(widget.NewLabel("Time in"), t.unit), t.bands, t.censor, t.medians, percent, t.pin, t.export)
+		container.NewHBox(widget.NewLabel("Time in"), t.unit), t.bands, t.censor, t.medians, t.percent, t.pin, t.export)
 	t.perSite = container.New(gridTable{cols: 3})
 	bySite := widget.NewAccordion(widget.NewAccordionItem("Per site: patients and events each site contributed", container.NewHScroll(t.perSite)))
 	// The numbers scroll under the figure, so many groups or sites never squeeze it.
@@ -193,7 +191,7 @@ func (t *survivalTab) show(r *app.Result) {
 	}
 	t.pin.Enable()
 	if !t.censorSet {
-		t.opts.HideCensor = tooManyCensorMarks(r)
+		t.opts.HideCensor = report.TooManyCensorMarks(r)
 		t.censor.Checked = !t.opts.HideCensor
 		t.censor.Refresh()
 	}
@@ -207,7 +205,7 @@ func (t *survivalTab) show(r *app.Result) {
 	t.view.Options, t.view.Selected, t.siteView = opts, viewPooled, nil
 	t.view.Refresh()
 	t.privacy.SetText(report.PrivacyLine(r, t.ui.opt.Now()))
-	t.footnote = cohortWords(r.Request) + ". " + t.privacy.Text
+	t.footnote = report.CohortNote(r.Request) + ". " + t.privacy.Text
 	t.fillStats()
 	t.redraw()
 }
@@ -230,7 +228,7 @@ func (t *survivalTab) redraw() {
 func (t *survivalTab) kmFigure(r *app.Result, opts report.KMOptions, style chart.Style, foot string) *chart.KMFigure {
 	names := report.Names{From: t.ui.currentStudy()}
 	if t.view.Selected == viewCIF && r == t.result {
-		f := report.CIFFigure(r, t.causeLabels(), opts.Unit, style, foot)
+		f := report.CIFFigure(r, names.Causes(r.KM.Endpoint), opts.Unit, style, foot)
 		f.Title = "Cumulative incidence: " + report.KMTitle(t.result, names)
 		return f
 	}
@@ -240,18 +238,6 @@ func (t *survivalTab) kmFigure(r *app.Result, opts report.KMOptions, style chart
 		f.Title += " — " + t.view.Selected
 	}
 	return f
-}
-
-// causeLabels are the competing causes of the result's endpoint, as the catalog declares them.
-func (t *survivalTab) causeLabels() []string {
-	if st := t.ui.currentStudy(); st != nil && t.result != nil {
-		for _, e := range st.Endpoints {
-			if e.Name == t.result.KM.Endpoint {
-				return e.Causes
-			}
-		}
-	}
-	return nil
 }
 
 // The choices of the view select: the pooled curves per group, the cumulative incidence of
@@ -270,6 +256,23 @@ func (t *survivalTab) shown() (*app.Result, report.KMOptions, chart.Style) {
 		return t.siteView, o, t.ui.chartStyle()
 	}
 	return t.result, t.opts, t.ui.chartStyle()
+}
+
+// displayed is how the result is on show: the view and the display options, which its slide
+// keeps when it is pinned.
+func (t *survivalTab) displayed() *app.Display {
+	d := &app.Display{Unit: t.opts.Unit.String(), HideBands: t.opts.HideBands, HideCensor: t.opts.HideCensor,
+		MedianLines: t.opts.MedianLines, Percent: t.opts.Percent}
+	switch g, bySite := strings.CutPrefix(t.view.Selected, viewBySite); {
+	case t.view.Selected == viewCIF:
+		d.View = app.ViewCIF
+	case bySite:
+		if g == report.GroupName("") {
+			g = ""
+		}
+		d.View = app.ViewBySite + g
+	}
+	return d
 }
 
 // onView switches between the pooled curves and one group's curve per site.
@@ -317,9 +320,10 @@ func (t *survivalTab) fillStats() {
 		t.stats.Add(widget.NewLabel(format.Thousands(g.Table.TotalEvents())))
 		t.stats.Add(widget.NewLabel(chart.FormatMedianCI(u.FromDays(g.Median.Time), u.FromDays(g.Median.Lower), u.FromDays(g.Median.Upper))))
 		for i := range LandmarkMonths {
-			s := "–"
-			if i < len(g.Landmarks) {
-				s = formatLandmark(g.Landmarks[i].Surv, g.Landmarks[i].Lower, g.Landmarks[i].Upper, g.Landmarks[i].Beyond)
+			s := "–" // beyond the last follow-up
+			if i < len(g.Landmarks) && !g.Landmarks[i].Beyond {
+				lm := g.Landmarks[i]
+				s = chart.FormatSurvivalCI(lm.Surv, lm.Lower, lm.Upper)
 			}
 			t.stats.Add(widget.NewLabel(s))
 		}
@@ -346,20 +350,6 @@ func landmarkHeader(months float64, u chart.TimeUnit) string {
 	return fmt.Sprintf("S at %s mo", fmtNum(months))
 }
 
-// formatLandmark writes "54.2% (50.1–58.0)"; beyond the last follow-up it is "–".
-func formatLandmark(s, lo, hi float64, beyond bool) string {
-	if beyond || math.IsNaN(s) {
-		return "–"
-	}
-	pct := func(x float64) string {
-		if math.IsNaN(x) {
-			return "NA"
-		}
-		return fmt.Sprintf("%.1f", 100*x)
-	}
-	return pct(s) + "% (" + pct(lo) + "–" + pct(hi) + ")"
-}
-
 func logRankText(k *app.KMResult) string {
 	if len(k.Groups) < 2 {
 		return "One group: no log-rank test."
@@ -376,20 +366,6 @@ func logRankText(k *app.KMResult) string {
 	}
 	if k.MissingGroup.N > 0 {
 		s += " · " + FormatCount(k.MissingGroup) + " patients without a group value left out"
-	}
-	return s
-}
-
-// cohortWords says the request's cohort in words for footnotes.
-func cohortWords(req app.Request) string {
-	s := "Cohort: " + req.Study
-	if req.CohortName != "" {
-		s += ", " + req.CohortName
-	} else {
-		s += ", all patients"
-	}
-	if req.GroupBy != "" {
-		s += "; by " + req.GroupBy
 	}
 	return s
 }
@@ -453,14 +429,14 @@ func (a *App) writeExport(wc fyne.URIWriteCloser, write func(io.Writer) error) {
 	})
 }
 
-// pinResult pins r for presentation mode.
-func (a *App) pinResult(r *app.Result) {
+// pinResult pins r for presentation mode, to be drawn as shown.
+func (a *App) pinResult(r *app.Result, shown *app.Display) {
 	if r == nil || r.ID == 0 {
 		return
 	}
 	id := r.ID
 	a.goWork(func() func() {
-		err := a.svc.Pin(a.ctx, id, true)
+		err := a.svc.Pin(a.ctx, id, true, shown)
 		return func() {
 			if err != nil {
 				a.showError("Pin", err)
@@ -470,22 +446,6 @@ func (a *App) pinResult(r *app.Result) {
 			a.library.onRefresh()
 		}
 	})
-}
-
-// tooManyCensorMarks reports whether r's curves have so many censoring times that marks at
-// each would hide the curves.
-func tooManyCensorMarks(r *app.Result) bool {
-	marks := 0
-	for _, g := range r.KM.Groups {
-		if g.Curve != nil {
-			for _, n := range g.Curve.NCensor {
-				if n > 0 {
-					marks++
-				}
-			}
-		}
-	}
-	return marks > maxCensorMarks
 }
 
 // fillPerSite writes what each site contributed to each group: patients and events.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
-	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/report"
 )
@@ -71,22 +70,14 @@ type grayDoc struct {
 
 func runCIF(ctx context.Context, c *common, args []string, out io.Writer) error {
 	var a analysisFlags
-	var conf, landmarks, plot string
-	var unit timeUnit
+	var cf curveFlags
 	if err := parseFlags("cif", c, args, func(fs *flag.FlagSet) {
-		fs.Var(&unit, "time-unit", "`UNIT` of the text output's times: days (default), months or years; --landmarks stay in days, JSON and CSV too")
 		a.register(fs, true)
-		fs.StringVar(&conf, "conf-type", "log", "confidence interval `TYPE`: log, log-log or plain (as R's survfit)")
-		fs.StringVar(&landmarks, "landmarks", "365,730,1825", "cumulative incidence at these `DAYS` (text output)")
-		fs.StringVar(&plot, "out", "", "also draw the curves to `FILE` (.png, .svg or .pdf)")
+		cf.register(fs, "365,730,1825", "cumulative incidence at these `DAYS` (text output)")
 	}); err != nil {
 		return err
 	}
-	ct, err := analysis.ParseConfType(conf)
-	if err != nil {
-		return usagef("--conf-type: %v", err)
-	}
-	marks, err := parseFloats("--landmarks", landmarks)
+	ct, marks, err := cf.parse()
 	if err != nil {
 		return err
 	}
@@ -95,11 +86,12 @@ func runCIF(ctx context.Context, c *common, args []string, out io.Writer) error 
 		return err
 	}
 	defer e.Close()
-	labels := causeLabels(st, a.endpoint)
+	names := report.Names{From: st}
+	labels := names.Causes(a.endpoint)
 	if labels == nil {
 		return usagef("--endpoint: %s of study %s declares no competing causes (oncofed-node import --causes); use km", a.endpoint, st.Name)
 	}
-	r, err := e.run(ctx, app.Request{Kind: protocol.KindSurvival, Study: st.Name, Cohort: f, GroupBy: a.group, Endpoint: a.endpoint})
+	r, err := e.run(ctx, app.Request{Kind: protocol.KindSurvival, Study: st.Name, Cohort: f, GroupBy: a.group, Merge: a.merged, Endpoint: a.endpoint})
 	if err != nil {
 		return err
 	}
@@ -107,29 +99,17 @@ func runCIF(ctx context.Context, c *common, args []string, out io.Writer) error 
 	if err != nil {
 		return err
 	}
-	doc.landmarks, doc.unit = marks, unit
+	doc.landmarks, doc.unit = marks, cf.unit
 	if err := writeCIF(out, c.format, doc); err != nil {
 		return err
 	}
-	if plot != "" {
-		fig := report.CIFFigure(r, labels, chart.TimeUnit(0), chart.Style{}, report.PrivacyLine(r, clock()))
-		names := report.Names{From: st}
-		fig.Title = "Cumulative incidence: " + report.KMTitle(r, names)
-		if err := chart.WriteFile(plot, fig, 1600, 1200); err != nil {
+	if cf.plot != "" {
+		r.Display = &app.Display{View: app.ViewCIF}
+		if err := drawFigure(r, names, cf.unit, cf.plot); err != nil {
 			return err
 		}
 	}
 	return requireAll(c, &r.Provenance)
-}
-
-// causeLabels returns the endpoint's cause labels from the catalog (nil: no causes).
-func causeLabels(st *app.Study, endpoint string) []string {
-	for _, ep := range st.Endpoints {
-		if ep.Name == endpoint {
-			return ep.Causes
-		}
-	}
-	return nil
 }
 
 // cifDocument builds the cif result document; another confidence interval type than R's

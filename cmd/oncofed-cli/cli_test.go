@@ -498,3 +498,64 @@ func TestSummaryOutFile(t *testing.T) {
 		t.Errorf("%d files in the directory, want the .docx alone", len(ents))
 	}
 }
+
+// An analyst of role dp gets a Cox model too: the CLI asks the sites for differentially
+// private tables (form dp_tables, chosen from the catalog's role), fits the model stratified
+// by site on them, and says so with the ρ each site charged; the JSON names the form and the
+// release kind. (ρ = 5 per model so that the 18 small lung sites' tables are nearly exact and
+// the sites large enough for the design-column rule answer whatever the noise.)
+func TestDPAnalystCox(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "dora.key")
+	code, line, stderr := cli(t, "keygen", "--out", keyFile, "--name", "dora")
+	if code != exitOK {
+		t.Fatalf("keygen: %s", stderr)
+	}
+	analysts, err := node.ParseAnalysts(strings.NewReader(line)) // no role: dp
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := node.DefaultPolicy()
+	pol.DPRhoCox, pol.DPRhoDaily, pol.DPRhoTotal = 5, 20, 20
+	url := startLungFor(t, pol, analysts, nil)
+	if code, out, stderr := cli(t, "--hub", url, "--key", keyFile, "catalog"); code != exitOK {
+		t.Fatalf("catalog: exit %d\n%s%s", code, out, stderr)
+	}
+	db := filepath.Join(t.TempDir(), "cache.db")
+	code, out, stderr := cli(t, "--hub", url, "--key", keyFile, "--cache", db, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex")
+	if code != exitOK || !strings.Contains(out, "fitted on differentially private tables") || !strings.Contains(out, "ρ=5 each") ||
+		!strings.Contains(out, "noise of the differentially private release (not in SE): sd of each coefficient ≈ sexmale ") ||
+		!strings.Contains(out, "privacy: differentially private release") {
+		t.Errorf("cox: exit %d\n%s%s", code, out, stderr)
+	}
+	row := ""
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "male vs female") {
+			row = l
+		}
+	}
+	code, out, stderr = cli(t, "--hub", url, "--key", keyFile, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex", "--format", "json")
+	var doc struct {
+		Form    string
+		Privacy struct{ Release string }
+		Terms   []coxTermDoc
+		NoiseSD []float64 `json:"noise_sd"`
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &doc) != nil {
+		t.Fatalf("cox json: exit %d\n%s%s", code, out, stderr)
+	}
+	// R on all of lung, stratified by institution: sexmale 0.53; the DP fit (the sites that
+	// pass the design-column rule) lands near it.
+	if doc.Form != "dp_tables" || !strings.Contains(out, `"differentially private"`) || len(doc.Terms) != 1 || doc.Terms[0].Coef == nil || math.Abs(*doc.Terms[0].Coef-0.53) > 0.5 ||
+		len(doc.NoiseSD) != 1 || !(doc.NoiseSD[0] > 0 && doc.NoiseSD[0] < 0.2) {
+		t.Errorf("cox json: form %q, terms %+v\n%s", doc.Form, doc.Terms, out)
+	}
+	// Stored, it reopens offline from its trace to the same fit, named as DP in the library.
+	code, list, stderr := cli(t, "--offline", "--cache", db, "library", "list")
+	if code != exitOK || !strings.Contains(list, "os ~ sex (stratified by site, differentially private)") {
+		t.Errorf("library list: exit %d\n%s%s", code, list, stderr)
+	}
+	code, shown, stderr := cli(t, "--offline", "--cache", db, "library", "show", "1")
+	if code != exitOK || row == "" || !strings.Contains(shown, row) || !strings.Contains(shown, "noise of the differentially private release") || !strings.Contains(shown, "fitted on differentially private tables") || !strings.Contains(shown, "ρ=5 each") {
+		t.Errorf("library show: exit %d\n%s%s", code, shown, stderr)
+	}
+}

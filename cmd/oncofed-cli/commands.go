@@ -112,6 +112,8 @@ func runCatalog(ctx context.Context, c *common, args []string, out io.Writer) er
 // analysisFlags are the flags of the analysis commands.
 type analysisFlags struct {
 	study, where, group, endpoint string
+	merge                         string
+	merged                        []protocol.LevelGroup // --merge, parsed by prepare
 }
 
 func (a *analysisFlags) register(fs *flag.FlagSet, endpoint bool) {
@@ -119,6 +121,7 @@ func (a *analysisFlags) register(fs *flag.FlagSet, endpoint bool) {
 	fs.StringVar(&a.where, "where", "", "cohort `FILTER`, e.g. \"sex = male and age >= 60 and ecog in (0, 1)\"")
 	fs.StringVar(&a.where, "filter", "", "same as --where")
 	fs.StringVar(&a.group, "group", "", "group by categorical `VARIABLE`")
+	fs.StringVar(&a.merge, "merge", "", "merge levels of the --group variable into one group each, `NAME=LEVEL,LEVEL;NAME2=...` (e.g. \"III-IV=III,IV\"), so that a level too small at a site does not make it refuse")
 	if endpoint {
 		fs.StringVar(&a.endpoint, "endpoint", "", "time-to-event endpoint `NAME`")
 	}
@@ -150,12 +153,41 @@ func (a *analysisFlags) prepare(ctx context.Context, c *common, needEndpoint boo
 	if err := checkVariable(st, "--group", a.group, protocol.Categorical); err != nil {
 		return fail(err)
 	}
+	if a.merged, err = parseMerge(st, a.group, a.merge); err != nil {
+		return fail(err)
+	}
 	if needEndpoint {
 		if err := checkEndpoint(st, a.endpoint); err != nil {
 			return fail(err)
 		}
 	}
 	return e, st, f, nil
+}
+
+// parseMerge reads --merge (NAME=LEVEL,LEVEL;…) against the grouping variable's levels.
+func parseMerge(st *app.Study, group, spec string) ([]protocol.LevelGroup, error) {
+	if strings.TrimSpace(spec) == "" {
+		return nil, nil
+	}
+	if group == "" {
+		return nil, usagef("--merge merges levels of the --group variable: give --group")
+	}
+	var out []protocol.LevelGroup
+	for _, part := range strings.Split(spec, ";") {
+		name, levels, ok := strings.Cut(part, "=")
+		if !ok || strings.TrimSpace(name) == "" {
+			return nil, usagef("--merge: %q is not NAME=LEVEL,LEVEL", part)
+		}
+		out = append(out, protocol.LevelGroup{Name: strings.TrimSpace(name), Levels: splitList(levels)})
+	}
+	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindCount, Study: st.Name, GroupBy: group, Merge: out}
+	if err := protocol.ValidateQuery(q); err != nil {
+		return nil, usagef("--%v", err)
+	}
+	if _, _, err := protocol.MergedGroups(st.Variable(group).Categories, out); err != nil {
+		return nil, usagef("--%v", err)
+	}
+	return out, nil
 }
 
 func runCount(ctx context.Context, c *common, args []string, out io.Writer) error {
@@ -177,7 +209,7 @@ func runCount(ctx context.Context, c *common, args []string, out io.Writer) erro
 		return err
 	}
 	defer e.Close()
-	req := app.Request{Kind: protocol.KindCount, Study: st.Name, Cohort: f, GroupBy: a.group}
+	req := app.Request{Kind: protocol.KindCount, Study: st.Name, Cohort: f, GroupBy: a.group, Merge: a.merged}
 	var r *app.Result
 	if feasibility {
 		r, err = e.svc.Count(ctx, req)
@@ -244,8 +276,9 @@ func runSummary(ctx context.Context, c *common, args []string, out io.Writer) er
 		}
 		specs = append(specs, protocol.HistogramSpec{Variable: v, Edges: xs})
 	}
-	r, err := e.run(ctx, app.Request{Kind: protocol.KindSummary, Study: st.Name, Cohort: f, GroupBy: a.group, Variables: names,
-		Bins: report.SummaryBins(st, names, specs)})
+	binned := report.SummaryBins(st, names, specs)
+	r, err := e.run(ctx, app.Request{Kind: protocol.KindSummary, Study: st.Name, Cohort: f, GroupBy: a.group, Merge: a.merged, Variables: names,
+		Bins: binned, Discrete: report.Discrete(st, binned)})
 	if err != nil {
 		return err
 	}
@@ -269,26 +302,42 @@ type kmOptions struct {
 	unit      timeUnit // of the text output's times
 }
 
+// curveFlags are the flags km and cif share: the text output's time unit, the confidence
+// interval type, the landmark times and the figure file.
+type curveFlags struct {
+	unit                  timeUnit
+	conf, landmarks, plot string
+}
+
+func (cf *curveFlags) register(fs *flag.FlagSet, landmarks, landmarksHelp string) {
+	fs.Var(&cf.unit, "time-unit", "`UNIT` of the text output's times (medians, RMST, landmarks) and of the figure: days (default; the figure months), months or years, as the app's \"Time in\"; --tau and --landmarks stay in days, JSON and CSV too")
+	fs.StringVar(&cf.conf, "conf-type", "log", "confidence interval `TYPE`: log, log-log or plain (as R's survfit)")
+	fs.StringVar(&cf.landmarks, "landmarks", landmarks, landmarksHelp)
+	fs.StringVar(&cf.plot, "out", "", "also draw the curves to `FILE` (.png, .svg or .pdf)")
+}
+
+// parse checks the confidence interval type and the landmarks.
+func (cf *curveFlags) parse() (analysis.ConfType, []float64, error) {
+	ct, err := analysis.ParseConfType(cf.conf)
+	if err != nil {
+		return ct, nil, usagef("--conf-type: %v", err)
+	}
+	marks, err := parseFloats("--landmarks", cf.landmarks)
+	return ct, marks, err
+}
+
 func runKM(ctx context.Context, c *common, args []string, out io.Writer) error {
 	var a analysisFlags
-	var conf, landmarks, plot string
+	var cf curveFlags
 	var tau float64
-	var unit timeUnit
 	if err := parseFlags("km", c, args, func(fs *flag.FlagSet) {
-		fs.Var(&unit, "time-unit", "`UNIT` of the text output's times (medians, RMST, landmarks): days (default), months or years, as the app's \"Time in\"; --tau and --landmarks stay in days, JSON and CSV too")
 		a.register(fs, true)
-		fs.StringVar(&conf, "conf-type", "log", "confidence interval `TYPE`: log, log-log or plain (as R's survfit)")
+		cf.register(fs, "90,180,365,730", "survival at these `DAYS`")
 		fs.Float64Var(&tau, "tau", 0, "restricted mean survival up to `DAYS` (default: the shortest follow-up of the groups)")
-		fs.StringVar(&landmarks, "landmarks", "90,180,365,730", "survival at these `DAYS`")
-		fs.StringVar(&plot, "out", "", "also draw the curves to `FILE` (.png, .svg or .pdf)")
 	}); err != nil {
 		return err
 	}
-	ct, err := analysis.ParseConfType(conf)
-	if err != nil {
-		return usagef("--conf-type: %v", err)
-	}
-	marks, err := parseFloats("--landmarks", landmarks)
+	ct, marks, err := cf.parse()
 	if err != nil {
 		return err
 	}
@@ -300,11 +349,11 @@ func runKM(ctx context.Context, c *common, args []string, out io.Writer) error {
 		return err
 	}
 	defer e.Close()
-	r, err := e.run(ctx, app.Request{Kind: protocol.KindSurvival, Study: st.Name, Cohort: f, GroupBy: a.group, Endpoint: a.endpoint, Landmarks: marks})
+	r, err := e.run(ctx, app.Request{Kind: protocol.KindSurvival, Study: st.Name, Cohort: f, GroupBy: a.group, Merge: a.merged, Endpoint: a.endpoint, Landmarks: marks})
 	if err != nil {
 		return err
 	}
-	opts := kmOptions{confType: ct, tau: tau, landmarks: marks, plot: plot, unit: unit}
+	opts := kmOptions{confType: ct, tau: tau, landmarks: marks, plot: cf.plot, unit: cf.unit}
 	doc, err := kmDocument(r, opts)
 	if err != nil {
 		return err
@@ -312,8 +361,8 @@ func runKM(ctx context.Context, c *common, args []string, out io.Writer) error {
 	if err := writeKM(out, c.format, doc); err != nil {
 		return err
 	}
-	if plot != "" {
-		if err := drawKM(r, report.Names{From: st}, plot); err != nil {
+	if cf.plot != "" {
+		if err := drawFigure(r, report.Names{From: st}, cf.unit, cf.plot); err != nil {
 			return err
 		}
 	}
@@ -430,23 +479,13 @@ func coxLevels(st *app.Study, flagName string, names []string, refs string) (map
 			return nil, usagef("--reference: %q is not VAR=LEVEL for a categorical covariate", kv)
 		}
 		level = strings.TrimSpace(level)
-		i := indexOf(lv, level)
-		if i < 0 {
+		first, ok := app.ReferenceFirst(lv, level)
+		if !ok {
 			return nil, usagef("--reference: %q is not a level of %s (%s)", level, v, strings.Join(lv, ", "))
 		}
-		lv = append([]string{level}, append(append([]string(nil), lv[:i]...), lv[i+1:]...)...)
-		levels[strings.TrimSpace(v)] = lv
+		levels[strings.TrimSpace(v)] = first
 	}
 	return levels, nil
-}
-
-func indexOf(xs []string, x string) int {
-	for i, v := range xs {
-		if v == x {
-			return i
-		}
-	}
-	return -1
 }
 
 // sitesText says who answered, who did not and why (report.SitesText, the sites part of the

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
@@ -61,7 +62,7 @@ func runIPW(ctx context.Context, c *common, args []string, out io.Writer) error 
 	if err := checkVariable(st, "--treatment", treatment, protocol.Categorical); err != nil {
 		return err
 	}
-	if indexOf(st.Variable(treatment).Categories, treated) < 0 {
+	if !slices.Contains(st.Variable(treatment).Categories, treated) {
 		return usagef("--treated: %q is not a level of %s (%v)", treated, treatment, st.Variable(treatment).Categories)
 	}
 	spec := &app.IPWSpec{Treatment: treatment, Treated: treated, Confounders: names, Estimand: estimand,

@@ -20,7 +20,7 @@ import (
 	"github.com/oncofed/oncofed/report"
 )
 
-// runLibrary is `library list|show ID|export ID --out FILE`: the results stored in the result
+// runLibrary is `library list|show ID|export ID --out FILE|pin ID|unpin ID|deck --out FILE.pdf`: the results stored in the result
 // cache the desktop app's Library lists (its default path, or --cache), of every network.
 // Nothing is dialled.
 func runLibrary(ctx context.Context, c *common, args []string, out io.Writer) error {
@@ -32,8 +32,8 @@ func runLibrary(ctx context.Context, c *common, args []string, out io.Writer) er
 	fs.StringVar(&study, "study", "", "list: only the results of study `NAME`")
 	fs.StringVar(&kind, "kind", "", "list: only results of `KIND` (count, summary, km, cox)")
 	fs.StringVar(&network, "network", "", "list: only the results of `NETWORK` (demo, or a hub URL as listed)")
-	fs.StringVar(&outPath, "out", "", "export: write to `FILE`: .csv and .json as --format csv/json, .png/.svg/.pdf the curves of a km result; anything else JSON")
-	fs.Var(&unit, "time-unit", "show: `UNIT` of a km result's text times (days, months or years)")
+	fs.StringVar(&outPath, "out", "", "export: write to `FILE`: .csv and .json as --format csv/json, .png/.svg/.pdf the result's figure; anything else JSON. deck: the PDF of every pinned result")
+	fs.Var(&unit, "time-unit", "show, export: `UNIT` of a km result's times (days, months or years; figures default to how they were shown)")
 	// Flags may come before, between and after the positional words.
 	var words []string
 	for rest := args; ; {
@@ -54,7 +54,7 @@ func runLibrary(ctx context.Context, c *common, args []string, out io.Writer) er
 		return usagef("--format %q: want text, json or csv", c.format)
 	}
 	if len(words) == 0 {
-		return usagef("library needs list, show ID or export ID --out FILE")
+		return usagef("library needs list, show ID, export ID --out FILE, pin ID, unpin ID or deck --out FILE.pdf")
 	}
 	sub, words := words[0], words[1:]
 	wantID := func() (int64, error) {
@@ -117,9 +117,49 @@ func runLibrary(ctx context.Context, c *common, args []string, out io.Writer) er
 			return err
 		}
 		cat, _ := db.Catalog(ctx, r.Network) // the titles and labels as last seen, if any
-		return exportResult(outPath, r, report.Names{From: cat.Study(r.Request.Study)})
+		return exportResult(outPath, r, report.Names{From: cat.Study(r.Request.Study)}, unit)
+	case "pin", "unpin":
+		id, err := wantID()
+		if err != nil {
+			return err
+		}
+		if err := db.PinResult(ctx, id, sub == "pin", nil); err != nil {
+			if app.ErrorCode(err) == app.ENotFound {
+				return fmt.Errorf("%w: %v (see library list)", errNotCached, err)
+			}
+			return err
+		}
+		return nil
+	case "deck":
+		if len(words) > 0 {
+			return usagef("library deck: unexpected argument %q (it takes every pinned result)", words[0])
+		}
+		if !strings.EqualFold(filepath.Ext(outPath), ".pdf") {
+			return usagef("library deck needs --out FILE.pdf")
+		}
+		return writeDeck(ctx, db, outPath)
 	}
-	return usagef("library %q: want list, show ID or export ID --out FILE", sub)
+	return usagef("library %q: want list, show ID, export ID --out FILE, pin ID, unpin ID or deck --out FILE.pdf", sub)
+}
+
+// writeDeck writes every pinned result, oldest pin first, a PDF page each, as the desktop's
+// Export deck does: drawn as shown when pinned, named from the catalog last seen.
+func writeDeck(ctx context.Context, db *cache.DB, path string) error {
+	pinned, err := db.Results(ctx, app.ResultFilter{Pinned: true})
+	if err != nil {
+		return err
+	}
+	var rs []*app.Result
+	var names []report.Names
+	for i := len(pinned) - 1; i >= 0; i-- {
+		r, err := openResult(ctx, db, pinned[i].ID)
+		if err != nil {
+			return err
+		}
+		cat, _ := db.Catalog(ctx, r.Network)
+		rs, names = append(rs, r), append(names, report.Names{From: cat.Study(r.Request.Study)})
+	}
+	return atomicfile.Write(path, func(w io.Writer) error { return report.WriteDeck(w, rs, names, clock()) })
 }
 
 // openResult renders a stored result from its stored aggregates, checking its content hash
@@ -180,6 +220,8 @@ func writeResult(w io.Writer, format string, r *app.Result, unit timeUnit, names
 // variable stratified by within sites.
 func coxStrataFlag(spec *app.CoxSpec) string {
 	switch {
+	case spec.Form == protocol.CoxDPTables:
+		return "site" // fitted stratified by site on the sites' DP tables
 	case spec.Form != protocol.CoxStratified:
 		return ""
 	case spec.Strata != "":
@@ -188,15 +230,16 @@ func coxStrataFlag(spec *app.CoxSpec) string {
 	return "site"
 }
 
-// exportResult writes r to path: the curves of a km result for .png, .svg and .pdf, CSV for
-// .csv, JSON otherwise — what the live command writes with --out or --format.
-func exportResult(path string, r *app.Result, names report.Names) error {
+// exportResult writes r to path: its figure for .png, .svg and .pdf (as shown when pinned,
+// in unit if given), CSV for .csv, JSON otherwise — what the live command writes with --out
+// or --format.
+func exportResult(path string, r *app.Result, names report.Names, unit timeUnit) error {
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
 	case ".png", ".svg", ".pdf":
-		if r.Request.Kind != protocol.KindSurvival {
-			return usagef("--out %s: only a km result has curves to draw; this is %s (export .json or .csv)", path, commandOf(r.Request.Kind))
+		if err := drawFigure(r, names, unit, path); err != nil {
+			return fmt.Errorf("--out %s: %w", path, err)
 		}
-		return drawKM(r, names, path)
+		return nil
 	case ".csv":
 		return writeFile(path, r, "csv", names)
 	default:
@@ -255,6 +298,9 @@ func analysisText(req app.Request) string {
 				s += " (pooled)"
 			case "site":
 				s += " (stratified by site)"
+				if req.Cox.Form == protocol.CoxDPTables {
+					s = strings.TrimSuffix(s, ")") + ", differentially private)"
+				}
 			default:
 				s += " (stratified by site and " + st + ")"
 			}

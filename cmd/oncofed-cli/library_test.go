@@ -211,9 +211,36 @@ func TestLibrary(t *testing.T) {
 	if b, err := os.ReadFile(png); code != exitOK || err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
 		t.Errorf("export png: exit %d %s %v", code, errOut, err)
 	}
+	// Every result with a figure exports it (a Cox model's forest plot); a count has none.
 	code, _, errOut = cli(t, "library", "--cache", db, "export", strconv.FormatInt(cox.ID, 10), "--out", filepath.Join(dir, "cox.png"))
-	if code != exitUsage {
-		t.Errorf("export a cox plot: exit %d, %q", code, errOut)
+	if b, err := os.ReadFile(filepath.Join(dir, "cox.png")); code != exitOK || err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Errorf("export a cox plot: exit %d %s %v", code, errOut, err)
+	}
+	code, _, errOut = cli(t, "library", "--cache", db, "export", strconv.FormatInt(count.ID, 10), "--out", filepath.Join(dir, "count.png"))
+	if _, err := os.Stat(filepath.Join(dir, "count.png")); code != exitUsage || err == nil || !strings.Contains(errOut, "no figure") {
+		t.Errorf("export a count as png: exit %d, %q, file %v", code, errOut, err)
+	}
+
+	// The deck: every pinned result with a figure, a page each; none pinned is an error.
+	deck := filepath.Join(dir, "deck.pdf")
+	if code, _, errOut = cli(t, "library", "--cache", db, "deck", "--out", deck); code == exitOK {
+		t.Errorf("deck with nothing pinned: exit %d %q", code, errOut)
+	}
+	for _, id := range []int64{km.ID, cox.ID, count.ID} {
+		if code, _, errOut = cli(t, "library", "--cache", db, "pin", strconv.FormatInt(id, 10)); code != exitOK {
+			t.Fatalf("pin %d: exit %d %s", id, code, errOut)
+		}
+	}
+	code, _, errOut = cli(t, "library", "--cache", db, "deck", "--out", deck)
+	pdf, err := os.ReadFile(deck)
+	if code != exitOK || err != nil || !bytes.HasPrefix(pdf, []byte("%PDF")) {
+		t.Fatalf("deck: exit %d %s %v", code, errOut, err)
+	}
+	if pages := bytes.Count(pdf, []byte("/Type /Page")) - bytes.Count(pdf, []byte("/Type /Pages")); pages != 2 {
+		t.Errorf("deck has %d pages, want one per pinned figure (km, cox; the count has none)", pages)
+	}
+	if code, _, _ = cli(t, "library", "--cache", db, "unpin", "99"); code != exitNotCached {
+		t.Errorf("unpin 99: exit %d", code)
 	}
 	code, _, errOut = cli(t, "library", "--cache", db, "show", "99")
 	if code != exitNotCached || !strings.Contains(errOut, "library list") {

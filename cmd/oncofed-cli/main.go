@@ -15,6 +15,7 @@
 //	oncofed-cli --offline km --study nsclc --endpoint OS --group arm --time-unit months
 //	oncofed-cli library list
 //	oncofed-cli library export 12 --out km.png
+//	oncofed-cli library deck --out tumor-board.pdf
 //
 // Exit status: 0 success, 2 bad arguments (a malformed filter says where), 3 when some site
 // refused or did not answer and --require-all was given, 4 when --offline and the request is
@@ -122,7 +123,7 @@ var commands = map[string]command{
 	"ipw":       {"compare two treatments with propensity weights: balance, weighted KM and Cox", runIPW},
 	"model":     {"prognostic Cox model: the cox fit, validated leave-one-site-out (--validate loso)", runModel},
 	"screen":    {"biomarker screen: one Cox model per candidate marker, with q-values and site heterogeneity", runScreen},
-	"library":   {"list, show or export the results stored in the cache (list | show ID | export ID --out FILE)", runLibrary},
+	"library":   {"list, show or export the results stored in the cache, or the deck of pinned ones (list | show ID | export ID --out FILE | pin ID | unpin ID | deck --out FILE.pdf)", runLibrary},
 }
 
 func usage(w io.Writer) {

@@ -569,17 +569,34 @@ func ptrG(x *float64) string {
 	return g(*x)
 }
 
-// drawKM draws the pooled curves to path (.png, .svg or .pdf).
-func drawKM(r *app.Result, names report.Names, path string) error {
-	return chart.WriteFile(path, kmPlot(r, names), 1600, 1200)
+// drawFigure writes the figure of r to path (.png, .svg or .pdf; chart.WriteFile).
+func drawFigure(r *app.Result, names report.Names, unit timeUnit, path string) error {
+	f, err := figureOf(r, names, unit)
+	if err != nil {
+		return err
+	}
+	return chart.WriteFile(path, f, 1600, 1200)
 }
 
-// kmPlot is the desktop app's figure (report.KMFigure, so the same small at-risk counts
-// are hidden) with its title in words and the privacy line as footnote.
-func kmPlot(r *app.Result, names report.Names) *chart.KMFigure {
-	fig := report.KMFigure(r, report.KMOptions{}, chart.Style{}, report.PrivacyLine(r, clock()))
-	fig.Title = report.KMTitle(r, names)
-	return fig
+// figureOf is the desktop's figure of r (report.Slide): titled in words, at-risk counts below
+// min_cell hidden, the cohort and privacy line as footnote, drawn as it was shown when pinned
+// — in the --time-unit when one is given, else as shown (months by default).
+func figureOf(r *app.Result, names report.Names, unit timeUnit) (chart.Figure, error) {
+	if unit.given {
+		d := app.Display{}
+		if r.Display != nil {
+			d = *r.Display
+		}
+		d.Unit = unit.chart().String()
+		shown := *r
+		shown.Display = &d
+		r = &shown
+	}
+	f, why := report.Slide(r, names, chart.Style{}, clock())
+	if f == nil {
+		return nil, usagef("no figure to draw: %s (export .json or .csv)", why)
+	}
+	return f, nil
 }
 
 // coxTermDoc is one design column of a Cox model, named as issue 5's JSON: the variable, and
@@ -625,7 +642,7 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		}
 		doc := map[string]any{"study": r.Request.Study, "endpoint": r.Request.Endpoint, "cohort": r.Request.Cohort,
 			"n": fit.N, "events": fit.Events, "excluded": countJSON(r.Cox.Excluded), "ties": spec.Ties, "strata": strataDoc,
-			"form": string(spec.Form), "converged": fit.Converged, "iterations": fit.Iterations,
+			"form": string(r.Request.Cox.Form), "converged": fit.Converged, "iterations": fit.Iterations,
 			"loglik": []*float64{num(fit.LogLik0), num(fit.LogLik)},
 			"tests":  map[string]any{"lrt": testJSON(fit.LRT), "wald": testJSON(fit.Wald), "score": testJSON(fit.Score)},
 			"terms":  terms, "not_estimable": nonNil(fit.NotEstimable), "warnings": nonNil(fit.Warnings),
@@ -633,6 +650,9 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 			"privacy": report.NewPrivacy(r, clock())}
 		if r.Cox.FitError != "" {
 			doc["fit_error"] = r.Cox.FitError
+		}
+		if r.Cox.NoiseSD != nil {
+			doc["noise_sd"] = r.Cox.NoiseSD // per column, in β order: what the DP noise adds
 		}
 		if loso != nil {
 			doc["validation"] = losoJSON(loso)
@@ -651,6 +671,8 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	}
 	how := "pooled baseline hazard (exact risk-set sums across sites, two phases a round)"
 	switch {
+	case r.Request.Cox.Form == protocol.CoxDPTables:
+		how = "stratified by site, fitted on differentially private tables (times on the sites' DP bins, numeric covariates at their bins' midpoints; the standard errors leave out the noise)"
 	case strata == "site":
 		how = "stratified by site"
 	case strata != "":
@@ -694,6 +716,13 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	}
 	if r.Cox.FitError != "" {
 		fmt.Fprintln(w, "fit:", r.Cox.FitError)
+	}
+	if sd := r.Cox.NoiseSD; len(sd) == len(fit.Terms) {
+		parts := make([]string, len(sd))
+		for j, v := range sd {
+			parts[j] = fmt.Sprintf("%s %s", fit.Terms[j], pstr(num(v)))
+		}
+		fmt.Fprintf(w, "noise of the differentially private release (not in SE): sd of each coefficient ≈ %s (%d simulated releases)\n", strings.Join(parts, ", "), app.DPCoxNoiseReleases)
 	}
 	if loso != nil {
 		if err := writeLOSOText(w, loso); err != nil {

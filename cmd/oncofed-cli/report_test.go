@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/report"
 	"github.com/oncofed/oncofed/report/reporttest"
@@ -17,7 +20,11 @@ import (
 // app against the same expectations).
 func TestSameReportAsApp(t *testing.T) {
 	r := reporttest.KMResult()
-	if got := kmPlot(r, report.Names{}).RiskCells(); !reflect.DeepEqual(got, reporttest.WantRiskCells) {
+	fig, err := figureOf(r, report.Names{}, timeUnit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fig.(*chart.KMFigure).RiskCells(); !reflect.DeepEqual(got, reporttest.WantRiskCells) {
 		t.Errorf("--plot risk table =\n%q, want the app's\n%q", got, reporttest.WantRiskCells)
 	}
 	doc, err := kmDocument(r, kmOptions{})
@@ -66,5 +73,33 @@ func TestSummaryDefaultBins(t *testing.T) {
 	code, out, errOut := cli(t, "--hub", url, "summary", "--study", "lung", "--vars", "age")
 	if code != exitOK || !strings.Contains(out, "age, median [Q1, Q3]") {
 		t.Errorf("summary without --bins: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestSameCoxTableAsApp: the cox text output lists the shared model's rows as the desktop's
+// hazard-ratio table does (ui's TestSameCoxTableAsCLI), with p = 0.0496 kept below 0.05.
+func TestSameCoxTableAsApp(t *testing.T) {
+	r := reporttest.CoxResult()
+	var out bytes.Buffer
+	if err := writeCox(&out, "text", r, r.Request.Cox, "site", report.Names{From: reporttest.CoxStudy()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	rows := false
+	for _, line := range strings.Split(out.String(), "\n") {
+		switch {
+		case strings.HasPrefix(line, "TERM"):
+			rows = true
+		case rows && (line == "" || strings.HasPrefix(line, "likelihood ratio")):
+			rows = false
+		case rows:
+			labels = append(labels, strings.TrimSpace(regexp.MustCompile(`\s{2,}.*$`).ReplaceAllString(line, "")))
+		}
+	}
+	if !slices.Equal(labels, reporttest.WantCoxLabels) {
+		t.Errorf("rows\n%q, want the app's\n%q\n%s", labels, reporttest.WantCoxLabels, out.String())
+	}
+	if !strings.Contains(out.String(), "0.0496") || strings.Contains(out.String(), " 0.05\n") {
+		t.Errorf("p-values:\n%s", out.String())
 	}
 }

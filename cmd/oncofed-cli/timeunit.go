@@ -11,8 +11,9 @@ import (
 // sites send them, the output before the flag existed); months and years convert with the
 // desktop's "Time in" conversion (chart.TimeUnit: 365.25/12 and 365.25 days).
 type timeUnit struct {
-	u   chart.TimeUnit
-	set bool // months or years; false: days
+	u     chart.TimeUnit
+	set   bool // months or years; false: days
+	given bool // --time-unit was given (figures default to months, not days)
 }
 
 func (t *timeUnit) String() string {
@@ -26,11 +27,11 @@ func (t *timeUnit) String() string {
 func (t *timeUnit) Set(s string) error {
 	switch s {
 	case "days", "day", "d":
-		*t = timeUnit{}
+		*t = timeUnit{given: true}
 	case "months", "month", "mo":
-		*t = timeUnit{u: chart.Months, set: true}
+		*t = timeUnit{u: chart.Months, set: true, given: true}
 	case "years", "year", "y":
-		*t = timeUnit{u: chart.Years, set: true}
+		*t = timeUnit{u: chart.Years, set: true, given: true}
 	default:
 		return fmt.Errorf("%q: want days, months or years", s)
 	}

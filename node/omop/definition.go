@@ -92,6 +92,7 @@ type Variable struct {
 	Map        map[string]string `json:"map,omitempty"`
 	Min        *float64          `json:"min,omitempty"`
 	Max        *float64          `json:"max,omitempty"`
+	Discrete   bool              `json:"discrete,omitempty"`
 	FromDay    *int              `json:"from_day,omitempty"`
 	ToDay      *int              `json:"to_day,omitempty"`
 }
@@ -390,7 +391,7 @@ func (d *Definition) uses() (tables map[string]string, concepts map[int64]string
 func (d *Definition) dictionary() (node.Dictionary, error) {
 	dict := node.Dictionary{Study: d.Study, Version: d.Version, Title: d.Title, HorizonDays: d.HorizonDays}
 	for _, v := range d.Variables {
-		e := node.DictionaryEntry{Name: v.Name, Label: v.Label, Unit: v.Unit, Min: v.Min, Max: v.Max, Type: protocol.Numeric}
+		e := node.DictionaryEntry{Name: v.Name, Label: v.Label, Unit: v.Unit, Min: v.Min, Max: v.Max, Discrete: v.Discrete, Type: protocol.Numeric}
 		if !v.numeric() {
 			e.Type, e.Categories = protocol.Categorical, v.Categories
 		}

@@ -4,6 +4,7 @@
 package reporttest
 
 import (
+	"math"
 	"time"
 
 	"github.com/oncofed/oncofed/analysis"
@@ -66,5 +67,43 @@ func KMResult() *app.Result {
 				{Site: "b", DataCut: "2026-10-31", Policy: protocol.PolicyEffects{MinCell: 5}},
 			},
 		},
+	}
+}
+
+// CoxStudy is the study CoxResult's labels come from: age in years, ECOG declared discrete.
+func CoxStudy() *app.Study {
+	lo, hi := 0.0, 3.0
+	return &app.Study{Name: "lung", Variables: []app.Variable{
+		{Name: "age", Type: protocol.Numeric, Unit: "years"},
+		{Name: "sex", Type: protocol.Categorical, Categories: []string{"female", "male"}},
+		{Name: "stage", Type: protocol.Categorical, Categories: []string{"I", "II", "III"}},
+		{Name: "ecog", Type: protocol.Numeric, Unit: "points", Min: &lo, Max: &hi, Discrete: true},
+	}}
+}
+
+// WantCoxLabels are the rows of CoxResult's hazard-ratio table in the desktop's table and the
+// CLI's text alike: reference levels first, units, "as numeric", a term R reports as NA.
+var WantCoxLabels = []string{
+	"age, per year", "sex: female (reference)", "sex: male vs female",
+	"stage: I (reference)", "stage: II vs I", "stage: III vs I", "ecog, per point (as numeric)",
+}
+
+// CoxResult is a site-stratified Cox model of os ~ age + sex + stage + ecog in which stage III
+// is not estimable (no patient at any site); sex's p-value, 0.0496, must never print as 0.05.
+func CoxResult() *app.Result {
+	nan := math.NaN()
+	fit := &analysis.CoxFit{
+		Terms: []string{"age", "sexmale", "stageII", "stageIII", "ecog"},
+		Coef:  []float64{0.017, -0.2, 0.3, nan, 0.45}, SE: []float64{0.009, 0.1016, 0.2, nan, 0.11},
+		HR: []float64{1.017, 0.8187, 1.35, nan, 1.568}, Lower: []float64{0.9993, 0.6709, 0.9122, nan, 1.264},
+		Upper: []float64{1.035, 0.9992, 1.998, nan, 1.946}, P: []float64{0.0588, 0.0496, 0.1336, nan, 0.0000426},
+		Converged: true, N: 220, Events: 160, NotEstimable: []string{"stageIII"}, Iterations: 4,
+	}
+	return &app.Result{
+		Request: app.Request{Kind: protocol.KindCox, Study: "lung", Endpoint: "os",
+			Cox: &app.CoxSpec{Covariates: []string{"age", "sex", "stage", "ecog"}, Ties: "efron", Form: protocol.CoxStratified,
+				Levels: map[string][]string{"sex": {"female", "male"}, "stage": {"I", "II", "III"}}}},
+		Cox:        &app.CoxResult{Form: protocol.CoxStratified, Ties: "efron", Fit: fit},
+		Provenance: KMResult().Provenance,
 	}
 }

@@ -1,0 +1,221 @@
+package app
+
+import (
+	"context"
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/dp"
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// Differentially private Cox models (docs/dp-cox.md): an analyst of role dp gets a Cox model
+// as one release per site of noisy survival tables by covariate pattern (form dp_tables); the
+// client fits the model stratified by site on them, locally, with the same FitCox (every
+// Newton round is post-processing: nothing more is asked or spent). The fit's evaluations are
+// recorded as the result's trace like any Cox fit's, so reopening it replays them.
+
+// dpRole reports whether the cached catalog says the analyst has the dp role at a site holding
+// study: its Cox models are then asked as dp_tables.
+func (s *Service) dpRole(ctx context.Context, study string) (bool, error) {
+	cat, err := s.cache.Catalog(ctx, s.network.ID)
+	if ErrorCode(err) == ENotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, sc := range cat.Sites {
+		if sc.You != nil && sc.You.Role == "dp" && slices.ContainsFunc(sc.Studies, func(st protocol.StudyCatalog) bool { return st.Name == study }) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// fitDPCoxModel fits the prepared dp_tables request req: one scatter-gather, then a local fit.
+func (s *Service) fitDPCoxModel(ctx context.Context, req Request) (*CoxModel, error) {
+	ties, err := coxTies(req.Cox.Ties)
+	if err != nil {
+		return nil, err
+	}
+	if req.Cox.Strata != "" || len(req.Cox.Interactions) > 0 {
+		return nil, Errorf(EInvalid, "a differentially private Cox model takes no within-site strata and no interactions")
+	}
+	p, err := s.coxColumns(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	q := s.baseQuery(req)
+	q.ID = s.newID()
+	q.Cox = &protocol.CoxRequest{Form: protocol.CoxDPTables, Ties: ties.String(), Covariates: req.Cox.Covariates,
+		Levels: req.Cox.Levels, Beta: make([]float64, p), Indicators: req.Cox.Indicators}
+	g, err := s.query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if err := noAnswer(g); err != nil {
+		return nil, err
+	}
+	replies := sortReplies(g.Replies)
+	eval, err := dpCoxEvaluator(replies, p, ties)
+	if err != nil {
+		return nil, err
+	}
+	rec := &coxRecorder{}
+	out, err := fitCox(rec.wrap(eval), p, req, protocol.CoxDPTables, coxTerms(replies, p))
+	if err != nil {
+		return nil, err
+	}
+	out.addSites(coxSiteSummaries(replies))
+	if out.Fit != nil {
+		out.NoiseSD = DPCoxNoiseSD(replies, p, ties)
+	}
+	return &CoxModel{Request: req, Cox: out, Rounds: []Round{newRound(q, replies, g)}, First: g, Steps: rec.steps}, nil
+}
+
+// dpCoxEvaluator is the fit's evaluator on the sites' dp_tables replies: the sum of each
+// site's stratum contribution at β (the model stratified by site), within the smallest of the
+// sites' β limits.
+func dpCoxEvaluator(replies []protocol.Reply, p int, ties analysis.Ties) (analysis.CoxStepEvaluator, error) {
+	var strata []*analysis.CoxStratum
+	var bound []float64
+	var columns []string
+	for i, rep := range replies {
+		c := rep.Cox
+		if c == nil {
+			return nil, Errorf(EInternal, "site %s: cox reply without tables", rep.Site)
+		}
+		if i == 0 {
+			columns = c.Columns
+		} else if !equalStrings(columns, c.Columns) {
+			return nil, Errorf(EInvalid, "site %s built design columns %v, other sites %v", rep.Site, c.Columns, columns)
+		}
+		if len(c.Columns) != p {
+			return nil, Errorf(EInvalid, "site %s returned %d design columns for %d coefficients", rep.Site, len(c.Columns), p)
+		}
+		if c.BetaLimit != nil {
+			bound = analysis.MinBound(bound, c.BetaLimit)
+		}
+		tables := make([]analysis.CoxPatternTable, len(c.Patterns))
+		for k, pt := range c.Patterns {
+			tables[k] = analysis.CoxPatternTable{X: pt.X, Time: pt.Time, Events: pt.Events, Censor: pt.Censor}
+		}
+		st, err := analysis.NewCoxStratumPatterns(tables, p)
+		if err != nil {
+			return nil, WrapError(EInvalid, err, "site %s sent tables that cannot be fitted", rep.Site)
+		}
+		if st.Len() > 0 {
+			strata = append(strata, st)
+		}
+	}
+	return func(beta []float64) (analysis.CoxContribution, func() (analysis.CoxContribution, error), error) {
+		var sum analysis.CoxContribution
+		for _, st := range strata {
+			c, err := st.Contribution(beta, ties)
+			if err != nil {
+				return sum, nil, WrapError(EInvalid, err, "the Cox model could not be evaluated on the released tables")
+			}
+			sum.Add(c)
+		}
+		if sum.Gradient == nil {
+			sum.Gradient, sum.Hessian = make([]float64, p), make([]float64, p*p)
+		}
+		sum.CoefBound = slices.Clone(bound)
+		return sum, func() (analysis.CoxContribution, error) { return sum, nil }, nil
+	}, nil
+}
+
+// DPCoxNoiseReleases is the number of simulated releases behind DPCoxNoiseSD.
+const DPCoxNoiseReleases = 50
+
+// DPCoxNoiseSD estimates, per coefficient, the standard deviation the release's noise adds to
+// the fit (a parametric bootstrap: the noise's distribution is public): every site's released
+// tables are noised again with the site's mechanism and ρ (dp.ReleaseSurvival, fed by a fixed
+// seed so that the estimate is the same at every fit of the same replies), the model refitted,
+// and the spread of the refits taken. It is post-processing of the release, needs no query and
+// spends nothing. Approximations, said where it is shown: the tables noised again are the
+// released ones (not the true ones), and patterns a site released as empty are left out. Nil
+// when a site's reply lacks what is needed (its ρ, its grid) or too few refits converge.
+func DPCoxNoiseSD(replies []protocol.Reply, p int, ties analysis.Ties) []float64 {
+	type siteTables struct {
+		rho    *big.Rat
+		w      float64
+		x      [][]float64
+		tables []dp.SurvivalTable
+	}
+	var sites []siteTables
+	var bound []float64
+	for _, rep := range replies {
+		d, c := rep.Policy.DP, rep.Cox
+		if d == nil || !(d.Rho > 0) || !(rep.Policy.BinDays > 0) || rep.Policy.TruncatedAfter == nil {
+			return nil
+		}
+		w := rep.Policy.BinDays
+		bins := int(math.Ceil(*rep.Policy.TruncatedAfter / w))
+		if bins < 1 || bins > dp.MaxSurvivalBins {
+			return nil
+		}
+		st := siteTables{rho: new(big.Rat).SetFloat64(d.Rho), w: w}
+		for _, pt := range c.Patterns {
+			t := dp.SurvivalTable{Events: make([]int64, bins), Censored: make([]int64, bins)}
+			for k, tm := range pt.Time {
+				b := int(math.Round(tm/w)) - 1
+				if b < 0 || b >= bins {
+					return nil
+				}
+				t.Events[b] += int64(pt.Events[k])
+				t.Censored[b] += int64(pt.Censor[k])
+			}
+			st.x, st.tables = append(st.x, pt.X), append(st.tables, t)
+		}
+		sites = append(sites, st)
+		if c.BetaLimit != nil {
+			bound = analysis.MinBound(bound, c.BetaLimit)
+		}
+	}
+	sampler := dp.NewSampler(rand.NewChaCha8([32]byte{'d', 'p', 'c', 'o', 'x'}))
+	var coefs [][]float64
+	for range DPCoxNoiseReleases {
+		all := make([][]analysis.CoxPatternTable, len(sites))
+		for s, st := range sites {
+			for k, t := range st.tables {
+				r, _, err := dp.ReleaseSurvival(sampler, t, st.rho, dp.SurvivalSqrt)
+				if err != nil {
+					return nil
+				}
+				pt := analysis.CoxPatternTable{X: st.x[k]}
+				for b := range r.Events {
+					if d, c := r.Events[b], r.Censored[b]; d+c > 0 {
+						pt.Time = append(pt.Time, float64(b+1)*st.w)
+						pt.Events, pt.Censor = append(pt.Events, int(d)), append(pt.Censor, int(c))
+					}
+				}
+				all[s] = append(all[s], pt)
+			}
+		}
+		fit, err := analysis.FitCoxPatterns(all, p, ties, bound, analysis.CoxOptions{})
+		if err == nil && fit != nil && fit.Converged && len(fit.NotEstimable) == 0 {
+			coefs = append(coefs, fit.Coef)
+		}
+	}
+	if len(coefs) < DPCoxNoiseReleases/2 {
+		return nil
+	}
+	sd := make([]float64, p)
+	for j := range sd {
+		var mean, ss float64
+		for _, c := range coefs {
+			mean += c[j]
+		}
+		mean /= float64(len(coefs))
+		for _, c := range coefs {
+			ss += (c[j] - mean) * (c[j] - mean)
+		}
+		sd[j] = math.Sqrt(ss / float64(len(coefs)-1))
+	}
+	return sd
+}
