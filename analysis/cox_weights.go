@@ -56,7 +56,7 @@ func (s *CoxStratum) groupedWeights(beta []float64) ([]float64, *rowGroups) {
 	c := &s.wcache
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.beta != nil && sameBits(c.beta, beta) {
+	if c.beta != nil && EqualBits(c.beta, beta) {
 		return c.w, c.groups()
 	}
 	if !c.grouped {
@@ -90,8 +90,9 @@ func (c *coxWeights) groups() *rowGroups {
 	return &rowGroups{rowOf: c.rowOf, uniq: c.uniq, w: c.wu}
 }
 
-// sameBits reports whether a and b hold the same numbers bit for bit.
-func sameBits(a, b []float64) bool {
+// EqualBits reports whether a and b hold the same numbers bit for bit (a NaN equals itself,
+// −0 differs from +0).
+func EqualBits(a, b []float64) bool {
 	if len(a) != len(b) {
 		return false
 	}

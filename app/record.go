@@ -197,7 +197,7 @@ func replayRounds(req Request, rounds []Round) (analysis.CoxStepEvaluator, error
 			return Round{}, Errorf(EInternal, "the refit asks for more rounds (%d) than were stored", k+1)
 		}
 		round := rounds[k]
-		if round.Query.Cox == nil || !equalBits(round.Query.Cox.Beta, beta) || (want != "" && round.Query.Cox.Form != want) {
+		if round.Query.Cox == nil || !analysis.EqualBits(round.Query.Cox.Beta, beta) || (want != "" && round.Query.Cox.Form != want) {
 			return Round{}, Errorf(EInternal, "the refit diverges from the stored rounds at round %d", k)
 		}
 		k++
@@ -438,7 +438,7 @@ func renderCoxTrace(req Request, tr *CoxTrace) (*CoxResult, error) {
 			return analysis.CoxContribution{}, nil, Errorf(EInternal, "the refit asks for more steps (%d) than were stored", k+1)
 		}
 		st := &tr.Steps[k]
-		if !equalBits(st.Beta, beta) {
+		if !analysis.EqualBits(st.Beta, beta) {
 			return analysis.CoxContribution{}, nil, Errorf(EInternal, "the refit diverges from the stored fit at step %d", k)
 		}
 		k++
@@ -482,8 +482,8 @@ func renderCoxTrace(req Request, tr *CoxTrace) (*CoxResult, error) {
 
 // sameContribution reports whether a and b hold the same bits.
 func sameContribution(a, b analysis.CoxContribution) bool {
-	return equalBits([]float64{a.LogLik}, []float64{b.LogLik}) && equalBits(a.Gradient, b.Gradient) &&
-		equalBits(a.Hessian, b.Hessian) && equalBits(a.SecondMoment, b.SecondMoment) &&
-		equalBits(a.CoefBound, b.CoefBound) && a.N == b.N && a.Events == b.Events &&
+	return analysis.EqualBits([]float64{a.LogLik}, []float64{b.LogLik}) && analysis.EqualBits(a.Gradient, b.Gradient) &&
+		analysis.EqualBits(a.Hessian, b.Hessian) && analysis.EqualBits(a.SecondMoment, b.SecondMoment) &&
+		analysis.EqualBits(a.CoefBound, b.CoefBound) && a.N == b.N && a.Events == b.Events &&
 		(a.SecondMoment == nil) == (b.SecondMoment == nil) && (a.CoefBound == nil) == (b.CoefBound == nil)
 }
