@@ -137,6 +137,7 @@ func (s *CoxStratum) WeightedSecondMoment(beta, a, b []float64) ([]float64, erro
 	if grouped != nil {
 		coef = make([]float64, len(grouped.w))
 	}
+	acc := outerSum{m: m}
 	e := 0
 	for g := 0; g < times; g++ {
 		hadEvent := false
@@ -149,7 +150,7 @@ func (s *CoxStratum) WeightedSecondMoment(beta, a, b []float64) ([]float64, erro
 			if coef != nil {
 				coef[grouped.rowOf[k]] += c
 			} else if c != 0 {
-				addOuterLower(m, ws[k]*c, s.x[k*p:(k+1)*p])
+				acc.add(ws[k]*c, s.x[k*p:(k+1)*p])
 			}
 		}
 		if hadEvent {
@@ -158,15 +159,55 @@ func (s *CoxStratum) WeightedSecondMoment(beta, a, b []float64) ([]float64, erro
 	}
 	for r, c := range coef {
 		if c != 0 {
-			addOuterLower(m, grouped.w[r]*c, grouped.uniq[r*p:(r+1)*p])
+			acc.add(grouped.w[r]*c, grouped.uniq[r*p:(r+1)*p])
 		}
 	}
+	acc.flush()
 	for i := 0; i < p; i++ {
 		for j := 0; j < i; j++ {
 			m[j*p+i] = m[i*p+j]
 		}
 	}
 	return m, nil
+}
+
+// outerSum adds Σ w x x' to the lower triangle of the p×p row-major m, four rows x at a time
+// (one pass over m per four subjects: at p = 20 phase 2 is these products, and m's loads and
+// stores were half of them).
+type outerSum struct {
+	m []float64
+	w [4]float64
+	x [4][]float64
+	n int
+}
+
+func (o *outerSum) add(w float64, x []float64) {
+	o.w[o.n], o.x[o.n] = w, x
+	if o.n++; o.n == 4 {
+		o.flush()
+	}
+}
+
+func (o *outerSum) flush() {
+	if o.n < 4 {
+		for k := 0; k < o.n; k++ {
+			addOuterLower(o.m, o.w[k], o.x[k])
+		}
+		o.n = 0
+		return
+	}
+	o.n = 0
+	x0, x1, x2, x3 := o.x[0], o.x[1], o.x[2], o.x[3]
+	p := len(x0)
+	x1, x2, x3 = x1[:p], x2[:p], x3[:p]
+	for i := 0; i < p; i++ {
+		w0, w1, w2, w3 := o.w[0]*x0[i], o.w[1]*x1[i], o.w[2]*x2[i], o.w[3]*x3[i]
+		row := o.m[i*p : i*p+i+1]
+		a0, a1, a2, a3 := x0[:len(row)], x1[:len(row)], x2[:len(row)], x3[:len(row)]
+		for j := range row {
+			row[j] += w0*a0[j] + w1*a1[j] + w2*a2[j] + w3*a3[j]
+		}
+	}
 }
 
 // addOuterLower adds w x x' to the lower triangle of the p×p row-major m.

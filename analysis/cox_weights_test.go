@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -79,5 +80,32 @@ func TestDistinctRowsLimit(t *testing.T) {
 	}
 	if rowOf, uniq := distinctRows(x, 2, 1); rowOf != nil || uniq != nil {
 		t.Fatalf("over the limit: %v %v", rowOf, uniq)
+	}
+}
+
+// BenchmarkWeightedSecondMoment is a pooled round's phase 2 at a site of 100,000 patients with
+// continuous covariates (every design row distinct: the per-subject path).
+func BenchmarkWeightedSecondMoment(b *testing.B) {
+	for _, p := range []int{5, 20} {
+		b.Run(fmt.Sprintf("p%d", p), func(b *testing.B) {
+			time, event, x := synthCox(100000, p, 5)
+			s, err := NewCoxStratum(time, event, x, p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			beta := make([]float64, p)
+			times, eventTimes := s.DistinctTimes()
+			a, w := make([]float64, times), make([]float64, eventTimes)
+			for g := range a {
+				a[g] = 1e-5 * float64(g+1)
+			}
+			s.weights(beta)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := s.WeightedSecondMoment(beta, a, w); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
