@@ -34,6 +34,7 @@ type CalibrationPoint struct {
 	Time      float64
 	Observed  float64 // Kaplan–Meier Ŝ(t) at the site
 	Predicted float64 // (1/n) Σ_i exp(−H₀(t) exp(lp_i))
+	Brier     float64 // the IPCW Brier score of the predictions at t (BrierScore)
 }
 
 // CalibrationInTheLarge compares, at each landmark t, the site's Kaplan–Meier Ŝ(t) (R's
@@ -73,13 +74,17 @@ func CalibrationInTheLarge(time []float64, event []bool, lp, landmarks, baseline
 	for i, x := range lp {
 		risk[i] = math.Exp(x)
 	}
+	brier, err := BrierScore(time, event, lp, landmarks, baselineCumHaz)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]CalibrationPoint, len(landmarks))
 	for k, t := range landmarks {
 		var s float64
 		for _, r := range risk {
 			s += math.Exp(-baselineCumHaz[k] * r)
 		}
-		out[k] = CalibrationPoint{Time: t, Observed: obs[k].Surv, Predicted: s / float64(len(risk))}
+		out[k] = CalibrationPoint{Time: t, Observed: obs[k].Surv, Predicted: s / float64(len(risk)), Brier: brier[k]}
 	}
 	return out, nil
 }
@@ -125,8 +130,18 @@ func ValidateAtSite(time []float64, event []bool, lp []float64, ties Ties, landm
 // linear predictor lp_i = x_i'β of each patient, then ValidateAtSite. The node calls it with
 // the β the client broadcasts; only the returned aggregates leave the site.
 func (s *CoxStratum) Validate(beta []float64, ties Ties, landmarks, baselineCumHaz []float64) (SiteValidation, error) {
-	if err := checkBeta("CoxStratum.Validate", beta, s.p); err != nil {
+	lp, err := s.LinearPredictors(beta)
+	if err != nil {
 		return SiteValidation{}, err
+	}
+	return ValidateAtSite(s.time, s.event, lp, ties, landmarks, baselineCumHaz)
+}
+
+// LinearPredictors returns lp_i = x_i'β of the stratum's patients (uncentred), in the
+// stratum's order. They stay at the site: the node releases aggregates of them only.
+func (s *CoxStratum) LinearPredictors(beta []float64) ([]float64, error) {
+	if err := checkBeta("CoxStratum.LinearPredictors", beta, s.p); err != nil {
+		return nil, err
 	}
 	lp := make([]float64, len(s.time))
 	for i := range lp {
@@ -134,7 +149,7 @@ func (s *CoxStratum) Validate(beta []float64, ties Ties, landmarks, baselineCumH
 			lp[i] += s.x[i*s.p+j] * b
 		}
 	}
-	return ValidateAtSite(s.time, s.event, lp, ties, landmarks, baselineCumHaz)
+	return lp, nil
 }
 
 // StrataEvaluator is the CoxEvaluator of a model stratified by the given strata (each its own

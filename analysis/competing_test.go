@@ -476,24 +476,7 @@ func TestFineGrayGoldens(t *testing.T) {
 	for _, c := range g.CRR {
 		t.Run(c.Name, func(t *testing.T) {
 			d := g.Datasets[c.Dataset]
-			var sites []*FineGraySite
-			for _, site := range d.sites() {
-				var time []float64
-				var code []int
-				var x []float64
-				for i := range d.Time {
-					if d.Site[i] == site {
-						time = append(time, d.Time[i])
-						code = append(code, int(d.Status[i]))
-						x = append(x, d.X1[i], d.X2[i], d.X3[i])
-					}
-				}
-				s, err := NewFineGraySite(time, code, x, 3, c.Failcode)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sites = append(sites, s)
-			}
+			sites := fineGraySites(t, d, c.Failcode)
 			gd, err := NewCensoringDistribution(d.mergedTable("group", "", 0, 0))
 			if err != nil {
 				t.Fatal(err)

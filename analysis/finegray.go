@@ -81,15 +81,28 @@ type FineGrayRow struct {
 
 // Rows returns the site's rows at beta, in increasing time.
 func (s *FineGraySite) Rows(beta []float64) ([]FineGrayRow, error) {
+	return s.rows("FineGraySite.Rows", beta, true)
+}
+
+// TimeSums returns the site's phase-1 rows at beta (FineGrayPooledSums): Rows without the
+// second moments R2 and C2, O(n p).
+func (s *FineGraySite) TimeSums(beta []float64) ([]FineGrayRow, error) {
+	return s.rows("FineGraySite.TimeSums", beta, false)
+}
+
+func (s *FineGraySite) rows(fn string, beta []float64, second bool) ([]FineGrayRow, error) {
 	p := s.p
-	if err := checkBeta("FineGraySite.Rows", beta, p); err != nil {
+	if err := checkBeta(fn, beta, p); err != nil {
 		return nil, err
 	}
 	var rows []FineGrayRow
 	for i, t := range s.time {
 		if len(rows) == 0 || rows[len(rows)-1].Time != t {
-			rows = append(rows, FineGrayRow{Time: t, R1: make([]float64, p), C1: make([]float64, p), EX: make([]float64, p),
-				R2: make([]float64, p*p), C2: make([]float64, p*p)})
+			r := FineGrayRow{Time: t, R1: make([]float64, p), C1: make([]float64, p), EX: make([]float64, p)}
+			if second {
+				r.R2, r.C2 = make([]float64, p*p), make([]float64, p*p)
+			}
+			rows = append(rows, r)
 		}
 		r := &rows[len(rows)-1]
 		r.N++
@@ -114,11 +127,14 @@ func (s *FineGraySite) Rows(beta []float64) ([]FineGrayRow, error) {
 	return rows, nil
 }
 
-// addFull adds w·x to s1 and w·xx' (full p×p) to s2.
+// addFull adds w·x to s1 and w·xx' (full p×p) to s2 (when s2 is not nil).
 func addFull(s1, s2 []float64, w float64, x []float64) {
 	p := len(x)
 	for a, xa := range x {
 		s1[a] += w * xa
+		if s2 == nil {
+			continue
+		}
 		for b, xb := range x {
 			s2[a*p+b] += w * xa * xb
 		}
@@ -171,12 +187,17 @@ type fgTime struct {
 // ErrFineGrayNoEvents: no event of the cause at any site.
 var ErrFineGrayNoEvents = errors.New("analysis: Fine-Gray: no event of the cause")
 
-// fineGrayTimes merges the sites' rows into the pooled risk-set sums at every event time.
-func fineGrayTimes(sites [][]FineGrayRow, g CensoringDistribution, p int) ([]fgTime, error) {
+// fineGrayTimes merges the sites' rows into the pooled risk-set sums at every event time. With
+// second false the rows carry no R2, C2 (TimeSums) and the times no s2.
+func fineGrayTimes(sites [][]FineGrayRow, g CensoringDistribution, p int, second bool) ([]fgTime, error) {
 	var all []FineGrayRow
+	p2 := p * p
+	if !second {
+		p2 = 0
+	}
 	for s, rows := range sites {
 		for k, r := range rows {
-			if len(r.R1) != p || len(r.C1) != p || len(r.EX) != p || len(r.R2) != p*p || len(r.C2) != p*p || r.D < 0 {
+			if len(r.R1) != p || len(r.C1) != p || len(r.EX) != p || len(r.R2) != p2 || len(r.C2) != p2 || r.D < 0 {
 				return nil, fmt.Errorf("analysis: Fine-Gray rows: site %d, row %d: malformed for p = %d", s, k, p)
 			}
 			all = append(all, r)
@@ -188,13 +209,13 @@ func fineGrayTimes(sites [][]FineGrayRow, g CensoringDistribution, p int) ([]fgT
 	tailR0 := make([]float64, n+1)
 	tailR1 := make([][]float64, n+1)
 	tailR2 := make([][]float64, n+1)
-	tailR1[n], tailR2[n] = make([]float64, p), make([]float64, p*p)
+	tailR1[n], tailR2[n] = make([]float64, p), make([]float64, p2)
 	for k := n - 1; k >= 0; k-- {
 		tailR0[k] = tailR0[k+1] + all[k].R0
 		tailR1[k], tailR2[k] = addVec(tailR1[k+1], all[k].R1, 1), addVec(tailR2[k+1], all[k].R2, 1)
 	}
 	var out []fgTime
-	c0, c1, c2 := 0.0, make([]float64, p), make([]float64, p*p)
+	c0, c1, c2 := 0.0, make([]float64, p), make([]float64, p2)
 	for k := 0; k < n; {
 		t := all[k].Time
 		j := k
@@ -236,11 +257,26 @@ func addVec(a, b []float64, f float64) []float64 {
 // FineGrayContribution is the pooled log pseudo-likelihood, its gradient and Hessian at beta
 // from every site's rows at beta (Breslow's ties, as crr), for FitCox.
 func FineGrayContribution(sites [][]FineGrayRow, g CensoringDistribution, p int, beta []float64) (CoxContribution, error) {
-	ts, err := fineGrayTimes(sites, g, p)
+	ts, err := fineGrayTimes(sites, g, p, true)
 	if err != nil {
 		return CoxContribution{}, err
 	}
-	c := CoxContribution{Gradient: make([]float64, p), Hessian: make([]float64, p*p)}
+	c, outer := fineGrayScore(ts, beta, p)
+	c.Hessian = outer
+	for _, ft := range ts {
+		fd := float64(ft.d)
+		for k, s2 := range ft.s2 {
+			c.Hessian[k] -= fd * s2 / ft.s0
+		}
+	}
+	return c, nil
+}
+
+// fineGrayScore returns the log pseudo-likelihood and its gradient over the pooled event times
+// ts, and Σ_t d_t x̄(t) x̄(t)' (p×p), the Hessian's part without second moments.
+func fineGrayScore(ts []fgTime, beta []float64, p int) (CoxContribution, []float64) {
+	c := CoxContribution{Gradient: make([]float64, p)}
+	outer := make([]float64, p*p)
 	for _, ft := range ts {
 		fd := float64(ft.d)
 		c.LogLik += dot(beta, ft.ex) - fd*math.Log(ft.s0)
@@ -249,11 +285,11 @@ func FineGrayContribution(sites [][]FineGrayRow, g CensoringDistribution, p int,
 			ma := ft.s1[a] / ft.s0
 			c.Gradient[a] += ft.ex[a] - fd*ma
 			for b := range p {
-				c.Hessian[a*p+b] -= fd * (ft.s2[a*p+b]/ft.s0 - ma*ft.s1[b]/ft.s0)
+				outer[a*p+b] += fd * ma * ft.s1[b] / ft.s0
 			}
 		}
 	}
-	return c, nil
+	return c, outer
 }
 
 // FineGrayGlobals are the pooled quantities at β̂ every site needs for its part of the
@@ -275,9 +311,17 @@ type FineGrayGlobals struct {
 	AtRisk     []int
 }
 
-// NewFineGrayGlobals computes the globals at beta from every site's rows at beta.
+// NewFineGrayGlobals computes the globals at beta from every site's rows at beta (Rows or
+// TimeSums: the second moments are not used).
 func NewFineGrayGlobals(sites [][]FineGrayRow, g CensoringDistribution, p int, beta []float64) (*FineGrayGlobals, error) {
-	ts, err := fineGrayTimes(sites, g, p)
+	second := false
+	for _, rows := range sites {
+		if len(rows) > 0 {
+			second = rows[0].R2 != nil
+			break
+		}
+	}
+	ts, err := fineGrayTimes(sites, g, p, second)
 	if err != nil {
 		return nil, err
 	}

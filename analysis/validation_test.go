@@ -37,6 +37,7 @@ type validationGoldens struct {
 			BaselineCumHaz     goldenFloats `json:"baseline_cumhaz"`
 			ObservedKM         goldenFloats `json:"observed_km"`
 			MeanPredicted      goldenFloats `json:"mean_predicted"`
+			Brier              goldenFloats `json:"brier"`
 			concordanceGolden
 		} `json:"sites"`
 	} `json:"loso"`
@@ -211,6 +212,7 @@ func TestLeaveOneSiteOutGoldens(t *testing.T) {
 		for k, c := range v.Calibration {
 			checkClose(t, s.Site+" observed KM", c.Observed, s.ObservedKM[k], 1e-12)
 			checkClose(t, s.Site+" mean predicted", c.Predicted, s.MeanPredicted[k], validationTol)
+			checkClose(t, s.Site+" Brier", c.Brier, s.Brier[k], validationTol)
 		}
 		// R's own lp (the same β to 15 digits) gives the same slope to 1e-9.
 		slope, _, err := CalibrationSlope(teTime, teEvent, s.LP, Efron)

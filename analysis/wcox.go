@@ -232,6 +232,33 @@ func Sandwich(fit *CoxFit, meat, meat0, score0 []float64) (*RobustCox, error) {
 	if len(meat) != p*p || len(meat0) != p*p || len(score0) != p {
 		panic(fmt.Sprintf("analysis: Sandwich: meats of %d and %d values, score of %d for p = %d", len(meat), len(meat0), len(score0), p))
 	}
+	rc := SandwichVariance(fit, meat)
+	sys := &coxFitState{p: p, toler: math.Pow(0x1p-52, 0.75), scale: ones(p), zeroInfo: make([]bool, p)}
+	m0 := CoxContribution{Gradient: score0, Hessian: make([]float64, p*p)}
+	for i, x := range meat0 {
+		m0.Hessian[i] = -x
+	}
+	s := sys.system(m0)
+	if !s.finite {
+		return nil, fmt.Errorf("analysis: robust score test: the meat at β = 0 is not finite")
+	}
+	a := s.solve(score0)
+	stat := 0.0
+	for j := range a {
+		stat += score0[j] * a[j]
+	}
+	rc.Score = chiSquareTest(stat, len(s.kept))
+	return rc, nil
+}
+
+// SandwichVariance is the robust variance I⁻¹ M I⁻¹ of a fit with the summed meat M at β̂, its
+// standard errors, 95% intervals of exp(β) and Wald tests (Score left zero): Sandwich without
+// the score test, and the variance cmprsk::crr reports for a Fine–Gray model.
+func SandwichVariance(fit *CoxFit, meat []float64) *RobustCox {
+	p := len(fit.Coef)
+	if len(meat) != p*p {
+		panic(fmt.Sprintf("analysis: SandwichVariance: meat of %d values for p = %d", len(meat), p))
+	}
 	v := make([]float64, p*p)
 	for i := 0; i < p; i++ {
 		for j := 0; j < p; j++ {
@@ -255,22 +282,7 @@ func Sandwich(fit *CoxFit, meat, meat0, score0 []float64) (*RobustCox, error) {
 		rc.Z[j] = b / se
 		rc.P[j] = 2 * distuv.UnitNormal.Survival(math.Abs(rc.Z[j]))
 	}
-	sys := &coxFitState{p: p, toler: math.Pow(0x1p-52, 0.75), scale: ones(p), zeroInfo: make([]bool, p)}
-	m0 := CoxContribution{Gradient: score0, Hessian: make([]float64, p*p)}
-	for i, x := range meat0 {
-		m0.Hessian[i] = -x
-	}
-	s := sys.system(m0)
-	if !s.finite {
-		return nil, fmt.Errorf("analysis: robust score test: the meat at β = 0 is not finite")
-	}
-	a := s.solve(score0)
-	stat := 0.0
-	for j := range a {
-		stat += score0[j] * a[j]
-	}
-	rc.Score = chiSquareTest(stat, len(s.kept))
-	return rc, nil
+	return rc
 }
 
 func ones(p int) []float64 {

@@ -470,6 +470,9 @@ func (n *fakeNetwork) cox(rep protocol.Reply, cohort []patient, q protocol.Query
 		}
 		c.Validation = &protocol.CoxValidation{HarrellC: v.Harrell.C, HarrellSE: v.Harrell.SE, UnoC: v.Uno.C, UnoSE: v.Uno.SE,
 			CalibrationSlope: &v.Slope, CalibrationSlopeSE: &v.SlopeSE}
+		for _, pt := range v.Calibration {
+			c.Validation.Calibration = append(c.Validation.Calibration, protocol.CalibrationAt{Time: pt.Time, Observed: pt.Observed, Predicted: pt.Predicted, Brier: &pt.Brier})
+		}
 	default:
 		contrib, err := analysis.CoxStratumContribution(time, event, x, p, q.Cox.Beta, ties)
 		if err != nil {

@@ -10,6 +10,9 @@ import (
 	"github.com/oncofed/oncofed/protocol"
 )
 
+// ValidateLOSO is CoxSpec.Validate's leave-one-site-out validation.
+const ValidateLOSO = "loso"
+
 // LOSOSite is one site's leave-one-site-out validation: the model fitted on every other site
 // and the figures the site released about it (protocol.CoxValidation), or why it sat out.
 type LOSOSite struct {
@@ -18,6 +21,10 @@ type LOSOSite struct {
 	N, Events                            int
 	HarrellC, HarrellSE, UnoC, UnoSE     float64
 	CalibrationSlope, CalibrationSlopeSE float64 // NaN when the site could not fit it
+	// Calibration is calibration in the large and the Brier score at the request's landmarks
+	// (pooled form only: it needs the baseline hazard of the model fitted on the others);
+	// Brier is NaN from a site that does not release it.
+	Calibration []analysis.CalibrationPoint
 	// SatOut says why the site has no figures (its refusal, or the fit without it failed);
 	// empty when it answered.
 	SatOut string
@@ -33,17 +40,24 @@ type LOSOResult struct {
 	PooledSlope *analysis.RandomEffects
 }
 
-// ValidateLOSO runs leave-one-site-out validation of the Cox model of req (site-stratified:
-// req.Cox.Form stratified without within-site strata). The sites answering a first round at
-// β = 0 are the model's sites; for each, the model is fitted on all the others (one query to
-// each of them per Newton–Raphson round, Network.QueryEach), then the held-out site alone is
-// asked to evaluate it (cox.form validate) and returns aggregates only. A site that refuses,
-// or whose complement's fit fails, sits out, named with the reason; so does a site that refuses
-// the first round (it takes no part in any fit). The cost is, per site,
-// the rounds of one fit on the others plus one query to it.
+// ValidateLOSO runs leave-one-site-out validation of the Cox model of req: site-stratified
+// (req.Cox.Form stratified without within-site strata) or pooled. The sites answering a first
+// round at β = 0 are the model's sites; for each, the model is fitted on all the others (one
+// query to each of them per Newton–Raphson round, Network.QueryEach; the pooled form's two
+// phases), then the held-out site alone is asked to evaluate it (cox.form validate) and returns
+// aggregates only. For the pooled form, whose fit on the others has a baseline hazard (built
+// from the phase-1 sums at β̂, as for prediction), the held-out site also gets Λ₀ at
+// req.Landmarks and releases calibration in the large and the Brier score there. A site that
+// refuses, or whose complement's fit fails, sits out, named with the reason; so does a site
+// that refuses the first round (it takes no part in any fit). The cost is, per site, the rounds
+// of one fit on the others plus one query to it.
 func (s *Service) ValidateLOSO(ctx context.Context, req Request) (*LOSOResult, error) {
-	if req.Cox == nil || req.Cox.Form != protocol.CoxStratified || req.Cox.Strata != "" {
-		return nil, Errorf(EInvalid, "leave-one-site-out validation fits the site-stratified model for now (--strata site); the pooled form needs the baseline hazard's release (issue 20)")
+	if req.Cox == nil || req.Cox.Strata != "" {
+		return nil, Errorf(EInvalid, "leave-one-site-out validation fits the model stratified by site or the pooled one, without strata within sites")
+	}
+	form := coxForm(req.Cox.Form)
+	if form != protocol.CoxStratified && form != protocol.CoxPooled {
+		return nil, Errorf(EInvalid, "leave-one-site-out validation: unknown Cox form %q", form)
 	}
 	ties, err := coxTies(req.Cox.Ties)
 	if err != nil {
@@ -61,7 +75,7 @@ func (s *Service) ValidateLOSO(ctx context.Context, req Request) (*LOSOResult, e
 			Levels: req.Cox.Levels, Beta: slices.Clone(beta), Indicators: req.Cox.Indicators, Interactions: req.Cox.Interactions}
 		return q
 	}
-	g, err := s.query(ctx, coxQuery(protocol.CoxStratified, make([]float64, p)))
+	g, err := s.query(ctx, coxQuery(coxWireForm(form), make([]float64, p)))
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +94,11 @@ func (s *Service) ValidateLOSO(ctx context.Context, req Request) (*LOSOResult, e
 				others[r.Site] = true
 			}
 		}
-		out.Sites = append(out.Sites, s.validateHeldOut(ctx, held.Site, others, p, ties, out.Terms, coxQuery))
+		fit := s.stratifiedOn
+		if form == protocol.CoxPooled {
+			fit = s.pooledOn
+		}
+		out.Sites = append(out.Sites, s.validateHeldOut(ctx, held.Site, others, p, ties, out.Terms, req.Landmarks, coxQuery, fit))
 	}
 	for _, pr := range append(slices.Clone(g.Refused), g.Invalid...) {
 		out.Sites = append(out.Sites, LOSOSite{Site: pr.Site, SatOut: pr.Message,
@@ -95,9 +113,14 @@ func (s *Service) ValidateLOSO(ctx context.Context, req Request) (*LOSOResult, e
 	return out, nil
 }
 
-// validateHeldOut fits the model on the sites in others and asks site held to evaluate it.
-func (s *Service) validateHeldOut(ctx context.Context, held string, others map[string]bool, p int, ties analysis.Ties, terms []string, coxQuery func(protocol.CoxForm, []float64) protocol.Query) LOSOSite {
-	site := LOSOSite{Site: held, CalibrationSlope: math.NaN(), CalibrationSlopeSE: math.NaN()}
+// complementFit fits the model on the sites of others (one query to each per round): the fit
+// and, for the pooled form, its baseline hazard.
+type complementFit func(ctx context.Context, others map[string]bool, p int, ties analysis.Ties, terms []string,
+	coxQuery func(protocol.CoxForm, []float64) protocol.Query) (*analysis.CoxFit, *analysis.CoxBaseline, error)
+
+// stratifiedOn fits the site-stratified model on others: each site its own stratum.
+func (s *Service) stratifiedOn(ctx context.Context, others map[string]bool, p int, ties analysis.Ties, terms []string,
+	coxQuery func(protocol.CoxForm, []float64) protocol.Query) (*analysis.CoxFit, *analysis.CoxBaseline, error) {
 	round := 0
 	eval := func(beta []float64) (analysis.CoxContribution, error) {
 		round++
@@ -117,6 +140,60 @@ func (s *Service) validateHeldOut(ctx context.Context, held string, others map[s
 		return c, err
 	}
 	fit, err := analysis.FitCox(eval, p, analysis.CoxOptions{Terms: terms})
+	return fit, nil, err
+}
+
+// pooledOn fits the pooled model on others with the two-phase round (docs/cox-protocol.md),
+// and builds its baseline hazard from the phase-1 sums at β̂.
+func (s *Service) pooledOn(ctx context.Context, others map[string]bool, p int, ties analysis.Ties, terms []string,
+	coxQuery func(protocol.CoxForm, []float64) protocol.Query) (*analysis.CoxFit, *analysis.CoxBaseline, error) {
+	var rounds []Round
+	eval := func(beta []float64) (analysis.CoxContribution, func() (analysis.CoxContribution, error), error) {
+		q := coxQuery(protocol.CoxPooledSums, beta)
+		qs := map[string]protocol.Query{}
+		for o := range others {
+			qs[o] = q
+		}
+		g, err := s.queryEach(ctx, qs)
+		if err != nil {
+			return analysis.CoxContribution{}, nil, err
+		}
+		replies, err := coxMembersAnswered(g, others, len(rounds)+1)
+		if err != nil {
+			return analysis.CoxContribution{}, nil, err
+		}
+		rounds = append(rounds, Round{Query: q, Replies: replies})
+		c, _, step, err := coxRoundStep(replies, protocol.CoxPooledSums, ties, beta)
+		if err != nil {
+			return c, nil, err
+		}
+		return c, func() (analysis.CoxContribution, error) {
+			_, qs := coxHessianQueries(q, replies, step, s.newID)
+			g2, err := s.queryEach(ctx, qs)
+			if err != nil {
+				return c, err
+			}
+			second, err := coxMembersAnswered(g2, others, len(rounds))
+			if err != nil {
+				return c, err
+			}
+			return coxHessianRound(step, c, replies, second)
+		}, nil
+	}
+	fit, err := analysis.FitCoxSteps(eval, p, analysis.CoxOptions{Terms: terms})
+	if err != nil || fit == nil {
+		return fit, nil, err
+	}
+	base, err := coxBaseline(rounds, fit, ties)
+	return fit, base, err
+}
+
+// validateHeldOut fits the model on the sites in others and asks site held to evaluate it (at
+// the landmarks up to the complement's last released time, when the fit has a baseline).
+func (s *Service) validateHeldOut(ctx context.Context, held string, others map[string]bool, p int, ties analysis.Ties, terms []string,
+	landmarks []float64, coxQuery func(protocol.CoxForm, []float64) protocol.Query, fitOn complementFit) LOSOSite {
+	site := LOSOSite{Site: held, CalibrationSlope: math.NaN(), CalibrationSlopeSE: math.NaN()}
+	fit, base, err := fitOn(ctx, others, p, ties, terms, coxQuery)
 	if err != nil || fit == nil || len(fit.NotEstimable) > 0 {
 		site.SatOut = "the model could not be fitted without this site"
 		if err != nil {
@@ -125,7 +202,22 @@ func (s *Service) validateHeldOut(ctx context.Context, held string, others map[s
 		return site
 	}
 	site.Coef = fit.Coef
-	g, err := s.queryEach(ctx, map[string]protocol.Query{held: coxQuery(protocol.CoxValidate, fit.Coef)})
+	vq := coxQuery(protocol.CoxValidate, fit.Coef)
+	if base != nil {
+		var marks []float64
+		for _, t := range landmarks {
+			if t > 0 && t <= base.LastTime {
+				marks = append(marks, t)
+			}
+		}
+		if len(marks) > protocol.MaxLandmarks {
+			marks = marks[:protocol.MaxLandmarks]
+		}
+		if h, err := base.CumHazAt(marks); err == nil && len(marks) > 0 {
+			vq.Cox.Landmarks, vq.Cox.BaselineCumHaz = marks, h
+		}
+	}
+	g, err := s.queryEach(ctx, map[string]protocol.Query{held: vq})
 	if err != nil {
 		site.SatOut = err.Error()
 		return site
@@ -139,6 +231,13 @@ func (s *Service) validateHeldOut(ctx context.Context, held string, others map[s
 		site.HarrellC, site.HarrellSE, site.UnoC, site.UnoSE = v.HarrellC, v.HarrellSE, v.UnoC, v.UnoSE
 		if v.CalibrationSlope != nil && v.CalibrationSlopeSE != nil {
 			site.CalibrationSlope, site.CalibrationSlopeSE = *v.CalibrationSlope, *v.CalibrationSlopeSE
+		}
+		for _, c := range v.Calibration {
+			pt := analysis.CalibrationPoint{Time: c.Time, Observed: c.Observed, Predicted: c.Predicted, Brier: math.NaN()}
+			if c.Brier != nil {
+				pt.Brier = *c.Brier
+			}
+			site.Calibration = append(site.Calibration, pt)
 		}
 		return site
 	}
@@ -167,4 +266,59 @@ func (r *LOSOResult) pool() {
 	if ps, err := analysis.MetaAnalyzeREML(slopes, 0.95); err == nil {
 		r.PooledSlope = &ps
 	}
+}
+
+// LOSORecord is a validation as stored in a Cox result's trace: each site's released figures,
+// numbers kept exactly (NaN included: a slope a site could not fit).
+type LOSORecord struct {
+	Sites []LOSOSiteRecord `json:"sites"`
+}
+
+// LOSOSiteRecord is one site of a LOSORecord. Figures are Harrell's C and SE, Uno's C and SE,
+// the calibration slope and its SE; Calibration is time, observed, predicted and Brier per
+// landmark.
+type LOSOSiteRecord struct {
+	Site        string            `json:"site"`
+	SatOut      string            `json:"sat_out,omitempty"`
+	N           int               `json:"n,omitempty"`
+	Events      int               `json:"events,omitempty"`
+	Coef        protocol.Float64s `json:"coef,omitempty"`
+	Figures     protocol.Float64s `json:"figures"`
+	Calibration protocol.Float64s `json:"calibration,omitempty"`
+}
+
+func losoRecord(l *LOSOResult) *LOSORecord {
+	if l == nil {
+		return nil
+	}
+	out := &LOSORecord{Sites: make([]LOSOSiteRecord, len(l.Sites))}
+	for i, s := range l.Sites {
+		rec := LOSOSiteRecord{Site: s.Site, SatOut: s.SatOut, N: s.N, Events: s.Events, Coef: s.Coef,
+			Figures: []float64{s.HarrellC, s.HarrellSE, s.UnoC, s.UnoSE, s.CalibrationSlope, s.CalibrationSlopeSE}}
+		for _, c := range s.Calibration {
+			rec.Calibration = append(rec.Calibration, c.Time, c.Observed, c.Predicted, c.Brier)
+		}
+		out.Sites[i] = rec
+	}
+	return out
+}
+
+// result rebuilds the validation, pooling included, from its record.
+func (r *LOSORecord) result(terms []string) (*LOSOResult, error) {
+	out := &LOSOResult{Terms: slices.Clone(terms)}
+	for _, rec := range r.Sites {
+		if len(rec.Figures) != 6 || len(rec.Calibration)%4 != 0 {
+			return nil, Errorf(EInternal, "the stored validation of site %s is incomplete", rec.Site)
+		}
+		f := rec.Figures
+		s := LOSOSite{Site: rec.Site, SatOut: rec.SatOut, N: rec.N, Events: rec.Events, Coef: slices.Clone(rec.Coef),
+			HarrellC: f[0], HarrellSE: f[1], UnoC: f[2], UnoSE: f[3], CalibrationSlope: f[4], CalibrationSlopeSE: f[5]}
+		for k := 0; k < len(rec.Calibration); k += 4 {
+			c := rec.Calibration[k : k+4]
+			s.Calibration = append(s.Calibration, analysis.CalibrationPoint{Time: c[0], Observed: c[1], Predicted: c[2], Brier: c[3]})
+		}
+		out.Sites = append(out.Sites, s)
+	}
+	out.pool()
+	return out, nil
 }

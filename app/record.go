@@ -44,9 +44,49 @@ type CoxTrace struct {
 	Sites []CoxSiteSummary `json:"sites"`
 	// Steps are the evaluations of the fit, in the order FitCox asked for them.
 	Steps []CoxStep `json:"steps"`
+	// Baseline is the pooled model's baseline hazard at β̂ (CoxResult.Baseline), for
+	// prediction: kept because the phase-1 replies it comes from are not. Nil otherwise.
+	Baseline *CoxBaselineRecord `json:"baseline,omitempty"`
+	// Validation is the leave-one-site-out validation asked with the model: what each site
+	// released about the model fitted on the others (its pooling is recomputed on opening).
+	Validation *LOSORecord `json:"validation,omitempty"`
 	// NoiseSD is, for a model fitted on differentially private tables, the standard deviation
 	// of each coefficient under the release's noise (DPCoxNoiseSD), computed when it was fitted.
 	NoiseSD protocol.Float64s `json:"noise_sd,omitempty"`
+}
+
+// CoxBaselineRecord is analysis.CoxBaseline as stored, its numbers kept exactly.
+type CoxBaselineRecord struct {
+	Ties     string            `json:"ties"`
+	P        int               `json:"p"`
+	Time     protocol.Float64s `json:"time"`
+	Events   []int             `json:"events"`
+	CumHaz   protocol.Float64s `json:"cumhaz"`
+	VarHaz   protocol.Float64s `json:"varhaz"`
+	XBar     protocol.Float64s `json:"xbar"`
+	LastTime float64           `json:"last_time"`
+}
+
+func baselineRecord(b *analysis.CoxBaseline) *CoxBaselineRecord {
+	if b == nil {
+		return nil
+	}
+	return &CoxBaselineRecord{Ties: b.Ties.String(), P: b.P, Time: b.Time, Events: b.Events, CumHaz: b.CumHaz,
+		VarHaz: b.VarHaz, XBar: b.XBar, LastTime: b.LastTime}
+}
+
+// baseline returns the stored baseline, checked for shape.
+func (r *CoxBaselineRecord) baseline(p int) (*analysis.CoxBaseline, error) {
+	ties, err := coxTies(r.Ties)
+	if err != nil {
+		return nil, err
+	}
+	n := len(r.Time)
+	if r.P != p || n == 0 || len(r.Events) != n || len(r.CumHaz) != n || len(r.VarHaz) != n || len(r.XBar) != n*p {
+		return nil, Errorf(EInternal, "the stored baseline hazard is incomplete")
+	}
+	return &analysis.CoxBaseline{Ties: ties, P: p, Time: slices.Clone(r.Time), Events: slices.Clone(r.Events),
+		CumHaz: slices.Clone(r.CumHaz), VarHaz: slices.Clone(r.VarHaz), XBar: slices.Clone(r.XBar), LastTime: r.LastTime}, nil
 }
 
 // CoxSiteSummary is one site's part of a Cox model: its subjects and events, and the patients
@@ -299,6 +339,8 @@ func compact(r *Result, steps []CoxStep) error {
 			return err
 		}
 		if r.Cox != nil {
+			tr.Baseline = baselineRecord(r.Cox.Baseline)
+			tr.Validation = losoRecord(r.Cox.Validation)
 			tr.NoiseSD = slices.Clone(r.Cox.NoiseSD)
 		}
 		r.Trace = tr
@@ -476,6 +518,16 @@ func renderCoxTrace(req Request, tr *CoxTrace) (*CoxResult, error) {
 		return nil, Errorf(EInternal, "the refit used %d of the %d stored steps", k, len(tr.Steps))
 	}
 	out.addSites(tr.Sites)
+	if tr.Baseline != nil {
+		if out.Baseline, err = tr.Baseline.baseline(p); err != nil {
+			return nil, err
+		}
+	}
+	if tr.Validation != nil {
+		if out.Validation, err = tr.Validation.result(tr.Columns); err != nil {
+			return nil, err
+		}
+	}
 	out.NoiseSD = slices.Clone(tr.NoiseSD)
 	return out, nil
 }

@@ -49,6 +49,9 @@ type CoxSpec struct {
 	// indicator of a level (the treated arm), and products of two covariates' columns.
 	Indicators   map[string]string         `json:"indicators,omitempty"`
 	Interactions []protocol.CoxInteraction `json:"interactions,omitempty"`
+	// Validate "loso" validates the model leave one site out after the fit (ValidateLOSO, at
+	// the request's Landmarks for the pooled form); the validation is kept with the result.
+	Validate string `json:"validate,omitempty"`
 }
 
 // ReferenceFirst returns levels with ref moved first: the reference level of a categorical
@@ -479,6 +482,15 @@ type CoxResult struct {
 	// as released: a site whose count was below its min_cell reports it suppressed, so the
 	// total may be an interval ("<5", "13–16").
 	Excluded Count
+	// Baseline is the pooled model's baseline hazard at β̂ (analysis.PooledCoxBaseline), from
+	// the fit's own phase-1 sums: what Predict needs. Nil for the model stratified by site, a
+	// fit that did not converge, or a result stored before prediction existed; NoBaseline then
+	// says why when the pooled fit could not build it.
+	Baseline   *analysis.CoxBaseline
+	NoBaseline string
+	// Validation is the leave-one-site-out validation asked with the model (CoxSpec.Validate),
+	// kept in the stored trace; nil when not asked.
+	Validation *LOSOResult
 	// NoiseSD is, for a model fitted on differentially private tables (Form dp_tables), the
 	// standard deviation each coefficient owes to the release's noise, which Fit's standard
 	// errors leave out; nil otherwise.

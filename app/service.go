@@ -344,6 +344,9 @@ func validate(req Request) error {
 		default:
 			return Errorf(EInvalid, "unknown Cox form %q (stratified, pooled or dp_tables)", req.Cox.Form)
 		}
+		if v := req.Cox.Validate; v != "" && v != ValidateLOSO {
+			return Errorf(EInvalid, "unknown validation %q (loso)", v)
+		}
 	default:
 		return Errorf(EInvalid, "unknown analysis kind %q", req.Kind)
 	}
@@ -671,6 +674,11 @@ func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if req.Cox.Validate == ValidateLOSO {
+		if m.Cox.Validation, err = s.ValidateLOSO(ctx, req); err != nil {
+			return nil, err
+		}
+	}
 	r := &Result{Network: s.network.ID, Request: req, Rounds: m.Rounds, Cox: m.Cox}
 	if err := s.finish(ctx, r, m.First, m.Steps); err != nil {
 		return nil, err
@@ -788,6 +796,13 @@ func (s *Service) fitCoxModel(ctx context.Context, req Request) (*CoxModel, erro
 	}
 	// The per-site counts for a model that is not stored (the trace keeps them for one that is).
 	out.addSites(coxSiteSummaries(rounds[0].Replies))
+	if form == protocol.CoxPooled && out.FitError == "" {
+		// The baseline for prediction, from the replies the fit already has (docs/prediction.md);
+		// kept in the trace, since the replies are not.
+		if out.Baseline, err = coxBaseline(rounds, out.Fit, ties); err != nil {
+			out.NoBaseline = err.Error()
+		}
+	}
 	return &CoxModel{Request: req, Cox: out, Rounds: rounds, First: first, Steps: rec.steps}, nil
 }
 

@@ -25,6 +25,9 @@ type ForestRow struct {
 	Pooled bool
 	// Text replaces the "HR (95% CI)" text in the right column.
 	Text string
+	// PredictionLower and PredictionUpper, when both are set on a pooled row, draw the 95%
+	// prediction interval of a random-effects pooling as a thin line through the diamond.
+	PredictionLower, PredictionUpper float64
 }
 
 // ForestPlot is a forest plot of hazard ratios: label column, squares sized by weight with
@@ -47,6 +50,11 @@ type ForestPlot struct {
 	Footnote string
 	// Style is the look; the zero Style is PublicationStyle.
 	Style Style
+	// Linear draws the estimates on a linear axis with the reference line at Reference (a
+	// concordance index against 0.5, a calibration slope against 1) instead of ratios on a
+	// log axis against 1; values need not be positive.
+	Linear    bool
+	Reference float64
 }
 
 // FigureStyle returns the style the figure is drawn in.
@@ -58,6 +66,9 @@ func (f *ForestPlot) validate() error {
 	}
 	for i, r := range f.Rows {
 		for _, v := range []float64{r.HR, r.Lower, r.Upper} {
+			if f.Linear && !math.IsNaN(v) && !math.IsInf(v, 0) {
+				continue
+			}
 			if !(v > 0) || math.IsInf(v, 0) {
 				return fmt.Errorf("chart: forest row %d (%q): HR and CI must be positive and finite, got %v (%v–%v)",
 					i, r.Label, r.HR, r.Lower, r.Upper)
@@ -142,23 +153,32 @@ func (f *ForestPlot) Draw(c draw.Canvas) error {
 		}
 		estW = max(estW, sty.Width(texts[i]))
 		lo, hi = math.Min(lo, r.Lower), math.Max(hi, r.Upper)
+		if r.Pooled && r.PredictionLower != 0 && r.PredictionUpper != 0 {
+			lo, hi = math.Min(lo, r.PredictionLower), math.Max(hi, r.PredictionUpper)
+		}
 	}
 	gap := s.TextSize * 1.5
 	inner.Max.Y -= rowH // header line
 
 	p := s.newPlot()
-	p.X.Scale = plot.LogScale{}
 	p.X.Label.Text = f.XLabel
-	if p.X.Label.Text == "" {
-		p.X.Label.Text = "Hazard ratio (log scale)"
+	if f.Linear {
+		lo, hi = math.Min(lo, f.Reference), math.Max(hi, f.Reference)
+		pad := 0.05 * math.Max(hi-lo, 1e-3)
+		p.X.Min, p.X.Max = lo-pad, hi+pad
+	} else {
+		p.X.Scale = plot.LogScale{}
+		if p.X.Label.Text == "" {
+			p.X.Label.Text = "Hazard ratio (log scale)"
+		}
+		xmin, xmax, ticks := forestAxis(lo, hi)
+		var xt plot.ConstantTicks
+		for _, v := range ticks {
+			xt = append(xt, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
+		}
+		p.X.Tick.Marker = xt
+		p.X.Min, p.X.Max = xmin, xmax
 	}
-	xmin, xmax, ticks := forestAxis(lo, hi)
-	var xt plot.ConstantTicks
-	for _, v := range ticks {
-		xt = append(xt, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
-	}
-	p.X.Tick.Marker = xt
-	p.X.Min, p.X.Max = xmin, xmax
 	n := len(f.Rows)
 	p.Y.Min, p.Y.Max = 0.5, float64(n)+0.5
 	p.Y.Tick.Marker = plot.ConstantTicks{}
@@ -231,7 +251,11 @@ func (m *forestMarks) Plot(c draw.Canvas, p *plot.Plot) {
 	trX, trY := p.Transforms(&c)
 	n := len(m.fig.Rows)
 	rowH := trY(1) - trY(0)
-	strokeLine(c, s.Muted, s.AxisWidth*1.2, nil, vg.Point{X: trX(1), Y: c.Min.Y}, vg.Point{X: trX(1), Y: c.Max.Y})
+	ref := 1.0
+	if m.fig.Linear {
+		ref = m.fig.Reference
+	}
+	strokeLine(c, s.Muted, s.AxisWidth*1.2, nil, vg.Point{X: trX(ref), Y: c.Min.Y}, vg.Point{X: trX(ref), Y: c.Max.Y})
 	maxW := 0.0
 	for _, r := range m.fig.Rows {
 		if !r.Pooled {
@@ -243,6 +267,9 @@ func (m *forestMarks) Plot(c draw.Canvas, p *plot.Plot) {
 		y := trY(float64(n - i))
 		xl, x, xh := trX(r.Lower), trX(r.HR), trX(r.Upper)
 		if r.Pooled {
+			if r.PredictionLower != 0 && r.PredictionUpper != 0 {
+				strokeLine(c, s.color(1), s.LineWidth*0.8, nil, vg.Point{X: trX(r.PredictionLower), Y: y}, vg.Point{X: trX(r.PredictionUpper), Y: y})
+			}
 			h := rowH * 0.28
 			pts := []vg.Point{{X: xl, Y: y}, {X: x, Y: y + h}, {X: xh, Y: y}, {X: x, Y: y - h}}
 			c.FillPolygon(s.color(1), pts)

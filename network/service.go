@@ -113,10 +113,13 @@ func ServeSiteWithOptions(ctx context.Context, nc *nats.Conn, site string, studi
 				return nil, fmt.Errorf("network: serve site %s, study %s: %w", site, study, err)
 			}
 		}
-		// Queries addressed to this site alone (phase 2 of a pooled Cox round).
-		if err := add("cox-site-"+StudyToken(study), SiteQuerySubject(study, protocol.KindCox, site), study, protocol.KindCox); err != nil {
-			s.Stop()
-			return nil, fmt.Errorf("network: serve site %s, study %s: %w", site, study, err)
+		// Queries addressed to this site alone (phase 2 of a pooled Cox round; the second and
+		// variance rounds of a Fine–Gray fit).
+		for _, kind := range []protocol.Kind{protocol.KindCox, protocol.KindFineGray} {
+			if err := add(string(kind)+"-site-"+StudyToken(study), SiteQuerySubject(study, kind, site), study, kind); err != nil {
+				s.Stop()
+				return nil, fmt.Errorf("network: serve site %s, study %s: %w", site, study, err)
+			}
 		}
 	}
 	// Once ServeSite returns the hub knows the subscriptions, so a discovery right after it

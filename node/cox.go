@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
@@ -41,6 +42,12 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	}
 	if req.Form == protocol.CoxValidate && req.Strata != "" {
 		return answer{}, errorf(protocol.CodeInvalid, "the validate form evaluates a model over the site's patients: it takes no cox.strata")
+	}
+	if req.Form == protocol.CoxLPHistogram && req.Strata != "" {
+		return answer{}, errorf(protocol.CodeInvalid, "the lp_histogram form bins a model's linear predictor over the site's patients: it takes no cox.strata")
+	}
+	if req.Form == protocol.CoxLPHistogram && !e.policy.AllowPooledCox {
+		return answer{}, errorf(protocol.CodeRefusedByPolicy, "this site's policy does not allow prediction from the pooled model (allow_pooled_cox is false), so it releases no linear-predictor histogram; fit the model stratified by site instead")
 	}
 	if req.Form == protocol.CoxPooledHessian && req.Site != e.site {
 		return answer{}, errorf(protocol.CodeInvalid, "a pooled_hessian request addressed to site %q reached site %q", clip(req.Site), e.site)
@@ -131,6 +138,12 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 			return answer{}, err
 		}
 		cr.Validation = val
+	case protocol.CoxLPHistogram:
+		h, err := e.lpHistogram(prep, beta, req.LPBinWidth)
+		if err != nil {
+			return answer{}, err
+		}
+		cr.LPHistogram = h
 	}
 	if !coxFinite(cr) {
 		return answer{}, errorf(protocol.CodeInvalid, "cox: the contribution at this beta overflows (beta too large)")
@@ -190,7 +203,11 @@ func checkCoxWeights(st *analysis.CoxStratum, w *protocol.CoxWeights, ties analy
 func weightsDigest(w *protocol.CoxWeights) string {
 	h := sha256.New()
 	var buf [8]byte
-	for _, v := range [2][]float64{w.A, w.B} {
+	vecs := [][]float64{w.A, w.B}
+	if w.A1 != nil || w.B1 != nil || w.XBar != nil || w.Psi != nil || w.QPi != nil {
+		vecs = append(vecs, w.A1, w.B1, w.XBar, w.Psi, w.QPi) // a Fine–Gray meat request
+	}
+	for _, v := range vecs {
 		binary.LittleEndian.PutUint64(buf[:], uint64(len(v)))
 		h.Write(buf[:])
 		for _, x := range v {
@@ -208,8 +225,11 @@ type coxPrepared struct {
 	n, events, excluded int
 	complete            bitset
 	strata              []*analysis.CoxStratum // one for the pooled form or an unstratified site
-	merged              int
-	truncated           *float64
+	// fg is the site's Fine–Gray data on the released times (a finegray query; strata[0] then
+	// holds the modelled cause's events, for the weight-spread rule).
+	fg        *analysis.FineGraySite
+	merged    int
+	truncated *float64
 }
 
 // coxCacheSize bounds the prepared Cox designs kept (each holds n×p floats): a biomarker
@@ -221,6 +241,8 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	req := q.Cox
 	ls := c.study
 	keyJSON, _ := json.Marshal(struct {
+		Kind     protocol.Kind
+		Cause    string
 		Version  int64
 		Endpoint string
 		Cohort   *protocol.Filter
@@ -231,7 +253,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 		Ind      map[string]string
 		Inter    []protocol.CoxInteraction
 		Origin   map[string]float64
-	}{ls.info.Version, q.Endpoint, q.Cohort, prepForm(req.Form), req.Covariates, req.Levels, req.Strata, req.Indicators, req.Interactions, req.Origin})
+	}{q.Kind, req.Cause, ls.info.Version, q.Endpoint, q.Cohort, prepForm(req.Form), req.Covariates, req.Levels, req.Strata, req.Indicators, req.Interactions, req.Origin})
 	key := ls.data.Name + "\x00" + string(keyJSON)
 	e.coxMu.Lock()
 	for _, ent := range e.coxCache {
@@ -316,10 +338,18 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	events := make([]bool, 0, prep.n)
 	var entries []float64 // delayed entries, coarsened down to the bins (competing.go)
 	var stratum []int32
+	var split []int8 // a Fine–Gray round: 0 for the modelled cause, 1 for a competing one
+	fgCause := int32(-1)
+	if q.Kind == protocol.KindFineGray {
+		fgCause = int32(slices.Index(ep.Causes, req.Cause)) // resolved by fineGray
+	}
 	for r, i := range rows {
 		if keep[r] {
 			times = append(times, ep.Time[i])
 			events = append(events, ep.Event[i])
+			if fgCause >= 0 {
+				split = append(split, int8(min(1, abs32(ep.Cause[i]-fgCause))))
+			}
 			if ep.Entry != nil {
 				entries = append(entries, coarsenEntry(ep.Entry[i], e.policy.BinDays))
 			}
@@ -328,7 +358,17 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			}
 		}
 	}
-	times, events, prep.merged, prep.truncated = policyTimes(times, events, e.policy.BinDays, e.policy.MinCell, isPooledForm(req.Form))
+	times, events, prep.merged, prep.truncated = policyTimes(times, events, split, e.policy.BinDays, e.policy.MinCell, isPooledForm(req.Form) || split != nil)
+	var codes []int // Fine–Gray: 1 the modelled cause, 2 a competing one, 0 censored
+	if split != nil {
+		codes = make([]int, len(events))
+		for i, ev := range events {
+			if ev {
+				codes[i] = 1 + int(split[i])
+				events[i] = split[i] == 0 // the model's events: the rules below count these
+			}
+		}
+	}
 	for _, ev := range events {
 		if ev {
 			prep.events++
@@ -353,6 +393,11 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			return nil, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
 		}
 		prep.strata = []*analysis.CoxStratum{st}
+		if codes != nil {
+			if prep.fg, err = analysis.NewFineGraySite(times, codes, x, p, 1); err != nil {
+				return nil, errorf(protocol.CodeInvalid, "finegray: %s", trimPrefix(err.Error()))
+			}
+		}
 	} else {
 		for s := int32(0); s < int32(len(strata.Categories)); s++ {
 			var t, ent []float64
@@ -415,10 +460,10 @@ func centreColumns(x []float64, p int, names []string, origin map[string]float64
 // prepForm is the form under which a prepared design is kept: both phases of a pooled round
 // share one.
 func prepForm(f protocol.CoxForm) protocol.CoxForm {
-	if f == protocol.CoxValidate {
+	if f == protocol.CoxValidate || f == protocol.CoxLPHistogram {
 		return protocol.CoxStratified // the same design and released times
 	}
-	if isPooledForm(f) {
+	if isPooledForm(f) || f == protocol.CoxMeat {
 		return protocol.CoxPooled
 	}
 	return f
@@ -432,7 +477,10 @@ type coxCacheEntry struct {
 // policyTimes applies the survival-table policy to patient times: coarsening to binDays, then
 // the same forward merging and tail truncation as releaseBlocks (strict for the pooled form; a
 // subject past the truncation time is censored at it). It returns new slices.
-func policyTimes(time []float64, event []bool, binDays float64, minCell int, strict bool) ([]float64, []bool, int, *float64) {
+//
+// split, when not nil, assigns each event to one of two causes (0, 1: a Fine–Gray round's
+// cause and the competing ones); strict rows then hold zero or min_cell events of each.
+func policyTimes(time []float64, event []bool, split []int8, binDays float64, minCell int, strict bool) ([]float64, []bool, int, *float64) {
 	t2 := make([]float64, len(time))
 	e2 := append([]bool(nil), event...)
 	for i, t := range time {
@@ -444,6 +492,14 @@ func policyTimes(time []float64, event []bool, binDays float64, minCell int, str
 	tab, err := analysis.NewSurvivalTable(t2, e2)
 	if err != nil {
 		panic("node: policyTimes: " + err.Error()) // times were validated at import
+	}
+	if split != nil {
+		tab.Causes = [][]int{make([]int, len(tab.Time)), make([]int, len(tab.Time))}
+		for i, t := range t2 {
+			if e2[i] {
+				tab.Causes[split[i]][sort.SearchFloat64s(tab.Time, t)]++
+			}
+		}
 	}
 	released, _, truncated := releaseBlocks(tab, minCell, strict)
 	merged := len(tab.Time) - len(released.Time)
@@ -466,6 +522,13 @@ func policyTimes(time []float64, event []bool, binDays float64, minCell int, str
 		t2[i] = released.Time[lo]
 	}
 	return t2, e2, merged, truncated
+}
+
+func abs32(v int32) int32 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
 
 // dropColumn returns the row-major n×p matrix x without its column j.
@@ -513,7 +576,7 @@ func trimPrefix(s string) string {
 // their digest, with the digest of the whole message so that an auditor can still match the
 // signed query an analyst presents.
 func auditQueryText(q protocol.Query, raw string) string {
-	if q.Kind != protocol.KindCox || q.Cox == nil || q.Cox.Weights == nil {
+	if (q.Kind != protocol.KindCox && q.Kind != protocol.KindFineGray) || q.Cox == nil || q.Cox.Weights == nil {
 		return raw
 	}
 	stripped := q

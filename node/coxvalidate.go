@@ -43,7 +43,33 @@ func (e *Engine) validateModel(prep *coxPrepared, beta []float64, ties analysis.
 		out.CalibrationSlope, out.CalibrationSlopeSE = &v.Slope, &v.SlopeSE
 	}
 	for _, c := range v.Calibration {
-		out.Calibration = append(out.Calibration, protocol.CalibrationAt{Time: c.Time, Observed: c.Observed, Predicted: c.Predicted})
+		pt := protocol.CalibrationAt{Time: c.Time, Observed: c.Observed, Predicted: c.Predicted}
+		if !math.IsNaN(c.Brier) && !math.IsInf(c.Brier, 0) {
+			pt.Brier = &c.Brier
+		}
+		out.Calibration = append(out.Calibration, pt)
 	}
 	return out, nil
+}
+
+// lpHistogram answers the lp_histogram form: the distribution of x'β over the site's complete
+// cases on the grid of the requested width, anchored at 0, each bin merged with its neighbours
+// until it holds min_cell patients (1 under an exact policy), the extreme bins open
+// (analysis.BinLinearPredictors). Only counts leave; never a patient's lp, nor where the most
+// extreme patients lie. The query passed the rules of every model release before this (β
+// cap, design columns, weight spread) and allow_pooled_cox.
+func (e *Engine) lpHistogram(prep *coxPrepared, beta []float64, width float64) (*protocol.LPHistogram, error) {
+	minCell := 1
+	if !IsExact(e.policy) {
+		minCell = max(e.policy.MinCell, 1)
+	}
+	lp, err := prep.strata[0].LinearPredictors(beta)
+	if err != nil {
+		return nil, errorf(protocol.CodeInvalid, "lp_histogram: %s", trimPrefix(err.Error()))
+	}
+	h, err := analysis.BinLinearPredictors(lp, width, minCell)
+	if err != nil {
+		return nil, errorf(protocol.CodeInvalid, "lp_histogram: %s", trimPrefix(err.Error()))
+	}
+	return &protocol.LPHistogram{Cuts: h.Cuts, Counts: h.Counts}, nil
 }

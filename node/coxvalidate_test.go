@@ -78,7 +78,8 @@ func TestCoxValidateHeldOutSite(t *testing.T) {
 			{"uno_c", v.UnoC, want.Uno.C}, {"uno_se", v.UnoSE, want.Uno.SE},
 			{"slope", *v.CalibrationSlope, want.Slope}, {"slope_se", *v.CalibrationSlopeSE, want.SlopeSE},
 			{"observed 365", v.Calibration[1].Observed, want.Calibration[1].Observed},
-			{"predicted 365", v.Calibration[1].Predicted, want.Calibration[1].Predicted}} {
+			{"predicted 365", v.Calibration[1].Predicted, want.Calibration[1].Predicted},
+			{"brier 365", *v.Calibration[1].Brier, want.Calibration[1].Brier}} {
 			if !scalar.EqualWithinAbsOrRel(c.got, c.want, 1e-12, 1e-12) {
 				t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
 			}

@@ -90,8 +90,15 @@ func releaseBlocks(t analysis.SurvivalTable, minCell int, strict bool) (g protoc
 		g.Censor = append(g.Censor, t.Censor...)
 		return g, 0, nil
 	}
+	// Strict rows with causes (a Fine–Gray round) hold zero or min_cell events of each cause.
+	split := make([]int, len(t.Causes))
 	ok := func(d, c int) bool {
 		if strict {
+			for _, n := range split {
+				if n != 0 && n < minCell {
+					return false
+				}
+			}
 			return (d == 0 || d >= minCell) && (c == 0 || c >= minCell) && d+c > 0
 		}
 		return d+c >= minCell
@@ -104,9 +111,15 @@ func releaseBlocks(t analysis.SurvivalTable, minCell int, strict bool) (g protoc
 			break
 		}
 		d, c, j := 0, 0, k
+		clear(split)
 		for j < len(t.Time) && !ok(d, c) {
 			d += t.Events[j]
 			c += t.Censor[j]
+			if strict {
+				for m := range split {
+					split[m] += t.Causes[m][j]
+				}
+			}
 			j++
 		}
 		if !ok(d, c) { // strict mode ran out of rows

@@ -635,6 +635,8 @@ func (e *Engine) compute(ctx context.Context, q *protocol.Query, who identity, r
 		ans, err = e.survival(c, q, reply)
 	case q.Kind == protocol.KindCox:
 		ans, err = e.cox(c, q, reply)
+	case q.Kind == protocol.KindFineGray:
+		ans, err = e.fineGray(c, q, reply)
 	case q.Kind == protocol.KindIPW:
 		ans, err = e.ipw(c, q, reply)
 	default:
@@ -654,7 +656,7 @@ const maxGroups = 256
 // checkKindNames resolves the kind-specific names (endpoint, summary variables, covariates).
 func (e *Engine) checkKindNames(ls *loadedStudy, q *protocol.Query) error {
 	switch q.Kind {
-	case protocol.KindSurvival, protocol.KindCox, protocol.KindIPW:
+	case protocol.KindSurvival, protocol.KindCox, protocol.KindIPW, protocol.KindFineGray:
 		if ls.eps[q.Endpoint] == nil {
 			return errorf(protocol.CodeNotFound, "no endpoint %q in study %q", clip(q.Endpoint), ls.data.Name)
 		}
@@ -673,7 +675,7 @@ func (e *Engine) checkKindNames(ls *loadedStudy, q *protocol.Query) error {
 		}
 	case protocol.KindIPW:
 		return checkIPWNames(ls, q.IPW)
-	case protocol.KindCox:
+	case protocol.KindCox, protocol.KindFineGray:
 		for i, name := range q.Cox.Covariates {
 			if ls.vars[name] == nil {
 				return errorf(protocol.CodeNotFound, "cox.covariates[%d]: no variable %q in study %q", i, clip(name), ls.data.Name)

@@ -30,6 +30,11 @@ func (e *Engine) ipw(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	if c.group != nil {
 		return answer{}, errorf(protocol.CodeInvalid, "ipw queries take no group_by (the treatment is the grouping)")
 	}
+	if c.study.eps[q.Endpoint].Entry != nil {
+		// From the declaration (the catalog's delayed_entry), not the rows: the weighted
+		// tables and the weighted Cox model's risk sets do not take entry times.
+		return answer{}, errorf(protocol.CodeInvalid, "endpoint %q records delayed entry at this site: the weighted comparison's tables and Cox model do not take entry times", q.Endpoint)
+	}
 	prep, err := e.ipwPrepare(c, q)
 	if err != nil {
 		return answer{}, err
@@ -492,7 +497,7 @@ func checkPropensitySpread(prep *ipwPrepared, beta []float64, minCell int) error
 // With cell nil (or minCell ≤ 1) it is policyTimes' strict release.
 func cellPolicyTimes(time []float64, event []bool, cell []int32, binDays float64, minCell int) ([]float64, []bool, int, *float64, error) {
 	if minCell <= 1 || len(time) == 0 || cell == nil {
-		t, e, merged, trunc := policyTimes(time, event, binDays, minCell, true)
+		t, e, merged, trunc := policyTimes(time, event, nil, binDays, minCell, true)
 		return t, e, merged, trunc, nil
 	}
 	classes := 0

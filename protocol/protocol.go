@@ -19,10 +19,14 @@ const (
 	KindSurvival Kind = "survival" // per group: survival table (time, events, censorings)
 	KindCox      Kind = "cox"      // per site at a given β: stratum contributions or risk-set sums
 	KindIPW      Kind = "ipw"      // propensity weighting: model rounds, weighted outcome tables, weighted Cox
+	// KindFineGray: one round of a pooled Fine–Gray model of one cause's subdistribution hazard
+	// (docs/competing-risks.md), its parameters in Query.Cox (Cause set; forms pooled_sums,
+	// pooled_hessian and meat).
+	KindFineGray Kind = "finegray"
 )
 
 // Kinds lists every query kind in a stable order.
-var Kinds = []Kind{KindCatalog, KindCount, KindSummary, KindSurvival, KindCox, KindIPW}
+var Kinds = []Kind{KindCatalog, KindCount, KindSummary, KindSurvival, KindCox, KindIPW, KindFineGray}
 
 // Query is what the client sends to every site of a study.
 type Query struct {
@@ -47,7 +51,7 @@ type Query struct {
 	Endpoint  string          `json:"endpoint,omitempty"`  // survival, cox
 	Variables []string        `json:"variables,omitempty"` // summary
 	Bins      []HistogramSpec `json:"bins,omitempty"`      // summary: fixed bin edges per numeric variable
-	Cox       *CoxRequest     `json:"cox,omitempty"`       // cox
+	Cox       *CoxRequest     `json:"cox,omitempty"`       // cox, finegray
 	IPW       *IPWRequest     `json:"ipw,omitempty"`       // ipw
 
 	// Feasibility asks for an approximate count that the site does not remember: the cohort
@@ -127,6 +131,17 @@ const (
 	// CoxRequest.Landmarks given the model's cumulative baseline hazard there), never the
 	// patients' linear predictors or the pair counts (docs/validation.md).
 	CoxValidate CoxForm = "validate"
+	// CoxMeat is the last round of a Fine–Gray fit (KindFineGray only), addressed to one site
+	// with its variance weights at β̂ (CoxWeights' A, B, A1, B1, XBar, Psi, QPi): the site returns
+	// its p×p part of the sandwich's middle (CoxReply.Meat).
+	CoxMeat CoxForm = "meat"
+	// CoxLPHistogram asks the distribution of the model's linear predictor x'β over the site's
+	// complete cases, binned on the grid of width CoxRequest.LPBinWidth anchored at 0 and merged
+	// to min_cell patients a bin with open extremes (CoxReply.LPHistogram): where a patient's
+	// profile lies among the cohort's. Part of prediction for one patient, so, as the pooled form
+	// whose baseline hazard it complements, answered only under allow_pooled_cox
+	// (docs/prediction.md).
+	CoxLPHistogram CoxForm = "lp_histogram"
 	// CoxDPTables is the differentially private form, answered to analysts of role dp only
 	// (docs/dp-cox.md): one release, at no β, of one noisy survival table per covariate
 	// pattern (CoxReply.Patterns) on the site's public DP time grid. The client fits the
@@ -140,9 +155,21 @@ const (
 // Σ_{pooled event times t ≤ T} Σ_l 1/(S0(t) − (l/d) E0(t)), so it is non-decreasing and ≥ 0;
 // B is Σ_l (l/d)/(S0(t) − (l/d) E0(t)) at the site's event time t (0 under Breslow), so
 // 0 ≤ B[k] ≤ the increase of A at that time.
+//
+// In a Fine–Gray round (KindFineGray) B is per row with competing events instead: the weight
+// Σ_{t > T} d_t Ĝ(t−)/(S0(t) Ĝ(T−)) ≥ 0 with which a patient who failed from a competing cause
+// at T stays in the later subdistribution risk sets; the meat form adds, row-major (rows × p),
+// A1 and B1 (A and B with the pooled x̄(t) in the sums), XBar (x̄ at the rows with events of the
+// cause), Psi (at every row) and QPi (q/π at the rows with censorings) —
+// analysis.FineGrayMeatWeights.
 type CoxWeights struct {
-	A Float64s `json:"a"`
-	B Float64s `json:"b"`
+	A    Float64s `json:"a"`
+	B    Float64s `json:"b"`
+	A1   Float64s `json:"a1,omitempty"`
+	B1   Float64s `json:"b1,omitempty"`
+	XBar Float64s `json:"xbar,omitempty"`
+	Psi  Float64s `json:"psi,omitempty"`
+	QPi  Float64s `json:"qpi,omitempty"`
 }
 
 // CoxRequest asks a site for its Cox contribution at one Newton–Raphson iterate.
@@ -166,6 +193,8 @@ type CoxRequest struct {
 	// calibration in the large there. Both empty, or of equal length; CoxValidate only.
 	Landmarks      []float64 `json:"landmarks,omitempty"`
 	BaselineCumHaz []float64 `json:"baseline_cumhaz,omitempty"`
+	// LPBinWidth is the grid width of a CoxLPHistogram request (in units of x'β); that form only.
+	LPBinWidth float64 `json:"lp_bin_width,omitempty"`
 	// Indicators turns a categorical covariate into one indicator column, 1 when the patient
 	// is at the given level (named covariate+level, its reference "not "+level): the treated
 	// arm of a predictive screen, whatever the other arms.
@@ -180,6 +209,9 @@ type CoxRequest struct {
 	// hazard), but a column such as the year of diagnosis (values near 2020) no longer loses
 	// digits to cancellation in the pooled sums (docs/cox-protocol.md, "Centring").
 	Origin map[string]float64 `json:"origin,omitempty"`
+	// Cause is the label of the cause whose subdistribution hazard a Fine–Gray round models
+	// (KindFineGray only; the endpoint's other causes are the competing ones).
+	Cause string `json:"cause,omitempty"`
 }
 
 // CoxInteraction names two covariates of a Cox request whose columns interact.
@@ -190,6 +222,12 @@ type CoxInteraction struct {
 
 // MaxLandmarks bounds the landmark times of a validation request.
 const MaxLandmarks = 10
+
+// MinLPBinWidth and MaxLPBinWidth bound the grid width of a CoxLPHistogram request.
+const (
+	MinLPBinWidth = 0.01
+	MaxLPBinWidth = 10
+)
 
 // Error codes carried in a refusal (and in the NATS reply header), after wtf's.
 const (

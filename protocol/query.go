@@ -51,7 +51,7 @@ func ValidateQuery(q Query) error {
 	if q.Kind != KindSummary && (len(q.Variables) > 0 || len(q.Bins) > 0) {
 		return queryErrorf(CodeInvalid, "variables and bins belong to summary queries, not %s", q.Kind)
 	}
-	if q.Kind != KindCox && q.Cox != nil {
+	if q.Kind != KindCox && q.Kind != KindFineGray && q.Cox != nil {
 		return queryErrorf(CodeInvalid, "cox parameters given to a %s query", q.Kind)
 	}
 	if q.Kind != KindIPW && q.IPW != nil {
@@ -68,7 +68,12 @@ func ValidateQuery(q Query) error {
 		if q.Endpoint == "" {
 			return queryErrorf(CodeInvalid, "cox needs an endpoint")
 		}
-		return validateCoxRequest(q.Cox)
+		return validateCoxRequest(q.Cox, KindCox)
+	case KindFineGray:
+		if q.Endpoint == "" || q.GroupBy != "" {
+			return queryErrorf(CodeInvalid, "finegray needs an endpoint and takes no group_by")
+		}
+		return validateCoxRequest(q.Cox, KindFineGray)
 	case KindIPW:
 		if q.Endpoint == "" || q.GroupBy != "" {
 			return queryErrorf(CodeInvalid, "ipw needs an endpoint and takes no group_by (the treatment is the grouping)")
@@ -117,11 +122,19 @@ func validateSummary(q Query) error {
 	return nil
 }
 
-func validateCoxRequest(c *CoxRequest) error {
+func validateCoxRequest(c *CoxRequest, kind Kind) error {
 	if c == nil {
-		return queryErrorf(CodeInvalid, "cox query without cox parameters")
+		return queryErrorf(CodeInvalid, "%s query without cox parameters", kind)
+	}
+	if kind == KindFineGray {
+		if err := validateFineGrayRequest(c); err != nil {
+			return err
+		}
+	} else if c.Cause != "" || c.Form == CoxMeat {
+		return queryErrorf(CodeInvalid, "cox.cause and the meat form belong to finegray queries")
 	}
 	switch c.Form {
+	case CoxMeat:
 	case CoxStratified, CoxPooledSums, CoxPooledHessian:
 	case CoxDPTables:
 		for _, b := range c.Beta {
@@ -136,10 +149,17 @@ func validateCoxRequest(c *CoxRequest) error {
 		if err := validateLandmarks(c); err != nil {
 			return err
 		}
+	case CoxLPHistogram:
+		if !(c.LPBinWidth >= MinLPBinWidth && c.LPBinWidth <= MaxLPBinWidth) {
+			return queryErrorf(CodeInvalid, "cox.lp_bin_width %v: want a width from %v to %v", c.LPBinWidth, MinLPBinWidth, MaxLPBinWidth)
+		}
 	case CoxPooled:
 		return queryErrorf(CodeUnsupported, "cox.form pooled (risk-set sums S0, S1, S2 per time) is no longer served: a pooled fit asks pooled_sums and pooled_hessian (docs/cox-protocol.md); update the client")
 	default:
-		return queryErrorf(CodeInvalid, "cox.form %q: want stratified, pooled_sums, pooled_hessian, validate or dp_tables", clipName(string(c.Form)))
+		return queryErrorf(CodeInvalid, "cox.form %q: want stratified, pooled_sums, pooled_hessian, validate, lp_histogram or dp_tables", clipName(string(c.Form)))
+	}
+	if c.Form != CoxLPHistogram && c.LPBinWidth != 0 {
+		return queryErrorf(CodeInvalid, "cox.lp_bin_width belongs to the lp_histogram form, not %s", c.Form)
 	}
 	if c.Form != CoxValidate && (len(c.Landmarks) > 0 || len(c.BaselineCumHaz) > 0) {
 		return queryErrorf(CodeInvalid, "cox.landmarks and cox.baseline_cumhaz belong to the validate form, not %s", c.Form)
@@ -225,17 +245,28 @@ func validateCoxRequest(c *CoxRequest) error {
 // that are finite; A non-decreasing and ≥ 0, B ≥ 0 (the node checks them against its own
 // times). Every other form carries neither.
 func validateCoxWeights(c *CoxRequest) error {
-	if c.Form != CoxPooledHessian {
+	if c.Form != CoxPooledHessian && c.Form != CoxMeat {
 		if c.Site != "" || c.Weights != nil {
-			return queryErrorf(CodeInvalid, "cox.site and cox.weights belong to a pooled_hessian request only")
+			return queryErrorf(CodeInvalid, "cox.site and cox.weights belong to a pooled_hessian request only (or a finegray meat request)")
 		}
 		return nil
 	}
 	if c.Site == "" || len(c.Site) > MaxNameLen {
-		return queryErrorf(CodeInvalid, "a pooled_hessian request names its site (cox.site)")
+		return queryErrorf(CodeInvalid, "a %s request names its site (cox.site)", c.Form)
 	}
 	if c.Weights == nil {
-		return queryErrorf(CodeInvalid, "a pooled_hessian request carries the site's weights (cox.weights)")
+		return queryErrorf(CodeInvalid, "a %s request carries the site's weights (cox.weights)", c.Form)
+	}
+	w := c.Weights
+	if c.Form != CoxMeat && (w.A1 != nil || w.B1 != nil || w.XBar != nil || w.Psi != nil || w.QPi != nil) {
+		return queryErrorf(CodeInvalid, "cox.weights: a1, b1, xbar, psi and qpi belong to a meat request")
+	}
+	for name, v := range map[string]Float64s{"a1": w.A1, "b1": w.B1, "xbar": w.XBar, "psi": w.Psi, "qpi": w.QPi} {
+		for k, x := range v {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return queryErrorf(CodeInvalid, "cox.weights.%s[%d] is not finite", name, k)
+			}
+		}
 	}
 	for k, a := range c.Weights.A {
 		if math.IsNaN(a) || math.IsInf(a, 0) || a < 0 || (k > 0 && a < c.Weights.A[k-1]) {
@@ -246,6 +277,27 @@ func validateCoxWeights(c *CoxRequest) error {
 		if math.IsNaN(b) || math.IsInf(b, 0) || b < 0 {
 			return queryErrorf(CodeInvalid, "cox.weights.b[%d]: the weights B must be finite and non-negative", k)
 		}
+	}
+	return nil
+}
+
+// validateFineGrayRequest checks what a Fine–Gray round asks beyond a Cox round's parameters:
+// a cause, one of its three forms, Breslow's ties (as cmprsk::crr), no strata (crr has none;
+// docs/competing-risks.md).
+func validateFineGrayRequest(c *CoxRequest) error {
+	if c.Cause == "" || len(c.Cause) > MaxNameLen {
+		return queryErrorf(CodeInvalid, "a finegray query names the cause modelled (cox.cause)")
+	}
+	switch c.Form {
+	case CoxPooledSums, CoxPooledHessian, CoxMeat:
+	default:
+		return queryErrorf(CodeInvalid, "finegray: cox.form %q: want pooled_sums, pooled_hessian or meat", clipName(string(c.Form)))
+	}
+	if c.Ties != "breslow" {
+		return queryErrorf(CodeInvalid, "finegray: cox.ties %q: the Fine–Gray model takes Breslow's ties (as cmprsk::crr)", clipName(c.Ties))
+	}
+	if c.Strata != "" {
+		return queryErrorf(CodeInvalid, "finegray: the model is pooled over sites and takes no cox.strata")
 	}
 	return nil
 }

@@ -31,6 +31,10 @@ func TestValidateQuery(t *testing.T) {
 		},
 		func(q *Query) {
 			q.Kind, q.Endpoint = KindCox, "os"
+			q.Cox = &CoxRequest{Form: CoxLPHistogram, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{0.02}, LPBinWidth: 0.25}
+		},
+		func(q *Query) {
+			q.Kind, q.Endpoint = KindCox, "os"
 			q.Cox = &CoxRequest{Form: CoxStratified, Ties: "efron", Covariates: []string{"trt", "tp53", "age"},
 				Indicators: map[string]string{"trt": "pembro"}, Interactions: []CoxInteraction{{"trt", "tp53"}}}
 		},
@@ -53,6 +57,18 @@ func TestValidateQuery(t *testing.T) {
 		{func(q *Query) {
 			q.Kind, q.Endpoint, q.Cox = KindCox, "os", validateReq(nil, []float64{1}, []float64{0.1})
 		}, CodeInvalid, "needs the model's beta"},
+		{func(q *Query) {
+			q.Kind, q.Endpoint = KindCox, "os"
+			q.Cox = &CoxRequest{Form: CoxLPHistogram, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{0.02}, LPBinWidth: 0.001}
+		}, CodeInvalid, "cox.lp_bin_width 0.001"},
+		{func(q *Query) {
+			q.Kind, q.Endpoint = KindCox, "os"
+			q.Cox = &CoxRequest{Form: CoxLPHistogram, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{0.02}}
+		}, CodeInvalid, "cox.lp_bin_width 0"},
+		{func(q *Query) {
+			q.Kind, q.Endpoint = KindCox, "os"
+			q.Cox = &CoxRequest{Form: CoxStratified, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{0.02}, LPBinWidth: 0.25}
+		}, CodeInvalid, "belongs to the lp_histogram form"},
 		{func(q *Query) {
 			q.Kind, q.Endpoint, q.Cox = KindCox, "os", validateReq([]float64{1}, []float64{1, 2}, []float64{0.1})
 		}, CodeInvalid, "cox.landmarks has 2 times"},

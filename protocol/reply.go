@@ -335,10 +335,42 @@ type CoxReply struct {
 	// Validation is the reply of the validate form: the model's performance at this site.
 	Validation *CoxValidation `json:"validation,omitempty"`
 
+	// FineGrayRows are a Fine–Gray round's phase-1 rows (KindFineGray, pooled_sums), one per
+	// released time of the site; EventXSum then sums x over the events of the cause.
+	FineGrayRows []FineGrayRow `json:"fine_gray_rows,omitempty"`
+	// Meat is the site's part of the sandwich's middle (KindFineGray, form meat), p×p.
+	Meat Float64s `json:"meat,omitempty"`
+	// LPHistogram is the reply of the lp_histogram form.
+	LPHistogram *LPHistogram `json:"lp_histogram,omitempty"`
+
 	// Patterns is the reply of the dp_tables form: per covariate pattern (a design row), its
 	// differentially private survival table on the DP grid (Policy.BinDays wide bins, up to
 	// Policy.TruncatedAfter). N, Events and Excluded are then noisy too.
 	Patterns []CoxPattern `json:"patterns,omitempty"`
+}
+
+// FineGrayRow is one released time of a site in a Fine–Gray round at β (w = exp(x'β)): N
+// patients leave at Time, D of them by the modelled cause, NC censored and the rest (N − D − NC)
+// by a competing cause; R0 = Σ w and R1 = Σ w x over all of them, C0 and C1 over those who
+// failed from a competing cause (C1 empty when there are none). Under a protective policy each
+// of D, NC and N − D − NC is 0 or at least min_cell.
+type FineGrayRow struct {
+	Time float64  `json:"time"`
+	N    int      `json:"n"`
+	D    int      `json:"d"`
+	NC   int      `json:"nc"`
+	R0   float64  `json:"r0"`
+	R1   Float64s `json:"r1"`
+	C0   float64  `json:"c0,omitempty"`
+	C1   Float64s `json:"c1,omitempty"`
+}
+
+// LPHistogram is the site's distribution of x'β over its complete cases on the grid of the
+// request's width (analysis.LPHistogram): Cuts are grid indices k of the bin boundaries k·width,
+// increasing; Counts has one more entry, the first bin open below and the last open above.
+type LPHistogram struct {
+	Cuts   []int `json:"cuts"`
+	Counts []int `json:"counts"`
 }
 
 // CoxPattern is one covariate pattern of a dp_tables reply: its design row X (one value per
@@ -374,6 +406,9 @@ type CalibrationAt struct {
 	Time      float64 `json:"time"`
 	Observed  float64 `json:"observed"`
 	Predicted float64 `json:"predicted"`
+	// Brier is the IPCW time-dependent Brier score of the model's predictions at Time
+	// (analysis.BrierScore); absent from nodes that predate it.
+	Brier *float64 `json:"brier,omitempty"`
 }
 
 // ExcludedCount returns the released count of patients left out for a missing covariate.

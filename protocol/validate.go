@@ -149,7 +149,7 @@ func (v *validator) reply(q Query, r Reply) {
 			return
 		}
 		v.survival(q, r.Survival)
-	case KindCox:
+	case KindCox, KindFineGray:
 		if r.Cox == nil {
 			v.failf("cox", "missing")
 			return
@@ -576,9 +576,15 @@ func (v *validator) cox(q Query, c *CoxReply) {
 			}
 		}
 	}
+	if q.Kind == KindFineGray && q.Cox.Form != CoxPooledHessian {
+		v.fineGray(q.Cox, c, p)
+		return
+	}
 	switch q.Cox.Form {
 	case CoxValidate:
 		v.coxValidation(q.Cox, c)
+	case CoxLPHistogram:
+		v.coxLPHistogram(c)
 	case CoxStratified:
 		v.finite("cox.loglik", c.LogLik)
 		v.length("cox.gradient", len(c.Gradient), p)
@@ -689,6 +695,107 @@ func (v *validator) cox(q Query, c *CoxReply) {
 	}
 }
 
+// fineGray checks a Fine–Gray reply of the pooled_sums form (rows in increasing time whose
+// counts add up, sums of length p, competing sums only where there are competing events) or of
+// the meat form (a symmetric p×p matrix with a non-negative diagonal).
+func (v *validator) fineGray(req *CoxRequest, c *CoxReply, p int) {
+	if len(c.Rows) != 0 || len(c.Gradient) != 0 || len(c.Hessian) != 0 || c.Validation != nil {
+		v.failf("cox", "Cox sums in a finegray reply")
+	}
+	if req.Form == CoxMeat {
+		v.symmetricPSD("cox.meat", c.Meat, p)
+		if len(c.FineGrayRows) != 0 || len(c.SecondMoment) != 0 || len(c.EventXSum) != 0 {
+			v.failf("cox", "rows or moments in a meat reply")
+		}
+		return
+	}
+	v.length("cox.event_x_sum", len(c.EventXSum), p)
+	v.finites("cox.event_x_sum", c.EventXSum)
+	if len(c.Meat) != 0 || len(c.SecondMoment) != 0 {
+		v.failf("cox", "moments in a pooled_sums reply")
+	}
+	events, n := 0, 0
+	for k, r := range c.FineGrayRows {
+		path := fmt.Sprintf("cox.fine_gray_rows[%d]", k)
+		v.finite(path+".time", r.Time)
+		if k > 0 && r.Time <= c.FineGrayRows[k-1].Time {
+			v.failf(path+".time", "%v does not follow %v", r.Time, c.FineGrayRows[k-1].Time)
+		}
+		comp := r.N - r.D - r.NC
+		if r.N <= 0 || r.D < 0 || r.NC < 0 || comp < 0 {
+			v.failf(path, "%d patients, %d events of the cause, %d censored", r.N, r.D, r.NC)
+		}
+		v.finite(path+".r0", r.R0)
+		v.finite(path+".c0", r.C0)
+		if !(r.R0 > 0) || r.C0 < 0 || r.C0 > r.R0*(1+1e-12) || (comp > 0) != (r.C0 > 0) {
+			v.failf(path+".c0", "weight sums r0 = %v, c0 = %v with %d competing events", r.R0, r.C0, comp)
+		}
+		v.length(path+".r1", len(r.R1), p)
+		v.finites(path+".r1", r.R1)
+		if comp > 0 {
+			v.length(path+".c1", len(r.C1), p)
+		} else {
+			v.length(path+".c1", len(r.C1), 0)
+		}
+		v.finites(path+".c1", r.C1)
+		if v.err != nil {
+			return
+		}
+		events += r.D
+		n += r.N
+	}
+	if events != c.Events || n != c.N {
+		v.failf("cox.fine_gray_rows", "%d patients and %d events in the rows, but n is %d and events %d", n, events, c.N, c.Events)
+	}
+}
+
+// symmetricPSD checks a p×p matrix that is a sum of outer products: finite, symmetric, with a
+// non-negative diagonal.
+func (v *validator) symmetricPSD(path string, m []float64, p int) {
+	v.length(path, len(m), p*p)
+	v.finites(path, m)
+	if v.err != nil {
+		return
+	}
+	for i := 0; i < p; i++ {
+		if d := m[i*p+i]; d < -1e-9*(1+math.Abs(d)) {
+			v.failf(fmt.Sprintf("%s[%d,%d]", path, i, i), "%v is negative", d)
+		}
+		for j := 0; j < i; j++ {
+			if a, b := m[i*p+j], m[j*p+i]; a != b {
+				v.failf(fmt.Sprintf("%s[%d,%d]", path, i, j), "%v differs from its transpose %v", a, b)
+			}
+		}
+	}
+}
+
+// coxLPHistogram checks an lp_histogram reply: one count more than cuts, cuts increasing,
+// counts non-negative and adding up to N, and no model sums.
+func (v *validator) coxLPHistogram(c *CoxReply) {
+	h := c.LPHistogram
+	if h == nil {
+		v.failf("cox.lp_histogram", "missing")
+		return
+	}
+	if len(c.Rows) != 0 || len(c.Gradient) != 0 || len(c.Hessian) != 0 || len(c.EventXSum) != 0 || len(c.SecondMoment) != 0 || c.Validation != nil {
+		v.failf("cox", "model sums in an lp_histogram reply")
+	}
+	v.length("cox.lp_histogram.counts", len(h.Counts), len(h.Cuts)+1)
+	total := 0
+	for k, n := range h.Counts {
+		v.nonNegative(fmt.Sprintf("cox.lp_histogram.counts[%d]", k), n)
+		total += n
+	}
+	for k := 1; k < len(h.Cuts); k++ {
+		if h.Cuts[k] <= h.Cuts[k-1] {
+			v.failf(fmt.Sprintf("cox.lp_histogram.cuts[%d]", k), "%d does not follow %d", h.Cuts[k], h.Cuts[k-1])
+		}
+	}
+	if total != c.N {
+		v.failf("cox.lp_histogram.counts", "%d patients in the bins, but n is %d", total, c.N)
+	}
+}
+
 // coxPatterns checks a dp_tables reply: one design row of p finite values per pattern, and a
 // survival table with increasing finite times and non-negative counts; no model sums.
 func (v *validator) coxPatterns(p int, c *CoxReply) {
@@ -755,6 +862,9 @@ func (v *validator) coxValidation(req *CoxRequest, c *CoxReply) {
 		}
 		if !(pt.Observed >= 0 && pt.Observed <= 1) || !(pt.Predicted >= 0 && pt.Predicted <= 1) {
 			v.failf(fmt.Sprintf("cox.validation.calibration[%d]", k), "survival %v, %v not in [0, 1]", pt.Observed, pt.Predicted)
+		}
+		if pt.Brier != nil && !(*pt.Brier >= 0 && !math.IsInf(*pt.Brier, 0)) {
+			v.failf(fmt.Sprintf("cox.validation.calibration[%d].brier", k), "%v is not a non-negative number", *pt.Brier)
 		}
 	}
 }

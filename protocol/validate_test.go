@@ -53,11 +53,30 @@ func validateReply(edit func(v *CoxValidation)) func() Reply {
 	return func() Reply {
 		r := Reply{Version: Version, QueryID: "q2", Site: "inst1", Kind: KindCox,
 			Cox: &CoxReply{Columns: []string{"age", "sexmale"}, N: 30, Events: 20}}
-		slope, se := 0.9, 0.3
+		slope, se, brier := 0.9, 0.3, 0.19
 		r.Cox.Validation = &CoxValidation{HarrellC: 0.62, HarrellSE: 0.04, UnoC: 0.6, UnoSE: 0.05,
-			CalibrationSlope: &slope, CalibrationSlopeSE: &se, Calibration: []CalibrationAt{{Time: 180, Observed: 0.7, Predicted: 0.68}}}
+			CalibrationSlope: &slope, CalibrationSlopeSE: &se, Calibration: []CalibrationAt{{Time: 180, Observed: 0.7, Predicted: 0.68, Brier: &brier}}}
 		if edit != nil {
 			edit(r.Cox.Validation)
+		}
+		return r
+	}
+}
+
+func lpHistogramQuery() Query {
+	q := coxQuery(CoxLPHistogram)
+	q.Cox.Beta, q.Cox.LPBinWidth = []float64{0.02, 0.5}, 0.25
+	return q
+}
+
+// lpHistogramReply is a well-formed reply to lpHistogramQuery, changed by edit (nil: as is).
+func lpHistogramReply(edit func(c *CoxReply)) func() Reply {
+	return func() Reply {
+		r := Reply{Version: Version, QueryID: "q2", Site: "inst1", Kind: KindCox,
+			Cox: &CoxReply{Columns: []string{"age", "sexmale"}, N: 30, Events: 20,
+				LPHistogram: &LPHistogram{Cuts: []int{4, 6}, Counts: []int{10, 12, 8}}}}
+		if edit != nil {
+			edit(r.Cox)
 		}
 		return r
 	}
@@ -82,11 +101,20 @@ func TestValidateReply(t *testing.T) {
 		{"validate SE negative", validateQuery(), validateReply(func(v *CoxValidation) { v.UnoSE = -0.1 }), "cox.validation.uno_se"},
 		{"validate other landmark", validateQuery(), validateReply(func(v *CoxValidation) { v.Calibration[0].Time = 200 }), "cox.validation.calibration[0].time"},
 		{"validate survival above 1", validateQuery(), validateReply(func(v *CoxValidation) { v.Calibration[0].Predicted = 1.5 }), "cox.validation.calibration[0]"},
+		{"validate Brier negative", validateQuery(), validateReply(func(v *CoxValidation) { b := -0.1; v.Calibration[0].Brier = &b }), "cox.validation.calibration[0].brier"},
+		{"validate Brier NaN", validateQuery(), validateReply(func(v *CoxValidation) { b := math.NaN(); v.Calibration[0].Brier = &b }), "cox.validation.calibration[0].brier"},
 		{"validate with model sums", validateQuery(), func() Reply {
 			r := validateReply(nil)()
 			r.Cox.Gradient = []float64{1, 2}
 			return r
 		}, "cox"},
+		{"lp histogram ok", lpHistogramQuery(), lpHistogramReply(nil), ""},
+		{"lp histogram missing", lpHistogramQuery(), lpHistogramReply(func(c *CoxReply) { c.LPHistogram = nil }), "cox.lp_histogram"},
+		{"lp histogram short", lpHistogramQuery(), lpHistogramReply(func(c *CoxReply) { c.LPHistogram.Counts = c.LPHistogram.Counts[:2] }), "cox.lp_histogram.counts"},
+		{"lp histogram other total", lpHistogramQuery(), lpHistogramReply(func(c *CoxReply) { c.LPHistogram.Counts[1]++ }), "cox.lp_histogram.counts"},
+		{"lp histogram negative", lpHistogramQuery(), lpHistogramReply(func(c *CoxReply) { c.LPHistogram.Counts = []int{-1, 23, 8} }), "cox.lp_histogram.counts[0]"},
+		{"lp histogram cuts unordered", lpHistogramQuery(), lpHistogramReply(func(c *CoxReply) { c.LPHistogram.Cuts = []int{6, 4} }), "cox.lp_histogram.cuts[1]"},
+		{"lp histogram with sums", lpHistogramQuery(), lpHistogramReply(func(c *CoxReply) { c.Gradient = []float64{1, 2} }), "cox"},
 		{"refusal ok", survivalQuery(), func() Reply {
 			r := survivalReply()
 			r.Survival = nil

@@ -31,6 +31,21 @@ type ImportSpec struct {
 	// Markers says the site's columns include the study's candidate markers (Spec.Markers):
 	// its dictionary is SchemaWithMarkers's.
 	Markers bool `json:"markers,omitempty"`
+	// Entry gives endpoints an entry column (delayed entry), as `oncofed-node import --entry`
+	// does: OS=os_entry_days at a registry site (Site.Registry).
+	Entry map[string]string `json:"entry,omitempty"`
+}
+
+// EntryColumn is the CSV column of a registry site's OS entry days.
+const EntryColumn = "os_entry_days"
+
+// Header returns the CSV header of site i: Schema.Header(), and EntryColumn at a registry.
+func (g *Generator) Header(site int) []string {
+	h := g.schema.Header()
+	if g.sites[site].Registry {
+		h = append(h, EntryColumn)
+	}
+	return h
 }
 
 // Args returns the arguments of `oncofed-node import` (after the subcommand) that load
@@ -46,6 +61,9 @@ func (s ImportSpec) Args(dbPath, csvPath string) []string {
 	for _, e := range s.Endpoints {
 		if labels := s.Causes[e.Name]; len(labels) > 0 {
 			a = append(a, "--causes", CausesFlag(e.Name, labels))
+		}
+		if col := s.Entry[e.Name]; col != "" {
+			a = append(a, "--entry", e.Name+"="+col)
 		}
 	}
 	return append(a, "--site", s.Site, "--data-cut", s.DataCut.Format("2006-01-02"))
@@ -63,6 +81,9 @@ func (g *Generator) ImportSpec(site int) ImportSpec {
 	}
 	if g.model.pfsCauses != nil {
 		is.Causes = map[string][]string{"PFS": append([]string(nil), g.model.pfsCauses...)}
+	}
+	if g.sites[site].Registry {
+		is.Entry = map[string]string{"OS": EntryColumn}
 	}
 	return is
 }
@@ -88,7 +109,7 @@ func (g *Generator) WriteCSV(w io.Writer, site int) error {
 		panic(fmt.Sprintf("synth: site %d out of range [0,%d)", site, len(g.sites)))
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
-	if _, err := bw.WriteString(strings.Join(g.schema.Header(), ",") + "\n"); err != nil {
+	if _, err := bw.WriteString(strings.Join(g.Header(site), ",") + "\n"); err != nil {
 		return err
 	}
 	total := g.sites[site].Patients
@@ -128,9 +149,15 @@ func (c *Cohort) appendRow(b []byte, i int) []byte {
 	b = append(b, ',', flag(c.OSEvent[i]), ',')
 	b = strconv.AppendFloat(b, c.PFSDays[i], 'f', -1, 64)
 	if c.PFSCause != nil {
-		return append(b, ',', '0'+byte(c.PFSCause[i]), '\n')
+		b = append(b, ',', '0'+byte(c.PFSCause[i]))
+	} else {
+		b = append(b, ',', flag(c.PFSEvent[i]))
 	}
-	return append(b, ',', flag(c.PFSEvent[i]), '\n')
+	if c.OSEntryDays != nil {
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, c.OSEntryDays[i], 'f', -1, 64)
+	}
+	return append(b, '\n')
 }
 
 func flag(b bool) byte {

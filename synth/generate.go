@@ -37,6 +37,10 @@ type Cohort struct {
 	// data cut (≥ OSDays), so that the diagnosis date is the data cut minus FollowUpDays. It
 	// is not a column of the CSV; the OMOP CDM's dates need it (node/omop).
 	FollowUpDays []float64
+	// OSEntryDays is, at a registry site (Site.Registry), the day after diagnosis on which each
+	// patient was enrolled and entered observation of OS (delayed entry: OSDays > OSEntryDays);
+	// nil at every other site. The CSV's last column, os_entry_days.
+	OSEntryDays []float64
 }
 
 // Len returns the number of patients in the block.
@@ -206,6 +210,9 @@ func (g *Generator) newCohort(site, n int) *Cohort {
 		c.PFSCause = make([]int8, n)
 	}
 	c.FollowUpDays = make([]float64, n)
+	if g.sites[site].Registry {
+		c.OSEntryDays = make([]float64, n)
+	}
 	return c
 }
 
@@ -223,6 +230,9 @@ func (c *Cohort) resize(n int) {
 		c.PFSCause = c.PFSCause[:n]
 	}
 	c.FollowUpDays = c.FollowUpDays[:n]
+	if c.OSEntryDays != nil {
+		c.OSEntryDays = c.OSEntryDays[:n]
+	}
 }
 
 type siteGen struct {
@@ -230,6 +240,7 @@ type siteGen struct {
 	site    *Site
 	r       *rand.Rand
 	rm      *rand.Rand // the candidate markers' own stream: the study's columns do not change with them
+	re      *rand.Rand // a registry's enrolment delays (nil at other sites)
 	p       *patient
 	yearIdx int
 	cut     float64 // data cut as a fractional year
@@ -252,6 +263,9 @@ func (g *Generator) siteGen(i int) *siteGen {
 	if g.spec.MinFollowUp > 0 {
 		sg.minFU = g.spec.MinFollowUp
 	}
+	if s.Registry {
+		sg.re = newRand(s.seed[0], streamEntry+uint64(i))
+	}
 	return sg
 }
 
@@ -261,6 +275,11 @@ func (sg *siteGen) fill(c *Cohort, n int) {
 	r, p, s := sg.r, sg.p, sg.site
 	dropPerMonth := m.dropout / 12
 	for i := 0; i < n; i++ {
+		// A registry enrols a patient entry days after diagnosis (uniform up to
+		// registryEntryDays: ASSUMPTION) if they are still alive and followed then; the others
+		// are never seen, so the site draws patients until one is (left truncation).
+		entry := 0.0
+	draw:
 		m.draw(r, s, p)
 		sg.g.markers.draw(sg.rm, s, p)
 		t := m.sampleLatent(r, p, &sg.g.scales, s.LogHazard)
@@ -268,6 +287,13 @@ func (sg *siteGen) fill(c *Cohort, n int) {
 		// minimum follow-up to the data cut; loss to follow-up is exponential.
 		potential := sg.minFU + m.accrual*r.Float64()
 		cens := math.Min(potential, r.ExpFloat64()/dropPerMonth)
+		if sg.re != nil {
+			entry = math.Floor(sg.re.Float64() * m.registryEntryDays)
+			if math.Max(1, math.Round(math.Min(t.os, cens)*daysPerMonth)) <= entry {
+				goto draw
+			}
+			c.OSEntryDays[i] = entry
+		}
 		if sg.yearIdx >= 0 {
 			p.v[sg.yearIdx] = math.Floor(sg.cut - potential/12)
 		}

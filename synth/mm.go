@@ -74,6 +74,9 @@ func mmModel() *model {
 		// PFS ends in progression or in death before it: the latent times already say which
 		// (PFS = min(progression, death), sampleLatent), so the split adds no parameter.
 		pfsCauses: PFSCauses,
+		// Modelled on Connect MM, the US registry of newly diagnosed myeloma (NCT01081028):
+		// enrolment within 60 days of diagnosis (UNVERIFIED window; synth/SOURCES.md).
+		registryEntryDays: 60,
 	}
 	// ISS median OS 62 / 44 / 29 months (Greipp JCO 2005) → HR 62/44 = 1.41 and 62/29 =
 	// 2.14 under exponential survival.

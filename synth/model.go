@@ -47,6 +47,9 @@ type model struct {
 	// pfsCauses labels the competing causes of PFS for studies that report them (myeloma,
 	// mesothelioma): 1 = progression, 2 = death before progression. Nil: PFS has one event.
 	pfsCauses []string
+	// registryEntryDays > 0 makes the study's smallest community site a registry that enrols
+	// patients up to that many days after diagnosis (Site.Registry; delayed entry, issue 17).
+	registryEntryDays float64
 	// draw fills p.v (categorical: level index; NaN: missing), p.arm, p.etaOS, p.etaPFS
 	// and, for cured arms, p.cure.
 	draw func(r *rand.Rand, s *Site, p *patient)

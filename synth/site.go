@@ -71,7 +71,11 @@ type Site struct {
 	AsianShare float64
 	// Testing is the probability that a biomarker was tested (a missing value otherwise).
 	Testing float64
-	seed    [2]uint64
+	// Registry marks a registry that enrols patients some days after diagnosis: its patients
+	// enter observation of OS late (Cohort.OSEntryDays; left truncation: a patient who died
+	// before enrolment is never seen). One per study whose model has a registry (myeloma).
+	Registry bool `json:",omitempty"`
+	seed     [2]uint64
 }
 
 // normalized returns the spec with defaults filled in, or an error for bad values.
@@ -150,6 +154,7 @@ const (
 	streamCalibration = 2
 	streamSite        = 1000
 	streamMarkers     = 1 << 32 // + site index
+	streamEntry       = 1 << 33 // + site index: a registry's enrolment delays
 )
 
 // frailtySD is the standard deviation of the log-normal site frailty: σ ≈ 0.08–0.10 gives
@@ -226,6 +231,11 @@ func plan(s Spec, m *model) []Site {
 			st.LogHazard += math.Log(m.communityHR)
 		}
 		st.seed = [2]uint64{s.Seed, streamSite + uint64(i)}
+	}
+	// The registry is the smallest community hospital (the last in size order), drawn from
+	// no stream so that every other site stays as it was.
+	if m.registryEntryDays > 0 && n > 1 && sites[order[n-1]].Kind == Community {
+		sites[order[n-1]].Registry = true
 	}
 	return sites
 }

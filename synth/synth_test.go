@@ -193,15 +193,32 @@ func TestCSVFormat(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", study, err)
 		}
+		c := g.Site(1)
 		header := g.Schema().Header()
-		if !reflect.DeepEqual(recs[0], header) {
+		if c.Site.Registry { // the registry's delayed entries follow the endpoints
+			header = append(header, synth.EntryColumn)
+			if c.OSEntryDays == nil {
+				t.Fatalf("%s: registry site without entries", study)
+			}
+			for i := range recs[1:] {
+				rec := recs[1+i]
+				e, err := strconv.ParseFloat(rec[len(rec)-1], 64)
+				os, _ := strconv.ParseFloat(rec[len(header)-5], 64)
+				if err != nil || e != c.OSEntryDays[i] || e < 0 || e >= 60 || e >= os {
+					t.Fatalf("%s line %d: entry %q, os_days %v", study, i+2, rec[len(rec)-1], os)
+				}
+				recs[1+i] = rec[:len(rec)-1]
+			}
+			recs[0] = recs[0][:len(recs[0])-1]
+			header = header[:len(header)-1]
+		}
+		if !reflect.DeepEqual(recs[0], header) || !reflect.DeepEqual(g.Header(1)[:len(header)], header) {
 			t.Fatalf("%s: header %v, want %v", study, recs[0], header)
 		}
 		want := []string{"id"}
 		if recs[0][0] != "id" || !reflect.DeepEqual(recs[0][len(header)-4:], []string{"os_days", "os_event", "pfs_days", "pfs_event"}) {
 			t.Errorf("%s: header %v does not start with %v and end with the endpoints", study, recs[0], want)
 		}
-		c := g.Site(1)
 		if len(recs)-1 != c.Len() {
 			t.Fatalf("%s: %d rows, want %d", study, len(recs)-1, c.Len())
 		}
@@ -239,6 +256,9 @@ func TestCSVFormat(t *testing.T) {
 		causes := ""
 		if c.PFSCause != nil {
 			causes = " --causes PFS=1:progression,2:death"
+		}
+		if c.Site.Registry {
+			causes = " --entry OS=os_entry_days" + causes
 		}
 		wantArgs := "--db site.db --study " + string(study) + " --csv site.csv --id id --endpoint OS=os_days:os_event --endpoint PFS=pfs_days:pfs_event" + causes + " --site " + c.Site.Name + " --data-cut 2025-12-31"
 		if args != wantArgs {

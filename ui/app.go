@@ -80,6 +80,7 @@ type App struct {
 	cox      *coxTab
 	compare  *compareTab
 	screen   *screenTab
+	model    *modelTab
 	sites    *sitesTab
 	library  *libraryTab
 	tabs     *container.AppTabs
@@ -139,6 +140,7 @@ func (a *App) buildWindow() {
 	a.cox = newCoxTab(a)
 	a.compare = newCompareTab(a)
 	a.screen = newScreenTab(a)
+	a.model = newModelTab(a)
 	a.sites = newSitesTab(a)
 	a.library = newLibraryTab(a)
 	a.tabs = container.NewAppTabs(
@@ -147,6 +149,7 @@ func (a *App) buildWindow() {
 		container.NewTabItem(TabCox, a.cox.content),
 		container.NewTabItem(TabCompare, a.compare.content),
 		container.NewTabItem(TabScreen, a.screen.content),
+		container.NewTabItem(TabModel, a.model.content),
 		container.NewTabItem(TabSites, a.sites.content),
 		container.NewTabItem(TabLibrary, a.library.content),
 	)
@@ -334,6 +337,7 @@ func (a *App) onStudy(name string) {
 	a.cox.setStudy(st)
 	a.compare.setStudy(st)
 	a.screen.setStudy(st)
+	a.model.setStudy(st)
 	a.sites.refreshTable()
 }
 

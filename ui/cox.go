@@ -126,18 +126,24 @@ func newCoxTab(a *App) *coxTab {
 
 // setStudy offers the study's variables as covariates.
 func (t *coxTab) setStudy(st *app.Study) {
+	t.covariates.Options = covariateOptions(st)
+	t.covariates.Selected = nil
+	t.covariates.Refresh()
+	t.refs = map[string]*widget.Select{}
+	t.offerReferences()
+	t.offerForms(st)
+}
+
+// covariateOptions are the study's variables a model can take: those without a type conflict
+// between sites.
+func covariateOptions(st *app.Study) []string {
 	var opts []string
 	for _, v := range st.Variables {
 		if len(v.TypeConflict) == 0 {
 			opts = append(opts, v.Name)
 		}
 	}
-	t.covariates.Options = opts
-	t.covariates.Selected = nil
-	t.covariates.Refresh()
-	t.refs = map[string]*widget.Select{}
-	t.offerReferences()
-	t.offerForms(st)
+	return opts
 }
 
 // offerReferences shows a reference-level choice for each selected categorical covariate, in

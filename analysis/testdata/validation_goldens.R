@@ -14,7 +14,10 @@
 #              C and Uno's C as above, calibration slope = coxph(Surv ~ lp) at the site (Efron),
 #              and calibration in the large at landmarks: the site's KM against the mean of
 #              exp(-H0(t) exp(lp)) with H0 the training fit's cumulative baseline hazard at lp = 0
-#              (basehaz(fit, centered = FALSE), Efron's estimator as survfit.coxph computes it).
+#              (basehaz(fit, centered = FALSE), Efron's estimator as survfit.coxph computes it),
+#              and the time-dependent Brier score there: riskRegression::Score(list(fit),
+#              Surv(time, event) ~ 1, data = site, times, metrics = "brier", cens.model = "km")
+#              (IPCW with the site's censoring Kaplan-Meier; r-cran-riskregression 2022.11.28).
 # pooled       metafor::rma(yi, sei = sei, method = "REML") and predict(): Harrell's C on the
 #              logit scale (yi = qlogis(C), sei = se / (C (1 - C)); Debray et al. 2017, BMJ 356:i6460)
 #              back-transformed with plogis, and the calibration slope on its own scale.
@@ -23,7 +26,7 @@
 #              golden is the REML optimum itself (metafor's default stops at a tau2 step < 1e-5).
 #              Cases: the lung LOSO C and slopes, metafor's dat.bcg log RR, and a homogeneous set
 #              (tau2 = 0 on the boundary).
-suppressMessages({library(survival); library(jsonlite); library(metafor)})
+suppressMessages({library(survival); library(jsonlite); library(metafor); library(riskRegression)})
 
 conc <- function(time, event, lp) {
   h <- concordance(Surv(time, event) ~ lp, reverse = TRUE)
@@ -66,10 +69,13 @@ for (s in held) {
   sf <- survfit(fit, newdata = te[, covs])          # cross-check of the predicted survival
   pm <- rowMeans(summary(sf, times = landmarks, extend = TRUE)$surv)
   stopifnot(all.equal(pred, as.numeric(pm), tolerance = 1e-10))
+  fitx <- coxph(Surv(time, event) ~ age + male + ecogn, tr, ties = "efron", x = TRUE, y = TRUE)
+  brier <- Score(list(m = fitx), formula = Surv(time, event) ~ 1, data = te, times = landmarks,
+                 metrics = "brier", cens.model = "km", null.model = FALSE, se.fit = FALSE)$Brier$score$Brier
   sites[[length(sites) + 1]] <- c(list(site = s, n = nrow(te), events = sum(te$event),
     train_coef = as.numeric(b), lp = lpte,
     calibration_slope = coef(slope)[[1]], calibration_slope_se = sqrt(vcov(slope)[1, 1]),
-    landmarks = landmarks, baseline_cumhaz = H0, observed_km = km, mean_predicted = pred),
+    landmarks = landmarks, baseline_cumhaz = H0, observed_km = km, mean_predicted = pred, brier = brier),
     conc(te$time, te$event, lpte))
 }
 

@@ -25,6 +25,8 @@ type competingGoldens struct {
 		Status []int     `json:"status"`
 		Site   []string  `json:"site"`
 		Group  []string  `json:"group"`
+		X1     []float64 `json:"x1"`
+		X2     []float64 `json:"x2"`
 	} `json:"datasets"`
 	CIF []struct {
 		Name   string `json:"name"`
@@ -45,7 +47,8 @@ type competingGoldens struct {
 }
 
 // startMGUS serves survival::mgus2 split over four fake sites on a real embedded hub, its
-// endpoint E with the causes progression (1) and death (2).
+// endpoint E with the causes progression (1) and death (2), and the covariates sex, x1 (age
+// in decades) and x2 (haemoglobin).
 func startMGUS(t *testing.T, policy protocol.Policy) (string, competingGoldens) {
 	t.Helper()
 	ctx := context.Background()
@@ -63,10 +66,10 @@ func startMGUS(t *testing.T, policy protocol.Policy) (string, competingGoldens) 
 		sb := bySite[d.Site[i]]
 		if sb == nil {
 			sb = &strings.Builder{}
-			sb.WriteString("pid,t,st,sex\n")
+			sb.WriteString("pid,t,st,sex,x1,x2\n")
 			bySite[d.Site[i]] = sb
 		}
-		fmt.Fprintf(sb, "p%d,%v,%d,%s\n", i, d.Time[i], d.Status[i], d.Group[i])
+		fmt.Fprintf(sb, "p%d,%v,%d,%s,%v,%v\n", i, d.Time[i], d.Status[i], d.Group[i], d.X1[i], d.X2[i])
 	}
 	hub, err := network.StartHub(network.HubOptions{})
 	if err != nil {
@@ -81,9 +84,10 @@ func startMGUS(t *testing.T, policy protocol.Policy) (string, competingGoldens) 
 		}
 		t.Cleanup(func() { store.Close() })
 		spec := node.ImportSpec{Study: "mgus", IDColumn: "pid", Site: site, DataCut: "2024-01-01",
-			Endpoints:  []node.EndpointSpec{{Name: "E", TimeColumn: "t", EventColumn: "st"}},
-			Causes:     map[string][]string{"E": {"progression", "death"}},
-			Dictionary: node.Dictionary{Version: "1", Entries: []node.DictionaryEntry{{Name: "sex", Categories: []string{"F", "M"}}}}}
+			Endpoints: []node.EndpointSpec{{Name: "E", TimeColumn: "t", EventColumn: "st"}},
+			Causes:    map[string][]string{"E": {"progression", "death"}},
+			Dictionary: node.Dictionary{Version: "1", Entries: []node.DictionaryEntry{{Name: "sex", Categories: []string{"F", "M"}},
+				{Name: "x1", Type: protocol.Numeric, Min: ptr(2.0), Max: ptr(10.0)}, {Name: "x2", Type: protocol.Numeric, Min: ptr(5.0), Max: ptr(20.0)}}}}
 		if _, err := node.ImportCSV(ctx, store, spec, strings.NewReader(sb.String())); err != nil {
 			t.Fatal(err)
 		}

@@ -383,11 +383,16 @@ func runModel(ctx context.Context, c *common, args []string, out io.Writer) erro
 // validates it (--validate loso).
 func coxCommand(ctx context.Context, c *common, name string, args []string, out io.Writer) error {
 	var a analysisFlags
-	var covs, ties, strata, refs, validate string
+	var covs, ties, strata, refs, validate, predict, times, marks string
+	lpBin := app.DefaultLPBinWidth
 	if err := parseFlags(name, c, args, func(fs *flag.FlagSet) {
 		a.register(fs, true)
 		if name == "model" {
-			fs.StringVar(&validate, "validate", "", "`loso`: leave-one-site-out validation, each site evaluating the model fitted on the others (Harrell's and Uno's C, calibration slope; pooled by random effects with a 95% prediction interval); needs --strata site")
+			fs.StringVar(&validate, "validate", "", "`loso`: leave-one-site-out validation, each site evaluating the model fitted on the others (Harrell's and Uno's C, calibration slope; pooled by random effects with a 95% prediction interval; with --strata none also calibration in the large and the Brier score at --landmarks)")
+			fs.StringVar(&marks, "landmarks", "365,730", "with --validate loso and --strata none, calibration in the large and the Brier score at these `DAYS`")
+			fs.StringVar(&predict, "predict", "", "predicted survival for one patient, `VAR=VALUE,...` for every covariate: computed on this computer from the pooled model's baseline hazard (never sent); needs --strata none")
+			fs.StringVar(&times, "times", "365,730,1825", "with --predict, survival at these `DAYS`")
+			fs.Float64Var(&lpBin, "lp-bin", app.DefaultLPBinWidth, "with --predict, the `WIDTH` of the bins of the cohort's linear predictor the sites release (log hazard ratio)")
 		}
 		fs.StringVar(&covs, "covariates", "", "comma-separated `VARIABLES` of the model")
 		fs.StringVar(&ties, "ties", "efron", "tie handling `METHOD`: efron or breslow")
@@ -407,10 +412,27 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 	case validate == "":
 	case validate != "loso":
 		return usagef("--validate: %q is not a validation (want loso)", validate)
-	case strata != "site":
-		return usagef("--validate loso fits the site-stratified model for now: use --strata site (the pooled form's baseline hazard is not released for validation yet)")
+	case strata != "site" && strata != "none" && strata != "":
+		return usagef("--validate loso fits the model stratified by site or the pooled one (--strata site or none), not strata within sites")
 	case c.format == "csv":
 		return usagef("--validate loso: use --format json or text (the validation is a second table)")
+	}
+	var profile map[string]string
+	var landmarks []float64
+	if predict != "" {
+		if strata != "none" && strata != "" {
+			return usagef("--predict needs the pooled model (--strata none): the model stratified by site has no shared baseline hazard, each site keeps its own")
+		}
+		if c.format == "csv" {
+			return usagef("--predict: use --format json or text (the prediction is a second table)")
+		}
+		var err error
+		if profile, err = app.ParseProfile(predict); err != nil {
+			return usagef("--predict: %s", app.ErrorMessage(err))
+		}
+		if landmarks, err = parseFloats("--times", times); err != nil {
+			return err
+		}
 	}
 	if _, err := analysis.ParseTies(ties); err != nil {
 		return usagef("--ties: %v", err)
@@ -438,20 +460,28 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 		return err
 	}
 	req := app.Request{Kind: protocol.KindCox, Study: st.Name, Cohort: f, Endpoint: a.endpoint, Cox: spec}
+	if validate != "" {
+		// The validation is run with the fit and kept with it: --offline shows it again.
+		spec.Validate = app.ValidateLOSO
+		if spec.Form == protocol.CoxPooled {
+			if req.Landmarks, err = parseFloats("--landmarks", marks); err != nil {
+				return err
+			}
+		}
+	}
 	r, err := e.run(ctx, req)
 	if err != nil {
 		return err
 	}
-	var loso *app.LOSOResult
-	if validate != "" {
-		if e.offline {
-			return usagef("--validate needs the network: leave-one-site-out validation is not cached yet")
-		}
-		if loso, err = e.svc.ValidateLOSO(ctx, req); err != nil {
+	loso := r.Cox.Validation
+	extras := modelExtras{loso: loso}
+	if profile != nil {
+		if extras.pred, err = app.Predict(r, profile, landmarks); err != nil {
 			return err
 		}
+		extras.hist, extras.histNote = lpHistogram(ctx, e, r, lpBin)
 	}
-	if err := writeCox(out, c.format, r, spec, strata, report.Names{From: st}, loso); err != nil {
+	if err := writeCox(out, c.format, r, spec, strata, report.Names{From: st}, extras); err != nil {
 		return err
 	}
 	return requireAll(c, &r.Provenance)

@@ -206,7 +206,7 @@ func writeResult(w io.Writer, format string, r *app.Result, unit timeUnit, names
 		if spec == nil {
 			return fmt.Errorf("result %d is a Cox model without its model", r.ID)
 		}
-		return writeCox(w, format, r, spec, coxStrataFlag(spec), names, nil)
+		return writeCox(w, format, r, spec, coxStrataFlag(spec), names, modelExtras{})
 	case protocol.KindIPW:
 		if r.Request.IPW == nil || r.IPW == nil {
 			return fmt.Errorf("result %d is a weighted comparison without its specification", r.ID)

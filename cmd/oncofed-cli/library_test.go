@@ -72,6 +72,7 @@ func TestOffline(t *testing.T) {
 		{"count", "--study", "lung", "--group", "sex"},
 		{"summary", "--study", "lung", "--vars", "age,ecog", "--group", "sex"},
 		{"cox", "--study", "lung", "--endpoint", "os", "--covariates", "age,sex"},
+		{"model", "--study", "lung", "--endpoint", "os", "--covariates", "age,sex", "--validate", "loso"},
 		{"ipw", "--study", "lung", "--endpoint", "os", "--treatment", "sex", "--treated", "female", "--confounders", "age,karno,wt.loss"},
 	}
 	dead, dials := deadHub(t)

@@ -9,7 +9,8 @@ import (
 
 // losoJSON is the validation part of the model command's JSON (issue 20's layout):
 // sites: [{site, n, events, harrell_c, harrell_se, uno_c, uno_se, calibration_slope,
-// calibration_slope_se, coef, sat_out}], pooled: {harrell_c, lower, upper, prediction_lower,
+// calibration_slope_se, coef, sat_out, and for the pooled model calibration: [{time, observed,
+// predicted}], brier: [{time, value}]}], pooled: {harrell_c, lower, upper, prediction_lower,
 // prediction_upper, calibration_slope, slope_lower, slope_upper, slope_prediction_lower,
 // slope_prediction_upper, tau2_logit_c, i2}. Figures a site did not release are null.
 func losoJSON(l *app.LOSOResult) map[string]any {
@@ -24,6 +25,14 @@ func losoJSON(l *app.LOSOResult) map[string]any {
 			m["uno_c"], m["uno_se"] = num(s.UnoC), num(s.UnoSE)
 			m["calibration_slope"], m["calibration_slope_se"] = num(s.CalibrationSlope), num(s.CalibrationSlopeSE)
 			m["coef"] = nums(s.Coef)
+			if len(s.Calibration) > 0 {
+				var cal, brier []map[string]any
+				for _, c := range s.Calibration {
+					cal = append(cal, map[string]any{"time": c.Time, "observed": num(c.Observed), "predicted": num(c.Predicted)})
+					brier = append(brier, map[string]any{"time": c.Time, "value": num(c.Brier)})
+				}
+				m["calibration"], m["brier"] = cal, brier
+			}
 		}
 		sites = append(sites, m)
 	}
@@ -57,6 +66,9 @@ func writeLOSOText(w io.Writer, l *app.LOSOResult) error {
 	if err := t.Flush(); err != nil {
 		return err
 	}
+	if err := writeCalibrationText(w, l); err != nil {
+		return err
+	}
 	if c := l.PooledC; c != nil {
 		fmt.Fprintf(w, "pooled C %s (95%% CI %s–%s; 95%% prediction interval %s–%s), I² %s%%\n", pstr(num(c.C)), pstr(num(c.Lower)),
 			pstr(num(c.Upper)), pstr(num(c.PredictionLower)), pstr(num(c.PredictionUpper)), pstr(num(c.Logit.I2)))
@@ -66,4 +78,25 @@ func writeLOSOText(w io.Writer, l *app.LOSOResult) error {
 			pstr(num(s.PredictionLower)), pstr(num(s.PredictionUpper)))
 	}
 	return nil
+}
+
+// writeCalibrationText prints calibration in the large and the Brier score at the landmarks
+// (the pooled model's validation), one row per site and landmark.
+func writeCalibrationText(w io.Writer, l *app.LOSOResult) error {
+	has := false
+	for _, s := range l.Sites {
+		has = has || len(s.Calibration) > 0
+	}
+	if !has {
+		return nil
+	}
+	fmt.Fprintln(w, "Calibration at landmarks (observed Kaplan–Meier, mean predicted survival, IPCW Brier score)")
+	t := table(w)
+	fmt.Fprintln(t, "SITE\tDAYS\tOBSERVED\tPREDICTED\tBRIER")
+	for _, s := range l.Sites {
+		for _, c := range s.Calibration {
+			fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\n", s.Site, g(c.Time), pstr(num(c.Observed)), pstr(num(c.Predicted)), pstr(num(c.Brier)))
+		}
+	}
+	return t.Flush()
 }

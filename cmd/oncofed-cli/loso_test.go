@@ -131,7 +131,7 @@ func TestModelValidateLOSO(t *testing.T) {
 		t.Errorf("pooled C %+v: the prediction interval should contain the confidence interval around C", p)
 	}
 	// Under the default policy the small institutions sit out, named in the text output; csv
-	// and the pooled form are refused up front.
+	// and strata within sites are refused up front.
 	pol := node.DefaultPolicy()
 	pol.DailyQueryBudget, pol.EventsPerCoxCovariate = 0, 0
 	url = startLung(t, pol)
@@ -140,7 +140,7 @@ func TestModelValidateLOSO(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "sat out:") || !strings.Contains(out, "prediction interval") {
 		t.Errorf("text: exit %d\n%s\n%s", code, out, errOut)
 	}
-	for _, extra := range [][]string{{"--strata", "none"}, {"--strata", "site", "--format", "csv"}} {
+	for _, extra := range [][]string{{"--strata", "ecog"}, {"--strata", "site", "--format", "csv"}} {
 		args := append([]string{"--hub", url, "model", "--study", "lung", "--endpoint", "os", "--covariates", "age,sex", "--validate", "loso"}, extra...)
 		if code, _, errOut := cli(t, args...); code == 0 || !strings.Contains(errOut, "--validate") {
 			t.Errorf("%v: exit %d: %s", extra, code, errOut)

@@ -363,6 +363,9 @@ type kmDoc struct {
 	LogRank       *testDoc       `json:"logrank"`
 	LogRankStrata *testDoc       `json:"logrank_site_strata"`
 	LogRankError  string         `json:"logrank_error,omitempty"`
+	// DelayedEntries is the number of patients the sites report entering observation late
+	// (risk sets from entry): a registry's enrolments.
+	DelayedEntries int `json:"delayed_entries,omitempty"`
 	// Privacy is the privacy and provenance line's structured form (report.Privacy).
 	Privacy report.Privacy `json:"privacy"`
 
@@ -431,7 +434,7 @@ func kmDocument(r *app.Result, o kmOptions) (*kmDoc, error) {
 	km := r.KM
 	doc := &kmDoc{Study: r.Request.Study, Endpoint: km.Endpoint, Cohort: r.Request.Cohort, GroupBy: r.Request.GroupBy,
 		ConfType: o.confType.String(), BinDays: km.BinDays, Sites: provenanceJSON(&r.Provenance), Policy: policyJSON(&r.Provenance),
-		LogRank: testOf(km.LogRank), LogRankStrata: testOf(km.StratifiedLogRank), LogRankError: km.LogRankError, Privacy: report.NewPrivacy(r, clock()), unit: o.unit}
+		LogRank: testOf(km.LogRank), LogRankStrata: testOf(km.StratifiedLogRank), LogRankError: km.LogRankError, DelayedEntries: km.DelayedEntries, Privacy: report.NewPrivacy(r, clock()), unit: o.unit}
 	tau := o.tau
 	if tau == 0 {
 		tau = math.Inf(1)
@@ -558,6 +561,9 @@ func writeKM(w io.Writer, format string, doc *kmDoc) error {
 	if doc.LogRankError != "" {
 		fmt.Fprintln(w, "log-rank:", doc.LogRankError)
 	}
+	if doc.DelayedEntries > 0 {
+		fmt.Fprintln(w, report.DelayedEntryNote(doc.DelayedEntries))
+	}
 	fmt.Fprintln(w, doc.Privacy.Line())
 	return nil
 }
@@ -616,12 +622,17 @@ type coxTermDoc struct {
 
 func coxTerms(r *app.Result, spec *app.CoxSpec) []coxTermDoc {
 	fit := r.Cox.Fit
-	req := r.Request
+	return termDocs(r.Request, spec, fit, fit.SE, fit.Lower, fit.Upper, fit.P)
+}
+
+// termDocs are a fitted model's terms with the given standard errors, intervals and p (the
+// model-based ones of a Cox fit, the sandwich ones of a Fine–Gray model).
+func termDocs(req app.Request, spec *app.CoxSpec, fit *analysis.CoxFit, se, lower, upper, p []float64) []coxTermDoc {
 	req.Cox = spec
 	var out []coxTermDoc
 	for j, t := range report.CoxTerms(req, fit.Terms) {
-		d := coxTermDoc{Term: t.Variable, Column: t.Column, Coef: num(fit.Coef[j]), SE: num(fit.SE[j]), HR: num(fit.HR[j]),
-			Lower: num(fit.Lower[j]), Upper: num(fit.Upper[j]), P: num(fit.P[j])}
+		d := coxTermDoc{Term: t.Variable, Column: t.Column, Coef: num(fit.Coef[j]), SE: num(se[j]), HR: num(fit.HR[j]),
+			Lower: num(lower[j]), Upper: num(upper[j]), P: num(p[j])}
 		if t.Level != "" {
 			lv, ref := t.Level, t.Reference
 			d.Level, d.Reference = &lv, &ref
@@ -631,7 +642,7 @@ func coxTerms(r *app.Result, spec *app.CoxSpec) []coxTermDoc {
 	return out
 }
 
-func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, strata string, names report.Names, loso *app.LOSOResult) error {
+func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, strata string, names report.Names, x modelExtras) error {
 	fit := r.Cox.Fit
 	terms := coxTerms(r, spec)
 	switch format {
@@ -654,8 +665,11 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		if r.Cox.NoiseSD != nil {
 			doc["noise_sd"] = r.Cox.NoiseSD // per column, in β order: what the DP noise adds
 		}
-		if loso != nil {
-			doc["validation"] = losoJSON(loso)
+		if x.loso != nil {
+			doc["validation"] = losoJSON(x.loso)
+		}
+		if x.pred != nil {
+			doc["predicted"] = predictionJSON(r, x)
 		}
 		return writeJSON(w, doc)
 	case "csv":
@@ -724,8 +738,13 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		}
 		fmt.Fprintf(w, "noise of the differentially private release (not in SE): sd of each coefficient ≈ %s (%d simulated releases)\n", strings.Join(parts, ", "), app.DPCoxNoiseReleases)
 	}
-	if loso != nil {
-		if err := writeLOSOText(w, loso); err != nil {
+	if x.loso != nil {
+		if err := writeLOSOText(w, x.loso); err != nil {
+			return err
+		}
+	}
+	if x.pred != nil {
+		if err := writePredictionText(w, r, spec, x); err != nil {
 			return err
 		}
 	}

@@ -81,7 +81,7 @@ func TestSummaryDefaultBins(t *testing.T) {
 func TestSameCoxTableAsApp(t *testing.T) {
 	r := reporttest.CoxResult()
 	var out bytes.Buffer
-	if err := writeCox(&out, "text", r, r.Request.Cox, "site", report.Names{From: reporttest.CoxStudy()}, nil); err != nil {
+	if err := writeCox(&out, "text", r, r.Request.Cox, "site", report.Names{From: reporttest.CoxStudy()}, modelExtras{}); err != nil {
 		t.Fatal(err)
 	}
 	var labels []string

@@ -215,8 +215,8 @@ func Start(ctx context.Context, dir string, opts Options) (*Demo, error) {
 // demoDataVersion changes when what synth writes or how it is imported changes while the
 // federation's specs do not, so that demo databases from an older build (without version
 // control information in it) are regenerated: 2 = PFS with competing causes (issue 17), 3 = ECOG
-// and year of diagnosis declared discrete.
-const demoDataVersion = 3
+// and year of diagnosis declared discrete, 4 = a myeloma registry site with delayed entry of OS.
+const demoDataVersion = 4
 
 // prepare opens (generating when needed) one store per site.
 func prepare(ctx context.Context, dir string, fed synth.Federation) (map[string]*node.SQLiteStore, map[string][]string, error) {
@@ -293,6 +293,7 @@ func NodeImportSpec(is synth.ImportSpec) node.ImportSpec {
 		spec.Dictionary = StudyDictionary(synth.Study(is.Study))
 	}
 	spec.Causes = is.Causes
+	spec.Entry = is.Entry
 	return spec
 }
 

@@ -48,11 +48,19 @@ type Cohort struct {
 // Endpoint is a time-to-event outcome: the first of its Events on or after the index date,
 // else censored at the end of observation (the observation period's end, or the data cut
 // when earlier).
+//
+// Causes, when given, makes the endpoint's events competing causes (as `oncofed-node import
+// --causes`): every event names its Cause, one of Causes, and the patient's cause is that of the
+// first event; events of different causes on the same day go to the one listed first in Events.
+// Entry, when given, is delayed entry (--entry): the first record of one of its events on or
+// after the index date is the day the patient entered observation (none: from the index date).
 type Endpoint struct {
 	Name        string   `json:"name"`
 	Label       string   `json:"label,omitempty"`
 	HorizonDays *float64 `json:"horizon_days,omitempty"`
 	Events      []Event  `json:"events"`
+	Causes      []string `json:"causes,omitempty"`
+	Entry       []Event  `json:"entry,omitempty"`
 }
 
 // Event is one kind of record that ends an endpoint: a death (table death), or a record of
@@ -61,6 +69,8 @@ type Endpoint struct {
 type Event struct {
 	Table    string  `json:"table"`
 	Concepts []int64 `json:"concepts,omitempty"`
+	// Cause is the label of the competing cause this event is (Endpoint.Causes).
+	Cause string `json:"cause,omitempty"`
 }
 
 // Variable is one column of the study and where its value comes from.
@@ -149,9 +159,6 @@ func ReadDefinition(r io.Reader) (*Definition, error) {
 // Check refuses a malformed definition, naming the endpoint or variable at fault; the
 // dictionary it declares is checked as the CSV import checks one.
 func (d *Definition) Check() error {
-	bad := func(where, f string, a ...any) error {
-		return &DefinitionError{Where: where, Reason: fmt.Sprintf(f, a...)}
-	}
 	if d.Study == "" {
 		return bad("", `"study" is required`)
 	}
@@ -182,22 +189,22 @@ func (d *Definition) Check() error {
 		if len(e.Events) == 0 {
 			return bad(where, "events: at least one is required")
 		}
+		if err := checkCauses(where, e); err != nil {
+			return err
+		}
+		for k, ev := range e.Entry {
+			w := fmt.Sprintf("%s, entry %d (%s)", where, k+1, ev.Table)
+			if ev.Table == tDeath || ev.Cause != "" {
+				return bad(w, "an entry is a record of episode, condition_occurrence, observation or measurement, without a cause")
+			}
+			if err := checkEventTable(w, ev); err != nil {
+				return err
+			}
+		}
 		for k, ev := range e.Events {
 			w := fmt.Sprintf("%s, event %d (%s)", where, k+1, ev.Table)
-			switch ev.Table {
-			case tDeath:
-				if len(ev.Concepts) > 0 {
-					return bad(w, "a death is any death: no concepts")
-				}
-			case tEpisode, tCondition, tObservation, tMeasurement:
-				if len(ev.Concepts) == 0 {
-					return bad(w, "concepts are required")
-				}
-				if err := checkConcepts(w, ev.Concepts); err != nil {
-					return err
-				}
-			default:
-				return bad(w, "table %q: want death, episode, condition_occurrence, observation or measurement", ev.Table)
+			if err := checkEventTable(w, ev); err != nil {
+				return err
 			}
 		}
 	}
@@ -210,6 +217,60 @@ func (d *Definition) Check() error {
 		return err
 	}
 	return nil
+}
+
+// checkCauses checks an endpoint's causes: distinct non-empty labels, each event naming one,
+// each cause some event's; without causes, no event names one.
+func checkCauses(where string, e Endpoint) error {
+	if len(e.Causes) == 0 {
+		for k, ev := range e.Events {
+			if ev.Cause != "" {
+				return bad(fmt.Sprintf("%s, event %d", where, k+1), "cause %q, but the endpoint declares no causes", ev.Cause)
+			}
+		}
+		return nil
+	}
+	used := map[string]bool{}
+	for k, c := range e.Causes {
+		if c == "" || used[c] || slices.Contains(e.Causes[:k], c) {
+			return bad(where, "causes: labels must be non-empty and distinct")
+		}
+	}
+	for k, ev := range e.Events {
+		if !slices.Contains(e.Causes, ev.Cause) {
+			return bad(fmt.Sprintf("%s, event %d", where, k+1), "cause %q is not one of the endpoint's causes %q", ev.Cause, e.Causes)
+		}
+		used[ev.Cause] = true
+	}
+	for _, c := range e.Causes {
+		if !used[c] {
+			return bad(where, "cause %q has no event", c)
+		}
+	}
+	return nil
+}
+
+// checkEventTable checks one event (or entry) record's table and concepts.
+func checkEventTable(w string, ev Event) error {
+	switch ev.Table {
+	case tDeath:
+		if len(ev.Concepts) > 0 {
+			return bad(w, "a death is any death: no concepts")
+		}
+	case tEpisode, tCondition, tObservation, tMeasurement:
+		if len(ev.Concepts) == 0 {
+			return bad(w, "concepts are required")
+		}
+		return checkConcepts(w, ev.Concepts)
+	default:
+		return bad(w, "table %q: want death, episode, condition_occurrence, observation or measurement", ev.Table)
+	}
+	return nil
+}
+
+// bad is a DefinitionError at where.
+func bad(where, f string, a ...any) error {
+	return &DefinitionError{Where: where, Reason: fmt.Sprintf(f, a...)}
 }
 
 func checkConcepts(where string, ids []int64) error {
@@ -356,7 +417,7 @@ func (d *Definition) uses() (tables map[string]string, concepts map[int64]string
 		tables["concept_ancestor"] = "the cohort's include_descendants"
 	}
 	for _, e := range d.Endpoints {
-		for _, ev := range e.Events {
+		for _, ev := range append(slices.Clone(e.Events), e.Entry...) {
 			if _, ok := tables[ev.Table]; !ok {
 				tables[ev.Table] = "endpoint " + e.Name
 			}

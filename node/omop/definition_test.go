@@ -58,6 +58,14 @@ func TestDefinitionErrors(t *testing.T) {
 		{`"unit": "years", "min": 18`, `"unit": "years", "categories": ["old"], "min": 18`, `variable age: a numeric value has no map or categories`},
 		{`"label": "Overall survival"`, `"lable": "Overall survival"`, `unknown field "lable"`},
 		{`{"name": "OS"`, `{"name": "sex"`, `declared twice`},
+		{`{"table": "episode", "concepts": [32677]}, {"table": "death"}]}`, `{"table": "episode", "concepts": [32677], "cause": "progression"}, {"table": "death"}], "causes": ["progression", "death"]}`,
+			`endpoint PFS, event 2: cause "" is not one of the endpoint's causes`},
+		{`{"table": "episode", "concepts": [32677]}, {"table": "death"}]}`, `{"table": "episode", "concepts": [32677], "cause": "progression"}, {"table": "death", "cause": "progression"}], "causes": ["progression", "death"]}`,
+			`endpoint PFS: cause "death" has no event`},
+		{`{"table": "episode", "concepts": [32677]}, {"table": "death"}]}`, `{"table": "episode", "concepts": [32677], "cause": "progression"}, {"table": "death"}]}`,
+			`cause "progression", but the endpoint declares no causes`},
+		{`{"table": "episode", "concepts": [32677]}, {"table": "death"}]}`, `{"table": "episode", "concepts": [32677]}, {"table": "death"}], "entry": [{"table": "death"}]}`,
+			`endpoint PFS, entry 1 (death): an entry is a record of episode`},
 	} {
 		src := strings.Replace(goodDefinition, c.from, c.to, 1)
 		if src == goodDefinition {
@@ -97,4 +105,18 @@ func FuzzReadDefinition(f *testing.F) {
 			t.Fatalf("round trip changed it:\n%+v\n%+v", d, d2)
 		}
 	})
+}
+
+// A definition with competing causes and entry records reads, and keeps them.
+func TestDefinitionCausesAndEntry(t *testing.T) {
+	src := strings.Replace(goodDefinition, `{"table": "episode", "concepts": [32677]}, {"table": "death"}]}`,
+		`{"table": "episode", "concepts": [32677], "cause": "progression"}, {"table": "death", "cause": "death"}], "causes": ["progression", "death"], "entry": [{"table": "observation", "concepts": [4000000]}]}`, 1)
+	d, err := ReadDefinition(strings.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := d.Endpoints[1]
+	if !reflect.DeepEqual(ep.Causes, []string{"progression", "death"}) || ep.Events[1].Cause != "death" || len(ep.Entry) != 1 {
+		t.Errorf("endpoint %+v", ep)
+	}
 }

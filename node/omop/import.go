@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -18,6 +19,9 @@ type Snapshot struct {
 	values    [][]string // per variable, per patient
 	times     [][]float64
 	events    [][]bool
+	causes    [][]int     // per endpoint: nil without causes
+	entries   [][]float64 // per endpoint: nil without entry
+	extras    []node.EndpointExtras
 	next      int
 	// Rows says what was read from each table.
 	Rows []TableRows
@@ -72,8 +76,18 @@ func Read(ctx context.Context, q Querier, def *Definition) (*Snapshot, error) {
 	}
 	for k, e := range def.Endpoints {
 		t, ev := r.endpointColumns(eps[k])
+		c, en, err := r.endpointExtras(eps[k], t)
+		if err != nil {
+			return nil, err
+		}
 		s.eps = append(s.eps, e.Name)
 		s.times, s.events = append(s.times, t), append(s.events, ev)
+		s.causes, s.entries = append(s.causes, c), append(s.entries, en)
+		x := node.EndpointExtras{Causes: slices.Clone(e.Causes)}
+		if en != nil {
+			x.EntryColumn = "entry" // from the definition's entry records
+		}
+		s.extras = append(s.extras, x)
 	}
 	for j := range def.Variables {
 		v := &def.Variables[j]
@@ -110,9 +124,24 @@ func (s *Snapshot) Next() (node.Record, error) {
 	}
 	for k := range s.eps {
 		rec.Times[k], rec.Events[k] = s.times[k][i], s.events[k][i]
+		if s.causes[k] != nil {
+			if rec.Causes == nil {
+				rec.Causes = make([]int, len(s.eps))
+			}
+			rec.Causes[k] = s.causes[k][i]
+		}
+		if s.entries[k] != nil {
+			if rec.Entries == nil {
+				rec.Entries = make([]float64, len(s.eps))
+			}
+			rec.Entries[k] = s.entries[k][i]
+		}
 	}
 	return rec, nil
 }
+
+// EndpointExtras implements node.ExtrasSource: the definition's causes and entries.
+func (s *Snapshot) EndpointExtras() []node.EndpointExtras { return s.extras }
 
 // Options are the import's settings that are the site's, not the study's.
 type Options struct {

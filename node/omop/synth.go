@@ -32,7 +32,11 @@ func localBase(s synth.Study) int64 {
 	return 2_000_000_000 + 100_000*int64(slices.Index(synth.Studies, s)+1)
 }
 
-func varConcept(base int64, j int) int64      { return base + 100*int64(j+1) }
+func varConcept(base int64, j int) int64 { return base + 100*int64(j+1) }
+
+// registryConcept is the local observation concept of a registry enrolment (synth's registry
+// site, Site.Registry): the day a patient entered observation of OS.
+func registryConcept(base int64) int64        { return base + 99_000 }
 func levelConcept(base int64, j, k int) int64 { return base + 100*int64(j+1) + int64(k) + 1 }
 
 // mpmDrugs are the drugs of the mesothelioma regimens, written to drug_exposure: that study's
@@ -108,6 +112,17 @@ func SynthDefinition(g *synth.Generator) *Definition {
 		ep := Endpoint{Name: e.Name, Events: []Event{{Table: tDeath}}}
 		if e.Name != "OS" {
 			ep.Events = append([]Event{{Table: tEpisode, Concepts: []int64{ConceptDiseaseProgression}}}, ep.Events...)
+			// Competing causes as the CSV declares them (synth.PFSCauses: progression, death);
+			// the progression is listed first, so it wins a tie with death on one day.
+			if causes := g.ImportSpec(0).Causes[e.Name]; len(causes) == 2 {
+				ep.Causes = causes
+				ep.Events[0].Cause, ep.Events[1].Cause = causes[0], causes[1]
+			}
+		}
+		// A registry's patients enter observation of OS at their enrolment (synth's registry
+		// site); other sites record no enrolment, so their OS has no entry.
+		if e.Name == "OS" && slices.ContainsFunc(g.Sites(), func(s synth.Site) bool { return s.Registry }) {
+			ep.Entry = []Event{{Table: tObservation, Concepts: []int64{registryConcept(base)}}}
 		}
 		d.Endpoints = append(d.Endpoints, ep)
 	}
@@ -269,8 +284,18 @@ func synthPatient(c *synth.Cohort, i int, sch *synth.Schema, study synth.Study, 
 	if c.OSEvent[i] {
 		add(tDeath, pid, end, int64(ConceptEHR))
 	}
-	if c.PFSEvent[i] && !(c.OSEvent[i] && c.PFSDays[i] == c.OSDays[i]) {
+	// A progression is recorded when PFS ended in one: by its cause when PFS has competing
+	// causes (a progression on the day of death stays a progression), else when PFS ended
+	// before death.
+	progressed := c.PFSEvent[i] && !(c.OSEvent[i] && c.PFSDays[i] == c.OSDays[i])
+	if c.PFSCause != nil {
+		progressed = c.PFSCause[i] == 1
+	}
+	if progressed {
 		add(tEpisode, ids.next(tEpisode), pid, int64(ConceptDiseaseProgression), at(c.PFSDays[i]), base, int64(ConceptEHR))
+	}
+	if c.OSEntryDays != nil {
+		add(tObservation, ids.next(tObservation), pid, registryConcept(base), at(c.OSEntryDays[i]), int64(ConceptEHR), nil, nil)
 	}
 	return nil
 }
@@ -337,6 +362,7 @@ func SynthConcepts(studies []synth.Study) ([]string, [][]any, error) {
 		}
 		base := localBase(s)
 		local(base, sch.Title, "Condition", string(s))
+		local(registryConcept(base), "Enrolment in the registry", "Observation", string(s)+".registry")
 		for j, v := range sch.Variables {
 			table, value := synthPlace(s, v)
 			domain := strings.ToUpper(table[:1]) + table[1:]

@@ -15,22 +15,38 @@ import (
 // index date is an error; other events before it (a history of progression) are not this
 // endpoint's.
 type endpoint struct {
+	def   Endpoint
 	first []time.Time // zero: no event
+	rank  []int       // the position in def.Events of the first event (a tie: the lowest)
+	entry []time.Time // delayed entry (def.Entry): the first entry record; nil without
 }
 
 // addEndpoint queues the sources of e.
 func (r *reader) addEndpoint(e Endpoint) *endpoint {
-	ep := &endpoint{first: make([]time.Time, len(r.pats))}
-	keep := func(i int, d time.Time) {
+	ep := &endpoint{def: e, first: make([]time.Time, len(r.pats)), rank: make([]int, len(r.pats))}
+	keep := func(i int, d time.Time, k int) {
 		p := &r.pats[i]
 		if d.Before(p.index) || d.After(p.end) {
 			return
 		}
-		if ep.first[i].IsZero() || d.Before(ep.first[i]) {
-			ep.first[i] = d
+		if ep.first[i].IsZero() || d.Before(ep.first[i]) || (d.Equal(ep.first[i]) && k < ep.rank[i]) {
+			ep.first[i], ep.rank[i] = d, k
 		}
 	}
-	for _, ev := range e.Events {
+	if len(e.Entry) > 0 {
+		ep.entry = make([]time.Time, len(r.pats))
+	}
+	for _, ev := range e.Entry {
+		r.addSource(&source{table: ev.Table, use: "entry of endpoint " + e.Name, concepts: ev.Concepts, event: true,
+			row: func(id int64, d time.Time, _ *fact) error {
+				i := r.byID[id]
+				if p := &r.pats[i]; !d.Before(p.index) && !d.After(p.end) && (ep.entry[i].IsZero() || d.Before(ep.entry[i])) {
+					ep.entry[i] = d
+				}
+				return nil
+			}})
+	}
+	for k, ev := range e.Events {
 		use := "endpoint " + e.Name
 		if ev.Table == tDeath {
 			r.addSource(&source{table: tDeath, use: use,
@@ -39,18 +55,47 @@ func (r *reader) addEndpoint(e Endpoint) *endpoint {
 					if p := &r.pats[i]; d.Before(p.index) {
 						return &CDMError{Table: tDeath, Reason: fmt.Sprintf("person %d died on %s, before the first diagnosis on %s", id, day(d), day(p.index))}
 					}
-					keep(i, d)
+					keep(i, d, k)
 					return nil
 				}})
 			continue
 		}
 		r.addSource(&source{table: ev.Table, use: use, concepts: ev.Concepts, event: true,
 			row: func(id int64, d time.Time, _ *fact) error {
-				keep(r.byID[id], d)
+				keep(r.byID[id], d, k)
 				return nil
 			}})
 	}
 	return ep
+}
+
+// endpointExtras returns each patient's cause code (1..k by def.Causes, 0 censored; nil
+// without causes) and entry day (days from the index; nil without entry records). An entry on
+// or after the end of the patient's time is an error naming the person.
+func (r *reader) endpointExtras(ep *endpoint, times []float64) (causes []int, entries []float64, err error) {
+	if len(ep.def.Causes) > 0 {
+		causes = make([]int, len(r.pats))
+		for i := range r.pats {
+			if !ep.first[i].IsZero() {
+				causes[i] = 1 + slices.Index(ep.def.Causes, ep.def.Events[ep.rank[i]].Cause)
+			}
+		}
+	}
+	// A site without any entry record declares no entry (the catalog's delayed_entry is the
+	// site's: a registry among hospitals sharing one definition).
+	if ep.entry != nil && slices.ContainsFunc(ep.entry, func(d time.Time) bool { return !d.IsZero() }) {
+		entries = make([]float64, len(r.pats))
+		for i := range r.pats {
+			if d := ep.entry[i]; !d.IsZero() {
+				p := &r.pats[i]
+				entries[i] = float64(days(p.index, d))
+				if entries[i] > 0 && entries[i] >= times[i] {
+					return nil, nil, &CDMError{Table: ep.def.Entry[0].Table, Reason: fmt.Sprintf("person %d entered observation of endpoint %s on day %v, not before its end on day %v", p.personID, ep.def.Name, entries[i], times[i])}
+				}
+			}
+		}
+	}
+	return causes, entries, nil
 }
 
 // columns returns each patient's time (days from the index) and event flag.

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/oncofed/oncofed/internal/pgtest"
@@ -73,14 +72,9 @@ func importCSV(t testing.TB, store node.Store, g *synth.Generator, i int) node.I
 	if err := g.WriteCSV(&buf, i); err != nil {
 		t.Fatal(err)
 	}
-	// The OMOP definitions declare no competing causes yet (issue 17 split synth's myeloma and
-	// mesothelioma PFS into progression and death): compare on the all-cause endpoint, with
-	// death before progression (2) read as an event (1).
-	csvText := buf.String()
-	if g.ImportSpec(i).Causes != nil {
-		csvText = strings.ReplaceAll(csvText, ",2\n", ",1\n")
-	}
-	if _, err := f.WriteString(csvText); err != nil {
+	// The OMOP definitions declare PFS's competing causes and the registry's OS entry as the
+	// CSV import does (--causes, --entry).
+	if _, err := f.WriteString(buf.String()); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -89,7 +83,8 @@ func importCSV(t testing.TB, store node.Store, g *synth.Generator, i int) node.I
 		t.Fatal(err)
 	}
 	is := g.ImportSpec(i)
-	spec := node.ImportSpec{Study: is.Study, IDColumn: is.IDColumn, DataCut: is.DataCut.Format("2006-01-02"), Site: is.Site, Dictionary: dict}
+	spec := node.ImportSpec{Study: is.Study, IDColumn: is.IDColumn, DataCut: is.DataCut.Format("2006-01-02"), Site: is.Site, Dictionary: dict,
+		Causes: is.Causes, Entry: is.Entry}
 	for _, e := range is.Endpoints {
 		spec.Endpoints = append(spec.Endpoints, node.EndpointSpec{Name: e.Name, TimeColumn: e.TimeColumn, EventColumn: e.EventColumn})
 	}

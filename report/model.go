@@ -1,0 +1,125 @@
+package report
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/report/format"
+)
+
+// The prognostic model's figures (issue 20), shared by the desktop's Model tab and exports:
+// the per-site C and calibration slopes of leave-one-site-out validation as forest plots with
+// the pooled estimate and its prediction interval, and the curve predicted for one patient.
+
+// ConcordanceForest is the forest plot of the held-out sites' Harrell's C (95% CI C ± 1.96 SE,
+// within [0, 1]) with the pooled C (logit-scale REML) as a diamond and its 95% prediction
+// interval as a line; nil when no site released a C.
+func ConcordanceForest(l *app.LOSOResult, style chart.Style) *chart.ForestPlot {
+	f := &chart.ForestPlot{Title: "Harrell's C at each held-out site", XLabel: "Harrell's C (0.5: no discrimination)",
+		LabelHeader: "Held-out site", EstimateHeader: "C (95% CI)", Linear: true, Reference: 0.5, Style: style}
+	for _, s := range l.Sites {
+		if s.SatOut != "" || math.IsNaN(s.HarrellC) {
+			continue
+		}
+		lo, hi := math.Max(0, s.HarrellC-1.96*s.HarrellSE), math.Min(1, s.HarrellC+1.96*s.HarrellSE)
+		f.Rows = append(f.Rows, chart.ForestRow{Label: fmt.Sprintf("%s (n = %s)", s.Site, format.Thousands(s.N)), HR: s.HarrellC, Lower: lo, Upper: hi,
+			Weight: 1 / (s.HarrellSE * s.HarrellSE), Text: intervalText(s.HarrellC, lo, hi)})
+	}
+	if len(f.Rows) == 0 {
+		return nil
+	}
+	if c := l.PooledC; c != nil {
+		f.Rows = append(f.Rows, chart.ForestRow{Label: "Pooled (random effects)", HR: c.C, Lower: c.Lower, Upper: c.Upper,
+			PredictionLower: c.PredictionLower, PredictionUpper: c.PredictionUpper, Pooled: true, Text: intervalText(c.C, c.Lower, c.Upper)})
+		f.I2 = &c.Logit.I2
+		f.Footnote = "Line through the diamond: 95% prediction interval " + intervalBounds(c.PredictionLower, c.PredictionUpper) +
+			", the C a new hospital should expect."
+	}
+	return f
+}
+
+// SlopeForest is the forest plot of the held-out sites' calibration slopes (1: calibrated)
+// with the pooled slope and its prediction interval; nil when no site released a slope.
+func SlopeForest(l *app.LOSOResult, style chart.Style) *chart.ForestPlot {
+	f := &chart.ForestPlot{Title: "Calibration slope at each held-out site", XLabel: "Calibration slope (1: calibrated)",
+		LabelHeader: "Held-out site", EstimateHeader: "Slope (95% CI)", Linear: true, Reference: 1, Style: style}
+	for _, s := range l.Sites {
+		if s.SatOut != "" || math.IsNaN(s.CalibrationSlope) || math.IsNaN(s.CalibrationSlopeSE) {
+			continue
+		}
+		lo, hi := s.CalibrationSlope-1.96*s.CalibrationSlopeSE, s.CalibrationSlope+1.96*s.CalibrationSlopeSE
+		f.Rows = append(f.Rows, chart.ForestRow{Label: s.Site, HR: s.CalibrationSlope, Lower: lo, Upper: hi,
+			Weight: 1 / (s.CalibrationSlopeSE * s.CalibrationSlopeSE), Text: intervalText(s.CalibrationSlope, lo, hi)})
+	}
+	if len(f.Rows) == 0 {
+		return nil
+	}
+	if p := l.PooledSlope; p != nil {
+		f.Rows = append(f.Rows, chart.ForestRow{Label: "Pooled (random effects)", HR: p.Estimate, Lower: p.Lower, Upper: p.Upper,
+			PredictionLower: p.PredictionLower, PredictionUpper: p.PredictionUpper, Pooled: true, Text: intervalText(p.Estimate, p.Lower, p.Upper)})
+		f.I2 = &p.I2
+	}
+	return f
+}
+
+func intervalText(x, lo, hi float64) string {
+	return fmt.Sprintf("%.3f %s", x, intervalBounds(lo, hi))
+}
+
+func intervalBounds(lo, hi float64) string { return fmt.Sprintf("(%.3f–%.3f)", lo, hi) }
+
+// LOSOSummary is the validation's one-line verdict: the pooled C with its prediction interval,
+// and the sites that sat out.
+func LOSOSummary(l *app.LOSOResult) string {
+	s := ""
+	if c := l.PooledC; c != nil {
+		s = fmt.Sprintf("Pooled C %.3f %s over %d sites; a new hospital's C is expected within %s (95%% prediction interval).",
+			c.C, intervalBounds(c.Lower, c.Upper), len(c.Logit.Sites), intervalBounds(c.PredictionLower, c.PredictionUpper))
+	}
+	if p := l.PooledSlope; p != nil {
+		s += fmt.Sprintf(" Pooled calibration slope %.3f %s.", p.Estimate, intervalBounds(p.Lower, p.Upper))
+	}
+	for _, site := range l.Sites {
+		if site.SatOut != "" {
+			s += fmt.Sprintf(" %s sat out: %s.", site.Site, site.SatOut)
+		}
+	}
+	return s
+}
+
+// CalibrationRow is one held-out site's calibration in the large and Brier score at a landmark.
+type CalibrationRow struct {
+	Site                          string
+	Time                          float64
+	Observed, Predicted, Brier    string
+	ObservedP, PredictedP, BrierP float64
+}
+
+// CalibrationRows lists the validation's calibration points (the pooled model's), site by site.
+func CalibrationRows(l *app.LOSOResult) []CalibrationRow {
+	var out []CalibrationRow
+	for _, s := range l.Sites {
+		for _, c := range s.Calibration {
+			brier := "–"
+			if !math.IsNaN(c.Brier) {
+				brier = fmt.Sprintf("%.3f", c.Brier)
+			}
+			out = append(out, CalibrationRow{Site: s.Site, Time: c.Time, Observed: fmt.Sprintf("%.1f%%", 100*c.Observed),
+				Predicted: fmt.Sprintf("%.1f%%", 100*c.Predicted), Brier: brier, ObservedP: c.Observed, PredictedP: c.Predicted, BrierP: c.Brier})
+		}
+	}
+	return out
+}
+
+// PredictionFigure is the predicted survival curve of one profile with its pointwise 95%
+// band, drawn up to the model's last released time, without a number-at-risk table (the
+// curve is a model's, not a group of patients').
+func PredictionFigure(p *app.Prediction, profile string, style chart.Style, unit chart.TimeUnit) *chart.KMFigure {
+	c := p.Curve
+	curve := chart.KMCurve{Name: "Predicted for " + profile, Time: append([]float64{0}, c.Time...),
+		Surv: append([]float64{1}, c.Surv...), Lower: append([]float64{1}, c.Lower...), Upper: append([]float64{1}, c.Upper...), End: c.LastTime}
+	return &chart.KMFigure{Title: "Predicted survival", YLabel: "Predicted survival probability", Unit: unit, Curves: []chart.KMCurve{curve},
+		HideRiskTable: true, HideCensor: true, Style: style}
+}

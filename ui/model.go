@@ -1,0 +1,389 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
+	"github.com/oncofed/oncofed/report/format"
+)
+
+// modelTab is the prognostic model (issue 20): build and fit a Cox model, validate it leave
+// one site out (forest plots of the held-out sites' C and calibration slopes with the pooled
+// estimate and its prediction interval), and predict survival for one patient whose profile
+// stays on this computer (docs/prediction.md).
+type modelTab struct {
+	ui      *App
+	content fyne.CanvasObject
+
+	covariates *widget.CheckGroup
+	ties       *widget.RadioGroup
+	form       *widget.RadioGroup
+	landmarks  *widget.Entry
+	fit        *widget.Button
+	validate   *widget.Button
+	summary    *widget.Label
+	status     *widget.Label
+	result     *app.Result
+
+	// Validation panel.
+	losoText  *widget.Label
+	cForest   *figureView
+	slopeFig  *figureView
+	calTable  *fyne.Container
+	validated *app.LOSOResult
+
+	// Patient panel.
+	profileBox *fyne.Container
+	fields     map[string]func() string // covariate → its value as typed or chosen
+	predict    *widget.Button
+	curve      *figureView
+	atTable    *fyne.Container
+	position   *widget.Label
+	note       *widget.Label
+	prediction *app.Prediction
+	panels     *container.AppTabs
+}
+
+// Model tab names and the panels' names.
+const (
+	TabModel        = "Model"
+	panelValidation = "Validation"
+	panelPatient    = "Patient"
+)
+
+func newModelTab(a *App) *modelTab {
+	t := &modelTab{ui: a, fields: map[string]func() string{}}
+	t.covariates = widget.NewCheckGroup(nil, nil)
+	t.ties = widget.NewRadioGroup([]string{"Efron", "Breslow"}, nil)
+	t.ties.Horizontal, t.ties.Selected, t.ties.Required = true, "Efron", true
+	t.form = widget.NewRadioGroup([]string{formPooled, formStratified}, nil)
+	t.form.Selected, t.form.Required = formPooled, true
+	t.landmarks = widget.NewEntry()
+	t.landmarks.SetText("365, 730, 1825")
+	t.fit = widget.NewButtonWithIcon("Fit model", theme.MediaPlayIcon(), t.onFit)
+	t.fit.Importance = widget.HighImportance
+	t.validate = widget.NewButtonWithIcon("Validate", theme.ConfirmIcon(), t.onValidate)
+	t.validate.Disable()
+	t.summary = wrapLabel("")
+	t.status = wrapLabel("")
+	t.status.Hide()
+
+	t.losoText = wrapLabel("Fit a model, then validate it: each site evaluates the model fitted on all the others.")
+	t.cForest = newFigureView(a.opt.Do, "The held-out sites' C will show here.")
+	t.slopeFig = newFigureView(a.opt.Do, "The held-out sites' calibration slopes will show here.")
+	t.calTable = container.New(gridTable{cols: 5})
+	figs := container.NewAppTabs(container.NewTabItem("Discrimination (C)", t.cForest),
+		container.NewTabItem("Calibration slope", t.slopeFig),
+		container.NewTabItem("Calibration at landmarks", container.NewVScroll(t.calTable)))
+	validation := container.NewBorder(t.losoText, nil, nil, nil, figs)
+
+	t.profileBox = container.New(gridTable{cols: 2})
+	t.predict = widget.NewButtonWithIcon("Predict", theme.MediaPlayIcon(), t.onPredict)
+	t.predict.Disable()
+	t.curve = newFigureView(a.opt.Do, "Fit the pooled model, enter a patient's values and press Predict.")
+	t.atTable = container.New(gridTable{cols: 2})
+	t.position = wrapLabel("")
+	t.note = wrapLabel("The profile stays on this computer: the curve is computed here from the pooled model's baseline hazard.")
+	t.note.SizeName = theme.SizeNameCaptionText
+	profile := container.NewVBox(widget.NewLabelWithStyle("Patient", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		t.profileBox, t.predict, t.atTable, t.position)
+	patient := container.NewBorder(nil, t.note, container.NewVScroll(profile), nil, t.curve)
+
+	t.panels = container.NewAppTabs(container.NewTabItem(panelValidation, validation), container.NewTabItem(panelPatient, patient))
+	left := container.NewVBox(
+		widget.NewLabelWithStyle("Covariates", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.covariates,
+		widget.NewLabelWithStyle("Ties", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.ties,
+		widget.NewLabelWithStyle("Baseline hazard", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.form,
+		widget.NewLabelWithStyle("Landmarks (days)", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.landmarks,
+		t.fit, t.validate)
+	right := container.NewBorder(container.NewVBox(t.summary, t.status), nil, nil, nil, t.panels)
+	split := container.NewHSplit(container.NewVScroll(left), right)
+	split.Offset = 0.2
+	t.content = split
+	return t
+}
+
+func wrapLabel(s string) *widget.Label {
+	l := widget.NewLabel(s)
+	l.Wrapping = fyne.TextWrapWord
+	return l
+}
+
+// setStudy offers the study's variables as covariates and forgets the previous model.
+func (t *modelTab) setStudy(st *app.Study) {
+	t.covariates.Options, t.covariates.Selected = covariateOptions(st), nil
+	t.covariates.Refresh()
+	t.clear()
+}
+
+func (t *modelTab) clear() {
+	t.result, t.validated, t.prediction = nil, nil, nil
+	t.validate.Disable()
+	t.predict.Disable()
+	t.summary.SetText("")
+	t.profileBox.RemoveAll()
+	t.fields = map[string]func() string{}
+	t.atTable.RemoveAll()
+	t.position.SetText("")
+	t.calTable.RemoveAll()
+	t.cForest.SetFigure(nil, "The held-out sites' C will show here.")
+	t.slopeFig.SetFigure(nil, "The held-out sites' calibration slopes will show here.")
+	t.curve.SetFigure(nil, "Fit the pooled model, enter a patient's values and press Predict.")
+}
+
+func (t *modelTab) setStatus(s string) { showStatus(t.status, s) }
+
+// request is the model's Cox request for the cohort and the tab's choices.
+func (t *modelTab) request() app.Request {
+	req := t.ui.cohort.Request(protocol.KindCox)
+	req.GroupBy = ""
+	form := protocol.CoxPooled
+	if t.form.Selected == formStratified {
+		form = protocol.CoxStratified
+	}
+	req.Cox = &app.CoxSpec{Covariates: slices.Clone(t.covariates.Selected), Ties: strings.ToLower(t.ties.Selected), Form: form}
+	return req
+}
+
+// landmarkDays parses the landmarks field: increasing positive days.
+func (t *modelTab) landmarkDays() ([]float64, error) {
+	var out []float64
+	for i, f := range strings.Split(t.landmarks.Text, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v <= 0 || (len(out) > 0 && v <= out[len(out)-1]) {
+			return nil, fmt.Errorf("landmark %d (%q) is not a day after the previous one", i+1, f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (t *modelTab) onFit() {
+	if t.ui.offline {
+		t.setStatus("Offline: fitting a model needs the sites. Cached fits open from the Library.")
+		return
+	}
+	if len(t.covariates.Selected) == 0 {
+		t.setStatus("Choose at least one covariate.")
+		return
+	}
+	ctx, gen := t.ui.newRunContext()
+	t.setStatus("Fitting: one round trip to every site per Newton–Raphson iteration…")
+	t.ui.runService(ctx, gen, t.request(), func(r *app.Result, err error) {
+		if err != nil {
+			t.setStatus("No model. " + ErrorText(err))
+			return
+		}
+		t.show(r)
+	})
+}
+
+// show displays a fitted model: its summary, and the patient's fields when it can predict.
+func (t *modelTab) show(r *app.Result) {
+	if r == nil || r.Cox == nil || r.Cox.Fit == nil {
+		return
+	}
+	t.clear()
+	t.result = r
+	t.setStatus("")
+	fit := r.Cox.Fit
+	var terms []string
+	for _, row := range report.CoxRows(r, t.ui.names()) {
+		if row.Estimable && !row.Reference {
+			terms = append(terms, fmt.Sprintf("%s HR %s", row.Label, chart.FormatHR(row.HR, row.Lower, row.Upper)))
+		}
+	}
+	if r.Cox.Validation != nil {
+		defer t.showValidation(r.Cox.Validation)
+	}
+	t.summary.SetText(fmt.Sprintf("Cox model, %s, %s ties: %s patients, %s events over %d sites. %s.",
+		formName(r.Cox.Form), r.Cox.Ties, format.Thousands(fit.N), format.Thousands(fit.Events), len(r.Provenance.Answered), strings.Join(terms, "; ")))
+	t.validate.Enable()
+	if r.Cox.Baseline == nil {
+		_, err := app.Predict(r, nil, nil)
+		t.position.SetText("No prediction: " + ErrorText(err))
+		return
+	}
+	t.buildProfile(r)
+	t.predict.Enable()
+}
+
+func formName(f protocol.CoxForm) string {
+	if f == protocol.CoxPooled {
+		return "pooled baseline"
+	}
+	return "stratified by site"
+}
+
+// buildProfile offers one field per covariate: the levels of a categorical one, a number
+// for a numeric one (its unit in the label).
+func (t *modelTab) buildProfile(r *app.Result) {
+	st := t.ui.currentStudy()
+	for _, v := range r.Request.Cox.Covariates {
+		label := v
+		if st != nil {
+			if vr := st.Variable(v); vr != nil && vr.Unit != "" {
+				label += " (" + vr.Unit + ")"
+			}
+		}
+		t.profileBox.Add(widget.NewLabel(label))
+		if lv, ok := r.Request.Cox.Levels[v]; ok {
+			sel := widget.NewSelect(lv, nil)
+			sel.SetSelectedIndex(0)
+			t.profileBox.Add(sel)
+			t.fields[v] = func() string { return sel.Selected }
+			continue
+		}
+		e := widget.NewEntry()
+		e.SetPlaceHolder("value")
+		t.profileBox.Add(e)
+		t.fields[v] = func() string { return strings.TrimSpace(e.Text) }
+	}
+	t.profileBox.Refresh()
+}
+
+func (t *modelTab) onPredict() {
+	if t.result == nil {
+		return
+	}
+	profile := map[string]string{}
+	for v, get := range t.fields {
+		if s := get(); s != "" {
+			profile[v] = s
+		}
+	}
+	times, err := t.landmarkDays()
+	if err != nil {
+		t.setStatus("Landmarks: " + err.Error())
+		return
+	}
+	p, err := app.Predict(t.result, profile, times)
+	if err != nil {
+		t.setStatus("No prediction. " + ErrorText(err))
+		return
+	}
+	t.setStatus("")
+	t.showPrediction(p)
+	if t.ui.offline {
+		t.position.SetText("Offline: where this patient lies among the cohort needs the sites.")
+		return
+	}
+	// The one query prediction adds carries the model's β, never the profile.
+	r, lp := t.result, p.Curve.LP
+	ctx, cancel := context.WithTimeout(t.ui.ctx, t.ui.opt.QueryTimeout)
+	t.position.SetText("Asking the sites for the cohort's risk-score distribution…")
+	t.ui.goWork(func() func() {
+		h, err := t.ui.svc.LPHistogram(ctx, r, 0)
+		return func() {
+			cancel()
+			if t.result != r {
+				return
+			}
+			if err != nil {
+				t.position.SetText("Risk score among the cohort: not shown (" + ErrorText(err) + ")")
+				return
+			}
+			t.position.SetText(strings.ToUpper(report.LPPosition(h, lp)[:1]) + report.LPPosition(h, lp)[1:] + ".")
+		}
+	})
+}
+
+// showPrediction draws the curve and the table of survival at the landmarks.
+func (t *modelTab) showPrediction(p *app.Prediction) {
+	t.prediction = p
+	line := report.ProfileLine(p, t.result.Request.Cox)
+	style := t.ui.chartStyle()
+	t.curve.SetFigure(func() chart.Figure { return report.PredictionFigure(p, line, style, chart.Months) }, "")
+	t.atTable.RemoveAll()
+	for _, h := range []string{"Day", "Survival (95% CI)"} {
+		t.atTable.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	}
+	for _, row := range report.PredictionRows(p) {
+		t.atTable.Add(widget.NewLabel(strconv.FormatFloat(row.Time, 'g', -1, 64)))
+		t.atTable.Add(widget.NewLabel(row.Survival))
+	}
+	t.atTable.Refresh()
+	t.note.SetText(report.PredictionNote(t.result))
+	t.panels.SelectIndex(1)
+}
+
+func (t *modelTab) onValidate() {
+	if t.result == nil {
+		return
+	}
+	if t.ui.offline {
+		t.setStatus("Offline: validation needs the sites. Validated models open from the Library.")
+		return
+	}
+	marks, err := t.landmarkDays()
+	if err != nil {
+		t.setStatus("Landmarks: " + err.Error())
+		return
+	}
+	// The model and its validation are one result, kept in the Library.
+	req := t.result.Request
+	spec := *req.Cox
+	spec.Validate = app.ValidateLOSO
+	req.Cox = &spec
+	if spec.Form == protocol.CoxPooled {
+		req.Landmarks = marks
+	}
+	ctx, gen := t.ui.newRunContext()
+	t.validate.Disable()
+	t.setStatus("Validating: for each site, the model is fitted on the others and the site evaluates it…")
+	t.ui.runService(ctx, gen, req, func(r *app.Result, err error) {
+		t.validate.Enable()
+		if err != nil {
+			t.setStatus("No validation. " + ErrorText(err))
+			return
+		}
+		t.show(r) // with its validation
+	})
+}
+
+// showValidation draws the forest plots and the calibration table.
+func (t *modelTab) showValidation(l *app.LOSOResult) {
+	t.validated = l
+	style := t.ui.chartStyle()
+	t.losoText.SetText(report.LOSOSummary(l))
+	if report.ConcordanceForest(l, style) != nil {
+		t.cForest.SetFigure(func() chart.Figure { return report.ConcordanceForest(l, style) }, "")
+	} else {
+		t.cForest.SetFigure(nil, "No site released a C.")
+	}
+	if report.SlopeForest(l, style) != nil {
+		t.slopeFig.SetFigure(func() chart.Figure { return report.SlopeForest(l, style) }, "")
+	} else {
+		t.slopeFig.SetFigure(nil, "No site released a calibration slope.")
+	}
+	t.calTable.RemoveAll()
+	rows := report.CalibrationRows(l)
+	if len(rows) > 0 {
+		for _, h := range []string{"Held-out site", "Day", "Observed (KM)", "Predicted (mean)", "Brier"} {
+			t.calTable.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+		}
+		for _, r := range rows {
+			for _, s := range []string{r.Site, strconv.FormatFloat(r.Time, 'g', -1, 64), r.Observed, r.Predicted, r.Brier} {
+				t.calTable.Add(widget.NewLabel(s))
+			}
+		}
+	}
+	t.calTable.Refresh()
+	t.panels.SelectIndex(0)
+}
