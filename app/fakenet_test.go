@@ -438,6 +438,14 @@ func (n *fakeNetwork) cox(rep protocol.Reply, cohort []patient, q protocol.Query
 	case protocol.CoxPooled:
 		return rep, fmt.Errorf("the one-phase pooled form is no longer served")
 	case protocol.CoxPooledSums, protocol.CoxPooledHessian:
+		// As a node does (node.centreColumns): each named covariate's column shifted by its origin.
+		for v, o := range q.Cox.Origin {
+			if j := slices.Index(names, v); j >= 0 {
+				for i := j; i < len(x); i += p {
+					x[i] -= o
+				}
+			}
+		}
 		st, err := analysis.NewCoxStratum(time, event, x, p)
 		if err != nil {
 			return rep, err

@@ -65,6 +65,7 @@ type CoxBaselineRecord struct {
 	VarHaz   protocol.Float64s `json:"varhaz"`
 	XBar     protocol.Float64s `json:"xbar"`
 	LastTime float64           `json:"last_time"`
+	Origin   protocol.Float64s `json:"origin,omitempty"` // the sites' centring (analysis.CoxBaseline.Origin)
 }
 
 func baselineRecord(b *analysis.CoxBaseline) *CoxBaselineRecord {
@@ -72,7 +73,7 @@ func baselineRecord(b *analysis.CoxBaseline) *CoxBaselineRecord {
 		return nil
 	}
 	return &CoxBaselineRecord{Ties: b.Ties.String(), P: b.P, Time: b.Time, Events: b.Events, CumHaz: b.CumHaz,
-		VarHaz: b.VarHaz, XBar: b.XBar, LastTime: b.LastTime}
+		VarHaz: b.VarHaz, XBar: b.XBar, LastTime: b.LastTime, Origin: b.Origin}
 }
 
 // baseline returns the stored baseline, checked for shape.
@@ -82,11 +83,12 @@ func (r *CoxBaselineRecord) baseline(p int) (*analysis.CoxBaseline, error) {
 		return nil, err
 	}
 	n := len(r.Time)
-	if r.P != p || n == 0 || len(r.Events) != n || len(r.CumHaz) != n || len(r.VarHaz) != n || len(r.XBar) != n*p {
+	if r.P != p || n == 0 || len(r.Events) != n || len(r.CumHaz) != n || len(r.VarHaz) != n || len(r.XBar) != n*p || (len(r.Origin) != 0 && len(r.Origin) != p) {
 		return nil, Errorf(EInternal, "the stored baseline hazard is incomplete")
 	}
 	return &analysis.CoxBaseline{Ties: ties, P: p, Time: slices.Clone(r.Time), Events: slices.Clone(r.Events),
-		CumHaz: slices.Clone(r.CumHaz), VarHaz: slices.Clone(r.VarHaz), XBar: slices.Clone(r.XBar), LastTime: r.LastTime}, nil
+		CumHaz: slices.Clone(r.CumHaz), VarHaz: slices.Clone(r.VarHaz), XBar: slices.Clone(r.XBar), LastTime: r.LastTime,
+		Origin: slices.Clone(r.Origin)}, nil
 }
 
 // CoxSiteSummary is one site's part of a Cox model: its subjects and events, and the patients
