@@ -329,11 +329,19 @@ func digestReplies(round *Round) ([]ReplyDigest, error) {
 // evaluations of its fit) and without its replies. It sets the content hash.
 func compact(r *Result, steps []CoxStep) error {
 	for i := range r.Rounds {
+		if r.Rounds[i].Replies == nil && r.Rounds[i].Digests != nil {
+			continue // digested as it arrived (a screen's rounds)
+		}
 		d, err := digestReplies(&r.Rounds[i])
 		if err != nil {
 			return err
 		}
 		r.Rounds[i].Digests = d
+	}
+	if r.Request.Kind == protocol.KindScreen {
+		for i := range r.Rounds {
+			r.Rounds[i].Replies, r.Rounds[i].ReplyJSON = nil, nil
+		}
 	}
 	if r.Request.Kind == protocol.KindCox {
 		tr, err := buildTrace(r.Request, r.Rounds, steps)
@@ -425,6 +433,9 @@ func ResultHash(r *Result) string {
 	if r.Trace != nil {
 		must(r.Trace)
 	}
+	if r.ScreenTrace != nil {
+		must(r.ScreenTrace)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -452,7 +463,7 @@ func verify(r *Result) error {
 			return damaged
 		}
 	}
-	if r.Request.Kind == protocol.KindCox && r.Trace == nil {
+	if (r.Request.Kind == protocol.KindCox && r.Trace == nil) || (r.Request.Kind == protocol.KindScreen && r.ScreenTrace == nil) {
 		return damaged
 	}
 	return nil

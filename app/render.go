@@ -14,7 +14,7 @@ import (
 // network: a result opened from the cache is rendered by the same code, from the same
 // aggregates, as when it was computed, so it shows exactly the same numbers.
 func Render(r *Result) error {
-	r.Count, r.Summary, r.KM, r.Cox, r.IPW = nil, nil, nil, nil, nil
+	r.Count, r.Summary, r.KM, r.Cox, r.IPW, r.Screen = nil, nil, nil, nil, nil, nil
 	if len(r.Rounds) == 0 {
 		return Errorf(EInternal, "result %q holds no aggregates", r.Name)
 	}
@@ -31,6 +31,8 @@ func Render(r *Result) error {
 		r.Cox, err = renderCox(r)
 	case protocol.KindIPW:
 		r.IPW, err = renderIPW(r.Request, r.Rounds)
+	case protocol.KindScreen:
+		r.Screen, err = renderStoredScreen(r)
 	default:
 		return Errorf(EInvalid, "unknown analysis kind %q", r.Request.Kind)
 	}

@@ -32,10 +32,11 @@ type Request struct {
 	Bins      []protocol.HistogramSpec `json:"bins,omitempty"`      // summary
 	// Discrete names the summary's numeric variables binned on their whole values, which
 	// Table 1 shows as counts per value (report.Discrete).
-	Discrete  []string  `json:"discrete,omitempty"`
-	Landmarks []float64 `json:"landmarks,omitempty"` // survival: days at which to report S(t)
-	Cox       *CoxSpec  `json:"cox,omitempty"`
-	IPW       *IPWSpec  `json:"ipw,omitempty"`
+	Discrete  []string    `json:"discrete,omitempty"`
+	Landmarks []float64   `json:"landmarks,omitempty"` // survival: days at which to report S(t)
+	Cox       *CoxSpec    `json:"cox,omitempty"`
+	IPW       *IPWSpec    `json:"ipw,omitempty"`
+	Screen    *ScreenSpec `json:"screen,omitempty"` // a biomarker screen (screenrecord.go)
 }
 
 // CoxSpec is the model of a Cox request.
@@ -232,12 +233,15 @@ type Result struct {
 	// Trace is a Cox result's fit, step by step (nil for the other kinds, and for a Cox result
 	// whose rounds still hold their replies).
 	Trace *CoxTrace
+	// ScreenTrace is a biomarker screen's markers' fits (screenrecord.go).
+	ScreenTrace *ScreenTrace
 
 	Count   *CountResult
 	Summary *SummaryResult
 	KM      *KMResult
 	Cox     *CoxResult
 	IPW     *IPWResult
+	Screen  *ScreenResult
 
 	// Cached is set when the result was served from the cache rather than computed now.
 	Cached bool

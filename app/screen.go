@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
@@ -36,10 +37,6 @@ type ScreenRequest struct {
 	// Levels fixes a categorical variable's levels (the first is the reference), as a Cox
 	// request's Levels; variables not named use the catalog's order.
 	Levels map[string][]string
-	// Parallel is how many markers' models are fitted at once (0: DefaultScreenParallel; 1:
-	// one after the other). Under a site's overlap guard, which of two markers with nearly
-	// the same complete cases that site answers can then depend on which arrives first.
-	Parallel int
 }
 
 // Mode returns ScreenPredictive when a treatment is given, else ScreenPrognostic.
@@ -61,8 +58,14 @@ type ScreenResult struct {
 	Markers []MarkerResult
 	// Tests is the number of markers that are a test (estimable): the m of the BH q-values.
 	Tests int
-	// Queries is the number of scatter-gathers the screen sent (one per Newton round per
-	// marker).
+	// ResultID is the screen's result in the library (0 when it was not stored); Cached says it
+	// was served from there because the network could not be reached.
+	ResultID int64
+	Cached   bool
+	ranAt    time.Time
+	// Queries is the number of scatter-gathers the screen sent: one screen query per Newton
+	// round carrying every marker still fitting (more when a pooled round is split in chunks,
+	// and one more per chunk for a pooled round's phase 2).
 	Queries int
 }
 
@@ -110,19 +113,51 @@ type MarkerResult struct {
 // ScreenProgress reports a screen's progress: done of total markers, the one just finished.
 type ScreenProgress func(done, total int, marker string)
 
-// CoxFitter fits one Cox model over the network: Service.FitCoxModel, the one entry point of
-// the screen to the protocol (so a faster Cox protocol speeds every screen up).
+// CoxFitter fits one Cox model over the network: Service.FitCoxModel, or one marker's fit
+// through a screen's batch (screenBatch.fitter), the screen's one entry point to the protocol
+// (so a faster Cox protocol speeds every screen up).
 type CoxFitter func(ctx context.Context, req Request) (*CoxModel, error)
 
 // Screen runs a biomarker screen over the network: per marker, Cox(endpoint ~ marker +
-// adjusters), or in predictive mode Cox(endpoint ~ treatment × marker + adjusters), through
-// FitCoxModel, so that every marker's model passes each site's release rules like any Cox
-// model (a site whose design column rule refuses a marker sits that marker out and is named)
-// and costs its budget. Markers that are no test get no p and do not count in the BH q-values.
-// progress (may be nil) is told after each marker; cancelling ctx stops the screen with
-// ctx's error.
+// adjusters), or in predictive mode Cox(endpoint ~ treatment × marker + adjusters). Every
+// marker's model is fitted as FitCoxModel fits one, but the markers' rounds travel together:
+// one screen query per Newton round carries every marker still fitting (screenBatch), and each
+// site passes each model through its release rules as it would the model alone (a site whose
+// design column rule refuses a marker sits that marker out and is named; each model costs its
+// budget). Markers that are no test get no p and do not count in the BH q-values. progress
+// (may be nil) is told as each marker's fit ends; cancelling ctx stops the screen with ctx's
+// error.
 func (s *Service) Screen(ctx context.Context, req ScreenRequest, progress ScreenProgress) (*ScreenResult, error) {
-	return runScreen(ctx, s.FitCoxModel, req, progress)
+	if err := validateScreen(req); err != nil {
+		return nil, err
+	}
+	start := s.now()
+	b := newScreenBatch(s, len(req.Markers), screenChunk(req.Form))
+	out, tr, err := runScreen(ctx, b.fitter, b.skip, req, progress)
+	if ErrorCode(err) == EUnavailable && s.Offline() && ctx.Err() == nil {
+		return s.cachedScreen(ctx, req, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out.Queries, out.ranAt = b.sent(), start
+	if err := s.storeScreen(ctx, req, out, tr, b); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// cachedScreen serves the newest stored screen of req after the network failed with cause.
+func (s *Service) cachedScreen(ctx context.Context, req ScreenRequest, cause error) (*ScreenResult, error) {
+	r, err := s.latest(ctx, screenRequestOf(req))
+	if ErrorCode(err) == ENotFound {
+		return nil, WrapError(EUnavailable, cause, "offline, and this screen was never run before: there is no cached screen to show")
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.Screen.Cached = true
+	return r.Screen, nil
 }
 
 func validateScreen(req ScreenRequest) error {
@@ -157,20 +192,43 @@ func validateScreen(req ScreenRequest) error {
 	return nil
 }
 
-func runScreen(ctx context.Context, fit CoxFitter, req ScreenRequest, progress ScreenProgress) (*ScreenResult, error) {
+// runScreen fits every marker's model with fitOf(i) (each called once), or calls skip for a
+// marker it will not fit because the screen stopped, and renders the records (renderScreen).
+func runScreen(ctx context.Context, fitOf func(i int) CoxFitter, skip func(), req ScreenRequest, progress ScreenProgress) (*ScreenResult, *ScreenTrace, error) {
 	if err := validateScreen(req); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	recs, err := screenMarkers(ctx, fitOf, skip, req, progress)
+	if err != nil {
+		return nil, nil, err
+	}
+	tr := &ScreenTrace{Markers: recs}
+	out, err := renderScreen(req, tr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, tr, nil
+}
+
+// renderScreen renders a screen from its markers' records, as it ran and as it reopens: each
+// marker's result (markerResult), the BH q-values over the markers that are a test, the sites.
+func renderScreen(req ScreenRequest, tr *ScreenTrace) (*ScreenResult, error) {
+	if len(tr.Markers) != len(req.Markers) {
+		return nil, Errorf(EInternal, "the screen holds %d markers' records for %d markers", len(tr.Markers), len(req.Markers))
 	}
 	out := &ScreenResult{Request: req, Mode: req.Mode(), Form: coxForm(req.Form), Ties: req.Ties}
 	if out.Ties == "" {
 		out.Ties = analysis.Efron.String()
 	}
-	results, err := screenMarkers(ctx, fit, req, progress)
-	if err != nil {
-		return nil, err
-	}
 	sites := map[string]bool{}
-	for _, mr := range results {
+	for i, rec := range tr.Markers {
+		if rec.Marker != req.Markers[i] {
+			return nil, Errorf(EInternal, "the screen's record %d is of marker %s, not %s", i, rec.Marker, req.Markers[i])
+		}
+		mr, err := markerResult(req, rec)
+		if err != nil {
+			return nil, err
+		}
 		for _, s := range mr.SitesUsed {
 			sites[s] = true
 		}
@@ -191,61 +249,44 @@ func runScreen(ctx context.Context, fit CoxFitter, req ScreenRequest, progress S
 	return out, nil
 }
 
-// DefaultScreenParallel is how many markers' models a screen fits at once when the request
-// does not say: while one marker waits for the sites, the others' rounds are under way.
-const DefaultScreenParallel = 4
-
-// screenMarkers fits every marker's model, Parallel (default DefaultScreenParallel) at a
-// time, and returns them in request order; the first error that stops the screen cancels the
-// rest. progress is told as each marker finishes (done counts up).
-func screenMarkers(ctx context.Context, fit CoxFitter, req ScreenRequest, progress ScreenProgress) ([]*MarkerResult, error) {
-	workers := req.Parallel
-	if workers <= 0 {
-		workers = DefaultScreenParallel
-	}
-	workers = min(workers, len(req.Markers))
+// screenMarkers fits every marker's model at once (their rounds meet in the batch) and returns
+// their records in request order; the first error that stops the screen cancels the rest.
+// progress is told as each marker finishes (done counts up).
+func screenMarkers(ctx context.Context, fitOf func(i int) CoxFitter, skip func(), req ScreenRequest, progress ScreenProgress) ([]ScreenMarkerRecord, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	results := make([]*MarkerResult, len(req.Markers))
-	next := make(chan int)
+	results := make([]ScreenMarkerRecord, len(req.Markers))
 	var (
 		mu    sync.Mutex
 		done  int
 		first error
 		wg    sync.WaitGroup
 	)
-	for w := 0; w < workers; w++ {
+	for i, marker := range req.Markers {
+		if ctx.Err() != nil {
+			skip()
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				mr, err := screenMarker(ctx, fit, req, req.Markers[i])
-				mu.Lock()
-				if err != nil {
-					if first == nil {
-						first = err
-						cancel()
-					}
-				} else {
-					results[i] = mr
-					done++
-					if progress != nil {
-						progress(done, len(req.Markers), req.Markers[i])
-					}
+			rec, err := screenMarker(ctx, fitOf(i), req, marker)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if first == nil {
+					first = err
+					cancel()
 				}
-				mu.Unlock()
+				return
+			}
+			results[i] = *rec
+			done++
+			if progress != nil {
+				progress(done, len(req.Markers), marker)
 			}
 		}()
 	}
-feed:
-	for i := range req.Markers {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
 	wg.Wait()
 	if first != nil {
 		return nil, first
@@ -283,11 +324,12 @@ func markerRequest(req ScreenRequest, marker string) Request {
 		Endpoint: req.Endpoint, Cox: &cox}
 }
 
-// screenMarker fits one marker's model. Errors that say the marker is no test (refusals, a
-// fit that fails on the data) make a not-estimable result; errors that stop the screen (the
-// network is lost, the request is invalid, the context ends) are returned.
-func screenMarker(ctx context.Context, fit CoxFitter, req ScreenRequest, marker string) (*MarkerResult, error) {
-	mr := &MarkerResult{Marker: marker, Chisq: math.NaN(), P: math.NaN(), Q: math.NaN(), I2: math.NaN(), Tau2: math.NaN(), HetQP: math.NaN()}
+// screenMarker fits one marker's model and returns its record (what a stored screen keeps of
+// it). Errors that say the marker is no test (refusals, a fit that fails on the data) make a
+// record without a fit; errors that stop the screen (the network is lost, the request is
+// invalid, the context ends) are returned.
+func screenMarker(ctx context.Context, fit CoxFitter, req ScreenRequest, marker string) (*ScreenMarkerRecord, error) {
+	rec := &ScreenMarkerRecord{Marker: marker}
 	m, err := fit(ctx, markerRequest(req, marker))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -296,43 +338,64 @@ func screenMarker(ctx context.Context, fit CoxFitter, req ScreenRequest, marker 
 		var ae *Error
 		switch {
 		case errors.As(err, &ae) && ae.Code == ERefusedByPolicy:
-			mr.Reason = "every site refused it"
+			rec.Reason = "every site refused it"
 			for _, p := range ae.Refused {
-				mr.SitesOut = append(mr.SitesOut, SiteOut{p.Site, p.Message})
+				rec.SitesOut = append(rec.SitesOut, SiteOut{p.Site, p.Message})
 			}
 		case ErrorCode(err) == EInvalid && ae != nil && len(ae.Refused) > 0:
-			mr.Reason = "no site could build its model"
+			rec.Reason = "no site could build its model"
 			for _, p := range ae.Refused {
-				mr.SitesOut = append(mr.SitesOut, SiteOut{p.Site, p.Message})
+				rec.SitesOut = append(rec.SitesOut, SiteOut{p.Site, p.Message})
 			}
 		case ErrorCode(err) == EUnavailable && strings.Contains(ErrorMessage(err), "round"):
 			// A site stopped answering (or refused) in a later round: this marker's fit is lost.
-			mr.Reason = ErrorMessage(err)
+			rec.Reason = ErrorMessage(err)
 		default:
 			return nil, err
 		}
-		return mr, nil
+		return rec, nil
 	}
-	mr.Rounds = len(m.Rounds)
+	rec.Rounds = len(m.Rounds)
 	for _, r := range m.Rounds[0].Replies {
 		if r.Cox != nil && r.Cox.N == 0 {
 			// An exact site answers for no complete case (the marker is not on its panel):
 			// it took no part.
-			mr.SitesOut = append(mr.SitesOut, SiteOut{r.Site, "no patient of the cohort has a result for this marker"})
+			rec.SitesOut = append(rec.SitesOut, SiteOut{r.Site, "no patient of the cohort has a result for this marker"})
 			continue
 		}
-		mr.SitesUsed = append(mr.SitesUsed, r.Site)
+		rec.SitesUsed = append(rec.SitesUsed, r.Site)
 	}
 	for _, p := range append(slices.Clone(m.First.Refused), m.First.Invalid...) {
-		mr.SitesOut = append(mr.SitesOut, SiteOut{p.Site, p.Message})
+		rec.SitesOut = append(rec.SitesOut, SiteOut{p.Site, p.Message})
 	}
 	for _, site := range m.First.Missing {
-		mr.SitesOut = append(mr.SitesOut, SiteOut{site, "did not answer in time"})
+		rec.SitesOut = append(rec.SitesOut, SiteOut{site, "did not answer in time"})
 	}
-	sort.Slice(mr.SitesOut, func(i, j int) bool { return mr.SitesOut[i].Site < mr.SitesOut[j].Site })
-	f := m.Cox.Fit
+	sort.Slice(rec.SitesOut, func(i, j int) bool { return rec.SitesOut[i].Site < rec.SitesOut[j].Site })
+	rec.Model = m.Request.Cox
+	if rec.Trace, err = buildTrace(m.Request, m.Rounds, m.Steps); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// markerResult renders one marker of a screen from its record, live or reopened alike: the
+// fit is replayed from its trace (renderCoxTrace), then the marker's terms, their joint Wald
+// test and the per-site heterogeneity are computed from it.
+func markerResult(req ScreenRequest, rec ScreenMarkerRecord) (*MarkerResult, error) {
+	mr := &MarkerResult{Marker: rec.Marker, Chisq: math.NaN(), P: math.NaN(), Q: math.NaN(), I2: math.NaN(), Tau2: math.NaN(), HetQP: math.NaN(),
+		Reason: rec.Reason, SitesUsed: rec.SitesUsed, SitesOut: rec.SitesOut, Rounds: rec.Rounds}
+	if rec.Trace == nil {
+		return mr, nil
+	}
+	coxReq := Request{Kind: protocol.KindCox, Study: req.Study, CohortName: req.CohortName, Cohort: req.Cohort, Endpoint: req.Endpoint, Cox: rec.Model}
+	cox, err := renderCoxTrace(coxReq, rec.Trace)
+	if err != nil {
+		return nil, err
+	}
+	f := cox.Fit
 	mr.N, mr.Events = f.N, f.Events
-	idx := markerTerms(f.Terms, m.Request, marker, req)
+	idx := markerTerms(f.Terms, coxReq, rec.Marker, req)
 	for _, k := range idx {
 		mr.Terms = append(mr.Terms, ScreenTerm{Column: f.Terms[k], Coef: f.Coef[k], SE: f.SE[k], HR: f.HR[k], Lower: f.Lower[k], Upper: f.Upper[k], P: f.P[k]})
 	}
@@ -343,8 +406,8 @@ func screenMarker(ctx context.Context, fit CoxFitter, req ScreenRequest, marker 
 	case len(f.Infinite) > 0:
 		mr.Reason = fmt.Sprintf("coefficient may be infinite (%s): a level without events or without censoring", strings.Join(f.Infinite, ", "))
 		return mr, nil
-	case m.Cox.FitError != "":
-		mr.Reason = "the fit did not converge: " + m.Cox.FitError
+	case cox.FitError != "":
+		mr.Reason = "the fit did not converge: " + cox.FitError
 		return mr, nil
 	}
 	w, err := analysis.JointWald(f, idx)
@@ -363,7 +426,7 @@ func screenMarker(ctx context.Context, fit CoxFitter, req ScreenRequest, marker 
 	}
 	mr.Estimable = true
 	mr.Chisq, mr.DF, mr.P = w.Stat, w.DF, w.P
-	screenHeterogeneity(mr, m, idx)
+	screenHeterogeneity(mr, coxReq, f, rec.Trace, idx)
 	return mr, nil
 }
 
@@ -393,49 +456,52 @@ func markerTerms(terms []string, req Request, marker string, sr ScreenRequest) [
 	return idx
 }
 
-// screenHeterogeneity fills the marker's per-site estimates and heterogeneity from the round
-// evaluated at the final estimate (every fit ends with one): each site's contribution there
-// gives its one-step estimate, no further query. A site with fewer than MinSiteEvents events,
-// or whose information is singular, is left out, as R's reference does.
+// screenHeterogeneity fills the marker's per-site estimates and heterogeneity from the step of
+// the fit evaluated at the final estimate (every fit ends with one), whose per-site
+// contributions the trace keeps: each gives that site's one-step estimate, no further query. A
+// site with fewer than MinSiteEvents events, or whose information is singular, is left out, as
+// R's reference does.
 //
 // The pooled form has none: its two-phase protocol releases each site's risk-set sums without
 // its own information matrix (only its share of the pooled one), so a site's own Newton step
 // cannot be taken; I² and τ² stay NaN there (use the stratified form).
-func screenHeterogeneity(mr *MarkerResult, m *CoxModel, idx []int) {
-	if coxForm(m.Request.Cox.Form) != protocol.CoxStratified {
+func screenHeterogeneity(mr *MarkerResult, req Request, f *analysis.CoxFit, tr *CoxTrace, idx []int) {
+	if coxForm(req.Cox.Form) != protocol.CoxStratified {
 		return
 	}
-	f := m.Cox.Fit
-	var last *Round
+	var last *CoxStep
 	best := math.Inf(1)
-	for i := range m.Rounds {
-		r := &m.Rounds[i]
-		if r.Query.Cox == nil || len(r.Query.Cox.Beta) != len(f.Coef) {
+	for i := range tr.Steps {
+		st := &tr.Steps[i]
+		if len(st.Sites) == 0 || len(st.Beta) != len(f.Coef) {
 			continue
 		}
 		d := 0.0
-		for k, b := range r.Query.Cox.Beta {
+		for k, b := range st.Beta {
 			d = math.Max(d, math.Abs(b-f.Coef[k]))
 		}
 		if d < best {
-			best, last = d, r
+			best, last = d, st
 		}
 	}
 	if last == nil || best > 1e-6 {
 		return
 	}
-	ties, _ := coxTies(m.Request.Cox.Ties)
-	form := coxForm(m.Request.Cox.Form)
+	replies, err := last.siteReplies(tr.Columns)
+	if err != nil {
+		return
+	}
+	ties, _ := coxTies(req.Cox.Ties)
 	var st []analysis.SiteTerms
-	for _, rep := range last.Replies {
+	for _, rep := range replies {
 		if rep.Cox == nil || rep.Cox.Events < MinSiteEvents {
 			continue
 		}
-		c, _, err := coxRound([]protocol.Reply{rep}, form, ties, last.Query.Cox.Beta)
+		c, _, err := coxRound([]protocol.Reply{rep}, protocol.CoxStratified, ties, last.Beta)
 		if err != nil {
 			continue
 		}
-		est, cov, err := analysis.OneStep(last.Query.Cox.Beta, c, idx)
+		est, cov, err := analysis.OneStep(last.Beta, c, idx)
 		if err != nil {
 			continue
 		}

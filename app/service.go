@@ -347,6 +347,8 @@ func validate(req Request) error {
 		if v := req.Cox.Validate; v != "" && v != ValidateLOSO {
 			return Errorf(EInvalid, "unknown validation %q (loso)", v)
 		}
+	case protocol.KindScreen:
+		return Errorf(EInvalid, "a biomarker screen runs from the Biomarkers tab (Service.Screen), not as a single analysis: run it again there")
 	default:
 		return Errorf(EInvalid, "unknown analysis kind %q", req.Kind)
 	}
@@ -626,7 +628,7 @@ func (s *Service) finish(ctx context.Context, r *Result, g *Gathered, steps []Co
 	if r.Name == "" {
 		r.Name = DefaultName(r.Request)
 	}
-	if (r.Request.Kind == protocol.KindCox && r.Cox != nil) || (r.Request.Kind == protocol.KindIPW && r.IPW != nil) {
+	if (r.Request.Kind == protocol.KindCox && r.Cox != nil) || (r.Request.Kind == protocol.KindIPW && r.IPW != nil) || (r.Request.Kind == protocol.KindScreen && r.Screen != nil) {
 		// runCox (runIPW) computed the payload from these very evaluations (see there).
 		return nil
 	}
@@ -648,6 +650,8 @@ func DefaultName(req Request) string {
 		if req.IPW != nil {
 			s += " by " + req.IPW.Treatment + "=" + req.IPW.Treated + " (" + ipwEstimand(req.IPW) + ")"
 		}
+	case protocol.KindScreen:
+		s = screenName(req)
 	case protocol.KindCox:
 		s = "Cox model of " + req.Endpoint
 		if req.Cox != nil {
@@ -712,6 +716,19 @@ func (s *Service) FitCoxModel(ctx context.Context, req Request) (*CoxModel, erro
 
 // fitCoxModel fits the prepared Cox request req (see runCox).
 func (s *Service) fitCoxModel(ctx context.Context, req Request) (*CoxModel, error) {
+	return s.fitCoxModelVia(ctx, req, s)
+}
+
+// coxTransport carries the scatter-gathers of one Cox fit: the service's own (one query per
+// round), or a screen's batch (screenBatch), which carries the rounds of every marker's fit in
+// one screen query.
+type coxTransport interface {
+	query(ctx context.Context, q protocol.Query) (*Gathered, error)
+	queryEach(ctx context.Context, qs map[string]protocol.Query) (*Gathered, error)
+}
+
+// fitCoxModelVia fits the prepared Cox request req with its rounds sent through tr.
+func (s *Service) fitCoxModelVia(ctx context.Context, req Request, tr coxTransport) (*CoxModel, error) {
 	ties, err := coxTies(req.Cox.Ties)
 	if err != nil {
 		return nil, err
@@ -737,7 +754,7 @@ func (s *Service) fitCoxModel(ctx context.Context, req Request) (*CoxModel, erro
 		q.Cox = &protocol.CoxRequest{Form: coxWireForm(form), Ties: ties.String(), Covariates: req.Cox.Covariates,
 			Levels: req.Cox.Levels, Beta: slices.Clone(beta), Strata: req.Cox.Strata,
 			Indicators: req.Cox.Indicators, Interactions: req.Cox.Interactions, Origin: origin}
-		g, err := s.query(ctx, q)
+		g, err := tr.query(ctx, q)
 		if err != nil {
 			if len(rounds) > 0 {
 				return contrib, nil, WrapError(EUnavailable, err, "the network was lost in round %d of the Cox fit; the fit was aborted", len(rounds)+1)
@@ -767,7 +784,7 @@ func (s *Service) fitCoxModel(ctx context.Context, req Request) (*CoxModel, erro
 		// Phase 2, only when the fit uses this β's Hessian: each site gets its own weights.
 		return c, func() (analysis.CoxContribution, error) {
 			template, qs := coxHessianQueries(q, replies, step, s.newID)
-			g2, err := s.queryEach(ctx, qs)
+			g2, err := tr.queryEach(ctx, qs)
 			if err != nil {
 				return c, WrapError(EUnavailable, err, "the network was lost in round %d of the Cox fit; the fit was aborted", len(rounds)+1)
 			}

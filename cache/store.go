@@ -353,6 +353,12 @@ func (db *DB) SaveResult(ctx context.Context, r *app.Result) error {
 		err1 = errors.Join(err1, err)
 		trace = string(b)
 	}
+	if r.ScreenTrace != nil {
+		// A screen keeps its markers' fits in the same column (its kind says which it is).
+		b, err := json.Marshal(r.ScreenTrace)
+		err1 = errors.Join(err1, err)
+		trace = string(b)
+	}
 	if r.Display != nil {
 		b, err := json.Marshal(r.Display)
 		err1 = errors.Join(err1, err)
@@ -484,7 +490,12 @@ func loadResult(ctx context.Context, tx *sql.Tx, where string, args ...any) (*ap
 	if err := decode(prov, &r.Provenance, "provenance"); err != nil {
 		return nil, err
 	}
-	if trace.Valid {
+	if trace.Valid && r.Request.Kind == protocol.KindScreen {
+		r.ScreenTrace = new(app.ScreenTrace)
+		if err := decode(trace.String, r.ScreenTrace, "screen's fits"); err != nil {
+			return nil, err
+		}
+	} else if trace.Valid {
 		r.Trace = new(app.CoxTrace)
 		if err := decode(trace.String, r.Trace, "Cox fit"); err != nil {
 			return nil, err

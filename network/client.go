@@ -432,7 +432,7 @@ func (c *Client) Query(ctx context.Context, q protocol.Query) (*app.Gathered, er
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
+		ctx, cancel = context.WithTimeout(ctx, queryTimeout(q, c.cfg.timeout))
 		defer cancel()
 	}
 	body, err := json.Marshal(q)
@@ -484,7 +484,7 @@ func (c *Client) QueryEach(ctx context.Context, qs map[string]protocol.Query) (*
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
+		ctx, cancel = context.WithTimeout(ctx, queryTimeout(qs[sites[0]], c.cfg.timeout))
 		defer cancel()
 	}
 	if err := c.connected(); err != nil {
@@ -528,6 +528,15 @@ func (c *Client) QueryEach(ctx context.Context, qs map[string]protocol.Query) (*
 	gather(ctx, g, ch, func(site string) (protocol.Query, bool) { q, ok := sent[site]; return q, ok }, nil)
 	g.Elapsed = time.Since(start)
 	return g, nil
+}
+
+// queryTimeout is the deadline of q when its context has none: the client's timeout, per model
+// for a screen query (a batch of Cox models, each as much work for a site as a cox query).
+func queryTimeout(q protocol.Query, timeout time.Duration) time.Duration {
+	if q.Kind == protocol.KindScreen && q.Screen != nil && len(q.Screen.Models) > 1 {
+		return timeout * time.Duration(len(q.Screen.Models))
+	}
+	return timeout
 }
 
 // gather collects the replies to g's query until every expected site answered or ctx is done,

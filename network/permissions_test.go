@@ -265,7 +265,7 @@ func TestHubPermissions(t *testing.T) {
 	}
 	// "oncofed.v1.lung.>" is the hole a "oncofed.v1.lung.*" grant leaves (hub.conf).
 	var sniffers []*nats.Subscription
-	for _, subj := range []string{network.SiteQuerySubject("lung", protocol.KindCox, "inst1"), "oncofed.v1.lung.cox.*", "oncofed.v1.lung.>", "oncofed.v1.lung.*.inst1"} {
+	for _, subj := range []string{network.SiteQuerySubject("lung", protocol.KindCox, "inst1"), network.SiteQuerySubject("lung", protocol.KindScreen, "inst1"), "oncofed.v1.lung.cox.*", "oncofed.v1.lung.screen.*", "oncofed.v1.lung.>", "oncofed.v1.lung.*.inst1"} {
 		if sub, err := other.SubscribeSync(subj); err == nil {
 			sniffers = append(sniffers, sub)
 			_ = other.Flush()

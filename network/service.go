@@ -31,7 +31,8 @@ func (f HandlerFunc) HandleJSON(ctx context.Context, query []byte) []byte { retu
 
 // SiteOptions tunes a served site; the zero value is sensible.
 type SiteOptions struct {
-	// HandlerTimeout bounds the work on one query (default 60 s).
+	// HandlerTimeout bounds the work on one query (default 60 s; a screen query, a batch of
+	// Cox models, gets screenHandlerFactor times it).
 	HandlerTimeout time.Duration
 }
 
@@ -113,9 +114,9 @@ func ServeSiteWithOptions(ctx context.Context, nc *nats.Conn, site string, studi
 				return nil, fmt.Errorf("network: serve site %s, study %s: %w", site, study, err)
 			}
 		}
-		// Queries addressed to this site alone (phase 2 of a pooled Cox round; the second and
-		// variance rounds of a Fine–Gray fit).
-		for _, kind := range []protocol.Kind{protocol.KindCox, protocol.KindFineGray} {
+		// Queries addressed to this site alone (phase 2 of a pooled Cox round, alone or in a
+		// screen's batch; the second and variance rounds of a Fine–Gray fit).
+		for _, kind := range []protocol.Kind{protocol.KindCox, protocol.KindFineGray, protocol.KindScreen} {
 			if err := add(string(kind)+"-site-"+StudyToken(study), SiteQuerySubject(study, kind, site), study, kind); err != nil {
 				s.Stop()
 				return nil, fmt.Errorf("network: serve site %s, study %s: %w", site, study, err)
@@ -150,6 +151,10 @@ func (s *SiteService) Stop() {
 	})
 }
 
+// screenHandlerFactor scales HandlerTimeout for a screen query: it carries up to
+// protocol.MaxScreenModels Cox models, each bounded as a cox query alone would be only in sum.
+const screenHandlerFactor = 16
+
 // queryHead is the part of a query that the transport checks against the subject.
 type queryHead struct {
 	Version string        `json:"version"`
@@ -177,7 +182,11 @@ func (s *SiteService) handle(req micro.Request, h Handler, study string, kind pr
 	} else if kind != protocol.KindCatalog && head.Study != study {
 		reply = s.refusal(head, protocol.CodeInvalid, fmt.Sprintf("a query on study %q sent to the subject of study %q", head.Study, study))
 	} else {
-		ctx, cancel := context.WithTimeout(s.ctx, s.opts.HandlerTimeout)
+		limit := s.opts.HandlerTimeout
+		if kind == protocol.KindScreen {
+			limit *= screenHandlerFactor // a batch of up to protocol.MaxScreenModels Cox models
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, limit)
 		reply = h.HandleJSON(ctx, req.Data())
 		cancel()
 	}
@@ -233,7 +242,7 @@ func replyCode(reply []byte) string {
 				return protocol.CodeInternal
 			}
 			return e.Code
-		case "catalog", "count", "summary", "survival", "cox":
+		case "catalog", "count", "summary", "survival", "cox", "ipw", "screen":
 			return ""
 		}
 		var skip json.RawMessage

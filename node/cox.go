@@ -232,9 +232,18 @@ type coxPrepared struct {
 	truncated *float64
 }
 
-// coxCacheSize bounds the prepared Cox designs kept (each holds n×p floats): a biomarker
-// screen fits several markers at once (app.DefaultScreenParallel), each with its own design.
-const coxCacheSize = 8
+// coxCacheSize prepared Cox designs are always kept (each holds n×p floats); beyond it, up to
+// coxCacheBytes of them: a biomarker screen asks every marker's model again each round (a
+// screen query, screen.go), each with its own design, and rebuilding them all every round
+// would cost more than the round.
+const (
+	coxCacheSize  = 8
+	coxCacheBytes = 1 << 30
+)
+
+// bytes estimates the memory of a prepared design: its strata's covariates, times, event flags
+// and order, per complete case.
+func (p *coxPrepared) bytes() int { return p.n * (p.p + 3) * 8 }
 
 // coxPrepare builds (or finds) the design, released times and sorted strata of a Cox query.
 func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) {
@@ -432,7 +441,9 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	}
 	e.coxMu.Lock()
 	e.coxCache = append(e.coxCache, coxCacheEntry{key, prep})
-	if len(e.coxCache) > coxCacheSize {
+	e.coxCacheUsed += prep.bytes()
+	for len(e.coxCache) > coxCacheSize && e.coxCacheUsed > coxCacheBytes {
+		e.coxCacheUsed -= e.coxCache[0].prep.bytes()
 		e.coxCache = e.coxCache[1:]
 	}
 	e.coxMu.Unlock()

@@ -63,8 +63,9 @@ type Engine struct {
 
 	sampler *dp.Sampler // noise of differentially private releases (crypto/rand)
 
-	coxMu    sync.Mutex
-	coxCache []coxCacheEntry // most recent last
+	coxMu        sync.Mutex
+	coxCache     []coxCacheEntry // most recent last
+	coxCacheUsed int             // estimated bytes of coxCache (coxPrepared.bytes)
 
 	// withoutModelRules switches off the design-column rule and the β cap (modelsafe.go), for
 	// the attack tests that show what they stop; nothing outside tests sets it.
@@ -145,8 +146,8 @@ func (e *Engine) Studies(ctx context.Context) ([]string, error) {
 func (e *Engine) HandleJSON(ctx context.Context, msg []byte) []byte {
 	var q protocol.Query
 	var err error
-	if len(msg) > protocol.MaxQueryBytes {
-		err = errorf(protocol.CodeInvalid, "query of %d bytes exceeds the limit of %d", len(msg), protocol.MaxQueryBytes)
+	if limit := queryLimit(msg); len(msg) > limit {
+		err = errorf(protocol.CodeInvalid, "query of %d bytes exceeds the limit of %d", len(msg), limit)
 	} else {
 		dec := json.NewDecoder(bytes.NewReader(msg))
 		dec.DisallowUnknownFields()
@@ -175,6 +176,22 @@ func (e *Engine) HandleJSON(ctx context.Context, msg []byte) []byte {
 			Error: &protocol.Error{Code: protocol.CodeInternal, Message: "reply could not be encoded"}})
 	}
 	return out
+}
+
+// queryLimit is the size limit of the query msg: protocol.MaxQueryBytes, or for a screen query
+// (a batch of models) protocol.MaxScreenQueryBytes. Only a message above the first is looked
+// into for its kind.
+func queryLimit(msg []byte) int {
+	if len(msg) <= protocol.MaxQueryBytes || len(msg) > protocol.MaxScreenQueryBytes {
+		return protocol.MaxQueryBytes
+	}
+	var head struct {
+		Kind protocol.Kind `json:"kind"`
+	}
+	if json.Unmarshal(msg, &head) != nil {
+		return protocol.MaxQueryBytes
+	}
+	return protocol.MaxQueryBytesOf(head.Kind)
 }
 
 // Handle answers one query. The reply always carries the policy's effects; on refusal it
@@ -249,6 +266,9 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 	}
 	if err == nil {
 		err = checkQuery(&q)
+	}
+	if err == nil && q.Kind == protocol.KindScreen {
+		return e.handleScreen(ctx, q, raw, who) // each model through this path's rules (screen.go)
 	}
 	dpForm := q.Kind == protocol.KindCox && q.Cox != nil && q.Cox.Form == protocol.CoxDPTables // a DP release whoever asks
 	isDP := authenticated && (who.role == RoleDP || dpForm) && q.Kind != protocol.KindCatalog && q.Version == protocol.Version

@@ -23,10 +23,11 @@ const (
 	// (docs/competing-risks.md), its parameters in Query.Cox (Cause set; forms pooled_sums,
 	// pooled_hessian and meat).
 	KindFineGray Kind = "finegray"
+	KindScreen   Kind = "screen" // a batch of Cox models of one cohort (a biomarker screen's round): screen.go
 )
 
 // Kinds lists every query kind in a stable order.
-var Kinds = []Kind{KindCatalog, KindCount, KindSummary, KindSurvival, KindCox, KindIPW, KindFineGray}
+var Kinds = []Kind{KindCatalog, KindCount, KindSummary, KindSurvival, KindCox, KindIPW, KindFineGray, KindScreen}
 
 // Query is what the client sends to every site of a study.
 type Query struct {
@@ -53,6 +54,7 @@ type Query struct {
 	Bins      []HistogramSpec `json:"bins,omitempty"`      // summary: fixed bin edges per numeric variable
 	Cox       *CoxRequest     `json:"cox,omitempty"`       // cox, finegray
 	IPW       *IPWRequest     `json:"ipw,omitempty"`       // ipw
+	Screen    *ScreenRequest  `json:"screen,omitempty"`    // screen
 
 	// Feasibility asks for an approximate count that the site does not remember: the cohort
 	// size plus noise that depends only on the patient set, rounded (Reply.Policy says how),

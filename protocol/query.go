@@ -37,7 +37,7 @@ func ValidateQuery(q Query) error {
 		return err
 	}
 	if q.Kind == KindCatalog {
-		if q.Cohort != nil || q.GroupBy != "" || len(q.Merge) > 0 || len(q.Variables) > 0 || len(q.Bins) > 0 || q.Cox != nil || q.IPW != nil {
+		if q.Cohort != nil || q.GroupBy != "" || len(q.Merge) > 0 || len(q.Variables) > 0 || len(q.Bins) > 0 || q.Cox != nil || q.IPW != nil || q.Screen != nil {
 			return queryErrorf(CodeInvalid, "a catalog query takes no cohort, grouping or parameters")
 		}
 		return nil
@@ -56,6 +56,9 @@ func ValidateQuery(q Query) error {
 	}
 	if q.Kind != KindIPW && q.IPW != nil {
 		return queryErrorf(CodeInvalid, "ipw parameters given to a %s query", q.Kind)
+	}
+	if q.Kind != KindScreen && q.Screen != nil {
+		return queryErrorf(CodeInvalid, "screen parameters given to a %s query", q.Kind)
 	}
 	switch q.Kind {
 	case KindSummary:
@@ -79,6 +82,8 @@ func ValidateQuery(q Query) error {
 			return queryErrorf(CodeInvalid, "ipw needs an endpoint and takes no group_by (the treatment is the grouping)")
 		}
 		return validateIPWRequest(q.IPW)
+	case KindScreen:
+		return validateScreenRequest(q)
 	}
 	return nil
 }

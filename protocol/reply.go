@@ -20,6 +20,7 @@ type Reply struct {
 	Survival *SurvivalReply `json:"survival,omitempty"`
 	Cox      *CoxReply      `json:"cox,omitempty"`
 	IPW      *IPWReply      `json:"ipw,omitempty"`
+	Screen   *ScreenReply   `json:"screen,omitempty"`
 }
 
 // PolicyEffects records what the policy did: the bin width applied to times, how many cells

@@ -107,7 +107,7 @@ func (v *validator) reply(q Query, r Reply) {
 	}
 	v.policyEffects(r.Policy)
 	payloads := 0
-	for _, set := range []bool{r.Catalog != nil, r.Count != nil, r.Summary != nil, r.Survival != nil, r.Cox != nil, r.IPW != nil} {
+	for _, set := range []bool{r.Catalog != nil, r.Count != nil, r.Summary != nil, r.Survival != nil, r.Cox != nil, r.IPW != nil, r.Screen != nil} {
 		if set {
 			payloads++
 		}
@@ -161,6 +161,12 @@ func (v *validator) reply(q Query, r Reply) {
 			return
 		}
 		v.ipw(q, r.IPW)
+	case KindScreen:
+		if r.Screen == nil {
+			v.failf("screen", "missing")
+			return
+		}
+		v.screenReply(q, r.Screen)
 	default:
 		v.failf("kind", "unknown kind %q", q.Kind)
 	}

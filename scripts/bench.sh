@@ -13,8 +13,9 @@
 #   BENCH_GO_COUNT=3, BENCH_GO_TIME=1s   go test -count / -benchtime
 #   BENCH_OMOP_PATIENTS=1000000          the hospital of node/omop/pg's BenchmarkImport1M (CSV
 #                                        import vs OMOP snapshot; PostgreSQL from make test-deps)
-#   BENCH_SCREEN_PATIENTS=100000  the biomarker screen's federation (section screen: every NSCLC
-#                                 candidate marker at ten sites, then R's coxph loop on the same rows)
+#   BENCH_SCREEN_PATIENTS=1000000, BENCH_SCREEN_MARKERS=100   the biomarker screen (section
+#                                 screen: that many NSCLC candidate markers at ten sites, stratified
+#                                 and pooled, then R's coxph loop on the same rows; ratios at the end)
 # Extra arguments go to the harness (go run ./bench/cmd/oncofed-bench -h lists them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,15 +49,22 @@ if [ -n "$pkgs" ] && { [ "${BENCH_SECTIONS:-all}" = all ] || [[ "${BENCH_SECTION
 	fi
 fi
 
-# The biomarker screen against R's loop (issue 15): bench/screen-timing.txt.
+# The biomarker screen against R's loop in the same run (issue 15): bench/screen-timing.txt.
 if [ "${BENCH_SECTIONS:-all}" = all ] || [[ "${BENCH_SECTIONS:-}" == *screen* ]]; then
 	csv=$(mktemp --suffix=.csv)
-	echo "bench: biomarker screen, ${BENCH_SCREEN_PATIENTS:-100000} patients at ten sites"
+	echo "bench: biomarker screen, ${BENCH_SCREEN_MARKERS:-100} markers, ${BENCH_SCREEN_PATIENTS:-1000000} patients at ten sites"
 	{
-		ONCOFED_SCREEN_PATIENTS="${BENCH_SCREEN_PATIENTS:-100000}" ONCOFED_SCREEN_CSV="$csv" \
-			go test -count=1 -run TestScreenTiming -v -timeout 60m ./network/demo | grep -E 'screen_timing|^(ok|FAIL)'
+		date -u +"run %Y-%m-%d %H:%M UTC on $(nproc) cores"
+		ONCOFED_SCREEN_PATIENTS="${BENCH_SCREEN_PATIENTS:-1000000}" ONCOFED_SCREEN_MARKERS="${BENCH_SCREEN_MARKERS:-100}" \
+			ONCOFED_SCREEN_CSV="$csv" go test -count=1 -run TestScreenTiming -v -timeout 120m ./network/demo |
+			grep -E 'screen_timing|^(ok|FAIL)' | sed 's/^ *screen_timing_test.go:[0-9]*: //'
 		if command -v Rscript >/dev/null 2>&1; then Rscript bench/r/screen_timing.R "$csv"; else echo "R missing: no comparison"; fi
 	} 2>&1 | tee bench/screen-timing.txt
+	# Oncofed's time over R's, per form (goals: stratified ≤ 0.05, pooled ≤ 0.1).
+	awk '/^screen_timing form=/ { split($2, f, "="); split($3, s, "="); t[f[2]] = s[2] }
+		/^R_timing form=/ { split($2, f, "="); split($3, s, "="); r[f[2]] = s[2] }
+		END { for (k in t) if (r[k] > 0) printf "ratio form=%s oncofed=%.2fs R=%.2fs ratio=%.3f\n", k, t[k], r[k], t[k] / r[k] }' \
+		bench/screen-timing.txt | sort | tee -a bench/screen-timing.txt
 	rm -f "$csv"
 fi
 

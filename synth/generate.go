@@ -105,7 +105,7 @@ func New(spec Spec) (*Generator, error) {
 	m, _ := modelOf(s.Study)
 	g := &Generator{spec: s, model: m, schema: m.schema}
 	if s.Markers {
-		g.markers = markersOf(s.Study, m)
+		g.markers = markersOf(s.Study, m, s.NullMarkers)
 		g.schema = g.markers.schema
 	}
 	g.sites = plan(s, m)

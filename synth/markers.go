@@ -53,8 +53,9 @@ type markerSet struct {
 	schema  *Schema
 }
 
-// markersOf returns the candidate markers of a study, after the study's variables.
-func markersOf(study Study, m *model) *markerSet {
+// markersOf returns the candidate markers of a study, after the study's variables, and nulls
+// markers without effect after them (Spec.NullMarkers).
+func markersOf(study Study, m *model, nulls int) *markerSet {
 	base := m.schema
 	var ms []marker
 	switch study {
@@ -68,6 +69,10 @@ func markersOf(study Study, m *model) *markerSet {
 		ms = mmMarkers(m)
 	default:
 		panic("synth: no markers for " + string(study))
+	}
+	for k := 1; k <= nulls; k++ {
+		prev := 0.02 + 0.28*float64((k*7)%15)/14
+		ms = append(ms, mutation(fmt.Sprintf("null%03d", k), "padding marker without effect (Spec.NullMarkers)", prev).miss(0.03))
 	}
 	set := &markerSet{markers: ms, base: len(base.Variables), index: map[string]int{}}
 	sch := &Schema{Study: base.Study, Title: base.Title, Variables: slices.Clone(base.Variables)}

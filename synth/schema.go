@@ -155,5 +155,5 @@ func SchemaWithMarkers(s Study) (*Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	return markersOf(s, m).schema, nil
+	return markersOf(s, m, 0).schema, nil
 }

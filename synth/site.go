@@ -39,6 +39,12 @@ type Spec struct {
 	// study's other columns are the same with or without them; outcomes change by the
 	// markers' effects.
 	Markers bool `json:",omitempty"`
+	// NullMarkers adds, with Markers, that many further candidate markers without effect after
+	// the study's own: binary mutations null001, null002, … with prevalences cycling over
+	// 2–30% (ASSUMPTION: the range of the study's panel genes) and 3% missing. Padding for
+	// timing runs that want more markers than a study declares (make bench's 100-marker
+	// screen).
+	NullMarkers int `json:",omitempty"`
 }
 
 // DefaultDataCut is the data cut used when a Spec leaves it zero.
@@ -85,6 +91,9 @@ func (s Spec) normalized() (Spec, error) {
 	}
 	if s.Name == "" {
 		s.Name = string(s.Study)
+	}
+	if s.NullMarkers < 0 || (s.NullMarkers > 0 && !s.Markers) || s.NullMarkers > 999 {
+		return s, fmt.Errorf("synth: %d null markers: want 0 to 999, with Markers", s.NullMarkers)
 	}
 	if s.MinFollowUp < 0 || math.IsNaN(s.MinFollowUp) {
 		return s, fmt.Errorf("synth: minimum follow-up %v months is negative", s.MinFollowUp)

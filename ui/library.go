@@ -269,6 +269,9 @@ func (a *App) showResult(r *app.Result) {
 	case r.IPW != nil:
 		a.compare.show(r)
 		a.selectTab(TabCompare)
+	case r.Screen != nil:
+		a.screen.show(r.Screen)
+		a.selectTab(TabScreen)
 	case r.Count != nil:
 		dialog.ShowInformation(r.Name, "Pooled cohort size: "+FormatCount(r.Count.Total)+"\n"+report.PrivacyLine(r, a.opt.Now()), a.win)
 	}

@@ -270,8 +270,12 @@ func (t *screenTab) onCancel() {
 // show displays a screen: the volcano, the table, and the first significant marker.
 func (t *screenTab) show(r *app.ScreenResult) {
 	t.result = r
-	t.setStatus(fmt.Sprintf("%d markers, %d tests (%s mode), over %d sites, in %d scatter-gathers. q: Benjamini–Hochberg over the tests.",
-		len(r.Markers), r.Tests, r.Mode, len(r.Sites), r.Queries))
+	from := ""
+	if r.Cached {
+		from = " Offline: the stored screen."
+	}
+	t.setStatus(fmt.Sprintf("%d markers, %d tests (%s mode), over %d sites, in %d scatter-gathers. q: Benjamini–Hochberg over the tests.%s",
+		len(r.Markers), r.Tests, r.Mode, len(r.Sites), r.Queries, from))
 	style := t.ui.chartStyle()
 	if v := report.VolcanoFigure(r); v != nil {
 		t.volcano.SetFigure(func() chart.Figure { v := report.VolcanoFigure(r); v.Style = style; return v }, "")

@@ -1,12 +1,14 @@
 # The R side of the screen timing (network/demo TestScreenTiming): loop coxph over every
 # candidate marker on the pooled patient-level data, as an analyst without Oncofed would.
-# Usage: Rscript screen_timing.R screen.csv
+# Usage: Rscript screen_timing.R screen.csv [k]
 suppressMessages(library(survival))
 args <- commandArgs(trailingOnly = TRUE)
 t0 <- proc.time()[["elapsed"]]
 d <- read.csv(args[1], na.strings = "", stringsAsFactors = FALSE)
 cat(sprintf("read %d patients in %.1f s\n", nrow(d), proc.time()[["elapsed"]] - t0))
 markers <- setdiff(names(d), c("site", "time", "event", "age"))
+# An optional second argument times the first k markers only (a hand run's per-marker figure).
+if (length(args) > 1) markers <- head(markers, as.integer(args[2]))
 for (m in markers) if (is.character(d[[m]])) {
   lv <- sort(unique(na.omit(d[[m]])))
   if (all(lv %in% c("wt", "mut"))) lv <- c("wt", "mut")
@@ -25,5 +27,5 @@ for (form in c("stratified", "pooled")) {
     p[m] <- pchisq(drop(t(b) %*% solve(vcov(fit)[idx, idx, drop = FALSE], b)), length(idx), lower.tail = FALSE)
   }
   q <- p.adjust(p, "BH")
-  cat(sprintf("R %s: %d markers, %d tests, %.2f s\n", form, length(markers), length(p), proc.time()[["elapsed"]] - t0))
+  cat(sprintf("R_timing form=%s seconds=%.2f markers=%d tests=%d\n", form, proc.time()[["elapsed"]] - t0, length(markers), length(p)))
 }

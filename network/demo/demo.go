@@ -261,7 +261,11 @@ func prepare(ctx context.Context, dir string, fed synth.Federation) (map[string]
 			if err := g.WriteCSV(&buf, i); err != nil {
 				return fail(fmt.Errorf("demo: %w", err))
 			}
-			if _, err := node.ImportCSV(ctx, st, NodeImportSpec(is), &buf); err != nil {
+			ns := NodeImportSpec(is)
+			if is.Markers {
+				ns.Dictionary = schemaDictionary(g.Schema()) // with the spec's NullMarkers, if any
+			}
+			if _, err := node.ImportCSV(ctx, st, ns, &buf); err != nil {
 				return fail(fmt.Errorf("demo: %s at %s: %w", is.Study, s.Name, err))
 			}
 		}
