@@ -349,6 +349,8 @@ type CoxStratum struct {
 	// decreasing; entry holds their entry times. Nil without delayed entry.
 	leaving []int32
 	entry   []float64
+
+	wcache coxWeights // the subjects' weights at the β asked last (cox_weights.go)
 }
 
 // NewCoxStratum copies and sorts one stratum's data: time[i], event[i] and the covariates

@@ -27,7 +27,8 @@ import (
 
 // TimeSums returns the stratum's phase-1 rows at beta: one RiskSetRow per distinct time in
 // increasing order with D, R0, R1, E0 and E1 (E1 nil when D = 0) and R2, E2 nil, and
-// eventXSum = Σ_events x. Covariates are not centred (every site must use the same origin).
+// eventXSum = Σ_events x. Covariates are taken as given: every site must use the same origin
+// (a node centres them on the client's cox.origin first, docs/cox-protocol.md).
 // O(n p).
 func (s *CoxStratum) TimeSums(beta []float64) (rows []RiskSetRow, eventXSum []float64, err error) {
 	p := s.p
@@ -38,6 +39,7 @@ func (s *CoxStratum) TimeSums(beta []float64) (rows []RiskSetRow, eventXSum []fl
 	rows = make([]RiskSetRow, ngroups)
 	nev := s.eventGroups()
 	buf := make([]float64, (ngroups+nev)*p)
+	ws := s.weights(beta)
 	for g := range rows {
 		r := &rows[g]
 		lo, hi := int(s.groups[g]), int(s.groups[g+1])
@@ -53,7 +55,7 @@ func (s *CoxStratum) TimeSums(beta []float64) (rows []RiskSetRow, eventXSum []fl
 		}
 		for k := lo; k < hi; k++ {
 			xi := s.x[k*p : (k+1)*p]
-			w := math.Exp(dot(beta, xi))
+			w := ws[k]
 			r.R0 += w
 			for j, v := range xi {
 				r.R1[j] += w * v
@@ -115,7 +117,8 @@ func dot(a, b []float64) float64 {
 //
 // g(i) being the index of subject i's time among the stratum's distinct times and e(i) among
 // its distinct event times (the rows of TimeSums, and those of them with D > 0). Weights of the
-// wrong length or that are not finite return an error. O(n p²).
+// wrong length or that are not finite return an error. O(n p²), or O(n + u p²) for a design
+// of u distinct rows (the subjects of one row are summed first).
 func (s *CoxStratum) WeightedSecondMoment(beta, a, b []float64) ([]float64, error) {
 	p := s.p
 	if err := checkBeta("CoxStratum.WeightedSecondMoment", beta, p); err != nil {
@@ -129,42 +132,94 @@ func (s *CoxStratum) WeightedSecondMoment(beta, a, b []float64) ([]float64, erro
 		return nil, fmt.Errorf("analysis: cox weights: a weight is not finite")
 	}
 	m := make([]float64, p*p)
-	wx := make([]float64, p)
+	ws, grouped := s.groupedWeights(beta) // phase 1 asked at this β just before: kept
+	var coef []float64                    // grouped: Σ of the subjects' a − b per distinct row
+	if grouped != nil {
+		coef = make([]float64, len(grouped.w))
+	}
+	acc := outerSum{m: m}
 	e := 0
 	for g := 0; g < times; g++ {
 		hadEvent := false
 		for k := int(s.groups[g]); k < int(s.groups[g+1]); k++ {
-			xi := s.x[k*p : (k+1)*p]
 			c := a[g]
 			if s.event[k] {
 				hadEvent = true
 				c -= b[e]
 			}
-			if c == 0 {
-				continue
-			}
-			w := math.Exp(dot(beta, xi)) * c
-			for i, v := range xi {
-				wx[i] = w * v
-			}
-			for i := 0; i < p; i++ {
-				row := m[i*p : i*p+i+1]
-				wi := wx[i]
-				for j := range row {
-					row[j] += wi * xi[j]
-				}
+			if coef != nil {
+				coef[grouped.rowOf[k]] += c
+			} else if c != 0 {
+				acc.add(ws[k]*c, s.x[k*p:(k+1)*p])
 			}
 		}
 		if hadEvent {
 			e++
 		}
 	}
+	for r, c := range coef {
+		if c != 0 {
+			acc.add(grouped.w[r]*c, grouped.uniq[r*p:(r+1)*p])
+		}
+	}
+	acc.flush()
 	for i := 0; i < p; i++ {
 		for j := 0; j < i; j++ {
 			m[j*p+i] = m[i*p+j]
 		}
 	}
 	return m, nil
+}
+
+// outerSum adds Σ w x x' to the lower triangle of the p×p row-major m, four rows x at a time
+// (one pass over m per four subjects: at p = 20 phase 2 is these products, and m's loads and
+// stores were half of them).
+type outerSum struct {
+	m []float64
+	w [4]float64
+	x [4][]float64
+	n int
+}
+
+func (o *outerSum) add(w float64, x []float64) {
+	o.w[o.n], o.x[o.n] = w, x
+	if o.n++; o.n == 4 {
+		o.flush()
+	}
+}
+
+func (o *outerSum) flush() {
+	if o.n < 4 {
+		for k := 0; k < o.n; k++ {
+			addOuterLower(o.m, o.w[k], o.x[k])
+		}
+		o.n = 0
+		return
+	}
+	o.n = 0
+	x0, x1, x2, x3 := o.x[0], o.x[1], o.x[2], o.x[3]
+	p := len(x0)
+	x1, x2, x3 = x1[:p], x2[:p], x3[:p]
+	for i := 0; i < p; i++ {
+		w0, w1, w2, w3 := o.w[0]*x0[i], o.w[1]*x1[i], o.w[2]*x2[i], o.w[3]*x3[i]
+		row := o.m[i*p : i*p+i+1]
+		a0, a1, a2, a3 := x0[:len(row)], x1[:len(row)], x2[:len(row)], x3[:len(row)]
+		for j := range row {
+			row[j] += w0*a0[j] + w1*a1[j] + w2*a2[j] + w3*a3[j]
+		}
+	}
+}
+
+// addOuterLower adds w x x' to the lower triangle of the p×p row-major m.
+func addOuterLower(m []float64, w float64, x []float64) {
+	p := len(x)
+	for i, xi := range x {
+		wi := w * xi
+		row := m[i*p : i*p+i+1]
+		for j := range row {
+			row[j] += wi * x[j]
+		}
+	}
 }
 
 func allFiniteValues(xs []float64) bool {

@@ -33,6 +33,10 @@ type CoxBaseline struct {
 	// LastTime is the largest pooled released time (event or censoring): a prediction is
 	// defined up to it, as R's summary(survfit(...), times) drops later times.
 	LastTime float64
+	// Origin is what the sites subtracted from each design column before forming the sums
+	// the baseline comes from (a pooled fit's cox.origin; nil: nothing): "lp = 0" above is at
+	// x = Origin, and Predict shifts a profile by it.
+	Origin []float64 `json:",omitempty"`
 }
 
 // PooledCoxBaseline pools the sites' phase-1 rows at β̂ (the rows of the fit's last
@@ -175,13 +179,25 @@ func (b *CoxBaseline) Predict(x, beta, vcov []float64, level float64) (*Predicte
 		return nil, fmt.Errorf("analysis: predict: a profile value is not finite")
 	}
 	kept := make([]bool, p)
-	lp := 0.0
+	lp := 0.0 // x'β, reported
 	for j, v := range beta {
 		if kept[j] = !math.IsNaN(v); kept[j] {
 			lp += v * x[j]
 		}
 	}
 	risk := math.Exp(lp)
+	if b.Origin != nil {
+		// The baseline is at x = Origin: the curve is that of x − Origin.
+		x = slices.Clone(x)
+		lpc := 0.0
+		for j, o := range b.Origin {
+			x[j] -= o
+			if kept[j] {
+				lpc += beta[j] * x[j]
+			}
+		}
+		risk = math.Exp(lpc)
+	}
 	z := distuv.UnitNormal.Quantile(1 - (1-level)/2)
 	n := len(b.Time)
 	out := &PredictedSurvival{LP: lp, Time: slices.Clone(b.Time), Level: level, LastTime: b.LastTime,

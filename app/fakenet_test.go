@@ -253,7 +253,10 @@ func (n *fakeNetwork) answer(site string, q protocol.Query) (protocol.Reply, err
 		}
 		st := protocol.StudyCatalog{Name: "lung", DataCut: n.dataCut, Patients: len(n.bySite[site]),
 			Endpoints: []protocol.Endpoint{{Name: "os", Label: "Overall survival"}}}
-		for _, name := range []string{"age", "karno", "wt.loss"} {
+		// Age's declared range is the lung dictionary's (a pooled Cox fit centres it on 59).
+		lo, hi := 18.0, 100.0
+		st.Variables = append(st.Variables, protocol.Variable{Name: "age", Type: protocol.Numeric, Min: &lo, Max: &hi})
+		for _, name := range []string{"karno", "wt.loss"} {
 			st.Variables = append(st.Variables, protocol.Variable{Name: name, Type: protocol.Numeric})
 		}
 		// The study's declared dictionary, the same at every site; a site holding a value
@@ -435,6 +438,14 @@ func (n *fakeNetwork) cox(rep protocol.Reply, cohort []patient, q protocol.Query
 	case protocol.CoxPooled:
 		return rep, fmt.Errorf("the one-phase pooled form is no longer served")
 	case protocol.CoxPooledSums, protocol.CoxPooledHessian:
+		// As a node does (node.centreColumns): each named covariate's column shifted by its origin.
+		for v, o := range q.Cox.Origin {
+			if j := slices.Index(names, v); j >= 0 {
+				for i := j; i < len(x); i += p {
+					x[i] -= o
+				}
+			}
+		}
 		st, err := analysis.NewCoxStratum(time, event, x, p)
 		if err != nil {
 			return rep, err

@@ -351,7 +351,7 @@ func renderIPW(req Request, rounds []Round) (*IPWResult, error) {
 	columns := prop[0].Replies[0].IPW.Columns
 	k := 0
 	fit, err := analysis.FitLogistic(func(beta []float64) (analysis.LogisticContribution, error) {
-		if k >= len(prop) || !equalBits(prop[k].Query.IPW.Beta, beta) {
+		if k >= len(prop) || !analysis.EqualBits(prop[k].Query.IPW.Beta, beta) {
 			return analysis.LogisticContribution{}, Errorf(EInternal, "the propensity refit diverges from the stored rounds at round %d", k)
 		}
 		k++
@@ -379,7 +379,7 @@ func renderIPW(req Request, rounds []Round) (*IPWResult, error) {
 	k = 0
 	var meat []float64
 	coxFit, err := analysis.FitCox(func(beta []float64) (analysis.CoxContribution, error) {
-		if k >= len(cox) || !equalBits(cox[k].Query.IPW.CoxBeta, beta) {
+		if k >= len(cox) || !analysis.EqualBits(cox[k].Query.IPW.CoxBeta, beta) {
 			return analysis.CoxContribution{}, Errorf(EInternal, "the Cox refit diverges from the stored rounds at round %d", k)
 		}
 		k++

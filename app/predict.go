@@ -200,7 +200,19 @@ func coxBaseline(rounds []Round, fit *analysis.CoxFit, ties analysis.Ties) (*ana
 		}
 		rows = append(rows, riskSetRows(rep.Cox.Rows))
 	}
-	return analysis.PooledCoxBaseline(rows, p, ties)
+	b, err := analysis.PooledCoxBaseline(rows, p, ties)
+	if err != nil {
+		return nil, err
+	}
+	// The sites centred numeric covariates on the fit's origin (docs/cox-protocol.md,
+	// "Centring"): the baseline is at x = origin.
+	if o := rounds[best].Query.Cox.Origin; len(o) > 0 {
+		b.Origin = make([]float64, p)
+		for j, term := range fit.Terms {
+			b.Origin[j] = o[term]
+		}
+	}
+	return b, nil
 }
 
 // riskSetRows converts a reply's risk-set rows for analysis.

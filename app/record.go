@@ -65,6 +65,7 @@ type CoxBaselineRecord struct {
 	VarHaz   protocol.Float64s `json:"varhaz"`
 	XBar     protocol.Float64s `json:"xbar"`
 	LastTime float64           `json:"last_time"`
+	Origin   protocol.Float64s `json:"origin,omitempty"` // the sites' centring (analysis.CoxBaseline.Origin)
 }
 
 func baselineRecord(b *analysis.CoxBaseline) *CoxBaselineRecord {
@@ -72,7 +73,7 @@ func baselineRecord(b *analysis.CoxBaseline) *CoxBaselineRecord {
 		return nil
 	}
 	return &CoxBaselineRecord{Ties: b.Ties.String(), P: b.P, Time: b.Time, Events: b.Events, CumHaz: b.CumHaz,
-		VarHaz: b.VarHaz, XBar: b.XBar, LastTime: b.LastTime}
+		VarHaz: b.VarHaz, XBar: b.XBar, LastTime: b.LastTime, Origin: b.Origin}
 }
 
 // baseline returns the stored baseline, checked for shape.
@@ -82,11 +83,12 @@ func (r *CoxBaselineRecord) baseline(p int) (*analysis.CoxBaseline, error) {
 		return nil, err
 	}
 	n := len(r.Time)
-	if r.P != p || n == 0 || len(r.Events) != n || len(r.CumHaz) != n || len(r.VarHaz) != n || len(r.XBar) != n*p {
+	if r.P != p || n == 0 || len(r.Events) != n || len(r.CumHaz) != n || len(r.VarHaz) != n || len(r.XBar) != n*p || (len(r.Origin) != 0 && len(r.Origin) != p) {
 		return nil, Errorf(EInternal, "the stored baseline hazard is incomplete")
 	}
 	return &analysis.CoxBaseline{Ties: ties, P: p, Time: slices.Clone(r.Time), Events: slices.Clone(r.Events),
-		CumHaz: slices.Clone(r.CumHaz), VarHaz: slices.Clone(r.VarHaz), XBar: slices.Clone(r.XBar), LastTime: r.LastTime}, nil
+		CumHaz: slices.Clone(r.CumHaz), VarHaz: slices.Clone(r.VarHaz), XBar: slices.Clone(r.XBar), LastTime: r.LastTime,
+		Origin: slices.Clone(r.Origin)}, nil
 }
 
 // CoxSiteSummary is one site's part of a Cox model: its subjects and events, and the patients
@@ -237,7 +239,7 @@ func replayRounds(req Request, rounds []Round) (analysis.CoxStepEvaluator, error
 			return Round{}, Errorf(EInternal, "the refit asks for more rounds (%d) than were stored", k+1)
 		}
 		round := rounds[k]
-		if round.Query.Cox == nil || !equalBits(round.Query.Cox.Beta, beta) || (want != "" && round.Query.Cox.Form != want) {
+		if round.Query.Cox == nil || !analysis.EqualBits(round.Query.Cox.Beta, beta) || (want != "" && round.Query.Cox.Form != want) {
 			return Round{}, Errorf(EInternal, "the refit diverges from the stored rounds at round %d", k)
 		}
 		k++
@@ -491,7 +493,7 @@ func renderCoxTrace(req Request, tr *CoxTrace) (*CoxResult, error) {
 			return analysis.CoxContribution{}, nil, Errorf(EInternal, "the refit asks for more steps (%d) than were stored", k+1)
 		}
 		st := &tr.Steps[k]
-		if !equalBits(st.Beta, beta) {
+		if !analysis.EqualBits(st.Beta, beta) {
 			return analysis.CoxContribution{}, nil, Errorf(EInternal, "the refit diverges from the stored fit at step %d", k)
 		}
 		k++
@@ -545,8 +547,8 @@ func renderCoxTrace(req Request, tr *CoxTrace) (*CoxResult, error) {
 
 // sameContribution reports whether a and b hold the same bits.
 func sameContribution(a, b analysis.CoxContribution) bool {
-	return equalBits([]float64{a.LogLik}, []float64{b.LogLik}) && equalBits(a.Gradient, b.Gradient) &&
-		equalBits(a.Hessian, b.Hessian) && equalBits(a.SecondMoment, b.SecondMoment) &&
-		equalBits(a.CoefBound, b.CoefBound) && a.N == b.N && a.Events == b.Events &&
+	return analysis.EqualBits([]float64{a.LogLik}, []float64{b.LogLik}) && analysis.EqualBits(a.Gradient, b.Gradient) &&
+		analysis.EqualBits(a.Hessian, b.Hessian) && analysis.EqualBits(a.SecondMoment, b.SecondMoment) &&
+		analysis.EqualBits(a.CoefBound, b.CoefBound) && a.N == b.N && a.Events == b.Events &&
 		(a.SecondMoment == nil) == (b.SecondMoment == nil) && (a.CoefBound == nil) == (b.CoefBound == nil)
 }

@@ -443,18 +443,6 @@ func coxForm(f protocol.CoxForm) protocol.CoxForm {
 	return f
 }
 
-func equalBits(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 func equalStrings(a, b []string) bool {
 	if len(a) != len(b) {
 		return false

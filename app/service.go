@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"math"
 	"net/url"
 	"slices"
 	"sort"
@@ -436,6 +437,36 @@ func (s *Service) fillLevels(ctx context.Context, req *Request) error {
 	return nil
 }
 
+// coxOrigin is the origin a pooled fit asks every site to centre its numeric covariates on
+// (protocol.CoxRequest.Origin): the midpoint of each one's declared range in the catalog, a
+// public constant and the same for every site. A covariate without a declared range, or a
+// catalog that cannot be read, is left uncentred (the fit is the same, with fewer digits for
+// a column far from 0: docs/cox-protocol.md, "Centring").
+func (s *Service) coxOrigin(ctx context.Context, req Request) map[string]float64 {
+	cat, err := s.cache.Catalog(ctx, s.network.ID)
+	if err != nil {
+		return nil
+	}
+	st := cat.Study(req.Study)
+	if st == nil {
+		return nil
+	}
+	var origin map[string]float64
+	for _, v := range req.Cox.Covariates {
+		vr := st.Variable(v)
+		if vr == nil || vr.Type != protocol.Numeric || vr.Min == nil || vr.Max == nil || len(vr.TypeConflict) > 0 {
+			continue
+		}
+		if mid := *vr.Min/2 + *vr.Max/2; mid != 0 && !math.IsInf(mid, 0) && !math.IsNaN(mid) {
+			if origin == nil {
+				origin = map[string]float64{}
+			}
+			origin[v] = mid
+		}
+	}
+	return origin
+}
+
 // catalogLevels returns given completed with the catalog's categories of every categorical
 // variable among vars but those skip says (nil: none), nil when there is none; role names the
 // variables in messages.
@@ -708,6 +739,10 @@ func (s *Service) fitCoxModelVia(ctx context.Context, req Request, tr coxTranspo
 		return s.fitDPCoxModel(ctx, req)
 	}
 	base := s.baseQuery(req)
+	var origin map[string]float64
+	if form == protocol.CoxPooled {
+		origin = s.coxOrigin(ctx, req)
+	}
 	var (
 		rounds  []Round
 		first   *Gathered
@@ -719,7 +754,7 @@ func (s *Service) fitCoxModelVia(ctx context.Context, req Request, tr coxTranspo
 		q.ID = s.newID()
 		q.Cox = &protocol.CoxRequest{Form: coxWireForm(form), Ties: ties.String(), Covariates: req.Cox.Covariates,
 			Levels: req.Cox.Levels, Beta: slices.Clone(beta), Strata: req.Cox.Strata,
-			Indicators: req.Cox.Indicators, Interactions: req.Cox.Interactions}
+			Indicators: req.Cox.Indicators, Interactions: req.Cox.Interactions, Origin: origin}
 		g, err := tr.query(ctx, q)
 		if err != nil {
 			if len(rounds) > 0 {

@@ -196,6 +196,11 @@ func TestCoxThroughService(t *testing.T) {
 			// its own weights) after each evaluation whose Hessian it uses, right after it.
 			evals, hessians := 0, 0
 			for k, round := range r.Rounds {
+				// A pooled fit asks the sites to centre age on the midpoint of its declared
+				// range (18–100 in the lung dictionary); the stratified form centres itself.
+				if o := round.Query.Cox.Origin; (c.form == protocol.CoxPooled) != (len(o) == 1 && o["age"] == 59) {
+					t.Errorf("round %d (%s): origin %v", k, round.Query.Cox.Form, o)
+				}
 				if round.Query.Cox.Form == protocol.CoxPooledHessian {
 					hessians++
 					if k == 0 || r.Rounds[k-1].Query.Cox.Form != protocol.CoxPooledSums || !sameBits(round.Query.Cox.Beta, r.Rounds[k-1].Query.Cox.Beta) {

@@ -261,7 +261,8 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 		Strata   string
 		Ind      map[string]string
 		Inter    []protocol.CoxInteraction
-	}{q.Kind, req.Cause, ls.info.Version, q.Endpoint, q.Cohort, prepForm(req.Form), req.Covariates, req.Levels, req.Strata, req.Indicators, req.Interactions})
+		Origin   map[string]float64
+	}{q.Kind, req.Cause, ls.info.Version, q.Endpoint, q.Cohort, prepForm(req.Form), req.Covariates, req.Levels, req.Strata, req.Indicators, req.Interactions, req.Origin})
 	key := ls.data.Name + "\x00" + string(keyJSON)
 	e.coxMu.Lock()
 	for _, ent := range e.coxCache {
@@ -392,6 +393,9 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			return nil, err
 		}
 	}
+	if isPooledForm(req.Form) {
+		centreColumns(x, p, names, req.Origin)
+	}
 	if strata == nil {
 		st, err := analysis.NewCoxStratumEntry(entries, times, events, x, p)
 		if err != nil {
@@ -444,6 +448,24 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	}
 	e.coxMu.Unlock()
 	return prep, nil
+}
+
+// centreColumns subtracts origin[v] from the design column of each numeric covariate v it
+// names (its main effect; the request's checks made v a numeric covariate), in the n×p
+// row-major x. Shifting a column by a constant changes none of β, ℓ, U or H — the baseline
+// hazard absorbs it — but keeps the pooled sums of a column such as a year near 2020 from
+// losing digits (docs/cox-protocol.md, "Centring"). The design-column rule is decided before,
+// on the values themselves.
+func centreColumns(x []float64, p int, names []string, origin map[string]float64) {
+	for v, o := range origin {
+		j := slices.Index(names, v)
+		if j < 0 || o == 0 {
+			continue
+		}
+		for i := j; i < len(x); i += p {
+			x[i] -= o
+		}
+	}
 }
 
 // prepForm is the form under which a prepared design is kept: both phases of a pooled round

@@ -726,6 +726,11 @@ func (e *Engine) checkKindNames(ls *loadedStudy, q *protocol.Query) error {
 				return errorf(protocol.CodeInvalid, "cox.levels[%q]: give every declared category (%d), in the order wanted, the reference first", name, len(v.Categories))
 			}
 		}
+		for name := range q.Cox.Origin {
+			if ls.vars[name].Type != protocol.Numeric {
+				return errorf(protocol.CodeInvalid, "cox.origin: %q is categorical (an origin shifts a numeric covariate)", clip(name))
+			}
+		}
 		if s := q.Cox.Strata; s != "" {
 			v := ls.vars[s]
 			if v == nil {

@@ -204,6 +204,13 @@ type CoxRequest struct {
 	// Interactions adds, after every covariate's columns, the products of two covariates'
 	// columns (R's a:b, named colA+":"+colB, a's columns varying fastest).
 	Interactions []CoxInteraction `json:"interactions,omitempty"`
+	// Origin gives, for numeric covariates of a pooled model (pooled_sums and pooled_hessian
+	// only), a public constant each site subtracts from the covariate's design column before it
+	// forms its sums: the client sends the midpoint of the declared range from the catalog, the
+	// same to every site. β, ℓ, U and H do not change (the constant is absorbed by the baseline
+	// hazard), but a column such as the year of diagnosis (values near 2020) no longer loses
+	// digits to cancellation in the pooled sums (docs/cox-protocol.md, "Centring").
+	Origin map[string]float64 `json:"origin,omitempty"`
 	// Cause is the label of the cause whose subdistribution hazard a Fine–Gray round models
 	// (KindFineGray only; the endpoint's other causes are the competing ones).
 	Cause string `json:"cause,omitempty"`

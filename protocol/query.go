@@ -217,6 +217,17 @@ func validateCoxRequest(c *CoxRequest, kind Kind) error {
 		}
 		pairs[in] = true
 	}
+	if len(c.Origin) > 0 && c.Form != CoxPooledSums && c.Form != CoxPooledHessian {
+		return queryErrorf(CodeInvalid, "cox.origin belongs to the pooled forms, not %s", c.Form)
+	}
+	for v, o := range c.Origin {
+		if !seen[v] {
+			return queryErrorf(CodeInvalid, "cox.origin: %q is not a covariate", clipName(v))
+		}
+		if math.IsNaN(o) || math.IsInf(o, 0) {
+			return queryErrorf(CodeInvalid, "cox.origin[%q] is not finite", clipName(v))
+		}
+	}
 	for v, lv := range c.Levels {
 		if !seen[v] {
 			return queryErrorf(CodeInvalid, "cox.levels: %q is not a covariate", clipName(v))

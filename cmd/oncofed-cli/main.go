@@ -39,6 +39,7 @@ import (
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/cache"
+	"github.com/oncofed/oncofed/internal/cpuprofile"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/network/demo"
 	"github.com/oncofed/oncofed/protocol"
@@ -140,7 +141,10 @@ func usage(w io.Writer) {
 }
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	stop := cpuprofile.Start("oncofed-cli")
+	code := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // run executes one command line and returns the exit status.

@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/oncofed/oncofed/internal/cpuprofile"
 )
 
 // command is one subcommand.
@@ -47,7 +49,14 @@ func usage(w io.Writer) {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	name := "oncofed-node"
+	if len(os.Args) > 1 {
+		name += "-" + os.Args[1]
+	}
+	stop := cpuprofile.Start(name)
+	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // run dispatches to a subcommand and returns the exit status.

@@ -1,0 +1,135 @@
+package analysis
+
+import (
+	"encoding/binary"
+	"math"
+	"slices"
+	"sync"
+)
+
+// The two phases of a pooled Cox round (cox_twophase.go) ask a site for two sums at the same
+// β, and each needs every subject's weight w_i = exp(x_i'β): at 1M patients the exponentials
+// were most of a site's work in the round. coxWeights computes them once per β and keeps them
+// for the phase that follows; and, where the design has few distinct rows (categorical
+// covariates and ages in whole years: a few hundred rows among a million subjects), it
+// computes one exponential per distinct row instead of one per subject. Both give the same
+// bits as exp(dot(β, x_i)) per subject: the same operations on the same numbers.
+
+// coxWeights is a stratum's cache of its subjects' weights at the β asked last.
+type coxWeights struct {
+	mu   sync.Mutex
+	beta []float64 // β of w; nil before the first call
+	w    []float64 // never written after it is published: callers keep reading it
+	wu   []float64 // the weight of each distinct row (uniq) at beta, when grouped
+
+	// rowOf[k] is subject k's (time order) index among the distinct design rows uniq (n×p
+	// row-major, first occurrence order); nil when the rows are mostly distinct. grouped
+	// says whether that was decided.
+	grouped bool
+	rowOf   []int32
+	uniq    []float64
+}
+
+// maxDistinctShare: rows are grouped only when at most one subject in this many has a row
+// of its own; else the grouping costs more than the exponentials it saves. (A variable so
+// that the tests can group every design: 1 groups always.)
+var maxDistinctShare = 8
+
+// weights returns w_i = exp(x_i'β) for the stratum's subjects in time order. The slice is
+// shared and must not be modified. Safe for concurrent use.
+func (s *CoxStratum) weights(beta []float64) []float64 {
+	w, _ := s.groupedWeights(beta)
+	return w
+}
+
+// rowGroups is the grouping of a stratum's subjects by their distinct design rows, with the
+// weight of each row at one β.
+type rowGroups struct {
+	rowOf []int32   // subject (time order) → distinct row
+	uniq  []float64 // the distinct rows, n×p row-major
+	w     []float64 // exp(row'β) of each distinct row
+}
+
+// groupedWeights is weights, with the subjects' grouping by distinct design rows (nil when
+// the rows are mostly distinct). Neither may be modified.
+func (s *CoxStratum) groupedWeights(beta []float64) ([]float64, *rowGroups) {
+	c := &s.wcache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.beta != nil && EqualBits(c.beta, beta) {
+		return c.w, c.groups()
+	}
+	if !c.grouped {
+		c.rowOf, c.uniq = distinctRows(s.x, s.p, max(1, len(s.time)/maxDistinctShare))
+		c.grouped = true
+	}
+	p, n := s.p, len(s.time)
+	w := make([]float64, n)
+	if c.rowOf != nil {
+		u := make([]float64, len(c.uniq)/max(p, 1))
+		for r := range u {
+			u[r] = math.Exp(dot(beta, c.uniq[r*p:(r+1)*p]))
+		}
+		for k, r := range c.rowOf {
+			w[k] = u[r]
+		}
+		c.wu = u
+	} else {
+		for k := 0; k < n; k++ {
+			w[k] = math.Exp(dot(beta, s.x[k*p:(k+1)*p]))
+		}
+	}
+	c.beta, c.w = slices.Clone(beta), w
+	return w, c.groups()
+}
+
+func (c *coxWeights) groups() *rowGroups {
+	if c.rowOf == nil {
+		return nil
+	}
+	return &rowGroups{rowOf: c.rowOf, uniq: c.uniq, w: c.wu}
+}
+
+// EqualBits reports whether a and b hold the same numbers bit for bit (a NaN equals itself,
+// −0 differs from +0).
+func EqualBits(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// distinctRows indexes the rows of the n×p matrix x by their distinct values (compared bit
+// for bit), or returns nil, nil once more than limit distinct rows are found.
+func distinctRows(x []float64, p, limit int) ([]int32, []float64) {
+	if p == 0 {
+		return nil, nil
+	}
+	n := len(x) / p
+	index := make(map[string]int32)
+	rowOf := make([]int32, n)
+	var uniq []float64
+	key := make([]byte, 8*p)
+	for k := 0; k < n; k++ {
+		row := x[k*p : (k+1)*p]
+		for j, v := range row {
+			binary.LittleEndian.PutUint64(key[8*j:], math.Float64bits(v))
+		}
+		r, ok := index[string(key)] // no allocation for a lookup
+		if !ok {
+			if len(index) >= limit {
+				return nil, nil
+			}
+			r = int32(len(index))
+			index[string(key)] = r
+			uniq = append(uniq, row...)
+		}
+		rowOf[k] = r
+	}
+	return rowOf, uniq
+}
