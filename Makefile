@@ -57,8 +57,10 @@ layering:
 	if [ -n "$$bad" ]; then echo "layering: analysis, protocol, app, dp and report must not depend on:"; echo "$$bad"; exit 1; fi; \
 	echo "layering: ok"
 
+## unit: every package under the race detector; node alone took 10½ minutes on 2 loaded cores
+## (session 6), so a package gets 40 minutes before the run is called hung.
 unit:
-	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 40m ./...
 
 ## bench: Go benchmarks plus the side-by-side harness (federated vs R, 100 sites, node floor, app
 ## figures); writes bench/RESULTS.md. BENCH_SIZES=100k,1M,10M adds the 10M run (see scripts/bench.sh).
