@@ -240,22 +240,30 @@ func (t *coxTab) Request() app.Request {
 }
 
 func (t *coxTab) onFit() {
-	if t.ui.offline {
-		t.setStatus("Offline: a Cox model needs the sites (one round per iteration). Cached fits open from the Library.")
+	t.ui.fitModel(t.setStatus, "Offline: a Cox model needs the sites (one round per iteration). Cached fits open from the Library.",
+		len(t.covariates.Selected), t.Request, "No Cox model. ", t.show)
+}
+
+// fitModel is the Fit button of a tab that fits a Cox model on the sites (Cox, Model): offline
+// or without a covariate it says so in the tab's status; otherwise it runs the request and
+// shows the fit, or the failure after failed.
+func (a *App) fitModel(setStatus func(string), offline string, covariates int, request func() app.Request, failed string, show func(*app.Result)) {
+	if a.offline {
+		setStatus(offline)
 		return
 	}
-	if len(t.covariates.Selected) == 0 {
-		t.setStatus("Choose at least one covariate.")
+	if covariates == 0 {
+		setStatus("Choose at least one covariate.")
 		return
 	}
-	ctx, gen := t.ui.newRunContext()
-	t.setStatus("Fitting: one round trip to every site per Newton–Raphson iteration…")
-	t.ui.runService(ctx, gen, t.Request(), func(r *app.Result, err error) {
+	ctx, gen := a.newRunContext()
+	setStatus("Fitting: one round trip to every site per Newton–Raphson iteration…")
+	a.runService(ctx, gen, request(), func(r *app.Result, err error) {
 		if err != nil {
-			t.setStatus("No Cox model. " + ErrorText(err))
+			setStatus(failed + ErrorText(err))
 			return
 		}
-		t.show(r)
+		show(r)
 	})
 }
 

@@ -175,23 +175,8 @@ func (t *modelTab) landmarkDays() ([]float64, error) {
 }
 
 func (t *modelTab) onFit() {
-	if t.ui.offline {
-		t.setStatus("Offline: fitting a model needs the sites. Cached fits open from the Library.")
-		return
-	}
-	if len(t.covariates.Selected) == 0 {
-		t.setStatus("Choose at least one covariate.")
-		return
-	}
-	ctx, gen := t.ui.newRunContext()
-	t.setStatus("Fitting: one round trip to every site per Newton–Raphson iteration…")
-	t.ui.runService(ctx, gen, t.request(), func(r *app.Result, err error) {
-		if err != nil {
-			t.setStatus("No model. " + ErrorText(err))
-			return
-		}
-		t.show(r)
-	})
+	t.ui.fitModel(t.setStatus, "Offline: fitting a model needs the sites. Cached fits open from the Library.",
+		len(t.covariates.Selected), t.request, "No model. ", t.show)
 }
 
 // show displays a fitted model: its summary, and the patient's fields when it can predict.
