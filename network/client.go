@@ -568,7 +568,7 @@ collect:
 			site := m.Header.Get(HeaderSite)
 			if site == "" {
 				var head struct{ Site string }
-				_ = json.Unmarshal(m.Data, &head)
+				_ = json.Unmarshal(protocol.ReplyJSONHead(m.Data), &head)
 				site = head.Site
 			}
 			q, ok := queryOf(site)
@@ -707,8 +707,12 @@ func sortedKeys[V any](m map[string]V) []string {
 func decodeReply(q protocol.Query, m *nats.Msg) (string, protocol.Reply, *app.SiteProblem) {
 	site := m.Header.Get(HeaderSite)
 	var r protocol.Reply
-	if err := json.Unmarshal(m.Data, &r); err != nil {
-		return site, r, &app.SiteProblem{Site: site, Code: protocol.CodeInvalid, Message: "reply is not valid JSON: " + err.Error()}
+	if err := protocol.UnmarshalReply(m.Data, &r); err != nil {
+		what := "reply is not valid JSON: "
+		if protocol.IsFramedReply(m.Data) {
+			what = "framed reply cannot be decoded: "
+		}
+		return site, r, &app.SiteProblem{Site: site, Code: protocol.CodeInvalid, Message: what + err.Error()}
 	}
 	if site == "" {
 		site = r.Site

@@ -223,7 +223,7 @@ func (s *SiteService) refusal(head queryHead, code, msg string) []byte {
 // payload key means there is no error. Decoding the whole reply here cost a tenth of a
 // federated Cox fit's CPU (risk-set rows run to megabytes).
 func replyCode(reply []byte) string {
-	dec := json.NewDecoder(bytes.NewReader(reply))
+	dec := json.NewDecoder(bytes.NewReader(protocol.ReplyJSONHead(reply)))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return ""
 	}

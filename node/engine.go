@@ -170,7 +170,7 @@ func (e *Engine) HandleJSON(ctx context.Context, msg []byte) []byte {
 			return body // the bytes whose hash the audit log holds, encoded once
 		}
 	}
-	out, merr := json.Marshal(reply)
+	out, merr := protocol.MarshalReply(reply)
 	if merr != nil {
 		out, _ = json.Marshal(protocol.Reply{Version: protocol.Version, QueryID: q.ID, Site: e.site, Kind: q.Kind,
 			Error: &protocol.Error{Code: protocol.CodeInternal, Message: "reply could not be encoded"}})
@@ -310,7 +310,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 	var encoded []byte
 	var encodeErr error
 	releasedText := func(text string) {
-		if body, merr := json.Marshal(reply); merr != nil {
+		if body, merr := protocol.MarshalReply(reply); merr != nil { // framed when it has Cox rows
 			encodeErr = errorf(protocol.CodeInvalid, "reply cannot be encoded (non-finite value)")
 		} else {
 			encoded = body

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // CoxRows are a site's pooled-Cox risk-set rows. On the wire they are one base64 string of a
@@ -23,13 +24,21 @@ type CoxRows []CoxRiskSetRow
 
 const coxRowsFormat = 1 // first byte of the block: bump it if the layout ever changes
 
-// MarshalText encodes the rows as base64 of the binary block (see CoxRows).
+// MarshalText encodes the rows as base64 of the binary block (see CoxRows): their form inside
+// a JSON document (a reply kept as JSON, a hand-written one). On the wire a reply carries the
+// block itself after its JSON (MarshalReply).
 func (rs CoxRows) MarshalText() ([]byte, error) {
+	b, _ := rs.AppendBinary(nil)
+	return encodeBase64(b), nil
+}
+
+// AppendBinary appends the binary block of the rows (see CoxRows) to b.
+func (rs CoxRows) AppendBinary(b []byte) ([]byte, error) {
 	size := 1 + binary.MaxVarintLen64
 	for _, r := range rs {
 		size += 8*(3+len(r.R1)+len(r.R2)+len(r.E1)+len(r.E2)) + 5*binary.MaxVarintLen64
 	}
-	b := make([]byte, 0, size)
+	b = slices.Grow(b, size)
 	b = append(b, coxRowsFormat)
 	b = binary.AppendUvarint(b, uint64(len(rs)))
 	for _, r := range rs {
@@ -41,7 +50,17 @@ func (rs CoxRows) MarshalText() ([]byte, error) {
 			b = appendVec(b, v)
 		}
 	}
-	return encodeBase64(b), nil
+	return b, nil
+}
+
+// UnmarshalBinary decodes a binary block written by AppendBinary.
+func (rs *CoxRows) UnmarshalBinary(data []byte) error {
+	rows, err := decodeCoxRows(data)
+	if err != nil {
+		return fmt.Errorf("protocol: cox rows: %w", err)
+	}
+	*rs = rows
+	return nil
 }
 
 func appendVec(b []byte, v []float64) []byte {
@@ -92,6 +111,10 @@ func decodeCoxRows(b []byte) (CoxRows, error) {
 	}
 	b = b[k:]
 	rows := make(CoxRows, n)
+	// Every vector of every row is a slice of one array (capped at its own length, so that an
+	// append never runs into the next): one allocation per block instead of one per vector, the
+	// decode's main cost with thousands of rows. No block holds more than len(b)/8 numbers.
+	backing := make([]float64, 0, len(b)/8)
 	f64 := func() (float64, error) {
 		if len(b) < 8 {
 			return 0, errCoxRowsShort
@@ -113,12 +136,12 @@ func decodeCoxRows(b []byte) (CoxRows, error) {
 		if m > uint64(len(b))/8 {
 			return nil, errCoxRowsShort
 		}
-		v := make([]float64, m)
-		for i := range v {
-			v[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+		start := len(backing)
+		for i := range int(m) {
+			backing = append(backing, math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
 		}
 		b = b[8*m:]
-		return v, nil
+		return backing[start:len(backing):len(backing)], nil
 	}
 	for i := range rows {
 		r := &rows[i]

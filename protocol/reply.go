@@ -328,6 +328,10 @@ type CoxReply struct {
 	// pooled partial likelihood, plus Σ x over all events.
 	Rows      CoxRows   `json:"rows,omitempty"`
 	EventXSum []float64 `json:"event_x_sum,omitempty"`
+	// RowsFramed is, on the wire, the byte length of Rows' binary block in a framed reply
+	// (MarshalReply: the JSON leaves the rows out and the block follows it). 0 in a decoded
+	// reply and in plain JSON.
+	RowsFramed int `json:"rows_framed,omitempty"`
 
 	// SecondMoment is the phase-2 reply of the pooled form (CoxPooledHessian): the site's
 	// Σ_i w_i x_i x_i' A(T_i) − Σ_events w_i x_i x_i' B(T_i), p×p row-major, symmetric.
