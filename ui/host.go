@@ -30,7 +30,47 @@ type resultHost interface {
 	pinResult(r *app.Result, shown *app.Display)
 }
 
-var _ resultHost = (*App)(nil)
+// sitesHost is what the Sites tab needs: the service to ask, work off the UI goroutine, the
+// clock, the catalog and study on show, and a way to tell the window what it saw (the
+// header's "5 of 6 sites" and the offline state).
+type sitesHost interface {
+	service() *app.Service
+	context() context.Context
+	goWork(work func() func())
+	now() time.Time
+	catalogNow() (*app.Catalog, string)
+	sitesSeen(recs []app.SiteRecord, offline bool)
+}
+
+var (
+	_ resultHost = (*App)(nil)
+	_ sitesHost  = (*App)(nil)
+)
+
+// service is the app's Service.
+func (a *App) service() *app.Service { return a.svc }
+
+// context is the app's lifetime context, cancelled when the window closes.
+func (a *App) context() context.Context { return a.ctx }
+
+// catalogNow is the catalog and the study on show.
+func (a *App) catalogNow() (*app.Catalog, string) { return a.catalog, a.study }
+
+// sitesSeen records a fresh list of sites: the header's online count (unless offline) and the
+// offline state.
+func (a *App) sitesSeen(recs []app.SiteRecord, offline bool) {
+	if !offline {
+		up := 0
+		for _, r := range recs {
+			if r.Online {
+				up++
+			}
+		}
+		a.sitesUp, a.sitesAll = up, len(recs)
+	}
+	a.setOffline(offline, time.Time{})
+	a.header.updateStatus()
+}
 
 // now is the app's clock (Options.Now).
 func (a *App) now() time.Time { return a.opt.Now() }
