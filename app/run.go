@@ -235,7 +235,8 @@ func noAnswer(g *Gathered) error {
 
 // newRound is the round of query q with the replies kept from g, holding their JSON as
 // received when g has it for every one of them (and it is valid UTF-8, as the cache's JSON
-// check wants); otherwise the replies are encoded when stored.
+// check wants, or a framed reply: protocol.MarshalReply); otherwise the replies are encoded
+// when stored.
 func newRound(q protocol.Query, replies []protocol.Reply, g *Gathered) Round {
 	r := Round{Query: q, Replies: replies}
 	if len(g.ReplyJSON) == 0 {
@@ -244,7 +245,7 @@ func newRound(q protocol.Query, replies []protocol.Reply, g *Gathered) Round {
 	raw := make([]json.RawMessage, len(replies))
 	for i, rep := range replies {
 		b, ok := g.ReplyJSON[rep.Site]
-		if !ok || !utf8.Valid(b) {
+		if !ok || (!protocol.IsFramedReply(b) && !utf8.Valid(b)) {
 			return r
 		}
 		raw[i] = b

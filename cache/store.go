@@ -549,7 +549,7 @@ func loadResult(ctx context.Context, tx *sql.Tx, where string, args ...any) (*ap
 			return nil, err
 		}
 		var rep protocol.Reply
-		if err := json.Unmarshal(b, &rep); err != nil {
+		if err := protocol.UnmarshalReply(b, &rep); err != nil { // as received: JSON, or framed
 			return nil, app.WrapError(app.EInternal, err, "the cached reply is damaged")
 		}
 		if i < 0 || i >= len(r.Rounds) {

@@ -155,6 +155,7 @@ type screenModel struct {
 	err      error
 	reply    protocol.Reply // the model's reply as the cox query's (Policy, Cox)
 	body     []byte         // the JSON of the model's entry in the screen reply
+	block    []byte         // its pooled rows' binary block (protocol.FrameCoxRows), or nil
 	released string         // for the audit log, with the hash of body
 	regions  []string
 	defs     []*protocol.Filter
@@ -182,13 +183,16 @@ func (e *Engine) computeScreen(ctx context.Context, q protocol.Query, who identi
 				for i := range o.regions {
 					o.regions[i], o.defs[i] = regionOf(o.ans.regions[i]), canonFilter(o.ans.regions[i])
 				}
-				body, err := json.Marshal(protocol.ScreenModelReply{Policy: &o.reply.Policy, Cox: o.reply.Cox})
+				// Pooled rows travel framed, after the reply's JSON (protocol.MarshalReply);
+				// the audit hash covers the model's entry with its block.
+				cox, block := protocol.FrameCoxRows(o.reply.Cox)
+				body, err := json.Marshal(protocol.ScreenModelReply{Policy: &o.reply.Policy, Cox: cox})
 				if err != nil {
 					o.err = errorf(protocol.CodeInvalid, "reply cannot be encoded (non-finite value)")
 					continue
 				}
-				o.body = body
-				o.released = o.ans.released + " reply_sha256=" + HashQuery(string(body))
+				o.body, o.block = body, block
+				o.released = o.ans.released + " reply_sha256=" + HashQuery(string(protocol.AppendReplyBlocks(body, block)))
 			}
 		}()
 	}
@@ -209,6 +213,7 @@ func (e *Engine) screenReply(q protocol.Query, ls *loadedStudy, outs []screenMod
 	}
 	reply.Screen = &protocol.ScreenReply{Models: make([]protocol.ScreenModelReply, len(outs))}
 	entries := make([][]byte, len(outs))
+	var blocks [][]byte
 	for k, o := range outs {
 		if err := decided[k]; err != nil {
 			m := protocol.ScreenModelReply{Error: asProtocolError(err)}
@@ -219,6 +224,9 @@ func (e *Engine) screenReply(q protocol.Query, ls *loadedStudy, outs []screenMod
 		pol := o.reply.Policy
 		reply.Screen.Models[k] = protocol.ScreenModelReply{Policy: &pol, Cox: o.reply.Cox}
 		entries[k] = o.body
+		if o.block != nil {
+			blocks = append(blocks, o.block)
+		}
 	}
 	// The reply without its payload ends with "}"; the payload's entries, valid JSON each, go
 	// before it as they are (encoding/json would check and copy every byte of them again).
@@ -235,7 +243,7 @@ func (e *Engine) screenReply(q protocol.Query, ls *loadedStudy, outs []screenMod
 		}
 		out = append(out, b...)
 	}
-	return reply, append(out, "]}}"...)
+	return reply, protocol.AppendReplyBlocks(append(out, "]}}"...), blocks...)
 }
 
 // screenAuditText is what the audit log records of the k-th model of a screen: the cox query

@@ -28,54 +28,68 @@ const replyFrameMark = 0x00
 // MarshalReply encodes r for the wire: plain JSON, or a framed reply when some Cox reply of r
 // (its own, or a screen model's) has risk-set rows.
 func MarshalReply(r Reply) ([]byte, error) {
-	slots := coxSlots(&r)
-	framed := false
-	for _, c := range slots {
-		if len(c.Rows) > 0 {
-			framed = true
+	var blocks [][]byte
+	frame := func(c *CoxReply) *CoxReply {
+		out, block := FrameCoxRows(c)
+		if block != nil {
+			blocks = append(blocks, block)
 		}
+		return out
 	}
-	if !framed {
-		return json.Marshal(r)
-	}
-	// The slots point into r's payload, shared with the caller: the JSON is written from
-	// copies without their rows.
+	// The payload is shared with the caller: the JSON is written from copies without rows.
 	head := r
-	var rows []CoxRows
 	if r.Cox != nil {
-		c := *r.Cox
-		rows = append(rows, c.Rows)
-		c.Rows = nil
-		head.Cox = &c
+		head.Cox = frame(r.Cox)
 	}
 	if r.Screen != nil {
 		s := *r.Screen
 		s.Models = append([]ScreenModelReply(nil), s.Models...)
 		for k := range s.Models {
-			if m := &s.Models[k]; m.Cox != nil {
-				c := *m.Cox
-				rows = append(rows, c.Rows)
-				c.Rows = nil
-				m.Cox = &c
+			if s.Models[k].Cox != nil {
+				s.Models[k].Cox = frame(s.Models[k].Cox)
 			}
 		}
 		head.Screen = &s
 	}
-	var blocks []byte
-	for i, c := range coxSlots(&head) {
-		if len(rows[i]) == 0 {
-			continue
-		}
-		start := len(blocks)
-		blocks, _ = rows[i].AppendBinary(blocks)
-		c.RowsFramed = len(blocks) - start
-	}
 	out, err := json.Marshal(head)
-	if err != nil {
-		return nil, err
+	if err != nil || blocks == nil {
+		return out, err
 	}
+	return AppendReplyBlocks(out, blocks...), nil
+}
+
+// FrameCoxRows prepares c to travel framed: it returns a copy of c without its rows and with
+// RowsFramed set, and the rows' binary block. A c without rows is returned as it is, with a
+// nil block. The screen (whose reply the node assembles from its models' encoded entries)
+// frames each model's Cox reply with it; MarshalReply frames every Cox reply of a reply.
+func FrameCoxRows(c *CoxReply) (*CoxReply, []byte) {
+	if c == nil || len(c.Rows) == 0 {
+		return c, nil
+	}
+	out := *c
+	block, _ := c.Rows.AppendBinary(nil)
+	out.Rows, out.RowsFramed = nil, len(block)
+	return &out, block
+}
+
+// AppendReplyBlocks completes a framed reply: to the JSON of a reply whose Cox replies were
+// prepared by FrameCoxRows it appends the frame mark and their blocks, in frame order (the
+// reply's own Cox reply, then each screen model's; nil blocks, those of Cox replies without
+// rows, are skipped). Without blocks it returns json as it is.
+func AppendReplyBlocks(json []byte, blocks ...[]byte) []byte {
+	n := len(json) + 1
+	for _, b := range blocks {
+		n += len(b)
+	}
+	if n == len(json)+1 {
+		return json
+	}
+	out := append(make([]byte, 0, n), json...)
 	out = append(out, replyFrameMark)
-	return append(out, blocks...), nil
+	for _, b := range blocks {
+		out = append(out, b...)
+	}
+	return out
 }
 
 // UnmarshalReply decodes a reply written by MarshalReply, or any plain JSON reply, into r.
