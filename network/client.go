@@ -154,6 +154,7 @@ type Client struct {
 	sites      map[string]*siteState
 	discovered time.Time // last discovery; zero = never
 	discoverMu sync.Mutex
+	prefetch   chan struct{} // closed when the discovery Prefetch started is over; nil = none
 }
 
 type siteState struct {
@@ -258,6 +259,11 @@ func (c *Client) connected() error {
 // process, not only with each new site: a site serving each study (or database) from a
 // process of its own announces itself once per process, and a process heard after the first
 // one of its site must not be cut off (its studies would be missing from the catalog).
+//
+// A re-discovery (the client has seen processes before) returns as soon as every one of them
+// answered, without the quiet period: it listens on in the background for the rest of it, and
+// a process first heard then is recorded for the queries after it (and waited for by the next
+// discovery), so a new process is late by at most one quiet period, never missed for good.
 func (c *Client) discover(ctx context.Context) error {
 	c.discoverMu.Lock()
 	defer c.discoverMu.Unlock()
@@ -275,71 +281,170 @@ func (c *Client) discover(ctx context.Context) error {
 	if err != nil {
 		return &app.Error{Code: app.EUnavailable, Message: "discovery: " + err.Error()}
 	}
-	defer sub.Unsubscribe()
 	start := time.Now()
 	if err := c.nc.PublishRequest(subject, inbox, nil); err != nil {
+		sub.Unsubscribe()
 		return &app.Error{Code: app.EUnavailable, Message: "discovery: " + err.Error()}
 	}
-	wait := c.cfg.discoveryWait
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
-	quiet := time.NewTimer(wait)
-	defer quiet.Stop()
-	seen := map[string]*siteState{}
+	d := &discovery{c: c, ch: ch, start: start, wait: c.cfg.discoveryWait, seen: map[string]*siteState{}}
+	d.deadline = time.NewTimer(d.wait)
+	d.quiet = time.NewTimer(d.wait)
 	// Processes seen before are waited for up to the full window (a slow site is then
 	// reported offline rather than forgotten).
 	c.mu.Lock()
-	pendingKnown := map[string]bool{}
+	d.pendingKnown = map[string]bool{}
 	for _, s := range c.sites {
 		for id := range s.instances {
-			pendingKnown[id] = true
+			d.pendingKnown[id] = true
 		}
 	}
 	c.mu.Unlock()
-loop:
-	for {
-		select {
-		case m := <-ch:
-			if !announce(seen, m, time.Since(start)) {
-				continue
-			}
-			var info micro.Info
-			_ = json.Unmarshal(m.Data, &info)
-			delete(pendingKnown, info.ID)
-			// A new process: wait another fifth of the window for the next one.
-			if !quiet.Stop() {
-				select {
-				case <-quiet.C:
-				default:
-				}
-			}
-			quiet.Reset(wait / 5)
-		case <-quiet.C:
-			if len(pendingKnown) == 0 {
-				break loop
-			}
-		case <-deadline.C:
-			break loop
-		case <-ctx.Done():
-			break loop
-		}
-	}
+	early := d.listen(ctx, len(d.pendingKnown) > 0)
 	now := time.Now()
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for name, s := range c.sites {
-		if _, ok := seen[name]; !ok {
+		if _, ok := d.seen[name]; !ok {
 			s.online = false
 			if now.Sub(s.lastSeen) > c.cfg.forgetAfter {
 				delete(c.sites, name)
 			}
 		}
 	}
-	for name, s := range seen {
+	for name, s := range d.seen {
 		c.sites[name] = s
 	}
 	c.discovered = now
+	d.merged = true
+	c.mu.Unlock()
+	if !early {
+		d.stop(sub)
+		return nil
+	}
+	go func() {
+		d.listen(ctx, false)
+		d.stop(sub)
+	}()
 	return nil
+}
+
+// discovery is the state of one discovery: the announcements heard so far and its timers.
+type discovery struct {
+	c               *Client
+	ch              chan *nats.Msg
+	start           time.Time
+	wait            time.Duration
+	deadline, quiet *time.Timer
+	seen            map[string]*siteState
+	pendingKnown    map[string]bool
+	// merged: seen is in c.sites, so announcements change it under c.mu (the background part
+	// of a re-discovery).
+	merged bool
+}
+
+// listen records announcements until the window or the quiet period ends, or, with
+// stopWhenKnown, as soon as every process seen before answered (it then reports true).
+func (d *discovery) listen(ctx context.Context, stopWhenKnown bool) (early bool) {
+	for {
+		select {
+		case m := <-d.ch:
+			if d.merged {
+				d.c.mu.Lock()
+			}
+			isNew := announce(d.seen, m, time.Since(d.start))
+			var info micro.Info
+			if isNew {
+				_ = json.Unmarshal(m.Data, &info)
+			}
+			if isNew && d.merged {
+				d.c.heardLate(info.Metadata[metaSite], d.seen[info.Metadata[metaSite]])
+			}
+			if d.merged {
+				d.c.mu.Unlock()
+			}
+			if !isNew {
+				continue
+			}
+			delete(d.pendingKnown, info.ID)
+			if stopWhenKnown && len(d.pendingKnown) == 0 {
+				return true
+			}
+			// A new process: wait another fifth of the window for the next one.
+			if !d.quiet.Stop() {
+				select {
+				case <-d.quiet.C:
+				default:
+				}
+			}
+			d.quiet.Reset(d.wait / 5)
+		case <-d.quiet.C:
+			if len(d.pendingKnown) == 0 {
+				return false
+			}
+		case <-d.deadline.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// heardLate records a process of site first heard after its discovery returned (s is the
+// site as that discovery saw it): a site the client did not know is added; a site a later
+// discovery already replaced gets the process and its studies. Called with c.mu held.
+func (c *Client) heardLate(site string, s *siteState) {
+	cur, ok := c.sites[site]
+	switch {
+	case !ok:
+		c.sites[site] = s
+	case cur != s:
+		for id := range s.instances {
+			cur.instances[id] = true
+		}
+		for _, st := range s.studies {
+			if !slices.Contains(cur.studies, st) {
+				cur.studies = append(cur.studies, st)
+			}
+		}
+		sort.Strings(cur.studies)
+	}
+}
+
+func (d *discovery) stop(sub *nats.Subscription) {
+	d.deadline.Stop()
+	d.quiet.Stop()
+	sub.Unsubscribe()
+}
+
+// Prefetch starts a discovery now, in the background, for a caller that is about to query
+// but has other work first (the CLI opens its result cache): the first query then waits for
+// this discovery instead of starting its own, so the discovery's quiet period and that work
+// overlap. A failed prefetch leaves the client as it was (the query discovers again).
+func (c *Client) Prefetch(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.prefetch != nil || !c.discovered.IsZero() {
+		return
+	}
+	done := make(chan struct{})
+	c.prefetch = done
+	go func() {
+		defer close(done)
+		_ = c.discover(ctx)
+	}()
+}
+
+// awaitPrefetch waits for a discovery Prefetch started, if any.
+func (c *Client) awaitPrefetch(ctx context.Context) {
+	c.mu.Lock()
+	done := c.prefetch
+	c.mu.Unlock()
+	if done == nil {
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // announce records one discovery answer in seen and reports whether it came from a process
@@ -378,6 +483,7 @@ func announce(seen map[string]*siteState, m *nats.Msg, lat time.Duration) bool {
 // discovery no older than the TTL; it discovers again when the cache is stale or knows no
 // site for the study.
 func (c *Client) expected(ctx context.Context, study string) ([]string, error) {
+	c.awaitPrefetch(ctx)
 	list, fresh := c.cached(study)
 	if !fresh || len(list) == 0 {
 		if err := c.discover(ctx); err != nil {

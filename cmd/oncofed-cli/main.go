@@ -305,6 +305,8 @@ func connect(ctx context.Context, c *common) (*env, error) {
 	}
 	e.net = client
 	e.closers = append(e.closers, func() { client.Close() })
+	// Discover the sites while the cache opens (the first query waits for this discovery).
+	client.Prefetch(ctx)
 	path := c.cachePath
 	if path == "" {
 		dir, err := os.MkdirTemp("", "oncofed-cli-")
