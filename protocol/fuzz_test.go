@@ -21,8 +21,10 @@ func FuzzValidateReply(f *testing.F) {
 			Groups: map[string]Count{"female": {N: 5}, "male": {N: 7}}}},
 		{Version: Version, QueryID: "q1", Site: "inst1", Kind: KindSurvival, Error: &Error{Code: CodeRefusedByPolicy, Message: "small"}}} {
 		b, _ := json.Marshal(r)
+		framed, _ := MarshalReply(r) // the wire form: framed when it has pooled rows
 		for i := range queries {
 			f.Add(b, uint8(i))
+			f.Add(framed, uint8(i))
 		}
 	}
 	f.Add([]byte(`{"version":"v1","query_id":"q1","site":"x","kind":"survival","survival":{"groups":[{"time":[1,1],"events":[-1],"censor":[]}]}}`), uint8(0))
@@ -30,7 +32,7 @@ func FuzzValidateReply(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
 		q := queries[int(which)%len(queries)]
 		var r Reply
-		if json.Unmarshal(data, &r) != nil {
+		if UnmarshalReply(data, &r) != nil {
 			return
 		}
 		if err := ValidateReply(q, r); err != nil {
