@@ -17,15 +17,7 @@ import (
 // period; a process that starts afterwards and answers later (a slow link) is heard by the
 // discovery's background part and is then queried, and waited for by the next discovery.
 func TestRediscoveryEndsWhenKnownProcessesAnswered(t *testing.T) {
-	hub, err := network.StartHub(network.HubOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(hub.Shutdown)
-	dir := t.TempDir()
-	csvs := lungtest.WriteSites(t, dir, false)
-	serveStudy(t, hub.URL(), dir, csvs["inst1"], "inst1", "lungA")
-	serveStudy(t, hub.URL(), dir, csvs["inst2"], "inst2", "lungA")
+	hub, dir, csvs := twoSitesOnLungA(t)
 
 	// A 5 s window: a quiet period of 1 s after the last new process.
 	c := dial(t, hub.URL(), network.WithDiscoveryWait(5*time.Second), network.WithDiscoveryTTL(time.Minute),
@@ -77,15 +69,7 @@ func TestRediscoveryEndsWhenKnownProcessesAnswered(t *testing.T) {
 // Prefetch runs the first discovery while the caller does other work; the first query then
 // uses it instead of sending a discovery of its own.
 func TestPrefetchIsTheFirstQuerysDiscovery(t *testing.T) {
-	hub, err := network.StartHub(network.HubOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(hub.Shutdown)
-	dir := t.TempDir()
-	csvs := lungtest.WriteSites(t, dir, false)
-	serveStudy(t, hub.URL(), dir, csvs["inst1"], "inst1", "lungA")
-	serveStudy(t, hub.URL(), dir, csvs["inst2"], "inst2", "lungA")
+	hub, _, _ := twoSitesOnLungA(t)
 
 	watch, err := nats.Connect(hub.URL())
 	if err != nil {
@@ -123,4 +107,20 @@ func TestPrefetchIsTheFirstQuerysDiscovery(t *testing.T) {
 	if n := asked.Load(); n != 1 {
 		t.Errorf("%d discovery requests, want the prefetch's only", n)
 	}
+}
+
+// twoSitesOnLungA starts a hub with sites inst1 and inst2 serving lungA, each from one process;
+// it returns the hub, the directory of the sites' files and their lung CSVs.
+func twoSitesOnLungA(t *testing.T) (*network.Hub, string, map[string]string) {
+	t.Helper()
+	hub, err := network.StartHub(network.HubOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hub.Shutdown)
+	dir := t.TempDir()
+	csvs := lungtest.WriteSites(t, dir, false)
+	serveStudy(t, hub.URL(), dir, csvs["inst1"], "inst1", "lungA")
+	serveStudy(t, hub.URL(), dir, csvs["inst2"], "inst2", "lungA")
+	return hub, dir, csvs
 }
