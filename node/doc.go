@@ -122,7 +122,9 @@
 //     are sticky: a set fewer than min_cell patients from one answered before (to any
 //     analyst, same study version) gets that set's answer, so S and S minus one patient get
 //     one answer (see feasibility.go for what this does and does not stop). The overlap
-//     guard neither checks nor records these counts; each is charged feasibility_cost of a
+//     guard does not check these counts; it remembers the set whose answer each gave the
+//     analyst, and refuses an exact release near it by another definition (rule 6,
+//     guardfeas.go). Each is charged feasibility_cost of a
 //     query to the shared daily budget and audited with AuditEntry.Feasibility.
 //     feasibility_budget is an optional extra cap on the counts a day (reason
 //     feasibility_budget; 0, the default, none): policy files from before the shared budget

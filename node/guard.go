@@ -115,7 +115,11 @@ type guardSets struct {
 	// count of exactly 0 (stored as sets of size 0), by region: public facts for the region
 	// algebra (definition.go).
 	empties map[string]*protocol.Filter
-	lastID  int64 // highest store ID read
+	// given are the feasibility sets whose answers the analyst was given (rule 6,
+	// guardfeas.go), each with the region that created its answer, in store order.
+	given         []*gset
+	givenByDigest map[string]*gset
+	lastID        int64 // highest store ID read
 }
 
 // guardView is the guard state within one Release transaction: the cache, plus what other
@@ -135,7 +139,11 @@ type guardView struct {
 	// in gs.empties), and replyEmpties those of the reply being checked.
 	empties      map[string]*protocol.Filter
 	replyEmpties []*protocol.Filter
-	lastID       int64
+	// givenFresh are the feasibility answers read or saved in this transaction that the cache
+	// lacks (rule 6), by digest, in the order of givenOrder.
+	givenFresh map[string]*gset
+	givenOrder []string
+	lastID     int64
 }
 
 // guardView reads, within tx, the sets released to analyst for this load of the study since
@@ -207,6 +215,10 @@ func (v *guardView) add(d string, b []uint64, size int, region string, def *prot
 	if len(b) != v.words {
 		return // not of this load (cannot happen: versions are never reused)
 	}
+	if created, ok := givenRegion(region); ok {
+		v.addGiven(d, b, size, created)
+		return
+	}
 	if size == 0 { // a region released as exactly 0
 		if _, ok := v.gs.empties[region]; known && !ok {
 			if v.empties == nil {
@@ -270,6 +282,10 @@ func (v *guardView) check(analyst string, sets []bitset, regions []string, defs,
 		}
 	}
 	mine := map[string]bool{} // digests of this reply's sets checked already
+	replyRegions := map[string]bool{}
+	for _, r := range regions {
+		replyRegions[r] = true
+	}
 	for i, s := range sets {
 		d := digests[i]
 		if mine[d] {
@@ -294,6 +310,9 @@ func (v *guardView) check(analyst string, sets []bitset, regions []string, defs,
 			return errGuard(analyst, v.minCell) // rule 1
 		}
 		ns := s.count()
+		if !v.legacy && v.givenRefused(s, ns, replyRegions) {
+			return errGuard(analyst, v.minCell) // rule 6
+		}
 		for _, r := range fam {
 			if diff := ns - r.size; diff >= v.minCell || -diff >= v.minCell || r.pending {
 				continue
@@ -627,5 +646,6 @@ func (v *guardView) commit() {
 		}
 		v.gs.empties[r] = f
 	}
+	v.commitGiven()
 	v.gs.lastID = max(v.gs.lastID, v.lastID)
 }

@@ -645,23 +645,21 @@ func (t *sqliteReleaseTx) ReleasedSets(ctx context.Context, study string, versio
 }
 
 // SaveFeasibilitySet implements ReleaseTx.
-func (t *sqliteReleaseTx) SaveFeasibilitySet(ctx context.Context, f FeasibilitySet) (int64, int, error) {
+func (t *sqliteReleaseTx) SaveFeasibilitySet(ctx context.Context, f FeasibilitySet) (FeasibilitySet, error) {
 	tx := t.use(t.analyst)
 	digest := bitsDigest(f.Bits)
-	var id int64
-	answer := f.Answer
-	err := tx.QueryRowContext(ctx, "INSERT INTO feasibility_sets (study, version, digest, size, bits, answer) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (study, version, digest) DO NOTHING RETURNING id",
-		f.Study, f.Version, digest, f.Size, encodeWords(f.Bits), f.Answer).Scan(&id)
+	err := tx.QueryRowContext(ctx, "INSERT INTO feasibility_sets (study, version, digest, size, bits, answer, region) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (study, version, digest) DO NOTHING RETURNING id",
+		f.Study, f.Version, digest, f.Size, encodeWords(f.Bits), f.Answer, f.Region).Scan(&f.ID)
 	if errors.Is(err, sql.ErrNoRows) { // stored before
-		err = tx.QueryRowContext(ctx, "SELECT id, answer FROM feasibility_sets WHERE study = ? AND version = ? AND digest = ?",
-			f.Study, f.Version, digest).Scan(&id, &answer)
+		err = tx.QueryRowContext(ctx, "SELECT id, answer, region FROM feasibility_sets WHERE study = ? AND version = ? AND digest = ?",
+			f.Study, f.Version, digest).Scan(&f.ID, &f.Answer, &f.Region)
 	}
-	return id, answer, err
+	return f, err
 }
 
 // FeasibilitySets implements ReleaseTx.
 func (t *sqliteReleaseTx) FeasibilitySets(ctx context.Context, study string, version, after int64) ([]FeasibilitySet, error) {
-	rows, err := t.use(t.analyst).QueryContext(ctx, "SELECT id, size, bits, answer FROM feasibility_sets WHERE study = ? AND version = ? AND id > ? ORDER BY id",
+	rows, err := t.use(t.analyst).QueryContext(ctx, "SELECT id, size, bits, answer, region FROM feasibility_sets WHERE study = ? AND version = ? AND id > ? ORDER BY id",
 		study, version, after)
 	if err != nil {
 		return nil, err
@@ -671,7 +669,7 @@ func (t *sqliteReleaseTx) FeasibilitySets(ctx context.Context, study string, ver
 	for rows.Next() {
 		f := FeasibilitySet{Study: study, Version: version}
 		var data []byte
-		if err := rows.Scan(&f.ID, &f.Size, &data, &f.Answer); err != nil {
+		if err := rows.Scan(&f.ID, &f.Size, &data, &f.Answer, &f.Region); err != nil {
 			return nil, err
 		}
 		if len(data)%8 != 0 {
