@@ -127,6 +127,7 @@ type guardSets struct {
 // this transaction saves.
 type guardView struct {
 	gs      *guardSets
+	owner   string // whose memory: the analyst, or the study-wide guard's owner (guardscope.go)
 	minCell int
 	words   int
 	legacy  bool                         // the pairwise rule only (tests: the guard before regions)
@@ -149,15 +150,16 @@ type guardView struct {
 // guardView reads, within tx, the sets released to analyst for this load of the study since
 // the cached ones. Called with e.decide held.
 func (e *Engine) guardView(ctx context.Context, tx ReleaseTx, analyst string, ls *loadedStudy) (*guardView, error) {
-	k := guardKey{analyst, ls.data.Name, ls.info.Version}
+	owner := e.guardOwner(analyst)
+	k := guardKey{owner, ls.data.Name, ls.info.Version}
 	gs, ok := e.released[k]
 	if !ok {
 		gs = &guardSets{byDigest: map[string]*gset{}}
 		e.released[k] = gs
 	}
-	v := &guardView{gs: gs, minCell: e.policy.MinCell, words: (ls.data.Len() + 63) / 64, legacy: e.guardLegacy,
+	v := &guardView{gs: gs, owner: owner, minCell: e.policy.MinCell, words: (ls.data.Len() + 63) / 64, legacy: e.guardLegacy,
 		byDig: map[string]*gset{}, regions: map[*gset][]string{}, defs: map[*gset][]*protocol.Filter{}, dom: ls.domainOf(), lastID: gs.lastID}
-	sets, err := tx.ReleasedSets(ctx, ls.data.Name, ls.info.Version, gs.lastID)
+	sets, err := tx.ReleasedSets(ctx, owner, ls.data.Name, ls.info.Version, gs.lastID)
 	if err != nil {
 		return nil, err
 	}
@@ -255,6 +257,16 @@ func errGuard(analyst string, minCell int) error {
 		"overlap guard: this patient set is within min_cell=%d patients of a set or a combination of sets already released to analyst %q", minCell, clip(analyst))
 }
 
+// refuse is the guard's refusal of a query by analyst: errGuard, or under the study-wide
+// scope (guardscope.go) its wording for the releases of every analyst of the study.
+func (v *guardView) refuse(analyst string) error {
+	if v.owner == studyGuardOwner {
+		return refusef(protocol.ReasonOverlapGuard, float64(v.minCell),
+			"overlap guard: this patient set is within min_cell=%d patients of a set or a combination of sets already released to the analysts of this study", v.minCell)
+	}
+	return errGuard(analyst, v.minCell)
+}
+
 // check refuses when one of sets (released through regions, regions[i] for sets[i], whose
 // canonical definitions are defs[i]; defs nil: unknown) breaks a rule of the guard against the
 // sets already released and the ones before it in sets; empties are the canonical definitions
@@ -307,25 +319,25 @@ func (v *guardView) check(analyst string, sets []bitset, regions []string, defs,
 			if v.legacy || slices.ContainsFunc(regs, func(r string) bool { return v.hasRegion(g, r) }) {
 				continue // a re-run: nothing new is released
 			}
-			return errGuard(analyst, v.minCell) // rule 1
+			return v.refuse(analyst) // rule 1
 		}
 		ns := s.count()
 		if !v.legacy && v.givenRefused(s, ns, replyRegions) {
-			return errGuard(analyst, v.minCell) // rule 6
+			return v.refuse(analyst) // rule 6
 		}
 		for _, r := range fam {
 			if diff := ns - r.size; diff >= v.minCell || -diff >= v.minCell || r.pending {
 				continue
 			}
 			if d := xorCount(s, r.bits, v.minCell); d > 0 && d < v.minCell {
-				return errGuard(analyst, v.minCell) // rule 2
+				return v.refuse(analyst) // rule 2
 			}
 		}
 		if !v.legacy {
 			cur := &gset{bits: s, size: ns, defs: curDefs}
 			if remainderRefused(cur, fam, cached, v.minCell, v.emptyRefused) || combinationRefused(cur, fam, v.minCell, v.emptyRefused) ||
 				combination4Refused(cur, fam, v.minCell, v.emptyRefused) {
-				return errGuard(analyst, v.minCell) // rules 3, 4, 5
+				return v.refuse(analyst) // rules 3, 4, 5
 			}
 		}
 		fam = append(fam, &gset{bits: s, size: ns, pending: true, defs: curDefs})
@@ -580,7 +592,7 @@ func (v *guardView) record(ctx context.Context, tx ReleaseTx, analyst string, ls
 			continue
 		}
 		none := make(bitset, v.words)
-		id, err := tx.SaveReleasedSet(ctx, ReleasedSet{Analyst: analyst, Study: ls.data.Name, Version: ls.info.Version, Region: region, Definition: definitionText(f), Bits: none})
+		id, err := tx.SaveReleasedSet(ctx, ReleasedSet{Analyst: v.owner, Study: ls.data.Name, Version: ls.info.Version, Region: region, Definition: definitionText(f), Bits: none})
 		if err != nil {
 			return err
 		}
@@ -592,7 +604,7 @@ func (v *guardView) record(ctx context.Context, tx ReleaseTx, analyst string, ls
 		if g := v.lookup(d); g != nil && v.hasRegion(g, regions[i]) {
 			continue
 		}
-		r := ReleasedSet{Analyst: analyst, Study: ls.data.Name, Version: ls.info.Version, Region: regions[i], Definition: definitionText(defs[i]), Size: s.count(), Bits: s}
+		r := ReleasedSet{Analyst: v.owner, Study: ls.data.Name, Version: ls.info.Version, Region: regions[i], Definition: definitionText(defs[i]), Size: s.count(), Bits: s}
 		id, err := tx.SaveReleasedSet(ctx, r)
 		if err != nil {
 			return err

@@ -70,18 +70,16 @@ func (v *guardView) addGiven(d string, b []uint64, size int, created string) {
 // reply's own cells are left to suppression, as before).
 func (v *guardView) givenRefused(s bitset, ns int, replyRegions map[string]bool) bool {
 	near := func(g *gset) bool {
-		for r := range g.regions {
-			if replyRegions[r] {
-				return false
-			}
-			if e := v.lookup(g.digest); e != nil && v.hasRegion(e, r) {
-				return false
-			}
-		}
-		if d := ns - g.size; d >= v.minCell || -d >= v.minCell {
+		if d := ns - g.size; d >= v.minCell || -d >= v.minCell || xorCount(s, g.bits, v.minCell) >= v.minCell {
 			return false
 		}
-		return xorCount(s, g.bits, v.minCell) < v.minCell
+		e := v.lookup(g.digest)
+		for r := range g.regions {
+			if replyRegions[r] || e != nil && v.hasRegion(e, r) {
+				return false
+			}
+		}
+		return true
 	}
 	for _, g := range v.gs.given {
 		if near(g) {
@@ -131,7 +129,7 @@ func (e *Engine) recordFeasibilityGiven(ctx context.Context, tx ReleaseTx, analy
 	if v.gs.givenByDigest[d] != nil || v.givenFresh[d] != nil {
 		return nil
 	}
-	id, err := tx.SaveReleasedSet(ctx, ReleasedSet{Analyst: analyst, Study: ls.data.Name, Version: ls.info.Version,
+	id, err := tx.SaveReleasedSet(ctx, ReleasedSet{Analyst: v.owner, Study: ls.data.Name, Version: ls.info.Version,
 		Region: feasRegionPrefix + f.Region, Size: f.Size, Bits: f.Bits})
 	if err != nil {
 		return err

@@ -206,9 +206,10 @@ type ReleaseTx interface {
 	// over to the new one when it was imported (carryover.go), and a set saved for the old
 	// load now would be lost to the new one.
 	StudyVersion(ctx context.Context, study string) (int64, error)
-	// ReleasedSets returns the sets released to the analyst for one study version whose ID
-	// is above after, in ID order (after 0: all of them).
-	ReleasedSets(ctx context.Context, study string, version, after int64) ([]ReleasedSet, error)
+	// ReleasedSets returns the sets remembered for owner (the analyst, or the study-wide
+	// guard's owner, guardscope.go) for one study version whose ID is above after, in ID
+	// order (after 0: all of them).
+	ReleasedSets(ctx context.Context, owner, study string, version, after int64) ([]ReleasedSet, error)
 	// SaveReleasedSet remembers a patient set released to the analyst through a region
 	// (overlap guard) and returns its ID, which is above the ID of every set stored before it.
 	// A set identical to one already stored with the same region (same study version, bits
