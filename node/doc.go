@@ -74,6 +74,10 @@
 //     ranges, definition.go), so a refusal never tells "none" from "one" (migration 011 stores
 //     each region's canonical definition). Re-runs of a definition are answered. Every refusal has one
 //     message. Combinations of five or more non-nested sets are not checked (guard.go).
+//     Every feasibility answer given to an analyst is remembered too, and an exact release
+//     near it by another definition refused (rule 6, guardfeas.go).
+//   - overlap_guard_scope: "analyst" (default) remembers each key's releases apart, "study"
+//     every analyst's of the study together (guardscope.go; docs/privacy.md).
 //     Every set released exactly is also remembered as a feasibility set (feasibility.go).
 //   - daily_query_budget: queries per analyst per UTC day (catalog queries are free), one
 //     budget that exact queries and feasibility counts share: a query costs 1, a feasibility

@@ -38,7 +38,10 @@ import (
 //  5. for remembered R1, R2, R3, a signed combination 1_S ± 1_R1 ± 1_R2 ± 1_R3 is non-zero on
 //     1 to min_cell−1 patients (guard4.go): (A∪B∪{x}) − (A∪C) + (C∪D) − (B∪D) is x, with
 //     every pair and triple far apart, and L − C − D + (C ∩ D) is what overlapping pieces
-//     leave; candidates are found by size and four sketches before any bitset is read.
+//     leave; candidates are found by size and four sketches before any bitset is read;
+//  6. a feasibility answer the analyst was given belongs to a set F with |S Δ F| < min_cell,
+//     identical included, and no definition the reply releases created F's answer
+//     (guardfeas.go: review class 5 in the reverse order).
 //
 // A combination of rules 3, 4 and 5 that leaves nobody is refused as well, unless the definitions
 // of its sets empty it over the study's public domain (definition.go): A − (A ∧ age < 60) −
@@ -60,9 +63,11 @@ import (
 // refusal says nothing beyond "the guard refused".
 //
 // What it does not stop: linear combinations of five or more sets other than disjoint pieces
-// of a larger set; combinations with coefficients other than ±1; differences among the cells
-// of one reply (cells of two variables: as before); and the same attack spread over several
-// analysts (the guard is per analyst; identities are signed, budgets per analyst).
+// of a larger set; combinations with coefficients other than ±1; a feasibility answer in a
+// combination with two or more exact releases (rule 6 is pairwise); differences among the
+// cells of one reply (cells of two variables: as before); and, under the default scope, the
+// same attack spread over several analyst keys (the guard is per key unless the policy's
+// overlap_guard_scope is "study", guardscope.go). docs/privacy.md collects the rules and limits.
 //
 // Cost: rules 2–4 use XOR/AND-and-popcount passes over n/64 words, each skipped on sizes
 // first, and stopped once min_cell patients differ; rule 3 keeps, for each cached set, the
