@@ -365,10 +365,8 @@ func (d *discovery) listen(ctx context.Context, stopWhenKnown bool) (early bool)
 				continue
 			}
 			delete(d.pendingKnown, info.ID)
-			if stopWhenKnown && len(d.pendingKnown) == 0 {
-				return true
-			}
-			// A new process: wait another fifth of the window for the next one.
+			// A new process: wait another fifth of the window for the next one (in the
+			// background, after an early return).
 			if !d.quiet.Stop() {
 				select {
 				case <-d.quiet.C:
@@ -376,6 +374,9 @@ func (d *discovery) listen(ctx context.Context, stopWhenKnown bool) (early bool)
 				}
 			}
 			d.quiet.Reset(d.wait / 5)
+			if stopWhenKnown && len(d.pendingKnown) == 0 {
+				return true
+			}
 		case <-d.quiet.C:
 			if len(d.pendingKnown) == 0 {
 				return false
