@@ -274,8 +274,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	e.coxMu.Unlock()
 
 	ep := ls.eps[q.Endpoint]
-	var rows []int
-	c.rows.forEach(func(i int) { rows = append(rows, i) })
+	rows := cohortRowsByTime(c, ep) // the complete cases come out sorted by time
 
 	var strata *VariableData
 	if req.Strata != "" {
