@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/oncofed/oncofed/protocol"
 )
 
 // ScreenSignificance is the q below which a re-run's changes name a marker as significant (the
@@ -152,3 +154,6 @@ func screenCohort(r *ScreenResult) (n, events int) {
 	}
 	return best.N, best.Events
 }
+
+// isScreen reports whether a stored request is a biomarker screen (re-run through Screen).
+func isScreen(req Request) bool { return req.Kind == protocol.KindScreen }

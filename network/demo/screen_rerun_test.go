@@ -63,16 +63,23 @@ func TestDemoScreenRerun(t *testing.T) {
 	if err != nil || len(list) != 2 {
 		t.Fatalf("library after the re-run: %+v %v", list, err)
 	}
+	// The Library's one entry point re-runs a screen too.
+	r2, _, err := svc.Rerun(ctx, live.ResultID)
+	if err != nil || r2.Screen == nil || r2.Name != "tumor board screen" {
+		t.Fatalf("Service.Rerun of a screen: %v", err)
+	}
+
 	offline := app.NewService(nil, db, info)
 	for name, rerun := range map[string]func() error{
 		"RerunScreen": func() error { _, _, err := offline.RerunScreen(ctx, live.ResultID, nil); return err },
+		"Rerun":       func() error { _, _, err := offline.Rerun(ctx, live.ResultID); return err },
 	} {
 		err := rerun()
 		if app.ErrorCode(err) != app.EUnavailable || !strings.Contains(err.Error(), "offline: the screen cannot be re-run") {
 			t.Errorf("%s offline: %v; want the offline refusal saying why", name, err)
 		}
 	}
-	if list, err := offline.Results(ctx, app.ResultFilter{}); err != nil || len(list) != 2 {
+	if list, err := offline.Results(ctx, app.ResultFilter{}); err != nil || len(list) != 3 {
 		t.Errorf("offline re-runs stored something: %d results, %v", len(list), err)
 	}
 }
