@@ -195,6 +195,24 @@ func (t *screenTab) onTreatment() {
 	}
 }
 
+// load sets the tab's choices to the screen req (its cohort and endpoint are the panel's).
+func (t *screenTab) load(req app.ScreenRequest) {
+	t.markers.SetSelected(slices.Clone(req.Markers))
+	t.adjust.SetSelected(slices.Clone(req.Adjust))
+	if req.Treatment != "" {
+		t.mode.SetSelected(modePredictive)
+		t.treatment.SetSelected(req.Treatment)
+		t.treated.SetSelected(req.Treated)
+	} else {
+		t.mode.SetSelected(modePrognostic)
+	}
+	if req.Ties == "breslow" {
+		t.ties.SetSelected("Breslow")
+	} else {
+		t.ties.SetSelected("Efron")
+	}
+}
+
 // Request is the screen the tab's choices ask for, on the cohort panel's cohort.
 func (t *screenTab) Request() app.ScreenRequest {
 	cr := t.ui.cohort.Request(protocol.KindCox)
@@ -266,10 +284,10 @@ func (t *screenTab) start(total int, status string, run func(ctx context.Context
 			case err != nil:
 				t.setStatus("No screen. " + ErrorText(err))
 			default:
-				t.show(res)
 				if then != nil {
-					then()
+					then() // before show: it may load another study, which clears the tab
 				}
+				t.show(res)
 			}
 		}
 	})
@@ -291,6 +309,7 @@ func (t *screenTab) rerun(id int64, name string) {
 		}
 		return r.Screen, func() {
 			t.ui.loadRequest(r.Request)
+			t.load(r.Screen.Request)
 			t.ui.library.onRefresh()
 			t.ui.showChanges(r, ch)
 		}, nil

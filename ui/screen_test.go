@@ -100,6 +100,8 @@ func TestLibraryRerunsScreen(t *testing.T) {
 	if lib.rerun.Disabled() {
 		t.Fatal("Re-run is disabled for a stored screen")
 	}
+	s.markers.SetSelected([]string{"nf1"}) // the tab moved on: the re-run still asks the stored screen
+	s.ties.SetSelected("Breslow")
 	f.ui.selectTab(TabLibrary)
 	test.Tap(lib.rerun)
 	if f.ui.tabs.Selected().Text != TabScreen || s.cancel.Hidden || s.progress.Hidden {
@@ -109,6 +111,9 @@ func TestLibraryRerunsScreen(t *testing.T) {
 	if s.result.ResultID == first.ResultID || len(s.result.Markers) != 3 || s.result.Markers[0].P != first.Markers[0].P {
 		t.Errorf("re-run: result %d (first %d), %d markers, p %g (first %g)", s.result.ResultID, first.ResultID, len(s.result.Markers),
 			s.result.Markers[0].P, first.Markers[0].P)
+	}
+	if got := s.Request(); strings.Join(got.Markers, ",") != "tp53,stk11,nf1" || strings.Join(got.Adjust, ",") != "age" || got.Ties != "efron" {
+		t.Errorf("the tab asks %+v after the re-run, not the stored screen", got)
 	}
 	f.loop.until(t, "the re-run in the Library", func() bool { return indexOf(lib.Items(), s.result.ResultID) >= 0 })
 	if it := lib.Items()[indexOf(lib.Items(), s.result.ResultID)]; it.Name != lib.Items()[indexOf(lib.Items(), first.ResultID)].Name {
