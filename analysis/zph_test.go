@@ -1,0 +1,246 @@
+package analysis
+
+import (
+	"encoding/json"
+	"os"
+	"slices"
+	"sort"
+	"testing"
+
+	"gonum.org/v1/gonum/floats/scalar"
+)
+
+// zphCase is one case of testdata/zph_goldens.json (zph_goldens.R: R 4.2, survival 3.5).
+type zphCase struct {
+	Name        string    `json:"name"`
+	Strata      bool      `json:"strata"`
+	Ties        string    `json:"ties"`
+	Columns     []string  `json:"columns"`
+	TermNames   []string  `json:"term_names"`
+	TermColumns [][]int   `json:"term_columns"`
+	Site        []string  `json:"site"`
+	Time        []float64 `json:"time"`
+	Event       []int     `json:"event"`
+	X           [][]float64
+	Coef        []float64 `json:"coef"`
+	ZPH         []struct {
+		Transform string    `json:"transform"`
+		Terms     []string  `json:"terms"`
+		ChiSq     []float64 `json:"chisq"`
+		DF        []int     `json:"df"`
+		P         []float64 `json:"p"`
+	} `json:"zph"`
+}
+
+func (c *zphCase) UnmarshalJSON(b []byte) error {
+	type plain zphCase
+	var aux struct {
+		plain
+		X           [][]float64       `json:"x"`
+		TermColumns []json.RawMessage `json:"term_columns"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*c = zphCase(aux.plain)
+	c.X = aux.X
+	c.TermColumns = nil
+	for _, raw := range aux.TermColumns { // jsonlite writes a one-column term as a number
+		var cols []int
+		if err := json.Unmarshal(raw, &cols); err != nil {
+			var one int
+			if err := json.Unmarshal(raw, &one); err != nil {
+				return err
+			}
+			cols = []int{one}
+		}
+		c.TermColumns = append(c.TermColumns, cols)
+	}
+	return nil
+}
+
+func loadZPHGoldens(t *testing.T) []zphCase {
+	t.Helper()
+	b, err := os.ReadFile("testdata/zph_goldens.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []zphCase
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 8 {
+		t.Fatalf("%d cases in zph_goldens.json", len(cases))
+	}
+	return cases
+}
+
+func (c *zphCase) terms() []ZPHTerm {
+	out := make([]ZPHTerm, len(c.TermNames))
+	for k, n := range c.TermNames {
+		out[k] = ZPHTerm{Name: n, Columns: c.TermColumns[k]}
+	}
+	return out
+}
+
+// pooledTable is the survival table of every subject of the case (what the client merges
+// from the sites' released tables).
+func (c *zphCase) pooledTable(t *testing.T) SurvivalTable {
+	ev := make([]bool, len(c.Event))
+	for i, e := range c.Event {
+		ev[i] = e == 1
+	}
+	tab, err := NewSurvivalTable(c.Time, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tab
+}
+
+// strata splits the case's patients by site (Strata) or keeps them as one stratum.
+func (c *zphCase) strata(t *testing.T) []*CoxStratum {
+	groups := map[string][]int{}
+	for i, s := range c.Site {
+		if !c.Strata {
+			s = ""
+		}
+		groups[s] = append(groups[s], i)
+	}
+	names := make([]string, 0, len(groups))
+	for s := range groups {
+		names = append(names, s)
+	}
+	sort.Strings(names)
+	p := len(c.Columns)
+	var out []*CoxStratum
+	for _, s := range names {
+		var tm, x []float64
+		var ev []bool
+		for _, i := range groups[s] {
+			tm = append(tm, c.Time[i])
+			ev = append(ev, c.Event[i] == 1)
+			x = append(x, c.X[i]...)
+		}
+		st, err := NewCoxStratum(tm, ev, x, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// zphAt returns h at the distinct event times of st from the pooled table's h.
+func zphAt(st *CoxStratum, tab SurvivalTable, h []float64) []float64 {
+	var out []float64
+	for g := 0; g+1 < len(st.groups); g++ {
+		if st.HasEvent(g) {
+			k := sort.SearchFloat64s(tab.Time, st.time[st.groups[g]])
+			out = append(out, h[k])
+		}
+	}
+	return out
+}
+
+func checkZPHRows(t *testing.T, name string, got []ZPHRow, want []string, chisq []float64, df []int, p []float64, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d rows, want %d", name, len(got), len(want))
+	}
+	for k, r := range got {
+		if r.Term != want[k] || r.DF != df[k] {
+			t.Errorf("%s: row %d is %s df %d, want %s df %d", name, k, r.Term, r.DF, want[k], df[k])
+		}
+		if !scalar.EqualWithinAbsOrRel(r.ChiSq, chisq[k], tol, tol) || !scalar.EqualWithinAbsOrRel(r.P, p[k], tol, tol) {
+			t.Errorf("%s %s: chisq %.12g p %.12g, want (R cox.zph) %.12g p %.12g", name, r.Term, r.ChiSq, r.P, chisq[k], p[k])
+		}
+	}
+}
+
+// TestZPHSumsMatchR: the sums of every stratum (site) at R's β̂, added, give R's cox.zph table
+// for every transform: stratified by site (each site's own risk sets) and the pooled model on
+// one stratum.
+func TestZPHSumsMatchR(t *testing.T) {
+	for _, c := range loadZPHGoldens(t) {
+		ties, err := ParseTies(c.Ties)
+		if err != nil {
+			t.Fatal(err)
+		}
+		strata := c.strata(t)
+		tab := c.pooledTable(t)
+		for _, want := range c.ZPH {
+			h, err := ZPHTransform(want.Transform, tab)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := NewZPHSums(len(c.Columns))
+			for _, st := range strata {
+				z, err := st.ZPHSums(c.Coef, ties, zphAt(st, tab, h))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum.Add(z)
+			}
+			rows, err := ZPHTest(sum, c.terms())
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkZPHRows(t, c.Name+" "+want.Transform, rows, want.Terms, want.ChiSq, want.DF, want.P, 1e-9)
+		}
+	}
+}
+
+// TestZPHFitMatchesR: the whole path with this package's own fit (FitCox on the summed
+// contributions) instead of R's β̂.
+func TestZPHFitMatchesR(t *testing.T) {
+	for _, c := range loadZPHGoldens(t) {
+		ties, _ := ParseTies(c.Ties)
+		strata := c.strata(t)
+		p := len(c.Columns)
+		fit, err := FitCox(func(beta []float64) (CoxContribution, error) {
+			var sum CoxContribution
+			for _, st := range strata {
+				ct, err := st.Contribution(beta, ties)
+				if err != nil {
+					return ct, err
+				}
+				sum.Add(ct)
+			}
+			return sum, nil
+		}, p, CoxOptions{Terms: c.Columns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tab := c.pooledTable(t)
+		want := c.ZPH[0]
+		h, _ := ZPHTransform(want.Transform, tab)
+		sum := NewZPHSums(p)
+		for _, st := range strata {
+			z, err := st.ZPHSums(fit.Coef, ties, zphAt(st, tab, h))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum.Add(z)
+		}
+		rows, err := ZPHTest(sum, c.terms())
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkZPHRows(t, c.Name+" own fit", rows, want.Terms, want.ChiSq, want.DF, want.P, 1e-9)
+	}
+}
+
+func TestZPHTransformRank(t *testing.T) {
+	// R: rank(c(1, 2, 2, 3, 5, 5, 5)) = 1 2.5 2.5 4 6 6 6
+	tab, _ := NewSurvivalTable([]float64{1, 2, 2, 3, 5, 5, 5}, []bool{true, false, true, true, false, true, true})
+	h, err := ZPHTransform(ZPHRank, tab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []float64{1, 2.5, 4, 6}; !slices.Equal(h, want) {
+		t.Fatalf("rank %v, want %v", h, want)
+	}
+	if _, err := ZPHTransform("log", tab); err == nil {
+		t.Fatal("an unknown transform was accepted")
+	}
+}
