@@ -315,3 +315,15 @@ func ZPHTransform(name string, t SurvivalTable) ([]float64, error) {
 	}
 	return h, nil
 }
+
+// EventTimes returns the stratum's distinct event times in increasing order: where ZPHSums
+// takes its transform's values.
+func (s *CoxStratum) EventTimes() []float64 {
+	var out []float64
+	for g := 0; g+1 < len(s.groups); g++ {
+		if s.HasEvent(g) {
+			out = append(out, s.time[s.groups[g]])
+		}
+	}
+	return out
+}

@@ -21,7 +21,16 @@ lung_d <- data.frame(site = paste0("inst", l$inst), time = l$time, event = as.in
 vet_d <- data.frame(site = sites_by_row(nrow(veteran), 5), time = veteran$time, event = veteran$status,
   trt = veteran$trt, celltype = veteran$celltype, karno = veteran$karno)
 
+# lung.csv as the node tests import it (one site per institution; ECOG as categories).
+lc <- read.csv("lung.csv", stringsAsFactors = FALSE)
+lc$ecog[lc$ecog == ""] <- NA
+lcsv_d <- data.frame(site = lc$site, time = lc$time, event = lc$event, age = lc$age,
+  sex = factor(lc$sex, levels = c("male", "female")),
+  ecog = factor(lc$ecog, levels = c("ecog0", "ecog1", "ecog2", "ecog3")))
+
 cases <- list(
+  list(name = "lungcsv_strata_efron", data = "lungcsv", f = ~ age + sex + ecog, strata = TRUE, ties = "efron", bin = 0),
+  list(name = "lungcsv_strata_breslow", data = "lungcsv", f = ~ age + sex, strata = TRUE, ties = "breslow", bin = 0),
   list(name = "lung_strata_efron", data = "lung", f = ~ age + sex + ecog, strata = TRUE, ties = "efron", bin = 0),
   list(name = "lung_strata_breslow", data = "lung", f = ~ age + sex + ecog, strata = TRUE, ties = "breslow", bin = 0),
   list(name = "lung_pooled_efron", data = "lung", f = ~ age + sex + ecog, strata = FALSE, ties = "efron", bin = 0),
@@ -33,13 +42,14 @@ cases <- list(
 )
 
 out <- lapply(cases, function(cs) {
-  d <- if (cs$data == "lung") lung_d else vet_d
+  d <- switch(cs$data, lung = lung_d, lungcsv = lcsv_d, veteran = vet_d)
   if (cs$bin > 0) d$time <- ceiling(d$time / cs$bin) * cs$bin
   rhs <- deparse(cs$f[[2]])
   form <- as.formula(paste("Surv(time, event) ~", rhs, if (cs$strata) "+ strata(site)" else ""))
   fit <- coxph(form, data = d, ties = cs$ties)
   X <- model.matrix(fit)
   asgn <- fit$assign
+  d <- d[complete.cases(d[, all.vars(cs$f)]), ]  # the model's complete cases, the rows of X
   zph <- lapply(c("km", "identity", "rank"), function(tr) {
     z <- cox.zph(fit, transform = tr)
     list(transform = tr, terms = rownames(z$table), chisq = unname(z$table[, "chisq"]),
