@@ -244,3 +244,76 @@ func TestZPHTransformRank(t *testing.T) {
 		t.Fatal("an unknown transform was accepted")
 	}
 }
+
+// sitesOf splits a case's patients by site into strata (the sites of a pooled model).
+func (c *zphCase) sitesOf(t *testing.T) []*CoxStratum {
+	saved := c.Strata
+	c.Strata = true
+	defer func() { c.Strata = saved }()
+	return c.strata(t)
+}
+
+// TestPooledZPHMatchesR: the pooled model's test from the two-phase round's releases only —
+// each site's phase-1 rows at β = 0 and at R's β̂, and its phase-2 second moments for the
+// three sets of weights — equals R's cox.zph on the pooled data, with the pooled table for km
+// and rank built from the β = 0 rows.
+func TestPooledZPHMatchesR(t *testing.T) {
+	tested := 0
+	for _, c := range loadZPHGoldens(t) {
+		if c.Strata {
+			continue
+		}
+		tested++
+		ties, _ := ParseTies(c.Ties)
+		p := len(c.Columns)
+		sites := c.sitesOf(t)
+		at0, at := make([][]RiskSetRow, len(sites)), make([][]RiskSetRow, len(sites))
+		for s, st := range sites {
+			var err error
+			if at0[s], _, err = st.TimeSums(make([]float64, p)); err != nil {
+				t.Fatal(err)
+			}
+			if at[s], _, err = st.TimeSums(c.Coef); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tab, err := ZPHTableFromRows(at0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := c.pooledTable(t); !slices.Equal(tab.Time, want.Time) || !slices.Equal(tab.Events, want.Events) || !slices.Equal(tab.Censor, want.Censor) {
+			t.Fatalf("%s: the table from the rows differs from the pooled data's", c.Name)
+		}
+		for _, want := range c.ZPH {
+			h, _ := ZPHTransform(want.Transform, tab)
+			times, values := ZPHEventValues(tab, h)
+			step, err := NewPooledZPH(at0, at, p, c.Coef, ties, times, values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var moments [3][][]float64
+			for k := range moments {
+				for s, st := range sites {
+					a, b := step.Weights(s, k)
+					m, err := st.WeightedSecondMoment(c.Coef, a, b)
+					if err != nil {
+						t.Fatal(err)
+					}
+					moments[k] = append(moments[k], m)
+				}
+			}
+			sums, err := step.Complete(moments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, err := ZPHTest(sums, c.terms())
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkZPHRows(t, c.Name+" pooled "+want.Transform, rows, want.Terms, want.ChiSq, want.DF, want.P, 1e-9)
+		}
+	}
+	if tested < 3 {
+		t.Fatalf("%d pooled cases", tested)
+	}
+}
