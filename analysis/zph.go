@@ -189,8 +189,8 @@ func symmetrizeLower(m []float64, p int) {
 // ZPHTerm is one term of the test: a name and its design columns (a factor's k−1 columns are
 // one term, as cox.zph's default terms = TRUE).
 type ZPHTerm struct {
-	Name    string
-	Columns []int
+	Name    string `json:"name"`
+	Columns []int  `json:"columns"`
 }
 
 // ZPHRow is one row of cox.zph's table: a term, or GLOBAL.

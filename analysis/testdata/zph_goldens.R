@@ -30,6 +30,8 @@ lcsv_d <- data.frame(site = lc$site, time = lc$time, event = lc$event, age = lc$
 
 cases <- list(
   list(name = "lungcsv_strata_efron", data = "lungcsv", f = ~ age + sex + ecog, strata = TRUE, ties = "efron", bin = 0),
+  list(name = "lungcsv_pooled_efron", data = "lungcsv", f = ~ age + sex + ecog, strata = FALSE, ties = "efron", bin = 0),
+  list(name = "lungcsv_pooled_breslow", data = "lungcsv", f = ~ age + sex, strata = FALSE, ties = "breslow", bin = 0),
   list(name = "lungcsv_strata_breslow", data = "lungcsv", f = ~ age + sex, strata = TRUE, ties = "breslow", bin = 0),
   list(name = "lung_strata_efron", data = "lung", f = ~ age + sex + ecog, strata = TRUE, ties = "efron", bin = 0),
   list(name = "lung_strata_breslow", data = "lung", f = ~ age + sex + ecog, strata = TRUE, ties = "breslow", bin = 0),

@@ -671,6 +671,9 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		if x.pred != nil {
 			doc["predicted"] = predictionJSON(r, x)
 		}
+		if r.Cox.ZPH != nil {
+			doc["zph"] = zphJSON(r.Cox.ZPH)
+		}
 		return writeJSON(w, doc)
 	case "csv":
 		recs := [][]string{{"term", "level", "reference", "coef", "se", "hr", "lower", "upper", "p"}}
@@ -737,6 +740,11 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 			parts[j] = fmt.Sprintf("%s %s", fit.Terms[j], pstr(num(v)))
 		}
 		fmt.Fprintf(w, "noise of the differentially private release (not in SE): sd of each coefficient ≈ %s (%d simulated releases)\n", strings.Join(parts, ", "), app.DPCoxNoiseReleases)
+	}
+	if r.Cox.ZPH != nil {
+		if err := writeZPHText(w, r.Cox.ZPH, names); err != nil {
+			return err
+		}
 	}
 	if x.loso != nil {
 		if err := writeLOSOText(w, x.loso); err != nil {

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/oncofed/oncofed/node"
+)
+
+// zphGolden is one case of analysis/testdata/zph_goldens.json: R's cox.zph table.
+type zphGolden struct {
+	Name string `json:"name"`
+	ZPH  []struct {
+		Transform string    `json:"transform"`
+		Terms     []string  `json:"terms"`
+		ChiSq     []float64 `json:"chisq"`
+		DF        []int     `json:"df"`
+		P         []float64 `json:"p"`
+	} `json:"zph"`
+}
+
+func readZPHGolden(t *testing.T, name string) zphGolden {
+	t.Helper()
+	b, err := os.ReadFile("../../analysis/testdata/zph_goldens.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []zphGolden
+	if err := json.Unmarshal(b, &all); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range all {
+		if g.Name == name {
+			return g
+		}
+	}
+	t.Fatalf("no case %s", name)
+	return zphGolden{}
+}
+
+// TestCoxZPHCommandEqualsR: cox --zph over the lung network (one node per institution, exact
+// policy, embedded NATS) prints R's cox.zph table for the model stratified by site and the
+// pooled one, for every transform; the text output shows the same table, and --offline shows
+// it again from the cache.
+func TestCoxZPHCommandEqualsR(t *testing.T) {
+	url := startLung(t, node.ExactPolicy())
+	cache := t.TempDir() + "/cache.db"
+	for _, tc := range []struct {
+		golden string
+		args   []string
+	}{
+		{"lungcsv_strata_efron", []string{"--covariates", "age,sex,ecog"}},
+		{"lungcsv_pooled_efron", []string{"--covariates", "age,sex,ecog", "--strata", "none"}},
+		{"lungcsv_pooled_breslow", []string{"--covariates", "age,sex", "--strata", "none", "--ties", "breslow"}},
+	} {
+		g := readZPHGolden(t, tc.golden)
+		for _, want := range g.ZPH {
+			flag := "--zph=" + want.Transform
+			args := append([]string{"--hub", url, "--cache", cache, "cox", "--study", "lung", "--endpoint", "os", "--format", "json", flag}, tc.args...)
+			code, out, errOut := cli(t, args...)
+			if code != 0 {
+				t.Fatalf("%s %s: exit %d: %s", tc.golden, flag, code, errOut)
+			}
+			var doc struct {
+				ZPH struct {
+					Transform string
+					Error     string
+					Rows      []struct {
+						Term  string
+						ChiSq *float64
+						DF    int
+						P     *float64
+					}
+				}
+			}
+			if err := json.Unmarshal([]byte(out), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if doc.ZPH.Error != "" || doc.ZPH.Transform != want.Transform || len(doc.ZPH.Rows) != len(want.Terms) {
+				t.Fatalf("%s %s: zph %+v", tc.golden, flag, doc.ZPH)
+			}
+			for k, r := range doc.ZPH.Rows {
+				if r.Term != want.Terms[k] || r.DF != want.DF[k] {
+					t.Errorf("%s %s: row %d %s df %d, R %s df %d", tc.golden, flag, k, r.Term, r.DF, want.Terms[k], want.DF[k])
+				}
+				near(t, tc.golden+" "+want.Transform+" "+r.Term+" chisq", r.ChiSq, want.ChiSq[k], 1e-9)
+				near(t, tc.golden+" "+want.Transform+" "+r.Term+" p", r.P, want.P[k], 1e-9)
+			}
+		}
+	}
+	// Text: the table under the hazard ratios; and the same again offline, from the cache.
+	args := []string{"--hub", url, "--cache", cache, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "age,sex,ecog", "--zph"}
+	code, out, errOut := cli(t, args...)
+	if code != 0 {
+		t.Fatalf("text: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "Proportional hazards") || !strings.Contains(out, "All terms (global)") || !strings.Contains(out, "1 − Kaplan–Meier") {
+		t.Fatalf("text output without the table:\n%s", out)
+	}
+	code, off, errOut := cli(t, append([]string{"--offline"}, args[2:]...)...)
+	if code != 0 {
+		t.Fatalf("offline: exit %d: %s", code, errOut)
+	}
+	if tableOf(off) != tableOf(out) {
+		t.Fatalf("offline table differs:\n%s\nonline:\n%s", off, out)
+	}
+}
+
+// tableOf is the proportional-hazards part of the cox command's text output.
+func tableOf(out string) string {
+	i := strings.Index(out, "Proportional hazards")
+	if i < 0 {
+		return ""
+	}
+	s := out[i:]
+	if j := strings.Index(s, "\nprivacy:"); j >= 0 {
+		s = s[:j]
+	}
+	return s
+}
+
+// TestCoxZPHDefaultPolicy: sites under the default policy answer the identity transform and
+// refuse km (a transform from the client); the fit stands and the refusal is printed.
+func TestCoxZPHDefaultPolicy(t *testing.T) {
+	url := startLung(t, node.DefaultPolicy())
+	base := []string{"--hub", url, "--cache", t.TempDir() + "/c.db", "cox", "--study", "lung", "--endpoint", "os", "--covariates", "age,sex", "--format", "json"}
+	code, out, errOut := cli(t, append(base, "--zph=identity")...)
+	if code != 0 && code != 3 {
+		t.Fatalf("identity: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, `"GLOBAL"`) {
+		t.Fatalf("identity: no table: %s %s", out, errOut)
+	}
+	_, out, _ = cli(t, append(base, "--zph")...)
+	if !strings.Contains(out, "allow_pooled_cox") || strings.Contains(out, `"GLOBAL"`) {
+		t.Fatalf("km under the default policy: %s", out)
+	}
+}
