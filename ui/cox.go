@@ -57,6 +57,8 @@ type coxTab struct {
 	sites    *app.SiteCoxResult
 	sitesFor *app.Result       // the result sites was fitted for
 	terms    map[string]string // view option → term
+
+	zph *zphPanel // the proportional-hazards check under the table (coxzph.go)
 }
 
 const viewAllTerms = "All terms"
@@ -106,6 +108,7 @@ func newCoxTab(a *App) *coxTab {
 	t.meta = widget.NewLabel("")
 	t.meta.Wrapping = fyne.TextWrapWord
 	t.meta.Hide()
+	t.zph = newZPHPanel(t)
 
 	left := container.NewVBox(
 		widget.NewLabelWithStyle("Covariates", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
@@ -117,7 +120,7 @@ func newCoxTab(a *App) *coxTab {
 	// The view names a term ("By site: sex: male vs female"): wide enough to read it.
 	view := container.NewGridWrap(fyne.NewSize(230, t.view.MinSize().Height), t.view)
 	bar := newToolbar(1, widget.NewLabel("Cox model of the endpoint"), t.random, view, t.pin, t.export)
-	right := container.NewBorder(container.NewVBox(bar, t.status), container.NewVBox(t.meta, t.table, t.model, t.privacy), nil, nil, t.figure)
+	right := container.NewBorder(container.NewVBox(bar, t.status), container.NewVBox(t.meta, t.table, t.zph.content, t.model, t.privacy), nil, nil, t.figure)
 	split := container.NewHSplit(container.NewVScroll(left), right)
 	split.Offset = 0.22
 	t.content = split
@@ -329,6 +332,7 @@ func (t *coxTab) show(r *app.Result) {
 		m += "\n⚠ " + w
 	}
 	t.model.SetText(m)
+	t.zph.show(r)
 	t.privacy.SetText(report.PrivacyLine(r, t.ui.opt.Now()))
 	t.setViews(r)
 	if t.view.Selected != viewAllTerms {
@@ -518,6 +522,7 @@ func (t *coxTab) clear() {
 	t.view.Disable()
 	t.result = nil
 	t.table.RemoveAll()
+	t.zph.show(nil)
 	t.model.SetText("")
 	t.privacy.SetText("")
 	t.pin.Disable()
