@@ -57,7 +57,9 @@ func TestCoxZPHPanel(t *testing.T) {
 		t.Fatalf("transform %q where the pooled form is allowed", b.cox.zph.transform.Selected)
 	}
 	test.Tap(b.cox.zph.check)
-	f2.loop.until(t, "the km check", func() bool { return len(b.cox.zph.table.Objects) > 0 || strings.HasPrefix(b.cox.zph.caption.Text, "No ") })
+	f2.loop.until(t, "the km check", func() bool {
+		return len(b.cox.zph.table.Objects) > 0 || strings.HasPrefix(b.cox.zph.caption.Text, "No ")
+	})
 	if !contains(texts(b.cox.zph.table), "All terms (global)") || !strings.Contains(b.cox.zph.caption.Text, "Kaplan–Meier") {
 		t.Fatalf("km: table %q caption %q", texts(b.cox.zph.table), b.cox.zph.caption.Text)
 	}
