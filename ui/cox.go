@@ -120,7 +120,12 @@ func newCoxTab(a *App) *coxTab {
 	// The view names a term ("By site: sex: male vs female"): wide enough to read it.
 	view := container.NewGridWrap(fyne.NewSize(230, t.view.MinSize().Height), t.view)
 	bar := newToolbar(1, widget.NewLabel("Cox model of the endpoint"), t.random, view, t.pin, t.export)
-	right := container.NewBorder(container.NewVBox(bar, t.status), container.NewVBox(t.meta, t.table, t.zph.content, t.model, t.privacy), nil, nil, t.figure)
+	// The tables (hazard ratios, proportional hazards) scroll under the figure, so that a
+	// model of many terms keeps every control within a 1024×700 window.
+	tables := container.NewVScroll(container.NewVBox(t.meta, t.table, t.zph.content, t.model, t.privacy))
+	body := container.NewVSplit(t.figure, tables)
+	body.Offset = 0.55
+	right := container.NewBorder(container.NewVBox(bar, t.status), nil, nil, nil, body)
 	split := container.NewHSplit(container.NewVScroll(left), right)
 	split.Offset = 0.22
 	t.content = split

@@ -32,7 +32,7 @@ type zphPanel struct {
 
 // zphTransformLabels names the transforms for the select, km (R's default) first.
 var zphTransformLabels = map[string]string{
-	analysis.ZPHKM:       "1 − KM (default)",
+	analysis.ZPHKM:       "1 − KM",
 	analysis.ZPHIdentity: "time",
 	analysis.ZPHRank:     "rank of time",
 }
