@@ -59,3 +59,17 @@ func writeZPHText(w io.Writer, z *app.ZPHResult, names report.Names) error {
 	}
 	return t.Flush()
 }
+
+// levelCountsJSON is the cox command's "level_counts": {covariate: {level: {n, events}}} and
+// "missing": {covariate: why}.
+func levelCountsJSON(lc *app.LevelCounts) map[string]any {
+	by := map[string]any{}
+	for v, levels := range lc.ByLevel {
+		m := map[string]any{}
+		for l, c := range levels {
+			m[l] = map[string]int{"n": c.N, "events": c.Events}
+		}
+		by[v] = m
+	}
+	return map[string]any{"by_level": by, "missing": lc.Missing}
+}

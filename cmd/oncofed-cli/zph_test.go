@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oncofed/oncofed/internal/lungtest"
 	"github.com/oncofed/oncofed/node"
 )
 
@@ -136,5 +137,63 @@ func TestCoxZPHDefaultPolicy(t *testing.T) {
 	_, out, _ = cli(t, append(base, "--zph")...)
 	if !strings.Contains(out, "allow_pooled_cox") || strings.Contains(out, `"GLOBAL"`) {
 		t.Fatalf("km under the default policy: %s", out)
+	}
+}
+
+// TestCoxCountsPerLevel: cox --counts adds, per level of each categorical covariate, the
+// model's patients and events, equal to a tabulation of lung.csv's complete cases (age, sex
+// and ecog present), adding up to the model's n and events; the text table shows them.
+func TestCoxCountsPerLevel(t *testing.T) {
+	url := startLung(t, node.ExactPolicy())
+	header, rows := lungtest.Read(t)
+	col := func(name string) int { return lungtest.Column(t, header, name) }
+	want := map[string]map[string][2]int{"sex": {}, "ecog": {}}
+	for _, r := range rows {
+		if r[col("age")] == "" || r[col("sex")] == "" || r[col("ecog")] == "" {
+			continue
+		}
+		ev := 0
+		if r[col("event")] == "1" {
+			ev = 1
+		}
+		for _, v := range []string{"sex", "ecog"} {
+			c := want[v][r[col(v)]]
+			want[v][r[col(v)]] = [2]int{c[0] + 1, c[1] + ev}
+		}
+	}
+	args := []string{"--hub", url, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "age,sex,ecog", "--counts", "--format", "json"}
+	code, out, errOut := cli(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var doc struct {
+		N, Events   int
+		LevelCounts struct {
+			ByLevel map[string]map[string]struct{ N, Events int } `json:"by_level"`
+			Missing map[string]string
+		} `json:"level_counts"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.LevelCounts.Missing) != 0 || len(doc.LevelCounts.ByLevel) != 2 {
+		t.Fatalf("level counts %+v", doc.LevelCounts)
+	}
+	for v, levels := range want {
+		n, ev := 0, 0
+		for l, w := range levels {
+			got := doc.LevelCounts.ByLevel[v][l]
+			if got.N != w[0] || got.Events != w[1] {
+				t.Errorf("%s %s: n %d events %d, lung.csv %d %d", v, l, got.N, got.Events, w[0], w[1])
+			}
+			n, ev = n+got.N, ev+got.Events
+		}
+		if n != doc.N || ev != doc.Events || doc.N != 226 || doc.Events != 163 { // R: coxph n = 226, 163 events
+			t.Errorf("%s: counts add to %d, %d; the model has %d, %d", v, n, ev, doc.N, doc.Events)
+		}
+	}
+	code, out, errOut = cli(t, args[:len(args)-2]...)
+	if code != 0 || !strings.Contains(out, "N\tEVENTS") && !strings.Contains(out, "EVENTS") {
+		t.Fatalf("text: exit %d %s\n%s", code, errOut, out)
 	}
 }
