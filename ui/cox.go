@@ -289,28 +289,8 @@ func (t *coxTab) show(r *app.Result) {
 	}
 	t.pin.Enable()
 	fit := r.Cox.Fit
-	t.table.RemoveAll()
-	for _, h := range []string{"Term", "HR (95% CI)", "p", "coef (SE)"} {
-		t.table.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
-	}
-	for _, row := range report.CoxRows(r, t.ui.names()) {
-		t.table.Add(widget.NewLabel(row.Label))
-		switch {
-		case row.Reference:
-			t.table.Add(widget.NewLabel("1 (reference)"))
-			t.table.Add(widget.NewLabel(""))
-			t.table.Add(widget.NewLabel(""))
-		case !row.Estimable:
-			t.table.Add(widget.NewLabel("not estimable"))
-			t.table.Add(widget.NewLabel(""))
-			t.table.Add(widget.NewLabel(""))
-		default:
-			t.table.Add(widget.NewLabel(chart.FormatHR(row.HR, row.Lower, row.Upper)))
-			t.table.Add(widget.NewLabel(format.PNumber(row.P)))
-			t.table.Add(widget.NewLabel(fmt.Sprintf("%.4f (%.4f)", row.Coef, row.SE)))
-		}
-	}
-	t.table.Refresh()
+	t.zph.counts = nil
+	t.fillTable(r)
 	form := "stratified by site"
 	switch r.Cox.Form {
 	case protocol.CoxPooled:
@@ -345,6 +325,44 @@ func (t *coxTab) show(r *app.Result) {
 		return
 	}
 	t.showTerms(r)
+}
+
+// fillTable writes the hazard-ratio table of r, with the patients and events per level when
+// they were asked (zphPanel.counts).
+func (t *coxTab) fillTable(r *app.Result) {
+	t.table.RemoveAll()
+	heads := []string{"Term", "HR (95% CI)", "p", "coef (SE)"}
+	counts := t.zph.counts
+	if counts != nil {
+		heads = append(heads, "N", "Events")
+	}
+	t.table.Layout = gridTable{cols: len(heads)}
+	for _, h := range heads {
+		t.table.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	}
+	for _, row := range report.CoxRows(r, t.ui.names()) {
+		t.table.Add(widget.NewLabel(row.Label))
+		switch {
+		case row.Reference:
+			t.table.Add(widget.NewLabel("1 (reference)"))
+			t.table.Add(widget.NewLabel(""))
+			t.table.Add(widget.NewLabel(""))
+		case !row.Estimable:
+			t.table.Add(widget.NewLabel("not estimable"))
+			t.table.Add(widget.NewLabel(""))
+			t.table.Add(widget.NewLabel(""))
+		default:
+			t.table.Add(widget.NewLabel(chart.FormatHR(row.HR, row.Lower, row.Upper)))
+			t.table.Add(widget.NewLabel(format.PNumber(row.P)))
+			t.table.Add(widget.NewLabel(fmt.Sprintf("%.4f (%.4f)", row.Coef, row.SE)))
+		}
+		if counts != nil {
+			n, ev := report.LevelCountCells(counts, row)
+			t.table.Add(widget.NewLabel(n))
+			t.table.Add(widget.NewLabel(ev))
+		}
+	}
+	t.table.Refresh()
 }
 
 // showTerms draws the forest plot of the model's terms.

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -28,6 +29,11 @@ type zphPanel struct {
 	table     *fyne.Container
 	caption   *widget.Label
 	for_      *app.Result // the result the table is for
+
+	// countsButton asks the patients and events per level (app.Service.CoxLevelCounts), which
+	// the hazard-ratio table then shows; counts are those of for_.
+	countsButton *widget.Button
+	counts       *app.LevelCounts
 }
 
 // zphTransformLabels names the transforms for the select, km (R's default) first.
@@ -52,7 +58,9 @@ func newZPHPanel(t *coxTab) *zphPanel {
 	z.caption.Wrapping = fyne.TextWrapWord
 	z.caption.SizeName = theme.SizeNameCaptionText
 	z.caption.Hide()
-	z.content = container.NewVBox(container.NewHBox(z.check, z.transform), z.table, z.caption)
+	z.countsButton = widget.NewButton("N and events per level", z.onCounts)
+	z.countsButton.Disable()
+	z.content = container.NewVBox(container.NewHBox(z.check, z.transform, z.countsButton), z.table, z.caption)
 	return z
 }
 
@@ -72,6 +80,10 @@ func (z *zphPanel) show(r *app.Result) {
 	z.table.Refresh()
 	z.caption.Hide()
 	z.for_ = r
+	z.countsButton.Disable()
+	if r != nil && r.Cox != nil && r.Cox.Form != protocol.CoxDPTables && len(r.Request.Cox.Levels) > 0 {
+		z.countsButton.Enable()
+	}
 	if r == nil || r.Cox == nil || r.Cox.Form == protocol.CoxDPTables {
 		z.check.Disable()
 		if r != nil && r.Cox != nil {
@@ -154,4 +166,46 @@ func (z *zphPanel) showCheck(res *app.ZPHResult) {
 	}
 	z.table.Refresh()
 	z.setNote(report.ZPHCaption(res) + ". " + report.ZPHNoPlot)
+}
+
+// onCounts asks the patients and events per level for the result shown and redraws its
+// hazard-ratio table with them; a level without counts says why under the table.
+func (z *zphPanel) onCounts() {
+	t := z.tab
+	r := t.result
+	if r == nil {
+		return
+	}
+	if t.ui.offline {
+		z.setNote("Offline: the counts per level need the sites (one Kaplan–Meier query per categorical covariate).")
+		return
+	}
+	ctx, gen := t.ui.newRunContext()
+	z.countsButton.Disable()
+	t.ui.running++
+	t.ui.cohort.updateRunState()
+	svc := t.ui.svc
+	t.ui.goWork(func() func() {
+		lc, err := svc.CoxLevelCounts(ctx, r)
+		return func() {
+			if gen != t.ui.runGen {
+				return
+			}
+			t.ui.running--
+			t.ui.cohort.updateRunState()
+			z.countsButton.Enable()
+			if z.for_ != r {
+				return
+			}
+			if err != nil {
+				z.setNote("No counts per level. " + ErrorText(err))
+				return
+			}
+			z.counts = lc
+			t.fillTable(r)
+			if notes := report.LevelCountNotes(lc); len(notes) > 0 {
+				z.setNote(strings.Join(notes, "\n"))
+			}
+		}
+	})
 }

@@ -36,6 +36,17 @@ func TestCoxZPHPanel(t *testing.T) {
 	if !strings.Contains(z.caption.Text, "time in days") || !strings.Contains(z.caption.Text, "No residual plot") {
 		t.Errorf("caption %q", z.caption.Text)
 	}
+	// N and events per level under the demo policy: where a site's overlap guard refuses the
+	// KM by sex over the model's complete cases (they differ by a few patients from sets it
+	// released), the table shows no counts and the caption names the covariate and the sites.
+	test.Tap(z.countsButton)
+	f.loop.until(t, "the counts", func() bool { return z.counts != nil || strings.HasPrefix(z.caption.Text, "No counts") })
+	if z.counts == nil {
+		t.Fatalf("no counts: %q", z.caption.Text)
+	}
+	if why := z.counts.Missing["sex"]; why != "" && !strings.Contains(z.caption.Text, "no counts per level of sex: ") {
+		t.Fatalf("missing counts (%s) without a caption: %q", why, z.caption.Text)
+	}
 	z.transform.SetSelected(zphTransformLabels["km"])
 	test.Tap(z.check)
 	f.loop.until(t, "the km check", func() bool { return strings.HasPrefix(z.caption.Text, "No ") })
@@ -62,5 +73,21 @@ func TestCoxZPHPanel(t *testing.T) {
 	})
 	if !contains(texts(b.cox.zph.table), "All terms (global)") || !strings.Contains(b.cox.zph.caption.Text, "Kaplan–Meier") {
 		t.Fatalf("km: table %q caption %q", texts(b.cox.zph.table), b.cox.zph.caption.Text)
+	}
+	// N and events per level (exact policy): two more columns; sex's levels add up to the
+	// model's patients and events.
+	z = b.cox.zph
+	test.Tap(z.countsButton)
+	f2.loop.until(t, "the counts", func() bool { return z.counts != nil || strings.HasPrefix(z.caption.Text, "No counts") })
+	cells := texts(b.cox.table)
+	if z.counts == nil || len(z.counts.Missing) > 0 || !contains(cells, "N") || !contains(cells, "Events") {
+		t.Fatalf("counts %+v, table %q, caption %q", z.counts, cells, z.caption.Text)
+	}
+	n, ev := 0, 0
+	for _, c := range z.counts.ByLevel["sex"] {
+		n, ev = n+c.N, ev+c.Events
+	}
+	if fit := b.cox.result.Cox.Fit; n != fit.N || ev != fit.Events || n == 0 {
+		t.Fatalf("sex's levels hold %d patients, %d events; the model %d, %d", n, ev, fit.N, fit.Events)
 	}
 }
