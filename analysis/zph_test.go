@@ -1,78 +1,28 @@
 package analysis
 
 import (
-	"encoding/json"
-	"os"
 	"slices"
 	"sort"
 	"testing"
 
 	"gonum.org/v1/gonum/floats/scalar"
+
+	"github.com/oncofed/oncofed/internal/lungtest"
 )
 
-// zphCase is one case of testdata/zph_goldens.json (zph_goldens.R: R 4.2, survival 3.5).
-type zphCase struct {
-	Name        string    `json:"name"`
-	Strata      bool      `json:"strata"`
-	Ties        string    `json:"ties"`
-	Columns     []string  `json:"columns"`
-	TermNames   []string  `json:"term_names"`
-	TermColumns [][]int   `json:"term_columns"`
-	Site        []string  `json:"site"`
-	Time        []float64 `json:"time"`
-	Event       []int     `json:"event"`
-	X           [][]float64
-	Coef        []float64 `json:"coef"`
-	ZPH         []struct {
-		Transform string    `json:"transform"`
-		Terms     []string  `json:"terms"`
-		ChiSq     []float64 `json:"chisq"`
-		DF        []int     `json:"df"`
-		P         []float64 `json:"p"`
-	} `json:"zph"`
-}
-
-func (c *zphCase) UnmarshalJSON(b []byte) error {
-	type plain zphCase
-	var aux struct {
-		plain
-		X           [][]float64       `json:"x"`
-		TermColumns []json.RawMessage `json:"term_columns"`
-	}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
-	}
-	*c = zphCase(aux.plain)
-	c.X = aux.X
-	c.TermColumns = nil
-	for _, raw := range aux.TermColumns { // jsonlite writes a one-column term as a number
-		var cols []int
-		if err := json.Unmarshal(raw, &cols); err != nil {
-			var one int
-			if err := json.Unmarshal(raw, &one); err != nil {
-				return err
-			}
-			cols = []int{one}
-		}
-		c.TermColumns = append(c.TermColumns, cols)
-	}
-	return nil
-}
+// zphCase is a case of testdata/zph_goldens.json (zph_goldens.R: R 4.2, survival 3.5).
+type zphCase struct{ lungtest.ZPHCase }
 
 func loadZPHGoldens(t *testing.T) []zphCase {
 	t.Helper()
-	b, err := os.ReadFile("testdata/zph_goldens.json")
-	if err != nil {
-		t.Fatal(err)
+	var out []zphCase
+	for _, c := range lungtest.ReadZPH(t) {
+		out = append(out, zphCase{c})
 	}
-	var cases []zphCase
-	if err := json.Unmarshal(b, &cases); err != nil {
-		t.Fatal(err)
+	if len(out) < 8 {
+		t.Fatalf("%d cases in zph_goldens.json", len(out))
 	}
-	if len(cases) < 8 {
-		t.Fatalf("%d cases in zph_goldens.json", len(cases))
-	}
-	return cases
+	return out
 }
 
 func (c *zphCase) terms() []ZPHTerm {
@@ -142,6 +92,29 @@ func zphAt(st *CoxStratum, tab SurvivalTable, h []float64) []float64 {
 	return out
 }
 
+// stratifiedZPH is the table from every stratum's sums at beta for the transform of the pooled
+// table tab.
+func stratifiedZPH(t *testing.T, c zphCase, strata []*CoxStratum, tab SurvivalTable, beta []float64, ties Ties, transform string) []ZPHRow {
+	t.Helper()
+	h, err := ZPHTransform(transform, tab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := NewZPHSums(len(c.Columns))
+	for _, st := range strata {
+		z, err := st.ZPHSums(beta, ties, zphAt(st, tab, h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum.Add(z)
+	}
+	rows, err := ZPHTest(sum, c.terms())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
 func checkZPHRows(t *testing.T, name string, got []ZPHRow, want []string, chisq []float64, df []int, p []float64, tol float64) {
 	t.Helper()
 	if len(got) != len(want) {
@@ -169,22 +142,7 @@ func TestZPHSumsMatchR(t *testing.T) {
 		strata := c.strata(t)
 		tab := c.pooledTable(t)
 		for _, want := range c.ZPH {
-			h, err := ZPHTransform(want.Transform, tab)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sum := NewZPHSums(len(c.Columns))
-			for _, st := range strata {
-				z, err := st.ZPHSums(c.Coef, ties, zphAt(st, tab, h))
-				if err != nil {
-					t.Fatal(err)
-				}
-				sum.Add(z)
-			}
-			rows, err := ZPHTest(sum, c.terms())
-			if err != nil {
-				t.Fatal(err)
-			}
+			rows := stratifiedZPH(t, c, strata, tab, c.Coef, ties, want.Transform)
 			checkZPHRows(t, c.Name+" "+want.Transform, rows, want.Terms, want.ChiSq, want.DF, want.P, 1e-9)
 		}
 	}
@@ -211,21 +169,8 @@ func TestZPHFitMatchesR(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tab := c.pooledTable(t)
 		want := c.ZPH[0]
-		h, _ := ZPHTransform(want.Transform, tab)
-		sum := NewZPHSums(p)
-		for _, st := range strata {
-			z, err := st.ZPHSums(fit.Coef, ties, zphAt(st, tab, h))
-			if err != nil {
-				t.Fatal(err)
-			}
-			sum.Add(z)
-		}
-		rows, err := ZPHTest(sum, c.terms())
-		if err != nil {
-			t.Fatal(err)
-		}
+		rows := stratifiedZPH(t, c, strata, c.pooledTable(t), fit.Coef, ties, want.Transform)
 		checkZPHRows(t, c.Name+" own fit", rows, want.Terms, want.ChiSq, want.DF, want.P, 1e-9)
 	}
 }

@@ -1,9 +1,6 @@
 package node
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"math"
 	"sort"
 
@@ -89,18 +86,8 @@ func (e *Engine) coxZPH(prep *coxPrepared, beta []float64, ties analysis.Ties, r
 	return out, nil
 }
 
-// zphDigest is the SHA-256 of a zph request's transform, as the audit log records it.
+// zphDigest is the SHA-256 of a zph request's transform values, as the audit log records it
+// (the digest of the phase-2 weights, over the times and the values).
 func zphDigest(z *protocol.CoxZPHRequest) string {
-	h := sha256.New()
-	h.Write([]byte(z.Transform))
-	var buf [8]byte
-	for _, v := range [][]float64{z.Times, z.Values} {
-		binary.LittleEndian.PutUint64(buf[:], uint64(len(v)))
-		h.Write(buf[:])
-		for _, x := range v {
-			binary.LittleEndian.PutUint64(buf[:], math.Float64bits(x))
-			h.Write(buf[:])
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return weightsDigest(&protocol.CoxWeights{A: z.Times, B: z.Values})
 }

@@ -2,9 +2,7 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"math"
-	"os"
 	"sort"
 	"strconv"
 	"testing"
@@ -13,42 +11,6 @@ import (
 	"github.com/oncofed/oncofed/internal/lungtest"
 	"github.com/oncofed/oncofed/protocol"
 )
-
-// zphGolden is a case of analysis/testdata/zph_goldens.json (R 4.2, survival 3.5: cox.zph).
-type zphGolden struct {
-	Name    string    `json:"name"`
-	Ties    string    `json:"ties"`
-	Columns []string  `json:"columns"`
-	Time    []float64 `json:"time"`
-	Event   []int     `json:"event"`
-	Coef    []float64 `json:"coef"`
-	ZPH     []struct {
-		Transform string    `json:"transform"`
-		Terms     []string  `json:"terms"`
-		ChiSq     []float64 `json:"chisq"`
-		DF        []int     `json:"df"`
-		P         []float64 `json:"p"`
-	} `json:"zph"`
-}
-
-func loadZPHGolden(t *testing.T, name string) zphGolden {
-	t.Helper()
-	b, err := os.ReadFile("../analysis/testdata/zph_goldens.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var all []zphGolden
-	if err := json.Unmarshal(b, &all); err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range all {
-		if g.Name == name {
-			return g
-		}
-	}
-	t.Fatalf("no case %s", name)
-	return zphGolden{}
-}
 
 // zphQuery is a zph query on lung's OS at beta for the transform (values at the pooled event
 // times for km and rank).
@@ -99,7 +61,7 @@ func TestCoxZPHMatchesR(t *testing.T) {
 		{"lungcsv_strata_efron", []string{"age", "sex", "ecog"}, []analysis.ZPHTerm{{Name: "age", Columns: []int{0}}, {Name: "sex", Columns: []int{1}}, {Name: "ecog", Columns: []int{2, 3, 4}}}},
 		{"lungcsv_strata_breslow", []string{"age", "sex"}, []analysis.ZPHTerm{{Name: "age", Columns: []int{0}}, {Name: "sex", Columns: []int{1}}}},
 	} {
-		g := loadZPHGolden(t, c.golden)
+		g := lungtest.ReadZPHCase(t, c.golden)
 		ev := make([]bool, len(g.Event))
 		for i, e := range g.Event {
 			ev[i] = e == 1

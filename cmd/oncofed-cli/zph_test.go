@@ -2,44 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/oncofed/oncofed/internal/lungtest"
 	"github.com/oncofed/oncofed/node"
 )
-
-// zphGolden is one case of analysis/testdata/zph_goldens.json: R's cox.zph table.
-type zphGolden struct {
-	Name string `json:"name"`
-	ZPH  []struct {
-		Transform string    `json:"transform"`
-		Terms     []string  `json:"terms"`
-		ChiSq     []float64 `json:"chisq"`
-		DF        []int     `json:"df"`
-		P         []float64 `json:"p"`
-	} `json:"zph"`
-}
-
-func readZPHGolden(t *testing.T, name string) zphGolden {
-	t.Helper()
-	b, err := os.ReadFile("../../analysis/testdata/zph_goldens.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var all []zphGolden
-	if err := json.Unmarshal(b, &all); err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range all {
-		if g.Name == name {
-			return g
-		}
-	}
-	t.Fatalf("no case %s", name)
-	return zphGolden{}
-}
 
 // TestCoxZPHCommandEqualsR: cox --zph over the lung network (one node per institution, exact
 // policy, embedded NATS) prints R's cox.zph table for the model stratified by site and the
@@ -56,7 +24,7 @@ func TestCoxZPHCommandEqualsR(t *testing.T) {
 		{"lungcsv_pooled_efron", []string{"--covariates", "age,sex,ecog", "--strata", "none"}},
 		{"lungcsv_pooled_breslow", []string{"--covariates", "age,sex", "--strata", "none", "--ties", "breslow"}},
 	} {
-		g := readZPHGolden(t, tc.golden)
+		g := lungtest.ReadZPHCase(t, tc.golden)
 		for _, want := range g.ZPH {
 			flag := "--zph=" + want.Transform
 			args := append([]string{"--hub", url, "--cache", cache, "cox", "--study", "lung", "--endpoint", "os", "--format", "json", flag}, tc.args...)
