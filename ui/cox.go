@@ -122,7 +122,7 @@ func newCoxTab(a *App) *coxTab {
 	bar := newToolbar(1, widget.NewLabel("Cox model of the endpoint"), t.random, view, t.pin, t.export)
 	// The tables (hazard ratios, proportional hazards) scroll under the figure, so that a
 	// model of many terms keeps every control within a 1024×700 window.
-	tables := container.NewVScroll(container.NewVBox(t.meta, t.table, t.zph.content, t.model, t.privacy))
+	tables := container.NewScroll(container.NewVBox(t.meta, t.table, t.zph.content, t.model, t.privacy))
 	body := container.NewVSplit(t.figure, tables)
 	body.Offset = 0.55
 	right := container.NewBorder(container.NewVBox(bar, t.status), nil, nil, nil, body)
@@ -328,13 +328,13 @@ func (t *coxTab) show(r *app.Result) {
 }
 
 // fillTable writes the hazard-ratio table of r, with the patients and events per level when
-// they were asked (zphPanel.counts).
+// they were asked (zphPanel.counts), as "N (events)".
 func (t *coxTab) fillTable(r *app.Result) {
 	t.table.RemoveAll()
 	heads := []string{"Term", "HR (95% CI)", "p", "coef (SE)"}
 	counts := t.zph.counts
 	if counts != nil {
-		heads = append(heads, "N", "Events")
+		heads = append(heads, "N (events)")
 	}
 	t.table.Layout = gridTable{cols: len(heads)}
 	for _, h := range heads {
@@ -357,9 +357,11 @@ func (t *coxTab) fillTable(r *app.Result) {
 			t.table.Add(widget.NewLabel(fmt.Sprintf("%.4f (%.4f)", row.Coef, row.SE)))
 		}
 		if counts != nil {
-			n, ev := report.LevelCountCells(counts, row)
-			t.table.Add(widget.NewLabel(n))
-			t.table.Add(widget.NewLabel(ev))
+			cell := ""
+			if n, ev := report.LevelCountCells(counts, row); n != "" {
+				cell = n + " (" + ev + ")"
+			}
+			t.table.Add(widget.NewLabel(cell))
 		}
 	}
 	t.table.Refresh()

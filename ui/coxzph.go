@@ -60,7 +60,8 @@ func newZPHPanel(t *coxTab) *zphPanel {
 	z.caption.Hide()
 	z.countsButton = widget.NewButton("N and events per level", z.onCounts)
 	z.countsButton.Disable()
-	z.content = container.NewVBox(container.NewHBox(z.check, z.transform, z.countsButton), z.table, z.caption)
+	// Two rows: one would widen the Cox tab beyond a 1024×700 window (TestFitsSmallScreens).
+	z.content = container.NewVBox(container.NewHBox(z.countsButton), container.NewHBox(z.check, z.transform), z.table, z.caption)
 	return z
 }
 

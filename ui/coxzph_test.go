@@ -74,13 +74,13 @@ func TestCoxZPHPanel(t *testing.T) {
 	if !contains(texts(b.cox.zph.table), "All terms (global)") || !strings.Contains(b.cox.zph.caption.Text, "Kaplan–Meier") {
 		t.Fatalf("km: table %q caption %q", texts(b.cox.zph.table), b.cox.zph.caption.Text)
 	}
-	// N and events per level (exact policy): two more columns; sex's levels add up to the
+	// N and events per level (exact policy): one more column; sex's levels add up to the
 	// model's patients and events.
 	z = b.cox.zph
 	test.Tap(z.countsButton)
 	f2.loop.until(t, "the counts", func() bool { return z.counts != nil || strings.HasPrefix(z.caption.Text, "No counts") })
 	cells := texts(b.cox.table)
-	if z.counts == nil || len(z.counts.Missing) > 0 || !contains(cells, "N") || !contains(cells, "Events") {
+	if z.counts == nil || len(z.counts.Missing) > 0 || !contains(cells, "N (events)") {
 		t.Fatalf("counts %+v, table %q, caption %q", z.counts, cells, z.caption.Text)
 	}
 	n, ev := 0, 0
@@ -89,5 +89,9 @@ func TestCoxZPHPanel(t *testing.T) {
 	}
 	if fit := b.cox.result.Cox.Fit; n != fit.N || ev != fit.Events || n == 0 {
 		t.Fatalf("sex's levels hold %d patients, %d events; the model %d, %d", n, ev, fit.N, fit.Events)
+	}
+	// With both tables filled the tab still fits a 1024×700 window (TestFitsSmallScreens' rule).
+	if m := b.cox.content.MinSize(); m.Width > 1024-300 || m.Height > 700-120 {
+		t.Errorf("the Cox tab needs %v with its tables filled", m)
 	}
 }
