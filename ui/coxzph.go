@@ -33,6 +33,7 @@ type zphPanel struct {
 	// countsButton asks the patients and events per level (app.Service.CoxLevelCounts), which
 	// the hazard-ratio table then shows; counts are those of for_.
 	countsButton *widget.Button
+	countsNote   *widget.Label // why some covariate has no counts
 	counts       *app.LevelCounts
 }
 
@@ -60,8 +61,12 @@ func newZPHPanel(t *coxTab) *zphPanel {
 	z.caption.Hide()
 	z.countsButton = widget.NewButton("N and events per level", z.onCounts)
 	z.countsButton.Disable()
+	z.countsNote = widget.NewLabel("")
+	z.countsNote.Wrapping = fyne.TextWrapWord
+	z.countsNote.SizeName = theme.SizeNameCaptionText
+	z.countsNote.Hide()
 	// Two rows: one would widen the Cox tab beyond a 1024×700 window (TestFitsSmallScreens).
-	z.content = container.NewVBox(container.NewHBox(z.countsButton), container.NewHBox(z.check, z.transform), z.table, z.caption)
+	z.content = container.NewVBox(container.NewHBox(z.countsButton), z.countsNote, container.NewHBox(z.check, z.transform), z.table, z.caption)
 	return z
 }
 
@@ -82,6 +87,7 @@ func (z *zphPanel) show(r *app.Result) {
 	z.caption.Hide()
 	z.for_ = r
 	z.countsButton.Disable()
+	showStatus(z.countsNote, "")
 	if r != nil && r.Cox != nil && r.Cox.Form != protocol.CoxDPTables && len(r.Request.Cox.Levels) > 0 {
 		z.countsButton.Enable()
 	}
@@ -178,7 +184,7 @@ func (z *zphPanel) onCounts() {
 		return
 	}
 	if t.ui.offline {
-		z.setNote("Offline: the counts per level need the sites (one Kaplan–Meier query per categorical covariate).")
+		showStatus(z.countsNote, "Offline: the counts per level need the sites (one Kaplan–Meier query per categorical covariate).")
 		return
 	}
 	ctx, gen := t.ui.newRunContext()
@@ -199,14 +205,12 @@ func (z *zphPanel) onCounts() {
 				return
 			}
 			if err != nil {
-				z.setNote("No counts per level. " + ErrorText(err))
+				showStatus(z.countsNote, "No counts per level. "+ErrorText(err))
 				return
 			}
 			z.counts = lc
 			t.fillTable(r)
-			if notes := report.LevelCountNotes(lc); len(notes) > 0 {
-				z.setNote(strings.Join(notes, "\n"))
-			}
+			showStatus(z.countsNote, strings.Join(report.LevelCountNotes(lc), "\n"))
 		}
 	})
 }

@@ -40,12 +40,12 @@ func TestCoxZPHPanel(t *testing.T) {
 	// KM by sex over the model's complete cases (they differ by a few patients from sets it
 	// released), the table shows no counts and the caption names the covariate and the sites.
 	test.Tap(z.countsButton)
-	f.loop.until(t, "the counts", func() bool { return z.counts != nil || strings.HasPrefix(z.caption.Text, "No counts") })
+	f.loop.until(t, "the counts", func() bool { return z.counts != nil || strings.HasPrefix(z.countsNote.Text, "No counts") })
 	if z.counts == nil {
-		t.Fatalf("no counts: %q", z.caption.Text)
+		t.Fatalf("no counts: %q", z.countsNote.Text)
 	}
-	if why := z.counts.Missing["sex"]; why != "" && !strings.Contains(z.caption.Text, "no counts per level of sex: ") {
-		t.Fatalf("missing counts (%s) without a caption: %q", why, z.caption.Text)
+	if why := z.counts.Missing["sex"]; why != "" && (!z.countsNote.Visible() || !strings.Contains(z.countsNote.Text, "no counts per level of sex: ")) {
+		t.Fatalf("missing counts (%s) without a note: %q", why, z.countsNote.Text)
 	}
 	z.transform.SetSelected(zphTransformLabels["km"])
 	test.Tap(z.check)
@@ -78,10 +78,10 @@ func TestCoxZPHPanel(t *testing.T) {
 	// model's patients and events.
 	z = b.cox.zph
 	test.Tap(z.countsButton)
-	f2.loop.until(t, "the counts", func() bool { return z.counts != nil || strings.HasPrefix(z.caption.Text, "No counts") })
+	f2.loop.until(t, "the counts", func() bool { return z.counts != nil || strings.HasPrefix(z.countsNote.Text, "No counts") })
 	cells := texts(b.cox.table)
 	if z.counts == nil || len(z.counts.Missing) > 0 || !contains(cells, "N (events)") {
-		t.Fatalf("counts %+v, table %q, caption %q", z.counts, cells, z.caption.Text)
+		t.Fatalf("counts %+v, table %q, note %q", z.counts, cells, z.countsNote.Text)
 	}
 	n, ev := 0, 0
 	for _, c := range z.counts.ByLevel["sex"] {
