@@ -12,8 +12,8 @@ import (
 // columns of R summaries and gtsummary's HR tables).
 //
 // They are not a new release: they are the totals of the Kaplan–Meier tables by that covariate
-// over the model's complete cases (the cohort with every covariate present), which an analyst
-// may ask anyway, through the same release path (min_cohort per group, overlap guard, budget,
+// over the model's complete cases (the cohort itself when the model left nobody out, else the
+// cohort with every covariate present), which an analyst may ask anyway, through the same release path (min_cohort per group, overlap guard, budget,
 // audit; a grouped table's rows are never suppressed, so its totals are exact). So the client
 // asks exactly that: one survival query per categorical covariate. A site of the model that
 // refuses it (a level below its min_cohort, which the model's own rule, min_cell, allows) or
@@ -56,22 +56,29 @@ func (s *Service) CoxLevelCounts(ctx context.Context, r *Result) (*LevelCounts, 
 	for _, se := range r.Cox.PerSite {
 		members[se.Site] = true
 	}
-	complete := []*protocol.Filter{}
-	if r.Request.Cohort != nil {
-		complete = append(complete, r.Request.Cohort)
-	}
-	for _, v := range append(append([]string(nil), spec.Covariates...), spec.Strata) {
-		if v != "" {
-			complete = append(complete, &protocol.Filter{Op: protocol.OpPresent, Var: v})
+	// When the model left nobody out, its complete cases are the cohort itself: ask the tables
+	// by the covariate over the cohort, a patient set the overlap guard knows (a cohort with
+	// "present" conditions is one it must treat as possibly a few patients away from it, and
+	// refuses next to the model's release).
+	cohort := r.Request.Cohort
+	if ex := r.Cox.Excluded; ex.N > 0 || ex.Suppressed {
+		complete := []*protocol.Filter{}
+		if r.Request.Cohort != nil {
+			complete = append(complete, r.Request.Cohort)
 		}
+		for _, v := range append(append([]string(nil), spec.Covariates...), spec.Strata) {
+			if v != "" {
+				complete = append(complete, &protocol.Filter{Op: protocol.OpPresent, Var: v})
+			}
+		}
+		cohort = &protocol.Filter{Op: protocol.OpAnd, Args: complete}
 	}
 	out := &LevelCounts{ByLevel: map[string]map[string]LevelCount{}, Missing: map[string]string{}}
 	for _, v := range spec.Covariates {
 		if _, categorical := spec.Levels[v]; !categorical {
 			continue
 		}
-		req := Request{Kind: protocol.KindSurvival, Study: r.Request.Study, Endpoint: r.Request.Endpoint, GroupBy: v,
-			Cohort: &protocol.Filter{Op: protocol.OpAnd, Args: complete}}
+		req := Request{Kind: protocol.KindSurvival, Study: r.Request.Study, Endpoint: r.Request.Endpoint, GroupBy: v, Cohort: cohort}
 		q := s.baseQuery(req)
 		q.ID = s.newID()
 		g, err := s.query(ctx, q)
