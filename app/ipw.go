@@ -28,6 +28,10 @@ type IPWSpec struct {
 	Stabilise   bool                `json:"stabilise,omitempty"`
 	Trim        float64             `json:"trim,omitempty"`
 	Ties        string              `json:"ties,omitempty"` // efron (default) or breslow
+	// Adjust adds covariates (confounders, with their levels) to the pooled weighted Cox model
+	// (Strata "none" only): coxph(Surv ~ treatment + Adjust, weights = w, robust = TRUE), fitted
+	// in rounds of its own under the sites' allow_pooled_cox (docs/ipw.md).
+	Adjust []string `json:"adjust,omitempty"`
 }
 
 // IPWEdges are the propensity histogram's bins: twenty of width 0.05.
@@ -110,6 +114,14 @@ func validateIPW(req Request) error {
 	}
 	if len(s.Confounders) == 0 {
 		return Errorf(EInvalid, "choose at least one confounder")
+	}
+	if len(s.Adjust) > 0 && ipwStrata(s) != "none" {
+		return Errorf(EInvalid, "adjusting the weighted Cox model for covariates needs the pooled form (one baseline hazard, strata none)")
+	}
+	for i, v := range s.Adjust {
+		if !slices.Contains(s.Confounders, v) || slices.Index(s.Adjust, v) != i {
+			return Errorf(EInvalid, "the Cox model's covariate %s must be a confounder, chosen once", v)
+		}
 	}
 	if _, err := analysis.ParseEstimand(ipwEstimand(s)); err != nil {
 		return WrapError(EInvalid, err, "unknown estimand %q (ATE, ATT or overlap)", s.Estimand)
@@ -230,6 +242,13 @@ func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
 		if err := s.runIPWStratifiedCox(req, fit, out.TreatedShare, ask); err != nil {
 			return nil, err
 		}
+	} else if len(req.IPW.Adjust) > 0 {
+		askEach := func(template *protocol.IPWRequest, first []protocol.Reply, weights func(k int) *protocol.IPWCoxWeights) ([]protocol.Reply, error) {
+			return s.askEachIPW(ctx, base, template, first, weights, members, &rounds)
+		}
+		if err := runIPWPooledCox(req, fit.Coef, out.TreatedShare, ask, askEach); err != nil {
+			return nil, err
+		}
 	}
 	r := &Result{Network: s.network.ID, Request: req, Rounds: rounds}
 	if r.IPW, err = renderIPW(req, rounds); err != nil {
@@ -345,7 +364,9 @@ func renderIPW(req Request, rounds []Round) (*IPWResult, error) {
 	}
 	prop, outc, cox := byStage[protocol.IPWPropensity], byStage[protocol.IPWOutcome], byStage[protocol.IPWCox]
 	strata := ipwStrata(req.IPW)
-	if len(prop) == 0 || len(outc) != 1 || (len(cox) == 0) != (strata == "none") || len(prop[0].Replies) == 0 {
+	adjusted := strata == "none" && len(req.IPW.Adjust) > 0
+	if len(prop) == 0 || len(outc) != 1 || (len(cox) == 0) != (strata == "none") || len(prop[0].Replies) == 0 ||
+		(len(byStage[protocol.IPWPooledSums]) > 0) != adjusted {
 		return nil, Errorf(EInternal, "the stored rounds of the weighted comparison are incomplete")
 	}
 	columns := prop[0].Replies[0].IPW.Columns
@@ -368,6 +389,10 @@ func renderIPW(req Request, rounds []Round) (*IPWResult, error) {
 	ties, err := coxTies(req.IPW.Ties)
 	if err != nil {
 		return nil, err
+	}
+	if adjusted {
+		res.Cox, res.Robust, err = renderIPWPooled(req.IPW, byStage[protocol.IPWPooledSums], byStage[protocol.IPWPooledHessian], byStage[protocol.IPWPooledMeat])
+		return res, err
 	}
 	if strata == "none" {
 		res.Cox, res.Robust, err = analysis.FitTwoArmWeightedCox(tables[0], tables[1], ties, analysis.CoxOptions{Terms: []string{ipwTerm(req.IPW)}})

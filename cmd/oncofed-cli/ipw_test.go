@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,10 @@ type ipwGolden struct {
 
 type ipwGoldenCase struct {
 	Name       string
+	Estimand   string
+	Stabilise  bool
+	Trim       float64
+	OutcomeCov []string `json:"outcome_covariates"`
 	Propensity struct{ Coef, SE []float64 }
 	ESS        struct{ Treated, Control float64 }
 	Balance    []struct {
@@ -49,6 +54,16 @@ type ipwGoldenCox struct {
 	SERobust      json.RawMessage `json:"se_robust"`
 	SENaive       json.RawMessage `json:"se_naive"`
 	Score, RScore json.RawMessage
+}
+
+// goldenNumbers reads one number or an array of them.
+func goldenNumbers(t *testing.T, raw json.RawMessage) []float64 {
+	t.Helper()
+	var xs []float64
+	if err := json.Unmarshal(raw, &xs); err == nil {
+		return xs
+	}
+	return []float64{goldenNumber(t, raw)}
 }
 
 func goldenNumber(t *testing.T, raw json.RawMessage) float64 {
@@ -91,11 +106,28 @@ func TestIPWCommandEqualsR(t *testing.T) {
 		})
 	})
 	coxAsked := func() int { mu.Lock(); defer mu.Unlock(); return stages[protocol.IPWCox] }
+	adjustedAsked := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return stages[protocol.IPWPooledSums] + stages[protocol.IPWPooledHessian] + stages[protocol.IPWPooledMeat]
+	}
 	ran := 0
 	for _, c := range g.Cases {
 		switch {
 		case strings.HasPrefix(c.Name, "lung sites"):
-			sex := []string{"--treatment", "sex", "--treated", "female", "--estimand", strings.TrimPrefix(c.Name, "lung sites ")}
+			sex := append([]string{"--treatment", "sex", "--treated", "female"}, ipwCaseFlags(c)...)
+			if len(c.OutcomeCov) > 0 {
+				// Adjusted: the pooled form only (the stratified form models the treatment alone).
+				for _, cox := range c.CoxPooled {
+					before := adjustedAsked()
+					checkIPWCommand(t, url, c, cox, "none", append(slices.Clone(sex), "--strata", "none")...)
+					if adjustedAsked() == before {
+						t.Errorf("%s %s: no pooled stage was asked", c.Name, cox.Ties)
+					}
+					ran++
+				}
+				continue
+			}
 			for _, cox := range c.CoxSite {
 				checkIPWCommand(t, url, c, cox, "site", sex...)
 				ran++
@@ -112,7 +144,7 @@ func TestIPWCommandEqualsR(t *testing.T) {
 			// A single-arm trial: inst1's patients against every other institution's.
 			before := coxAsked()
 			for _, cox := range c.CoxPooled {
-				checkIPWCommand(t, url, c, cox, "none", "--treatment", "site", "--treated", "inst1", "--estimand", strings.TrimPrefix(c.Name, "lung trial inst1 "))
+				checkIPWCommand(t, url, c, cox, "none", append([]string{"--treatment", "site", "--treated", "inst1"}, ipwCaseFlags(c)...)...)
 				ran++
 			}
 			if coxAsked() != before {
@@ -120,12 +152,31 @@ func TestIPWCommandEqualsR(t *testing.T) {
 			}
 		}
 	}
-	if ran != 14 {
-		t.Errorf("%d comparisons checked, want 14 (2 lung sites cases stratified and pooled, 3 lung trial cases pooled; Efron and Breslow)", ran)
+	if ran != 24 {
+		t.Errorf("%d comparisons checked, want 24 (2 lung sites cases stratified and pooled, 3 adjusted pooled, 5 lung trial cases pooled of which 2 adjusted; Efron and Breslow)", ran)
+	}
+	if stages[protocol.IPWPooledHessian] == 0 || stages[protocol.IPWPooledMeat] == 0 {
+		t.Errorf("stages asked %v: the adjusted model asked no Hessian or meat round", stages)
 	}
 	if coxAsked() == 0 || stages[protocol.IPWPropensity] == 0 || stages[protocol.IPWOutcome] == 0 {
 		t.Errorf("stages asked %v: the counting wrapper saw nothing", stages)
 	}
+}
+
+// ipwCaseFlags are the command's flags for the estimand, stabilisation, trimming and adjusting
+// covariates of R's case c.
+func ipwCaseFlags(c ipwGoldenCase) []string {
+	out := []string{"--estimand", c.Estimand}
+	if c.Stabilise {
+		out = append(out, "--stabilise")
+	}
+	if c.Trim > 0 {
+		out = append(out, "--trim", strconv.FormatFloat(c.Trim, 'g', -1, 64))
+	}
+	if len(c.OutcomeCov) > 0 {
+		out = append(out, "--adjust", strings.Join(c.OutcomeCov, ","))
+	}
+	return out
 }
 
 // checkIPWCommand runs oncofed-cli ipw with args and compares its JSON with R's case c.
@@ -166,6 +217,12 @@ func checkIPWCommand(t *testing.T, url string, c ipwGoldenCase, cox ipwGoldenCox
 			Coef     float64
 			SERobust float64 `json:"se_robust"`
 			SENaive  float64 `json:"se_naive"`
+			Terms    []struct {
+				Term     string
+				Coef     float64
+				SERobust float64 `json:"se_robust"`
+				SENaive  float64 `json:"se_naive"`
+			}
 		}
 		Logrank struct{ Robust, Naive struct{ Stat float64 } }
 	}
@@ -200,9 +257,18 @@ func checkIPWCommand(t *testing.T, url string, c ipwGoldenCase, cox ipwGoldenCox
 			near(t, what+" KM std.err", got.StdErr[i], se[i], 1e-9)
 		}
 	}
-	near(t, what+" cox coef", &doc.Cox.Coef, goldenNumber(t, cox.Coef), 1e-9)
-	near(t, what+" cox robust se", &doc.Cox.SERobust, goldenNumber(t, cox.SERobust), 1e-9)
-	near(t, what+" cox naive se", &doc.Cox.SENaive, goldenNumber(t, cox.SENaive), 1e-9)
+	coef, seR, seN := goldenNumbers(t, cox.Coef), goldenNumbers(t, cox.SERobust), goldenNumbers(t, cox.SENaive)
+	if len(doc.Cox.Terms) != len(coef) {
+		t.Fatalf("%s: %d Cox terms, R %d", what, len(doc.Cox.Terms), len(coef))
+	}
+	for j, term := range doc.Cox.Terms {
+		near(t, what+" cox coef "+term.Term, &term.Coef, coef[j], 1e-9)
+		near(t, what+" cox robust se "+term.Term, &term.SERobust, seR[j], 1e-9)
+		near(t, what+" cox naive se "+term.Term, &term.SENaive, seN[j], 1e-9)
+	}
+	near(t, what+" cox coef", &doc.Cox.Coef, coef[0], 1e-9)
+	near(t, what+" cox robust se", &doc.Cox.SERobust, seR[0], 1e-9)
+	near(t, what+" cox naive se", &doc.Cox.SENaive, seN[0], 1e-9)
 	near(t, what+" naive log-rank", &doc.Logrank.Naive.Stat, goldenNumber(t, cox.Score), 1e-8)
 	near(t, what+" robust log-rank", &doc.Logrank.Robust.Stat, goldenNumber(t, cox.RScore), 1e-8)
 }
