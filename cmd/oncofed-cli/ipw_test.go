@@ -291,3 +291,50 @@ func TestIPWTreatedSiteRefusals(t *testing.T) {
 		}
 	}
 }
+
+// The adjusted pooled comparison is stored with its rounds: the same command --offline, and
+// library show, print it again from the cache identically (the fit and sandwich replayed from
+// the stored pooled_sums, pooled_hessian and pooled_meat rounds).
+func TestIPWAdjustedReopensOffline(t *testing.T) {
+	url := startLung(t, node.ExactPolicy())
+	db := filepath.Join(t.TempDir(), "cache.db")
+	args := []string{"ipw", "--study", "lung", "--endpoint", "os", "--treatment", "sex", "--treated", "female",
+		"--confounders", "age,karno,wt.loss", "--strata", "none", "--adjust", "age,karno"}
+	for _, format := range []string{"text", "json"} {
+		a := append(slices.Clone(args), "--format", format)
+		code, live, errOut := cli(t, append([]string{"--hub", url, "--cache", db}, a...)...)
+		if code != exitOK {
+			t.Fatalf("live: exit %d: %s", code, errOut)
+		}
+		if format == "text" && (!strings.Contains(live, "weighted Cox adjusted for age, karno") || !strings.Contains(live, "SE NAIVE")) {
+			t.Errorf("the text answer has no adjusted HR table:\n%s", live)
+		}
+		code, out, errOut := cli(t, append([]string{"--offline", "--cache", db}, a...)...)
+		if code != exitOK {
+			t.Fatalf("offline: exit %d: %s", code, errOut)
+		}
+		if format == "text" {
+			out = withoutCachedLine(t, out)
+		}
+		if withoutWhen(out) != withoutWhen(live) {
+			t.Errorf("offline answer differs from the live one:\n%s\nlive:\n%s", out, live)
+		}
+	}
+}
+
+// Adjusting needs the pooled form and confounders: the command says so before asking anything.
+func TestIPWAdjustUsage(t *testing.T) {
+	base := []string{"--hub", "nats://127.0.0.1:1", "ipw", "--study", "lung", "--endpoint", "os", "--treatment", "sex", "--treated", "female", "--confounders", "age,karno"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--adjust", "age"}, "--adjust needs --strata none"},
+		{[]string{"--strata", "none", "--adjust", "ecog"}, "ecog is not among --confounders"},
+	} {
+		code, _, errOut := cli(t, append(slices.Clone(base), c.args...)...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, %q; want exit %d and %q", c.args, code, errOut, exitUsage, c.want)
+		}
+	}
+}
