@@ -350,6 +350,17 @@ func (ws *WeightedCoxStratum) PooledScoreMeat(beta []float64, w PooledMeatWeight
 	res := make([]float64, p)
 	e := 0
 	for g := 0; g < times; g++ {
+		if s.HasEvent(g) {
+			// A death at this time sees the hazard up to the time before and part of its own
+			// increment: between the previous row's H and this row's.
+			lo, hi := 0.0, w.H[g]
+			if g > 0 {
+				lo = w.H[g-1]
+			}
+			if hd := w.HD[e]; hd < lo*(1-1e-9) || hd > hi*(1+1e-9) {
+				return nil, nil, fmt.Errorf("analysis: meat weights: HD[%d] = %g lies outside [%g, %g], the hazard before and at its time", e, hd, lo, hi)
+			}
+		}
 		hadEvent := false
 		for k := int(s.groups[g]); k < int(s.groups[g+1]); k++ {
 			xi := s.x[k*p : (k+1)*p]

@@ -104,6 +104,8 @@ func TestPooledScoreMeatRefusesMalformedWeights(t *testing.T) {
 		"short":      {H: []float64{0.1, 0.3}, A: good.A, HD: good.HD, AD: good.AD, XBarD: good.XBarD},
 		"decreasing": {H: []float64{0.3, 0.1, 0.3}, A: good.A, HD: good.HD, AD: good.AD, XBarD: good.XBarD},
 		"negative":   {H: good.H, A: good.A, HD: []float64{-1, 0.2}, AD: good.AD, XBarD: good.XBarD},
+		"HD above H": {H: good.H, A: good.A, HD: []float64{0.05, 0.4}, AD: good.AD, XBarD: good.XBarD},
+		"HD below":   {H: good.H, A: good.A, HD: []float64{0.05, 0.05}, AD: good.AD, XBarD: good.XBarD},
 	} {
 		if _, _, err := st.PooledScoreMeat([]float64{0}, w); err == nil {
 			t.Errorf("%s weights accepted", name)

@@ -402,7 +402,7 @@ func (e *Engine) ipwCox(prep *ipwPrepared, req *protocol.IPWRequest, wt *ipwWeig
 	if lim := e.policy.MaxCoxLogHR; lim > 0 && math.Abs(req.CoxBeta[0]) > lim && !e.withoutModelRules {
 		return errorf(protocol.CodeRefusedByPolicy, "ipw.cox_beta %v is beyond this site's max_cox_log_hr=%v", req.CoxBeta[0], lim)
 	}
-	idx, time, event, err := e.ipwReleased(prep, wt)
+	idx, time, event, err := e.ipwReleased(prep, wt, false)
 	if err != nil {
 		return err
 	}

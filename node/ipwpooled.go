@@ -25,8 +25,12 @@ func (e *Engine) ipwPooledGate(req *protocol.IPWRequest) error {
 // ipwReleased returns the kept patients of both arms (control first) with their released
 // times and events: each arm's times as its weighted survival table releases them
 // (cellPolicyTimes), so that the Cox models and the weighted Kaplan–Meier curves describe the
-// same data.
-func (e *Engine) ipwReleased(prep *ipwPrepared, wt *ipwWeighted) (idx []int, time []float64, event []bool, err error) {
+// same data. strict (the adjusted pooled model's stages) merges each arm's rows further, as
+// the pooled Cox form's (policyTimes strict): each row's events, and its censorings, are none
+// or at least min_cell patients of the arm — phase 1's per-time sums over a row's events
+// would otherwise carry one dying patient's covariates (E1/E0), and varying the treatment's β
+// separates the arms' parts of every sum.
+func (e *Engine) ipwReleased(prep *ipwPrepared, wt *ipwWeighted, strict bool) (idx []int, time []float64, event []bool, err error) {
 	for a := 0; a < 2; a++ {
 		var ia []int
 		var ta []float64
@@ -45,6 +49,9 @@ func (e *Engine) ipwReleased(prep *ipwPrepared, wt *ipwWeighted) (idx []int, tim
 		}
 		if ta, ea, _, _, err = cellPolicyTimes(ta, ea, ca, e.policy.BinDays, e.policy.MinCell); err != nil {
 			return nil, nil, nil, err
+		}
+		if strict && !e.withoutWeightSpread {
+			ta, ea, _, _ = policyTimes(ta, ea, nil, 0, e.policy.MinCell, true) // already coarsened
 		}
 		idx, time, event = append(idx, ia...), append(time, ta...), append(event, ea...)
 	}
@@ -93,7 +100,7 @@ func (e *Engine) ipwPooled(c *cohort, req *protocol.IPWRequest, prep *ipwPrepare
 	if err != nil {
 		return "", err
 	}
-	idx, time, event, err := e.ipwReleased(prep, wt)
+	idx, time, event, err := e.ipwReleased(prep, wt, true)
 	if err != nil {
 		return "", err
 	}

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -330,5 +331,43 @@ func TestAttackIPWPooledDominantWeight(t *testing.T) {
 	m := without[1][1].IPW.Meat[0]
 	if !(m > 1e15) {
 		t.Errorf("control: the meat's treatment entry %g is not dominated by her weight e^20", m)
+	}
+}
+
+// The one-event row: phase 1's sums over a row's events carry, when the row holds one death,
+// that patient's covariates (E1/E0 at β = 0 is her age) next to her released time. Under the
+// protective policy with the opt-in each arm's rows are strict (none or min_cell events, and
+// censorings; varying the treatment's β would separate the arms' parts of a sum), so no row
+// holds fewer than min_cell deaths. Under the exact policy (the control) rows of one death
+// read ages.
+func TestAttackIPWPooledOneEventRow(t *testing.T) {
+	ctx := context.Background()
+	run := func(pol protocol.Policy) (read, small int) {
+		pol.DailyQueryBudget = 0
+		e, _ := lungEngine(t, pol, nil)
+		ls := studyOf(t, e)
+		ages := map[float64]bool{}
+		for _, a := range ls.vars["age"].Numeric {
+			ages[a] = true
+		}
+		q := ipwPooledQuery(protocol.IPWPooledSums, []float64{0, 0, 0, 0}, []float64{0, 0}, []string{"age"})
+		for _, row := range mustOK(t, e.Handle(ctx, q)).IPW.Rows {
+			if row.D == 1 && ages[math.Round(row.E1[1]/row.E0*1e9)/1e9] {
+				read++
+			}
+			if row.D > 0 && row.D < pol.MinCell {
+				small++
+			}
+		}
+		return read, small
+	}
+	if read, _ := run(ExactPolicy()); read < 10 {
+		t.Fatalf("exact policy: %d ages read from rows of one death; the control cannot show the rule matters", read)
+	}
+	pol := DefaultPolicy()
+	pol.AllowPooledCox = true
+	pol.BinDays = 0 // exact times: the attacker's best case
+	if read, small := run(pol); read != 0 || small != 0 {
+		t.Errorf("protective policy: %d ages read, %d rows of fewer than min_cell deaths", read, small)
 	}
 }
