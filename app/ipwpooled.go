@@ -131,7 +131,7 @@ func ipwPooledFit(s *IPWSpec, ties analysis.Ties, sums func(beta []float64) ([]p
 	if err != nil {
 		var ae *Error
 		if asError(err, &ae) {
-			return nil, err
+			return nil, ae // a site's refusal or a lost network, said as such
 		}
 		return nil, WrapError(EInvalid, err, "the adjusted pooled weighted Cox model could not be fitted")
 	}
