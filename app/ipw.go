@@ -246,7 +246,8 @@ func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
 		askEach := func(template *protocol.IPWRequest, first []protocol.Reply, weights func(k int) *protocol.IPWCoxWeights) ([]protocol.Reply, error) {
 			return s.askEachIPW(ctx, base, template, first, weights, members, &rounds)
 		}
-		if err := runIPWPooledCox(req, fit.Coef, out.TreatedShare, ask, askEach); err != nil {
+		origin := s.numericOrigin(ctx, req.Study, req.IPW.Adjust)
+		if err := runIPWPooledCox(req, fit.Coef, out.TreatedShare, origin, ask, askEach); err != nil {
 			return nil, err
 		}
 	}

@@ -35,9 +35,10 @@ func ipwAdjustColumns(s *IPWSpec) []string {
 }
 
 // ipwPooledRequest is the request of a pooled stage at beta.
-func ipwPooledRequest(s *IPWSpec, stage protocol.IPWStage, fit []float64, share float64, beta []float64) *protocol.IPWRequest {
+func ipwPooledRequest(s *IPWSpec, stage protocol.IPWStage, fit []float64, share float64, origin map[string]float64, beta []float64) *protocol.IPWRequest {
 	r := ipwRequest(s, stage, fit)
 	r.TreatedShare = share
+	r.Origin = origin
 	r.Adjust = slices.Clone(s.Adjust)
 	r.CoxBeta = slices.Clone(beta)
 	return r
@@ -157,9 +158,10 @@ func ipwMeatSum(replies []protocol.Reply, q int) (meat, score []float64, err err
 }
 
 // runIPWPooledCox runs the rounds of the adjusted pooled model: the fit, then phase 1 at β̂ and
-// the meat rounds at β̂ and at 0. ask broadcasts a stage; askEach sends each member site its own
+// the meat rounds at β̂ and at 0. Every round carries origin, the numeric covariates' public
+// centring constants (Service.numericOrigin). ask broadcasts a stage; askEach sends each member site its own
 // request (built by the function from the site's index among the replies of a pooled_sums round).
-func runIPWPooledCox(req Request, coef []float64, share float64, ask func(*protocol.IPWRequest) ([]protocol.Reply, error),
+func runIPWPooledCox(req Request, coef []float64, share float64, origin map[string]float64, ask func(*protocol.IPWRequest) ([]protocol.Reply, error),
 	askEach func(template *protocol.IPWRequest, first []protocol.Reply, weights func(k int) *protocol.IPWCoxWeights) ([]protocol.Reply, error)) error {
 	spec := req.IPW
 	ties, err := coxTies(spec.Ties)
@@ -168,14 +170,14 @@ func runIPWPooledCox(req Request, coef []float64, share float64, ask func(*proto
 	}
 	var zero []protocol.Reply // the sums at β = 0 (the fit's first round)
 	sums := func(beta []float64) ([]protocol.Reply, error) {
-		replies, err := ask(ipwPooledRequest(spec, protocol.IPWPooledSums, coef, share, beta))
+		replies, err := ask(ipwPooledRequest(spec, protocol.IPWPooledSums, coef, share, origin, beta))
 		if err == nil && zero == nil && !slices.ContainsFunc(beta, func(b float64) bool { return b != 0 }) {
 			zero = replies
 		}
 		return replies, err
 	}
 	fit, err := ipwPooledFit(spec, ties, sums, func(beta []float64, step *analysis.PooledCoxStep, first []protocol.Reply) ([]protocol.Reply, error) {
-		return askEach(ipwPooledRequest(spec, protocol.IPWPooledHessian, coef, share, beta), first, func(k int) *protocol.IPWCoxWeights {
+		return askEach(ipwPooledRequest(spec, protocol.IPWPooledHessian, coef, share, origin, beta), first, func(k int) *protocol.IPWCoxWeights {
 			a, b := step.Weights(k)
 			return &protocol.IPWCoxWeights{A: a, B: b}
 		})
@@ -205,7 +207,7 @@ func runIPWPooledCox(req Request, coef []float64, share float64, ask func(*proto
 		if err != nil {
 			return WrapError(EInvalid, err, "the sites' weighted time sums give no meat weights")
 		}
-		if _, err := askEach(ipwPooledRequest(spec, protocol.IPWPooledMeat, coef, share, at.beta), at.replies, func(k int) *protocol.IPWCoxWeights {
+		if _, err := askEach(ipwPooledRequest(spec, protocol.IPWPooledMeat, coef, share, origin, at.beta), at.replies, func(k int) *protocol.IPWCoxWeights {
 			w := ws[k]
 			return &protocol.IPWCoxWeights{H: w.H, AH: w.A, HD: w.HD, AD: w.AD, XBarD: w.XBarD}
 		}); err != nil {

@@ -141,6 +141,12 @@ func (e *Engine) ipwPooled(c *cohort, req *protocol.IPWRequest, prep *ipwPrepare
 			}
 		}
 	}
+	for v := range req.Origin {
+		if ls.vars[v].Type != protocol.Numeric {
+			return "", errorf(protocol.CodeInvalid, "ipw.origin: %q is categorical; only numeric covariates are centred", v)
+		}
+	}
+	centreColumns(x, q, out.CoxColumns, req.Origin) // after the rules, decided on the values
 	ws, err := analysis.NewWeightedCoxStratum(time, event, x, q, w)
 	if err != nil {
 		return "", errorf(protocol.CodeInvalid, "ipw: %s", trimPrefix(err.Error()))

@@ -57,6 +57,10 @@ type IPWRequest struct {
 	// for (sent on that site's own subject).
 	Site       string         `json:"site,omitempty"`
 	CoxWeights *IPWCoxWeights `json:"cox_weights,omitempty"`
+	// Origin is, for numeric covariates of Adjust, the public constant each site subtracts from
+	// the covariate's column before it forms the pooled stages' sums (as CoxRequest.Origin:
+	// the fit is unchanged, its sums keep their digits).
+	Origin map[string]float64 `json:"origin,omitempty"`
 }
 
 // IPWArm is one arm's balance sums: unweighted over its patients (N, Sum, SumSq), weighted over

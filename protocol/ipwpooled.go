@@ -55,8 +55,8 @@ func isPooledIPW(s IPWStage) bool {
 // validatePooledIPW checks the parts of a request that belong to the adjusted pooled model.
 func validatePooledIPW(r *IPWRequest) error {
 	if !isPooledIPW(r.Stage) {
-		if len(r.Adjust) > 0 || r.Site != "" || r.CoxWeights != nil {
-			return queryErrorf(CodeInvalid, "ipw.adjust, ipw.site and ipw.cox_weights belong to the pooled stages, not %s", r.Stage)
+		if len(r.Adjust) > 0 || r.Site != "" || r.CoxWeights != nil || len(r.Origin) > 0 {
+			return queryErrorf(CodeInvalid, "ipw.adjust, ipw.site, ipw.cox_weights and ipw.origin belong to the pooled stages, not %s", r.Stage)
 		}
 		return nil
 	}
@@ -73,6 +73,11 @@ func validatePooledIPW(r *IPWRequest) error {
 			return queryErrorf(CodeInvalid, "ipw.adjust[%d] %q: each covariate of the outcome model must be a confounder, named once", i, clipName(v))
 		}
 		seen[v] = true
+	}
+	for v, o := range r.Origin {
+		if !seen[v] || o-o != 0 {
+			return queryErrorf(CodeInvalid, "ipw.origin[%q]: an origin is for a covariate of ipw.adjust, and finite", clipName(v))
+		}
 	}
 	if r.Ties != "efron" && r.Ties != "breslow" {
 		return queryErrorf(CodeInvalid, "ipw.ties %q: want efron or breslow", clipName(r.Ties))

@@ -94,12 +94,16 @@ func TestIPWCommandEqualsR(t *testing.T) {
 	// Every site counts the ipw stages it is asked: the pooled form asks no cox stage.
 	var mu sync.Mutex
 	stages := map[protocol.IPWStage]int{}
+	centred := 0 // pooled rounds centring age on the midpoint of its declared range
 	url := startLungWrapped(t, node.ExactPolicy(), func(site string, h network.Handler, nc *nats.Conn) network.Handler {
 		return network.HandlerFunc(func(ctx context.Context, b []byte) []byte {
 			var q protocol.Query
 			if json.Unmarshal(b, &q) == nil && q.IPW != nil {
 				mu.Lock()
 				stages[q.IPW.Stage]++
+				if q.IPW.Origin["age"] != 0 {
+					centred++
+				}
 				mu.Unlock()
 			}
 			return h.HandleJSON(ctx, b)
@@ -154,6 +158,9 @@ func TestIPWCommandEqualsR(t *testing.T) {
 	}
 	if ran != 24 {
 		t.Errorf("%d comparisons checked, want 24 (2 lung sites cases stratified and pooled, 3 adjusted pooled, 5 lung trial cases pooled of which 2 adjusted; Efron and Breslow)", ran)
+	}
+	if centred == 0 {
+		t.Error("no adjusted round centred age on its declared range's midpoint")
 	}
 	if stages[protocol.IPWPooledHessian] == 0 || stages[protocol.IPWPooledMeat] == 0 {
 		t.Errorf("stages asked %v: the adjusted model asked no Hessian or meat round", stages)
