@@ -284,9 +284,15 @@ func (s *Service) runIPWStratifiedCox(req Request, fit *analysis.LogisticFit, sh
 // from the catalog): the intercept, each numeric confounder, and name+level for each level of
 // a categorical one after its reference, as the sites' analysis.BuildDesign names them.
 func ipwColumns(req Request) []string {
-	cols := []string{"(Intercept)"}
-	for _, v := range req.IPW.Confounders {
-		lv, ok := req.IPW.Levels[v]
+	return append([]string{"(Intercept)"}, ipwDesignColumns(req.IPW.Confounders, req.IPW.Levels)...)
+}
+
+// ipwDesignColumns names the design columns of variables with levels (the categorical ones'):
+// a numeric variable under its name, a categorical one as name+level after the reference.
+func ipwDesignColumns(vars []string, levels map[string][]string) []string {
+	var cols []string
+	for _, v := range vars {
+		lv, ok := levels[v]
 		if !ok {
 			cols = append(cols, v)
 			continue

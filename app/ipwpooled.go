@@ -19,20 +19,7 @@ import (
 
 // ipwAdjustColumns names the outcome model's design columns of the adjusting covariates, as
 // the sites name them (the confounders' levels filled from the catalog).
-func ipwAdjustColumns(s *IPWSpec) []string {
-	var cols []string
-	for _, v := range s.Adjust {
-		lv, ok := s.Levels[v]
-		if !ok {
-			cols = append(cols, v)
-			continue
-		}
-		for _, l := range lv[1:] {
-			cols = append(cols, v+l)
-		}
-	}
-	return cols
-}
+func ipwAdjustColumns(s *IPWSpec) []string { return ipwDesignColumns(s.Adjust, s.Levels) }
 
 // ipwPooledRequest is the request of a pooled stage at beta.
 func ipwPooledRequest(s *IPWSpec, stage protocol.IPWStage, fit []float64, share float64, origin map[string]float64, beta []float64) *protocol.IPWRequest {
