@@ -404,3 +404,77 @@ func accumulate(dst, src []float64) {
 		dst[i] += v
 	}
 }
+
+// FitWeightedPooledCox fits the pooled weighted Cox model of the sites' strata (one baseline
+// hazard over all of them) in process, through the three phases the network runs: phase 1
+// (TimeSums) pooled by WeightedPooledCoxSums, phase 2 (WeightedSecondMoment) for each Hessian
+// the fit uses, and the meat phase (PooledScoreMeat) at β̂ and at 0 for the robust variance and
+// score test. For tests and benchmarks of the network form without a network.
+func FitWeightedPooledCox(strata []*WeightedCoxStratum, ties Ties, opts CoxOptions) (*CoxFit, *RobustCox, error) {
+	if len(strata) == 0 {
+		return nil, nil, fmt.Errorf("analysis: FitWeightedPooledCox: no strata")
+	}
+	q := strata[0].s.p
+	phase1 := func(beta []float64) (rows [][]RiskSetRow, dw, ex [][]float64, err error) {
+		rows, dw, ex = make([][]RiskSetRow, len(strata)), make([][]float64, len(strata)), make([][]float64, len(strata))
+		for s, st := range strata {
+			if rows[s], dw[s], ex[s], err = st.TimeSums(beta); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+		return rows, dw, ex, nil
+	}
+	fit, err := FitCoxSteps(func(beta []float64) (CoxContribution, func() (CoxContribution, error), error) {
+		rows, dw, ex, err := phase1(beta)
+		if err != nil {
+			return CoxContribution{}, nil, err
+		}
+		step, err := WeightedPooledCoxSums(rows, dw, ex, q, beta, ties)
+		if err != nil {
+			return CoxContribution{}, nil, err
+		}
+		return step.Contribution(), func() (CoxContribution, error) {
+			moments := make([][]float64, len(strata))
+			for s, st := range strata {
+				a, b := step.Weights(s)
+				if moments[s], err = st.WeightedSecondMoment(beta, a, b); err != nil {
+					return CoxContribution{}, err
+				}
+			}
+			return step.Complete(moments)
+		}, nil
+	}, q, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	meat := func(beta []float64) (m, u []float64, err error) {
+		rows, dw, _, err := phase1(beta)
+		if err != nil {
+			return nil, nil, err
+		}
+		ws, err := WeightedPooledMeatWeights(rows, dw, q, beta, ties)
+		if err != nil {
+			return nil, nil, err
+		}
+		m, u = make([]float64, q*q), make([]float64, q)
+		for s, st := range strata {
+			ms, us, err := st.PooledScoreMeat(beta, ws[s])
+			if err != nil {
+				return nil, nil, err
+			}
+			accumulate(m, ms)
+			accumulate(u, us)
+		}
+		return m, u, nil
+	}
+	m, _, err := meat(fit.Coef)
+	if err != nil {
+		return nil, nil, err
+	}
+	m0, u0, err := meat(make([]float64, q))
+	if err != nil {
+		return nil, nil, err
+	}
+	rob, err := Sandwich(fit, m, m0, u0)
+	return fit, rob, err
+}

@@ -5,67 +5,6 @@ import (
 	"testing"
 )
 
-// fitWeightedPooledRounds fits the pooled weighted Cox model from the sites' strata through the
-// three phases of the network form: phase 1 (TimeSums) pooled by WeightedPooledCoxSums, phase 2
-// (WeightedSecondMoment) for the Hessian, and the meat phase (PooledScoreMeat) at β̂ and at 0.
-func fitWeightedPooledRounds(t *testing.T, strata []*WeightedCoxStratum, q int, ties Ties) (*CoxFit, *RobustCox) {
-	t.Helper()
-	phase1 := func(beta []float64) ([][]RiskSetRow, [][]float64, [][]float64) {
-		rows, dw, ex := make([][]RiskSetRow, len(strata)), make([][]float64, len(strata)), make([][]float64, len(strata))
-		for s, st := range strata {
-			var err error
-			if rows[s], dw[s], ex[s], err = st.TimeSums(beta); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return rows, dw, ex
-	}
-	fit, err := FitCoxSteps(func(beta []float64) (CoxContribution, func() (CoxContribution, error), error) {
-		rows, dw, ex := phase1(beta)
-		step, err := WeightedPooledCoxSums(rows, dw, ex, q, beta, ties)
-		if err != nil {
-			return CoxContribution{}, nil, err
-		}
-		return step.Contribution(), func() (CoxContribution, error) {
-			moments := make([][]float64, len(strata))
-			for s, st := range strata {
-				a, b := step.Weights(s)
-				if moments[s], err = st.WeightedSecondMoment(beta, a, b); err != nil {
-					return CoxContribution{}, err
-				}
-			}
-			return step.Complete(moments)
-		}, nil
-	}, q, CoxOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	meat := func(beta []float64) (m, u []float64) {
-		rows, dw, _ := phase1(beta)
-		ws, err := WeightedPooledMeatWeights(rows, dw, q, beta, ties)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, u = make([]float64, q*q), make([]float64, q)
-		for s, st := range strata {
-			ms, us, err := st.PooledScoreMeat(beta, ws[s])
-			if err != nil {
-				t.Fatal(err)
-			}
-			accumulate(m, ms)
-			accumulate(u, us)
-		}
-		return m, u
-	}
-	m, _ := meat(fit.Coef)
-	m0, u0 := meat(make([]float64, q))
-	rob, err := Sandwich(fit, m, m0, u0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fit, rob
-}
-
 // checkWeightedPooledRounds checks the network form of the pooled weighted Cox model (sites'
 // strata, three phases) against R's coxph(weights = w, robust = TRUE) on the pooled data.
 func checkWeightedPooledRounds(t *testing.T, what string, strata []*WeightedCoxStratum, q int, want ipwCoxGolden) {
@@ -74,7 +13,10 @@ func checkWeightedPooledRounds(t *testing.T, what string, strata []*WeightedCoxS
 	if err != nil {
 		t.Fatal(err)
 	}
-	fit, rob := fitWeightedPooledRounds(t, strata, q, ties)
+	fit, rob, err := FitWeightedPooledCox(strata, ties, CoxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	closeAll(t, what+" coef", fit.Coef, want.Coef, 1e-9)
 	closeAll(t, what+" loglik", []float64{fit.LogLik0, fit.LogLik}, want.Loglik, 1e-10)
 	closeAll(t, what+" naive se", fit.SE, want.SENaive, 1e-9)
