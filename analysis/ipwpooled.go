@@ -3,7 +3,6 @@ package analysis
 import (
 	"fmt"
 	"math"
-	"sort"
 )
 
 // The covariate-adjusted pooled weighted Cox model over the network (docs/ipw.md, "The
@@ -134,11 +133,13 @@ type pooledTime struct {
 }
 
 // poolRows merges the sites' rows by time (increasing), checking them as PooledCoxSums does.
+// Each site's rows are in increasing time, so the merge walks them together: O(R K) for R rows
+// of K sites, with the pooled sums in one buffer.
 func poolRows(sites [][]RiskSetRow, dw [][]float64, p int) ([]pooledTime, error) {
 	if len(dw) != len(sites) {
 		return nil, fmt.Errorf("analysis: weighted pooled Cox: %d sites but %d event weight sums", len(sites), len(dw))
 	}
-	var all []pooledTime
+	total := 0
 	for s, rows := range sites {
 		if err := checkTimeSums(s, rows, p); err != nil {
 			return nil, err
@@ -150,31 +151,44 @@ func poolRows(sites [][]RiskSetRow, dw [][]float64, p int) ([]pooledTime, error)
 			if v := dw[s][k]; math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || (r.D > 0) != (v > 0) {
 				return nil, fmt.Errorf("analysis: weighted pooled Cox: site %d, row %d: %d events of summed weight %v", s, k, r.D, v)
 			}
-			all = append(all, pooledTime{t: r.Time, at: [][2]int{{s, k}}})
 		}
+		total += len(rows)
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].t < all[j].t })
-	var out []pooledTime
-	for _, pt := range all {
-		if n := len(out); n > 0 && out[n-1].t == pt.t {
-			out[n-1].at = append(out[n-1].at, pt.at[0])
-			continue
+	out := make([]pooledTime, 0, total)
+	buf := make([]float64, 2*p*total)
+	at := make([][2]int, 0, total)
+	pos := make([]int, len(sites))
+	for {
+		t, found := math.Inf(1), false
+		for s, k := range pos {
+			if k < len(sites[s]) && (!found || sites[s][k].Time < t) {
+				t, found = sites[s][k].Time, true
+			}
 		}
-		out = append(out, pooledTime{t: pt.t, at: pt.at, r1: make([]float64, p), e1: make([]float64, p)})
-	}
-	for i := range out {
-		o := &out[i]
-		for _, sk := range o.at {
-			r := sites[sk[0]][sk[1]]
+		if !found {
+			break
+		}
+		o := pooledTime{t: t, r1: buf[:p:p], e1: buf[p : 2*p : 2*p]}
+		buf = buf[2*p:]
+		start := len(at)
+		for s, k := range pos {
+			if k >= len(sites[s]) || sites[s][k].Time != t {
+				continue
+			}
+			at = append(at, [2]int{s, k})
+			pos[s]++
+			r := &sites[s][k]
 			o.r0 += r.R0
 			accumulate(o.r1, r.R1)
 			if r.D > 0 {
 				o.d += r.D
-				o.dw += dw[sk[0]][sk[1]]
+				o.dw += dw[s][k]
 				o.e0 += r.E0
 				accumulate(o.e1, r.E1)
 			}
 		}
+		o.at = at[start:len(at):len(at)]
+		out = append(out, o)
 	}
 	return out, nil
 }
