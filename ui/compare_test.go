@@ -148,6 +148,9 @@ func TestCompareAdjustedPooled(t *testing.T) {
 	}
 	f := startAppOn(t, fed)
 	a := f.ui
+	if os.Getenv("ONCOFED_SHOT") != "" {
+		a.Window().Resize(fyne.NewSize(1024, 700))
+	}
 	a.selectTab(TabCompare)
 	c := a.compare
 	c.treatment.SetSelected("treatment")
@@ -175,6 +178,14 @@ func TestCompareAdjustedPooled(t *testing.T) {
 	}
 	if !strings.Contains(c.summary.Text, "one baseline hazard, adjusted for age") {
 		t.Errorf("summary %q", c.summary.Text)
+	}
+	if dir := os.Getenv("ONCOFED_SHOT"); dir != "" {
+		fv := c.figure
+		f.loop.until(t, "the figure", func() bool { return fv.Image() != nil })
+		if out, err := os.Create(dir + "/compare-adjusted.png"); err == nil {
+			png.Encode(out, a.Window().Canvas().Capture())
+			out.Close()
+		}
 	}
 	r, err := f.svc.Open(t.Context(), c.result.ID)
 	if err != nil {
