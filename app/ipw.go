@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
@@ -186,6 +187,11 @@ func ipwRequest(s *IPWSpec, stage protocol.IPWStage, beta []float64) *protocol.I
 // answer the first round are the comparison's sites; each later round must be answered by all
 // of them. The payload is then computed from the rounds by renderIPW, as when reopened.
 func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
+	if len(req.IPW.Adjust) > 0 {
+		if refuse := s.pooledRefusedByCatalog(ctx, req.Study); len(refuse) > 0 {
+			return nil, Errorf(ERefusedByPolicy, "adjusting the pooled weighted Cox model needs every site to allow pooled models, and the published policies of %s do not (allow_pooled_cox: the model's sums per time disclose covariate values); nothing was asked", strings.Join(refuse, ", "))
+		}
+	}
 	base := s.baseQuery(req)
 	var (
 		rounds  []Round

@@ -274,3 +274,29 @@ func (s *Service) askEachIPW(ctx context.Context, base protocol.Query, template 
 	*rounds = append(*rounds, newRound(stored, replies, g))
 	return replies, nil
 }
+
+// pooledRefusedByCatalog names, from the cached catalog (public information), the sites of the
+// study whose published policy does not allow pooled models: one of them would refuse the
+// adjusted model's first round and abort it after the propensity and outcome rounds were
+// spent. nil when every site allows them or no catalog is cached (the sites then decide).
+func (s *Service) pooledRefusedByCatalog(ctx context.Context, study string) []string {
+	cat, err := s.cache.Catalog(ctx, s.network.ID)
+	if err != nil || cat == nil {
+		return nil
+	}
+	st := cat.Study(study)
+	if st == nil {
+		return nil
+	}
+	allowed := map[string]bool{}
+	for _, sc := range cat.Sites {
+		allowed[sc.Site] = sc.Policy.AllowPooledCox
+	}
+	var refuse []string
+	for _, site := range st.Sites {
+		if !allowed[site] {
+			refuse = append(refuse, site)
+		}
+	}
+	return refuse
+}

@@ -345,3 +345,31 @@ func TestIPWAdjustUsage(t *testing.T) {
 		}
 	}
 }
+
+// Where a site's published policy does not allow pooled models, the adjusted comparison is
+// refused from the catalog before any ipw round is asked (it would be aborted at its first
+// pooled round, after the propensity and outcome rounds were spent), naming the sites.
+func TestIPWAdjustedRefusedFromCatalog(t *testing.T) {
+	var mu sync.Mutex
+	asked := 0
+	pol := node.ExactPolicy()
+	pol.AllowPooledCox = false
+	url := startLungWrapped(t, pol, func(site string, h network.Handler, nc *nats.Conn) network.Handler {
+		return network.HandlerFunc(func(ctx context.Context, b []byte) []byte {
+			var q protocol.Query
+			if json.Unmarshal(b, &q) == nil && q.IPW != nil {
+				mu.Lock()
+				asked++
+				mu.Unlock()
+			}
+			return h.HandleJSON(ctx, b)
+		})
+	})
+	code, _, errOut := cli(t, "--hub", url, "ipw", "--study", "lung", "--endpoint", "os", "--treatment", "sex", "--treated", "female",
+		"--confounders", "age,karno", "--strata", "none", "--adjust", "age")
+	mu.Lock()
+	defer mu.Unlock()
+	if code != exitFailure || !strings.Contains(errOut, "published policies of inst1") || !strings.Contains(errOut, "nothing was asked") || asked != 0 {
+		t.Errorf("exit %d, %q, %d ipw queries asked; want a refusal naming the sites before any round", code, errOut, asked)
+	}
+}
