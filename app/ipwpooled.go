@@ -44,6 +44,12 @@ func ipwPooledStep(replies []protocol.Reply, beta []float64, ties analysis.Ties)
 	c := step.Contribution()
 	for _, r := range replies {
 		c.N += r.IPW.N
+		if r.IPW.BetaLimit != nil {
+			if len(r.IPW.BetaLimit) != len(beta) {
+				return nil, c, Errorf(EInvalid, "site %s returned %d β limits for %d coefficients", r.Site, len(r.IPW.BetaLimit), len(beta))
+			}
+			c.CoefBound = analysis.MinBound(c.CoefBound, r.IPW.BetaLimit) // the fit stays within every site's cap
+		}
 	}
 	return step, c, nil
 }
@@ -89,7 +95,7 @@ func ipwPooledComplete(step *analysis.PooledCoxStep, c analysis.CoxContribution,
 	if err != nil {
 		return full, WrapError(EInvalid, err, "the sites' second moments do not combine")
 	}
-	full.N, full.Events = c.N, c.Events
+	full.N, full.Events, full.CoefBound = c.N, c.Events, c.CoefBound
 	return full, nil
 }
 

@@ -92,7 +92,8 @@ func (e *Engine) ipwPooled(c *cohort, req *protocol.IPWRequest, prep *ipwPrepare
 		if err != nil {
 			return "", err
 		}
-		if err := checkBeta(req.CoxBeta, append([]float64{e.policy.MaxCoxLogHR}, limits...), out.CoxColumns, e.policy.MaxCoxLogHR); err != nil {
+		out.BetaLimit = append([]float64{e.policy.MaxCoxLogHR}, limits...)
+		if err := checkBeta(req.CoxBeta, out.BetaLimit, out.CoxColumns, e.policy.MaxCoxLogHR); err != nil {
 			return "", err
 		}
 	}

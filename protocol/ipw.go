@@ -118,6 +118,9 @@ type IPWReply struct {
 	Rows         []IPWCoxRow `json:"rows,omitempty"`
 	EventXSum    []float64   `json:"event_x_sum,omitempty"`
 	SecondMoment []float64   `json:"second_moment,omitempty"`
+	// BetaLimit is the site's cap on each outcome coefficient (as CoxReply.BetaLimit; none
+	// under an exact policy): the client's fit stays within every site's.
+	BetaLimit []float64 `json:"beta_limit,omitempty"`
 }
 
 func validateIPWRequest(r *IPWRequest) error {

@@ -116,6 +116,10 @@ func validatePooledIPW(r *IPWRequest) error {
 func (v *validator) pooledIPW(q Query, r *IPWReply) {
 	p := len(q.IPW.CoxBeta)
 	v.length("ipw.cox_columns", len(r.CoxColumns), p)
+	if r.BetaLimit != nil {
+		v.length("ipw.beta_limit", len(r.BetaLimit), p)
+		v.finites("ipw.beta_limit", r.BetaLimit)
+	}
 	switch q.IPW.Stage {
 	case IPWPooledSums:
 		v.length("ipw.event_x_sum", len(r.EventXSum), p)
