@@ -214,6 +214,8 @@ type CoxRequest struct {
 	// Cause is the label of the cause whose subdistribution hazard a Fine–Gray round models
 	// (KindFineGray only; the endpoint's other causes are the competing ones).
 	Cause string `json:"cause,omitempty"`
+	// ZPH is the transform of a CoxZPH request (zph.go); that form only.
+	ZPH *CoxZPHRequest `json:"zph,omitempty"`
 }
 
 // CoxInteraction names two covariates of a Cox request whose columns interact.

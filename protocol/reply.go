@@ -68,11 +68,15 @@ const AuthOpen = "open"
 // Policy is a site's disclosure policy as published in its catalog. The node package
 // documents each rule (node.DefaultPolicy gives the safe defaults).
 type Policy struct {
-	MinCohort        int     `json:"min_cohort"`
-	MinCell          int     `json:"min_cell"`
-	BinDays          float64 `json:"bin_days"`
-	OverlapGuard     bool    `json:"overlap_guard"`
-	DailyQueryBudget int     `json:"daily_query_budget"`
+	MinCohort    int     `json:"min_cohort"`
+	MinCell      int     `json:"min_cell"`
+	BinDays      float64 `json:"bin_days"`
+	OverlapGuard bool    `json:"overlap_guard"`
+	// OverlapGuardScope is whose releases the overlap guard remembers together: "analyst"
+	// (or "", the default) each analyst key's own; "study" those of every analyst of the
+	// study, so that two keys cannot split a differencing attack between them.
+	OverlapGuardScope string `json:"overlap_guard_scope,omitempty"`
+	DailyQueryBudget  int    `json:"daily_query_budget"`
 	// EventsPerCoxCovariate is the number of events a Cox query needs per design column
 	// (e.g. 10: p columns need 10·p events among the complete cases); 0 = no cap.
 	EventsPerCoxCovariate int `json:"events_per_cox_covariate"`
@@ -348,6 +352,9 @@ type CoxReply struct {
 	// differentially private survival table on the DP grid (Policy.BinDays wide bins, up to
 	// Policy.TruncatedAfter). N, Events and Excluded are then noisy too.
 	Patterns []CoxPattern `json:"patterns,omitempty"`
+
+	// ZPH is the reply of the zph form: the site's part of the proportional-hazards test.
+	ZPH *CoxZPHReply `json:"zph,omitempty"`
 }
 
 // FineGrayRow is one released time of a site in a Fine–Gray round at β (w = exp(x'β)): N
