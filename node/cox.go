@@ -286,8 +286,8 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	e.coxMu.Unlock()
 
 	ep := ls.eps[q.Endpoint]
-	var rows []int
-	c.rows.forEach(func(i int) { rows = append(rows, i) })
+	byTime := ls.byTime(ep)
+	rows, pos := cohortByTime(c, byTime) // the complete cases come out sorted by time
 
 	var strata *VariableData
 	if req.Strata != "" {
@@ -299,8 +299,9 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 		cols[k].Name = name
 		if v.Type == protocol.Numeric {
 			cols[k].Numeric = make([]float64, len(rows))
-			for r, i := range rows {
-				cols[k].Numeric[r] = v.Numeric[i]
+			sorted := ls.numericColumn(byTime, v)
+			for r, k2 := range pos {
+				cols[k].Numeric[r] = sorted[k2]
 			}
 		} else {
 			cols[k].Categorical = make([]string, len(rows))
@@ -366,8 +367,8 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	}
 	for r, i := range rows {
 		if keep[r] {
-			times = append(times, ep.Time[i])
-			events = append(events, ep.Event[i])
+			times = append(times, byTime.time[pos[r]])
+			events = append(events, byTime.event[pos[r]])
 			if fgCause >= 0 {
 				split = append(split, int8(min(1, abs32(ep.Cause[i]-fgCause))))
 			}

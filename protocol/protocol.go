@@ -263,9 +263,10 @@ const (
 	ReasonFeasibilityBudget = "feasibility_budget" // the optional extra cap on feasibility counts a day is reached; Limit: counts a day
 	ReasonPrivacyBudget     = "privacy_budget"     // the query would overspend the zCDP budget; Limit: the budget's ρ (daily or lifetime)
 	ReasonOverlapGuard      = "overlap_guard"      // the patient set differs from a released one by fewer than min_cell; Limit: min_cell
+	ReasonAnalystRole       = "analyst_role"       // the analyst's role (dp) has no release of this query kind or form, decided before any data is read; no Limit
 )
 
 // Reasons lists every refusal reason this version knows.
-var Reasons = []string{ReasonSmallCohort, ReasonDailyBudget, ReasonFeasibilityBudget, ReasonPrivacyBudget, ReasonOverlapGuard}
+var Reasons = []string{ReasonSmallCohort, ReasonDailyBudget, ReasonFeasibilityBudget, ReasonPrivacyBudget, ReasonOverlapGuard, ReasonAnalystRole}
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
