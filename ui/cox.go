@@ -189,18 +189,7 @@ func (t *coxTab) offerReferences() {
 // that allows it (allow_pooled_cox): one refusing site aborts a pooled fit, so offering it
 // would only lead to a refusal. The note says which sites keep it off.
 func (t *coxTab) offerForms(st *app.Study) {
-	var refuse []string
-	if c := t.ui.catalog; c != nil {
-		allowed := map[string]bool{}
-		for _, sc := range c.Sites {
-			allowed[sc.Site] = sc.Policy.AllowPooledCox
-		}
-		for _, site := range st.Sites {
-			if !allowed[site] {
-				refuse = append(refuse, site)
-			}
-		}
-	}
+	refuse := t.ui.pooledRefusers(st)
 	if len(refuse) == 0 {
 		t.form.Options = []string{formStratified, formPooled}
 		t.formNote.Hide()
@@ -216,6 +205,24 @@ func (t *coxTab) offerForms(st *app.Study) {
 		t.formNote.Show()
 	}
 	t.form.Refresh()
+}
+
+// pooledRefusers lists the sites of st whose published policy does not allow pooled models
+// (allow_pooled_cox); nil when every site allows them or no catalog is known.
+func (a *App) pooledRefusers(st *app.Study) []string {
+	var refuse []string
+	if c := a.catalog; c != nil {
+		allowed := map[string]bool{}
+		for _, sc := range c.Sites {
+			allowed[sc.Site] = sc.Policy.AllowPooledCox
+		}
+		for _, site := range st.Sites {
+			if !allowed[site] {
+				refuse = append(refuse, site)
+			}
+		}
+	}
+	return refuse
 }
 
 // Request is the Cox request for the cohort and the choices on the tab.
