@@ -338,10 +338,10 @@ func (t *coxTab) show(r *app.Result) {
 // they were asked (zphPanel.counts), as "N (events)".
 func (t *coxTab) fillTable(r *app.Result) {
 	t.table.RemoveAll()
-	heads := []string{"Term", "HR (95% CI)", "p", "coef (SE)"}
 	counts := t.zph.counts
-	if counts != nil {
-		heads = append(heads, "N (events)")
+	heads := []string{"Term", "HR (95% CI)", "p", "coef (SE)"}
+	if counts != nil { // next to the term, as in R's summaries: the HR's own columns may scroll
+		heads = []string{"Term", "N (events)", "HR (95% CI)", "p", "coef (SE)"}
 	}
 	t.table.Layout = gridTable{cols: len(heads)}
 	for _, h := range heads {
@@ -349,6 +349,13 @@ func (t *coxTab) fillTable(r *app.Result) {
 	}
 	for _, row := range report.CoxRows(r, t.ui.names()) {
 		t.table.Add(widget.NewLabel(row.Label))
+		if counts != nil {
+			cell := ""
+			if n, ev := report.LevelCountCells(counts, row); n != "" {
+				cell = n + " (" + ev + ")"
+			}
+			t.table.Add(widget.NewLabel(cell))
+		}
 		switch {
 		case row.Reference:
 			t.table.Add(widget.NewLabel("1 (reference)"))
@@ -362,13 +369,6 @@ func (t *coxTab) fillTable(r *app.Result) {
 			t.table.Add(widget.NewLabel(chart.FormatHR(row.HR, row.Lower, row.Upper)))
 			t.table.Add(widget.NewLabel(format.PNumber(row.P)))
 			t.table.Add(widget.NewLabel(fmt.Sprintf("%.4f (%.4f)", row.Coef, row.SE)))
-		}
-		if counts != nil {
-			cell := ""
-			if n, ev := report.LevelCountCells(counts, row); n != "" {
-				cell = n + " (" + ev + ")"
-			}
-			t.table.Add(widget.NewLabel(cell))
 		}
 	}
 	t.table.Refresh()
