@@ -50,6 +50,8 @@ type CoxTrace struct {
 	// Validation is the leave-one-site-out validation asked with the model: what each site
 	// released about the model fitted on the others (its pooling is recomputed on opening).
 	Validation *LOSORecord `json:"validation,omitempty"`
+	// RidgeChoice is the leave-one-site-out choice of the ridge penalty's θ, when asked.
+	RidgeChoice *RidgeChoiceRecord `json:"ridge_choice,omitempty"`
 	// NoiseSD is, for a model fitted on differentially private tables, the standard deviation
 	// of each coefficient under the release's noise (DPCoxNoiseSD), computed when it was fitted.
 	NoiseSD protocol.Float64s `json:"noise_sd,omitempty"`
@@ -351,6 +353,7 @@ func compact(r *Result, steps []CoxStep) error {
 		if r.Cox != nil {
 			tr.Baseline = baselineRecord(r.Cox.Baseline)
 			tr.Validation = losoRecord(r.Cox.Validation)
+			tr.RidgeChoice = ridgeChoiceRecord(r.Cox.RidgeChoice)
 			tr.NoiseSD = slices.Clone(r.Cox.NoiseSD)
 		}
 		r.Trace = tr
@@ -523,10 +526,18 @@ func renderCoxTrace(req Request, tr *CoxTrace) (*CoxResult, error) {
 		}
 		return c, complete, nil
 	}
+	var choice *RidgeChoice
+	if tr.RidgeChoice != nil {
+		if choice, err = tr.RidgeChoice.result(); err != nil {
+			return nil, err
+		}
+		req = withTheta(req, choice)
+	}
 	out, err := fitCox(eval, p, req, form, slices.Clone(tr.Columns))
 	if err != nil {
 		return nil, err
 	}
+	out.RidgeChoice = choice
 	if k != len(tr.Steps) {
 		return nil, Errorf(EInternal, "the refit used %d of the %d stored steps", k, len(tr.Steps))
 	}

@@ -410,7 +410,7 @@ func fitCox(eval analysis.CoxStepEvaluator, p int, req Request, form protocol.Co
 	if out.Ties == "" {
 		out.Ties = "efron"
 	}
-	fit, err := analysis.FitCoxSteps(eval, p, analysis.CoxOptions{Terms: terms})
+	fit, err := analysis.FitCoxSteps(eval, p, analysis.CoxOptions{Terms: terms, Ridge: req.Cox.Penalty.ridge()})
 	if fit == nil {
 		if err == nil {
 			err = fmt.Errorf("no fit")

@@ -53,6 +53,9 @@ type CoxSpec struct {
 	// Validate "loso" validates the model leave one site out after the fit (ValidateLOSO, at
 	// the request's Landmarks for the pooled form); the validation is kept with the result.
 	Validate string `json:"validate,omitempty"`
+	// Penalty, when not nil, fits the ridge-penalized model (RidgeSpec), its θ fixed or chosen
+	// leave one site out.
+	Penalty *RidgeSpec `json:"penalty,omitempty"`
 }
 
 // ReferenceFirst returns levels with ref moved first: the reference level of a categorical
@@ -495,6 +498,9 @@ type CoxResult struct {
 	// Validation is the leave-one-site-out validation asked with the model (CoxSpec.Validate),
 	// kept in the stored trace; nil when not asked.
 	Validation *LOSOResult
+	// RidgeChoice is the leave-one-site-out choice of the ridge penalty's θ (RidgeSpec.Choose),
+	// kept in the stored trace; nil when θ was given or there is no penalty.
+	RidgeChoice *RidgeChoice
 	// NoiseSD is, for a model fitted on differentially private tables (Form dp_tables), the
 	// standard deviation each coefficient owes to the release's noise, which Fit's standard
 	// errors leave out; nil otherwise.

@@ -347,6 +347,9 @@ func validate(req Request) error {
 		if v := req.Cox.Validate; v != "" && v != ValidateLOSO {
 			return Errorf(EInvalid, "unknown validation %q (loso)", v)
 		}
+		if err := validateRidge(req.Cox); err != nil {
+			return err
+		}
 	case protocol.KindScreen:
 		return Errorf(EInvalid, "a biomarker screen runs from the Biomarkers tab (Service.Screen), not as a single analysis: run it again there")
 	default:
@@ -675,12 +678,19 @@ func DefaultName(req Request) string {
 // of them (a site that drops out aborts the fit, since its absence would change the
 // likelihood between iterations), and replies from sites that join later are ignored.
 func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
-	m, err := s.fitCoxModel(ctx, req)
+	// The request is stored as asked; a θ chosen leave one site out is kept with the result
+	// (RidgeChoice) and fitted with (chosen).
+	chosen, choice, err := s.chooseRidge(ctx, req)
 	if err != nil {
 		return nil, err
 	}
+	m, err := s.fitCoxModel(ctx, chosen)
+	if err != nil {
+		return nil, err
+	}
+	m.Cox.RidgeChoice = choice
 	if req.Cox.Validate == ValidateLOSO {
-		if m.Cox.Validation, err = s.ValidateLOSO(ctx, req); err != nil {
+		if m.Cox.Validation, err = s.ValidateLOSO(ctx, chosen); err != nil {
 			return nil, err
 		}
 	}

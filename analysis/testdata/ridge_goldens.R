@@ -20,7 +20,7 @@ sites_by_row <- function(n, k) paste0("s", (seq_len(n) - 1) %% k + 1)
 l <- subset(lung, !is.na(inst))
 lung_d <- data.frame(site = paste0("inst", l$inst), time = l$time, event = as.integer(l$status == 2),
   age = l$age, sex = ifelse(l$sex == 1, "male", "female"), ecog = l$ph.ecog, karno = l$ph.karno,
-  wt_loss = l$wt.loss, stringsAsFactors = FALSE)
+  wt_loss = l$wt.loss, ecogc = ifelse(is.na(l$ph.ecog), NA, paste0("ecog", l$ph.ecog)), stringsAsFactors = FALSE)
 vet_d <- data.frame(site = sites_by_row(nrow(veteran), 5), time = veteran$time, event = veteran$status,
   trt = veteran$trt, celltype = as.character(veteran$celltype), karno = veteran$karno,
   age = veteran$age, stringsAsFactors = FALSE)
@@ -83,7 +83,19 @@ for (ties in c("efron", "breslow")) for (strata in c("", "site")) for (scale in 
   cases[[length(cases) + 1]] <- list(name = paste0("veteran_theta2_", sfx), data = "veteran",
     covariates = I(c("trt", "celltype", "karno", "age")), ties = ties, strata = strata, theta = 2, scale = scale)
 }
+# The model the CLI test fits over the lung network (one node per institution, ecog a
+# categorical variable there): θ = 1, every form and tie method.
+for (ties in c("efron", "breslow")) for (strata in c("", "site")) {
+  cases[[length(cases) + 1]] <- list(name = sprintf("lung_app_theta1_%s%s", ties, if (strata == "") "" else "_strata"),
+    data = "lung", covariates = I(c("age", "sex", "ecogc")), ties = ties, strata = strata, theta = 1, scale = FALSE)
+}
 loso <- list()
+# The CLI's leave-one-site-out choice over the lung network with app.DefaultRidgeGrid.
+for (strata in c("site", "")) {
+  loso[[length(loso) + 1]] <- list(name = sprintf("lung_app_loso_efron%s", if (strata == "") "_pooled" else "_strata"),
+    data = "lung", covariates = I(c("age", "sex")), ties = "efron", strata = strata, scale = FALSE,
+    grid = I(c(0, 0.1, 0.3, 1, 3, 10, 30, 100)))
+}
 for (strata in c("site", "")) for (ties in c("efron", "breslow")) {
   loso[[length(loso) + 1]] <- list(name = sprintf("lung_loso_%s%s", ties, if (strata == "") "_pooled" else "_strata"),
     data = "lung", covariates = I(c("age", "sex", "ecog")), ties = ties, strata = strata, scale = FALSE,
