@@ -261,6 +261,11 @@ type Display struct {
 	HideCensor  bool   `json:"hide_censor,omitempty"`
 	MedianLines bool   `json:"median_lines,omitempty"`
 	Percent     bool   `json:"percent,omitempty"`
+	// Profile and Times are the patient of a model's ViewPatient: the covariate values and the
+	// landmark days of the predicted curve. They are kept in this computer's cache only, as the
+	// Model tab keeps them (docs/prediction.md); no query carries them.
+	Profile map[string]string `json:"profile,omitempty"`
+	Times   []float64         `json:"times,omitempty"`
 }
 
 // The views besides the default one (Display.View): a Kaplan–Meier result's cumulative
@@ -271,6 +276,9 @@ const (
 	ViewBySite  = "site:"
 	ViewLove    = "love"
 	ViewOverlap = "overlap"
+	// A model's views (Model tab): the validation's forest of per-site C, one patient's curve.
+	ViewValidation = "validation"
+	ViewPatient    = "patient"
 )
 
 // ResultSummary is a result as listed in the library: only what the list shows (listing
