@@ -28,14 +28,14 @@ type coxTab struct {
 
 	*modelBuilder // covariates, reference levels, ties, form
 	fit           *widget.Button
-	export   *widget.Select
-	pin      *widget.Button
-	table    *fyne.Container
-	model    *widget.Label
-	figure   *figureView
-	privacy  *widget.Label
-	status   *widget.Label
-	result   *app.Result
+	export        *widget.Select
+	pin           *widget.Button
+	table         *fyne.Container
+	model         *widget.Label
+	figure        *figureView
+	privacy       *widget.Label
+	status        *widget.Label
+	result        *app.Result
 
 	// The per-site view: the model fitted at each site alone (app.Service.SiteCox), one term's
 	// log hazard ratios meta-analysed into a forest plot with I² and the Q test.
