@@ -20,7 +20,7 @@ import (
 // sitesTab lists the network's sites: status, latency, data cut, patients as released and
 // the disclosure policy.
 type sitesTab struct {
-	ui      *App
+	host    sitesHost
 	content fyne.CanvasObject
 
 	grid    *fyne.Container
@@ -30,8 +30,8 @@ type sitesTab struct {
 	loading bool
 }
 
-func newSitesTab(a *App) *sitesTab {
-	t := &sitesTab{ui: a}
+func newSitesTab(host sitesHost) *sitesTab {
+	t := &sitesTab{host: host}
 	t.grid = container.New(gridTable{cols: 6})
 	t.state = widget.NewLabel("")
 	t.state.Wrapping = fyne.TextWrapWord
@@ -49,8 +49,8 @@ func (t *sitesTab) onRefresh() {
 	}
 	t.loading = true
 	t.state.SetText("Asking the network…")
-	svc, parent := t.ui.svc, t.ui.ctx
-	t.ui.goWork(func() func() {
+	svc, parent := t.host.service(), t.host.context()
+	t.host.goWork(func() func() {
 		ctx, cancel := context.WithTimeout(parent, 10*time.Second)
 		defer cancel()
 		recs, err := svc.Sites(ctx)
@@ -62,17 +62,7 @@ func (t *sitesTab) onRefresh() {
 				return
 			}
 			t.records = recs
-			up := 0
-			for _, r := range recs {
-				if r.Online {
-					up++
-				}
-			}
-			if !off {
-				t.ui.sitesUp, t.ui.sitesAll = up, len(recs)
-			}
-			t.ui.setOffline(off, time.Time{})
-			t.ui.header.updateStatus()
+			t.host.sitesSeen(recs, off)
 			t.refreshTable()
 		}
 	})
@@ -84,14 +74,14 @@ func (t *sitesTab) refreshTable() {
 	for _, h := range []string{"Site", "Status", "Latency", "Data cut", "Patients (released)", "Policy"} {
 		t.grid.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	}
-	study := t.ui.study
+	cat, study := t.host.catalogNow()
 	for _, r := range t.records {
 		status := "● online"
 		imp := widget.SuccessImportance
 		if !r.Online {
 			status, imp = "○ offline", widget.DangerImportance
 			if !r.LastSeen.IsZero() {
-				status += ", seen " + app.Age(t.ui.opt.Now(), r.LastSeen)
+				status += ", seen " + app.Age(t.host.now(), r.LastSeen)
 			}
 		}
 		st := widget.NewLabel(status)
@@ -111,7 +101,7 @@ func (t *sitesTab) refreshTable() {
 		t.grid.Add(st)
 		t.grid.Add(widget.NewLabel(lat))
 		t.grid.Add(widget.NewLabel(cut))
-		t.grid.Add(widget.NewLabel(t.patients(r.Site, study)))
+		t.grid.Add(widget.NewLabel(patients(cat, r.Site, study)))
 		t.grid.Add(widget.NewLabel(policyText(r.Policy)))
 	}
 	t.grid.Refresh()
@@ -124,11 +114,11 @@ func (t *sitesTab) refreshTable() {
 }
 
 // patients is the site's released patient count for study, from the catalog.
-func (t *sitesTab) patients(site, study string) string {
-	if t.ui.catalog == nil {
+func patients(cat *app.Catalog, site, study string) string {
+	if cat == nil {
 		return "–"
 	}
-	for _, c := range t.ui.catalog.Sites {
+	for _, c := range cat.Sites {
 		if c.Site != site {
 			continue
 		}

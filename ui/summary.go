@@ -21,7 +21,7 @@ import (
 // summaryTab shows the cohort's Table 1: baseline characteristics by group, pooled or per
 // site, with export to CSV and Markdown.
 type summaryTab struct {
-	ui      *App
+	host    resultHost
 	content fyne.CanvasObject
 
 	view    *widget.RadioGroup
@@ -41,8 +41,8 @@ type summaryTab struct {
 	widths  []float32 // the columns' widths as set
 }
 
-func newSummaryTab(a *App) *summaryTab {
-	t := &summaryTab{ui: a}
+func newSummaryTab(host resultHost, do func(func())) *summaryTab {
+	t := &summaryTab{host: host}
 	t.view = widget.NewRadioGroup([]string{"Pooled", "Per site"}, func(string) { t.refresh() })
 	t.view.Horizontal = true
 	t.view.Selected = "Pooled"
@@ -77,7 +77,7 @@ func newSummaryTab(a *App) *summaryTab {
 	t.status.Wrapping = fyne.TextWrapWord
 	t.chartVar = widget.NewSelect(nil, func(string) { t.redrawChart() })
 	t.chartVar.PlaceHolder = "(variable)"
-	t.figure = newFigureView(a.opt.Do, "Bars and histograms of the cohort's variables appear here after a run.")
+	t.figure = newFigureView(do, "Bars and histograms of the cohort's variables appear here after a run.")
 	split := container.NewVSplit(t.table, t.figure)
 	split.Offset = 0.55
 	body := container.NewStack(split)
@@ -127,14 +127,14 @@ func (t *summaryTab) run(ctx context.Context, gen int, req app.Request) {
 	}
 	t.status.SetText("Computing Table 1 from the sites' summaries…")
 	t.status.Show()
-	t.ui.runService(ctx, gen, req, func(r *app.Result, err error) {
+	t.host.runService(ctx, gen, req, func(r *app.Result, err error) {
 		if err != nil {
 			t.status.SetText("No Table 1. " + ErrorText(err))
 			t.status.Show()
 			return
 		}
 		t.show(r)
-		t.ui.onRunPart(gen, r)
+		t.host.onRunPart(gen, r)
 	})
 }
 
@@ -145,12 +145,12 @@ func (t *summaryTab) show(r *app.Result) {
 	}
 	t.result = r
 	if r.Cached {
-		t.status.SetText("Shown from the cache: " + app.AsOf(t.ui.opt.Now(), &r.Provenance) + ".")
+		t.status.SetText("Shown from the cache: " + app.AsOf(t.host.now(), &r.Provenance) + ".")
 		t.status.Show()
 	} else {
 		t.status.Hide()
 	}
-	t.privacy.SetText(report.PrivacyLine(r, t.ui.opt.Now()))
+	t.privacy.SetText(report.PrivacyLine(r, t.host.now()))
 	var names []string
 	first := ""
 	for _, v := range r.Summary.Table.Variables {
@@ -173,7 +173,7 @@ func (t *summaryTab) redrawChart() {
 	if t.result == nil || t.chartVar.Selected == "" {
 		return
 	}
-	r, name, style := t.result, t.chartVar.Selected, t.ui.chartStyle()
+	r, name, style := t.result, t.chartVar.Selected, t.host.chartStyle()
 	if SummaryFigure(r, name, style, "") == nil {
 		t.figure.SetFigure(nil, "No chart for "+name+": it has no histogram edges.")
 		return
@@ -305,10 +305,10 @@ func (t *summaryTab) cell(id widget.TableCellID, o fyne.CanvasObject) {
 
 func (t *summaryTab) exportAs(format string) {
 	if t.result == nil || t.result.Summary == nil {
-		dialog.ShowInformation("Export", "Run an analysis first: there is no Table 1 to export.", t.ui.win)
+		dialog.ShowInformation("Export", "Run an analysis first: there is no Table 1 to export.", t.host.window())
 		return
 	}
-	r, perSite, now := t.result, t.perSite, t.ui.opt.Now()
+	r, perSite, now := t.result, t.perSite, t.host.now()
 	ext := ".csv"
 	switch format {
 	case "Markdown":
@@ -316,7 +316,7 @@ func (t *summaryTab) exportAs(format string) {
 	case table1Word:
 		ext = ".docx"
 	}
-	t.ui.saveFile("table1-"+r.Request.Study+ext, func(w io.Writer) error { return WriteTable1(w, r, perSite, format, now) })
+	t.host.saveFile("table1-"+r.Request.Study+ext, func(w io.Writer) error { return WriteTable1(w, r, perSite, format, now) })
 }
 
 // table1Word is the export format of a Word document.

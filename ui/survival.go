@@ -28,7 +28,7 @@ const daysPerMonth = 365.25 / 12
 // survivalTab shows the Kaplan–Meier figure of the cohort with its number-at-risk table,
 // medians and landmarks per group, the log-rank tests and the privacy line.
 type survivalTab struct {
-	ui      *App
+	host    resultHost
 	content fyne.CanvasObject
 
 	unit    *widget.Select
@@ -56,8 +56,8 @@ type survivalTab struct {
 	footnote  string
 }
 
-func newSurvivalTab(a *App) *survivalTab {
-	t := &survivalTab{ui: a}
+func newSurvivalTab(host resultHost, do func(func())) *survivalTab {
+	t := &survivalTab{host: host}
 	t.unit = widget.NewSelect([]string{"months", "years", "days"}, func(s string) {
 		switch s {
 		case "years":
@@ -88,9 +88,9 @@ func newSurvivalTab(a *App) *survivalTab {
 		t.exportAs(strings.ToLower(s))
 	})
 	t.export.PlaceHolder = "Export…"
-	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.ui.pinResult(t.result, t.displayed()) })
+	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.host.pinResult(t.result, t.displayed()) })
 	t.pin.Disable()
-	t.figure = newFigureView(a.opt.Do, "Build a cohort on the left and press Run to see Kaplan–Meier curves.")
+	t.figure = newFigureView(do, "Build a cohort on the left and press Run to see Kaplan–Meier curves.")
 	t.stats = container.New(gridTable{cols: 7})
 	t.logrank = widget.NewLabel("")
 	t.logrank.Wrapping = fyne.TextWrapWord
@@ -116,7 +116,7 @@ func newSurvivalTab(a *App) *survivalTab {
 
 // runHR fits the two-group Cox model req and puts its hazard ratio into the figure.
 func (t *survivalTab) runHR(ctx context.Context, gen int, req app.Request) {
-	t.ui.runService(ctx, gen, req, func(r *app.Result, err error) {
+	t.host.runService(ctx, gen, req, func(r *app.Result, err error) {
 		if err != nil {
 			return // the figure simply has no HR; the Cox tab explains failures
 		}
@@ -156,13 +156,13 @@ func (t *survivalTab) run(ctx context.Context, gen int, req app.Request) {
 		req.Landmarks = append(req.Landmarks, m*daysPerMonth)
 	}
 	t.setStatus("Computing Kaplan–Meier curves from the sites' survival tables…")
-	t.ui.runService(ctx, gen, req, func(r *app.Result, err error) {
+	t.host.runService(ctx, gen, req, func(r *app.Result, err error) {
 		if err != nil {
 			t.setStatus("No Kaplan–Meier result. " + ErrorText(err))
 			return
 		}
 		t.show(r)
-		t.ui.onRunPart(gen, r)
+		t.host.onRunPart(gen, r)
 	})
 }
 
@@ -187,7 +187,7 @@ func (t *survivalTab) show(r *app.Result) {
 	t.result = r
 	t.setStatus("")
 	if r.Cached {
-		t.setStatus("Shown from the cache: " + app.AsOf(t.ui.opt.Now(), &r.Provenance) + ".")
+		t.setStatus("Shown from the cache: " + app.AsOf(t.host.now(), &r.Provenance) + ".")
 	}
 	t.pin.Enable()
 	if !t.censorSet {
@@ -204,7 +204,7 @@ func (t *survivalTab) show(r *app.Result) {
 	}
 	t.view.Options, t.view.Selected, t.siteView = opts, viewPooled, nil
 	t.view.Refresh()
-	t.privacy.SetText(report.PrivacyLine(r, t.ui.opt.Now()))
+	t.privacy.SetText(report.PrivacyLine(r, t.host.now()))
 	t.footnote = report.CohortNote(r.Request) + ". " + t.privacy.Text
 	t.fillStats()
 	t.redraw()
@@ -226,7 +226,7 @@ func (t *survivalTab) redraw() {
 // kmFigure is the figure of r, on screen and exported alike, titled in words: the endpoint,
 // grouping and study by their labels and title (the per-site view says which group it is).
 func (t *survivalTab) kmFigure(r *app.Result, opts report.KMOptions, style chart.Style, foot string) *chart.KMFigure {
-	names := report.Names{From: t.ui.currentStudy()}
+	names := report.Names{From: t.host.currentStudy()}
 	if t.view.Selected == viewCIF && r == t.result {
 		f := report.CIFFigure(r, names.Causes(r.KM.Endpoint), opts.Unit, style, foot)
 		f.Title = "Cumulative incidence: " + report.KMTitle(t.result, names)
@@ -253,9 +253,9 @@ func (t *survivalTab) shown() (*app.Result, report.KMOptions, chart.Style) {
 	if t.siteView != nil {
 		o := t.opts
 		o.HR = nil // the hazard ratio compares the groups, not the sites
-		return t.siteView, o, t.ui.chartStyle()
+		return t.siteView, o, t.host.chartStyle()
 	}
-	return t.result, t.opts, t.ui.chartStyle()
+	return t.result, t.opts, t.host.chartStyle()
 }
 
 // displayed is how the result is on show: the view and the display options, which its slide
@@ -376,13 +376,13 @@ func (t *survivalTab) onExport() { t.exportAs("png") }
 // exportAs saves the figure on show as a PNG, SVG or PDF file.
 func (t *survivalTab) exportAs(format string) {
 	if t.result == nil {
-		dialog.ShowInformation("Export", "Run an analysis first: there is no figure to export.", t.ui.win)
+		dialog.ShowInformation("Export", "Run an analysis first: there is no figure to export.", t.host.window())
 		return
 	}
 	r, opts, _ := t.shown()
 	style, foot := chart.PublicationStyle(), t.footnote
 	name := "kaplan-meier-" + r.Request.Study + "." + format
-	t.ui.saveFile(name, func(w io.Writer) error {
+	t.host.saveFile(name, func(w io.Writer) error {
 		return writeFigure(w, format, t.kmFigure(r, opts, style, foot))
 	})
 }
@@ -396,56 +396,6 @@ func writeFigure(w io.Writer, format string, fig chart.Figure) error {
 		return chart.WritePDF(w, fig, 1600, 1000)
 	}
 	return chart.WritePNG(w, fig, 1600, 1000)
-}
-
-// saveFile asks where to save name and writes it off the UI goroutine.
-func (a *App) saveFile(name string, write func(io.Writer) error) {
-	d := dialog.NewFileSave(func(wc fyne.URIWriteCloser, err error) {
-		if err != nil {
-			a.showError("Export", err)
-			return
-		}
-		if wc == nil {
-			return
-		}
-		a.writeExport(wc, write)
-	}, a.win)
-	d.SetFileName(name)
-	d.Show()
-}
-
-// writeExport writes an export to wc off the UI goroutine and confirms it in the header
-// ("✓ Saved kaplan-meier-nsclc.png"), or shows why it failed.
-func (a *App) writeExport(wc fyne.URIWriteCloser, write func(io.Writer) error) {
-	a.goWork(func() func() {
-		werr := write(wc)
-		if cerr := wc.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return func() { a.showError("Export", app.WrapError(app.EInternal, werr, "the file could not be written")) }
-		}
-		return func() { a.header.showNotice("✓ Saved " + wc.URI().Name()) }
-	})
-}
-
-// pinResult pins r for presentation mode, to be drawn as shown.
-func (a *App) pinResult(r *app.Result, shown *app.Display) {
-	if r == nil || r.ID == 0 {
-		return
-	}
-	id := r.ID
-	a.goWork(func() func() {
-		err := a.svc.Pin(a.ctx, id, true, shown)
-		return func() {
-			if err != nil {
-				a.showError("Pin", err)
-				return
-			}
-			r.Pinned = true
-			a.library.onRefresh()
-		}
-	})
 }
 
 // fillPerSite writes what each site contributed to each group: patients and events.
