@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/cache"
 )
 
 // ridgeFlags turns the model command's --penalty, --theta and --theta-grid into the model's
@@ -112,4 +114,36 @@ func se2Text(fit *analysis.CoxFit) string {
 		parts[j] = fit.Terms[j] + " " + pstr(num(v))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// modelView is the display `library pin --view` pins a model with: its validation, or the
+// predicted curve of one patient (checked now: the model must predict for that profile).
+func modelView(ctx context.Context, db *cache.DB, id int64, view, profile, times string) (*app.Display, error) {
+	r, err := openResult(ctx, db, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Cox == nil {
+		return nil, usagef("--view applies to a model; result %d is a %s result", id, r.Request.Kind)
+	}
+	d := &app.Display{View: view}
+	switch view {
+	case app.ViewValidation:
+		if r.Cox.Validation == nil {
+			return nil, usagef("--view validation: result %d was not validated (model --validate loso)", id)
+		}
+	case app.ViewPatient:
+		if d.Profile, err = app.ParseProfile(profile); err != nil {
+			return nil, usagef("--predict: %s", app.ErrorMessage(err))
+		}
+		if d.Times, err = parseFloats("--times", times); err != nil {
+			return nil, err
+		}
+		if _, err := app.Predict(r, d.Profile, d.Times); err != nil {
+			return nil, usagef("--view patient: %s", app.ErrorMessage(err))
+		}
+	default:
+		return nil, usagef("--view %q: want validation or patient", view)
+	}
+	return d, nil
 }

@@ -1,15 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"gonum.org/v1/gonum/floats/scalar"
 
+	"github.com/oncofed/oncofed/cache"
+	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/node"
+	"github.com/oncofed/oncofed/report"
 )
 
 // ridgeGolden is the part of analysis/testdata/ridge_goldens.json (R's coxph(... ridge(X,
@@ -190,3 +196,62 @@ func TestModelRidgeLOSO(t *testing.T) {
 }
 
 func g4(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// `library pin ID --view validation|patient` pins a validated, penalized model as its slide
+// shows it: the forest of the held-out sites' C with the model's provenance (penalty and
+// validation) beneath, or the predicted curve of the patient given, whose profile is kept in
+// the cache only; `library export` and `library deck` then draw that slide. A view the model
+// cannot show is refused with the reason.
+func TestLibraryModelViews(t *testing.T) {
+	ctx := context.Background()
+	url := startLung(t, node.ExactPolicy())
+	path := filepath.Join(t.TempDir(), "cache.db")
+	code, _, errOut := cli(t, "--hub", url, "--cache", path, "model", "--study", "lung", "--endpoint", "os", "--covariates", "age,sex",
+		"--strata", "none", "--validate", "loso", "--landmarks", "365", "--penalty", "ridge", "--theta", "1", "--format", "json")
+	if code != exitOK {
+		t.Fatalf("model: exit %d %s", code, errOut)
+	}
+	slide := func() (chart.Figure, string) {
+		t.Helper()
+		db, err := cache.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		r, err := openResult(ctx, db, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return report.Slide(r, report.Names{}, chart.PresentationStyle(), time.Now())
+	}
+	if code, _, errOut = cli(t, "library", "--cache", path, "pin", "1", "--view", "patient", "--predict", "age=63,sex=male", "--times", "365,730"); code != exitOK {
+		t.Fatalf("pin patient: exit %d %s", code, errOut)
+	}
+	fig, why := slide()
+	if km, ok := fig.(*chart.KMFigure); !ok || !strings.Contains(km.Title, "predicted survival for one patient") ||
+		!strings.Contains(km.Footnote, "ridge θ = 1") || !strings.Contains(km.Footnote, "Pooled C") {
+		t.Errorf("patient slide %T (%s): %+v", fig, why, fig)
+	}
+	png := filepath.Join(t.TempDir(), "patient.png")
+	if code, _, errOut = cli(t, "library", "--cache", path, "export", "1", "--out", png); code != exitOK {
+		t.Fatalf("export: exit %d %s", code, errOut)
+	}
+	if st, err := os.Stat(png); err != nil || st.Size() < 10000 {
+		t.Errorf("exported figure: %v %v", st, err)
+	}
+	if code, _, errOut = cli(t, "library", "--cache", path, "pin", "1", "--view", "validation"); code != exitOK {
+		t.Fatalf("pin validation: exit %d %s", code, errOut)
+	}
+	fig, why = slide()
+	if f, ok := fig.(*chart.ForestPlot); !ok || !strings.Contains(f.Title, "held-out site") || len(f.Rows) < 3 || !f.Rows[len(f.Rows)-1].Pooled ||
+		!(f.Rows[len(f.Rows)-1].PredictionLower > 0 && f.Rows[len(f.Rows)-1].PredictionLower <= f.Rows[len(f.Rows)-1].Lower) {
+		t.Errorf("validation slide %T (%s): %+v", fig, why, fig)
+	}
+	deck := filepath.Join(t.TempDir(), "deck.pdf")
+	if code, _, errOut = cli(t, "library", "--cache", path, "deck", "--out", deck); code != exitOK {
+		t.Fatalf("deck: exit %d %s", code, errOut)
+	}
+	if code, _, errOut = cli(t, "library", "--cache", path, "pin", "1", "--view", "patient", "--predict", "age=63"); code == exitOK || !strings.Contains(errOut, "sex") {
+		t.Errorf("a profile without sex: exit %d %s", code, errOut)
+	}
+}
