@@ -38,6 +38,7 @@ type modelTab struct {
 	status        *widget.Label
 	result        *app.Result
 	ridgeFig      *figureView
+	valTabs       *container.AppTabs // the validation's figures and the penalty's curve
 
 	// Validation panel.
 	losoText  *widget.Label
@@ -65,7 +66,7 @@ const (
 	panelPatient    = "Patient"
 
 	penaltyNone  = "None"
-	penaltyLOSO  = "Ridge, θ chosen leaving one site out"
+	penaltyLOSO  = "Ridge, θ leave-one-site-out"
 	penaltyFixed = "Ridge, θ as given"
 )
 
@@ -99,11 +100,11 @@ func newModelTab(a *App) *modelTab {
 	t.slopeFig = newFigureView(a.opt.Do, "The held-out sites' calibration slopes will show here.")
 	t.calTable = container.New(gridTable{cols: 5})
 	t.ridgeFig = newFigureView(a.opt.Do, "With a ridge penalty chosen leaving one site out, the held-out likelihood of each θ tried shows here.")
-	figs := container.NewAppTabs(container.NewTabItem("Discrimination (C)", t.cForest),
+	t.valTabs = container.NewAppTabs(container.NewTabItem("Discrimination (C)", t.cForest),
 		container.NewTabItem("Calibration slope", t.slopeFig),
 		container.NewTabItem("Calibration at landmarks", container.NewVScroll(t.calTable)),
 		container.NewTabItem("Penalty (θ)", t.ridgeFig))
-	validation := container.NewBorder(t.losoText, nil, nil, nil, figs)
+	validation := container.NewBorder(t.losoText, nil, nil, nil, t.valTabs)
 
 	t.profileBox = container.New(gridTable{cols: 2})
 	t.predict = widget.NewButtonWithIcon("Predict", theme.MediaPlayIcon(), t.onPredict)

@@ -101,9 +101,10 @@ func (b *modelBuilder) offerReferences() {
 			sel.Selected = vr.Categories[0]
 			b.refs[v] = sel
 		}
+		// The label above its choice: the tabs' left column is narrow at 1024 pixels.
 		label := widget.NewLabel("Reference for " + b.ui.names().Variable(v))
 		label.Wrapping = fyne.TextWrapWord
-		b.refBox.Add(container.NewBorder(nil, nil, nil, sel, label))
+		b.refBox.Add(container.NewVBox(label, sel))
 	}
 	if len(b.refBox.Objects) > 0 {
 		head := widget.NewLabelWithStyle("Reference levels", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})

@@ -39,6 +39,9 @@ func TestModelTabReferenceRidgeLibrary(t *testing.T) {
 	if m.result == nil || m.result.Cox.RidgeChoice == nil || m.ridgeFig.figure == nil {
 		t.Fatalf("no ridge choice: %q", m.status.Text)
 	}
+	m.panels.SelectIndex(0)
+	m.valTabs.SelectIndex(3)
+	shoot(t, f, "model_ridge")
 	if !strings.Contains(m.summary.Text, "chosen leave one site out") {
 		t.Errorf("summary %q does not name the penalty", m.summary.Text)
 	}
