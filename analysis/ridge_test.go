@@ -36,6 +36,16 @@ type ridgeGoldens struct {
 			ColumnVar []float64 `json:"column_var"`
 		} `json:"expected"`
 	} `json:"cases"`
+	Predict []struct {
+		Name  string    `json:"name"`
+		Ties  string    `json:"ties"`
+		X     []float64 `json:"x"`
+		Time  []float64 `json:"time"`
+		Surv  []float64 `json:"surv"`
+		StdEr []float64 `json:"std_err"`
+		Lower []float64 `json:"lower"`
+		Upper []float64 `json:"upper"`
+	} `json:"predict"`
 	Loso []struct {
 		coxGoldenCase
 		Scale    bool      `json:"scale"`
@@ -229,6 +239,61 @@ func TestRidgeLOSOGoldens(t *testing.T) {
 			}
 			if b := BestRidgeTheta(curve); b < 0 || curve[b].Theta != cs.Expected.Best {
 				t.Errorf("best θ index %d, R: θ = %g", b, cs.Expected.Best)
+			}
+		})
+	}
+}
+
+// TestRidgePredictGoldens: the penalized pooled model predicts as R's survfit(fit, newdata) on
+// the penalized coxph fit: the baseline from the sites' sums at β̂ and fit$var (H_p⁻¹) for the
+// interval.
+func TestRidgePredictGoldens(t *testing.T) {
+	g, cg := loadRidgeGoldens(t)
+	if len(g.Predict) == 0 {
+		t.Fatal("no prediction cases")
+	}
+	for _, pc := range g.Predict {
+		t.Run(pc.Name, func(t *testing.T) {
+			ties, err := ParseTies(pc.Ties)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := cg.data(t, "lung")
+			sites, p, names := d.siteDesigns(t, coxGoldenCase{Covariates: []string{"age", "sex", "ecogc"}})
+			fit, err := FitCox(ridgeFitter(sites, p, ties, true), p, CoxOptions{Terms: names, Ridge: &Ridge{Theta: 1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows := make([][]RiskSetRow, len(sites))
+			for k, s := range sites {
+				st, err := NewCoxStratum(s.time, s.event, s.x, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rows[k], _, err = st.TimeSums(fit.Coef); err != nil {
+					t.Fatal(err)
+				}
+			}
+			base, err := PooledCoxBaseline(rows, p, ties)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps, err := base.Predict(pc.X, fit.Coef, fit.Vcov, 0.95)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ps.Time) != len(pc.Time) {
+				t.Fatalf("%d times, R %d", len(ps.Time), len(pc.Time))
+			}
+			for i := range pc.Time {
+				if ps.Time[i] != pc.Time[i] {
+					t.Fatalf("time %d: %v, R %v", i, ps.Time[i], pc.Time[i])
+				}
+				for _, c := range [][2]float64{{ps.Surv[i], pc.Surv[i]}, {ps.StdErr[i], pc.StdEr[i]}, {ps.Lower[i], pc.Lower[i]}, {ps.Upper[i], pc.Upper[i]}} {
+					if !eq(c[0], c[1], coxRelTol) {
+						t.Fatalf("time %v: %.15g, R %.15g", pc.Time[i], c[0], c[1])
+					}
+				}
 			}
 		})
 	}

@@ -102,10 +102,24 @@ for (strata in c("site", "")) for (ties in c("efron", "breslow")) {
     grid = I(c(0.1, 1, 10, 100)))
 }
 
+# Predicted survival from the penalized pooled model (survfit(fit, newdata), the fit's ties):
+# age 63, male, ECOG 1 on the app's lung model.
+predict_case <- function(ties) {
+  dx <- design(datasets$lung, c("age", "sex", "ecogc"))
+  f <- ridge_fit(dx$d, dx$X, 1, FALSE, ties, FALSE)
+  x <- c(63, 1, 1, 0, 0)
+  nd <- data.frame(time = 1); nd$X <- matrix(x, nrow = 1, dimnames = list(NULL, colnames(dx$X)))
+  s <- survfit(f, newdata = nd)
+  ev <- s$n.event > 0  # the event times (the curve only steps there)
+  list(name = paste0("lung_app_theta1_", ties), ties = ties, x = I(x), time = I(s$time[ev]), surv = I(as.vector(s$surv)[ev]),
+    std_err = I(as.vector(s$std.err)[ev]), lower = I(as.vector(s$lower)[ev]), upper = I(as.vector(s$upper)[ev]))
+}
+
 out <- list(
   generated_by = paste("analysis/testdata/ridge_goldens.R with", R.version.string, "and survival", packageVersion("survival")),
   datasets = datasets,
   cases = lapply(cases, function(cs) c(cs, list(expected = fit_case(cs)))),
-  loso = lapply(loso, function(cs) c(cs, list(expected = loso_case(cs)))))
+  loso = lapply(loso, function(cs) c(cs, list(expected = loso_case(cs)))),
+  predict = lapply(c("efron", "breslow"), predict_case))
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, dataframe = "columns", na = "null", null = "null"),
   "ridge_goldens.json")
