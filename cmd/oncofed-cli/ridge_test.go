@@ -255,3 +255,55 @@ func TestLibraryModelViews(t *testing.T) {
 		t.Errorf("a profile without sex: exit %d %s", code, errOut)
 	}
 }
+
+// Under the default policy the small institutions refuse the first round (min_cohort, or a
+// design column below min_cell: 14 of 18 on age + sex): they
+// take no part in the choice of θ, are named with the reason, and appear in no point of the
+// curve; the sites that answer are each held out at every θ. A θ grid too long, a grid without
+// loso and a penalty with strata within sites are refused up front.
+func TestModelRidgeLOSORefusals(t *testing.T) {
+	pol := node.DefaultPolicy()
+	pol.DailyQueryBudget, pol.EventsPerCoxCovariate = 0, 0
+	url := startLung(t, pol)
+	code, out, errOut := cli(t, "--hub", url, "model", "--study", "lung", "--endpoint", "os", "--covariates", "age,sex",
+		"--strata", "site", "--penalty", "ridge", "--theta-grid", "0,1,10", "--format", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var doc ridgeDoc
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Penalty.SatOut) == 0 || len(doc.Penalty.Curve) != 3 {
+		t.Fatalf("sat out %v, %d points: the small institutions should sit out", doc.Penalty.SatOut, len(doc.Penalty.Curve))
+	}
+	out2 := map[string]bool{}
+	for _, s := range doc.Penalty.SatOut {
+		if s.Site == "" || s.Reason == "" {
+			t.Errorf("a site sat out without its name or reason: %+v", s)
+		}
+		out2[s.Site] = true
+	}
+	for _, pt := range doc.Penalty.Curve {
+		if len(pt.Sites)+len(doc.Penalty.SatOut) != 18 || len(pt.Sites) < 3 {
+			t.Errorf("θ %g: %d sites held out, %d sat out, of 18", pt.Theta, len(pt.Sites), len(doc.Penalty.SatOut))
+		}
+		for _, s := range pt.Sites {
+			if out2[s.Site] {
+				t.Errorf("θ %g: %s both held out and sat out", pt.Theta, s.Site)
+			}
+		}
+	}
+	for _, bad := range [][]string{
+		{"--penalty", "ridge", "--theta-grid", "0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16"},
+		{"--penalty", "ridge", "--theta", "1", "--theta-grid", "0,1"},
+		{"--penalty", "ridge", "--strata", "ecog"},
+		{"--penalty", "lasso"},
+		{"--penalty", "ridge", "--theta", "-1"},
+	} {
+		args := append([]string{"--hub", url, "model", "--study", "lung", "--endpoint", "os", "--covariates", "age,sex"}, bad...)
+		if code, _, errOut := cli(t, args...); code == exitOK || errOut == "" {
+			t.Errorf("%v: exit %d: %s", bad, code, errOut)
+		}
+	}
+}
