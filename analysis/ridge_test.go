@@ -140,12 +140,7 @@ func TestRidgeGoldens(t *testing.T) {
 	g, cg := loadRidgeGoldens(t)
 	for _, cs := range g.Cases {
 		t.Run(cs.Name, func(t *testing.T) {
-			ties, err := ParseTies(cs.Ties)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d := cg.data(t, cs.Data)
-			sites, p, names := d.siteDesigns(t, cs.coxGoldenCase)
+			ties, _, sites, p, names := caseDesigns(t, cg, cs.coxGoldenCase)
 			want := cs.Expected
 			if !slices.Equal(names, want.Terms) {
 				t.Fatalf("terms %v, R: %v", names, want.Terms)
@@ -194,12 +189,7 @@ func TestRidgeLOSOGoldens(t *testing.T) {
 	g, cg := loadRidgeGoldens(t)
 	for _, cs := range g.Loso {
 		t.Run(cs.Name, func(t *testing.T) {
-			ties, err := ParseTies(cs.Ties)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d := cg.data(t, cs.Data)
-			sites, p, names := d.siteDesigns(t, cs.coxGoldenCase)
+			ties, d, sites, p, names := caseDesigns(t, cg, cs.coxGoldenCase)
 			var order []string
 			for _, s := range d.site {
 				if !slices.Contains(order, s) {
@@ -264,20 +254,7 @@ func TestRidgePredictGoldens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rows := make([][]RiskSetRow, len(sites))
-			for k, s := range sites {
-				st, err := NewCoxStratum(s.time, s.event, s.x, p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if rows[k], _, err = st.TimeSums(fit.Coef); err != nil {
-					t.Fatal(err)
-				}
-			}
-			base, err := PooledCoxBaseline(rows, p, ties)
-			if err != nil {
-				t.Fatal(err)
-			}
+			base := pooledBaselineAt(t, sites, p, ties, fit.Coef)
 			ps, err := base.Predict(pc.X, fit.Coef, fit.Vcov, 0.95)
 			if err != nil {
 				t.Fatal(err)
@@ -297,4 +274,16 @@ func TestRidgePredictGoldens(t *testing.T) {
 			}
 		})
 	}
+}
+
+// caseDesigns is a golden case's ties and data, and each site's design.
+func caseDesigns(t *testing.T, cg *coxGoldens, cs coxGoldenCase) (Ties, *coxData, []siteDesign, int, []string) {
+	t.Helper()
+	ties, err := ParseTies(cs.Ties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cg.data(t, cs.Data)
+	sites, p, names := d.siteDesigns(t, cs)
+	return ties, d, sites, p, names
 }
