@@ -56,10 +56,17 @@ func (s *Service) ValidateLOSO(ctx context.Context, req Request) (*LOSOResult, e
 	if err != nil {
 		return nil, err
 	}
-	opts := analysis.CoxOptions{Terms: pl.terms, Ridge: req.Cox.Penalty.ridge()}
 	out := &LOSOResult{Terms: pl.terms}
 	for _, held := range pl.sites {
-		out.Sites = append(out.Sites, s.validateHeldOut(ctx, held, pl.others(held), pl.p, pl.ties, opts, req.Landmarks, pl.coxQuery, pl.fit))
+		others := pl.others(held)
+		opts := analysis.CoxOptions{Terms: pl.terms}
+		if pen := req.Cox.Penalty; pen != nil {
+			if opts.Ridge, err = pen.complementRidge(pen.Theta, others); err != nil {
+				out.Sites = append(out.Sites, LOSOSite{Site: held, SatOut: err.Error(), CalibrationSlope: math.NaN(), CalibrationSlopeSE: math.NaN()})
+				continue
+			}
+		}
+		out.Sites = append(out.Sites, s.validateHeldOut(ctx, held, others, pl.p, pl.ties, opts, req.Landmarks, pl.coxQuery, pl.fit))
 	}
 	for _, pr := range pl.satOut {
 		out.Sites = append(out.Sites, LOSOSite{Site: pr.Site, SatOut: pr.Message,

@@ -52,6 +52,8 @@ type CoxTrace struct {
 	Validation *LOSORecord `json:"validation,omitempty"`
 	// RidgeChoice is the leave-one-site-out choice of the ridge penalty's θ, when asked.
 	RidgeChoice *RidgeChoiceRecord `json:"ridge_choice,omitempty"`
+	// RidgeScale is the ridge penalty's column variances (scale = TRUE), as fitted with.
+	RidgeScale protocol.Float64s `json:"ridge_scale,omitempty"`
 	// NoiseSD is, for a model fitted on differentially private tables, the standard deviation
 	// of each coefficient under the release's noise (DPCoxNoiseSD), computed when it was fitted.
 	NoiseSD protocol.Float64s `json:"noise_sd,omitempty"`
@@ -354,6 +356,7 @@ func compact(r *Result, steps []CoxStep) error {
 			tr.Baseline = baselineRecord(r.Cox.Baseline)
 			tr.Validation = losoRecord(r.Cox.Validation)
 			tr.RidgeChoice = ridgeChoiceRecord(r.Cox.RidgeChoice)
+			tr.RidgeScale = slices.Clone(r.Cox.RidgeScale)
 			tr.NoiseSD = slices.Clone(r.Cox.NoiseSD)
 		}
 		r.Trace = tr
@@ -531,13 +534,12 @@ func renderCoxTrace(req Request, tr *CoxTrace) (*CoxResult, error) {
 		if choice, err = tr.RidgeChoice.result(); err != nil {
 			return nil, err
 		}
-		req = withTheta(req, choice)
 	}
-	out, err := fitCox(eval, p, req, form, slices.Clone(tr.Columns))
+	out, err := fitCox(eval, p, fittedRequest(req, choice, tr.RidgeScale), form, slices.Clone(tr.Columns))
 	if err != nil {
 		return nil, err
 	}
-	out.RidgeChoice = choice
+	out.RidgeChoice, out.RidgeScale = choice, slices.Clone(tr.RidgeScale)
 	if k != len(tr.Steps) {
 		return nil, Errorf(EInternal, "the refit used %d of the %d stored steps", k, len(tr.Steps))
 	}

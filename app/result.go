@@ -509,6 +509,9 @@ type CoxResult struct {
 	// RidgeChoice is the leave-one-site-out choice of the ridge penalty's θ (RidgeSpec.Choose),
 	// kept in the stored trace; nil when θ was given or there is no penalty.
 	RidgeChoice *RidgeChoice
+	// RidgeScale holds, for a ridge penalty with scale = TRUE, each design column's variance
+	// over the cohort (the penalty's weights), kept in the stored trace.
+	RidgeScale []float64
 	// NoiseSD is, for a model fitted on differentially private tables (Form dp_tables), the
 	// standard deviation each coefficient owes to the release's noise, which Fit's standard
 	// errors leave out; nil otherwise.

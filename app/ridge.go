@@ -34,6 +34,15 @@ type RidgeSpec struct {
 	// (CoxResult.RidgeChoice).
 	Choose string    `json:"choose,omitempty"`
 	Grid   []float64 `json:"grid,omitempty"`
+	// Scale is R's scale = TRUE: each column's penalty weighed by its variance over the
+	// cohort, from the sites' cohort summary (ridgescale.go).
+	Scale bool `json:"scale,omitempty"`
+
+	// The fitting copy's column variances over all the model's sites and each site's moments
+	// behind them (a complement's variances); set by preparePenalty, never stored in the
+	// request (the trace keeps the weights).
+	weights []float64
+	moments map[string]columnMoments
 }
 
 // ridge is the penalty of the fit; nil for no spec.
@@ -41,7 +50,25 @@ func (r *RidgeSpec) ridge() *analysis.Ridge {
 	if r == nil {
 		return nil
 	}
-	return &analysis.Ridge{Theta: r.Theta}
+	return &analysis.Ridge{Theta: r.Theta, Scale: r.weights}
+}
+
+// complementRidge is the penalty of a fit on the sites of others with θ: with Scale, weighed by
+// the columns' variances over those sites, as R's ridge() computes them on the data it is
+// given.
+func (r *RidgeSpec) complementRidge(theta float64, others map[string]bool) (*analysis.Ridge, error) {
+	if r == nil {
+		return nil, nil
+	}
+	out := &analysis.Ridge{Theta: theta}
+	if r.Scale {
+		w, err := ridgeWeights(r.moments, others)
+		if err != nil {
+			return nil, err
+		}
+		out.Scale = w
+	}
+	return out, nil
 }
 
 // grid is the θ grid of the choice.
@@ -59,6 +86,9 @@ func (r *RidgeSpec) String() string {
 		return ""
 	}
 	s := "ridge θ = " + trimFloat(r.Theta)
+	if r.Scale {
+		s += ", scaled by the columns' variances"
+	}
 	if r.Choose == ChooseLOSO {
 		s += " (chosen leave one site out)"
 	}
@@ -134,12 +164,16 @@ func (s *Service) ChooseRidgeTheta(ctx context.Context, req Request) (*RidgeChoi
 	failed := map[string]string{}
 	for k, theta := range grid {
 		heldOut[k] = map[string]float64{}
-		opts := analysis.CoxOptions{Terms: pl.terms, Ridge: &analysis.Ridge{Theta: theta}}
 		for _, held := range pl.sites {
 			if _, bad := failed[held]; bad {
 				continue
 			}
-			ll, why := s.heldOutLogLik(ctx, pl, held, opts)
+			ridge, err := req.Cox.Penalty.complementRidge(theta, pl.others(held))
+			if err != nil {
+				failed[held] = err.Error()
+				continue
+			}
+			ll, why := s.heldOutLogLik(ctx, pl, held, analysis.CoxOptions{Terms: pl.terms, Ridge: ridge})
 			if why != "" {
 				failed[held] = fmt.Sprintf("θ = %s: %s", trimFloat(theta), why)
 				continue
@@ -200,31 +234,57 @@ func (s *Service) heldOutLogLik(ctx context.Context, pl *losoRun, held string, o
 	return 0, "did not answer"
 }
 
-// chooseRidge runs the leave-one-site-out choice of θ when req asks it, and returns the
-// request with the chosen θ (its own copy of the model spec) and the choice; otherwise req
-// unchanged and nil.
-func (s *Service) chooseRidge(ctx context.Context, req Request) (Request, *RidgeChoice, error) {
-	if req.Cox == nil || req.Cox.Penalty == nil || req.Cox.Penalty.Choose != ChooseLOSO {
+// preparePenalty returns the request to fit (its own copy of the model spec): with scale =
+// TRUE, the columns' variances from the cohort summary; with θ chosen leave one site out, the
+// chosen θ, and the choice. A request without a penalty is returned as is.
+func (s *Service) preparePenalty(ctx context.Context, req Request) (Request, *RidgeChoice, error) {
+	if req.Cox == nil || req.Cox.Penalty == nil {
 		return req, nil, nil
 	}
-	choice, err := s.ChooseRidgeTheta(ctx, req)
+	fit := withPenalty(req, *req.Cox.Penalty)
+	pen := fit.Cox.Penalty
+	if pen.Scale {
+		var err error
+		if pen.moments, err = s.ridgeMoments(ctx, req); err != nil {
+			return req, nil, err
+		}
+		if pen.weights, err = ridgeWeights(pen.moments, nil); err != nil {
+			return req, nil, err
+		}
+	}
+	if pen.Choose != ChooseLOSO {
+		return fit, nil, nil
+	}
+	choice, err := s.ChooseRidgeTheta(ctx, fit)
 	if err != nil {
 		return req, nil, err
 	}
-	return withTheta(req, choice), choice, nil
+	pen.Theta = choice.Theta()
+	return fit, choice, nil
 }
 
-// withTheta returns req with its own copy of the model spec whose penalty has the chosen θ.
-func withTheta(req Request, choice *RidgeChoice) Request {
-	if req.Cox == nil || req.Cox.Penalty == nil {
-		return req
-	}
+// withPenalty returns req with its own copy of the model spec, whose penalty is pen.
+func withPenalty(req Request, pen RidgeSpec) Request {
 	spec := *req.Cox
-	pen := *spec.Penalty
-	pen.Theta = choice.Theta()
 	spec.Penalty = &pen
 	req.Cox = &spec
 	return req
+}
+
+// fittedRequest is the stored request as its model was fitted: the θ of the stored choice and
+// the stored column variances (nil: none) on its own copy of the penalty.
+func fittedRequest(req Request, choice *RidgeChoice, weights []float64) Request {
+	if req.Cox == nil || req.Cox.Penalty == nil {
+		return req
+	}
+	pen := *req.Cox.Penalty
+	if choice != nil {
+		pen.Theta = choice.Theta()
+	}
+	if pen.Scale {
+		pen.weights = weights
+	}
+	return withPenalty(req, pen)
 }
 
 // RidgeChoiceRecord is a RidgeChoice as stored in a Cox result's trace, numbers kept exactly.
@@ -274,8 +334,8 @@ func FittedPenalty(r *Result) *RidgeSpec {
 	if r == nil || r.Request.Cox == nil || r.Request.Cox.Penalty == nil {
 		return nil
 	}
-	if r.Cox != nil && r.Cox.RidgeChoice != nil {
-		return withTheta(r.Request, r.Cox.RidgeChoice).Cox.Penalty
+	if r.Cox != nil {
+		return fittedRequest(r.Request, r.Cox.RidgeChoice, r.Cox.RidgeScale).Cox.Penalty
 	}
 	return r.Request.Cox.Penalty
 }

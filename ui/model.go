@@ -30,6 +30,7 @@ type modelTab struct {
 	*modelBuilder // covariates, reference levels, ties, form: as the Cox tab's
 	penalty       *widget.Select
 	theta         *widget.Entry
+	scale         *widget.Check // R's ridge(scale = TRUE)
 	landmarks     *widget.Entry
 	fit           *widget.Button
 	validate      *widget.Button
@@ -81,7 +82,16 @@ func newModelTab(a *App) *modelTab {
 		} else {
 			t.theta.Disable()
 		}
+		if t.scale == nil {
+			return
+		}
+		if s == penaltyNone {
+			t.scale.Disable()
+		} else {
+			t.scale.Enable()
+		}
 	})
+	t.scale = widget.NewCheck("Scale by each column's variance", nil)
 	t.penalty.SetSelected(penaltyNone)
 	t.landmarks = widget.NewEntry()
 	t.landmarks.SetText("365, 730, 1825")
@@ -121,7 +131,7 @@ func newModelTab(a *App) *modelTab {
 	t.panels = container.NewAppTabs(container.NewTabItem(panelValidation, validation), container.NewTabItem(panelPatient, patient))
 	left := container.NewVBox(append(t.builderObjects(),
 		widget.NewLabelWithStyle("Penalty", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.penalty,
-		container.NewBorder(nil, nil, widget.NewLabel("θ"), nil, t.theta),
+		container.NewBorder(nil, nil, widget.NewLabel("θ"), nil, t.theta), t.scale,
 		widget.NewLabelWithStyle("Landmarks (days)", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.landmarks,
 		t.fit, t.validate, t.pin)...)
 	right := container.NewBorder(container.NewVBox(t.summary, t.status), nil, nil, nil, t.panels)
@@ -168,13 +178,13 @@ func (t *modelTab) modelRequest() (app.Request, error) {
 	req := t.request()
 	switch t.penalty.Selected {
 	case penaltyLOSO:
-		req.Cox.Penalty = &app.RidgeSpec{Choose: app.ChooseLOSO}
+		req.Cox.Penalty = &app.RidgeSpec{Choose: app.ChooseLOSO, Scale: t.scale.Checked}
 	case penaltyFixed:
 		v, err := strconv.ParseFloat(strings.TrimSpace(t.theta.Text), 64)
 		if err != nil || !(v >= 0) || math.IsInf(v, 0) {
 			return req, fmt.Errorf("θ %q is not a number ≥ 0", t.theta.Text)
 		}
-		req.Cox.Penalty = &app.RidgeSpec{Theta: v}
+		req.Cox.Penalty = &app.RidgeSpec{Theta: v, Scale: t.scale.Checked}
 	}
 	return req, nil
 }
@@ -434,6 +444,7 @@ func (t *modelTab) onPin() {
 // load puts an opened model's choices back on the tab: the builder's, and its penalty.
 func (t *modelTab) load(spec *app.CoxSpec) {
 	t.modelBuilder.load(spec)
+	t.scale.SetChecked(spec.Penalty != nil && spec.Penalty.Scale)
 	switch pen := spec.Penalty; {
 	case pen == nil:
 		t.penalty.SetSelected(penaltyNone)

@@ -102,6 +102,44 @@ for (strata in c("site", "")) for (ties in c("efron", "breslow")) {
     grid = I(c(0.1, 1, 10, 100)))
 }
 
+# scale = TRUE as the app fits it over the lung network: ridge() is given every patient's
+# columns (NA where the covariate is missing) and takes each column's variance over its
+# non-missing values, before coxph drops the incomplete rows; the sites' cohort summary gives
+# the same sums. The design is built by hand so that the NAs stay.
+design_na <- function(d, covariates) {
+  cols <- list()
+  for (v in covariates) {
+    x <- d[[v]]
+    if (is.character(x)) {
+      lv <- sort(unique(x[!is.na(x)]), method = "radix")
+      for (l in lv[-1]) cols[[paste0(v, l)]] <- ifelse(is.na(x), NA, as.numeric(x == l))
+    } else cols[[v]] <- x
+  }
+  X <- do.call(cbind, cols)
+  list(d = d, X = X)
+}
+scaled_case <- function(ties, strata) {
+  dx <- design_na(datasets$lung, c("age", "sex", "ecogc"))
+  f <- ridge_fit(dx$d, dx$X, 1, TRUE, ties, strata == "site")
+  vec <- function(v) I(unname(as.vector(v)))
+  list(name = sprintf("lung_app_scaled_theta1_%s%s", ties, if (strata == "") "" else "_strata"), ties = ties, strata = strata,
+    coef = vec(coef(f)), se = vec(sqrt(diag(f$var))), se2 = vec(sqrt(diag(f$var2))), loglik = f$loglik[2],
+    penalty = unname(f$penalty[length(f$penalty)]), df = sum(f$df),
+    column_var = vec(apply(dx$X, 2, function(z) var(z[!is.na(z)]))))
+}
+scaled_loso <- function(grid) {
+  dx <- design_na(datasets$lung, c("age", "sex"))
+  sites <- sort(unique(dx$d$site), method = "radix")
+  totals <- sapply(grid, function(theta) sum(sapply(sites, function(s) {
+    inn <- dx$d$site != s
+    f <- ridge_fit(dx$d[inn, ], dx$X[inn, , drop = FALSE], theta, TRUE, "efron", TRUE)
+    held <- dx$d[!inn, ]; Xh <- dx$X[!inn, , drop = FALSE]
+    ok <- complete.cases(Xh)
+    heldout_loglik(held[ok, ], Xh[ok, , drop = FALSE], coef(f), "efron")
+  })))
+  list(name = "lung_app_scaled_loso_efron_strata", grid = I(grid), total = I(totals), best = grid[which.max(totals)])
+}
+
 # Predicted survival from the penalized pooled model (survfit(fit, newdata), the fit's ties):
 # age 63, male, ECOG 1 on the app's lung model.
 predict_case <- function(ties) {
@@ -120,6 +158,8 @@ out <- list(
   datasets = datasets,
   cases = lapply(cases, function(cs) c(cs, list(expected = fit_case(cs)))),
   loso = lapply(loso, function(cs) c(cs, list(expected = loso_case(cs)))),
-  predict = lapply(c("efron", "breslow"), predict_case))
+  predict = lapply(c("efron", "breslow"), predict_case),
+  scaled = list(scaled_case("efron", "site"), scaled_case("breslow", "site"), scaled_case("efron", ""), scaled_case("breslow", "")),
+  scaled_loso = scaled_loso(c(0.1, 1, 10, 100)))
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, dataframe = "columns", na = "null", null = "null"),
   "ridge_goldens.json")

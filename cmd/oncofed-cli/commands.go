@@ -385,6 +385,7 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 	var a analysisFlags
 	var covs, ties, strata, refs, validate, predict, times, marks, penalty, theta, thetaGrid string
 	lpBin := app.DefaultLPBinWidth
+	var ridgeScale bool
 	if err := parseFlags(name, c, args, func(fs *flag.FlagSet) {
 		a.register(fs, true)
 		if name == "model" {
@@ -395,6 +396,7 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 			fs.Float64Var(&lpBin, "lp-bin", app.DefaultLPBinWidth, "with --predict, the `WIDTH` of the bins of the cohort's linear predictor the sites release (log hazard ratio)")
 			fs.StringVar(&penalty, "penalty", "", "`ridge`: an L2 penalty θ/2 Σβ² on the coefficients (R's ridge(..., theta, scale = FALSE)), applied by this computer to what the sites release")
 			fs.StringVar(&theta, "theta", "loso", "with --penalty ridge, the penalty `θ`, or loso: chosen from --theta-grid by the held-out sites' summed partial log-likelihood, leaving one site out at a time")
+			fs.BoolVar(&ridgeScale, "ridge-scale", false, "with --penalty ridge, R's scale = TRUE: each column's penalty weighed by its variance over the cohort (from the sites' cohort summary)")
 			fs.StringVar(&thetaGrid, "theta-grid", "", "with --theta loso, the `VALUES` of θ to try (default 0,0.1,0.3,1,3,10,30,100)")
 		}
 		fs.StringVar(&covs, "covariates", "", "comma-separated `VARIABLES` of the model")
@@ -420,7 +422,7 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 	case c.format == "csv":
 		return usagef("--validate loso: use --format json or text (the validation is a second table)")
 	}
-	ridge, err := ridgeFlags(penalty, theta, thetaGrid, strata)
+	ridge, err := ridgeFlags(penalty, theta, thetaGrid, strata, ridgeScale)
 	if err != nil {
 		return err
 	}

@@ -14,18 +14,18 @@ import (
 
 // ridgeFlags turns the model command's --penalty, --theta and --theta-grid into the model's
 // penalty (nil without --penalty).
-func ridgeFlags(penalty, theta, grid, strata string) (*app.RidgeSpec, error) {
+func ridgeFlags(penalty, theta, grid, strata string, scale bool) (*app.RidgeSpec, error) {
 	switch penalty {
 	case "":
-		if grid != "" {
-			return nil, usagef("--theta-grid needs --penalty ridge")
+		if grid != "" || scale {
+			return nil, usagef("--theta-grid and --ridge-scale need --penalty ridge")
 		}
 		return nil, nil
 	case "ridge":
 	default:
 		return nil, usagef("--penalty: %q is not a penalty (want ridge)", penalty)
 	}
-	spec := &app.RidgeSpec{}
+	spec := &app.RidgeSpec{Scale: scale}
 	if theta == "loso" {
 		if strata != "site" && strata != "none" && strata != "" {
 			return nil, usagef("--theta loso fits the model stratified by site or the pooled one (--strata site or none), not strata within sites")
@@ -49,14 +49,17 @@ func ridgeFlags(penalty, theta, grid, strata string) (*app.RidgeSpec, error) {
 	return spec, nil
 }
 
-// ridgeJSON is the penalty part of the model command's JSON: {kind: "ridge", theta, scale:
-// false, penalty (θ/2 Σβ̂²), df (R's effective degrees of freedom), chosen_by, and for a
+// ridgeJSON is the penalty part of the model command's JSON: {kind: "ridge", theta, scale,
+// column_var (with scale), penalty (θ/2 Σβ̂²), df (R's effective degrees of freedom), chosen_by, and for a
 // leave-one-site-out choice curve: [{theta, heldout_loglik, sites: [{site, loglik}]}] and
 // sat_out: [{site, reason}]}. The terms' se is R's se(coef) (inverse penalized information),
 // se2 R's se2.
 func ridgeJSON(r *app.Result) map[string]any {
 	spec, fit := app.FittedPenalty(r), r.Cox.Fit
-	doc := map[string]any{"kind": "ridge", "theta": spec.Theta, "scale": false, "penalty": num(fit.Penalty), "df": num(fit.DFEffective)}
+	doc := map[string]any{"kind": "ridge", "theta": spec.Theta, "scale": spec.Scale, "penalty": num(fit.Penalty), "df": num(fit.DFEffective)}
+	if spec.Scale {
+		doc["column_var"] = nums(r.Cox.RidgeScale) // the weights: each column's variance over the cohort
+	}
 	c := r.Cox.RidgeChoice
 	if c == nil {
 		return doc

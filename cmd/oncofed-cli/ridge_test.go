@@ -307,3 +307,115 @@ func TestModelRidgeLOSORefusals(t *testing.T) {
 		}
 	}
 }
+
+// `model --penalty ridge --theta 1 --ridge-scale` (R's scale = TRUE) over real nodes: the
+// columns' variances come from the sites' cohort summary (over each covariate's non-missing
+// values, as R's ridge() takes them before coxph drops incomplete rows), and the fit equals
+// R's coxph(Surv ~ ridge(X, theta = 1, scale = TRUE)) on lung by institution to 1e-9,
+// stratified and pooled, Efron and Breslow; the θ chosen leaving one site out with the scale
+// (each complement's own variances) gives R's curve and θ.
+func TestModelRidgeScaled(t *testing.T) {
+	b, err := os.ReadFile("../../analysis/testdata/ridge_goldens.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Scaled []struct {
+			Name, Ties, Strata string
+			Coef, SE, SE2      []float64
+			Loglik, Penalty    float64
+			DF                 float64
+			ColumnVar          []float64 `json:"column_var"`
+		}
+		ScaledLoso struct {
+			Grid, Total []float64
+			Best        float64
+		} `json:"scaled_loso"`
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	url := startLung(t, node.ExactPolicy())
+	for _, c := range g.Scaled {
+		t.Run(c.Name, func(t *testing.T) {
+			strata := "none"
+			if c.Strata == "site" {
+				strata = "site"
+			}
+			code, out, errOut := cli(t, "--hub", url, "model", "--study", "lung", "--endpoint", "os", "--covariates", "age,sex,ecog",
+				"--strata", strata, "--ties", c.Ties, "--penalty", "ridge", "--theta", "1", "--ridge-scale", "--format", "json")
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			var doc struct {
+				ridgeDoc
+				Penalty struct {
+					Scale     bool
+					ColumnVar []float64 `json:"column_var"`
+					Penalty   float64
+					DF        float64
+				}
+			}
+			if err := json.Unmarshal([]byte(out), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if !doc.Penalty.Scale || len(doc.Penalty.ColumnVar) != len(c.ColumnVar) {
+				t.Fatalf("scale %v, variances %v; R %v", doc.Penalty.Scale, doc.Penalty.ColumnVar, c.ColumnVar)
+			}
+			for j, v := range c.ColumnVar {
+				if !within(doc.Penalty.ColumnVar[j], v, 1e-12) {
+					t.Errorf("column %d variance %.15g, R %.15g", j, doc.Penalty.ColumnVar[j], v)
+				}
+			}
+			for j, term := range doc.Terms {
+				for _, v := range [][2]float64{{term.Coef, c.Coef[j]}, {term.SE, c.SE[j]}, {term.SE2, c.SE2[j]}} {
+					if !within(v[0], v[1], 1e-9) {
+						t.Errorf("term %d: %.15g, R %.15g", j, v[0], v[1])
+					}
+				}
+			}
+			if !within(doc.Loglik[1], c.Loglik, 1e-9) || !within(doc.Penalty.Penalty, c.Penalty, 1e-9) || !within(doc.Penalty.DF, c.DF, 1e-9) {
+				t.Errorf("loglik %v, penalty %v, df %v; R %v, %v, %v", doc.Loglik[1], doc.Penalty.Penalty, doc.Penalty.DF, c.Loglik, c.Penalty, c.DF)
+			}
+		})
+	}
+	// Reopened offline, the stored model refits from its trace with the stored variances.
+	cachePath := filepath.Join(t.TempDir(), "cache.db")
+	args := []string{"--cache", cachePath, "model", "--study", "lung", "--endpoint", "os", "--covariates", "age,sex,ecog",
+		"--penalty", "ridge", "--theta", "1", "--ridge-scale", "--format", "json"}
+	code, live, errOut := cli(t, append([]string{"--hub", url}, args...)...)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	code, offline, errOut := cli(t, append([]string{"--offline"}, args...)...)
+	var liveDoc, offDoc struct{ Terms []coxTermDoc }
+	if code != exitOK || json.Unmarshal([]byte(live), &liveDoc) != nil || json.Unmarshal([]byte(offline), &offDoc) != nil || len(liveDoc.Terms) != 5 {
+		t.Fatalf("offline: exit %d %s", code, errOut)
+	}
+	for j, lt := range liveDoc.Terms {
+		if ot := offDoc.Terms[j]; *lt.Coef != *ot.Coef || *lt.SE2 != *ot.SE2 {
+			t.Errorf("term %d offline %v, live %v", j, *ot.Coef, *lt.Coef)
+		}
+	}
+	grid := make([]string, len(g.ScaledLoso.Grid))
+	for i, v := range g.ScaledLoso.Grid {
+		grid[i] = strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	code, out, errOut := cli(t, "--hub", url, "model", "--study", "lung", "--endpoint", "os", "--covariates", "age,sex",
+		"--strata", "site", "--penalty", "ridge", "--ridge-scale", "--theta-grid", strings.Join(grid, ","), "--format", "json")
+	if code != exitOK {
+		t.Fatalf("loso: exit %d: %s", code, errOut)
+	}
+	var doc ridgeDoc
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Penalty.Curve) != len(g.ScaledLoso.Total) || doc.Penalty.Theta != g.ScaledLoso.Best {
+		t.Fatalf("curve %+v, θ %g; R %v, θ %g", doc.Penalty.Curve, doc.Penalty.Theta, g.ScaledLoso.Total, g.ScaledLoso.Best)
+	}
+	for k, pt := range doc.Penalty.Curve {
+		if !within(pt.HeldoutLoglik, g.ScaledLoso.Total[k], 1e-9) {
+			t.Errorf("θ %g: %.15g, R %.15g", pt.Theta, pt.HeldoutLoglik, g.ScaledLoso.Total[k])
+		}
+	}
+}
