@@ -266,6 +266,10 @@ type Display struct {
 	// Model tab keeps them (docs/prediction.md); no query carries them.
 	Profile map[string]string `json:"profile,omitempty"`
 	Times   []float64         `json:"times,omitempty"`
+	// Order is the analyst's order of a Kaplan–Meier result's groups (their values, "" for an
+	// ungrouped cohort) in legends, tables and slides; nil keeps the study's declared order
+	// (InOrder).
+	Order []string `json:"order,omitempty"`
 }
 
 // The views besides the default one (Display.View): a Kaplan–Meier result's cumulative

@@ -481,7 +481,7 @@ func TestLibrary(t *testing.T) {
 		if err := db.PinResult(ctx, ids[4], true, d); err != nil {
 			t.Fatal(err)
 		}
-		if r, err := db.Result(ctx, ids[4]); err != nil || r.Display == nil || *r.Display != *shown {
+		if r, err := db.Result(ctx, ids[4]); err != nil || r.Display == nil || !reflect.DeepEqual(*r.Display, *shown) {
 			t.Fatalf("display after pinning with %+v: %+v, %v", d, r.Display, err)
 		}
 	}

@@ -87,9 +87,10 @@ func retireLoad(ctx context.Context, tx *sql.Tx, name string, studyID, version i
 
 // carriedSet is one remembered set of the previous load, read before it is rewritten.
 type carriedSet struct {
-	analyst, region, def string // released_sets only
-	answer               int    // feasibility_sets only
-	bits                 bitset
+	analyst, def string // released_sets only
+	region       string // both: the region released through, or that created a feasibility answer
+	answer       int    // feasibility_sets only
+	bits         bitset
 }
 
 // carryGuardState rewrites, within tx, the released and feasibility sets of study name from
@@ -144,14 +145,14 @@ func carryGuardState(ctx context.Context, tx *sql.Tx, name string, prev *previou
 	if err := closeRows(rows); err != nil {
 		return err
 	}
-	rows, err = tx.QueryContext(ctx, "SELECT answer, bits FROM feasibility_sets WHERE study = ? AND version = ? ORDER BY id", name, prev.version)
+	rows, err = tx.QueryContext(ctx, "SELECT answer, region, bits FROM feasibility_sets WHERE study = ? AND version = ? ORDER BY id", name, prev.version)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
 		var c carriedSet
 		var data []byte
-		if err := rows.Scan(&c.answer, &data); err != nil {
+		if err := rows.Scan(&c.answer, &c.region, &data); err != nil {
 			rows.Close()
 			return err
 		}
@@ -184,8 +185,8 @@ func carryGuardState(ctx context.Context, tx *sql.Tx, name string, prev *previou
 		if n == 0 {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO feasibility_sets (study, version, digest, size, bits, answer) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (study, version, digest) DO NOTHING",
-			name, version, bitsDigest(c.bits), n, encodeWords(c.bits), c.answer); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO feasibility_sets (study, version, digest, size, bits, answer, region) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (study, version, digest) DO NOTHING",
+			name, version, bitsDigest(c.bits), n, encodeWords(c.bits), c.answer, c.region); err != nil {
 			return err
 		}
 	}

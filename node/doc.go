@@ -74,6 +74,10 @@
 //     ranges, definition.go), so a refusal never tells "none" from "one" (migration 011 stores
 //     each region's canonical definition). Re-runs of a definition are answered. Every refusal has one
 //     message. Combinations of five or more non-nested sets are not checked (guard.go).
+//     Every feasibility answer given to an analyst is remembered too, and an exact release
+//     near it by another definition refused (rule 6, guardfeas.go).
+//   - overlap_guard_scope: "analyst" (default) remembers each key's releases apart, "study"
+//     every analyst's of the study together (guardscope.go; docs/privacy.md).
 //     Every set released exactly is also remembered as a feasibility set (feasibility.go).
 //   - daily_query_budget: queries per analyst per UTC day (catalog queries are free), one
 //     budget that exact queries and feasibility counts share: a query costs 1, a feasibility
@@ -122,7 +126,9 @@
 //     are sticky: a set fewer than min_cell patients from one answered before (to any
 //     analyst, same study version) gets that set's answer, so S and S minus one patient get
 //     one answer (see feasibility.go for what this does and does not stop). The overlap
-//     guard neither checks nor records these counts; each is charged feasibility_cost of a
+//     guard does not check these counts; it remembers the set whose answer each gave the
+//     analyst, and refuses an exact release near it by another definition (rule 6,
+//     guardfeas.go). Each is charged feasibility_cost of a
 //     query to the shared daily budget and audited with AuditEntry.Feasibility.
 //     feasibility_budget is an optional extra cap on the counts a day (reason
 //     feasibility_budget; 0, the default, none): policy files from before the shared budget

@@ -279,8 +279,8 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 		ans, err = e.compute(ctx, &q, who, &reply)
 	}
 	// A feasibility count is charged feasibility_cost of a query to the shared daily budget
-	// (and counted against the optional feasibility cap); the guard neither checks nor
-	// records it (its answer carries no sets).
+	// (and counted against the optional feasibility cap); the guard does not check it (its
+	// answer carries no sets) but remembers the set whose answer it gave (guardfeas.go).
 	feasibility := authenticated && q.Feasibility && q.Version == protocol.Version
 	budgeted := authenticated && q.Kind != protocol.KindCatalog && q.Version == protocol.Version && !q.Feasibility
 	guarded := e.policy.OverlapGuard && ans.study != nil && len(ans.sets) > 0 && !isDP
@@ -359,12 +359,14 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 			// one, remembered: read and written under the lock that orders releases, so
 			// that two replicas cannot answer near duplicates with two draws.
 			p := ans.feas
-			var n int
-			var from int64
+			var given FeasibilitySet
 			var serr error
-			if fview, n, from, serr = e.stickyCount(ctx, tx, ans.study, p); serr != nil {
+			if fview, given, serr = e.stickyCount(ctx, tx, ans.study, p); serr != nil {
 				err = errorf(protocol.CodeInternal, "feasibility state unavailable")
-			} else if n < e.policy.MinCohort {
+			} else if serr = e.recordFeasibilityGiven(ctx, tx, analyst, ans.study, given, &view); serr != nil {
+				// The answer joins the analyst's guard memory, refused or not (guardfeas.go).
+				err = errorf(protocol.CodeInternal, "overlap guard state unavailable")
+			} else if n, from := given.Answer, given.ID; n < e.policy.MinCohort {
 				err = errSmallCohort(e.policy.MinCohort)
 			} else {
 				reply.Count.Total.N = n
@@ -410,7 +412,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 			}
 		}
 		if err == nil && registerFeas {
-			if fview, recordErr = e.registerExact(ctx, tx, ans.study, ans.sets, secret); recordErr != nil {
+			if fview, recordErr = e.registerExact(ctx, tx, ans.study, ans.sets, regions, secret); recordErr != nil {
 				return recordErr
 			}
 		}

@@ -29,8 +29,10 @@ import (
 //   - noise(S) is a function of the patient set, not of the query: it is drawn from a
 //     ChaCha8 stream keyed by HMAC-SHA256(site secret, study, study version, S's bitset),
 //     so the answer of a fresh set does not depend on who asks first either;
-//   - the overlap guard neither checks nor records them (they cannot make the site refuse the
-//     exact analysis of the final cohort), each is charged feasibility_cost (default 0.25) of
+//   - the overlap guard does not check them, but it remembers, per analyst, the set whose
+//     answer each gave (rule 6, guardfeas.go): an exact release fewer than min_cell patients
+//     from it is refused unless that set's own answer was created through the release's
+//     definition (the count of the final cohort, then its run, stay answered); each is charged feasibility_cost (default 0.25) of
 //     a query to the daily budget exact queries use too (Engine.checkDailyBudget; the optional
 //     feasibility_budget caps their number besides), and they are audited like every query
 //     (the audit record names the remembered set whose answer was released).
@@ -120,7 +122,8 @@ func errSmallCohort(minCohort int) error {
 // checked by compute): round(n + noise(c's set), r). Whether that or the answer of a
 // remembered near-duplicate set is released, and whether it is the small-cohort refusal, is
 // decided within the release transaction (Engine.stickyCount). Its answer carries no patient
-// set for the overlap guard, which neither checks nor records it.
+// set for the overlap guard, which does not check it; the set whose answer it gets joins the
+// analyst's guard memory (Engine.recordFeasibilityGiven).
 func (e *Engine) feasibilityCount(ctx context.Context, c *cohort, reply *protocol.Reply) (answer, error) {
 	key, err := e.siteSecret(ctx)
 	if err != nil {
@@ -130,7 +133,7 @@ func (e *Engine) feasibilityCount(ctx context.Context, c *cohort, reply *protoco
 	noise := feasibilityNoise(key, c.study.data.Name, c.study.info.Version, c.rows, k)
 	reply.Count = &protocol.CountReply{}
 	reply.Policy.FeasibilityRounding, reply.Policy.FeasibilityNoise = r, k
-	return answer{feas: &feasPending{rows: c.rows, n: c.n, fresh: roundToMultiple(c.n+noise, r)}}, nil
+	return answer{feas: &feasPending{rows: c.rows, n: c.n, fresh: roundToMultiple(c.n+noise, r), region: regionOf(c.filter)}}, nil
 }
 
 // feasPending is a feasibility count computed before the release decision.
@@ -138,6 +141,8 @@ type feasPending struct {
 	rows  bitset
 	n     int // |rows|
 	fresh int // round(n + noise(rows), r): the answer unless a near-duplicate set was answered
+	// region is the cohort definition's (regionOf): a fresh answer is remembered with it.
+	region string
 }
 
 // feasKey names the feasibility sets of one load of a study.
@@ -200,27 +205,27 @@ func (v *feasView) nearest(rows bitset, n, radius int) (FeasibilitySet, bool) {
 
 // stickyCount decides, within tx, the answer to the feasibility count p of ls: the answer of
 // the nearest remembered set that differs from p's by fewer than min_cell patients, else p's
-// fresh answer, which is then remembered (a fresh answer below min_cohort too: it is the
-// refusal, and a near duplicate must get the same refusal). It returns the answer and the ID
-// of the set it belongs to; the caller refuses an answer below min_cohort. An exact
-// feasibility policy (rounding 1, no noise) releases the fresh answer and remembers nothing:
-// its counts are labelled exact. Called with e.decide held.
-func (e *Engine) stickyCount(ctx context.Context, tx ReleaseTx, ls *loadedStudy, p *feasPending) (view *feasView, released int, from int64, err error) {
+// fresh answer, which is then remembered with p's region (a fresh answer below min_cohort
+// too: it is the refusal, and a near duplicate must get the same refusal). It returns the
+// remembered set whose answer it is; the caller refuses an answer below min_cohort. An exact
+// feasibility policy (rounding 1, no noise) releases the fresh answer and remembers nothing
+// (the set returned has ID 0): its counts are labelled exact. Called with e.decide held.
+func (e *Engine) stickyCount(ctx context.Context, tx ReleaseTx, ls *loadedStudy, p *feasPending) (*feasView, FeasibilitySet, error) {
 	if e.feasibilityExact() {
-		return nil, p.fresh, 0, nil
+		return nil, FeasibilitySet{Answer: p.fresh}, nil
 	}
 	v, err := e.feasView(ctx, tx, ls)
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, FeasibilitySet{}, err
 	}
 	if s, ok := v.nearest(p.rows, p.n, e.stickyRadius()); ok {
-		return v, s.Answer, s.ID, nil
+		return v, s, nil
 	}
-	f, err := v.save(ctx, tx, ls, p.rows, p.n, p.fresh)
+	f, err := v.save(ctx, tx, ls, p.rows, p.n, p.fresh, p.region)
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, FeasibilitySet{}, err
 	}
-	return v, f.Answer, f.ID, nil
+	return v, f, nil
 }
 
 // feasibilityExact reports whether feasibility counts are exact (rounding 1, no noise): then
@@ -253,11 +258,10 @@ func (e *Engine) feasView(ctx context.Context, tx ReleaseTx, ls *loadedStudy) (*
 	return v, nil
 }
 
-// save remembers, within tx, the set rows (n patients) with answer.
-func (v *feasView) save(ctx context.Context, tx ReleaseTx, ls *loadedStudy, rows bitset, n, answer int) (FeasibilitySet, error) {
-	f := FeasibilitySet{Study: ls.data.Name, Version: ls.info.Version, Size: n, Bits: rows, Answer: answer}
-	var err error
-	if f.ID, f.Answer, err = tx.SaveFeasibilitySet(ctx, f); err != nil {
+// save remembers, within tx, the set rows (n patients) with answer, given through region.
+func (v *feasView) save(ctx context.Context, tx ReleaseTx, ls *loadedStudy, rows bitset, n, answer int, region string) (FeasibilitySet, error) {
+	f, err := tx.SaveFeasibilitySet(ctx, FeasibilitySet{Study: ls.data.Name, Version: ls.info.Version, Size: n, Bits: rows, Answer: answer, Region: region})
+	if err != nil {
 		return FeasibilitySet{}, err
 	}
 	// Every other set was read above under the same lock, so no ID below f.ID is unseen.
@@ -279,22 +283,24 @@ func (v *feasView) save(ctx context.Context, tx ReleaseTx, ls *loadedStudy, rows
 // no longer min_cell apart; every answer is still that of a set within min_cell − 1 of the
 // one asked, so within k + min_cell − 1 of its size before rounding.
 //
-// Feasibility counts asked before the exact release are not covered: a fresh answer given to
-// P ∪ {x} before P was released exactly stays what it was (TestAttackGuardFeasibilityExact,
-// "reverse"). Called with e.decide held.
-func (e *Engine) registerExact(ctx context.Context, tx ReleaseTx, ls *loadedStudy, sets []bitset, key []byte) (*feasView, error) {
+// Feasibility counts asked before the exact release are not covered here: a fresh answer
+// given to P ∪ {x} before P was released exactly stays what it was; the overlap guard then
+// refuses the exact release of P instead (rule 6, guardfeas.go; TestAttackGuardFeasibilityExact,
+// "reverse"). Each set is remembered with the region it was released through. Called with
+// e.decide held.
+func (e *Engine) registerExact(ctx context.Context, tx ReleaseTx, ls *loadedStudy, sets []bitset, regions []string, key []byte) (*feasView, error) {
 	v, err := e.feasView(ctx, tx, ls)
 	if err != nil {
 		return nil, err
 	}
 	r, k := e.policy.FeasibilityRounding, e.policy.FeasibilityNoise
-	for _, s := range sets {
+	for i, s := range sets {
 		n := s.count()
 		if _, ok := v.nearest(s, n, 1); ok {
 			continue // remembered already
 		}
 		answer := roundToMultiple(n+feasibilityNoise(key, ls.data.Name, ls.info.Version, s, k), r)
-		if _, err := v.save(ctx, tx, ls, s, n, answer); err != nil {
+		if _, err := v.save(ctx, tx, ls, s, n, answer, regions[i]); err != nil {
 			return nil, err
 		}
 	}

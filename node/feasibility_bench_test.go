@@ -49,7 +49,7 @@ func BenchmarkFeasibilitySticky(b *testing.B) {
 				for _, r := range ranges[len(ranges)-n:] {
 					rows := ls.evalFilter(keys(r[0], r[1]))
 					f := FeasibilitySet{Study: "synth", Version: ls.info.Version, Size: rows.count(), Bits: rows, Answer: roundToMultiple(rows.count(), 10)}
-					if _, _, err := tx.SaveFeasibilitySet(ctx, f); err != nil {
+					if _, err := tx.SaveFeasibilitySet(ctx, f); err != nil {
 						return err
 					}
 				}

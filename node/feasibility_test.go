@@ -40,11 +40,16 @@ func feasAnswer(t *testing.T, e *Engine, q protocol.Query) int {
 }
 
 // Attack (the problem feasibility counts solve, and the guard unchanged): an analyst editing
-// the cohort in the live panel counts A minus one patient (women aged ≤ 76: all 90 women of
-// lung but the one aged 77), then A (all women), then runs the analysis of A. With
-// feasibility counts the run is answered; with exact counts the same sequence trips the
-// overlap guard at the count of A and at the run of A. Exact releases stay guarded: after
-// the run of A, the exact survival of A minus one is refused.
+// the cohort in the live panel counts women aged 60 to 76 (B, far from A), then A (all 90
+// women of lung) and runs the analysis of A: answered, and the exact survival of A minus one
+// (women aged ≤ 76: all but the one aged 77) is refused after it. With exact counts, A minus
+// one then A trips the overlap guard at the count of A and at the run of A.
+//
+// Counting A minus one, then A, then running A is the honest form of review class 5 in the
+// reverse order (a feasibility answer of T, then the exact count of a set P one patient from
+// it), which no rule can tell from the attack: A's count gets A minus one's answer, and the
+// run of A is refused (guard rule 6, guardfeas.go), as the run of any cohort 1..min_cell−1
+// patients from a count of another definition the analyst was answered.
 func TestAttackFeasibilityThenRun(t *testing.T) {
 	ctx := context.Background()
 	a, minusOne := raceQueries("alice")
@@ -61,10 +66,11 @@ func TestAttackFeasibilityThenRun(t *testing.T) {
 
 	t.Run("feasibility", func(t *testing.T) {
 		e, _ := lungEngine(t, DefaultPolicy(), nil)
-		fm, fa := minusOne, a
-		fm.Feasibility, fa.Feasibility = true, true
-		if n := feasAnswer(t, e, fm); n < 80 || n > 90 {
-			t.Fatalf("A minus one (89 patients) ≈ %d", n)
+		fb, fa := minusOne, a
+		fb.Cohort = and(eq("sex", "female"), rng("age", fp(60), fp(76)))
+		fb.Feasibility, fa.Feasibility = true, true
+		if n := feasAnswer(t, e, fb); n < 30 || n > 80 {
+			t.Fatalf("B (women aged 60 to 76) ≈ %d", n)
 		}
 		if n := feasAnswer(t, e, fa); n < 80 || n > 100 {
 			t.Fatalf("A (90 patients) ≈ %d", n)
@@ -78,6 +84,24 @@ func TestAttackFeasibilityThenRun(t *testing.T) {
 		if !strings.Contains(r.Error.Message, "overlap guard") {
 			t.Fatalf("refused with %v, want the overlap guard", r.Error)
 		}
+	})
+
+	t.Run("near edit", func(t *testing.T) {
+		e, _ := lungEngine(t, DefaultPolicy(), nil)
+		fm, fa := minusOne, a
+		fm.Feasibility, fa.Feasibility = true, true
+		m := feasAnswer(t, e, fm)
+		if n := feasAnswer(t, e, fa); n != m {
+			t.Fatalf("A ≈ %d, A minus one ≈ %d: want A minus one's answer", n, m)
+		}
+		for _, q := range []protocol.Query{survival(&a), a} {
+			r := e.Handle(ctx, q)
+			if r.Error == nil || r.Error.Reason != protocol.ReasonOverlapGuard {
+				t.Fatalf("%s of A after the counts of A minus one and A: %+v, want the guard's refusal", q.Kind, r.Error)
+			}
+		}
+		// A cohort of the definition whose count got an answer of its own is answered.
+		mustOK(t, e.Handle(ctx, survival(&minusOne)))
 	})
 
 	t.Run("exact counts", func(t *testing.T) {

@@ -38,7 +38,10 @@ import (
 //  5. for remembered R1, R2, R3, a signed combination 1_S ± 1_R1 ± 1_R2 ± 1_R3 is non-zero on
 //     1 to min_cell−1 patients (guard4.go): (A∪B∪{x}) − (A∪C) + (C∪D) − (B∪D) is x, with
 //     every pair and triple far apart, and L − C − D + (C ∩ D) is what overlapping pieces
-//     leave; candidates are found by size and four sketches before any bitset is read.
+//     leave; candidates are found by size and four sketches before any bitset is read;
+//  6. a feasibility answer the analyst was given belongs to a set F with |S Δ F| < min_cell,
+//     identical included, and no definition the reply releases created F's answer
+//     (guardfeas.go: review class 5 in the reverse order).
 //
 // A combination of rules 3, 4 and 5 that leaves nobody is refused as well, unless the definitions
 // of its sets empty it over the study's public domain (definition.go): A − (A ∧ age < 60) −
@@ -60,9 +63,11 @@ import (
 // refusal says nothing beyond "the guard refused".
 //
 // What it does not stop: linear combinations of five or more sets other than disjoint pieces
-// of a larger set; combinations with coefficients other than ±1; differences among the cells
-// of one reply (cells of two variables: as before); and the same attack spread over several
-// analysts (the guard is per analyst; identities are signed, budgets per analyst).
+// of a larger set; combinations with coefficients other than ±1; a feasibility answer in a
+// combination with two or more exact releases (rule 6 is pairwise); differences among the
+// cells of one reply (cells of two variables: as before); and, under the default scope, the
+// same attack spread over several analyst keys (the guard is per key unless the policy's
+// overlap_guard_scope is "study", guardscope.go). docs/privacy.md collects the rules and limits.
 //
 // Cost: rules 2–4 use XOR/AND-and-popcount passes over n/64 words, each skipped on sizes
 // first, and stopped once min_cell patients differ; rule 3 keeps, for each cached set, the
@@ -77,7 +82,11 @@ import (
 // pairs of remembered sets whose sizes can fit (O(m²), the third set's size window followed
 // along each pair's list): with it, 30 to 40 ms for random cohorts and nested sets, 16 to 36 ms
 // when every pair passes the size filters, 3 to 6 ms for the partition (the VM loaded by other
-// jobs); an analyst with 50 sets pays a hundredth of that.
+// jobs); an analyst with 50 sets pays a hundredth of that. Measured again (2026-12-03, same
+// VM, loaded): 10 to 25 ms random, 9 to 15 ms nested, 3 to 13 ms sizes, 2 to 7 ms partition.
+// Rule 6 adds a size filter and an early-stopping XOR pass per feasibility answer given: 25 to
+// 31 µs over 500 given sets that all pass the size filter (the /given sub-benchmarks add 500
+// random ones to each layout).
 
 type guardKey struct {
 	analyst, study string
@@ -115,7 +124,11 @@ type guardSets struct {
 	// count of exactly 0 (stored as sets of size 0), by region: public facts for the region
 	// algebra (definition.go).
 	empties map[string]*protocol.Filter
-	lastID  int64 // highest store ID read
+	// given are the feasibility sets whose answers the analyst was given (rule 6,
+	// guardfeas.go), each with the region that created its answer, in store order.
+	given         []*gset
+	givenByDigest map[string]*gset
+	lastID        int64 // highest store ID read
 }
 
 // guardView is the guard state within one Release transaction: the cache, plus what other
@@ -123,6 +136,7 @@ type guardSets struct {
 // this transaction saves.
 type guardView struct {
 	gs      *guardSets
+	owner   string // whose memory: the analyst, or the study-wide guard's owner (guardscope.go)
 	minCell int
 	words   int
 	legacy  bool                         // the pairwise rule only (tests: the guard before regions)
@@ -135,21 +149,26 @@ type guardView struct {
 	// in gs.empties), and replyEmpties those of the reply being checked.
 	empties      map[string]*protocol.Filter
 	replyEmpties []*protocol.Filter
-	lastID       int64
+	// givenFresh are the feasibility answers read or saved in this transaction that the cache
+	// lacks (rule 6), by digest, in the order of givenOrder.
+	givenFresh map[string]*gset
+	givenOrder []string
+	lastID     int64
 }
 
 // guardView reads, within tx, the sets released to analyst for this load of the study since
 // the cached ones. Called with e.decide held.
 func (e *Engine) guardView(ctx context.Context, tx ReleaseTx, analyst string, ls *loadedStudy) (*guardView, error) {
-	k := guardKey{analyst, ls.data.Name, ls.info.Version}
+	owner := e.guardOwner(analyst)
+	k := guardKey{owner, ls.data.Name, ls.info.Version}
 	gs, ok := e.released[k]
 	if !ok {
 		gs = &guardSets{byDigest: map[string]*gset{}}
 		e.released[k] = gs
 	}
-	v := &guardView{gs: gs, minCell: e.policy.MinCell, words: (ls.data.Len() + 63) / 64, legacy: e.guardLegacy,
+	v := &guardView{gs: gs, owner: owner, minCell: e.policy.MinCell, words: (ls.data.Len() + 63) / 64, legacy: e.guardLegacy,
 		byDig: map[string]*gset{}, regions: map[*gset][]string{}, defs: map[*gset][]*protocol.Filter{}, dom: ls.domainOf(), lastID: gs.lastID}
-	sets, err := tx.ReleasedSets(ctx, ls.data.Name, ls.info.Version, gs.lastID)
+	sets, err := tx.ReleasedSets(ctx, owner, ls.data.Name, ls.info.Version, gs.lastID)
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +226,10 @@ func (v *guardView) add(d string, b []uint64, size int, region string, def *prot
 	if len(b) != v.words {
 		return // not of this load (cannot happen: versions are never reused)
 	}
+	if created, ok := givenRegion(region); ok {
+		v.addGiven(d, b, size, created)
+		return
+	}
 	if size == 0 { // a region released as exactly 0
 		if _, ok := v.gs.empties[region]; known && !ok {
 			if v.empties == nil {
@@ -243,6 +266,16 @@ func errGuard(analyst string, minCell int) error {
 		"overlap guard: this patient set is within min_cell=%d patients of a set or a combination of sets already released to analyst %q", minCell, clip(analyst))
 }
 
+// refuse is the guard's refusal of a query by analyst: errGuard, or under the study-wide
+// scope (guardscope.go) its wording for the releases of every analyst of the study.
+func (v *guardView) refuse(analyst string) error {
+	if v.owner == studyGuardOwner {
+		return refusef(protocol.ReasonOverlapGuard, float64(v.minCell),
+			"overlap guard: this patient set is within min_cell=%d patients of a set or a combination of sets already released to the analysts of this study", v.minCell)
+	}
+	return errGuard(analyst, v.minCell)
+}
+
 // check refuses when one of sets (released through regions, regions[i] for sets[i], whose
 // canonical definitions are defs[i]; defs nil: unknown) breaks a rule of the guard against the
 // sets already released and the ones before it in sets; empties are the canonical definitions
@@ -270,6 +303,10 @@ func (v *guardView) check(analyst string, sets []bitset, regions []string, defs,
 		}
 	}
 	mine := map[string]bool{} // digests of this reply's sets checked already
+	replyRegions := map[string]bool{}
+	for _, r := range regions {
+		replyRegions[r] = true
+	}
 	for i, s := range sets {
 		d := digests[i]
 		if mine[d] {
@@ -291,22 +328,25 @@ func (v *guardView) check(analyst string, sets []bitset, regions []string, defs,
 			if v.legacy || slices.ContainsFunc(regs, func(r string) bool { return v.hasRegion(g, r) }) {
 				continue // a re-run: nothing new is released
 			}
-			return errGuard(analyst, v.minCell) // rule 1
+			return v.refuse(analyst) // rule 1
 		}
 		ns := s.count()
+		if !v.legacy && v.givenRefused(s, ns, replyRegions) {
+			return v.refuse(analyst) // rule 6
+		}
 		for _, r := range fam {
 			if diff := ns - r.size; diff >= v.minCell || -diff >= v.minCell || r.pending {
 				continue
 			}
 			if d := xorCount(s, r.bits, v.minCell); d > 0 && d < v.minCell {
-				return errGuard(analyst, v.minCell) // rule 2
+				return v.refuse(analyst) // rule 2
 			}
 		}
 		if !v.legacy {
 			cur := &gset{bits: s, size: ns, defs: curDefs}
 			if remainderRefused(cur, fam, cached, v.minCell, v.emptyRefused) || combinationRefused(cur, fam, v.minCell, v.emptyRefused) ||
 				combination4Refused(cur, fam, v.minCell, v.emptyRefused) {
-				return errGuard(analyst, v.minCell) // rules 3, 4, 5
+				return v.refuse(analyst) // rules 3, 4, 5
 			}
 		}
 		fam = append(fam, &gset{bits: s, size: ns, pending: true, defs: curDefs})
@@ -436,6 +476,13 @@ func packs(l, must *gset, pieces []*gset, minCell int, needOld bool, emptyRefuse
 		copy(u, must.bits)
 		covered = must.size
 	}
+	// oldFrom[j] reports whether a piece at j or after was released before (not pending): a
+	// branch that needs one and has none left is pruned before it costs budget, so a reply's
+	// own many cells (a Table 1 of a dozen variables) never exhaust it alone.
+	oldFrom := make([]bool, len(pieces)+1)
+	for j := len(pieces) - 1; j >= 0; j-- {
+		oldFrom[j] = oldFrom[j+1] || !pieces[j].pending
+	}
 	budget := packBudget
 	// family holds l and the family's sets, coefs +1 and −1: the remainder's combination.
 	family, coefs := []*gset{l}, []int{1}
@@ -450,7 +497,7 @@ func packs(l, must *gset, pieces []*gset, minCell int, needOld bool, emptyRefuse
 				return true
 			}
 		}
-		if rem <= 0 {
+		if rem <= 0 || needOld && !old && !oldFrom[from] {
 			return false
 		}
 		if budget--; budget < 0 {
@@ -561,7 +608,7 @@ func (v *guardView) record(ctx context.Context, tx ReleaseTx, analyst string, ls
 			continue
 		}
 		none := make(bitset, v.words)
-		id, err := tx.SaveReleasedSet(ctx, ReleasedSet{Analyst: analyst, Study: ls.data.Name, Version: ls.info.Version, Region: region, Definition: definitionText(f), Bits: none})
+		id, err := tx.SaveReleasedSet(ctx, ReleasedSet{Analyst: v.owner, Study: ls.data.Name, Version: ls.info.Version, Region: region, Definition: definitionText(f), Bits: none})
 		if err != nil {
 			return err
 		}
@@ -573,7 +620,7 @@ func (v *guardView) record(ctx context.Context, tx ReleaseTx, analyst string, ls
 		if g := v.lookup(d); g != nil && v.hasRegion(g, regions[i]) {
 			continue
 		}
-		r := ReleasedSet{Analyst: analyst, Study: ls.data.Name, Version: ls.info.Version, Region: regions[i], Definition: definitionText(defs[i]), Size: s.count(), Bits: s}
+		r := ReleasedSet{Analyst: v.owner, Study: ls.data.Name, Version: ls.info.Version, Region: regions[i], Definition: definitionText(defs[i]), Size: s.count(), Bits: s}
 		id, err := tx.SaveReleasedSet(ctx, r)
 		if err != nil {
 			return err
@@ -627,5 +674,6 @@ func (v *guardView) commit() {
 		}
 		v.gs.empties[r] = f
 	}
+	v.commitGiven()
 	v.gs.lastID = max(v.gs.lastID, v.lastID)
 }

@@ -79,22 +79,37 @@ func BenchmarkGuardCheck(b *testing.B) {
 			return sets, randomSet(n - 1)
 		},
 	}
+	// check times one check of s against sets released to the analyst and, given besides,
+	// feasibility answers it was given (rule 6); the partition's new set is refused.
+	check := func(b *testing.B, sets []bitset, s bitset, given int, refused bool) {
+		gs := &guardSets{byDigest: map[string]*gset{}}
+		v := &guardView{gs: gs, minCell: 5, words: words, byDig: map[string]*gset{}, regions: map[*gset][]string{}}
+		for _, r := range sets {
+			v.add(bitsDigest(r), r, r.count(), "r", nil, false)
+		}
+		for range given {
+			f := randomSet(10 + rnd.IntN(n/2))
+			v.add(bitsDigest(f), f, f.count(), feasRegionPrefix+"f", nil, false)
+		}
+		v.commit()
+		v = &guardView{gs: gs, minCell: 5, words: words, byDig: map[string]*gset{}, regions: map[*gset][]string{}}
+		b.ResetTimer()
+		for b.Loop() {
+			if err := v.check("bench", []bitset{s}, []string{"new"}, nil, nil); (err != nil) != refused {
+				b.Fatal(err)
+			}
+		}
+	}
 	for _, name := range []string{"random", "nested", "sizes", "partition"} {
 		b.Run(name, func(b *testing.B) {
 			sets, s := layouts[name]()
-			gs := &guardSets{byDigest: map[string]*gset{}}
-			v := &guardView{gs: gs, minCell: 5, words: words, byDig: map[string]*gset{}, regions: map[*gset][]string{}}
-			for _, r := range sets {
-				v.add(bitsDigest(r), r, r.count(), "r", nil, false)
-			}
-			v.commit()
-			v = &guardView{gs: gs, minCell: 5, words: words, byDig: map[string]*gset{}, regions: map[*gset][]string{}}
-			b.ResetTimer()
-			for b.Loop() {
-				if err := v.check("bench", []bitset{s}, []string{"new"}, nil, nil); (err != nil) != (name == "partition") {
-					b.Fatal(err)
-				}
-			}
+			check(b, sets, s, 0, name == "partition")
+		})
+		// The same, with 500 feasibility answers given to the analyst besides (rule 6,
+		// guardfeas.go: random sets of 10 to 5,000 patients, none near the new set).
+		b.Run(name+"/given", func(b *testing.B) {
+			sets, s := layouts[name]()
+			check(b, sets, s, released, name == "partition")
 		})
 		// Loading the 500 sets into an empty cache, as a process does once per analyst and
 		// study version after a restart (each set's cover of cached subsets is computed).

@@ -184,6 +184,9 @@ func ParsePolicy(data []byte) (protocol.Policy, error) {
 		p.MaxCoxLogHR < 0 || math.IsNaN(p.MaxCoxLogHR) || math.IsInf(p.MaxCoxLogHR, 0) {
 		return protocol.Policy{}, fmt.Errorf("node: policy: negative or non-finite value")
 	}
+	if p.OverlapGuardScope != "" && p.OverlapGuardScope != GuardScopeAnalyst && p.OverlapGuardScope != GuardScopeStudy {
+		return protocol.Policy{}, fmt.Errorf("node: policy: overlap_guard_scope %q: must be %q (each analyst's releases, the default) or %q (every analyst's of the study together)", p.OverlapGuardScope, GuardScopeAnalyst, GuardScopeStudy)
+	}
 	if !IsExact(p) && p.MaxCoxLogHR == 0 {
 		return protocol.Policy{}, fmt.Errorf("node: policy: max_cox_log_hr 0: a protective policy needs a positive cap on the Cox β (only an exact policy has none; the default is %g)", float64(DefaultMaxCoxLogHR))
 	}

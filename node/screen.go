@@ -71,6 +71,7 @@ func (e *Engine) handleScreen(ctx context.Context, q protocol.Query, raw string,
 		var loadErr error
 		loadChecked := false
 		var released []bitset
+		var releasedRegions []string
 		for k := range outs {
 			o := &outs[k]
 			err := o.err
@@ -110,6 +111,7 @@ func (e *Engine) handleScreen(ctx context.Context, q protocol.Query, raw string,
 					}
 				}
 				released = append(released, o.ans.sets...)
+				releasedRegions = append(releasedRegions, o.regions...)
 			}
 			decided[k] = err
 			if _, aerr := tx.AppendAudit(ctx, entry); aerr != nil {
@@ -117,7 +119,7 @@ func (e *Engine) handleScreen(ctx context.Context, q protocol.Query, raw string,
 			}
 		}
 		if registerFeas && len(released) > 0 {
-			if fview, recordErr = e.registerExact(ctx, tx, ls, released, secret); recordErr != nil {
+			if fview, recordErr = e.registerExact(ctx, tx, ls, released, releasedRegions, secret); recordErr != nil {
 				return recordErr
 			}
 		}

@@ -468,7 +468,7 @@ func (t *sqliteReleaseTx) use(analyst string) *sql.Tx {
 	if t.tx == nil {
 		panic("node: ReleaseTx used after its Release returned")
 	}
-	if analyst != t.analyst {
+	if analyst != t.analyst && analyst != studyGuardOwner { // the study-wide guard's sets (guardscope.go)
 		panic(fmt.Sprintf("node: ReleaseTx of analyst %q used for analyst %q", t.analyst, analyst))
 	}
 	return t.tx
@@ -621,22 +621,22 @@ func (t *sqliteReleaseTx) StudyVersion(ctx context.Context, study string) (int64
 }
 
 // ReleasedSets implements ReleaseTx.
-func (t *sqliteReleaseTx) ReleasedSets(ctx context.Context, study string, version, after int64) ([]ReleasedSet, error) {
-	rows, err := t.use(t.analyst).QueryContext(ctx, "SELECT id, region, definition, size, bits FROM released_sets WHERE analyst = ? AND study = ? AND version = ? AND id > ? ORDER BY id",
-		t.analyst, study, version, after)
+func (t *sqliteReleaseTx) ReleasedSets(ctx context.Context, owner, study string, version, after int64) ([]ReleasedSet, error) {
+	rows, err := t.use(owner).QueryContext(ctx, "SELECT id, region, definition, size, bits FROM released_sets WHERE analyst = ? AND study = ? AND version = ? AND id > ? ORDER BY id",
+		owner, study, version, after)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []ReleasedSet
 	for rows.Next() {
-		r := ReleasedSet{Analyst: t.analyst, Study: study, Version: version}
+		r := ReleasedSet{Analyst: owner, Study: study, Version: version}
 		var data []byte
 		if err := rows.Scan(&r.ID, &r.Region, &r.Definition, &r.Size, &data); err != nil {
 			return nil, err
 		}
 		if len(data)%8 != 0 {
-			return nil, fmt.Errorf("node: released set of %q is corrupt", t.analyst)
+			return nil, fmt.Errorf("node: released set of %q is corrupt", owner)
 		}
 		r.Bits = decodeWords(data)
 		out = append(out, r)
@@ -645,23 +645,21 @@ func (t *sqliteReleaseTx) ReleasedSets(ctx context.Context, study string, versio
 }
 
 // SaveFeasibilitySet implements ReleaseTx.
-func (t *sqliteReleaseTx) SaveFeasibilitySet(ctx context.Context, f FeasibilitySet) (int64, int, error) {
+func (t *sqliteReleaseTx) SaveFeasibilitySet(ctx context.Context, f FeasibilitySet) (FeasibilitySet, error) {
 	tx := t.use(t.analyst)
 	digest := bitsDigest(f.Bits)
-	var id int64
-	answer := f.Answer
-	err := tx.QueryRowContext(ctx, "INSERT INTO feasibility_sets (study, version, digest, size, bits, answer) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (study, version, digest) DO NOTHING RETURNING id",
-		f.Study, f.Version, digest, f.Size, encodeWords(f.Bits), f.Answer).Scan(&id)
+	err := tx.QueryRowContext(ctx, "INSERT INTO feasibility_sets (study, version, digest, size, bits, answer, region) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (study, version, digest) DO NOTHING RETURNING id",
+		f.Study, f.Version, digest, f.Size, encodeWords(f.Bits), f.Answer, f.Region).Scan(&f.ID)
 	if errors.Is(err, sql.ErrNoRows) { // stored before
-		err = tx.QueryRowContext(ctx, "SELECT id, answer FROM feasibility_sets WHERE study = ? AND version = ? AND digest = ?",
-			f.Study, f.Version, digest).Scan(&id, &answer)
+		err = tx.QueryRowContext(ctx, "SELECT id, answer, region FROM feasibility_sets WHERE study = ? AND version = ? AND digest = ?",
+			f.Study, f.Version, digest).Scan(&f.ID, &f.Answer, &f.Region)
 	}
-	return id, answer, err
+	return f, err
 }
 
 // FeasibilitySets implements ReleaseTx.
 func (t *sqliteReleaseTx) FeasibilitySets(ctx context.Context, study string, version, after int64) ([]FeasibilitySet, error) {
-	rows, err := t.use(t.analyst).QueryContext(ctx, "SELECT id, size, bits, answer FROM feasibility_sets WHERE study = ? AND version = ? AND id > ? ORDER BY id",
+	rows, err := t.use(t.analyst).QueryContext(ctx, "SELECT id, size, bits, answer, region FROM feasibility_sets WHERE study = ? AND version = ? AND id > ? ORDER BY id",
 		study, version, after)
 	if err != nil {
 		return nil, err
@@ -671,7 +669,7 @@ func (t *sqliteReleaseTx) FeasibilitySets(ctx context.Context, study string, ver
 	for rows.Next() {
 		f := FeasibilitySet{Study: study, Version: version}
 		var data []byte
-		if err := rows.Scan(&f.ID, &f.Size, &data, &f.Answer); err != nil {
+		if err := rows.Scan(&f.ID, &f.Size, &data, &f.Answer, &f.Region); err != nil {
 			return nil, err
 		}
 		if len(data)%8 != 0 {

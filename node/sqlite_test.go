@@ -52,7 +52,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 			var sets, after []ReleasedSet
 			err = s.Release(ctx, "alice", func(tx ReleaseTx) error {
 				var err error
-				if sets, err = tx.ReleasedSets(ctx, "lung", 1, 0); err != nil || len(sets) != 1 {
+				if sets, err = tx.ReleasedSets(ctx, "alice", "lung", 1, 0); err != nil || len(sets) != 1 {
 					return err
 				}
 				id, err := tx.SaveReleasedSet(ctx, ReleasedSet{Analyst: "alice", Study: "lung", Version: 1, Size: 2, Bits: []uint64{3}})
@@ -62,7 +62,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 				if id <= sets[0].ID {
 					t.Errorf("new set's ID %d is not above the migrated one's %d", id, sets[0].ID)
 				}
-				after, err = tx.ReleasedSets(ctx, "lung", 1, sets[0].ID)
+				after, err = tx.ReleasedSets(ctx, "alice", "lung", 1, sets[0].ID)
 				return err
 			})
 			if err != nil || len(sets) != 1 || sets[0].ID == 0 || sets[0].Size != 1 || sets[0].Bits[0] != 1 || sets[0].Region != "" {
@@ -94,7 +94,7 @@ func TestReleaseAllOrNothing(t *testing.T) {
 		t.Fatalf("Release returned %v, want fn's error", err)
 	}
 	err = s.Release(ctx, "alice", func(tx ReleaseTx) error {
-		sets, err := tx.ReleasedSets(ctx, "lung", 1, 0)
+		sets, err := tx.ReleasedSets(ctx, "alice", "lung", 1, 0)
 		if err != nil || len(sets) != 0 {
 			t.Errorf("sets of a rolled-back release: %+v, %v", sets, err)
 		}

@@ -206,9 +206,10 @@ type ReleaseTx interface {
 	// over to the new one when it was imported (carryover.go), and a set saved for the old
 	// load now would be lost to the new one.
 	StudyVersion(ctx context.Context, study string) (int64, error)
-	// ReleasedSets returns the sets released to the analyst for one study version whose ID
-	// is above after, in ID order (after 0: all of them).
-	ReleasedSets(ctx context.Context, study string, version, after int64) ([]ReleasedSet, error)
+	// ReleasedSets returns the sets remembered for owner (the analyst, or the study-wide
+	// guard's owner, guardscope.go) for one study version whose ID is above after, in ID
+	// order (after 0: all of them).
+	ReleasedSets(ctx context.Context, owner, study string, version, after int64) ([]ReleasedSet, error)
 	// SaveReleasedSet remembers a patient set released to the analyst through a region
 	// (overlap guard) and returns its ID, which is above the ID of every set stored before it.
 	// A set identical to one already stored with the same region (same study version, bits
@@ -222,8 +223,9 @@ type ReleaseTx interface {
 	// SaveFeasibilitySet remembers a feasibility set and its answer and returns its ID, which
 	// is above the ID of every set stored before it. A set identical to one already stored
 	// (same study version and bits) is not stored again: its ID and answer are returned
-	// instead, so that the first answer stays the answer.
-	SaveFeasibilitySet(ctx context.Context, f FeasibilitySet) (id int64, answer int, err error)
+	// instead, so that the first answer stays the answer. It returns the set as stored (ID,
+	// answer and region).
+	SaveFeasibilitySet(ctx context.Context, f FeasibilitySet) (FeasibilitySet, error)
 }
 
 // FeasibilitySet is a patient set whose feasibility count was answered (to any analyst), with
@@ -236,6 +238,9 @@ type FeasibilitySet struct {
 	Size    int
 	Bits    []uint64
 	Answer  int
+	// Region is the region (regionOf) of the query or exact release that gave the set its own
+	// answer; "" for a set remembered before migration 014 (no region matches it).
+	Region string
 }
 
 // ReleasedSet is a patient set (a cohort or one of its groups) whose aggregate was released to

@@ -68,11 +68,15 @@ const AuthOpen = "open"
 // Policy is a site's disclosure policy as published in its catalog. The node package
 // documents each rule (node.DefaultPolicy gives the safe defaults).
 type Policy struct {
-	MinCohort        int     `json:"min_cohort"`
-	MinCell          int     `json:"min_cell"`
-	BinDays          float64 `json:"bin_days"`
-	OverlapGuard     bool    `json:"overlap_guard"`
-	DailyQueryBudget int     `json:"daily_query_budget"`
+	MinCohort    int     `json:"min_cohort"`
+	MinCell      int     `json:"min_cell"`
+	BinDays      float64 `json:"bin_days"`
+	OverlapGuard bool    `json:"overlap_guard"`
+	// OverlapGuardScope is whose releases the overlap guard remembers together: "analyst"
+	// (or "", the default) each analyst key's own; "study" those of every analyst of the
+	// study, so that two keys cannot split a differencing attack between them.
+	OverlapGuardScope string `json:"overlap_guard_scope,omitempty"`
+	DailyQueryBudget  int    `json:"daily_query_budget"`
 	// EventsPerCoxCovariate is the number of events a Cox query needs per design column
 	// (e.g. 10: p columns need 10·p events among the complete cases); 0 = no cap.
 	EventsPerCoxCovariate int `json:"events_per_cox_covariate"`

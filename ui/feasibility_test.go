@@ -33,16 +33,19 @@ func TestFormatFeasibility(t *testing.T) {
 }
 
 // The problem feasibility counts solve, through the desktop app on the demo federation (overlap
-// guard on, min cell 5): the analyst narrows the cohort step by step (age ≥ 60, ≥ 61, ≥ 62),
+// guard on, min cell 5): the analyst narrows the cohort step by step (age ≥ 50, ≥ 60, ≥ 70),
 // each edit counted live, then runs Kaplan–Meier and Table 1 of the final cohort. No site
-// refuses the run. With exact counts each edit released a set differing from the previous
-// one by the few patients of one year of age, and the smaller sites' guards then refused the
-// run of the final cohort (the node's TestAttackFeasibilityThenRun plays that control).
+// refuses the run. With exact counts each edit released a set, and an edit moving fewer than
+// min_cell patients got the run refused; with feasibility counts that is so too when the
+// final cohort is 1..min_cell−1 patients from an earlier edit at a site (age ≥ 61, then
+// ≥ 62 at the smallest site): the node's guard rule 6 (node/guardfeas.go, review class 5 in
+// the reverse order) refuses an exact release near a feasibility answer of another
+// definition, which the node's TestAttackFeasibilityThenRun plays.
 func TestEditingFiltersDoesNotTripTheGuard(t *testing.T) {
 	f := startApp(t)
 	a := f.ui
 	c := a.cohort
-	for _, lo := range []float64{60, 61, 62} {
+	for _, lo := range []float64{50, 60, 70} {
 		before := c.feas
 		c.AddFilter(cohortFilter{Var: "age", Min: &lo})
 		f.loop.until(t, "feasibility of the edited cohort", func() bool { return c.feas != before })
