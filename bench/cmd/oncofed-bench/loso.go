@@ -119,7 +119,7 @@ func losoAgreement(out []byte, r *losoR) string {
 		}
 		worst = math.Max(worst, math.Abs(*s.HarrellC-r.HarrellC[i]))
 	}
-	return fmt.Sprintf("%.1e (largest |ΔC| over the sites)", worst)
+	return fmt.Sprintf("%.1e (largest difference of a site's C)", worst)
 }
 
 func losoMarkdown(cfg config, run *cliRun, rr *losoR, rErr string) string {
