@@ -34,6 +34,9 @@ func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 	}
+	if req.Cox.ZPH != "" {
+		m.Cox.ZPH = s.zphWithModel(ctx, req, m)
+	}
 	r := &Result{Network: s.network.ID, Request: req, Rounds: m.Rounds, Cox: m.Cox}
 	if err := s.finish(ctx, r, m.First, m.Steps); err != nil {
 		return nil, err

@@ -54,6 +54,9 @@ type CoxTrace struct {
 	RidgeChoice *RidgeChoiceRecord `json:"ridge_choice,omitempty"`
 	// RidgeScale is the ridge penalty's column variances (scale = TRUE), as fitted with.
 	RidgeScale protocol.Float64s `json:"ridge_scale,omitempty"`
+	// ZPH is the proportional-hazards check asked with the model: its pooled sums (the table
+	// is recomputed on opening), or why there is none.
+	ZPH *ZPHRecord `json:"zph,omitempty"`
 	// NoiseSD is, for a model fitted on differentially private tables, the standard deviation
 	// of each coefficient under the release's noise (DPCoxNoiseSD), computed when it was fitted.
 	NoiseSD protocol.Float64s `json:"noise_sd,omitempty"`
@@ -357,6 +360,7 @@ func compact(r *Result, steps []CoxStep) error {
 			tr.Validation = losoRecord(r.Cox.Validation)
 			tr.RidgeChoice = ridgeChoiceRecord(r.Cox.RidgeChoice)
 			tr.RidgeScale = slices.Clone(r.Cox.RidgeScale)
+			tr.ZPH = zphRecord(r.Cox.ZPH)
 			tr.NoiseSD = slices.Clone(r.Cox.NoiseSD)
 		}
 		r.Trace = tr
@@ -555,6 +559,11 @@ func renderCoxTrace(req Request, tr *CoxTrace) (*CoxResult, error) {
 		}
 	}
 	out.NoiseSD = slices.Clone(tr.NoiseSD)
+	if tr.ZPH != nil {
+		if out.ZPH, err = tr.ZPH.result(); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

@@ -56,6 +56,9 @@ type CoxSpec struct {
 	// Penalty, when not nil, fits the ridge-penalized model (RidgeSpec), its θ fixed or chosen
 	// leave one site out.
 	Penalty *RidgeSpec `json:"penalty,omitempty"`
+	// ZPH names the transform of time ("km", "identity" or "rank") of a proportional-hazards
+	// check run after the fit (CoxResult.ZPH, zph.go); "" for none.
+	ZPH string `json:"zph,omitempty"`
 }
 
 // ReferenceFirst returns levels with ref moved first: the reference level of a categorical
@@ -516,6 +519,9 @@ type CoxResult struct {
 	// RidgeScale holds, for a ridge penalty with scale = TRUE, each design column's variance
 	// over the cohort (the penalty's weights), kept in the stored trace.
 	RidgeScale []float64
+	// ZPH is the proportional-hazards check asked with the model (CoxSpec.ZPH), kept in the
+	// stored trace; nil when not asked.
+	ZPH *ZPHResult
 	// NoiseSD is, for a model fitted on differentially private tables (Form dp_tables), the
 	// standard deviation each coefficient owes to the release's noise, which Fit's standard
 	// errors leave out; nil otherwise.

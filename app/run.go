@@ -53,6 +53,9 @@ func validate(req Request) error {
 		if err := validateRidge(req.Cox); err != nil {
 			return err
 		}
+		if err := checkZPHTransform(req.Cox.ZPH); err != nil {
+			return err
+		}
 	case protocol.KindScreen:
 		return Errorf(EInvalid, "a biomarker screen runs from the Biomarkers tab (Service.Screen), not as a single analysis: run it again there")
 	default:

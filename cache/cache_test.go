@@ -476,7 +476,7 @@ func TestLibrary(t *testing.T) {
 	}
 	// Pinned from a tab, a result keeps how it was shown; pinned from the library (nil), it
 	// keeps what was stored.
-	shown := &app.Display{View: app.ViewBySite + "female", Unit: "years", MedianLines: true, Percent: true}
+	shown := &app.Display{View: app.ViewBySite + "female", Unit: "years", MedianLines: true, Percent: true, Order: []string{"male", "female"}}
 	for _, d := range []*app.Display{shown, nil} {
 		if err := db.PinResult(ctx, ids[4], true, d); err != nil {
 			t.Fatal(err)
