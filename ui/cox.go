@@ -104,6 +104,24 @@ func newCoxTab(a *App) *coxTab {
 // setStudy offers the study's variables as covariates.
 func (t *coxTab) setStudy(st *app.Study) { t.offerStudy(st) }
 
+// pooledRefusers lists the sites of st whose published policy does not allow pooled models
+// (allow_pooled_cox); nil when every site allows them or no catalog is known.
+func (a *App) pooledRefusers(st *app.Study) []string {
+	var refuse []string
+	if c := a.catalog; c != nil {
+		allowed := map[string]bool{}
+		for _, sc := range c.Sites {
+			allowed[sc.Site] = sc.Policy.AllowPooledCox
+		}
+		for _, site := range st.Sites {
+			if !allowed[site] {
+				refuse = append(refuse, site)
+			}
+		}
+	}
+	return refuse
+}
+
 // Request is the Cox request for the cohort and the choices on the tab.
 func (t *coxTab) Request() app.Request { return t.request() }
 

@@ -117,18 +117,7 @@ func (b *modelBuilder) offerReferences() {
 // that allows it (allow_pooled_cox): one refusing site aborts a pooled fit, so offering it
 // would only lead to a refusal. The note says which sites keep it off.
 func (b *modelBuilder) offerForms(st *app.Study) {
-	var refuse []string
-	if c := b.ui.catalog; c != nil {
-		allowed := map[string]bool{}
-		for _, sc := range c.Sites {
-			allowed[sc.Site] = sc.Policy.AllowPooledCox
-		}
-		for _, site := range st.Sites {
-			if !allowed[site] {
-				refuse = append(refuse, site)
-			}
-		}
-	}
+	refuse := b.ui.pooledRefusers(st)
 	if len(refuse) == 0 {
 		b.form.Options = []string{formStratified, formPooled}
 		b.formNote.Hide()
