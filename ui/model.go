@@ -46,6 +46,7 @@ type modelTab struct {
 	cForest   *figureView
 	slopeFig  *figureView
 	calTable  *fyne.Container
+	calFig    *figureView
 	validated *app.LOSOResult
 
 	// Patient panel.
@@ -109,10 +110,11 @@ func newModelTab(a *App) *modelTab {
 	t.cForest = newFigureView(a.opt.Do, "The held-out sites' C will show here.")
 	t.slopeFig = newFigureView(a.opt.Do, "The held-out sites' calibration slopes will show here.")
 	t.calTable = container.New(gridTable{cols: 5})
+	t.calFig = newFigureView(a.opt.Do, "Validated with the pooled model, each held-out site's observed and predicted survival at the landmarks shows here.")
 	t.ridgeFig = newFigureView(a.opt.Do, "With a ridge penalty chosen leaving one site out, the held-out likelihood of each θ tried shows here.")
 	t.valTabs = container.NewAppTabs(container.NewTabItem("Discrimination (C)", t.cForest),
 		container.NewTabItem("Calibration slope", t.slopeFig),
-		container.NewTabItem("Calibration at landmarks", container.NewVScroll(t.calTable)),
+		container.NewTabItem("Calibration at landmarks", container.NewVSplit(t.calFig, container.NewVScroll(t.calTable))),
 		container.NewTabItem("Penalty (θ)", t.ridgeFig))
 	validation := container.NewBorder(t.losoText, nil, nil, nil, t.valTabs)
 
@@ -403,6 +405,11 @@ func (t *modelTab) showValidation(l *app.LOSOResult) {
 		t.slopeFig.SetFigure(func() chart.Figure { return report.SlopeForest(l, style) }, "")
 	} else {
 		t.slopeFig.SetFigure(nil, "No site released a calibration slope.")
+	}
+	if report.CalibrationFigure(l, style) != nil {
+		t.calFig.SetFigure(func() chart.Figure { return report.CalibrationFigure(l, style) }, "")
+	} else {
+		t.calFig.SetFigure(nil, "No site released calibration at the landmarks (the pooled model's validation does).")
 	}
 	t.calTable.RemoveAll()
 	rows := report.CalibrationRows(l)
