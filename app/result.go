@@ -258,6 +258,10 @@ type Display struct {
 	HideCensor  bool   `json:"hide_censor,omitempty"`
 	MedianLines bool   `json:"median_lines,omitempty"`
 	Percent     bool   `json:"percent,omitempty"`
+	// Order is the analyst's order of a Kaplan–Meier result's groups (their values, "" for an
+	// ungrouped cohort) in legends, tables and slides; nil keeps the study's declared order
+	// (InOrder).
+	Order []string `json:"order,omitempty"`
 }
 
 // The views besides the default one (Display.View): a Kaplan–Meier result's cumulative

@@ -476,6 +476,13 @@ func packs(l, must *gset, pieces []*gset, minCell int, needOld bool, emptyRefuse
 		copy(u, must.bits)
 		covered = must.size
 	}
+	// oldFrom[j] reports whether a piece at j or after was released before (not pending): a
+	// branch that needs one and has none left is pruned before it costs budget, so a reply's
+	// own many cells (a Table 1 of a dozen variables) never exhaust it alone.
+	oldFrom := make([]bool, len(pieces)+1)
+	for j := len(pieces) - 1; j >= 0; j-- {
+		oldFrom[j] = oldFrom[j+1] || !pieces[j].pending
+	}
 	budget := packBudget
 	// family holds l and the family's sets, coefs +1 and −1: the remainder's combination.
 	family, coefs := []*gset{l}, []int{1}
@@ -490,7 +497,7 @@ func packs(l, must *gset, pieces []*gset, minCell int, needOld bool, emptyRefuse
 				return true
 			}
 		}
-		if rem <= 0 {
+		if rem <= 0 || needOld && !old && !oldFrom[from] {
 			return false
 		}
 		if budget--; budget < 0 {

@@ -133,6 +133,9 @@ func Slide(r *app.Result, n Names, style chart.Style, now time.Time) (chart.Figu
 
 func kmSlide(r *app.Result, n Names, style chart.Style, foot, view string) (chart.Figure, string) {
 	o := KMOptionsFor(r, r.Display)
+	if r.Display != nil {
+		r = app.InOrder(r, r.Display.Order)
+	}
 	title := KMTitle(r, n)
 	if view == app.ViewCIF && r.KM.Causes > 0 && r.KM.CIFError == "" {
 		f := CIFFigure(r, n.Causes(r.KM.Endpoint), o.Unit, style, foot)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -50,6 +51,11 @@ type survivalTab struct {
 	status   *widget.Label
 	opts     report.KMOptions
 	result   *app.Result
+	// order is the analyst's order of the groups (nil: the study's), kept while the grouping
+	// stays orderFor; orderBtn opens the dialog that sets it.
+	order    []string
+	orderFor string
+	orderBtn *widget.Button
 	// censorSet is true once the analyst chose whether to see censor marks; until then they
 	// are hidden for large cohorts, where a mark at nearly every time would hide the curves.
 	censorSet bool
@@ -102,7 +108,9 @@ func newSurvivalTab(host resultHost, do func(func())) *survivalTab {
 	t.status.Hide()
 	t.view = widget.NewSelect([]string{viewPooled}, func(string) { t.onView() })
 	t.view.Selected = viewPooled
-	bar := newToolbar(6, container.NewGridWrap(fyne.NewSize(200, t.view.MinSize().Height), t.view),
+	t.orderBtn = widget.NewButton("Order…", t.onOrder)
+	t.orderBtn.Disable()
+	bar := newToolbar(6, container.NewGridWrap(fyne.NewSize(200, t.view.MinSize().Height), t.view), t.orderBtn,
 		container.NewHBox(widget.NewLabel("Time in"), t.unit), t.bands, t.censor, t.medians, t.percent, t.pin, t.export)
 	t.perSite = container.New(gridTable{cols: 3})
 	bySite := widget.NewAccordion(widget.NewAccordionItem("Per site: patients and events each site contributed", container.NewHScroll(t.perSite)))
@@ -195,19 +203,38 @@ func (t *survivalTab) show(r *app.Result) {
 		t.censor.Checked = !t.opts.HideCensor
 		t.censor.Refresh()
 	}
-	opts := []string{viewPooled}
-	if r.KM.Causes > 0 && r.KM.CIFError == "" {
-		opts = append(opts, viewCIF)
+	switch {
+	case r.Display != nil && len(r.Display.Order) > 0:
+		t.order, t.orderFor = slices.Clone(r.Display.Order), r.Request.GroupBy
+	case r.Request.GroupBy != t.orderFor:
+		t.order = nil
 	}
-	for _, g := range r.KM.Groups {
-		opts = append(opts, viewBySite+report.GroupName(g.Group))
-	}
-	t.view.Options, t.view.Selected, t.siteView = opts, viewPooled, nil
-	t.view.Refresh()
+	t.view.Selected, t.siteView = viewPooled, nil
+	t.refreshViews()
 	t.privacy.SetText(report.PrivacyLine(r, t.host.now()))
 	t.footnote = report.CohortNote(r.Request) + ". " + t.privacy.Text
 	t.fillStats()
 	t.redraw()
+}
+
+// refreshViews lists the views of the result, one group by site in the groups' order, and
+// offers Order… when there are groups to order.
+func (t *survivalTab) refreshViews() {
+	r := t.result
+	opts := []string{viewPooled}
+	if r.KM.Causes > 0 && r.KM.CIFError == "" {
+		opts = append(opts, viewCIF)
+	}
+	for _, g := range t.orderedGroups() {
+		opts = append(opts, viewBySite+report.GroupName(g))
+	}
+	t.view.Options = opts
+	t.view.Refresh()
+	if len(r.KM.Groups) > 1 {
+		t.orderBtn.Enable()
+	} else {
+		t.orderBtn.Disable()
+	}
 }
 
 // Result returns the result on show (nil before the first).
@@ -227,14 +254,14 @@ func (t *survivalTab) redraw() {
 // grouping and study by their labels and title (the per-site view says which group it is).
 func (t *survivalTab) kmFigure(r *app.Result, opts report.KMOptions, style chart.Style, foot string) *chart.KMFigure {
 	names := report.Names{From: t.host.currentStudy()}
-	if t.view.Selected == viewCIF && r == t.result {
+	if t.view.Selected == viewCIF && t.siteView == nil {
 		f := report.CIFFigure(r, names.Causes(r.KM.Endpoint), opts.Unit, style, foot)
 		f.Title = "Cumulative incidence: " + report.KMTitle(t.result, names)
 		return f
 	}
 	f := report.KMFigure(r, opts, style, foot)
 	f.Title = report.KMTitle(t.result, names)
-	if r != t.result {
+	if t.siteView != nil {
 		f.Title += " — " + t.view.Selected
 	}
 	return f
@@ -255,14 +282,14 @@ func (t *survivalTab) shown() (*app.Result, report.KMOptions, chart.Style) {
 		o.HR = nil // the hazard ratio compares the groups, not the sites
 		return t.siteView, o, t.host.chartStyle()
 	}
-	return t.result, t.opts, t.host.chartStyle()
+	return app.InOrder(t.result, t.order), t.opts, t.host.chartStyle()
 }
 
 // displayed is how the result is on show: the view and the display options, which its slide
 // keeps when it is pinned.
 func (t *survivalTab) displayed() *app.Display {
 	d := &app.Display{Unit: t.opts.Unit.String(), HideBands: t.opts.HideBands, HideCensor: t.opts.HideCensor,
-		MedianLines: t.opts.MedianLines, Percent: t.opts.Percent}
+		MedianLines: t.opts.MedianLines, Percent: t.opts.Percent, Order: slices.Clone(t.order)}
 	switch g, bySite := strings.CutPrefix(t.view.Selected, viewBySite); {
 	case t.view.Selected == viewCIF:
 		d.View = app.ViewCIF
@@ -400,7 +427,7 @@ func writeFigure(w io.Writer, format string, fig chart.Figure) error {
 
 // fillPerSite writes what each site contributed to each group: patients and events.
 func (t *survivalTab) fillPerSite() {
-	r := t.result
+	r := app.InOrder(t.result, t.order)
 	t.perSite.RemoveAll()
 	groups := r.KM.Groups
 	t.perSite.Layout = gridTable{cols: len(groups) + 1}
@@ -426,6 +453,7 @@ func (t *survivalTab) fillPerSite() {
 // clear empties the tab (a new study was chosen).
 func (t *survivalTab) clear() {
 	t.result, t.opts.HR, t.siteView = nil, nil, nil
+	t.orderBtn.Disable()
 	t.view.Options, t.view.Selected = []string{viewPooled}, viewPooled
 	t.view.Refresh()
 	t.figure.SetFigure(nil, "Build a cohort on the left and press Run to see Kaplan–Meier curves.")

@@ -91,10 +91,15 @@ func runCIF(ctx context.Context, c *common, args []string, out io.Writer) error 
 	if labels == nil {
 		return usagef("--endpoint: %s of study %s declares no competing causes (oncofed-node import --causes); use km", a.endpoint, st.Name)
 	}
+	order, err := cf.groupOrder(st, &a)
+	if err != nil {
+		return err
+	}
 	r, err := e.run(ctx, app.Request{Kind: protocol.KindSurvival, Study: st.Name, Cohort: f, GroupBy: a.group, Merge: a.merged, Endpoint: a.endpoint})
 	if err != nil {
 		return err
 	}
+	r = app.InOrder(r, order)
 	doc, err := cifDocument(r, labels, ct)
 	if err != nil {
 		return err

@@ -305,8 +305,8 @@ type kmOptions struct {
 // curveFlags are the flags km and cif share: the text output's time unit, the confidence
 // interval type, the landmark times and the figure file.
 type curveFlags struct {
-	unit                  timeUnit
-	conf, landmarks, plot string
+	unit                         timeUnit
+	conf, landmarks, plot, order string
 }
 
 func (cf *curveFlags) register(fs *flag.FlagSet, landmarks, landmarksHelp string) {
@@ -314,6 +314,27 @@ func (cf *curveFlags) register(fs *flag.FlagSet, landmarks, landmarksHelp string
 	fs.StringVar(&cf.conf, "conf-type", "log", "confidence interval `TYPE`: log, log-log or plain (as R's survfit)")
 	fs.StringVar(&cf.landmarks, "landmarks", landmarks, landmarksHelp)
 	fs.StringVar(&cf.plot, "out", "", "also draw the curves to `FILE` (.png, .svg or .pdf)")
+	fs.StringVar(&cf.order, "group-order", "", "the groups in this `ORDER`, comma-separated (e.g. IV,III,II,I), in the text output and the figure; groups not listed follow in the study's order (default: the study's order)")
+}
+
+// groupOrder reads --group-order against the groups the run will have: the --group
+// variable's levels after --merge.
+func (cf *curveFlags) groupOrder(st *app.Study, a *analysisFlags) ([]string, error) {
+	if strings.TrimSpace(cf.order) == "" {
+		return nil, nil
+	}
+	if a.group == "" {
+		return nil, usagef("--group-order orders the groups of --group: give --group")
+	}
+	groups, _, err := protocol.MergedGroups(st.Variable(a.group).Categories, a.merged)
+	if err != nil {
+		return nil, usagef("--%v", err)
+	}
+	order, err := app.ParseOrder(cf.order, groups)
+	if err != nil {
+		return nil, usagef("--group-order: %s", app.ErrorMessage(err))
+	}
+	return order, nil
 }
 
 // parse checks the confidence interval type and the landmarks.
@@ -349,10 +370,15 @@ func runKM(ctx context.Context, c *common, args []string, out io.Writer) error {
 		return err
 	}
 	defer e.Close()
+	order, err := cf.groupOrder(st, &a)
+	if err != nil {
+		return err
+	}
 	r, err := e.run(ctx, app.Request{Kind: protocol.KindSurvival, Study: st.Name, Cohort: f, GroupBy: a.group, Merge: a.merged, Endpoint: a.endpoint, Landmarks: marks})
 	if err != nil {
 		return err
 	}
+	r = app.InOrder(r, order)
 	opts := kmOptions{confType: ct, tau: tau, landmarks: marks, plot: cf.plot, unit: cf.unit}
 	doc, err := kmDocument(r, opts)
 	if err != nil {
