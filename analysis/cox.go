@@ -418,11 +418,19 @@ func newCoxStratum(time []float64, event []bool, x []float64, p int) (*CoxStratu
 		center: columnCenters(x, n, p),
 		eventX: make([]float64, p),
 	}
+	sorted := slices.IsSorted(time) // orderByTime's order is then the identity: copy at once
+	if sorted {
+		copy(s.time, time)
+		copy(s.event, event)
+		copy(s.x, x)
+	}
 	for k, i32 := range order {
 		i := int(i32)
-		s.time[k] = time[i]
-		s.event[k] = event[i]
-		copy(s.x[k*p:(k+1)*p], x[i*p:(i+1)*p])
+		if !sorted {
+			s.time[k] = time[i]
+			s.event[k] = event[i]
+			copy(s.x[k*p:(k+1)*p], x[i*p:(i+1)*p])
+		}
 		if event[i] {
 			s.events++
 			for j := 0; j < p; j++ {

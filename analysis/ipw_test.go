@@ -46,7 +46,10 @@ type ipwCase struct {
 	Stabilise   bool
 	Trim        float64
 	OutcomeCovs []string `json:"outcome_covariates"`
-	Propensity  struct {
+	// OutcomeColumns are the outcome model's design columns of OutcomeCovs (a factor's
+	// indicators), named as the propensity design names them.
+	OutcomeColumns []string `json:"outcome_columns"`
+	Propensity     struct {
 		Terms    []string
 		Coef, SE goldenFloats
 		Loglik   goldenFloats
@@ -191,7 +194,7 @@ func checkIPWCase(t *testing.T, g ipwGoldens, c ipwCase) {
 		event []bool
 		x, w  []float64
 	}
-	q := 1 + len(c.OutcomeCovs)
+	q := 1 + len(c.OutcomeColumns)
 	var strata []*WeightedCoxStratum
 	for _, s := range d.sites() {
 		var st struct {
@@ -223,8 +226,8 @@ func checkIPWCase(t *testing.T, g ipwGoldens, c ipwCase) {
 			st.event = append(st.event, s.event[i])
 			st.w = append(st.w, w)
 			st.x = append(st.x, trt)
-			for _, cov := range c.OutcomeCovs {
-				st.x = append(st.x, row[slices.Index(d.Columns, cov)])
+			for _, col := range c.OutcomeColumns {
+				st.x = append(st.x, row[slices.Index(d.Columns, col)])
 			}
 		}
 		for a := range arm {
@@ -286,6 +289,7 @@ func checkIPWCase(t *testing.T, g ipwGoldens, c ipwCase) {
 	}
 	for _, want := range c.CoxPooled {
 		checkWeightedCox(t, "pooled "+want.Ties, []*WeightedCoxStratum{pooled}, q, want)
+		checkWeightedPooledRounds(t, "pooled over the sites' rounds "+want.Ties, strata, q, want)
 	}
 	for _, want := range c.CoxSite {
 		checkWeightedCox(t, "by site "+want.Ties, strata, q, want)

@@ -21,6 +21,9 @@ func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 	}
+	if req.Cox.ZPH != "" {
+		m.Cox.ZPH = s.zphWithModel(ctx, req, m)
+	}
 	r := &Result{Network: s.network.ID, Request: req, Rounds: m.Rounds, Cox: m.Cox}
 	if err := s.finish(ctx, r, m.First, m.Steps); err != nil {
 		return nil, err
@@ -189,16 +192,22 @@ func (s *Service) coxColumns(ctx context.Context, req Request) (int, error) {
 // catalog that cannot be read, is left uncentred (the fit is the same, with fewer digits for
 // a column far from 0: docs/cox-protocol.md, "Centring").
 func (s *Service) coxOrigin(ctx context.Context, req Request) map[string]float64 {
+	return s.numericOrigin(ctx, req.Study, req.Cox.Covariates)
+}
+
+// numericOrigin is coxOrigin for any covariates of a study (the adjusted pooled weighted Cox
+// model's too).
+func (s *Service) numericOrigin(ctx context.Context, study string, covariates []string) map[string]float64 {
 	cat, err := s.cache.Catalog(ctx, s.network.ID)
 	if err != nil {
 		return nil
 	}
-	st := cat.Study(req.Study)
+	st := cat.Study(study)
 	if st == nil {
 		return nil
 	}
 	var origin map[string]float64
-	for _, v := range req.Cox.Covariates {
+	for _, v := range covariates {
 		vr := st.Variable(v)
 		if vr == nil || vr.Type != protocol.Numeric || vr.Min == nil || vr.Max == nil || len(vr.TypeConflict) > 0 {
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
@@ -28,6 +29,10 @@ type IPWSpec struct {
 	Stabilise   bool                `json:"stabilise,omitempty"`
 	Trim        float64             `json:"trim,omitempty"`
 	Ties        string              `json:"ties,omitempty"` // efron (default) or breslow
+	// Adjust adds covariates (confounders, with their levels) to the pooled weighted Cox model
+	// (Strata "none" only): coxph(Surv ~ treatment + Adjust, weights = w, robust = TRUE), fitted
+	// in rounds of its own under the sites' allow_pooled_cox (docs/ipw.md).
+	Adjust []string `json:"adjust,omitempty"`
 }
 
 // IPWEdges are the propensity histogram's bins: twenty of width 0.05.
@@ -111,6 +116,14 @@ func validateIPW(req Request) error {
 	if len(s.Confounders) == 0 {
 		return Errorf(EInvalid, "choose at least one confounder")
 	}
+	if len(s.Adjust) > 0 && ipwStrata(s) != "none" {
+		return Errorf(EInvalid, "adjusting the weighted Cox model for covariates needs the pooled form (one baseline hazard, strata none)")
+	}
+	for i, v := range s.Adjust {
+		if !slices.Contains(s.Confounders, v) || slices.Index(s.Adjust, v) != i {
+			return Errorf(EInvalid, "the Cox model's covariate %s must be a confounder, chosen once", v)
+		}
+	}
 	if _, err := analysis.ParseEstimand(ipwEstimand(s)); err != nil {
 		return WrapError(EInvalid, err, "unknown estimand %q (ATE, ATT or overlap)", s.Estimand)
 	}
@@ -174,6 +187,11 @@ func ipwRequest(s *IPWSpec, stage protocol.IPWStage, beta []float64) *protocol.I
 // answer the first round are the comparison's sites; each later round must be answered by all
 // of them. The payload is then computed from the rounds by renderIPW, as when reopened.
 func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
+	if len(req.IPW.Adjust) > 0 {
+		if refuse := s.pooledRefusedByCatalog(ctx, req.Study); len(refuse) > 0 {
+			return nil, Errorf(ERefusedByPolicy, "adjusting the pooled weighted Cox model needs every site to allow pooled models, and the published policies of %s do not (allow_pooled_cox: the model's sums per time disclose covariate values); nothing was asked", strings.Join(refuse, ", "))
+		}
+	}
 	base := s.baseQuery(req)
 	var (
 		rounds  []Round
@@ -230,6 +248,14 @@ func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
 		if err := s.runIPWStratifiedCox(req, fit, out.TreatedShare, ask); err != nil {
 			return nil, err
 		}
+	} else if len(req.IPW.Adjust) > 0 {
+		askEach := func(template *protocol.IPWRequest, first []protocol.Reply, weights func(k int) *protocol.IPWCoxWeights) ([]protocol.Reply, error) {
+			return s.askEachIPW(ctx, base, template, first, weights, members, &rounds)
+		}
+		origin := s.numericOrigin(ctx, req.Study, req.IPW.Adjust)
+		if err := runIPWPooledCox(req, fit.Coef, out.TreatedShare, origin, ask, askEach); err != nil {
+			return nil, err
+		}
 	}
 	r := &Result{Network: s.network.ID, Request: req, Rounds: rounds}
 	if r.IPW, err = renderIPW(req, rounds); err != nil {
@@ -264,9 +290,15 @@ func (s *Service) runIPWStratifiedCox(req Request, fit *analysis.LogisticFit, sh
 // from the catalog): the intercept, each numeric confounder, and name+level for each level of
 // a categorical one after its reference, as the sites' analysis.BuildDesign names them.
 func ipwColumns(req Request) []string {
-	cols := []string{"(Intercept)"}
-	for _, v := range req.IPW.Confounders {
-		lv, ok := req.IPW.Levels[v]
+	return append([]string{"(Intercept)"}, ipwDesignColumns(req.IPW.Confounders, req.IPW.Levels)...)
+}
+
+// ipwDesignColumns names the design columns of variables with levels (the categorical ones'):
+// a numeric variable under its name, a categorical one as name+level after the reference.
+func ipwDesignColumns(vars []string, levels map[string][]string) []string {
+	var cols []string
+	for _, v := range vars {
+		lv, ok := levels[v]
 		if !ok {
 			cols = append(cols, v)
 			continue
@@ -345,7 +377,9 @@ func renderIPW(req Request, rounds []Round) (*IPWResult, error) {
 	}
 	prop, outc, cox := byStage[protocol.IPWPropensity], byStage[protocol.IPWOutcome], byStage[protocol.IPWCox]
 	strata := ipwStrata(req.IPW)
-	if len(prop) == 0 || len(outc) != 1 || (len(cox) == 0) != (strata == "none") || len(prop[0].Replies) == 0 {
+	adjusted := strata == "none" && len(req.IPW.Adjust) > 0
+	if len(prop) == 0 || len(outc) != 1 || (len(cox) == 0) != (strata == "none") || len(prop[0].Replies) == 0 ||
+		(len(byStage[protocol.IPWPooledSums]) > 0) != adjusted {
 		return nil, Errorf(EInternal, "the stored rounds of the weighted comparison are incomplete")
 	}
 	columns := prop[0].Replies[0].IPW.Columns
@@ -368,6 +402,10 @@ func renderIPW(req Request, rounds []Round) (*IPWResult, error) {
 	ties, err := coxTies(req.IPW.Ties)
 	if err != nil {
 		return nil, err
+	}
+	if adjusted {
+		res.Cox, res.Robust, err = renderIPWPooled(req.IPW, byStage[protocol.IPWPooledSums], byStage[protocol.IPWPooledHessian], byStage[protocol.IPWPooledMeat])
+		return res, err
 	}
 	if strata == "none" {
 		res.Cox, res.Robust, err = analysis.FitTwoArmWeightedCox(tables[0], tables[1], ties, analysis.CoxOptions{Terms: []string{ipwTerm(req.IPW)}})

@@ -76,6 +76,9 @@ func (s *Service) Rerun(ctx context.Context, id int64) (*Result, *Changes, error
 	if err != nil {
 		return nil, nil, err
 	}
+	if isScreen(old.Request) {
+		return s.rerunScreen(ctx, old, nil) // a screen re-runs through Screen (screenrerun.go)
+	}
 	r, err := s.Run(ctx, old.Request)
 	if err != nil {
 		return nil, nil, err

@@ -50,6 +50,9 @@ type CoxTrace struct {
 	// Validation is the leave-one-site-out validation asked with the model: what each site
 	// released about the model fitted on the others (its pooling is recomputed on opening).
 	Validation *LOSORecord `json:"validation,omitempty"`
+	// ZPH is the proportional-hazards check asked with the model: its pooled sums (the table
+	// is recomputed on opening), or why there is none.
+	ZPH *ZPHRecord `json:"zph,omitempty"`
 	// NoiseSD is, for a model fitted on differentially private tables, the standard deviation
 	// of each coefficient under the release's noise (DPCoxNoiseSD), computed when it was fitted.
 	NoiseSD protocol.Float64s `json:"noise_sd,omitempty"`
@@ -351,6 +354,7 @@ func compact(r *Result, steps []CoxStep) error {
 		if r.Cox != nil {
 			tr.Baseline = baselineRecord(r.Cox.Baseline)
 			tr.Validation = losoRecord(r.Cox.Validation)
+			tr.ZPH = zphRecord(r.Cox.ZPH)
 			tr.NoiseSD = slices.Clone(r.Cox.NoiseSD)
 		}
 		r.Trace = tr
@@ -542,6 +546,11 @@ func renderCoxTrace(req Request, tr *CoxTrace) (*CoxResult, error) {
 		}
 	}
 	out.NoiseSD = slices.Clone(tr.NoiseSD)
+	if tr.ZPH != nil {
+		if out.ZPH, err = tr.ZPH.result(); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

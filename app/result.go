@@ -53,6 +53,9 @@ type CoxSpec struct {
 	// Validate "loso" validates the model leave one site out after the fit (ValidateLOSO, at
 	// the request's Landmarks for the pooled form); the validation is kept with the result.
 	Validate string `json:"validate,omitempty"`
+	// ZPH names the transform of time ("km", "identity" or "rank") of a proportional-hazards
+	// check run after the fit (CoxResult.ZPH, zph.go); "" for none.
+	ZPH string `json:"zph,omitempty"`
 }
 
 // ReferenceFirst returns levels with ref moved first: the reference level of a categorical
@@ -499,6 +502,9 @@ type CoxResult struct {
 	// Validation is the leave-one-site-out validation asked with the model (CoxSpec.Validate),
 	// kept in the stored trace; nil when not asked.
 	Validation *LOSOResult
+	// ZPH is the proportional-hazards check asked with the model (CoxSpec.ZPH), kept in the
+	// stored trace; nil when not asked.
+	ZPH *ZPHResult
 	// NoiseSD is, for a model fitted on differentially private tables (Form dp_tables), the
 	// standard deviation each coefficient owes to the release's noise, which Fit's standard
 	// errors leave out; nil otherwise.

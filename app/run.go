@@ -50,6 +50,9 @@ func validate(req Request) error {
 		if v := req.Cox.Validate; v != "" && v != ValidateLOSO {
 			return Errorf(EInvalid, "unknown validation %q (loso)", v)
 		}
+		if err := checkZPHTransform(req.Cox.ZPH); err != nil {
+			return err
+		}
 	case protocol.KindScreen:
 		return Errorf(EInvalid, "a biomarker screen runs from the Biomarkers tab (Service.Screen), not as a single analysis: run it again there")
 	default:

@@ -476,12 +476,12 @@ func TestLibrary(t *testing.T) {
 	}
 	// Pinned from a tab, a result keeps how it was shown; pinned from the library (nil), it
 	// keeps what was stored.
-	shown := &app.Display{View: app.ViewBySite + "female", Unit: "years", MedianLines: true, Percent: true}
+	shown := &app.Display{View: app.ViewBySite + "female", Unit: "years", MedianLines: true, Percent: true, Order: []string{"male", "female"}}
 	for _, d := range []*app.Display{shown, nil} {
 		if err := db.PinResult(ctx, ids[4], true, d); err != nil {
 			t.Fatal(err)
 		}
-		if r, err := db.Result(ctx, ids[4]); err != nil || r.Display == nil || *r.Display != *shown {
+		if r, err := db.Result(ctx, ids[4]); err != nil || r.Display == nil || !reflect.DeepEqual(*r.Display, *shown) {
 			t.Fatalf("display after pinning with %+v: %+v, %v", d, r.Display, err)
 		}
 	}

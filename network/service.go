@@ -115,8 +115,9 @@ func ServeSiteWithOptions(ctx context.Context, nc *nats.Conn, site string, studi
 			}
 		}
 		// Queries addressed to this site alone (phase 2 of a pooled Cox round, alone or in a
-		// screen's batch; the second and variance rounds of a Fine–Gray fit).
-		for _, kind := range []protocol.Kind{protocol.KindCox, protocol.KindFineGray, protocol.KindScreen} {
+		// screen's batch; the second and variance rounds of a Fine–Gray fit; those of the adjusted
+		// pooled weighted Cox model of a treatment comparison).
+		for _, kind := range []protocol.Kind{protocol.KindCox, protocol.KindFineGray, protocol.KindScreen, protocol.KindIPW} {
 			if err := add(string(kind)+"-site-"+StudyToken(study), SiteQuerySubject(study, kind, site), study, kind); err != nil {
 				s.Stop()
 				return nil, fmt.Errorf("network: serve site %s, study %s: %w", site, study, err)

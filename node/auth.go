@@ -224,13 +224,17 @@ func (e *Engine) authenticate(ctx context.Context, q *protocol.Query) (identity,
 // not allow. A dp analyst gets differentially private releases only (dprelease.go): the
 // catalog (public), counts, summaries, survival tables and Cox models as noisy tables (form
 // dp_tables, dpcox.go); any other Cox form, and propensity weighting, is refused, saying what
-// the analyst or the site could do.
+// the analyst or the site could do. The refusal names protocol.ReasonAnalystRole; it is decided
+// from the analyst's role and the query's kind and form alone, so it costs no budget (handle).
 func (e *Engine) checkRole(who identity, q *protocol.Query) error {
 	if who.role != RoleDP || q.Kind == protocol.KindCatalog || e.dpCost(q) > 0 {
 		return nil
 	}
-	if q.Kind == protocol.KindCox && q.Cox != nil {
-		return errorf(protocol.CodeRefusedByPolicy, "analyst %q has the dp role: a Cox model is released to it as differentially private tables (cox.form dp_tables, fitted by the client), never as form %s; the site can list the analyst as trusted (under a data-use agreement) for the other forms", clip(who.name), q.Cox.Form)
+	if q.Kind == protocol.KindCox && q.Cox != nil && q.Cox.Form == protocol.CoxZPH {
+		return errorf(protocol.CodeRefusedByPolicy, "analyst %q has the dp role: the proportional-hazards test (cox.form zph) releases exact sums of residuals at the fitted β, which have no differentially private form; the site can list the analyst as trusted (under a data-use agreement)", clip(who.name))
 	}
-	return errorf(protocol.CodeRefusedByPolicy, "analyst %q has the dp role, and this site has no differentially private release of %s queries yet; the site can list the analyst as trusted (under a data-use agreement) in its analysts file", clip(who.name), q.Kind)
+	if q.Kind == protocol.KindCox && q.Cox != nil {
+		return refusef(protocol.ReasonAnalystRole, 0, "analyst %q has the dp role: a Cox model is released to it as differentially private tables (cox.form dp_tables, fitted by the client), never as form %s; the site can list the analyst as trusted (under a data-use agreement) for the other forms", clip(who.name), q.Cox.Form)
+	}
+	return refusef(protocol.ReasonAnalystRole, 0, "analyst %q has the dp role, and this site has no differentially private release of %s queries yet; the site can list the analyst as trusted (under a data-use agreement) in its analysts file", clip(who.name), q.Kind)
 }

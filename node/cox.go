@@ -49,6 +49,11 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	if req.Form == protocol.CoxLPHistogram && !e.policy.AllowPooledCox {
 		return answer{}, errorf(protocol.CodeRefusedByPolicy, "this site's policy does not allow prediction from the pooled model (allow_pooled_cox is false), so it releases no linear-predictor histogram; fit the model stratified by site instead")
 	}
+	if req.Form == protocol.CoxZPH {
+		if err := e.checkZPH(c, q); err != nil {
+			return answer{}, err
+		}
+	}
 	if req.Form == protocol.CoxPooledHessian && req.Site != e.site {
 		return answer{}, errorf(protocol.CodeInvalid, "a pooled_hessian request addressed to site %q reached site %q", clip(req.Site), e.site)
 	}
@@ -144,6 +149,10 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 			return answer{}, err
 		}
 		cr.LPHistogram = h
+	case protocol.CoxZPH:
+		if cr.ZPH, err = e.coxZPH(prep, beta, ties, req); err != nil {
+			return answer{}, err
+		}
 	}
 	if !coxFinite(cr) {
 		return answer{}, errorf(protocol.CodeInvalid, "cox: the contribution at this beta overflows (beta too large)")
@@ -152,6 +161,9 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	released := fmt.Sprintf("cox %s %s p=%d n=%d events=%d", req.Form, req.Ties, p, prep.n, prep.events)
 	if req.Form == protocol.CoxPooledHessian {
 		released += " weights_sha256=" + weightsDigest(req.Weights)
+	}
+	if req.Form == protocol.CoxZPH {
+		released += " transform=" + req.ZPH.Transform + " transform_sha256=" + zphDigest(req.ZPH)
 	}
 	return answer{sets: []bitset{prep.complete}, released: released}, nil
 }
@@ -262,7 +274,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 		Ind      map[string]string
 		Inter    []protocol.CoxInteraction
 		Origin   map[string]float64
-	}{q.Kind, req.Cause, ls.info.Version, q.Endpoint, q.Cohort, prepForm(req.Form), req.Covariates, req.Levels, req.Strata, req.Indicators, req.Interactions, req.Origin})
+	}{q.Kind, req.Cause, ls.info.Version, q.Endpoint, q.Cohort, e.prepFormOf(req), req.Covariates, req.Levels, req.Strata, req.Indicators, req.Interactions, req.Origin})
 	key := ls.data.Name + "\x00" + string(keyJSON)
 	e.coxMu.Lock()
 	for _, ent := range e.coxCache {
@@ -274,8 +286,8 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	e.coxMu.Unlock()
 
 	ep := ls.eps[q.Endpoint]
-	var rows []int
-	c.rows.forEach(func(i int) { rows = append(rows, i) })
+	byTime := ls.byTime(ep)
+	rows, pos := cohortByTime(c, byTime) // the complete cases come out sorted by time
 
 	var strata *VariableData
 	if req.Strata != "" {
@@ -287,8 +299,9 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 		cols[k].Name = name
 		if v.Type == protocol.Numeric {
 			cols[k].Numeric = make([]float64, len(rows))
-			for r, i := range rows {
-				cols[k].Numeric[r] = v.Numeric[i]
+			sorted := ls.numericColumn(byTime, v)
+			for r, k2 := range pos {
+				cols[k].Numeric[r] = sorted[k2]
 			}
 		} else {
 			cols[k].Categorical = make([]string, len(rows))
@@ -354,8 +367,8 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	}
 	for r, i := range rows {
 		if keep[r] {
-			times = append(times, ep.Time[i])
-			events = append(events, ep.Event[i])
+			times = append(times, byTime.time[pos[r]])
+			events = append(events, byTime.event[pos[r]])
 			if fgCause >= 0 {
 				split = append(split, int8(min(1, abs32(ep.Cause[i]-fgCause))))
 			}
@@ -367,7 +380,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			}
 		}
 	}
-	times, events, prep.merged, prep.truncated = policyTimes(times, events, split, e.policy.BinDays, e.policy.MinCell, isPooledForm(req.Form) || split != nil)
+	times, events, prep.merged, prep.truncated = policyTimes(times, events, split, e.policy.BinDays, e.policy.MinCell, isPooledForm(req.Form) || split != nil || e.zphStrict(req))
 	var codes []int // Fine–Gray: 1 the modelled cause, 2 a competing one, 0 censored
 	if split != nil {
 		codes = make([]int, len(events))
@@ -468,10 +481,19 @@ func centreColumns(x []float64, p int, names []string, origin map[string]float64
 	}
 }
 
+// prepFormOf is prepForm, except that a zph request answered on the strict times is kept apart
+// from the stratified design it otherwise shares.
+func (e *Engine) prepFormOf(req *protocol.CoxRequest) protocol.CoxForm {
+	if e.zphStrict(req) {
+		return protocol.CoxZPH
+	}
+	return prepForm(req.Form)
+}
+
 // prepForm is the form under which a prepared design is kept: both phases of a pooled round
 // share one.
 func prepForm(f protocol.CoxForm) protocol.CoxForm {
-	if f == protocol.CoxValidate || f == protocol.CoxLPHistogram {
+	if f == protocol.CoxValidate || f == protocol.CoxLPHistogram || f == protocol.CoxZPH {
 		return protocol.CoxStratified // the same design and released times
 	}
 	if isPooledForm(f) || f == protocol.CoxMeat {

@@ -394,9 +394,9 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 		if err != nil {
 			pe := asProtocolError(err)
 			entry.Outcome, entry.Code, entry.Reason = OutcomeRefused, pe.Code, pe.Message
-			if pe.Reason == protocol.ReasonDailyBudget || pe.Reason == protocol.ReasonFeasibilityBudget || pe.Code == protocol.CodeUnavailable {
-				// Decided from the analyst's own spending alone: it tells nothing and costs
-				// nothing, so a query refused for the budget does not burn what is left for
+			if pe.Reason == protocol.ReasonDailyBudget || pe.Reason == protocol.ReasonFeasibilityBudget || pe.Reason == protocol.ReasonAnalystRole || pe.Code == protocol.CodeUnavailable {
+				// Decided from the analyst's own spending (or role) alone: it tells nothing and
+				// costs nothing, so a query refused for the budget does not burn what is left for
 				// feasibility counts. (A feasibility count stays marked as one.)
 				entry.Budgeted = false
 			}

@@ -22,7 +22,8 @@ type loadedStudy struct {
 	eps      map[string]*EndpointData
 
 	orderMu sync.Mutex
-	order   map[string][]int32 // per endpoint: rows sorted by time (stable), built on first use
+	order   map[string][]int32      // per endpoint: rows sorted by time (stable), built on first use
+	sorted  map[string]*timeOrdered // per endpoint: its columns in that order (screenorder.go)
 	index   map[timeKey]*timeIndex
 	groups  map[string]*VariableData // integer-coded numeric variables viewed as categories
 

@@ -35,6 +35,12 @@ func (e *Engine) ipw(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 		// tables and the weighted Cox model's risk sets do not take entry times.
 		return answer{}, errorf(protocol.CodeInvalid, "endpoint %q records delayed entry at this site: the weighted comparison's tables and Cox model do not take entry times", q.Endpoint)
 	}
+	pooled := req.Stage == protocol.IPWPooledSums || req.Stage == protocol.IPWPooledHessian || req.Stage == protocol.IPWPooledMeat
+	if pooled {
+		if err := e.ipwPooledGate(req); err != nil {
+			return answer{}, err
+		}
+	}
 	prep, err := e.ipwPrepare(c, q)
 	if err != nil {
 		return answer{}, err
@@ -43,6 +49,10 @@ func (e *Engine) ipw(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	out := &protocol.IPWReply{Columns: prep.names, N: prep.n, Treated: prep.treatedN}
 	ans := answer{sets: []bitset{prep.complete}}
 	switch req.Stage {
+	case protocol.IPWPooledSums, protocol.IPWPooledHessian, protocol.IPWPooledMeat:
+		if ans.released, err = e.ipwPooled(c, req, prep, out); err != nil {
+			return answer{}, err
+		}
 	case protocol.IPWPropensity:
 		beta := req.Beta
 		if len(beta) == 0 {
@@ -150,15 +160,7 @@ func (e *Engine) ipwPrepare(c *cohort, q *protocol.Query) (*ipwPrepared, error) 
 			}
 		}
 	}
-	levels := map[string][]string{}
-	for name, lv := range req.Levels {
-		levels[name] = lv
-	}
-	for _, name := range req.Confounders {
-		if v := ls.vars[name]; v.Type == protocol.Categorical && levels[name] == nil {
-			levels[name] = v.Categories
-		}
-	}
+	levels := ipwLevels(ls, req)
 	x, p, names, keep, err := analysis.BuildDesign(cols, levels)
 	if err != nil {
 		return nil, errorf(protocol.CodeInvalid, "ipw design: %s", trimPrefix(err.Error()))
@@ -400,28 +402,13 @@ func (e *Engine) ipwCox(prep *ipwPrepared, req *protocol.IPWRequest, wt *ipwWeig
 	if lim := e.policy.MaxCoxLogHR; lim > 0 && math.Abs(req.CoxBeta[0]) > lim && !e.withoutModelRules {
 		return errorf(protocol.CodeRefusedByPolicy, "ipw.cox_beta %v is beyond this site's max_cox_log_hr=%v", req.CoxBeta[0], lim)
 	}
-	var time, x, w []float64
-	var event []bool
-	for a := 0; a < 2; a++ {
-		var ta, wa []float64
-		var ea []bool
-		var ca []int32
-		for i := 0; i < prep.n; i++ {
-			if wt.kept[i] && armOf(prep.treated[i]) == a {
-				ta = append(ta, prep.time[i])
-				ea = append(ea, prep.event[i])
-				wa = append(wa, wt.w[i])
-				ca = append(ca, prep.cell[i])
-			}
-		}
-		var err error
-		if ta, ea, _, _, err = cellPolicyTimes(ta, ea, ca, e.policy.BinDays, e.policy.MinCell); err != nil {
-			return err
-		}
-		time, event, w = append(time, ta...), append(event, ea...), append(w, wa...)
-		for range ta {
-			x = append(x, float64(a))
-		}
+	idx, time, event, err := e.ipwReleased(prep, wt, false)
+	if err != nil {
+		return err
+	}
+	x, w := make([]float64, len(idx)), make([]float64, len(idx))
+	for r, i := range idx {
+		x[r], w[r] = float64(armOf(prep.treated[i])), wt.w[i]
 	}
 	for _, ev := range event {
 		if ev {

@@ -211,17 +211,28 @@ func checkDesignColumns(x []float64, p int, names []string, blocks []designBlock
 	for _, b := range blocks {
 		if b.Numeric {
 			col := j
-			counts := map[float64]int{}
+			// One map lookup a patient (this runs for every model of a screen): each distinct
+			// value's place in values and counts.
+			at := map[float64]int{}
+			var values []float64
+			var counts []int
 			best := 0
 			for i := 0; i < n; i++ {
 				v := x[i*p+col]
-				counts[v]++
-				best = max(best, counts[v])
+				k, ok := at[v]
+				if !ok {
+					k = len(counts)
+					at[v] = k
+					values, counts = append(values, v), append(counts, 0)
+				}
+				counts[k]++
+				best = max(best, counts[k])
 			}
-			for mode, c := range counts {
+			for k, c := range counts {
 				if c != best {
 					continue
 				}
+				mode := values[k]
 				if !enough(func(i int) bool { return x[i*p+col] != mode }) {
 					return refuse(names[col] + " (the patients off its most common value)")
 				}

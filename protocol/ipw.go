@@ -49,6 +49,18 @@ type IPWRequest struct {
 	// Ties and CoxBeta (the treatment's log hazard ratio) for the cox stage.
 	Ties    string    `json:"ties,omitempty"`
 	CoxBeta []float64 `json:"cox_beta,omitempty"`
+	// Adjust are the covariates of the adjusted pooled model (pooled stages only; each a
+	// confounder, with the confounder's levels): CoxBeta then holds the treatment's coefficient
+	// and one per design column of Adjust, in that order (ipwpooled.go).
+	Adjust []string `json:"adjust,omitempty"`
+	// Site addresses a pooled_hessian or pooled_meat request to one site, which CoxWeights are
+	// for (sent on that site's own subject).
+	Site       string         `json:"site,omitempty"`
+	CoxWeights *IPWCoxWeights `json:"cox_weights,omitempty"`
+	// Origin is, for numeric covariates of Adjust, the public constant each site subtracts from
+	// the covariate's column before it forms the pooled stages' sums (as CoxRequest.Origin:
+	// the fit is unchanged, its sums keep their digits).
+	Origin map[string]float64 `json:"origin,omitempty"`
 }
 
 // IPWArm is one arm's balance sums: unweighted over its patients (N, Sum, SumSq), weighted over
@@ -100,6 +112,15 @@ type IPWReply struct {
 	// Outcome stage.
 	TreatedArm *IPWArm `json:"treated_arm,omitempty"`
 	ControlArm *IPWArm `json:"control_arm,omitempty"`
+	// Pooled stages (ipwpooled.go): the outcome model's design columns (the treatment first),
+	// phase 1's rows and Σ_events w x, phase 2's second moment; the meat in Meat and Score.
+	CoxColumns   []string    `json:"cox_columns,omitempty"`
+	Rows         []IPWCoxRow `json:"rows,omitempty"`
+	EventXSum    []float64   `json:"event_x_sum,omitempty"`
+	SecondMoment []float64   `json:"second_moment,omitempty"`
+	// BetaLimit is the site's cap on each outcome coefficient (as CoxReply.BetaLimit; none
+	// under an exact policy): the client's fit stays within every site's.
+	BetaLimit []float64 `json:"beta_limit,omitempty"`
 }
 
 func validateIPWRequest(r *IPWRequest) error {
@@ -107,9 +128,9 @@ func validateIPWRequest(r *IPWRequest) error {
 		return queryErrorf(CodeInvalid, "ipw query without ipw parameters")
 	}
 	switch r.Stage {
-	case IPWPropensity, IPWOutcome, IPWCox:
+	case IPWPropensity, IPWOutcome, IPWCox, IPWPooledSums, IPWPooledHessian, IPWPooledMeat:
 	default:
-		return queryErrorf(CodeInvalid, "ipw.stage %q: want propensity, outcome or cox", clipName(string(r.Stage)))
+		return queryErrorf(CodeInvalid, "ipw.stage %q: want propensity, outcome, cox, pooled_sums, pooled_hessian or pooled_meat", clipName(string(r.Stage)))
 	}
 	if r.TreatedSite != "" {
 		if r.Treatment != "" || r.Treated != "" || len(r.TreatedSite) > MaxNameLen {
@@ -148,6 +169,9 @@ func validateIPWRequest(r *IPWRequest) error {
 				return queryErrorf(CodeInvalid, "ipw: a coefficient, edge or share is not finite")
 			}
 		}
+	}
+	if err := validatePooledIPW(r); err != nil {
+		return err
 	}
 	if r.Stage == IPWPropensity {
 		return nil
@@ -225,6 +249,8 @@ func (v *validator) ipw(q Query, r *IPWReply) {
 				v.finites(name+".table", xs)
 			}
 		}
+	case IPWPooledSums, IPWPooledHessian, IPWPooledMeat:
+		v.pooledIPW(q, r)
 	case IPWCox:
 		v.finite("ipw.loglik", r.LogLik)
 		v.length("ipw.gradient", len(r.Gradient), 1)

@@ -214,6 +214,8 @@ type CoxRequest struct {
 	// Cause is the label of the cause whose subdistribution hazard a Fine–Gray round models
 	// (KindFineGray only; the endpoint's other causes are the competing ones).
 	Cause string `json:"cause,omitempty"`
+	// ZPH is the transform of a CoxZPH request (zph.go); that form only.
+	ZPH *CoxZPHRequest `json:"zph,omitempty"`
 }
 
 // CoxInteraction names two covariates of a Cox request whose columns interact.
@@ -261,9 +263,10 @@ const (
 	ReasonFeasibilityBudget = "feasibility_budget" // the optional extra cap on feasibility counts a day is reached; Limit: counts a day
 	ReasonPrivacyBudget     = "privacy_budget"     // the query would overspend the zCDP budget; Limit: the budget's ρ (daily or lifetime)
 	ReasonOverlapGuard      = "overlap_guard"      // the patient set differs from a released one by fewer than min_cell; Limit: min_cell
+	ReasonAnalystRole       = "analyst_role"       // the analyst's role (dp) has no release of this query kind or form, decided before any data is read; no Limit
 )
 
 // Reasons lists every refusal reason this version knows.
-var Reasons = []string{ReasonSmallCohort, ReasonDailyBudget, ReasonFeasibilityBudget, ReasonPrivacyBudget, ReasonOverlapGuard}
+var Reasons = []string{ReasonSmallCohort, ReasonDailyBudget, ReasonFeasibilityBudget, ReasonPrivacyBudget, ReasonOverlapGuard, ReasonAnalystRole}
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

@@ -158,10 +158,11 @@ func validateCoxRequest(c *CoxRequest, kind Kind) error {
 		if !(c.LPBinWidth >= MinLPBinWidth && c.LPBinWidth <= MaxLPBinWidth) {
 			return queryErrorf(CodeInvalid, "cox.lp_bin_width %v: want a width from %v to %v", c.LPBinWidth, MinLPBinWidth, MaxLPBinWidth)
 		}
+	case CoxZPH:
 	case CoxPooled:
 		return queryErrorf(CodeUnsupported, "cox.form pooled (risk-set sums S0, S1, S2 per time) is no longer served: a pooled fit asks pooled_sums and pooled_hessian (docs/cox-protocol.md); update the client")
 	default:
-		return queryErrorf(CodeInvalid, "cox.form %q: want stratified, pooled_sums, pooled_hessian, validate, lp_histogram or dp_tables", clipName(string(c.Form)))
+		return queryErrorf(CodeInvalid, "cox.form %q: want stratified, pooled_sums, pooled_hessian, validate, lp_histogram, dp_tables or zph", clipName(string(c.Form)))
 	}
 	if c.Form != CoxLPHistogram && c.LPBinWidth != 0 {
 		return queryErrorf(CodeInvalid, "cox.lp_bin_width belongs to the lp_histogram form, not %s", c.Form)
@@ -170,6 +171,9 @@ func validateCoxRequest(c *CoxRequest, kind Kind) error {
 		return queryErrorf(CodeInvalid, "cox.landmarks and cox.baseline_cumhaz belong to the validate form, not %s", c.Form)
 	}
 	if err := validateCoxWeights(c); err != nil {
+		return err
+	}
+	if err := validateZPHRequest(c); err != nil {
 		return err
 	}
 	if c.Ties != "efron" && c.Ties != "breslow" {

@@ -352,6 +352,9 @@ type CoxReply struct {
 	// differentially private survival table on the DP grid (Policy.BinDays wide bins, up to
 	// Policy.TruncatedAfter). N, Events and Excluded are then noisy too.
 	Patterns []CoxPattern `json:"patterns,omitempty"`
+
+	// ZPH is the reply of the zph form: the site's part of the proportional-hazards test.
+	ZPH *CoxZPHReply `json:"zph,omitempty"`
 }
 
 // FineGrayRow is one released time of a site in a Fine–Gray round at β (w = exp(x'β)): N

@@ -696,6 +696,8 @@ func (v *validator) cox(q Query, c *CoxReply) {
 		}
 	case CoxDPTables:
 		v.coxPatterns(p, c)
+	case CoxZPH:
+		v.coxZPH(c, p)
 	default:
 		v.failf("cox", "unknown form %q in the query", q.Cox.Form)
 	}

@@ -175,3 +175,19 @@ func WriteScreenCSV(w io.Writer, rows []ScreenRow) error {
 	cw.Flush()
 	return cw.Error()
 }
+
+// screenSlide is a pinned screen's slide: its volcano plot, titled in words (the endpoint's
+// and the study's labels, the mode), with the cohort and privacy note under the plot's own.
+func screenSlide(r *app.ScreenResult, n Names, style chart.Style, foot string) (chart.Figure, string) {
+	v := VolcanoFigure(r)
+	if v == nil {
+		return nil, "no marker of the screen could be estimated"
+	}
+	v.Title = fmt.Sprintf("Biomarker screen: %s in %s", n.Endpoint(r.Request.Endpoint), n.Study(r.Request.Study))
+	if r.Mode == app.ScreenPredictive {
+		v.Title += fmt.Sprintf(" — interaction with %s = %s", n.Variable(r.Request.Treatment), r.Request.Treated)
+	}
+	v.Style = style
+	v.Footnote = JoinNotes(v.Footnote, foot)
+	return v, ""
+}

@@ -1,13 +1,16 @@
 package report
 
 import (
+	"bytes"
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/protocol"
 )
 
 func screenFixture() *app.ScreenResult {
@@ -83,4 +86,33 @@ func indexOf(xs []string, x string) int {
 		}
 	}
 	return -1
+}
+
+// A pinned screen's slide is its volcano plot, titled in words, with the cohort and privacy
+// note; it is a page of the deck; a screen with no estimable marker has no slide and says why.
+func TestScreenSlide(t *testing.T) {
+	sr := screenFixture()
+	r := &app.Result{Request: app.Request{Kind: protocol.KindScreen, Study: "nsclc", Endpoint: "OS"}, Screen: sr}
+	names := Names{From: &app.Study{Name: "nsclc", Title: "Advanced NSCLC", Endpoints: []app.Endpoint{{Name: "OS", Label: "Overall survival"}}}}
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	f, why := Slide(r, names, chart.PresentationStyle(), now)
+	v, ok := f.(*chart.Volcano)
+	if !ok || why != "" || len(v.Points) != 2 {
+		t.Fatalf("screen slide %T (%q)", f, why)
+	}
+	if v.Title != "Biomarker screen: Overall survival in Advanced NSCLC" || v.Style.Name != "presentation" {
+		t.Errorf("title %q, style %+v", v.Title, v.Style)
+	}
+	if !strings.Contains(v.Footnote, "2 markers tested (1 not estimable)") || !strings.Contains(v.Footnote, "Cohort: nsclc, all patients") {
+		t.Errorf("footnote %q", v.Footnote)
+	}
+	var pdf bytes.Buffer
+	if err := WriteDeck(&pdf, []*app.Result{r}, []Names{names}, now); err != nil || !bytes.HasPrefix(pdf.Bytes(), []byte("%PDF")) {
+		t.Errorf("deck of the screen: %v (%d bytes)", err, pdf.Len())
+	}
+	none := *sr
+	none.Markers = sr.Markers[1:2] // ntrk1 alone: not estimable
+	if f, why := Slide(&app.Result{Request: r.Request, Screen: &none}, names, chart.PresentationStyle(), now); f != nil || !strings.Contains(why, "no marker") {
+		t.Errorf("a screen without estimable markers: %T, %q", f, why)
+	}
 }

@@ -127,6 +127,8 @@ func Slide(r *app.Result, n Names, style chart.Style, now time.Time) (chart.Figu
 		km := WeightedKMFigure(r, style)
 		km.Footnote = JoinNotes(km.Footnote, foot)
 		return km, ""
+	case r.Screen != nil:
+		return screenSlide(r.Screen, n, style, foot)
 	}
 	return nil, "a " + string(r.Request.Kind) + " result has no figure"
 }

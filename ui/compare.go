@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -49,6 +50,8 @@ type compareTab struct {
 	estimand    *widget.RadioGroup
 	trim        *widget.Select
 	coxForm     *widget.RadioGroup
+	adjust      *widget.CheckGroup // the pooled model's covariates, among the confounders
+	adjustNote  *widget.Label      // why the adjustment is not offered
 	run         *widget.Button
 	view        *widget.Select
 	export      *widget.Select
@@ -77,7 +80,14 @@ func newCompareTab(a *App) *compareTab {
 	t.estimand.Required = true
 	t.trim = widget.NewSelect([]string{"no trimming", "0.01", "0.05"}, nil)
 	t.trim.Selected = "no trimming"
-	t.coxForm = widget.NewRadioGroup([]string{coxBySite, coxPooledB}, nil)
+	t.adjust = widget.NewCheckGroup(nil, nil)
+	t.adjust.Disable()
+	t.adjustNote = widget.NewLabel("")
+	t.adjustNote.Wrapping = fyne.TextWrapWord
+	t.adjustNote.SizeName = theme.SizeNameCaptionText
+	t.adjustNote.Hide()
+	t.confounders.OnChanged = func([]string) { t.offerAdjust() }
+	t.coxForm = widget.NewRadioGroup([]string{coxBySite, coxPooledB}, func(string) { t.offerAdjust() })
 	t.coxForm.Selected = coxBySite
 	t.coxForm.Required = true
 	t.run = widget.NewButtonWithIcon("Compare", theme.MediaPlayIcon(), t.onRun)
@@ -115,6 +125,7 @@ func newCompareTab(a *App) *compareTab {
 		bold("Confounders"), t.confounders,
 		bold("Weights"), t.estimand, t.trim,
 		bold("Outcome model"), t.coxForm,
+		widget.NewLabel("Adjusted for (one baseline):"), t.adjust, t.adjustNote,
 		t.run,
 	)
 	bar := newToolbar(1, widget.NewLabel("Compare treatments"), t.view, t.pin, t.export)
@@ -146,6 +157,7 @@ func (t *compareTab) setStudy(st *app.Study) {
 	t.confounders.Options = all
 	t.confounders.Selected = nil
 	t.confounders.Refresh()
+	t.offerAdjust()
 }
 
 func (t *compareTab) onTreatment(name string) {
@@ -166,6 +178,47 @@ func (t *compareTab) onTreatment(name string) {
 	}
 	t.treated.ClearSelected()
 	t.treated.Refresh()
+	t.offerAdjust()
+}
+
+// offerAdjust offers the chosen confounders as the outcome model's covariates, in the pooled
+// form only (the sites answer it under allow_pooled_cox; docs/ipw.md), keeping those still
+// offered.
+func (t *compareTab) offerAdjust() {
+	var opts, kept []string
+	for _, c := range t.confounders.Selected {
+		if c != t.treatment.Selected {
+			opts = append(opts, c)
+		}
+	}
+	for _, c := range t.adjust.Selected {
+		if slices.Contains(opts, c) {
+			kept = append(kept, c)
+		}
+	}
+	var refuse []string
+	if t.study != nil {
+		refuse = t.ui.pooledRefusers(t.study)
+	}
+	if len(refuse) > 0 {
+		// One refusing site aborts the adjusted model's rounds: not offered, and why.
+		opts, kept = nil, nil
+		who := "no site's policy allows it"
+		if len(refuse) < len(t.study.Sites) {
+			who = "the policies of " + strings.Join(refuse, ", ") + " do not allow it"
+		}
+		t.adjustNote.SetText("Adjusting the pooled model is not offered: " + who + " (allow_pooled_cox: its sums per time disclose covariate values).")
+		t.adjustNote.Show()
+	} else {
+		t.adjustNote.Hide()
+	}
+	t.adjust.Options, t.adjust.Selected = opts, kept
+	if t.coxForm.Selected == coxPooledB && len(refuse) == 0 {
+		t.adjust.Enable()
+	} else {
+		t.adjust.Disable()
+	}
+	t.adjust.Refresh()
 }
 
 // Request is the weighted comparison of the cohort with the choices on the tab.
@@ -181,6 +234,11 @@ func (t *compareTab) Request() app.Request {
 	spec := &app.IPWSpec{Treatment: t.treatment.Selected, Treated: t.treated.Selected, Confounders: conf, Estimand: t.estimand.Selected, Strata: "site"}
 	if t.coxForm.Selected == coxPooledB {
 		spec.Strata = "none"
+		for _, c := range t.adjust.Selected {
+			if slices.Contains(conf, c) {
+				spec.Adjust = append(spec.Adjust, c)
+			}
+		}
 	}
 	if spec.Treatment == compareBySite {
 		spec.Treatment, spec.Treated, spec.TreatedSite = "", "", t.treated.Selected
@@ -248,6 +306,9 @@ func CompareSummary(r *app.Result) string {
 	form := "stratified by site"
 	if res.Strata == "none" {
 		form = "one baseline hazard"
+	}
+	if len(cox.Terms) > 1 {
+		form += ", adjusted for " + strings.Join(cox.Terms[1:], ", ")
 	}
 	return fmt.Sprintf("%s = %s vs the rest (%s weights): HR %s, robust 95%% CI, p %s\n"+
 		"Cox %s · weighted log-rank p %s · SE robust %.4f, naive %.4f\n"+

@@ -9,6 +9,8 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+
+	"github.com/oncofed/oncofed/synth"
 )
 
 // TestCompareTreatments: the Compare treatments tab runs a weighted comparison over the test
@@ -132,5 +134,84 @@ func TestCompareSingleArmTrial(t *testing.T) {
 	c.treatment.SetSelected("treatment")
 	if c.coxForm.Disabled() {
 		t.Error("the Cox form stays disabled for a treatment variable")
+	}
+}
+
+// TestCompareAdjustedPooled: the pooled form offers the chosen confounders as the outcome
+// model's covariates (not the stratified form); the adjusted comparison runs over the test
+// federation, its summary names the adjustment, and it opens again from the Library with the
+// same coefficients and robust SEs.
+func TestCompareAdjustedPooled(t *testing.T) {
+	fed := testFederation()
+	for _, name := range fed.SiteNames() {
+		fed.Policies[name] = synth.SitePolicy{} // exact: allows pooled models
+	}
+	f := startAppOn(t, fed)
+	a := f.ui
+	if os.Getenv("ONCOFED_SHOT") != "" {
+		a.Window().Resize(fyne.NewSize(1024, 700))
+	}
+	a.selectTab(TabCompare)
+	c := a.compare
+	c.treatment.SetSelected("treatment")
+	c.treated.SetSelected("pembro-chemo")
+	c.confounders.SetSelected([]string{"age", "weight_loss_kg"})
+	if !slices.Equal(c.adjust.Options, []string{"age", "weight_loss_kg"}) || !c.adjust.Disabled() {
+		t.Fatalf("adjust options %v (disabled %v): the confounders, offered in the pooled form only", c.adjust.Options, c.adjust.Disabled())
+	}
+	c.coxForm.SetSelected(coxPooledB)
+	if c.adjust.Disabled() {
+		t.Fatal("the pooled form does not offer the adjustment")
+	}
+	c.adjust.SetSelected([]string{"age"})
+	if spec := c.Request().IPW; spec.Strata != "none" || !slices.Equal(spec.Adjust, []string{"age"}) {
+		t.Fatalf("request %+v", spec)
+	}
+	test.Tap(c.run)
+	f.loop.until(t, "the comparison", func() bool { return c.result != nil || strings.HasPrefix(c.status.Text, "No comparison") })
+	if c.result == nil {
+		t.Fatalf("no comparison: %s", c.status.Text)
+	}
+	res := c.result.IPW
+	if !slices.Equal(res.Cox.Terms, []string{"treatmentpembro-chemo", "age"}) || len(res.Robust.SE) != 2 {
+		t.Fatalf("terms %v, robust SEs %v", res.Cox.Terms, res.Robust.SE)
+	}
+	if !strings.Contains(c.summary.Text, "one baseline hazard, adjusted for age") {
+		t.Errorf("summary %q", c.summary.Text)
+	}
+	if dir := os.Getenv("ONCOFED_SHOT"); dir != "" {
+		fv := c.figure
+		f.loop.until(t, "the figure", func() bool { return fv.Image() != nil })
+		if out, err := os.Create(dir + "/compare-adjusted.png"); err == nil {
+			png.Encode(out, a.Window().Canvas().Capture())
+			out.Close()
+		}
+	}
+	r, err := f.svc.Open(t.Context(), c.result.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.showResult(r)
+	if c.result != r || !slices.Equal(r.IPW.Cox.Coef, res.Cox.Coef) || !slices.Equal(r.IPW.Robust.SE, res.Robust.SE) {
+		t.Errorf("the Library did not show the stored adjusted comparison")
+	}
+	c.coxForm.SetSelected(coxBySite)
+	if !c.adjust.Disabled() || len(c.Request().IPW.Adjust) != 0 {
+		t.Error("the stratified form keeps the adjustment")
+	}
+}
+
+// Under the demo policy no site allows pooled models: the adjustment is not offered, and the
+// note says why.
+func TestCompareAdjustNotOfferedWhereRefused(t *testing.T) {
+	f := startApp(t)
+	a := f.ui
+	a.selectTab(TabCompare)
+	c := a.compare
+	c.treatment.SetSelected("treatment")
+	c.confounders.SetSelected([]string{"age", "weight_loss_kg"})
+	c.coxForm.SetSelected(coxPooledB)
+	if !c.adjust.Disabled() || len(c.adjust.Options) != 0 || !c.adjustNote.Visible() || !strings.Contains(c.adjustNote.Text, "allow_pooled_cox") {
+		t.Errorf("adjust disabled %v, options %v, note %q", c.adjust.Disabled(), c.adjust.Options, c.adjustNote.Text)
 	}
 }

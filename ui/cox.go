@@ -57,6 +57,8 @@ type coxTab struct {
 	sites    *app.SiteCoxResult
 	sitesFor *app.Result       // the result sites was fitted for
 	terms    map[string]string // view option → term
+
+	zph *zphPanel // the proportional-hazards check under the table (coxzph.go)
 }
 
 const viewAllTerms = "All terms"
@@ -106,6 +108,7 @@ func newCoxTab(a *App) *coxTab {
 	t.meta = widget.NewLabel("")
 	t.meta.Wrapping = fyne.TextWrapWord
 	t.meta.Hide()
+	t.zph = newZPHPanel(t)
 
 	left := container.NewVBox(
 		widget.NewLabelWithStyle("Covariates", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
@@ -117,7 +120,12 @@ func newCoxTab(a *App) *coxTab {
 	// The view names a term ("By site: sex: male vs female"): wide enough to read it.
 	view := container.NewGridWrap(fyne.NewSize(230, t.view.MinSize().Height), t.view)
 	bar := newToolbar(1, widget.NewLabel("Cox model of the endpoint"), t.random, view, t.pin, t.export)
-	right := container.NewBorder(container.NewVBox(bar, t.status), container.NewVBox(t.meta, t.table, t.model, t.privacy), nil, nil, t.figure)
+	// The tables (hazard ratios, proportional hazards) scroll under the figure, so that a
+	// model of many terms keeps every control within a 1024×700 window.
+	tables := container.NewScroll(container.NewVBox(t.meta, t.table, t.zph.content, t.model, t.privacy))
+	body := container.NewVSplit(t.figure, tables)
+	body.Offset = 0.55
+	right := container.NewBorder(container.NewVBox(bar, t.status), nil, nil, nil, body)
 	split := container.NewHSplit(container.NewVScroll(left), right)
 	split.Offset = 0.22
 	t.content = split
@@ -181,18 +189,7 @@ func (t *coxTab) offerReferences() {
 // that allows it (allow_pooled_cox): one refusing site aborts a pooled fit, so offering it
 // would only lead to a refusal. The note says which sites keep it off.
 func (t *coxTab) offerForms(st *app.Study) {
-	var refuse []string
-	if c := t.ui.catalog; c != nil {
-		allowed := map[string]bool{}
-		for _, sc := range c.Sites {
-			allowed[sc.Site] = sc.Policy.AllowPooledCox
-		}
-		for _, site := range st.Sites {
-			if !allowed[site] {
-				refuse = append(refuse, site)
-			}
-		}
-	}
+	refuse := t.ui.pooledRefusers(st)
 	if len(refuse) == 0 {
 		t.form.Options = []string{formStratified, formPooled}
 		t.formNote.Hide()
@@ -208,6 +205,24 @@ func (t *coxTab) offerForms(st *app.Study) {
 		t.formNote.Show()
 	}
 	t.form.Refresh()
+}
+
+// pooledRefusers lists the sites of st whose published policy does not allow pooled models
+// (allow_pooled_cox); nil when every site allows them or no catalog is known.
+func (a *App) pooledRefusers(st *app.Study) []string {
+	var refuse []string
+	if c := a.catalog; c != nil {
+		allowed := map[string]bool{}
+		for _, sc := range c.Sites {
+			allowed[sc.Site] = sc.Policy.AllowPooledCox
+		}
+		for _, site := range st.Sites {
+			if !allowed[site] {
+				refuse = append(refuse, site)
+			}
+		}
+	}
+	return refuse
 }
 
 // Request is the Cox request for the cohort and the choices on the tab.
@@ -281,28 +296,8 @@ func (t *coxTab) show(r *app.Result) {
 	}
 	t.pin.Enable()
 	fit := r.Cox.Fit
-	t.table.RemoveAll()
-	for _, h := range []string{"Term", "HR (95% CI)", "p", "coef (SE)"} {
-		t.table.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
-	}
-	for _, row := range report.CoxRows(r, t.ui.names()) {
-		t.table.Add(widget.NewLabel(row.Label))
-		switch {
-		case row.Reference:
-			t.table.Add(widget.NewLabel("1 (reference)"))
-			t.table.Add(widget.NewLabel(""))
-			t.table.Add(widget.NewLabel(""))
-		case !row.Estimable:
-			t.table.Add(widget.NewLabel("not estimable"))
-			t.table.Add(widget.NewLabel(""))
-			t.table.Add(widget.NewLabel(""))
-		default:
-			t.table.Add(widget.NewLabel(chart.FormatHR(row.HR, row.Lower, row.Upper)))
-			t.table.Add(widget.NewLabel(format.PNumber(row.P)))
-			t.table.Add(widget.NewLabel(fmt.Sprintf("%.4f (%.4f)", row.Coef, row.SE)))
-		}
-	}
-	t.table.Refresh()
+	t.zph.counts = nil
+	t.fillTable(r)
 	form := "stratified by site"
 	switch r.Cox.Form {
 	case protocol.CoxPooled:
@@ -329,6 +324,7 @@ func (t *coxTab) show(r *app.Result) {
 		m += "\n⚠ " + w
 	}
 	t.model.SetText(m)
+	t.zph.show(r)
 	t.privacy.SetText(report.PrivacyLine(r, t.ui.opt.Now()))
 	t.setViews(r)
 	if t.view.Selected != viewAllTerms {
@@ -336,6 +332,46 @@ func (t *coxTab) show(r *app.Result) {
 		return
 	}
 	t.showTerms(r)
+}
+
+// fillTable writes the hazard-ratio table of r, with the patients and events per level when
+// they were asked (zphPanel.counts), as "N (events)".
+func (t *coxTab) fillTable(r *app.Result) {
+	t.table.RemoveAll()
+	heads := []string{"Term", "HR (95% CI)", "p", "coef (SE)"}
+	counts := t.zph.counts
+	if counts != nil {
+		heads = append(heads, "N (events)")
+	}
+	t.table.Layout = gridTable{cols: len(heads)}
+	for _, h := range heads {
+		t.table.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	}
+	for _, row := range report.CoxRows(r, t.ui.names()) {
+		t.table.Add(widget.NewLabel(row.Label))
+		switch {
+		case row.Reference:
+			t.table.Add(widget.NewLabel("1 (reference)"))
+			t.table.Add(widget.NewLabel(""))
+			t.table.Add(widget.NewLabel(""))
+		case !row.Estimable:
+			t.table.Add(widget.NewLabel("not estimable"))
+			t.table.Add(widget.NewLabel(""))
+			t.table.Add(widget.NewLabel(""))
+		default:
+			t.table.Add(widget.NewLabel(chart.FormatHR(row.HR, row.Lower, row.Upper)))
+			t.table.Add(widget.NewLabel(format.PNumber(row.P)))
+			t.table.Add(widget.NewLabel(fmt.Sprintf("%.4f (%.4f)", row.Coef, row.SE)))
+		}
+		if counts != nil {
+			cell := ""
+			if n, ev := report.LevelCountCells(counts, row); n != "" {
+				cell = n + " (" + ev + ")"
+			}
+			t.table.Add(widget.NewLabel(cell))
+		}
+	}
+	t.table.Refresh()
 }
 
 // showTerms draws the forest plot of the model's terms.
@@ -518,6 +554,7 @@ func (t *coxTab) clear() {
 	t.view.Disable()
 	t.result = nil
 	t.table.RemoveAll()
+	t.zph.show(nil)
 	t.model.SetText("")
 	t.privacy.SetText("")
 	t.pin.Disable()

@@ -346,6 +346,10 @@ func (t *libraryTab) onRerun() {
 		dialog.ShowInformation("Re-run", "Offline: a result can be re-run once the network is back.", t.ui.win)
 		return
 	}
+	if s.Kind == protocol.KindScreen {
+		t.ui.screen.rerun(s.ID, s.Name) // on the Biomarkers tab, with progress and cancel
+		return
+	}
 	id := s.ID
 	t.state.SetText("Re-running “" + s.Name + "”…")
 	parent := t.ui.ctx
@@ -360,14 +364,19 @@ func (t *libraryTab) onRerun() {
 				return
 			}
 			t.ui.showResult(r)
-			lines := ch.Lines
-			if len(lines) == 0 {
-				lines = []string{"nothing changed"}
-			}
-			msg := fmt.Sprintf("Since %s:\n• %s", ch.From.Local().Format("2006-01-02 15:04"), strings.Join(lines, "\n• "))
-			dialog.ShowInformation("What changed — "+r.Name, msg, t.ui.win)
+			t.ui.showChanges(r, ch)
 		}
 	})
+}
+
+// showChanges says what changed in the re-run r since the result it re-ran.
+func (a *App) showChanges(r *app.Result, ch *app.Changes) {
+	lines := ch.Lines
+	if len(lines) == 0 {
+		lines = []string{"nothing changed"}
+	}
+	msg := fmt.Sprintf("Since %s:\n• %s", ch.From.Local().Format("2006-01-02 15:04"), strings.Join(lines, "\n• "))
+	dialog.ShowInformation("What changed — "+r.Name, msg, a.win)
 }
 
 // pinnedResults opens every pinned result that has a figure (off the UI goroutine), each with

@@ -195,6 +195,24 @@ func (t *screenTab) onTreatment() {
 	}
 }
 
+// load sets the tab's choices to the screen req (its cohort and endpoint are the panel's).
+func (t *screenTab) load(req app.ScreenRequest) {
+	t.markers.SetSelected(slices.Clone(req.Markers))
+	t.adjust.SetSelected(slices.Clone(req.Adjust))
+	if req.Treatment != "" {
+		t.mode.SetSelected(modePredictive)
+		t.treatment.SetSelected(req.Treatment)
+		t.treated.SetSelected(req.Treated)
+	} else {
+		t.mode.SetSelected(modePrognostic)
+	}
+	if req.Ties == "breslow" {
+		t.ties.SetSelected("Breslow")
+	} else {
+		t.ties.SetSelected("Efron")
+	}
+}
+
 // Request is the screen the tab's choices ask for, on the cohort panel's cohort.
 func (t *screenTab) Request() app.ScreenRequest {
 	cr := t.ui.cohort.Request(protocol.KindCox)
@@ -228,18 +246,29 @@ func (t *screenTab) onRun() {
 		t.setStatus("Predictive mode: choose the treatment variable and its treated level.")
 		return
 	}
+	t.start(len(req.Markers), fmt.Sprintf("Screening %d markers: one Cox model each, every site answering every round…", len(req.Markers)), func(ctx context.Context, progress app.ScreenProgress) (*app.ScreenResult, func(), error) {
+		res, err := t.ui.svc.Screen(ctx, req, progress)
+		return res, nil, err
+	})
+}
+
+// start runs a screen of total markers (0: not known yet) off the UI goroutine with progress
+// and cancel, saying status meanwhile: run screens (telling progress), its result is shown,
+// then then (when not nil) is called on the UI goroutine.
+func (t *screenTab) start(total int, status string, run func(ctx context.Context, progress app.ScreenProgress) (res *app.ScreenResult, then func(), err error)) {
 	ctx, cancel := context.WithCancel(t.ui.ctx)
 	t.stop = cancel
 	t.run.Disable()
 	t.cancel.Show()
-	t.progress.Max = float64(len(req.Markers))
+	t.progress.Max = float64(total)
 	t.progress.SetValue(0)
 	t.progress.Show()
-	t.setStatus(fmt.Sprintf("Screening %d markers: one Cox model each, every site answering every round…", len(req.Markers)))
+	t.setStatus(status)
 	do := t.ui.opt.Do
 	t.ui.goWork(func() func() {
-		res, err := t.ui.svc.Screen(ctx, req, func(done, total int, marker string) {
+		res, then, err := run(ctx, func(done, total int, marker string) {
 			do(func() {
+				t.progress.Max = float64(total)
 				t.progress.SetValue(float64(done))
 				t.setStatus(fmt.Sprintf("Screened %d of %d markers (last: %s)…", done, total, marker))
 			})
@@ -255,9 +284,35 @@ func (t *screenTab) onRun() {
 			case err != nil:
 				t.setStatus("No screen. " + ErrorText(err))
 			default:
+				if then != nil {
+					then() // before show: it may load another study, which clears the tab
+				}
 				t.show(res)
 			}
 		}
+	})
+}
+
+// rerun runs the stored screen id again with its stored definition (the Library's re-run):
+// on this tab, with progress and cancel; the new screen is stored under the old one's name
+// and shown with what changed since.
+func (t *screenTab) rerun(id int64, name string) {
+	t.ui.selectTab(TabScreen)
+	if t.ui.offline {
+		t.setStatus("Offline: a stored screen is re-run once the network is back (every site fits every marker's model again); the stored screen still opens from the Library.")
+		return
+	}
+	t.start(0, "Re-running “"+name+"” with its stored definition…", func(ctx context.Context, progress app.ScreenProgress) (*app.ScreenResult, func(), error) {
+		r, ch, err := t.ui.svc.RerunScreen(ctx, id, progress)
+		if err != nil {
+			return nil, nil, err
+		}
+		return r.Screen, func() {
+			t.ui.loadRequest(r.Request)
+			t.load(r.Screen.Request)
+			t.ui.library.onRefresh()
+			t.ui.showChanges(r, ch)
+		}, nil
 	})
 }
 

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2/test"
@@ -80,3 +81,49 @@ func TestBiomarkerScreenTab(t *testing.T) {
 }
 
 func tableCell(row, col int) widget.TableCellID { return widget.TableCellID{Row: row, Col: col} }
+
+// The Library's Re-run of a stored screen runs it again on the Biomarkers tab with its stored
+// definition (progress and Cancel shown), stores the new screen under the same name and says
+// what changed; offline it runs nothing and says why.
+func TestLibraryRerunsScreen(t *testing.T) {
+	f := startAppOn(t, screenFederation())
+	s, lib := f.ui.screen, f.ui.library
+	f.ui.selectTab(TabScreen)
+	s.markers.SetSelected([]string{"tp53", "stk11", "nf1"})
+	s.adjust.SetSelected([]string{"age"})
+	test.Tap(s.run)
+	f.loop.until(t, "the screen", func() bool { return s.result != nil })
+	first := s.result
+	lib.onRefresh()
+	f.loop.until(t, "the screen in the Library", func() bool { return indexOf(lib.Items(), first.ResultID) >= 0 })
+	lib.list.Select(indexOf(lib.Items(), first.ResultID))
+	if lib.rerun.Disabled() {
+		t.Fatal("Re-run is disabled for a stored screen")
+	}
+	s.markers.SetSelected([]string{"nf1"}) // the tab moved on: the re-run still asks the stored screen
+	s.ties.SetSelected("Breslow")
+	f.ui.selectTab(TabLibrary)
+	test.Tap(lib.rerun)
+	if f.ui.tabs.Selected().Text != TabScreen || s.cancel.Hidden || s.progress.Hidden {
+		t.Errorf("re-run on tab %s, cancel hidden %v, progress hidden %v", f.ui.tabs.Selected().Text, s.cancel.Hidden, s.progress.Hidden)
+	}
+	f.loop.until(t, "the re-run screen", func() bool { return s.result != first && s.result != nil && s.progress.Hidden })
+	if s.result.ResultID == first.ResultID || len(s.result.Markers) != 3 || s.result.Markers[0].P != first.Markers[0].P {
+		t.Errorf("re-run: result %d (first %d), %d markers, p %g (first %g)", s.result.ResultID, first.ResultID, len(s.result.Markers),
+			s.result.Markers[0].P, first.Markers[0].P)
+	}
+	if got := s.Request(); strings.Join(got.Markers, ",") != "tp53,stk11,nf1" || strings.Join(got.Adjust, ",") != "age" || got.Ties != "efron" {
+		t.Errorf("the tab asks %+v after the re-run, not the stored screen", got)
+	}
+	f.loop.until(t, "the re-run in the Library", func() bool { return indexOf(lib.Items(), s.result.ResultID) >= 0 })
+	if it := lib.Items()[indexOf(lib.Items(), s.result.ResultID)]; it.Name != lib.Items()[indexOf(lib.Items(), first.ResultID)].Name {
+		t.Errorf("re-run stored as %q", it.Name)
+	}
+
+	f.ui.offline = true
+	shown := s.result
+	s.rerun(first.ResultID, "the screen")
+	if s.result != shown || !s.progress.Hidden || !strings.Contains(s.status.Text, "Offline: a stored screen is re-run once the network is back") {
+		t.Errorf("offline re-run: status %q, progress hidden %v", s.status.Text, s.progress.Hidden)
+	}
+}

@@ -410,6 +410,8 @@ func runModel(ctx context.Context, c *common, args []string, out io.Writer) erro
 func coxCommand(ctx context.Context, c *common, name string, args []string, out io.Writer) error {
 	var a analysisFlags
 	var covs, ties, strata, refs, validate, predict, times, marks string
+	var zph zphFlag
+	var counts bool
 	lpBin := app.DefaultLPBinWidth
 	if err := parseFlags(name, c, args, func(fs *flag.FlagSet) {
 		a.register(fs, true)
@@ -424,6 +426,8 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 		fs.StringVar(&ties, "ties", "efron", "tie handling `METHOD`: efron or breslow")
 		fs.StringVar(&strata, "strata", "site", "`site` stratifies by site (each site its own baseline hazard, R's coxph(... + strata(site))); none fits one pooled baseline from the sites' risk-set sums, which only sites whose policy has allow_pooled_cox answer; another categorical variable stratifies within sites by it as well")
 		fs.StringVar(&refs, "reference", "", "reference levels, `VAR=LEVEL,...` (default: the first category)")
+		fs.BoolVar(&counts, "counts", false, "patients and events per level of each categorical covariate in the hazard-ratio table (one Kaplan–Meier query by the covariate over the model's complete cases)")
+		fs.Var(&zph, "zph", "after the fit, test proportional hazards as R's cox.zph (each term and GLOBAL: chisq, df, p); --zph=identity or --zph=rank for another transform of time than km (km and rank need sites that allow the pooled form)")
 	}); err != nil {
 		return err
 	}
@@ -442,6 +446,9 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 		return usagef("--validate loso fits the model stratified by site or the pooled one (--strata site or none), not strata within sites")
 	case c.format == "csv":
 		return usagef("--validate loso: use --format json or text (the validation is a second table)")
+	}
+	if zph.transform != "" && c.format == "csv" {
+		return usagef("--zph: use --format json or text (the proportional-hazards test is a second table)")
 	}
 	var profile map[string]string
 	var landmarks []float64
@@ -485,6 +492,7 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 	if spec.Levels, err = coxLevels(st, "--covariates", names, refs); err != nil {
 		return err
 	}
+	spec.ZPH = zph.transform
 	req := app.Request{Kind: protocol.KindCox, Study: st.Name, Cohort: f, Endpoint: a.endpoint, Cox: spec}
 	if validate != "" {
 		// The validation is run with the fit and kept with it: --offline shows it again.
@@ -501,6 +509,11 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 	}
 	loso := r.Cox.Validation
 	extras := modelExtras{loso: loso}
+	if counts {
+		if extras.counts, err = e.svc.CoxLevelCounts(ctx, r); err != nil {
+			return err
+		}
+	}
 	if profile != nil {
 		if extras.pred, err = app.Predict(r, profile, landmarks); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
@@ -15,7 +16,7 @@ import (
 
 func runIPW(ctx context.Context, c *common, args []string, out io.Writer) error {
 	var a analysisFlags
-	var treatment, treated, confounders, estimand, ties, strata, refs string
+	var treatment, treated, confounders, estimand, ties, strata, refs, adjust string
 	var trim float64
 	var stabilise bool
 	if err := parseFlags("ipw", c, args, func(fs *flag.FlagSet) {
@@ -29,6 +30,7 @@ func runIPW(ctx context.Context, c *common, args []string, out io.Writer) error 
 		fs.StringVar(&ties, "ties", "efron", "tie handling `METHOD` of the weighted Cox model: efron or breslow")
 		fs.StringVar(&strata, "strata", "", "weighted Cox model `FORM`: site (stratified by site; the default) or none (one baseline hazard; the only form, and the default, with --treatment site)")
 		fs.StringVar(&refs, "reference", "", "reference levels of categorical confounders, `VAR=LEVEL,...`")
+		fs.StringVar(&adjust, "adjust", "", "comma-separated confounders `VARIABLES` to adjust the pooled weighted Cox model for (with --strata none; the sites must allow pooled models)")
 	}); err != nil {
 		return err
 	}
@@ -58,13 +60,22 @@ func runIPW(ctx context.Context, c *common, args []string, out io.Writer) error 
 	if !(trim >= 0 && trim < 0.5) {
 		return usagef("--trim: %v is not in [0, 0.5)", trim)
 	}
+	adjusted := splitList(adjust)
+	for _, v := range adjusted {
+		if !slices.Contains(names, v) {
+			return usagef("--adjust: %s is not among --confounders (the weighted Cox model adjusts for confounders only)", v)
+		}
+	}
+	if len(adjusted) > 0 && strata != "none" && !bySite {
+		return usagef("--adjust needs --strata none: the adjusted weighted Cox model is pooled (one baseline hazard)")
+	}
 	e, st, f, err := a.prepare(ctx, c, true)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
 	spec := &app.IPWSpec{Treatment: treatment, Treated: treated, Confounders: names, Estimand: estimand,
-		Stabilise: stabilise, Trim: trim, Ties: ties, Strata: strata}
+		Stabilise: stabilise, Trim: trim, Ties: ties, Strata: strata, Adjust: adjusted}
 	if bySite {
 		// "site" names the membership, not a variable: a study declaring one cannot be ambiguous.
 		if st.Variable("site") != nil {
@@ -141,7 +152,8 @@ func writeIPW(w io.Writer, format string, r *app.Result) error {
 			"overlap":    hist,
 			"km":         map[string]any{"groups": []map[string]any{ipwArmDoc("control", res.Control), ipwArmDoc("treated", res.Treated)}},
 			"cox": map[string]any{"term": cox.Terms[0], "ties": spec.Ties, "strata": res.Strata, "coef": cox.Coef[0], "se_robust": rob.SE[0], "se_naive": cox.SE[0],
-				"hr": cox.HR[0], "lower": rob.Lower[0], "upper": rob.Upper[0], "p": rob.P[0], "n": cox.N, "events": cox.Events, "iterations": cox.Iterations},
+				"hr": cox.HR[0], "lower": rob.Lower[0], "upper": rob.Upper[0], "p": rob.P[0], "n": cox.N, "events": cox.Events, "iterations": cox.Iterations,
+				"adjust": nonNil(spec.Adjust), "terms": ipwCoxTerms(res)},
 			"logrank":  map[string]any{"robust": testJSON(rob.Score), "naive": testJSON(cox.Score)},
 			"warnings": nonNil(res.Warnings()),
 			"sites":    provenanceJSON(&r.Provenance), "policy": policyJSON(&r.Provenance),
@@ -178,8 +190,14 @@ func writeIPW(w io.Writer, format string, r *app.Result) error {
 	if res.Strata == "none" {
 		form = "one baseline hazard"
 	}
-	fmt.Fprintf(w, "weighted Cox, %s, %s ties: HR %s (robust 95%% CI %s–%s), p %s; SE robust %s, naive %s\n",
-		form, spec.Ties, r4(cox.HR[0]), r4(rob.Lower[0]), r4(rob.Upper[0]), pEq(rob.P[0]), r4(rob.SE[0]), r4(cox.SE[0]))
+	if len(cox.Coef) > 1 {
+		if err := writeIPWCoxTable(w, form, spec.Ties, res); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(w, "weighted Cox, %s, %s ties: HR %s (robust 95%% CI %s–%s), p %s; SE robust %s, naive %s\n",
+			form, spec.Ties, r4(cox.HR[0]), r4(rob.Lower[0]), r4(rob.Upper[0]), pEq(rob.P[0]), r4(rob.SE[0]), r4(cox.SE[0]))
+	}
 	fmt.Fprintf(w, "weighted log-rank (robust score test) = %s on %d df, p %s\n", r4(rob.Score.Stat), rob.Score.DF, pEq(rob.Score.P))
 	for _, s := range res.Warnings() {
 		fmt.Fprintln(w, "warning:", s)
@@ -194,4 +212,28 @@ func countsJSON(cs []app.Count) []map[string]any {
 		out[i] = countJSON(c)
 	}
 	return out
+}
+
+// ipwCoxTerms lists every term of the weighted Cox model (the treatment first, then the
+// adjusting covariates' columns): CI and p from the robust SE.
+func ipwCoxTerms(res *app.IPWResult) []map[string]any {
+	cox, rob := res.Cox, res.Robust
+	out := make([]map[string]any, len(cox.Coef))
+	for j := range cox.Coef {
+		out[j] = map[string]any{"term": cox.Terms[j], "coef": cox.Coef[j], "se_robust": rob.SE[j], "se_naive": cox.SE[j],
+			"hr": cox.HR[j], "lower": rob.Lower[j], "upper": rob.Upper[j], "p": rob.P[j]}
+	}
+	return out
+}
+
+// writeIPWCoxTable prints the adjusted weighted Cox model's hazard ratios with both SEs.
+func writeIPWCoxTable(w io.Writer, form, ties string, res *app.IPWResult) error {
+	cox, rob := res.Cox, res.Robust
+	fmt.Fprintf(w, "weighted Cox adjusted for %s, %s, %s ties (robust 95%% CI and p):\n", strings.Join(cox.Terms[1:], ", "), form, ties)
+	t := table(w)
+	fmt.Fprintln(t, "TERM\tHR\t95% CI\tP\tSE ROBUST\tSE NAIVE")
+	for j := range cox.Coef {
+		fmt.Fprintf(t, "%s\t%s\t%s–%s\t%s\t%s\t%s\n", cox.Terms[j], r4(cox.HR[j]), r4(rob.Lower[j]), r4(rob.Upper[j]), pEq(rob.P[j]), r4(rob.SE[j]), r4(cox.SE[j]))
+	}
+	return t.Flush()
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,10 @@ type ipwGolden struct {
 
 type ipwGoldenCase struct {
 	Name       string
+	Estimand   string
+	Stabilise  bool
+	Trim       float64
+	OutcomeCov []string `json:"outcome_covariates"`
 	Propensity struct{ Coef, SE []float64 }
 	ESS        struct{ Treated, Control float64 }
 	Balance    []struct {
@@ -49,6 +54,16 @@ type ipwGoldenCox struct {
 	SERobust      json.RawMessage `json:"se_robust"`
 	SENaive       json.RawMessage `json:"se_naive"`
 	Score, RScore json.RawMessage
+}
+
+// goldenNumbers reads one number or an array of them.
+func goldenNumbers(t *testing.T, raw json.RawMessage) []float64 {
+	t.Helper()
+	var xs []float64
+	if err := json.Unmarshal(raw, &xs); err == nil {
+		return xs
+	}
+	return []float64{goldenNumber(t, raw)}
 }
 
 func goldenNumber(t *testing.T, raw json.RawMessage) float64 {
@@ -79,23 +94,44 @@ func TestIPWCommandEqualsR(t *testing.T) {
 	// Every site counts the ipw stages it is asked: the pooled form asks no cox stage.
 	var mu sync.Mutex
 	stages := map[protocol.IPWStage]int{}
+	centred := 0 // pooled rounds centring age on the midpoint of its declared range
 	url := startLungWrapped(t, node.ExactPolicy(), func(site string, h network.Handler, nc *nats.Conn) network.Handler {
 		return network.HandlerFunc(func(ctx context.Context, b []byte) []byte {
 			var q protocol.Query
 			if json.Unmarshal(b, &q) == nil && q.IPW != nil {
 				mu.Lock()
 				stages[q.IPW.Stage]++
+				if q.IPW.Origin["age"] != 0 {
+					centred++
+				}
 				mu.Unlock()
 			}
 			return h.HandleJSON(ctx, b)
 		})
 	})
 	coxAsked := func() int { mu.Lock(); defer mu.Unlock(); return stages[protocol.IPWCox] }
+	adjustedAsked := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return stages[protocol.IPWPooledSums] + stages[protocol.IPWPooledHessian] + stages[protocol.IPWPooledMeat]
+	}
 	ran := 0
 	for _, c := range g.Cases {
 		switch {
 		case strings.HasPrefix(c.Name, "lung sites"):
-			sex := []string{"--treatment", "sex", "--treated", "female", "--estimand", strings.TrimPrefix(c.Name, "lung sites ")}
+			sex := append([]string{"--treatment", "sex", "--treated", "female"}, ipwCaseFlags(c)...)
+			if len(c.OutcomeCov) > 0 {
+				// Adjusted: the pooled form only (the stratified form models the treatment alone).
+				for _, cox := range c.CoxPooled {
+					before := adjustedAsked()
+					checkIPWCommand(t, url, c, cox, "none", append(slices.Clone(sex), "--strata", "none")...)
+					if adjustedAsked() == before {
+						t.Errorf("%s %s: no pooled stage was asked", c.Name, cox.Ties)
+					}
+					ran++
+				}
+				continue
+			}
 			for _, cox := range c.CoxSite {
 				checkIPWCommand(t, url, c, cox, "site", sex...)
 				ran++
@@ -112,7 +148,7 @@ func TestIPWCommandEqualsR(t *testing.T) {
 			// A single-arm trial: inst1's patients against every other institution's.
 			before := coxAsked()
 			for _, cox := range c.CoxPooled {
-				checkIPWCommand(t, url, c, cox, "none", "--treatment", "site", "--treated", "inst1", "--estimand", strings.TrimPrefix(c.Name, "lung trial inst1 "))
+				checkIPWCommand(t, url, c, cox, "none", append([]string{"--treatment", "site", "--treated", "inst1"}, ipwCaseFlags(c)...)...)
 				ran++
 			}
 			if coxAsked() != before {
@@ -120,12 +156,34 @@ func TestIPWCommandEqualsR(t *testing.T) {
 			}
 		}
 	}
-	if ran != 14 {
-		t.Errorf("%d comparisons checked, want 14 (2 lung sites cases stratified and pooled, 3 lung trial cases pooled; Efron and Breslow)", ran)
+	if ran != 24 {
+		t.Errorf("%d comparisons checked, want 24 (2 lung sites cases stratified and pooled, 3 adjusted pooled, 5 lung trial cases pooled of which 2 adjusted; Efron and Breslow)", ran)
+	}
+	if centred == 0 {
+		t.Error("no adjusted round centred age on its declared range's midpoint")
+	}
+	if stages[protocol.IPWPooledHessian] == 0 || stages[protocol.IPWPooledMeat] == 0 {
+		t.Errorf("stages asked %v: the adjusted model asked no Hessian or meat round", stages)
 	}
 	if coxAsked() == 0 || stages[protocol.IPWPropensity] == 0 || stages[protocol.IPWOutcome] == 0 {
 		t.Errorf("stages asked %v: the counting wrapper saw nothing", stages)
 	}
+}
+
+// ipwCaseFlags are the command's flags for the estimand, stabilisation, trimming and adjusting
+// covariates of R's case c.
+func ipwCaseFlags(c ipwGoldenCase) []string {
+	out := []string{"--estimand", c.Estimand}
+	if c.Stabilise {
+		out = append(out, "--stabilise")
+	}
+	if c.Trim > 0 {
+		out = append(out, "--trim", strconv.FormatFloat(c.Trim, 'g', -1, 64))
+	}
+	if len(c.OutcomeCov) > 0 {
+		out = append(out, "--adjust", strings.Join(c.OutcomeCov, ","))
+	}
+	return out
 }
 
 // checkIPWCommand runs oncofed-cli ipw with args and compares its JSON with R's case c.
@@ -166,6 +224,12 @@ func checkIPWCommand(t *testing.T, url string, c ipwGoldenCase, cox ipwGoldenCox
 			Coef     float64
 			SERobust float64 `json:"se_robust"`
 			SENaive  float64 `json:"se_naive"`
+			Terms    []struct {
+				Term     string
+				Coef     float64
+				SERobust float64 `json:"se_robust"`
+				SENaive  float64 `json:"se_naive"`
+			}
 		}
 		Logrank struct{ Robust, Naive struct{ Stat float64 } }
 	}
@@ -200,9 +264,18 @@ func checkIPWCommand(t *testing.T, url string, c ipwGoldenCase, cox ipwGoldenCox
 			near(t, what+" KM std.err", got.StdErr[i], se[i], 1e-9)
 		}
 	}
-	near(t, what+" cox coef", &doc.Cox.Coef, goldenNumber(t, cox.Coef), 1e-9)
-	near(t, what+" cox robust se", &doc.Cox.SERobust, goldenNumber(t, cox.SERobust), 1e-9)
-	near(t, what+" cox naive se", &doc.Cox.SENaive, goldenNumber(t, cox.SENaive), 1e-9)
+	coef, seR, seN := goldenNumbers(t, cox.Coef), goldenNumbers(t, cox.SERobust), goldenNumbers(t, cox.SENaive)
+	if len(doc.Cox.Terms) != len(coef) {
+		t.Fatalf("%s: %d Cox terms, R %d", what, len(doc.Cox.Terms), len(coef))
+	}
+	for j, term := range doc.Cox.Terms {
+		near(t, what+" cox coef "+term.Term, &term.Coef, coef[j], 1e-9)
+		near(t, what+" cox robust se "+term.Term, &term.SERobust, seR[j], 1e-9)
+		near(t, what+" cox naive se "+term.Term, &term.SENaive, seN[j], 1e-9)
+	}
+	near(t, what+" cox coef", &doc.Cox.Coef, coef[0], 1e-9)
+	near(t, what+" cox robust se", &doc.Cox.SERobust, seR[0], 1e-9)
+	near(t, what+" cox naive se", &doc.Cox.SENaive, seN[0], 1e-9)
 	near(t, what+" naive log-rank", &doc.Logrank.Naive.Stat, goldenNumber(t, cox.Score), 1e-8)
 	near(t, what+" robust log-rank", &doc.Logrank.Robust.Stat, goldenNumber(t, cox.RScore), 1e-8)
 }
@@ -223,5 +296,80 @@ func TestIPWTreatedSiteRefusals(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: exit %d, %q; want exit 2 and %q", c.args, code, errOut, c.want)
 		}
+	}
+}
+
+// The adjusted pooled comparison is stored with its rounds: the same command --offline, and
+// library show, print it again from the cache identically (the fit and sandwich replayed from
+// the stored pooled_sums, pooled_hessian and pooled_meat rounds).
+func TestIPWAdjustedReopensOffline(t *testing.T) {
+	url := startLung(t, node.ExactPolicy())
+	db := filepath.Join(t.TempDir(), "cache.db")
+	args := []string{"ipw", "--study", "lung", "--endpoint", "os", "--treatment", "sex", "--treated", "female",
+		"--confounders", "age,karno,wt.loss", "--strata", "none", "--adjust", "age,karno"}
+	for _, format := range []string{"text", "json"} {
+		a := append(slices.Clone(args), "--format", format)
+		code, live, errOut := cli(t, append([]string{"--hub", url, "--cache", db}, a...)...)
+		if code != exitOK {
+			t.Fatalf("live: exit %d: %s", code, errOut)
+		}
+		if format == "text" && (!strings.Contains(live, "weighted Cox adjusted for age, karno") || !strings.Contains(live, "SE NAIVE")) {
+			t.Errorf("the text answer has no adjusted HR table:\n%s", live)
+		}
+		code, out, errOut := cli(t, append([]string{"--offline", "--cache", db}, a...)...)
+		if code != exitOK {
+			t.Fatalf("offline: exit %d: %s", code, errOut)
+		}
+		if format == "text" {
+			out = withoutCachedLine(t, out)
+		}
+		if withoutWhen(out) != withoutWhen(live) {
+			t.Errorf("offline answer differs from the live one:\n%s\nlive:\n%s", out, live)
+		}
+	}
+}
+
+// Adjusting needs the pooled form and confounders: the command says so before asking anything.
+func TestIPWAdjustUsage(t *testing.T) {
+	base := []string{"--hub", "nats://127.0.0.1:1", "ipw", "--study", "lung", "--endpoint", "os", "--treatment", "sex", "--treated", "female", "--confounders", "age,karno"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--adjust", "age"}, "--adjust needs --strata none"},
+		{[]string{"--strata", "none", "--adjust", "ecog"}, "ecog is not among --confounders"},
+	} {
+		code, _, errOut := cli(t, append(slices.Clone(base), c.args...)...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, %q; want exit %d and %q", c.args, code, errOut, exitUsage, c.want)
+		}
+	}
+}
+
+// Where a site's published policy does not allow pooled models, the adjusted comparison is
+// refused from the catalog before any ipw round is asked (it would be aborted at its first
+// pooled round, after the propensity and outcome rounds were spent), naming the sites.
+func TestIPWAdjustedRefusedFromCatalog(t *testing.T) {
+	var mu sync.Mutex
+	asked := 0
+	pol := node.ExactPolicy()
+	pol.AllowPooledCox = false
+	url := startLungWrapped(t, pol, func(site string, h network.Handler, nc *nats.Conn) network.Handler {
+		return network.HandlerFunc(func(ctx context.Context, b []byte) []byte {
+			var q protocol.Query
+			if json.Unmarshal(b, &q) == nil && q.IPW != nil {
+				mu.Lock()
+				asked++
+				mu.Unlock()
+			}
+			return h.HandleJSON(ctx, b)
+		})
+	})
+	code, _, errOut := cli(t, "--hub", url, "ipw", "--study", "lung", "--endpoint", "os", "--treatment", "sex", "--treated", "female",
+		"--confounders", "age,karno", "--strata", "none", "--adjust", "age")
+	mu.Lock()
+	defer mu.Unlock()
+	if code != exitFailure || !strings.Contains(errOut, "published policies of inst1") || !strings.Contains(errOut, "nothing was asked") || asked != 0 {
+		t.Errorf("exit %d, %q, %d ipw queries asked; want a refusal naming the sites before any round", code, errOut, asked)
 	}
 }

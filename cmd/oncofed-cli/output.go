@@ -671,6 +671,12 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		if x.pred != nil {
 			doc["predicted"] = predictionJSON(r, x)
 		}
+		if r.Cox.ZPH != nil {
+			doc["zph"] = zphJSON(r.Cox.ZPH)
+		}
+		if x.counts != nil {
+			doc["level_counts"] = levelCountsJSON(x.counts)
+		}
 		return writeJSON(w, doc)
 	case "csv":
 		recs := [][]string{{"term", "level", "reference", "coef", "se", "hr", "lower", "upper", "p"}}
@@ -700,22 +706,34 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	}
 	fmt.Fprintln(w)
 	t := table(w)
-	fmt.Fprintln(t, "TERM\tCOEF\tSE\tHR (95% CI)\tP")
+	head := "TERM\tCOEF\tSE\tHR (95% CI)\tP"
+	if x.counts != nil {
+		head += "\tN\tEVENTS"
+	}
+	fmt.Fprintln(t, head)
 	withSpec := *r
 	withSpec.Request.Cox = spec
 	for _, row := range report.CoxRows(&withSpec, names) { // the app's table, reference levels too
 		switch {
 		case row.Reference:
-			fmt.Fprintf(t, "%s\t\t\t1\t\n", row.Label)
+			fmt.Fprintf(t, "%s\t\t\t1\t", row.Label)
 		case !row.Estimable:
-			fmt.Fprintf(t, "%s\tNA\tNA\tNA\tNA\n", row.Label)
+			fmt.Fprintf(t, "%s\tNA\tNA\tNA\tNA", row.Label)
 		default:
-			fmt.Fprintf(t, "%s\t%s\t%s\t%s (%s–%s)\t%s\n", row.Label, pstr(num(row.Coef)), pstr(num(row.SE)), pstr(num(row.HR)),
+			fmt.Fprintf(t, "%s\t%s\t%s\t%s (%s–%s)\t%s", row.Label, pstr(num(row.Coef)), pstr(num(row.SE)), pstr(num(row.HR)),
 				pstr(num(row.Lower)), pstr(num(row.Upper)), pValue(num(row.P)))
 		}
+		if x.counts != nil {
+			n, ev := report.LevelCountCells(x.counts, row)
+			fmt.Fprintf(t, "\t%s\t%s", n, ev)
+		}
+		fmt.Fprintln(t)
 	}
 	if err := t.Flush(); err != nil {
 		return err
+	}
+	for _, s := range report.LevelCountNotes(x.counts) {
+		fmt.Fprintln(w, s)
 	}
 	fmt.Fprintf(w, "likelihood ratio test = %s on %d df, p %s; %d iterations", r4(fit.LRT.Stat), fit.LRT.DF, pEq(fit.LRT.P), fit.Iterations)
 	if !fit.Converged {
@@ -737,6 +755,11 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 			parts[j] = fmt.Sprintf("%s %s", fit.Terms[j], pstr(num(v)))
 		}
 		fmt.Fprintf(w, "noise of the differentially private release (not in SE): sd of each coefficient ≈ %s (%d simulated releases)\n", strings.Join(parts, ", "), app.DPCoxNoiseReleases)
+	}
+	if r.Cox.ZPH != nil {
+		if err := writeZPHText(w, r.Cox.ZPH, names); err != nil {
+			return err
+		}
 	}
 	if x.loso != nil {
 		if err := writeLOSOText(w, x.loso); err != nil {

@@ -15,6 +15,7 @@ import (
 // missing).
 type modelExtras struct {
 	loso     *app.LOSOResult
+	counts   *app.LevelCounts // patients and events per level (--counts)
 	pred     *app.Prediction
 	hist     *app.LPHistogramResult
 	histNote string

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,12 +52,16 @@ func TestScreenTiming(t *testing.T) {
 	for _, form := range []protocol.CoxForm{protocol.CoxStratified, protocol.CoxPooled} {
 		req := app.ScreenRequest{Study: "nsclc", Endpoint: "OS", Markers: markers, Adjust: []string{"age"}, Form: form}
 		start = time.Now()
+		cpu0 := processCPU(t)
 		res, err := svc.Screen(ctx, req, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		el := time.Since(start)
-		t.Logf("screen_timing form=%s seconds=%.2f markers=%d tests=%d patients=%d scatter_gathers=%d", form, el.Seconds(), len(res.Markers), res.Tests, n, res.Queries)
+		// The CPU time of the whole federation (ten sites, hub and client in this process) says
+		// what the screen costs when the machine is shared; the seconds are what R is held to.
+		t.Logf("screen_timing form=%s seconds=%.2f cpu_seconds=%.2f markers=%d tests=%d patients=%d scatter_gathers=%d", form, el.Seconds(),
+			processCPU(t)-cpu0, len(res.Markers), res.Tests, n, res.Queries)
 	}
 	path := os.Getenv("ONCOFED_SCREEN_CSV")
 	if path == "" {
@@ -97,4 +102,13 @@ func TestScreenTiming(t *testing.T) {
 	if err != nil || w.Error() != nil {
 		t.Fatal(err, w.Error())
 	}
+}
+
+// processCPU is the CPU time (user and system) this process has used, in seconds.
+func processCPU(t *testing.T) float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

@@ -82,8 +82,9 @@ one_case <- function(name, d, ptformula, estimand, stabilise = FALSE, trim = 0,
   rhs <- paste(c("trt", outcome_covs), collapse = " + ")
   fpool <- as.formula(paste("Surv(time, status) ~", rhs))
   fstrat <- as.formula(paste("Surv(time, status) ~", rhs, "+ strata(site)"))
+  ocols <- setdiff(colnames(model.matrix(fpool, data = dk)), c("(Intercept)", "trt"))
   list(name = name, estimand = estimand, stabilise = stabilise, trim = trim,
-       outcome_covariates = I(outcome_covs),
+       outcome_covariates = I(outcome_covs), outcome_columns = I(ocols),
        propensity = list(terms = colnames(X), coef = unname(coef(g)),
                          se = unname(sqrt(diag(vcov(g)))), loglik = as.numeric(logLik(g)),
                          iter = g$iter),
@@ -138,7 +139,19 @@ cases <- list(
   one_case("lung sites overlap", lsites, fls, "overlap"),
   one_case("lung trial inst1 ATT", ltrial, fls, "ATT", by_site = FALSE),
   one_case("lung trial inst1 ATE", ltrial, fls, "ATE", by_site = FALSE),
-  one_case("lung trial inst1 overlap", ltrial, fls, "overlap", by_site = FALSE)
+  one_case("lung trial inst1 overlap", ltrial, fls, "overlap", by_site = FALSE),
+  # The pooled model adjusted for covariates (the third, opt-in phase of docs/ipw.md): the
+  # strongly confounded rotterdam comparison, lung.csv's institutions (women against men) as in
+  # the end-to-end test, and the single-arm trial.
+  one_case("rotterdam hormon ATE adjusted", rot, fr, "ATE", outcome_covs = c("age", "size", "grade", "lpgr")),
+  one_case("rotterdam hormon ATT stabilised trim 0.02 adjusted", rot, fr, "ATT", stabilise = TRUE, trim = 0.02,
+           outcome_covs = c("age", "nodes", "meno")),
+  one_case("lung sites ATE adjusted", lsites, fls, "ATE", outcome_covs = c("age", "karno")),
+  one_case("lung sites overlap adjusted", lsites, fls, "overlap", outcome_covs = c("wt.loss")),
+  one_case("lung sites ATE stabilised trim 0.05 adjusted", lsites, fls, "ATE", stabilise = TRUE, trim = 0.05,
+           outcome_covs = c("age", "karno", "wt.loss")),
+  one_case("lung trial inst1 ATT adjusted", ltrial, fls, "ATT", outcome_covs = c("age", "wt.loss"), by_site = FALSE),
+  one_case("lung trial inst1 ATE adjusted", ltrial, fls, "ATE", outcome_covs = c("karno"), by_site = FALSE)
 )
 
 data_of <- function(d, f) {
