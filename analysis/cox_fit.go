@@ -32,6 +32,10 @@ type CoxOptions struct {
 	// TolerInf is the relative tolerance of the "coefficient may be infinite" check; default
 	// √Eps (R's toler.inf).
 	TolerInf float64
+	// Ridge, when not nil, fits the ridge-penalized likelihood (R's ridge() term with a fixed
+	// θ): the evaluator's ℓ, U and H are penalized before Newton–Raphson sees them, and the
+	// fit is reported as R reports a penalized one (Ridge.finish).
+	Ridge *Ridge
 }
 
 // Test is a chi-square test: statistic, degrees of freedom and upper-tail p-value.
@@ -69,6 +73,14 @@ type CoxFit struct {
 	Infinite []string
 	// Warnings holds R's warnings for this fit, in R's words, for display.
 	Warnings []string
+	// Ridge is the penalty of a penalized fit (CoxOptions.Ridge), nil otherwise. Then LogLik is
+	// the unpenalized ℓ(β̂), Penalty θ/2 Σ w β̂², Vcov (and SE) the inverse of the penalized
+	// information (R's var, "se(coef)"), Vcov2 and SE2 R's var2 ("se2"), and DFEffective R's
+	// df, on which LRT is tested.
+	Ridge       *Ridge
+	Penalty     float64
+	Vcov2, SE2  []float64
+	DFEffective float64
 }
 
 // constantTol is the relative variance (information over uncentered second moment) below
@@ -152,6 +164,12 @@ func FitCoxSteps(eval CoxStepEvaluator, p int, opts CoxOptions) (*CoxFit, error)
 		tolerInf = math.Sqrt(eps)
 	}
 
+	if opts.Ridge != nil {
+		if err := opts.Ridge.check(p); err != nil {
+			return nil, err
+		}
+		eval = opts.Ridge.penalized(eval)
+	}
 	fs := &coxFitState{eval: eval, p: p, toler: toler, betaOrig: make([]float64, p), terms: terms}
 	beta := make([]float64, p) // scaled coordinates
 	c0, err := fs.evaluateFull(beta, 0)
@@ -252,6 +270,9 @@ func FitCoxSteps(eval CoxStepEvaluator, p int, opts CoxOptions) (*CoxFit, error)
 	fit.LRT = chiSquareTest(2*(fit.LogLik-fit.LogLik0), df)
 	fit.Score = chiSquareTest(score, df)
 	fit.Wald = chiSquareTest(fs.wald(final, beta), df)
+	if opts.Ridge != nil {
+		opts.Ridge.finish(fit)
+	}
 	if err := fs.beyondBound(fit, finalC, beta); err != nil {
 		return fit, err
 	}

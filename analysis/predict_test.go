@@ -94,20 +94,7 @@ func TestPredictGoldens(t *testing.T) {
 			for j := range cs.Coef {
 				checkClose(t, "coef "+cs.Terms[j], fit.Coef[j], cs.Coef[j], 1e-9)
 			}
-			rows := make([][]RiskSetRow, len(sites))
-			for k, s := range sites {
-				st, err := NewCoxStratum(s.time, s.event, s.x, p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if rows[k], _, err = st.TimeSums(fit.Coef); err != nil {
-					t.Fatal(err)
-				}
-			}
-			base, err := PooledCoxBaseline(rows, p, ties)
-			if err != nil {
-				t.Fatal(err)
-			}
+			base := pooledBaselineAt(t, sites, p, ties, fit.Coef)
 			for k, pr := range cs.Profiles {
 				ps, err := base.Predict(pr.X, fit.Coef, fit.Vcov, 0.95)
 				if err != nil {
@@ -210,4 +197,25 @@ func everyOther(xs []float64) []float64 {
 		out = append(out, xs[i])
 	}
 	return out
+}
+
+// pooledBaselineAt is the pooled baseline hazard from the sites' phase-1 sums at beta, as the
+// client builds it from a fit's round at β̂.
+func pooledBaselineAt(t *testing.T, sites []siteDesign, p int, ties Ties, beta []float64) *CoxBaseline {
+	t.Helper()
+	rows := make([][]RiskSetRow, len(sites))
+	for k, s := range sites {
+		st, err := NewCoxStratum(s.time, s.event, s.x, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows[k], _, err = st.TimeSums(beta); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base, err := PooledCoxBaseline(rows, p, ties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base
 }

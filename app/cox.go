@@ -12,12 +12,25 @@ import (
 )
 
 func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
-	m, err := s.fitCoxModel(ctx, req)
+	// The request is stored as asked; a θ chosen leave one site out is kept with the result
+	// (RidgeChoice) and fitted with (chosen).
+	chosen, choice, err := s.preparePenalty(ctx, req)
 	if err != nil {
 		return nil, err
 	}
+	m, err := s.fitCoxModel(ctx, chosen)
+	if err != nil {
+		return nil, err
+	}
+	m.Cox.RidgeChoice = choice
+	if pen := chosen.Cox.Penalty; pen != nil && pen.Scale {
+		m.Cox.RidgeScale = pen.weights
+		if err := sameSites(pen.moments, m.Cox.PerSite); err != nil {
+			return nil, err
+		}
+	}
 	if req.Cox.Validate == ValidateLOSO {
-		if m.Cox.Validation, err = s.ValidateLOSO(ctx, req); err != nil {
+		if m.Cox.Validation, err = s.ValidateLOSO(ctx, chosen); err != nil {
 			return nil, err
 		}
 	}

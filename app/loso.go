@@ -52,12 +52,66 @@ type LOSOResult struct {
 // that refuses the first round (it takes no part in any fit). The cost is, per site, the rounds
 // of one fit on the others plus one query to it.
 func (s *Service) ValidateLOSO(ctx context.Context, req Request) (*LOSOResult, error) {
+	pl, err := s.losoPlan(ctx, req, "leave-one-site-out validation")
+	if err != nil {
+		return nil, err
+	}
+	out := &LOSOResult{Terms: pl.terms}
+	for _, held := range pl.sites {
+		others := pl.others(held)
+		opts := analysis.CoxOptions{Terms: pl.terms}
+		if pen := req.Cox.Penalty; pen != nil {
+			if opts.Ridge, err = pen.complementRidge(pen.Theta, others); err != nil {
+				out.Sites = append(out.Sites, LOSOSite{Site: held, SatOut: err.Error(), CalibrationSlope: math.NaN(), CalibrationSlopeSE: math.NaN()})
+				continue
+			}
+		}
+		out.Sites = append(out.Sites, s.validateHeldOut(ctx, held, others, pl.p, pl.ties, opts, req.Landmarks, pl.coxQuery, pl.fit))
+	}
+	for _, pr := range pl.satOut {
+		out.Sites = append(out.Sites, LOSOSite{Site: pr.Site, SatOut: pr.Message,
+			CalibrationSlope: math.NaN(), CalibrationSlopeSE: math.NaN()})
+	}
+	slices.SortFunc(out.Sites, func(a, b LOSOSite) int { return strings.Compare(a.Site, b.Site) })
+	out.pool()
+	return out, nil
+}
+
+// losoRun is what every leave-one-site-out loop shares (validation, the choice of a ridge
+// penalty): the model's sites, those that sat out its first round, and how to fit on the
+// complement of a site.
+type losoRun struct {
+	p        int
+	ties     analysis.Ties
+	terms    []string
+	sites    []string      // the sites that answered the first round, sorted
+	satOut   []SiteProblem // the sites that refused it or did not answer, with the reason
+	coxQuery func(protocol.CoxForm, []float64) protocol.Query
+	fit      complementFit
+}
+
+// others returns the model's sites but held.
+func (pl *losoRun) others(held string) map[string]bool {
+	m := map[string]bool{}
+	for _, site := range pl.sites {
+		if site != held {
+			m[site] = true
+		}
+	}
+	return m
+}
+
+// losoPlan asks the first round at β = 0 of the Cox model of req (stratified by site or
+// pooled, no strata within sites): the sites answering it are the model's sites, and at least
+// two must. A pooled model's rounds carry the fit's origin (cox.origin, as the fit on all
+// sites does). what names the loop in errors.
+func (s *Service) losoPlan(ctx context.Context, req Request, what string) (*losoRun, error) {
 	if req.Cox == nil || req.Cox.Strata != "" {
-		return nil, Errorf(EInvalid, "leave-one-site-out validation fits the model stratified by site or the pooled one, without strata within sites")
+		return nil, Errorf(EInvalid, "%s fits the model stratified by site or the pooled one, without strata within sites", what)
 	}
 	form := coxForm(req.Cox.Form)
 	if form != protocol.CoxStratified && form != protocol.CoxPooled {
-		return nil, Errorf(EInvalid, "leave-one-site-out validation: unknown Cox form %q", form)
+		return nil, Errorf(EInvalid, "%s: unknown Cox form %q", what, form)
 	}
 	ties, err := coxTies(req.Cox.Ties)
 	if err != nil {
@@ -67,15 +121,26 @@ func (s *Service) ValidateLOSO(ctx context.Context, req Request) (*LOSOResult, e
 	if err != nil {
 		return nil, err
 	}
+	var origin map[string]float64
+	if form == protocol.CoxPooled {
+		origin = s.coxOrigin(ctx, req)
+	}
 	base := s.baseQuery(req)
-	coxQuery := func(form protocol.CoxForm, beta []float64) protocol.Query {
+	pl := &losoRun{p: p, ties: ties, fit: s.stratifiedOn}
+	if form == protocol.CoxPooled {
+		pl.fit = s.pooledOn
+	}
+	pl.coxQuery = func(f protocol.CoxForm, beta []float64) protocol.Query {
 		q := base
 		q.ID = s.newID()
-		q.Cox = &protocol.CoxRequest{Form: form, Ties: ties.String(), Covariates: req.Cox.Covariates,
+		q.Cox = &protocol.CoxRequest{Form: f, Ties: ties.String(), Covariates: req.Cox.Covariates,
 			Levels: req.Cox.Levels, Beta: slices.Clone(beta), Indicators: req.Cox.Indicators, Interactions: req.Cox.Interactions}
+		if f == protocol.CoxPooledSums {
+			q.Cox.Origin = origin
+		}
 		return q
 	}
-	g, err := s.query(ctx, coxQuery(coxWireForm(form), make([]float64, p)))
+	g, err := s.query(ctx, pl.coxQuery(coxWireForm(form), make([]float64, p)))
 	if err != nil {
 		return nil, err
 	}
@@ -84,42 +149,26 @@ func (s *Service) ValidateLOSO(ctx context.Context, req Request) (*LOSOResult, e
 	}
 	replies := sortReplies(g.Replies)
 	if len(replies) < 2 {
-		return nil, Errorf(ERefusedByPolicy, "leave-one-site-out validation needs two sites or more; %d answered", len(replies))
+		return nil, Errorf(ERefusedByPolicy, "%s needs two sites or more; %d answered", what, len(replies))
 	}
-	out := &LOSOResult{Terms: coxTerms(replies, p)}
-	for _, held := range replies {
-		others := map[string]bool{}
-		for _, r := range replies {
-			if r.Site != held.Site {
-				others[r.Site] = true
-			}
-		}
-		fit := s.stratifiedOn
-		if form == protocol.CoxPooled {
-			fit = s.pooledOn
-		}
-		out.Sites = append(out.Sites, s.validateHeldOut(ctx, held.Site, others, p, ties, out.Terms, req.Landmarks, coxQuery, fit))
+	pl.terms = coxTerms(replies, p)
+	for _, r := range replies {
+		pl.sites = append(pl.sites, r.Site)
 	}
-	for _, pr := range append(slices.Clone(g.Refused), g.Invalid...) {
-		out.Sites = append(out.Sites, LOSOSite{Site: pr.Site, SatOut: pr.Message,
-			CalibrationSlope: math.NaN(), CalibrationSlopeSE: math.NaN()})
-	}
+	pl.satOut = append(slices.Clone(g.Refused), g.Invalid...)
 	for _, site := range g.Missing {
-		out.Sites = append(out.Sites, LOSOSite{Site: site, SatOut: "did not answer",
-			CalibrationSlope: math.NaN(), CalibrationSlopeSE: math.NaN()})
+		pl.satOut = append(pl.satOut, SiteProblem{Site: site, Message: "did not answer"})
 	}
-	slices.SortFunc(out.Sites, func(a, b LOSOSite) int { return strings.Compare(a.Site, b.Site) })
-	out.pool()
-	return out, nil
+	return pl, nil
 }
 
 // complementFit fits the model on the sites of others (one query to each per round): the fit
 // and, for the pooled form, its baseline hazard.
-type complementFit func(ctx context.Context, others map[string]bool, p int, ties analysis.Ties, terms []string,
+type complementFit func(ctx context.Context, others map[string]bool, p int, ties analysis.Ties, opts analysis.CoxOptions,
 	coxQuery func(protocol.CoxForm, []float64) protocol.Query) (*analysis.CoxFit, *analysis.CoxBaseline, error)
 
 // stratifiedOn fits the site-stratified model on others: each site its own stratum.
-func (s *Service) stratifiedOn(ctx context.Context, others map[string]bool, p int, ties analysis.Ties, terms []string,
+func (s *Service) stratifiedOn(ctx context.Context, others map[string]bool, p int, ties analysis.Ties, opts analysis.CoxOptions,
 	coxQuery func(protocol.CoxForm, []float64) protocol.Query) (*analysis.CoxFit, *analysis.CoxBaseline, error) {
 	round := 0
 	eval := func(beta []float64) (analysis.CoxContribution, error) {
@@ -139,13 +188,13 @@ func (s *Service) stratifiedOn(ctx context.Context, others map[string]bool, p in
 		c, _, _, err := coxRoundStep(replies, protocol.CoxStratified, ties, beta)
 		return c, err
 	}
-	fit, err := analysis.FitCox(eval, p, analysis.CoxOptions{Terms: terms})
+	fit, err := analysis.FitCox(eval, p, opts)
 	return fit, nil, err
 }
 
 // pooledOn fits the pooled model on others with the two-phase round (docs/cox-protocol.md),
 // and builds its baseline hazard from the phase-1 sums at β̂.
-func (s *Service) pooledOn(ctx context.Context, others map[string]bool, p int, ties analysis.Ties, terms []string,
+func (s *Service) pooledOn(ctx context.Context, others map[string]bool, p int, ties analysis.Ties, opts analysis.CoxOptions,
 	coxQuery func(protocol.CoxForm, []float64) protocol.Query) (*analysis.CoxFit, *analysis.CoxBaseline, error) {
 	var rounds []Round
 	eval := func(beta []float64) (analysis.CoxContribution, func() (analysis.CoxContribution, error), error) {
@@ -180,7 +229,7 @@ func (s *Service) pooledOn(ctx context.Context, others map[string]bool, p int, t
 			return coxHessianRound(step, c, replies, second)
 		}, nil
 	}
-	fit, err := analysis.FitCoxSteps(eval, p, analysis.CoxOptions{Terms: terms})
+	fit, err := analysis.FitCoxSteps(eval, p, opts)
 	if err != nil || fit == nil {
 		return fit, nil, err
 	}
@@ -190,10 +239,10 @@ func (s *Service) pooledOn(ctx context.Context, others map[string]bool, p int, t
 
 // validateHeldOut fits the model on the sites in others and asks site held to evaluate it (at
 // the landmarks up to the complement's last released time, when the fit has a baseline).
-func (s *Service) validateHeldOut(ctx context.Context, held string, others map[string]bool, p int, ties analysis.Ties, terms []string,
+func (s *Service) validateHeldOut(ctx context.Context, held string, others map[string]bool, p int, ties analysis.Ties, opts analysis.CoxOptions,
 	landmarks []float64, coxQuery func(protocol.CoxForm, []float64) protocol.Query, fitOn complementFit) LOSOSite {
 	site := LOSOSite{Site: held, CalibrationSlope: math.NaN(), CalibrationSlopeSE: math.NaN()}
-	fit, base, err := fitOn(ctx, others, p, ties, terms, coxQuery)
+	fit, base, err := fitOn(ctx, others, p, ties, opts, coxQuery)
 	if err != nil || fit == nil || len(fit.NotEstimable) > 0 {
 		site.SatOut = "the model could not be fitted without this site"
 		if err != nil {
@@ -214,7 +263,7 @@ func (s *Service) validateHeldOut(ctx context.Context, held string, others map[s
 			marks = marks[:protocol.MaxLandmarks]
 		}
 		if h, err := base.CumHazAt(marks); err == nil && len(marks) > 0 {
-			vq.Cox.Landmarks, vq.Cox.BaselineCumHaz = marks, h
+			vq.Cox.Landmarks, vq.Cox.BaselineCumHaz = marks, uncentredCumHaz(h, base.Origin, fit.Coef)
 		}
 	}
 	g, err := s.queryEach(ctx, map[string]protocol.Query{held: vq})
@@ -248,6 +297,24 @@ func (s *Service) validateHeldOut(ctx context.Context, held string, others map[s
 		}
 	}
 	return site
+}
+
+// uncentredCumHaz moves a baseline cumulative hazard from x = origin (the fit's cox.origin:
+// the sites centred its rounds' sums there) to x = 0, where the held-out site's validate form
+// evaluates x'β uncentred: Λ₀(t | x = 0) = Λ₀(t | x = origin) · exp(−origin'β).
+func uncentredCumHaz(h, origin, beta []float64) []float64 {
+	if origin == nil {
+		return h
+	}
+	lp := 0.0
+	for j, o := range origin {
+		lp += o * beta[j]
+	}
+	out := make([]float64, len(h))
+	for i, v := range h {
+		out[i] = v * math.Exp(-lp)
+	}
+	return out
 }
 
 // pool fills the random-effects pooled C and calibration slope over the sites that answered.

@@ -50,6 +50,10 @@ type CoxTrace struct {
 	// Validation is the leave-one-site-out validation asked with the model: what each site
 	// released about the model fitted on the others (its pooling is recomputed on opening).
 	Validation *LOSORecord `json:"validation,omitempty"`
+	// RidgeChoice is the leave-one-site-out choice of the ridge penalty's θ, when asked.
+	RidgeChoice *RidgeChoiceRecord `json:"ridge_choice,omitempty"`
+	// RidgeScale is the ridge penalty's column variances (scale = TRUE), as fitted with.
+	RidgeScale protocol.Float64s `json:"ridge_scale,omitempty"`
 	// ZPH is the proportional-hazards check asked with the model: its pooled sums (the table
 	// is recomputed on opening), or why there is none.
 	ZPH *ZPHRecord `json:"zph,omitempty"`
@@ -354,6 +358,8 @@ func compact(r *Result, steps []CoxStep) error {
 		if r.Cox != nil {
 			tr.Baseline = baselineRecord(r.Cox.Baseline)
 			tr.Validation = losoRecord(r.Cox.Validation)
+			tr.RidgeChoice = ridgeChoiceRecord(r.Cox.RidgeChoice)
+			tr.RidgeScale = slices.Clone(r.Cox.RidgeScale)
 			tr.ZPH = zphRecord(r.Cox.ZPH)
 			tr.NoiseSD = slices.Clone(r.Cox.NoiseSD)
 		}
@@ -527,10 +533,17 @@ func renderCoxTrace(req Request, tr *CoxTrace) (*CoxResult, error) {
 		}
 		return c, complete, nil
 	}
-	out, err := fitCox(eval, p, req, form, slices.Clone(tr.Columns))
+	var choice *RidgeChoice
+	if tr.RidgeChoice != nil {
+		if choice, err = tr.RidgeChoice.result(); err != nil {
+			return nil, err
+		}
+	}
+	out, err := fitCox(eval, p, fittedRequest(req, choice, tr.RidgeScale), form, slices.Clone(tr.Columns))
 	if err != nil {
 		return nil, err
 	}
+	out.RidgeChoice, out.RidgeScale = choice, slices.Clone(tr.RidgeScale)
 	if k != len(tr.Steps) {
 		return nil, Errorf(EInternal, "the refit used %d of the %d stored steps", k, len(tr.Steps))
 	}

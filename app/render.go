@@ -410,7 +410,10 @@ func fitCox(eval analysis.CoxStepEvaluator, p int, req Request, form protocol.Co
 	if out.Ties == "" {
 		out.Ties = "efron"
 	}
-	fit, err := analysis.FitCoxSteps(eval, p, analysis.CoxOptions{Terms: terms})
+	if pen := req.Cox.Penalty; pen != nil && pen.Scale && len(pen.weights) != p {
+		return nil, Errorf(EInternal, "the ridge penalty's scale has %d column variances for %d columns", len(pen.weights), p)
+	}
+	fit, err := analysis.FitCoxSteps(eval, p, analysis.CoxOptions{Terms: terms, Ridge: req.Cox.Penalty.ridge()})
 	if fit == nil {
 		if err == nil {
 			err = fmt.Errorf("no fit")

@@ -53,6 +53,9 @@ type CoxSpec struct {
 	// Validate "loso" validates the model leave one site out after the fit (ValidateLOSO, at
 	// the request's Landmarks for the pooled form); the validation is kept with the result.
 	Validate string `json:"validate,omitempty"`
+	// Penalty, when not nil, fits the ridge-penalized model (RidgeSpec), its θ fixed or chosen
+	// leave one site out.
+	Penalty *RidgeSpec `json:"penalty,omitempty"`
 	// ZPH names the transform of time ("km", "identity" or "rank") of a proportional-hazards
 	// check run after the fit (CoxResult.ZPH, zph.go); "" for none.
 	ZPH string `json:"zph,omitempty"`
@@ -261,6 +264,11 @@ type Display struct {
 	HideCensor  bool   `json:"hide_censor,omitempty"`
 	MedianLines bool   `json:"median_lines,omitempty"`
 	Percent     bool   `json:"percent,omitempty"`
+	// Profile and Times are the patient of a model's ViewPatient: the covariate values and the
+	// landmark days of the predicted curve. They are kept in this computer's cache only, as the
+	// Model tab keeps them (docs/prediction.md); no query carries them.
+	Profile map[string]string `json:"profile,omitempty"`
+	Times   []float64         `json:"times,omitempty"`
 	// Order is the analyst's order of a Kaplan–Meier result's groups (their values, "" for an
 	// ungrouped cohort) in legends, tables and slides; nil keeps the study's declared order
 	// (InOrder).
@@ -275,6 +283,9 @@ const (
 	ViewBySite  = "site:"
 	ViewLove    = "love"
 	ViewOverlap = "overlap"
+	// A model's views (Model tab): the validation's forest of per-site C, one patient's curve.
+	ViewValidation = "validation"
+	ViewPatient    = "patient"
 )
 
 // ResultSummary is a result as listed in the library: only what the list shows (listing
@@ -502,6 +513,12 @@ type CoxResult struct {
 	// Validation is the leave-one-site-out validation asked with the model (CoxSpec.Validate),
 	// kept in the stored trace; nil when not asked.
 	Validation *LOSOResult
+	// RidgeChoice is the leave-one-site-out choice of the ridge penalty's θ (RidgeSpec.Choose),
+	// kept in the stored trace; nil when θ was given or there is no penalty.
+	RidgeChoice *RidgeChoice
+	// RidgeScale holds, for a ridge penalty with scale = TRUE, each design column's variance
+	// over the cohort (the penalty's weights), kept in the stored trace.
+	RidgeScale []float64
 	// ZPH is the proportional-hazards check asked with the model (CoxSpec.ZPH), kept in the
 	// stored trace; nil when not asked.
 	ZPH *ZPHResult

@@ -50,6 +50,9 @@ func validate(req Request) error {
 		if v := req.Cox.Validate; v != "" && v != ValidateLOSO {
 			return Errorf(EInvalid, "unknown validation %q (loso)", v)
 		}
+		if err := validateRidge(req.Cox); err != nil {
+			return err
+		}
 		if err := checkZPHTransform(req.Cox.ZPH); err != nil {
 			return err
 		}

@@ -10,23 +10,26 @@ import (
 // T = P ∪ (x if x has the secret value) gets a fresh answer round(|T| + noise(T)), and an
 // exact count of the padding P asked after it tells |P|; over 50 paddings the answers, near
 // |P| + 1 for a member and near |P| for a non-member, proved membership for 9 to 10 of 10
-// targets (TestAttackGuardFeasibilityExact/reverse; 0 now, and with the guard off still 9 to 10). The forward order is stopped by sticky answers
-// (an exactly released set is remembered as a feasibility set, feasibility.go); the reverse
-// cannot be, since T's answer was given before P was released.
+// targets (TestAttackGuardFeasibilityExact/reverse: 0 of 10 now; the old guard, the control,
+// still 10 of 10). The forward order is stopped by sticky answers (an exactly released set is
+// remembered as a feasibility set, feasibility.go); the reverse cannot be, since T's answer
+// was given before P was released.
 //
 // So every feasibility answer given to an analyst joins that analyst's guard memory: the
 // remembered feasibility set F whose answer it was (fresh or sticky: the answer is a function
 // of F, not of the set asked), stored as a released set with the region "feas:" followed by
 // the region that created F's own answer (the feasibility count or exact release that first
-// got it; FeasibilitySet.Region, migration 014). A set S of an exact release, through regions
-// regs, is then refused when, for such an F,
+// got it; FeasibilitySet.Region, migration 014). A set S of an exact release is then refused
+// when, for such an F,
 //
-//	|S Δ F| < min_cell, and F's creating region is none of regs
+//	|S Δ F| < min_cell, and F's creating region is none of the regions the reply releases
 //
-// — identical sets included, so that the refusal does not tell T = P from T = P ∪ {x}; the
-// exception is public: F was created by a query of the same definition as S, which on the
-// same load is the same set (the live panel's count of the final cohort, then its run, by
-// this analyst or another). Like rule 2, the decision depends on the rows only through
+// — identical sets included, so that the refusal does not tell T = P from T = P ∪ {x}. The
+// exception is public: F was created by a query of a definition this reply releases, which
+// on the same load is the same set (the live panel's count of the final cohort, then its run,
+// by this analyst or another); or F was released exactly through that definition before. F
+// is then the same patients by definition, its exact release tells more than its approximate
+// answer, and rules 1–5 govern what is near it (a reply's own cells: suppression). Like rule 2, the decision depends on the rows only through
 // whether fewer than min_cell patients separate two sets, never on their values. A re-run of
 // a set released exactly before through the same region is answered, as for the other rules.
 //

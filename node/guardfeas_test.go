@@ -13,7 +13,8 @@ import (
 // release near one is refused whether the sets are identical or one patient apart, unless
 // the answer was created through the release's own definition — by this analyst or another;
 // a set released exactly through its creating definition stops counting as a feasibility
-// answer (its exact release governs), so a summary's cells near the cohort stay answered.
+// answer (its exact release governs), so a summary's cells near the cohort stay answered; a
+// re-import carries all of it over.
 func TestGuardFeasibilityAnswersGiven(t *testing.T) {
 	ctx := context.Background()
 	pol := DefaultPolicy()
@@ -68,4 +69,14 @@ func TestGuardFeasibilityAnswersGiven(t *testing.T) {
 	mustOK(t, restarted.Handle(ctx, summaryOf("carol", women, "ecog", "age")))
 	// But the women by the other definition carol was answered for: refused.
 	guardRefused(e, km("carol", sameAsWomen, ""), "the women by the definition of carol's first count")
+
+	// A re-import (the same patients in another order) carries the answers given over by
+	// patient id, with the definitions that created them.
+	reimportLung(t, openStore(t, dbPath), "")
+	fresh := open()
+	guardRefused(fresh, countOf("alice", women), "A after the re-import")
+	mustOK(t, fresh.Handle(ctx, countOf("alice", minusOne)))
+	feasAnswer(t, fresh, feasQuery("dave", minusOne))
+	guardRefused(fresh, countOf("dave", women), "A after the re-import, for an analyst given A minus one's carried answer")
+	mustOK(t, fresh.Handle(ctx, countOf("dave", minusOne))) // the carried answer's creating definition
 }

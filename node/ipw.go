@@ -115,6 +115,8 @@ type ipwPrepared struct {
 	// (categorical levels, and numeric ones declared as at most 12 integers): the classes of
 	// patients whose weights an attacker who chose the model knows to be equal.
 	cell []int32
+	// continuous is set when a confounder is continuous: weights then differ within a cell.
+	continuous bool
 }
 
 // ipwIntercept names the propensity model's intercept column, as R's model.matrix does.
@@ -175,6 +177,8 @@ func (e *Engine) ipwPrepare(c *cohort, q *protocol.Query) (*ipwPrepared, error) 
 		}
 		if v != nil {
 			discrete = append(discrete, v)
+		} else {
+			prep.continuous = true
 		}
 	}
 	cells := map[string]int32{}
@@ -359,7 +363,7 @@ func (e *Engine) ipwOutcome(prep *ipwPrepared, req *protocol.IPWRequest, wt *ipw
 		if e.withoutWeightSpread {
 			cell = nil // tests of the attacks switch the ipw rules off
 		}
-		time, event, merged, truncated, err := cellPolicyTimes(time, event, cell, e.policy.BinDays, minCell)
+		time, event, merged, truncated, err := cellPolicyTimes(time, event, cell, prep.continuous, e.policy.BinDays, minCell)
 		if err != nil {
 			return err
 		}
@@ -513,10 +517,14 @@ func checkPropensitySpread(prep *ipwPrepared, beta []float64, minCell int) error
 // come from each class — a table grouped by, say, sex, whose rows were merged for the arm only
 // (TestAttackIPWClassCounts). Times are coarsened to binDays; then, walking forward, a row is
 // closed at the first time where every class has none or at least minCell patients in it — the
-// rule of a survival table grouped by the class. Patients after the last closed row are censored at it; while that
+// rule of a survival table grouped by the class. With strict (a continuous confounder: the
+// weights differ within a class), a class's events and its censorings must each be none or at
+// least minCell: a row's weighted sum over one event would be that patient's weight, 1/e(x), a
+// function of the patient's confounders the analyst can invert with the broadcast model (the
+// strict rule of pooled-Cox rows; TestAttackIPWOneEventWeight). Patients after the last closed row are censored at it; while that
 // breaks the rule for the last row, the last row is folded into them. No row left: refused.
 // With cell nil (or minCell ≤ 1) it is policyTimes' strict release.
-func cellPolicyTimes(time []float64, event []bool, cell []int32, binDays float64, minCell int) ([]float64, []bool, int, *float64, error) {
+func cellPolicyTimes(time []float64, event []bool, cell []int32, strict bool, binDays float64, minCell int) ([]float64, []bool, int, *float64, error) {
 	if minCell <= 1 || len(time) == 0 || cell == nil {
 		t, e, merged, trunc := policyTimes(time, event, nil, binDays, minCell, true)
 		return t, e, merged, trunc, nil
@@ -540,7 +548,8 @@ func cellPolicyTimes(time []float64, event []bool, cell []int32, binDays float64
 	}
 	ok := func(counts []int) bool {
 		for c := 0; c < classes; c++ {
-			if n := counts[2*c] + counts[2*c+1]; n > 0 && n < minCell {
+			ev, ce := counts[2*c], counts[2*c+1]
+			if strict && (ev > 0 && ev < minCell || ce > 0 && ce < minCell) || ev+ce > 0 && ev+ce < minCell {
 				return false
 			}
 		}
@@ -579,6 +588,9 @@ func cellPolicyTimes(time []float64, event []bool, cell []int32, binDays float64
 		for j := range acc {
 			acc[j] += last.counts[j]
 		}
+	}
+	if len(rows) == 0 && strict {
+		return nil, nil, 0, nil, errorf(protocol.CodeRefusedByPolicy, "an arm's events or censorings are too few for any weighted survival row that holds none or at least min_cell of each (the rule with a continuous confounder, whose weights differ patient by patient); leave the continuous confounder out or pool more sites")
 	}
 	if len(rows) == 0 {
 		return nil, nil, 0, nil, errorf(protocol.CodeRefusedByPolicy, "an arm's patients with some combination of the discrete confounders' values are too few (fewer than min_cell) for any weighted survival row; merge levels or leave such a confounder out")

@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
@@ -122,4 +124,30 @@ func PredictionFigure(p *app.Prediction, profile string, style chart.Style, unit
 		Surv: append([]float64{1}, c.Surv...), Lower: append([]float64{1}, c.Lower...), Upper: append([]float64{1}, c.Upper...), End: c.LastTime}
 	return &chart.KMFigure{Title: "Predicted survival", YLabel: "Predicted survival probability", Unit: unit, Curves: []chart.KMCurve{curve},
 		HideRiskTable: true, HideCensor: true, Style: style}
+}
+
+// CalibrationFigure plots calibration in the large at the landmarks: each held-out site's
+// observed survival (Kaplan–Meier) against the mean survival the model fitted without it
+// predicts for its patients, a colour per landmark; nil when no site released one.
+func CalibrationFigure(l *app.LOSOResult, style chart.Style) *chart.CalibrationPlot {
+	f := &chart.CalibrationPlot{Title: "Calibration at each held-out site", Style: style,
+		Footnote: "On the dashed line the survival observed at a site equals the survival predicted for its patients."}
+	var times []float64
+	for _, s := range l.Sites {
+		for _, c := range s.Calibration {
+			if math.IsNaN(c.Observed) || math.IsNaN(c.Predicted) {
+				continue
+			}
+			k := slices.Index(times, c.Time)
+			if k < 0 {
+				k, times = len(times), append(times, c.Time)
+				f.Landmarks = append(f.Landmarks, "day "+strconv.FormatFloat(c.Time, 'g', -1, 64))
+			}
+			f.Points = append(f.Points, chart.CalibrationPoint{Label: s.Site, Landmark: k, Predicted: c.Predicted, Observed: c.Observed})
+		}
+	}
+	if len(f.Points) == 0 {
+		return nil
+	}
+	return f
 }

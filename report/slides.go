@@ -96,7 +96,9 @@ func ForestFigure(r *app.Result, names Names, style chart.Style, footnote string
 // Slide is the figure of a pinned result as the analyst showed it when pinning it (r.Display:
 // the view, time unit, bands, censor marks, medians, percent), titled in words, with the
 // cohort and privacy line as footnote: a Kaplan–Meier result's curves (pooled, cumulative
-// incidence or one group by site), a model's forest plot, a treatment comparison's weighted
+// incidence or one group by site), a model's forest plot (pinned from the Model tab: its
+// validation's forest of per-site C with the prediction interval, or one patient's predicted
+// curve, with the model's provenance and validation beneath), a treatment comparison's weighted
 // curves, Love plot or overlap histogram. Nil when the result has nothing to draw, with the
 // reason.
 func Slide(r *app.Result, n Names, style chart.Style, now time.Time) (chart.Figure, string) {
@@ -109,6 +111,9 @@ func Slide(r *app.Result, n Names, style chart.Style, now time.Time) (chart.Figu
 	case r.KM != nil:
 		return kmSlide(r, n, style, foot, view)
 	case r.Cox != nil && r.Cox.Fit != nil:
+		if f, why, ok := modelSlide(r, n, style, foot, view); ok {
+			return f, why
+		}
 		if f := ForestFigure(r, n, style, foot); f != nil {
 			return f, ""
 		}

@@ -20,34 +20,22 @@ import (
 	"github.com/oncofed/oncofed/report/format"
 )
 
-const (
-	formStratified = "Stratified by site"
-	formPooled     = "Pooled (one baseline)"
-)
-
 // coxTab fits a Cox model over the sites: covariates, ties, stratified by site or pooled; it
 // shows the hazard ratios as a table and a forest plot.
 type coxTab struct {
 	ui      *App
 	content fyne.CanvasObject
 
-	covariates *widget.CheckGroup
-	// refs holds a reference-level choice per selected categorical covariate (refBox shows
-	// them); a covariate's reference is its first declared level until one is chosen.
-	refBox   *fyne.Container
-	refs     map[string]*widget.Select
-	ties     *widget.RadioGroup
-	form     *widget.RadioGroup
-	formNote *widget.Label // why the pooled form is not offered, when it is not
-	fit      *widget.Button
-	export   *widget.Select
-	pin      *widget.Button
-	table    *fyne.Container
-	model    *widget.Label
-	figure   *figureView
-	privacy  *widget.Label
-	status   *widget.Label
-	result   *app.Result
+	*modelBuilder // covariates, reference levels, ties, form
+	fit           *widget.Button
+	export        *widget.Select
+	pin           *widget.Button
+	table         *fyne.Container
+	model         *widget.Label
+	figure        *figureView
+	privacy       *widget.Label
+	status        *widget.Label
+	result        *app.Result
 
 	// The per-site view: the model fitted at each site alone (app.Service.SiteCox), one term's
 	// log hazard ratios meta-analysed into a forest plot with I² and the Q test.
@@ -64,20 +52,7 @@ type coxTab struct {
 const viewAllTerms = "All terms"
 
 func newCoxTab(a *App) *coxTab {
-	t := &coxTab{ui: a}
-	t.covariates = widget.NewCheckGroup(nil, func([]string) { t.offerReferences() })
-	t.refBox = container.NewVBox()
-	t.refs = map[string]*widget.Select{}
-	t.ties = widget.NewRadioGroup([]string{"Efron", "Breslow"}, nil)
-	t.ties.Horizontal = true
-	t.ties.Selected = "Efron"
-	t.ties.Required = true
-	t.form = widget.NewRadioGroup([]string{formStratified, formPooled}, nil)
-	t.form.Selected = formStratified
-	t.form.Required = true
-	t.formNote = widget.NewLabel("")
-	t.formNote.Wrapping = fyne.TextWrapWord
-	t.formNote.Hide()
+	t := &coxTab{ui: a, modelBuilder: newModelBuilder(a, formStratified)}
 	t.fit = widget.NewButtonWithIcon("Fit model", theme.MediaPlayIcon(), t.onFit)
 	t.fit.Importance = widget.HighImportance
 	t.export = widget.NewSelect([]string{"PNG", "SVG", "PDF", hrTableCSV}, func(s string) {
@@ -110,13 +85,7 @@ func newCoxTab(a *App) *coxTab {
 	t.meta.Hide()
 	t.zph = newZPHPanel(t)
 
-	left := container.NewVBox(
-		widget.NewLabelWithStyle("Covariates", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		t.covariates, t.refBox,
-		widget.NewLabelWithStyle("Ties", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.ties,
-		widget.NewLabelWithStyle("Baseline hazard", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.form, t.formNote,
-		t.fit,
-	)
+	left := container.NewVBox(append(t.builderObjects(), t.fit)...)
 	// The view names a term ("By site: sex: male vs female"): wide enough to read it.
 	view := container.NewGridWrap(fyne.NewSize(230, t.view.MinSize().Height), t.view)
 	bar := newToolbar(1, widget.NewLabel("Cox model of the endpoint"), t.random, view, t.pin, t.export)
@@ -133,79 +102,7 @@ func newCoxTab(a *App) *coxTab {
 }
 
 // setStudy offers the study's variables as covariates.
-func (t *coxTab) setStudy(st *app.Study) {
-	t.covariates.Options = covariateOptions(st)
-	t.covariates.Selected = nil
-	t.covariates.Refresh()
-	t.refs = map[string]*widget.Select{}
-	t.offerReferences()
-	t.offerForms(st)
-}
-
-// covariateOptions are the study's variables a model can take: those without a type conflict
-// between sites.
-func covariateOptions(st *app.Study) []string {
-	var opts []string
-	for _, v := range st.Variables {
-		if len(v.TypeConflict) == 0 {
-			opts = append(opts, v.Name)
-		}
-	}
-	return opts
-}
-
-// offerReferences shows a reference-level choice for each selected categorical covariate, in
-// the study's declared order (the first is the default, as in the CLI's --reference); a choice
-// made earlier is kept while its covariate stays selected.
-func (t *coxTab) offerReferences() {
-	t.refBox.RemoveAll()
-	st := t.ui.currentStudy()
-	if st == nil {
-		return
-	}
-	for _, v := range t.covariates.Selected {
-		vr := st.Variable(v)
-		if vr == nil || vr.Type != protocol.Categorical || len(vr.Categories) < 2 {
-			continue
-		}
-		sel, ok := t.refs[v]
-		if !ok {
-			sel = widget.NewSelect(vr.Categories, nil)
-			sel.Selected = vr.Categories[0]
-			t.refs[v] = sel
-		}
-		label := widget.NewLabel("Reference for " + t.ui.names().Variable(v))
-		label.Wrapping = fyne.TextWrapWord
-		t.refBox.Add(container.NewBorder(nil, nil, nil, sel, label))
-	}
-	if len(t.refBox.Objects) > 0 {
-		head := widget.NewLabelWithStyle("Reference levels", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-		t.refBox.Objects = append([]fyne.CanvasObject{head}, t.refBox.Objects...)
-	}
-	t.refBox.Refresh()
-}
-
-// offerForms offers the pooled form only when every site holding the study publishes a policy
-// that allows it (allow_pooled_cox): one refusing site aborts a pooled fit, so offering it
-// would only lead to a refusal. The note says which sites keep it off.
-func (t *coxTab) offerForms(st *app.Study) {
-	refuse := t.ui.pooledRefusers(st)
-	if len(refuse) == 0 {
-		t.form.Options = []string{formStratified, formPooled}
-		t.formNote.Hide()
-	} else {
-		t.form.Options = []string{formStratified}
-		t.form.Selected = formStratified
-		who := "no site's policy allows it"
-		if len(refuse) < len(st.Sites) {
-			who = "the policies of " + strings.Join(refuse, ", ") + " do not allow it"
-		}
-		t.formNote.SetText("A pooled baseline is not offered: " + who +
-			" (allow_pooled_cox: its risk-set sums per time disclose covariate values).")
-		t.formNote.Show()
-	}
-	t.form.Refresh()
-}
+func (t *coxTab) setStudy(st *app.Study) { t.offerStudy(st) }
 
 // pooledRefusers lists the sites of st whose published policy does not allow pooled models
 // (allow_pooled_cox); nil when every site allows them or no catalog is known.
@@ -226,33 +123,7 @@ func (a *App) pooledRefusers(st *app.Study) []string {
 }
 
 // Request is the Cox request for the cohort and the choices on the tab.
-func (t *coxTab) Request() app.Request {
-	req := t.ui.cohort.Request(protocol.KindCox)
-	req.GroupBy = ""
-	form := protocol.CoxStratified
-	if t.form.Selected == formPooled {
-		form = protocol.CoxPooled
-	}
-	req.Cox = &app.CoxSpec{Covariates: append([]string(nil), t.covariates.Selected...), Ties: strings.ToLower(t.ties.Selected), Form: form}
-	// A reference other than the first declared level reorders the covariate's levels; the
-	// others are left to the service, which fills them from the catalog.
-	if st := t.ui.currentStudy(); st != nil {
-		for _, v := range req.Cox.Covariates {
-			sel, ok := t.refs[v]
-			vr := st.Variable(v)
-			if !ok || vr == nil || sel.Selected == "" || sel.Selected == vr.Categories[0] {
-				continue
-			}
-			if levels, ok := app.ReferenceFirst(vr.Categories, sel.Selected); ok {
-				if req.Cox.Levels == nil {
-					req.Cox.Levels = map[string][]string{}
-				}
-				req.Cox.Levels[v] = levels
-			}
-		}
-	}
-	return req
-}
+func (t *coxTab) Request() app.Request { return t.request() }
 
 func (t *coxTab) onFit() {
 	t.ui.fitModel(t.setStatus, "Offline: a Cox model needs the sites (one round per iteration). Cached fits open from the Library.",
@@ -338,10 +209,10 @@ func (t *coxTab) show(r *app.Result) {
 // they were asked (zphPanel.counts), as "N (events)".
 func (t *coxTab) fillTable(r *app.Result) {
 	t.table.RemoveAll()
-	heads := []string{"Term", "HR (95% CI)", "p", "coef (SE)"}
 	counts := t.zph.counts
-	if counts != nil {
-		heads = append(heads, "N (events)")
+	heads := []string{"Term", "HR (95% CI)", "p", "coef (SE)"}
+	if counts != nil { // next to the term, as in R's summaries: the HR's own columns may scroll
+		heads = []string{"Term", "N (events)", "HR (95% CI)", "p", "coef (SE)"}
 	}
 	t.table.Layout = gridTable{cols: len(heads)}
 	for _, h := range heads {
@@ -349,6 +220,13 @@ func (t *coxTab) fillTable(r *app.Result) {
 	}
 	for _, row := range report.CoxRows(r, t.ui.names()) {
 		t.table.Add(widget.NewLabel(row.Label))
+		if counts != nil {
+			cell := ""
+			if n, ev := report.LevelCountCells(counts, row); n != "" {
+				cell = n + " (" + ev + ")"
+			}
+			t.table.Add(widget.NewLabel(cell))
+		}
 		switch {
 		case row.Reference:
 			t.table.Add(widget.NewLabel("1 (reference)"))
@@ -362,13 +240,6 @@ func (t *coxTab) fillTable(r *app.Result) {
 			t.table.Add(widget.NewLabel(chart.FormatHR(row.HR, row.Lower, row.Upper)))
 			t.table.Add(widget.NewLabel(format.PNumber(row.P)))
 			t.table.Add(widget.NewLabel(fmt.Sprintf("%.4f (%.4f)", row.Coef, row.SE)))
-		}
-		if counts != nil {
-			cell := ""
-			if n, ev := report.LevelCountCells(counts, row); n != "" {
-				cell = n + " (" + ev + ")"
-			}
-			t.table.Add(widget.NewLabel(cell))
 		}
 	}
 	t.table.Refresh()

@@ -263,7 +263,12 @@ func (a *App) showResult(r *app.Result) {
 	case r.Summary != nil:
 		a.summary.show(r)
 		a.selectTab(TabSummary)
+	case r.Cox != nil && isPrognosticModel(r):
+		a.model.load(r.Request.Cox)
+		a.model.show(r) // with its validation and penalty
+		a.selectTab(TabModel)
 	case r.Cox != nil:
+		a.cox.load(r.Request.Cox)
 		a.cox.show(r)
 		a.selectTab(TabCox)
 	case r.IPW != nil:

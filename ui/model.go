@@ -3,7 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
-	"slices"
+	"math"
 	"strconv"
 	"strings"
 
@@ -27,21 +27,26 @@ type modelTab struct {
 	ui      *App
 	content fyne.CanvasObject
 
-	covariates *widget.CheckGroup
-	ties       *widget.RadioGroup
-	form       *widget.RadioGroup
-	landmarks  *widget.Entry
-	fit        *widget.Button
-	validate   *widget.Button
-	summary    *widget.Label
-	status     *widget.Label
-	result     *app.Result
+	*modelBuilder // covariates, reference levels, ties, form: as the Cox tab's
+	penalty       *widget.Select
+	theta         *widget.Entry
+	scale         *widget.Check // R's ridge(scale = TRUE)
+	landmarks     *widget.Entry
+	fit           *widget.Button
+	validate      *widget.Button
+	pin           *widget.Button
+	summary       *widget.Label
+	status        *widget.Label
+	result        *app.Result
+	ridgeFig      *figureView
+	valTabs       *container.AppTabs // the validation's figures and the penalty's curve
 
 	// Validation panel.
 	losoText  *widget.Label
 	cForest   *figureView
 	slopeFig  *figureView
 	calTable  *fyne.Container
+	calFig    *figureView
 	validated *app.LOSOResult
 
 	// Patient panel.
@@ -61,21 +66,42 @@ const (
 	TabModel        = "Model"
 	panelValidation = "Validation"
 	panelPatient    = "Patient"
+
+	penaltyNone  = "None"
+	penaltyLOSO  = "Ridge, θ leave-one-site-out"
+	penaltyFixed = "Ridge, θ as given"
 )
 
 func newModelTab(a *App) *modelTab {
-	t := &modelTab{ui: a, fields: map[string]func() string{}}
-	t.covariates = widget.NewCheckGroup(nil, nil)
-	t.ties = widget.NewRadioGroup([]string{"Efron", "Breslow"}, nil)
-	t.ties.Horizontal, t.ties.Selected, t.ties.Required = true, "Efron", true
-	t.form = widget.NewRadioGroup([]string{formPooled, formStratified}, nil)
-	t.form.Selected, t.form.Required = formPooled, true
+	t := &modelTab{ui: a, fields: map[string]func() string{}, modelBuilder: newModelBuilder(a, formPooled)}
+	t.theta = widget.NewEntry()
+	t.theta.SetText("1")
+	t.theta.Disable()
+	t.penalty = widget.NewSelect([]string{penaltyNone, penaltyLOSO, penaltyFixed}, func(s string) {
+		if s == penaltyFixed {
+			t.theta.Enable()
+		} else {
+			t.theta.Disable()
+		}
+		if t.scale == nil {
+			return
+		}
+		if s == penaltyNone {
+			t.scale.Disable()
+		} else {
+			t.scale.Enable()
+		}
+	})
+	t.scale = widget.NewCheck("Scale by each column's variance", nil)
+	t.penalty.SetSelected(penaltyNone)
 	t.landmarks = widget.NewEntry()
 	t.landmarks.SetText("365, 730, 1825")
 	t.fit = widget.NewButtonWithIcon("Fit model", theme.MediaPlayIcon(), t.onFit)
 	t.fit.Importance = widget.HighImportance
 	t.validate = widget.NewButtonWithIcon("Validate", theme.ConfirmIcon(), t.onValidate)
 	t.validate.Disable()
+	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), t.onPin)
+	t.pin.Disable()
 	t.summary = wrapLabel("")
 	t.status = wrapLabel("")
 	t.status.Hide()
@@ -84,10 +110,13 @@ func newModelTab(a *App) *modelTab {
 	t.cForest = newFigureView(a.opt.Do, "The held-out sites' C will show here.")
 	t.slopeFig = newFigureView(a.opt.Do, "The held-out sites' calibration slopes will show here.")
 	t.calTable = container.New(gridTable{cols: 5})
-	figs := container.NewAppTabs(container.NewTabItem("Discrimination (C)", t.cForest),
+	t.calFig = newFigureView(a.opt.Do, "Validated with the pooled model, each held-out site's observed and predicted survival at the landmarks shows here.")
+	t.ridgeFig = newFigureView(a.opt.Do, "With a ridge penalty chosen leaving one site out, the held-out likelihood of each θ tried shows here.")
+	t.valTabs = container.NewAppTabs(container.NewTabItem("Discrimination (C)", t.cForest),
 		container.NewTabItem("Calibration slope", t.slopeFig),
-		container.NewTabItem("Calibration at landmarks", container.NewVScroll(t.calTable)))
-	validation := container.NewBorder(t.losoText, nil, nil, nil, figs)
+		container.NewTabItem("Calibration at landmarks", container.NewVSplit(t.calFig, container.NewVScroll(t.calTable))),
+		container.NewTabItem("Penalty (θ)", t.ridgeFig))
+	validation := container.NewBorder(t.losoText, nil, nil, nil, t.valTabs)
 
 	t.profileBox = container.New(gridTable{cols: 2})
 	t.predict = widget.NewButtonWithIcon("Predict", theme.MediaPlayIcon(), t.onPredict)
@@ -102,12 +131,11 @@ func newModelTab(a *App) *modelTab {
 	patient := container.NewBorder(nil, t.note, container.NewVScroll(profile), nil, t.curve)
 
 	t.panels = container.NewAppTabs(container.NewTabItem(panelValidation, validation), container.NewTabItem(panelPatient, patient))
-	left := container.NewVBox(
-		widget.NewLabelWithStyle("Covariates", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.covariates,
-		widget.NewLabelWithStyle("Ties", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.ties,
-		widget.NewLabelWithStyle("Baseline hazard", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.form,
+	left := container.NewVBox(append(t.builderObjects(),
+		widget.NewLabelWithStyle("Penalty", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.penalty,
+		container.NewBorder(nil, nil, widget.NewLabel("θ"), nil, t.theta), t.scale,
 		widget.NewLabelWithStyle("Landmarks (days)", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.landmarks,
-		t.fit, t.validate)
+		t.fit, t.validate, t.pin)...)
 	right := container.NewBorder(container.NewVBox(t.summary, t.status), nil, nil, nil, t.panels)
 	split := container.NewHSplit(container.NewVScroll(left), right)
 	split.Offset = 0.2
@@ -123,8 +151,7 @@ func wrapLabel(s string) *widget.Label {
 
 // setStudy offers the study's variables as covariates and forgets the previous model.
 func (t *modelTab) setStudy(st *app.Study) {
-	t.covariates.Options, t.covariates.Selected = covariateOptions(st), nil
-	t.covariates.Refresh()
+	t.offerStudy(st)
 	t.clear()
 }
 
@@ -132,6 +159,7 @@ func (t *modelTab) clear() {
 	t.result, t.validated, t.prediction = nil, nil, nil
 	t.validate.Disable()
 	t.predict.Disable()
+	t.pin.Disable()
 	t.summary.SetText("")
 	t.profileBox.RemoveAll()
 	t.fields = map[string]func() string{}
@@ -141,20 +169,26 @@ func (t *modelTab) clear() {
 	t.cForest.SetFigure(nil, "The held-out sites' C will show here.")
 	t.slopeFig.SetFigure(nil, "The held-out sites' calibration slopes will show here.")
 	t.curve.SetFigure(nil, "Fit the pooled model, enter a patient's values and press Predict.")
+	t.ridgeFig.SetFigure(nil, "With a ridge penalty chosen leaving one site out, the held-out likelihood of each θ tried shows here.")
 }
 
 func (t *modelTab) setStatus(s string) { showStatus(t.status, s) }
 
-// request is the model's Cox request for the cohort and the tab's choices.
-func (t *modelTab) request() app.Request {
-	req := t.ui.cohort.Request(protocol.KindCox)
-	req.GroupBy = ""
-	form := protocol.CoxPooled
-	if t.form.Selected == formStratified {
-		form = protocol.CoxStratified
+// modelRequest is the model's Cox request for the cohort and the tab's choices, its penalty
+// included.
+func (t *modelTab) modelRequest() (app.Request, error) {
+	req := t.request()
+	switch t.penalty.Selected {
+	case penaltyLOSO:
+		req.Cox.Penalty = &app.RidgeSpec{Choose: app.ChooseLOSO, Scale: t.scale.Checked}
+	case penaltyFixed:
+		v, err := strconv.ParseFloat(strings.TrimSpace(t.theta.Text), 64)
+		if err != nil || !(v >= 0) || math.IsInf(v, 0) {
+			return req, fmt.Errorf("θ %q is not a number ≥ 0", t.theta.Text)
+		}
+		req.Cox.Penalty = &app.RidgeSpec{Theta: v, Scale: t.scale.Checked}
 	}
-	req.Cox = &app.CoxSpec{Covariates: slices.Clone(t.covariates.Selected), Ties: strings.ToLower(t.ties.Selected), Form: form}
-	return req
+	return req, nil
 }
 
 // landmarkDays parses the landmarks field: increasing positive days.
@@ -175,8 +209,13 @@ func (t *modelTab) landmarkDays() ([]float64, error) {
 }
 
 func (t *modelTab) onFit() {
+	req, err := t.modelRequest()
+	if err != nil {
+		t.setStatus("Penalty: " + err.Error())
+		return
+	}
 	t.ui.fitModel(t.setStatus, "Offline: fitting a model needs the sites. Cached fits open from the Library.",
-		len(t.covariates.Selected), t.request, "No model. ", t.show)
+		len(t.covariates.Selected), func() app.Request { return req }, "No model. ", t.show)
 }
 
 // show displays a fitted model: its summary, and the patient's fields when it can predict.
@@ -197,9 +236,18 @@ func (t *modelTab) show(r *app.Result) {
 	if r.Cox.Validation != nil {
 		defer t.showValidation(r.Cox.Validation)
 	}
-	t.summary.SetText(fmt.Sprintf("Cox model, %s, %s ties: %s patients, %s events over %d sites. %s.",
-		formName(r.Cox.Form), r.Cox.Ties, format.Thousands(fit.N), format.Thousands(fit.Events), len(r.Provenance.Answered), strings.Join(terms, "; ")))
+	penalty := ""
+	if pen := app.FittedPenalty(r); pen != nil {
+		penalty = ", " + pen.String()
+	}
+	t.summary.SetText(fmt.Sprintf("Cox model, %s, %s ties%s: %s patients, %s events over %d sites. %s.",
+		formName(r.Cox.Form), r.Cox.Ties, penalty, format.Thousands(fit.N), format.Thousands(fit.Events), len(r.Provenance.Answered), strings.Join(terms, "; ")))
+	if report.RidgeCurveFigure(r, t.ui.chartStyle()) != nil {
+		style := t.ui.chartStyle()
+		t.ridgeFig.SetFigure(func() chart.Figure { return report.RidgeCurveFigure(r, style) }, "")
+	}
 	t.validate.Enable()
+	t.pin.Enable()
 	if r.Cox.Baseline == nil {
 		_, err := app.Predict(r, nil, nil)
 		t.position.SetText("No prediction: " + ErrorText(err))
@@ -321,7 +369,8 @@ func (t *modelTab) onValidate() {
 		t.setStatus("Landmarks: " + err.Error())
 		return
 	}
-	// The model and its validation are one result, kept in the Library.
+	// The model and its validation are one result, kept in the Library; a penalty chosen
+	// leaving one site out is chosen again with it.
 	req := t.result.Request
 	spec := *req.Cox
 	spec.Validate = app.ValidateLOSO
@@ -357,6 +406,11 @@ func (t *modelTab) showValidation(l *app.LOSOResult) {
 	} else {
 		t.slopeFig.SetFigure(nil, "No site released a calibration slope.")
 	}
+	if report.CalibrationFigure(l, style) != nil {
+		t.calFig.SetFigure(func() chart.Figure { return report.CalibrationFigure(l, style) }, "")
+	} else {
+		t.calFig.SetFigure(nil, "No site released calibration at the landmarks (the pooled model's validation does).")
+	}
 	t.calTable.RemoveAll()
 	rows := report.CalibrationRows(l)
 	if len(rows) > 0 {
@@ -371,4 +425,49 @@ func (t *modelTab) showValidation(l *app.LOSOResult) {
 	}
 	t.calTable.Refresh()
 	t.panels.SelectIndex(0)
+}
+
+// onPin pins the model for the slides as the tab shows it: the patient's curve when the
+// Patient panel shows a prediction (the profile is kept in this computer's cache with the
+// pin), else the validation's forest of per-site C when the model was validated, else the
+// model's forest plot.
+func (t *modelTab) onPin() {
+	if t.result == nil {
+		return
+	}
+	d := &app.Display{}
+	switch {
+	case t.panels.SelectedIndex() == 1 && t.prediction != nil:
+		d.View, d.Profile = app.ViewPatient, t.prediction.Profile
+		for _, at := range t.prediction.At {
+			d.Times = append(d.Times, at.Time)
+		}
+	case t.validated != nil:
+		d.View = app.ViewValidation
+	}
+	t.ui.pinResult(t.result, d)
+}
+
+// load puts an opened model's choices back on the tab: the builder's, and its penalty.
+func (t *modelTab) load(spec *app.CoxSpec) {
+	t.modelBuilder.load(spec)
+	t.scale.SetChecked(spec.Penalty != nil && spec.Penalty.Scale)
+	switch pen := spec.Penalty; {
+	case pen == nil:
+		t.penalty.SetSelected(penaltyNone)
+	case pen.Choose == app.ChooseLOSO:
+		t.penalty.SetSelected(penaltyLOSO)
+	default:
+		t.penalty.SetSelected(penaltyFixed)
+		t.theta.SetText(strconv.FormatFloat(pen.Theta, 'g', -1, 64))
+	}
+}
+
+// isPrognosticModel reports whether a stored Cox result belongs in the Model tab: validated,
+// penalized, or pinned from it.
+func isPrognosticModel(r *app.Result) bool {
+	if r.Cox.Validation != nil || (r.Request.Cox != nil && r.Request.Cox.Penalty != nil) {
+		return true
+	}
+	return r.Display != nil && (r.Display.View == app.ViewValidation || r.Display.View == app.ViewPatient)
 }

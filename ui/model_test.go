@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/report"
 	"github.com/oncofed/oncofed/synth"
 )
 
@@ -69,6 +72,14 @@ func TestModelTab(t *testing.T) {
 	}
 	if cal := texts(m.calTable); len(cal) < 5+3*5 || !contains(cal, "Brier") {
 		t.Errorf("calibration table %q", cal)
+	}
+	// The calibration plot: a point per row of the table, predicted against observed.
+	if m.calFig.figure == nil {
+		t.Error("no calibration plot")
+	} else if cp, ok := m.calFig.figure().(*chart.CalibrationPlot); !ok || len(cp.Points) != len(report.CalibrationRows(m.validated)) || len(cp.Landmarks) != 3 {
+		t.Errorf("calibration plot %T: %d points, %d landmarks, for %d rows", m.calFig.figure(), len(cp.Points), len(cp.Landmarks), len(report.CalibrationRows(m.validated)))
+	} else if err := chart.WritePNG(io.Discard, cp, 800, 500); err != nil {
+		t.Errorf("calibration plot: %v", err)
 	}
 	if m.result.ID == 0 || m.result.Cox.Validation != m.validated || m.result.Request.Cox.Validate != "loso" {
 		t.Errorf("the validation is not one stored result with the model (id %d)", m.result.ID)

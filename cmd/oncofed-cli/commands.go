@@ -409,10 +409,11 @@ func runModel(ctx context.Context, c *common, args []string, out io.Writer) erro
 // validates it (--validate loso).
 func coxCommand(ctx context.Context, c *common, name string, args []string, out io.Writer) error {
 	var a analysisFlags
-	var covs, ties, strata, refs, validate, predict, times, marks string
+	var covs, ties, strata, refs, validate, predict, times, marks, penalty, theta, thetaGrid string
 	var zph zphFlag
 	var counts bool
 	lpBin := app.DefaultLPBinWidth
+	var ridgeScale bool
 	if err := parseFlags(name, c, args, func(fs *flag.FlagSet) {
 		a.register(fs, true)
 		if name == "model" {
@@ -421,6 +422,10 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 			fs.StringVar(&predict, "predict", "", "predicted survival for one patient, `VAR=VALUE,...` for every covariate: computed on this computer from the pooled model's baseline hazard (never sent); needs --strata none")
 			fs.StringVar(&times, "times", "365,730,1825", "with --predict, survival at these `DAYS`")
 			fs.Float64Var(&lpBin, "lp-bin", app.DefaultLPBinWidth, "with --predict, the `WIDTH` of the bins of the cohort's linear predictor the sites release (log hazard ratio)")
+			fs.StringVar(&penalty, "penalty", "", "`ridge`: an L2 penalty θ/2 Σβ² on the coefficients (R's ridge(..., theta, scale = FALSE)), applied by this computer to what the sites release")
+			fs.StringVar(&theta, "theta", "loso", "with --penalty ridge, the penalty `θ`, or loso: chosen from --theta-grid by the held-out sites' summed partial log-likelihood, leaving one site out at a time")
+			fs.BoolVar(&ridgeScale, "ridge-scale", false, "with --penalty ridge, R's scale = TRUE: each column's penalty weighed by its variance over the cohort (from the sites' cohort summary)")
+			fs.StringVar(&thetaGrid, "theta-grid", "", "with --theta loso, the `VALUES` of θ to try (default 0,0.1,0.3,1,3,10,30,100)")
 		}
 		fs.StringVar(&covs, "covariates", "", "comma-separated `VARIABLES` of the model")
 		fs.StringVar(&ties, "ties", "efron", "tie handling `METHOD`: efron or breslow")
@@ -449,6 +454,10 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 	}
 	if zph.transform != "" && c.format == "csv" {
 		return usagef("--zph: use --format json or text (the proportional-hazards test is a second table)")
+	}
+	ridge, err := ridgeFlags(penalty, theta, thetaGrid, strata, ridgeScale)
+	if err != nil {
+		return err
 	}
 	var profile map[string]string
 	var landmarks []float64
@@ -492,6 +501,7 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 	if spec.Levels, err = coxLevels(st, "--covariates", names, refs); err != nil {
 		return err
 	}
+	spec.Penalty = ridge
 	spec.ZPH = zph.transform
 	req := app.Request{Kind: protocol.KindCox, Study: st.Name, Cohort: f, Endpoint: a.endpoint, Cox: spec}
 	if validate != "" {

@@ -24,7 +24,7 @@ import (
 // cache the desktop app's Library lists (its default path, or --cache), of every network.
 // Nothing is dialled.
 func runLibrary(ctx context.Context, c *common, args []string, out io.Writer) error {
-	var study, kind, network, outPath string
+	var study, kind, network, outPath, view, profile, times string
 	var unit timeUnit
 	fs := flag.NewFlagSet("library", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
@@ -33,6 +33,9 @@ func runLibrary(ctx context.Context, c *common, args []string, out io.Writer) er
 	fs.StringVar(&kind, "kind", "", "list: only results of `KIND` (count, summary, km, cox)")
 	fs.StringVar(&network, "network", "", "list: only the results of `NETWORK` (demo, or a hub URL as listed)")
 	fs.StringVar(&outPath, "out", "", "export: write to `FILE`: .csv and .json as --format csv/json, .png/.svg/.pdf the result's figure; anything else JSON. deck: the PDF of every pinned result")
+	fs.StringVar(&view, "view", "", "pin: how a model's slide shows it: `validation` (the forest of per-site C with the prediction interval) or patient (the predicted curve of --predict); default its forest of hazard ratios")
+	fs.StringVar(&profile, "predict", "", "pin --view patient: the patient, `VAR=VALUE,...` (kept in this cache with the pin, never sent)")
+	fs.StringVar(&times, "times", "365,730,1825", "pin --view patient: the landmark `DAYS`")
 	fs.Var(&unit, "time-unit", "show, export: `UNIT` of a km result's times (days, months or years; figures default to how they were shown)")
 	// Flags may come before, between and after the positional words.
 	var words []string
@@ -123,7 +126,13 @@ func runLibrary(ctx context.Context, c *common, args []string, out io.Writer) er
 		if err != nil {
 			return err
 		}
-		if err := db.PinResult(ctx, id, sub == "pin", nil); err != nil {
+		var shown *app.Display
+		if sub == "pin" && view != "" {
+			if shown, err = modelView(ctx, db, id, view, profile, times); err != nil {
+				return err
+			}
+		}
+		if err := db.PinResult(ctx, id, sub == "pin", shown); err != nil {
 			if app.ErrorCode(err) == app.ENotFound {
 				return fmt.Errorf("%w: %v (see library list)", errNotCached, err)
 			}

@@ -618,6 +618,7 @@ type coxTermDoc struct {
 	Lower     *float64 `json:"lower"`
 	Upper     *float64 `json:"upper"`
 	P         *float64 `json:"p"`
+	SE2       *float64 `json:"se2,omitempty"` // a ridge-penalized fit's R se2
 }
 
 func coxTerms(r *app.Result, spec *app.CoxSpec) []coxTermDoc {
@@ -633,6 +634,9 @@ func termDocs(req app.Request, spec *app.CoxSpec, fit *analysis.CoxFit, se, lowe
 	for j, t := range report.CoxTerms(req, fit.Terms) {
 		d := coxTermDoc{Term: t.Variable, Column: t.Column, Coef: num(fit.Coef[j]), SE: num(se[j]), HR: num(fit.HR[j]),
 			Lower: num(lower[j]), Upper: num(upper[j]), P: num(p[j])}
+		if fit.SE2 != nil {
+			d.SE2 = num(fit.SE2[j])
+		}
 		if t.Level != "" {
 			lv, ref := t.Level, t.Reference
 			d.Level, d.Reference = &lv, &ref
@@ -667,6 +671,9 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		}
 		if x.loso != nil {
 			doc["validation"] = losoJSON(x.loso)
+		}
+		if r.Request.Cox.Penalty != nil {
+			doc["penalty"] = ridgeJSON(r)
 		}
 		if x.pred != nil {
 			doc["predicted"] = predictionJSON(r, x)
@@ -748,6 +755,11 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	}
 	if r.Cox.FitError != "" {
 		fmt.Fprintln(w, "fit:", r.Cox.FitError)
+	}
+	if r.Request.Cox.Penalty != nil {
+		if err := writeRidgeText(w, r); err != nil {
+			return err
+		}
 	}
 	if sd := r.Cox.NoiseSD; len(sd) == len(fit.Terms) {
 		parts := make([]string, len(sd))

@@ -85,7 +85,7 @@ func sizeName(n int) string {
 	return strconv.Itoa(n)
 }
 
-var allSections = []string{"sidebyside", "cli", "latency", "node", "app", "gobench"}
+var allSections = []string{"sidebyside", "cli", "loso", "latency", "node", "app", "gobench"}
 
 func main() {
 	log.SetFlags(log.Ltime)
@@ -215,6 +215,11 @@ func run(ctx context.Context, cfg config) error {
 	if cfg.sections["cli"] {
 		if err := cliBench(ctx, cfg, r); err != nil {
 			return fmt.Errorf("cli: %w", err)
+		}
+	}
+	if cfg.sections["loso"] {
+		if err := losoBench(ctx, cfg, r); err != nil {
+			return fmt.Errorf("loso: %w", err)
 		}
 	}
 	if cfg.sections["latency"] {
