@@ -340,17 +340,10 @@ func (t *coxTab) onView() {
 	ctx, gen := t.ui.newRunContext()
 	t.setStatus("Fitting the model at each site alone…")
 	t.figure.SetFigure(nil, "Fitting the model at each site alone…")
-	t.ui.running++
-	t.ui.cohort.updateRunState()
 	svc := t.ui.svc
-	t.ui.goWork(func() func() {
+	t.ui.runJob(gen, func() func() {
 		sc, err := svc.SiteCox(ctx, r)
 		return func() {
-			if gen != t.ui.runGen {
-				return
-			}
-			t.ui.running--
-			t.ui.cohort.updateRunState()
 			if err != nil {
 				t.setStatus("No per-site view. " + ErrorText(err))
 				t.figure.SetFigure(nil, "No per-site view.")

@@ -128,17 +128,10 @@ func (z *zphPanel) onCheck() {
 	ctx, gen := t.ui.newRunContext()
 	z.check.Disable()
 	z.setNote("Checking proportional hazards at every site…")
-	t.ui.running++
-	t.ui.cohort.updateRunState()
 	svc := t.ui.svc
-	t.ui.goWork(func() func() {
+	t.ui.runJob(gen, func() func() {
 		res, err := svc.CoxZPH(ctx, r, transform)
 		return func() {
-			if gen != t.ui.runGen {
-				return
-			}
-			t.ui.running--
-			t.ui.cohort.updateRunState()
 			z.check.Enable()
 			if z.for_ != r {
 				return // another result is shown now
@@ -189,17 +182,10 @@ func (z *zphPanel) onCounts() {
 	}
 	ctx, gen := t.ui.newRunContext()
 	z.countsButton.Disable()
-	t.ui.running++
-	t.ui.cohort.updateRunState()
 	svc := t.ui.svc
-	t.ui.goWork(func() func() {
+	t.ui.runJob(gen, func() func() {
 		lc, err := svc.CoxLevelCounts(ctx, r)
 		return func() {
-			if gen != t.ui.runGen {
-				return
-			}
-			t.ui.running--
-			t.ui.cohort.updateRunState()
 			z.countsButton.Enable()
 			if z.for_ != r {
 				return

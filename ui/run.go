@@ -144,9 +144,7 @@ func (a *App) twoGroupCox() (app.Request, bool) {
 // runService runs req on the service off the UI goroutine and hands the result (or error)
 // to done on the UI goroutine, unless the run was superseded meanwhile.
 func (a *App) runService(ctx context.Context, gen int, req app.Request, done func(*app.Result, error)) {
-	a.running++
-	a.cohort.updateRunState()
-	a.goWork(func() func() {
+	a.runJob(gen, func() func() {
 		r, err := a.svc.Run(ctx, req)
 		if err == nil && !r.Cached && req.Kind == protocol.KindSummary {
 			// The default name lists every variable; "Table 1 by …" says it in the library.
@@ -160,16 +158,30 @@ func (a *App) runService(ctx context.Context, gen int, req app.Request, done fun
 			}
 		}
 		return func() {
-			if gen != a.runGen {
-				return
-			}
-			a.running--
-			a.cohort.updateRunState()
 			if err != nil && ctx.Err() == context.Canceled {
 				return
 			}
 			done(r, err)
 			a.library.onRefresh()
+		}
+	})
+}
+
+// runJob runs work (a call to the service) off the UI goroutine as part of run gen: Run
+// shows it as running until it ends, and the function work returns is called on the UI
+// goroutine — unless the run was superseded meanwhile (a new run, or the cohort changed).
+func (a *App) runJob(gen int, work func() func()) {
+	a.running++
+	a.cohort.updateRunState()
+	a.goWork(func() func() {
+		done := work()
+		return func() {
+			if gen != a.runGen {
+				return
+			}
+			a.running--
+			a.cohort.updateRunState()
+			done()
 		}
 	})
 }
