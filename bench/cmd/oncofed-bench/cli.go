@@ -26,21 +26,7 @@ import (
 // R fits the same models on the pooled data in memory in the same run.
 func cliBench(ctx context.Context, cfg config, r *report) error {
 	dir := filepath.Join(cfg.work, "cli")
-	bin := filepath.Join(dir, "bin")
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		return err
-	}
-	for _, cmd := range []string{"oncofed-cli", "oncofed-node"} {
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, cmd), "./cmd/"+cmd).CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %v\n%s", cmd, err, out)
-		}
-	}
-	log.Printf("cli: generating %s patients on %d sites", sizeName(cfg.cliSize), len(cliSiteShares))
-	dbs, err := buildPanCancer(ctx, dir, cfg.cliSize)
-	if err != nil {
-		return err
-	}
-	net, err := startCLINetwork(dir, bin, dbs)
+	net, err := startPanCancerNetwork(ctx, cfg, dir, "cli")
 	if err != nil {
 		return err
 	}
@@ -139,6 +125,27 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startPanCancerNetwork builds oncofed-cli and oncofed-node into dir/bin, generates the
+// pan-cancer study's sites (clidata.go) and starts their network: the setup of the sections
+// that time oncofed-cli processes (section names the log lines).
+func startPanCancerNetwork(ctx context.Context, cfg config, dir, section string) (*cliNetwork, error) {
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return nil, err
+	}
+	for _, cmd := range []string{"oncofed-cli", "oncofed-node"} {
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, cmd), "./cmd/"+cmd).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("build %s: %v\n%s", cmd, err, out)
+		}
+	}
+	log.Printf("%s: generating %s patients on %d sites", section, sizeName(cfg.cliSize), len(cliSiteShares))
+	dbs, err := buildPanCancer(ctx, dir, cfg.cliSize)
+	if err != nil {
+		return nil, err
+	}
+	return startCLINetwork(dir, bin, dbs)
 }
 
 func startCLINetwork(dir, bin string, dbs []string) (*cliNetwork, error) {

@@ -20,21 +20,7 @@ import (
 // the complements, each then evaluated on its held-out site. Goal: ≤ 0.1× R's refits.
 func losoBench(ctx context.Context, cfg config, r *report) error {
 	dir := filepath.Join(cfg.work, "loso")
-	bin := filepath.Join(dir, "bin")
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		return err
-	}
-	for _, cmd := range []string{"oncofed-cli", "oncofed-node"} {
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, cmd), "./cmd/"+cmd).CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %v\n%s", cmd, err, out)
-		}
-	}
-	log.Printf("loso: generating %s patients on %d sites", sizeName(cfg.cliSize), len(cliSiteShares))
-	dbs, err := buildPanCancer(ctx, dir, cfg.cliSize)
-	if err != nil {
-		return err
-	}
-	net, err := startCLINetwork(dir, bin, dbs)
+	net, err := startPanCancerNetwork(ctx, cfg, dir, "loso")
 	if err != nil {
 		return err
 	}
