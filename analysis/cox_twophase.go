@@ -121,15 +121,9 @@ func dot(a, b []float64) float64 {
 // of u distinct rows (the subjects of one row are summed first).
 func (s *CoxStratum) WeightedSecondMoment(beta, a, b []float64) ([]float64, error) {
 	p := s.p
-	if err := checkBeta("CoxStratum.WeightedSecondMoment", beta, p); err != nil {
+	times, err := s.checkSecondMoment("CoxStratum.WeightedSecondMoment", beta, a, b)
+	if err != nil {
 		return nil, err
-	}
-	times, eventTimes := s.DistinctTimes()
-	if len(a) != times || len(b) != eventTimes {
-		return nil, fmt.Errorf("analysis: cox weights: %d and %d weights for %d distinct times and %d event times", len(a), len(b), times, eventTimes)
-	}
-	if !allFiniteValues(a) || !allFiniteValues(b) {
-		return nil, fmt.Errorf("analysis: cox weights: a weight is not finite")
 	}
 	m := make([]float64, p*p)
 	ws, grouped := s.groupedWeights(beta) // phase 1 asked at this β just before: kept
@@ -474,4 +468,21 @@ func (st *PooledCoxStep) Complete(moments [][]float64) (CoxContribution, error) 
 		}
 	}
 	return c, nil
+}
+
+// checkSecondMoment checks the arguments of a phase-2 second moment of the stratum (the method
+// named name): β of the design's width, and a weight per distinct time (a) and per distinct
+// event time (b), all finite. It returns the number of distinct times.
+func (s *CoxStratum) checkSecondMoment(name string, beta, a, b []float64) (int, error) {
+	if err := checkBeta(name, beta, s.p); err != nil {
+		return 0, err
+	}
+	times, eventTimes := s.DistinctTimes()
+	if len(a) != times || len(b) != eventTimes {
+		return 0, fmt.Errorf("analysis: cox weights: %d and %d weights for %d distinct times and %d event times", len(a), len(b), times, eventTimes)
+	}
+	if !allFiniteValues(a) || !allFiniteValues(b) {
+		return 0, fmt.Errorf("analysis: cox weights: a weight is not finite")
+	}
+	return times, nil
 }

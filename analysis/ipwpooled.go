@@ -82,15 +82,9 @@ func (ws *WeightedCoxStratum) TimeSums(beta []float64) (rows []RiskSetRow, dw, e
 func (ws *WeightedCoxStratum) WeightedSecondMoment(beta, a, b []float64) ([]float64, error) {
 	s := ws.s
 	p := s.p
-	if err := checkBeta("WeightedCoxStratum.WeightedSecondMoment", beta, p); err != nil {
+	times, err := s.checkSecondMoment("WeightedCoxStratum.WeightedSecondMoment", beta, a, b)
+	if err != nil {
 		return nil, err
-	}
-	times, eventTimes := s.DistinctTimes()
-	if len(a) != times || len(b) != eventTimes {
-		return nil, fmt.Errorf("analysis: cox weights: %d and %d weights for %d distinct times and %d event times", len(a), len(b), times, eventTimes)
-	}
-	if !allFiniteValues(a) || !allFiniteValues(b) {
-		return nil, fmt.Errorf("analysis: cox weights: a weight is not finite")
 	}
 	m := make([]float64, p*p)
 	acc := outerSum{m: m}
