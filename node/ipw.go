@@ -518,10 +518,11 @@ func checkPropensitySpread(prep *ipwPrepared, beta []float64, minCell int) error
 // (TestAttackIPWClassCounts). Times are coarsened to binDays; then, walking forward, a row is
 // closed at the first time where every class has none or at least minCell patients in it — the
 // rule of a survival table grouped by the class. With strict (a continuous confounder: the
-// weights differ within a class), a class's events and its censorings must each be none or at
-// least minCell: a row's weighted sum over one event would be that patient's weight, 1/e(x), a
-// function of the patient's confounders the analyst can invert with the broadcast model (the
-// strict rule of pooled-Cox rows; TestAttackIPWOneEventWeight). Patients after the last closed row are censored at it; while that
+// weights differ patient by patient), the arm's rows are then merged further until each holds
+// none or at least minCell events and none or at least minCell censorings: a row's weighted sum
+// over one event would be that patient's weight, 1/e(x), a function of the patient's
+// confounders the analyst can invert with the broadcast model (the strict rule of pooled-Cox
+// rows; TestAttackIPWOneEventWeight). Patients after the last closed row are censored at it; while that
 // breaks the rule for the last row, the last row is folded into them. No row left: refused.
 // With cell nil (or minCell ≤ 1) it is policyTimes' strict release.
 func cellPolicyTimes(time []float64, event []bool, cell []int32, strict bool, binDays float64, minCell int) ([]float64, []bool, int, *float64, error) {
@@ -548,8 +549,7 @@ func cellPolicyTimes(time []float64, event []bool, cell []int32, strict bool, bi
 	}
 	ok := func(counts []int) bool {
 		for c := 0; c < classes; c++ {
-			ev, ce := counts[2*c], counts[2*c+1]
-			if strict && (ev > 0 && ev < minCell || ce > 0 && ce < minCell) || ev+ce > 0 && ev+ce < minCell {
+			if n := counts[2*c] + counts[2*c+1]; n > 0 && n < minCell {
 				return false
 			}
 		}
@@ -589,9 +589,6 @@ func cellPolicyTimes(time []float64, event []bool, cell []int32, strict bool, bi
 			acc[j] += last.counts[j]
 		}
 	}
-	if len(rows) == 0 && strict {
-		return nil, nil, 0, nil, errorf(protocol.CodeRefusedByPolicy, "an arm's events or censorings are too few for any weighted survival row that holds none or at least min_cell of each (the rule with a continuous confounder, whose weights differ patient by patient); leave the continuous confounder out or pool more sites")
-	}
 	if len(rows) == 0 {
 		return nil, nil, 0, nil, errorf(protocol.CodeRefusedByPolicy, "an arm's patients with some combination of the discrete confounders' values are too few (fewer than min_cell) for any weighted survival row; merge levels or leave such a confounder out")
 	}
@@ -612,5 +609,15 @@ func cellPolicyTimes(time []float64, event []bool, cell []int32, strict bool, bi
 		}
 		t2[i] = bounds[k]
 	}
-	return t2, e2, distinct - len(bounds), truncated, nil
+	merged := distinct - len(bounds)
+	if strict { // times already coarsened
+		var m int
+		var tr *float64
+		t2, e2, m, tr = policyTimes(t2, e2, nil, 0, minCell, true)
+		merged += m
+		if tr != nil && (truncated == nil || *tr < *truncated) {
+			truncated = tr
+		}
+	}
+	return t2, e2, merged, truncated, nil
 }
