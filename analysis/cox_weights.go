@@ -59,10 +59,7 @@ func (s *CoxStratum) groupedWeights(beta []float64) ([]float64, *rowGroups) {
 	if c.beta != nil && EqualBits(c.beta, beta) {
 		return c.w, c.groups()
 	}
-	if !c.grouped {
-		c.rowOf, c.uniq = distinctRows(s.x, s.p, max(1, len(s.time)/maxDistinctShare))
-		c.grouped = true
-	}
+	s.decideGrouping()
 	p, n := s.p, len(s.time)
 	w := make([]float64, n)
 	if c.rowOf != nil {
@@ -81,6 +78,25 @@ func (s *CoxStratum) groupedWeights(beta []float64) ([]float64, *rowGroups) {
 	}
 	c.beta, c.w = slices.Clone(beta), w
 	return w, c.groups()
+}
+
+// decideGrouping indexes the stratum's subjects by their distinct design rows on first use
+// (under wcache.mu).
+func (s *CoxStratum) decideGrouping() {
+	c := &s.wcache
+	if !c.grouped {
+		c.rowOf, c.uniq = distinctRows(s.x, s.p, max(1, len(s.time)/maxDistinctShare))
+		c.grouped = true
+	}
+}
+
+// rowGrouping returns rowOf and uniq of the stratum's grouping by distinct design rows (nil,
+// nil when the rows are mostly distinct). Neither may be modified. Safe for concurrent use.
+func (s *CoxStratum) rowGrouping() (rowOf []int32, uniq []float64) {
+	s.wcache.mu.Lock()
+	defer s.wcache.mu.Unlock()
+	s.decideGrouping()
+	return s.wcache.rowOf, s.wcache.uniq
 }
 
 func (c *coxWeights) groups() *rowGroups {
