@@ -214,14 +214,13 @@ func (acc *coxAccum) eventTerm() {
 	//   Σ_l (S2 − f_l E2)/den_l = S2 Σ u_l − E2 Σ v_l,
 	//   Σ_l a_l a_l' = S1 S1' Σ u_l² − (S1 E1' + E1 S1') Σ u_l v_l + E1 E1' Σ v_l²,
 	// with u_l = 1/den_l and v_l = f_l/den_l, costs O(d + p²) per time instead of O(d p²).
-	su, sv, suu, suv, svv, loglik := efronWeights(acc.s0, acc.e0, d, acc.ties, acc.loglik)
+	su, sv, suu, suv, svv, terms := efronTerms(acc.s0, acc.e0, d, acc.ties)
 	if acc.weighted {
 		// Each of the d terms counts the events' mean case weight times (R's coxfit6).
-		_, _, _, _, _, terms := efronWeights(acc.s0, acc.e0, d, acc.ties, 0)
-		loglik = acc.loglik + mult*terms
+		terms *= mult
 		su, sv, suu, suv, svv = mult*su, mult*sv, mult*suu, mult*suv, mult*svv
 	}
-	acc.loglik = loglik
+	acc.loglik += terms
 	for i := 0; i < p; i++ {
 		s1i, e1i := acc.s1[i], acc.e1[i]
 		acc.grad[i] -= s1i*su - e1i*sv
