@@ -53,3 +53,34 @@ func TestContributionGroupedEqualsPerSubject(t *testing.T) {
 		}
 	}
 }
+
+// distinctRows numbers a matrix's rows as the whole-row lookup does: the same rows in the same
+// order, −0 apart from +0, and nil past the limit; with columns of few and of many values.
+func TestDistinctRowsEqualHashed(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 8))
+	for _, levels := range [][]int{{2}, {2, 60}, {3, 20, 2}, {12, 12}, {900, 2}, {1500, 1500}} {
+		p, n := len(levels), 2000
+		x := make([]float64, n*p)
+		for i := range n {
+			for j, l := range levels {
+				x[i*p+j] = float64(r.IntN(l)) - 0.5*float64(j)
+			}
+		}
+		x[0] = math.Copysign(0, -1) // −0 differs from +0, bit for bit
+		for _, limit := range []int{n, 25} {
+			rows1, uniq1 := distinctRows(x, p, limit)
+			rows2, uniq2 := distinctRowsHashed(x, p, limit)
+			if (rows1 == nil) != (rows2 == nil) || len(rows1) != len(rows2) || !EqualBits(uniq1, uniq2) {
+				t.Fatalf("levels %v, limit %d: %d/%d distinct rows", levels, limit, len(uniq1)/p, len(uniq2)/p)
+			}
+			for k := range rows1 {
+				if rows1[k] != rows2[k] {
+					t.Fatalf("levels %v: row %d numbered %d, hashed %d", levels, k, rows1[k], rows2[k])
+				}
+			}
+			if limit == n && rows1 == nil {
+				t.Fatalf("levels %v: not grouped", levels)
+			}
+		}
+	}
+}

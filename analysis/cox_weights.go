@@ -121,11 +121,95 @@ func EqualBits(a, b []float64) bool {
 }
 
 // distinctRows indexes the rows of the n×p matrix x by their distinct values (compared bit
-// for bit), or returns nil, nil once more than limit distinct rows are found.
+// for bit), in order of first occurrence, or returns nil, nil once more than limit distinct
+// rows are found. Each column's values are numbered first (a design's columns hold few: an
+// indicator two, ages in years a hundred) and a row's numbers combined into one mixed-radix
+// index; where that index could exceed 4n the rows are looked up whole (distinctRowsHashed).
 func distinctRows(x []float64, p, limit int) ([]int32, []float64) {
 	if p == 0 {
 		return nil, nil
 	}
+	n := len(x) / p
+	combined := make([]int32, n)
+	radix := 1
+	for j := 0; j < p; j++ {
+		card, ok := numberColumn(x, p, j, limit, combined, radix)
+		if !ok {
+			return nil, nil // more distinct values in one column than rows allowed
+		}
+		if radix*card > max(4*n, 1<<12) {
+			return distinctRowsHashed(x, p, limit)
+		}
+		radix *= card
+	}
+	id := make([]int32, radix)
+	for i := range id {
+		id[i] = -1
+	}
+	rowOf := combined // overwritten in place: combined[k] is read before rowOf[k] is written
+	var uniq []float64
+	nrows := int32(0)
+	for k, c := range combined {
+		r := id[c]
+		if r < 0 {
+			if int(nrows) >= limit {
+				return nil, nil
+			}
+			r, id[c] = nrows, nrows
+			nrows++
+			uniq = append(uniq, x[k*p:(k+1)*p]...)
+		}
+		rowOf[k] = r
+	}
+	return rowOf, uniq
+}
+
+// numberColumn numbers the distinct values (bit for bit) of column j of the n×p matrix x and
+// adds each row's number times radix to combined. It returns the number of distinct values,
+// or false once there are more than limit.
+func numberColumn(x []float64, p, j, limit int, combined []int32, radix int) (int, bool) {
+	var seen []uint64 // the first few values, searched in order
+	var index map[uint64]int32
+	last, lastCode := uint64(0), int32(-1)
+	for k := range combined {
+		b := math.Float64bits(x[k*p+j])
+		code := lastCode
+		if b != last || code < 0 {
+			code = -1
+			for c, v := range seen {
+				if v == b {
+					code = int32(c)
+					break
+				}
+			}
+			if code < 0 && index != nil {
+				if c, ok := index[b]; ok {
+					code = c
+				}
+			}
+			if code < 0 {
+				code = int32(len(seen) + len(index))
+				if int(code) >= limit {
+					return 0, false
+				}
+				if len(seen) < 8 {
+					seen = append(seen, b)
+				} else {
+					if index == nil {
+						index = map[uint64]int32{}
+					}
+					index[b] = code
+				}
+			}
+			last, lastCode = b, code
+		}
+		combined[k] += code * int32(radix)
+	}
+	return len(seen) + len(index), true
+}
+
+// distinctRowsHashed is distinctRows by a lookup of each whole row.
+func distinctRowsHashed(x []float64, p, limit int) ([]int32, []float64) {
 	n := len(x) / p
 	index := make(map[string]int32)
 	rowOf := make([]int32, n)
