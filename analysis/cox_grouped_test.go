@@ -84,3 +84,21 @@ func TestDistinctRowsEqualHashed(t *testing.T) {
 		}
 	}
 }
+
+// ColumnValues numbers a column's values in order of first occurrence, past the few it
+// searches in order.
+func TestColumnValues(t *testing.T) {
+	x := []float64{}
+	for i := range 40 {
+		x = append(x, float64(i%13), float64(i%3)) // column 0: 13 values, beyond the searched few
+	}
+	codes, values := ColumnValues(x, 2, 0)
+	if len(values) != 13 || len(codes) != 40 {
+		t.Fatalf("%d values, %d codes", len(values), len(codes))
+	}
+	for k, c := range codes {
+		if values[c] != x[2*k] || int(c) != k%13 {
+			t.Fatalf("row %d: code %d (value %v) for %v", k, c, values[c], x[2*k])
+		}
+	}
+}

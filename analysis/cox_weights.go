@@ -164,9 +164,9 @@ func distinctRows(x []float64, p, limit int) ([]int32, []float64) {
 	return rowOf, uniq
 }
 
-// numberColumn numbers the distinct values (bit for bit) of column j of the n×p matrix x and
-// adds each row's number times radix to combined. It returns the number of distinct values,
-// or false once there are more than limit.
+// numberColumn numbers the distinct values (bit for bit) of column j of the n×p matrix x, in
+// order of first occurrence, and adds each row's number times radix to combined. It returns
+// the number of distinct values, or false once there are more than limit.
 func numberColumn(x []float64, p, j, limit int, combined []int32, radix int) (int, bool) {
 	var seen []uint64 // the first few values, searched in order
 	var index map[uint64]int32
@@ -206,6 +206,21 @@ func numberColumn(x []float64, p, j, limit int, combined []int32, radix int) (in
 		combined[k] += code * int32(radix)
 	}
 	return len(seen) + len(index), true
+}
+
+// ColumnValues numbers the distinct values of column j of the n×p row-major matrix x, compared
+// bit for bit (−0 apart from +0), in order of first occurrence: row k holds values[codes[k]].
+// No hashing of a value seen among the first few or at the row before (a design column's
+// values: an indicator's two, ages in years).
+func ColumnValues(x []float64, p, j int) (codes []int32, values []float64) {
+	n := len(x) / max(p, 1)
+	codes = make([]int32, n)
+	card, _ := numberColumn(x, p, j, n+1, codes, 1)
+	values = make([]float64, card)
+	for k, c := range codes {
+		values[c] = x[k*p+j]
+	}
+	return codes, values
 }
 
 // distinctRowsHashed is distinctRows by a lookup of each whole row.
