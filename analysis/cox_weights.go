@@ -168,33 +168,52 @@ func distinctRows(x []float64, p, limit int) ([]int32, []float64) {
 // order of first occurrence, and adds each row's number times radix to combined. It returns
 // the number of distinct values, or false once there are more than limit.
 func numberColumn(x []float64, p, j, limit int, combined []int32, radix int) (int, bool) {
-	var seen []uint64 // the first few values, searched in order
+	var seen []uint64 // the first few other values, searched in order, and their codes
+	var seenCode []int32
 	var index map[uint64]int32
+	var small []int32 // the code of each whole number 0 ≤ v < len(small) seen, else −1
+	nsmall := 0
 	last, lastCode := uint64(0), int32(-1)
 	for k := range combined {
-		b := math.Float64bits(x[k*p+j])
+		v := x[k*p+j]
+		b := math.Float64bits(v)
 		code := lastCode
 		if b != last || code < 0 {
 			code = -1
-			for c, v := range seen {
-				if v == b {
-					code = int32(c)
+			iv := int(v)
+			isSmall := v >= 0 && v < smallValues && math.Float64bits(float64(iv)) == b
+			if isSmall && small != nil {
+				code = small[iv]
+			}
+			for c := 0; c < len(seen) && !isSmall; c++ {
+				if seen[c] == b {
+					code = seenCode[c]
 					break
 				}
 			}
-			if code < 0 && index != nil {
+			if code < 0 && index != nil && !isSmall {
 				if c, ok := index[b]; ok {
 					code = c
 				}
 			}
 			if code < 0 {
-				code = int32(len(seen) + len(index))
+				code = int32(len(seen) + len(index) + nsmall)
 				if int(code) >= limit {
 					return 0, false
 				}
-				if len(seen) < 8 {
-					seen = append(seen, b)
-				} else {
+				switch {
+				case isSmall:
+					if small == nil {
+						small = make([]int32, smallValues)
+						for i := range small {
+							small[i] = -1
+						}
+					}
+					small[iv] = code
+					nsmall++
+				case len(seen) < 8:
+					seen, seenCode = append(seen, b), append(seenCode, code)
+				default:
 					if index == nil {
 						index = map[uint64]int32{}
 					}
@@ -205,8 +224,11 @@ func numberColumn(x []float64, p, j, limit int, combined []int32, radix int) (in
 		}
 		combined[k] += code * int32(radix)
 	}
-	return len(seen) + len(index), true
+	return len(seen) + len(index) + nsmall, true
 }
+
+// smallValues: numberColumn looks whole numbers below it up in a table (ages, counts, codes).
+const smallValues = 1024
 
 // ColumnValues numbers the distinct values of column j of the n×p row-major matrix x, compared
 // bit for bit (−0 apart from +0), in order of first occurrence: row k holds values[codes[k]].
