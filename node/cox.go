@@ -542,10 +542,20 @@ func policyTimes(time []float64, event []bool, split []int8, binDays float64, mi
 	released, _, truncated := releaseBlocks(tab, minCell, strict)
 	merged := len(tab.Time) - len(released.Time)
 	// Each table time maps to the first released time at or after it; past the truncation
-	// time subjects become censorings at it.
+	// time subjects become censorings at it. Times in order (a Cox design's) are mapped in one
+	// walk, others by bisection.
+	sorted := slices.IsSorted(t2)
+	lo := 0
 	for i, t := range t2 {
 		if truncated != nil && t > *truncated {
 			t2[i], e2[i] = *truncated, false
+			continue
+		}
+		if sorted {
+			for released.Time[lo] < t {
+				lo++
+			}
+			t2[i] = released.Time[lo]
 			continue
 		}
 		lo, hi := 0, len(released.Time)
