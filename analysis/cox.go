@@ -364,6 +364,17 @@ func NewCoxStratum(time []float64, event []bool, x []float64, p int) (*CoxStratu
 // means from the start. A subject whose entry is not before its time is never at risk (it
 // contributes nothing; a censoring there is harmless, an event an error).
 func NewCoxStratumEntry(entry, time []float64, event []bool, x []float64, p int) (*CoxStratum, error) {
+	return newCoxStratumEntry(entry, time, event, x, p, false)
+}
+
+// NewCoxStratumSorted is NewCoxStratumEntry for data that are usually in time order already (a
+// node's designs are built in it): it then keeps time, event and x instead of copying them,
+// and the caller must not modify them afterwards. Data out of order are copied and sorted.
+func NewCoxStratumSorted(entry, time []float64, event []bool, x []float64, p int) (*CoxStratum, error) {
+	return newCoxStratumEntry(entry, time, event, x, p, true)
+}
+
+func newCoxStratumEntry(entry, time []float64, event []bool, x []float64, p int, adopt bool) (*CoxStratum, error) {
 	if entry != nil && len(entry) != len(time) {
 		panic(fmt.Sprintf("analysis: NewCoxStratumEntry: %d entries for %d times", len(entry), len(time)))
 	}
@@ -375,7 +386,7 @@ func NewCoxStratumEntry(entry, time []float64, event []bool, x []float64, p int)
 			return nil, fmt.Errorf("analysis: record %d has an event at %v but entered at %v", i, time[i], e)
 		}
 	}
-	s, err := newCoxStratum(time, event, x, p)
+	s, err := newCoxStratum(time, event, x, p, adopt)
 	if err != nil || entry == nil {
 		return s, err
 	}
@@ -400,7 +411,8 @@ func (b byEntryDesc) Swap(i, j int) {
 	b.s.leaving[i], b.s.leaving[j] = b.s.leaving[j], b.s.leaving[i]
 }
 
-func newCoxStratum(time []float64, event []bool, x []float64, p int) (*CoxStratum, error) {
+// newCoxStratum builds the stratum; with adopt, data in time order are kept, not copied.
+func newCoxStratum(time []float64, event []bool, x []float64, p int, adopt bool) (*CoxStratum, error) {
 	if err := checkPatients("NewCoxStratum", time, event, x, p); err != nil {
 		return nil, err
 	}
@@ -408,32 +420,32 @@ func newCoxStratum(time []float64, event []bool, x []float64, p int) (*CoxStratu
 	if n > math.MaxInt32 {
 		return nil, fmt.Errorf("analysis: NewCoxStratum: %d records is more than one stratum can hold", n)
 	}
-	order := orderByTime(time)
 	s := &CoxStratum{
 		p:      p,
-		time:   make([]float64, n),
-		event:  make([]bool, n),
-		x:      make([]float64, n*p),
 		center: columnCenters(x, n, p),
 		eventX: make([]float64, p),
 	}
-	sorted := slices.IsSorted(time) // orderByTime's order is then the identity: copy at once
-	if sorted {
-		copy(s.time, time)
-		copy(s.event, event)
-		copy(s.x, x)
-	}
-	for k, i32 := range order {
-		i := int(i32)
-		if !sorted {
+	sorted := slices.IsSorted(time)
+	switch {
+	case sorted && adopt:
+		s.time, s.event, s.x = time, event, x
+	case sorted:
+		s.time, s.event, s.x = slices.Clone(time), slices.Clone(event), slices.Clone(x)
+	default:
+		s.time, s.event, s.x = make([]float64, n), make([]bool, n), make([]float64, n*p)
+		for k, i32 := range orderByTime(time) {
+			i := int(i32)
 			s.time[k] = time[i]
 			s.event[k] = event[i]
 			copy(s.x[k*p:(k+1)*p], x[i*p:(i+1)*p])
 		}
-		if event[i] {
+	}
+	// The sums in time order (ties in input order), as the sort keeps them.
+	for k := 0; k < n; k++ {
+		if s.event[k] {
 			s.events++
 			for j := 0; j < p; j++ {
-				s.eventX[j] += x[i*p+j]
+				s.eventX[j] += s.x[k*p+j]
 			}
 		}
 		if k == 0 || s.time[k] != s.time[k-1] {
