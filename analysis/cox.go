@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -475,10 +476,13 @@ func (s *CoxStratum) ExtremeGaps(beta []float64, k int) (top, bottom float64) {
 	if n < k {
 		return math.Inf(1), math.Inf(1)
 	}
-	// hi holds the k largest η in decreasing order, lo the k smallest in increasing order
-	// (k is small: min_cell); most η pass neither threshold and cost one comparison each.
 	p := s.p
 	beta = beta[:p]
+	if rowOf, uniq := s.rowGrouping(); rowOf != nil {
+		return groupedGaps(rowOf, uniq, p, beta, k)
+	}
+	// hi holds the k largest η in decreasing order, lo the k smallest in increasing order
+	// (k is small: min_cell); most η pass neither threshold and cost one comparison each.
 	hi := make([]float64, 0, k)
 	lo := make([]float64, 0, k)
 	for i := 0; i < n; i++ {
@@ -509,6 +513,36 @@ func (s *CoxStratum) ExtremeGaps(beta []float64, k int) (top, bottom float64) {
 		}
 	}
 	return hi[0] - hi[k-1], lo[k-1] - lo[0]
+}
+
+// groupedGaps is ExtremeGaps over a stratum's distinct design rows (uniq, m×p), row r held by
+// the subjects k with rowOf[k] = r: η once per row (the same sum as per subject), the k
+// largest and smallest counted with the rows' multiplicities.
+func groupedGaps(rowOf []int32, uniq []float64, p int, beta []float64, k int) (top, bottom float64) {
+	m := len(uniq) / p
+	count := make([]int, m)
+	for _, r := range rowOf {
+		count[r]++
+	}
+	eta := make([]float64, m)
+	byEta := make([]int, m)
+	for r := range eta {
+		for j, v := range uniq[r*p : (r+1)*p] {
+			eta[r] += beta[j] * v
+		}
+		byEta[r] = r
+	}
+	slices.SortFunc(byEta, func(a, b int) int { return cmp.Compare(eta[a], eta[b]) })
+	kth := func(order func(i int) int) float64 { // η of the k-th subject along order
+		seen := 0
+		for i := 0; ; i++ {
+			if seen += count[order(i)]; seen >= k {
+				return eta[order(i)]
+			}
+		}
+	}
+	lowest, highest := eta[byEta[0]], eta[byEta[m-1]]
+	return highest - kth(func(i int) int { return byEta[m-1-i] }), kth(func(i int) int { return byEta[i] }) - lowest
 }
 
 // Contribution returns the stratum's log partial likelihood, gradient and Hessian at beta;
