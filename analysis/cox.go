@@ -839,18 +839,6 @@ func PooledCoxContribution(sites [][]RiskSetRow, eventXSum [][]float64, p int, b
 	return acc.contribution(0, eventLP, eventX), nil
 }
 
-// latestTime returns the largest Time of the rows next[s] of each site (−1: the site has none
-// left), walking the sites' rows backwards in time.
-func latestTime(sites [][]RiskSetRow, next []int) (t float64, found bool) {
-	t = math.Inf(-1)
-	for s, k := range next {
-		if k >= 0 && (!found || sites[s][k].Time > t) {
-			t, found = sites[s][k].Time, true
-		}
-	}
-	return t, found
-}
-
 // ErrNotConverged is wrapped by the error FitCox returns, together with a fit, when
 // Newton–Raphson ran out of iterations (R: "Ran out of iterations and did not converge").
 // Test with errors.Is.

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -45,6 +46,9 @@ type coxTab struct {
 	sites    *app.SiteCoxResult
 	sitesFor *app.Result       // the result sites was fitted for
 	terms    map[string]string // view option → term
+	// The per-site fits in flight (a secondary job: it leaves the Run alone) and their result.
+	sitesStop    context.CancelFunc
+	sitesPending *app.Result
 
 	zph *zphPanel // the proportional-hazards check under the table (coxzph.go)
 }
@@ -161,6 +165,7 @@ func (t *coxTab) show(r *app.Result) {
 		return
 	}
 	t.result = r
+	t.stopSiteFits()
 	t.setStatus("")
 	if r.Cached {
 		t.setStatus("Shown from the cache: " + app.AsOf(t.ui.opt.Now(), &r.Provenance) + ".")
@@ -337,13 +342,17 @@ func (t *coxTab) onView() {
 		t.setStatus("Offline: the per-site fits need the sites (a few rounds per site).")
 		return
 	}
-	ctx, gen := t.ui.newRunContext()
 	t.setStatus("Fitting the model at each site alone…")
 	t.figure.SetFigure(nil, "Fitting the model at each site alone…")
+	if t.sitesPending == r {
+		return // the fits in flight show the chosen term when they are in
+	}
 	svc := t.ui.svc
-	t.ui.runJob(gen, func() func() {
+	t.sitesPending = r
+	t.sitesStop = t.ui.secondaryJob(func(ctx context.Context) func() {
 		sc, err := svc.SiteCox(ctx, r)
 		return func() {
+			t.sitesStop, t.sitesPending = nil, nil
 			if err != nil {
 				t.setStatus("No per-site view. " + ErrorText(err))
 				t.figure.SetFigure(nil, "No per-site view.")
@@ -356,6 +365,14 @@ func (t *coxTab) onView() {
 			}
 		}
 	})
+}
+
+// stopSiteFits drops the per-site fits in flight (another result is shown).
+func (t *coxTab) stopSiteFits() {
+	if t.sitesStop != nil {
+		t.sitesStop()
+	}
+	t.sitesStop, t.sitesPending = nil, nil
 }
 
 // showSites draws the per-site forest plot of term with the pooled diamond and heterogeneity.
@@ -410,6 +427,7 @@ func HeterogeneityLine(h app.Heterogeneity, random bool) string {
 
 // clear empties the tab (a new study was chosen).
 func (t *coxTab) clear() {
+	t.stopSiteFits()
 	t.sites, t.sitesFor = nil, nil
 	t.meta.Hide()
 	t.random.Hide()

@@ -186,5 +186,27 @@ func (a *App) runJob(gen int, work func() func()) {
 	})
 }
 
+// secondaryJob runs work (a service call about a result already shown: the proportional-hazards
+// check, the counts per level, the per-site fits, a patient's place among the cohort) off the
+// UI goroutine, outside any Run: it neither resets the cohort panel's "sites answered" line nor
+// cancels or supersedes a Run in flight, and a Run started after it leaves it alone. Its
+// context ends with the app or after the query timeout; the returned cancel ends it sooner (a
+// newer request of the same kind, another result shown), and then the function work returns
+// is dropped. Otherwise that function runs on the UI goroutine.
+func (a *App) secondaryJob(work func(ctx context.Context) func()) context.CancelFunc {
+	ctx, cancel := context.WithTimeout(a.ctx, a.opt.QueryTimeout)
+	a.goWork(func() func() {
+		done := work(ctx)
+		return func() {
+			dropped := ctx.Err() == context.Canceled // cancel runs on this goroutine too
+			cancel()
+			if !dropped && done != nil {
+				done()
+			}
+		}
+	})
+	return cancel
+}
+
 // studyVariables lists a study's variables that every site declares alike (all), and the
 // categorical ones among them (cats), in catalog order.
