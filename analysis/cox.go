@@ -581,16 +581,23 @@ func (s *CoxStratum) Contribution(beta []float64, ties Ties) (CoxContribution, e
 	for g := len(s.groups) - 2; g >= 0; g-- {
 		acc.beginTime()
 		for k := s.groups[g]; k < s.groups[g+1]; k++ {
-			r := subject(k)
-			xc := xcs[r*p : (r+1)*p]
-			ev := s.event[k]
-			if ev {
-				eventLP += lps[r]
-				for j := range xc {
-					eventX[j] += xc[j]
-				}
+			r := 0
+			if rowOf != nil {
+				r = int(rowOf[k]) // no call: this loop runs once per subject per round
+			} else {
+				r = subject(k)
 			}
-			acc.addSubject(ws[r], xc, ev)
+			xc := xcs[r*p : (r+1)*p]
+			if !s.event[k] {
+				acc.s0 += ws[r]
+				addWeighted(acc.s1, acc.s2, ws[r], xc)
+				continue
+			}
+			eventLP += lps[r]
+			for j := range xc {
+				eventX[j] += xc[j]
+			}
+			acc.addSubject(ws[r], xc, true)
 		}
 		// Walking back past t, the subjects who entered at or after t leave the risk set.
 		t := s.time[s.groups[g]]
