@@ -136,6 +136,11 @@ type coxAccum struct {
 	// terms times the mean weight Σw/d).
 	weighted bool
 	dw       float64
+	// batchLogs: Efron's log denominators in one logarithm per batch (efronTerms), as a
+	// site's stratified contribution takes them; else one per term (efronWeights), as the
+	// client's pooled fits always have, so that a stored pooled result re-renders to the last
+	// bit (TestLegacyCacheShowsAsBefore).
+	batchLogs bool
 	// Running risk-set sums; s2 and e2 are p×p row-major, only the lower triangle (j ≤ i) is
 	// maintained.
 	s0     float64
@@ -215,13 +220,23 @@ func (acc *coxAccum) eventTerm() {
 	//   Σ_l (S2 − f_l E2)/den_l = S2 Σ u_l − E2 Σ v_l,
 	//   Σ_l a_l a_l' = S1 S1' Σ u_l² − (S1 E1' + E1 S1') Σ u_l v_l + E1 E1' Σ v_l²,
 	// with u_l = 1/den_l and v_l = f_l/den_l, costs O(d + p²) per time instead of O(d p²).
-	su, sv, suu, suv, svv, terms := efronTerms(acc.s0, acc.e0, d, acc.ties)
+	var su, sv, suu, suv, svv, loglik float64
+	if acc.batchLogs {
+		var terms float64
+		su, sv, suu, suv, svv, terms = efronTerms(acc.s0, acc.e0, d, acc.ties)
+		loglik = acc.loglik + mult*terms // mult is 1 without case weights
+	} else {
+		su, sv, suu, suv, svv, loglik = efronWeights(acc.s0, acc.e0, d, acc.ties, acc.loglik)
+		if acc.weighted {
+			_, _, _, _, _, terms := efronWeights(acc.s0, acc.e0, d, acc.ties, 0)
+			loglik = acc.loglik + mult*terms
+		}
+	}
 	if acc.weighted {
 		// Each of the d terms counts the events' mean case weight times (R's coxfit6).
-		terms *= mult
 		su, sv, suu, suv, svv = mult*su, mult*sv, mult*suu, mult*suv, mult*svv
 	}
-	acc.loglik += terms
+	acc.loglik = loglik
 	for i := 0; i < p; i++ {
 		s1i, e1i := acc.s1[i], acc.e1[i]
 		acc.grad[i] -= s1i*su - e1i*sv
@@ -553,6 +568,7 @@ func (s *CoxStratum) Contribution(beta []float64, ties Ties) (CoxContribution, e
 		return CoxContribution{}, err
 	}
 	acc := newCoxAccum(p, ties)
+	acc.batchLogs = true
 	eventX := make([]float64, p)
 	eventLP := 0.0
 	// Each subject's centred covariates xc, x'β on them and weight exp(x'β): computed per
