@@ -523,7 +523,7 @@ func TestDPAnalystCox(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "cache.db")
 	code, out, stderr := cli(t, "--hub", url, "--key", keyFile, "--cache", db, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex")
 	if code != exitOK || !strings.Contains(out, "fitted on differentially private tables") || !strings.Contains(out, "ρ=5 each") ||
-		!strings.Contains(out, "noise of the differentially private release (not in SE): sd of each coefficient ≈ sexmale ") ||
+		!strings.Contains(out, "Noise of the differentially private release (not in the SE), SD of each coefficient over 50 simulated releases: sex: male vs female ") ||
 		!strings.Contains(out, "privacy: differentially private release") {
 		t.Errorf("cox: exit %d\n%s%s", code, out, stderr)
 	}
@@ -579,7 +579,7 @@ func TestDPAnalystCox(t *testing.T) {
 		t.Errorf("library list: exit %d\n%s%s", code, list, stderr)
 	}
 	code, shown, stderr := cli(t, "--offline", "--cache", db, "library", "show", "1")
-	if code != exitOK || row == "" || !strings.Contains(shown, row) || !strings.Contains(shown, "noise of the differentially private release") || !strings.Contains(shown, "fitted on differentially private tables") || !strings.Contains(shown, "ρ=5 each") {
+	if code != exitOK || row == "" || !strings.Contains(shown, row) || !strings.Contains(shown, "Noise of the differentially private release") || !strings.Contains(shown, "fitted on differentially private tables") || !strings.Contains(shown, "ρ=5 each") {
 		t.Errorf("library show: exit %d\n%s%s", code, shown, stderr)
 	}
 }
