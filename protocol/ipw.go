@@ -36,6 +36,12 @@ type IPWRequest struct {
 	Confounders []string `json:"confounders"`
 	// Levels fixes the design order of categorical confounders (the first is the reference).
 	Levels map[string][]string `json:"levels,omitempty"`
+	// Merge coarsens discrete confounders before anything is computed: per confounder, groups
+	// of its declared levels (a categorical one's, or a discrete numeric one's values) that the
+	// propensity and outcome designs and the weights' classes treat as one — a merged group
+	// takes the place of its first level (MergedGroups; a numeric one its first value). Levels,
+	// if given, names the merged categories.
+	Merge map[string][]LevelGroup `json:"merge,omitempty"`
 	// Beta holds the propensity coefficients, intercept first: the current iterate in the
 	// propensity stage, the fitted model in the others.
 	Beta []float64 `json:"beta"`
@@ -153,6 +159,17 @@ func validateIPWRequest(r *IPWRequest) error {
 			return queryErrorf(CodeInvalid, "ipw.confounders[%d]: empty, too long, repeated or the treatment itself", i)
 		}
 		seen[v] = true
+	}
+	if len(r.Merge) > MaxCovariates {
+		return queryErrorf(CodeInvalid, "ipw.merge: at most %d confounders", MaxCovariates)
+	}
+	for v, groups := range r.Merge {
+		if !seen[v] || v == r.Treatment || len(groups) == 0 {
+			return queryErrorf(CodeInvalid, "ipw.merge: %q is not a confounder, or merges nothing", clipName(v))
+		}
+		if err := validateLevelGroups("ipw.merge["+clipName(v)+"]", groups); err != nil {
+			return err
+		}
 	}
 	for v, lv := range r.Levels {
 		if !seen[v] || v == r.Treatment {
