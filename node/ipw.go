@@ -57,7 +57,9 @@ func (e *Engine) ipw(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	}
 	p := len(prep.names)
 	out := &protocol.IPWReply{Columns: prep.names, N: prep.n, Treated: prep.treatedN}
-	ans := answer{sets: []bitset{prep.complete}}
+	var ans answer
+	ans.add(prep.complete, c.filter)
+	classSets(&ans, c, req, prep, prep.row)
 	switch req.Stage {
 	case protocol.IPWPooledSums, protocol.IPWPooledHessian, protocol.IPWPooledMeat:
 		if ans.released, err = e.ipwPooled(c, req, prep, out); err != nil {
@@ -138,6 +140,7 @@ type ipwPrepared struct {
 	// levels[d][i] is complete case i's level of discrete[d] (classRefusal says which is rare).
 	discrete []string
 	levels   [][]int32
+	row      []int // each complete case's row in the study
 }
 
 // ipwIntercept names the propensity model's intercept column, as R's model.matrix does.
@@ -213,6 +216,7 @@ func (e *Engine) ipwPrepare(c *cohort, q *protocol.Query) (*ipwPrepared, error) 
 		row := x[k*p : (k+1)*p]
 		k++
 		prep.complete.set(i)
+		prep.row = append(prep.row, i)
 		prep.n++
 		isT := isTreated(i)
 		if isT {

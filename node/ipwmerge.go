@@ -2,6 +2,7 @@ package node
 
 import (
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,7 +25,8 @@ func ipwMergedStudy(ls *loadedStudy, merge map[string][]protocol.LevelGroup) (*l
 	if len(merge) == 0 {
 		return ls, nil
 	}
-	view := &loadedStudy{data: ls.data, info: ls.info, eps: ls.eps, vars: maps.Clone(ls.vars), catIndex: maps.Clone(ls.catIndex)}
+	view := &loadedStudy{data: ls.data, info: ls.info, eps: ls.eps, vars: maps.Clone(ls.vars), catIndex: maps.Clone(ls.catIndex),
+		groups: map[string]*VariableData{}}
 	for name, groups := range merge {
 		v := ls.vars[name]
 		if v == nil {
@@ -35,8 +37,7 @@ func ipwMergedStudy(ls *loadedStudy, merge map[string][]protocol.LevelGroup) (*l
 			if err != nil {
 				return nil, errorf(protocol.CodeInvalid, "ipw.merge[%q]: %s", name, trimPrefix(err.Error()))
 			}
-			m.Members = nil // a confounder's categories, not a released grouping
-			view.vars[name] = m
+			view.vars[name] = m // Members: the declared levels of each merged category
 			view.catIndex[name] = map[string]int32{}
 			for k, c := range m.Categories {
 				view.catIndex[name][c] = int32(k)
@@ -63,6 +64,7 @@ func ipwMergedStudy(ls *loadedStudy, merge map[string][]protocol.LevelGroup) (*l
 			}
 		}
 		view.vars[name] = nv
+		view.groups[name] = m // its classes: the merged values, with the declared ones in Members
 	}
 	return view, nil
 }
@@ -131,4 +133,86 @@ func checkClasses(prep *ipwPrepared, minCell int) error {
 		}
 	}
 	return nil
+}
+
+// classSets adds to ans the patient set of every class of each arm the site holds — the
+// complete cases of the arm with one combination of the discrete confounders' (merged) values —
+// with its region (the cohort, the arm's treatment levels, each confounder's declared values of
+// the class). Each arm's weighted table releases its classes' counts to an analyst who chose
+// the weights, so the overlap guard must see them: two coarsenings that differ by a rare level
+// (ECOG 2+3 in one query, 2 alone in the next) would otherwise give that level's patients'
+// outcomes by subtraction (TestAttackIPWMergeDifference).
+func classSets(ans *answer, c *cohort, req *protocol.IPWRequest, prep *ipwPrepared, rows []int) {
+	if len(prep.discrete) == 0 {
+		return
+	}
+	ls := c.study
+	type key struct {
+		arm  int
+		cell int32
+	}
+	sets := map[key]bitset{}
+	var order []key
+	first := map[key]int{}
+	for i, cell := range prep.cell {
+		k := key{armOf(prep.treated[i]), cell}
+		b, ok := sets[k]
+		if !ok {
+			b = newBitset(ls.data.Len())
+			sets[k], first[k] = b, i
+			order = append(order, k)
+		}
+		b.set(rows[i])
+	}
+	for _, k := range order {
+		region := c.filter
+		if req.TreatedSite == "" {
+			trt := ls.vars[req.Treatment]
+			arm := &protocol.Filter{Op: protocol.OpEq, Var: req.Treatment, Value: req.Treated}
+			if k.arm == 0 {
+				var others []string
+				for _, l := range trt.Categories {
+					if l != req.Treated {
+						others = append(others, l)
+					}
+				}
+				arm = &protocol.Filter{Op: protocol.OpIn, Var: req.Treatment, Values: others}
+			}
+			region = andFilter(region, arm)
+		}
+		i := first[k]
+		for d, name := range prep.discrete {
+			region = andFilter(region, classLevelFilter(ls, name, prep.levels[d][i]))
+		}
+		ans.add(sets[k], region)
+	}
+}
+
+// classLevelFilter is the condition of a confounder's class level (its code in the weights'
+// classes): a declared level, or the declared levels (values) of a merged one.
+func classLevelFilter(ls *loadedStudy, name string, code int32) *protocol.Filter {
+	v := ls.vars[name]
+	g := v
+	if v.Type != protocol.Categorical {
+		g = ls.integerGroups(v)
+	}
+	members := []string{g.Categories[code]}
+	if g.Members != nil {
+		members = g.Members[code]
+	}
+	if v.Type == protocol.Categorical {
+		if len(members) == 1 {
+			return &protocol.Filter{Op: protocol.OpEq, Var: name, Value: members[0]}
+		}
+		return &protocol.Filter{Op: protocol.OpIn, Var: name, Values: slices.Clone(members)}
+	}
+	var args []*protocol.Filter
+	for _, m := range members {
+		x, _ := strconv.ParseFloat(m, 64)
+		args = append(args, &protocol.Filter{Op: protocol.OpRange, Var: name, Min: &x, Max: &x})
+	}
+	if len(args) == 1 {
+		return args[0]
+	}
+	return &protocol.Filter{Op: protocol.OpOr, Args: args}
 }
