@@ -167,6 +167,8 @@ func checkIPWCase(t *testing.T, g ipwGoldens, c ipwCase) {
 		dataName = "rotterdam"
 	case strings.HasPrefix(c.Name, "lung sites"):
 		dataName = "lung_sites"
+	case strings.HasPrefix(c.Name, "lung ecog merged sites"):
+		dataName = "lung_ecog_sites" // ECOG 2 and 3 merged, as ipw --merge does
 	case strings.HasPrefix(c.Name, "lung trial"):
 		dataName = "lung_trial" // treatment is membership in site 0 (inst1): one arm per site
 	}
