@@ -57,7 +57,7 @@ type compareTab struct {
 	export      *widget.Select
 	pin         *widget.Button
 	figure      *figureView
-	summary     *widget.Label
+	summary     *linesLabel
 	warnings    *widget.Label
 	privacy     *widget.Label
 	status      *widget.Label
@@ -105,8 +105,7 @@ func newCompareTab(a *App) *compareTab {
 	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.ui.pinResult(t.result, t.displayed()) })
 	t.pin.Disable()
 	t.figure = newFigureView(a.opt.Do, comparePlaceholder)
-	t.summary = widget.NewLabel("")                  // short lines of its own: a wrapped label under a figure
-	t.summary.Truncation = fyne.TextTruncateEllipsis // misjudges its height in a narrow window
+	t.summary = newLinesLabel() // three lines, each its own label (see linesLabel)
 	t.warnings = widget.NewLabel("")
 	t.warnings.Wrapping = fyne.TextWrapWord
 	t.warnings.Importance = widget.WarningImportance
@@ -129,7 +128,7 @@ func newCompareTab(a *App) *compareTab {
 		t.run,
 	)
 	bar := newToolbar(1, widget.NewLabel("Compare treatments"), t.view, t.pin, t.export)
-	right := container.NewBorder(container.NewVBox(bar, t.status), container.NewVBox(t.summary, t.warnings, t.privacy), nil, nil, t.figure)
+	right := container.NewBorder(container.NewVBox(bar, t.status), container.NewVBox(t.summary.content, t.warnings, t.privacy), nil, nil, t.figure)
 	split := container.NewHSplit(container.NewVScroll(left), right)
 	split.Offset = 0.22
 	t.content = split

@@ -15,6 +15,7 @@ import (
 	"github.com/oncofed/oncofed/cache"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/network/demo"
+	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/synth"
 )
 
@@ -76,10 +77,16 @@ func startApp(t testing.TB) *fixture { return startAppOn(t, testFederation()) }
 // startAppOn is startApp on the federation fed.
 func startAppOn(t testing.TB, fed synth.Federation) *fixture {
 	t.Helper()
+	return startAppAs(t, fed, "")
+}
+
+// startAppAs is startAppOn with the sites listing the app's analyst under role ("": trusted).
+func startAppAs(t testing.TB, fed synth.Federation, role node.Role) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	test.NewTempApp(t)
 	dir := t.TempDir()
-	d, err := demo.Start(ctx, filepath.Join(dir, "sites"), demo.Options{Federation: &fed})
+	d, err := demo.Start(ctx, filepath.Join(dir, "sites"), demo.Options{Federation: &fed, AnalystRole: role})
 	if err != nil {
 		t.Fatal(err)
 	}
