@@ -120,8 +120,9 @@ type IPWReply struct {
 	// Outcome stage.
 	TreatedArm *IPWArm `json:"treated_arm,omitempty"`
 	ControlArm *IPWArm `json:"control_arm,omitempty"`
-	// Pooled stages (ipwpooled.go): the outcome model's design columns (the treatment first),
-	// phase 1's rows and Σ_events w x, phase 2's second moment; the meat in Meat and Score.
+	// Pooled stages (ipwpooled.go), and the cox stage with Adjust: the outcome model's design
+	// columns (the treatment first); pooled stages: phase 1's rows and Σ_events w x, phase 2's
+	// second moment; the meat in Meat and Score.
 	CoxColumns   []string    `json:"cox_columns,omitempty"`
 	Rows         []IPWCoxRow `json:"rows,omitempty"`
 	EventXSum    []float64   `json:"event_x_sum,omitempty"`

@@ -311,14 +311,21 @@ func TestIPWTreatedSiteRefusals(t *testing.T) {
 	}
 }
 
-// The adjusted pooled comparison is stored with its rounds: the same command --offline, and
-// library show, print it again from the cache identically (the fit and sandwich replayed from
-// the stored pooled_sums, pooled_hessian and pooled_meat rounds).
+// The adjusted comparison, pooled and stratified, is stored with its rounds: the same command
+// --offline, and library show, print it again from the cache identically (the fit and
+// sandwich replayed from the stored pooled_sums, pooled_hessian and pooled_meat rounds, or the
+// stored cox rounds with their covariates).
 func TestIPWAdjustedReopensOffline(t *testing.T) {
 	url := startLung(t, node.ExactPolicy())
+	for _, strata := range []string{"none", "site"} {
+		t.Run(strata, func(t *testing.T) { ipwAdjustedReopens(t, url, strata) })
+	}
+}
+
+func ipwAdjustedReopens(t *testing.T, url, strata string) {
 	db := filepath.Join(t.TempDir(), "cache.db")
 	args := []string{"ipw", "--study", "lung", "--endpoint", "os", "--treatment", "sex", "--treated", "female",
-		"--confounders", "age,karno,wt.loss", "--strata", "none", "--adjust", "age,karno"}
+		"--confounders", "age,karno,wt.loss", "--strata", strata, "--adjust", "age,karno"}
 	for _, format := range []string{"text", "json"} {
 		a := append(slices.Clone(args), "--format", format)
 		code, live, errOut := cli(t, append([]string{"--hub", url, "--cache", db}, a...)...)
