@@ -6,8 +6,8 @@ import "github.com/oncofed/oncofed/protocol"
 // table refused.
 
 // checkTable1 decides, within the release transaction, the Table 1 of ans: while a set of the
-// reply breaks a rule of the guard, the cell it is (or, for a partition's union of suppressed
-// cells, the partition's next complement) is suppressed and the reply rendered again; a fixed
+// reply breaks a rule of the guard, the cell it is is suppressed (with a complement) and the
+// reply rendered again; a fixed
 // set (the cohort, a group) that breaks a rule refuses the reply, as for every other kind. On
 // success ans, reply, regions and defs hold what is released; changed says whether they differ
 // from what they held.
@@ -57,9 +57,8 @@ func (v *guardView) checkTable1(analyst string, ans *answer, reply *protocol.Rep
 }
 
 // resumeAt returns how many leading sets of the new render (refs) passed the guard before, in
-// the same order, among the old render's first sets (oldRefs, oldSets): the fixed sets and the
-// cells up to the first that was dropped or a partition's union (unions change with their
-// partitions), or 0 when a dropped set re-released a remembered one (checkFrom).
+// the same order, among the old render's first sets (oldRefs, oldSets): those up to the first
+// that was not among them, or 0 when a dropped set re-released a remembered one (checkFrom).
 func resumeAt(v *guardView, oldRefs []t1Ref, oldSets []bitset, refs []t1Ref) int {
 	passed := map[t1Ref]bool{}
 	for _, r := range oldRefs {
@@ -67,7 +66,7 @@ func resumeAt(v *guardView, oldRefs []t1Ref, oldSets []bitset, refs []t1Ref) int
 	}
 	kept := map[t1Ref]bool{}
 	from := 0
-	for from < len(refs) && passed[refs[from]] && (refs[from].part < 0 || refs[from].cell >= 0) {
+	for from < len(refs) && passed[refs[from]] {
 		kept[refs[from]] = true
 		from++
 	}

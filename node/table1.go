@@ -22,12 +22,10 @@ import (
 // own) is suppressed instead — forced — and the small-cell rules run again on its partition
 // with it suppressed, which adds a complementary cell (the smallest non-zero one, preferring
 // cells whose definition was not released before: a complement the analyst already knows
-// hides nothing), so the forced cell is not its total minus the released rest. What the
-// partition still gives away exactly is the union U of its suppressed cells (its total minus
-// the released cells): U is checked, and remembered, like a released cell; when U breaks a rule
-// the next complement is suppressed, until U is the whole partition (then it is the total,
-// released already, and nothing of the partition is derived). Only the cohort's and the
-// groups' own sets are never suppressed: when one of them breaks a rule, the Table 1 is
+// hides nothing), so the forced cell is not its total minus the released rest. The union of a
+// partition's suppressed cells (its total minus the released cells) is left to rule 3, as for
+// the small-cell rules (docs/privacy.md, "What is left"). The cohort's and the groups'
+// own sets are never suppressed: when one of them breaks a rule, the Table 1 is
 // refused as before. When a numeric variable's present cell is suppressed, its sums and its
 // histogram go with it (as when its n is small).
 //
@@ -45,8 +43,6 @@ type t1Part struct {
 	hide    []bool             // declared categories whose emptiness is private (suppressLevels)
 	sets    []bitset           // each cell's patients (guarded replies only; nil when empty)
 	regions []*protocol.Filter // each cell's definition
-	base    *protocol.Filter   // the partitioned patients' definition (the group's, or present)
-	groupN  int                // the group's size: a cell holding the whole group is its set
 	parent  *t1Part            // a histogram's present/missing partition: cell 0 must be released
 	forced  []bool             // suppressed by the overlap guard (linked)
 	avoid   []bool             // complements taken last: the cell's definition was released before
@@ -138,38 +134,6 @@ func complement(cells []int, out []protocol.Count, avoid []bool) int {
 	return best
 }
 
-// union returns the patients of p's suppressed cells and its definition, or nil when they are
-// none or the whole partition (nothing is then derived beyond the released total).
-func (p *t1Part) union() (bitset, *protocol.Filter) {
-	if p.sets == nil || p.sup == 0 || !anyTrue(p.forced) {
-		return nil, nil
-	}
-	var u bitset
-	var or []*protocol.Filter
-	all := true
-	for k, c := range p.out {
-		if !c.Suppressed {
-			if p.counts[k] > 0 {
-				all = false
-			}
-			continue
-		}
-		or = append(or, p.regions[k])
-		if p.sets[k] == nil {
-			continue
-		}
-		if u == nil {
-			u = append(bitset(nil), p.sets[k]...)
-		} else {
-			u.or(p.sets[k])
-		}
-	}
-	if u == nil || all {
-		return nil, nil
-	}
-	return u, andFilter(p.base, &protocol.Filter{Op: protocol.OpOr, Args: or})
-}
-
 // t1Var is one variable of one group of a Table 1.
 type t1Var struct {
 	name       string
@@ -202,8 +166,8 @@ type table1 struct {
 	// group) and the empties that go with them.
 	fixed answer
 	parts []*t1Part // every partition, parents before their histograms
-	// refs says, for each set of the last render, whose it is: a fixed set (part −1), a cell
-	// (part, cell) or a partition's union of suppressed cells (part, −1).
+	// refs says, for each set of the last render, whose it is: a fixed set (part −1) or a
+	// cell (part, cell).
 	refs []t1Ref
 }
 
@@ -226,7 +190,7 @@ func (t *table1) categorical(c *cohort, v *VariableData, rows bitset, groupN, co
 		return len(v.Categories)
 	}
 	rows.forEach(func(i int) { cells[cellOf(i)]++ })
-	p := &t1Part{counts: cells, hide: c.hiddenCells(v, code), base: region, groupN: groupN}
+	p := &t1Part{counts: cells, hide: c.hiddenCells(v, code)}
 	p.regions = make([]*protocol.Filter, len(cells))
 	for k := range cells {
 		kk := k
@@ -265,7 +229,7 @@ func (t *table1) numeric(v *VariableData, edges []float64, rows bitset, groupN i
 			hist[binOf(xi)]++
 		}
 	})
-	p := &t1Part{counts: []int{present, missing}, base: region, groupN: groupN,
+	p := &t1Part{counts: []int{present, missing},
 		regions: []*protocol.Filter{andFilter(region, &protocol.Filter{Op: protocol.OpPresent, Var: v.Name}), andFilter(region, &protocol.Filter{Op: protocol.OpMissing, Var: v.Name})}}
 	if t.guard {
 		p.sets = cellSets(rows, p.counts, groupN, func(i int) int {
@@ -277,7 +241,7 @@ func (t *table1) numeric(v *VariableData, edges []float64, rows bitset, groupN i
 	}
 	tv.part = t.newPart(p)
 	if hist != nil {
-		h := &t1Part{counts: hist, base: p.regions[0], groupN: groupN, parent: p}
+		h := &t1Part{counts: hist, parent: p}
 		h.regions = make([]*protocol.Filter, len(hist))
 		for k := range hist {
 			h.regions[k] = andFilter(region, histFilter(v.Name, edges, k))
@@ -409,21 +373,15 @@ func (v *t1Var) summary() protocol.VariableSummary {
 	return vs
 }
 
-// force suppresses, for the set at index i of the last render, its cell, or for a partition's
-// union the next complement; false when the set is a fixed one (the Table 1 is then refused).
+// force suppresses the cell of the set at index i of the last render; false when the set is a
+// fixed one (the Table 1 is then refused).
 func (t *table1) force(i int) bool {
 	r := t.refs[i]
 	if r.part < 0 {
 		return false
 	}
 	p := t.parts[r.part]
-	k := r.cell
-	if k < 0 {
-		if k = complement(p.counts, p.out, p.avoid); k < 0 {
-			return false
-		}
-	}
-	p.forced[k] = true
+	p.forced[r.cell] = true
 	for _, q := range t.parts { // p, then its histogram when p is a variable's present/missing
 		if q == p || q.parent == p {
 			q.release(t.minCell)

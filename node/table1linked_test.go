@@ -102,10 +102,10 @@ func (x *exploreSites) table1Query(group string) protocol.Query {
 // exploreRun is what one Run by a grouping got from the sites: per site, whether the KM and
 // the Table 1 were answered, and the Table 1's suppressed cells.
 type exploreRun struct {
-	group             string
-	km, t1            []bool
-	suppressed, cells []int
-	t1Errors          []string
+	group                     string
+	km, t1                    []bool
+	suppressed, linked, cells []int
+	t1Errors                  []string
 }
 
 func (r exploreRun) String() string {
@@ -114,7 +114,7 @@ func (r exploreRun) String() string {
 	for i := range r.km {
 		fmt.Fprintf(&b, " | site %d: KM %v, Table 1 %v", i, r.km[i], r.t1[i])
 		if r.t1[i] {
-			fmt.Fprintf(&b, " (%d of %d cells suppressed)", r.suppressed[i], r.cells[i])
+			fmt.Fprintf(&b, " (%d of %d cells suppressed, %d linked)", r.suppressed[i], r.cells[i], r.linked[i])
 		}
 	}
 	return b.String()
@@ -130,18 +130,18 @@ func (x *exploreSites) run(t *testing.T, group string) exploreRun {
 		q := x.table1Query(group)
 		r := handleJSON(t, e, sign(t, x.tom, q))
 		out.t1 = append(out.t1, r.Error == nil)
-		sup, cells := 0, 0
+		sup, linked, cells := 0, 0, 0
 		if r.Error == nil {
 			if err := protocol.ValidateReply(q, r); err != nil {
 				t.Fatalf("site %s: the client refuses the Table 1: %v", e.Site(), err)
 			}
-			sup = r.Policy.SuppressedCells
+			sup, linked = r.Policy.SuppressedCells, r.Policy.LinkedCells
 			cells = summaryCells(r.Summary)
 			out.t1Errors = append(out.t1Errors, "")
 		} else {
 			out.t1Errors = append(out.t1Errors, r.Error.Message)
 		}
-		out.suppressed, out.cells = append(out.suppressed, sup), append(out.cells, cells)
+		out.suppressed, out.linked, out.cells = append(out.suppressed, sup), append(out.linked, linked), append(out.cells, cells)
 	}
 	return out
 }
