@@ -68,7 +68,8 @@ bench: test-deps
 	bash ./scripts/bench.sh
 
 ## fuzz: run every fuzzer of the tree (func Fuzz* in *_test.go) for FUZZTIME each (default 20s).
-## `make test` runs their seed corpora as ordinary tests; CI (.ci/run) then fuzzes each for 5s.
+## `make test` runs their seed corpora as ordinary tests; CI (.ci/run) then fuzzes each for a
+## count of inputs (FUZZTIME=20000x): a duration races Go's fuzzing coordinator on a loaded machine.
 FUZZTIME ?= 20s
 fuzz:
 	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \

@@ -120,49 +120,11 @@ func dot(a, b []float64) float64 {
 // wrong length or that are not finite return an error. O(n p²), or O(n + u p²) for a design
 // of u distinct rows (the subjects of one row are summed first).
 func (s *CoxStratum) WeightedSecondMoment(beta, a, b []float64) ([]float64, error) {
-	p := s.p
 	times, err := s.checkSecondMoment("CoxStratum.WeightedSecondMoment", beta, a, b)
 	if err != nil {
 		return nil, err
 	}
-	m := make([]float64, p*p)
-	ws, grouped := s.groupedWeights(beta) // phase 1 asked at this β just before: kept
-	var coef []float64                    // grouped: Σ of the subjects' a − b per distinct row
-	if grouped != nil {
-		coef = make([]float64, len(grouped.w))
-	}
-	acc := outerSum{m: m}
-	e := 0
-	for g := 0; g < times; g++ {
-		hadEvent := false
-		for k := int(s.groups[g]); k < int(s.groups[g+1]); k++ {
-			c := a[g]
-			if s.event[k] {
-				hadEvent = true
-				c -= b[e]
-			}
-			if coef != nil {
-				coef[grouped.rowOf[k]] += c
-			} else if c != 0 {
-				acc.add(ws[k]*c, s.x[k*p:(k+1)*p])
-			}
-		}
-		if hadEvent {
-			e++
-		}
-	}
-	for r, c := range coef {
-		if c != 0 {
-			acc.add(grouped.w[r]*c, grouped.uniq[r*p:(r+1)*p])
-		}
-	}
-	acc.flush()
-	for i := 0; i < p; i++ {
-		for j := 0; j < i; j++ {
-			m[j*p+i] = m[i*p+j]
-		}
-	}
-	return m, nil
+	return s.secondMoment(beta, a, b, nil, times), nil
 }
 
 // outerSum adds Σ w x x' to the lower triangle of the p×p row-major m, four rows x at a time
@@ -262,68 +224,24 @@ func PooledCoxSums(sites [][]RiskSetRow, eventXSum [][]float64, p int, beta []fl
 		}
 	}
 	st := &PooledCoxStep{p: p, outer: make([]float64, p*p), a: make([][]float64, len(sites)), b: make([][]float64, len(sites))}
-	// Walking backwards over the pooled distinct times: the running sums S0, S1 and, per time,
-	// su_t and sv_t, kept per site row so the forward pass can accumulate A.
+	// Walking backwards over the pooled distinct times: su_t and sv_t, kept per site row so the
+	// forward pass can accumulate A.
 	su := make([][]float64, len(sites))
 	for s, rows := range sites {
 		su[s] = make([]float64, len(rows))
 		st.a[s] = make([]float64, len(rows))
-		nev := 0
-		for _, r := range rows {
-			if r.D > 0 {
-				nev++
-			}
-		}
-		st.b[s] = make([]float64, nev)
+		st.b[s] = make([]float64, eventRows(rows))
 	}
-	bIndex := make([]int, len(sites)) // next B to fill per site, walking backwards
-	for s := range sites {
-		bIndex[s] = len(st.b[s]) - 1
-	}
-	var (
-		s0, e0, loglik float64
-		events         int
-		s1             = make([]float64, p)
-		e1             = make([]float64, p)
-		grad           = make([]float64, p)
-		next           = make([]int, len(sites))
-		atT            []int // sites with a row at the current time
-	)
-	for s, rows := range sites {
-		next[s] = len(rows) - 1
-	}
-	for {
-		t, found := latestTime(sites, next)
-		if !found {
-			break
-		}
-		d := 0
-		e0 = 0
-		clear(e1)
-		atT = atT[:0]
-		for s, k := range next {
-			if k < 0 || sites[s][k].Time != t {
-				continue
-			}
-			atT = append(atT, s)
-			r := &sites[s][k]
-			s0 += r.R0
-			for j, v := range r.R1 {
-				s1[j] += v
-			}
-			if r.D > 0 {
-				d += r.D
-				e0 += r.E0
-				for j, v := range r.E1 {
-					e1[j] += v
-				}
-			}
-		}
+	var loglik float64
+	var events int
+	grad := make([]float64, p)
+	_ = walkPooledBackward(sites, p, func(at *pooledAtTime) error {
 		var u, v float64 // su_t, sv_t
-		if d > 0 {
-			events += d
+		if at.D > 0 {
+			events += at.D
 			var suu, suv, svv float64
-			u, v, suu, suv, svv, loglik = efronWeights(s0, e0, d, ties, loglik)
+			u, v, suu, suv, svv, loglik = efronWeights(at.S0, at.E0, at.D, ties, loglik)
+			s1, e1 := at.S1, at.E1
 			for i := 0; i < p; i++ {
 				grad[i] -= s1[i]*u - e1[i]*v
 				row := st.outer[i*p : i*p+i+1]
@@ -332,44 +250,23 @@ func PooledCoxSums(sites [][]RiskSetRow, eventXSum [][]float64, p int, beta []fl
 				}
 			}
 		}
-		for _, s := range atT {
-			k := next[s]
-			su[s][k] = u
-			if sites[s][k].D > 0 {
-				st.b[s][bIndex[s]] = v
-				bIndex[s]--
+		for _, r := range at.Rows {
+			su[r.s][r.k] = u
+			if r.e >= 0 {
+				st.b[r.s][r.e] = v
 			}
-			next[s]--
 		}
-	}
+		return nil
+	})
 	// A(T) = Σ_{event times t ≤ T} su_t at every site row: the pooled su in time order. Each
 	// site's rows carry su of their own times only, so merge forward over all sites.
-	pos := make([]int, len(sites))
 	acc := 0.0
-	for {
-		t, found := math.Inf(1), false
-		for s, k := range pos {
-			if k < len(sites[s]) && (!found || sites[s][k].Time < t) {
-				t, found = sites[s][k].Time, true
-			}
+	walkPooledForward(sites, func(rows []siteRow) {
+		acc += su[rows[0].s][rows[0].k] // the same value at every site with a row at t
+		for _, r := range rows {
+			st.a[r.s][r.k] = acc
 		}
-		if !found {
-			break
-		}
-		u := 0.0
-		for s, k := range pos {
-			if k < len(sites[s]) && sites[s][k].Time == t {
-				u = su[s][k] // the same value at every site with a row at t
-			}
-		}
-		acc += u
-		for s, k := range pos {
-			if k < len(sites[s]) && sites[s][k].Time == t {
-				st.a[s][k] = acc
-				pos[s]++
-			}
-		}
-	}
+	})
 	st.contrib = CoxContribution{LogLik: loglik + dot(beta, eventX), Gradient: make([]float64, p), Events: events}
 	for j := range grad {
 		st.contrib.Gradient[j] = eventX[j] + grad[j]
@@ -379,25 +276,11 @@ func PooledCoxSums(sites [][]RiskSetRow, eventXSum [][]float64, p int, beta []fl
 
 // efronWeights returns, for one event time with d events, risk-set sum s0 and event sum e0,
 // su = Σ_l 1/den_l, sv = Σ_l f_l/den_l, suu, suv, svv (their products' sums) with
-// den_l = s0 − f_l e0, f_l = l/d under Efron and 0 under Breslow, and loglik minus Σ_l log den_l.
+// den_l = s0 − f_l e0, f_l = l/d under Efron and 0 under Breslow, and loglik minus Σ_l log den_l
+// (efronTerms: the client's pooled sums and the sites' fits take the same terms).
 func efronWeights(s0, e0 float64, d int, ties Ties, loglik float64) (su, sv, suu, suv, svv, ll float64) {
-	fd := float64(d)
-	if ties == Breslow || d == 1 {
-		return fd / s0, 0, fd / (s0 * s0), 0, 0, loglik - fd*math.Log(s0)
-	}
-	for l := 0; l < d; l++ {
-		f := float64(l) / fd
-		den := s0 - f*e0
-		loglik -= math.Log(den)
-		u := 1 / den
-		v := f * u
-		su += u
-		sv += v
-		suu += u * u
-		suv += u * v
-		svv += v * v
-	}
-	return su, sv, suu, suv, svv, loglik
+	su, sv, suu, suv, svv, terms := efronTerms(s0, e0, d, ties)
+	return su, sv, suu, suv, svv, loglik + terms
 }
 
 // checkTimeSums validates one site's phase-1 rows as received from the network.

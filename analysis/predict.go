@@ -55,47 +55,18 @@ func PooledCoxBaseline(sites [][]RiskSetRow, p int, ties Ties) (*CoxBaseline, er
 		s1, e1 []float64
 	}
 	var rev []timeSums // pooled event times, latest first, with running S0, S1
-	var (
-		s0   float64
-		s1   = make([]float64, p)
-		next = make([]int, len(sites))
-		last = math.Inf(-1)
-	)
-	for s, rows := range sites {
-		next[s] = len(rows) - 1
+	last := math.Inf(-1)
+	for _, rows := range sites {
 		if len(rows) > 0 {
 			last = math.Max(last, rows[len(rows)-1].Time)
 		}
 	}
-	for {
-		t, found := latestTime(sites, next)
-		if !found {
-			break
+	_ = walkPooledBackward(sites, p, func(at *pooledAtTime) error {
+		if at.D > 0 {
+			rev = append(rev, timeSums{t: at.T, d: at.D, s0: at.S0, e0: at.E0, s1: slices.Clone(at.S1), e1: slices.Clone(at.E1)})
 		}
-		ts := timeSums{t: t, e1: make([]float64, p)}
-		for s, k := range next {
-			if k < 0 || sites[s][k].Time != t {
-				continue
-			}
-			r := &sites[s][k]
-			s0 += r.R0
-			for j, v := range r.R1 {
-				s1[j] += v
-			}
-			if r.D > 0 {
-				ts.d += r.D
-				ts.e0 += r.E0
-				for j, v := range r.E1 {
-					ts.e1[j] += v
-				}
-			}
-			next[s]--
-		}
-		if ts.d > 0 {
-			ts.s0, ts.s1 = s0, slices.Clone(s1)
-			rev = append(rev, ts)
-		}
-	}
+		return nil
+	})
 	if len(rev) == 0 {
 		return nil, ErrNoEvents
 	}

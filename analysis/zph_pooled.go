@@ -74,128 +74,82 @@ func NewPooledZPH(at0, at [][]RiskSetRow, p int, beta []float64, ties Ties, time
 		su[s], hs[s] = make([]float64, len(rows)), make([]float64, len(rows))
 		for k := range st.a {
 			st.a[k] = append(st.a[k], make([]float64, len(rows)))
-			nev := 0
-			for _, r := range rows {
-				if r.D > 0 {
-					nev++
-				}
-			}
-			st.b[k] = append(st.b[k], make([]float64, nev))
+			st.b[k] = append(st.b[k], make([]float64, eventRows(rows)))
 		}
 	}
-	bIndex := make([]int, len(at))
-	next := make([]int, len(at))
-	for s, rows := range at {
-		next[s] = len(rows) - 1
-		bIndex[s] = len(st.b[0][s]) - 1
-	}
-	var s0, e0 float64
-	s1, e1, x0 := make([]float64, p), make([]float64, p), make([]float64, p)
-	r, outer := make([]float64, p), make([]float64, p*p)
-	var atT []int
-	for {
-		t, found := latestTime(at, next)
-		if !found {
-			break
-		}
-		d := 0
-		e0 = 0
-		clear(e1)
-		clear(x0)
-		atT = atT[:0]
-		for s, k := range next {
-			if k < 0 || at[s][k].Time != t {
-				continue
-			}
-			atT = append(atT, s)
-			row := &at[s][k]
-			s0 += row.R0
-			for j, v := range row.R1 {
-				s1[j] += v
-			}
-			if row.D > 0 {
-				d += row.D
-				e0 += row.E0
-				for j := range e1 {
-					e1[j] += row.E1[j]
-					x0[j] += at0[s][k].E1[j]
-				}
-			}
-		}
+	x0, r, outer := make([]float64, p), make([]float64, p), make([]float64, p*p)
+	err := walkPooledBackward(at, p, func(pt *pooledAtTime) error {
 		var u, v, ht float64
-		if d > 0 {
+		if pt.D > 0 {
 			var err error
-			if ht, err = hAt(t); err != nil {
-				return nil, err
+			if ht, err = hAt(pt.T); err != nil {
+				return err
+			}
+			clear(x0) // the events' unweighted Σ x at t: E1 of the rows at β = 0
+			for _, row := range pt.Rows {
+				if row.e >= 0 {
+					accumulate(x0, at0[row.s][row.k].E1)
+				}
 			}
 			var suu, suv, svv float64
-			u, v, suu, suv, svv, _ = efronWeights(s0, e0, d, ties, 0)
+			u, v, suu, suv, svv, _ = efronWeights(pt.S0, pt.E0, pt.D, ties, 0)
+			s1, e1 := pt.S1, pt.E1
 			for i := 0; i < p; i++ {
 				r[i] = x0[i] - (s1[i]*u - e1[i]*v)
 				for j := 0; j <= i; j++ {
 					outer[i*p+j] = s1[i]*s1[j]*suu - (s1[i]*e1[j]+e1[i]*s1[j])*suv + e1[i]*e1[j]*svv
 				}
 			}
-			z := &st.sums
-			z.Events += d
-			z.HSum += float64(d) * ht
-			for i := 0; i < p; i++ {
-				z.U[i] += r[i]
-				z.UH[i] += ht * r[i]
-				for j := 0; j <= i; j++ {
-					z.I[i*p+j] -= outer[i*p+j]
-					z.IH[i*p+j] -= ht * outer[i*p+j]
-					z.IHH[i*p+j] -= ht * ht * outer[i*p+j]
-				}
-			}
+			st.addEventTime(pt.D, ht, r, outer)
 		}
-		for _, s := range atT {
-			k := next[s]
-			su[s][k], hs[s][k] = u, ht
-			if at[s][k].D > 0 {
+		for _, row := range pt.Rows {
+			su[row.s][row.k], hs[row.s][row.k] = u, ht
+			if row.e >= 0 {
 				hk := 1.0
 				for pw := range st.b {
-					st.b[pw][s][bIndex[s]] = hk * v
+					st.b[pw][row.s][row.e] = hk * v
 					hk *= ht
 				}
-				bIndex[s]--
 			}
-			next[s]--
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	// A(T) = Σ_{pooled event times t ≤ T} h_t^k su_t at every site row, merged forward.
-	pos := make([]int, len(at))
 	var acc [3]float64
-	for {
-		t, found := math.Inf(1), false
-		for s, k := range pos {
-			if k < len(at[s]) && (!found || at[s][k].Time < t) {
-				t, found = at[s][k].Time, true
+	walkPooledForward(at, func(rows []siteRow) {
+		first := rows[0] // su_t and h_t are the same at every site with a row at t
+		hk := 1.0
+		for pw := range acc {
+			acc[pw] += hk * su[first.s][first.k]
+			hk *= hs[first.s][first.k]
+		}
+		for _, row := range rows {
+			for pw := range acc {
+				st.a[pw][row.s][row.k] = acc[pw]
 			}
 		}
-		if !found {
-			break
-		}
-		for s, k := range pos {
-			if k < len(at[s]) && at[s][k].Time == t && su[s][k] != 0 {
-				hk := 1.0
-				for pw := range acc {
-					acc[pw] += hk * su[s][k]
-					hk *= hs[s][k]
-				}
-				break // su_t and h_t are the same at every site with a row at t
-			}
-		}
-		for s, k := range pos {
-			if k < len(at[s]) && at[s][k].Time == t {
-				for pw := range acc {
-					st.a[pw][s][k] = acc[pw]
-				}
-				pos[s]++
-			}
+	})
+	return st, nil
+}
+
+// addEventTime adds one pooled event time's terms (d events, transform value ht, residual r and
+// the client's part outer of V_t, lower triangle) to the test's sums.
+func (st *PooledZPHStep) addEventTime(d int, ht float64, r, outer []float64) {
+	p, z := st.p, &st.sums
+	z.Events += d
+	z.HSum += float64(d) * ht
+	for i := 0; i < p; i++ {
+		z.U[i] += r[i]
+		z.UH[i] += ht * r[i]
+		for j := 0; j <= i; j++ {
+			z.I[i*p+j] -= outer[i*p+j]
+			z.IH[i*p+j] -= ht * outer[i*p+j]
+			z.IHH[i*p+j] -= ht * ht * outer[i*p+j]
 		}
 	}
-	return st, nil
 }
 
 // Weights returns site s's phase-2 weights for h^k, k = 0 (the fit's own), 1 and 2.

@@ -60,6 +60,11 @@ type CoxTrace struct {
 	// NoiseSD is, for a model fitted on differentially private tables, the standard deviation
 	// of each coefficient under the release's noise (DPCoxNoiseSD), computed when it was fitted.
 	NoiseSD protocol.Float64s `json:"noise_sd,omitempty"`
+	// DPReplies are, for a model fitted on differentially private tables, the sites' replies
+	// (their noisy tables and the release's public parameters): the per-site view fits each
+	// site's tables alone (SiteCox), post-processing that needs no query. Small: a table per
+	// covariate pattern on the site's time grid.
+	DPReplies []protocol.Reply `json:"dp_replies,omitempty"`
 }
 
 // CoxBaselineRecord is analysis.CoxBaseline as stored, its numbers kept exactly.
@@ -284,6 +289,9 @@ func buildTrace(req Request, rounds []Round, steps []CoxStep) (*CoxTrace, error)
 	}
 	first := rounds[0].Replies
 	tr := &CoxTrace{Columns: coxTerms(first, len(steps[0].Beta)), Steps: steps, Sites: coxSiteSummaries(first)}
+	if coxForm(req.Cox.Form) == protocol.CoxDPTables {
+		tr.DPReplies = sortReplies(first)
+	}
 	if coxForm(req.Cox.Form) != protocol.CoxStratified {
 		return tr, nil
 	}

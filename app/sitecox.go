@@ -9,6 +9,7 @@ import (
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // MinSiteEvents is the fewest events a site needs for its own Cox fit in the per-site view:
@@ -27,6 +28,10 @@ type SiteCoxResult struct {
 	Sites []SiteCoxFit // every site of the model, sorted
 	// Queries is the number of extra scatter-gathers the per-site fits sent.
 	Queries int
+	// DP says the fits are of the sites' differentially private tables (no query: the
+	// release's post-processing); each site's standard errors then include the noise
+	// (SiteCoxFit.NoiseSD).
+	DP bool
 }
 
 // SiteCoxFit is one site's own fit, or why there is none.
@@ -38,6 +43,31 @@ type SiteCoxFit struct {
 	// Excluded says why the site is left out of every term's meta-analysis ("" when fitted
 	// and converged); a term may still be left out on its own (Meta).
 	Excluded string
+	// NoiseSD is, for a model fitted on differentially private tables, the standard deviation
+	// each coefficient of the site's fit owes to the release's noise (DPCoxNoiseSD of the
+	// site's tables); Meta adds it to the fit's standard error. Nil for exact releases.
+	NoiseSD []float64
+}
+
+// NoNoiseEstimate is why a site fitted on differentially private tables is left out of the
+// meta-analysis when DPCoxNoiseSD has no estimate for it: a small site's fit diverges on most
+// noisy copies of its tables, so its estimate cannot be told from the noise.
+const NoNoiseEstimate = "its estimate does not survive the release's noise (fewer than half of the simulated noisy copies of its tables give a finite fit)"
+
+// setFit records the site's fit, or why it is left out.
+func (sf *SiteCoxFit) setFit(fit *analysis.CoxFit, err error) {
+	sf.Fit = fit
+	switch {
+	case fit == nil && err != nil:
+		sf.Excluded = ErrorMessage(err)
+	case fit == nil:
+		sf.Excluded = "no fit"
+	case !fit.Converged:
+		sf.Excluded = "the fit did not converge"
+		if err != nil {
+			sf.Excluded += ": " + ErrorMessage(err)
+		}
+	}
 }
 
 // SiteCox fits the model of a stratified Cox result at each of its sites alone and returns the
@@ -60,12 +90,16 @@ func (s *Service) SiteCox(ctx context.Context, r *Result) (*SiteCoxResult, error
 	if r == nil || r.Request.Kind != protocol.KindCox || r.Request.Cox == nil || len(r.Rounds) == 0 {
 		return nil, Errorf(EInvalid, "the per-site view needs a Cox result")
 	}
-	if coxForm(r.Request.Cox.Form) != protocol.CoxStratified {
-		return nil, Errorf(EInvalid, "the per-site view needs the model stratified by site (the pooled form releases no per-site likelihood)")
-	}
 	ties, err := coxTies(r.Request.Cox.Ties)
 	if err != nil {
 		return nil, err
+	}
+	switch coxForm(r.Request.Cox.Form) {
+	case protocol.CoxDPTables:
+		return siteCoxDP(r, ties)
+	case protocol.CoxStratified:
+	default:
+		return nil, Errorf(EInvalid, "the per-site view needs the model stratified by site (the pooled form releases no per-site likelihood)")
 	}
 	first := r.Rounds[0]
 	// The sites' own contributions at β = 0: the trace's first step, or the first round's
@@ -116,7 +150,7 @@ func (s *Service) SiteCox(ctx context.Context, r *Result) (*SiteCoxResult, error
 		}
 		sf.N, sf.Events = rep.Cox.N, rep.Cox.Events
 		if rep.Cox.Events < MinSiteEvents {
-			sf.Excluded = fmt.Sprintf("%d events, fewer than %d", rep.Cox.Events, MinSiteEvents)
+			sf.Excluded = fmt.Sprintf("%s, fewer than %d", format.Plural(rep.Cox.Events, "event", "events"), MinSiteEvents)
 			continue
 		}
 		tried++
@@ -160,24 +194,13 @@ func (s *Service) SiteCox(ctx context.Context, r *Result) (*SiteCoxResult, error
 				return c, err
 			}
 			fit, err := analysis.FitCox(eval, p, analysis.CoxOptions{Terms: terms})
-			sf.Fit = fit
 			if err != nil && ErrorCode(err) == EUnavailable && s.Offline() {
 				mu.Lock()
 				netFails++
 				lostNet = err
 				mu.Unlock()
 			}
-			switch {
-			case fit == nil && err != nil:
-				sf.Excluded = ErrorMessage(err)
-			case fit == nil:
-				sf.Excluded = "no fit"
-			case !fit.Converged:
-				sf.Excluded = "the fit did not converge"
-				if err != nil {
-					sf.Excluded += ": " + ErrorMessage(err)
-				}
-			}
+			sf.setFit(fit, err)
 		}(rep)
 	}
 	wg.Wait()
@@ -204,6 +227,9 @@ func (sc *SiteCoxResult) Meta(term string, level float64) ([]analysis.SiteEstima
 	var excluded []analysis.ExcludedSite
 	for _, s := range sc.Sites {
 		why := s.Excluded
+		if why == "" && s.Fit != nil && s.NoiseSD == nil && sc.DP {
+			why = NoNoiseEstimate
+		}
 		if why == "" && s.Fit != nil {
 			switch {
 			case slices.Contains(s.Fit.NotEstimable, term) || math.IsNaN(s.Fit.Coef[j]):
@@ -218,7 +244,11 @@ func (sc *SiteCoxResult) Meta(term string, level float64) ([]analysis.SiteEstima
 			excluded = append(excluded, analysis.ExcludedSite{Site: s.Site, Reason: why})
 			continue
 		}
-		used = append(used, analysis.SiteEstimate{Site: s.Site, Estimate: s.Fit.Coef[j], SE: s.Fit.SE[j]})
+		se := s.Fit.SE[j]
+		if s.NoiseSD != nil {
+			se = math.Hypot(se, s.NoiseSD[j])
+		}
+		used = append(used, analysis.SiteEstimate{Site: s.Site, Estimate: s.Fit.Coef[j], SE: se})
 	}
 	h, err := analysis.MetaAnalyze(used, level)
 	h.Excluded = append(excluded, h.Excluded...)

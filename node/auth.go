@@ -231,7 +231,7 @@ func (e *Engine) checkRole(who identity, q *protocol.Query) error {
 		return nil
 	}
 	if q.Kind == protocol.KindCox && q.Cox != nil && q.Cox.Form == protocol.CoxZPH {
-		return errorf(protocol.CodeRefusedByPolicy, "analyst %q has the dp role: the proportional-hazards test (cox.form zph) releases exact sums of residuals at the fitted β, which have no differentially private form; the site can list the analyst as trusted (under a data-use agreement)", clip(who.name))
+		return refusef(protocol.ReasonAnalystRole, 0, "analyst %q has the dp role: the proportional-hazards test (cox.form zph) releases exact sums of residuals at the fitted β, which have no differentially private form; the site can list the analyst as trusted (under a data-use agreement)", clip(who.name))
 	}
 	if q.Kind == protocol.KindCox && q.Cox != nil {
 		return refusef(protocol.ReasonAnalystRole, 0, "analyst %q has the dp role: a Cox model is released to it as differentially private tables (cox.form dp_tables, fitted by the client), never as form %s; the site can list the analyst as trusted (under a data-use agreement) for the other forms", clip(who.name), q.Cox.Form)

@@ -124,3 +124,31 @@ func TestScreenRefusedToDPRole(t *testing.T) {
 		t.Error("the trusted analyst's answers do not depend on patient 7: the comparison cannot fail")
 	}
 }
+
+// Every refusal of a query kind or form the dp role has no release of carries the reason
+// analyst_role (clients read it, not the text) and costs nothing: the proportional-hazards test
+// was refused with a bare policy code, so it was charged to the daily budget and a client could
+// not tell it from a data-dependent refusal.
+func TestDPRoleRefusalsAreCodedAndFree(t *testing.T) {
+	e, _, clock := screenRoleSite(t, DefaultPolicy(), "100,1")
+	dora := protocol.NewSigner(testKey(4), clock.now)
+	catalog := protocol.Query{Version: protocol.Version, Kind: protocol.KindCatalog, ID: "c"}
+	levels := map[string][]string{"mk_a": {"neg", "pos"}}
+	zph := zphQuery("efron", []float64{0.1}, &protocol.CoxZPHRequest{Transform: "identity"}, "mk_a")
+	zph.Cox.Levels = levels
+	stratified := zphQuery("efron", []float64{0}, nil, "mk_a")
+	stratified.Cox.Form, stratified.Cox.ZPH, stratified.Cox.Levels = protocol.CoxStratified, nil, levels
+	for name, q := range map[string]protocol.Query{"zph": zph, "stratified": stratified} {
+		q.Study, q.Analyst = "scr", "dora"
+		before := mustOK(t, handleJSON(t, e, sign(t, dora, catalog))).Catalog.You
+		r := handleJSON(t, e, sign(t, dora, q))
+		if r.Error == nil || r.Error.Code != protocol.CodeRefusedByPolicy || r.Error.Reason != protocol.ReasonAnalystRole {
+			t.Errorf("%s: error %+v, want the analyst_role refusal", name, r.Error)
+			continue
+		}
+		after := mustOK(t, handleJSON(t, e, sign(t, dora, catalog))).Catalog.You
+		if after.QueriesLeft != before.QueriesLeft {
+			t.Errorf("%s: the refusal was charged: %d queries left before, %d after", name, before.QueriesLeft, after.QueriesLeft)
+		}
+	}
+}

@@ -9,8 +9,9 @@ import "math"
 //   - outcome: with the fitted model (Beta), the site weighs its own patients and returns
 //     balance sums per arm, the propensity histogram per arm, and the weighted survival
 //     table of each arm; weights never leave the site;
-//   - cox: one round of the weighted Cox model of the endpoint on treatment, stratified by
-//     site, at CoxBeta: log-likelihood, gradient, Hessian and the robust variance's "meat".
+//   - cox: one round of the weighted Cox model of the endpoint on treatment (and the design
+//     columns of Adjust, if any), stratified by site, at CoxBeta: log-likelihood, gradient,
+//     Hessian and the robust variance's "meat".
 type IPWStage string
 
 const (
@@ -35,6 +36,12 @@ type IPWRequest struct {
 	Confounders []string `json:"confounders"`
 	// Levels fixes the design order of categorical confounders (the first is the reference).
 	Levels map[string][]string `json:"levels,omitempty"`
+	// Merge coarsens discrete confounders before anything is computed: per confounder, groups
+	// of its declared levels (a categorical one's, or a discrete numeric one's values) that the
+	// propensity and outcome designs and the weights' classes treat as one — a merged group
+	// takes the place of its first level (MergedGroups; a numeric one its first value). Levels,
+	// if given, names the merged categories.
+	Merge map[string][]LevelGroup `json:"merge,omitempty"`
 	// Beta holds the propensity coefficients, intercept first: the current iterate in the
 	// propensity stage, the fitted model in the others.
 	Beta []float64 `json:"beta"`
@@ -49,9 +56,10 @@ type IPWRequest struct {
 	// Ties and CoxBeta (the treatment's log hazard ratio) for the cox stage.
 	Ties    string    `json:"ties,omitempty"`
 	CoxBeta []float64 `json:"cox_beta,omitempty"`
-	// Adjust are the covariates of the adjusted pooled model (pooled stages only; each a
-	// confounder, with the confounder's levels): CoxBeta then holds the treatment's coefficient
-	// and one per design column of Adjust, in that order (ipwpooled.go).
+	// Adjust are the covariates of the adjusted weighted Cox model (the cox stage, stratified
+	// by site, and the pooled stages; each a confounder, with the confounder's levels): CoxBeta
+	// then holds the treatment's coefficient and one per design column of Adjust, in that order
+	// (ipwpooled.go).
 	Adjust []string `json:"adjust,omitempty"`
 	// Site addresses a pooled_hessian or pooled_meat request to one site, which CoxWeights are
 	// for (sent on that site's own subject).
@@ -112,8 +120,9 @@ type IPWReply struct {
 	// Outcome stage.
 	TreatedArm *IPWArm `json:"treated_arm,omitempty"`
 	ControlArm *IPWArm `json:"control_arm,omitempty"`
-	// Pooled stages (ipwpooled.go): the outcome model's design columns (the treatment first),
-	// phase 1's rows and Σ_events w x, phase 2's second moment; the meat in Meat and Score.
+	// Pooled stages (ipwpooled.go), and the cox stage with Adjust: the outcome model's design
+	// columns (the treatment first); pooled stages: phase 1's rows and Σ_events w x, phase 2's
+	// second moment; the meat in Meat and Score.
 	CoxColumns   []string    `json:"cox_columns,omitempty"`
 	Rows         []IPWCoxRow `json:"rows,omitempty"`
 	EventXSum    []float64   `json:"event_x_sum,omitempty"`
@@ -151,6 +160,17 @@ func validateIPWRequest(r *IPWRequest) error {
 			return queryErrorf(CodeInvalid, "ipw.confounders[%d]: empty, too long, repeated or the treatment itself", i)
 		}
 		seen[v] = true
+	}
+	if len(r.Merge) > MaxCovariates {
+		return queryErrorf(CodeInvalid, "ipw.merge: at most %d confounders", MaxCovariates)
+	}
+	for v, groups := range r.Merge {
+		if !seen[v] || v == r.Treatment || len(groups) == 0 {
+			return queryErrorf(CodeInvalid, "ipw.merge: %q is not a confounder, or merges nothing", clipName(v))
+		}
+		if err := validateLevelGroups("ipw.merge["+clipName(v)+"]", groups); err != nil {
+			return err
+		}
 	}
 	for v, lv := range r.Levels {
 		if !seen[v] || v == r.Treatment {
@@ -201,8 +221,11 @@ func validateIPWRequest(r *IPWRequest) error {
 		if r.Ties != "efron" && r.Ties != "breslow" {
 			return queryErrorf(CodeInvalid, "ipw.ties %q: want efron or breslow", clipName(r.Ties))
 		}
-		if len(r.CoxBeta) != 1 {
+		if len(r.Adjust) == 0 && len(r.CoxBeta) != 1 {
 			return queryErrorf(CodeInvalid, "ipw.cox_beta: one coefficient (the treatment) expected, got %d", len(r.CoxBeta))
+		}
+		if len(r.Adjust) > 0 && (len(r.CoxBeta) < 2 || len(r.CoxBeta) > MaxDesignCols) {
+			return queryErrorf(CodeInvalid, "ipw.cox_beta: the treatment and the covariates' columns (2 to %d coefficients), got %d", MaxDesignCols, len(r.CoxBeta))
 		}
 	}
 	return nil
@@ -252,11 +275,21 @@ func (v *validator) ipw(q Query, r *IPWReply) {
 	case IPWPooledSums, IPWPooledHessian, IPWPooledMeat:
 		v.pooledIPW(q, r)
 	case IPWCox:
+		q := len(q.IPW.CoxBeta)
 		v.finite("ipw.loglik", r.LogLik)
-		v.length("ipw.gradient", len(r.Gradient), 1)
-		v.length("ipw.hessian", len(r.Hessian), 1)
-		v.length("ipw.meat", len(r.Meat), 1)
-		v.length("ipw.score", len(r.Score), 1)
+		v.length("ipw.gradient", len(r.Gradient), q)
+		v.length("ipw.hessian", len(r.Hessian), q*q)
+		v.length("ipw.score", len(r.Score), q)
+		if q > 1 { // adjusted: the columns, the sites' caps and a symmetric meat
+			v.length("ipw.cox_columns", len(r.CoxColumns), q)
+			if r.BetaLimit != nil {
+				v.length("ipw.beta_limit", len(r.BetaLimit), q)
+				v.finites("ipw.beta_limit", r.BetaLimit)
+			}
+			v.symmetricPSD("ipw.meat", r.Meat, q)
+		} else {
+			v.length("ipw.meat", len(r.Meat), 1)
+		}
 		for _, xs := range [][]float64{r.Gradient, r.Hessian, r.Meat, r.Score} {
 			v.finites("ipw.cox", xs)
 		}

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -45,6 +46,9 @@ type coxTab struct {
 	sites    *app.SiteCoxResult
 	sitesFor *app.Result       // the result sites was fitted for
 	terms    map[string]string // view option → term
+	// The per-site fits in flight (a secondary job: it leaves the Run alone) and their result.
+	sitesStop    context.CancelFunc
+	sitesPending *app.Result
 
 	zph *zphPanel // the proportional-hazards check under the table (coxzph.go)
 }
@@ -161,6 +165,7 @@ func (t *coxTab) show(r *app.Result) {
 		return
 	}
 	t.result = r
+	t.stopSiteFits()
 	t.setStatus("")
 	if r.Cached {
 		t.setStatus("Shown from the cache: " + app.AsOf(t.ui.opt.Now(), &r.Provenance) + ".")
@@ -184,12 +189,8 @@ func (t *coxTab) show(r *app.Result) {
 	if r.Cox.FitError != "" {
 		m += "\n⚠ " + r.Cox.FitError
 	}
-	if sd := r.Cox.NoiseSD; len(sd) == len(fit.Terms) {
-		parts := make([]string, len(sd))
-		for j, v := range sd {
-			parts[j] = fmt.Sprintf("%s %.4f", report.TermLabel(r.Request, fit.Terms[j], t.ui.names()), v)
-		}
-		m += "\nNoise of the differentially private release, SD of each coefficient: " + strings.Join(parts, ", ")
+	if line := report.DPNoiseLine(r, t.ui.names()); line != "" {
+		m += "\n" + line
 	}
 	for _, w := range fit.Warnings {
 		m += "\n⚠ " + w
@@ -289,12 +290,13 @@ func (t *coxTab) exportAs(format string) {
 	t.ui.saveFile("forest-"+r.Request.Study+"."+format, func(w io.Writer) error { return writeFigure(w, format, fig) })
 }
 
-// setViews offers a per-site view of each estimable term of a model stratified by site (the
-// pooled form releases no per-site likelihood), keeping the chosen term when it is still there.
+// setViews offers a per-site view of each estimable term of a model stratified by site, or
+// fitted on the sites' differentially private tables (the pooled form releases no per-site
+// likelihood), keeping the chosen term when it is still there.
 func (t *coxTab) setViews(r *app.Result) {
 	opts := []string{viewAllTerms}
 	t.terms = map[string]string{}
-	if r.Cox.Form != protocol.CoxPooled && r.Cox.Form != protocol.CoxDPTables { // no per-site likelihood released
+	if r.Cox.Form != protocol.CoxPooled { // no per-site likelihood released
 		for i, term := range r.Cox.Fit.Terms {
 			if math.IsNaN(r.Cox.Fit.Coef[i]) {
 				continue
@@ -333,17 +335,21 @@ func (t *coxTab) onView() {
 		t.showSites(r, term)
 		return
 	}
-	if t.ui.offline {
+	if t.ui.offline && r.Cox.Form != protocol.CoxDPTables { // DP: fitted on the stored tables
 		t.setStatus("Offline: the per-site fits need the sites (a few rounds per site).")
 		return
 	}
-	ctx, gen := t.ui.newRunContext()
 	t.setStatus("Fitting the model at each site alone…")
 	t.figure.SetFigure(nil, "Fitting the model at each site alone…")
+	if t.sitesPending == r {
+		return // the fits in flight show the chosen term when they are in
+	}
 	svc := t.ui.svc
-	t.ui.runJob(gen, func() func() {
+	t.sitesPending = r
+	t.sitesStop = t.ui.secondaryJob(func(ctx context.Context) func() {
 		sc, err := svc.SiteCox(ctx, r)
 		return func() {
+			t.sitesStop, t.sitesPending = nil, nil
 			if err != nil {
 				t.setStatus("No per-site view. " + ErrorText(err))
 				t.figure.SetFigure(nil, "No per-site view.")
@@ -358,6 +364,14 @@ func (t *coxTab) onView() {
 	})
 }
 
+// stopSiteFits drops the per-site fits in flight (another result is shown).
+func (t *coxTab) stopSiteFits() {
+	if t.sitesStop != nil {
+		t.sitesStop()
+	}
+	t.sitesStop, t.sitesPending = nil, nil
+}
+
 // showSites draws the per-site forest plot of term with the pooled diamond and heterogeneity.
 func (t *coxTab) showSites(r *app.Result, term string) {
 	fig, h, err := t.siteForest(r, term, t.ui.chartStyle())
@@ -367,7 +381,7 @@ func (t *coxTab) showSites(r *app.Result, term string) {
 		t.figure.SetFigure(nil, "No site has its own estimate of this term.")
 		return
 	}
-	t.meta.SetText(HeterogeneityLine(h, t.random.Checked))
+	t.meta.SetText(report.HeterogeneityLine(h, t.random.Checked, t.sites.DP))
 	t.meta.Show()
 	t.figure.SetFigure(func() chart.Figure { return fig() }, "")
 }
@@ -388,28 +402,9 @@ func (t *coxTab) siteForest(r *app.Result, term string, style chart.Style) (func
 	}, h, nil
 }
 
-// HeterogeneityLine is the per-site view's summary: the pooled HR of the chosen model, I², τ²,
-// Cochran's Q and its p-value, and which sites were left out and why.
-func HeterogeneityLine(h app.Heterogeneity, random bool) string {
-	p, model := h.Fixed, "fixed effect"
-	if random {
-		p, model = h.Random, "random effects (DerSimonian–Laird)"
-	}
-	s := fmt.Sprintf("%d sites pooled, %s: HR %s · I² = %.0f%%, τ² = %.3g, Q = %.2f on %d df (%s)",
-		len(h.Sites), model, chart.FormatHR(math.Exp(p.Estimate), math.Exp(p.Lower), math.Exp(p.Upper)),
-		h.I2, h.Tau2, h.Q, h.DF, format.PValue(h.QP))
-	if len(h.Excluded) > 0 {
-		var out []string
-		for _, e := range h.Excluded {
-			out = append(out, e.Site+" ("+e.Reason+")")
-		}
-		s += "\nNot pooled: " + strings.Join(out, "; ") + "."
-	}
-	return s
-}
-
 // clear empties the tab (a new study was chosen).
 func (t *coxTab) clear() {
+	t.stopSiteFits()
 	t.sites, t.sitesFor = nil, nil
 	t.meta.Hide()
 	t.random.Hide()

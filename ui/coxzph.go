@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -35,6 +36,10 @@ type zphPanel struct {
 	countsButton *widget.Button
 	countsNote   *widget.Label // why some covariate has no counts
 	counts       *app.LevelCounts
+
+	// The check and the counts in flight (secondary jobs: they leave the Run alone), cancelled
+	// when another result is shown.
+	stopCheck, stopCounts context.CancelFunc
 }
 
 // zphTransformLabels names the transforms for the select, km (R's default) first.
@@ -82,6 +87,7 @@ func (z *zphPanel) selectedTransform() string {
 
 // show resets the panel for the result r: its stored check, if it has one.
 func (z *zphPanel) show(r *app.Result) {
+	z.cancel()
 	z.table.RemoveAll()
 	z.table.Refresh()
 	z.caption.Hide()
@@ -108,6 +114,16 @@ func (z *zphPanel) show(r *app.Result) {
 	}
 }
 
+// cancel drops the check and the counts in flight.
+func (z *zphPanel) cancel() {
+	for _, stop := range []context.CancelFunc{z.stopCheck, z.stopCounts} {
+		if stop != nil {
+			stop()
+		}
+	}
+	z.stopCheck, z.stopCounts = nil, nil
+}
+
 func (z *zphPanel) setNote(s string) {
 	z.caption.SetText(s)
 	z.caption.Show()
@@ -125,13 +141,13 @@ func (z *zphPanel) onCheck() {
 		return
 	}
 	transform := z.selectedTransform()
-	ctx, gen := t.ui.newRunContext()
 	z.check.Disable()
 	z.setNote("Checking proportional hazards at every site…")
 	svc := t.ui.svc
-	t.ui.runJob(gen, func() func() {
+	z.stopCheck = t.ui.secondaryJob(func(ctx context.Context) func() {
 		res, err := svc.CoxZPH(ctx, r, transform)
 		return func() {
+			z.stopCheck = nil
 			z.check.Enable()
 			if z.for_ != r {
 				return // another result is shown now
@@ -180,12 +196,12 @@ func (z *zphPanel) onCounts() {
 		showStatus(z.countsNote, "Offline: the counts per level need the sites (one Kaplan–Meier query per categorical covariate).")
 		return
 	}
-	ctx, gen := t.ui.newRunContext()
 	z.countsButton.Disable()
 	svc := t.ui.svc
-	t.ui.runJob(gen, func() func() {
+	z.stopCounts = t.ui.secondaryJob(func(ctx context.Context) func() {
 		lc, err := svc.CoxLevelCounts(ctx, r)
 		return func() {
+			z.stopCounts = nil
 			z.countsButton.Enable()
 			if z.for_ != r {
 				return

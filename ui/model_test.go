@@ -106,6 +106,9 @@ func shoot(t *testing.T, f *fixture, name string) {
 		return
 	}
 	for _, size := range []fyne.Size{{Width: 1024, Height: 700}, {Width: 1600, Height: 1000}} {
+		// Two layout passes, as the desktop driver's frames do: a wrapped label's height
+		// follows the width it was last given.
+		f.ui.Window().Resize(size.AddWidthHeight(0, 1))
 		f.ui.Window().Resize(size)
 		start := time.Now() // the figures render off the UI goroutine after a quiet period
 		f.loop.until(t, "the figures", func() bool { return time.Since(start) > 500*time.Millisecond })

@@ -23,7 +23,7 @@ const (
 // form is offered only when every site of the study allows it). Each tab embeds one.
 type modelBuilder struct {
 	ui         *App
-	covariates *widget.CheckGroup
+	covariates *covariateList // by their labels
 	// refs holds a reference-level choice per selected categorical covariate (refBox shows
 	// them); a covariate's reference is its first declared level until one is chosen.
 	refBox   *fyne.Container
@@ -38,7 +38,7 @@ type modelBuilder struct {
 
 func newModelBuilder(a *App, preferred string) *modelBuilder {
 	b := &modelBuilder{ui: a, refs: map[string]*widget.Select{}, preferred: preferred}
-	b.covariates = widget.NewCheckGroup(nil, func([]string) { b.offerReferences() })
+	b.covariates = newCovariateList(func(v string) string { return a.names().Variable(v) }, func([]string) { b.offerReferences() })
 	b.refBox = container.NewVBox()
 	b.ties = widget.NewRadioGroup([]string{"Efron", "Breslow"}, nil)
 	b.ties.Horizontal, b.ties.Selected, b.ties.Required = true, "Efron", true

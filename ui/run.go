@@ -12,6 +12,7 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/report"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // updateRunState enables Run only when an analysis can run, and says why not.
@@ -71,7 +72,7 @@ func (c *cohortPanel) onRun() {
 		d := dialog.NewCustomWithoutButtons("Some sites will refuse", text, c.ui.win)
 		cancel := widget.NewButton("Cancel", d.Hide)
 		cancel.Importance = widget.HighImportance
-		run := widget.NewButton("Run on the other "+plural(c.willAnswer, "site", "sites"), func() {
+		run := widget.NewButton("Run on the other "+format.Plural(c.willAnswer, "site", "sites"), func() {
 			d.Hide()
 			c.ui.runAnalyses()
 		})
@@ -184,6 +185,28 @@ func (a *App) runJob(gen int, work func() func()) {
 			done()
 		}
 	})
+}
+
+// secondaryJob runs work (a service call about a result already shown: the proportional-hazards
+// check, the counts per level, the per-site fits, a patient's place among the cohort) off the
+// UI goroutine, outside any Run: it neither resets the cohort panel's "sites answered" line nor
+// cancels or supersedes a Run in flight, and a Run started after it leaves it alone. Its
+// context ends with the app or after the query timeout; the returned cancel ends it sooner (a
+// newer request of the same kind, another result shown), and then the function work returns
+// is dropped. Otherwise that function runs on the UI goroutine.
+func (a *App) secondaryJob(work func(ctx context.Context) func()) context.CancelFunc {
+	ctx, cancel := context.WithTimeout(a.ctx, a.opt.QueryTimeout)
+	a.goWork(func() func() {
+		done := work(ctx)
+		return func() {
+			dropped := ctx.Err() == context.Canceled // cancel runs on this goroutine too
+			cancel()
+			if !dropped && done != nil {
+				done()
+			}
+		}
+	})
+	return cancel
 }
 
 // studyVariables lists a study's variables that every site declares alike (all), and the

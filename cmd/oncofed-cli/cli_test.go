@@ -302,7 +302,7 @@ func TestCoxPooledRefusedByDefaultPolicy(t *testing.T) {
 	url := startLung(t, pol)
 	code, out, errOut := cli(t, "--hub", url, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex,age", "--strata", "none")
 	if code != exitFailure || out != "" ||
-		!strings.Contains(errOut, "inst1: this site's policy does not allow the pooled Cox form") || !strings.Contains(errOut, "stratified by site") {
+		!strings.Contains(errOut, "inst1, inst11, inst12, inst13, inst16, inst21, inst22, inst3, inst6: this site's policy does not allow the pooled Cox form") || !strings.Contains(errOut, "stratified by site") {
 		t.Errorf("pooled under the default policy: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 	code, out, errOut = cli(t, "--hub", url, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex,age")
@@ -523,7 +523,7 @@ func TestDPAnalystCox(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "cache.db")
 	code, out, stderr := cli(t, "--hub", url, "--key", keyFile, "--cache", db, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex")
 	if code != exitOK || !strings.Contains(out, "fitted on differentially private tables") || !strings.Contains(out, "ρ=5 each") ||
-		!strings.Contains(out, "noise of the differentially private release (not in SE): sd of each coefficient ≈ sexmale ") ||
+		!strings.Contains(out, "Noise of the differentially private release (not in the SE), SD of each coefficient over 50 simulated releases: sex: male vs female ") ||
 		!strings.Contains(out, "privacy: differentially private release") {
 		t.Errorf("cox: exit %d\n%s%s", code, out, stderr)
 	}
@@ -549,13 +549,37 @@ func TestDPAnalystCox(t *testing.T) {
 		len(doc.NoiseSD) != 1 || !(doc.NoiseSD[0] > 0 && doc.NoiseSD[0] < 0.2) {
 		t.Errorf("cox json: form %q, terms %+v\n%s", doc.Form, doc.Terms, out)
 	}
+	// The per-site view is fitted on each site's released tables: no query, and each site's
+	// standard error includes the noise.
+	code, out, stderr = cli(t, "--hub", url, "--key", keyFile, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex", "--format", "json", "--per-site")
+	var ps struct {
+		PerSite struct {
+			DP      bool
+			Queries int
+			Terms   []struct {
+				Sites []struct {
+					Site    string
+					SE      float64
+					NoiseSD *float64 `json:"noise_sd"`
+				}
+			}
+		} `json:"per_site"`
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &ps) != nil || !ps.PerSite.DP || ps.PerSite.Queries != 0 || len(ps.PerSite.Terms) != 1 || len(ps.PerSite.Terms[0].Sites) == 0 {
+		t.Fatalf("cox --per-site: exit %d, %+v\n%s%s", code, ps.PerSite, out, stderr)
+	}
+	for _, s := range ps.PerSite.Terms[0].Sites {
+		if s.NoiseSD == nil || !(*s.NoiseSD > 0) || !(s.SE > *s.NoiseSD) {
+			t.Errorf("cox --per-site: site %s SE %v, noise SD %v", s.Site, s.SE, s.NoiseSD)
+		}
+	}
 	// Stored, it reopens offline from its trace to the same fit, named as DP in the library.
 	code, list, stderr := cli(t, "--offline", "--cache", db, "library", "list")
 	if code != exitOK || !strings.Contains(list, "os ~ sex (stratified by site, differentially private)") {
 		t.Errorf("library list: exit %d\n%s%s", code, list, stderr)
 	}
 	code, shown, stderr := cli(t, "--offline", "--cache", db, "library", "show", "1")
-	if code != exitOK || row == "" || !strings.Contains(shown, row) || !strings.Contains(shown, "noise of the differentially private release") || !strings.Contains(shown, "fitted on differentially private tables") || !strings.Contains(shown, "ρ=5 each") {
+	if code != exitOK || row == "" || !strings.Contains(shown, row) || !strings.Contains(shown, "Noise of the differentially private release") || !strings.Contains(shown, "fitted on differentially private tables") || !strings.Contains(shown, "ρ=5 each") {
 		t.Errorf("library show: exit %d\n%s%s", code, shown, stderr)
 	}
 }
