@@ -11,7 +11,9 @@ import "slices"
 // links): the first undecided patient is covered by one of the candidate pieces that hold it
 // (disjoint from those taken), or left in the remainder, of which at most minCell−1 may be;
 // a patient no candidate holds is left at once, and a branch is pruned when what must be left
-// reaches minCell, or when it needs a set released before and no candidate is one. A state —
+// reaches minCell, or when it needs a set released before and no candidate is one; it branches
+// on the undecided patient the fewest candidates hold (of the first branchScan), so that a dead
+// end shows within a few steps. A state —
 // the patients covered, those left, whether an old set was taken — fixes every extension, so
 // it is searched once (memo): two Table 1s of the same patients cover each bin of a variable
 // either by one table's cells or the other's, and without the memo the search would visit the
@@ -23,6 +25,9 @@ import "slices"
 // when no extension of P1 left none, or when P1 − P2 vanishes by definition, and refused
 // otherwise (P2 with E leaves none, not by definition). Past packBudget states the search
 // answers yes (refuse).
+// branchScan bounds the undecided patients packs compares to choose one to branch on.
+const branchScan = 512
+
 func packs(l, must *gset, pieces []*gset, minCell int, needOld bool, emptyRefused func([]*gset, []int) bool) bool {
 	words := len(l.bits)
 	u, left := make(bitset, words), make(bitset, words)
@@ -135,8 +140,28 @@ func packs(l, must *gset, pieces []*gset, minCell int, needOld bool, emptyRefuse
 			markVanished()
 			return false
 		}
-		w := l.bits[undecided] &^ u[undecided] &^ left[undecided]
-		bit := w & -w
+		// Branch on the undecided patient that the fewest candidates hold (among the first
+		// few): fewer branches, and a dead end shows sooner.
+		bit, best := uint64(0), -1
+		scanned := 0
+		for i := undecided; i < len(l.bits) && scanned < branchScan && best != 1; i++ {
+			for w := l.bits[i] &^ u[i] &^ left[i]; w != 0 && scanned < branchScan; w &= w - 1 {
+				b := w & -w
+				n := 0
+				for _, p := range cand {
+					if p.bits[i]&b != 0 {
+						n++
+					}
+				}
+				scanned++
+				if best < 0 || n < best {
+					bit, best, undecided = b, n, i
+				}
+				if n == 1 {
+					break
+				}
+			}
+		}
 		for _, p := range cand {
 			if p.bits[undecided]&bit == 0 {
 				continue
