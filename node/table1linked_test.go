@@ -167,7 +167,7 @@ func summaryCells(s *protocol.SummaryReply) int {
 // have arms under min_cohort, and at the 2,100 site the arms re-derive, with the egfr and alk
 // cells released by sex and stage, that every EGFR-mutant patient of known ALK status is on an
 // EGFR TKI (a remainder empty by the rows, not by definition: refused like one patient), so the
-// KM by treatment is refused there as well.
+// KM by treatment is refused there as well. No search of the guard runs out of its budget.
 func TestTable1SecondGroupingAnswered(t *testing.T) {
 	x := newExploreSites(t)
 	exhausted := packExhausted.Load()
