@@ -129,25 +129,7 @@ func newScreenTab(host screenHost, svc screenService, do func(func())) *screenTa
 	t.forest = newFigureView(do, "Choose a marker in the table to see its effect at each site.")
 	t.detail = widget.NewLabel("")
 	t.detail.Wrapping = fyne.TextWrapWord
-	t.table = widget.NewTable(t.tableSize, t.newCell, t.updateCell)
-	t.table.ShowHeaderRow = true
-	t.table.CreateHeader = func() fyne.CanvasObject {
-		return widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	}
-	t.table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
-		if id.Col >= 0 && id.Col < len(report.ScreenColumns) {
-			o.(*widget.Label).SetText(report.ScreenColumns[id.Col])
-		}
-	}
-	for col, w := range []float32{110, 170, 200, 60, 35, 70, 70, 60, 60, 50, 55, 320} {
-		t.table.SetColumnWidth(col, w)
-	}
-	t.table.OnSelected = func(id widget.TableCellID) {
-		if id.Row >= 0 && id.Row < len(t.rows) {
-			t.choose(t.rows[id.Row].Marker)
-			t.figures.SelectIndex(1) // a click asks for the marker's detail
-		}
-	}
+	t.table = t.newTable()
 
 	selectAll := widget.NewButton("All", func() { t.markers.SetSelected(t.markers.Options) })
 	selectNone := widget.NewButton("None", func() { t.markers.SetSelected(nil) })
@@ -176,6 +158,31 @@ func newScreenTab(host screenHost, svc screenService, do func(func())) *screenTa
 	t.content = split
 	t.onMode()
 	return t
+}
+
+// newTable is the screen's table: a row per marker with p and q side by side; a click on a row
+// drills into its marker.
+func (t *screenTab) newTable() *widget.Table {
+	table := widget.NewTable(t.tableSize, t.newCell, t.updateCell)
+	table.ShowHeaderRow = true
+	table.CreateHeader = func() fyne.CanvasObject {
+		return widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	}
+	table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
+		if id.Col >= 0 && id.Col < len(report.ScreenColumns) {
+			o.(*widget.Label).SetText(report.ScreenColumns[id.Col])
+		}
+	}
+	for col, w := range []float32{110, 170, 200, 60, 35, 70, 70, 60, 60, 50, 55, 320} {
+		table.SetColumnWidth(col, w)
+	}
+	table.OnSelected = func(id widget.TableCellID) {
+		if id.Row >= 0 && id.Row < len(t.rows) {
+			t.choose(t.rows[id.Row].Marker)
+			t.figures.SelectIndex(1) // a click asks for the marker's detail
+		}
+	}
+	return table
 }
 
 // setStudy offers the study's variables as markers, adjusters and the treatment.
