@@ -134,7 +134,7 @@ func newModelTab(host modelHost, svc modelService, do func(func())) *modelTab {
 		container.NewTabItem("Penalty (θ)", t.ridgeFig))
 	validation := container.NewBorder(t.losoText, nil, nil, nil, t.valTabs)
 
-	t.profileBox = container.New(gridTable{cols: 2})
+	t.profileBox = container.NewVBox() // a label above each field: labels are long
 	t.predict = widget.NewButtonWithIcon("Predict", theme.MediaPlayIcon(), t.onPredict)
 	t.predict.Disable()
 	t.curve = newFigureView(do, "Fit the pooled model, enter a patient's values and press Predict.")
@@ -280,18 +280,18 @@ func formName(f protocol.CoxForm) string {
 	return "stratified by site"
 }
 
-// buildProfile offers one field per covariate: the levels of a categorical one, a number
-// for a numeric one (its unit in the label).
+// buildProfile offers one field per covariate, under its label: the levels of a categorical
+// one, a number for a numeric one (its unit in the label).
 func (t *modelTab) buildProfile(r *app.Result) {
 	st := t.host.currentStudy()
 	for _, v := range r.Request.Cox.Covariates {
-		label := v
+		label := t.host.names().Variable(v) // the dictionary's label, above its field
 		if st != nil {
 			if vr := st.Variable(v); vr != nil && vr.Unit != "" {
 				label += " (" + vr.Unit + ")"
 			}
 		}
-		t.profileBox.Add(widget.NewLabel(label))
+		t.profileBox.Add(wrapLabel(label))
 		if lv, ok := r.Request.Cox.Levels[v]; ok {
 			sel := widget.NewSelect(lv, nil)
 			sel.SetSelectedIndex(0)
