@@ -23,16 +23,7 @@ func TestCompareTreatments(t *testing.T) {
 	if os.Getenv("ONCOFED_SHOT") != "" {
 		a.Window().Resize(fyne.NewSize(1024, 700))
 	}
-	a.selectTab(TabCompare)
-	c := a.compare
-	c.treatment.SetSelected("treatment")
-	c.treated.SetSelected("pembro-chemo")
-	c.confounders.SetSelected([]string{"age", "weight_loss_kg"})
-	test.Tap(c.run)
-	f.loop.until(t, "the comparison", func() bool { return c.result != nil || strings.HasPrefix(c.status.Text, "No comparison") })
-	if c.result == nil {
-		t.Fatalf("no comparison: %s", c.status.Text)
-	}
+	c := compareTreatment(t, f)
 	res := c.result.IPW
 	if !strings.Contains(c.summary.Text, "HR ") || !strings.Contains(c.summary.Text, "Effective sample size") {
 		t.Errorf("summary %q", c.summary.Text)

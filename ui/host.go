@@ -17,19 +17,26 @@ import (
 	"github.com/oncofed/oncofed/report"
 )
 
-// resultHost is what a tab that runs part of the cohort's Run and shows its result needs:
-// the run (runService, onRunPart, so every part of one Run is compared for its sites), the
-// study for names and labels, the chart style, the clock for "as of" lines, and the window's
-// save and pin actions. App implements it.
-type resultHost interface {
-	runService(ctx context.Context, gen int, req app.Request, done func(*app.Result, error))
-	onRunPart(gen int, r *app.Result)
-	currentStudy() *app.Study
+// viewHost is what a tab needs to show a result and let it leave the tab: the chart style,
+// the study's words for its codes, the clock for "as of" lines, the window for dialogs, and
+// the window's save and pin actions.
+type viewHost interface {
 	chartStyle() chart.Style
+	names() report.Names
 	now() time.Time
 	window() fyne.Window
 	saveFile(name string, write func(io.Writer) error)
 	pinResult(r *app.Result, shown *app.Display)
+}
+
+// resultHost is what a tab that runs part of the cohort's Run and shows its result needs:
+// the run (runService, onRunPart, so every part of one Run is compared for its sites), the
+// study for names and labels, and what showing a result takes (viewHost). App implements it.
+type resultHost interface {
+	viewHost
+	runService(ctx context.Context, gen int, req app.Request, done func(*app.Result, error))
+	onRunPart(gen int, r *app.Result)
+	currentStudy() *app.Study
 }
 
 // sitesHost is what the Sites tab needs: the service to ask, work off the UI goroutine, the
@@ -42,18 +49,6 @@ type sitesHost interface {
 	now() time.Time
 	catalogNow() (*app.Catalog, string)
 	sitesSeen(recs []app.SiteRecord, offline bool)
-}
-
-// viewHost is what a tab needs to show a result and let it leave the tab: the chart style,
-// the study's words for its codes, the clock for "as of" lines, the window for dialogs, and
-// the window's save and pin actions.
-type viewHost interface {
-	chartStyle() chart.Style
-	names() report.Names
-	now() time.Time
-	window() fyne.Window
-	saveFile(name string, write func(io.Writer) error)
-	pinResult(r *app.Result, shown *app.Display)
 }
 
 // cohortHost is the cohort panel as an analysis tab sees it: the study on show, the
