@@ -214,14 +214,13 @@ func (acc *coxAccum) eventTerm() {
 	//   Σ_l (S2 − f_l E2)/den_l = S2 Σ u_l − E2 Σ v_l,
 	//   Σ_l a_l a_l' = S1 S1' Σ u_l² − (S1 E1' + E1 S1') Σ u_l v_l + E1 E1' Σ v_l²,
 	// with u_l = 1/den_l and v_l = f_l/den_l, costs O(d + p²) per time instead of O(d p²).
-	su, sv, suu, suv, svv, loglik := efronWeights(acc.s0, acc.e0, d, acc.ties, acc.loglik)
+	su, sv, suu, suv, svv, terms := efronTerms(acc.s0, acc.e0, d, acc.ties)
 	if acc.weighted {
 		// Each of the d terms counts the events' mean case weight times (R's coxfit6).
-		_, _, _, _, _, terms := efronWeights(acc.s0, acc.e0, d, acc.ties, 0)
-		loglik = acc.loglik + mult*terms
+		terms *= mult
 		su, sv, suu, suv, svv = mult*su, mult*sv, mult*suu, mult*suv, mult*svv
 	}
-	acc.loglik = loglik
+	acc.loglik += terms
 	for i := 0; i < p; i++ {
 		s1i, e1i := acc.s1[i], acc.e1[i]
 		acc.grad[i] -= s1i*su - e1i*sv
@@ -508,41 +507,65 @@ func (s *CoxStratum) Contribution(beta []float64, ties Ties) (CoxContribution, e
 		return CoxContribution{}, err
 	}
 	acc := newCoxAccum(p, ties)
-	xc := make([]float64, p)
 	eventX := make([]float64, p)
 	eventLP := 0.0
-	centred := func(k int32) float64 { // fills xc with subject k's centred covariates, returns x'β
-		row := s.x[int(k)*p : int(k+1)*p]
-		lp := 0.0
-		for j := range xc {
-			xc[j] = row[j] - s.center[j]
-			lp += beta[j] * xc[j]
+	// Each subject's centred covariates xc, x'β on them and weight exp(x'β): computed per
+	// distinct design row when the stratum has few (rowGrouping; the same operations on the
+	// same numbers as per subject, so the same bits), else per subject.
+	rowOf, uniq := s.rowGrouping()
+	m := 1 // without a grouping, one scratch row filled per subject
+	if rowOf != nil {
+		m = len(uniq) / p
+	}
+	xcs := make([]float64, m*p)
+	lps, ws := make([]float64, m), make([]float64, m)
+	for r := 0; rowOf != nil && r < m; r++ {
+		lps[r] = s.centre(uniq[r*p:(r+1)*p], xcs[r*p:(r+1)*p], beta)
+		ws[r] = math.Exp(lps[r])
+	}
+	subject := func(k int32) (r int) { // the row of xcs, lps and ws of subject k
+		if rowOf != nil {
+			return int(rowOf[k])
 		}
-		return lp
+		lps[0] = s.centre(s.x[int(k)*p:int(k+1)*p], xcs, beta)
+		ws[0] = math.Exp(lps[0])
+		return 0
 	}
 	left := 0 // late entrants already taken out of the risk set
 	for g := len(s.groups) - 2; g >= 0; g-- {
 		acc.beginTime()
 		for k := s.groups[g]; k < s.groups[g+1]; k++ {
-			lp := centred(k)
+			r := subject(k)
+			xc := xcs[r*p : (r+1)*p]
 			ev := s.event[k]
 			if ev {
-				eventLP += lp
+				eventLP += lps[r]
 				for j := range xc {
 					eventX[j] += xc[j]
 				}
 			}
-			acc.addSubject(math.Exp(lp), xc, ev)
+			acc.addSubject(ws[r], xc, ev)
 		}
 		// Walking back past t, the subjects who entered at or after t leave the risk set.
 		t := s.time[s.groups[g]]
 		for ; left < len(s.entry) && s.entry[left] >= t; left++ {
-			lp := centred(s.leaving[left])
-			acc.addSubject(-math.Exp(lp), xc, false)
+			r := subject(s.leaving[left])
+			acc.addSubject(-ws[r], xcs[r*p:(r+1)*p], false)
 		}
 		acc.eventTerm()
 	}
 	return acc.contribution(len(s.time), eventLP, eventX), nil
+}
+
+// centre fills xc with the design row x centred on the stratum's column means and returns
+// x'β on them.
+func (s *CoxStratum) centre(x, xc, beta []float64) float64 {
+	lp := 0.0
+	for j := range xc {
+		xc[j] = x[j] - s.center[j]
+		lp += beta[j] * xc[j]
+	}
+	return lp
 }
 
 // CoxStratumContribution returns the log partial likelihood, its gradient and Hessian at beta

@@ -6,12 +6,19 @@ import (
 	"slices"
 )
 
-// CovariateColumn is one covariate of a model, as a plain column over the patients: either
-// Numeric (NaN = missing) or Categorical ("" = missing), not both.
+// CovariateColumn is one covariate of a model, as a plain column over the patients: one of
+// Numeric (NaN = missing), Categorical ("" = missing) or Codes (a negative code = missing).
+//
+// Codes is a categorical column as a site stores it: patient i's value is
+// Dictionary[Codes[i]]. It builds the same design as the Categorical column of those strings,
+// without a string comparison or map lookup per patient (a biomarker screen builds one design
+// per marker per site); several codes may share one value (an indicator's "not l").
 type CovariateColumn struct {
 	Name        string
 	Numeric     []float64
 	Categorical []string
+	Codes       []int32
+	Dictionary  []string
 }
 
 // BuildDesign builds the n×p design matrix (row-major, complete cases only) of a Cox model
@@ -86,11 +93,16 @@ func buildMainDesign(cols []CovariateColumn, levels map[string][]string) (x []fl
 	}
 	n := -1
 	for c, col := range cols {
-		isNum, isCat := col.Numeric != nil, col.Categorical != nil
-		if isNum == isCat {
+		kinds := 0
+		for _, set := range []bool{col.Numeric != nil, col.Categorical != nil, col.Codes != nil} {
+			if set {
+				kinds++
+			}
+		}
+		if kinds != 1 {
 			return nil, 0, nil, nil, nil, fmt.Errorf("analysis: design: covariate %d (%q) must be either numeric or categorical", c, col.Name)
 		}
-		m := len(col.Numeric) + len(col.Categorical)
+		m := len(col.Numeric) + len(col.Categorical) + len(col.Codes)
 		if n >= 0 && m != n {
 			return nil, 0, nil, nil, nil, fmt.Errorf("analysis: design: covariate %q has %d values, %q has %d", col.Name, m, cols[0].Name, n)
 		}
@@ -113,12 +125,19 @@ func buildMainDesign(cols []CovariateColumn, levels map[string][]string) (x []fl
 				keep[i] = false
 			}
 		}
+		for i, code := range col.Codes {
+			if code < 0 {
+				keep[i] = false
+			} else if int(code) >= len(col.Dictionary) {
+				return nil, 0, nil, nil, nil, fmt.Errorf("analysis: design: covariate %q, patient %d: code %d outside its dictionary of %d values", col.Name, i, code, len(col.Dictionary))
+			}
+		}
 	}
 
-	// Column layout: one per numeric covariate, k−1 per categorical one. levelIndex[c] maps
-	// each level of categorical column c to its position among the levels: 0 is the
-	// reference, j ≥ 1 is the block's j-th indicator column.
-	levelIndex := make([]map[string]int, len(cols))
+	// Column layout: one per numeric covariate, k−1 per categorical one. level[c] gives each
+	// patient's position among the levels of categorical column c: 0 is the reference, j ≥ 1
+	// is the block's j-th indicator column.
+	level := make([]func(i int) int, len(cols))
 	for c, col := range cols {
 		widths = append(widths, 1)
 		if col.Numeric != nil {
@@ -127,14 +146,7 @@ func buildMainDesign(cols []CovariateColumn, levels map[string][]string) (x []fl
 		}
 		lv, given := levels[col.Name]
 		if !given {
-			seen := map[string]bool{}
-			for i, v := range col.Categorical {
-				if keep[i] && !seen[v] {
-					seen[v] = true
-					lv = append(lv, v)
-				}
-			}
-			slices.Sort(lv)
+			lv = distinctLevels(col, keep)
 		}
 		if len(lv) < 2 {
 			return nil, 0, nil, nil, nil, fmt.Errorf("analysis: design: categorical covariate %q has %d level(s) among complete cases; contrasts need at least 2", col.Name, len(lv))
@@ -149,39 +161,93 @@ func buildMainDesign(cols []CovariateColumn, levels map[string][]string) (x []fl
 				names = append(names, col.Name+l)
 			}
 		}
-		for i, v := range col.Categorical {
-			if keep[i] {
-				if _, ok := idx[v]; !ok {
-					return nil, 0, nil, nil, nil, fmt.Errorf("analysis: design: covariate %q, patient %d: value %q is not one of the levels %q", col.Name, i, v, lv)
-				}
-			}
+		if level[c], err = levelOf(col, idx, keep); err != nil {
+			return nil, 0, nil, nil, nil, fmt.Errorf("analysis: design: covariate %q, %w %q", col.Name, err, lv)
 		}
-		levelIndex[c] = idx
 		widths[c] = len(lv) - 1
 	}
 	p = len(names)
-	x = make([]float64, 0, (n-IncompleteCases(keep))*p)
+	x = make([]float64, (n-IncompleteCases(keep))*p)
+	r := 0
 	for i := 0; i < n; i++ {
 		if !keep[i] {
 			continue
 		}
+		row := x[r*p : (r+1)*p]
+		r++
+		j := 0
 		for c, col := range cols {
 			if col.Numeric != nil {
-				x = append(x, col.Numeric[i])
-				continue
+				row[j] = col.Numeric[i]
+			} else if lvl := level[c](i); lvl > 0 {
+				row[j+lvl-1] = 1
 			}
-			k := len(levelIndex[c])
-			lvl := levelIndex[c][col.Categorical[i]]
-			for j := 1; j < k; j++ {
-				if j == lvl {
-					x = append(x, 1)
-				} else {
-					x = append(x, 0)
-				}
-			}
+			j += widths[c]
 		}
 	}
 	return x, p, names, keep, widths, nil
+}
+
+// distinctLevels returns the distinct values of categorical column col among the complete
+// cases, in sorted (byte) order, as R orders the levels of a character column.
+func distinctLevels(col CovariateColumn, keep []bool) []string {
+	var lv []string
+	seen := map[string]bool{}
+	add := func(v string) {
+		if !seen[v] {
+			seen[v] = true
+			lv = append(lv, v)
+		}
+	}
+	if col.Codes != nil {
+		used := make([]bool, len(col.Dictionary))
+		for i, code := range col.Codes {
+			if keep[i] {
+				used[code] = true
+			}
+		}
+		for code, u := range used {
+			if u {
+				add(col.Dictionary[code])
+			}
+		}
+	}
+	for i, v := range col.Categorical {
+		if keep[i] {
+			add(v)
+		}
+	}
+	slices.Sort(lv)
+	return lv
+}
+
+// levelOf returns the function giving a complete case's position among the levels (idx) of
+// categorical column col, after checking that every complete case holds one of them; the error
+// names the first that does not. A coded column looks its codes up once, not every patient.
+func levelOf(col CovariateColumn, idx map[string]int, keep []bool) (func(i int) int, error) {
+	if col.Codes == nil {
+		for i, v := range col.Categorical {
+			if _, ok := idx[v]; keep[i] && !ok {
+				return nil, fmt.Errorf("patient %d: value %q is not one of the levels", i, v)
+			}
+		}
+		return func(i int) int { return idx[col.Categorical[i]] }, nil
+	}
+	pos := make([]int, len(col.Dictionary))
+	for code, v := range col.Dictionary {
+		j, ok := idx[v]
+		if !ok {
+			j = -1
+		}
+		pos[code] = j
+	}
+	for i, code := range col.Codes {
+		if keep[i] && pos[code] < 0 {
+			return nil, fmt.Errorf("patient %d: value %q is not one of the levels", i, col.Dictionary[code])
+		}
+	}
+	codes := col.Codes
+	return func(i int) int { return pos[codes[i]] }, nil
 }
 
 // IncompleteCases returns the number of false entries in keep: the patients BuildDesign left out for a

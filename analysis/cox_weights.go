@@ -59,10 +59,7 @@ func (s *CoxStratum) groupedWeights(beta []float64) ([]float64, *rowGroups) {
 	if c.beta != nil && EqualBits(c.beta, beta) {
 		return c.w, c.groups()
 	}
-	if !c.grouped {
-		c.rowOf, c.uniq = distinctRows(s.x, s.p, max(1, len(s.time)/maxDistinctShare))
-		c.grouped = true
-	}
+	s.decideGrouping()
 	p, n := s.p, len(s.time)
 	w := make([]float64, n)
 	if c.rowOf != nil {
@@ -81,6 +78,25 @@ func (s *CoxStratum) groupedWeights(beta []float64) ([]float64, *rowGroups) {
 	}
 	c.beta, c.w = slices.Clone(beta), w
 	return w, c.groups()
+}
+
+// decideGrouping indexes the stratum's subjects by their distinct design rows on first use
+// (under wcache.mu).
+func (s *CoxStratum) decideGrouping() {
+	c := &s.wcache
+	if !c.grouped {
+		c.rowOf, c.uniq = distinctRows(s.x, s.p, max(1, len(s.time)/maxDistinctShare))
+		c.grouped = true
+	}
+}
+
+// rowGrouping returns rowOf and uniq of the stratum's grouping by distinct design rows (nil,
+// nil when the rows are mostly distinct). Neither may be modified. Safe for concurrent use.
+func (s *CoxStratum) rowGrouping() (rowOf []int32, uniq []float64) {
+	s.wcache.mu.Lock()
+	defer s.wcache.mu.Unlock()
+	s.decideGrouping()
+	return s.wcache.rowOf, s.wcache.uniq
 }
 
 func (c *coxWeights) groups() *rowGroups {
@@ -105,11 +121,132 @@ func EqualBits(a, b []float64) bool {
 }
 
 // distinctRows indexes the rows of the n×p matrix x by their distinct values (compared bit
-// for bit), or returns nil, nil once more than limit distinct rows are found.
+// for bit), in order of first occurrence, or returns nil, nil once more than limit distinct
+// rows are found. Each column's values are numbered first (a design's columns hold few: an
+// indicator two, ages in years a hundred) and a row's numbers combined into one mixed-radix
+// index; where that index could exceed 4n the rows are looked up whole (distinctRowsHashed).
 func distinctRows(x []float64, p, limit int) ([]int32, []float64) {
 	if p == 0 {
 		return nil, nil
 	}
+	n := len(x) / p
+	combined := make([]int32, n)
+	radix := 1
+	for j := 0; j < p; j++ {
+		card, ok := numberColumn(x, p, j, limit, combined, radix)
+		if !ok {
+			return nil, nil // more distinct values in one column than rows allowed
+		}
+		if radix*card > max(4*n, 1<<12) {
+			return distinctRowsHashed(x, p, limit)
+		}
+		radix *= card
+	}
+	id := make([]int32, radix)
+	for i := range id {
+		id[i] = -1
+	}
+	rowOf := combined // overwritten in place: combined[k] is read before rowOf[k] is written
+	var uniq []float64
+	nrows := int32(0)
+	for k, c := range combined {
+		r := id[c]
+		if r < 0 {
+			if int(nrows) >= limit {
+				return nil, nil
+			}
+			r, id[c] = nrows, nrows
+			nrows++
+			uniq = append(uniq, x[k*p:(k+1)*p]...)
+		}
+		rowOf[k] = r
+	}
+	return rowOf, uniq
+}
+
+// numberColumn numbers the distinct values (bit for bit) of column j of the n×p matrix x, in
+// order of first occurrence, and adds each row's number times radix to combined. It returns
+// the number of distinct values, or false once there are more than limit.
+func numberColumn(x []float64, p, j, limit int, combined []int32, radix int) (int, bool) {
+	var seen []uint64 // the first few other values, searched in order, and their codes
+	var seenCode []int32
+	var index map[uint64]int32
+	var small []int32 // the code of each whole number 0 ≤ v < len(small) seen, else −1
+	nsmall := 0
+	last, lastCode := uint64(0), int32(-1)
+	for k := range combined {
+		v := x[k*p+j]
+		b := math.Float64bits(v)
+		code := lastCode
+		if b != last || code < 0 {
+			code = -1
+			iv := int(v)
+			isSmall := v >= 0 && v < smallValues && math.Float64bits(float64(iv)) == b
+			if isSmall && small != nil {
+				code = small[iv]
+			}
+			for c := 0; c < len(seen) && !isSmall; c++ {
+				if seen[c] == b {
+					code = seenCode[c]
+					break
+				}
+			}
+			if code < 0 && index != nil && !isSmall {
+				if c, ok := index[b]; ok {
+					code = c
+				}
+			}
+			if code < 0 {
+				code = int32(len(seen) + len(index) + nsmall)
+				if int(code) >= limit {
+					return 0, false
+				}
+				switch {
+				case isSmall:
+					if small == nil {
+						small = make([]int32, smallValues)
+						for i := range small {
+							small[i] = -1
+						}
+					}
+					small[iv] = code
+					nsmall++
+				case len(seen) < 8:
+					seen, seenCode = append(seen, b), append(seenCode, code)
+				default:
+					if index == nil {
+						index = map[uint64]int32{}
+					}
+					index[b] = code
+				}
+			}
+			last, lastCode = b, code
+		}
+		combined[k] += code * int32(radix)
+	}
+	return len(seen) + len(index) + nsmall, true
+}
+
+// smallValues: numberColumn looks whole numbers below it up in a table (ages, counts, codes).
+const smallValues = 1024
+
+// ColumnValues numbers the distinct values of column j of the n×p row-major matrix x, compared
+// bit for bit (−0 apart from +0), in order of first occurrence: row k holds values[codes[k]].
+// No hashing of a value seen among the first few or at the row before (a design column's
+// values: an indicator's two, ages in years).
+func ColumnValues(x []float64, p, j int) (codes []int32, values []float64) {
+	n := len(x) / max(p, 1)
+	codes = make([]int32, n)
+	card, _ := numberColumn(x, p, j, n+1, codes, 1)
+	values = make([]float64, card)
+	for k, c := range codes {
+		values[c] = x[k*p+j]
+	}
+	return codes, values
+}
+
+// distinctRowsHashed is distinctRows by a lookup of each whole row.
+func distinctRowsHashed(x []float64, p, limit int) ([]int32, []float64) {
 	n := len(x) / p
 	index := make(map[string]int32)
 	rowOf := make([]int32, n)

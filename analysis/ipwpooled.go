@@ -80,39 +80,11 @@ func (ws *WeightedCoxStratum) TimeSums(beta []float64) (rows []RiskSetRow, dw, e
 // symmetric), g(i) the index of subject i's time among the distinct times and e(i) among those
 // with events (the rows of TimeSums).
 func (ws *WeightedCoxStratum) WeightedSecondMoment(beta, a, b []float64) ([]float64, error) {
-	s := ws.s
-	p := s.p
-	times, err := s.checkSecondMoment("WeightedCoxStratum.WeightedSecondMoment", beta, a, b)
+	times, err := ws.s.checkSecondMoment("WeightedCoxStratum.WeightedSecondMoment", beta, a, b)
 	if err != nil {
 		return nil, err
 	}
-	m := make([]float64, p*p)
-	acc := outerSum{m: m}
-	e := 0
-	for g := 0; g < times; g++ {
-		hadEvent := false
-		for k := int(s.groups[g]); k < int(s.groups[g+1]); k++ {
-			c := a[g]
-			if s.event[k] {
-				hadEvent = true
-				c -= b[e]
-			}
-			if c != 0 {
-				xi := s.x[k*p : (k+1)*p]
-				acc.add(ws.w[k]*math.Exp(dot(beta, xi))*c, xi)
-			}
-		}
-		if hadEvent {
-			e++
-		}
-	}
-	acc.flush()
-	for i := 0; i < p; i++ {
-		for j := 0; j < i; j++ {
-			m[j*p+i] = m[i*p+j]
-		}
-	}
-	return m, nil
+	return ws.s.secondMoment(beta, a, b, ws.w, times), nil
 }
 
 // pooledTime is one distinct time of the pooled rows: where each site holds it, and the sums
@@ -151,39 +123,25 @@ func poolRows(sites [][]RiskSetRow, dw [][]float64, p int) ([]pooledTime, error)
 	out := make([]pooledTime, 0, total)
 	buf := make([]float64, 2*p*total)
 	at := make([][2]int, 0, total)
-	pos := make([]int, len(sites))
-	for {
-		t, found := math.Inf(1), false
-		for s, k := range pos {
-			if k < len(sites[s]) && (!found || sites[s][k].Time < t) {
-				t, found = sites[s][k].Time, true
-			}
-		}
-		if !found {
-			break
-		}
-		o := pooledTime{t: t, r1: buf[:p:p], e1: buf[p : 2*p : 2*p]}
+	walkPooledForward(sites, func(rows []siteRow) {
+		o := pooledTime{t: sites[rows[0].s][rows[0].k].Time, r1: buf[:p:p], e1: buf[p : 2*p : 2*p]}
 		buf = buf[2*p:]
 		start := len(at)
-		for s, k := range pos {
-			if k >= len(sites[s]) || sites[s][k].Time != t {
-				continue
-			}
-			at = append(at, [2]int{s, k})
-			pos[s]++
-			r := &sites[s][k]
+		for _, sr := range rows {
+			at = append(at, [2]int{sr.s, sr.k})
+			r := &sites[sr.s][sr.k]
 			o.r0 += r.R0
 			accumulate(o.r1, r.R1)
 			if r.D > 0 {
 				o.d += r.D
-				o.dw += dw[s][k]
+				o.dw += dw[sr.s][sr.k]
 				o.e0 += r.E0
 				accumulate(o.e1, r.E1)
 			}
 		}
 		o.at = at[start:len(at):len(at)]
 		out = append(out, o)
-	}
+	})
 	return out, nil
 }
 

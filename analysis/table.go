@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -130,7 +131,9 @@ func NewSurvivalTable(time []float64, event []bool) (SurvivalTable, error) {
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.Slice(idx, func(a, b int) bool { return time[idx[a]] < time[idx[b]] })
+	if !slices.IsSorted(time) { // a node's Cox designs come in time order
+		sort.Slice(idx, func(a, b int) bool { return time[idx[a]] < time[idx[b]] })
+	}
 	var t SurvivalTable
 	for _, i := range idx {
 		x := time[i]

@@ -29,9 +29,11 @@ type IPWSpec struct {
 	Stabilise   bool                `json:"stabilise,omitempty"`
 	Trim        float64             `json:"trim,omitempty"`
 	Ties        string              `json:"ties,omitempty"` // efron (default) or breslow
-	// Adjust adds covariates (confounders, with their levels) to the pooled weighted Cox model
-	// (Strata "none" only): coxph(Surv ~ treatment + Adjust, weights = w, robust = TRUE), fitted
-	// in rounds of its own under the sites' allow_pooled_cox (docs/ipw.md).
+	// Adjust adds covariates (confounders, with their levels) to the weighted Cox model:
+	// coxph(Surv ~ treatment + Adjust [+ strata(site)], weights = w, robust = TRUE). Stratified
+	// by site it takes the cox stage's rounds (each site's contribution is its own); pooled
+	// (Strata "none") it is fitted in rounds of its own under the sites' allow_pooled_cox
+	// (docs/ipw.md).
 	Adjust []string `json:"adjust,omitempty"`
 }
 
@@ -116,9 +118,6 @@ func validateIPW(req Request) error {
 	if len(s.Confounders) == 0 {
 		return Errorf(EInvalid, "choose at least one confounder")
 	}
-	if len(s.Adjust) > 0 && ipwStrata(s) != "none" {
-		return Errorf(EInvalid, "adjusting the weighted Cox model for covariates needs the pooled form (one baseline hazard, strata none)")
-	}
 	for i, v := range s.Adjust {
 		if !slices.Contains(s.Confounders, v) || slices.Index(s.Adjust, v) != i {
 			return Errorf(EInvalid, "the Cox model's covariate %s must be a confounder, chosen once", v)
@@ -187,7 +186,7 @@ func ipwRequest(s *IPWSpec, stage protocol.IPWStage, beta []float64) *protocol.I
 // answer the first round are the comparison's sites; each later round must be answered by all
 // of them. The payload is then computed from the rounds by renderIPW, as when reopened.
 func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
-	if len(req.IPW.Adjust) > 0 {
+	if len(req.IPW.Adjust) > 0 && ipwStrata(req.IPW) == "none" {
 		if refuse := s.pooledRefusedByCatalog(ctx, req.Study); len(refuse) > 0 {
 			return nil, Errorf(ERefusedByPolicy, "adjusting the pooled weighted Cox model needs every site to allow pooled models, and the published policies of %s do not (allow_pooled_cox: the model's sums per time disclose covariate values); nothing was asked", strings.Join(refuse, ", "))
 		}
@@ -267,23 +266,36 @@ func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
 	return r, nil
 }
 
-// runIPWStratifiedCox runs the rounds of the weighted Cox model stratified by site.
+// runIPWStratifiedCox runs the rounds of the weighted Cox model stratified by site (adjusted
+// for the covariates of Adjust, if any).
 func (s *Service) runIPWStratifiedCox(req Request, fit *analysis.LogisticFit, share float64, ask func(*protocol.IPWRequest) ([]protocol.Reply, error)) error {
+	terms := ipwCoxTerms(req.IPW)
 	coxEval := func(beta []float64) (analysis.CoxContribution, error) {
 		cr := ipwRequest(req.IPW, protocol.IPWCox, fit.Coef)
 		cr.TreatedShare = share
+		cr.Adjust = slices.Clone(req.IPW.Adjust)
 		cr.CoxBeta = slices.Clone(beta)
 		replies, err := ask(cr)
 		if err != nil {
 			return analysis.CoxContribution{}, err
 		}
-		c, _, _, err := ipwCoxRound(replies)
+		c, _, _, err := ipwCoxRound(replies, len(terms))
 		return c, err
 	}
-	if _, err := analysis.FitCox(coxEval, 1, analysis.CoxOptions{Terms: []string{ipwTerm(req.IPW)}}); err != nil {
+	if _, err := analysis.FitCox(coxEval, len(terms), analysis.CoxOptions{Terms: terms}); err != nil {
+		var ae *Error
+		if asError(err, &ae) {
+			return ae // a site's refusal or a lost network, said as such
+		}
 		return WrapError(EInvalid, err, "the weighted Cox model could not be fitted")
 	}
 	return nil
+}
+
+// ipwCoxTerms names the weighted Cox model's terms: the treatment, then the design columns of
+// the adjusting covariates.
+func ipwCoxTerms(s *IPWSpec) []string {
+	return append([]string{ipwTerm(s)}, ipwAdjustColumns(s)...)
 }
 
 // ipwColumns names the propensity design's columns from the prepared request (levels filled
@@ -347,17 +359,32 @@ func propensityRound(replies []protocol.Reply, beta []float64) (analysis.Logisti
 	return sum, nil
 }
 
-// ipwCoxRound sums the sites' weighted Cox contributions, meats and scores.
-func ipwCoxRound(replies []protocol.Reply) (c analysis.CoxContribution, meat, score []float64, err error) {
-	meat, score = make([]float64, 1), make([]float64, 1)
+// ipwCoxRound sums the sites' weighted Cox contributions of q coefficients, meats and scores;
+// with covariates (q > 1) every site must have built the same outcome columns, and the fit
+// stays within every site's cap on the coefficients.
+func ipwCoxRound(replies []protocol.Reply, q int) (c analysis.CoxContribution, meat, score []float64, err error) {
+	meat, score = make([]float64, q*q), make([]float64, q)
 	for _, rep := range replies {
 		r := rep.IPW
-		if r == nil || len(r.Gradient) != 1 || len(r.Hessian) != 1 || len(r.Meat) != 1 || len(r.Score) != 1 {
-			return c, nil, nil, Errorf(EInvalid, "site %s: a weighted Cox reply without its contribution", rep.Site)
+		if r == nil || len(r.Gradient) != q || len(r.Hessian) != q*q || len(r.Meat) != q*q || len(r.Score) != q {
+			return c, nil, nil, Errorf(EInvalid, "site %s: a weighted Cox reply without its contribution of %d coefficients", rep.Site, q)
+		}
+		if q > 1 && !equalStrings(r.CoxColumns, replies[0].IPW.CoxColumns) {
+			return c, nil, nil, Errorf(EInvalid, "site %s built outcome columns %v, site %s %v", rep.Site, r.CoxColumns, replies[0].Site, replies[0].IPW.CoxColumns)
+		}
+		if r.BetaLimit != nil {
+			if len(r.BetaLimit) != q {
+				return c, nil, nil, Errorf(EInvalid, "site %s returned %d β limits for %d coefficients", rep.Site, len(r.BetaLimit), q)
+			}
+			c.CoefBound = analysis.MinBound(c.CoefBound, r.BetaLimit)
 		}
 		c.Add(analysis.CoxContribution{LogLik: r.LogLik, Gradient: r.Gradient, Hessian: r.Hessian, N: r.N, Events: r.Events})
-		meat[0] += r.Meat[0]
-		score[0] += r.Score[0]
+		for k, v := range r.Meat {
+			meat[k] += v
+		}
+		for k, v := range r.Score {
+			score[k] += v
+		}
 	}
 	return c, meat, score, nil
 }
@@ -416,19 +443,20 @@ func renderIPW(req Request, rounds []Round) (*IPWResult, error) {
 	}
 	k = 0
 	var meat []float64
+	terms := ipwCoxTerms(req.IPW)
 	coxFit, err := analysis.FitCox(func(beta []float64) (analysis.CoxContribution, error) {
 		if k >= len(cox) || !analysis.EqualBits(cox[k].Query.IPW.CoxBeta, beta) {
 			return analysis.CoxContribution{}, Errorf(EInternal, "the Cox refit diverges from the stored rounds at round %d", k)
 		}
 		k++
-		c, m, _, err := ipwCoxRound(cox[k-1].Replies)
+		c, m, _, err := ipwCoxRound(cox[k-1].Replies, len(terms))
 		meat = m
 		return c, err
-	}, 1, analysis.CoxOptions{Terms: []string{ipwTerm(req.IPW)}})
+	}, len(terms), analysis.CoxOptions{Terms: terms})
 	if err != nil {
 		return nil, WrapError(EInvalid, err, "the weighted Cox model could not be fitted")
 	}
-	_, meat0, score0, err := ipwCoxRound(cox[0].Replies)
+	_, meat0, score0, err := ipwCoxRound(cox[0].Replies, len(terms))
 	if err != nil {
 		return nil, err
 	}

@@ -103,7 +103,7 @@ func ipwPooledComplete(step *analysis.PooledCoxStep, c analysis.CoxContribution,
 // Hessian the fit uses (a network round, or a stored one on reopening).
 func ipwPooledFit(s *IPWSpec, ties analysis.Ties, sums func(beta []float64) ([]protocol.Reply, error),
 	hessian func(beta []float64, step *analysis.PooledCoxStep, first []protocol.Reply) ([]protocol.Reply, error)) (*analysis.CoxFit, error) {
-	terms := append([]string{ipwTerm(s)}, ipwAdjustColumns(s)...)
+	terms := ipwCoxTerms(s)
 	fit, err := analysis.FitCoxSteps(func(beta []float64) (analysis.CoxContribution, func() (analysis.CoxContribution, error), error) {
 		first, err := sums(beta)
 		if err != nil {

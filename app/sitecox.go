@@ -9,6 +9,7 @@ import (
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // MinSiteEvents is the fewest events a site needs for its own Cox fit in the per-site view:
@@ -149,7 +150,7 @@ func (s *Service) SiteCox(ctx context.Context, r *Result) (*SiteCoxResult, error
 		}
 		sf.N, sf.Events = rep.Cox.N, rep.Cox.Events
 		if rep.Cox.Events < MinSiteEvents {
-			sf.Excluded = fmt.Sprintf("%d events, fewer than %d", rep.Cox.Events, MinSiteEvents)
+			sf.Excluded = fmt.Sprintf("%s, fewer than %d", format.Plural(rep.Cox.Events, "event", "events"), MinSiteEvents)
 			continue
 		}
 		tried++

@@ -6,6 +6,7 @@ import (
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // siteCoxDP is the per-site view of a model fitted on differentially private tables (form
@@ -35,7 +36,7 @@ func siteCoxDP(r *Result, ties analysis.Ties) (*SiteCoxResult, error) {
 			sf.Excluded = "no tables"
 		case rep.Cox.Events < MinSiteEvents:
 			sf.N, sf.Events = rep.Cox.N, rep.Cox.Events
-			sf.Excluded = fmt.Sprintf("%d events (a noisy count), fewer than %d", rep.Cox.Events, MinSiteEvents)
+			sf.Excluded = fmt.Sprintf("%s (a noisy count), fewer than %d", format.Plural(rep.Cox.Events, "event", "events"), MinSiteEvents)
 		default:
 			sf.N, sf.Events = rep.Cox.N, rep.Cox.Events
 			one := []protocol.Reply{rep}

@@ -273,7 +273,7 @@ func (db *DB) reclaim(ctx context.Context) {
 
 // afterMigration holds, by schema version, the work in Go that completes a migration's SQL in
 // the same transaction.
-var afterMigration = map[int]func(context.Context, *sql.Tx) error{4: migrateCompact}
+var afterMigration = map[int]func(context.Context, *sql.Tx) error{4: migrateCompact, 6: migrateBaseline}
 
 // migrate applies the missing migrations up to want, each in its own transaction together
 // with the new user_version, so a crash leaves the schema at a whole version.

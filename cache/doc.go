@@ -19,4 +19,9 @@
 // every step of the fit). Its numbers are recomputed from these on opening (app.Render), so a
 // cached result shows exactly what it showed when it was computed. Migration 4 converts the
 // results of older caches, which kept every reply of every round, in its transaction.
+//
+// A pooled Cox trace's baseline hazard (for prediction: time, events, Λ₀, its variance and X̄ at
+// every distinct event time, nine tenths of the result) is kept packed in results.baseline
+// (baseline.go; schema 6, whose migration packs those of older caches): the same bits in half
+// the bytes of the JSON's base64. StoredResultBytes is what results take.
 package cache

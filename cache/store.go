@@ -348,10 +348,15 @@ func (db *DB) SaveResult(ctx context.Context, r *app.Result) error {
 	request, err1 := json.Marshal(r.Request)
 	prov, err2 := json.Marshal(r.Provenance)
 	var trace, display any
+	var baseline []byte
 	if r.Trace != nil {
-		b, err := json.Marshal(r.Trace)
+		stored, packed, err := splitBaseline(r.Trace)
 		err1 = errors.Join(err1, err)
-		trace = string(b)
+		if err == nil {
+			b, err := json.Marshal(stored)
+			err1 = errors.Join(err1, err)
+			trace, baseline = string(b), packed
+		}
 	}
 	if r.ScreenTrace != nil {
 		// A screen keeps its markers' fits in the same column (its kind says which it is).
@@ -381,6 +386,11 @@ func (db *DB) SaveResult(ctx context.Context, r *app.Result) error {
 		}
 		if display != nil { // a separate statement: a result without one saves as schema 4 did
 			if _, err := tx.ExecContext(ctx, `UPDATE results SET display = ? WHERE id = ?`, display, id); err != nil {
+				return err
+			}
+		}
+		if baseline != nil { // likewise: a result without one saves as schema 5 did
+			if _, err := tx.ExecContext(ctx, `UPDATE results SET baseline = ? WHERE id = ?`, baseline, id); err != nil {
 				return err
 			}
 		}
@@ -499,6 +509,11 @@ func loadResult(ctx context.Context, tx *sql.Tx, where string, args ...any) (*ap
 		r.Trace = new(app.CoxTrace)
 		if err := decode(trace.String, r.Trace, "Cox fit"); err != nil {
 			return nil, err
+		}
+		if packed(r.Trace) { // schema 6 (loadResult also serves migration 4, before the column)
+			if err := joinBaseline(ctx, tx, r.ID, r.Trace); err != nil {
+				return nil, err
+			}
 		}
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT round, query, replies FROM result_rounds WHERE result_id = ? ORDER BY round`, r.ID)

@@ -304,15 +304,20 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 				cols[k].Numeric[r] = sorted[k2]
 			}
 		} else {
-			cols[k].Categorical = make([]string, len(rows))
-			l, indicator := req.Indicators[name]
-			for r, i := range rows {
-				if code := v.Codes[i]; code >= 0 {
-					cols[k].Categorical[r] = v.Categories[code]
-					if indicator && v.Categories[code] != l {
-						cols[k].Categorical[r] = indicatorReference(l)
+			// The design reads the codes (analysis.CovariateColumn.Codes): an indicator's
+			// dictionary maps every level but l to its reference.
+			cols[k].Codes, cols[k].Dictionary = make([]int32, len(rows)), v.Categories
+			if l, indicator := req.Indicators[name]; indicator {
+				cols[k].Dictionary = make([]string, len(v.Categories))
+				for c, cat := range v.Categories {
+					cols[k].Dictionary[c] = cat
+					if cat != l {
+						cols[k].Dictionary[c] = indicatorReference(l)
 					}
 				}
+			}
+			for r, i := range rows {
+				cols[k].Codes[r] = v.Codes[i]
 			}
 		}
 	}
@@ -537,10 +542,20 @@ func policyTimes(time []float64, event []bool, split []int8, binDays float64, mi
 	released, _, truncated := releaseBlocks(tab, minCell, strict)
 	merged := len(tab.Time) - len(released.Time)
 	// Each table time maps to the first released time at or after it; past the truncation
-	// time subjects become censorings at it.
+	// time subjects become censorings at it. Times in order (a Cox design's) are mapped in one
+	// walk, others by bisection.
+	sorted := slices.IsSorted(t2)
+	lo := 0
 	for i, t := range t2 {
 		if truncated != nil && t > *truncated {
 			t2[i], e2[i] = *truncated, false
+			continue
+		}
+		if sorted {
+			for released.Time[lo] < t {
+				lo++
+			}
+			t2[i] = released.Time[lo]
 			continue
 		}
 		lo, hi := 0, len(released.Time)

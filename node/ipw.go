@@ -18,7 +18,8 @@ import (
 //   - outcome: weighs its own patients with the broadcast model and returns balance sums,
 //     the propensity histogram and the weighted survival table of each arm;
 //   - cox: returns its weighted Cox contribution and robust-variance meat at the treatment's
-//     log hazard ratio (the site is its own stratum).
+//     log hazard ratio, or with Adjust at the coefficients of the treatment and the adjusting
+//     covariates (the site is its own stratum).
 //
 // Individual weights never leave the site. Each weight is capped at e² times the arm's
 // min_cell-th heaviest weight, so that no patient can outweigh min_cell others by more than
@@ -81,6 +82,13 @@ func (e *Engine) ipw(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 		}
 		if len(req.Beta) != p {
 			return answer{}, errorf(protocol.CodeInvalid, "ipw.beta has %d coefficients for %d design columns %q", len(req.Beta), p, prep.names)
+		}
+		if req.Stage == protocol.IPWCox && len(req.Adjust) > 0 {
+			if err := e.ipwCoxAdjusted(c.study, prep, req, out); err != nil {
+				return answer{}, err
+			}
+			ans.released = fmt.Sprintf("ipw cox %s %s adjust=%v p=%d n=%d events=%d", req.Estimand, req.Ties, req.Adjust, len(req.CoxBeta), out.N, out.Events)
+			break
 		}
 		wt, err := e.ipwWeights(prep, req)
 		if err != nil {

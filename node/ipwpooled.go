@@ -59,89 +59,17 @@ func (e *Engine) ipwReleased(prep *ipwPrepared, wt *ipwWeighted, strict bool) (i
 }
 
 // ipwPooled answers a stage of the adjusted pooled weighted Cox model (protocol ipwpooled.go,
-// docs/ipw.md): the outcome design is the treatment and the design columns of req.Adjust (taken
-// from the propensity design, the same levels), each patient weighted by the site's own IPW
-// weight from the broadcast propensity model (capped, trimmed, on released times as the
-// outcome stage). Rules on top of the propensity model's (spread, cap, arms, columns): the
-// treatment's and each adjusting column's β within max_cox_log_hr per declared range, the
-// weight-spread rule at the outcome β, and the design-column rule with events for the treatment
-// (both arms) and every adjusting column. Weights never leave the site: phase 1 returns
-// per-time sums of min_cell-patient rows, phases 2 and 3 p×p sums over all its patients.
+// docs/ipw.md) on the outcome design of ipwAdjustedDesign. Weights never leave the site: phase
+// 1 returns per-time sums of min_cell-patient rows, phases 2 and 3 p×p sums over all its
+// patients.
 func (e *Engine) ipwPooled(c *cohort, req *protocol.IPWRequest, prep *ipwPrepared, out *protocol.IPWReply) (string, error) {
 	ls := c.study
-	p := len(prep.names)
-	if len(req.Beta) != p {
-		return "", errorf(protocol.CodeInvalid, "ipw.beta has %d coefficients for %d design columns %q", len(req.Beta), p, prep.names)
-	}
-	levels := ipwLevels(ls, req)
-	names := designNames(ls, req.Adjust, levels)
-	cols := make([]int, len(names))
-	for k, name := range names {
-		if cols[k] = slices.Index(prep.names, name); cols[k] < 0 {
-			return "", errorf(protocol.CodeInvalid, "ipw.adjust: design column %q is not among the propensity model's %q", name, prep.names)
-		}
-	}
-	q := 1 + len(names)
-	if len(req.CoxBeta) != q {
-		return "", errorf(protocol.CodeInvalid, "ipw.cox_beta has %d coefficients for the treatment and %d adjusting columns %q", len(req.CoxBeta), len(names), names)
-	}
-	out.CoxColumns = append([]string{ipwTreatmentTerm(req)}, names...)
-	rules := !IsExact(e.policy) && !e.withoutModelRules
-	if rules {
-		limits, err := e.modelBetaLimits(ls, req.Adjust, levels)
-		if err != nil {
-			return "", err
-		}
-		out.BetaLimit = append([]float64{e.policy.MaxCoxLogHR}, limits...)
-		if err := checkBeta(req.CoxBeta, out.BetaLimit, out.CoxColumns, e.policy.MaxCoxLogHR); err != nil {
-			return "", err
-		}
-	}
-	wt, err := e.ipwWeights(prep, req)
+	d, err := e.ipwAdjustedDesign(ls, req, prep, true, out)
 	if err != nil {
 		return "", err
 	}
-	idx, time, event, err := e.ipwReleased(prep, wt, true)
-	if err != nil {
-		return "", err
-	}
-	x := make([]float64, 0, len(idx)*q)
-	w := make([]float64, len(idx))
-	for r, i := range idx {
-		x = append(x, float64(armOf(prep.treated[i])))
-		for _, j := range cols {
-			x = append(x, prep.x[i*p+j])
-		}
-		w[r] = wt.w[i]
-		if event[r] {
-			out.Events++
-		}
-	}
-	out.N = len(idx)
-	st, err := analysis.NewCoxStratum(time, event, x, q)
-	if err != nil {
-		return "", errorf(protocol.CodeInvalid, "ipw: %s", trimPrefix(err.Error()))
-	}
-	if rules {
-		blocks := designBlocks(ls, req.Adjust, levels)
-		xs, bq, bnames := x, q, out.CoxColumns
-		if req.TreatedSite == "" {
-			// The treatment column: each arm needs min_cell patients, min_cell events and a
-			// patient without one, as any model's column (with a treated site the site's arm is
-			// known to the analyst, and the other arm is at other sites).
-			blocks = append([]designBlock{{Covariate: "the treatment", Reference: "control", Columns: 1}}, blocks...)
-		} else {
-			xs, bq, bnames = dropFirstColumn(x, q), q-1, out.CoxColumns[1:]
-		}
-		if err := checkDesignColumns(xs, bq, bnames, blocks, event, e.policy.MinCell, " (the outcome model)"); err != nil {
-			return "", err
-		}
-		if !e.withoutWeightSpread {
-			if err := checkWeightSpread([]*analysis.CoxStratum{st}, req.CoxBeta, e.policy.MinCell); err != nil {
-				return "", err
-			}
-		}
-	}
+	x, q, st := d.x, d.q, d.st
+	time, event, w := d.time, d.event, d.w
 	for v := range req.Origin {
 		if ls.vars[v].Type != protocol.Numeric {
 			return "", errorf(protocol.CodeInvalid, "ipw.origin: %q is categorical; only numeric covariates are centred", v)
@@ -245,4 +173,99 @@ func ipwRowsFinite(rows []protocol.IPWCoxRow) bool {
 // request's A and B hash as the Cox form's).
 func ipwWeightsDigest(w *protocol.IPWCoxWeights) string {
 	return weightsDigest(&protocol.CoxWeights{A: w.A, B: w.B, A1: w.AH, B1: w.AD, XBar: w.XBarD, Psi: w.H, QPi: w.HD})
+}
+
+// ipwDesign is the adjusted weighted Cox model's data at this site: the kept patients of both
+// arms on released times, their outcome design (the treatment, then the design columns of
+// req.Adjust; n×q row-major) and IPW weights, and the unweighted stratum the rules read.
+type ipwDesign struct {
+	q          int
+	x, w, time []float64
+	event      []bool
+	st         *analysis.CoxStratum
+}
+
+// ipwAdjustedDesign builds the outcome design of an adjusted weighted Cox stage — the cox
+// stage (stratified by site) or a pooled one (strict: the pooled rows' strict release) — and
+// applies its rules on top of the propensity model's (spread, cap, arms, columns): the
+// treatment's and each adjusting column's β within max_cox_log_hr per declared range, the
+// design-column rule with events for the treatment (both arms) and every adjusting column, and
+// the weight-spread rule at the outcome β. The design takes the propensity design's columns
+// (the same levels); each patient is weighted by the site's own IPW weight from the broadcast
+// propensity model (capped, trimmed, on released times as the outcome stage). It fills the
+// reply's CoxColumns, BetaLimit, N and Events.
+func (e *Engine) ipwAdjustedDesign(ls *loadedStudy, req *protocol.IPWRequest, prep *ipwPrepared, strict bool, out *protocol.IPWReply) (*ipwDesign, error) {
+	p := len(prep.names)
+	if len(req.Beta) != p {
+		return nil, errorf(protocol.CodeInvalid, "ipw.beta has %d coefficients for %d design columns %q", len(req.Beta), p, prep.names)
+	}
+	levels := ipwLevels(ls, req)
+	names := designNames(ls, req.Adjust, levels)
+	cols := make([]int, len(names))
+	for k, name := range names {
+		if cols[k] = slices.Index(prep.names, name); cols[k] < 0 {
+			return nil, errorf(protocol.CodeInvalid, "ipw.adjust: design column %q is not among the propensity model's %q", name, prep.names)
+		}
+	}
+	q := 1 + len(names)
+	if len(req.CoxBeta) != q {
+		return nil, errorf(protocol.CodeInvalid, "ipw.cox_beta has %d coefficients for the treatment and %d adjusting columns %q", len(req.CoxBeta), len(names), names)
+	}
+	out.CoxColumns = append([]string{ipwTreatmentTerm(req)}, names...)
+	rules := !IsExact(e.policy) && !e.withoutModelRules
+	if rules {
+		limits, err := e.modelBetaLimits(ls, req.Adjust, levels)
+		if err != nil {
+			return nil, err
+		}
+		out.BetaLimit = append([]float64{e.policy.MaxCoxLogHR}, limits...)
+		if err := checkBeta(req.CoxBeta, out.BetaLimit, out.CoxColumns, e.policy.MaxCoxLogHR); err != nil {
+			return nil, err
+		}
+	}
+	wt, err := e.ipwWeights(prep, req)
+	if err != nil {
+		return nil, err
+	}
+	idx, time, event, err := e.ipwReleased(prep, wt, strict)
+	if err != nil {
+		return nil, err
+	}
+	d := &ipwDesign{q: q, x: make([]float64, 0, len(idx)*q), w: make([]float64, len(idx)), time: time, event: event}
+	for r, i := range idx {
+		d.x = append(d.x, float64(armOf(prep.treated[i])))
+		for _, j := range cols {
+			d.x = append(d.x, prep.x[i*p+j])
+		}
+		d.w[r] = wt.w[i]
+		if event[r] {
+			out.Events++
+		}
+	}
+	out.N = len(idx)
+	if d.st, err = analysis.NewCoxStratum(time, event, d.x, q); err != nil {
+		return nil, errorf(protocol.CodeInvalid, "ipw: %s", trimPrefix(err.Error()))
+	}
+	if !rules {
+		return d, nil
+	}
+	blocks := designBlocks(ls, req.Adjust, levels)
+	xs, bq, bnames := d.x, q, out.CoxColumns
+	if req.TreatedSite == "" {
+		// The treatment column: each arm needs min_cell patients, min_cell events and a patient
+		// without one, as any model's column (with a treated site the site's arm is known to the
+		// analyst, and the other arm is at other sites).
+		blocks = append([]designBlock{{Covariate: "the treatment", Reference: "control", Columns: 1}}, blocks...)
+	} else {
+		xs, bq, bnames = dropFirstColumn(d.x, q), q-1, out.CoxColumns[1:]
+	}
+	if err := checkDesignColumns(xs, bq, bnames, blocks, event, e.policy.MinCell, " (the outcome model)"); err != nil {
+		return nil, err
+	}
+	if !e.withoutWeightSpread {
+		if err := checkWeightSpread([]*analysis.CoxStratum{d.st}, req.CoxBeta, e.policy.MinCell); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
 }

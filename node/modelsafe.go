@@ -211,22 +211,21 @@ func checkDesignColumns(x []float64, p int, names []string, blocks []designBlock
 	for _, b := range blocks {
 		if b.Numeric {
 			col := j
-			// One map lookup a patient (this runs for every model of a screen): each distinct
-			// value's place in values and counts.
-			at := map[float64]int{}
-			var values []float64
-			var counts []int
-			best := 0
-			for i := 0; i < n; i++ {
-				v := x[i*p+col]
-				k, ok := at[v]
-				if !ok {
-					k = len(counts)
-					at[v] = k
-					values, counts = append(values, v), append(counts, 0)
-				}
+			// Numbered without a map lookup a patient (this runs for every model of a screen);
+			// −0 counts as 0.
+			codes, values := analysis.ColumnValues(x[:n*p], p, col)
+			counts := make([]int, len(values))
+			for _, k := range codes {
 				counts[k]++
-				best = max(best, counts[k])
+			}
+			pos := slices.IndexFunc(values, func(v float64) bool { return v == 0 && !math.Signbit(v) })
+			neg := slices.IndexFunc(values, func(v float64) bool { return v == 0 && math.Signbit(v) })
+			if pos >= 0 && neg >= 0 {
+				counts[pos], counts[neg] = counts[pos]+counts[neg], 0
+			}
+			best := 0
+			for _, c := range counts {
+				best = max(best, c)
 			}
 			for k, c := range counts {
 				if c != best {

@@ -9,8 +9,9 @@ import "math"
 //   - outcome: with the fitted model (Beta), the site weighs its own patients and returns
 //     balance sums per arm, the propensity histogram per arm, and the weighted survival
 //     table of each arm; weights never leave the site;
-//   - cox: one round of the weighted Cox model of the endpoint on treatment, stratified by
-//     site, at CoxBeta: log-likelihood, gradient, Hessian and the robust variance's "meat".
+//   - cox: one round of the weighted Cox model of the endpoint on treatment (and the design
+//     columns of Adjust, if any), stratified by site, at CoxBeta: log-likelihood, gradient,
+//     Hessian and the robust variance's "meat".
 type IPWStage string
 
 const (
@@ -49,9 +50,10 @@ type IPWRequest struct {
 	// Ties and CoxBeta (the treatment's log hazard ratio) for the cox stage.
 	Ties    string    `json:"ties,omitempty"`
 	CoxBeta []float64 `json:"cox_beta,omitempty"`
-	// Adjust are the covariates of the adjusted pooled model (pooled stages only; each a
-	// confounder, with the confounder's levels): CoxBeta then holds the treatment's coefficient
-	// and one per design column of Adjust, in that order (ipwpooled.go).
+	// Adjust are the covariates of the adjusted weighted Cox model (the cox stage, stratified
+	// by site, and the pooled stages; each a confounder, with the confounder's levels): CoxBeta
+	// then holds the treatment's coefficient and one per design column of Adjust, in that order
+	// (ipwpooled.go).
 	Adjust []string `json:"adjust,omitempty"`
 	// Site addresses a pooled_hessian or pooled_meat request to one site, which CoxWeights are
 	// for (sent on that site's own subject).
@@ -201,8 +203,11 @@ func validateIPWRequest(r *IPWRequest) error {
 		if r.Ties != "efron" && r.Ties != "breslow" {
 			return queryErrorf(CodeInvalid, "ipw.ties %q: want efron or breslow", clipName(r.Ties))
 		}
-		if len(r.CoxBeta) != 1 {
+		if len(r.Adjust) == 0 && len(r.CoxBeta) != 1 {
 			return queryErrorf(CodeInvalid, "ipw.cox_beta: one coefficient (the treatment) expected, got %d", len(r.CoxBeta))
+		}
+		if len(r.Adjust) > 0 && (len(r.CoxBeta) < 2 || len(r.CoxBeta) > MaxDesignCols) {
+			return queryErrorf(CodeInvalid, "ipw.cox_beta: the treatment and the covariates' columns (2 to %d coefficients), got %d", MaxDesignCols, len(r.CoxBeta))
 		}
 	}
 	return nil
@@ -252,11 +257,21 @@ func (v *validator) ipw(q Query, r *IPWReply) {
 	case IPWPooledSums, IPWPooledHessian, IPWPooledMeat:
 		v.pooledIPW(q, r)
 	case IPWCox:
+		q := len(q.IPW.CoxBeta)
 		v.finite("ipw.loglik", r.LogLik)
-		v.length("ipw.gradient", len(r.Gradient), 1)
-		v.length("ipw.hessian", len(r.Hessian), 1)
-		v.length("ipw.meat", len(r.Meat), 1)
-		v.length("ipw.score", len(r.Score), 1)
+		v.length("ipw.gradient", len(r.Gradient), q)
+		v.length("ipw.hessian", len(r.Hessian), q*q)
+		v.length("ipw.score", len(r.Score), q)
+		if q > 1 { // adjusted: the columns, the sites' caps and a symmetric meat
+			v.length("ipw.cox_columns", len(r.CoxColumns), q)
+			if r.BetaLimit != nil {
+				v.length("ipw.beta_limit", len(r.BetaLimit), q)
+				v.finites("ipw.beta_limit", r.BetaLimit)
+			}
+			v.symmetricPSD("ipw.meat", r.Meat, q)
+		} else {
+			v.length("ipw.meat", len(r.Meat), 1)
+		}
 		for _, xs := range [][]float64{r.Gradient, r.Hessian, r.Meat, r.Score} {
 			v.finites("ipw.cox", xs)
 		}

@@ -55,23 +55,19 @@ func isPooledIPW(s IPWStage) bool {
 // validatePooledIPW checks the parts of a request that belong to the adjusted pooled model.
 func validatePooledIPW(r *IPWRequest) error {
 	if !isPooledIPW(r.Stage) {
-		if len(r.Adjust) > 0 || r.Site != "" || r.CoxWeights != nil || len(r.Origin) > 0 {
-			return queryErrorf(CodeInvalid, "ipw.adjust, ipw.site, ipw.cox_weights and ipw.origin belong to the pooled stages, not %s", r.Stage)
+		if r.Site != "" || r.CoxWeights != nil || len(r.Origin) > 0 || (len(r.Adjust) > 0 && r.Stage != IPWCox) {
+			return queryErrorf(CodeInvalid, "ipw.site, ipw.cox_weights and ipw.origin belong to the pooled stages, and ipw.adjust to those and the cox stage, not %s", r.Stage)
 		}
-		return nil
+		return checkIPWAdjust(r)
 	}
 	if len(r.Adjust) == 0 {
 		return queryErrorf(CodeInvalid, "ipw %s: the adjusted pooled model needs covariates (ipw.adjust); the treatment-only pooled model is computed from the outcome stage", r.Stage)
 	}
-	conf := map[string]bool{}
-	for _, c := range r.Confounders {
-		conf[c] = true
+	if err := checkIPWAdjust(r); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
-	for i, v := range r.Adjust {
-		if !conf[v] || seen[v] {
-			return queryErrorf(CodeInvalid, "ipw.adjust[%d] %q: each covariate of the outcome model must be a confounder, named once", i, clipName(v))
-		}
+	for _, v := range r.Adjust {
 		seen[v] = true
 	}
 	for v, o := range r.Origin {
@@ -108,6 +104,23 @@ func validatePooledIPW(r *IPWRequest) error {
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// checkIPWAdjust checks the outcome model's covariates (the cox and pooled stages): each a
+// confounder, named once.
+func checkIPWAdjust(r *IPWRequest) error {
+	conf := map[string]bool{}
+	for _, c := range r.Confounders {
+		conf[c] = true
+	}
+	seen := map[string]bool{}
+	for i, v := range r.Adjust {
+		if !conf[v] || seen[v] {
+			return queryErrorf(CodeInvalid, "ipw.adjust[%d] %q: each covariate of the outcome model must be a confounder, named once", i, clipName(v))
+		}
+		seen[v] = true
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // Privacy is what the sites' policies did to a result and where it came from: the
@@ -127,13 +128,13 @@ func (p Privacy) Line() string {
 		}
 		parts = append(parts, strings.Join(bs, ", "))
 	}
-	sup := plural(p.SuppressedCells, "cell", "cells") + " suppressed"
+	sup := format.Plural(p.SuppressedCells, "cell", "cells") + " suppressed"
 	if p.SuppressedCells > 0 && p.MinCell > 1 {
 		sup += fmt.Sprintf(" (<%d)", p.MinCell)
 	}
 	parts = append(parts, sup)
 	if p.MergedRows > 0 {
-		parts = append(parts, plural(p.MergedRows, "row", "rows")+" merged")
+		parts = append(parts, format.Plural(p.MergedRows, "row", "rows")+" merged")
 	}
 	parts = append(parts, truncatedText(p.TruncatedAfter)...)
 	if len(p.OpenSites) > 0 {
@@ -248,11 +249,4 @@ func siteList(s []string) string {
 		return strings.Join(s, ", ")
 	}
 	return fmt.Sprintf("%d sites", len(s))
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }

@@ -22,5 +22,5 @@ func StudyLine(st *app.Study) string {
 	if st.Patients == 1 && !st.PatientsAtLeast {
 		unit = "patient"
 	}
-	return name + " — " + n + " " + unit + ", " + plural(len(st.Sites), "site", "sites")
+	return name + " — " + n + " " + unit + ", " + format.Plural(len(st.Sites), "site", "sites")
 }

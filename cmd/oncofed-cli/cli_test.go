@@ -549,6 +549,30 @@ func TestDPAnalystCox(t *testing.T) {
 		len(doc.NoiseSD) != 1 || !(doc.NoiseSD[0] > 0 && doc.NoiseSD[0] < 0.2) {
 		t.Errorf("cox json: form %q, terms %+v\n%s", doc.Form, doc.Terms, out)
 	}
+	// The per-site view is fitted on each site's released tables: no query, and each site's
+	// standard error includes the noise.
+	code, out, stderr = cli(t, "--hub", url, "--key", keyFile, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex", "--format", "json", "--per-site")
+	var ps struct {
+		PerSite struct {
+			DP      bool
+			Queries int
+			Terms   []struct {
+				Sites []struct {
+					Site    string
+					SE      float64
+					NoiseSD *float64 `json:"noise_sd"`
+				}
+			}
+		} `json:"per_site"`
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &ps) != nil || !ps.PerSite.DP || ps.PerSite.Queries != 0 || len(ps.PerSite.Terms) != 1 || len(ps.PerSite.Terms[0].Sites) == 0 {
+		t.Fatalf("cox --per-site: exit %d, %+v\n%s%s", code, ps.PerSite, out, stderr)
+	}
+	for _, s := range ps.PerSite.Terms[0].Sites {
+		if s.NoiseSD == nil || !(*s.NoiseSD > 0) || !(s.SE > *s.NoiseSD) {
+			t.Errorf("cox --per-site: site %s SE %v, noise SD %v", s.Site, s.SE, s.NoiseSD)
+		}
+	}
 	// Stored, it reopens offline from its trace to the same fit, named as DP in the library.
 	code, list, stderr := cli(t, "--offline", "--cache", db, "library", "list")
 	if code != exitOK || !strings.Contains(list, "os ~ sex (stratified by site, differentially private)") {

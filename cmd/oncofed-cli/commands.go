@@ -411,7 +411,7 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 	var a analysisFlags
 	var covs, ties, strata, refs, validate, predict, times, marks, penalty, theta, thetaGrid string
 	var zph zphFlag
-	var counts bool
+	var counts, perSite bool
 	lpBin := app.DefaultLPBinWidth
 	var ridgeScale bool
 	if err := parseFlags(name, c, args, func(fs *flag.FlagSet) {
@@ -432,6 +432,7 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 		fs.StringVar(&strata, "strata", "site", "`site` stratifies by site (each site its own baseline hazard, R's coxph(... + strata(site))); none fits one pooled baseline from the sites' risk-set sums, which only sites whose policy has allow_pooled_cox answer; another categorical variable stratifies within sites by it as well")
 		fs.StringVar(&refs, "reference", "", "reference levels, `VAR=LEVEL,...` (default: the first category)")
 		fs.BoolVar(&counts, "counts", false, "patients and events per level of each categorical covariate in the hazard-ratio table (one Kaplan–Meier query by the covariate over the model's complete cases)")
+		fs.BoolVar(&perSite, "per-site", false, "after the fit, the model at each site alone and, per term, the sites' meta-analysis (hazard ratio per site, fixed and random-effects pooling, I², τ², Q): a few queries per site for the model stratified by site, none for one fitted on differentially private tables; not for --strata none")
 		fs.Var(&zph, "zph", "after the fit, test proportional hazards as R's cox.zph (each term and GLOBAL: chisq, df, p); --zph=identity or --zph=rank for another transform of time than km (km and rank need sites that allow the pooled form)")
 	}); err != nil {
 		return err
@@ -454,6 +455,12 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 	}
 	if zph.transform != "" && c.format == "csv" {
 		return usagef("--zph: use --format json or text (the proportional-hazards test is a second table)")
+	}
+	if perSite && c.format == "csv" {
+		return usagef("--per-site: use --format json or text (the per-site fits are a second table)")
+	}
+	if perSite && strata != "site" {
+		return usagef("--per-site needs the model stratified by site (--strata site): the pooled form releases no per-site likelihood, and strata within sites are not fitted site by site")
 	}
 	ridge, err := ridgeFlags(penalty, theta, thetaGrid, strata, ridgeScale)
 	if err != nil {
@@ -521,6 +528,11 @@ func coxCommand(ctx context.Context, c *common, name string, args []string, out 
 	extras := modelExtras{loso: loso}
 	if counts {
 		if extras.counts, err = e.svc.CoxLevelCounts(ctx, r); err != nil {
+			return err
+		}
+	}
+	if perSite {
+		if extras.sites, err = sitesView(ctx, e, r); err != nil {
 			return err
 		}
 	}
@@ -599,9 +611,9 @@ func policyJSON(p *app.Provenance) map[string]any {
 	return out
 }
 
-func nonNil(xs []string) []string {
+func nonNil[T any](xs []T) []T {
 	if xs == nil {
-		return []string{}
+		return []T{}
 	}
 	return xs
 }

@@ -30,7 +30,7 @@ func runIPW(ctx context.Context, c *common, args []string, out io.Writer) error 
 		fs.StringVar(&ties, "ties", "efron", "tie handling `METHOD` of the weighted Cox model: efron or breslow")
 		fs.StringVar(&strata, "strata", "", "weighted Cox model `FORM`: site (stratified by site; the default) or none (one baseline hazard; the only form, and the default, with --treatment site)")
 		fs.StringVar(&refs, "reference", "", "reference levels of categorical confounders, `VAR=LEVEL,...`")
-		fs.StringVar(&adjust, "adjust", "", "comma-separated confounders `VARIABLES` to adjust the pooled weighted Cox model for (with --strata none; the sites must allow pooled models)")
+		fs.StringVar(&adjust, "adjust", "", "comma-separated confounders `VARIABLES` to adjust the weighted Cox model for (stratified by site: every policy; with --strata none the sites must allow pooled models)")
 	}); err != nil {
 		return err
 	}
@@ -65,9 +65,6 @@ func runIPW(ctx context.Context, c *common, args []string, out io.Writer) error 
 		if !slices.Contains(names, v) {
 			return usagef("--adjust: %s is not among --confounders (the weighted Cox model adjusts for confounders only)", v)
 		}
-	}
-	if len(adjusted) > 0 && strata != "none" && !bySite {
-		return usagef("--adjust needs --strata none: the adjusted weighted Cox model is pooled (one baseline hazard)")
 	}
 	e, st, f, err := a.prepare(ctx, c, true)
 	if err != nil {

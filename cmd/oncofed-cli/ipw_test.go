@@ -121,12 +121,21 @@ func TestIPWCommandEqualsR(t *testing.T) {
 		case strings.HasPrefix(c.Name, "lung sites"):
 			sex := append([]string{"--treatment", "sex", "--treated", "female"}, ipwCaseFlags(c)...)
 			if len(c.OutcomeCov) > 0 {
-				// Adjusted: the pooled form only (the stratified form models the treatment alone).
+				// Adjusted: pooled (its own stages) and stratified by site (the cox stage with
+				// the covariates, no pooled stage).
 				for _, cox := range c.CoxPooled {
 					before := adjustedAsked()
 					checkIPWCommand(t, url, c, cox, "none", append(slices.Clone(sex), "--strata", "none")...)
 					if adjustedAsked() == before {
 						t.Errorf("%s %s: no pooled stage was asked", c.Name, cox.Ties)
+					}
+					ran++
+				}
+				for _, cox := range c.CoxSite {
+					before, pooled := coxAsked(), adjustedAsked()
+					checkIPWCommand(t, url, c, cox, "site", sex...)
+					if coxAsked() == before || adjustedAsked() != pooled {
+						t.Errorf("%s %s: the stratified adjusted model asked no cox stage, or a pooled one", c.Name, cox.Ties)
 					}
 					ran++
 				}
@@ -156,8 +165,8 @@ func TestIPWCommandEqualsR(t *testing.T) {
 			}
 		}
 	}
-	if ran != 24 {
-		t.Errorf("%d comparisons checked, want 24 (2 lung sites cases stratified and pooled, 3 adjusted pooled, 5 lung trial cases pooled of which 2 adjusted; Efron and Breslow)", ran)
+	if ran != 34 {
+		t.Errorf("%d comparisons checked, want 34 (2 lung sites cases stratified and pooled, 4 adjusted stratified and pooled, 5 lung trial cases pooled of which 2 adjusted; Efron and Breslow)", ran)
 	}
 	if centred == 0 {
 		t.Error("no adjusted round centred age on its declared range's midpoint")
@@ -329,14 +338,14 @@ func TestIPWAdjustedReopensOffline(t *testing.T) {
 	}
 }
 
-// Adjusting needs the pooled form and confounders: the command says so before asking anything.
+// Adjusting takes confounders only, in either form: the command says so before asking anything.
 func TestIPWAdjustUsage(t *testing.T) {
 	base := []string{"--hub", "nats://127.0.0.1:1", "ipw", "--study", "lung", "--endpoint", "os", "--treatment", "sex", "--treated", "female", "--confounders", "age,karno"}
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--adjust", "age"}, "--adjust needs --strata none"},
+		{[]string{"--adjust", "ecog"}, "ecog is not among --confounders"},
 		{[]string{"--strata", "none", "--adjust", "ecog"}, "ecog is not among --confounders"},
 	} {
 		code, _, errOut := cli(t, append(slices.Clone(base), c.args...)...)

@@ -684,6 +684,9 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		if x.counts != nil {
 			doc["level_counts"] = levelCountsJSON(x.counts)
 		}
+		if x.sites != nil {
+			doc["per_site"] = x.sites.json()
+		}
 		return writeJSON(w, doc)
 	case "csv":
 		recs := [][]string{{"term", "level", "reference", "coef", "se", "hr", "lower", "upper", "p"}}
@@ -780,6 +783,11 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	}
 	if x.pred != nil {
 		if err := writePredictionText(w, r, spec, x); err != nil {
+			return err
+		}
+	}
+	if x.sites != nil {
+		if err := x.sites.text(w, withSpec.Request, names); err != nil {
 			return err
 		}
 	}

@@ -16,6 +16,7 @@ import (
 type modelExtras struct {
 	loso     *app.LOSOResult
 	counts   *app.LevelCounts // patients and events per level (--counts)
+	sites    *perSiteView     // the model at each site alone (--per-site)
 	pred     *app.Prediction
 	hist     *app.LPHistogramResult
 	histNote string

@@ -100,3 +100,11 @@ func Thousands(n int) string {
 	}
 	return b.String()
 }
+
+// Plural writes a count with its noun: "1 event", "4 events" (many is the plural form).
+func Plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}

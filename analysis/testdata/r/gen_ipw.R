@@ -1,8 +1,8 @@
 # Goldens for analysis/ipw*.go: propensity model (glm binomial), inverse probability of
 # treatment weights (ATE, ATT, overlap; stabilised; trimmed), balance (SMD), ESS, weighted
 # Kaplan-Meier (survfit weights=), weighted Cox with robust and naive variance (coxph
-# weights=, robust=TRUE), Efron and Breslow, pooled and stratified by site, and the weighted
-# score (log-rank) tests. Real data: survival::lung and survival::rotterdam, and lung.csv's
+# weights=, robust=TRUE), Efron and Breslow, pooled and stratified by site, either adjusted
+# for covariates, and the weighted score (log-rank) tests. Real data: survival::lung and survival::rotterdam, and lung.csv's
 # institutions as sites, with one institution as a single-arm trial against the others.
 #
 # Run from analysis/: Rscript testdata/r/gen_ipw.R   (writes testdata/r/ipw_goldens.json)
@@ -151,7 +151,12 @@ cases <- list(
   one_case("lung sites ATE stabilised trim 0.05 adjusted", lsites, fls, "ATE", stabilise = TRUE, trim = 0.05,
            outcome_covs = c("age", "karno", "wt.loss")),
   one_case("lung trial inst1 ATT adjusted", ltrial, fls, "ATT", outcome_covs = c("age", "wt.loss"), by_site = FALSE),
-  one_case("lung trial inst1 ATE adjusted", ltrial, fls, "ATE", outcome_covs = c("karno"), by_site = FALSE)
+  one_case("lung trial inst1 ATE adjusted", ltrial, fls, "ATE", outcome_covs = c("karno"), by_site = FALSE),
+  # The model stratified by site adjusted for covariates (the cox stage with ipw.adjust; every
+  # case above with outcome_covs and by_site has it too): lung.csv by institution with the ATT,
+  # and the strongly confounded rotterdam comparison with overlap weights and a factor (size).
+  one_case("lung sites ATT adjusted", lsites, fls, "ATT", outcome_covs = c("age", "wt.loss")),
+  one_case("rotterdam hormon overlap adjusted", rot, fr, "overlap", outcome_covs = c("age", "size", "nodes"))
 )
 
 data_of <- function(d, f) {

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/oncofed/oncofed/cache"
 	"github.com/oncofed/oncofed/internal/sqlitedb"
 	"github.com/oncofed/oncofed/node"
 )
@@ -266,25 +267,14 @@ func (n *cliNetwork) timeCLIWith(bin, dir string, args []string, limit time.Dura
 	return m, nil
 }
 
-// resultBytes is what the one result in the cache at path takes: its row (request, provenance,
-// Cox trace), its rounds (queries, reply digests) and the replies it keeps.
+// resultBytes is what the one result in the cache at path takes (cache.StoredResultBytes).
 func resultBytes(path string) (int64, error) {
 	db, err := sqlitedb.Open(path, sqlitedb.ReadOnly)
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
-	var n int64
-	// A cache of schema 3 has no trace or digest columns: count what it has.
-	q := `SELECT (SELECT coalesce(sum(length(request) + length(provenance)), 0) FROM results)
-		+ (SELECT coalesce(sum(length(query)), 0) FROM result_rounds)
-		+ (SELECT coalesce(sum(length(reply)), 0) FROM result_replies)`
-	var cols int
-	if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info('results') WHERE name = 'trace'`).Scan(&cols); err == nil && cols == 1 {
-		q += ` + (SELECT coalesce(sum(length(trace)), 0) FROM results) + (SELECT coalesce(sum(length(replies)), 0) FROM result_rounds)`
-	}
-	err = db.QueryRow(q).Scan(&n)
-	return n, err
+	return cache.StoredResultBytes(context.Background(), db)
 }
 
 // cliR is what bench/r/models.R writes.

@@ -30,6 +30,19 @@ type latencyRun struct {
 	answered  []int
 	deadline  time.Duration
 	overshoot []time.Duration // elapsed − deadline, for the offline run
+	// cpu is this process's CPU (user + system: the 100 nodes, the hub and the client) over
+	// the series, span its wall clock, and load the 1-minute load average at its start and end.
+	cpu, span time.Duration
+	load      [2]string
+}
+
+// loadAverage is the machine's 1-minute load average (/proc/loadavg), or "?" where there is none.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 // latencyPolicy is the demo sites' policy (minimum cohort 10, minimum cell 5, overlap guard,
@@ -131,14 +144,17 @@ func latency(ctx context.Context, cfg config, r *report) error {
 				return err
 			}
 		}
+		load, cpu0, t0 := loadAverage(), cpuTime(), time.Now()
 		run, err := queries(ctx, client, n, deadline, name)
 		stop()
 		if err != nil {
 			return err
 		}
+		run.cpu, run.span, run.load = cpuTime()-cpu0, time.Since(t0), [2]string{load, loadAverage()}
 		runs = append(runs, run)
-		log.Printf("latency: %s: p50 %s p95 %s max %s, %d partial", name, fmtDur(percentile(run.elapsed, 50)),
-			fmtDur(percentile(run.elapsed, 95)), fmtDur(percentile(run.elapsed, 100)), run.partial)
+		log.Printf("latency: %s: p50 %s p95 %s max %s, %d partial; CPU %s a query, %.0f%% of a core, load %s–%s", name, fmtDur(percentile(run.elapsed, 50)),
+			fmtDur(percentile(run.elapsed, 95)), fmtDur(percentile(run.elapsed, 100)), run.partial, fmtDur(run.cpu/time.Duration(n)),
+			run.share()*100, run.load[0], run.load[1])
 		return nil
 	}
 	tenth := func() []int {
@@ -170,16 +186,20 @@ func latency(ctx context.Context, cfg config, r *report) error {
 	b.WriteString("to merged curves + log-rank at the client (network.Client with its default options, as the app uses it: discovery\n")
 	b.WriteString("is cached for 5 s, so a few queries include one). Every node also appends each query to its SQLite audit log.\n")
 	fmt.Fprintf(&b, "Slow sites sleep %s before answering; offline sites are stopped after the client discovered them.\n\n", cfg.slow)
-	b.WriteString("| Scenario | Queries | p50 | p95 | max | Labelled partial | Sites answered (median) |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("| Scenario | Queries | p50 | p95 | max | Labelled partial | Sites answered (median) | CPU a query (whole network) | CPU share (CPU ÷ wall) | load average (start–end) |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, run := range runs {
 		var ans []float64
 		for _, a := range run.answered {
 			ans = append(ans, float64(a))
 		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %d of %d | %.0f |\n", run.name, len(run.elapsed), fmtDur(percentile(run.elapsed, 50)),
-			fmtDur(percentile(run.elapsed, 95)), fmtDur(percentile(run.elapsed, 100)), run.partial, len(run.elapsed), medianFloat(ans))
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %d of %d | %.0f | %s | %.2f cores | %s–%s |\n", run.name, len(run.elapsed), fmtDur(percentile(run.elapsed, 50)),
+			fmtDur(percentile(run.elapsed, 95)), fmtDur(percentile(run.elapsed, 100)), run.partial, len(run.elapsed), medianFloat(ans),
+			fmtDur(run.cpu/time.Duration(len(run.elapsed))), run.share(), run.load[0], run.load[1])
 	}
 	b.WriteString("\n")
+	b.WriteString("The latency is the CPU a query costs the whole network in this process divided by the share of the 2 cores\n")
+	b.WriteString("the process gets: on a machine busy with other work (load average above 2) the share falls and the latency\n")
+	b.WriteString("rises with it while the CPU a query costs stays put (bench/NOTES.md, \"The 100-site latency and the load\").\n\n")
 	off := runs[2]
 	fmt.Fprintf(&b, "With 10 sites offline every answer came after the %s deadline by p50 %s / max %s, and %d of %d were labelled\n",
 		cfg.deadline, fmtDur(percentile(off.overshoot, 50)), fmtDur(percentile(off.overshoot, 100)), off.partial, len(off.elapsed))
@@ -203,6 +223,14 @@ func latency(ctx context.Context, cfg config, r *report) error {
 		fmt.Sprintf("%d/%d partial, %d missing; after the deadline by p50 %s, max %s", off.partial, len(off.elapsed),
 			int(medianFloat(intsToFloats(off.missing))), fmtDur(percentile(off.overshoot, 50)), fmtDur(percentile(off.overshoot, 100))), atDeadline)
 	return nil
+}
+
+// share is the cores the series had on average: its CPU over its wall clock.
+func (r *latencyRun) share() float64 {
+	if r.span <= 0 {
+		return 0
+	}
+	return r.cpu.Seconds() / r.span.Seconds()
 }
 
 func intsToFloats(x []int) []float64 {

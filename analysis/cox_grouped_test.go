@@ -1,0 +1,104 @@
+package analysis
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// A stratum grouped by its distinct design rows (rowGrouping) gives the contribution of the
+// per-subject walk bit for bit: with ties, Efron and Breslow, and with delayed entry.
+func TestContributionGroupedEqualsPerSubject(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 7))
+	n, p := 3000, 3
+	time, entry := make([]float64, n), make([]float64, n)
+	event := make([]bool, n)
+	x := make([]float64, n*p)
+	for i := 0; i < n; i++ {
+		time[i] = float64(1 + r.IntN(200)) // many ties
+		event[i] = r.IntN(3) > 0
+		x[i*p] = float64(r.IntN(2))
+		x[i*p+1] = float64(50 + r.IntN(30))
+		x[i*p+2] = x[i*p] * x[i*p+1]
+		if r.IntN(5) == 0 {
+			entry[i] = math.Floor(time[i] * r.Float64())
+		}
+	}
+	beta := []float64{0.4, -0.03, 0.01}
+	fit := func(share int, entry []float64, ties Ties) CoxContribution {
+		defer func(v int) { maxDistinctShare = v }(maxDistinctShare)
+		maxDistinctShare = share
+		s, err := NewCoxStratumEntry(entry, time, event, x, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rowOf, _ := s.rowGrouping(); (rowOf != nil) != (share == 1) {
+			t.Fatalf("share %d: grouped = %v", share, rowOf != nil)
+		}
+		c, err := s.Contribution(beta, ties)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, ties := range []Ties{Efron, Breslow} {
+		for _, ent := range [][]float64{nil, entry} {
+			g, u := fit(1, ent, ties), fit(2*n, ent, ties)
+			if g.LogLik != u.LogLik || !EqualBits(g.Gradient, u.Gradient) || !EqualBits(g.Hessian, u.Hessian) || !EqualBits(g.SecondMoment, u.SecondMoment) {
+				t.Errorf("%v, entry %v: grouped %v %v, per subject %v %v", ties, ent != nil, g.LogLik, g.Gradient, u.LogLik, u.Gradient)
+			}
+			if g.Events == 0 || g.LogLik == 0 {
+				t.Errorf("%v: empty contribution", ties)
+			}
+		}
+	}
+}
+
+// distinctRows numbers a matrix's rows as the whole-row lookup does: the same rows in the same
+// order, −0 apart from +0, and nil past the limit; with columns of few and of many values.
+func TestDistinctRowsEqualHashed(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 8))
+	for _, levels := range [][]int{{2}, {2, 60}, {3, 20, 2}, {12, 12}, {900, 2}, {1500, 1500}} {
+		p, n := len(levels), 2000
+		x := make([]float64, n*p)
+		for i := range n {
+			for j, l := range levels {
+				x[i*p+j] = float64(r.IntN(l)) - 0.5*float64(j)
+			}
+		}
+		x[0] = math.Copysign(0, -1) // −0 differs from +0, bit for bit
+		for _, limit := range []int{n, 25} {
+			rows1, uniq1 := distinctRows(x, p, limit)
+			rows2, uniq2 := distinctRowsHashed(x, p, limit)
+			if (rows1 == nil) != (rows2 == nil) || len(rows1) != len(rows2) || !EqualBits(uniq1, uniq2) {
+				t.Fatalf("levels %v, limit %d: %d/%d distinct rows", levels, limit, len(uniq1)/p, len(uniq2)/p)
+			}
+			for k := range rows1 {
+				if rows1[k] != rows2[k] {
+					t.Fatalf("levels %v: row %d numbered %d, hashed %d", levels, k, rows1[k], rows2[k])
+				}
+			}
+			if limit == n && rows1 == nil {
+				t.Fatalf("levels %v: not grouped", levels)
+			}
+		}
+	}
+}
+
+// ColumnValues numbers a column's values in order of first occurrence, past the few it
+// searches in order.
+func TestColumnValues(t *testing.T) {
+	x := []float64{}
+	for i := range 40 {
+		x = append(x, float64(i%13), float64(i%3)) // column 0: 13 values, beyond the searched few
+	}
+	codes, values := ColumnValues(x, 2, 0)
+	if len(values) != 13 || len(codes) != 40 {
+		t.Fatalf("%d values, %d codes", len(values), len(codes))
+	}
+	for k, c := range codes {
+		if values[c] != x[2*k] || int(c) != k%13 {
+			t.Fatalf("row %d: code %d (value %v) for %v", k, c, values[c], x[2*k])
+		}
+	}
+}
