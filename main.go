@@ -29,6 +29,7 @@ import (
 	"github.com/oncofed/oncofed/cache"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/network/demo"
+	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/oskeyring"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/synth"
@@ -42,15 +43,18 @@ func main() {
 	inbox := flag.String("inbox", "", "reply inbox `PREFIX` the hub's permissions give this analyst (e.g. _INBOX_alice)")
 	tlsCA := flag.String("tls-ca", "", "CA certificate `FILE` of the hub")
 	demoFlag := flag.Bool("demo", false, "start the embedded demo network whatever hub the app remembers")
+	demoRole := flag.String("demo-role", "trusted", "with the demo network, the `ROLE` its sites give you: trusted (rule-based releases, as under a data-use agreement) or dp (differentially private releases with a ρ budget, as every other analyst gets); dp implies --demo")
 	cachePath := flag.String("cache", "", "cache database (default: oncofed/cache.db in the user cache directory)")
 	flag.Parse()
 	fy := fyneapp.NewWithID("org.oncofed.desktop")
-	s := &session{fy: fy, keyring: oskeyring.New(oskeyring.Service, 0), cachePath: *cachePath}
+	s := &session{fy: fy, keyring: oskeyring.New(oskeyring.Service, 0), cachePath: *cachePath, demoRole: node.Role(*demoRole)}
 	var err error
 	switch {
+	case s.demoRole != node.RoleTrusted && s.demoRole != node.RoleDP:
+		err = fmt.Errorf("--demo-role: %q is not a role (trusted or dp)", *demoRole)
 	case *hub != "":
 		s.conn, s.creds, err = fromFlags(*hub, *creds, *key, *inbox, *tlsCA)
-	case !*demoFlag:
+	case !*demoFlag && s.demoRole == node.RoleTrusted:
 		s.conn, s.remembered = ui.LoadConnection(fy.Preferences()), true
 	}
 	if err == nil {
@@ -91,6 +95,7 @@ type session struct {
 	fy         fyne.App
 	keyring    *oskeyring.Keyring
 	cachePath  string
+	demoRole   node.Role // the demo analyst's role at the demo sites
 	conn       ui.Connection
 	remembered bool // conn comes from the preferences: its secrets are in the keyring or asked for
 	creds      app.Credentials
@@ -127,13 +132,16 @@ func (s *session) run() error {
 	if s.conn.URL == "" {
 		// The same network as oncofed-cli --demo: the same hospitals, policies and numbers.
 		fed := synth.DemoFederation()
-		d, err := demo.Start(ctx, demoDir(), demo.Options{Federation: &fed})
+		d, err := demo.Start(ctx, demoDir(), demo.Options{Federation: &fed, AnalystRole: s.demoRole})
 		if err != nil {
 			return fmt.Errorf("starting the demo network: %w", err)
 		}
 		s.closers = append(s.closers, d.Close)
 		s.info = app.NetworkInfo{ID: "demo", Name: fed.Name, Demo: true}
 		s.label = "Demo network"
+		if s.demoRole == node.RoleDP { // its own library: the releases differ
+			s.info.ID, s.info.Name, s.label = "demo-dp", fed.Name+" (dp analyst)", "Demo (dp)"
+		}
 		s.showAndRun(s.dial(d.URL(), app.Credentials{AnalystKey: string(d.AnalystKey)}))
 		return nil
 	}

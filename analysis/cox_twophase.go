@@ -120,49 +120,11 @@ func dot(a, b []float64) float64 {
 // wrong length or that are not finite return an error. O(n p²), or O(n + u p²) for a design
 // of u distinct rows (the subjects of one row are summed first).
 func (s *CoxStratum) WeightedSecondMoment(beta, a, b []float64) ([]float64, error) {
-	p := s.p
 	times, err := s.checkSecondMoment("CoxStratum.WeightedSecondMoment", beta, a, b)
 	if err != nil {
 		return nil, err
 	}
-	m := make([]float64, p*p)
-	ws, grouped := s.groupedWeights(beta) // phase 1 asked at this β just before: kept
-	var coef []float64                    // grouped: Σ of the subjects' a − b per distinct row
-	if grouped != nil {
-		coef = make([]float64, len(grouped.w))
-	}
-	acc := outerSum{m: m}
-	e := 0
-	for g := 0; g < times; g++ {
-		hadEvent := false
-		for k := int(s.groups[g]); k < int(s.groups[g+1]); k++ {
-			c := a[g]
-			if s.event[k] {
-				hadEvent = true
-				c -= b[e]
-			}
-			if coef != nil {
-				coef[grouped.rowOf[k]] += c
-			} else if c != 0 {
-				acc.add(ws[k]*c, s.x[k*p:(k+1)*p])
-			}
-		}
-		if hadEvent {
-			e++
-		}
-	}
-	for r, c := range coef {
-		if c != 0 {
-			acc.add(grouped.w[r]*c, grouped.uniq[r*p:(r+1)*p])
-		}
-	}
-	acc.flush()
-	for i := 0; i < p; i++ {
-		for j := 0; j < i; j++ {
-			m[j*p+i] = m[i*p+j]
-		}
-	}
-	return m, nil
+	return s.secondMoment(beta, a, b, nil, times), nil
 }
 
 // outerSum adds Σ w x x' to the lower triangle of the p×p row-major m, four rows x at a time
@@ -314,25 +276,11 @@ func PooledCoxSums(sites [][]RiskSetRow, eventXSum [][]float64, p int, beta []fl
 
 // efronWeights returns, for one event time with d events, risk-set sum s0 and event sum e0,
 // su = Σ_l 1/den_l, sv = Σ_l f_l/den_l, suu, suv, svv (their products' sums) with
-// den_l = s0 − f_l e0, f_l = l/d under Efron and 0 under Breslow, and loglik minus Σ_l log den_l.
+// den_l = s0 − f_l e0, f_l = l/d under Efron and 0 under Breslow, and loglik minus Σ_l log den_l
+// (efronTerms: the client's pooled sums and the sites' fits take the same terms).
 func efronWeights(s0, e0 float64, d int, ties Ties, loglik float64) (su, sv, suu, suv, svv, ll float64) {
-	fd := float64(d)
-	if ties == Breslow || d == 1 {
-		return fd / s0, 0, fd / (s0 * s0), 0, 0, loglik - fd*math.Log(s0)
-	}
-	for l := 0; l < d; l++ {
-		f := float64(l) / fd
-		den := s0 - f*e0
-		loglik -= math.Log(den)
-		u := 1 / den
-		v := f * u
-		su += u
-		sv += v
-		suu += u * u
-		suv += u * v
-		svv += v * v
-	}
-	return su, sv, suu, suv, svv, loglik
+	su, sv, suu, suv, svv, terms := efronTerms(s0, e0, d, ties)
+	return su, sv, suu, suv, svv, loglik + terms
 }
 
 // checkTimeSums validates one site's phase-1 rows as received from the network.

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/oncofed/oncofed/protocol"
@@ -72,4 +74,42 @@ func Refusal(site string, e *protocol.Error) SiteProblem {
 // Partial reports whether some expected site did not contribute.
 func (g *Gathered) Partial() bool {
 	return len(g.Missing)+len(g.Refused)+len(g.Invalid) > 0
+}
+
+// ReasonGroup is the sites that gave one reason.
+type ReasonGroup struct {
+	Message string
+	Sites   []string
+}
+
+// GroupByReason groups problems by their message, in the order each message first appears,
+// sites in the order given: the same refusal from every site of a study (a role, a policy
+// rule) is said once, not once per site.
+func GroupByReason(problems []SiteProblem) []ReasonGroup {
+	var out []ReasonGroup
+	at := map[string]int{}
+	for _, p := range problems {
+		k, ok := at[p.Message]
+		if !ok {
+			k = len(out)
+			at[p.Message] = k
+			out = append(out, ReasonGroup{Message: p.Message})
+		}
+		out[k].Sites = append(out[k].Sites, p.Site)
+	}
+	return out
+}
+
+// BySameReason writes problems grouped by their message (GroupByReason): "a, b: why; c: other",
+// or "all 6 sites (a, …): why".
+func BySameReason(problems []SiteProblem) string {
+	groups := GroupByReason(problems)
+	parts := make([]string, len(groups))
+	for i, g := range groups {
+		parts[i] = strings.Join(g.Sites, ", ") + ": " + g.Message
+		if len(g.Sites) > 1 && len(g.Sites) == len(problems) {
+			parts[i] = fmt.Sprintf("all %d sites (%s): %s", len(g.Sites), strings.Join(g.Sites, ", "), g.Message)
+		}
+	}
+	return strings.Join(parts, "; ")
 }

@@ -218,15 +218,13 @@ func noAnswer(g *Gathered) error {
 		return nil
 	}
 	if len(g.Refused) > 0 {
-		var why []string
 		code := ERefusedByPolicy
 		for _, p := range g.Refused {
-			why = append(why, p.Site+": "+p.Message)
 			if p.Code == protocol.CodeInvalid {
 				code = EInvalid
 			}
 		}
-		e := Errorf(code, "no site answered: %s", strings.Join(why, "; "))
+		e := Errorf(code, "no site answered: %s", BySameReason(g.Refused))
 		e.Refused = slices.Clone(g.Refused)
 		return e
 	}

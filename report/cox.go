@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/csv"
+	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -150,4 +151,21 @@ func singular(u string) string {
 		return strings.TrimSuffix(u, "s")
 	}
 	return u
+}
+
+// DPNoiseLine is, for a model fitted on differentially private tables, the noise's own standard
+// deviation of each coefficient (app.DPCoxNoiseSD, which the fit's standard errors leave out);
+// "" for other models.
+func DPNoiseLine(r *app.Result, n Names) string {
+	fit := r.Cox.Fit
+	sd := r.Cox.NoiseSD
+	if fit == nil || len(sd) != len(fit.Terms) {
+		return ""
+	}
+	parts := make([]string, len(sd))
+	for j, v := range sd {
+		parts[j] = fmt.Sprintf("%s %.4f", TermLabel(r.Request, fit.Terms[j], n), v)
+	}
+	return fmt.Sprintf("Noise of the differentially private release (not in the SE), SD of each coefficient over %d simulated releases: %s",
+		app.DPCoxNoiseReleases, strings.Join(parts, ", "))
 }

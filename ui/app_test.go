@@ -16,6 +16,7 @@ import (
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/report"
 )
@@ -360,6 +361,45 @@ func TestCoxPerSiteView(t *testing.T) {
 	a.cox.view.SetSelected(viewAllTerms)
 	if a.cox.meta.Visible() {
 		t.Error("heterogeneity line still shown for the terms view")
+	}
+}
+
+// TestCoxPerSiteViewDP: for an analyst of role dp the Cox model is fitted on the sites'
+// differentially private tables, and its per-site view fits each site's tables alone — no
+// query (the sites' ρ ledgers do not move) — with the noise in each site's standard error, said
+// in the heterogeneity line; it is offered offline too, from the stored tables.
+func TestCoxPerSiteViewDP(t *testing.T) {
+	f := startAppAs(t, testFederation(), node.RoleDP)
+	a := f.ui
+	a.selectTab(TabCox)
+	a.cox.covariates.SetSelected([]string{"sex"})
+	test.Tap(a.cox.fit)
+	f.loop.until(t, "the Cox fit", func() bool { return a.cox.result != nil || strings.HasPrefix(a.cox.status.Text, "No Cox") })
+	if a.cox.result == nil || a.cox.result.Cox.Form != protocol.CoxDPTables {
+		t.Fatalf("no dp fit: %s", a.cox.status.Text)
+	}
+	want := "By site: sex: male vs female"
+	if !slices.Contains(a.cox.view.Options, want) {
+		t.Fatalf("views %q: the per-site view is not offered for a dp model", a.cox.view.Options)
+	}
+	audited := func() int {
+		n, err := f.demo.Audited(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := audited()
+	a.cox.view.SetSelected(want)
+	f.loop.until(t, "the per-site fits", func() bool { return a.cox.sites != nil || strings.HasPrefix(a.cox.status.Text, "No per-site") })
+	if a.cox.sites == nil || !a.cox.sites.DP || a.cox.sites.Queries != 0 {
+		t.Fatalf("per-site view %+v: %s", a.cox.sites, a.cox.status.Text)
+	}
+	if after := audited(); after != before {
+		t.Errorf("the per-site view of dp tables sent queries: %d audit records before, %d after", before, after)
+	}
+	if line := a.cox.meta.Text; !strings.Contains(line, "sites pooled") || !strings.Contains(line, "includes the release's noise") {
+		t.Errorf("heterogeneity line %q", line)
 	}
 }
 

@@ -50,7 +50,7 @@ type compareTab struct {
 	estimand    *widget.RadioGroup
 	trim        *widget.Select
 	coxForm     *widget.RadioGroup
-	adjust      *widget.CheckGroup // the pooled model's covariates, among the confounders
+	adjust      *widget.CheckGroup // the outcome model's covariates, among the confounders
 	adjustNote  *widget.Label      // why the adjustment is not offered
 	run         *widget.Button
 	view        *widget.Select
@@ -132,7 +132,7 @@ func newCompareTab(host compareHost, do func(func())) *compareTab {
 		bold("Confounders"), t.confounders,
 		bold("Weights"), t.estimand, t.trim,
 		bold("Outcome model"), t.coxForm,
-		widget.NewLabel("Adjusted for (one baseline):"), t.adjust, t.adjustNote,
+		widget.NewLabel("Adjusted for:"), t.adjust, t.adjustNote,
 		t.run,
 	)
 	bar := newToolbar(1, widget.NewLabel("Compare treatments"), t.view, t.pin, t.export)
@@ -188,9 +188,9 @@ func (t *compareTab) onTreatment(name string) {
 	t.offerAdjust()
 }
 
-// offerAdjust offers the chosen confounders as the outcome model's covariates, in the pooled
-// form only (the sites answer it under allow_pooled_cox; docs/ipw.md), keeping those still
-// offered.
+// offerAdjust offers the chosen confounders as the outcome model's covariates, keeping those
+// still offered: stratified by site under every policy, pooled only where every site allows
+// pooled models (allow_pooled_cox; docs/ipw.md).
 func (t *compareTab) offerAdjust() {
 	var opts, kept []string
 	for _, c := range t.confounders.Selected {
@@ -204,7 +204,7 @@ func (t *compareTab) offerAdjust() {
 		}
 	}
 	var refuse []string
-	if t.study != nil {
+	if t.study != nil && t.coxForm.Selected == coxPooledB {
 		refuse = t.host.pooledRefusers(t.study)
 	}
 	if len(refuse) > 0 {
@@ -214,13 +214,13 @@ func (t *compareTab) offerAdjust() {
 		if len(refuse) < len(t.study.Sites) {
 			who = "the policies of " + strings.Join(refuse, ", ") + " do not allow it"
 		}
-		t.adjustNote.SetText("Adjusting the pooled model is not offered: " + who + " (allow_pooled_cox: its sums per time disclose covariate values).")
+		t.adjustNote.SetText("Adjusting the pooled model is not offered: " + who + " (allow_pooled_cox: its sums per time disclose covariate values). Stratified by site, it is.")
 		t.adjustNote.Show()
 	} else {
 		t.adjustNote.Hide()
 	}
 	t.adjust.Options, t.adjust.Selected = opts, kept
-	if t.coxForm.Selected == coxPooledB && len(refuse) == 0 {
+	if len(refuse) == 0 {
 		t.adjust.Enable()
 	} else {
 		t.adjust.Disable()
@@ -241,10 +241,10 @@ func (t *compareTab) Request() app.Request {
 	spec := &app.IPWSpec{Treatment: t.treatment.Selected, Treated: t.treated.Selected, Confounders: conf, Estimand: t.estimand.Selected, Strata: "site"}
 	if t.coxForm.Selected == coxPooledB {
 		spec.Strata = "none"
-		for _, c := range t.adjust.Selected {
-			if slices.Contains(conf, c) {
-				spec.Adjust = append(spec.Adjust, c)
-			}
+	}
+	for _, c := range t.adjust.Selected {
+		if slices.Contains(conf, c) {
+			spec.Adjust = append(spec.Adjust, c)
 		}
 	}
 	if spec.Treatment == compareBySite {

@@ -189,12 +189,8 @@ func (t *coxTab) show(r *app.Result) {
 	if r.Cox.FitError != "" {
 		m += "\n⚠ " + r.Cox.FitError
 	}
-	if sd := r.Cox.NoiseSD; len(sd) == len(fit.Terms) {
-		parts := make([]string, len(sd))
-		for j, v := range sd {
-			parts[j] = fmt.Sprintf("%s %.4f", report.TermLabel(r.Request, fit.Terms[j], t.host.names()), v)
-		}
-		m += "\nNoise of the differentially private release, SD of each coefficient: " + strings.Join(parts, ", ")
+	if line := report.DPNoiseLine(r, t.host.names()); line != "" {
+		m += "\n" + line
 	}
 	for _, w := range fit.Warnings {
 		m += "\n⚠ " + w
@@ -294,12 +290,13 @@ func (t *coxTab) exportAs(format string) {
 	t.host.saveFile("forest-"+r.Request.Study+"."+format, func(w io.Writer) error { return writeFigure(w, format, fig) })
 }
 
-// setViews offers a per-site view of each estimable term of a model stratified by site (the
-// pooled form releases no per-site likelihood), keeping the chosen term when it is still there.
+// setViews offers a per-site view of each estimable term of a model stratified by site, or
+// fitted on the sites' differentially private tables (the pooled form releases no per-site
+// likelihood), keeping the chosen term when it is still there.
 func (t *coxTab) setViews(r *app.Result) {
 	opts := []string{viewAllTerms}
 	t.terms = map[string]string{}
-	if r.Cox.Form != protocol.CoxPooled && r.Cox.Form != protocol.CoxDPTables { // no per-site likelihood released
+	if r.Cox.Form != protocol.CoxPooled { // no per-site likelihood released
 		for i, term := range r.Cox.Fit.Terms {
 			if math.IsNaN(r.Cox.Fit.Coef[i]) {
 				continue
@@ -338,7 +335,7 @@ func (t *coxTab) onView() {
 		t.showSites(r, term)
 		return
 	}
-	if t.host.Offline() {
+	if t.host.Offline() && r.Cox.Form != protocol.CoxDPTables { // DP: fitted on the stored tables
 		t.setStatus("Offline: the per-site fits need the sites (a few rounds per site).")
 		return
 	}
@@ -384,7 +381,7 @@ func (t *coxTab) showSites(r *app.Result, term string) {
 		t.figure.SetFigure(nil, "No site has its own estimate of this term.")
 		return
 	}
-	t.meta.SetText(HeterogeneityLine(h, t.random.Checked))
+	t.meta.SetText(report.HeterogeneityLine(h, t.random.Checked, t.sites.DP))
 	t.meta.Show()
 	t.figure.SetFigure(func() chart.Figure { return fig() }, "")
 }
@@ -403,26 +400,6 @@ func (t *coxTab) siteForest(r *app.Result, term string, style chart.Style) (func
 		f.Style = style
 		return f
 	}, h, nil
-}
-
-// HeterogeneityLine is the per-site view's summary: the pooled HR of the chosen model, I², τ²,
-// Cochran's Q and its p-value, and which sites were left out and why.
-func HeterogeneityLine(h app.Heterogeneity, random bool) string {
-	p, model := h.Fixed, "fixed effect"
-	if random {
-		p, model = h.Random, "random effects (DerSimonian–Laird)"
-	}
-	s := fmt.Sprintf("%d sites pooled, %s: HR %s · I² = %.0f%%, τ² = %.3g, Q = %.2f on %d df (%s)",
-		len(h.Sites), model, chart.FormatHR(math.Exp(p.Estimate), math.Exp(p.Lower), math.Exp(p.Upper)),
-		h.I2, h.Tau2, h.Q, h.DF, format.PValue(h.QP))
-	if len(h.Excluded) > 0 {
-		var out []string
-		for _, e := range h.Excluded {
-			out = append(out, e.Site+" ("+e.Reason+")")
-		}
-		s += "\nNot pooled: " + strings.Join(out, "; ") + "."
-	}
-	return s
 }
 
 // clear empties the tab (a new study was chosen).

@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // feasibility is the outcome of one live count.
@@ -199,16 +200,12 @@ func (c *cohortPanel) showFeasibility(f *feasibility) {
 	c.refusals = PredictRefusals(f.count, f.refused, f.minCohort)
 	c.willAnswer = answeringSites(f.count, c.refusals)
 	if len(c.refusals) > 0 {
-		var lines []string
-		for _, p := range c.refusals {
-			lines = append(lines, p.Site+": "+p.Message)
-		}
 		hint := ""
 		if !c.mergeBtn.Disabled() {
 			hint = " Merging the small levels of " + c.GroupBy() + " (Merge…) can bring them back."
 		}
 		c.warning.SetText(fmt.Sprintf("⚠ %s would refuse an analysis of this cohort under their privacy policy, and a run leaves them out — %s.%s",
-			plural(len(c.refusals), "site", "sites"), strings.Join(lines, "; "), hint))
+			format.Plural(len(c.refusals), "site", "sites"), app.BySameReason(c.refusals), hint))
 		c.warning.Show()
 	} else {
 		c.warning.SetText("")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 func TestFormatFeasibility(t *testing.T) {
@@ -122,7 +123,7 @@ func TestRunWarningDefaultsToCancel(t *testing.T) {
 	runs := a.runGen
 	test.Tap(c.run)
 	bs := dialogButtons(t, a)
-	cancel, run := bs["Cancel"], bs["Run on the other "+plural(c.willAnswer, "site", "sites")]
+	cancel, run := bs["Cancel"], bs["Run on the other "+format.Plural(c.willAnswer, "site", "sites")]
 	if cancel == nil || run == nil {
 		t.Fatalf("dialog buttons %v", bs)
 	}
@@ -134,7 +135,7 @@ func TestRunWarningDefaultsToCancel(t *testing.T) {
 		t.Error("Cancel ran the analysis")
 	}
 	test.Tap(c.run)
-	test.Tap(dialogButtons(t, a)["Run on the other "+plural(c.willAnswer, "site", "sites")])
+	test.Tap(dialogButtons(t, a)["Run on the other "+format.Plural(c.willAnswer, "site", "sites")])
 	if a.runGen == runs {
 		t.Error("running on the other sites sent nothing")
 	}
@@ -273,7 +274,7 @@ func TestMergeRareLevels(t *testing.T) {
 	}
 	test.Tap(c.run)
 	if len(c.refusals) > 0 { // the warning: run on the sites that answer
-		test.Tap(dialogButtons(t, a)["Run on the other "+plural(c.willAnswer, "site", "sites")])
+		test.Tap(dialogButtons(t, a)["Run on the other "+format.Plural(c.willAnswer, "site", "sites")])
 	}
 	f.loop.until(t, "the merged KM", func() bool { return a.survival.result != nil })
 	var groups []string

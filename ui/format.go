@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"fmt"
-
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/report/format"
 )
@@ -13,11 +11,4 @@ func FormatCount(n app.Count) string {
 		return n.String()
 	}
 	return format.Thousands(n.N)
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/oncofed/oncofed/cache"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/network/demo"
+	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/synth"
 )
 
@@ -26,10 +27,11 @@ func newLoop() *loop { return &loop{ch: make(chan func(), 1<<14)} }
 
 func (l *loop) do(f func()) { l.ch <- f }
 
-// until pumps posted work until cond holds, failing the test after timeout.
+// until pumps posted work until cond holds, failing the test after 90 s: a Run takes a
+// second alone, but 30 s ran out under -race on two cores shared with other test processes.
 func (l *loop) until(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.After(30 * time.Second)
+	deadline := time.After(90 * time.Second)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
@@ -76,10 +78,16 @@ func startApp(t testing.TB) *fixture { return startAppOn(t, testFederation()) }
 // startAppOn is startApp on the federation fed.
 func startAppOn(t testing.TB, fed synth.Federation) *fixture {
 	t.Helper()
+	return startAppAs(t, fed, "")
+}
+
+// startAppAs is startAppOn with the sites listing the app's analyst under role ("": trusted).
+func startAppAs(t testing.TB, fed synth.Federation, role node.Role) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	test.NewTempApp(t)
 	dir := t.TempDir()
-	d, err := demo.Start(ctx, filepath.Join(dir, "sites"), demo.Options{Federation: &fed})
+	d, err := demo.Start(ctx, filepath.Join(dir, "sites"), demo.Options{Federation: &fed, AnalystRole: role})
 	if err != nil {
 		t.Fatal(err)
 	}

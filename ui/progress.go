@@ -70,7 +70,8 @@ func (p *siteProgress) refresh() {
 		p.label.Hide()
 		return
 	}
-	var answered, waiting, refused []string
+	var answered, waiting []string
+	var refused []app.SiteProblem // the same reason from several sites is said once
 	sites := make([]string, 0, len(p.states))
 	for s := range p.states {
 		sites = append(sites, s)
@@ -94,10 +95,7 @@ func (p *siteProgress) refresh() {
 			if r, _, ok := strings.Cut(why, ":"); ok {
 				why = r
 			}
-			if why != "" {
-				s += " (" + why + ")"
-			}
-			refused = append(refused, s)
+			refused = append(refused, app.SiteProblem{Site: s, Message: why})
 		case app.SiteWaiting:
 			waiting = append(waiting, s)
 		default:
@@ -117,11 +115,24 @@ func (p *siteProgress) refresh() {
 		lines = append(lines, w+strings.Join(waiting, ", "))
 	}
 	if len(refused) > 0 {
-		lines = append(lines, "refused: "+strings.Join(refused, "; "))
+		lines = append(lines, "refused: "+refusedLine(refused))
 	}
 	if len(answered) > 0 && len(answered) < len(sites) {
 		lines = append(lines, "answered: "+strings.Join(answered, ", "))
 	}
 	p.label.SetText(strings.Join(lines, "\n"))
 	p.label.Show()
+}
+
+// refusedLine names the refusing sites, each reason once: "a, b (overlap guard); c".
+func refusedLine(refused []app.SiteProblem) string {
+	var parts []string
+	for _, g := range app.GroupByReason(refused) {
+		part := strings.Join(g.Sites, ", ")
+		if g.Message != "" {
+			part += " (" + g.Message + ")"
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, "; ")
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/report"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // updateRunState enables Run only when an analysis can run, and says why not.
@@ -71,7 +72,7 @@ func (c *cohortPanel) onRun() {
 		d := dialog.NewCustomWithoutButtons("Some sites will refuse", text, c.ui.win)
 		cancel := widget.NewButton("Cancel", d.Hide)
 		cancel.Importance = widget.HighImportance
-		run := widget.NewButton("Run on the other "+plural(c.willAnswer, "site", "sites"), func() {
+		run := widget.NewButton("Run on the other "+format.Plural(c.willAnswer, "site", "sites"), func() {
 			d.Hide()
 			c.ui.runAnalyses()
 		})

@@ -391,7 +391,14 @@ func (t *screenTab) showTable() {
 
 func (t *screenTab) tableSize() (int, int) { return len(t.rows), len(report.ScreenColumns) }
 
-func (t *screenTab) newCell() fyne.CanvasObject { return widget.NewLabel("") }
+// newCell is a table cell: a multi-level marker's terms and estimates run longer than their
+// column, so a cell ends in an ellipsis instead of running into the next (the marker's whole
+// model is in the detail below when it is chosen).
+func (t *screenTab) newCell() fyne.CanvasObject {
+	l := widget.NewLabel("")
+	l.Truncation = fyne.TextTruncateEllipsis
+	return l
+}
 
 func (t *screenTab) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
 	l := o.(*widget.Label)

@@ -49,6 +49,13 @@ func TestBiomarkerScreenTab(t *testing.T) {
 	if last.Marker != "ntrk1" || last.Estimable || !math.IsNaN(last.P) {
 		t.Errorf("last row %s estimable %v p %g; want ntrk1, refused everywhere, last", last.Marker, last.Estimable, last.P)
 	}
+	// A multi-level marker's terms run longer than their column: the cell truncates, it does
+	// not draw into the next column.
+	cell := s.newCell().(*widget.Label)
+	cell.SetText("stageIIIC; stageIVA; stageIVB; stageIIIB; stageIIIA")
+	if w := cell.MinSize().Width; w > 170 {
+		t.Errorf("a long cell needs %v px, more than its 170 px column", w)
+	}
 	if s.chosen != "tp53" || s.forest.figure == nil || s.km.Disabled() {
 		t.Errorf("drill-down on %q, forest %v", s.chosen, s.forest.figure != nil)
 	}

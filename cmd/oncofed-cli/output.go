@@ -764,12 +764,8 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 			return err
 		}
 	}
-	if sd := r.Cox.NoiseSD; len(sd) == len(fit.Terms) {
-		parts := make([]string, len(sd))
-		for j, v := range sd {
-			parts[j] = fmt.Sprintf("%s %s", fit.Terms[j], pstr(num(v)))
-		}
-		fmt.Fprintf(w, "noise of the differentially private release (not in SE): sd of each coefficient ≈ %s (%d simulated releases)\n", strings.Join(parts, ", "), app.DPCoxNoiseReleases)
+	if line := report.DPNoiseLine(r, names); line != "" {
+		fmt.Fprintln(w, line)
 	}
 	if r.Cox.ZPH != nil {
 		if err := writeZPHText(w, r.Cox.ZPH, names); err != nil {

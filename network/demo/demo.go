@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -38,6 +39,11 @@ type Options struct {
 	Listen string
 	// Federation is the synthetic network; nil means synth.DemoFederation().
 	Federation *synth.Federation
+	// AnalystRole is the role the sites list the demo analyst under: node.RoleTrusted (the
+	// default, "") for the policy's rule-based releases, or node.RoleDP to see the network as
+	// an analyst outside a data-use agreement does (differentially private releases, a ρ
+	// budget per day and study).
+	AnalystRole node.Role
 }
 
 // Demo is a running federation. Its sites answer signed queries only, from one demo analyst
@@ -74,8 +80,9 @@ func (d *Demo) Signer() *protocol.Signer {
 	return protocol.NewSigner(key, nil)
 }
 
-// analystKey reads the demo analyst's key file under dir, creating it on first use.
-func analystKey(dir string) (path string, pem []byte, list *node.Analysts, err error) {
+// analystKey reads the demo analyst's key file under dir, creating it on first use, and lists
+// it under role.
+func analystKey(dir string, role node.Role) (path string, pem []byte, list *node.Analysts, err error) {
 	path = filepath.Join(dir, "demo-analyst.key")
 	pem, err = protocol.ReadKeyFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -95,7 +102,10 @@ func analystKey(dir string) (path string, pem []byte, list *node.Analysts, err e
 		return "", nil, nil, fmt.Errorf("demo: analyst key %s: %w", path, err)
 	}
 	pub := protocol.EncodePublicKey(key.Public().(ed25519.PublicKey))
-	list, err = node.ParseAnalysts(strings.NewReader(DemoAnalyst + " " + pub + " " + string(node.RoleTrusted) + "\n"))
+	if role == "" {
+		role = node.RoleTrusted
+	}
+	list, err = node.ParseAnalysts(strings.NewReader(DemoAnalyst + " " + pub + " " + string(role) + "\n"))
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("demo: %w", err)
 	}
@@ -122,6 +132,23 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// Audited returns how many queries the sites have recorded in their audit logs, all sites
+// together: what a test counts to show that an analysis sent nothing.
+func (d *Demo) Audited(ctx context.Context) (int, error) {
+	d.mu.Lock()
+	stores := slices.Clone(d.stores)
+	d.mu.Unlock()
+	n := 0
+	for _, s := range stores {
+		recs, err := s.AuditRecords(ctx)
+		if err != nil {
+			return 0, err
+		}
+		n += len(recs)
+	}
+	return n, nil
 }
 
 // StopSite takes a site off the network, as if its node went down.
@@ -163,7 +190,7 @@ func Start(ctx context.Context, dir string, opts Options) (*Demo, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	keyPath, keyPEM, analysts, err := analystKey(dir)
+	keyPath, keyPEM, analysts, err := analystKey(dir, opts.AnalystRole)
 	if err != nil {
 		return nil, err
 	}
