@@ -81,7 +81,7 @@ func newCompareTab(host compareHost, do func(func())) *compareTab {
 	t.treatment.PlaceHolder = "Treatment…"
 	t.treated = widget.NewSelect(nil, nil)
 	t.treated.PlaceHolder = "Treated level…"
-	label := func(v string) string { return a.names().Variable(v) }
+	label := func(v string) string { return host.names().Variable(v) }
 	t.confounders = newCovariateList(label, func([]string) { t.offerAdjust() })
 	t.estimand = widget.NewRadioGroup([]string{"ATE", "ATT", "overlap"}, nil)
 	t.estimand.Horizontal = true
