@@ -167,6 +167,8 @@ func checkIPWCase(t *testing.T, g ipwGoldens, c ipwCase) {
 		dataName = "rotterdam"
 	case strings.HasPrefix(c.Name, "lung sites"):
 		dataName = "lung_sites"
+	case strings.HasPrefix(c.Name, "lung ecog merged sites"):
+		dataName = "lung_ecog_sites" // ECOG 2 and 3 merged, as ipw --merge does
 	case strings.HasPrefix(c.Name, "lung trial"):
 		dataName = "lung_trial" // treatment is membership in site 0 (inst1): one arm per site
 	}
@@ -288,53 +290,21 @@ func checkIPWCase(t *testing.T, g ipwGoldens, c ipwCase) {
 		t.Fatal(err)
 	}
 	for _, want := range c.CoxPooled {
-		checkWeightedCox(t, "pooled "+want.Ties, []*WeightedCoxStratum{pooled}, q, want)
+		checkWeightedCox(t, "pooled "+want.Ties, []*WeightedCoxStratum{pooled}, want)
 		checkWeightedPooledRounds(t, "pooled over the sites' rounds "+want.Ties, strata, q, want)
 	}
 	for _, want := range c.CoxSite {
-		checkWeightedCox(t, "by site "+want.Ties, strata, q, want)
+		checkWeightedCox(t, "by site "+want.Ties, strata, want)
 	}
 }
 
-func checkWeightedCox(t *testing.T, what string, strata []*WeightedCoxStratum, q int, want ipwCoxGolden) {
+func checkWeightedCox(t *testing.T, what string, strata []*WeightedCoxStratum, want ipwCoxGolden) {
 	t.Helper()
 	ties, err := ParseTies(want.Ties)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fit, err := FitCox(func(beta []float64) (CoxContribution, error) {
-		var sum CoxContribution
-		for _, s := range strata {
-			c, err := s.Contribution(beta, ties)
-			if err != nil {
-				return c, err
-			}
-			sum.Add(c)
-		}
-		return sum, nil
-	}, q, CoxOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	meats := func(beta []float64) (m, u []float64) {
-		m, u = make([]float64, q*q), make([]float64, q)
-		for _, s := range strata {
-			ms, us, err := s.ScoreMeat(beta, ties)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range ms {
-				m[i] += ms[i]
-			}
-			for i := range us {
-				u[i] += us[i]
-			}
-		}
-		return m, u
-	}
-	m, _ := meats(fit.Coef)
-	m0, u0 := meats(make([]float64, q))
-	rob, err := Sandwich(fit, m, m0, u0)
+	fit, rob, err := FitWeightedStratifiedCox(strata, ties, CoxOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -187,3 +187,51 @@ func FitTwoArmWeightedCox(control, treated WeightedSurvivalTable, ties Ties, opt
 	}
 	return fit, rob, nil
 }
+
+// FitWeightedStratifiedCox fits the weighted Cox model stratified by the strata (each site its
+// own stratum: R's coxph(... + strata(site), weights = w, robust = TRUE)) from the strata's
+// summed contributions, as the network's cox rounds do, with its robust variance and robust
+// score test (Sandwich, with the strata's summed meats at β̂ and at 0; each subject's score
+// residual from its own stratum's risk sets).
+func FitWeightedStratifiedCox(strata []*WeightedCoxStratum, ties Ties, opts CoxOptions) (*CoxFit, *RobustCox, error) {
+	if len(strata) == 0 {
+		return nil, nil, fmt.Errorf("analysis: FitWeightedStratifiedCox: no strata")
+	}
+	q := strata[0].s.p
+	fit, err := FitCox(func(beta []float64) (CoxContribution, error) {
+		var sum CoxContribution
+		for _, s := range strata {
+			c, err := s.Contribution(beta, ties)
+			if err != nil {
+				return c, err
+			}
+			sum.Add(c)
+		}
+		return sum, nil
+	}, q, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	meats := func(beta []float64) (m, u []float64, err error) {
+		m, u = make([]float64, q*q), make([]float64, q)
+		for _, s := range strata {
+			ms, us, err := s.ScoreMeat(beta, ties)
+			if err != nil {
+				return nil, nil, err
+			}
+			accumulate(m, ms)
+			accumulate(u, us)
+		}
+		return m, u, nil
+	}
+	m, _, err := meats(fit.Coef)
+	if err != nil {
+		return nil, nil, err
+	}
+	m0, u0, err := meats(make([]float64, q))
+	if err != nil {
+		return nil, nil, err
+	}
+	rob, err := Sandwich(fit, m, m0, u0)
+	return fit, rob, err
+}

@@ -25,10 +25,14 @@ type IPWSpec struct {
 	Strata      string              `json:"strata,omitempty"`
 	Confounders []string            `json:"confounders"`
 	Levels      map[string][]string `json:"levels,omitempty"`
-	Estimand    string              `json:"estimand"` // ATE (default), ATT or overlap
-	Stabilise   bool                `json:"stabilise,omitempty"`
-	Trim        float64             `json:"trim,omitempty"`
-	Ties        string              `json:"ties,omitempty"` // efron (default) or breslow
+	// Merge coarsens discrete confounders (protocol.IPWRequest.Merge): groups of a confounder's
+	// levels, or of a discrete numeric one's values, treated as one everywhere (the merged
+	// group takes its first level's place; Levels then name the merged categories).
+	Merge     map[string][]protocol.LevelGroup `json:"merge,omitempty"`
+	Estimand  string                           `json:"estimand"` // ATE (default), ATT or overlap
+	Stabilise bool                             `json:"stabilise,omitempty"`
+	Trim      float64                          `json:"trim,omitempty"`
+	Ties      string                           `json:"ties,omitempty"` // efron (default) or breslow
 	// Adjust adds covariates (confounders, with their levels) to the weighted Cox model:
 	// coxph(Surv ~ treatment + Adjust [+ strata(site)], weights = w, robust = TRUE). Stratified
 	// by site it takes the cox stage's rounds (each site's contribution is its own); pooled
@@ -118,6 +122,11 @@ func validateIPW(req Request) error {
 	if len(s.Confounders) == 0 {
 		return Errorf(EInvalid, "choose at least one confounder")
 	}
+	for v := range s.Merge {
+		if !slices.Contains(s.Confounders, v) {
+			return Errorf(EInvalid, "levels of %s are merged, but it is not a confounder", v)
+		}
+	}
 	for i, v := range s.Adjust {
 		if !slices.Contains(s.Confounders, v) || slices.Index(s.Adjust, v) != i {
 			return Errorf(EInvalid, "the Cox model's covariate %s must be a confounder, chosen once", v)
@@ -176,7 +185,7 @@ func ipwRequest(s *IPWSpec, stage protocol.IPWStage, beta []float64) *protocol.I
 		ties = "efron"
 	}
 	return &protocol.IPWRequest{Stage: stage, Treatment: s.Treatment, Treated: s.Treated, TreatedSite: s.TreatedSite, Confounders: s.Confounders,
-		Levels: s.Levels, Beta: slices.Clone(beta), Estimand: ipwEstimand(s), Stabilise: s.Stabilise, Trim: s.Trim, Ties: ties}
+		Levels: s.Levels, Merge: s.Merge, Beta: slices.Clone(beta), Estimand: ipwEstimand(s), Stabilise: s.Stabilise, Trim: s.Trim, Ties: ties}
 }
 
 // runIPW runs the three stages, one scatter-gather per round: the propensity fit (Newton–

@@ -36,6 +36,15 @@ func (e *Engine) ipw(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 		// tables and the weighted Cox model's risk sets do not take entry times.
 		return answer{}, errorf(protocol.CodeInvalid, "endpoint %q records delayed entry at this site: the weighted comparison's tables and Cox model do not take entry times", q.Endpoint)
 	}
+	if len(req.Merge) > 0 { // the coarsened confounders, from here on (ipwmerge.go)
+		view, err := ipwMergedStudy(c.study, req.Merge)
+		if err != nil {
+			return answer{}, err
+		}
+		merged := *c
+		merged.study = view
+		c = &merged
+	}
 	pooled := req.Stage == protocol.IPWPooledSums || req.Stage == protocol.IPWPooledHessian || req.Stage == protocol.IPWPooledMeat
 	if pooled {
 		if err := e.ipwPooledGate(req); err != nil {
@@ -48,7 +57,9 @@ func (e *Engine) ipw(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	}
 	p := len(prep.names)
 	out := &protocol.IPWReply{Columns: prep.names, N: prep.n, Treated: prep.treatedN}
-	ans := answer{sets: []bitset{prep.complete}}
+	var ans answer
+	ans.add(prep.complete, c.filter)
+	classSets(&ans, c, req, prep, prep.row)
 	switch req.Stage {
 	case protocol.IPWPooledSums, protocol.IPWPooledHessian, protocol.IPWPooledMeat:
 		if ans.released, err = e.ipwPooled(c, req, prep, out); err != nil {
@@ -125,6 +136,11 @@ type ipwPrepared struct {
 	cell []int32
 	// continuous is set when a confounder is continuous: weights then differ within a cell.
 	continuous bool
+	// discrete names the discrete confounders whose value combinations make the cells, and
+	// levels[d][i] is complete case i's level of discrete[d] (classRefusal says which is rare).
+	discrete []string
+	levels   [][]int32
+	row      []int // each complete case's row in the study
 }
 
 // ipwIntercept names the propensity model's intercept column, as R's model.matrix does.
@@ -185,11 +201,13 @@ func (e *Engine) ipwPrepare(c *cohort, q *protocol.Query) (*ipwPrepared, error) 
 		}
 		if v != nil {
 			discrete = append(discrete, v)
+			prep.discrete = append(prep.discrete, name)
 		} else {
 			prep.continuous = true
 		}
 	}
 	cells := map[string]int32{}
+	prep.levels = make([][]int32, len(discrete))
 	k := 0 // x holds the complete cases' rows only
 	for r, i := range rows {
 		if !keep[r] {
@@ -198,6 +216,7 @@ func (e *Engine) ipwPrepare(c *cohort, q *protocol.Query) (*ipwPrepared, error) 
 		row := x[k*p : (k+1)*p]
 		k++
 		prep.complete.set(i)
+		prep.row = append(prep.row, i)
 		prep.n++
 		isT := isTreated(i)
 		if isT {
@@ -210,8 +229,9 @@ func (e *Engine) ipwPrepare(c *cohort, q *protocol.Query) (*ipwPrepared, error) 
 		prep.time = append(prep.time, ep.Time[i])
 		prep.event = append(prep.event, ep.Event[i])
 		key := make([]byte, 0, 4*len(discrete))
-		for _, v := range discrete {
+		for d, v := range discrete {
 			c := v.Codes[i]
+			prep.levels[d] = append(prep.levels[d], c)
 			key = append(key, byte(c), byte(c>>8), byte(c>>16), byte(c>>24))
 		}
 		id, ok := cells[string(key)]
@@ -251,6 +271,11 @@ func (e *Engine) ipwPrepare(c *cohort, q *protocol.Query) (*ipwPrepared, error) 
 			arm, where = nil, " at this site (its patients are all "+[]string{"controls", "treated"}[a]+")"
 		}
 		if err := checkDesignColumns(plain, p, names, blocks, arm, e.policy.MinCell, where); err != nil {
+			return nil, err
+		}
+	}
+	if !e.withoutWeightSpread { // tests of the attacks switch the ipw rules off
+		if err := checkClasses(prep, e.policy.MinCell); err != nil {
 			return nil, err
 		}
 	}
@@ -372,6 +397,9 @@ func (e *Engine) ipwOutcome(prep *ipwPrepared, req *protocol.IPWRequest, wt *ipw
 			cell = nil // tests of the attacks switch the ipw rules off
 		}
 		time, event, merged, truncated, err := cellPolicyTimes(time, event, cell, prep.continuous, e.policy.BinDays, minCell)
+		if err == errRareClass {
+			return classRefusal(prep, wt, a, minCell)
+		}
 		if err != nil {
 			return err
 		}
@@ -466,6 +494,11 @@ func checkIPWNames(ls *loadedStudy, r *protocol.IPWRequest) error {
 		if ls.vars[name] == nil {
 			return errorf(protocol.CodeNotFound, "ipw.confounders[%d]: no variable %q", i, clip(name))
 		}
+	}
+	// Levels name the merged categories of a merged confounder.
+	ls, err := ipwMergedStudy(ls, r.Merge)
+	if err != nil {
+		return err
 	}
 	for name, lv := range r.Levels {
 		v := ls.vars[name]
@@ -598,7 +631,7 @@ func cellPolicyTimes(time []float64, event []bool, cell []int32, strict bool, bi
 		}
 	}
 	if len(rows) == 0 {
-		return nil, nil, 0, nil, errorf(protocol.CodeRefusedByPolicy, "an arm's patients with some combination of the discrete confounders' values are too few (fewer than min_cell) for any weighted survival row; merge levels or leave such a confounder out")
+		return nil, nil, 0, nil, errRareClass
 	}
 	bounds := make([]float64, len(rows))
 	for j, r := range rows {

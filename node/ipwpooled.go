@@ -47,7 +47,9 @@ func (e *Engine) ipwReleased(prep *ipwPrepared, wt *ipwWeighted, strict bool) (i
 		if e.withoutWeightSpread {
 			ca = nil // tests of the attacks switch the ipw rules off
 		}
-		if ta, ea, _, _, err = cellPolicyTimes(ta, ea, ca, false, e.policy.BinDays, e.policy.MinCell); err != nil {
+		if ta, ea, _, _, err = cellPolicyTimes(ta, ea, ca, false, e.policy.BinDays, e.policy.MinCell); err == errRareClass {
+			return nil, nil, nil, classRefusal(prep, wt, a, e.policy.MinCell)
+		} else if err != nil {
 			return nil, nil, nil, err
 		}
 		if strict && !e.withoutWeightSpread {

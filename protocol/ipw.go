@@ -36,6 +36,12 @@ type IPWRequest struct {
 	Confounders []string `json:"confounders"`
 	// Levels fixes the design order of categorical confounders (the first is the reference).
 	Levels map[string][]string `json:"levels,omitempty"`
+	// Merge coarsens discrete confounders before anything is computed: per confounder, groups
+	// of its declared levels (a categorical one's, or a discrete numeric one's values) that the
+	// propensity and outcome designs and the weights' classes treat as one — a merged group
+	// takes the place of its first level (MergedGroups; a numeric one its first value). Levels,
+	// if given, names the merged categories.
+	Merge map[string][]LevelGroup `json:"merge,omitempty"`
 	// Beta holds the propensity coefficients, intercept first: the current iterate in the
 	// propensity stage, the fitted model in the others.
 	Beta []float64 `json:"beta"`
@@ -114,8 +120,9 @@ type IPWReply struct {
 	// Outcome stage.
 	TreatedArm *IPWArm `json:"treated_arm,omitempty"`
 	ControlArm *IPWArm `json:"control_arm,omitempty"`
-	// Pooled stages (ipwpooled.go): the outcome model's design columns (the treatment first),
-	// phase 1's rows and Σ_events w x, phase 2's second moment; the meat in Meat and Score.
+	// Pooled stages (ipwpooled.go), and the cox stage with Adjust: the outcome model's design
+	// columns (the treatment first); pooled stages: phase 1's rows and Σ_events w x, phase 2's
+	// second moment; the meat in Meat and Score.
 	CoxColumns   []string    `json:"cox_columns,omitempty"`
 	Rows         []IPWCoxRow `json:"rows,omitempty"`
 	EventXSum    []float64   `json:"event_x_sum,omitempty"`
@@ -153,6 +160,17 @@ func validateIPWRequest(r *IPWRequest) error {
 			return queryErrorf(CodeInvalid, "ipw.confounders[%d]: empty, too long, repeated or the treatment itself", i)
 		}
 		seen[v] = true
+	}
+	if len(r.Merge) > MaxCovariates {
+		return queryErrorf(CodeInvalid, "ipw.merge: at most %d confounders", MaxCovariates)
+	}
+	for v, groups := range r.Merge {
+		if !seen[v] || v == r.Treatment || len(groups) == 0 {
+			return queryErrorf(CodeInvalid, "ipw.merge: %q is not a confounder, or merges nothing", clipName(v))
+		}
+		if err := validateLevelGroups("ipw.merge["+clipName(v)+"]", groups); err != nil {
+			return err
+		}
 	}
 	for v, lv := range r.Levels {
 		if !seen[v] || v == r.Treatment {

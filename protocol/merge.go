@@ -23,27 +23,34 @@ func validateMerge(q Query) error {
 	if q.GroupBy == "" {
 		return queryErrorf(CodeInvalid, "merge: levels are merged only in a grouping (group_by)")
 	}
-	if len(q.Merge) > MaxMerged {
-		return queryErrorf(CodeInvalid, "merge: at most %d merged groups, got %d", MaxMerged, len(q.Merge))
+	return validateLevelGroups("merge", q.Merge)
+}
+
+// validateLevelGroups checks the merged groups of one variable (path names them in errors):
+// named groups of at least two distinct levels, no level in two groups, no two groups of one
+// name.
+func validateLevelGroups(path string, groups []LevelGroup) error {
+	if len(groups) > MaxMerged {
+		return queryErrorf(CodeInvalid, "%s: at most %d merged groups, got %d", path, MaxMerged, len(groups))
 	}
 	names, levels := map[string]bool{}, map[string]bool{}
-	for i, g := range q.Merge {
+	for i, g := range groups {
 		if g.Name == "" || len(g.Name) > MaxNameLen {
-			return queryErrorf(CodeInvalid, "merge[%d]: a merged group needs a name of at most %d bytes", i, MaxNameLen)
+			return queryErrorf(CodeInvalid, "%s[%d]: a merged group needs a name of at most %d bytes", path, i, MaxNameLen)
 		}
 		if names[g.Name] {
-			return queryErrorf(CodeInvalid, "merge[%d]: group %q named twice", i, clipName(g.Name))
+			return queryErrorf(CodeInvalid, "%s[%d]: group %q named twice", path, i, clipName(g.Name))
 		}
 		names[g.Name] = true
 		if len(g.Levels) < 2 || len(g.Levels) > 256 {
-			return queryErrorf(CodeInvalid, "merge[%d]: %q merges 2 to 256 levels, got %d", i, clipName(g.Name), len(g.Levels))
+			return queryErrorf(CodeInvalid, "%s[%d]: %q merges 2 to 256 levels, got %d", path, i, clipName(g.Name), len(g.Levels))
 		}
 		for _, l := range g.Levels {
 			if l == "" || len(l) > MaxNameLen {
-				return queryErrorf(CodeInvalid, "merge[%d]: an empty or too long level", i)
+				return queryErrorf(CodeInvalid, "%s[%d]: an empty or too long level", path, i)
 			}
 			if levels[l] {
-				return queryErrorf(CodeInvalid, "merge[%d]: level %q is merged twice", i, clipName(l))
+				return queryErrorf(CodeInvalid, "%s[%d]: level %q is merged twice", path, i, clipName(l))
 			}
 			levels[l] = true
 		}

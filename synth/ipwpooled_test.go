@@ -15,6 +15,17 @@ import (
 // (analysis.FitWeightedPooledCox): the sites' strata carry each site's own weights.
 func adjustedPooled(t *testing.T, ps []ConfoundedPatient, sites int, ties analysis.Ties) (*analysis.CoxFit, *analysis.RobustCox) {
 	t.Helper()
+	fit, rob, err := analysis.FitWeightedPooledCox(adjustedStrata(t, ps, sites), ties, analysis.CoxOptions{Terms: []string{"trt", "age", "ecog"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fit, rob
+}
+
+// adjustedStrata fits the propensity model of treatment on age and ECOG over ps and returns
+// each site's stratum of the outcome model (treatment, age − 65, ECOG) with its ATE weights.
+func adjustedStrata(t *testing.T, ps []ConfoundedPatient, sites int) []*analysis.WeightedCoxStratum {
+	t.Helper()
 	x := make([]float64, 0, 3*len(ps))
 	y := make([]bool, 0, len(ps))
 	for _, p := range ps {
@@ -43,11 +54,7 @@ func adjustedPooled(t *testing.T, ps []ConfoundedPatient, sites int, ties analys
 			t.Fatal(err)
 		}
 	}
-	fit, rob, err := analysis.FitWeightedPooledCox(strata, ties, analysis.CoxOptions{Terms: []string{"trt", "age", "ecog"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fit, rob
+	return strata
 }
 
 // The adjusted model on ConfoundedCohort: adjusting the weighted model for the confounders

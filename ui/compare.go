@@ -46,12 +46,12 @@ type compareTab struct {
 
 	treatment   *widget.Select
 	treated     *widget.Select
-	confounders *widget.CheckGroup
+	confounders *covariateList // by their labels
 	estimand    *widget.RadioGroup
 	trim        *widget.Select
 	coxForm     *widget.RadioGroup
-	adjust      *widget.CheckGroup // the pooled model's covariates, among the confounders
-	adjustNote  *widget.Label      // why the adjustment is not offered
+	adjust      *covariateList // the outcome model's covariates, among the confounders
+	adjustNote  *widget.Label  // why the adjustment is not offered
 	run         *widget.Button
 	view        *widget.Select
 	export      *widget.Select
@@ -73,20 +73,20 @@ func newCompareTab(a *App) *compareTab {
 	t.treatment.PlaceHolder = "Treatment…"
 	t.treated = widget.NewSelect(nil, nil)
 	t.treated.PlaceHolder = "Treated level…"
-	t.confounders = widget.NewCheckGroup(nil, nil)
+	label := func(v string) string { return a.names().Variable(v) }
+	t.confounders = newCovariateList(label, func([]string) { t.offerAdjust() })
 	t.estimand = widget.NewRadioGroup([]string{"ATE", "ATT", "overlap"}, nil)
 	t.estimand.Horizontal = true
 	t.estimand.Selected = "ATE"
 	t.estimand.Required = true
 	t.trim = widget.NewSelect([]string{"no trimming", "0.01", "0.05"}, nil)
 	t.trim.Selected = "no trimming"
-	t.adjust = widget.NewCheckGroup(nil, nil)
+	t.adjust = newCovariateList(label, nil)
 	t.adjust.Disable()
 	t.adjustNote = widget.NewLabel("")
 	t.adjustNote.Wrapping = fyne.TextWrapWord
 	t.adjustNote.SizeName = theme.SizeNameCaptionText
 	t.adjustNote.Hide()
-	t.confounders.OnChanged = func([]string) { t.offerAdjust() }
 	t.coxForm = widget.NewRadioGroup([]string{coxBySite, coxPooledB}, func(string) { t.offerAdjust() })
 	t.coxForm.Selected = coxBySite
 	t.coxForm.Required = true
@@ -124,7 +124,7 @@ func newCompareTab(a *App) *compareTab {
 		bold("Confounders"), t.confounders,
 		bold("Weights"), t.estimand, t.trim,
 		bold("Outcome model"), t.coxForm,
-		widget.NewLabel("Adjusted for (one baseline):"), t.adjust, t.adjustNote,
+		widget.NewLabel("Adjusted for:"), t.adjust, t.adjustNote,
 		t.run,
 	)
 	bar := newToolbar(1, widget.NewLabel("Compare treatments"), t.view, t.pin, t.export)
@@ -180,9 +180,9 @@ func (t *compareTab) onTreatment(name string) {
 	t.offerAdjust()
 }
 
-// offerAdjust offers the chosen confounders as the outcome model's covariates, in the pooled
-// form only (the sites answer it under allow_pooled_cox; docs/ipw.md), keeping those still
-// offered.
+// offerAdjust offers the chosen confounders as the outcome model's covariates, keeping those
+// still offered: stratified by site under every policy, pooled only where every site allows
+// pooled models (allow_pooled_cox; docs/ipw.md).
 func (t *compareTab) offerAdjust() {
 	var opts, kept []string
 	for _, c := range t.confounders.Selected {
@@ -196,7 +196,7 @@ func (t *compareTab) offerAdjust() {
 		}
 	}
 	var refuse []string
-	if t.study != nil {
+	if t.study != nil && t.coxForm.Selected == coxPooledB {
 		refuse = t.ui.pooledRefusers(t.study)
 	}
 	if len(refuse) > 0 {
@@ -206,13 +206,13 @@ func (t *compareTab) offerAdjust() {
 		if len(refuse) < len(t.study.Sites) {
 			who = "the policies of " + strings.Join(refuse, ", ") + " do not allow it"
 		}
-		t.adjustNote.SetText("Adjusting the pooled model is not offered: " + who + " (allow_pooled_cox: its sums per time disclose covariate values).")
+		t.adjustNote.SetText("Adjusting the pooled model is not offered: " + who + " (allow_pooled_cox: its sums per time disclose covariate values). Stratified by site, it is.")
 		t.adjustNote.Show()
 	} else {
 		t.adjustNote.Hide()
 	}
 	t.adjust.Options, t.adjust.Selected = opts, kept
-	if t.coxForm.Selected == coxPooledB && len(refuse) == 0 {
+	if len(refuse) == 0 {
 		t.adjust.Enable()
 	} else {
 		t.adjust.Disable()
@@ -233,10 +233,10 @@ func (t *compareTab) Request() app.Request {
 	spec := &app.IPWSpec{Treatment: t.treatment.Selected, Treated: t.treated.Selected, Confounders: conf, Estimand: t.estimand.Selected, Strata: "site"}
 	if t.coxForm.Selected == coxPooledB {
 		spec.Strata = "none"
-		for _, c := range t.adjust.Selected {
-			if slices.Contains(conf, c) {
-				spec.Adjust = append(spec.Adjust, c)
-			}
+	}
+	for _, c := range t.adjust.Selected {
+		if slices.Contains(conf, c) {
+			spec.Adjust = append(spec.Adjust, c)
 		}
 	}
 	if spec.Treatment == compareBySite {

@@ -28,6 +28,12 @@ func TestCompareTreatments(t *testing.T) {
 	c.treatment.SetSelected("treatment")
 	c.treated.SetSelected("pembro-chemo")
 	c.confounders.SetSelected([]string{"age", "weight_loss_kg"})
+	// The confounders, and the outcome model's covariates among them, by their labels.
+	for _, list := range []*covariateList{c.confounders, c.adjust} {
+		if shown := covariateRows(list); !slices.Contains(shown, "age at diagnosis") || slices.Contains(shown, "age") {
+			t.Errorf("a list shows %q, want the dictionary's labels", shown)
+		}
+	}
 	test.Tap(c.run)
 	f.loop.until(t, "the comparison", func() bool { return c.result != nil || strings.HasPrefix(c.status.Text, "No comparison") })
 	if c.result == nil {
@@ -137,10 +143,10 @@ func TestCompareSingleArmTrial(t *testing.T) {
 	}
 }
 
-// TestCompareAdjustedPooled: the pooled form offers the chosen confounders as the outcome
-// model's covariates (not the stratified form); the adjusted comparison runs over the test
-// federation, its summary names the adjustment, and it opens again from the Library with the
-// same coefficients and robust SEs.
+// TestCompareAdjustedPooled: both forms offer the chosen confounders as the outcome model's
+// covariates (the pooled one where every site allows pooled models); the adjusted pooled
+// comparison runs over the test federation, its summary names the adjustment, and it opens
+// again from the Library with the same coefficients and robust SEs.
 func TestCompareAdjustedPooled(t *testing.T) {
 	fed := testFederation()
 	for _, name := range fed.SiteNames() {
@@ -156,8 +162,8 @@ func TestCompareAdjustedPooled(t *testing.T) {
 	c.treatment.SetSelected("treatment")
 	c.treated.SetSelected("pembro-chemo")
 	c.confounders.SetSelected([]string{"age", "weight_loss_kg"})
-	if !slices.Equal(c.adjust.Options, []string{"age", "weight_loss_kg"}) || !c.adjust.Disabled() {
-		t.Fatalf("adjust options %v (disabled %v): the confounders, offered in the pooled form only", c.adjust.Options, c.adjust.Disabled())
+	if !slices.Equal(c.adjust.Options, []string{"age", "weight_loss_kg"}) || c.adjust.Disabled() {
+		t.Fatalf("adjust options %v (disabled %v): the confounders, offered stratified by site too", c.adjust.Options, c.adjust.Disabled())
 	}
 	c.coxForm.SetSelected(coxPooledB)
 	if c.adjust.Disabled() {
@@ -196,13 +202,14 @@ func TestCompareAdjustedPooled(t *testing.T) {
 		t.Errorf("the Library did not show the stored adjusted comparison")
 	}
 	c.coxForm.SetSelected(coxBySite)
-	if !c.adjust.Disabled() || len(c.Request().IPW.Adjust) != 0 {
-		t.Error("the stratified form keeps the adjustment")
+	if spec := c.Request().IPW; c.adjust.Disabled() || spec.Strata != "site" || !slices.Equal(spec.Adjust, []string{"age"}) {
+		t.Errorf("the stratified form drops the adjustment: %+v", spec)
 	}
 }
 
-// Under the demo policy no site allows pooled models: the adjustment is not offered, and the
-// note says why.
+// Under the demo policy no site allows pooled models: the pooled form does not offer the
+// adjustment, and the note says why; stratified by site it is offered, and the adjusted
+// comparison runs (each site's part of the model is its own).
 func TestCompareAdjustNotOfferedWhereRefused(t *testing.T) {
 	f := startApp(t)
 	a := f.ui
@@ -213,5 +220,22 @@ func TestCompareAdjustNotOfferedWhereRefused(t *testing.T) {
 	c.coxForm.SetSelected(coxPooledB)
 	if !c.adjust.Disabled() || len(c.adjust.Options) != 0 || !c.adjustNote.Visible() || !strings.Contains(c.adjustNote.Text, "allow_pooled_cox") {
 		t.Errorf("adjust disabled %v, options %v, note %q", c.adjust.Disabled(), c.adjust.Options, c.adjustNote.Text)
+	}
+	c.coxForm.SetSelected(coxBySite)
+	if c.adjust.Disabled() || c.adjustNote.Visible() {
+		t.Fatalf("stratified by site: adjust disabled %v, note %q", c.adjust.Disabled(), c.adjustNote.Text)
+	}
+	c.treated.SetSelected("pembro-chemo")
+	c.adjust.SetSelected([]string{"age"})
+	test.Tap(c.run)
+	f.loop.until(t, "the comparison", func() bool { return c.result != nil || strings.HasPrefix(c.status.Text, "No comparison") })
+	if c.result == nil {
+		t.Fatalf("no comparison: %s", c.status.Text)
+	}
+	if res := c.result.IPW; res.Strata != "site" || !slices.Equal(res.Cox.Terms, []string{"treatmentpembro-chemo", "age"}) || len(res.Robust.SE) != 2 {
+		t.Errorf("strata %s, terms %v, robust SEs %v", res.Strata, res.Cox.Terms, res.Robust.SE)
+	}
+	if !strings.Contains(c.summary.Text, "stratified by site, adjusted for age") {
+		t.Errorf("summary %q", c.summary.Text)
 	}
 }

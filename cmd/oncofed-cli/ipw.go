@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/oncofed/oncofed/analysis"
@@ -30,6 +32,8 @@ func runIPW(ctx context.Context, c *common, args []string, out io.Writer) error 
 		fs.StringVar(&ties, "ties", "efron", "tie handling `METHOD` of the weighted Cox model: efron or breslow")
 		fs.StringVar(&strata, "strata", "", "weighted Cox model `FORM`: site (stratified by site; the default) or none (one baseline hazard; the only form, and the default, with --treatment site)")
 		fs.StringVar(&refs, "reference", "", "reference levels of categorical confounders, `VAR=LEVEL,...`")
+		// ipw has no --group: its --merge coarsens confounders.
+		fs.Lookup("merge").Usage = "coarsen discrete confounders, `VAR=LEVEL,LEVEL;...`: the levels (or a discrete numeric one's values, such as ECOG 2,3,4,5) of each group count as one, named LEVEL+LEVEL (a numeric group takes its first value); for a site that refuses because an arm holds too few patients at some level of a confounder"
 		fs.StringVar(&adjust, "adjust", "", "comma-separated confounders `VARIABLES` to adjust the weighted Cox model for (stratified by site: every policy; with --strata none the sites must allow pooled models)")
 	}); err != nil {
 		return err
@@ -66,6 +70,8 @@ func runIPW(ctx context.Context, c *common, args []string, out io.Writer) error 
 			return usagef("--adjust: %s is not among --confounders (the weighted Cox model adjusts for confounders only)", v)
 		}
 	}
+	merge := a.merge
+	a.merge = "" // the confounders', read below, not a grouping's
 	e, st, f, err := a.prepare(ctx, c, true)
 	if err != nil {
 		return err
@@ -91,6 +97,9 @@ func runIPW(ctx context.Context, c *common, args []string, out io.Writer) error 
 		}
 	}
 	if spec.Levels, err = coxLevels(st, "--confounders", names, refs); err != nil {
+		return err
+	}
+	if spec.Merge, err = parseIPWMerge(st, names, merge, spec.Levels); err != nil {
 		return err
 	}
 	r, err := e.run(ctx, app.Request{Kind: protocol.KindIPW, Study: st.Name, Cohort: f, Endpoint: a.endpoint, IPW: spec})
@@ -233,4 +242,54 @@ func writeIPWCoxTable(w io.Writer, form, ties string, res *app.IPWResult) error 
 		fmt.Fprintf(t, "%s\t%s\t%s–%s\t%s\t%s\t%s\n", cox.Terms[j], r4(cox.HR[j]), r4(rob.Lower[j]), r4(rob.Upper[j]), pEq(rob.P[j]), r4(rob.SE[j]), r4(cox.SE[j]))
 	}
 	return t.Flush()
+}
+
+// parseIPWMerge reads --merge (VAR=LEVEL,LEVEL;…) against the confounders' declared levels (a
+// discrete numeric confounder's are its whole values), names each group LEVEL+LEVEL, and
+// replaces a merged categorical confounder's levels (reference first) by the merged ones.
+func parseIPWMerge(st *app.Study, confounders []string, spec string, levels map[string][]string) (map[string][]protocol.LevelGroup, error) {
+	if strings.TrimSpace(spec) == "" {
+		return nil, nil
+	}
+	out := map[string][]protocol.LevelGroup{}
+	for _, part := range strings.Split(spec, ";") {
+		name, list, ok := strings.Cut(part, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			return nil, usagef("--merge: %q is not VAR=LEVEL,LEVEL", part)
+		}
+		if !slices.Contains(confounders, name) {
+			return nil, usagef("--merge: %s is not among --confounders", name)
+		}
+		lv := splitList(list)
+		out[name] = append(out[name], protocol.LevelGroup{Name: strings.Join(lv, "+"), Levels: lv})
+	}
+	for name, groups := range out {
+		v := st.Variable(name)
+		declared := v.Categories
+		if v.Type == protocol.Numeric {
+			if !v.Discrete || v.Min == nil || v.Max == nil {
+				return nil, usagef("--merge: %s is continuous; only categorical confounders and discrete numeric ones (whole values of a declared range, such as ECOG) have levels to merge", name)
+			}
+			declared = nil
+			for x := math.Ceil(*v.Min); x <= *v.Max; x++ {
+				declared = append(declared, strconv.FormatFloat(x, 'f', -1, 64))
+			}
+		}
+		q := protocol.Query{Version: protocol.Version, Kind: protocol.KindCount, Study: st.Name, GroupBy: name, Merge: groups}
+		if err := protocol.ValidateQuery(q); err != nil {
+			return nil, usagef("--merge %s: %v", name, err)
+		}
+		if _, _, err := protocol.MergedGroups(declared, groups); err != nil {
+			return nil, usagef("--merge %s: %v", name, err)
+		}
+		if lv, ok := levels[name]; ok {
+			merged, _, err := protocol.MergedGroups(lv, groups)
+			if err != nil {
+				return nil, usagef("--merge %s: %v", name, err)
+			}
+			levels[name] = merged
+		}
+	}
+	return out, nil
 }

@@ -118,8 +118,11 @@ func TestIPWCommandEqualsR(t *testing.T) {
 	ran := 0
 	for _, c := range g.Cases {
 		switch {
-		case strings.HasPrefix(c.Name, "lung sites"):
+		case strings.HasPrefix(c.Name, "lung sites"), strings.HasPrefix(c.Name, "lung ecog merged sites"):
 			sex := append([]string{"--treatment", "sex", "--treated", "female"}, ipwCaseFlags(c)...)
+			if strings.HasPrefix(c.Name, "lung ecog merged") { // ECOG coarsened as R's case has it
+				sex = append(sex, "--confounders", "age,karno,wt.loss,ecog", "--merge", "ecog=ecog2,ecog3")
+			}
 			if len(c.OutcomeCov) > 0 {
 				// Adjusted: pooled (its own stages) and stratified by site (the cox stage with
 				// the covariates, no pooled stage).
@@ -165,8 +168,8 @@ func TestIPWCommandEqualsR(t *testing.T) {
 			}
 		}
 	}
-	if ran != 34 {
-		t.Errorf("%d comparisons checked, want 34 (2 lung sites cases stratified and pooled, 4 adjusted stratified and pooled, 5 lung trial cases pooled of which 2 adjusted; Efron and Breslow)", ran)
+	if ran != 42 {
+		t.Errorf("%d comparisons checked, want 42 (3 lung sites cases stratified and pooled, 5 adjusted stratified and pooled, of which one each with ECOG merged, 5 lung trial cases pooled of which 2 adjusted; Efron and Breslow)", ran)
 	}
 	if centred == 0 {
 		t.Error("no adjusted round centred age on its declared range's midpoint")
@@ -308,14 +311,21 @@ func TestIPWTreatedSiteRefusals(t *testing.T) {
 	}
 }
 
-// The adjusted pooled comparison is stored with its rounds: the same command --offline, and
-// library show, print it again from the cache identically (the fit and sandwich replayed from
-// the stored pooled_sums, pooled_hessian and pooled_meat rounds).
+// The adjusted comparison, pooled and stratified, is stored with its rounds: the same command
+// --offline, and library show, print it again from the cache identically (the fit and
+// sandwich replayed from the stored pooled_sums, pooled_hessian and pooled_meat rounds, or the
+// stored cox rounds with their covariates).
 func TestIPWAdjustedReopensOffline(t *testing.T) {
 	url := startLung(t, node.ExactPolicy())
+	for _, strata := range []string{"none", "site"} {
+		t.Run(strata, func(t *testing.T) { ipwAdjustedReopens(t, url, strata) })
+	}
+}
+
+func ipwAdjustedReopens(t *testing.T, url, strata string) {
 	db := filepath.Join(t.TempDir(), "cache.db")
 	args := []string{"ipw", "--study", "lung", "--endpoint", "os", "--treatment", "sex", "--treated", "female",
-		"--confounders", "age,karno,wt.loss", "--strata", "none", "--adjust", "age,karno"}
+		"--confounders", "age,karno,wt.loss", "--strata", strata, "--adjust", "age,karno"}
 	for _, format := range []string{"text", "json"} {
 		a := append(slices.Clone(args), "--format", format)
 		code, live, errOut := cli(t, append([]string{"--hub", url, "--cache", db}, a...)...)
@@ -380,5 +390,25 @@ func TestIPWAdjustedRefusedFromCatalog(t *testing.T) {
 	defer mu.Unlock()
 	if code != exitFailure || !strings.Contains(errOut, "published policies of inst1") || !strings.Contains(errOut, "nothing was asked") || asked != 0 {
 		t.Errorf("exit %d, %q, %d ipw queries asked; want a refusal naming the sites before any round", code, errOut, asked)
+	}
+}
+
+// --merge coarsens confounders only, by their declared levels: the command says so before any
+// ipw round is asked.
+func TestIPWMergeUsage(t *testing.T) {
+	url := startLung(t, node.ExactPolicy())
+	base := []string{"--hub", url, "ipw", "--study", "lung", "--endpoint", "os", "--treatment", "sex", "--treated", "female", "--confounders", "age,karno,ecog"}
+	for _, c := range []struct {
+		merge, want string
+	}{
+		{"age=50,60", "age is continuous"},
+		{"wt.loss=1,2", "wt.loss is not among --confounders"},
+		{"ecog=ecog2,ecog9", `"ecog9" is not a level`},
+		{"ecog=ecog2", "merges 2 to 256 levels"},
+	} {
+		code, _, errOut := cli(t, append(slices.Clone(base), "--merge", c.merge)...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("--merge %s: exit %d, %q; want exit %d and %q", c.merge, code, errOut, exitUsage, c.want)
+		}
 	}
 }

@@ -118,6 +118,17 @@ lsites <- data.frame(time = lcsv$time, status = lcsv$event, trt = as.integer(lcs
                      age = lcsv$age, karno = lcsv$karno, wt.loss = lcsv$wt.loss, site = lcsv$site)
 fls <- trt ~ age + karno + wt.loss
 
+# lung.csv's ECOG as a confounder, coarsened as `ipw --merge ecog=ecog2,ecog3` coarsens it (ECOG 3
+# holds one patient: no site may release a class of one): the merged level takes ECOG 2's place
+# and is named ecog2+ecog3.
+lsites_ecog <- lcsv[!is.na(lcsv$ecog) & lcsv$ecog != "", ]
+lsites_ecog <- data.frame(time = lsites_ecog$time, status = lsites_ecog$event, trt = as.integer(lsites_ecog$sex == "female"),
+                          age = lsites_ecog$age, karno = lsites_ecog$karno, wt.loss = lsites_ecog$wt.loss,
+                          ecog = factor(ifelse(lsites_ecog$ecog %in% c("ecog2", "ecog3"), "ecog2+ecog3", lsites_ecog$ecog),
+                                        levels = c("ecog0", "ecog1", "ecog2+ecog3")),
+                          site = lsites_ecog$site)
+flse <- trt ~ age + karno + wt.loss + ecog
+
 # A single-arm trial against external controls: the patients of one institution of lung.csv
 # (inst1, the largest) are the "trial", every other institution's patients its controls. The
 # treatment is membership in a site, constant within each site, so only the pooled weighted
@@ -156,7 +167,11 @@ cases <- list(
   # case above with outcome_covs and by_site has it too): lung.csv by institution with the ATT,
   # and the strongly confounded rotterdam comparison with overlap weights and a factor (size).
   one_case("lung sites ATT adjusted", lsites, fls, "ATT", outcome_covs = c("age", "wt.loss")),
-  one_case("rotterdam hormon overlap adjusted", rot, fr, "overlap", outcome_covs = c("age", "size", "nodes"))
+  one_case("rotterdam hormon overlap adjusted", rot, fr, "overlap", outcome_covs = c("age", "size", "nodes")),
+  # ECOG coarsened (ipw --merge), stratified by institution and pooled, with and without it in
+  # the outcome model.
+  one_case("lung ecog merged sites ATE", lsites_ecog, flse, "ATE"),
+  one_case("lung ecog merged sites overlap adjusted", lsites_ecog, flse, "overlap", outcome_covs = c("age", "ecog"))
 )
 
 data_of <- function(d, f) {
@@ -173,6 +188,7 @@ out <- list(
   generated = paste("R", R.version$major, R.version$minor, "survival", packageVersion("survival")),
   data = list(lung = data_of(lung2, fl), rotterdam = data_of(rot, fr), lung_sites = data_of(transform(lsites, site = match(site, sort(unique(site))) - 1), fls),
               lung_trial = data_of(transform(ltrial, site = match(site, sort(unique(site))) - 1), fls),
+              lung_ecog_sites = data_of(transform(lsites_ecog, site = match(site, sort(unique(site))) - 1), flse),
               rotterdam_separated = data_of(rot, trt ~ age + nodepos)),
   cases = cases,
   separated = list(converged = sep$converged, coef = unname(coef(sep))))
