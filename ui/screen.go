@@ -37,8 +37,8 @@ type screenTab struct {
 	do      func(func()) // posts the screen's progress to the UI goroutine
 	content fyne.CanvasObject
 
-	markers   *widget.CheckGroup
-	adjust    *widget.CheckGroup
+	markers   *covariateList // by their labels
+	adjust    *covariateList
 	mode      *widget.RadioGroup
 	treatment *widget.Select
 	treated   *widget.Select
@@ -73,6 +73,7 @@ type screenHost interface {
 	context() context.Context
 	goWork(work func() func())
 	chartStyle() chart.Style
+	names() report.Names
 	window() fyne.Window
 	saveFile(name string, write func(io.Writer) error)
 	selectTab(name string)
@@ -91,8 +92,9 @@ type screenService interface {
 
 func newScreenTab(host screenHost, svc screenService, do func(func())) *screenTab {
 	t := &screenTab{host: host, svc: svc, do: do}
-	t.markers = widget.NewCheckGroup(nil, nil)
-	t.adjust = widget.NewCheckGroup(nil, nil)
+	label := func(v string) string { return host.names().Variable(v) }
+	t.markers = newCovariateList(label, nil)
+	t.adjust = newCovariateList(label, nil)
 	t.treatment = widget.NewSelect(nil, func(string) { t.onTreatment() })
 	t.treatment.PlaceHolder = "treatment variable"
 	t.treated = widget.NewSelect(nil, nil)
