@@ -216,3 +216,25 @@ func classLevelFilter(ls *loadedStudy, name string, code int32) *protocol.Filter
 	}
 	return &protocol.Filter{Op: protocol.OpOr, Args: args}
 }
+
+// maxIPWClasses bounds the classes of an arm, the product of the discrete confounders'
+// declared (merged) levels: every class is a released set the overlap guard keeps (classSets).
+const maxIPWClasses = 512
+
+// checkClassCount refuses, from the dictionary and the query alone, discrete confounders whose
+// declared levels make more than maxIPWClasses classes.
+func checkClassCount(ls *loadedStudy, confounders []string) error {
+	classes := 1
+	for _, name := range confounders {
+		v := ls.vars[name]
+		if v.Type != protocol.Categorical {
+			if v = ls.integerGroups(v); v == nil {
+				continue // continuous
+			}
+		}
+		if classes *= max(len(v.Categories), 1); classes > maxIPWClasses {
+			return errorf(protocol.CodeInvalid, "ipw: the discrete confounders' declared levels make more than %d classes of patients (their combinations) per arm; merge levels (ipw.merge) or leave a confounder out", maxIPWClasses)
+		}
+	}
+	return nil
+}
