@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -364,6 +365,17 @@ func NewCoxStratum(time []float64, event []bool, x []float64, p int) (*CoxStratu
 // means from the start. A subject whose entry is not before its time is never at risk (it
 // contributes nothing; a censoring there is harmless, an event an error).
 func NewCoxStratumEntry(entry, time []float64, event []bool, x []float64, p int) (*CoxStratum, error) {
+	return newCoxStratumEntry(entry, time, event, x, p, false)
+}
+
+// NewCoxStratumSorted is NewCoxStratumEntry for data that are usually in time order already (a
+// node's designs are built in it): it then keeps time, event and x instead of copying them,
+// and the caller must not modify them afterwards. Data out of order are copied and sorted.
+func NewCoxStratumSorted(entry, time []float64, event []bool, x []float64, p int) (*CoxStratum, error) {
+	return newCoxStratumEntry(entry, time, event, x, p, true)
+}
+
+func newCoxStratumEntry(entry, time []float64, event []bool, x []float64, p int, adopt bool) (*CoxStratum, error) {
 	if entry != nil && len(entry) != len(time) {
 		panic(fmt.Sprintf("analysis: NewCoxStratumEntry: %d entries for %d times", len(entry), len(time)))
 	}
@@ -375,7 +387,7 @@ func NewCoxStratumEntry(entry, time []float64, event []bool, x []float64, p int)
 			return nil, fmt.Errorf("analysis: record %d has an event at %v but entered at %v", i, time[i], e)
 		}
 	}
-	s, err := newCoxStratum(time, event, x, p)
+	s, err := newCoxStratum(time, event, x, p, adopt)
 	if err != nil || entry == nil {
 		return s, err
 	}
@@ -400,7 +412,8 @@ func (b byEntryDesc) Swap(i, j int) {
 	b.s.leaving[i], b.s.leaving[j] = b.s.leaving[j], b.s.leaving[i]
 }
 
-func newCoxStratum(time []float64, event []bool, x []float64, p int) (*CoxStratum, error) {
+// newCoxStratum builds the stratum; with adopt, data in time order are kept, not copied.
+func newCoxStratum(time []float64, event []bool, x []float64, p int, adopt bool) (*CoxStratum, error) {
 	if err := checkPatients("NewCoxStratum", time, event, x, p); err != nil {
 		return nil, err
 	}
@@ -408,32 +421,32 @@ func newCoxStratum(time []float64, event []bool, x []float64, p int) (*CoxStratu
 	if n > math.MaxInt32 {
 		return nil, fmt.Errorf("analysis: NewCoxStratum: %d records is more than one stratum can hold", n)
 	}
-	order := orderByTime(time)
 	s := &CoxStratum{
 		p:      p,
-		time:   make([]float64, n),
-		event:  make([]bool, n),
-		x:      make([]float64, n*p),
 		center: columnCenters(x, n, p),
 		eventX: make([]float64, p),
 	}
-	sorted := slices.IsSorted(time) // orderByTime's order is then the identity: copy at once
-	if sorted {
-		copy(s.time, time)
-		copy(s.event, event)
-		copy(s.x, x)
-	}
-	for k, i32 := range order {
-		i := int(i32)
-		if !sorted {
+	sorted := slices.IsSorted(time)
+	switch {
+	case sorted && adopt:
+		s.time, s.event, s.x = time, event, x
+	case sorted:
+		s.time, s.event, s.x = slices.Clone(time), slices.Clone(event), slices.Clone(x)
+	default:
+		s.time, s.event, s.x = make([]float64, n), make([]bool, n), make([]float64, n*p)
+		for k, i32 := range orderByTime(time) {
+			i := int(i32)
 			s.time[k] = time[i]
 			s.event[k] = event[i]
 			copy(s.x[k*p:(k+1)*p], x[i*p:(i+1)*p])
 		}
-		if event[i] {
+	}
+	// The sums in time order (ties in input order), as the sort keeps them.
+	for k := 0; k < n; k++ {
+		if s.event[k] {
 			s.events++
 			for j := 0; j < p; j++ {
-				s.eventX[j] += x[i*p+j]
+				s.eventX[j] += s.x[k*p+j]
 			}
 		}
 		if k == 0 || s.time[k] != s.time[k-1] {
@@ -463,10 +476,13 @@ func (s *CoxStratum) ExtremeGaps(beta []float64, k int) (top, bottom float64) {
 	if n < k {
 		return math.Inf(1), math.Inf(1)
 	}
-	// hi holds the k largest η in decreasing order, lo the k smallest in increasing order
-	// (k is small: min_cell); most η pass neither threshold and cost one comparison each.
 	p := s.p
 	beta = beta[:p]
+	if rowOf, uniq := s.rowGrouping(); rowOf != nil {
+		return groupedGaps(rowOf, uniq, p, beta, k)
+	}
+	// hi holds the k largest η in decreasing order, lo the k smallest in increasing order
+	// (k is small: min_cell); most η pass neither threshold and cost one comparison each.
 	hi := make([]float64, 0, k)
 	lo := make([]float64, 0, k)
 	for i := 0; i < n; i++ {
@@ -497,6 +513,36 @@ func (s *CoxStratum) ExtremeGaps(beta []float64, k int) (top, bottom float64) {
 		}
 	}
 	return hi[0] - hi[k-1], lo[k-1] - lo[0]
+}
+
+// groupedGaps is ExtremeGaps over a stratum's distinct design rows (uniq, m×p), row r held by
+// the subjects k with rowOf[k] = r: η once per row (the same sum as per subject), the k
+// largest and smallest counted with the rows' multiplicities.
+func groupedGaps(rowOf []int32, uniq []float64, p int, beta []float64, k int) (top, bottom float64) {
+	m := len(uniq) / p
+	count := make([]int, m)
+	for _, r := range rowOf {
+		count[r]++
+	}
+	eta := make([]float64, m)
+	byEta := make([]int, m)
+	for r := range eta {
+		for j, v := range uniq[r*p : (r+1)*p] {
+			eta[r] += beta[j] * v
+		}
+		byEta[r] = r
+	}
+	slices.SortFunc(byEta, func(a, b int) int { return cmp.Compare(eta[a], eta[b]) })
+	kth := func(order func(i int) int) float64 { // η of the k-th subject along order
+		seen := 0
+		for i := 0; ; i++ {
+			if seen += count[order(i)]; seen >= k {
+				return eta[order(i)]
+			}
+		}
+	}
+	lowest, highest := eta[byEta[0]], eta[byEta[m-1]]
+	return highest - kth(func(i int) int { return byEta[m-1-i] }), kth(func(i int) int { return byEta[i] }) - lowest
 }
 
 // Contribution returns the stratum's log partial likelihood, gradient and Hessian at beta;
@@ -535,16 +581,23 @@ func (s *CoxStratum) Contribution(beta []float64, ties Ties) (CoxContribution, e
 	for g := len(s.groups) - 2; g >= 0; g-- {
 		acc.beginTime()
 		for k := s.groups[g]; k < s.groups[g+1]; k++ {
-			r := subject(k)
-			xc := xcs[r*p : (r+1)*p]
-			ev := s.event[k]
-			if ev {
-				eventLP += lps[r]
-				for j := range xc {
-					eventX[j] += xc[j]
-				}
+			r := 0
+			if rowOf != nil {
+				r = int(rowOf[k]) // no call: this loop runs once per subject per round
+			} else {
+				r = subject(k)
 			}
-			acc.addSubject(ws[r], xc, ev)
+			xc := xcs[r*p : (r+1)*p]
+			if !s.event[k] {
+				acc.s0 += ws[r]
+				addWeighted(acc.s1, acc.s2, ws[r], xc)
+				continue
+			}
+			eventLP += lps[r]
+			for j := range xc {
+				eventX[j] += xc[j]
+			}
+			acc.addSubject(ws[r], xc, true)
 		}
 		// Walking back past t, the subjects who entered at or after t leave the risk set.
 		t := s.time[s.groups[g]]

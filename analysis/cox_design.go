@@ -134,10 +134,11 @@ func buildMainDesign(cols []CovariateColumn, levels map[string][]string) (x []fl
 		}
 	}
 
-	// Column layout: one per numeric covariate, k−1 per categorical one. level[c] gives each
-	// patient's position among the levels of categorical column c: 0 is the reference, j ≥ 1
-	// is the block's j-th indicator column.
-	level := make([]func(i int) int, len(cols))
+	// Column layout: one per numeric covariate, k−1 per categorical one. levelIndex[c] maps
+	// each level of categorical column c to its position among the levels (0 is the reference,
+	// j ≥ 1 the block's j-th indicator column), codeLevel[c] each code of a coded column.
+	levelIndex := make([]map[string]int, len(cols))
+	codeLevel := make([][]int, len(cols))
 	for c, col := range cols {
 		widths = append(widths, 1)
 		if col.Numeric != nil {
@@ -161,29 +162,46 @@ func buildMainDesign(cols []CovariateColumn, levels map[string][]string) (x []fl
 				names = append(names, col.Name+l)
 			}
 		}
-		if level[c], err = levelOf(col, idx, keep); err != nil {
+		levelIndex[c], codeLevel[c] = idx, codeLevels(col, idx)
+		if err := checkLevels(col, idx, codeLevel[c], keep); err != nil {
 			return nil, 0, nil, nil, nil, fmt.Errorf("analysis: design: covariate %q, %w %q", col.Name, err, lv)
 		}
 		widths[c] = len(lv) - 1
 	}
 	p = len(names)
 	x = make([]float64, (n-IncompleteCases(keep))*p)
-	r := 0
-	for i := 0; i < n; i++ {
-		if !keep[i] {
-			continue
-		}
-		row := x[r*p : (r+1)*p]
-		r++
-		j := 0
-		for c, col := range cols {
-			if col.Numeric != nil {
-				row[j] = col.Numeric[i]
-			} else if lvl := level[c](i); lvl > 0 {
-				row[j+lvl-1] = 1
+	// Column by column: the complete cases' values, or a 1 in the column of their level.
+	j := 0
+	for c, col := range cols {
+		r := 0
+		switch {
+		case col.Numeric != nil:
+			for i, v := range col.Numeric {
+				if keep[i] {
+					x[r*p+j] = v
+					r++
+				}
 			}
-			j += widths[c]
+		case col.Codes != nil:
+			for i, code := range col.Codes {
+				if keep[i] {
+					if l := codeLevel[c][code]; l > 0 {
+						x[r*p+j+l-1] = 1
+					}
+					r++
+				}
+			}
+		default:
+			for i, v := range col.Categorical {
+				if keep[i] {
+					if l := levelIndex[c][v]; l > 0 {
+						x[r*p+j+l-1] = 1
+					}
+					r++
+				}
+			}
 		}
+		j += widths[c]
 	}
 	return x, p, names, keep, widths, nil
 }
@@ -221,17 +239,11 @@ func distinctLevels(col CovariateColumn, keep []bool) []string {
 	return lv
 }
 
-// levelOf returns the function giving a complete case's position among the levels (idx) of
-// categorical column col, after checking that every complete case holds one of them; the error
-// names the first that does not. A coded column looks its codes up once, not every patient.
-func levelOf(col CovariateColumn, idx map[string]int, keep []bool) (func(i int) int, error) {
+// codeLevels maps each code of a coded categorical column to its value's position among the
+// levels (idx), −1 for a value outside them; nil for a column of strings.
+func codeLevels(col CovariateColumn, idx map[string]int) []int {
 	if col.Codes == nil {
-		for i, v := range col.Categorical {
-			if _, ok := idx[v]; keep[i] && !ok {
-				return nil, fmt.Errorf("patient %d: value %q is not one of the levels", i, v)
-			}
-		}
-		return func(i int) int { return idx[col.Categorical[i]] }, nil
+		return nil
 	}
 	pos := make([]int, len(col.Dictionary))
 	for code, v := range col.Dictionary {
@@ -241,13 +253,23 @@ func levelOf(col CovariateColumn, idx map[string]int, keep []bool) (func(i int) 
 		}
 		pos[code] = j
 	}
+	return pos
+}
+
+// checkLevels checks that every complete case of categorical column col holds one of the
+// levels (idx; codeLevel for a coded column) and names the first that does not.
+func checkLevels(col CovariateColumn, idx map[string]int, codeLevel []int, keep []bool) error {
 	for i, code := range col.Codes {
-		if keep[i] && pos[code] < 0 {
-			return nil, fmt.Errorf("patient %d: value %q is not one of the levels", i, col.Dictionary[code])
+		if keep[i] && codeLevel[code] < 0 {
+			return fmt.Errorf("patient %d: value %q is not one of the levels", i, col.Dictionary[code])
 		}
 	}
-	codes := col.Codes
-	return func(i int) int { return pos[codes[i]] }, nil
+	for i, v := range col.Categorical {
+		if _, ok := idx[v]; keep[i] && !ok {
+			return fmt.Errorf("patient %d: value %q is not one of the levels", i, v)
+		}
+	}
+	return nil
 }
 
 // IncompleteCases returns the number of false entries in keep: the patients BuildDesign left out for a

@@ -102,3 +102,36 @@ func TestColumnValues(t *testing.T) {
 		}
 	}
 }
+
+// ExtremeGaps over a stratum's distinct rows equals the per-subject scan, for shares of the
+// rows that reach past one distinct row and past several.
+func TestExtremeGapsGroupedEqualsPerSubject(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 9))
+	n, p := 400, 2
+	time, event, x := make([]float64, n), make([]bool, n), make([]float64, n*p)
+	for i := range n {
+		time[i], event[i] = float64(1+r.IntN(50)), r.IntN(2) == 0
+		x[i*p], x[i*p+1] = float64(r.IntN(2)), float64(r.IntN(6))
+	}
+	x[0], x[1] = 5, 40 // one subject far above the others
+	beta := []float64{0.7, -0.2}
+	gaps := func(share, k int) (float64, float64) {
+		defer func(v int) { maxDistinctShare = v }(maxDistinctShare)
+		maxDistinctShare = share
+		s, err := NewCoxStratum(time, event, x, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.ExtremeGaps(beta, k)
+	}
+	for _, k := range []int{1, 2, 3, 10, 50, 200, n, n + 1} {
+		gt, gb := gaps(1, k)
+		ut, ub := gaps(2*n, k)
+		if gt != ut || gb != ub {
+			t.Errorf("k = %d: grouped %v, %v; per subject %v, %v", k, gt, gb, ut, ub)
+		}
+	}
+	if _, bottom := gaps(1, 2); bottom < 3 { // η = −4.5 against at least −1 for the others
+		t.Errorf("the outlier's gap is %v", bottom)
+	}
+}

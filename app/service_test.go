@@ -523,7 +523,7 @@ func TestRefusedAndInvalid(t *testing.T) {
 		f.net.refuse[s] = "cohort below 10"
 	}
 	_, err := f.svc.Run(ctx, kmBySex)
-	if app.ErrorCode(err) != app.ERefusedByPolicy || !strings.Contains(err.Error(), "inst1: cohort below 10") {
+	if app.ErrorCode(err) != app.ERefusedByPolicy || !strings.Contains(err.Error(), "all 18 sites (inst1, inst10, ") || !strings.HasSuffix(err.Error(), "inst7): cohort below 10") {
 		t.Errorf("all refused: %v", err)
 	}
 }

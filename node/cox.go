@@ -415,7 +415,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 		centreColumns(x, p, names, req.Origin)
 	}
 	if strata == nil {
-		st, err := analysis.NewCoxStratumEntry(entries, times, events, x, p)
+		st, err := analysis.NewCoxStratumSorted(entries, times, events, x, p) // in time order: kept, not copied
 		if err != nil {
 			return nil, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
 		}
@@ -450,7 +450,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 					return nil, err
 				}
 			}
-			st, err := analysis.NewCoxStratumEntry(ent, t, ev, xs, p)
+			st, err := analysis.NewCoxStratumSorted(ent, t, ev, xs, p)
 			if err != nil {
 				return nil, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
 			}

@@ -7,7 +7,8 @@ package node
 // them as a stream instead of gathering them row by row (BenchmarkScreenSite: the gathers were
 // most of a model's preparation once the sorts were gone), and its complete cases come out
 // sorted by time — and so by released time (coarsening and merging are non-decreasing maps):
-// neither the released-time table (policyTimes) nor the strata (analysis.NewCoxStratum) sort.
+// neither the released-time table (policyTimes) nor the strata (analysis.NewCoxStratumSorted,
+// which keeps them without a copy) sort.
 
 // timeOrdered is an endpoint's columns in its time order.
 type timeOrdered struct {

@@ -30,8 +30,9 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z"
 // on itself. Several processes may open the same file: their write transactions take the
 // write lock at BEGIN and wait for one another up to the busy timeout (10 s).
 type SQLiteStore struct {
-	db   *sql.DB
-	path string
+	db    *sql.DB
+	path  string
+	stmts *stmtCache // the release transaction's statements, prepared once (stmtcache.go)
 }
 
 var _ Store = (*SQLiteStore)(nil)
@@ -51,7 +52,7 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 		return nil, fmt.Errorf("node: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	s := &SQLiteStore{db: db, path: path}
+	s := &SQLiteStore{db: db, path: path, stmts: newStmtCache(db)}
 	if err := (sqlitedb.Migrator{Migrations: schema}).Migrate(context.Background(), db); err != nil {
 		db.Close()
 		var newer *sqlitedb.NewerError
@@ -74,7 +75,10 @@ func DefaultSiteName(dbPath string) string {
 }
 
 // Close closes the database.
-func (s *SQLiteStore) Close() error { return s.db.Close() }
+func (s *SQLiteStore) Close() error {
+	s.stmts.close()
+	return s.db.Close()
+}
 
 // Column roles in study_columns.
 const (
@@ -266,7 +270,7 @@ func checkStudyShape(st *StudyData) error {
 
 // Studies implements Store.
 func (s *SQLiteStore) Studies(ctx context.Context) ([]StudyInfo, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT name, data_cut, patients, version, imported_at, study_version, dictionary_hash, title FROM studies ORDER BY name")
+	rows, err := s.stmts.query(ctx, "SELECT name, data_cut, patients, version, imported_at, study_version, dictionary_hash, title FROM studies ORDER BY name")
 	if err != nil {
 		return nil, err
 	}
@@ -449,29 +453,32 @@ func (s *SQLiteStore) Release(ctx context.Context, analyst string, fn func(tx Re
 		return err
 	}
 	defer tx.Rollback()
-	rt := &sqliteReleaseTx{tx: tx, analyst: analyst}
+	rt := &sqliteReleaseTx{tx: tx, stmts: s.stmts, analyst: analyst}
 	err = fn(rt)
 	rt.tx = nil
-	if err != nil {
-		return err
+	if err == nil {
+		err = tx.Commit()
 	}
-	return tx.Commit()
+	tx.Rollback() // after a failure (a no-op after Commit): prepareWanted needs the one connection
+	s.stmts.prepareWanted(ctx)
+	return err
 }
 
 // sqliteReleaseTx is SQLiteStore's ReleaseTx.
 type sqliteReleaseTx struct {
 	tx      *sql.Tx // nil once Release returned
+	stmts   *stmtCache
 	analyst string
 }
 
-func (t *sqliteReleaseTx) use(analyst string) *sql.Tx {
+func (t *sqliteReleaseTx) use(analyst string) cachedTx {
 	if t.tx == nil {
 		panic("node: ReleaseTx used after its Release returned")
 	}
 	if analyst != t.analyst && analyst != studyGuardOwner { // the study-wide guard's sets (guardscope.go)
 		panic(fmt.Sprintf("node: ReleaseTx of analyst %q used for analyst %q", t.analyst, analyst))
 	}
-	return t.tx
+	return cachedTx{tx: t.tx, c: t.stmts}
 }
 
 // AppendAudit implements ReleaseTx. The chain's head is read and the record inserted under

@@ -2,15 +2,12 @@ package demo_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/cache"
 	"github.com/oncofed/oncofed/internal/sqlitedb"
-	"github.com/oncofed/oncofed/network"
-	"github.com/oncofed/oncofed/network/demo"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/synth"
 )
@@ -30,22 +27,7 @@ func TestPooledCoxCacheBytes(t *testing.T) {
 	for _, s := range fed.SiteNames() {
 		fed.Policies[s] = synth.SitePolicy{} // exact: the pooled form is answered
 	}
-	d, err := demo.Start(ctx, t.TempDir(), demo.Options{Federation: &fed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	c, err := network.Dial(ctx, d.URL(), network.WithSigner(d.Signer()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	path := filepath.Join(t.TempDir(), "cache.db")
-	db, err := cache.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	d, c, db, path := startDemoCache(t, fed)
 	svc := app.NewService(c, db, app.NetworkInfo{ID: "size", Name: "size"}, app.WithAnalyst("test"))
 	if _, err := svc.RefreshCatalog(ctx); err != nil {
 		t.Fatal(err)

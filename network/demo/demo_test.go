@@ -228,6 +228,13 @@ func abs(x float64) float64 {
 // and a real SQLite cache, all closed when the test ends.
 func startDemo(t *testing.T, fed synth.Federation) (*network.Client, *cache.DB) {
 	t.Helper()
+	_, c, db, _ := startDemoCache(t, fed)
+	return c, db
+}
+
+// startDemoCache is startDemo returning the federation too (to stop it) and the cache's path.
+func startDemoCache(t *testing.T, fed synth.Federation) (*demo.Demo, *network.Client, *cache.DB, string) {
+	t.Helper()
 	ctx := context.Background()
 	d, err := demo.Start(ctx, t.TempDir(), demo.Options{Federation: &fed})
 	if err != nil {
@@ -239,10 +246,11 @@ func startDemo(t *testing.T, fed synth.Federation) (*network.Client, *cache.DB) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	db, err := cache.Open(ctx, filepath.Join(t.TempDir(), "cache.db"))
+	path := filepath.Join(t.TempDir(), "cache.db")
+	db, err := cache.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return c, db
+	return d, c, db, path
 }
