@@ -46,12 +46,12 @@ type compareTab struct {
 
 	treatment   *widget.Select
 	treated     *widget.Select
-	confounders *widget.CheckGroup
+	confounders *covariateList // by their labels
 	estimand    *widget.RadioGroup
 	trim        *widget.Select
 	coxForm     *widget.RadioGroup
-	adjust      *widget.CheckGroup // the outcome model's covariates, among the confounders
-	adjustNote  *widget.Label      // why the adjustment is not offered
+	adjust      *covariateList // the outcome model's covariates, among the confounders
+	adjustNote  *widget.Label  // why the adjustment is not offered
 	run         *widget.Button
 	view        *widget.Select
 	export      *widget.Select
@@ -73,20 +73,20 @@ func newCompareTab(a *App) *compareTab {
 	t.treatment.PlaceHolder = "Treatment…"
 	t.treated = widget.NewSelect(nil, nil)
 	t.treated.PlaceHolder = "Treated level…"
-	t.confounders = widget.NewCheckGroup(nil, nil)
+	label := func(v string) string { return a.names().Variable(v) }
+	t.confounders = newCovariateList(label, func([]string) { t.offerAdjust() })
 	t.estimand = widget.NewRadioGroup([]string{"ATE", "ATT", "overlap"}, nil)
 	t.estimand.Horizontal = true
 	t.estimand.Selected = "ATE"
 	t.estimand.Required = true
 	t.trim = widget.NewSelect([]string{"no trimming", "0.01", "0.05"}, nil)
 	t.trim.Selected = "no trimming"
-	t.adjust = widget.NewCheckGroup(nil, nil)
+	t.adjust = newCovariateList(label, nil)
 	t.adjust.Disable()
 	t.adjustNote = widget.NewLabel("")
 	t.adjustNote.Wrapping = fyne.TextWrapWord
 	t.adjustNote.SizeName = theme.SizeNameCaptionText
 	t.adjustNote.Hide()
-	t.confounders.OnChanged = func([]string) { t.offerAdjust() }
 	t.coxForm = widget.NewRadioGroup([]string{coxBySite, coxPooledB}, func(string) { t.offerAdjust() })
 	t.coxForm.Selected = coxBySite
 	t.coxForm.Required = true

@@ -28,6 +28,12 @@ func TestCompareTreatments(t *testing.T) {
 	c.treatment.SetSelected("treatment")
 	c.treated.SetSelected("pembro-chemo")
 	c.confounders.SetSelected([]string{"age", "weight_loss_kg"})
+	// The confounders, and the outcome model's covariates among them, by their labels.
+	for _, list := range []*covariateList{c.confounders, c.adjust} {
+		if shown := covariateRows(list); !slices.Contains(shown, "age at diagnosis") || slices.Contains(shown, "age") {
+			t.Errorf("a list shows %q, want the dictionary's labels", shown)
+		}
+	}
 	test.Tap(c.run)
 	f.loop.until(t, "the comparison", func() bool { return c.result != nil || strings.HasPrefix(c.status.Text, "No comparison") })
 	if c.result == nil {

@@ -19,9 +19,19 @@ type covariateList struct {
 	Selected  []string
 	OnChanged func([]string)
 
-	label func(name string) string // the name's label; nil shows names
-	box   *fyne.Container
+	label    func(name string) string // the name's label; nil shows names
+	box      *fyne.Container
+	disabled bool
 }
+
+// Disable greys every check out (their labels' taps do nothing); Enable undoes it.
+func (l *covariateList) Disable() { l.disabled = true; l.Refresh() }
+
+// Enable makes the checks choosable again.
+func (l *covariateList) Enable() { l.disabled = false; l.Refresh() }
+
+// Disabled reports whether the list is disabled.
+func (l *covariateList) Disabled() bool { return l.disabled }
 
 func newCovariateList(label func(string) string, changed func([]string)) *covariateList {
 	l := &covariateList{label: label, OnChanged: changed, box: container.NewVBox()}
@@ -51,7 +61,16 @@ func (l *covariateList) Refresh() {
 		check := widget.NewCheck("", nil)
 		check.Checked = slices.Contains(l.Selected, name)
 		check.OnChanged = func(on bool) { l.toggle(name, on) }
-		row := container.NewBorder(nil, nil, check, nil, newTapLabel(text, func() { check.SetChecked(!check.Checked) }))
+		label := newTapLabel(text, func() {
+			if !check.Disabled() {
+				check.SetChecked(!check.Checked)
+			}
+		})
+		if l.disabled {
+			check.Disable()
+			label.Importance = widget.LowImportance
+		}
+		row := container.NewBorder(nil, nil, check, nil, label)
 		l.box.Add(row)
 	}
 	l.BaseWidget.Refresh()
