@@ -212,7 +212,7 @@ func FitWeightedStratifiedCox(strata []*WeightedCoxStratum, ties Ties, opts CoxO
 	if err != nil {
 		return nil, nil, err
 	}
-	meats := func(beta []float64) (m, u []float64, err error) {
+	rob, err := sandwichOf(fit, func(beta []float64) (m, u []float64, err error) {
 		m, u = make([]float64, q*q), make([]float64, q)
 		for _, s := range strata {
 			ms, us, err := s.ScoreMeat(beta, ties)
@@ -223,15 +223,20 @@ func FitWeightedStratifiedCox(strata []*WeightedCoxStratum, ties Ties, opts CoxO
 			accumulate(u, us)
 		}
 		return m, u, nil
-	}
-	m, _, err := meats(fit.Coef)
-	if err != nil {
-		return nil, nil, err
-	}
-	m0, u0, err := meats(make([]float64, q))
-	if err != nil {
-		return nil, nil, err
-	}
-	rob, err := Sandwich(fit, m, m0, u0)
+	})
 	return fit, rob, err
+}
+
+// sandwichOf is the robust variance of fit and the robust score test from meat, the summed
+// meat and weighted score at a β: at β̂ and at 0.
+func sandwichOf(fit *CoxFit, meat func(beta []float64) (m, u []float64, err error)) (*RobustCox, error) {
+	m, _, err := meat(fit.Coef)
+	if err != nil {
+		return nil, err
+	}
+	m0, u0, err := meat(make([]float64, len(fit.Coef)))
+	if err != nil {
+		return nil, err
+	}
+	return Sandwich(fit, m, m0, u0)
 }

@@ -433,14 +433,6 @@ func FitWeightedPooledCox(strata []*WeightedCoxStratum, ties Ties, opts CoxOptio
 		}
 		return m, u, nil
 	}
-	m, _, err := meat(fit.Coef)
-	if err != nil {
-		return nil, nil, err
-	}
-	m0, u0, err := meat(make([]float64, q))
-	if err != nil {
-		return nil, nil, err
-	}
-	rob, err := Sandwich(fit, m, m0, u0)
+	rob, err := sandwichOf(fit, meat)
 	return fit, rob, err
 }

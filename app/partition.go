@@ -62,7 +62,9 @@ func releasedLevelPartition(cells []protocol.Count, levels int, total Count, min
 	// known to hold at least one.
 	hi := upper - exact - max(k-1, 0)
 	hiLevel := upper - exact - k // a level cell: every one of the k others holds one or more
-	if smallest > 0 {
+	if smallest > 0 && !anyLinked(cells) {
+		// Not when the overlap guard suppressed cells the small-cell rules would release
+		// (node table1.go): those may be of any size.
 		hi, hiLevel = min(hi, smallest), min(hiLevel, smallest)
 	}
 	if hi < 1 || hiLevel < 0 {
@@ -82,6 +84,15 @@ func releasedLevelPartition(cells []protocol.Count, levels int, total Count, min
 func anySuppressed(cells []protocol.Count) bool {
 	for _, c := range cells {
 		if c.Suppressed {
+			return true
+		}
+	}
+	return false
+}
+
+func anyLinked(cells []protocol.Count) bool {
+	for _, c := range cells {
+		if c.Linked {
 			return true
 		}
 	}

@@ -75,6 +75,27 @@ func TestSuppressedCellBoundBySmallestReleased(t *testing.T) {
 	}
 }
 
+// TestLinkedCellNotBoundBySmallestReleased: a cell the overlap guard suppressed as linked to
+// earlier releases may exceed the smallest released cell (node table1.go), so a partition with
+// linked cells is bounded by its total alone.
+func TestLinkedCellNotBoundBySmallestReleased(t *testing.T) {
+	// Total 100 = a (40, linked) + b (6, its complement) + c (7) + d (47): R = 46, so each of a
+	// and b is in 0..46 (a group may be empty); the smallest-released bound (7) would exclude
+	// a's 40.
+	c := &protocol.CountReply{Total: protocol.Count{N: 100}, Groups: map[string]protocol.Count{
+		"a": {Suppressed: true, Linked: true}, "b": {Suppressed: true, Linked: true}, "c": {N: 7}, "d": {N: 47}}}
+	rep := protocol.Reply{Site: "s", Count: c, Policy: protocol.PolicyEffects{MinCell: 5, MinCohort: 10}}
+	r := &app.Result{Request: app.Request{Kind: protocol.KindCount, Study: "x", GroupBy: "g"}, Rounds: []app.Round{{Replies: []protocol.Reply{rep}}}}
+	if err := app.Render(r); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range r.Count.Groups[:2] {
+		if g.N.Max != 46 {
+			t.Errorf("group %s: %+v, want suppressed up to 46", g.Group, g.N)
+		}
+	}
+}
+
 func cells(rows []analysis.Table1Row) [][]string {
 	var out [][]string
 	for _, r := range rows {

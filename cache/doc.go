@@ -21,7 +21,7 @@
 // results of older caches, which kept every reply of every round, in its transaction.
 //
 // A pooled Cox trace's baseline hazard (for prediction: time, events, Λ₀, its variance and X̄ at
-// every distinct event time, nine tenths of the result) is kept packed in results.baseline
+// every distinct event time; most of a pooled result's bytes) is kept packed in results.baseline
 // (baseline.go; schema 6, whose migration packs those of older caches): the same bits in half
 // the bytes of the JSON's base64. StoredResultBytes is what results take.
 package cache

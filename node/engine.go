@@ -248,6 +248,8 @@ type answer struct {
 	dp       *protocol.DPEffects
 	study    *loadedStudy
 	released string // for the audit log
+	// table1 is a guarded Table 1 whose linked cells the guard may suppress (table1.go).
+	table1 *table1
 }
 
 // handle answers q; for a released answer it also returns the reply's JSON, whose SHA-256 the
@@ -383,6 +385,12 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 			var verr error
 			if view, verr = e.guardView(ctx, tx, analyst, ans.study); verr != nil {
 				err = errorf(protocol.CodeInternal, "overlap guard state unavailable")
+			} else if ans.table1 != nil {
+				// Linked cells are suppressed rather than the Table 1 refused (guardtable1.go).
+				var changed bool
+				if changed, err = view.checkTable1(analyst, &ans, &reply, &regions, &defs); err == nil && changed {
+					releasedText(ans.released)
+				}
 			} else {
 				err = view.check(analyst, ans.sets, regions, defs, canonFilters(ans.empties))
 			}

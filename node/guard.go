@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/bits"
 	"slices"
+	"sync/atomic"
 
 	"github.com/oncofed/oncofed/protocol"
 )
@@ -281,9 +282,21 @@ func (v *guardView) refuse(analyst string) error {
 // sets already released and the ones before it in sets; empties are the canonical definitions
 // of the cells the reply releases as exactly 0.
 func (v *guardView) check(analyst string, sets []bitset, regions []string, defs, empties []*protocol.Filter) error {
+	_, err := v.checkFrom(analyst, sets, regions, defs, empties, 0)
+	return err
+}
+
+// checkFrom is check where sets[:from] passed it before, in this order, against the same
+// remembered sets (a Table 1 whose later cells the guard suppressed, table1.go): they are
+// taken as the reply's without being checked again. It returns the refusal and the index of
+// the set that broke a rule. Dropping sets after a set, or adding sets at the end, cannot make
+// a set that passed break a rule (its combinations are among those it passed with), unless a
+// dropped set re-released a remembered one, which then counts as released before again, or a
+// dropped cell was released as 0: the caller then checks from 0.
+func (v *guardView) checkFrom(analyst string, sets []bitset, regions []string, defs, empties []*protocol.Filter, from int) (int, error) {
 	v.replyEmpties = empties
 	if v.minCell <= 1 {
-		return nil
+		return -1, nil
 	}
 	// The remembered sets, in the cache and read or saved in this transaction, and the sets
 	// of this reply checked already (extras: those whose subsets are not in a cached cover).
@@ -324,34 +337,41 @@ func (v *guardView) check(analyst string, sets []bitset, regions []string, defs,
 				}
 			}
 		}
-		if g := v.lookup(d); g != nil {
+		g := v.lookup(d)
+		if i < from { // passed before: the reply's, unchecked
+			if g == nil {
+				fam = append(fam, &gset{bits: s, size: s.count(), pending: true, defs: curDefs})
+			}
+			continue
+		}
+		if g != nil {
 			if v.legacy || slices.ContainsFunc(regs, func(r string) bool { return v.hasRegion(g, r) }) {
 				continue // a re-run: nothing new is released
 			}
-			return v.refuse(analyst) // rule 1
+			return i, v.refuse(analyst) // rule 1
 		}
 		ns := s.count()
 		if !v.legacy && v.givenRefused(s, ns, replyRegions) {
-			return v.refuse(analyst) // rule 6
+			return i, v.refuse(analyst) // rule 6
 		}
 		for _, r := range fam {
 			if diff := ns - r.size; diff >= v.minCell || -diff >= v.minCell || r.pending {
 				continue
 			}
 			if d := xorCount(s, r.bits, v.minCell); d > 0 && d < v.minCell {
-				return v.refuse(analyst) // rule 2
+				return i, v.refuse(analyst) // rule 2
 			}
 		}
 		if !v.legacy {
 			cur := &gset{bits: s, size: ns, defs: curDefs}
 			if remainderRefused(cur, fam, cached, v.minCell, v.emptyRefused) || combinationRefused(cur, fam, v.minCell, v.emptyRefused) ||
 				combination4Refused(cur, fam, v.minCell, v.emptyRefused) {
-				return v.refuse(analyst) // rules 3, 4, 5
+				return i, v.refuse(analyst) // rules 3, 4, 5
 			}
 		}
 		fam = append(fam, &gset{bits: s, size: ns, pending: true, defs: curDefs})
 	}
-	return nil
+	return -1, nil
 }
 
 // emptyRefused decides a combination Σ coefs[i]·1_sets[i] that is empty on the rows: refused
@@ -461,73 +481,9 @@ func disjoint(a, b bitset) bool {
 // once), and an attacker who builds many overlapping decoys gets refusals, not answers.
 const packBudget = 2048
 
-// packs reports whether a nonempty family of pairwise disjoint sets of pieces (all strictly
-// inside l), with must among them when it is not nil, and with a set released before (not
-// pending) among them when needOld, leaves 1..minCell−1 patients of l uncovered, or none
-// while emptyRefused(l, family) (the definitions do not empty the remainder). Depth-first
-// over the pieces, largest first, pruned when even every piece still disjoint from the
-// family's union could not bring the remainder below minCell.
-func packs(l, must *gset, pieces []*gset, minCell int, needOld bool, emptyRefused func([]*gset, []int) bool) bool {
-	pieces = slices.Clone(pieces)
-	slices.SortFunc(pieces, func(a, b *gset) int { return b.size - a.size })
-	u := make(bitset, len(l.bits))
-	covered := 0
-	if must != nil {
-		copy(u, must.bits)
-		covered = must.size
-	}
-	// oldFrom[j] reports whether a piece at j or after was released before (not pending): a
-	// branch that needs one and has none left is pruned before it costs budget, so a reply's
-	// own many cells (a Table 1 of a dozen variables) never exhaust it alone.
-	oldFrom := make([]bool, len(pieces)+1)
-	for j := len(pieces) - 1; j >= 0; j-- {
-		oldFrom[j] = oldFrom[j+1] || !pieces[j].pending
-	}
-	budget := packBudget
-	// family holds l and the family's sets, coefs +1 and −1: the remainder's combination.
-	family, coefs := []*gset{l}, []int{1}
-	if must != nil {
-		family, coefs = append(family, must), append(coefs, -1)
-	}
-	var dfs func(from int, u bitset, covered int, some, old bool) bool
-	dfs = func(from int, u bitset, covered int, some, old bool) bool {
-		rem := l.size - covered
-		if some && (old || !needOld) && rem >= 0 && rem < minCell {
-			if rem > 0 || emptyRefused(family, coefs) {
-				return true
-			}
-		}
-		if rem <= 0 || needOld && !old && !oldFrom[from] {
-			return false
-		}
-		if budget--; budget < 0 {
-			return true
-		}
-		avail := make(bitset, len(u))
-		var cand []int
-		for j := from; j < len(pieces); j++ {
-			if disjoint(pieces[j].bits, u) {
-				cand = append(cand, j)
-				avail.or(pieces[j].bits)
-			}
-		}
-		if rem-avail.count() >= minCell {
-			return false
-		}
-		for _, j := range cand {
-			next := slices.Clone(u)
-			next.or(pieces[j].bits)
-			family, coefs = append(family, pieces[j]), append(coefs, -1)
-			found := dfs(j+1, next, covered+pieces[j].size, true, old || !pieces[j].pending)
-			family, coefs = family[:len(family)-1], coefs[:len(coefs)-1]
-			if found {
-				return true
-			}
-		}
-		return false
-	}
-	return dfs(0, u, covered, must != nil, false)
-}
+// packExhausted counts the searches that ran out of packBudget (and so refused): tests of
+// honest sequences assert it stays 0.
+var packExhausted atomic.Int64
 
 // combinationRefused applies rule 4 to the new set s: for every ordered pair of remembered
 // sets (R1, R2) whose sizes allow it, the support of 1_S − 1_R1 − 1_R2 and of

@@ -69,7 +69,23 @@ func combination4Refused(s *gset, fam []*gset, minCell int, emptyRefused func([]
 	w := 3 * (minCell - 1) // bound on the sizes' signed sum
 	ws := int64(w) << 15   // and on each sketch's
 	ss := s.sketchOf()
-	for _, pat := range fourPatterns {
+	// inter[g] is |S ∩ g|. The patients of S in none of the three sets count 1 in every
+	// pattern, so a triple whose intersections with S add up to less than |S| − (min_cell − 1)
+	// leaves min_cell or more of them: an exact filter that sizes and sketches lack for small
+	// sets (a Table 1 cell of a dozen patients fits any window against other small cells).
+	inter := make([]int, len(bySize))
+	maxInter := 0
+	for i, g := range bySize {
+		inter[i] = intersectionCount(s.bits, g.bits)
+		maxInter = max(maxInter, inter[i])
+	}
+	need := s.size - (minCell - 1)
+	nonzero := make([][]uint, len(fourPatterns))
+	for k, pat := range fourPatterns {
+		nonzero[k] = nonzeroPatterns([]int{1, pat[0], pat[1], pat[2]})
+	}
+	sets := make([]*gset, 4)
+	for pk, pat := range fourPatterns {
 		cp, co := pat[0], pat[2]
 		// x's size: co·|x| = −(|S| + cp·(|a| + |b|)) ± w, which moves one way as b grows
 		// along the list (up when co·cp < 0): the window's start k follows it, and once it is
@@ -77,11 +93,16 @@ func combination4Refused(s *gset, fam []*gset, minCell int, emptyRefused func([]
 		up := co*cp < 0
 		for i, a := range bySize {
 			k := -1
-			for _, b := range bySize[i+1:] {
+			if inter[i]+2*maxInter < need {
+				continue
+			}
+			for ib := i + 1; ib < len(bySize); ib++ {
+				b := bySize[ib]
 				want := -(s.size + cp*(a.size+b.size)) * co
 				if !up && want+w < 0 || up && want-w > maxSize {
 					break
 				}
+				ab := inter[i] + inter[ib]
 				switch lo := want - w; {
 				case k < 0:
 					k, _ = slices.BinarySearchFunc(bySize, lo, func(g *gset, t int) int { return g.size - t })
@@ -94,9 +115,12 @@ func combination4Refused(s *gset, fam []*gset, minCell int, emptyRefused func([]
 						k--
 					}
 				}
+				if ab+maxInter < need {
+					continue // no third set covers enough of S (k follows the window all the same)
+				}
 				for j := k; j < len(bySize) && bySize[j].size <= want+w; j++ {
 					x := bySize[j]
-					if x == a || x == b || a.pending && b.pending && x.pending {
+					if ab+inter[j] < need || x == a || x == b || a.pending && b.pending && x.pending {
 						continue
 					}
 					as, bs, xs := a.sketchOf(), b.sketchOf(), x.sketchOf()
@@ -110,13 +134,12 @@ func combination4Refused(s *gset, fam []*gset, minCell int, emptyRefused func([]
 					if !fits {
 						continue
 					}
-					coefs := []int{1, pat[0], pat[1], pat[2]}
-					sets := []*gset{s, a, b, x}
-					n := supportBelow(sets, coefs, minCell)
+					sets[0], sets[1], sets[2], sets[3] = s, a, b, x
+					n := supportOf(sets, nonzero[pk], minCell)
 					if n < 0 {
 						continue
 					}
-					if n > 0 || emptyRefused(sets, coefs) {
+					if n > 0 || emptyRefused(sets, []int{1, pat[0], pat[1], pat[2]}) {
 						return true
 					}
 				}
@@ -130,10 +153,16 @@ func combination4Refused(s *gset, fam []*gset, minCell int, emptyRefused func([]
 // once it reaches minCell. The sets are at most four: each of the 16 membership patterns has
 // a fixed value.
 func supportBelow(sets []*gset, coefs []int, minCell int) int {
+	return supportOf(sets, nonzeroPatterns(coefs), minCell)
+}
+
+// nonzeroPatterns are the membership patterns (bit k: in set k) on which Σ coefs[k] is
+// non-zero.
+func nonzeroPatterns(coefs []int) []uint {
 	var nonzero []uint
-	for pat := range uint(1) << len(sets) {
+	for pat := range uint(1) << len(coefs) {
 		v := 0
-		for k := range sets {
+		for k := range coefs {
 			if pat&(1<<k) != 0 {
 				v += coefs[k]
 			}
@@ -142,6 +171,20 @@ func supportBelow(sets []*gset, coefs []int, minCell int) int {
 			nonzero = append(nonzero, pat)
 		}
 	}
+	return nonzero
+}
+
+// intersectionCount is |a ∩ b|.
+func intersectionCount(a, b bitset) int {
+	n := 0
+	for i := range a {
+		n += bits.OnesCount64(a[i] & b[i])
+	}
+	return n
+}
+
+// supportOf is supportBelow for the coefficients whose non-zero patterns are nonzero.
+func supportOf(sets []*gset, nonzero []uint, minCell int) int {
 	n := 0
 	for i := range sets[0].bits {
 		var mask uint64

@@ -500,6 +500,9 @@ func checkIPWNames(ls *loadedStudy, r *protocol.IPWRequest) error {
 	if err != nil {
 		return err
 	}
+	if err := checkClassCount(ls, r.Confounders); err != nil {
+		return err
+	}
 	for name, lv := range r.Levels {
 		v := ls.vars[name]
 		if v.Type != protocol.Categorical {

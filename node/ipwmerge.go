@@ -78,7 +78,7 @@ var errRareClass = errorf(protocol.CodeRefusedByPolicy, "an arm's patients with 
 // class of 1 to min_cell−1 (cellPolicyTimes): it names the discrete confounders with a level
 // that rare in the arm — what a Table 1 of each confounder by treatment at this site shows as
 // a suppressed cell — or, when every level of each is common enough, says that their
-// combination is rare; and it says how to coarsen (ipw --merge, the desktop's Merge…). It
+// combination is rare; and it says how to coarsen (oncofed-cli ipw --merge, ipw.merge). It
 // names no level and no count. The trimmed patients are not in the classes (they are in no
 // table), and the classes are the merged ones when the query merges levels.
 func classRefusal(prep *ipwPrepared, wt *ipwWeighted, arm, minCell int) error {
@@ -103,7 +103,7 @@ func rareClassRefusal(prep *ipwPrepared, in func(i int) bool, arm, minCell int) 
 			}
 		}
 	}
-	how := "merge rare levels with a neighbouring one (ipw --merge VAR=LEVEL,LEVEL;…, the desktop's Merge…) or leave the confounder out"
+	how := "merge rare levels with a neighbouring one (oncofed-cli ipw --merge VAR=LEVEL,LEVEL;…) or leave the confounder out"
 	if len(rare) > 0 {
 		return errorf(protocol.CodeRefusedByPolicy, "the %s arm holds fewer than min_cell=%d patients at some level of %s at this site, too few for any weighted survival row (their weights are known to be equal, and a row would show them): %s", armName, minCell, strings.Join(rare, ", "), how)
 	}
@@ -215,4 +215,26 @@ func classLevelFilter(ls *loadedStudy, name string, code int32) *protocol.Filter
 		return args[0]
 	}
 	return &protocol.Filter{Op: protocol.OpOr, Args: args}
+}
+
+// maxIPWClasses bounds the classes of an arm, the product of the discrete confounders'
+// declared (merged) levels: every class is a released set the overlap guard keeps (classSets).
+const maxIPWClasses = 512
+
+// checkClassCount refuses, from the dictionary and the query alone, discrete confounders whose
+// declared levels make more than maxIPWClasses classes.
+func checkClassCount(ls *loadedStudy, confounders []string) error {
+	classes := 1
+	for _, name := range confounders {
+		v := ls.vars[name]
+		if v.Type != protocol.Categorical {
+			if v = ls.integerGroups(v); v == nil {
+				continue // continuous
+			}
+		}
+		if classes *= max(len(v.Categories), 1); classes > maxIPWClasses {
+			return errorf(protocol.CodeInvalid, "ipw: the discrete confounders' declared levels make more than %d classes of patients (their combinations) per arm; merge levels (ipw.merge) or leave a confounder out", maxIPWClasses)
+		}
+	}
+	return nil
 }

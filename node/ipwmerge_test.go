@@ -104,6 +104,22 @@ func TestIPWMergeDemoClasses(t *testing.T) {
 		t.Fatalf("columns %v, want %v", prop.Columns, want)
 	}
 	out := mustOK(t, ask(protocol.IPWOutcome, []float64{1, 0, -0.5, 0.2}, merge)).IPW
+	// Race, stage, PD-L1, histology and ECOG declare 4 × 4 × 3 × 3 × 6 = 864 classes per arm,
+	// more than a site keeps sets for: refused from the dictionary; ECOG merged to two, 288.
+	many := func(merge map[string][]protocol.LevelGroup) protocol.Reply {
+		q := query(protocol.KindIPW)
+		q.Study, q.Analyst, q.Endpoint, q.ID = "nsclc", "mallory", "OS", fmt.Sprintf("many-%d", len(merge))
+		q.IPW = &protocol.IPWRequest{Stage: protocol.IPWPropensity, Treatment: "sex", Treated: "female",
+			Confounders: []string{"race", "stage", "pdl1_tps", "histology", "ecog"}, Merge: merge}
+		return e.Handle(ctx, q)
+	}
+	if r := many(nil); r.Error == nil || r.Error.Code != protocol.CodeInvalid || !strings.Contains(r.Error.Message, "more than 512 classes") {
+		t.Errorf("864 declared classes: %+v", r.Error)
+	}
+	two := map[string][]protocol.LevelGroup{"ecog": {{Name: "0+1", Levels: []string{"0", "1"}}, {Name: "2-5", Levels: []string{"2", "3", "4", "5"}}}}
+	if r := many(two); r.Error != nil && strings.Contains(r.Error.Message, "classes of patients") {
+		t.Errorf("288 declared classes: %+v", r.Error)
+	}
 	for _, arm := range []*protocol.IPWArm{out.TreatedArm, out.ControlArm} {
 		if len(arm.Table.Time) == 0 {
 			t.Errorf("outcome: an empty table")

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
-	"sort"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
@@ -169,6 +168,16 @@ func (e *Engine) count(c *cohort, reply *protocol.Reply) (answer, error) {
 }
 
 func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (answer, error) {
+	t, err := e.newTable1(c, q)
+	if err != nil {
+		return answer{}, err
+	}
+	return t.answer(reply), nil
+}
+
+// newTable1 tabulates the cohort's Table 1 (table1.go): its groups, and each variable's
+// partitions under the small-cell rules.
+func (e *Engine) newTable1(c *cohort, q *protocol.Query) (*table1, error) {
 	minCell := e.policy.MinCell
 	ls := c.study
 	n := ls.data.Len()
@@ -179,188 +188,49 @@ func (e *Engine) summary(c *cohort, q *protocol.Query, reply *protocol.Reply) (a
 		code   int // the group's category code, -1 ungrouped
 		region *protocol.Filter
 	}
+	// Every released cell is a patient set whose count leaves the site, as are the groups of a
+	// count query: the overlap guard must see them, or a histogram edge moved by one year (or a
+	// category cell next to a cohort one patient smaller) differences out a patient.
+	t := &table1{minCell: minCell, guard: e.policy.OverlapGuard && minCell > 1, grouped: c.group != nil, n: c.n, variables: len(q.Variables)}
 	var groups []grp
-	ans := answer{}
-	sr := &protocol.SummaryReply{Groups: []protocol.GroupSummary{}}
 	if c.group == nil {
 		groups = []grp{{"", c.rows, c.n, -1, c.filter}}
-		ans.add(c.rows, c.filter)
+		t.fixed.add(c.rows, c.filter)
 	} else {
 		sets, sizes, missing := c.groupSets()
 		if err := e.checkGroupSizes(c, sizes); err != nil {
-			return answer{}, err
+			return nil, err
 		}
 		for g, s := range sets {
 			if sizes[g] > 0 {
 				groups = append(groups, grp{c.group.Categories[g], s, sizes[g], g, c.groupRegion(g)})
-				ans.add(s, c.groupRegion(g))
+				t.fixed.add(s, c.groupRegion(g))
 			}
 		}
 		// The union of the groups (the cohort less those whose group is missing) is
 		// described as the cohort: with no missing value it is the cohort's set.
-		ans.add(union(n, sets), c.filter)
-		var s int
-		sr.MissingGroup, s = releaseCount(missing, minCell)
-		reply.Policy.SuppressedCells += s
-		appendMissingSet(&ans, c, sets, sr.MissingGroup)
+		t.fixed.add(union(n, sets), c.filter)
+		t.missing, t.missSup = releaseCount(missing, minCell)
+		appendMissingSet(&t.fixed, c, sets, t.missing)
 	}
 	edges := map[string][]float64{}
 	for _, b := range q.Bins {
 		edges[b.Variable] = b.Edges
 	}
-	// Every released cell is a patient set whose count leaves the site, as are the groups of a
-	// count query: the overlap guard must see them, or a histogram edge moved by one year (or a
-	// category cell next to a cohort one patient smaller) differences out a patient.
-	guard := e.policy.OverlapGuard && minCell > 1
 	for _, g := range groups {
-		gs := protocol.GroupSummary{Group: g.name, N: protocol.Count{N: g.n}, Variables: []protocol.VariableSummary{}}
+		tg := &t1Group{name: g.name, n: g.n}
 		for _, name := range q.Variables {
 			v := ls.vars[name]
-			vs := protocol.VariableSummary{Variable: name}
 			if v.Type == protocol.Categorical {
-				cells := make([]int, len(v.Categories)+1) // last: missing
-				codes := v.Codes
-				g.rows.forEach(func(i int) {
-					if c := codes[i]; c >= 0 {
-						cells[c]++
-					} else {
-						cells[len(cells)-1]++
-					}
-				})
-				released, s := suppressLevels(cells, c.hiddenCells(v, g.code), minCell)
-				reply.Policy.SuppressedCells += s
-				vs.Categories = make(map[string]protocol.Count, len(v.Categories))
-				present := 0
-				for k, cat := range v.Categories {
-					vs.Categories[cat] = released[k]
-					present += cells[k]
-				}
-				vs.Missing = released[len(v.Categories)]
-				if guard {
-					releasedCellSets(&ans, g.rows, g.n, released, func(i int) int {
-						if c := codes[i]; c >= 0 {
-							return int(c)
-						}
-						return len(v.Categories)
-					}, func(k int) *protocol.Filter {
-						if k == len(v.Categories) {
-							k = -1
-						}
-						return andFilter(g.region, valueFilter(v, false, k))
-					})
-				}
-				vs.N = protocol.Count{N: present}
-				if released[len(v.Categories)].Suppressed {
-					// The number present would give the suppressed missing count away.
-					vs.N = protocol.Count{Suppressed: true}
-				}
+				tg.vars = append(tg.vars, t.categorical(c, v, g.rows, g.n, g.code, g.region))
 			} else {
-				x := v.Numeric
-				e := edges[name]
-				var hist []int
-				if e != nil {
-					hist = make([]int, len(e)+1)
-				}
-				var present, missing int
-				var sum, sumSq float64
-				g.rows.forEach(func(i int) {
-					xi := x[i]
-					if xi != xi {
-						missing++
-						return
-					}
-					present++
-					sum += xi
-					sumSq += xi * xi
-					if hist != nil {
-						// Cell k holds edges[k-1] ≤ x < edges[k]: the number of edges ≤ x.
-						hist[sort.Search(len(e), func(j int) bool { return e[j] > xi })]++
-					}
-				})
-				cells, s := suppressPartition([]int{present, missing}, minCell)
-				reply.Policy.SuppressedCells += s
-				vs.N, vs.Missing = cells[0], cells[1]
-				if guard {
-					releasedCellSets(&ans, g.rows, g.n, cells, func(i int) int {
-						if x[i] != x[i] {
-							return 1
-						}
-						return 0
-					}, func(k int) *protocol.Filter {
-						op := protocol.OpPresent
-						if k == 1 {
-							op = protocol.OpMissing
-						}
-						return andFilter(g.region, &protocol.Filter{Op: op, Var: name})
-					})
-				}
-				if vs.N.Suppressed {
-					// Σx and Σx² of a handful of values identify them.
-					sum, sumSq = 0, 0
-					hist = nil
-				} else {
-					vs.Sum, vs.SumSq = sum, sumSq
-				}
-				if e != nil {
-					vs.Edges = e
-					if hist != nil {
-						var s int
-						vs.Histogram, s = suppressPartition(hist, minCell)
-						reply.Policy.SuppressedCells += s
-						if guard {
-							releasedCellSets(&ans, g.rows, g.n, vs.Histogram, func(i int) int {
-								if x[i] != x[i] {
-									return -1
-								}
-								return sort.Search(len(e), func(j int) bool { return e[j] > x[i] })
-							}, func(k int) *protocol.Filter { return andFilter(g.region, histFilter(name, e, k)) })
-						}
-					} else {
-						vs.Histogram = make([]protocol.Count, len(e)+1)
-						for k := range vs.Histogram {
-							vs.Histogram[k] = protocol.Count{Suppressed: true}
-						}
-					}
-				}
+				tg.vars = append(tg.vars, t.numeric(v, edges[name], g.rows, g.n, g.region))
 			}
-			gs.Variables = append(gs.Variables, vs)
 		}
-		sr.Groups = append(sr.Groups, gs)
+		t.groups = append(t.groups, tg)
 	}
-	reply.Summary = sr
-	ans.released = fmt.Sprintf("summary n=%d groups=%d variables=%d suppressed=%d", c.n, len(groups), len(q.Variables), reply.Policy.SuppressedCells)
-	return ans, nil
-}
-
-// releasedCellSets adds to ans the patient sets of the released non-zero cells of a partition
-// of rows (cell gives a row's cell, -1 for none), each with its region, except a cell holding
-// all n rows: that set is the group's own, already among the query's sets; and the regions of
-// the cells released as exactly 0 to ans.empties.
-func releasedCellSets(ans *answer, rows bitset, n int, released []protocol.Count, cell func(i int) int, region func(k int) *protocol.Filter) {
-	sets := make([]bitset, len(released))
-	some := false
-	for k, c := range released {
-		if !c.Suppressed && c.N == 0 {
-			ans.empties = append(ans.empties, region(k))
-		}
-		if !c.Suppressed && c.N > 0 && c.N != n {
-			sets[k] = newBitset(len(rows) * 64)
-			some = true
-		}
-	}
-	if !some {
-		return
-	}
-	rows.forEach(func(i int) {
-		if k := cell(i); k >= 0 && sets[k] != nil {
-			sets[k].set(i)
-		}
-	})
-	for k, s := range sets {
-		if s != nil {
-			ans.add(s, region(k))
-		}
-	}
+	t.releaseAll()
+	return t, nil
 }
 
 // maxCountingCells bounds groups × distinct times for the counting tabulation.

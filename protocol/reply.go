@@ -26,13 +26,17 @@ type Reply struct {
 // PolicyEffects records what the policy did: the bin width applied to times, how many cells
 // were suppressed, whether survival rows were merged or the tail truncated.
 type PolicyEffects struct {
-	BinDays         float64  `json:"bin_days"`
-	MinCell         int      `json:"min_cell"`
-	MinCohort       int      `json:"min_cohort"`
-	SuppressedCells int      `json:"suppressed_cells,omitempty"`
-	MergedRows      int      `json:"merged_rows,omitempty"`
-	TruncatedAfter  *float64 `json:"truncated_after,omitempty"` // no survival row released after this time
-	Notes           []string `json:"notes,omitempty"`
+	BinDays         float64 `json:"bin_days"`
+	MinCell         int     `json:"min_cell"`
+	MinCohort       int     `json:"min_cohort"`
+	SuppressedCells int     `json:"suppressed_cells,omitempty"`
+	// LinkedCells counts the cells among SuppressedCells that the small-cell rules alone would
+	// release: suppressed because, with what was released before, they would re-derive a
+	// handful of patients (the overlap guard's linked-cell suppression of Table 1).
+	LinkedCells    int      `json:"linked_cells,omitempty"`
+	MergedRows     int      `json:"merged_rows,omitempty"`
+	TruncatedAfter *float64 `json:"truncated_after,omitempty"` // no survival row released after this time
+	Notes          []string `json:"notes,omitempty"`
 	// FeasibilityRounding is set (≥ 1) on the answer to a feasibility count only: the count
 	// is a multiple of it, the cohort size plus noise rounded to the nearest multiple.
 	FeasibilityRounding int `json:"feasibility_rounding,omitempty"`
@@ -235,6 +239,10 @@ type Endpoint struct {
 type Count struct {
 	N          int  `json:"n"`
 	Suppressed bool `json:"suppressed,omitempty"`
+	// Linked marks a suppressed cell of a partition in which the overlap guard suppressed cells
+	// that the small-cell rules alone would release (linked to earlier releases): such a cell
+	// may hold any number of patients, and is not bounded by the smallest released cell.
+	Linked bool `json:"linked,omitempty"`
 }
 
 // CountReply is the cohort size, and per group when the query has GroupBy. A patient whose

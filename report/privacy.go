@@ -22,7 +22,10 @@ type Privacy struct {
 	// MinCell is the largest minimum cell size among the answering sites (RiskMinCell).
 	MinCell         int `json:"min_cell"`
 	SuppressedCells int `json:"suppressed_cells"`
-	MergedRows      int `json:"merged_rows"`
+	// LinkedCells are those of SuppressedCells that the overlap guard suppressed because,
+	// with earlier releases, they would re-derive a handful of patients (of any size).
+	LinkedCells int `json:"linked_cells,omitempty"`
+	MergedRows  int `json:"merged_rows"`
 	// TruncatedAfter are the sites that released no survival rows after a day, by day.
 	TruncatedAfter []SitesAt `json:"truncated_after,omitempty"`
 	// OpenSites answer unsigned queries (insecure-open): their guards protect nothing.
@@ -95,6 +98,7 @@ func NewPrivacy(r *app.Result, now time.Time) Privacy {
 			truncated[*s.Policy.TruncatedAfter] = append(truncated[*s.Policy.TruncatedAfter], s.Site)
 		}
 		out.SuppressedCells += s.Policy.SuppressedCells
+		out.LinkedCells += s.Policy.LinkedCells
 		out.MergedRows += s.Policy.MergedRows
 		if s.DataCut != "" && !cuts[s.DataCut] {
 			cuts[s.DataCut] = true
@@ -129,7 +133,10 @@ func (p Privacy) Line() string {
 		parts = append(parts, strings.Join(bs, ", "))
 	}
 	sup := format.Plural(p.SuppressedCells, "cell", "cells") + " suppressed"
-	if p.SuppressedCells > 0 && p.MinCell > 1 {
+	switch {
+	case p.LinkedCells > 0 && p.MinCell > 1:
+		sup += fmt.Sprintf(" (<%d, or %d linked to earlier releases)", p.MinCell, p.LinkedCells)
+	case p.SuppressedCells > 0 && p.MinCell > 1:
 		sup += fmt.Sprintf(" (<%d)", p.MinCell)
 	}
 	parts = append(parts, sup)

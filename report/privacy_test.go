@@ -69,3 +69,19 @@ func TestPrivacyLineManyTruncations(t *testing.T) {
 		t.Errorf("PrivacyLine = %q", got)
 	}
 }
+
+// Cells the overlap guard suppressed as linked to earlier releases are said apart: they are
+// not below min_cell.
+func TestPrivacyLineLinkedCells(t *testing.T) {
+	r := &app.Result{Provenance: app.Provenance{Expected: []string{"a", "b"}, Answered: []string{"a", "b"}, Sites: []app.SiteProvenance{
+		{Site: "a", Policy: protocol.PolicyEffects{MinCell: 5, SuppressedCells: 9, LinkedCells: 4}},
+		{Site: "b", Policy: protocol.PolicyEffects{MinCell: 5, SuppressedCells: 3, LinkedCells: 2}},
+	}}}
+	p := NewPrivacy(r, time.Now())
+	if p.SuppressedCells != 12 || p.LinkedCells != 6 {
+		t.Errorf("structured form %+v, want 12 suppressed, 6 linked", p)
+	}
+	if got := p.Line(); !strings.Contains(got, " · 12 cells suppressed (<5, or 6 linked to earlier releases) · ") {
+		t.Errorf("Line = %q", got)
+	}
+}

@@ -74,7 +74,8 @@ func TestConfoundedCohortAdjustedPooled(t *testing.T) {
 }
 
 // TestIPWAdjustedPooledScale times the adjusted pooled model's rounds on ONCOFED_IPW_BENCH
-// patients over 10 sites in process (the sites' and the client's computation, no network).
+// patients over 10 sites in process (the sites' and the client's computation, no network), and
+// the same model stratified by site.
 func TestIPWAdjustedPooledScale(t *testing.T) {
 	nStr := os.Getenv("ONCOFED_IPW_BENCH")
 	if nStr == "" {
@@ -90,10 +91,19 @@ func TestIPWAdjustedPooledScale(t *testing.T) {
 		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
+	terms := analysis.CoxOptions{Terms: []string{"trt", "age", "ecog"}}
 	for _, ties := range []analysis.Ties{analysis.Efron, analysis.Breslow} {
 		start, c0 := time.Now(), cpu()
 		fit, rob := adjustedPooled(t, ps, 10, ties)
 		t.Logf("%d patients, 10 sites, %v: propensity + weights + adjusted pooled weighted Cox (3 phases, robust): wall %v, CPU %v; coef %.6g (robust SE %.4g, naive %.4g), %d iterations",
+			n, ties, time.Since(start), cpu()-c0, fit.Coef, rob.SE, fit.SE, fit.Iterations)
+		// The same model stratified by site (the cox stage with ipw.adjust).
+		start, c0 = time.Now(), cpu()
+		fit, rob, err := analysis.FitWeightedStratifiedCox(adjustedStrata(t, ps, 10), ties, terms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d patients, 10 sites, %v: propensity + weights + stratified adjusted weighted Cox (robust): wall %v, CPU %v; coef %.6g (robust SE %.4g, naive %.4g), %d iterations",
 			n, ties, time.Since(start), cpu()-c0, fit.Coef, rob.SE, fit.SE, fit.Iterations)
 	}
 }

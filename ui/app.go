@@ -137,12 +137,12 @@ func (a *App) buildWindow() {
 	a.cohort = newCohortPanel(a)
 	a.summary = newSummaryTab(a, a.opt.Do)
 	a.survival = newSurvivalTab(a, a.opt.Do)
-	a.cox = newCoxTab(a)
-	a.compare = newCompareTab(a)
-	a.screen = newScreenTab(a)
-	a.model = newModelTab(a)
+	a.cox = newCoxTab(a, a.svc, a.opt.Do)
+	a.compare = newCompareTab(a, a.opt.Do)
+	a.screen = newScreenTab(a, a.svc, a.opt.Do)
+	a.model = newModelTab(a, a.svc, a.opt.Do)
 	a.sites = newSitesTab(a)
-	a.library = newLibraryTab(a)
+	a.library = newLibraryTab(a, a.svc)
 	a.tabs = container.NewAppTabs(
 		container.NewTabItem(TabSummary, a.summary.content),
 		container.NewTabItem(TabSurvival, a.survival.content),

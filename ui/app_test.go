@@ -264,13 +264,7 @@ func TestCancelDropsTheRun(t *testing.T) {
 func TestCoxFitShowsHazardRatios(t *testing.T) {
 	f := startApp(t)
 	a := f.ui
-	a.selectTab(TabCox)
-	a.cox.covariates.SetSelected([]string{"age", "sex"})
-	test.Tap(a.cox.fit)
-	f.loop.until(t, "the Cox fit", func() bool { return a.cox.result != nil || strings.HasPrefix(a.cox.status.Text, "No Cox") })
-	if a.cox.result == nil {
-		t.Fatalf("no fit: %s", a.cox.status.Text)
-	}
+	fitCox(t, f, "age", "sex")
 	fit := a.cox.result.Cox.Fit
 	cells := texts(a.cox.table)
 	for i, term := range fit.Terms {
@@ -331,13 +325,7 @@ func TestCoxFitShowsHazardRatios(t *testing.T) {
 func TestCoxPerSiteView(t *testing.T) {
 	f := startApp(t)
 	a := f.ui
-	a.selectTab(TabCox)
-	a.cox.covariates.SetSelected([]string{"sex"})
-	test.Tap(a.cox.fit)
-	f.loop.until(t, "the Cox fit", func() bool { return a.cox.result != nil || strings.HasPrefix(a.cox.status.Text, "No Cox") })
-	if a.cox.result == nil {
-		t.Fatalf("no fit: %s", a.cox.status.Text)
-	}
+	fitCox(t, f, "sex")
 	want := "By site: sex: male vs female"
 	if !slices.Contains(a.cox.view.Options, want) {
 		t.Fatalf("views %q", a.cox.view.Options)

@@ -41,7 +41,7 @@ const (
 // weighted Kaplan–Meier curves on the right, with the hazard ratio (robust CI), the effective
 // sample sizes and warnings when balance is not reached or a few weights dominate.
 type compareTab struct {
-	ui      *App
+	host    compareHost
 	content fyne.CanvasObject
 
 	treatment   *widget.Select
@@ -67,13 +67,21 @@ type compareTab struct {
 
 const comparePlaceholder = "Choose a treatment, its treated level and the confounders, then press Compare."
 
-func newCompareTab(a *App) *compareTab {
-	t := &compareTab{ui: a}
+// compareHost is what the Compare treatments tab needs from the window: the cohort, its study
+// and the sites' policies, the run, and the means to show, save and pin a result.
+type compareHost interface {
+	cohortHost
+	runHost
+	viewHost
+}
+
+func newCompareTab(host compareHost, do func(func())) *compareTab {
+	t := &compareTab{host: host}
 	t.treatment = widget.NewSelect(nil, t.onTreatment)
 	t.treatment.PlaceHolder = "Treatment…"
 	t.treated = widget.NewSelect(nil, nil)
 	t.treated.PlaceHolder = "Treated level…"
-	label := func(v string) string { return a.names().Variable(v) }
+	label := func(v string) string { return host.names().Variable(v) }
 	t.confounders = newCovariateList(label, func([]string) { t.offerAdjust() })
 	t.estimand = widget.NewRadioGroup([]string{"ATE", "ATT", "overlap"}, nil)
 	t.estimand.Horizontal = true
@@ -102,9 +110,9 @@ func newCompareTab(a *App) *compareTab {
 		t.exportAs(s)
 	})
 	t.export.PlaceHolder = "Export…"
-	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.ui.pinResult(t.result, t.displayed()) })
+	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.host.pinResult(t.result, t.displayed()) })
 	t.pin.Disable()
-	t.figure = newFigureView(a.opt.Do, comparePlaceholder)
+	t.figure = newFigureView(do, comparePlaceholder)
 	t.summary = newLinesLabel() // three lines, each its own label (see linesLabel)
 	t.warnings = widget.NewLabel("")
 	t.warnings.Wrapping = fyne.TextWrapWord
@@ -197,7 +205,7 @@ func (t *compareTab) offerAdjust() {
 	}
 	var refuse []string
 	if t.study != nil && t.coxForm.Selected == coxPooledB {
-		refuse = t.ui.pooledRefusers(t.study)
+		refuse = t.host.pooledRefusers(t.study)
 	}
 	if len(refuse) > 0 {
 		// One refusing site aborts the adjusted model's rounds: not offered, and why.
@@ -222,7 +230,7 @@ func (t *compareTab) offerAdjust() {
 
 // Request is the weighted comparison of the cohort with the choices on the tab.
 func (t *compareTab) Request() app.Request {
-	req := t.ui.cohort.Request(protocol.KindIPW)
+	req := t.host.cohortRequest(protocol.KindIPW)
 	req.GroupBy = ""
 	var conf []string
 	for _, c := range t.confounders.Selected {
@@ -248,7 +256,7 @@ func (t *compareTab) Request() app.Request {
 }
 
 func (t *compareTab) onRun() {
-	if t.ui.offline {
+	if t.host.Offline() {
 		t.setStatus("Offline: a weighted comparison needs the sites. Cached comparisons open from the Library.")
 		return
 	}
@@ -261,9 +269,9 @@ func (t *compareTab) onRun() {
 		t.setStatus("Choose at least one confounder.")
 		return
 	}
-	ctx, gen := t.ui.newRunContext()
+	ctx, gen := t.host.newRunContext()
 	t.setStatus("Comparing: the propensity model, then the weighted outcomes — one round trip to every site per step…")
-	t.ui.runService(ctx, gen, req, func(r *app.Result, err error) {
+	t.host.runService(ctx, gen, req, func(r *app.Result, err error) {
 		if err != nil {
 			t.setStatus("No comparison. " + ErrorText(err))
 			return
@@ -282,7 +290,7 @@ func (t *compareTab) show(r *app.Result) {
 	t.result = r
 	t.setStatus("")
 	if r.Cached {
-		t.setStatus("Shown from the cache: " + app.AsOf(t.ui.opt.Now(), &r.Provenance) + ".")
+		t.setStatus("Shown from the cache: " + app.AsOf(t.host.now(), &r.Provenance) + ".")
 	}
 	t.pin.Enable()
 	t.summary.SetText(CompareSummary(r))
@@ -292,7 +300,7 @@ func (t *compareTab) show(r *app.Result) {
 	} else {
 		t.warnings.Hide()
 	}
-	t.privacy.SetText(report.PrivacyLine(r, t.ui.opt.Now()))
+	t.privacy.SetText(report.PrivacyLine(r, t.host.now()))
 	t.redraw()
 }
 
@@ -345,23 +353,23 @@ func (t *compareTab) redraw() {
 	if r == nil {
 		return
 	}
-	view, style := t.view.Selected, t.ui.chartStyle()
+	view, style := t.view.Selected, t.host.chartStyle()
 	t.figure.SetFigure(func() chart.Figure { return t.figureFor(r, view, style) }, "")
 }
 
 func (t *compareTab) exportAs(kind string) {
 	if t.result == nil {
-		dialog.ShowInformation("Export", "Compare first: there is nothing to export.", t.ui.win)
+		dialog.ShowInformation("Export", "Compare first: there is nothing to export.", t.host.window())
 		return
 	}
 	r := t.result
 	if strings.HasPrefix(kind, "CSV") {
-		t.ui.saveFile("balance-"+r.Request.Study+".csv", func(w io.Writer) error { return report.WriteBalanceCSV(w, r) })
+		t.host.saveFile("balance-"+r.Request.Study+".csv", func(w io.Writer) error { return report.WriteBalanceCSV(w, r) })
 		return
 	}
 	ext := strings.ToLower(kind)
 	fig := t.figureFor(r, t.view.Selected, chart.PublicationStyle())
-	t.ui.saveFile("compare-"+r.Request.Study+"."+ext, func(w io.Writer) error { return writeFigure(w, ext, fig) })
+	t.host.saveFile("compare-"+r.Request.Study+"."+ext, func(w io.Writer) error { return writeFigure(w, ext, fig) })
 }
 
 func (t *compareTab) clear() {

@@ -23,21 +23,12 @@ func TestCompareTreatments(t *testing.T) {
 	if os.Getenv("ONCOFED_SHOT") != "" {
 		a.Window().Resize(fyne.NewSize(1024, 700))
 	}
-	a.selectTab(TabCompare)
-	c := a.compare
-	c.treatment.SetSelected("treatment")
-	c.treated.SetSelected("pembro-chemo")
-	c.confounders.SetSelected([]string{"age", "weight_loss_kg"})
+	c := compareTreatment(t, f)
 	// The confounders, and the outcome model's covariates among them, by their labels.
 	for _, list := range []*covariateList{c.confounders, c.adjust} {
 		if shown := covariateRows(list); !slices.Contains(shown, "age at diagnosis") || slices.Contains(shown, "age") {
 			t.Errorf("a list shows %q, want the dictionary's labels", shown)
 		}
-	}
-	test.Tap(c.run)
-	f.loop.until(t, "the comparison", func() bool { return c.result != nil || strings.HasPrefix(c.status.Text, "No comparison") })
-	if c.result == nil {
-		t.Fatalf("no comparison: %s", c.status.Text)
 	}
 	res := c.result.IPW
 	if !strings.Contains(c.summary.Text, "HR ") || !strings.Contains(c.summary.Text, "Effective sample size") {

@@ -16,17 +16,7 @@ import (
 // ratio's interval and p-value at 1024 pixels).
 func TestCompareSummaryLayout(t *testing.T) {
 	f := startApp(t)
-	a := f.ui
-	a.selectTab(TabCompare)
-	c := a.compare
-	c.treatment.SetSelected("treatment")
-	c.treated.SetSelected("pembro-chemo")
-	c.confounders.SetSelected([]string{"age", "weight_loss_kg"})
-	test.Tap(c.run)
-	f.loop.until(t, "the comparison", func() bool { return c.result != nil || strings.HasPrefix(c.status.Text, "No comparison") })
-	if c.result == nil {
-		t.Fatalf("no comparison: %s", c.status.Text)
-	}
+	a, c := f.ui, compareTreatment(t, f)
 	if n := strings.Count(c.summary.Text, "\n"); n != 2 {
 		t.Fatalf("summary of %d lines: %q", n+1, c.summary.Text)
 	}
@@ -76,6 +66,23 @@ func TestCompareSummaryLayout(t *testing.T) {
 			t.Errorf("%v: the privacy line ends at %v, below the window", size, bottom)
 		}
 	}
+}
+
+// compareTreatment compares pembrolizumab-chemotherapy with the other first-line regimens,
+// adjusted for age and weight loss, on the Compare treatments tab and waits for it.
+func compareTreatment(t *testing.T, f *fixture) *compareTab {
+	t.Helper()
+	f.ui.selectTab(TabCompare)
+	c := f.ui.compare
+	c.treatment.SetSelected("treatment")
+	c.treated.SetSelected("pembro-chemo")
+	c.confounders.SetSelected([]string{"age", "weight_loss_kg"})
+	test.Tap(c.run)
+	f.loop.until(t, "the comparison", func() bool { return c.result != nil || strings.HasPrefix(c.status.Text, "No comparison") })
+	if c.result == nil {
+		t.Fatalf("no comparison: %s", c.status.Text)
+	}
+	return c
 }
 
 // walkLabels calls f for every label under o, in order.

@@ -24,7 +24,8 @@ import (
 // coxTab fits a Cox model over the sites: covariates, ties, stratified by site or pooled; it
 // shows the hazard ratios as a table and a forest plot.
 type coxTab struct {
-	ui      *App
+	host    coxHost
+	svc     coxService
 	content fyne.CanvasObject
 
 	*modelBuilder // covariates, reference levels, ties, form
@@ -53,10 +54,27 @@ type coxTab struct {
 	zph *zphPanel // the proportional-hazards check under the table (coxzph.go)
 }
 
+// coxHost is what the Cox tab needs from the window: the cohort and its study (the model
+// builder's), runs and secondary jobs, and the means to show, save and pin a result.
+type coxHost interface {
+	builderHost
+	runHost
+	viewHost
+}
+
+// coxService is the part of the service the Cox tab calls itself, about the model shown (the
+// fit goes through the run): the per-site fits, the proportional-hazards check and the
+// patients and events per level.
+type coxService interface {
+	SiteCox(ctx context.Context, r *app.Result) (*app.SiteCoxResult, error)
+	CoxZPH(ctx context.Context, r *app.Result, transform string) (*app.ZPHResult, error)
+	CoxLevelCounts(ctx context.Context, r *app.Result) (*app.LevelCounts, error)
+}
+
 const viewAllTerms = "All terms"
 
-func newCoxTab(a *App) *coxTab {
-	t := &coxTab{ui: a, modelBuilder: newModelBuilder(a, formStratified)}
+func newCoxTab(host coxHost, svc coxService, do func(func())) *coxTab {
+	t := &coxTab{host: host, svc: svc, modelBuilder: newModelBuilder(host, formStratified)}
 	t.fit = widget.NewButtonWithIcon("Fit model", theme.MediaPlayIcon(), t.onFit)
 	t.fit.Importance = widget.HighImportance
 	t.export = widget.NewSelect([]string{"PNG", "SVG", "PDF", hrTableCSV}, func(s string) {
@@ -67,12 +85,12 @@ func newCoxTab(a *App) *coxTab {
 		t.exportAs(strings.ToLower(s))
 	})
 	t.export.PlaceHolder = "Export…"
-	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.ui.pinResult(t.result, &app.Display{}) })
+	t.pin = widget.NewButtonWithIcon("Pin", theme.ContentAddIcon(), func() { t.host.pinResult(t.result, &app.Display{}) })
 	t.pin.Disable()
 	t.table = container.New(gridTable{cols: 4})
 	t.model = widget.NewLabel("")
 	t.model.Wrapping = fyne.TextWrapWord
-	t.figure = newFigureView(a.opt.Do, "Choose covariates and press Fit model to see hazard ratios.")
+	t.figure = newFigureView(do, "Choose covariates and press Fit model to see hazard ratios.")
 	t.privacy = widget.NewLabel("")
 	t.privacy.Wrapping = fyne.TextWrapWord
 	t.privacy.SizeName = theme.SizeNameCaptionText
@@ -108,37 +126,19 @@ func newCoxTab(a *App) *coxTab {
 // setStudy offers the study's variables as covariates.
 func (t *coxTab) setStudy(st *app.Study) { t.offerStudy(st) }
 
-// pooledRefusers lists the sites of st whose published policy does not allow pooled models
-// (allow_pooled_cox); nil when every site allows them or no catalog is known.
-func (a *App) pooledRefusers(st *app.Study) []string {
-	var refuse []string
-	if c := a.catalog; c != nil {
-		allowed := map[string]bool{}
-		for _, sc := range c.Sites {
-			allowed[sc.Site] = sc.Policy.AllowPooledCox
-		}
-		for _, site := range st.Sites {
-			if !allowed[site] {
-				refuse = append(refuse, site)
-			}
-		}
-	}
-	return refuse
-}
-
 // Request is the Cox request for the cohort and the choices on the tab.
 func (t *coxTab) Request() app.Request { return t.request() }
 
 func (t *coxTab) onFit() {
-	t.ui.fitModel(t.setStatus, "Offline: a Cox model needs the sites (one round per iteration). Cached fits open from the Library.",
+	fitModel(t.host, t.setStatus, "Offline: a Cox model needs the sites (one round per iteration). Cached fits open from the Library.",
 		len(t.covariates.Selected), t.Request, "No Cox model. ", t.show)
 }
 
 // fitModel is the Fit button of a tab that fits a Cox model on the sites (Cox, Model): offline
 // or without a covariate it says so in the tab's status; otherwise it runs the request and
 // shows the fit, or the failure after failed.
-func (a *App) fitModel(setStatus func(string), offline string, covariates int, request func() app.Request, failed string, show func(*app.Result)) {
-	if a.offline {
+func fitModel(a runHost, setStatus func(string), offline string, covariates int, request func() app.Request, failed string, show func(*app.Result)) {
+	if a.Offline() {
 		setStatus(offline)
 		return
 	}
@@ -168,7 +168,7 @@ func (t *coxTab) show(r *app.Result) {
 	t.stopSiteFits()
 	t.setStatus("")
 	if r.Cached {
-		t.setStatus("Shown from the cache: " + app.AsOf(t.ui.opt.Now(), &r.Provenance) + ".")
+		t.setStatus("Shown from the cache: " + app.AsOf(t.host.now(), &r.Provenance) + ".")
 	}
 	t.pin.Enable()
 	fit := r.Cox.Fit
@@ -189,7 +189,7 @@ func (t *coxTab) show(r *app.Result) {
 	if r.Cox.FitError != "" {
 		m += "\n⚠ " + r.Cox.FitError
 	}
-	if line := report.DPNoiseLine(r, t.ui.names()); line != "" {
+	if line := report.DPNoiseLine(r, t.host.names()); line != "" {
 		m += "\n" + line
 	}
 	for _, w := range fit.Warnings {
@@ -197,7 +197,7 @@ func (t *coxTab) show(r *app.Result) {
 	}
 	t.model.SetText(m)
 	t.zph.show(r)
-	t.privacy.SetText(report.PrivacyLine(r, t.ui.opt.Now()))
+	t.privacy.SetText(report.PrivacyLine(r, t.host.now()))
 	t.setViews(r)
 	if t.view.Selected != viewAllTerms {
 		t.onView()
@@ -219,7 +219,7 @@ func (t *coxTab) fillTable(r *app.Result) {
 	for _, h := range heads {
 		t.table.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	}
-	for _, row := range report.CoxRows(r, t.ui.names()) {
+	for _, row := range report.CoxRows(r, t.host.names()) {
 		t.table.Add(widget.NewLabel(row.Label))
 		if counts != nil {
 			cell := ""
@@ -250,8 +250,8 @@ func (t *coxTab) fillTable(r *app.Result) {
 func (t *coxTab) showTerms(r *app.Result) {
 	t.meta.Hide()
 	t.random.Hide()
-	style := t.ui.chartStyle()
-	names := t.ui.names()
+	style := t.host.chartStyle()
+	names := t.host.names()
 	if fig := report.ForestFigure(r, names, style, ""); fig != nil {
 		t.figure.SetFigure(func() chart.Figure { return report.ForestFigure(r, names, style, "") }, "")
 	} else {
@@ -264,17 +264,17 @@ const hrTableCSV = "HR table (CSV)"
 
 func (t *coxTab) exportAs(format string) {
 	if t.result == nil {
-		dialog.ShowInformation("Export", "Fit a model first: there is no forest plot to export.", t.ui.win)
+		dialog.ShowInformation("Export", "Fit a model first: there is no forest plot to export.", t.host.window())
 		return
 	}
 	r := t.result
 	if format == strings.ToLower(hrTableCSV) {
-		rows := report.CoxRows(r, t.ui.names())
-		t.ui.saveFile("hazard-ratios-"+r.Request.Study+".csv", func(w io.Writer) error { return report.WriteCoxCSV(w, rows) })
+		rows := report.CoxRows(r, t.host.names())
+		t.host.saveFile("hazard-ratios-"+r.Request.Study+".csv", func(w io.Writer) error { return report.WriteCoxCSV(w, rows) })
 		return
 	}
-	foot := report.CohortNote(r.Request) + ". " + report.PrivacyLine(r, t.ui.opt.Now())
-	fig := report.ForestFigure(r, t.ui.names(), chart.PublicationStyle(), foot)
+	foot := report.CohortNote(r.Request) + ". " + report.PrivacyLine(r, t.host.now())
+	fig := report.ForestFigure(r, t.host.names(), chart.PublicationStyle(), foot)
 	if term, ok := t.terms[t.view.Selected]; ok && t.sitesFor == r && t.sites != nil {
 		// The per-site view on screen is what is exported.
 		sites, _, err := t.siteForest(r, term, chart.PublicationStyle())
@@ -287,7 +287,7 @@ func (t *coxTab) exportAs(format string) {
 	if fig == nil {
 		return
 	}
-	t.ui.saveFile("forest-"+r.Request.Study+"."+format, func(w io.Writer) error { return writeFigure(w, format, fig) })
+	t.host.saveFile("forest-"+r.Request.Study+"."+format, func(w io.Writer) error { return writeFigure(w, format, fig) })
 }
 
 // setViews offers a per-site view of each estimable term of a model stratified by site, or
@@ -301,7 +301,7 @@ func (t *coxTab) setViews(r *app.Result) {
 			if math.IsNaN(r.Cox.Fit.Coef[i]) {
 				continue
 			}
-			o := "By site: " + report.TermLabel(r.Request, term, t.ui.names())
+			o := "By site: " + report.TermLabel(r.Request, term, t.host.names())
 			opts = append(opts, o)
 			t.terms[o] = term
 		}
@@ -335,7 +335,7 @@ func (t *coxTab) onView() {
 		t.showSites(r, term)
 		return
 	}
-	if t.ui.offline && r.Cox.Form != protocol.CoxDPTables { // DP: fitted on the stored tables
+	if t.host.Offline() && r.Cox.Form != protocol.CoxDPTables { // DP: fitted on the stored tables
 		t.setStatus("Offline: the per-site fits need the sites (a few rounds per site).")
 		return
 	}
@@ -344,9 +344,9 @@ func (t *coxTab) onView() {
 	if t.sitesPending == r {
 		return // the fits in flight show the chosen term when they are in
 	}
-	svc := t.ui.svc
+	svc := t.svc
 	t.sitesPending = r
-	t.sitesStop = t.ui.secondaryJob(func(ctx context.Context) func() {
+	t.sitesStop = t.host.secondaryJob(func(ctx context.Context) func() {
 		sc, err := svc.SiteCox(ctx, r)
 		return func() {
 			t.sitesStop, t.sitesPending = nil, nil
@@ -374,7 +374,7 @@ func (t *coxTab) stopSiteFits() {
 
 // showSites draws the per-site forest plot of term with the pooled diamond and heterogeneity.
 func (t *coxTab) showSites(r *app.Result, term string) {
-	fig, h, err := t.siteForest(r, term, t.ui.chartStyle())
+	fig, h, err := t.siteForest(r, term, t.host.chartStyle())
 	if err != nil {
 		t.meta.SetText(ErrorText(err))
 		t.meta.Show()
@@ -394,7 +394,7 @@ func (t *coxTab) siteForest(r *app.Result, term string, style chart.Style) (func
 	if err != nil {
 		return nil, h, err
 	}
-	title, random := "Per-site hazard ratio: "+report.TermLabel(r.Request, term, t.ui.names()), t.random.Checked
+	title, random := "Per-site hazard ratio: "+report.TermLabel(r.Request, term, t.host.names()), t.random.Checked
 	return func() *chart.ForestPlot {
 		f := chart.ForestFromMeta(title, used, h, random)
 		f.Style = style

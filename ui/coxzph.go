@@ -136,15 +136,15 @@ func (z *zphPanel) onCheck() {
 	if r == nil {
 		return
 	}
-	if t.ui.offline {
+	if t.host.Offline() {
 		z.setNote("Offline: the proportional-hazards check needs the sites (one more round of queries).")
 		return
 	}
 	transform := z.selectedTransform()
 	z.check.Disable()
 	z.setNote("Checking proportional hazards at every site…")
-	svc := t.ui.svc
-	z.stopCheck = t.ui.secondaryJob(func(ctx context.Context) func() {
+	svc := t.svc
+	z.stopCheck = t.host.secondaryJob(func(ctx context.Context) func() {
 		res, err := svc.CoxZPH(ctx, r, transform)
 		return func() {
 			z.stopCheck = nil
@@ -174,7 +174,7 @@ func (z *zphPanel) showCheck(res *app.ZPHResult) {
 	for _, h := range []string{"Proportional hazards", "χ²", "df", "p"} {
 		z.table.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	}
-	for _, row := range report.ZPHRows(res, z.tab.ui.names()) {
+	for _, row := range report.ZPHRows(res, z.tab.host.names()) {
 		z.table.Add(widget.NewLabelWithStyle(row.Label, fyne.TextAlignLeading, fyne.TextStyle{Italic: row.Global}))
 		z.table.Add(widget.NewLabel(fmt.Sprintf("%.3f", row.ChiSq)))
 		z.table.Add(widget.NewLabel(fmt.Sprint(row.DF)))
@@ -192,13 +192,13 @@ func (z *zphPanel) onCounts() {
 	if r == nil {
 		return
 	}
-	if t.ui.offline {
+	if t.host.Offline() {
 		showStatus(z.countsNote, "Offline: the counts per level need the sites (one Kaplan–Meier query per categorical covariate).")
 		return
 	}
 	z.countsButton.Disable()
-	svc := t.ui.svc
-	z.stopCounts = t.ui.secondaryJob(func(ctx context.Context) func() {
+	svc := t.svc
+	z.stopCounts = t.host.secondaryJob(func(ctx context.Context) func() {
 		lc, err := svc.CoxLevelCounts(ctx, r)
 		return func() {
 			z.stopCounts = nil

@@ -8,11 +8,17 @@
 // with the fixed or random pooled diamond, I² and the Q test), Sites and Library tabs, the
 // offline banner and presentation mode.
 //
-// One file and one struct per screen, with build…/on… handlers; the app.Service is passed in.
+// One file and one struct per screen, with build…/on… handlers. A tab holds no *App: it holds
+// a narrow host, an interface defined next to it (coxHost, screenHost, …, built from viewHost,
+// cohortHost and runHost in host.go), and the few app.Service methods it calls (coxService,
+// libraryService, …), so its type says what it can reach; App implements every host.
 // Everything that waits — network, cache, rendering a figure — runs on a goroutine of its own
 // and hands its result back through Options.Do (fyne.Do in the app, a queue the test drains in
 // tests), so a slow site never freezes the window. Every analysis run carries a generation:
-// a result that arrives after the cohort changed, or after Cancel, is dropped.
+// a result that arrives after the cohort changed, or after Cancel, is dropped. What asks the
+// sites about a result already shown (the proportional-hazards check, the counts per level,
+// the per-site fits, a patient's place in the cohort, a Library re-run) is a secondary job
+// (App.secondaryJob): it neither cancels a Run nor resets its "sites answered" line.
 //
 // The package imports Fyne, app, chart, assets and protocol (the cohort filter and query kinds
 // that app's requests are made of); it never imports Fyne's app package, so its tests run on

@@ -13,21 +13,30 @@ import (
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 )
 
-// resultHost is what a tab that runs part of the cohort's Run and shows its result needs:
-// the run (runService, onRunPart, so every part of one Run is compared for its sites), the
-// study for names and labels, the chart style, the clock for "as of" lines, and the window's
-// save and pin actions. App implements it.
-type resultHost interface {
-	runService(ctx context.Context, gen int, req app.Request, done func(*app.Result, error))
-	onRunPart(gen int, r *app.Result)
-	currentStudy() *app.Study
+// viewHost is what a tab needs to show a result and let it leave the tab: the chart style,
+// the study's words for its codes, the clock for "as of" lines, the window for dialogs, and
+// the window's save and pin actions.
+type viewHost interface {
 	chartStyle() chart.Style
+	names() report.Names
 	now() time.Time
 	window() fyne.Window
 	saveFile(name string, write func(io.Writer) error)
 	pinResult(r *app.Result, shown *app.Display)
+}
+
+// resultHost is what a tab that runs part of the cohort's Run and shows its result needs:
+// the run (runService, onRunPart, so every part of one Run is compared for its sites), the
+// study for names and labels, and what showing a result takes (viewHost). App implements it.
+type resultHost interface {
+	viewHost
+	runService(ctx context.Context, gen int, req app.Request, done func(*app.Result, error))
+	onRunPart(gen int, r *app.Result)
+	currentStudy() *app.Study
 }
 
 // sitesHost is what the Sites tab needs: the service to ask, work off the UI goroutine, the
@@ -42,10 +51,67 @@ type sitesHost interface {
 	sitesSeen(recs []app.SiteRecord, offline bool)
 }
 
+// cohortHost is the cohort panel as an analysis tab sees it: the study on show, the
+// cohort's request of a kind, and the sites whose policies refuse a pooled model.
+type cohortHost interface {
+	currentStudy() *app.Study
+	cohortRequest(kind protocol.Kind) app.Request
+	pooledRefusers(st *app.Study) []string
+}
+
+// runHost is what a tab that asks the sites needs: whether the app is offline, a new run
+// (newRunContext; it supersedes the previous one) and its service call (runService), and a
+// secondary job that leaves the Run alone (secondaryJob).
+type runHost interface {
+	Offline() bool
+	newRunContext() (context.Context, int)
+	runService(ctx context.Context, gen int, req app.Request, done func(*app.Result, error))
+	secondaryJob(work func(ctx context.Context) func()) context.CancelFunc
+}
+
 var (
-	_ resultHost = (*App)(nil)
-	_ sitesHost  = (*App)(nil)
+	_ resultHost  = (*App)(nil)
+	_ sitesHost   = (*App)(nil)
+	_ coxHost     = (*App)(nil)
+	_ compareHost = (*App)(nil)
+	_ modelHost   = (*App)(nil)
+	_ screenHost  = (*App)(nil)
+	_ libraryHost = (*App)(nil)
 )
+
+// rerunScreen re-runs the stored screen id on the Biomarkers tab, with progress and cancel.
+func (a *App) rerunScreen(id int64, name string) { a.screen.rerun(id, name) }
+
+// libraryChanged reloads the Library's list (a result was stored).
+func (a *App) libraryChanged() { a.library.onRefresh() }
+
+// runGroupedBy runs the cohort grouped by variable and shows its Kaplan–Meier curves.
+func (a *App) runGroupedBy(variable string) {
+	a.cohort.groupBy.SetSelected(variable)
+	a.selectTab(TabSurvival)
+	a.cohort.onRun()
+}
+
+// cohortRequest is the cohort panel's request of kind.
+func (a *App) cohortRequest(kind protocol.Kind) app.Request { return a.cohort.Request(kind) }
+
+// pooledRefusers lists the sites of st whose published policy does not allow pooled models
+// (allow_pooled_cox); nil when every site allows them or no catalog is known.
+func (a *App) pooledRefusers(st *app.Study) []string {
+	var refuse []string
+	if c := a.catalog; c != nil {
+		allowed := map[string]bool{}
+		for _, sc := range c.Sites {
+			allowed[sc.Site] = sc.Policy.AllowPooledCox
+		}
+		for _, site := range st.Sites {
+			if !allowed[site] {
+				refuse = append(refuse, site)
+			}
+		}
+	}
+	return refuse
+}
 
 // service is the app's Service.
 func (a *App) service() *app.Service { return a.svc }

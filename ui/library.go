@@ -24,7 +24,8 @@ import (
 // age; each can be opened (rendered offline from its stored aggregates), renamed, pinned,
 // deleted or re-run with what changed since.
 type libraryTab struct {
-	ui      *App
+	host    libraryHost
+	svc     libraryService
 	content fyne.CanvasObject
 
 	list     *widget.List
@@ -42,8 +43,42 @@ type libraryTab struct {
 	again    bool
 }
 
-func newLibraryTab(a *App) *libraryTab {
-	t := &libraryTab{ui: a, selected: -1}
+// libraryHost is what the Library tab needs from the window: whether it is offline, the clock,
+// work off the UI goroutine (a re-run is a secondary job: it leaves the Run alone), dialogs
+// and saving, and the window's other parts: a result opens in its tab, a stored screen re-runs
+// on the Biomarkers tab, the pinned results present in a window of their own.
+type libraryHost interface {
+	Offline() bool
+	now() time.Time
+	context() context.Context
+	goWork(work func() func())
+	secondaryJob(work func(ctx context.Context) func()) context.CancelFunc
+	window() fyne.Window
+	showError(doing string, err error)
+	saveFile(name string, write func(io.Writer) error)
+	openResult(id int64)
+	showResult(r *app.Result)
+	showChanges(r *app.Result, ch *app.Changes)
+	rerunScreen(id int64, name string)
+	present(ss []slide) *presentation
+}
+
+// libraryService is the part of the service the Library tab calls: the cache's results (every
+// network's), opening, renaming, pinning, deleting and re-running one, and the network
+// connected.
+type libraryService interface {
+	Network() app.NetworkInfo
+	Library(ctx context.Context, f app.ResultFilter) ([]app.ResultSummary, map[string]string, error)
+	Open(ctx context.Context, id int64) (*app.Result, error)
+	StudyOf(ctx context.Context, r *app.Result) *app.Study
+	Rename(ctx context.Context, id int64, name string) error
+	Pin(ctx context.Context, id int64, pinned bool, shown *app.Display) error
+	Delete(ctx context.Context, id int64) error
+	Rerun(ctx context.Context, id int64) (*app.Result, *app.Changes, error)
+}
+
+func newLibraryTab(host libraryHost, svc libraryService) *libraryTab {
+	t := &libraryTab{host: host, svc: svc, selected: -1}
 	t.list = widget.NewList(func() int { return len(t.items) }, func() fyne.CanvasObject {
 		l := widget.NewLabel("")
 		l.Truncation = fyne.TextTruncateEllipsis
@@ -93,7 +128,7 @@ func (t *libraryTab) itemText(s app.ResultSummary) string {
 	if s.Pinned {
 		pin = "★ "
 	}
-	line := fmt.Sprintf("%s%s · %d of %d sites · %s", pin, s.Name, s.Answered, s.Expected, app.Age(t.ui.opt.Now(), s.RanAt))
+	line := fmt.Sprintf("%s%s · %d of %d sites · %s", pin, s.Name, s.Answered, s.Expected, app.Age(t.host.now(), s.RanAt))
 	if t.otherNetwork(s) {
 		line += " · on " + t.networkName(s.Network)
 	}
@@ -102,7 +137,7 @@ func (t *libraryTab) itemText(s app.ResultSummary) string {
 
 // otherNetwork reports whether s was computed on another network than the one connected.
 func (t *libraryTab) otherNetwork(s app.ResultSummary) bool {
-	return s.Network != t.ui.svc.Network().ID
+	return s.Network != t.svc.Network().ID
 }
 
 // networkName names a network by its name as last connected (its ID if unknown).
@@ -120,8 +155,8 @@ func (t *libraryTab) onRefresh() {
 		return
 	}
 	t.loading = true
-	svc, parent := t.ui.svc, t.ui.ctx
-	t.ui.goWork(func() func() {
+	svc, parent := t.svc, t.host.context()
+	t.host.goWork(func() func() {
 		items, names, err := svc.Library(parent, app.ResultFilter{Limit: 500})
 		return func() {
 			t.loading = false
@@ -176,7 +211,7 @@ func (t *libraryTab) updateDetail() {
 		b.Enable()
 	}
 	where := ""
-	if t.ui.offline {
+	if t.host.Offline() {
 		t.rerun.Disable()
 	}
 	if t.otherNetwork(*s) {
@@ -190,7 +225,7 @@ func (t *libraryTab) updateDetail() {
 		t.pin.SetText("Pin")
 	}
 	t.detail.SetText(fmt.Sprintf("%s\n%s on study %s · computed %s (%s) · %d of %d sites answered%s",
-		s.Name, kindName(s.Kind), s.Study, s.RanAt.Local().Format("2006-01-02 15:04"), app.Age(t.ui.opt.Now(), s.RanAt),
+		s.Name, kindName(s.Kind), s.Study, s.RanAt.Local().Format("2006-01-02 15:04"), app.Age(t.host.now(), s.RanAt),
 		s.Answered, s.Expected, where))
 }
 
@@ -200,7 +235,7 @@ func (t *libraryTab) onOpen() {
 	if s == nil {
 		return
 	}
-	t.ui.openResult(s.ID)
+	t.host.openResult(s.ID)
 }
 
 // loadRequest puts a stored result's study, endpoint, grouping and cohort into the builder.
@@ -301,8 +336,8 @@ func (t *libraryTab) onRename() {
 			return
 		}
 		name := strings.TrimSpace(e.Text)
-		t.mutate("Rename", func(ctx context.Context) error { return t.ui.svc.Rename(ctx, id, name) })
-	}, t.ui.win)
+		t.mutate("Rename", func(ctx context.Context) error { return t.svc.Rename(ctx, id, name) })
+	}, t.host.window())
 }
 
 func (t *libraryTab) onPin() {
@@ -311,7 +346,7 @@ func (t *libraryTab) onPin() {
 		return
 	}
 	id, pinned := s.ID, !s.Pinned
-	t.mutate("Pin", func(ctx context.Context) error { return t.ui.svc.Pin(ctx, id, pinned, nil) })
+	t.mutate("Pin", func(ctx context.Context) error { return t.svc.Pin(ctx, id, pinned, nil) })
 }
 
 func (t *libraryTab) onDelete() {
@@ -322,19 +357,19 @@ func (t *libraryTab) onDelete() {
 	id, name := s.ID, s.Name
 	dialog.ShowConfirm("Delete result", "Delete “"+name+"” and its stored aggregates? This cannot be undone.", func(ok bool) {
 		if ok {
-			t.mutate("Delete", func(ctx context.Context) error { return t.ui.svc.Delete(ctx, id) })
+			t.mutate("Delete", func(ctx context.Context) error { return t.svc.Delete(ctx, id) })
 		}
-	}, t.ui.win)
+	}, t.host.window())
 }
 
 // mutate runs a cache change off the UI goroutine and reloads the list.
 func (t *libraryTab) mutate(what string, f func(context.Context) error) {
-	parent := t.ui.ctx
-	t.ui.goWork(func() func() {
+	parent := t.host.context()
+	t.host.goWork(func() func() {
 		err := f(parent)
 		return func() {
 			if err != nil {
-				t.ui.showError(what, err)
+				t.host.showError(what, err)
 			}
 			t.onRefresh()
 		}
@@ -347,29 +382,27 @@ func (t *libraryTab) onRerun() {
 	if s == nil {
 		return
 	}
-	if t.ui.offline {
-		dialog.ShowInformation("Re-run", "Offline: a result can be re-run once the network is back.", t.ui.win)
+	if t.host.Offline() {
+		dialog.ShowInformation("Re-run", "Offline: a result can be re-run once the network is back.", t.host.window())
 		return
 	}
 	if s.Kind == protocol.KindScreen {
-		t.ui.screen.rerun(s.ID, s.Name) // on the Biomarkers tab, with progress and cancel
+		t.host.rerunScreen(s.ID, s.Name) // on the Biomarkers tab, with progress and cancel
 		return
 	}
 	id := s.ID
 	t.state.SetText("Re-running “" + s.Name + "”…")
-	parent := t.ui.ctx
-	t.ui.goWork(func() func() {
-		ctx, cancel := context.WithTimeout(parent, t.ui.opt.QueryTimeout)
-		defer cancel()
-		r, ch, err := t.ui.svc.Rerun(ctx, id)
+	svc := t.svc
+	t.host.secondaryJob(func(ctx context.Context) func() {
+		r, ch, err := svc.Rerun(ctx, id)
 		return func() {
 			t.onRefresh()
 			if err != nil {
-				t.ui.showError("Re-run", err)
+				t.host.showError("Re-run", err)
 				return
 			}
-			t.ui.showResult(r)
-			t.ui.showChanges(r, ch)
+			t.host.showResult(r)
+			t.host.showChanges(r, ch)
 		}
 	})
 }
@@ -386,19 +419,19 @@ func (a *App) showChanges(r *app.Result, ch *app.Changes) {
 
 // pinnedResults opens every pinned result that has a figure (off the UI goroutine), each with
 // the study its network's catalog last described, which names its figure.
-func (a *App) pinnedResults(ctx context.Context) ([]slide, error) {
-	items, _, err := a.svc.Library(ctx, app.ResultFilter{Pinned: true}) // a tumor board's pins, whichever hub
+func (t *libraryTab) pinnedResults(ctx context.Context) ([]slide, error) {
+	items, _, err := t.svc.Library(ctx, app.ResultFilter{Pinned: true}) // a tumor board's pins, whichever hub
 	if err != nil {
 		return nil, err
 	}
 	var out []slide
 	for i := len(items) - 1; i >= 0; i-- { // oldest pinned first: the order they were made
-		r, err := a.svc.Open(ctx, items[i].ID)
+		r, err := t.svc.Open(ctx, items[i].ID)
 		if err != nil {
 			return nil, err
 		}
-		s := slide{r: r, names: report.Names{From: a.svc.StudyOf(ctx, r)}}
-		if f, _ := report.Slide(r, s.names, chart.PresentationStyle(), a.opt.Now()); f != nil {
+		s := slide{r: r, names: report.Names{From: t.svc.StudyOf(ctx, r)}}
+		if f, _ := report.Slide(r, s.names, chart.PresentationStyle(), t.host.now()); f != nil {
 			out = append(out, s)
 		}
 	}
@@ -407,30 +440,30 @@ func (a *App) pinnedResults(ctx context.Context) ([]slide, error) {
 
 func (t *libraryTab) onPresent() {
 	t.withPinned("Presentation", "Pin a result with a figure first (Pin on the Survival, Cox or Compare treatments tab, or in the Library): each pinned figure is a slide, drawn as it was shown when pinned.",
-		func(ss []slide) { t.ui.present(ss) })
+		func(ss []slide) { t.host.present(ss) })
 }
 
 func (t *libraryTab) onExportDeck() {
 	t.withPinned("Export deck", "Pin a result with a figure first (Survival, Cox or Compare treatments tab): each pinned figure is a page.", func(ss []slide) {
-		now := t.ui.opt.Now()
-		t.ui.saveFile("oncofed-deck.pdf", func(w io.Writer) error { return writeDeck(w, ss, now) })
+		now := t.host.now()
+		t.host.saveFile("oncofed-deck.pdf", func(w io.Writer) error { return writeDeck(w, ss, now) })
 	})
 }
 
 // withPinned opens the pinned results off the UI goroutine, then hands them to use on it; an
 // error, or no pinned figure (the reason none says), is shown in a dialog titled what.
 func (t *libraryTab) withPinned(what, none string, use func([]slide)) {
-	a := t.ui
+	a := t.host
 	a.goWork(func() func() {
-		ctx, cancel := context.WithTimeout(a.ctx, 30*time.Second)
+		ctx, cancel := context.WithTimeout(a.context(), 30*time.Second)
 		defer cancel()
-		rs, err := a.pinnedResults(ctx)
+		rs, err := t.pinnedResults(ctx)
 		return func() {
 			switch {
 			case err != nil:
 				a.showError(what, err)
 			case len(rs) == 0:
-				dialog.ShowInformation(what, none, a.win)
+				dialog.ShowInformation(what, none, a.window())
 			default:
 				use(rs)
 			}

@@ -24,7 +24,8 @@ import (
 // estimate and its prediction interval), and predict survival for one patient whose profile
 // stays on this computer (docs/prediction.md).
 type modelTab struct {
-	ui      *App
+	host    modelHost
+	svc     modelService
 	content fyne.CanvasObject
 
 	*modelBuilder // covariates, reference levels, ties, form: as the Cox tab's
@@ -59,6 +60,21 @@ type modelTab struct {
 	note       *widget.Label
 	prediction *app.Prediction
 	panels     *container.AppTabs
+	lpStop     context.CancelFunc // the patient's place among the cohort, asked
+}
+
+// modelHost is what the Model tab needs from the window: the cohort and its study (the model
+// builder's), runs and secondary jobs, and the means to show and pin a result.
+type modelHost interface {
+	builderHost
+	runHost
+	viewHost
+}
+
+// modelService is the part of the service the Model tab calls itself: where a patient's risk
+// score lies among the cohort's.
+type modelService interface {
+	LPHistogram(ctx context.Context, r *app.Result, width float64) (*app.LPHistogramResult, error)
 }
 
 // Model tab names and the panels' names.
@@ -72,8 +88,8 @@ const (
 	penaltyFixed = "Ridge, θ as given"
 )
 
-func newModelTab(a *App) *modelTab {
-	t := &modelTab{ui: a, fields: map[string]func() string{}, modelBuilder: newModelBuilder(a, formPooled)}
+func newModelTab(host modelHost, svc modelService, do func(func())) *modelTab {
+	t := &modelTab{host: host, svc: svc, fields: map[string]func() string{}, modelBuilder: newModelBuilder(host, formPooled)}
 	t.theta = widget.NewEntry()
 	t.theta.SetText("1")
 	t.theta.Disable()
@@ -107,21 +123,21 @@ func newModelTab(a *App) *modelTab {
 	t.status.Hide()
 
 	t.losoText = wrapLabel("Fit a model, then validate it: each site evaluates the model fitted on all the others.")
-	t.cForest = newFigureView(a.opt.Do, "The held-out sites' C will show here.")
-	t.slopeFig = newFigureView(a.opt.Do, "The held-out sites' calibration slopes will show here.")
+	t.cForest = newFigureView(do, "The held-out sites' C will show here.")
+	t.slopeFig = newFigureView(do, "The held-out sites' calibration slopes will show here.")
 	t.calTable = container.New(gridTable{cols: 5})
-	t.calFig = newFigureView(a.opt.Do, "Validated with the pooled model, each held-out site's observed and predicted survival at the landmarks shows here.")
-	t.ridgeFig = newFigureView(a.opt.Do, "With a ridge penalty chosen leaving one site out, the held-out likelihood of each θ tried shows here.")
+	t.calFig = newFigureView(do, "Validated with the pooled model, each held-out site's observed and predicted survival at the landmarks shows here.")
+	t.ridgeFig = newFigureView(do, "With a ridge penalty chosen leaving one site out, the held-out likelihood of each θ tried shows here.")
 	t.valTabs = container.NewAppTabs(container.NewTabItem("Discrimination (C)", t.cForest),
 		container.NewTabItem("Calibration slope", t.slopeFig),
 		container.NewTabItem("Calibration at landmarks", container.NewVSplit(t.calFig, container.NewVScroll(t.calTable))),
 		container.NewTabItem("Penalty (θ)", t.ridgeFig))
 	validation := container.NewBorder(t.losoText, nil, nil, nil, t.valTabs)
 
-	t.profileBox = container.New(gridTable{cols: 2})
+	t.profileBox = container.NewVBox() // a label above each field: labels are long
 	t.predict = widget.NewButtonWithIcon("Predict", theme.MediaPlayIcon(), t.onPredict)
 	t.predict.Disable()
-	t.curve = newFigureView(a.opt.Do, "Fit the pooled model, enter a patient's values and press Predict.")
+	t.curve = newFigureView(do, "Fit the pooled model, enter a patient's values and press Predict.")
 	t.atTable = container.New(gridTable{cols: 2})
 	t.position = wrapLabel("")
 	t.note = wrapLabel("The profile stays on this computer: the curve is computed here from the pooled model's baseline hazard.")
@@ -214,7 +230,7 @@ func (t *modelTab) onFit() {
 		t.setStatus("Penalty: " + err.Error())
 		return
 	}
-	t.ui.fitModel(t.setStatus, "Offline: fitting a model needs the sites. Cached fits open from the Library.",
+	fitModel(t.host, t.setStatus, "Offline: fitting a model needs the sites. Cached fits open from the Library.",
 		len(t.covariates.Selected), func() app.Request { return req }, "No model. ", t.show)
 }
 
@@ -228,7 +244,7 @@ func (t *modelTab) show(r *app.Result) {
 	t.setStatus("")
 	fit := r.Cox.Fit
 	var terms []string
-	for _, row := range report.CoxRows(r, t.ui.names()) {
+	for _, row := range report.CoxRows(r, t.host.names()) {
 		if row.Estimable && !row.Reference {
 			terms = append(terms, fmt.Sprintf("%s HR %s", row.Label, chart.FormatHR(row.HR, row.Lower, row.Upper)))
 		}
@@ -242,8 +258,8 @@ func (t *modelTab) show(r *app.Result) {
 	}
 	t.summary.SetText(fmt.Sprintf("Cox model, %s, %s ties%s: %s patients, %s events over %d sites. %s.",
 		formName(r.Cox.Form), r.Cox.Ties, penalty, format.Thousands(fit.N), format.Thousands(fit.Events), len(r.Provenance.Answered), strings.Join(terms, "; ")))
-	if report.RidgeCurveFigure(r, t.ui.chartStyle()) != nil {
-		style := t.ui.chartStyle()
+	if report.RidgeCurveFigure(r, t.host.chartStyle()) != nil {
+		style := t.host.chartStyle()
 		t.ridgeFig.SetFigure(func() chart.Figure { return report.RidgeCurveFigure(r, style) }, "")
 	}
 	t.validate.Enable()
@@ -264,18 +280,18 @@ func formName(f protocol.CoxForm) string {
 	return "stratified by site"
 }
 
-// buildProfile offers one field per covariate: the levels of a categorical one, a number
-// for a numeric one (its unit in the label).
+// buildProfile offers one field per covariate, under its label: the levels of a categorical
+// one, a number for a numeric one (its unit in the label).
 func (t *modelTab) buildProfile(r *app.Result) {
-	st := t.ui.currentStudy()
+	st := t.host.currentStudy()
 	for _, v := range r.Request.Cox.Covariates {
-		label := v
+		label := t.host.names().Variable(v) // the dictionary's label, above its field
 		if st != nil {
 			if vr := st.Variable(v); vr != nil && vr.Unit != "" {
 				label += " (" + vr.Unit + ")"
 			}
 		}
-		t.profileBox.Add(widget.NewLabel(label))
+		t.profileBox.Add(wrapLabel(label))
 		if lv, ok := r.Request.Cox.Levels[v]; ok {
 			sel := widget.NewSelect(lv, nil)
 			sel.SetSelectedIndex(0)
@@ -313,18 +329,21 @@ func (t *modelTab) onPredict() {
 	}
 	t.setStatus("")
 	t.showPrediction(p)
-	if t.ui.offline {
+	if t.host.Offline() {
 		t.position.SetText("Offline: where this patient lies among the cohort needs the sites.")
 		return
 	}
 	// The one query prediction adds carries the model's β, never the profile.
 	r, lp := t.result, p.Curve.LP
-	ctx, cancel := context.WithTimeout(t.ui.ctx, t.ui.opt.QueryTimeout)
 	t.position.SetText("Asking the sites for the cohort's risk-score distribution…")
-	t.ui.goWork(func() func() {
-		h, err := t.ui.svc.LPHistogram(ctx, r, 0)
+	if t.lpStop != nil {
+		t.lpStop() // the previous patient's
+	}
+	svc := t.svc
+	t.lpStop = t.host.secondaryJob(func(ctx context.Context) func() {
+		h, err := svc.LPHistogram(ctx, r, 0)
 		return func() {
-			cancel()
+			t.lpStop = nil
 			if t.result != r {
 				return
 			}
@@ -341,7 +360,7 @@ func (t *modelTab) onPredict() {
 func (t *modelTab) showPrediction(p *app.Prediction) {
 	t.prediction = p
 	line := report.ProfileLine(p, t.result.Request.Cox)
-	style := t.ui.chartStyle()
+	style := t.host.chartStyle()
 	t.curve.SetFigure(func() chart.Figure { return report.PredictionFigure(p, line, style, chart.Months) }, "")
 	t.atTable.RemoveAll()
 	for _, h := range []string{"Day", "Survival (95% CI)"} {
@@ -360,7 +379,7 @@ func (t *modelTab) onValidate() {
 	if t.result == nil {
 		return
 	}
-	if t.ui.offline {
+	if t.host.Offline() {
 		t.setStatus("Offline: validation needs the sites. Validated models open from the Library.")
 		return
 	}
@@ -378,10 +397,10 @@ func (t *modelTab) onValidate() {
 	if spec.Form == protocol.CoxPooled {
 		req.Landmarks = marks
 	}
-	ctx, gen := t.ui.newRunContext()
+	ctx, gen := t.host.newRunContext()
 	t.validate.Disable()
 	t.setStatus("Validating: for each site, the model is fitted on the others and the site evaluates it…")
-	t.ui.runService(ctx, gen, req, func(r *app.Result, err error) {
+	t.host.runService(ctx, gen, req, func(r *app.Result, err error) {
 		t.validate.Enable()
 		if err != nil {
 			t.setStatus("No validation. " + ErrorText(err))
@@ -394,7 +413,7 @@ func (t *modelTab) onValidate() {
 // showValidation draws the forest plots and the calibration table.
 func (t *modelTab) showValidation(l *app.LOSOResult) {
 	t.validated = l
-	style := t.ui.chartStyle()
+	style := t.host.chartStyle()
 	t.losoText.SetText(report.LOSOSummary(l))
 	if report.ConcordanceForest(l, style) != nil {
 		t.cForest.SetFigure(func() chart.Figure { return report.ConcordanceForest(l, style) }, "")
@@ -445,7 +464,7 @@ func (t *modelTab) onPin() {
 	case t.validated != nil:
 		d.View = app.ViewValidation
 	}
-	t.ui.pinResult(t.result, d)
+	t.host.pinResult(t.result, d)
 }
 
 // load puts an opened model's choices back on the tab: the builder's, and its penalty.

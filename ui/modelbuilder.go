@@ -10,6 +10,7 @@ import (
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 )
 
 const (
@@ -22,7 +23,7 @@ const (
 // --reference), the ties, and the baseline hazard (stratified by site or pooled; the pooled
 // form is offered only when every site of the study allows it). Each tab embeds one.
 type modelBuilder struct {
-	ui         *App
+	host       builderHost
 	covariates *covariateList // by their labels
 	// refs holds a reference-level choice per selected categorical covariate (refBox shows
 	// them); a covariate's reference is its first declared level until one is chosen.
@@ -36,9 +37,16 @@ type modelBuilder struct {
 	preferred string
 }
 
-func newModelBuilder(a *App, preferred string) *modelBuilder {
-	b := &modelBuilder{ui: a, refs: map[string]*widget.Select{}, preferred: preferred}
-	b.covariates = newCovariateList(func(v string) string { return a.names().Variable(v) }, func([]string) { b.offerReferences() })
+// builderHost is what the model builder needs: the cohort, its study and the sites' policies,
+// and the study's words for its variables.
+type builderHost interface {
+	cohortHost
+	names() report.Names
+}
+
+func newModelBuilder(host builderHost, preferred string) *modelBuilder {
+	b := &modelBuilder{host: host, refs: map[string]*widget.Select{}, preferred: preferred}
+	b.covariates = newCovariateList(func(v string) string { return host.names().Variable(v) }, func([]string) { b.offerReferences() })
 	b.refBox = container.NewVBox()
 	b.ties = widget.NewRadioGroup([]string{"Efron", "Breslow"}, nil)
 	b.ties.Horizontal, b.ties.Selected, b.ties.Required = true, "Efron", true
@@ -86,7 +94,7 @@ func covariateOptions(st *app.Study) []string {
 // made earlier is kept while its covariate stays selected.
 func (b *modelBuilder) offerReferences() {
 	b.refBox.RemoveAll()
-	st := b.ui.currentStudy()
+	st := b.host.currentStudy()
 	if st == nil {
 		return
 	}
@@ -102,7 +110,7 @@ func (b *modelBuilder) offerReferences() {
 			b.refs[v] = sel
 		}
 		// The label above its choice: the tabs' left column is narrow at 1024 pixels.
-		label := widget.NewLabel("Reference for " + b.ui.names().Variable(v))
+		label := widget.NewLabel("Reference for " + b.host.names().Variable(v))
 		label.Wrapping = fyne.TextWrapWord
 		b.refBox.Add(container.NewVBox(label, sel))
 	}
@@ -117,7 +125,7 @@ func (b *modelBuilder) offerReferences() {
 // that allows it (allow_pooled_cox): one refusing site aborts a pooled fit, so offering it
 // would only lead to a refusal. The note says which sites keep it off.
 func (b *modelBuilder) offerForms(st *app.Study) {
-	refuse := b.ui.pooledRefusers(st)
+	refuse := b.host.pooledRefusers(st)
 	if len(refuse) == 0 {
 		b.form.Options = []string{formStratified, formPooled}
 		b.formNote.Hide()
@@ -144,7 +152,7 @@ func (b *modelBuilder) spec() *app.CoxSpec {
 		form = protocol.CoxPooled
 	}
 	spec := &app.CoxSpec{Covariates: slices.Clone(b.covariates.Selected), Ties: strings.ToLower(b.ties.Selected), Form: form}
-	st := b.ui.currentStudy()
+	st := b.host.currentStudy()
 	if st == nil {
 		return spec
 	}
@@ -166,7 +174,7 @@ func (b *modelBuilder) spec() *app.CoxSpec {
 
 // request is the Cox request for the cohort and the builder's choices.
 func (b *modelBuilder) request() app.Request {
-	req := b.ui.cohort.Request(protocol.KindCox)
+	req := b.host.cohortRequest(protocol.KindCox)
 	req.GroupBy = ""
 	req.Cox = b.spec()
 	return req

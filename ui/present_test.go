@@ -43,7 +43,7 @@ func TestPresentationAndDeck(t *testing.T) {
 		}
 		return n == 2
 	})
-	rs, err := a.pinnedResults(context.Background())
+	rs, err := a.library.pinnedResults(context.Background())
 	if err != nil || len(rs) != 2 {
 		t.Fatalf("pinned results: %d, %v", len(rs), err)
 	}

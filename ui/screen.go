@@ -32,11 +32,13 @@ const (
 // drawn as a volcano plot over a sortable table with p and q side by side; choosing a marker
 // shows its per-site forest plot and offers its Kaplan–Meier curves.
 type screenTab struct {
-	ui      *App
+	host    screenHost
+	svc     screenService
+	do      func(func()) // posts the screen's progress to the UI goroutine
 	content fyne.CanvasObject
 
-	markers   *widget.CheckGroup
-	adjust    *widget.CheckGroup
+	markers   *covariateList // by their labels
+	adjust    *covariateList
 	mode      *widget.RadioGroup
 	treatment *widget.Select
 	treated   *widget.Select
@@ -60,10 +62,39 @@ type screenTab struct {
 	stop   context.CancelFunc
 }
 
-func newScreenTab(a *App) *screenTab {
-	t := &screenTab{ui: a}
-	t.markers = widget.NewCheckGroup(nil, nil)
-	t.adjust = widget.NewCheckGroup(nil, nil)
+// screenHost is what the Biomarkers tab needs from the window: the cohort and its study, work
+// off the UI goroutine (a screen has its own progress and cancel, not the Run's), the means to
+// show and save, and the window's other tabs: the Library's re-run puts its cohort back on the
+// panel and says what changed, and a marker's Kaplan–Meier curves are a Run grouped by it.
+type screenHost interface {
+	Offline() bool
+	currentStudy() *app.Study
+	cohortRequest(kind protocol.Kind) app.Request
+	context() context.Context
+	goWork(work func() func())
+	chartStyle() chart.Style
+	names() report.Names
+	window() fyne.Window
+	saveFile(name string, write func(io.Writer) error)
+	selectTab(name string)
+	loadRequest(req app.Request)
+	libraryChanged()
+	showChanges(r *app.Result, ch *app.Changes)
+	runGroupedBy(variable string)
+}
+
+// screenService is the part of the service the Biomarkers tab calls: a screen, and the re-run
+// of a stored one.
+type screenService interface {
+	Screen(ctx context.Context, req app.ScreenRequest, progress app.ScreenProgress) (*app.ScreenResult, error)
+	RerunScreen(ctx context.Context, id int64, progress app.ScreenProgress) (*app.Result, *app.Changes, error)
+}
+
+func newScreenTab(host screenHost, svc screenService, do func(func())) *screenTab {
+	t := &screenTab{host: host, svc: svc, do: do}
+	label := func(v string) string { return host.names().Variable(v) }
+	t.markers = newCovariateList(label, nil)
+	t.adjust = newCovariateList(label, nil)
 	t.treatment = widget.NewSelect(nil, func(string) { t.onTreatment() })
 	t.treatment.PlaceHolder = "treatment variable"
 	t.treated = widget.NewSelect(nil, nil)
@@ -96,29 +127,11 @@ func newScreenTab(a *App) *screenTab {
 	t.export.PlaceHolder = "Export…"
 	t.km = widget.NewButtonWithIcon("Kaplan–Meier", theme.NavigateNextIcon(), t.onKM)
 	t.km.Disable()
-	t.volcano = newFigureView(a.opt.Do, "Choose markers and press Run screen: one Cox model per marker, over every site.")
-	t.forest = newFigureView(a.opt.Do, "Choose a marker in the table to see its effect at each site.")
+	t.volcano = newFigureView(do, "Choose markers and press Run screen: one Cox model per marker, over every site.")
+	t.forest = newFigureView(do, "Choose a marker in the table to see its effect at each site.")
 	t.detail = widget.NewLabel("")
 	t.detail.Wrapping = fyne.TextWrapWord
-	t.table = widget.NewTable(t.tableSize, t.newCell, t.updateCell)
-	t.table.ShowHeaderRow = true
-	t.table.CreateHeader = func() fyne.CanvasObject {
-		return widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	}
-	t.table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
-		if id.Col >= 0 && id.Col < len(report.ScreenColumns) {
-			o.(*widget.Label).SetText(report.ScreenColumns[id.Col])
-		}
-	}
-	for col, w := range []float32{110, 170, 200, 60, 35, 70, 70, 60, 60, 50, 55, 320} {
-		t.table.SetColumnWidth(col, w)
-	}
-	t.table.OnSelected = func(id widget.TableCellID) {
-		if id.Row >= 0 && id.Row < len(t.rows) {
-			t.choose(t.rows[id.Row].Marker)
-			t.figures.SelectIndex(1) // a click asks for the marker's detail
-		}
-	}
+	t.table = t.newTable()
 
 	selectAll := widget.NewButton("All", func() { t.markers.SetSelected(t.markers.Options) })
 	selectNone := widget.NewButton("None", func() { t.markers.SetSelected(nil) })
@@ -147,6 +160,31 @@ func newScreenTab(a *App) *screenTab {
 	t.content = split
 	t.onMode()
 	return t
+}
+
+// newTable is the screen's table: a row per marker with p and q side by side; a click on a row
+// drills into its marker.
+func (t *screenTab) newTable() *widget.Table {
+	table := widget.NewTable(t.tableSize, t.newCell, t.updateCell)
+	table.ShowHeaderRow = true
+	table.CreateHeader = func() fyne.CanvasObject {
+		return widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	}
+	table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
+		if id.Col >= 0 && id.Col < len(report.ScreenColumns) {
+			o.(*widget.Label).SetText(report.ScreenColumns[id.Col])
+		}
+	}
+	for col, w := range []float32{110, 170, 200, 60, 35, 70, 70, 60, 60, 50, 55, 320} {
+		table.SetColumnWidth(col, w)
+	}
+	table.OnSelected = func(id widget.TableCellID) {
+		if id.Row >= 0 && id.Row < len(t.rows) {
+			t.choose(t.rows[id.Row].Marker)
+			t.figures.SelectIndex(1) // a click asks for the marker's detail
+		}
+	}
+	return table
 }
 
 // setStudy offers the study's variables as markers, adjusters and the treatment.
@@ -185,7 +223,7 @@ func (t *screenTab) onMode() {
 }
 
 func (t *screenTab) onTreatment() {
-	st := t.ui.currentStudy()
+	st := t.host.currentStudy()
 	if st == nil {
 		return
 	}
@@ -215,7 +253,7 @@ func (t *screenTab) load(req app.ScreenRequest) {
 
 // Request is the screen the tab's choices ask for, on the cohort panel's cohort.
 func (t *screenTab) Request() app.ScreenRequest {
-	cr := t.ui.cohort.Request(protocol.KindCox)
+	cr := t.host.cohortRequest(protocol.KindCox)
 	req := app.ScreenRequest{Study: cr.Study, CohortName: cr.CohortName, Cohort: cr.Cohort, Endpoint: cr.Endpoint,
 		Ties: strings.ToLower(t.ties.Selected), Form: protocol.CoxStratified}
 	for _, m := range t.markers.Selected {
@@ -233,7 +271,7 @@ func (t *screenTab) Request() app.ScreenRequest {
 func (t *screenTab) setStatus(s string) { showStatus(t.status, s) }
 
 func (t *screenTab) onRun() {
-	if t.ui.offline {
+	if t.host.Offline() {
 		t.setStatus("Offline: a screen needs the sites (one Cox model per marker).")
 		return
 	}
@@ -247,7 +285,7 @@ func (t *screenTab) onRun() {
 		return
 	}
 	t.start(len(req.Markers), fmt.Sprintf("Screening %d markers: one Cox model each, every site answering every round…", len(req.Markers)), func(ctx context.Context, progress app.ScreenProgress) (*app.ScreenResult, func(), error) {
-		res, err := t.ui.svc.Screen(ctx, req, progress)
+		res, err := t.svc.Screen(ctx, req, progress)
 		return res, nil, err
 	})
 }
@@ -256,7 +294,7 @@ func (t *screenTab) onRun() {
 // and cancel, saying status meanwhile: run screens (telling progress), its result is shown,
 // then then (when not nil) is called on the UI goroutine.
 func (t *screenTab) start(total int, status string, run func(ctx context.Context, progress app.ScreenProgress) (res *app.ScreenResult, then func(), err error)) {
-	ctx, cancel := context.WithCancel(t.ui.ctx)
+	ctx, cancel := context.WithCancel(t.host.context())
 	t.stop = cancel
 	t.run.Disable()
 	t.cancel.Show()
@@ -264,8 +302,8 @@ func (t *screenTab) start(total int, status string, run func(ctx context.Context
 	t.progress.SetValue(0)
 	t.progress.Show()
 	t.setStatus(status)
-	do := t.ui.opt.Do
-	t.ui.goWork(func() func() {
+	do := t.do
+	t.host.goWork(func() func() {
 		res, then, err := run(ctx, func(done, total int, marker string) {
 			do(func() {
 				t.progress.Max = float64(total)
@@ -297,21 +335,21 @@ func (t *screenTab) start(total int, status string, run func(ctx context.Context
 // on this tab, with progress and cancel; the new screen is stored under the old one's name
 // and shown with what changed since.
 func (t *screenTab) rerun(id int64, name string) {
-	t.ui.selectTab(TabScreen)
-	if t.ui.offline {
+	t.host.selectTab(TabScreen)
+	if t.host.Offline() {
 		t.setStatus("Offline: a stored screen is re-run once the network is back (every site fits every marker's model again); the stored screen still opens from the Library.")
 		return
 	}
 	t.start(0, "Re-running “"+name+"” with its stored definition…", func(ctx context.Context, progress app.ScreenProgress) (*app.ScreenResult, func(), error) {
-		r, ch, err := t.ui.svc.RerunScreen(ctx, id, progress)
+		r, ch, err := t.svc.RerunScreen(ctx, id, progress)
 		if err != nil {
 			return nil, nil, err
 		}
 		return r.Screen, func() {
-			t.ui.loadRequest(r.Request)
+			t.host.loadRequest(r.Request)
 			t.load(r.Screen.Request)
-			t.ui.library.onRefresh()
-			t.ui.showChanges(r, ch)
+			t.host.libraryChanged()
+			t.host.showChanges(r, ch)
 		}, nil
 	})
 }
@@ -331,7 +369,7 @@ func (t *screenTab) show(r *app.ScreenResult) {
 	}
 	t.setStatus(fmt.Sprintf("%d markers, %d tests (%s mode), over %d sites, in %d scatter-gathers. q: Benjamini–Hochberg over the tests.%s",
 		len(r.Markers), r.Tests, r.Mode, len(r.Sites), r.Queries, from))
-	style := t.ui.chartStyle()
+	style := t.host.chartStyle()
 	if v := report.VolcanoFigure(r); v != nil {
 		t.volcano.SetFigure(func() chart.Figure { v := report.VolcanoFigure(r); v.Style = style; return v }, "")
 	} else {
@@ -396,7 +434,7 @@ func (t *screenTab) choose(name string) {
 	t.table.Refresh()
 	t.km.Enable()
 	t.km.SetText("Kaplan–Meier by " + name)
-	style := t.ui.chartStyle()
+	style := t.host.chartStyle()
 	if f := report.MarkerForest(*m, 0); f != nil {
 		t.forest.SetFigure(func() chart.Figure { f := report.MarkerForest(*m, 0); f.Style = style; return f }, "")
 	} else {
@@ -421,28 +459,26 @@ func (t *screenTab) choose(name string) {
 // the Survival tab (in predictive mode, within the cohort as chosen: all arms together).
 func (t *screenTab) onKM() {
 	m := t.marker(t.chosen)
-	st := t.ui.currentStudy()
+	st := t.host.currentStudy()
 	if m == nil || st == nil {
 		return
 	}
 	if v := st.Variable(m.Marker); v == nil || v.Type != protocol.Categorical {
-		dialog.ShowInformation("Kaplan–Meier", m.Marker+" is numeric: Kaplan–Meier curves need groups (a categorical marker).", t.ui.win)
+		dialog.ShowInformation("Kaplan–Meier", m.Marker+" is numeric: Kaplan–Meier curves need groups (a categorical marker).", t.host.window())
 		return
 	}
-	t.ui.cohort.groupBy.SetSelected(m.Marker)
-	t.ui.selectTab(TabSurvival)
-	t.ui.cohort.onRun()
+	t.host.runGroupedBy(m.Marker)
 }
 
 func (t *screenTab) exportAs(what string) {
 	r := t.result
 	if r == nil {
-		dialog.ShowInformation("Export", "Run a screen first.", t.ui.win)
+		dialog.ShowInformation("Export", "Run a screen first.", t.host.window())
 		return
 	}
 	switch what {
 	case "CSV":
-		t.ui.saveFile("screen-"+r.Request.Study+".csv", func(w io.Writer) error {
+		t.host.saveFile("screen-"+r.Request.Study+".csv", func(w io.Writer) error {
 			return report.WriteScreenCSV(w, report.ScreenTable(r))
 		})
 	case "Forest PNG":
@@ -451,12 +487,12 @@ func (t *screenTab) exportAs(what string) {
 			return
 		}
 		if f := report.MarkerForest(*m, 0); f != nil {
-			t.ui.saveFile("forest-"+m.Marker+".png", func(w io.Writer) error { return writeFigure(w, "png", f) })
+			t.host.saveFile("forest-"+m.Marker+".png", func(w io.Writer) error { return writeFigure(w, "png", f) })
 		}
 	default:
 		format := strings.ToLower(strings.TrimPrefix(what, "Volcano "))
 		if v := report.VolcanoFigure(r); v != nil {
-			t.ui.saveFile("volcano-"+r.Request.Study+"."+format, func(w io.Writer) error { return writeFigure(w, format, v) })
+			t.host.saveFile("volcano-"+r.Request.Study+"."+format, func(w io.Writer) error { return writeFigure(w, format, v) })
 		}
 	}
 }

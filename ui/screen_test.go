@@ -2,6 +2,7 @@ package ui
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,6 +32,9 @@ func TestBiomarkerScreenTab(t *testing.T) {
 	f.ui.selectTab(TabScreen)
 	if s.markers.Options == nil || !contains(s.markers.Options, "stk11") {
 		t.Fatalf("markers offered: %v", s.markers.Options)
+	}
+	if shown := covariateRows(s.markers); !slices.Contains(shown, "STK11 mutation") || slices.Contains(shown, "stk11") {
+		t.Errorf("markers shown as %q, want the dictionary's labels", shown)
 	}
 	s.markers.SetSelected([]string{"tp53", "stk11", "nf1", "ntrk1", "tmb"})
 	s.adjust.SetSelected([]string{"age"})

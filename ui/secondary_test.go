@@ -9,6 +9,19 @@ import (
 	"fyne.io/fyne/v2/test"
 )
 
+// fitCox fits the Cox model of covariates on the Cox tab and waits for it.
+func fitCox(t *testing.T, f *fixture, covariates ...string) {
+	t.Helper()
+	a := f.ui
+	a.selectTab(TabCox)
+	a.cox.covariates.SetSelected(covariates)
+	test.Tap(a.cox.fit)
+	f.loop.until(t, "the Cox fit", func() bool { return a.cox.result != nil || strings.HasPrefix(a.cox.status.Text, "No Cox") })
+	if a.cox.result == nil {
+		t.Fatalf("no fit: %s", a.cox.status.Text)
+	}
+}
+
 // progressQueries lists the query IDs that the cohort panel's "sites answered" line is built
 // from, sorted.
 func progressQueries(p *siteProgress) []string {
@@ -28,13 +41,7 @@ func progressQueries(p *siteProgress) []string {
 func TestSecondaryActionsLeaveTheRunAlone(t *testing.T) {
 	f := startApp(t)
 	a := f.ui
-	a.selectTab(TabCox)
-	a.cox.covariates.SetSelected([]string{"age", "sex"})
-	test.Tap(a.cox.fit)
-	f.loop.until(t, "the Cox fit", func() bool { return a.cox.result != nil || strings.HasPrefix(a.cox.status.Text, "No Cox") })
-	if a.cox.result == nil {
-		t.Fatalf("no fit: %s", a.cox.status.Text)
-	}
+	fitCox(t, f, "age", "sex")
 	z := a.cox.zph
 	checked := func() bool { return len(z.table.Objects) > 0 || strings.HasPrefix(z.caption.Text, "No ") }
 	counted := func() bool { return z.counts != nil || strings.HasPrefix(z.countsNote.Text, "No counts") }
