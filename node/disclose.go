@@ -24,32 +24,7 @@ func suppressPartition(cells []int, minCell int) ([]protocol.Count, int) {
 // released like a count in 1..minCell-1 (suppressed), so that a category absent at the site is
 // not told apart from a rare one. Secondary suppression then covers it like any small cell.
 func suppressLevels(cells []int, hideZero []bool, minCell int) ([]protocol.Count, int) {
-	out := make([]protocol.Count, len(cells))
-	suppressed, sum := 0, 0
-	for i, n := range cells {
-		if (n > 0 && n < minCell) || (n == 0 && minCell > 1 && i < len(hideZero) && hideZero[i]) {
-			out[i] = protocol.Count{Suppressed: true}
-			suppressed++
-			sum += n
-		} else {
-			out[i] = protocol.Count{N: n}
-		}
-	}
-	for suppressed > 0 && (suppressed == 1 || sum < minCell) {
-		best := -1
-		for i, n := range cells {
-			if !out[i].Suppressed && n > 0 && (best < 0 || n < cells[best]) {
-				best = i
-			}
-		}
-		if best < 0 {
-			break // every non-zero cell is suppressed already
-		}
-		out[best] = protocol.Count{Suppressed: true}
-		suppressed++
-		sum += cells[best]
-	}
-	return out, suppressed
+	return suppressLinked(cells, hideZero, nil, nil, minCell) // nothing forced, nothing avoided
 }
 
 // releaseCount releases a single count under min_cell.
