@@ -76,6 +76,9 @@ type IPWResult struct {
 	Cox    *analysis.CoxFit
 	Robust *analysis.RobustCox
 	Sites  []string
+	// DP is set when the comparison was computed from one differentially private release per
+	// site (an analyst of role dp; ipwdp.go): the noise's part in the hazard ratio.
+	DP *IPWDP
 }
 
 // Warnings are what a reader must know before trusting the comparison: collapsed effective
@@ -195,6 +198,11 @@ func ipwRequest(s *IPWSpec, stage protocol.IPWStage, beta []float64) *protocol.I
 // answer the first round are the comparison's sites; each later round must be answered by all
 // of them. The payload is then computed from the rounds by renderIPW, as when reopened.
 func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
+	if dpRole, err := s.dpRole(ctx, req.Study); err != nil {
+		return nil, err
+	} else if dpRole {
+		return s.runIPWDP(ctx, req)
+	}
 	if len(req.IPW.Adjust) > 0 && ipwStrata(req.IPW) == "none" {
 		if refuse := s.pooledRefusedByCatalog(ctx, req.Study); len(refuse) > 0 {
 			return nil, Errorf(ERefusedByPolicy, "adjusting the pooled weighted Cox model needs every site to allow pooled models, and the published policies of %s do not (allow_pooled_cox: the model's sums per time disclose covariate values); nothing was asked", strings.Join(refuse, ", "))
@@ -403,6 +411,9 @@ func ipwCoxRound(replies []protocol.Reply, q int) (c analysis.CoxContribution, m
 func renderIPW(req Request, rounds []Round) (*IPWResult, error) {
 	if req.IPW == nil {
 		return nil, Errorf(EInvalid, "a weighted comparison without its specification")
+	}
+	if isIPWDP(rounds) {
+		return renderIPWDP(req, rounds)
 	}
 	byStage := map[protocol.IPWStage][]Round{}
 	for _, r := range rounds {
