@@ -39,6 +39,10 @@ type IPWSpec struct {
 	// (Strata "none") it is fitted in rounds of its own under the sites' allow_pooled_cox
 	// (docs/ipw.md).
 	Adjust []string `json:"adjust,omitempty"`
+	// DPAllPatterns keeps, in a differentially private comparison (an analyst of role dp,
+	// ipwdp.go), the patterns whose released size the noise alone explains; by default they
+	// are left out (ipwDPEmptyBound).
+	DPAllPatterns bool `json:"dp_all_patterns,omitempty"`
 }
 
 // IPWEdges are the propensity histogram's bins: twenty of width 0.05.

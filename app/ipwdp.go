@@ -36,8 +36,11 @@ type IPWDP struct {
 	NoiseSD []float64
 	// Copies is how many of the IPWDPNoiseReleases copies were compared.
 	Copies int
-	// Patients is the number of pseudo-patients the tables describe (noisy).
+	// Patients is the number of pseudo-patients the comparison is computed on (noisy).
 	Patients int
+	// Dropped patterns, and their pseudo-patients, whose released size the noise alone
+	// explains (IPWSpec.DPAllPatterns keeps them).
+	DroppedPatterns, DroppedPatients int
 }
 
 // IPWDPNoiseReleases is the number of re-noised copies behind IPWDP.NoiseSD.
@@ -51,6 +54,34 @@ type ipwDPSite struct {
 	treated []bool
 	time    []float64
 	event   []bool
+	// dropped patterns (and their pseudo-patients) whose released size the noise alone
+	// explains (ipwDPEmptyBound).
+	dropped, droppedPatients int
+}
+
+// ipwDPEmptyZ is the one-sided 95% normal quantile of ipwDPEmptyBound.
+const ipwDPEmptyZ = 1.6448536269514722
+
+// ipwDPEmptyBound is the released size below which a pattern's table cannot be told from an
+// empty one's: 1.645 times the standard deviation the release's noise gives one table's size
+// (dp.SurvivalSizeSD of the site's public grid and ρ). An empty pattern is released with a
+// positive size as often as not (the tables are made non-negative and consistent: on the 122
+// monthly bins of ten years at ρ = 0.05 an empty table's size is 4 on average and above 14 one
+// time in ten), and a comparison over many patterns then holds many pseudo-patients who are
+// noise, of random arm and outcome, which pull the hazard ratio to 1 (docs/dp-compare.md
+// measures it). Leaving the patterns below the bound out is post-processing on public
+// numbers; it also leaves out true patterns that small, as trimming leaves out patients
+// without overlap, and the result says how many. Zero when the reply lacks the grid or ρ.
+func ipwDPEmptyBound(pol protocol.PolicyEffects) float64 {
+	d := pol.DP
+	if d == nil || !(d.Rho > 0) || !(pol.BinDays > 0) || pol.TruncatedAfter == nil {
+		return 0
+	}
+	bins := int(math.Ceil(*pol.TruncatedAfter / pol.BinDays))
+	if bins < 1 || bins > dp.MaxSurvivalBins {
+		return 0
+	}
+	return ipwDPEmptyZ * dp.SurvivalSizeSD(bins, new(big.Rat).SetFloat64(d.Rho), dp.SurvivalSqrt)
 }
 
 // ipwDPCoxRequest is the dp_tables request of a comparison: the treatment (an indicator of
@@ -131,6 +162,8 @@ func renderIPWDP(req Request, rounds []Round) (*IPWResult, error) {
 	}
 	for _, st := range sites {
 		res.DP.Patients += len(st.time)
+		res.DP.DroppedPatterns += st.dropped
+		res.DP.DroppedPatients += st.droppedPatients
 	}
 	res.DP.NoiseSD, res.DP.Copies = ipwDPNoiseSD(req.IPW, replies, len(res.Cox.Coef))
 	return res, nil
@@ -154,9 +187,21 @@ func ipwDPSites(spec *IPWSpec, replies []protocol.Reply) ([]ipwDPSite, error) {
 			return nil, Errorf(EInvalid, "site %s built design columns %v; the comparison needs the treatment and %v", rep.Site, c.Columns, want)
 		}
 		st := ipwDPSite{site: rep.Site}
+		tau := 0.0
+		if !spec.DPAllPatterns {
+			tau = ipwDPEmptyBound(rep.Policy)
+		}
 		for k, pt := range c.Patterns {
 			if len(pt.X) != len(c.Columns) || len(pt.Time) != len(pt.Events) || len(pt.Time) != len(pt.Censor) {
 				return nil, Errorf(EInvalid, "site %s: table %d has the wrong shape", rep.Site, k+1)
+			}
+			size := 0
+			for b := range pt.Time {
+				size += pt.Events[b] + pt.Censor[b]
+			}
+			if float64(size) < tau {
+				st.dropped, st.droppedPatients = st.dropped+1, st.droppedPatients+size
+				continue
 			}
 			treated := rep.Site == spec.TreatedSite
 			if arm == 1 {
@@ -434,7 +479,7 @@ func ipwDPNoiseSD(spec *IPWSpec, replies []protocol.Reply, q int) ([]float64, in
 				}
 				c.Patterns = append(c.Patterns, pt)
 			}
-			copies[s] = protocol.Reply{Site: rep.Site, Cox: &c}
+			copies[s] = protocol.Reply{Site: rep.Site, Cox: &c, Policy: rep.Policy}
 		}
 		ps, err := ipwDPSites(spec, copies)
 		if err != nil {

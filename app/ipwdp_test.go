@@ -176,7 +176,7 @@ func TestIPWDPMatchesR(t *testing.T) {
 		for _, cox := range c.Cox {
 			t.Run(c.Name+" "+cox.Ties, func(t *testing.T) {
 				spec := &app.IPWSpec{Confounders: []string{"age", "karno", "wt.loss"}, Estimand: c.Estimand, Stabilise: c.Stabilise,
-					Trim: c.Trim, Strata: c.Strata, Adjust: c.Adjust, Ties: cox.Ties}
+					Trim: c.Trim, Strata: c.Strata, Adjust: c.Adjust, Ties: cox.Ties, DPAllPatterns: true}
 				if c.TreatedSite != "" {
 					spec.TreatedSite = c.TreatedSite
 				} else {
