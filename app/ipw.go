@@ -217,6 +217,7 @@ func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
 		rounds  []Round
 		first   *Gathered
 		members map[string]bool
+		satOut  []SiteProblem // sites that refused the outcome round: they sit out from there on
 	)
 	ask := func(ir *protocol.IPWRequest) ([]protocol.Reply, error) {
 		q := base
@@ -228,6 +229,11 @@ func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
 				return nil, WrapError(EUnavailable, err, "the network was lost in round %d of the weighted comparison; it was aborted", len(rounds)+1)
 			}
 			return nil, err
+		}
+		if ir.Stage == protocol.IPWOutcome {
+			if satOut, err = sitOut(g, members, req.IPW.TreatedSite); err != nil {
+				return nil, err
+			}
 		}
 		replies, err := s.keepMembers(g, &first, &members, len(rounds)+1)
 		if err != nil {
@@ -284,7 +290,49 @@ func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
 	if err := s.finish(ctx, r, first, nil); err != nil {
 		return nil, err
 	}
+	for _, p := range satOut {
+		r.Provenance.Answered = slices.DeleteFunc(r.Provenance.Answered, func(site string) bool { return site == p.Site })
+		p.Message = "sat out after the propensity model, which holds its patients: " + p.Message
+		r.Provenance.Refused = append(r.Provenance.Refused, p)
+	}
 	return r, nil
+}
+
+// sitOut takes the sites that refused the outcome round by their policy out of members, and
+// returns them: the weights are known only from that round on, so trimming can leave an arm
+// or a class of a site too small then although the propensity rounds were answered (the
+// site's rule of min_cohort per arm after trimming, or of min_cell per class). Such a site sits
+// out of the outcome and the weighted Cox model — named in the result — instead of aborting
+// everyone's comparison; its patients stay in the propensity model, as any fitted model's do.
+// Without any site left, or without the treated site, there is nothing to compare.
+func sitOut(g *Gathered, members map[string]bool, treatedSite string) ([]SiteProblem, error) {
+	var out []SiteProblem
+	for _, p := range g.Refused {
+		if !members[p.Site] || p.Code != string(ERefusedByPolicy) {
+			continue
+		}
+		if p.Site == treatedSite {
+			e := Errorf(ERefusedByPolicy, "the treated arm is site %s's patients, and %s refused the outcome round (%s); the comparison was aborted", p.Site, p.Site, p.Message)
+			e.Refused = []SiteProblem{p}
+			return nil, e
+		}
+		delete(members, p.Site)
+		out = append(out, p)
+	}
+	if len(members) == 0 {
+		e := Errorf(ERefusedByPolicy, "every site refused the outcome round of the weighted comparison: %s", problemList(out))
+		e.Refused = out
+		return nil, e
+	}
+	return out, nil
+}
+
+func problemList(ps []SiteProblem) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.Site + ": " + p.Message
+	}
+	return strings.Join(parts, "; ")
 }
 
 // runIPWStratifiedCox runs the rounds of the weighted Cox model stratified by site (adjusted

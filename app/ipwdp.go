@@ -507,3 +507,14 @@ func ipwDPNoiseSD(spec *IPWSpec, replies []protocol.Reply, q int) ([]float64, in
 	}
 	return sd, len(coefs)
 }
+
+// NoiseInterval is the 95% interval of the treatment's hazard ratio widened by the release's
+// noise: exp(β̂ ∓ 1.96 √(robust SE² + noise SD²)); ok is false for a comparison that is not
+// differentially private or whose noise SD is unknown.
+func (r *IPWResult) NoiseInterval() (lower, upper float64, ok bool) {
+	if r.DP == nil || len(r.DP.NoiseSD) == 0 || r.Cox == nil || r.Robust == nil {
+		return 0, 0, false
+	}
+	h := 1.959963984540054 * math.Hypot(r.Robust.SE[0], r.DP.NoiseSD[0])
+	return math.Exp(r.Cox.Coef[0] - h), math.Exp(r.Cox.Coef[0] + h), true
+}

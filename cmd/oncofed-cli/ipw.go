@@ -164,6 +164,14 @@ func writeIPW(w io.Writer, format string, r *app.Result) error {
 			"warnings": nonNil(res.Warnings()),
 			"sites":    provenanceJSON(&r.Provenance), "policy": policyJSON(&r.Provenance),
 			"privacy": report.NewPrivacy(r, clock())}
+		if d := res.DP; d != nil {
+			dpDoc := map[string]any{"rho": d.Rho, "noise_sd": nonNil(d.NoiseSD), "copies": d.Copies, "pseudo_patients": d.Patients,
+				"dropped_patterns": d.DroppedPatterns, "dropped_patients": d.DroppedPatients}
+			if lo, hi, ok := res.NoiseInterval(); ok {
+				dpDoc["lower_with_noise"], dpDoc["upper_with_noise"] = lo, hi
+			}
+			doc["dp"] = dpDoc
+		}
 		return writeJSON(w, doc)
 	case "csv":
 		recs := [][]string{{"column", "smd_before", "smd_after"}}
@@ -205,6 +213,9 @@ func writeIPW(w io.Writer, format string, r *app.Result) error {
 			form, spec.Ties, r4(cox.HR[0]), r4(rob.Lower[0]), r4(rob.Upper[0]), pEq(rob.P[0]), r4(rob.SE[0]), r4(cox.SE[0]))
 	}
 	fmt.Fprintf(w, "weighted log-rank (robust score test) = %s on %d df, p %s\n", r4(rob.Score.Stat), rob.Score.DF, pEq(rob.Score.P))
+	if line := report.IPWDPLine(r); line != "" {
+		fmt.Fprintln(w, line)
+	}
 	for _, s := range res.Warnings() {
 		fmt.Fprintln(w, "warning:", s)
 	}
