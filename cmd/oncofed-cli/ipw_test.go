@@ -402,7 +402,7 @@ func TestIPWMergeUsage(t *testing.T) {
 		merge, want string
 	}{
 		{"age=50,60", "age is continuous"},
-		{"wt.loss=1,2", "wt.loss is not among --confounders"},
+		{"wt.loss=1,2", "wt.loss is merged but is not among the confounders"},
 		{"ecog=ecog2,ecog9", `"ecog9" is not a level`},
 		{"ecog=ecog2", "merges 2 to 256 levels"},
 	} {
