@@ -21,18 +21,29 @@ import (
 // leaves out patterns the noise alone explains. It logs the bias and spread of the log HR over
 // the releases against the reference, the noise SD the result states, and how often the
 // robust CI alone and the CI widened by the noise SD cover the reference.
-// ONCOFED_DPIPW_UTILITY=REPS go test ./node -run TestIPWDPUtility -v
+// ONCOFED_DPIPW_UTILITY=REPS [ONCOFED_DPIPW_CONFOUNDERS='age,ecog;age'] [ONCOFED_DPIPW_PATIENTS=4000] go test ./node -run TestIPWDPUtility -v
 func TestIPWDPUtility(t *testing.T) {
 	reps, _ := strconv.Atoi(os.Getenv("ONCOFED_DPIPW_UTILITY"))
 	if reps < 2 {
 		t.Skip("set ONCOFED_DPIPW_UTILITY to the number of releases to measure the dp comparison")
 	}
-	f := newFederation(t, synthCohort(t, 4000, 4), 0.02)
+	n := 4000
+	if env, err := strconv.Atoi(os.Getenv("ONCOFED_DPIPW_PATIENTS")); err == nil && env > 0 {
+		n = env
+	}
+	f := newFederation(t, synthCohort(t, n, 4), 0.02)
 	where, err := protocol.ParseFilter("treatment in (pembro-chemo, chemo)")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, conf := range [][]string{{"age", "ecog"}, {"age", "sex"}} {
+	sets := [][]string{{"age"}, {"age", "sex"}, {"age", "ecog"}}
+	if env := os.Getenv("ONCOFED_DPIPW_CONFOUNDERS"); env != "" { // e.g. "age,ecog;age"
+		sets = nil
+		for _, s := range strings.Split(env, ";") {
+			sets = append(sets, strings.Split(s, ","))
+		}
+	}
+	for _, conf := range sets {
 		spec := app.IPWSpec{Treatment: "treatment", Treated: "pembro-chemo", Confounders: conf, Estimand: "ATE"}
 		if slices.Contains(conf, "sex") {
 			spec.Levels = map[string][]string{"sex": {"female", "male"}}
