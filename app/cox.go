@@ -33,7 +33,9 @@ func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
 		if coxForm(chosen.Cox.Form) == protocol.CoxDPTables {
 			// From the tables the model was fitted on: no query (losodp.go).
 			g := m.First
-			m.Cox.Validation, err = validateDPTables(m.Rounds[0].Replies, dpSatOut(&Provenance{Refused: g.Refused, Invalid: g.Invalid, Missing: g.Missing}), chosen.Cox, chosen.Landmarks)
+			if m.Cox.Validation, err = validateDPTables(m.Rounds[0].Replies, dpSatOut(&Provenance{Refused: g.Refused, Invalid: g.Invalid, Missing: g.Missing}), chosen.Cox, chosen.Landmarks); err == nil {
+				m.Cox.Validation.DP.TablesFrom = m.Cox.DPTablesFrom
+			}
 		} else {
 			m.Cox.Validation, err = s.ValidateLOSO(ctx, chosen)
 		}

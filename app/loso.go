@@ -360,8 +360,8 @@ func withNoise(se, sd float64) float64 {
 // numbers kept exactly (NaN included: a slope a site could not fit).
 type LOSORecord struct {
 	Sites []LOSOSiteRecord `json:"sites"`
-	// DP is ρ, queries, simulated releases and the pooled C's noise SD of a validation on
-	// differentially private tables (LOSODP); nil otherwise.
+	// DP is ρ, queries, simulated releases, the pooled C's noise SD and the result the tables
+	// were reused from, of a validation on differentially private tables (LOSODP); nil otherwise.
 	DP protocol.Float64s `json:"dp,omitempty"`
 }
 
@@ -397,7 +397,7 @@ func losoRecord(l *LOSOResult) *LOSORecord {
 		out.Sites[i] = rec
 	}
 	if d := l.DP; d != nil {
-		out.DP = protocol.Float64s{d.Rho, float64(d.Queries), float64(d.Releases), d.PooledCNoiseSD}
+		out.DP = protocol.Float64s{d.Rho, float64(d.Queries), float64(d.Releases), d.PooledCNoiseSD, float64(d.TablesFrom)}
 	}
 	return out
 }
@@ -427,8 +427,8 @@ func (r *LOSORecord) result(terms []string) (*LOSOResult, error) {
 	}
 	switch d := r.DP; len(d) {
 	case 0:
-	case 4:
-		out.DP = &LOSODP{Rho: d[0], Queries: int(d[1]), Releases: int(d[2]), PooledCNoiseSD: d[3]}
+	case 5:
+		out.DP = &LOSODP{Rho: d[0], Queries: int(d[1]), Releases: int(d[2]), PooledCNoiseSD: d[3], TablesFrom: int64(d[4])}
 	default:
 		return nil, Errorf(EInternal, "the stored validation's differential-privacy record is incomplete")
 	}

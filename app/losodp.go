@@ -42,6 +42,9 @@ type LOSODP struct {
 	// could be simulated); PooledCNoiseSD is the pooled C's spread over them.
 	Releases       int
 	PooledCNoiseSD float64
+	// TablesFrom is the library result whose kept tables were reused (nothing was asked for
+	// this fit and validation); 0 when the tables were asked for this result.
+	TablesFrom int64
 }
 
 // DPLOSONoiseReleases is the number of simulated releases behind LOSONoise.
