@@ -335,3 +335,17 @@ func dpLPHistogram(r *Result, replies []protocol.Reply, width float64) (*LPHisto
 	out.CDF = analysis.LPCDFBounds(out.PerSite)
 	return out, nil
 }
+
+// DPRole reports whether the catalog gives the analyst the dp role at a site holding study:
+// its Cox models, stratified or pooled, are then fitted on differentially private tables.
+func (c *Catalog) DPRole(study string) bool {
+	if c == nil {
+		return false
+	}
+	for _, sc := range c.Sites {
+		if sc.You != nil && sc.You.Role == "dp" && slices.ContainsFunc(sc.Studies, func(st protocol.StudyCatalog) bool { return st.Name == study }) {
+			return true
+		}
+	}
+	return false
+}
