@@ -6,8 +6,11 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/dp"
@@ -237,33 +240,45 @@ func dpRho(replies []protocol.Reply) float64 {
 
 // addNoise fills each site's LOSONoise and the pooled C's spread: the validation of
 // DPLOSONoiseReleases copies of every site's tables noised again (dpRenoiser; the noise's
-// distribution is public, so this is post-processing too). A fixed seed makes the figures
-// the same at every computation from the same replies. Left unset when the replies lack what
-// the simulation needs.
+// distribution is public, so this is post-processing too). Copy k draws its noise from its own
+// fixed seed, so the figures are the same at every computation from the same replies however
+// the copies are spread over the processor's cores. Left unset when the replies lack what the
+// simulation needs.
 func (c dpLOSOConfig) addNoise(out *LOSOResult, replies []protocol.Reply) {
 	rn, err := newDPRenoiser(sortReplies(replies), c.p)
 	if err != nil {
 		return
 	}
-	sampler := dp.NewSampler(rand.NewChaCha8([32]byte{'d', 'p', 'l', 'o', 's', 'o'}))
+	copies := make([]*LOSOResult, DPLOSONoiseReleases)
+	var failed atomic.Bool
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), DPLOSONoiseReleases) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range work {
+				cp, err := c.noisyCopy(rn, k)
+				if err != nil {
+					failed.Store(true)
+				}
+				copies[k] = cp
+			}
+		}()
+	}
+	for k := range copies {
+		work <- k
+	}
+	close(work)
+	wg.Wait()
+	if failed.Load() {
+		return
+	}
 	n := len(out.Sites)
 	hc, uc, sl := make([][]float64, n), make([][]float64, n), make([][]float64, n)
 	var pooled []float64
-	for range DPLOSONoiseReleases {
-		tables, err := rn.renoise(sampler)
-		if err != nil {
-			return
-		}
-		sites := make([]dpSite, len(tables))
-		for i, ts := range tables {
-			st, err := analysis.NewCoxStratumPatterns(ts, c.p)
-			if err != nil {
-				return
-			}
-			sites[i] = dpSite{site: rn.sites[i], tables: ts, st: st}
-		}
-		copyRes := &LOSOResult{Sites: c.loso(sites)}
-		for i, s := range copyRes.Sites {
+	for _, cp := range copies {
+		for i, s := range cp.Sites {
 			if s.SatOut != "" {
 				continue
 			}
@@ -272,9 +287,8 @@ func (c dpLOSOConfig) addNoise(out *LOSOResult, replies []protocol.Reply) {
 				sl[i] = append(sl[i], s.CalibrationSlope)
 			}
 		}
-		copyRes.pool()
-		if copyRes.PooledC != nil {
-			pooled = append(pooled, copyRes.PooledC.C)
+		if cp.PooledC != nil {
+			pooled = append(pooled, cp.PooledC.C)
 		}
 	}
 	out.DP.Releases = DPLOSONoiseReleases
@@ -284,6 +298,27 @@ func (c dpLOSOConfig) addNoise(out *LOSOResult, replies []protocol.Reply) {
 		}
 	}
 	out.DP.PooledCNoiseSD = noiseSD(pooled)
+}
+
+// noisyCopy is the validation, pooled, of the k-th noisy copy of the tables (seed k).
+func (c dpLOSOConfig) noisyCopy(rn *dpRenoiser, k int) (*LOSOResult, error) {
+	seed := [32]byte{'d', 'p', 'l', 'o', 's', 'o'}
+	seed[31] = byte(k)
+	tables, err := rn.renoise(dp.NewSampler(rand.NewChaCha8(seed)))
+	if err != nil {
+		return nil, err
+	}
+	sites := make([]dpSite, len(tables))
+	for i, ts := range tables {
+		st, err := analysis.NewCoxStratumPatterns(ts, c.p)
+		if err != nil {
+			return nil, err
+		}
+		sites[i] = dpSite{site: rn.sites[i], tables: ts, st: st}
+	}
+	res := &LOSOResult{Sites: c.loso(sites)}
+	res.pool()
+	return res, nil
 }
 
 // noiseSD is the sample standard deviation of xs, NaN when fewer than half the simulated
