@@ -257,7 +257,8 @@ func (t *modelTab) show(r *app.Result) {
 		penalty = ", " + pen.String()
 	}
 	t.summary.SetText(fmt.Sprintf("Cox model, %s, %s ties%s: %s patients, %s events over %d sites. %s.",
-		formName(r), r.Cox.Ties, penalty, format.Thousands(fit.N), format.Thousands(fit.Events), len(r.Provenance.Answered), strings.Join(terms, "; ")))
+		formName(r), r.Cox.Ties, penalty, format.Thousands(fit.N), format.Thousands(fit.Events), len(r.Provenance.Answered), strings.Join(terms, "; ")) +
+		dpSummary(r, t.host.names()))
 	if report.RidgeCurveFigure(r, t.host.chartStyle()) != nil {
 		style := t.host.chartStyle()
 		t.ridgeFig.SetFigure(func() chart.Figure { return report.RidgeCurveFigure(r, style) }, "")
@@ -283,6 +284,25 @@ func formName(r *app.Result) string {
 		return "stratified by site, fitted on differentially private tables (the SEs leave out the noise)"
 	}
 	return "stratified by site"
+}
+
+// dpSummary is, for a model fitted on differentially private tables, the ρ its release cost and
+// the noise's SD per coefficient, after the summary; "" otherwise.
+func dpSummary(r *app.Result, names report.Names) string {
+	if !dpModel(r) {
+		return ""
+	}
+	rho := 0.0
+	for _, s := range r.Provenance.Sites {
+		if d := s.Policy.DP; d != nil {
+			rho = math.Max(rho, d.Rho)
+		}
+	}
+	s := fmt.Sprintf(" Released at ρ=%s per site.", strconv.FormatFloat(rho, 'g', -1, 64))
+	if line := report.DPNoiseLine(r, names); line != "" {
+		s += " " + line + "."
+	}
+	return s
 }
 
 // dpModel reports whether r was fitted on differentially private tables: its validation, its

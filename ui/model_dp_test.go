@@ -30,7 +30,8 @@ func TestModelTabDP(t *testing.T) {
 		}
 		t.Fatalf("no pooled dp model: %q", m.status.Text)
 	}
-	if !strings.Contains(m.summary.Text, "pooled baseline, fitted on differentially private tables") {
+	if !strings.Contains(m.summary.Text, "pooled baseline, fitted on differentially private tables") || !strings.Contains(m.summary.Text, "Released at ρ=") ||
+		!strings.Contains(m.summary.Text, "Noise of the differentially private release") {
 		t.Errorf("summary %q", m.summary.Text)
 	}
 	audited := func() int {
