@@ -189,8 +189,8 @@ func dpPooledNoiseSD(replies []protocol.Reply, p int, ties analysis.Ties) []floa
 
 // dpModelFromLibrary returns the model of req fitted on the tables of the newest result in the
 // library released for the same model (the same study, cohort, endpoint, covariates, levels and
-// ties; whether it was fitted pooled, validated or checked does not change the tables), nil
-// when there is none. Nothing is sent.
+// ties; whether it was fitted pooled, validated or checked does not change the tables) on the
+// data cut every site still publishes, nil when there is none. Nothing is sent.
 func (s *Service) dpModelFromLibrary(ctx context.Context, req Request) (*CoxModel, error) {
 	for _, pooled := range []bool{false, true} {
 		for _, validate := range []string{"", ValidateLOSO} {
@@ -207,7 +207,7 @@ func (s *Service) dpModelFromLibrary(ctx context.Context, req Request) (*CoxMode
 					return nil, err
 				}
 				replies := dpTablesOf(r)
-				if len(replies) == 0 {
+				if len(replies) == 0 || !s.sameDataCuts(ctx, r) {
 					continue
 				}
 				round := Round{Query: r.Rounds[0].Query, Replies: replies}
@@ -222,6 +222,25 @@ func (s *Service) dpModelFromLibrary(ctx context.Context, req Request) (*CoxMode
 		}
 	}
 	return nil, nil
+}
+
+// sameDataCuts reports whether every site of r still publishes the data cut r was computed
+// on: kept tables of an older cut are not reused (the sites' data changed since).
+func (s *Service) sameDataCuts(ctx context.Context, r *Result) bool {
+	cat, err := s.cache.Catalog(ctx, s.network.ID)
+	if err != nil {
+		return false
+	}
+	st := cat.Study(r.Request.Study)
+	if st == nil {
+		return false
+	}
+	for _, sp := range r.Provenance.Sites {
+		if sp.DataCut != st.DataCut[sp.Site] {
+			return false
+		}
+	}
+	return len(r.Provenance.Sites) > 0
 }
 
 // dpTablesOf returns the dp_tables replies a result was fitted on: its first round's, or its

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
 
@@ -41,6 +42,25 @@ func TestModelTabDP(t *testing.T) {
 		}
 		return n
 	}
+	rhoLeft := func() map[string]float64 {
+		cat, err := f.svc.RefreshCatalog(context.Background()) // asked before the audit count
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, sc := range cat.Catalog.Sites {
+			if sc.You != nil {
+				out[sc.Site] = sc.You.RhoLeftToday["nsclc"]
+			}
+		}
+		return out
+	}
+	left := rhoLeft()
+	for site, v := range left {
+		if !(v > 0) {
+			t.Fatalf("%s: ρ left today %v: the catalog does not say", site, v)
+		}
+	}
 	before := audited()
 	test.Tap(m.validate)
 	f.loop.until(t, "the validation", func() bool { return m.validated != nil || strings.HasPrefix(m.status.Text, "No validation") })
@@ -64,5 +84,8 @@ func TestModelTabDP(t *testing.T) {
 	shoot(t, f, "model_dp_patient")
 	if after := audited(); after != before {
 		t.Errorf("validation and prediction on dp tables sent queries: %d audit records before, %d after", before, after)
+	}
+	if now := rhoLeft(); len(now) == 0 || !maps.Equal(now, left) {
+		t.Errorf("ρ left today before %v, after %v", left, now)
 	}
 }
