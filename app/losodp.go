@@ -207,6 +207,11 @@ func validateDPTables(replies []protocol.Reply, satOut []SiteProblem, spec *CoxS
 	if len(replies) < 2 {
 		return nil, Errorf(ERefusedByPolicy, "leave-one-site-out validation needs two sites or more; %d released tables", len(replies))
 	}
+	for _, rep := range replies {
+		if rep.Cox == nil {
+			return nil, Errorf(EInternal, "site %s: cox reply without tables", rep.Site)
+		}
+	}
 	p := len(replies[0].Cox.Columns)
 	sites, bound, err := dpSites(replies, p, ties)
 	if err != nil {

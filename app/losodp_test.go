@@ -322,3 +322,28 @@ func TestLOSODPOnePatientSite(t *testing.T) {
 		t.Errorf("moving the patient to another bin changed nothing: the dump does not see the tables")
 	}
 }
+
+// TestValidateDPRefusals: a validation on DP tables needs a dp result holding its tables, two
+// sites or more, and no penalty; each refusal says why.
+func TestValidateDPRefusals(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	replies := dpLungReplies(loadLung(t), 30, 18, 100)
+	one := dpLungResult(replies[:1], false)
+	if _, err := f.svc.ValidateDP(ctx, one, nil); app.ErrorCode(err) != app.ERefusedByPolicy || !strings.Contains(err.Error(), "two sites or more") {
+		t.Errorf("one site: %v", err)
+	}
+	pen := dpLungResult(replies, false)
+	pen.Request.Cox.Penalty = &app.RidgeSpec{Theta: 1}
+	if _, err := f.svc.ValidateDP(ctx, pen, nil); app.ErrorCode(err) != app.EInvalid || !strings.Contains(err.Error(), "ridge") {
+		t.Errorf("penalty: %v", err)
+	}
+	exact := dpLungResult(replies, false)
+	exact.Request.Cox.Form = protocol.CoxStratified
+	if _, err := f.svc.ValidateDP(ctx, exact, nil); app.ErrorCode(err) != app.EInvalid || !strings.Contains(err.Error(), "no differentially private tables") {
+		t.Errorf("not a dp model: %v", err)
+	}
+	if _, err := app.DPPooledModel(exact); err == nil {
+		t.Error("the pooled model of a result without DP tables")
+	}
+}
