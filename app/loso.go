@@ -333,10 +333,7 @@ func (r *LOSOResult) pool() {
 		if s.SatOut != "" {
 			continue
 		}
-		cse, sse := s.HarrellSE, s.CalibrationSlopeSE
-		if n := s.Noise; n != nil {
-			cse, sse = withNoise(cse, n.HarrellC), withNoise(sse, n.Slope)
-		}
+		cse, sse := s.PoolingSEs()
 		cs = append(cs, analysis.SiteEstimate{Site: s.Site, Estimate: s.HarrellC, SE: cse})
 		slopes = append(slopes, analysis.SiteEstimate{Site: s.Site, Estimate: s.CalibrationSlope, SE: sse})
 	}
@@ -346,6 +343,17 @@ func (r *LOSOResult) pool() {
 	if ps, err := analysis.MetaAnalyzeREML(slopes, 0.95); err == nil {
 		r.PooledSlope = &ps
 	}
+}
+
+// PoolingSEs are the standard errors of the site's C and calibration slope as the pooling and
+// the forest plots take them: the sampling SE, with the release's noise added in quadrature
+// for a validation on differentially private tables.
+func (s LOSOSite) PoolingSEs() (c, slope float64) {
+	c, slope = s.HarrellSE, s.CalibrationSlopeSE
+	if n := s.Noise; n != nil {
+		c, slope = withNoise(c, n.HarrellC), withNoise(slope, n.Slope)
+	}
+	return c, slope
 }
 
 // withNoise is se with the noise's spread sd added in quadrature; se when sd is unknown.

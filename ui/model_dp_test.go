@@ -8,6 +8,7 @@ import (
 
 	"fyne.io/fyne/v2/test"
 
+	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/protocol"
 )
@@ -69,6 +70,9 @@ func TestModelTabDP(t *testing.T) {
 	}
 	if !strings.Contains(m.losoText.Text, "this validation sent no query and spent no ρ") || !strings.Contains(m.losoText.Text, "simulated releases") {
 		t.Errorf("validation text %q", m.losoText.Text)
+	}
+	if fp, ok := m.cForest.figure().(*chart.ForestPlot); !ok || !strings.Contains(fp.Footnote, "each site's interval includes the release's noise") {
+		t.Errorf("forest plot %T: footnote does not say the intervals include the noise", m.cForest.figure())
 	}
 	shoot(t, f, "model_dp_validation")
 	test.Tap(m.predict)
