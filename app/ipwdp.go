@@ -424,8 +424,9 @@ func armOf(treated bool) int {
 
 // ipwDPNoiseSD is the spread of the weighted Cox model's coefficients over IPWDPNoiseReleases
 // copies of the release noised again with each site's mechanism and ρ (a parametric bootstrap,
-// as DPCoxNoiseSD does for the Cox model; a fixed seed, so the same replies give the same
-// number): post-processing, nothing asked or spent. Approximations, as there: the tables noised
+// as DPCoxNoiseSD does for the Cox model; the noise drawn by dp.SimulateSurvival, a fast
+// simulation of the mechanism, from a fixed seed, so the same replies give the same number):
+// post-processing, nothing asked or spent. Approximations, as there: the tables noised
 // again are the released ones, and patterns released empty are left out.
 func ipwDPNoiseSD(spec *IPWSpec, replies []protocol.Reply, q int) ([]float64, int) {
 	type siteTables struct {
@@ -458,7 +459,7 @@ func ipwDPNoiseSD(spec *IPWSpec, replies []protocol.Reply, q int) ([]float64, in
 			sites[s].tables = append(sites[s].tables, t)
 		}
 	}
-	sampler := dp.NewSampler(rand.NewChaCha8([32]byte{'d', 'p', 'i', 'p', 'w'}))
+	rng := rand.New(rand.NewChaCha8([32]byte{'d', 'p', 'i', 'p', 'w'}))
 	var coefs [][]float64
 	for range IPWDPNoiseReleases {
 		copies := make([]protocol.Reply, len(replies))
@@ -466,7 +467,7 @@ func ipwDPNoiseSD(spec *IPWSpec, replies []protocol.Reply, q int) ([]float64, in
 			c := *rep.Cox
 			c.Patterns = nil
 			for k, t := range sites[s].tables {
-				r, _, err := dp.ReleaseSurvival(sampler, t, sites[s].rho, dp.SurvivalSqrt)
+				r, err := dp.SimulateSurvival(rng, t, sites[s].rho, dp.SurvivalSqrt)
 				if err != nil {
 					return nil, 0
 				}
