@@ -88,7 +88,7 @@ func g4(x []float64) string {
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func confSets() [][]string {
-	return [][]string{{"age", "ecog"}, {"ecog", "stage"}, {"age", "ecog", "stage"}}
+	return [][]string{{"age"}, {"age", "ecog"}, {"ecog", "stage"}, {"age", "ecog", "stage"}}
 }
 
 func roles() []node.Role {
