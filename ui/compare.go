@@ -76,6 +76,10 @@ type compareHost interface {
 	cohortHost
 	runHost
 	viewHost
+	// dpAnalyst reports whether the analyst has the dp role at a site holding st: the
+	// comparison is then one differentially private release per site (docs/dp-compare.md),
+	// which takes no merge.
+	dpAnalyst(st *app.Study) bool
 }
 
 func newCompareTab(host compareHost, do func(func())) *compareTab {

@@ -21,6 +21,9 @@ import (
 // merge is checked against the study's declarations by app.CheckIPWMerge — the CLI's --merge
 // uses the same — and each merged group is named LEVEL+LEVEL, as the CLI names it.
 
+// The button is not offered to an analyst of role dp: a dp comparison is one dp_tables release,
+// whose cells are the declared levels (app.runIPWDP refuses a merge).
+
 // newMergeRow builds the "Merge levels…" button under the confounders and the row that lists
 // the merges.
 func (t *compareTab) newMergeRow() {
@@ -101,7 +104,7 @@ func (t *compareTab) setMerge(m map[string][]protocol.LevelGroup) {
 		t.mergeRow.Add(container.NewBorder(nil, nil, nil, clear, l))
 	}
 	t.mergeRow.Refresh()
-	if len(t.mergeable()) > 0 {
+	if len(t.mergeable()) > 0 && !t.host.dpAnalyst(t.study) {
 		t.mergeBtn.Enable()
 	} else {
 		t.mergeBtn.Disable()

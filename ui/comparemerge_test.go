@@ -70,7 +70,7 @@ func TestCompareMergeLevels(t *testing.T) {
 
 // TestCompareDP: for an analyst of role dp the Compare tab's comparison is computed from one
 // differentially private release per site (a dp_tables Cox query), and the tab says so with
-// the noise's spread of the hazard ratio beside the privacy line.
+// the noise's spread of the hazard ratio beside the privacy line; merging levels is not offered.
 func TestCompareDP(t *testing.T) {
 	f := startAppAs(t, testFederation(), node.RoleDP)
 	c := compareTreatment(t, f)
@@ -79,5 +79,10 @@ func TestCompareDP(t *testing.T) {
 	}
 	if !strings.Contains(c.privacy.Text, "Differentially private: one release per site") || !strings.Contains(c.privacy.Text, "Noise of the release") {
 		t.Errorf("privacy line %q", c.privacy.Text)
+	}
+	// ECOG has levels to merge, but a dp release takes no merge: not offered.
+	c.confounders.SetSelected([]string{"age", "ecog"})
+	if !c.mergeBtn.Disabled() {
+		t.Error("Merge levels… offered to a dp analyst")
 	}
 }
