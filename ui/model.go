@@ -130,7 +130,8 @@ func newModelTab(host modelHost, svc modelService, do func(func())) *modelTab {
 	t.ridgeFig = newFigureView(do, "With a ridge penalty chosen leaving one site out, the held-out likelihood of each θ tried shows here.")
 	t.valTabs = container.NewAppTabs(container.NewTabItem("Discrimination (C)", t.cForest),
 		container.NewTabItem("Calibration slope", t.slopeFig),
-		container.NewTabItem("Calibration at landmarks", container.NewVSplit(t.calFig, container.NewVScroll(t.calTable))),
+		// The table scrolls both ways: its five columns of numbers are wider than a narrow screen.
+		container.NewTabItem("Calibration at landmarks", container.NewVSplit(t.calFig, container.NewScroll(t.calTable))),
 		container.NewTabItem("Penalty (θ)", t.ridgeFig))
 	validation := container.NewBorder(t.losoText, nil, nil, nil, t.valTabs)
 
