@@ -281,7 +281,11 @@ func (t *compareTab) onRun() {
 		return
 	}
 	ctx, gen := t.host.newRunContext()
-	t.setStatus("Comparing: the propensity model, then the weighted outcomes — one round trip to every site per step…")
+	if t.host.dpAnalyst(t.study) {
+		t.setStatus("Comparing: one differentially private release from every site, then the propensity model, the weights and the outcomes on this computer…")
+	} else {
+		t.setStatus("Comparing: the propensity model, then the weighted outcomes — one round trip to every site per step…")
+	}
 	t.host.runService(ctx, gen, req, func(r *app.Result, err error) {
 		if err != nil {
 			t.setStatus("No comparison. " + ErrorText(err))
