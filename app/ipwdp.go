@@ -152,6 +152,15 @@ func renderIPWDP(req Request, rounds []Round) (*IPWResult, error) {
 	}
 	res, err := ipwOnPseudoPatients(req.IPW, sites, false)
 	if err != nil {
+		kept, dropped, droppedPatients := 0, 0, 0
+		for _, st := range sites {
+			kept += len(st.time)
+			dropped, droppedPatients = dropped+st.dropped, droppedPatients+st.droppedPatients
+		}
+		if dropped > 0 {
+			return nil, WrapError(ErrorCode(err), err, "%s (the sites' tables held %d pseudo-patients after %d patterns of %d were left out as within the noise of an empty table: with these confounders the cohort is too small for a differentially private comparison; choose fewer confounders, or ones with fewer levels)",
+				ErrorMessage(err), kept, dropped, droppedPatients)
+		}
 		return nil, err
 	}
 	res.DP = &IPWDP{}
