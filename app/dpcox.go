@@ -2,13 +2,9 @@ package app
 
 import (
 	"context"
-	"math"
-	"math/big"
-	"math/rand/v2"
 	"slices"
 
 	"github.com/oncofed/oncofed/analysis"
-	"github.com/oncofed/oncofed/dp"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -138,26 +134,15 @@ const DPCoxNoiseReleases = 50
 // seed so that the estimate is the same at every fit of the same replies), the model refitted,
 // and the spread of the refits taken. It is post-processing of the release, needs no query and
 // spends nothing. Approximations, said where it is shown: the tables noised again are the
-// released ones (not the true ones), and patterns a site released as empty are left out. Nil
-// when a site's reply lacks what is needed (its ρ, its grid) or too few refits converge.
+// released ones (not the true ones); patterns a site released as empty are noised again like
+// the others (app/dprenoise.go). Nil when a site's reply lacks what is needed (its ρ, its grid)
+// or too few refits converge.
 func DPCoxNoiseSD(replies []protocol.Reply, p int, ties analysis.Ties) []float64 {
 	coefs := dpCoxNoiseRefits(replies, p, ties, DPCoxNoiseReleases, false)
 	if coefs == nil {
 		return nil
 	}
-	sd := make([]float64, p)
-	for j := range sd {
-		var mean, ss float64
-		for _, c := range coefs {
-			mean += c[j]
-		}
-		mean /= float64(len(coefs))
-		for _, c := range coefs {
-			ss += (c[j] - mean) * (c[j] - mean)
-		}
-		sd[j] = math.Sqrt(ss / float64(len(coefs)-1))
-	}
-	return sd
+	return columnNoiseSDs(coefs, p, DPCoxNoiseReleases)
 }
 
 // DPCoxNoiseCov is DPCoxNoiseSD's whole covariance (p×p, row-major) over the given number of
@@ -194,70 +179,21 @@ func DPCoxNoiseCov(replies []protocol.Reply, p int, ties analysis.Ties, releases
 // replies' tables (DPCoxNoiseSD), nil when fewer than half converge or a reply lacks what is
 // needed; fast draws the noise with dp.SimulateSurvival instead of the exact sampler.
 func dpCoxNoiseRefits(replies []protocol.Reply, p int, ties analysis.Ties, releases int, fast bool) [][]float64 {
-	type siteTables struct {
-		rho    *big.Rat
-		w      float64
-		x      [][]float64
-		tables []dp.SurvivalTable
+	rn, err := newDPRenoiser(replies, p)
+	if err != nil {
+		return nil
 	}
-	var sites []siteTables
-	var bound []float64
-	for _, rep := range replies {
-		d, c := rep.Policy.DP, rep.Cox
-		if d == nil || !(d.Rho > 0) || !(rep.Policy.BinDays > 0) || rep.Policy.TruncatedAfter == nil {
-			return nil
-		}
-		w := rep.Policy.BinDays
-		bins := int(math.Ceil(*rep.Policy.TruncatedAfter / w))
-		if bins < 1 || bins > dp.MaxSurvivalBins {
-			return nil
-		}
-		st := siteTables{rho: new(big.Rat).SetFloat64(d.Rho), w: w}
-		for _, pt := range c.Patterns {
-			t := dp.SurvivalTable{Events: make([]int64, bins), Censored: make([]int64, bins)}
-			for k, tm := range pt.Time {
-				b := int(math.Round(tm/w)) - 1
-				if b < 0 || b >= bins {
-					return nil
-				}
-				t.Events[b] += int64(pt.Events[k])
-				t.Censored[b] += int64(pt.Censor[k])
-			}
-			st.x, st.tables = append(st.x, pt.X), append(st.tables, t)
-		}
-		sites = append(sites, st)
-		if c.BetaLimit != nil {
-			bound = analysis.MinBound(bound, c.BetaLimit)
-		}
+	draw := exactDraws([32]byte{'d', 'p', 'c', 'o', 'x'})
+	if fast {
+		draw = simulatedDraws([32]byte{'d', 'p', 's', 'c', 'r', 'e', 'e', 'n'})
 	}
-	sampler := dp.NewSampler(rand.NewChaCha8([32]byte{'d', 'p', 'c', 'o', 'x'}))
-	rng := rand.New(rand.NewChaCha8([32]byte{'d', 'p', 's', 'c', 'r', 'e', 'e', 'n'}))
 	var coefs [][]float64
 	for range releases {
-		all := make([][]analysis.CoxPatternTable, len(sites))
-		for s, st := range sites {
-			for k, t := range st.tables {
-				var r dp.SurvivalTable
-				var err error
-				if fast {
-					r, err = dp.SimulateSurvival(rng, t, st.rho, dp.SurvivalSqrt)
-				} else {
-					r, _, err = dp.ReleaseSurvival(sampler, t, st.rho, dp.SurvivalSqrt)
-				}
-				if err != nil {
-					return nil
-				}
-				pt := analysis.CoxPatternTable{X: st.x[k]}
-				for b := range r.Events {
-					if d, c := r.Events[b], r.Censored[b]; d+c > 0 {
-						pt.Time = append(pt.Time, float64(b+1)*st.w)
-						pt.Events, pt.Censor = append(pt.Events, int(d)), append(pt.Censor, int(c))
-					}
-				}
-				all[s] = append(all[s], pt)
-			}
+		tables, err := rn.renoise(draw)
+		if err != nil {
+			return nil
 		}
-		fit, err := analysis.FitCoxPatterns(all, p, ties, bound, analysis.CoxOptions{})
+		fit, err := analysis.FitCoxPatterns(tables, p, ties, rn.bound, analysis.CoxOptions{})
 		if err == nil && fit != nil && fit.Converged && len(fit.NotEstimable) == 0 {
 			coefs = append(coefs, fit.Coef)
 		}

@@ -3,11 +3,9 @@ package app
 import (
 	"context"
 	"math"
-	"math/rand/v2"
 	"slices"
 
 	"github.com/oncofed/oncofed/analysis"
-	"github.com/oncofed/oncofed/dp"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -154,16 +152,10 @@ func dpPooledNoiseSD(replies []protocol.Reply, p int, ties analysis.Ties) []floa
 	if err != nil {
 		return nil
 	}
-	var bound []float64
-	for _, rep := range replies {
-		if rep.Cox.BetaLimit != nil {
-			bound = analysis.MinBound(bound, rep.Cox.BetaLimit)
-		}
-	}
-	sampler := dp.NewSampler(rand.NewChaCha8([32]byte{'d', 'p', 'p', 'o', 'o', 'l'}))
-	cols := make([][]float64, p)
+	draw := exactDraws([32]byte{'d', 'p', 'p', 'o', 'o', 'l'})
+	var coefs [][]float64
 	for range DPCoxNoiseReleases {
-		tables, err := rn.renoise(sampler)
+		tables, err := rn.renoise(draw)
 		if err != nil {
 			return nil
 		}
@@ -171,20 +163,12 @@ func dpPooledNoiseSD(replies []protocol.Reply, p int, ties analysis.Ties) []floa
 		for _, ts := range tables {
 			all = append(all, ts...)
 		}
-		fit, err := analysis.FitCoxPatterns([][]analysis.CoxPatternTable{all}, p, ties, bound, analysis.CoxOptions{})
+		fit, err := analysis.FitCoxPatterns([][]analysis.CoxPatternTable{all}, p, ties, rn.bound, analysis.CoxOptions{})
 		if err == nil && fit != nil && fit.Converged && len(fit.NotEstimable) == 0 {
-			for j := range cols {
-				cols[j] = append(cols[j], fit.Coef[j])
-			}
+			coefs = append(coefs, fit.Coef)
 		}
 	}
-	sd := make([]float64, p)
-	for j := range sd {
-		if sd[j] = noiseSD(cols[j]); math.IsNaN(sd[j]) {
-			return nil
-		}
-	}
-	return sd
+	return columnNoiseSDs(coefs, p, DPCoxNoiseReleases)
 }
 
 // dpModelFromLibrary returns the model of req fitted on the tables of the newest result in the

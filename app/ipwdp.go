@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"math/big"
-	"math/rand/v2"
 	"slices"
 	"sort"
 
@@ -435,61 +434,18 @@ func armOf(treated bool) int {
 // copies of the release noised again with each site's mechanism and ρ (a parametric bootstrap,
 // as DPCoxNoiseSD does for the Cox model; the noise drawn by dp.SimulateSurvival, a fast
 // simulation of the mechanism, from a fixed seed, so the same replies give the same number):
-// post-processing, nothing asked or spent. Approximations, as there: the tables noised
-// again are the released ones, and patterns released empty are left out.
+// post-processing, nothing asked or spent (app/dprenoise.go).
 func ipwDPNoiseSD(spec *IPWSpec, replies []protocol.Reply, q int) ([]float64, int) {
-	type siteTables struct {
-		rho    *big.Rat
-		w      float64
-		tables []dp.SurvivalTable
+	rn, err := newDPRenoiser(replies, -1)
+	if err != nil {
+		return nil, 0
 	}
-	sites := make([]siteTables, len(replies))
-	for s, rep := range replies {
-		d := rep.Policy.DP
-		if d == nil || !(d.Rho > 0) || !(rep.Policy.BinDays > 0) || rep.Policy.TruncatedAfter == nil || rep.Cox == nil {
-			return nil, 0
-		}
-		w := rep.Policy.BinDays
-		bins := int(math.Ceil(*rep.Policy.TruncatedAfter / w))
-		if bins < 1 || bins > dp.MaxSurvivalBins {
-			return nil, 0
-		}
-		sites[s] = siteTables{rho: new(big.Rat).SetFloat64(d.Rho), w: w}
-		for _, pt := range rep.Cox.Patterns {
-			t := dp.SurvivalTable{Events: make([]int64, bins), Censored: make([]int64, bins)}
-			for k, tm := range pt.Time {
-				b := int(math.Round(tm/w)) - 1
-				if b < 0 || b >= bins {
-					return nil, 0
-				}
-				t.Events[b] += int64(pt.Events[k])
-				t.Censored[b] += int64(pt.Censor[k])
-			}
-			sites[s].tables = append(sites[s].tables, t)
-		}
-	}
-	rng := rand.New(rand.NewChaCha8([32]byte{'d', 'p', 'i', 'p', 'w'}))
+	draw := simulatedDraws([32]byte{'d', 'p', 'i', 'p', 'w'})
 	var coefs [][]float64
 	for range IPWDPNoiseReleases {
-		copies := make([]protocol.Reply, len(replies))
-		for s, rep := range replies {
-			c := *rep.Cox
-			c.Patterns = nil
-			for k, t := range sites[s].tables {
-				r, err := dp.SimulateSurvival(rng, t, sites[s].rho, dp.SurvivalSqrt)
-				if err != nil {
-					return nil, 0
-				}
-				pt := protocol.CoxPattern{X: rep.Cox.Patterns[k].X}
-				for b := range r.Events {
-					if d, ce := r.Events[b], r.Censored[b]; d+ce > 0 {
-						pt.Time = append(pt.Time, float64(b+1)*sites[s].w)
-						pt.Events, pt.Censor = append(pt.Events, int(d)), append(pt.Censor, int(ce))
-					}
-				}
-				c.Patterns = append(c.Patterns, pt)
-			}
-			copies[s] = protocol.Reply{Site: rep.Site, Cox: &c, Policy: rep.Policy}
+		copies, err := rn.renoiseReplies(draw, replies)
+		if err != nil {
+			return nil, 0
 		}
 		ps, err := ipwDPSites(spec, copies)
 		if err != nil {
@@ -500,22 +456,7 @@ func ipwDPNoiseSD(spec *IPWSpec, replies []protocol.Reply, q int) ([]float64, in
 			coefs = append(coefs, res.Cox.Coef)
 		}
 	}
-	if len(coefs) < IPWDPNoiseReleases/2 {
-		return nil, len(coefs)
-	}
-	sd := make([]float64, q)
-	for j := range sd {
-		var mean, ss float64
-		for _, c := range coefs {
-			mean += c[j]
-		}
-		mean /= float64(len(coefs))
-		for _, c := range coefs {
-			ss += (c[j] - mean) * (c[j] - mean)
-		}
-		sd[j] = math.Sqrt(ss / float64(len(coefs)-1))
-	}
-	return sd, len(coefs)
+	return columnNoiseSDs(coefs, q, IPWDPNoiseReleases), len(coefs)
 }
 
 // NoiseInterval is the 95% interval of the treatment's hazard ratio widened by the release's

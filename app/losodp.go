@@ -2,10 +2,7 @@ package app
 
 import (
 	"errors"
-	"fmt"
 	"math"
-	"math/big"
-	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strings"
@@ -13,7 +10,6 @@ import (
 	"sync/atomic"
 
 	"github.com/oncofed/oncofed/analysis"
-	"github.com/oncofed/oncofed/dp"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -299,17 +295,17 @@ func (c dpLOSOConfig) addNoise(out *LOSOResult, replies []protocol.Reply) {
 	out.DP.Releases = DPLOSONoiseReleases
 	for i := range out.Sites {
 		if out.Sites[i].SatOut == "" {
-			out.Sites[i].Noise = &LOSONoise{HarrellC: noiseSD(hc[i]), UnoC: noiseSD(uc[i]), Slope: noiseSD(sl[i])}
+			out.Sites[i].Noise = &LOSONoise{HarrellC: noiseSD(hc[i], DPLOSONoiseReleases), UnoC: noiseSD(uc[i], DPLOSONoiseReleases), Slope: noiseSD(sl[i], DPLOSONoiseReleases)}
 		}
 	}
-	out.DP.PooledCNoiseSD = noiseSD(pooled)
+	out.DP.PooledCNoiseSD = noiseSD(pooled, DPLOSONoiseReleases)
 }
 
 // noisyCopy is the validation, pooled, of the k-th noisy copy of the tables (seed k).
 func (c dpLOSOConfig) noisyCopy(rn *dpRenoiser, k int) (*LOSOResult, error) {
 	seed := [32]byte{'d', 'p', 'l', 'o', 's', 'o'}
 	seed[31] = byte(k)
-	tables, err := rn.renoise(dp.NewSampler(rand.NewChaCha8(seed)))
+	tables, err := rn.renoise(exactDraws(seed))
 	if err != nil {
 		return nil, err
 	}
@@ -324,89 +320,4 @@ func (c dpLOSOConfig) noisyCopy(rn *dpRenoiser, k int) (*LOSOResult, error) {
 	res := &LOSOResult{Sites: c.loso(sites)}
 	res.pool()
 	return res, nil
-}
-
-// noiseSD is the sample standard deviation of xs, NaN when fewer than half the simulated
-// releases gave a value.
-func noiseSD(xs []float64) float64 {
-	if len(xs) < DPLOSONoiseReleases/2 || len(xs) < 2 {
-		return math.NaN()
-	}
-	var mean, ss float64
-	for _, x := range xs {
-		mean += x
-	}
-	mean /= float64(len(xs))
-	for _, x := range xs {
-		ss += (x - mean) * (x - mean)
-	}
-	return math.Sqrt(ss / float64(len(xs)-1))
-}
-
-// dpRenoiser noises the released tables again with each site's mechanism and ρ, as
-// DPCoxNoiseSD does for the coefficients: the tables on the site's public grid.
-type dpRenoiser struct {
-	sites []string
-	rho   []*big.Rat
-	w     []float64
-	x     [][][]float64
-	grid  [][]dp.SurvivalTable
-}
-
-// newDPRenoiser reads the grid of every reply: its bin width, its truncation and its ρ.
-func newDPRenoiser(replies []protocol.Reply, p int) (*dpRenoiser, error) {
-	rn := &dpRenoiser{}
-	for _, rep := range replies {
-		d, c := rep.Policy.DP, rep.Cox
-		if d == nil || !(d.Rho > 0) || !(rep.Policy.BinDays > 0) || rep.Policy.TruncatedAfter == nil || c == nil {
-			return nil, fmt.Errorf("site %s: the reply lacks the release's parameters", rep.Site)
-		}
-		w := rep.Policy.BinDays
-		bins := int(math.Ceil(*rep.Policy.TruncatedAfter / w))
-		if bins < 1 || bins > dp.MaxSurvivalBins {
-			return nil, fmt.Errorf("site %s: %d bins", rep.Site, bins)
-		}
-		var xs [][]float64
-		var grid []dp.SurvivalTable
-		for _, pt := range c.Patterns {
-			t := dp.SurvivalTable{Events: make([]int64, bins), Censored: make([]int64, bins)}
-			for k, tm := range pt.Time {
-				b := int(math.Round(tm/w)) - 1
-				if b < 0 || b >= bins || len(pt.X) != p {
-					return nil, fmt.Errorf("site %s: time %v off the grid", rep.Site, tm)
-				}
-				t.Events[b] += int64(pt.Events[k])
-				t.Censored[b] += int64(pt.Censor[k])
-			}
-			xs, grid = append(xs, pt.X), append(grid, t)
-		}
-		rn.sites = append(rn.sites, rep.Site)
-		rn.rho = append(rn.rho, new(big.Rat).SetFloat64(d.Rho))
-		rn.w = append(rn.w, w)
-		rn.x = append(rn.x, xs)
-		rn.grid = append(rn.grid, grid)
-	}
-	return rn, nil
-}
-
-// renoise returns one noisy copy of every site's tables.
-func (rn *dpRenoiser) renoise(sampler *dp.Sampler) ([][]analysis.CoxPatternTable, error) {
-	out := make([][]analysis.CoxPatternTable, len(rn.grid))
-	for s, grid := range rn.grid {
-		for k, t := range grid {
-			r, _, err := dp.ReleaseSurvival(sampler, t, rn.rho[s], dp.SurvivalSqrt)
-			if err != nil {
-				return nil, err
-			}
-			pt := analysis.CoxPatternTable{X: rn.x[s][k]}
-			for b := range r.Events {
-				if d, c := r.Events[b], r.Censored[b]; d+c > 0 {
-					pt.Time = append(pt.Time, float64(b+1)*rn.w[s])
-					pt.Events, pt.Censor = append(pt.Events, int(d)), append(pt.Censor, int(c))
-				}
-			}
-			out[s] = append(out[s], pt)
-		}
-	}
-	return out, nil
 }
