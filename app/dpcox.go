@@ -32,18 +32,30 @@ func (s *Service) dpRole(ctx context.Context, study string) (bool, error) {
 	return false, nil
 }
 
-// fitDPCoxModel fits the prepared dp_tables request req: one scatter-gather, then a local fit.
+// fitDPCoxModel fits the prepared dp_tables request req, stratified by site or (req.Cox.DPPooled)
+// pooled: one scatter-gather (askDPTables), then a local fit.
 func (s *Service) fitDPCoxModel(ctx context.Context, req Request) (*CoxModel, error) {
-	ties, err := coxTies(req.Cox.Ties)
+	round, g, err := s.askDPTables(ctx, req)
 	if err != nil {
 		return nil, err
 	}
+	return dpModel(req, round, g)
+}
+
+// askDPTables sends req's model as one dp_tables release (one dp_rho_cox at each site) and
+// returns its round, replies in site order: the one query every model a dp analyst fits
+// (stratified or pooled, validated, predicted) is computed from.
+func (s *Service) askDPTables(ctx context.Context, req Request) (Round, *Gathered, error) {
+	ties, err := coxTies(req.Cox.Ties)
+	if err != nil {
+		return Round{}, nil, err
+	}
 	if req.Cox.Strata != "" || len(req.Cox.Interactions) > 0 {
-		return nil, Errorf(EInvalid, "a differentially private Cox model takes no within-site strata and no interactions")
+		return Round{}, nil, Errorf(EInvalid, "a differentially private Cox model takes no within-site strata and no interactions")
 	}
 	p, err := s.coxColumns(ctx, req)
 	if err != nil {
-		return nil, err
+		return Round{}, nil, err
 	}
 	q := s.baseQuery(req)
 	q.ID = s.newID()
@@ -51,26 +63,12 @@ func (s *Service) fitDPCoxModel(ctx context.Context, req Request) (*CoxModel, er
 		Levels: req.Cox.Levels, Beta: make([]float64, p), Indicators: req.Cox.Indicators}
 	g, err := s.query(ctx, q)
 	if err != nil {
-		return nil, err
+		return Round{}, nil, err
 	}
 	if err := noAnswer(g); err != nil {
-		return nil, err
+		return Round{}, nil, err
 	}
-	replies := sortReplies(g.Replies)
-	eval, err := dpCoxEvaluator(replies, p, ties)
-	if err != nil {
-		return nil, err
-	}
-	rec := &coxRecorder{}
-	out, err := fitCox(rec.wrap(eval), p, req, protocol.CoxDPTables, coxTerms(replies, p))
-	if err != nil {
-		return nil, err
-	}
-	out.addSites(coxSiteSummaries(replies))
-	if out.Fit != nil {
-		out.NoiseSD = DPCoxNoiseSD(replies, p, ties)
-	}
-	return &CoxModel{Request: req, Cox: out, Rounds: []Round{newRound(q, replies, g)}, First: g, Steps: rec.steps}, nil
+	return newRound(q, sortReplies(g.Replies), g), g, nil
 }
 
 // dpCoxEvaluator is the fit's evaluator on the sites' dp_tables replies: the sum of each

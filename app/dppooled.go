@@ -25,32 +25,7 @@ func (s *Service) fitDPModel(ctx context.Context, req Request) (*CoxModel, error
 	if m, err := s.dpModelFromLibrary(ctx, req); err != nil || m != nil {
 		return m, err
 	}
-	if !req.Cox.DPPooled {
-		return s.fitDPCoxModel(ctx, req)
-	}
-	if req.Cox.Strata != "" || len(req.Cox.Interactions) > 0 {
-		return nil, Errorf(EInvalid, "a differentially private Cox model takes no within-site strata and no interactions")
-	}
-	p, err := s.coxColumns(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	ties, err := coxTies(req.Cox.Ties)
-	if err != nil {
-		return nil, err
-	}
-	q := s.baseQuery(req)
-	q.ID = s.newID()
-	q.Cox = &protocol.CoxRequest{Form: protocol.CoxDPTables, Ties: ties.String(), Covariates: req.Cox.Covariates,
-		Levels: req.Cox.Levels, Beta: make([]float64, p), Indicators: req.Cox.Indicators}
-	g, err := s.query(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	if err := noAnswer(g); err != nil {
-		return nil, err
-	}
-	return dpModel(req, newRound(q, sortReplies(g.Replies), g), g)
+	return s.fitDPCoxModel(ctx, req) // stratified or pooled, as req says
 }
 
 // dpModel fits the model of req on the tables of round (one dp_tables release): no query.
@@ -74,7 +49,7 @@ func dpModel(req Request, round Round, g *Gathered) (*CoxModel, error) {
 	return &CoxModel{Request: req, Cox: out, Rounds: []Round{round}, First: g, Steps: steps}, nil
 }
 
-// dpStratifiedCox is fitDPCoxModel's local fit on replies.
+// dpStratifiedCox is the model stratified by site fitted on replies' tables.
 func dpStratifiedCox(replies []protocol.Reply, p int, ties analysis.Ties, req Request) (*CoxResult, []CoxStep, error) {
 	eval, err := dpCoxEvaluator(replies, p, ties)
 	if err != nil {
