@@ -135,3 +135,67 @@ func TestExtremeGapsGroupedEqualsPerSubject(t *testing.T) {
 		t.Errorf("the outlier's gap is %v", bottom)
 	}
 }
+
+// A grouped stratum's phase-1 time sums are the per-subject walk's bit for bit (each row's
+// terms w, w·x computed once: cox_rowterms.go), with ties and with events and censorings
+// sharing times; and so is its phase-2 second moment at that β.
+func TestTimeSumsGroupedEqualsPerSubject(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 10))
+	n, p := 3000, 3
+	time, event, x := make([]float64, n), make([]bool, n), make([]float64, n*p)
+	for i := 0; i < n; i++ {
+		time[i] = float64(1 + r.IntN(150))
+		event[i] = r.IntN(3) > 0
+		x[i*p] = float64(r.IntN(2))
+		x[i*p+1] = float64(r.IntN(30)) - 12 // centred ages: negative and positive values
+		x[i*p+2] = x[i*p] * x[i*p+1]
+	}
+	beta := []float64{0.4, -0.03, 0.01}
+	sums := func(share int) ([]RiskSetRow, []float64, []float64) {
+		defer func(v int) { maxDistinctShare = v }(maxDistinctShare)
+		maxDistinctShare = share
+		s, err := NewCoxStratum(time, event, x, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, exs, err := s.TimeSums(beta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, g := s.groupedWeights(beta); (g != nil) != (share == 1) {
+			t.Fatalf("share %d: grouped = %v", share, g != nil)
+		}
+		times, eventTimes := s.DistinctTimes()
+		a, b := make([]float64, times), make([]float64, eventTimes)
+		for k := range a {
+			a[k] = 1e-3 * float64(k+1)
+		}
+		for k := range b {
+			b[k] = 1e-4
+		}
+		m, err := s.WeightedSecondMoment(beta, a, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows, exs, m
+	}
+	g, gx, gm := sums(1)
+	u, ux, um := sums(2 * n)
+	if len(g) != len(u) || len(g) < 100 || !EqualBits(gx, ux) {
+		t.Fatalf("%d grouped rows, %d per subject; event sums %v, %v", len(g), len(u), gx, ux)
+	}
+	for k := range g {
+		a, b := g[k], u[k]
+		if a.Time != b.Time || a.D != b.D || math.Float64bits(a.R0) != math.Float64bits(b.R0) || math.Float64bits(a.E0) != math.Float64bits(b.E0) ||
+			!EqualBits(a.R1, b.R1) || !EqualBits(a.E1, b.E1) || (a.E1 == nil) != (a.D == 0) {
+			t.Fatalf("row %d: grouped %+v, per subject %+v", k, a, b)
+		}
+	}
+	// The second moment sums a row's subjects first (its documented rounding), so it is
+	// compared to a relative 1e-13.
+	for i := range gm {
+		if math.Abs(gm[i]-um[i]) > 1e-13*math.Abs(um[i]) || um[i] == 0 {
+			t.Fatalf("second moment %d: grouped %v, per subject %v", i, gm[i], um[i])
+		}
+	}
+}

@@ -19,7 +19,7 @@ import (
 type coxWeights struct {
 	mu   sync.Mutex
 	beta []float64 // β of w; nil before the first call
-	w    []float64 // never written after it is published: callers keep reading it
+	w    []float64 // per subject (nil when grouped); never written after it is published
 	wu   []float64 // the weight of each distinct row (uniq) at beta, when grouped
 
 	// rowOf[k] is subject k's (time order) index among the distinct design rows uniq (n×p
@@ -35,13 +35,6 @@ type coxWeights struct {
 // that the tests can group every design: 1 groups always.)
 var maxDistinctShare = 8
 
-// weights returns w_i = exp(x_i'β) for the stratum's subjects in time order. The slice is
-// shared and must not be modified. Safe for concurrent use.
-func (s *CoxStratum) weights(beta []float64) []float64 {
-	w, _ := s.groupedWeights(beta)
-	return w
-}
-
 // rowGroups is the grouping of a stratum's subjects by their distinct design rows, with the
 // weight of each row at one β.
 type rowGroups struct {
@@ -50,8 +43,10 @@ type rowGroups struct {
 	w     []float64 // exp(row'β) of each distinct row
 }
 
-// groupedWeights is weights, with the subjects' grouping by distinct design rows (nil when
-// the rows are mostly distinct). Neither may be modified.
+// groupedWeights returns the subjects' weights w_i = exp(x_i'β) in time order, or, when the
+// stratum is grouped by its distinct design rows, nil and the grouping with each row's
+// weight (nil when the rows are mostly distinct). Neither may be modified. Safe for
+// concurrent use.
 func (s *CoxStratum) groupedWeights(beta []float64) ([]float64, *rowGroups) {
 	c := &s.wcache
 	c.mu.Lock()
@@ -61,17 +56,15 @@ func (s *CoxStratum) groupedWeights(beta []float64) ([]float64, *rowGroups) {
 	}
 	s.decideGrouping()
 	p, n := s.p, len(s.time)
-	w := make([]float64, n)
+	var w []float64 // grouped: the walks read the rows' weights (cox_rowterms.go)
 	if c.rowOf != nil {
 		u := make([]float64, len(c.uniq)/max(p, 1))
 		for r := range u {
 			u[r] = math.Exp(dot(beta, c.uniq[r*p:(r+1)*p]))
 		}
-		for k, r := range c.rowOf {
-			w[k] = u[r]
-		}
 		c.wu = u
 	} else {
+		w = make([]float64, n)
 		for k := 0; k < n; k++ {
 			w[k] = math.Exp(dot(beta, s.x[k*p:(k+1)*p]))
 		}
