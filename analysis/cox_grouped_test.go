@@ -58,11 +58,16 @@ func TestContributionGroupedEqualsPerSubject(t *testing.T) {
 // order, −0 apart from +0, and nil past the limit; with columns of few and of many values.
 func TestDistinctRowsEqualHashed(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 8))
-	for _, levels := range [][]int{{2}, {2, 60}, {3, 20, 2}, {12, 12}, {900, 2}, {1500, 1500}} {
+	// A negative level count: whole numbers around 0 (ages centred on an origin), from −l/2.
+	for _, levels := range [][]int{{2}, {2, 60}, {3, 20, 2}, {12, 12}, {900, 2}, {1500, 1500}, {-60, 2}, {2, -1400}} {
 		p, n := len(levels), 2000
 		x := make([]float64, n*p)
 		for i := range n {
 			for j, l := range levels {
+				if l < 0 {
+					x[i*p+j] = float64(r.IntN(-l) + l/2)
+					continue
+				}
 				x[i*p+j] = float64(r.IntN(l)) - 0.5*float64(j)
 			}
 		}

@@ -174,7 +174,8 @@ func numberColumn(x []float64, p, j, limit int, combined []int32, radix int) (in
 		if b != last || code < 0 {
 			code = -1
 			iv := int(v)
-			isSmall := v >= 0 && v < smallValues && math.Float64bits(float64(iv)) == b
+			isSmall := v >= -smallNegative && v < smallValues && math.Float64bits(float64(iv)) == b
+			iv += smallNegative
 			if isSmall && small != nil {
 				code = small[iv]
 			}
@@ -197,7 +198,7 @@ func numberColumn(x []float64, p, j, limit int, combined []int32, radix int) (in
 				switch {
 				case isSmall:
 					if small == nil {
-						small = make([]int32, smallValues)
+						small = make([]int32, smallNegative+smallValues)
 						for i := range small {
 							small[i] = -1
 						}
@@ -220,8 +221,12 @@ func numberColumn(x []float64, p, j, limit int, combined []int32, radix int) (in
 	return len(seen) + len(index) + nsmall, true
 }
 
-// smallValues: numberColumn looks whole numbers below it up in a table (ages, counts, codes).
-const smallValues = 1024
+// numberColumn looks whole numbers from −smallNegative to below smallValues up in a table
+// (ages, counts, codes; ages centred on an origin, as the pooled form's designs hold them).
+const (
+	smallValues   = 1024
+	smallNegative = 512
+)
 
 // ColumnValues numbers the distinct values of column j of the n×p row-major matrix x, compared
 // bit for bit (−0 apart from +0), in order of first occurrence: row k holds values[codes[k]].

@@ -287,7 +287,8 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 
 	ep := ls.eps[q.Endpoint]
 	byTime := ls.byTime(ep)
-	rows, pos := cohortByTime(c, byTime) // the complete cases come out sorted by time
+	frame := ls.frame(c, byTime) // shared by the models of a screen (cohortframe.go)
+	rows := frame.rows           // the complete cases come out sorted by time
 
 	var strata *VariableData
 	if req.Strata != "" {
@@ -298,11 +299,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 		v := ls.vars[name]
 		cols[k].Name = name
 		if v.Type == protocol.Numeric {
-			cols[k].Numeric = make([]float64, len(rows))
-			sorted := ls.numericColumn(byTime, v)
-			for r, k2 := range pos {
-				cols[k].Numeric[r] = sorted[k2]
-			}
+			cols[k].Numeric = frame.numericColumn(ls, byTime, v) // read only
 		} else {
 			// The design reads the codes (analysis.CovariateColumn.Codes): an indicator's
 			// dictionary maps every level but l to its reference.
@@ -361,8 +358,8 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	if prep.n < e.policy.MinCohort {
 		return nil, refusef(protocol.ReasonSmallCohort, float64(e.policy.MinCohort), "fewer than min_cohort=%d complete cases", e.policy.MinCohort)
 	}
-	times := make([]float64, 0, prep.n)
-	events := make([]bool, 0, prep.n)
+	var times []float64
+	var events []bool
 	var entries []float64 // delayed entries, coarsened down to the bins (competing.go)
 	var stratum []int32
 	var split []int8 // a Fine–Gray round: 0 for the modelled cause, 1 for a competing one
@@ -370,10 +367,18 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	if q.Kind == protocol.KindFineGray {
 		fgCause = int32(slices.Index(ep.Causes, req.Cause)) // resolved by fineGray
 	}
+	// Every row of the cohort kept, and no Fine–Gray split: the released times are the
+	// frame's, shared by the models of a screen; else those of the rows kept.
+	shared := prep.n == len(rows) && fgCause < 0
+	if !shared {
+		times, events = make([]float64, 0, prep.n), make([]bool, 0, prep.n)
+	}
 	for r, i := range rows {
-		if keep[r] {
-			times = append(times, byTime.time[pos[r]])
-			events = append(events, byTime.event[pos[r]])
+		if keep[r] && (!shared || ep.Entry != nil || strata != nil) {
+			if !shared {
+				times = append(times, frame.time[r])
+				events = append(events, frame.event[r])
+			}
 			if fgCause >= 0 {
 				split = append(split, int8(min(1, abs32(ep.Cause[i]-fgCause))))
 			}
@@ -385,7 +390,18 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			}
 		}
 	}
-	times, events, prep.merged, prep.truncated = policyTimes(times, events, split, e.policy.BinDays, e.policy.MinCell, isPooledForm(req.Form) || split != nil || e.zphStrict(req))
+	strict := isPooledForm(req.Form) || split != nil || e.zphStrict(req)
+	if shared {
+		rs := frame.releasedTimes(releasedKey{e.policy.BinDays, e.policy.MinCell, strict})
+		times, events, prep.merged, prep.truncated, prep.events = rs.time, rs.event, rs.merged, rs.truncated, rs.events
+	} else {
+		times, events, prep.merged, prep.truncated = policyTimes(times, events, split, e.policy.BinDays, e.policy.MinCell, strict)
+		for _, ev := range events {
+			if ev {
+				prep.events++
+			}
+		}
+	}
 	var codes []int // Fine–Gray: 1 the modelled cause, 2 a competing one, 0 censored
 	if split != nil {
 		codes = make([]int, len(events))
@@ -395,10 +411,11 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 				events[i] = split[i] == 0 // the model's events: the rules below count these
 			}
 		}
-	}
-	for _, ev := range events {
-		if ev {
-			prep.events++
+		prep.events = 0
+		for _, ev := range events {
+			if ev {
+				prep.events++
+			}
 		}
 	}
 	if k := e.policy.EventsPerCoxCovariate; k > 0 && prep.events < k*p {
