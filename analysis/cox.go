@@ -570,8 +570,8 @@ func (s *CoxStratum) Contribution(beta []float64, ties Ties) (CoxContribution, e
 	// Each subject's centred covariates xc, x'β on them and weight exp(x'β): computed per
 	// distinct design row when the stratum has few (rowGrouping; the same operations on the
 	// same numbers as per subject, so the same bits: cox_rowterms.go), else per subject.
-	if rowOf, uniq := s.rowGrouping(); rowOf != nil {
-		return s.groupedContribution(beta, ties, rowOf, uniq), nil
+	if g := s.grouping(); g != nil {
+		return s.groupedContribution(beta, ties, g), nil
 	}
 	acc := newCoxAccum(p, ties)
 	acc.batchLogs = true

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -25,6 +26,17 @@ func TestContributionGroupedEqualsPerSubject(t *testing.T) {
 		}
 	}
 	beta := []float64{0.4, -0.03, 0.01}
+	for q := 1; q <= p; q++ { // the first q columns: rows of 1 + q + q(q+1)/2 terms
+		xq := make([]float64, 0, n*q)
+		for i := 0; i < n; i++ {
+			xq = append(xq, x[i*p:i*p+q]...)
+		}
+		t.Run(fmt.Sprintf("p%d", q), func(t *testing.T) { groupedEqualsPerSubject(t, time, entry, event, xq, q, beta[:q]) })
+	}
+}
+
+func groupedEqualsPerSubject(t *testing.T, time, entry []float64, event []bool, x []float64, p int, beta []float64) {
+	n := len(time)
 	fit := func(share int, entry []float64, ties Ties) CoxContribution {
 		defer func(v int) { maxDistinctShare = v }(maxDistinctShare)
 		maxDistinctShare = share

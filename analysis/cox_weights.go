@@ -28,6 +28,10 @@ type coxWeights struct {
 	grouped bool
 	rowOf   []int32
 	uniq    []float64
+	// evRow lists the rows of the event subjects in time order, evStart where each distinct
+	// time's events begin in it (len(s.groups) entries): the grouped walks add the events'
+	// terms without a branch per subject. Set with rowOf.
+	evRow, evStart []int32
 }
 
 // maxDistinctShare: rows are grouped only when at most one subject in this many has a row
@@ -38,9 +42,10 @@ var maxDistinctShare = 8
 // rowGroups is the grouping of a stratum's subjects by their distinct design rows, with the
 // weight of each row at one β.
 type rowGroups struct {
-	rowOf []int32   // subject (time order) → distinct row
-	uniq  []float64 // the distinct rows, n×p row-major
-	w     []float64 // exp(row'β) of each distinct row
+	rowOf          []int32   // subject (time order) → distinct row
+	uniq           []float64 // the distinct rows, n×p row-major
+	w              []float64 // exp(row'β) of each distinct row (nil from grouping)
+	evRow, evStart []int32   // as coxWeights's
 }
 
 // groupedWeights returns the subjects' weights w_i = exp(x_i'β) in time order, or, when the
@@ -77,10 +82,37 @@ func (s *CoxStratum) groupedWeights(beta []float64) ([]float64, *rowGroups) {
 // (under wcache.mu).
 func (s *CoxStratum) decideGrouping() {
 	c := &s.wcache
-	if !c.grouped {
-		c.rowOf, c.uniq = distinctRows(s.x, s.p, max(1, len(s.time)/maxDistinctShare))
-		c.grouped = true
+	if c.grouped {
+		return
 	}
+	c.rowOf, c.uniq = distinctRows(s.x, s.p, max(1, len(s.time)/maxDistinctShare))
+	c.grouped = true
+	if c.rowOf == nil {
+		return
+	}
+	c.evRow, c.evStart = make([]int32, 0, s.events), make([]int32, len(s.groups))
+	for g := 0; g+1 < len(s.groups); g++ {
+		c.evStart[g] = int32(len(c.evRow))
+		for k := s.groups[g]; k < s.groups[g+1]; k++ {
+			if s.event[k] {
+				c.evRow = append(c.evRow, c.rowOf[k])
+			}
+		}
+	}
+	c.evStart[len(s.groups)-1] = int32(len(c.evRow))
+}
+
+// grouping returns the stratum's grouping by distinct design rows without weights (nil when
+// the rows are mostly distinct). Safe for concurrent use.
+func (s *CoxStratum) grouping() *rowGroups {
+	s.wcache.mu.Lock()
+	defer s.wcache.mu.Unlock()
+	s.decideGrouping()
+	g := s.wcache.groups()
+	if g != nil {
+		g.w = nil
+	}
+	return g
 }
 
 // rowGrouping returns rowOf and uniq of the stratum's grouping by distinct design rows (nil,
@@ -96,7 +128,7 @@ func (c *coxWeights) groups() *rowGroups {
 	if c.rowOf == nil {
 		return nil
 	}
-	return &rowGroups{rowOf: c.rowOf, uniq: c.uniq, w: c.wu}
+	return &rowGroups{rowOf: c.rowOf, uniq: c.uniq, w: c.wu, evRow: c.evRow, evStart: c.evStart}
 }
 
 // EqualBits reports whether a and b hold the same numbers bit for bit (a NaN equals itself,
