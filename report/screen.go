@@ -188,6 +188,6 @@ func screenSlide(r *app.ScreenResult, n Names, style chart.Style, foot string) (
 		v.Title += fmt.Sprintf(" — interaction with %s = %s", n.Variable(r.Request.Treatment), r.Request.Treated)
 	}
 	v.Style = style
-	v.Footnote = JoinNotes(v.Footnote, foot)
+	v.Footnote = JoinNotes(JoinNotes(v.Footnote, ScreenDPLine(r)), foot)
 	return v, ""
 }
