@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -213,6 +214,70 @@ func TestTimeSumsGroupedEqualsPerSubject(t *testing.T) {
 	for i := range gm {
 		if math.Abs(gm[i]-um[i]) > 1e-13*math.Abs(um[i]) || um[i] == 0 {
 			t.Fatalf("second moment %d: grouped %v, per subject %v", i, gm[i], um[i])
+		}
+	}
+}
+
+// keyedRows groups exactly as distinctRows, whether the keys number the rows exactly, finer
+// than their values (two codes of one level: merged), or wrongly (two rows under one key, or
+// a key out of range: not ok, the stratum numbers the rows itself); and a stratum given keys
+// gives the contribution of one without, bit for bit.
+func TestKeyedRowsEqualDistinctRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 11))
+	n, p := 3000, 2
+	time, event, x := make([]float64, n), make([]bool, n), make([]float64, n*p)
+	level, age := make([]int32, n), make([]int32, n)
+	for i := range n {
+		time[i], event[i] = float64(1+i/20), r.IntN(3) > 0 // in time order, as a node's designs
+		level[i], age[i] = int32(r.IntN(4)), int32(r.IntN(50))
+		x[i*p] = float64(min(level[i], 1)) // codes 1, 2, 3 are one level: "not 0"
+		x[i*p+1] = float64(age[i]) - 20.5
+	}
+	wantRows, wantUniq := distinctRows(x, p, n/8)
+	cases := []struct {
+		name  string
+		keys  func(i int) int32
+		nkeys int
+		ok    bool
+	}{
+		{"exact", func(i int) int32 { return min(level[i], 1)*50 + age[i] }, 100, true},
+		{"finer", func(i int) int32 { return level[i]*50 + age[i] }, 200, true},
+		{"coarse", func(i int) int32 { return age[i] }, 50, false},
+		{"range", func(i int) int32 { return level[i]*50 + age[i] - 1 }, 200, false},
+	}
+	for _, c := range cases {
+		keys := make([]int32, n)
+		for i := range keys {
+			keys[i] = c.keys(i)
+		}
+		rows, uniq, ok := keyedRows(x, p, keys, c.nkeys, n/8)
+		if ok != c.ok {
+			t.Fatalf("%s: ok %v", c.name, ok)
+		}
+		if ok && (!EqualBits(uniq, wantUniq) || !slices.Equal(rows, wantRows)) {
+			t.Fatalf("%s: %d rows, want %d", c.name, len(uniq)/p, len(wantUniq)/p)
+		}
+		if _, _, ok := keyedRows(x, p, keys, c.nkeys, 20); ok {
+			t.Fatalf("%s: past the limit", c.name)
+		}
+		beta := []float64{0.3, -0.02}
+		contribution := func(keys []int32) CoxContribution {
+			s, err := NewCoxStratumSorted(nil, time, event, x, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if keys != nil {
+				s.SetRowKeys(keys, c.nkeys)
+			}
+			ct, err := s.Contribution(beta, Efron)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ct
+		}
+		got, want := contribution(keys), contribution(nil)
+		if got.LogLik != want.LogLik || !EqualBits(got.Hessian, want.Hessian) || !EqualBits(got.Gradient, want.Gradient) {
+			t.Errorf("%s: with keys %v, without %v", c.name, got, want)
 		}
 	}
 }

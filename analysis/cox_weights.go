@@ -28,6 +28,10 @@ type coxWeights struct {
 	grouped bool
 	rowOf   []int32
 	uniq    []float64
+	// keys, when set (SetRowKeys), number the subjects' design rows as the caller knows
+	// them: the grouping is then checked against them rather than found (keyedRows).
+	keys  []int32
+	nkeys int
 	// evRow lists the rows of the event subjects in time order, evStart where each distinct
 	// time's events begin in it (len(s.groups) entries): the grouped walks add the events'
 	// terms without a branch per subject. Set with rowOf.
@@ -85,7 +89,15 @@ func (s *CoxStratum) decideGrouping() {
 	if c.grouped {
 		return
 	}
-	c.rowOf, c.uniq = distinctRows(s.x, s.p, max(1, len(s.time)/maxDistinctShare))
+	limit := max(1, len(s.time)/maxDistinctShare)
+	ok := false
+	if c.keys != nil {
+		c.rowOf, c.uniq, ok = keyedRows(s.x, s.p, c.keys, c.nkeys, limit)
+		c.keys = nil
+	}
+	if !ok {
+		c.rowOf, c.uniq = distinctRows(s.x, s.p, limit)
+	}
 	c.grouped = true
 	if c.rowOf == nil {
 		return
@@ -100,6 +112,76 @@ func (s *CoxStratum) decideGrouping() {
 		}
 	}
 	c.evStart[len(s.groups)-1] = int32(len(c.evRow))
+}
+
+// SetRowKeys tells the stratum, before its first evaluation, which of its subjects share a
+// design row: keys[k] in [0, nkeys) for the k-th subject in time order (the order of data
+// given in time order), equal keys for equal rows (a node numbers a model's rows by its
+// covariates' codes: the marker's level and the age's value). It is a hint: the stratum
+// checks it and groups exactly as without it (distinctRows), only faster. Safe for
+// concurrent use; ignored once the stratum was evaluated.
+func (s *CoxStratum) SetRowKeys(keys []int32, nkeys int) {
+	s.wcache.mu.Lock()
+	defer s.wcache.mu.Unlock()
+	if !s.wcache.grouped && len(keys) == len(s.time) {
+		s.wcache.keys, s.wcache.nkeys = keys, nkeys
+	}
+}
+
+// keyedRows is distinctRows(x, p, limit) for subjects whose rows the caller numbered (keys in
+// [0, nkeys), equal keys meaning equal rows): each subject's row is compared, bit for bit, with
+// the first row of its key instead of being numbered column by column, and the keys' rows are
+// merged where they are equal all the same. It returns ok = false (the caller numbers the rows
+// itself) when a key is out of range, when two subjects of one key differ, or when there are
+// more keys than limit.
+func keyedRows(x []float64, p int, keys []int32, nkeys, limit int) (rowOf []int32, uniq []float64, ok bool) {
+	if p == 0 || nkeys <= 0 {
+		return nil, nil, false
+	}
+	first := make([]int32, nkeys) // the key's row among the keys' rows, +1 (0: not seen yet)
+	keyRow := make([]int32, len(keys))
+	var kuniq []float64
+	m := int32(0)
+	for k, key := range keys {
+		if key < 0 || int(key) >= nkeys {
+			return nil, nil, false
+		}
+		row := x[k*p : (k+1)*p]
+		r := first[key] - 1
+		if r < 0 {
+			if int(m) >= limit {
+				return nil, nil, false
+			}
+			r, first[key] = m, m+1
+			m++
+			kuniq = append(kuniq, row...)
+		} else if !EqualBits(row, kuniq[int(r)*p:int(r+1)*p]) {
+			return nil, nil, false
+		}
+		keyRow[k] = r
+	}
+	// Keys number rows no coarser than their values: rows of different keys may still be
+	// equal (two codes of one level, or centred values that round together).
+	merged, uniq := distinctRows(kuniq, p, int(m))
+	if len(uniq) == len(kuniq) {
+		return keyRow, kuniq, true
+	}
+	for k, r := range keyRow {
+		keyRow[k] = merged[r]
+	}
+	return keyRow, uniq, true
+}
+
+// ValueCodes numbers the distinct values of a column (bit for bit, in order of first
+// occurrence, as ColumnValues does), or returns nil once there are more than limit: codes[k]
+// is values[k]'s number, card how many there are.
+func ValueCodes(values []float64, limit int) (codes []int32, card int) {
+	codes = make([]int32, len(values))
+	card, ok := numberColumn(values, 1, 0, limit, codes, 1)
+	if !ok {
+		return nil, 0
+	}
+	return codes, card
 }
 
 // grouping returns the stratum's grouping by distinct design rows without weights (nil when

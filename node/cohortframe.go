@@ -3,6 +3,9 @@ package node
 import (
 	"encoding/json"
 	"sync"
+
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/protocol"
 )
 
 // A biomarker screen asks one Cox model per marker over the same cohort and endpoint: every
@@ -29,6 +32,7 @@ type cohortFrame struct {
 	mu       sync.Mutex
 	numeric  map[string][]float64        // numeric variables over rows, gathered on first use
 	released map[releasedKey]releasedSet // the released times of all rows, per policy
+	codes    map[string]valueCoding      // numeric variables' values numbered, on first use
 }
 
 // releasedKey is what policyTimes depends on besides the times.
@@ -58,7 +62,8 @@ func (ls *loadedStudy) frame(c *cohort, to *timeOrdered) *cohortFrame {
 			return fr
 		}
 	}
-	fr := &cohortFrame{key: key, numeric: map[string][]float64{}, released: map[releasedKey]releasedSet{}}
+	fr := &cohortFrame{key: key, numeric: map[string][]float64{}, released: map[releasedKey]releasedSet{},
+		codes: map[string]valueCoding{}}
 	fr.rows, fr.pos = cohortByTime(c, to)
 	fr.time, fr.event = make([]float64, len(fr.pos)), make([]bool, len(fr.pos))
 	for r, k := range fr.pos {
@@ -104,4 +109,94 @@ func (fr *cohortFrame) releasedTimes(k releasedKey) releasedSet {
 	}
 	fr.released[k] = rs
 	return rs
+}
+
+// valueCodes numbers numeric variable v's values over the frame's rows (analysis.ValueCodes),
+// once per variable; nil when they are more than one row in maxDistinctShare (a continuous
+// marker: its designs are not grouped).
+func (fr *cohortFrame) valueCodes(ls *loadedStudy, to *timeOrdered, v *VariableData) ([]int32, int) {
+	col := fr.numericColumn(ls, to, v)
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	if vc, ok := fr.codes[v.Name]; ok {
+		return vc.codes, vc.card
+	}
+	codes, card := analysis.ValueCodes(col, max(1, len(col)/maxDistinctShare))
+	fr.codes[v.Name] = valueCoding{codes, card}
+	return codes, card
+}
+
+// maxDistinctShare is analysis's: designs with more distinct rows than one in this many
+// subjects are not grouped, so their rows are not keyed either.
+const maxDistinctShare = 8
+
+// maxDesignKeys bounds the number of keys of a model's rows (the product of its covariates'
+// numbers of values): the stratum keeps a table of that many entries.
+const maxDesignKeys = 1 << 20
+
+// valueCoding is a numeric variable's values over a frame's rows as numbers.
+type valueCoding struct {
+	codes []int32
+	card  int
+}
+
+// designKeys numbers the design rows of a model over the frame's rows kept (keep) from its
+// covariates' codes — a categorical covariate's code, a numeric one's value number
+// (valueCodes) — for analysis.CoxStratum.SetRowKeys: equal keys mean equal design rows
+// (interaction columns are products of the covariates' columns). It returns nil when a
+// covariate has too many values to key.
+func (fr *cohortFrame) designKeys(ls *loadedStudy, to *timeOrdered, cols []analysis.CovariateColumn, keep []bool, kept int) (keys []int32, nkeys int) {
+	keys = make([]int32, kept)
+	nkeys = 1
+	for _, col := range cols {
+		var codes []int32
+		card := 0
+		if col.Codes != nil {
+			codes, card = col.Codes, len(col.Dictionary)
+		} else {
+			codes, card = fr.valueCodes(ls, to, ls.vars[col.Name])
+		}
+		if codes == nil || card == 0 || nkeys*card > maxDesignKeys {
+			return nil, 0
+		}
+		k := 0
+		for r, c := range codes {
+			if keep[r] {
+				keys[k] += c * int32(nkeys)
+				k++
+			}
+		}
+		nkeys *= card
+	}
+	return keys, nkeys
+}
+
+// designColumns returns the covariate columns of req over the frame's rows: a numeric
+// variable's column is the frame's (read only), a categorical one's codes are gathered.
+func (fr *cohortFrame) designColumns(ls *loadedStudy, to *timeOrdered, req *protocol.CoxRequest) []analysis.CovariateColumn {
+	cols := make([]analysis.CovariateColumn, len(req.Covariates))
+	for k, name := range req.Covariates {
+		v := ls.vars[name]
+		cols[k].Name = name
+		if v.Type == protocol.Numeric {
+			cols[k].Numeric = fr.numericColumn(ls, to, v)
+			continue
+		}
+		// The design reads the codes (analysis.CovariateColumn.Codes): an indicator's
+		// dictionary maps every level but l to its reference.
+		cols[k].Codes, cols[k].Dictionary = make([]int32, len(fr.rows)), v.Categories
+		if l, indicator := req.Indicators[name]; indicator {
+			cols[k].Dictionary = make([]string, len(v.Categories))
+			for c, cat := range v.Categories {
+				cols[k].Dictionary[c] = cat
+				if cat != l {
+					cols[k].Dictionary[c] = indicatorReference(l)
+				}
+			}
+		}
+		for r, i := range fr.rows {
+			cols[k].Codes[r] = v.Codes[i]
+		}
+	}
+	return cols
 }

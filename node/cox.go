@@ -294,30 +294,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	if req.Strata != "" {
 		strata = ls.vars[req.Strata]
 	}
-	cols := make([]analysis.CovariateColumn, len(req.Covariates))
-	for k, name := range req.Covariates {
-		v := ls.vars[name]
-		cols[k].Name = name
-		if v.Type == protocol.Numeric {
-			cols[k].Numeric = frame.numericColumn(ls, byTime, v) // read only
-		} else {
-			// The design reads the codes (analysis.CovariateColumn.Codes): an indicator's
-			// dictionary maps every level but l to its reference.
-			cols[k].Codes, cols[k].Dictionary = make([]int32, len(rows)), v.Categories
-			if l, indicator := req.Indicators[name]; indicator {
-				cols[k].Dictionary = make([]string, len(v.Categories))
-				for c, cat := range v.Categories {
-					cols[k].Dictionary[c] = cat
-					if cat != l {
-						cols[k].Dictionary[c] = indicatorReference(l)
-					}
-				}
-			}
-			for r, i := range rows {
-				cols[k].Codes[r] = v.Codes[i]
-			}
-		}
-	}
+	cols := frame.designColumns(ls, byTime, req)
 	if strata != nil {
 		// A patient without a stratum cannot be placed: treat like a missing covariate.
 		col := analysis.CovariateColumn{Name: "\x00strata", Numeric: make([]float64, len(rows))}
@@ -431,10 +408,16 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	if isPooledForm(req.Form) {
 		centreColumns(x, p, names, req.Origin)
 	}
+	// The design's rows numbered from the covariates' codes: the strata group their subjects
+	// by them without numbering every design column (cohortframe.go).
+	keys, nkeys := frame.designKeys(ls, byTime, cols[:len(req.Covariates)], keep, prep.n)
 	if strata == nil {
 		st, err := analysis.NewCoxStratumSorted(entries, times, events, x, p) // in time order: kept, not copied
 		if err != nil {
 			return nil, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
+		}
+		if keys != nil {
+			st.SetRowKeys(keys, nkeys)
 		}
 		prep.strata = []*analysis.CoxStratum{st}
 		if codes != nil {
@@ -447,8 +430,12 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			var t, ent []float64
 			var ev []bool
 			var xs []float64
+			var ks []int32
 			for i, g := range stratum {
 				if g == s {
+					if keys != nil {
+						ks = append(ks, keys[i])
+					}
 					t = append(t, times[i])
 					ev = append(ev, events[i])
 					xs = append(xs, x[i*p:(i+1)*p]...)
@@ -470,6 +457,9 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			st, err := analysis.NewCoxStratumSorted(ent, t, ev, xs, p)
 			if err != nil {
 				return nil, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
+			}
+			if ks != nil {
+				st.SetRowKeys(ks, nkeys)
 			}
 			prep.strata = append(prep.strata, st)
 		}
