@@ -155,8 +155,14 @@ func keyedRows(x []float64, p int, keys []int32, nkeys, limit int) (rowOf []int3
 			r, first[key] = m, m+1
 			m++
 			kuniq = append(kuniq, row...)
-		} else if !EqualBits(row, kuniq[int(r)*p:int(r+1)*p]) {
-			return nil, nil, false
+		} else {
+			ref := kuniq[int(r)*p : int(r+1)*p]
+			ref = ref[:len(row)]
+			for j, v := range row { // EqualBits, inlined: this runs once per subject
+				if math.Float64bits(v) != math.Float64bits(ref[j]) {
+					return nil, nil, false
+				}
+			}
 		}
 		keyRow[k] = r
 	}
