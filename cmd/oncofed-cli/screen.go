@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
@@ -129,7 +130,7 @@ func writeScreen(w io.Writer, format string, r *app.ScreenResult, sortBy string)
 	if err := t.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "q: Benjamini–Hochberg over the %d markers that are tests; sites: %v; %d scatter-gathers\n", r.Tests, r.Sites, r.Queries)
+	fmt.Fprintf(w, "%s Sites: %s.\n", report.ScreenLine(r), strings.Join(r.Sites, ", "))
 	return nil
 }
 

@@ -36,7 +36,7 @@ func TestDPAnalystScreen(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "cache.db")
 	code, out, stderr := cli(t, "--hub", url, "--key", keyFile, "--cache", db, "screen", "--study", "lung", "--endpoint", "os",
 		"--markers", "sex,age", "--rho", "20")
-	if code != exitOK || !strings.Contains(out, "Differentially private: fitted on the sites' noisy tables") || !strings.Contains(out, "1 scatter-gathers") {
+	if code != exitOK || !strings.Contains(out, "Differentially private: fitted on the sites' noisy tables") || !strings.Contains(out, "in 1 scatter-gather.") {
 		t.Fatalf("screen: exit %d\n%s%s", code, out, stderr)
 	}
 	code, out, stderr = cli(t, "--hub", url, "--key", keyFile, "--cache", db, "screen", "--study", "lung", "--endpoint", "os",
