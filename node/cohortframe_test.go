@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"sort"
 	"testing"
 
 	"github.com/oncofed/oncofed/analysis"
@@ -99,6 +100,81 @@ func TestDesignKeysNumberDesignRows(t *testing.T) {
 		}
 		if len(first) < 10 {
 			t.Errorf("%v: %d keys", req.Covariates, len(first))
+		}
+	}
+}
+
+// A model's released times come from its cohort's frame — shared when it keeps every patient,
+// gathered row by row without merging (min_cell ≤ 1) — and are those policyTimes gives its
+// complete cases directly: under an exact policy, coarsened bins, and merged strict and
+// non-strict rows; for a marker every patient has and one some lack.
+func TestFrameReleasedTimesEqualPolicyTimes(t *testing.T) {
+	ctx := context.Background()
+	st := screenBenchStudy(3000)
+	store := openStore(t, filepath.Join(t.TempDir(), "times.db"))
+	if _, err := store.ReplaceStudy(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	ep := st.Endpoints[0]
+	order := make([]int, len(ep.Time))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return ep.Time[order[a]] < ep.Time[order[b]] })
+	vars := map[string]*VariableData{}
+	for i := range st.Variables {
+		vars[st.Variables[i].Name] = &st.Variables[i]
+	}
+	for _, pc := range []struct{ bin, cell int }{{0, 0}, {30, 1}, {7, 5}, {30, 11}} {
+		pol := DefaultPolicy()
+		pol.BinDays, pol.MinCell, pol.MinCohort, pol.OverlapGuard, pol.DailyQueryBudget = float64(pc.bin), pc.cell, 0, false, 0
+		pol.AllowPooledCox = true
+		e, err := NewEngine(ctx, store, Config{InsecureOpen: true, Policy: &pol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.withoutModelRules = true // the times, not the design rules, are compared
+		for _, marker := range []string{"mk02", "mk03"} { // mk03 lacks some patients
+			for _, form := range []protocol.CoxForm{protocol.CoxStratified, protocol.CoxPooledSums} {
+				req := protocol.CoxRequest{Form: form, Ties: "efron", Covariates: []string{marker, "age"}, Beta: []float64{0, 0}}
+				q := protocol.Query{Version: protocol.Version, Kind: protocol.KindCox, ID: "t", Analyst: "a", Study: "big", Endpoint: "OS", Cox: &req}
+				c := mustOK(t, e.Handle(ctx, q)).Cox
+				var times []float64
+				var events []bool
+				for _, i := range order {
+					if vars[marker].Codes[i] >= 0 && !math.IsNaN(vars["age"].Numeric[i]) {
+						times, events = append(times, ep.Time[i]), append(events, ep.Event[i])
+					}
+				}
+				want, wantEv, merged, _ := policyTimes(times, events, nil, pol.BinDays, pol.MinCell, form == protocol.CoxPooledSums)
+				if c.N != len(times) || (marker == "mk03") == (len(times) == len(order)) {
+					t.Fatalf("%v %s: n = %d of %d", pc, marker, c.N, len(times))
+				}
+				s, err := analysis.NewCoxStratum(want, wantEv, make([]float64, len(want)), 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows, _, _ := s.TimeSums([]float64{0})
+				if form == protocol.CoxStratified {
+					// At β = 0 every weight is 1: ℓ is a function of the times and events alone.
+					ref, err := s.Contribution([]float64{0}, analysis.Efron)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if c.Events != s.Events() || c.LogLik != ref.LogLik {
+						t.Errorf("%v %s stratified: %d events, ℓ %v; want %d, %v", pc, marker, c.Events, c.LogLik, s.Events(), ref.LogLik)
+					}
+					continue
+				}
+				if len(c.Rows) != len(rows) {
+					t.Fatalf("%v %s: %d released times, want %d (%d merged)", pc, marker, len(c.Rows), len(rows), merged)
+				}
+				for k, r := range rows {
+					if got := c.Rows[k]; got.Time != r.Time || got.D != r.D || got.R0 != r.R0 {
+						t.Fatalf("%v %s: row %d: %+v, want %+v", pc, marker, k, got, r)
+					}
+				}
+			}
 		}
 	}
 }

@@ -345,16 +345,26 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 		fgCause = int32(slices.Index(ep.Causes, req.Cause)) // resolved by fineGray
 	}
 	// Every row of the cohort kept, and no Fine–Gray split: the released times are the
-	// frame's, shared by the models of a screen; else those of the rows kept.
+	// frame's, shared by the models of a screen; else those of the rows kept. Without merging
+	// (min_cell ≤ 1) a row's released time is its own coarsened time: the rows kept take theirs
+	// from the frame's.
+	strict := isPooledForm(req.Form) || fgCause >= 0 || e.zphStrict(req)
 	shared := prep.n == len(rows) && fgCause < 0
+	perRow := !shared && fgCause < 0 && e.policy.MinCell <= 1
+	srcTime, srcEvent := frame.time, frame.event
+	var rs releasedSet
+	if shared || perRow {
+		rs = frame.releasedTimes(releasedKey{e.policy.BinDays, e.policy.MinCell, strict})
+		srcTime, srcEvent = rs.time, rs.event
+	}
 	if !shared {
 		times, events = make([]float64, 0, prep.n), make([]bool, 0, prep.n)
 	}
 	for r, i := range rows {
 		if keep[r] && (!shared || ep.Entry != nil || strata != nil) {
 			if !shared {
-				times = append(times, frame.time[r])
-				events = append(events, frame.event[r])
+				times = append(times, srcTime[r])
+				events = append(events, srcEvent[r])
 			}
 			if fgCause >= 0 {
 				split = append(split, int8(min(1, abs32(ep.Cause[i]-fgCause))))
@@ -367,11 +377,16 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			}
 		}
 	}
-	strict := isPooledForm(req.Form) || split != nil || e.zphStrict(req)
-	if shared {
-		rs := frame.releasedTimes(releasedKey{e.policy.BinDays, e.policy.MinCell, strict})
+	switch {
+	case shared:
 		times, events, prep.merged, prep.truncated, prep.events = rs.time, rs.event, rs.merged, rs.truncated, rs.events
-	} else {
+	case perRow: // policyTimes's answer: nothing merged or truncated
+		for _, ev := range events {
+			if ev {
+				prep.events++
+			}
+		}
+	default:
 		times, events, prep.merged, prep.truncated = policyTimes(times, events, split, e.policy.BinDays, e.policy.MinCell, strict)
 		for _, ev := range events {
 			if ev {
