@@ -133,7 +133,7 @@ func TestFrameReleasedTimesEqualPolicyTimes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.withoutModelRules = true // the times, not the design rules, are compared
+		e.withoutModelRules = true                        // the times, not the design rules, are compared
 		for _, marker := range []string{"mk02", "mk03"} { // mk03 lacks some patients
 			for _, form := range []protocol.CoxForm{protocol.CoxStratified, protocol.CoxPooledSums} {
 				req := protocol.CoxRequest{Form: form, Ties: "efron", Covariates: []string{marker, "age"}, Beta: []float64{0, 0}}
