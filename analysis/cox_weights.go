@@ -102,16 +102,22 @@ func (s *CoxStratum) decideGrouping() {
 	if c.rowOf == nil {
 		return
 	}
-	c.evRow, c.evStart = make([]int32, 0, s.events), make([]int32, len(s.groups))
+	// Every subject's row is written at the end of the list, which grows by one for an event:
+	// no branch a subject (event flags do not come in runs).
+	ev, n := make([]int32, s.events+1), int32(0)
+	c.evStart = make([]int32, len(s.groups))
 	for g := 0; g+1 < len(s.groups); g++ {
-		c.evStart[g] = int32(len(c.evRow))
-		for k := s.groups[g]; k < s.groups[g+1]; k++ {
-			if s.event[k] {
-				c.evRow = append(c.evRow, c.rowOf[k])
+		c.evStart[g] = n
+		lo, hi := s.groups[g], s.groups[g+1]
+		for k, r := range c.rowOf[lo:hi] {
+			ev[n] = r
+			if s.event[int(lo)+k] {
+				n++
 			}
 		}
 	}
-	c.evStart[len(s.groups)-1] = int32(len(c.evRow))
+	c.evStart[len(s.groups)-1] = n
+	c.evRow = ev[:n]
 }
 
 // SetRowKeys tells the stratum, before its first evaluation, which of its subjects share a
