@@ -567,28 +567,19 @@ func (s *CoxStratum) Contribution(beta []float64, ties Ties) (CoxContribution, e
 	if err := checkBeta("CoxStratum.Contribution", beta, p); err != nil {
 		return CoxContribution{}, err
 	}
+	// Each subject's centred covariates xc, x'β on them and weight exp(x'β): computed per
+	// distinct design row when the stratum has few (rowGrouping; the same operations on the
+	// same numbers as per subject, so the same bits: cox_rowterms.go), else per subject.
+	if g := s.grouping(); g != nil {
+		return s.groupedContribution(beta, ties, g), nil
+	}
 	acc := newCoxAccum(p, ties)
 	acc.batchLogs = true
 	eventX := make([]float64, p)
 	eventLP := 0.0
-	// Each subject's centred covariates xc, x'β on them and weight exp(x'β): computed per
-	// distinct design row when the stratum has few (rowGrouping; the same operations on the
-	// same numbers as per subject, so the same bits), else per subject.
-	rowOf, uniq := s.rowGrouping()
-	m := 1 // without a grouping, one scratch row filled per subject
-	if rowOf != nil {
-		m = len(uniq) / p
-	}
-	xcs := make([]float64, m*p)
-	lps, ws := make([]float64, m), make([]float64, m)
-	for r := 0; rowOf != nil && r < m; r++ {
-		lps[r] = s.centre(uniq[r*p:(r+1)*p], xcs[r*p:(r+1)*p], beta)
-		ws[r] = math.Exp(lps[r])
-	}
+	xcs := make([]float64, p) // one scratch row filled per subject
+	lps, ws := make([]float64, 1), make([]float64, 1)
 	subject := func(k int32) (r int) { // the row of xcs, lps and ws of subject k
-		if rowOf != nil {
-			return int(rowOf[k])
-		}
 		lps[0] = s.centre(s.x[int(k)*p:int(k+1)*p], xcs, beta)
 		ws[0] = math.Exp(lps[0])
 		return 0
@@ -597,12 +588,7 @@ func (s *CoxStratum) Contribution(beta []float64, ties Ties) (CoxContribution, e
 	for g := len(s.groups) - 2; g >= 0; g-- {
 		acc.beginTime()
 		for k := s.groups[g]; k < s.groups[g+1]; k++ {
-			r := 0
-			if rowOf != nil {
-				r = int(rowOf[k]) // no call: this loop runs once per subject per round
-			} else {
-				r = subject(k)
-			}
+			r := subject(k)
 			xc := xcs[r*p : (r+1)*p]
 			if !s.event[k] {
 				acc.s0 += ws[r]

@@ -176,3 +176,32 @@ func BenchmarkCoxRiskSetRows100k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCoxStratumGrouped100k is one round of a screen's model at a site of 100,000
+// patients: a binary marker and age in whole years (a stratum grouped by its distinct design
+// rows), stratified (Contribution) and the pooled form's phase 1 (TimeSums).
+func BenchmarkCoxStratumGrouped100k(b *testing.B) {
+	time, event, x := synthCox(100_000, 2, 15)
+	s, err := NewCoxStratum(time, event, x, 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if rowOf, _ := s.rowGrouping(); rowOf == nil {
+		b.Fatal("not grouped")
+	}
+	beta := []float64{0.4, 0.02}
+	b.Run("contribution", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Contribution(beta, Efron); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("timesums", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := s.TimeSums(beta); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

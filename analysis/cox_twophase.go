@@ -39,7 +39,11 @@ func (s *CoxStratum) TimeSums(beta []float64) (rows []RiskSetRow, eventXSum []fl
 	rows = make([]RiskSetRow, ngroups)
 	nev := s.eventGroups()
 	buf := make([]float64, (ngroups+nev)*p)
-	ws := s.weights(beta)
+	ws, grouped := s.groupedWeights(beta)
+	if grouped != nil {
+		s.groupedTimeSums(rows, buf, grouped) // cox_rowterms.go: the same bits
+		return rows, slices.Clone(s.eventX), nil
+	}
 	for g := range rows {
 		r := &rows[g]
 		lo, hi := int(s.groups[g]), int(s.groups[g+1])

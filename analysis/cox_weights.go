@@ -19,7 +19,7 @@ import (
 type coxWeights struct {
 	mu   sync.Mutex
 	beta []float64 // β of w; nil before the first call
-	w    []float64 // never written after it is published: callers keep reading it
+	w    []float64 // per subject (nil when grouped); never written after it is published
 	wu   []float64 // the weight of each distinct row (uniq) at beta, when grouped
 
 	// rowOf[k] is subject k's (time order) index among the distinct design rows uniq (n×p
@@ -28,6 +28,14 @@ type coxWeights struct {
 	grouped bool
 	rowOf   []int32
 	uniq    []float64
+	// keys, when set (SetRowKeys), number the subjects' design rows as the caller knows
+	// them: the grouping is then checked against them rather than found (keyedRows).
+	keys  []int32
+	nkeys int
+	// evRow lists the rows of the event subjects in time order, evStart where each distinct
+	// time's events begin in it (len(s.groups) entries): the grouped walks add the events'
+	// terms without a branch per subject. Set with rowOf.
+	evRow, evStart []int32
 }
 
 // maxDistinctShare: rows are grouped only when at most one subject in this many has a row
@@ -35,23 +43,19 @@ type coxWeights struct {
 // that the tests can group every design: 1 groups always.)
 var maxDistinctShare = 8
 
-// weights returns w_i = exp(x_i'β) for the stratum's subjects in time order. The slice is
-// shared and must not be modified. Safe for concurrent use.
-func (s *CoxStratum) weights(beta []float64) []float64 {
-	w, _ := s.groupedWeights(beta)
-	return w
-}
-
 // rowGroups is the grouping of a stratum's subjects by their distinct design rows, with the
 // weight of each row at one β.
 type rowGroups struct {
-	rowOf []int32   // subject (time order) → distinct row
-	uniq  []float64 // the distinct rows, n×p row-major
-	w     []float64 // exp(row'β) of each distinct row
+	rowOf          []int32   // subject (time order) → distinct row
+	uniq           []float64 // the distinct rows, n×p row-major
+	w              []float64 // exp(row'β) of each distinct row (nil from grouping)
+	evRow, evStart []int32   // as coxWeights's
 }
 
-// groupedWeights is weights, with the subjects' grouping by distinct design rows (nil when
-// the rows are mostly distinct). Neither may be modified.
+// groupedWeights returns the subjects' weights w_i = exp(x_i'β) in time order, or, when the
+// stratum is grouped by its distinct design rows, nil and the grouping with each row's
+// weight (nil when the rows are mostly distinct). Neither may be modified. Safe for
+// concurrent use.
 func (s *CoxStratum) groupedWeights(beta []float64) ([]float64, *rowGroups) {
 	c := &s.wcache
 	c.mu.Lock()
@@ -61,17 +65,15 @@ func (s *CoxStratum) groupedWeights(beta []float64) ([]float64, *rowGroups) {
 	}
 	s.decideGrouping()
 	p, n := s.p, len(s.time)
-	w := make([]float64, n)
+	var w []float64 // grouped: the walks read the rows' weights (cox_rowterms.go)
 	if c.rowOf != nil {
 		u := make([]float64, len(c.uniq)/max(p, 1))
 		for r := range u {
 			u[r] = math.Exp(dot(beta, c.uniq[r*p:(r+1)*p]))
 		}
-		for k, r := range c.rowOf {
-			w[k] = u[r]
-		}
 		c.wu = u
 	} else {
+		w = make([]float64, n)
 		for k := 0; k < n; k++ {
 			w[k] = math.Exp(dot(beta, s.x[k*p:(k+1)*p]))
 		}
@@ -84,10 +86,127 @@ func (s *CoxStratum) groupedWeights(beta []float64) ([]float64, *rowGroups) {
 // (under wcache.mu).
 func (s *CoxStratum) decideGrouping() {
 	c := &s.wcache
-	if !c.grouped {
-		c.rowOf, c.uniq = distinctRows(s.x, s.p, max(1, len(s.time)/maxDistinctShare))
-		c.grouped = true
+	if c.grouped {
+		return
 	}
+	limit := max(1, len(s.time)/maxDistinctShare)
+	ok := false
+	if c.keys != nil {
+		c.rowOf, c.uniq, ok = keyedRows(s.x, s.p, c.keys, c.nkeys, limit)
+		c.keys = nil
+	}
+	if !ok {
+		c.rowOf, c.uniq = distinctRows(s.x, s.p, limit)
+	}
+	c.grouped = true
+	if c.rowOf == nil {
+		return
+	}
+	// Every subject's row is written at the end of the list, which grows by one for an event:
+	// no branch a subject (event flags do not come in runs).
+	ev, n := make([]int32, s.events+1), int32(0)
+	c.evStart = make([]int32, len(s.groups))
+	for g := 0; g+1 < len(s.groups); g++ {
+		c.evStart[g] = n
+		lo, hi := s.groups[g], s.groups[g+1]
+		for k, r := range c.rowOf[lo:hi] {
+			ev[n] = r
+			if s.event[int(lo)+k] {
+				n++
+			}
+		}
+	}
+	c.evStart[len(s.groups)-1] = n
+	c.evRow = ev[:n]
+}
+
+// SetRowKeys tells the stratum, before its first evaluation, which of its subjects share a
+// design row: keys[k] in [0, nkeys) for the k-th subject in time order (the order of data
+// given in time order), equal keys for equal rows (a node numbers a model's rows by its
+// covariates' codes: the marker's level and the age's value). It is a hint: the stratum
+// checks it and groups exactly as without it (distinctRows), only faster. Safe for
+// concurrent use; ignored once the stratum was evaluated.
+func (s *CoxStratum) SetRowKeys(keys []int32, nkeys int) {
+	s.wcache.mu.Lock()
+	defer s.wcache.mu.Unlock()
+	if !s.wcache.grouped && len(keys) == len(s.time) {
+		s.wcache.keys, s.wcache.nkeys = keys, nkeys
+	}
+}
+
+// keyedRows is distinctRows(x, p, limit) for subjects whose rows the caller numbered (keys in
+// [0, nkeys), equal keys meaning equal rows): each subject's row is compared, bit for bit, with
+// the first row of its key instead of being numbered column by column, and the keys' rows are
+// merged where they are equal all the same. It returns ok = false (the caller numbers the rows
+// itself) when a key is out of range, when two subjects of one key differ, or when there are
+// more keys than limit.
+func keyedRows(x []float64, p int, keys []int32, nkeys, limit int) (rowOf []int32, uniq []float64, ok bool) {
+	if p == 0 || nkeys <= 0 {
+		return nil, nil, false
+	}
+	first := make([]int32, nkeys) // the key's row among the keys' rows, +1 (0: not seen yet)
+	keyRow := make([]int32, len(keys))
+	var kuniq []float64
+	m := int32(0)
+	for k, key := range keys {
+		if key < 0 || int(key) >= nkeys {
+			return nil, nil, false
+		}
+		row := x[k*p : (k+1)*p]
+		r := first[key] - 1
+		if r < 0 {
+			if int(m) >= limit {
+				return nil, nil, false
+			}
+			r, first[key] = m, m+1
+			m++
+			kuniq = append(kuniq, row...)
+		} else {
+			ref := kuniq[int(r)*p : int(r+1)*p]
+			ref = ref[:len(row)]
+			for j, v := range row { // EqualBits, inlined: this runs once per subject
+				if math.Float64bits(v) != math.Float64bits(ref[j]) {
+					return nil, nil, false
+				}
+			}
+		}
+		keyRow[k] = r
+	}
+	// Keys number rows no coarser than their values: rows of different keys may still be
+	// equal (two codes of one level, or centred values that round together).
+	merged, uniq := distinctRows(kuniq, p, int(m))
+	if len(uniq) == len(kuniq) {
+		return keyRow, kuniq, true
+	}
+	for k, r := range keyRow {
+		keyRow[k] = merged[r]
+	}
+	return keyRow, uniq, true
+}
+
+// ValueCodes numbers the distinct values of a column (bit for bit, in order of first
+// occurrence, as ColumnValues does), or returns nil once there are more than limit: codes[k]
+// is values[k]'s number, card how many there are.
+func ValueCodes(values []float64, limit int) (codes []int32, card int) {
+	codes = make([]int32, len(values))
+	card, ok := numberColumn(values, 1, 0, limit, codes, 1)
+	if !ok {
+		return nil, 0
+	}
+	return codes, card
+}
+
+// grouping returns the stratum's grouping by distinct design rows without weights (nil when
+// the rows are mostly distinct). Safe for concurrent use.
+func (s *CoxStratum) grouping() *rowGroups {
+	s.wcache.mu.Lock()
+	defer s.wcache.mu.Unlock()
+	s.decideGrouping()
+	g := s.wcache.groups()
+	if g != nil {
+		g.w = nil
+	}
+	return g
 }
 
 // rowGrouping returns rowOf and uniq of the stratum's grouping by distinct design rows (nil,
@@ -103,7 +222,7 @@ func (c *coxWeights) groups() *rowGroups {
 	if c.rowOf == nil {
 		return nil
 	}
-	return &rowGroups{rowOf: c.rowOf, uniq: c.uniq, w: c.wu}
+	return &rowGroups{rowOf: c.rowOf, uniq: c.uniq, w: c.wu, evRow: c.evRow, evStart: c.evStart}
 }
 
 // EqualBits reports whether a and b hold the same numbers bit for bit (a NaN equals itself,
@@ -181,7 +300,8 @@ func numberColumn(x []float64, p, j, limit int, combined []int32, radix int) (in
 		if b != last || code < 0 {
 			code = -1
 			iv := int(v)
-			isSmall := v >= 0 && v < smallValues && math.Float64bits(float64(iv)) == b
+			isSmall := v >= -smallNegative && v < smallValues && math.Float64bits(float64(iv)) == b
+			iv += smallNegative
 			if isSmall && small != nil {
 				code = small[iv]
 			}
@@ -204,7 +324,7 @@ func numberColumn(x []float64, p, j, limit int, combined []int32, radix int) (in
 				switch {
 				case isSmall:
 					if small == nil {
-						small = make([]int32, smallValues)
+						small = make([]int32, smallNegative+smallValues)
 						for i := range small {
 							small[i] = -1
 						}
@@ -227,8 +347,12 @@ func numberColumn(x []float64, p, j, limit int, combined []int32, radix int) (in
 	return len(seen) + len(index) + nsmall, true
 }
 
-// smallValues: numberColumn looks whole numbers below it up in a table (ages, counts, codes).
-const smallValues = 1024
+// numberColumn looks whole numbers from −smallNegative to below smallValues up in a table
+// (ages, counts, codes; ages centred on an origin, as the pooled form's designs hold them).
+const (
+	smallValues   = 1024
+	smallNegative = 512
+)
 
 // ColumnValues numbers the distinct values of column j of the n×p row-major matrix x, compared
 // bit for bit (−0 apart from +0), in order of first occurrence: row k holds values[codes[k]].

@@ -32,7 +32,7 @@ func TestCoxWeightsBitForBit(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, beta := range [][]float64{{0.3, -0.02, 0.1}, {0.3, -0.02, 0.1}, {-1, 0.05, 0}, {0, 0, 0}} {
-			w := s.weights(beta)
+			w := subjectWeights(s, beta)
 			for k := 0; k < n; k++ {
 				if want := math.Exp(dot(beta, s.x[k*p:(k+1)*p])); math.Float64bits(w[k]) != math.Float64bits(want) {
 					t.Fatalf("distinct=%v beta %v subject %d: %v, want %v", distinct, beta, k, w[k], want)
@@ -59,7 +59,7 @@ func TestCoxWeightsConcurrent(t *testing.T) {
 		go func(b float64) {
 			defer wg.Done()
 			for i := 0; i < 200; i++ {
-				w := s.weights([]float64{b})
+				w := subjectWeights(s, []float64{b})
 				for k := range w {
 					if w[k] != math.Exp(b*s.x[k]) {
 						t.Errorf("beta %v subject %d: %v", b, k, w[k])
@@ -70,6 +70,20 @@ func TestCoxWeightsConcurrent(t *testing.T) {
 		}(float64(g) / 10)
 	}
 	wg.Wait()
+}
+
+// subjectWeights is each subject's weight at beta from the stratum's cache: its own, or its
+// design row's when the stratum is grouped.
+func subjectWeights(s *CoxStratum, beta []float64) []float64 {
+	w, g := s.groupedWeights(beta)
+	if g == nil {
+		return w
+	}
+	w = make([]float64, len(g.rowOf))
+	for k, r := range g.rowOf {
+		w[k] = g.w[r]
+	}
+	return w
 }
 
 func TestDistinctRowsLimit(t *testing.T) {
@@ -99,7 +113,7 @@ func BenchmarkWeightedSecondMoment(b *testing.B) {
 			for g := range a {
 				a[g] = 1e-5 * float64(g+1)
 			}
-			s.weights(beta)
+			s.groupedWeights(beta)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if _, err := s.WeightedSecondMoment(beta, a, w); err != nil {

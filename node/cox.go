@@ -287,40 +287,14 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 
 	ep := ls.eps[q.Endpoint]
 	byTime := ls.byTime(ep)
-	rows, pos := cohortByTime(c, byTime) // the complete cases come out sorted by time
+	frame := ls.frame(c, byTime) // shared by the models of a screen (cohortframe.go)
+	rows := frame.rows           // the complete cases come out sorted by time
 
 	var strata *VariableData
 	if req.Strata != "" {
 		strata = ls.vars[req.Strata]
 	}
-	cols := make([]analysis.CovariateColumn, len(req.Covariates))
-	for k, name := range req.Covariates {
-		v := ls.vars[name]
-		cols[k].Name = name
-		if v.Type == protocol.Numeric {
-			cols[k].Numeric = make([]float64, len(rows))
-			sorted := ls.numericColumn(byTime, v)
-			for r, k2 := range pos {
-				cols[k].Numeric[r] = sorted[k2]
-			}
-		} else {
-			// The design reads the codes (analysis.CovariateColumn.Codes): an indicator's
-			// dictionary maps every level but l to its reference.
-			cols[k].Codes, cols[k].Dictionary = make([]int32, len(rows)), v.Categories
-			if l, indicator := req.Indicators[name]; indicator {
-				cols[k].Dictionary = make([]string, len(v.Categories))
-				for c, cat := range v.Categories {
-					cols[k].Dictionary[c] = cat
-					if cat != l {
-						cols[k].Dictionary[c] = indicatorReference(l)
-					}
-				}
-			}
-			for r, i := range rows {
-				cols[k].Codes[r] = v.Codes[i]
-			}
-		}
-	}
+	cols := frame.designColumns(ls, byTime, req)
 	if strata != nil {
 		// A patient without a stratum cannot be placed: treat like a missing covariate.
 		col := analysis.CovariateColumn{Name: "\x00strata", Numeric: make([]float64, len(rows))}
@@ -361,8 +335,8 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	if prep.n < e.policy.MinCohort {
 		return nil, refusef(protocol.ReasonSmallCohort, float64(e.policy.MinCohort), "fewer than min_cohort=%d complete cases", e.policy.MinCohort)
 	}
-	times := make([]float64, 0, prep.n)
-	events := make([]bool, 0, prep.n)
+	var times []float64
+	var events []bool
 	var entries []float64 // delayed entries, coarsened down to the bins (competing.go)
 	var stratum []int32
 	var split []int8 // a Fine–Gray round: 0 for the modelled cause, 1 for a competing one
@@ -370,10 +344,28 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	if q.Kind == protocol.KindFineGray {
 		fgCause = int32(slices.Index(ep.Causes, req.Cause)) // resolved by fineGray
 	}
+	// Every row of the cohort kept, and no Fine–Gray split: the released times are the
+	// frame's, shared by the models of a screen; else those of the rows kept. Without merging
+	// (min_cell ≤ 1) a row's released time is its own coarsened time: the rows kept take theirs
+	// from the frame's.
+	strict := isPooledForm(req.Form) || fgCause >= 0 || e.zphStrict(req)
+	shared := prep.n == len(rows) && fgCause < 0
+	perRow := !shared && fgCause < 0 && e.policy.MinCell <= 1
+	srcTime, srcEvent := frame.time, frame.event
+	var rs releasedSet
+	if shared || perRow {
+		rs = frame.releasedTimes(releasedKey{e.policy.BinDays, e.policy.MinCell, strict})
+		srcTime, srcEvent = rs.time, rs.event
+	}
+	if !shared {
+		times, events = make([]float64, 0, prep.n), make([]bool, 0, prep.n)
+	}
 	for r, i := range rows {
-		if keep[r] {
-			times = append(times, byTime.time[pos[r]])
-			events = append(events, byTime.event[pos[r]])
+		if keep[r] && (!shared || ep.Entry != nil || strata != nil) {
+			if !shared {
+				times = append(times, srcTime[r])
+				events = append(events, srcEvent[r])
+			}
 			if fgCause >= 0 {
 				split = append(split, int8(min(1, abs32(ep.Cause[i]-fgCause))))
 			}
@@ -385,7 +377,23 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			}
 		}
 	}
-	times, events, prep.merged, prep.truncated = policyTimes(times, events, split, e.policy.BinDays, e.policy.MinCell, isPooledForm(req.Form) || split != nil || e.zphStrict(req))
+	switch {
+	case shared:
+		times, events, prep.merged, prep.truncated, prep.events = rs.time, rs.event, rs.merged, rs.truncated, rs.events
+	case perRow: // policyTimes's answer: nothing merged or truncated
+		for _, ev := range events {
+			if ev {
+				prep.events++
+			}
+		}
+	default:
+		times, events, prep.merged, prep.truncated = policyTimes(times, events, split, e.policy.BinDays, e.policy.MinCell, strict)
+		for _, ev := range events {
+			if ev {
+				prep.events++
+			}
+		}
+	}
 	var codes []int // Fine–Gray: 1 the modelled cause, 2 a competing one, 0 censored
 	if split != nil {
 		codes = make([]int, len(events))
@@ -395,10 +403,11 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 				events[i] = split[i] == 0 // the model's events: the rules below count these
 			}
 		}
-	}
-	for _, ev := range events {
-		if ev {
-			prep.events++
+		prep.events = 0
+		for _, ev := range events {
+			if ev {
+				prep.events++
+			}
 		}
 	}
 	if k := e.policy.EventsPerCoxCovariate; k > 0 && prep.events < k*p {
@@ -414,10 +423,16 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	if isPooledForm(req.Form) {
 		centreColumns(x, p, names, req.Origin)
 	}
+	// The design's rows numbered from the covariates' codes: the strata group their subjects
+	// by them without numbering every design column (cohortframe.go).
+	keys, nkeys := frame.designKeys(ls, byTime, cols[:len(req.Covariates)], keep, prep.n)
 	if strata == nil {
 		st, err := analysis.NewCoxStratumSorted(entries, times, events, x, p) // in time order: kept, not copied
 		if err != nil {
 			return nil, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
+		}
+		if keys != nil {
+			st.SetRowKeys(keys, nkeys)
 		}
 		prep.strata = []*analysis.CoxStratum{st}
 		if codes != nil {
@@ -430,8 +445,12 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			var t, ent []float64
 			var ev []bool
 			var xs []float64
+			var ks []int32
 			for i, g := range stratum {
 				if g == s {
+					if keys != nil {
+						ks = append(ks, keys[i])
+					}
 					t = append(t, times[i])
 					ev = append(ev, events[i])
 					xs = append(xs, x[i*p:(i+1)*p]...)
@@ -453,6 +472,9 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			st, err := analysis.NewCoxStratumSorted(ent, t, ev, xs, p)
 			if err != nil {
 				return nil, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
+			}
+			if ks != nil {
+				st.SetRowKeys(ks, nkeys)
 			}
 			prep.strata = append(prep.strata, st)
 		}

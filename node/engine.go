@@ -155,6 +155,9 @@ func (e *Engine) HandleJSON(ctx context.Context, msg []byte) []byte {
 			err = errorf(protocol.CodeInvalid, "undecodable query: %s", clip(derr.Error()))
 		} else if dec.More() {
 			err = errorf(protocol.CodeInvalid, "undecodable query: trailing data")
+		} else if limit := protocol.MaxQueryBytesOf(q.Kind); len(msg) > limit {
+			// queryLimit read the first "kind"; the query is held to its decoded kind's limit.
+			err = errorf(protocol.CodeInvalid, "query of %d bytes exceeds the limit of %d", len(msg), limit)
 		}
 	}
 	var reply protocol.Reply
@@ -178,20 +181,37 @@ func (e *Engine) HandleJSON(ctx context.Context, msg []byte) []byte {
 	return out
 }
 
-// queryLimit is the size limit of the query msg: protocol.MaxQueryBytes, or for a screen query
-// (a batch of models) protocol.MaxScreenQueryBytes. Only a message above the first is looked
-// into for its kind.
+// queryLimit is the size limit of the query msg before it is decoded: protocol.MaxQueryBytes,
+// or for a screen query (a batch of models) protocol.MaxScreenQueryBytes. Only a message above
+// the first is looked into, for its first top-level "kind" (encoding/json writes it second;
+// reading the message through to it, not whole: a pooled screen's phase 2 carries megabytes of
+// weights); HandleJSON holds the decoded query to its own kind's limit as well.
 func queryLimit(msg []byte) int {
 	if len(msg) <= protocol.MaxQueryBytes || len(msg) > protocol.MaxScreenQueryBytes {
 		return protocol.MaxQueryBytes
 	}
-	var head struct {
-		Kind protocol.Kind `json:"kind"`
-	}
-	if json.Unmarshal(msg, &head) != nil {
+	dec := json.NewDecoder(bytes.NewReader(msg))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return protocol.MaxQueryBytes
 	}
-	return protocol.MaxQueryBytesOf(head.Kind)
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return protocol.MaxQueryBytes
+		}
+		if key == "kind" {
+			var kind protocol.Kind
+			if dec.Decode(&kind) != nil {
+				return protocol.MaxQueryBytes
+			}
+			return protocol.MaxQueryBytesOf(kind)
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return protocol.MaxQueryBytes
+		}
+	}
+	return protocol.MaxQueryBytes
 }
 
 // Handle answers one query. The reply always carries the policy's effects; on refusal it

@@ -252,20 +252,31 @@ func (e *Engine) screenReply(q protocol.Query, ls *loadedStudy, outs []screenMod
 }
 
 // screenAuditText is what the audit log records of the k-th model of a screen: the cox query
-// it stands for (a pooled_hessian model's weights as their digest, as for a cox query), with
-// the model's place and the SHA-256 of the whole screen query as received.
+// it stands for, with the model's place and the SHA-256 of the whole screen query as received.
+// A pooled_hessian model's weights are recorded as their digest and lengths, as for a cox query
+// (auditQueryText), but without the digest of the model query's own JSON: the node composed that
+// query (its bytes were never signed), and the screen query's digest with the model's place
+// name it; so the weights — a site's T numbers, most of a pooled round's query — are not
+// encoded once more per model just to be hashed.
 func screenAuditText(mq protocol.Query, k int, screenSHA256 string) string {
-	raw, err := json.Marshal(mq)
-	if err != nil {
-		return fmt.Sprintf(`{"screen_query_sha256":%q,"model":%d}`, screenSHA256, k)
+	var query any = mq
+	if mq.Cox != nil && mq.Cox.Weights != nil {
+		stripped, cox := mq, *mq.Cox
+		cox.Weights = nil
+		stripped.Cox = &cox
+		query = struct {
+			Query         protocol.Query `json:"query"`
+			WeightsSHA256 string         `json:"weights_sha256"`
+			Weights       [2]int         `json:"weights"`
+		}{stripped, weightsDigest(mq.Cox.Weights), [2]int{len(mq.Cox.Weights.A), len(mq.Cox.Weights.B)}}
 	}
 	b, err := json.Marshal(struct {
-		ScreenSHA256 string          `json:"screen_query_sha256"`
-		Model        int             `json:"model"`
-		Query        json.RawMessage `json:"query"`
-	}{screenSHA256, k, json.RawMessage(auditQueryText(mq, string(raw)))})
+		ScreenSHA256 string `json:"screen_query_sha256"`
+		Model        int    `json:"model"`
+		Query        any    `json:"query"`
+	}{screenSHA256, k, query})
 	if err != nil {
-		return string(raw)
+		return fmt.Sprintf(`{"screen_query_sha256":%q,"model":%d}`, screenSHA256, k)
 	}
 	return string(b)
 }

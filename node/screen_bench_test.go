@@ -37,13 +37,23 @@ func screenBenchStudy(n int) *StudyData {
 // prepared: the engine's Cox cache emptied before each), "round" a later round (designs
 // cached), as a pooled screen asks its phase 1 (pooled_sums).
 func BenchmarkScreenSite(b *testing.B) {
+	pol := DefaultPolicy()
+	pol.DailyQueryBudget, pol.OverlapGuard = 0, false // the same models asked again and again
+	benchScreenSite(b, pol)
+}
+
+// BenchmarkScreenSiteExact is BenchmarkScreenSite at a trusted site (ExactPolicy: no
+// design-column or weight-spread rule, exact times), as the sites of make bench's 1M screen.
+func BenchmarkScreenSiteExact(b *testing.B) {
+	benchScreenSite(b, ExactPolicy())
+}
+
+func benchScreenSite(b *testing.B, pol protocol.Policy) {
 	ctx := context.Background()
 	store := openStore(b, filepath.Join(b.TempDir(), "screen.db"))
 	if _, err := store.ReplaceStudy(ctx, screenBenchStudy(100_000)); err != nil {
 		b.Fatal(err)
 	}
-	pol := DefaultPolicy()
-	pol.DailyQueryBudget, pol.OverlapGuard = 0, false // the same models asked again and again
 	pol.AllowPooledCox = true
 	e, err := NewEngine(ctx, store, Config{InsecureOpen: true, Policy: &pol})
 	if err != nil {

@@ -295,6 +295,13 @@ func TestScreenQueryLimits(t *testing.T) {
 	if err := json.Unmarshal(e.HandleJSON(ctx, msg), &r); err != nil || r.Error == nil || !strings.Contains(r.Error.Message, "exceeds the limit") {
 		t.Errorf("oversized cox query: %+v %v", r.Error, err)
 	}
+	// Nor when it first claims to be a screen (queryLimit reads the first "kind"; the query
+	// decodes to the last).
+	msg = append([]byte(`{"kind":"screen",`), msg[1:]...)
+	r = protocol.Reply{}
+	if err := json.Unmarshal(e.HandleJSON(ctx, msg), &r); err != nil || r.Error == nil || !strings.Contains(r.Error.Message, "exceeds the limit") {
+		t.Errorf("oversized cox query claiming to be a screen: %+v %v", r.Error, err)
+	}
 }
 
 // A pooled round's phase 2 in a screen is addressed to one site with that site's weights: a

@@ -16,6 +16,7 @@ type timeOrdered struct {
 	time    []float64 // time[k] = ep.Time[order[k]]
 	event   []bool
 	numeric map[string][]float64 // numeric variables, permuted on first use (under ls.orderMu)
+	frames  []*cohortFrame       // the latest cohorts' frames (cohortframe.go; under ls.orderMu)
 }
 
 // byTime returns ep's time-ordered columns, built on first use.
