@@ -133,7 +133,7 @@ func (e *Engine) feasibilityCount(ctx context.Context, c *cohort, reply *protoco
 	noise := feasibilityNoise(key, c.study.data.Name, c.study.info.Version, c.rows, k)
 	reply.Count = &protocol.CountReply{}
 	reply.Policy.FeasibilityRounding, reply.Policy.FeasibilityNoise = r, k
-	return answer{feas: &feasPending{rows: c.rows, n: c.n, fresh: roundToMultiple(c.n+noise, r), region: regionOf(c.filter)}}, nil
+	return answer{feas: &feasPending{rows: c.rows, n: c.n, fresh: roundToMultiple(c.n+noise, r), region: regionOf(c.filter), def: canonFilter(c.filter)}}, nil
 }
 
 // feasPending is a feasibility count computed before the release decision.
@@ -143,6 +143,8 @@ type feasPending struct {
 	fresh int // round(n + noise(rows), r): the answer unless a near-duplicate set was answered
 	// region is the cohort definition's (regionOf): a fresh answer is remembered with it.
 	region string
+	// def is the cohort's canonical definition (the guard's region algebra, guardfeas.go).
+	def *protocol.Filter
 }
 
 // feasKey names the feasibility sets of one load of a study.

@@ -235,7 +235,7 @@ func (v *guardView) add(d string, b []uint64, size int, region string, def *prot
 		return // not of this load (cannot happen: versions are never reused)
 	}
 	if created, ok := givenRegion(region); ok {
-		v.addGiven(d, b, size, created)
+		v.addGiven(d, b, size, created, def, known)
 		return
 	}
 	if size == 0 { // a region released as exactly 0
@@ -307,9 +307,19 @@ func (v *guardView) checkFrom(analyst string, sets []bitset, regions []string, d
 	}
 	// The remembered sets, in the cache and read or saved in this transaction, and the sets
 	// of this reply checked already (extras: those whose subsets are not in a cached cover).
-	fam := make([]*gset, 0, len(v.gs.sets)+len(v.fresh)+len(sets))
-	fam = append(append(fam, v.gs.sets...), v.fresh...)
+	replyRegions := map[string]bool{}
+	for _, r := range regions {
+		replyRegions[r] = true
+	}
+	// The feasibility answers given take part in rules 3 and 7 as remembered sets
+	// (guardfeas.go), after the exact ones: rule 3's cached covers hold the cached exact sets
+	// only.
+	fam := v.family(nil)
 	cached := len(v.gs.sets)
+	var given []*gset
+	if !v.legacy {
+		given = v.givenSets(replyRegions)
+	}
 	digests := make([]string, len(sets))
 	for i, s := range sets {
 		digests[i] = bitsDigest(s)
@@ -330,10 +340,6 @@ func (v *guardView) checkFrom(analyst string, sets []bitset, regions []string, d
 		}
 	}
 	mine := map[string]bool{} // digests of this reply's sets checked already
-	replyRegions := map[string]bool{}
-	for _, r := range regions {
-		replyRegions[r] = true
-	}
 	for i, s := range sets {
 		d := digests[i]
 		if mine[d] {
@@ -378,9 +384,12 @@ func (v *guardView) checkFrom(analyst string, sets []bitset, regions []string, d
 		}
 		if !v.legacy {
 			cur := &gset{bits: s, size: ns, defs: curDefs}
-			if remainderRefused(cur, fam, cached, v.minCell, v.emptyRefused) || combinationRefused(cur, fam, v.minCell, v.emptyRefused) ||
+			// The feasibility answers given take part in the rules of disjoint families (3
+			// and 7) only (guardfeas.go).
+			withGiven := append(slices.Clip(fam), given...)
+			if remainderRefused(cur, withGiven, cached, v.minCell, v.emptyRefused) || combinationRefused(cur, fam, v.minCell, v.emptyRefused) ||
 				combination4Refused(cur, fam, v.minCell, v.emptyRefused) ||
-				i == cohort && twoPacksRefused(cur, fam, v.minCell, v.minCohort, v.emptyRefused) {
+				i == cohort && twoPacksRefused(cur, withGiven, v.minCell, v.minCohort, v.emptyRefused) {
 				return i, v.refuse(analyst) // rules 3, 4, 5, 7
 			}
 		}
