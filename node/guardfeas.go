@@ -42,9 +42,13 @@ import (
 // min_cell or more patients, and the final cohort counted with its own answer, leave the run
 // answered (ui.TestEditingFiltersDoesNotTripTheGuard).
 //
-// What it does not cover: a feasibility answer combined with two or more exact releases
-// (T = C ∪ D ∪ {x}, approximately, then C and D exactly), in either order — feasibility sets
-// take part in the pairwise rule only; rules 3–5 combine exact releases.
+// Combinations (feasibility × two exact releases, TestAttackGuardFeasibilityTwoExact): the
+// answers given also take part in rules 3 and 7 of every exact release, and a feasibility
+// answer new to the analyst is itself refused when, as a cohort, it breaks rule 3 or 7 with
+// the analyst's exact releases (givenCombinationRefused): T = C ∪ D ∪ (x if …) with C and D
+// released exactly, in either order, 0 of 12 targets (6 of 12 before). Not rules 4 and 5: with
+// them random paddings met the min_cell threshold in one world and not the other
+// (TestAttackGuardFeasibilityExact's refusals differed in 35 of 500 pairs).
 
 // feasRegionPrefix marks the released-set rows that hold a feasibility answer given to the
 // analyst; the rest of the region is the one that created the answer.
