@@ -30,7 +30,16 @@ func (s *Service) runCox(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	if req.Cox.Validate == ValidateLOSO {
-		if m.Cox.Validation, err = s.ValidateLOSO(ctx, chosen); err != nil {
+		if coxForm(chosen.Cox.Form) == protocol.CoxDPTables {
+			// From the tables the model was fitted on: no query (losodp.go).
+			g := m.First
+			if m.Cox.Validation, err = validateDPTables(m.Rounds[0].Replies, dpSatOut(&Provenance{Refused: g.Refused, Invalid: g.Invalid, Missing: g.Missing}), chosen.Cox, chosen.Landmarks); err == nil {
+				m.Cox.Validation.DP.TablesFrom = m.Cox.DPTablesFrom
+			}
+		} else {
+			m.Cox.Validation, err = s.ValidateLOSO(ctx, chosen)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -89,7 +98,7 @@ func (s *Service) fitCoxModelVia(ctx context.Context, req Request, tr coxTranspo
 	}
 	form := coxForm(req.Cox.Form)
 	if form == protocol.CoxDPTables {
-		return s.fitDPCoxModel(ctx, req)
+		return s.fitDPModel(ctx, req)
 	}
 	base := s.baseQuery(req)
 	var origin map[string]float64

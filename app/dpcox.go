@@ -141,6 +141,59 @@ const DPCoxNoiseReleases = 50
 // released ones (not the true ones), and patterns a site released as empty are left out. Nil
 // when a site's reply lacks what is needed (its ρ, its grid) or too few refits converge.
 func DPCoxNoiseSD(replies []protocol.Reply, p int, ties analysis.Ties) []float64 {
+	coefs := dpCoxNoiseRefits(replies, p, ties, DPCoxNoiseReleases, false)
+	if coefs == nil {
+		return nil
+	}
+	sd := make([]float64, p)
+	for j := range sd {
+		var mean, ss float64
+		for _, c := range coefs {
+			mean += c[j]
+		}
+		mean /= float64(len(coefs))
+		for _, c := range coefs {
+			ss += (c[j] - mean) * (c[j] - mean)
+		}
+		sd[j] = math.Sqrt(ss / float64(len(coefs)-1))
+	}
+	return sd
+}
+
+// DPCoxNoiseCov is DPCoxNoiseSD's whole covariance (p×p, row-major) over the given number of
+// simulated releases: what the release's noise adds to the covariance of the estimate, for a
+// joint Wald test of several terms (the differentially private screen, app/screendp.go). Nil
+// when DPCoxNoiseSD would be.
+//
+// Its simulated releases draw their noise with dp.SimulateSurvival (a rounded continuous
+// Gaussian of the release's σ², fed by a fixed seed), not the exact sampler: the estimate is
+// post-processing and needs no secure noise, and a screen asks hundreds of refits per marker.
+func DPCoxNoiseCov(replies []protocol.Reply, p int, ties analysis.Ties, releases int) []float64 {
+	coefs := dpCoxNoiseRefits(replies, p, ties, releases, true)
+	if coefs == nil {
+		return nil
+	}
+	mean := make([]float64, p)
+	for _, c := range coefs {
+		for j := range p {
+			mean[j] += c[j] / float64(len(coefs))
+		}
+	}
+	cov := make([]float64, p*p)
+	for _, c := range coefs {
+		for i := range p {
+			for j := range p {
+				cov[i*p+j] += (c[i] - mean[i]) * (c[j] - mean[j]) / float64(len(coefs)-1)
+			}
+		}
+	}
+	return cov
+}
+
+// dpCoxNoiseRefits are the coefficients of the refits on releases simulated re-noisings of the
+// replies' tables (DPCoxNoiseSD), nil when fewer than half converge or a reply lacks what is
+// needed; fast draws the noise with dp.SimulateSurvival instead of the exact sampler.
+func dpCoxNoiseRefits(replies []protocol.Reply, p int, ties analysis.Ties, releases int, fast bool) [][]float64 {
 	type siteTables struct {
 		rho    *big.Rat
 		w      float64
@@ -178,12 +231,19 @@ func DPCoxNoiseSD(replies []protocol.Reply, p int, ties analysis.Ties) []float64
 		}
 	}
 	sampler := dp.NewSampler(rand.NewChaCha8([32]byte{'d', 'p', 'c', 'o', 'x'}))
+	rng := rand.New(rand.NewChaCha8([32]byte{'d', 'p', 's', 'c', 'r', 'e', 'e', 'n'}))
 	var coefs [][]float64
-	for range DPCoxNoiseReleases {
+	for range releases {
 		all := make([][]analysis.CoxPatternTable, len(sites))
 		for s, st := range sites {
 			for k, t := range st.tables {
-				r, _, err := dp.ReleaseSurvival(sampler, t, st.rho, dp.SurvivalSqrt)
+				var r dp.SurvivalTable
+				var err error
+				if fast {
+					r, err = dp.SimulateSurvival(rng, t, st.rho, dp.SurvivalSqrt)
+				} else {
+					r, _, err = dp.ReleaseSurvival(sampler, t, st.rho, dp.SurvivalSqrt)
+				}
 				if err != nil {
 					return nil
 				}
@@ -202,20 +262,8 @@ func DPCoxNoiseSD(replies []protocol.Reply, p int, ties analysis.Ties) []float64
 			coefs = append(coefs, fit.Coef)
 		}
 	}
-	if len(coefs) < DPCoxNoiseReleases/2 {
+	if len(coefs) < releases/2 || len(coefs) < 2 {
 		return nil
 	}
-	sd := make([]float64, p)
-	for j := range sd {
-		var mean, ss float64
-		for _, c := range coefs {
-			mean += c[j]
-		}
-		mean /= float64(len(coefs))
-		for _, c := range coefs {
-			ss += (c[j] - mean) * (c[j] - mean)
-		}
-		sd[j] = math.Sqrt(ss / float64(len(coefs)-1))
-	}
-	return sd
+	return coefs
 }

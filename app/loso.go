@@ -28,6 +28,9 @@ type LOSOSite struct {
 	// SatOut says why the site has no figures (its refusal, or the fit without it failed);
 	// empty when it answered.
 	SatOut string
+	// Noise is, for a validation computed from differentially private tables (losodp.go),
+	// the spread the release's noise gives the site's figures; nil otherwise.
+	Noise *LOSONoise
 }
 
 // LOSOResult is the internal–external validation of a Cox model (docs/validation.md): per
@@ -38,6 +41,9 @@ type LOSOResult struct {
 	Sites       []LOSOSite // sorted by site
 	PooledC     *analysis.PooledConcordance
 	PooledSlope *analysis.RandomEffects
+	// DP, when set, says the validation was computed from the differentially private tables
+	// the model was fitted on (validateDPTables): no query, no ρ of its own.
+	DP *LOSODP
 }
 
 // ValidateLOSO runs leave-one-site-out validation of the Cox model of req: site-stratified
@@ -318,14 +324,18 @@ func uncentredCumHaz(h, origin, beta []float64) []float64 {
 }
 
 // pool fills the random-effects pooled C and calibration slope over the sites that answered.
+// A figure computed from differentially private tables enters with the noise's spread added
+// to its standard error in quadrature (√(SE² + noise SD²), as the per-site view of a dp model
+// does), so that the noise is not read as heterogeneity.
 func (r *LOSOResult) pool() {
 	var cs, slopes []analysis.SiteEstimate
 	for _, s := range r.Sites {
 		if s.SatOut != "" {
 			continue
 		}
-		cs = append(cs, analysis.SiteEstimate{Site: s.Site, Estimate: s.HarrellC, SE: s.HarrellSE})
-		slopes = append(slopes, analysis.SiteEstimate{Site: s.Site, Estimate: s.CalibrationSlope, SE: s.CalibrationSlopeSE})
+		cse, sse := s.PoolingSEs()
+		cs = append(cs, analysis.SiteEstimate{Site: s.Site, Estimate: s.HarrellC, SE: cse})
+		slopes = append(slopes, analysis.SiteEstimate{Site: s.Site, Estimate: s.CalibrationSlope, SE: sse})
 	}
 	if pc, err := analysis.PoolConcordance(cs, 0.95); err == nil {
 		r.PooledC = &pc
@@ -335,10 +345,32 @@ func (r *LOSOResult) pool() {
 	}
 }
 
+// PoolingSEs are the standard errors of the site's C and calibration slope as the pooling and
+// the forest plots take them: the sampling SE, with the release's noise added in quadrature
+// for a validation on differentially private tables.
+func (s LOSOSite) PoolingSEs() (c, slope float64) {
+	c, slope = s.HarrellSE, s.CalibrationSlopeSE
+	if n := s.Noise; n != nil {
+		c, slope = withNoise(c, n.HarrellC), withNoise(slope, n.Slope)
+	}
+	return c, slope
+}
+
+// withNoise is se with the noise's spread sd added in quadrature; se when sd is unknown.
+func withNoise(se, sd float64) float64 {
+	if math.IsNaN(sd) {
+		return se
+	}
+	return math.Hypot(se, sd)
+}
+
 // LOSORecord is a validation as stored in a Cox result's trace: each site's released figures,
 // numbers kept exactly (NaN included: a slope a site could not fit).
 type LOSORecord struct {
 	Sites []LOSOSiteRecord `json:"sites"`
+	// DP is ρ, queries, simulated releases, the pooled C's noise SD and the result the tables
+	// were reused from, of a validation on differentially private tables (LOSODP); nil otherwise.
+	DP protocol.Float64s `json:"dp,omitempty"`
 }
 
 // LOSOSiteRecord is one site of a LOSORecord. Figures are Harrell's C and SE, Uno's C and SE,
@@ -352,6 +384,8 @@ type LOSOSiteRecord struct {
 	Coef        protocol.Float64s `json:"coef,omitempty"`
 	Figures     protocol.Float64s `json:"figures"`
 	Calibration protocol.Float64s `json:"calibration,omitempty"`
+	// NoiseSD is LOSONoise (Harrell's C, Uno's C, the slope), when computed from DP tables.
+	NoiseSD protocol.Float64s `json:"noise_sd,omitempty"`
 }
 
 func losoRecord(l *LOSOResult) *LOSORecord {
@@ -365,7 +399,13 @@ func losoRecord(l *LOSOResult) *LOSORecord {
 		for _, c := range s.Calibration {
 			rec.Calibration = append(rec.Calibration, c.Time, c.Observed, c.Predicted, c.Brier)
 		}
+		if n := s.Noise; n != nil {
+			rec.NoiseSD = protocol.Float64s{n.HarrellC, n.UnoC, n.Slope}
+		}
 		out.Sites[i] = rec
+	}
+	if d := l.DP; d != nil {
+		out.DP = protocol.Float64s{d.Rho, float64(d.Queries), float64(d.Releases), d.PooledCNoiseSD, float64(d.TablesFrom)}
 	}
 	return out
 }
@@ -384,7 +424,21 @@ func (r *LOSORecord) result(terms []string) (*LOSOResult, error) {
 			c := rec.Calibration[k : k+4]
 			s.Calibration = append(s.Calibration, analysis.CalibrationPoint{Time: c[0], Observed: c[1], Predicted: c[2], Brier: c[3]})
 		}
+		switch len(rec.NoiseSD) {
+		case 0:
+		case 3:
+			s.Noise = &LOSONoise{HarrellC: rec.NoiseSD[0], UnoC: rec.NoiseSD[1], Slope: rec.NoiseSD[2]}
+		default:
+			return nil, Errorf(EInternal, "the stored validation of site %s has an incomplete noise record", rec.Site)
+		}
 		out.Sites = append(out.Sites, s)
+	}
+	switch d := r.DP; len(d) {
+	case 0:
+	case 5:
+		out.DP = &LOSODP{Rho: d[0], Queries: int(d[1]), Releases: int(d[2]), PooledCNoiseSD: d[3], TablesFrom: int64(d[4])}
+	default:
+		return nil, Errorf(EInternal, "the stored validation's differential-privacy record is incomplete")
 	}
 	out.pool()
 	return out, nil

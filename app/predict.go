@@ -34,10 +34,14 @@ type Prediction struct {
 
 // errNoBaseline says why a model cannot predict: only the pooled form has a baseline hazard.
 func errNoBaseline(r *Result) error {
+	if r.Request.Cox != nil && coxForm(r.Request.Cox.Form) == protocol.CoxDPTables && !r.Request.Cox.DPPooled {
+		return Errorf(EInvalid, "the model stratified by site has no shared baseline hazard (each site keeps its own), so it cannot predict a patient's survival; "+
+			"fit the pooled model (--strata none): for an analyst of role dp it is fitted on the same differentially private tables, with no further query or ρ")
+	}
 	if r.Cox == nil || r.Request.Cox == nil {
 		return Errorf(EInvalid, "only a Cox model predicts survival for a patient")
 	}
-	if coxForm(r.Request.Cox.Form) != protocol.CoxPooled {
+	if f := coxForm(r.Request.Cox.Form); f != protocol.CoxPooled && f != protocol.CoxDPTables {
 		return Errorf(EInvalid, "the model stratified by site has no shared baseline hazard (each site keeps its own), so it cannot predict a patient's survival; "+
 			"fit the pooled model (--strata none), which sites answer only when their policy allows it (allow_pooled_cox)")
 	}
@@ -246,6 +250,9 @@ func (s *Service) LPHistogram(ctx context.Context, r *Result, width float64) (*L
 	}
 	if width == 0 {
 		width = DefaultLPBinWidth
+	}
+	if replies := dpTablesOf(r); len(replies) > 0 {
+		return dpLPHistogram(r, replies, width)
 	}
 	req := r.Request
 	ties, err := coxTies(req.Cox.Ties)

@@ -242,6 +242,10 @@ func replayRounds(req Request, rounds []Round) (analysis.CoxStepEvaluator, error
 	if len(rounds) == 0 || rounds[0].Query.Cox == nil || len(rounds[0].Replies) == 0 {
 		return nil, Errorf(EInternal, "the stored Cox rounds are incomplete")
 	}
+	if form == protocol.CoxDPTables && req.Cox.DPPooled {
+		eval, _, err := dpPooledEvaluator(rounds[0].Replies, len(rounds[0].Query.Cox.Beta), ties)
+		return eval, err
+	}
 	if form == protocol.CoxDPTables {
 		return dpCoxEvaluator(rounds[0].Replies, len(rounds[0].Query.Cox.Beta), ties) // one release, fitted locally
 	}

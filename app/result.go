@@ -59,6 +59,10 @@ type CoxSpec struct {
 	// ZPH names the transform of time ("km", "identity" or "rank") of a proportional-hazards
 	// check run after the fit (CoxResult.ZPH, zph.go); "" for none.
 	ZPH string `json:"zph,omitempty"`
+	// DPPooled, with Form dp_tables, fits the pooled model (one baseline hazard over every
+	// site's subjects, which predicts) on the differentially private tables instead of the
+	// model stratified by site: post-processing of the same release (docs/dp-validation.md).
+	DPPooled bool `json:"dp_pooled,omitempty"`
 }
 
 // ReferenceFirst returns levels with ref moved first: the reference level of a categorical
@@ -526,4 +530,7 @@ type CoxResult struct {
 	// standard deviation each coefficient owes to the release's noise, which Fit's standard
 	// errors leave out; nil otherwise.
 	NoiseSD []float64
+	// DPTablesFrom is, for a model fitted on the differentially private tables of an earlier
+	// result (reused: nothing was asked), that result's ID; 0 otherwise.
+	DPTablesFrom int64
 }

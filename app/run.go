@@ -131,14 +131,16 @@ func (s *Service) fillLevels(ctx context.Context, req *Request) error {
 		return err
 	}
 	cox.Levels = levels
-	if (cox.Form == "" || cox.Form == protocol.CoxStratified) && cox.Strata == "" && len(cox.Interactions) == 0 {
-		// An analyst of role dp gets Cox models stratified by site as differentially private
-		// tables only (any other form is refused to it).
+	if (cox.Form == "" || cox.Form == protocol.CoxStratified || cox.Form == protocol.CoxPooled) && cox.Strata == "" && len(cox.Interactions) == 0 {
+		// An analyst of role dp gets Cox models as differentially private tables only (any
+		// other form is refused to it); the pooled model is then fitted on the same tables
+		// (CoxSpec.DPPooled, docs/dp-validation.md).
 		dpRole, err := s.dpRole(ctx, req.Study)
 		if err != nil {
 			return err
 		}
 		if dpRole {
+			cox.DPPooled = cox.Form == protocol.CoxPooled
 			cox.Form = protocol.CoxDPTables
 		}
 	}

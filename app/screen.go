@@ -37,6 +37,9 @@ type ScreenRequest struct {
 	// Levels fixes a categorical variable's levels (the first is the reference), as a Cox
 	// request's Levels; variables not named use the catalog's order.
 	Levels map[string][]string
+	// Rho is, for an analyst of role dp (a differentially private screen, screendp.go), the
+	// total ρ to spend at each site, split over the markers; 0 spends the site's dp_rho_screen.
+	Rho float64
 }
 
 // Mode returns ScreenPredictive when a treatment is given, else ScreenPrognostic.
@@ -67,12 +70,19 @@ type ScreenResult struct {
 	// round carrying every marker still fitting (more when a pooled round is split in chunks,
 	// and one more per chunk for a pooled round's phase 2).
 	Queries int
+	// DP says the screen is differentially private (screendp.go): fitted on noisy tables, its
+	// standard errors and p-values including the noise; DPSpent is the ρ each site charged.
+	DP      bool
+	DPSpent map[string]float64
 }
 
 // ScreenTerm is one design column of a marker's terms, R's model-matrix name in Column.
 type ScreenTerm struct {
 	Column                        string
 	Coef, SE, HR, Lower, Upper, P float64
+	// NoiseSD is, in a differentially private screen, the part of SE the release's noise makes
+	// (SE² is the fit's variance plus NoiseSD²); 0 otherwise.
+	NoiseSD float64
 }
 
 // SiteOut is a site that sat a marker out, and why (its refusal, or that it did not answer).
@@ -131,6 +141,11 @@ func (s *Service) Screen(ctx context.Context, req ScreenRequest, progress Screen
 	if err := validateScreen(req); err != nil {
 		return nil, err
 	}
+	if dp, err := s.dpRole(ctx, req.Study); err != nil {
+		return nil, err
+	} else if dp {
+		return s.screenDP(ctx, req, progress)
+	}
 	start := s.now()
 	b := newScreenBatch(s, len(req.Markers), screenChunk(req.Form))
 	out, tr, err := runScreen(ctx, b.fitter, b.skip, req, progress)
@@ -170,6 +185,8 @@ func validateScreen(req ScreenRequest) error {
 		return Errorf(EInvalid, "choose at least one marker to screen")
 	case (req.Treatment == "") != (req.Treated == ""):
 		return Errorf(EInvalid, "predictive mode needs both the treatment variable and its treated level")
+	case req.Rho < 0 || math.IsNaN(req.Rho) || math.IsInf(req.Rho, 0):
+		return Errorf(EInvalid, "the screen's ρ must be positive and finite (or 0: the sites' dp_rho_screen)")
 	}
 	seen := map[string]bool{}
 	for _, m := range req.Markers {
@@ -216,7 +233,10 @@ func renderScreen(req ScreenRequest, tr *ScreenTrace) (*ScreenResult, error) {
 	if len(tr.Markers) != len(req.Markers) {
 		return nil, Errorf(EInternal, "the screen holds %d markers' records for %d markers", len(tr.Markers), len(req.Markers))
 	}
-	out := &ScreenResult{Request: req, Mode: req.Mode(), Form: coxForm(req.Form), Ties: req.Ties}
+	out := &ScreenResult{Request: req, Mode: req.Mode(), Form: coxForm(req.Form), Ties: req.Ties, DP: tr.DPSpent != nil, DPSpent: tr.DPSpent}
+	if out.DP {
+		out.Form = protocol.CoxDPTables
+	}
 	if out.Ties == "" {
 		out.Ties = analysis.Efron.String()
 	}
@@ -394,10 +414,17 @@ func markerResult(req ScreenRequest, rec ScreenMarkerRecord) (*MarkerResult, err
 		return nil, err
 	}
 	f := cox.Fit
+	dp := len(rec.Trace.DPReplies) > 0
+	if dp && len(rec.NoiseCov) > 0 {
+		f = withDPNoise(f, rec.NoiseCov) // the Wald tests below then account for the noise
+	}
 	mr.N, mr.Events = f.N, f.Events
 	idx := markerTerms(f.Terms, coxReq, rec.Marker, req)
 	for _, k := range idx {
 		mr.Terms = append(mr.Terms, ScreenTerm{Column: f.Terms[k], Coef: f.Coef[k], SE: f.SE[k], HR: f.HR[k], Lower: f.Lower[k], Upper: f.Upper[k], P: f.P[k]})
+		if p := len(f.Coef); dp && len(rec.NoiseCov) == p*p {
+			mr.Terms[len(mr.Terms)-1].NoiseSD = math.Sqrt(rec.NoiseCov[k*p+k])
+		}
 	}
 	switch {
 	case len(idx) == 0:
@@ -408,6 +435,9 @@ func markerResult(req ScreenRequest, rec ScreenMarkerRecord) (*MarkerResult, err
 		return mr, nil
 	case cox.FitError != "":
 		mr.Reason = "the fit did not converge: " + cox.FitError
+		return mr, nil
+	case dp && len(rec.NoiseCov) == 0:
+		mr.Reason = "the release's noise could not be estimated (the fit diverges on most simulated noisy copies of the tables): its estimate cannot be told from the noise"
 		return mr, nil
 	}
 	w, err := analysis.JointWald(f, idx)

@@ -26,11 +26,14 @@ type ScreenSpec struct {
 	Form      protocol.CoxForm    `json:"form,omitempty"`
 	Ties      string              `json:"ties,omitempty"`
 	Levels    map[string][]string `json:"levels,omitempty"`
+	Rho       float64             `json:"rho,omitempty"` // a differentially private screen's chosen ρ
 }
 
 // ScreenTrace is the compact record of a screen: one entry per marker, in request order.
 type ScreenTrace struct {
 	Markers []ScreenMarkerRecord `json:"markers"`
+	// DPSpent is, for a differentially private screen, the ρ each site charged for it.
+	DPSpent map[string]float64 `json:"dp_spent,omitempty"`
 }
 
 // ScreenMarkerRecord is what a stored screen keeps of one marker: the model as sent (levels
@@ -43,13 +46,16 @@ type ScreenMarkerRecord struct {
 	Rounds    int       `json:"rounds"`
 	SitesUsed []string  `json:"sites_used,omitempty"`
 	SitesOut  []SiteOut `json:"sites_out,omitempty"`
+	// NoiseCov is, for a differentially private screen, the covariance (p×p) the release's
+	// noise adds to the marker model's estimate (DPCoxNoiseCov), computed when it was fitted.
+	NoiseCov protocol.Float64s `json:"noise_cov,omitempty"`
 }
 
 // screenRequestOf is the Request a screen is stored under.
 func screenRequestOf(req ScreenRequest) Request {
 	return Request{Kind: protocol.KindScreen, Study: req.Study, CohortName: req.CohortName, Cohort: req.Cohort, Endpoint: req.Endpoint,
 		Screen: &ScreenSpec{Markers: slices.Clone(req.Markers), Adjust: slices.Clone(req.Adjust), Treatment: req.Treatment, Treated: req.Treated,
-			Form: req.Form, Ties: req.Ties, Levels: req.Levels}}
+			Form: req.Form, Ties: req.Ties, Levels: req.Levels, Rho: req.Rho}}
 }
 
 // ScreenRequestOf is the screen a stored screen's Request asks (for re-running it).
@@ -59,7 +65,7 @@ func ScreenRequestOf(r Request) (ScreenRequest, error) {
 	}
 	sp := r.Screen
 	return ScreenRequest{Study: r.Study, CohortName: r.CohortName, Cohort: r.Cohort, Endpoint: r.Endpoint, Markers: slices.Clone(sp.Markers),
-		Adjust: slices.Clone(sp.Adjust), Treatment: sp.Treatment, Treated: sp.Treated, Form: sp.Form, Ties: sp.Ties, Levels: sp.Levels}, nil
+		Adjust: slices.Clone(sp.Adjust), Treatment: sp.Treatment, Treated: sp.Treated, Form: sp.Form, Ties: sp.Ties, Levels: sp.Levels, Rho: sp.Rho}, nil
 }
 
 // renderStoredScreen renders a stored screen from its trace.
@@ -116,6 +122,9 @@ func screenName(req Request) string {
 		}
 		if coxForm(sp.Form) == protocol.CoxPooled {
 			s += ", pooled"
+		}
+		if sp.Rho > 0 {
+			s += fmt.Sprintf(", ρ=%g", sp.Rho)
 		}
 	}
 	return s

@@ -70,6 +70,28 @@ func (sf *SiteCoxFit) setFit(fit *analysis.CoxFit, err error) {
 	}
 }
 
+// SiteViewTerms are the terms of r's model that have a per-site view (SiteCox, Meta): the
+// estimable terms (a finite coefficient in the model itself) of a model stratified by site or
+// fitted on the sites' differentially private tables; none for the pooled form, which releases
+// no per-site likelihood. The one rule the desktop's view choice and the CLI's --per-site share.
+func SiteViewTerms(r *Result) []string {
+	if r == nil || r.Cox == nil || r.Cox.Fit == nil {
+		return nil
+	}
+	switch coxForm(r.Cox.Form) {
+	case protocol.CoxStratified, protocol.CoxDPTables:
+	default:
+		return nil
+	}
+	var out []string
+	for i, term := range r.Cox.Fit.Terms {
+		if i < len(r.Cox.Fit.Coef) && !math.IsNaN(r.Cox.Fit.Coef[i]) {
+			out = append(out, term)
+		}
+	}
+	return out
+}
+
 // SiteCox fits the model of a stratified Cox result at each of its sites alone and returns the
 // fits, for Meta.
 //

@@ -2,9 +2,11 @@ package app_test
 
 import (
 	"context"
+	"math"
 	"slices"
 	"testing"
 
+	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/internal/lungtest"
 	"github.com/oncofed/oncofed/protocol"
@@ -97,5 +99,28 @@ func TestSiteCoxOffline(t *testing.T) {
 	f.net.down = true
 	if _, err := f.svc.SiteCox(context.Background(), r); app.ErrorCode(err) != app.EUnavailable {
 		t.Errorf("offline: %v", err)
+	}
+}
+
+// SiteViewTerms offers the estimable terms of a model stratified by site or fitted on DP
+// tables, and nothing for the pooled form (no per-site likelihood is released).
+func TestSiteViewTerms(t *testing.T) {
+	fit := &analysis.CoxFit{Terms: []string{"age", "sexfemale", "ecog3"}, Coef: []float64{0.01, -0.4, math.NaN()}}
+	for _, c := range []struct {
+		form protocol.CoxForm
+		want []string
+	}{
+		{"", []string{"age", "sexfemale"}},
+		{protocol.CoxStratified, []string{"age", "sexfemale"}},
+		{protocol.CoxDPTables, []string{"age", "sexfemale"}},
+		{protocol.CoxPooled, nil},
+	} {
+		r := &app.Result{Cox: &app.CoxResult{Form: c.form, Fit: fit}}
+		if got := app.SiteViewTerms(r); !slices.Equal(got, c.want) {
+			t.Errorf("form %q: %v, want %v", c.form, got, c.want)
+		}
+	}
+	if got := app.SiteViewTerms(&app.Result{}); got != nil {
+		t.Errorf("no Cox result: %v", got)
 	}
 }

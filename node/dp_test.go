@@ -338,3 +338,34 @@ func TestDPGroupedCountWithoutMinCell(t *testing.T) {
 		t.Errorf("no group shown as 0 in 40 releases with noise of sd 1,000: the test tests nothing")
 	}
 }
+
+// A dp analyst's query refused for the daily query budget (public: the analyst's own query
+// count) releases nothing computed, so it costs no ρ: before, the DP charge was taken first and
+// the refusal came after, spending ρ on an answer that never left.
+func TestDPQueryBudgetRefusalIsFree(t *testing.T) {
+	pol := DefaultPolicy()
+	pol.DailyQueryBudget = 2
+	l := newDPLung(t, pol, lungCSV)
+	for range 2 {
+		mustOK(t, handleJSON(t, l.e, sign(t, l.dora, query(protocol.KindCount))))
+	}
+	catalog := protocol.Query{Version: protocol.Version, Kind: protocol.KindCatalog, ID: "c"}
+	left := func() float64 {
+		return mustOK(t, handleJSON(t, l.e, sign(t, l.dora, catalog))).Catalog.You.RhoLeftToday["lung"]
+	}
+	before := left()
+	r := handleJSON(t, l.e, sign(t, l.dora, query(protocol.KindCount)))
+	wantCode(t, r, protocol.CodeRefusedByPolicy)
+	if r.Error.Reason != protocol.ReasonDailyBudget {
+		t.Fatalf("third query: %+v, want the daily query budget's refusal", r.Error)
+	}
+	if rec := lastAudit(t, l.store); rec.Rho != 0 || rec.Outcome != OutcomeRefused {
+		t.Errorf("the query budget's refusal charged ρ=%v (%s)", rec.Rho, rec.Outcome)
+	}
+	if after := left(); after != before || !(before > 0) {
+		t.Errorf("ρ left today %v before the refused query, %v after", before, after)
+	}
+	if r.Policy.DP != nil {
+		t.Errorf("the refusal carries DP effects %+v", r.Policy.DP)
+	}
+}

@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"slices"
 
 	"github.com/oncofed/oncofed/dp"
@@ -138,18 +139,35 @@ func indicatorRows(k int) [][]float64 {
 }
 
 // dpCox answers a Cox query of a dp analyst (form dp_tables) with one noisy survival table
-// per covariate pattern.
+// per covariate pattern, at the policy's dp_rho_cox.
 func (e *Engine) dpCox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answer, error) {
+	if err := e.dpCoxRefusal(c, q); err != nil {
+		return answer{}, err
+	}
+	return e.dpCoxAt(c, q, reply, ratOf(e.policy.DPRhoCox))
+}
+
+// dpCoxRefusal refuses, from the query and the dictionary alone, a dp_tables request the
+// release cannot serve.
+func (e *Engine) dpCoxRefusal(c *cohort, q *protocol.Query) error {
 	req := q.Cox
 	ep := c.study.eps[q.Endpoint]
 	switch {
 	case req.Form != protocol.CoxDPTables:
-		return answer{}, errorf(protocol.CodeRefusedByPolicy, "analysts of role dp get Cox models as differentially private tables (cox.form dp_tables, one release the client fits on), not form %s", req.Form)
+		return errorf(protocol.CodeRefusedByPolicy, "analysts of role dp get Cox models as differentially private tables (cox.form dp_tables, one release the client fits on), not form %s", req.Form)
 	case c.group != nil:
-		return answer{}, errorf(protocol.CodeInvalid, "cox queries take no group_by (use covariates)")
+		return errorf(protocol.CodeInvalid, "cox queries take no group_by (use covariates)")
 	case ep.Entry != nil:
-		return answer{}, errorf(protocol.CodeRefusedByPolicy, "endpoint %q records delayed entry at this site, and its entry times have no differentially private release yet: ask as a trusted analyst", ep.Name)
+		return errorf(protocol.CodeRefusedByPolicy, "endpoint %q records delayed entry at this site, and its entry times have no differentially private release yet: ask as a trusted analyst", ep.Name)
 	}
+	return nil
+}
+
+// dpCoxAt releases the tables of the dp_tables request q (checked by dpCoxRefusal) at ρ = rho:
+// the whole release costs rho (parallel composition over the patterns and the missing count).
+func (e *Engine) dpCoxAt(c *cohort, q *protocol.Query, reply *protocol.Reply, rho *big.Rat) (answer, error) {
+	req := q.Cox
+	ep := c.study.eps[q.Endpoint]
 	covs, err := dpCoxDesign(c, req)
 	if err != nil {
 		return answer{}, err
@@ -170,7 +188,6 @@ func (e *Engine) dpCox(c *cohort, q *protocol.Query, reply *protocol.Reply) (ans
 	w, horizon := e.dpGrid(ep)
 	bins := int(math.Ceil(horizon / w))
 	tables, missing := dpCoxTables(c.rows, covs, ep, patterns, w, bins)
-	rho := ratOf(e.policy.DPRhoCox)
 	released := make([]dp.SurvivalTable, patterns)
 	var noise dp.Noise
 	for g := range tables {
@@ -196,6 +213,7 @@ func (e *Engine) dpCox(c *cohort, q *protocol.Query, reply *protocol.Reply) (ans
 		return ans, errSmallCohort(e.policy.MinCohort)
 	}
 	names := coxDesignNames(c.study, req)
+	pairs, _ := interactionPairs(c.study, req, coxLevels(c.study, req))
 	p := len(names)
 	if k := e.policy.EventsPerCoxCovariate; k > 0 && events < int64(k*p) {
 		return ans, errorf(protocol.CodeRefusedByPolicy, "%d design columns need at least %d events (events_per_cox_covariate=%d); the cohort's noisy count of events is fewer", p, k*p, k)
@@ -204,11 +222,14 @@ func (e *Engine) dpCox(c *cohort, q *protocol.Query, reply *protocol.Reply) (ans
 		if err := dpCoxColumnRule(covs, released, e.policy.MinCell); err != nil {
 			return ans, err
 		}
+		if err := dpCoxInteractionRule(covs, pairs, names, released, e.policy.MinCell); err != nil {
+			return ans, err
+		}
 	}
 	cr := &protocol.CoxReply{Columns: names, N: int(n), Events: int(events), BetaLimit: limits}
 	ex := e.dpCell(m, reply)
 	cr.Excluded, cr.ExcludedSuppressed = ex.N, ex.Suppressed
-	cr.Patterns = patternReplies(covs, released, w)
+	cr.Patterns = patternReplies(covs, pairs, released, w)
 	reply.Policy.BinDays = w
 	reply.Policy.TruncatedAfter = &horizon
 	reply.Cox = cr
@@ -258,13 +279,13 @@ func dpCoxTables(rows bitset, covs []dpCoxCovariate, ep *EndpointData, patterns 
 
 // patternReplies are the released tables as the reply lists them: each non-empty pattern's
 // design row and its rows with events or censorings, at the bins' ends (w days wide).
-func patternReplies(covs []dpCoxCovariate, released []dp.SurvivalTable, w float64) []protocol.CoxPattern {
+func patternReplies(covs []dpCoxCovariate, pairs [][2]int, released []dp.SurvivalTable, w float64) []protocol.CoxPattern {
 	var out []protocol.CoxPattern
 	for g, t := range released {
 		if t.AtRisk()[0] == 0 {
 			continue
 		}
-		pt := protocol.CoxPattern{X: patternRow(covs, g)}
+		pt := protocol.CoxPattern{X: patternRow(covs, pairs, g)}
 		for b := range t.Events {
 			if d, ce := t.Events[b], t.Censored[b]; d+ce > 0 {
 				pt.Time = append(pt.Time, float64(b+1)*w)
@@ -278,8 +299,10 @@ func patternReplies(covs []dpCoxCovariate, released []dp.SurvivalTable, w float6
 }
 
 // patternRow is the design row of pattern g (mixed radix over the covariates' cells, the
-// first covariate most significant).
-func patternRow(covs []dpCoxCovariate, g int) []float64 {
+// first covariate most significant): the covariates' blocks, then each interaction column,
+// the product of its two columns (pairs, interactionPairs' order) — a pattern is a joint cell
+// of every covariate, so its interaction values are fixed by it and cost no release.
+func patternRow(covs []dpCoxCovariate, pairs [][2]int, g int) []float64 {
 	ks := make([]int, len(covs))
 	for j := len(covs) - 1; j >= 0; j-- {
 		ks[j] = g % len(covs[j].cells)
@@ -288,6 +311,9 @@ func patternRow(covs []dpCoxCovariate, g int) []float64 {
 	var row []float64
 	for j, cv := range covs {
 		row = append(row, cv.cells[ks[j]]...)
+	}
+	for _, pr := range pairs {
+		row = append(row, row[pr[0]]*row[pr[1]])
 	}
 	return row
 }
@@ -333,6 +359,44 @@ func dpCoxColumnRule(covs []dpCoxCovariate, released []dp.SurvivalTable, minCell
 		}
 		if totP-pat[mode] < int64(minCell) || totE-ev[mode] < int64(minCell) {
 			return refuse(cv.name + " (the patients off its most common value)")
+		}
+	}
+	return nil
+}
+
+// dpCoxInteractionRule is the design-column rule for the interaction columns on the released
+// tables: the patients off each interaction column's most common released value (for a
+// treatment × level product, the treated patients of the level) hold at least minCell noisy
+// patients and noisy events — issue 15's "treated marker-positive patients".
+func dpCoxInteractionRule(covs []dpCoxCovariate, pairs [][2]int, names []string, released []dp.SurvivalTable, minCell int) error {
+	if minCell <= 0 || len(pairs) == 0 {
+		return nil
+	}
+	main := len(names) - len(pairs)
+	for k := range pairs {
+		pat, ev := map[float64]int64{}, map[float64]int64{}
+		var totP, totE int64
+		for g, t := range released {
+			x := patternRow(covs, pairs, g)[main+k]
+			n := t.AtRisk()[0]
+			var d int64
+			for _, e := range t.Events {
+				d += e
+			}
+			pat[x] += n
+			ev[x] += d
+			totP += n
+			totE += d
+		}
+		var mode float64
+		first := true
+		for x, n := range pat {
+			if first || n > pat[mode] || (n == pat[mode] && x < mode) {
+				mode, first = x, false
+			}
+		}
+		if totP-pat[mode] < int64(minCell) || totE-ev[mode] < int64(minCell) {
+			return errorf(protocol.CodeRefusedByPolicy, "design column %s holds too few patients in this cohort (decided on the noisy tables): every column of a model needs at least min_cell=%d patients and events off its most common value; merge levels or widen the cohort", names[main+k], minCell)
 		}
 	}
 	return nil

@@ -48,6 +48,8 @@ func (e *Engine) dpCost(q *protocol.Query) float64 {
 		return e.policy.DPRhoSummary // dpsummary.go
 	case q.Kind == protocol.KindCox && q.Cox != nil && q.Cox.Form == protocol.CoxDPTables:
 		return e.policy.DPRhoCox // dpcox.go
+	case isDPScreen(q):
+		return e.dpScreenRho(q) // screen_dp.go
 	}
 	return 0
 }

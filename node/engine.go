@@ -331,8 +331,20 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 	computeErr := err
 	txErr := e.store.Release(ctx, analyst, func(tx ReleaseTx) error {
 		err, view, fview, recordErr = computeErr, nil, nil, nil // fn may run more than once
-		charged := 0.0                                          // ρ of a differentially private answer, or of a refusal decided on noise
-		if ans.dp != nil {
+		if err == nil && ans.study != nil && (guarded || ans.feas != nil || registerFeas) {
+			err = e.checkLoad(ctx, tx, ans.study)
+		}
+		if err == nil && (budgeted || feasibility) && e.policy.DailyQueryBudget > 0 {
+			err = e.checkDailyBudget(ctx, tx, analyst, feasibility)
+		}
+		if err == nil && feasibility && e.policy.FeasibilityBudget > 0 {
+			err = e.checkFeasibilityCap(ctx, tx, analyst)
+		}
+		// A refusal decided above from public state (the study's version, the analyst's query
+		// counts) leaves nothing computed, so it costs no ρ; one decided on noise does.
+		refusedPublicly := err != nil && computeErr == nil
+		charged := 0.0 // ρ of a differentially private answer, or of a refusal decided on noise
+		if ans.dp != nil && !refusedPublicly {
 			// Authoritative: a replica may have spent since the pre-check. Refused here,
 			// nothing computed leaves, so nothing is charged.
 			left, total, berr := e.checkDPBudget(ctx, tx, analyst, q.Study, ans.dp.Rho)
@@ -346,15 +358,6 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 					releasedText(fmt.Sprintf("%s dp rho=%g sigma2=%g", ans.released, ans.dp.Rho, ans.dp.Sigma2))
 				}
 			}
-		}
-		if err == nil && ans.study != nil && (guarded || ans.feas != nil || registerFeas) {
-			err = e.checkLoad(ctx, tx, ans.study)
-		}
-		if err == nil && (budgeted || feasibility) && e.policy.DailyQueryBudget > 0 {
-			err = e.checkDailyBudget(ctx, tx, analyst, feasibility)
-		}
-		if err == nil && feasibility && e.policy.FeasibilityBudget > 0 {
-			err = e.checkFeasibilityCap(ctx, tx, analyst)
 		}
 		if err == nil && ans.feas != nil {
 			// The answer of a near-duplicate set asked before, by anyone, else a fresh

@@ -207,6 +207,9 @@ func ParsePolicy(data []byte) (protocol.Policy, error) {
 			return protocol.Policy{}, fmt.Errorf("node: policy: %s %v: must be positive and finite", f.name, f.v)
 		}
 	}
+	if p.DPRhoScreen < 0 || math.IsInf(p.DPRhoScreen, 0) || p.DPRhoScreen != p.DPRhoScreen {
+		return protocol.Policy{}, fmt.Errorf("node: policy: dp_rho_screen %v: must be positive and finite (or left out: dp_rho_cox)", p.DPRhoScreen)
+	}
 	if p.DPHorizonDays/p.DPBinDays > maxDPBins {
 		return protocol.Policy{}, fmt.Errorf("node: policy: dp_horizon_days/dp_bin_days is %g bins, more than %d", math.Ceil(p.DPHorizonDays/p.DPBinDays), maxDPBins)
 	}

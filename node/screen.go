@@ -29,8 +29,11 @@ import (
 // it costs what the models cost and the guard sees every set.
 
 // handleScreen answers the screen query q of an authenticated analyst once it passed
-// checkQuery and checkRole (a dp analyst is refused there: no dp release of Cox models).
+// checkQuery and checkRole (a dp analyst gets only screens of dp_tables models: screen_dp.go).
 func (e *Engine) handleScreen(ctx context.Context, q protocol.Query, raw string, who identity) (protocol.Reply, []byte) {
+	if isDPScreen(&q) {
+		return e.handleScreenDP(ctx, q, raw, who)
+	}
 	analyst := who.name
 	models := q.Screen.Models
 	outs := make([]screenModel, len(models))

@@ -147,8 +147,8 @@ func validateCoxRequest(c *CoxRequest, kind Kind) error {
 				return queryErrorf(CodeInvalid, "cox.form dp_tables is released at no β: send cox.beta as zeros")
 			}
 		}
-		if c.Strata != "" || len(c.Interactions) > 0 {
-			return queryErrorf(CodeInvalid, "cox.form dp_tables takes no cox.strata and no cox.interactions")
+		if c.Strata != "" {
+			return queryErrorf(CodeInvalid, "cox.form dp_tables takes no cox.strata")
 		}
 	case CoxValidate:
 		if err := validateLandmarks(c); err != nil {

@@ -121,7 +121,11 @@ type Policy struct {
 	DPRhoSummary     float64 `json:"dp_rho_summary"`
 	// DPRhoCox is the ρ of a differentially private Cox release (form dp_tables): every
 	// covariate pattern's table at once (node/dpcox.go).
-	DPRhoCox      float64 `json:"dp_rho_cox,omitempty"`
+	DPRhoCox float64 `json:"dp_rho_cox,omitempty"`
+	// DPRhoScreen is the ρ a differentially private biomarker screen (a screen of dp_tables
+	// models) spends in all when the analyst does not choose one, split evenly over its
+	// markers (node/screen_dp.go); by default dp_rho_cox: a screen costs what one model costs.
+	DPRhoScreen   float64 `json:"dp_rho_screen,omitempty"`
 	DPRhoDaily    float64 `json:"dp_rho_daily"`
 	DPRhoTotal    float64 `json:"dp_rho_total"`
 	DPBinDays     float64 `json:"dp_bin_days"`

@@ -1,6 +1,9 @@
 package protocol
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // A screen query (KindScreen) carries many Cox models of one cohort and endpoint at once: one
 // Newton–Raphson round of every still-unconverged marker model of a biomarker screen
@@ -15,6 +18,10 @@ type ScreenRequest struct {
 	// stratified or pooled_sums (broadcast), or pooled_hessian (each naming the one site the
 	// screen is addressed to, with that site's weights).
 	Models []CoxRequest `json:"models"`
+	// Rho is, for a screen of dp_tables models (a differentially private screen,
+	// docs/dp-cox.md), the total ρ the analyst chooses to spend on it, split evenly over the
+	// models; 0 asks the site's dp_rho_screen. A site refuses more than its dp_rho_daily.
+	Rho float64 `json:"rho,omitempty"`
 }
 
 // ScreenReply answers a screen query: one entry per model, in request order.
@@ -71,8 +78,12 @@ func validateScreenRequest(q Query) error {
 	form, site := s.Models[0].Form, s.Models[0].Site
 	switch form {
 	case CoxStratified, CoxPooledSums, CoxPooledHessian:
+	case CoxDPTables: // a differentially private screen: one release of every model's tables
 	default:
-		return queryErrorf(CodeInvalid, "screen.models[0].form %q: a screen asks stratified, pooled_sums or pooled_hessian rounds", clipName(string(form)))
+		return queryErrorf(CodeInvalid, "screen.models[0].form %q: a screen asks stratified, pooled_sums, pooled_hessian rounds or dp_tables", clipName(string(form)))
+	}
+	if s.Rho != 0 && (form != CoxDPTables || !(s.Rho > 0) || math.IsInf(s.Rho, 0)) {
+		return queryErrorf(CodeInvalid, "screen.rho %v: a positive, finite ρ, for a screen of dp_tables models only", s.Rho)
 	}
 	for k := range s.Models {
 		m := &s.Models[k]

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
@@ -25,9 +26,10 @@ func ConcordanceForest(l *app.LOSOResult, style chart.Style) *chart.ForestPlot {
 		if s.SatOut != "" || math.IsNaN(s.HarrellC) {
 			continue
 		}
-		lo, hi := math.Max(0, s.HarrellC-1.96*s.HarrellSE), math.Min(1, s.HarrellC+1.96*s.HarrellSE)
+		se, _ := s.PoolingSEs() // with the release's noise, on DP tables
+		lo, hi := math.Max(0, s.HarrellC-1.96*se), math.Min(1, s.HarrellC+1.96*se)
 		f.Rows = append(f.Rows, chart.ForestRow{Label: fmt.Sprintf("%s (n = %s)", s.Site, format.Thousands(s.N)), HR: s.HarrellC, Lower: lo, Upper: hi,
-			Weight: 1 / (s.HarrellSE * s.HarrellSE), Text: intervalText(s.HarrellC, lo, hi)})
+			Weight: 1 / (se * se), Text: intervalText(s.HarrellC, lo, hi)})
 	}
 	if len(f.Rows) == 0 {
 		return nil
@@ -38,6 +40,9 @@ func ConcordanceForest(l *app.LOSOResult, style chart.Style) *chart.ForestPlot {
 		f.I2 = &c.Logit.I2
 		f.Footnote = "Line through the diamond: 95% prediction interval " + intervalBounds(c.PredictionLower, c.PredictionUpper) +
 			", the C a new hospital should expect."
+	}
+	if l.DP != nil {
+		f.Footnote = strings.TrimSpace(f.Footnote + " Computed from differentially private tables: each site's interval includes the release's noise.")
 	}
 	return f
 }
@@ -51,9 +56,10 @@ func SlopeForest(l *app.LOSOResult, style chart.Style) *chart.ForestPlot {
 		if s.SatOut != "" || math.IsNaN(s.CalibrationSlope) || math.IsNaN(s.CalibrationSlopeSE) {
 			continue
 		}
-		lo, hi := s.CalibrationSlope-1.96*s.CalibrationSlopeSE, s.CalibrationSlope+1.96*s.CalibrationSlopeSE
+		_, se := s.PoolingSEs() // with the release's noise, on DP tables
+		lo, hi := s.CalibrationSlope-1.96*se, s.CalibrationSlope+1.96*se
 		f.Rows = append(f.Rows, chart.ForestRow{Label: s.Site, HR: s.CalibrationSlope, Lower: lo, Upper: hi,
-			Weight: 1 / (s.CalibrationSlopeSE * s.CalibrationSlopeSE), Text: intervalText(s.CalibrationSlope, lo, hi)})
+			Weight: 1 / (se * se), Text: intervalText(s.CalibrationSlope, lo, hi)})
 	}
 	if len(f.Rows) == 0 {
 		return nil

@@ -119,5 +119,5 @@ func LPBins(h analysis.LPHistogram) []LPBin {
 func PredictionNote(r *app.Result) string {
 	sites := len(r.Provenance.Answered)
 	return fmt.Sprintf("Predicted by the pooled Cox model (%s ties) fitted over %d sites; pointwise 95%% log intervals, as R's survfit(fit, newdata). "+
-		"The profile stays on this computer: the curve is computed here from the model's baseline hazard.", r.Cox.Ties, sites)
+		"The profile stays on this computer: the curve is computed here from the model's baseline hazard.", r.Cox.Ties, sites) + dpModelNote(r)
 }

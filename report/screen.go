@@ -188,6 +188,15 @@ func screenSlide(r *app.ScreenResult, n Names, style chart.Style, foot string) (
 		v.Title += fmt.Sprintf(" — interaction with %s = %s", n.Variable(r.Request.Treatment), r.Request.Treated)
 	}
 	v.Style = style
-	v.Footnote = JoinNotes(v.Footnote, foot)
+	v.Footnote = JoinNotes(JoinNotes(v.Footnote, ScreenDPLine(r)), foot)
 	return v, ""
+}
+
+// ScreenLine is what a screen counted, in one line both front ends print under it: "40 markers,
+// 38 tests (prognostic mode), over 6 sites, in 7 scatter-gathers. q: Benjamini–Hochberg over
+// the tests."
+func ScreenLine(r *app.ScreenResult) string {
+	return fmt.Sprintf("%s, %s (%s mode), over %s, in %s. q: Benjamini–Hochberg over the tests.",
+		format.Plural(len(r.Markers), "marker", "markers"), format.Plural(r.Tests, "test", "tests"), r.Mode,
+		format.Plural(len(r.Sites), "site", "sites"), format.Plural(r.Queries, "scatter-gather", "scatter-gathers"))
 }

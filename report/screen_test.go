@@ -116,3 +116,12 @@ func TestScreenSlide(t *testing.T) {
 		t.Errorf("a screen without estimable markers: %T, %q", f, why)
 	}
 }
+
+// One screen line for both front ends, in the singular where a count is one.
+func TestScreenLine(t *testing.T) {
+	r := &app.ScreenResult{Markers: make([]app.MarkerResult, 2), Tests: 1, Mode: app.ScreenPrognostic, Sites: []string{"a"}, Queries: 1}
+	want := "2 markers, 1 test (prognostic mode), over 1 site, in 1 scatter-gather. q: Benjamini–Hochberg over the tests."
+	if got := ScreenLine(r); got != want {
+		t.Errorf("ScreenLine = %q, want %q", got, want)
+	}
+}

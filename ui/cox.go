@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strings"
 
@@ -296,15 +295,10 @@ func (t *coxTab) exportAs(format string) {
 func (t *coxTab) setViews(r *app.Result) {
 	opts := []string{viewAllTerms}
 	t.terms = map[string]string{}
-	if r.Cox.Form != protocol.CoxPooled { // no per-site likelihood released
-		for i, term := range r.Cox.Fit.Terms {
-			if math.IsNaN(r.Cox.Fit.Coef[i]) {
-				continue
-			}
-			o := "By site: " + report.TermLabel(r.Request, term, t.host.names())
-			opts = append(opts, o)
-			t.terms[o] = term
-		}
+	for _, term := range app.SiteViewTerms(r) {
+		o := "By site: " + report.TermLabel(r.Request, term, t.host.names())
+		opts = append(opts, o)
+		t.terms[o] = term
 	}
 	t.view.Options = opts
 	if !slices.Contains(opts, t.view.Selected) {

@@ -27,6 +27,7 @@ type feasibility struct {
 	invalid   []app.SiteProblem
 	minCell   map[string]int
 	minCohort map[string]int
+	release   app.ReleaseSummary // DP sites and what the count cost them
 }
 
 // startFeasibility sends the count for generation gen, unless the cohort changed since.
@@ -57,7 +58,8 @@ func (c *cohortPanel) startFeasibility(gen int) {
 			}
 		}
 		p := r.Provenance
-		f := &feasibility{count: r.Count, refused: p.Refused, missing: p.Missing, invalid: p.Invalid, minCell: map[string]int{}, minCohort: map[string]int{}}
+		f := &feasibility{count: r.Count, refused: p.Refused, missing: p.Missing, invalid: p.Invalid, minCell: map[string]int{}, minCohort: map[string]int{},
+			release: p.Release()}
 		for _, rep := range r.Rounds[0].Replies {
 			f.minCell[rep.Site], f.minCohort[rep.Site] = rep.Policy.MinCell, rep.Policy.MinCohort
 		}
@@ -96,6 +98,14 @@ func feasibilityLegend(f *feasibility) string {
 	if below > 1 {
 		small = fmt.Sprintf(" A cohort below a site's minimum shows as \"<%d\".", below)
 	}
+	if dp := f.release; len(dp.DPSites) > 0 {
+		rounding := ""
+		if f.count != nil && f.count.Rounding > 1 {
+			rounding = fmt.Sprintf(", rounded to the nearest %d", f.count.Rounding)
+		}
+		return fmt.Sprintf("Differentially private patients per site: each site adds random noise%s. Each count costs you ρ=%.4g at each site (left today ≥ %.4g); so does every change of the filters. Run's results are differentially private too: with your role no site releases exact numbers.%s",
+			rounding, dp.Rho, dp.LeftToday, small)
+	}
 	if f.count != nil && f.count.Approximate {
 		noise := ""
 		if f.count.Noise > 0 {
@@ -119,6 +129,9 @@ func feasibilityLegend(f *feasibility) string {
 // feasibilityShort is the one line the panel shows above the numbers; the info button
 // beside the heading gives the whole legend.
 func feasibilityShort(f *feasibility) string {
+	if len(f.release.DPSites) > 0 {
+		return fmt.Sprintf("≈ noisy (DP); ρ=%.4g a count.", f.release.Rho)
+	}
 	if f.count != nil && f.count.Approximate {
 		return "≈ approximate per site; exact with Run."
 	}

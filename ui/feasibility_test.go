@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/report/format"
 )
@@ -287,5 +288,28 @@ func TestMergeRareLevels(t *testing.T) {
 	c.groupBy.SetSelected("sex")
 	if len(c.merge) != 0 || len(c.mergeRow.Objects) != 0 {
 		t.Errorf("a new grouping kept the merge %+v", c.merge)
+	}
+}
+
+// A dp analyst's feasibility counts are differentially private: the panel says so and what
+// each count costs, and never promises exact numbers with Run (walkthrough with
+// `oncofed --demo-role dp`: it said "approximate per site; exact with Run").
+func TestFeasibilityLegendDP(t *testing.T) {
+	f := startAppAs(t, testFederation(), node.RoleDP)
+	c := f.ui.cohort
+	f.loop.until(t, "the first feasibility count", func() bool { return c.feas != nil })
+	if len(c.feas.release.DPSites) == 0 || c.feas.release.Rho <= 0 {
+		t.Fatalf("release %+v: the dp count is not marked as differentially private", c.feas.release)
+	}
+	for _, s := range []string{c.feasLegend, c.feasState.Text} {
+		if strings.Contains(s, "xact with Run") || strings.Contains(s, "xact numbers come") {
+			t.Errorf("%q promises exact numbers to a dp analyst", s)
+		}
+	}
+	if !strings.Contains(c.feasLegend, "Differentially private") || !strings.Contains(c.feasLegend, "ρ=") {
+		t.Errorf("legend %q does not say the counts are DP and what they cost", c.feasLegend)
+	}
+	if !strings.Contains(c.feasState.Text, "DP") {
+		t.Errorf("short line %q", c.feasState.Text)
 	}
 }

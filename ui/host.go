@@ -113,6 +113,9 @@ func (a *App) pooledRefusers(st *app.Study) []string {
 	return refuse
 }
 
+// dpAnalyst reports whether the last catalog gives the analyst the dp role at a site holding st.
+func (a *App) dpAnalyst(st *app.Study) bool { return st != nil && a.catalog.DPRole(st.Name) }
+
 // service is the app's Service.
 func (a *App) service() *app.Service { return a.svc }
 

@@ -130,7 +130,8 @@ func newModelTab(host modelHost, svc modelService, do func(func())) *modelTab {
 	t.ridgeFig = newFigureView(do, "With a ridge penalty chosen leaving one site out, the held-out likelihood of each θ tried shows here.")
 	t.valTabs = container.NewAppTabs(container.NewTabItem("Discrimination (C)", t.cForest),
 		container.NewTabItem("Calibration slope", t.slopeFig),
-		container.NewTabItem("Calibration at landmarks", container.NewVSplit(t.calFig, container.NewVScroll(t.calTable))),
+		// The table scrolls both ways: its five columns of numbers are wider than a narrow screen.
+		container.NewTabItem("Calibration at landmarks", container.NewVSplit(t.calFig, container.NewScroll(t.calTable))),
 		container.NewTabItem("Penalty (θ)", t.ridgeFig))
 	validation := container.NewBorder(t.losoText, nil, nil, nil, t.valTabs)
 
@@ -257,7 +258,8 @@ func (t *modelTab) show(r *app.Result) {
 		penalty = ", " + pen.String()
 	}
 	t.summary.SetText(fmt.Sprintf("Cox model, %s, %s ties%s: %s patients, %s events over %d sites. %s.",
-		formName(r.Cox.Form), r.Cox.Ties, penalty, format.Thousands(fit.N), format.Thousands(fit.Events), len(r.Provenance.Answered), strings.Join(terms, "; ")))
+		formName(r), r.Cox.Ties, penalty, format.Thousands(fit.N), format.Thousands(fit.Events), len(r.Provenance.Answered), strings.Join(terms, "; ")) +
+		dpSummary(r, t.host.names()))
 	if report.RidgeCurveFigure(r, t.host.chartStyle()) != nil {
 		style := t.host.chartStyle()
 		t.ridgeFig.SetFigure(func() chart.Figure { return report.RidgeCurveFigure(r, style) }, "")
@@ -273,11 +275,42 @@ func (t *modelTab) show(r *app.Result) {
 	t.predict.Enable()
 }
 
-func formName(f protocol.CoxForm) string {
-	if f == protocol.CoxPooled {
+func formName(r *app.Result) string {
+	switch {
+	case r.Cox.Form == protocol.CoxPooled:
 		return "pooled baseline"
+	case r.Cox.Form == protocol.CoxDPTables && r.Request.Cox.DPPooled:
+		return "pooled baseline, fitted on differentially private tables (no pooled opt-in: post-processing; the SEs and intervals leave out the noise)"
+	case r.Cox.Form == protocol.CoxDPTables:
+		return "stratified by site, fitted on differentially private tables (the SEs leave out the noise)"
 	}
 	return "stratified by site"
+}
+
+// dpSummary is, for a model fitted on differentially private tables, the ρ its release cost and
+// the noise's SD per coefficient, after the summary; "" otherwise.
+func dpSummary(r *app.Result, names report.Names) string {
+	if !dpModel(r) {
+		return ""
+	}
+	rho := 0.0
+	for _, s := range r.Provenance.Sites {
+		if d := s.Policy.DP; d != nil {
+			rho = math.Max(rho, d.Rho)
+		}
+	}
+	s := fmt.Sprintf(" Released at ρ=%s per site.", strconv.FormatFloat(rho, 'g', -1, 64))
+	if line := report.DPNoiseLine(r, names); line != "" {
+		s += " " + line + "."
+	}
+	return s
+}
+
+// dpModel reports whether r was fitted on differentially private tables: its validation, its
+// prediction and its patients' risk scores are then computed here from those tables, with no
+// query (docs/dp-validation.md).
+func dpModel(r *app.Result) bool {
+	return r != nil && r.Request.Cox != nil && r.Request.Cox.Form == protocol.CoxDPTables
 }
 
 // buildProfile offers one field per covariate, under its label: the levels of a categorical
@@ -329,13 +362,17 @@ func (t *modelTab) onPredict() {
 	}
 	t.setStatus("")
 	t.showPrediction(p)
-	if t.host.Offline() {
+	if t.host.Offline() && !dpModel(t.result) {
 		t.position.SetText("Offline: where this patient lies among the cohort needs the sites.")
 		return
 	}
 	// The one query prediction adds carries the model's β, never the profile.
 	r, lp := t.result, p.Curve.LP
-	t.position.SetText("Asking the sites for the cohort's risk-score distribution…")
+	if dpModel(r) {
+		t.position.SetText("Computing the cohort's risk-score distribution from the released tables…")
+	} else {
+		t.position.SetText("Asking the sites for the cohort's risk-score distribution…")
+	}
 	if t.lpStop != nil {
 		t.lpStop() // the previous patient's
 	}
@@ -379,7 +416,7 @@ func (t *modelTab) onValidate() {
 	if t.result == nil {
 		return
 	}
-	if t.host.Offline() {
+	if t.host.Offline() && !dpModel(t.result) { // DP: computed from the kept tables
 		t.setStatus("Offline: validation needs the sites. Validated models open from the Library.")
 		return
 	}
@@ -394,12 +431,16 @@ func (t *modelTab) onValidate() {
 	spec := *req.Cox
 	spec.Validate = app.ValidateLOSO
 	req.Cox = &spec
-	if spec.Form == protocol.CoxPooled {
+	if spec.Form == protocol.CoxPooled || spec.DPPooled {
 		req.Landmarks = marks
 	}
 	ctx, gen := t.host.newRunContext()
 	t.validate.Disable()
-	t.setStatus("Validating: for each site, the model is fitted on the others and the site evaluates it…")
+	if dpModel(t.result) {
+		t.setStatus("Validating on the differentially private tables the model was fitted on: for each site, the model is fitted on the others' tables and evaluated on the site's (no query)…")
+	} else {
+		t.setStatus("Validating: for each site, the model is fitted on the others and the site evaluates it…")
+	}
 	t.host.runService(ctx, gen, req, func(r *app.Result, err error) {
 		t.validate.Enable()
 		if err != nil {
@@ -414,7 +455,7 @@ func (t *modelTab) onValidate() {
 func (t *modelTab) showValidation(l *app.LOSOResult) {
 	t.validated = l
 	style := t.host.chartStyle()
-	t.losoText.SetText(report.LOSOSummary(l))
+	t.losoText.SetText(strings.TrimSpace(report.LOSOSummary(l) + " " + report.DPValidationLine(l)))
 	if report.ConcordanceForest(l, style) != nil {
 		t.cForest.SetFigure(func() chart.Figure { return report.ConcordanceForest(l, style) }, "")
 	} else {

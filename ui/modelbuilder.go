@@ -42,6 +42,9 @@ type modelBuilder struct {
 type builderHost interface {
 	cohortHost
 	names() report.Names
+	// dpAnalyst reports whether the analyst has the dp role at a site holding st: its models
+	// are fitted on differentially private tables, the pooled one included (no opt-in).
+	dpAnalyst(st *app.Study) bool
 }
 
 func newModelBuilder(host builderHost, preferred string) *modelBuilder {
@@ -126,6 +129,11 @@ func (b *modelBuilder) offerReferences() {
 // would only lead to a refusal. The note says which sites keep it off.
 func (b *modelBuilder) offerForms(st *app.Study) {
 	refuse := b.host.pooledRefusers(st)
+	if b.host.dpAnalyst(st) {
+		// Both forms are fitted on the sites' differentially private tables: the pooled one
+		// is post-processing of that release and needs no site's pooled opt-in.
+		refuse = nil
+	}
 	if len(refuse) == 0 {
 		b.form.Options = []string{formStratified, formPooled}
 		b.formNote.Hide()

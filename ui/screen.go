@@ -367,8 +367,7 @@ func (t *screenTab) show(r *app.ScreenResult) {
 	if r.Cached {
 		from = " Offline: the stored screen."
 	}
-	t.setStatus(fmt.Sprintf("%d markers, %d tests (%s mode), over %d sites, in %d scatter-gathers. q: Benjamini–Hochberg over the tests.%s",
-		len(r.Markers), r.Tests, r.Mode, len(r.Sites), r.Queries, from))
+	t.setStatus(report.ScreenLine(r) + from + dpNote(report.ScreenDPLine(r)))
 	style := t.host.chartStyle()
 	if v := report.VolcanoFigure(r); v != nil {
 		t.volcano.SetFigure(func() chart.Figure { v := report.VolcanoFigure(r); v.Style = style; return v }, "")
@@ -495,4 +494,12 @@ func (t *screenTab) exportAs(what string) {
 			t.host.saveFile("volcano-"+r.Request.Study+"."+format, func(w io.Writer) error { return writeFigure(w, format, v) })
 		}
 	}
+}
+
+// dpNote is a differentially private screen's label after the status line ("" for an exact one).
+func dpNote(line string) string {
+	if line == "" {
+		return ""
+	}
+	return " " + line
 }

@@ -215,7 +215,7 @@ func writeResult(w io.Writer, format string, r *app.Result, unit timeUnit, names
 		if spec == nil {
 			return fmt.Errorf("result %d is a Cox model without its model", r.ID)
 		}
-		return writeCox(w, format, r, spec, coxStrataFlag(spec), names, modelExtras{})
+		return writeCox(w, format, r, spec, coxStrataFlag(spec), names, modelExtras{loso: r.Cox.Validation})
 	case protocol.KindIPW:
 		if r.Request.IPW == nil || r.IPW == nil {
 			return fmt.Errorf("result %d is a weighted comparison without its specification", r.ID)
@@ -229,6 +229,8 @@ func writeResult(w io.Writer, format string, r *app.Result, unit timeUnit, names
 // variable stratified by within sites.
 func coxStrataFlag(spec *app.CoxSpec) string {
 	switch {
+	case spec.Form == protocol.CoxDPTables && spec.DPPooled:
+		return "" // the pooled model fitted on the sites' DP tables
 	case spec.Form == protocol.CoxDPTables:
 		return "site" // fitted stratified by site on the sites' DP tables
 	case spec.Form != protocol.CoxStratified:
@@ -305,6 +307,9 @@ func analysisText(req app.Request) string {
 			switch st := coxStrataFlag(req.Cox); st {
 			case "":
 				s += " (pooled)"
+				if req.Cox.Form == protocol.CoxDPTables {
+					s = strings.TrimSuffix(s, ")") + ", differentially private)"
+				}
 			case "site":
 				s += " (stratified by site)"
 				if req.Cox.Form == protocol.CoxDPTables {

@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/report"
 )
 
 // losoJSON is the validation part of the model command's JSON (issue 20's layout):
@@ -25,6 +27,9 @@ func losoJSON(l *app.LOSOResult) map[string]any {
 			m["uno_c"], m["uno_se"] = num(s.UnoC), num(s.UnoSE)
 			m["calibration_slope"], m["calibration_slope_se"] = num(s.CalibrationSlope), num(s.CalibrationSlopeSE)
 			m["coef"] = nums(s.Coef)
+			if n := s.Noise; n != nil {
+				m["noise_sd"] = map[string]any{"harrell_c": num(n.HarrellC), "uno_c": num(n.UnoC), "calibration_slope": num(n.Slope)}
+			}
 			if len(s.Calibration) > 0 {
 				var cal, brier []map[string]any
 				for _, c := range s.Calibration {
@@ -46,18 +51,44 @@ func losoJSON(l *app.LOSOResult) map[string]any {
 		pooled["calibration_slope"], pooled["slope_lower"], pooled["slope_upper"] = num(s.Estimate), num(s.Lower), num(s.Upper)
 		pooled["slope_prediction_lower"], pooled["slope_prediction_upper"] = num(s.PredictionLower), num(s.PredictionUpper)
 	}
-	return map[string]any{"method": "leave one site out; C pooled on the logit scale, REML, 95% prediction interval (docs/validation.md)",
+	doc := map[string]any{"method": "leave one site out; C pooled on the logit scale, REML, 95% prediction interval (docs/validation.md)",
 		"sites": sites, "pooled": pooled}
+	if d := l.DP; d != nil {
+		// Computed from the DP tables of the fit (docs/dp-validation.md): no query, no ρ.
+		doc["method"] = "leave one site out on the differentially private tables the model was fitted on; C pooled on the logit scale with each site's SE and noise SD in quadrature, REML, 95% prediction interval (docs/dp-validation.md)"
+		doc["dp"] = map[string]any{"release": "differentially private", "rho": d.Rho, "queries": d.Queries, "rho_spent": 0,
+			"noise_releases": d.Releases, "pooled_c_noise_sd": num(d.PooledCNoiseSD), "note": report.DPValidationLine(l)}
+	}
+	return doc
 }
 
 // writeLOSOText prints the leave-one-site-out table under the model's terms.
 func writeLOSOText(w io.Writer, l *app.LOSOResult) error {
-	fmt.Fprintln(w, "\nLeave-one-site-out validation (each site evaluates the model fitted on the others)")
+	if l.DP != nil {
+		fmt.Fprintln(w, "\nLeave-one-site-out validation on differentially private tables (each site's released tables evaluate the model fitted on the others' tables)")
+	} else {
+		fmt.Fprintln(w, "\nLeave-one-site-out validation (each site evaluates the model fitted on the others)")
+	}
 	t := table(w)
-	fmt.Fprintln(t, "SITE\tN\tEVENTS\tHARRELL C (SE)\tUNO C\tCALIBRATION SLOPE (SE)")
+	head := "SITE\tN\tEVENTS\tHARRELL C (SE)\tUNO C\tCALIBRATION SLOPE (SE)"
+	if l.DP != nil {
+		head = "SITE\tN (NOISY)\tEVENTS (NOISY)\tHARRELL C (SE)\tC NOISE SD\tUNO C\tCALIBRATION SLOPE (SE)\tSLOPE NOISE SD"
+	}
+	fmt.Fprintln(t, head)
+	var satOut []app.LOSOSite
 	for _, s := range l.Sites {
 		if s.SatOut != "" {
-			fmt.Fprintf(t, "%s\tsat out: %s\t\t\t\t\n", s.Site, s.SatOut)
+			fmt.Fprintf(t, "%s\tsat out (below)\n", s.Site)
+			satOut = append(satOut, s)
+			continue
+		}
+		if l.DP != nil {
+			cn, sn := math.NaN(), math.NaN()
+			if s.Noise != nil {
+				cn, sn = s.Noise.HarrellC, s.Noise.Slope
+			}
+			fmt.Fprintf(t, "%s\t%d\t%d\t%s (%s)\t%s\t%s\t%s (%s)\t%s\n", s.Site, s.N, s.Events, pstr(num(s.HarrellC)), pstr(num(s.HarrellSE)), pstr(num(cn)),
+				pstr(num(s.UnoC)), pstr(num(s.CalibrationSlope)), pstr(num(s.CalibrationSlopeSE)), pstr(num(sn)))
 			continue
 		}
 		fmt.Fprintf(t, "%s\t%d\t%d\t%s (%s)\t%s\t%s (%s)\n", s.Site, s.N, s.Events, pstr(num(s.HarrellC)), pstr(num(s.HarrellSE)),
@@ -65,6 +96,9 @@ func writeLOSOText(w io.Writer, l *app.LOSOResult) error {
 	}
 	if err := t.Flush(); err != nil {
 		return err
+	}
+	for _, s := range satOut {
+		fmt.Fprintf(w, "%s sat out: %s\n", s.Site, s.SatOut)
 	}
 	if err := writeCalibrationText(w, l); err != nil {
 		return err
@@ -76,6 +110,9 @@ func writeLOSOText(w io.Writer, l *app.LOSOResult) error {
 	if s := l.PooledSlope; s != nil {
 		fmt.Fprintf(w, "pooled calibration slope %s (95%% prediction interval %s–%s)\n", pstr(num(s.Estimate)),
 			pstr(num(s.PredictionLower)), pstr(num(s.PredictionUpper)))
+	}
+	if line := report.DPValidationLine(l); line != "" {
+		fmt.Fprintln(w, line)
 	}
 	return nil
 }

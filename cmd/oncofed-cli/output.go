@@ -701,6 +701,8 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	}
 	how := "pooled baseline hazard (exact risk-set sums across sites, two phases a round)"
 	switch {
+	case r.Request.Cox.Form == protocol.CoxDPTables && r.Request.Cox.DPPooled:
+		how = "pooled baseline hazard, fitted on differentially private tables (no pooled opt-in: post-processing of the release; times on the sites' DP bins, numeric covariates at their bins' midpoints; the standard errors leave out the noise)"
 	case r.Request.Cox.Form == protocol.CoxDPTables:
 		how = "stratified by site, fitted on differentially private tables (times on the sites' DP bins, numeric covariates at their bins' midpoints; the standard errors leave out the noise)"
 	case strata == "site":

@@ -39,10 +39,7 @@ func sitesView(ctx context.Context, e *env, r *app.Result) (*perSiteView, error)
 		return nil, err
 	}
 	v := &perSiteView{sc: sc}
-	for j, term := range sc.Terms {
-		if r.Cox.Fit != nil && j < len(r.Cox.Fit.Coef) && math.IsNaN(r.Cox.Fit.Coef[j]) {
-			continue // not estimable in the model itself
-		}
+	for _, term := range app.SiteViewTerms(r) {
 		used, h, err := sc.Meta(term, 0.95)
 		v.terms = append(v.terms, perSiteTerm{term: term, used: used, h: h, err: err})
 	}

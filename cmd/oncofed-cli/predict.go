@@ -7,6 +7,7 @@ import (
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/report"
 )
 
@@ -25,7 +26,7 @@ type modelExtras struct {
 // lpHistogram asks the sites for the cohort's linear-predictor histogram; offline, or when
 // every site refuses, it returns why instead (the prediction stands without it).
 func lpHistogram(ctx context.Context, e *env, r *app.Result, width float64) (*app.LPHistogramResult, string) {
-	if e.offline {
+	if e.offline && r.Request.Cox.Form != protocol.CoxDPTables { // DP: computed from the stored tables
 		return nil, "offline: the cohort's risk-score distribution needs the network"
 	}
 	h, err := e.svc.LPHistogram(ctx, r, width)

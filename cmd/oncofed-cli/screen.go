@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
@@ -18,6 +19,7 @@ import (
 func runScreen(ctx context.Context, c *common, args []string, out io.Writer) error {
 	var a analysisFlags
 	var markers, adjust, ties, strata, refs, treatment, treated, sortBy string
+	var rho float64
 	if err := parseFlags("screen", c, args, func(fs *flag.FlagSet) {
 		a.register(fs, true)
 		fs.StringVar(&markers, "markers", "", "candidate `MARKERS`, comma-separated, or all (every variable not used otherwise)")
@@ -28,6 +30,7 @@ func runScreen(ctx context.Context, c *common, args []string, out io.Writer) err
 		fs.StringVar(&strata, "strata", "site", "`site` (each site its own baseline hazard) or none (one pooled baseline; only sites with allow_pooled_cox answer)")
 		fs.StringVar(&refs, "reference", "", "reference levels, `VAR=LEVEL,...` (default: the first category)")
 		fs.StringVar(&sortBy, "sort", "", "text and CSV order: p, q, effect or marker (default: as asked)")
+		fs.Float64Var(&rho, "rho", 0, "an analyst of role dp: the total `RHO` to spend at each site, split over the markers (default: the sites' dp_rho_screen)")
 	}); err != nil {
 		return err
 	}
@@ -80,7 +83,7 @@ func runScreen(ctx context.Context, c *common, args []string, out io.Writer) err
 		return err
 	}
 	req := app.ScreenRequest{Study: st.Name, Cohort: f, Endpoint: a.endpoint, Markers: list, Adjust: adj,
-		Treatment: treatment, Treated: treated, Form: form, Ties: ties, Levels: levels}
+		Treatment: treatment, Treated: treated, Form: form, Ties: ties, Levels: levels, Rho: rho}
 	r, err := e.svc.Screen(ctx, req, nil)
 	if err != nil {
 		return err
@@ -102,8 +105,11 @@ func writeScreen(w io.Writer, format string, r *app.ScreenResult, sortBy string)
 		return report.WriteScreenCSV(w, rows)
 	}
 	fmt.Fprintf(w, "Biomarker screen (%s) of %s in %s: %d markers, %d tests, %s ties, %s\n", r.Mode, r.Request.Endpoint,
-		r.Request.Study, len(r.Markers), r.Tests, r.Ties, map[protocol.CoxForm]string{protocol.CoxStratified: "stratified by site", protocol.CoxPooled: "pooled baseline"}[r.Form])
+		r.Request.Study, len(r.Markers), r.Tests, r.Ties, map[protocol.CoxForm]string{protocol.CoxStratified: "stratified by site", protocol.CoxPooled: "pooled baseline", protocol.CoxDPTables: "stratified by site"}[r.Form])
 	writeCohortLine(w, r.Request.Cohort)
+	if line := report.ScreenDPLine(r); line != "" {
+		fmt.Fprintln(w, line)
+	}
 	t := table(w)
 	for i, col := range report.ScreenColumns {
 		if i > 0 {
@@ -124,7 +130,7 @@ func writeScreen(w io.Writer, format string, r *app.ScreenResult, sortBy string)
 	if err := t.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "q: Benjamini–Hochberg over the %d markers that are tests; sites: %v; %d scatter-gathers\n", r.Tests, r.Sites, r.Queries)
+	fmt.Fprintf(w, "%s Sites: %s.\n", report.ScreenLine(r), strings.Join(r.Sites, ", "))
 	return nil
 }
 
@@ -133,8 +139,12 @@ func screenJSON(r *app.ScreenResult) map[string]any {
 	for _, m := range r.Markers {
 		terms := []map[string]any{}
 		for _, t := range m.Terms {
-			terms = append(terms, map[string]any{"column": t.Column, "coef": num(t.Coef), "se": num(t.SE), "hr": num(t.HR),
-				"lower": num(t.Lower), "upper": num(t.Upper), "p": num(t.P)})
+			term := map[string]any{"column": t.Column, "coef": num(t.Coef), "se": num(t.SE), "hr": num(t.HR),
+				"lower": num(t.Lower), "upper": num(t.Upper), "p": num(t.P)}
+			if r.DP {
+				term["noise_sd"] = num(t.NoiseSD) // the part of se the release's noise makes
+			}
+			terms = append(terms, term)
 		}
 		out := []map[string]string{}
 		for _, s := range m.SitesOut {
@@ -170,6 +180,10 @@ func screenJSON(r *app.ScreenResult) map[string]any {
 		"tests": r.Tests, "queries": r.Queries, "markers": markers}
 	if req.Treatment != "" {
 		doc["treatment"], doc["treated"] = req.Treatment, req.Treated
+	}
+	if r.DP {
+		doc["privacy"] = map[string]any{"release": "differentially private", "rho_spent": r.DPSpent, "noise_releases": app.DPScreenNoiseReleases,
+			"note": report.ScreenDPLine(r)}
 	}
 	return doc
 }
