@@ -79,9 +79,6 @@ func twoPacksRefused(s *gset, fam []*gset, minCell, minSize int, emptyRefused fu
 			break
 		}
 	}
-	if !slices.ContainsFunc(append(slices.Clone(pc), nc...), func(r *gset) bool { return !r.pending }) {
-		return false // a reply's own sets alone: suppression governs them
-	}
 	return searchTwoPacks(s, pc, nc, minCell, emptyRefused)
 }
 
@@ -192,7 +189,7 @@ func searchTwoPacks(s *gset, pc, nc []*gset, minCell int, emptyRefused func([]*g
 		path = append(path, st)
 		defer func() { path = path[:len(path)-1] }()
 		if undecided < 0 { // balanced but for the remainder: a leaf
-			if len(family) < 2 || !slices.ContainsFunc(family[1:], func(r *gset) bool { return !r.pending }) {
+			if len(family) < 2 { // the candidates are all released before (not pending)
 				return false
 			}
 			if nLeft > 0 || emptyRefused(family, coefs) {
