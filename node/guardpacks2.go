@@ -104,31 +104,7 @@ func searchTwoPacks(s *gset, pc, nc []*gset, minCell int, emptyRefused func([]*g
 			st.vanished = true
 		}
 	}
-	// same reports whether the state's first family and the current one differ by a
-	// combination empty by definition (packs' argument: they then have the same extensions).
-	same := func(st *state) bool {
-		var sets []*gset
-		var cs []int
-		for i, g := range st.prefix {
-			if k := slices.Index(family, g); k < 0 || coefs[k] != st.pcoefs[i] {
-				sets, cs = append(sets, g), append(cs, st.pcoefs[i])
-			}
-		}
-		for k, g := range family {
-			if i := slices.Index(st.prefix, g); i < 0 || st.pcoefs[i] != coefs[k] {
-				sets, cs = append(sets, g), append(cs, -coefs[k])
-			}
-		}
-		if len(sets) == 0 {
-			return true
-		}
-		for _, g := range sets {
-			if len(g.defs) != 1 {
-				return false
-			}
-		}
-		return !emptyRefused(sets, cs)
-	}
+	same := func(st *state) bool { return differByDefinition(st.prefix, st.pcoefs, family, coefs, emptyRefused) }
 	used := func(r *gset) bool { return slices.Contains(family, r) }
 	budget := packBudget
 	var dfs func(nLeft int) bool
