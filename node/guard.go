@@ -69,9 +69,10 @@ import (
 //
 // What it does not stop: linear combinations of five or more sets other than two disjoint
 // families (rules 3 and 7), or whose sets are groups, cells or below min_cohort, or whose
-// last set is not a reply's cohort (rule 7's scope); combinations with coefficients other than ±1; a feasibility answer in a
-// combination with two or more exact releases (rule 6 is pairwise); differences among the
-// cells of one reply (cells of two variables: as before); and, under the default scope, the
+// last set is not a reply's cohort (rule 7's scope); combinations with coefficients other
+// than ±1; a feasibility answer in a combination with exact releases other than rules 3, 6
+// and 7 (guardfeas.go); known padding (an attacker who knows min_cell − 1 patients of a
+// difference exactly); differences among the cells of one reply (cells of two variables: as before); and, under the default scope, the
 // same attack spread over several analyst keys (the guard is per key unless the policy's
 // overlap_guard_scope is "study", guardscope.go). docs/privacy.md collects the rules and limits.
 //
