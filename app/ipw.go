@@ -39,6 +39,10 @@ type IPWSpec struct {
 	// (Strata "none") it is fitted in rounds of its own under the sites' allow_pooled_cox
 	// (docs/ipw.md).
 	Adjust []string `json:"adjust,omitempty"`
+	// DPAllPatterns keeps, in a differentially private comparison (an analyst of role dp,
+	// ipwdp.go), the patterns whose released size the noise alone explains; by default they
+	// are left out (ipwDPEmptyBound).
+	DPAllPatterns bool `json:"dp_all_patterns,omitempty"`
 }
 
 // IPWEdges are the propensity histogram's bins: twenty of width 0.05.
@@ -76,6 +80,9 @@ type IPWResult struct {
 	Cox    *analysis.CoxFit
 	Robust *analysis.RobustCox
 	Sites  []string
+	// DP is set when the comparison was computed from one differentially private release per
+	// site (an analyst of role dp; ipwdp.go): the noise's part in the hazard ratio.
+	DP *IPWDP
 }
 
 // Warnings are what a reader must know before trusting the comparison: collapsed effective
@@ -89,6 +96,9 @@ func (r *IPWResult) Warnings() []string {
 		if a.arm.Kept > 0 && a.arm.ESS < 0.2*float64(a.arm.Kept) {
 			out = append(out, fmt.Sprintf("the %s arm's effective sample size collapsed to %.1f of %d patients: a few weights dominate", a.name, a.arm.ESS, a.arm.Kept))
 		}
+	}
+	if r.DP != nil {
+		out = append(out, "differentially private: the noise of the release pulls the hazard ratio towards 1, by more than its stated noise SD says (docs/dp-compare.md measures 0.14–0.16 on the log scale for 3,000 patients at 4 sites in 16–48 covariate patterns, 0.02–0.04 for 12,000); the fewer patterns and the more patients, the less")
 	}
 	for _, b := range r.Balance {
 		if b.SMDAfter > 0.1 || b.SMDAfter < -0.1 {
@@ -195,6 +205,11 @@ func ipwRequest(s *IPWSpec, stage protocol.IPWStage, beta []float64) *protocol.I
 // answer the first round are the comparison's sites; each later round must be answered by all
 // of them. The payload is then computed from the rounds by renderIPW, as when reopened.
 func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
+	if dpRole, err := s.dpRole(ctx, req.Study); err != nil {
+		return nil, err
+	} else if dpRole {
+		return s.runIPWDP(ctx, req)
+	}
 	if len(req.IPW.Adjust) > 0 && ipwStrata(req.IPW) == "none" {
 		if refuse := s.pooledRefusedByCatalog(ctx, req.Study); len(refuse) > 0 {
 			return nil, Errorf(ERefusedByPolicy, "adjusting the pooled weighted Cox model needs every site to allow pooled models, and the published policies of %s do not (allow_pooled_cox: the model's sums per time disclose covariate values); nothing was asked", strings.Join(refuse, ", "))
@@ -205,6 +220,7 @@ func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
 		rounds  []Round
 		first   *Gathered
 		members map[string]bool
+		satOut  []SiteProblem // sites that refused the outcome round: they sit out from there on
 	)
 	ask := func(ir *protocol.IPWRequest) ([]protocol.Reply, error) {
 		q := base
@@ -216,6 +232,11 @@ func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
 				return nil, WrapError(EUnavailable, err, "the network was lost in round %d of the weighted comparison; it was aborted", len(rounds)+1)
 			}
 			return nil, err
+		}
+		if ir.Stage == protocol.IPWOutcome {
+			if satOut, err = sitOut(g, members, req.IPW.TreatedSite); err != nil {
+				return nil, err
+			}
 		}
 		replies, err := s.keepMembers(g, &first, &members, len(rounds)+1)
 		if err != nil {
@@ -272,7 +293,49 @@ func (s *Service) runIPW(ctx context.Context, req Request) (*Result, error) {
 	if err := s.finish(ctx, r, first, nil); err != nil {
 		return nil, err
 	}
+	for _, p := range satOut {
+		r.Provenance.Answered = slices.DeleteFunc(r.Provenance.Answered, func(site string) bool { return site == p.Site })
+		p.Message = "sat out after the propensity model, which holds its patients: " + p.Message
+		r.Provenance.Refused = append(r.Provenance.Refused, p)
+	}
 	return r, nil
+}
+
+// sitOut takes the sites that refused the outcome round by their policy out of members, and
+// returns them: the weights are known only from that round on, so trimming can leave an arm
+// or a class of a site too small then although the propensity rounds were answered (the
+// site's rule of min_cohort per arm after trimming, or of min_cell per class). Such a site sits
+// out of the outcome and the weighted Cox model — named in the result — instead of aborting
+// everyone's comparison; its patients stay in the propensity model, as any fitted model's do.
+// Without any site left, or without the treated site, there is nothing to compare.
+func sitOut(g *Gathered, members map[string]bool, treatedSite string) ([]SiteProblem, error) {
+	var out []SiteProblem
+	for _, p := range g.Refused {
+		if !members[p.Site] || p.Code != string(ERefusedByPolicy) {
+			continue
+		}
+		if p.Site == treatedSite {
+			e := Errorf(ERefusedByPolicy, "the treated arm is site %s's patients, and %s refused the outcome round (%s); the comparison was aborted", p.Site, p.Site, p.Message)
+			e.Refused = []SiteProblem{p}
+			return nil, e
+		}
+		delete(members, p.Site)
+		out = append(out, p)
+	}
+	if len(members) == 0 {
+		e := Errorf(ERefusedByPolicy, "every site refused the outcome round of the weighted comparison: %s", problemList(out))
+		e.Refused = out
+		return nil, e
+	}
+	return out, nil
+}
+
+func problemList(ps []SiteProblem) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.Site + ": " + p.Message
+	}
+	return strings.Join(parts, "; ")
 }
 
 // runIPWStratifiedCox runs the rounds of the weighted Cox model stratified by site (adjusted
@@ -403,6 +466,9 @@ func ipwCoxRound(replies []protocol.Reply, q int) (c analysis.CoxContribution, m
 func renderIPW(req Request, rounds []Round) (*IPWResult, error) {
 	if req.IPW == nil {
 		return nil, Errorf(EInvalid, "a weighted comparison without its specification")
+	}
+	if isIPWDP(rounds) {
+		return renderIPWDP(req, rounds)
 	}
 	byStage := map[protocol.IPWStage][]Round{}
 	for _, r := range rounds {

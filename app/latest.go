@@ -27,6 +27,9 @@ func (s *Service) prepare(ctx context.Context, req *Request) error {
 	}
 	if req.Kind == protocol.KindIPW {
 		spec := *req.IPW
+		if err := s.prepareIPWMerge(ctx, req.Study, &spec); err != nil {
+			return err
+		}
 		levels, err := s.catalogLevels(ctx, req.Study, spec.Confounders, spec.Levels, nil, "a confounder")
 		if err != nil {
 			return err

@@ -455,7 +455,11 @@ func (e *Engine) ipwCox(prep *ipwPrepared, req *protocol.IPWRequest, wt *ipwWeig
 			out.Events++
 		}
 	}
-	out.N = len(time)
+	// N and Treated are the kept patients (after trimming), whom the contribution holds.
+	out.N, out.Treated = len(time), 0
+	for _, i := range idx {
+		out.Treated += armOf(prep.treated[i])
+	}
 	ties, _ := analysis.ParseTies(req.Ties)
 	st, err := analysis.NewWeightedCoxStratum(time, event, x, 1, w)
 	if err != nil {

@@ -244,7 +244,10 @@ func (e *Engine) ipwAdjustedDesign(ls *loadedStudy, req *protocol.IPWRequest, pr
 			out.Events++
 		}
 	}
-	out.N = len(idx)
+	out.N, out.Treated = len(idx), 0 // the kept patients (after trimming)
+	for _, i := range idx {
+		out.Treated += armOf(prep.treated[i])
+	}
 	if d.st, err = analysis.NewCoxStratum(time, event, d.x, q); err != nil {
 		return nil, errorf(protocol.CodeInvalid, "ipw: %s", trimPrefix(err.Error()))
 	}

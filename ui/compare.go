@@ -52,6 +52,9 @@ type compareTab struct {
 	coxForm     *widget.RadioGroup
 	adjust      *covariateList // the outcome model's covariates, among the confounders
 	adjustNote  *widget.Label  // why the adjustment is not offered
+	mergeBtn    *widget.Button // coarsening the confounders (comparemerge.go)
+	mergeRow    *fyne.Container
+	merge       map[string][]protocol.LevelGroup
 	run         *widget.Button
 	view        *widget.Select
 	export      *widget.Select
@@ -73,6 +76,10 @@ type compareHost interface {
 	cohortHost
 	runHost
 	viewHost
+	// dpAnalyst reports whether the analyst has the dp role at a site holding st: the
+	// comparison is then one differentially private release per site (docs/dp-compare.md),
+	// which takes no merge.
+	dpAnalyst(st *app.Study) bool
 }
 
 func newCompareTab(host compareHost, do func(func())) *compareTab {
@@ -82,7 +89,8 @@ func newCompareTab(host compareHost, do func(func())) *compareTab {
 	t.treated = widget.NewSelect(nil, nil)
 	t.treated.PlaceHolder = "Treated level…"
 	label := func(v string) string { return host.names().Variable(v) }
-	t.confounders = newCovariateList(label, func([]string) { t.offerAdjust() })
+	t.newMergeRow()
+	t.confounders = newCovariateList(label, func([]string) { t.offerAdjust(); t.setMerge(t.merge) })
 	t.estimand = widget.NewRadioGroup([]string{"ATE", "ATT", "overlap"}, nil)
 	t.estimand.Horizontal = true
 	t.estimand.Selected = "ATE"
@@ -129,7 +137,7 @@ func newCompareTab(host compareHost, do func(func())) *compareTab {
 	}
 	left := container.NewVBox(
 		bold("Treatment"), t.treatment, t.treated,
-		bold("Confounders"), t.confounders,
+		bold("Confounders"), t.confounders, t.mergeBtn, t.mergeRow,
 		bold("Weights"), t.estimand, t.trim,
 		bold("Outcome model"), t.coxForm,
 		widget.NewLabel("Adjusted for:"), t.adjust, t.adjustNote,
@@ -165,6 +173,7 @@ func (t *compareTab) setStudy(st *app.Study) {
 	t.confounders.Selected = nil
 	t.confounders.Refresh()
 	t.offerAdjust()
+	t.setMerge(nil)
 }
 
 func (t *compareTab) onTreatment(name string) {
@@ -186,6 +195,7 @@ func (t *compareTab) onTreatment(name string) {
 	t.treated.ClearSelected()
 	t.treated.Refresh()
 	t.offerAdjust()
+	t.setMerge(t.merge)
 }
 
 // offerAdjust offers the chosen confounders as the outcome model's covariates, keeping those
@@ -251,6 +261,7 @@ func (t *compareTab) Request() app.Request {
 		spec.Treatment, spec.Treated, spec.TreatedSite = "", "", t.treated.Selected
 	}
 	fmt.Sscan(t.trim.Selected, &spec.Trim)
+	spec.Merge = t.Merge()
 	req.IPW = spec
 	return req
 }
@@ -270,7 +281,11 @@ func (t *compareTab) onRun() {
 		return
 	}
 	ctx, gen := t.host.newRunContext()
-	t.setStatus("Comparing: the propensity model, then the weighted outcomes — one round trip to every site per step…")
+	if t.host.dpAnalyst(t.study) {
+		t.setStatus("Comparing: one differentially private release from every site, then the propensity model, the weights and the outcomes on this computer…")
+	} else {
+		t.setStatus("Comparing: the propensity model, then the weighted outcomes — one round trip to every site per step…")
+	}
 	t.host.runService(ctx, gen, req, func(r *app.Result, err error) {
 		if err != nil {
 			t.setStatus("No comparison. " + ErrorText(err))
@@ -300,7 +315,11 @@ func (t *compareTab) show(r *app.Result) {
 	} else {
 		t.warnings.Hide()
 	}
-	t.privacy.SetText(report.PrivacyLine(r, t.host.now()))
+	privacy := report.PrivacyLine(r, t.host.now())
+	if line := report.IPWDPLine(r); line != "" {
+		privacy = line + "\n" + privacy
+	}
+	t.privacy.SetText(privacy)
 	t.redraw()
 }
 

@@ -5,9 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/oncofed/oncofed/analysis"
@@ -99,7 +97,7 @@ func runIPW(ctx context.Context, c *common, args []string, out io.Writer) error 
 	if spec.Levels, err = coxLevels(st, "--confounders", names, refs); err != nil {
 		return err
 	}
-	if spec.Merge, err = parseIPWMerge(st, names, merge, spec.Levels); err != nil {
+	if spec.Merge, spec.Levels, err = parseIPWMerge(st, names, merge, spec.Levels); err != nil {
 		return err
 	}
 	r, err := e.run(ctx, app.Request{Kind: protocol.KindIPW, Study: st.Name, Cohort: f, Endpoint: a.endpoint, IPW: spec})
@@ -164,6 +162,14 @@ func writeIPW(w io.Writer, format string, r *app.Result) error {
 			"warnings": nonNil(res.Warnings()),
 			"sites":    provenanceJSON(&r.Provenance), "policy": policyJSON(&r.Provenance),
 			"privacy": report.NewPrivacy(r, clock())}
+		if d := res.DP; d != nil {
+			dpDoc := map[string]any{"rho": d.Rho, "noise_sd": nonNil(d.NoiseSD), "copies": d.Copies, "pseudo_patients": d.Patients,
+				"dropped_patterns": d.DroppedPatterns, "dropped_patients": d.DroppedPatients}
+			if lo, hi, ok := res.NoiseInterval(); ok {
+				dpDoc["lower_with_noise"], dpDoc["upper_with_noise"] = lo, hi
+			}
+			doc["dp"] = dpDoc
+		}
 		return writeJSON(w, doc)
 	case "csv":
 		recs := [][]string{{"column", "smd_before", "smd_after"}}
@@ -205,6 +211,9 @@ func writeIPW(w io.Writer, format string, r *app.Result) error {
 			form, spec.Ties, r4(cox.HR[0]), r4(rob.Lower[0]), r4(rob.Upper[0]), pEq(rob.P[0]), r4(rob.SE[0]), r4(cox.SE[0]))
 	}
 	fmt.Fprintf(w, "weighted log-rank (robust score test) = %s on %d df, p %s\n", r4(rob.Score.Stat), rob.Score.DF, pEq(rob.Score.P))
+	if line := report.IPWDPLine(r); line != "" {
+		fmt.Fprintln(w, line)
+	}
 	for _, s := range res.Warnings() {
 		fmt.Fprintln(w, "warning:", s)
 	}
@@ -244,52 +253,17 @@ func writeIPWCoxTable(w io.Writer, form, ties string, res *app.IPWResult) error 
 	return t.Flush()
 }
 
-// parseIPWMerge reads --merge (VAR=LEVEL,LEVEL;…) against the confounders' declared levels (a
-// discrete numeric confounder's are its whole values), names each group LEVEL+LEVEL, and
-// replaces a merged categorical confounder's levels (reference first) by the merged ones.
-func parseIPWMerge(st *app.Study, confounders []string, spec string, levels map[string][]string) (map[string][]protocol.LevelGroup, error) {
-	if strings.TrimSpace(spec) == "" {
-		return nil, nil
+// parseIPWMerge reads --merge (VAR=LEVEL,LEVEL;…) and checks it against the confounders'
+// declared levels (app.ParseIPWMerge, app.CheckIPWMerge), replacing a merged categorical
+// confounder's levels (reference first) by the merged ones.
+func parseIPWMerge(st *app.Study, confounders []string, spec string, levels map[string][]string) (map[string][]protocol.LevelGroup, map[string][]string, error) {
+	merge, err := app.ParseIPWMerge(spec)
+	if err != nil {
+		return nil, nil, usagef("--merge: %s", app.ErrorMessage(err))
 	}
-	out := map[string][]protocol.LevelGroup{}
-	for _, part := range strings.Split(spec, ";") {
-		name, list, ok := strings.Cut(part, "=")
-		name = strings.TrimSpace(name)
-		if !ok || name == "" {
-			return nil, usagef("--merge: %q is not VAR=LEVEL,LEVEL", part)
-		}
-		if !slices.Contains(confounders, name) {
-			return nil, usagef("--merge: %s is not among --confounders", name)
-		}
-		lv := splitList(list)
-		out[name] = append(out[name], protocol.LevelGroup{Name: strings.Join(lv, "+"), Levels: lv})
+	merged, err := app.CheckIPWMerge(st, confounders, merge, levels)
+	if err != nil {
+		return nil, nil, usagef("--merge: %s", app.ErrorMessage(err))
 	}
-	for name, groups := range out {
-		v := st.Variable(name)
-		declared := v.Categories
-		if v.Type == protocol.Numeric {
-			if !v.Discrete || v.Min == nil || v.Max == nil {
-				return nil, usagef("--merge: %s is continuous; only categorical confounders and discrete numeric ones (whole values of a declared range, such as ECOG) have levels to merge", name)
-			}
-			declared = nil
-			for x := math.Ceil(*v.Min); x <= *v.Max; x++ {
-				declared = append(declared, strconv.FormatFloat(x, 'f', -1, 64))
-			}
-		}
-		q := protocol.Query{Version: protocol.Version, Kind: protocol.KindCount, Study: st.Name, GroupBy: name, Merge: groups}
-		if err := protocol.ValidateQuery(q); err != nil {
-			return nil, usagef("--merge %s: %v", name, err)
-		}
-		if _, _, err := protocol.MergedGroups(declared, groups); err != nil {
-			return nil, usagef("--merge %s: %v", name, err)
-		}
-		if lv, ok := levels[name]; ok {
-			merged, _, err := protocol.MergedGroups(lv, groups)
-			if err != nil {
-				return nil, usagef("--merge %s: %v", name, err)
-			}
-			levels[name] = merged
-		}
-	}
-	return out, nil
+	return merge, merged, nil
 }

@@ -402,7 +402,7 @@ func TestIPWMergeUsage(t *testing.T) {
 		merge, want string
 	}{
 		{"age=50,60", "age is continuous"},
-		{"wt.loss=1,2", "wt.loss is not among --confounders"},
+		{"wt.loss=1,2", "wt.loss is merged but is not among the confounders"},
 		{"ecog=ecog2,ecog9", `"ecog9" is not a level`},
 		{"ecog=ecog2", "merges 2 to 256 levels"},
 	} {
@@ -410,5 +410,77 @@ func TestIPWMergeUsage(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errOut, c.want) {
 			t.Errorf("--merge %s: exit %d, %q; want exit %d and %q", c.merge, code, errOut, exitUsage, c.want)
 		}
+	}
+}
+
+// TestIPWTrimmedSiteSitsOut: trimming is applied from the outcome round on, with the fitted
+// model's weights, so a site can answer every propensity round and then find an arm too small
+// after trimming (lung by institution, age and karno, min_cohort 6 and min_cell 3, trim 0.35 and
+// 0.4: one and then three of the five sites that answer the propensity rounds). Such a site
+// sits out of the outcome and the Cox model — named, with its reason — and the others'
+// comparison is computed, where it used to be aborted for everyone. Its patients stay in the
+// propensity model (the model of trim 0, the same rounds).
+func TestIPWTrimmedSiteSitsOut(t *testing.T) {
+	pol := node.DefaultPolicy()
+	pol.MinCohort, pol.MinCell = 6, 3
+	url := startLung(t, pol)
+	args := func(trim string) []string {
+		return []string{"--hub", url, "--format", "json", "ipw", "--study", "lung", "--endpoint", "os", "--treatment", "sex", "--treated", "female",
+			"--confounders", "age,karno", "--trim", trim}
+	}
+	read := func(trim string) ipwSatOutDoc {
+		code, out, errOut := cli(t, args(trim)...)
+		if code != 0 {
+			t.Fatalf("--trim %s: exit %d, %s", trim, code, errOut)
+		}
+		var d ipwSatOutDoc
+		if err := json.Unmarshal([]byte(out), &d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	all := read("0")
+	for _, trim := range []string{"0.35", "0.4"} {
+		trimmedSitsOut(t, all, read(trim))
+	}
+}
+
+func trimmedSitsOut(t *testing.T, all, trimmed ipwSatOutDoc) {
+	t.Helper()
+	var sat []string
+	for _, r := range trimmed.Sites.Refused {
+		if strings.HasPrefix(r.Reason, "sat out after the propensity model") {
+			sat = append(sat, r.Site)
+			if r.Code != "refused_by_policy" || !strings.Contains(r.Reason, "after trimming") {
+				t.Errorf("site %s sat out with %q (%s)", r.Site, r.Reason, r.Code)
+			}
+		}
+	}
+	if len(sat) == 0 || len(sat)+len(trimmed.Sites.Answered) != len(all.Sites.Answered) {
+		t.Fatalf("sat out %v, answered %v (untrimmed: %v); want the sites that sit out named, the others answering", sat, trimmed.Sites.Answered, all.Sites.Answered)
+	}
+	for _, s := range sat {
+		if slices.Contains(trimmed.Sites.Answered, s) || !slices.Contains(all.Sites.Answered, s) {
+			t.Errorf("site %s sat out, but answered %v (untrimmed %v)", s, trimmed.Sites.Answered, all.Sites.Answered)
+		}
+	}
+	if trimmed.Propensity.N != all.Propensity.N || trimmed.Propensity.Terms[1].Coef != all.Propensity.Terms[1].Coef {
+		t.Errorf("propensity model on %d patients (age %v), untrimmed %d (%v): the site sitting out stays in it", trimmed.Propensity.N, trimmed.Propensity.Terms[1].Coef, all.Propensity.N, all.Propensity.Terms[1].Coef)
+	}
+	if !(trimmed.Cox.N > 0 && trimmed.Cox.N < all.Cox.N) {
+		t.Errorf("weighted Cox on %d patients, untrimmed %d", trimmed.Cox.N, all.Cox.N)
+	}
+}
+
+// ipwSatOutDoc is what TestIPWTrimmedSiteSitsOut reads of ipw's JSON.
+type ipwSatOutDoc struct {
+	Propensity struct {
+		N     int
+		Terms []struct{ Coef float64 }
+	}
+	Cox   struct{ N int }
+	Sites struct {
+		Answered []string
+		Refused  []struct{ Site, Code, Reason string }
 	}
 }
