@@ -388,9 +388,12 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 			var serr error
 			if fview, given, serr = e.stickyCount(ctx, tx, ans.study, p); serr != nil {
 				err = errorf(protocol.CodeInternal, "feasibility state unavailable")
-			} else if serr = e.recordFeasibilityGiven(ctx, tx, analyst, ans.study, given, &view); serr != nil {
-				// The answer joins the analyst's guard memory, refused or not (guardfeas.go).
-				err = errorf(protocol.CodeInternal, "overlap guard state unavailable")
+			} else if serr = e.recordFeasibilityGiven(ctx, tx, analyst, ans.study, given, p, &view); serr != nil {
+				// The answer joins the analyst's guard memory, refused or not, unless the guard
+				// refuses it (guardfeas.go).
+				if err = serr; ErrorCode(serr) != protocol.CodeRefusedByPolicy {
+					err = errorf(protocol.CodeInternal, "overlap guard state unavailable")
+				}
 			} else if n, from := given.Answer, given.ID; n < e.policy.MinCohort {
 				err = errSmallCohort(e.policy.MinCohort)
 			} else {

@@ -29,7 +29,8 @@ import (
 //   - noise(S) is a function of the patient set, not of the query: it is drawn from a
 //     ChaCha8 stream keyed by HMAC-SHA256(site secret, study, study version, S's bitset),
 //     so the answer of a fresh set does not depend on who asks first either;
-//   - the overlap guard does not check them, but it remembers, per analyst, the set whose
+//   - the overlap guard checks a new answer only against rules 3 and 7 (as a cohort, with the
+//     analyst's exact releases: guardfeas.go), and it remembers, per analyst, the set whose
 //     answer each gave (rule 6, guardfeas.go): an exact release fewer than min_cell patients
 //     from it is refused unless that set's own answer was created through the release's
 //     definition (the count of the final cohort, then its run, stay answered); each is charged feasibility_cost (default 0.25) of
@@ -133,7 +134,7 @@ func (e *Engine) feasibilityCount(ctx context.Context, c *cohort, reply *protoco
 	noise := feasibilityNoise(key, c.study.data.Name, c.study.info.Version, c.rows, k)
 	reply.Count = &protocol.CountReply{}
 	reply.Policy.FeasibilityRounding, reply.Policy.FeasibilityNoise = r, k
-	return answer{feas: &feasPending{rows: c.rows, n: c.n, fresh: roundToMultiple(c.n+noise, r), region: regionOf(c.filter)}}, nil
+	return answer{feas: &feasPending{rows: c.rows, n: c.n, fresh: roundToMultiple(c.n+noise, r), region: regionOf(c.filter), def: canonFilter(c.filter)}}, nil
 }
 
 // feasPending is a feasibility count computed before the release decision.
@@ -143,6 +144,8 @@ type feasPending struct {
 	fresh int // round(n + noise(rows), r): the answer unless a near-duplicate set was answered
 	// region is the cohort definition's (regionOf): a fresh answer is remembered with it.
 	region string
+	// def is the cohort's canonical definition (the guard's region algebra, guardfeas.go).
+	def *protocol.Filter
 }
 
 // feasKey names the feasibility sets of one load of a study.

@@ -42,7 +42,11 @@ import (
 //     leave; candidates are found by size and four sketches before any bitset is read;
 //  6. a feasibility answer the analyst was given belongs to a set F with |S Δ F| < min_cell,
 //     identical included, and no definition the reply releases created F's answer
-//     (guardfeas.go: review class 5 in the reverse order).
+//     (guardfeas.go: review class 5 in the reverse order);
+//  7. the reply's cohort S and remembered sets of min_cohort or more patients form two
+//     families P ∋ S and N, each pairwise disjoint, whose unions differ by 1..min_cell−1
+//     patients (guardpacks2.go): Σ_P − Σ_N, for any number of sets —
+//     (A∪B∪C∪{x}) + (D∪E∪F) − (A∪D) − (B∪E) − (C∪F) is x, five sets no four of which combine.
 //
 // A combination of rules 3, 4 and 5 that leaves nobody is refused as well, unless the definitions
 // of its sets empty it over the study's public domain (definition.go): A − (A ∧ age < 60) −
@@ -63,10 +67,12 @@ import (
 // has one code and one message, whatever rule refused and whatever the difference, so a
 // refusal says nothing beyond "the guard refused".
 //
-// What it does not stop: linear combinations of five or more sets other than disjoint pieces
-// of a larger set; combinations with coefficients other than ±1; a feasibility answer in a
-// combination with two or more exact releases (rule 6 is pairwise); differences among the
-// cells of one reply (cells of two variables: as before); and, under the default scope, the
+// What it does not stop: linear combinations of five or more sets other than two disjoint
+// families (rules 3 and 7), or whose sets are groups, cells or below min_cohort, or whose
+// last set is not a reply's cohort (rule 7's scope); combinations with coefficients other
+// than ±1; a feasibility answer in a combination with exact releases other than rules 3, 6
+// and 7 (guardfeas.go); known padding (an attacker who knows min_cell − 1 patients of a
+// difference exactly); differences among the cells of one reply (cells of two variables: as before); and, under the default scope, the
 // same attack spread over several analyst keys (the guard is per key unless the policy's
 // overlap_guard_scope is "study", guardscope.go). docs/privacy.md collects the rules and limits.
 //
@@ -139,13 +145,15 @@ type guardView struct {
 	gs      *guardSets
 	owner   string // whose memory: the analyst, or the study-wide guard's owner (guardscope.go)
 	minCell int
-	words   int
-	legacy  bool                         // the pairwise rule only (tests: the guard before regions)
-	fresh   []*gset                      // sets read or saved in this transaction that the cache lacks
-	byDig   map[string]*gset             // of fresh
-	regions map[*gset][]string           // regions read or saved in this transaction for cached sets
-	defs    map[*gset][]*protocol.Filter // definitions of those regions, when known
-	dom     *domain                      // the study's public domain (definition.go)
+	// minCohort is the policy's: rule 7 combines sets of at least this many patients.
+	minCohort int
+	words     int
+	legacy    bool                         // the pairwise rule only (tests: the guard before regions)
+	fresh     []*gset                      // sets read or saved in this transaction that the cache lacks
+	byDig     map[string]*gset             // of fresh
+	regions   map[*gset][]string           // regions read or saved in this transaction for cached sets
+	defs      map[*gset][]*protocol.Filter // definitions of those regions, when known
+	dom       *domain                      // the study's public domain (definition.go)
 	// empties are the regions released as exactly 0 read or saved in this transaction (not yet
 	// in gs.empties), and replyEmpties those of the reply being checked.
 	empties      map[string]*protocol.Filter
@@ -167,7 +175,7 @@ func (e *Engine) guardView(ctx context.Context, tx ReleaseTx, analyst string, ls
 		gs = &guardSets{byDigest: map[string]*gset{}}
 		e.released[k] = gs
 	}
-	v := &guardView{gs: gs, owner: owner, minCell: e.policy.MinCell, words: (ls.data.Len() + 63) / 64, legacy: e.guardLegacy,
+	v := &guardView{gs: gs, owner: owner, minCell: e.policy.MinCell, minCohort: e.policy.MinCohort, words: (ls.data.Len() + 63) / 64, legacy: e.guardLegacy,
 		byDig: map[string]*gset{}, regions: map[*gset][]string{}, defs: map[*gset][]*protocol.Filter{}, dom: ls.domainOf(), lastID: gs.lastID}
 	sets, err := tx.ReleasedSets(ctx, owner, ls.data.Name, ls.info.Version, gs.lastID)
 	if err != nil {
@@ -228,7 +236,7 @@ func (v *guardView) add(d string, b []uint64, size int, region string, def *prot
 		return // not of this load (cannot happen: versions are never reused)
 	}
 	if created, ok := givenRegion(region); ok {
-		v.addGiven(d, b, size, created)
+		v.addGiven(d, b, size, created, def, known)
 		return
 	}
 	if size == 0 { // a region released as exactly 0
@@ -300,9 +308,19 @@ func (v *guardView) checkFrom(analyst string, sets []bitset, regions []string, d
 	}
 	// The remembered sets, in the cache and read or saved in this transaction, and the sets
 	// of this reply checked already (extras: those whose subsets are not in a cached cover).
-	fam := make([]*gset, 0, len(v.gs.sets)+len(v.fresh)+len(sets))
-	fam = append(append(fam, v.gs.sets...), v.fresh...)
+	replyRegions := map[string]bool{}
+	for _, r := range regions {
+		replyRegions[r] = true
+	}
+	// The feasibility answers given take part in rules 3 and 7 as remembered sets
+	// (guardfeas.go), after the exact ones: rule 3's cached covers hold the cached exact sets
+	// only.
+	fam := v.family(nil)
 	cached := len(v.gs.sets)
+	var given []*gset
+	if !v.legacy {
+		given = v.givenSets(replyRegions)
+	}
 	digests := make([]string, len(sets))
 	for i, s := range sets {
 		digests[i] = bitsDigest(s)
@@ -315,11 +333,14 @@ func (v *guardView) checkFrom(analyst string, sets []bitset, regions []string, d
 			defer func() { g.pending = false }()
 		}
 	}
-	mine := map[string]bool{} // digests of this reply's sets checked already
-	replyRegions := map[string]bool{}
-	for _, r := range regions {
-		replyRegions[r] = true
+	// Rule 7 searches from the reply's largest set, its cohort (guardpacks2.go).
+	cohort := 0
+	for i, s := range sets {
+		if s.count() > sets[cohort].count() {
+			cohort = i
+		}
 	}
+	mine := map[string]bool{} // digests of this reply's sets checked already
 	for i, s := range sets {
 		d := digests[i]
 		if mine[d] {
@@ -364,9 +385,13 @@ func (v *guardView) checkFrom(analyst string, sets []bitset, regions []string, d
 		}
 		if !v.legacy {
 			cur := &gset{bits: s, size: ns, defs: curDefs}
-			if remainderRefused(cur, fam, cached, v.minCell, v.emptyRefused) || combinationRefused(cur, fam, v.minCell, v.emptyRefused) ||
-				combination4Refused(cur, fam, v.minCell, v.emptyRefused) {
-				return i, v.refuse(analyst) // rules 3, 4, 5
+			// The feasibility answers given take part in the rules of disjoint families (3
+			// and 7) only (guardfeas.go).
+			withGiven := append(slices.Clip(fam), given...)
+			if remainderRefused(cur, withGiven, cached, v.minCell, v.emptyRefused) || combinationRefused(cur, fam, v.minCell, v.emptyRefused) ||
+				combination4Refused(cur, fam, v.minCell, v.emptyRefused) ||
+				i == cohort && twoPacksRefused(cur, withGiven, v.minCell, v.minCohort, v.emptyRefused) {
+				return i, v.refuse(analyst) // rules 3, 4, 5, 7
 			}
 		}
 		fam = append(fam, &gset{bits: s, size: ns, pending: true, defs: curDefs})

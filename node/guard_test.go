@@ -56,6 +56,9 @@ func TestGuardRules(t *testing.T) {
 		// (A∪B∪{x}) − (A∪C) + (C∪D) − (B∪D) with quarters of 10: no pair or triple is near.
 		{"four sets (rule 5)", []step{{set(r(0, 10), r(20, 30)), "AC"}, {set(r(20, 40)), "CD"}, {set(r(10, 20), r(30, 40)), "BD"}}, step{set(r(0, 20), r(50, 51)), "ABx"}, true},
 		{"four sets, min_cell apart", []step{{set(r(0, 10), r(20, 30)), "AC"}, {set(r(20, 40)), "CD"}, {set(r(10, 20), r(30, 40)), "BD"}}, step{set(r(0, 20), r(50, 55)), "ABx"}, false},
+		// (A∪B∪C∪{x}) + (D∪E∪F) − (A∪D) − (B∪E) − (C∪F) with blocks of 10: no four combine.
+		{"five sets (rule 7)", []step{{set(r(0, 30), r(90, 91)), "ABCx"}, {set(r(30, 60)), "DEF"}, {set(r(0, 10), r(30, 40)), "AD"}, {set(r(10, 20), r(40, 50)), "BE"}}, step{set(r(20, 30), r(50, 60)), "CF"}, true},
+		{"five sets, min_cell apart", []step{{set(r(0, 30), r(90, 95)), "ABCx"}, {set(r(30, 60)), "DEF"}, {set(r(0, 10), r(30, 40)), "AD"}, {set(r(10, 20), r(40, 50)), "BE"}}, step{set(r(20, 30), r(50, 60)), "CF"}, false},
 		// An empty remainder: answered only when the definitions empty it; these are unknown
 		// (no definitions given), so it is refused like a small one.
 		{"S1 − C − D empty, definitions unknown (rule 3)", []step{{set(r(0, 20)), "S1"}, {set(r(0, 10)), "C"}}, step{set(r(10, 20)), "D"}, true},

@@ -48,32 +48,11 @@ func packs(l, must *gset, pieces []*gset, minCell int, needOld bool, emptyRefuse
 			st.vanished = true
 		}
 	}
-	// same reports whether prefix and the current family's pieces differ by a combination that
-	// is empty by definition (each set differing has one known definition: with more, the
-	// choices of the two proofs might not agree).
+	// same reports whether prefix and the current family's pieces (coefficient −1 each) differ
+	// by a combination that is empty by definition.
 	same := func(prefix []*gset) bool {
-		var sets []*gset
-		var cs []int
 		cur := family[base:]
-		for _, g := range prefix {
-			if !slices.Contains(cur, g) {
-				sets, cs = append(sets, g), append(cs, 1)
-			}
-		}
-		for _, g := range cur {
-			if !slices.Contains(prefix, g) {
-				sets, cs = append(sets, g), append(cs, -1)
-			}
-		}
-		if len(sets) == 0 {
-			return true
-		}
-		for _, g := range sets {
-			if len(g.defs) != 1 {
-				return false
-			}
-		}
-		return !emptyRefused(sets, cs)
+		return differByDefinition(prefix, minusOnes(len(prefix)), cur, minusOnes(len(cur)), emptyRefused)
 	}
 	budget := packBudget
 	var dfs func(old bool, nLeft int) bool
@@ -184,4 +163,43 @@ func packs(l, must *gset, pieces []*gset, minCell int, needOld bool, emptyRefuse
 		return false
 	}
 	return dfs(false, 0)
+}
+
+// differByDefinition reports whether the signed families a (coefficients ac) and b (bc) differ
+// by a combination that is empty by definition — each set that differs has one known
+// definition (with more, the choices of the two proofs might not agree) and emptyRefused
+// passes their difference — or not at all. The searches of rules 3 and 7 skip a state reached
+// again by b when the family a that reached it first had an extension that was empty by
+// definition: b with that extension is then empty by definition too.
+func differByDefinition(a []*gset, ac []int, b []*gset, bc []int, emptyRefused func([]*gset, []int) bool) bool {
+	var sets []*gset
+	var cs []int
+	for i, g := range a {
+		if k := slices.Index(b, g); k < 0 || bc[k] != ac[i] {
+			sets, cs = append(sets, g), append(cs, ac[i])
+		}
+	}
+	for k, g := range b {
+		if i := slices.Index(a, g); i < 0 || ac[i] != bc[k] {
+			sets, cs = append(sets, g), append(cs, -bc[k])
+		}
+	}
+	if len(sets) == 0 {
+		return true
+	}
+	for _, g := range sets {
+		if len(g.defs) != 1 {
+			return false
+		}
+	}
+	return !emptyRefused(sets, cs)
+}
+
+// minusOnes returns n coefficients −1.
+func minusOnes(n int) []int {
+	c := make([]int, n)
+	for i := range c {
+		c[i] = -1
+	}
+	return c
 }
