@@ -448,15 +448,7 @@ func TestOpenSitesLabelled(t *testing.T) {
 // An analyst of role dp gets differentially private counts, curves and Tables 1: the privacy line says
 // so, with the ρ each site charged and the budget left, and the JSON names the release kind.
 func TestDPAnalystLabelled(t *testing.T) {
-	keyFile := filepath.Join(t.TempDir(), "dora.key")
-	code, line, stderr := cli(t, "keygen", "--out", keyFile, "--name", "dora")
-	if code != exitOK {
-		t.Fatalf("keygen: %s", stderr)
-	}
-	analysts, err := node.ParseAnalysts(strings.NewReader(line)) // no role: dp
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyFile, analysts := dpAnalyst(t)
 	url := startLungFor(t, node.DefaultPolicy(), analysts, nil)
 	code, out, stderr := cli(t, "--hub", url, "--key", keyFile, "km", "--study", "lung", "--endpoint", "os")
 	// How many of the 18 small sites answer depends on the noise (a noisy size below 10 is refused).
@@ -505,15 +497,7 @@ func TestSummaryOutFile(t *testing.T) {
 // release kind. (ρ = 5 per model so that the 18 small lung sites' tables are nearly exact and
 // the sites large enough for the design-column rule answer whatever the noise.)
 func TestDPAnalystCox(t *testing.T) {
-	keyFile := filepath.Join(t.TempDir(), "dora.key")
-	code, line, stderr := cli(t, "keygen", "--out", keyFile, "--name", "dora")
-	if code != exitOK {
-		t.Fatalf("keygen: %s", stderr)
-	}
-	analysts, err := node.ParseAnalysts(strings.NewReader(line)) // no role: dp
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyFile, analysts := dpAnalyst(t)
 	pol := node.DefaultPolicy()
 	pol.DPRhoCox, pol.DPRhoDaily, pol.DPRhoTotal = 5, 20, 20
 	url := startLungFor(t, pol, analysts, nil)
@@ -582,4 +566,20 @@ func TestDPAnalystCox(t *testing.T) {
 	if code != exitOK || row == "" || !strings.Contains(shown, row) || !strings.Contains(shown, "Noise of the differentially private release") || !strings.Contains(shown, "fitted on differentially private tables") || !strings.Contains(shown, "ρ=5 each") {
 		t.Errorf("library show: exit %d\n%s%s", code, shown, stderr)
 	}
+}
+
+// dpAnalyst makes the key of dora, an analyst listed with no role (so dp), and the analysts
+// list a node serving her reads.
+func dpAnalyst(t *testing.T) (keyFile string, analysts *node.Analysts) {
+	t.Helper()
+	keyFile = filepath.Join(t.TempDir(), "dora.key")
+	code, line, stderr := cli(t, "keygen", "--out", keyFile, "--name", "dora")
+	if code != exitOK {
+		t.Fatalf("keygen: %s", stderr)
+	}
+	analysts, err := node.ParseAnalysts(strings.NewReader(line)) // no role: dp
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keyFile, analysts
 }

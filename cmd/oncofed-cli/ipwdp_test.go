@@ -17,15 +17,7 @@ import (
 // (a dp_tables Cox release; docs/dp-compare.md) and prints the comparison with the noise's SD of
 // the log HR and the interval widened by it, in JSON and in text.
 func TestDPAnalystIPW(t *testing.T) {
-	keyFile := filepath.Join(t.TempDir(), "dora.key")
-	code, line, stderr := cli(t, "keygen", "--out", keyFile, "--name", "dora")
-	if code != exitOK {
-		t.Fatalf("keygen: %s", stderr)
-	}
-	analysts, err := node.ParseAnalysts(strings.NewReader(line)) // no role: dp
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyFile, analysts := dpAnalyst(t)
 	pol := node.DefaultPolicy()
 	pol.DPRhoCox, pol.DPRhoDaily, pol.DPRhoTotal = 5, 20, 20
 	pol.EventsPerCoxCovariate = 0 // lung's sites are small: the comparison, not that rule, is tested here

@@ -19,15 +19,7 @@ import (
 // tables, stratified or pooled, sends nothing (the tables kept with the first result are
 // reused); every figure says it comes from DP tables, and the validation states its noise.
 func TestDPAnalystModelLOSOAndPredict(t *testing.T) {
-	keyFile := filepath.Join(t.TempDir(), "dora.key")
-	code, line, stderr := cli(t, "keygen", "--out", keyFile, "--name", "dora")
-	if code != exitOK {
-		t.Fatalf("keygen: %s", stderr)
-	}
-	analysts, err := node.ParseAnalysts(strings.NewReader(line)) // no role: dp
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyFile, analysts := dpAnalyst(t)
 	pol := node.DefaultPolicy()
 	pol.DPRhoCox, pol.DPRhoDaily, pol.DPRhoTotal = 5, 20, 20
 	var queries atomic.Int64

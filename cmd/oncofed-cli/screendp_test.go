@@ -17,15 +17,7 @@ import (
 // predictive (lung has no treatment: age's interaction with the indicator sex = male stands
 // for one) modes both run. ρ = 20 per screen: the small lung sites' tables nearly exact.
 func TestDPAnalystScreen(t *testing.T) {
-	keyFile := filepath.Join(t.TempDir(), "dora.key")
-	code, line, stderr := cli(t, "keygen", "--out", keyFile, "--name", "dora")
-	if code != exitOK {
-		t.Fatalf("keygen: %s", stderr)
-	}
-	analysts, err := node.ParseAnalysts(strings.NewReader(line)) // no role: dp
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyFile, analysts := dpAnalyst(t)
 	pol := node.DefaultPolicy()
 	pol.DPRhoDaily, pol.DPRhoTotal = 100, 100
 	pol.EventsPerCoxCovariate = 3 // lung's sites hold 20–40 events: 3 columns need 30 at 10 each
