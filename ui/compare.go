@@ -44,7 +44,7 @@ type compareTab struct {
 	host    compareHost
 	content fyne.CanvasObject
 
-	treatment   *widget.Select
+	treatment   *variableSelect
 	treated     *widget.Select
 	confounders *covariateList // by their labels
 	estimand    *widget.RadioGroup
@@ -84,8 +84,7 @@ type compareHost interface {
 
 func newCompareTab(host compareHost, do func(func())) *compareTab {
 	t := &compareTab{host: host}
-	t.treatment = widget.NewSelect(nil, t.onTreatment)
-	t.treatment.PlaceHolder = "Treatment…"
+	t.treatment = newVariableSelect("Treatment…", t.onTreatment)
 	t.treated = widget.NewSelect(nil, nil)
 	t.treated.PlaceHolder = "Treated level…"
 	label := func(v string) string { return host.names().Variable(v) }
@@ -136,7 +135,7 @@ func newCompareTab(host compareHost, do func(func())) *compareTab {
 		return widget.NewLabelWithStyle(s, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	}
 	left := container.NewVBox(
-		bold("Treatment"), t.treatment, t.treated,
+		bold("Treatment"), t.treatment.Select, t.treated,
 		bold("Confounders"), t.confounders, t.mergeBtn, t.mergeRow,
 		bold("Weights"), t.estimand, t.trim,
 		bold("Outcome model"), t.coxForm,
@@ -165,8 +164,7 @@ func (t *compareTab) setStudy(st *app.Study) {
 			cats = append(cats, v.Name)
 		}
 	}
-	t.treatment.Options = append(cats, compareBySite)
-	t.treatment.ClearSelected()
+	t.treatment.SetNames(append(cats, compareBySite), report.Names{From: st}.Variable)
 	t.treated.Options = nil
 	t.treated.ClearSelected()
 	t.confounders.Options = all
@@ -204,7 +202,7 @@ func (t *compareTab) onTreatment(name string) {
 func (t *compareTab) offerAdjust() {
 	var opts, kept []string
 	for _, c := range t.confounders.Selected {
-		if c != t.treatment.Selected {
+		if c != t.treatment.Name() {
 			opts = append(opts, c)
 		}
 	}
@@ -244,11 +242,11 @@ func (t *compareTab) Request() app.Request {
 	req.GroupBy = ""
 	var conf []string
 	for _, c := range t.confounders.Selected {
-		if c != t.treatment.Selected {
+		if c != t.treatment.Name() {
 			conf = append(conf, c)
 		}
 	}
-	spec := &app.IPWSpec{Treatment: t.treatment.Selected, Treated: t.treated.Selected, Confounders: conf, Estimand: t.estimand.Selected, Strata: "site"}
+	spec := &app.IPWSpec{Treatment: t.treatment.Name(), Treated: t.treated.Selected, Confounders: conf, Estimand: t.estimand.Selected, Strata: "site"}
 	if t.coxForm.Selected == coxPooledB {
 		spec.Strata = "none"
 	}

@@ -77,7 +77,7 @@ func TestCompareSingleArmTrial(t *testing.T) {
 	}
 	a.selectTab(TabCompare)
 	c := a.compare
-	c.treatment.SetSelected(compareBySite)
+	c.treatment.SetName(compareBySite)
 	if !slices.Equal(c.treated.Options, a.compare.study.Sites) || len(c.treated.Options) < 2 {
 		t.Fatalf("treated options %v, want the sites %v", c.treated.Options, a.compare.study.Sites)
 	}
@@ -128,7 +128,7 @@ func TestCompareSingleArmTrial(t *testing.T) {
 		t.Errorf("the Library did not show the stored single-arm comparison")
 	}
 	// Back to a treatment variable: both forms offered again.
-	c.treatment.SetSelected("treatment")
+	c.treatment.SetName("treatment")
 	if c.coxForm.Disabled() {
 		t.Error("the Cox form stays disabled for a treatment variable")
 	}
@@ -150,7 +150,7 @@ func TestCompareAdjustedPooled(t *testing.T) {
 	}
 	a.selectTab(TabCompare)
 	c := a.compare
-	c.treatment.SetSelected("treatment")
+	c.treatment.SetName("treatment")
 	c.treated.SetSelected("pembro-chemo")
 	c.confounders.SetSelected([]string{"age", "weight_loss_kg"})
 	if !slices.Equal(c.adjust.Options, []string{"age", "weight_loss_kg"}) || c.adjust.Disabled() {
@@ -206,7 +206,7 @@ func TestCompareAdjustNotOfferedWhereRefused(t *testing.T) {
 	a := f.ui
 	a.selectTab(TabCompare)
 	c := a.compare
-	c.treatment.SetSelected("treatment")
+	c.treatment.SetName("treatment")
 	c.confounders.SetSelected([]string{"age", "weight_loss_kg"})
 	c.coxForm.SetSelected(coxPooledB)
 	if !c.adjust.Disabled() || len(c.adjust.Options) != 0 || !c.adjustNote.Visible() || !strings.Contains(c.adjustNote.Text, "allow_pooled_cox") {

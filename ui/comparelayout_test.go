@@ -74,7 +74,7 @@ func compareTreatment(t *testing.T, f *fixture) *compareTab {
 	t.Helper()
 	f.ui.selectTab(TabCompare)
 	c := f.ui.compare
-	c.treatment.SetSelected("treatment")
+	c.treatment.SetName("treatment")
 	c.treated.SetSelected("pembro-chemo")
 	c.confounders.SetSelected([]string{"age", "weight_loss_kg"})
 	test.Tap(c.run)

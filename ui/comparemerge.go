@@ -48,7 +48,7 @@ func (t *compareTab) mergeable() []string {
 func (t *compareTab) chosenConfounders() []string {
 	var out []string
 	for _, c := range t.confounders.Selected {
-		if c != t.treatment.Selected {
+		if c != t.treatment.Name() {
 			out = append(out, c)
 		}
 	}

@@ -20,7 +20,7 @@ func TestCompareMergeLevels(t *testing.T) {
 	f := startApp(t)
 	f.ui.selectTab(TabCompare)
 	c := f.ui.compare
-	c.treatment.SetSelected("treatment")
+	c.treatment.SetName("treatment")
 	c.treated.SetSelected("pembro-chemo")
 	c.confounders.SetSelected([]string{"age"})
 	if !c.mergeBtn.Disabled() {
@@ -87,7 +87,7 @@ func TestCompareDP(t *testing.T) {
 	f := startAppAs(t, fed, node.RoleDP)
 	f.ui.selectTab(TabCompare)
 	c := f.ui.compare
-	c.treatment.SetSelected("treatment")
+	c.treatment.SetName("treatment")
 	c.treated.SetSelected("pembro-chemo")
 	c.confounders.SetSelected([]string{"age"})
 	test.Tap(c.run)

@@ -72,3 +72,28 @@ func TestCovariateLabels(t *testing.T) {
 		}
 	}
 }
+
+// The treatment selects show dictionary labels and give names back: the Compare tab's offers
+// "first-line regimen" for treatment, and the single-arm trial as itself.
+func TestTreatmentSelectsShowLabels(t *testing.T) {
+	f := startApp(t)
+	c, s := f.ui.compare, f.ui.screen
+	st := f.ui.currentStudy()
+	v := st.Variable("treatment")
+	if v == nil || v.Label == "" || v.Label == "treatment" {
+		t.Fatalf("the test study's treatment variable has no label: %+v", v)
+	}
+	for _, sel := range []*variableSelect{c.treatment, s.treatment} {
+		if !slices.Contains(sel.Options, v.Label) || slices.Contains(sel.Options, "treatment") {
+			t.Errorf("options %q: want the label %q, not the name", sel.Options, v.Label)
+		}
+	}
+	c.treatment.SetSelected(v.Label)
+	if c.treatment.Name() != "treatment" || len(c.treated.Options) == 0 {
+		t.Errorf("choosing the label %q gave name %q and treated levels %q", v.Label, c.treatment.Name(), c.treated.Options)
+	}
+	c.treatment.SetName(compareBySite)
+	if c.treatment.Selected != compareBySite || c.treatment.Name() != compareBySite || c.treated.PlaceHolder != "Trial site…" {
+		t.Errorf("single-arm trial: shown %q, name %q, treated %q", c.treatment.Selected, c.treatment.Name(), c.treated.PlaceHolder)
+	}
+}

@@ -75,9 +75,10 @@ func TestModelTabDP(t *testing.T) {
 		t.Errorf("forest plot %T: footnote does not say the intervals include the noise", m.cForest.figure())
 	}
 	shoot(t, f, "model_dp_validation")
-	// The long DP texts wrap: the tab still fits a 1024×700 screen (under Xvfb the window
-	// grew past 1024 px once they appeared).
-	if ms := f.ui.tabs.Selected().Content.MinSize(); ms.Width > 1024-300 || ms.Height > 700-120 {
+	// The tab still fits a 1024-px screen once validated (under Xvfb the window grew past 1024
+	// px: the calibration table did not scroll sideways). The height of the wrapped texts
+	// depends on the width they were last laid out at, so only the width is checked.
+	if ms := f.ui.tabs.Selected().Content.MinSize(); ms.Width > 1024-300 {
 		t.Errorf("the Model tab with a dp validation needs %v", ms)
 	}
 	test.Tap(m.predict)

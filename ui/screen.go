@@ -40,7 +40,7 @@ type screenTab struct {
 	markers   *covariateList // by their labels
 	adjust    *covariateList
 	mode      *widget.RadioGroup
-	treatment *widget.Select
+	treatment *variableSelect
 	treated   *widget.Select
 	ties      *widget.RadioGroup
 	run       *widget.Button
@@ -95,8 +95,7 @@ func newScreenTab(host screenHost, svc screenService, do func(func())) *screenTa
 	label := func(v string) string { return host.names().Variable(v) }
 	t.markers = newCovariateList(label, nil)
 	t.adjust = newCovariateList(label, nil)
-	t.treatment = widget.NewSelect(nil, func(string) { t.onTreatment() })
-	t.treatment.PlaceHolder = "treatment variable"
+	t.treatment = newVariableSelect("treatment variable", func(string) { t.onTreatment() })
 	t.treated = widget.NewSelect(nil, nil)
 	t.treated.PlaceHolder = "treated level"
 	t.mode = widget.NewRadioGroup([]string{modePrognostic, modePredictive}, func(string) { t.onMode() })
@@ -142,7 +141,7 @@ func newScreenTab(host screenHost, svc screenService, do func(func())) *screenTa
 	lists.Open(0)
 	left := container.NewVBox(
 		widget.NewLabelWithStyle("Mode", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.mode,
-		t.treatment, t.treated,
+		t.treatment.Select, t.treated,
 		widget.NewLabelWithStyle("Ties", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.ties,
 		lists,
 	)
@@ -194,10 +193,9 @@ func (t *screenTab) setStudy(st *app.Study) {
 	t.markers.Refresh()
 	t.adjust.Options, t.adjust.Selected = all, nil
 	t.adjust.Refresh()
-	t.treatment.SetOptions(cats)
-	t.treatment.ClearSelected()
+	t.treatment.SetNames(cats, report.Names{From: st}.Variable)
 	if slices.Contains(cats, "treatment") {
-		t.treatment.SetSelected("treatment") // the usual name: its levels are then offered
+		t.treatment.SetName("treatment") // the usual name: its levels are then offered
 	}
 	t.clear()
 }
@@ -227,7 +225,7 @@ func (t *screenTab) onTreatment() {
 	if st == nil {
 		return
 	}
-	if v := st.Variable(t.treatment.Selected); v != nil {
+	if v := st.Variable(t.treatment.Name()); v != nil {
 		t.treated.SetOptions(v.Categories)
 		t.treated.ClearSelected()
 	}
@@ -239,7 +237,7 @@ func (t *screenTab) load(req app.ScreenRequest) {
 	t.adjust.SetSelected(slices.Clone(req.Adjust))
 	if req.Treatment != "" {
 		t.mode.SetSelected(modePredictive)
-		t.treatment.SetSelected(req.Treatment)
+		t.treatment.SetName(req.Treatment)
 		t.treated.SetSelected(req.Treated)
 	} else {
 		t.mode.SetSelected(modePrognostic)
@@ -257,13 +255,13 @@ func (t *screenTab) Request() app.ScreenRequest {
 	req := app.ScreenRequest{Study: cr.Study, CohortName: cr.CohortName, Cohort: cr.Cohort, Endpoint: cr.Endpoint,
 		Ties: strings.ToLower(t.ties.Selected), Form: protocol.CoxStratified}
 	for _, m := range t.markers.Selected {
-		if !slices.Contains(t.adjust.Selected, m) && !(t.mode.Selected == modePredictive && m == t.treatment.Selected) {
+		if !slices.Contains(t.adjust.Selected, m) && !(t.mode.Selected == modePredictive && m == t.treatment.Name()) {
 			req.Markers = append(req.Markers, m)
 		}
 	}
 	req.Adjust = append(req.Adjust, t.adjust.Selected...)
 	if t.mode.Selected == modePredictive {
-		req.Treatment, req.Treated = t.treatment.Selected, t.treated.Selected
+		req.Treatment, req.Treated = t.treatment.Name(), t.treated.Selected
 	}
 	return req
 }

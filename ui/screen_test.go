@@ -73,7 +73,7 @@ func TestBiomarkerScreenTab(t *testing.T) {
 	}
 	// Predictive: STK11 × pembro-chemo.
 	s.mode.SetSelected(modePredictive)
-	s.treatment.SetSelected("treatment")
+	s.treatment.SetName("treatment")
 	s.treated.SetSelected("pembro-chemo")
 	s.markers.SetSelected([]string{"stk11", "nf1"})
 	s.result = nil
