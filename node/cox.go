@@ -165,7 +165,19 @@ func (e *Engine) cox(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	if req.Form == protocol.CoxZPH {
 		released += " transform=" + req.ZPH.Transform + " transform_sha256=" + zphDigest(req.ZPH)
 	}
-	return answer{sets: []bitset{prep.complete}, released: released}, nil
+	ans := answer{released: released}
+	ans.addComplete(prep.complete, q.Cohort, coxModelVars(req))
+	return ans, nil
+}
+
+// coxModelVars are the variables a Cox or Fine–Gray query's complete cases must have: its
+// covariates and its within-site stratum.
+func coxModelVars(req *protocol.CoxRequest) []string {
+	vars := slices.Clone(req.Covariates)
+	if req.Strata != "" {
+		vars = append(vars, req.Strata)
+	}
+	return vars
 }
 
 // isPooledForm reports whether form is a phase of the two-phase pooled round.

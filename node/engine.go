@@ -258,6 +258,9 @@ func (e *Engine) refuseUndecodable(ctx context.Context, q protocol.Query, raw st
 type answer struct {
 	sets    []bitset           // patient sets whose aggregates the reply releases (overlap guard)
 	regions []*protocol.Filter // the definition of each of sets (region.go); nil: every patient
+	// defs, where not nil, is a narrower definition of sets[i] than regions[i] for the guard's
+	// region algebra: a model's complete cases (answer.addComplete).
+	defs []*protocol.Filter
 	// empties are the definitions of cells the reply releases as exactly 0 (a grouped reply's
 	// missing group, a variable's missing count): public facts the guard's region algebra
 	// uses (definition.go).
@@ -306,11 +309,7 @@ func (e *Engine) handle(ctx context.Context, q protocol.Query, raw string) (prot
 	feasibility := authenticated && q.Feasibility && q.Version == protocol.Version
 	budgeted := authenticated && q.Kind != protocol.KindCatalog && q.Version == protocol.Version && !q.Feasibility
 	guarded := e.policy.OverlapGuard && ans.study != nil && len(ans.sets) > 0 && !isDP
-	regions := make([]string, len(ans.sets))
-	defs := make([]*protocol.Filter, len(ans.sets))
-	for i := range regions {
-		regions[i], defs[i] = regionOf(ans.regions[i]), canonFilter(ans.regions[i])
-	}
+	regions, defs := ans.regionsAndDefs()
 	// A set released exactly is also remembered as a feasibility set (feasibility.go), so
 	// that a feasibility count near it gets its sticky answer; its noise needs the key, read
 	// before the transaction.

@@ -122,7 +122,9 @@ func (e *Engine) fineGray(c *cohort, q *protocol.Query, reply *protocol.Reply) (
 	if req.Weights != nil {
 		released += " weights_sha256=" + weightsDigest(req.Weights)
 	}
-	return answer{sets: []bitset{prep.complete}, released: released}, nil
+	ans := answer{released: released}
+	ans.addComplete(prep.complete, q.Cohort, coxModelVars(req))
+	return ans, nil
 }
 
 func allFinite(xs []float64) bool {

@@ -16,7 +16,7 @@ func (v *guardView) checkTable1(analyst string, ans *answer, reply *protocol.Rep
 	rerender := func() {
 		*ans = t.answer(reply)
 		ans.study = study
-		*regions, *defs = regionsOf(ans.regions)
+		*regions, *defs = ans.regionsAndDefs()
 		changed = true
 	}
 	// Complements avoid cells whose definitions were released before: render again when that
@@ -95,15 +95,6 @@ func (v *guardView) knownRegions() map[string]bool {
 	return known
 }
 
-// regionsOf returns the region and canonical definition of each of fs.
-func regionsOf(fs []*protocol.Filter) ([]string, []*protocol.Filter) {
-	regions := make([]string, len(fs))
-	defs := make([]*protocol.Filter, len(fs))
-	for i, f := range fs {
-		regions[i], defs[i] = regionOf(f), canonFilter(f)
-	}
-	return regions, defs
-}
 
 // outs is a copy of every partition's released cells.
 func (t *table1) outs() [][]protocol.Count {

@@ -58,7 +58,7 @@ func (e *Engine) ipw(c *cohort, q *protocol.Query, reply *protocol.Reply) (answe
 	p := len(prep.names)
 	out := &protocol.IPWReply{Columns: prep.names, N: prep.n, Treated: prep.treatedN}
 	var ans answer
-	ans.add(prep.complete, c.filter)
+	ans.addComplete(prep.complete, c.filter, ipwModelVars(req))
 	classSets(&ans, c, req, prep, prep.row)
 	switch req.Stage {
 	case protocol.IPWPooledSums, protocol.IPWPooledHessian, protocol.IPWPooledMeat:
@@ -668,4 +668,14 @@ func cellPolicyTimes(time []float64, event []bool, cell []int32, strict bool, bi
 		}
 	}
 	return t2, e2, merged, truncated, nil
+}
+
+// ipwModelVars are the variables an IPW query's complete cases must have: the confounders and,
+// unless the treatment is membership in a site, the treatment.
+func ipwModelVars(req *protocol.IPWRequest) []string {
+	vars := slices.Clone(req.Confounders)
+	if req.TreatedSite == "" {
+		vars = append(vars, req.Treatment)
+	}
+	return vars
 }

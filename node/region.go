@@ -178,4 +178,38 @@ func (c *cohort) groupRegion(k int) *protocol.Filter {
 func (a *answer) add(s bitset, region *protocol.Filter) {
 	a.sets = append(a.sets, s)
 	a.regions = append(a.regions, region)
+	a.defs = append(a.defs, nil)
+}
+
+// addComplete appends a model's complete cases: the patients of cohort with every one of vars
+// present. They are released through two regions: the cohort's, so that the guard's rule 1
+// takes a model of a cohort nobody of which lacks a variable as a re-run of the cohort's
+// release (KM, then Cox of the same cohort), and their exact definition's, so that it takes
+// Table 1's "present" cell of the one covariate as a re-run too (in either order). The region
+// algebra gets their exact definition through both, which explains a combination the complete
+// cases empty by definition: the cohort minus a Table 1's "missing" cell of the covariate
+// minus the complete cases of a model on it.
+func (a *answer) addComplete(s bitset, cohort *protocol.Filter, vars []string) {
+	def := cohort
+	for _, v := range vars {
+		def = andFilter(def, &protocol.Filter{Op: protocol.OpPresent, Var: v})
+	}
+	a.add(s, cohort)
+	a.defs[len(a.defs)-1] = def
+	a.add(s, def)
+}
+
+// regionsAndDefs returns the region (hash) of each released set and the canonical definition
+// the guard's region algebra uses for it.
+func (a *answer) regionsAndDefs() ([]string, []*protocol.Filter) {
+	regions := make([]string, len(a.sets))
+	defs := make([]*protocol.Filter, len(a.sets))
+	for i, f := range a.regions {
+		def := f
+		if i < len(a.defs) && a.defs[i] != nil {
+			def = a.defs[i]
+		}
+		regions[i], defs[i] = regionOf(f), canonFilter(def)
+	}
+	return regions, defs
 }

@@ -183,11 +183,7 @@ func (e *Engine) computeScreen(ctx context.Context, q protocol.Query, who identi
 				if o.err != nil {
 					continue
 				}
-				o.regions = make([]string, len(o.ans.sets))
-				o.defs = make([]*protocol.Filter, len(o.ans.sets))
-				for i := range o.regions {
-					o.regions[i], o.defs[i] = regionOf(o.ans.regions[i]), canonFilter(o.ans.regions[i])
-				}
+				o.regions, o.defs = o.ans.regionsAndDefs()
 				// Pooled rows travel framed, after the reply's JSON (protocol.MarshalReply);
 				// the audit hash covers the model's entry with its block.
 				cox, block := protocol.FrameCoxRows(o.reply.Cox)
