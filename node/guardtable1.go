@@ -95,7 +95,6 @@ func (v *guardView) knownRegions() map[string]bool {
 	return known
 }
 
-
 // outs is a copy of every partition's released cells.
 func (t *table1) outs() [][]protocol.Count {
 	out := make([][]protocol.Count, len(t.parts))
