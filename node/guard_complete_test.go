@@ -49,11 +49,10 @@ func TestGuardModelAfterTable1Missing(t *testing.T) {
 
 // Attack (review class 2 through a model's complete cases): after Table 1 of a cohort A has
 // released wt.loss's present and missing cells, the Cox model on wt.loss of A ∧ (age ≠ a ∨
-// ecog = h) for each grade h, a the target's age. For a target with wt.loss, its
-// complete cases are A's present cell for the target's grade and that cell minus the target
-// otherwise; for a target without, the present cell for every grade. Targets: a unique age and
-// sex in lung (one site). Every variant must be
-// refused alike: the attacker reads no grade.
+// ecog = h) for each grade h, a the target's age. For a target with wt.loss, its complete
+// cases are A's present cell for the target's grade and that cell minus the target otherwise;
+// for a target without, the present cell for every grade. Targets: a unique age and sex in
+// lung (one site). Every variant must be refused alike: the attacker reads no grade.
 func TestAttackGuardCompleteCasesOracle(t *testing.T) {
 	ctx := context.Background()
 	_, engines := twoReplicas(t, DefaultPolicy(), nil)

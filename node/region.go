@@ -204,8 +204,8 @@ func (a *answer) addComplete(s bitset, cohort *protocol.Filter, vars []string) {
 func (a *answer) regionsAndDefs() ([]string, []*protocol.Filter) {
 	regions := make([]string, len(a.sets))
 	defs := make([]*protocol.Filter, len(a.sets))
-	for i, f := range a.regions {
-		def := f
+	for i := range a.sets {
+		f, def := a.regions[i], a.regions[i]
 		if i < len(a.defs) && a.defs[i] != nil {
 			def = a.defs[i]
 		}
