@@ -301,8 +301,14 @@ func TestFormatHRMedianCount(t *testing.T) {
 		n, min int
 		want   string
 	}{{12, 5, "12"}, {5, 5, "5"}, {4, 5, "<5"}, {1, 11, "<11"}, {0, 5, "0"}, {SuppressedCount, 5, "<5"}, {SuppressedCount, 0, "–"}, {3, 0, "3"}} {
-		if got := FormatCount(c.n, c.min); got != c.want {
+		if got := FormatCount(c.n, c.min, false); got != c.want {
 			t.Errorf("FormatCount(%d, %d) = %q, want %q", c.n, c.min, got, c.want)
+		}
+	}
+	// A noisy estimate says so where it is shown as a number; "<5" and "–" stay as they are.
+	for n, want := range map[int]string{12: "≈12", 0: "≈0", 4: "<5", SuppressedCount: "<5"} {
+		if got := FormatCount(n, 5, true); got != want {
+			t.Errorf("FormatCount(%d, 5, approximate) = %q, want %q", n, got, want)
 		}
 	}
 }
