@@ -570,3 +570,21 @@ func TestOddFiguresDraw(t *testing.T) {
 		}
 	}
 }
+
+// The legend gives a group's size as "n = 312", and a noisy one (a differentially private
+// release) as "n ≈ 312"; so does the derived number-at-risk table ("≈312").
+func TestLegendApproximateN(t *testing.T) {
+	curve := KMCurve{Name: "female", N: 312, Time: []float64{0, 100}, Surv: []float64{1, 0.5}, NRisk: []int{312, 150}}
+	for _, c := range []struct {
+		approx      bool
+		name, first string
+	}{{false, "female (n = 312)", "312"}, {true, "female (n ≈ 312)", "≈312"}} {
+		f := &KMFigure{Curves: []KMCurve{curve}, Approximate: c.approx}
+		if got := f.legend(PublicationStyle(), false).names[0]; got != c.name {
+			t.Errorf("approximate %v: legend %q, want %q", c.approx, got, c.name)
+		}
+		if cells := f.RiskCells(); len(cells) != 1 || cells[0][0] != c.first {
+			t.Errorf("approximate %v: risk cells %q, want %q first", c.approx, cells, c.first)
+		}
+	}
+}

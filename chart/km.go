@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"sort"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -524,7 +525,9 @@ func (f *KMFigure) legend(s Style, stacked bool) *kmLegend {
 		k := &f.Curves[i]
 		lg.names[i] = k.Name
 		if k.N > 0 {
-			lg.names[i] = fmt.Sprintf("%s (n = %s)", k.Name, FormatCount(k.N, 0, f.Approximate))
+			// "n ≈ 7759" for a noisy count rather than "n = ≈7759".
+			n := strings.Replace("n = "+FormatCount(k.N, 0, f.Approximate), "= ≈", "≈ ", 1)
+			lg.names[i] = fmt.Sprintf("%s (%s)", k.Name, n)
 		}
 		lg.nameW = max(lg.nameW, tsty.Width(lg.names[i]))
 		if m := k.Median; m != nil {
