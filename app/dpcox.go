@@ -128,8 +128,9 @@ const DPCoxNoiseReleases = 50
 
 // DPCoxNoiseSD estimates, per coefficient, the standard deviation the release's noise adds to
 // the fit (a parametric bootstrap: the noise's distribution is public): every site's released
-// tables are noised again with the site's mechanism and ρ (dp.ReleaseSurvival, fed by a fixed
-// seed so that the estimate is the same at every fit of the same replies), the model refitted,
+// tables are noised again with the site's mechanism and ρ (dp.ReleaseSurvival, each copy fed by
+// a fixed seed of its own so that the estimate is the same at every fit of the same replies, on
+// any number of cores), the model refitted,
 // and the spread of the refits taken. It is post-processing of the release, needs no query and
 // spends nothing. Approximations, said where it is shown: the tables noised again are the
 // released ones (not the true ones); patterns a site released as empty are noised again like
@@ -149,7 +150,7 @@ func DPCoxNoiseSD(replies []protocol.Reply, p int, ties analysis.Ties) []float64
 // when DPCoxNoiseSD would be.
 //
 // Its simulated releases draw their noise with dp.SimulateSurvival (a rounded continuous
-// Gaussian of the release's σ², fed by a fixed seed), not the exact sampler: the estimate is
+// Gaussian of the release's σ², fed by fixed seeds), not the exact sampler: the estimate is
 // post-processing and needs no secure noise, and a screen asks hundreds of refits per marker.
 func DPCoxNoiseCov(replies []protocol.Reply, p int, ties analysis.Ties, releases int) []float64 {
 	coefs := dpCoxNoiseRefits(replies, p, ties, releases, true)
@@ -173,6 +174,15 @@ func DPCoxNoiseCov(replies []protocol.Reply, p int, ties analysis.Ties, releases
 	return cov
 }
 
+// convergedCoef is the coefficients of a refit that converged with every term estimable, nil
+// for any other.
+func convergedCoef(fit *analysis.CoxFit, err error) []float64 {
+	if err != nil || fit == nil || !fit.Converged || len(fit.NotEstimable) > 0 {
+		return nil
+	}
+	return fit.Coef
+}
+
 // dpCoxNoiseRefits are the coefficients of the refits on releases simulated re-noisings of the
 // replies' tables (DPCoxNoiseSD), nil when fewer than half converge or a reply lacks what is
 // needed; fast draws the noise with dp.SimulateSurvival instead of the exact sampler.
@@ -181,22 +191,14 @@ func dpCoxNoiseRefits(replies []protocol.Reply, p int, ties analysis.Ties, relea
 	if err != nil {
 		return nil
 	}
-	draw := exactDraws([32]byte{'d', 'p', 'c', 'o', 'x'})
+	base, draws := [32]byte{'d', 'p', 'c', 'o', 'x'}, exactDraws
 	if fast {
-		draw = simulatedDraws([32]byte{'d', 'p', 's', 'c', 'r', 'e', 'e', 'n'})
+		base, draws = [32]byte{'d', 'p', 's', 'c', 'r', 'e', 'e', 'n'}, simulatedDraws
 	}
-	var coefs [][]float64
-	for range releases {
-		tables, err := rn.renoise(draw)
-		if err != nil {
-			return nil
-		}
-		fit, err := analysis.FitCoxPatterns(tables, p, ties, rn.bound, analysis.CoxOptions{})
-		if err == nil && fit != nil && fit.Converged && len(fit.NotEstimable) == 0 {
-			coefs = append(coefs, fit.Coef)
-		}
-	}
-	if len(coefs) < releases/2 || len(coefs) < 2 {
+	coefs, err := rn.refitCopies(base, draws, releases, func(tables [][]analysis.CoxPatternTable) []float64 {
+		return convergedCoef(analysis.FitCoxPatterns(tables, p, ties, rn.bound, analysis.CoxOptions{}))
+	})
+	if err != nil || len(coefs) < releases/2 || len(coefs) < 2 {
 		return nil
 	}
 	return coefs

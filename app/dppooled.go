@@ -120,28 +120,18 @@ func dpPooledCox(replies []protocol.Reply, p int, ties analysis.Ties, req Reques
 }
 
 // dpPooledNoiseSD is DPCoxNoiseSD for the pooled model: the spread of its coefficients over
-// DPCoxNoiseReleases copies of the tables noised again (fixed seed). Nil when the replies lack
+// DPCoxNoiseReleases copies of the tables noised again (a fixed seed per copy). Nil when the replies lack
 // what is needed or fewer than half the refits converge.
 func dpPooledNoiseSD(replies []protocol.Reply, p int, ties analysis.Ties) []float64 {
 	rn, err := newDPRenoiser(sortReplies(replies), p)
 	if err != nil {
 		return nil
 	}
-	draw := exactDraws([32]byte{'d', 'p', 'p', 'o', 'o', 'l'})
-	var coefs [][]float64
-	for range DPCoxNoiseReleases {
-		tables, err := rn.renoise(draw)
-		if err != nil {
-			return nil
-		}
-		var all []analysis.CoxPatternTable
-		for _, ts := range tables {
-			all = append(all, ts...)
-		}
-		fit, err := analysis.FitCoxPatterns([][]analysis.CoxPatternTable{all}, p, ties, rn.bound, analysis.CoxOptions{})
-		if err == nil && fit != nil && fit.Converged && len(fit.NotEstimable) == 0 {
-			coefs = append(coefs, fit.Coef)
-		}
+	coefs, err := rn.refitCopies([32]byte{'d', 'p', 'p', 'o', 'o', 'l'}, exactDraws, DPCoxNoiseReleases, func(tables [][]analysis.CoxPatternTable) []float64 {
+		return convergedCoef(analysis.FitCoxPatterns([][]analysis.CoxPatternTable{slices.Concat(tables...)}, p, ties, rn.bound, analysis.CoxOptions{}))
+	})
+	if err != nil {
+		return nil
 	}
 	return columnNoiseSDs(coefs, p, DPCoxNoiseReleases)
 }

@@ -1,10 +1,15 @@
 package app
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/dp"
@@ -94,6 +99,55 @@ func simulatedDraws(seed [32]byte) survivalDraw {
 	return func(t dp.SurvivalTable, rho *big.Rat) (dp.SurvivalTable, error) {
 		return dp.SimulateSurvival(rng, t, rho, dp.SurvivalSqrt)
 	}
+}
+
+// copySeed is the seed of noisy copy k: base with k in its last eight bytes (big-endian), so
+// that each copy draws its own noise whichever core draws it, and in whichever order.
+func copySeed(base [32]byte, k int) [32]byte {
+	binary.BigEndian.PutUint64(base[24:], uint64(k))
+	return base
+}
+
+// onCores runs do(k) for every k in [0, n) on min(GOMAXPROCS, n) goroutines and returns when
+// all have run.
+func onCores(n int, do func(k int)) {
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range work {
+				do(k)
+			}
+		}()
+	}
+	for k := range n {
+		work <- k
+	}
+	close(work)
+	wg.Wait()
+}
+
+// refitCopies is what fit gives on releases noisy copies of the tables, in copy order, the
+// copies it gives nil for (a refit that did not converge) left out. Copy k draws its noise from
+// its own seed, copySeed(base, k), through newDraw, so that the copies are drawn and refitted on
+// every core (drawing is most of the time) and the result is bit for bit the one of drawing and
+// refitting them in turn. A draw's error is returned.
+func (rn *dpRenoiser) refitCopies(base [32]byte, newDraw func(seed [32]byte) survivalDraw, releases int,
+	fit func(tables [][]analysis.CoxPatternTable) []float64) ([][]float64, error) {
+	vals := make([][]float64, releases)
+	errs := make([]error, releases)
+	onCores(releases, func(k int) {
+		var tables [][]analysis.CoxPatternTable
+		if tables, errs[k] = rn.renoise(newDraw(copySeed(base, k))); errs[k] == nil {
+			vals[k] = fit(tables)
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(vals, func(v []float64) bool { return v == nil }), nil
 }
 
 // renoise returns one noisy copy of every site's tables, drawn site by site, pattern by pattern.

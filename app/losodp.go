@@ -3,10 +3,8 @@ package app
 import (
 	"errors"
 	"math"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/oncofed/oncofed/analysis"
@@ -252,26 +250,13 @@ func (c dpLOSOConfig) addNoise(out *LOSOResult, replies []protocol.Reply) {
 	}
 	copies := make([]*LOSOResult, DPLOSONoiseReleases)
 	var failed atomic.Bool
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), DPLOSONoiseReleases) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range work {
-				cp, err := c.noisyCopy(rn, k)
-				if err != nil {
-					failed.Store(true)
-				}
-				copies[k] = cp
-			}
-		}()
-	}
-	for k := range copies {
-		work <- k
-	}
-	close(work)
-	wg.Wait()
+	onCores(len(copies), func(k int) {
+		cp, err := c.noisyCopy(rn, k)
+		if err != nil {
+			failed.Store(true)
+		}
+		copies[k] = cp
+	})
 	if failed.Load() {
 		return
 	}
@@ -303,9 +288,7 @@ func (c dpLOSOConfig) addNoise(out *LOSOResult, replies []protocol.Reply) {
 
 // noisyCopy is the validation, pooled, of the k-th noisy copy of the tables (seed k).
 func (c dpLOSOConfig) noisyCopy(rn *dpRenoiser, k int) (*LOSOResult, error) {
-	seed := [32]byte{'d', 'p', 'l', 'o', 's', 'o'}
-	seed[31] = byte(k)
-	tables, err := rn.renoise(exactDraws(seed))
+	tables, err := rn.renoise(exactDraws(copySeed([32]byte{'d', 'p', 'l', 'o', 's', 'o'}, k)))
 	if err != nil {
 		return nil, err
 	}

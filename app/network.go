@@ -71,6 +71,14 @@ func Refusal(site string, e *protocol.Error) SiteProblem {
 	return SiteProblem{Site: site, Code: e.Code, Message: e.Message, Reason: e.Reason, Limit: e.Limit}
 }
 
+// Rule is a problem's message cut to the rule's name, for where a whole reason does not fit
+// ("overlap guard: this patient set is within …" → "overlap guard"); the whole message when it
+// has no colon.
+func (p SiteProblem) Rule() string {
+	rule, _, _ := strings.Cut(p.Message, ":")
+	return rule
+}
+
 // Partial reports whether some expected site did not contribute.
 func (g *Gathered) Partial() bool {
 	return len(g.Missing)+len(g.Refused)+len(g.Invalid) > 0

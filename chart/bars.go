@@ -97,7 +97,7 @@ func (b *BarChart) drawBars(c draw.Canvas, trX, trY func(float64) vg.Length, s S
 			xa, xb := trX(x0+slot*0.06), trX(x0+slot*0.94)
 			mid := (xa + xb) / 2
 			if v < 0 {
-				putText(c, vsty, mid, trY(0)+s.TextSize*0.2, draw.XCenter, draw.YBottom, FormatCount(-1, b.MinCell))
+				putText(c, vsty, mid, trY(0)+s.TextSize*0.2, draw.XCenter, draw.YBottom, FormatCount(-1, b.MinCell, false))
 				continue
 			}
 			fillRect(c, colors[gi], vg.Rectangle{Min: vg.Point{X: xa, Y: trY(0)}, Max: vg.Point{X: xb, Y: trY(v)}})
@@ -209,7 +209,7 @@ func (h *Histogram) drawBins(c draw.Canvas, trX, trY func(float64) vg.Length, s 
 			if v < 0 {
 				sty := vsty
 				sty.Color = colors[si]
-				putText(c, sty, (xa+xb)/2, trY(0)+s.TextSize*0.2, draw.XCenter, draw.YBottom, FormatCount(-1, h.MinCell))
+				putText(c, sty, (xa+xb)/2, trY(0)+s.TextSize*0.2, draw.XCenter, draw.YBottom, FormatCount(-1, h.MinCell, false))
 				continue
 			}
 			r := vg.Rectangle{Min: vg.Point{X: xa, Y: trY(0)}, Max: vg.Point{X: xb, Y: trY(v)}}

@@ -301,8 +301,14 @@ func TestFormatHRMedianCount(t *testing.T) {
 		n, min int
 		want   string
 	}{{12, 5, "12"}, {5, 5, "5"}, {4, 5, "<5"}, {1, 11, "<11"}, {0, 5, "0"}, {SuppressedCount, 5, "<5"}, {SuppressedCount, 0, "–"}, {3, 0, "3"}} {
-		if got := FormatCount(c.n, c.min); got != c.want {
+		if got := FormatCount(c.n, c.min, false); got != c.want {
 			t.Errorf("FormatCount(%d, %d) = %q, want %q", c.n, c.min, got, c.want)
+		}
+	}
+	// A noisy estimate says so where it is shown as a number; "<5" and "–" stay as they are.
+	for n, want := range map[int]string{12: "≈12", 0: "≈0", 4: "<5", SuppressedCount: "<5"} {
+		if got := FormatCount(n, 5, true); got != want {
+			t.Errorf("FormatCount(%d, 5, approximate) = %q, want %q", n, got, want)
 		}
 	}
 }
@@ -561,6 +567,24 @@ func TestOddFiguresDraw(t *testing.T) {
 	} {
 		if _, err := Image(c.f, c.w, c.h); err != nil {
 			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}
+
+// The legend gives a group's size as "n = 312", and a noisy one (a differentially private
+// release) as "n ≈ 312"; so does the derived number-at-risk table ("≈312").
+func TestLegendApproximateN(t *testing.T) {
+	curve := KMCurve{Name: "female", N: 312, Time: []float64{0, 100}, Surv: []float64{1, 0.5}, NRisk: []int{312, 150}}
+	for _, c := range []struct {
+		approx      bool
+		name, first string
+	}{{false, "female (n = 312)", "312"}, {true, "female (n ≈ 312)", "≈312"}} {
+		f := &KMFigure{Curves: []KMCurve{curve}, Approximate: c.approx}
+		if got := f.legend(PublicationStyle(), false).names[0]; got != c.name {
+			t.Errorf("approximate %v: legend %q, want %q", c.approx, got, c.name)
+		}
+		if cells := f.RiskCells(); len(cells) != 1 || cells[0][0] != c.first {
+			t.Errorf("approximate %v: risk cells %q, want %q first", c.approx, cells, c.first)
 		}
 	}
 }

@@ -14,11 +14,13 @@ import (
 func ExampleFormatHR() {
 	fmt.Println(chart.FormatHR(1.66807171208045, 1.20084358358151, 2.31709048096368))
 	fmt.Println(chart.FormatMedianCI(14.0, 11.4, math.NaN()))
-	fmt.Println(chart.FormatCount(3, 5))
+	fmt.Println(chart.FormatCount(3, 5, false))
+	fmt.Println(chart.FormatCount(312, 5, true)) // a differentially private release
 	// Output:
 	// 1.67 (1.20–2.32)
 	// 14.0 (11.4–NR)
 	// <5
+	// ≈312
 }
 
 // A Kaplan–Meier figure from pooled survival tables, written as a PNG for a slide.

@@ -58,13 +58,16 @@ func formatTime(x float64) string {
 // FormatCount formats a cell count under a disclosure policy: a suppressed cell (negative
 // count) or a count below minCell is shown as "<minCell", never as a number that could
 // identify a patient. With minCell ≤ 1 counts are shown as they are and suppressed cells
-// as "–".
-func FormatCount(n, minCell int) string {
+// as "–". An approximate count (a noisy estimate: a differentially private release) that is
+// shown as a number says so: "≈12".
+func FormatCount(n, minCell int, approximate bool) string {
 	switch {
 	case n < 0 && minCell <= 1:
 		return "–"
 	case n < 0 || (n > 0 && n < minCell):
 		return "<" + strconv.Itoa(minCell)
+	case approximate:
+		return "≈" + strconv.Itoa(n)
 	}
 	return strconv.Itoa(n)
 }

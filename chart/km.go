@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"sort"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -80,6 +81,9 @@ type KMFigure struct {
 	RiskTable *RiskTable
 	// RiskMinCell applies the minimum cell size to a derived risk table.
 	RiskMinCell int
+	// Approximate marks the curves' counts as noisy estimates (a differentially private
+	// release): the legend's n and a derived risk table's counts are shown as "≈N".
+	Approximate bool
 	// HideRiskTable, HideBands, HideCensor and HideLegend turn those parts off.
 	HideRiskTable, HideBands, HideCensor, HideLegend bool
 	// ShowMedianLines draws dashed lines at S = 0.5 down to each group's median.
@@ -521,7 +525,9 @@ func (f *KMFigure) legend(s Style, stacked bool) *kmLegend {
 		k := &f.Curves[i]
 		lg.names[i] = k.Name
 		if k.N > 0 {
-			lg.names[i] = fmt.Sprintf("%s (n = %d)", k.Name, k.N)
+			// "n ≈ 7759" for a noisy count rather than "n = ≈7759".
+			n := strings.Replace("n = "+FormatCount(k.N, 0, f.Approximate), "= ≈", "≈ ", 1)
+			lg.names[i] = fmt.Sprintf("%s (%s)", k.Name, n)
 		}
 		lg.nameW = max(lg.nameW, tsty.Width(lg.names[i]))
 		if m := k.Median; m != nil {

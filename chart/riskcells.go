@@ -13,7 +13,7 @@ func (f *KMFigure) RiskCells() [][]string {
 	for i, row := range rt.Counts {
 		out[i] = make([]string, len(row))
 		for j, n := range row {
-			out[i][j] = FormatCount(n, rt.MinCell)
+			out[i][j] = FormatCount(n, rt.MinCell, rt.Approximate)
 		}
 	}
 	return out

@@ -22,6 +22,9 @@ type RiskTable struct {
 	// MinCell is the policy's minimum cell size: suppressed cells and counts between 1 and
 	// MinCell-1 are shown as "<MinCell".
 	MinCell int
+	// Approximate marks the counts as noisy estimates (a differentially private release):
+	// each is shown as "≈N".
+	Approximate bool
 	// Weighted, when set (the same shape as Counts), holds the weighted number at risk of
 	// weighted Kaplan–Meier curves: each group then takes two rows, its weighted number and,
 	// under it, its number of patients. A weighted cell whose count is hidden is hidden too.
@@ -42,7 +45,7 @@ func (rt *RiskTable) rows(names []string) []riskRow {
 	for i, name := range names {
 		counts := make([]string, len(rt.Counts[i]))
 		for j, n := range rt.Counts[i] {
-			counts[j] = FormatCount(n, rt.MinCell)
+			counts[j] = FormatCount(n, rt.MinCell, rt.Approximate)
 		}
 		if rt.Weighted == nil {
 			out = append(out, riskRow{name, i, counts})
@@ -76,7 +79,7 @@ func (f *KMFigure) riskTable(ticks []float64) *RiskTable {
 	if f.RiskTable != nil {
 		return f.RiskTable
 	}
-	rt := &RiskTable{Times: ticks, MinCell: f.RiskMinCell}
+	rt := &RiskTable{Times: ticks, MinCell: f.RiskMinCell, Approximate: f.Approximate}
 	for i := range f.Curves {
 		k := &f.Curves[i]
 		if k.NRisk == nil {

@@ -30,6 +30,7 @@ func CIFFigure(r *app.Result, labels []string, unit chart.TimeUnit, style chart.
 		YLabel:      "Cumulative incidence",
 		HideCensor:  true,
 		RiskMinCell: RiskMinCell(r),
+		Approximate: NoisyCounts(r),
 		Footnote:    footnote,
 		Style:       style,
 		PLabel:      "Gray",

@@ -83,6 +83,9 @@ type CoxRow struct {
 	Reference                     bool
 	Estimable                     bool
 	Coef, SE, HR, Lower, Upper, P float64
+	// NoiseSD is, for a model fitted on differentially private tables, the coefficient's SD
+	// over simulated releases (app.DPCoxNoiseSD), which SE leaves out; NaN otherwise.
+	NoiseSD float64
 }
 
 // CoxRows is the hazard-ratio table of a Cox result: each categorical covariate's reference
@@ -96,10 +99,14 @@ func CoxRows(r *app.Result, n Names) []CoxRow {
 		if t.Level != "" && !seen[t.Variable] {
 			seen[t.Variable] = true
 			out = append(out, CoxRow{Label: t.Variable + ": " + t.Reference + " (reference)", Term: CoxTerm{Variable: t.Variable, Level: t.Reference, Reference: t.Reference},
-				Reference: true, HR: 1, Coef: 0, SE: math.NaN(), Lower: math.NaN(), Upper: math.NaN(), P: math.NaN()})
+				Reference: true, HR: 1, Coef: 0, SE: math.NaN(), Lower: math.NaN(), Upper: math.NaN(), P: math.NaN(), NoiseSD: math.NaN()})
+		}
+		noise := math.NaN()
+		if len(r.Cox.NoiseSD) == len(fit.Terms) {
+			noise = r.Cox.NoiseSD[j]
 		}
 		out = append(out, CoxRow{Label: t.Label(n), Term: t, Estimable: !math.IsNaN(fit.Coef[j]),
-			Coef: fit.Coef[j], SE: fit.SE[j], HR: fit.HR[j], Lower: fit.Lower[j], Upper: fit.Upper[j], P: fit.P[j]})
+			Coef: fit.Coef[j], SE: fit.SE[j], HR: fit.HR[j], Lower: fit.Lower[j], Upper: fit.Upper[j], P: fit.P[j], NoiseSD: noise})
 	}
 	return out
 }

@@ -35,6 +35,7 @@ func KMFigure(r *app.Result, o KMOptions, style chart.Style, footnote string) *c
 		Percent:         o.Percent,
 		HR:              o.HR,
 		RiskMinCell:     RiskMinCell(r),
+		Approximate:     NoisyCounts(r),
 		Footnote:        footnote,
 		Style:           style,
 	}
@@ -71,6 +72,21 @@ func RiskMinCell(r *app.Result) int {
 		m = max(m, s.Policy.MinCell)
 	}
 	return m
+}
+
+// NoisyCounts reports whether the pooled counts of r (patients, events, numbers at risk) are
+// noisy estimates: some answering site released with differential privacy. Every front end
+// then shows them as such, "≈312" (chart.FormatCount); exact and coarsened releases are not.
+func NoisyCounts(r *app.Result) bool { return len(r.Provenance.Release().DPSites) > 0 }
+
+// NoisySite reports whether site released its counts in r with differential privacy.
+func NoisySite(r *app.Result, site string) bool {
+	for _, s := range r.Provenance.Sites {
+		if s.Site == site {
+			return s.Policy.DP != nil
+		}
+	}
+	return false
 }
 
 // GroupName is how a group is named in legends and tables: "All patients" for the

@@ -70,6 +70,44 @@ func ScreenTable(r *app.ScreenResult) []ScreenRow {
 	return rows
 }
 
+// MarkerSites says in a sentence what a screened marker was fitted on, for its detail pane:
+// "tp53: 1,200 patients, 430 events at 2 sites (a, b). Sat out: c (overlap guard)." — or, when no
+// site took part, which sat out and why: "tp53: not estimable: refused at all 3 sites (overlap
+// guard)." Each reason is the rule's name (app.SiteProblem.Rule), said once for its sites.
+func MarkerSites(m app.MarkerResult) string {
+	out := make([]app.SiteProblem, len(m.SitesOut))
+	for i, s := range m.SitesOut {
+		out[i] = app.SiteProblem{Site: s.Site, Message: app.SiteProblem{Message: s.Reason}.Rule()}
+	}
+	var parts []string
+	for _, g := range app.GroupByReason(out) {
+		where := strings.Join(g.Sites, ", ")
+		if len(g.Sites) > 1 && len(g.Sites) == len(out) {
+			where = fmt.Sprintf("all %d sites", len(g.Sites))
+		}
+		parts = append(parts, where+" ("+g.Message+")")
+	}
+	if len(m.SitesUsed) == 0 {
+		s := m.Marker + ": not estimable"
+		switch {
+		case len(parts) > 0:
+			s += ": refused at " + strings.Join(parts, "; ")
+		case m.Reason != "":
+			s += ": " + m.Reason
+		}
+		return s + "."
+	}
+	s := fmt.Sprintf("%s: %s patients, %s events at %s (%s).", m.Marker, format.Thousands(m.N), format.Thousands(m.Events),
+		format.Plural(len(m.SitesUsed), "site", "sites"), strings.Join(m.SitesUsed, ", "))
+	if !m.Estimable && m.Reason != "" {
+		s += " Not estimable: " + m.Reason + "."
+	}
+	if len(parts) > 0 {
+		s += " Sat out: " + strings.Join(parts, "; ") + "."
+	}
+	return s
+}
+
 // SortScreen orders rows by key: "p" or "q" (ascending, not-estimable last, ties by p then
 // marker), "effect" (largest |log HR| first) or "marker".
 func SortScreen(rows []ScreenRow, key string) {

@@ -125,3 +125,33 @@ func TestScreenLine(t *testing.T) {
 		t.Errorf("ScreenLine = %q, want %q", got, want)
 	}
 }
+
+// A marker's detail names the sites it was fitted on and those that sat out, each reason (the
+// rule's name) once; when every site refused it, it says so and why, not "0 patients, 0
+// events, sites ." (the pane's text before).
+func TestMarkerSites(t *testing.T) {
+	guard := "overlap guard: this patient set is within min_cell=5 patients of a set or a combination of sets already released"
+	column := "design column ntrk1mut holds too few patients in this cohort: every column of a model needs at least min_cell=5 patients"
+	for _, c := range []struct {
+		m    app.MarkerResult
+		want string
+	}{
+		{app.MarkerResult{Marker: "egfr", Reason: "every site refused it",
+			SitesOut: []app.SiteOut{{Site: "a", Reason: guard}, {Site: "b", Reason: guard}, {Site: "c", Reason: guard}}},
+			"egfr: not estimable: refused at all 3 sites (overlap guard)."},
+		{app.MarkerResult{Marker: "ntrk1", Reason: "every site refused it",
+			SitesOut: []app.SiteOut{{Site: "a", Reason: column}, {Site: "b", Reason: column}, {Site: "c", Reason: "fewer than min_cohort=10 complete cases"}}},
+			"ntrk1: not estimable: refused at a, b (design column ntrk1mut holds too few patients in this cohort); c (fewer than min_cohort=10 complete cases)."},
+		{app.MarkerResult{Marker: "kras", Reason: "site b stopped answering in round 3"},
+			"kras: not estimable: site b stopped answering in round 3."},
+		{app.MarkerResult{Marker: "tp53", Estimable: true, N: 1200, Events: 430, SitesUsed: []string{"a", "b"},
+			SitesOut: []app.SiteOut{{Site: "c", Reason: guard}}},
+			"tp53: 1,200 patients, 430 events at 2 sites (a, b). Sat out: c (overlap guard)."},
+		{app.MarkerResult{Marker: "alk", Reason: "a term could not be estimated", N: 300, Events: 90, SitesUsed: []string{"a"}},
+			"alk: 300 patients, 90 events at 1 site (a). Not estimable: a term could not be estimated."},
+	} {
+		if got := MarkerSites(c.m); got != c.want {
+			t.Errorf("%s:\n got %q\nwant %q", c.m.Marker, got, c.want)
+		}
+	}
+}

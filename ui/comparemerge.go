@@ -4,10 +4,8 @@ import (
 	"slices"
 	"strings"
 
-	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
-	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/oncofed/oncofed/app"
@@ -93,15 +91,11 @@ func (t *compareTab) setMerge(m map[string][]protocol.LevelGroup) {
 		for _, g := range groups {
 			parts = append(parts, strings.Join(g.Levels, ", "))
 		}
-		l := widget.NewLabel("Merged " + t.host.names().Variable(name) + ": " + strings.Join(parts, "; "))
-		l.Wrapping = fyne.TextWrapWord
-		name := name
-		clear := widget.NewButtonWithIcon("", theme.ContentClearIcon(), func() {
+		t.mergeRow.Add(mergedLine("Merged "+t.host.names().Variable(name)+": "+strings.Join(parts, "; "), func() {
 			m := t.Merge()
 			delete(m, name)
 			t.setMerge(m)
-		})
-		t.mergeRow.Add(container.NewBorder(nil, nil, nil, clear, l))
+		}))
 	}
 	t.mergeRow.Refresh()
 	if len(t.mergeable()) > 0 && !t.host.dpAnalyst(t.study) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 
@@ -188,8 +189,8 @@ func (t *coxTab) show(r *app.Result) {
 	if r.Cox.FitError != "" {
 		m += "\n⚠ " + r.Cox.FitError
 	}
-	if line := report.DPNoiseLine(r, t.host.names()); line != "" {
-		m += "\n" + line
+	if len(r.Cox.NoiseSD) > 0 { // the SD itself stands in the table, beside each SE
+		m += fmt.Sprintf("\nNoise SD: each coefficient's SD over %d simulated releases of the differentially private tables, which its SE leaves out.", app.DPCoxNoiseReleases)
 	}
 	for _, w := range fit.Warnings {
 		m += "\n⚠ " + w
@@ -206,20 +207,29 @@ func (t *coxTab) show(r *app.Result) {
 }
 
 // fillTable writes the hazard-ratio table of r, with the patients and events per level when
-// they were asked (zphPanel.counts), as "N (events)".
+// they were asked (zphPanel.counts), as "N (events)". A model fitted on differentially private
+// tables shows each coefficient's SE with the release's noise SD beside it, "SE (noise SD)", in
+// place of "coef (SE)" (the coefficient is the HR's log; the CSV export keeps it), so that the
+// table still fits a 1024×700 window.
 func (t *coxTab) fillTable(r *app.Result) {
 	t.table.RemoveAll()
 	counts := t.zph.counts
-	heads := []string{"Term", "HR (95% CI)", "p", "coef (SE)"}
+	rows := report.CoxRows(r, t.host.names())
+	noisy := slices.ContainsFunc(rows, func(row report.CoxRow) bool { return !math.IsNaN(row.NoiseSD) })
+	last := "coef (SE)"
+	if noisy {
+		last = "SE (noise SD)"
+	}
+	heads := []string{"Term", "HR (95% CI)", "p", last}
 	if counts != nil { // next to the term, as in R's summaries: the HR's own columns may scroll
-		heads = []string{"Term", "N (events)", "HR (95% CI)", "p", "coef (SE)"}
+		heads = []string{"Term", "N (events)", "HR (95% CI)", "p", last}
 	}
 	t.table.Layout = gridTable{cols: len(heads)}
 	for _, h := range heads {
 		t.table.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	}
-	for _, row := range report.CoxRows(r, t.host.names()) {
-		t.table.Add(widget.NewLabel(row.Label))
+	for _, row := range rows {
+		t.table.Add(widget.NewLabel(termCell(row.Label)))
 		if counts != nil {
 			cell := ""
 			if n, ev := report.LevelCountCells(counts, row); n != "" {
@@ -239,10 +249,33 @@ func (t *coxTab) fillTable(r *app.Result) {
 		default:
 			t.table.Add(widget.NewLabel(chart.FormatHR(row.HR, row.Lower, row.Upper)))
 			t.table.Add(widget.NewLabel(format.PNumber(row.P)))
-			t.table.Add(widget.NewLabel(fmt.Sprintf("%.4f (%.4f)", row.Coef, row.SE)))
+			if noisy {
+				t.table.Add(widget.NewLabel(fmt.Sprintf("%.3f (%.3f)", row.SE, row.NoiseSD)))
+			} else {
+				t.table.Add(widget.NewLabel(fmt.Sprintf("%.4f (%.4f)", row.Coef, row.SE)))
+			}
 		}
 	}
 	t.table.Refresh()
+}
+
+// termMaxWidth is the widest a line of a term's label is in the hazard-ratio table: a wider
+// label ("histology: squamous vs adenocarcinoma") wraps, so that the numbers beside it fit a
+// 1024×700 window without scrolling sideways.
+const termMaxWidth = 190
+
+// termCell is a term's label as the hazard-ratio table shows it: wrapped between words to
+// termMaxWidth (a word wider than that stands alone on its line).
+func termCell(label string) string {
+	var lines []string
+	for _, w := range strings.Fields(label) {
+		if n := len(lines); n > 0 && fyne.MeasureText(lines[n-1]+" "+w, theme.TextSize(), fyne.TextStyle{}).Width <= termMaxWidth {
+			lines[n-1] += " " + w
+		} else {
+			lines = append(lines, w)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // showTerms draws the forest plot of the model's terms.

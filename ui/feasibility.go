@@ -74,7 +74,8 @@ func (c *cohortPanel) startFeasibility(gen int) {
 // FormatFeasibility renders a count of the feasibility panel: "≈1,230" when the sites
 // released it approximately (rounded, with noise), "<10" for a count known only to be below
 // a site's minimum, "≈121–129" for a sum of approximate counts with such a part; exact counts
-// as FormatCount.
+// as FormatCount. The Survival tab shows the noisy counts of a differentially private
+// release with it too (the figure's legend and risk table with chart.FormatCount).
 func FormatFeasibility(n app.Count, approximate bool) string {
 	s := FormatCount(n)
 	if !approximate || (n.Suppressed && n.N <= 1 && n.Max > 0) {

@@ -32,21 +32,10 @@ func (c *cohortPanel) onAddFilter(name string) {
 		title += " — " + v.Label
 	}
 	if v.Type == protocol.Categorical {
-		check := widget.NewCheckGroup(v.Categories, nil)
-		levels := newLevelLabels(v.Categories)
-		items := []*widget.FormItem{widget.NewFormItem("Keep", check)}
-		d := dialog.NewForm(title, "Add", "Cancel", items, func(ok bool) {
-			if !ok || len(check.Selected) == 0 {
-				return
+		c.showLevelsForm(title, "Add", "Keep", name, v.Categories, nil, func(chosen []string) {
+			if len(chosen) > 0 {
+				c.AddFilter(cohortFilter{Var: name, Categorical: true, Values: ordered(chosen, v.Categories)})
 			}
-			c.AddFilter(cohortFilter{Var: name, Categorical: true, Values: ordered(levels.categories(check.Selected), v.Categories)})
-		}, c.ui.win)
-		d.Show()
-		c.countLevels(name, func(r *app.CountResult) {
-			selected := levels.categories(check.Selected)
-			check.Options = levels.label(r)
-			check.Selected = levels.labels(selected)
-			check.Refresh()
 		})
 		return
 	}
@@ -79,6 +68,27 @@ func (c *cohortPanel) onAddFilter(name string) {
 		c.AddFilter(f)
 	}, c.ui.win)
 	d.Show()
+}
+
+// showLevelsForm shows the form dialog that picks levels of a categorical variable — to
+// filter on them, or to merge them — as a check group under levelsLabel, each level labelled
+// with its count in the cohort once counted (ticks survive the relabel), then the items more;
+// confirmed, submit gets the levels ticked (never their labels).
+func (c *cohortPanel) showLevelsForm(title, confirm, levelsLabel, variable string, levels []string, more []*widget.FormItem, submit func(chosen []string)) {
+	check := widget.NewCheckGroup(levels, nil)
+	labels := newLevelLabels(levels)
+	items := append([]*widget.FormItem{widget.NewFormItem(levelsLabel, check)}, more...)
+	dialog.ShowForm(title, confirm, "Cancel", items, func(ok bool) {
+		if ok {
+			submit(labels.categories(check.Selected))
+		}
+	}, c.ui.win)
+	c.countLevels(variable, func(r *app.CountResult) {
+		selected := labels.categories(check.Selected)
+		check.Options = labels.label(r)
+		check.Selected = labels.labels(selected)
+		check.Refresh()
+	})
 }
 
 // countLevels counts the current cohort by variable as feasibility does (approximate, not

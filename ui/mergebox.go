@@ -7,7 +7,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -36,10 +35,7 @@ func (c *cohortPanel) setMerge(m []protocol.LevelGroup) {
 		for _, g := range m {
 			parts = append(parts, g.Name+" = "+strings.Join(g.Levels, ", "))
 		}
-		l := widget.NewLabel("Merged: " + strings.Join(parts, "; "))
-		l.Wrapping = fyne.TextWrapWord
-		clear := widget.NewButtonWithIcon("", theme.ContentClearIcon(), func() { c.setMerge(nil); c.onChanged() })
-		c.mergeRow.Add(container.NewBorder(nil, nil, nil, clear, l))
+		c.mergeRow.Add(mergedLine("Merged: "+strings.Join(parts, "; "), func() { c.setMerge(nil); c.onChanged() }))
 	}
 	c.mergeRow.Refresh()
 	if v := c.groupVariable(); v != nil && len(c.unmerged(v)) >= 3 {
@@ -47,6 +43,14 @@ func (c *cohortPanel) setMerge(m []protocol.LevelGroup) {
 	} else {
 		c.mergeBtn.Disable()
 	}
+}
+
+// mergedLine lists merges (wrapped) with a button that clears them, under Group by and under
+// the Compare tab's confounders alike.
+func mergedLine(text string, clear func()) fyne.CanvasObject {
+	l := widget.NewLabel(text)
+	l.Wrapping = fyne.TextWrapWord
+	return container.NewBorder(nil, nil, nil, widget.NewButtonWithIcon("", theme.ContentClearIcon(), clear), l)
 }
 
 // groupVariable is the categorical grouping variable, or nil.
@@ -82,29 +86,18 @@ func (c *cohortPanel) onMerge() {
 	if v == nil {
 		return
 	}
-	levels := c.unmerged(v)
-	check := widget.NewCheckGroup(levels, nil)
-	labels := newLevelLabels(levels)
 	name := widget.NewEntry()
 	name.SetText("Other")
 	name.Validator = func(s string) error {
 		return c.mergeName(v, strings.TrimSpace(s))
 	}
-	items := []*widget.FormItem{widget.NewFormItem("Levels", check), widget.NewFormItem("Name", name)}
-	d := dialog.NewForm("Merge levels of "+c.ui.names().Variable(v.Name), "Merge", "Cancel", items, func(ok bool) {
-		chosen := labels.categories(check.Selected)
-		if !ok || len(chosen) < 2 || c.mergeName(v, strings.TrimSpace(name.Text)) != nil {
+	title := "Merge levels of " + c.ui.names().Variable(v.Name)
+	c.showLevelsForm(title, "Merge", "Levels", v.Name, c.unmerged(v), []*widget.FormItem{widget.NewFormItem("Name", name)}, func(chosen []string) {
+		if len(chosen) < 2 || c.mergeName(v, strings.TrimSpace(name.Text)) != nil {
 			return
 		}
 		c.setMerge(append(slices.Clone(c.merge), protocol.LevelGroup{Name: strings.TrimSpace(name.Text), Levels: ordered(chosen, v.Categories)}))
 		c.onChanged()
-	}, c.ui.win)
-	d.Show()
-	c.countLevels(v.Name, func(r *app.CountResult) {
-		selected := labels.categories(check.Selected)
-		check.Options = labels.label(r)
-		check.Selected = labels.labels(selected)
-		check.Refresh()
 	})
 }
 

@@ -92,10 +92,7 @@ func (p *siteProgress) refresh() {
 		case app.SiteRefused:
 			// The rule's name ("overlap guard: …" → "overlap guard") fits the panel; the whole
 			// reason is in the result's provenance.
-			if r, _, ok := strings.Cut(why, ":"); ok {
-				why = r
-			}
-			refused = append(refused, app.SiteProblem{Site: s, Message: why})
+			refused = append(refused, app.SiteProblem{Site: s, Message: app.SiteProblem{Message: why}.Rule()})
 		case app.SiteWaiting:
 			waiting = append(waiting, s)
 		default:

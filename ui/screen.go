@@ -441,15 +441,7 @@ func (t *screenTab) choose(name string) {
 		}
 		t.forest.SetFigure(nil, name+": no per-site view ("+why+").")
 	}
-	var out []string
-	for _, s := range m.SitesOut {
-		out = append(out, s.Site+" ("+s.Reason+")")
-	}
-	d := fmt.Sprintf("%s: %d patients, %d events, sites %s.", name, m.N, m.Events, strings.Join(m.SitesUsed, ", "))
-	if len(out) > 0 {
-		d += " Sat out: " + strings.Join(out, "; ") + "."
-	}
-	t.detail.SetText(d)
+	t.detail.SetText(report.MarkerSites(*m))
 }
 
 // onKM shows the chosen marker's Kaplan–Meier curves: the cohort grouped by the marker on

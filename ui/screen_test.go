@@ -138,3 +138,35 @@ func TestLibraryRerunsScreen(t *testing.T) {
 		t.Errorf("offline re-run: status %q, progress hidden %v", s.status.Text, s.progress.Hidden)
 	}
 }
+
+// After a Run, a screen of the same cohort that every site refuses (the overlap guard: its
+// complete cases are the cohort just released) says in the marker's pane which sites sat out
+// and why (it said "tp53: 0 patients, 0 events, sites ."), and the cohort panel's sites line
+// still describes the cohort's Run: the screen neither empties nor overwrites it.
+func TestScreenRefusedEverywhereSaysWhy(t *testing.T) {
+	f := startAppOn(t, screenFederation())
+	a := f.ui
+	c := a.cohort
+	test.Tap(c.run)
+	f.loop.until(t, "the run", func() bool { return a.survival.result != nil && a.running == 0 })
+	line := c.sites.Text()
+	if line != "3 of 3 sites answered" || !c.sites.label.Visible() {
+		t.Fatalf("sites line after the run %q (visible %v)", line, c.sites.label.Visible())
+	}
+	s := a.screen
+	a.selectTab(TabScreen)
+	s.markers.SetSelected([]string{"tp53", "stk11"})
+	test.Tap(s.run)
+	f.loop.until(t, "the screen", func() bool { return s.result != nil })
+	m := s.marker("tp53")
+	if m == nil || m.Estimable || len(m.SitesUsed) != 0 || len(m.SitesOut) != 3 {
+		t.Fatalf("tp53 %+v: want it refused at every site", m)
+	}
+	s.choose("tp53")
+	if want := "tp53: not estimable: refused at all 3 sites (overlap guard)."; s.detail.Text != want {
+		t.Errorf("detail %q, want %q", s.detail.Text, want)
+	}
+	if c.sites.Text() != line || !c.sites.label.Visible() {
+		t.Errorf("sites line after the screen %q (visible %v), want the run's %q", c.sites.Text(), c.sites.label.Visible(), line)
+	}
+}

@@ -341,10 +341,11 @@ func (t *survivalTab) fillStats() {
 	for _, m := range LandmarkMonths {
 		head(landmarkHeader(m, u))
 	}
+	noisy := report.NoisyCounts(r)
 	for _, g := range r.KM.Groups {
 		t.stats.Add(widget.NewLabel(report.GroupName(g.Group)))
-		t.stats.Add(widget.NewLabel(format.Thousands(g.Table.Total())))
-		t.stats.Add(widget.NewLabel(format.Thousands(g.Table.TotalEvents())))
+		t.stats.Add(widget.NewLabel(FormatFeasibility(app.Count{N: g.Table.Total()}, noisy)))
+		t.stats.Add(widget.NewLabel(FormatFeasibility(app.Count{N: g.Table.TotalEvents()}, noisy)))
 		t.stats.Add(widget.NewLabel(chart.FormatMedianCI(u.FromDays(g.Median.Time), u.FromDays(g.Median.Lower), u.FromDays(g.Median.Upper))))
 		for i := range LandmarkMonths {
 			s := "–" // beyond the last follow-up
@@ -437,11 +438,12 @@ func (t *survivalTab) fillPerSite() {
 	}
 	for _, site := range r.Provenance.Answered {
 		t.perSite.Add(widget.NewLabel(site))
+		noisy := report.NoisySite(r, site)
 		for _, g := range groups {
 			cell := "–"
 			for _, s := range g.PerSite {
 				if s.Site == site {
-					cell = format.Thousands(s.Patients) + " / " + format.Thousands(s.Events)
+					cell = FormatFeasibility(app.Count{N: s.Patients}, noisy) + " / " + FormatFeasibility(app.Count{N: s.Events}, noisy)
 				}
 			}
 			t.perSite.Add(widget.NewLabel(cell))
