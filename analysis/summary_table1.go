@@ -515,18 +515,21 @@ func (t Table1) header() []string {
 	return append(append([]string{"Characteristic"}, t.Columns...), "SMD")
 }
 
-// WriteCSV writes the rendered table as CSV (RFC 4180): a header row "Characteristic",
-// the columns, "SMD", then one record per row. Notes are not written.
+// Records returns the rendered table as records: a header "Characteristic", the columns,
+// "SMD", then one record per row. Notes are not included.
+func (t Table1) Records() [][]string {
+	recs := [][]string{t.header()}
+	for _, r := range t.Rows {
+		recs = append(recs, append(append([]string{r.Label}, r.Cells...), r.SMD))
+	}
+	return recs
+}
+
+// WriteCSV writes the rendered table as CSV (RFC 4180): its Records.
 func (t Table1) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(t.header()); err != nil {
+	if err := cw.WriteAll(t.Records()); err != nil {
 		return err
-	}
-	for _, r := range t.Rows {
-		rec := append(append([]string{r.Label}, r.Cells...), r.SMD)
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
 	}
 	cw.Flush()
 	return cw.Error()

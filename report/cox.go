@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
@@ -112,32 +111,30 @@ func CoxRows(r *app.Result, n Names) []CoxRow {
 }
 
 // WriteCoxCSV writes a hazard-ratio table as CSV: term, variable, level, reference, then the
-// estimates with full precision ("" where there is none: reference rows, non-estimable terms).
-func WriteCoxCSV(w io.Writer, rows []CoxRow) error {
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"term", "variable", "level", "reference", "hr", "lower", "upper", "p", "coef", "se"})
+// estimates with full precision ("" where there is none: reference rows, non-estimable terms),
+// the noise SD of a fit on differentially private tables ("" otherwise) and the release kind
+// (ReleaseColumn) of r, the result rows come from.
+func WriteCoxCSV(w io.Writer, r *app.Result, rows []CoxRow) error {
 	num := func(x float64) string {
 		if math.IsNaN(x) {
 			return ""
 		}
 		return strconv.FormatFloat(x, 'g', -1, 64)
 	}
-	for _, r := range rows {
-		rec := []string{r.Label, r.Term.Variable, r.Term.Level, r.Term.Reference}
+	recs := [][]string{{"term", "variable", "level", "reference", "hr", "lower", "upper", "p", "coef", "se", "noise_sd"}}
+	for _, row := range rows {
+		rec := []string{row.Label, row.Term.Variable, row.Term.Level, row.Term.Reference}
 		switch {
-		case r.Reference:
-			rec = append(rec, "1", "", "", "", "0", "")
-		case !r.Estimable:
-			rec = append(rec, "", "", "", "", "", "")
+		case row.Reference:
+			rec = append(rec, "1", "", "", "", "0", "", "")
+		case !row.Estimable:
+			rec = append(rec, "", "", "", "", "", "", "")
 		default:
-			rec = append(rec, num(r.HR), num(r.Lower), num(r.Upper), num(r.P), num(r.Coef), num(r.SE))
+			rec = append(rec, num(row.HR), num(row.Lower), num(row.Upper), num(row.P), num(row.Coef), num(row.SE), num(row.NoiseSD))
 		}
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
+		recs = append(recs, rec)
 	}
-	cw.Flush()
-	return cw.Error()
+	return WriteCSV(w, WithRelease(recs, ReleaseKind(r)))
 }
 
 // unit is a numeric variable's unit as the dictionary declares it ("" when none is known).

@@ -8,6 +8,7 @@ import (
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
 )
 
 func TestTermLabel(t *testing.T) {
@@ -52,15 +53,32 @@ func TestCoxRowsAndCSV(t *testing.T) {
 		t.Errorf("reference %+v, non-estimable %+v", rows[1], rows[3])
 	}
 	var b bytes.Buffer
-	if err := WriteCoxCSV(&b, rows); err != nil {
+	if err := WriteCoxCSV(&b, r, rows); err != nil {
 		t.Fatal(err)
 	}
-	wantCSV := "term,variable,level,reference,hr,lower,upper,p,coef,se\n" +
-		"age,age,,,1.01005,1.006,1.014,1e-06,0.01,0.002\n" +
-		"stage: IIIB (reference),stage,IIIB,IIIB,1,,,,0,\n" +
-		"stage: IIIC vs IIIB,stage,IIIC,IIIB,1.6487,1.35,2,4e-07,0.5,0.1\n" +
-		"stage: IVA vs IIIB,stage,IVA,IIIB,,,,,,\n"
+	wantCSV := "term,variable,level,reference,hr,lower,upper,p,coef,se,noise_sd,release\n" +
+		"age,age,,,1.01005,1.006,1.014,1e-06,0.01,0.002,,exact\n" +
+		"stage: IIIB (reference),stage,IIIB,IIIB,1,,,,0,,,exact\n" +
+		"stage: IIIC vs IIIB,stage,IIIC,IIIB,1.6487,1.35,2,4e-07,0.5,0.1,,exact\n" +
+		"stage: IVA vs IIIB,stage,IVA,IIIB,,,,,,,,exact\n"
 	if b.String() != wantCSV {
 		t.Errorf("CSV\n%s\nwant\n%s", b.String(), wantCSV)
+	}
+
+	// A fit on differentially private tables: each coefficient's noise SD, and every row says
+	// the release is noisy, so the file cannot pass for an exact table once saved.
+	r.Cox.NoiseSD = []float64{0.003, 0.2, nan}
+	r.Provenance.Sites = []app.SiteProvenance{{Site: "a", Policy: protocol.PolicyEffects{DP: &protocol.DPEffects{Rho: 0.05}}}}
+	b.Reset()
+	if err := WriteCoxCSV(&b, r, CoxRows(r, Names{})); err != nil {
+		t.Fatal(err)
+	}
+	wantCSV = "term,variable,level,reference,hr,lower,upper,p,coef,se,noise_sd,release\n" +
+		"age,age,,,1.01005,1.006,1.014,1e-06,0.01,0.002,0.003,differentially private\n" +
+		"stage: IIIB (reference),stage,IIIB,IIIB,1,,,,0,,,differentially private\n" +
+		"stage: IIIC vs IIIB,stage,IIIC,IIIB,1.6487,1.35,2,4e-07,0.5,0.1,0.2,differentially private\n" +
+		"stage: IVA vs IIIB,stage,IVA,IIIB,,,,,,,,differentially private\n"
+	if b.String() != wantCSV {
+		t.Errorf("dp CSV\n%s\nwant\n%s", b.String(), wantCSV)
 	}
 }

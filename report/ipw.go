@@ -1,15 +1,14 @@
 package report
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/chart"
+	"github.com/oncofed/oncofed/report/format"
 )
 
 // SMDNote says how the balance table's standardised mean differences are computed; both front
@@ -89,17 +88,11 @@ func WeightedAtRisk(km *analysis.WeightedKMEstimate, times []float64) (n []int, 
 }
 
 // WriteBalanceCSV writes the balance table of a weighted comparison: column, SMD before and
-// after weighting.
+// after weighting (NA where undefined), and the release kind (ReleaseColumn).
 func WriteBalanceCSV(w io.Writer, r *app.Result) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"column", "smd_before", "smd_after"}); err != nil {
-		return err
-	}
+	recs := [][]string{{"column", "smd_before", "smd_after"}}
 	for _, b := range r.IPW.Balance {
-		if err := cw.Write([]string{b.Column, strconv.FormatFloat(b.SMDBefore, 'g', -1, 64), strconv.FormatFloat(b.SMDAfter, 'g', -1, 64)}); err != nil {
-			return err
-		}
+		recs = append(recs, []string{b.Column, format.Exact(b.SMDBefore), format.Exact(b.SMDAfter)})
 	}
-	cw.Flush()
-	return cw.Error()
+	return WriteCSV(w, WithRelease(recs, ReleaseKind(r)))
 }

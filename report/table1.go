@@ -1,8 +1,10 @@
 package report
 
 import (
+	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
@@ -59,4 +61,30 @@ func CohortText(f *protocol.Filter) string {
 		return "all patients"
 	}
 	return protocol.FormatFilter(f)
+}
+
+// Table1 export formats (WriteTable1).
+const (
+	Table1CSV      = "csv"
+	Table1Markdown = "markdown"
+	Table1Docx     = "docx"
+)
+
+// WriteTable1 writes a Table 1 of r — tb, its pooled table or its per-site one — in format:
+// CSV with the release kind as its last column (ReleaseColumn), Markdown followed by the
+// privacy and provenance line, or a Word document with a title and that line. Both front ends
+// export through it.
+func WriteTable1(w io.Writer, r *app.Result, tb analysis.Table1, format string, now time.Time) error {
+	tb, smd := Table1(tb)
+	switch format {
+	case Table1Docx:
+		return WriteTable1Docx(w, Table1Title(r.Request), tb, smd, PrivacyLine(r, now))
+	case Table1Markdown:
+		if err := tb.WriteMarkdown(w); err != nil {
+			return err
+		}
+		_, err := io.WriteString(w, "\n"+PrivacyLine(r, now)+"\n")
+		return err
+	}
+	return WriteCSV(w, WithRelease(tb.Records(), ReleaseKind(r)))
 }

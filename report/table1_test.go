@@ -1,10 +1,16 @@
 package report
 
 import (
+	"bytes"
+	"encoding/csv"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/protocol"
 )
 
 func TestTable1Columns(t *testing.T) {
@@ -34,5 +40,43 @@ func TestTable1Columns(t *testing.T) {
 	}
 	if out, smd = Table1(tb); !smd || len(out.Columns) != 3 {
 		t.Errorf("grouped: columns %q, smd %v", out.Columns, smd)
+	}
+}
+
+// A Table 1 saved as CSV ends each record with the release kind: exact for an exact release,
+// differentially private as soon as one site noised its reply; the Markdown export carries the
+// privacy line instead.
+func TestWriteTable1CSVRelease(t *testing.T) {
+	site := analysis.SiteAggregate{Site: "a", Groups: []analysis.GroupAggregate{{Group: "", N: analysis.CellCount{N: 3},
+		Variables: []analysis.VariableAggregate{{Name: "sex", Categories: map[string]analysis.CellCount{"f": {N: 1}, "m": {N: 2}}}}}}}
+	tb, err := analysis.BuildTable1([]analysis.SiteAggregate{site}, analysis.Table1Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &app.Result{}
+	for _, want := range []string{"exact", "differentially private"} {
+		if want != "exact" {
+			r.Provenance.Sites = []app.SiteProvenance{{Site: "a", Policy: protocol.PolicyEffects{DP: &protocol.DPEffects{Rho: 0.1}}}}
+		}
+		var b bytes.Buffer
+		if err := WriteTable1(&b, r, tb, Table1CSV, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(&b).ReadAll()
+		if err != nil || len(recs) != len(tb.Rows)+1 {
+			t.Fatalf("%v: %d records for %d rows", err, len(recs), len(tb.Rows))
+		}
+		if h := recs[0]; !slices.Equal(h, []string{"Characteristic", "All patients", "SMD", "release"}) {
+			t.Errorf("header %q", h)
+		}
+		for _, rec := range recs[1:] {
+			if rec[len(rec)-1] != want {
+				t.Errorf("record %q, want release %q", rec, want)
+			}
+		}
+	}
+	var md bytes.Buffer
+	if err := WriteTable1(&md, r, tb, Table1Markdown, time.Now()); err != nil || !strings.Contains(md.String(), "differentially private") {
+		t.Errorf("markdown (%v):\n%s", err, md.String())
 	}
 }

@@ -278,7 +278,7 @@ func TestCoxFitShowsHazardRatios(t *testing.T) {
 		t.Errorf("term labels %q", cells)
 	}
 	var csv bytes.Buffer
-	if err := report.WriteCoxCSV(&csv, report.CoxRows(a.cox.result, a.names())); err != nil || !strings.Contains(csv.String(), "sex: female (reference),sex,female,female,1,") {
+	if err := report.WriteCoxCSV(&csv, a.cox.result, report.CoxRows(a.cox.result, a.names())); err != nil || !strings.Contains(csv.String(), "sex: female (reference),sex,female,female,1,") {
 		t.Errorf("HR table CSV (%v):\n%s", err, csv.String())
 	}
 	if fit.N != pooledTotal {

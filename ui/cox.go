@@ -302,7 +302,7 @@ func (t *coxTab) exportAs(format string) {
 	r := t.result
 	if format == strings.ToLower(hrTableCSV) {
 		rows := report.CoxRows(r, t.host.names())
-		t.host.saveFile("hazard-ratios-"+r.Request.Study+".csv", func(w io.Writer) error { return report.WriteCoxCSV(w, rows) })
+		t.host.saveFile("hazard-ratios-"+r.Request.Study+".csv", func(w io.Writer) error { return report.WriteCoxCSV(w, r, rows) })
 		return
 	}
 	foot := report.CohortNote(r.Request) + ". " + report.PrivacyLine(r, t.host.now())

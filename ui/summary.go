@@ -322,26 +322,14 @@ func (t *summaryTab) exportAs(format string) {
 // table1Word is the export format of a Word document.
 const table1Word = "Word (.docx)"
 
-// WriteTable1 writes the Table 1 of r (pooled, or per site) as CSV, as Markdown followed by
-// the privacy and provenance line, or as a Word document with a title and that line.
+// WriteTable1 writes the Table 1 of r (pooled, or per site) in the export format chosen
+// ("CSV", "Markdown" or table1Word): report.WriteTable1.
 func WriteTable1(w io.Writer, r *app.Result, perSite bool, format string, now time.Time) error {
 	tb := r.Summary.Table
 	if perSite {
 		tb = r.Summary.BySite
 	}
-	tb, smd := report.Table1(tb)
-	switch format {
-	case table1Word:
-		return report.WriteTable1Docx(w, report.Table1Title(r.Request), tb, smd, report.PrivacyLine(r, now))
-	case "Markdown":
-	default:
-		return tb.WriteCSV(w)
-	}
-	if err := tb.WriteMarkdown(w); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n"+report.PrivacyLine(r, now)+"\n")
-	return err
+	return report.WriteTable1(w, r, tb, map[string]string{"Markdown": report.Table1Markdown, table1Word: report.Table1Docx}[format], now)
 }
 
 // clear empties the tab (a new study was chosen).

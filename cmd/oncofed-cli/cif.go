@@ -170,7 +170,7 @@ func writeCIF(w io.Writer, format string, doc *cifDoc) error {
 				}
 			}
 		}
-		return writeCSV(w, recs)
+		return writeCSV(w, report.WithRelease(recs, doc.Privacy.Release))
 	}
 	writeCurvesHeading(w, "Cumulative incidence (Aalen–Johansen)", doc.Endpoint, doc.Study, doc.GroupBy, doc.ConfType, doc.BinDays, doc.Cohort)
 	t := table(w)

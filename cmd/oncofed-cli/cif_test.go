@@ -176,7 +176,8 @@ func TestCIFCommandEqualsR(t *testing.T) {
 		t.Errorf("text output (exit %d, %s):\n%s", code, errOut, out)
 	}
 	code, out, _ = cli(t, "--hub", url, "cif", "--study", "mgus", "--endpoint", "E", "--format", "csv")
-	if code != 0 || !strings.HasPrefix(out, "group,cause,time,n_risk,n_event,cif,std_err,lower,upper\nAll patients,progression,") {
+	first := strings.SplitN(out, "\n", 3)
+	if code != 0 || !strings.HasPrefix(out, "group,cause,time,n_risk,n_event,cif,std_err,lower,upper,release\nAll patients,progression,") || len(first) < 3 || !strings.HasSuffix(first[1], ",exact") {
 		t.Errorf("csv output (exit %d):\n%.300s", code, out)
 	}
 	plot := filepath.Join(t.TempDir(), "cif.png")

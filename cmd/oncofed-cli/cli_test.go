@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -466,6 +467,34 @@ func TestDPAnalystLabelled(t *testing.T) {
 			t.Errorf("summary (%s): exit %d\n%s%s", format, code, out, stderr)
 		}
 	}
+	// As CSV, every row of each table says it is noisy (the privacy line has no place there).
+	// (A Table 1's CSV: report.TestWriteTable1CSVRelease; another here would pass today's budget.)
+	for _, args := range [][]string{{"km", "--study", "lung", "--endpoint", "os"}, {"count", "--study", "lung", "--group", "sex"}} {
+		code, out, stderr = cli(t, append(append([]string{"--hub", url, "--key", keyFile}, args...), "--format", "csv")...)
+		if rel := csvColumn(t, out, "release"); code != exitOK || len(rel) == 0 || slices.ContainsFunc(rel, func(k string) bool { return k != "differentially private" }) {
+			t.Errorf("%s csv: exit %d, release %q\n%s%s", args[0], code, rel, out, stderr)
+		}
+	}
+}
+
+// csvColumn returns the values of out's CSV column name (nil when out is not CSV or has no
+// such column).
+func csvColumn(t *testing.T, out, name string) []string {
+	t.Helper()
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(recs) == 0 {
+		t.Errorf("not CSV (%v):\n%s", err, out)
+		return nil
+	}
+	j := slices.Index(recs[0], name)
+	if j < 0 {
+		return nil
+	}
+	var col []string
+	for _, r := range recs[1:] {
+		col = append(col, r[j])
+	}
+	return col
 }
 
 // summary --out writes Table 1 as a Word document (or Markdown, CSV) beside the text output;
@@ -532,6 +561,12 @@ func TestDPAnalystCox(t *testing.T) {
 	if doc.Form != "dp_tables" || !strings.Contains(out, `"differentially private"`) || len(doc.Terms) != 1 || doc.Terms[0].Coef == nil || math.Abs(*doc.Terms[0].Coef-0.53) > 0.5 ||
 		len(doc.NoiseSD) != 1 || !(doc.NoiseSD[0] > 0 && doc.NoiseSD[0] < 0.2) {
 		t.Errorf("cox json: form %q, terms %+v\n%s", doc.Form, doc.Terms, out)
+	}
+	// Its CSV has the noise SD beside the SE, and says the release is noisy.
+	code, out, stderr = cli(t, "--hub", url, "--key", keyFile, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex", "--format", "csv")
+	if sd, rel := csvColumn(t, out, "noise_sd"), csvColumn(t, out, "release"); code != exitOK || len(sd) != 1 || len(rel) != 1 || rel[0] != "differentially private" ||
+		sd[0] == "" || sd[0] == "NA" {
+		t.Errorf("cox csv: exit %d, noise_sd %q, release %q\n%s%s", code, sd, rel, out, stderr)
 	}
 	// The per-site view is fitted on each site's released tables: no query, and each site's
 	// standard error includes the noise.

@@ -172,11 +172,7 @@ func writeIPW(w io.Writer, format string, r *app.Result) error {
 		}
 		return writeJSON(w, doc)
 	case "csv":
-		recs := [][]string{{"column", "smd_before", "smd_after"}}
-		for _, b := range res.Balance {
-			recs = append(recs, []string{b.Column, g(b.SMDBefore), g(b.SMDAfter)})
-		}
-		return writeCSV(w, recs)
+		return report.WriteBalanceCSV(w, r)
 	}
 	fmt.Fprintf(w, "Weighted comparison of %s in %s: %s = %s against the rest, %s weights\n", r.Request.Endpoint, r.Request.Study, trtName, trtLevel, res.Estimand)
 	writeCohortLine(w, r.Request.Cohort)

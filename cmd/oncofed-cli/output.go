@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,14 +29,8 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func writeCSV(w io.Writer, rows [][]string) error {
-	cw := csv.NewWriter(w)
-	if err := cw.WriteAll(rows); err != nil {
-		return err
-	}
-	cw.Flush()
-	return cw.Error()
-}
+// writeCSV writes a table as CSV (report.WriteCSV: one writer for both front ends).
+var writeCSV = report.WriteCSV
 
 func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 2, 4, 2, ' ', 0) }
 
@@ -58,12 +51,7 @@ func nums(xs []float64) []*float64 {
 }
 
 // g formats a number for text and CSV: NA when undefined, else the shortest exact form.
-func g(x float64) string {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return "NA"
-	}
-	return strconv.FormatFloat(x, 'g', -1, 64)
-}
+var g = format.Exact
 
 // r4 formats a number to 4 significant digits for text tables.
 func r4(x float64) string {
@@ -229,7 +217,7 @@ func writeCount(w io.Writer, format string, r *app.Result) error {
 		for _, gc := range c.Groups {
 			rec(gc.Group, gc.N)
 		}
-		return writeCSV(w, recs)
+		return writeCSV(w, report.WithRelease(recs, report.ReleaseKind(r)))
 	}
 	approx := func(n app.Count) string {
 		if !c.Approximate || (n.Suppressed && n.N <= 1 && n.Max > 0) {
@@ -288,11 +276,7 @@ func writeSummary(w io.Writer, format string, r *app.Result) error {
 			"notes": tb.Notes, "sites": provenanceJSON(&r.Provenance), "policy": policyJSON(&r.Provenance),
 			"privacy": report.NewPrivacy(r, clock())})
 	case "csv":
-		recs := [][]string{append(append([]string{"row"}, tb.Columns...), "smd")}
-		for _, row := range tb.Rows {
-			recs = append(recs, append(append([]string{row.Label}, row.Cells...), row.SMD))
-		}
-		return writeCSV(w, recs)
+		return report.WriteTable1(w, r, r.Summary.Table, report.Table1CSV, clock())
 	}
 	writeCohortLine(w, r.Request.Cohort)
 	t := table(w)
@@ -322,30 +306,19 @@ func writeSummary(w io.Writer, format string, r *app.Result) error {
 func table1FileFormat(path string) string {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".docx":
-		return "docx"
+		return report.Table1Docx
 	case ".md":
-		return "markdown"
+		return report.Table1Markdown
 	case ".csv":
-		return "csv"
+		return report.Table1CSV
 	}
 	return ""
 }
 
 // writeTable1File writes r's Table 1 to path in the format of its extension, all or nothing.
 func writeTable1File(path string, r *app.Result) error {
-	tb, smd := report.Table1(r.Summary.Table)
 	return atomicfile.Write(path, func(w io.Writer) error {
-		switch table1FileFormat(path) {
-		case "docx":
-			return report.WriteTable1Docx(w, report.Table1Title(r.Request), tb, smd, report.PrivacyLine(r, clock()))
-		case "markdown":
-			if err := tb.WriteMarkdown(w); err != nil {
-				return err
-			}
-			_, err := io.WriteString(w, "\n"+report.PrivacyLine(r, clock())+"\n")
-			return err
-		}
-		return tb.WriteCSV(w)
+		return report.WriteTable1(w, r, r.Summary.Table, table1FileFormat(path), clock())
 	})
 }
 
@@ -520,7 +493,7 @@ func writeKM(w io.Writer, format string, doc *kmDoc) error {
 					g(c.Surv[k]), ptrG(c.StdErr[k]), ptrG(c.Lower[k]), ptrG(c.Upper[k])})
 			}
 		}
-		return writeCSV(w, recs)
+		return writeCSV(w, report.WithRelease(recs, doc.Privacy.Release))
 	}
 	writeCurvesHeading(w, "Kaplan–Meier", doc.Endpoint, doc.Study, doc.GroupBy, doc.ConfType, doc.BinDays, doc.Cohort)
 	t := table(w)
@@ -689,15 +662,19 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		}
 		return writeJSON(w, doc)
 	case "csv":
-		recs := [][]string{{"term", "level", "reference", "coef", "se", "hr", "lower", "upper", "p"}}
-		for _, t := range terms {
+		recs := [][]string{{"term", "level", "reference", "coef", "se", "hr", "lower", "upper", "p", "noise_sd"}}
+		for j, t := range terms {
 			lv, ref := "", ""
 			if t.Level != nil {
 				lv, ref = *t.Level, *t.Reference
 			}
-			recs = append(recs, []string{t.Term, lv, ref, ptrG(t.Coef), ptrG(t.SE), ptrG(t.HR), ptrG(t.Lower), ptrG(t.Upper), ptrG(t.P)})
+			noise := "" // the DP noise's SD of the coefficient, which se leaves out (in β order, as terms)
+			if len(r.Cox.NoiseSD) == len(terms) {
+				noise = g(r.Cox.NoiseSD[j])
+			}
+			recs = append(recs, []string{t.Term, lv, ref, ptrG(t.Coef), ptrG(t.SE), ptrG(t.HR), ptrG(t.Lower), ptrG(t.Upper), ptrG(t.P), noise})
 		}
-		return writeCSV(w, recs)
+		return writeCSV(w, report.WithRelease(recs, report.ReleaseKind(r)))
 	}
 	how := "pooled baseline hazard (exact risk-set sums across sites, two phases a round)"
 	switch {

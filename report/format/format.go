@@ -108,3 +108,12 @@ func Plural(n int, one, many string) string {
 	}
 	return strconv.Itoa(n) + " " + many
 }
+
+// Exact formats a number for CSV and machine-read text: the shortest form that reads back as
+// the same float64, "NA" (R's missing value) when it is undefined or infinite.
+func Exact(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return "NA"
+	}
+	return strconv.FormatFloat(x, 'g', -1, 64)
+}
