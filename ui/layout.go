@@ -153,3 +153,39 @@ func (l *toolbar) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 		o.Resize(o.MinSize())
 	}
 }
+
+// cappedHeight lays out one scroll container at its content's height, but at most lines text
+// lines high: a long status line (a dp screen's ρ spent at every site and its noise note) then
+// scrolls in its few lines instead of pushing the tab past a 1024×700 window.
+type cappedHeight struct{ lines int }
+
+// capHeight wraps content (a word-wrapped label) in a vertical scroll shown at most lines high.
+func capHeight(content fyne.CanvasObject, lines int) *fyne.Container {
+	return container.New(cappedHeight{lines: lines}, container.NewVScroll(content))
+}
+
+func (l cappedHeight) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	var s fyne.Size
+	for _, o := range objs {
+		if !o.Visible() {
+			continue
+		}
+		m := o.MinSize()
+		if sc, ok := o.(*container.Scroll); ok && sc.Content != nil {
+			if !sc.Content.Visible() {
+				continue // a hidden status takes no room
+			}
+			m.Height = sc.Content.MinSize().Height
+		}
+		s = s.Max(m)
+	}
+	line := fyne.MeasureText("Ag", theme.TextSize(), fyne.TextStyle{}).Height + theme.LineSpacing()
+	return fyne.NewSize(s.Width, min(s.Height, float32(l.lines)*line+2*theme.InnerPadding()))
+}
+
+func (l cappedHeight) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
+}

@@ -153,7 +153,7 @@ func newScreenTab(host screenHost, svc screenService, do func(func())) *screenTa
 		container.NewTabItem("Marker by site", container.NewBorder(nil, t.detail, nil, nil, t.forest)))
 	body := container.NewVSplit(t.figures, t.table)
 	body.Offset = 0.55
-	right := container.NewBorder(container.NewVBox(bar, t.status), nil, nil, nil, body)
+	right := container.NewBorder(container.NewVBox(bar, capHeight(t.status, 3)), nil, nil, nil, body)
 	split := container.NewHSplit(container.NewBorder(nil, run, nil, nil, container.NewVScroll(left)), right)
 	split.Offset = 0.24
 	t.content = split
