@@ -1,9 +1,13 @@
 package ui
 
 import (
+	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/oncofed/oncofed/node"
 )
@@ -33,5 +37,28 @@ func TestDPScreenFitsSmallScreens(t *testing.T) {
 		if m := tab.Content.MinSize(); m.Width > 1024-300 || m.Height > 700-120 {
 			t.Errorf("tab %s needs %v after a dp screen", tab.Text, m)
 		}
+	}
+}
+
+// capHeight shows a long wrapped text at most its lines high, a short one at its own height,
+// and a hidden one not at all.
+func TestCapHeight(t *testing.T) {
+	test.NewTempApp(t)
+	l := widget.NewLabel(strings.Repeat("a long status line, ", 40))
+	l.Wrapping = fyne.TextWrapWord
+	c := capHeight(l, 3)
+	c.Resize(fyne.NewSize(400, 600))
+	full := l.MinSize().Height
+	one := widget.NewLabel("one line").MinSize().Height
+	if h := c.MinSize().Height; !(h < full && h > 2*one-2*theme.InnerPadding() && h < 3*one) {
+		t.Errorf("capped at %v px: the label needs %v, one line %v", h, full, one)
+	}
+	l.SetText("short")
+	if h := c.MinSize().Height; h != l.MinSize().Height {
+		t.Errorf("a short text gets %v px, needs %v", h, l.MinSize().Height)
+	}
+	l.Hide()
+	if h := c.MinSize().Height; h != 0 {
+		t.Errorf("a hidden text takes %v px", h)
 	}
 }
