@@ -74,6 +74,10 @@ type ScreenResult struct {
 	// standard errors and p-values including the noise; DPSpent is the ρ each site charged.
 	DP      bool
 	DPSpent map[string]float64
+	// Release is the kind of release its models are made of, as the sites' policy effects on
+	// the screen's first round say (ReleaseSummary.Kind): "exact", "coarsened" or
+	// "differentially private"; "" when no marker's model reached a site.
+	Release string
 }
 
 // ScreenTerm is one design column of a marker's terms, R's model-matrix name in Column.

@@ -83,6 +83,7 @@ func renderStoredScreen(r *Result) (*ScreenResult, error) {
 	}
 	out.Queries = len(r.Rounds)
 	out.ResultID = r.ID
+	out.Release = r.Provenance.Release().Kind
 	return out, nil
 }
 
@@ -104,6 +105,7 @@ func (s *Service) storeScreen(ctx context.Context, req ScreenRequest, out *Scree
 	}
 	r.Provenance.RanAt = out.ranAt
 	r.Provenance.Elapsed = s.now().Sub(out.ranAt)
+	out.Release = r.Provenance.Release().Kind
 	if err := s.cache.SaveResult(ctx, r); err != nil {
 		return err
 	}

@@ -1,10 +1,10 @@
 package report
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -199,19 +199,14 @@ func MarkerForest(m app.MarkerResult, term int) *chart.ForestPlot {
 	return f
 }
 
-// WriteScreenCSV writes rows (ScreenTable's, in their order) as CSV under ScreenColumns.
-func WriteScreenCSV(w io.Writer, rows []ScreenRow) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(ScreenColumns); err != nil {
-		return err
-	}
+// WriteScreenCSV writes rows (ScreenTable's, in their order) as CSV under ScreenColumns, with
+// the screen's release kind (app.ScreenResult.Release) as the last column (ReleaseColumn).
+func WriteScreenCSV(w io.Writer, rows []ScreenRow, release string) error {
+	recs := [][]string{slices.Clone(ScreenColumns)}
 	for _, r := range rows {
-		if err := cw.Write(r.Cells); err != nil {
-			return err
-		}
+		recs = append(recs, slices.Clone(r.Cells))
 	}
-	cw.Flush()
-	return cw.Error()
+	return WriteCSV(w, WithRelease(recs, release))
 }
 
 // screenSlide is a pinned screen's slide: its volcano plot, titled in words (the endpoint's

@@ -468,7 +468,7 @@ func (t *screenTab) exportAs(what string) {
 	switch what {
 	case "CSV":
 		t.host.saveFile("screen-"+r.Request.Study+".csv", func(w io.Writer) error {
-			return report.WriteScreenCSV(w, report.ScreenTable(r))
+			return report.WriteScreenCSV(w, report.ScreenTable(r), r.Release)
 		})
 	case "Forest PNG":
 		m := t.marker(t.chosen)

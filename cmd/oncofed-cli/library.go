@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,7 +86,7 @@ func runLibrary(ctx context.Context, c *common, args []string, out io.Writer) er
 		if kind != "" {
 			k, ok := kindOfCommand[kind]
 			if !ok {
-				return usagef("--kind %q: want count, summary, km or cox", kind)
+				return usagef("--kind %q: want one of %s", kind, strings.Join(slices.Sorted(maps.Keys(kindOfCommand)), ", "))
 			}
 			f.Kind = k
 		}
@@ -185,7 +187,7 @@ func openResult(ctx context.Context, db *cache.DB, id int64) (*app.Result, error
 // kindOfCommand maps the CLI's command names to the analysis kinds they store.
 var kindOfCommand = map[string]protocol.Kind{
 	"count": protocol.KindCount, "summary": protocol.KindSummary, "km": protocol.KindSurvival,
-	"survival": protocol.KindSurvival, "cox": protocol.KindCox, "ipw": protocol.KindIPW,
+	"survival": protocol.KindSurvival, "cox": protocol.KindCox, "ipw": protocol.KindIPW, "screen": protocol.KindScreen,
 }
 
 // commandOf is the CLI command that computes results of kind k ("km" for survival).
@@ -221,6 +223,11 @@ func writeResult(w io.Writer, format string, r *app.Result, unit timeUnit, names
 			return fmt.Errorf("result %d is a weighted comparison without its specification", r.ID)
 		}
 		return writeIPW(w, format, r)
+	case protocol.KindScreen:
+		if r.Screen == nil {
+			return fmt.Errorf("result %d is a biomarker screen without its markers' fits", r.ID)
+		}
+		return writeScreen(w, format, r.Screen, "")
 	}
 	return fmt.Errorf("result %d is of kind %q, which this oncofed-cli cannot show", r.ID, r.Request.Kind)
 }

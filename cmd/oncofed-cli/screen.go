@@ -102,7 +102,7 @@ func writeScreen(w io.Writer, format string, r *app.ScreenResult, sortBy string)
 		report.SortScreen(rows, sortBy)
 	}
 	if format == "csv" {
-		return report.WriteScreenCSV(w, rows)
+		return report.WriteScreenCSV(w, rows, r.Release)
 	}
 	fmt.Fprintf(w, "Biomarker screen (%s) of %s in %s: %d markers, %d tests, %s ties, %s\n", r.Mode, r.Request.Endpoint,
 		r.Request.Study, len(r.Markers), r.Tests, r.Ties, map[protocol.CoxForm]string{protocol.CoxStratified: "stratified by site", protocol.CoxPooled: "pooled baseline", protocol.CoxDPTables: "stratified by site"}[r.Form])
@@ -184,6 +184,8 @@ func screenJSON(r *app.ScreenResult) map[string]any {
 	if r.DP {
 		doc["privacy"] = map[string]any{"release": "differentially private", "rho_spent": r.DPSpent, "noise_releases": app.DPScreenNoiseReleases,
 			"note": report.ScreenDPLine(r)}
+	} else if r.Release != "" {
+		doc["privacy"] = map[string]any{"release": r.Release}
 	}
 	return doc
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"math"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -60,6 +62,24 @@ func TestDPAnalystScreen(t *testing.T) {
 	for site, rho := range doc.Privacy.RhoSpent {
 		if rho > 20+1e-9 {
 			t.Errorf("site %s charged ρ=%g for a screen of ρ=20", site, rho)
+		}
+	}
+	// As CSV, each marker's row says the release is noisy, live and exported from the library.
+	code, out, stderr = cli(t, "--hub", url, "--key", keyFile, "--cache", db, "screen", "--study", "lung", "--endpoint", "os",
+		"--markers", "sex,age", "--rho", "20", "--format", "csv")
+	if rel := csvColumn(t, out, "release"); code != exitOK || len(rel) != 2 || rel[0] != "differentially private" || rel[1] != rel[0] {
+		t.Errorf("screen csv: exit %d, release %q\n%s%s", code, rel, out, stderr)
+	}
+	_, list, _ := cli(t, "--offline", "--cache", db, "library", "list", "--format", "csv")
+	ids, kinds := csvColumn(t, list, "id"), csvColumn(t, list, "kind")
+	if i := slices.Index(kinds, "screen"); i < 0 {
+		t.Errorf("no screen in the library:\n%s", list)
+	} else {
+		path := filepath.Join(t.TempDir(), "screen.csv")
+		code, _, stderr = cli(t, "--offline", "--cache", db, "library", "export", ids[i], "--out", path)
+		b, _ := os.ReadFile(path)
+		if rel := csvColumn(t, string(b), "release"); code != exitOK || len(rel) != 2 || rel[0] != "differentially private" {
+			t.Errorf("library export: exit %d, release %q\n%s%s", code, rel, b, stderr)
 		}
 	}
 	// R on all of lung, stratified by institution: sexmale 0.53 (age alone 0.019 per year).
