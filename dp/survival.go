@@ -170,20 +170,11 @@ func releaseFactored(s *Sampler, t SurvivalTable, rho *big.Rat, st strategy, m S
 	sens2 := big.NewRat(st.sens2(), 1)
 	sigma2, actual := SigmaSquared(sens2, rho)
 	noise := Noise{Mechanism: m.String(), Sigma2: sigma2, Sens2: sens2, Rho: actual}
-	var ls [2][]float64
-	for k, col := range [2][]int64{t.Events, t.Censored} {
-		y := st.apply(reversed(col))
-		for i := range y {
-			z, err := s.DiscreteGaussian(sigma2)
-			if err != nil {
-				return SurvivalTable{}, Noise{}, err
-			}
-			y[i] += z
-		}
-		ls[k] = st.leastSquares(y)
+	cols, err := factoredColumns([][]int64{t.Events, t.Censored}, st, func() (int64, error) { return s.DiscreteGaussian(sigma2) })
+	if err != nil {
+		return SurvivalTable{}, Noise{}, err
 	}
-	events, censored := anchoredColumns(ls[0], ls[1])
-	return SurvivalTable{Events: events, Censored: censored}, noise, nil
+	return SurvivalTable{Events: cols[0], Censored: cols[1]}, noise, nil
 }
 
 // anchoredColumns makes the least-squares cells x̂ of the event and the
