@@ -169,3 +169,62 @@ func TestCompetingMembershipInference(t *testing.T) {
 		t.Fatalf("attack at ρ = 200 only %.3f: the test cannot fail", hi)
 	}
 }
+
+// Membership inference on a Kaplan–Meier release (all causes as one event column) and a
+// competing-risks release of the same cohort, each at ρ = 0.1, as a dp analyst gets them from a
+// km and a cif query: the attacker adds the shift of the KM's event total and of the cause-2
+// total over the known rest (each moves by one when the target is in) and guesses "in" above
+// one. Composition bounds the pair by ρ = 0.2 (Pinsker: TV ≤ √(ρ/2) = 0.316); the empirical
+// advantage over 1000 trials each way must stay within it, plus three standard errors. At a
+// large ρ the same attack succeeds, so the test can fail.
+func TestKMAndCompetingCombinedMembership(t *testing.T) {
+	out := competingFixture()
+	in := CompetingTable{Events: [][]int64{slices.Clone(out.Events[0]), slices.Clone(out.Events[1])}, Censored: out.Censored}
+	in.Events[1][4]++
+	total := func(col []int64) (n int64) {
+		for _, v := range col {
+			n += v
+		}
+		return n
+	}
+	baseKM, baseCause := total(out.AllCauses().Events), total(out.Events[1])
+	adv := func(rho *big.Rat, seed byte, trials int) (combined, kmOnly float64) {
+		s := NewSampler(rand.NewChaCha8([32]byte{seed}))
+		hits, kmHits := 0, 0
+		for _, pair := range []struct {
+			tab CompetingTable
+			yes bool
+		}{{in, true}, {out, false}} {
+			for range trials {
+				km, _, err := ReleaseSurvival(s, pair.tab.AllCauses(), rho, SurvivalSqrt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cr, _, err := ReleaseCompeting(s, pair.tab, rho, SurvivalSqrt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dk := float64(total(km.Events) - baseKM)
+				if (dk+float64(total(cr.Events[1])-baseCause) > 1) == pair.yes {
+					hits++
+				}
+				if (dk > 0.5) == pair.yes {
+					kmHits++
+				}
+			}
+		}
+		n := float64(2 * trials)
+		return 2*float64(hits)/n - 1, 2*float64(kmHits)/n - 1
+	}
+	const trials = 1000
+	bound := math.Sqrt(0.2 / 2)
+	se := 1 / math.Sqrt(trials)
+	a, single := adv(big.NewRat(1, 10), 5, trials)
+	t.Logf("KM + CIF at ρ = 0.1 each: advantage %.3f (KM alone %.3f), bound of ρ = 0.2: %.3f", a, single, bound)
+	if a > bound+3*se {
+		t.Fatalf("advantage %.3f beyond the bound %.3f of the total ρ", a, bound)
+	}
+	if hi, _ := adv(big.NewRat(200, 1), 6, 100); hi < 0.8 {
+		t.Fatalf("attack at ρ = 200 only %.3f: the test cannot fail", hi)
+	}
+}

@@ -1,0 +1,99 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oncofed/oncofed/protocol"
+)
+
+// importKMAndCauses imports mgus2 with two endpoints over the same patients: OS, any event
+// (a Kaplan–Meier endpoint), and E, its events split into progression and death (the
+// cumulative incidence's).
+func importKMAndCauses(t *testing.T) *SQLiteStore {
+	t.Helper()
+	d, _ := competingGolden(t, "mgus2")
+	var b strings.Builder
+	b.WriteString("pid,t,st,t2,ev,group\n")
+	for i := range d.Time {
+		fmt.Fprintf(&b, "p%d,%v,%d,%v,%d,%s\n", i, d.Time[i], d.Status[i], d.Time[i], min(d.Status[i], 1), d.Group[i])
+	}
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "cr.csv")
+	if err := os.WriteFile(csvPath, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spec := ImportSpec{Study: "cr", IDColumn: "pid", DataCut: "2026-01-01",
+		Endpoints:  []EndpointSpec{{Name: "E", TimeColumn: "t", EventColumn: "st"}, {Name: "OS", TimeColumn: "t2", EventColumn: "ev"}},
+		Causes:     map[string][]string{"E": {"progression", "death"}},
+		Dictionary: Dictionary{Version: "1", Entries: []DictionaryEntry{{Name: "group", Categories: []string{"F", "M"}}}}}
+	return importFile(t, filepath.Join(dir, "cr.db"), csvPath, spec)
+}
+
+// A dp analyst's Kaplan–Meier and cumulative incidence of the same cohort are two releases,
+// each charged dp_rho_survival: the spending adds up in the reply and in the audit log. A
+// cumulative incidence beyond what is left of the day is refused before anything is computed —
+// the refusal of a query naming an unknown variable is the same, word for word — and costs
+// nothing. (What the two releases together disclose is bounded by the sum of their ρ:
+// dp.TestKMAndCompetingCombinedMembership.)
+func TestDPKMAndCIFChargesAddUp(t *testing.T) {
+	pol := DefaultPolicy()
+	pol.DPRhoDaily = 0.05 // two survival releases at 0.02, not three
+	store := importKMAndCauses(t)
+	a, err := ParseAnalysts(strings.NewReader("dora " + pubText(testKey(4)) + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fixedClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	e, err := NewEngine(context.Background(), store, Config{Policy: &pol, Now: clock.now, Analysts: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dora := protocol.NewSigner(testKey(4), clock.now)
+	surv := func(endpoint string, cohort *protocol.Filter) protocol.Query {
+		return protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Study: "cr", Endpoint: endpoint, Cohort: cohort}
+	}
+	km := mustOK(t, handleJSON(t, e, sign(t, dora, surv("OS", nil))))
+	cif := mustOK(t, handleJSON(t, e, sign(t, dora, surv("E", nil))))
+	if len(km.Survival.Groups[0].Causes) != 0 || len(cif.Survival.Groups[0].Causes) != 2 {
+		t.Fatalf("KM split into %d causes, CIF into %d", len(km.Survival.Groups[0].Causes), len(cif.Survival.Groups[0].Causes))
+	}
+	for i, r := range []protocol.Reply{km, cif} {
+		left := pol.DPRhoDaily - float64(i+1)*pol.DPRhoSurvival
+		if r.Policy.DP == nil || r.Policy.DP.Rho != pol.DPRhoSurvival || math.Abs(r.Policy.DP.LeftToday-left) > 1e-12 {
+			t.Errorf("release %d: dp %+v, want ρ %v and %v left", i, r.Policy.DP, pol.DPRhoSurvival, left)
+		}
+	}
+	var refusals []string
+	for _, q := range []protocol.Query{surv("E", nil), surv("E", eq("no_such_variable", "x"))} {
+		r := handleJSON(t, e, sign(t, dora, q))
+		wantCode(t, r, protocol.CodeRefusedByPolicy)
+		if r.Policy.DP != nil || r.Survival != nil || !strings.Contains(r.Error.Message, "today's budget of 0.05") {
+			t.Errorf("over the day's budget: %v, dp %+v", r.Error, r.Policy.DP)
+		}
+		if rec := lastAudit(t, store); rec.Rho != 0 || rec.Outcome != OutcomeRefused {
+			t.Errorf("the budget's refusal charged ρ=%v (%s)", rec.Rho, rec.Outcome)
+		}
+		refusals = append(refusals, r.Error.Message)
+	}
+	if refusals[0] != refusals[1] {
+		t.Errorf("the refusal depends on the query's data:\n%s\n%s", refusals[0], refusals[1])
+	}
+	recs, err := store.AuditRecords(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spent := 0.0
+	for _, r := range recs {
+		spent += r.Rho
+	}
+	if math.Abs(spent-2*pol.DPRhoSurvival) > 1e-12 {
+		t.Errorf("audit log charges ρ=%v, want 2 × %v", spent, pol.DPRhoSurvival)
+	}
+}
