@@ -2,14 +2,17 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -95,5 +98,67 @@ func TestDPKMAndCIFChargesAddUp(t *testing.T) {
 	}
 	if math.Abs(spent-2*pol.DPRhoSurvival) > 1e-12 {
 		t.Errorf("audit log charges ρ=%v, want 2 × %v", spent, pol.DPRhoSurvival)
+	}
+}
+
+// With the noise switched off (ρ so large that every noisy cell rounds to the true one) a dp
+// analyst's per-cause tables give R's cumulative incidence on the release's bins: survfit on
+// mgus2 with times ceiling(t/6)·6 (analysis/testdata/competing_goldens.R, "mgus2/bin6/log"),
+// estimate and standard error, by group. What the noise then adds is measured in
+// docs/competing-risks.md (TestDPCIFUtility).
+func TestDPCIFNoiseOffEqualsR(t *testing.T) {
+	pol := DefaultPolicy()
+	pol.DPBinDays, pol.DPHorizonDays = 6, 426 // mgus2's longest follow-up is 424 (months)
+	pol.DPRhoSurvival, pol.DPRhoDaily, pol.DPRhoTotal = 1e9, 1e10, 1e10
+	d, raw := competingGolden(t, "mgus2")
+	store := importCompeting(t, d, true, false)
+	a, err := ParseAnalysts(strings.NewReader("dora " + pubText(testKey(4)) + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fixedClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	e, err := NewEngine(context.Background(), store, Config{Policy: &pol, Now: clock.now, Analysts: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dora := protocol.NewSigner(testKey(4), clock.now)
+	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Study: "cr", Endpoint: "E", GroupBy: "group"}
+	r := mustOK(t, handleJSON(t, e, sign(t, dora, q)))
+	if r.Policy.DP == nil {
+		t.Fatal("not a dp release")
+	}
+	type cifCase struct {
+		Name   string `json:"name"`
+		Groups []struct {
+			Group  string       `json:"group"`
+			Time   []float64    `json:"time"`
+			CIF    [2][]float64 `json:"cif"`
+			StdErr [2][]float64 `json:"std_err"`
+		} `json:"groups"`
+	}
+	var cases []cifCase
+	if err := json.Unmarshal(raw, &cases); err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(cases, func(c cifCase) bool { return c.Name == "mgus2/bin6/log" })
+	if i < 0 || len(r.Survival.Groups) != len(cases[i].Groups) {
+		t.Fatalf("golden %d, %d groups released", i, len(r.Survival.Groups))
+	}
+	for k, g := range cases[i].Groups {
+		est, err := analysis.CumulativeIncidence(tableOf(r.Survival.Groups[k]), analysis.KMOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Survival.Groups[k].Group != g.Group || !slices.Equal(est.Time, g.Time) {
+			t.Fatalf("group %s: times %v, R %v", g.Group, est.Time, g.Time)
+		}
+		for c := range 2 {
+			for j, want := range g.CIF[c] {
+				got := est.Causes[c]
+				if math.Abs(got.CIF[j]-want) > 1e-14 || math.Abs(got.StdErr[j]-g.StdErr[c][j]) > 1e-13 {
+					t.Fatalf("%s cause %d row %d: %v ± %v, R %v ± %v", g.Group, c+1, j, got.CIF[j], got.StdErr[j], want, g.StdErr[c][j])
+				}
+			}
+		}
 	}
 }
