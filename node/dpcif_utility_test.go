@@ -5,12 +5,15 @@ import (
 	"encoding/csv"
 	"fmt"
 	"math"
+	"math/big"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/dp"
 	"github.com/oncofed/oncofed/synth"
 )
 
@@ -172,4 +175,83 @@ func anyEvent(t *testing.T, data []byte, endpoint string, spec ImportSpec) []byt
 		t.Fatal(err)
 	}
 	return out.Bytes()
+}
+
+// TestDPGrayNull measures how often Gray's test, computed from dp tables as if they were
+// exact, rejects at 5% two groups drawn from one distribution (docs/competing-risks.md):
+//
+//	go test ./node -run 'TestDPGrayNull$' -dputility -v
+//
+// Each trial draws a fresh cohort of n patients in two random halves (progression and death
+// before progression exponential, medians 10 and 30 months; censoring uniform 12–48 months),
+// bins it as the node does (30-day bins, 122 of them) and tests each cause on the exact tables
+// and on one noisy copy per group at the default ρ (dp.SimulateCompeting, the release's noise).
+func TestDPGrayNull(t *testing.T) {
+	if !*dpUtilityFlag {
+		t.Skip("the measurement runs with -dputility")
+	}
+	const trials, bins, w = 1000, 122, 30.0
+	rho := new(big.Rat).SetFloat64(DefaultDP.DPRhoSurvival)
+	rng := rand.New(rand.NewPCG(7, 11))
+	fmt.Printf("\n| n | cause | exact: rejected at 5%% | dp at ρ = %g: rejected at 5%% |\n|---|---|---|---|\n", DefaultDP.DPRhoSurvival)
+	for _, n := range []int{500, 2000} {
+		var exactRej, dpRej [2]int
+		for range trials {
+			var exact, noisy [2]analysis.SurvivalTable
+			for g := range 2 {
+				ct := dp.CompetingTable{Events: [][]int64{make([]int64, bins), make([]int64, bins)}, Censored: make([]int64, bins)}
+				for range n / 2 {
+					tp, td := rng.ExpFloat64()*10*30.44/math.Ln2, rng.ExpFloat64()*30*30.44/math.Ln2
+					tc := (12 + 36*rng.Float64()) * 30.44
+					tm := min(tp, td, tc)
+					b := min(max(int(math.Ceil(tm/w)), 1), bins) - 1
+					switch tm {
+					case tc:
+						ct.Censored[b]++
+					case tp:
+						ct.Events[0][b]++
+					default:
+						ct.Events[1][b]++
+					}
+				}
+				nc, err := dp.SimulateCompeting(rng, ct, rho, dp.SurvivalSqrt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				exact[g], noisy[g] = analysisTable(ct, w), analysisTable(nc, w)
+			}
+			for c := range 2 {
+				if r, err := analysis.GrayTest([][]analysis.SurvivalTable{exact[:]}, c+1, 0); err == nil && r.P < 0.05 {
+					exactRej[c]++
+				}
+				if r, err := analysis.GrayTest([][]analysis.SurvivalTable{noisy[:]}, c+1, 0); err == nil && r.P < 0.05 {
+					dpRej[c]++
+				}
+			}
+		}
+		for c, name := range []string{"progression", "death"} {
+			fmt.Printf("| %d | %s | %.1f%% | %.1f%% |\n", n, name, 100*float64(exactRej[c])/trials, 100*float64(dpRej[c])/trials)
+		}
+	}
+}
+
+// analysisTable is a dp competing-risks table on bins of w days as the client reads it.
+func analysisTable(ct dp.CompetingTable, w float64) analysis.SurvivalTable {
+	out := analysis.SurvivalTable{Causes: make([][]int, len(ct.Events))}
+	for b := range ct.Len() {
+		d := int64(0)
+		for _, col := range ct.Events {
+			d += col[b]
+		}
+		if d+ct.Censored[b] == 0 {
+			continue
+		}
+		out.Time = append(out.Time, float64(b+1)*w)
+		out.Events = append(out.Events, int(d))
+		out.Censor = append(out.Censor, int(ct.Censored[b]))
+		for j, col := range ct.Events {
+			out.Causes[j] = append(out.Causes[j], int(col[b]))
+		}
+	}
+	return out
 }
