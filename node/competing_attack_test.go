@@ -3,12 +3,10 @@ package node
 import (
 	"context"
 	"fmt"
-	"math"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/oncofed/oncofed/protocol"
 )
@@ -193,16 +191,7 @@ func TestDPRefusesDelayedEntry(t *testing.T) {
 		d.Group[i] = map[string]string{"female": "F", "male": "M"}[d.Group[i]]
 	}
 	store := importCompeting(t, d, false, true)
-	a, err := ParseAnalysts(strings.NewReader("dora " + pubText(testKey(4)) + "\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &fixedClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	e, err := NewEngine(context.Background(), store, Config{Policy: &pol, Now: clock.now, Analysts: a})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dora := protocol.NewSigner(testKey(4), clock.now)
+	e, dora := doraEngine(t, store, pol)
 	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Study: "cr", Endpoint: "E"}
 	r := handleJSON(t, e, sign(t, dora, q))
 	if r.Error == nil || r.Error.Code != protocol.CodeRefusedByPolicy || !strings.Contains(r.Error.Message, "delayed entry") {
@@ -212,46 +201,5 @@ func TestDPRefusesDelayedEntry(t *testing.T) {
 	c := mustOK(t, handleJSON(t, e, sign(t, dora, cq)))
 	if left := c.Policy.DP.LeftToday; left != pol.DPRhoDaily-pol.DPRhoCount {
 		t.Errorf("after the refusal and a count, %v of the day's ρ is left, want %v: the refusal was charged", left, pol.DPRhoDaily-pol.DPRhoCount)
-	}
-}
-
-// A dp analyst's survival query on an endpoint with causes is released split by cause, at the
-// KM's ρ (one patient is in one cell whatever their cause): the causes add up to each row's
-// events, and the budget is charged dp_rho_survival, once.
-func TestDPSurvivalSplitByCause(t *testing.T) {
-	pol := DefaultPolicy()
-	d, _ := competingGolden(t, "mgus2")
-	store := importCompeting(t, d, true, false)
-	a, err := ParseAnalysts(strings.NewReader("dora " + pubText(testKey(4)) + "\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &fixedClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	e, err := NewEngine(context.Background(), store, Config{Policy: &pol, Now: clock.now, Analysts: a})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dora := protocol.NewSigner(testKey(4), clock.now)
-	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Study: "cr", Endpoint: "E"}
-	r := mustOK(t, handleJSON(t, e, sign(t, dora, q)))
-	if r.Survival == nil || len(r.Survival.Groups) != 1 {
-		t.Fatalf("dp survival reply: %+v", r.Survival)
-	}
-	g := r.Survival.Groups[0]
-	if len(g.Causes) != 2 {
-		t.Fatalf("dp survival of an endpoint with two causes split into %d", len(g.Causes))
-	}
-	n := 0
-	for k := range g.Time {
-		if g.Causes[0][k]+g.Causes[1][k] != g.Events[k] {
-			t.Fatalf("row %d: causes %d+%d, events %d", k, g.Causes[0][k], g.Causes[1][k], g.Events[k])
-		}
-		n += g.Events[k] + g.Censor[k]
-	}
-	if math.Abs(float64(n-len(d.Time))) > 40 {
-		t.Errorf("released size %d, true %d", n, len(d.Time))
-	}
-	if r.Policy.DP == nil || r.Policy.DP.Rho != pol.DPRhoSurvival || math.Abs(r.Policy.DP.LeftToday-(pol.DPRhoDaily-pol.DPRhoSurvival)) > 1e-12 {
-		t.Errorf("dp accounting %+v, want one dp_rho_survival %v", r.Policy.DP, pol.DPRhoSurvival)
 	}
 }

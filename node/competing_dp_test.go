@@ -16,6 +16,53 @@ import (
 	"github.com/oncofed/oncofed/protocol"
 )
 
+// doraEngine serves store under pol to dora, an analyst of role dp, at a fixed clock.
+func doraEngine(t *testing.T, store *SQLiteStore, pol protocol.Policy) (*Engine, *protocol.Signer) {
+	t.Helper()
+	a, err := ParseAnalysts(strings.NewReader("dora " + pubText(testKey(4)) + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fixedClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	e, err := NewEngine(context.Background(), store, Config{Policy: &pol, Now: clock.now, Analysts: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, protocol.NewSigner(testKey(4), clock.now)
+}
+
+// A dp analyst's survival query on an endpoint with causes is released split by cause, at the
+// KM's ρ (one patient is in one cell whatever their cause): the causes add up to each row's
+// events, and the budget is charged dp_rho_survival, once.
+func TestDPSurvivalSplitByCause(t *testing.T) {
+	pol := DefaultPolicy()
+	d, _ := competingGolden(t, "mgus2")
+	store := importCompeting(t, d, true, false)
+	e, dora := doraEngine(t, store, pol)
+	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Study: "cr", Endpoint: "E"}
+	r := mustOK(t, handleJSON(t, e, sign(t, dora, q)))
+	if r.Survival == nil || len(r.Survival.Groups) != 1 {
+		t.Fatalf("dp survival reply: %+v", r.Survival)
+	}
+	g := r.Survival.Groups[0]
+	if len(g.Causes) != 2 {
+		t.Fatalf("dp survival of an endpoint with two causes split into %d", len(g.Causes))
+	}
+	n := 0
+	for k := range g.Time {
+		if g.Causes[0][k]+g.Causes[1][k] != g.Events[k] {
+			t.Fatalf("row %d: causes %d+%d, events %d", k, g.Causes[0][k], g.Causes[1][k], g.Events[k])
+		}
+		n += g.Events[k] + g.Censor[k]
+	}
+	if math.Abs(float64(n-len(d.Time))) > 40 {
+		t.Errorf("released size %d, true %d", n, len(d.Time))
+	}
+	if r.Policy.DP == nil || r.Policy.DP.Rho != pol.DPRhoSurvival || math.Abs(r.Policy.DP.LeftToday-(pol.DPRhoDaily-pol.DPRhoSurvival)) > 1e-12 {
+		t.Errorf("dp accounting %+v, want one dp_rho_survival %v", r.Policy.DP, pol.DPRhoSurvival)
+	}
+}
+
 // importKMAndCauses imports mgus2 with two endpoints over the same patients: OS, any event
 // (a Kaplan–Meier endpoint), and E, its events split into progression and death (the
 // cumulative incidence's).
@@ -49,16 +96,7 @@ func TestDPKMAndCIFChargesAddUp(t *testing.T) {
 	pol := DefaultPolicy()
 	pol.DPRhoDaily = 0.05 // two survival releases at 0.02, not three
 	store := importKMAndCauses(t)
-	a, err := ParseAnalysts(strings.NewReader("dora " + pubText(testKey(4)) + "\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &fixedClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	e, err := NewEngine(context.Background(), store, Config{Policy: &pol, Now: clock.now, Analysts: a})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dora := protocol.NewSigner(testKey(4), clock.now)
+	e, dora := doraEngine(t, store, pol)
 	surv := func(endpoint string, cohort *protocol.Filter) protocol.Query {
 		return protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Study: "cr", Endpoint: endpoint, Cohort: cohort}
 	}
@@ -112,16 +150,7 @@ func TestDPCIFNoiseOffEqualsR(t *testing.T) {
 	pol.DPRhoSurvival, pol.DPRhoDaily, pol.DPRhoTotal = 1e9, 1e10, 1e10
 	d, raw := competingGolden(t, "mgus2")
 	store := importCompeting(t, d, true, false)
-	a, err := ParseAnalysts(strings.NewReader("dora " + pubText(testKey(4)) + "\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &fixedClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	e, err := NewEngine(context.Background(), store, Config{Policy: &pol, Now: clock.now, Analysts: a})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dora := protocol.NewSigner(testKey(4), clock.now)
+	e, dora := doraEngine(t, store, pol)
 	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Study: "cr", Endpoint: "E", GroupBy: "group"}
 	r := mustOK(t, handleJSON(t, e, sign(t, dora, q)))
 	if r.Policy.DP == nil {
