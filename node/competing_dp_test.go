@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/dp"
 	"github.com/oncofed/oncofed/protocol"
 )
 
@@ -55,10 +56,16 @@ func TestDPSurvivalSplitByCause(t *testing.T) {
 		}
 		n += g.Events[k] + g.Censor[k]
 	}
-	if math.Abs(float64(n-len(d.Time))) > 40 {
-		t.Errorf("released size %d, true %d", n, len(d.Time))
+	if r.Policy.DP == nil {
+		t.Fatal("not a dp release")
 	}
-	if r.Policy.DP == nil || r.Policy.DP.Rho != pol.DPRhoSurvival || math.Abs(r.Policy.DP.LeftToday-(pol.DPRhoDaily-pol.DPRhoSurvival)) > 1e-12 {
+	// Three noisy columns (two causes, the censoring) instead of the KM's two: the size's SD is
+	// √(3/2) times the KM's, and the released size lies within 5 SD of the true one.
+	sd := dp.SurvivalSizeSD(int(math.Ceil(pol.DPHorizonDays/pol.DPBinDays)), ratOf(pol.DPRhoSurvival), dp.SurvivalSqrt) * math.Sqrt(1.5)
+	if math.Abs(r.Policy.DP.SizeSD-sd) > 1e-9 || math.Abs(float64(n-len(d.Time))) > 5*sd {
+		t.Errorf("released size %d ± %v, true %d (SD %v)", n, r.Policy.DP.SizeSD, len(d.Time), sd)
+	}
+	if r.Policy.DP.Rho != pol.DPRhoSurvival || math.Abs(r.Policy.DP.LeftToday-(pol.DPRhoDaily-pol.DPRhoSurvival)) > 1e-12 {
 		t.Errorf("dp accounting %+v, want one dp_rho_survival %v", r.Policy.DP, pol.DPRhoSurvival)
 	}
 }
