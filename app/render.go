@@ -208,6 +208,7 @@ func renderKM(replies []protocol.Reply, landmarks []float64) (*KMResult, error) 
 // renderKMGroups is renderKM with the groups in the order names gives.
 func renderKMGroups(replies []protocol.Reply, landmarks []float64, names []string) (*KMResult, error) {
 	out := &KMResult{}
+	noisy := false // some site released with differential privacy
 	perGroup := map[string][]analysis.SurvivalTable{}
 	perSite := map[string][]SiteEvents{}
 	bySite := map[string]map[string]analysis.SurvivalTable{}
@@ -220,6 +221,7 @@ func renderKMGroups(replies []protocol.Reply, landmarks []float64, names []strin
 			out.Endpoint = s.Endpoint
 		}
 		out.BinDays = math.Max(out.BinDays, rep.Policy.BinDays)
+		noisy = noisy || rep.Policy.DP != nil
 		out.MissingGroup = out.MissingGroup.Add(releasedCount(s.MissingGroup, rep.Policy.MinCell))
 		bySite[rep.Site] = map[string]analysis.SurvivalTable{}
 		for _, g := range s.Groups {
@@ -254,7 +256,7 @@ func renderKMGroups(replies []protocol.Reply, landmarks []float64, names []strin
 		}
 		out.Groups = append(out.Groups, g)
 	}
-	addCompeting(out, merged)
+	addCompeting(out, merged, noisy)
 	if len(names) >= 2 {
 		lr, err := analysis.LogRank(merged)
 		if err != nil {

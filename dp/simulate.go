@@ -21,26 +21,17 @@ func SimulateSurvival(rng *rand.Rand, t SurvivalTable, rho *big.Rat, m SurvivalM
 	if err := t.check(); err != nil {
 		return SurvivalTable{}, err
 	}
-	var st strategy
 	switch m {
-	case SurvivalSqrt:
-		st = sqrtStrategy(t.Len())
-	case SurvivalTree:
-		st = treeStrategy(t.Len())
+	case SurvivalSqrt, SurvivalTree:
 	default:
 		panic("dp: SimulateSurvival of a mechanism without a factorisation")
 	}
+	st := factoredStrategy(t.Len(), m)
 	sigma2, _ := SigmaSquared(big.NewRat(st.sens2(), 1), rho)
 	s2, _ := sigma2.Float64()
 	sigma := math.Sqrt(s2)
-	var ls [2][]float64
-	for k, col := range [2][]int64{t.Events, t.Censored} {
-		y := st.apply(reversed(col))
-		for i := range y {
-			y[i] += int64(math.Round(rng.NormFloat64() * sigma))
-		}
-		ls[k] = st.leastSquares(y)
-	}
-	events, censored := anchoredColumns(ls[0], ls[1])
-	return SurvivalTable{Events: events, Censored: censored}, nil
+	cols, _ := factoredColumns([][]int64{t.Events, t.Censored}, st, func() (int64, error) {
+		return int64(math.Round(rng.NormFloat64() * sigma)), nil
+	})
+	return SurvivalTable{Events: cols[0], Censored: cols[1]}, nil
 }

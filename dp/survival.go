@@ -1,6 +1,7 @@
 package dp
 
 import (
+	"cmp"
 	"errors"
 	"math"
 	"math/big"
@@ -169,20 +170,11 @@ func releaseFactored(s *Sampler, t SurvivalTable, rho *big.Rat, st strategy, m S
 	sens2 := big.NewRat(st.sens2(), 1)
 	sigma2, actual := SigmaSquared(sens2, rho)
 	noise := Noise{Mechanism: m.String(), Sigma2: sigma2, Sens2: sens2, Rho: actual}
-	var ls [2][]float64
-	for k, col := range [2][]int64{t.Events, t.Censored} {
-		y := st.apply(reversed(col))
-		for i := range y {
-			z, err := s.DiscreteGaussian(sigma2)
-			if err != nil {
-				return SurvivalTable{}, Noise{}, err
-			}
-			y[i] += z
-		}
-		ls[k] = st.leastSquares(y)
+	cols, err := factoredColumns([][]int64{t.Events, t.Censored}, st, func() (int64, error) { return s.DiscreteGaussian(sigma2) })
+	if err != nil {
+		return SurvivalTable{}, Noise{}, err
 	}
-	events, censored := anchoredColumns(ls[0], ls[1])
-	return SurvivalTable{Events: events, Censored: censored}, noise, nil
+	return SurvivalTable{Events: cols[0], Censored: cols[1]}, noise, nil
 }
 
 // anchoredColumns makes the least-squares cells x̂ of the event and the
@@ -204,11 +196,62 @@ func releaseFactored(s *Sampler, t SurvivalTable, rho *big.Rat, st strategy, m S
 // at zero of n₁ (and, below n₁, of the tail), which no non-negative release
 // can avoid for a cohort near zero.
 func anchoredColumns(erev, crev []float64) (events, censored []int64) {
-	se, sc := suffixSums(erev), suffixSums(crev)
-	n1 := max(math.Round(se[0]+sc[0]), 0)
-	// Equal shift: both totals have the same noise variance (same strategy, same σ).
-	e1 := math.Round(min(max(se[0]-(se[0]+sc[0]-n1)/2, 0), n1))
-	return boundedSuffixCells(se, e1), boundedSuffixCells(sc, n1-e1)
+	cols := anchoredK([][]float64{erev, crev})
+	return cols[0], cols[1]
+}
+
+// anchoredK is anchoredColumns for k columns (the causes of a competing-risks table and the
+// censoring): the size n₁ = Σ_j Ŝ_j,1 is kept, rounded and clamped at zero, and split between the
+// columns by the L2 projection onto the simplex {Σ_j E_j = n₁, E_j ≥ 0} (all totals have the same
+// noise variance), rounded through cumulative sums so the parts add up to n₁; then each column
+// as in anchoredColumns. For k = 2 it is exactly the two-column rule.
+func anchoredK(rev [][]float64) [][]int64 {
+	k := len(rev)
+	suffix := make([][]float64, k)
+	tops := make([]float64, k)
+	sum := 0.0
+	for j, x := range rev {
+		suffix[j] = suffixSums(x)
+		tops[j] = suffix[j][0]
+		sum += tops[j]
+	}
+	n1 := max(math.Round(sum), 0)
+	p := simplexProjection(tops, n1)
+	out := make([][]int64, k)
+	prev, cum := 0.0, 0.0
+	for j := range k {
+		cur := n1
+		if j < k-1 {
+			cum += p[j]
+			cur = max(math.Round(min(max(cum, 0), n1)), prev)
+		}
+		out[j] = boundedSuffixCells(suffix[j], cur-prev)
+		prev = cur
+	}
+	return out
+}
+
+// simplexProjection is the L2 projection of x onto {p ≥ 0, Σp = total} (total ≥ 0): p_i =
+// max(x_i − λ, 0) with λ from the sorted values (Held, Wolfe and Crowder 1974).
+func simplexProjection(x []float64, total float64) []float64 {
+	u := slices.Clone(x)
+	slices.SortFunc(u, func(a, b float64) int { return cmp.Compare(b, a) })
+	lambda, acc := 0.0, 0.0
+	found := false
+	for j, v := range u {
+		acc += v
+		if l := (acc - total) / float64(j+1); v-l > 0 {
+			lambda, found = l, true
+		}
+	}
+	p := make([]float64, len(x))
+	if !found {
+		return p
+	}
+	for i, v := range x {
+		p[i] = max(v-lambda, 0)
+	}
+	return p
 }
 
 // suffixSums returns S_t = Σ_{s≥t} x̂_s in forward time from the cells in

@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/oncofed/oncofed/protocol"
 )
@@ -192,16 +191,7 @@ func TestDPRefusesDelayedEntry(t *testing.T) {
 		d.Group[i] = map[string]string{"female": "F", "male": "M"}[d.Group[i]]
 	}
 	store := importCompeting(t, d, false, true)
-	a, err := ParseAnalysts(strings.NewReader("dora " + pubText(testKey(4)) + "\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &fixedClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	e, err := NewEngine(context.Background(), store, Config{Policy: &pol, Now: clock.now, Analysts: a})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dora := protocol.NewSigner(testKey(4), clock.now)
+	e, dora := doraEngine(t, store, pol)
 	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Study: "cr", Endpoint: "E"}
 	r := handleJSON(t, e, sign(t, dora, q))
 	if r.Error == nil || r.Error.Code != protocol.CodeRefusedByPolicy || !strings.Contains(r.Error.Message, "delayed entry") {

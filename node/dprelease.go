@@ -204,14 +204,18 @@ func (e *Engine) dpSurvival(c *cohort, q *protocol.Query, reply *protocol.Reply)
 		return answer{}, errorf(protocol.CodeRefusedByPolicy, "endpoint %q records delayed entry at this site, and its entry times have no differentially private release yet: ask as a trusted analyst (rule-based release, entries in blocks of min_cell)", ep.Name)
 	}
 	if ep.Causes != nil {
-		note(&reply.Policy, "endpoint %q: differentially private release of all causes together; its split by cause (cumulative incidence) is released to trusted analysts only", ep.Name)
+		note(&reply.Policy, "endpoint %q: differentially private release split by cause (one ρ for all causes: each patient is in one cell)", ep.Name)
 	}
 	w, horizon := e.dpGrid(ep)
 	bins := int(math.Ceil(horizon / w))
 	k, codes := c.groups()
-	tables := make([]dp.SurvivalTable, k)
+	causes := max(len(ep.Causes), 1) // an endpoint without causes is a table with one
+	tables := make([]dp.CompetingTable, k)
 	for g := range tables {
-		tables[g] = dp.SurvivalTable{Events: make([]int64, bins), Censored: make([]int64, bins)}
+		tables[g] = dp.CompetingTable{Events: make([][]int64, causes), Censored: make([]int64, bins)}
+		for j := range causes {
+			tables[g].Events[j] = make([]int64, bins)
+		}
 	}
 	missing := 0
 	c.rows.forEach(func(i int) {
@@ -231,25 +235,31 @@ func (e *Engine) dpSurvival(c *cohort, q *protocol.Query, reply *protocol.Reply)
 			b, event = bins, false // followed past the horizon: censored there
 		}
 		if event {
-			tables[g].Events[b-1]++
+			cause := 0
+			if ep.Cause != nil {
+				cause = int(ep.Cause[i])
+			}
+			tables[g].Events[cause][b-1]++
 		} else {
 			tables[g].Censored[b-1]++
 		}
 	})
 	rho := ratOf(e.policy.DPRhoSurvival)
-	released := make([]dp.SurvivalTable, k)
+	// With one cause, ReleaseCompeting is ReleaseSurvival (dp's tests): the KM release unchanged.
+	released := make([]dp.CompetingTable, k)
 	var noise dp.Noise
 	var total int64
 	for g := range tables {
 		var err error
-		if released[g], noise, err = dp.ReleaseSurvival(e.sampler, tables[g], rho, dp.SurvivalSqrt); err != nil {
+		if released[g], noise, err = dp.ReleaseCompeting(e.sampler, tables[g], rho, dp.SurvivalSqrt); err != nil {
 			return answer{}, errorf(protocol.CodeInternal, "noise source unavailable")
 		}
-		total += released[g].AtRisk()[0]
+		total += released[g].AllCauses().AtRisk()[0]
 	}
 	ans := answer{dp: dpEffects(noise)}
 	sd := dp.SurvivalSizeSD(bins, rho, dp.SurvivalSqrt)
-	ans.dp.SizeSD = math.Sqrt(float64(k) * sd * sd) // one table per group
+	// SurvivalSizeSD counts two columns; a table with causes has causes+1.
+	ans.dp.SizeSD = math.Sqrt(float64(k) * sd * sd * float64(causes+1) / 2) // one table per group
 	sr := &protocol.SurvivalReply{Endpoint: ep.Name, Groups: []protocol.SurvivalGroup{}}
 	if c.group != nil {
 		m, mn, err := dp.ReleaseCount(e.sampler, int64(missing), rho)
@@ -263,7 +273,8 @@ func (e *Engine) dpSurvival(c *cohort, q *protocol.Query, reply *protocol.Reply)
 	if total < int64(e.policy.MinCohort) {
 		return ans, errSmallCohort(e.policy.MinCohort)
 	}
-	for g, t := range released {
+	for g, ct := range released {
+		t := ct.AllCauses()
 		if n := t.AtRisk()[0]; n < int64(max(e.policy.MinCell, 1)) {
 			if n > 0 {
 				reply.Policy.SuppressedCells++
@@ -274,11 +285,17 @@ func (e *Engine) dpSurvival(c *cohort, q *protocol.Query, reply *protocol.Reply)
 		if c.group != nil {
 			sg.Group = c.group.Categories[g]
 		}
+		if ep.Causes != nil {
+			sg.Causes = make([]protocol.Ints, causes)
+		}
 		for b := range t.Events {
 			if d, ce := t.Events[b], t.Censored[b]; d+ce > 0 {
 				sg.Time = append(sg.Time, float64(b+1)*w)
 				sg.Events = append(sg.Events, int(d))
 				sg.Censor = append(sg.Censor, int(ce))
+				for j := range sg.Causes {
+					sg.Causes[j] = append(sg.Causes[j], int(ct.Events[j][b]))
+				}
 			}
 		}
 		sr.Groups = append(sr.Groups, sg)

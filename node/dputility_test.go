@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -34,10 +35,11 @@ var (
 
 // utilityCohort is a cohort as its sites hold it: one CSV per site.
 type utilityCohort struct {
-	name  string
-	study string
-	group string // the two-group comparison's variable
-	sites []utilitySite
+	name     string
+	study    string
+	endpoint string // the measured endpoint ("" = OS)
+	group    string // the two-group comparison's variable
+	sites    []utilitySite
 }
 
 type utilitySite struct {
@@ -66,11 +68,18 @@ func lungCohort(t testing.TB, split bool) utilityCohort {
 // generator's unequal academic and community sizes).
 func synthCohort(t testing.TB, n, sites int) utilityCohort {
 	t.Helper()
-	g, err := synth.New(synth.Spec{Study: synth.NSCLC, Patients: n, Sites: sites, Seed: 1})
+	return synthStudyCohort(t, synth.NSCLC, "NSCLC", n, sites)
+}
+
+// synthStudyCohort is synthCohort of another synthetic study, named label in the tables; the
+// endpoints keep their competing causes (mesothelioma's and myeloma's PFS).
+func synthStudyCohort(t testing.TB, study synth.Study, label string, n, sites int) utilityCohort {
+	t.Helper()
+	g, err := synth.New(synth.Spec{Study: study, Patients: n, Sites: sites, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := utilityCohort{name: fmt.Sprintf("NSCLC %d, %d site", n, sites), study: "nsclc", group: "sex"}
+	c := utilityCohort{name: fmt.Sprintf("%s %d, %d site", label, n, sites), study: string(study), group: "sex"}
 	if sites > 1 {
 		c.name += "s"
 	}
@@ -86,7 +95,7 @@ func synthCohort(t testing.TB, n, sites int) utilityCohort {
 			t.Fatal(err)
 		}
 		is := g.ImportSpec(i)
-		spec := ImportSpec{Study: is.Study, IDColumn: is.IDColumn, DataCut: is.DataCut.Format("2006-01-02"), Site: is.Site, Dictionary: dict}
+		spec := ImportSpec{Study: is.Study, IDColumn: is.IDColumn, DataCut: is.DataCut.Format("2006-01-02"), Site: is.Site, Dictionary: dict, Causes: is.Causes}
 		for _, ep := range is.Endpoints {
 			spec.Endpoints = append(spec.Endpoints, EndpointSpec{Name: ep.Name, TimeColumn: ep.TimeColumn, EventColumn: ep.EventColumn})
 		}
@@ -173,9 +182,11 @@ func (f *federation) setPolicy(t *testing.T, pol protocol.Policy) {
 	}
 }
 
-// kmQuery is the measured query: OS of the whole study, by the cohort's group when grouped.
+// kmQuery is the measured query: the cohort's endpoint (OS unless it names another) of the
+// whole study, by the cohort's group when grouped.
 func (f *federation) kmQuery(grouped bool) protocol.Query {
-	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Analyst: "x", Study: f.cohort.study, Endpoint: "OS"}
+	ep := cmp.Or(f.cohort.endpoint, "OS")
+	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Analyst: "x", Study: f.cohort.study, Endpoint: ep}
 	if grouped {
 		q.GroupBy = f.cohort.group
 	}
@@ -254,9 +265,14 @@ func (f *federation) reference(t *testing.T) reference {
 
 // binTable puts a table's times on the dp release's bins: time t to ⌈t/w⌉·w (at least w),
 // followed past the horizon's last bin censored there — what dpSurvival does, without noise.
+// The events' split by cause, if any, is binned with them.
 func binTable(tab analysis.SurvivalTable, w, horizon float64) analysis.SurvivalTable {
 	bins := int(math.Ceil(horizon / w))
 	d, c := make([]int, bins), make([]int, bins)
+	causes := make([][]int, len(tab.Causes))
+	for j := range causes {
+		causes[j] = make([]int, bins)
+	}
 	for k, tm := range tab.Time {
 		b := max(int(math.Ceil(tm/w)), 1)
 		if b > bins {
@@ -265,13 +281,22 @@ func binTable(tab analysis.SurvivalTable, w, horizon float64) analysis.SurvivalT
 		}
 		d[b-1] += tab.Events[k]
 		c[b-1] += tab.Censor[k]
+		for j := range causes {
+			causes[j][b-1] += tab.Causes[j][k]
+		}
 	}
 	out := analysis.SurvivalTable{}
+	if len(causes) > 0 {
+		out.Causes = make([][]int, len(causes))
+	}
 	for b := range bins {
 		if d[b]+c[b] > 0 {
 			out.Time = append(out.Time, float64(b+1)*w)
 			out.Events = append(out.Events, d[b])
 			out.Censor = append(out.Censor, c[b])
+			for j := range causes {
+				out.Causes[j] = append(out.Causes[j], causes[j][b])
+			}
 		}
 	}
 	return out

@@ -54,7 +54,22 @@ func CIFFigure(r *app.Result, labels []string, unit chart.TimeUnit, style chart.
 	if n := k.DelayedEntries; n > 0 {
 		f.Notes = append(f.Notes, DelayedEntryNote(n))
 	}
+	if note := DPCIFNote(r); note != "" {
+		f.Notes = append(f.Notes, note)
+	}
 	return f
+}
+
+// DPCIFNote is, for a cumulative incidence computed from differentially private tables (the
+// sites' noisy per-cause tables, docs/competing-risks.md), what the figures carry: noisy
+// counts, and intervals from the noisy tables as if they were exact (Gray's test is not
+// computed: app.ErrGrayNoisy); ""
+// for any other release. The CLI and the desktop say the same.
+func DPCIFNote(r *app.Result) string {
+	if !NoisyCounts(r) {
+		return ""
+	}
+	return "Computed from differentially private per-cause tables: the counts are noisy, and the intervals leave out the noise"
 }
 
 // DelayedEntryNote is the line under a survival figure whose sites report delayed entry.

@@ -1,11 +1,15 @@
 package ui
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2/test"
 
+	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/node"
+	"github.com/oncofed/oncofed/report"
 	"github.com/oncofed/oncofed/synth"
 )
 
@@ -62,5 +66,40 @@ func TestSurvivalShowsCumulativeIncidence(t *testing.T) {
 	shown, opts, style = a.survival.shown()
 	if fig := a.survival.kmFigure(shown, opts, style, ""); strings.HasPrefix(fig.Title, "Cumulative") {
 		t.Errorf("back to the pooled view still titled %q", fig.Title)
+	}
+}
+
+// An analyst of role dp gets the same view from the sites' noisy per-cause tables: the curves,
+// labelled differentially private with the ρ spent, a note under the figure that the counts are
+// noisy and the intervals leave out the noise, and no Gray's test (app.ErrGrayNoisy says why).
+func TestSurvivalShowsDPCumulativeIncidence(t *testing.T) {
+	fed := synth.Federation{Name: "myeloma", Policies: map[string]synth.SitePolicy{},
+		Studies: []synth.Spec{{Study: synth.MM, SiteSizes: []int{1200, 900}, Seed: 5}}}
+	g, err := synth.New(fed.Studies[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range g.Sites() {
+		fed.Policies[s.Name] = synth.DemoPolicy
+	}
+	f := startAppAs(t, fed, node.RoleDP)
+	a := f.ui
+	a.cohort.endpoint.SetSelected("PFS")
+	runKM(t, f)
+	r := a.survival.result
+	if r.KM.Causes != 2 || len(r.KM.Gray) != 0 || r.KM.GrayError != app.ErrGrayNoisy {
+		t.Fatalf("causes %d, Gray tests %d (%q)", r.KM.Causes, len(r.KM.Gray), r.KM.GrayError)
+	}
+	if !contains(a.survival.view.Options, viewCIF) {
+		t.Fatalf("view options %q lack %q", a.survival.view.Options, viewCIF)
+	}
+	a.survival.view.SetSelected(viewCIF)
+	shown, opts, style := a.survival.shown()
+	fig := a.survival.kmFigure(shown, opts, style, "")
+	if len(fig.Curves) != 4 || !fig.Approximate || !slices.Contains(fig.Notes, report.DPCIFNote(r)) || report.DPCIFNote(r) == "" {
+		t.Errorf("%d curves, approximate %v, notes %q", len(fig.Curves), fig.Approximate, fig.Notes)
+	}
+	if !strings.Contains(a.survival.privacy.Text, "differentially private") || !strings.Contains(a.survival.privacy.Text, "ρ=") {
+		t.Errorf("privacy line %q", a.survival.privacy.Text)
 	}
 }

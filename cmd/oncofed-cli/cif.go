@@ -30,8 +30,11 @@ type cifDoc struct {
 	Groups   []cifGroupDoc  `json:"groups"`
 	Gray     []grayDoc      `json:"gray"`
 	// GrayError says why Gray's test is missing with two groups or more.
-	GrayError string         `json:"gray_error,omitempty"`
-	Privacy   report.Privacy `json:"privacy"`
+	GrayError string `json:"gray_error,omitempty"`
+	// DPNote says, for differentially private tables, that counts are noisy and the
+	// intervals leave out the noise (report.DPCIFNote).
+	DPNote  string         `json:"dp_note,omitempty"`
+	Privacy report.Privacy `json:"privacy"`
 
 	landmarks []float64
 	unit      timeUnit
@@ -122,14 +125,14 @@ func runCIF(ctx context.Context, c *common, args []string, out io.Writer) error 
 func cifDocument(r *app.Result, labels []string, ct analysis.ConfType) (*cifDoc, error) {
 	km := r.KM
 	if km.Causes == 0 {
-		return nil, fmt.Errorf("the sites' replies do not split events by cause (a site without the causes, or a differentially private release): no cumulative incidence")
+		return nil, fmt.Errorf("the sites' replies do not split events by cause (a site without the causes, or one that releases differentially private tables without the split: an older node): no cumulative incidence")
 	}
 	if km.CIFError != "" {
 		return nil, fmt.Errorf("no cumulative incidence: %s", km.CIFError)
 	}
 	doc := &cifDoc{Study: r.Request.Study, Endpoint: km.Endpoint, Cohort: r.Request.Cohort, GroupBy: r.Request.GroupBy,
 		ConfType: ct.String(), BinDays: km.BinDays, Sites: provenanceJSON(&r.Provenance), Policy: policyJSON(&r.Provenance),
-		Gray: []grayDoc{}, GrayError: km.GrayError, Privacy: report.NewPrivacy(r, clock())}
+		Gray: []grayDoc{}, GrayError: km.GrayError, DPNote: report.DPCIFNote(r), Privacy: report.NewPrivacy(r, clock())}
 	for _, t := range km.Gray {
 		doc.Gray = append(doc.Gray, grayDoc{Cause: report.CauseName(labels, t.Cause), Stat: t.Stat, DF: t.DF, P: t.P})
 	}
@@ -201,6 +204,9 @@ func writeCIF(w io.Writer, format string, doc *cifDoc) error {
 	}
 	if doc.GrayError != "" {
 		fmt.Fprintf(w, "Gray's test: %s\n", doc.GrayError)
+	}
+	if doc.DPNote != "" {
+		fmt.Fprintln(w, doc.DPNote+".")
 	}
 	fmt.Fprintln(w, doc.Privacy.Line())
 	return nil

@@ -32,6 +32,7 @@ type competingGoldens struct {
 		Name   string `json:"name"`
 		Groups []struct {
 			Group  string       `json:"group"`
+			Time   []float64    `json:"time"`
 			CIF    [2][]float64 `json:"cif"`
 			StdErr [2][]float64 `json:"std_err"`
 		} `json:"groups"`
@@ -50,6 +51,12 @@ type competingGoldens struct {
 // endpoint E with the causes progression (1) and death (2), and the covariates sex, x1 (age
 // in decades) and x2 (haemoglobin).
 func startMGUS(t *testing.T, policy protocol.Policy) (string, competingGoldens) {
+	t.Helper()
+	return startMGUSFor(t, policy, nil)
+}
+
+// startMGUSFor is startMGUS with sites that serve the analysts listed (nil: open sites).
+func startMGUSFor(t *testing.T, policy protocol.Policy, analysts *node.Analysts) (string, competingGoldens) {
 	t.Helper()
 	ctx := context.Background()
 	b, err := os.ReadFile("../../analysis/testdata/competing_goldens.json")
@@ -92,7 +99,7 @@ func startMGUS(t *testing.T, policy protocol.Policy) (string, competingGoldens) 
 			t.Fatal(err)
 		}
 		p := policy
-		eng, err := node.NewEngine(ctx, store, node.Config{InsecureOpen: true, Site: site, Policy: &p})
+		eng, err := node.NewEngine(ctx, store, node.Config{InsecureOpen: analysts == nil, Analysts: analysts, Site: site, Policy: &p})
 		if err != nil {
 			t.Fatal(err)
 		}
