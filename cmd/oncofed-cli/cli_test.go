@@ -557,10 +557,11 @@ func TestDPAnalystCox(t *testing.T) {
 		t.Fatalf("cox json: exit %d\n%s%s", code, out, stderr)
 	}
 	// R on all of lung, stratified by institution: sexmale 0.53; the DP fit (the sites that
-	// pass the design-column rule) lands near it.
+	// pass the design-column rule) lands near it. Its noise SD depends on which small sites
+	// answer (their noisy sizes decide): 0.12–0.23 over 25 runs (the bound was 0.2: flaky).
 	if doc.Form != "dp_tables" || !strings.Contains(out, `"differentially private"`) || len(doc.Terms) != 1 || doc.Terms[0].Coef == nil || math.Abs(*doc.Terms[0].Coef-0.53) > 0.5 ||
-		len(doc.NoiseSD) != 1 || !(doc.NoiseSD[0] > 0 && doc.NoiseSD[0] < 0.2) {
-		t.Errorf("cox json: form %q, terms %+v\n%s", doc.Form, doc.Terms, out)
+		len(doc.NoiseSD) != 1 || !(doc.NoiseSD[0] > 0 && doc.NoiseSD[0] < 0.4) {
+		t.Errorf("cox json: form %q, %d terms, noise SD %v\n%s", doc.Form, len(doc.Terms), doc.NoiseSD, out)
 	}
 	// Its CSV has the noise SD beside the SE, and says the release is noisy.
 	code, out, stderr = cli(t, "--hub", url, "--key", keyFile, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex", "--format", "csv")
