@@ -24,7 +24,9 @@ import (
 // is taken from the load: it is missing for some patient of the site's study, a fact about the
 // whole site fixed at import, which no query chooses; so is whether a numeric variable holds
 // integers only (ECOG coded 0–4: "ecog ≤ 1" is then the cells 0 and 1 by definition). Declared
-// categories are all taken as possible, whether the site holds them or not.
+// categories are all taken as possible, whether the site holds them or not. The variables of
+// a declared panel (protocol.Variable.Panel, checked at import) are missing together: a point
+// where some are missing and others not holds nobody.
 //
 // What the analyst was told is public too: a region released with a count of exactly 0 (Table
 // 1's missing count of a variable, a grouped reply's missing group) holds nobody for them, so
@@ -40,6 +42,7 @@ type domainVar struct {
 	min, max *float64
 	missing  bool // some patient of the load lacks it
 	integer  bool // numeric, and every value the load holds is an integer
+	panel    string
 }
 
 // domain is a load's public domain, built on first use.
@@ -52,7 +55,7 @@ func (ls *loadedStudy) domainOf() *domain {
 	ls.domOnce.Do(func() {
 		d := &domain{vars: map[string]*domainVar{}}
 		for name, v := range ls.vars {
-			dv := &domainVar{numeric: v.Type == protocol.Numeric, cats: v.Categories, min: v.Min, max: v.Max, integer: v.Type == protocol.Numeric}
+			dv := &domainVar{numeric: v.Type == protocol.Numeric, cats: v.Categories, min: v.Min, max: v.Max, integer: v.Type == protocol.Numeric, panel: v.Panel}
 			for i := range ls.data.Len() {
 				if v.Missing(i) {
 					dv.missing = true
@@ -167,7 +170,7 @@ func (d *domain) vanishes(terms []regionTerm, known ...*protocol.Filter) bool {
 				sum += t.coef
 			}
 		}
-		if sum != 0 && !slices.ContainsFunc(empty, p.holds) {
+		if sum != 0 && p.panelsAgree() && !slices.ContainsFunc(empty, p.holds) {
 			return false
 		}
 		if !advance(idx, func(k int) int { return len(reps[k]) }) {
@@ -312,7 +315,7 @@ func (p *domainPoint) holds(f *protocol.Filter) bool {
 	}
 	k, _ := slices.BinarySearch(p.names, f.Var)
 	dv := p.dom.vars[f.Var]
-	missing := dv.numeric && math.IsNaN(p.num[k]) || !dv.numeric && p.cat[k] < 0
+	missing := p.missing(k)
 	switch f.Op {
 	case protocol.OpMissing:
 		return missing
@@ -384,4 +387,33 @@ func advance(idx []int, size func(k int) int) bool {
 		idx[k] = 0
 	}
 	return false
+}
+
+// panelsAgree reports whether the point's variables of each declared panel are all missing or
+// all present, as every patient's are (checkPanels).
+func (p *domainPoint) panelsAgree() bool {
+	var seen map[string]bool // panel → missing
+	for k, name := range p.names {
+		dv := p.dom.vars[name]
+		if dv.panel == "" {
+			continue
+		}
+		missing := p.missing(k)
+		if seen == nil {
+			seen = map[string]bool{}
+		}
+		if m, ok := seen[dv.panel]; ok && m != missing {
+			return false
+		}
+		seen[dv.panel] = missing
+	}
+	return true
+}
+
+// missing reports whether the point's k-th variable is missing.
+func (p *domainPoint) missing(k int) bool {
+	if p.dom.vars[p.names[k]].numeric {
+		return math.IsNaN(p.num[k])
+	}
+	return p.cat[k] < 0
 }

@@ -51,6 +51,9 @@ type DictionaryEntry struct {
 	// Discrete declares a numeric variable's values to be the whole numbers of its range
 	// (protocol.Variable.Discrete); a value that is not one is refused at import.
 	Discrete bool
+	// Panel names the test that measures the variable (protocol.Variable.Panel): the
+	// variables of one panel are missing together, checked at import. Variables only.
+	Panel string
 	// HorizonDays is an endpoint's declared horizon in days (public): its differentially
 	// private survival releases have bins up to there instead of the policy's
 	// dp_horizon_days (checkHorizon says what is allowed). Endpoints only; nil: none.
@@ -148,6 +151,7 @@ func readJSONDictionary(r io.Reader) (Dictionary, error) {
 			Min        *float64              `json:"min"`
 			Max        *float64              `json:"max"`
 			Discrete   bool                  `json:"discrete"`
+			Panel      string                `json:"panel"`
 		} `json:"variables"`
 		Endpoints []struct {
 			Name        string   `json:"name"`
@@ -166,7 +170,7 @@ func readJSONDictionary(r io.Reader) (Dictionary, error) {
 	}
 	d := Dictionary{Study: f.Study, Version: f.Version, Title: f.Title, HorizonDays: f.HorizonDays}
 	for _, v := range f.Variables {
-		d.Entries = append(d.Entries, DictionaryEntry{Name: v.Name, Type: v.Type, Label: v.Label, Unit: v.Unit, Categories: v.Categories, Min: v.Min, Max: v.Max, Discrete: v.Discrete})
+		d.Entries = append(d.Entries, DictionaryEntry{Name: v.Name, Type: v.Type, Label: v.Label, Unit: v.Unit, Categories: v.Categories, Min: v.Min, Max: v.Max, Discrete: v.Discrete, Panel: v.Panel})
 	}
 	for _, e := range f.Endpoints {
 		d.Entries = append(d.Entries, DictionaryEntry{Name: e.Name, Endpoint: true, Label: e.Label, Unit: e.Unit, HorizonDays: e.HorizonDays})
@@ -235,6 +239,7 @@ func (d *Dictionary) check() error {
 		return err
 	}
 	seen := map[string]bool{}
+	panels := map[string]int{}
 	for _, e := range d.Entries {
 		if err := checkEntry(e); err != nil {
 			return err
@@ -243,6 +248,14 @@ func (d *Dictionary) check() error {
 			return &ImportError{Column: e.Name, Reason: "dictionary: declared twice"}
 		}
 		seen[e.Name] = true
+		if e.Panel != "" {
+			panels[e.Panel]++
+		}
+	}
+	for _, e := range d.Entries {
+		if e.Panel != "" && panels[e.Panel] < 2 {
+			return &ImportError{Column: e.Name, Reason: fmt.Sprintf("dictionary: panel %q declares one variable (a panel is the variables one test gives together)", e.Panel)}
+		}
 	}
 	return nil
 }
@@ -260,6 +273,9 @@ func checkEntry(e DictionaryEntry) *ImportError {
 	}
 	if len(e.Label) > protocol.MaxNameLen || len(e.Unit) > protocol.MaxNameLen || !utf8.ValidString(e.Label+e.Unit) {
 		return bad("label and unit at most 256 bytes of UTF-8")
+	}
+	if e.Panel != "" && (e.Endpoint || len(e.Panel) > protocol.MaxNameLen || !utf8.ValidString(e.Panel) || e.Panel != strings.TrimSpace(e.Panel)) {
+		return bad("panel %q: for variables only, at most 256 bytes of UTF-8 without padding", e.Panel)
 	}
 	if e.Endpoint {
 		if e.Unit != "" && e.Unit != "days" {

@@ -384,7 +384,40 @@ func BuildStudy(ctx context.Context, name, dataCut string, dict Dictionary, src 
 		}
 		st.Variables = append(st.Variables, v)
 	}
+	if err := checkPanels(st.Variables, lines); err != nil {
+		return nil, err
+	}
 	return st, nil
+}
+
+// checkPanels refuses a row where some variables of a declared panel are missing and others
+// are not (protocol.Variable.Panel): the overlap guard relies on it.
+func checkPanels(vars []VariableData, lines []int) error {
+	panels := map[string][]*VariableData{}
+	var names []string
+	for i := range vars {
+		if p := vars[i].Panel; p != "" {
+			if panels[p] == nil {
+				names = append(names, p)
+			}
+			panels[p] = append(panels[p], &vars[i])
+		}
+	}
+	for _, p := range names {
+		vs := panels[p]
+		for i := range lines {
+			for _, v := range vs[1:] {
+				if v.Missing(i) != vs[0].Missing(i) {
+					lacking, having := vs[0], v
+					if v.Missing(i) {
+						lacking, having = v, vs[0]
+					}
+					return &ImportError{Line: lines[i], Column: lacking.Name, Reason: fmt.Sprintf("missing while %s is not: the variables of panel %q are missing together (declared in the dictionary)", having.Name, p)}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // typeColumn makes a variable of raw values (lines: each row's source line) as its
@@ -393,7 +426,7 @@ func BuildStudy(ctx context.Context, name, dataCut string, dict Dictionary, src 
 func typeColumn(name string, raw []string, lines []int, d *DictionaryEntry) (VariableData, error) {
 	v := VariableData{Variable: protocol.Variable{Name: name}}
 	if d != nil {
-		v.Label, v.Unit = d.Label, d.Unit
+		v.Label, v.Unit, v.Panel = d.Label, d.Unit, d.Panel
 	}
 	if d != nil && d.Categories != nil {
 		v.Type, v.Categories = protocol.Categorical, append([]string(nil), d.Categories...)

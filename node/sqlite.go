@@ -131,7 +131,7 @@ func (s *SQLiteStore) ReplaceStudy(ctx context.Context, st *StudyData) (StudyInf
 	if err != nil {
 		return StudyInfo{}, err
 	}
-	stmt, err := tx.PrepareContext(ctx, "INSERT INTO study_columns (study_id, position, role, name, type, label, unit, categories, data, min, max, horizon_days, causes, discrete) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	stmt, err := tx.PrepareContext(ctx, "INSERT INTO study_columns (study_id, position, role, name, type, label, unit, categories, data, min, max, horizon_days, causes, discrete, panel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		return StudyInfo{}, err
 	}
@@ -140,13 +140,14 @@ func (s *SQLiteStore) ReplaceStudy(ctx context.Context, st *StudyData) (StudyInf
 	var horizon *float64 // of the endpoint's time column
 	causes := []string{} // of the endpoint's time column
 	discrete := false    // of a variable's column
+	panel := ""          // of a variable's column
 	insert := func(role, name, typ, label, unit string, cats []string, data []byte, lo, hi *float64) error {
 		if cats == nil {
 			cats = []string{}
 		}
 		cj, _ := json.Marshal(cats)
 		causesJSON, _ := json.Marshal(causes)
-		_, err := stmt.ExecContext(ctx, id, pos, role, name, typ, label, unit, string(cj), data, nullFloat(lo), nullFloat(hi), nullFloat(horizon), string(causesJSON), discrete)
+		_, err := stmt.ExecContext(ctx, id, pos, role, name, typ, label, unit, string(cj), data, nullFloat(lo), nullFloat(hi), nullFloat(horizon), string(causesJSON), discrete, panel)
 		pos++
 		return err
 	}
@@ -160,9 +161,9 @@ func (s *SQLiteStore) ReplaceStudy(ctx context.Context, st *StudyData) (StudyInf
 		} else {
 			data = encodeCodes(v.Codes)
 		}
-		discrete = v.Discrete
+		discrete, panel = v.Discrete, v.Panel
 		err := insert(roleVariable, v.Name, string(v.Type), v.Label, v.Unit, v.Categories, data, v.Min, v.Max)
-		discrete = false
+		discrete, panel = false, ""
 		if err != nil {
 			return StudyInfo{}, err
 		}
@@ -307,7 +308,7 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 		return nil, StudyInfo{}, err
 	}
 	si.ImportedAt, _ = time.Parse(timeLayout, at)
-	rows, err := tx.QueryContext(ctx, "SELECT role, name, type, label, unit, categories, data, min, max, horizon_days, causes, discrete FROM study_columns WHERE study_id = ? ORDER BY position", id)
+	rows, err := tx.QueryContext(ctx, "SELECT role, name, type, label, unit, categories, data, min, max, horizon_days, causes, discrete, panel FROM study_columns WHERE study_id = ? ORDER BY position", id)
 	if err != nil {
 		return nil, StudyInfo{}, err
 	}
@@ -315,11 +316,11 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 	st := &StudyData{Name: si.Name, DataCut: si.DataCut, StudyVersion: si.StudyVersion, Title: si.Title}
 	n := si.Patients
 	for rows.Next() {
-		var role, cname, typ, label, unit, cats, causes string
+		var role, cname, typ, label, unit, cats, causes, panel string
 		var data []byte
 		var lo, hi, horizon sql.NullFloat64
 		var discrete bool
-		if err := rows.Scan(&role, &cname, &typ, &label, &unit, &cats, &data, &lo, &hi, &horizon, &causes, &discrete); err != nil {
+		if err := rows.Scan(&role, &cname, &typ, &label, &unit, &cats, &data, &lo, &hi, &horizon, &causes, &discrete, &panel); err != nil {
 			return nil, StudyInfo{}, err
 		}
 		bad := func() error { return fmt.Errorf("node: study %q column %q (%s) is corrupt", name, cname, role) }
@@ -329,7 +330,7 @@ func (s *SQLiteStore) LoadStudy(ctx context.Context, name string) (*StudyData, S
 				return nil, StudyInfo{}, bad()
 			}
 		case roleVariable:
-			v := VariableData{Variable: protocol.Variable{Name: cname, Type: protocol.VariableType(typ), Label: label, Unit: unit, Discrete: discrete}}
+			v := VariableData{Variable: protocol.Variable{Name: cname, Type: protocol.VariableType(typ), Label: label, Unit: unit, Discrete: discrete, Panel: panel}}
 			if lo.Valid {
 				v.Min = &lo.Float64
 			}

@@ -216,6 +216,12 @@ type Variable struct {
 	// each value rather than a mean, and a model says it treats it as numeric. Declared by
 	// the dictionary; values that are not whole numbers are refused at import.
 	Discrete bool `json:"discrete,omitempty"`
+	// Panel names the test that measures the variable (a sequencing panel giving EGFR, ALK
+	// and KRAS together), declared by the dictionary: the variables of one panel are missing
+	// together — a patient was tested by it or not — and a row where some are missing and
+	// others not is refused at import. The overlap guard takes it as a public fact (a model's
+	// complete cases on EGFR are those on ALK by definition).
+	Panel string `json:"panel,omitempty"`
 }
 
 // MaxDiscreteValues bounds the values of a discrete variable (Max − Min + 1): each is a row

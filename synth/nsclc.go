@@ -44,6 +44,12 @@ func cat(name, doc string, levels ...string) Variable {
 	return Variable{Name: name, Levels: levels, Doc: doc}
 }
 
+// onPanel declares v measured by test panel (Variable.Panel).
+func onPanel(v Variable, panel string) Variable {
+	v.Panel = panel
+	return v
+}
+
 // Shared covariate effects, from the NCCTG advanced lung cancer data (R survival::lung,
 // coxph(Surv(time, status) ~ sex + ph.ecog + age)): HR 1.59 per ECOG point, 0.575 for
 // women, 1.011 per year of age. Used as the prognostic backbone where a cancer-specific
@@ -93,9 +99,9 @@ func nsclcModel() *model {
 			cat("stage", "clinical stage (IASLC 8th edition)", "IIIB", "IIIC", "IVA", "IVB"),
 			whole("ecog", "points", "ECOG performance status at start of treatment", 0, 5),
 			num("weight_loss_kg", "kg", "weight loss in the last six months", -50, 100),
-			cat("egfr", "EGFR sensitising mutation", "mutant", "wild-type"),
-			cat("alk", "ALK rearrangement", "rearranged", "negative"),
-			cat("kras_g12c", "KRAS G12C mutation", "mutant", "wild-type"),
+			onPanel(cat("egfr", "EGFR sensitising mutation", "mutant", "wild-type"), "ngs"),
+			onPanel(cat("alk", "ALK rearrangement", "rearranged", "negative"), "ngs"),
+			onPanel(cat("kras_g12c", "KRAS G12C mutation", "mutant", "wild-type"), "ngs"),
 			cat("pdl1_tps", "PD-L1 tumour proportion score, %", "<1", "1-49", ">=50"),
 			cat("treatment", "first-line regimen", "osimertinib", "egfr-tki-1g", "alectinib", "crizotinib",
 				"pembrolizumab", "pembro-chemo", "chemo"),

@@ -46,6 +46,9 @@ type Variable struct {
 	// Discrete marks a numeric variable whose values are whole numbers (ECOG, year):
 	// declared so in the dictionary, Table 1 counts each value.
 	Discrete bool `json:",omitempty"`
+	// Panel names the test that gives the variable with others (the NGS panel's EGFR, ALK
+	// and KRAS G12C): they are missing together, declared so in the dictionary.
+	Panel string `json:",omitempty"`
 }
 
 // Categorical reports whether v has categories.
@@ -106,8 +109,8 @@ func (s *Schema) Header() []string {
 }
 
 // DictionaryVersion is the declared version of every synthetic study's dictionary.
-// synth-2 declared ECOG and the year of diagnosis discrete.
-const DictionaryVersion = "synth-2"
+// synth-2 declared ECOG and the year of diagnosis discrete; synth-3 NSCLC's NGS panel.
+const DictionaryVersion = "synth-3"
 
 // Dictionary returns the study's data dictionary in the JSON form `oncofed-node import
 // --dictionary` reads (node.ReadDictionary): the study version and title, each variable with its type,
@@ -123,7 +126,7 @@ func (s *Schema) Dictionary() []byte {
 		Endpoints []protocol.Endpoint `json:"endpoints"`
 	}{Study: string(s.Study), Version: DictionaryVersion, Title: s.Title}
 	for _, v := range s.Variables {
-		dv := protocol.Variable{Name: v.Name, Type: protocol.Numeric, Label: v.Doc, Unit: v.Unit, Min: v.Min, Max: v.Max, Discrete: v.Discrete}
+		dv := protocol.Variable{Name: v.Name, Type: protocol.Numeric, Label: v.Doc, Unit: v.Unit, Min: v.Min, Max: v.Max, Discrete: v.Discrete, Panel: v.Panel}
 		if v.Categorical() {
 			dv.Type, dv.Categories = protocol.Categorical, v.Levels
 		}
