@@ -465,7 +465,7 @@ func newCoxStratumChecked(time []float64, event []bool, x []float64, p int, adop
 	} else {
 		s.center = columnCenters(x, n, p)
 	}
-	sorted := slices.IsSorted(time)
+	sorted := rows != nil || slices.IsSorted(time) // rows: sorted (NewCoxStratumRows)
 	switch {
 	case rows != nil:
 	case sorted && adopt:
@@ -482,10 +482,16 @@ func newCoxStratumChecked(time []float64, event []bool, x []float64, p int, adop
 		}
 	}
 	// The sums in time order (ties in input order), as the sort keeps them.
+	x = s.x
 	for k := 0; k < n; k++ {
 		if s.event[k] {
 			s.events++
-			row := s.row(k)
+			var row []float64
+			if rows != nil {
+				row = rows.uniq[int(rows.rowOf[k])*p : int(rows.rowOf[k]+1)*p]
+			} else {
+				row = x[k*p : (k+1)*p]
+			}
 			for j := 0; j < p; j++ {
 				s.eventX[j] += row[j]
 			}

@@ -114,14 +114,6 @@ func (s *CoxStratum) setGrouping(d *designRows) {
 	s.indexEvents()
 }
 
-// row returns subject k's design row (time order).
-func (s *CoxStratum) row(k int) []float64 {
-	if d := s.rows; d != nil {
-		return d.uniq[int(d.rowOf[k])*s.p : int(d.rowOf[k]+1)*s.p]
-	}
-	return s.x[k*s.p : (k+1)*s.p]
-}
-
 // design returns the stratum's n×p design in time order, made from its rows on first use.
 func (s *CoxStratum) design() []float64 {
 	if s.rows != nil {

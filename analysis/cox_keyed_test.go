@@ -15,7 +15,7 @@ import (
 // the materialised stratum's grouping merges them), and one test feeds times out of order.
 func TestCoxStratumRowsEqualsMaterialised(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 3))
-	n, p := 4000, 3
+	n, p := 3001, 3
 	// Keys: marker code × age number; key rows (marker, age − 60, marker·age), keys 0 and 1
 	// both the row of marker 0 at age 60 (an indicator's "not l" codes).
 	ages := []float64{50, 60, 60, 71.5, 80}
