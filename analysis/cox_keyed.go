@@ -26,8 +26,9 @@ type designRows struct {
 // is row rowOf[k] of keyRows (m×p row-major): keyRows holds one row per key the caller
 // numbered, equal rows allowed (they are merged, as a stratum's grouping merges them). The
 // stratum keeps time, event and rowOf (the caller must not modify them) and makes the n×p
-// design only if a per-patient method needs it. A row index out of range or lengths that do
-// not match panic; a bad time or a non-finite row value returns an error.
+// design only if a per-patient method needs it (or at once, when a row of keyRows is no
+// subject's, or the times are out of order). A row index out of range or lengths that do not
+// match panic; a bad time or a non-finite row value returns an error.
 func NewCoxStratumRows(entry, time []float64, event []bool, rowOf []int32, keyRows []float64, p int) (*CoxStratum, error) {
 	n := len(time)
 	if p <= 0 || len(event) != n || len(rowOf) != n || len(keyRows)%p != 0 {
@@ -35,12 +36,19 @@ func NewCoxStratumRows(entry, time []float64, event []bool, rowOf []int32, keyRo
 			n, len(event), len(rowOf), len(keyRows), p))
 	}
 	m := int32(len(keyRows) / p)
+	used, unused := make([]bool, m), int(m)
 	for _, r := range rowOf {
 		if r < 0 || r >= m {
 			panic(fmt.Sprintf("analysis: NewCoxStratumRows: row %d of %d", r, m))
 		}
+		if !used[r] {
+			used[r] = true
+			unused--
+		}
 	}
-	if !slices.IsSorted(time) { // rare (a node's times are in order): sort the n×p design
+	// Rare (a node's times are in order, and its key rows are those its subjects hold): the
+	// n×p design, sorted.
+	if unused > 0 || !slices.IsSorted(time) {
 		return NewCoxStratumSorted(entry, time, event, expandRows(rowOf, keyRows, p), p)
 	}
 	if err := checkPatients("NewCoxStratumRows", time, event, nil, 0); err != nil {
@@ -74,25 +82,28 @@ func expandRows(rowOf []int32, uniq []float64, p int) []float64 {
 }
 
 // centers is columnCenters over the subjects' rows: each column's sum in subject order, and
-// exactly the common value of a constant column.
+// exactly the common value of a constant column — decided on the distinct rows, every one of
+// which some subject holds.
 func (d *designRows) centers(p int) []float64 {
 	m := make([]float64, p)
 	if len(d.rowOf) == 0 {
 		return m
 	}
-	first := d.uniq[int(d.rowOf[0])*p : int(d.rowOf[0]+1)*p]
-	sum := make([]float64, p)
+	first := d.uniq[int(d.rowOf[0])*p:][:p]
 	constant := make([]bool, p)
 	for j := range constant {
 		constant[j] = true
-	}
-	for _, r := range d.rowOf {
-		row := d.uniq[int(r)*p : int(r+1)*p]
-		for j, v := range row {
-			sum[j] += v
-			if v != first[j] {
+		for r := 0; r < len(d.uniq)/p; r++ {
+			if d.uniq[r*p+j] != first[j] {
 				constant[j] = false
 			}
+		}
+	}
+	sum := make([]float64, p)
+	for _, r := range d.rowOf {
+		row := d.uniq[int(r)*p:][:len(sum)]
+		for j, v := range row {
+			sum[j] += v
 		}
 	}
 	for j := range m {

@@ -38,7 +38,7 @@ func TestCoxStratumRowsEqualsMaterialised(t *testing.T) {
 		}
 	}
 	beta := []float64{0.3, -0.02, 0.004}
-	check := func(t *testing.T, time, entry []float64, event []bool, rowOf []int32) {
+	check := func(t *testing.T, time, entry []float64, event []bool, rowOf []int32, keyRows []float64) {
 		x := expandRows(rowOf, keyRows, p)
 		want, err := NewCoxStratumSorted(entry, slices.Clone(time), slices.Clone(event), x, p)
 		if err != nil {
@@ -97,9 +97,17 @@ func TestCoxStratumRowsEqualsMaterialised(t *testing.T) {
 	for k, i := range order {
 		st[k], se[k], sev[k], srow[k] = time[i], entry[i], event[i], rowOf[i]
 	}
-	t.Run("sorted", func(t *testing.T) { check(t, st, nil, sev, srow) })
-	t.Run("entry", func(t *testing.T) { check(t, st, se, sev, srow) })
-	t.Run("unsorted", func(t *testing.T) { check(t, time, nil, event, rowOf) })
+	t.Run("sorted", func(t *testing.T) { check(t, st, nil, sev, srow, keyRows) })
+	t.Run("entry", func(t *testing.T) { check(t, st, se, sev, srow, keyRows) })
+	t.Run("unsorted", func(t *testing.T) { check(t, time, nil, event, rowOf, keyRows) })
+	// A key row no subject holds (here: marker 2 where every subject has 0 or 1) must not
+	// make a column look non-constant: no subject of marker 1 either, so column 0 is constant.
+	onlyZero := slices.Clone(srow)
+	for k, r := range onlyZero {
+		onlyZero[k] = r % int32(len(ages))
+	}
+	unused := append(slices.Clone(keyRows), 2, 0, 0)
+	t.Run("unused row", func(t *testing.T) { check(t, st, nil, sev, onlyZero, unused) })
 	// The merged rows: fewer distinct rows than keys.
 	s, _ := NewCoxStratumRows(nil, st, sev, slices.Clone(srow), keyRows, p)
 	if _, uniq := s.rowGrouping(); len(uniq)/p != nkeys-2 { // 60 twice for each marker level
