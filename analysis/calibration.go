@@ -144,9 +144,10 @@ func (s *CoxStratum) LinearPredictors(beta []float64) ([]float64, error) {
 		return nil, err
 	}
 	lp := make([]float64, len(s.time))
+	x := s.design()
 	for i := range lp {
 		for j, b := range beta {
-			lp[i] += s.x[i*s.p+j] * b
+			lp[i] += x[i*s.p+j] * b
 		}
 	}
 	return lp, nil

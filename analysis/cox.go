@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Ties selects the partial-likelihood approximation for tied event times.
@@ -355,9 +356,11 @@ type CoxStratum struct {
 	p      int
 	time   []float64 // increasing
 	event  []bool
-	x      []float64 // rows in time order, n×p
-	center []float64 // column means (exactly the value of a constant column)
-	groups []int32   // start of each distinct time in time, plus n at the end
+	x      []float64 // rows in time order, n×p; nil until needed when built from rows (cox_keyed.go)
+	xOnce  sync.Once
+	rows   *designRows // the design as distinct rows, when built from them
+	center []float64   // column means (exactly the value of a constant column)
+	groups []int32     // start of each distinct time in time, plus n at the end
 	events int
 	eventX []float64 // Σ_events x (uncentred)
 	// leaving lists the subjects (positions in time order) with a delayed entry, by entry time
@@ -391,21 +394,35 @@ func NewCoxStratumSorted(entry, time []float64, event []bool, x []float64, p int
 }
 
 func newCoxStratumEntry(entry, time []float64, event []bool, x []float64, p int, adopt bool) (*CoxStratum, error) {
-	if entry != nil && len(entry) != len(time) {
-		panic(fmt.Sprintf("analysis: NewCoxStratumEntry: %d entries for %d times", len(entry), len(time)))
-	}
-	for i, e := range entry {
-		if math.IsNaN(e) || math.IsInf(e, 0) || e < 0 {
-			return nil, fmt.Errorf("analysis: entry time %v of record %d is not a finite non-negative number", e, i)
-		}
-		if e > 0 && e >= time[i] && event[i] {
-			return nil, fmt.Errorf("analysis: record %d has an event at %v but entered at %v", i, time[i], e)
-		}
+	if err := checkEntries(entry, time, event); err != nil {
+		return nil, err
 	}
 	s, err := newCoxStratum(time, event, x, p, adopt)
 	if err != nil || entry == nil {
 		return s, err
 	}
+	s.setEntries(entry, time)
+	return s, nil
+}
+
+// checkEntries checks the delayed entries of NewCoxStratumEntry.
+func checkEntries(entry, time []float64, event []bool) error {
+	if entry != nil && len(entry) != len(time) {
+		panic(fmt.Sprintf("analysis: NewCoxStratumEntry: %d entries for %d times", len(entry), len(time)))
+	}
+	for i, e := range entry {
+		if math.IsNaN(e) || math.IsInf(e, 0) || e < 0 {
+			return fmt.Errorf("analysis: entry time %v of record %d is not a finite non-negative number", e, i)
+		}
+		if e > 0 && e >= time[i] && event[i] {
+			return fmt.Errorf("analysis: record %d has an event at %v but entered at %v", i, time[i], e)
+		}
+	}
+	return nil
+}
+
+// setEntries lists the stratum's late entrants (entry, in the input's order of time).
+func (s *CoxStratum) setEntries(entry, time []float64) {
 	order := orderByTime(time) // the same stable order newCoxStratum used
 	for k, i32 := range order {
 		if e := entry[i32]; e > 0 {
@@ -414,7 +431,6 @@ func newCoxStratumEntry(entry, time []float64, event []bool, x []float64, p int,
 		}
 	}
 	sort.Sort(byEntryDesc{s})
-	return s, nil
 }
 
 // byEntryDesc sorts a stratum's late entrants by entry time, latest first.
@@ -432,17 +448,26 @@ func newCoxStratum(time []float64, event []bool, x []float64, p int, adopt bool)
 	if err := checkPatients("NewCoxStratum", time, event, x, p); err != nil {
 		return nil, err
 	}
+	return newCoxStratumChecked(time, event, x, p, adopt, nil)
+}
+
+// newCoxStratumChecked is newCoxStratum on checked data; with rows (time sorted, adopt), the
+// design is the rows' (NewCoxStratumRows) and x is nil.
+func newCoxStratumChecked(time []float64, event []bool, x []float64, p int, adopt bool, rows *designRows) (*CoxStratum, error) {
 	n := len(time)
 	if n > math.MaxInt32 {
 		return nil, fmt.Errorf("analysis: NewCoxStratum: %d records is more than one stratum can hold", n)
 	}
-	s := &CoxStratum{
-		p:      p,
-		center: columnCenters(x, n, p),
-		eventX: make([]float64, p),
+	s := &CoxStratum{p: p, eventX: make([]float64, p)}
+	if rows != nil {
+		s.center = rows.centers(p)
+		s.time, s.event, s.rows = time, event, rows
+	} else {
+		s.center = columnCenters(x, n, p)
 	}
-	sorted := slices.IsSorted(time)
+	sorted := rows != nil || slices.IsSorted(time) // rows: sorted (NewCoxStratumRows)
 	switch {
+	case rows != nil:
 	case sorted && adopt:
 		s.time, s.event, s.x = time, event, x
 	case sorted:
@@ -457,11 +482,18 @@ func newCoxStratum(time []float64, event []bool, x []float64, p int, adopt bool)
 		}
 	}
 	// The sums in time order (ties in input order), as the sort keeps them.
+	x = s.x
 	for k := 0; k < n; k++ {
 		if s.event[k] {
 			s.events++
+			var row []float64
+			if rows != nil {
+				row = rows.uniq[int(rows.rowOf[k])*p : int(rows.rowOf[k]+1)*p]
+			} else {
+				row = x[k*p : (k+1)*p]
+			}
 			for j := 0; j < p; j++ {
-				s.eventX[j] += s.x[k*p+j]
+				s.eventX[j] += row[j]
 			}
 		}
 		if k == 0 || s.time[k] != s.time[k-1] {
@@ -469,6 +501,9 @@ func newCoxStratum(time []float64, event []bool, x []float64, p int, adopt bool)
 		}
 	}
 	s.groups = append(s.groups, int32(n))
+	if rows != nil {
+		s.setGrouping(rows)
+	}
 	return s, nil
 }
 
@@ -695,6 +730,7 @@ func (s *CoxStratum) RiskSetRows(beta []float64) (rows []RiskSetRow, eventXSum [
 	}
 	ngroups := len(s.groups) - 1
 	nev := 0
+	x := s.design()
 	for g := 0; g < ngroups; g++ {
 		for k := s.groups[g]; k < s.groups[g+1]; k++ {
 			if s.event[k] {
@@ -721,7 +757,7 @@ func (s *CoxStratum) RiskSetRows(beta []float64) (rows []RiskSetRow, eventXSum [
 			r.E2, buf = buf[:p*p:p*p], buf[p*p:]
 		}
 		for k := lo; k < hi; k++ {
-			xi := s.x[k*p : (k+1)*p]
+			xi := x[k*p : (k+1)*p]
 			lp := 0.0
 			for j, v := range xi {
 				lp += beta[j] * v

@@ -108,30 +108,8 @@ func buildMainDesign(cols []CovariateColumn, levels map[string][]string) (x []fl
 		}
 		n = m
 	}
-	keep = make([]bool, n)
-	for i := range keep {
-		keep[i] = true
-	}
-	for _, col := range cols {
-		for i, v := range col.Numeric {
-			if math.IsNaN(v) {
-				keep[i] = false
-			} else if math.IsInf(v, 0) {
-				return nil, 0, nil, nil, nil, fmt.Errorf("analysis: design: covariate %q, patient %d: value %v is not finite", col.Name, i, v)
-			}
-		}
-		for i, v := range col.Categorical {
-			if v == "" {
-				keep[i] = false
-			}
-		}
-		for i, code := range col.Codes {
-			if code < 0 {
-				keep[i] = false
-			} else if int(code) >= len(col.Dictionary) {
-				return nil, 0, nil, nil, nil, fmt.Errorf("analysis: design: covariate %q, patient %d: code %d outside its dictionary of %d values", col.Name, i, code, len(col.Dictionary))
-			}
-		}
+	if keep, err = CompleteCases(cols, n); err != nil {
+		return nil, 0, nil, nil, nil, err
 	}
 
 	// Column layout: one per numeric covariate, k−1 per categorical one. levelIndex[c] maps
@@ -204,6 +182,38 @@ func buildMainDesign(cols []CovariateColumn, levels map[string][]string) (x []fl
 		j += widths[c]
 	}
 	return x, p, names, keep, widths, nil
+}
+
+// CompleteCases returns keep[i]: whether patient i (of n) has every covariate of cols (of n
+// values each), as BuildDesign keeps them; an infinite value or a code outside its dictionary
+// is an error.
+func CompleteCases(cols []CovariateColumn, n int) (keep []bool, err error) {
+	keep = make([]bool, n)
+	for i := range keep {
+		keep[i] = true
+	}
+	for _, col := range cols {
+		for i, v := range col.Numeric {
+			if math.IsNaN(v) {
+				keep[i] = false
+			} else if math.IsInf(v, 0) {
+				return nil, fmt.Errorf("analysis: design: covariate %q, patient %d: value %v is not finite", col.Name, i, v)
+			}
+		}
+		for i, v := range col.Categorical {
+			if v == "" {
+				keep[i] = false
+			}
+		}
+		for i, code := range col.Codes {
+			if code < 0 {
+				keep[i] = false
+			} else if int(code) >= len(col.Dictionary) {
+				return nil, fmt.Errorf("analysis: design: covariate %q, patient %d: code %d outside its dictionary of %d values", col.Name, i, code, len(col.Dictionary))
+			}
+		}
+	}
+	return keep, nil
 }
 
 // distinctLevels returns the distinct values of categorical column col among the complete

@@ -99,6 +99,13 @@ func (s *CoxStratum) decideGrouping() {
 		c.rowOf, c.uniq = distinctRows(s.x, s.p, limit)
 	}
 	c.grouped = true
+	s.indexEvents()
+}
+
+// indexEvents lists the rows of the event subjects (evRow, evStart) once the stratum is
+// grouped (under wcache.mu).
+func (s *CoxStratum) indexEvents() {
+	c := &s.wcache
 	if c.rowOf == nil {
 		return
 	}
@@ -172,16 +179,24 @@ func keyedRows(x []float64, p int, keys []int32, nkeys, limit int) (rowOf []int3
 		}
 		keyRow[k] = r
 	}
-	// Keys number rows no coarser than their values: rows of different keys may still be
-	// equal (two codes of one level, or centred values that round together).
-	merged, uniq := distinctRows(kuniq, p, int(m))
+	rowOf, uniq = mergeKeyRows(keyRow, kuniq, p)
+	return rowOf, uniq, true
+}
+
+// mergeKeyRows merges the equal rows of kuniq (m×p, one row per key in order of first
+// occurrence) and renumbers keyRow (each subject's key row) in place: keys number rows no
+// coarser than their values, and rows of different keys may still be equal (two codes of one
+// level, or centred values that round together). The result is distinctRows's over the
+// subjects' rows: their distinct rows in order of first occurrence.
+func mergeKeyRows(keyRow []int32, kuniq []float64, p int) ([]int32, []float64) {
+	merged, uniq := distinctRows(kuniq, p, len(kuniq)/p)
 	if len(uniq) == len(kuniq) {
-		return keyRow, kuniq, true
+		return keyRow, kuniq
 	}
 	for k, r := range keyRow {
 		keyRow[k] = merged[r]
 	}
-	return keyRow, uniq, true
+	return keyRow, uniq
 }
 
 // ValueCodes numbers the distinct values of a column (bit for bit, in order of first

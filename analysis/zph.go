@@ -95,9 +95,10 @@ func (s *CoxStratum) ZPHSums(beta []float64, ties Ties, h []float64) (ZPHSums, e
 	xc := make([]float64, n*p)
 	lp := make([]float64, n)
 	maxLP := math.Inf(-1)
+	x := s.design()
 	for i := 0; i < n; i++ {
 		for j := 0; j < p; j++ {
-			xc[i*p+j] = s.x[i*p+j] - s.center[j]
+			xc[i*p+j] = x[i*p+j] - s.center[j]
 		}
 		lp[i] = dot(xc[i*p:(i+1)*p], beta)
 		maxLP = math.Max(maxLP, lp[i])

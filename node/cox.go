@@ -254,6 +254,7 @@ type coxPrepared struct {
 	fg        *analysis.FineGraySite
 	merged    int
 	truncated *float64
+	keyed     bool // the strata hold one design row per key, not n×p (coxkeyed.go)
 }
 
 // coxCacheSize prepared Cox designs are always kept (each holds n×p floats); beyond it, up to
@@ -266,8 +267,13 @@ const (
 )
 
 // bytes estimates the memory of a prepared design: its strata's covariates, times, event flags
-// and order, per complete case.
-func (p *coxPrepared) bytes() int { return p.n * (p.p + 3) * 8 }
+// and order, per complete case (a keyed design: a row number instead of the covariates).
+func (p *coxPrepared) bytes() int {
+	if p.keyed {
+		return p.n * 4 * 8
+	}
+	return p.n * (p.p + 3) * 8
+}
 
 // coxPrepare builds (or finds) the design, released times and sorted strata of a Cox query.
 func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) {
@@ -324,9 +330,22 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	for k, in := range req.Interactions {
 		inter[k] = analysis.Interaction{A: in.A, B: in.B}
 	}
-	x, p, names, keep, err := analysis.BuildDesignInteractions(cols, levels, inter)
-	if err != nil {
-		return nil, errorf(protocol.CodeInvalid, "cox design: %s", trimPrefix(err.Error()))
+	// A design of few keys is built once per key where nothing reads it per patient
+	// (coxkeyed.go); else per patient.
+	rules := !IsExact(e.policy) && !e.withoutModelRules
+	var kd *keyedDesign
+	var x []float64
+	var p int
+	var names []string
+	var keep []bool
+	if strata == nil && q.Kind != protocol.KindFineGray && !e.perPatientDesigns {
+		kd, p, names, keep, _ = frame.keyedDesignFor(ls, byTime, cols, levels, inter)
+	}
+	if kd == nil {
+		var err error
+		if x, p, names, keep, err = analysis.BuildDesignInteractions(cols, levels, inter); err != nil {
+			return nil, errorf(protocol.CodeInvalid, "cox design: %s", trimPrefix(err.Error()))
+		}
 	}
 	if strata != nil {
 		// Drop the stratum marker column (all zeros; after the covariates' columns, before
@@ -427,10 +446,26 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 	}
 	// The design-column rule, on the released event flags (a late event censored by the tail
 	// truncation counts as no event, as the reply treats it).
-	if !IsExact(e.policy) && !e.withoutModelRules {
+	if rules && kd != nil {
+		if err := checkKeyedDesignColumns(kd, p, names, coxDesignBlocks(ls, req, levels), events, e.policy.MinCell, ""); err != nil {
+			return nil, err
+		}
+	} else if rules {
 		if err := checkDesignColumns(x, p, names, coxDesignBlocks(ls, req, levels), events, e.policy.MinCell, ""); err != nil {
 			return nil, err
 		}
+	}
+	if kd != nil {
+		prep.keyed = true
+		if isPooledForm(req.Form) {
+			centreColumns(kd.rows, p, names, req.Origin)
+		}
+		st, err := analysis.NewCoxStratumRows(entries, times, events, kd.rowOf, kd.rows, p)
+		if err != nil {
+			return nil, errorf(protocol.CodeInvalid, "cox: %s", trimPrefix(err.Error()))
+		}
+		prep.strata = []*analysis.CoxStratum{st}
+		return e.cachePrepared(key, prep), nil
 	}
 	if isPooledForm(req.Form) {
 		centreColumns(x, p, names, req.Origin)
@@ -476,7 +511,7 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			}
 			// A within-site stratum is a cohort of its own: its risk sets never meet the
 			// others', so the design-column rule holds in each.
-			if !IsExact(e.policy) && !e.withoutModelRules {
+			if rules {
 				if err := checkDesignColumns(xs, p, names, coxDesignBlocks(ls, req, levels), ev, e.policy.MinCell, fmt.Sprintf(" in stratum %s of %s", strata.Categories[s], req.Strata)); err != nil {
 					return nil, err
 				}
@@ -491,15 +526,20 @@ func (e *Engine) coxPrepare(c *cohort, q *protocol.Query) (*coxPrepared, error) 
 			prep.strata = append(prep.strata, st)
 		}
 	}
+	return e.cachePrepared(key, prep), nil
+}
+
+// cachePrepared keeps prep in the engine's cache of prepared designs under key and returns it.
+func (e *Engine) cachePrepared(key string, prep *coxPrepared) *coxPrepared {
 	e.coxMu.Lock()
+	defer e.coxMu.Unlock()
 	e.coxCache = append(e.coxCache, coxCacheEntry{key, prep})
 	e.coxCacheUsed += prep.bytes()
 	for len(e.coxCache) > coxCacheSize && e.coxCacheUsed > coxCacheBytes {
 		e.coxCacheUsed -= e.coxCache[0].prep.bytes()
 		e.coxCache = e.coxCache[1:]
 	}
-	e.coxMu.Unlock()
-	return prep, nil
+	return prep
 }
 
 // centreColumns subtracts origin[v] from the design column of each numeric covariate v it

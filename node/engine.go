@@ -72,6 +72,9 @@ type Engine struct {
 	withoutModelRules bool
 	// withoutWeightSpread switches off checkWeightSpread alone (tests only).
 	withoutWeightSpread bool
+	// perPatientDesigns builds every Cox design per patient, never once per key (coxkeyed.go;
+	// tests only: the two builds must give the same bits).
+	perPatientDesigns bool
 
 	secretMu sync.Mutex
 	secret   []byte // the store's SiteSecret, read on first use

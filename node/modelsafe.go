@@ -179,30 +179,48 @@ func checkDesignColumns(x []float64, p int, names []string, blocks []designBlock
 	if event == nil && p > 0 {
 		n = len(x) / p
 	}
-	enough := func(in func(i int) bool) bool {
-		if event == nil {
-			k := 0
-			for i := 0; i < n; i++ {
-				if in(i) {
-					k++
-				}
+	count := func(i int) (int, int) { return 1, boolInt(event[i]) }
+	if event == nil {
+		count = func(int) (int, int) { return 1, 0 }
+	}
+	return checkDesignTally(x[:n*p], p, names, blocks, count, event != nil, minCell, where)
+}
+
+// checkKeyedDesignColumns is checkDesignColumns for a keyed design (coxkeyed.go): the same
+// groups and counts, tallied once per distinct row.
+func checkKeyedDesignColumns(kd *keyedDesign, p int, names []string, blocks []designBlock, event []bool, minCell int, where string) error {
+	if minCell <= 0 {
+		return nil
+	}
+	m := len(kd.rows) / max(p, 1)
+	patients, events := make([]int, m), make([]int, m)
+	for k, r := range kd.rowOf {
+		patients[r]++
+		events[r] += boolInt(event[k])
+	}
+	count := func(r int) (int, int) { return patients[r], events[r] }
+	return checkDesignTally(kd.rows, p, names, blocks, count, true, minCell, where)
+}
+
+// checkDesignTally is the design-column rule over the rows of x (m×p), row r standing for
+// count(r) = (patients, events) patients; without outcome, patients only.
+func checkDesignTally(x []float64, p int, names []string, blocks []designBlock, count func(r int) (patients, events int), outcome bool, minCell int, where string) error {
+	m := len(x) / max(p, 1)
+	enough := func(in func(r int) bool) bool {
+		pat, ev := 0, 0
+		for r := 0; r < m; r++ {
+			if in(r) {
+				np, ne := count(r)
+				pat, ev = pat+np, ev+ne
 			}
-			return k >= minCell
 		}
-		ev, none := 0, 0
-		for i := 0; i < n; i++ {
-			if in(i) {
-				if event[i] {
-					ev++
-				} else {
-					none++
-				}
-			}
+		if !outcome {
+			return pat >= minCell
 		}
-		return ev+none >= minCell && ev >= minCell && none >= 1
+		return pat >= minCell && ev >= minCell && pat-ev >= 1
 	}
 	refuse := func(what string) error {
-		if event == nil {
+		if !outcome {
 			return errorf(protocol.CodeRefusedByPolicy, "design column %s holds too few patients in this cohort%s: every column of a model needs at least min_cell=%d patients (a smaller column would disclose single patients); merge levels, choose another reference level or widen the cohort", what, where, minCell)
 		}
 		return errorf(protocol.CodeRefusedByPolicy, "design column %s holds too few patients in this cohort%s: every column of a model needs at least min_cell=%d patients, %d events and a patient without an event (a smaller column would disclose single patients); merge levels, choose another reference level or widen the cohort", what, where, minCell, minCell)
@@ -211,12 +229,13 @@ func checkDesignColumns(x []float64, p int, names []string, blocks []designBlock
 	for _, b := range blocks {
 		if b.Numeric {
 			col := j
-			// Numbered without a map lookup a patient (this runs for every model of a screen);
+			// Numbered without a map lookup a row (this runs for every model of a screen);
 			// −0 counts as 0.
-			codes, values := analysis.ColumnValues(x[:n*p], p, col)
+			codes, values := analysis.ColumnValues(x, p, col)
 			counts := make([]int, len(values))
-			for _, k := range codes {
-				counts[k]++
+			for r, k := range codes {
+				np, _ := count(r)
+				counts[k] += np
 			}
 			pos := slices.IndexFunc(values, func(v float64) bool { return v == 0 && !math.Signbit(v) })
 			neg := slices.IndexFunc(values, func(v float64) bool { return v == 0 && math.Signbit(v) })
@@ -232,7 +251,7 @@ func checkDesignColumns(x []float64, p int, names []string, blocks []designBlock
 					continue
 				}
 				mode := values[k]
-				if !enough(func(i int) bool { return x[i*p+col] != mode }) {
+				if !enough(func(r int) bool { return x[r*p+col] != mode }) {
 					return refuse(names[col] + " (the patients off its most common value)")
 				}
 			}
@@ -242,13 +261,13 @@ func checkDesignColumns(x []float64, p int, names []string, blocks []designBlock
 		first := j
 		for k := 0; k < b.Columns; k++ {
 			col := first + k
-			if !enough(func(i int) bool { return x[i*p+col] != 0 }) {
+			if !enough(func(r int) bool { return x[r*p+col] != 0 }) {
 				return refuse(names[col])
 			}
 		}
-		if !enough(func(i int) bool {
+		if !enough(func(r int) bool {
 			for k := 0; k < b.Columns; k++ {
-				if x[i*p+first+k] != 0 {
+				if x[r*p+first+k] != 0 {
 					return false
 				}
 			}
