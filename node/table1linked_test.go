@@ -164,10 +164,11 @@ func summaryCells(s *protocol.SummaryReply) int {
 // every site. Now a Table 1 is refused only where its groups themselves are (the KM of the same
 // groups is refused too, or a group is under min_cohort): its cells never refuse it. Sex, stage
 // and histology are answered at two sites or more; by treatment the 800- and 150-patient sites
-// have arms under min_cohort, and at the 2,100 site the arms re-derive, with the egfr and alk
-// cells released by sex and stage, that every EGFR-mutant patient of known ALK status is on an
-// EGFR TKI (a remainder empty by the rows, not by definition: refused like one patient), so the
-// KM by treatment is refused there as well. No search of the guard runs out of its budget.
+// have arms under min_cohort, and the 2,100 site answers it (until the synthetic data gave 27%
+// of driver-positive patients a non-targeted line, the arms re-derived there, with the egfr and
+// alk cells released by sex and stage, that every EGFR-mutant patient of known ALK status was
+// on an EGFR TKI — a remainder empty by the rows — and the KM by treatment was refused too).
+// No search of the guard runs out of its budget.
 func TestTable1SecondGroupingAnswered(t *testing.T) {
 	x := newExploreSites(t)
 	exhausted := packExhausted.Load()
