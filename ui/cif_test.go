@@ -18,15 +18,7 @@ import (
 // and cause, named by the declared causes, with Gray's test per cause; the pooled
 // Kaplan–Meier view is one choice away.
 func TestSurvivalShowsCumulativeIncidence(t *testing.T) {
-	fed := synth.Federation{Name: "myeloma", Policies: map[string]synth.SitePolicy{},
-		Studies: []synth.Spec{{Study: synth.MM, SiteSizes: []int{400, 300}, Seed: 5}}}
-	g, err := synth.New(fed.Studies[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range g.Sites() {
-		fed.Policies[s.Name] = synth.DemoPolicy
-	}
+	fed := demoFederation("myeloma", synth.Spec{Study: synth.MM, SiteSizes: []int{400, 300}, Seed: 5})
 	f := startAppOn(t, fed)
 	a := f.ui
 	a.cohort.endpoint.SetSelected("PFS")
@@ -73,15 +65,7 @@ func TestSurvivalShowsCumulativeIncidence(t *testing.T) {
 // labelled differentially private with the ρ spent, a note under the figure that the counts are
 // noisy and the intervals leave out the noise, and no Gray's test (app.ErrGrayNoisy says why).
 func TestSurvivalShowsDPCumulativeIncidence(t *testing.T) {
-	fed := synth.Federation{Name: "myeloma", Policies: map[string]synth.SitePolicy{},
-		Studies: []synth.Spec{{Study: synth.MM, SiteSizes: []int{1200, 900}, Seed: 5}}}
-	g, err := synth.New(fed.Studies[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range g.Sites() {
-		fed.Policies[s.Name] = synth.DemoPolicy
-	}
+	fed := demoFederation("myeloma", synth.Spec{Study: synth.MM, SiteSizes: []int{1200, 900}, Seed: 5})
 	f := startAppAs(t, fed, node.RoleDP)
 	a := f.ui
 	a.cohort.endpoint.SetSelected("PFS")

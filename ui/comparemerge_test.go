@@ -75,15 +75,7 @@ func TestCompareMergeLevels(t *testing.T) {
 func TestCompareDP(t *testing.T) {
 	// Two sites of 1,500 and 1,000: the test federation's 480 patients are too few for a dp
 	// comparison (most of its treated arm's patterns are within the noise of an empty one).
-	fed := synth.Federation{Name: "dp compare", Policies: map[string]synth.SitePolicy{},
-		Studies: []synth.Spec{{Study: synth.NSCLC, SiteSizes: []int{1500, 1000}, Seed: 11}}}
-	g, err := synth.New(fed.Studies[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range g.Sites() {
-		fed.Policies[s.Name] = synth.DemoPolicy
-	}
+	fed := demoFederation("dp compare", synth.Spec{Study: synth.NSCLC, SiteSizes: []int{1500, 1000}, Seed: 11})
 	f := startAppAs(t, fed, node.RoleDP)
 	f.ui.selectTab(TabCompare)
 	c := f.ui.compare

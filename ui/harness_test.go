@@ -49,14 +49,15 @@ func (l *loop) until(t testing.TB, what string, cond func() bool) {
 // patients under the demo policy (min cohort 10, min cell 5), so a rare group (ALK-rearranged,
 // a few percent) is suppressed at the smallest site.
 func testFederation() synth.Federation {
-	f := synth.Federation{Name: "test federation", Policies: map[string]synth.SitePolicy{},
-		Studies: []synth.Spec{{Study: synth.NSCLC, SiteSizes: []int{300, 120, 60}, Seed: 11}}}
-	g, err := synth.New(f.Studies[0])
-	if err != nil {
-		panic(err)
-	}
-	for _, s := range g.Sites() {
-		f.Policies[s.Name] = synth.DemoPolicy
+	return demoFederation("test federation", synth.Spec{Study: synth.NSCLC, SiteSizes: []int{300, 120, 60}, Seed: 11})
+}
+
+// demoFederation is a synthetic network named name of one study, every site under the demo
+// policy.
+func demoFederation(name string, spec synth.Spec) synth.Federation {
+	f := synth.Federation{Name: name, Policies: map[string]synth.SitePolicy{}, Studies: []synth.Spec{spec}}
+	for _, n := range f.SiteNames() {
+		f.Policies[n] = synth.DemoPolicy
 	}
 	return f
 }

@@ -16,12 +16,7 @@ import (
 // screenFederation is the test federation with the NSCLC candidate markers, larger so that
 // the simulated effects show.
 func screenFederation() synth.Federation {
-	f := synth.Federation{Name: "screen federation", Policies: map[string]synth.SitePolicy{},
-		Studies: []synth.Spec{{Study: synth.NSCLC, SiteSizes: []int{900, 600, 300}, Seed: 15, Markers: true}}}
-	for _, n := range f.SiteNames() {
-		f.Policies[n] = synth.DemoPolicy
-	}
-	return f
+	return demoFederation("screen federation", synth.Spec{Study: synth.NSCLC, SiteSizes: []int{900, 600, 300}, Seed: 15, Markers: true})
 }
 
 // The Biomarkers tab screens the chosen markers over the sites with progress, draws the

@@ -13,17 +13,8 @@ import (
 // The overlap guard used to spend its search budget on Table 1's own cells and refuse it at
 // both, so a new user's first Run showed Table 1 from the small sites only.
 func TestRunTable1AnsweredEverywhere(t *testing.T) {
-	fed := synth.Federation{Name: "test federation", Policies: map[string]synth.SitePolicy{},
-		Studies: []synth.Spec{{Study: synth.NSCLC, SiteSizes: []int{2100, 800}, Seed: 11}}}
-	g, err := synth.New(fed.Studies[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sites []string
-	for _, s := range g.Sites() {
-		fed.Policies[s.Name] = synth.DemoPolicy
-		sites = append(sites, s.Name)
-	}
+	fed := demoFederation("test federation", synth.Spec{Study: synth.NSCLC, SiteSizes: []int{2100, 800}, Seed: 11})
+	sites := fed.SiteNames()
 	slices.Sort(sites)
 	f := startAppOn(t, fed)
 	a := f.ui
