@@ -31,9 +31,12 @@ func TestIPWDPDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, conf := range confSets() {
+	for i, conf := range confSets() {
 		for _, role := range roles() {
-			d, err := demo.Start(ctx, filepath.Join(dir, "sites"+string(role)), demo.Options{AnalystRole: role})
+			// A fresh demo for each comparison: on the same site databases the overlap guard
+			// refuses a later comparison whose sets are within min_cell of an earlier one's.
+			sites := filepath.Join(dir, "sites"+string(role)+itoa(i))
+			d, err := demo.Start(ctx, sites, demo.Options{AnalystRole: role})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -41,7 +44,7 @@ func TestIPWDPDemo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			db, err := cache.Open(ctx, filepath.Join(dir, "cache-"+string(role)+".db"))
+			db, err := cache.Open(ctx, filepath.Join(dir, "cache-"+string(role)+itoa(i)+".db"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,6 +72,9 @@ func TestIPWDPDemo(t *testing.T) {
 				t.Logf("%s %v: HR %.3f (robust 95%% CI %.3f–%.3f, robust SE of log HR %.3f)%s; propensity n %d; %d of %d sites answered; largest reply %d bytes; %v",
 					role, conf, res.Cox.HR[0], res.Robust.Lower[0], res.Robust.Upper[0], res.Robust.SE[0], line, res.Propensity.N,
 					len(r.Provenance.Answered), len(r.Provenance.Expected), size, elapsed.Round(time.Millisecond))
+				for _, p := range r.Provenance.Refused {
+					t.Logf("  %s refused: %s", p.Site, p.Message)
+				}
 			}
 			db.Close()
 			client.Close()
