@@ -98,7 +98,7 @@ func (r *IPWResult) Warnings() []string {
 		}
 	}
 	if r.DP != nil {
-		out = append(out, "differentially private: the noise of the release pulls the hazard ratio towards 1, by more than its stated noise SD says (docs/dp-compare.md measures 0.14–0.16 on the log scale for 3,000 patients at 4 sites in 16–48 covariate patterns, 0.02–0.04 for 12,000); the fewer patterns and the more patients, the less")
+		out = append(out, "differentially private: the noise of the release pulls the hazard ratio towards 1, by more than its stated noise SD says (docs/dp-compare.md measures 0.09–0.12 on the log scale for 3,000 patients at 4 sites in 16–48 covariate patterns, 0.02–0.04 for 12,000); the fewer patterns and the more patients, the less")
 	}
 	for _, b := range r.Balance {
 		if b.SMDAfter > 0.1 || b.SMDAfter < -0.1 {
