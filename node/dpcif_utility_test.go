@@ -55,7 +55,9 @@ func measureCIF(t *testing.T, f *federation, ref reference, exact, binned *analy
 	t.Helper()
 	st := &cifStats{}
 	for range reps {
-		km, refused := ask(t, f.dp, f.dora, f.kmQuery(false))
+		q := f.kmQuery(false)
+		q.SplitCauses = true // the cumulative incidence's query
+		km, refused := ask(t, f.dp, f.dora, q)
 		st.sites += len(f.dp)
 		st.refused += refused
 		if km == nil {
