@@ -32,17 +32,18 @@ type Request struct {
 	Bins      []protocol.HistogramSpec `json:"bins,omitempty"`      // summary
 	// Discrete names the summary's numeric variables binned on their whole values, which
 	// Table 1 shows as counts per value (report.Discrete).
-	Discrete  []string  `json:"discrete,omitempty"`
-	Landmarks []float64 `json:"landmarks,omitempty"` // survival: days at which to report S(t)
+	Discrete  []string    `json:"discrete,omitempty"`
+	Landmarks []float64   `json:"landmarks,omitempty"` // survival: days at which to report S(t)
+	Cox       *CoxSpec    `json:"cox,omitempty"`
+	IPW       *IPWSpec    `json:"ipw,omitempty"`
+	Screen    *ScreenSpec `json:"screen,omitempty"` // a biomarker screen (screenrecord.go)
+
 	// CIF, with a survival request, says the analyst computes the cumulative incidence of the
 	// endpoint's competing causes: a site where the analyst has the dp role is then asked for
 	// its events split by cause (protocol.Query.SplitCauses), a release of its own; without
 	// it, such a site releases the Kaplan–Meier table of all causes together, the more
 	// accurate one. Rule-based releases always split.
-	CIF    bool        `json:"cif,omitempty"`
-	Cox    *CoxSpec    `json:"cox,omitempty"`
-	IPW    *IPWSpec    `json:"ipw,omitempty"`
-	Screen *ScreenSpec `json:"screen,omitempty"` // a biomarker screen (screenrecord.go)
+	CIF bool `json:"cif,omitempty"`
 }
 
 // CoxSpec is the model of a Cox request.
