@@ -16,15 +16,13 @@ import (
 	"github.com/oncofed/oncofed/synth"
 )
 
-// cifService is a client of a demo federation of synthetic mesothelioma sites (PFS ends in
-// progression or death, two competing causes) that list the analyst under role, its catalog
-// fetched; rhoLeft reads each site's ρ left today for the study.
-func cifService(t *testing.T, role node.Role) (svc *app.Service, rhoLeft func() map[string]float64) {
+// demoService is a client of a demo federation of spec's synthetic sites (demo policy) that
+// list the analyst under role, on a real hub, with its own cache.
+func demoService(t *testing.T, spec synth.Spec, role node.Role) (*app.Service, *demo.Demo) {
 	t.Helper()
 	ctx := context.Background()
-	fed := synth.Federation{Name: "cif", Policies: map[string]synth.SitePolicy{},
-		Studies: []synth.Spec{{Study: synth.MPM, SiteSizes: []int{700, 500}, Seed: 9}}}
-	g, err := synth.New(fed.Studies[0])
+	fed := synth.Federation{Name: string(spec.Study), Policies: map[string]synth.SitePolicy{}, Studies: []synth.Spec{spec}}
+	g, err := synth.New(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +45,16 @@ func cifService(t *testing.T, role node.Role) (svc *app.Service, rhoLeft func() 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	svc = app.NewService(client, db, app.NetworkInfo{ID: "demo", Name: "cif", Demo: true}, app.WithAnalyst(demo.DemoAnalyst))
+	return app.NewService(client, db, app.NetworkInfo{ID: "demo", Name: fed.Name, Demo: true}, app.WithAnalyst(demo.DemoAnalyst)), d
+}
+
+// cifService is a client of a demo federation of synthetic mesothelioma sites (PFS ends in
+// progression or death, two competing causes) that list the analyst under role, its catalog
+// fetched; rhoLeft reads each site's ρ left today for the study.
+func cifService(t *testing.T, role node.Role) (svc *app.Service, rhoLeft func() map[string]float64) {
+	t.Helper()
+	ctx := context.Background()
+	svc, _ = demoService(t, synth.Spec{Study: synth.MPM, SiteSizes: []int{700, 500}, Seed: 9}, role)
 	rhoLeft = func() map[string]float64 {
 		u, err := svc.RefreshCatalog(ctx)
 		if err != nil {
