@@ -248,3 +248,26 @@ func TestDPCIFNoiseOffEqualsR(t *testing.T) {
 		}
 	}
 }
+
+// A rule-based release (a trusted analyst) splits the events by cause whether the query asks
+// or not: split_causes changes nothing there.
+func TestRulesSplitWithoutAsking(t *testing.T) {
+	pol := DefaultPolicy()
+	store := importKMAndCauses(t)
+	e, err := NewEngine(context.Background(), store, Config{InsecureOpen: true, Policy: &pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var replies []protocol.Reply
+	for _, split := range []bool{false, true} {
+		q := protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Analyst: "tom", Study: "cr", Endpoint: "E", GroupBy: "group", SplitCauses: split}
+		r := mustOK(t, handleJSON(t, e, q))
+		if r.Policy.DP != nil || len(r.Survival.Groups) != 2 || len(r.Survival.Groups[0].Causes) != 2 {
+			t.Fatalf("split_causes %v: dp %+v, reply %+v", split, r.Policy.DP, r.Survival)
+		}
+		replies = append(replies, r)
+	}
+	if !reflect.DeepEqual(replies[0].Survival, replies[1].Survival) {
+		t.Errorf("split_causes changed a rule-based release")
+	}
+}

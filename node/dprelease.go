@@ -20,7 +20,9 @@ import (
 // dp_bin_days-wide bins up to the endpoint's declared horizon_days (the study's dictionary),
 // else the policy's dp_horizon_days (patients followed longer are censored there), so the
 // tables' shape is public (dpGrid). Each patient is in exactly one group (or the missing-group
-// cell), so the whole reply costs one ρ (parallel composition).
+// cell), so the whole reply costs one ρ (parallel composition). A query that asks for the split
+// by cause (split_causes) of an endpoint with causes gets each table's event column split per
+// cause (dp.ReleaseCompeting, the same ρ); any other gets the Kaplan–Meier table.
 //
 // The rules mode's thresholds stay in force on top of the noise, decided on the noisy values
 // (post-processing, so the release stays differentially private): a cohort whose noisy size is
