@@ -330,6 +330,11 @@ func (t *survivalTab) askSplit() {
 				return
 			}
 			t.show(r)
+			if r.KM.Causes == 0 {
+				// An older node: never ask again from here (onView asks for a result without CIF).
+				t.setStatus("No cumulative incidence: the sites' replies do not split the events by cause (a site without the causes, or one older than the request of the split).")
+				return
+			}
 			t.view.SetSelected(viewCIF)
 		}
 	})
@@ -341,7 +346,7 @@ func (t *survivalTab) onView() {
 		return
 	}
 	t.siteView = nil
-	if t.view.Selected == viewCIF && t.result.KM.Causes == 0 {
+	if t.view.Selected == viewCIF && t.splitAskable(t.result) {
 		t.askSplit()
 		return
 	}
