@@ -3,16 +3,11 @@ package app_test
 import (
 	"context"
 	"math"
-	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
-	"github.com/oncofed/oncofed/cache"
-	"github.com/oncofed/oncofed/network"
-	"github.com/oncofed/oncofed/network/demo"
 	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/synth"
@@ -26,32 +21,7 @@ import (
 // noise's spread of the log hazard ratio is stated.
 func TestIPWDPOneReleasePerSite(t *testing.T) {
 	ctx := context.Background()
-	fed := synth.Federation{Name: "dp compare", Policies: map[string]synth.SitePolicy{},
-		Studies: []synth.Spec{{Study: synth.NSCLC, SiteSizes: []int{900, 600}, Seed: 5}}}
-	g, err := synth.New(fed.Studies[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range g.Sites() {
-		fed.Policies[s.Name] = synth.DemoPolicy
-	}
-	dir := t.TempDir()
-	d, err := demo.Start(ctx, filepath.Join(dir, "sites"), demo.Options{Federation: &fed, AnalystRole: node.RoleDP})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	client, err := network.Dial(ctx, d.URL(), network.WithTimeout(20*time.Second), network.WithSigner(d.Signer()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	db, err := cache.Open(ctx, filepath.Join(dir, "cache.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	svc := app.NewService(client, db, app.NetworkInfo{ID: "demo", Name: "dp compare", Demo: true}, app.WithAnalyst(demo.DemoAnalyst))
+	svc, d := demoService(t, synth.Spec{Study: synth.NSCLC, SiteSizes: []int{900, 600}, Seed: 5}, node.RoleDP)
 	rhoLeft := func() map[string]float64 {
 		u, err := svc.RefreshCatalog(ctx)
 		if err != nil {

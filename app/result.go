@@ -37,6 +37,13 @@ type Request struct {
 	Cox       *CoxSpec    `json:"cox,omitempty"`
 	IPW       *IPWSpec    `json:"ipw,omitempty"`
 	Screen    *ScreenSpec `json:"screen,omitempty"` // a biomarker screen (screenrecord.go)
+
+	// CIF, with a survival request, says the analyst computes the cumulative incidence of the
+	// endpoint's competing causes: a site where the analyst has the dp role is then asked for
+	// its events split by cause (protocol.Query.SplitCauses), a release of its own; without
+	// it, such a site releases the Kaplan–Meier table of all causes together, the more
+	// accurate one. Rule-based releases always split.
+	CIF bool `json:"cif,omitempty"`
 }
 
 // CoxSpec is the model of a Cox request.

@@ -20,6 +20,9 @@ func validate(req Request) error {
 	if _, err := json.Marshal(req); err != nil {
 		return WrapError(EInvalid, err, "the request holds a number that is not finite")
 	}
+	if req.CIF && req.Kind != protocol.KindSurvival {
+		return Errorf(EInvalid, "a cumulative incidence is computed from a survival request, not %s", req.Kind)
+	}
 	switch req.Kind {
 	case protocol.KindCount:
 	case protocol.KindSummary:
@@ -199,6 +202,14 @@ func maps2(m map[string][]string) map[string][]string {
 func (s *Service) runOnce(ctx context.Context, req Request) (*Result, error) {
 	q := s.baseQuery(req)
 	q.ID = s.newID()
+	if req.CIF {
+		// Only a dp analyst needs to ask: a node older than the field refuses it.
+		dp, err := s.dpRole(ctx, req.Study)
+		if err != nil {
+			return nil, err
+		}
+		q.SplitCauses = dp
+	}
 	g, err := s.query(ctx, q)
 	if err != nil {
 		return nil, err

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -32,15 +34,16 @@ func doraEngine(t *testing.T, store *SQLiteStore, pol protocol.Policy) (*Engine,
 	return e, protocol.NewSigner(testKey(4), clock.now)
 }
 
-// A dp analyst's survival query on an endpoint with causes is released split by cause, at the
-// KM's ρ (one patient is in one cell whatever their cause): the causes add up to each row's
-// events, and the budget is charged dp_rho_survival, once.
+// A dp analyst's survival query on an endpoint with causes that asks for the split
+// (split_causes, a cumulative incidence) is released split by cause, at the KM's ρ (one patient
+// is in one cell whatever their cause): the causes add up to each row's events, and the budget
+// is charged dp_rho_survival, once.
 func TestDPSurvivalSplitByCause(t *testing.T) {
 	pol := DefaultPolicy()
 	d, _ := competingGolden(t, "mgus2")
 	store := importCompeting(t, d, true, false)
 	e, dora := doraEngine(t, store, pol)
-	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Study: "cr", Endpoint: "E"}
+	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Study: "cr", Endpoint: "E", SplitCauses: true}
 	r := mustOK(t, handleJSON(t, e, sign(t, dora, q)))
 	if r.Survival == nil || len(r.Survival.Groups) != 1 {
 		t.Fatalf("dp survival reply: %+v", r.Survival)
@@ -93,36 +96,51 @@ func importKMAndCauses(t *testing.T) *SQLiteStore {
 	return importFile(t, filepath.Join(dir, "cr.db"), csvPath, spec)
 }
 
-// A dp analyst's Kaplan–Meier and cumulative incidence of the same cohort are two releases,
-// each charged dp_rho_survival: the spending adds up in the reply and in the audit log. A
-// cumulative incidence beyond what is left of the day is refused before anything is computed —
-// the refusal of a query naming an unknown variable is the same, word for word — and costs
-// nothing. (What the two releases together disclose is bounded by the sum of their ρ:
+// A dp analyst's Kaplan–Meier and cumulative incidence of the same cohort and endpoint (the
+// survival query without and with split_causes) are two releases, each charged
+// dp_rho_survival: the spending adds up in the reply and in the audit log, which records two
+// queries (two hashes, the second naming split_causes). Asking the same form twice is charged
+// twice too: nothing is served again from an earlier release. A cumulative incidence beyond
+// what is left of the day is refused before anything is computed — the refusal of a query
+// naming an unknown variable is the same, word for word — and costs nothing. (What the
+// releases together disclose is bounded by the sum of their ρ:
 // dp.TestKMAndCompetingCombinedMembership.)
 func TestDPKMAndCIFChargesAddUp(t *testing.T) {
 	pol := DefaultPolicy()
-	pol.DPRhoDaily = 0.05 // two survival releases at 0.02, not three
+	pol.DPRhoDaily = 0.07 // three survival releases at 0.02, not four
 	store := importKMAndCauses(t)
 	e, dora := doraEngine(t, store, pol)
-	surv := func(endpoint string, cohort *protocol.Filter) protocol.Query {
-		return protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Study: "cr", Endpoint: endpoint, Cohort: cohort}
+	surv := func(split bool, cohort *protocol.Filter) protocol.Query {
+		return protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Study: "cr", Endpoint: "E", Cohort: cohort, SplitCauses: split}
 	}
-	km := mustOK(t, handleJSON(t, e, sign(t, dora, surv("OS", nil))))
-	cif := mustOK(t, handleJSON(t, e, sign(t, dora, surv("E", nil))))
-	if len(km.Survival.Groups[0].Causes) != 0 || len(cif.Survival.Groups[0].Causes) != 2 {
-		t.Fatalf("KM split into %d causes, CIF into %d", len(km.Survival.Groups[0].Causes), len(cif.Survival.Groups[0].Causes))
+	var released []protocol.Reply
+	for _, split := range []bool{false, true, false} {
+		released = append(released, mustOK(t, handleJSON(t, e, sign(t, dora, surv(split, nil)))))
 	}
-	for i, r := range []protocol.Reply{km, cif} {
+	if len(released[0].Survival.Groups[0].Causes) != 0 || len(released[1].Survival.Groups[0].Causes) != 2 || len(released[2].Survival.Groups[0].Causes) != 0 {
+		t.Fatalf("KM split into %d causes, CIF into %d", len(released[0].Survival.Groups[0].Causes), len(released[1].Survival.Groups[0].Causes))
+	}
+	if slices.Equal(released[0].Survival.Groups[0].Events, released[2].Survival.Groups[0].Events) {
+		t.Error("the same KM asked twice got the same noise: a repeated release must be fresh (and charged)")
+	}
+	for i, r := range released {
 		left := pol.DPRhoDaily - float64(i+1)*pol.DPRhoSurvival
 		if r.Policy.DP == nil || r.Policy.DP.Rho != pol.DPRhoSurvival || math.Abs(r.Policy.DP.LeftToday-left) > 1e-12 {
 			t.Errorf("release %d: dp %+v, want ρ %v and %v left", i, r.Policy.DP, pol.DPRhoSurvival, left)
 		}
 	}
+	recs, err := store.AuditRecords(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 || recs[0].QueryHash == recs[1].QueryHash || strings.Contains(recs[0].Query, "split_causes") || !strings.Contains(recs[1].Query, `"split_causes":true`) {
+		t.Fatalf("audit log of the KM and the CIF: %d records, hashes %.8s %.8s, queries %s / %s", len(recs), recs[0].QueryHash, recs[1].QueryHash, recs[0].Query, recs[1].Query)
+	}
 	var refusals []string
-	for _, q := range []protocol.Query{surv("E", nil), surv("E", eq("no_such_variable", "x"))} {
+	for _, q := range []protocol.Query{surv(true, nil), surv(true, eq("no_such_variable", "x"))} {
 		r := handleJSON(t, e, sign(t, dora, q))
 		wantCode(t, r, protocol.CodeRefusedByPolicy)
-		if r.Policy.DP != nil || r.Survival != nil || !strings.Contains(r.Error.Message, "today's budget of 0.05") {
+		if r.Policy.DP != nil || r.Survival != nil || !strings.Contains(r.Error.Message, "today's budget of 0.07") {
 			t.Errorf("over the day's budget: %v, dp %+v", r.Error, r.Policy.DP)
 		}
 		if rec := lastAudit(t, store); rec.Rho != 0 || rec.Outcome != OutcomeRefused {
@@ -133,16 +151,48 @@ func TestDPKMAndCIFChargesAddUp(t *testing.T) {
 	if refusals[0] != refusals[1] {
 		t.Errorf("the refusal depends on the query's data:\n%s\n%s", refusals[0], refusals[1])
 	}
-	recs, err := store.AuditRecords(context.Background())
-	if err != nil {
+	if recs, err = store.AuditRecords(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	spent := 0.0
 	for _, r := range recs {
 		spent += r.Rho
 	}
-	if math.Abs(spent-2*pol.DPRhoSurvival) > 1e-12 {
-		t.Errorf("audit log charges ρ=%v, want 2 × %v", spent, pol.DPRhoSurvival)
+	if math.Abs(spent-3*pol.DPRhoSurvival) > 1e-12 {
+		t.Errorf("audit log charges ρ=%v, want 3 × %v", spent, pol.DPRhoSurvival)
+	}
+}
+
+// Without split_causes (a Kaplan–Meier, or a client older than the field) a dp analyst's
+// survival query on an endpoint with causes is released exactly as the Kaplan–Meier of an
+// endpoint without causes: given the same noise, the reply of E (events by cause) and of OS
+// (the same patients, any event) are the same, group for group and bin for bin, at the same ρ
+// and with the same size SD; E's says how to ask for the split.
+func TestDPSurvivalUnsplitIsKM(t *testing.T) {
+	pol := DefaultPolicy()
+	store := importKMAndCauses(t)
+	e, dora := doraEngine(t, store, pol)
+	release := func(endpoint string) protocol.Reply {
+		e.sampler = dp.NewSampler(rand.NewChaCha8([32]byte{13}))
+		q := protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Study: "cr", Endpoint: endpoint, GroupBy: "group"}
+		return mustOK(t, handleJSON(t, e, sign(t, dora, q)))
+	}
+	km, unsplit := release("OS"), release("E")
+	if len(unsplit.Survival.Groups) != 2 || !reflect.DeepEqual(km.Survival.Groups, unsplit.Survival.Groups) || !reflect.DeepEqual(km.Survival.MissingGroup, unsplit.Survival.MissingGroup) {
+		t.Fatalf("unsplit release of E differs from the KM of OS:\n%+v\n%+v", unsplit.Survival, km.Survival)
+	}
+	for _, g := range unsplit.Survival.Groups {
+		if g.Causes != nil {
+			t.Errorf("group %s split by cause without split_causes", g.Group)
+		}
+	}
+	a, b := *km.Policy.DP, *unsplit.Policy.DP
+	a.LeftToday, a.LeftTotal, b.LeftToday, b.LeftTotal = 0, 0, 0, 0
+	if a != b || a.Rho != pol.DPRhoSurvival {
+		t.Errorf("dp effects: KM %+v, unsplit %+v", a, b)
+	}
+	if !slices.ContainsFunc(unsplit.Policy.Notes, func(n string) bool { return strings.Contains(n, "split_causes") }) {
+		t.Errorf("the unsplit release does not say how to ask for the split: %q", unsplit.Policy.Notes)
 	}
 }
 
@@ -158,7 +208,7 @@ func TestDPCIFNoiseOffEqualsR(t *testing.T) {
 	d, raw := competingGolden(t, "mgus2")
 	store := importCompeting(t, d, true, false)
 	e, dora := doraEngine(t, store, pol)
-	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Study: "cr", Endpoint: "E", GroupBy: "group"}
+	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Study: "cr", Endpoint: "E", GroupBy: "group", SplitCauses: true}
 	r := mustOK(t, handleJSON(t, e, sign(t, dora, q)))
 	if r.Policy.DP == nil {
 		t.Fatal("not a dp release")
@@ -196,5 +246,28 @@ func TestDPCIFNoiseOffEqualsR(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A rule-based release (a trusted analyst) splits the events by cause whether the query asks
+// or not: split_causes changes nothing there.
+func TestRulesSplitWithoutAsking(t *testing.T) {
+	pol := DefaultPolicy()
+	store := importKMAndCauses(t)
+	e, err := NewEngine(context.Background(), store, Config{InsecureOpen: true, Policy: &pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var replies []protocol.Reply
+	for _, split := range []bool{false, true} {
+		q := protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Analyst: "tom", Study: "cr", Endpoint: "E", GroupBy: "group", SplitCauses: split}
+		r := mustOK(t, handleJSON(t, e, q))
+		if r.Policy.DP != nil || len(r.Survival.Groups) != 2 || len(r.Survival.Groups[0].Causes) != 2 {
+			t.Fatalf("split_causes %v: dp %+v, reply %+v", split, r.Policy.DP, r.Survival)
+		}
+		replies = append(replies, r)
+	}
+	if !reflect.DeepEqual(replies[0].Survival, replies[1].Survival) {
+		t.Errorf("split_causes changed a rule-based release")
 	}
 }

@@ -20,7 +20,9 @@ import (
 // dp_bin_days-wide bins up to the endpoint's declared horizon_days (the study's dictionary),
 // else the policy's dp_horizon_days (patients followed longer are censored there), so the
 // tables' shape is public (dpGrid). Each patient is in exactly one group (or the missing-group
-// cell), so the whole reply costs one ρ (parallel composition).
+// cell), so the whole reply costs one ρ (parallel composition). A query that asks for the split
+// by cause (split_causes) of an endpoint with causes gets each table's event column split per
+// cause (dp.ReleaseCompeting, the same ρ); any other gets the Kaplan–Meier table.
 //
 // The rules mode's thresholds stay in force on top of the noise, decided on the noisy values
 // (post-processing, so the release stays differentially private): a cohort whose noisy size is
@@ -203,13 +205,23 @@ func (e *Engine) dpSurvival(c *cohort, q *protocol.Query, reply *protocol.Reply)
 		// not from the rows.
 		return answer{}, errorf(protocol.CodeRefusedByPolicy, "endpoint %q records delayed entry at this site, and its entry times have no differentially private release yet: ask as a trusted analyst (rule-based release, entries in blocks of min_cell)", ep.Name)
 	}
-	if ep.Causes != nil {
+	// The split by cause only when the query asks for it (a cumulative incidence): its extra
+	// noisy column would make the Kaplan–Meier of all causes less accurate at the same ρ.
+	// Unsplit, the release is the Kaplan–Meier of an endpoint without causes, noise for noise.
+	split := ep.Causes != nil && q.SplitCauses
+	switch {
+	case split:
 		note(&reply.Policy, "endpoint %q: differentially private release split by cause (one ρ for all causes: each patient is in one cell)", ep.Name)
+	case ep.Causes != nil:
+		note(&reply.Policy, "endpoint %q: differentially private release of all causes together (Kaplan–Meier); a cumulative incidence asks for the split by cause (split_causes), a release of its own", ep.Name)
 	}
 	w, horizon := e.dpGrid(ep)
 	bins := int(math.Ceil(horizon / w))
 	k, codes := c.groups()
-	causes := max(len(ep.Causes), 1) // an endpoint without causes is a table with one
+	causes := 1 // a table without the split has one cause: all of them
+	if split {
+		causes = len(ep.Causes)
+	}
 	tables := make([]dp.CompetingTable, k)
 	for g := range tables {
 		tables[g] = dp.CompetingTable{Events: make([][]int64, causes), Censored: make([]int64, bins)}
@@ -236,7 +248,7 @@ func (e *Engine) dpSurvival(c *cohort, q *protocol.Query, reply *protocol.Reply)
 		}
 		if event {
 			cause := 0
-			if ep.Cause != nil {
+			if split {
 				cause = int(ep.Cause[i])
 			}
 			tables[g].Events[cause][b-1]++
@@ -285,7 +297,7 @@ func (e *Engine) dpSurvival(c *cohort, q *protocol.Query, reply *protocol.Reply)
 		if c.group != nil {
 			sg.Group = c.group.Categories[g]
 		}
-		if ep.Causes != nil {
+		if split {
 			sg.Causes = make([]protocol.Ints, causes)
 		}
 		for b := range t.Events {

@@ -65,6 +65,15 @@ type Query struct {
 	// without GroupBy; exact numbers come only from a query without it.
 	Feasibility bool `json:"feasibility,omitempty"`
 
+	// SplitCauses asks, of a survival query on an endpoint with competing causes, for the events
+	// split by cause (SurvivalGroup.Causes): what a cumulative incidence needs. A rule-based
+	// release always splits them; a differentially private one splits them only when asked,
+	// else it releases the Kaplan–Meier table of all causes together, which the split's extra
+	// noisy column would make less accurate (docs/competing-risks.md). Either form costs
+	// dp_rho_survival, and asking both is two releases. Omitted when false, so a query without
+	// it is the query of a client older than the field. Valid only with KindSurvival.
+	SplitCauses bool `json:"split_causes,omitempty"`
+
 	// Auth is the analyst's signature (Signer.Sign), required by a node that keeps a list of
 	// authorised analyst keys. It is the last field, and QuerySigningBytes covers every other.
 	Auth *Auth `json:"auth,omitempty"`

@@ -57,6 +57,9 @@ func ValidateQuery(q Query) error {
 	if q.Kind != KindIPW && q.IPW != nil {
 		return queryErrorf(CodeInvalid, "ipw parameters given to a %s query", q.Kind)
 	}
+	if q.Kind != KindSurvival && q.SplitCauses {
+		return queryErrorf(CodeInvalid, "split_causes belongs to survival queries, not %s", q.Kind)
+	}
 	if q.Kind != KindScreen && q.Screen != nil {
 		return queryErrorf(CodeInvalid, "screen parameters given to a %s query", q.Kind)
 	}

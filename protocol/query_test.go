@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"strings"
@@ -19,6 +20,7 @@ func TestValidateQuery(t *testing.T) {
 		func(q *Query) { q.Kind, q.Study, q.Cohort = KindCatalog, "", nil },
 		func(q *Query) { q.Kind, q.Variables = KindSummary, []string{"age"} },
 		func(q *Query) { q.Kind, q.Endpoint = KindSurvival, "os" },
+		func(q *Query) { q.Kind, q.Endpoint, q.SplitCauses = KindSurvival, "os", true },
 		func(q *Query) {
 			q.Kind, q.Endpoint = KindCox, "os"
 			q.Cox = &CoxRequest{Form: CoxStratified, Ties: "efron", Covariates: []string{"age"}, Beta: []float64{0}}
@@ -54,6 +56,7 @@ func TestValidateQuery(t *testing.T) {
 	}{
 		{func(q *Query) { q.Version = "v0" }, CodeUnsupported, `"v0"`},
 		{func(q *Query) { q.Kind = "sql" }, CodeInvalid, "unknown query kind"},
+		{func(q *Query) { q.SplitCauses = true }, CodeInvalid, "split_causes belongs to survival queries, not count"},
 		{func(q *Query) {
 			q.Kind, q.Endpoint, q.Cox = KindCox, "os", validateReq(nil, []float64{1}, []float64{0.1})
 		}, CodeInvalid, "needs the model's beta"},
@@ -137,4 +140,26 @@ func TestValidateQuery(t *testing.T) {
 
 func validateReq(beta, landmarks, cumhaz []float64) *CoxRequest {
 	return &CoxRequest{Form: CoxValidate, Ties: "efron", Covariates: []string{"age"}, Beta: beta, Landmarks: landmarks, BaselineCumHaz: cumhaz}
+}
+
+// A survival query that does not ask for the split by cause encodes as before the field
+// existed (a node older than it refuses unknown fields), and one that asks carries it.
+func TestSplitCausesOmittedUnlessAsked(t *testing.T) {
+	q := Query{Version: Version, Kind: KindSurvival, ID: "q", Study: "lung", Endpoint: "os"}
+	plain, err := json.Marshal(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(plain), "split_causes") {
+		t.Errorf("unsplit query encodes the field: %s", plain)
+	}
+	q.SplitCauses = true
+	split, err := json.Marshal(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Query
+	if err := json.Unmarshal(split, &back); err != nil || !back.SplitCauses || !strings.Contains(string(split), `"split_causes":true`) {
+		t.Errorf("split query %s decodes to %+v (%v)", split, back, err)
+	}
 }

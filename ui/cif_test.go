@@ -64,20 +64,32 @@ func TestSurvivalShowsCumulativeIncidence(t *testing.T) {
 // An analyst of role dp gets the same view from the sites' noisy per-cause tables: the curves,
 // labelled differentially private with the ρ spent, a note under the figure that the counts are
 // noisy and the intervals leave out the noise, and no Gray's test (app.ErrGrayNoisy says why).
+// Its Kaplan–Meier release is of all causes together (the more accurate one); choosing the
+// view asks the sites for the split (split_causes), a release of its own.
 func TestSurvivalShowsDPCumulativeIncidence(t *testing.T) {
 	fed := demoFederation("myeloma", synth.Spec{Study: synth.MM, SiteSizes: []int{1200, 900}, Seed: 5})
 	f := startAppAs(t, fed, node.RoleDP)
 	a := f.ui
 	a.cohort.endpoint.SetSelected("PFS")
 	runKM(t, f)
-	r := a.survival.result
-	if r.KM.Causes != 2 || len(r.KM.Gray) != 0 || r.KM.GrayError != app.ErrGrayNoisy {
-		t.Fatalf("causes %d, Gray tests %d (%q)", r.KM.Causes, len(r.KM.Gray), r.KM.GrayError)
+	km := a.survival.result
+	if km.KM.Causes != 0 || km.Rounds[0].Query.SplitCauses {
+		t.Fatalf("the dp Kaplan–Meier asked for the split: %d causes", km.KM.Causes)
 	}
 	if !contains(a.survival.view.Options, viewCIF) {
 		t.Fatalf("view options %q lack %q", a.survival.view.Options, viewCIF)
 	}
 	a.survival.view.SetSelected(viewCIF)
+	f.loop.until(t, "the split by cause", func() bool {
+		return a.survival.result != km || strings.HasPrefix(a.survival.status.Text, "No ")
+	})
+	r := a.survival.result
+	if !r.Rounds[0].Query.SplitCauses || r.KM.Causes != 2 || len(r.KM.Gray) != 0 || r.KM.GrayError != app.ErrGrayNoisy {
+		t.Fatalf("causes %d, Gray tests %d (%q); status %q", r.KM.Causes, len(r.KM.Gray), r.KM.GrayError, a.survival.status.Text)
+	}
+	if a.survival.view.Selected != viewCIF {
+		t.Fatalf("view %q after the split", a.survival.view.Selected)
+	}
 	shown, opts, style := a.survival.shown()
 	fig := a.survival.kmFigure(shown, opts, style, "")
 	if len(fig.Curves) != 4 || !fig.Approximate || !slices.Contains(fig.Notes, report.DPCIFNote(r)) || report.DPCIFNote(r) == "" {

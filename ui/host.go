@@ -37,6 +37,10 @@ type resultHost interface {
 	runService(ctx context.Context, gen int, req app.Request, done func(*app.Result, error))
 	onRunPart(gen int, r *app.Result)
 	currentStudy() *app.Study
+	// service and secondaryJob ask the sites about a result already shown (the Survival
+	// tab's cumulative incidence of a dp analyst, a release of its own).
+	service() *app.Service
+	secondaryJob(work func(ctx context.Context) func()) context.CancelFunc
 }
 
 // sitesHost is what the Sites tab needs: the service to ask, work off the UI goroutine, the

@@ -59,6 +59,8 @@ type survivalTab struct {
 	// censorSet is true once the analyst chose whether to see censor marks; until then they
 	// are hidden for large cohorts, where a mark at nearly every time would hide the curves.
 	censorSet bool
+	// splitStop cancels the request of the split by cause in flight (askSplit).
+	splitStop context.CancelFunc
 	footnote  string
 }
 
@@ -222,7 +224,7 @@ func (t *survivalTab) show(r *app.Result) {
 func (t *survivalTab) refreshViews() {
 	r := t.result
 	opts := []string{viewPooled}
-	if r.KM.Causes > 0 && r.KM.CIFError == "" {
+	if (r.KM.Causes > 0 && r.KM.CIFError == "") || t.splitAskable(r) {
 		opts = append(opts, viewCIF)
 	}
 	for _, g := range t.orderedGroups() {
@@ -302,12 +304,52 @@ func (t *survivalTab) displayed() *app.Display {
 	return d
 }
 
+// splitAskable reports whether r is a Kaplan–Meier of an endpoint with causes released with
+// differential privacy without the split by cause (the sites split it only when asked): its
+// cumulative incidence is then one more release away (askSplit).
+func (t *survivalTab) splitAskable(r *app.Result) bool {
+	return r.KM.Causes == 0 && !r.Request.CIF && report.NoisyCounts(r) &&
+		report.Names{From: t.host.currentStudy()}.Causes(r.KM.Endpoint) != nil
+}
+
+// askSplit asks the sites for the shown Kaplan–Meier's tables again, split by cause
+// (app.Request.CIF), and shows their cumulative incidence: a dp analyst's release of its own,
+// charged like the first, so it is asked only when the view is chosen.
+func (t *survivalTab) askSplit() {
+	req := t.result.Request
+	req.CIF = true
+	t.setStatus("Asking the sites for the events split by cause: a differentially private release of its own, charged like the Kaplan–Meier's…")
+	if t.splitStop != nil {
+		t.splitStop()
+	}
+	t.splitStop = t.host.secondaryJob(func(ctx context.Context) func() {
+		r, err := t.host.service().Run(ctx, req)
+		return func() {
+			if err != nil {
+				t.setStatus("No cumulative incidence. " + ErrorText(err))
+				return
+			}
+			t.show(r)
+			if r.KM.Causes == 0 {
+				// An older node: never ask again from here (onView asks for a result without CIF).
+				t.setStatus("No cumulative incidence: the sites' replies do not split the events by cause (a site without the causes, or one older than the request of the split).")
+				return
+			}
+			t.view.SetSelected(viewCIF)
+		}
+	})
+}
+
 // onView switches between the pooled curves and one group's curve per site.
 func (t *survivalTab) onView() {
 	if t.result == nil {
 		return
 	}
 	t.siteView = nil
+	if t.view.Selected == viewCIF && t.splitAskable(t.result) {
+		t.askSplit()
+		return
+	}
 	if g, ok := strings.CutPrefix(t.view.Selected, viewBySite); ok {
 		if g == report.GroupName("") {
 			g = ""

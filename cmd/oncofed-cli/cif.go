@@ -98,7 +98,7 @@ func runCIF(ctx context.Context, c *common, args []string, out io.Writer) error 
 	if err != nil {
 		return err
 	}
-	r, err := e.run(ctx, app.Request{Kind: protocol.KindSurvival, Study: st.Name, Cohort: f, GroupBy: a.group, Merge: a.merged, Endpoint: a.endpoint})
+	r, err := e.run(ctx, app.Request{Kind: protocol.KindSurvival, Study: st.Name, Cohort: f, GroupBy: a.group, Merge: a.merged, Endpoint: a.endpoint, CIF: true})
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func runCIF(ctx context.Context, c *common, args []string, out io.Writer) error 
 func cifDocument(r *app.Result, labels []string, ct analysis.ConfType) (*cifDoc, error) {
 	km := r.KM
 	if km.Causes == 0 {
-		return nil, fmt.Errorf("the sites' replies do not split events by cause (a site without the causes, or one that releases differentially private tables without the split: an older node): no cumulative incidence")
+		return nil, fmt.Errorf("the sites' replies do not split events by cause (a site without the causes, or a differentially private release not asked for the split: the request was not a cumulative incidence's): no cumulative incidence")
 	}
 	if km.CIFError != "" {
 		return nil, fmt.Errorf("no cumulative incidence: %s", km.CIFError)

@@ -7,7 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/node"
+	"github.com/oncofed/oncofed/protocol"
 )
 
 // An analyst of role dp gets the cumulative incidence from the sites' differentially private
@@ -97,5 +100,17 @@ func TestDPAnalystCIF(t *testing.T) {
 	code, out, stderr = cli(t, "--hub", url, "--key", keyFile, "km", "--study", "mgus", "--endpoint", "E")
 	if code != exitOK || !strings.Contains(out, "ρ=0.02 each, left today ≥ 0.19 ") {
 		t.Errorf("km after the refusal: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+// A Kaplan–Meier result whose sites did not split the events by cause (what a dp analyst gets
+// without split_causes, as an older client asks) is no cumulative incidence: cif fails saying
+// why, rather than drawing a curve of nothing.
+func TestCIFDocumentWithoutSplit(t *testing.T) {
+	r := &app.Result{Request: app.Request{Kind: protocol.KindSurvival, Study: "mgus", Endpoint: "E"},
+		KM: &app.KMResult{Endpoint: "E", Groups: []app.KMGroup{{}}}}
+	_, err := cifDocument(r, []string{"progression", "death"}, analysis.ConfLog)
+	if err == nil || !strings.Contains(err.Error(), "not asked for the split") || !strings.Contains(err.Error(), "no cumulative incidence") {
+		t.Errorf("cif of an unsplit release: %v", err)
 	}
 }
