@@ -126,21 +126,7 @@ func logRankWithNoise(r *analysis.LogRankResult, oe [][]float64, k int) (*analys
 	if len(oe) < DPLogRankCopies/2 {
 		return nil, fmt.Errorf("the noise's variance could not be simulated: %d of %d noisy copies gave a test", len(oe), DPLogRankCopies)
 	}
-	mean := make([]float64, k)
-	for _, v := range oe {
-		for g := range k {
-			mean[g] += v[g] / float64(len(oe))
-		}
-	}
-	cov := make([]float64, k*k)
-	for _, v := range oe {
-		for a := range k {
-			for b := range k {
-				cov[a*k+b] += (v[a] - mean[a]) * (v[b] - mean[b]) / float64(len(oe)-1)
-			}
-		}
-	}
-	return r.WithNoise(cov)
+	return r.WithNoise(sampleCov(oe, k))
 }
 
 // observedMinusExpected is O − E per group of r.
