@@ -15,8 +15,9 @@ import (
 
 // The log-rank test of a dp analyst's Kaplan–Meier release. Computed from the noisy tables as
 // if they were exact, it rejects two equal groups far more often than its level: at the default
-// ρ, 33% of releases at 5% for 500 patients at one site and 16% for 2,000, more over several
-// sites (node.TestDPLogRankNull). The noise is public in law — each site's mechanism, ρ and
+// ρ, 34% of releases at 5% for 500 patients at one site and 18% for 2,000, 42–44% and 29–32%
+// over four sites; with the noise in the variance 3.8–6.6% (node.TestDPLogRankNull, README's
+// "What a dp analyst gets for tests"). The noise is public in law — each site's mechanism, ρ and
 // grid — so its share of the variance of Observed − Expected is simulated, as the dp Cox fit's
 // is (dprenoise.go): the released tables are noised again DPLogRankCopies times with each
 // site's mechanism, and the covariance of Observed − Expected over the copies is added to the

@@ -82,7 +82,7 @@ func coxNullRates(t *testing.T, rng *rand.Rand, n, sites, trials, copies int) (r
 	return rates
 }
 
-// TestDPCoxNull prints the table of docs/dp-cox.md:
+// TestDPCoxNull prints the Cox rows of README's "What a dp analyst gets for tests":
 //
 //	go test ./node -run 'TestDPCoxNull$' -dputility -v
 func TestDPCoxNull(t *testing.T) {

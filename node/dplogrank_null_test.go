@@ -12,12 +12,12 @@ import (
 	"github.com/oncofed/oncofed/dp"
 )
 
-// The log-rank test on a dp analyst's Kaplan–Meier release, under the null (README's
-// "Differential privacy: what a dp analyst gets for tests"): two groups of equal survival, each
+// The log-rank test on a dp analyst's Kaplan–Meier release, under the null: two groups of equal survival, each
 // site releasing each group's table on monthly bins at the default dp_rho_survival with the
 // node's mechanism (dp.SimulateSurvival, the mechanism's σ² and post-processing), and the test
 // computed from the noisy tables as if they were exact — pooled over the sites and stratified
-// by site. app.ErrLogRankNoisy quotes what this measures.
+// by site — and app.DPLogRank's test with the noise in its variance. README's "What a dp
+// analyst gets for tests" has the table.
 
 // logRankNullRates is how often, over trials releases of two equal groups of n patients in all
 // split evenly over sites, the log-rank test on the exact binned tables and on the dp releases
@@ -95,7 +95,7 @@ func survivalAnalysisTable(st dp.SurvivalTable, w float64) analysis.SurvivalTabl
 }
 
 // TestDPLogRankNullSmoke: 60 releases of 500 patients over two sites are enough to see that the
-// test on dp tables taken as exact is far off its level (the measurement gives 45%), while the
+// test on dp tables taken as exact is far off its level (the measurement gives 42–44% over four sites), while the
 // same test on the exact tables, and the dp test with the noise in its variance, are not.
 func TestDPLogRankNullSmoke(t *testing.T) {
 	r := logRankNullRates(t, rand.New(rand.NewPCG(3, 5)), 500, 2, 60)
@@ -113,7 +113,7 @@ func TestDPLogRankNullSmoke(t *testing.T) {
 	t.Logf("rejected at 5%%: exact %.1f%% / %.1f%%, dp as if exact %.1f%% / %.1f%%, dp with the noise %.1f%% / %.1f%%", 100*r[0], 100*r[2], 100*r[1], 100*r[3], 100*r[4], 100*r[5])
 }
 
-// TestDPLogRankNull prints the table of docs/dp-validation.md:
+// TestDPLogRankNull prints the log-rank rows of README's table (500 releases per row):
 //
 //	go test ./node -run 'TestDPLogRankNull$' -dputility -v
 func TestDPLogRankNull(t *testing.T) {
