@@ -94,6 +94,13 @@ func StratifiedLogRank(strata [][]SurvivalTable) (*LogRankResult, error) {
 	if total == 0 {
 		return nil, ErrLogRankNoEvents
 	}
+	return res.solve()
+}
+
+// solve forms χ² = (O − E)ᵀ V⁻¹ (O − E) of res over the groups with a positive expected count
+// but the first, V being res.Variance.
+func (res *LogRankResult) solve() (*LogRankResult, error) {
+	k := len(res.Observed)
 	var keep []int
 	for g, e := range res.Expected {
 		if e > 0 {
@@ -121,6 +128,22 @@ func StratifiedLogRank(strata [][]SurvivalTable) (*LogRankResult, error) {
 	res.DF = m
 	res.P = distuv.ChiSquared{K: float64(m)}.Survival(res.ChiSq)
 	return res, nil
+}
+
+// WithNoise is the test r of noisy tables (differentially private releases) with noise, the
+// k×k covariance (row-major) that the noise adds to Observed − Expected, added to its variance:
+// χ² = (O − E)ᵀ (V + C)⁻¹ (O − E). The noise is independent of the patients' survival, so the
+// two variances add. r is not changed.
+func (r *LogRankResult) WithNoise(noise []float64) (*LogRankResult, error) {
+	if len(noise) != len(r.Variance) {
+		panic("analysis: LogRankResult.WithNoise: the noise's covariance is not k×k")
+	}
+	out := *r
+	out.Variance = make([]float64, len(r.Variance))
+	for i := range noise {
+		out.Variance[i] = r.Variance[i] + noise[i]
+	}
+	return out.solve()
 }
 
 // logRankStratum adds the observed and expected counts and the variance of one stratum.

@@ -157,17 +157,23 @@ func DPCoxNoiseCov(replies []protocol.Reply, p int, ties analysis.Ties, releases
 	if coefs == nil {
 		return nil
 	}
+	return sampleCov(coefs, p)
+}
+
+// sampleCov is the sample covariance (p×p, row-major) of rows, each of p values: what the noise
+// adds, over noisy copies, to the p figures computed from each.
+func sampleCov(rows [][]float64, p int) []float64 {
 	mean := make([]float64, p)
-	for _, c := range coefs {
+	for _, c := range rows {
 		for j := range p {
-			mean[j] += c[j] / float64(len(coefs))
+			mean[j] += c[j] / float64(len(rows))
 		}
 	}
 	cov := make([]float64, p*p)
-	for _, c := range coefs {
+	for _, c := range rows {
 		for i := range p {
 			for j := range p {
-				cov[i*p+j] += (c[i] - mean[i]) * (c[j] - mean[j]) / float64(len(coefs)-1)
+				cov[i*p+j] += (c[i] - mean[i]) * (c[j] - mean[j]) / float64(len(rows)-1)
 			}
 		}
 	}

@@ -258,11 +258,6 @@ func renderKMGroups(replies []protocol.Reply, landmarks []float64, names []strin
 	}
 	addCompeting(out, merged, noisy)
 	if len(names) >= 2 {
-		lr, err := analysis.LogRank(merged)
-		if err != nil {
-			out.LogRankError = err.Error()
-		}
-		out.LogRank = lr
 		var strata [][]analysis.SurvivalTable
 		for _, site := range sortedKeys(bySite) {
 			row := make([]analysis.SurvivalTable, len(names))
@@ -271,11 +266,42 @@ func renderKMGroups(replies []protocol.Reply, landmarks []float64, names []strin
 			}
 			strata = append(strata, row)
 		}
+		if noisy {
+			return out, addDPLogRank(out, strata, replies)
+		}
+		lr, err := analysis.LogRank(merged)
+		if err != nil {
+			out.LogRankError = err.Error()
+		}
+		out.LogRank = lr
 		if slr, err := analysis.StratifiedLogRank(strata); err == nil {
 			out.StratifiedLogRank = slr
 		}
 	}
 	return out, nil
+}
+
+// addDPLogRank adds the log-rank tests of dp releases, the noise in their variance (DPLogRank),
+// strata in the order of the replies' sites sorted.
+func addDPLogRank(out *KMResult, strata [][]analysis.SurvivalTable, replies []protocol.Reply) error {
+	grid := map[string]DPSiteGrid{}
+	for _, rep := range replies {
+		g, err := dpSiteGrid(rep)
+		if err != nil {
+			return WrapError(EInvalid, err, "the log-rank test of dp releases")
+		}
+		grid[rep.Site] = g
+	}
+	var grids []DPSiteGrid
+	for _, site := range sortedKeys(grid) {
+		grids = append(grids, grid[site])
+	}
+	pooled, bySite, errPooled, _ := DPLogRank(strata, grids, dpLogRankSeed)
+	out.LogRank, out.StratifiedLogRank, out.LogRankWithNoise = pooled, bySite, true
+	if errPooled != nil {
+		out.LogRankError = errPooled.Error()
+	}
+	return nil
 }
 
 // coxTies parses the ties method of a request ("" = efron, R's default).

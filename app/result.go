@@ -470,6 +470,9 @@ type KMResult struct {
 	// StratifiedLogRank compares the groups within sites (survdiff(… + strata(site))).
 	StratifiedLogRank *analysis.LogRankResult
 	LogRankError      string
+	// LogRankWithNoise: the sites' releases were differentially private, and both tests hold
+	// the noise in their variance (DPLogRank) so that they keep their level.
+	LogRankWithNoise bool
 	// Causes is the number of competing causes the sites split their events by (0: none);
 	// each group's CIF then holds the cumulative incidence of each, and Gray compares the
 	// groups cause by cause (cmprsk's cuminc). CIFError and GrayError say why not when they

@@ -56,11 +56,18 @@ func KMFigure(r *app.Result, o KMOptions, style chart.Style, footnote string) *c
 	if k.StratifiedLogRank != nil {
 		f.Notes = append(f.Notes, "Stratified by site: "+format.PValue(k.StratifiedLogRank.P))
 	}
+	if k.LogRankWithNoise && (k.LogRank != nil || k.StratifiedLogRank != nil) {
+		f.Notes = append(f.Notes, DPLogRankNote)
+	}
 	if k.DelayedEntries > 0 {
 		f.Notes = append(f.Notes, DelayedEntryNote(k.DelayedEntries))
 	}
 	return f
 }
+
+// DPLogRankNote is the line under a log-rank test of differentially private tables
+// (app.DPLogRank), in every front end.
+const DPLogRankNote = "log-rank variance includes the differential-privacy noise (simulated from the sites' mechanism and ρ)"
 
 // RiskMinCell is the one rule for displaying pooled counts under the sites' policies: the
 // largest minimum cell size among the answering sites. A pooled count derived from the

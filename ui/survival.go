@@ -434,6 +434,9 @@ func logRankText(k *app.KMResult) string {
 	if k.StratifiedLogRank != nil {
 		s += fmt.Sprintf(" · stratified by site %s", format.PValue(k.StratifiedLogRank.P))
 	}
+	if k.LogRankWithNoise {
+		s += " · " + report.DPLogRankNote
+	}
 	if k.MissingGroup.N > 0 {
 		s += " · " + FormatCount(k.MissingGroup) + " patients without a group value left out"
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/oncofed/oncofed/chart"
 	"github.com/oncofed/oncofed/node"
+	"github.com/oncofed/oncofed/report"
 	"github.com/oncofed/oncofed/report/format"
 )
 
@@ -80,6 +81,10 @@ func TestKMCountsOfADPReleaseAreApproximate(t *testing.T) {
 	if cells == 0 {
 		t.Errorf("no per-site counts in %q", perSite)
 	}
+	// Its log-rank test holds the noise in its variance (app.DPLogRank), and says so.
+	if km := f.ui.survival.result.KM; !km.LogRankWithNoise || km.LogRank == nil || !strings.Contains(f.ui.survival.logrank.Text, report.DPLogRankNote) {
+		t.Errorf("dp log-rank: with noise %v, %+v, shown %q", km.LogRankWithNoise, km.LogRank, f.ui.survival.logrank.Text)
+	}
 
 	g := startApp(t)
 	runKM(t, g)
@@ -91,5 +96,8 @@ func TestKMCountsOfADPReleaseAreApproximate(t *testing.T) {
 		if strings.Contains(s, "≈") {
 			t.Errorf("%q: an exact count shown as approximate", s)
 		}
+	}
+	if km := g.ui.survival.result.KM; km.LogRankWithNoise || km.LogRank == nil || strings.Contains(g.ui.survival.logrank.Text, report.DPLogRankNote) {
+		t.Errorf("exact log-rank: with noise %v, %+v, shown %q", km.LogRankWithNoise, km.LogRank, g.ui.survival.logrank.Text)
 	}
 }

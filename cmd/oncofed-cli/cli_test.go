@@ -20,6 +20,7 @@ import (
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/protocol"
+	"github.com/oncofed/oncofed/report"
 )
 
 // startLung serves analysis/testdata/lung.csv (NCCTG lung, one site per institution) on a
@@ -451,9 +452,11 @@ func TestOpenSitesLabelled(t *testing.T) {
 func TestDPAnalystLabelled(t *testing.T) {
 	keyFile, analysts := dpAnalyst(t)
 	url := startLungFor(t, node.DefaultPolicy(), analysts, nil)
-	code, out, stderr := cli(t, "--hub", url, "--key", keyFile, "km", "--study", "lung", "--endpoint", "os")
+	code, out, stderr := cli(t, "--hub", url, "--key", keyFile, "km", "--study", "lung", "--endpoint", "os", "--group", "sex")
 	// How many of the 18 small sites answer depends on the noise (a noisy size below 10 is refused).
-	if code != exitOK || !strings.Contains(out, " sites: ρ=0.02 each, left today ≥ 0.23 (lifetime ≥ 1.98)") || !strings.Contains(out, "privacy: differentially private release") {
+	// The log-rank tests hold the noise in their variance (app.DPLogRank), and say so.
+	if code != exitOK || !strings.Contains(out, " sites: ρ=0.02 each, left today ≥ 0.23 (lifetime ≥ 1.98)") || !strings.Contains(out, "privacy: differentially private release") ||
+		!strings.Contains(out, "log-rank: chisq") || !strings.Contains(out, report.DPLogRankNote) {
 		t.Errorf("km: exit %d\n%s%s", code, out, stderr)
 	}
 	code, out, stderr = cli(t, "--hub", url, "--key", keyFile, "count", "--study", "lung", "--format", "json")

@@ -336,6 +336,9 @@ type kmDoc struct {
 	LogRank       *testDoc       `json:"logrank"`
 	LogRankStrata *testDoc       `json:"logrank_site_strata"`
 	LogRankError  string         `json:"logrank_error,omitempty"`
+	// LogRankWithNoise: the releases were differentially private, and the tests' variance
+	// holds their noise (app.DPLogRank).
+	LogRankWithNoise bool `json:"logrank_with_noise,omitempty"`
 	// DelayedEntries is the number of patients the sites report entering observation late
 	// (risk sets from entry): a registry's enrolments.
 	DelayedEntries int `json:"delayed_entries,omitempty"`
@@ -407,7 +410,7 @@ func kmDocument(r *app.Result, o kmOptions) (*kmDoc, error) {
 	km := r.KM
 	doc := &kmDoc{Study: r.Request.Study, Endpoint: km.Endpoint, Cohort: r.Request.Cohort, GroupBy: r.Request.GroupBy,
 		ConfType: o.confType.String(), BinDays: km.BinDays, Sites: provenanceJSON(&r.Provenance), Policy: policyJSON(&r.Provenance),
-		LogRank: testOf(km.LogRank), LogRankStrata: testOf(km.StratifiedLogRank), LogRankError: km.LogRankError, DelayedEntries: km.DelayedEntries, Privacy: report.NewPrivacy(r, clock()), unit: o.unit}
+		LogRank: testOf(km.LogRank), LogRankStrata: testOf(km.StratifiedLogRank), LogRankError: km.LogRankError, LogRankWithNoise: km.LogRankWithNoise, DelayedEntries: km.DelayedEntries, Privacy: report.NewPrivacy(r, clock()), unit: o.unit}
 	tau := o.tau
 	if tau == 0 {
 		tau = math.Inf(1)
@@ -533,6 +536,9 @@ func writeKM(w io.Writer, format string, doc *kmDoc) error {
 	}
 	if doc.LogRankError != "" {
 		fmt.Fprintln(w, "log-rank:", doc.LogRankError)
+	}
+	if doc.LogRankWithNoise && (doc.LogRank != nil || doc.LogRankStrata != nil) {
+		fmt.Fprintln(w, report.DPLogRankNote)
 	}
 	if doc.DelayedEntries > 0 {
 		fmt.Fprintln(w, report.DelayedEntryNote(doc.DelayedEntries))
