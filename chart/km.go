@@ -86,6 +86,9 @@ type KMFigure struct {
 	Approximate bool
 	// HideRiskTable, HideBands, HideCensor and HideLegend turn those parts off.
 	HideRiskTable, HideBands, HideCensor, HideLegend bool
+	// Rising marks the curves as cumulative incidences: they start at 0 at time 0 (a survival
+	// curve starts at 1).
+	Rising bool
 	// ShowMedianLines draws dashed lines at S = 0.5 down to each group's median.
 	ShowMedianLines bool
 	// LogRankP is the log-rank test p-value (nil: not shown), labelled PLabel (default
@@ -355,10 +358,10 @@ func (f *KMFigure) newPlot(s Style, ticks []float64) *plot.Plot {
 	for i := range f.Curves {
 		k := &f.Curves[i]
 		clr := f.color(s, i)
-		xs, ys := k.steps(u, k.Surv)
+		xs, ys := k.steps(u, k.Surv, f.origin())
 		if !f.HideBands && k.Lower != nil && k.Upper != nil {
-			_, lo := k.steps(u, k.Lower)
-			_, hi := k.steps(u, k.Upper)
+			_, lo := k.steps(u, k.Lower, f.origin())
+			_, hi := k.steps(u, k.Upper, f.origin())
 			p.Add(&band{x: xs, lo: lo, hi: hi, color: withAlpha(clr, s.BandAlpha)})
 		}
 		line := &plotter.Line{XYs: make(plotter.XYs, len(xs)), StepStyle: plotter.PostStep,
@@ -383,11 +386,19 @@ func (f *KMFigure) newPlot(s Style, ticks []float64) *plot.Plot {
 	return p
 }
 
-// steps returns the vertices of the post-step function through (0, 1), (Time[i], v[i]) and
-// (End, last v), with times in units.
-func (k *KMCurve) steps(u TimeUnit, v []float64) (xs, ys []float64) {
+// origin is every curve's value at time 0: 1 for survival, 0 for a cumulative incidence.
+func (f *KMFigure) origin() float64 {
+	if f.Rising {
+		return 0
+	}
+	return 1
+}
+
+// steps returns the vertices of the post-step function through (0, origin), (Time[i], v[i])
+// and (End, last v), with times in units.
+func (k *KMCurve) steps(u TimeUnit, v []float64, origin float64) (xs, ys []float64) {
 	xs = append(xs, 0)
-	ys = append(ys, 1)
+	ys = append(ys, origin)
 	for i, t := range k.Time {
 		xs = append(xs, u.FromDays(t))
 		ys = append(ys, v[i])
@@ -662,11 +673,11 @@ func (l *kmLayout) placeBox(f *KMFigure, size vg.Point, inset vg.Length) (vg.Rec
 	}
 	for i := range f.Curves {
 		k := &f.Curves[i]
-		xs, ys := k.steps(f.Unit, k.Surv)
+		xs, ys := k.steps(f.Unit, k.Surv, f.origin())
 		trace(xs, ys, 1)
 		if !f.HideBands && k.Lower != nil && k.Upper != nil {
-			_, lo := k.steps(f.Unit, k.Lower)
-			_, hi := k.steps(f.Unit, k.Upper)
+			_, lo := k.steps(f.Unit, k.Lower, f.origin())
+			_, hi := k.steps(f.Unit, k.Upper, f.origin())
 			trace(xs, lo, 0.25)
 			trace(xs, hi, 0.25)
 		}

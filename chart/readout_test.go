@@ -1,6 +1,7 @@
 package chart
 
 import (
+	"image/color"
 	"strings"
 	"testing"
 )
@@ -60,5 +61,34 @@ func TestKMDashesBeyondThePalette(t *testing.T) {
 	}
 	if _, err := Image(f, 800, 600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A cumulative incidence (Rising) starts at 0: before its first time nothing of the curve is
+// drawn near 1, where a survival curve starts (it was drawn from (0, 1), a vertical line up the
+// figure at the first time).
+func TestRisingCurveStartsAtZero(t *testing.T) {
+	red := color.RGBA{R: 255, A: 255}
+	for _, rising := range []bool{true, false} {
+		f := &KMFigure{Unit: Months, Rising: rising, HideBands: true, HideRiskTable: true, HideLegend: true, HideCensor: true,
+			Curves: []KMCurve{{Name: "A", Time: []float64{100, 400}, Surv: []float64{0.2, 0.5}, End: 500, Color: red}}}
+		img, err := Image(f, 900, 600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := f.area, img.Bounds()
+		x0, x1 := int(a.left*float64(b.Dx())), int((a.left+(90/Months.DaysPer()-a.xmin)/(a.xmax-a.xmin)*(a.right-a.left))*float64(b.Dx()))
+		y0, y1 := int(a.top*float64(b.Dy())), int((a.top+0.25*(a.bottom-a.top))*float64(b.Dy()))
+		reds := 0
+		for x := x0; x <= x1; x++ {
+			for y := y0; y <= y1; y++ {
+				if r, g, bl, _ := img.At(x, y).RGBA(); r > 0xc000 && g < 0x4000 && bl < 0x4000 {
+					reds++
+				}
+			}
+		}
+		if rising && reds > 0 || !rising && reds == 0 {
+			t.Errorf("rising %v: %d curve pixels above 0.75 before the first time", rising, reds)
+		}
 	}
 }

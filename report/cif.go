@@ -28,6 +28,7 @@ func CIFFigure(r *app.Result, labels []string, unit chart.TimeUnit, style chart.
 	f := &chart.KMFigure{
 		Unit:        unit,
 		YLabel:      "Cumulative incidence",
+		Rising:      true,
 		HideCensor:  true,
 		RiskMinCell: RiskMinCell(r),
 		Approximate: NoisyCounts(r),

@@ -30,5 +30,8 @@ func TestCIFFigureNotesDP(t *testing.T) {
 		if got := slices.Contains(f.Notes, DPCIFNote(r)) && DPCIFNote(r) != ""; got != dp || f.Approximate != dp {
 			t.Errorf("dp %v: notes %q, approximate %v", dp, f.Notes, f.Approximate)
 		}
+		if !f.Rising {
+			t.Error("the cumulative incidence is drawn from 1 at time 0, as a survival curve")
+		}
 	}
 }
