@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"math"
 	"slices"
 
 	"github.com/oncofed/oncofed/analysis"
@@ -137,11 +138,8 @@ const DPCoxNoiseReleases = 50
 // the others (app/dprenoise.go). Nil when a site's reply lacks what is needed (its ρ, its grid)
 // or too few refits converge.
 func DPCoxNoiseSD(replies []protocol.Reply, p int, ties analysis.Ties) []float64 {
-	coefs := dpCoxNoiseRefits(replies, p, ties, DPCoxNoiseReleases, false)
-	if coefs == nil {
-		return nil
-	}
-	return columnNoiseSDs(coefs, p, DPCoxNoiseReleases)
+	sd, _ := dpCoxNoise(replies, p, ties)
+	return sd
 }
 
 // DPCoxNoiseCov is DPCoxNoiseSD's whole covariance (p×p, row-major) over the given number of
@@ -208,4 +206,78 @@ func dpCoxNoiseRefits(replies []protocol.Reply, p int, ties analysis.Ties, relea
 		return nil
 	}
 	return coefs
+}
+
+// ErrCoxTestsNoisy is why a model fitted on differentially private tables shows no likelihood
+// ratio and no score test: both are computed from the noisy tables' likelihood as if it were
+// exact, and no simulated release gives them the noise's share (docs/dp-cox.md).
+const ErrCoxTestsNoisy = "the likelihood ratio and score tests are not computed from differentially private tables: they would treat the noisy tables as exact, and under the null they reject in 8–36% of releases at the 5% level (docs/dp-cox.md); the Wald test and the terms' p-values include the noise"
+
+// errCoxWaldNoNoise is why such a model shows no Wald test either: its noise could not be
+// estimated (too few simulated releases converged, or a result stored without the noise's
+// covariance).
+const errCoxWaldNoNoise = "; the Wald test is withheld too: the noise's covariance could not be estimated (fit the model again)"
+
+// setDPNoise gives out, a model fitted on differentially private tables, the noise's SD per
+// coefficient and covariance (p×p; nil when not estimated), and folds them into its tests: each
+// term's z, p-value and 95% interval use √(SE² + noise SD²) (SE itself stays the fit's), the
+// global Wald test V + V_noise, and the likelihood ratio and score tests are withheld
+// (TestsWithheld says why). The one place a dp Cox result gets its tests, live or replayed.
+func (out *CoxResult) setDPNoise(sd, cov []float64) {
+	out.NoiseSD, out.NoiseCov, out.TestsWithheld = sd, cov, ErrCoxTestsNoisy
+	f := out.Fit
+	if f == nil {
+		return
+	}
+	nan := analysis.Test{Stat: math.NaN(), P: math.NaN()}
+	f.LRT, f.Score = nan, nan
+	p := len(f.Coef)
+	if len(sd) != p {
+		f.Wald = nan
+		out.TestsWithheld += errCoxWaldNoNoise
+		return
+	}
+	if len(cov) != p*p { // a result stored with the SDs alone
+		cov = make([]float64, p*p)
+		for j, s := range sd {
+			cov[j*p+j] = s * s
+		}
+		f.Wald = nan
+		out.TestsWithheld += errCoxWaldNoNoise
+	}
+	g := withDPNoise(f, cov)
+	f.Lower, f.Upper, f.Z, f.P = g.Lower, g.Upper, g.Z, g.P
+	out.WithNoise = true
+	if len(cov) != len(out.NoiseCov) {
+		return
+	}
+	var terms []int
+	for j, b := range f.Coef {
+		if !math.IsNaN(b) {
+			terms = append(terms, j)
+		}
+	}
+	f.Wald = nan
+	if len(terms) > 0 {
+		if w, err := analysis.JointWald(g, terms); err == nil {
+			f.Wald = w
+		}
+	}
+}
+
+// dpCoxNoise is DPCoxNoiseSD with the noise's whole covariance, from the same refits.
+func dpCoxNoise(replies []protocol.Reply, p int, ties analysis.Ties) (sd, cov []float64) {
+	return noiseOfRefits(dpCoxNoiseRefits(replies, p, ties, DPCoxNoiseReleases, false), p)
+}
+
+// noiseOfRefits is the SD per coefficient and the covariance of the refits' coefficients
+// (DPCoxNoiseReleases copies asked), nil when too few converged.
+func noiseOfRefits(coefs [][]float64, p int) (sd, cov []float64) {
+	if coefs == nil {
+		return nil, nil
+	}
+	if sd = columnNoiseSDs(coefs, p, DPCoxNoiseReleases); sd == nil {
+		return nil, nil
+	}
+	return sd, sampleCov(coefs, p)
 }

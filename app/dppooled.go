@@ -61,9 +61,11 @@ func dpStratifiedCox(replies []protocol.Reply, p int, ties analysis.Ties, req Re
 		return nil, nil, err
 	}
 	out.addSites(coxSiteSummaries(replies))
+	var sd, cov []float64
 	if out.Fit != nil {
-		out.NoiseSD = DPCoxNoiseSD(replies, p, ties)
+		sd, cov = dpCoxNoise(replies, p, ties)
 	}
+	out.setDPNoise(sd, cov)
 	return out, rec.steps, nil
 }
 
@@ -105,6 +107,7 @@ func dpPooledCox(replies []protocol.Reply, p int, ties analysis.Ties, req Reques
 		return nil, nil, err
 	}
 	out.addSites(coxSiteSummaries(replies))
+	var sd, cov []float64
 	switch {
 	case out.Fit == nil || out.FitError != "":
 		out.NoBaseline = "the model did not converge"
@@ -114,26 +117,27 @@ func dpPooledCox(replies []protocol.Reply, p int, ties analysis.Ties, req Reques
 		if out.Baseline, err = dpPooledBaseline(all, p, ties, out.Fit.Coef); err != nil {
 			out.NoBaseline = err.Error()
 		}
-		out.NoiseSD = dpPooledNoiseSD(replies, p, ties)
+		sd, cov = dpPooledNoise(replies, p, ties)
 	}
+	out.setDPNoise(sd, cov)
 	return out, rec.steps, nil
 }
 
-// dpPooledNoiseSD is DPCoxNoiseSD for the pooled model: the spread of its coefficients over
+// dpPooledNoise is dpCoxNoise for the pooled model: the spread of its coefficients over
 // DPCoxNoiseReleases copies of the tables noised again (a fixed seed per copy). Nil when the replies lack
 // what is needed or fewer than half the refits converge.
-func dpPooledNoiseSD(replies []protocol.Reply, p int, ties analysis.Ties) []float64 {
+func dpPooledNoise(replies []protocol.Reply, p int, ties analysis.Ties) (sd, cov []float64) {
 	rn, err := newDPRenoiser(sortReplies(replies), p)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	coefs, err := rn.refitCopies([32]byte{'d', 'p', 'p', 'o', 'o', 'l'}, exactDraws, DPCoxNoiseReleases, func(tables [][]analysis.CoxPatternTable) []float64 {
 		return convergedCoef(analysis.FitCoxPatterns([][]analysis.CoxPatternTable{slices.Concat(tables...)}, p, ties, rn.bound, analysis.CoxOptions{}))
 	})
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	return columnNoiseSDs(coefs, p, DPCoxNoiseReleases)
+	return noiseOfRefits(coefs, p)
 }
 
 // dpModelFromLibrary returns the model of req fitted on the tables of the newest result in the

@@ -60,6 +60,10 @@ type CoxTrace struct {
 	// NoiseSD is, for a model fitted on differentially private tables, the standard deviation
 	// of each coefficient under the release's noise (DPCoxNoiseSD), computed when it was fitted.
 	NoiseSD protocol.Float64s `json:"noise_sd,omitempty"`
+	// NoiseCov is the noise's whole covariance of the coefficients (p×p, row-major), from the
+	// same simulated releases: the Wald test's share of the noise. Absent from results stored
+	// before it was kept (their Wald test is then withheld).
+	NoiseCov protocol.Float64s `json:"noise_cov,omitempty"`
 	// DPReplies are, for a model fitted on differentially private tables, the sites' replies
 	// (their noisy tables and the release's public parameters): the per-site view fits each
 	// site's tables alone (SiteCox), post-processing that needs no query. Small: a table per
@@ -373,7 +377,7 @@ func compact(r *Result, steps []CoxStep) error {
 			tr.RidgeChoice = ridgeChoiceRecord(r.Cox.RidgeChoice)
 			tr.RidgeScale = slices.Clone(r.Cox.RidgeScale)
 			tr.ZPH = zphRecord(r.Cox.ZPH)
-			tr.NoiseSD = slices.Clone(r.Cox.NoiseSD)
+			tr.NoiseSD, tr.NoiseCov = slices.Clone(r.Cox.NoiseSD), slices.Clone(r.Cox.NoiseCov)
 		}
 		r.Trace = tr
 		for i := range r.Rounds {

@@ -414,7 +414,11 @@ func renderCox(r *Result) (*CoxResult, error) {
 			return nil, err
 		}
 	}
-	return renderCoxTrace(r.Request, tr)
+	out, err := renderCoxTrace(r.Request, tr)
+	if err == nil && coxForm(r.Request.Cox.Form) == protocol.CoxDPTables {
+		out.setDPNoise(slices.Clone(tr.NoiseSD), slices.Clone(tr.NoiseCov))
+	}
+	return out, err
 }
 
 // coxTerms names the p design columns after the first reply's columns (x1, x2, … when it

@@ -540,6 +540,15 @@ type CoxResult struct {
 	// standard deviation each coefficient owes to the release's noise, which Fit's standard
 	// errors leave out; nil otherwise.
 	NoiseSD []float64
+	// NoiseCov is, for such a model, the noise's whole covariance of the coefficients (p×p,
+	// row-major; NoiseSD² on its diagonal), over the same simulated releases; nil otherwise.
+	NoiseCov []float64
+	// WithNoise: the model was fitted on differentially private tables and its terms' p-values
+	// and 95% intervals use √(SE² + NoiseSD²), its Wald test V + NoiseCov (setDPNoise).
+	WithNoise bool
+	// TestsWithheld is, for such a model, why Fit's likelihood ratio and score tests (and, when
+	// the noise could not be estimated, its Wald test) are NaN (ErrCoxTestsNoisy); "" otherwise.
+	TestsWithheld string
 	// DPTablesFrom is, for a model fitted on the differentially private tables of an earlier
 	// result (reused: nothing was asked), that result's ID; 0 otherwise.
 	DPTablesFrom int64

@@ -158,7 +158,8 @@ func singular(u string) string {
 }
 
 // DPNoiseLine is, for a model fitted on differentially private tables, the noise's own standard
-// deviation of each coefficient (app.DPCoxNoiseSD, which the fit's standard errors leave out);
+// deviation of each coefficient (app.DPCoxNoiseSD, which the fit's standard errors leave out and
+// its p-values and intervals hold: app.CoxResult.WithNoise);
 // "" for other models.
 func DPNoiseLine(r *app.Result, n Names) string {
 	fit := r.Cox.Fit
@@ -170,6 +171,6 @@ func DPNoiseLine(r *app.Result, n Names) string {
 	for j, v := range sd {
 		parts[j] = fmt.Sprintf("%s %.4f", TermLabel(r.Request, fit.Terms[j], n), v)
 	}
-	return fmt.Sprintf("Noise of the differentially private release (not in the SE), SD of each coefficient over %d simulated releases: %s",
+	return fmt.Sprintf("Noise of the differentially private release (not in the SE; in the p-values and intervals, which use √(SE² + SD²)), SD of each coefficient over %d simulated releases: %s",
 		app.DPCoxNoiseReleases, strings.Join(parts, ", "))
 }

@@ -179,10 +179,14 @@ func (t *coxTab) show(r *app.Result) {
 	case protocol.CoxPooled:
 		form = "pooled baseline"
 	case protocol.CoxDPTables:
-		form = "stratified by site, fitted on differentially private tables (the SEs leave out the noise)"
+		form = "stratified by site, fitted on differentially private tables (the SEs leave out the noise, the p-values and intervals include it)"
 	}
-	m := fmt.Sprintf("%s patients, %s events · %s ties, %s · likelihood ratio test %s on %d df · %d iterations",
-		format.Thousands(fit.N), format.Thousands(fit.Events), r.Cox.Ties, form, format.PValue(fit.LRT.P), fit.LRT.DF, fit.Iterations)
+	test, t0 := "likelihood ratio test", fit.LRT
+	if r.Cox.TestsWithheld != "" {
+		test, t0 = "Wald test with the noise", fit.Wald
+	}
+	m := fmt.Sprintf("%s patients, %s events · %s ties, %s · %s %s on %d df · %d iterations",
+		format.Thousands(fit.N), format.Thousands(fit.Events), r.Cox.Ties, form, test, format.PValue(t0.P), t0.DF, fit.Iterations)
 	if ex := r.Cox.Excluded; ex.N > 0 || ex.Suppressed {
 		m += fmt.Sprintf(" · %s patients left out for a missing covariate", FormatCount(ex))
 	}
@@ -190,7 +194,10 @@ func (t *coxTab) show(r *app.Result) {
 		m += "\n⚠ " + r.Cox.FitError
 	}
 	if len(r.Cox.NoiseSD) > 0 { // the SD itself stands in the table, beside each SE
-		m += fmt.Sprintf("\nNoise SD: each coefficient's SD over %d simulated releases of the differentially private tables, which its SE leaves out.", app.DPCoxNoiseReleases)
+		m += fmt.Sprintf("\nNoise SD: each coefficient's SD over %d simulated releases of the differentially private tables, which its SE leaves out and its p-value and interval include.", app.DPCoxNoiseReleases)
+	}
+	if r.Cox.TestsWithheld != "" {
+		m += "\n" + r.Cox.TestsWithheld
 	}
 	for _, w := range fit.Warnings {
 		m += "\n⚠ " + w

@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
 
+	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/report"
 )
@@ -61,5 +62,11 @@ func TestCoxTableDPFitsSmallScreens(t *testing.T) {
 	}
 	if strings.Contains(a.cox.model.Text, "Noise of the differentially private release") || !strings.Contains(a.cox.model.Text, "Noise SD:") {
 		t.Errorf("model text %q: the per-coefficient SDs belong in the table, the line says what they are", a.cox.model.Text)
+	}
+	// The p-values and intervals hold the noise and the line says so; its global test is the
+	// Wald test with the noise, the likelihood ratio test withheld with the reason.
+	if m := a.cox.model.Text; !strings.Contains(m, "the p-values and intervals include it") || !strings.Contains(m, "Wald test with the noise") ||
+		strings.Contains(m, "likelihood ratio test p") || !strings.Contains(m, app.ErrCoxTestsNoisy) || !a.cox.result.Cox.WithNoise {
+		t.Errorf("model text %q", m)
 	}
 }

@@ -280,9 +280,9 @@ func formName(r *app.Result) string {
 	case r.Cox.Form == protocol.CoxPooled:
 		return "pooled baseline"
 	case r.Cox.Form == protocol.CoxDPTables && r.Request.Cox.DPPooled:
-		return "pooled baseline, fitted on differentially private tables (no pooled opt-in: post-processing; the SEs and intervals leave out the noise)"
+		return "pooled baseline, fitted on differentially private tables (no pooled opt-in: post-processing; the SEs leave out the noise, the p-values and intervals include it)"
 	case r.Cox.Form == protocol.CoxDPTables:
-		return "stratified by site, fitted on differentially private tables (the SEs leave out the noise)"
+		return "stratified by site, fitted on differentially private tables (the SEs leave out the noise, the p-values and intervals include it)"
 	}
 	return "stratified by site"
 }

@@ -14,7 +14,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"gonum.org/v1/gonum/floats/scalar"
+	"gonum.org/v1/gonum/stat/distuv"
 
+	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/internal/lungnode"
 	"github.com/oncofed/oncofed/internal/lungtest"
 	"github.com/oncofed/oncofed/network"
@@ -539,7 +541,9 @@ func TestDPAnalystCox(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "cache.db")
 	code, out, stderr := cli(t, "--hub", url, "--key", keyFile, "--cache", db, "cox", "--study", "lung", "--endpoint", "os", "--covariates", "sex")
 	if code != exitOK || !strings.Contains(out, "fitted on differentially private tables") || !strings.Contains(out, "ρ=5 each") ||
-		!strings.Contains(out, "Noise of the differentially private release (not in the SE), SD of each coefficient over 50 simulated releases: sex: male vs female ") ||
+		!strings.Contains(out, "Noise of the differentially private release (not in the SE; in the p-values and intervals, which use √(SE² + SD²)), SD of each coefficient over 50 simulated releases: sex: male vs female ") ||
+		!strings.Contains(out, "the standard errors leave out the noise, the p-values and intervals include it") || !strings.Contains(out, "Wald test with the noise = ") ||
+		strings.Contains(out, "likelihood ratio test =") || !strings.Contains(out, "Note: "+app.ErrCoxTestsNoisy) ||
 		!strings.Contains(out, "privacy: differentially private release") {
 		t.Errorf("cox: exit %d\n%s%s", code, out, stderr)
 	}
@@ -555,9 +559,20 @@ func TestDPAnalystCox(t *testing.T) {
 		Privacy struct{ Release string }
 		Terms   []coxTermDoc
 		NoiseSD []float64 `json:"noise_sd"`
+		Tests   map[string]struct{ P *float64 }
+		Held    string `json:"tests_withheld"`
+		WithSD  bool   `json:"p_with_noise"`
 	}
 	if code != exitOK || json.Unmarshal([]byte(out), &doc) != nil {
 		t.Fatalf("cox json: exit %d\n%s%s", code, out, stderr)
+	}
+	// Its p-value and interval use √(SE² + noise SD²); the LRT and score test are withheld.
+	if tm := doc.Terms; len(tm) == 1 && tm[0].SE != nil && tm[0].P != nil && len(doc.NoiseSD) == 1 {
+		s := math.Hypot(*tm[0].SE, doc.NoiseSD[0])
+		if p := 2 * distuv.UnitNormal.CDF(-math.Abs(*tm[0].Coef)/s); math.Abs(*tm[0].P-p) > 1e-9 || math.Abs(*tm[0].Lower-math.Exp(*tm[0].Coef-1.959963984540054*s)) > 1e-9 ||
+			!doc.WithSD || doc.Held != app.ErrCoxTestsNoisy || doc.Tests["lrt"].P != nil || doc.Tests["score"].P != nil || doc.Tests["wald"].P == nil {
+			t.Errorf("cox json: p %v (want %g), lower %v, tests %+v, withheld %q\n%s", *tm[0].P, p, *tm[0].Lower, doc.Tests, doc.Held, out)
+		}
 	}
 	// R on all of lung, stratified by institution: sexmale 0.53; the DP fit (the sites that
 	// pass the design-column rule) lands near it. Its noise SD depends on which small sites

@@ -648,6 +648,9 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 		if r.Cox.NoiseSD != nil {
 			doc["noise_sd"] = r.Cox.NoiseSD // per column, in β order: what the DP noise adds
 		}
+		if r.Cox.TestsWithheld != "" { // a dp fit: p, the interval and Wald hold the noise; se does not
+			doc["tests_withheld"], doc["p_with_noise"] = r.Cox.TestsWithheld, r.Cox.WithNoise
+		}
 		if x.loso != nil {
 			doc["validation"] = losoJSON(x.loso)
 		}
@@ -685,9 +688,9 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	how := "pooled baseline hazard (exact risk-set sums across sites, two phases a round)"
 	switch {
 	case r.Request.Cox.Form == protocol.CoxDPTables && r.Request.Cox.DPPooled:
-		how = "pooled baseline hazard, fitted on differentially private tables (no pooled opt-in: post-processing of the release; times on the sites' DP bins, numeric covariates at their bins' midpoints; the standard errors leave out the noise)"
+		how = "pooled baseline hazard, fitted on differentially private tables (no pooled opt-in: post-processing of the release; times on the sites' DP bins, numeric covariates at their bins' midpoints; the standard errors leave out the noise, the p-values and intervals include it)"
 	case r.Request.Cox.Form == protocol.CoxDPTables:
-		how = "stratified by site, fitted on differentially private tables (times on the sites' DP bins, numeric covariates at their bins' midpoints; the standard errors leave out the noise)"
+		how = "stratified by site, fitted on differentially private tables (times on the sites' DP bins, numeric covariates at their bins' midpoints; the standard errors leave out the noise, the p-values and intervals include it)"
 	case strata == "site":
 		how = "stratified by site"
 	case strata != "":
@@ -730,13 +733,20 @@ func writeCox(w io.Writer, format string, r *app.Result, spec *app.CoxSpec, stra
 	for _, s := range report.LevelCountNotes(x.counts) {
 		fmt.Fprintln(w, s)
 	}
-	fmt.Fprintf(w, "likelihood ratio test = %s on %d df, p %s; %d iterations", r4(fit.LRT.Stat), fit.LRT.DF, pEq(fit.LRT.P), fit.Iterations)
+	if r.Cox.TestsWithheld != "" {
+		fmt.Fprintf(w, "Wald test with the noise = %s on %d df, p %s; %d iterations", r4(fit.Wald.Stat), fit.Wald.DF, pEq(fit.Wald.P), fit.Iterations)
+	} else {
+		fmt.Fprintf(w, "likelihood ratio test = %s on %d df, p %s; %d iterations", r4(fit.LRT.Stat), fit.LRT.DF, pEq(fit.LRT.P), fit.Iterations)
+	}
 	if !fit.Converged {
 		fmt.Fprint(w, " (did not converge)")
 	}
 	fmt.Fprintln(w)
 	for _, s := range fit.NotEstimable {
 		fmt.Fprintf(w, "not estimable: %s\n", s)
+	}
+	if r.Cox.TestsWithheld != "" {
+		fmt.Fprintln(w, "Note: "+r.Cox.TestsWithheld)
 	}
 	for _, s := range fit.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", s)
