@@ -91,6 +91,10 @@ type Event struct {
 // index; default up to day 0 for measurement and observation, from day 0 for episode and
 // drug_exposure; before the end of observation always). Two records on that day with
 // different values are an error. Records without a value are ignored.
+//
+// Panel names the test that gives the variable together with others (an NGS panel's EGFR, ALK
+// and KRAS G12C), as the CSV dictionary's "panel" does: they are missing together, and a
+// patient with some of them and not the others is refused at import.
 type Variable struct {
 	Name       string            `json:"name"`
 	Label      string            `json:"label,omitempty"`
@@ -103,6 +107,7 @@ type Variable struct {
 	Min        *float64          `json:"min,omitempty"`
 	Max        *float64          `json:"max,omitempty"`
 	Discrete   bool              `json:"discrete,omitempty"`
+	Panel      string            `json:"panel,omitempty"`
 	FromDay    *int              `json:"from_day,omitempty"`
 	ToDay      *int              `json:"to_day,omitempty"`
 }
@@ -452,7 +457,7 @@ func (d *Definition) uses() (tables map[string]string, concepts map[int64]string
 func (d *Definition) dictionary() (node.Dictionary, error) {
 	dict := node.Dictionary{Study: d.Study, Version: d.Version, Title: d.Title, HorizonDays: d.HorizonDays}
 	for _, v := range d.Variables {
-		e := node.DictionaryEntry{Name: v.Name, Label: v.Label, Unit: v.Unit, Min: v.Min, Max: v.Max, Discrete: v.Discrete, Type: protocol.Numeric}
+		e := node.DictionaryEntry{Name: v.Name, Label: v.Label, Unit: v.Unit, Min: v.Min, Max: v.Max, Discrete: v.Discrete, Panel: v.Panel, Type: protocol.Numeric}
 		if !v.numeric() {
 			e.Type, e.Categories = protocol.Categorical, v.Categories
 		}

@@ -128,7 +128,7 @@ func SynthDefinition(g *synth.Generator) *Definition {
 	}
 	for j, v := range sch.Variables {
 		table, value := synthPlace(spec.Study, v)
-		dv := Variable{Name: v.Name, Label: v.Doc, Unit: v.Unit, Table: table, Value: value, Min: v.Min, Max: v.Max, Discrete: v.Discrete}
+		dv := Variable{Name: v.Name, Label: v.Doc, Unit: v.Unit, Table: table, Value: value, Min: v.Min, Max: v.Max, Discrete: v.Discrete, Panel: v.Panel}
 		if table == tEpisode || table == tDrug {
 			dv.Value = ""
 		}
