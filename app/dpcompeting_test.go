@@ -18,7 +18,7 @@ func dpCIFReplies(rng *rand.Rand, rho, p1 float64) []protocol.Reply {
 		for g := range rep.Survival.Groups {
 			sg := &rep.Survival.Groups[g]
 			p := []float64{0.6, p1}[g]
-			sg.Causes = [][]int{make([]int, len(sg.Time)), make([]int, len(sg.Time))}
+			sg.Causes = []protocol.Ints{make(protocol.Ints, len(sg.Time)), make(protocol.Ints, len(sg.Time))}
 			for i, d := range sg.Events {
 				for range d {
 					c := 1

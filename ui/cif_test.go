@@ -7,7 +7,6 @@ import (
 
 	"fyne.io/fyne/v2/test"
 
-	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/report"
 	"github.com/oncofed/oncofed/synth"
