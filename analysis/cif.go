@@ -37,6 +37,10 @@ type CauseIncidence struct {
 	StdErr       []float64
 	Lower, Upper []float64 // pointwise interval (NaN where R reports NA)
 	Events       int       // events of this cause in the table
+	// NoiseSD is, for an estimate from differentially private tables, the standard deviation
+	// their noise adds to CIF at each row, included in StdErr and the interval (WithNoise);
+	// nil otherwise.
+	NoiseSD []float64
 }
 
 // Errors of CumulativeIncidence and GrayTest.
@@ -87,21 +91,63 @@ func CumulativeIncidence(t SurvivalTable, opts KMOptions) (*CIFEstimate, error) 
 	rows := compactRows(t)
 	est := ajEstimate(rows, len(t.Causes))
 	est.ConfType, est.ConfLevel, est.N = opts.ConfType, level, t.Total()
-	z := distuv.UnitNormal.Quantile(1 - (1-level)/2)
 	for c := range est.Causes {
-		cc := &est.Causes[c]
-		cc.StdErr = ajStdErr(rows, est, c)
-		cc.Lower = make([]float64, len(rows.time))
-		cc.Upper = make([]float64, len(rows.time))
-		for j, p := range cc.CIF {
-			seLog := 0.0
-			if cc.StdErr[j] != 0 {
-				seLog = cc.StdErr[j] / p
-			}
-			cc.Lower[j], cc.Upper[j] = confInt(p, seLog, z, opts.ConfType)
-		}
+		est.Causes[c].StdErr = ajStdErr(rows, est, c)
+		est.Causes[c].setIntervals(est.ConfType, level)
 	}
 	return est, nil
+}
+
+// setIntervals sets the pointwise intervals of the cause from its CIF and StdErr.
+func (cc *CauseIncidence) setIntervals(ct ConfType, level float64) {
+	z := distuv.UnitNormal.Quantile(1 - (1-level)/2)
+	cc.Lower = make([]float64, len(cc.CIF))
+	cc.Upper = make([]float64, len(cc.CIF))
+	for j, p := range cc.CIF {
+		seLog := 0.0
+		if cc.StdErr[j] != 0 {
+			seLog = cc.StdErr[j] / p
+		}
+		cc.Lower[j], cc.Upper[j] = confInt(p, seLog, z, ct)
+	}
+}
+
+// WithNoise is e with noise[c][j], the standard deviation the noise of differentially private
+// tables adds to the cumulative incidence of cause c+1 at Time[j], added in quadrature to the
+// standard error (the noise is independent of the patients' times) and the intervals
+// recomputed at e's type and level; each cause keeps its noise in NoiseSD. A NaN noise SD (not
+// estimated) gives a NaN standard error and interval. e is not changed.
+func (e *CIFEstimate) WithNoise(noise [][]float64) *CIFEstimate {
+	if len(noise) != len(e.Causes) {
+		panic("analysis: CIFEstimate.WithNoise: one noise SD per cause and row")
+	}
+	out := *e
+	out.Causes = make([]CauseIncidence, len(e.Causes))
+	for c, cc := range e.Causes {
+		if len(noise[c]) != len(cc.CIF) {
+			panic("analysis: CIFEstimate.WithNoise: one noise SD per cause and row")
+		}
+		cc.NoiseSD = noise[c]
+		cc.StdErr = make([]float64, len(cc.CIF))
+		for j, sd := range noise[c] {
+			cc.StdErr[j] = math.Hypot(e.Causes[c].StdErr[j], sd)
+		}
+		cc.setIntervals(e.ConfType, e.ConfLevel)
+		out.Causes[c] = cc
+	}
+	return &out
+}
+
+// NoiseSDs is the noise SD of each cause (WithNoise), nil for an estimate without.
+func (e *CIFEstimate) NoiseSDs() [][]float64 {
+	var out [][]float64
+	for _, cc := range e.Causes {
+		if cc.NoiseSD == nil {
+			return nil
+		}
+		out = append(out, cc.NoiseSD)
+	}
+	return out
 }
 
 // ajRows is a table restricted to the times with an event or a censoring, with the numbers at

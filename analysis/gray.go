@@ -16,6 +16,9 @@ type GrayResult struct {
 	Stat  float64
 	DF    int     // groups with subjects, minus one
 	P     float64 // upper tail of χ²(DF) at Stat
+	// Score is the test's score of the first DF groups with subjects, Variance its variance
+	// (DF×DF, row-major): Stat = Scoreᵀ Variance⁻¹ Score.
+	Score, Variance []float64
 }
 
 // Errors of GrayTest.
@@ -72,16 +75,44 @@ func GrayTest(strata [][]SurvivalTable, cause int, rho float64) (GrayResult, err
 		}
 		grayStratum(kept, cause-1, rho, score, v)
 	}
-	res := GrayResult{Cause: cause, DF: k - 1}
+	res := GrayResult{Cause: cause, DF: k - 1, Score: score, Variance: make([]float64, 0, (k-1)*(k-1))}
+	for i := range k - 1 {
+		for j := range k - 1 {
+			res.Variance = append(res.Variance, v.At(i, j))
+		}
+	}
+	return res.solve()
+}
+
+// WithNoise is the test r of noisy tables (differentially private releases) with noise, the
+// DF×DF covariance (row-major) that the noise adds to the score, added to its variance:
+// Stat = Uᵀ (V + C)⁻¹ U. The noise is independent of the patients' times, so the two variances
+// add (as LogRankResult.WithNoise). r is not changed.
+func (r GrayResult) WithNoise(noise []float64) (GrayResult, error) {
+	if len(noise) != len(r.Variance) {
+		panic("analysis: GrayResult.WithNoise: the noise's covariance is not DF×DF")
+	}
+	out := r
+	out.Variance = make([]float64, len(r.Variance))
+	for i := range noise {
+		out.Variance[i] = r.Variance[i] + noise[i]
+	}
+	return out.solve()
+}
+
+// solve sets Stat and P from Score and Variance.
+func (r GrayResult) solve() (GrayResult, error) {
+	k := r.DF
 	var qr mat.QR
-	qr.Factorize(v)
+	qr.Factorize(mat.NewDense(k, k, r.Variance))
 	var sol mat.VecDense
-	if err := qr.SolveVecTo(&sol, false, mat.NewVecDense(k-1, score)); err != nil {
+	u := mat.NewVecDense(k, r.Score)
+	if err := qr.SolveVecTo(&sol, false, u); err != nil {
 		return GrayResult{}, ErrGraySingular
 	}
-	res.Stat = mat.Dot(&sol, mat.NewVecDense(k-1, score))
-	res.P = distuv.ChiSquared{K: float64(k - 1)}.Survival(res.Stat)
-	return res, nil
+	r.Stat = mat.Dot(&sol, u)
+	r.P = distuv.ChiSquared{K: float64(k)}.Survival(r.Stat)
+	return r, nil
 }
 
 // checkCompeting checks that t is a valid table split by cause, with the cause among them,

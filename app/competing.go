@@ -28,16 +28,11 @@ func SurvivalTableOf(g protocol.SurvivalGroup) analysis.SurvivalTable {
 	return analysis.MergeTables(t, entries)
 }
 
-// ErrGrayNoisy is why Gray's test is not computed from differentially private tables: it treats
-// them as exact, and their noise makes it reject equal groups far more often than its level
-// (node.TestDPGrayNull: 30–32% of the time at 5% for 500 patients at ρ = 0.02, 16–17% for 2,000).
-const ErrGrayNoisy = "not computed from differentially private tables: the test would treat them as exact, and their noise makes it reject two equal groups in 16–32% of releases at the 5% level (docs/competing-risks.md); compare the curves with their noise in mind, or ask as a trusted analyst"
-
 // addCompeting adds to a Kaplan–Meier result what competing causes and delayed entry give:
 // the cumulative incidence of every cause per group (when every site split its events by
-// cause), Gray's test per cause across the groups (not when noisy, some site's release being
-// differentially private: ErrGrayNoisy), and the number of patients who entered observation
-// late.
+// cause), Gray's test per cause across the groups (when exact: for noisy tables, some site's
+// release being differentially private, addDPCompeting adds it with the noise), and the number
+// of patients who entered observation late.
 func addCompeting(out *KMResult, merged []analysis.SurvivalTable, noisy bool) {
 	causes := 0
 	for i, t := range merged {
@@ -67,7 +62,6 @@ func addCompeting(out *KMResult, merged []analysis.SurvivalTable, noisy bool) {
 		return
 	}
 	if noisy {
-		out.GrayError = ErrGrayNoisy
 		return
 	}
 	for c := 1; c <= causes; c++ {
@@ -78,4 +72,29 @@ func addCompeting(out *KMResult, merged []analysis.SurvivalTable, noisy bool) {
 		}
 		out.Gray = append(out.Gray, g)
 	}
+}
+
+// addDPCompeting replaces the cumulative incidence of dp releases (addCompeting's) by the one
+// whose standard errors and intervals include the noise, and adds Gray's test with the noise in
+// its variance (DPCompeting), strata and grids as DPLogRank's.
+func addDPCompeting(out *KMResult, strata [][]analysis.SurvivalTable, grids []DPSiteGrid) error {
+	cifs := make([]*analysis.CIFEstimate, len(out.Groups))
+	for i, g := range out.Groups {
+		cifs[i] = g.CIF
+	}
+	res, err := DPCompeting(strata, grids, cifs, out.Causes, dpCompetingSeed)
+	if err != nil {
+		return WrapError(EInvalid, err, "the cumulative incidence of dp releases")
+	}
+	for i, est := range res.CIF {
+		out.Groups[i].CIF = est
+	}
+	if len(out.Groups) < 2 {
+		return nil
+	}
+	out.Gray, out.GrayWithNoise = res.Gray, true
+	if res.GrayErr != nil {
+		out.GrayError = res.GrayErr.Error()
+	}
+	return nil
 }

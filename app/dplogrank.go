@@ -97,8 +97,8 @@ func dpSiteGrid(rep protocol.Reply) (DPSiteGrid, error) {
 }
 
 // noisyCopy is one noisy copy of the released tables strata (on grid), drawn from rng: each
-// dp table noised again with its site's mechanism and ρ, keeping its delayed entries; exact and
-// empty (not released) tables as they are.
+// dp table noised again with its site's mechanism and ρ, keeping its split by cause (when it had
+// one) and its delayed entries; exact and empty (not released) tables as they are.
 func noisyCopy(strata [][]analysis.SurvivalTable, grid [][]dp.CompetingTable, grids []DPSiteGrid, rng *rand.Rand) ([][]analysis.SurvivalTable, error) {
 	out := make([][]analysis.SurvivalTable, len(grid))
 	for s, row := range grid {
@@ -111,7 +111,7 @@ func noisyCopy(strata [][]analysis.SurvivalTable, grid [][]dp.CompetingTable, gr
 			if err != nil {
 				return nil, err
 			}
-			c := dpAnalysisTable(nt.AllCauses(), grids[s].W)
+			c := dpAnalysisTable(nt, grids[s].W, len(strata[s][g].Causes) > 0)
 			if e := entriesOf(strata[s][g]); len(e.Time) > 0 {
 				c = analysis.MergeTables(c, e)
 			}
@@ -196,13 +196,21 @@ func dpGrid(strata [][]analysis.SurvivalTable, grids []DPSiteGrid) ([][]dp.Compe
 	return out, nil
 }
 
-// dpAnalysisTable is a dp survival table on bins of w days as the client reads it.
-func dpAnalysisTable(st dp.SurvivalTable, w float64) analysis.SurvivalTable {
+// dpAnalysisTable is a dp table on bins of w days as the client reads it: the events of all
+// causes together, and their split by cause when split.
+func dpAnalysisTable(ct dp.CompetingTable, w float64, split bool) analysis.SurvivalTable {
 	var out analysis.SurvivalTable
+	st := ct.AllCauses()
+	if split {
+		out.Causes = make([][]int, len(ct.Events))
+	}
 	for b := range st.Events {
 		if d, c := st.Events[b], st.Censored[b]; d+c > 0 {
 			out.Time = append(out.Time, float64(b+1)*w)
 			out.Events, out.Censor = append(out.Events, int(d)), append(out.Censor, int(c))
+			for j := range out.Causes {
+				out.Causes[j] = append(out.Causes[j], int(ct.Events[j][b]))
+			}
 		}
 	}
 	return out

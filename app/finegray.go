@@ -44,7 +44,7 @@ func (s *Service) FitFineGray(ctx context.Context, req Request, cause string) (*
 		return nil, err
 	}
 	if req.Cox.Form == protocol.CoxDPTables { // fillLevels' choice for an analyst of role dp
-		return nil, Errorf(EInvalid, "a Fine–Gray model is not available to an analyst of role dp: the sites release to it the cumulative incidence's tables (events by cause, without covariates) and a Cox model's tables by covariate pattern (without the split by cause), and the model needs both together, which no differentially private release carries yet (docs/competing-risks.md); nothing was asked of the sites. The cumulative incidence and Gray's test are available (cif); a site can list the analyst as trusted (under a data-use agreement)")
+		return nil, Errorf(EInvalid, "a Fine–Gray model is not available to an analyst of role dp: the sites release to it the cumulative incidence's tables (events by cause, without covariates) and a Cox model's tables by covariate pattern (without the split by cause), and the model needs both together, which no differentially private release carries yet (docs/competing-risks.md); nothing was asked of the sites. The cumulative incidence and Gray's test, their intervals and variance including the noise, are available (cif); a site can list the analyst as trusted (under a data-use agreement)")
 	}
 	req.Kind = protocol.KindFineGray
 	p, err := s.coxColumns(ctx, req)

@@ -257,18 +257,18 @@ func renderKMGroups(replies []protocol.Reply, landmarks []float64, names []strin
 		out.Groups = append(out.Groups, g)
 	}
 	addCompeting(out, merged, noisy)
+	var strata [][]analysis.SurvivalTable // per site (sorted), its table of each group
+	for _, site := range sortedKeys(bySite) {
+		row := make([]analysis.SurvivalTable, len(names))
+		for i, name := range names {
+			row[i] = bySite[site][name]
+		}
+		strata = append(strata, row)
+	}
+	if noisy {
+		return out, addDPTests(out, strata, replies)
+	}
 	if len(names) >= 2 {
-		var strata [][]analysis.SurvivalTable
-		for _, site := range sortedKeys(bySite) {
-			row := make([]analysis.SurvivalTable, len(names))
-			for i, name := range names {
-				row[i] = bySite[site][name]
-			}
-			strata = append(strata, row)
-		}
-		if noisy {
-			return out, addDPLogRank(out, strata, replies)
-		}
 		lr, err := analysis.LogRank(merged)
 		if err != nil {
 			out.LogRankError = err.Error()
@@ -281,20 +281,33 @@ func renderKMGroups(replies []protocol.Reply, landmarks []float64, names []strin
 	return out, nil
 }
 
-// addDPLogRank adds the log-rank tests of dp releases, the noise in their variance (DPLogRank),
-// strata in the order of the replies' sites sorted.
-func addDPLogRank(out *KMResult, strata [][]analysis.SurvivalTable, replies []protocol.Reply) error {
+// addDPTests adds what the noise of dp releases changes, the noise in their variance: the
+// log-rank tests (DPLogRank) with two groups or more, the cumulative incidence's intervals and
+// Gray's test (DPCompeting) when the sites split their events by cause; strata in the order of
+// the replies' sites sorted.
+func addDPTests(out *KMResult, strata [][]analysis.SurvivalTable, replies []protocol.Reply) error {
+	if len(out.Groups) < 2 && out.Causes == 0 {
+		return nil
+	}
 	grid := map[string]DPSiteGrid{}
 	for _, rep := range replies {
 		g, err := dpSiteGrid(rep)
 		if err != nil {
-			return WrapError(EInvalid, err, "the log-rank test of dp releases")
+			return WrapError(EInvalid, err, "the tests of dp releases")
 		}
 		grid[rep.Site] = g
 	}
 	var grids []DPSiteGrid
 	for _, site := range sortedKeys(grid) {
 		grids = append(grids, grid[site])
+	}
+	if out.Causes > 0 {
+		if err := addDPCompeting(out, strata, grids); err != nil {
+			return err
+		}
+	}
+	if len(out.Groups) < 2 {
+		return nil
 	}
 	pooled, bySite, errPooled, _ := DPLogRank(strata, grids, dpLogRankSeed)
 	out.LogRank, out.StratifiedLogRank, out.LogRankWithNoise = pooled, bySite, true

@@ -481,6 +481,10 @@ type KMResult struct {
 	Gray      []analysis.GrayResult
 	CIFError  string
 	GrayError string
+	// GrayWithNoise: the sites' releases were differentially private, and Gray's tests hold
+	// the noise in their variance, the cumulative incidence's standard errors and intervals
+	// its SD (DPCompeting; CauseIncidence.NoiseSD).
+	GrayWithNoise bool
 	// DelayedEntries is the number of patients reported as entering observation after time 0
 	// (released in blocks of min_cell): the risk sets hold patients from entry on.
 	DelayedEntries int

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/oncofed/oncofed/analysis"
+	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/dp"
 	"github.com/oncofed/oncofed/protocol"
 )
@@ -245,6 +246,34 @@ func TestDPCIFNoiseOffEqualsR(t *testing.T) {
 					t.Fatalf("%s cause %d row %d: %v ± %v, R %v ± %v", g.Group, c+1, j, got.CIF[j], got.StdErr[j], want, g.StdErr[c][j])
 				}
 			}
+		}
+	}
+	// The client's dp path (the noise simulated into the intervals and Gray's variance, app.DPCompeting)
+	// adds nothing when there is no noise: R's estimate and standard error, and Gray's test of the
+	// tables (analysis.GrayTest, cmprsk's: analysis.TestGrayTestGoldens).
+	res := &app.Result{Name: "cif", Request: app.Request{Kind: protocol.KindSurvival, Study: q.Study, GroupBy: q.GroupBy, Endpoint: q.Endpoint, CIF: true},
+		Rounds: []app.Round{{Query: q, Replies: []protocol.Reply{r}}}}
+	if err := app.Render(res); err != nil {
+		t.Fatal(err)
+	}
+	km := res.KM
+	if !km.GrayWithNoise || len(km.Gray) != 2 {
+		t.Fatalf("the dp path: Gray %+v with noise %v (%q)", km.Gray, km.GrayWithNoise, km.GrayError)
+	}
+	for k, g := range cases[i].Groups {
+		for c := range 2 {
+			got := km.Groups[k].CIF.Causes[c]
+			for j, want := range g.CIF[c] {
+				if math.Abs(got.CIF[j]-want) > 1e-14 || math.Abs(got.StdErr[j]-g.StdErr[c][j]) > 1e-13 || !(got.NoiseSD[j] < 1e-12) {
+					t.Fatalf("dp path, %s cause %d row %d: %v ± %v (noise SD %v), R %v ± %v", g.Group, c+1, j, got.CIF[j], got.StdErr[j], got.NoiseSD[j], want, g.StdErr[c][j])
+				}
+			}
+		}
+	}
+	for c, g := range km.Gray {
+		want, err := analysis.GrayTest([][]analysis.SurvivalTable{{km.Groups[0].Table, km.Groups[1].Table}}, c+1, 0)
+		if err != nil || math.Abs(g.Stat-want.Stat) > 1e-9*want.Stat {
+			t.Errorf("dp path, Gray's test of cause %d: %g, the tables' %g (%v)", c+1, g.Stat, want.Stat, err)
 		}
 	}
 }

@@ -52,6 +52,9 @@ func CIFFigure(r *app.Result, labels []string, unit chart.TimeUnit, style chart.
 	for _, t := range k.Gray {
 		f.Notes = append(f.Notes, fmt.Sprintf("Gray's test, %s: %s", CauseName(labels, t.Cause), format.PValue(t.P)))
 	}
+	if k.GrayWithNoise && len(k.Gray) > 0 {
+		f.Notes = append(f.Notes, DPGrayNote)
+	}
 	if n := k.DelayedEntries; n > 0 {
 		f.Notes = append(f.Notes, DelayedEntryNote(n))
 	}
@@ -63,15 +66,24 @@ func CIFFigure(r *app.Result, labels []string, unit chart.TimeUnit, style chart.
 
 // DPCIFNote is, for a cumulative incidence computed from differentially private tables (the
 // sites' noisy per-cause tables, docs/competing-risks.md), what the figures carry: noisy
-// counts, and intervals from the noisy tables as if they were exact (Gray's test is not
-// computed: app.ErrGrayNoisy); ""
-// for any other release. The CLI and the desktop say the same.
+// counts, and intervals that include the noise (app.DPCompeting; those of a result stored
+// before they did leave it out, and say so); "" for any other release. The CLI and the desktop
+// say the same.
 func DPCIFNote(r *app.Result) string {
 	if !NoisyCounts(r) {
 		return ""
 	}
-	return "Computed from differentially private per-cause tables: the counts are noisy, and the intervals leave out the noise"
+	for _, g := range r.KM.Groups {
+		if g.CIF != nil && g.CIF.NoiseSDs() == nil {
+			return "Computed from differentially private per-cause tables: the counts are noisy, and the intervals leave out the noise"
+		}
+	}
+	return "Computed from differentially private per-cause tables: the counts are noisy, and the intervals include the noise (simulated from the sites' mechanism and ρ)"
 }
+
+// DPGrayNote is the line under Gray's tests of differentially private tables (app.DPCompeting),
+// in every front end.
+const DPGrayNote = "Gray's test variance includes the differential-privacy noise (simulated from the sites' mechanism and ρ)"
 
 // DelayedEntryNote is the line under a survival figure whose sites report delayed entry.
 func DelayedEntryNote(entered int) string {

@@ -7,7 +7,6 @@ import (
 
 	"fyne.io/fyne/v2/test"
 
-	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/report"
 	"github.com/oncofed/oncofed/synth"
@@ -63,7 +62,8 @@ func TestSurvivalShowsCumulativeIncidence(t *testing.T) {
 
 // An analyst of role dp gets the same view from the sites' noisy per-cause tables: the curves,
 // labelled differentially private with the ρ spent, a note under the figure that the counts are
-// noisy and the intervals leave out the noise, and no Gray's test (app.ErrGrayNoisy says why).
+// noisy and the intervals include the noise, and Gray's test with the noise in its variance,
+// said under the figure (report.DPGrayNote).
 // Its Kaplan–Meier release is of all causes together (the more accurate one); choosing the
 // view asks the sites for the split (split_causes), a release of its own.
 func TestSurvivalShowsDPCumulativeIncidence(t *testing.T) {
@@ -84,7 +84,7 @@ func TestSurvivalShowsDPCumulativeIncidence(t *testing.T) {
 		return a.survival.result != km || strings.HasPrefix(a.survival.status.Text, "No ")
 	})
 	r := a.survival.result
-	if !r.Rounds[0].Query.SplitCauses || r.KM.Causes != 2 || len(r.KM.Gray) != 0 || r.KM.GrayError != app.ErrGrayNoisy {
+	if !r.Rounds[0].Query.SplitCauses || r.KM.Causes != 2 || len(r.KM.Gray) != 2 || !r.KM.GrayWithNoise || r.KM.GrayError != "" {
 		t.Fatalf("causes %d, Gray tests %d (%q); status %q", r.KM.Causes, len(r.KM.Gray), r.KM.GrayError, a.survival.status.Text)
 	}
 	if a.survival.view.Selected != viewCIF {
@@ -92,7 +92,8 @@ func TestSurvivalShowsDPCumulativeIncidence(t *testing.T) {
 	}
 	shown, opts, style := a.survival.shown()
 	fig := a.survival.kmFigure(shown, opts, style, "")
-	if len(fig.Curves) != 4 || !fig.Approximate || !slices.Contains(fig.Notes, report.DPCIFNote(r)) || report.DPCIFNote(r) == "" {
+	if len(fig.Curves) != 4 || !fig.Approximate || !slices.Contains(fig.Notes, report.DPCIFNote(r)) || !strings.Contains(report.DPCIFNote(r), "intervals include the noise") ||
+		!slices.Contains(fig.Notes, report.DPGrayNote) {
 		t.Errorf("%d curves, approximate %v, notes %q", len(fig.Curves), fig.Approximate, fig.Notes)
 	}
 	if !strings.Contains(a.survival.privacy.Text, "differentially private") || !strings.Contains(a.survival.privacy.Text, "ρ=") {

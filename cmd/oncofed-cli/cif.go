@@ -31,8 +31,11 @@ type cifDoc struct {
 	Gray     []grayDoc      `json:"gray"`
 	// GrayError says why Gray's test is missing with two groups or more.
 	GrayError string `json:"gray_error,omitempty"`
-	// DPNote says, for differentially private tables, that counts are noisy and the
-	// intervals leave out the noise (report.DPCIFNote).
+	// GrayWithNoise: Gray's tests of differentially private tables hold the noise in their
+	// variance (report.DPGrayNote).
+	GrayWithNoise bool `json:"gray_with_noise,omitempty"`
+	// DPNote says, for differentially private tables, that counts are noisy and whether the
+	// intervals include the noise (report.DPCIFNote).
 	DPNote  string         `json:"dp_note,omitempty"`
 	Privacy report.Privacy `json:"privacy"`
 
@@ -62,6 +65,9 @@ type cifCurveDoc struct {
 	StdErr []*float64 `json:"std_err"`
 	Lower  []*float64 `json:"lower"`
 	Upper  []*float64 `json:"upper"`
+	// NoiseSD is, for differentially private tables, the noise's share of std_err (which
+	// includes it: std_err² = Aalen–Johansen SE² + noise_sd²).
+	NoiseSD []*float64 `json:"noise_sd,omitempty"`
 }
 
 type grayDoc struct {
@@ -121,7 +127,7 @@ func runCIF(ctx context.Context, c *common, args []string, out io.Writer) error 
 }
 
 // cifDocument builds the cif result document; another confidence interval type than R's
-// default (log) is recomputed from the merged tables.
+// default (log) is recomputed from the merged tables (with the noise of dp tables, as shown).
 func cifDocument(r *app.Result, labels []string, ct analysis.ConfType) (*cifDoc, error) {
 	km := r.KM
 	if km.Causes == 0 {
@@ -132,7 +138,8 @@ func cifDocument(r *app.Result, labels []string, ct analysis.ConfType) (*cifDoc,
 	}
 	doc := &cifDoc{Study: r.Request.Study, Endpoint: km.Endpoint, Cohort: r.Request.Cohort, GroupBy: r.Request.GroupBy,
 		ConfType: ct.String(), BinDays: km.BinDays, Sites: provenanceJSON(&r.Provenance), Policy: policyJSON(&r.Provenance),
-		Gray: []grayDoc{}, GrayError: km.GrayError, DPNote: report.DPCIFNote(r), Privacy: report.NewPrivacy(r, clock())}
+		Gray: []grayDoc{}, GrayError: km.GrayError, GrayWithNoise: km.GrayWithNoise && len(km.Gray) > 0, DPNote: report.DPCIFNote(r),
+		Privacy: report.NewPrivacy(r, clock())}
 	for _, t := range km.Gray {
 		doc.Gray = append(doc.Gray, grayDoc{Cause: report.CauseName(labels, t.Cause), Stat: t.Stat, DF: t.DF, P: t.P})
 	}
@@ -142,16 +149,20 @@ func cifDocument(r *app.Result, labels []string, ct analysis.ConfType) (*cifDoc,
 			continue
 		}
 		if ct != est.ConfType {
+			noise := est.NoiseSDs()
 			var err error
 			if est, err = analysis.CumulativeIncidence(grp.Table, analysis.KMOptions{ConfType: ct}); err != nil {
 				return nil, err
+			}
+			if noise != nil {
+				est = est.WithNoise(noise)
 			}
 		}
 		gd := cifGroupDoc{Name: report.GroupName(grp.Group), N: est.N, est: est}
 		for c, cc := range est.Causes {
 			gd.Causes = append(gd.Causes, cifCauseDoc{Cause: report.CauseName(labels, c+1), Events: cc.Events,
 				Curve: cifCurveDoc{Time: est.Time, NRisk: est.NRisk, NEvent: cc.NEvent, CIF: cc.CIF,
-					StdErr: nums(cc.StdErr), Lower: nums(cc.Lower), Upper: nums(cc.Upper)}})
+					StdErr: nums(cc.StdErr), Lower: nums(cc.Lower), Upper: nums(cc.Upper), NoiseSD: nums(cc.NoiseSD)}})
 		}
 		doc.Groups = append(doc.Groups, gd)
 	}
@@ -204,6 +215,9 @@ func writeCIF(w io.Writer, format string, doc *cifDoc) error {
 	}
 	if doc.GrayError != "" {
 		fmt.Fprintf(w, "Gray's test: %s\n", doc.GrayError)
+	}
+	if doc.GrayWithNoise {
+		fmt.Fprintln(w, report.DPGrayNote+".")
 	}
 	if doc.DPNote != "" {
 		fmt.Fprintln(w, doc.DPNote+".")
