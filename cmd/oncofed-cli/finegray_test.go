@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"math"
-	"os"
 	"strings"
 	"testing"
 
@@ -12,31 +11,11 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
-// crrGoldens are cmprsk::crr's fits on survival::mgus2 (analysis/testdata/competing_goldens.R,
-// crr(time, status, cbind(age/10, hgb, male), failcode, gtol = 1e-12)).
-type crrGoldens struct {
-	CRR []struct {
-		Name     string    `json:"name"`
-		Dataset  string    `json:"dataset"`
-		Failcode int       `json:"failcode"`
-		Coef     []float64 `json:"coef"`
-		SE       []float64 `json:"se"`
-	} `json:"crr"`
-}
-
 // oncofed-cli finegray over four SQLite sites on a real embedded hub equals cmprsk::crr on the
 // pooled mgus2 records (coefficients and sandwich SEs to 1e-6), for both causes; CSV and text
 // say the same; --strata site and a site that has not opted in to pooled models are refused.
 func TestFineGrayCommandEqualsCRR(t *testing.T) {
-	url, _ := startMGUS(t, node.ExactPolicy()) // the exact policy opts in to pooled models
-	b, err := os.ReadFile("../../analysis/testdata/competing_goldens.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gold crrGoldens
-	if err := json.Unmarshal(b, &gold); err != nil {
-		t.Fatal(err)
-	}
+	url, gold := startMGUS(t, node.ExactPolicy()) // the exact policy opts in to pooled models
 	causes := map[int]string{1: "progression", 2: "death"}
 	tested := 0
 	for _, g := range gold.CRR {
