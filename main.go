@@ -24,6 +24,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
+	"github.com/go-gl/glfw/v3.3/glfw"
 
 	"github.com/oncofed/oncofed/app"
 	"github.com/oncofed/oncofed/cache"
@@ -254,6 +255,19 @@ func (s *session) open(client *network.Client) {
 	s.closers = append(s.closers, s.main.Close)
 	s.main.Start()
 	s.main.Window().Show()
+	s.fitScreen()
+}
+
+// fitScreen keeps the main window within the primary monitor's work area (ui.App.FitScreen).
+// Fyne offers no screen size; GLFW, which its desktop driver runs on, does, and is initialised
+// by now (the window exists). It runs on the main goroutine, as GLFW requires.
+func (s *session) fitScreen() {
+	m := glfw.GetPrimaryMonitor()
+	if m == nil {
+		return
+	}
+	_, _, w, h := m.GetWorkarea()
+	s.main.FitScreen(w, h)
 }
 
 // demoDir holds the demo hospitals' databases, kept between runs.

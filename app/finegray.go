@@ -18,6 +18,9 @@ type FineGrayModel struct {
 	Cox     *CoxResult // Form pooled, Ties breslow
 	Robust  *analysis.RobustCox
 	Rounds  []Round
+	// Provenance is the fit's sites and what their policies did, from the first round (as a
+	// stored result's; the model is not stored, so it has no content hash).
+	Provenance Provenance
 }
 
 // FitFineGray fits the Fine–Gray model of cause on req's endpoint with req.Cox's covariates,
@@ -53,6 +56,7 @@ func (s *Service) FitFineGray(ctx context.Context, req Request, cause string) (*
 	}
 	base := s.baseQuery(req)
 	base.GroupBy = ""
+	start := s.now()
 	fr := &fineGrayRounds{s: s, base: base, req: req, cause: cause}
 	terms := make([]string, p)
 	eval := func(beta []float64) (analysis.CoxContribution, func() (analysis.CoxContribution, error), error) {
@@ -80,7 +84,12 @@ func (s *Service) FitFineGray(ctx context.Context, req Request, cause string) (*
 		return nil, err
 	}
 	req.Kind = protocol.KindFineGray
-	return &FineGrayModel{Request: req, Cause: cause, Cox: out, Robust: analysis.SandwichVariance(out.Fit, meat), Rounds: fr.rounds}, nil
+	m := &FineGrayModel{Request: req, Cause: cause, Cox: out, Robust: analysis.SandwichVariance(out.Fit, meat), Rounds: fr.rounds}
+	if err := s.provenanceOf(ctx, &m.Provenance, req.Study, fr.first, fr.rounds[0].Replies); err != nil {
+		return nil, err
+	}
+	m.Provenance.RanAt, m.Provenance.Elapsed = start, s.now().Sub(start)
+	return m, nil
 }
 
 // fineGrayRounds runs the rounds of one fit: Ĝ from the first round's counts, the member sites
@@ -93,6 +102,7 @@ type fineGrayRounds struct {
 	g       analysis.CensoringDistribution
 	members map[string]bool
 	rounds  []Round
+	first   *Gathered // the first round's scatter-gather (the provenance's)
 }
 
 func (fr *fineGrayRounds) request(form protocol.CoxForm, beta []float64) *protocol.CoxRequest {
@@ -119,7 +129,7 @@ func (fr *fineGrayRounds) sums(ctx context.Context, beta []float64) (analysis.Co
 		if err := noAnswer(g); err != nil {
 			return c, nil, nil, err
 		}
-		fr.members = map[string]bool{}
+		fr.members, fr.first = map[string]bool{}, g
 		for _, r := range replies {
 			fr.members[r.Site] = true
 		}

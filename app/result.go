@@ -156,10 +156,14 @@ type SiteProvenance struct {
 // Partial reports whether some expected site did not contribute.
 func (p *Provenance) Partial() bool { return len(p.Answered) < len(p.Expected) }
 
+// ReleaseDP is ReleaseSummary.Kind of a result that at least one site released with
+// differential privacy.
+const ReleaseDP = "differentially private"
+
 // ReleaseSummary says what kind of release a result is made of and what it cost.
 type ReleaseSummary struct {
 	// Kind is "exact", "coarsened" (times binned, cells suppressed or rows merged at some
-	// site) or "differentially private" (at least one site noised its reply).
+	// site) or ReleaseDP (at least one site noised its reply).
 	Kind string
 	// DPSites lists the sites that released with differential privacy; Rho is the largest ρ
 	// one of them charged (each site charges its own budget), LeftToday and LeftTotal the
@@ -190,7 +194,7 @@ func (p *Provenance) Release() ReleaseSummary {
 		s.Rho = max(s.Rho, e.DP.Rho)
 	}
 	if len(s.DPSites) > 0 {
-		s.Kind = "differentially private"
+		s.Kind = ReleaseDP
 		sort.Strings(s.DPSites)
 	}
 	return s

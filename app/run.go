@@ -277,12 +277,12 @@ func sortReplies(rs []protocol.Reply) []protocol.Reply {
 	return out
 }
 
-// finish fills the provenance of r from the scatter-gather of its first round, brings r into
-// the compact form it is stored in (steps are a Cox fit's evaluations) and renders it.
-func (s *Service) finish(ctx context.Context, r *Result, g *Gathered, steps []CoxStep) error {
-	p := &r.Provenance
+// provenanceOf fills p's sites from a result's first round: g, its scatter-gather (the sites
+// asked, missing, refusing or invalid), and replies, the answers merged (each site's policy
+// effects, with its data cut from the cached catalog of study).
+func (s *Service) provenanceOf(ctx context.Context, p *Provenance, study string, g *Gathered, replies []protocol.Reply) error {
 	p.Expected = sortedCopy(g.Expected)
-	for _, rep := range r.Rounds[0].Replies {
+	for _, rep := range replies {
 		p.Answered = append(p.Answered, rep.Site)
 	}
 	p.Missing = sortedCopy(g.Missing)
@@ -292,8 +292,8 @@ func (s *Service) finish(ctx context.Context, r *Result, g *Gathered, steps []Co
 	if err != nil && ErrorCode(err) != ENotFound {
 		return err
 	}
-	st := cat.Study(r.Request.Study)
-	for _, rep := range r.Rounds[0].Replies {
+	st := cat.Study(study)
+	for _, rep := range replies {
 		sp := SiteProvenance{Site: rep.Site, Policy: rep.Policy}
 		if st != nil {
 			sp.DataCut = st.DataCut[rep.Site]
@@ -301,6 +301,15 @@ func (s *Service) finish(ctx context.Context, r *Result, g *Gathered, steps []Co
 		p.Sites = append(p.Sites, sp)
 	}
 	p.AppVersion, p.ProtocolVersion = Version, protocol.Version
+	return nil
+}
+
+// finish fills the provenance of r from the scatter-gather of its first round, brings r into
+// the compact form it is stored in (steps are a Cox fit's evaluations) and renders it.
+func (s *Service) finish(ctx context.Context, r *Result, g *Gathered, steps []CoxStep) error {
+	if err := s.provenanceOf(ctx, &r.Provenance, r.Request.Study, g, r.Rounds[0].Replies); err != nil {
+		return err
+	}
 	// Everything stored must survive JSON (no NaN or ±Inf from a misbehaving site). Replies
 	// kept as received are JSON already: they were decoded from it.
 	for i, round := range r.Rounds {

@@ -70,15 +70,18 @@ type ScreenResult struct {
 	// round carrying every marker still fitting (more when a pooled round is split in chunks,
 	// and one more per chunk for a pooled round's phase 2).
 	Queries int
-	// DP says the screen is differentially private (screendp.go): fitted on noisy tables, its
-	// standard errors and p-values including the noise; DPSpent is the ρ each site charged.
-	DP      bool
+	// DPSpent is, for a differentially private screen (screendp.go), the ρ each site charged.
 	DPSpent map[string]float64
 	// Release is the kind of release its models are made of, as the sites' policy effects on
-	// the screen's first round say (ReleaseSummary.Kind): "exact", "coarsened" or
-	// "differentially private"; "" when no marker's model reached a site.
+	// the screen's first round say (ReleaseSummary.Kind, from the stored provenance): "exact",
+	// "coarsened" or ReleaseDP; "" when no marker's model reached a site. It is the one record
+	// of whether the screen is differentially private (DP).
 	Release string
 }
+
+// DP says the screen is differentially private (screendp.go): fitted on the sites' noisy
+// tables, its standard errors and p-values including the noise. It is read from Release.
+func (r *ScreenResult) DP() bool { return r.Release == ReleaseDP }
 
 // ScreenTerm is one design column of a marker's terms, R's model-matrix name in Column.
 type ScreenTerm struct {
@@ -237,8 +240,8 @@ func renderScreen(req ScreenRequest, tr *ScreenTrace) (*ScreenResult, error) {
 	if len(tr.Markers) != len(req.Markers) {
 		return nil, Errorf(EInternal, "the screen holds %d markers' records for %d markers", len(tr.Markers), len(req.Markers))
 	}
-	out := &ScreenResult{Request: req, Mode: req.Mode(), Form: coxForm(req.Form), Ties: req.Ties, DP: tr.DPSpent != nil, DPSpent: tr.DPSpent}
-	if out.DP {
+	out := &ScreenResult{Request: req, Mode: req.Mode(), Form: coxForm(req.Form), Ties: req.Ties, DPSpent: tr.DPSpent}
+	if tr.DPSpent != nil { // the models were fitted on the sites' dp tables (screendp.go)
 		out.Form = protocol.CoxDPTables
 	}
 	if out.Ties == "" {

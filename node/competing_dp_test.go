@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -206,7 +205,7 @@ func TestDPCIFNoiseOffEqualsR(t *testing.T) {
 	pol := DefaultPolicy()
 	pol.DPBinDays, pol.DPHorizonDays = 6, 426 // mgus2's longest follow-up is 424 (months)
 	pol.DPRhoSurvival, pol.DPRhoDaily, pol.DPRhoTotal = 1e9, 1e10, 1e10
-	d, raw := competingGolden(t, "mgus2")
+	d, gold := competingGolden(t, "mgus2")
 	store := importCompeting(t, d, true, false)
 	e, dora := doraEngine(t, store, pol)
 	q := protocol.Query{Version: protocol.Version, Kind: protocol.KindSurvival, ID: "q", Study: "cr", Endpoint: "E", GroupBy: "group", SplitCauses: true}
@@ -214,24 +213,11 @@ func TestDPCIFNoiseOffEqualsR(t *testing.T) {
 	if r.Policy.DP == nil {
 		t.Fatal("not a dp release")
 	}
-	type cifCase struct {
-		Name   string `json:"name"`
-		Groups []struct {
-			Group  string       `json:"group"`
-			Time   []float64    `json:"time"`
-			CIF    [2][]float64 `json:"cif"`
-			StdErr [2][]float64 `json:"std_err"`
-		} `json:"groups"`
+	rc := gold.CIFCase(t, "mgus2/bin6/log")
+	if len(r.Survival.Groups) != len(rc.Groups) {
+		t.Fatalf("R %d groups, %d released", len(rc.Groups), len(r.Survival.Groups))
 	}
-	var cases []cifCase
-	if err := json.Unmarshal(raw, &cases); err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(cases, func(c cifCase) bool { return c.Name == "mgus2/bin6/log" })
-	if i < 0 || len(r.Survival.Groups) != len(cases[i].Groups) {
-		t.Fatalf("golden %d, %d groups released", i, len(r.Survival.Groups))
-	}
-	for k, g := range cases[i].Groups {
+	for k, g := range rc.Groups {
 		est, err := analysis.CumulativeIncidence(tableOf(r.Survival.Groups[k]), analysis.KMOptions{})
 		if err != nil {
 			t.Fatal(err)

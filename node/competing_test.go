@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -13,47 +12,21 @@ import (
 
 	"github.com/oncofed/oncofed/analysis"
 	"github.com/oncofed/oncofed/app"
+	"github.com/oncofed/oncofed/internal/competingtest"
 	"github.com/oncofed/oncofed/protocol"
 )
 
-// competingData is a data set of analysis/testdata/competing_goldens.json (written by
-// competing_goldens.R from survival::mgus2 and lung), patient by patient.
-type competingData struct {
-	Time   []float64 `json:"time"`
-	Status []int     `json:"status"`
-	Entry  []float64 `json:"entry"`
-	Group  []string  `json:"group"`
-}
-
-// competingGolden reads one data set and the R results of its cumulative incidence and
-// delayed-entry cases.
-func competingGolden(t testing.TB, dataset string) (competingData, json.RawMessage) {
+// competingGolden reads one data set of analysis/testdata/competing_goldens.json and R's
+// results on the data sets (internal/competingtest).
+func competingGolden(t testing.TB, dataset string) (competingtest.Dataset, *competingtest.Goldens) {
 	t.Helper()
-	b, err := os.ReadFile("../analysis/testdata/competing_goldens.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g struct {
-		Datasets map[string]competingData `json:"datasets"`
-		CIF      json.RawMessage          `json:"cif"`
-		Entry    json.RawMessage          `json:"entry"`
-	}
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
-	d, ok := g.Datasets[dataset]
-	if !ok {
-		t.Fatalf("no data set %q", dataset)
-	}
-	if strings.Contains(dataset, "age") || strings.Contains(dataset, "entry") {
-		return d, g.Entry
-	}
-	return d, g.CIF
+	g := competingtest.Load(t)
+	return g.Dataset(t, dataset), g
 }
 
 // importCompeting writes d as a CSV and imports it as study "cr" with endpoint E (causes
 // progression and death when causes, entry column when entry).
-func importCompeting(t testing.TB, d competingData, causes, entry bool) *SQLiteStore {
+func importCompeting(t testing.TB, d competingtest.Dataset, causes, entry bool) *SQLiteStore {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("pid,t,st,ent,group\n")
@@ -103,48 +76,27 @@ func survivalOf(t testing.TB, e *Engine, groupBy string) *protocol.SurvivalReply
 // R's survfit(Surv(time, factor(status)) ~ 1) per sex on survival::mgus2; the catalog lists
 // the causes (in the dictionary hash) and that the endpoint has no delayed entry here.
 func TestSurvivalByCauseEqualsR(t *testing.T) {
-	d, raw := competingGolden(t, "mgus2")
+	d, gold := competingGolden(t, "mgus2")
 	store := importCompeting(t, d, true, false)
 	pol := ExactPolicy()
 	e, err := NewEngine(context.Background(), store, Config{InsecureOpen: true, Policy: &pol})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cases []struct {
-		Name   string `json:"name"`
-		Groups []struct {
-			Group  string       `json:"group"`
-			CIF    [2][]float64 `json:"cif"`
-			StdErr [2][]float64 `json:"std_err"`
-		} `json:"groups"`
-	}
-	if err := json.Unmarshal(raw, &cases); err != nil {
-		t.Fatal(err)
-	}
 	sr := survivalOf(t, e, "group")
-	found := false
-	for _, c := range cases {
-		if c.Name != "mgus2/log" {
-			continue
+	for i, g := range gold.CIFCase(t, "mgus2/log").Groups {
+		est, err := analysis.CumulativeIncidence(tableOf(sr.Groups[i]), analysis.KMOptions{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		found = true
-		for i, g := range c.Groups {
-			est, err := analysis.CumulativeIncidence(tableOf(sr.Groups[i]), analysis.KMOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for cause := range 2 {
-				for j, want := range g.CIF[cause] {
-					got := est.Causes[cause].CIF[j]
-					if math.Abs(got-want) > 1e-14 || math.Abs(est.Causes[cause].StdErr[j]-g.StdErr[cause][j]) > 1e-13 {
-						t.Fatalf("%s cause %d row %d: %v ± %v, R %v ± %v", g.Group, cause+1, j, got, est.Causes[cause].StdErr[j], want, g.StdErr[cause][j])
-					}
+		for cause := range 2 {
+			for j, want := range g.CIF[cause] {
+				got := est.Causes[cause].CIF[j]
+				if math.Abs(got-want) > 1e-14 || math.Abs(est.Causes[cause].StdErr[j]-g.StdErr[cause][j]) > 1e-13 {
+					t.Fatalf("%s cause %d row %d: %v ± %v, R %v ± %v", g.Group, cause+1, j, got, est.Causes[cause].StdErr[j], want, g.StdErr[cause][j])
 				}
 			}
 		}
-	}
-	if !found {
-		t.Fatal("no mgus2/log golden")
 	}
 	cat := mustOK(t, e.Handle(context.Background(), protocol.Query{Version: protocol.Version, Kind: protocol.KindCatalog, ID: "c", Analyst: "alice"})).Catalog
 	sc := cat.Studies[0]
@@ -165,7 +117,7 @@ func TestSurvivalByCauseEqualsR(t *testing.T) {
 // and the Kaplan–Meier and log-rank of its reply equal R on those coarsened times
 // (survfit(Surv(floor(entry/30)·30, ceiling(exit/30)·30, status))) on mgus2 on the age scale.
 func TestDelayedEntryCoarsenedEqualsR(t *testing.T) {
-	d, raw := competingGolden(t, "mgus2_age")
+	d, gold := competingGolden(t, "mgus2_age")
 	store := importCompeting(t, d, false, true)
 	pol := ExactPolicy()
 	pol.BinDays = 30
@@ -173,53 +125,32 @@ func TestDelayedEntryCoarsenedEqualsR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cases []struct {
-		Name   string `json:"name"`
-		Groups []struct {
-			Group string    `json:"group"`
-			Time  []float64 `json:"time"`
-			NRisk []int     `json:"n_risk"`
-			Surv  []float64 `json:"surv"`
-		} `json:"groups"`
-		LogRank struct {
-			ChiSq float64 `json:"chisq"`
-		} `json:"logrank"`
-	}
-	if err := json.Unmarshal(raw, &cases); err != nil {
-		t.Fatal(err)
-	}
 	sr := survivalOf(t, e, "group")
-	for _, c := range cases {
-		if c.Name != "mgus2_age/bin30" {
-			continue
-		}
-		var tables []analysis.SurvivalTable
-		for i, g := range c.Groups {
-			tb := tableOf(sr.Groups[i])
-			tables = append(tables, tb)
-			km, err := analysis.KaplanMeier(tb, analysis.KMOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(km.Time) != len(g.Time) {
-				t.Fatalf("%s: %d rows, R %d", g.Group, len(km.Time), len(g.Time))
-			}
-			for j := range g.Time {
-				if km.Time[j] != g.Time[j] || km.NRisk[j] != g.NRisk[j] || math.Abs(km.Surv[j]-g.Surv[j]) > 1e-12 {
-					t.Fatalf("%s row %d: t %v n %d S %v; R t %v n %d S %v", g.Group, j, km.Time[j], km.NRisk[j], km.Surv[j], g.Time[j], g.NRisk[j], g.Surv[j])
-				}
-			}
-		}
-		lr, err := analysis.LogRank(tables)
+	c := gold.EntryCase(t, "mgus2_age/bin30")
+	var tables []analysis.SurvivalTable
+	for i, g := range c.Groups {
+		tb := tableOf(sr.Groups[i])
+		tables = append(tables, tb)
+		km, err := analysis.KaplanMeier(tb, analysis.KMOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if math.Abs(lr.ChiSq-c.LogRank.ChiSq) > 1e-9*c.LogRank.ChiSq {
-			t.Errorf("log-rank %v, R %v", lr.ChiSq, c.LogRank.ChiSq)
+		if len(km.Time) != len(g.Time) {
+			t.Fatalf("%s: %d rows, R %d", g.Group, len(km.Time), len(g.Time))
 		}
-		return
+		for j := range g.Time {
+			if km.Time[j] != g.Time[j] || km.NRisk[j] != g.NRisk[j] || math.Abs(km.Surv[j]-g.Surv[j]) > 1e-12 {
+				t.Fatalf("%s row %d: t %v n %d S %v; R t %v n %d S %v", g.Group, j, km.Time[j], km.NRisk[j], km.Surv[j], g.Time[j], g.NRisk[j], g.Surv[j])
+			}
+		}
 	}
-	t.Fatal("no mgus2_age/bin30 golden")
+	lr, err := analysis.LogRank(tables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(lr.ChiSq-c.LogRank.ChiSq) > 1e-9*c.LogRank.ChiSq {
+		t.Errorf("log-rank %v, R %v", lr.ChiSq, c.LogRank.ChiSq)
+	}
 }
 
 // Under the default policy every released row still holds min_cell patients, its causes add
@@ -351,25 +282,7 @@ func TestCompetingStoreRoundTrip(t *testing.T) {
 // answering with its entries, fit R's coxph(Surv(entry, exit, status) ~ hgb + male +
 // strata(site)); the pooled form is refused for a delayed-entry endpoint, from the declaration.
 func TestCoxDelayedEntryBySiteEqualsR(t *testing.T) {
-	b, err := os.ReadFile("../analysis/testdata/competing_goldens.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g struct {
-		Datasets map[string]struct {
-			Time, Entry, X1, X2 []float64
-			Status              []int
-			Site                []string
-		} `json:"datasets"`
-		Cox []struct {
-			Name     string
-			Coef, SE []float64
-		} `json:"cox"`
-	}
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
-	d := g.Datasets["mgus2_age"]
+	d, g := competingGolden(t, "mgus2_age")
 	ctx := context.Background()
 	pol := ExactPolicy()
 	var engines []*Engine

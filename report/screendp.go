@@ -14,7 +14,7 @@ import (
 // errors and p-values include the noise; "" for an exact screen. The CLI's text, the
 // Biomarkers tab and the screen's slide show the same line.
 func ScreenDPLine(r *app.ScreenResult) string {
-	if r == nil || !r.DP {
+	if r == nil || !r.DP() {
 		return ""
 	}
 	sites := make([]string, 0, len(r.DPSpent))

@@ -164,6 +164,35 @@ func (a *App) buildWindow() {
 	a.addShortcuts()
 }
 
+// FitScreen keeps the window within a screen (its work area) of width × height pixels: a
+// window larger than it — the default 1280×800 on a 1024×700 display, or a size remembered
+// from a larger screen — is shrunk to it and centred. Fyne has no screen size to offer, so
+// main.go asks GLFW and calls this once the window is shown (its canvas knows its scale).
+func (a *App) FitScreen(width, height int) {
+	scale := a.win.Canvas().Scale()
+	if scale <= 0 {
+		scale = 1
+	}
+	size := a.win.Canvas().Size()
+	fit := fitWithin(size, fyne.NewSize(float32(width)/scale, float32(height)/scale))
+	if fit != size {
+		a.win.Resize(fit)
+		a.win.CenterOnScreen()
+	}
+}
+
+// fitWithin is size shrunk to screen where it is larger (an unknown screen, 0, shrinks
+// nothing).
+func fitWithin(size, screen fyne.Size) fyne.Size {
+	if screen.Width > 0 {
+		size.Width = min(size.Width, screen.Width)
+	}
+	if screen.Height > 0 {
+		size.Height = min(size.Height, screen.Height)
+	}
+	return size
+}
+
 // quit remembers the window's size, stops the app's work and closes the window (Ctrl+Q, or
 // the window's close button).
 func (a *App) quit() {

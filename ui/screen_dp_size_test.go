@@ -26,7 +26,7 @@ func TestDPScreenFitsSmallScreens(t *testing.T) {
 	s.adjust.SetSelected([]string{"age"})
 	test.Tap(s.run)
 	f.loop.until(t, "the dp screen", func() bool { return s.result != nil })
-	if s.result == nil || !s.result.DP {
+	if s.result == nil || !s.result.DP() {
 		t.Fatalf("no dp screen: status %q", s.status.Text)
 	}
 	s.choose(s.rows[0].Marker)

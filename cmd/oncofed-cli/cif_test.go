@@ -12,62 +12,26 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/oncofed/oncofed/internal/competingtest"
 	"github.com/oncofed/oncofed/network"
 	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/protocol"
 )
 
-// competingGoldens is the part of analysis/testdata/competing_goldens.json (R survival's
-// survfit and cmprsk's cuminc on survival::mgus2) this test reads.
-type competingGoldens struct {
-	Datasets map[string]struct {
-		Time   []float64 `json:"time"`
-		Status []int     `json:"status"`
-		Site   []string  `json:"site"`
-		Group  []string  `json:"group"`
-		X1     []float64 `json:"x1"`
-		X2     []float64 `json:"x2"`
-	} `json:"datasets"`
-	CIF []struct {
-		Name   string `json:"name"`
-		Groups []struct {
-			Group  string       `json:"group"`
-			Time   []float64    `json:"time"`
-			CIF    [2][]float64 `json:"cif"`
-			StdErr [2][]float64 `json:"std_err"`
-		} `json:"groups"`
-	} `json:"cif"`
-	Gray []struct {
-		Name  string `json:"name"`
-		Tests []struct {
-			Cause int     `json:"cause"`
-			Stat  float64 `json:"stat"`
-			P     float64 `json:"p"`
-		} `json:"tests"`
-	} `json:"gray"`
-}
-
 // startMGUS serves survival::mgus2 split over four fake sites on a real embedded hub, its
 // endpoint E with the causes progression (1) and death (2), and the covariates sex, x1 (age
 // in decades) and x2 (haemoglobin).
-func startMGUS(t *testing.T, policy protocol.Policy) (string, competingGoldens) {
+func startMGUS(t *testing.T, policy protocol.Policy) (string, *competingtest.Goldens) {
 	t.Helper()
 	return startMGUSFor(t, policy, nil)
 }
 
 // startMGUSFor is startMGUS with sites that serve the analysts listed (nil: open sites).
-func startMGUSFor(t *testing.T, policy protocol.Policy, analysts *node.Analysts) (string, competingGoldens) {
+func startMGUSFor(t *testing.T, policy protocol.Policy, analysts *node.Analysts) (string, *competingtest.Goldens) {
 	t.Helper()
 	ctx := context.Background()
-	b, err := os.ReadFile("../../analysis/testdata/competing_goldens.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gold competingGoldens
-	if err := json.Unmarshal(b, &gold); err != nil {
-		t.Fatal(err)
-	}
-	d := gold.Datasets["mgus2"]
+	gold := competingtest.Load(t)
+	d := gold.Dataset(t, "mgus2")
 	bySite := map[string]*strings.Builder{}
 	for i := range d.Time {
 		sb := bySite[d.Site[i]]

@@ -84,6 +84,9 @@ func writeFineGray(w io.Writer, format string, m *app.FineGrayModel, spec *app.C
 	for _, s := range m.Cox.PerSite {
 		sites = append(sites, s.Site)
 	}
+	// The privacy and provenance every result carries: the model is not stored, so it stands as
+	// a result of its request and provenance for report.NewPrivacy.
+	res := &app.Result{Request: m.Request, Provenance: m.Provenance}
 	switch format {
 	case "json":
 		doc := map[string]any{"study": m.Request.Study, "endpoint": m.Request.Endpoint, "cause": m.Cause,
@@ -91,7 +94,7 @@ func writeFineGray(w io.Writer, format string, m *app.FineGrayModel, spec *app.C
 			"strata": nil, "variance": "sandwich (Fine & Gray 1999; cmprsk::crr)", "converged": fit.Converged,
 			"iterations": fit.Iterations, "loglik": []*float64{num(fit.LogLik0), num(fit.LogLik)},
 			"terms": terms, "not_estimable": nonNil(fit.NotEstimable), "warnings": nonNil(fit.Warnings),
-			"sites": sites, "rounds": len(m.Rounds)}
+			"sites": sites, "rounds": len(m.Rounds), "policy": policyJSON(&m.Provenance), "privacy": report.NewPrivacy(res, clock())}
 		if m.Cox.FitError != "" {
 			doc["fit_error"] = m.Cox.FitError
 		}
@@ -133,5 +136,6 @@ func writeFineGray(w io.Writer, format string, m *app.FineGrayModel, spec *app.C
 	if m.Cox.FitError != "" {
 		fmt.Fprintln(w, "fit:", m.Cox.FitError)
 	}
+	fmt.Fprintln(w, report.PrivacyLine(res, clock()))
 	return nil
 }

@@ -2,41 +2,23 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
-	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/oncofed/oncofed/node"
+	"github.com/oncofed/oncofed/report"
 )
 
 func ptr[T any](v T) *T { return &v }
-
-// crrGoldens are cmprsk::crr's fits on survival::mgus2 (analysis/testdata/competing_goldens.R,
-// crr(time, status, cbind(age/10, hgb, male), failcode, gtol = 1e-12)).
-type crrGoldens struct {
-	CRR []struct {
-		Name     string    `json:"name"`
-		Dataset  string    `json:"dataset"`
-		Failcode int       `json:"failcode"`
-		Coef     []float64 `json:"coef"`
-		SE       []float64 `json:"se"`
-	} `json:"crr"`
-}
 
 // oncofed-cli finegray over four SQLite sites on a real embedded hub equals cmprsk::crr on the
 // pooled mgus2 records (coefficients and sandwich SEs to 1e-6), for both causes; CSV and text
 // say the same; --strata site and a site that has not opted in to pooled models are refused.
 func TestFineGrayCommandEqualsCRR(t *testing.T) {
-	url, _ := startMGUS(t, node.ExactPolicy()) // the exact policy opts in to pooled models
-	b, err := os.ReadFile("../../analysis/testdata/competing_goldens.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gold crrGoldens
-	if err := json.Unmarshal(b, &gold); err != nil {
-		t.Fatal(err)
-	}
+	url, gold := startMGUS(t, node.ExactPolicy()) // the exact policy opts in to pooled models
 	causes := map[int]string{1: "progression", 2: "death"}
 	tested := 0
 	for _, g := range gold.CRR {
@@ -61,13 +43,20 @@ func TestFineGrayCommandEqualsCRR(t *testing.T) {
 				Upper  float64 `json:"upper"`
 				P      float64 `json:"p"`
 			} `json:"terms"`
-			Sites []string `json:"sites"`
+			Sites   []string       `json:"sites"`
+			Privacy report.Privacy `json:"privacy"`
+			Policy  map[string]any `json:"policy"`
 		}
 		if err := json.Unmarshal([]byte(out), &doc); err != nil {
 			t.Fatalf("%s: %v\n%s", g.Name, err, out)
 		}
 		if len(doc.Terms) != 3 || len(doc.Sites) != 4 || doc.Cause != causes[g.Failcode] {
 			t.Fatalf("%s: %s", g.Name, out)
+		}
+		// The privacy and provenance block of every result: an exact release from all four sites.
+		if p := doc.Privacy; p.Release != "exact" || !slices.Equal(p.Answered, doc.Sites) || !slices.Equal(p.Expected, doc.Sites) ||
+			len(p.Missing) != 0 || len(p.Bins) != 0 || p.SuppressedCells != 0 || p.DP != nil || p.ComputedAt.IsZero() || len(doc.Policy) != 4 {
+			t.Errorf("%s: privacy %+v, policy %v", g.Name, p, doc.Policy)
 		}
 		worst := 0.0
 		for j, term := range doc.Terms {
@@ -135,9 +124,20 @@ func TestFineGrayCommandProtectivePolicy(t *testing.T) {
 			Coef float64 `json:"coef"`
 			SE   float64 `json:"se"`
 		} `json:"terms"`
+		Privacy report.Privacy `json:"privacy"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || !doc.Converged || len(doc.Terms) != 3 {
 		t.Fatalf("%v: %s", err, out)
+	}
+	// The JSON says what the policy did, as every result's does: the policy's bins at the four
+	// sites, rows of min_cell patients (merged where fewer), the data cut.
+	if p := doc.Privacy; p.Release != "coarsened" || len(p.Bins) != 1 || p.Bins[0].Days != policy.BinDays || len(p.Bins[0].Sites) != 4 ||
+		p.MinCell != policy.MinCell || p.MergedRows == 0 || len(p.Answered) != 4 || !slices.Equal(p.DataCuts, []string{"2024-01-01"}) {
+		t.Errorf("privacy %+v", p)
+	}
+	code, out, errOut = cli(t, "--hub", url, "finegray", "--study", "mgus", "--endpoint", "E", "--cause", "death", "--covariates", "x1,x2,sex")
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("privacy: coarsened release · %g-day bins at 4 sites", policy.BinDays)) {
+		t.Errorf("text: exit %d %s\n%s", code, errOut, out)
 	}
 	// mgus2's times are months: 30-"day" bins and strict rows coarsen them a great deal.
 	exact := []float64{0.523608232892292, -0.115669647497754, 0.475181555705616} // crr, mgus2, death

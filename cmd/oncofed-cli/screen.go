@@ -141,7 +141,7 @@ func screenJSON(r *app.ScreenResult) map[string]any {
 		for _, t := range m.Terms {
 			term := map[string]any{"column": t.Column, "coef": num(t.Coef), "se": num(t.SE), "hr": num(t.HR),
 				"lower": num(t.Lower), "upper": num(t.Upper), "p": num(t.P)}
-			if r.DP {
+			if r.DP() {
 				term["noise_sd"] = num(t.NoiseSD) // the part of se the release's noise makes
 			}
 			terms = append(terms, term)
@@ -181,8 +181,8 @@ func screenJSON(r *app.ScreenResult) map[string]any {
 	if req.Treatment != "" {
 		doc["treatment"], doc["treated"] = req.Treatment, req.Treated
 	}
-	if r.DP {
-		doc["privacy"] = map[string]any{"release": "differentially private", "rho_spent": r.DPSpent, "noise_releases": app.DPScreenNoiseReleases,
+	if r.DP() {
+		doc["privacy"] = map[string]any{"release": r.Release, "rho_spent": r.DPSpent, "noise_releases": app.DPScreenNoiseReleases,
 			"note": report.ScreenDPLine(r)}
 	} else if r.Release != "" {
 		doc["privacy"] = map[string]any{"release": r.Release}

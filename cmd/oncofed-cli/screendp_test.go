@@ -81,6 +81,26 @@ func TestDPAnalystScreen(t *testing.T) {
 		if rel := csvColumn(t, string(b), "release"); code != exitOK || len(rel) != 2 || rel[0] != "differentially private" {
 			t.Errorf("library export: exit %d, release %q\n%s%s", code, rel, b, stderr)
 		}
+		// Reopened offline from the stored record (its provenance and trace; the screen's
+		// differential privacy is read from the provenance's release), it is the same dp screen.
+		code, out, stderr = cli(t, "--offline", "--cache", db, "library", "show", ids[i], "--format", "json")
+		var again struct {
+			Privacy struct {
+				Release  string
+				RhoSpent map[string]float64 `json:"rho_spent"`
+				Note     string
+			}
+			Markers []struct {
+				Terms []struct {
+					NoiseSD *float64 `json:"noise_sd"`
+				}
+			}
+		}
+		if code != exitOK || json.Unmarshal([]byte(out), &again) != nil || again.Privacy.Release != "differentially private" ||
+			len(again.Privacy.RhoSpent) == 0 || !strings.Contains(again.Privacy.Note, "noisy tables") ||
+			len(again.Markers) != 2 || len(again.Markers[0].Terms) != 1 || again.Markers[0].Terms[0].NoiseSD == nil {
+			t.Errorf("library show: exit %d\n%s%s", code, out, stderr)
+		}
 	}
 	// R on all of lung, stratified by institution: sexmale 0.53 (age alone 0.019 per year).
 	sex := doc.Markers[0]
