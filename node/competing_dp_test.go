@@ -246,7 +246,7 @@ func TestDPCIFNoiseOffEqualsR(t *testing.T) {
 	if !km.GrayWithNoise || len(km.Gray) != 2 {
 		t.Fatalf("the dp path: Gray %+v with noise %v (%q)", km.Gray, km.GrayWithNoise, km.GrayError)
 	}
-	for k, g := range cases[i].Groups {
+	for k, g := range rc.Groups {
 		for c := range 2 {
 			got := km.Groups[k].CIF.Causes[c]
 			for j, want := range g.CIF[c] {
