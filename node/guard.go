@@ -258,15 +258,32 @@ func (v *guardView) add(d string, b []uint64, size int, region string, def *prot
 		v.byDig[d] = g
 	case v.byDig[d] == g: // not in the cache yet: the view owns it
 		if !g.regions[region] && known {
-			g.defs = append(g.defs, def)
+			g.defs = withDef(g.defs, def)
 		}
 		g.regions[region] = true
 	case !v.hasRegion(g, region):
 		v.regions[g] = append(v.regions[g], region)
-		if known {
-			v.defs[g] = append(v.defs[g], def)
+		if known && !slices.ContainsFunc(g.defs, sameDef(def)) {
+			v.defs[g] = withDef(v.defs[g], def)
 		}
 	}
+}
+
+// withDef is defs with def added unless an identical definition is there already. A set
+// released through two regions with one definition (a model's complete cases, addComplete)
+// has one definition: the searches of rules 3 and 7 combine two proofs only through sets of
+// one definition (differByDefinition), and refused such a set's honest tilings.
+func withDef(defs []*protocol.Filter, def *protocol.Filter) []*protocol.Filter {
+	if slices.ContainsFunc(defs, sameDef(def)) {
+		return defs
+	}
+	return append(defs, def)
+}
+
+// sameDef reports whether a definition is def (canonical definitions: as stored).
+func sameDef(def *protocol.Filter) func(*protocol.Filter) bool {
+	text := definitionText(def)
+	return func(f *protocol.Filter) bool { return definitionText(f) == text }
 }
 
 // errGuard is the one refusal of the overlap guard, whatever rule refused.
@@ -354,7 +371,7 @@ func (v *guardView) checkFrom(analyst string, sets []bitset, regions []string, d
 			if digests[j] == d && !slices.Contains(regs, regions[j]) {
 				regs = append(regs, regions[j])
 				if defs != nil {
-					curDefs = append(curDefs, defs[j])
+					curDefs = withDef(curDefs, defs[j])
 				}
 			}
 		}
@@ -651,7 +668,9 @@ func (v *guardView) commit() {
 		}
 	}
 	for g, ds := range v.defs {
-		g.defs = append(g.defs, ds...)
+		for _, d := range ds {
+			g.defs = withDef(g.defs, d)
+		}
 	}
 	for r, f := range v.empties {
 		if v.gs.empties == nil {

@@ -208,8 +208,9 @@ func (e *Engine) newTable1(c *cohort, q *protocol.Query) (*table1, error) {
 			}
 		}
 		// The union of the groups (the cohort less those whose group is missing) is
-		// described as the cohort: with no missing value it is the cohort's set.
-		t.fixed.add(union(n, sets), c.filter)
+		// described as the cohort (with no missing value it is the cohort's set) and defined
+		// as the cohort's patients with a group value (addComplete).
+		t.fixed.addComplete(union(n, sets), c.filter, []string{c.group.Name})
 		t.missing, t.missSup = releaseCount(missing, minCell)
 		appendMissingSet(&t.fixed, c, sets, t.missing)
 	}
@@ -378,7 +379,7 @@ func (e *Engine) survival(c *cohort, q *protocol.Query, reply *protocol.Reply) (
 	}
 	reply.Policy.TruncatedAfter = truncated
 	if c.group != nil {
-		ans.add(union(c.study.data.Len(), sets), c.filter) // described as the cohort (see summary)
+		ans.addComplete(union(c.study.data.Len(), sets), c.filter, []string{c.group.Name}) // as in summary
 		var s int
 		sr.MissingGroup, s = releaseCount(missing, e.policy.MinCell)
 		reply.Policy.SuppressedCells += s

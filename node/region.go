@@ -182,7 +182,11 @@ func (a *answer) add(s bitset, region *protocol.Filter) {
 }
 
 // addComplete appends a model's complete cases: the patients of cohort with every one of vars
-// present. They are released through two regions: the cohort's, so that the guard's rule 1
+// present (so too a grouped reply's union of groups, the cohort's patients with a group
+// value: described as the cohort alone, the region algebra could not explain the cohort
+// minus the groups minus the "missing" set being empty, and refused a Kaplan–Meier by PD-L1
+// in stage IV after the filter dialog's count of all patients by stage). They are released
+// through two regions: the cohort's, so that the guard's rule 1
 // takes a model of a cohort nobody of which lacks a variable as a re-run of the cohort's
 // release (KM, then Cox of the same cohort), and their exact definition's, so that it takes
 // Table 1's "present" cell of the one covariate as a re-run too (in either order). The region

@@ -12,6 +12,7 @@ import (
 	"github.com/oncofed/oncofed/node"
 	"github.com/oncofed/oncofed/protocol"
 	"github.com/oncofed/oncofed/report/format"
+	"github.com/oncofed/oncofed/synth"
 )
 
 func TestFormatFeasibility(t *testing.T) {
@@ -311,5 +312,40 @@ func TestFeasibilityLegendDP(t *testing.T) {
 	}
 	if !strings.Contains(c.feasState.Text, "DP") {
 		t.Errorf("short line %q", c.feasState.Text)
+	}
+}
+
+// The front page's Kaplan–Meier, as an analyst reaches it on the demo network: the filter
+// dialog counts all patients by stage (feasibility), the filter keeps IVA and IVB, the cohort is
+// grouped by PD-L1 (whose missing values the groups leave out), and Run. Every site answers.
+// Before, 5 of 6 refused through the overlap guard's rule 3: all patients − IIIB − IIIC − (the
+// groups' union) − (the missing group) is empty, and by definition — but the union was
+// described as the stage IV cohort itself (so the difference was stage IV patients missing
+// PD-L1, not empty by definition), and a set with its definition written twice was not
+// combined at all (differByDefinition).
+func TestFilterDialogThenGroupedRunAnswered(t *testing.T) {
+	f := startAppOn(t, synth.DemoFederation())
+	a, c := f.ui, f.ui.cohort
+	counted := false
+	c.countLevels("stage", func(r *app.CountResult) { counted = len(r.Groups) == 4 })
+	f.loop.until(t, "the filter dialog's counts by stage", func() bool { return counted })
+	before := c.feas
+	c.AddFilter(cohortFilter{Var: "stage", Categorical: true, Values: []string{"IVA", "IVB"}})
+	f.loop.until(t, "feasibility of stage IV", func() bool { return c.feas != before })
+	before = c.feas
+	c.groupBy.SetSelected("pdl1_tps")
+	f.loop.until(t, "feasibility by PD-L1", func() bool { return c.feas != before })
+	if len(c.refusals) > 0 {
+		t.Fatalf("refusals predicted: %+v", c.refusals)
+	}
+	test.Tap(c.run)
+	f.loop.until(t, "both results", func() bool { return a.survival.result != nil && a.summary.result != nil })
+	for _, r := range []*app.Result{a.survival.result, a.summary.result} {
+		if p := r.Provenance; len(p.Refused) > 0 || len(p.Answered) != 6 {
+			t.Errorf("%s: answered by %v, refused by %+v; want all 6 sites", r.Request.Kind, p.Answered, p.Refused)
+		}
+	}
+	if km := a.survival.result.KM; km == nil || len(km.Groups) != 3 {
+		t.Errorf("KM groups: %+v", km)
 	}
 }
