@@ -62,7 +62,21 @@ func KMFigure(r *app.Result, o KMOptions, style chart.Style, footnote string) *c
 	if k.DelayedEntries > 0 {
 		f.Notes = append(f.Notes, DelayedEntryNote(k.DelayedEntries))
 	}
+	if note := DPKMNote(r); note != "" {
+		f.Notes = append(f.Notes, note)
+	}
 	return f
+}
+
+// DPKMNote is, for a Kaplan–Meier computed from differentially private tables, what its
+// intervals carry: the Greenwood intervals of the noisy tables taken as exact, which leave the
+// noise out (its log-rank test includes it: DPLogRankNote; a cumulative incidence's intervals
+// include it: DPCIFNote); "" for any other release. The figure, the CLI and the desktop say it.
+func DPKMNote(r *app.Result) string {
+	if !NoisyCounts(r) {
+		return ""
+	}
+	return "Differentially private tables: the counts are noisy, and the intervals of the curves, medians and landmarks leave out the noise"
 }
 
 // DPLogRankNote is the line under a log-rank test of differentially private tables

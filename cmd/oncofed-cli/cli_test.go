@@ -458,7 +458,8 @@ func TestDPAnalystLabelled(t *testing.T) {
 	// How many of the 18 small sites answer depends on the noise (a noisy size below 10 is refused).
 	// The log-rank tests hold the noise in their variance (app.DPLogRank), and say so.
 	if code != exitOK || !strings.Contains(out, " sites: ρ=0.02 each, left today ≥ 0.23 (lifetime ≥ 1.98)") || !strings.Contains(out, "privacy: differentially private release") ||
-		!strings.Contains(out, "log-rank: chisq") || !strings.Contains(out, report.DPLogRankNote) {
+		!strings.Contains(out, "log-rank: chisq") || !strings.Contains(out, report.DPLogRankNote) ||
+		!strings.Contains(out, "the intervals of the curves, medians and landmarks leave out the noise") {
 		t.Errorf("km: exit %d\n%s%s", code, out, stderr)
 	}
 	code, out, stderr = cli(t, "--hub", url, "--key", keyFile, "count", "--study", "lung", "--format", "json")

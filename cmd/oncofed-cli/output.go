@@ -342,6 +342,9 @@ type kmDoc struct {
 	// DelayedEntries is the number of patients the sites report entering observation late
 	// (risk sets from entry): a registry's enrolments.
 	DelayedEntries int `json:"delayed_entries,omitempty"`
+	// DPNote says, for differentially private tables, that the intervals leave out the noise
+	// (report.DPKMNote).
+	DPNote string `json:"dp_note,omitempty"`
 	// Privacy is the privacy and provenance line's structured form (report.Privacy).
 	Privacy report.Privacy `json:"privacy"`
 
@@ -410,7 +413,7 @@ func kmDocument(r *app.Result, o kmOptions) (*kmDoc, error) {
 	km := r.KM
 	doc := &kmDoc{Study: r.Request.Study, Endpoint: km.Endpoint, Cohort: r.Request.Cohort, GroupBy: r.Request.GroupBy,
 		ConfType: o.confType.String(), BinDays: km.BinDays, Sites: provenanceJSON(&r.Provenance), Policy: policyJSON(&r.Provenance),
-		LogRank: testOf(km.LogRank), LogRankStrata: testOf(km.StratifiedLogRank), LogRankError: km.LogRankError, LogRankWithNoise: km.LogRankWithNoise, DelayedEntries: km.DelayedEntries, Privacy: report.NewPrivacy(r, clock()), unit: o.unit}
+		LogRank: testOf(km.LogRank), LogRankStrata: testOf(km.StratifiedLogRank), LogRankError: km.LogRankError, LogRankWithNoise: km.LogRankWithNoise, DelayedEntries: km.DelayedEntries, DPNote: report.DPKMNote(r), Privacy: report.NewPrivacy(r, clock()), unit: o.unit}
 	tau := o.tau
 	if tau == 0 {
 		tau = math.Inf(1)
@@ -542,6 +545,9 @@ func writeKM(w io.Writer, format string, doc *kmDoc) error {
 	}
 	if doc.DelayedEntries > 0 {
 		fmt.Fprintln(w, report.DelayedEntryNote(doc.DelayedEntries))
+	}
+	if doc.DPNote != "" {
+		fmt.Fprintln(w, doc.DPNote)
 	}
 	fmt.Fprintln(w, doc.Privacy.Line())
 	return nil
